@@ -1,0 +1,48 @@
+# loophub - thin wrapper around CMake. See README.md.
+#   make run     install missing packages, build, start the hub with embedded defaults
+#   make test    install, build with ASan+UBSan, run every suite through ctest
+#   make demo    the five-minute walk-through against a temporary database
+#   make bench   Release build + benchmarks (bench/results.json)
+#   make clean
+BUILD       ?= build
+TEST_BUILD  ?= build-test
+BENCH_BUILD ?= build-release
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+RUN_ARGS    ?=
+WERROR      := $(if $(CI),-DLH_WERROR=ON,)
+
+.PHONY: all build run test demo bench clean deps deps-test deps-bench
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+deps-test:
+	@sh scripts/install-deps.sh --test
+deps-bench:
+	@sh scripts/install-deps.sh --bench
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF $(WERROR) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target loophub
+
+run: build
+	./$(BUILD)/loophub run $(RUN_ARGS)
+
+test: deps-test
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=ON $(WERROR) >/dev/null
+	cmake --build $(TEST_BUILD) -j$(JOBS)
+	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest --output-on-failure -j$(JOBS) --timeout 600
+
+demo: build
+	sh examples/demo.sh ./$(BUILD)/loophub
+
+bench: deps-bench
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DLH_TESTS=ON >/dev/null
+	cmake --build $(BENCH_BUILD) -j$(JOBS)
+	sh bench/run.sh $(BENCH_BUILD)
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(BENCH_BUILD)

@@ -1,0 +1,110 @@
+/*
+ * store.h - the timeline store: one SQLite file, WAL, synchronous=FULL by default.
+ *
+ * The store keeps every accepted event (decoded columns + the canonical protobuf encoding +
+ * the original bytes when they were not protobuf), the quarantine of rejected input, the
+ * correlations and the alert outbox. Schema and migrations live in store_sql.h and are
+ * versioned with PRAGMA user_version.
+ *
+ * One process writes a store at a time (lh_store_open() in write mode takes an exclusive
+ * advisory lock and fails with LH_ELOCKED otherwise); any number of readers may open it
+ * read-only at the same time (WAL). Writes happen inside lh_store_begin()/lh_store_commit():
+ * the hub commits one transaction per batch.
+ *
+ * Duplicate detection is by event id. The writer keeps an in-memory index of
+ * 64-bit id hashes -> row (rebuilt at open), confirmed against the stored id, so dedupe costs
+ * no random-access on-disk index (see FACTS: a random TEXT key index costs ~5x on inserts).
+ */
+#ifndef LOOPHUB_STORE_H
+#define LOOPHUB_STORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loophub/event.h"
+
+typedef struct lh_store lh_store_t;
+
+typedef struct lh_store_opts {
+    int readonly;           /* open for queries only: no lock, no migrations, no writes */
+    int synchronous_full;   /* 1 (default): synchronous=FULL; 0: NORMAL */
+    int64_t cache_kb;       /* page cache size in KiB (default 65536) */
+    int wal_autocheckpoint; /* pages (default 20000) */
+} lh_store_opts_t;
+
+void lh_store_opts_default(lh_store_opts_t *o);
+
+/* Sinks an outbox alert is published to; each has its own "done" mark. */
+typedef enum {
+    LH_SINK_PUB = 0,
+    LH_SINK_KAFKA = 1,
+} lh_sink_t;
+
+/* Opens (creating if missing) the store at path and migrates it to the current schema. On
+ * success returns 0 and *out owns the store; on error returns LH_ESTORE (message logged),
+ * LH_ESCHEMA (file from a newer loophub), LH_ELOCKED (another writer) and *out is NULL. */
+int lh_store_open(const char *path, const lh_store_opts_t *opts, lh_store_t **out);
+
+/* Closes the store (rolling back an open transaction) and sets *st to NULL. NULL-safe. */
+void lh_store_close(lh_store_t **st);
+
+/* Transactions. begin/commit/rollback return 0 or LH_ESTORE (LH_EBUSY when locked). */
+int lh_store_begin(lh_store_t *st);
+int lh_store_commit(lh_store_t *st);
+int lh_store_rollback(lh_store_t *st);
+
+/* Inserts one event (inside a transaction). is_outcome records whether the event is an outcome
+ * under the configuration in force (the correlator decides). pb/pb_len: the event's canonical
+ * protobuf encoding (lh_codec_pb_encode(), done by the caller: the store does not depend on the
+ * codecs). The original bytes are taken from ev->raw when set. Also fills event_hosts (for
+ * deploys and outcomes) and ticket_links (for tickets).
+ * Returns 0 and sets *seq (the row, in arrival order) when stored; LH_EDUPLICATE when an event
+ * with the same id is already stored (nothing changes, *seq is the stored row); LH_ESTORE on a
+ * database error. */
+int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb,
+                          size_t pb_len, int64_t *seq);
+
+/* Reads the canonical protobuf of the event at seq: calls fn(pb, len, arg) once. Returns 0,
+ * LH_ENOTFOUND or LH_ESTORE. */
+typedef int (*lh_store_blob_fn)(const void *pb, size_t len, void *arg);
+int lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg);
+
+/* Keeps rejected input for inspection. event_id may be NULL. Returns 0 or LH_ESTORE. */
+int lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason,
+                        const char *event_id, const void *payload, size_t len);
+
+/* Outbox. lh_store_alert_insert() adds an alert (protobuf CorrelatedAlert without seq).
+ * Returns 0 and *seq (the alert's per-hub sequence number) or LH_EDUPLICATE when an alert with
+ * that id exists already, or LH_ESTORE. */
+int lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char *service,
+                          const char *environment, int64_t outcome_seq, int late,
+                          int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq);
+
+/* Calls fn for each alert not yet marked done for sink, oldest first, at most limit (0: all).
+ * fn returns 0 to continue, non-zero to stop. Returns the number visited or LH_ESTORE. */
+typedef int (*lh_store_alert_fn)(int64_t seq, const void *pb, size_t pb_len, void *arg);
+int lh_store_alert_pending(lh_store_t *st, lh_sink_t sink, int limit, lh_store_alert_fn fn,
+                           void *arg);
+
+/* Marks alert seq done for sink (outside or inside a transaction). Returns 0 or LH_ESTORE. */
+int lh_store_alert_done(lh_store_t *st, lh_sink_t sink, int64_t seq);
+
+/* Counters for /metrics and tests. */
+typedef struct lh_store_stats {
+    int64_t events;
+    int64_t quarantined;
+    int64_t alerts;
+    int64_t alerts_pending_pub;
+    int64_t correlations;
+} lh_store_stats_t;
+int lh_store_stats(lh_store_t *st, lh_store_stats_t *out);
+
+/* The underlying connection, for modules that own their own SQL against the schema in
+ * store_sql.h (correlator, queries). Never close it. */
+sqlite3 *lh__store_db(lh_store_t *st);
+
+/* Schema version this binary writes (PRAGMA user_version). */
+int lh_store_schema_version(void);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * adapter.h - the one interface every transport implements (ZeroMQ, Kafka, HTTP).
+ *
+ * The hub is a single-threaded reactor (zmq_poll). An adapter hands it poll items (ZMQ
+ * sockets or plain fds); when one is ready the hub calls read(), which drains what is there
+ * (at most budget messages, never blocking) and passes each message to lh_hub_submit(). After
+ * the batch holding a message is committed, the hub calls done() with one ack per event the
+ * message carried, so the adapter can acknowledge durably stored data (ROUTER reply, Kafka
+ * offset store, HTTP response). Output adapters get publish() for each outbox alert.
+ *
+ * Blocking rules: no op may block. read() returns when the socket would block or the budget is
+ * spent; publish() queues or drops, never waits.
+ */
+#ifndef LOOPHUB_ADAPTER_H
+#define LOOPHUB_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "loophub/alert.h"
+#include "loophub/event.h"
+
+typedef struct lh_hub lh_hub_t;
+typedef struct lh_adapter lh_adapter_t;
+
+typedef enum {
+    LH_ACK_OK = 0,
+    LH_ACK_DUPLICATE = 1,
+    LH_ACK_REJECTED = 2,
+} lh_ack_status_t;
+
+/* The hub's verdict on one event of a message. Strings live until done() returns. */
+typedef struct lh_ack {
+    const char *id; /* NULL when the id could not be read */
+    lh_ack_status_t status;
+    const char *why; /* the reason, for LH_ACK_REJECTED */
+} lh_ack_t;
+
+typedef struct lh_adapter_ops {
+    const char *name; /* "zmq-pull", "kafka-in", ... */
+    /* Bind / connect / start. 0 or LH_E* (the message is logged by the adapter). */
+    int (*start)(void *ctx, lh_hub_t *hub);
+    /* Fills at most max poll items; returns how many (0: nothing to poll). Called once per loop
+     * turn, so items may change between turns. */
+    int (*pollitems)(void *ctx, zmq_pollitem_t *items, int max);
+    /* One of this adapter's items is ready: read at most budget messages without blocking,
+     * each through lh_hub_submit(). Returns messages read, or LH_E* on a fatal error. */
+    int (*read)(void *ctx, int budget);
+    /* After commit: the verdicts for the message submitted with token. */
+    void (*done)(void *ctx, void *token, const lh_ack_t *acks, size_t n);
+    /* Output: publish one committed alert (already encoded for this sink in payload). Returns 0
+     * when it is out (the hub marks it done), LH_EAGAIN when the adapter will call
+     * lh_hub_alert_done() itself later (asynchronous delivery), or LH_E* to retry next turn. */
+    int (*publish)(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payload,
+                   size_t len);
+    /* Called every loop turn with the monotonic time (timers, delivery reports). */
+    void (*tick)(void *ctx, int64_t now_mono_ns);
+    /* Stop taking input (shutdown begins); outputs keep working until destroy. */
+    void (*stop)(void *ctx);
+    /* Frees everything; ctx is gone afterwards. */
+    void (*destroy)(void *ctx);
+} lh_adapter_ops_t;
+
+/* Registers an adapter with the hub; the hub owns ctx from now on (destroy() frees it).
+ * sink: for output adapters, which outbox mark they own (LH_SINK_PUB / LH_SINK_KAFKA), else -1.
+ * Returns 0 or LH_ENOMEM (then destroy() has been called). */
+int lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, int sink);
+
+/* Hands one message to the hub. origin names where it came from ("zmq-pull",
+ * "kafka:loophub.events/3") for logs and quarantine. hint is an lh_format_t (0: detect). When
+ * token is non-NULL the adapter's done() is called with it after the message's batch is
+ * committed (or after its rejection is recorded). Returns 0, or LH_ENOMEM. */
+int lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const void *data,
+                  size_t len, int hint, void *token);
+
+/* Same, for adapters that decode themselves (e.g. CloudEvents binary mode with ce_* headers):
+ * ev (ownership passes, may be NULL for a rejection with err/why). */
+int lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev,
+                        int err, const char *why, const void *raw, size_t raw_len, void *token);
+
+/* The adapter registered with ops/ctx (for lh_hub_submit's from). */
+lh_adapter_t *lh_hub_adapter_of(lh_hub_t *hub, void *ctx);
+
+/* For asynchronous outputs: alert seq has been delivered on sink. */
+void lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq);
+
+/* Counts a hub-wide metric ("kafka_produce_errors_total", ...) by delta. */
+void lh_hub_count(lh_hub_t *hub, const char *metric, int64_t delta);
+
+#endif

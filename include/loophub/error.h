@@ -1,0 +1,49 @@
+/*
+ * error.h - loophub's one list of error codes.
+ *
+ * Every fallible function in loophub returns int: 0 on success, a negative LH_E* code on
+ * failure. The list below is the single source of truth: it defines the enum and the
+ * message lh_strerror() returns. Library errors (zmq, sqlite, librdkafka, ...) are
+ * translated into these codes at the boundary, where the native message is logged once.
+ */
+#ifndef LOOPHUB_ERROR_H
+#define LOOPHUB_ERROR_H
+
+#define LH_ERRNO_MAP(X)                                                                        \
+    X(NOMEM, "out of memory")                                                                  \
+    X(INVAL, "invalid argument")                                                               \
+    X(IO, "input/output error")                                                                \
+    X(STORE, "store error")                                                                    \
+    X(BUSY, "resource busy")                                                                   \
+    X(NOTFOUND, "not found")                                                                   \
+    X(DECODE, "cannot decode payload")                                                         \
+    X(TOOBIG, "payload too large")                                                             \
+    X(MISSING, "mandatory field missing")                                                      \
+    X(UNKNOWN_KIND, "unknown event kind")                                                      \
+    X(RANGE, "value out of range")                                                             \
+    X(ZMQ, "zeromq error")                                                                     \
+    X(KAFKA, "kafka error")                                                                    \
+    X(HTTP, "http error")                                                                      \
+    X(CONFIG, "configuration error")                                                           \
+    X(TIMEOUT, "timed out")                                                                    \
+    X(AGAIN, "try again")                                                                      \
+    X(DUPLICATE, "duplicate")                                                                  \
+    X(SCHEMA, "store schema is newer than this binary")                                        \
+    X(LOCKED, "store is in use by another hub")
+
+typedef enum {
+    LH_OK = 0,
+#define LH__ERR_ENUM(name, msg) LH_E##name,
+    LH__ERR_FIRST = -1000,
+    LH_ERRNO_MAP(LH__ERR_ENUM)
+#undef LH__ERR_ENUM
+        LH__ERR_LAST
+} lh_err_t;
+
+/* Returns a static, human-readable message for an LH_E* code (or "ok" for 0). */
+const char *lh_strerror(int err);
+
+/* Returns the symbolic name ("LH_ENOMEM") for an LH_E* code. */
+const char *lh_err_name(int err);
+
+#endif
