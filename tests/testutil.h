@@ -1,0 +1,47 @@
+/*
+ * testutil.h - helpers shared by the Check suites: temporary dirs, free loopback ports, running
+ * the real loophub binary, and waiting for a condition (never sleeping in its place).
+ */
+#ifndef LOOPHUB_TESTUTIL_H
+#define LOOPHUB_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A new empty directory under $TMPDIR (or /tmp); malloc'd path. Aborts the test on failure. */
+char *lh_test_tmpdir(void);
+/* Removes a directory tree (rm -rf). */
+void lh_test_rmrf(const char *path);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int lh_test_free_port(void);
+/* "tcp://127.0.0.1:<free port>", malloc'd. */
+char *lh_test_endpoint(void);
+/* Path of the loophub binary under test (LOOPHUB_BIN in the environment, else the build's). */
+const char *lh_test_loophub_bin(void);
+
+/* Calls cond(arg) every few ms until it returns non-zero or timeout_ms pass.
+ * Returns 1 when the condition held, 0 on timeout. */
+int lh_test_wait_for(int (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* Starts argv[0] with argv in the background, stdout and stderr appended to log_path (NULL:
+ * /dev/null), stdin from /dev/null. Returns the pid (aborts the test on failure). */
+pid_t lh_test_spawn(const char *const argv[], const char *log_path);
+/* Sends sig and waits up to timeout_ms for the exit. Returns the exit status as a shell shows
+ * it (128+signal when killed), or -1 on timeout (then the process is SIGKILLed). */
+int lh_test_stop(pid_t pid, int sig, int timeout_ms);
+/* Runs argv to completion (killed after timeout_ms), with stdin from in (NULL: /dev/null).
+ * *out and *err (when non-NULL) receive malloc'd, NUL-terminated output. Returns the exit status
+ * as a shell shows it, or -1 on timeout. */
+int lh_test_run(const char *const argv[], const char *in, char **out, char **err,
+                int timeout_ms);
+
+/* Reads a whole file; malloc'd and NUL-terminated, *len (optional) set. NULL when missing. */
+char *lh_test_read_file(const char *path, size_t *len);
+/* Writes a whole file. Returns 0 or -1. */
+int lh_test_write_file(const char *path, const void *data, size_t len);
+
+/* Counts occurrences of needle in the file at path (0 when missing). */
+int lh_test_file_count(const char *path, const char *needle);
+
+#endif
