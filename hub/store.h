@@ -107,4 +107,9 @@ sqlite3 *lh__store_db(lh_store_t *st);
 /* Schema version this binary writes (PRAGMA user_version). */
 int lh_store_schema_version(void);
 
+/* Test only: while mod is non-zero, event id hashes are reduced modulo mod before they are
+ * stored and looked up, to force collisions in the dedupe index (0 restores the real hash). A
+ * store written under a forced hash must be reopened under the same one. Process-wide. */
+void lh__store_test_force_hash(uint64_t mod);
+
 #endif
