@@ -28,6 +28,11 @@ int lh__alertmanager_decode(json_t *obj, const lh_codec_opts_t *o, lh_decode_sin
 /* 1 when obj looks like an Alertmanager notification ("alerts" array + "version"). */
 int lh__is_alertmanager(json_t *obj);
 
+/* Severity words producers use (CDEvents customData, Alertmanager labels), case-insensitive:
+ * critical/crit/page/high/p1, error/err/major, warning/warn/medium/minor, info/none/low.
+ * Returns 0 and *out, or LH_EINVAL for another word (in codec_cloudevents.c). */
+int lh__severity_word(const char *s, lh_severity_t *out);
+
 /* A correlated alert as a CloudEvent (type dev.loophub.alert.correlated.0.1.0). */
 int lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out);
 json_t *lh__alert_to_json(const lh_correlated_t *ca);

@@ -69,12 +69,9 @@ static const enum_desc_t E_TST = {tst_parse, tst_name,
 
 #define EV(f) offsetof(lh_event_t, f)
 static const field_t ENVELOPE[] = {
-    {"id", F_STR, EV(id), NULL},
-    {"time", F_TIME, EV(time_ns), NULL},
-    {"service", F_STR, EV(service), NULL},
-    {"environment", F_STR, EV(environment), NULL},
-    {"actor", F_STR, EV(actor), NULL},
-    {"source", F_STR, EV(source), NULL},
+    {"id", F_STR, EV(id), NULL},           {"time", F_TIME, EV(time_ns), NULL},
+    {"service", F_STR, EV(service), NULL}, {"environment", F_STR, EV(environment), NULL},
+    {"actor", F_STR, EV(actor), NULL},     {"source", F_STR, EV(source), NULL},
 };
 /* envelope fields written before "hosts" on output (the order of DESIGN §2) */
 #define ENVELOPE_HEAD 4
@@ -106,10 +103,8 @@ static const field_t INCIDENT[] = {
     {"artifact", F_STR, EV(incident.artifact), NULL},
 };
 static const field_t TICKET[] = {
-    {"ticket_id", F_STR, EV(ticket.ticket_id), NULL},
-    {"type", F_ENUM, EV(ticket.type), &E_TTY},
-    {"state", F_ENUM, EV(ticket.state), &E_TST},
-    {"url", F_STR, EV(ticket.url), NULL},
+    {"ticket_id", F_STR, EV(ticket.ticket_id), NULL}, {"type", F_ENUM, EV(ticket.type), &E_TTY},
+    {"state", F_ENUM, EV(ticket.state), &E_TST},      {"url", F_STR, EV(ticket.url), NULL},
     {"summary", F_STR, EV(ticket.summary), NULL},
 };
 #undef EV
@@ -209,8 +204,8 @@ decode_fields(lh_event_t *ev, json_t *obj, const field_t *f, size_t n, const cha
         case F_TIME: {
             int64_t ns;
             if (lh_time_parse(s, &ns) != 0)
-                FAIL(LH_EDECODE, "field '%s%s' is not an RFC 3339 time: '%s'", prefix,
-                     f[i].name, quote(q, sizeof q, s));
+                FAIL(LH_EDECODE, "field '%s%s' is not an RFC 3339 time: '%s'", prefix, f[i].name,
+                     quote(q, sizeof q, s));
             memcpy(base + f[i].off, &ns, sizeof ns);
             break;
         }
@@ -241,8 +236,7 @@ decode_strings(lh_event_t *ev, json_t *v, const char *name,
     json_array_foreach(v, i, item)
     {
         if (!json_is_string(item))
-            FAIL(LH_EDECODE, "field '%s[%zu]' must be a string, not %s", name, i,
-                 type_name(item));
+            FAIL(LH_EDECODE, "field '%s[%zu]' must be a string, not %s", name, i, type_name(item));
         if (add(ev, json_string_value(item), json_string_length(item)) != 0)
             FAIL(LH_ENOMEM, "out of memory");
     }
@@ -262,8 +256,8 @@ decode_labels(lh_event_t *ev, json_t *v, char *why, size_t whylen)
     json_object_foreach(v, key, val)
     {
         if (!json_is_string(val))
-            FAIL(LH_EDECODE, "field 'labels.%s' must be a string, not %s",
-                 quote(q, sizeof q, key), type_name(val));
+            FAIL(LH_EDECODE, "field 'labels.%s' must be a string, not %s", quote(q, sizeof q, key),
+                 type_name(val));
         if (lh_event_add_label(ev, key, strlen(key), json_string_value(val),
                                json_string_length(val)) != 0)
             FAIL(LH_ENOMEM, "out of memory");
@@ -296,8 +290,7 @@ find_body(json_t *obj, const body_desc_t **body, json_t **bobj, char *why, size_
         if (!b || json_is_null(b))
             continue;
         if (!json_is_object(b))
-            FAIL(LH_EDECODE, "field '%s' must be an object, not %s", BODIES[i].name,
-                 type_name(b));
+            FAIL(LH_EDECODE, "field '%s' must be an object, not %s", BODIES[i].name, type_name(b));
         if (found)
             FAIL(LH_EDECODE, "two bodies, '%s' and '%s': an event has exactly one", found->name,
                  BODIES[i].name);

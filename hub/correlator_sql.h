@@ -18,18 +18,19 @@
 
 /* Statement numbers: index into LH_CORR_SQL. */
 enum {
-    LH_CSQL_CAND_SERVICE,  /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CAND_HOST,     /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CAND_ARTIFACT, /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CHANGE,        /* ?1 deploy_id ?2 env -> the change's events, oldest first */
-    LH_CSQL_OUT_SERVICE,   /* ?1 service ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_OUT_HOST,      /* ?1 host ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_OUT_ARTIFACT,  /* ?1 artifact ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_EVENT_BLOB,    /* ?1 seq -> canonical protobuf */
-    LH_CSQL_PAIR_GET,      /* ?1 outcome_seq ?2 deploy_id -> late */
-    LH_CSQL_PAIR_INSERT,   /* see below */
+    LH_CSQL_CAND_SERVICE,   /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CAND_HOST,      /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CAND_ARTIFACT,  /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CHANGE,         /* ?1 deploy_id ?2 env -> the change's events, oldest first */
+    LH_CSQL_OUT_SERVICE,    /* ?1 service ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_OUT_HOST,       /* ?1 host ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_OUT_ARTIFACT,   /* ?1 artifact ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_EVENT_BLOB,     /* ?1 seq -> canonical protobuf */
+    LH_CSQL_PAIR_GET,       /* ?1 outcome_seq ?2 deploy_id -> late */
+    LH_CSQL_PAIR_INSERT,    /* ?1 outcome_seq ?2 deploy_id ?3 deploy_seq ?4 score ?5 rank
+                             ?6 lead_seconds ?7 reasons ?8 late ?9 created */
     LH_CSQL_PAIR_SET_ALERT, /* ?1 alert_seq ?2 outcome_seq */
-    LH_CSQL_ALERT_SEQ,     /* ?1 alert id -> seq */
+    LH_CSQL_ALERT_SEQ,      /* ?1 alert id -> seq */
     LH_CSQL_COUNT
 };
 

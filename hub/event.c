@@ -418,7 +418,8 @@ lh_event_validate(const lh_event_t *ev, const lh_limits_t *limp, int64_t now_ns,
                     (long long)((ev->time_ns - now_ns) / 1000000000LL),
                     (long long)(lim->max_future_ns / 1000000000LL));
     if (ev->kind != LH_KIND_TICKET && !ev->service)
-        return fail(why, whylen, LH_EMISSING, "missing field 'service' (a %s needs one)",
+        return fail(why, whylen, LH_EMISSING, "missing field 'service' (%s %s needs one)",
+                    ev->kind == LH_KIND_INCIDENT || ev->kind == LH_KIND_ALERT ? "an" : "a",
                     lh_kind_name(ev->kind));
     if (ev->n_hosts > lim->max_hosts)
         return fail(why, whylen, LH_ETOOBIG, "%zu hosts, over the limit of %zu", ev->n_hosts,

@@ -45,10 +45,10 @@ typedef struct lh_timeline_req {
     const char *deploy_id;   /* LH_TIMELINE_DEPLOY */
     const char *service;     /* LH_TIMELINE_SERVICE, with environment */
     const char *environment;
-    int64_t since_ns;  /* service: how far back from now (default 24h) */
-    int64_t window_ns; /* deploy: correlation window deciding "pending" (default 2h) */
-    int64_t now_ns;    /* 0: the wall clock */
-    int64_t limit;     /* max events shown; 0: all */
+    int64_t since_ns;       /* service: how far back from now (default 24h) */
+    int64_t window_ns;      /* deploy: correlation window deciding "pending" (default 2h) */
+    int64_t now_ns;         /* 0: the wall clock */
+    int64_t limit;          /* max events shown; 0: all */
     const char *store_name; /* how the store is named in text ("loophub.db"); NULL: none */
 } lh_timeline_req_t;
 
@@ -79,7 +79,7 @@ const char *lh_change_class_name(lh_change_class_t c);
  * The change's time is its first event's; it is pending while now_ns < time + window_ns
  * (now_ns 0: the wall clock) and no outcome is correlated with it. Returns 0 and *out,
  * LH_ENOTFOUND (no deploy event with that id), LH_EINVAL or LH_ESTORE. */
-int lh_query_change_class(lh_store_t *st, const char *deploy_id, int64_t window_ns,
-                          int64_t now_ns, lh_change_class_t *out);
+int lh_query_change_class(lh_store_t *st, const char *deploy_id, int64_t window_ns, int64_t now_ns,
+                          lh_change_class_t *out);
 
 #endif

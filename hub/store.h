@@ -87,6 +87,10 @@ typedef int (*lh_store_alert_fn)(int64_t seq, const void *pb, size_t pb_len, voi
 int lh_store_alert_pending(lh_store_t *st, lh_sink_t sink, int limit, lh_store_alert_fn fn,
                            void *arg);
 
+/* Same, but only alerts with seq > after_seq (the hub's cursor past alerts in flight). */
+int lh_store_alert_pending_after(lh_store_t *st, lh_sink_t sink, int64_t after_seq, int limit,
+                                 lh_store_alert_fn fn, void *arg);
+
 /* Marks alert seq done for sink (outside or inside a transaction). Returns 0 or LH_ESTORE. */
 int lh_store_alert_done(lh_store_t *st, lh_sink_t sink, int64_t seq);
 

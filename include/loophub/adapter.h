@@ -82,8 +82,14 @@ int lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, l
 /* The adapter registered with ops/ctx (for lh_hub_submit's from). */
 lh_adapter_t *lh_hub_adapter_of(lh_hub_t *hub, void *ctx);
 
-/* For asynchronous outputs: alert seq has been delivered on sink. */
+/* For asynchronous outputs: alert seq has been delivered on sink (it is marked done in the
+ * store), or has failed for good this time (the hub offers it again from the outbox later). */
 void lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq);
+void lh_hub_alert_failed(lh_hub_t *hub, int sink, int64_t seq);
+
+/* Commits the batch in hand now and calls done() for its messages (e.g. before a Kafka
+ * partition is given up). Returns 0, or LH_ESTORE when the commit failed (nothing was acked). */
+int lh_hub_flush(lh_hub_t *hub);
 
 /* Counts a hub-wide metric ("kafka_produce_errors_total", ...) by delta. */
 void lh_hub_count(lh_hub_t *hub, const char *metric, int64_t delta);

@@ -1,0 +1,265 @@
+/*
+ * http_routes.c - what each HTTP endpoint does: the routing table, the content-type rules of the
+ * write endpoints, handing bodies to the hub, and the JSON answers built from its verdicts.
+ *
+ * Invariants: a write is answered only from the hub's verdicts (after the commit), so a 202 means
+ * stored; every event of a body is accounted for in the answer (accepted, duplicates or rejected
+ * with its index in the body); handlers never block.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec.h"
+#include "http_internal.h"
+#include "loophub/error.h"
+#include "loophub/log.h"
+
+/* --- helpers ------------------------------------------------------------------------------ */
+
+/* Compares the media type of a Content-Type value (before any ';' parameter) with want. */
+static int
+media_is(const char *ctype, const char *want)
+{
+    while (*ctype == ' ' || *ctype == '\t')
+        ctype++;
+    size_t n = strcspn(ctype, ";");
+    while (n > 0 && (ctype[n - 1] == ' ' || ctype[n - 1] == '\t'))
+        n--;
+    return strlen(want) == n && strncasecmp(ctype, want, n) == 0;
+}
+
+static json_t *
+jstr(const char *s)
+{
+    json_t *j = s ? json_string(s) : NULL;
+    return j ? j : json_null();
+}
+
+int
+lh__http_reply_acks(lh__http_req_t *r, const lh_ack_t *acks, size_t n)
+{
+    json_t *root = json_object();
+    json_t *accepted = json_array();
+    json_t *dups = json_array();
+    json_t *rejected = json_array();
+    int rc = LH_ENOMEM;
+    if (!root || !accepted || !dups || !rejected)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        switch (acks[i].status) {
+        case LH_ACK_OK:
+            json_array_append_new(accepted, jstr(acks[i].id));
+            break;
+        case LH_ACK_DUPLICATE:
+            json_array_append_new(dups, jstr(acks[i].id));
+            break;
+        default: {
+            json_t *o = json_object();
+            if (!o)
+                goto out;
+            json_object_set_new(o, "index", json_integer((json_int_t)i));
+            json_object_set_new(o, "id", jstr(acks[i].id));
+            json_object_set_new(o, "reason", jstr(acks[i].why ? acks[i].why : "rejected"));
+            json_array_append_new(rejected, o);
+            break;
+        }
+        }
+    }
+    size_t nrej = json_array_size(rejected);
+    unsigned code = 202;
+    if (nrej > 0) {
+        char msg[512];
+        size_t nacc = json_array_size(accepted), ndup = json_array_size(dups);
+        if (n == 1)
+            snprintf(msg, sizeof(msg), "%s", acks[0].why ? acks[0].why : "rejected");
+        else if (nacc + ndup > 0)
+            snprintf(msg, sizeof(msg),
+                     "%zu of %zu events rejected; the other %zu were stored (%zu new, %zu "
+                     "duplicates)",
+                     nrej, n, nacc + ndup, nacc, ndup);
+        else
+            snprintf(msg, sizeof(msg), "all %zu events rejected; nothing was stored", n);
+        json_object_set_new(root, "error", json_string(msg));
+        json_object_set(root, "rejected", rejected);
+        code = 400;
+    }
+    json_object_set(root, "accepted", accepted);
+    json_object_set(root, "duplicates", dups);
+    char *text = json_dumps(root, JSON_COMPACT);
+    if (!text)
+        goto out;
+    rc = lh__http_reply(r, code, "application/json", text, strlen(text));
+    free(text);
+out:
+    json_decref(root);
+    json_decref(accepted);
+    json_decref(dups);
+    json_decref(rejected);
+    return rc;
+}
+
+/* --- writes ------------------------------------------------------------------------------- */
+
+static int
+has_ce_headers(lh__http_req_t *r)
+{
+    return lh__http_header(r, "ce-specversion") != NULL;
+}
+
+static int
+check_events(lh__http_t *h, lh__http_req_t *r)
+{
+    (void)h;
+    const char *ct = lh__http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->hint = LH_FMT_AUTO;
+    if (ct && (media_is(ct, "application/cloudevents+json") ||
+               media_is(ct, "application/cloudevents-batch+json"))) {
+        r->hint = LH_FMT_CLOUDEVENTS;
+        return 0;
+    }
+    if (has_ce_headers(r)) { /* binary mode: the body is the data, of any content type */
+        r->ce_binary = 1;
+        return 0;
+    }
+    if (!ct || media_is(ct, "application/json"))
+        return 0;
+    if (media_is(ct, "application/protobuf") || media_is(ct, "application/x-protobuf")) {
+        r->hint = LH_FMT_PROTOBUF;
+        return 0;
+    }
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "unsupported content type '%.80s': use application/json, "
+             "application/cloudevents+json, application/cloudevents-batch+json, "
+             "application/protobuf, or ce-* headers",
+             ct);
+    lh__http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+    return 1;
+}
+
+static int
+check_alertmanager(lh__http_t *h, lh__http_req_t *r)
+{
+    (void)h;
+    const char *ct = lh__http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->hint = LH_FMT_ALERTMANAGER;
+    if (!ct || media_is(ct, "application/json"))
+        return 0;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "unsupported content type '%.80s': use application/json", ct);
+    lh__http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+    return 1;
+}
+
+#define MAX_CE_ATTRS 64
+
+typedef struct {
+    lh_kv_t kv[MAX_CE_ATTRS];
+    size_t n;
+} ce_attrs_t;
+
+static enum MHD_Result
+collect_ce(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    ce_attrs_t *a = cls;
+    if (!key || !value || a->n == MAX_CE_ATTRS)
+        return MHD_YES;
+    const char *name = NULL;
+    if (strncasecmp(key, "ce-", 3) == 0 && key[3])
+        name = key + 3;
+    else if (strcasecmp(key, "content-type") == 0)
+        name = "content-type";
+    if (name) {
+        a->kv[a->n].key = name;
+        a->kv[a->n].value = value;
+        a->kv[a->n].value_len = strlen(value);
+        a->n++;
+    }
+    return MHD_YES;
+}
+
+typedef struct {
+    lh__http_t *h;
+    lh__http_req_t *r;
+    int called;
+    int rc;
+} ce_sink_t;
+
+static int
+ce_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
+{
+    (void)id;
+    ce_sink_t *s = arg;
+    s->called = 1;
+    s->r->in_hub = 1;
+    s->rc = lh_hub_submit_event(s->h->hub, s->h->self, s->r->origin, ev, err, why, s->r->body.data,
+                                s->r->body.len, s->r);
+    return 1; /* one event per request */
+}
+
+static int
+handle_submit(lh__http_t *h, lh__http_req_t *r)
+{
+    int rc;
+    h->submitted++;
+    if (r->ce_binary) {
+        ce_attrs_t a;
+        a.n = 0;
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_ce, &a);
+        ce_sink_t s = {.h = h, .r = r, .called = 0, .rc = 0};
+        rc = lh_codec_decode_ce_binary(a.kv, a.n, r->body.data, r->body.len,
+                                       &lh_hub_opts(h->hub)->codec, ce_sink, &s);
+        if (rc >= 0 && !s.called)
+            rc = LH_ENOMEM;
+        else if (rc >= 0)
+            rc = s.rc;
+    } else {
+        r->in_hub = 1;
+        rc = lh_hub_submit(h->hub, h->self, r->origin, r->body.data, r->body.len, r->hint, r);
+    }
+    lh_buf_free(&r->body);
+    if (rc < 0) {
+        /* the hub may still hold the token (done() then finds the request answered) */
+        lh_log(LH_LOG_ERROR, "http", "%s: cannot submit: %s", r->origin, lh_strerror(rc));
+        lh__http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "hub cannot take the request now");
+        return 0;
+    }
+    return LH_EAGAIN;
+}
+
+/* --- reads -------------------------------------------------------------------------------- */
+
+static int
+handle_healthz(lh__http_t *h, lh__http_req_t *r)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    static const char stopping[] = "{\"status\":\"stopping\"}";
+    if (h->stopping)
+        return lh__http_reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, stopping,
+                              sizeof(stopping) - 1);
+    return lh__http_reply(r, MHD_HTTP_OK, NULL, ok, sizeof(ok) - 1);
+}
+
+static int
+handle_metrics(lh__http_t *h, lh__http_req_t *r)
+{
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_hub_metrics(h->hub, &b);
+    if (rc == 0)
+        rc = lh__http_reply(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                            b.data ? (const void *)b.data : "", b.len);
+    lh_buf_free(&b);
+    return rc;
+}
+
+const lh__http_route_t lh__http_routes[] = {
+    {"POST", "/v1/events", 1, check_events, handle_submit},
+    {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit},
+    {"GET", "/healthz", 0, NULL, handle_healthz},
+    {"GET", "/metrics", 0, NULL, handle_metrics},
+    /* later: GET /v1/timeline, /v1/audit, /v1/deployed, /v1/dora, and the page at / */
+    {NULL, NULL, 0, NULL, NULL},
+};

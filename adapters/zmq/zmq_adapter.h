@@ -1,0 +1,38 @@
+/*
+ * zmq_adapter.h - ZeroMQ transports: PULL (fire and forget), ROUTER (acked after commit),
+ * SUB (connect to existing publishers) for input; XPUB for correlated alerts.
+ *
+ * Input payloads: the last frame of a message is the payload (earlier frames, e.g. a publisher's
+ * topic, are ignored). ROUTER protocol, after the peer identity: an optional empty delimiter
+ * (REQ peers), then either [payload] or [tag][payload]. The reply, after the batch holding the
+ * message is committed, is [delimiter if any][tag][id 1][status 1][id 2][status 2]...: one
+ * id/status pair per event the payload carried, status "ok", "duplicate" or
+ * "rejected: <reason>" (the id frame is empty when the id could not be read).
+ *
+ * Alerts: two frames, topic "alert.<environment>.<service>" then the encoded alert. The socket
+ * is an XPUB with ZMQ_XPUB_NODROP, so a subscriber at its high-water mark shows up as a counted
+ * drop (loophub_alerts_pub_dropped_total) instead of vanishing; every alert carries its seq.
+ */
+#ifndef LOOPHUB_ZMQ_ADAPTER_H
+#define LOOPHUB_ZMQ_ADAPTER_H
+
+#include <stddef.h>
+
+#include "loophub/adapter.h"
+
+typedef enum {
+    LH_ZMQ_PULL = 0,
+    LH_ZMQ_ROUTER = 1,
+    LH_ZMQ_SUB = 2,
+} lh_zmq_in_kind_t;
+
+/* An input adapter. endpoints: one bind endpoint for PULL/ROUTER; one or more connect endpoints
+ * for SUB. zctx is the process's ZMQ context (not owned). Returns 0 with *ops and *ctx set for
+ * lh_hub_add_adapter(), or LH_ENOMEM / LH_EZMQ. Binding happens in start(). */
+int lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, size_t n,
+                  const lh_adapter_ops_t **ops, void **ctx);
+
+/* The alerts publisher, bound in start(). */
+int lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, void **ctx);
+
+#endif

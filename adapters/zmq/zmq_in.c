@@ -1,0 +1,279 @@
+/*
+ * zmq_in.c - ZeroMQ input adapters: PULL, ROUTER (acked) and SUB. See zmq_adapter.h for the wire
+ * rules. Reads never block (ZMQ_DONTWAIT); a ROUTER reply is sent only from done(), i.e. after the
+ * commit, and is dropped (counted) if the peer is gone or at its high-water mark.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "zmq_adapter.h"
+
+#define MAX_FRAMES 8
+
+typedef struct {
+    lh_zmq_in_kind_t kind;
+    void *sock;
+    char **endpoints;
+    size_t n_endpoints;
+    lh_hub_t *hub;
+    lh_adapter_t *self;
+    const char *origin;
+    int stopped;
+} zin_t;
+
+typedef struct {
+    zmq_msg_t identity;
+    int delimiter;
+    size_t tag_len;
+    char tag[];
+} rtoken_t;
+
+static const char *const kind_names[] = {"zmq-pull", "zmq-router", "zmq-sub"};
+
+static int
+zin_start(void *vctx, lh_hub_t *hub)
+{
+    zin_t *z = vctx;
+    z->hub = hub;
+    z->self = lh_hub_adapter_of(hub, z);
+    for (size_t i = 0; i < z->n_endpoints; i++) {
+        int rc = z->kind == LH_ZMQ_SUB ? zmq_connect(z->sock, z->endpoints[i])
+                                       : zmq_bind(z->sock, z->endpoints[i]);
+        if (rc != 0) {
+            lh_log(LH_LOG_ERROR, z->origin, "cannot %s %s: %s",
+                   z->kind == LH_ZMQ_SUB ? "connect to" : "bind", z->endpoints[i],
+                   zmq_strerror(zmq_errno()));
+            return LH_EZMQ;
+        }
+        lh_log(LH_LOG_INFO, z->origin, "%s %s", z->kind == LH_ZMQ_SUB ? "subscribed to" : "bound",
+               z->endpoints[i]);
+    }
+    return 0;
+}
+
+static int
+zin_pollitems(void *vctx, zmq_pollitem_t *items, int max)
+{
+    zin_t *z = vctx;
+    if (max < 1 || z->stopped)
+        return 0;
+    items[0].socket = z->sock;
+    items[0].fd = 0;
+    items[0].events = ZMQ_POLLIN;
+    items[0].revents = 0;
+    return 1;
+}
+
+/* Receives one whole multipart message into frames (at most MAX_FRAMES kept; extra frames are
+ * received and dropped). Returns the number of frames, 0 when nothing is waiting, -1 on error. */
+static int
+recv_message(void *sock, zmq_msg_t *frames, int *dropped)
+{
+    int n = 0;
+    int more = 1;
+    *dropped = 0;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(&m);
+            for (int i = 0; i < n; i++)
+                zmq_msg_close(&frames[i]);
+            return zmq_errno() == EAGAIN && n == 0 ? 0 : -1;
+        }
+        more = zmq_msg_more(&m);
+        if (n < MAX_FRAMES) {
+            frames[n++] = m;
+        } else {
+            zmq_msg_close(&m);
+            (*dropped)++;
+        }
+    }
+    return n;
+}
+
+static int
+zin_read(void *vctx, int budget)
+{
+    zin_t *z = vctx;
+    int got = 0;
+    zmq_msg_t f[MAX_FRAMES];
+    while (got < budget && !z->stopped) {
+        int dropped;
+        int n = recv_message(z->sock, f, &dropped);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (zmq_errno() == EINTR || zmq_errno() == EAGAIN)
+                break;
+            lh_log_ratelimited("zmq-recv", LH_LOG_ERROR, z->origin, "receive: %s",
+                               zmq_strerror(zmq_errno()));
+            break;
+        }
+        got++;
+        if (z->kind != LH_ZMQ_ROUTER) {
+            zmq_msg_t *p = &f[n - 1];
+            lh_hub_submit(z->hub, z->self, z->origin, zmq_msg_data(p), zmq_msg_size(p), 0, NULL);
+        } else {
+            /* [identity][delimiter?][tag?][payload] */
+            int k = 1;
+            int delim = 0;
+            if (n >= 3 && zmq_msg_size(&f[1]) == 0) {
+                delim = 1;
+                k = 2;
+            }
+            int parts = n - k;
+            if (parts < 1 || parts > 2 || dropped) {
+                lh_hub_count(z->hub, "loophub_zmq_router_bad_envelope_total", 1);
+                lh_log_ratelimited("zmq-envelope", LH_LOG_WARN, z->origin,
+                                   "message with %d frames ignored: expected [tag] payload", n);
+                for (int i = 0; i < n; i++)
+                    zmq_msg_close(&f[i]);
+                continue;
+            }
+            size_t tag_len = parts == 2 ? zmq_msg_size(&f[k]) : 0;
+            rtoken_t *t = malloc(sizeof(*t) + tag_len + 1);
+            if (!t) {
+                for (int i = 0; i < n; i++)
+                    zmq_msg_close(&f[i]);
+                return LH_ENOMEM;
+            }
+            zmq_msg_init(&t->identity);
+            zmq_msg_move(&t->identity, &f[0]);
+            t->delimiter = delim;
+            t->tag_len = tag_len;
+            if (tag_len)
+                memcpy(t->tag, zmq_msg_data(&f[k]), tag_len);
+            t->tag[tag_len] = 0;
+            zmq_msg_t *p = &f[n - 1];
+            if (lh_hub_submit(z->hub, z->self, z->origin, zmq_msg_data(p), zmq_msg_size(p), 0,
+                              t) < 0) {
+                /* the hub never saw the token: it will not call done() */
+                zmq_msg_close(&t->identity);
+                free(t);
+            }
+        }
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+    }
+    return got;
+}
+
+static int
+send_frame(void *sock, const void *data, size_t len, int more)
+{
+    return zmq_send(sock, data, len, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
+}
+
+static void
+zin_done(void *vctx, void *token, const lh_ack_t *acks, size_t n)
+{
+    zin_t *z = vctx;
+    rtoken_t *t = token;
+    if (z->kind != LH_ZMQ_ROUTER || !t)
+        return;
+    int rc = zmq_msg_send(&t->identity, z->sock, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ? -1 : 0;
+    if (rc == 0 && t->delimiter)
+        rc = send_frame(z->sock, "", 0, 1);
+    if (rc == 0)
+        rc = send_frame(z->sock, t->tag, t->tag_len, n > 0);
+    char status[600];
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *id = acks[i].id ? acks[i].id : "";
+        rc = send_frame(z->sock, id, strlen(id), 1);
+        if (rc)
+            break;
+        switch (acks[i].status) {
+        case LH_ACK_OK:
+            snprintf(status, sizeof(status), "ok");
+            break;
+        case LH_ACK_DUPLICATE:
+            snprintf(status, sizeof(status), "duplicate");
+            break;
+        default:
+            snprintf(status, sizeof(status), "rejected: %s", acks[i].why ? acks[i].why : "?");
+        }
+        rc = send_frame(z->sock, status, strlen(status), i + 1 < n);
+    }
+    if (rc != 0)
+        lh_hub_count(z->hub, "loophub_zmq_router_acks_dropped_total", 1);
+    zmq_msg_close(&t->identity);
+    free(t);
+}
+
+static void
+zin_stop(void *vctx)
+{
+    zin_t *z = vctx;
+    z->stopped = 1;
+}
+
+static void
+zin_destroy(void *vctx)
+{
+    zin_t *z = vctx;
+    if (z->sock)
+        zmq_close(z->sock);
+    for (size_t i = 0; i < z->n_endpoints; i++)
+        free(z->endpoints[i]);
+    free(z->endpoints);
+    free(z);
+}
+
+static const lh_adapter_ops_t zin_ops = {
+    .name = "zmq-in",
+    .start = zin_start,
+    .pollitems = zin_pollitems,
+    .read = zin_read,
+    .done = zin_done,
+    .publish = NULL,
+    .tick = NULL,
+    .stop = zin_stop,
+    .destroy = zin_destroy,
+};
+
+int
+lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, size_t n,
+              const lh_adapter_ops_t **ops, void **ctx)
+{
+    static const int types[] = {ZMQ_PULL, ZMQ_ROUTER, ZMQ_SUB};
+    zin_t *z = calloc(1, sizeof(*z));
+    if (!z)
+        return LH_ENOMEM;
+    z->kind = kind;
+    z->origin = kind_names[kind];
+    z->endpoints = calloc(n ? n : 1, sizeof(char *));
+    if (!z->endpoints) {
+        free(z);
+        return LH_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        z->endpoints[i] = strdup(endpoints[i]);
+        z->n_endpoints++;
+        if (!z->endpoints[i]) {
+            zin_destroy(z);
+            return LH_ENOMEM;
+        }
+    }
+    z->sock = zmq_socket(zctx, types[kind]);
+    if (!z->sock) {
+        lh_log(LH_LOG_ERROR, z->origin, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        zin_destroy(z);
+        return LH_EZMQ;
+    }
+    int linger = 0, hwm = 100000;
+    zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(z->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(z->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    int64_t maxmsg = 16 * 1024 * 1024; /* far above the payload limit: the codec says why */
+    zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    if (kind == LH_ZMQ_SUB)
+        zmq_setsockopt(z->sock, ZMQ_SUBSCRIBE, "", 0);
+    *ops = &zin_ops;
+    *ctx = z;
+    return 0;
+}

@@ -1,0 +1,127 @@
+/*
+ * zmq_pub.c - the alerts publisher: XPUB with ZMQ_XPUB_NODROP, two frames per alert (topic
+ * "alert.<environment>.<service>", then the encoded alert). A subscriber at its high-water mark
+ * makes the send fail with EAGAIN; the alert is counted as dropped for PUB and still marked done
+ * (PUB is lossy by design; the store and Kafka keep the durable copies, and seq shows the gap).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "zmq_adapter.h"
+
+typedef struct {
+    void *sock;
+    char *endpoint;
+    lh_hub_t *hub;
+} zpub_t;
+
+static int
+zpub_start(void *vctx, lh_hub_t *hub)
+{
+    zpub_t *z = vctx;
+    z->hub = hub;
+    if (zmq_bind(z->sock, z->endpoint) != 0) {
+        lh_log(LH_LOG_ERROR, "zmq-pub", "cannot bind %s: %s", z->endpoint,
+               zmq_strerror(zmq_errno()));
+        return LH_EZMQ;
+    }
+    lh_log(LH_LOG_INFO, "zmq-pub", "alerts on %s", z->endpoint);
+    return 0;
+}
+
+static int
+zpub_pollitems(void *vctx, zmq_pollitem_t *items, int max)
+{
+    zpub_t *z = vctx;
+    if (max < 1)
+        return 0;
+    /* XPUB delivers subscription messages; they must be read or they pile up */
+    items[0].socket = z->sock;
+    items[0].fd = 0;
+    items[0].events = ZMQ_POLLIN;
+    items[0].revents = 0;
+    return 1;
+}
+
+static int
+zpub_read(void *vctx, int budget)
+{
+    zpub_t *z = vctx;
+    char buf[256];
+    (void)budget;
+    for (int i = 0; i < 1000; i++) {
+        int n = zmq_recv(z->sock, buf, sizeof(buf), ZMQ_DONTWAIT);
+        if (n < 0)
+            break;
+        if (n > 0 && (buf[0] == 1 || buf[0] == 0))
+            lh_log(LH_LOG_DEBUG, "zmq-pub", "%s '%.*s'", buf[0] ? "subscribe" : "unsubscribe",
+                   n - 1 < (int)sizeof(buf) - 1 ? n - 1 : (int)sizeof(buf) - 1, buf + 1);
+    }
+    return 0; /* subscriptions are not messages */
+}
+
+static int
+zpub_publish(void *vctx, int64_t seq, const lh_correlated_t *ca, const void *payload, size_t len)
+{
+    zpub_t *z = vctx;
+    char topic[512];
+    int tl = snprintf(topic, sizeof(topic), "alert.%s.%s", ca->environment ? ca->environment : "",
+                      ca->service ? ca->service : "");
+    if (tl < 0 || tl >= (int)sizeof(topic))
+        tl = (int)sizeof(topic) - 1;
+    if (zmq_send(z->sock, topic, (size_t)tl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(z->sock, payload, len, ZMQ_DONTWAIT) < 0) {
+        lh_hub_count(z->hub, "loophub_alerts_pub_dropped_total", 1);
+        lh_log_ratelimited("pub-drop", LH_LOG_WARN, "zmq-pub",
+                           "alert seq %lld dropped for a slow subscriber (%s)", (long long)seq,
+                           zmq_strerror(zmq_errno()));
+    }
+    return 0;
+}
+
+static void
+zpub_destroy(void *vctx)
+{
+    zpub_t *z = vctx;
+    if (z->sock)
+        zmq_close(z->sock);
+    free(z->endpoint);
+    free(z);
+}
+
+static const lh_adapter_ops_t zpub_ops = {
+    .name = "zmq-pub",
+    .start = zpub_start,
+    .pollitems = zpub_pollitems,
+    .read = zpub_read,
+    .done = NULL,
+    .publish = zpub_publish,
+    .tick = NULL,
+    .stop = NULL,
+    .destroy = zpub_destroy,
+};
+
+int
+lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, void **ctx)
+{
+    zpub_t *z = calloc(1, sizeof(*z));
+    if (!z)
+        return LH_ENOMEM;
+    z->endpoint = strdup(endpoint);
+    z->sock = zmq_socket(zctx, ZMQ_XPUB);
+    if (!z->endpoint || !z->sock) {
+        zpub_destroy(z);
+        return LH_EZMQ;
+    }
+    int one = 1, linger = 1000, hwm = 100000;
+    zmq_setsockopt(z->sock, ZMQ_XPUB_NODROP, &one, sizeof(one));
+    zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(z->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    *ops = &zpub_ops;
+    *ctx = z;
+    return 0;
+}

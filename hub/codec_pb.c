@@ -1,0 +1,502 @@
+/*
+ * codec_pb.c - protobuf (loophub.v1.Event, loophub.v1.CorrelatedAlert) <-> lh_event_t and
+ * lh_correlated_t, with the code protoc-c generates from proto/loophub.proto.
+ *
+ * Decoding unpacks with a bump allocator over a stack buffer (spilling to malloc for big
+ * messages), copies what it needs into the event's arena, and frees the unpacked message before
+ * returning: no protobuf-c memory outlives a call. Encoding builds the message on the stack with
+ * pointers into the event (nothing copied), packs it straight into the caller's lh_buf_t.
+ *
+ * Invariants: a message with no body decodes with kind LH_KIND_NONE (validation rejects it); an
+ * enum value outside the proto's list is an LH_EDECODE naming the field; the protobuf-c types
+ * never leave this file.
+ */
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_internal.h"
+#include "loophub.pb-c.h"
+#include "loophub/error.h"
+
+/* --- allocator ------------------------------------------------------------------------------ */
+
+#define BUMP_SIZE 8192
+
+typedef struct {
+    unsigned char *base;
+    size_t used;
+} bump_t;
+
+static void *
+bump_alloc(void *data, size_t size)
+{
+    bump_t *b = data;
+    size_t need = (size + 15) & ~(size_t)15;
+    if (need >= size && need <= BUMP_SIZE - b->used) {
+        void *p = b->base + b->used;
+        b->used += need;
+        return p;
+    }
+    return malloc(size);
+}
+
+static void
+bump_free(void *data, void *p)
+{
+    bump_t *b = data;
+    unsigned char *c = p;
+    if (c >= b->base && c < b->base + BUMP_SIZE)
+        return;
+    free(p);
+}
+
+/* --- decode ---------------------------------------------------------------------------------- */
+
+#define FAIL(code, ...)                                                                            \
+    do {                                                                                           \
+        if (why && whylen)                                                                         \
+            snprintf(why, whylen, __VA_ARGS__);                                                    \
+        return (code);                                                                             \
+    } while (0)
+
+/* Copies s into the arena; "" stays absent (NULL). Returns 0 or -1 when out of memory. */
+static int
+cp(lh_event_t *ev, char **dst, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    *dst = lh_event_str(ev, s, strlen(s));
+    return *dst ? 0 : -1;
+}
+
+static int
+enum_ok(int v, int max, const char *field, char *why, size_t whylen)
+{
+    if (v < 0 || v > max)
+        FAIL(LH_EDECODE, "field '%s' has unknown value %d", field, v);
+    return 0;
+}
+
+static int
+pb_to_event(const Loophub__V1__Event *m, lh_event_t *ev, char *why, size_t whylen)
+{
+    int e = 0;
+
+    e |= cp(ev, &ev->id, m->id);
+    e |= cp(ev, &ev->source, m->source);
+    ev->time_ns = m->time;
+    e |= cp(ev, &ev->service, m->service);
+    e |= cp(ev, &ev->environment, m->environment);
+    e |= cp(ev, &ev->actor, m->actor);
+    for (size_t i = 0; i < m->n_hosts; i++)
+        e |= lh_event_add_host(ev, m->hosts[i], strlen(m->hosts[i])) ? -1 : 0;
+    for (size_t i = 0; i < m->n_labels; i++) {
+        const Loophub__V1__Event__LabelsEntry *l = m->labels[i];
+        e |= lh_event_add_label(ev, l->key, strlen(l->key), l->value, strlen(l->value)) ? -1 : 0;
+    }
+    if (e)
+        FAIL(LH_ENOMEM, "out of memory");
+
+    int rc = 0;
+    switch (m->body_case) {
+    case LOOPHUB__V1__EVENT__BODY_DEPLOY: {
+        const Loophub__V1__Deploy *d = m->deploy;
+        lh_deploy_t *o = &ev->deploy;
+        ev->kind = LH_KIND_DEPLOY;
+        if (!d)
+            break;
+        rc = enum_ok(d->status, LH_DEPLOY_ROLLED_BACK, "deploy.status", why, whylen);
+        o->status = (lh_deploy_status_t)d->status;
+        e |= cp(ev, &o->deploy_id, d->deploy_id);
+        e |= cp(ev, &o->version, d->version);
+        e |= cp(ev, &o->previous_version, d->previous_version);
+        e |= cp(ev, &o->commit, d->commit);
+        o->commit_time_ns = d->commit_time;
+        e |= cp(ev, &o->artifact, d->artifact);
+        e |= cp(ev, &o->change_ticket, d->change_ticket);
+        break;
+    }
+    case LOOPHUB__V1__EVENT__BODY_ALERT: {
+        const Loophub__V1__Alert *a = m->alert;
+        lh_alert_t *o = &ev->alert;
+        ev->kind = LH_KIND_ALERT;
+        if (!a)
+            break;
+        rc = enum_ok(a->state, LH_ALERT_RESOLVED, "alert.state", why, whylen);
+        if (!rc)
+            rc = enum_ok(a->severity, LH_SEV_CRITICAL, "alert.severity", why, whylen);
+        o->state = (lh_alert_state_t)a->state;
+        o->severity = (lh_severity_t)a->severity;
+        e |= cp(ev, &o->name, a->name);
+        e |= cp(ev, &o->fingerprint, a->fingerprint);
+        e |= cp(ev, &o->summary, a->summary);
+        e |= cp(ev, &o->artifact, a->artifact);
+        break;
+    }
+    case LOOPHUB__V1__EVENT__BODY_INCIDENT: {
+        const Loophub__V1__Incident *in = m->incident;
+        lh_incident_t *o = &ev->incident;
+        ev->kind = LH_KIND_INCIDENT;
+        if (!in)
+            break;
+        rc = enum_ok(in->state, LH_INCIDENT_RESOLVED, "incident.state", why, whylen);
+        if (!rc)
+            rc = enum_ok(in->severity, LH_SEV_CRITICAL, "incident.severity", why, whylen);
+        o->state = (lh_incident_state_t)in->state;
+        o->severity = (lh_severity_t)in->severity;
+        e |= cp(ev, &o->incident_id, in->incident_id);
+        e |= cp(ev, &o->title, in->title);
+        e |= cp(ev, &o->ticket, in->ticket);
+        e |= cp(ev, &o->artifact, in->artifact);
+        break;
+    }
+    case LOOPHUB__V1__EVENT__BODY_TICKET: {
+        const Loophub__V1__Ticket *t = m->ticket;
+        lh_ticket_t *o = &ev->ticket;
+        ev->kind = LH_KIND_TICKET;
+        if (!t)
+            break;
+        rc = enum_ok(t->type, LH_TICKET_TASK, "ticket.type", why, whylen);
+        if (!rc)
+            rc = enum_ok(t->state, LH_TICKET_CLOSED, "ticket.state", why, whylen);
+        o->type = (lh_ticket_type_t)t->type;
+        o->state = (lh_ticket_state_t)t->state;
+        e |= cp(ev, &o->ticket_id, t->ticket_id);
+        for (size_t i = 0; i < t->n_links; i++)
+            e |= lh_event_add_link(ev, t->links[i], strlen(t->links[i])) ? -1 : 0;
+        e |= cp(ev, &o->url, t->url);
+        e |= cp(ev, &o->summary, t->summary);
+        break;
+    }
+    default:
+        ev->kind = LH_KIND_NONE;
+        break;
+    }
+    if (rc)
+        return rc;
+    if (e)
+        FAIL(LH_ENOMEM, "out of memory");
+    return 0;
+}
+
+int
+lh_codec_pb_decode(const void *buf, size_t len, lh_event_t **out, char *why, size_t whylen)
+{
+    alignas(max_align_t) unsigned char mem[BUMP_SIZE];
+    bump_t b = {mem, 0};
+    ProtobufCAllocator alloc = {bump_alloc, bump_free, &b};
+
+    *out = NULL;
+    Loophub__V1__Event *m = loophub__v1__event__unpack(&alloc, len, buf);
+    if (!m)
+        FAIL(LH_EDECODE, "malformed protobuf (not a loophub.v1.Event of %zu bytes)", len);
+    lh_event_t *ev = lh_event_new();
+    int rc = ev ? pb_to_event(m, ev, why, whylen) : LH_ENOMEM;
+    loophub__v1__event__free_unpacked(m, &alloc);
+    if (!ev && why && whylen)
+        snprintf(why, whylen, "out of memory");
+    if (rc) {
+        lh_event_destroy(&ev);
+        return rc;
+    }
+    *out = ev;
+    return 0;
+}
+
+/* --- encode ---------------------------------------------------------------------------------- */
+
+/* The message for one event; points into the event, owns only the label entries. */
+typedef struct {
+    Loophub__V1__Event m;
+    Loophub__V1__Deploy d;
+    Loophub__V1__Alert a;
+    Loophub__V1__Incident i;
+    Loophub__V1__Ticket t;
+    void *labels_mem;
+} pb_event_t;
+
+static char *
+S(const char *s)
+{
+    return s ? (char *)s : (char *)protobuf_c_empty_string;
+}
+
+/* Builds p from ev. Returns 0 or LH_ENOMEM; release with pb_event_release() either way. */
+static int
+pb_event_build(pb_event_t *p, const lh_event_t *ev)
+{
+    Loophub__V1__Event *m = &p->m;
+
+    loophub__v1__event__init(m);
+    p->labels_mem = NULL;
+    m->id = S(ev->id);
+    m->source = S(ev->source);
+    m->time = ev->time_ns;
+    m->service = S(ev->service);
+    m->environment = S(ev->environment);
+    m->actor = S(ev->actor);
+    m->n_hosts = ev->n_hosts;
+    m->hosts = ev->hosts;
+    if (ev->n_labels) {
+        size_t n = ev->n_labels;
+        Loophub__V1__Event__LabelsEntry **ptrs =
+            malloc(n * (sizeof(*ptrs) + sizeof(Loophub__V1__Event__LabelsEntry)));
+        if (!ptrs)
+            return LH_ENOMEM;
+        Loophub__V1__Event__LabelsEntry *ent = (void *)(ptrs + n);
+        for (size_t k = 0; k < n; k++) {
+            loophub__v1__event__labels_entry__init(&ent[k]);
+            ent[k].key = S(ev->labels[k].key);
+            ent[k].value = S(ev->labels[k].value);
+            ptrs[k] = &ent[k];
+        }
+        p->labels_mem = ptrs;
+        m->n_labels = n;
+        m->labels = ptrs;
+    }
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY: {
+        const lh_deploy_t *o = &ev->deploy;
+        loophub__v1__deploy__init(&p->d);
+        p->d.deploy_id = S(o->deploy_id);
+        p->d.status = (Loophub__V1__Deploy__Status)o->status;
+        p->d.version = S(o->version);
+        p->d.previous_version = S(o->previous_version);
+        p->d.commit = S(o->commit);
+        p->d.commit_time = o->commit_time_ns;
+        p->d.artifact = S(o->artifact);
+        p->d.change_ticket = S(o->change_ticket);
+        m->body_case = LOOPHUB__V1__EVENT__BODY_DEPLOY;
+        m->deploy = &p->d;
+        break;
+    }
+    case LH_KIND_ALERT: {
+        const lh_alert_t *o = &ev->alert;
+        loophub__v1__alert__init(&p->a);
+        p->a.name = S(o->name);
+        p->a.fingerprint = S(o->fingerprint);
+        p->a.state = (Loophub__V1__Alert__State)o->state;
+        p->a.severity = (Loophub__V1__Severity)o->severity;
+        p->a.summary = S(o->summary);
+        p->a.artifact = S(o->artifact);
+        m->body_case = LOOPHUB__V1__EVENT__BODY_ALERT;
+        m->alert = &p->a;
+        break;
+    }
+    case LH_KIND_INCIDENT: {
+        const lh_incident_t *o = &ev->incident;
+        loophub__v1__incident__init(&p->i);
+        p->i.incident_id = S(o->incident_id);
+        p->i.state = (Loophub__V1__Incident__State)o->state;
+        p->i.severity = (Loophub__V1__Severity)o->severity;
+        p->i.title = S(o->title);
+        p->i.ticket = S(o->ticket);
+        p->i.artifact = S(o->artifact);
+        m->body_case = LOOPHUB__V1__EVENT__BODY_INCIDENT;
+        m->incident = &p->i;
+        break;
+    }
+    case LH_KIND_TICKET: {
+        const lh_ticket_t *o = &ev->ticket;
+        loophub__v1__ticket__init(&p->t);
+        p->t.ticket_id = S(o->ticket_id);
+        p->t.type = (Loophub__V1__Ticket__Type)o->type;
+        p->t.state = (Loophub__V1__Ticket__State)o->state;
+        p->t.n_links = o->n_links;
+        p->t.links = o->links;
+        p->t.url = S(o->url);
+        p->t.summary = S(o->summary);
+        m->body_case = LOOPHUB__V1__EVENT__BODY_TICKET;
+        m->ticket = &p->t;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+static void
+pb_event_release(pb_event_t *p)
+{
+    free(p->labels_mem);
+    p->labels_mem = NULL;
+}
+
+/* Packs any message at the end of out. */
+static int
+pack_into(const ProtobufCMessage *msg, lh_buf_t *out)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (lh_buf_reserve(out, n) != 0)
+        return LH_ENOMEM;
+    out->len += protobuf_c_message_pack(msg, out->data + out->len);
+    return 0;
+}
+
+int
+lh_codec_pb_encode(const lh_event_t *ev, lh_buf_t *out)
+{
+    pb_event_t p;
+    int rc = pb_event_build(&p, ev);
+    if (!rc)
+        rc = pack_into(&p.m.base, out);
+    pb_event_release(&p);
+    return rc;
+}
+
+/* --- correlated alerts ---------------------------------------------------------------------- */
+
+int
+lh_codec_alert_pb_encode(const lh_correlated_t *ca, lh_buf_t *out)
+{
+    Loophub__V1__CorrelatedAlert m;
+    pb_event_t outcome;
+    Loophub__V1__Suspect **ptrs = NULL;
+    int rc = 0;
+
+    loophub__v1__correlated_alert__init(&m);
+    outcome.labels_mem = NULL;
+    m.id = S(ca->id);
+    m.seq = ca->seq;
+    m.kind = (Loophub__V1__CorrelatedAlert__Kind)ca->kind;
+    m.service = S(ca->service);
+    m.environment = S(ca->environment);
+    m.late = ca->late ? 1 : 0;
+    m.created = ca->created_ns;
+    m.rollback_version = S(ca->rollback_version);
+    if (ca->outcome) {
+        rc = pb_event_build(&outcome, ca->outcome);
+        m.outcome = &outcome.m;
+    }
+    if (!rc && ca->n_suspects) {
+        size_t n = ca->n_suspects;
+        ptrs = malloc(n * (sizeof(*ptrs) + sizeof(Loophub__V1__Suspect)));
+        if (!ptrs)
+            rc = LH_ENOMEM;
+        for (size_t k = 0; !rc && k < n; k++) {
+            Loophub__V1__Suspect *s = (Loophub__V1__Suspect *)(void *)(ptrs + n) + k;
+            const lh_suspect_t *o = &ca->suspects[k];
+            loophub__v1__suspect__init(s);
+            s->deploy_id = S(o->deploy_id);
+            s->event_id = S(o->event_id);
+            s->service = S(o->service);
+            s->environment = S(o->environment);
+            s->version = S(o->version);
+            s->previous_version = S(o->previous_version);
+            s->actor = S(o->actor);
+            s->lead_seconds = o->lead_seconds;
+            s->score = o->score;
+            s->n_reasons = o->n_reasons;
+            s->reasons = o->reasons;
+            s->commit = S(o->commit);
+            s->artifact = S(o->artifact);
+            s->n_hosts = o->n_hosts;
+            s->hosts = o->hosts;
+            s->deploy_time = o->deploy_time_ns;
+            ptrs[k] = s;
+        }
+        m.n_suspects = n;
+        m.suspects = ptrs;
+    }
+    if (!rc)
+        rc = pack_into(&m.base, out);
+    free(ptrs);
+    pb_event_release(&outcome);
+    return rc;
+}
+
+/* strdup of a present string ("" is absent). Returns 0 or -1. */
+static int
+dup(char **dst, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    *dst = strdup(s);
+    return *dst ? 0 : -1;
+}
+
+static int
+suspect_from_pb(lh_suspect_t *o, const Loophub__V1__Suspect *s)
+{
+    int e = 0;
+    e |= dup(&o->deploy_id, s->deploy_id);
+    e |= dup(&o->event_id, s->event_id);
+    e |= dup(&o->service, s->service);
+    e |= dup(&o->environment, s->environment);
+    e |= dup(&o->version, s->version);
+    e |= dup(&o->previous_version, s->previous_version);
+    e |= dup(&o->actor, s->actor);
+    e |= dup(&o->commit, s->commit);
+    e |= dup(&o->artifact, s->artifact);
+    o->lead_seconds = s->lead_seconds;
+    o->score = s->score;
+    o->deploy_time_ns = s->deploy_time;
+    for (size_t i = 0; i < s->n_hosts; i++)
+        e |= lh_suspect_add_host(o, s->hosts[i]) ? -1 : 0;
+    for (size_t i = 0; i < s->n_reasons; i++)
+        e |= lh_suspect_add_reason(o, s->reasons[i]) ? -1 : 0;
+    return e ? LH_ENOMEM : 0;
+}
+
+static int
+alert_from_pb(const Loophub__V1__CorrelatedAlert *m, lh_correlated_t *ca)
+{
+    int e = 0;
+    char why[160];
+
+    if ((int)m->kind < 0 || (int)m->kind > (int)LH_CA_UNAPPROVED_CHANGE)
+        return LH_EDECODE;
+    ca->kind = (lh_ca_kind_t)m->kind;
+    e |= dup(&ca->id, m->id);
+    ca->seq = m->seq;
+    e |= dup(&ca->service, m->service);
+    e |= dup(&ca->environment, m->environment);
+    ca->late = m->late ? 1 : 0;
+    ca->created_ns = m->created;
+    e |= dup(&ca->rollback_version, m->rollback_version);
+    if (e)
+        return LH_ENOMEM;
+    if (m->outcome) {
+        ca->outcome = lh_event_new();
+        if (!ca->outcome)
+            return LH_ENOMEM;
+        int rc = pb_to_event(m->outcome, ca->outcome, why, sizeof why);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < m->n_suspects; i++) {
+        lh_suspect_t *s = lh_correlated_add_suspect(ca);
+        if (!s)
+            return LH_ENOMEM;
+        int rc = suspect_from_pb(s, m->suspects[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+lh_codec_alert_pb_decode(const void *buf, size_t len, lh_correlated_t **out)
+{
+    alignas(max_align_t) unsigned char mem[BUMP_SIZE];
+    bump_t b = {mem, 0};
+    ProtobufCAllocator alloc = {bump_alloc, bump_free, &b};
+
+    *out = NULL;
+    Loophub__V1__CorrelatedAlert *m = loophub__v1__correlated_alert__unpack(&alloc, len, buf);
+    if (!m)
+        return LH_EDECODE;
+    lh_correlated_t *ca = lh_correlated_new();
+    int rc = ca ? alert_from_pb(m, ca) : LH_ENOMEM;
+    loophub__v1__correlated_alert__free_unpacked(m, &alloc);
+    if (rc) {
+        lh_correlated_destroy(&ca);
+        return rc;
+    }
+    *out = ca;
+    return 0;
+}

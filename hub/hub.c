@@ -1,0 +1,807 @@
+/*
+ * hub.c - the reactor and the ingest pipeline.
+ *
+ * Invariants:
+ *  - Only this thread touches the store, the correlator and the batch.
+ *  - A message's done() is called exactly once, after the transaction holding its events is
+ *    committed (or, for a message rejected whole, after its quarantine row is committed).
+ *  - Alerts leave only from the outbox, after the commit that wrote them; per output sink a
+ *    cursor remembers the last alert handed over, so asynchronous sinks (Kafka) are not fed the
+ *    same alert twice while it is in flight; a failure rewinds the cursor.
+ *  - A failed commit keeps the batch, pauses intake and retries; nothing is acked meanwhile.
+ */
+#include "hub.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "timeutil.h"
+
+#define MAX_ADAPTERS 32
+#define MAX_POLLITEMS 128
+#define MAX_METRICS 64
+
+struct lh_adapter {
+    const lh_adapter_ops_t *ops;
+    void *ctx;
+    int sink; /* LH_SINK_* for outputs, -1 for inputs */
+    int started;
+};
+
+typedef struct item {
+    lh_event_t *ev; /* NULL when rejected at decode */
+    int err;        /* 0, or the rejection */
+    char *id;       /* for rejections: the id when it could be read (malloc'd) */
+    char *why;      /* malloc'd reason */
+    size_t msg;     /* index into batch.msgs */
+    lh_ack_status_t status;
+} item_t;
+
+typedef struct msg {
+    lh_adapter_t *from;
+    void *token;
+    char *origin;
+    void *raw; /* copy of the payload, kept only when something in it was rejected */
+    size_t raw_len;
+    size_t first, n; /* items */
+} msg_t;
+
+typedef struct metric {
+    char name[96];
+    int64_t value;
+} metric_t;
+
+struct lh_hub {
+    lh_hub_opts_t o;
+    lh_store_t *st;
+    lh_correlator_t *corr;
+    lh_adapter_t adapters[MAX_ADAPTERS];
+    int n_adapters;
+    volatile sig_atomic_t stop;
+    int stopping;
+
+    item_t *items;
+    size_t n_items, cap_items;
+    msg_t *msgs;
+    size_t n_msgs, cap_msgs;
+    int stalled; /* last commit failed */
+    int64_t stalled_retry_at;
+
+    int outbox_dirty;
+    int64_t outbox_check_at;
+    int64_t cursor[2]; /* per sink: last seq handed over */
+    int64_t *done_seqs;
+    size_t n_done, cap_done;
+
+    lh_buf_t pb;  /* reused encode buffer */
+    lh_buf_t enc; /* reused alert encode buffer */
+
+    metric_t metrics[MAX_METRICS];
+    int n_metrics;
+    int64_t started_ns;
+};
+
+void
+lh_hub_opts_default(lh_hub_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->db_path = "loophub.db";
+    lh_store_opts_default(&o->store);
+    lh_correlator_opts_default(&o->corr);
+    lh_codec_opts_default(&o->codec);
+    lh_limits_default(&o->limits);
+    o->codec.limits = NULL;
+    o->batch_max = 2000;
+    o->batch_ms = 10;
+    o->alerts_format = LH_ALERTS_PROTOBUF;
+}
+
+void
+lh_hub_count(lh_hub_t *hub, const char *name, int64_t delta)
+{
+    for (int i = 0; i < hub->n_metrics; i++) {
+        if (strcmp(hub->metrics[i].name, name) == 0) {
+            hub->metrics[i].value += delta;
+            return;
+        }
+    }
+    if (hub->n_metrics == MAX_METRICS)
+        return;
+    metric_t *m = &hub->metrics[hub->n_metrics++];
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    m->value = delta;
+}
+
+int
+lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
+{
+    *out = NULL;
+    lh_hub_t *hub = calloc(1, sizeof(*hub));
+    if (!hub)
+        return LH_ENOMEM;
+    hub->o = *o;
+    hub->o.codec.limits = &hub->o.limits;
+    int rc = lh_store_open(o->db_path, &o->store, &hub->st);
+    if (rc < 0) {
+        free(hub);
+        return rc;
+    }
+    rc = lh_correlator_new(hub->st, &o->corr, &hub->corr);
+    if (rc < 0) {
+        lh_store_close(&hub->st);
+        free(hub);
+        return rc;
+    }
+    /* fixed metrics first, so they always show in /metrics */
+    static const char *const fixed[] = {
+        "loophub_events_received_total", "loophub_events_stored_total",
+        "loophub_events_duplicate_total", "loophub_events_rejected_total",
+        "loophub_alerts_created_total",   "loophub_alerts_published_total",
+        "loophub_batches_total",          "loophub_store_errors_total",
+    };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        lh_hub_count(hub, fixed[i], 0);
+    hub->outbox_dirty = 1; /* publish whatever an earlier run left */
+    hub->started_ns = lh_now_ns();
+    *out = hub;
+    return 0;
+}
+
+lh_store_t *
+lh_hub_store(lh_hub_t *hub)
+{
+    return hub->st;
+}
+
+const lh_hub_opts_t *
+lh_hub_opts(lh_hub_t *hub)
+{
+    return &hub->o;
+}
+
+int
+lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, int sink)
+{
+    if (hub->n_adapters == MAX_ADAPTERS) {
+        if (ops->destroy)
+            ops->destroy(ctx);
+        return LH_ENOMEM;
+    }
+    lh_adapter_t *a = &hub->adapters[hub->n_adapters++];
+    a->ops = ops;
+    a->ctx = ctx;
+    a->sink = sink;
+    return 0;
+}
+
+lh_adapter_t *
+lh_hub_adapter_of(lh_hub_t *hub, void *ctx)
+{
+    for (int i = 0; i < hub->n_adapters; i++)
+        if (hub->adapters[i].ctx == ctx)
+            return &hub->adapters[i];
+    return NULL;
+}
+
+int
+lh_hub_start_adapters(lh_hub_t *hub)
+{
+    for (int i = 0; i < hub->n_adapters; i++) {
+        lh_adapter_t *a = &hub->adapters[i];
+        if (a->started || !a->ops->start)
+            continue;
+        int rc = a->ops->start(a->ctx, hub);
+        if (rc < 0)
+            return rc;
+        a->started = 1;
+    }
+    return 0;
+}
+
+void
+lh_hub_request_stop(lh_hub_t *hub)
+{
+    hub->stop = 1;
+}
+
+/* --- batch ------------------------------------------------------------------------------- */
+
+static int
+push_msg(lh_hub_t *hub, lh_adapter_t *from, const char *origin, void *token)
+{
+    if (hub->n_msgs == hub->cap_msgs) {
+        size_t cap = hub->cap_msgs ? hub->cap_msgs * 2 : 256;
+        msg_t *m = realloc(hub->msgs, cap * sizeof(*m));
+        if (!m)
+            return LH_ENOMEM;
+        hub->msgs = m;
+        hub->cap_msgs = cap;
+    }
+    msg_t *m = &hub->msgs[hub->n_msgs];
+    memset(m, 0, sizeof(*m));
+    m->from = from;
+    m->token = token;
+    m->origin = strdup(origin ? origin : "?");
+    if (!m->origin)
+        return LH_ENOMEM;
+    m->first = hub->n_items;
+    hub->n_msgs++;
+    return 0;
+}
+
+static int
+push_item(lh_hub_t *hub, lh_event_t *ev, int err, const char *id, const char *why)
+{
+    if (hub->n_items == hub->cap_items) {
+        size_t cap = hub->cap_items ? hub->cap_items * 2 : 1024;
+        item_t *v = realloc(hub->items, cap * sizeof(*v));
+        if (!v) {
+            lh_event_destroy(&ev);
+            return LH_ENOMEM;
+        }
+        hub->items = v;
+        hub->cap_items = cap;
+    }
+    item_t *it = &hub->items[hub->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->ev = ev;
+    it->err = err;
+    it->msg = hub->n_msgs - 1;
+    if (!ev) {
+        it->err = err ? err : LH_EDECODE;
+        it->id = id ? strdup(id) : NULL;
+        it->why = strdup(why ? why : "cannot decode");
+    }
+    hub->msgs[hub->n_msgs - 1].n++;
+    lh_hub_count(hub, "loophub_events_received_total", 1);
+    return 0;
+}
+
+static int
+decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
+{
+    lh_hub_t *hub = arg;
+    return push_item(hub, ev, err, id, why) < 0 ? 1 : 0;
+}
+
+static int commit_batch(lh_hub_t *hub);
+
+static void
+keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
+{
+    msg_t *m = &hub->msgs[hub->n_msgs - 1];
+    for (size_t i = m->first; i < m->first + m->n; i++) {
+        if (hub->items[i].err) {
+            m->raw = malloc(len ? len : 1);
+            if (m->raw) {
+                memcpy(m->raw, data, len);
+                m->raw_len = len;
+            }
+            return;
+        }
+    }
+}
+
+static void
+maybe_flush(lh_hub_t *hub)
+{
+    if (hub->n_items >= (size_t)hub->o.batch_max && !hub->stalled)
+        commit_batch(hub);
+}
+
+int
+lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const void *data, size_t len,
+              int hint, void *token)
+{
+    int rc = push_msg(hub, from, origin, token);
+    if (rc < 0)
+        return rc;
+    rc = lh_codec_decode(data, len, (lh_format_t)hint, &hub->o.codec, decode_sink, hub);
+    if (rc < 0)
+        return rc;
+    keep_raw_if_rejected(hub, data, len);
+    maybe_flush(hub);
+    return 0;
+}
+
+int
+lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev,
+                    int err, const char *why, const void *raw, size_t raw_len, void *token)
+{
+    int rc = push_msg(hub, from, origin, token);
+    if (rc < 0) {
+        lh_event_destroy(&ev);
+        return rc;
+    }
+    rc = push_item(hub, ev, ev ? 0 : err, NULL, why);
+    if (rc < 0)
+        return rc;
+    if (raw)
+        keep_raw_if_rejected(hub, raw, raw_len);
+    maybe_flush(hub);
+    return 0;
+}
+
+static const char *
+reason_label(int err)
+{
+    switch (err) {
+    case LH_EDECODE:
+        return "decode";
+    case LH_ETOOBIG:
+        return "too_big";
+    case LH_EMISSING:
+        return "missing_field";
+    case LH_EUNKNOWN_KIND:
+        return "unknown_kind";
+    case LH_ERANGE:
+        return "out_of_range";
+    default:
+        return "other";
+    }
+}
+
+static void
+reject(lh_hub_t *hub, item_t *it, int err, const char *why)
+{
+    if (!it->why)
+        it->why = strdup(why);
+    it->err = err;
+    it->status = LH_ACK_REJECTED;
+    char metric[96];
+    snprintf(metric, sizeof(metric), "loophub_events_rejected_total{reason=\"%s\"}",
+             reason_label(err));
+    lh_hub_count(hub, metric, 1);
+    lh_hub_count(hub, "loophub_events_rejected_total", 1);
+    const msg_t *m = &hub->msgs[it->msg];
+    const char *id = it->ev ? it->ev->id : it->id;
+    lh_log_ratelimited(reason_label(err), LH_LOG_WARN, "pipeline", "rejected %s%s%sfrom %s: %s",
+                       id ? "event " : "a message ", id ? id : "", id ? " " : "", m->origin,
+                       it->why ? it->why : why);
+}
+
+static void
+free_batch(lh_hub_t *hub)
+{
+    for (size_t i = 0; i < hub->n_items; i++) {
+        lh_event_destroy(&hub->items[i].ev);
+        free(hub->items[i].id);
+        free(hub->items[i].why);
+    }
+    for (size_t i = 0; i < hub->n_msgs; i++) {
+        free(hub->msgs[i].origin);
+        free(hub->msgs[i].raw);
+    }
+    hub->n_items = hub->n_msgs = 0;
+}
+
+/* Runs the whole batch inside one transaction. Returns 0 or LH_ESTORE (rolled back). */
+static int
+store_batch(lh_hub_t *hub, int64_t now, int *alerts)
+{
+    int rc = lh_store_begin(hub->st);
+    if (rc < 0)
+        return rc;
+    char why[256];
+    for (size_t i = 0; i < hub->n_items; i++) {
+        item_t *it = &hub->items[i];
+        it->status = LH_ACK_OK;
+        if (it->ev) {
+            why[0] = 0;
+            int v = lh_event_normalize(it->ev);
+            if (v == 0)
+                v = lh_event_validate(it->ev, &hub->o.limits, now, why, sizeof(why));
+            if (v < 0) {
+                free(it->why);
+                it->why = NULL;
+                reject(hub, it, v, why[0] ? why : lh_strerror(v));
+            }
+        } else {
+            reject(hub, it, it->err, it->why ? it->why : "cannot decode");
+        }
+        if (it->status == LH_ACK_REJECTED) {
+            const msg_t *m = &hub->msgs[it->msg];
+            const void *payload = it->ev && it->ev->raw ? it->ev->raw : m->raw;
+            size_t plen = it->ev && it->ev->raw ? it->ev->raw_len : m->raw_len;
+            if (!payload && it->ev) {
+                lh_buf_reset(&hub->pb);
+                if (lh_codec_pb_encode(it->ev, &hub->pb) == 0) {
+                    payload = hub->pb.data;
+                    plen = hub->pb.len;
+                }
+            }
+            rc = lh_store_quarantine(hub->st, m->origin, it->why,
+                                     it->ev ? it->ev->id : it->id, payload, plen);
+            if (rc < 0)
+                goto fail;
+            continue;
+        }
+        lh_buf_reset(&hub->pb);
+        if ((rc = lh_codec_pb_encode(it->ev, &hub->pb)) < 0)
+            goto fail;
+        int outcome = lh_correlator_is_outcome(hub->corr, it->ev);
+        int64_t seq = 0;
+        rc = lh_store_insert_event(hub->st, it->ev, outcome, hub->pb.data, hub->pb.len, &seq);
+        if (rc == LH_EDUPLICATE) {
+            it->status = LH_ACK_DUPLICATE;
+            continue;
+        }
+        if (rc < 0)
+            goto fail;
+        rc = lh_correlator_add(hub->corr, it->ev, seq, now);
+        if (rc < 0)
+            goto fail;
+        *alerts += rc;
+    }
+    rc = lh_store_commit(hub->st);
+    if (rc < 0)
+        goto fail;
+    return 0;
+fail:
+    lh_store_rollback(hub->st);
+    return rc < 0 ? rc : LH_ESTORE;
+}
+
+static void
+ack_batch(lh_hub_t *hub)
+{
+    lh_ack_t stack[64];
+    for (size_t mi = 0; mi < hub->n_msgs; mi++) {
+        msg_t *m = &hub->msgs[mi];
+        if (!m->token || !m->from || !m->from->ops->done)
+            continue;
+        lh_ack_t *acks = m->n <= 64 ? stack : malloc(m->n * sizeof(lh_ack_t));
+        if (!acks)
+            acks = stack; /* degrade: ack the first 64 */
+        size_t n = acks == stack && m->n > 64 ? 64 : m->n;
+        for (size_t k = 0; k < n; k++) {
+            item_t *it = &hub->items[m->first + k];
+            acks[k].id = it->ev ? it->ev->id : it->id;
+            acks[k].status = it->status;
+            acks[k].why = it->status == LH_ACK_REJECTED ? it->why : NULL;
+        }
+        m->from->ops->done(m->from->ctx, m->token, acks, n);
+        if (acks != stack)
+            free(acks);
+    }
+}
+
+static int
+commit_batch(lh_hub_t *hub)
+{
+    if (hub->n_items == 0 && hub->n_msgs == 0)
+        return 0;
+    int64_t now = lh_now_ns();
+    int alerts = 0;
+    int rc = store_batch(hub, now, &alerts);
+    if (rc < 0) {
+        /* counters bumped by reject() during the failed attempt are recounted on retry */
+        lh_hub_count(hub, "loophub_store_errors_total", 1);
+        lh_log_ratelimited("commit", LH_LOG_ERROR, "hub",
+                           "cannot commit a batch of %zu events (%s); intake paused, retrying",
+                           hub->n_items, lh_strerror(rc));
+        hub->stalled = 1;
+        hub->stalled_retry_at = lh_mono_ns() + LH_NS_PER_SEC;
+        return rc;
+    }
+    if (hub->stalled)
+        lh_log(LH_LOG_INFO, "hub", "store writable again; intake resumed");
+    hub->stalled = 0;
+    int stored = 0;
+    for (size_t i = 0; i < hub->n_items; i++) {
+        if (hub->items[i].status == LH_ACK_OK)
+            stored++;
+        else if (hub->items[i].status == LH_ACK_DUPLICATE)
+            lh_hub_count(hub, "loophub_events_duplicate_total", 1);
+    }
+    lh_hub_count(hub, "loophub_events_stored_total", stored);
+    lh_hub_count(hub, "loophub_batches_total", 1);
+    if (alerts > 0) {
+        lh_hub_count(hub, "loophub_alerts_created_total", alerts);
+        hub->outbox_dirty = 1;
+    }
+    ack_batch(hub);
+    free_batch(hub);
+    return stored;
+}
+
+int
+lh_hub_flush(lh_hub_t *hub)
+{
+    int rc = commit_batch(hub);
+    return rc < 0 ? rc : 0;
+}
+
+/* --- outbox ------------------------------------------------------------------------------ */
+
+typedef struct {
+    lh_hub_t *hub;
+    lh_adapter_t *a;
+    int stop;
+} pub_ctx_t;
+
+static int
+push_done(lh_hub_t *hub, int64_t seq)
+{
+    if (hub->n_done == hub->cap_done) {
+        size_t cap = hub->cap_done ? hub->cap_done * 2 : 64;
+        int64_t *v = realloc(hub->done_seqs, cap * sizeof(*v));
+        if (!v)
+            return LH_ENOMEM;
+        hub->done_seqs = v;
+        hub->cap_done = cap;
+    }
+    hub->done_seqs[hub->n_done++] = seq;
+    return 0;
+}
+
+static int
+publish_one(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    pub_ctx_t *pc = arg;
+    lh_hub_t *hub = pc->hub;
+    lh_correlated_t *ca = NULL;
+    int rc = lh_codec_alert_pb_decode(pb, len, &ca);
+    if (rc < 0) {
+        lh_log(LH_LOG_ERROR, "hub", "outbox alert %lld cannot be decoded; skipped",
+               (long long)seq);
+        hub->cursor[pc->a->sink] = seq;
+        push_done(hub, seq);
+        return 0;
+    }
+    ca->seq = (uint64_t)seq;
+    lh_buf_reset(&hub->enc);
+    rc = lh_codec_alert_encode(ca, hub->o.alerts_format, &hub->enc);
+    if (rc == 0)
+        rc = pc->a->ops->publish(pc->a->ctx, seq, ca, hub->enc.data, hub->enc.len);
+    lh_correlated_destroy(&ca);
+    if (rc == 0) {
+        hub->cursor[pc->a->sink] = seq;
+        push_done(hub, seq);
+        lh_hub_count(hub, "loophub_alerts_published_total", 1);
+        return 0;
+    }
+    if (rc == LH_EAGAIN) {
+        hub->cursor[pc->a->sink] = seq;
+        return 0;
+    }
+    pc->stop = 1;
+    return 1;
+}
+
+static void
+mark_done(lh_hub_t *hub, int sink)
+{
+    if (hub->n_done == 0)
+        return;
+    int in_tx = lh_store_begin(hub->st) == 0;
+    for (size_t i = 0; i < hub->n_done; i++)
+        lh_store_alert_done(hub->st, (lh_sink_t)sink, hub->done_seqs[i]);
+    if (in_tx && lh_store_commit(hub->st) < 0)
+        lh_store_rollback(hub->st);
+    hub->n_done = 0;
+}
+
+static void
+publish_outbox(lh_hub_t *hub)
+{
+    int64_t now = lh_mono_ns();
+    if (!hub->outbox_dirty && now < hub->outbox_check_at)
+        return;
+    hub->outbox_dirty = 0;
+    hub->outbox_check_at = now + LH_NS_PER_SEC;
+    for (int i = 0; i < hub->n_adapters; i++) {
+        lh_adapter_t *a = &hub->adapters[i];
+        if (a->sink < 0 || a->sink > 1 || !a->ops->publish || !a->started)
+            continue;
+        pub_ctx_t pc = {hub, a, 0};
+        for (;;) {
+            int n = lh_store_alert_pending_after(hub->st, (lh_sink_t)a->sink,
+                                                 hub->cursor[a->sink], 256, publish_one, &pc);
+            mark_done(hub, a->sink);
+            if (n < 256 || pc.stop)
+                break;
+        }
+    }
+}
+
+void
+lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq)
+{
+    if (sink < 0 || sink > 1)
+        return;
+    if (lh_store_alert_done(hub->st, (lh_sink_t)sink, seq) == 0)
+        lh_hub_count(hub, "loophub_alerts_published_total", 1);
+}
+
+void
+lh_hub_alert_failed(lh_hub_t *hub, int sink, int64_t seq)
+{
+    if (sink < 0 || sink > 1)
+        return;
+    if (seq - 1 < hub->cursor[sink])
+        hub->cursor[sink] = seq - 1;
+    hub->outbox_dirty = 1;
+}
+
+/* --- the loop ---------------------------------------------------------------------------- */
+
+typedef struct {
+    zmq_pollitem_t items[MAX_POLLITEMS];
+    int owner[MAX_POLLITEMS];
+    int n;
+} pollset_t;
+
+static void
+collect(lh_hub_t *hub, pollset_t *ps)
+{
+    ps->n = 0;
+    if (hub->stalled || hub->stopping)
+        return;
+    for (int i = 0; i < hub->n_adapters; i++) {
+        lh_adapter_t *a = &hub->adapters[i];
+        if (!a->started || !a->ops->pollitems)
+            continue;
+        int k = a->ops->pollitems(a->ctx, ps->items + ps->n, MAX_POLLITEMS - ps->n);
+        for (int j = 0; j < k; j++)
+            ps->owner[ps->n + j] = i;
+        ps->n += k;
+    }
+}
+
+static int
+drain(lh_hub_t *hub, pollset_t *ps)
+{
+    int any = 0;
+    int called[MAX_ADAPTERS] = {0};
+    for (int j = 0; j < ps->n; j++) {
+        if (!ps->items[j].revents)
+            continue;
+        int i = ps->owner[j];
+        if (called[i])
+            continue;
+        called[i] = 1;
+        lh_adapter_t *a = &hub->adapters[i];
+        int budget = hub->o.batch_max - (int)hub->n_items;
+        if (budget < 1)
+            budget = 1;
+        int n = a->ops->read ? a->ops->read(a->ctx, budget) : 0;
+        if (n > 0)
+            any = 1;
+    }
+    return any;
+}
+
+int
+lh_hub_turn(lh_hub_t *hub, int timeout_ms)
+{
+    pollset_t ps;
+    collect(hub, &ps);
+    if (hub->stalled) {
+        if (lh_mono_ns() >= hub->stalled_retry_at)
+            commit_batch(hub);
+        if (hub->stalled) {
+            zmq_poll(NULL, 0, timeout_ms < 200 ? timeout_ms : 200);
+            return 0;
+        }
+    }
+    int rc = zmq_poll(ps.items, ps.n, timeout_ms);
+    if (rc < 0 && zmq_errno() != EINTR) {
+        lh_log(LH_LOG_ERROR, "hub", "zmq_poll: %s", zmq_strerror(zmq_errno()));
+        return LH_EZMQ;
+    }
+    int committed = 0;
+    if (rc > 0) {
+        int64_t deadline = lh_mono_ns() + (int64_t)hub->o.batch_ms * LH_NS_PER_MS;
+        for (;;) {
+            int any = drain(hub, &ps);
+            if (hub->stop || hub->stalled || lh_mono_ns() >= deadline)
+                break;
+            if (hub->n_items >= (size_t)hub->o.batch_max) {
+                int c = commit_batch(hub);
+                committed += c > 0 ? c : 0;
+                if (hub->stalled)
+                    break;
+            }
+            (void)any;
+            if (zmq_poll(ps.items, ps.n, 0) <= 0)
+                break;
+        }
+    }
+    if (!hub->stalled) {
+        int c = commit_batch(hub);
+        committed += c > 0 ? c : 0;
+    }
+    publish_outbox(hub);
+    int64_t mono = lh_mono_ns();
+    for (int i = 0; i < hub->n_adapters; i++)
+        if (hub->adapters[i].started && hub->adapters[i].ops->tick)
+            hub->adapters[i].ops->tick(hub->adapters[i].ctx, mono);
+    return committed;
+}
+
+int
+lh_hub_run(lh_hub_t *hub)
+{
+    lh_log(LH_LOG_INFO, "hub", "running (store %s, window %llds, batch %d events / %d ms)",
+           hub->o.db_path, (long long)(hub->o.corr.window_ns / LH_NS_PER_SEC), hub->o.batch_max,
+           hub->o.batch_ms);
+    while (!hub->stop) {
+        int rc = lh_hub_turn(hub, 100);
+        if (rc < 0 && rc != LH_ESTORE)
+            return rc;
+    }
+    /* shutdown: stop intake, commit what is in hand, publish the outbox */
+    lh_log(LH_LOG_INFO, "hub", "stopping: committing %zu events in hand", hub->n_items);
+    hub->stopping = 1;
+    for (int i = 0; i < hub->n_adapters; i++)
+        if (hub->adapters[i].started && hub->adapters[i].ops->stop)
+            hub->adapters[i].ops->stop(hub->adapters[i].ctx);
+    for (int tries = 0; tries < 5 && (hub->n_items || hub->n_msgs); tries++) {
+        hub->stalled = 0;
+        commit_batch(hub);
+    }
+    hub->outbox_dirty = 1;
+    publish_outbox(hub);
+    return 0;
+}
+
+void
+lh_hub_destroy(lh_hub_t **hubp)
+{
+    if (!hubp || !*hubp)
+        return;
+    lh_hub_t *hub = *hubp;
+    for (int i = hub->n_adapters - 1; i >= 0; i--)
+        if (hub->adapters[i].ops->destroy)
+            hub->adapters[i].ops->destroy(hub->adapters[i].ctx);
+    free_batch(hub);
+    free(hub->items);
+    free(hub->msgs);
+    free(hub->done_seqs);
+    lh_buf_free(&hub->pb);
+    lh_buf_free(&hub->enc);
+    lh_correlator_destroy(&hub->corr);
+    lh_store_close(&hub->st);
+    free(hub);
+    *hubp = NULL;
+}
+
+int
+lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
+{
+    lh_store_stats_t s;
+    int rc = 0;
+    for (int i = 0; i < hub->n_metrics; i++) {
+        const char *name = hub->metrics[i].name;
+        const char *brace = strchr(name, '{');
+        size_t base = brace ? (size_t)(brace - name) : strlen(name);
+        int first = 1;
+        for (int k = 0; k < i; k++)
+            if (strncmp(hub->metrics[k].name, name, base) == 0 &&
+                (hub->metrics[k].name[base] == 0 || hub->metrics[k].name[base] == '{'))
+                first = 0;
+        if (first)
+            rc |= lh_buf_printf(out, "# TYPE %.*s counter\n", (int)base, name);
+        rc |= lh_buf_printf(out, "%s %lld\n", name, (long long)hub->metrics[i].value);
+    }
+    if (lh_store_stats(hub->st, &s) == 0) {
+        rc |= lh_buf_printf(out, "# TYPE loophub_store_events gauge\nloophub_store_events %lld\n",
+                            (long long)s.events);
+        rc |= lh_buf_printf(
+            out, "# TYPE loophub_store_quarantined gauge\nloophub_store_quarantined %lld\n",
+            (long long)s.quarantined);
+        rc |= lh_buf_printf(out,
+                            "# TYPE loophub_outbox_pending gauge\nloophub_outbox_pending %lld\n",
+                            (long long)s.alerts_pending_pub);
+    }
+    rc |= lh_buf_printf(out, "# TYPE loophub_start_time_seconds gauge\n"
+                             "loophub_start_time_seconds %lld\n",
+                        (long long)(hub->started_ns / LH_NS_PER_SEC));
+    return rc ? LH_ENOMEM : 0;
+}

@@ -1,0 +1,1118 @@
+/*
+ * store.c - the timeline store: one SQLite file per hub (schema in store_sql.h).
+ *
+ * Opening: write mode first takes an exclusive flock() on the database file itself, held on a
+ * separate descriptor for the store's whole life, then opens SQLite, refuses files that are not
+ * SQLite databases (LH_ESTORE) or whose user_version is newer than this binary (LH_ESCHEMA),
+ * both before anything is written, sets WAL and the pragmas, and runs the missing migrations in
+ * one transaction. Read-only opens take no lock, run no migration and never create the file.
+ *
+ * Invariants:
+ * - The flock descriptor is closed only after sqlite3_close(): closing any descriptor of the
+ *   file drops the POSIX locks SQLite holds on it in this process. For the same reason a second
+ *   write open of a file this process already holds is refused from a process-wide registry of
+ *   (device, inode) pairs before any descriptor is opened.
+ * - Dedupe: `dd` maps lh__hash64(id) -> seq for every row of `events` (committed and in the open
+ *   transaction), in an open-addressing table with linear probing and backward-shift deletion.
+ *   A hash match is confirmed by reading the stored id, so a collision never drops a distinct
+ *   event. Entries added in the open transaction are listed in `undo` and removed on rollback
+ *   (explicit, on a failed commit, or when SQLite rolled the transaction back by itself after
+ *   SQLITE_FULL / SQLITE_IOERR / SQLITE_NOMEM). Capacity for one more entry is reserved before a
+ *   row is written, so a stored row always has its entry.
+ * - A database error inside a transaction poisons it: the caller must roll back, and a commit of a
+ *   poisoned transaction rolls back and fails (no half-written event is ever committed).
+ * - Every statement is prepared once at open; all SQL text of this file is in STORE_SQL below.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "store_sql.h"
+#include "timeutil.h"
+
+#define COMPONENT "store"
+#define DEFAULT_CACHE_KB 65536
+#define DEFAULT_WAL_AUTOCHECKPOINT 20000
+#define BUSY_TIMEOUT_MS 5000
+#define DD_MIN_CAP 1024
+
+/* clang-format off */
+#define STORE_SQL(X)                                                                               \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(INS_EVENT, "INSERT INTO events (id, id_hash, kind, time, received, service, environment,"   \
+                 " actor, source, hosts, outcome, state, severity, deploy_id, version,"           \
+                 " previous_version, commit_sha, commit_time, artifact, change_ticket, name,"     \
+                 " fingerprint, incident_id, ticket_id, ticket_type, event, raw, raw_format)"     \
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"      \
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)")              \
+    X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind)"                     \
+                " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
+    X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
+    X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
+    X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
+    X(LOAD_IDS, "SELECT id_hash, seq FROM events")                                                 \
+    X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
+                " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
+    X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
+                 " created, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                     \
+    X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1")                                       \
+    X(PENDING_PUB, "SELECT seq, payload FROM alerts WHERE pub_done = 0 ORDER BY seq LIMIT ?1")     \
+    X(PENDING_KAFKA, "SELECT seq, payload FROM alerts WHERE kafka_done = 0 ORDER BY seq"          \
+                     " LIMIT ?1")                                                                  \
+    X(DONE_PUB, "UPDATE alerts SET pub_done = 1 WHERE seq = ?1")                                   \
+    X(DONE_KAFKA, "UPDATE alerts SET kafka_done = 1 WHERE seq = ?1")                               \
+    X(COUNT_EVENTS, "SELECT count(*) FROM events")                                                 \
+    X(COUNT_QUAR, "SELECT count(*) FROM quarantine")                                               \
+    X(COUNT_ALERTS, "SELECT count(*) FROM alerts")                                                 \
+    X(COUNT_PENDING_PUB, "SELECT count(*) FROM alerts WHERE pub_done = 0")                         \
+    X(COUNT_CORR, "SELECT count(*) FROM correlations")
+
+/* Pragmas and the version stamp take integers and are formatted at open. */
+#define SQL_USER_VERSION "PRAGMA user_version"
+#define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
+#define SQL_PRAGMAS "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
+                    " PRAGMA cache_size = -%lld; PRAGMA wal_autocheckpoint = %d;"
+#define SQL_PRAGMAS_RO "PRAGMA cache_size = -%lld;"
+/* clang-format on */
+
+enum {
+#define X(name, sql) S_##name,
+    STORE_SQL(X)
+#undef X
+        S_COUNT
+};
+
+static const char *const store_sql[S_COUNT] = {
+#define X(name, sql) sql,
+    STORE_SQL(X)
+#undef X
+};
+
+typedef struct dd_slot {
+    uint64_t hash;
+    int64_t seq; /* 0: empty (rowids start at 1) */
+} dd_slot_t;
+
+typedef struct dedupe {
+    dd_slot_t *slots;
+    size_t cap; /* power of two */
+    size_t count;
+    dd_slot_t *undo; /* entries added in the open transaction */
+    size_t n_undo, cap_undo;
+} dedupe_t;
+
+struct lh_store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    int lock_fd; /* -1 when read-only */
+    dev_t dev;
+    ino_t ino;
+    int in_txn;
+    int txn_failed;
+    sqlite3_stmt *stmt[S_COUNT];
+    dedupe_t dd;
+};
+
+/* ---- test hook ------------------------------------------------------------------------------ */
+
+static uint64_t force_hash_mod;
+
+void
+lh__store_test_force_hash(uint64_t mod)
+{
+    force_hash_mod = mod;
+}
+
+static uint64_t
+id_hash(const char *id)
+{
+    uint64_t h = lh__hash64(id, strlen(id));
+    return force_hash_mod ? h % force_hash_mod : h;
+}
+
+/* ---- writers held by this process ----------------------------------------------------------- */
+
+typedef struct held {
+    dev_t dev;
+    ino_t ino;
+    struct held *next;
+} held_t;
+
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+static held_t *held_list;
+
+static int
+held_find(dev_t dev, ino_t ino)
+{
+    for (held_t *h = held_list; h; h = h->next)
+        if (h->dev == dev && h->ino == ino)
+            return 1;
+    return 0;
+}
+
+static void
+held_remove(dev_t dev, ino_t ino)
+{
+    pthread_mutex_lock(&held_mu);
+    for (held_t **p = &held_list; *p; p = &(*p)->next) {
+        if ((*p)->dev == dev && (*p)->ino == ino) {
+            held_t *h = *p;
+            *p = h->next;
+            free(h);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&held_mu);
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static void dd_undo_all(dedupe_t *dd);
+
+/* Logs SQLite's message once and maps rc to an LH_E* code. When SQLite has rolled back the open
+ * transaction by itself, the dedupe entries of that transaction are dropped as well. */
+static int
+sql_fail(lh_store_t *st, int rc, const char *what)
+{
+    lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s: %s (sqlite %d)", st->path, what,
+           sqlite3_errmsg(st->db), rc);
+    if (st->in_txn) {
+        st->txn_failed = 1;
+        if (sqlite3_get_autocommit(st->db))
+            dd_undo_all(&st->dd);
+    }
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return LH_EBUSY;
+    case SQLITE_NOMEM:
+        return LH_ENOMEM;
+    default:
+        return LH_ESTORE;
+    }
+}
+
+/* ---- dedupe index --------------------------------------------------------------------------- */
+
+static int
+dd_resize(dedupe_t *dd, size_t cap)
+{
+    dd_slot_t *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return LH_ENOMEM;
+    size_t mask = cap - 1;
+    for (size_t i = 0; i < dd->cap; i++) {
+        if (!dd->slots[i].seq)
+            continue;
+        size_t j = dd->slots[i].hash & mask;
+        while (slots[j].seq)
+            j = (j + 1) & mask;
+        slots[j] = dd->slots[i];
+    }
+    free(dd->slots);
+    dd->slots = slots;
+    dd->cap = cap;
+    return 0;
+}
+
+/* Makes room for one more entry (table at most ~70% full after it, undo log slot). */
+static int
+dd_reserve(dedupe_t *dd, int with_undo)
+{
+    if (!dd->cap || (dd->count + 1) * 10 > dd->cap * 7) {
+        size_t cap = dd->cap ? dd->cap * 2 : DD_MIN_CAP;
+        int rc = dd_resize(dd, cap);
+        if (rc)
+            return rc;
+    }
+    if (with_undo && dd->n_undo == dd->cap_undo) {
+        size_t cap = dd->cap_undo ? dd->cap_undo * 2 : 256;
+        dd_slot_t *u = realloc(dd->undo, cap * sizeof(*u));
+        if (!u)
+            return LH_ENOMEM;
+        dd->undo = u;
+        dd->cap_undo = cap;
+    }
+    return 0;
+}
+
+/* Adds an entry; room was reserved with dd_reserve(). */
+static void
+dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int with_undo)
+{
+    size_t mask = dd->cap - 1;
+    size_t j = hash & mask;
+    while (dd->slots[j].seq)
+        j = (j + 1) & mask;
+    dd->slots[j].hash = hash;
+    dd->slots[j].seq = seq;
+    dd->count++;
+    if (with_undo)
+        dd->undo[dd->n_undo++] = dd->slots[j];
+}
+
+static void
+dd_remove(dedupe_t *dd, uint64_t hash, int64_t seq)
+{
+    size_t mask = dd->cap - 1;
+    size_t i = hash & mask;
+    while (dd->slots[i].seq && !(dd->slots[i].hash == hash && dd->slots[i].seq == seq))
+        i = (i + 1) & mask;
+    if (!dd->slots[i].seq)
+        return;
+    /* backward-shift deletion keeps every probe chain unbroken without tombstones */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!dd->slots[j].seq)
+            break;
+        size_t k = dd->slots[j].hash & mask; /* home slot of the entry at j */
+        int stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            dd->slots[i] = dd->slots[j];
+            i = j;
+        }
+    }
+    dd->slots[i].seq = 0;
+    dd->slots[i].hash = 0;
+    dd->count--;
+}
+
+static void
+dd_undo_all(dedupe_t *dd)
+{
+    while (dd->n_undo) {
+        dd_slot_t e = dd->undo[--dd->n_undo];
+        (void)e;
+    }
+}
+
+static void
+dd_free(dedupe_t *dd)
+{
+    free(dd->slots);
+    free(dd->undo);
+    memset(dd, 0, sizeof(*dd));
+}
+
+/* Looks id up. Returns 1 and *seq when stored, 0 when not, or a negative LH_E* code. */
+static int
+dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq)
+{
+    dedupe_t *dd = &st->dd;
+    if (!dd->cap)
+        return 0;
+    size_t mask = dd->cap - 1;
+    sqlite3_stmt *s = st->stmt[S_GET_ID];
+    for (size_t j = hash & mask; dd->slots[j].seq; j = (j + 1) & mask) {
+        if (dd->slots[j].hash != hash)
+            continue;
+        sqlite3_bind_int64(s, 1, dd->slots[j].seq);
+        int rc = sqlite3_step(s);
+        int same = 0;
+        if (rc == SQLITE_ROW) {
+            const char *stored = (const char *)sqlite3_column_text(s, 0);
+            same = stored && strcmp(stored, id) == 0;
+        } else if (rc != SQLITE_DONE) {
+            sqlite3_reset(s);
+            return sql_fail(st, rc, "dedupe lookup");
+        }
+        sqlite3_reset(s);
+        if (same) {
+            *seq = dd->slots[j].seq;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+dd_load(lh_store_t *st)
+{
+    sqlite3_stmt *s = st->stmt[S_LOAD_IDS];
+    int rc, err = dd_reserve(&st->dd, 0);
+    while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        err = dd_reserve(&st->dd, 0);
+        if (!err)
+            dd_add(&st->dd, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), 0);
+    }
+    if (!err && rc != SQLITE_DONE)
+        err = sql_fail(st, rc, "loading the dedupe index");
+    sqlite3_reset(s);
+    if (err == LH_ENOMEM)
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: out of memory loading the dedupe index", st->path);
+    return err;
+}
+
+/* ---- open / close --------------------------------------------------------------------------- */
+
+void
+lh_store_opts_default(lh_store_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->synchronous_full = 1;
+    o->cache_kb = DEFAULT_CACHE_KB;
+    o->wal_autocheckpoint = DEFAULT_WAL_AUTOCHECKPOINT;
+}
+
+int
+lh_store_schema_version(void)
+{
+    return LH_STORE_SCHEMA_VERSION;
+}
+
+sqlite3 *
+lh__store_db(lh_store_t *st)
+{
+    return st->db;
+}
+
+static int
+exec_sql(lh_store_t *st, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sql_fail(st, rc, what);
+}
+
+/* Reads PRAGMA user_version; a file that is not a database is reported here, before any write. */
+static int
+read_user_version(lh_store_t *st, int *version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, SQL_USER_VERSION, -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+        return 0;
+    }
+    sqlite3_finalize(s);
+    if ((rc & 0xff) == SQLITE_NOTADB) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s is not a loophub store (not an SQLite database)",
+               st->path);
+        return LH_ESTORE;
+    }
+    return sql_fail(st, rc, "reading the schema version");
+}
+
+static int
+migrate(lh_store_t *st)
+{
+    int rc = exec_sql(st, "BEGIN IMMEDIATE", "starting the migration");
+    if (rc)
+        return rc;
+    int from = 0;
+    rc = read_user_version(st, &from);
+    for (int v = from; !rc && v < LH_STORE_SCHEMA_VERSION; v++)
+        rc = exec_sql(st, LH_STORE_MIGRATIONS[v], "migrating the schema");
+    if (!rc && from < LH_STORE_SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), SQL_SET_USER_VERSION, LH_STORE_SCHEMA_VERSION);
+        rc = exec_sql(st, sql, "stamping the schema version");
+    }
+    if (!rc)
+        rc = exec_sql(st, "COMMIT", "committing the migration");
+    if (rc) {
+        if (!sqlite3_get_autocommit(st->db))
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    if (from < LH_STORE_SCHEMA_VERSION)
+        lh_log(from ? LH_LOG_INFO : LH_LOG_DEBUG, COMPONENT,
+               "%s: schema migrated from version %d to %d", st->path, from,
+               LH_STORE_SCHEMA_VERSION);
+    return 0;
+}
+
+/* Takes the writer's lock: refused for a file this process already holds, then flock(). */
+static int
+take_lock(lh_store_t *st)
+{
+    struct stat sb;
+    int rc = 0;
+    pthread_mutex_lock(&held_mu);
+    if (stat(st->path, &sb) == 0 && held_find(sb.st_dev, sb.st_ino)) {
+        rc = LH_ELOCKED;
+        goto out;
+    }
+    st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (st->lock_fd < 0) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "cannot open store %s: %s", st->path, strerror(errno));
+        rc = LH_ESTORE;
+        goto out;
+    }
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            rc = LH_ELOCKED;
+        } else {
+            lh_log(LH_LOG_ERROR, COMPONENT, "cannot lock store %s: %s", st->path, strerror(errno));
+            rc = LH_ESTORE;
+        }
+        goto out;
+    }
+    held_t *h = malloc(sizeof(*h));
+    if (!h || fstat(st->lock_fd, &sb) != 0) {
+        free(h);
+        lh_log(LH_LOG_ERROR, COMPONENT, "cannot lock store %s: %s", st->path,
+               h ? strerror(errno) : "out of memory");
+        rc = h ? LH_ESTORE : LH_ENOMEM;
+        goto out;
+    }
+    h->dev = st->dev = sb.st_dev;
+    h->ino = st->ino = sb.st_ino;
+    h->next = held_list;
+    held_list = h;
+out:
+    pthread_mutex_unlock(&held_mu);
+    if (rc == LH_ELOCKED)
+        lh_log(LH_LOG_ERROR, COMPONENT, "store %s is in use by another loophub (pid unknown)",
+               st->path);
+    if (rc && st->lock_fd >= 0) {
+        close(st->lock_fd);
+        st->lock_fd = -1;
+    }
+    return rc;
+}
+
+static void
+store_free(lh_store_t *st)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    if (st->db) {
+        if (st->in_txn && !sqlite3_get_autocommit(st->db))
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        if (sqlite3_close(st->db) != SQLITE_OK)
+            lh_log(LH_LOG_ERROR, COMPONENT, "%s: close: %s", st->path, sqlite3_errmsg(st->db));
+    }
+    /* only now: closing this descriptor earlier would drop SQLite's POSIX locks */
+    if (st->lock_fd >= 0) {
+        held_remove(st->dev, st->ino);
+        close(st->lock_fd);
+    }
+    dd_free(&st->dd);
+    free(st->path);
+    free(st);
+}
+
+static int
+open_db(lh_store_t *st, const lh_store_opts_t *o)
+{
+    int flags = o->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(st->path, &st->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "cannot open store %s: %s", st->path,
+               st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        return LH_ESTORE;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+
+    int version = 0;
+    int err = read_user_version(st, &version);
+    if (err)
+        return err;
+    if (version > LH_STORE_SCHEMA_VERSION) {
+        lh_log(LH_LOG_ERROR, COMPONENT,
+               "store %s has schema version %d, newer than this loophub's %d: use a newer loophub "
+               "(the file was left unchanged)",
+               st->path, version, LH_STORE_SCHEMA_VERSION);
+        return LH_ESCHEMA;
+    }
+    if (o->readonly && version < LH_STORE_SCHEMA_VERSION) {
+        if (version == 0) {
+            lh_log(LH_LOG_ERROR, COMPONENT, "%s is not a loophub store (empty database)", st->path);
+            return LH_ESTORE;
+        }
+        lh_log(LH_LOG_ERROR, COMPONENT,
+               "store %s has schema version %d, older than this loophub's %d: open it once "
+               "with `loophub run` to migrate it",
+               st->path, version, LH_STORE_SCHEMA_VERSION);
+        return LH_ESCHEMA;
+    }
+
+    long long cache_kb = o->cache_kb > 0 ? (long long)o->cache_kb : DEFAULT_CACHE_KB;
+    char sql[256];
+    if (o->readonly) {
+        snprintf(sql, sizeof(sql), SQL_PRAGMAS_RO, cache_kb);
+    } else {
+        snprintf(sql, sizeof(sql), SQL_PRAGMAS, o->synchronous_full ? "FULL" : "NORMAL", cache_kb,
+                 o->wal_autocheckpoint > 0 ? o->wal_autocheckpoint : DEFAULT_WAL_AUTOCHECKPOINT);
+    }
+    err = exec_sql(st, sql, "setting pragmas");
+    if (!err && !o->readonly)
+        err = migrate(st);
+    for (int i = 0; !err && i < S_COUNT; i++) {
+        rc = sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                                NULL);
+        if (rc != SQLITE_OK)
+            err = sql_fail(st, rc, store_sql[i]);
+    }
+    if (!err && !o->readonly)
+        err = dd_load(st);
+    return err;
+}
+
+int
+lh_store_open(const char *path, const lh_store_opts_t *opts, lh_store_t **out)
+{
+    lh_store_opts_t o;
+    if (opts)
+        o = *opts;
+    else
+        lh_store_opts_default(&o);
+    *out = NULL;
+    if (!path || !*path) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "no store path given");
+        return LH_EINVAL;
+    }
+    if (o.readonly && access(path, F_OK) != 0) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "store %s: %s", path, strerror(errno));
+        return errno == ENOENT ? LH_ENOTFOUND : LH_ESTORE;
+    }
+    lh_store_t *st = calloc(1, sizeof(*st));
+    if (!st || !(st->path = strdup(path))) {
+        free(st);
+        return LH_ENOMEM;
+    }
+    st->lock_fd = -1;
+    st->readonly = o.readonly;
+    int err = o.readonly ? 0 : take_lock(st);
+    if (!err)
+        err = open_db(st, &o);
+    if (err) {
+        store_free(st);
+        return err;
+    }
+    *out = st;
+    return 0;
+}
+
+void
+lh_store_close(lh_store_t **st)
+{
+    if (!st || !*st)
+        return;
+    store_free(*st);
+    *st = NULL;
+}
+
+/* ---- transactions --------------------------------------------------------------------------- */
+
+static int
+step_done(lh_store_t *st, int idx, const char *what)
+{
+    sqlite3_stmt *s = st->stmt[idx];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    return sql_fail(st, rc, what);
+}
+
+int
+lh_store_begin(lh_store_t *st)
+{
+    if (st->in_txn) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: begin: a transaction is already open", st->path);
+        return LH_ESTORE;
+    }
+    int rc = step_done(st, S_BEGIN, "begin");
+    if (rc)
+        return rc;
+    st->in_txn = 1;
+    st->txn_failed = 0;
+    st->dd.n_undo = 0;
+    return 0;
+}
+
+int
+lh_store_rollback(lh_store_t *st)
+{
+    int err = 0;
+    if (!st->in_txn)
+        return 0;
+    if (!sqlite3_get_autocommit(st->db)) {
+        int rc = sqlite3_step(st->stmt[S_ROLLBACK]);
+        sqlite3_reset(st->stmt[S_ROLLBACK]);
+        if (rc != SQLITE_DONE) {
+            lh_log(LH_LOG_ERROR, COMPONENT, "%s: rollback: %s (sqlite %d)", st->path,
+                   sqlite3_errmsg(st->db), rc);
+            err = LH_ESTORE;
+        }
+    }
+    if (sqlite3_get_autocommit(st->db)) {
+        dd_undo_all(&st->dd);
+        st->in_txn = 0;
+        st->txn_failed = 0;
+    }
+    return err;
+}
+
+int
+lh_store_commit(lh_store_t *st)
+{
+    if (!st->in_txn) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: commit: no transaction is open", st->path);
+        return LH_ESTORE;
+    }
+    if (st->txn_failed) {
+        lh_log(LH_LOG_ERROR, COMPONENT,
+               "%s: commit refused after a failed write in this transaction: rolled back",
+               st->path);
+        lh_store_rollback(st);
+        return LH_ESTORE;
+    }
+    int rc = step_done(st, S_COMMIT, "commit");
+    if (rc) {
+        /* a failed commit leaves nothing half-done: the whole batch is rolled back */
+        lh_store_rollback(st);
+        return rc;
+    }
+    st->in_txn = 0;
+    st->dd.n_undo = 0;
+    return 0;
+}
+
+/* Write calls on a read-only store fail cleanly (SQLite would refuse them anyway). */
+static int
+writable(lh_store_t *st)
+{
+    if (st->readonly) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: the store is open read-only", st->path);
+        return LH_ESTORE;
+    }
+    return 0;
+}
+
+/* ---- events --------------------------------------------------------------------------------- */
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void
+bind_blob(sqlite3_stmt *s, int i, const void *p, size_t n, int not_null)
+{
+    if (p && n)
+        sqlite3_bind_blob64(s, i, p, n, SQLITE_STATIC);
+    else if (p || not_null)
+        sqlite3_bind_zeroblob(s, i, 0);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void
+bind_int_or_null(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Space-separated hosts, malloc'd (NULL and *err = 0 when there are none). */
+static char *
+join_hosts(const lh_event_t *ev, int *err)
+{
+    size_t n = 0;
+    *err = 0;
+    for (size_t i = 0; i < ev->n_hosts; i++)
+        if (ev->hosts[i])
+            n += strlen(ev->hosts[i]) + 1;
+    if (!n)
+        return NULL;
+    char *s = malloc(n), *p = s;
+    if (!s) {
+        *err = LH_ENOMEM;
+        return NULL;
+    }
+    for (size_t i = 0; i < ev->n_hosts; i++) {
+        if (!ev->hosts[i])
+            continue;
+        if (p != s)
+            *p++ = ' ';
+        size_t l = strlen(ev->hosts[i]);
+        memcpy(p, ev->hosts[i], l);
+        p += l;
+    }
+    *p = '\0';
+    return s;
+}
+
+static int
+insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome, const void *pb,
+            size_t pb_len, const char *hosts, int64_t *seq)
+{
+    sqlite3_stmt *s = st->stmt[S_INS_EVENT];
+    int state = 0, severity = 0, ticket_type = 0;
+    const char *deploy_id = NULL, *version = NULL, *prev = NULL, *commit = NULL;
+    const char *artifact = NULL, *change_ticket = NULL, *name = NULL, *fingerprint = NULL;
+    const char *incident_id = NULL, *ticket_id = NULL;
+    int64_t commit_time = 0;
+
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY:
+        state = ev->deploy.status;
+        deploy_id = ev->deploy.deploy_id;
+        version = ev->deploy.version;
+        prev = ev->deploy.previous_version;
+        commit = ev->deploy.commit;
+        commit_time = ev->deploy.commit_time_ns;
+        artifact = ev->deploy.artifact;
+        change_ticket = ev->deploy.change_ticket;
+        break;
+    case LH_KIND_ALERT:
+        state = ev->alert.state;
+        severity = ev->alert.severity;
+        name = ev->alert.name;
+        fingerprint = ev->alert.fingerprint;
+        artifact = ev->alert.artifact;
+        break;
+    case LH_KIND_INCIDENT:
+        state = ev->incident.state;
+        severity = ev->incident.severity;
+        name = ev->incident.title;
+        incident_id = ev->incident.incident_id;
+        ticket_id = ev->incident.ticket; /* the ticket the incident names */
+        artifact = ev->incident.artifact;
+        break;
+    case LH_KIND_TICKET:
+        state = ev->ticket.state;
+        name = ev->ticket.summary;
+        ticket_id = ev->ticket.ticket_id;
+        ticket_type = ev->ticket.type;
+        break;
+    default:
+        break;
+    }
+
+    bind_text(s, 1, ev->id);
+    sqlite3_bind_int64(s, 2, (int64_t)hash);
+    sqlite3_bind_int(s, 3, (int)ev->kind);
+    sqlite3_bind_int64(s, 4, ev->time_ns);
+    sqlite3_bind_int64(s, 5, lh_now_ns());
+    bind_text(s, 6, ev->service);
+    bind_text(s, 7, ev->environment);
+    bind_text(s, 8, ev->actor);
+    bind_text(s, 9, ev->source);
+    bind_text(s, 10, hosts);
+    sqlite3_bind_int(s, 11, is_outcome ? 1 : 0);
+    bind_int_or_null(s, 12, state);
+    bind_int_or_null(s, 13, severity);
+    bind_text(s, 14, deploy_id);
+    bind_text(s, 15, version);
+    bind_text(s, 16, prev);
+    bind_text(s, 17, commit);
+    bind_int_or_null(s, 18, commit_time);
+    bind_text(s, 19, artifact);
+    bind_text(s, 20, change_ticket);
+    bind_text(s, 21, name);
+    bind_text(s, 22, fingerprint);
+    bind_text(s, 23, incident_id);
+    bind_text(s, 24, ticket_id);
+    bind_int_or_null(s, 25, ticket_type);
+    bind_blob(s, 26, pb, pb_len, 1);
+    bind_blob(s, 27, ev->raw, ev->raw_len, 0);
+    if (ev->raw)
+        sqlite3_bind_int(s, 28, ev->raw_format);
+    else
+        sqlite3_bind_null(s, 28);
+    int rc = step_done(st, S_INS_EVENT, "inserting an event");
+    if (rc)
+        return rc;
+    *seq = sqlite3_last_insert_rowid(st->db);
+
+    if (ev->kind == LH_KIND_DEPLOY || is_outcome) {
+        s = st->stmt[S_INS_HOST];
+        for (size_t i = 0; i < ev->n_hosts; i++) {
+            if (!ev->hosts[i])
+                continue;
+            bind_text(s, 1, ev->hosts[i]);
+            bind_text(s, 2, ev->environment);
+            sqlite3_bind_int64(s, 3, ev->time_ns);
+            sqlite3_bind_int64(s, 4, *seq);
+            sqlite3_bind_int(s, 5, (int)ev->kind);
+            if ((rc = step_done(st, S_INS_HOST, "inserting an event's host")))
+                return rc;
+        }
+    }
+    if (ev->kind == LH_KIND_TICKET) {
+        s = st->stmt[S_INS_LINK];
+        for (size_t i = 0; i < ev->ticket.n_links; i++) {
+            if (!ev->ticket.links[i])
+                continue;
+            bind_text(s, 1, ev->ticket.links[i]);
+            sqlite3_bind_int64(s, 2, *seq);
+            if ((rc = step_done(st, S_INS_LINK, "inserting a ticket link")))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int
+insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb, size_t pb_len,
+             int64_t *seq)
+{
+    uint64_t hash = id_hash(ev->id);
+    int64_t found = 0;
+    int rc = dd_lookup(st, hash, ev->id, &found);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        *seq = found;
+        return LH_EDUPLICATE;
+    }
+    if ((rc = dd_reserve(&st->dd, 1)) != 0)
+        return rc; /* nothing written yet */
+    char *hosts = join_hosts(ev, &rc);
+    if (rc)
+        return rc;
+    int64_t row = 0;
+    rc = insert_rows(st, ev, hash, is_outcome, pb, pb_len, hosts, &row);
+    free(hosts);
+    if (rc)
+        return rc; /* the transaction is poisoned by sql_fail() */
+    dd_add(&st->dd, hash, row, 1);
+    *seq = row;
+    return 0;
+}
+
+int
+lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb,
+                      size_t pb_len, int64_t *seq)
+{
+    int64_t dummy;
+    if (!seq)
+        seq = &dummy;
+    *seq = 0;
+    if (!ev || !ev->id || (!pb && pb_len)) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: insert: event without an id", st->path);
+        return LH_EINVAL;
+    }
+    int rc = writable(st);
+    if (rc)
+        return rc;
+    if (st->in_txn)
+        return insert_event(st, ev, is_outcome, pb, pb_len, seq);
+    if ((rc = lh_store_begin(st)) != 0)
+        return rc;
+    rc = insert_event(st, ev, is_outcome, pb, pb_len, seq);
+    if (rc) {
+        lh_store_rollback(st);
+        return rc;
+    }
+    return lh_store_commit(st);
+}
+
+int
+lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg)
+{
+    sqlite3_stmt *s = st->stmt[S_GET_BLOB];
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return LH_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return sql_fail(st, rc, "reading an event");
+    }
+    const void *p = sqlite3_column_blob(s, 0);
+    size_t n = (size_t)sqlite3_column_bytes(s, 0);
+    fn(p ? p : "", n, arg);
+    sqlite3_reset(s);
+    return 0;
+}
+
+/* ---- quarantine and outbox ------------------------------------------------------------------ */
+
+int
+lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason, const char *event_id,
+                    const void *payload, size_t len)
+{
+    if (!origin || !reason || (!payload && len)) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: quarantine: origin and reason are required", st->path);
+        return LH_EINVAL;
+    }
+    int rc = writable(st);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = st->stmt[S_INS_QUAR];
+    sqlite3_bind_int64(s, 1, lh_now_ns());
+    bind_text(s, 2, origin);
+    bind_text(s, 3, reason);
+    bind_text(s, 4, event_id);
+    bind_blob(s, 5, payload, len, 0);
+    return step_done(st, S_INS_QUAR, "quarantining input");
+}
+
+int
+lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char *service,
+                      const char *environment, int64_t outcome_seq, int late, int64_t created_ns,
+                      const void *pb, size_t pb_len, int64_t *seq)
+{
+    int64_t dummy;
+    if (!seq)
+        seq = &dummy;
+    *seq = 0;
+    if (!alert_id || (!pb && pb_len)) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: alert insert: alert without an id", st->path);
+        return LH_EINVAL;
+    }
+    int rc = writable(st);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = st->stmt[S_INS_ALERT];
+    bind_text(s, 1, alert_id);
+    sqlite3_bind_int(s, 2, kind);
+    bind_text(s, 3, service);
+    bind_text(s, 4, environment);
+    sqlite3_bind_int64(s, 5, outcome_seq);
+    sqlite3_bind_int(s, 6, late ? 1 : 0);
+    sqlite3_bind_int64(s, 7, created_ns);
+    bind_blob(s, 8, pb, pb_len, 1);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) {
+        *seq = sqlite3_last_insert_rowid(st->db);
+        return 0;
+    }
+    if (rc != SQLITE_CONSTRAINT_UNIQUE)
+        return sql_fail(st, rc, "inserting an alert");
+    /* the statement alone was undone; the transaction goes on */
+    s = st->stmt[S_GET_ALERT_SEQ];
+    bind_text(s, 1, alert_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return sql_fail(st, rc, "reading a duplicate alert");
+    return LH_EDUPLICATE;
+}
+
+int
+lh_store_alert_pending(lh_store_t *st, lh_sink_t sink, int limit, lh_store_alert_fn fn, void *arg)
+{
+    if (sink != LH_SINK_PUB && sink != LH_SINK_KAFKA)
+        return LH_EINVAL;
+    sqlite3_stmt *s = st->stmt[sink == LH_SINK_PUB ? S_PENDING_PUB : S_PENDING_KAFKA];
+    sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        n++;
+        if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return sql_fail(st, rc, "reading pending alerts");
+    return n;
+}
+
+int
+lh_store_alert_done(lh_store_t *st, lh_sink_t sink, int64_t seq)
+{
+    if (sink != LH_SINK_PUB && sink != LH_SINK_KAFKA)
+        return LH_EINVAL;
+    int rc = writable(st);
+    if (rc)
+        return rc;
+    int idx = sink == LH_SINK_PUB ? S_DONE_PUB : S_DONE_KAFKA;
+    sqlite3_bind_int64(st->stmt[idx], 1, seq);
+    return step_done(st, idx, "marking an alert published");
+}
+
+/* ---- stats ---------------------------------------------------------------------------------- */
+
+static int
+count(lh_store_t *st, int idx, int64_t *out)
+{
+    sqlite3_stmt *s = st->stmt[idx];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : sql_fail(st, rc, "counting rows");
+}
+
+int
+lh_store_stats(lh_store_t *st, lh_store_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = 0;
+    /* the writer's dedupe index holds exactly one entry per row: no scan of the biggest table */
+    if (st->readonly)
+        rc = count(st, S_COUNT_EVENTS, &out->events);
+    else
+        out->events = (int64_t)st->dd.count;
+    if (!rc)
+        rc = count(st, S_COUNT_QUAR, &out->quarantined);
+    if (!rc)
+        rc = count(st, S_COUNT_ALERTS, &out->alerts);
+    if (!rc)
+        rc = count(st, S_COUNT_PENDING_PUB, &out->alerts_pending_pub);
+    if (!rc)
+        rc = count(st, S_COUNT_CORR, &out->correlations);
+    return rc;
+}
+
+int
+lh_store_alert_pending_after(lh_store_t *st, lh_sink_t sink, int64_t after_seq, int limit,
+                             lh_store_alert_fn fn, void *arg)
+{
+    if (sink != LH_SINK_PUB && sink != LH_SINK_KAFKA)
+        return LH_EINVAL;
+    sqlite3_stmt *s = NULL;
+    const char *sql = sink == LH_SINK_PUB
+                          ? "SELECT seq, payload FROM alerts WHERE pub_done = 0 AND seq > ?1 "
+                            "ORDER BY seq LIMIT ?2"
+                          : "SELECT seq, payload FROM alerts WHERE kafka_done = 0 AND seq > ?1 "
+                            "ORDER BY seq LIMIT ?2";
+    int rc = sqlite3_prepare_v2(lh__store_db(st), sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return sql_fail(st, rc, "preparing the pending alerts query");
+    sqlite3_bind_int64(s, 1, after_seq);
+    sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
+    int n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        n++;
+        if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return sql_fail(st, rc, "reading pending alerts");
+    return n;
+}

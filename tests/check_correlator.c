@@ -1,0 +1,961 @@
+/*
+ * check_correlator.c - the correlator against a real store in a temporary directory.
+ *
+ * Every test drives the hub's own sequence: build an event, encode its canonical protobuf, store
+ * it (outcome flag from lh_correlator_is_outcome), correlate it, commit; then reads the outbox
+ * back through lh_store_alert_pending + lh_codec_alert_pb_decode, as the publisher does.
+ */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "codec.h"
+#include "correlator.h"
+#include "correlator_sql.h"
+#include "hash.h"
+#include "loophub/alert.h"
+#include "loophub/error.h"
+#include "loophub/event.h"
+#include "loophub/log.h"
+#include "store.h"
+#include "testutil.h"
+#include "timeutil.h"
+
+#define MIN (60 * LH_NS_PER_SEC)
+#define HOUR (60 * MIN)
+#define NOW 1800000000000000000LL
+
+static int64_t T0;
+
+/* ---- fixture -------------------------------------------------------------------------------- */
+
+typedef struct fx {
+    char *dir;
+    char path[512];
+    lh_store_t *st;
+    lh_correlator_t *c;
+    lh_correlator_opts_t o;
+} fx_t;
+
+static void
+fx_open(fx_t *f)
+{
+    lh_store_opts_t so;
+    lh_store_opts_default(&so);
+    so.synchronous_full = 0;
+    ck_assert_int_eq(lh_store_open(f->path, &so, &f->st), 0);
+    ck_assert_int_eq(lh_correlator_new(f->st, &f->o, &f->c), 0);
+}
+
+static void
+fx_close(fx_t *f)
+{
+    lh_correlator_destroy(&f->c);
+    ck_assert_ptr_null(f->c);
+    lh_store_close(&f->st);
+}
+
+static void
+fx_init(fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    ck_assert_int_eq(lh_time_parse("2026-11-26T10:00:00Z", &T0), 0);
+    f->dir = lh_test_tmpdir();
+    snprintf(f->path, sizeof(f->path), "%s/loophub.db", f->dir);
+    lh_correlator_opts_default(&f->o);
+    fx_open(f);
+}
+
+static void
+fx_done(fx_t *f)
+{
+    fx_close(f);
+    lh_test_rmrf(f->dir);
+    free(f->dir);
+}
+
+/* ---- events --------------------------------------------------------------------------------- */
+
+static lh_event_t *
+mk_base(lh_kind_t kind, const char *id, int64_t t, const char *svc, const char *env,
+        const char *hosts)
+{
+    lh_event_t *ev = lh_event_new();
+    ck_assert_ptr_nonnull(ev);
+    ev->kind = kind;
+    ev->id = lh_event_str(ev, id, (size_t)-1);
+    ev->source = lh_event_str(ev, "test", (size_t)-1);
+    ev->time_ns = t;
+    ev->service = lh_event_str(ev, svc, (size_t)-1);
+    ev->environment = lh_event_str(ev, env, (size_t)-1);
+    for (const char *p = hosts; p && *p;) {
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        ck_assert_int_eq(lh_event_add_host(ev, p, n), 0);
+        p = e ? e + 1 : p + n;
+    }
+    return ev;
+}
+
+static lh_event_t *
+mk_deploy(const char *id, const char *deploy_id, lh_deploy_status_t status, int64_t t,
+          const char *svc, const char *env, const char *hosts, const char *version,
+          const char *prev, const char *artifact)
+{
+    lh_event_t *ev = mk_base(LH_KIND_DEPLOY, id, t, svc, env, hosts);
+    ev->actor = lh_event_str(ev, "alice", (size_t)-1);
+    ev->deploy.deploy_id = lh_event_str(ev, deploy_id, (size_t)-1);
+    ev->deploy.status = status;
+    ev->deploy.version = lh_event_str(ev, version, (size_t)-1);
+    ev->deploy.previous_version = lh_event_str(ev, prev, (size_t)-1);
+    ev->deploy.commit = lh_event_str(ev, "9f2c1e0", (size_t)-1);
+    ev->deploy.artifact = lh_event_str(ev, artifact, (size_t)-1);
+    return ev;
+}
+
+static lh_event_t *
+mk_incident(const char *id, int64_t t, const char *svc, const char *env, const char *hosts,
+            lh_incident_state_t state, const char *artifact)
+{
+    lh_event_t *ev = mk_base(LH_KIND_INCIDENT, id, t, svc, env, hosts);
+    ev->incident.incident_id = lh_event_str(ev, "INC-1", (size_t)-1);
+    ev->incident.state = state;
+    ev->incident.severity = LH_SEV_CRITICAL;
+    ev->incident.title = lh_event_str(ev, "5xx spike", (size_t)-1);
+    ev->incident.artifact = lh_event_str(ev, artifact, (size_t)-1);
+    return ev;
+}
+
+static lh_event_t *
+mk_alert(const char *id, int64_t t, const char *svc, const char *env, const char *hosts,
+         lh_alert_state_t state, lh_severity_t sev)
+{
+    lh_event_t *ev = mk_base(LH_KIND_ALERT, id, t, svc, env, hosts);
+    ev->alert.name = lh_event_str(ev, "HighErrorRate", (size_t)-1);
+    ev->alert.fingerprint = lh_event_str(ev, "c0ffee", (size_t)-1);
+    ev->alert.state = state;
+    ev->alert.severity = sev;
+    return ev;
+}
+
+/* Stores ev and correlates it in one transaction, as the hub does; consumes ev. Returns what
+ * lh_correlator_add returned; *ins (optional) gets what the insert returned. */
+static int
+submit_ex(fx_t *f, lh_event_t *ev, int *ins)
+{
+    lh_buf_t pb = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
+    ck_assert_int_eq(lh_store_begin(f->st), 0);
+    int64_t seq = 0;
+    int rc =
+        lh_store_insert_event(f->st, ev, lh_correlator_is_outcome(f->c, ev), pb.data, pb.len, &seq);
+    ck_assert_msg(rc == 0 || rc == LH_EDUPLICATE, "insert: %s", lh_strerror(rc));
+    if (ins)
+        *ins = rc;
+    int n = lh_correlator_add(f->c, ev, seq, NOW);
+    if (n >= 0)
+        ck_assert_int_eq(lh_store_commit(f->st), 0);
+    else
+        lh_store_rollback(f->st);
+    lh_buf_free(&pb);
+    lh_event_destroy(&ev);
+    return n;
+}
+
+static int
+submit(fx_t *f, lh_event_t *ev)
+{
+    return submit_ex(f, ev, NULL);
+}
+
+/* ---- reading the outbox --------------------------------------------------------------------- */
+
+#define MAX_ALERTS 8
+
+typedef struct alerts {
+    lh_correlated_t *a[MAX_ALERTS];
+    int64_t seq[MAX_ALERTS];
+    size_t n;
+} alerts_t;
+
+static int
+collect_cb(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    alerts_t *al = arg;
+    ck_assert_uint_lt(al->n, MAX_ALERTS);
+    ck_assert_int_eq(lh_codec_alert_pb_decode(pb, len, &al->a[al->n]), 0);
+    al->seq[al->n++] = seq;
+    return 0;
+}
+
+static void
+read_alerts(fx_t *f, alerts_t *al)
+{
+    memset(al, 0, sizeof(*al));
+    int n = lh_store_alert_pending(f->st, LH_SINK_PUB, 0, collect_cb, al);
+    ck_assert_int_ge(n, 0);
+    ck_assert_uint_eq((size_t)n, al->n);
+}
+
+static void
+free_alerts(alerts_t *al)
+{
+    for (size_t i = 0; i < al->n; i++)
+        lh_correlated_destroy(&al->a[i]);
+    al->n = 0;
+}
+
+static int
+has_reason(const lh_suspect_t *s, const char *r)
+{
+    for (size_t i = 0; i < s->n_reasons; i++)
+        if (strcmp(s->reasons[i], r) == 0)
+            return 1;
+    return 0;
+}
+
+#define ck_assert_reason(s, r)                                                                     \
+    ck_assert_msg(has_reason((s), (r)), "suspect %s lacks reason \"%s\" (first: \"%s\")",          \
+                  (s)->deploy_id, (r), (s)->n_reasons ? (s)->reasons[0] : "")
+
+static int64_t
+count_sql(fx_t *f, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(f->st), sql, -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void
+expected_id(const char *outcome_id, const char *deploy_id, char out[32])
+{
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, outcome_id, strlen(outcome_id));
+    h = lh__hash64_update(h, "", 1);
+    h = lh__hash64_update(h, deploy_id, strlen(deploy_id));
+    snprintf(out, 32, "ca-%016llx", (unsigned long long)lh__hash64_final(h));
+}
+
+/* ---- deploy then incident ------------------------------------------------------------------- */
+
+START_TEST(test_deploy_then_incident)
+{
+    fx_t f;
+    fx_init(&f);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          "web-1 web-2", "1.4.2", "1.4.1", NULL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", "web-2 web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    lh_correlated_t *a = al.a[0];
+    char id[32];
+    expected_id("i-1", "D-1", id);
+    ck_assert_str_eq(a->id, id);
+    ck_assert_int_eq(a->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
+    ck_assert_str_eq(a->service, "api");
+    ck_assert_str_eq(a->environment, "prod");
+    ck_assert_int_eq(a->late, 0);
+    ck_assert_int_eq(a->created_ns, NOW);
+    ck_assert_ptr_nonnull(a->outcome);
+    ck_assert_str_eq(a->outcome->id, "i-1");
+    ck_assert_str_eq(a->outcome->incident.title, "5xx spike");
+    ck_assert_str_eq(a->rollback_version, "1.4.1");
+    ck_assert_uint_eq(a->n_suspects, 1);
+    lh_suspect_t *s = &a->suspects[0];
+    ck_assert_str_eq(s->deploy_id, "D-1");
+    ck_assert_str_eq(s->event_id, "d-1");
+    ck_assert_str_eq(s->service, "api");
+    ck_assert_str_eq(s->version, "1.4.2");
+    ck_assert_str_eq(s->previous_version, "1.4.1");
+    ck_assert_str_eq(s->actor, "alice");
+    ck_assert_str_eq(s->commit, "9f2c1e0");
+    ck_assert_int_eq(s->lead_seconds, 300);
+    ck_assert_int_eq(s->deploy_time_ns, T0);
+    ck_assert_uint_eq(s->n_hosts, 2);
+    ck_assert_str_eq(s->hosts[0], "web-1");
+    /* 0.50 same service + 0.15 shared hosts + 0.25 * (1 - 300/7200) */
+    ck_assert_double_eq_tol(s->score, 0.89, 0.001);
+    ck_assert_uint_eq(s->n_reasons, 3);
+    ck_assert_str_eq(s->reasons[0], "same service and environment (api in prod)");
+    ck_assert_str_eq(s->reasons[1], "deployed 5m before the incident");
+    ck_assert_str_eq(s->reasons[2], "shares hosts web-2, web-1");
+    free_alerts(&al);
+
+    /* the conclusion is in correlations, linked to the alert */
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations"), 1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations WHERE deploy_id = 'D-1'"
+                                   " AND rank = 1 AND lead_seconds = 300 AND late = 0"
+                                   " AND alert_seq = (SELECT seq FROM alerts)"
+                                   " AND created = 1800000000000000000"
+                                   " AND reasons = '[\"same service and environment (api in "
+                                   "prod)\",\"deployed 5m before the incident\",\"shares hosts "
+                                   "web-2, web-1\"]'"),
+                     1);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- window edges --------------------------------------------------------------------------- */
+
+START_TEST(test_window_edge_inclusive)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 2 * HOUR, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    ck_assert_int_eq(al.a[0]->suspects[0].lead_seconds, 7200);
+    ck_assert_reason(&al.a[0]->suspects[0], "deployed 2h before the incident");
+    /* no recency left at the far edge */
+    ck_assert_double_eq_tol(al.a[0]->suspects[0].score, 0.50, 0.001);
+    free_alerts(&al);
+    /* a deploy at the same instant as the outcome precedes it too */
+    submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 + 3 * HOUR, "api", "prod", NULL, "3",
+                         "2", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + 3 * HOUR, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_window_edge_outside)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 2 * HOUR + 1, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    /* a change's time is its first event: a later status event inside the window does not
+     * bring it back in */
+    submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_STARTED, T0 + HOUR, "web", "prod", NULL, "2", "1",
+                         NULL));
+    submit(&f, mk_deploy("d-3", "D-2", LH_DEPLOY_SUCCEEDED, T0 + HOUR + 10 * MIN, "web", "prod",
+                         NULL, NULL, NULL, NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + 3 * HOUR + 5 * MIN, "web", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations"), 0);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_outcome_before_deploy)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_incident("i-1", T0 - 1, "api", "prod", NULL, LH_INCIDENT_DETECTED, NULL));
+    /* the deploy path looks forward only */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          NULL, "2", "1", NULL)),
+                     0);
+    /* and the outcome path looks back only */
+    submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 + HOUR, "db", "prod", NULL, "2", "1",
+                         NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + HOUR - 1, "db", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 0);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- environment ---------------------------------------------------------------------------- */
+
+START_TEST(test_environment_mismatch)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "staging", "web-1", "2", "1",
+                         "pkg:oci/api@sha256:aa"));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, "pkg:oci/api@sha256:aa")),
+                     0);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 0);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- deploy status -------------------------------------------------------------------------- */
+
+START_TEST(test_failed_not_suspect)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_STARTED, T0, "api", "prod", NULL, "2", "1", NULL));
+    submit(&f, mk_deploy("d-2", "D-1", LH_DEPLOY_FAILED, T0 + MIN, "api", "prod", NULL, NULL, NULL,
+                         NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 0);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_rolled_back_not_suspect)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    submit(&f, mk_deploy("d-2", "D-1", LH_DEPLOY_ROLLED_BACK, T0 + MIN, "api", "prod", NULL, NULL,
+                         NULL, NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    /* a failed deploy arriving late makes no pair either */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-3", "D-3", LH_DEPLOY_FAILED, T0 + 2 * MIN, "api",
+                                          "prod", NULL, "3", "2", NULL)),
+                     0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations"), 0);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_started_is_suspect)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_STARTED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 90 * LH_NS_PER_SEC, "api", "prod", NULL,
+                                            LH_INCIDENT_REPORTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    lh_suspect_t *s = &al.a[0]->suspects[0];
+    ck_assert_str_eq(s->deploy_id, "D-1");
+    ck_assert_reason(s, "started 1m30s before the incident");
+    ck_assert_reason(s, "still deploying when the incident began");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- ranking -------------------------------------------------------------------------------- */
+
+START_TEST(test_rank_service_over_host)
+{
+    fx_t f;
+    fx_init(&f);
+    /* host-only is more recent, same service still wins */
+    submit(&f,
+           mk_deploy("d-1", "D-SVC", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    submit(&f, mk_deploy("d-2", "D-HOST", LH_DEPLOY_SUCCEEDED, T0 + 50 * MIN, "db", "prod", "web-1",
+                         "9", "8", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + HOUR, "api", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    lh_correlated_t *a = al.a[0];
+    ck_assert_uint_eq(a->n_suspects, 2);
+    ck_assert_str_eq(a->suspects[0].deploy_id, "D-SVC");
+    ck_assert_str_eq(a->suspects[1].deploy_id, "D-HOST");
+    ck_assert_double_gt(a->suspects[0].score, a->suspects[1].score);
+    ck_assert_str_eq(a->rollback_version, "1");
+    char id[32];
+    expected_id("i-1", "D-SVC", id);
+    ck_assert_str_eq(a->id, id);
+    free_alerts(&al);
+    ck_assert_int_eq(count_sql(&f, "SELECT rank FROM correlations WHERE deploy_id = 'D-HOST'"), 2);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_rank_recent_over_older)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-OLD", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    submit(&f, mk_deploy("d-2", "D-NEW", LH_DEPLOY_SUCCEEDED, T0 + 80 * MIN, "api", "prod", NULL,
+                         "3", "2", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 90 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    ck_assert_uint_eq(al.a[0]->n_suspects, 2);
+    ck_assert_str_eq(al.a[0]->suspects[0].deploy_id, "D-NEW");
+    ck_assert_int_eq(al.a[0]->suspects[0].lead_seconds, 600);
+    ck_assert_str_eq(al.a[0]->suspects[1].deploy_id, "D-OLD");
+    ck_assert_reason(&al.a[0]->suspects[1], "deployed 1h30m before the incident");
+    ck_assert_str_eq(al.a[0]->rollback_version, "2");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_rank_artifact_over_service)
+{
+    fx_t f;
+    fx_init(&f);
+    const char *art = "pkg:oci/api@sha256:0123abcd";
+    submit(&f, mk_deploy("d-1", "D-ART", LH_DEPLOY_SUCCEEDED, T0, "api-worker", "prod", NULL, "7",
+                         "6", art));
+    submit(&f, mk_deploy("d-2", "D-SVC", LH_DEPLOY_SUCCEEDED, T0 + 5 * MIN, "api", "prod", NULL,
+                         "3", "2", "pkg:oci/api@sha256:ffff"));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 10 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, art)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    lh_correlated_t *a = al.a[0];
+    ck_assert_uint_eq(a->n_suspects, 2);
+    ck_assert_str_eq(a->suspects[0].deploy_id, "D-ART");
+    ck_assert_str_eq(a->suspects[0].artifact, art);
+    ck_assert_str_eq(a->suspects[0].reasons[0], "the incident names artifact "
+                                                "pkg:oci/api@sha256:0123abcd, which this change "
+                                                "shipped");
+    ck_assert_str_eq(a->suspects[1].deploy_id, "D-SVC");
+    ck_assert_str_eq(a->rollback_version, "6");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- shared host ---------------------------------------------------------------------------- */
+
+START_TEST(test_shared_host_across_services)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-DB", LH_DEPLOY_SUCCEEDED, T0, "db", "prod", "db-1 web-1", "15.2",
+                         "15.1", NULL));
+    ck_assert_int_eq(submit(&f, mk_alert("a-1", T0 + 5 * MIN, "api", "prod", "web-1 web-3",
+                                         LH_ALERT_FIRING, LH_SEV_CRITICAL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    lh_correlated_t *a = al.a[0];
+    ck_assert_int_eq(a->kind, LH_CA_DEPLOY_PRECEDED_ALERT);
+    ck_assert_str_eq(a->service, "api");
+    ck_assert_uint_eq(a->n_suspects, 1);
+    lh_suspect_t *s = &a->suspects[0];
+    ck_assert_str_eq(s->service, "db");
+    ck_assert_str_eq(s->reasons[0], "shares host web-1 with the alert (service db)");
+    ck_assert_reason(s, "deployed 5m before the alert");
+    /* 0.25 host-only + recency, no shared-host bonus */
+    ck_assert_double_eq_tol(s->score, 0.25 + 0.25 * (1.0 - 300.0 / 7200.0), 0.001);
+    ck_assert_str_eq(a->rollback_version, "15.1");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- late data ------------------------------------------------------------------------------ */
+
+START_TEST(test_late_deploy)
+{
+    fx_t f;
+    fx_init(&f);
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          NULL, "1.4.2", "1.4.1", NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    lh_correlated_t *a = al.a[0];
+    ck_assert_int_eq(a->late, 1);
+    ck_assert_str_eq(a->outcome->id, "i-1");
+    char id[32];
+    expected_id("i-1", "D-1", id);
+    ck_assert_str_eq(a->id, id);
+    ck_assert_str_eq(a->rollback_version, "1.4.1");
+    ck_assert_reason(&a->suspects[0], "arrived after the incident (late data)");
+    ck_assert_reason(&a->suspects[0], "deployed 5m before the incident");
+    free_alerts(&al);
+    ck_assert_int_eq(count_sql(&f, "SELECT late FROM correlations WHERE deploy_id = 'D-1'"), 1);
+    fx_done(&f);
+}
+END_TEST
+
+/* the deploy path finds outcomes by shared host and by artifact too */
+START_TEST(test_late_by_host_and_artifact)
+{
+    fx_t f;
+    fx_init(&f);
+    const char *art = "pkg:oci/lib@sha256:beef";
+    ck_assert_int_eq(submit(&f, mk_alert("a-1", T0 + 5 * MIN, "api", "prod", "web-9",
+                                         LH_ALERT_FIRING, LH_SEV_CRITICAL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 6 * MIN, "billing", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, art)),
+                     0);
+    /* one change on web-9 shipping the artifact precedes both */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-LIB", LH_DEPLOY_SUCCEEDED, T0, "lib", "prod",
+                                          "web-9", "5", "4", art)),
+                     2);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    ck_assert_str_eq(al.a[0]->outcome->id, "a-1");
+    ck_assert_int_eq(al.a[0]->late, 1);
+    ck_assert_str_eq(al.a[0]->suspects[0].reasons[0],
+                     "shares host web-9 with the alert (service lib)");
+    ck_assert_str_eq(al.a[1]->outcome->id, "i-1");
+    ck_assert_int_eq(al.a[1]->late, 1);
+    ck_assert_str_eq(al.a[1]->suspects[0].reasons[0],
+                     "the incident names artifact pkg:oci/lib@sha256:beef, which this change "
+                     "shipped");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_second_late_suspect)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 30 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 + 20 * MIN, "api",
+                                          "prod", NULL, "3", "2", NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    char id1[32], id2[32];
+    expected_id("i-1", "D-1", id1);
+    expected_id("i-1", "D-2", id2);
+    ck_assert_str_eq(al.a[0]->id, id1);
+    ck_assert_str_eq(al.a[1]->id, id2);
+    ck_assert_str_ne(al.a[0]->id, al.a[1]->id);
+    ck_assert_int_eq(al.a[0]->late, 0);
+    ck_assert_int_eq(al.a[1]->late, 1);
+    ck_assert_int_gt(al.seq[1], al.seq[0]);
+    ck_assert_uint_eq(al.a[1]->n_suspects, 2);
+    ck_assert_str_eq(al.a[1]->suspects[0].deploy_id, "D-2");
+    ck_assert_str_eq(al.a[1]->suspects[1].deploy_id, "D-1");
+    ck_assert_reason(&al.a[1]->suspects[0], "arrived after the incident (late data)");
+    ck_assert(!has_reason(&al.a[1]->suspects[1], "arrived after the incident (late data)"));
+    ck_assert_str_eq(al.a[1]->rollback_version, "2");
+    ck_assert_int_eq(count_sql(&f, "SELECT count(DISTINCT alert_seq) FROM correlations"), 2);
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- idempotence ---------------------------------------------------------------------------- */
+
+START_TEST(test_idempotent_outcome)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    int ins = 0;
+    /* the same event again: the store says duplicate, correlating it again changes nothing */
+    ck_assert_int_eq(
+        submit_ex(&f,
+                  mk_incident("i-1", T0 + 5 * MIN, "api", "prod", NULL, LH_INCIDENT_DETECTED, NULL),
+                  &ins),
+        0);
+    ck_assert_int_eq(ins, LH_EDUPLICATE);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          NULL, "2", "1", NULL)),
+                     0);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    free_alerts(&al);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations"), 1);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_idempotent_status_update)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_STARTED, T0, "api", "prod", "web-1", "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-2", "D-1", LH_DEPLOY_SUCCEEDED, T0 + 7 * MIN, "api",
+                                          "prod", "web-1", NULL, NULL, NULL)),
+                     0);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    free_alerts(&al);
+    /* a later outcome sees the change as succeeded, with the version of its first event */
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + 20 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    lh_suspect_t *s = &al.a[1]->suspects[0];
+    ck_assert_str_eq(s->deploy_id, "D-1");
+    ck_assert_str_eq(s->event_id, "d-1");
+    ck_assert_str_eq(s->version, "2");
+    ck_assert_reason(s, "deployed 20m before the incident");
+    ck_assert(!has_reason(s, "still deploying when the incident began"));
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- non-outcomes --------------------------------------------------------------------------- */
+
+START_TEST(test_non_outcomes)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    lh_event_t *w = mk_alert("a-1", T0 + MIN, "api", "prod", NULL, LH_ALERT_FIRING, LH_SEV_WARNING);
+    ck_assert_int_eq(lh_correlator_is_outcome(f.c, w), 0);
+    ck_assert_int_eq(submit(&f, w), 0);
+    lh_event_t *r =
+        mk_alert("a-2", T0 + MIN, "api", "prod", NULL, LH_ALERT_RESOLVED, LH_SEV_CRITICAL);
+    ck_assert_int_eq(lh_correlator_is_outcome(f.c, r), 0);
+    ck_assert_int_eq(submit(&f, r), 0);
+    lh_event_t *ir = mk_incident("i-1", T0 + MIN, "api", "prod", NULL, LH_INCIDENT_RESOLVED, NULL);
+    ck_assert_int_eq(lh_correlator_is_outcome(f.c, ir), 0);
+    ck_assert_int_eq(submit(&f, ir), 0);
+    lh_event_t *t = mk_base(LH_KIND_TICKET, "t-1", T0 + MIN, NULL, NULL, NULL);
+    t->ticket.ticket_id = lh_event_str(t, "CHG-7", (size_t)-1);
+    ck_assert_int_eq(lh_correlator_is_outcome(f.c, t), 0);
+    ck_assert_int_eq(submit(&f, t), 0);
+    /* at the threshold it is an outcome */
+    lh_event_t *e = mk_alert("a-3", T0 + MIN, "api", "prod", NULL, LH_ALERT_FIRING, LH_SEV_ERROR);
+    ck_assert_int_eq(lh_correlator_is_outcome(f.c, e), 1);
+    lh_event_destroy(&e);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM events WHERE outcome = 1"), 0);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_min_severity_option)
+{
+    fx_t f;
+    fx_init(&f);
+    fx_close(&f);
+    f.o.alert_min_severity = LH_SEV_WARNING;
+    fx_open(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(
+        submit(&f, mk_alert("a-1", T0 + MIN, "api", "prod", NULL, LH_ALERT_FIRING, LH_SEV_WARNING)),
+        1);
+    lh_event_t *i = mk_alert("a-2", T0 + MIN, "api", "prod", NULL, LH_ALERT_FIRING, LH_SEV_INFO);
+    ck_assert_int_eq(lh_correlator_is_outcome(f.c, i), 0);
+    lh_event_destroy(&i);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- restart -------------------------------------------------------------------------------- */
+
+START_TEST(test_restart_idempotent)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_STARTED, T0, "api", "prod", "web-1", "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    fx_close(&f);
+    fx_open(&f);
+    int ins = 0;
+    ck_assert_int_eq(submit_ex(&f,
+                               mk_deploy("d-1", "D-1", LH_DEPLOY_STARTED, T0, "api", "prod",
+                                         "web-1", "2", "1", NULL),
+                               &ins),
+                     0);
+    ck_assert_int_eq(ins, LH_EDUPLICATE);
+    ck_assert_int_eq(submit_ex(&f,
+                               mk_incident("i-1", T0 + 5 * MIN, "api", "prod", "web-1",
+                                           LH_INCIDENT_DETECTED, NULL),
+                               &ins),
+                     0);
+    ck_assert_int_eq(ins, LH_EDUPLICATE);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-2", "D-1", LH_DEPLOY_SUCCEEDED, T0 + 6 * MIN, "api",
+                                          "prod", "web-1", NULL, NULL, NULL)),
+                     0);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    free_alerts(&al);
+    /* the reopened correlator still concludes new pairs */
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + 8 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- bad input and errors ------------------------------------------------------------------- */
+
+START_TEST(test_bad_arguments)
+{
+    fx_t f;
+    fx_init(&f);
+    lh_correlator_t *c = (lh_correlator_t *)&f;
+    ck_assert_int_eq(lh_correlator_new(NULL, NULL, &c), LH_EINVAL);
+    ck_assert_ptr_null(c);
+    lh_correlator_opts_t o;
+    lh_correlator_opts_default(&o);
+    ck_assert_int_eq(o.window_ns, 2 * HOUR);
+    ck_assert_int_eq(o.alert_min_severity, LH_SEV_ERROR);
+    o.window_ns = 0;
+    ck_assert_int_eq(lh_correlator_new(f.st, &o, &c), LH_EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(lh_correlator_new(f.st, NULL, &c), 0);
+    lh_correlator_destroy(&c);
+    lh_correlator_destroy(&c); /* NULL-safe */
+    lh_correlator_destroy(NULL);
+    ck_assert_int_eq(lh_correlator_add(f.c, NULL, 1, NOW), LH_EINVAL);
+    ck_assert_int_eq(lh_correlator_is_outcome(f.c, NULL), 0);
+    /* a deploy without a deploy_id (not normalized) is stored but correlates nothing */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", NULL, LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL,
+                                          "2", "1", NULL)),
+                     0);
+    ck_assert_int_eq(
+        submit(&f, mk_incident("i-1", T0 + MIN, "api", "prod", NULL, LH_INCIDENT_DETECTED, NULL)),
+        0);
+    fx_done(&f);
+}
+END_TEST
+
+static void
+quiet_sink(lh_log_level_t level, const char *component, const char *msg, void *arg)
+{
+    (void)level;
+    (void)component;
+    (void)msg;
+    (*(int *)arg)++;
+}
+
+START_TEST(test_store_error)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(sqlite3_exec(lh__store_db(f.st), "DROP TABLE correlations", NULL, NULL, NULL),
+                     SQLITE_OK);
+    int logged = 0;
+    lh_log_set_sink(quiet_sink, &logged);
+    ck_assert_int_eq(
+        submit(&f, mk_incident("i-1", T0 + MIN, "api", "prod", NULL, LH_INCIDENT_DETECTED, NULL)),
+        LH_ESTORE);
+    lh_log_set_sink(NULL, NULL);
+    ck_assert_int_eq(logged, 1);
+    fx_done(&f);
+}
+END_TEST
+
+/* Every lookup must be an index search: a full scan would grow with the timeline. */
+START_TEST(test_query_plans_use_indexes)
+{
+    fx_t f;
+    fx_init(&f);
+    sqlite3 *db = lh__store_db(f.st);
+    for (int i = 0; i < LH_CSQL_COUNT; i++) {
+        char sql[1024];
+        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", LH_CORR_SQL[i]);
+        sqlite3_stmt *s = NULL;
+        ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(s, 3);
+            ck_assert_msg(strncmp(detail, "SCAN", 4) != 0, "statement %d: %s", i, detail);
+        }
+        sqlite3_finalize(s);
+    }
+    fx_done(&f);
+}
+END_TEST
+
+/* ---- suite ---------------------------------------------------------------------------------- */
+
+static void
+add_case(Suite *s, const char *name, const TTest *t1, const TTest *t2, const TTest *t3)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, t1);
+    if (t2)
+        tcase_add_test(tc, t2);
+    if (t3)
+        tcase_add_test(tc, t3);
+    suite_add_tcase(s, tc);
+}
+
+static Suite *
+correlator_suite(void)
+{
+    Suite *s = suite_create("correlator");
+    add_case(s, "deploy_then_incident", test_deploy_then_incident, NULL, NULL);
+    add_case(s, "window", test_window_edge_inclusive, test_window_edge_outside,
+             test_outcome_before_deploy);
+    add_case(s, "environment", test_environment_mismatch, NULL, NULL);
+    add_case(s, "status", test_failed_not_suspect, test_rolled_back_not_suspect,
+             test_started_is_suspect);
+    add_case(s, "ranking", test_rank_service_over_host, test_rank_recent_over_older,
+             test_rank_artifact_over_service);
+    add_case(s, "shared_host", test_shared_host_across_services, NULL, NULL);
+    add_case(s, "late", test_late_deploy, test_second_late_suspect, test_late_by_host_and_artifact);
+    add_case(s, "idempotence", test_idempotent_outcome, test_idempotent_status_update, NULL);
+    add_case(s, "non_outcomes", test_non_outcomes, test_min_severity_option, NULL);
+    add_case(s, "restart", test_restart_idempotent, NULL, NULL);
+    add_case(s, "errors", test_bad_arguments, test_store_error, NULL);
+    add_case(s, "plans", test_query_plans_use_indexes, NULL, NULL);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(correlator_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,829 @@
+/*
+ * check_query.c - the postmortem timeline against a real store: events encoded with the real
+ * protobuf codec, stored with the real store, correlated by the real correlator (so the
+ * correlations and alerts tables are what a hub writes), then queried read-only in JSON (parsed
+ * back with jansson) and text, plus `loophub timeline` itself for its exit codes and messages.
+ *
+ * The fixture (T0 = 2025-11-26T10:00:00Z, window 2h):
+ *   api/prod  D-0 succeeded at T0-3h                   -> healthy (window closed, no outcome)
+ *             D-1 started T0, succeeded T0+1m          -> suspect (top suspect of INC-1)
+ *             alert a-1 HighErrorRate firing error T0+3m
+ *             INC-1 detected T0+5m, resolved T0+47m (ticket INC-T1)
+ *             tickets CHG-7 (change, approved, links D-1), INC-T1 (incident, links INC-1)
+ *   web/prod  D-3 failed at T0                         -> failed
+ *             D-4 started T0+10m, rolled_back T0+20m   -> rolled_back
+ *   db/prod   D-5 succeeded T0+100m                    -> pending at T0+110m, healthy later
+ *   late/prod INC-2 detected T0+30m stored first, then D-7 at T0+20m (late data)
+ *   two/prod  D-8 at T0, D-9 at T0+4m, INC-3 at T0+5m: two suspects, one on top
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "correlator.h"
+#include "loophub/error.h"
+#include "loophub/event.h"
+#include "loophub/log.h"
+#include "query.h"
+#include "store.h"
+#include "testutil.h"
+#include "timeutil.h"
+
+/* The CLI entry point is part of the loophub binary, not of a library: build it in here. */
+#include "cli_common.c"
+#include "cli_timeline.c"
+
+#define T0 (1764151200LL * LH_NS_PER_SEC)
+#define MIN (60LL * LH_NS_PER_SEC)
+
+static char *tmpdir;
+static char dbpath[600];
+static char logbuf[8192];
+
+static void
+capture_log(lh_log_level_t level, const char *component, const char *msg, void *arg)
+{
+    (void)level;
+    (void)arg;
+    size_t n = strlen(logbuf);
+    snprintf(logbuf + n, sizeof(logbuf) - n, "%s: %s\n", component, msg);
+}
+
+/* --- building the store ----------------------------------------------------------------------- */
+
+static lh_event_t *
+ev_new(const char *id, lh_kind_t kind, int64_t t, const char *svc, const char *env)
+{
+    lh_event_t *ev = lh_event_new();
+    ck_assert_ptr_nonnull(ev);
+    ev->id = lh_event_str(ev, id, (size_t)-1);
+    ev->kind = kind;
+    ev->time_ns = t;
+    ev->source = lh_event_str(ev, "test", (size_t)-1);
+    ev->service = lh_event_str(ev, svc, (size_t)-1);
+    ev->environment = lh_event_str(ev, env, (size_t)-1);
+    return ev;
+}
+
+#define S(ev, s) lh_event_str((ev), (s), (size_t)-1)
+
+static lh_event_t *
+deploy(const char *id, const char *did, lh_deploy_status_t st, int64_t t, const char *svc,
+       const char *ver, const char *prev, const char *actor)
+{
+    lh_event_t *ev = ev_new(id, LH_KIND_DEPLOY, t, svc, "prod");
+    ev->deploy.deploy_id = S(ev, did);
+    ev->deploy.status = st;
+    ev->deploy.version = S(ev, ver);
+    ev->deploy.previous_version = S(ev, prev);
+    ev->actor = S(ev, actor);
+    return ev;
+}
+
+static lh_event_t *
+incident(const char *id, const char *iid, lh_incident_state_t st, int64_t t, const char *svc)
+{
+    lh_event_t *ev = ev_new(id, LH_KIND_INCIDENT, t, svc, "prod");
+    ev->incident.incident_id = S(ev, iid);
+    ev->incident.state = st;
+    ev->incident.severity = LH_SEV_CRITICAL;
+    ev->incident.title = S(ev, "5xx spike");
+    return ev;
+}
+
+static lh_event_t *
+ticket(const char *id, const char *tid, lh_ticket_type_t type, lh_ticket_state_t st, int64_t t,
+       const char *link)
+{
+    lh_event_t *ev = ev_new(id, LH_KIND_TICKET, t, NULL, NULL);
+    ev->ticket.ticket_id = S(ev, tid);
+    ev->ticket.type = type;
+    ev->ticket.state = st;
+    ck_assert_int_eq(lh_event_add_link(ev, link, strlen(link)), 0);
+    return ev;
+}
+
+/* Stores ev (consumed) and correlates it, as the hub's pipeline does. */
+static void
+put(lh_store_t *st, lh_correlator_t *c, lh_event_t *ev)
+{
+    lh_buf_t pb = LH_BUF_INIT;
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_event_normalize(ev), 0);
+    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
+    int rc = lh_store_insert_event(st, ev, lh_correlator_is_outcome(c, ev), pb.data, pb.len, &seq);
+    ck_assert_msg(rc == 0, "insert %s: %s; log: %s", ev->id, lh_strerror(rc), logbuf);
+    rc = lh_correlator_add(c, ev, seq, T0 + 200 * MIN);
+    ck_assert_msg(rc >= 0, "correlate %s: %s; log: %s", ev->id, lh_strerror(rc), logbuf);
+    lh_buf_free(&pb);
+    lh_event_destroy(&ev);
+}
+
+static void
+build_store(void)
+{
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    lh_correlator_opts_t co;
+    lh_correlator_opts_default(&co);
+    int rc = lh_store_open(dbpath, NULL, &st);
+    ck_assert_msg(rc == 0, "open: %s; log: %s", lh_strerror(rc), logbuf);
+    ck_assert_int_eq(lh_correlator_new(st, &co, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+
+    put(st, c,
+        deploy("d-0", "D-0", LH_DEPLOY_SUCCEEDED, T0 - 180 * MIN, "api", "1.4.1", "1.4.0",
+               "carol"));
+    lh_event_t *d1 = deploy("d-1a", "D-1", LH_DEPLOY_STARTED, T0, "api", "1.4.2", "1.4.1", "alice");
+    d1->deploy.change_ticket = S(d1, "CHG-7");
+    put(st, c, d1);
+    put(st, c,
+        deploy("d-1b", "D-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "api", "1.4.2", "1.4.1", "alice"));
+    lh_event_t *a = ev_new("a-1", LH_KIND_ALERT, T0 + 3 * MIN, "api", "prod");
+    a->alert.name = S(a, "HighErrorRate");
+    a->alert.state = LH_ALERT_FIRING;
+    a->alert.severity = LH_SEV_ERROR;
+    put(st, c, a);
+    lh_event_t *i1 = incident("i-1", "INC-1", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "api");
+    i1->incident.ticket = S(i1, "INC-T1");
+    put(st, c, i1);
+    put(st, c, incident("i-1r", "INC-1", LH_INCIDENT_RESOLVED, T0 + 47 * MIN, "api"));
+    put(st, c, ticket("t-1", "CHG-7", LH_TICKET_CHANGE, LH_TICKET_APPROVED, T0 - 30 * MIN, "D-1"));
+    put(st, c,
+        ticket("t-2", "INC-T1", LH_TICKET_INCIDENT, LH_TICKET_CREATED, T0 + 6 * MIN, "INC-1"));
+
+    put(st, c, deploy("d-3", "D-3", LH_DEPLOY_FAILED, T0, "web", "2.0", "1.9", "dave"));
+    put(st, c, deploy("d-4a", "D-4", LH_DEPLOY_STARTED, T0 + 10 * MIN, "web", "2.1", "2.0", "eve"));
+    put(st, c,
+        deploy("d-4b", "D-4", LH_DEPLOY_ROLLED_BACK, T0 + 20 * MIN, "web", "2.1", "2.0", "eve"));
+    put(st, c, deploy("d-5", "D-5", LH_DEPLOY_SUCCEEDED, T0 + 100 * MIN, "db", "9", "8", "frank"));
+
+    put(st, c, incident("i-2", "INC-2", LH_INCIDENT_DETECTED, T0 + 30 * MIN, "late"));
+    put(st, c, deploy("d-7", "D-7", LH_DEPLOY_SUCCEEDED, T0 + 20 * MIN, "late", "3", "2", "gina"));
+
+    put(st, c, deploy("d-8", "D-8", LH_DEPLOY_SUCCEEDED, T0, "two", "5", "4", "hal"));
+    put(st, c, deploy("d-9", "D-9", LH_DEPLOY_SUCCEEDED, T0 + 4 * MIN, "two", "7", "6", "ida"));
+    put(st, c, incident("i-3", "INC-3", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "two"));
+
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_correlator_destroy(&c);
+    lh_store_close(&st);
+}
+
+static void
+setup(void)
+{
+    tmpdir = lh_test_tmpdir();
+    snprintf(dbpath, sizeof(dbpath), "%s/hub.db", tmpdir);
+    logbuf[0] = '\0';
+    lh_log_set_sink(capture_log, NULL);
+    build_store();
+}
+
+static void
+teardown(void)
+{
+    lh_log_set_sink(NULL, NULL);
+    lh_test_rmrf(tmpdir);
+    free(tmpdir);
+    tmpdir = NULL;
+}
+
+static lh_store_t *
+open_ro(void)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    lh_store_t *st = NULL;
+    int rc = lh_store_open(dbpath, &o, &st);
+    ck_assert_msg(rc == 0, "open read-only: %s; log: %s", lh_strerror(rc), logbuf);
+    return st;
+}
+
+/* Runs a query; returns its code and the output (malloc'd, NUL-terminated) in *out. */
+static int
+run(const lh_timeline_req_t *req, lh_query_format_t fmt, char **out)
+{
+    lh_store_t *st = open_ro();
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_query_timeline(st, req, fmt, &b);
+    lh_store_close(&st);
+    *out = strndup(b.data ? (const char *)b.data : "", b.len);
+    lh_buf_free(&b);
+    return rc;
+}
+
+static json_t *
+run_json(const lh_timeline_req_t *req)
+{
+    char *s = NULL;
+    int rc = run(req, LH_QUERY_JSON, &s);
+    ck_assert_msg(rc == 0, "query: %s; log: %s", lh_strerror(rc), logbuf);
+    json_error_t err;
+    json_t *doc = json_loads(s, 0, &err);
+    ck_assert_msg(doc != NULL, "not JSON (%s at %d): %s", err.text, err.position, s);
+    free(s);
+    return doc;
+}
+
+static const char *
+jget_str(const json_t *o, const char *path)
+{
+    return json_string_value(json_object_get(o, path));
+}
+
+static char *
+fmt_time(int64_t ns)
+{
+    static char b[64];
+    ck_assert_int_gt(lh_time_format(ns, b, sizeof(b)), 0);
+    return b;
+}
+
+static lh_timeline_req_t
+req_incident(const char *id)
+{
+    lh_timeline_req_t r;
+    lh_timeline_req_default(&r);
+    r.mode = LH_TIMELINE_INCIDENT;
+    r.incident_id = id;
+    return r;
+}
+
+static lh_timeline_req_t
+req_deploy(const char *id, int64_t now)
+{
+    lh_timeline_req_t r;
+    lh_timeline_req_default(&r);
+    r.mode = LH_TIMELINE_DEPLOY;
+    r.deploy_id = id;
+    r.now_ns = now;
+    return r;
+}
+
+static lh_timeline_req_t
+req_service(const char *svc, int64_t now, int64_t since)
+{
+    lh_timeline_req_t r;
+    lh_timeline_req_default(&r);
+    r.mode = LH_TIMELINE_SERVICE;
+    r.service = svc;
+    r.environment = "prod";
+    r.now_ns = now;
+    r.since_ns = since;
+    return r;
+}
+
+/* --- incident ------------------------------------------------------------------------------- */
+
+START_TEST(incident_json)
+{
+    lh_timeline_req_t r = req_incident("INC-1");
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "query"), "incident");
+    ck_assert_str_eq(jget_str(d, "incident_id"), "INC-1");
+    ck_assert_str_eq(jget_str(d, "service"), "api");
+    ck_assert_str_eq(jget_str(d, "severity"), "critical");
+
+    json_t *ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 2);
+    ck_assert_str_eq(jget_str(json_array_get(ev, 0), "id"), "i-1");
+    ck_assert_str_eq(jget_str(json_array_get(ev, 1), "id"), "i-1r");
+    ck_assert_str_eq(jget_str(json_object_get(json_array_get(ev, 1), "incident"), "state"),
+                     "resolved");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "total")), 2);
+    ck_assert(json_is_false(json_object_get(d, "truncated")));
+
+    ck_assert_str_eq(jget_str(d, "resolved"), fmt_time(T0 + 47 * MIN));
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "time_to_resolve_seconds")), 42 * 60);
+
+    json_t *sus = json_object_get(d, "suspects");
+    ck_assert_int_eq(json_array_size(sus), 1); /* D-0 is outside the window, web is elsewhere */
+    json_t *s0 = json_array_get(sus, 0);
+    ck_assert_str_eq(jget_str(s0, "deploy_id"), "D-1");
+    ck_assert_str_eq(jget_str(s0, "version"), "1.4.2");
+    ck_assert_str_eq(jget_str(s0, "previous_version"), "1.4.1");
+    ck_assert_str_eq(jget_str(s0, "actor"), "alice");
+    ck_assert_str_eq(jget_str(s0, "status"), "succeeded");
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, "rank")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, "lead_seconds")), 5 * 60);
+    ck_assert(json_real_value(json_object_get(s0, "score")) > 0.0);
+    ck_assert(json_is_false(json_object_get(s0, "late")));
+    ck_assert_int_gt(json_array_size(json_object_get(s0, "reasons")), 0);
+    ck_assert_ptr_nonnull(json_string_value(json_array_get(json_object_get(s0, "reasons"), 0)));
+
+    json_t *al = json_object_get(d, "alerts");
+    ck_assert_int_ge(json_array_size(al), 1);
+    ck_assert_int_gt(json_integer_value(json_object_get(json_array_get(al, 0), "seq")), 0);
+    ck_assert_ptr_nonnull(jget_str(json_array_get(al, 0), "id"));
+    ck_assert_str_eq(jget_str(json_array_get(al, 0), "kind"), "deploy_preceded_incident");
+
+    json_t *tk = json_object_get(d, "tickets");
+    ck_assert_int_eq(json_array_size(tk), 1);
+    ck_assert_str_eq(jget_str(json_object_get(json_array_get(tk, 0), "ticket"), "ticket_id"),
+                     "INC-T1");
+    json_decref(d);
+}
+END_TEST
+
+START_TEST(incident_text_names_suspect_and_reasons)
+{
+    lh_timeline_req_t r = req_incident("INC-1");
+    json_t *d = run_json(&r);
+    const char *reason = json_string_value(json_array_get(
+        json_object_get(json_array_get(json_object_get(d, "suspects"), 0), "reasons"), 0));
+    ck_assert_ptr_nonnull(reason);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "D-1") && strstr(text, "1.4.2 <- 1.4.1 by alice"), "%s", text);
+    ck_assert_msg(strstr(text, reason), "reason '%s' missing: %s", reason, text);
+    ck_assert_msg(strstr(text, "roll back to 1.4.1"), "%s", text);
+    ck_assert_msg(strstr(text, "(after 42m)"), "%s", text);
+    ck_assert_msg(strstr(text, fmt_time(T0 + 5 * MIN)), "%s", text);
+    ck_assert_msg(strstr(text, "INC-T1"), "%s", text);
+    ck_assert(text[strlen(text) - 1] == '\n');
+    free(text);
+    json_decref(d);
+}
+END_TEST
+
+START_TEST(late_suspect_is_marked)
+{
+    lh_timeline_req_t r = req_incident("INC-2");
+    json_t *d = run_json(&r);
+    json_t *s0 = json_array_get(json_object_get(d, "suspects"), 0);
+    ck_assert_ptr_nonnull(s0);
+    ck_assert_str_eq(jget_str(s0, "deploy_id"), "D-7");
+    ck_assert(json_is_true(json_object_get(s0, "late")));
+    json_decref(d);
+}
+END_TEST
+
+/* --- deploy --------------------------------------------------------------------------------- */
+
+START_TEST(deploy_json)
+{
+    lh_timeline_req_t r = req_deploy("D-1", T0 + 200 * MIN);
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "query"), "deploy");
+    ck_assert_str_eq(jget_str(d, "class"), "suspect");
+    ck_assert_str_eq(jget_str(d, "status"), "succeeded");
+    ck_assert_str_eq(jget_str(d, "change_time"), fmt_time(T0));
+    ck_assert_str_eq(jget_str(d, "change_ticket"), "CHG-7");
+    json_t *ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 2);
+    ck_assert_str_eq(jget_str(json_object_get(json_array_get(ev, 0), "deploy"), "status"),
+                     "started");
+    ck_assert_str_eq(jget_str(json_object_get(json_array_get(ev, 1), "deploy"), "status"),
+                     "succeeded");
+
+    json_t *outs = json_object_get(d, "outcomes");
+    int saw_incident = 0;
+    for (size_t i = 0; i < json_array_size(outs); i++) {
+        json_t *o = json_array_get(outs, i);
+        json_t *inc = json_object_get(json_object_get(o, "event"), "incident");
+        if (inc && jget_str(inc, "incident_id") && !strcmp(jget_str(inc, "incident_id"), "INC-1")) {
+            saw_incident = 1;
+            ck_assert(json_is_true(json_object_get(o, "top")));
+            ck_assert_int_eq(json_integer_value(json_object_get(o, "lead_seconds")), 5 * 60);
+            ck_assert_int_gt(json_array_size(json_object_get(o, "reasons")), 0);
+        }
+    }
+    ck_assert_msg(saw_incident, "INC-1 not among the outcomes of D-1");
+
+    json_t *tk = json_object_get(d, "tickets");
+    ck_assert_int_eq(json_array_size(tk), 1);
+    ck_assert_str_eq(jget_str(json_object_get(json_array_get(tk, 0), "ticket"), "ticket_id"),
+                     "CHG-7");
+    json_decref(d);
+}
+END_TEST
+
+static const char *
+class_of(const char *did, int64_t now)
+{
+    static char cls[32];
+    lh_timeline_req_t r = req_deploy(did, now);
+    json_t *d = run_json(&r);
+    snprintf(cls, sizeof(cls), "%s", jget_str(d, "class") ? jget_str(d, "class") : "(none)");
+    json_decref(d);
+
+    lh_store_t *st = open_ro();
+    lh_change_class_t c;
+    ck_assert_int_eq(lh_query_change_class(st, did, 2 * 60 * MIN, now, &c), 0);
+    ck_assert_str_eq(lh_change_class_name(c), cls);
+    lh_store_close(&st);
+    return cls;
+}
+
+START_TEST(outcome_classes)
+{
+    int64_t later = T0 + 24 * 60 * MIN;
+    ck_assert_str_eq(class_of("D-0", later), "healthy");
+    ck_assert_str_eq(class_of("D-1", later), "suspect");
+    ck_assert_str_eq(class_of("D-3", later), "failed");
+    ck_assert_str_eq(class_of("D-4", later), "rolled_back");
+    ck_assert_str_eq(class_of("D-5", T0 + 110 * MIN), "pending");
+    ck_assert_str_eq(class_of("D-5", T0 + 221 * MIN), "healthy");
+}
+END_TEST
+
+START_TEST(several_suspects_ranked)
+{
+    lh_timeline_req_t r = req_incident("INC-3");
+    json_t *d = run_json(&r);
+    json_t *sus = json_object_get(d, "suspects");
+    ck_assert_int_eq(json_array_size(sus), 2);
+    json_t *s0 = json_array_get(sus, 0), *s1 = json_array_get(sus, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(s0, "rank")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(s1, "rank")), 2);
+    ck_assert(json_real_value(json_object_get(s0, "score")) >=
+              json_real_value(json_object_get(s1, "score")));
+    char top[16], other[16];
+    snprintf(top, sizeof(top), "%s", jget_str(s0, "deploy_id"));
+    snprintf(other, sizeof(other), "%s", jget_str(s1, "deploy_id"));
+    json_decref(d);
+    /* inside the window: the top suspect is "suspect"; the other has an outcome, so it is no
+     * longer pending, and not being on top it is healthy */
+    ck_assert_str_eq(class_of(top, T0 + 10 * MIN), "suspect");
+    ck_assert_str_eq(class_of(other, T0 + 10 * MIN), "healthy");
+}
+END_TEST
+
+START_TEST(deploy_text)
+{
+    lh_timeline_req_t r = req_deploy("D-4", T0 + 24 * 60 * MIN);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "change D-4"), "%s", text);
+    ck_assert_msg(strstr(text, "outcome class  rolled_back"), "%s", text);
+    ck_assert_msg(strstr(text, "D-4 rolled_back 2.1 <- 2.0 by eve"), "%s", text);
+    free(text);
+}
+END_TEST
+
+/* --- service -------------------------------------------------------------------------------- */
+
+START_TEST(service_json)
+{
+    lh_timeline_req_t r = req_service("api", T0 + 60 * MIN, 2 * 60 * MIN);
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "query"), "service");
+    json_t *ev = json_object_get(d, "events");
+    /* d-1a, d-1b, a-1, i-1, i-1r: D-0 is before the period, tickets have no service */
+    ck_assert_int_eq(json_array_size(ev), 5);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "total")), 5);
+    const char *want[] = {"d-1a", "d-1b", "a-1", "i-1", "i-1r"};
+    for (size_t i = 0; i < 5; i++) {
+        json_t *e = json_array_get(ev, i);
+        ck_assert_str_eq(jget_str(e, "id"), want[i]);
+        ck_assert_str_eq(jget_str(e, "service"), "api");
+    }
+    json_t *al = json_object_get(d, "alerts");
+    ck_assert_int_ge(json_array_size(al), 1);
+    int saw = 0;
+    for (size_t i = 0; i < json_array_size(al); i++) {
+        json_t *a = json_array_get(al, i);
+        json_t *s0 = json_array_get(json_object_get(a, "suspects"), 0);
+        if (!strcmp(jget_str(a, "outcome_id"), "i-1")) {
+            saw = 1;
+            ck_assert_str_eq(jget_str(s0, "deploy_id"), "D-1");
+        }
+    }
+    ck_assert_msg(saw, "no alert for i-1");
+    json_decref(d);
+
+    /* another service in the same period: nothing of api */
+    r = req_service("web", T0 + 60 * MIN, 2 * 60 * MIN);
+    d = run_json(&r);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "events")), 3);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "alerts")), 0);
+    json_decref(d);
+}
+END_TEST
+
+START_TEST(service_text_lines)
+{
+    lh_timeline_req_t r = req_service("api", T0 + 60 * MIN, 2 * 60 * MIN);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "D-1 succeeded 1.4.2 <- 1.4.1 by alice"), "%s", text);
+    ck_assert_msg(strstr(text, "HighErrorRate firing error"), "%s", text);
+    ck_assert_msg(strstr(text, "INC-1 detected critical 5xx spike"), "%s", text);
+    ck_assert_msg(strstr(text, "correlated alerts"), "%s", text);
+    ck_assert_ptr_null(strstr(text, "not shown"));
+    free(text);
+}
+END_TEST
+
+START_TEST(limit_is_reported)
+{
+    lh_timeline_req_t r = req_service("api", T0 + 60 * MIN, 2 * 60 * MIN);
+    r.limit = 2;
+    json_t *d = run_json(&r);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "events")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "total")), 5);
+    ck_assert(json_is_true(json_object_get(d, "truncated")));
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "limit")), 2);
+    json_decref(d);
+
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "... 3 more events not shown (--limit 2)"), "%s", text);
+    free(text);
+
+    /* a limit that cuts nothing says nothing */
+    r.limit = 5;
+    d = run_json(&r);
+    ck_assert(json_is_false(json_object_get(d, "truncated")));
+    json_decref(d);
+}
+END_TEST
+
+/* --- errors --------------------------------------------------------------------------------- */
+
+START_TEST(unknown_ids_and_bad_requests)
+{
+    char *s = NULL;
+    lh_timeline_req_t r = req_incident("INC-9");
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_ENOTFOUND);
+    ck_assert_str_eq(s, "");
+    free(s);
+    r = req_deploy("D-404", 0);
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &s), LH_ENOTFOUND);
+    free(s);
+    /* a deploy id is not an incident id */
+    r = req_incident("D-1");
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_ENOTFOUND);
+    free(s);
+
+    lh_store_t *st = open_ro();
+    lh_change_class_t c;
+    ck_assert_int_eq(lh_query_change_class(st, "D-404", 0, 0, &c), LH_ENOTFOUND);
+    lh_store_close(&st);
+
+    r = req_incident(NULL);
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_EINVAL);
+    free(s);
+    r = req_service("api", 0, MIN);
+    r.environment = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_EINVAL);
+    free(s);
+    r = req_service("api", 0, MIN);
+    r.limit = -1;
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_EINVAL);
+    free(s);
+    lh_timeline_req_default(&r);
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_EINVAL);
+    free(s);
+}
+END_TEST
+
+START_TEST(empty_period_is_not_an_error)
+{
+    lh_timeline_req_t r = req_service("nosuch", T0, MIN);
+    json_t *d = run_json(&r);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "events")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "total")), 0);
+    json_decref(d);
+}
+END_TEST
+
+START_TEST(control_characters_do_not_reach_text)
+{
+    /* a title carrying a newline and an escape sequence, stored like any other */
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(dbpath, NULL, &st), 0);
+    lh_correlator_t *c = NULL;
+    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    lh_event_t *ev = incident("i-cc", "INC-CC", LH_INCIDENT_DETECTED, T0, "api");
+    ev->incident.title = S(ev, "bad\nline\x1b[31m");
+    put(st, c, ev);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_correlator_destroy(&c);
+    lh_store_close(&st);
+
+    lh_timeline_req_t r = req_incident("INC-CC");
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_ptr_null(strchr(text, '\x1b'));
+    ck_assert_ptr_null(strstr(text, "bad\n"));
+    ck_assert_msg(strstr(text, "bad line [31m"), "%s", text);
+    free(text);
+}
+END_TEST
+
+/* --- the CLI -------------------------------------------------------------------------------- */
+
+typedef struct {
+    int code;
+    char *out;
+    char *err;
+} cli_result_t;
+
+/* Runs lh_cli_timeline(argv) with stdout and stderr sent to files, then reads them back. */
+static cli_result_t
+cli(const char *const *args)
+{
+    char po[700], pe[700];
+    snprintf(po, sizeof(po), "%s/stdout", tmpdir);
+    snprintf(pe, sizeof(pe), "%s/stderr", tmpdir);
+    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(fo >= 0 && fe >= 0);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    ck_assert(so >= 0 && se >= 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    close(fo);
+    close(fe);
+
+    char *argv[32];
+    int argc = 0;
+    for (; args[argc]; argc++)
+        argv[argc] = (char *)args[argc];
+    argv[argc] = NULL;
+    cli_result_t r;
+    lh_log_set_sink(NULL, NULL); /* the CLI's log lines go where a user would see them */
+    r.code = lh_cli_timeline(argc, argv);
+    lh_log_set_sink(capture_log, NULL);
+
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    r.out = lh_test_read_file(po, NULL);
+    r.err = lh_test_read_file(pe, NULL);
+    ck_assert(r.out && r.err);
+    return r;
+}
+
+static void
+cli_free(cli_result_t *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+START_TEST(cli_help)
+{
+    const char *a[] = {"timeline", "--help", NULL};
+    cli_result_t r = cli(a);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_msg(strstr(r.out, "Usage: loophub timeline"), "%s", r.out);
+    ck_assert_str_eq(r.err, "");
+    cli_free(&r);
+}
+END_TEST
+
+START_TEST(cli_bad_usage)
+{
+    const char *const cases[][8] = {
+        {"timeline", NULL},
+        {"timeline", "--incident", "INC-1", "--deploy", "D-1", NULL},
+        {"timeline", "--service", "api", NULL},
+        {"timeline", "--service", "api", "--env", "prod", "--since", "yesterday", NULL},
+        {"timeline", "--incident", "INC-1", "--format", "xml", NULL},
+        {"timeline", "--incident", "INC-1", "--limit", "0", NULL},
+        {"timeline", "--incident", "INC-1", "--bogus", NULL},
+        {"timeline", "--incident", NULL},
+        {"timeline", "--incident", "INC-1", "extra", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cli_result_t r = cli(cases[i]);
+        ck_assert_msg(r.code == 2, "case %zu: exit %d, stderr %s", i, r.code, r.err);
+        ck_assert_msg(!strncmp(r.err, "loophub timeline: ", 18), "case %zu: %s", i, r.err);
+        ck_assert_msg(strstr(r.err, "\nTry 'loophub timeline --help'.\n"), "case %zu: %s", i,
+                      r.err);
+        /* exactly two lines: the error and the pointer to --help */
+        int lines = 0;
+        for (const char *p = r.err; *p; p++)
+            lines += *p == '\n';
+        ck_assert_msg(lines == 2, "case %zu: %s", i, r.err);
+        ck_assert_str_eq(r.out, "");
+        cli_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(cli_missing_store)
+{
+    char missing[700];
+    snprintf(missing, sizeof(missing), "%s/nope.db", tmpdir);
+    const char *a[] = {"timeline", "--incident", "INC-1", "--db", missing, NULL};
+    cli_result_t r = cli(a);
+    ck_assert_int_eq(r.code, 1);
+    char want[900];
+    snprintf(want, sizeof(want),
+             "loophub timeline: no store at %s (start the hub with --db, or pass --db PATH)\n",
+             missing);
+    ck_assert_str_eq(r.err, want);
+    ck_assert_int_ne(access(missing, F_OK), 0); /* read-only: nothing created */
+    cli_free(&r);
+}
+END_TEST
+
+START_TEST(cli_unknown_id)
+{
+    const char *a[] = {"timeline", "--incident", "INC-404", "--db", dbpath, NULL};
+    cli_result_t r = cli(a);
+    ck_assert_int_eq(r.code, 1);
+    char want[900];
+    snprintf(want, sizeof(want), "loophub timeline: no incident INC-404 in %s\n", dbpath);
+    ck_assert_str_eq(r.err, want);
+    ck_assert_str_eq(r.out, "");
+    cli_free(&r);
+
+    const char *b[] = {"timeline", "--deploy", "D-404", "--db", dbpath, NULL};
+    r = cli(b);
+    ck_assert_int_eq(r.code, 1);
+    ck_assert_msg(strstr(r.err, "no deploy D-404 in "), "%s", r.err);
+    cli_free(&r);
+}
+END_TEST
+
+START_TEST(cli_ok)
+{
+    const char *a[] = {"timeline", "--incident", "INC-1", "--db", dbpath, "--format", "json", NULL};
+    cli_result_t r = cli(a);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    json_error_t e;
+    json_t *d = json_loads(r.out, 0, &e);
+    ck_assert_msg(d != NULL, "%s: %s", e.text, r.out);
+    ck_assert_str_eq(jget_str(d, "incident_id"), "INC-1");
+    json_decref(d);
+    cli_free(&r);
+
+    const char *b[] = {"timeline", "--service", "api",  "--env",   "prod", "--since",
+                       "3650d",    "--db",      dbpath, "--limit", "1",    NULL};
+    r = cli(b);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, "more events not shown (--limit 1)"), "%s", r.out);
+    cli_free(&r);
+
+    /* the same subcommand run twice in one process parses afresh */
+    const char *c[] = {"timeline", "--deploy", "D-1", "--db", dbpath, NULL};
+    r = cli(c);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, "change D-1"), "%s", r.out);
+    cli_free(&r);
+}
+END_TEST
+
+static Suite *
+query_suite(void)
+{
+    Suite *s = suite_create("query");
+    struct {
+        const char *name;
+        const TTest *fn;
+    } tests[] = {
+        {"incident_json", incident_json},
+        {"incident_text", incident_text_names_suspect_and_reasons},
+        {"late_suspect", late_suspect_is_marked},
+        {"deploy_json", deploy_json},
+        {"outcome_classes", outcome_classes},
+        {"several_suspects", several_suspects_ranked},
+        {"deploy_text", deploy_text},
+        {"service_json", service_json},
+        {"service_text", service_text_lines},
+        {"limit", limit_is_reported},
+        {"errors", unknown_ids_and_bad_requests},
+        {"empty_period", empty_period_is_not_an_error},
+        {"control_chars", control_characters_do_not_reach_text},
+        {"cli_help", cli_help},
+        {"cli_bad_usage", cli_bad_usage},
+        {"cli_missing_store", cli_missing_store},
+        {"cli_unknown_id", cli_unknown_id},
+        {"cli_ok", cli_ok},
+    };
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        TCase *tc = tcase_create(tests[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, tests[i].fn);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(query_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

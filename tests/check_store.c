@@ -1,0 +1,905 @@
+/*
+ * check_store.c - the timeline store against real SQLite files in a temporary directory:
+ * round trips, dedupe (same and later transactions, across reopen, after rollback, under forced
+ * hash collisions), migrations and refusals, the writer lock, the outbox, the quarantine, a
+ * simulated full disk and kill -9 in the middle of ingest.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loophub/error.h"
+#include "loophub/event.h"
+#include "loophub/log.h"
+#include "store.h"
+#include "testutil.h"
+
+static char *tmpdir;
+static char dbpath[600];
+static char logbuf[8192];
+
+static void
+capture_log(lh_log_level_t level, const char *component, const char *msg, void *arg)
+{
+    (void)level;
+    (void)arg;
+    size_t n = strlen(logbuf);
+    snprintf(logbuf + n, sizeof(logbuf) - n, "%s: %s\n", component, msg);
+}
+
+static void
+setup(void)
+{
+    tmpdir = lh_test_tmpdir();
+    snprintf(dbpath, sizeof(dbpath), "%s/hub.db", tmpdir);
+    logbuf[0] = '\0';
+    lh_log_set_sink(capture_log, NULL);
+}
+
+static void
+teardown(void)
+{
+    lh_log_set_sink(NULL, NULL);
+    lh_test_rmrf(tmpdir);
+    free(tmpdir);
+    tmpdir = NULL;
+}
+
+static lh_store_t *
+open_rw(void)
+{
+    lh_store_t *st = NULL;
+    int rc = lh_store_open(dbpath, NULL, &st);
+    ck_assert_msg(rc == 0, "open %s: %s; log: %s", dbpath, lh_strerror(rc), logbuf);
+    ck_assert_ptr_nonnull(st);
+    return st;
+}
+
+static lh_event_t *
+mk_event(const char *id, lh_kind_t kind)
+{
+    lh_event_t *ev = lh_event_new();
+    ck_assert_ptr_nonnull(ev);
+    ev->id = lh_event_str(ev, id, (size_t)-1);
+    ev->kind = kind;
+    ev->time_ns = 1800000000LL * 1000000000LL;
+    ev->service = lh_event_str(ev, "api", (size_t)-1);
+    ev->environment = lh_event_str(ev, "prod", (size_t)-1);
+    return ev;
+}
+
+/* Inserts a minimal deploy whose "protobuf" is "pb:<id>". Returns the store's code. */
+static int
+put(lh_store_t *st, const char *id, int64_t *seq)
+{
+    lh_event_t *ev = mk_event(id, LH_KIND_DEPLOY);
+    char pb[128];
+    int n = snprintf(pb, sizeof(pb), "pb:%s", id);
+    int rc = lh_store_insert_event(st, ev, 0, pb, (size_t)n, seq);
+    lh_event_destroy(&ev);
+    return rc;
+}
+
+static int64_t
+events_in(lh_store_t *st)
+{
+    lh_store_stats_t s;
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    return s.events;
+}
+
+static int64_t
+sql_int(lh_store_t *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st), sql, -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* ---- round trip ----------------------------------------------------------------------------- */
+
+typedef struct {
+    char data[256];
+    size_t len;
+    int calls;
+} blob_t;
+
+static int
+blob_cb(const void *pb, size_t len, void *arg)
+{
+    blob_t *b = arg;
+    ck_assert_uint_le(len, sizeof(b->data));
+    memcpy(b->data, pb, len);
+    b->len = len;
+    b->calls++;
+    return 0;
+}
+
+START_TEST(test_blob_roundtrip)
+{
+    lh_store_t *st = open_rw();
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put(st, "d-1", &seq), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_gt(seq, 0);
+
+    blob_t b = {0};
+    ck_assert_int_eq(lh_store_event_blob(st, seq, blob_cb, &b), 0);
+    ck_assert_int_eq(b.calls, 1);
+    ck_assert_uint_eq(b.len, 6);
+    ck_assert_mem_eq(b.data, "pb:d-1", 6);
+    ck_assert_int_eq(lh_store_event_blob(st, seq + 100, blob_cb, &b), LH_ENOTFOUND);
+    ck_assert_int_eq(b.calls, 1);
+    lh_store_close(&st);
+    ck_assert_ptr_null(st);
+    lh_store_close(&st); /* NULL-safe */
+}
+END_TEST
+
+START_TEST(test_decoded_columns)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+
+    lh_event_t *d = mk_event("d-1", LH_KIND_DEPLOY);
+    d->deploy.deploy_id = lh_event_str(d, "D-1", (size_t)-1);
+    d->deploy.status = LH_DEPLOY_SUCCEEDED;
+    d->deploy.version = lh_event_str(d, "1.4.2", (size_t)-1);
+    d->deploy.previous_version = lh_event_str(d, "1.4.1", (size_t)-1);
+    d->deploy.change_ticket = lh_event_str(d, "CHG-7", (size_t)-1);
+    ck_assert_int_eq(lh_event_add_host(d, "web-1", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_add_host(d, "web-2", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_set_raw(d, "{\"id\":\"d-1\"}", 12, 2), 0);
+    int64_t sd = 0;
+    ck_assert_int_eq(lh_store_insert_event(st, d, 0, "x", 1, &sd), 0);
+
+    lh_event_t *a = mk_event("a-1", LH_KIND_ALERT); /* not an outcome: no host rows */
+    a->alert.name = lh_event_str(a, "HighErrorRate", (size_t)-1);
+    a->alert.state = LH_ALERT_FIRING;
+    a->alert.severity = LH_SEV_WARNING;
+    ck_assert_int_eq(lh_event_add_host(a, "web-1", (size_t)-1), 0);
+    int64_t sa = 0;
+    ck_assert_int_eq(lh_store_insert_event(st, a, 0, "y", 1, &sa), 0);
+
+    lh_event_t *i = mk_event("i-1", LH_KIND_INCIDENT); /* an outcome: host rows */
+    i->incident.incident_id = lh_event_str(i, "INC-1", (size_t)-1);
+    i->incident.title = lh_event_str(i, "5xx spike", (size_t)-1);
+    i->incident.severity = LH_SEV_CRITICAL;
+    i->incident.state = LH_INCIDENT_DETECTED;
+    ck_assert_int_eq(lh_event_add_host(i, "web-2", (size_t)-1), 0);
+    int64_t si = 0;
+    ck_assert_int_eq(lh_store_insert_event(st, i, 1, "z", 1, &si), 0);
+
+    lh_event_t *t = mk_event("t-1", LH_KIND_TICKET);
+    t->ticket.ticket_id = lh_event_str(t, "CHG-7", (size_t)-1);
+    t->ticket.state = LH_TICKET_APPROVED;
+    t->ticket.type = LH_TICKET_CHANGE;
+    ck_assert_int_eq(lh_event_add_link(t, "D-1", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_add_link(t, "INC-1", (size_t)-1), 0);
+    int64_t stk = 0;
+    ck_assert_int_eq(lh_store_insert_event(st, t, 0, "w", 1, &stk), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert(sd < sa && sa < si && si < stk);
+
+    sqlite3 *db = lh__store_db(st);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db,
+                           "SELECT kind, service, environment, hosts, state, deploy_id,"
+                           " version, previous_version, change_ticket, raw,"
+                           " raw_format, outcome, received > 0 FROM events WHERE"
+                           " seq = ?",
+                           -1, &s, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(s, 1, sd);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(s, 0), LH_KIND_DEPLOY);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 1), "api");
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 2), "prod");
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 3), "web-1 web-2");
+    ck_assert_int_eq(sqlite3_column_int(s, 4), LH_DEPLOY_SUCCEEDED);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 5), "D-1");
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 6), "1.4.2");
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 7), "1.4.1");
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 8), "CHG-7");
+    ck_assert_int_eq(sqlite3_column_bytes(s, 9), 12);
+    ck_assert_mem_eq(sqlite3_column_blob(s, 9), "{\"id\":\"d-1\"}", 12);
+    ck_assert_int_eq(sqlite3_column_int(s, 10), 2);
+    ck_assert_int_eq(sqlite3_column_int(s, 11), 0);
+    ck_assert_int_eq(sqlite3_column_int(s, 12), 1);
+    sqlite3_finalize(s);
+
+    ck_assert_int_eq(
+        sql_int(st, "SELECT count(*) FROM events WHERE name = 'HighErrorRate' AND state = 1"
+                    " AND severity = 2 AND raw IS NULL AND raw_format IS NULL"),
+        1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE incident_id = 'INC-1' AND"
+                                 " name = '5xx spike' AND severity = 4 AND outcome = 1"),
+                     1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE ticket_id = 'CHG-7' AND"
+                                 " ticket_type = 1 AND state = 2 AND kind = 4"),
+                     1);
+    /* deploy: 2 hosts; outcome incident: 1; non-outcome alert: none */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 3);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE host = 'web-2'"
+                                 " AND environment = 'prod' AND kind = 3"),
+                     1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM ticket_links WHERE link IN"
+                                 " ('D-1', 'INC-1')"),
+                     2);
+
+    lh_event_destroy(&d);
+    lh_event_destroy(&a);
+    lh_event_destroy(&i);
+    lh_event_destroy(&t);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_bad_calls)
+{
+    lh_store_t *st = open_rw();
+    lh_event_t *ev = lh_event_new();
+    int64_t seq = 7;
+    ck_assert_int_eq(lh_store_insert_event(st, ev, 0, "x", 1, &seq), LH_EINVAL); /* no id */
+    ck_assert_int_eq(seq, 0);
+    lh_event_destroy(&ev);
+    ck_assert_int_eq(lh_store_commit(st), LH_ESTORE); /* none open */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(lh_store_begin(st), LH_ESTORE); /* nested */
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(lh_store_rollback(st), 0); /* nothing open: no-op */
+    /* outside a transaction an insert commits on its own */
+    ck_assert_int_eq(put(st, "solo", &seq), 0);
+    ck_assert_int_eq(events_in(st), 1);
+    lh_store_close(&st);
+    ck_assert_int_eq(lh_store_open("", NULL, &st), LH_EINVAL);
+    ck_assert_ptr_null(st);
+}
+END_TEST
+
+/* ---- dedupe --------------------------------------------------------------------------------- */
+
+START_TEST(test_dup_same_txn)
+{
+    lh_store_t *st = open_rw();
+    int64_t s1 = 0, s2 = 0;
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put(st, "e-1", &s1), 0);
+    ck_assert_int_eq(put(st, "e-1", &s2), LH_EDUPLICATE);
+    ck_assert_int_eq(s2, s1);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(events_in(st), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 1);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_dup_later_txn)
+{
+    lh_store_t *st = open_rw();
+    int64_t s1 = 0, s2 = 0, s3 = 0;
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put(st, "e-1", &s1), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put(st, "e-2", &s3), 0);
+    ck_assert_int_eq(put(st, "e-1", &s2), LH_EDUPLICATE);
+    ck_assert_int_eq(s2, s1);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(events_in(st), 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 2);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_dup_after_reopen)
+{
+    lh_store_t *st = open_rw();
+    int64_t seqs[50];
+    char id[32];
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof(id), "r-%d", i);
+        ck_assert_int_eq(put(st, id, &seqs[i]), 0);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_store_close(&st);
+
+    st = open_rw();
+    ck_assert_int_eq(events_in(st), 50);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 50; i++) {
+        int64_t s = 0;
+        snprintf(id, sizeof(id), "r-%d", i);
+        ck_assert_int_eq(put(st, id, &s), LH_EDUPLICATE);
+        ck_assert_int_eq(s, seqs[i]);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 50);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_rollback_retry)
+{
+    lh_store_t *st = open_rw();
+    char id[32];
+    int64_t seq = 0;
+    ck_assert_int_eq(put(st, "kept", &seq), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "b-%d", i);
+        ck_assert_int_eq(put(st, id, &seq), 0);
+    }
+    ck_assert_int_eq(put(st, "kept", &seq), LH_EDUPLICATE);
+    ck_assert_int_eq(events_in(st), 11);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(events_in(st), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 0);
+
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "b-%d", i);
+        ck_assert_int_eq(put(st, id, &seq), 0);
+    }
+    ck_assert_int_eq(put(st, "kept", &seq), LH_EDUPLICATE);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(events_in(st), 11);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 11);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_seq_continues)
+{
+    lh_store_t *st = open_rw();
+    int64_t s = 0, a = 0;
+    ck_assert_int_eq(put(st, "x-1", &s), 0);
+    ck_assert_int_eq(put(st, "x-2", &s), 0);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-1", 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-2", 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+    int64_t last_event = s, last_alert = a;
+    lh_store_close(&st);
+
+    st = open_rw();
+    ck_assert_int_eq(put(st, "x-3", &s), 0);
+    ck_assert_int_eq(s, last_event + 1);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-3", 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+    ck_assert_int_eq(a, last_alert + 1);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* ---- collisions ----------------------------------------------------------------------------- */
+
+/* Hot loops assert only on failure: Check reports every passing assertion through a pipe. */
+
+START_TEST(test_forced_collisions)
+{
+    enum { N = 2000 };
+    static int64_t seqs[N];
+    char id[32];
+    lh__store_test_force_hash(61); /* 61 distinct hashes for 2000 ids */
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "c-%d", i);
+        if (put(st, id, &seqs[i]) != 0)
+            ck_abort_msg("insert %s", id);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(events_in(st), N);
+    ck_assert_int_eq(sql_int(st, "SELECT count(DISTINCT id_hash) FROM events"), 61);
+
+    /* a colliding batch rolled back: its entries leave the index, the others stay findable */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof(id), "n-%d", i);
+        if (put(st, id, NULL) != 0)
+            ck_abort_msg("insert %s", id);
+    }
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(events_in(st), N);
+    lh_store_close(&st);
+
+    st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < N; i++) {
+        int64_t s = 0;
+        snprintf(id, sizeof(id), "c-%d", i);
+        if (put(st, id, &s) != LH_EDUPLICATE || s != seqs[i])
+            ck_abort_msg("%s: not found as row %lld", id, (long long)seqs[i]);
+    }
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof(id), "n-%d", i);
+        if (put(st, id, NULL) != 0)
+            ck_abort_msg("insert %s", id);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), N + 500);
+    lh_store_close(&st);
+    lh__store_test_force_hash(0);
+}
+END_TEST
+
+START_TEST(test_many_distinct)
+{
+    enum { N = 30000, BATCH = 5000 }; /* grows the index 1024 -> 65536 slots */
+    char id[32];
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.cache_kb = 4096; /* keeps the sanitizer's allocator out of the measurement */
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(dbpath, &o, &st), 0);
+    lh_event_t *ev = mk_event("placeholder", LH_KIND_ALERT);
+    ev->id = id; /* one event reused, only its id changes (the arena never frees single strings) */
+    for (int b = 0; b < N / BATCH; b++) {
+        ck_assert_int_eq(lh_store_begin(st), 0);
+        for (int i = b * BATCH; i < (b + 1) * BATCH; i++) {
+            snprintf(id, sizeof(id), "%08x-%d", (unsigned)i * 2654435761u, i);
+            int rc = lh_store_insert_event(st, ev, 0, id, 8, NULL);
+            if (rc != 0)
+                ck_abort_msg("insert %s: %s", id, lh_strerror(rc));
+        }
+        ck_assert_int_eq(lh_store_commit(st), 0);
+    }
+    ck_assert_int_eq(events_in(st), N);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), N);
+    ck_assert_int_eq(sql_int(st, "SELECT count(DISTINCT id) FROM events"), N);
+    /* every one of them is still found */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < N; i += 97) {
+        snprintf(id, sizeof(id), "%08x-%d", (unsigned)i * 2654435761u, i);
+        int rc = lh_store_insert_event(st, ev, 0, id, 8, NULL);
+        if (rc != LH_EDUPLICATE)
+            ck_abort_msg("%s not found again: %s", id, lh_strerror(rc));
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ev->id = NULL;
+    lh_event_destroy(&ev);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* ---- migrations and refusals ---------------------------------------------------------------- */
+
+static void
+raw_exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, err ? err : "?");
+    sqlite3_close(db);
+}
+
+static void
+assert_migrated(void)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
+    ck_assert_int_ge(lh_store_schema_version(), 1);
+    ck_assert_int_eq(put(st, "m-1", NULL), 0);
+    ck_assert_str_eq(sqlite3_db_filename(lh__store_db(st), "main") ? "wal" : "", "wal");
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st), "PRAGMA journal_mode", -1, &s, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    lh_store_close(&st);
+}
+
+START_TEST(test_migrate_empty_file)
+{
+    ck_assert_int_eq(lh_test_write_file(dbpath, "", 0), 0);
+    assert_migrated();
+}
+END_TEST
+
+START_TEST(test_migrate_version0_db)
+{
+    raw_exec("CREATE TABLE scratch (x); DROP TABLE scratch;");
+    ck_assert_int_gt(lh_test_file_count(dbpath, "SQLite format 3"), 0);
+    assert_migrated();
+}
+END_TEST
+
+static char *
+snapshot(size_t *len)
+{
+    char *d = lh_test_read_file(dbpath, len);
+    ck_assert_ptr_nonnull(d);
+    return d;
+}
+
+START_TEST(test_refuse_newer_schema)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(put(st, "keep-me", NULL), 0);
+    lh_store_close(&st);
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", lh_store_schema_version() + 1);
+    raw_exec(sql);
+
+    size_t n0, n1, n2;
+    char *before = snapshot(&n0);
+    ck_assert_int_eq(lh_store_open(dbpath, NULL, &st), LH_ESCHEMA);
+    ck_assert_ptr_null(st);
+    ck_assert_ptr_nonnull(strstr(logbuf, "newer than this loophub"));
+    char *after = snapshot(&n1);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert_mem_eq(before, after, n0);
+
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    ck_assert_int_eq(lh_store_open(dbpath, &o, &st), LH_ESCHEMA);
+    char *after2 = snapshot(&n2);
+    ck_assert_uint_eq(n0, n2);
+    ck_assert_mem_eq(before, after2, n0);
+    free(before);
+    free(after);
+    free(after2);
+}
+END_TEST
+
+START_TEST(test_refuse_not_a_database)
+{
+    static const char junk[] = "this is a deploy log, not a database\n"
+                               "2026-11-26 10:00:00 deployed api 1.4.2\n";
+    ck_assert_int_eq(lh_test_write_file(dbpath, junk, sizeof(junk) - 1), 0);
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(dbpath, NULL, &st), LH_ESTORE);
+    ck_assert_ptr_null(st);
+    ck_assert_ptr_nonnull(strstr(logbuf, "not an SQLite database"));
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    ck_assert_int_eq(lh_store_open(dbpath, &o, &st), LH_ESTORE);
+    size_t n;
+    char *after = snapshot(&n);
+    ck_assert_uint_eq(n, sizeof(junk) - 1);
+    ck_assert_mem_eq(after, junk, n);
+    free(after);
+}
+END_TEST
+
+/* ---- the writer lock ------------------------------------------------------------------------ */
+
+START_TEST(test_second_writer_locked)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(put(st, "l-1", NULL), 0);
+
+    /* another process */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        lh_store_t *other = NULL;
+        int rc = lh_store_open(dbpath, NULL, &other);
+        _exit(rc == LH_ELOCKED && !other && strstr(logbuf, "in use by another loophub") ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* the same process, through another path to the same file */
+    char alias[700];
+    snprintf(alias, sizeof(alias), "%s/./hub.db", tmpdir);
+    lh_store_t *second = NULL;
+    ck_assert_int_eq(lh_store_open(alias, NULL, &second), LH_ELOCKED);
+    ck_assert_ptr_null(second);
+    ck_assert_ptr_nonnull(strstr(logbuf, "is in use by another loophub (pid unknown)"));
+
+    /* readers keep working, and the writer still works after the refusals */
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    lh_store_t *ro = NULL;
+    ck_assert_int_eq(lh_store_open(dbpath, &o, &ro), 0);
+    ck_assert_int_eq(events_in(ro), 1);
+    ck_assert_int_eq(put(st, "l-2", NULL), 0);
+    ck_assert_int_eq(events_in(ro), 2);
+    ck_assert_int_ne(put(ro, "l-3", NULL), 0); /* read-only */
+    lh_store_close(&ro);
+    lh_store_close(&st);
+
+    /* once the writer is gone another one may open */
+    st = open_rw();
+    ck_assert_int_eq(events_in(st), 2);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_readonly_missing_and_closed)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    lh_store_t *ro = NULL;
+    ck_assert_int_eq(lh_store_open(dbpath, &o, &ro), LH_ENOTFOUND);
+    ck_assert_ptr_null(ro);
+    ck_assert_int_eq(access(dbpath, F_OK), -1); /* not created */
+
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(put(st, "r-1", NULL), 0);
+    lh_store_close(&st);
+    ck_assert_int_eq(lh_store_open(dbpath, &o, &ro), 0);
+    ck_assert_int_eq(events_in(ro), 1);
+    blob_t b = {0};
+    ck_assert_int_eq(lh_store_event_blob(ro, 1, blob_cb, &b), 0);
+    ck_assert_mem_eq(b.data, "pb:r-1", 6);
+    lh_store_close(&ro);
+}
+END_TEST
+
+/* ---- outbox and quarantine ------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t seqs[16];
+    int n;
+    int stop_after;
+} visit_t;
+
+static int
+visit_cb(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    visit_t *v = arg;
+    ck_assert_uint_eq(len, 3);
+    ck_assert_mem_eq(pb, "ca", 2);
+    v->seqs[v->n++] = seq;
+    return v->stop_after && v->n >= v->stop_after;
+}
+
+START_TEST(test_outbox)
+{
+    lh_store_t *st = open_rw();
+    int64_t a[3];
+    const char *ids[3] = {"al-a", "al-b", "al-c"};
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(
+            lh_store_alert_insert(st, ids[i], 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]), 0);
+    int64_t dup = 0;
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-b", 1, "api", "prod", 1, 0, 5, "ca1", 3, &dup),
+                     LH_EDUPLICATE);
+    ck_assert_int_eq(dup, a[1]);
+    ck_assert_int_eq(lh_store_commit(st), 0); /* the duplicate did not spoil the batch */
+    ck_assert(a[0] < a[1] && a[1] < a[2]);
+
+    visit_t v = {0};
+    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_PUB, 0, visit_cb, &v), 3);
+    ck_assert_int_eq(v.seqs[0], a[0]);
+    ck_assert_int_eq(v.seqs[2], a[2]);
+
+    ck_assert_int_eq(lh_store_alert_done(st, LH_SINK_PUB, a[0]), 0);
+    memset(&v, 0, sizeof(v));
+    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_PUB, 0, visit_cb, &v), 2);
+    ck_assert_int_eq(v.seqs[0], a[1]);
+    memset(&v, 0, sizeof(v));
+    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 0, visit_cb, &v), 3);
+    ck_assert_int_eq(v.seqs[0], a[0]);
+    memset(&v, 0, sizeof(v));
+    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 2, visit_cb, &v), 2);
+    memset(&v, 0, sizeof(v));
+    v.stop_after = 1;
+    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 0, visit_cb, &v), 1);
+
+    lh_store_stats_t s;
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    ck_assert_int_eq(s.alerts, 3);
+    ck_assert_int_eq(s.alerts_pending_pub, 2);
+    lh_store_close(&st);
+
+    /* done marks survive a restart; pending ones are still there to publish */
+    st = open_rw();
+    memset(&v, 0, sizeof(v));
+    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_PUB, 0, visit_cb, &v), 2);
+    ck_assert_int_eq(v.seqs[0], a[1]);
+    /* marking done while visiting (what a publisher does) */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(lh_store_alert_done(st, LH_SINK_KAFKA, a[i]), 0);
+    memset(&v, 0, sizeof(v));
+    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 0, visit_cb, &v), 0);
+    ck_assert_int_eq(lh_store_alert_pending(st, (lh_sink_t)7, 0, visit_cb, &v), LH_EINVAL);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_quarantine)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_quarantine(st, "zmq-pull", "missing field id", NULL, "\x01\x02", 2),
+                     0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(lh_store_quarantine(st, "http", "bad time", "e-9", "{}", 2), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(lh_store_quarantine(st, NULL, "x", NULL, NULL, 0), LH_EINVAL);
+    ck_assert_int_eq(lh_store_quarantine(st, "http", NULL, NULL, NULL, 0), LH_EINVAL);
+    lh_store_stats_t s;
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    ck_assert_int_eq(s.quarantined, 2);
+    ck_assert_int_eq(s.events, 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM quarantine WHERE origin = 'http' AND"
+                                 " reason = 'bad time' AND event_id = 'e-9' AND payload = X'7B7D'"
+                                 " AND received > 0"),
+                     1);
+    ck_assert_int_eq(
+        sql_int(st, "SELECT count(*) FROM quarantine WHERE event_id IS NULL AND length(payload)"
+                    " = 2"),
+        1);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* ---- failures ------------------------------------------------------------------------------- */
+
+START_TEST(test_disk_full)
+{
+    lh_store_t *st = open_rw();
+    char id[32];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "f-%d", i);
+        ck_assert_int_eq(put(st, id, NULL), 0);
+    }
+    /* a database that cannot grow behaves as a full disk: SQLITE_FULL */
+    int64_t pages = sql_int(st, "PRAGMA page_count");
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages + 2);
+    sql_int(st, sql);
+
+    static char big[8192];
+    memset(big, 'x', sizeof(big));
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    int rc = 0, n = 0;
+    while (rc == 0 && n < 1000) {
+        snprintf(id, sizeof(id), "g-%d", n++);
+        lh_event_t *ev = mk_event(id, LH_KIND_DEPLOY);
+        rc = lh_store_insert_event(st, ev, 0, big, sizeof(big), NULL);
+        lh_event_destroy(&ev);
+    }
+    ck_assert_int_eq(rc, LH_ESTORE);
+    ck_assert_ptr_nonnull(strstr(logbuf, "full"));
+    ck_assert_int_eq(lh_store_commit(st), LH_ESTORE); /* poisoned: refuses, rolls back */
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(events_in(st), 10);
+
+    /* room again: the very same batch goes in */
+    sql_int(st, "PRAGMA max_page_count = 1073741823");
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "g-%d", i);
+        lh_event_t *ev = mk_event(id, LH_KIND_DEPLOY);
+        ck_assert_int_eq(lh_store_insert_event(st, ev, 0, big, sizeof(big), NULL), 0);
+        lh_event_destroy(&ev);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(events_in(st), 10 + n);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 10 + n);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_kill9_mid_ingest)
+{
+    enum { BATCH = 100 };
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        lh_store_t *st = NULL;
+        if (lh_store_open(dbpath, NULL, &st))
+            _exit(3);
+        char id[32];
+        for (int b = 1;; b++) {
+            if (lh_store_begin(st))
+                _exit(4);
+            for (int i = 0; i < BATCH; i++) {
+                snprintf(id, sizeof(id), "k-%d-%d", b, i);
+                if (put(st, id, NULL))
+                    _exit(5);
+            }
+            if (lh_store_commit(st))
+                _exit(6);
+            if (write(fds[1], &b, sizeof(b)) != (ssize_t)sizeof(b))
+                _exit(7);
+        }
+    }
+    close(fds[1]);
+    int reported = 0, b = 0;
+    while (reported < 5) {
+        ck_assert_int_eq(read(fds[0], &b, sizeof(b)), (ssize_t)sizeof(b));
+        reported = b;
+    }
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    while (read(fds[0], &b, sizeof(b)) == (ssize_t)sizeof(b))
+        reported = b; /* commits reported before the kill */
+    close(fds[0]);
+
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM pragma_integrity_check WHERE"
+                                 " integrity_check != 'ok'"),
+                     0);
+    int64_t n = events_in(st);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), n);
+    ck_assert_msg(n >= (int64_t)reported * BATCH, "%lld rows, %d batches reported", (long long)n,
+                  reported);
+    ck_assert_msg(n % BATCH == 0, "%lld rows: a partial batch survived", (long long)n);
+    /* what survived is deduped, and ingest goes on */
+    ck_assert_int_eq(put(st, "k-1-0", NULL), LH_EDUPLICATE);
+    ck_assert_int_eq(put(st, "after-crash", NULL), 0);
+    lh_store_close(&st);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+    Suite *s = suite_create("store");
+    struct {
+        const char *name;
+        const TTest *fn;
+        int timeout;
+    } cases[] = {
+        {"blob_roundtrip", test_blob_roundtrip, 10},
+        {"decoded_columns", test_decoded_columns, 10},
+        {"bad_calls", test_bad_calls, 10},
+        {"dup_same_txn", test_dup_same_txn, 10},
+        {"dup_later_txn", test_dup_later_txn, 10},
+        {"dup_after_reopen", test_dup_after_reopen, 10},
+        {"rollback_retry", test_rollback_retry, 10},
+        {"seq_continues", test_seq_continues, 10},
+        {"forced_collisions", test_forced_collisions, 30},
+        {"many_distinct", test_many_distinct, 60},
+        {"migrate_empty_file", test_migrate_empty_file, 10},
+        {"migrate_version0_db", test_migrate_version0_db, 10},
+        {"refuse_newer_schema", test_refuse_newer_schema, 10},
+        {"refuse_not_a_database", test_refuse_not_a_database, 10},
+        {"second_writer_locked", test_second_writer_locked, 10},
+        {"readonly_missing_and_closed", test_readonly_missing_and_closed, 10},
+        {"outbox", test_outbox, 10},
+        {"quarantine", test_quarantine, 10},
+        {"disk_full", test_disk_full, 20},
+        {"kill9_mid_ingest", test_kill9_mid_ingest, 30},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, cases[i].timeout);
+        tcase_add_test(tc, cases[i].fn);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(store_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
