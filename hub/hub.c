@@ -620,6 +620,12 @@ lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq)
 }
 
 void
+lh_hub_outbox_kick(lh_hub_t *hub)
+{
+    hub->outbox_dirty = 1;
+}
+
+void
 lh_hub_alert_failed(lh_hub_t *hub, int sink, int64_t seq)
 {
     if (sink < 0 || sink > 1)

@@ -30,10 +30,12 @@
     " WHERE o.incident_id = ?1 AND o.kind = 3"                                                 \
     " ORDER BY o.time, o.seq, c.rank, c.score DESC"
 
-/* Outbox alerts whose outcome is an event of the incident. ?1 incident id */
+/* Outbox alerts whose outcome is an event of the incident. Reached through the correlations
+ * that name them (primary keys all the way): alerts(outcome_seq) has no index. ?1 incident id */
 #define LH_Q_INCIDENT_ALERTS                                                                   \
-    "SELECT a.seq, a.id, a.kind, a.late, a.created, o.id"                                      \
-    " FROM events o JOIN alerts a ON a.outcome_seq = o.seq"                                    \
+    "SELECT DISTINCT a.seq, a.id, a.kind, a.late, a.created, o.id"                             \
+    " FROM events o JOIN correlations c ON c.outcome_seq = o.seq"                              \
+    " JOIN alerts a ON a.seq = c.alert_seq"                                                    \
     " WHERE o.incident_id = ?1 AND o.kind = 3"                                                 \
     " ORDER BY a.seq"
 
@@ -77,18 +79,16 @@
     " WHERE time >= ?1 AND service = ?2 AND environment = ?3"                                  \
     " ORDER BY time, seq"
 
-/* Outbox alerts whose outcome (an outcome, or a deploy for unapproved_change) is an event of the
- * service and environment since a moment (ev_outcome_svc, ev_deploy_svc).
+/* Outbox alerts for the outcomes of a service and environment since a moment (ev_outcome_svc,
+ * then the correlations naming each alert, then alerts by seq). Alerts without a correlation
+ * row (unapproved_change, not written yet) would need an index on alerts(outcome_seq).
  * ?1 since (ns), ?2 service, ?3 environment */
 #define LH_Q_SERVICE_ALERTS                                                                    \
-    "SELECT a.seq, a.id, a.kind, a.late, a.created, a.outcome_seq, o.id, o.time"               \
-    " FROM events o JOIN alerts a ON a.outcome_seq = o.seq"                                    \
+    "SELECT DISTINCT a.seq, a.id, a.kind, a.late, a.created, a.outcome_seq, o.id, o.time"      \
+    " FROM events o JOIN correlations c ON c.outcome_seq = o.seq"                              \
+    " JOIN alerts a ON a.seq = c.alert_seq"                                                    \
     " WHERE o.outcome = 1 AND o.service = ?2 AND o.environment = ?3 AND o.time >= ?1"          \
-    " UNION "                                                                                   \
-    "SELECT a.seq, a.id, a.kind, a.late, a.created, a.outcome_seq, o.id, o.time"               \
-    " FROM events o JOIN alerts a ON a.outcome_seq = o.seq"                                    \
-    " WHERE o.kind = 1 AND o.service = ?2 AND o.environment = ?3 AND o.time >= ?1"             \
-    " ORDER BY 1"
+    " ORDER BY a.seq"
 
 /* The suspects named for one outcome (correlations primary key). ?1 outcome seq */
 #define LH_Q_OUTCOME_SUSPECTS                                                                  \

@@ -64,6 +64,7 @@
     X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
     X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
     X(LOAD_IDS, "SELECT id_hash, seq FROM events")                                                 \
+    X(MAX_SEQ, "SELECT max(seq) FROM events")                                                      \
     X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
     X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
@@ -84,8 +85,8 @@
 #define SQL_USER_VERSION "PRAGMA user_version"
 #define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
 #define SQL_PRAGMAS "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
-                    " PRAGMA cache_size = -%lld; PRAGMA wal_autocheckpoint = %d;"
-#define SQL_PRAGMAS_RO "PRAGMA cache_size = -%lld;"
+                    " PRAGMA wal_autocheckpoint = %d;"
+#define SQL_CACHE_SIZE "PRAGMA cache_size = -%lld"
 /* clang-format on */
 
 enum {
@@ -297,7 +298,7 @@ dd_undo_all(dedupe_t *dd)
 {
     while (dd->n_undo) {
         dd_slot_t e = dd->undo[--dd->n_undo];
-        (void)e;
+        dd_remove(dd, e.hash, e.seq);
     }
 }
 
@@ -343,8 +344,18 @@ dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq)
 static int
 dd_load(lh_store_t *st)
 {
-    sqlite3_stmt *s = st->stmt[S_LOAD_IDS];
-    int rc, err = dd_reserve(&st->dd, 0);
+    /* size the table once for the rows there are (seq only grows: max(seq) bounds the count) */
+    sqlite3_stmt *s = st->stmt[S_MAX_SEQ];
+    int rc = sqlite3_step(s);
+    int64_t rows = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return sql_fail(st, rc, "sizing the dedupe index");
+    size_t cap = DD_MIN_CAP;
+    while ((uint64_t)rows * 10 >= (uint64_t)cap * 7)
+        cap *= 2;
+    int err = dd_resize(&st->dd, cap);
+    s = st->stmt[S_LOAD_IDS];
     while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         err = dd_reserve(&st->dd, 0);
         if (!err)
@@ -413,7 +424,7 @@ read_user_version(lh_store_t *st, int *version)
 static int
 migrate(lh_store_t *st)
 {
-    int rc = exec_sql(st, "BEGIN IMMEDIATE", "starting the migration");
+    int rc = exec_sql(st, store_sql[S_BEGIN], "starting the migration");
     if (rc)
         return rc;
     int from = 0;
@@ -426,10 +437,10 @@ migrate(lh_store_t *st)
         rc = exec_sql(st, sql, "stamping the schema version");
     }
     if (!rc)
-        rc = exec_sql(st, "COMMIT", "committing the migration");
+        rc = exec_sql(st, store_sql[S_COMMIT], "committing the migration");
     if (rc) {
         if (!sqlite3_get_autocommit(st->db))
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(st->db, store_sql[S_ROLLBACK], NULL, NULL, NULL);
         return rc;
     }
     if (from < LH_STORE_SCHEMA_VERSION)
@@ -496,7 +507,7 @@ store_free(lh_store_t *st)
         sqlite3_finalize(st->stmt[i]);
     if (st->db) {
         if (st->in_txn && !sqlite3_get_autocommit(st->db))
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(st->db, store_sql[S_ROLLBACK], NULL, NULL, NULL);
         if (sqlite3_close(st->db) != SQLITE_OK)
             lh_log(LH_LOG_ERROR, COMPONENT, "%s: close: %s", st->path, sqlite3_errmsg(st->db));
     }
@@ -546,25 +557,29 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
         return LH_ESCHEMA;
     }
 
-    long long cache_kb = o->cache_kb > 0 ? (long long)o->cache_kb : DEFAULT_CACHE_KB;
     char sql[256];
-    if (o->readonly) {
-        snprintf(sql, sizeof(sql), SQL_PRAGMAS_RO, cache_kb);
-    } else {
-        snprintf(sql, sizeof(sql), SQL_PRAGMAS, o->synchronous_full ? "FULL" : "NORMAL", cache_kb,
+    if (!o->readonly) {
+        snprintf(sql, sizeof(sql), SQL_PRAGMAS, o->synchronous_full ? "FULL" : "NORMAL",
                  o->wal_autocheckpoint > 0 ? o->wal_autocheckpoint : DEFAULT_WAL_AUTOCHECKPOINT);
+        err = exec_sql(st, sql, "setting pragmas");
+        if (!err)
+            err = migrate(st);
     }
-    err = exec_sql(st, sql, "setting pragmas");
-    if (!err && !o->readonly)
-        err = migrate(st);
     for (int i = 0; !err && i < S_COUNT; i++) {
         rc = sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                 NULL);
         if (rc != SQLITE_OK)
             err = sql_fail(st, rc, store_sql[i]);
     }
+    /* the index is loaded through SQLite's small default cache: scanning the table through a
+     * 64 MiB one costs more in allocation and page faults than the scan itself */
     if (!err && !o->readonly)
         err = dd_load(st);
+    if (!err) {
+        long long cache_kb = o->cache_kb > 0 ? (long long)o->cache_kb : DEFAULT_CACHE_KB;
+        snprintf(sql, sizeof(sql), SQL_CACHE_SIZE, cache_kb);
+        err = exec_sql(st, sql, "setting the cache size");
+    }
     return err;
 }
 

@@ -584,20 +584,36 @@ END_TEST
 
 START_TEST(test_second_writer_locked)
 {
-    lh_store_t *st = open_rw();
-    ck_assert_int_eq(put(st, "l-1", NULL), 0);
-
-    /* another process */
+    /* another process, forked before this one opens (so it shares nothing of the store's state) */
+    int go[2], done[2];
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe(done), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(2);
         lh_store_t *other = NULL;
         int rc = lh_store_open(dbpath, NULL, &other);
-        _exit(rc == LH_ELOCKED && !other && strstr(logbuf, "in use by another loophub") ? 0 : 1);
+        int ok = rc == LH_ELOCKED && !other && strstr(logbuf, "in use by another loophub");
+        if (write(done[1], &ok, sizeof(ok)) != (ssize_t)sizeof(ok))
+            _exit(3);
+        _exit(0);
     }
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(put(st, "l-1", NULL), 0);
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    int ok = 0;
+    ck_assert_int_eq(read(done[0], &ok, sizeof(ok)), (ssize_t)sizeof(ok));
+    ck_assert_msg(ok, "a second process could open the store for writing");
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(go[0]);
+    close(go[1]);
+    close(done[0]);
+    close(done[1]);
 
     /* the same process, through another path to the same file */
     char alias[700];

@@ -69,19 +69,6 @@ lh_test_endpoint(void)
     return strdup(buf);
 }
 
-const char *
-lh_test_loophub_bin(void)
-{
-    const char *e = getenv("LOOPHUB_BIN");
-    if (e && *e)
-        return e;
-#ifdef LOOPHUB_BIN
-    return LOOPHUB_BIN;
-#else
-    return "loophub";
-#endif
-}
-
 static int64_t
 mono_ms(void)
 {

@@ -17,8 +17,21 @@ void lh_test_rmrf(const char *path);
 int lh_test_free_port(void);
 /* "tcp://127.0.0.1:<free port>", malloc'd. */
 char *lh_test_endpoint(void);
-/* Path of the loophub binary under test (LOOPHUB_BIN in the environment, else the build's). */
-const char *lh_test_loophub_bin(void);
+/* Path of the loophub binary under test: LOOPHUB_BIN in the environment, else the one the
+ * including suite was built with (its LOOPHUB_BIN definition). Inline so that definition applies. */
+#include <stdlib.h>
+static inline const char *
+lh_test_loophub_bin(void)
+{
+    const char *e = getenv("LOOPHUB_BIN");
+    if (e && *e)
+        return e;
+#ifdef LOOPHUB_BIN
+    return LOOPHUB_BIN;
+#else
+    return "loophub";
+#endif
+}
 
 /* Calls cond(arg) every few ms until it returns non-zero or timeout_ms pass.
  * Returns 1 when the condition held, 0 on timeout. */

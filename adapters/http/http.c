@@ -65,7 +65,7 @@ req_new(lh__http_t *h, struct MHD_Connection *conn)
         getnameinfo(ci->client_addr, len, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
     }
-    snprintf(r->origin, sizeof(r->origin), "http:%s:%s", host, port);
+    snprintf(r->origin, sizeof(r->origin), "http:%.50s:%.8s", host, port);
     r->next = h->reqs;
     if (h->reqs)
         h->reqs->prev = r;
@@ -162,7 +162,7 @@ route_find(const char *method, const char *url, int *path_known)
 static void
 reply_not_routed(lh__http_req_t *r, const char *method, const char *url, int path_known)
 {
-    char msg[160];
+    char msg[256];
     if (!path_known) {
         snprintf(msg, sizeof(msg), "no such endpoint: %.100s", url);
         lh__http_reply_error(r, MHD_HTTP_NOT_FOUND, msg);
@@ -261,14 +261,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
             return MHD_NO;
         *con_cls = r;
         if (on_headers(h, r, method, url))
-            return queue(h, r);
-        if (!r->route->write) {
-            int rc = r->route->handle(h, r);
-            if (rc < 0 && r->phase != LH__REQ_ANSWERED)
-                lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
-            return queue(h, r);
-        }
-        return MHD_YES; /* the body follows */
+            return queue(h, r); /* the body, if any, is not read: the connection closes */
+        return MHD_YES;         /* the body follows, or at least the end of the request */
+    }
+    if (*upload_size && !r->route->write) {
+        *upload_size = 0; /* a body on a read: ignored */
+        return MHD_YES;
     }
     if (*upload_size) {
         size_t limit = lh_hub_opts(h->hub)->limits.max_payload;
@@ -300,6 +298,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         snprintf(msg, sizeof(msg), "body is over the limit of %zu bytes",
                  lh_hub_opts(h->hub)->limits.max_payload);
         lh__http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+        return queue(h, r);
+    }
+    if (!r->route->write) {
+        int rc = r->route->handle(h, r);
+        if (rc < 0 && r->phase != LH__REQ_ANSWERED)
+            lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
         return queue(h, r);
     }
     r->phase = LH__REQ_WAITING;
@@ -431,12 +435,13 @@ http_start(void *ctx, lh_hub_t *hub)
     int rc = open_listener(h->listen, &h->listen_fd);
     if (rc < 0)
         return LH_EHTTP;
+    /* the logger first, so that libmicrohttpd logs nothing by itself */
     h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-                            NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
+                            NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LH_HTTP_MAX_CONNECTIONS,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)LH_HTTP_TIMEOUT_S,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         lh_log(LH_LOG_ERROR, "http", "cannot start the HTTP server on %s", h->listen);
         close(h->listen_fd);

@@ -270,7 +270,10 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
     const lh__kafka_state_t *st = rd_kafka_opaque(rk);
     const char *name = rd_kafka_name(rk);
     if (level <= 4) {
-        if (st && st->down) {
+        /* the [kafka] properties go to every handle: a consumer property on the producer is
+         * expected, not a problem worth a warning */
+        if ((st && st->down) ||
+            (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this"))) {
             lh_log(LH_LOG_DEBUG, COMPONENT, "%s: %s: %s", name, fac, buf);
             return;
         }

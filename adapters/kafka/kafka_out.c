@@ -33,6 +33,7 @@ typedef struct kout {
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *q;
     int pipefd[2];
+    long in_flight; /* alerts queued and not yet reported */
 } kout_t;
 
 static void
@@ -41,6 +42,7 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     kout_t *o = opaque;
     int64_t seq = (int64_t)(intptr_t)m->_private;
+    o->in_flight--;
     if (!o->hub)
         return;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -106,8 +108,10 @@ kout_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payl
             o->rk, RD_KAFKA_V_RKT(o->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)payload, len),
             RD_KAFKA_V_OPAQUE((void *)(intptr_t)seq), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        o->in_flight++;
         return LH_EAGAIN; /* dr_cb reports the outcome */
+    }
     lh_hub_count(o->hub, "kafka_produce_errors_total", 1);
     lh_log_ratelimited("kafka-produce-queue", LH_LOG_WARN, COMPONENT,
                        "kafka-out: cannot queue alert %lld: %s (will be retried)", (long long)seq,
@@ -128,7 +132,7 @@ kout_stop(void *ctx)
 {
     kout_t *o = ctx;
     /* shutdown: let what is in flight be acknowledged while the hub can still mark it */
-    if (rd_kafka_outq_len(o->rk) > 0 && !o->st.down)
+    if (o->in_flight > 0 && !o->st.down)
         rd_kafka_flush(o->rk, STOP_FLUSH_MS);
 }
 
@@ -146,12 +150,11 @@ kout_destroy(void *ctx)
     if (o->rkt)
         rd_kafka_topic_destroy(o->rkt);
     if (o->rk) {
-        int left = rd_kafka_outq_len(o->rk);
-        if (left > 0)
+        if (o->in_flight > 0)
             lh_log(LH_LOG_INFO, COMPONENT,
-                   "kafka-out: %d messages not acknowledged at exit; their alerts are sent "
-                   "again on restart",
-                   left);
+                   "kafka-out: %ld alerts not acknowledged at exit; they are sent again on "
+                   "restart",
+                   o->in_flight);
         rd_kafka_purge(o->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(o->rk, 0);
         rd_kafka_destroy(o->rk);

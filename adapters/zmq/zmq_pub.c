@@ -3,6 +3,7 @@
  * "alert.<environment>.<service>", then the encoded alert). A subscriber at its high-water mark
  * makes the send fail with EAGAIN; the alert is counted as dropped for PUB and still marked done
  * (PUB is lossy by design; the store and Kafka keep the durable copies, and seq shows the gap).
+ * While no subscriber is connected at all, alerts wait in the outbox instead of vanishing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@ typedef struct {
     void *sock;
     char *endpoint;
     lh_hub_t *hub;
+    long subscriptions; /* live subscriptions seen on the XPUB socket */
 } zpub_t;
 
 static int
@@ -57,6 +59,10 @@ zpub_read(void *vctx, int budget)
         int n = zmq_recv(z->sock, buf, sizeof(buf), ZMQ_DONTWAIT);
         if (n < 0)
             break;
+        if (n > 0 && buf[0] == 1 && z->subscriptions++ == 0)
+            lh_hub_outbox_kick(z->hub);
+        else if (n > 0 && buf[0] == 0 && z->subscriptions > 0)
+            z->subscriptions--;
         if (n > 0 && (buf[0] == 1 || buf[0] == 0))
             lh_log(LH_LOG_DEBUG, "zmq-pub", "%s '%.*s'", buf[0] ? "subscribe" : "unsubscribe",
                    n - 1 < (int)sizeof(buf) - 1 ? n - 1 : (int)sizeof(buf) - 1, buf + 1);
@@ -69,6 +75,10 @@ zpub_publish(void *vctx, int64_t seq, const lh_correlated_t *ca, const void *pay
 {
     zpub_t *z = vctx;
     char topic[512];
+    /* With nobody subscribed the alert would vanish: keep it in the outbox (the hub retries
+     * every second), so a backlog from before a restart reaches the first subscriber. */
+    if (z->subscriptions == 0)
+        return LH_EBUSY;
     int tl = snprintf(topic, sizeof(topic), "alert.%s.%s", ca->environment ? ca->environment : "",
                       ca->service ? ca->service : "");
     if (tl < 0 || tl >= (int)sizeof(topic))
@@ -119,6 +129,8 @@ lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, v
     }
     int one = 1, linger = 1000, hwm = 100000;
     zmq_setsockopt(z->sock, ZMQ_XPUB_NODROP, &one, sizeof(one));
+    /* pass every subscribe/unsubscribe up, so the count of subscriptions stays right */
+    zmq_setsockopt(z->sock, ZMQ_XPUB_VERBOSER, &one, sizeof(one));
     zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(z->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     *ops = &zpub_ops;

@@ -87,6 +87,9 @@ lh_adapter_t *lh_hub_adapter_of(lh_hub_t *hub, void *ctx);
 void lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq);
 void lh_hub_alert_failed(lh_hub_t *hub, int sink, int64_t seq);
 
+/* An output became able to publish again (e.g. a first subscriber): look at the outbox now. */
+void lh_hub_outbox_kick(lh_hub_t *hub);
+
 /* Commits the batch in hand now and calls done() for its messages (e.g. before a Kafka
  * partition is given up). Returns 0, or LH_ESTORE when the commit failed (nothing was acked). */
 int lh_hub_flush(lh_hub_t *hub);
