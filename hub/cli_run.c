@@ -13,6 +13,8 @@
 #include "hub.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
+#include "http/http_adapter.h"
+#include "kafka/kafka.h"
 #include "zmq/zmq_adapter.h"
 
 static lh_hub_t *g_hub;
@@ -54,7 +56,31 @@ build_adapters(lh_hub_t *hub, void *zctx, const lh_run_conf_t *c)
             (rc = lh_hub_add_adapter(hub, ops, ctx, LH_SINK_PUB)) < 0)
             return rc;
     }
-    return 0;
+    if (!lh_conf_off(c->http)) {
+        char *token = NULL;
+        if (c->http_token_file && (rc = lh_http_read_token_file(c->http_token_file, &token)) < 0) {
+            lh_cli_error("run", "cannot read the HTTP token from %s", c->http_token_file);
+            return rc;
+        }
+        rc = lh_http_new(c->http, token, &ops, &ctx);
+        free(token);
+        if (rc < 0 || (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
+            return rc;
+    }
+    if (!lh_conf_off(c->kafka_brokers)) {
+        lh_kafka_conf_t k;
+        char why[600];
+        if ((rc = lh_run_conf_kafka(c, &k, why, sizeof(why))) < 0) {
+            lh_cli_error("run", "%s", why);
+            return rc;
+        }
+        if ((rc = lh_kafka_in_new(&k, &ops, &ctx)) == 0)
+            rc = lh_hub_add_adapter(hub, ops, ctx, -1);
+        if (rc == 0 && (rc = lh_kafka_out_new(&k, &ops, &ctx)) == 0)
+            rc = lh_hub_add_adapter(hub, ops, ctx, LH_SINK_KAFKA);
+        lh_kafka_conf_free(&k);
+    }
+    return rc;
 }
 
 int

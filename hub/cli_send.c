@@ -18,6 +18,8 @@
 
 #include "cli.h"
 #include "codec.h"
+#include "config.h"
+#include "kafka/kafka.h"
 #include "loophub/error.h"
 #include "timeutil.h"
 
@@ -26,6 +28,10 @@
 
 typedef struct {
     const char *to;
+    const char *kafka_brokers;
+    const char *kafka_topic;
+    const char *kafka_changes_topic;
+    const char *config;
     int reliable;
     int64_t timeout_ns;
     long window;
@@ -79,6 +85,11 @@ usage(FILE *out)
             "  --reliable            wait for the hub's acknowledgements\n"
             "  --timeout DUR         give up waiting after DUR without an answer (default 10s)\n"
             "  --window N            events in flight at most with --reliable (default 1000)\n"
+            "  --kafka-brokers LIST  produce to Kafka instead (keyed by service; deploys and\n"
+            "                        tickets also to the changes topic); waits for the brokers\n"
+            "  --kafka-topic T       events topic (default loophub.events)\n"
+            "  --kafka-changes-topic T  changes topic (default loophub.changes; 'off')\n"
+            "  --config FILE         take Kafka settings from FILE ([kafka_hub], [kafka])\n"
             "  -q, --quiet           print nothing on success\n"
             "  -h, --help            show this help\n\n"
             "Exit: 0 all stored (or duplicate), 1 a rejection, a timeout or an error, 2 bad usage.\n",
@@ -119,6 +130,10 @@ enum {
     O_RELIABLE,
     O_TIMEOUT,
     O_WINDOW,
+    O_KAFKA_BROKERS,
+    O_KAFKA_TOPIC,
+    O_KAFKA_CHANGES,
+    O_CONFIG,
 };
 
 static const struct option lopts[] = {
@@ -156,6 +171,10 @@ static const struct option lopts[] = {
     {"reliable", no_argument, NULL, O_RELIABLE},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"window", required_argument, NULL, O_WINDOW},
+    {"kafka-brokers", required_argument, NULL, O_KAFKA_BROKERS},
+    {"kafka-topic", required_argument, NULL, O_KAFKA_TOPIC},
+    {"kafka-changes-topic", required_argument, NULL, O_KAFKA_CHANGES},
+    {"config", required_argument, NULL, O_CONFIG},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -494,6 +513,61 @@ out:
     return rc;
 }
 
+/* Produces each message to Kafka through lh_kafka_send (which picks the topics by kind). */
+static int
+send_kafka(const send_opts_t *so, outmsg_t *msgs, size_t n)
+{
+    lh_run_conf_t c;
+    char why[600] = "";
+    if (lh_run_conf_init(&c) < 0)
+        return LH_EXIT_ERROR;
+    int rc = so->config ? lh_run_conf_load(&c, so->config, why, sizeof(why)) : 0;
+    lh_kafka_conf_t k;
+    int have_k = 0;
+    if (rc == 0) {
+        free(c.kafka_brokers);
+        c.kafka_brokers = strdup(so->kafka_brokers);
+        if (so->kafka_topic) {
+            lh_strlist_free(&c.kafka_topics);
+            lh_strlist_add(&c.kafka_topics, so->kafka_topic);
+        }
+        if (so->kafka_changes_topic) {
+            free(c.kafka_changes_topic);
+            c.kafka_changes_topic = strdup(so->kafka_changes_topic);
+        }
+        rc = lh_run_conf_kafka(&c, &k, why, sizeof(why));
+        have_k = rc == 0;
+    }
+    int exit_rc = rc == 0 ? LH_EXIT_OK : LH_EXIT_ERROR;
+    if (rc < 0)
+        lh_cli_error("send", "%s", why);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        lh_event_t *ev = NULL;
+        char dwhy[256];
+        if (lh_codec_decode_one(msgs[i].data, msgs[i].len, LH_FMT_AUTO, NULL, &ev, dwhy,
+                                sizeof(dwhy)) < 0) {
+            lh_cli_error("send", "line %s: %s", msgs[i].tag, dwhy);
+            exit_rc = LH_EXIT_ERROR;
+            continue;
+        }
+        rc = lh_kafka_send(&k, ev, msgs[i].data, msgs[i].len,
+                           (int)(so->timeout_ns / LH_NS_PER_MS), why, sizeof(why));
+        if (rc < 0) {
+            lh_cli_error("send", "%s", why);
+            exit_rc = LH_EXIT_ERROR;
+        } else if (!so->quiet && n == 1) {
+            printf("sent %s to Kafka (acknowledged by the brokers)\n", ev->id);
+        }
+        lh_event_destroy(&ev);
+    }
+    if (exit_rc == LH_EXIT_OK && !so->quiet && n > 1)
+        printf("sent %zu messages to Kafka (acknowledged by the brokers)\n", n);
+    if (have_k)
+        lh_kafka_conf_free(&k);
+    lh_run_conf_free(&c);
+    return exit_rc;
+}
+
 /* --- inputs ------------------------------------------------------------------------------ */
 
 static int
@@ -567,7 +641,7 @@ precheck_sink(lh_event_t *ev, int err, const char *id, const char *why, void *ar
 int
 lh_cli_send(int argc, char **argv)
 {
-    send_opts_t so = {NULL, 0, 10 * LH_NS_PER_SEC, 1000, 0, NULL};
+    send_opts_t so = {.timeout_ns = 10 * LH_NS_PER_SEC, .window = 1000};
     lh_kind_t kind = LH_KIND_NONE;
     int argi = 1;
     if (argc > 1 && argv[1][0] != '-') {
@@ -598,6 +672,18 @@ lh_cli_send(int argc, char **argv)
             break;
         case O_TO:
             so.to = optarg;
+            break;
+        case O_KAFKA_BROKERS:
+            so.kafka_brokers = optarg;
+            break;
+        case O_KAFKA_TOPIC:
+            so.kafka_topic = optarg;
+            break;
+        case O_KAFKA_CHANGES:
+            so.kafka_changes_topic = optarg;
+            break;
+        case O_CONFIG:
+            so.config = optarg;
             break;
         case O_RELIABLE:
             so.reliable = 1;
@@ -635,6 +721,9 @@ lh_cli_send(int argc, char **argv)
                                         "ticket) or --json FILE");
     if (!rc && kind != LH_KIND_NONE && so.json)
         rc = lh_cli_usage_error("send", "--json and a kind exclude each other");
+    if (!rc && so.kafka_brokers && (so.reliable || so.to))
+        rc = lh_cli_usage_error("send", "--kafka-brokers excludes --to and --reliable (Kafka "
+                                        "sends wait for the brokers anyway)");
     if (rc) {
         lh_event_destroy(&ev);
         return rc;
@@ -691,7 +780,9 @@ lh_cli_send(int argc, char **argv)
     }
     tally_t t = {0};
     if (rc == 0) {
-        if (so.reliable) {
+        if (so.kafka_brokers) {
+            rc = send_kafka(&so, msgs, n);
+        } else if (so.reliable) {
             rc = send_reliable(&so, msgs, n, &t);
             if (rc == 0 && t.rejected)
                 rc = LH_EXIT_ERROR;

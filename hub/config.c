@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "kafka/kafka.h"
 #include "loophub/error.h"
 #include "loophub/event.h"
 #include "loophub/log.h"
@@ -66,6 +67,7 @@ static const opt_t opts[] = {
     {"kafka-group", "kafka_hub", "group", T_STR, OFF(kafka_group), "loophub", "G", "consumer group id"},
     {"kafka-alerts-topic", "kafka_hub", "alerts_topic", T_STR, OFF(kafka_alerts_topic), "loophub.alerts", "T", "topic correlated alerts are produced to"},
     {"kafka-changes-topic", "kafka_hub", "changes_topic", T_STR, OFF(kafka_changes_topic), "loophub.changes", "T", "topic of deploys and tickets every hub reads whole"},
+    {"kafka-hub-name", "kafka_hub", "hub_name", T_STR, OFF(kafka_hub_name), NULL, "NAME", "this hub's stable name among the hubs (default the host name)"},
     {"am-service-label", "alertmanager", "service_label", T_STR, OFF(am_service_label), "service", "NAME", "Alertmanager label naming the service"},
     {"am-env-label", "alertmanager", "env_label", T_STR, OFF(am_env_label), NULL, "NAME", "label naming the environment (default env, then environment)"},
     {"am-severity-label", "alertmanager", "severity_label", T_STR, OFF(am_severity_label), "severity", "NAME", "label naming the severity"},
@@ -237,8 +239,8 @@ on_ini(void *user, const char *section, const char *name, const char *value)
     return 0;
 }
 
-static int
-load_file(lh_run_conf_t *c, const char *path, char *err, size_t errlen)
+int
+lh_run_conf_load(lh_run_conf_t *c, const char *path, char *err, size_t errlen)
 {
     free(c->config_path);
     c->config_path = strdup(path);
@@ -307,7 +309,7 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
             config = optarg;
     }
     if (config) {
-        int rc = load_file(c, config, err, errlen);
+        int rc = lh_run_conf_load(c, config, err, errlen);
         if (rc < 0)
             return rc;
     }
@@ -342,4 +344,43 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
         return LH_EINVAL;
     }
     return 0;
+}
+
+int
+lh_run_conf_kafka(const lh_run_conf_t *c, lh_kafka_conf_t *k, char *why, size_t whylen)
+{
+    lh_kafka_conf_init(k);
+    const struct {
+        const char *key;
+        const char *value;
+    } own[] = {
+        {"brokers", c->kafka_brokers},
+        {"group", c->kafka_group},
+        {"alerts_topic", c->kafka_alerts_topic},
+        {"changes_topic", c->kafka_changes_topic},
+        {"hub_name", c->kafka_hub_name},
+    };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(own) / sizeof(own[0]); i++)
+        if (own[i].value)
+            rc = lh_kafka_conf_set(k, own[i].key, own[i].value);
+    for (size_t i = 0; rc == 0 && i < c->kafka_topics.n; i++)
+        rc = lh_kafka_conf_set(k, "topic", c->kafka_topics.v[i]);
+    for (size_t i = 0; rc == 0 && i < c->kafka_props.n; i++) {
+        char *kv = strdup(c->kafka_props.v[i]);
+        char *eq = kv ? strchr(kv, '=') : NULL;
+        if (!kv)
+            rc = LH_ENOMEM;
+        else if (eq) {
+            *eq = '\0';
+            rc = lh_kafka_conf_set(k, kv, eq + 1);
+        }
+        free(kv);
+    }
+    if (rc == 0 && (rc = lh_kafka_conf_check(k, why, whylen)) == 0)
+        return 0;
+    if (rc != LH_ECONFIG)
+        snprintf(why, whylen, "kafka settings: %s", lh_strerror(rc));
+    lh_kafka_conf_free(k);
+    return rc;
 }

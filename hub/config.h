@@ -40,6 +40,7 @@ typedef struct lh_run_conf {
     char *kafka_group;
     char *kafka_alerts_topic;
     char *kafka_changes_topic;
+    char *kafka_hub_name;
     lh_strlist_t kafka_props; /* "key=value" pairs from [kafka] */
     char *am_service_label;
     char *am_env_label;
@@ -55,10 +56,20 @@ int lh_run_conf_init(lh_run_conf_t *c);
  * (config file problem: err names file and line). */
 int lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t errlen);
 
+/* Reads an INI config file into c (over what c holds). Returns 0, or LH_ECONFIG with err naming
+ * file and line. */
+int lh_run_conf_load(lh_run_conf_t *c, const char *path, char *err, size_t errlen);
+
 /* Prints the options table as help text. */
 void lh_run_conf_help(FILE *out);
 
 void lh_run_conf_free(lh_run_conf_t *c);
+
+struct lh_kafka_conf;
+/* The Kafka settings of c (the --kafka-* options and the [kafka] pass-through) as an
+ * lh_kafka_conf_t, checked against librdkafka. Returns 0 (caller frees *k with
+ * lh_kafka_conf_free), or LH_E* with why set to one line. */
+int lh_run_conf_kafka(const lh_run_conf_t *c, struct lh_kafka_conf *k, char *why, size_t whylen);
 
 /* 1 when an endpoint value means "disabled" (NULL, "", "off"). */
 int lh_conf_off(const char *v);

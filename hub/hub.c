@@ -279,7 +279,8 @@ keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
         if (hub->items[i].err) {
             m->raw = malloc(len ? len : 1);
             if (m->raw) {
-                memcpy(m->raw, data, len);
+                if (len)
+                    memcpy(m->raw, data, len);
                 m->raw_len = len;
             }
             return;

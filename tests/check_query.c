@@ -34,9 +34,8 @@
 #include "testutil.h"
 #include "timeutil.h"
 
-/* The CLI entry point is part of the loophub binary, not of a library: build it in here. */
-#include "cli_common.c"
-#include "cli_timeline.c"
+/* lh_cli_timeline() comes from the lh_cli library, the same code the binary runs. */
+#include "cli.h"
 
 #define T0 (1764151200LL * LH_NS_PER_SEC)
 #define MIN (60LL * LH_NS_PER_SEC)

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -102,6 +103,8 @@ int
 lh__http_reply_error(lh__http_req_t *r, unsigned code, const char *msg)
 {
     json_t *o = json_pack("{s:s}", "error", msg);
+    if (!o) /* msg quoted something that is not UTF-8 */
+        o = json_pack("{s:s}", "error", "the request cannot be processed (invalid UTF-8)");
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     int rc;
@@ -239,8 +242,8 @@ on_headers(lh__http_t *h, lh__http_req_t *r, const char *method, const char *url
         unsigned long long v = strtoull(cl, &end, 10);
         if (errno == ERANGE || v > limit) {
             char msg[128];
-            snprintf(msg, sizeof(msg), "body of %s bytes is over the limit of %zu bytes", cl,
-                     limit);
+            snprintf(msg, sizeof(msg), "body of %llu bytes is over the limit of %zu bytes",
+                     errno == ERANGE ? ULLONG_MAX : v, limit);
             lh__http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
             return 1;
         }
@@ -298,6 +301,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         snprintf(msg, sizeof(msg), "body is over the limit of %zu bytes",
                  lh_hub_opts(h->hub)->limits.max_payload);
         lh__http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+        return queue(h, r);
+    }
+    if (h->stopping) { /* the hub commits nothing more: do not take what it cannot store */
+        lh__http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the hub is shutting down");
         return queue(h, r);
     }
     if (!r->route->write) {

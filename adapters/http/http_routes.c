@@ -195,7 +195,9 @@ ce_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
     ce_sink_t *s = arg;
     s->called = 1;
     s->r->in_hub = 1;
-    s->rc = lh_hub_submit_event(s->h->hub, s->h->self, s->r->origin, ev, err, why, s->r->body.data,
+    static const char empty[1] = "";
+    const void *raw = s->r->body.data ? (const void *)s->r->body.data : empty;
+    s->rc = lh_hub_submit_event(s->h->hub, s->h->self, s->r->origin, ev, err, why, raw,
                                 s->r->body.len, s->r);
     return 1; /* one event per request */
 }
@@ -205,20 +207,23 @@ handle_submit(lh__http_t *h, lh__http_req_t *r)
 {
     int rc;
     h->submitted++;
+    /* never hand the hub a NULL payload, even an empty one (it copies it with memcpy) */
+    static const char empty[1] = "";
+    const void *body = r->body.data ? (const void *)r->body.data : empty;
     if (r->ce_binary) {
         ce_attrs_t a;
         a.n = 0;
         MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_ce, &a);
         ce_sink_t s = {.h = h, .r = r, .called = 0, .rc = 0};
-        rc = lh_codec_decode_ce_binary(a.kv, a.n, r->body.data, r->body.len,
-                                       &lh_hub_opts(h->hub)->codec, ce_sink, &s);
+        rc = lh_codec_decode_ce_binary(a.kv, a.n, body, r->body.len, &lh_hub_opts(h->hub)->codec,
+                                       ce_sink, &s);
         if (rc >= 0 && !s.called)
             rc = LH_ENOMEM;
         else if (rc >= 0)
             rc = s.rc;
     } else {
         r->in_hub = 1;
-        rc = lh_hub_submit(h->hub, h->self, r->origin, r->body.data, r->body.len, r->hint, r);
+        rc = lh_hub_submit(h->hub, h->self, r->origin, body, r->body.len, r->hint, r);
     }
     lh_buf_free(&r->body);
     if (rc < 0) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ typedef struct {
     char *log;
     int port;
     pid_t pid;
+    int dead; /* exited before it answered */
 } hub_t;
 
 /* --- raw HTTP over a socket --------------------------------------------------------------- */
@@ -84,6 +86,20 @@ raw_exchange(int port, const char *req, size_t len, int timeout_ms)
     return out;
 }
 
+static int healthz_ok(void *arg);
+
+/* Ready: /healthz answers; or the hub died trying. */
+static int
+up_or_dead(void *arg)
+{
+    hub_t *h = arg;
+    if (waitpid(h->pid, NULL, WNOHANG) == h->pid) {
+        h->dead = 1;
+        return 1;
+    }
+    return healthz_ok(arg);
+}
+
 static int
 healthz_ok(void *arg)
 {
@@ -119,7 +135,7 @@ hub_start(hub_t *h, const char *const *extra)
     h->log = malloc(ll);
     snprintf(h->log, ll, "%s/hub.log", h->dir);
     h->pid = lh_test_spawn(argv, h->log);
-    int up = lh_test_wait_for(healthz_ok, h, 15000);
+    int up = lh_test_wait_for(up_or_dead, h, 15000) && !h->dead;
     free(pull);
     free(router);
     free(pub);
@@ -563,6 +579,37 @@ START_TEST(test_bad_clients_leave_hub_serving)
 }
 END_TEST
 
+START_TEST(test_shutdown_with_open_requests)
+{
+    hub_t h;
+    hub_start(&h, NULL);
+    /* one request half sent, one finished and answered, one idle keep-alive connection */
+    int half = connect_port(h.port);
+    ck_assert_int_ge(half, 0);
+    static const char part[] = "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                               "application/json\r\nContent-Length: 400\r\n\r\n[";
+    ck_assert_int_eq(send(half, part, sizeof(part) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(part) - 1));
+    char *ev = event_json("s-1", "deploy", "api");
+    resp_t r = post(&h, "/v1/events", "application/json", ev);
+    ASSERT_CODE(r, 202);
+    free(r.body);
+    free(ev);
+    int idle = connect_port(h.port);
+    ck_assert_int_ge(idle, 0);
+    ck_assert_msg(healthz_ok(&h), "not serving before the stop");
+    /* SIGTERM: the hub exits cleanly and promptly although clients still hold connections */
+    hub_stop(&h);
+    /* the half-sent request was never stored and its connection is closed */
+    char buf[256];
+    struct pollfd p = {.fd = half, .events = POLLIN};
+    ck_assert_int_eq(poll(&p, 1, 5000), 1);
+    ssize_t n = recv(half, buf, sizeof(buf) - 1, 0);
+    ck_assert_msg(n <= 0 || strncmp(buf, "HTTP/1.1 503", 12) == 0, "%.*s", (int)n, buf);
+    close(half);
+    close(idle);
+}
+END_TEST
+
 START_TEST(test_address_in_use)
 {
     int port = lh_test_free_port();
@@ -614,6 +661,7 @@ http_suite(void)
         {"healthz_and_metrics", test_healthz_and_metrics},
         {"routing_errors", test_routing_errors},
         {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving},
+        {"shutdown_with_open_requests", test_shutdown_with_open_requests},
         {"address_in_use", test_address_in_use},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -408,7 +408,8 @@ START_TEST(test_garbage_on_every_socket_keeps_serving)
     free(out);
     free(err);
     ck_assert_int_eq(hub_stop(&h), 0);
-    ck_assert_msg(lh_test_file_count(h.log, "rejected") >= 2, "rejections are logged");
+    /* logged at most once a second per reason, so at least one line */
+    ck_assert_msg(lh_test_file_count(h.log, "rejected") >= 1, "rejections are logged");
 
     /* rejected input is kept in the quarantine table, the good event in the timeline */
     const char *q[] = {"sqlite3", h.db,

@@ -808,6 +808,54 @@ START_TEST(test_two_hubs_share_the_group)
 }
 END_TEST
 
+/* --- loophub send --kafka-brokers ----------------------------------------------------------- */
+
+START_TEST(test_send_produces_to_events_and_changes)
+{
+    mock_t m;
+    mock_start(&m, std_topics);
+    lh_kafka_conf_t c;
+    lh_kafka_conf_init(&c);
+    ck_assert_int_eq(lh_kafka_conf_set(&c, "brokers", m.bootstrap), 0);
+
+    lh_event_t *ev = lh_event_new();
+    ck_assert_ptr_nonnull(ev);
+    ev->id = lh_event_str(ev, "sd-1", (size_t)-1);
+    ev->service = lh_event_str(ev, "billing", (size_t)-1);
+    ev->kind = LH_KIND_DEPLOY;
+    char why[512] = "";
+    const char *payload = "{\"id\":\"sd-1\"}";
+    ck_assert_msg(lh_kafka_send(&c, ev, payload, strlen(payload), 10000, why, sizeof(why)) == 0,
+                  "send: %s", why);
+    /* an incident goes to the events topic only */
+    ev->kind = LH_KIND_INCIDENT;
+    ev->id = lh_event_str(ev, "si-1", (size_t)-1);
+    ck_assert_msg(lh_kafka_send(&c, ev, "{}", 2, 10000, why, sizeof(why)) == 0, "send: %s", why);
+    lh_event_destroy(&ev);
+
+    char *events = wait_topic(m.bootstrap, "loophub.events", "%k\t%s\n", "billing\t", 2, 30000);
+    ck_assert_int_eq(count_lines_with(events, "sd-1"), 1);
+    free(events);
+    char *changes = wait_topic(m.bootstrap, "loophub.changes", "%k\t%s\n", "sd-1", 1, 30000);
+    ck_assert_int_eq(count_lines_with(changes, NULL), 1);
+    free(changes);
+    lh_kafka_conf_free(&c);
+    mock_stop(&m);
+
+    /* nobody listening: a clear timeout, not a hang */
+    lh_kafka_conf_init(&c);
+    ck_assert_int_eq(lh_kafka_conf_set(&c, "brokers", "127.0.0.1:1"), 0);
+    ev = lh_event_new();
+    ev->id = lh_event_str(ev, "sd-2", (size_t)-1);
+    ev->kind = LH_KIND_ALERT;
+    int rc = lh_kafka_send(&c, ev, "{}", 2, 1500, why, sizeof(why));
+    ck_assert_msg(rc == LH_ETIMEOUT, "rc %d why %s", rc, why);
+    ck_assert_msg(strstr(why, "loophub.events") != NULL, "why: %s", why);
+    lh_event_destroy(&ev);
+    lh_kafka_conf_free(&c);
+}
+END_TEST
+
 static Suite *
 kafka_suite(void)
 {
@@ -824,6 +872,7 @@ kafka_suite(void)
         {"kill9_exactly_once", test_kill9_exactly_once, 500},
         {"brokers_down_then_up", test_brokers_down_then_up, 300},
         {"injected_errors", test_injected_errors, 240},
+        {"send_produces_to_events_and_changes", test_send_produces_to_events_and_changes, 120},
         {"two_hubs_share_the_group", test_two_hubs_share_the_group, 560},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
