@@ -17,14 +17,29 @@
 #include "kafka/kafka.h"
 #include "zmq/zmq_adapter.h"
 
-static lh_hub_t *g_hub;
+static lh_hub_t *volatile g_hub;
+static volatile sig_atomic_t g_stop;
 
 static void
 on_signal(int sig)
 {
     (void)sig;
+    g_stop = 1;
     if (g_hub)
         lh_hub_request_stop(g_hub);
+}
+
+/* Installed first thing, so a SIGTERM during start-up is a clean stop too. */
+static void
+install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 static int
@@ -88,6 +103,7 @@ lh_cli_run(int argc, char **argv)
 {
     lh_run_conf_t c;
     char err[512] = "";
+    install_signals();
     if (lh_run_conf_init(&c) < 0) {
         lh_cli_error("run", "out of memory");
         return LH_EXIT_ERROR;
@@ -146,13 +162,8 @@ lh_cli_run(int argc, char **argv)
         return LH_EXIT_ERROR;
     }
     g_hub = hub;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (g_stop)
+        lh_hub_request_stop(hub);
 
     rc = lh_hub_run(hub);
     g_hub = NULL;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -96,6 +97,8 @@ spawn(const char *const argv[], int in_fd, int out_fd, int err_fd)
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
+        /* a failed assertion ends the test process at once: take the child with it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         setpgid(0, 0);
         dup2(in_fd, 0);
         dup2(out_fd, 1);
