@@ -32,9 +32,12 @@ run: build
 test: deps-test
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=ON $(WERROR) >/dev/null
 	cmake --build $(TEST_BUILD) -j$(JOBS)
-	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	@cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ctest --output-on-failure -j$(JOBS) --timeout 600
+	    ctest --output-on-failure -j$(JOBS) --timeout 600; rc=$$?; \
+	    echo "Check summaries:"; \
+	    grep -E '^(Running suite|[0-9]+%: Checks: )' Testing/Temporary/LastTest.log; \
+	    exit $$rc
 
 demo: build
 	sh examples/demo.sh ./$(BUILD)/loophub

@@ -5,6 +5,7 @@
  * alerts were dropped on the way (PUB is lossy by design): tail says so on stderr.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,8 @@ usage(FILE *out)
                  "  -h, --help       show this help\n");
 }
 
-/* Decodes an alert in any of the hub's formats. */
+/* Decodes an alert in any of the hub's formats. A CloudEvent (an object with "specversion")
+ * carries the alert's JSON form as its "data" object. */
 static int
 decode_alert(const void *data, size_t len, lh_correlated_t **out)
 {
@@ -48,8 +50,21 @@ decode_alert(const void *data, size_t len, lh_correlated_t **out)
     size_t i = 0;
     while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t' || p[i] == '\r'))
         i++;
-    if (i < len && p[i] == '{')
-        return lh_codec_alert_json_decode(p, len, out);
+    if (i < len && p[i] == '{') {
+        json_t *root = json_loadb(p, len, 0, NULL);
+        if (!root || !json_object_get(root, "specversion")) {
+            json_decref(root);
+            return lh_codec_alert_json_decode(p, len, out);
+        }
+        json_t *ce_data = json_object_get(root, "data");
+        char *text = json_is_object(ce_data) ? json_dumps(ce_data, JSON_COMPACT) : NULL;
+        json_decref(root);
+        if (!text)
+            return LH_EDECODE;
+        int rc = lh_codec_alert_json_decode(text, strlen(text), out);
+        free(text);
+        return rc;
+    }
     return lh_codec_alert_pb_decode(data, len, out);
 }
 

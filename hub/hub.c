@@ -347,23 +347,30 @@ reason_label(int err)
     }
 }
 
+/* Marks an item rejected (inside the transaction; counted once the batch is committed). */
 static void
-reject(lh_hub_t *hub, item_t *it, int err, const char *why)
+reject(item_t *it, int err, const char *why)
 {
     if (!it->why)
         it->why = strdup(why);
     it->err = err;
     it->status = LH_ACK_REJECTED;
+}
+
+/* After the commit: count and log (at most once a second per reason) one rejection. */
+static void
+account_rejection(lh_hub_t *hub, const item_t *it)
+{
     char metric[96];
     snprintf(metric, sizeof(metric), "loophub_events_rejected_total{reason=\"%s\"}",
-             reason_label(err));
+             reason_label(it->err));
     lh_hub_count(hub, metric, 1);
     lh_hub_count(hub, "loophub_events_rejected_total", 1);
     const msg_t *m = &hub->msgs[it->msg];
     const char *id = it->ev ? it->ev->id : it->id;
-    lh_log_ratelimited(reason_label(err), LH_LOG_WARN, "pipeline", "rejected %s%s%sfrom %s: %s",
+    lh_log_ratelimited(reason_label(it->err), LH_LOG_WARN, "pipeline", "rejected %s%s%sfrom %s: %s",
                        id ? "event " : "a message ", id ? id : "", id ? " " : "", m->origin,
-                       it->why ? it->why : why);
+                       it->why ? it->why : "?");
 }
 
 static void
@@ -400,10 +407,10 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
             if (v < 0) {
                 free(it->why);
                 it->why = NULL;
-                reject(hub, it, v, why[0] ? why : lh_strerror(v));
+                reject(it, v, why[0] ? why : lh_strerror(v));
             }
         } else {
-            reject(hub, it, it->err, it->why ? it->why : "cannot decode");
+            reject(it, it->err, it->why ? it->why : "cannot decode");
         }
         if (it->status == LH_ACK_REJECTED) {
             const msg_t *m = &hub->msgs[it->msg];
@@ -481,7 +488,6 @@ commit_batch(lh_hub_t *hub)
     int alerts = 0;
     int rc = store_batch(hub, now, &alerts);
     if (rc < 0) {
-        /* counters bumped by reject() during the failed attempt are recounted on retry */
         lh_hub_count(hub, "loophub_store_errors_total", 1);
         lh_log_ratelimited("commit", LH_LOG_ERROR, "hub",
                            "cannot commit a batch of %zu events (%s); intake paused, retrying",
@@ -499,6 +505,8 @@ commit_batch(lh_hub_t *hub)
             stored++;
         else if (hub->items[i].status == LH_ACK_DUPLICATE)
             lh_hub_count(hub, "loophub_events_duplicate_total", 1);
+        else
+            account_rejection(hub, &hub->items[i]);
     }
     lh_hub_count(hub, "loophub_events_stored_total", stored);
     lh_hub_count(hub, "loophub_batches_total", 1);

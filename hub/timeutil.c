@@ -132,10 +132,17 @@ lh_time_parse(const char *s, int64_t *ns)
     if (se == 60)
         se = 59; /* leap second: clamp, SQL-style */
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
-    /* int64 ns range: about +-9.2e9 s */
-    if (secs > 9223372035LL || secs < -9223372035LL)
+    /* Exactly the int64 ns range, so every time lh_time_format() writes parses back:
+     * 1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z. In the first second of
+     * it secs * 1e9 alone would overflow, hence the split. */
+    const int64_t max_s = INT64_MAX / LH_NS_PER_SEC, min_s = INT64_MIN / LH_NS_PER_SEC - 1;
+    if (secs > max_s || secs < min_s || (secs == max_s && frac > INT64_MAX % LH_NS_PER_SEC) ||
+        (secs == min_s && frac < LH_NS_PER_SEC + INT64_MIN % LH_NS_PER_SEC))
         return LH_EINVAL;
-    *ns = secs * LH_NS_PER_SEC + frac;
+    if (secs == min_s)
+        *ns = (secs + 1) * LH_NS_PER_SEC + (frac - LH_NS_PER_SEC);
+    else
+        *ns = secs * LH_NS_PER_SEC + frac;
     return 0;
 }
 

@@ -1,0 +1,283 @@
+/*
+ * results.c - the registry of figures, the printed table and bench/results.json.
+ *
+ * Every measurement records its figures under the key names of results.json; the table is a
+ * fixed list of rows over those keys (a missing key prints "n/a"), followed by the ratios and the
+ * issue's goals, each marked met or missed. Ratios are computed here from figures of the same
+ * run, never from remembered numbers.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define MAX_RESULTS 128
+#define MAX_NOTES 64
+
+typedef struct {
+    char key[64];
+    int is_str;
+    double v;
+    char s[256];
+} result_t;
+
+static result_t results[MAX_RESULTS];
+static int n_results;
+static char *notes[MAX_NOTES];
+static int n_notes;
+
+static result_t *
+slot(const char *key)
+{
+    for (int i = 0; i < n_results; i++)
+        if (strcmp(results[i].key, key) == 0)
+            return &results[i];
+    if (n_results == MAX_RESULTS)
+        return NULL;
+    result_t *r = &results[n_results++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->key, sizeof(r->key), "%s", key);
+    return r;
+}
+
+void
+bench_set(const char *key, double v)
+{
+    result_t *r = slot(key);
+    if (r) {
+        r->is_str = 0;
+        r->v = v;
+    }
+}
+
+int
+bench_get(const char *key, double *v)
+{
+    for (int i = 0; i < n_results; i++)
+        if (!results[i].is_str && strcmp(results[i].key, key) == 0) {
+            *v = results[i].v;
+            return 1;
+        }
+    return 0;
+}
+
+void
+bench_set_str(const char *key, const char *v)
+{
+    result_t *r = slot(key);
+    if (r) {
+        r->is_str = 1;
+        snprintf(r->s, sizeof(r->s), "%s", v);
+    }
+}
+
+const char *
+bench_get_str(const char *key)
+{
+    for (int i = 0; i < n_results; i++)
+        if (results[i].is_str && strcmp(results[i].key, key) == 0)
+            return results[i].s;
+    return NULL;
+}
+
+void
+bench_note(const char *fmt, ...)
+{
+    if (n_notes == MAX_NOTES)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    notes[n_notes++] = strdup(buf);
+    fprintf(stderr, "lh-bench: note: %s\n", buf);
+}
+
+/* ---- derived figures ---------------------------------------------------------------------- */
+
+static void
+ratio(const char *key, const char *num, const char *den)
+{
+    double a, b;
+    if (bench_get(num, &a) && bench_get(den, &b) && b > 0)
+        bench_set(key, a / b);
+}
+
+static void
+derive(void)
+{
+    ratio("ratio_e2e_pull_to_transport", "e2e_pull_events_per_s", "transport_limit_msgs_per_s");
+    ratio("ratio_e2e_pull_to_store_reference", "e2e_pull_events_per_s",
+          "store_reference_rows_per_s");
+    ratio("ratio_e2e_router_to_transport", "e2e_router_events_per_s",
+          "transport_limit_msgs_per_s");
+    ratio("ratio_e2e_router_to_store_reference", "e2e_router_events_per_s",
+          "store_reference_rows_per_s");
+    ratio("ratio_e2e_kafka_to_transport", "e2e_kafka_events_per_s", "transport_limit_msgs_per_s");
+    ratio("ratio_e2e_kafka_to_store_reference", "e2e_kafka_events_per_s",
+          "store_reference_rows_per_s");
+    ratio("ratio_loophub_to_sec", "loophub_same_stream_events_per_s", "sec_events_per_s");
+}
+
+/* ---- table -------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *key;
+    const char *label;
+    const char *unit;
+    int decimals;
+} row_t;
+
+static const row_t rows[] = {
+    {NULL, "1. transport limit (raw libzmq PUSH->PULL, tcp loopback)", NULL, 0},
+    {"transport_limit_msgs_per_s", "  same encoded events", "msgs/s", 0},
+    {NULL, "2. store reference (plain table + (service,env,time) index, WAL, FULL, 1,000/tx)",
+     NULL, 0},
+    {"store_reference_rows_per_s", "  raw SQLite inserts", "rows/s", 0},
+    {NULL, "3. loophub end to end (real `loophub run`, until all committed)", NULL, 0},
+    {"e2e_pull_events_per_s", "  ZMQ PULL", "events/s", 0},
+    {"e2e_router_events_per_s", "  ZMQ ROUTER, acked, window of outstanding events", "events/s",
+     0},
+    {"e2e_kafka_events_per_s", "  Kafka consumer group, librdkafka mock cluster", "events/s", 0},
+    {"ratio_e2e_pull_to_transport", "  PULL / transport limit", "x", 3},
+    {"ratio_e2e_pull_to_store_reference", "  PULL / store reference", "x", 2},
+    {"ratio_e2e_router_to_store_reference", "  ROUTER / store reference", "x", 2},
+    {"ratio_e2e_kafka_to_store_reference", "  Kafka / store reference", "x", 2},
+    {NULL, "4. correlation latency (incident sent -> alert received on SUB)", NULL, 0},
+    {"corr_latency_idle_p50_ms", "  idle p50", "ms", 2},
+    {"corr_latency_idle_p99_ms", "  idle p99", "ms", 2},
+    {"corr_latency_idle_max_ms", "  idle max", "ms", 2},
+    {"corr_latency_load_events_per_s", "  background load (half of PULL peak)", "events/s", 0},
+    {"corr_latency_p50_ms", "  under load p50", "ms", 2},
+    {"corr_latency_p99_ms", "  under load p99", "ms", 2},
+    {"corr_latency_max_ms", "  under load max", "ms", 2},
+    {NULL, "5. memory (hub VmHWM)", NULL, 0},
+    {"peak_rss_mb", "  peak RSS at the end of 3", "MiB", 1},
+    {"peak_rss_100k_deploys_mb", "  peak RSS, 100,000 deploys inside the window", "MiB", 1},
+    {NULL, "6. query latency (lh_query_timeline in-process, warm)", NULL, 0},
+    {"query_store_events", "  events in the store", "events", 0},
+    {"timeline_incident_p50_ms", "  timeline --incident p50", "ms", 3},
+    {"timeline_incident_p99_ms", "  timeline --incident p99", "ms", 3},
+    {"timeline_service_1h_p50_ms", "  timeline --service S --env E --since 1h p50", "ms", 3},
+    {"timeline_service_1h_p99_ms", "  timeline --service S --env E --since 1h p99", "ms", 3},
+    {"timeline_cli_incident_ms", "  `loophub timeline --incident` as a process (median)", "ms", 1},
+    {NULL, "7. peer: SEC 2.9, PairWithWindow rule per service", NULL, 0},
+    {"sec_events_per_s", "  SEC", "events/s", 0},
+    {"sec_generic_events_per_s", "  SEC, one generic rule (for reference)", "events/s", 0},
+    {"loophub_same_stream_events_per_s", "  loophub, same stream", "events/s", 0},
+    {"ratio_loophub_to_sec", "  loophub / SEC", "x", 1},
+    {"sec_proof_correlations", "  agreement stream: SEC correlations", "", 0},
+    {"loophub_proof_correlations", "  agreement stream: loophub correlations", "", 0},
+    {"proof_expected_correlations", "  agreement stream: expected", "", 0},
+};
+
+typedef struct {
+    const char *key;
+    const char *text;
+    int at_most; /* 1: value <= limit, 0: value >= limit */
+    double limit;
+} goal_t;
+
+static const goal_t goals[] = {
+    {"e2e_pull_events_per_s", "end to end >= 150,000 events/s (2 cores)", 0, 150000},
+    {"ratio_e2e_pull_to_store_reference", "end to end >= 1.5 x store reference", 0, 1.5},
+    {"corr_latency_p99_ms", "correlation p99 <= 5 ms under load", 1, 5},
+    {"peak_rss_mb", "peak RSS <= 100 MB (end of 3)", 1, 100},
+    {"peak_rss_100k_deploys_mb", "peak RSS <= 100 MB (100k deploys in window)", 1, 100},
+    {"timeline_incident_p99_ms", "timeline --incident p99 <= 10 ms on 10M events", 1, 10},
+    {"ratio_loophub_to_sec", "at least 25 x SEC", 0, 25},
+};
+
+static void
+fmt_num(double v, int decimals, char *out, size_t len)
+{
+    if (decimals == 0 && fabs(v) >= 1000) {
+        char raw[64], *p = out;
+        snprintf(raw, sizeof(raw), "%.0f", v);
+        size_t n = strlen(raw), lead = n % 3 ? n % 3 : 3;
+        for (size_t i = 0; i < n && (size_t)(p - out) + 2 < len; i++) {
+            if (i && (i - lead) % 3 == 0 && i >= lead)
+                *p++ = ',';
+            *p++ = raw[i];
+        }
+        *p = 0;
+    } else {
+        snprintf(out, len, "%.*f", decimals, v);
+    }
+}
+
+void
+bench_print_table(void)
+{
+    derive();
+    const char *m = bench_get_str("machine");
+    printf("\nloophub benchmarks  (machine: %s)\n", m ? m : "?");
+    double load;
+    if (bench_get("loadavg_start", &load))
+        printf("load average at start %.2f, at end ", load);
+    if (bench_get("loadavg_end", &load))
+        printf("%.2f\n", load);
+    printf("%-78s %16s  %s\n", "measurement", "value", "unit");
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (!rows[i].key) {
+            printf("%s\n", rows[i].label);
+            continue;
+        }
+        double v;
+        char num[64] = "n/a";
+        if (bench_get(rows[i].key, &v))
+            fmt_num(v, rows[i].decimals, num, sizeof(num));
+        printf("%-78s %16s  %s\n", rows[i].label, num, rows[i].unit);
+    }
+    printf("\ngoals\n");
+    for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++) {
+        double v;
+        const char *verdict = "not measured";
+        char num[64] = "";
+        if (bench_get(goals[i].key, &v)) {
+            int ok = goals[i].at_most ? v <= goals[i].limit : v >= goals[i].limit;
+            verdict = ok ? "met" : "MISSED";
+            fmt_num(v, v < 100 ? 2 : 0, num, sizeof(num));
+        }
+        printf("  %-56s %14s  %s\n", goals[i].text, num, verdict);
+    }
+    if (n_notes) {
+        printf("\nnotes\n");
+        for (int i = 0; i < n_notes; i++)
+            printf("  - %s\n", notes[i]);
+    }
+}
+
+int
+bench_write_json(const char *path)
+{
+    derive();
+    json_t *o = json_object();
+    for (int i = 0; i < n_results; i++) {
+        if (results[i].is_str)
+            json_object_set_new(o, results[i].key, json_string(results[i].s));
+        else
+            json_object_set_new(o, results[i].key, json_real(results[i].v));
+    }
+    json_t *g = json_object();
+    for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++) {
+        double v;
+        if (bench_get(goals[i].key, &v))
+            json_object_set_new(g, goals[i].key,
+                                json_boolean(goals[i].at_most ? v <= goals[i].limit
+                                                              : v >= goals[i].limit));
+    }
+    json_object_set_new(o, "goals_met", g);
+    json_t *n = json_array();
+    for (int i = 0; i < n_notes; i++)
+        json_array_append_new(n, json_string(notes[i]));
+    json_object_set_new(o, "notes", n);
+    int rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    return rc == 0 ? 0 : -1;
+}
