@@ -74,6 +74,8 @@ pid_t bench_spawn_piped(const char *const argv[], const char *err_log, int *out_
 int bench_stop(pid_t pid, int sig, int timeout_ms);
 /* Peak resident set (VmHWM) of a live process in MiB, or -1. */
 double bench_vmhwm_mb(pid_t pid);
+/* User + system CPU seconds a live process has used so far, or -1. */
+double bench_proc_cpu_s(pid_t pid);
 /* Peak RSS of this process and of its waited-for children (getrusage), MiB. */
 double bench_children_maxrss_mb(void);
 /* A free TCP port on 127.0.0.1 (bound then released), or -1. */
@@ -180,6 +182,17 @@ int bench_memory_deploys(const bench_cfg_t *cfg);
 int bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background);
 int bench_query(const bench_cfg_t *cfg);
 int bench_sec(const bench_cfg_t *cfg);
+
+/* Starts a hub named name, pushes s over PULL, waits until every event is stored, stops the hub.
+ * *eps (may be NULL) gets events/s; prefix (may be NULL) records the e2e_<prefix>_* figures;
+ * db_out (may be NULL) receives the store's path and keeps it (else the hub's dir is removed).
+ * Returns 0 or -1. */
+int bench_pull_run(const bench_cfg_t *cfg, const char *name, const wl_stream_t *s,
+                   const char *prefix, double *eps, char *db_out, size_t db_len);
+
+/* Writes SEC's rules: one PairWithWindow rule per service (generic: one rule for all), each
+ * writing a line per correlation to out_path. Returns 0 or -1. */
+int sec_rules_write(const char *path, int services, int generic, const char *out_path);
 
 /* Pushes s over a PUSH socket to endpoint, as fast as the socket takes it. Returns 0 or -1. */
 int bench_push_all(const char *endpoint, const wl_stream_t *s, size_t from, size_t to);

@@ -117,7 +117,7 @@ set_uuid(lh_event_t *ev, uint64_t *rng, const char *prefix)
     char id[80];
     snprintf(id, sizeof(id), "%s%08x-%04x-4%03x-%04x-%012" PRIx64, prefix ? prefix : "",
              (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
-             (unsigned)(b >> 48) & 0xffff, b & 0xffffffffffffULL);
+             (unsigned)(b >> 48) & 0xffff, (uint64_t)(b & 0xffffffffffffULL));
     set_str(ev, &ev->id, id);
 }
 
@@ -168,11 +168,11 @@ make_deploy(wl_t *w, lh_event_t *ev, int svc, int env, const char *svcname)
     set_str(ev, &ev->deploy.version, buf);
     snprintf(buf, sizeof(buf), "2.%d.%d", s->version - 1, env);
     set_str(ev, &ev->deploy.previous_version, buf);
-    snprintf(buf, sizeof(buf), "%012" PRIx64, (uint64_t)dn * 0x9e3779b97f4a7c15ULL >> 16);
+    snprintf(buf, sizeof(buf), "%012" PRIx64, (uint64_t)((uint64_t)dn * 0x9e3779b97f4a7c15ULL >> 16));
     set_str(ev, &ev->deploy.commit, buf);
     ev->deploy.commit_time_ns = ev->time_ns - 40 * 60 * LH_NS_PER_SEC;
     snprintf(buf, sizeof(buf), "pkg:oci/%s@sha256:%016" PRIx64, svcname,
-             (uint64_t)dn * 0xc2b2ae3d27d4eb4fULL);
+             (uint64_t)((uint64_t)dn * 0xc2b2ae3d27d4eb4fULL));
     set_str(ev, &ev->deploy.artifact, buf);
     if (dn % 2 == 0) {
         snprintf(buf, sizeof(buf), "CHG-%" PRId64, dn);
@@ -198,7 +198,7 @@ make_alert(wl_t *w, lh_event_t *ev, int svc, int env, const char *svcname)
     ev->alert.state = u01(&w->rng) < 0.6 ? LH_ALERT_FIRING : LH_ALERT_RESOLVED;
     set_str(ev, &ev->alert.name, alert_names[name]);
     snprintf(buf, sizeof(buf), "%016" PRIx64,
-             ((uint64_t)svc * 31 + (uint64_t)env * 7 + name) * 0x9e3779b97f4a7c15ULL);
+             (uint64_t)(((uint64_t)svc * 31 + (uint64_t)env * 7 + name) * 0x9e3779b97f4a7c15ULL));
     set_str(ev, &ev->alert.fingerprint, buf);
     snprintf(buf, sizeof(buf), "%s on %s in %s", alert_names[name], svcname, wl_envs[env]);
     set_str(ev, &ev->alert.summary, buf);

@@ -139,7 +139,7 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
     }
     /* fixed metrics first, so they always show in /metrics */
     static const char *const fixed[] = {
-        "loophub_events_received_total", "loophub_events_stored_total",
+        "loophub_events_received_total",  "loophub_events_stored_total",
         "loophub_events_duplicate_total", "loophub_events_rejected_total",
         "loophub_alerts_created_total",   "loophub_alerts_published_total",
         "loophub_batches_total",          "loophub_store_errors_total",
@@ -311,15 +311,15 @@ lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const void 
 }
 
 int
-lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev,
-                    int err, const char *why, const void *raw, size_t raw_len, void *token)
+lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev, int err,
+                    const char *id, const char *why, const void *raw, size_t raw_len, void *token)
 {
     int rc = push_msg(hub, from, origin, token);
     if (rc < 0) {
         lh_event_destroy(&ev);
         return rc;
     }
-    rc = push_item(hub, ev, ev ? 0 : err, NULL, why);
+    rc = push_item(hub, ev, ev ? 0 : err, id, why);
     if (rc < 0)
         return rc;
     if (raw)
@@ -423,8 +423,8 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
                     plen = hub->pb.len;
                 }
             }
-            rc = lh_store_quarantine(hub->st, m->origin, it->why,
-                                     it->ev ? it->ev->id : it->id, payload, plen);
+            rc = lh_store_quarantine(hub->st, m->origin, it->why, it->ev ? it->ev->id : it->id,
+                                     payload, plen);
             if (rc < 0)
                 goto fail;
             continue;
@@ -557,8 +557,7 @@ publish_one(int64_t seq, const void *pb, size_t len, void *arg)
     lh_correlated_t *ca = NULL;
     int rc = lh_codec_alert_pb_decode(pb, len, &ca);
     if (rc < 0) {
-        lh_log(LH_LOG_ERROR, "hub", "outbox alert %lld cannot be decoded; skipped",
-               (long long)seq);
+        lh_log(LH_LOG_ERROR, "hub", "outbox alert %lld cannot be decoded; skipped", (long long)seq);
         hub->cursor[pc->a->sink] = seq;
         push_done(hub, seq);
         return 0;
@@ -610,8 +609,8 @@ publish_outbox(lh_hub_t *hub)
             continue;
         pub_ctx_t pc = {hub, a, 0};
         for (;;) {
-            int n = lh_store_alert_pending_after(hub->st, (lh_sink_t)a->sink,
-                                                 hub->cursor[a->sink], 256, publish_one, &pc);
+            int n = lh_store_alert_pending_after(hub->st, (lh_sink_t)a->sink, hub->cursor[a->sink],
+                                                 256, publish_one, &pc);
             mark_done(hub, a->sink);
             if (n < 256 || pc.stop)
                 break;
@@ -811,12 +810,13 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
         rc |= lh_buf_printf(
             out, "# TYPE loophub_store_quarantined gauge\nloophub_store_quarantined %lld\n",
             (long long)s.quarantined);
-        rc |= lh_buf_printf(out,
-                            "# TYPE loophub_outbox_pending gauge\nloophub_outbox_pending %lld\n",
-                            (long long)s.alerts_pending_pub);
+        rc |=
+            lh_buf_printf(out, "# TYPE loophub_outbox_pending gauge\nloophub_outbox_pending %lld\n",
+                          (long long)s.alerts_pending_pub);
     }
-    rc |= lh_buf_printf(out, "# TYPE loophub_start_time_seconds gauge\n"
-                             "loophub_start_time_seconds %lld\n",
+    rc |= lh_buf_printf(out,
+                        "# TYPE loophub_start_time_seconds gauge\n"
+                        "loophub_start_time_seconds %lld\n",
                         (long long)(hub->started_ns / LH_NS_PER_SEC));
     return rc ? LH_ENOMEM : 0;
 }

@@ -191,13 +191,12 @@ typedef struct {
 static int
 ce_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
 {
-    (void)id;
     ce_sink_t *s = arg;
     s->called = 1;
     s->r->in_hub = 1;
     static const char empty[1] = "";
     const void *raw = s->r->body.data ? (const void *)s->r->body.data : empty;
-    s->rc = lh_hub_submit_event(s->h->hub, s->h->self, s->r->origin, ev, err, why, raw,
+    s->rc = lh_hub_submit_event(s->h->hub, s->h->self, s->r->origin, ev, err, id, why, raw,
                                 s->r->body.len, s->r);
     return 1; /* one event per request */
 }

@@ -267,8 +267,14 @@ lh__kafka_changes_group(const lh_kafka_conf_t *c, char *buf, size_t len)
 static void
 log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    const lh__kafka_state_t *st = rd_kafka_opaque(rk);
+    lh__kafka_state_t *st = rd_kafka_opaque(rk);
     const char *name = rd_kafka_name(rk);
+    if (st && st->quiet) {
+        if (level <= 3)
+            snprintf(st->last_error, sizeof(st->last_error), "%s", buf);
+        lh_log(LH_LOG_DEBUG, COMPONENT, "%s: %s: %s", name, fac, buf);
+        return;
+    }
     if (level <= 4) {
         /* the [kafka] properties go to every handle: a consumer property on the producer is
          * expected, not a problem worth a warning */
@@ -311,6 +317,13 @@ static void
 error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     lh__kafka_state_t *st = opaque;
+    if (st->quiet) {
+        if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || !st->last_error[0])
+            snprintf(st->last_error, sizeof(st->last_error), "%s", reason);
+        lh_log(LH_LOG_DEBUG, COMPONENT, "%s: %s: %s", st->what,
+               rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        return;
+    }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         lh__kafka_note_down(st, reason);
         return;

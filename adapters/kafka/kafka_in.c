@@ -265,10 +265,9 @@ static int
 ce_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
 {
     ce_arg_t *a = arg;
-    (void)id;
     void *tok = a->submitted ? NULL : a->token;
-    int rc = lh_hub_submit_event(a->k->hub, a->k->self, a->origin, ev, err, why, a->raw, a->raw_len,
-                                 tok);
+    int rc = lh_hub_submit_event(a->k->hub, a->k->self, a->origin, ev, err, id, why, a->raw,
+                                 a->raw_len, tok);
     if (rc) {
         a->err = rc;
         return 1;
@@ -326,7 +325,7 @@ submit(kin_t *k, rd_kafka_t *rk, const rd_kafka_message_t *m)
                                        ce_sink, &a);
     if (!a.submitted && !a.err) {
         /* the codec said nothing (out of memory): record the message as rejected */
-        rc = lh_hub_submit_event(k->hub, k->self, origin, NULL, rc < 0 ? rc : LH_EDECODE,
+        rc = lh_hub_submit_event(k->hub, k->self, origin, NULL, rc < 0 ? rc : LH_EDECODE, NULL,
                                  "cannot decode CloudEvents binary-mode message", m->payload,
                                  m->len, t);
         a.err = rc;

@@ -48,6 +48,9 @@ int lh__kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what,
 typedef struct lh__kafka_state {
     const char *what; /* "kafka-in", "kafka-out", "kafka-send": names the handle in logs */
     int down;         /* all brokers down was logged, their return was not */
+    int quiet;        /* a one-shot client (send): librdkafka's warnings and errors are not
+                       * logged but kept in last_error, for the one line the CLI prints */
+    char last_error[256];
 } lh__kafka_state_t;
 
 /* Broker reachability: logs once when all brokers go down and once when they are back. */

@@ -226,10 +226,10 @@ lh_kafka_out_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **
 /* --- loophub send --------------------------------------------------------------------------- */
 
 typedef struct {
-    lh__kafka_state_t st;
-    int acked, failed;
-    rd_kafka_resp_err_t err;
-    char topic[256];
+    lh__kafka_state_t st;    /* first: the handle's opaque; quiet */
+    unsigned acked;          /* bit i: copy i acknowledged */
+    rd_kafka_resp_err_t err; /* a failure other than a timeout or our own purge */
+    char err_topic[256];
 } send_t;
 
 static void
@@ -237,12 +237,14 @@ send_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     send_t *s = opaque;
+    unsigned i = (unsigned)(intptr_t)m->_private;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        s->acked++;
-    } else {
-        s->failed++;
+        s->acked |= 1u << i;
+    } else if (m->err != RD_KAFKA_RESP_ERR__MSG_TIMED_OUT &&
+               m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
+               m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT && !s->err) {
         s->err = m->err;
-        snprintf(s->topic, sizeof(s->topic), "%s", rd_kafka_topic_name(m->rkt));
+        snprintf(s->err_topic, sizeof(s->err_topic), "%s", rd_kafka_topic_name(m->rkt));
     }
 }
 
@@ -256,7 +258,10 @@ lh_kafka_send(const lh_kafka_conf_t *c, const lh_event_t *ev, const void *payloa
     }
     if (timeout_ms <= 0)
         timeout_ms = 10000;
-    send_t s = {{"kafka-send", 0}, 0, 0, 0, ""};
+    send_t s;
+    memset(&s, 0, sizeof(s));
+    s.st.what = "kafka-send";
+    s.st.quiet = 1; /* the caller prints one line; librdkafka's chatter goes to debug */
     rd_kafka_conf_t *conf;
     int rc = lh__kafka_rdconf(c, LH__KAFKA_PRODUCER, &s, &conf, why, whylen);
     if (rc)
@@ -284,35 +289,45 @@ lh_kafka_send(const lh_kafka_conf_t *c, const lh_event_t *ev, const void *payloa
     const char *topics[2] = {lh__kafka_topic(c, 0), NULL};
     if (ev->kind == LH_KIND_DEPLOY || ev->kind == LH_KIND_TICKET)
         topics[1] = lh__kafka_changes_topic(c);
-    int queued = 0;
+    unsigned queued = 0;
     rc = 0;
-    for (int i = 0; i < 2 && topics[i] && !rc; i++) {
+    for (unsigned i = 0; i < 2 && topics[i] && !rc; i++) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topics[i]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)payload, len),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END);
         if (e) {
             snprintf(why, whylen, "kafka: cannot produce to %s: %s", topics[i],
                      rd_kafka_err2str(e));
             rc = LH_EKAFKA;
         } else {
-            queued++;
+            queued |= 1u << i;
         }
     }
-    rd_kafka_flush(rk, timeout_ms + 1000); /* message.timeout.ms expires them before this */
-    if (!rc && s.acked < queued) {
-        if (s.failed) {
-            snprintf(why, whylen, "kafka: not delivered to %s: %s", s.topic,
-                     rd_kafka_err2str(s.err));
-            rc = s.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? LH_ETIMEOUT : LH_EKAFKA;
-        } else {
-            snprintf(why, whylen, "kafka: no acknowledgement within %d ms", timeout_ms);
-            rc = LH_ETIMEOUT;
-        }
-    }
+    /* wait for the acknowledgements until the deadline, not a moment longer: librdkafka
+     * expires timed-out messages only once a second */
+    rd_kafka_flush(rk, timeout_ms);
     if (rd_kafka_outq_len(rk) > 0) {
         rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(rk, 0);
+        rd_kafka_flush(rk, 500); /* serves the purged messages' reports */
+    }
+    if (!rc && (s.acked & queued) != queued) {
+        char missing[600] = "";
+        for (unsigned i = 0; i < 2; i++)
+            if ((queued & (1u << i)) && !(s.acked & (1u << i)))
+                snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
+                         missing[0] ? " and " : "", topics[i]);
+        if (s.err) {
+            snprintf(why, whylen, "kafka: not delivered to %s: %s", s.err_topic,
+                     rd_kafka_err2str(s.err));
+            rc = LH_EKAFKA;
+        } else {
+            snprintf(why, whylen, "kafka: no acknowledgement for %s from %s within %d ms%s%s%s",
+                     missing, c->brokers && *c->brokers ? c->brokers : "the brokers", timeout_ms,
+                     s.st.last_error[0] ? " (" : "", s.st.last_error,
+                     s.st.last_error[0] ? ")" : "");
+            rc = LH_ETIMEOUT;
+        }
     }
     rd_kafka_destroy(rk);
     return rc;

@@ -75,9 +75,11 @@ int lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const v
                   size_t len, int hint, void *token);
 
 /* Same, for adapters that decode themselves (e.g. CloudEvents binary mode with ce_* headers):
- * ev (ownership passes, may be NULL for a rejection with err/why). */
+ * ev (ownership passes), or NULL for a rejection with err/why and, when it could be read, the
+ * event's id (kept in the ack and the quarantine). */
 int lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev,
-                        int err, const char *why, const void *raw, size_t raw_len, void *token);
+                        int err, const char *id, const char *why, const void *raw, size_t raw_len,
+                        void *token);
 
 /* The adapter registered with ops/ctx (for lh_hub_submit's from). */
 lh_adapter_t *lh_hub_adapter_of(lh_hub_t *hub, void *ctx);

@@ -27,6 +27,7 @@
 #include "loophub/alert.h"
 #include "loophub/error.h"
 #include "testutil.h"
+#include "timeutil.h"
 
 #define E2E_DATA LH_TEST_DATA "/e2e"
 #define AM_BIN "/usr/bin/prometheus-alertmanager"
@@ -567,6 +568,30 @@ START_TEST(test_real_alertmanager_delivers)
     ck_assert_str_eq(cnt, "1\n0\n");
     free(cnt);
 
+    /* the alert ends: Alertmanager sends the resolution (send_resolved), a new event timed at
+     * endsAt */
+    char ends[40];
+    time_t ends_t = iso(-1, ends, sizeof(ends));
+    const char *rkv[] = {"SERVICE", "am-checkout", "STARTS", starts, NULL};
+    char *resolved = template("am-post-alerts.json", rkv);
+    json_t *rj = parse_json(resolved, strlen(resolved));
+    json_object_set_new(json_array_get(rj, 0), "endsAt", json_string(ends));
+    free(resolved);
+    resolved = json_dumps(rj, JSON_COMPACT);
+    json_decref(rj);
+    ck_assert_int_eq(lh_test_write_file(alerts_path, resolved, strlen(resolved)), 0);
+    free(resolved);
+    ck_assert_msg(lh_test_run(post, NULL, &out, &err, 10000) == 0, "POST %s: %s %s", api, out, err);
+    free(out);
+    free(err);
+    char q[256];
+    snprintf(q, sizeof(q),
+             "SELECT count(*) FROM events WHERE kind = 2 AND state = 2 AND severity = 4 AND "
+             "service = 'am-checkout' AND time = %lld * 1000000000;",
+             (long long)ends_t);
+    sql_cond_t res = {h.db, q, "1\n"};
+    ck_assert_msg(lh_test_wait_for(sql_holds, &res, 20000), "the resolution was never stored");
+
     ck_assert_int_eq(lh_test_stop(am, SIGTERM, 15000), 0);
     hub_stop(&h);
 }
@@ -791,7 +816,8 @@ START_TEST(test_alerts_formats)
 
     char *dep = ce_deploy("ce-dep-5", "search", "pkg:oci/search@3.1.0", -300);
     char *inc = ce_incident("ce-inc-5", "INC-4", "search", "pkg:oci/search@3.1.0", -5);
-    resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", dep);
+    /* plain application/json: the hub detects the CloudEvent by its specversion */
+    resp_t r = http_post(&h, "/v1/events", "application/json", dep);
     ASSERT_CODE(r, 202);
     free(r.body);
     r = http_post(&h, "/v1/events", "application/cloudevents+json", inc);
@@ -829,6 +855,11 @@ START_TEST(test_alerts_formats)
         ck_assert_msg(id && did && strcmp(id, did) == 0 && strncmp(id, "ca-", 3) == 0,
                       "the CloudEvent id is the alert's id: %s / %s", id ? id : "-",
                       did ? did : "-");
+        json_t *tm = json_object_get(ce, "time");
+        int64_t created = 0;
+        ck_assert_msg(json_is_string(tm) && lh_time_parse(json_string_value(tm), &created) == 0 &&
+                          created > 0,
+                      "the CloudEvent's time is when the alert was created");
         json_t *data = json_object_get(ce, "data");
         ck_assert_msg(json_is_object(data), "data is the alert object");
         assert_alert_json(data, "CloudEvent data on PUB", "search", "ce-dep-5");

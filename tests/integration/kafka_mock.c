@@ -10,9 +10,18 @@
  * "error <reason>":
  *   down <broker_id>                  disconnect a broker, refuse connections (-1: all)
  *   up <broker_id>                    accept connections again (-1: all)
- *   errors <apikey> <count> <errcode> the next count requests of that API fail with errcode
+ *   errors <apikey> <count> <errcode> the next count requests of that API (to any broker) fail
+ *                                     with errcode
+ *   broker_errors <broker_id> <apikey> <count> <errcode>
+ *                                     the same, on one broker only (so a test can aim at one
+ *                                     client: the leader of the alerts topic sees only the
+ *                                     hub's producer)
+ *   pending <broker_id> <apikey>      answers "ok N": broker errors not yet consumed
+ *   leader <topic> <partition> <broker_id>   move a partition's leadership
+ *   coordinator <group> <broker_id>   make a broker the coordinator of a consumer group
  *   rtt <broker_id> <ms>              delay the broker's responses
  *   topic <name> <partitions>         create a topic
+ * Broker ids are 1..N.
  * Exit status: 0 after a clean shutdown, 1 when the cluster cannot be created, 2 on bad usage.
  */
 #include <errno.h>
@@ -70,16 +79,19 @@ create_topic(rd_kafka_mock_cluster_t *mc, const char *name, long parts, int repl
     return 0;
 }
 
-/* Executes one control line. Returns 0 (why unused) or -1 with why. */
+/* Executes one control line. Returns 0 with answer set to what follows "ok" (often nothing),
+ * or -1 with why. */
 static int
-command(rd_kafka_mock_cluster_t *mc, int replicas, char *line, char *why, size_t whylen)
+command(rd_kafka_mock_cluster_t *mc, int replicas, char *line, char *answer, size_t anslen,
+        char *why, size_t whylen)
 {
-    char *argv[5];
+    char *argv[6];
     int argc = 0;
-    for (char *tok = strtok(line, " \t\r\n"); tok && argc < 5; tok = strtok(NULL, " \t\r\n"))
+    for (char *tok = strtok(line, " \t\r\n"); tok && argc < 6; tok = strtok(NULL, " \t\r\n"))
         argv[argc++] = tok;
-    long a = 0, b = 0, c = 0;
+    long a = 0, b = 0, c = 0, d = 0;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    answer[0] = '\0';
     if (argc == 2 && strcmp(argv[0], "down") == 0 && parse_int(argv[1], &a) == 0) {
         err = rd_kafka_mock_broker_set_down(mc, (int32_t)a);
     } else if (argc == 2 && strcmp(argv[0], "up") == 0 && parse_int(argv[1], &a) == 0) {
@@ -96,6 +108,24 @@ command(rd_kafka_mock_cluster_t *mc, int replicas, char *line, char *why, size_t
             errs[i] = (rd_kafka_resp_err_t)c;
         rd_kafka_mock_push_request_errors_array(mc, (int16_t)a, (size_t)b, errs);
         free(errs);
+    } else if (argc == 5 && strcmp(argv[0], "broker_errors") == 0 && parse_int(argv[1], &a) == 0 &&
+               parse_int(argv[2], &b) == 0 && parse_int(argv[3], &c) == 0 &&
+               parse_int(argv[4], &d) == 0 && c >= 0 && c <= 10000) {
+        /* the call is variadic: push the (error, rtt) tuples one at a time */
+        for (long i = 0; i < c && !err; i++)
+            err = rd_kafka_mock_broker_push_request_error_rtts(mc, (int32_t)a, (int16_t)b, 1,
+                                                               (rd_kafka_resp_err_t)d, 0);
+    } else if (argc == 3 && strcmp(argv[0], "pending") == 0 && parse_int(argv[1], &a) == 0 &&
+               parse_int(argv[2], &b) == 0) {
+        size_t cnt = 0;
+        err = rd_kafka_mock_broker_error_stack_cnt(mc, (int32_t)a, (int16_t)b, &cnt);
+        if (!err)
+            snprintf(answer, anslen, " %zu", cnt);
+    } else if (argc == 4 && strcmp(argv[0], "leader") == 0 && parse_int(argv[2], &a) == 0 &&
+               parse_int(argv[3], &b) == 0) {
+        err = rd_kafka_mock_partition_set_leader(mc, argv[1], (int32_t)a, (int32_t)b);
+    } else if (argc == 3 && strcmp(argv[0], "coordinator") == 0 && parse_int(argv[2], &a) == 0) {
+        err = rd_kafka_mock_coordinator_set(mc, "group", argv[1], (int32_t)a);
     } else if (argc == 3 && strcmp(argv[0], "rtt") == 0 && parse_int(argv[1], &a) == 0 &&
                parse_int(argv[2], &b) == 0 && b >= 0) {
         err = rd_kafka_mock_broker_set_rtt(mc, (int32_t)a, (int)b);
@@ -104,7 +134,9 @@ command(rd_kafka_mock_cluster_t *mc, int replicas, char *line, char *why, size_t
     } else {
         snprintf(why, whylen,
                  "unknown command (down ID | up ID | errors APIKEY COUNT ERRCODE | "
-                 "rtt ID MS | topic NAME PARTITIONS)");
+                 "broker_errors ID APIKEY COUNT ERRCODE | pending ID APIKEY | "
+                 "leader TOPIC PARTITION ID | coordinator GROUP ID | rtt ID MS | "
+                 "topic NAME PARTITIONS)");
         return -1;
     }
     if (err) {
@@ -198,9 +230,9 @@ main(int argc, char **argv)
         while ((nl = memchr(line, '\n', used)) != NULL) {
             *nl = '\0';
             size_t consumed = (size_t)(nl - line) + 1;
-            char why[300];
-            if (command(mc, replicas, line, why, sizeof(why)) == 0)
-                printf("ok\n");
+            char why[300], answer[64];
+            if (command(mc, replicas, line, answer, sizeof(answer), why, sizeof(why)) == 0)
+                printf("ok%s\n", answer);
             else
                 printf("error %s\n", why);
             fflush(stdout);
