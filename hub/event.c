@@ -412,7 +412,8 @@ lh_event_validate(const lh_event_t *ev, const lh_limits_t *limp, int64_t now_ns,
         return fail(why, whylen, LH_EMISSING, "missing field 'time'");
     if (ev->time_ns < 0)
         return fail(why, whylen, LH_ERANGE, "field 'time' is before 1970");
-    if (now_ns > 0 && ev->time_ns > now_ns + lim->max_future_ns)
+    /* differences, not sums: time_ns may be near INT64_MAX (a protobuf or a 2262 time) */
+    if (now_ns > 0 && ev->time_ns - now_ns > lim->max_future_ns)
         return fail(why, whylen, LH_ERANGE,
                     "field 'time' is %lld s ahead of the hub's clock (limit %lld s)",
                     (long long)((ev->time_ns - now_ns) / 1000000000LL),
@@ -475,7 +476,7 @@ lh_event_validate(const lh_event_t *ev, const lh_limits_t *limp, int64_t now_ns,
     if (ev->kind == LH_KIND_DEPLOY && ev->deploy.commit_time_ns) {
         if (ev->deploy.commit_time_ns < 0)
             return fail(why, whylen, LH_ERANGE, "field 'deploy.commit_time' is before 1970");
-        if (ev->deploy.commit_time_ns > ev->time_ns + lim->max_future_ns)
+        if (ev->deploy.commit_time_ns - ev->time_ns > lim->max_future_ns)
             return fail(why, whylen, LH_ERANGE,
                         "field 'deploy.commit_time' is after the deploy's time");
     }

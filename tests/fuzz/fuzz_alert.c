@@ -17,10 +17,10 @@
 static void
 same_alert(const lh_correlated_t *a, const lh_correlated_t *b, const char *how)
 {
-    FUZZ_CHECK(fuzz_streq(a->id, b->id), "%s: id '%s' came back as '%s'", how,
-               a->id ? a->id : "", b->id ? b->id : "");
-    FUZZ_CHECK(a->seq == b->seq, "%s: seq %llu came back as %llu", how,
-               (unsigned long long)a->seq, (unsigned long long)b->seq);
+    FUZZ_CHECK(fuzz_streq(a->id, b->id), "%s: id '%s' came back as '%s'", how, a->id ? a->id : "",
+               b->id ? b->id : "");
+    FUZZ_CHECK(a->seq == b->seq, "%s: seq %llu came back as %llu", how, (unsigned long long)a->seq,
+               (unsigned long long)b->seq);
     FUZZ_CHECK(a->kind == b->kind, "%s: kind %d came back as %d", how, a->kind, b->kind);
     FUZZ_CHECK(a->n_suspects == b->n_suspects, "%s: %zu suspects came back as %zu", how,
                a->n_suspects, b->n_suspects);

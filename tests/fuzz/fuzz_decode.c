@@ -36,8 +36,8 @@ check_pb_round_trip(const lh_event_t *ev)
     FUZZ_CHECK(fuzz_streq(ev->id, back->id), "id '%s' came back as '%s'", ev->id ? ev->id : "",
                back->id ? back->id : "");
     FUZZ_CHECK(ev->kind == back->kind, "kind %d came back as %d", ev->kind, back->kind);
-    FUZZ_CHECK(ev->time_ns == back->time_ns, "time %lld came back as %lld",
-               (long long)ev->time_ns, (long long)back->time_ns);
+    FUZZ_CHECK(ev->time_ns == back->time_ns, "time %lld came back as %lld", (long long)ev->time_ns,
+               (long long)back->time_ns);
     FUZZ_CHECK(ev->n_hosts == back->n_hosts, "%zu hosts came back as %zu", ev->n_hosts,
                back->n_hosts);
     FUZZ_CHECK(ev->n_labels == back->n_labels, "%zu labels came back as %zu", ev->n_labels,
@@ -67,8 +67,8 @@ check_json_round_trip(const lh_event_t *ev, int valid)
     FUZZ_CHECK(fuzz_streq(ev->id, back->id), "id '%s' came back as '%s'", ev->id,
                back->id ? back->id : "");
     FUZZ_CHECK(ev->kind == back->kind, "kind %d came back as %d", ev->kind, back->kind);
-    FUZZ_CHECK(ev->time_ns == back->time_ns, "time %lld came back as %lld",
-               (long long)ev->time_ns, (long long)back->time_ns);
+    FUZZ_CHECK(ev->time_ns == back->time_ns, "time %lld came back as %lld", (long long)ev->time_ns,
+               (long long)back->time_ns);
     lh_event_destroy(&back);
     lh_buf_free(&b);
 }
@@ -104,8 +104,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int calls = 0;
 
     int rc = lh_codec_decode(data, size, LH_FMT_AUTO, NULL, sink, &calls);
-    FUZZ_CHECK(rc == LH_ENOMEM || (rc >= 1 && rc == calls), "decode returned %d after %d calls",
-               rc, calls);
+    FUZZ_CHECK(rc == LH_ENOMEM || (rc >= 1 && rc == calls), "decode returned %d after %d calls", rc,
+               calls);
 
     calls = 0;
     rc = lh_codec_decode(data, size, forced[size % 4], NULL, sink, &calls);
@@ -119,8 +119,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lh_event_destroy(&ev);
     if (size > 0 && data[0] == '{' &&
         lh_codec_json_decode((const char *)data, size, &ev, why, sizeof why) == 0)
-        FUZZ_CHECK(ev->raw_len == size, "raw copy of %zu bytes for a %zu-byte payload",
-                   ev->raw_len, size);
+        FUZZ_CHECK(ev->raw_len == size, "raw copy of %zu bytes for a %zu-byte payload", ev->raw_len,
+                   size);
     lh_event_destroy(&ev);
     return 0;
 }

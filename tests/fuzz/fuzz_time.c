@@ -24,8 +24,8 @@ time_round_trip(int64_t ns, const char *from)
     FUZZ_CHECK(n > 0 && (size_t)n < sizeof buf, "format(%lld) gave %d", (long long)ns, n);
     FUZZ_CHECK(lh_time_parse(buf, &back) == 0, "'%s' (from %s, %lld) does not parse back", buf,
                from, (long long)ns);
-    FUZZ_CHECK(back == ns, "'%s' (from %s) is %lld, parsed back as %lld", buf, from,
-               (long long)ns, (long long)back);
+    FUZZ_CHECK(back == ns, "'%s' (from %s) is %lld, parsed back as %lld", buf, from, (long long)ns,
+               (long long)back);
     n = lh_time_format(back, again, sizeof again);
     FUZZ_CHECK(n > 0 && strcmp(buf, again) == 0, "'%s' formatted again as '%s'", buf, again);
 }

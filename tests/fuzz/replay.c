@@ -99,8 +99,7 @@ read_all(const char *path, size_t *len)
 START_TEST(replay_corpus)
 {
     corpus_t c;
-    ck_assert_msg(corpus_list(corpus_dir, &c) == 0, "cannot read corpus directory %s",
-                  corpus_dir);
+    ck_assert_msg(corpus_list(corpus_dir, &c) == 0, "cannot read corpus directory %s", corpus_dir);
     ck_assert_msg(c.n > 0, "corpus directory %s is empty", corpus_dir);
     for (size_t i = 0; i < c.n; i++) {
         size_t len = 0;
