@@ -363,7 +363,7 @@ utf8_valid(const unsigned char *s, size_t len)
     return 1;
 }
 
-static int
+__attribute__((format(printf, 4, 5))) static int
 fail(char *why, size_t whylen, int err, const char *fmt, ...)
 {
     if (why && whylen) {

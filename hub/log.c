@@ -79,7 +79,7 @@ stderr_sink(lh_log_level_t level, const char *component, const char *msg)
     (void)w;
 }
 
-static void
+__attribute__((format(printf, 3, 0))) static void
 emit(lh_log_level_t level, const char *component, const char *fmt, va_list ap)
 {
     char msg[1536];
