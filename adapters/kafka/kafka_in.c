@@ -6,9 +6,12 @@
  * (rd_kafka_queue_io_event_enable); its read end is this adapter's only poll item. read() drains
  * the pipe and polls each queue with timeout 0, at most budget messages in all; when it stops on
  * the budget it writes to the pipe itself, because librdkafka only signals again after the queue
- * was polled. Rebalance callbacks, delivery of log lines and errors all happen inside those polls,
- * on the hub's thread. The only other thread is the metadata thread below; it touches nothing
- * but atomics and the pipe.
+ * was polled. librdkafka signals only when a queue goes from empty to non-empty, so anything it
+ * queued before the pipe was attached would silence the pipe for good: the pipe is written once
+ * when the consumers are created, and tick() writes it when read() has not run for 500 ms.
+ * Rebalance callbacks, delivery of log lines and errors all happen inside those polls, on the hub's
+ * thread. The only other thread is the metadata thread below; it touches nothing but atomics and
+ * the pipe.
  *
  * At-least-once: each message is submitted with a token naming (handle, topic, partition,
  * offset); done() stores offset + 1 (enable.auto.offset.store=false) and librdkafka commits
@@ -36,18 +39,20 @@
 #include "kafka_internal.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
+#include "timeutil.h"
 
 #define COMPONENT "kafka"
 #define MAX_HEADERS 64
 #define META_RETRY_S 3
 #define META_REFRESH_S 30
+#define KICK_NS (500 * 1000000LL)
 
 typedef struct token {
     struct token *prev, *next;
     rd_kafka_t *rk;
     int32_t partition;
     int64_t offset;
-    char topic[]; /* NUL-terminated */
+    char topic[250]; /* Kafka limits topic names to 249 characters */
 } token_t;
 
 typedef struct kin {
@@ -63,8 +68,9 @@ typedef struct kin {
     rd_kafka_topic_t *rkt_ch; /* for the metadata thread */
     int pipefd[2];
     int started, stopped, closing, revoked;
-    token_t tokens;  /* sentinel of the in-flight list */
-    int ch_assigned; /* partitions of the changes topic assigned */
+    token_t tokens;    /* sentinel of the in-flight list */
+    int ch_assigned;   /* partitions of the changes topic assigned */
+    int64_t last_read; /* monotonic ns of the last read() */
     int ch_logged_err;
     /* metadata thread */
     pthread_t meta;
@@ -96,14 +102,13 @@ static token_t *
 token_new(kin_t *k, rd_kafka_t *rk, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    size_t tl = strlen(topic);
-    token_t *t = malloc(sizeof(*t) + tl + 1);
+    token_t *t = malloc(sizeof(*t));
     if (!t)
         return NULL;
     t->rk = rk;
     t->partition = m->partition;
     t->offset = m->offset;
-    memcpy(t->topic, topic, tl + 1);
+    snprintf(t->topic, sizeof(t->topic), "%s", topic);
     token_link(k, t);
     return t;
 }
@@ -371,6 +376,7 @@ kin_read(void *ctx, int budget)
 {
     kin_t *k = ctx;
     lh__kafka_drain(k->pipefd[0]);
+    k->last_read = lh_mono_ns();
     if (k->stopped)
         return 0;
     int ch_err = atomic_load(&k->ch_err);
@@ -479,8 +485,13 @@ kin_pollitems(void *ctx, zmq_pollitem_t *items, int max)
 static void
 kin_tick(void *ctx, int64_t now)
 {
-    (void)ctx;
-    (void)now;
+    kin_t *k = ctx;
+    /* a safety net for the edge-triggered signal (see consumer_new): serve the queues at least
+     * every KICK_NS even when the pipe stayed silent; a poll of an empty queue costs nothing */
+    if (!k->stopped && now - k->last_read >= KICK_NS) {
+        k->last_read = now;
+        lh__kafka_wake(k->pipefd[1]);
+    }
 }
 
 static void
@@ -572,6 +583,10 @@ consumer_new(kin_t *k, lh__kafka_role_t role, rd_kafka_t **rk, rd_kafka_queue_t 
         return LH_EKAFKA;
     }
     rd_kafka_queue_io_event_enable(*q, k->pipefd[1], "k", 1);
+    /* librdkafka signals only when a queue goes from empty to non-empty: whatever its threads
+     * queued before the line above (connection errors, with the brokers down at start) would
+     * keep the queue non-empty and the pipe silent for good. Look at the queue once now. */
+    lh__kafka_wake(k->pipefd[1]);
     return 0;
 }
 
