@@ -6,7 +6,7 @@
 
 #include "cli.h"
 
-static void
+__attribute__((format(printf, 2, 0))) static void
 vreport(const char *cmd, const char *fmt, va_list ap)
 {
     fprintf(stderr, "loophub%s%s: ", cmd ? " " : "", cmd ? cmd : "");

@@ -361,11 +361,8 @@ lh_run_conf_kafka(const lh_run_conf_t *c, lh_kafka_conf_t *k, char *why, size_t 
         {"hub_name", c->kafka_hub_name},
     };
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof(own) / sizeof(own[0]); i++)
-        if (own[i].value)
-            rc = lh_kafka_conf_set(k, own[i].key, own[i].value);
-    for (size_t i = 0; rc == 0 && i < c->kafka_topics.n; i++)
-        rc = lh_kafka_conf_set(k, "topic", c->kafka_topics.v[i]);
+    /* [kafka] first: the --kafka-* options and [kafka_hub] settings win over the same keys
+     * written there */
     for (size_t i = 0; rc == 0 && i < c->kafka_props.n; i++) {
         char *kv = strdup(c->kafka_props.v[i]);
         char *eq = kv ? strchr(kv, '=') : NULL;
@@ -377,6 +374,11 @@ lh_run_conf_kafka(const lh_run_conf_t *c, lh_kafka_conf_t *k, char *why, size_t 
         }
         free(kv);
     }
+    for (size_t i = 0; rc == 0 && i < sizeof(own) / sizeof(own[0]); i++)
+        if (own[i].value)
+            rc = lh_kafka_conf_set(k, own[i].key, own[i].value);
+    for (size_t i = 0; rc == 0 && i < c->kafka_topics.n; i++)
+        rc = lh_kafka_conf_set(k, "topic", c->kafka_topics.v[i]);
     if (rc == 0 && (rc = lh_kafka_conf_check(k, why, whylen)) == 0)
         return 0;
     if (rc != LH_ECONFIG)

@@ -160,7 +160,7 @@ mock_start(mock_t *m, const char *const topics[])
 }
 
 /* Sends one control line, expects "ok[ N]" and returns N (0 when absent). */
-static long
+__attribute__((format(printf, 2, 3))) static long
 mock_cmd(mock_t *m, const char *fmt, ...)
 {
     char line[256];
