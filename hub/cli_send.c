@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@
 
 #define DEFAULT_PULL "tcp://127.0.0.1:7701"
 #define DEFAULT_ROUTER "tcp://127.0.0.1:7702"
+/* messages in flight with --reliable at most: the socket's queue holds them all, so a send never
+ * blocks (the hub's ROUTER queues as many) */
+#define MAX_WINDOW 100000
 
 typedef struct {
     const char *to;
@@ -375,13 +379,21 @@ apply(lh_event_t *ev, int opt, const char *v)
 
 /* --- transport --------------------------------------------------------------------------- */
 
+/* --timeout in ms for ZeroMQ and librdkafka, which take an int (a negative one means forever) */
+static int
+timeout_ms_of(const send_opts_t *so)
+{
+    int64_t ms = so->timeout_ns / LH_NS_PER_MS;
+    return ms > INT_MAX ? INT_MAX : ms < 1 ? 1 : (int)ms;
+}
+
 static int
 send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
 {
     void *zctx = zmq_ctx_new();
     void *s = zmq_socket(zctx, ZMQ_PUSH);
     int one = 1;
-    int ms = (int)(so->timeout_ns / LH_NS_PER_MS);
+    int ms = timeout_ms_of(so);
     zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &ms, sizeof(ms));
     zmq_setsockopt(s, ZMQ_LINGER, &ms, sizeof(ms));
@@ -392,8 +404,10 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (zmq_send(s, msgs[i].data, msgs[i].len, 0) < 0) {
+            char d[32];
+            lh_duration_format(so->timeout_ns, d, sizeof(d));
             lh_cli_error("send", "no hub reachable at %s within %s (is 'loophub run' running?)",
-                         so->to, "the timeout");
+                         so->to, d);
             rc = LH_EXIT_ERROR;
         }
     }
@@ -465,9 +479,12 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
     void *zctx = zmq_ctx_new();
     void *s = zmq_socket(zctx, ZMQ_DEALER);
     int zero = 0, hwm = (int)so->window + 16;
+    int timeout_ms = timeout_ms_of(so);
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    /* the window keeps sends below the high-water mark; should one block anyway, give up */
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout_ms, sizeof(timeout_ms));
     int rc = LH_EXIT_OK;
     if (zmq_connect(s, so->to) != 0) {
         lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
@@ -477,7 +494,6 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
     }
     int single = n == 1;
     size_t sent = 0;
-    int timeout_ms = (int)(so->timeout_ns / LH_NS_PER_MS);
     while (t->lines < (long)n) {
         while (sent < n && (long)(sent - (size_t)t->lines) < so->window) {
             if (zmq_send(s, msgs[sent].tag, strlen(msgs[sent].tag), ZMQ_SNDMORE) < 0 ||
@@ -551,7 +567,7 @@ send_kafka(const send_opts_t *so, outmsg_t *msgs, size_t n)
             continue;
         }
         rc = lh_kafka_send(&k, ev, msgs[i].data, msgs[i].len,
-                           (int)(so->timeout_ns / LH_NS_PER_MS), why, sizeof(why));
+                           timeout_ms_of(so), why, sizeof(why));
         if (rc < 0) {
             lh_cli_error("send", "%s", why);
             exit_rc = LH_EXIT_ERROR;
@@ -694,10 +710,11 @@ lh_cli_send(int argc, char **argv)
             break;
         case O_WINDOW: {
             char *end;
+            errno = 0;
             so.window = strtol(optarg, &end, 10);
-            if (*end || so.window < 1)
-                rc = lh_cli_usage_error("send", "--window: '%s' is not a positive number",
-                                        optarg);
+            if (*end || !*optarg || errno || so.window < 1 || so.window > MAX_WINDOW)
+                rc = lh_cli_usage_error("send", "--window: '%s' is not a number from 1 to %d",
+                                        optarg, MAX_WINDOW);
             break;
         }
         case '?':

@@ -4,10 +4,13 @@
  * Invariants:
  *  - Only this thread touches the store, the correlator and the batch.
  *  - A message's done() is called exactly once, after the transaction holding its events is
- *    committed (or, for a message rejected whole, after its quarantine row is committed).
+ *    committed (or, for a message rejected whole, after its quarantine row is committed); a
+ *    message still uncommitted when the hub is destroyed gets forget() instead. A submission that
+ *    fails leaves nothing of its message in the batch.
  *  - Alerts leave only from the outbox, after the commit that wrote them; per output sink a
- *    cursor remembers the last alert handed over, so asynchronous sinks (Kafka) are not fed the
- *    same alert twice while it is in flight; a failure rewinds the cursor.
+ *    cursor remembers the last alert handed over and only moves forward, so asynchronous sinks
+ *    (Kafka) are not fed the same alert twice while it is in flight; a failed delivery puts that
+ *    one alert on the sink's retry list, offered again once.
  *  - A failed commit keeps the batch, pauses intake and retries; nothing is acked meanwhile.
  */
 #include "hub.h"
@@ -74,7 +77,9 @@ struct lh_hub {
 
     int outbox_dirty;
     int64_t outbox_check_at;
-    int64_t cursor[2]; /* per sink: last seq handed over */
+    int64_t cursor[2]; /* per sink: last seq handed over; only ever moves forward */
+    int64_t *retry[2]; /* per sink: seqs at or below the cursor whose delivery failed */
+    size_t n_retry[2], cap_retry[2];
     int64_t *done_seqs;
     size_t n_done, cap_done;
 
@@ -288,6 +293,24 @@ keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
     }
 }
 
+/* Takes back the message pushed last (and its items) after its submission failed: the adapter
+ * keeps its token, done() will not be called for it. */
+static void
+drop_last_msg(lh_hub_t *hub)
+{
+    msg_t *m = &hub->msgs[hub->n_msgs - 1];
+    for (size_t i = m->first; i < hub->n_items; i++) {
+        lh_event_destroy(&hub->items[i].ev);
+        free(hub->items[i].id);
+        free(hub->items[i].why);
+    }
+    lh_hub_count(hub, "loophub_events_received_total", -(int64_t)(hub->n_items - m->first));
+    hub->n_items = m->first;
+    free(m->origin);
+    free(m->raw);
+    hub->n_msgs--;
+}
+
 static void
 maybe_flush(lh_hub_t *hub)
 {
@@ -303,8 +326,10 @@ lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const void 
     if (rc < 0)
         return rc;
     rc = lh_codec_decode(data, len, (lh_format_t)hint, &hub->o.codec, decode_sink, hub);
-    if (rc < 0)
+    if (rc < 0) {
+        drop_last_msg(hub);
         return rc;
+    }
     keep_raw_if_rejected(hub, data, len);
     maybe_flush(hub);
     return 0;
@@ -320,8 +345,10 @@ lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_ev
         return rc;
     }
     rc = push_item(hub, ev, ev ? 0 : err, id, why);
-    if (rc < 0)
+    if (rc < 0) {
+        drop_last_msg(hub);
         return rc;
+    }
     if (raw)
         keep_raw_if_rejected(hub, raw, raw_len);
     maybe_flush(hub);
@@ -532,6 +559,9 @@ typedef struct {
     lh_hub_t *hub;
     lh_adapter_t *a;
     int stop;
+    int64_t want; /* retry: the seq asked for */
+    int found;    /* retry: it is still pending */
+    int rc;       /* retry: what offer() said */
 } pub_ctx_t;
 
 static int
@@ -549,16 +579,17 @@ push_done(lh_hub_t *hub, int64_t seq)
     return 0;
 }
 
+/* Hands one outbox alert to the sink. Returns 0 when it is out (marked done with the next
+ * mark_done()), 1 when the sink delivers it asynchronously (lh_hub_alert_done/failed follow),
+ * or LH_E* when the sink cannot take it now. */
 static int
-publish_one(int64_t seq, const void *pb, size_t len, void *arg)
+offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
 {
-    pub_ctx_t *pc = arg;
     lh_hub_t *hub = pc->hub;
     lh_correlated_t *ca = NULL;
     int rc = lh_codec_alert_pb_decode(pb, len, &ca);
     if (rc < 0) {
         lh_log(LH_LOG_ERROR, "hub", "outbox alert %lld cannot be decoded; skipped", (long long)seq);
-        hub->cursor[pc->a->sink] = seq;
         push_done(hub, seq);
         return 0;
     }
@@ -569,16 +600,35 @@ publish_one(int64_t seq, const void *pb, size_t len, void *arg)
         rc = pc->a->ops->publish(pc->a->ctx, seq, ca, hub->enc.data, hub->enc.len);
     lh_correlated_destroy(&ca);
     if (rc == 0) {
-        hub->cursor[pc->a->sink] = seq;
         push_done(hub, seq);
         lh_hub_count(hub, "loophub_alerts_published_total", 1);
         return 0;
     }
-    if (rc == LH_EAGAIN) {
-        hub->cursor[pc->a->sink] = seq;
-        return 0;
+    return rc == LH_EAGAIN ? 1 : rc;
+}
+
+/* Cursor scan: alerts never handed over in this run, oldest first. */
+static int
+publish_one(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    pub_ctx_t *pc = arg;
+    if (offer(pc, seq, pb, len) < 0) {
+        pc->stop = 1;
+        return 1;
     }
-    pc->stop = 1;
+    pc->hub->cursor[pc->a->sink] = seq;
+    return 0;
+}
+
+/* Retry scan: called with the first pending alert at or after pc->want. */
+static int
+publish_retry(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    pub_ctx_t *pc = arg;
+    if (seq != pc->want)
+        return 1; /* marked done meanwhile */
+    pc->found = 1;
+    pc->rc = offer(pc, seq, pb, len);
     return 1;
 }
 
@@ -595,6 +645,33 @@ mark_done(lh_hub_t *hub, int sink)
     hub->n_done = 0;
 }
 
+/* Offers again, once each, the alerts whose asynchronous delivery failed. Returns 0, or LH_E*
+ * when the sink refused one (the rest wait for the next look at the outbox). */
+static int
+publish_retries(lh_hub_t *hub, pub_ctx_t *pc)
+{
+    int sink = pc->a->sink;
+    size_t i = 0;
+    int rc = 0;
+    for (; i < hub->n_retry[sink]; i++) {
+        pc->want = hub->retry[sink][i];
+        pc->found = 0;
+        pc->rc = 0;
+        rc = lh_store_alert_pending_after(hub->st, (lh_sink_t)sink, pc->want - 1, 1, publish_retry,
+                                          pc);
+        if (rc >= 0 && pc->found && pc->rc < 0)
+            rc = pc->rc;
+        if (rc < 0)
+            break;
+        /* out, in flight again, or done meanwhile: no longer ours to retry */
+    }
+    if (i > 0) {
+        hub->n_retry[sink] -= i;
+        memmove(hub->retry[sink], hub->retry[sink] + i, hub->n_retry[sink] * sizeof(int64_t));
+    }
+    return rc < 0 ? rc : 0;
+}
+
 static void
 publish_outbox(lh_hub_t *hub)
 {
@@ -607,7 +684,11 @@ publish_outbox(lh_hub_t *hub)
         lh_adapter_t *a = &hub->adapters[i];
         if (a->sink < 0 || a->sink > 1 || !a->ops->publish || !a->started)
             continue;
-        pub_ctx_t pc = {hub, a, 0};
+        pub_ctx_t pc = {hub, a, 0, 0, 0, 0};
+        int rc = publish_retries(hub, &pc);
+        mark_done(hub, a->sink);
+        if (rc < 0)
+            continue;
         for (;;) {
             int n = lh_store_alert_pending_after(hub->st, (lh_sink_t)a->sink, hub->cursor[a->sink],
                                                  256, publish_one, &pc);
@@ -633,14 +714,29 @@ lh_hub_outbox_kick(lh_hub_t *hub)
     hub->outbox_dirty = 1;
 }
 
+/* The alert goes on the sink's retry list; the cursor stays where it is, so alerts after it that
+ * are still in flight are not handed over a second time. */
 void
 lh_hub_alert_failed(lh_hub_t *hub, int sink, int64_t seq)
 {
     if (sink < 0 || sink > 1)
         return;
-    if (seq - 1 < hub->cursor[sink])
-        hub->cursor[sink] = seq - 1;
     hub->outbox_dirty = 1;
+    if (seq > hub->cursor[sink])
+        return; /* not handed over yet: the cursor scan offers it */
+    if (hub->n_retry[sink] == hub->cap_retry[sink]) {
+        size_t cap = hub->cap_retry[sink] ? hub->cap_retry[sink] * 2 : 16;
+        int64_t *v = realloc(hub->retry[sink], cap * sizeof(*v));
+        if (!v) {
+            lh_log_ratelimited("retry-nomem", LH_LOG_ERROR, "hub",
+                               "out of memory: alert %lld is offered again after a restart",
+                               (long long)seq);
+            return;
+        }
+        hub->retry[sink] = v;
+        hub->cap_retry[sink] = cap;
+    }
+    hub->retry[sink][hub->n_retry[sink]++] = seq;
 }
 
 /* --- the loop ---------------------------------------------------------------------------- */
@@ -771,6 +867,15 @@ lh_hub_destroy(lh_hub_t **hubp)
     if (!hubp || !*hubp)
         return;
     lh_hub_t *hub = *hubp;
+    /* messages never committed: their tokens go back unacknowledged (the sender retries) */
+    if (hub->n_msgs)
+        lh_log(LH_LOG_WARN, "hub", "%zu events not stored at exit (not acknowledged)",
+               hub->n_items);
+    for (size_t i = 0; i < hub->n_msgs; i++) {
+        msg_t *m = &hub->msgs[i];
+        if (m->token && m->from && m->from->ops->forget)
+            m->from->ops->forget(m->from->ctx, m->token);
+    }
     for (int i = hub->n_adapters - 1; i >= 0; i--)
         if (hub->adapters[i].ops->destroy)
             hub->adapters[i].ops->destroy(hub->adapters[i].ctx);
@@ -778,6 +883,8 @@ lh_hub_destroy(lh_hub_t **hubp)
     free(hub->items);
     free(hub->msgs);
     free(hub->done_seqs);
+    free(hub->retry[0]);
+    free(hub->retry[1]);
     lh_buf_free(&hub->pb);
     lh_buf_free(&hub->enc);
     lh_correlator_destroy(&hub->corr);

@@ -7,7 +7,9 @@
  * (REQ peers), then either [payload] or [tag][payload]. The reply, after the batch holding the
  * message is committed, is [delimiter if any][tag][id 1][status 1][id 2][status 2]...: one
  * id/status pair per event the payload carried, status "ok", "duplicate" or
- * "rejected: <reason>" (the id frame is empty when the id could not be read).
+ * "rejected: <reason>" (the id frame is empty when the id could not be read). A message of
+ * another shape (no payload, more than [tag][payload]) is rejected the same way: counted,
+ * quarantined and answered [delimiter if any][empty tag][empty id]["rejected: bad envelope..."].
  *
  * Alerts: two frames, topic "alert.<environment>.<service>" then the encoded alert. The socket
  * is an XPUB with ZMQ_XPUB_NODROP, so a subscriber at its high-water mark shows up as a counted

@@ -127,15 +127,8 @@ zin_read(void *vctx, int budget)
                 k = 2;
             }
             int parts = n - k;
-            if (parts < 1 || parts > 2 || dropped) {
-                lh_hub_count(z->hub, "loophub_zmq_router_bad_envelope_total", 1);
-                lh_log_ratelimited("zmq-envelope", LH_LOG_WARN, z->origin,
-                                   "message with %d frames ignored: expected [tag] payload", n);
-                for (int i = 0; i < n; i++)
-                    zmq_msg_close(&f[i]);
-                continue;
-            }
-            size_t tag_len = parts == 2 ? zmq_msg_size(&f[k]) : 0;
+            int bad = parts < 1 || parts > 2 || dropped;
+            size_t tag_len = !bad && parts == 2 ? zmq_msg_size(&f[k]) : 0;
             rtoken_t *t = malloc(sizeof(*t) + tag_len + 1);
             if (!t) {
                 for (int i = 0; i < n; i++)
@@ -150,9 +143,25 @@ zin_read(void *vctx, int budget)
                 memcpy(t->tag, zmq_msg_data(&f[k]), tag_len);
             t->tag[tag_len] = 0;
             zmq_msg_t *p = &f[n - 1];
-            if (lh_hub_submit(z->hub, z->self, z->origin, zmq_msg_data(p), zmq_msg_size(p), 0,
-                              t) < 0) {
-                /* the hub never saw the token: it will not call done() */
+            int rc;
+            if (bad) {
+                /* answered like any rejection (a REQ peer would wait forever otherwise),
+                 * counted and quarantined with the last frame */
+                char why[160];
+                snprintf(why, sizeof(why),
+                         "bad envelope: %d frames%s after the identity; expected [tag] payload "
+                         "(after an empty delimiter for REQ peers)",
+                         n - 1 + dropped, delim ? " (delimiter included)" : "");
+                lh_hub_count(z->hub, "loophub_zmq_router_bad_envelope_total", 1);
+                rc = lh_hub_submit_event(z->hub, z->self, z->origin, NULL, LH_EDECODE, NULL, why,
+                                         n > 1 ? zmq_msg_data(p) : "", n > 1 ? zmq_msg_size(p) : 0,
+                                         t);
+            } else {
+                rc = lh_hub_submit(z->hub, z->self, z->origin, zmq_msg_data(p), zmq_msg_size(p), 0,
+                                   t);
+            }
+            if (rc < 0) {
+                /* the hub kept nothing of the message: it will not call done() */
                 zmq_msg_close(&t->identity);
                 free(t);
             }
@@ -206,10 +215,26 @@ zin_done(void *vctx, void *token, const lh_ack_t *acks, size_t n)
 }
 
 static void
+zin_forget(void *vctx, void *token)
+{
+    (void)vctx;
+    rtoken_t *t = token;
+    if (!t)
+        return;
+    zmq_msg_close(&t->identity);
+    free(t);
+}
+
+static void
 zin_stop(void *vctx)
 {
     zin_t *z = vctx;
     z->stopped = 1;
+    if (z->kind == LH_ZMQ_ROUTER) {
+        /* the acks of the last batch are sent after this; give them time to leave at close */
+        int linger = 1000;
+        zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    }
 }
 
 static void
@@ -234,6 +259,7 @@ static const lh_adapter_ops_t zin_ops = {
     .tick = NULL,
     .stop = zin_stop,
     .destroy = zin_destroy,
+    .forget = zin_forget,
 };
 
 int

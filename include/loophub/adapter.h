@@ -60,6 +60,10 @@ typedef struct lh_adapter_ops {
     void (*stop)(void *ctx);
     /* Frees everything; ctx is gone afterwards. */
     void (*destroy)(void *ctx);
+    /* Optional. The hub gives back a token whose message was never committed (the hub was
+     * destroyed while the store refused the batch): free it and acknowledge nothing, so a
+     * reliable sender sends again. Called instead of done(), before destroy(). */
+    void (*forget)(void *ctx, void *token);
 } lh_adapter_ops_t;
 
 /* Registers an adapter with the hub; the hub owns ctx from now on (destroy() frees it).
@@ -70,13 +74,14 @@ int lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, in
 /* Hands one message to the hub. origin names where it came from ("zmq-pull",
  * "kafka:loophub.events/3") for logs and quarantine. hint is an lh_format_t (0: detect). When
  * token is non-NULL the adapter's done() is called with it after the message's batch is
- * committed (or after its rejection is recorded). Returns 0, or LH_ENOMEM. */
+ * committed (or after its rejection is recorded). Returns 0, or LH_ENOMEM: then the hub has kept
+ * nothing of the message and done() is never called for token (the adapter still owns it). */
 int lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const void *data,
                   size_t len, int hint, void *token);
 
 /* Same, for adapters that decode themselves (e.g. CloudEvents binary mode with ce_* headers):
  * ev (ownership passes), or NULL for a rejection with err/why and, when it could be read, the
- * event's id (kept in the ack and the quarantine). */
+ * event's id (kept in the ack and the quarantine). On error, as for lh_hub_submit(). */
 int lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev,
                         int err, const char *id, const char *why, const void *raw, size_t raw_len,
                         void *token);

@@ -1,0 +1,446 @@
+/*
+ * check_hub.c - the hub's reactor and pipeline driven in-process: lh_hub_new over a real SQLite
+ * file in a temporary dir, the real ZeroMQ adapters on loopback endpoints, lh_hub_turn() as the
+ * loop, real DEALER/REQ peers. Covers the invariants of hub.c: nothing acknowledged before it
+ * is durable (a full disk stalls the batch, intake pauses, the ack comes after the retry that
+ * commits), rejections counted once, an uncommitted message's token given back at exit, the
+ * ROUTER envelope rules, and the outbox cursor with an asynchronous sink.
+ */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "hub.h"
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "testutil.h"
+#include "timeutil.h"
+#include "zmq/zmq_adapter.h"
+
+typedef struct {
+    char *dir;
+    char *db;
+    char *router_ep;
+    void *zctx;
+    lh_hub_t *hub;
+} fx_t;
+
+static fx_t fx;
+
+static void
+setup(void)
+{
+    memset(&fx, 0, sizeof(fx));
+    fx.dir = lh_test_tmpdir();
+    size_t n = strlen(fx.dir) + 16;
+    fx.db = malloc(n);
+    snprintf(fx.db, n, "%s/hub.db", fx.dir);
+    fx.zctx = zmq_ctx_new();
+    ck_assert_ptr_nonnull(fx.zctx);
+}
+
+static void
+teardown(void)
+{
+    lh_hub_destroy(&fx.hub);
+    if (fx.zctx)
+        zmq_ctx_term(fx.zctx);
+    lh_test_rmrf(fx.dir);
+    free(fx.dir);
+    free(fx.db);
+    free(fx.router_ep);
+}
+
+/* A hub over fx.db; with_router: a ROUTER input on a fresh loopback endpoint. */
+static void
+hub_open(int with_router)
+{
+    lh_hub_opts_t o;
+    lh_hub_opts_default(&o);
+    o.db_path = fx.db;
+    ck_assert_int_eq(lh_hub_new(&o, &fx.hub), 0);
+    if (with_router) {
+        const lh_adapter_ops_t *ops;
+        void *ctx;
+        fx.router_ep = lh_test_endpoint();
+        const char *ep[] = {fx.router_ep};
+        ck_assert_int_eq(lh_zmq_in_new(fx.zctx, LH_ZMQ_ROUTER, ep, 1, &ops, &ctx), 0);
+        ck_assert_int_eq(lh_hub_add_adapter(fx.hub, ops, ctx, -1), 0);
+    }
+}
+
+static void *
+peer_open(int type)
+{
+    void *s = zmq_socket(fx.zctx, type);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    ck_assert_int_eq(zmq_connect(s, fx.router_ep), 0);
+    return s;
+}
+
+static void
+send_frames(void *s, const char *const *frames, int n)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_int_ge(zmq_send(s, frames[i], strlen(frames[i]), i + 1 < n ? ZMQ_SNDMORE : 0), 0);
+}
+
+/* One reply, frames joined with '|' into buf. Turns the hub meanwhile (when it is given).
+ * Returns 1 when a reply came within timeout_ms, 0 otherwise. */
+static int
+recv_reply(void *s, lh_hub_t *hub, char *buf, size_t cap, int timeout_ms)
+{
+    int64_t end = lh_mono_ns() + (int64_t)timeout_ms * LH_NS_PER_MS;
+    buf[0] = 0;
+    while (lh_mono_ns() < end) {
+        if (hub)
+            lh_hub_turn(hub, 10);
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, hub ? 0 : 10) <= 0)
+            continue;
+        size_t len = 0;
+        int more = 1;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
+            more = zmq_msg_more(&m);
+            size_t fl = zmq_msg_size(&m);
+            if (len + fl + 2 < cap) {
+                memcpy(buf + len, zmq_msg_data(&m), fl);
+                len += fl;
+                if (more)
+                    buf[len++] = '|';
+                buf[len] = 0;
+            }
+            zmq_msg_close(&m);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int64_t
+metric(lh_hub_t *hub, const char *name)
+{
+    lh_buf_t b = LH_BUF_INIT;
+    ck_assert_int_eq(lh_hub_metrics(hub, &b), 0);
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr((const char *)b.data, key);
+    long long v = p ? atoll(p + strlen(key)) : -1;
+    lh_buf_free(&b);
+    return v;
+}
+
+static int64_t
+sql_int(lh_hub_t *hub, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(lh_hub_store(hub)), sql, -1, &s, NULL),
+                     SQLITE_OK);
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* Makes the store's file unable to grow: SQLite then fails as on a full disk (SQLITE_FULL). */
+static void
+disk_full(lh_hub_t *hub, int full)
+{
+    char sql[80];
+    if (full)
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+                 (long long)sql_int(hub, "PRAGMA page_count"));
+    else
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = 1073741823");
+    sql_int(hub, sql);
+}
+
+/* A deploy whose 4000-byte label needs pages the full store does not have. */
+static char *
+big_deploy_batch(const char *id)
+{
+    static char note[4001];
+    memset(note, 'n', 4000);
+    size_t n = 8000;
+    char *j = malloc(n);
+    snprintf(j, n,
+             "[{\"id\":\"%s\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
+             "\"service\":\"api\",\"environment\":\"prod\",\"labels\":{\"note\":\"%s\"},"
+             "\"deploy\":{\"deploy_id\":\"D-1\",\"status\":\"succeeded\",\"version\":\"2\"}},"
+             "{\"id\":\"bad-1\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
+             "\"deploy\":{\"deploy_id\":\"D-2\",\"status\":\"succeeded\"}}]",
+             id, note);
+    return j;
+}
+
+/* ---- disk full -------------------------------------------------------------------------- */
+
+START_TEST(test_disk_full_no_ack_until_durable)
+{
+    hub_open(1);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    void *d = peer_open(ZMQ_DEALER);
+    disk_full(fx.hub, 1);
+
+    char *batch = big_deploy_batch("big-1");
+    const char *m1[] = {"t1", batch};
+    send_frames(d, m1, 2);
+    const char *m2[] = {"t2", "{not json"};
+    send_frames(d, m2, 2);
+
+    /* the commit fails and is retried (once a second): no ack meanwhile, nothing stored */
+    char reply[2048];
+    int64_t end = lh_mono_ns() + 8 * LH_NS_PER_SEC;
+    while (metric(fx.hub, "loophub_store_errors_total") < 3 && lh_mono_ns() < end)
+        ck_assert_msg(!recv_reply(d, fx.hub, reply, sizeof(reply), 50),
+                      "acked while the store is full: %s", reply);
+    ck_assert_int_ge(metric(fx.hub, "loophub_store_errors_total"), 3);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events"), 0);
+    ck_assert_int_eq(metric(fx.hub, "loophub_events_rejected_total"), 0);
+
+    /* room again: the very batch commits and every verdict goes out */
+    disk_full(fx.hub, 0);
+    char r1[2048] = "", r2[2048] = "";
+    for (int got = 0; got < 2;) {
+        ck_assert_msg(recv_reply(d, fx.hub, reply, sizeof(reply), 5000), "no ack after recovery");
+        if (strncmp(reply, "t1|", 3) == 0)
+            snprintf(r1, sizeof(r1), "%s", reply);
+        else
+            snprintf(r2, sizeof(r2), "%s", reply);
+        got++;
+    }
+    ck_assert_msg(strncmp(r1, "t1|big-1|ok|bad-1|rejected: ", 27) == 0, "%s", r1);
+    ck_assert_int_eq(strncmp(r2, "t2||rejected: ", 14), 0);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-1'"), 1);
+    /* each rejection counted once, however many times the batch was tried */
+    ck_assert_int_eq(metric(fx.hub, "loophub_events_rejected_total"), 2);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM quarantine"), 2);
+    ck_assert_int_eq(metric(fx.hub, "loophub_events_stored_total"), 1);
+    free(batch);
+    zmq_close(d);
+}
+END_TEST
+
+/* Destroyed while the store refuses the batch: nothing acked, the ROUTER's token freed (the
+ * suite runs under LeakSanitizer: a token lost with the batch fails the test). */
+START_TEST(test_exit_with_uncommitted_batch)
+{
+    hub_open(1);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    void *d = peer_open(ZMQ_DEALER);
+    disk_full(fx.hub, 1);
+    char *batch = big_deploy_batch("big-2");
+    const char *m1[] = {"t1", batch};
+    send_frames(d, m1, 2);
+    char reply[2048];
+    int64_t end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
+    while (metric(fx.hub, "loophub_store_errors_total") < 1 && lh_mono_ns() < end)
+        lh_hub_turn(fx.hub, 10);
+    ck_assert_int_ge(metric(fx.hub, "loophub_store_errors_total"), 1);
+    lh_hub_request_stop(fx.hub);
+    ck_assert_int_eq(lh_hub_run(fx.hub), 0);
+    lh_hub_destroy(&fx.hub);
+    ck_assert_msg(!recv_reply(d, NULL, reply, sizeof(reply), 300), "acked: %s", reply);
+    free(batch);
+    zmq_close(d);
+}
+END_TEST
+
+/* ---- ROUTER envelopes ------------------------------------------------------------------- */
+
+START_TEST(test_router_bad_envelope_answered)
+{
+    hub_open(1);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    char reply[2048];
+
+    /* DEALER: three frames where [tag] payload was expected */
+    void *d = peer_open(ZMQ_DEALER);
+    const char *bad[] = {"a", "b", "c"};
+    send_frames(d, bad, 3);
+    ck_assert_msg(recv_reply(d, fx.hub, reply, sizeof(reply), 5000), "no answer to a bad envelope");
+    ck_assert_msg(strncmp(reply, "||rejected: bad envelope", 24) == 0, "%s", reply);
+
+    /* a good message on the same connection still works */
+    const char *good[] = {"t9",
+                          "{\"id\":\"x-1\",\"kind\":\"ticket\",\"time\":\"2026-01-10T10:00:00Z\","
+                          "\"ticket\":{\"ticket_id\":\"CHG-1\",\"type\":\"change\","
+                          "\"state\":\"created\"}}"};
+    send_frames(d, good, 2);
+    ck_assert(recv_reply(d, fx.hub, reply, sizeof(reply), 5000));
+    ck_assert_str_eq(reply, "t9|x-1|ok");
+
+    /* REQ: the delimiter, then too many frames; a REQ peer waits for an answer, it must come */
+    void *r = peer_open(ZMQ_REQ);
+    const char *bad2[] = {"a", "b", "c"};
+    send_frames(r, bad2, 3);
+    ck_assert_msg(recv_reply(r, fx.hub, reply, sizeof(reply), 5000), "REQ peer left waiting");
+    ck_assert_msg(strncmp(reply, "||rejected: bad envelope", 24) == 0, "%s", reply);
+
+    /* REQ with [tag][payload] is fine */
+    const char *ok2[] = {"t2",
+                         "{\"id\":\"x-2\",\"kind\":\"ticket\",\"time\":\"2026-01-10T10:00:00Z\","
+                         "\"ticket\":{\"ticket_id\":\"CHG-2\",\"type\":\"change\","
+                         "\"state\":\"created\"}}"};
+    send_frames(r, ok2, 2);
+    ck_assert(recv_reply(r, fx.hub, reply, sizeof(reply), 5000));
+    ck_assert_str_eq(reply, "t2|x-2|ok");
+
+    ck_assert_int_eq(metric(fx.hub, "loophub_zmq_router_bad_envelope_total"), 2);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM quarantine"), 2);
+    zmq_close(d);
+    zmq_close(r);
+}
+END_TEST
+
+/* ---- outbox with an asynchronous sink --------------------------------------------------- */
+
+typedef struct {
+    int64_t seqs[64];
+    int n;
+} fake_sink_t;
+
+static int
+fake_start(void *ctx, lh_hub_t *hub)
+{
+    (void)ctx;
+    (void)hub;
+    return 0;
+}
+
+static int
+fake_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *p, size_t len)
+{
+    (void)ca;
+    (void)p;
+    (void)len;
+    fake_sink_t *f = ctx;
+    if (f->n < 64)
+        f->seqs[f->n++] = seq;
+    return LH_EAGAIN; /* delivery reported later */
+}
+
+static void
+fake_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+static const lh_adapter_ops_t fake_ops = {
+    .name = "fake-async",
+    .start = fake_start,
+    .publish = fake_publish,
+    .destroy = fake_destroy,
+};
+
+static void
+submit(lh_hub_t *hub, const char *json)
+{
+    ck_assert_int_eq(lh_hub_submit(hub, NULL, "test", json, strlen(json), 0, NULL), 0);
+}
+
+static int
+count_seq(const fake_sink_t *f, int64_t seq)
+{
+    int c = 0;
+    for (int i = 0; i < f->n; i++)
+        c += f->seqs[i] == seq;
+    return c;
+}
+
+START_TEST(test_async_sink_failure_retries_only_that_alert)
+{
+    hub_open(0);
+    fake_sink_t *f = calloc(1, sizeof(*f));
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, f, LH_SINK_KAFKA), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    static const char *const svc[] = {"a", "b", "c"};
+    char j[512];
+    for (int i = 0; i < 3; i++) {
+        snprintf(j, sizeof(j),
+                 "{\"id\":\"d-%s\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
+                 "\"service\":\"%s\",\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-%s\","
+                 "\"status\":\"succeeded\",\"version\":\"2\"}}",
+                 svc[i], svc[i], svc[i]);
+        submit(fx.hub, j);
+        snprintf(j, sizeof(j),
+                 "{\"id\":\"i-%s\",\"kind\":\"incident\",\"time\":\"2026-01-10T10:05:00Z\","
+                 "\"service\":\"%s\",\"environment\":\"prod\",\"incident\":{\"incident_id\":"
+                 "\"INC-%s\",\"state\":\"detected\",\"severity\":\"critical\"}}",
+                 svc[i], svc[i], svc[i]);
+        submit(fx.hub, j);
+    }
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 6);
+    ck_assert_int_eq(f->n, 3); /* three alerts, all in flight */
+    int64_t s1 = f->seqs[0], s2 = f->seqs[1], s3 = f->seqs[2];
+
+    /* the second fails: only it is offered again, not the others still in flight */
+    lh_hub_alert_failed(fx.hub, LH_SINK_KAFKA, s2);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(f->n, 4);
+    ck_assert_int_eq(f->seqs[3], s2);
+    ck_assert_int_eq(count_seq(f, s3), 1);
+
+    /* the first and the retried second are delivered; the third fails twice */
+    lh_hub_alert_done(fx.hub, LH_SINK_KAFKA, s1);
+    lh_hub_alert_done(fx.hub, LH_SINK_KAFKA, s2);
+    lh_hub_alert_failed(fx.hub, LH_SINK_KAFKA, s3);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(f->n, 5);
+    ck_assert_int_eq(f->seqs[4], s3);
+    lh_hub_alert_failed(fx.hub, LH_SINK_KAFKA, s3);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(f->n, 6);
+    ck_assert_int_eq(f->seqs[5], s3);
+    lh_hub_alert_done(fx.hub, LH_SINK_KAFKA, s3);
+    lh_hub_outbox_kick(fx.hub);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(f->n, 6);
+    ck_assert_int_eq(count_seq(f, s1), 1);
+    ck_assert_int_eq(count_seq(f, s2), 2);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE kafka_done = 0"), 0);
+}
+END_TEST
+
+static Suite *
+hub_suite(void)
+{
+    Suite *s = suite_create("hub");
+    struct {
+        const char *name;
+        const TTest *fn;
+        int timeout;
+    } cases[] = {
+        {"disk_full_no_ack_until_durable", test_disk_full_no_ack_until_durable, 30},
+        {"exit_with_uncommitted_batch", test_exit_with_uncommitted_batch, 20},
+        {"router_bad_envelope_answered", test_router_bad_envelope_answered, 20},
+        {"async_sink_failure_retries_only_that_alert",
+         test_async_sink_failure_retries_only_that_alert, 20},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, cases[i].timeout);
+        tcase_add_test(tc, cases[i].fn);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int
+main(void)
+{
+    lh_log_set_level(LH_LOG_ERROR);
+    SRunner *sr = srunner_create(hub_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

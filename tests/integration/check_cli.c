@@ -1,0 +1,200 @@
+/*
+ * check_cli.c - the `loophub send` and `loophub tail` commands as a user runs them: the real
+ * binary, real loopback sockets, a real hub (`loophub run`) where one is needed.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char *dir;
+
+static void
+setup(void)
+{
+    dir = lh_test_tmpdir();
+}
+
+static void
+teardown(void)
+{
+    lh_test_rmrf(dir);
+    free(dir);
+    dir = NULL;
+}
+
+static char *
+path_in(const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* A file of n ticket events, one JSON line each. */
+static char *
+ticket_lines(int n)
+{
+    char *path = path_in("events.jsonl");
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < n; i++)
+        fprintf(
+            f,
+            "{\"id\":\"t-%d\",\"kind\":\"ticket\",\"time\":\"2026-01-10T10:00:00Z\","
+            "\"ticket\":{\"ticket_id\":\"CHG-%d\",\"type\":\"change\",\"state\":\"created\"}}\n",
+            i, i);
+    fclose(f);
+    return path;
+}
+
+/* --window beyond what the socket can queue made the sends block forever when no hub answered */
+START_TEST(test_reliable_window_bounded)
+{
+    char *file = ticket_lines(1500);
+    char *to = lh_test_endpoint(); /* nobody listens there */
+    char *err = NULL;
+    const char *huge[] = {
+        lh_test_loophub_bin(), "send", "--json",   file,         "--reliable", "--to", to,
+        "--timeout",           "1s",   "--window", "3000000000", NULL};
+    int rc = lh_test_run(huge, NULL, NULL, &err, 15000);
+    ck_assert_msg(rc == 2, "exit %d (-1: hung), stderr: %s", rc, err ? err : "");
+    ck_assert_ptr_nonnull(strstr(err, "--window"));
+    free(err);
+    err = NULL;
+
+    /* the largest window allowed: no hang, every unanswered message reported */
+    const char *max[] = {
+        lh_test_loophub_bin(), "send", "--json",   file,     "--reliable", "--to", to,
+        "--timeout",           "1s",   "--window", "100000", NULL};
+    rc = lh_test_run(max, NULL, NULL, &err, 15000);
+    ck_assert_msg(rc == 1, "exit %d (-1: hung), stderr: %s", rc, err ? err : "");
+    ck_assert_msg(strstr(err, "no answer") && strstr(err, "1500 of 1500"), "%s", err);
+    free(err);
+    free(to);
+    free(file);
+}
+END_TEST
+
+/* Fire and forget with no hub: an error naming the timeout, not a silent success. */
+START_TEST(test_fire_and_forget_without_hub)
+{
+    char *to = lh_test_endpoint();
+    char *err = NULL;
+    const char *argv[] = {lh_test_loophub_bin(),
+                          "send",
+                          "ticket",
+                          "--ticket-id",
+                          "CHG-1",
+                          "--type",
+                          "change",
+                          "--state",
+                          "created",
+                          "--to",
+                          to,
+                          "--timeout",
+                          "1s",
+                          NULL};
+    int rc = lh_test_run(argv, NULL, NULL, &err, 15000);
+    ck_assert_msg(rc == 1, "exit %d, stderr: %s", rc, err ? err : "");
+    ck_assert_msg(strstr(err, "no hub reachable") && strstr(err, "1s"), "%s", err);
+    free(err);
+    free(to);
+}
+END_TEST
+
+/* The hub's seq counts all alerts: with --service, the other services' alerts are no loss. */
+START_TEST(test_tail_filter_no_false_gap)
+{
+    char *db = path_in("hub.db"), *log = path_in("hub.log");
+    char *pull = lh_test_endpoint(), *router = lh_test_endpoint(), *pub = lh_test_endpoint();
+    const char *hub[] = {
+        lh_test_loophub_bin(), "run", "--db",   db,    "--zmq-pull", pull, "--zmq-router", router,
+        "--zmq-pub",           pub,   "--http", "off", NULL};
+    pid_t pid = lh_test_spawn(hub, log);
+
+    char *file = path_in("story.jsonl");
+    const char *lines =
+        "{\"id\":\"d-b\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\",\"service\":\"b\","
+        "\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-b\",\"status\":\"succeeded\","
+        "\"version\":\"2\"}}\n"
+        "{\"id\":\"i-b1\",\"kind\":\"incident\",\"time\":\"2026-01-10T10:05:00Z\",\"service\":"
+        "\"b\",\"environment\":\"prod\",\"incident\":{\"incident_id\":\"INC-b1\",\"state\":"
+        "\"detected\",\"severity\":\"critical\"}}\n"
+        "{\"id\":\"d-a\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\",\"service\":\"a\","
+        "\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-a\",\"status\":\"succeeded\","
+        "\"version\":\"2\"}}\n"
+        "{\"id\":\"i-a\",\"kind\":\"incident\",\"time\":\"2026-01-10T10:05:00Z\",\"service\":"
+        "\"a\",\"environment\":\"prod\",\"incident\":{\"incident_id\":\"INC-a\",\"state\":"
+        "\"detected\",\"severity\":\"critical\"}}\n"
+        "{\"id\":\"i-b2\",\"kind\":\"incident\",\"time\":\"2026-01-10T10:10:00Z\",\"service\":"
+        "\"b\",\"environment\":\"prod\",\"incident\":{\"incident_id\":\"INC-b2\",\"state\":"
+        "\"detected\",\"severity\":\"critical\"}}\n";
+    ck_assert_int_eq(lh_test_write_file(file, lines, strlen(lines)), 0);
+    char *out = NULL, *err = NULL;
+    const char *send[] = {lh_test_loophub_bin(), "send", "--json", file,
+                          "--reliable",          "--to", router,   NULL};
+    int rc = lh_test_run(send, NULL, &out, &err, 20000);
+    ck_assert_msg(rc == 0, "send: exit %d: %s", rc, err ? err : "");
+    free(out);
+    free(err);
+
+    /* three alerts wait in the outbox (seq b1 < a < b2) until tail subscribes */
+    const char *tail[] = {lh_test_loophub_bin(), "tail", "--from",  pub,
+                          "--service",           "b",    "--count", "2",
+                          "--timeout",           "20s",  NULL};
+    rc = lh_test_run(tail, NULL, &out, &err, 30000);
+    ck_assert_msg(rc == 0, "tail: exit %d: %s", rc, err ? err : "");
+    ck_assert_msg(strstr(out, "INC-b1") && strstr(out, "INC-b2") && !strstr(out, "INC-a"), "%s",
+                  out);
+    ck_assert_msg(!strstr(err, "missed"), "false gap reported: %s", err);
+    free(out);
+    free(err);
+
+    ck_assert_int_eq(lh_test_stop(pid, SIGTERM, 10000), 0);
+    free(file);
+    free(db);
+    free(log);
+    free(pull);
+    free(router);
+    free(pub);
+}
+END_TEST
+
+static Suite *
+cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    struct {
+        const char *name;
+        const TTest *fn;
+        int timeout;
+    } cases[] = {
+        {"reliable_window_bounded", test_reliable_window_bounded, 60},
+        {"fire_and_forget_without_hub", test_fire_and_forget_without_hub, 30},
+        {"tail_filter_no_false_gap", test_tail_filter_no_false_gap, 90},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, cases[i].timeout);
+        tcase_add_test(tc, cases[i].fn);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
