@@ -67,8 +67,9 @@ record_run(const char *prefix, const bench_hub_t *h, size_t n, double secs)
     double rss = bench_vmhwm_mb(h->pid);
     snprintf(key, sizeof(key), "e2e_%s_peak_rss_mb", prefix);
     bench_set(key, rss);
-    printf("  e2e %s: %zu events in %.2f s = %.0f events/s, hub %.1f us CPU/event, VmHWM %.1f MiB\n",
-           prefix, n, secs, (double)n / secs, cpu * 1e6 / (double)n, rss);
+    printf(
+        "  e2e %s: %zu events in %.2f s = %.0f events/s, hub %.1f us CPU/event, VmHWM %.1f MiB\n",
+        prefix, n, secs, (double)n / secs, cpu * 1e6 / (double)n, rss);
 }
 
 int
@@ -191,8 +192,8 @@ mock_start(const bench_cfg_t *cfg, int parts_events, int parts_changes, mock_t *
     char t1[64], t2[64];
     snprintf(t1, sizeof(t1), "loophub.events:%d", parts_events);
     snprintf(t2, sizeof(t2), "loophub.changes:%d", parts_changes);
-    const char *argv[] = {cfg->kafka_mock, "--brokers", "1",     "--topic", t1, "--topic",
-                          t2,              "--topic",   "loophub.alerts:4", NULL};
+    const char *argv[] = {cfg->kafka_mock, "--brokers", "1",       "--topic",          t1,
+                          "--topic",       t2,          "--topic", "loophub.alerts:4", NULL};
     char log[600];
     snprintf(log, sizeof(log), "%s/kafka-mock.log", cfg->workdir);
     mk->pid = bench_spawn_piped(argv, log, &mk->out_fd, &mk->in_fd);
@@ -320,15 +321,15 @@ bench_e2e_kafka(const bench_cfg_t *cfg, const wl_stream_t *s)
         bench_set("kafka_partitions", pe);
     }
     bench_hub_t h = {0};
-    const char *extra[] = {"--kafka-brokers", mk.bootstrap, "--kafka-group", "bench",
-                           "--kafka-hub-name", "bench", NULL};
+    const char *extra[] = {
+        "--kafka-brokers", mk.bootstrap, "--kafka-group", "bench", "--kafka-hub-name",
+        "bench",           NULL};
     if (rc == 0)
         rc = bench_hub_start(cfg, "e2e-kafka", extra, &h);
     if (rc == 0) {
         int64_t start = bench_mono_ns(), first = 0, done = 0;
         double first_count = 0;
-        rc = bench_hub_wait_stored(&h, (double)s->n, POLL_MS, 600000, &done, &first,
-                                   &first_count);
+        rc = bench_hub_wait_stored(&h, (double)s->n, POLL_MS, 600000, &done, &first, &first_count);
         if (rc == 0) {
             /* the group join (a fixed ~3 s in the mock) is not ingest: time from the first
              * stored event */
@@ -373,8 +374,8 @@ deploys_stream(size_t n_deploys, size_t n_outcomes, int services, wl_stream_t *s
         ev->source = lh_event_str(ev, "ci/jenkins", (size_t)-1);
         if (i < n_deploys) {
             ev->kind = LH_KIND_DEPLOY;
-            ev->time_ns = now - 100 * min + (int64_t)((double)(90 * min) * (double)i /
-                                                      (double)n_deploys);
+            ev->time_ns =
+                now - 100 * min + (int64_t)((double)(90 * min) * (double)i / (double)n_deploys);
             snprintf(buf, sizeof(buf), "MEM-D%zu", i);
             ev->deploy.deploy_id = lh_event_str(ev, buf, (size_t)-1);
             ev->deploy.status = LH_DEPLOY_SUCCEEDED;
@@ -386,8 +387,8 @@ deploys_stream(size_t n_deploys, size_t n_outcomes, int services, wl_stream_t *s
         } else {
             size_t k = i - n_deploys;
             ev->kind = LH_KIND_INCIDENT;
-            ev->time_ns = now - 10 * min + (int64_t)((double)(9 * min) * (double)k /
-                                                     (double)n_outcomes);
+            ev->time_ns =
+                now - 10 * min + (int64_t)((double)(9 * min) * (double)k / (double)n_outcomes);
             snprintf(buf, sizeof(buf), "MEM-INC%zu", k);
             ev->incident.incident_id = lh_event_str(ev, buf, (size_t)-1);
             ev->incident.state = LH_INCIDENT_DETECTED;

@@ -3,7 +3,7 @@
  *
  * The store is generated in this process through the hub's own write path minus the transport:
  * lh_store_insert_event() and lh_correlator_add() for every event of the main workload (same mix,
- * 10 days of traffic at the e2e stream's rate), 10,000 events a transaction. So it has the hub's
+ * 10 days of traffic at the e2e stream's rate), 20,000 events a transaction. So it has the hub's
  * exact schema, indexes, correlations and outbox. It is cached under the data dir with a small
  * sidecar file and reused while the sidecar matches (BENCH_REGEN=1 rebuilds it).
  *
@@ -28,7 +28,7 @@
 #include "timeutil.h"
 
 #define GEN_VERSION 1
-#define TX_EVENTS 10000
+#define TX_EVENTS 20000
 #define N_QUERIES 200
 #define ROUNDS 5
 
@@ -63,6 +63,9 @@ generate(const char *path, size_t n, meta_t *m)
     unlink(wal);
     lh_store_opts_t so;
     lh_store_opts_default(&so);
+    /* a generator, not a hub: no fsync per transaction, a bigger cache (same schema) */
+    so.synchronous_full = 0;
+    so.cache_kb = 262144;
     lh_store_t *st = NULL;
     lh_correlator_t *corr = NULL;
     lh_correlator_opts_t co;
@@ -92,8 +95,8 @@ generate(const char *path, size_t n, meta_t *m)
         if (rc == 0)
             rc = lh_codec_pb_encode(ev, &pb);
         if (rc == 0)
-            rc = lh_store_insert_event(st, ev, lh_correlator_is_outcome(corr, ev), pb.data,
-                                       pb.len, &seq);
+            rc = lh_store_insert_event(st, ev, lh_correlator_is_outcome(corr, ev), pb.data, pb.len,
+                                       &seq);
         if (rc == 0)
             rc = lh_correlator_add(corr, ev, seq, ev->time_ns + LH_NS_PER_SEC);
         rc = rc > 0 ? 0 : rc;
@@ -281,8 +284,9 @@ bench_query(const bench_cfg_t *cfg)
     if (rc == 0) {
         double wall[9];
         for (int i = 0; i < 9; i++) {
-            const char *argv[] = {cfg->loophub, "timeline", "--db", path, "--incident",
-                                  ids.incident[i * 17 % N_QUERIES], NULL};
+            const char *argv[] = {cfg->loophub, "timeline",   "--db",
+                                  path,         "--incident", ids.incident[i * 17 % N_QUERIES],
+                                  NULL};
             int64_t t0 = bench_mono_ns();
             pid_t pid = bench_spawn(argv, "/dev/null");
             int status = -1;

@@ -89,8 +89,9 @@ run_sec(const bench_cfg_t *cfg, const char *rules, const char *input, double *rs
     char conf[700], in[700];
     snprintf(conf, sizeof(conf), "--conf=%s", rules);
     snprintf(in, sizeof(in), "--input=%s", input);
-    const char *argv[] = {cfg->sec,     conf,          in,           "--fromstart", "--notail",
-                          "--bufsize=1", "--log=/dev/null", "--nointevents", NULL};
+    const char *argv[] = {
+        cfg->sec,        conf, in, "--fromstart", "--notail", "--bufsize=1", "--log=/dev/null",
+        "--nointevents", NULL};
     char log[700];
     snprintf(log, sizeof(log), "%s/sec.log", cfg->workdir);
     int64_t t0 = bench_mono_ns();
@@ -183,8 +184,8 @@ bench_sec(const bench_cfg_t *cfg)
     wl_stream_t s;
     int64_t day = 86400 * LH_NS_PER_SEC;
     int64_t span = (int64_t)((double)day * (double)cfg->n_sec / 1e6);
-    wl_opts_t o = {0x5ec0007, cfg->n_sec, 1000, lh_now_ns() - span - 60 * LH_NS_PER_SEC, span,
-                   NULL};
+    wl_opts_t o = {0x5ec0007, cfg->n_sec, 1000, lh_now_ns() - span - 60 * LH_NS_PER_SEC,
+                   span,      NULL};
     if (rc == 0 && wl_stream_build(&o, &s, &text) != 0)
         rc = -1;
     if (rc == 0 && write_file(text_path, text.data, text.len) != 0)

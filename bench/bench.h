@@ -96,10 +96,13 @@ typedef struct bench_hub {
     char log[600];
     char pull[64], router[64], pub[64];
     int http_port;
+    pid_t perf; /* BENCH_PERF=DIR: `perf record` attached to the hub, else 0 */
 } bench_hub_t;
 
 /* Starts `loophub run` on fresh free ports with its store in a new dir under workdir; extra
  * arguments (NULL-terminated, may be NULL) are appended. Waits until GET /healthz answers.
+ * With BENCH_PERF=DIR set, `perf record -g` is attached to the hub until it is stopped and writes
+ * DIR/<name>.perf.data (for profiling; figures of such a run are not comparable).
  * Returns 0 or -1 (log tail printed). */
 int bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *extra,
                     bench_hub_t *h);

@@ -100,9 +100,9 @@ run_sec(const bench_cfg_t *cfg, const wl_stream_t *s)
 }
 
 static const step_t steps[] = {
-    {"transport", bench_transport}, {"store", bench_store_ref},   {"pull", bench_e2e_pull},
-    {"router", bench_e2e_router},   {"kafka", bench_e2e_kafka},   {"memory", run_memory},
-    {"latency", bench_latency},     {"query", run_query},         {"sec", run_sec},
+    {"transport", bench_transport}, {"store", bench_store_ref}, {"pull", bench_e2e_pull},
+    {"router", bench_e2e_router},   {"kafka", bench_e2e_kafka}, {"memory", run_memory},
+    {"latency", bench_latency},     {"query", run_query},       {"sec", run_sec},
 };
 
 int
@@ -141,7 +141,7 @@ main(int argc, char **argv)
     cfg.keep = (e = getenv("BENCH_KEEP")) && *e == '1';
     cfg.n_e2e = scaled(1e6, cfg.scale, 10000);
     cfg.n_query = scaled(1e7, cfg.scale, 100000);
-    cfg.n_sec = scaled(1e5, cfg.scale, 5000);
+    cfg.n_sec = scaled(2e4, cfg.scale, 5000);
     cfg.n_deploys = scaled(1e5, cfg.scale, 3000);
     cfg.probes = (int)scaled(500, cfg.scale, 100);
     cfg.router_window = (e = getenv("BENCH_ROUTER_WINDOW")) && atoi(e) > 0 ? atoi(e) : 4000;
@@ -163,8 +163,8 @@ main(int argc, char **argv)
     wl_stream_t s;
     int64_t day = 86400 * LH_NS_PER_SEC;
     int64_t span = (int64_t)((double)day * (double)cfg.n_e2e / 1e6);
-    wl_opts_t o = {0x5eed0001, cfg.n_e2e, 1000, lh_now_ns() - span - 60 * LH_NS_PER_SEC, span,
-                   NULL};
+    wl_opts_t o = {0x5eed0001, cfg.n_e2e, 1000, lh_now_ns() - span - 60 * LH_NS_PER_SEC,
+                   span,       NULL};
     int64_t t0 = bench_mono_ns();
     if (wl_stream_build(&o, &s, NULL) != 0) {
         fprintf(stderr, "lh-bench: cannot build the workload\n");

@@ -361,9 +361,23 @@ print_log_tail(const char *path)
     fprintf(stderr, "--- %s (tail)\n%s\n---\n", path, buf);
 }
 
+static void
+attach_perf(bench_hub_t *h, const char *name)
+{
+    const char *dir = getenv("BENCH_PERF");
+    if (!dir || !*dir)
+        return;
+    char pid[32], out[700];
+    snprintf(pid, sizeof(pid), "%d", (int)h->pid);
+    snprintf(out, sizeof(out), "%s/%s.perf.data", dir, name);
+    const char *argv[] = {"/usr/bin/perf", "record", "-q", "-F", "499", "--call-graph",
+                          "dwarf,16384",   "-p",     pid,  "-o", out,   NULL};
+    h->perf = bench_spawn(argv, NULL);
+    bench_sleep_ms(300);
+}
+
 int
-bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *extra,
-                bench_hub_t *h)
+bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *extra, bench_hub_t *h)
 {
     memset(h, 0, sizeof(*h));
     snprintf(h->dir, sizeof(h->dir), "%s/%s", cfg->workdir, name);
@@ -378,13 +392,20 @@ bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *ext
     h->http_port = bench_free_port();
     char http[64];
     snprintf(http, sizeof(http), "127.0.0.1:%d", h->http_port);
-    const char *argv[64] = {cfg->loophub, "run",           "--db",        h->db,
-                            "--zmq-pull", h->pull,         "--zmq-router", h->router,
-                            "--zmq-pub",  h->pub,          "--http",      http,
-                            "--log-level", "warn"};
+    const char *argv[64] = {cfg->loophub, "run",          "--db",        h->db,       "--zmq-pull",
+                            h->pull,      "--zmq-router", h->router,     "--zmq-pub", h->pub,
+                            "--http",     http,           "--log-level", "warn"};
     int argc = 14;
     for (int i = 0; extra && extra[i] && argc < 62; i++)
         argv[argc++] = extra[i];
+    /* BENCH_HUB_ARGS: extra `loophub run` options for experiments, split on spaces */
+    char args[512] = "";
+    const char *env = getenv("BENCH_HUB_ARGS");
+    if (env)
+        snprintf(args, sizeof(args), "%s", env);
+    for (char *save = NULL, *t = strtok_r(args, " ", &save); t && argc < 62;
+         t = strtok_r(NULL, " ", &save))
+        argv[argc++] = t;
     argv[argc] = NULL;
     h->pid = bench_spawn(argv, h->log);
     if (h->pid < 0)
@@ -394,6 +415,7 @@ bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *ext
         char *body = NULL;
         if (bench_http_get(h->http_port, "/healthz", &body) == 0) {
             free(body);
+            attach_perf(h, name);
             return 0;
         }
         int status;
@@ -458,15 +480,14 @@ bench_hub_wait_stored(const bench_hub_t *h, double target, int poll_ms, int time
                 last = v;
                 last_change = now;
             } else if ((now - last_change) / 1000000 > 30000) {
-                fprintf(stderr, "lh-bench: the hub stopped progressing at %.0f of %.0f events\n",
-                        v, target);
+                fprintf(stderr, "lh-bench: the hub stopped progressing at %.0f of %.0f events\n", v,
+                        target);
                 return -1;
             }
         }
         bench_sleep_ms(poll_ms);
     }
-    fprintf(stderr, "lh-bench: timeout waiting for %.0f stored events (last %.0f)\n", target,
-            last);
+    fprintf(stderr, "lh-bench: timeout waiting for %.0f stored events (last %.0f)\n", target, last);
     return -1;
 }
 
@@ -475,6 +496,9 @@ bench_hub_stop(bench_hub_t *h)
 {
     if (h->pid <= 0)
         return -1;
+    if (h->perf > 0)
+        bench_stop(h->perf, SIGINT, 30000);
+    h->perf = 0;
     int status = bench_stop(h->pid, SIGTERM, 60000);
     h->pid = 0;
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -114,8 +114,7 @@ derive(void)
     ratio("ratio_e2e_pull_to_transport", "e2e_pull_events_per_s", "transport_limit_msgs_per_s");
     ratio("ratio_e2e_pull_to_store_reference", "e2e_pull_events_per_s",
           "store_reference_rows_per_s");
-    ratio("ratio_e2e_router_to_transport", "e2e_router_events_per_s",
-          "transport_limit_msgs_per_s");
+    ratio("ratio_e2e_router_to_transport", "e2e_router_events_per_s", "transport_limit_msgs_per_s");
     ratio("ratio_e2e_router_to_store_reference", "e2e_router_events_per_s",
           "store_reference_rows_per_s");
     ratio("ratio_e2e_kafka_to_transport", "e2e_kafka_events_per_s", "transport_limit_msgs_per_s");
@@ -136,14 +135,17 @@ typedef struct {
 static const row_t rows[] = {
     {NULL, "1. transport limit (raw libzmq PUSH->PULL, tcp loopback)", NULL, 0},
     {"transport_limit_msgs_per_s", "  same encoded events", "msgs/s", 0},
-    {NULL, "2. store reference (plain table + (service,env,time) index, WAL, FULL, 1,000/tx)",
-     NULL, 0},
+    {NULL, "2. store reference (plain table + (service,env,time) index, WAL, FULL, 1,000/tx)", NULL,
+     0},
     {"store_reference_rows_per_s", "  raw SQLite inserts", "rows/s", 0},
     {NULL, "3. loophub end to end (real `loophub run`, until all committed)", NULL, 0},
     {"e2e_pull_events_per_s", "  ZMQ PULL", "events/s", 0},
-    {"e2e_router_events_per_s", "  ZMQ ROUTER, acked, window of outstanding events", "events/s",
-     0},
+    {"e2e_router_events_per_s", "  ZMQ ROUTER, acked, window of outstanding events", "events/s", 0},
     {"e2e_kafka_events_per_s", "  Kafka consumer group, librdkafka mock cluster", "events/s", 0},
+    {"e2e_pull_hub_cpu_us_per_event", "  hub CPU time per event, PULL", "us", 1},
+    {"e2e_router_hub_cpu_us_per_event", "  hub CPU time per event, ROUTER", "us", 1},
+    {"e2e_kafka_hub_cpu_us_per_event", "  hub CPU time per event, Kafka (incl. librdkafka threads)",
+     "us", 1},
     {"ratio_e2e_pull_to_transport", "  PULL / transport limit", "x", 3},
     {"ratio_e2e_pull_to_store_reference", "  PULL / store reference", "x", 2},
     {"ratio_e2e_router_to_store_reference", "  ROUTER / store reference", "x", 2},
@@ -158,6 +160,8 @@ static const row_t rows[] = {
     {"corr_latency_max_ms", "  under load max", "ms", 2},
     {NULL, "5. memory (hub VmHWM)", NULL, 0},
     {"peak_rss_mb", "  peak RSS at the end of 3", "MiB", 1},
+    {"e2e_router_peak_rss_mb", "  peak RSS, ROUTER run", "MiB", 1},
+    {"e2e_kafka_peak_rss_mb", "  peak RSS, Kafka run", "MiB", 1},
     {"peak_rss_100k_deploys_mb", "  peak RSS, 100,000 deploys inside the window", "MiB", 1},
     {NULL, "6. query latency (lh_query_timeline in-process, warm)", NULL, 0},
     {"query_store_events", "  events in the store", "events", 0},
@@ -171,6 +175,7 @@ static const row_t rows[] = {
     {"sec_generic_events_per_s", "  SEC, one generic rule (for reference)", "events/s", 0},
     {"loophub_same_stream_events_per_s", "  loophub, same stream", "events/s", 0},
     {"ratio_loophub_to_sec", "  loophub / SEC", "x", 1},
+    {"sec_peak_rss_mb", "  SEC peak RSS", "MiB", 1},
     {"sec_proof_correlations", "  agreement stream: SEC correlations", "", 0},
     {"loophub_proof_correlations", "  agreement stream: loophub correlations", "", 0},
     {"proof_expected_correlations", "  agreement stream: expected", "", 0},
@@ -268,9 +273,9 @@ bench_write_json(const char *path)
     for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++) {
         double v;
         if (bench_get(goals[i].key, &v))
-            json_object_set_new(g, goals[i].key,
-                                json_boolean(goals[i].at_most ? v <= goals[i].limit
-                                                              : v >= goals[i].limit));
+            json_object_set_new(
+                g, goals[i].key,
+                json_boolean(goals[i].at_most ? v <= goals[i].limit : v >= goals[i].limit));
     }
     json_object_set_new(o, "goals_met", g);
     json_t *n = json_array();

@@ -168,7 +168,8 @@ make_deploy(wl_t *w, lh_event_t *ev, int svc, int env, const char *svcname)
     set_str(ev, &ev->deploy.version, buf);
     snprintf(buf, sizeof(buf), "2.%d.%d", s->version - 1, env);
     set_str(ev, &ev->deploy.previous_version, buf);
-    snprintf(buf, sizeof(buf), "%012" PRIx64, (uint64_t)((uint64_t)dn * 0x9e3779b97f4a7c15ULL >> 16));
+    snprintf(buf, sizeof(buf), "%012" PRIx64,
+             (uint64_t)((uint64_t)dn * 0x9e3779b97f4a7c15ULL >> 16));
     set_str(ev, &ev->deploy.commit, buf);
     ev->deploy.commit_time_ns = ev->time_ns - 40 * 60 * LH_NS_PER_SEC;
     snprintf(buf, sizeof(buf), "pkg:oci/%s@sha256:%016" PRIx64, svcname,

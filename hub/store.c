@@ -42,7 +42,7 @@
 #include "timeutil.h"
 
 #define COMPONENT "store"
-#define DEFAULT_CACHE_KB 65536
+#define DEFAULT_CACHE_KB 32768
 #define DEFAULT_WAL_AUTOCHECKPOINT 20000
 #define BUSY_TIMEOUT_MS 5000
 #define DD_MIN_CAP 1024

