@@ -169,27 +169,6 @@ decode_object(ctx_t *c, json_t *obj, lh_format_t f, const lh_codec_opts_t *o)
     }
 }
 
-static const char *
-json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 static void
 decode_root(ctx_t *c, json_t *root, lh_format_t f, const lh_codec_opts_t *o)
 {
@@ -216,7 +195,7 @@ decode_root(ctx_t *c, json_t *root, lh_format_t f, const lh_codec_opts_t *o)
         if (json_is_object(el))
             decode_object(c, el, f, o);
         else
-            REJECT(c, LH_EDECODE, NULL, "not a JSON object but %s", json_type_name(el));
+            REJECT(c, LH_EDECODE, NULL, "not a JSON object but %s", lh__json_type_name(el));
         free(c->elem_raw);
         c->elem_raw = NULL;
         c->elem = NULL;

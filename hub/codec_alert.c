@@ -24,41 +24,6 @@
 
 /* --- encode ---------------------------------------------------------------------------------- */
 
-static int
-put_str(json_t *obj, const char *key, const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    return json_object_set_new_nocheck(obj, key, json_string_nocheck(s));
-}
-
-static int
-put_time(json_t *obj, const char *key, int64_t ns)
-{
-    char t[40];
-    if (ns == 0)
-        return 0;
-    if (lh_time_format(ns, t, sizeof t) < 0)
-        return -1;
-    return json_object_set_new_nocheck(obj, key, json_string_nocheck(t));
-}
-
-static int
-put_strings(json_t *obj, const char *key, char *const *v, size_t n)
-{
-    if (n == 0)
-        return 0;
-    json_t *a = json_array();
-    int rc = 0;
-    for (size_t i = 0; i < n; i++)
-        rc |= json_array_append_new(a, json_string_nocheck(v[i] ? v[i] : ""));
-    if (rc) {
-        json_decref(a);
-        return -1;
-    }
-    return json_object_set_new_nocheck(obj, key, a);
-}
-
 static json_t *
 suspect_to_json(const lh_suspect_t *s)
 {
@@ -66,20 +31,20 @@ suspect_to_json(const lh_suspect_t *s)
     int rc = 0;
     if (!o)
         return NULL;
-    rc |= put_str(o, "deploy_id", s->deploy_id);
-    rc |= put_str(o, "event_id", s->event_id);
-    rc |= put_str(o, "service", s->service);
-    rc |= put_str(o, "environment", s->environment);
-    rc |= put_str(o, "version", s->version);
-    rc |= put_str(o, "previous_version", s->previous_version);
-    rc |= put_str(o, "actor", s->actor);
-    rc |= put_str(o, "commit", s->commit);
-    rc |= put_str(o, "artifact", s->artifact);
-    rc |= put_strings(o, "hosts", s->hosts, s->n_hosts);
-    rc |= put_time(o, "deploy_time", s->deploy_time_ns);
+    rc |= lh__json_put_str(o, "deploy_id", s->deploy_id);
+    rc |= lh__json_put_str(o, "event_id", s->event_id);
+    rc |= lh__json_put_str(o, "service", s->service);
+    rc |= lh__json_put_str(o, "environment", s->environment);
+    rc |= lh__json_put_str(o, "version", s->version);
+    rc |= lh__json_put_str(o, "previous_version", s->previous_version);
+    rc |= lh__json_put_str(o, "actor", s->actor);
+    rc |= lh__json_put_str(o, "commit", s->commit);
+    rc |= lh__json_put_str(o, "artifact", s->artifact);
+    rc |= lh__json_put_strings(o, "hosts", s->hosts, s->n_hosts);
+    rc |= lh__json_put_time(o, "deploy_time", s->deploy_time_ns);
     rc |= json_object_set_new_nocheck(o, "lead_seconds", json_integer(s->lead_seconds));
     rc |= json_object_set_new_nocheck(o, "score", json_real(s->score));
-    rc |= put_strings(o, "reasons", s->reasons, s->n_reasons);
+    rc |= lh__json_put_strings(o, "reasons", s->reasons, s->n_reasons);
     if (rc) {
         json_decref(o);
         return NULL;
@@ -94,14 +59,14 @@ lh__alert_to_json(const lh_correlated_t *ca)
     int rc = 0;
     if (!o)
         return NULL;
-    rc |= put_str(o, "id", ca->id);
+    rc |= lh__json_put_str(o, "id", ca->id);
     rc |= json_object_set_new_nocheck(o, "seq", json_integer((json_int_t)ca->seq));
-    rc |= put_str(o, "kind", lh_ca_kind_name(ca->kind));
-    rc |= put_str(o, "service", ca->service);
-    rc |= put_str(o, "environment", ca->environment);
+    rc |= lh__json_put_str(o, "kind", lh_ca_kind_name(ca->kind));
+    rc |= lh__json_put_str(o, "service", ca->service);
+    rc |= lh__json_put_str(o, "environment", ca->environment);
     rc |= json_object_set_new_nocheck(o, "late", json_boolean(ca->late));
-    rc |= put_time(o, "created", ca->created_ns);
-    rc |= put_str(o, "rollback_version", ca->rollback_version);
+    rc |= lh__json_put_time(o, "created", ca->created_ns);
+    rc |= lh__json_put_str(o, "rollback_version", ca->rollback_version);
     if (ca->outcome)
         rc |= json_object_set_new_nocheck(o, "outcome", lh__event_to_json(ca->outcome));
     json_t *a = json_array();
@@ -115,26 +80,15 @@ lh__alert_to_json(const lh_correlated_t *ca)
     return o;
 }
 
-static int
-dump_to_buf(const char *p, size_t n, void *arg)
-{
-    return lh_buf_append(arg, p, n) == 0 ? 0 : -1;
-}
-
 int
 lh_codec_alert_json_encode(const lh_correlated_t *ca, lh_buf_t *out)
 {
     json_t *o = lh__alert_to_json(ca);
-    size_t mark = out->len;
     if (!o)
         return LH_ENOMEM;
-    int rc = json_dump_callback(o, dump_to_buf, out, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    int rc = lh__json_dump(o, JSON_COMPACT | JSON_REAL_PRECISION(10), out);
     json_decref(o);
-    if (rc != 0) {
-        out->len = mark;
-        return LH_EINVAL;
-    }
-    return 0;
+    return rc == 0 ? 0 : LH_EINVAL;
 }
 
 int

@@ -24,58 +24,17 @@
 #include "loophub/error.h"
 #include "timeutil.h"
 
-#define WHY_LEN 320
-
-typedef struct {
-    int err;
-    char why[WHY_LEN];
-} fail_t;
-
-static int failf(fail_t *f, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-failf(fail_t *f, int err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->why, sizeof(f->why), fmt, ap);
-    va_end(ap);
-    f->err = err;
-    return err;
-}
-
-static const char *
-json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* alert[key] as an optional string ("" counts as absent). */
 static int
-get_str(json_t *obj, size_t idx, const char *key, const char **out, fail_t *f)
+get_str(json_t *obj, size_t idx, const char *key, const char **out, lh__fail_t *f)
 {
     *out = NULL;
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
-        return failf(f, LH_EDECODE, "field 'alerts[%zu].%s' must be a string, got %s", idx, key,
-                     json_type_name(v));
+        return lh__failf(f, LH_EDECODE, "field 'alerts[%zu].%s' must be a string, got %s", idx, key,
+                         lh__json_type_name(v));
     *out = json_string_value(v);
     if (!**out)
         *out = NULL;
@@ -174,28 +133,19 @@ instance_host(const char *s, const char **b, size_t *n)
 #define OOM(expr)                                                                                  \
     do {                                                                                           \
         if ((expr) < 0)                                                                            \
-            return failf(f, LH_ENOMEM, "out of memory");                                           \
+            return lh__failf(f, LH_ENOMEM, "out of memory");                                       \
     } while (0)
-
-static int
-set_str(lh_event_t *ev, char **field, const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    *field = lh_event_str(ev, s, (size_t)-1);
-    return *field ? 0 : LH_ENOMEM;
-}
 
 /* One alert -> *out. On failure f says why and idbuf holds the id when it could be derived. */
 static int
 decode_alert(json_t *a, size_t idx, const char *group_status, const char *source,
-             const labels_cfg_t *cfg, lh_event_t **out, char *idbuf, fail_t *f)
+             const labels_cfg_t *cfg, lh_event_t **out, char *idbuf, lh__fail_t *f)
 {
     *out = NULL;
     idbuf[0] = 0;
     if (!json_is_object(a))
-        return failf(f, LH_EDECODE, "field 'alerts[%zu]' must be an object, got %s", idx,
-                     json_type_name(a));
+        return lh__failf(f, LH_EDECODE, "field 'alerts[%zu]' must be an object, got %s", idx,
+                         lh__json_type_name(a));
     const char *status, *starts, *ends, *fp;
     json_t *labels = json_object_get(a, "labels");
     json_t *ann = json_object_get(a, "annotations");
@@ -205,52 +155,55 @@ decode_alert(json_t *a, size_t idx, const char *group_status, const char *source
     if (!status)
         status = group_status;
     if (!status)
-        return failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].status'", idx);
+        return lh__failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].status'", idx);
     lh_alert_state_t state;
     if (strcmp(status, "firing") == 0)
         state = LH_ALERT_FIRING;
     else if (strcmp(status, "resolved") == 0)
         state = LH_ALERT_RESOLVED;
     else
-        return failf(f, LH_EDECODE,
-                     "field 'alerts[%zu].status' is '%.32s', expected 'firing' or 'resolved'", idx,
-                     status);
+        return lh__failf(f, LH_EDECODE,
+                         "field 'alerts[%zu].status' is '%.32s', expected 'firing' or 'resolved'",
+                         idx, status);
     if (!labels || json_is_null(labels))
-        return failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].labels'", idx);
+        return lh__failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].labels'", idx);
     if (!json_is_object(labels))
-        return failf(f, LH_EDECODE, "field 'alerts[%zu].labels' must be an object, got %s", idx,
-                     json_type_name(labels));
+        return lh__failf(f, LH_EDECODE, "field 'alerts[%zu].labels' must be an object, got %s", idx,
+                         lh__json_type_name(labels));
     const char *k;
     json_t *v;
     json_object_foreach(labels, k, v)
     {
         if (!json_is_string(v))
-            return failf(f, LH_EDECODE, "field 'alerts[%zu].labels.%.64s' must be a string, got %s",
-                         idx, k, json_type_name(v));
+            return lh__failf(f, LH_EDECODE,
+                             "field 'alerts[%zu].labels.%.64s' must be a string, got %s", idx, k,
+                             lh__json_type_name(v));
     }
     if (ann && !json_is_null(ann) && !json_is_object(ann))
-        return failf(f, LH_EDECODE, "field 'alerts[%zu].annotations' must be an object, got %s",
-                     idx, json_type_name(ann));
+        return lh__failf(f, LH_EDECODE, "field 'alerts[%zu].annotations' must be an object, got %s",
+                         idx, lh__json_type_name(ann));
     if (!starts)
-        return failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].startsAt'", idx);
+        return lh__failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].startsAt'", idx);
     int64_t start_ns, end_ns = 0;
     if (lh_time_parse(starts, &start_ns) < 0)
-        return failf(f, LH_EDECODE, "field 'alerts[%zu].startsAt' is not an RFC 3339 time: '%.64s'",
-                     idx, starts);
+        return lh__failf(f, LH_EDECODE,
+                         "field 'alerts[%zu].startsAt' is not an RFC 3339 time: '%.64s'", idx,
+                         starts);
     if (state == LH_ALERT_RESOLVED) {
         if (!ends)
-            return failf(f, LH_EMISSING,
-                         "missing field 'alerts[%zu].endsAt' (a resolved alert needs it)", idx);
+            return lh__failf(f, LH_EMISSING,
+                             "missing field 'alerts[%zu].endsAt' (a resolved alert needs it)", idx);
         if (lh_time_parse(ends, &end_ns) < 0 || end_ns <= 0)
-            return failf(f, LH_EDECODE,
-                         "field 'alerts[%zu].endsAt' is not an RFC 3339 time after 1970: '%.64s'",
-                         idx, ends);
+            return lh__failf(
+                f, LH_EDECODE,
+                "field 'alerts[%zu].endsAt' is not an RFC 3339 time after 1970: '%.64s'", idx,
+                ends);
     }
 
     /* identity */
     uint64_t lh;
     if (labels_hash(labels, &lh) < 0)
-        return failf(f, LH_ENOMEM, "out of memory");
+        return lh__failf(f, LH_ENOMEM, "out of memory");
     char fpbuf[17];
     if (!fp) {
         snprintf(fpbuf, sizeof(fpbuf), "%016llx", (unsigned long long)lh);
@@ -266,25 +219,28 @@ decode_alert(json_t *a, size_t idx, const char *group_status, const char *source
 
     const char *name = label(labels, "alertname");
     if (!name)
-        return failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].labels.alertname'", idx);
+        return lh__failf(f, LH_EMISSING, "missing mandatory field 'alerts[%zu].labels.alertname'",
+                         idx);
 
     lh_event_t *ev = lh_event_new();
     if (!ev)
-        return failf(f, LH_ENOMEM, "out of memory");
+        return lh__failf(f, LH_ENOMEM, "out of memory");
     int rc = 0;
     ev->kind = LH_KIND_ALERT;
     ev->time_ns = state == LH_ALERT_FIRING ? start_ns : end_ns;
     ev->alert.state = state;
-    if (set_str(ev, &ev->id, idbuf) < 0 || set_str(ev, &ev->source, source) < 0 ||
-        set_str(ev, &ev->alert.name, name) < 0 || set_str(ev, &ev->alert.fingerprint, fp) < 0)
+    if (lh__event_set_str(ev, &ev->id, idbuf) < 0 ||
+        lh__event_set_str(ev, &ev->source, source) < 0 ||
+        lh__event_set_str(ev, &ev->alert.name, name) < 0 ||
+        lh__event_set_str(ev, &ev->alert.fingerprint, fp) < 0)
         goto oom;
     const char *s = label(labels, cfg->service);
     if (!s)
         s = label(labels, "job");
-    if (set_str(ev, &ev->service, s) < 0)
+    if (lh__event_set_str(ev, &ev->service, s) < 0)
         goto oom;
     for (int i = 0; i < 4 && !ev->environment; i++)
-        if (set_str(ev, &ev->environment, label(labels, cfg->env[i])) < 0)
+        if (lh__event_set_str(ev, &ev->environment, label(labels, cfg->env[i])) < 0)
             goto oom;
     s = label(labels, cfg->severity);
     if (s && lh__severity_word(s, &ev->alert.severity) < 0)
@@ -295,7 +251,7 @@ decode_alert(json_t *a, size_t idx, const char *group_status, const char *source
         if (!s || !*s)
             s = json_string_value(json_object_get(ann, "description"));
     }
-    if (set_str(ev, &ev->alert.summary, s) < 0)
+    if (lh__event_set_str(ev, &ev->alert.summary, s) < 0)
         goto oom;
     s = label(labels, "instance");
     const char *hb = NULL;
@@ -325,7 +281,7 @@ decode_alert(json_t *a, size_t idx, const char *group_status, const char *source
     return 0;
 oom:
     lh_event_destroy(&ev);
-    return failf(f, LH_ENOMEM, "out of memory");
+    return lh__failf(f, LH_ENOMEM, "out of memory");
 }
 
 int
@@ -338,7 +294,7 @@ lh__is_alertmanager(json_t *obj)
 int
 lh__alertmanager_decode(json_t *obj, const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg)
 {
-    char why[WHY_LEN];
+    char why[LH__WHY_LEN];
     if (!json_is_object(obj)) {
         sink(NULL, LH_EDECODE, NULL, "an Alertmanager notification must be a JSON object", arg);
         return 1;
@@ -355,14 +311,14 @@ lh__alertmanager_decode(json_t *obj, const lh_codec_opts_t *o, lh_decode_sink_fn
                      json_string_value(ver));
         else
             snprintf(why, sizeof(why), "field 'version' must be the string \"4\", got %s",
-                     json_type_name(ver));
+                     lh__json_type_name(ver));
         sink(NULL, LH_EDECODE, NULL, why, arg);
         return 1;
     }
     json_t *alerts = json_object_get(obj, "alerts");
     if (!json_is_array(alerts)) {
         snprintf(why, sizeof(why), "field 'alerts' must be an array, got %s",
-                 alerts ? json_type_name(alerts) : "nothing");
+                 alerts ? lh__json_type_name(alerts) : "nothing");
         sink(NULL, alerts ? LH_EDECODE : LH_EMISSING, NULL, why, arg);
         return 1;
     }
@@ -386,7 +342,7 @@ lh__alertmanager_decode(json_t *obj, const lh_codec_opts_t *o, lh_decode_sink_fn
     json_t *a;
     json_array_foreach(alerts, i, a)
     {
-        fail_t f;
+        lh__fail_t f;
         f.err = 0;
         f.why[0] = 0;
         char idbuf[24];

@@ -29,60 +29,18 @@
 #include "loophub/error.h"
 #include "timeutil.h"
 
-#define WHY_LEN 320
-
-/* Why a decode failed: the code and a one-line reason. */
-typedef struct {
-    int err;
-    char why[WHY_LEN];
-} fail_t;
-
-static int failf(fail_t *f, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-failf(fail_t *f, int err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->why, sizeof(f->why), fmt, ap);
-    va_end(ap);
-    f->err = err;
-    return err;
-}
-
-static const char *
-json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* Reads obj[key] as an optional string: 0 with *out NULL when absent or null, 0 with the string,
  * or LH_EDECODE naming path+key when it has another type. */
 static int
-get_str(json_t *obj, const char *path, const char *key, const char **out, fail_t *f)
+get_str(json_t *obj, const char *path, const char *key, const char **out, lh__fail_t *f)
 {
     *out = NULL;
     json_t *v = obj ? json_object_get(obj, key) : NULL;
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
-        return failf(f, LH_EDECODE, "field '%s%s' must be a string, got %s", path, key,
-                     json_type_name(v));
+        return lh__failf(f, LH_EDECODE, "field '%s%s' must be a string, got %s", path, key,
+                         lh__json_type_name(v));
     *out = json_string_value(v);
     if (**out == '\0')
         *out = NULL;
@@ -91,27 +49,27 @@ get_str(json_t *obj, const char *path, const char *key, const char **out, fail_t
 
 /* Like get_str, but the field is mandatory (LH_EMISSING when absent or empty). */
 static int
-need_str(json_t *obj, const char *path, const char *key, const char **out, fail_t *f)
+need_str(json_t *obj, const char *path, const char *key, const char **out, lh__fail_t *f)
 {
     int rc = get_str(obj, path, key, out, f);
     if (rc < 0)
         return rc;
     if (!*out)
-        return failf(f, LH_EMISSING, "missing mandatory field '%s%s'", path, key);
+        return lh__failf(f, LH_EMISSING, "missing mandatory field '%s%s'", path, key);
     return 0;
 }
 
 /* Reads obj[key] as an optional object (LH_EDECODE on another type). */
 static int
-get_obj(json_t *obj, const char *path, const char *key, json_t **out, fail_t *f)
+get_obj(json_t *obj, const char *path, const char *key, json_t **out, lh__fail_t *f)
 {
     *out = NULL;
     json_t *v = obj ? json_object_get(obj, key) : NULL;
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_object(v))
-        return failf(f, LH_EDECODE, "field '%s%s' must be an object, got %s", path, key,
-                     json_type_name(v));
+        return lh__failf(f, LH_EDECODE, "field '%s%s' must be an object, got %s", path, key,
+                         lh__json_type_name(v));
     *out = v;
     return 0;
 }
@@ -153,7 +111,7 @@ static const struct {
 /* Maps "dev.cdevents.<subject>.<predicate>[.<version>]" (any version suffix) to a kind. Returns
  * the index into cd_types, or LH_EUNKNOWN_KIND with a reason naming the type. */
 static int
-cd_type_lookup(const char *type, const char *field, fail_t *f)
+cd_type_lookup(const char *type, const char *field, lh__fail_t *f)
 {
     size_t plen = strlen(CD_PREFIX);
     if (strncmp(type, CD_PREFIX, plen) == 0) {
@@ -163,26 +121,18 @@ cd_type_lookup(const char *type, const char *field, fail_t *f)
             if (strncmp(name, cd_types[i].name, n) == 0 && (name[n] == '\0' || name[n] == '.'))
                 return (int)i;
         }
-        return failf(f, LH_EUNKNOWN_KIND,
-                     "unsupported CDEvents type '%.120s' in '%s' (loophub takes service.*, "
-                     "incident.* and ticket.* events)",
-                     type, field);
+        return lh__failf(f, LH_EUNKNOWN_KIND,
+                         "unsupported CDEvents type '%.120s' in '%s' (loophub takes service.*, "
+                         "incident.* and ticket.* events)",
+                         type, field);
     }
-    return failf(f, LH_EUNKNOWN_KIND,
-                 "unknown CloudEvents type '%.120s' in '%s' (loophub takes dev.cdevents.* types)",
-                 type, field);
+    return lh__failf(
+        f, LH_EUNKNOWN_KIND,
+        "unknown CloudEvents type '%.120s' in '%s' (loophub takes dev.cdevents.* types)", type,
+        field);
 }
 
 /* --- helpers building the event --------------------------------------------------------- */
-
-static int
-set_str(lh_event_t *ev, char **field, const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    *field = lh_event_str(ev, s, (size_t)-1);
-    return *field ? 0 : LH_ENOMEM;
-}
 
 static int
 hexval(int c)
@@ -342,7 +292,7 @@ find_extra(const in_t *in, const char *name, const char **where, const char **ke
 
 /* An extra as a string (NULL when absent); LH_EDECODE when it has another type. */
 static int
-extra_str(const in_t *in, const char *name, const char **out, fail_t *f)
+extra_str(const in_t *in, const char *name, const char **out, lh__fail_t *f)
 {
     const char *where = "", *key = name;
     *out = NULL;
@@ -350,8 +300,8 @@ extra_str(const in_t *in, const char *name, const char **out, fail_t *f)
     if (!v)
         return 0;
     if (!json_is_string(v))
-        return failf(f, LH_EDECODE, "field '%s%s' must be a string, got %s", where, key,
-                     json_type_name(v));
+        return lh__failf(f, LH_EDECODE, "field '%s%s' must be a string, got %s", where, key,
+                         lh__json_type_name(v));
     *out = json_string_value(v);
     if (!**out)
         *out = NULL;
@@ -362,7 +312,7 @@ extra_str(const in_t *in, const char *name, const char **out, fail_t *f)
  * extension attributes carry it) with add(). */
 static int
 extra_list(const in_t *in, lh_event_t *ev, const char *name,
-           int (*add)(lh_event_t *, const char *, size_t), fail_t *f)
+           int (*add)(lh_event_t *, const char *, size_t), lh__fail_t *f)
 {
     const char *where = "", *key = name;
     json_t *v = find_extra(in, name, &where, &key);
@@ -378,7 +328,7 @@ extra_list(const in_t *in, lh_event_t *ev, const char *name,
             while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
                 e--;
             if (e > b && add(ev, b, (size_t)(e - b)) < 0)
-                return failf(f, LH_ENOMEM, "out of memory");
+                return lh__failf(f, LH_ENOMEM, "out of memory");
             s += n;
             if (*s == ',')
                 s++;
@@ -386,17 +336,17 @@ extra_list(const in_t *in, lh_event_t *ev, const char *name,
         return 0;
     }
     if (!json_is_array(v))
-        return failf(f, LH_EDECODE, "field '%s%s' must be an array of strings, got %s", where, key,
-                     json_type_name(v));
+        return lh__failf(f, LH_EDECODE, "field '%s%s' must be an array of strings, got %s", where,
+                         key, lh__json_type_name(v));
     size_t i;
     json_t *it;
     json_array_foreach(v, i, it)
     {
         if (!json_is_string(it))
-            return failf(f, LH_EDECODE, "field '%s%s[%zu]' must be a string, got %s", where, key, i,
-                         json_type_name(it));
+            return lh__failf(f, LH_EDECODE, "field '%s%s[%zu]' must be a string, got %s", where,
+                             key, i, lh__json_type_name(it));
         if (add(ev, json_string_value(it), json_string_length(it)) < 0)
-            return failf(f, LH_ENOMEM, "out of memory");
+            return lh__failf(f, LH_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -404,7 +354,7 @@ extra_list(const in_t *in, lh_event_t *ev, const char *name,
 /* Labels: customData.labels (an object of strings), then every other string-valued customData
  * entry whose key is not one of loophub's extras. Other value types stay only in raw. */
 static int
-add_labels(const in_t *in, lh_event_t *ev, fail_t *f)
+add_labels(const in_t *in, lh_event_t *ev, lh__fail_t *f)
 {
     if (!in->custom)
         return 0;
@@ -413,16 +363,16 @@ add_labels(const in_t *in, lh_event_t *ev, fail_t *f)
     json_t *v;
     if (lab && !json_is_null(lab)) {
         if (!json_is_object(lab))
-            return failf(f, LH_EDECODE, "field '%slabels' must be an object, got %s", in->cpath,
-                         json_type_name(lab));
+            return lh__failf(f, LH_EDECODE, "field '%slabels' must be an object, got %s", in->cpath,
+                             lh__json_type_name(lab));
         json_object_foreach(lab, key, v)
         {
             if (!json_is_string(v))
-                return failf(f, LH_EDECODE, "field '%slabels.%.64s' must be a string, got %s",
-                             in->cpath, key, json_type_name(v));
+                return lh__failf(f, LH_EDECODE, "field '%slabels.%.64s' must be a string, got %s",
+                                 in->cpath, key, lh__json_type_name(v));
             if (lh_event_add_label(ev, key, (size_t)-1, json_string_value(v),
                                    json_string_length(v)) < 0)
-                return failf(f, LH_ENOMEM, "out of memory");
+                return lh__failf(f, LH_ENOMEM, "out of memory");
         }
     }
     json_object_foreach(in->custom, key, v)
@@ -431,14 +381,14 @@ add_labels(const in_t *in, lh_event_t *ev, fail_t *f)
             continue;
         if (lh_event_add_label(ev, key, (size_t)-1, json_string_value(v), json_string_length(v)) <
             0)
-            return failf(f, LH_ENOMEM, "out of memory");
+            return lh__failf(f, LH_ENOMEM, "out of memory");
     }
     return 0;
 }
 
 /* content.<key>.id, the CDEvents way of naming a service or an environment. */
 static int
-content_ref_id(const in_t *in, const char *key, const char **out, fail_t *f)
+content_ref_id(const in_t *in, const char *key, const char **out, lh__fail_t *f)
 {
     *out = NULL;
     char path[64];
@@ -453,7 +403,7 @@ content_ref_id(const in_t *in, const char *key, const char **out, fail_t *f)
 }
 
 static int
-content_str(const in_t *in, const char *key, const char **out, fail_t *f)
+content_str(const in_t *in, const char *key, const char **out, lh__fail_t *f)
 {
     char path[64];
     snprintf(path, sizeof(path), "%ssubject.content.", in->dpath);
@@ -465,16 +415,16 @@ content_str(const in_t *in, const char *key, const char **out, fail_t *f)
 #define TRY(expr)                                                                                  \
     do {                                                                                           \
         if ((expr) < 0)                                                                            \
-            return f->err ? f->err : failf(f, LH_ENOMEM, "out of memory");                         \
+            return f->err ? f->err : lh__failf(f, LH_ENOMEM, "out of memory");                     \
     } while (0)
 
 static int
-map_deploy(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject_id, fail_t *f)
+map_deploy(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject_id, lh__fail_t *f)
 {
     const char *artifact, *s;
-    TRY(set_str(ev, &ev->service, subject_id));
+    TRY(lh__event_set_str(ev, &ev->service, subject_id));
     TRY(content_str(in, "artifactId", &artifact, f));
-    TRY(set_str(ev, &ev->deploy.artifact, artifact));
+    TRY(lh__event_set_str(ev, &ev->deploy.artifact, artifact));
     if (artifact)
         TRY(purl_version(ev, artifact, &ev->deploy.version));
     switch (pred) {
@@ -491,37 +441,38 @@ map_deploy(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject
         break;
     }
     TRY(extra_str(in, "deploy_id", &s, f));
-    TRY(set_str(ev, &ev->deploy.deploy_id, s));
+    TRY(lh__event_set_str(ev, &ev->deploy.deploy_id, s));
     TRY(extra_str(in, "version", &s, f));
-    TRY(set_str(ev, &ev->deploy.version, s));
+    TRY(lh__event_set_str(ev, &ev->deploy.version, s));
     TRY(extra_str(in, "previous_version", &s, f));
-    TRY(set_str(ev, &ev->deploy.previous_version, s));
+    TRY(lh__event_set_str(ev, &ev->deploy.previous_version, s));
     TRY(extra_str(in, "commit", &s, f));
-    TRY(set_str(ev, &ev->deploy.commit, s));
+    TRY(lh__event_set_str(ev, &ev->deploy.commit, s));
     TRY(extra_str(in, "change_ticket", &s, f));
-    TRY(set_str(ev, &ev->deploy.change_ticket, s));
+    TRY(lh__event_set_str(ev, &ev->deploy.change_ticket, s));
     TRY(extra_str(in, "commit_time", &s, f));
     if (s && lh_time_parse(s, &ev->deploy.commit_time_ns) < 0)
-        return failf(f, LH_EDECODE, "field 'commit_time' is not an RFC 3339 time: '%.64s'", s);
+        return lh__failf(f, LH_EDECODE, "field 'commit_time' is not an RFC 3339 time: '%.64s'", s);
     return 0;
 }
 
 static int
-map_incident(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject_id, fail_t *f)
+map_incident(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject_id,
+             lh__fail_t *f)
 {
     const char *s;
-    TRY(set_str(ev, &ev->incident.incident_id, subject_id));
+    TRY(lh__event_set_str(ev, &ev->incident.incident_id, subject_id));
     ev->incident.state = pred == P_DETECTED   ? LH_INCIDENT_DETECTED
                          : pred == P_REPORTED ? LH_INCIDENT_REPORTED
                                               : LH_INCIDENT_RESOLVED;
     TRY(content_ref_id(in, "service", &s, f));
-    TRY(set_str(ev, &ev->service, s));
+    TRY(lh__event_set_str(ev, &ev->service, s));
     TRY(content_str(in, "artifactId", &s, f));
-    TRY(set_str(ev, &ev->incident.artifact, s));
+    TRY(lh__event_set_str(ev, &ev->incident.artifact, s));
     TRY(content_str(in, "description", &s, f));
-    TRY(set_str(ev, &ev->incident.title, s));
+    TRY(lh__event_set_str(ev, &ev->incident.title, s));
     TRY(content_str(in, "ticketURI", &s, f));
-    TRY(set_str(ev, &ev->incident.ticket, s));
+    TRY(lh__event_set_str(ev, &ev->incident.ticket, s));
     /* An incident is a user-facing failure: critical unless the producer says otherwise. */
     ev->incident.severity = LH_SEV_CRITICAL;
     TRY(extra_str(in, "severity", &s, f));
@@ -533,17 +484,17 @@ map_incident(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subje
 }
 
 static int
-map_ticket(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject_id, fail_t *f)
+map_ticket(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject_id, lh__fail_t *f)
 {
     const char *s;
-    TRY(set_str(ev, &ev->ticket.ticket_id, subject_id));
+    TRY(lh__event_set_str(ev, &ev->ticket.ticket_id, subject_id));
     ev->ticket.state = pred == P_CREATED   ? LH_TICKET_CREATED
                        : pred == P_UPDATED ? LH_TICKET_UPDATED
                                            : LH_TICKET_CLOSED;
     TRY(content_str(in, "summary", &s, f));
-    TRY(set_str(ev, &ev->ticket.summary, s));
+    TRY(lh__event_set_str(ev, &ev->ticket.summary, s));
     TRY(content_str(in, "uri", &s, f));
-    TRY(set_str(ev, &ev->ticket.url, s));
+    TRY(lh__event_set_str(ev, &ev->ticket.url, s));
     TRY(content_str(in, "ticketType", &s, f));
     if (s && lh_ticket_type_parse(s, &ev->ticket.type) < 0)
         TRY(lh_event_add_label(ev, "ticket_type", (size_t)-1, s, (size_t)-1));
@@ -552,7 +503,7 @@ map_ticket(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject
     TRY(content_str(in, "updatedBy", &by, f));
     if (!by)
         TRY(content_str(in, "creator", &by, f));
-    TRY(set_str(ev, &ev->actor, by));
+    TRY(lh__event_set_str(ev, &ev->actor, by));
     if (extra_list(in, ev, "links", lh_event_add_link, f) < 0)
         return f->err;
     return 0;
@@ -563,7 +514,7 @@ map_ticket(const in_t *in, lh_event_t *ev, predicate_t pred, const char *subject
 static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen);
 
 static int
-ce_data(json_t *env, json_t **data, int *owned, fail_t *f)
+ce_data(json_t *env, json_t **data, int *owned, lh__fail_t *f)
 {
     *owned = 0;
     json_t *d = json_object_get(env, "data");
@@ -577,32 +528,32 @@ ce_data(json_t *env, json_t **data, int *owned, fail_t *f)
             return 0;
         }
         if (!json_is_string(d))
-            return failf(f, LH_EDECODE, "field 'data' must be a CDEvent object, got %s",
-                         json_type_name(d));
+            return lh__failf(f, LH_EDECODE, "field 'data' must be a CDEvent object, got %s",
+                             lh__json_type_name(d));
         text = json_string_value(d);
         len = json_string_length(d);
     } else {
         json_t *b = json_object_get(env, "data_base64");
         if (!b || json_is_null(b))
-            return failf(f, LH_EMISSING,
-                         "missing mandatory field 'data' (the CDEvent the CloudEvent carries)");
+            return lh__failf(f, LH_EMISSING,
+                             "missing mandatory field 'data' (the CDEvent the CloudEvent carries)");
         if (!json_is_string(b))
-            return failf(f, LH_EDECODE, "field 'data_base64' must be a string, got %s",
-                         json_type_name(b));
+            return lh__failf(f, LH_EDECODE, "field 'data_base64' must be a string, got %s",
+                             lh__json_type_name(b));
         field = "data_base64";
         if (b64_decode(json_string_value(b), json_string_length(b), &bin, &len) < 0)
-            return failf(f, LH_EDECODE, "field 'data_base64' is not valid base64");
+            return lh__failf(f, LH_EDECODE, "field 'data_base64' is not valid base64");
         text = (const char *)bin;
     }
     json_error_t jerr;
     json_t *parsed = json_loadb(text, len, 0, &jerr);
     free(bin);
     if (!parsed)
-        return failf(f, LH_EDECODE, "field '%s' is not valid JSON (line %d, column %d: %s)", field,
-                     jerr.line, jerr.column, jerr.text);
+        return lh__failf(f, LH_EDECODE, "field '%s' is not valid JSON (line %d, column %d: %s)",
+                         field, jerr.line, jerr.column, jerr.text);
     if (!json_is_object(parsed)) {
         json_decref(parsed);
-        return failf(f, LH_EDECODE, "field '%s' must hold a CDEvent object", field);
+        return lh__failf(f, LH_EDECODE, "field '%s' must hold a CDEvent object", field);
     }
     *data = parsed;
     *owned = 1;
@@ -612,7 +563,7 @@ ce_data(json_t *env, json_t **data, int *owned, fail_t *f)
 /* Builds the event from obj (a CloudEvent or a bare CDEvent). 0 and *out, or the error in f and
  * *id set to the event id when it could be read. */
 static int
-decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
+decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, lh__fail_t *f)
 {
     in_t in;
     memset(&in, 0, sizeof(in));
@@ -630,8 +581,8 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
         if ((rc = need_str(obj, "", "specversion", &sv, f)) < 0)
             return rc;
         if (strncmp(sv, "1.", 2) != 0 && strcmp(sv, "1") != 0)
-            return failf(f, LH_EDECODE,
-                         "field 'specversion' is '%.32s': loophub reads CloudEvents 1.0", sv);
+            return lh__failf(f, LH_EDECODE,
+                             "field 'specversion' is '%.32s': loophub reads CloudEvents 1.0", sv);
         if ((rc = need_str(obj, "", "id", id, f)) < 0 ||
             (rc = need_str(obj, "", "source", &source, f)) < 0 ||
             (rc = need_str(obj, "", "type", &type, f)) < 0 ||
@@ -655,10 +606,10 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
         in.dpath = "";
         json_t *ctx = json_object_get(obj, "context");
         if (!ctx || json_is_null(ctx))
-            return failf(f, LH_EMISSING, "missing mandatory field 'context'");
+            return lh__failf(f, LH_EMISSING, "missing mandatory field 'context'");
         if (!json_is_object(ctx))
-            return failf(f, LH_EDECODE, "field 'context' must be an object, got %s",
-                         json_type_name(ctx));
+            return lh__failf(f, LH_EDECODE, "field 'context' must be an object, got %s",
+                             lh__json_type_name(ctx));
         in.ctx = ctx;
         if ((rc = get_str(ctx, "context.", "id", id, f)) < 0)
             return rc;
@@ -667,11 +618,11 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
         if (!sv && (rc = get_str(ctx, "context.", "version", &sv, f)) < 0)
             return rc;
         if (!*id)
-            return failf(f, LH_EMISSING, "missing mandatory field 'context.id'");
+            return lh__failf(f, LH_EMISSING, "missing mandatory field 'context.id'");
         if (!sv)
-            return failf(f, LH_EMISSING,
-                         "missing mandatory field 'context.specversion' (or 'context.version' "
-                         "before CDEvents 0.5)");
+            return lh__failf(f, LH_EMISSING,
+                             "missing mandatory field 'context.specversion' (or 'context.version' "
+                             "before CDEvents 0.5)");
         if ((rc = need_str(ctx, "context.", "source", &source, f)) < 0 ||
             (rc = need_str(ctx, "context.", "type", &type, f)) < 0 ||
             (rc = get_str(ctx, "context.", "timestamp", &time, f)) < 0)
@@ -684,12 +635,12 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
     snprintf(in.cpath, sizeof(in.cpath), "%scustomData.", in.dpath);
     json_t *subj = json_object_get(in.cde, "subject");
     if (!subj || json_is_null(subj)) {
-        rc = failf(f, LH_EMISSING, "missing mandatory field '%ssubject'", in.dpath);
+        rc = lh__failf(f, LH_EMISSING, "missing mandatory field '%ssubject'", in.dpath);
         goto out;
     }
     if (!json_is_object(subj)) {
-        rc = failf(f, LH_EDECODE, "field '%ssubject' must be an object, got %s", in.dpath,
-                   json_type_name(subj));
+        rc = lh__failf(f, LH_EDECODE, "field '%ssubject' must be an object, got %s", in.dpath,
+                       lh__json_type_name(subj));
         goto out;
     }
     in.subj = subj;
@@ -706,16 +657,16 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
 
     ev = lh_event_new();
     if (!ev) {
-        rc = failf(f, LH_ENOMEM, "out of memory");
+        rc = lh__failf(f, LH_ENOMEM, "out of memory");
         goto out;
     }
     ev->kind = cd_types[t].kind;
-    if (set_str(ev, &ev->id, *id) < 0 || set_str(ev, &ev->source, source) < 0) {
-        rc = failf(f, LH_ENOMEM, "out of memory");
+    if (lh__event_set_str(ev, &ev->id, *id) < 0 || lh__event_set_str(ev, &ev->source, source) < 0) {
+        rc = lh__failf(f, LH_ENOMEM, "out of memory");
         goto out;
     }
     if (time && lh_time_parse(time, &ev->time_ns) < 0) {
-        rc = failf(f, LH_EDECODE, "field '%s' is not an RFC 3339 time: '%.64s'", tfield, time);
+        rc = lh__failf(f, LH_EDECODE, "field '%s' is not an RFC 3339 time: '%.64s'", tfield, time);
         goto out;
     }
 
@@ -735,14 +686,16 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
     if (rc < 0)
         goto out;
     if ((rc = content_ref_id(&in, "environment", &s, f)) < 0 ||
-        (rc = set_str(ev, &ev->environment, s)) < 0)
+        (rc = lh__event_set_str(ev, &ev->environment, s)) < 0)
         goto out;
-    if ((rc = extra_str(&in, "service", &s, f)) < 0 || (rc = set_str(ev, &ev->service, s)) < 0)
+    if ((rc = extra_str(&in, "service", &s, f)) < 0 ||
+        (rc = lh__event_set_str(ev, &ev->service, s)) < 0)
         goto out;
     if ((rc = extra_str(&in, "environment", &s, f)) < 0 ||
-        (rc = set_str(ev, &ev->environment, s)) < 0)
+        (rc = lh__event_set_str(ev, &ev->environment, s)) < 0)
         goto out;
-    if ((rc = extra_str(&in, "actor", &s, f)) < 0 || (rc = set_str(ev, &ev->actor, s)) < 0)
+    if ((rc = extra_str(&in, "actor", &s, f)) < 0 ||
+        (rc = lh__event_set_str(ev, &ev->actor, s)) < 0)
         goto out;
     if ((rc = extra_list(&in, ev, "hosts", lh_event_add_host, f)) < 0)
         goto out;
@@ -752,13 +705,13 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
     if (set_raw) {
         char *raw = json_dumps(obj, JSON_COMPACT);
         if (!raw) {
-            rc = failf(f, LH_ENOMEM, "out of memory");
+            rc = lh__failf(f, LH_ENOMEM, "out of memory");
             goto out;
         }
         rc = lh_event_set_raw(ev, raw, strlen(raw), LH_FMT_CLOUDEVENTS);
         free(raw);
         if (rc < 0) {
-            failf(f, LH_ENOMEM, "out of memory");
+            lh__failf(f, LH_ENOMEM, "out of memory");
             goto out;
         }
     }
@@ -767,7 +720,7 @@ decode(json_t *obj, int set_raw, lh_event_t **out, const char **id, fail_t *f)
     rc = 0;
 out:
     if (rc < 0 && !f->err)
-        failf(f, rc, "out of memory");
+        lh__failf(f, rc, "out of memory");
     lh_event_destroy(&ev);
     if (owned)
         json_decref(data);
@@ -787,7 +740,7 @@ lh__is_cloudevent(json_t *obj)
 static int
 report(json_t *obj, int set_raw, lh_decode_sink_fn sink, void *arg)
 {
-    fail_t f;
+    lh__fail_t f;
     f.err = 0;
     f.why[0] = 0;
     lh_event_t *ev = NULL;
@@ -921,7 +874,7 @@ lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data
             return LH_ENOMEM;
         }
     }
-    fail_t f;
+    lh__fail_t f;
     f.err = 0;
     f.why[0] = 0;
     const char *id = NULL;
@@ -929,29 +882,31 @@ lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data
     if (json_is_string(idv))
         id = json_string_value(idv);
     if (!json_object_get(obj, "specversion"))
-        failf(&f, LH_EMISSING, "missing mandatory attribute 'specversion' (ce_specversion)");
+        lh__failf(&f, LH_EMISSING, "missing mandatory attribute 'specversion' (ce_specversion)");
     else if (!id)
-        failf(&f, LH_EMISSING, "missing mandatory attribute 'id' (ce_id)");
+        lh__failf(&f, LH_EMISSING, "missing mandatory attribute 'id' (ce_id)");
     else if (!json_object_get(obj, "source"))
-        failf(&f, LH_EMISSING, "missing mandatory attribute 'source' (ce_source)");
+        lh__failf(&f, LH_EMISSING, "missing mandatory attribute 'source' (ce_source)");
     else if (!json_object_get(obj, "type"))
-        failf(&f, LH_EMISSING, "missing mandatory attribute 'type' (ce_type)");
+        lh__failf(&f, LH_EMISSING, "missing mandatory attribute 'type' (ce_type)");
     else if (ctype && !(ctype_len >= 16 && strncasecmp(ctype, "application/json", 16) == 0) &&
              !memmem(ctype, ctype_len, "+json", 5))
-        failf(&f, LH_EDECODE, "data content type '%.*s' is not JSON (loophub reads CDEvents JSON)",
-              (int)(ctype_len > 64 ? 64 : ctype_len), ctype);
+        lh__failf(&f, LH_EDECODE,
+                  "data content type '%.*s' is not JSON (loophub reads CDEvents JSON)",
+                  (int)(ctype_len > 64 ? 64 : ctype_len), ctype);
     if (!f.err) {
         if (!data || len == 0) {
-            failf(&f, LH_EMISSING, "missing mandatory field 'data' (the CDEvent, as the value)");
+            lh__failf(&f, LH_EMISSING,
+                      "missing mandatory field 'data' (the CDEvent, as the value)");
         } else {
             json_error_t jerr;
             json_t *d = json_loadb(data, len, 0, &jerr);
             if (!d)
-                failf(&f, LH_EDECODE, "data is not valid JSON (line %d, column %d: %s)", jerr.line,
-                      jerr.column, jerr.text);
+                lh__failf(&f, LH_EDECODE, "data is not valid JSON (line %d, column %d: %s)",
+                          jerr.line, jerr.column, jerr.text);
             else if (!json_is_object(d)) {
                 json_decref(d);
-                failf(&f, LH_EDECODE, "data must be a CDEvent object");
+                lh__failf(&f, LH_EDECODE, "data must be a CDEvent object");
             } else if (json_object_set_new(obj, "data", d) < 0) {
                 json_decref(obj);
                 return LH_ENOMEM;
@@ -972,12 +927,6 @@ lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data
 /* --- correlated alerts out -------------------------------------------------------------- */
 
 #define LH_ALERT_CE_TYPE "dev.loophub.alert.correlated.0.1.0"
-
-static int
-dump_to_buf(const char *p, size_t n, void *arg)
-{
-    return lh_buf_append(arg, p, n) == 0 ? 0 : -1;
-}
 
 int
 lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
@@ -1006,11 +955,8 @@ lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
         goto done;
     if (json_object_set(ce, "data", data) < 0)
         goto done;
-    size_t mark = out->len;
-    if (json_dump_callback(ce, dump_to_buf, out, JSON_COMPACT | JSON_REAL_PRECISION(10)) != 0) {
-        out->len = mark;
+    if (lh__json_dump(ce, JSON_COMPACT | JSON_REAL_PRECISION(10), out) < 0)
         goto done;
-    }
     rc = 0;
 done:
     json_decref(ce);

@@ -10,7 +10,12 @@
  * LH_EDECODE naming the field); null counts as absent, as do "" strings; unknown keys are
  * ignored; every string is copied once, straight from jansson into the event's arena. Encoding
  * omits absent fields, so decode(encode(ev)) gives ev back.
+ *
+ * This file also holds the small helpers every codec file shares (type names for reasons, the
+ * lh__json_put_* encoders, lh__json_dump, lh__event_set_str, lh__failf), declared in
+ * codec_internal.h.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,20 +139,10 @@ body_of(lh_kind_t k)
     return NULL;
 }
 
-/* Copies at most 48 bytes of a user's string into dst for an error message, replacing control
- * characters so the reason stays on one line. */
-static const char *
-quote(char *dst, size_t cap, const char *s)
-{
-    size_t i = 0;
-    for (; s && s[i] && i + 1 < cap && i < 48; i++)
-        dst[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    dst[i] = '\0';
-    return dst;
-}
+/* --- JSON helpers shared by the codec files (codec_internal.h) ---------------------------- */
 
-static const char *
-type_name(const json_t *v)
+const char *
+lh__json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -167,12 +162,89 @@ type_name(const json_t *v)
     }
 }
 
-#define FAIL(code, ...)                                                                            \
-    do {                                                                                           \
-        if (why && whylen)                                                                         \
-            snprintf(why, whylen, __VA_ARGS__);                                                    \
-        return (code);                                                                             \
-    } while (0)
+int
+lh__json_put_str(json_t *obj, const char *key, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    return json_object_set_new_nocheck(obj, key, json_string_nocheck(s));
+}
+
+int
+lh__json_put_time(json_t *obj, const char *key, int64_t ns)
+{
+    char t[40];
+    if (ns == 0)
+        return 0;
+    if (lh_time_format(ns, t, sizeof t) < 0)
+        return -1;
+    return json_object_set_new_nocheck(obj, key, json_string_nocheck(t));
+}
+
+int
+lh__json_put_strings(json_t *obj, const char *key, char *const *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    json_t *a = json_array();
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= json_array_append_new(a, json_string_nocheck(v[i] ? v[i] : ""));
+    if (rc) {
+        json_decref(a);
+        return -1;
+    }
+    return json_object_set_new_nocheck(obj, key, a);
+}
+
+int
+lh__event_set_str(lh_event_t *ev, char **field, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    *field = lh_event_str(ev, s, (size_t)-1);
+    return *field ? 0 : LH_ENOMEM;
+}
+
+static int
+dump_to_buf(const char *p, size_t n, void *arg)
+{
+    return lh_buf_append(arg, p, n) == 0 ? 0 : -1;
+}
+
+int
+lh__json_dump(const json_t *o, size_t flags, lh_buf_t *out)
+{
+    size_t mark = out->len;
+    if (json_dump_callback(o, dump_to_buf, out, flags) != 0) {
+        out->len = mark;
+        return -1;
+    }
+    return 0;
+}
+
+int
+lh__failf(lh__fail_t *f, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->why, sizeof(f->why), fmt, ap);
+    va_end(ap);
+    f->err = err;
+    return err;
+}
+
+/* Copies at most 48 bytes of a user's string into dst for an error message, replacing control
+ * characters so the reason stays on one line. */
+static const char *
+quote(char *dst, size_t cap, const char *s)
+{
+    size_t i = 0;
+    for (; s && s[i] && i + 1 < cap && i < 48; i++)
+        dst[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    dst[i] = '\0';
+    return dst;
+}
 
 /* Reads the fields of one table from obj into the struct at base (the event). */
 static int
@@ -187,8 +259,8 @@ decode_fields(lh_event_t *ev, json_t *obj, const field_t *f, size_t n, const cha
         if (!v || json_is_null(v))
             continue;
         if (!json_is_string(v))
-            FAIL(LH_EDECODE, "field '%s%s' must be a string, not %s", prefix, f[i].name,
-                 type_name(v));
+            LH__FAIL(LH_EDECODE, "field '%s%s' must be a string, not %s", prefix, f[i].name,
+                     lh__json_type_name(v));
         const char *s = json_string_value(v);
         size_t len = json_string_length(v);
         if (len == 0)
@@ -197,23 +269,23 @@ decode_fields(lh_event_t *ev, json_t *obj, const field_t *f, size_t n, const cha
         case F_STR: {
             char *copy = lh_event_str(ev, s, len);
             if (!copy)
-                FAIL(LH_ENOMEM, "out of memory");
+                LH__FAIL(LH_ENOMEM, "out of memory");
             memcpy(base + f[i].off, &copy, sizeof copy);
             break;
         }
         case F_TIME: {
             int64_t ns;
             if (lh_time_parse(s, &ns) != 0)
-                FAIL(LH_EDECODE, "field '%s%s' is not an RFC 3339 time: '%s'", prefix, f[i].name,
-                     quote(q, sizeof q, s));
+                LH__FAIL(LH_EDECODE, "field '%s%s' is not an RFC 3339 time: '%s'", prefix,
+                         f[i].name, quote(q, sizeof q, s));
             memcpy(base + f[i].off, &ns, sizeof ns);
             break;
         }
         case F_ENUM: {
             int e;
             if (f[i].en->parse(s, &e) != 0)
-                FAIL(LH_EDECODE, "field '%s%s' has unknown value '%s' (expected %s)", prefix,
-                     f[i].name, quote(q, sizeof q, s), f[i].en->expected);
+                LH__FAIL(LH_EDECODE, "field '%s%s' has unknown value '%s' (expected %s)", prefix,
+                         f[i].name, quote(q, sizeof q, s), f[i].en->expected);
             memcpy(base + f[i].off, &e, sizeof e);
             break;
         }
@@ -230,15 +302,17 @@ decode_strings(lh_event_t *ev, json_t *v, const char *name,
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_array(v))
-        FAIL(LH_EDECODE, "field '%s' must be an array of strings, not %s", name, type_name(v));
+        LH__FAIL(LH_EDECODE, "field '%s' must be an array of strings, not %s", name,
+                 lh__json_type_name(v));
     size_t i;
     json_t *item;
     json_array_foreach(v, i, item)
     {
         if (!json_is_string(item))
-            FAIL(LH_EDECODE, "field '%s[%zu]' must be a string, not %s", name, i, type_name(item));
+            LH__FAIL(LH_EDECODE, "field '%s[%zu]' must be a string, not %s", name, i,
+                     lh__json_type_name(item));
         if (add(ev, json_string_value(item), json_string_length(item)) != 0)
-            FAIL(LH_ENOMEM, "out of memory");
+            LH__FAIL(LH_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -250,17 +324,18 @@ decode_labels(lh_event_t *ev, json_t *v, char *why, size_t whylen)
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_object(v))
-        FAIL(LH_EDECODE, "field 'labels' must be an object of strings, not %s", type_name(v));
+        LH__FAIL(LH_EDECODE, "field 'labels' must be an object of strings, not %s",
+                 lh__json_type_name(v));
     const char *key;
     json_t *val;
     json_object_foreach(v, key, val)
     {
         if (!json_is_string(val))
-            FAIL(LH_EDECODE, "field 'labels.%s' must be a string, not %s", quote(q, sizeof q, key),
-                 type_name(val));
+            LH__FAIL(LH_EDECODE, "field 'labels.%s' must be a string, not %s",
+                     quote(q, sizeof q, key), lh__json_type_name(val));
         if (lh_event_add_label(ev, key, strlen(key), json_string_value(val),
                                json_string_length(val)) != 0)
-            FAIL(LH_ENOMEM, "out of memory");
+            LH__FAIL(LH_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -276,13 +351,13 @@ find_body(json_t *obj, const body_desc_t **body, json_t **bobj, char *why, size_
     *body = NULL;
     if (kv && !json_is_null(kv)) {
         if (!json_is_string(kv))
-            FAIL(LH_EDECODE, "field 'kind' must be a string, not %s", type_name(kv));
+            LH__FAIL(LH_EDECODE, "field 'kind' must be a string, not %s", lh__json_type_name(kv));
         lh_kind_t k;
         if (json_string_length(kv) > 0) {
             if (lh_kind_parse(json_string_value(kv), &k) != 0 || !(named = body_of(k)))
-                FAIL(LH_EUNKNOWN_KIND,
-                     "unknown kind '%s' (expected deploy, alert, incident or ticket)",
-                     quote(q, sizeof q, json_string_value(kv)));
+                LH__FAIL(LH_EUNKNOWN_KIND,
+                         "unknown kind '%s' (expected deploy, alert, incident or ticket)",
+                         quote(q, sizeof q, json_string_value(kv)));
         }
     }
     for (size_t i = 0; i < N(BODIES); i++) {
@@ -290,19 +365,21 @@ find_body(json_t *obj, const body_desc_t **body, json_t **bobj, char *why, size_
         if (!b || json_is_null(b))
             continue;
         if (!json_is_object(b))
-            FAIL(LH_EDECODE, "field '%s' must be an object, not %s", BODIES[i].name, type_name(b));
+            LH__FAIL(LH_EDECODE, "field '%s' must be an object, not %s", BODIES[i].name,
+                     lh__json_type_name(b));
         if (found)
-            FAIL(LH_EDECODE, "two bodies, '%s' and '%s': an event has exactly one", found->name,
-                 BODIES[i].name);
+            LH__FAIL(LH_EDECODE, "two bodies, '%s' and '%s': an event has exactly one", found->name,
+                     BODIES[i].name);
         found = &BODIES[i];
         *bobj = b;
     }
     if (named && !found)
-        FAIL(LH_EMISSING, "kind '%s' without a '%s' object", named->name, named->name);
+        LH__FAIL(LH_EMISSING, "kind '%s' without a '%s' object", named->name, named->name);
     if (named && found != named)
-        FAIL(LH_EDECODE, "kind '%s' does not match the body '%s'", named->name, found->name);
+        LH__FAIL(LH_EDECODE, "kind '%s' does not match the body '%s'", named->name, found->name);
     if (!found)
-        FAIL(LH_EMISSING, "no body: one of 'deploy', 'alert', 'incident' or 'ticket' is needed");
+        LH__FAIL(LH_EMISSING,
+                 "no body: one of 'deploy', 'alert', 'incident' or 'ticket' is needed");
     *body = found;
     return 0;
 }
@@ -317,14 +394,15 @@ lh__json_to_event(json_t *obj, lh_event_t **out, char *why, size_t whylen)
 
     *out = NULL;
     if (!json_is_object(obj))
-        FAIL(LH_EDECODE, "an event must be a JSON object, not %s", obj ? type_name(obj) : "null");
+        LH__FAIL(LH_EDECODE, "an event must be a JSON object, not %s",
+                 obj ? lh__json_type_name(obj) : "null");
     rc = find_body(obj, &body, &bobj, why, whylen);
     if (rc)
         return rc;
 
     lh_event_t *ev = lh_event_new();
     if (!ev)
-        FAIL(LH_ENOMEM, "out of memory");
+        LH__FAIL(LH_ENOMEM, "out of memory");
     ev->kind = body->kind;
     snprintf(prefix, sizeof prefix, "%s.", body->name);
     rc = decode_fields(ev, obj, ENVELOPE, N(ENVELOPE), "", why, whylen);
@@ -348,43 +426,6 @@ lh__json_to_event(json_t *obj, lh_event_t **out, char *why, size_t whylen)
 
 /* --- encoding ------------------------------------------------------------------------------ */
 
-/* Sets key to a new string when s is present. Returns 0 or -1 (out of memory). The strings of
- * an event are not re-validated here: the dump refuses invalid UTF-8. */
-static int
-put_str(json_t *obj, const char *key, const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    return json_object_set_new_nocheck(obj, key, json_string_nocheck(s));
-}
-
-static int
-put_time(json_t *obj, const char *key, int64_t ns)
-{
-    char t[40];
-    if (ns == 0)
-        return 0;
-    if (lh_time_format(ns, t, sizeof t) < 0)
-        return -1;
-    return json_object_set_new_nocheck(obj, key, json_string_nocheck(t));
-}
-
-static int
-put_strings(json_t *obj, const char *key, char *const *v, size_t n)
-{
-    if (n == 0)
-        return 0;
-    json_t *a = json_array();
-    int rc = 0;
-    for (size_t i = 0; i < n; i++)
-        rc |= json_array_append_new(a, json_string_nocheck(v[i] ? v[i] : ""));
-    if (rc) {
-        json_decref(a);
-        return -1;
-    }
-    return json_object_set_new_nocheck(obj, key, a);
-}
-
 static int
 encode_fields(json_t *obj, const lh_event_t *ev, const field_t *f, size_t n)
 {
@@ -395,19 +436,19 @@ encode_fields(json_t *obj, const lh_event_t *ev, const field_t *f, size_t n)
         case F_STR: {
             const char *s;
             memcpy(&s, base + f[i].off, sizeof s);
-            rc |= put_str(obj, f[i].name, s);
+            rc |= lh__json_put_str(obj, f[i].name, s);
             break;
         }
         case F_TIME: {
             int64_t ns;
             memcpy(&ns, base + f[i].off, sizeof ns);
-            rc |= put_time(obj, f[i].name, ns);
+            rc |= lh__json_put_time(obj, f[i].name, ns);
             break;
         }
         case F_ENUM: {
             int e;
             memcpy(&e, base + f[i].off, sizeof e);
-            rc |= put_str(obj, f[i].name, f[i].en->name(e));
+            rc |= lh__json_put_str(obj, f[i].name, f[i].en->name(e));
             break;
         }
         }
@@ -424,10 +465,10 @@ lh__event_to_json(const lh_event_t *ev)
 
     if (!obj)
         return NULL;
-    rc |= put_str(obj, "id", ev->id);
-    rc |= put_str(obj, "kind", lh_kind_name(ev->kind));
+    rc |= lh__json_put_str(obj, "id", ev->id);
+    rc |= lh__json_put_str(obj, "kind", lh_kind_name(ev->kind));
     rc |= encode_fields(obj, ev, ENVELOPE + 1, ENVELOPE_HEAD - 1);
-    rc |= put_strings(obj, "hosts", ev->hosts, ev->n_hosts);
+    rc |= lh__json_put_strings(obj, "hosts", ev->hosts, ev->n_hosts);
     rc |= encode_fields(obj, ev, ENVELOPE + ENVELOPE_HEAD, N(ENVELOPE) - ENVELOPE_HEAD);
     if (ev->n_labels) {
         json_t *l = json_object();
@@ -442,7 +483,7 @@ lh__event_to_json(const lh_event_t *ev)
         json_t *b = json_object();
         rc |= encode_fields(b, ev, body->fields, body->n_fields);
         if (b && body->kind == LH_KIND_TICKET)
-            rc |= put_strings(b, "links", ev->ticket.links, ev->ticket.n_links);
+            rc |= lh__json_put_strings(b, "links", ev->ticket.links, ev->ticket.n_links);
         rc |= json_object_set_new_nocheck(obj, body->name, b);
     }
     if (rc) {
@@ -452,24 +493,13 @@ lh__event_to_json(const lh_event_t *ev)
     return obj;
 }
 
-static int
-dump_to_buf(const char *p, size_t n, void *arg)
-{
-    return lh_buf_append(arg, p, n) == 0 ? 0 : -1;
-}
-
 int
 lh_codec_json_encode(const lh_event_t *ev, lh_buf_t *out)
 {
     json_t *obj = lh__event_to_json(ev);
-    size_t mark = out->len;
     if (!obj)
         return LH_ENOMEM;
-    int rc = json_dump_callback(obj, dump_to_buf, out, JSON_COMPACT);
+    int rc = lh__json_dump(obj, JSON_COMPACT, out);
     json_decref(obj);
-    if (rc != 0) {
-        out->len = mark; /* a string that is not UTF-8, or out of memory */
-        return LH_EINVAL;
-    }
-    return 0;
+    return rc == 0 ? 0 : LH_EINVAL; /* a string that is not UTF-8, or out of memory */
 }

@@ -55,13 +55,6 @@ bump_free(void *data, void *p)
 
 /* --- decode ---------------------------------------------------------------------------------- */
 
-#define FAIL(code, ...)                                                                            \
-    do {                                                                                           \
-        if (why && whylen)                                                                         \
-            snprintf(why, whylen, __VA_ARGS__);                                                    \
-        return (code);                                                                             \
-    } while (0)
-
 /* Copies s into the arena; "" stays absent (NULL). Returns 0 or -1 when out of memory. */
 static int
 cp(lh_event_t *ev, char **dst, const char *s)
@@ -76,7 +69,7 @@ static int
 enum_ok(int v, int max, const char *field, char *why, size_t whylen)
 {
     if (v < 0 || v > max)
-        FAIL(LH_EDECODE, "field '%s' has unknown value %d", field, v);
+        LH__FAIL(LH_EDECODE, "field '%s' has unknown value %d", field, v);
     return 0;
 }
 
@@ -98,7 +91,7 @@ pb_to_event(const Loophub__V1__Event *m, lh_event_t *ev, char *why, size_t whyle
         e |= lh_event_add_label(ev, l->key, strlen(l->key), l->value, strlen(l->value)) ? -1 : 0;
     }
     if (e)
-        FAIL(LH_ENOMEM, "out of memory");
+        LH__FAIL(LH_ENOMEM, "out of memory");
 
     int rc = 0;
     switch (m->body_case) {
@@ -178,7 +171,7 @@ pb_to_event(const Loophub__V1__Event *m, lh_event_t *ev, char *why, size_t whyle
     if (rc)
         return rc;
     if (e)
-        FAIL(LH_ENOMEM, "out of memory");
+        LH__FAIL(LH_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -192,7 +185,7 @@ lh_codec_pb_decode(const void *buf, size_t len, lh_event_t **out, char *why, siz
     *out = NULL;
     Loophub__V1__Event *m = loophub__v1__event__unpack(&alloc, len, buf);
     if (!m)
-        FAIL(LH_EDECODE, "malformed protobuf (not a loophub.v1.Event of %zu bytes)", len);
+        LH__FAIL(LH_EDECODE, "malformed protobuf (not a loophub.v1.Event of %zu bytes)", len);
     lh_event_t *ev = lh_event_new();
     int rc = ev ? pb_to_event(m, ev, why, whylen) : LH_ENOMEM;
     loophub__v1__event__free_unpacked(m, &alloc);

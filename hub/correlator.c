@@ -342,43 +342,41 @@ oseq_push(lh_correlator_t *c, int64_t seq)
     return 0;
 }
 
-/* Runs lookup `which` for (key, env, [from, to]) and adds each deploy_id found as a candidate. */
+/* Row handlers of collect(): 0, or LH_ENOMEM. */
+typedef int (*row_fn)(lh_correlator_t *c, sqlite3_stmt *s);
+
+/* A candidate lookup's row: its deploy_id becomes a candidate change. */
 static int
-collect_changes(lh_correlator_t *c, int which, const char *key, const char *env, int64_t from,
-                int64_t to)
+add_change(lh_correlator_t *c, sqlite3_stmt *s)
 {
-    sqlite3_stmt *s = c->stmt[which];
-    if (bind_lookup(s, key, env, from, to) != SQLITE_OK)
-        return sql_fail(c, which);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        if (!id)
-            continue;
-        change_t *ch = chg_push(c);
-        if (!ch || !(ch->deploy_id =
-                         scratch_strndup(&c->scratch, id, (size_t)sqlite3_column_bytes(s, 0)))) {
-            sql_done(s);
-            return LH_ENOMEM;
-        }
-    }
-    if (rc != SQLITE_DONE)
-        return sql_fail(c, which);
-    sql_done(s);
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    if (!id)
+        return 0;
+    change_t *ch = chg_push(c);
+    if (!ch ||
+        !(ch->deploy_id = scratch_strndup(&c->scratch, id, (size_t)sqlite3_column_bytes(s, 0))))
+        return LH_ENOMEM;
     return 0;
 }
 
-/* Runs lookup `which` and adds each outcome seq found. */
+/* An outcome lookup's row: the outcome's seq. */
 static int
-collect_outcomes(lh_correlator_t *c, int which, const char *key, const char *env, int64_t from,
-                 int64_t to)
+add_outcome(lh_correlator_t *c, sqlite3_stmt *s)
+{
+    return oseq_push(c, sqlite3_column_int64(s, 0));
+}
+
+/* Runs lookup `which` for (key, env, [from, to]) and hands each row to add. */
+static int
+collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t from, int64_t to,
+        row_fn add)
 {
     sqlite3_stmt *s = c->stmt[which];
     if (bind_lookup(s, key, env, from, to) != SQLITE_OK)
         return sql_fail(c, which);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (oseq_push(c, sqlite3_column_int64(s, 0)) < 0) {
+        if (add(c, s) < 0) {
             sql_done(s);
             return LH_ENOMEM;
         }
@@ -917,12 +915,12 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int lat
     int rc = 0;
 
     if (o->service)
-        rc = collect_changes(c, LH_CSQL_CAND_SERVICE, o->service, env, from, t);
+        rc = collect(c, LH_CSQL_CAND_SERVICE, o->service, env, from, t, add_change);
     for (size_t i = 0; !rc && i < o->n_hosts; i++)
         if (o->hosts[i])
-            rc = collect_changes(c, LH_CSQL_CAND_HOST, o->hosts[i], env, from, t);
+            rc = collect(c, LH_CSQL_CAND_HOST, o->hosts[i], env, from, t, add_change);
     if (!rc && artifact)
-        rc = collect_changes(c, LH_CSQL_CAND_ARTIFACT, artifact, env, from, t);
+        rc = collect(c, LH_CSQL_CAND_ARTIFACT, artifact, env, from, t, add_change);
     if (rc < 0)
         return rc;
     if (!c->n_chg)
@@ -999,15 +997,15 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
         return 0;
     const int64_t from = ch->time, to = sat_add(ch->time, c->o.window_ns);
     if (ch->service)
-        rc = collect_outcomes(c, LH_CSQL_OUT_SERVICE, ch->service, env, from, to);
+        rc = collect(c, LH_CSQL_OUT_SERVICE, ch->service, env, from, to, add_outcome);
     const char *p = ch->hosts, *t;
     size_t n;
     while (!rc && (t = next_host(&p, &n))) {
         const char *h = scratch_strndup(&c->scratch, t, n);
-        rc = h ? collect_outcomes(c, LH_CSQL_OUT_HOST, h, env, from, to) : LH_ENOMEM;
+        rc = h ? collect(c, LH_CSQL_OUT_HOST, h, env, from, to, add_outcome) : LH_ENOMEM;
     }
     if (!rc && ch->artifact)
-        rc = collect_outcomes(c, LH_CSQL_OUT_ARTIFACT, ch->artifact, env, from, to);
+        rc = collect(c, LH_CSQL_OUT_ARTIFACT, ch->artifact, env, from, to, add_outcome);
     if (rc < 0)
         return rc;
     if (!c->n_oseq)

@@ -222,6 +222,22 @@ load_events(qctx_t *q, sqlite3_stmt *s, qlist_t *l, int64_t decode)
     }
 }
 
+/* Loads every event of the subject (an incident or a deploy: sql selects them by its id) into
+ * q->events. Returns 0, or -1 with q->err set (LH_ENOTFOUND when the store has none). */
+static int
+load_subject(qctx_t *q, const char *sql, const char *id)
+{
+    sqlite3_stmt *s = prep(q, sql);
+    if (s) {
+        bind_text(s, 1, id);
+        load_events(q, s, &q->events, 0);
+    }
+    sqlite3_finalize(s);
+    if (!q->err && q->events.total == 0)
+        q->err = LH_ENOTFOUND;
+    return q->err ? -1 : 0;
+}
+
 /* --- JSON helpers: on failure they record LH_ENOMEM in q->err ------------------------------- */
 
 static void
@@ -407,18 +423,8 @@ static void
 gather_incident(qctx_t *q)
 {
     const char *iid = q->req->incident_id;
-    sqlite3_stmt *s = prep(q, LH_Q_INCIDENT_EVENTS);
-    if (s) {
-        bind_text(s, 1, iid);
-        load_events(q, s, &q->events, 0);
-    }
-    sqlite3_finalize(s);
-    if (q->err)
+    if (load_subject(q, LH_Q_INCIDENT_EVENTS, iid) < 0)
         return;
-    if (q->events.total == 0) {
-        q->err = LH_ENOTFOUND;
-        return;
-    }
 
     /* The incident as a whole: first values seen, latest severity, first resolution. */
     const char *service = NULL, *env = NULL, *title = NULL, *ticket = NULL;
@@ -457,7 +463,7 @@ gather_incident(qctx_t *q)
 
     /* Suspects: one per change, as first recorded (earliest outcome event, best rank). */
     json_t *sus = json_array();
-    s = prep(q, LH_Q_INCIDENT_SUSPECTS);
+    sqlite3_stmt *s = prep(q, LH_Q_INCIDENT_SUSPECTS);
     if (s)
         bind_text(s, 1, iid);
     while (s && sus && step(q, s)) {
@@ -524,18 +530,8 @@ static void
 gather_deploy(qctx_t *q)
 {
     const char *did = q->req->deploy_id;
-    sqlite3_stmt *s = prep(q, LH_Q_DEPLOY_EVENTS);
-    if (s) {
-        bind_text(s, 1, did);
-        load_events(q, s, &q->events, 0);
-    }
-    sqlite3_finalize(s);
-    if (q->err)
+    if (load_subject(q, LH_Q_DEPLOY_EVENTS, did) < 0)
         return;
-    if (q->events.total == 0) {
-        q->err = LH_ENOTFOUND;
-        return;
-    }
     lh_change_class_t cls;
     int64_t t0 = 0;
     int rc = change_class(q, did, q->req->window_ns, &cls, &t0);
@@ -587,7 +583,7 @@ gather_deploy(qctx_t *q)
     doc_events(q, &q->events, shown_of(q, &q->events));
 
     json_t *outs = json_array();
-    s = prep(q, LH_Q_DEPLOY_OUTCOMES);
+    sqlite3_stmt *s = prep(q, LH_Q_DEPLOY_OUTCOMES);
     if (s)
         bind_text(s, 1, did);
     while (s && outs && step(q, s)) {
@@ -864,6 +860,22 @@ tevents(qctx_t *q, const char *title, const qlist_t *l, size_t shown)
                 (long long)q->unreadable);
 }
 
+/* "<version> <- <previous_version> by <actor>", each part only when o (a suspect or a deploy)
+ * has it. */
+static void
+tversion(qctx_t *q, const json_t *o)
+{
+    tput(q, js(o, "version"), 0);
+    if (js(o, "previous_version")) {
+        tprintf(q, " <- ");
+        tput(q, js(o, "previous_version"), 0);
+    }
+    if (js(o, "actor")) {
+        tprintf(q, " by ");
+        tput(q, js(o, "actor"), 0);
+    }
+}
+
 static void
 treasons(qctx_t *q, const json_t *o, const char *indent)
 {
@@ -930,15 +942,7 @@ text_incident(qctx_t *q)
         tprintf(q, "  #%lld  ", (long long)ji(o, "rank"));
         tput(q, js(o, "deploy_id"), 0);
         tprintf(q, "  ");
-        tput(q, js(o, "version"), 0);
-        if (js(o, "previous_version")) {
-            tprintf(q, " <- ");
-            tput(q, js(o, "previous_version"), 0);
-        }
-        if (js(o, "actor")) {
-            tprintf(q, " by ");
-            tput(q, js(o, "actor"), 0);
-        }
+        tversion(q, o);
         tprintf(q, "  ");
         tput(q, js(o, "service"), 0);
         tprintf(q, "/");
@@ -989,15 +993,7 @@ text_deploy(qctx_t *q)
     tprintf(q, "/");
     tput(q, js(d, "environment"), 0);
     tprintf(q, "  ");
-    tput(q, js(d, "version"), 0);
-    if (js(d, "previous_version")) {
-        tprintf(q, " <- ");
-        tput(q, js(d, "previous_version"), 0);
-    }
-    if (js(d, "actor")) {
-        tprintf(q, " by ");
-        tput(q, js(d, "actor"), 0);
-    }
+    tversion(q, d);
     tprintf(q, "\n  outcome class  ");
     tput(q, js(d, "class"), 0);
     tprintf(q, "\n  status         ");

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "codec_internal.h"
 #include "hash.h"
@@ -56,36 +55,12 @@ sink_free(sink_t *s)
 }
 
 static char *
-slurp(const char *path)
-{
-    char *t = lh_test_read_file(path, NULL);
-    ck_assert_msg(t != NULL, "cannot read %s", path);
-    return t;
-}
-
-static const char *
-conformance_dir(void)
-{
-    static char path[1024];
-    const char *env = getenv("LH_CONFORMANCE_DIR");
-    if (env && *env)
-        snprintf(path, sizeof(path), "%s", env);
-    else
-        snprintf(path, sizeof(path), "%s/../shared/conformance", LH_SOURCE_DIR);
-    struct stat st;
-    ck_assert_msg(stat(path, &st) == 0 && S_ISDIR(st.st_mode),
-                  "conformance inputs not found at %s: CI and developers keep shared/ beside the "
-                  "repository (or set LH_CONFORMANCE_DIR)",
-                  path);
-    return path;
-}
-
-static char *
 conformance(const char *name)
 {
     char path[1200];
-    snprintf(path, sizeof(path), "%s/alertmanager/%s", conformance_dir(), name);
-    return slurp(path);
+    snprintf(path, sizeof(path), "%s/alertmanager/%s", lh_test_conformance_dir(LH_SOURCE_DIR),
+             name);
+    return lh_test_must_read(path);
 }
 
 static char *
@@ -93,7 +68,7 @@ golden(const char *name)
 {
     char path[1200];
     snprintf(path, sizeof(path), "%s/alertmanager/%s", LH_TEST_DATA, name);
-    return slurp(path);
+    return lh_test_must_read(path);
 }
 
 /* Decodes directly (opts may be NULL). Returns the decoder's return value. */

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "codec_internal.h"
 #include "loophub/alert.h"
@@ -141,32 +140,7 @@ has_host(const lh_event_t *ev, const char *h)
     return 0;
 }
 
-static char *
-slurp(const char *path)
-{
-    char *t = lh_test_read_file(path, NULL);
-    ck_assert_msg(t != NULL, "cannot read %s", path);
-    return t;
-}
-
 /* --- the CDEvents specification's own files --------------------------------------------- */
-
-static const char *
-conformance_dir(void)
-{
-    static char path[1024];
-    const char *env = getenv("LH_CONFORMANCE_DIR");
-    if (env && *env)
-        snprintf(path, sizeof(path), "%s", env);
-    else
-        snprintf(path, sizeof(path), "%s/../shared/conformance", LH_SOURCE_DIR);
-    struct stat st;
-    ck_assert_msg(stat(path, &st) == 0 && S_ISDIR(st.st_mode),
-                  "conformance inputs not found at %s: CI and developers keep shared/ beside the "
-                  "repository (or set LH_CONFORMANCE_DIR)",
-                  path);
-    return path;
-}
 
 static const char *
 jstr(json_t *o, const char *a, const char *b, const char *c)
@@ -237,7 +211,7 @@ check_mapping(const char *file, json_t *cde, const lh_event_t *ev)
 
 START_TEST(conformance_files_decode)
 {
-    const char *base = conformance_dir();
+    const char *base = lh_test_conformance_dir(LH_SOURCE_DIR);
     const char *versions[] = {"v0.3.0", "v0.4.1", "v0.5.1"};
     int files = 0, kinds[5] = {0};
     for (size_t v = 0; v < 3; v++) {
@@ -252,7 +226,7 @@ START_TEST(conformance_files_decode)
                 continue;
             char path[1500];
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            char *text = slurp(path);
+            char *text = lh_test_must_read(path);
             json_t *cde = json_loads(text, 0, NULL);
             ck_assert_ptr_nonnull(cde);
 
@@ -306,8 +280,9 @@ START_TEST(conformance_spot_checks)
 {
     char path[1200];
     sink_t s = {0};
-    snprintf(path, sizeof(path), "%s/cdevents/v0.5.1/service_deployed.json", conformance_dir());
-    char *text = slurp(path);
+    snprintf(path, sizeof(path), "%s/cdevents/v0.5.1/service_deployed.json",
+             lh_test_conformance_dir(LH_SOURCE_DIR));
+    char *text = lh_test_must_read(path);
     decode_direct(text, &s);
     lh_event_t *ev = expect_one(&s);
     str_eq(ev->id, "271069a8-fc18-44f1-b38f-9d70a1695819", "id");
@@ -319,8 +294,9 @@ START_TEST(conformance_spot_checks)
     sink_free(&s);
     free(text);
 
-    snprintf(path, sizeof(path), "%s/cdevents/v0.3.0/incident_reported.json", conformance_dir());
-    text = slurp(path);
+    snprintf(path, sizeof(path), "%s/cdevents/v0.3.0/incident_reported.json",
+             lh_test_conformance_dir(LH_SOURCE_DIR));
+    text = lh_test_must_read(path);
     decode_direct(text, &s);
     ev = expect_one(&s);
     str_eq(ev->service, "myApp", "service");
@@ -333,8 +309,9 @@ START_TEST(conformance_spot_checks)
     sink_free(&s);
     free(text);
 
-    snprintf(path, sizeof(path), "%s/cdevents/v0.4.1/ticket_updated.json", conformance_dir());
-    text = slurp(path);
+    snprintf(path, sizeof(path), "%s/cdevents/v0.4.1/ticket_updated.json",
+             lh_test_conformance_dir(LH_SOURCE_DIR));
+    text = lh_test_must_read(path);
     decode_direct(text, &s);
     ev = expect_one(&s);
     str_eq(ev->ticket.ticket_id, "ticket-123", "ticket_id");
@@ -366,7 +343,7 @@ START_TEST(golden_structured)
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
             ck_assert_int_eq(sscanf(de->d_name, "%15[a-z]_%15[a-z].json", subj, pred), 2);
             snprintf(want_id, sizeof(want_id), "golden-%s-%s-%s", versions[v] + 1, subj, pred);
-            char *text = slurp(path);
+            char *text = lh_test_must_read(path);
             sink_t s = {0};
             decode_public(text, &s);
             lh_event_t *ev = expect_one(&s);
@@ -443,7 +420,7 @@ START_TEST(golden_batch_public)
     char p1[1024], p2[1024];
     snprintf(p1, sizeof(p1), "%s/cdevents/v0.5.1/service_deployed.json", LH_TEST_DATA);
     snprintf(p2, sizeof(p2), "%s/cdevents/v0.5.1/incident_detected.json", LH_TEST_DATA);
-    char *a = slurp(p1), *b = slurp(p2);
+    char *a = lh_test_must_read(p1), *b = lh_test_must_read(p2);
     size_t n = strlen(a) + strlen(b) + 8;
     char *batch = malloc(n);
     snprintf(batch, n, "[%s,%s]", a, b);
@@ -471,7 +448,7 @@ typedef struct {
 static void
 headers_load(const char *path, headers_t *h)
 {
-    h->text = slurp(path);
+    h->text = lh_test_must_read(path);
     h->n = 0;
     char *save = NULL;
     for (char *line = strtok_r(h->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -496,7 +473,7 @@ START_TEST(binary_golden)
     snprintf(path, sizeof(path), "%s/cdevents/binary/incident_detected.headers", LH_TEST_DATA);
     headers_load(path, &h);
     snprintf(path, sizeof(path), "%s/cdevents/binary/incident_detected.json", LH_TEST_DATA);
-    char *data = slurp(path);
+    char *data = lh_test_must_read(path);
     ck_assert_int_eq(lh_codec_decode_ce_binary(h.kv, h.n, data, strlen(data), NULL, collect, &s),
                      1);
     lh_event_t *ev = expect_one(&s);
@@ -523,7 +500,7 @@ START_TEST(binary_golden)
     snprintf(path, sizeof(path), "%s/cdevents/binary/service_upgraded.headers", LH_TEST_DATA);
     headers_load(path, &h);
     snprintf(path, sizeof(path), "%s/cdevents/binary/service_upgraded.json", LH_TEST_DATA);
-    data = slurp(path);
+    data = lh_test_must_read(path);
     lh_codec_decode_ce_binary(h.kv, h.n, data, strlen(data), NULL, collect, &s);
     ev = expect_one(&s);
     assert_valid(ev);

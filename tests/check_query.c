@@ -40,19 +40,6 @@
 #define T0 (1764151200LL * LH_NS_PER_SEC)
 #define MIN (60LL * LH_NS_PER_SEC)
 
-static char *tmpdir;
-static char dbpath[600];
-static char logbuf[8192];
-
-static void
-capture_log(lh_log_level_t level, const char *component, const char *msg, void *arg)
-{
-    (void)level;
-    (void)arg;
-    size_t n = strlen(logbuf);
-    snprintf(logbuf + n, sizeof(logbuf) - n, "%s: %s\n", component, msg);
-}
-
 /* --- building the store ----------------------------------------------------------------------- */
 
 static lh_event_t *
@@ -116,9 +103,9 @@ put(lh_store_t *st, lh_correlator_t *c, lh_event_t *ev)
     ck_assert_int_eq(lh_event_normalize(ev), 0);
     ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
     int rc = lh_store_insert_event(st, ev, lh_correlator_is_outcome(c, ev), pb.data, pb.len, &seq);
-    ck_assert_msg(rc == 0, "insert %s: %s; log: %s", ev->id, lh_strerror(rc), logbuf);
+    ck_assert_msg(rc == 0, "insert %s: %s; log: %s", ev->id, lh_strerror(rc), lh_test_fx.log);
     rc = lh_correlator_add(c, ev, seq, T0 + 200 * MIN);
-    ck_assert_msg(rc >= 0, "correlate %s: %s; log: %s", ev->id, lh_strerror(rc), logbuf);
+    ck_assert_msg(rc >= 0, "correlate %s: %s; log: %s", ev->id, lh_strerror(rc), lh_test_fx.log);
     lh_buf_free(&pb);
     lh_event_destroy(&ev);
 }
@@ -130,8 +117,8 @@ build_store(void)
     lh_correlator_t *c = NULL;
     lh_correlator_opts_t co;
     lh_correlator_opts_default(&co);
-    int rc = lh_store_open(dbpath, NULL, &st);
-    ck_assert_msg(rc == 0, "open: %s; log: %s", lh_strerror(rc), logbuf);
+    int rc = lh_store_open(lh_test_fx.db, NULL, &st);
+    ck_assert_msg(rc == 0, "open: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
     ck_assert_int_eq(lh_correlator_new(st, &co, &c), 0);
     ck_assert_int_eq(lh_store_begin(st), 0);
 
@@ -177,20 +164,8 @@ build_store(void)
 static void
 setup(void)
 {
-    tmpdir = lh_test_tmpdir();
-    snprintf(dbpath, sizeof(dbpath), "%s/hub.db", tmpdir);
-    logbuf[0] = '\0';
-    lh_log_set_sink(capture_log, NULL);
+    lh_test_store_setup();
     build_store();
-}
-
-static void
-teardown(void)
-{
-    lh_log_set_sink(NULL, NULL);
-    lh_test_rmrf(tmpdir);
-    free(tmpdir);
-    tmpdir = NULL;
 }
 
 static lh_store_t *
@@ -200,8 +175,8 @@ open_ro(void)
     lh_store_opts_default(&o);
     o.readonly = 1;
     lh_store_t *st = NULL;
-    int rc = lh_store_open(dbpath, &o, &st);
-    ck_assert_msg(rc == 0, "open read-only: %s; log: %s", lh_strerror(rc), logbuf);
+    int rc = lh_store_open(lh_test_fx.db, &o, &st);
+    ck_assert_msg(rc == 0, "open read-only: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
     return st;
 }
 
@@ -223,7 +198,7 @@ run_json(const lh_timeline_req_t *req)
 {
     char *s = NULL;
     int rc = run(req, LH_QUERY_JSON, &s);
-    ck_assert_msg(rc == 0, "query: %s; log: %s", lh_strerror(rc), logbuf);
+    ck_assert_msg(rc == 0, "query: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
     json_error_t err;
     json_t *doc = json_loads(s, 0, &err);
     ck_assert_msg(doc != NULL, "not JSON (%s at %d): %s", err.text, err.position, s);
@@ -598,7 +573,7 @@ START_TEST(control_characters_do_not_reach_text)
 {
     /* a title carrying a newline and an escape sequence, stored like any other */
     lh_store_t *st = NULL;
-    ck_assert_int_eq(lh_store_open(dbpath, NULL, &st), 0);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
     lh_correlator_t *c = NULL;
     ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
     ck_assert_int_eq(lh_store_begin(st), 0);
@@ -632,8 +607,8 @@ static cli_result_t
 cli(const char *const *args)
 {
     char po[700], pe[700];
-    snprintf(po, sizeof(po), "%s/stdout", tmpdir);
-    snprintf(pe, sizeof(pe), "%s/stderr", tmpdir);
+    snprintf(po, sizeof(po), "%s/stdout", lh_test_fx.dir);
+    snprintf(pe, sizeof(pe), "%s/stderr", lh_test_fx.dir);
     int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ck_assert(fo >= 0 && fe >= 0);
@@ -654,7 +629,7 @@ cli(const char *const *args)
     cli_result_t r;
     lh_log_set_sink(NULL, NULL); /* the CLI's log lines go where a user would see them */
     r.code = lh_cli_timeline(argc, argv);
-    lh_log_set_sink(capture_log, NULL);
+    lh_log_set_sink(lh_test_capture_log, NULL);
 
     fflush(stdout);
     fflush(stderr);
@@ -719,7 +694,7 @@ END_TEST
 START_TEST(cli_missing_store)
 {
     char missing[700];
-    snprintf(missing, sizeof(missing), "%s/nope.db", tmpdir);
+    snprintf(missing, sizeof(missing), "%s/nope.db", lh_test_fx.dir);
     const char *a[] = {"timeline", "--incident", "INC-1", "--db", missing, NULL};
     cli_result_t r = cli(a);
     ck_assert_int_eq(r.code, 1);
@@ -735,16 +710,16 @@ END_TEST
 
 START_TEST(cli_unknown_id)
 {
-    const char *a[] = {"timeline", "--incident", "INC-404", "--db", dbpath, NULL};
+    const char *a[] = {"timeline", "--incident", "INC-404", "--db", lh_test_fx.db, NULL};
     cli_result_t r = cli(a);
     ck_assert_int_eq(r.code, 1);
     char want[900];
-    snprintf(want, sizeof(want), "loophub timeline: no incident INC-404 in %s\n", dbpath);
+    snprintf(want, sizeof(want), "loophub timeline: no incident INC-404 in %s\n", lh_test_fx.db);
     ck_assert_str_eq(r.err, want);
     ck_assert_str_eq(r.out, "");
     cli_free(&r);
 
-    const char *b[] = {"timeline", "--deploy", "D-404", "--db", dbpath, NULL};
+    const char *b[] = {"timeline", "--deploy", "D-404", "--db", lh_test_fx.db, NULL};
     r = cli(b);
     ck_assert_int_eq(r.code, 1);
     ck_assert_msg(strstr(r.err, "no deploy D-404 in "), "%s", r.err);
@@ -754,7 +729,8 @@ END_TEST
 
 START_TEST(cli_ok)
 {
-    const char *a[] = {"timeline", "--incident", "INC-1", "--db", dbpath, "--format", "json", NULL};
+    const char *a[] = {"timeline",    "--incident", "INC-1", "--db",
+                       lh_test_fx.db, "--format",   "json",  NULL};
     cli_result_t r = cli(a);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     json_error_t e;
@@ -764,15 +740,15 @@ START_TEST(cli_ok)
     json_decref(d);
     cli_free(&r);
 
-    const char *b[] = {"timeline", "--service", "api",  "--env",   "prod", "--since",
-                       "3650d",    "--db",      dbpath, "--limit", "1",    NULL};
+    const char *b[] = {"timeline", "--service", "api",         "--env",   "prod", "--since",
+                       "3650d",    "--db",      lh_test_fx.db, "--limit", "1",    NULL};
     r = cli(b);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.out, "more events not shown (--limit 1)"), "%s", r.out);
     cli_free(&r);
 
     /* the same subcommand run twice in one process parses afresh */
-    const char *c[] = {"timeline", "--deploy", "D-1", "--db", dbpath, NULL};
+    const char *c[] = {"timeline", "--deploy", "D-1", "--db", lh_test_fx.db, NULL};
     r = cli(c);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.out, "change D-1"), "%s", r.out);
@@ -809,7 +785,7 @@ query_suite(void)
     };
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, setup, lh_test_store_teardown);
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, tests[i].fn);
         suite_add_tcase(s, tc);

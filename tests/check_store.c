@@ -22,43 +22,12 @@
 #include "store.h"
 #include "testutil.h"
 
-static char *tmpdir;
-static char dbpath[600];
-static char logbuf[8192];
-
-static void
-capture_log(lh_log_level_t level, const char *component, const char *msg, void *arg)
-{
-    (void)level;
-    (void)arg;
-    size_t n = strlen(logbuf);
-    snprintf(logbuf + n, sizeof(logbuf) - n, "%s: %s\n", component, msg);
-}
-
-static void
-setup(void)
-{
-    tmpdir = lh_test_tmpdir();
-    snprintf(dbpath, sizeof(dbpath), "%s/hub.db", tmpdir);
-    logbuf[0] = '\0';
-    lh_log_set_sink(capture_log, NULL);
-}
-
-static void
-teardown(void)
-{
-    lh_log_set_sink(NULL, NULL);
-    lh_test_rmrf(tmpdir);
-    free(tmpdir);
-    tmpdir = NULL;
-}
-
 static lh_store_t *
 open_rw(void)
 {
     lh_store_t *st = NULL;
-    int rc = lh_store_open(dbpath, NULL, &st);
-    ck_assert_msg(rc == 0, "open %s: %s; log: %s", dbpath, lh_strerror(rc), logbuf);
+    int rc = lh_store_open(lh_test_fx.db, NULL, &st);
+    ck_assert_msg(rc == 0, "open %s: %s; log: %s", lh_test_fx.db, lh_strerror(rc), lh_test_fx.log);
     ck_assert_ptr_nonnull(st);
     return st;
 }
@@ -444,7 +413,7 @@ START_TEST(test_many_distinct)
     lh_store_opts_default(&o);
     o.cache_kb = 4096; /* keeps the sanitizer's allocator out of the measurement */
     lh_store_t *st = NULL;
-    ck_assert_int_eq(lh_store_open(dbpath, &o, &st), 0);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
     lh_event_t *ev = mk_event("placeholder", LH_KIND_ALERT);
     ev->id = id; /* one event reused, only its id changes (the arena never frees single strings) */
     for (int b = 0; b < N / BATCH; b++) {
@@ -481,7 +450,7 @@ static void
 raw_exec(const char *sql)
 {
     sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_open(lh_test_fx.db, &db), SQLITE_OK);
     char *err = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
     ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, err ? err : "?");
@@ -507,7 +476,7 @@ assert_migrated(void)
 
 START_TEST(test_migrate_empty_file)
 {
-    ck_assert_int_eq(lh_test_write_file(dbpath, "", 0), 0);
+    ck_assert_int_eq(lh_test_write_file(lh_test_fx.db, "", 0), 0);
     assert_migrated();
 }
 END_TEST
@@ -515,7 +484,7 @@ END_TEST
 START_TEST(test_migrate_version0_db)
 {
     raw_exec("CREATE TABLE scratch (x); DROP TABLE scratch;");
-    ck_assert_int_gt(lh_test_file_count(dbpath, "SQLite format 3"), 0);
+    ck_assert_int_gt(lh_test_file_count(lh_test_fx.db, "SQLite format 3"), 0);
     assert_migrated();
 }
 END_TEST
@@ -523,7 +492,7 @@ END_TEST
 static char *
 snapshot(size_t *len)
 {
-    char *d = lh_test_read_file(dbpath, len);
+    char *d = lh_test_read_file(lh_test_fx.db, len);
     ck_assert_ptr_nonnull(d);
     return d;
 }
@@ -539,9 +508,9 @@ START_TEST(test_refuse_newer_schema)
 
     size_t n0, n1, n2;
     char *before = snapshot(&n0);
-    ck_assert_int_eq(lh_store_open(dbpath, NULL, &st), LH_ESCHEMA);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), LH_ESCHEMA);
     ck_assert_ptr_null(st);
-    ck_assert_ptr_nonnull(strstr(logbuf, "newer than this loophub"));
+    ck_assert_ptr_nonnull(strstr(lh_test_fx.log, "newer than this loophub"));
     char *after = snapshot(&n1);
     ck_assert_uint_eq(n0, n1);
     ck_assert_mem_eq(before, after, n0);
@@ -549,7 +518,7 @@ START_TEST(test_refuse_newer_schema)
     lh_store_opts_t o;
     lh_store_opts_default(&o);
     o.readonly = 1;
-    ck_assert_int_eq(lh_store_open(dbpath, &o, &st), LH_ESCHEMA);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), LH_ESCHEMA);
     char *after2 = snapshot(&n2);
     ck_assert_uint_eq(n0, n2);
     ck_assert_mem_eq(before, after2, n0);
@@ -563,15 +532,15 @@ START_TEST(test_refuse_not_a_database)
 {
     static const char junk[] = "this is a deploy log, not a database\n"
                                "2026-11-26 10:00:00 deployed api 1.4.2\n";
-    ck_assert_int_eq(lh_test_write_file(dbpath, junk, sizeof(junk) - 1), 0);
+    ck_assert_int_eq(lh_test_write_file(lh_test_fx.db, junk, sizeof(junk) - 1), 0);
     lh_store_t *st = NULL;
-    ck_assert_int_eq(lh_store_open(dbpath, NULL, &st), LH_ESTORE);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), LH_ESTORE);
     ck_assert_ptr_null(st);
-    ck_assert_ptr_nonnull(strstr(logbuf, "not an SQLite database"));
+    ck_assert_ptr_nonnull(strstr(lh_test_fx.log, "not an SQLite database"));
     lh_store_opts_t o;
     lh_store_opts_default(&o);
     o.readonly = 1;
-    ck_assert_int_eq(lh_store_open(dbpath, &o, &st), LH_ESTORE);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), LH_ESTORE);
     size_t n;
     char *after = snapshot(&n);
     ck_assert_uint_eq(n, sizeof(junk) - 1);
@@ -595,8 +564,8 @@ START_TEST(test_second_writer_locked)
         if (read(go[0], &c, 1) != 1)
             _exit(2);
         lh_store_t *other = NULL;
-        int rc = lh_store_open(dbpath, NULL, &other);
-        int ok = rc == LH_ELOCKED && !other && strstr(logbuf, "in use by another loophub");
+        int rc = lh_store_open(lh_test_fx.db, NULL, &other);
+        int ok = rc == LH_ELOCKED && !other && strstr(lh_test_fx.log, "in use by another loophub");
         if (write(done[1], &ok, sizeof(ok)) != (ssize_t)sizeof(ok))
             _exit(3);
         _exit(0);
@@ -617,18 +586,18 @@ START_TEST(test_second_writer_locked)
 
     /* the same process, through another path to the same file */
     char alias[700];
-    snprintf(alias, sizeof(alias), "%s/./hub.db", tmpdir);
+    snprintf(alias, sizeof(alias), "%s/./hub.db", lh_test_fx.dir);
     lh_store_t *second = NULL;
     ck_assert_int_eq(lh_store_open(alias, NULL, &second), LH_ELOCKED);
     ck_assert_ptr_null(second);
-    ck_assert_ptr_nonnull(strstr(logbuf, "is in use by another loophub (pid unknown)"));
+    ck_assert_ptr_nonnull(strstr(lh_test_fx.log, "is in use by another loophub (pid unknown)"));
 
     /* readers keep working, and the writer still works after the refusals */
     lh_store_opts_t o;
     lh_store_opts_default(&o);
     o.readonly = 1;
     lh_store_t *ro = NULL;
-    ck_assert_int_eq(lh_store_open(dbpath, &o, &ro), 0);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &ro), 0);
     ck_assert_int_eq(events_in(ro), 1);
     ck_assert_int_eq(put(st, "l-2", NULL), 0);
     ck_assert_int_eq(events_in(ro), 2);
@@ -649,14 +618,14 @@ START_TEST(test_readonly_missing_and_closed)
     lh_store_opts_default(&o);
     o.readonly = 1;
     lh_store_t *ro = NULL;
-    ck_assert_int_eq(lh_store_open(dbpath, &o, &ro), LH_ENOTFOUND);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &ro), LH_ENOTFOUND);
     ck_assert_ptr_null(ro);
-    ck_assert_int_eq(access(dbpath, F_OK), -1); /* not created */
+    ck_assert_int_eq(access(lh_test_fx.db, F_OK), -1); /* not created */
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(put(st, "r-1", NULL), 0);
     lh_store_close(&st);
-    ck_assert_int_eq(lh_store_open(dbpath, &o, &ro), 0);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &ro), 0);
     ck_assert_int_eq(events_in(ro), 1);
     blob_t b = {0};
     ck_assert_int_eq(lh_store_event_blob(ro, 1, blob_cb, &b), 0);
@@ -791,7 +760,7 @@ START_TEST(test_disk_full)
         lh_event_destroy(&ev);
     }
     ck_assert_int_eq(rc, LH_ESTORE);
-    ck_assert_ptr_nonnull(strstr(logbuf, "full"));
+    ck_assert_ptr_nonnull(strstr(lh_test_fx.log, "full"));
     ck_assert_int_eq(lh_store_commit(st), LH_ESTORE); /* poisoned: refuses, rolls back */
     ck_assert_int_eq(lh_store_rollback(st), 0);
     ck_assert_int_eq(events_in(st), 10);
@@ -822,7 +791,7 @@ START_TEST(test_kill9_mid_ingest)
     if (pid == 0) {
         close(fds[0]);
         lh_store_t *st = NULL;
-        if (lh_store_open(dbpath, NULL, &st))
+        if (lh_store_open(lh_test_fx.db, NULL, &st))
             _exit(3);
         char id[32];
         for (int b = 1;; b++) {
@@ -901,7 +870,7 @@ store_suite(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, lh_test_store_setup, lh_test_store_teardown);
         tcase_set_timeout(tc, cases[i].timeout);
         tcase_add_test(tc, cases[i].fn);
         suite_add_tcase(s, tc);

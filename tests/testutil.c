@@ -241,3 +241,59 @@ lh_test_file_count(const char *path, const char *needle)
     free(s);
     return n;
 }
+
+char *
+lh_test_must_read(const char *path)
+{
+    char *t = lh_test_read_file(path, NULL);
+    ck_assert_msg(t != NULL, "cannot read %s", path);
+    return t;
+}
+
+const char *
+lh_test_conformance_dir(const char *source_dir)
+{
+    static char path[1024];
+    const char *env = getenv("LH_CONFORMANCE_DIR");
+    if (env && *env)
+        snprintf(path, sizeof(path), "%s", env);
+    else
+        snprintf(path, sizeof(path), "%s/../shared/conformance", source_dir);
+    struct stat st;
+    ck_assert_msg(stat(path, &st) == 0 && S_ISDIR(st.st_mode),
+                  "conformance inputs not found at %s: CI and developers keep shared/ beside the "
+                  "repository (or set LH_CONFORMANCE_DIR)",
+                  path);
+    return path;
+}
+
+/* --- the store fixture ---------------------------------------------------------------------- */
+
+lh_test_store_fx_t lh_test_fx;
+
+void
+lh_test_capture_log(lh_log_level_t level, const char *component, const char *msg, void *arg)
+{
+    (void)level;
+    (void)arg;
+    size_t n = strlen(lh_test_fx.log);
+    snprintf(lh_test_fx.log + n, sizeof(lh_test_fx.log) - n, "%s: %s\n", component, msg);
+}
+
+void
+lh_test_store_setup(void)
+{
+    lh_test_fx.dir = lh_test_tmpdir();
+    snprintf(lh_test_fx.db, sizeof(lh_test_fx.db), "%s/hub.db", lh_test_fx.dir);
+    lh_test_fx.log[0] = '\0';
+    lh_log_set_sink(lh_test_capture_log, NULL);
+}
+
+void
+lh_test_store_teardown(void)
+{
+    lh_log_set_sink(NULL, NULL);
+    lh_test_rmrf(lh_test_fx.dir);
+    free(lh_test_fx.dir);
+    lh_test_fx.dir = NULL;
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "loophub/log.h"
+
 /* A new empty directory under $TMPDIR (or /tmp); malloc'd path. Aborts the test on failure. */
 char *lh_test_tmpdir(void);
 /* Removes a directory tree (rm -rf). */
@@ -18,7 +20,8 @@ int lh_test_free_port(void);
 /* "tcp://127.0.0.1:<free port>", malloc'd. */
 char *lh_test_endpoint(void);
 /* Path of the loophub binary under test: LOOPHUB_BIN in the environment, else the one the
- * including suite was built with (its LOOPHUB_BIN definition). Inline so that definition applies. */
+ * including suite was built with (its LOOPHUB_BIN definition). Inline so that definition applies.
+ */
 #include <stdlib.h>
 static inline const char *
 lh_test_loophub_bin(void)
@@ -46,8 +49,7 @@ int lh_test_stop(pid_t pid, int sig, int timeout_ms);
 /* Runs argv to completion (killed after timeout_ms), with stdin from in (NULL: /dev/null).
  * *out and *err (when non-NULL) receive malloc'd, NUL-terminated output. Returns the exit status
  * as a shell shows it, or -1 on timeout. */
-int lh_test_run(const char *const argv[], const char *in, char **out, char **err,
-                int timeout_ms);
+int lh_test_run(const char *const argv[], const char *in, char **out, char **err, int timeout_ms);
 
 /* Reads a whole file; malloc'd and NUL-terminated, *len (optional) set. NULL when missing. */
 char *lh_test_read_file(const char *path, size_t *len);
@@ -56,5 +58,29 @@ int lh_test_write_file(const char *path, const void *data, size_t len);
 
 /* Counts occurrences of needle in the file at path (0 when missing). */
 int lh_test_file_count(const char *path, const char *needle);
+
+/* Reads a whole file like lh_test_read_file(), failing the test ("cannot read <path>") when it
+ * cannot. malloc'd and NUL-terminated. */
+char *lh_test_must_read(const char *path);
+
+/* The conformance inputs (shared/conformance beside the repository, as CI lays it out):
+ * $LH_CONFORMANCE_DIR when set, else <source_dir>/../shared/conformance. Fails the test when that
+ * is not a directory. The path lives in a static buffer. */
+const char *lh_test_conformance_dir(const char *source_dir);
+
+/* The store fixture (tcase_add_checked_fixture(tc, lh_test_store_setup, lh_test_store_teardown)):
+ * setup makes a new temporary dir, names a store file in it (not created) and captures the log
+ * (lh_test_capture_log into log, emptied); teardown restores the default sink and removes the
+ * dir. */
+typedef struct {
+    char *dir;      /* the temporary dir */
+    char db[600];   /* <dir>/hub.db */
+    char log[8192]; /* "component: message\n" per line logged since setup (truncated when full) */
+} lh_test_store_fx_t;
+extern lh_test_store_fx_t lh_test_fx;
+void lh_test_store_setup(void);
+void lh_test_store_teardown(void);
+/* The log sink of the fixture: appends "component: message\n" to lh_test_fx.log. */
+void lh_test_capture_log(lh_log_level_t level, const char *component, const char *msg, void *arg);
 
 #endif

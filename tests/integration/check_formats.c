@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "codec.h"
+#include "ithub.h"
 #include "loophub/alert.h"
 #include "loophub/error.h"
 #include "testutil.h"
@@ -135,76 +136,6 @@ jpath_str(json_t *j, const char *const *path)
     return json_is_string(j) ? json_string_value(j) : NULL;
 }
 
-/* --- the hub under test ------------------------------------------------------------------------
- */
-
-typedef struct {
-    char *dir;
-    char db[600];
-    char log[600];
-    int http_port;
-    char *pull, *router, *pub;
-    pid_t pid;
-    int dead;
-} hub_t;
-
-static int
-hub_up_or_dead(void *arg)
-{
-    hub_t *h = arg;
-    if (waitpid(h->pid, NULL, WNOHANG) == h->pid) {
-        h->dead = 1;
-        return 1;
-    }
-    return lh_test_file_count(h->log, "hub: running") > 0;
-}
-
-/* Starts `loophub run` with its own ports and store plus the extra options (NULL-terminated, may
- * be NULL), and waits until it runs. */
-static void
-hub_start(hub_t *h, const char *const *extra)
-{
-    memset(h, 0, sizeof(*h));
-    h->dir = lh_test_tmpdir();
-    snprintf(h->db, sizeof(h->db), "%s/hub.db", h->dir);
-    snprintf(h->log, sizeof(h->log), "%s/hub.log", h->dir);
-    h->http_port = lh_test_free_port();
-    h->pull = lh_test_endpoint();
-    h->router = lh_test_endpoint();
-    h->pub = lh_test_endpoint();
-    char listen[64];
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", h->http_port);
-    const char *argv[40] = {
-        lh_test_loophub_bin(), "run",   "--db",         h->db,     "--http",    listen,
-        "--zmq-pull",          h->pull, "--zmq-router", h->router, "--zmq-pub", h->pub};
-    int n = 12;
-    for (int i = 0; extra && extra[i] && n < 39; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    h->pid = lh_test_spawn(argv, h->log);
-    int up = lh_test_wait_for(hub_up_or_dead, h, 15000) && !h->dead;
-    if (!up) {
-        char *log = lh_test_read_file(h->log, NULL);
-        ck_abort_msg("the hub did not start; its log:\n%s", log ? log : "(none)");
-    }
-}
-
-/* SIGTERM, expecting a clean exit 0; then removes the temporary dir. */
-static void
-hub_stop(hub_t *h)
-{
-    int st = lh_test_stop(h->pid, SIGTERM, 15000);
-    if (st != 0) {
-        char *log = lh_test_read_file(h->log, NULL);
-        ck_abort_msg("the hub exited with %d; its log:\n%s", st, log ? log : "(none)");
-    }
-    lh_test_rmrf(h->dir);
-    free(h->dir);
-    free(h->pull);
-    free(h->router);
-    free(h->pub);
-}
-
 /* --- HTTP with curl ----------------------------------------------------------------------------
  */
 
@@ -215,7 +146,7 @@ typedef struct {
 
 /* POSTs body to the hub's path with the content type; returns the status and the body. */
 static resp_t
-http_post(const hub_t *h, const char *path, const char *ctype, const char *body)
+http_post(const lh_it_hub_t *h, const char *path, const char *ctype, const char *body)
 {
     char url[256], file[700], at[720], ct[128];
     static int n_bodies;
@@ -290,70 +221,6 @@ sql_holds(void *arg)
 /* --- alerts on PUB -----------------------------------------------------------------------------
  */
 
-typedef struct {
-    void *ctx, *sock;
-} sub_t;
-
-static void
-sub_open(sub_t *s, const char *ep, const char *prefix)
-{
-    s->ctx = zmq_ctx_new();
-    s->sock = zmq_socket(s->ctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
-    ck_assert_int_eq(zmq_connect(s->sock, ep), 0);
-}
-
-static void
-sub_close(sub_t *s)
-{
-    zmq_close(s->sock);
-    zmq_ctx_term(s->ctx);
-}
-
-/* Receives one alert's two frames within timeout_ms: the topic into topic, the payload malloc'd
- * (NUL-terminated, *len set). NULL on timeout. */
-static char *
-sub_recv_raw(sub_t *s, char *topic, size_t tlen, size_t *len, int timeout_ms)
-{
-    zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0)
-        return NULL;
-    int n = zmq_recv(s->sock, topic, tlen - 1, 0);
-    ck_assert_int_ge(n, 0);
-    topic[n < (int)tlen - 1 ? n : (int)tlen - 1] = 0;
-    int more = 0;
-    size_t ml = sizeof(more);
-    zmq_getsockopt(s->sock, ZMQ_RCVMORE, &more, &ml);
-    ck_assert_msg(more, "an alert has two frames");
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    ck_assert_int_ge(zmq_msg_recv(&m, s->sock, 0), 0);
-    ck_assert_msg(!zmq_msg_more(&m), "an alert has exactly two frames");
-    *len = zmq_msg_size(&m);
-    char *body = malloc(*len + 1);
-    ck_assert_ptr_nonnull(body);
-    memcpy(body, zmq_msg_data(&m), *len);
-    body[*len] = 0;
-    zmq_msg_close(&m);
-    return body;
-}
-
-/* One protobuf alert (the hub's default encoding) within timeout_ms, or NULL. */
-static lh_correlated_t *
-sub_recv_pb(sub_t *s, char *topic, size_t tlen, int timeout_ms)
-{
-    size_t len;
-    char *body = sub_recv_raw(s, topic, tlen, &len, timeout_ms);
-    if (!body)
-        return NULL;
-    lh_correlated_t *ca = NULL;
-    ck_assert_int_eq(lh_codec_alert_pb_decode(body, len, &ca), 0);
-    free(body);
-    return ca;
-}
-
 static int
 has_reason(const lh_suspect_t *s, const char *needle)
 {
@@ -381,7 +248,7 @@ reasons_of(const lh_suspect_t *s)
 /* Writes the lines to a file and sends it with --json --reliable to the hub's ROUTER. Returns the
  * exit status; *out and *err receive send's output. */
 static int
-send_json_lines(const hub_t *h, const char *const *lines, char **out, char **err)
+send_json_lines(const lh_it_hub_t *h, const char *const *lines, char **out, char **err)
 {
     static int n_files;
     char path[700];
@@ -472,8 +339,8 @@ START_TEST(test_real_alertmanager_delivers)
         /* a machine without the package cannot run this; say so loudly rather than pass */
         ck_abort_msg("%s is not installed (Debian package prometheus-alertmanager)", AM_BIN);
     }
-    hub_t h;
-    hub_start(&h, NULL);
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, NULL);
 
     /* Alertmanager's configuration, pointing its webhook at the hub */
     char hub_url[128], cfg_path[700], storage[700], listen[64], am_log[700];
@@ -593,7 +460,7 @@ START_TEST(test_real_alertmanager_delivers)
     ck_assert_msg(lh_test_wait_for(sql_holds, &res, 20000), "the resolution was never stored");
 
     ck_assert_int_eq(lh_test_stop(am, SIGTERM, 15000), 0);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
@@ -633,10 +500,10 @@ assert_deploy_preceded_am_alert(lh_correlated_t *ca, const char *topic, const ch
 
 START_TEST(test_cdevents_deploy_then_am_webhook_http)
 {
-    hub_t h;
-    hub_start(&h, NULL);
-    sub_t s;
-    sub_open(&s, h.pub, "alert.prod.");
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, NULL);
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.prod.");
     char *dep = ce_deploy("ce-dep-1", "checkout", "pkg:oci/checkout@1.4.2", -300);
     resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", dep);
     ASSERT_CODE(r, 202);
@@ -649,7 +516,7 @@ START_TEST(test_cdevents_deploy_then_am_webhook_http)
     free(r.body);
 
     char topic[256];
-    lh_correlated_t *ca = sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    lh_correlated_t *ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
     assert_deploy_preceded_am_alert(ca, topic, "checkout", "ce-dep-1");
     lh_correlated_destroy(&ca);
 
@@ -659,20 +526,20 @@ START_TEST(test_cdevents_deploy_then_am_webhook_http)
     ck_assert_msg(strstr(r.body, "\"accepted\":[]") && strstr(r.body, "\"duplicates\":[\"am-"),
                   "%s", r.body);
     free(r.body);
-    ck_assert_ptr_null(sub_recv_pb(&s, topic, sizeof(topic), 500));
+    ck_assert_ptr_null(lh_it_sub_recv_pb(&s, topic, sizeof(topic), 500));
     free(dep);
     free(am);
-    sub_close(&s);
-    hub_stop(&h);
+    lh_it_sub_close(&s);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_cdevents_deploy_then_am_webhook_zmq)
 {
-    hub_t h;
-    hub_start(&h, NULL);
-    sub_t s;
-    sub_open(&s, h.pub, "alert.prod.");
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, NULL);
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.prod.");
     char *dep = ce_deploy("ce-dep-2", "cart", "pkg:oci/cart@1.4.2", -300);
     char *am = am_webhook("cart", "5a1e0c7f00d1e002", -5);
     char *l1 = one_line(dep), *l2 = one_line(am);
@@ -692,15 +559,15 @@ START_TEST(test_cdevents_deploy_then_am_webhook_zmq)
     free(err);
 
     char topic[256];
-    lh_correlated_t *ca = sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    lh_correlated_t *ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
     assert_deploy_preceded_am_alert(ca, topic, "cart", "ce-dep-2");
     lh_correlated_destroy(&ca);
     free(l1);
     free(l2);
     free(dep);
     free(am);
-    sub_close(&s);
-    hub_stop(&h);
+    lh_it_sub_close(&s);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
@@ -710,10 +577,10 @@ END_TEST
 
 START_TEST(test_artifact_identity)
 {
-    hub_t h;
-    hub_start(&h, NULL);
-    sub_t s;
-    sub_open(&s, h.pub, "alert.prod.");
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, NULL);
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.prod.");
     char *dep = ce_deploy("ce-dep-3", "api-svc", ARTIFACT_API, -600);
     /* another deploy of the same service name as the incident, different artifact, more recent:
      * a same-service relation that must rank below the artifact */
@@ -731,7 +598,7 @@ START_TEST(test_artifact_identity)
     free(r.body);
 
     char topic[256];
-    lh_correlated_t *ca = sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    lh_correlated_t *ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
     ck_assert_msg(ca != NULL, "no correlated alert for the artifact");
     ck_assert_int_eq(ca->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
     ck_assert_ptr_nonnull(ca->outcome);
@@ -754,8 +621,8 @@ START_TEST(test_artifact_identity)
     free(dep);
     free(other);
     free(inc);
-    sub_close(&s);
-    hub_stop(&h);
+    lh_it_sub_close(&s);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
@@ -800,16 +667,16 @@ START_TEST(test_alerts_formats)
 {
     const char *fmt = formats[_i];
     const char *extra[] = {"--alerts-format", fmt, "--log-level", "debug", NULL};
-    hub_t h;
-    hub_start(&h, extra);
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, extra);
 
     char tail_out[700];
     snprintf(tail_out, sizeof(tail_out), "%s/tail.out", h.dir);
     const char *targv[] = {lh_test_loophub_bin(), "tail", "--from", h.pub, "--json", "--count", "1",
                            "--timeout",           "30s",  NULL};
     pid_t tail = lh_test_spawn(targv, tail_out);
-    sub_t s;
-    sub_open(&s, h.pub, "alert.");
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.");
     /* both subscribers are known to the hub before the alert exists (PUB does not replay) */
     subs_cond_t sc = {h.log, 2};
     ck_assert_msg(lh_test_wait_for(subscribed, &sc, 10000), "tail and the SUB never subscribed");
@@ -826,7 +693,7 @@ START_TEST(test_alerts_formats)
 
     char topic[256];
     size_t len = 0;
-    char *body = sub_recv_raw(&s, topic, sizeof(topic), &len, 10000);
+    char *body = lh_it_sub_recv_raw(&s, topic, sizeof(topic), &len, 10000);
     ck_assert_msg(body != NULL, "no alert on PUB (format %s)", fmt);
     ck_assert_str_eq(topic, "alert.prod.search");
     if (strcmp(fmt, "protobuf") == 0) {
@@ -880,8 +747,8 @@ START_TEST(test_alerts_formats)
     free(t);
     free(dep);
     free(inc);
-    sub_close(&s);
-    hub_stop(&h);
+    lh_it_sub_close(&s);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
@@ -891,8 +758,8 @@ END_TEST
 
 START_TEST(test_unknown_cdevents_type_quarantined)
 {
-    hub_t h;
-    hub_start(&h, NULL);
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, NULL);
     const char *type = "dev.cdevents.pipelinerun.started.0.1.0";
     char t[40];
     iso(-10, t, sizeof(t));
@@ -950,7 +817,7 @@ START_TEST(test_unknown_cdevents_type_quarantined)
     free(l3);
     free(dep);
     free(inc);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 

@@ -20,18 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ithub.h"
 #include "testutil.h"
 
 #define SHARED_DIR LH_SOURCE_DIR "/../shared"
 #define TOKEN "t0ken-for-tests"
-
-typedef struct {
-    char *dir;
-    char *log;
-    int port;
-    pid_t pid;
-    int dead; /* exited before it answered */
-} hub_t;
 
 /* --- raw HTTP over a socket --------------------------------------------------------------- */
 
@@ -86,26 +79,13 @@ raw_exchange(int port, const char *req, size_t len, int timeout_ms)
     return out;
 }
 
-static int healthz_ok(void *arg);
-
-/* Ready: /healthz answers; or the hub died trying. */
-static int
-up_or_dead(void *arg)
-{
-    hub_t *h = arg;
-    if (waitpid(h->pid, NULL, WNOHANG) == h->pid) {
-        h->dead = 1;
-        return 1;
-    }
-    return healthz_ok(arg);
-}
-
+/* Ready: /healthz answers with {"status":"ok"}. */
 static int
 healthz_ok(void *arg)
 {
-    const hub_t *h = arg;
+    const lh_it_hub_t *h = arg;
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    char *ans = raw_exchange(h->port, req, sizeof(req) - 1, 1000);
+    char *ans = raw_exchange(h->http_port, req, sizeof(req) - 1, 1000);
     int ok = ans && strncmp(ans, "HTTP/1.1 200", 12) == 0 && strstr(ans, "{\"status\":\"ok\"}");
     free(ans);
     return ok;
@@ -113,50 +93,14 @@ healthz_ok(void *arg)
 
 /* --- the hub under test -------------------------------------------------------------------- */
 
-/* Starts `loophub run` with the given extra options (NULL-terminated) and waits for /healthz. */
+/* Starts `loophub run` on its own ports and store with the given extra options (NULL-terminated,
+ * may be NULL) and waits for /healthz. */
 static void
-hub_start(hub_t *h, const char *const *extra)
+hub_start(lh_it_hub_t *h, const char *const *extra)
 {
-    memset(h, 0, sizeof(*h));
-    h->dir = lh_test_tmpdir();
-    h->port = lh_test_free_port();
-    char db[600], listen[64];
-    snprintf(db, sizeof(db), "%s/hub.db", h->dir);
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", h->port);
-    char *pull = lh_test_endpoint(), *router = lh_test_endpoint(), *pub = lh_test_endpoint();
-    const char *argv[40] = {
-        lh_test_loophub_bin(), "run", "--db",         db,     "--http",    listen,
-        "--zmq-pull",          pull,  "--zmq-router", router, "--zmq-pub", pub};
-    int n = 12;
-    for (int i = 0; extra && extra[i] && n < 39; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    size_t ll = strlen(h->dir) + 16;
-    h->log = malloc(ll);
-    snprintf(h->log, ll, "%s/hub.log", h->dir);
-    h->pid = lh_test_spawn(argv, h->log);
-    int up = lh_test_wait_for(up_or_dead, h, 15000) && !h->dead;
-    free(pull);
-    free(router);
-    free(pub);
-    if (!up) {
-        char *log = lh_test_read_file(h->log, NULL);
-        ck_abort_msg("the hub did not answer /healthz on port %d; its log:\n%s", h->port,
-                     log ? log : "(none)");
-    }
-}
-
-static void
-hub_stop(hub_t *h)
-{
-    int st = lh_test_stop(h->pid, SIGTERM, 15000);
-    if (st != 0) {
-        char *log = lh_test_read_file(h->log, NULL);
-        ck_abort_msg("the hub exited with %d; its log:\n%s", st, log ? log : "(none)");
-    }
-    lh_test_rmrf(h->dir);
-    free(h->dir);
-    free(h->log);
+    lh_it_hub_init(h, 1);
+    h->ready = healthz_ok;
+    lh_it_hub_run(h, extra);
 }
 
 /* --- curl ---------------------------------------------------------------------------------- */
@@ -169,11 +113,11 @@ typedef struct {
 /* Runs curl: method on path, extra headers (NULL-terminated, may be NULL), body from a string
  * (NULL: none), chunked when asked. with_headers puts the response headers before the body. */
 static resp_t
-curl_req(const hub_t *h, const char *method, const char *path, const char *const *headers,
+curl_req(const lh_it_hub_t *h, const char *method, const char *path, const char *const *headers,
          const char *body, int chunked, int with_headers)
 {
     char url[256], bodyfile[600];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", h->port, path);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", h->http_port, path);
     const char *argv[64] = {"curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method};
     int n = 8;
     if (with_headers)
@@ -209,7 +153,7 @@ curl_req(const hub_t *h, const char *method, const char *path, const char *const
 }
 
 static resp_t
-post(const hub_t *h, const char *path, const char *ctype, const char *body)
+post(const lh_it_hub_t *h, const char *path, const char *ctype, const char *body)
 {
     char ct[128];
     snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
@@ -282,7 +226,7 @@ event_json(const char *id, const char *kind, const char *service)
 
 START_TEST(test_event_then_duplicate)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     char *ev = event_json("d-1", "deploy", "api");
     resp_t r = post(&h, "/v1/events", "application/json", ev);
@@ -295,13 +239,13 @@ START_TEST(test_event_then_duplicate)
     ck_assert_msg(strstr(r.body, "\"accepted\":[]"), "%s", r.body);
     free(r.body);
     free(ev);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_cloudevents_batch)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     char *dep =
         lh_test_read_file(SHARED_DIR "/conformance/cdevents/v0.4.1/service_deployed.json", NULL);
@@ -327,13 +271,13 @@ START_TEST(test_cloudevents_batch)
     free(batch);
     free(dep);
     free(inc);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_cloudevents_binary)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     char *data = lh_test_read_file(LH_TEST_DATA "/cdevents/binary/service_upgraded.json", NULL);
     ck_assert_ptr_nonnull(data);
@@ -349,13 +293,13 @@ START_TEST(test_cloudevents_binary)
     ck_assert_msg(strstr(r.body, "\"accepted\":[\"bin-deploy-1\"]"), "%s", r.body);
     free(r.body);
     free(data);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_alertmanager)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     char *am = lh_test_read_file(SHARED_DIR "/conformance/alertmanager/firing.json", NULL);
     ck_assert_msg(am != NULL, "missing %s", SHARED_DIR "/conformance/alertmanager/firing.json");
@@ -370,13 +314,13 @@ START_TEST(test_alertmanager)
     ck_assert_int_eq(count_in(r.body, "accepted"), 0);
     free(r.body);
     free(am);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_broken_json)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     resp_t r = post(&h, "/v1/events", "application/json", "{\"id\": \"x\",\n \"kind\": }");
     ASSERT_CODE(r, 400);
@@ -386,13 +330,13 @@ START_TEST(test_broken_json)
     r = post(&h, "/v1/events", "application/json", "");
     ASSERT_CODE(r, 400);
     free(r.body);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_missing_field_keeps_good_events)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     char *a = event_json("g-1", "deploy", "api");
     char *b = event_json("m-1", "deploy", NULL);
@@ -415,13 +359,13 @@ START_TEST(test_missing_field_keeps_good_events)
     free(a);
     free(b);
     free(c);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_body_limit)
 {
-    hub_t h;
+    lh_it_hub_t h;
     const char *extra[] = {"--max-payload", "1000", NULL};
     hub_start(&h, extra);
     char big[5001];
@@ -443,13 +387,13 @@ START_TEST(test_body_limit)
     ASSERT_CODE(r, 202);
     free(r.body);
     free(ev);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_bearer_token)
 {
-    hub_t h;
+    lh_it_hub_t h;
     char *dir = lh_test_tmpdir();
     char path[600];
     snprintf(path, sizeof(path), "%s/token", dir);
@@ -479,7 +423,7 @@ START_TEST(test_bearer_token)
     ASSERT_CODE(r, 200);
     free(r.body);
     free(ev);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
     lh_test_rmrf(dir);
     free(dir);
 }
@@ -487,7 +431,7 @@ END_TEST
 
 START_TEST(test_healthz_and_metrics)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     resp_t r = curl_req(&h, "GET", "/healthz", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 200);
@@ -503,13 +447,13 @@ START_TEST(test_healthz_and_metrics)
     ck_assert_msg(strstr(r.body, "Content-Type: text/plain; version=0.0.4"), "%s", r.body);
     ck_assert_msg(strstr(r.body, "\nloophub_events_stored_total 1\n"), "%s", r.body);
     free(r.body);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_routing_errors)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     resp_t r = curl_req(&h, "GET", "/no/such/thing", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 404);
@@ -528,33 +472,33 @@ START_TEST(test_routing_errors)
     r = post(&h, "/v1/alertmanager", "application/xml", "<x/>");
     ASSERT_CODE(r, 415);
     free(r.body);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_bad_clients_leave_hub_serving)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     /* a garbage request line: answered with an error or closed, never a crash */
     static const char garbage[] = "\x01\x02GARBAGE NOT HTTP\r\n\r\n";
-    char *ans = raw_exchange(h.port, garbage, sizeof(garbage) - 1, 3000);
+    char *ans = raw_exchange(h.http_port, garbage, sizeof(garbage) - 1, 3000);
     ck_assert_ptr_nonnull(ans);
     ck_assert_msg(ans[0] == 0 || strncmp(ans, "HTTP/1.1 4", 10) == 0, "%s", ans);
     free(ans);
     /* a request cut off in the middle of its body */
-    int fd = connect_port(h.port);
+    int fd = connect_port(h.http_port);
     ck_assert_int_ge(fd, 0);
     static const char cut[] = "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: "
                               "application/json\r\nContent-Length: 500\r\n\r\n{\"id\":\"cut";
     ck_assert_int_eq(send(fd, cut, sizeof(cut) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(cut) - 1));
     close(fd);
     /* a connection that sends half a request line and vanishes, and one that sends nothing */
-    fd = connect_port(h.port);
+    fd = connect_port(h.http_port);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(send(fd, "GET /hea", 8, MSG_NOSIGNAL), 8);
     close(fd);
-    int idle = connect_port(h.port);
+    int idle = connect_port(h.http_port);
     ck_assert_int_ge(idle, 0);
     /* headers far over any sane size */
     size_t big = 256 * 1024;
@@ -562,7 +506,7 @@ START_TEST(test_bad_clients_leave_hub_serving)
     int n = snprintf(huge, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
     memset(huge + n, 'a', big);
     memcpy(huge + n + big, "\r\n\r\n", 5);
-    ans = raw_exchange(h.port, huge, (size_t)n + big + 4, 3000);
+    ans = raw_exchange(h.http_port, huge, (size_t)n + big + 4, 3000);
     ck_assert_ptr_nonnull(ans);
     ck_assert_msg(ans[0] == 0 || strncmp(ans, "HTTP/1.1 4", 10) == 0, "%.200s", ans);
     free(ans);
@@ -575,16 +519,16 @@ START_TEST(test_bad_clients_leave_hub_serving)
     free(r.body);
     free(ev);
     close(idle);
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
 }
 END_TEST
 
 START_TEST(test_shutdown_with_open_requests)
 {
-    hub_t h;
+    lh_it_hub_t h;
     hub_start(&h, NULL);
     /* one request half sent, one finished and answered, one idle keep-alive connection */
-    int half = connect_port(h.port);
+    int half = connect_port(h.http_port);
     ck_assert_int_ge(half, 0);
     static const char part[] = "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: "
                                "application/json\r\nContent-Length: 400\r\n\r\n[";
@@ -594,11 +538,11 @@ START_TEST(test_shutdown_with_open_requests)
     ASSERT_CODE(r, 202);
     free(r.body);
     free(ev);
-    int idle = connect_port(h.port);
+    int idle = connect_port(h.http_port);
     ck_assert_int_ge(idle, 0);
     ck_assert_msg(healthz_ok(&h), "not serving before the stop");
     /* SIGTERM: the hub exits cleanly and promptly although clients still hold connections */
-    hub_stop(&h);
+    lh_it_hub_stop(&h);
     /* the half-sent request was never stored and its connection is closed */
     char buf[256];
     struct pollfd p = {.fd = half, .events = POLLIN};

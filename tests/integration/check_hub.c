@@ -13,96 +13,27 @@
 #include <zmq.h>
 
 #include "codec.h"
+#include "ithub.h"
 #include "loophub/alert.h"
 #include "loophub/error.h"
 #include "testutil.h"
 #include "timeutil.h"
 
-typedef struct {
-    char *dir;
-    char db[600];
-    char log[600];
-    char *pull, *router, *pub;
-    pid_t pid;
-} hub_t;
-
-static void
-hub_start_args(hub_t *h, const char *const *extra)
-{
-    const char *argv[40] = {lh_test_loophub_bin(), "run",         "--db",  h->db,
-                            "--zmq-pull",          h->pull,       "--zmq-router", h->router,
-                            "--zmq-pub",           h->pub,        "--http", "off"};
-    int n = 12;
-    for (int i = 0; extra && extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    h->pid = lh_test_spawn(argv, h->log);
-}
-
-static int
-hub_ready(void *arg)
-{
-    hub_t *h = arg;
-    return lh_test_file_count(h->log, "hub: running") > 0 ||
-           lh_test_file_count(h->log, "error") > 0;
-}
-
-static void
-hub_wait_ready(hub_t *h)
-{
-    int before = lh_test_file_count(h->log, "hub: running");
-    (void)before;
-    ck_assert_msg(lh_test_wait_for(hub_ready, h, 10000), "hub did not start");
-}
-
-static void
-hub_init(hub_t *h)
-{
-    memset(h, 0, sizeof(*h));
-    h->dir = lh_test_tmpdir();
-    snprintf(h->db, sizeof(h->db), "%s/hub.db", h->dir);
-    snprintf(h->log, sizeof(h->log), "%s/hub.log", h->dir);
-    h->pull = lh_test_endpoint();
-    h->router = lh_test_endpoint();
-    h->pub = lh_test_endpoint();
-}
-
-static void
-hub_start(hub_t *h, const char *const *extra)
-{
-    hub_start_args(h, extra);
-    hub_wait_ready(h);
-}
-
-static int
-hub_stop(hub_t *h)
-{
-    int rc = lh_test_stop(h->pid, SIGTERM, 10000);
-    h->pid = 0;
-    return rc;
-}
-
-static void
-hub_fini(hub_t *h)
-{
-    if (h->pid)
-        lh_test_stop(h->pid, SIGKILL, 5000);
-    lh_test_rmrf(h->dir);
-    free(h->dir);
-    free(h->pull);
-    free(h->router);
-    free(h->pub);
-}
-
+/* RFC 3339 time offset_s seconds from a base read at the first call: one base per test (Check
+ * forks each test), so the offsets between a test's events are exact however long sending takes
+ * (a "now" per call made lead times flaky by a second). */
 static void
 iso(int64_t offset_s, char *buf, size_t len)
 {
-    lh_time_format((lh_now_ns() / LH_NS_PER_SEC + offset_s) * LH_NS_PER_SEC, buf, len);
+    static int64_t base_s;
+    if (!base_s)
+        base_s = lh_now_ns() / LH_NS_PER_SEC;
+    lh_time_format((base_s + offset_s) * LH_NS_PER_SEC, buf, len);
 }
 
 /* Runs `loophub send ...` with --to router --reliable; returns its exit status. */
 static int
-send_reliable(hub_t *h, const char *const *args, char **out, char **err)
+send_reliable(lh_it_hub_t *h, const char *const *args, char **out, char **err)
 {
     const char *argv[48] = {lh_test_loophub_bin(), "send"};
     int n = 2;
@@ -116,7 +47,7 @@ send_reliable(hub_t *h, const char *const *args, char **out, char **err)
 }
 
 static void
-send_deploy(hub_t *h, const char *id, const char *deploy_id, const char *service,
+send_deploy(lh_it_hub_t *h, const char *id, const char *deploy_id, const char *service,
             int64_t offset_s)
 {
     char t[40];
@@ -134,7 +65,7 @@ send_deploy(hub_t *h, const char *id, const char *deploy_id, const char *service
 }
 
 static void
-send_incident(hub_t *h, const char *id, const char *incident_id, const char *service,
+send_incident(lh_it_hub_t *h, const char *id, const char *incident_id, const char *service,
               int64_t offset_s)
 {
     char t[40];
@@ -150,63 +81,18 @@ send_incident(hub_t *h, const char *id, const char *incident_id, const char *ser
     free(err);
 }
 
-/* A SUB socket of the test's own on the hub's alert endpoint. */
-typedef struct {
-    void *ctx, *sock;
-} sub_t;
-
-static void
-sub_open(sub_t *s, const char *ep, const char *prefix)
-{
-    s->ctx = zmq_ctx_new();
-    s->sock = zmq_socket(s->ctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
-    ck_assert_int_eq(zmq_connect(s->sock, ep), 0);
-}
-
-/* Receives one alert within timeout_ms: returns it (caller destroys) and the topic. */
-static lh_correlated_t *
-sub_recv(sub_t *s, char *topic, size_t tlen, int timeout_ms)
-{
-    zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0)
-        return NULL;
-    char body[65536];
-    int n = zmq_recv(s->sock, topic, tlen - 1, 0);
-    ck_assert_int_ge(n, 0);
-    topic[n < (int)tlen - 1 ? n : (int)tlen - 1] = 0;
-    int more = 0;
-    size_t ml = sizeof(more);
-    zmq_getsockopt(s->sock, ZMQ_RCVMORE, &more, &ml);
-    ck_assert_msg(more, "alert must have two frames");
-    n = zmq_recv(s->sock, body, sizeof(body), 0);
-    ck_assert_int_gt(n, 0);
-    lh_correlated_t *ca = NULL;
-    ck_assert_int_eq(lh_codec_alert_pb_decode(body, (size_t)n, &ca), 0);
-    return ca;
-}
-
-static void
-sub_close(sub_t *s)
-{
-    zmq_close(s->sock);
-    zmq_ctx_term(s->ctx);
-}
-
 START_TEST(test_deploy_then_incident_alerts_on_pub)
 {
-    hub_t h;
-    hub_init(&h);
-    hub_start(&h, NULL);
-    sub_t s;
-    sub_open(&s, h.pub, "alert.prod.");
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.prod.");
     /* no wait needed: while nobody is subscribed the hub keeps alerts in its outbox */
     send_deploy(&h, "d-1", "D-1", "api", -300);
     send_incident(&h, "i-1", "INC-1", "api", 0);
     char topic[256];
-    lh_correlated_t *ca = sub_recv(&s, topic, sizeof(topic), 10000);
+    lh_correlated_t *ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
     ck_assert_msg(ca != NULL, "no alert on PUB");
     ck_assert_str_eq(topic, "alert.prod.api");
     ck_assert_int_eq(ca->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
@@ -227,17 +113,17 @@ START_TEST(test_deploy_then_incident_alerts_on_pub)
     ck_assert_ptr_nonnull(ca->outcome);
     ck_assert_str_eq(ca->outcome->incident.incident_id, "INC-1");
     lh_correlated_destroy(&ca);
-    sub_close(&s);
-    ck_assert_int_eq(hub_stop(&h), 0);
-    hub_fini(&h);
+    lh_it_sub_close(&s);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
 START_TEST(test_reliable_ok_then_duplicate)
 {
-    hub_t h;
-    hub_init(&h);
-    hub_start(&h, NULL);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
     const char *args[] = {"alert", "--id", "a-1", "--service", "api", "--env", "prod", "--name",
                           "HighErrorRate", "--severity", "warning", "--time",
                           "2026-01-01T00:00:00Z", NULL};
@@ -250,16 +136,16 @@ START_TEST(test_reliable_ok_then_duplicate)
     ck_assert_msg(strncmp(out, "duplicate a-1", 13) == 0, "second send: %s", out);
     free(out);
     free(err);
-    ck_assert_int_eq(hub_stop(&h), 0);
-    hub_fini(&h);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
 START_TEST(test_reliable_reports_rejections_with_line_numbers)
 {
-    hub_t h;
-    hub_init(&h);
-    hub_start(&h, NULL);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
     char path[700];
     snprintf(path, sizeof(path), "%s/events.jsonl", h.dir);
     const char *lines =
@@ -283,26 +169,26 @@ START_TEST(test_reliable_reports_rejections_with_line_numbers)
     ck_assert_msg(strstr(err, "line 4: rejected") != NULL, "err: %s", err);
     free(out);
     free(err);
-    ck_assert_int_eq(hub_stop(&h), 0);
-    hub_fini(&h);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
 START_TEST(test_restart_dedupes_and_flushes_outbox)
 {
-    hub_t h;
-    hub_init(&h);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
     /* first run: nobody subscribed, so the alert stays in the outbox */
-    hub_start(&h, NULL);
+    lh_it_hub_run(&h, NULL);
     send_deploy(&h, "d-7", "D-7", "cart", -60);
     send_incident(&h, "i-7", "INC-7", "cart", 0);
-    ck_assert_int_eq(hub_stop(&h), 0);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
     /* second run: a subscriber comes, the alert from before the restart reaches it */
-    hub_start(&h, NULL);
-    sub_t s;
-    sub_open(&s, h.pub, "alert.");
+    lh_it_hub_run(&h, NULL);
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.");
     char topic[256];
-    lh_correlated_t *ca = sub_recv(&s, topic, sizeof(topic), 10000);
+    lh_correlated_t *ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
     ck_assert_msg(ca != NULL, "the outbox was not flushed after restart");
     ck_assert_str_eq(ca->suspects[0].deploy_id, "D-7");
     ck_assert_uint_eq(ca->seq, 1);
@@ -315,31 +201,31 @@ START_TEST(test_restart_dedupes_and_flushes_outbox)
     ck_assert_msg(strncmp(out, "duplicate i-7", 13) == 0, "out: %s", out);
     free(out);
     free(err);
-    ck_assert_ptr_null(sub_recv(&s, topic, sizeof(topic), 500));
-    sub_close(&s);
-    ck_assert_int_eq(hub_stop(&h), 0);
-    hub_fini(&h);
+    ck_assert_ptr_null(lh_it_sub_recv_pb(&s, topic, sizeof(topic), 500));
+    lh_it_sub_close(&s);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
 START_TEST(test_late_deploy_marks_alert_late)
 {
-    hub_t h;
-    hub_init(&h);
-    hub_start(&h, NULL);
-    sub_t s;
-    sub_open(&s, h.pub, "alert.");
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.");
     send_incident(&h, "i-9", "INC-9", "pay", 0);
     send_deploy(&h, "d-9", "D-9", "pay", -120);
     char topic[256];
-    lh_correlated_t *ca = sub_recv(&s, topic, sizeof(topic), 10000);
+    lh_correlated_t *ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
     ck_assert_ptr_nonnull(ca);
     ck_assert_int_eq(ca->late, 1);
     ck_assert_str_eq(ca->suspects[0].deploy_id, "D-9");
     lh_correlated_destroy(&ca);
-    sub_close(&s);
-    ck_assert_int_eq(hub_stop(&h), 0);
-    hub_fini(&h);
+    lh_it_sub_close(&s);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
@@ -359,15 +245,15 @@ zsend_raw(const char *ep, int type, const void *const *frames, const size_t *len
 
 START_TEST(test_garbage_on_every_socket_keeps_serving)
 {
-    hub_t h;
-    hub_init(&h);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
     /* a publisher of our own that the hub's SUB connects to */
     void *ctx = zmq_ctx_new();
     void *pub = zmq_socket(ctx, ZMQ_PUB);
     char *pub_ep = lh_test_endpoint();
     ck_assert_int_eq(zmq_bind(pub, pub_ep), 0);
     const char *extra[] = {"--zmq-sub", pub_ep, NULL};
-    hub_start(&h, extra);
+    lh_it_hub_run(&h, extra);
 
     const char junk[] = "\x0a\xff\xff\xff\xff\x0f garbage \x00\x01";
     const void *f1[] = {junk};
@@ -407,7 +293,7 @@ START_TEST(test_garbage_on_every_socket_keeps_serving)
     ck_assert_msg(strncmp(out, "ok t-1", 6) == 0, "out: %s", out);
     free(out);
     free(err);
-    ck_assert_int_eq(hub_stop(&h), 0);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
     /* logged at most once a second per reason, so at least one line */
     ck_assert_msg(lh_test_file_count(h.log, "rejected") >= 1, "rejections are logged");
 
@@ -422,14 +308,14 @@ START_TEST(test_garbage_on_every_socket_keeps_serving)
     zmq_close(pub);
     zmq_ctx_term(ctx);
     free(pub_ep);
-    hub_fini(&h);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
 static int
 stored_p1(void *arg)
 {
-    hub_t *h = arg;
+    lh_it_hub_t *h = arg;
     const char *q[] = {"sqlite3", "-readonly", h->db, "SELECT count(*) FROM events WHERE id='p-1';",
                        NULL};
     char *out = NULL;
@@ -441,9 +327,9 @@ stored_p1(void *arg)
 
 START_TEST(test_fire_and_forget_pull_is_stored)
 {
-    hub_t h;
-    hub_init(&h);
-    hub_start(&h, NULL);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
     const char *argv[] = {lh_test_loophub_bin(), "send",   "deploy", "--id",  "p-1",
                           "--service",           "api",    "--env",  "prod",  "--to",
                           h.pull,                NULL};
@@ -460,16 +346,16 @@ START_TEST(test_fire_and_forget_pull_is_stored)
     free(out);
     free(err);
     ck_assert_msg(dup, "the PULL event was not stored before the reliable one");
-    ck_assert_int_eq(hub_stop(&h), 0);
-    hub_fini(&h);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
 START_TEST(test_tail_and_timeline_show_the_suspect)
 {
-    hub_t h;
-    hub_init(&h);
-    hub_start(&h, NULL);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
     char tail_log[700];
     snprintf(tail_log, sizeof(tail_log), "%s/tail.out", h.dir);
     const char *targv[] = {lh_test_loophub_bin(), "tail",    "--from", h.pub, "--count", "1",
@@ -484,7 +370,7 @@ START_TEST(test_tail_and_timeline_show_the_suspect)
                       strstr(t, "roll back to 1.4.1"),
                   "tail printed: %s", t);
     free(t);
-    ck_assert_int_eq(hub_stop(&h), 0);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
 
     const char *tl[] = {lh_test_loophub_bin(), "timeline", "--incident", "INC-3", "--db", h.db,
                         "--format", "json", NULL};
@@ -493,7 +379,7 @@ START_TEST(test_tail_and_timeline_show_the_suspect)
     ck_assert_msg(strstr(out, "D-3") != NULL, "timeline: %s / %s", out, err);
     free(out);
     free(err);
-    hub_fini(&h);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
@@ -551,9 +437,9 @@ END_TEST
 
 START_TEST(test_sigterm_commits_and_exits_zero)
 {
-    hub_t h;
-    hub_init(&h);
-    hub_start(&h, NULL);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
     /* a burst over PULL, then SIGTERM right away: what the hub took in is committed */
     char path[700];
     snprintf(path, sizeof(path), "%s/burst.jsonl", h.dir);
@@ -570,13 +456,13 @@ START_TEST(test_sigterm_commits_and_exits_zero)
     ck_assert_int_eq(lh_test_run(argv, NULL, &out, &err, 60000), 0);
     free(out);
     free(err);
-    ck_assert_int_eq(hub_stop(&h), 0);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
     const char *q[] = {"sqlite3", h.db, "SELECT count(*) FROM events;", NULL};
     ck_assert_int_eq(lh_test_run(q, NULL, &out, NULL, 10000), 0);
     ck_assert_str_eq(out, "2000\n");
     free(out);
     ck_assert_msg(lh_test_file_count(h.log, "stopped") == 1, "clean stop logged");
-    hub_fini(&h);
+    lh_it_hub_fini(&h);
 }
 END_TEST
 
