@@ -13,7 +13,10 @@ typedef struct lh_buf {
     size_t cap;
 } lh_buf_t;
 
-#define LH_BUF_INIT {NULL, 0, 0}
+#define LH_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Ensures room for extra more bytes. Returns 0 or LH_ENOMEM (buffer unchanged). */
 int lh_buf_reserve(lh_buf_t *b, size_t extra);

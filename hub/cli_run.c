@@ -10,11 +10,11 @@
 
 #include "cli.h"
 #include "config.h"
+#include "http/http_adapter.h"
 #include "hub.h"
+#include "kafka/kafka.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
-#include "http/http_adapter.h"
-#include "kafka/kafka.h"
 #include "zmq/zmq_adapter.h"
 
 static lh_hub_t *volatile g_hub;
@@ -61,8 +61,8 @@ build_adapters(lh_hub_t *hub, void *zctx, const lh_run_conf_t *c)
             return rc;
     }
     if (c->zmq_sub.n > 0) {
-        if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_SUB, (const char *const *)c->zmq_sub.v,
-                                c->zmq_sub.n, &ops, &ctx)) < 0 ||
+        if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_SUB, (const char *const *)c->zmq_sub.v, c->zmq_sub.n,
+                                &ops, &ctx)) < 0 ||
             (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
             return rc;
     }

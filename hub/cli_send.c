@@ -57,47 +57,48 @@ typedef struct {
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: loophub send deploy|alert|incident|ticket [FIELDS] [OPTIONS]\n"
-            "       loophub send --json FILE|- [OPTIONS]\n\n"
-            "Publish events to the hub. Without --reliable the event is sent fire-and-forget\n"
-            "to the PULL endpoint; with --reliable the hub acknowledges each event after it\n"
-            "is stored, and send reports ok, duplicate or the reason of a rejection.\n\n"
-            "Common fields:\n"
-            "  --id ID               event id, the dedupe key (generated when absent)\n"
-            "  --time RFC3339        when it happened (default now)\n"
-            "  --service S           service (deploy, alert and incident need one)\n"
-            "  --env E               environment (alias --environment)\n"
-            "  --host H              host it concerns (repeatable)\n"
-            "  --actor WHO           who made the change or raised it\n"
-            "  --source SRC          producer (default loophub-send)\n"
-            "  --label K=V           label (repeatable)\n"
-            "deploy:   --deploy-id ID --status started|succeeded|failed|rolled_back --version V\n"
-            "          --previous-version V --commit SHA --commit-time RFC3339 --artifact A\n"
-            "          --change-ticket T\n"
-            "alert:    --name N --fingerprint F --state firing|resolved --severity SEV\n"
-            "          --summary TEXT --artifact A\n"
-            "incident: --incident-id ID --state detected|reported|resolved --severity SEV\n"
-            "          --title TEXT --ticket T --artifact A\n"
-            "ticket:   --ticket-id ID --type change|incident|task\n"
-            "          --state created|approved|rejected|updated|closed --link ID (repeatable)\n"
-            "          --url URL --summary TEXT\n"
-            "          (SEV: info, warning, error, critical)\n\n"
-            "Options:\n"
-            "  --json FILE|-         send JSON lines instead (loophub JSON, CloudEvents, ...)\n"
-            "  --to EP               hub endpoint (default %s, or %s with --reliable)\n"
-            "  --reliable            wait for the hub's acknowledgements\n"
-            "  --timeout DUR         give up waiting after DUR without an answer (default 10s)\n"
-            "  --window N            events in flight at most with --reliable (default 1000)\n"
-            "  --kafka-brokers LIST  produce to Kafka instead (keyed by service; deploys and\n"
-            "                        tickets also to the changes topic); waits for the brokers\n"
-            "  --kafka-topic T       events topic (default loophub.events)\n"
-            "  --kafka-changes-topic T  changes topic (default loophub.changes; 'off')\n"
-            "  --config FILE         take Kafka settings from FILE ([kafka_hub], [kafka])\n"
-            "  -q, --quiet           print nothing on success\n"
-            "  -h, --help            show this help\n\n"
-            "Exit: 0 all stored (or duplicate), 1 a rejection, a timeout or an error, 2 bad usage.\n",
-            DEFAULT_PULL, DEFAULT_ROUTER);
+    fprintf(
+        out,
+        "Usage: loophub send deploy|alert|incident|ticket [FIELDS] [OPTIONS]\n"
+        "       loophub send --json FILE|- [OPTIONS]\n\n"
+        "Publish events to the hub. Without --reliable the event is sent fire-and-forget\n"
+        "to the PULL endpoint; with --reliable the hub acknowledges each event after it\n"
+        "is stored, and send reports ok, duplicate or the reason of a rejection.\n\n"
+        "Common fields:\n"
+        "  --id ID               event id, the dedupe key (generated when absent)\n"
+        "  --time RFC3339        when it happened (default now)\n"
+        "  --service S           service (deploy, alert and incident need one)\n"
+        "  --env E               environment (alias --environment)\n"
+        "  --host H              host it concerns (repeatable)\n"
+        "  --actor WHO           who made the change or raised it\n"
+        "  --source SRC          producer (default loophub-send)\n"
+        "  --label K=V           label (repeatable)\n"
+        "deploy:   --deploy-id ID --status started|succeeded|failed|rolled_back --version V\n"
+        "          --previous-version V --commit SHA --commit-time RFC3339 --artifact A\n"
+        "          --change-ticket T\n"
+        "alert:    --name N --fingerprint F --state firing|resolved --severity SEV\n"
+        "          --summary TEXT --artifact A\n"
+        "incident: --incident-id ID --state detected|reported|resolved --severity SEV\n"
+        "          --title TEXT --ticket T --artifact A\n"
+        "ticket:   --ticket-id ID --type change|incident|task\n"
+        "          --state created|approved|rejected|updated|closed --link ID (repeatable)\n"
+        "          --url URL --summary TEXT\n"
+        "          (SEV: info, warning, error, critical)\n\n"
+        "Options:\n"
+        "  --json FILE|-         send JSON lines instead (loophub JSON, CloudEvents, ...)\n"
+        "  --to EP               hub endpoint (default %s, or %s with --reliable)\n"
+        "  --reliable            wait for the hub's acknowledgements\n"
+        "  --timeout DUR         give up waiting after DUR without an answer (default 10s)\n"
+        "  --window N            events in flight at most with --reliable (default 1000)\n"
+        "  --kafka-brokers LIST  produce to Kafka instead (keyed by service; deploys and\n"
+        "                        tickets also to the changes topic); waits for the brokers\n"
+        "  --kafka-topic T       events topic (default loophub.events)\n"
+        "  --kafka-changes-topic T  changes topic (default loophub.changes; 'off')\n"
+        "  --config FILE         take Kafka settings from FILE ([kafka_hub], [kafka])\n"
+        "  -q, --quiet           print nothing on success\n"
+        "  -h, --help            show this help\n\n"
+        "Exit: 0 all stored (or duplicate), 1 a rejection, a timeout or an error, 2 bad usage.\n",
+        DEFAULT_PULL, DEFAULT_ROUTER);
 }
 
 enum {
@@ -417,8 +418,8 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
 }
 
 static void
-report_ack(const send_opts_t *so, const char *tag, const char *id, const char *status,
-           tally_t *t, int single)
+report_ack(const send_opts_t *so, const char *tag, const char *id, const char *status, tally_t *t,
+           int single)
 {
     t->events++;
     if (strcmp(status, "ok") == 0) {
@@ -498,8 +499,7 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
         while (sent < n && (long)(sent - (size_t)t->lines) < so->window) {
             if (zmq_send(s, msgs[sent].tag, strlen(msgs[sent].tag), ZMQ_SNDMORE) < 0 ||
                 zmq_send(s, msgs[sent].data, msgs[sent].len, 0) < 0) {
-                lh_cli_error("send", "cannot send to %s: %s", so->to,
-                             zmq_strerror(zmq_errno()));
+                lh_cli_error("send", "cannot send to %s: %s", so->to, zmq_strerror(zmq_errno()));
                 rc = LH_EXIT_ERROR;
                 goto out;
             }
@@ -566,8 +566,7 @@ send_kafka(const send_opts_t *so, outmsg_t *msgs, size_t n)
             exit_rc = LH_EXIT_ERROR;
             continue;
         }
-        rc = lh_kafka_send(&k, ev, msgs[i].data, msgs[i].len,
-                           timeout_ms_of(so), why, sizeof(why));
+        rc = lh_kafka_send(&k, ev, msgs[i].data, msgs[i].len, timeout_ms_of(so), why, sizeof(why));
         if (rc < 0) {
             lh_cli_error("send", "%s", why);
             exit_rc = LH_EXIT_ERROR;
@@ -809,8 +808,7 @@ lh_cli_send(int argc, char **argv)
         } else {
             rc = send_fire_and_forget(&so, msgs, n);
             if (rc == 0 && !so.quiet && ev)
-                printf("sent %s (not acknowledged; use --reliable to wait for the hub)\n",
-                       ev->id);
+                printf("sent %s (not acknowledged; use --reliable to wait for the hub)\n", ev->id);
             else if (rc == 0 && !so.quiet)
                 printf("sent %zu messages (not acknowledged; use --reliable to wait for the "
                        "hub)\n",

@@ -115,12 +115,15 @@ lh_cli_tail(int argc, char **argv)
     int json = 0;
     long count = 0;
     int64_t timeout_ns = 0;
-    static const struct option lopts[] = {
-        {"from", required_argument, NULL, 'f'}, {"service", required_argument, NULL, 's'},
-        {"env", required_argument, NULL, 'e'},  {"environment", required_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},       {"count", required_argument, NULL, 'n'},
-        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lopts[] = {{"from", required_argument, NULL, 'f'},
+                                          {"service", required_argument, NULL, 's'},
+                                          {"env", required_argument, NULL, 'e'},
+                                          {"environment", required_argument, NULL, 'e'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"count", required_argument, NULL, 'n'},
+                                          {"timeout", required_argument, NULL, 't'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
     opterr = 0;
@@ -142,8 +145,7 @@ lh_cli_tail(int argc, char **argv)
             char *end;
             count = strtol(optarg, &end, 10);
             if (*end || count < 1)
-                return lh_cli_usage_error("tail", "--count: '%s' is not a positive number",
-                                          optarg);
+                return lh_cli_usage_error("tail", "--count: '%s' is not a positive number", optarg);
             break;
         }
         case 't':
@@ -228,8 +230,9 @@ lh_cli_tail(int argc, char **argv)
             /* seq counts every alert of the hub: with a filter, the alerts of other services
              * and environments make gaps that are no loss */
             if (!service && !env && last_seq && ca->seq > last_seq + 1)
-                lh_cli_error("tail", "missed %llu alerts (seq %llu..%llu): the subscriber was "
-                                     "too slow; the store and Kafka keep them",
+                lh_cli_error("tail",
+                             "missed %llu alerts (seq %llu..%llu): the subscriber was "
+                             "too slow; the store and Kafka keep them",
                              (unsigned long long)(ca->seq - last_seq - 1),
                              (unsigned long long)last_seq + 1, (unsigned long long)ca->seq - 1);
             if (ca->seq)

@@ -39,9 +39,9 @@ const char *lh_format_name(lh_format_t f);
 typedef struct lh_codec_opts {
     const lh_limits_t *limits; /* NULL: defaults */
     /* Alertmanager label names */
-    const char *am_service_label;     /* default "service" */
-    const char *am_env_labels[4];     /* default "env", "environment" */
-    const char *am_severity_label;    /* default "severity" */
+    const char *am_service_label;  /* default "service" */
+    const char *am_env_labels[4];  /* default "env", "environment" */
+    const char *am_severity_label; /* default "severity" */
 } lh_codec_opts_t;
 
 void lh_codec_opts_default(lh_codec_opts_t *o);
@@ -69,9 +69,8 @@ typedef struct lh_kv {
     const char *value;
     size_t value_len;
 } lh_kv_t;
-int lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data,
-                              size_t len, const lh_codec_opts_t *o, lh_decode_sink_fn sink,
-                              void *arg);
+int lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data, size_t len,
+                              const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg);
 
 /* Protobuf (loophub.v1.Event). decode: 0 and *out, or LH_EDECODE with why. */
 int lh_codec_pb_decode(const void *buf, size_t len, lh_event_t **out, char *why, size_t whylen);
@@ -79,8 +78,7 @@ int lh_codec_pb_encode(const lh_event_t *ev, lh_buf_t *out);
 
 /* loophub JSON (one object). decode: 0 and *out, or LH_EDECODE with why (with the line/column
  * of a syntax error, or the field of a type error). encode: one line, no trailing newline. */
-int lh_codec_json_decode(const char *buf, size_t len, lh_event_t **out, char *why,
-                         size_t whylen);
+int lh_codec_json_decode(const char *buf, size_t len, lh_event_t **out, char *why, size_t whylen);
 int lh_codec_json_encode(const lh_event_t *ev, lh_buf_t *out);
 
 /* Correlated alerts: protobuf (the outbox format and the default on PUB), loophub JSON. */

@@ -152,8 +152,7 @@ set_value(lh_run_conf_t *c, const opt_t *o, const char *val, char *err, size_t e
     case T_ALERTS_FMT: {
         lh_alerts_format_t f;
         if (lh_alerts_format_parse(val, &f) < 0) {
-            snprintf(err, errlen, "--%s: '%s' is not protobuf, json or cloudevents", o->name,
-                     val);
+            snprintf(err, errlen, "--%s: '%s' is not protobuf, json or cloudevents", o->name, val);
             return LH_EINVAL;
         }
         *(int *)base = (int)f;
@@ -354,10 +353,8 @@ lh_run_conf_kafka(const lh_run_conf_t *c, lh_kafka_conf_t *k, char *why, size_t 
         const char *key;
         const char *value;
     } own[] = {
-        {"brokers", c->kafka_brokers},
-        {"group", c->kafka_group},
-        {"alerts_topic", c->kafka_alerts_topic},
-        {"changes_topic", c->kafka_changes_topic},
+        {"brokers", c->kafka_brokers},           {"group", c->kafka_group},
+        {"alerts_topic", c->kafka_alerts_topic}, {"changes_topic", c->kafka_changes_topic},
         {"hub_name", c->kafka_hub_name},
     };
     int rc = 0;

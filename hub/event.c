@@ -28,7 +28,7 @@ typedef struct chunk {
 } chunk_t;
 
 struct lh__arena {
-    chunk_t *head; /* current chunk (allocation happens here) */
+    chunk_t *head;  /* current chunk (allocation happens here) */
     chunk_t *extra; /* chunks allocated separately (freed on destroy) */
     size_t hosts_cap, labels_cap, links_cap;
 };
@@ -186,8 +186,7 @@ lh_event_add_host(lh_event_t *ev, const char *host, size_t len)
 int
 lh_event_add_link(lh_event_t *ev, const char *link, size_t len)
 {
-    return add_str(ev, &ev->ticket.links, &ev->ticket.n_links, &ev->arena->links_cap, link,
-                   len);
+    return add_str(ev, &ev->ticket.links, &ev->ticket.n_links, &ev->arena->links_cap, link, len);
 }
 
 int
@@ -199,8 +198,8 @@ lh_event_add_label(lh_event_t *ev, const char *key, size_t klen, const char *val
         klen = strlen(key);
     if (klen == 0)
         return 0;
-    if (grow(ev, (void **)&ev->labels, ev->n_labels, &ev->arena->labels_cap,
-             sizeof(lh_label_t)) < 0)
+    if (grow(ev, (void **)&ev->labels, ev->n_labels, &ev->arena->labels_cap, sizeof(lh_label_t)) <
+        0)
         return LH_ENOMEM;
     lh_label_t *l = &ev->labels[ev->n_labels];
     l->key = lh_event_str(ev, key, klen);
@@ -382,8 +381,8 @@ check_str(const char *name, const char *s, const lh_limits_t *lim, char *why, si
         return 0;
     size_t len = strlen(s);
     if (len > lim->max_field)
-        return fail(why, whylen, LH_ETOOBIG, "field '%s' is %zu bytes, over the limit of %zu",
-                    name, len, lim->max_field);
+        return fail(why, whylen, LH_ETOOBIG, "field '%s' is %zu bytes, over the limit of %zu", name,
+                    len, lim->max_field);
     if (!utf8_valid((const unsigned char *)s, len))
         return fail(why, whylen, LH_EDECODE, "field '%s' is not valid UTF-8", name);
     return 0;
@@ -524,23 +523,21 @@ parse_name(const char *const *names, int n, const char *s, int *out)
     }                                                                                              \
     int fn_parse(const char *s, type *out)                                                         \
     {                                                                                              \
-        int v, rc = parse_name(fn_name##_names,                                                    \
-                               (int)(sizeof(fn_name##_names) / sizeof(fn_name##_names[0])), s,     \
-                               &v);                                                                \
+        int v,                                                                                     \
+            rc = parse_name(fn_name##_names,                                                       \
+                            (int)(sizeof(fn_name##_names) / sizeof(fn_name##_names[0])), s, &v);   \
         if (rc == 0)                                                                               \
             *out = (type)v;                                                                        \
         return rc;                                                                                 \
     }
 
 LH__ENUM(lh_kind_name, lh_kind_parse, lh_kind_t, "deploy", "alert", "incident", "ticket")
-LH__ENUM(lh_severity_name, lh_severity_parse, lh_severity_t, "info", "warning", "error",
-         "critical")
-LH__ENUM(lh_deploy_status_name, lh_deploy_status_parse, lh_deploy_status_t, "started",
-         "succeeded", "failed", "rolled_back")
+LH__ENUM(lh_severity_name, lh_severity_parse, lh_severity_t, "info", "warning", "error", "critical")
+LH__ENUM(lh_deploy_status_name, lh_deploy_status_parse, lh_deploy_status_t, "started", "succeeded",
+         "failed", "rolled_back")
 LH__ENUM(lh_alert_state_name, lh_alert_state_parse, lh_alert_state_t, "firing", "resolved")
 LH__ENUM(lh_incident_state_name, lh_incident_state_parse, lh_incident_state_t, "detected",
          "reported", "resolved")
-LH__ENUM(lh_ticket_type_name, lh_ticket_type_parse, lh_ticket_type_t, "change", "incident",
-         "task")
+LH__ENUM(lh_ticket_type_name, lh_ticket_type_parse, lh_ticket_type_t, "change", "incident", "task")
 LH__ENUM(lh_ticket_state_name, lh_ticket_state_parse, lh_ticket_state_t, "created", "approved",
          "rejected", "updated", "closed")

@@ -67,8 +67,8 @@ stderr_sink(lh_log_level_t level, const char *component, const char *msg)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: %s\n",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], component, msg);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level], component, msg);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(line)) {
@@ -110,8 +110,8 @@ static struct {
 } rl[RL_SLOTS];
 
 int
-lh_log_ratelimited(const char *key, lh_log_level_t level, const char *component,
-                   const char *fmt, ...)
+lh_log_ratelimited(const char *key, lh_log_level_t level, const char *component, const char *fmt,
+                   ...)
 {
     if (level < g_level || level >= LH_LOG_OFF)
         return 0;

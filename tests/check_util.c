@@ -38,14 +38,14 @@ START_TEST(test_time_parse_rejects_nonsense)
     int64_t ns;
     const char *bad[] = {"",
                          "2026-11-26",
-                         "2026-11-26T10:00:00",         /* no zone */
-                         "2026-13-01T00:00:00Z",        /* month */
-                         "2025-02-29T00:00:00Z",        /* not a leap year */
-                         "2026-11-26T24:00:00Z",        /* hour */
-                         "2026-11-26T10:00:00Zjunk",    /* trailing */
-                         "2026-11-26T10:00:00.Z",       /* empty fraction */
-                         "9999-12-31T23:59:59Z",        /* beyond int64 ns */
-                         "2026-11-26T10:00:00+25:00",   /* offset */
+                         "2026-11-26T10:00:00",       /* no zone */
+                         "2026-13-01T00:00:00Z",      /* month */
+                         "2025-02-29T00:00:00Z",      /* not a leap year */
+                         "2026-11-26T24:00:00Z",      /* hour */
+                         "2026-11-26T10:00:00Zjunk",  /* trailing */
+                         "2026-11-26T10:00:00.Z",     /* empty fraction */
+                         "9999-12-31T23:59:59Z",      /* beyond int64 ns */
+                         "2026-11-26T10:00:00+25:00", /* offset */
                          "20x6-11-26T10:00:00Z"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(lh_time_parse(bad[i], &ns) == LH_EINVAL, "accepted '%s'", bad[i]);
@@ -289,10 +289,14 @@ main(void)
         const char *name;
         const TTest *t;
     } cases[] = {
-        {"time", test_time_parse_and_format},   {"time_bad", test_time_parse_rejects_nonsense},
-        {"durations", test_durations},          {"arena", test_arena_holds_many_fields},
-        {"validate", test_validation_names_the_field}, {"normalize", test_normalize_defaults},
-        {"enums", test_enum_names_round_trip},  {"log", test_log_is_rate_limited},
+        {"time", test_time_parse_and_format},
+        {"time_bad", test_time_parse_rejects_nonsense},
+        {"durations", test_durations},
+        {"arena", test_arena_holds_many_fields},
+        {"validate", test_validation_names_the_field},
+        {"normalize", test_normalize_defaults},
+        {"enums", test_enum_names_round_trip},
+        {"log", test_log_is_rate_limited},
         {"buf", test_buf},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

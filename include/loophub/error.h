@@ -9,26 +9,26 @@
 #ifndef LOOPHUB_ERROR_H
 #define LOOPHUB_ERROR_H
 
-#define LH_ERRNO_MAP(X)                                                                        \
-    X(NOMEM, "out of memory")                                                                  \
-    X(INVAL, "invalid argument")                                                               \
-    X(IO, "input/output error")                                                                \
-    X(STORE, "store error")                                                                    \
-    X(BUSY, "resource busy")                                                                   \
-    X(NOTFOUND, "not found")                                                                   \
-    X(DECODE, "cannot decode payload")                                                         \
-    X(TOOBIG, "payload too large")                                                             \
-    X(MISSING, "mandatory field missing")                                                      \
-    X(UNKNOWN_KIND, "unknown event kind")                                                      \
-    X(RANGE, "value out of range")                                                             \
-    X(ZMQ, "zeromq error")                                                                     \
-    X(KAFKA, "kafka error")                                                                    \
-    X(HTTP, "http error")                                                                      \
-    X(CONFIG, "configuration error")                                                           \
-    X(TIMEOUT, "timed out")                                                                    \
-    X(AGAIN, "try again")                                                                      \
-    X(DUPLICATE, "duplicate")                                                                  \
-    X(SCHEMA, "store schema is newer than this binary")                                        \
+#define LH_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVAL, "invalid argument")                                                                   \
+    X(IO, "input/output error")                                                                    \
+    X(STORE, "store error")                                                                        \
+    X(BUSY, "resource busy")                                                                       \
+    X(NOTFOUND, "not found")                                                                       \
+    X(DECODE, "cannot decode payload")                                                             \
+    X(TOOBIG, "payload too large")                                                                 \
+    X(MISSING, "mandatory field missing")                                                          \
+    X(UNKNOWN_KIND, "unknown event kind")                                                          \
+    X(RANGE, "value out of range")                                                                 \
+    X(ZMQ, "zeromq error")                                                                         \
+    X(KAFKA, "kafka error")                                                                        \
+    X(HTTP, "http error")                                                                          \
+    X(CONFIG, "configuration error")                                                               \
+    X(TIMEOUT, "timed out")                                                                        \
+    X(AGAIN, "try again")                                                                          \
+    X(DUPLICATE, "duplicate")                                                                      \
+    X(SCHEMA, "store schema is newer than this binary")                                            \
     X(LOCKED, "store is in use by another hub")
 
 typedef enum {

@@ -52,10 +52,11 @@ send_deploy(lh_it_hub_t *h, const char *id, const char *deploy_id, const char *s
 {
     char t[40];
     iso(offset_s, t, sizeof(t));
-    const char *args[] = {"deploy",    "--id",      id,       "--service", service,
-                          "--env",     "prod",      "--time", t,           "--deploy-id",
-                          deploy_id,   "--status",  "succeeded", "--version", "1.4.2",
-                          "--previous-version", "1.4.1", "--actor", "alice", "--host",
+    const char *args[] = {"deploy",    "--id",        id,        "--service",
+                          service,     "--env",       "prod",    "--time",
+                          t,           "--deploy-id", deploy_id, "--status",
+                          "succeeded", "--version",   "1.4.2",   "--previous-version",
+                          "1.4.1",     "--actor",     "alice",   "--host",
                           "web-1",     NULL};
     char *out = NULL, *err = NULL;
     int rc = send_reliable(h, args, &out, &err);
@@ -70,10 +71,10 @@ send_incident(lh_it_hub_t *h, const char *id, const char *incident_id, const cha
 {
     char t[40];
     iso(offset_s, t, sizeof(t));
-    const char *args[] = {"incident",      "--id",   id,         "--service", service,
-                          "--env",         "prod",   "--time",   t,           "--incident-id",
-                          incident_id,     "--severity", "critical", "--title", "5xx spike",
-                          NULL};
+    const char *args[] = {"incident", "--id",          id,          "--service",
+                          service,    "--env",         "prod",      "--time",
+                          t,          "--incident-id", incident_id, "--severity",
+                          "critical", "--title",       "5xx spike", NULL};
     char *out = NULL, *err = NULL;
     int rc = send_reliable(h, args, &out, &err);
     ck_assert_msg(rc == 0, "send incident: rc %d: %s %s", rc, out, err);
@@ -124,9 +125,20 @@ START_TEST(test_reliable_ok_then_duplicate)
     lh_it_hub_t h;
     lh_it_hub_init(&h, 0);
     lh_it_hub_run(&h, NULL);
-    const char *args[] = {"alert", "--id", "a-1", "--service", "api", "--env", "prod", "--name",
-                          "HighErrorRate", "--severity", "warning", "--time",
-                          "2026-01-01T00:00:00Z", NULL};
+    const char *args[] = {"alert",
+                          "--id",
+                          "a-1",
+                          "--service",
+                          "api",
+                          "--env",
+                          "prod",
+                          "--name",
+                          "HighErrorRate",
+                          "--severity",
+                          "warning",
+                          "--time",
+                          "2026-01-01T00:00:00Z",
+                          NULL};
     char *out = NULL, *err = NULL;
     ck_assert_int_eq(send_reliable(&h, args, &out, &err), 0);
     ck_assert_msg(strncmp(out, "ok a-1", 6) == 0, "first send: %s", out);
@@ -162,8 +174,7 @@ START_TEST(test_reliable_reports_rejections_with_line_numbers)
     char *out = NULL, *err = NULL;
     int rc = send_reliable(&h, args, &out, &err);
     ck_assert_int_eq(rc, 1);
-    ck_assert_msg(strstr(out, "4 messages: 1 ok, 1 duplicate, 2 rejected") != NULL, "out: %s",
-                  out);
+    ck_assert_msg(strstr(out, "4 messages: 1 ok, 1 duplicate, 2 rejected") != NULL, "out: %s", out);
     ck_assert_msg(strstr(err, "line 3: rejected j-2: missing field 'service'") != NULL, "err: %s",
                   err);
     ck_assert_msg(strstr(err, "line 4: rejected") != NULL, "err: %s", err);
@@ -194,8 +205,8 @@ START_TEST(test_restart_dedupes_and_flushes_outbox)
     ck_assert_uint_eq(ca->seq, 1);
     lh_correlated_destroy(&ca);
     /* and re-sending the same events after the restart changes nothing */
-    const char *args[] = {"incident", "--id", "i-7", "--service", "cart", "--env", "prod",
-                          "--incident-id", "INC-7", NULL};
+    const char *args[] = {"incident", "--id", "i-7",           "--service", "cart",
+                          "--env",    "prod", "--incident-id", "INC-7",     NULL};
     char *out = NULL, *err = NULL;
     ck_assert_int_eq(send_reliable(&h, args, &out, &err), 0);
     ck_assert_msg(strncmp(out, "duplicate i-7", 13) == 0, "out: %s", out);
@@ -287,8 +298,8 @@ START_TEST(test_garbage_on_every_socket_keeps_serving)
     free(big);
 
     /* the hub still serves */
-    const char *ok[] = {"ticket", "--id", "t-1", "--ticket-id", "CHG-1", "--state", "approved",
-                        NULL};
+    const char *ok[] = {"ticket", "--id",    "t-1",      "--ticket-id",
+                        "CHG-1",  "--state", "approved", NULL};
     ck_assert_int_eq(send_reliable(&h, ok, &out, &err), 0);
     ck_assert_msg(strncmp(out, "ok t-1", 6) == 0, "out: %s", out);
     free(out);
@@ -330,9 +341,18 @@ START_TEST(test_fire_and_forget_pull_is_stored)
     lh_it_hub_t h;
     lh_it_hub_init(&h, 0);
     lh_it_hub_run(&h, NULL);
-    const char *argv[] = {lh_test_loophub_bin(), "send",   "deploy", "--id",  "p-1",
-                          "--service",           "api",    "--env",  "prod",  "--to",
-                          h.pull,                NULL};
+    const char *argv[] = {lh_test_loophub_bin(),
+                          "send",
+                          "deploy",
+                          "--id",
+                          "p-1",
+                          "--service",
+                          "api",
+                          "--env",
+                          "prod",
+                          "--to",
+                          h.pull,
+                          NULL};
     char *out = NULL, *err = NULL;
     ck_assert_int_eq(lh_test_run(argv, NULL, &out, &err, 20000), 0);
     free(out);
@@ -358,8 +378,8 @@ START_TEST(test_tail_and_timeline_show_the_suspect)
     lh_it_hub_run(&h, NULL);
     char tail_log[700];
     snprintf(tail_log, sizeof(tail_log), "%s/tail.out", h.dir);
-    const char *targv[] = {lh_test_loophub_bin(), "tail",    "--from", h.pub, "--count", "1",
-                           "--timeout",           "20s",     NULL};
+    const char *targv[] = {lh_test_loophub_bin(), "tail", "--from", h.pub, "--count", "1",
+                           "--timeout",           "20s",  NULL};
     pid_t tail = lh_test_spawn(targv, tail_log);
     /* tail has subscribed once the hub has an outbox reader: wait by retrying the incident */
     send_deploy(&h, "d-3", "D-3", "search", -600);
@@ -372,8 +392,15 @@ START_TEST(test_tail_and_timeline_show_the_suspect)
     free(t);
     ck_assert_int_eq(lh_it_hub_term(&h), 0);
 
-    const char *tl[] = {lh_test_loophub_bin(), "timeline", "--incident", "INC-3", "--db", h.db,
-                        "--format", "json", NULL};
+    const char *tl[] = {lh_test_loophub_bin(),
+                        "timeline",
+                        "--incident",
+                        "INC-3",
+                        "--db",
+                        h.db,
+                        "--format",
+                        "json",
+                        NULL};
     char *out = NULL, *err = NULL;
     ck_assert_int_eq(lh_test_run(tl, NULL, &out, &err, 20000), 0);
     ck_assert_msg(strstr(out, "D-3") != NULL, "timeline: %s / %s", out, err);
@@ -411,8 +438,9 @@ START_TEST(test_cli_usage_and_errors)
     char path[600], cfg[600];
     snprintf(path, sizeof(path), "%s/not.db", dir);
     ck_assert_int_eq(lh_test_write_file(path, "hello, world, not sqlite at all..........", 40), 0);
-    const char *nodb[] = {lh_test_loophub_bin(), "run", "--db", path, "--zmq-pull", "off",
-                          "--zmq-router", "off", "--zmq-pub", "off", "--http", "off", NULL};
+    const char *nodb[] = {
+        lh_test_loophub_bin(), "run", "--db",   path,  "--zmq-pull", "off", "--zmq-router", "off",
+        "--zmq-pub",           "off", "--http", "off", NULL};
     ck_assert_int_eq(lh_test_run(nodb, NULL, &out, &err, 10000), 1);
     ck_assert_msg(strstr(err, "cannot open the store"), "err: %s", err);
     free(out);
@@ -451,7 +479,7 @@ START_TEST(test_sigterm_commits_and_exits_zero)
                 i, i % 10);
     fclose(f);
     const char *argv[] = {lh_test_loophub_bin(), "send", "--json", path, "--to", h.router,
-                          "--reliable", "-q", NULL};
+                          "--reliable",          "-q",   NULL};
     char *out = NULL, *err = NULL;
     ck_assert_int_eq(lh_test_run(argv, NULL, &out, &err, 60000), 0);
     free(out);
