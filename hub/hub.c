@@ -12,6 +12,12 @@
  *    (Kafka) are not fed the same alert twice while it is in flight; a failed delivery puts that
  *    one alert on the sink's retry list, offered again once.
  *  - A failed commit keeps the batch, pauses intake and retries; nothing is acked meanwhile.
+ *  - "Done" marks of published alerts (sync sinks, Kafka delivery reports) are not written on
+ *    their own: they wait in hub->done and ride in the next batch transaction (applied right
+ *    after its BEGIN, dropped from the list only when that transaction commits). When no batch
+ *    commits within DONE_FLUSH_NS, when the list reaches DONE_FLUSH_MAX, and at shutdown, they
+ *    get a small transaction of their own. A mark lost to a crash only re-publishes that alert,
+ *    with the same id, after a restart (DESIGN: PUB is lossy, Kafka at-least-once).
  */
 #include "hub.h"
 
@@ -28,6 +34,8 @@
 #define MAX_ADAPTERS 32
 #define MAX_POLLITEMS 128
 #define MAX_METRICS 64
+#define DONE_FLUSH_NS LH_NS_PER_SEC /* longest a done mark waits for a batch transaction */
+#define DONE_FLUSH_MAX 4096         /* marks waiting at most (bounds memory and one tx) */
 
 struct lh_adapter {
     const lh_adapter_ops_t *ops;
@@ -53,6 +61,11 @@ typedef struct msg {
     size_t raw_len;
     size_t first, n; /* items */
 } msg_t;
+
+typedef struct done_mark {
+    int sink;
+    int64_t seq;
+} done_mark_t;
 
 typedef struct metric {
     char name[96];
@@ -80,8 +93,9 @@ struct lh_hub {
     int64_t cursor[2]; /* per sink: last seq handed over; only ever moves forward */
     int64_t *retry[2]; /* per sink: seqs at or below the cursor whose delivery failed */
     size_t n_retry[2], cap_retry[2];
-    int64_t *done_seqs;
+    done_mark_t *done; /* alerts out, not yet marked done in the store (see top of file) */
     size_t n_done, cap_done;
+    int64_t done_due; /* mono ns: flush the marks on their own if no batch committed by then */
 
     lh_buf_t pb;  /* reused encode buffer */
     lh_buf_t enc; /* reused alert encode buffer */
@@ -415,13 +429,40 @@ free_batch(lh_hub_t *hub)
     hub->n_items = hub->n_msgs = 0;
 }
 
-/* Runs the whole batch inside one transaction. Returns 0 or LH_ESTORE (rolled back). */
+/* Writes the waiting done marks inside the open transaction (the list is cleared by the caller
+ * once that transaction commits). Returns 0 or LH_ESTORE. */
+static int
+apply_done(lh_hub_t *hub)
+{
+    for (size_t i = 0; i < hub->n_done; i++) {
+        int rc = lh_store_alert_done(hub->st, (lh_sink_t)hub->done[i].sink, hub->done[i].seq);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The marks are in the store now. */
+static void
+done_applied(lh_hub_t *hub, size_t n)
+{
+    hub->n_done -= n;
+    if (hub->n_done)
+        memmove(hub->done, hub->done + n, hub->n_done * sizeof(*hub->done));
+    else
+        hub->done_due = 0;
+}
+
+/* Runs the whole batch inside one transaction, with the waiting done marks. Returns 0 or
+ * LH_ESTORE (rolled back). */
 static int
 store_batch(lh_hub_t *hub, int64_t now, int *alerts)
 {
     int rc = lh_store_begin(hub->st);
     if (rc < 0)
         return rc;
+    if ((rc = apply_done(hub)) < 0)
+        goto fail;
     char why[256];
     for (size_t i = 0; i < hub->n_items; i++) {
         item_t *it = &hub->items[i];
@@ -476,6 +517,7 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
     rc = lh_store_commit(hub->st);
     if (rc < 0)
         goto fail;
+    done_applied(hub, hub->n_done);
     return 0;
 fail:
     lh_store_rollback(hub->st);
@@ -564,24 +606,58 @@ typedef struct {
     int rc;       /* retry: what offer() said */
 } pub_ctx_t;
 
+/* Writes the waiting done marks in a transaction of their own. Returns 0 or LH_ESTORE (the
+ * marks stay listed and are tried again with the next batch or after DONE_FLUSH_NS). */
 static int
-push_done(lh_hub_t *hub, int64_t seq)
+flush_done(lh_hub_t *hub)
 {
-    if (hub->n_done == hub->cap_done) {
-        size_t cap = hub->cap_done ? hub->cap_done * 2 : 64;
-        int64_t *v = realloc(hub->done_seqs, cap * sizeof(*v));
-        if (!v)
-            return LH_ENOMEM;
-        hub->done_seqs = v;
-        hub->cap_done = cap;
+    if (hub->n_done == 0)
+        return 0;
+    size_t n = hub->n_done;
+    int rc = lh_store_begin(hub->st);
+    if (rc == 0) {
+        rc = apply_done(hub);
+        if (rc == 0)
+            rc = lh_store_commit(hub->st);
+        else
+            lh_store_rollback(hub->st);
     }
-    hub->done_seqs[hub->n_done++] = seq;
+    if (rc < 0) {
+        hub->done_due = lh_mono_ns() + DONE_FLUSH_NS;
+        lh_log_ratelimited("done-marks", LH_LOG_WARN, "hub",
+                           "cannot mark %zu alerts published (%s); retrying", n, lh_strerror(rc));
+        return rc;
+    }
+    done_applied(hub, n);
     return 0;
 }
 
-/* Hands one outbox alert to the sink. Returns 0 when it is out (marked done with the next
- * mark_done()), 1 when the sink delivers it asynchronously (lh_hub_alert_done/failed follow),
- * or LH_E* when the sink cannot take it now. */
+/* Lists alert seq as out for sink; the mark reaches the store with the next transaction. Returns
+ * 0, or LH_E* when it was not listed (then the alert may be published again after a restart). */
+static int
+push_done(lh_hub_t *hub, int sink, int64_t seq)
+{
+    if (hub->n_done && hub->n_done % DONE_FLUSH_MAX == 0)
+        flush_done(hub); /* bounded; when it fails the list grows (tried again each MAX) */
+    if (hub->n_done == hub->cap_done) {
+        size_t cap = hub->cap_done ? hub->cap_done * 2 : 64;
+        done_mark_t *v = realloc(hub->done, cap * sizeof(*v));
+        if (!v)
+            return LH_ENOMEM;
+        hub->done = v;
+        hub->cap_done = cap;
+    }
+    if (hub->n_done == 0)
+        hub->done_due = lh_mono_ns() + DONE_FLUSH_NS;
+    hub->done[hub->n_done].sink = sink;
+    hub->done[hub->n_done].seq = seq;
+    hub->n_done++;
+    return 0;
+}
+
+/* Hands one outbox alert to the sink. Returns 0 when it is out (listed done: push_done()), 1 when
+ * the sink delivers it asynchronously (lh_hub_alert_done/failed follow), or LH_E* when the sink
+ * cannot take it now. */
 static int
 offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
 {
@@ -590,7 +666,7 @@ offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
     int rc = lh_codec_alert_pb_decode(pb, len, &ca);
     if (rc < 0) {
         lh_log(LH_LOG_ERROR, "hub", "outbox alert %lld cannot be decoded; skipped", (long long)seq);
-        push_done(hub, seq);
+        push_done(hub, pc->a->sink, seq);
         return 0;
     }
     ca->seq = (uint64_t)seq;
@@ -600,7 +676,7 @@ offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
         rc = pc->a->ops->publish(pc->a->ctx, seq, ca, hub->enc.data, hub->enc.len);
     lh_correlated_destroy(&ca);
     if (rc == 0) {
-        push_done(hub, seq);
+        push_done(hub, pc->a->sink, seq);
         lh_hub_count(hub, "loophub_alerts_published_total", 1);
         return 0;
     }
@@ -630,19 +706,6 @@ publish_retry(int64_t seq, const void *pb, size_t len, void *arg)
     pc->found = 1;
     pc->rc = offer(pc, seq, pb, len);
     return 1;
-}
-
-static void
-mark_done(lh_hub_t *hub, int sink)
-{
-    if (hub->n_done == 0)
-        return;
-    int in_tx = lh_store_begin(hub->st) == 0;
-    for (size_t i = 0; i < hub->n_done; i++)
-        lh_store_alert_done(hub->st, (lh_sink_t)sink, hub->done_seqs[i]);
-    if (in_tx && lh_store_commit(hub->st) < 0)
-        lh_store_rollback(hub->st);
-    hub->n_done = 0;
 }
 
 /* Offers again, once each, the alerts whose asynchronous delivery failed. Returns 0, or LH_E*
@@ -686,13 +749,11 @@ publish_outbox(lh_hub_t *hub)
             continue;
         pub_ctx_t pc = {hub, a, 0, 0, 0, 0};
         int rc = publish_retries(hub, &pc);
-        mark_done(hub, a->sink);
         if (rc < 0)
             continue;
         for (;;) {
             int n = lh_store_alert_pending_after(hub->st, (lh_sink_t)a->sink, hub->cursor[a->sink],
                                                  256, publish_one, &pc);
-            mark_done(hub, a->sink);
             if (n < 256 || pc.stop)
                 break;
         }
@@ -704,7 +765,8 @@ lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq)
 {
     if (sink < 0 || sink > 1)
         return;
-    if (lh_store_alert_done(hub->st, (lh_sink_t)sink, seq) == 0)
+    /* listed like the synchronous sinks' marks; out of memory: written on its own right away */
+    if (push_done(hub, sink, seq) == 0 || lh_store_alert_done(hub->st, (lh_sink_t)sink, seq) == 0)
         lh_hub_count(hub, "loophub_alerts_published_total", 1);
 }
 
@@ -829,6 +891,8 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
     }
     publish_outbox(hub);
     int64_t mono = lh_mono_ns();
+    if (hub->n_done && mono >= hub->done_due && !hub->stalled)
+        flush_done(hub);
     for (int i = 0; i < hub->n_adapters; i++)
         if (hub->adapters[i].started && hub->adapters[i].ops->tick)
             hub->adapters[i].ops->tick(hub->adapters[i].ctx, mono);
@@ -858,6 +922,7 @@ lh_hub_run(lh_hub_t *hub)
     }
     hub->outbox_dirty = 1;
     publish_outbox(hub);
+    flush_done(hub);
     return 0;
 }
 
@@ -879,10 +944,12 @@ lh_hub_destroy(lh_hub_t **hubp)
     for (int i = hub->n_adapters - 1; i >= 0; i--)
         if (hub->adapters[i].ops->destroy)
             hub->adapters[i].ops->destroy(hub->adapters[i].ctx);
+    /* marks of alerts out (also from the sinks' last delivery reports): written before closing */
+    flush_done(hub);
     free_batch(hub);
     free(hub->items);
     free(hub->msgs);
-    free(hub->done_seqs);
+    free(hub->done);
     free(hub->retry[0]);
     free(hub->retry[1]);
     lh_buf_free(&hub->pb);
@@ -912,6 +979,10 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
         rc |= lh_buf_printf(out, "%s %lld\n", name, (long long)hub->metrics[i].value);
     }
     if (lh_store_stats(hub->st, &s) == 0) {
+        /* alerts out whose done mark still waits for a transaction are not pending */
+        for (size_t i = 0; i < hub->n_done; i++)
+            if (hub->done[i].sink == LH_SINK_PUB && s.alerts_pending_pub > 0)
+                s.alerts_pending_pub--;
         rc |= lh_buf_printf(out, "# TYPE loophub_store_events gauge\nloophub_store_events %lld\n",
                             (long long)s.events);
         rc |= lh_buf_printf(

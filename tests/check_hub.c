@@ -4,7 +4,8 @@
  * loop, real DEALER/REQ peers. Covers the invariants of hub.c: nothing acknowledged before it
  * is durable (a full disk stalls the batch, intake pauses, the ack comes after the retry that
  * commits), rejections counted once, an uncommitted message's token given back at exit, the
- * ROUTER envelope rules, and the outbox cursor with an asynchronous sink.
+ * ROUTER envelope rules, the outbox cursor with an asynchronous sink, and the published alerts'
+ * done marks (carried by the next batch transaction, on their own after ~1 s, at shutdown).
  */
 #include <check.h>
 #include <sqlite3.h>
@@ -404,7 +405,148 @@ START_TEST(test_async_sink_failure_retries_only_that_alert)
     ck_assert_int_eq(f->n, 6);
     ck_assert_int_eq(count_seq(f, s1), 1);
     ck_assert_int_eq(count_seq(f, s2), 2);
+    /* no batch follows: the delivery marks get a transaction of their own within ~1 s */
+    int64_t end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
+    while (sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE kafka_done = 0") != 0 &&
+           lh_mono_ns() < end)
+        lh_hub_turn(fx.hub, 20);
     ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE kafka_done = 0"), 0);
+    ck_assert_int_eq(f->n, 6);
+}
+END_TEST
+
+/* ---- done marks of published alerts ride in the next batch transaction ------------------- */
+
+static int
+fake_publish_sync(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *p, size_t len)
+{
+    fake_publish(ctx, seq, ca, p, len);
+    return 0; /* out now */
+}
+
+static const lh_adapter_ops_t fake_sync_ops = {
+    .name = "fake-sync",
+    .start = fake_start,
+    .publish = fake_publish_sync,
+    .destroy = fake_destroy,
+};
+
+/* A hub over fx.db with a synchronous PUB sink (returned; owned by the hub). */
+static fake_sink_t *
+hub_open_sync_sink(void)
+{
+    hub_open(0);
+    fake_sink_t *f = calloc(1, sizeof(*f));
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_sync_ops, f, LH_SINK_PUB), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    return f;
+}
+
+/* A deploy then an incident of service svc: one alert. */
+static void
+submit_pair(const char *svc)
+{
+    char j[512];
+    snprintf(j, sizeof(j),
+             "{\"id\":\"d-%s\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
+             "\"service\":\"%s\",\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-%s\","
+             "\"status\":\"succeeded\",\"version\":\"2\"}}",
+             svc, svc, svc);
+    submit(fx.hub, j);
+    snprintf(j, sizeof(j),
+             "{\"id\":\"i-%s\",\"kind\":\"incident\",\"time\":\"2026-01-10T10:05:00Z\","
+             "\"service\":\"%s\",\"environment\":\"prod\",\"incident\":{\"incident_id\":"
+             "\"INC-%s\",\"state\":\"detected\",\"severity\":\"critical\"}}",
+             svc, svc, svc);
+    submit(fx.hub, j);
+}
+
+static void
+submit_ticket(const char *id)
+{
+    char j[512];
+    snprintf(j, sizeof(j),
+             "{\"id\":\"%s\",\"kind\":\"ticket\",\"time\":\"2026-01-10T10:00:00Z\","
+             "\"ticket\":{\"ticket_id\":\"%s\",\"type\":\"change\",\"state\":\"created\"}}",
+             id, id);
+    submit(fx.hub, j);
+}
+
+START_TEST(test_done_marks_ride_in_next_batch)
+{
+    fake_sink_t *f = hub_open_sync_sink();
+    submit_pair("a");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
+    ck_assert_int_eq(f->n, 1);
+    /* published, the mark waits for a transaction: not pending for /metrics meanwhile */
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_outbox_pending"), 0);
+    ck_assert_int_eq(metric(fx.hub, "loophub_alerts_published_total"), 1);
+
+    /* the next batch commits the mark with its events */
+    submit_ticket("t-1");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 1);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 0);
+
+    /* a restart finds nothing to publish again */
+    lh_hub_destroy(&fx.hub);
+    f = hub_open_sync_sink();
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(f->n, 0);
+    ck_assert_int_eq(metric(fx.hub, "loophub_outbox_pending"), 0);
+}
+END_TEST
+
+/* A batch that cannot commit keeps the marks it carried: they are written with the retry. */
+START_TEST(test_done_marks_kept_when_batch_fails)
+{
+    fake_sink_t *f = hub_open_sync_sink();
+    submit_pair("a");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
+    ck_assert_int_eq(f->n, 1);
+    disk_full(fx.hub, 1);
+    char *batch = big_deploy_batch("big-3");
+    submit(fx.hub, batch);
+    free(batch);
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 0);
+    ck_assert_int_ge(metric(fx.hub, "loophub_store_errors_total"), 1);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    disk_full(fx.hub, 0);
+    int64_t end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
+    while (sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-3'") == 0 &&
+           lh_mono_ns() < end)
+        lh_hub_turn(fx.hub, 20);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-3'"), 1);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 0);
+    ck_assert_int_eq(f->n, 1);
+}
+END_TEST
+
+/* Marks still waiting at shutdown are written before the store closes: lh_hub_run's shutdown
+ * and lh_hub_destroy (a hub driven by lh_hub_turn) alike. */
+START_TEST(test_done_marks_applied_at_shutdown)
+{
+    fake_sink_t *f = hub_open_sync_sink();
+    submit_pair("a");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
+    ck_assert_int_eq(f->n, 1);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    lh_hub_destroy(&fx.hub);
+
+    f = hub_open_sync_sink();
+    submit_pair("b");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
+    ck_assert_int_eq(f->n, 1); /* only b's: a's was marked at the destroy */
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    lh_hub_request_stop(fx.hub);
+    ck_assert_int_eq(lh_hub_run(fx.hub), 0);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 0);
+    lh_hub_destroy(&fx.hub);
+
+    f = hub_open_sync_sink();
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(f->n, 0);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts"), 2);
 }
 END_TEST
 
@@ -422,6 +564,9 @@ hub_suite(void)
         {"router_bad_envelope_answered", test_router_bad_envelope_answered, 20},
         {"async_sink_failure_retries_only_that_alert",
          test_async_sink_failure_retries_only_that_alert, 20},
+        {"done_marks_ride_in_next_batch", test_done_marks_ride_in_next_batch, 20},
+        {"done_marks_kept_when_batch_fails", test_done_marks_kept_when_batch_fails, 20},
+        {"done_marks_applied_at_shutdown", test_done_marks_applied_at_shutdown, 20},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);

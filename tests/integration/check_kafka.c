@@ -1565,15 +1565,15 @@ static void
 put_phase(FILE *fc, FILE *fe, char svcs[][32], const char *d, const char *o, expect_t *want)
 {
     for (int i = 0; i < TH_N; i++) {
-        char id[48], did[48];
-        snprintf(id, sizeof(id), "%s-%s", d, svcs[i]);
-        snprintf(did, sizeof(did), "D-%s", svcs[i]);
+        char id[80], did[48];
+        snprintf(id, sizeof(id), "%.15s-%.31s", d, svcs[i]);
+        snprintf(did, sizeof(did), "D-%.31s", svcs[i]);
         if (fc) {
             put_deploy(fc, id, svcs[i], did, 900);
             put_deploy(fe, id, svcs[i], did, 900);
         }
-        snprintf(want[i].outcome, sizeof(want[i].outcome), "%s-%s", o, svcs[i]);
-        snprintf(want[i].deploy, sizeof(want[i].deploy), "%s", did);
+        snprintf(want[i].outcome, sizeof(want[i].outcome), "%.15s-%.31s", o, svcs[i]);
+        snprintf(want[i].deploy, sizeof(want[i].deploy), "%.45s", did);
         put_incident(fe, want[i].outcome, svcs[i], 60);
     }
 }
