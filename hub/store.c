@@ -1099,6 +1099,8 @@ lh_store_stats(lh_store_t *st, lh_store_stats_t *out)
     return rc;
 }
 
+/* Prepared per call on purpose: the hub calls it about once a second (and per retried alert), and
+ * a private statement stays correct if a callback ever reads the outbox again while a scan runs. */
 int
 lh_store_alert_pending_after(lh_store_t *st, lh_sink_t sink, int64_t after_seq, int limit,
                              lh_store_alert_fn fn, void *arg)

@@ -12,7 +12,7 @@ set -eu
 
 BUILD="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev \
 librdkafka-dev libsqlite3-dev libmicrohttpd-dev libinih-dev libjansson-dev"
-TEST="check libsubunit-dev kcat prometheus-alertmanager sqlite3 curl python3 procps"
+TEST="check libsubunit-dev kcat prometheus-alertmanager sqlite3 curl"
 BENCH="sec"
 
 want="$BUILD"
