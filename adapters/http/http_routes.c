@@ -8,6 +8,7 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,6 +16,8 @@
 #include "http_internal.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
+#include "query.h"
+#include "timeutil.h"
 
 /* --- helpers ------------------------------------------------------------------------------ */
 
@@ -259,11 +262,67 @@ handle_metrics(lh__http_t *h, lh__http_req_t *r)
     return rc;
 }
 
+/* GET /v1/timeline?incident=ID | deploy=ID | service=S&env=E[&since=DUR] [&limit=N]: the same
+ * JSON document as `loophub timeline --format json`, read from the hub's own store between
+ * batches (the reactor is single-threaded, so a query never sees half a batch). */
+static const char *
+query_arg(lh__http_req_t *r, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v && *v ? v : NULL;
+}
+
+static int
+handle_timeline(lh__http_t *h, lh__http_req_t *r)
+{
+    lh_timeline_req_t req;
+    lh_timeline_req_default(&req);
+    req.incident_id = query_arg(r, "incident");
+    req.deploy_id = query_arg(r, "deploy");
+    req.service = query_arg(r, "service");
+    req.environment = query_arg(r, "env") ? query_arg(r, "env") : query_arg(r, "environment");
+    req.window_ns = lh_hub_opts(h->hub)->corr.window_ns;
+    const char *since = query_arg(r, "since"), *limit = query_arg(r, "limit");
+    int selectors = !!req.incident_id + !!req.deploy_id + !!req.service;
+    if (selectors != 1)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                                    "give exactly one of incident=ID, deploy=ID or "
+                                    "service=S (with env=E)");
+    if (req.service && !req.environment)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "service= needs env=");
+    req.mode = req.incident_id ? LH_TIMELINE_INCIDENT
+                               : (req.deploy_id ? LH_TIMELINE_DEPLOY : LH_TIMELINE_SERVICE);
+    if (since && (lh_duration_parse(since, &req.since_ns) < 0 || req.since_ns <= 0))
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                                    "since= is not a duration (like 90s, 30m, 2h, 7d)");
+    if (limit) {
+        char *end;
+        req.limit = strtoll(limit, &end, 10);
+        if (*end || req.limit < 1)
+            return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "limit= is not a positive number");
+    }
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_query_timeline(lh_hub_store(h->hub), &req, LH_QUERY_JSON, &b);
+    if (rc == 0)
+        rc = lh__http_reply(r, MHD_HTTP_OK, "application/json", b.data ? (const void *)b.data : "",
+                            b.len);
+    else if (rc == LH_ENOTFOUND)
+        rc = lh__http_reply_error(r, MHD_HTTP_NOT_FOUND,
+                                  req.incident_id ? "no such incident" : "no such deploy");
+    else if (rc == LH_EINVAL)
+        rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "incomplete timeline request");
+    else
+        rc = lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
+    lh_buf_free(&b);
+    return rc;
+}
+
 const lh__http_route_t lh__http_routes[] = {
     {"POST", "/v1/events", 1, check_events, handle_submit},
     {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit},
     {"GET", "/healthz", 0, NULL, handle_healthz},
     {"GET", "/metrics", 0, NULL, handle_metrics},
-    /* later: GET /v1/timeline, /v1/audit, /v1/deployed, /v1/dora, and the page at / */
+    {"GET", "/v1/timeline", 0, NULL, handle_timeline},
+    /* later: GET /v1/audit, /v1/deployed, /v1/dora, and the page at / */
     {NULL, NULL, 0, NULL, NULL},
 };

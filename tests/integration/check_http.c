@@ -451,6 +451,44 @@ START_TEST(test_healthz_and_metrics)
 }
 END_TEST
 
+static void
+expect_get(lh_it_hub_t *h, const char *path, int code, const char *needle)
+{
+    resp_t r = curl_req(h, "GET", path, NULL, NULL, 0, 0);
+    ck_assert_msg(r.code == code, "GET %s: HTTP %d, expected %d: %s", path, r.code, code, r.body);
+    ck_assert_msg(!needle || strstr(r.body, needle), "GET %s lacks %s: %s", path, needle, r.body);
+    free(r.body);
+}
+
+START_TEST(test_timeline_over_http)
+{
+    lh_it_hub_t h;
+    hub_start(&h, NULL);
+    char *d = event_json("t-1", "deploy", "shop");
+    char *i = event_json("t-2", "incident", "shop");
+    resp_t r = post(&h, "/v1/events", "application/json", d);
+    ASSERT_CODE(r, 202);
+    free(r.body);
+    r = post(&h, "/v1/events", "application/json", i);
+    ASSERT_CODE(r, 202);
+    free(r.body);
+    free(d);
+    free(i);
+    /* the same JSON as `loophub timeline --format json`, from the running hub */
+    expect_get(&h, "/v1/timeline?incident=INC-t-2", 200, "\"D-t-1\"");
+    expect_get(&h, "/v1/timeline?deploy=D-t-1", 200, "\"suspect\"");
+    expect_get(&h, "/v1/timeline?service=shop&env=prod&since=1h", 200, "\"t-2\"");
+    expect_get(&h, "/v1/timeline?service=shop&env=prod&limit=1", 200, "\"truncated\":true");
+    expect_get(&h, "/v1/timeline?incident=INC-nope", 404, "no such incident");
+    expect_get(&h, "/v1/timeline", 400, "exactly one of");
+    expect_get(&h, "/v1/timeline?incident=a&deploy=b", 400, "exactly one of");
+    expect_get(&h, "/v1/timeline?service=shop", 400, "needs env");
+    expect_get(&h, "/v1/timeline?service=shop&env=prod&since=soon", 400, "since=");
+    expect_get(&h, "/v1/timeline?deploy=D-t-1&limit=-3", 400, "limit=");
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 START_TEST(test_routing_errors)
 {
     lh_it_hub_t h;
@@ -603,6 +641,7 @@ http_suite(void)
         {"body_limit", test_body_limit},
         {"bearer_token", test_bearer_token},
         {"healthz_and_metrics", test_healthz_and_metrics},
+        {"timeline_over_http", test_timeline_over_http},
         {"routing_errors", test_routing_errors},
         {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving},
         {"shutdown_with_open_requests", test_shutdown_with_open_requests},
