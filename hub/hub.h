@@ -3,8 +3,9 @@
  *
  * One loop turn: zmq_poll over every adapter's items; drain what is ready into the batch
  * (bounded by batch_max events and batch_ms milliseconds); commit the batch in one SQLite
- * transaction (insert, dedupe, correlate, write the outbox); then acknowledge (adapters' done())
- * and publish the outbox to the output adapters. Nothing is acknowledged before it is durable.
+ * transaction (insert, dedupe, correlate, write the outbox, and mark the alerts published since
+ * the last batch); then acknowledge (adapters' done()) and publish the outbox to the output
+ * adapters. Nothing is acknowledged before it is durable.
  * When a commit fails (disk full, I/O error) the batch is kept, intake pauses and the commit is
  * retried every second; nothing is acknowledged meanwhile.
  */
