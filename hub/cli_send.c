@@ -596,15 +596,24 @@ read_lines(const char *path, outmsg_t **out, size_t *n)
     char *line = NULL;
     size_t cap = 0, cnt = 0, vcap = 0;
     ssize_t len;
-    long lineno = 0;
+    long lineno = 0, bad = 0;
     outmsg_t *v = NULL;
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
         size_t skip = strspn(line, " \t");
+        if (lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+            skip = 3 + strspn(line + 3, " \t"); /* a UTF-8 byte order mark */
         if ((size_t)len == skip)
             continue;
+        if (line[skip] != '{' && line[skip] != '[') {
+            /* caught here: sent on, it would be read as protobuf and rejected as such */
+            lh_cli_error("send", "line %ld: not JSON (each line holds one JSON object or array)",
+                         lineno);
+            bad++;
+            continue;
+        }
         if (cnt == vcap) {
             vcap = vcap ? vcap * 2 : 64;
             v = realloc(v, vcap * sizeof(*v));
@@ -626,7 +635,7 @@ read_lines(const char *path, outmsg_t **out, size_t *n)
         fclose(f);
     *out = v;
     *n = cnt;
-    return 0;
+    return bad ? LH_EXIT_ERROR : 0; /* nothing is sent when a line is not JSON */
 }
 
 typedef struct {
@@ -752,8 +761,14 @@ lh_cli_send(int argc, char **argv)
     lh_buf_t buf = LH_BUF_INIT;
     if (so.json) {
         lh_event_destroy(&ev);
-        if ((rc = read_lines(so.json, &msgs, &n)) != 0)
+        if ((rc = read_lines(so.json, &msgs, &n)) != 0) {
+            for (size_t i = 0; i < n; i++) {
+                free(msgs[i].tag);
+                free(msgs[i].data);
+            }
+            free(msgs);
             return rc;
+        }
         if (n == 0) {
             lh_cli_error("send", "%s holds no events", so.json);
             free(msgs);

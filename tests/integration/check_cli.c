@@ -108,6 +108,31 @@ START_TEST(test_fire_and_forget_without_hub)
 END_TEST
 
 /* The hub's seq counts all alerts: with --service, the other services' alerts are no loss. */
+/* a line that is not JSON is named, and nothing is sent (no hub needed to see it) */
+START_TEST(test_json_lines_not_json)
+{
+    char *file = path_in("mixed.jsonl");
+    const char *text = "\xEF\xBB\xBF{\"id\":\"x\"}\n"
+                       "\n"
+                       "deploy api 1.2\n"
+                       "  [ ]\n";
+    ck_assert_int_eq(lh_test_write_file(file, text, strlen(text)), 0);
+    char *to = lh_test_endpoint(); /* nobody listens: a send would time out instead */
+    const char *argv[] = {lh_test_loophub_bin(), "send", "--json", file, "--to", to,
+                          "--timeout",           "1s",   NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(lh_test_run(argv, NULL, &out, &err, 20000), 1);
+    ck_assert_msg(strstr(err, "line 3: not JSON") != NULL, "stderr: %s", err);
+    ck_assert_msg(strstr(err, "line 1") == NULL && strstr(err, "line 4") == NULL,
+                  "only line 3 is wrong: %s", err);
+    ck_assert_msg(strstr(err, "no hub") == NULL, "nothing was sent: %s", err);
+    free(out);
+    free(err);
+    free(to);
+    free(file);
+}
+END_TEST
+
 START_TEST(test_tail_filter_no_false_gap)
 {
     char *db = path_in("hub.db"), *log = path_in("hub.log");
@@ -177,6 +202,7 @@ cli_suite(void)
         {"reliable_window_bounded", test_reliable_window_bounded, 60},
         {"fire_and_forget_without_hub", test_fire_and_forget_without_hub, 30},
         {"tail_filter_no_false_gap", test_tail_filter_no_false_gap, 90},
+        {"json_lines_not_json", test_json_lines_not_json, 30},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
