@@ -362,9 +362,13 @@ static const kv_t consumer_defaults[] = {
     {"auto.offset.reset", "earliest"},     /* a new group reads the topic from its beginning */
     {"enable.partition.eof", "false"},
     /* bound the prefetch: librdkafka's defaults (64 MiB a partition) dominated the hub's memory
-     * in the benchmark (RSS 189 -> 120 MiB on 300k events, no throughput change) */
+     * in the benchmark (RSS 189 -> 120 MiB on 300k events, no throughput change). With the group
+     * consumer both limits apply to the one consumer queue, and librdkafka 2.0 answers a full
+     * queue with a fetch backoff of fetch.error.backoff.ms (500 ms): the queue must hold more than
+     * that much of the hub's work, or the hub sits idle in poll until the next fetch (5000
+     * messages, ~0.1 s of work, left it idle ~0.7 s every ~3 s). The byte limit stays the bound. */
     {"queued.max.messages.kbytes", "8192"},
-    {"queued.min.messages", "5000"},
+    {"queued.min.messages", "50000"},
 };
 
 static const kv_t producer_defaults[] = {

@@ -13,12 +13,18 @@
  * thread. The only other thread is the metadata thread below; it touches nothing but atomics and
  * the pipe.
  *
- * At-least-once: each message is submitted with a token naming (handle, topic, partition,
- * offset); done() stores offset + 1 (enable.auto.offset.store=false) and librdkafka commits
- * stored offsets periodically. The hub commits in submission order, so stored offsets only grow.
- * When partitions are revoked, the callback asks the hub to commit what it holds (lh_hub_flush:
- * done() runs for it), commits the stored offsets synchronously, and only then gives the
- * partitions up, so a rebalance neither loses nor (beyond the last unstored batch) repeats data.
+ * At-least-once: each message is submitted with a token naming its slot in a table of the
+ * partitions read (handle, topic, partition) and its offset; done() notes offset + 1 in the slot,
+ * and the noted offsets are stored (enable.auto.offset.store=false) with one
+ * rd_kafka_offsets_store() for all partitions at the end of the hub's turn (tick()), before a
+ * revoke and at close; librdkafka commits stored offsets periodically. So an offset is stored
+ * only after its message's batch committed (done() is called after the commit), and once per
+ * partition and turn rather than once per message. The hub commits in submission order, so the
+ * offset noted last in a slot is its highest. Tokens come from a free list (chunks freed at
+ * destroy). When partitions are revoked, the callback asks the hub to commit what it holds
+ * (lh_hub_flush: done() runs for it), stores the noted offsets, commits them synchronously, and
+ * only then gives the partitions up, so a rebalance neither loses nor (beyond the last unstored
+ * batch) repeats data.
  *
  * Changes topic: its partition count is found by the metadata thread (rd_kafka_metadata blocks),
  * re-checked every 30 s; read() assigns every partition (OFFSET_STORED, falling back to the
@@ -47,13 +53,29 @@
 #define META_REFRESH_S 30
 #define KICK_NS (500 * 1000000LL)
 
-typedef struct token {
-    struct token *prev, *next;
+/* One partition this adapter has read from: the offset to store for it at the next flush. */
+typedef struct part {
     rd_kafka_t *rk;
     int32_t partition;
-    int64_t offset;
+    int dirty;       /* next changed since the last flush */
+    int64_t next;    /* offset + 1 of the last message whose batch committed */
     char topic[250]; /* Kafka limits topic names to 249 characters */
+} part_t;
+
+/* In flight from submit() to done(): a slot of the partition table and the message's offset.
+ * Tokens come from chunks of TOKEN_CHUNK and go back to a free list (no malloc per message). */
+typedef struct token {
+    struct token *next_free;
+    size_t part;
+    int64_t offset;
 } token_t;
+
+#define TOKEN_CHUNK 512
+
+typedef struct token_chunk {
+    struct token_chunk *next;
+    token_t tokens[TOKEN_CHUNK];
+} token_chunk_t;
 
 typedef struct kin {
     lh__kafka_state_t st; /* first: the opaque of both handles */
@@ -68,7 +90,11 @@ typedef struct kin {
     rd_kafka_topic_t *rkt_ch; /* for the metadata thread */
     int pipefd[2];
     int started, stopped, closing, revoked;
-    token_t tokens;    /* sentinel of the in-flight list */
+    token_t *free_tokens;  /* free list */
+    token_chunk_t *chunks; /* every token ever allocated, freed by destroy */
+    part_t *parts;         /* partition table: grows, never shrinks (bounded by partitions) */
+    size_t n_parts, cap_parts, last_part;
+    int parts_dirty;   /* some part is dirty */
     int ch_assigned;   /* partitions of the changes topic assigned */
     int64_t last_read; /* monotonic ns of the last read() */
     int ch_logged_err;
@@ -82,42 +108,119 @@ typedef struct kin {
     atomic_int ch_err;   /* last metadata error (rd_kafka_resp_err_t) */
 } kin_t;
 
-static void
-token_link(kin_t *k, token_t *t)
+/* The slot of (rk, topic, partition) in the partition table, added when new. Messages come in
+ * runs from one partition: the last slot found is tried first. Returns 0 or LH_ENOMEM. */
+static int
+part_find(kin_t *k, rd_kafka_t *rk, const char *topic, int32_t partition, size_t *slot)
 {
-    t->next = k->tokens.next;
-    t->prev = &k->tokens;
-    k->tokens.next->prev = t;
-    k->tokens.next = t;
-}
-
-static void
-token_unlink(token_t *t)
-{
-    t->prev->next = t->next;
-    t->next->prev = t->prev;
+    for (size_t j = 0; j < k->n_parts; j++) {
+        size_t i = (k->last_part + j) % k->n_parts;
+        part_t *p = &k->parts[i];
+        if (p->rk == rk && p->partition == partition && strcmp(p->topic, topic) == 0) {
+            k->last_part = i;
+            *slot = i;
+            return 0;
+        }
+    }
+    if (k->n_parts == k->cap_parts) {
+        size_t cap = k->cap_parts ? k->cap_parts * 2 : 16;
+        part_t *v = realloc(k->parts, cap * sizeof(*v));
+        if (!v)
+            return LH_ENOMEM;
+        k->parts = v;
+        k->cap_parts = cap;
+    }
+    part_t *p = &k->parts[k->n_parts];
+    p->rk = rk;
+    p->partition = partition;
+    p->dirty = 0;
+    p->next = 0;
+    snprintf(p->topic, sizeof(p->topic), "%s", topic);
+    *slot = k->last_part = k->n_parts++;
+    return 0;
 }
 
 static token_t *
 token_new(kin_t *k, rd_kafka_t *rk, const rd_kafka_message_t *m)
 {
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    token_t *t = malloc(sizeof(*t));
-    if (!t)
+    size_t slot;
+    if (part_find(k, rk, rd_kafka_topic_name(m->rkt), m->partition, &slot) != 0)
         return NULL;
-    t->rk = rk;
-    t->partition = m->partition;
+    if (!k->free_tokens) {
+        token_chunk_t *c = malloc(sizeof(*c));
+        if (!c)
+            return NULL;
+        c->next = k->chunks;
+        k->chunks = c;
+        for (size_t i = 0; i < TOKEN_CHUNK; i++) {
+            c->tokens[i].next_free = k->free_tokens;
+            k->free_tokens = &c->tokens[i];
+        }
+    }
+    token_t *t = k->free_tokens;
+    k->free_tokens = t->next_free;
+    t->next_free = NULL;
+    t->part = slot;
     t->offset = m->offset;
-    snprintf(t->topic, sizeof(t->topic), "%s", topic);
-    token_link(k, t);
     return t;
 }
 
 static void
-token_free(token_t *t)
+token_free(kin_t *k, token_t *t)
 {
-    token_unlink(t);
-    free(t);
+    t->next_free = k->free_tokens;
+    k->free_tokens = t;
+}
+
+/* Stores the offsets done() noted since the last flush for handle rk: one
+ * rd_kafka_offsets_store() with every dirty partition. */
+static void
+offsets_flush_rk(kin_t *k, rd_kafka_t *rk)
+{
+    int n = 0;
+    for (size_t i = 0; i < k->n_parts; i++)
+        n += k->parts[i].dirty && k->parts[i].rk == rk;
+    if (n == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+    if (!l)
+        return; /* stays dirty: tried again at the next flush */
+    for (size_t i = 0; i < k->n_parts; i++) {
+        part_t *p = &k->parts[i];
+        if (p->dirty && p->rk == rk) {
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
+            p->dirty = 0;
+        }
+    }
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(rk, l);
+    for (int i = 0; i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &l->elems[i];
+        rd_kafka_resp_err_t perr = e->err ? e->err : err;
+        if (perr == RD_KAFKA_RESP_ERR__STATE || perr == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+            lh_log(LH_LOG_DEBUG, COMPONENT,
+                   "kafka-in: %s/%d no longer assigned, offset %lld not stored", e->topic,
+                   (int)e->partition, (long long)e->offset);
+        else if (perr)
+            lh_log_ratelimited("kafka-offset-store", LH_LOG_WARN, COMPONENT,
+                               "kafka-in: storing offset of %s/%d: %s", e->topic, (int)e->partition,
+                               rd_kafka_err2str(perr));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Stores every offset noted by done() (end of the hub's turn, before a revoke, at close). */
+static void
+offsets_flush(kin_t *k)
+{
+    if (!k->parts_dirty)
+        return;
+    k->parts_dirty = 0;
+    if (k->rk)
+        offsets_flush_rk(k, k->rk);
+    if (k->rk_ch)
+        offsets_flush_rk(k, k->rk_ch);
+    for (size_t i = 0; i < k->n_parts; i++)
+        k->parts_dirty |= k->parts[i].dirty; /* a list that could not be built */
 }
 
 /* --- metadata thread: the changes topic's partition count ----------------------------------- */
@@ -208,6 +311,7 @@ give_up(kin_t *k, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int co
         lh_log(LH_LOG_WARN, COMPONENT,
                "kafka-in: commit before giving up partitions failed; their last messages "
                "will be delivered again");
+    offsets_flush(k); /* what done() noted, before the commit below */
     if (rd_kafka_assignment_lost(rk)) {
         lh_log(LH_LOG_WARN, COMPONENT,
                "kafka-in: partitions lost; messages not yet committed will be redelivered");
@@ -321,8 +425,8 @@ submit(kin_t *k, rd_kafka_t *rk, const rd_kafka_message_t *m)
         return LH_ENOMEM;
     lh_kv_t kv[MAX_HEADERS];
     size_t n = ce_headers(m, kv, MAX_HEADERS);
-    /* On failure the token stays listed: the hub may hold it (done() frees it) or not (destroy
-     * does); the error is fatal for the hub anyway. */
+    /* On failure the token is not put back: the hub may hold it (done() frees it) or not (its
+     * chunk goes with destroy); the error is fatal for the hub anyway. */
     if (n == 0)
         return lh_hub_submit(k->hub, k->self, origin, m->payload, m->len, 0, t);
     ce_arg_t a = {k, origin, m->payload, m->len, t, 0, 0};
@@ -411,28 +515,17 @@ kin_read(void *ctx, int budget)
 static void
 kin_done(void *ctx, void *token, const lh_ack_t *acks, size_t n)
 {
-    (void)ctx;
+    kin_t *k = ctx;
     (void)acks;
     (void)n;
     token_t *t = token;
-    /* stored whatever the verdict: a rejected message is in the quarantine table */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    if (l) {
-        rd_kafka_topic_partition_list_add(l, t->topic, t->partition)->offset = t->offset + 1;
-        rd_kafka_resp_err_t err = rd_kafka_offsets_store(t->rk, l);
-        if (!err && l->cnt == 1)
-            err = l->elems[0].err;
-        if (err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
-            lh_log(LH_LOG_DEBUG, COMPONENT,
-                   "kafka-in: %s/%d no longer assigned, offset %lld not stored", t->topic,
-                   (int)t->partition, (long long)t->offset);
-        else if (err)
-            lh_log_ratelimited("kafka-offset-store", LH_LOG_WARN, COMPONENT,
-                               "kafka-in: storing offset of %s/%d: %s", t->topic, (int)t->partition,
-                               rd_kafka_err2str(err));
-        rd_kafka_topic_partition_list_destroy(l);
-    }
-    token_free(t);
+    /* stored whatever the verdict (a rejected message is in the quarantine table), at the next
+     * flush; the hub commits in submission order, so the last one noted is the highest */
+    part_t *p = &k->parts[t->part];
+    p->next = t->offset + 1;
+    p->dirty = 1;
+    k->parts_dirty = 1;
+    token_free(k, t);
 }
 
 /* --- lifecycle ------------------------------------------------------------------------------ */
@@ -486,6 +579,8 @@ static void
 kin_tick(void *ctx, int64_t now)
 {
     kin_t *k = ctx;
+    /* the end of the hub's turn: its done() calls are over, store their offsets at once */
+    offsets_flush(k);
     /* a safety net for the edge-triggered signal (see consumer_new): serve the queues at least
      * every KICK_NS even when the pipe stayed silent; a poll of an empty queue costs nothing */
     if (!k->stopped && now - k->last_read >= KICK_NS) {
@@ -532,12 +627,17 @@ kin_destroy(void *ctx)
     }
     if (k->rkt_ch)
         rd_kafka_topic_destroy(k->rkt_ch);
+    offsets_flush(k); /* done() of the last batch: committed below and by consumer_close */
     if (k->rk_ch && k->ch_assigned && !k->st.down)
         rd_kafka_commit(k->rk_ch, NULL, 0); /* what done() stored; errors are logged by it */
     close_handle(&k->rk_ch, &k->q_ch);
     close_handle(&k->rk, &k->q);
-    while (k->tokens.next != &k->tokens)
-        token_free(k->tokens.next);
+    while (k->chunks) {
+        token_chunk_t *c = k->chunks;
+        k->chunks = c->next;
+        free(c);
+    }
+    free(k->parts);
     if (k->pipefd[0] >= 0)
         close(k->pipefd[0]);
     if (k->pipefd[1] >= 0)
@@ -600,7 +700,6 @@ lh_kafka_in_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **c
         return LH_ENOMEM;
     k->st.what = "kafka-in";
     k->pipefd[0] = k->pipefd[1] = -1;
-    k->tokens.next = k->tokens.prev = &k->tokens;
     pthread_mutex_init(&k->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
