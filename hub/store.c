@@ -1029,6 +1029,22 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char
     return LH_EDUPLICATE;
 }
 
+/* Steps a "SELECT seq, payload" over the outbox, calling fn per row until it returns non-zero.
+ * Returns the rows visited or LH_ESTORE. The caller resets or finalizes s. */
+static int
+visit_pending(lh_store_t *st, sqlite3_stmt *s, lh_store_alert_fn fn, void *arg)
+{
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        n++;
+        if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0)
+            return n;
+    }
+    return rc == SQLITE_DONE ? n : sql_fail(st, rc, "reading pending alerts");
+}
+
 int
 lh_store_alert_pending(lh_store_t *st, lh_sink_t sink, int limit, lh_store_alert_fn fn, void *arg)
 {
@@ -1036,19 +1052,8 @@ lh_store_alert_pending(lh_store_t *st, lh_sink_t sink, int limit, lh_store_alert
         return LH_EINVAL;
     sqlite3_stmt *s = st->stmt[sink == LH_SINK_PUB ? S_PENDING_PUB : S_PENDING_KAFKA];
     sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
-    int rc, n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(s, 1);
-        size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        n++;
-        if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
+    int n = visit_pending(st, s, fn, arg);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return sql_fail(st, rc, "reading pending alerts");
     return n;
 }
 
@@ -1118,18 +1123,7 @@ lh_store_alert_pending_after(lh_store_t *st, lh_sink_t sink, int64_t after_seq, 
         return sql_fail(st, rc, "preparing the pending alerts query");
     sqlite3_bind_int64(s, 1, after_seq);
     sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
-    int n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(s, 1);
-        size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        n++;
-        if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
+    int n = visit_pending(st, s, fn, arg);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-        return sql_fail(st, rc, "reading pending alerts");
     return n;
 }
