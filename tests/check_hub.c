@@ -582,10 +582,5 @@ int
 main(void)
 {
     lh_log_set_level(LH_LOG_ERROR);
-    SRunner *sr = srunner_create(hub_suite());
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return lh_test_run_suite(hub_suite());
 }

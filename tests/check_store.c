@@ -881,10 +881,5 @@ store_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(store_suite());
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return lh_test_run_suite(store_suite());
 }

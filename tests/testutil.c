@@ -297,3 +297,14 @@ lh_test_store_teardown(void)
     free(lh_test_fx.dir);
     lh_test_fx.dir = NULL;
 }
+
+int
+lh_test_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_FORK); /* a crash fails one test, not the suite */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -51,6 +51,10 @@ int lh_test_stop(pid_t pid, int sig, int timeout_ms);
  * as a shell shows it, or -1 on timeout. */
 int lh_test_run(const char *const argv[], const char *in, char **out, char **err, int timeout_ms);
 
+/* Runs every test of s (Check's fork mode, normal output with its summary line), frees the
+ * runner and returns the exit status for main(): 0 when all passed. */
+int lh_test_run_suite(Suite *s);
+
 /* Reads a whole file; malloc'd and NUL-terminated, *len (optional) set. NULL when missing. */
 char *lh_test_read_file(const char *path, size_t *len);
 /* Writes a whole file. Returns 0 or -1. */
