@@ -12,8 +12,11 @@
  *    stored and re-run the outcome path for each, marking new pairs late.
  *
  * Invariants:
- *  - No state beyond options, prepared statements and scratch buffers: every fact comes from
- *    the store, so a restart rebuilds nothing and re-delivery changes nothing.
+ *  - No state beyond options, prepared statements, scratch buffers and one hint: every fact
+ *    comes from the store, so a restart rebuilds nothing and re-delivery changes nothing. The
+ *    hint is the highest outcome seq any pair was ever written for (read at start, raised on
+ *    each insert): an outcome above it has no pairs, so its run skips one lookup per suspect.
+ *    A rolled-back batch can only leave the hint too high, which costs lookups, never a pair.
  *  - A change is all deploy events of one deploy_id in one environment: its time is its
  *    earliest event, its status its latest (by time, then seq), its other fields come from its
  *    latest event that has them.
@@ -161,6 +164,7 @@ struct lh_correlator {
     size_t n_oseq, cap_oseq;
     lh_buf_t json;
     lh_buf_t pb;
+    int64_t max_pair_oseq; /* no pair exists for a higher outcome seq (the hint above) */
 };
 
 /* ---- SQLite helpers ------------------------------------------------------------------------- */
@@ -176,8 +180,8 @@ static const char *const stmt_names[LH_CSQL_COUNT] = {
     [LH_CSQL_EVENT_BLOB] = "event payload",
     [LH_CSQL_PAIR_GET] = "correlation lookup",
     [LH_CSQL_PAIR_INSERT] = "correlation insert",
-    [LH_CSQL_PAIR_SET_ALERT] = "correlation alert update",
     [LH_CSQL_ALERT_SEQ] = "alert lookup",
+    [LH_CSQL_PAIR_MAX] = "highest correlated outcome",
 };
 
 /* Logs the connection's error once, resets the statement, returns LH_ESTORE. */
@@ -270,6 +274,17 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
             lh_correlator_destroy(&c);
             return rc == SQLITE_NOMEM ? LH_ENOMEM : LH_ESTORE;
         }
+    }
+    sqlite3_stmt *s = c->stmt[LH_CSQL_PAIR_MAX];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        c->max_pair_oseq = sqlite3_column_int64(s, 0);
+    sql_done(s);
+    if (rc != SQLITE_ROW) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s", stmt_names[LH_CSQL_PAIR_MAX],
+               sqlite3_errmsg(c->db));
+        lh_correlator_destroy(&c);
+        return LH_ESTORE;
     }
     *out = c;
     return 0;
@@ -666,6 +681,11 @@ cmp_i64(const void *a, const void *b)
 static int
 pair_lookup(lh_correlator_t *c, int64_t oseq, change_t *ch, int late)
 {
+    if (oseq > c->max_pair_oseq) {
+        ch->is_new = 1;
+        ch->late = late;
+        return 0;
+    }
     sqlite3_stmt *s = c->stmt[LH_CSQL_PAIR_GET];
     if (sqlite3_bind_int64(s, 1, oseq) != SQLITE_OK || bind_text(s, 2, ch->deploy_id) != SQLITE_OK)
         return sql_fail(c, LH_CSQL_PAIR_GET);
@@ -714,7 +734,8 @@ json_string(lh_buf_t *b, const char *str)
 }
 
 static int
-pair_insert(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int64_t now_ns)
+pair_insert(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int64_t now_ns,
+            int64_t aseq)
 {
     lh_buf_t *b = &c->json;
     lh_buf_reset(b);
@@ -736,11 +757,14 @@ pair_insert(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int6
         sqlite3_bind_int64(s, 6, ch->lead_ns / LH_NS_PER_SEC) != SQLITE_OK ||
         sqlite3_bind_text(s, 7, (const char *)b->data, (int)b->len, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int(s, 8, ch->late) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 9, now_ns) != SQLITE_OK)
+        sqlite3_bind_int64(s, 9, now_ns) != SQLITE_OK ||
+        (aseq ? sqlite3_bind_int64(s, 10, aseq) : sqlite3_bind_null(s, 10)) != SQLITE_OK)
         return sql_fail(c, LH_CSQL_PAIR_INSERT);
     if (sqlite3_step(s) != SQLITE_DONE)
         return sql_fail(c, LH_CSQL_PAIR_INSERT);
     sql_done(s);
+    if (oseq > c->max_pair_oseq)
+        c->max_pair_oseq = oseq;
     return 0;
 }
 
@@ -861,10 +885,10 @@ build_alert(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, const char *i
     return 0;
 }
 
-/* Writes the alert into the outbox and links the run's new pairs to it. Returns 1 when written,
- * 0 when an alert with that id existed already, or an error. */
+/* Writes the alert into the outbox; *aseq gets its outbox seq (also when it existed, 0 if not
+ * found). Returns 1 when written, 0 when an alert with that id existed already, or an error. */
 static int
-write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq)
+write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq_out)
 {
     lh_buf_reset(&c->pb);
     int rc = lh_codec_alert_pb_encode(ca, &c->pb);
@@ -890,13 +914,7 @@ write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq)
     } else if (rc < 0) {
         return rc;
     }
-    sqlite3_stmt *s = c->stmt[LH_CSQL_PAIR_SET_ALERT];
-    if ((aseq ? sqlite3_bind_int64(s, 1, aseq) : sqlite3_bind_null(s, 1)) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 2, oseq) != SQLITE_OK)
-        return sql_fail(c, LH_CSQL_PAIR_SET_ALERT);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return sql_fail(c, LH_CSQL_PAIR_SET_ALERT);
-    sql_done(s);
+    *aseq_out = aseq;
     return written;
 }
 
@@ -952,14 +970,9 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int lat
 
     qsort(c->chg, c->n_chg, sizeof(*c->chg), cmp_rank);
     const change_t *best_new = NULL;
-    for (size_t i = 0; i < c->n_chg; i++) {
-        if (!c->chg[i].is_new)
-            continue;
-        if (!best_new)
+    for (size_t i = 0; !best_new && i < c->n_chg; i++)
+        if (c->chg[i].is_new)
             best_new = &c->chg[i];
-        if ((rc = pair_insert(c, oseq, &c->chg[i], (int)i + 1, now_ns)) < 0)
-            return rc;
-    }
 
     uint64_t h = lh__hash64_update(LH__HASH64_SEED, o->id ? o->id : "", o->id ? strlen(o->id) : 0);
     h = lh__hash64_update(h, "", 1);
@@ -970,9 +983,17 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int lat
     lh_correlated_t *ca = NULL;
     if ((rc = build_alert(c, o, oseq, id, late, now_ns, decoded, &ca)) < 0)
         return rc;
-    rc = write_alert(c, ca, oseq);
+    int64_t aseq = 0;
+    int written = write_alert(c, ca, oseq, &aseq);
     lh_correlated_destroy(&ca);
-    return rc;
+    if (written < 0)
+        return written;
+    /* the run's new pairs, linked to the alert they concluded */
+    for (size_t i = 0; i < c->n_chg; i++)
+        if (c->chg[i].is_new &&
+            (rc = pair_insert(c, oseq, &c->chg[i], (int)i + 1, now_ns, aseq)) < 0)
+            return rc;
+    return written;
 }
 
 /* Deploy path: finds outcomes already stored that the change of ev precedes and re-correlates

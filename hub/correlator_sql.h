@@ -3,12 +3,18 @@
  * (store_sql.h). All are prepared once in lh_correlator_new().
  *
  * Each lookup is written to use one of the store's partial indexes, so a correlation costs a few
- * index range scans whatever the size of the timeline:
- *  - deploys by service:   ev_deploy_svc  (service, environment, time) WHERE kind = 1
- *  - outcomes by service:  ev_outcome_svc (service, environment, time) WHERE outcome = 1
- *  - by artifact:          ev_artifact    (artifact, environment, time)
- *  - by host:              eh_host        (host, environment, time) on event_hosts
- *  - a change's events:    ev_deploy_id   (deploy_id)
+ * index range scans whatever the size of the timeline. The candidate lookups are covered by
+ * their index (schema version 2), so they read no table row except, per host match of a deploy,
+ * its deploy_id:
+ *  - deploys by service:   ev_deploy_svc  (service, environment, time, deploy_id, kind)
+ *  - outcomes by service:  ev_outcome_svc (service, environment, time, outcome)
+ *  - by artifact:          ev_artifact    (artifact, environment, time, kind, outcome, deploy_id)
+ *  - by host:              eh_host        (host, environment, time, kind, seq) on event_hosts
+ *  - a change's events:    ev_deploy_id   (deploy_id, time), already in time order
+ * event_hosts holds the hosts of deploys and outcomes only (the store decides at insert, as it
+ * decides events.outcome), so a host row of another kind than deploy is an outcome's.
+ * Candidate lookups may return a deploy_id more than once; the correlator keeps one of each
+ * (cheaper than SQL's DISTINCT, which builds a temporary b-tree per lookup).
  * The literal `kind = 1` / `outcome = 1` terms are what lets SQLite pick the partial indexes:
  * keep them literals, never parameters. Environments compare with IS so that an event without
  * an environment matches only events without one.
@@ -18,19 +24,19 @@
 
 /* Statement numbers: index into LH_CORR_SQL. */
 enum {
-    LH_CSQL_CAND_SERVICE,   /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CAND_HOST,      /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CAND_ARTIFACT,  /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CHANGE,         /* ?1 deploy_id ?2 env -> the change's events, oldest first */
-    LH_CSQL_OUT_SERVICE,    /* ?1 service ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_OUT_HOST,       /* ?1 host ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_OUT_ARTIFACT,   /* ?1 artifact ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_EVENT_BLOB,     /* ?1 seq -> canonical protobuf */
-    LH_CSQL_PAIR_GET,       /* ?1 outcome_seq ?2 deploy_id -> late */
-    LH_CSQL_PAIR_INSERT,    /* ?1 outcome_seq ?2 deploy_id ?3 deploy_seq ?4 score ?5 rank
-                             ?6 lead_seconds ?7 reasons ?8 late ?9 created */
-    LH_CSQL_PAIR_SET_ALERT, /* ?1 alert_seq ?2 outcome_seq */
-    LH_CSQL_ALERT_SEQ,      /* ?1 alert id -> seq */
+    LH_CSQL_CAND_SERVICE,  /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CAND_HOST,     /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CAND_ARTIFACT, /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CHANGE,        /* ?1 deploy_id ?2 env -> the change's events, oldest first */
+    LH_CSQL_OUT_SERVICE,   /* ?1 service ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_OUT_HOST,      /* ?1 host ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_OUT_ARTIFACT,  /* ?1 artifact ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_EVENT_BLOB,    /* ?1 seq -> canonical protobuf */
+    LH_CSQL_PAIR_GET,      /* ?1 outcome_seq ?2 deploy_id -> late */
+    LH_CSQL_PAIR_INSERT,   /* ?1 outcome_seq ?2 deploy_id ?3 deploy_seq ?4 score ?5 rank
+                            ?6 lead_seconds ?7 reasons ?8 late ?9 created ?10 alert_seq */
+    LH_CSQL_ALERT_SEQ,     /* ?1 alert id -> seq */
+    LH_CSQL_PAIR_MAX,      /* -> highest outcome_seq with a pair (0 when none) */
     LH_CSQL_COUNT
 };
 
@@ -52,15 +58,15 @@ enum {
 /* clang-format off */
 static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_CAND_SERVICE] =
-        "SELECT DISTINCT deploy_id FROM events"
+        "SELECT deploy_id FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
         " AND deploy_id IS NOT NULL",
     [LH_CSQL_CAND_HOST] =
-        "SELECT DISTINCT e.deploy_id FROM event_hosts h JOIN events e ON e.seq = h.seq"
+        "SELECT e.deploy_id FROM event_hosts h JOIN events e ON e.seq = h.seq"
         " WHERE h.host = ?1 AND h.environment IS ?2 AND h.time BETWEEN ?3 AND ?4"
         " AND h.kind = 1 AND e.deploy_id IS NOT NULL",
     [LH_CSQL_CAND_ARTIFACT] =
-        "SELECT DISTINCT deploy_id FROM events"
+        "SELECT deploy_id FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
         " AND deploy_id IS NOT NULL",
     [LH_CSQL_CHANGE] =
@@ -71,9 +77,8 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         "SELECT seq FROM events"
         " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4",
     [LH_CSQL_OUT_HOST] =
-        "SELECT h.seq FROM event_hosts h JOIN events e ON e.seq = h.seq"
-        " WHERE h.host = ?1 AND h.environment IS ?2 AND h.time BETWEEN ?3 AND ?4"
-        " AND h.kind <> 1 AND e.outcome = 1",
+        "SELECT seq FROM event_hosts"
+        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1",
     [LH_CSQL_OUT_ARTIFACT] =
         "SELECT seq FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1",
@@ -83,11 +88,11 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         "SELECT late FROM correlations WHERE outcome_seq = ?1 AND deploy_id = ?2",
     [LH_CSQL_PAIR_INSERT] =
         "INSERT INTO correlations (outcome_seq, deploy_id, deploy_seq, score, rank, lead_seconds,"
-        " reasons, late, alert_seq, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
-    [LH_CSQL_PAIR_SET_ALERT] =
-        "UPDATE correlations SET alert_seq = ?1 WHERE outcome_seq = ?2 AND alert_seq IS NULL",
+        " reasons, late, alert_seq, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9)",
     [LH_CSQL_ALERT_SEQ] =
         "SELECT seq FROM alerts WHERE id = ?1",
+    [LH_CSQL_PAIR_MAX] =
+        "SELECT coalesce(max(outcome_seq), 0) FROM correlations",
 };
 /* clang-format on */
 

@@ -909,6 +909,101 @@ START_TEST(test_query_plans_use_indexes)
         }
         sqlite3_finalize(s);
     }
+    /* the candidate lookups read their index only (schema version 2): no table row per match */
+    static const int covered[] = {LH_CSQL_CAND_SERVICE, LH_CSQL_CAND_ARTIFACT, LH_CSQL_OUT_SERVICE,
+                                  LH_CSQL_OUT_HOST, LH_CSQL_OUT_ARTIFACT};
+    for (size_t i = 0; i < sizeof(covered) / sizeof(covered[0]); i++) {
+        char sql[1024];
+        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", LH_CORR_SQL[covered[i]]);
+        sqlite3_stmt *s = NULL;
+        ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+        int rows = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(s, 3);
+            ck_assert_msg(strstr(detail, "COVERING INDEX"), "statement %d reads the table: %s",
+                          covered[i], detail);
+            rows++;
+        }
+        ck_assert_int_eq(rows, 1);
+        sqlite3_finalize(s);
+    }
+    fx_done(&f);
+}
+END_TEST
+
+/* Rewrites the store's indexes as schema version 1 had them (the store keeps its rows). */
+static void
+downgrade_to_v1(fx_t *f)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(f->path, &db), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(
+        db,
+        "DROP INDEX ev_deploy_svc;"
+        "CREATE INDEX ev_deploy_svc ON events(service, environment, time) WHERE kind = 1;"
+        "DROP INDEX ev_outcome_svc;"
+        "CREATE INDEX ev_outcome_svc ON events(service, environment, time) WHERE outcome = 1;"
+        "DROP INDEX eh_host;"
+        "CREATE INDEX eh_host ON event_hosts(host, environment, time);"
+        "DROP INDEX ev_artifact;"
+        "CREATE INDEX ev_artifact ON events(artifact, environment, time)"
+        "  WHERE artifact IS NOT NULL;"
+        "DROP INDEX ev_deploy_id;"
+        "CREATE INDEX ev_deploy_id ON events(deploy_id) WHERE deploy_id IS NOT NULL;"
+        "PRAGMA user_version = 1;",
+        NULL, NULL, &err);
+    ck_assert_msg(rc == SQLITE_OK, "downgrade: %s", err ? err : "?");
+    sqlite3_close(db);
+}
+
+/* A store written by schema version 1 is migrated on open and its rows correlate as before:
+ * outcomes after the migration find changes stored before it (service, host, artifact), and a
+ * late change finds an outcome stored before it. */
+START_TEST(test_migrated_v1_store)
+{
+    fx_t f;
+    fx_init(&f);
+    const char *art = "pkg:oci/api@sha256:cafe";
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          "web-1", "7", "6", art)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-0", T0 + 2 * MIN, "batch", "prod", "web-5",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    fx_close(&f);
+    downgrade_to_v1(&f);
+    fx_open(&f);
+    ck_assert_int_eq(count_sql(&f, "PRAGMA user_version"), lh_store_schema_version());
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                   "'ev_deploy_svc' AND sql LIKE '%deploy_id%'"),
+                     1);
+
+    /* by artifact and host (another service), then by service */
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "billing", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, art)),
+                     1);
+    ck_assert_int_eq(submit(&f, mk_alert("a-1", T0 + 6 * MIN, "api", "prod", NULL, LH_ALERT_FIRING,
+                                         LH_SEV_CRITICAL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    ck_assert_str_eq(al.a[0]->suspects[0].deploy_id, "D-1");
+    ck_assert_reason(&al.a[0]->suspects[0],
+                     "the incident names artifact pkg:oci/api@sha256:cafe, which this change "
+                     "shipped");
+    ck_assert_str_eq(al.a[1]->suspects[0].deploy_id, "D-1");
+    ck_assert_str_eq(al.a[1]->rollback_version, "6");
+    free_alerts(&al);
+
+    /* a late change on web-5 finds the incident stored before the migration */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 + MIN, "jobs",
+                                          "prod", "web-5", "2", "1", NULL)),
+                     1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations WHERE deploy_id = 'D-2'"
+                                   " AND late = 1"),
+                     1);
     fx_done(&f);
 }
 END_TEST
@@ -946,7 +1041,7 @@ correlator_suite(void)
     add_case(s, "non_outcomes", test_non_outcomes, test_min_severity_option, NULL);
     add_case(s, "restart", test_restart_idempotent, NULL, NULL);
     add_case(s, "errors", test_bad_arguments, test_store_error, NULL);
-    add_case(s, "plans", test_query_plans_use_indexes, NULL, NULL);
+    add_case(s, "plans", test_query_plans_use_indexes, test_migrated_v1_store, NULL);
     return s;
 }
 
