@@ -4,21 +4,45 @@
  * Opening: write mode first takes an exclusive flock() on the database file itself, held on a
  * separate descriptor for the store's whole life, then opens SQLite, refuses files that are not
  * SQLite databases (LH_ESTORE) or whose user_version is newer than this binary (LH_ESCHEMA),
- * both before anything is written, sets WAL and the pragmas, and runs the missing migrations in
- * one transaction. Read-only opens take no lock, run no migration and never create the file.
+ * both before anything is written, sets WAL and the pragmas, runs the missing migrations in one
+ * transaction and starts the checkpointer. Read-only opens take no lock, run no migration, start
+ * no thread and never create the file.
+ *
+ * Checkpoints: the writer never checkpoints (wal_autocheckpoint = 0); a commit inside which
+ * SQLite copied the WAL back cost 40-100 ms of the reactor's time. A thread of the store, with
+ * its own connection, does it: the writer's wal hook wakes it once the WAL passes
+ * wal_checkpoint_bytes, and it runs PASSIVE checkpoints (concurrent with the writer) until at
+ * most WAL_TAIL_BYTES are left, at most CKPT_PASSIVE_ROUNDS of them, then one RESTART so that the
+ * WAL starts over: a PASSIVE checkpoint alone never copies the frames a busy writer keeps
+ * appending, and the WAL would grow forever. The RESTART needs the write lock: it raises
+ * `restarting`, and lh_store_begin() waits until it is done (typically the copy of one commit's
+ * frames and two fsyncs), so it never competes with a stream of transactions. While it waits for
+ * readers it holds the write lock, so it gives up after CKPT_RESTART_MS and retries with a
+ * backoff. Hard cap: at WAL_CAP_FACTOR thresholds (the writer outran the thread)
+ * lh_store_begin() waits for the end of a checkpoint cycle, so the WAL stays under about that
+ * size plus one transaction. The one thing that can still grow it is a reader that holds an old
+ * snapshot (no checkpoint can pass it); then the writer goes on and a warning is logged. The
+ * store's connections retry a locked database every BUSY_SLEEP_US for up to BUSY_TIMEOUT_MS,
+ * not on SQLite's 1..100 ms ladder.
  *
  * Invariants:
- * - The flock descriptor is closed only after sqlite3_close(): closing any descriptor of the
- *   file drops the POSIX locks SQLite holds on it in this process. For the same reason a second
- *   write open of a file this process already holds is refused from a process-wide registry of
- *   (device, inode) pairs before any descriptor is opened.
+ * - The flock descriptor is closed only after sqlite3_close() of both connections: closing any
+ *   descriptor of the file drops the POSIX locks SQLite holds on it in this process. For the same
+ *   reason a second write open of a file this process already holds is refused from a
+ *   process-wide registry of (device, inode) pairs before any descriptor is opened; the
+ *   checkpointer's connection is the store's own and is not registered.
+ * - The checkpointer is stopped and joined before the writer's connection closes; the last close
+ *   checkpoints what is left and removes the WAL.
  * - Dedupe: `dd` maps lh__hash64(id) -> seq for every row of `events` (committed and in the open
  *   transaction), in an open-addressing table with linear probing and backward-shift deletion.
- *   A hash match is confirmed by reading the stored id, so a collision never drops a distinct
- *   event. Entries added in the open transaction are listed in `undo` and removed on rollback
- *   (explicit, on a failed commit, or when SQLite rolled the transaction back by itself after
- *   SQLITE_FULL / SQLITE_IOERR / SQLITE_NOMEM). Capacity for one more entry is reserved before a
- *   row is written, so a stored row always has its entry.
+ *   A slot is 8 bytes: 31 bits of the hash (the home slot is hash & mask, so a resize needs no
+ *   rehash up to DD_MAX_CAP slots) and the low 32 bits of seq. A tag match is confirmed by
+ *   reading the stored id of each candidate row seq_lo + k * 2^32 up to the largest row indexed
+ *   (one candidate below 2^32 rows), so neither a collision nor the short seq ever drops a
+ *   distinct event or names the wrong row. Entries added in the open transaction are listed in
+ *   `undo` and removed on rollback (explicit, on a failed commit, or when SQLite rolled the
+ *   transaction back by itself after SQLITE_FULL / SQLITE_IOERR / SQLITE_NOMEM). Capacity for
+ *   one more entry is reserved before a row is written, so a stored row always has its entry.
  * - A database error inside a transaction poisons it: the caller must roll back, and a commit of a
  *   poisoned transaction rolls back and fails (no half-written event is ever committed).
  * - Every statement is prepared once at open; all SQL text of this file is in STORE_SQL below.
@@ -28,11 +52,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hash.h"
@@ -43,9 +69,19 @@
 
 #define COMPONENT "store"
 #define DEFAULT_CACHE_KB 32768
-#define DEFAULT_WAL_AUTOCHECKPOINT 20000
+#define DEFAULT_WAL_CHECKPOINT_BYTES (64LL << 20)
+#define MIN_WAL_CHECKPOINT_BYTES (64LL << 10)
+#define WAL_CAP_FACTOR 4         /* writers wait for the checkpoint past this many thresholds */
+#define WAL_KEEP_FACTOR 2        /* journal_size_limit: a restarted WAL file shrinks to this */
+#define WAL_TAIL_BYTES (1 << 20) /* PASSIVE rounds go on while more than this is left */
+#define CKPT_PASSIVE_ROUNDS 4    /* then RESTART, whatever is left */
+#define CKPT_RESTART_MS 20       /* a RESTART gives up (and retries later) after this long */
+#define CKPT_BACKOFF_MIN_MS 10   /* after a failed cycle, doubling up to the max */
+#define CKPT_BACKOFF_MAX_MS 1000
 #define BUSY_TIMEOUT_MS 5000
+#define BUSY_SLEEP_US 150
 #define DD_MIN_CAP 1024
+#define DD_COUNT_ABOVE (1 << 24) /* rows; below, max(seq) sizes the dedupe index */
 
 /* clang-format off */
 #define STORE_SQL(X)                                                                               \
@@ -85,7 +121,9 @@
 #define SQL_USER_VERSION "PRAGMA user_version"
 #define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
 #define SQL_PRAGMAS "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
-                    " PRAGMA wal_autocheckpoint = %d;"
+                    " PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %lld;"
+#define SQL_PAGE_SIZE "PRAGMA page_size"
+#define SQL_SYNCHRONOUS "PRAGMA synchronous = %s"
 #define SQL_CACHE_SIZE "PRAGMA cache_size = -%lld"
 /* clang-format on */
 
@@ -102,18 +140,49 @@ static const char *const store_sql[S_COUNT] = {
 #undef X
 };
 
+/* 8 bytes an event. The tag keeps 31 bits of the id hash (the home slot is hash & mask, so a
+ * resize needs no rehash while cap <= DD_MAX_CAP) and the slot keeps the low 32 bits of the row:
+ * a tag match is confirmed by reading the stored id of each row seq_lo + k * 2^32 <= max_seq. */
 typedef struct dd_slot {
-    uint64_t hash;
-    int64_t seq; /* 0: empty (rowids start at 1) */
+    uint32_t tag;    /* 0: empty; else DD_USED | the id hash's low 31 bits */
+    uint32_t seq_lo; /* the row's low 32 bits */
 } dd_slot_t;
+
+#define DD_USED 0x80000000u
+#define DD_MAX_CAP ((size_t)1 << 31) /* 1.5 billion events at the 70% load limit */
 
 typedef struct dedupe {
     dd_slot_t *slots;
     size_t cap; /* power of two */
     size_t count;
+    int64_t max_seq; /* at least the largest row ever indexed: bounds the candidates of a slot */
     dd_slot_t *undo; /* entries added in the open transaction */
     size_t n_undo, cap_undo;
 } dedupe_t;
+
+/* The background checkpointer of a writable store. The writer thread touches only the atomics
+ * and, rarely, mu; the thread owns db. */
+typedef struct ckpt {
+    sqlite3 *db; /* its own connection to the store */
+    const char *path;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t wake_cv; /* the thread waits here for work */
+    pthread_cond_t done_cv; /* writers wait here for a RESTART or a cycle to end */
+    int wake;               /* mu: a cycle is asked for */
+    uint64_t cycles;        /* mu: cycles ended */
+    atomic_int stop;
+    atomic_int signalled;  /* the wal hook asked for a cycle that has not ended yet */
+    atomic_int restarting; /* a RESTART is pending or running: new transactions wait */
+    atomic_int pinned;     /* the last RESTART gave up: a reader holds an old snapshot */
+    atomic_int frames;     /* frames in the WAL after the writer's last commit */
+    atomic_int in_txn;     /* the writer is inside lh_store_begin()/commit() */
+    int threshold_frames, cap_frames, tail_frames;
+    int64_t start_ns, deadline_ns; /* the running RESTART's busy handler gives up at deadline */
+    int64_t last_log_ns;
+    atomic_uint_fast64_t n_passive, n_restarts, n_restart_busy, n_restart_waits, n_cap_waits;
+} ckpt_t;
 
 struct lh_store {
     sqlite3 *db;
@@ -124,13 +193,22 @@ struct lh_store {
     ino_t ino;
     int in_txn;
     int txn_failed;
+    int64_t busy_t0; /* when the running statement first found the database locked */
     sqlite3_stmt *stmt[S_COUNT];
     dedupe_t dd;
+    ckpt_t *ck; /* NULL when read-only */
 };
 
-/* ---- test hook ------------------------------------------------------------------------------ */
+/* ---- test hooks ----------------------------------------------------------------------------- */
 
 static uint64_t force_hash_mod;
+static atomic_int ckpt_hold;
+
+void
+lh__store_test_ckpt_hold(int on)
+{
+    atomic_store(&ckpt_hold, on);
+}
 
 void
 lh__store_test_force_hash(uint64_t mod)
@@ -138,11 +216,23 @@ lh__store_test_force_hash(uint64_t mod)
     force_hash_mod = mod;
 }
 
+static uint64_t force_hash_keep;
+
+void
+lh__store_test_force_hash_bits(uint64_t keep)
+{
+    force_hash_keep = keep;
+}
+
 static uint64_t
 id_hash(const char *id)
 {
     uint64_t h = lh__hash64(id, strlen(id));
-    return force_hash_mod ? h % force_hash_mod : h;
+    if (force_hash_mod)
+        h %= force_hash_mod;
+    if (force_hash_keep)
+        h &= force_hash_keep;
+    return h;
 }
 
 /* ---- writers held by this process ----------------------------------------------------------- */
@@ -207,7 +297,346 @@ sql_fail(lh_store_t *st, int rc, const char *what)
     }
 }
 
+/* ---- busy waits ----------------------------------------------------------------------------- */
+
+static void
+sleep_us(long us)
+{
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Busy handler of the store's own connections: a locked database is retried every BUSY_SLEEP_US
+ * for up to BUSY_TIMEOUT_MS per statement. SQLite's own ladder sleeps 1..100 ms, far longer than
+ * the few milliseconds a RESTART checkpoint holds the write lock. */
+static int
+busy_retry(void *arg, int n)
+{
+    int64_t *t0 = arg;
+    int64_t now = lh_mono_ns();
+    if (n == 0)
+        *t0 = now;
+    else if (now - *t0 >= BUSY_TIMEOUT_MS * LH_NS_PER_MS)
+        return 0;
+    sleep_us(BUSY_SLEEP_US);
+    return 1;
+}
+
+/* ---- background checkpoints ----------------------------------------------------------------- */
+
+static void
+ckpt_log(ckpt_t *ck, lh_log_level_t level, const char *what, int rc)
+{
+    /* at most one line a second: the thread retries on its own */
+    int64_t now = lh_mono_ns();
+    if (ck->last_log_ns && now - ck->last_log_ns < LH_NS_PER_SEC)
+        return;
+    ck->last_log_ns = now;
+    lh_log(level, COMPONENT, "%s: %s: %s (sqlite %d)", ck->path, what, sqlite3_errstr(rc), rc);
+}
+
+/* The checkpointer's busy handler, used only by RESTART. Waiting for the writer's transaction to
+ * end blocks nobody (the next one waits for the RESTART in ckpt_gate()), so that wait is long;
+ * but once RESTART holds the write lock and waits for readers, the writer waits as long, so it
+ * gives up CKPT_RESTART_MS after the writer's last transaction (and retries later). */
+static int
+ckpt_busy(void *arg, int n)
+{
+    ckpt_t *ck = arg;
+    (void)n;
+    if (atomic_load(&ck->stop))
+        return 0;
+    int64_t now = lh_mono_ns();
+    if (atomic_load(&ck->in_txn))
+        ck->deadline_ns = now + CKPT_RESTART_MS * LH_NS_PER_MS;
+    if (!atomic_load(&ckpt_hold) &&
+        (now >= ck->deadline_ns || now - ck->start_ns >= BUSY_TIMEOUT_MS * LH_NS_PER_MS))
+        return 0;
+    sleep_us(100);
+    return 1;
+}
+
+/* After each commit of the writer (its thread): notes the WAL size and wakes the checkpointer once
+ * the WAL passes the threshold. */
+static int
+ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    ckpt_t *ck = arg;
+    (void)db;
+    (void)name;
+    atomic_store_explicit(&ck->frames, frames, memory_order_relaxed);
+    if (frames >= ck->threshold_frames && !atomic_exchange(&ck->signalled, 1)) {
+        pthread_mutex_lock(&ck->mu);
+        ck->wake = 1;
+        pthread_cond_signal(&ck->wake_cv);
+        pthread_mutex_unlock(&ck->mu);
+    }
+    return SQLITE_OK;
+}
+
+/* One cycle: PASSIVE checkpoints (concurrent with the writer) until what is left is small, then
+ * one RESTART (new transactions wait for it) so that the WAL starts over. A PASSIVE checkpoint
+ * alone never catches up with a busy writer: the WAL would never restart and grow forever.
+ * Returns 0, or -1 when the thread should back off (a reader pins the WAL, or an error). */
+static int
+ckpt_cycle(ckpt_t *ck)
+{
+    for (int round = 0;; round++) {
+        if (atomic_load(&ck->stop))
+            return 0;
+        int nlog = 0, nckpt = 0;
+        int rc =
+            sqlite3_wal_checkpoint_v2(ck->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+        if (rc != SQLITE_OK) {
+            if (atomic_load(&ck->stop))
+                return 0;
+            ckpt_log(ck, LH_LOG_WARN, "background checkpoint", rc);
+            return -1;
+        }
+        atomic_fetch_add(&ck->n_passive, 1);
+        int now = atomic_load_explicit(&ck->frames, memory_order_relaxed);
+        if (now < nckpt)
+            return 0; /* all was copied while the writer was idle: it restarted the WAL itself */
+        if (now - nckpt <= ck->tail_frames || round + 1 >= CKPT_PASSIVE_ROUNDS)
+            break;
+    }
+    ck->start_ns = lh_mono_ns();
+    ck->deadline_ns = ck->start_ns + CKPT_RESTART_MS * LH_NS_PER_MS;
+    atomic_store(&ck->restarting, 1);
+    int rc = sqlite3_wal_checkpoint_v2(ck->db, "main", SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    atomic_store(&ck->restarting, 0);
+    pthread_mutex_lock(&ck->mu);
+    pthread_cond_broadcast(&ck->done_cv);
+    pthread_mutex_unlock(&ck->mu);
+    if (rc == SQLITE_OK) {
+        atomic_fetch_add(&ck->n_restarts, 1);
+        atomic_store(&ck->frames, 0);
+        atomic_store(&ck->pinned, 0);
+        return 0;
+    }
+    if (atomic_load(&ck->stop))
+        return 0;
+    if ((rc & 0xff) == SQLITE_BUSY) {
+        atomic_fetch_add(&ck->n_restart_busy, 1);
+        atomic_store(&ck->pinned, 1);
+        return -1;
+    }
+    ckpt_log(ck, LH_LOG_WARN, "background checkpoint (restart)", rc);
+    return -1;
+}
+
+static void
+abs_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    int64_t ns = ts->tv_nsec + (ms % 1000) * LH_NS_PER_MS;
+    ts->tv_sec += ms / 1000 + ns / LH_NS_PER_SEC;
+    ts->tv_nsec = ns % LH_NS_PER_SEC;
+}
+
+static void *
+ckpt_main(void *arg)
+{
+    ckpt_t *ck = arg;
+    int backoff_ms = 0;
+    pthread_mutex_lock(&ck->mu);
+    for (;;) {
+        if (backoff_ms && !atomic_load(&ck->stop)) {
+            /* a reader pins the WAL (or the disk fails): wake-ups are ignored for a while */
+            struct timespec ts;
+            abs_deadline(&ts, backoff_ms);
+            while (!atomic_load(&ck->stop) &&
+                   pthread_cond_timedwait(&ck->wake_cv, &ck->mu, &ts) != ETIMEDOUT)
+                ;
+            if (atomic_load(&ck->frames) >= ck->threshold_frames)
+                ck->wake = 1;
+        }
+        while (!atomic_load(&ck->stop) && !ck->wake)
+            pthread_cond_wait(&ck->wake_cv, &ck->mu);
+        if (atomic_load(&ck->stop))
+            break;
+        ck->wake = 0;
+        pthread_mutex_unlock(&ck->mu);
+        int rc = ckpt_cycle(ck);
+        pthread_mutex_lock(&ck->mu);
+        ck->cycles++;
+        atomic_store(&ck->signalled, 0);
+        pthread_cond_broadcast(&ck->done_cv);
+        if (rc == 0)
+            backoff_ms = 0;
+        else
+            backoff_ms = backoff_ms ? backoff_ms * 2 : CKPT_BACKOFF_MIN_MS;
+        if (backoff_ms > CKPT_BACKOFF_MAX_MS)
+            backoff_ms = CKPT_BACKOFF_MAX_MS;
+    }
+    pthread_mutex_unlock(&ck->mu);
+    return NULL;
+}
+
+/* Before a transaction (writer thread): waits while a RESTART is pending or running, so that it
+ * gets the write lock at once and holds it briefly; and, when the WAL has reached the hard cap
+ * (WAL_CAP_FACTOR thresholds: the writer outran the checkpointer), waits for the end of a
+ * checkpoint cycle. Never waits longer than BUSY_TIMEOUT_MS, nor for a WAL a reader pins. */
+static void
+ckpt_gate(lh_store_t *st)
+{
+    ckpt_t *ck = st->ck;
+    if (!ck)
+        return;
+    int over = atomic_load_explicit(&ck->frames, memory_order_relaxed) >= ck->cap_frames;
+    if (over && atomic_load(&ck->pinned)) {
+        lh_log_ratelimited("store-wal-pinned", LH_LOG_WARN, COMPONENT,
+                           "%s: the WAL holds %d pages and cannot restart: a reader keeps an old "
+                           "snapshot open",
+                           st->path, atomic_load(&ck->frames));
+        over = 0;
+    }
+    if (!over && !atomic_load_explicit(&ck->restarting, memory_order_relaxed))
+        return;
+    atomic_fetch_add(over ? &ck->n_cap_waits : &ck->n_restart_waits, 1);
+    struct timespec ts;
+    abs_deadline(&ts, BUSY_TIMEOUT_MS);
+    pthread_mutex_lock(&ck->mu);
+    uint64_t cycles = ck->cycles;
+    if (over) {
+        ck->wake = 1;
+        pthread_cond_signal(&ck->wake_cv);
+    }
+    while (!atomic_load(&ck->stop) &&
+           (atomic_load(&ck->restarting) || (over && ck->cycles == cycles))) {
+        if (pthread_cond_timedwait(&ck->done_cv, &ck->mu, &ts) == ETIMEDOUT) {
+            lh_log_ratelimited("store-wal-wait", LH_LOG_WARN, COMPONENT,
+                               "%s: waited %d ms for a WAL checkpoint; going on", st->path,
+                               BUSY_TIMEOUT_MS);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ck->mu);
+}
+
+static void
+ckpt_free(ckpt_t *ck)
+{
+    if (ck->db && sqlite3_close(ck->db) != SQLITE_OK)
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: close (checkpointer): %s", ck->path,
+               sqlite3_errmsg(ck->db));
+    pthread_mutex_destroy(&ck->mu);
+    pthread_cond_destroy(&ck->wake_cv);
+    pthread_cond_destroy(&ck->done_cv);
+    free(ck);
+}
+
+/* Stops and joins the thread (an interrupted checkpoint is harmless: the writer's close
+ * checkpoints what is left) and closes its connection. */
+static void
+ckpt_stop(lh_store_t *st)
+{
+    ckpt_t *ck = st->ck;
+    if (!ck)
+        return;
+    sqlite3_wal_hook(st->db, NULL, NULL);
+    if (ck->started) {
+        pthread_mutex_lock(&ck->mu);
+        atomic_store(&ck->stop, 1);
+        pthread_cond_broadcast(&ck->wake_cv);
+        pthread_cond_broadcast(&ck->done_cv);
+        pthread_mutex_unlock(&ck->mu);
+        sqlite3_interrupt(ck->db);
+        pthread_join(ck->thread, NULL);
+    }
+    ckpt_free(ck);
+    st->ck = NULL;
+}
+
+static int
+ckpt_fail(lh_store_t *st, int rc, const char *what)
+{
+    lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s: %s (sqlite %d)", st->path, what,
+           st->ck->db ? sqlite3_errmsg(st->ck->db) : sqlite3_errstr(rc), rc);
+    return (rc & 0xff) == SQLITE_NOMEM ? LH_ENOMEM : LH_ESTORE;
+}
+
+/* Opens the checkpointer's connection and starts its thread (writable stores, after the
+ * migrations). Not registered as a writer: it is the store's own, and takes no flock. */
+static int
+ckpt_start(lh_store_t *st, const lh_store_opts_t *o)
+{
+    ckpt_t *ck = calloc(1, sizeof(*ck));
+    if (!ck)
+        return LH_ENOMEM;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&ck->mu, NULL);
+    pthread_cond_init(&ck->wake_cv, &ca);
+    pthread_cond_init(&ck->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    ck->path = st->path;
+    st->ck = ck;
+
+    /* thresholds in frames of this file's page size (stores made before 16 kB pages keep theirs) */
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, SQL_PAGE_SIZE, -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    int64_t frame = (rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0) + 24;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return sql_fail(st, rc, "reading the page size");
+    int64_t bytes =
+        o->wal_checkpoint_bytes > 0 ? o->wal_checkpoint_bytes : DEFAULT_WAL_CHECKPOINT_BYTES;
+    if (bytes < MIN_WAL_CHECKPOINT_BYTES)
+        bytes = MIN_WAL_CHECKPOINT_BYTES;
+    if (bytes > (INT32_MAX / WAL_CAP_FACTOR) * frame)
+        bytes = (INT32_MAX / WAL_CAP_FACTOR) * frame;
+    ck->threshold_frames = (int)(bytes / frame);
+    ck->cap_frames = ck->threshold_frames * WAL_CAP_FACTOR;
+    ck->tail_frames = (int)(WAL_TAIL_BYTES / frame);
+    if (ck->tail_frames > ck->threshold_frames / 4)
+        ck->tail_frames = ck->threshold_frames / 4;
+
+    rc = sqlite3_open_v2(st->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return ckpt_fail(st, rc, "opening the checkpointer's connection");
+    sqlite3_extended_result_codes(ck->db, 1);
+    sqlite3_busy_handler(ck->db, ckpt_busy, ck);
+    char sql[64];
+    snprintf(sql, sizeof(sql), SQL_SYNCHRONOUS, o->synchronous_full ? "FULL" : "NORMAL");
+    rc = sqlite3_exec(ck->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return ckpt_fail(st, rc, "setting the checkpointer's pragmas");
+    if ((rc = pthread_create(&ck->thread, NULL, ckpt_main, ck)) != 0) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: cannot start the checkpointer: %s", st->path,
+               strerror(rc));
+        return LH_ESTORE;
+    }
+    ck->started = 1;
+    sqlite3_wal_hook(st->db, ckpt_wal_hook, ck);
+    return 0;
+}
+
+void
+lh__store_wal_stats(lh_store_t *st, lh_store_wal_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!st->ck)
+        return;
+    out->passive = atomic_load(&st->ck->n_passive);
+    out->restarts = atomic_load(&st->ck->n_restarts);
+    out->restart_busy = atomic_load(&st->ck->n_restart_busy);
+    out->restart_waits = atomic_load(&st->ck->n_restart_waits);
+    out->cap_waits = atomic_load(&st->ck->n_cap_waits);
+    out->restarting = atomic_load(&st->ck->restarting);
+}
+
 /* ---- dedupe index --------------------------------------------------------------------------- */
+
+static inline uint32_t
+dd_tag(uint64_t hash)
+{
+    return DD_USED | (uint32_t)(hash & ~DD_USED);
+}
 
 static int
 dd_resize(dedupe_t *dd, size_t cap)
@@ -217,10 +646,10 @@ dd_resize(dedupe_t *dd, size_t cap)
         return LH_ENOMEM;
     size_t mask = cap - 1;
     for (size_t i = 0; i < dd->cap; i++) {
-        if (!dd->slots[i].seq)
+        if (!dd->slots[i].tag)
             continue;
-        size_t j = dd->slots[i].hash & mask;
-        while (slots[j].seq)
+        size_t j = dd->slots[i].tag & mask;
+        while (slots[j].tag)
             j = (j + 1) & mask;
         slots[j] = dd->slots[i];
     }
@@ -236,6 +665,8 @@ dd_reserve(dedupe_t *dd, int with_undo)
 {
     if (!dd->cap || (dd->count + 1) * 10 > dd->cap * 7) {
         size_t cap = dd->cap ? dd->cap * 2 : DD_MIN_CAP;
+        if (cap > DD_MAX_CAP)
+            return LH_ERANGE;
         int rc = dd_resize(dd, cap);
         if (rc)
             return rc;
@@ -256,50 +687,52 @@ static void
 dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int with_undo)
 {
     size_t mask = dd->cap - 1;
-    size_t j = hash & mask;
-    while (dd->slots[j].seq)
+    dd_slot_t e = {dd_tag(hash), (uint32_t)seq};
+    size_t j = e.tag & mask;
+    while (dd->slots[j].tag)
         j = (j + 1) & mask;
-    dd->slots[j].hash = hash;
-    dd->slots[j].seq = seq;
+    dd->slots[j] = e;
     dd->count++;
+    if (seq > dd->max_seq)
+        dd->max_seq = seq;
     if (with_undo)
-        dd->undo[dd->n_undo++] = dd->slots[j];
+        dd->undo[dd->n_undo++] = e;
 }
 
+/* Removes one slot holding exactly e. Two entries with the same tag and seq_lo are
+ * indistinguishable in the table (lookups confirm every candidate row), so any one will do. */
 static void
-dd_remove(dedupe_t *dd, uint64_t hash, int64_t seq)
+dd_remove(dedupe_t *dd, dd_slot_t e)
 {
     size_t mask = dd->cap - 1;
-    size_t i = hash & mask;
-    while (dd->slots[i].seq && !(dd->slots[i].hash == hash && dd->slots[i].seq == seq))
+    size_t i = e.tag & mask;
+    while (dd->slots[i].tag && !(dd->slots[i].tag == e.tag && dd->slots[i].seq_lo == e.seq_lo))
         i = (i + 1) & mask;
-    if (!dd->slots[i].seq)
+    if (!dd->slots[i].tag)
         return;
     /* backward-shift deletion keeps every probe chain unbroken without tombstones */
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!dd->slots[j].seq)
+        if (!dd->slots[j].tag)
             break;
-        size_t k = dd->slots[j].hash & mask; /* home slot of the entry at j */
+        size_t k = dd->slots[j].tag & mask; /* home slot of the entry at j */
         int stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
         if (!stays) {
             dd->slots[i] = dd->slots[j];
             i = j;
         }
     }
-    dd->slots[i].seq = 0;
-    dd->slots[i].hash = 0;
+    dd->slots[i].tag = 0;
+    dd->slots[i].seq_lo = 0;
     dd->count--;
 }
 
 static void
 dd_undo_all(dedupe_t *dd)
 {
-    while (dd->n_undo) {
-        dd_slot_t e = dd->undo[--dd->n_undo];
-        dd_remove(dd, e.hash, e.seq);
-    }
+    while (dd->n_undo)
+        dd_remove(dd, dd->undo[--dd->n_undo]);
 }
 
 static void
@@ -310,6 +743,25 @@ dd_free(dedupe_t *dd)
     memset(dd, 0, sizeof(*dd));
 }
 
+/* Returns 1 when row seq exists and holds id, 0 when not, or a negative LH_E* code. */
+static int
+dd_row_is(lh_store_t *st, int64_t seq, const char *id)
+{
+    sqlite3_stmt *s = st->stmt[S_GET_ID];
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    int same = 0;
+    if (rc == SQLITE_ROW) {
+        const char *stored = (const char *)sqlite3_column_text(s, 0);
+        same = stored && strcmp(stored, id) == 0;
+    } else if (rc != SQLITE_DONE) {
+        sqlite3_reset(s);
+        return sql_fail(st, rc, "dedupe lookup");
+    }
+    sqlite3_reset(s);
+    return same;
+}
+
 /* Looks id up. Returns 1 and *seq when stored, 0 when not, or a negative LH_E* code. */
 static int
 dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq)
@@ -318,24 +770,21 @@ dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq)
     if (!dd->cap)
         return 0;
     size_t mask = dd->cap - 1;
-    sqlite3_stmt *s = st->stmt[S_GET_ID];
-    for (size_t j = hash & mask; dd->slots[j].seq; j = (j + 1) & mask) {
-        if (dd->slots[j].hash != hash)
+    uint32_t tag = dd_tag(hash);
+    for (size_t j = tag & mask; dd->slots[j].tag; j = (j + 1) & mask) {
+        if (dd->slots[j].tag != tag)
             continue;
-        sqlite3_bind_int64(s, 1, dd->slots[j].seq);
-        int rc = sqlite3_step(s);
-        int same = 0;
-        if (rc == SQLITE_ROW) {
-            const char *stored = (const char *)sqlite3_column_text(s, 0);
-            same = stored && strcmp(stored, id) == 0;
-        } else if (rc != SQLITE_DONE) {
-            sqlite3_reset(s);
-            return sql_fail(st, rc, "dedupe lookup");
-        }
-        sqlite3_reset(s);
-        if (same) {
-            *seq = dd->slots[j].seq;
-            return 1;
+        /* one candidate row below 2^32 rows, one more per further 2^32 */
+        for (uint64_t row = dd->slots[j].seq_lo; row <= (uint64_t)dd->max_seq; row += 1ULL << 32) {
+            if (row == 0)
+                continue;
+            int rc = dd_row_is(st, (int64_t)row, id);
+            if (rc < 0)
+                return rc;
+            if (rc) {
+                *seq = (int64_t)row;
+                return 1;
+            }
         }
     }
     return 0;
@@ -344,15 +793,26 @@ dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq)
 static int
 dd_load(lh_store_t *st)
 {
-    /* size the table once for the rows there are (seq only grows: max(seq) bounds the count) */
+    /* size the table once for the rows there are: rows are numbered from 1 and never deleted, so
+     * max(seq) is the count, read from the end of the table; a count that large is checked with
+     * a scan, so a store with a gap in its rows cannot make the index huge */
     sqlite3_stmt *s = st->stmt[S_MAX_SEQ];
     int rc = sqlite3_step(s);
     int64_t rows = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
         return sql_fail(st, rc, "sizing the dedupe index");
+    st->dd.max_seq = rows;
+    if (rows > DD_COUNT_ABOVE) {
+        s = st->stmt[S_COUNT_EVENTS];
+        rc = sqlite3_step(s);
+        rows = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW)
+            return sql_fail(st, rc, "sizing the dedupe index");
+    }
     size_t cap = DD_MIN_CAP;
-    while ((uint64_t)rows * 10 >= (uint64_t)cap * 7)
+    while ((uint64_t)rows * 10 >= (uint64_t)cap * 7 && cap < DD_MAX_CAP)
         cap *= 2;
     int err = dd_resize(&st->dd, cap);
     s = st->stmt[S_LOAD_IDS];
@@ -366,6 +826,8 @@ dd_load(lh_store_t *st)
     sqlite3_reset(s);
     if (err == LH_ENOMEM)
         lh_log(LH_LOG_ERROR, COMPONENT, "%s: out of memory loading the dedupe index", st->path);
+    if (err == LH_ERANGE)
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: too many events for the dedupe index", st->path);
     return err;
 }
 
@@ -377,7 +839,7 @@ lh_store_opts_default(lh_store_opts_t *o)
     memset(o, 0, sizeof(*o));
     o->synchronous_full = 1;
     o->cache_kb = DEFAULT_CACHE_KB;
-    o->wal_autocheckpoint = DEFAULT_WAL_AUTOCHECKPOINT;
+    o->wal_checkpoint_bytes = DEFAULT_WAL_CHECKPOINT_BYTES;
 }
 
 int
@@ -503,6 +965,7 @@ out:
 static void
 store_free(lh_store_t *st)
 {
+    ckpt_stop(st);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db) {
@@ -546,7 +1009,7 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
         return LH_ESTORE;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(st->db, busy_retry, &st->busy_t0);
 
     int version = 0;
     int err = read_user_version(st, &version);
@@ -573,8 +1036,10 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
 
     char sql[256];
     if (!o->readonly) {
+        int64_t wal_bytes =
+            o->wal_checkpoint_bytes > 0 ? o->wal_checkpoint_bytes : DEFAULT_WAL_CHECKPOINT_BYTES;
         snprintf(sql, sizeof(sql), SQL_PRAGMAS, o->synchronous_full ? "FULL" : "NORMAL",
-                 o->wal_autocheckpoint > 0 ? o->wal_autocheckpoint : DEFAULT_WAL_AUTOCHECKPOINT);
+                 (long long)wal_bytes * WAL_KEEP_FACTOR);
         err = exec_sql(st, sql, "setting pragmas");
         if (!err)
             err = migrate(st);
@@ -594,6 +1059,8 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
         snprintf(sql, sizeof(sql), SQL_CACHE_SIZE, cache_kb);
         err = exec_sql(st, sql, "setting the cache size");
     }
+    if (!err && !o->readonly)
+        err = ckpt_start(st, o);
     return err;
 }
 
@@ -661,12 +1128,15 @@ lh_store_begin(lh_store_t *st)
         lh_log(LH_LOG_ERROR, COMPONENT, "%s: begin: a transaction is already open", st->path);
         return LH_ESTORE;
     }
+    ckpt_gate(st);
     int rc = step_done(st, S_BEGIN, "begin");
     if (rc)
         return rc;
     st->in_txn = 1;
     st->txn_failed = 0;
     st->dd.n_undo = 0;
+    if (st->ck)
+        atomic_store(&st->ck->in_txn, 1);
     return 0;
 }
 
@@ -689,6 +1159,8 @@ lh_store_rollback(lh_store_t *st)
         dd_undo_all(&st->dd);
         st->in_txn = 0;
         st->txn_failed = 0;
+        if (st->ck)
+            atomic_store(&st->ck->in_txn, 0);
     }
     return err;
 }
@@ -715,6 +1187,8 @@ lh_store_commit(lh_store_t *st)
     }
     st->in_txn = 0;
     st->dd.n_undo = 0;
+    if (st->ck)
+        atomic_store(&st->ck->in_txn, 0);
     return 0;
 }
 
@@ -913,8 +1387,12 @@ insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *p
         *seq = found;
         return LH_EDUPLICATE;
     }
-    if ((rc = dd_reserve(&st->dd, 1)) != 0)
+    if ((rc = dd_reserve(&st->dd, 1)) != 0) {
+        if (rc == LH_ERANGE)
+            lh_log_ratelimited("store-dd-full", LH_LOG_ERROR, COMPONENT,
+                               "%s: too many events for the dedupe index", st->path);
         return rc; /* nothing written yet */
+    }
     char *hosts = join_hosts(ev, &rc);
     if (rc)
         return rc;

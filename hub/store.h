@@ -11,9 +11,12 @@
  * read-only at the same time (WAL). Writes happen inside lh_store_begin()/lh_store_commit():
  * the hub commits one transaction per batch.
  *
- * Duplicate detection is by event id. The writer keeps an in-memory index of
- * 64-bit id hashes -> row (rebuilt at open), confirmed against the stored id, so dedupe costs
- * no random-access on-disk index (see FACTS: a random TEXT key index costs ~5x on inserts).
+ * Duplicate detection is by event id. The writer keeps an in-memory index of id hashes -> row
+ * (8 bytes an event, rebuilt at open), confirmed against the stored id, so dedupe costs no
+ * random-access on-disk index (see FACTS: a random TEXT key index costs ~5x on inserts).
+ *
+ * A writable store runs one thread of its own that checkpoints the WAL in the background, so a
+ * commit never copies the WAL back into the database file itself (see store.c).
  */
 #ifndef LOOPHUB_STORE_H
 #define LOOPHUB_STORE_H
@@ -27,10 +30,12 @@
 typedef struct lh_store lh_store_t;
 
 typedef struct lh_store_opts {
-    int readonly;           /* open for queries only: no lock, no migrations, no writes */
-    int synchronous_full;   /* 1 (default): synchronous=FULL; 0: NORMAL */
-    int64_t cache_kb;       /* page cache size in KiB (default 32768) */
-    int wal_autocheckpoint; /* pages (default 20000) */
+    int readonly;         /* open for queries only: no lock, no migrations, no writes */
+    int synchronous_full; /* 1 (default): synchronous=FULL; 0: NORMAL */
+    int64_t cache_kb;     /* page cache size in KiB (default 32768) */
+    /* WAL size in bytes past which the store's background thread checkpoints it (default 64 MiB);
+     * writers wait for that checkpoint only when the WAL reaches 4 times this size */
+    int64_t wal_checkpoint_bytes;
 } lh_store_opts_t;
 
 void lh_store_opts_default(lh_store_opts_t *o);
@@ -111,9 +116,28 @@ sqlite3 *lh__store_db(lh_store_t *st);
 /* Schema version this binary writes (PRAGMA user_version). */
 int lh_store_schema_version(void);
 
+/* WAL checkpointing by the store's background thread (write mode; all zero when read-only). */
+typedef struct lh_store_wal_stats {
+    uint64_t passive;       /* PASSIVE checkpoints run (they never block the writer) */
+    uint64_t restarts;      /* RESTART checkpoints that completed: the WAL starts over */
+    uint64_t restart_busy;  /* RESTART attempts given up because a reader held an old snapshot */
+    uint64_t restart_waits; /* transactions that waited for a RESTART to end (a few ms) */
+    uint64_t cap_waits;     /* transactions that waited because the WAL reached the hard cap */
+    int restarting;         /* 1 while a RESTART is pending or running */
+} lh_store_wal_stats_t;
+void lh__store_wal_stats(lh_store_t *st, lh_store_wal_stats_t *out);
+
+/* Test only: while on, a RESTART checkpoint blocked by a reader keeps waiting until the store is
+ * closed, instead of giving up after a few milliseconds. Process-wide. */
+void lh__store_test_ckpt_hold(int on);
+
 /* Test only: while mod is non-zero, event id hashes are reduced modulo mod before they are
  * stored and looked up, to force collisions in the dedupe index (0 restores the real hash). A
  * store written under a forced hash must be reopened under the same one. Process-wide. */
 void lh__store_test_force_hash(uint64_t mod);
+/* Test only: while keep is non-zero, event id hashes (after the modulo above) are ANDed with keep,
+ * e.g. ~0xffffffff gives every id the same low bits (the bits the dedupe index keeps in memory)
+ * while the full hashes still differ. Same rules as lh__store_test_force_hash(). */
+void lh__store_test_force_hash_bits(uint64_t keep);
 
 #endif

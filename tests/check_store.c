@@ -21,6 +21,7 @@
 #include "loophub/log.h"
 #include "store.h"
 #include "testutil.h"
+#include "timeutil.h"
 
 static lh_store_t *
 open_rw(void)
@@ -405,6 +406,117 @@ START_TEST(test_forced_collisions)
 }
 END_TEST
 
+/* The index keeps only the low bits of each hash in memory: ids equal there but not in their full
+ * hashes are still told apart (by their stored ids), across rollback and reopen. */
+START_TEST(test_stored_bits_collide)
+{
+    enum { N = 300 };
+    static int64_t seqs[N];
+    char id[32];
+    lh__store_test_force_hash_bits(~(uint64_t)0xffffffff); /* low 32 bits 0, high bits real */
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "lo-%d", i);
+        if (put(st, id, &seqs[i]) != 0)
+            ck_abort_msg("insert %s", id);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(DISTINCT id_hash) FROM events"), N);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE id_hash & 4294967295 != 0"), 0);
+
+    /* a rolled-back batch leaves the index; what was there before stays findable */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof(id), "gone-%d", i);
+        if (put(st, id, NULL) != 0)
+            ck_abort_msg("insert %s", id);
+    }
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(events_in(st), N);
+    for (int i = 0; i < N; i++) {
+        int64_t s = 0;
+        snprintf(id, sizeof(id), "lo-%d", i);
+        if (put(st, id, &s) != LH_EDUPLICATE || s != seqs[i])
+            ck_abort_msg("%s: not found as row %lld", id, (long long)seqs[i]);
+    }
+    ck_assert_int_eq(put(st, "gone-7", NULL), 0); /* not a duplicate of its rolled-back self */
+    lh_store_close(&st);
+
+    st = open_rw();
+    for (int i = 0; i < N; i++) {
+        int64_t s = 0;
+        snprintf(id, sizeof(id), "lo-%d", i);
+        if (put(st, id, &s) != LH_EDUPLICATE || s != seqs[i])
+            ck_abort_msg("%s after reopen: not found as row %lld", id, (long long)seqs[i]);
+    }
+    ck_assert_int_eq(put(st, "gone-7", NULL), LH_EDUPLICATE);
+    ck_assert_int_eq(put(st, "gone-8", NULL), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), N + 2);
+    lh_store_close(&st);
+    lh__store_test_force_hash_bits(0);
+}
+END_TEST
+
+static void raw_exec(const char *sql);
+
+/* Rows past 2^32: the index keeps the low 32 bits of a row, so rows 7 and 2^32 + 7 share them;
+ * every candidate is checked against its stored id. All hashes collide too (modulo 1). */
+START_TEST(test_rows_past_2_32)
+{
+    enum { N = 20 };
+    const int64_t base = (int64_t)1 << 32;
+    char id[32];
+    int64_t s = 0;
+    lh__store_test_force_hash(1);
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 1; i <= N; i++) {
+        snprintf(id, sizeof(id), "low-%d", i);
+        ck_assert_int_eq(put(st, id, &s), 0);
+        ck_assert_int_eq(s, i);
+    }
+    ck_assert_int_eq(put(st, "filler", &s), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_store_close(&st);
+    raw_exec("UPDATE events SET seq = 4294967296 WHERE id = 'filler'");
+
+    st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 1; i <= N; i++) {
+        snprintf(id, sizeof(id), "high-%d", i);
+        ck_assert_int_eq(put(st, id, &s), 0);
+        ck_assert_int_eq(s, base + i); /* same low 32 bits as low-<i> */
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    /* a rolled-back row past 2^32 leaves no entry behind */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put(st, "undone", &s), 0);
+    ck_assert_int_eq(s, base + N + 1);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+
+    for (int round = 0; round < 2; round++) {
+        for (int i = 1; i <= N; i++) {
+            snprintf(id, sizeof(id), "low-%d", i);
+            ck_assert_int_eq(put(st, id, &s), LH_EDUPLICATE);
+            ck_assert_int_eq(s, i);
+            snprintf(id, sizeof(id), "high-%d", i);
+            ck_assert_int_eq(put(st, id, &s), LH_EDUPLICATE);
+            ck_assert_int_eq(s, base + i);
+        }
+        ck_assert_int_eq(put(st, "filler", &s), LH_EDUPLICATE);
+        ck_assert_int_eq(s, base);
+        lh_store_close(&st);
+        st = open_rw(); /* the second round runs on the index rebuilt from the file */
+    }
+    ck_assert_int_eq(put(st, "undone", &s), 0);
+    ck_assert_int_eq(s, base + N + 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 2 * N + 2);
+    lh_store_close(&st);
+    lh__store_test_force_hash(0);
+}
+END_TEST
+
 START_TEST(test_many_distinct)
 {
     enum { N = 30000, BATCH = 5000 }; /* grows the index 1024 -> 65536 slots */
@@ -733,6 +845,277 @@ START_TEST(test_quarantine)
 }
 END_TEST
 
+/* ---- WAL checkpoints ------------------------------------------------------------------------ */
+
+enum { WAL_LIMIT = 1 << 20, BLOB = 2048 };
+
+static int64_t
+mono_ms(void)
+{
+    return lh_mono_ns() / LH_NS_PER_MS;
+}
+
+static lh_store_t *
+open_small_wal(void)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.wal_checkpoint_bytes = WAL_LIMIT;
+    o.cache_kb = 4096;
+    lh_store_t *st = NULL;
+    int rc = lh_store_open(lh_test_fx.db, &o, &st);
+    ck_assert_msg(rc == 0, "open: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
+    return st;
+}
+
+static const char *
+wal_path(void)
+{
+    static char p[700];
+    snprintf(p, sizeof(p), "%s-wal", lh_test_fx.db);
+    return p;
+}
+
+static long long
+wal_size(void)
+{
+    struct stat sb;
+    return stat(wal_path(), &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* Salt-1 of the WAL header: SQLite changes it each time the WAL starts over (0: no header). */
+static uint32_t
+wal_salt1(void)
+{
+    unsigned char h[32];
+    int fd = open(wal_path(), O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, h, sizeof(h));
+    close(fd);
+    if (n != (ssize_t)sizeof(h))
+        return 0;
+    return (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 | h[19];
+}
+
+/* The payload of row i: BLOB bytes that name i (so a row read back is the right one). */
+static void
+fill_blob(char *b, int i)
+{
+    memset(b, 'a' + i % 26, BLOB);
+    snprintf(b, 32, "blob-%d.", i);
+}
+
+/* Commits rows [from, to) in batches of `batch`; asserts after each commit that the WAL file stays
+ * under `bound` bytes. Returns the number of WAL restarts seen (salt changes). */
+static int
+commit_rows(lh_store_t *st, int from, int to, int batch, long long bound)
+{
+    static char b[BLOB];
+    char id[32];
+    int restarts = 0;
+    uint32_t salt = wal_salt1();
+    lh_event_t *ev = mk_event("placeholder", LH_KIND_DEPLOY);
+    ev->id = id;
+    for (int i = from; i < to;) {
+        ck_assert_int_eq(lh_store_begin(st), 0);
+        for (int end = i + batch; i < end && i < to; i++) {
+            snprintf(id, sizeof(id), "w-%d", i);
+            fill_blob(b, i);
+            int rc = lh_store_insert_event(st, ev, 0, b, BLOB, NULL);
+            if (rc != 0)
+                ck_abort_msg("insert %s: %s", id, lh_strerror(rc));
+        }
+        ck_assert_int_eq(lh_store_commit(st), 0);
+        long long sz = wal_size();
+        if (sz > bound)
+            ck_abort_msg("after row %d the WAL holds %lld bytes (bound %lld)", i, sz, bound);
+        uint32_t now = wal_salt1();
+        if (now != salt) {
+            restarts++;
+            salt = now;
+        }
+    }
+    ev->id = NULL;
+    lh_event_destroy(&ev);
+    return restarts;
+}
+
+/* Every row [0, n) is there, with its own payload, and nothing else. */
+static void
+assert_rows(lh_store_t *st, int n)
+{
+    static char want[BLOB];
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), n);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st),
+                                        "SELECT id, event FROM events ORDER BY seq", -1, &s, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "w-%d", i);
+        fill_blob(want, i);
+        if (sqlite3_step(s) != SQLITE_ROW)
+            ck_abort_msg("row %d missing", i);
+        const char *got = (const char *)sqlite3_column_text(s, 0);
+        if (!got || strcmp(got, id) != 0 || sqlite3_column_bytes(s, 1) != BLOB ||
+            memcmp(sqlite3_column_blob(s, 1), want, BLOB) != 0)
+            ck_abort_msg("row %d: wrong id or payload (%s)", i, got ? got : "NULL");
+    }
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM pragma_integrity_check WHERE"
+                                 " integrity_check != 'ok'"),
+                     0);
+}
+
+START_TEST(test_wal_bounded)
+{
+    enum { N = 6000, BATCH = 30 }; /* ~12 MB of payload, ~100 MB of WAL frames */
+    lh_store_t *st = open_small_wal();
+    /* the writer waits for the checkpointer at 4 thresholds; one more batch may land on top */
+    long long bound = 4LL * WAL_LIMIT + (1LL << 20);
+    int restarts = commit_rows(st, 0, N, BATCH, bound);
+    lh_store_wal_stats_t ws;
+    lh__store_wal_stats(st, &ws);
+    ck_assert_msg(restarts >= 5 && ws.restarts >= 5,
+                  "the WAL restarted %d times (store says %llu, %llu passive)", restarts,
+                  (unsigned long long)ws.restarts, (unsigned long long)ws.passive);
+    ck_assert_uint_ge(ws.passive, ws.restarts);
+    /* and it restarts while the writer goes on, not only when the hard cap stops the writer (a
+     * PASSIVE checkpoint alone never catches up with a busy writer) */
+    ck_assert_msg(ws.cap_waits * 4 <= (uint64_t)restarts,
+                  "%llu of %d restarts needed the writer stopped at the cap",
+                  (unsigned long long)ws.cap_waits, restarts);
+    assert_rows(st, N);
+    lh_store_close(&st);
+    ck_assert_int_eq(access(wal_path(), F_OK), -1); /* the last close checkpoints it away */
+
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
+    assert_rows(st, N);
+    lh_store_close(&st);
+    st = open_small_wal();
+    ck_assert_int_eq(events_in(st), N);
+    ck_assert_int_eq(put(st, "w-17", NULL), LH_EDUPLICATE);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* A reader on an old snapshot: no checkpoint can restart the WAL past it. */
+static sqlite3 *
+pin_snapshot(void)
+{
+    sqlite3 *r = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(lh_test_fx.db, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(r, "BEGIN; SELECT count(*) FROM events;", NULL, NULL, NULL),
+                     SQLITE_OK);
+    return r;
+}
+
+static void
+unpin_snapshot(sqlite3 *r)
+{
+    ck_assert_int_eq(sqlite3_exec(r, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_close(r), SQLITE_OK);
+}
+
+typedef struct {
+    lh_store_t *st;
+    uint64_t restarts;
+} wal_wait_t;
+
+static int
+restart_busy_seen(void *arg)
+{
+    lh_store_wal_stats_t ws;
+    lh__store_wal_stats(arg, &ws);
+    return ws.restart_busy > 0;
+}
+
+static int
+restarting_now(void *arg)
+{
+    lh_store_wal_stats_t ws;
+    lh__store_wal_stats(arg, &ws);
+    return ws.restarting;
+}
+
+static int
+restarted_since(void *arg)
+{
+    wal_wait_t *w = arg;
+    lh_store_wal_stats_t ws;
+    lh__store_wal_stats(w->st, &ws);
+    return ws.restarts > w->restarts;
+}
+
+START_TEST(test_wal_reader_pins)
+{
+    enum { N = 1500, BATCH = 30 };
+    lh_store_t *st = open_small_wal();
+    commit_rows(st, 0, 30, BATCH, 1LL << 40);
+    sqlite3 *r = pin_snapshot();
+    /* the writer is not held up by a WAL it cannot restart: each batch commits promptly */
+    for (int i = 30; i < N; i += BATCH) {
+        int64_t t0 = mono_ms();
+        commit_rows(st, i, i + BATCH, BATCH, 1LL << 40);
+        int64_t ms = mono_ms() - t0;
+        if (ms > 2000)
+            ck_abort_msg("a batch took %lld ms while a reader pinned the WAL", (long long)ms);
+    }
+    ck_assert_msg(lh_test_wait_for(restart_busy_seen, st, 5000), "no RESTART was attempted");
+    ck_assert_int_gt(wal_size(), 4LL * WAL_LIMIT); /* it could not restart */
+    /* the reader sees its snapshot, unchanged */
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(r, "SELECT count(*) FROM events", -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(s, 0), 30);
+    sqlite3_finalize(s);
+    unpin_snapshot(r);
+
+    /* once the reader is gone the WAL starts over with the next checkpoint */
+    lh_store_wal_stats_t ws;
+    lh__store_wal_stats(st, &ws);
+    wal_wait_t w = {st, ws.restarts};
+    int next = N;
+    int64_t t0 = mono_ms();
+    while (!restarted_since(&w) && mono_ms() - t0 < 10000) {
+        commit_rows(st, next, next + BATCH, BATCH, 1LL << 40);
+        next += BATCH;
+    }
+    ck_assert_msg(restarted_since(&w), "the WAL never restarted after the reader left");
+    assert_rows(st, next);
+    lh_store_close(&st);
+}
+END_TEST
+
+START_TEST(test_wal_close_during_checkpoint)
+{
+    enum { N = 600, BATCH = 30 };
+    lh_store_t *st = open_small_wal();
+    commit_rows(st, 0, 30, BATCH, 1LL << 40);
+    sqlite3 *r = pin_snapshot();
+    commit_rows(st, 30, N, BATCH, 1LL << 40);
+    /* the next retry's RESTART waits for the reader until the store closes */
+    lh__store_test_ckpt_hold(1);
+    ck_assert_msg(lh_test_wait_for(restarting_now, st, 5000), "no RESTART started");
+    int64_t t0 = mono_ms();
+    lh_store_close(&st); /* stops the checkpoint in the middle; ASan checks nothing leaks */
+    int64_t ms = mono_ms() - t0;
+    ck_assert_msg(ms < 2000, "close took %lld ms", (long long)ms);
+    lh__store_test_ckpt_hold(0);
+    unpin_snapshot(r);
+
+    st = open_small_wal();
+    assert_rows(st, N);
+    ck_assert_int_eq(put(st, "w-0", NULL), LH_EDUPLICATE);
+    lh_store_close(&st);
+}
+END_TEST
+
 /* ---- failures ------------------------------------------------------------------------------- */
 
 START_TEST(test_disk_full)
@@ -856,6 +1239,8 @@ store_suite(void)
         {"rollback_retry", test_rollback_retry, 10},
         {"seq_continues", test_seq_continues, 10},
         {"forced_collisions", test_forced_collisions, 30},
+        {"stored_bits_collide", test_stored_bits_collide, 30},
+        {"rows_past_2_32", test_rows_past_2_32, 10},
         {"many_distinct", test_many_distinct, 60},
         {"migrate_empty_file", test_migrate_empty_file, 10},
         {"migrate_version0_db", test_migrate_version0_db, 10},
@@ -867,6 +1252,9 @@ store_suite(void)
         {"quarantine", test_quarantine, 10},
         {"disk_full", test_disk_full, 20},
         {"kill9_mid_ingest", test_kill9_mid_ingest, 30},
+        {"wal_bounded", test_wal_bounded, 60},
+        {"wal_reader_pins", test_wal_reader_pins, 60},
+        {"wal_close_during_checkpoint", test_wal_close_during_checkpoint, 30},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
