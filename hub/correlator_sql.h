@@ -4,12 +4,11 @@
  *
  * Each lookup is written to use one of the store's partial indexes, so a correlation costs a few
  * index range scans whatever the size of the timeline. The candidate lookups are covered by
- * their index (schema version 2), so they read no table row except, per host match of a deploy,
- * its deploy_id:
+ * their index (schema version 2), so they read no table row:
  *  - deploys by service:   ev_deploy_svc  (service, environment, time, deploy_id, kind)
  *  - outcomes by service:  ev_outcome_svc (service, environment, time, outcome)
  *  - by artifact:          ev_artifact    (artifact, environment, time, kind, outcome, deploy_id)
- *  - by host:              eh_host        (host, environment, time, kind, seq) on event_hosts
+ *  - by host:              eh_host        (host, environment, time, kind, seq, deploy_id)
  *  - a change's events:    ev_deploy_id   (deploy_id, time), already in time order
  * event_hosts holds the hosts of deploys and outcomes only (the store decides at insert, as it
  * decides events.outcome), so a host row of another kind than deploy is an outcome's.
@@ -62,9 +61,9 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
         " AND deploy_id IS NOT NULL",
     [LH_CSQL_CAND_HOST] =
-        "SELECT e.deploy_id FROM event_hosts h JOIN events e ON e.seq = h.seq"
-        " WHERE h.host = ?1 AND h.environment IS ?2 AND h.time BETWEEN ?3 AND ?4"
-        " AND h.kind = 1 AND e.deploy_id IS NOT NULL",
+        "SELECT deploy_id FROM event_hosts"
+        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
+        " AND deploy_id IS NOT NULL",
     [LH_CSQL_CAND_ARTIFACT] =
         "SELECT deploy_id FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"

@@ -94,8 +94,8 @@
                  " fingerprint, incident_id, ticket_id, ticket_type, event, raw, raw_format)"     \
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"      \
                  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)")              \
-    X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind)"                     \
-                " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
+    X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind, deploy_id)"          \
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                \
     X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
     X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
     X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
@@ -1356,6 +1356,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
             sqlite3_bind_int64(s, 3, ev->time_ns);
             sqlite3_bind_int64(s, 4, *seq);
             sqlite3_bind_int(s, 5, (int)ev->kind);
+            bind_text(s, 6, ev->kind == LH_KIND_DEPLOY ? ev->deploy.deploy_id : NULL);
             if ((rc = step_done(st, S_INS_HOST, "inserting an event's host")))
                 return rc;
         }

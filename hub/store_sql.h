@@ -103,8 +103,12 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  WHERE kind = 1;"
     "DROP INDEX ev_outcome_svc;"
     "CREATE INDEX ev_outcome_svc ON events(service, environment, time, outcome) WHERE outcome = 1;"
+    /* a deploy's host rows carry its deploy_id, so deploys by host need no events row */
+    "ALTER TABLE event_hosts ADD COLUMN deploy_id TEXT;"
+    "UPDATE event_hosts SET deploy_id ="
+    "  (SELECT e.deploy_id FROM events e WHERE e.seq = event_hosts.seq) WHERE kind = 1;"
     "DROP INDEX eh_host;"
-    "CREATE INDEX eh_host ON event_hosts(host, environment, time, kind, seq);"
+    "CREATE INDEX eh_host ON event_hosts(host, environment, time, kind, seq, deploy_id);"
     "DROP INDEX ev_artifact;"
     "CREATE INDEX ev_artifact ON events(artifact, environment, time, kind, outcome, deploy_id)"
     "  WHERE artifact IS NOT NULL;"

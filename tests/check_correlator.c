@@ -910,8 +910,8 @@ START_TEST(test_query_plans_use_indexes)
         sqlite3_finalize(s);
     }
     /* the candidate lookups read their index only (schema version 2): no table row per match */
-    static const int covered[] = {LH_CSQL_CAND_SERVICE, LH_CSQL_CAND_ARTIFACT, LH_CSQL_OUT_SERVICE,
-                                  LH_CSQL_OUT_HOST, LH_CSQL_OUT_ARTIFACT};
+    static const int covered[] = {LH_CSQL_CAND_SERVICE, LH_CSQL_CAND_HOST, LH_CSQL_CAND_ARTIFACT,
+                                  LH_CSQL_OUT_SERVICE,  LH_CSQL_OUT_HOST,  LH_CSQL_OUT_ARTIFACT};
     for (size_t i = 0; i < sizeof(covered) / sizeof(covered[0]); i++) {
         char sql[1024];
         snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", LH_CORR_SQL[covered[i]]);
@@ -945,6 +945,7 @@ downgrade_to_v1(fx_t *f)
         "DROP INDEX ev_outcome_svc;"
         "CREATE INDEX ev_outcome_svc ON events(service, environment, time) WHERE outcome = 1;"
         "DROP INDEX eh_host;"
+        "ALTER TABLE event_hosts DROP COLUMN deploy_id;"
         "CREATE INDEX eh_host ON event_hosts(host, environment, time);"
         "DROP INDEX ev_artifact;"
         "CREATE INDEX ev_artifact ON events(artifact, environment, time)"
@@ -996,6 +997,14 @@ START_TEST(test_migrated_v1_store)
     ck_assert_str_eq(al.a[1]->suspects[0].deploy_id, "D-1");
     ck_assert_str_eq(al.a[1]->rollback_version, "6");
     free_alerts(&al);
+    /* by shared host alone: the host rows written before the migration carry the deploy_id */
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + 7 * MIN, "search", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations c JOIN events e"
+                                   " ON e.seq = c.outcome_seq WHERE e.id = 'i-2'"
+                                   " AND c.deploy_id = 'D-1'"),
+                     1);
 
     /* a late change on web-5 finds the incident stored before the migration */
     ck_assert_int_eq(submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 + MIN, "jobs",
