@@ -56,7 +56,7 @@ static const opt_t opts[] = {
     {"http-token-file", "http", "token_file", T_STR, OFF(http_token_file), NULL, "FILE", "require this bearer token for HTTP writes"},
     {"window", "correlation", "window", T_DUR, OFF(window_ns), "2h", "DUR", "how long after a deploy an outcome is blamed on it"},
     {"alert-min-severity", "correlation", "alert_min_severity", T_SEV, OFF(alert_min_severity), "error", "SEV", "firing alerts at or above this are outcomes"},
-    {"batch-max", "hub", "batch_max", T_INT, OFF(batch_max), "2000", "N", "events per transaction at most"},
+    {"batch-max", "hub", "batch_max", T_INT, OFF(batch_max), "4000", "N", "events per transaction at most"},
     {"batch-ms", "hub", "batch_ms", T_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},
     {"log-level", "hub", "log_level", T_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn, error"},
     {"max-payload", "limits", "max_payload", T_SIZE, OFF(max_payload), "1048576", "BYTES", "largest message or request body"},

@@ -115,7 +115,7 @@ lh_hub_opts_default(lh_hub_opts_t *o)
     lh_codec_opts_default(&o->codec);
     lh_limits_default(&o->limits);
     o->codec.limits = NULL;
-    o->batch_max = 2000;
+    o->batch_max = 4000;
     o->batch_ms = 10;
     o->alerts_format = LH_ALERTS_PROTOBUF;
 }
