@@ -12,11 +12,16 @@
  *    stored and re-run the outcome path for each, marking new pairs late.
  *
  * Invariants:
- *  - No state beyond options, prepared statements, scratch buffers and one hint: every fact
- *    comes from the store, so a restart rebuilds nothing and re-delivery changes nothing. The
- *    hint is the highest outcome seq any pair was ever written for (read at start, raised on
- *    each insert): an outcome above it has no pairs, so its run skips one lookup per suspect.
- *    A rolled-back batch can only leave the hint too high, which costs lookups, never a pair.
+ *  - No state beyond options, prepared statements, scratch buffers, one hint and one cache:
+ *    every fact comes from the store, so a restart rebuilds nothing and re-delivery changes
+ *    nothing. The hint is the highest outcome seq any pair was ever written for (read at start,
+ *    raised on each insert): an outcome above it has no pairs, so its run skips one lookup per
+ *    suspect. A rolled-back batch can only leave the hint too high, which costs lookups, never
+ *    a pair. The cache holds recently loaded changes (direct-mapped, CCACHE_SLOTS): loading a
+ *    change reads its rows from the table, the largest cost of an outcome once the candidate
+ *    lookups read indexes only. A change only changes when a deploy event of it is stored,
+ *    and every stored deploy passes through the deploy path, which drops the entry first; a
+ *    transaction whose writes were discarded (lh__store_discards) drops the whole cache.
  *  - A change is all deploy events of one deploy_id in one environment: its time is its
  *    earliest event, its status its latest (by time, then seq), its other fields come from its
  *    latest event that has them.
@@ -47,6 +52,7 @@
 #define MAX_REASONS 8
 #define MAX_HOSTS_NAMED 5
 #define CHUNK_MIN 8192
+#define CCACHE_SLOTS 4096 /* power of two */
 
 /* Base scores of the relation between a change and an outcome (docs/correlation.md). */
 #define SCORE_ARTIFACT 0.60
@@ -165,7 +171,18 @@ struct lh_correlator {
     lh_buf_t json;
     lh_buf_t pb;
     int64_t max_pair_oseq; /* no pair exists for a higher outcome seq (the hint above) */
+    struct centry *cache;  /* CCACHE_SLOTS changes, or NULL when it could not be allocated */
+    uint64_t cache_discards;
 };
+
+/* A cached change: key (deploy_id, environment) and the fields load_change() fills, the
+ * strings in one block the entry owns. */
+typedef struct centry {
+    uint64_t hash;
+    char *block; /* NULL: empty slot */
+    const char *deploy_id, *env;
+    change_t ch; /* found, first_seq, time, status and the strings, pointing into block */
+} centry_t;
 
 /* ---- SQLite helpers ------------------------------------------------------------------------- */
 
@@ -266,6 +283,8 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
     c->st = st;
     c->db = lh__store_db(st);
     c->o = *o;
+    c->cache = calloc(CCACHE_SLOTS, sizeof(*c->cache)); /* optional: NULL runs uncached */
+    c->cache_discards = lh__store_discards(st);
     for (int i = 0; i < LH_CSQL_COUNT; i++) {
         int rc = sqlite3_prepare_v3(c->db, LH_CORR_SQL[i], -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->stmt[i], NULL);
@@ -303,6 +322,10 @@ lh_correlator_destroy(lh_correlator_t **cp)
     free(c->oseq);
     lh_buf_free(&c->json);
     lh_buf_free(&c->pb);
+    if (c->cache)
+        for (size_t i = 0; i < CCACHE_SLOTS; i++)
+            free(c->cache[i].block);
+    free(c->cache);
     free(c);
     *cp = NULL;
 }
@@ -413,10 +436,135 @@ take_text(lh_correlator_t *c, sqlite3_stmt *s, int col, const char **dst)
     return *dst ? 0 : LH_ENOMEM;
 }
 
+/* ---- change cache --------------------------------------------------------------------------- */
+
+static uint64_t
+centry_hash(const char *deploy_id, const char *env)
+{
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, deploy_id, strlen(deploy_id) + 1);
+    /* NULL and "" are different environments */
+    h = env ? lh__hash64_update(h, env, strlen(env) + 1) : lh__hash64_update(h, "\xff", 1);
+    return lh__hash64_final(h);
+}
+
+static centry_t *
+centry_find(lh_correlator_t *c, uint64_t h, const char *deploy_id, const char *env)
+{
+    if (!c->cache)
+        return NULL;
+    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
+    if (!e->block || e->hash != h || strcmp(e->deploy_id, deploy_id) != 0)
+        return NULL;
+    if (env ? !e->env || strcmp(e->env, env) != 0 : e->env != NULL)
+        return NULL;
+    return e;
+}
+
+static void
+centry_clear(centry_t *e)
+{
+    free(e->block);
+    memset(e, 0, sizeof(*e));
+}
+
+static void
+cache_drop(lh_correlator_t *c, const char *deploy_id, const char *env)
+{
+    centry_t *e = centry_find(c, centry_hash(deploy_id, env), deploy_id, env);
+    if (e)
+        centry_clear(e);
+}
+
+static void
+cache_check_discards(lh_correlator_t *c)
+{
+    uint64_t d = lh__store_discards(c->st);
+    if (d == c->cache_discards)
+        return;
+    c->cache_discards = d;
+    if (c->cache)
+        for (size_t i = 0; i < CCACHE_SLOTS; i++)
+            centry_clear(&c->cache[i]);
+}
+
+/* Copies a change just loaded into its slot (evicting what was there). Best effort: without
+ * memory the change is simply not cached. */
+static void
+cache_put(lh_correlator_t *c, uint64_t h, const change_t *ch, const char *env)
+{
+    if (!c->cache)
+        return;
+    const char *src[] = {ch->deploy_id, env,         ch->event_id, ch->service,
+                         ch->actor,     ch->hosts,   ch->version,  ch->previous_version,
+                         ch->commit,    ch->artifact};
+    enum { N = sizeof(src) / sizeof(src[0]) };
+    size_t len[N], total = 0;
+    for (size_t i = 0; i < N; i++) {
+        len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+        total += len[i];
+    }
+    char *block = malloc(total ? total : 1);
+    if (!block)
+        return;
+    const char *dst[N];
+    char *p = block;
+    for (size_t i = 0; i < N; i++) {
+        dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+        p += len[i];
+    }
+    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
+    centry_clear(e);
+    e->hash = h;
+    e->block = block;
+    e->deploy_id = dst[0];
+    e->env = dst[1];
+    memset(&e->ch, 0, sizeof(e->ch)); /* no scratch pointers (reasons) survive the run */
+    e->ch.found = 1;
+    e->ch.first_seq = ch->first_seq;
+    e->ch.time = ch->time;
+    e->ch.status = ch->status;
+    e->ch.deploy_id = dst[0];
+    e->ch.event_id = dst[2];
+    e->ch.service = dst[3];
+    e->ch.actor = dst[4];
+    e->ch.hosts = dst[5];
+    e->ch.version = dst[6];
+    e->ch.previous_version = dst[7];
+    e->ch.commit = dst[8];
+    e->ch.artifact = dst[9];
+}
+
+/* Fills ch from a cached change; its strings are copied to the scratch, which outlives any
+ * eviction during this run. */
+static int
+cache_take(lh_correlator_t *c, change_t *ch, const centry_t *e)
+{
+    const char *const *from[] = {&e->ch.event_id, &e->ch.service, &e->ch.actor,
+                                 &e->ch.hosts,    &e->ch.version, &e->ch.previous_version,
+                                 &e->ch.commit,   &e->ch.artifact};
+    const char **to[] = {&ch->event_id, &ch->service,          &ch->actor,  &ch->hosts,
+                         &ch->version,  &ch->previous_version, &ch->commit, &ch->artifact};
+    for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++) {
+        const char *v = *from[i];
+        *to[i] = v ? scratch_strndup(&c->scratch, v, strlen(v)) : NULL;
+        if (v && !*to[i])
+            return LH_ENOMEM;
+    }
+    ch->found = 1;
+    ch->first_seq = e->ch.first_seq;
+    ch->time = e->ch.time;
+    ch->status = e->ch.status;
+    return 0;
+}
+
 /* Fills ch from all events of its deploy_id in env. ch->found says whether there was one. */
 static int
 load_change(lh_correlator_t *c, change_t *ch, const char *env)
 {
+    uint64_t h = centry_hash(ch->deploy_id, env);
+    const centry_t *e = centry_find(c, h, ch->deploy_id, env);
+    if (e)
+        return cache_take(c, ch, e);
     sqlite3_stmt *s = c->stmt[LH_CSQL_CHANGE];
     if (bind_text(s, 1, ch->deploy_id) != SQLITE_OK || bind_text(s, 2, env) != SQLITE_OK)
         return sql_fail(c, LH_CSQL_CHANGE);
@@ -451,6 +599,8 @@ load_change(lh_correlator_t *c, change_t *ch, const char *env)
     if (rc != SQLITE_DONE)
         return sql_fail(c, LH_CSQL_CHANGE);
     sql_done(s);
+    if (ch->found)
+        cache_put(c, h, ch, env);
     return 0;
 }
 
@@ -1011,6 +1161,7 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
         return LH_ENOMEM;
     ch->deploy_id = ev->deploy.deploy_id;
     const char *env = ev->environment;
+    cache_drop(c, ch->deploy_id, env); /* ev is one more event of the change */
     int rc = load_change(c, ch, env);
     if (rc < 0)
         return rc;
@@ -1063,6 +1214,7 @@ lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t
 {
     if (!c || !ev)
         return LH_EINVAL;
+    cache_check_discards(c);
     switch (ev->kind) {
     case LH_KIND_DEPLOY:
         return correlate_deploy(c, ev, now_ns);

@@ -193,7 +193,8 @@ struct lh_store {
     ino_t ino;
     int in_txn;
     int txn_failed;
-    int64_t busy_t0; /* when the running statement first found the database locked */
+    uint64_t discards; /* transactions whose writes were discarded (lh__store_discards) */
+    int64_t busy_t0;   /* when the running statement first found the database locked */
     sqlite3_stmt *stmt[S_COUNT];
     dedupe_t dd;
     ckpt_t *ck; /* NULL when read-only */
@@ -283,8 +284,10 @@ sql_fail(lh_store_t *st, int rc, const char *what)
            sqlite3_errmsg(st->db), rc);
     if (st->in_txn) {
         st->txn_failed = 1;
-        if (sqlite3_get_autocommit(st->db))
+        if (sqlite3_get_autocommit(st->db)) {
             dd_undo_all(&st->dd);
+            st->discards++;
+        }
     }
     switch (rc & 0xff) {
     case SQLITE_BUSY:
@@ -854,6 +857,12 @@ lh__store_db(lh_store_t *st)
     return st->db;
 }
 
+uint64_t
+lh__store_discards(const lh_store_t *st)
+{
+    return st->discards;
+}
+
 static int
 exec_sql(lh_store_t *st, const char *sql, const char *what)
 {
@@ -1157,6 +1166,7 @@ lh_store_rollback(lh_store_t *st)
     }
     if (sqlite3_get_autocommit(st->db)) {
         dd_undo_all(&st->dd);
+        st->discards++;
         st->in_txn = 0;
         st->txn_failed = 0;
         if (st->ck)

@@ -113,6 +113,10 @@ int lh_store_stats(lh_store_t *st, lh_store_stats_t *out);
  * store_sql.h (correlator, queries). Never close it. */
 sqlite3 *lh__store_db(lh_store_t *st);
 
+/* How many transactions had their writes discarded (rolled back, by the caller or by SQLite)
+ * since open: a cache over rows read inside a transaction must be dropped when this changes. */
+uint64_t lh__store_discards(const lh_store_t *st);
+
 /* Schema version this binary writes (PRAGMA user_version). */
 int lh_store_schema_version(void);
 

@@ -737,6 +737,45 @@ START_TEST(test_idempotent_status_update)
 }
 END_TEST
 
+/* The correlator caches loaded changes: a later event of a change (here: it failed) must show
+ * in the next outcome, and a batch rolled back must not leave its version of a change behind. */
+START_TEST(test_change_cache_follows_store)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", "web-1", "2", "1",
+                         NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    /* a batch that stores "D-1 failed" (and correlates it) is rolled back */
+    lh_event_t *ev = mk_deploy("d-2", "D-1", LH_DEPLOY_FAILED, T0 + 6 * MIN, "api", "prod", NULL,
+                               NULL, NULL, NULL);
+    lh_buf_t pb = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
+    ck_assert_int_eq(lh_store_begin(f.st), 0);
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_insert_event(f.st, ev, 0, pb.data, pb.len, &seq), 0);
+    ck_assert_int_ge(lh_correlator_add(f.c, ev, seq, NOW), 0);
+    ck_assert_int_eq(lh_store_rollback(f.st), 0);
+    lh_buf_free(&pb);
+    lh_event_destroy(&ev);
+    /* so D-1 still succeeded: the next outcome blames it */
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + 8 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    /* now D-1 fails for real: the outcome after that does not blame it */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-3", "D-1", LH_DEPLOY_FAILED, T0 + 9 * MIN, "api",
+                                          "prod", NULL, NULL, NULL, NULL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-3", T0 + 10 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations WHERE deploy_id = 'D-1'"), 2);
+    fx_done(&f);
+}
+END_TEST
+
 /* ---- non-outcomes --------------------------------------------------------------------------- */
 
 START_TEST(test_non_outcomes)
@@ -1046,7 +1085,8 @@ correlator_suite(void)
              test_rank_artifact_over_service);
     add_case(s, "shared_host", test_shared_host_across_services, NULL, NULL);
     add_case(s, "late", test_late_deploy, test_second_late_suspect, test_late_by_host_and_artifact);
-    add_case(s, "idempotence", test_idempotent_outcome, test_idempotent_status_update, NULL);
+    add_case(s, "idempotence", test_idempotent_outcome, test_idempotent_status_update,
+             test_change_cache_follows_store);
     add_case(s, "non_outcomes", test_non_outcomes, test_min_severity_option, NULL);
     add_case(s, "restart", test_restart_idempotent, NULL, NULL);
     add_case(s, "errors", test_bad_arguments, test_store_error, NULL);
