@@ -992,6 +992,17 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
             lh_buf_printf(out, "# TYPE loophub_outbox_pending gauge\nloophub_outbox_pending %lld\n",
                           (long long)s.alerts_pending_pub);
     }
+    lh_store_wal_stats_t w;
+    lh__store_wal_stats(hub->st, &w);
+    rc |= lh_buf_printf(out,
+                        "# TYPE loophub_wal_checkpoints_total counter\n"
+                        "loophub_wal_checkpoints_total{mode=\"passive\"} %llu\n"
+                        "loophub_wal_checkpoints_total{mode=\"restart\"} %llu\n"
+                        "# TYPE loophub_wal_writer_waits_total counter\n"
+                        "loophub_wal_writer_waits_total{reason=\"restart\"} %llu\n"
+                        "loophub_wal_writer_waits_total{reason=\"cap\"} %llu\n",
+                        (unsigned long long)w.passive, (unsigned long long)w.restarts,
+                        (unsigned long long)w.restart_waits, (unsigned long long)w.cap_waits);
     rc |= lh_buf_printf(out,
                         "# TYPE loophub_start_time_seconds gauge\n"
                         "loophub_start_time_seconds %lld\n",
