@@ -128,6 +128,7 @@ lh_cli_run(int argc, char **argv)
     lh_hub_opts_default(&o);
     o.db_path = c.db;
     o.store.synchronous_full = strcmp(c.synchronous, "full") == 0;
+    o.store.page_size = (int)c.page_size;
     o.corr.window_ns = c.window_ns;
     o.corr.alert_min_severity = (lh_severity_t)c.alert_min_severity;
     o.alerts_format = (lh_alerts_format_t)c.alerts_format;

@@ -47,6 +47,7 @@ typedef struct {
 static const opt_t opts[] = {
     {"db", "store", "path", T_STR, OFF(db), "loophub.db", "PATH", "SQLite timeline store (created if missing)"},
     {"synchronous", "store", "synchronous", T_STR, OFF(synchronous), "full", "full|normal", "full: an acked event survives power loss"},
+    {"page-size", "store", "page_size", T_SIZE, OFF(page_size), "16384", "BYTES", "page size of a new store (512..65536); 4096: lower alert latency, less peak rate"},
     {"zmq-pull", "zmq", "pull", T_STR, OFF(zmq_pull), "tcp://127.0.0.1:7701", "EP", "PULL bind endpoint, fire and forget ('off' to disable)"},
     {"zmq-router", "zmq", "router", T_STR, OFF(zmq_router), "tcp://127.0.0.1:7702", "EP", "ROUTER bind endpoint, acked after commit ('off')"},
     {"zmq-sub", "zmq", "sub", T_LIST, OFF(zmq_sub), NULL, "EP", "connect a SUB socket to an existing publisher (repeatable)"},
@@ -340,6 +341,11 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
     }
     if (strcmp(c->synchronous, "full") != 0 && strcmp(c->synchronous, "normal") != 0) {
         snprintf(err, errlen, "--synchronous: '%s' is not full or normal", c->synchronous);
+        return LH_EINVAL;
+    }
+    if (c->page_size < 512 || c->page_size > 65536 || (c->page_size & (c->page_size - 1))) {
+        snprintf(err, errlen, "--page-size: %lld is not a power of two from 512 to 65536",
+                 (long long)c->page_size);
         return LH_EINVAL;
     }
     return 0;

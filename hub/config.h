@@ -32,6 +32,7 @@ typedef struct lh_run_conf {
     int64_t batch_ms;
     int log_level; /* lh_log_level_t */
     char *synchronous;
+    int64_t page_size; /* bytes, for a new store */
     int64_t max_payload;
     int64_t max_field;
     int64_t max_future_ns;

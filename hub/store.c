@@ -69,6 +69,10 @@
 
 #define COMPONENT "store"
 #define DEFAULT_CACHE_KB 32768
+/* 16 kB pages: fewer WAL frames (two syscalls each) per commit of the append-mostly events table;
+ * ~15% less CPU per event than 4 kB under overload in the PULL bench, at the cost of more bytes
+ * per random index page a small commit touches (higher median latency at moderate load) */
+#define DEFAULT_PAGE_SIZE 16384
 #define DEFAULT_WAL_CHECKPOINT_BYTES (64LL << 20)
 #define MIN_WAL_CHECKPOINT_BYTES (64LL << 10)
 #define WAL_CAP_FACTOR 4         /* writers wait for the checkpoint past this many thresholds */
@@ -120,7 +124,7 @@
 /* Pragmas and the version stamp take integers and are formatted at open. */
 #define SQL_USER_VERSION "PRAGMA user_version"
 #define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
-#define SQL_PRAGMAS "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
+#define SQL_PRAGMAS "PRAGMA page_size = %d; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
                     " PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %lld;"
 #define SQL_PAGE_SIZE "PRAGMA page_size"
 #define SQL_SYNCHRONOUS "PRAGMA synchronous = %s"
@@ -842,6 +846,7 @@ lh_store_opts_default(lh_store_opts_t *o)
     memset(o, 0, sizeof(*o));
     o->synchronous_full = 1;
     o->cache_kb = DEFAULT_CACHE_KB;
+    o->page_size = DEFAULT_PAGE_SIZE;
     o->wal_checkpoint_bytes = DEFAULT_WAL_CHECKPOINT_BYTES;
 }
 
@@ -1047,8 +1052,8 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
     if (!o->readonly) {
         int64_t wal_bytes =
             o->wal_checkpoint_bytes > 0 ? o->wal_checkpoint_bytes : DEFAULT_WAL_CHECKPOINT_BYTES;
-        snprintf(sql, sizeof(sql), SQL_PRAGMAS, o->synchronous_full ? "FULL" : "NORMAL",
-                 (long long)wal_bytes * WAL_KEEP_FACTOR);
+        snprintf(sql, sizeof(sql), SQL_PRAGMAS, o->page_size > 0 ? o->page_size : DEFAULT_PAGE_SIZE,
+                 o->synchronous_full ? "FULL" : "NORMAL", (long long)wal_bytes * WAL_KEEP_FACTOR);
         err = exec_sql(st, sql, "setting pragmas");
         if (!err)
             err = migrate(st);

@@ -33,6 +33,8 @@ typedef struct lh_store_opts {
     int readonly;         /* open for queries only: no lock, no migrations, no writes */
     int synchronous_full; /* 1 (default): synchronous=FULL; 0: NORMAL */
     int64_t cache_kb;     /* page cache size in KiB (default 32768) */
+    int page_size;        /* bytes, for a store created now (default 16384); an existing store
+                           * keeps the page size it was created with */
     /* WAL size in bytes past which the store's background thread checkpoints it (default 64 MiB);
      * writers wait for that checkpoint only when the WAL reaches 4 times this size */
     int64_t wal_checkpoint_bytes;

@@ -593,6 +593,29 @@ START_TEST(test_migrate_empty_file)
 }
 END_TEST
 
+/* A new store takes the page size asked for; an existing one keeps its own, and its rows. */
+START_TEST(test_page_size_new_store_only)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    ck_assert_int_eq(o.page_size, 16384);
+    o.page_size = 4096;
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
+    ck_assert_int_eq(sql_int(st, "PRAGMA page_size"), 4096);
+    ck_assert_int_eq(put(st, "p-1", NULL), 0);
+    lh_store_close(&st);
+    o.page_size = 16384;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
+    ck_assert_int_eq(sql_int(st, "PRAGMA page_size"), 4096);
+    ck_assert_int_eq(events_in(st), 1);
+    lh_store_close(&st);
+    st = open_rw(); /* the default on an existing store: unchanged too */
+    ck_assert_int_eq(sql_int(st, "PRAGMA page_size"), 4096);
+    lh_store_close(&st);
+}
+END_TEST
+
 START_TEST(test_migrate_version0_db)
 {
     raw_exec("CREATE TABLE scratch (x); DROP TABLE scratch;");
@@ -1244,6 +1267,7 @@ store_suite(void)
         {"many_distinct", test_many_distinct, 60},
         {"migrate_empty_file", test_migrate_empty_file, 10},
         {"migrate_version0_db", test_migrate_version0_db, 10},
+        {"page_size_new_store_only", test_page_size_new_store_only, 10},
         {"refuse_newer_schema", test_refuse_newer_schema, 10},
         {"refuse_not_a_database", test_refuse_not_a_database, 10},
         {"second_writer_locked", test_second_writer_locked, 10},

@@ -439,6 +439,12 @@ START_TEST(test_cli_usage_and_errors)
     ck_assert_msg(strstr(err, "not a duration"), "err: %s", err);
     free(out);
     free(err);
+    const char *pg[] = {lh_test_loophub_bin(), "run", "--page-size", "3000", NULL};
+    ck_assert_int_eq(lh_test_run(pg, NULL, &out, &err, 10000), 2);
+    ck_assert_msg(strstr(err, "--page-size: 3000 is not a power of two from 512 to 65536"),
+                  "err: %s", err);
+    free(out);
+    free(err);
     const char *unk[] = {lh_test_loophub_bin(), "frobnicate", NULL};
     ck_assert_int_eq(lh_test_run(unk, NULL, &out, &err, 10000), 2);
     free(out);
