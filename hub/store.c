@@ -403,8 +403,12 @@ ckpt_cycle(ckpt_t *ck)
         }
         atomic_fetch_add(&ck->n_passive, 1);
         int now = atomic_load_explicit(&ck->frames, memory_order_relaxed);
-        if (now < nckpt)
-            return 0; /* all was copied while the writer was idle: it restarted the WAL itself */
+        if (now < nckpt) {
+            /* all was copied while the writer was idle: it restarted the WAL itself, so no
+             * reader pins it any more */
+            atomic_store(&ck->pinned, 0);
+            return 0;
+        }
         if (now - nckpt <= ck->tail_frames || round + 1 >= CKPT_PASSIVE_ROUNDS)
             break;
     }
@@ -1001,7 +1005,9 @@ store_free(lh_store_t *st)
 /* Each connection belongs to one thread at a time (the reactor's, or a query's), so SQLite's own
  * locking is pure overhead: per-connection mutexes and the global allocator statistics mutex
  * cost ~7% of the hub's CPU under load. Set once, before SQLite initializes; if the process
- * already initialized SQLite elsewhere the call is refused and the defaults stay, still correct. */
+ * already initialized SQLite elsewhere the call is refused and the defaults stay, still correct.
+ * sqlite3_config() itself is not thread-safe: the first lh_store_open() must come before any
+ * other thread uses SQLite (the loophub binary opens its store before it starts a thread). */
 static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
 
 static void
