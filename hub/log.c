@@ -9,6 +9,7 @@
  */
 #include "loophub/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -105,7 +106,7 @@ lh_log(lh_log_level_t level, const char *component, const char *fmt, ...)
 
 static struct {
     const char *key;
-    time_t last;
+    int64_t last; /* CLOCK_MONOTONIC ns of the last line written; 0: none yet */
     long suppressed;
 } rl[RL_SLOTS];
 
@@ -137,7 +138,10 @@ lh_log_ratelimited(const char *key, lh_log_level_t level, const char *component,
         rl[slot].last = 0;
         rl[slot].suppressed = 0;
     }
-    if (rl[slot].last != 0 && ts.tv_sec - rl[slot].last < 1) {
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    /* a whole second since the last line, not a change of the seconds digit: a burst that
+     * crosses a second boundary still gets one line */
+    if (rl[slot].last != 0 && now - rl[slot].last < 1000000000) {
         rl[slot].suppressed++;
         return 0;
     }
@@ -151,7 +155,7 @@ lh_log_ratelimited(const char *key, lh_log_level_t level, const char *component,
                rl[slot].suppressed);
     else
         lh_log(level, component, "%s", msg);
-    rl[slot].last = ts.tv_sec ? ts.tv_sec : 1;
+    rl[slot].last = now ? now : 1;
     rl[slot].suppressed = 0;
     return 1;
 }
