@@ -212,7 +212,16 @@ bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
                    peak / 2);
     }
     if (rc == 0 && background) {
-        bg_t bg = {h.pull, background, peak / 2, 0, 0, 0};
+        /* a small BENCH_SCALE has too few background events for half the peak rate to last the
+         * probes (1 s of warm-up, then up to ~30 ms a probe): pace it down so that it does */
+        double rate = peak / 2, lasts = (double)background->n / (1.0 + 0.030 * cfg->probes);
+        if (rate > lasts) {
+            bench_note("latency: background paced at %.0f events/s, not %.0f, so that its %zu "
+                       "events last the probes (small BENCH_SCALE)",
+                       lasts, rate, background->n);
+            rate = lasts;
+        }
+        bg_t bg = {h.pull, background, rate, 0, 0, 0};
         pthread_t t;
         pthread_create(&t, NULL, bg_main, &bg);
         bench_sleep_ms(1000);

@@ -131,7 +131,7 @@ bench_sec(const bench_cfg_t *cfg)
 {
     if (!cfg->sec) {
         bench_note("sec: not installed (apt-get install sec), skipped");
-        return -1;
+        return 0; /* skipped and said so, not failed */
     }
     char dir[600], rules[700], generic[700], corr[700], text_path[700];
     snprintf(dir, sizeof(dir), "%s/sec", cfg->workdir);
