@@ -175,13 +175,31 @@ struct lh_correlator {
     uint64_t cache_discards;
 };
 
-/* A cached change: key (deploy_id, environment) and the fields load_change() fills, the
- * strings in one block the entry owns. */
+/* The string fields of a change that load_change() fills; a cached change keeps them in this
+ * order (CHG_STR), after its key. */
+static const size_t chg_str[] = {
+    offsetof(change_t, event_id), offsetof(change_t, service),
+    offsetof(change_t, actor),    offsetof(change_t, hosts),
+    offsetof(change_t, version),  offsetof(change_t, previous_version),
+    offsetof(change_t, commit),   offsetof(change_t, artifact),
+};
+#define CHG_STR (sizeof(chg_str) / sizeof(chg_str[0]))
+
+static const char **
+chg_field(change_t *ch, size_t i)
+{
+    return (const char **)(void *)((char *)ch + chg_str[i]);
+}
+
+/* A cached change: key (deploy_id, environment) and what load_change() fills, the strings in
+ * one block the entry owns. */
 typedef struct centry {
     uint64_t hash;
     char *block; /* NULL: empty slot */
     const char *deploy_id, *env;
-    change_t ch; /* found, first_seq, time, status and the strings, pointing into block */
+    const char *str[CHG_STR]; /* NULL or into block */
+    int64_t first_seq, time;
+    int status;
 } centry_t;
 
 /* ---- SQLite helpers ------------------------------------------------------------------------- */
@@ -490,48 +508,35 @@ cache_check_discards(lh_correlator_t *c)
 /* Copies a change just loaded into its slot (evicting what was there). Best effort: without
  * memory the change is simply not cached. */
 static void
-cache_put(lh_correlator_t *c, uint64_t h, const change_t *ch, const char *env)
+cache_put(lh_correlator_t *c, uint64_t h, change_t *ch, const char *env)
 {
     if (!c->cache)
         return;
-    const char *src[] = {ch->deploy_id, env,         ch->event_id, ch->service,
-                         ch->actor,     ch->hosts,   ch->version,  ch->previous_version,
-                         ch->commit,    ch->artifact};
-    enum { N = sizeof(src) / sizeof(src[0]) };
-    size_t len[N], total = 0;
-    for (size_t i = 0; i < N; i++) {
-        len[i] = src[i] ? strlen(src[i]) + 1 : 0;
-        total += len[i];
-    }
-    char *block = malloc(total ? total : 1);
+    const char *src[2 + CHG_STR] = {ch->deploy_id, env};
+    for (size_t i = 0; i < CHG_STR; i++)
+        src[2 + i] = *chg_field(ch, i);
+    size_t len[2 + CHG_STR], total = 1;
+    for (size_t i = 0; i < 2 + CHG_STR; i++)
+        total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+    char *block = malloc(total);
     if (!block)
         return;
-    const char *dst[N];
+    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
+    centry_clear(e);
+    const char *dst[2 + CHG_STR];
     char *p = block;
-    for (size_t i = 0; i < N; i++) {
+    for (size_t i = 0; i < 2 + CHG_STR; i++) {
         dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
         p += len[i];
     }
-    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
-    centry_clear(e);
     e->hash = h;
     e->block = block;
     e->deploy_id = dst[0];
     e->env = dst[1];
-    memset(&e->ch, 0, sizeof(e->ch)); /* no scratch pointers (reasons) survive the run */
-    e->ch.found = 1;
-    e->ch.first_seq = ch->first_seq;
-    e->ch.time = ch->time;
-    e->ch.status = ch->status;
-    e->ch.deploy_id = dst[0];
-    e->ch.event_id = dst[2];
-    e->ch.service = dst[3];
-    e->ch.actor = dst[4];
-    e->ch.hosts = dst[5];
-    e->ch.version = dst[6];
-    e->ch.previous_version = dst[7];
-    e->ch.commit = dst[8];
-    e->ch.artifact = dst[9];
+    memcpy(e->str, dst + 2, sizeof(e->str));
+    e->first_seq = ch->first_seq;
+    e->time = ch->time;
+    e->status = ch->status;
 }
 
 /* Fills ch from a cached change; its strings are copied to the scratch, which outlives any
@@ -539,21 +544,17 @@ cache_put(lh_correlator_t *c, uint64_t h, const change_t *ch, const char *env)
 static int
 cache_take(lh_correlator_t *c, change_t *ch, const centry_t *e)
 {
-    const char *const *from[] = {&e->ch.event_id, &e->ch.service, &e->ch.actor,
-                                 &e->ch.hosts,    &e->ch.version, &e->ch.previous_version,
-                                 &e->ch.commit,   &e->ch.artifact};
-    const char **to[] = {&ch->event_id, &ch->service,          &ch->actor,  &ch->hosts,
-                         &ch->version,  &ch->previous_version, &ch->commit, &ch->artifact};
-    for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++) {
-        const char *v = *from[i];
-        *to[i] = v ? scratch_strndup(&c->scratch, v, strlen(v)) : NULL;
-        if (v && !*to[i])
+    for (size_t i = 0; i < CHG_STR; i++) {
+        const char *v = e->str[i];
+        const char **to = chg_field(ch, i);
+        *to = v ? scratch_strndup(&c->scratch, v, strlen(v)) : NULL;
+        if (v && !*to)
             return LH_ENOMEM;
     }
     ch->found = 1;
-    ch->first_seq = e->ch.first_seq;
-    ch->time = e->ch.time;
-    ch->status = e->ch.status;
+    ch->first_seq = e->first_seq;
+    ch->time = e->time;
+    ch->status = e->status;
     return 0;
 }
 
