@@ -506,27 +506,19 @@ static Suite *
 suite(void)
 {
     Suite *s = suite_create("alertmanager");
-    struct {
-        const char *name;
-        const TTest *fn;
-    } tests[] = {
-        {"conformance_firing", conformance_firing},
-        {"conformance_resolved", conformance_resolved},
-        {"conformance_real_025", conformance_real_025},
-        {"public_entry", public_entry},
-        {"label_options", label_options},
-        {"severity_words", severity_words},
-        {"fallbacks", fallbacks},
-        {"per_alert_rejections", per_alert_rejections},
-        {"notification_errors", notification_errors},
-        {"huge_and_deep", huge_and_deep},
+    const lh_test_case_t tests[] = {
+        {"conformance_firing", conformance_firing, 0, 0},
+        {"conformance_resolved", conformance_resolved, 0, 0},
+        {"conformance_real_025", conformance_real_025, 0, 0},
+        {"public_entry", public_entry, 0, 0},
+        {"label_options", label_options, 0, 0},
+        {"severity_words", severity_words, 0, 0},
+        {"fallbacks", fallbacks, 0, 0},
+        {"per_alert_rejections", per_alert_rejections, 0, 0},
+        {"notification_errors", notification_errors, 0, 0},
+        {"huge_and_deep", huge_and_deep, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        TCase *tc = tcase_create(tests[i].name);
-        tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, tests[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return s;
 }
 

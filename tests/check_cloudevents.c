@@ -977,32 +977,24 @@ static Suite *
 suite(void)
 {
     Suite *s = suite_create("cloudevents");
-    struct {
-        const char *name;
-        const TTest *fn;
-    } tests[] = {
-        {"conformance_files", conformance_files_decode},
-        {"conformance_spot_checks", conformance_spot_checks},
-        {"golden_structured", golden_structured},
-        {"golden_batch_public", golden_batch_public},
-        {"binary_golden", binary_golden},
-        {"binary_bad", binary_bad},
-        {"unknown_types", unknown_types},
-        {"missing_fields", missing_fields},
-        {"wrong_types", wrong_types},
-        {"data_encodings", data_encodings},
-        {"extras_precedence", extras_precedence},
-        {"incident_severity", incident_severity},
-        {"huge_and_deep", huge_and_deep},
-        {"detection", detection},
-        {"alert_encode", alert_encode},
+    const lh_test_case_t tests[] = {
+        {"conformance_files", conformance_files_decode, 0, 0},
+        {"conformance_spot_checks", conformance_spot_checks, 0, 0},
+        {"golden_structured", golden_structured, 0, 0},
+        {"golden_batch_public", golden_batch_public, 0, 0},
+        {"binary_golden", binary_golden, 0, 0},
+        {"binary_bad", binary_bad, 0, 0},
+        {"unknown_types", unknown_types, 0, 0},
+        {"missing_fields", missing_fields, 0, 0},
+        {"wrong_types", wrong_types, 0, 0},
+        {"data_encodings", data_encodings, 0, 0},
+        {"extras_precedence", extras_precedence, 0, 0},
+        {"incident_severity", incident_severity, 0, 0},
+        {"huge_and_deep", huge_and_deep, 0, 0},
+        {"detection", detection, 0, 0},
+        {"alert_encode", alert_encode, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        TCase *tc = tcase_create(tests[i].name);
-        tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, tests[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return s;
 }
 

@@ -900,37 +900,28 @@ static Suite *
 codec_suite(void)
 {
     Suite *s = suite_create("codec");
-    struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } tests[] = {
-        {"pb_round_trip", pb_round_trip, 4},
-        {"json_round_trip", json_round_trip, 4},
-        {"json_form", json_form_matches_design, 1},
-        {"json_cross_pb", golden_json_cross_protobuf, 4},
-        {"golden_values", golden_deploy_values, 1},
-        {"alert_pb", alert_pb_round_trip, 1},
-        {"alert_json", alert_json_round_trip, 1},
-        {"alert_formats", alert_formats, 1},
-        {"broken_json", broken_json_has_position, 1},
-        {"bad_protobuf", bad_protobuf, 1},
-        {"pb_no_body", protobuf_without_body_or_bad_enum, 1},
-        {"empty", empty_payload, 1},
-        {"wrong_types", wrong_types, 1},
-        {"kind_body", kind_and_body_rules, 1},
-        {"batch", batch_with_bad_element, 1},
-        {"utf8_nul", invalid_utf8_and_nul, 1},
-        {"deep_nesting", deep_nesting, 1},
-        {"oversized", oversized_payload, 1},
-        {"detection", protobuf_that_looks_like_json, 1},
+    const lh_test_case_t tests[] = {
+        {"pb_round_trip", pb_round_trip, 0, 4},
+        {"json_round_trip", json_round_trip, 0, 4},
+        {"json_form", json_form_matches_design, 0, 1},
+        {"json_cross_pb", golden_json_cross_protobuf, 0, 4},
+        {"golden_values", golden_deploy_values, 0, 1},
+        {"alert_pb", alert_pb_round_trip, 0, 1},
+        {"alert_json", alert_json_round_trip, 0, 1},
+        {"alert_formats", alert_formats, 0, 1},
+        {"broken_json", broken_json_has_position, 0, 1},
+        {"bad_protobuf", bad_protobuf, 0, 1},
+        {"pb_no_body", protobuf_without_body_or_bad_enum, 0, 1},
+        {"empty", empty_payload, 0, 1},
+        {"wrong_types", wrong_types, 0, 1},
+        {"kind_body", kind_and_body_rules, 0, 1},
+        {"batch", batch_with_bad_element, 0, 1},
+        {"utf8_nul", invalid_utf8_and_nul, 0, 1},
+        {"deep_nesting", deep_nesting, 0, 1},
+        {"oversized", oversized_payload, 0, 1},
+        {"detection", protobuf_that_looks_like_json, 0, 1},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        TCase *tc = tcase_create(tests[i].name);
-        tcase_set_timeout(tc, 30);
-        tcase_add_loop_test(tc, tests[i].fn, 0, tests[i].loop);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return s;
 }
 

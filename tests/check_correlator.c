@@ -1058,39 +1058,38 @@ END_TEST
 
 /* ---- suite ---------------------------------------------------------------------------------- */
 
-static void
-add_case(Suite *s, const char *name, const TTest *t1, const TTest *t2, const TTest *t3)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, t1);
-    if (t2)
-        tcase_add_test(tc, t2);
-    if (t3)
-        tcase_add_test(tc, t3);
-    suite_add_tcase(s, tc);
-}
-
 static Suite *
 correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
-    add_case(s, "deploy_then_incident", test_deploy_then_incident, NULL, NULL);
-    add_case(s, "window", test_window_edge_inclusive, test_window_edge_outside,
-             test_outcome_before_deploy);
-    add_case(s, "environment", test_environment_mismatch, NULL, NULL);
-    add_case(s, "status", test_failed_not_suspect, test_rolled_back_not_suspect,
-             test_started_is_suspect);
-    add_case(s, "ranking", test_rank_service_over_host, test_rank_recent_over_older,
-             test_rank_artifact_over_service);
-    add_case(s, "shared_host", test_shared_host_across_services, NULL, NULL);
-    add_case(s, "late", test_late_deploy, test_second_late_suspect, test_late_by_host_and_artifact);
-    add_case(s, "idempotence", test_idempotent_outcome, test_idempotent_status_update,
-             test_change_cache_follows_store);
-    add_case(s, "non_outcomes", test_non_outcomes, test_min_severity_option, NULL);
-    add_case(s, "restart", test_restart_idempotent, NULL, NULL);
-    add_case(s, "errors", test_bad_arguments, test_store_error, NULL);
-    add_case(s, "plans", test_query_plans_use_indexes, test_migrated_v1_store, NULL);
+    const lh_test_case_t cases[] = {
+        {"deploy_then_incident", test_deploy_then_incident, 0, 0},
+        {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
+        {"window_edge_outside", test_window_edge_outside, 0, 0},
+        {"outcome_before_deploy", test_outcome_before_deploy, 0, 0},
+        {"environment_mismatch", test_environment_mismatch, 0, 0},
+        {"failed_not_suspect", test_failed_not_suspect, 0, 0},
+        {"rolled_back_not_suspect", test_rolled_back_not_suspect, 0, 0},
+        {"started_is_suspect", test_started_is_suspect, 0, 0},
+        {"rank_service_over_host", test_rank_service_over_host, 0, 0},
+        {"rank_recent_over_older", test_rank_recent_over_older, 0, 0},
+        {"rank_artifact_over_service", test_rank_artifact_over_service, 0, 0},
+        {"shared_host_across_services", test_shared_host_across_services, 0, 0},
+        {"late_deploy", test_late_deploy, 0, 0},
+        {"second_late_suspect", test_second_late_suspect, 0, 0},
+        {"late_by_host_and_artifact", test_late_by_host_and_artifact, 0, 0},
+        {"idempotent_outcome", test_idempotent_outcome, 0, 0},
+        {"idempotent_status_update", test_idempotent_status_update, 0, 0},
+        {"change_cache_follows_store", test_change_cache_follows_store, 0, 0},
+        {"non_outcomes", test_non_outcomes, 0, 0},
+        {"min_severity_option", test_min_severity_option, 0, 0},
+        {"restart_idempotent", test_restart_idempotent, 0, 0},
+        {"bad_arguments", test_bad_arguments, 0, 0},
+        {"store_error", test_store_error, 0, 0},
+        {"query_plans_use_indexes", test_query_plans_use_indexes, 0, 0},
+        {"migrated_v1_store", test_migrated_v1_store, 0, 0},
+    };
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, NULL, NULL);
     return s;
 }
 

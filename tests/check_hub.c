@@ -595,28 +595,18 @@ static Suite *
 hub_suite(void)
 {
     Suite *s = suite_create("hub");
-    struct {
-        const char *name;
-        const TTest *fn;
-        int timeout;
-    } cases[] = {
-        {"disk_full_no_ack_until_durable", test_disk_full_no_ack_until_durable, 30},
-        {"exit_with_uncommitted_batch", test_exit_with_uncommitted_batch, 20},
-        {"router_bad_envelope_answered", test_router_bad_envelope_answered, 20},
-        {"wal_checkpoints_in_metrics", test_wal_checkpoints_in_metrics, 30},
+    const lh_test_case_t cases[] = {
+        {"disk_full_no_ack_until_durable", test_disk_full_no_ack_until_durable, 30, 0},
+        {"exit_with_uncommitted_batch", test_exit_with_uncommitted_batch, 20, 0},
+        {"router_bad_envelope_answered", test_router_bad_envelope_answered, 20, 0},
+        {"wal_checkpoints_in_metrics", test_wal_checkpoints_in_metrics, 30, 0},
         {"async_sink_failure_retries_only_that_alert",
-         test_async_sink_failure_retries_only_that_alert, 20},
-        {"done_marks_ride_in_next_batch", test_done_marks_ride_in_next_batch, 20},
-        {"done_marks_kept_when_batch_fails", test_done_marks_kept_when_batch_fails, 20},
-        {"done_marks_applied_at_shutdown", test_done_marks_applied_at_shutdown, 20},
+         test_async_sink_failure_retries_only_that_alert, 20, 0},
+        {"done_marks_ride_in_next_batch", test_done_marks_ride_in_next_batch, 20, 0},
+        {"done_marks_kept_when_batch_fails", test_done_marks_kept_when_batch_fails, 20, 0},
+        {"done_marks_applied_at_shutdown", test_done_marks_applied_at_shutdown, 20, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, cases[i].timeout);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, setup, teardown);
     return s;
 }
 

@@ -760,36 +760,27 @@ static Suite *
 query_suite(void)
 {
     Suite *s = suite_create("query");
-    struct {
-        const char *name;
-        const TTest *fn;
-    } tests[] = {
-        {"incident_json", incident_json},
-        {"incident_text", incident_text_names_suspect_and_reasons},
-        {"late_suspect", late_suspect_is_marked},
-        {"deploy_json", deploy_json},
-        {"outcome_classes", outcome_classes},
-        {"several_suspects", several_suspects_ranked},
-        {"deploy_text", deploy_text},
-        {"service_json", service_json},
-        {"service_text", service_text_lines},
-        {"limit", limit_is_reported},
-        {"errors", unknown_ids_and_bad_requests},
-        {"empty_period", empty_period_is_not_an_error},
-        {"control_chars", control_characters_do_not_reach_text},
-        {"cli_help", cli_help},
-        {"cli_bad_usage", cli_bad_usage},
-        {"cli_missing_store", cli_missing_store},
-        {"cli_unknown_id", cli_unknown_id},
-        {"cli_ok", cli_ok},
+    const lh_test_case_t tests[] = {
+        {"incident_json", incident_json, 0, 0},
+        {"incident_text", incident_text_names_suspect_and_reasons, 0, 0},
+        {"late_suspect", late_suspect_is_marked, 0, 0},
+        {"deploy_json", deploy_json, 0, 0},
+        {"outcome_classes", outcome_classes, 0, 0},
+        {"several_suspects", several_suspects_ranked, 0, 0},
+        {"deploy_text", deploy_text, 0, 0},
+        {"service_json", service_json, 0, 0},
+        {"service_text", service_text_lines, 0, 0},
+        {"limit", limit_is_reported, 0, 0},
+        {"errors", unknown_ids_and_bad_requests, 0, 0},
+        {"empty_period", empty_period_is_not_an_error, 0, 0},
+        {"control_chars", control_characters_do_not_reach_text, 0, 0},
+        {"cli_help", cli_help, 0, 0},
+        {"cli_bad_usage", cli_bad_usage, 0, 0},
+        {"cli_missing_store", cli_missing_store, 0, 0},
+        {"cli_unknown_id", cli_unknown_id, 0, 0},
+        {"cli_ok", cli_ok, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        TCase *tc = tcase_create(tests[i].name);
-        tcase_add_checked_fixture(tc, setup, lh_test_store_teardown);
-        tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, tests[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
     return s;
 }
 

@@ -1248,45 +1248,36 @@ static Suite *
 store_suite(void)
 {
     Suite *s = suite_create("store");
-    struct {
-        const char *name;
-        const TTest *fn;
-        int timeout;
-    } cases[] = {
-        {"blob_roundtrip", test_blob_roundtrip, 10},
-        {"decoded_columns", test_decoded_columns, 10},
-        {"bad_calls", test_bad_calls, 10},
-        {"dup_same_txn", test_dup_same_txn, 10},
-        {"dup_later_txn", test_dup_later_txn, 10},
-        {"dup_after_reopen", test_dup_after_reopen, 10},
-        {"rollback_retry", test_rollback_retry, 10},
-        {"seq_continues", test_seq_continues, 10},
-        {"forced_collisions", test_forced_collisions, 30},
-        {"stored_bits_collide", test_stored_bits_collide, 30},
-        {"rows_past_2_32", test_rows_past_2_32, 10},
-        {"many_distinct", test_many_distinct, 60},
-        {"migrate_empty_file", test_migrate_empty_file, 10},
-        {"migrate_version0_db", test_migrate_version0_db, 10},
-        {"page_size_new_store_only", test_page_size_new_store_only, 10},
-        {"refuse_newer_schema", test_refuse_newer_schema, 10},
-        {"refuse_not_a_database", test_refuse_not_a_database, 10},
-        {"second_writer_locked", test_second_writer_locked, 10},
-        {"readonly_missing_and_closed", test_readonly_missing_and_closed, 10},
-        {"outbox", test_outbox, 10},
-        {"quarantine", test_quarantine, 10},
-        {"disk_full", test_disk_full, 20},
-        {"kill9_mid_ingest", test_kill9_mid_ingest, 30},
-        {"wal_bounded", test_wal_bounded, 60},
-        {"wal_reader_pins", test_wal_reader_pins, 60},
-        {"wal_close_during_checkpoint", test_wal_close_during_checkpoint, 30},
+    const lh_test_case_t cases[] = {
+        {"blob_roundtrip", test_blob_roundtrip, 10, 0},
+        {"decoded_columns", test_decoded_columns, 10, 0},
+        {"bad_calls", test_bad_calls, 10, 0},
+        {"dup_same_txn", test_dup_same_txn, 10, 0},
+        {"dup_later_txn", test_dup_later_txn, 10, 0},
+        {"dup_after_reopen", test_dup_after_reopen, 10, 0},
+        {"rollback_retry", test_rollback_retry, 10, 0},
+        {"seq_continues", test_seq_continues, 10, 0},
+        {"forced_collisions", test_forced_collisions, 30, 0},
+        {"stored_bits_collide", test_stored_bits_collide, 30, 0},
+        {"rows_past_2_32", test_rows_past_2_32, 10, 0},
+        {"many_distinct", test_many_distinct, 60, 0},
+        {"migrate_empty_file", test_migrate_empty_file, 10, 0},
+        {"migrate_version0_db", test_migrate_version0_db, 10, 0},
+        {"page_size_new_store_only", test_page_size_new_store_only, 10, 0},
+        {"refuse_newer_schema", test_refuse_newer_schema, 10, 0},
+        {"refuse_not_a_database", test_refuse_not_a_database, 10, 0},
+        {"second_writer_locked", test_second_writer_locked, 10, 0},
+        {"readonly_missing_and_closed", test_readonly_missing_and_closed, 10, 0},
+        {"outbox", test_outbox, 10, 0},
+        {"quarantine", test_quarantine, 10, 0},
+        {"disk_full", test_disk_full, 20, 0},
+        {"kill9_mid_ingest", test_kill9_mid_ingest, 30, 0},
+        {"wal_bounded", test_wal_bounded, 60, 0},
+        {"wal_reader_pins", test_wal_reader_pins, 60, 0},
+        {"wal_close_during_checkpoint", test_wal_close_during_checkpoint, 30, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, lh_test_store_setup, lh_test_store_teardown);
-        tcase_set_timeout(tc, cases[i].timeout);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, lh_test_store_setup,
+                      lh_test_store_teardown);
     return s;
 }
 

@@ -285,25 +285,17 @@ int
 main(void)
 {
     Suite *s = suite_create("util");
-    struct {
-        const char *name;
-        const TTest *t;
-    } cases[] = {
-        {"time", test_time_parse_and_format},
-        {"time_bad", test_time_parse_rejects_nonsense},
-        {"durations", test_durations},
-        {"arena", test_arena_holds_many_fields},
-        {"validate", test_validation_names_the_field},
-        {"normalize", test_normalize_defaults},
-        {"enums", test_enum_names_round_trip},
-        {"log", test_log_is_rate_limited},
-        {"buf", test_buf},
+    const lh_test_case_t cases[] = {
+        {"time", test_time_parse_and_format, 0, 0},
+        {"time_bad", test_time_parse_rejects_nonsense, 0, 0},
+        {"durations", test_durations, 0, 0},
+        {"arena", test_arena_holds_many_fields, 0, 0},
+        {"validate", test_validation_names_the_field, 0, 0},
+        {"normalize", test_normalize_defaults, 0, 0},
+        {"enums", test_enum_names_round_trip, 0, 0},
+        {"log", test_log_is_rate_limited, 0, 0},
+        {"buf", test_buf, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, cases[i].t);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, NULL, NULL);
     return lh_test_run_suite(s);
 }

@@ -298,6 +298,23 @@ lh_test_store_teardown(void)
     lh_test_fx.dir = NULL;
 }
 
+void
+lh_test_add_cases(Suite *s, const lh_test_case_t *cases, size_t n, int default_timeout, SFun setup,
+                  SFun teardown)
+{
+    for (size_t i = 0; i < n; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        if (setup || teardown)
+            tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, cases[i].timeout > 0 ? cases[i].timeout : default_timeout);
+        if (cases[i].loops > 0)
+            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loops);
+        else
+            tcase_add_test(tc, cases[i].fn);
+        suite_add_tcase(s, tc);
+    }
+}
+
 int
 lh_test_run_suite(Suite *s)
 {

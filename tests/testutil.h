@@ -51,6 +51,22 @@ int lh_test_stop(pid_t pid, int sig, int timeout_ms);
  * as a shell shows it, or -1 on timeout. */
 int lh_test_run(const char *const argv[], const char *in, char **out, char **err, int timeout_ms);
 
+/* One entry of a suite's table of tests: its case name, the test, its timeout in seconds (0: the
+ * table's default) and, for a loop test, its number of runs (0: one plain run). */
+typedef struct lh_test_case {
+    const char *name;
+    const TTest *fn;
+    int timeout;
+    int loops;
+} lh_test_case_t;
+
+#define LH_TEST_COUNT(cases) (sizeof(cases) / sizeof((cases)[0]))
+
+/* Adds one case to s per entry of cases[0..n), each with the checked fixture setup/teardown (run
+ * in the forked child; either may be NULL). */
+void lh_test_add_cases(Suite *s, const lh_test_case_t *cases, size_t n, int default_timeout,
+                       SFun setup, SFun teardown);
+
 /* Runs every test of s (Check's fork mode, normal output with its summary line), frees the
  * runner and returns the exit status for main(): 0 when all passed. */
 int lh_test_run_suite(Suite *s);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
+#include "testutil.h"
 
 static const char *corpus_dir;
 
@@ -130,10 +131,5 @@ main(int argc, char **argv)
     tcase_add_test(tc, replay_corpus);
     suite_add_tcase(s, tc);
 
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return lh_test_run_suite(s);
 }

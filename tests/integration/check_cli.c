@@ -194,23 +194,13 @@ static Suite *
 cli_suite(void)
 {
     Suite *s = suite_create("cli");
-    struct {
-        const char *name;
-        const TTest *fn;
-        int timeout;
-    } cases[] = {
-        {"reliable_window_bounded", test_reliable_window_bounded, 60},
-        {"fire_and_forget_without_hub", test_fire_and_forget_without_hub, 30},
-        {"tail_filter_no_false_gap", test_tail_filter_no_false_gap, 90},
-        {"json_lines_not_json", test_json_lines_not_json, 30},
+    const lh_test_case_t cases[] = {
+        {"reliable_window_bounded", test_reliable_window_bounded, 60, 0},
+        {"fire_and_forget_without_hub", test_fire_and_forget_without_hub, 30, 0},
+        {"tail_filter_no_false_gap", test_tail_filter_no_false_gap, 90, 0},
+        {"json_lines_not_json", test_json_lines_not_json, 30, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, cases[i].timeout);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, setup, teardown);
     return s;
 }
 

@@ -825,24 +825,15 @@ static Suite *
 formats_suite(void)
 {
     Suite *s = suite_create("formats");
-    struct {
-        const char *name;
-        const TTest *test;
-        int loops;
-    } cases[] = {
-        {"real_alertmanager", test_real_alertmanager_delivers, 1},
-        {"cdevents_then_am_http", test_cdevents_deploy_then_am_webhook_http, 1},
-        {"cdevents_then_am_zmq", test_cdevents_deploy_then_am_webhook_zmq, 1},
-        {"artifact_identity", test_artifact_identity, 1},
-        {"alerts_formats", test_alerts_formats, 3},
-        {"unknown_cdevents_type", test_unknown_cdevents_type_quarantined, 1},
+    const lh_test_case_t cases[] = {
+        {"real_alertmanager", test_real_alertmanager_delivers, 0, 1},
+        {"cdevents_then_am_http", test_cdevents_deploy_then_am_webhook_http, 0, 1},
+        {"cdevents_then_am_zmq", test_cdevents_deploy_then_am_webhook_zmq, 0, 1},
+        {"artifact_identity", test_artifact_identity, 0, 1},
+        {"alerts_formats", test_alerts_formats, 0, 3},
+        {"unknown_cdevents_type", test_unknown_cdevents_type_quarantined, 0, 1},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_loop_test(tc, cases[i].test, 0, cases[i].loops);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
     return s;
 }
 

@@ -628,31 +628,23 @@ static Suite *
 http_suite(void)
 {
     Suite *s = suite_create("http");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"event_then_duplicate", test_event_then_duplicate},
-        {"cloudevents_batch", test_cloudevents_batch},
-        {"cloudevents_binary", test_cloudevents_binary},
-        {"alertmanager", test_alertmanager},
-        {"broken_json", test_broken_json},
-        {"missing_field_keeps_good_events", test_missing_field_keeps_good_events},
-        {"body_limit", test_body_limit},
-        {"bearer_token", test_bearer_token},
-        {"healthz_and_metrics", test_healthz_and_metrics},
-        {"timeline_over_http", test_timeline_over_http},
-        {"routing_errors", test_routing_errors},
-        {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving},
-        {"shutdown_with_open_requests", test_shutdown_with_open_requests},
-        {"address_in_use", test_address_in_use},
+    const lh_test_case_t cases[] = {
+        {"event_then_duplicate", test_event_then_duplicate, 0, 0},
+        {"cloudevents_batch", test_cloudevents_batch, 0, 0},
+        {"cloudevents_binary", test_cloudevents_binary, 0, 0},
+        {"alertmanager", test_alertmanager, 0, 0},
+        {"broken_json", test_broken_json, 0, 0},
+        {"missing_field_keeps_good_events", test_missing_field_keeps_good_events, 0, 0},
+        {"body_limit", test_body_limit, 0, 0},
+        {"bearer_token", test_bearer_token, 0, 0},
+        {"healthz_and_metrics", test_healthz_and_metrics, 0, 0},
+        {"timeline_over_http", test_timeline_over_http, 0, 0},
+        {"routing_errors", test_routing_errors, 0, 0},
+        {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving, 0, 0},
+        {"shutdown_with_open_requests", test_shutdown_with_open_requests, 0, 0},
+        {"address_in_use", test_address_in_use, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
     return s;
 }
 

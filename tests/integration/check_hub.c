@@ -520,27 +520,19 @@ static Suite *
 hub_suite(void)
 {
     Suite *s = suite_create("hub");
-    struct {
-        const char *name;
-        const TTest *t;
-    } cases[] = {
-        {"deploy_then_incident", test_deploy_then_incident_alerts_on_pub},
-        {"reliable_ok_duplicate", test_reliable_ok_then_duplicate},
-        {"reliable_rejections", test_reliable_reports_rejections_with_line_numbers},
-        {"restart", test_restart_dedupes_and_flushes_outbox},
-        {"late_deploy", test_late_deploy_marks_alert_late},
-        {"garbage", test_garbage_on_every_socket_keeps_serving},
-        {"pull", test_fire_and_forget_pull_is_stored},
-        {"tail_timeline", test_tail_and_timeline_show_the_suspect},
-        {"cli", test_cli_usage_and_errors},
-        {"sigterm", test_sigterm_commits_and_exits_zero},
+    const lh_test_case_t cases[] = {
+        {"deploy_then_incident", test_deploy_then_incident_alerts_on_pub, 0, 0},
+        {"reliable_ok_duplicate", test_reliable_ok_then_duplicate, 0, 0},
+        {"reliable_rejections", test_reliable_reports_rejections_with_line_numbers, 0, 0},
+        {"restart", test_restart_dedupes_and_flushes_outbox, 0, 0},
+        {"late_deploy", test_late_deploy_marks_alert_late, 0, 0},
+        {"garbage", test_garbage_on_every_socket_keeps_serving, 0, 0},
+        {"pull", test_fire_and_forget_pull_is_stored, 0, 0},
+        {"tail_timeline", test_tail_and_timeline_show_the_suspect, 0, 0},
+        {"cli", test_cli_usage_and_errors, 0, 0},
+        {"sigterm", test_sigterm_commits_and_exits_zero, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].t);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 120, NULL, NULL);
     return s;
 }
 

@@ -1668,28 +1668,19 @@ static Suite *
 kafka_suite(void)
 {
     Suite *s = suite_create("kafka");
-    struct {
-        const char *name;
-        const TTest *test;
-        int timeout;
-    } cases[] = {
-        {"conf_errors", test_conf_errors, 30},
-        {"run_rejects_bad_property", test_run_rejects_bad_property, 30},
-        {"correlate_to_alerts_topic", test_correlate_to_alerts_topic, 90},
-        {"binary_mode_and_bad_input", test_binary_mode_and_bad_input, 90},
-        {"kill9_exactly_once", test_kill9_exactly_once, 180},
-        {"brokers_down_at_start_and_mid_run", test_brokers_down_at_start_and_mid_run, 150},
-        {"injected_errors", test_injected_errors, 150},
-        {"send_cli", test_send_cli, 60},
-        {"two_hubs_share_the_group", test_two_hubs_share_the_group, 180},
-        {"three_hubs_one_killed", test_three_hubs_one_killed, 180},
+    const lh_test_case_t cases[] = {
+        {"conf_errors", test_conf_errors, 30, 0},
+        {"run_rejects_bad_property", test_run_rejects_bad_property, 30, 0},
+        {"correlate_to_alerts_topic", test_correlate_to_alerts_topic, 90, 0},
+        {"binary_mode_and_bad_input", test_binary_mode_and_bad_input, 90, 0},
+        {"kill9_exactly_once", test_kill9_exactly_once, 180, 0},
+        {"brokers_down_at_start_and_mid_run", test_brokers_down_at_start_and_mid_run, 150, 0},
+        {"injected_errors", test_injected_errors, 150, 0},
+        {"send_cli", test_send_cli, 60, 0},
+        {"two_hubs_share_the_group", test_two_hubs_share_the_group, 180, 0},
+        {"three_hubs_one_killed", test_three_hubs_one_killed, 180, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, cases[i].timeout);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, NULL, NULL);
     return s;
 }
 
