@@ -20,8 +20,8 @@
 #include <zmq.h>
 
 #include "bench.h"
-#include "codec.h"
-#include "timeutil.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 
 #define POLL_MS 20
 

@@ -17,8 +17,8 @@
 #include <zmq.h>
 
 #include "bench.h"
-#include "codec.h"
-#include "timeutil.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 
 #define PROBE_SERVICES 50
 

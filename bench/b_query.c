@@ -21,11 +21,11 @@
 #include <sys/wait.h>
 
 #include "bench.h"
-#include "codec.h"
 #include "correlator.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 #include "query.h"
 #include "store.h"
-#include "timeutil.h"
 
 /* the generator's own version; the cache key also holds the store's schema version, so a
  * schema change (new indexes) regenerates the store instead of measuring the old one */

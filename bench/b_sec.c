@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 
 #include "bench.h"
-#include "timeutil.h"
+#include "loophub/timeutil.h"
 
 int
 sec_rules_write(const char *path, int services, int generic, const char *out_path)

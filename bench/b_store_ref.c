@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "bench.h"
-#include "codec.h"
-#include "timeutil.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 
 #define BATCH 1000
 

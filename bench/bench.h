@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "buf.h"
+#include "loophub/buf.h"
 #include "loophub/event.h"
 
 /* ---- settings --------------------------------------------------------------------------- */

@@ -20,7 +20,7 @@
 
 #include "bench.h"
 #include "loophub/log.h"
-#include "timeutil.h"
+#include "loophub/timeutil.h"
 
 static int
 usage(void)

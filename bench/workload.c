@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "bench.h"
-#include "codec.h"
-#include "timeutil.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 
 #define N_ENVS 3
 #define HOSTS_PER_SERVICE 3

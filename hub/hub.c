@@ -29,7 +29,7 @@
 
 #include "loophub/error.h"
 #include "loophub/log.h"
-#include "timeutil.h"
+#include "loophub/timeutil.h"
 
 #define MAX_ADAPTERS 32
 #define MAX_POLLITEMS 128

@@ -1,7 +1,7 @@
 /*
  * check_alertmanager.c - Prometheus Alertmanager webhook notifications (version 4) into Alert
- * events: the documented shape and what Alertmanager 0.25 really posts (shared/conformance beside
- * the repository), loophub's golden inputs (tests/data/alertmanager), label options, identity
+ * events: the documented shape and what Alertmanager 0.25 really posts (tests/data/conformance),
+ * loophub's golden inputs (tests/data/alertmanager), label options, identity
  * (re-sent notifications dedupe) and per-alert rejections.
  */
 #include <jansson.h>
@@ -12,8 +12,8 @@
 #include "codec_internal.h"
 #include "hash.h"
 #include "loophub/error.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #define MAX_CALLS 64
 
@@ -58,8 +58,7 @@ static char *
 conformance(const char *name)
 {
     char path[1200];
-    snprintf(path, sizeof(path), "%s/alertmanager/%s", lh_test_conformance_dir(LH_SOURCE_DIR),
-             name);
+    snprintf(path, sizeof(path), "%s/alertmanager/%s", lh_test_conformance_dir(), name);
     return lh_test_must_read(path);
 }
 

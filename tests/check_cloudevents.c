@@ -2,8 +2,8 @@
  * check_cloudevents.c - CloudEvents 1.0 / CDEvents decoding (structured, bare, binary mode) and
  * correlated alerts encoded as CloudEvents.
  *
- * Inputs: the CDEvents specification's own conformance files (shared/conformance beside the
- * repository, as CI lays it out), loophub's golden inputs under tests/data/cdevents, and bad input
+ * Inputs: the CDEvents specification's own conformance files (tests/data/conformance),
+ * loophub's golden inputs under tests/data/cdevents, and bad input
  * built in the tests. Every path goes through lh__cloudevents_decode() and, where it matters, the
  * public lh_codec_decode().
  */
@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include "codec_internal.h"
-#include "loophub/alert.h"
+#include "loophub/correlated.h"
 #include "loophub/error.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 /* --- a sink that keeps everything ------------------------------------------------------- */
 
@@ -211,7 +211,7 @@ check_mapping(const char *file, json_t *cde, const lh_event_t *ev)
 
 START_TEST(conformance_files_decode)
 {
-    const char *base = lh_test_conformance_dir(LH_SOURCE_DIR);
+    const char *base = lh_test_conformance_dir();
     const char *versions[] = {"v0.3.0", "v0.4.1", "v0.5.1"};
     int files = 0, kinds[5] = {0};
     for (size_t v = 0; v < 3; v++) {
@@ -281,7 +281,7 @@ START_TEST(conformance_spot_checks)
     char path[1200];
     sink_t s = {0};
     snprintf(path, sizeof(path), "%s/cdevents/v0.5.1/service_deployed.json",
-             lh_test_conformance_dir(LH_SOURCE_DIR));
+             lh_test_conformance_dir());
     char *text = lh_test_must_read(path);
     decode_direct(text, &s);
     lh_event_t *ev = expect_one(&s);
@@ -295,7 +295,7 @@ START_TEST(conformance_spot_checks)
     free(text);
 
     snprintf(path, sizeof(path), "%s/cdevents/v0.3.0/incident_reported.json",
-             lh_test_conformance_dir(LH_SOURCE_DIR));
+             lh_test_conformance_dir());
     text = lh_test_must_read(path);
     decode_direct(text, &s);
     ev = expect_one(&s);
@@ -310,7 +310,7 @@ START_TEST(conformance_spot_checks)
     free(text);
 
     snprintf(path, sizeof(path), "%s/cdevents/v0.4.1/ticket_updated.json",
-             lh_test_conformance_dir(LH_SOURCE_DIR));
+             lh_test_conformance_dir());
     text = lh_test_must_read(path);
     decode_direct(text, &s);
     ev = expect_one(&s);

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 /* --- helpers --------------------------------------------------------------------------------- */
 

@@ -11,18 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "codec.h"
 #include "correlator.h"
 #include "correlator_sql.h"
 #include "hash.h"
-#include "loophub/alert.h"
+#include "loophub/buf.h"
+#include "loophub/correlated.h"
 #include "loophub/error.h"
 #include "loophub/event.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/timeutil.h"
 #include "store.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #define MIN (60 * LH_NS_PER_SEC)
 #define HOUR (60 * MIN)

@@ -17,8 +17,8 @@
 #include "hub.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 #include "zmq/zmq_adapter.h"
 
 typedef struct {

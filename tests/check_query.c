@@ -24,15 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec.h"
 #include "correlator.h"
 #include "loophub/error.h"
 #include "loophub/event.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/timeutil.h"
 #include "query.h"
 #include "store.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 /* lh_cli_timeline() comes from the lh_cli library, the same code the binary runs. */
 #include "cli.h"

@@ -19,9 +19,9 @@
 #include "loophub/error.h"
 #include "loophub/event.h"
 #include "loophub/log.h"
+#include "loophub/timeutil.h"
 #include "store.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 static lh_store_t *
 open_rw(void)

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "loophub/buf.h"
 #include "loophub/error.h"
 #include "loophub/event.h"
 #include "loophub/log.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 START_TEST(test_time_parse_and_format)
 {

@@ -251,18 +251,13 @@ lh_test_must_read(const char *path)
 }
 
 const char *
-lh_test_conformance_dir(const char *source_dir)
+lh_test_conformance_dir(void)
 {
     static char path[1024];
-    const char *env = getenv("LH_CONFORMANCE_DIR");
-    if (env && *env)
-        snprintf(path, sizeof(path), "%s", env);
-    else
-        snprintf(path, sizeof(path), "%s/../shared/conformance", source_dir);
+    snprintf(path, sizeof(path), "%s/conformance", LH_TEST_DATA);
     struct stat st;
     ck_assert_msg(stat(path, &st) == 0 && S_ISDIR(st.st_mode),
-                  "conformance inputs not found at %s: CI and developers keep shared/ beside the "
-                  "repository (or set LH_CONFORMANCE_DIR)",
+                  "conformance inputs not found at %s (tests/data/conformance in the repository)",
                   path);
     return path;
 }

@@ -83,10 +83,9 @@ int lh_test_file_count(const char *path, const char *needle);
  * cannot. malloc'd and NUL-terminated. */
 char *lh_test_must_read(const char *path);
 
-/* The conformance inputs (shared/conformance beside the repository, as CI lays it out):
- * $LH_CONFORMANCE_DIR when set, else <source_dir>/../shared/conformance. Fails the test when that
- * is not a directory. The path lives in a static buffer. */
-const char *lh_test_conformance_dir(const char *source_dir);
+/* The conformance inputs other projects publish (tests/data/conformance, see its README.md).
+ * Fails the test when that is not a directory. The path lives in a static buffer. */
+const char *lh_test_conformance_dir(void);
 
 /* The store fixture (tcase_add_checked_fixture(tc, lh_test_store_setup, lh_test_store_teardown)):
  * setup makes a new temporary dir, names a store file in it (not created) and captures the log

@@ -40,7 +40,7 @@
 #include "http_internal.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
-#include "timeutil.h"
+#include "loophub/timeutil.h"
 
 /* How long destroy() keeps serving in-flight answers before closing the daemon. */
 #define DRAIN_MS 2000

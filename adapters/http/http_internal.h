@@ -13,9 +13,9 @@
 #include <microhttpd.h>
 #include <stddef.h>
 
-#include "buf.h"
 #include "hub.h"
 #include "loophub/adapter.h"
+#include "loophub/buf.h"
 
 typedef struct lh__http lh__http_t;
 typedef struct lh__http_req lh__http_req_t;

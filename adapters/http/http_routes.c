@@ -12,12 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "codec.h"
 #include "http_internal.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/timeutil.h"
 #include "query.h"
-#include "timeutil.h"
 
 /* --- helpers ------------------------------------------------------------------------------ */
 

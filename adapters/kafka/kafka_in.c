@@ -41,11 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec.h"
 #include "kafka_internal.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
-#include "timeutil.h"
+#include "loophub/timeutil.h"
 
 #define COMPONENT "kafka"
 #define MAX_HEADERS 64

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <zmq.h>
 
-#include "loophub/alert.h"
+#include "loophub/correlated.h"
 #include "loophub/event.h"
 
 typedef struct lh_hub lh_hub_t;

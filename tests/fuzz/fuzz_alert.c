@@ -10,9 +10,9 @@
  */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "codec.h"
+#include "loophub/buf.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
 
 static void
 same_alert(const lh_correlated_t *a, const lh_correlated_t *b, const char *how)

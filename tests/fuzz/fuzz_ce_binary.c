@@ -12,9 +12,9 @@
  */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "codec.h"
+#include "loophub/buf.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
 
 #define MAX_ATTRS 32
 

@@ -15,9 +15,9 @@
  */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "codec.h"
+#include "loophub/buf.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
 
 /* 2030-01-01T00:00:00Z: a fixed clock, so an input always behaves the same. */
 #define FUZZ_NOW 1893456000000000000LL

@@ -12,7 +12,7 @@
 #include "fuzz.h"
 
 #include "loophub/error.h"
-#include "timeutil.h"
+#include "loophub/timeutil.h"
 
 static void
 time_round_trip(int64_t ns, const char *from)

@@ -23,12 +23,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "codec.h"
 #include "ithub.h"
-#include "loophub/alert.h"
+#include "loophub/correlated.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #define E2E_DATA LH_TEST_DATA "/e2e"
 #define AM_BIN "/usr/bin/prometheus-alertmanager"

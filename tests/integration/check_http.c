@@ -23,7 +23,7 @@
 #include "ithub.h"
 #include "testutil.h"
 
-#define SHARED_DIR LH_SOURCE_DIR "/../shared"
+#define CONFORMANCE_DIR LH_TEST_DATA "/conformance"
 #define TOKEN "t0ken-for-tests"
 
 /* --- raw HTTP over a socket --------------------------------------------------------------- */
@@ -247,11 +247,9 @@ START_TEST(test_cloudevents_batch)
 {
     lh_it_hub_t h;
     hub_start(&h, NULL);
-    char *dep =
-        lh_test_read_file(SHARED_DIR "/conformance/cdevents/v0.4.1/service_deployed.json", NULL);
-    char *inc =
-        lh_test_read_file(SHARED_DIR "/conformance/cdevents/v0.4.1/incident_detected.json", NULL);
-    ck_assert_msg(dep && inc, "conformance files missing under %s", SHARED_DIR);
+    char *dep = lh_test_read_file(CONFORMANCE_DIR "/cdevents/v0.4.1/service_deployed.json", NULL);
+    char *inc = lh_test_read_file(CONFORMANCE_DIR "/cdevents/v0.4.1/incident_detected.json", NULL);
+    ck_assert_msg(dep && inc, "conformance files missing under %s", CONFORMANCE_DIR);
     char t[32];
     now_rfc3339(t, sizeof(t));
     size_t cap = strlen(dep) + strlen(inc) + 1024;
@@ -301,8 +299,8 @@ START_TEST(test_alertmanager)
 {
     lh_it_hub_t h;
     hub_start(&h, NULL);
-    char *am = lh_test_read_file(SHARED_DIR "/conformance/alertmanager/firing.json", NULL);
-    ck_assert_msg(am != NULL, "missing %s", SHARED_DIR "/conformance/alertmanager/firing.json");
+    char *am = lh_test_read_file(CONFORMANCE_DIR "/alertmanager/firing.json", NULL);
+    ck_assert_msg(am != NULL, "missing %s", CONFORMANCE_DIR "/alertmanager/firing.json");
     resp_t r = post(&h, "/v1/alertmanager", "application/json", am);
     ASSERT_CODE(r, 202);
     ck_assert_int_eq(count_in(r.body, "accepted"), 2);

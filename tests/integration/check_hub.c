@@ -12,12 +12,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "codec.h"
 #include "ithub.h"
-#include "loophub/alert.h"
+#include "loophub/correlated.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 /* RFC 3339 time offset_s seconds from a base read at the first call: one base per test (Check
  * forks each test), so the offsets between a test's events are exact however long sending takes

@@ -33,9 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec.h"
 #include "kafka/kafka.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
 #include "testutil.h"
 
 #ifndef LH_KAFKA_MOCK_BIN

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <zmq.h>
 
-#include "codec.h"
+#include "loophub/format.h"
 #include "testutil.h"
 
 #define IT_TIMEOUT_MS 15000

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "loophub/alert.h"
+#include "loophub/correlated.h"
 
 /* One hub under test. Everything but the readiness condition is set by lh_it_hub_init(). */
 typedef struct {

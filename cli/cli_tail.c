@@ -1,0 +1,260 @@
+/*
+ * cli_tail.c - `loophub tail`: subscribe to correlated alerts and print one line each (or the
+ * JSON form). Alerts arrive as [topic][payload]; the payload may be protobuf, JSON or a
+ * CloudEvent depending on the hub's --alerts-format, and tail reads all three. Without --service
+ * or --env, a jump in seq means alerts were dropped on the way (PUB is lossy by design): tail says
+ * so on stderr. With a filter the hub-wide seq has gaps by nature, so none is reported.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "cli.h"
+#include "loophub/error.h"
+#include "loophub/format.h"
+#include "loophub/timeutil.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "Usage: loophub tail [OPTIONS]\n\n"
+                 "Print correlated alerts as the hub publishes them.\n\n"
+                 "Options:\n"
+                 "  --from EP        the hub's alerts endpoint (default tcp://127.0.0.1:7703)\n"
+                 "  --service S      only alerts for service S\n"
+                 "  --env E          only alerts for environment E\n"
+                 "  --json           print each alert as one JSON line\n"
+                 "  --count N        exit after N alerts\n"
+                 "  --timeout DUR    exit 1 when no alert came for DUR (default: wait forever)\n"
+                 "  -h, --help       show this help\n");
+}
+
+/* Decodes an alert in any of the hub's formats. A CloudEvent (an object with "specversion")
+ * carries the alert's JSON form as its "data" object. */
+static int
+decode_alert(const void *data, size_t len, lh_correlated_t **out)
+{
+    const char *p = data;
+    size_t i = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t' || p[i] == '\r'))
+        i++;
+    if (i < len && p[i] == '{') {
+        json_t *root = json_loadb(p, len, 0, NULL);
+        if (!root || !json_object_get(root, "specversion")) {
+            json_decref(root);
+            return lh_codec_alert_json_decode(p, len, out);
+        }
+        json_t *ce_data = json_object_get(root, "data");
+        char *text = json_is_object(ce_data) ? json_dumps(ce_data, JSON_COMPACT) : NULL;
+        json_decref(root);
+        if (!text)
+            return LH_EDECODE;
+        int rc = lh_codec_alert_json_decode(text, strlen(text), out);
+        free(text);
+        return rc;
+    }
+    return lh_codec_alert_pb_decode(data, len, out);
+}
+
+static void
+print_human(const lh_correlated_t *ca)
+{
+    char t[40] = "", lead[32];
+    const lh_event_t *o = ca->outcome;
+    if (o)
+        lh_time_format(o->time_ns, t, sizeof(t));
+    const char *what = "outcome", *oid = "", *sev = NULL, *title = NULL;
+    if (o && o->kind == LH_KIND_INCIDENT) {
+        what = "incident";
+        oid = o->incident.incident_id ? o->incident.incident_id : o->id;
+        sev = lh_severity_name(o->incident.severity);
+        title = o->incident.title;
+    } else if (o && o->kind == LH_KIND_ALERT) {
+        what = "alert";
+        oid = o->alert.name ? o->alert.name : o->id;
+        sev = lh_severity_name(o->alert.severity);
+        title = o->alert.summary;
+    }
+    printf("%s #%llu %s/%s %s %s%s%s%s%s%s\n", t, (unsigned long long)ca->seq,
+           ca->service ? ca->service : "?", ca->environment ? ca->environment : "?", what, oid,
+           sev ? " (" : "", sev ? sev : "", sev ? ")" : "", title ? ": " : "", title ? title : "");
+    for (size_t i = 0; i < ca->n_suspects; i++) {
+        const lh_suspect_t *s = &ca->suspects[i];
+        lh_duration_human(s->lead_seconds * LH_NS_PER_SEC, lead, sizeof(lead));
+        printf("  %zu. deploy %s %s%s%s%s%s, %s before, score %.2f%s%s\n", i + 1,
+               s->deploy_id ? s->deploy_id : "?", s->service ? s->service : "",
+               s->version ? " " : "", s->version ? s->version : "", s->actor ? " by " : "",
+               s->actor ? s->actor : "", lead, s->score,
+               s->previous_version ? "; roll back to " : "",
+               s->previous_version ? s->previous_version : "");
+        for (size_t r = 0; r < s->n_reasons; r++)
+            printf("       - %s\n", s->reasons[r]);
+    }
+    if (ca->late)
+        printf("  (late: the deploy arrived after the %s)\n", what);
+    fflush(stdout);
+}
+
+int
+lh_cli_tail(int argc, char **argv)
+{
+    const char *from = "tcp://127.0.0.1:7703", *service = NULL, *env = NULL;
+    int json = 0;
+    long count = 0;
+    int64_t timeout_ns = 0;
+    static const struct option lopts[] = {{"from", required_argument, NULL, 'f'},
+                                          {"service", required_argument, NULL, 's'},
+                                          {"env", required_argument, NULL, 'e'},
+                                          {"environment", required_argument, NULL, 'e'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"count", required_argument, NULL, 'n'},
+                                          {"timeout", required_argument, NULL, 't'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    int ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            from = optarg;
+            break;
+        case 's':
+            service = optarg;
+            break;
+        case 'e':
+            env = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'n': {
+            char *end;
+            count = strtol(optarg, &end, 10);
+            if (*end || count < 1)
+                return lh_cli_usage_error("tail", "--count: '%s' is not a positive number", optarg);
+            break;
+        }
+        case 't':
+            if (lh_duration_parse(optarg, &timeout_ns) < 0)
+                return lh_cli_usage_error("tail", "--timeout: '%s' is not a duration", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return LH_EXIT_OK;
+        default:
+            return lh_cli_usage_error("tail", "unknown option or missing value: '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return lh_cli_usage_error("tail", "unexpected argument '%s'", argv[optind]);
+
+    void *zctx = zmq_ctx_new();
+    void *s = zmq_socket(zctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    char prefix[512];
+    if (env && service)
+        snprintf(prefix, sizeof(prefix), "alert.%s.%s", env, service);
+    else if (env)
+        snprintf(prefix, sizeof(prefix), "alert.%s.", env);
+    else
+        snprintf(prefix, sizeof(prefix), "alert.");
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
+    if (zmq_connect(s, from) != 0) {
+        lh_cli_error("tail", "cannot connect to %s: %s", from, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        zmq_ctx_term(zctx);
+        return LH_EXIT_ERROR;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int rc = LH_EXIT_OK;
+    long got = 0;
+    uint64_t last_seq = 0;
+    lh_buf_t out = LH_BUF_INIT;
+    int64_t idle_since = lh_mono_ns();
+    while (!g_stop && (count == 0 || got < count)) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        int pr = zmq_poll(&it, 1, 200);
+        if (pr < 0)
+            break;
+        if (pr == 0) {
+            if (timeout_ns && lh_mono_ns() - idle_since > timeout_ns) {
+                lh_cli_error("tail", "no alert within the timeout");
+                rc = LH_EXIT_ERROR;
+                break;
+            }
+            continue;
+        }
+        zmq_msg_t topic, body;
+        zmq_msg_init(&topic);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&topic, s, 0) < 0 || !zmq_msg_more(&topic) ||
+            zmq_msg_recv(&body, s, 0) < 0) {
+            zmq_msg_close(&topic);
+            zmq_msg_close(&body);
+            continue;
+        }
+        while (zmq_msg_more(&body)) { /* tolerate extra frames */
+            zmq_msg_close(&body);
+            zmq_msg_init(&body);
+            if (zmq_msg_recv(&body, s, 0) < 0)
+                break;
+        }
+        idle_since = lh_mono_ns();
+        lh_correlated_t *ca = NULL;
+        if (decode_alert(zmq_msg_data(&body), zmq_msg_size(&body), &ca) < 0) {
+            lh_cli_error("tail", "an alert on topic '%.*s' could not be decoded",
+                         (int)zmq_msg_size(&topic), (char *)zmq_msg_data(&topic));
+        } else if ((!service || (ca->service && strcmp(ca->service, service) == 0)) &&
+                   (!env || (ca->environment && strcmp(ca->environment, env) == 0))) {
+            /* seq counts every alert of the hub: with a filter, the alerts of other services
+             * and environments make gaps that are no loss */
+            if (!service && !env && last_seq && ca->seq > last_seq + 1)
+                lh_cli_error("tail",
+                             "missed %llu alerts (seq %llu..%llu): the subscriber was "
+                             "too slow; the store and Kafka keep them",
+                             (unsigned long long)(ca->seq - last_seq - 1),
+                             (unsigned long long)last_seq + 1, (unsigned long long)ca->seq - 1);
+            if (ca->seq)
+                last_seq = ca->seq;
+            if (json) {
+                lh_buf_reset(&out);
+                if (lh_codec_alert_json_encode(ca, &out) == 0) {
+                    fwrite(out.data, 1, out.len, stdout);
+                    fputc('\n', stdout);
+                    fflush(stdout);
+                }
+            } else {
+                print_human(ca);
+            }
+            got++;
+        }
+        lh_correlated_destroy(&ca);
+        zmq_msg_close(&topic);
+        zmq_msg_close(&body);
+    }
+    lh_buf_free(&out);
+    zmq_close(s);
+    zmq_ctx_term(zctx);
+    return rc;
+}

@@ -1,0 +1,209 @@
+/*
+ * cli_timeline.c - `loophub timeline`: the postmortem view of one incident, one change, or one
+ * service and environment over a period.
+ *
+ * Parses its options, opens the store read-only (so it runs beside a live hub), runs
+ * lh_query_timeline() and writes the document to stdout. Exit codes: 0 ok, 1 error (missing
+ * store, unknown id, database error), 2 bad usage, each error one line on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "loophub/error.h"
+#include "loophub/timeutil.h"
+#include "query.h"
+#include "store.h"
+
+#define CMD "timeline"
+
+static const char usage_text[] =
+    "Usage: loophub timeline (--incident ID | --deploy ID | --service S --env E [--since DUR])\n"
+    "                        [--db PATH] [--format text|json] [--limit N] [--window DUR]\n"
+    "\n"
+    "The postmortem view of what the hub stored and concluded.\n"
+    "\n"
+    "Selectors (exactly one):\n"
+    "  --incident ID     the incident's events, the suspect deploys the hub named (ranked,\n"
+    "                    with reasons and the version to roll back to), the alerts sent,\n"
+    "                    linked tickets and the time to resolution\n"
+    "  --deploy ID       the change (all events of that deploy id), what followed it, linked\n"
+    "                    tickets, and its outcome class: pending, healthy, suspect, failed,\n"
+    "                    rolled_back\n"
+    "  --service S --env E\n"
+    "                    every event of that service and environment in the period, with the\n"
+    "                    correlated alerts\n"
+    "\n"
+    "Options:\n"
+    "  --since DUR       period for --service, back from now (default 24h; 90s, 30m, 2h, 7d)\n"
+    "  --window DUR      correlation window deciding whether a change is pending (default 2h)\n"
+    "  --db PATH         the store (default loophub.db); opened read-only\n"
+    "  --format FMT      text (default) or json (one JSON document)\n"
+    "  --limit N         show at most N events; the output says how many more there are\n"
+    "  -h, --help        show this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 error (no store, unknown id), 2 bad usage.\n";
+
+static int
+parse_limit(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 1)
+        return LH_EINVAL;
+    *out = v;
+    return 0;
+}
+
+int
+lh_cli_timeline(int argc, char **argv)
+{
+    enum {
+        O_INCIDENT = 256,
+        O_DEPLOY,
+        O_SERVICE,
+        O_ENV,
+        O_SINCE,
+        O_WINDOW,
+        O_DB,
+        O_FORMAT,
+        O_LIMIT
+    };
+    static const struct option longopts[] = {
+        {"incident", required_argument, NULL, O_INCIDENT},
+        {"deploy", required_argument, NULL, O_DEPLOY},
+        {"service", required_argument, NULL, O_SERVICE},
+        {"env", required_argument, NULL, O_ENV},
+        {"environment", required_argument, NULL, O_ENV},
+        {"since", required_argument, NULL, O_SINCE},
+        {"window", required_argument, NULL, O_WINDOW},
+        {"db", required_argument, NULL, O_DB},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"limit", required_argument, NULL, O_LIMIT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    lh_timeline_req_t req;
+    lh_timeline_req_default(&req);
+    const char *db = "loophub.db", *since = NULL;
+    lh_query_format_t fmt = LH_QUERY_TEXT;
+    int selectors = 0;
+
+    optind = 0; /* GNU: reinitialise, the subcommand may run after another getopt user */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_INCIDENT:
+            selectors++;
+            req.mode = LH_TIMELINE_INCIDENT;
+            req.incident_id = optarg;
+            break;
+        case O_DEPLOY:
+            selectors++;
+            req.mode = LH_TIMELINE_DEPLOY;
+            req.deploy_id = optarg;
+            break;
+        case O_SERVICE:
+            if (!req.service)
+                selectors++;
+            req.mode = LH_TIMELINE_SERVICE;
+            req.service = optarg;
+            break;
+        case O_ENV:
+            req.environment = optarg;
+            break;
+        case O_SINCE:
+            since = optarg;
+            if (lh_duration_parse(optarg, &req.since_ns) < 0)
+                return lh_cli_usage_error(
+                    CMD, "bad duration '%s' for --since (e.g. 90s, 30m, 2h, 7d)", optarg);
+            break;
+        case O_WINDOW:
+            if (lh_duration_parse(optarg, &req.window_ns) < 0)
+                return lh_cli_usage_error(CMD, "bad duration '%s' for --window (e.g. 30m, 2h)",
+                                          optarg);
+            break;
+        case O_DB:
+            db = optarg;
+            break;
+        case O_FORMAT:
+            if (lh_query_format_parse(optarg, &fmt) < 0)
+                return lh_cli_usage_error(CMD, "unknown format '%s' (text or json)", optarg);
+            break;
+        case O_LIMIT:
+            if (parse_limit(optarg, &req.limit) < 0)
+                return lh_cli_usage_error(CMD, "bad --limit '%s' (a positive number)", optarg);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return fflush(stdout) == 0 ? LH_EXIT_OK : LH_EXIT_ERROR;
+        case ':':
+            return lh_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            if (optopt && optopt < 256)
+                return lh_cli_usage_error(CMD, "unknown option '-%c'", optopt);
+            return lh_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return lh_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (selectors == 0)
+        return lh_cli_usage_error(CMD, "say what to show: --incident ID, --deploy ID or "
+                                       "--service S --env E");
+    if (selectors > 1)
+        return lh_cli_usage_error(CMD, "give one of --incident, --deploy, --service");
+    if (req.mode == LH_TIMELINE_SERVICE && !req.environment)
+        return lh_cli_usage_error(CMD, "--service needs --env");
+    if (req.mode != LH_TIMELINE_SERVICE && req.environment)
+        return lh_cli_usage_error(CMD, "--env goes with --service");
+    if (req.mode != LH_TIMELINE_SERVICE && since)
+        return lh_cli_usage_error(CMD, "--since goes with --service");
+    if ((req.incident_id && !*req.incident_id) || (req.deploy_id && !*req.deploy_id) ||
+        (req.service && !*req.service) || (req.environment && !*req.environment))
+        return lh_cli_usage_error(CMD, "empty id, service or environment");
+
+    struct stat sb;
+    if (stat(db, &sb) != 0) {
+        lh_cli_error(CMD, "no store at %s (start the hub with --db, or pass --db PATH)", db);
+        return LH_EXIT_ERROR;
+    }
+    lh_store_opts_t opts;
+    lh_store_opts_default(&opts);
+    opts.readonly = 1;
+    lh_store_t *st = NULL;
+    int rc = lh_store_open(db, &opts, &st);
+    if (rc < 0) {
+        lh_cli_error(CMD, "cannot open %s: %s", db, lh_strerror(rc));
+        return LH_EXIT_ERROR;
+    }
+    req.store_name = db;
+    lh_buf_t out = LH_BUF_INIT;
+    rc = lh_query_timeline(st, &req, fmt, &out);
+    lh_store_close(&st);
+    int exit_code = LH_EXIT_OK;
+    if (rc == LH_ENOTFOUND) {
+        if (req.mode == LH_TIMELINE_INCIDENT)
+            lh_cli_error(CMD, "no incident %s in %s", req.incident_id, db);
+        else
+            lh_cli_error(CMD, "no deploy %s in %s", req.deploy_id, db);
+        exit_code = LH_EXIT_ERROR;
+    } else if (rc < 0) {
+        lh_cli_error(CMD, "cannot read %s: %s", db, lh_strerror(rc));
+        exit_code = LH_EXIT_ERROR;
+    } else {
+        if (fmt == LH_QUERY_JSON)
+            lh_buf_append(&out, "\n", 1);
+        if ((out.len && fwrite(out.data, 1, out.len, stdout) != out.len) || fflush(stdout) != 0) {
+            lh_cli_error(CMD, "cannot write the output: %s", strerror(errno));
+            exit_code = LH_EXIT_ERROR;
+        }
+    }
+    lh_buf_free(&out);
+    return exit_code;
+}

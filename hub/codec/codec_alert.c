@@ -1,0 +1,317 @@
+/*
+ * codec_alert.c - correlated alerts in loophub's JSON form (DESIGN §2), and the choice of alert
+ * encoding a subscriber makes (protobuf, JSON, CloudEvent).
+ *
+ * {"id","seq","kind","service","environment","late","created","rollback_version",
+ *  "outcome":{event JSON},"suspects":[{"deploy_id","event_id","service","environment","version",
+ *  "previous_version","actor","commit","artifact","hosts","deploy_time","lead_seconds","score",
+ *  "reasons"}]}
+ *
+ * Invariants: encode omits absent strings and zero times, always writes seq, kind and late;
+ * decode checks every type (a wrong one is LH_EDECODE, logged with the field) and gives back
+ * what encode wrote; the score is written with 10 significant digits.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec_internal.h"
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "loophub/timeutil.h"
+
+/* --- encode ---------------------------------------------------------------------------------- */
+
+static json_t *
+suspect_to_json(const lh_suspect_t *s)
+{
+    json_t *o = json_object();
+    int rc = 0;
+    if (!o)
+        return NULL;
+    rc |= lh__json_put_str(o, "deploy_id", s->deploy_id);
+    rc |= lh__json_put_str(o, "event_id", s->event_id);
+    rc |= lh__json_put_str(o, "service", s->service);
+    rc |= lh__json_put_str(o, "environment", s->environment);
+    rc |= lh__json_put_str(o, "version", s->version);
+    rc |= lh__json_put_str(o, "previous_version", s->previous_version);
+    rc |= lh__json_put_str(o, "actor", s->actor);
+    rc |= lh__json_put_str(o, "commit", s->commit);
+    rc |= lh__json_put_str(o, "artifact", s->artifact);
+    rc |= lh__json_put_strings(o, "hosts", s->hosts, s->n_hosts);
+    rc |= lh__json_put_time(o, "deploy_time", s->deploy_time_ns);
+    rc |= json_object_set_new_nocheck(o, "lead_seconds", json_integer(s->lead_seconds));
+    rc |= json_object_set_new_nocheck(o, "score", json_real(s->score));
+    rc |= lh__json_put_strings(o, "reasons", s->reasons, s->n_reasons);
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *
+lh__alert_to_json(const lh_correlated_t *ca)
+{
+    json_t *o = json_object();
+    int rc = 0;
+    if (!o)
+        return NULL;
+    rc |= lh__json_put_str(o, "id", ca->id);
+    rc |= json_object_set_new_nocheck(o, "seq", json_integer((json_int_t)ca->seq));
+    rc |= lh__json_put_str(o, "kind", lh_ca_kind_name(ca->kind));
+    rc |= lh__json_put_str(o, "service", ca->service);
+    rc |= lh__json_put_str(o, "environment", ca->environment);
+    rc |= json_object_set_new_nocheck(o, "late", json_boolean(ca->late));
+    rc |= lh__json_put_time(o, "created", ca->created_ns);
+    rc |= lh__json_put_str(o, "rollback_version", ca->rollback_version);
+    if (ca->outcome)
+        rc |= json_object_set_new_nocheck(o, "outcome", lh__event_to_json(ca->outcome));
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < ca->n_suspects; i++)
+        rc |= json_array_append_new(a, suspect_to_json(&ca->suspects[i]));
+    rc |= json_object_set_new_nocheck(o, "suspects", a);
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int
+lh_codec_alert_json_encode(const lh_correlated_t *ca, lh_buf_t *out)
+{
+    json_t *o = lh__alert_to_json(ca);
+    if (!o)
+        return LH_ENOMEM;
+    int rc = lh__json_dump(o, JSON_COMPACT | JSON_REAL_PRECISION(10), out);
+    json_decref(o);
+    return rc == 0 ? 0 : LH_EINVAL;
+}
+
+int
+lh_alerts_format_parse(const char *s, lh_alerts_format_t *out)
+{
+    static const struct {
+        const char *name;
+        lh_alerts_format_t f;
+    } names[] = {
+        {"protobuf", LH_ALERTS_PROTOBUF},
+        {"json", LH_ALERTS_JSON},
+        {"cloudevents", LH_ALERTS_CLOUDEVENTS},
+    };
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++) {
+        if (strcasecmp(s, names[i].name) == 0) {
+            *out = names[i].f;
+            return 0;
+        }
+    }
+    return LH_EINVAL;
+}
+
+int
+lh_codec_alert_encode(const lh_correlated_t *ca, lh_alerts_format_t f, lh_buf_t *out)
+{
+    switch (f) {
+    case LH_ALERTS_PROTOBUF:
+        return lh_codec_alert_pb_encode(ca, out);
+    case LH_ALERTS_JSON:
+        return lh_codec_alert_json_encode(ca, out);
+    case LH_ALERTS_CLOUDEVENTS:
+        return lh__alert_cloudevent_encode(ca, out);
+    }
+    return LH_EINVAL;
+}
+
+/* --- decode ---------------------------------------------------------------------------------- */
+
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(why, whylen, __VA_ARGS__);                                                        \
+        return LH_EDECODE;                                                                         \
+    } while (0)
+
+/* Optional string field: *dst is a malloc'd copy, or stays NULL when absent, null or "". */
+static int
+get_str(json_t *o, const char *key, char **dst, const char *ctx, char *why, size_t whylen)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        BAD("field '%s%s' must be a string", ctx, key);
+    if (json_string_length(v) == 0)
+        return 0;
+    *dst = strdup(json_string_value(v));
+    return *dst ? 0 : LH_ENOMEM;
+}
+
+static int
+get_time(json_t *o, const char *key, int64_t *dst, const char *ctx, char *why, size_t whylen)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        BAD("field '%s%s' must be a string", ctx, key);
+    if (json_string_length(v) && lh_time_parse(json_string_value(v), dst) != 0)
+        BAD("field '%s%s' is not an RFC 3339 time", ctx, key);
+    return 0;
+}
+
+static int
+get_strings(json_t *o, const char *key, lh_suspect_t *s, int (*add)(lh_suspect_t *, const char *),
+            const char *ctx, char *why, size_t whylen)
+{
+    json_t *v = json_object_get(o, key);
+    size_t i;
+    json_t *item;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        BAD("field '%s%s' must be an array of strings", ctx, key);
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item))
+            BAD("field '%s%s[%zu]' must be a string", ctx, key, i);
+        if (add(s, json_string_value(item)) != 0)
+            return LH_ENOMEM;
+    }
+    return 0;
+}
+
+static int
+suspect_from_json(json_t *o, lh_suspect_t *s, const char *ctx, char *why, size_t whylen)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } strs[] = {
+        {"deploy_id", offsetof(lh_suspect_t, deploy_id)},
+        {"event_id", offsetof(lh_suspect_t, event_id)},
+        {"service", offsetof(lh_suspect_t, service)},
+        {"environment", offsetof(lh_suspect_t, environment)},
+        {"version", offsetof(lh_suspect_t, version)},
+        {"previous_version", offsetof(lh_suspect_t, previous_version)},
+        {"actor", offsetof(lh_suspect_t, actor)},
+        {"commit", offsetof(lh_suspect_t, commit)},
+        {"artifact", offsetof(lh_suspect_t, artifact)},
+    };
+    int rc = 0;
+    if (!json_is_object(o))
+        BAD("%s must be an object", ctx);
+    for (size_t i = 0; !rc && i < sizeof strs / sizeof strs[0]; i++)
+        rc = get_str(o, strs[i].key, (char **)(void *)((char *)s + strs[i].off), ctx, why, whylen);
+    if (!rc)
+        rc = get_time(o, "deploy_time", &s->deploy_time_ns, ctx, why, whylen);
+    if (!rc)
+        rc = get_strings(o, "hosts", s, lh_suspect_add_host, ctx, why, whylen);
+    if (!rc)
+        rc = get_strings(o, "reasons", s, lh_suspect_add_reason, ctx, why, whylen);
+    if (rc)
+        return rc;
+    json_t *v = json_object_get(o, "lead_seconds");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v))
+            BAD("field '%slead_seconds' must be an integer", ctx);
+        s->lead_seconds = json_integer_value(v);
+    }
+    v = json_object_get(o, "score");
+    if (v && !json_is_null(v)) {
+        if (!json_is_number(v))
+            BAD("field '%sscore' must be a number", ctx);
+        s->score = json_number_value(v);
+    }
+    return 0;
+}
+
+static int
+alert_from_json(json_t *o, lh_correlated_t *ca, char *why, size_t whylen)
+{
+    int rc;
+    json_t *v;
+    if (!json_is_object(o))
+        BAD("a correlated alert must be a JSON object");
+    if ((rc = get_str(o, "id", &ca->id, "", why, whylen)) ||
+        (rc = get_str(o, "service", &ca->service, "", why, whylen)) ||
+        (rc = get_str(o, "environment", &ca->environment, "", why, whylen)) ||
+        (rc = get_str(o, "rollback_version", &ca->rollback_version, "", why, whylen)) ||
+        (rc = get_time(o, "created", &ca->created_ns, "", why, whylen)))
+        return rc;
+    v = json_object_get(o, "seq");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            BAD("field 'seq' must be a non-negative integer");
+        ca->seq = (uint64_t)json_integer_value(v);
+    }
+    v = json_object_get(o, "kind");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) || lh_ca_kind_parse(json_string_value(v), &ca->kind) != 0)
+            BAD("field 'kind' must be deploy_preceded_incident, deploy_preceded_alert or "
+                "unapproved_change");
+    }
+    v = json_object_get(o, "late");
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v))
+            BAD("field 'late' must be a boolean");
+        ca->late = json_is_true(v);
+    }
+    v = json_object_get(o, "outcome");
+    if (v && !json_is_null(v)) {
+        char w[200];
+        rc = lh__json_to_event(v, &ca->outcome, w, sizeof w);
+        if (rc == LH_ENOMEM)
+            return rc;
+        if (rc)
+            BAD("field 'outcome': %s", w);
+    }
+    v = json_object_get(o, "suspects");
+    if (v && !json_is_null(v)) {
+        size_t i;
+        json_t *item;
+        if (!json_is_array(v))
+            BAD("field 'suspects' must be an array");
+        json_array_foreach(v, i, item)
+        {
+            char ctx[40];
+            lh_suspect_t *s = lh_correlated_add_suspect(ca);
+            if (!s)
+                return LH_ENOMEM;
+            snprintf(ctx, sizeof ctx, "suspects[%zu].", i);
+            if ((rc = suspect_from_json(item, s, ctx, why, whylen)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int
+lh_codec_alert_json_decode(const char *buf, size_t len, lh_correlated_t **out)
+{
+    json_error_t jerr;
+    char why[256];
+    int rc;
+
+    *out = NULL;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        lh_log_ratelimited("codec.alert.json", LH_LOG_DEBUG, "codec",
+                           "correlated alert: invalid JSON at line %d column %d: %s", jerr.line,
+                           jerr.column, jerr.text);
+        return LH_EDECODE;
+    }
+    lh_correlated_t *ca = lh_correlated_new();
+    rc = ca ? alert_from_json(root, ca, why, sizeof why) : LH_ENOMEM;
+    json_decref(root);
+    if (rc) {
+        if (rc == LH_EDECODE)
+            lh_log_ratelimited("codec.alert.json", LH_LOG_DEBUG, "codec", "correlated alert: %s",
+                               why);
+        lh_correlated_destroy(&ca);
+        return rc;
+    }
+    *out = ca;
+    return 0;
+}

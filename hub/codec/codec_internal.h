@@ -1,0 +1,81 @@
+/*
+ * codec_internal.h - what the codec files share. codec.c detects the format and parses JSON once
+ * (jansson); the format decoders below take the parsed root. protobuf-c and jansson types never
+ * leave the codec files.
+ */
+#ifndef LOOPHUB_CODEC_INTERNAL_H
+#define LOOPHUB_CODEC_INTERNAL_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "event_json.h"
+#include "loophub/format.h"
+
+/* --- small JSON helpers every codec file uses (defined in codec_json.c) ---------------------- */
+
+/* "an object", "an array", "a string", "a number", "a boolean" or "null": v's type as a reason
+ * names it. */
+const char *lh__json_type_name(const json_t *v);
+
+/* Sets obj[key] to a new string when s is present (not NULL, not ""). Returns 0 or -1 (out of
+ * memory). The string is not re-validated: the dump refuses invalid UTF-8. */
+int lh__json_put_str(json_t *obj, const char *key, const char *s);
+/* Sets obj[key] to ns as an RFC 3339 string, unless ns is 0. Returns 0 or -1. */
+int lh__json_put_time(json_t *obj, const char *key, int64_t ns);
+/* Sets obj[key] to an array of the n strings of v (NULL ones as ""), unless n is 0. Returns 0 or
+ * -1; on -1 nothing is set. */
+int lh__json_put_strings(json_t *obj, const char *key, char *const *v, size_t n);
+
+/* Appends o's JSON text (json_dump_callback flags) to out. Returns 0, or -1 with out as it was (a
+ * string that is not UTF-8, or out of memory). */
+int lh__json_dump(const json_t *o, size_t flags, lh_buf_t *out);
+
+/* Copies s into ev's arena as *field, unless s is absent or "" (then *field is left alone).
+ * Returns 0 or LH_ENOMEM. */
+int lh__event_set_str(lh_event_t *ev, char **field, const char *s);
+
+/* Why a decode failed: the code and a one-line reason (CloudEvents and Alertmanager decoders). */
+#define LH__WHY_LEN 320
+typedef struct {
+    int err;
+    char why[LH__WHY_LEN];
+} lh__fail_t;
+/* Records err and the formatted reason in f. Returns err. */
+int lh__failf(lh__fail_t *f, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* In a decoder with `char *why, size_t whylen` in scope: writes the reason (when the caller gave
+ * room for one) and returns code. */
+#define LH__FAIL(code, ...)                                                                        \
+    do {                                                                                           \
+        if (why && whylen)                                                                         \
+            snprintf(why, whylen, __VA_ARGS__);                                                    \
+        return (code);                                                                             \
+    } while (0)
+
+/* loophub JSON: one object -> event. 0 and *out, or LH_EDECODE (why names the field). */
+int lh__json_to_event(json_t *obj, lh_event_t **out, char *why, size_t whylen);
+
+/* CloudEvents 1.0 structured (object with "specversion") or a bare CDEvent ("context" +
+ * "subject"): one event, reported through sink. Returns sink calls made or LH_ENOMEM. */
+int lh__cloudevents_decode(json_t *obj, const lh_codec_opts_t *o, lh_decode_sink_fn sink,
+                           void *arg);
+/* 1 when obj looks like a CloudEvent or a bare CDEvent. */
+int lh__is_cloudevent(json_t *obj);
+
+/* Alertmanager webhook (version 4): every alert of the notification, through sink. */
+int lh__alertmanager_decode(json_t *obj, const lh_codec_opts_t *o, lh_decode_sink_fn sink,
+                            void *arg);
+/* 1 when obj looks like an Alertmanager notification ("alerts" array + "version"). */
+int lh__is_alertmanager(json_t *obj);
+
+/* Severity words producers use (CDEvents customData, Alertmanager labels), case-insensitive:
+ * critical/crit/page/high/p1, error/err/major, warning/warn/medium/minor, info/none/low.
+ * Returns 0 and *out, or LH_EINVAL for another word (in codec_cloudevents.c). */
+int lh__severity_word(const char *s, lh_severity_t *out);
+
+/* A correlated alert as a CloudEvent (type dev.loophub.alert.correlated.0.1.0). */
+int lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out);
+json_t *lh__alert_to_json(const lh_correlated_t *ca);
+
+#endif

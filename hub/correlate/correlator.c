@@ -1,0 +1,1230 @@
+/*
+ * correlator.c - links changes (deploys) to the outcomes (incidents, firing alerts) that
+ * followed them, and writes correlated alerts into the store's outbox. Semantics: DESIGN §3;
+ * the score and the reasons are documented for users in docs/correlation.md.
+ *
+ * Two paths, both run inside the caller's transaction right after the event was stored:
+ *  - outcome path: look back `window` from the outcome for deploy events in the same
+ *    environment related by service, shared host or artifact; group them into changes; keep
+ *    the suspects (succeeded or still running), score and rank them; write every new
+ *    (outcome, change) pair to `correlations` and, when there is one, one alert.
+ *  - deploy path: look forward `window` from the change's first event for outcomes already
+ *    stored and re-run the outcome path for each, marking new pairs late.
+ *
+ * Invariants:
+ *  - No state beyond options, prepared statements, scratch buffers, one hint and one cache:
+ *    every fact comes from the store, so a restart rebuilds nothing and re-delivery changes
+ *    nothing. The hint is the highest outcome seq any pair was ever written for (read at start,
+ *    raised on each insert): an outcome above it has no pairs, so its run skips one lookup per
+ *    suspect. A rolled-back batch can only leave the hint too high, which costs lookups, never
+ *    a pair. The cache holds recently loaded changes (direct-mapped, CCACHE_SLOTS): loading a
+ *    change reads its rows from the table, the largest cost of an outcome once the candidate
+ *    lookups read indexes only. A change only changes when a deploy event of it is stored,
+ *    and every stored deploy passes through the deploy path, which drops the entry first; a
+ *    transaction whose writes were discarded (lh__store_discards) drops the whole cache.
+ *  - A change is all deploy events of one deploy_id in one environment: its time is its
+ *    earliest event, its status its latest (by time, then seq), its other fields come from its
+ *    latest event that has them.
+ *  - A (outcome_seq, deploy_id) pair is concluded once. An alert is written exactly when a run
+ *    concludes at least one new pair; its id derives from the outcome id and the best-ranked
+ *    new change, so a re-sent alert keeps its id.
+ *  - Scratch memory (candidates, copied strings, reason text) is kept and reused across events;
+ *    only an alert allocates.
+ */
+#include "correlator.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correlator_sql.h"
+#include "hash.h"
+#include "loophub/buf.h"
+#include "loophub/error.h"
+#include "loophub/format.h"
+#include "loophub/log.h"
+#include "loophub/timeutil.h"
+
+#define COMPONENT "correlator"
+#define MAX_REASONS 8
+#define MAX_HOSTS_NAMED 5
+#define CHUNK_MIN 8192
+#define CCACHE_SLOTS 4096 /* power of two */
+
+/* Base scores of the relation between a change and an outcome (docs/correlation.md). */
+#define SCORE_ARTIFACT 0.60
+#define SCORE_SERVICE 0.50
+#define SCORE_HOST_ONLY 0.25
+#define SCORE_HOSTS_TOO 0.15
+#define SCORE_RECENCY 0.25
+
+/* ---- scratch: strings that live until the next correlation run -------------------------- */
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t cap;
+    size_t used;
+    char data[];
+} chunk_t;
+
+typedef struct scratch {
+    chunk_t *head;
+    chunk_t *cur;
+} scratch_t;
+
+static void
+scratch_reset(scratch_t *s)
+{
+    for (chunk_t *k = s->head; k; k = k->next)
+        k->used = 0;
+    s->cur = s->head;
+}
+
+static void
+scratch_free(scratch_t *s)
+{
+    chunk_t *k = s->head;
+    while (k) {
+        chunk_t *next = k->next;
+        free(k);
+        k = next;
+    }
+    s->head = s->cur = NULL;
+}
+
+static void *
+scratch_alloc(scratch_t *s, size_t n)
+{
+    while (s->cur && s->cur->cap - s->cur->used < n && s->cur->next)
+        s->cur = s->cur->next;
+    if (!s->cur || s->cur->cap - s->cur->used < n) {
+        size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+        chunk_t *k = malloc(sizeof(*k) + cap);
+        if (!k)
+            return NULL;
+        k->cap = cap;
+        k->used = 0;
+        /* insert after cur so reset order keeps every chunk reachable */
+        if (s->cur) {
+            k->next = s->cur->next;
+            s->cur->next = k;
+        } else {
+            k->next = s->head;
+            s->head = k;
+        }
+        s->cur = k;
+    }
+    void *p = s->cur->data + s->cur->used;
+    s->cur->used += n;
+    return p;
+}
+
+static char *
+scratch_strndup(scratch_t *s, const char *p, size_t n)
+{
+    char *d = scratch_alloc(s, n + 1);
+    if (d) {
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* ---- types ---------------------------------------------------------------------------------- */
+
+enum {
+    REL_SERVICE = 1,
+    REL_HOSTS = 2,
+    REL_ARTIFACT = 4,
+};
+
+typedef struct change {
+    const char *deploy_id;
+    const char *event_id; /* the change's first event */
+    int64_t first_seq;
+    int64_t time; /* earliest event */
+    int status;   /* latest event */
+    const char *service, *actor, *hosts, *version, *previous_version, *commit, *artifact;
+    int found;
+    int rel;
+    int is_new;
+    int late;
+    int64_t lead_ns;
+    double score;
+    const char *reasons[MAX_REASONS];
+    size_t n_reasons;
+} change_t;
+
+struct lh_correlator {
+    lh_store_t *st;
+    sqlite3 *db;
+    lh_correlator_opts_t o;
+    sqlite3_stmt *stmt[LH_CSQL_COUNT];
+    scratch_t scratch;
+    change_t *chg;
+    size_t n_chg, cap_chg;
+    int64_t *oseq;
+    size_t n_oseq, cap_oseq;
+    lh_buf_t json;
+    lh_buf_t pb;
+    int64_t max_pair_oseq; /* no pair exists for a higher outcome seq (the hint above) */
+    struct centry *cache;  /* CCACHE_SLOTS changes, or NULL when it could not be allocated */
+    uint64_t cache_discards;
+};
+
+/* The string fields of a change that load_change() fills; a cached change keeps them in this
+ * order (CHG_STR), after its key. */
+static const size_t chg_str[] = {
+    offsetof(change_t, event_id), offsetof(change_t, service),
+    offsetof(change_t, actor),    offsetof(change_t, hosts),
+    offsetof(change_t, version),  offsetof(change_t, previous_version),
+    offsetof(change_t, commit),   offsetof(change_t, artifact),
+};
+#define CHG_STR (sizeof(chg_str) / sizeof(chg_str[0]))
+
+static const char **
+chg_field(change_t *ch, size_t i)
+{
+    return (const char **)(void *)((char *)ch + chg_str[i]);
+}
+
+/* A cached change: key (deploy_id, environment) and what load_change() fills, the strings in
+ * one block the entry owns. */
+typedef struct centry {
+    uint64_t hash;
+    char *block; /* NULL: empty slot */
+    const char *deploy_id, *env;
+    const char *str[CHG_STR]; /* NULL or into block */
+    int64_t first_seq, time;
+    int status;
+} centry_t;
+
+/* ---- SQLite helpers ------------------------------------------------------------------------- */
+
+static const char *const stmt_names[LH_CSQL_COUNT] = {
+    [LH_CSQL_CAND_SERVICE] = "deploys by service",
+    [LH_CSQL_CAND_HOST] = "deploys by host",
+    [LH_CSQL_CAND_ARTIFACT] = "deploys by artifact",
+    [LH_CSQL_CHANGE] = "change events",
+    [LH_CSQL_OUT_SERVICE] = "outcomes by service",
+    [LH_CSQL_OUT_HOST] = "outcomes by host",
+    [LH_CSQL_OUT_ARTIFACT] = "outcomes by artifact",
+    [LH_CSQL_EVENT_BLOB] = "event payload",
+    [LH_CSQL_PAIR_GET] = "correlation lookup",
+    [LH_CSQL_PAIR_INSERT] = "correlation insert",
+    [LH_CSQL_ALERT_SEQ] = "alert lookup",
+    [LH_CSQL_PAIR_MAX] = "highest correlated outcome",
+};
+
+/* Logs the connection's error once, resets the statement, returns LH_ESTORE. */
+static int
+sql_fail(lh_correlator_t *c, int which)
+{
+    lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s", stmt_names[which], sqlite3_errmsg(c->db));
+    sqlite3_reset(c->stmt[which]);
+    sqlite3_clear_bindings(c->stmt[which]);
+    return LH_ESTORE;
+}
+
+static void
+sql_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static int
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* Binds the (key, environment, from, to) quadruple shared by every lookup. */
+static int
+bind_lookup(sqlite3_stmt *s, const char *key, const char *env, int64_t from, int64_t to)
+{
+    int rc = bind_text(s, 1, key);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 2, env);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, from);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, to);
+    return rc;
+}
+
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+static int64_t
+sat_sub(int64_t a, int64_t b)
+{
+    return a < INT64_MIN + b ? INT64_MIN : a - b;
+}
+
+/* ---- options, lifecycle --------------------------------------------------------------------- */
+
+void
+lh_correlator_opts_default(lh_correlator_opts_t *o)
+{
+    o->window_ns = 2 * 3600 * LH_NS_PER_SEC;
+    o->alert_min_severity = LH_SEV_ERROR;
+}
+
+int
+lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t **out)
+{
+    if (!out)
+        return LH_EINVAL;
+    *out = NULL;
+    if (!st)
+        return LH_EINVAL;
+    lh_correlator_opts_t def;
+    if (!o) {
+        lh_correlator_opts_default(&def);
+        o = &def;
+    }
+    if (o->window_ns <= 0 || o->alert_min_severity < LH_SEV_UNSPECIFIED ||
+        o->alert_min_severity > LH_SEV_CRITICAL) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "invalid options: window must be > 0, severity known");
+        return LH_EINVAL;
+    }
+    lh_correlator_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return LH_ENOMEM;
+    c->st = st;
+    c->db = lh__store_db(st);
+    c->o = *o;
+    c->cache = calloc(CCACHE_SLOTS, sizeof(*c->cache)); /* optional: NULL runs uncached */
+    c->cache_discards = lh__store_discards(st);
+    for (int i = 0; i < LH_CSQL_COUNT; i++) {
+        int rc = sqlite3_prepare_v3(c->db, LH_CORR_SQL[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->stmt[i], NULL);
+        if (rc != SQLITE_OK) {
+            lh_log(LH_LOG_ERROR, COMPONENT, "prepare %s: %s", stmt_names[i], sqlite3_errmsg(c->db));
+            lh_correlator_destroy(&c);
+            return rc == SQLITE_NOMEM ? LH_ENOMEM : LH_ESTORE;
+        }
+    }
+    sqlite3_stmt *s = c->stmt[LH_CSQL_PAIR_MAX];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        c->max_pair_oseq = sqlite3_column_int64(s, 0);
+    sql_done(s);
+    if (rc != SQLITE_ROW) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s", stmt_names[LH_CSQL_PAIR_MAX],
+               sqlite3_errmsg(c->db));
+        lh_correlator_destroy(&c);
+        return LH_ESTORE;
+    }
+    *out = c;
+    return 0;
+}
+
+void
+lh_correlator_destroy(lh_correlator_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    lh_correlator_t *c = *cp;
+    for (int i = 0; i < LH_CSQL_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    scratch_free(&c->scratch);
+    free(c->chg);
+    free(c->oseq);
+    lh_buf_free(&c->json);
+    lh_buf_free(&c->pb);
+    if (c->cache)
+        for (size_t i = 0; i < CCACHE_SLOTS; i++)
+            free(c->cache[i].block);
+    free(c->cache);
+    free(c);
+    *cp = NULL;
+}
+
+int
+lh_correlator_is_outcome(const lh_correlator_t *c, const lh_event_t *ev)
+{
+    if (!c || !ev)
+        return 0;
+    switch (ev->kind) {
+    case LH_KIND_INCIDENT:
+        return ev->incident.state != LH_INCIDENT_RESOLVED;
+    case LH_KIND_ALERT:
+        /* an alert without a state is firing (lh_event_normalize) */
+        return ev->alert.state != LH_ALERT_RESOLVED &&
+               ev->alert.severity >= c->o.alert_min_severity;
+    default:
+        return 0;
+    }
+}
+
+/* ---- candidate collection ------------------------------------------------------------------- */
+
+static change_t *
+chg_push(lh_correlator_t *c)
+{
+    if (c->n_chg == c->cap_chg) {
+        size_t cap = c->cap_chg ? c->cap_chg * 2 : 16;
+        change_t *p = realloc(c->chg, cap * sizeof(*p));
+        if (!p)
+            return NULL;
+        c->chg = p;
+        c->cap_chg = cap;
+    }
+    change_t *ch = &c->chg[c->n_chg++];
+    memset(ch, 0, sizeof(*ch));
+    return ch;
+}
+
+static int
+oseq_push(lh_correlator_t *c, int64_t seq)
+{
+    if (c->n_oseq == c->cap_oseq) {
+        size_t cap = c->cap_oseq ? c->cap_oseq * 2 : 16;
+        int64_t *p = realloc(c->oseq, cap * sizeof(*p));
+        if (!p)
+            return LH_ENOMEM;
+        c->oseq = p;
+        c->cap_oseq = cap;
+    }
+    c->oseq[c->n_oseq++] = seq;
+    return 0;
+}
+
+/* Row handlers of collect(): 0, or LH_ENOMEM. */
+typedef int (*row_fn)(lh_correlator_t *c, sqlite3_stmt *s);
+
+/* A candidate lookup's row: its deploy_id becomes a candidate change. */
+static int
+add_change(lh_correlator_t *c, sqlite3_stmt *s)
+{
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    if (!id)
+        return 0;
+    change_t *ch = chg_push(c);
+    if (!ch ||
+        !(ch->deploy_id = scratch_strndup(&c->scratch, id, (size_t)sqlite3_column_bytes(s, 0))))
+        return LH_ENOMEM;
+    return 0;
+}
+
+/* An outcome lookup's row: the outcome's seq. */
+static int
+add_outcome(lh_correlator_t *c, sqlite3_stmt *s)
+{
+    return oseq_push(c, sqlite3_column_int64(s, 0));
+}
+
+/* Runs lookup `which` for (key, env, [from, to]) and hands each row to add. */
+static int
+collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t from, int64_t to,
+        row_fn add)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    if (bind_lookup(s, key, env, from, to) != SQLITE_OK)
+        return sql_fail(c, which);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (add(c, s) < 0) {
+            sql_done(s);
+            return LH_ENOMEM;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(c, which);
+    sql_done(s);
+    return 0;
+}
+
+/* Copies column col into *dst when it is not NULL (the latest value wins). */
+static int
+take_text(lh_correlator_t *c, sqlite3_stmt *s, int col, const char **dst)
+{
+    const char *v = (const char *)sqlite3_column_text(s, col);
+    if (!v || !*v)
+        return 0;
+    *dst = scratch_strndup(&c->scratch, v, (size_t)sqlite3_column_bytes(s, col));
+    return *dst ? 0 : LH_ENOMEM;
+}
+
+/* ---- change cache --------------------------------------------------------------------------- */
+
+static uint64_t
+centry_hash(const char *deploy_id, const char *env)
+{
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, deploy_id, strlen(deploy_id) + 1);
+    /* NULL and "" are different environments */
+    h = env ? lh__hash64_update(h, env, strlen(env) + 1) : lh__hash64_update(h, "\xff", 1);
+    return lh__hash64_final(h);
+}
+
+static centry_t *
+centry_find(lh_correlator_t *c, uint64_t h, const char *deploy_id, const char *env)
+{
+    if (!c->cache)
+        return NULL;
+    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
+    if (!e->block || e->hash != h || strcmp(e->deploy_id, deploy_id) != 0)
+        return NULL;
+    if (env ? !e->env || strcmp(e->env, env) != 0 : e->env != NULL)
+        return NULL;
+    return e;
+}
+
+static void
+centry_clear(centry_t *e)
+{
+    free(e->block);
+    memset(e, 0, sizeof(*e));
+}
+
+static void
+cache_drop(lh_correlator_t *c, const char *deploy_id, const char *env)
+{
+    centry_t *e = centry_find(c, centry_hash(deploy_id, env), deploy_id, env);
+    if (e)
+        centry_clear(e);
+}
+
+static void
+cache_check_discards(lh_correlator_t *c)
+{
+    uint64_t d = lh__store_discards(c->st);
+    if (d == c->cache_discards)
+        return;
+    c->cache_discards = d;
+    if (c->cache)
+        for (size_t i = 0; i < CCACHE_SLOTS; i++)
+            centry_clear(&c->cache[i]);
+}
+
+/* Copies a change just loaded into its slot (evicting what was there). Best effort: without
+ * memory the change is simply not cached. */
+static void
+cache_put(lh_correlator_t *c, uint64_t h, change_t *ch, const char *env)
+{
+    if (!c->cache)
+        return;
+    const char *src[2 + CHG_STR] = {ch->deploy_id, env};
+    for (size_t i = 0; i < CHG_STR; i++)
+        src[2 + i] = *chg_field(ch, i);
+    size_t len[2 + CHG_STR], total = 1;
+    for (size_t i = 0; i < 2 + CHG_STR; i++)
+        total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+    char *block = malloc(total);
+    if (!block)
+        return;
+    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
+    centry_clear(e);
+    const char *dst[2 + CHG_STR];
+    char *p = block;
+    for (size_t i = 0; i < 2 + CHG_STR; i++) {
+        dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+        p += len[i];
+    }
+    e->hash = h;
+    e->block = block;
+    e->deploy_id = dst[0];
+    e->env = dst[1];
+    memcpy(e->str, dst + 2, sizeof(e->str));
+    e->first_seq = ch->first_seq;
+    e->time = ch->time;
+    e->status = ch->status;
+}
+
+/* Fills ch from a cached change; its strings are copied to the scratch, which outlives any
+ * eviction during this run. */
+static int
+cache_take(lh_correlator_t *c, change_t *ch, const centry_t *e)
+{
+    for (size_t i = 0; i < CHG_STR; i++) {
+        const char *v = e->str[i];
+        const char **to = chg_field(ch, i);
+        *to = v ? scratch_strndup(&c->scratch, v, strlen(v)) : NULL;
+        if (v && !*to)
+            return LH_ENOMEM;
+    }
+    ch->found = 1;
+    ch->first_seq = e->first_seq;
+    ch->time = e->time;
+    ch->status = e->status;
+    return 0;
+}
+
+/* Fills ch from all events of its deploy_id in env. ch->found says whether there was one. */
+static int
+load_change(lh_correlator_t *c, change_t *ch, const char *env)
+{
+    uint64_t h = centry_hash(ch->deploy_id, env);
+    const centry_t *e = centry_find(c, h, ch->deploy_id, env);
+    if (e)
+        return cache_take(c, ch, e);
+    sqlite3_stmt *s = c->stmt[LH_CSQL_CHANGE];
+    if (bind_text(s, 1, ch->deploy_id) != SQLITE_OK || bind_text(s, 2, env) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_CHANGE);
+    int rc, err = 0;
+    while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!ch->found) {
+            ch->found = 1;
+            ch->first_seq = sqlite3_column_int64(s, LH_CCOL_SEQ);
+            ch->time = sqlite3_column_int64(s, LH_CCOL_TIME);
+            err = take_text(c, s, LH_CCOL_ID, &ch->event_id);
+        }
+        ch->status = sqlite3_column_int(s, LH_CCOL_STATE);
+        if (!err)
+            err = take_text(c, s, LH_CCOL_SERVICE, &ch->service);
+        if (!err)
+            err = take_text(c, s, LH_CCOL_ACTOR, &ch->actor);
+        if (!err)
+            err = take_text(c, s, LH_CCOL_HOSTS, &ch->hosts);
+        if (!err)
+            err = take_text(c, s, LH_CCOL_VERSION, &ch->version);
+        if (!err)
+            err = take_text(c, s, LH_CCOL_PREVIOUS, &ch->previous_version);
+        if (!err)
+            err = take_text(c, s, LH_CCOL_COMMIT, &ch->commit);
+        if (!err)
+            err = take_text(c, s, LH_CCOL_ARTIFACT, &ch->artifact);
+    }
+    if (err) {
+        sql_done(s);
+        return err;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_CHANGE);
+    sql_done(s);
+    if (ch->found)
+        cache_put(c, h, ch, env);
+    return 0;
+}
+
+/* A change is a suspect while it succeeded or is still running (no status means succeeded). */
+static int
+is_suspect_status(int status)
+{
+    return status == LH_DEPLOY_STARTED || status == LH_DEPLOY_SUCCEEDED ||
+           status == LH_DEPLOY_UNSPECIFIED;
+}
+
+/* Iterates the space-separated host list: returns the next token and its length, or NULL. */
+static const char *
+next_host(const char **p, size_t *len)
+{
+    const char *s = *p;
+    if (!s)
+        return NULL;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return NULL;
+    const char *e = s;
+    while (*e && *e != ' ')
+        e++;
+    *len = (size_t)(e - s);
+    *p = e;
+    return s;
+}
+
+static int
+hosts_contain(const char *hosts, const char *h)
+{
+    size_t n, hl = strlen(h);
+    const char *p = hosts, *t;
+    while ((t = next_host(&p, &n)))
+        if (n == hl && memcmp(t, h, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- reasons and score ---------------------------------------------------------------------- */
+
+static const char *sfmt(scratch_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static const char *
+sfmt(scratch_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *d = scratch_alloc(s, (size_t)n + 1);
+    if (!d)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(d, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+static int
+add_reason(change_t *ch, const char *r)
+{
+    if (!r)
+        return LH_ENOMEM;
+    if (ch->n_reasons < MAX_REASONS)
+        ch->reasons[ch->n_reasons++] = r;
+    return 0;
+}
+
+/* "web-1, web-2" for the outcome's hosts that the change also ran on; NULL when none. */
+static const char *
+shared_hosts(lh_correlator_t *c, const lh_event_t *o, const char *hosts, size_t *count, int *err)
+{
+    *count = 0;
+    *err = 0;
+    if (!hosts)
+        return NULL;
+    lh_buf_t *b = &c->json; /* free until the reasons are encoded */
+    lh_buf_reset(b);
+    for (size_t i = 0; i < o->n_hosts; i++) {
+        const char *h = o->hosts[i];
+        if (!h || !hosts_contain(hosts, h))
+            continue;
+        int dup = 0;
+        for (size_t j = 0; j < i; j++)
+            if (o->hosts[j] && strcmp(o->hosts[j], h) == 0)
+                dup = 1;
+        if (dup)
+            continue;
+        if (*count < MAX_HOSTS_NAMED && lh_buf_printf(b, "%s%s", *count ? ", " : "", h) < 0) {
+            *err = LH_ENOMEM;
+            return NULL;
+        }
+        (*count)++;
+    }
+    if (!*count)
+        return NULL;
+    if (*count > MAX_HOSTS_NAMED &&
+        lh_buf_printf(b, " and %zu more", *count - MAX_HOSTS_NAMED) < 0) {
+        *err = LH_ENOMEM;
+        return NULL;
+    }
+    const char *r = scratch_strndup(&c->scratch, (const char *)b->data, b->len);
+    if (!r)
+        *err = LH_ENOMEM;
+    return r;
+}
+
+static const char *
+outcome_artifact(const lh_event_t *o)
+{
+    return o->kind == LH_KIND_INCIDENT ? o->incident.artifact : o->alert.artifact;
+}
+
+/* Decides the relation, the score and the reasons of ch for outcome o. Returns 0 (ch->rel == 0
+ * when the change is not related after all) or LH_ENOMEM. */
+static int
+assess(lh_correlator_t *c, const lh_event_t *o, change_t *ch)
+{
+    scratch_t *s = &c->scratch;
+    const char *noun = o->kind == LH_KIND_INCIDENT ? "incident" : "alert";
+    const char *artifact = outcome_artifact(o);
+    size_t n_shared;
+    int err;
+    const char *shared = shared_hosts(c, o, ch->hosts, &n_shared, &err);
+    if (err)
+        return err;
+
+    ch->rel = 0;
+    if (artifact && ch->artifact && strcmp(artifact, ch->artifact) == 0)
+        ch->rel |= REL_ARTIFACT;
+    if (o->service && ch->service && strcmp(o->service, ch->service) == 0)
+        ch->rel |= REL_SERVICE;
+    if (shared)
+        ch->rel |= REL_HOSTS;
+    if (!ch->rel)
+        return 0;
+
+    double score;
+    if (ch->rel & REL_ARTIFACT)
+        score = SCORE_ARTIFACT;
+    else if (ch->rel & REL_SERVICE)
+        score = SCORE_SERVICE;
+    else
+        score = SCORE_HOST_ONLY;
+    if ((ch->rel & REL_HOSTS) && (ch->rel & (REL_ARTIFACT | REL_SERVICE)))
+        score += SCORE_HOSTS_TOO;
+    ch->lead_ns = o->time_ns - ch->time;
+    double frac = (double)ch->lead_ns / (double)c->o.window_ns;
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    score += SCORE_RECENCY * (1.0 - frac);
+    if (score > 1)
+        score = 1;
+    if (score < 0)
+        score = 0;
+    ch->score = (double)(int64_t)(score * 1000.0 + 0.5) / 1000.0;
+
+    ch->n_reasons = 0;
+    int rc = 0;
+    if (ch->rel & REL_ARTIFACT)
+        rc = add_reason(
+            ch, sfmt(s, "the %s names artifact %s, which this change shipped", noun, artifact));
+    if (!rc && (ch->rel & REL_SERVICE))
+        rc = add_reason(ch, o->environment ? sfmt(s, "same service and environment (%s in %s)",
+                                                  o->service, o->environment)
+                                           : sfmt(s, "same service (%s)", o->service));
+    if (!rc && !(ch->rel & (REL_ARTIFACT | REL_SERVICE)))
+        rc = add_reason(ch, sfmt(s, "shares host%s %s with the %s (service %s)",
+                                 n_shared > 1 ? "s" : "", shared, noun,
+                                 ch->service ? ch->service : "unknown"));
+    if (!rc) {
+        char d[32];
+        if (ch->lead_ns < LH_NS_PER_SEC || lh_duration_human(ch->lead_ns, d, sizeof(d)) < 0)
+            rc =
+                add_reason(ch, sfmt(s, "%s as the %s began",
+                                    ch->status == LH_DEPLOY_STARTED ? "started at the same moment"
+                                                                    : "deployed at the same moment",
+                                    noun));
+        else
+            rc = add_reason(ch, sfmt(s, "%s %s before the %s",
+                                     ch->status == LH_DEPLOY_STARTED ? "started" : "deployed", d,
+                                     noun));
+    }
+    if (!rc && ch->status == LH_DEPLOY_STARTED)
+        rc = add_reason(ch, sfmt(s, "still deploying when the %s began", noun));
+    if (!rc && (ch->rel & REL_HOSTS) && (ch->rel & (REL_ARTIFACT | REL_SERVICE)))
+        rc = add_reason(ch, sfmt(s, "shares host%s %s", n_shared > 1 ? "s" : "", shared));
+    if (!rc && ch->late)
+        rc = add_reason(ch, sfmt(s, "arrived after the %s (late data)", noun));
+    return rc;
+}
+
+static int
+cmp_deploy_id(const void *a, const void *b)
+{
+    const change_t *x = a, *y = b;
+    return strcmp(x->deploy_id, y->deploy_id);
+}
+
+static int
+cmp_rank(const void *a, const void *b)
+{
+    const change_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->lead_ns != y->lead_ns)
+        return x->lead_ns < y->lead_ns ? -1 : 1;
+    return strcmp(x->deploy_id, y->deploy_id);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- pairs and alerts ----------------------------------------------------------------------- */
+
+/* Sets ch->is_new and, for a known pair, ch->late as concluded then. */
+static int
+pair_lookup(lh_correlator_t *c, int64_t oseq, change_t *ch, int late)
+{
+    if (oseq > c->max_pair_oseq) {
+        ch->is_new = 1;
+        ch->late = late;
+        return 0;
+    }
+    sqlite3_stmt *s = c->stmt[LH_CSQL_PAIR_GET];
+    if (sqlite3_bind_int64(s, 1, oseq) != SQLITE_OK || bind_text(s, 2, ch->deploy_id) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_PAIR_GET);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        ch->is_new = 0;
+        ch->late = sqlite3_column_int(s, 0);
+    } else if (rc == SQLITE_DONE) {
+        ch->is_new = 1;
+        ch->late = late;
+    } else {
+        return sql_fail(c, LH_CSQL_PAIR_GET);
+    }
+    sql_done(s);
+    return 0;
+}
+
+/* Appends s to b as a JSON string. */
+static int
+json_string(lh_buf_t *b, const char *str)
+{
+    if (lh_buf_append(b, "\"", 1) < 0)
+        return LH_ENOMEM;
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        int rc;
+        switch (*p) {
+        case '"':
+            rc = lh_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            rc = lh_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            rc = lh_buf_append(b, "\\n", 2);
+            break;
+        case '\t':
+            rc = lh_buf_append(b, "\\t", 2);
+            break;
+        default:
+            rc = *p < 0x20 ? lh_buf_printf(b, "\\u%04x", *p) : lh_buf_append(b, p, 1);
+        }
+        if (rc < 0)
+            return LH_ENOMEM;
+    }
+    return lh_buf_append(b, "\"", 1) < 0 ? LH_ENOMEM : 0;
+}
+
+static int
+pair_insert(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int64_t now_ns,
+            int64_t aseq)
+{
+    lh_buf_t *b = &c->json;
+    lh_buf_reset(b);
+    if (lh_buf_append(b, "[", 1) < 0)
+        return LH_ENOMEM;
+    for (size_t i = 0; i < ch->n_reasons; i++) {
+        if ((i && lh_buf_append(b, ",", 1) < 0) || json_string(b, ch->reasons[i]) < 0)
+            return LH_ENOMEM;
+    }
+    if (lh_buf_append(b, "]", 1) < 0)
+        return LH_ENOMEM;
+
+    sqlite3_stmt *s = c->stmt[LH_CSQL_PAIR_INSERT];
+    if (sqlite3_bind_int64(s, 1, oseq) != SQLITE_OK ||
+        bind_text(s, 2, ch->deploy_id) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 3, ch->first_seq) != SQLITE_OK ||
+        sqlite3_bind_double(s, 4, ch->score) != SQLITE_OK ||
+        sqlite3_bind_int(s, 5, rank) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 6, ch->lead_ns / LH_NS_PER_SEC) != SQLITE_OK ||
+        sqlite3_bind_text(s, 7, (const char *)b->data, (int)b->len, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(s, 8, ch->late) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 9, now_ns) != SQLITE_OK ||
+        (aseq ? sqlite3_bind_int64(s, 10, aseq) : sqlite3_bind_null(s, 10)) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_PAIR_INSERT);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_PAIR_INSERT);
+    sql_done(s);
+    if (oseq > c->max_pair_oseq)
+        c->max_pair_oseq = oseq;
+    return 0;
+}
+
+/* Decodes the stored canonical protobuf of the event at seq into *out. */
+static int
+load_event(lh_correlator_t *c, int64_t seq, lh_event_t **out)
+{
+    *out = NULL;
+    sqlite3_stmt *s = c->stmt[LH_CSQL_EVENT_BLOB];
+    if (sqlite3_bind_int64(s, 1, seq) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_EVENT_BLOB);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sql_done(s);
+        lh_log(LH_LOG_ERROR, COMPONENT, "event seq %lld is not in the store", (long long)seq);
+        return LH_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return sql_fail(c, LH_CSQL_EVENT_BLOB);
+    const void *blob = sqlite3_column_blob(s, 0);
+    size_t len = (size_t)sqlite3_column_bytes(s, 0);
+    char why[160] = "";
+    int err = lh_codec_pb_decode(blob ? blob : "", len, out, why, sizeof(why));
+    sql_done(s);
+    if (err < 0) {
+        lh_log_ratelimited("correlator-decode", LH_LOG_ERROR, COMPONENT,
+                           "stored event seq %lld does not decode: %s", (long long)seq, why);
+        *out = NULL;
+        return err;
+    }
+    return 0;
+}
+
+static int
+dup_str(char **dst, const char *s)
+{
+    *dst = NULL;
+    if (!s)
+        return 0;
+    *dst = strdup(s);
+    return *dst ? 0 : LH_ENOMEM;
+}
+
+/* Builds the alert for outcome o over the ranked suspects c->chg[0..n_chg). */
+static int
+build_alert(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, const char *id, int late,
+            int64_t now_ns, lh_event_t **decoded, lh_correlated_t **out)
+{
+    *out = NULL;
+    lh_correlated_t *ca = lh_correlated_new();
+    if (!ca)
+        return LH_ENOMEM;
+    int rc = 0;
+    ca->kind =
+        o->kind == LH_KIND_INCIDENT ? LH_CA_DEPLOY_PRECEDED_INCIDENT : LH_CA_DEPLOY_PRECEDED_ALERT;
+    ca->late = late;
+    ca->created_ns = now_ns;
+    if (dup_str(&ca->id, id) || dup_str(&ca->service, o->service) ||
+        dup_str(&ca->environment, o->environment) ||
+        dup_str(&ca->rollback_version, c->chg[0].previous_version))
+        rc = LH_ENOMEM;
+    if (!rc) {
+        if (decoded && *decoded) {
+            ca->outcome = *decoded;
+            *decoded = NULL;
+        } else {
+            rc = load_event(c, oseq, &ca->outcome);
+            if (rc == LH_EDECODE) {
+                /* keep the alert useful: fall back to the event as the caller gave it */
+                ca->outcome = lh_event_clone(o);
+                rc = ca->outcome ? 0 : LH_ENOMEM;
+            } else if (rc == LH_ENOTFOUND) {
+                rc = LH_ESTORE;
+            }
+        }
+    }
+    for (size_t i = 0; !rc && i < c->n_chg; i++) {
+        const change_t *ch = &c->chg[i];
+        lh_suspect_t *sp = lh_correlated_add_suspect(ca);
+        if (!sp) {
+            rc = LH_ENOMEM;
+            break;
+        }
+        if (dup_str(&sp->deploy_id, ch->deploy_id) || dup_str(&sp->event_id, ch->event_id) ||
+            dup_str(&sp->service, ch->service) || dup_str(&sp->environment, o->environment) ||
+            dup_str(&sp->version, ch->version) ||
+            dup_str(&sp->previous_version, ch->previous_version) ||
+            dup_str(&sp->actor, ch->actor) || dup_str(&sp->commit, ch->commit) ||
+            dup_str(&sp->artifact, ch->artifact)) {
+            rc = LH_ENOMEM;
+            break;
+        }
+        sp->deploy_time_ns = ch->time;
+        sp->lead_seconds = ch->lead_ns / LH_NS_PER_SEC;
+        sp->score = ch->score;
+        for (size_t r = 0; !rc && r < ch->n_reasons; r++)
+            rc = lh_suspect_add_reason(sp, ch->reasons[r]) < 0 ? LH_ENOMEM : 0;
+        const char *p = ch->hosts, *t;
+        size_t n;
+        while (!rc && (t = next_host(&p, &n))) {
+            char h[256];
+            if (n >= sizeof(h)) {
+                char *big = strndup(t, n);
+                rc = !big || lh_suspect_add_host(sp, big) < 0 ? LH_ENOMEM : 0;
+                free(big);
+            } else {
+                memcpy(h, t, n);
+                h[n] = '\0';
+                rc = lh_suspect_add_host(sp, h) < 0 ? LH_ENOMEM : 0;
+            }
+        }
+    }
+    if (rc) {
+        lh_correlated_destroy(&ca);
+        return rc;
+    }
+    *out = ca;
+    return 0;
+}
+
+/* Writes the alert into the outbox; *aseq gets its outbox seq (also when it existed, 0 if not
+ * found). Returns 1 when written, 0 when an alert with that id existed already, or an error. */
+static int
+write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq_out)
+{
+    lh_buf_reset(&c->pb);
+    int rc = lh_codec_alert_pb_encode(ca, &c->pb);
+    if (rc < 0) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "cannot encode alert %s: %s", ca->id, lh_strerror(rc));
+        return rc;
+    }
+    int64_t aseq = 0;
+    int written = 1;
+    rc = lh_store_alert_insert(c->st, ca->id, (int)ca->kind, ca->service, ca->environment, oseq,
+                               ca->late, ca->created_ns, c->pb.data, c->pb.len, &aseq);
+    if (rc == LH_EDUPLICATE) {
+        written = 0;
+        sqlite3_stmt *s = c->stmt[LH_CSQL_ALERT_SEQ];
+        if (bind_text(s, 1, ca->id) != SQLITE_OK)
+            return sql_fail(c, LH_CSQL_ALERT_SEQ);
+        int st = sqlite3_step(s);
+        if (st == SQLITE_ROW)
+            aseq = sqlite3_column_int64(s, 0);
+        else if (st != SQLITE_DONE)
+            return sql_fail(c, LH_CSQL_ALERT_SEQ);
+        sql_done(s);
+    } else if (rc < 0) {
+        return rc;
+    }
+    *aseq_out = aseq;
+    return written;
+}
+
+/* ---- the two paths -------------------------------------------------------------------------- */
+
+/* Outcome path: o is stored at oseq. late marks the pairs concluded now as late. decoded, when
+ * given, is o's canonical form and is taken over by the alert. Returns alerts written. */
+static int
+correlate_outcome(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late, int64_t now_ns,
+                  lh_event_t **decoded)
+{
+    scratch_reset(&c->scratch);
+    c->n_chg = 0;
+    const int64_t t = o->time_ns, from = sat_sub(t, c->o.window_ns);
+    const char *env = o->environment, *artifact = outcome_artifact(o);
+    int rc = 0;
+
+    if (o->service)
+        rc = collect(c, LH_CSQL_CAND_SERVICE, o->service, env, from, t, add_change);
+    for (size_t i = 0; !rc && i < o->n_hosts; i++)
+        if (o->hosts[i])
+            rc = collect(c, LH_CSQL_CAND_HOST, o->hosts[i], env, from, t, add_change);
+    if (!rc && artifact)
+        rc = collect(c, LH_CSQL_CAND_ARTIFACT, artifact, env, from, t, add_change);
+    if (rc < 0)
+        return rc;
+    if (!c->n_chg)
+        return 0;
+
+    /* one candidate per deploy_id, then keep the related suspects */
+    qsort(c->chg, c->n_chg, sizeof(*c->chg), cmp_deploy_id);
+    size_t n = 0, n_new = 0;
+    for (size_t i = 0; i < c->n_chg; i++) {
+        if (i && strcmp(c->chg[i].deploy_id, c->chg[i - 1].deploy_id) == 0)
+            continue;
+        change_t ch = c->chg[i];
+        if ((rc = load_change(c, &ch, env)) < 0)
+            return rc;
+        if (!ch.found || ch.time < from || ch.time > t || !is_suspect_status(ch.status))
+            continue;
+        if ((rc = pair_lookup(c, oseq, &ch, late)) < 0)
+            return rc;
+        if ((rc = assess(c, o, &ch)) < 0)
+            return rc;
+        if (!ch.rel)
+            continue;
+        n_new += (size_t)ch.is_new;
+        c->chg[n++] = ch;
+    }
+    c->n_chg = n;
+    if (!n_new)
+        return 0;
+
+    qsort(c->chg, c->n_chg, sizeof(*c->chg), cmp_rank);
+    const change_t *best_new = NULL;
+    for (size_t i = 0; !best_new && i < c->n_chg; i++)
+        if (c->chg[i].is_new)
+            best_new = &c->chg[i];
+
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, o->id ? o->id : "", o->id ? strlen(o->id) : 0);
+    h = lh__hash64_update(h, "", 1);
+    h = lh__hash64_update(h, best_new->deploy_id, strlen(best_new->deploy_id));
+    char id[32];
+    snprintf(id, sizeof(id), "ca-%016llx", (unsigned long long)lh__hash64_final(h));
+
+    lh_correlated_t *ca = NULL;
+    if ((rc = build_alert(c, o, oseq, id, late, now_ns, decoded, &ca)) < 0)
+        return rc;
+    int64_t aseq = 0;
+    int written = write_alert(c, ca, oseq, &aseq);
+    lh_correlated_destroy(&ca);
+    if (written < 0)
+        return written;
+    /* the run's new pairs, linked to the alert they concluded */
+    for (size_t i = 0; i < c->n_chg; i++)
+        if (c->chg[i].is_new &&
+            (rc = pair_insert(c, oseq, &c->chg[i], (int)i + 1, now_ns, aseq)) < 0)
+            return rc;
+    return written;
+}
+
+/* Deploy path: finds outcomes already stored that the change of ev precedes and re-correlates
+ * each. Returns alerts written. */
+static int
+correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
+{
+    if (!ev->deploy.deploy_id)
+        return 0; /* the pipeline normalizes: a deploy always has one */
+    scratch_reset(&c->scratch);
+    c->n_chg = 0;
+    c->n_oseq = 0;
+    change_t *ch = chg_push(c);
+    if (!ch)
+        return LH_ENOMEM;
+    ch->deploy_id = ev->deploy.deploy_id;
+    const char *env = ev->environment;
+    cache_drop(c, ch->deploy_id, env); /* ev is one more event of the change */
+    int rc = load_change(c, ch, env);
+    if (rc < 0)
+        return rc;
+    if (!ch->found || !is_suspect_status(ch->status))
+        return 0;
+    const int64_t from = ch->time, to = sat_add(ch->time, c->o.window_ns);
+    if (ch->service)
+        rc = collect(c, LH_CSQL_OUT_SERVICE, ch->service, env, from, to, add_outcome);
+    const char *p = ch->hosts, *t;
+    size_t n;
+    while (!rc && (t = next_host(&p, &n))) {
+        const char *h = scratch_strndup(&c->scratch, t, n);
+        rc = h ? collect(c, LH_CSQL_OUT_HOST, h, env, from, to, add_outcome) : LH_ENOMEM;
+    }
+    if (!rc && ch->artifact)
+        rc = collect(c, LH_CSQL_OUT_ARTIFACT, ch->artifact, env, from, to, add_outcome);
+    if (rc < 0)
+        return rc;
+    if (!c->n_oseq)
+        return 0;
+
+    qsort(c->oseq, c->n_oseq, sizeof(*c->oseq), cmp_i64);
+    /* correlate_outcome() reuses the scratch and candidates: work from a private list */
+    size_t n_out = 0;
+    for (size_t i = 0; i < c->n_oseq; i++)
+        if (!i || c->oseq[i] != c->oseq[i - 1])
+            c->oseq[n_out++] = c->oseq[i];
+    c->n_oseq = n_out;
+
+    int total = 0;
+    for (size_t i = 0; i < n_out; i++) {
+        lh_event_t *o = NULL;
+        rc = load_event(c, c->oseq[i], &o);
+        if (rc == LH_EDECODE || rc == LH_ENOTFOUND)
+            continue; /* logged; one bad row must not block the batch */
+        if (rc < 0)
+            return rc;
+        if (lh_correlator_is_outcome(c, o))
+            rc = correlate_outcome(c, o, c->oseq[i], 1, now_ns, &o);
+        lh_event_destroy(&o);
+        if (rc < 0)
+            return rc;
+        total += rc;
+    }
+    return total;
+}
+
+int
+lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns)
+{
+    if (!c || !ev)
+        return LH_EINVAL;
+    cache_check_discards(c);
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY:
+        return correlate_deploy(c, ev, now_ns);
+    case LH_KIND_ALERT:
+    case LH_KIND_INCIDENT:
+        if (!lh_correlator_is_outcome(c, ev))
+            return 0;
+        return correlate_outcome(c, ev, seq, 0, now_ns, NULL);
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * correlator.h - links changes (deploys) to what followed them and writes correlated alerts.
+ *
+ * Semantics are DESIGN §3. The correlator keeps no state of its own beyond configuration: it
+ * looks everything up in the store (partial indexes over deploys and outcomes), so a restart
+ * needs no rebuild and several hubs can never disagree with their stores. It runs inside the
+ * batch transaction, right after each event is stored:
+ *  - an outcome (incident, or firing alert at or above the minimum severity) looks back for
+ *    deploys that precede it; every new (outcome, change) pair is written to `correlations`
+ *    and, when there is at least one, one alert goes into the outbox;
+ *  - a deploy looks forward for outcomes already stored that it precedes (late data) and
+ *    re-correlates each; alerts made that way are marked late.
+ * The (outcome, change) key makes everything idempotent: re-delivery never alerts twice.
+ */
+#ifndef LOOPHUB_CORRELATOR_H
+#define LOOPHUB_CORRELATOR_H
+
+#include <stdint.h>
+
+#include "loophub/correlated.h"
+#include "loophub/event.h"
+#include "store.h"
+
+typedef struct lh_correlator lh_correlator_t;
+
+typedef struct lh_correlator_opts {
+    int64_t window_ns;                /* default 2h */
+    lh_severity_t alert_min_severity; /* default error */
+} lh_correlator_opts_t;
+
+void lh_correlator_opts_default(lh_correlator_opts_t *o);
+
+/* Returns 0 and *out, or LH_ENOMEM / LH_ESTORE (statements are prepared here). The store must
+ * outlive the correlator. */
+int lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t **out);
+void lh_correlator_destroy(lh_correlator_t **c);
+
+/* 1 when ev is an outcome under the options (incident; firing alert >= min severity). */
+int lh_correlator_is_outcome(const lh_correlator_t *c, const lh_event_t *ev);
+
+/* Correlates ev, stored at seq in the current transaction. Writes correlations and outbox
+ * alerts. Returns the number of alerts written (0 or more), or LH_ESTORE / LH_ENOMEM, in which
+ * case the caller rolls the batch back. */
+int lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
+
+#endif

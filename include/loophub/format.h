@@ -1,0 +1,99 @@
+/*
+ * format.h - payloads in and out: protobuf, loophub JSON, CloudEvents/CDEvents, Alertmanager.
+ *
+ * Decoding: lh_codec_decode() takes one message as it arrived on any transport, detects its
+ * format (unless hinted) and reports every event it holds through the sink callback: one call
+ * per event, accepted (ev != NULL, ownership passes to the sink) or rejected (ev == NULL, why
+ * says why in one line naming the field, id is the event id when it could be read). A payload
+ * can hold several events (a JSON array, a CloudEvents batch, an Alertmanager notification).
+ * Decoding checks syntax and types; the model's rules (ids, times, sizes) are checked
+ * afterwards by lh_event_validate().
+ *
+ * Detection: first non-blank byte '{' or '[' means JSON, anything else protobuf. A JSON object
+ * with "specversion" (or a CDEvents "context") is CloudEvents, with "alerts" and "version" an
+ * Alertmanager notification, otherwise loophub's own JSON form (DESIGN §2).
+ *
+ * Encoding writes into a caller's lh_buf_t (appending), so a buffer is reused across events.
+ */
+#ifndef LOOPHUB_FORMAT_H
+#define LOOPHUB_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loophub/buf.h"
+#include "loophub/correlated.h"
+#include "loophub/event.h"
+
+typedef enum {
+    LH_FMT_AUTO = 0,
+    LH_FMT_PROTOBUF = 1,
+    LH_FMT_JSON = 2,         /* loophub's own JSON form */
+    LH_FMT_CLOUDEVENTS = 3,  /* CloudEvents 1.0 JSON (structured), CDEvents data */
+    LH_FMT_ALERTMANAGER = 4, /* Prometheus Alertmanager webhook, version 4 */
+} lh_format_t;
+
+const char *lh_format_name(lh_format_t f);
+
+/* Options the decoders need; lh_codec_opts_default() fills the embedded defaults. */
+typedef struct lh_codec_opts {
+    const lh_limits_t *limits; /* NULL: defaults */
+    /* Alertmanager label names */
+    const char *am_service_label;  /* default "service" */
+    const char *am_env_labels[4];  /* default "env", "environment" */
+    const char *am_severity_label; /* default "severity" */
+} lh_codec_opts_t;
+
+void lh_codec_opts_default(lh_codec_opts_t *o);
+
+/* Receives each decoded event (ev, owned by the sink from now on) or rejection (ev == NULL,
+ * err < 0, why set; id may be NULL). Return 0 to go on, non-zero to stop decoding. */
+typedef int (*lh_decode_sink_fn)(lh_event_t *ev, int err, const char *id, const char *why,
+                                 void *arg);
+
+/* Decodes one message. Returns the number of sink calls made (>= 1: a payload that cannot be
+ * read at all is one rejection), or LH_ENOMEM. Never returns without telling the sink why. */
+int lh_codec_decode(const void *buf, size_t len, lh_format_t hint, const lh_codec_opts_t *o,
+                    lh_decode_sink_fn sink, void *arg);
+
+/* Convenience for a payload that must hold exactly one event: returns 0 and *out, or a negative
+ * LH_E* with why filled. */
+int lh_codec_decode_one(const void *buf, size_t len, lh_format_t hint, const lh_codec_opts_t *o,
+                        lh_event_t **out, char *why, size_t whylen);
+
+/* CloudEvents binary mode (Kafka ce_* headers, HTTP ce-* headers): the attributes come as
+ * name/value pairs (names without the "ce_"/"ce-" prefix; "content-type" as is), the value is
+ * the event data (a CDEvent's JSON). Reports one event or rejection through sink. */
+typedef struct lh_kv {
+    const char *key;
+    const char *value;
+    size_t value_len;
+} lh_kv_t;
+int lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data, size_t len,
+                              const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg);
+
+/* Protobuf (loophub.v1.Event). decode: 0 and *out, or LH_EDECODE with why. */
+int lh_codec_pb_decode(const void *buf, size_t len, lh_event_t **out, char *why, size_t whylen);
+int lh_codec_pb_encode(const lh_event_t *ev, lh_buf_t *out);
+
+/* loophub JSON (one object). decode: 0 and *out, or LH_EDECODE with why (with the line/column
+ * of a syntax error, or the field of a type error). encode: one line, no trailing newline. */
+int lh_codec_json_decode(const char *buf, size_t len, lh_event_t **out, char *why, size_t whylen);
+int lh_codec_json_encode(const lh_event_t *ev, lh_buf_t *out);
+
+/* Correlated alerts: protobuf (the outbox format and the default on PUB), loophub JSON. */
+int lh_codec_alert_pb_encode(const lh_correlated_t *ca, lh_buf_t *out);
+int lh_codec_alert_pb_decode(const void *buf, size_t len, lh_correlated_t **out);
+int lh_codec_alert_json_encode(const lh_correlated_t *ca, lh_buf_t *out);
+int lh_codec_alert_json_decode(const char *buf, size_t len, lh_correlated_t **out);
+
+/* Alert encodings a subscriber can choose. */
+typedef enum {
+    LH_ALERTS_PROTOBUF = 0,
+    LH_ALERTS_JSON = 1,
+    LH_ALERTS_CLOUDEVENTS = 2,
+} lh_alerts_format_t;
+int lh_alerts_format_parse(const char *s, lh_alerts_format_t *out);
+int lh_codec_alert_encode(const lh_correlated_t *ca, lh_alerts_format_t f, lh_buf_t *out);
+
+#endif
