@@ -1,0 +1,121 @@
+/*
+ * query_doc.c - the JSON helpers the timeline document is built with. Each records LH_ENOMEM
+ * in q->err on failure and does nothing once q->err is set, so gathering code reads straight.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_json.h"
+#include "loophub/error.h"
+#include "loophub/timeutil.h"
+#include "query_internal.h"
+
+/* --- JSON helpers: on failure they record LH_ENOMEM in q->err ------------------------------- */
+
+void
+lh__q_jset(qctx_t *q, json_t *obj, const char *key, json_t *v)
+{
+    if (!v) {
+        if (!q->err)
+            q->err = LH_ENOMEM;
+        return;
+    }
+    if (!obj || json_object_set_new(obj, key, v) < 0) {
+        if (!obj)
+            json_decref(v);
+        if (!q->err)
+            q->err = LH_ENOMEM;
+    }
+}
+
+void
+lh__q_jpush(qctx_t *q, json_t *arr, json_t *v)
+{
+    if (!v || !arr || json_array_append_new(arr, v) < 0) {
+        if (!q->err)
+            q->err = LH_ENOMEM;
+    }
+}
+
+json_t *
+lh__q_jstr(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *v = json_string(s);
+    return v ? v : json_null(); /* not UTF-8: shown as absent rather than failing the query */
+}
+
+json_t *
+lh__q_jtime(int64_t ns)
+{
+    char b[40];
+    if (ns == 0 || lh_time_format(ns, b, sizeof(b)) < 0)
+        return json_null();
+    return json_string(b);
+}
+
+const char *
+lh__q_js(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+int64_t
+lh__q_ji(const json_t *o, const char *k)
+{
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+/* Reasons are stored as a JSON array of strings; anything else is shown as one reason. */
+json_t *
+lh__q_jreasons(const char *text)
+{
+    if (!text)
+        return json_array();
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (json_is_array(v))
+        return v;
+    json_decref(v);
+    json_t *a = json_array();
+    if (a)
+        json_array_append_new(a, lh__q_jstr(text));
+    return a;
+}
+
+json_t *
+lh__q_event_json(qctx_t *q, const lh_event_t *ev)
+{
+    json_t *v = lh__event_to_json(ev);
+    if (!v && !q->err)
+        q->err = LH_ENOMEM;
+    return v;
+}
+
+/* Adds "events", "total", "truncated", "limit" (and "unreadable" when any) to the document. */
+void
+lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < shown && arr; i++)
+        lh__q_jpush(q, arr, lh__q_event_json(q, l->ev[i]));
+    lh__q_jset(q, q->doc, "events", arr);
+    lh__q_jset(q, q->doc, "total", json_integer(l->total));
+    lh__q_jset(q, q->doc, "truncated", json_boolean((int64_t)shown < l->total));
+    lh__q_jset(q, q->doc, "limit", q->req->limit ? json_integer(q->req->limit) : json_null());
+    if (q->unreadable)
+        lh__q_jset(q, q->doc, "unreadable", json_integer(q->unreadable));
+}
+
+size_t
+lh__q_shown_of(const qctx_t *q, const qlist_t *l)
+{
+    if (q->req->limit > 0 && (int64_t)l->n > q->req->limit)
+        return (size_t)q->req->limit;
+    return l->n;
+}
+
+/* Ticket events linking to id, or being ticket_id. */

@@ -1,0 +1,70 @@
+/*
+ * query_internal.h - what the query module's files share: the query context and the helpers
+ * each file gives the others. query.c validates a request and runs it; query_gather.c reads the
+ * store into the context's JSON document and event lists; query_doc.c holds the JSON helpers
+ * (on failure they record LH_ENOMEM in q->err, and once q->err is set every helper does nothing);
+ * query_text.c renders the document as aligned text.
+ */
+#ifndef LOOPHUB_QUERY_INTERNAL_H
+#define LOOPHUB_QUERY_INTERNAL_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "loophub/buf.h"
+#include "loophub/event.h"
+#include "query.h"
+
+/* Decoded events of one list: seqs and events in time order. */
+typedef struct qlist {
+    lh_event_t **ev;
+    size_t n, cap;
+    int64_t total; /* rows matched, decoded or not */
+} qlist_t;
+
+typedef struct qctx {
+    lh_store_t *st;
+    sqlite3 *db;
+    const lh_timeline_req_t *req;
+    int64_t now;
+    int err; /* first error; once set, helpers do nothing */
+    int64_t unreadable;
+    json_t *doc;
+    qlist_t events;   /* the main list */
+    qlist_t outcomes; /* deploy mode: outcome events, parallel to doc.outcomes */
+    qlist_t tickets;  /* parallel to doc.tickets */
+    lh_buf_t *out;
+} qctx_t;
+
+/* --- query_gather.c: reading the store --- */
+
+void lh__q_bind_text(sqlite3_stmt *s, int i, const char *v);
+void lh__q_gather_deploy(qctx_t *q);
+void lh__q_gather_incident(qctx_t *q);
+void lh__q_gather_service(qctx_t *q);
+void lh__q_list_free(qlist_t *l);
+void lh__q_load_events(qctx_t *q, sqlite3_stmt *s, qlist_t *l, int64_t decode);
+sqlite3_stmt *lh__q_prep(qctx_t *q, const char *sql);
+
+/* --- query_doc.c: building the JSON document --- */
+
+void lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown);
+json_t *lh__q_event_json(qctx_t *q, const lh_event_t *ev);
+void lh__q_gather_tickets(qctx_t *q, const char *id, const char *ticket_id);
+int64_t lh__q_ji(const json_t *o, const char *k);
+void lh__q_jpush(qctx_t *q, json_t *arr, json_t *v);
+json_t *lh__q_jreasons(const char *text);
+const char *lh__q_js(const json_t *o, const char *k);
+void lh__q_jset(qctx_t *q, json_t *obj, const char *key, json_t *v);
+json_t *lh__q_jstr(const char *s);
+json_t *lh__q_jtime(int64_t ns);
+size_t lh__q_shown_of(const qctx_t *q, const qlist_t *l);
+
+/* --- query_text.c: rendering the document as text --- */
+
+void lh__q_text_deploy(qctx_t *q);
+void lh__q_text_incident(qctx_t *q);
+void lh__q_text_service(qctx_t *q);
+
+#endif

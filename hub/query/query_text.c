@@ -1,0 +1,411 @@
+/*
+ * query_text.c - the timeline document as aligned human text. Strings from events are
+ * printed with control characters replaced, so a title cannot break or forge lines.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/correlated.h"
+#include "loophub/error.h"
+#include "loophub/timeutil.h"
+#include "query_internal.h"
+
+/* --- text ----------------------------------------------------------------------------------- */
+
+static void tprintf(qctx_t *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+tprintf(qctx_t *q, const char *fmt, ...)
+{
+    if (q->err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || lh_buf_reserve(q->out, (size_t)n) < 0) {
+        q->err = LH_ENOMEM;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf((char *)q->out->data + q->out->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    q->out->len += (size_t)n;
+}
+
+/* Appends s (NULL: "-") with control characters replaced by spaces, padded to width columns
+ * (counting UTF-8 continuation bytes as nothing). */
+static void
+tput(qctx_t *q, const char *s, int width)
+{
+    if (q->err)
+        return;
+    if (!s)
+        s = "-";
+    size_t n = strlen(s);
+    if (lh_buf_reserve(q->out, n + (width > 0 ? (size_t)width : 0)) < 0) {
+        q->err = LH_ENOMEM;
+        return;
+    }
+    int cols = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        q->out->data[q->out->len++] = (c < 0x20 || c == 0x7f) ? ' ' : c;
+        if ((c & 0xc0) != 0x80)
+            cols++;
+    }
+    for (; cols < width; cols++)
+        q->out->data[q->out->len++] = ' ';
+    q->out->data[q->out->len] = 0;
+}
+
+static int
+ustrlen(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return s ? n : 1;
+}
+
+static void
+ttime(qctx_t *q, int64_t ns, int width)
+{
+    char b[40] = "-";
+    if (ns)
+        lh_time_format(ns, b, sizeof(b));
+    tput(q, b, width);
+}
+
+static void
+tdur(qctx_t *q, int64_t ns)
+{
+    char b[40] = "";
+    lh_duration_human(ns, b, sizeof(b));
+    tput(q, b, 0);
+}
+
+/* Column widths of a list of events. */
+typedef struct {
+    int time, id;
+} widths_t;
+
+static widths_t
+widths_of(lh_event_t *const *ev, size_t n)
+{
+    widths_t w = {20, 2};
+    for (size_t i = 0; i < n; i++) {
+        char b[40];
+        int t = lh_time_format(ev[i]->time_ns, b, sizeof(b));
+        if (t > w.time)
+            w.time = t;
+        int l = ustrlen(ev[i]->id);
+        if (l > w.id)
+            w.id = l;
+    }
+    return w;
+}
+
+/* "time  kind      id  essentials" (no newline). */
+static void
+tevent(qctx_t *q, const lh_event_t *ev, widths_t w)
+{
+    tprintf(q, "  ");
+    ttime(q, ev->time_ns, w.time);
+    tprintf(q, "  ");
+    tput(q, lh_kind_name(ev->kind), 8);
+    tprintf(q, "  ");
+    tput(q, ev->id, w.id);
+    tprintf(q, "  ");
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY:
+        tput(q, ev->deploy.deploy_id, 0);
+        tprintf(q, " ");
+        tput(q, lh_deploy_status_name(ev->deploy.status), 0);
+        if (ev->deploy.version || ev->deploy.previous_version) {
+            tprintf(q, " ");
+            tput(q, ev->deploy.version, 0);
+        }
+        if (ev->deploy.previous_version) {
+            tprintf(q, " <- ");
+            tput(q, ev->deploy.previous_version, 0);
+        }
+        if (ev->actor) {
+            tprintf(q, " by ");
+            tput(q, ev->actor, 0);
+        }
+        break;
+    case LH_KIND_ALERT:
+        tput(q, ev->alert.name, 0);
+        tprintf(q, " ");
+        tput(q, lh_alert_state_name(ev->alert.state), 0);
+        tprintf(q, " ");
+        tput(q, lh_severity_name(ev->alert.severity), 0);
+        break;
+    case LH_KIND_INCIDENT:
+        tput(q, ev->incident.incident_id, 0);
+        tprintf(q, " ");
+        tput(q, lh_incident_state_name(ev->incident.state), 0);
+        tprintf(q, " ");
+        tput(q, lh_severity_name(ev->incident.severity), 0);
+        if (ev->incident.title) {
+            tprintf(q, " ");
+            tput(q, ev->incident.title, 0);
+        }
+        break;
+    case LH_KIND_TICKET:
+        tput(q, ev->ticket.ticket_id, 0);
+        tprintf(q, " ");
+        tput(q, lh_ticket_state_name(ev->ticket.state), 0);
+        if (ev->ticket.type) {
+            tprintf(q, " (");
+            tput(q, lh_ticket_type_name(ev->ticket.type), 0);
+            tprintf(q, ")");
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+tevents(qctx_t *q, const char *title, const qlist_t *l, size_t shown)
+{
+    tprintf(q, "\n%s (%lld)\n", title, (long long)l->total);
+    widths_t w = widths_of(l->ev, shown);
+    for (size_t i = 0; i < shown; i++) {
+        tevent(q, l->ev[i], w);
+        tprintf(q, "\n");
+    }
+    int64_t more = l->total - (int64_t)shown;
+    if (more > 0 && q->req->limit > 0 && (int64_t)shown >= q->req->limit)
+        tprintf(q, "  ... %lld more events not shown (--limit %lld)\n", (long long)more,
+                (long long)q->req->limit);
+    if (q->unreadable)
+        tprintf(q, "  (%lld stored events could not be decoded; see the log)\n",
+                (long long)q->unreadable);
+}
+
+/* "<version> <- <previous_version> by <actor>", each part only when o (a suspect or a deploy)
+ * has it. */
+static void
+tversion(qctx_t *q, const json_t *o)
+{
+    tput(q, lh__q_js(o, "version"), 0);
+    if (lh__q_js(o, "previous_version")) {
+        tprintf(q, " <- ");
+        tput(q, lh__q_js(o, "previous_version"), 0);
+    }
+    if (lh__q_js(o, "actor")) {
+        tprintf(q, " by ");
+        tput(q, lh__q_js(o, "actor"), 0);
+    }
+}
+
+static void
+treasons(qctx_t *q, const json_t *o, const char *indent)
+{
+    json_t *r = json_object_get(o, "reasons");
+    for (size_t i = 0; i < json_array_size(r); i++) {
+        tprintf(q, "%s- ", indent);
+        tput(q, json_string_value(json_array_get(r, i)), 0);
+        tprintf(q, "\n");
+    }
+}
+
+static void
+ttickets(qctx_t *q)
+{
+    json_t *t = json_object_get(q->doc, "tickets");
+    tprintf(q, "\ntickets (%zu)\n", json_array_size(t));
+    widths_t w = widths_of(q->tickets.ev, q->tickets.n);
+    for (size_t i = 0; i < q->tickets.n; i++) {
+        tevent(q, q->tickets.ev[i], w);
+        if (q->tickets.ev[i]->ticket.url) {
+            tprintf(q, "  ");
+            tput(q, q->tickets.ev[i]->ticket.url, 0);
+        }
+        tprintf(q, "\n");
+    }
+}
+
+void
+lh__q_text_incident(qctx_t *q)
+{
+    json_t *d = q->doc;
+    tprintf(q, "incident ");
+    tput(q, lh__q_js(d, "incident_id"), 0);
+    tprintf(q, "  ");
+    tput(q, lh__q_js(d, "severity"), 0);
+    tprintf(q, "  ");
+    tput(q, lh__q_js(d, "service"), 0);
+    tprintf(q, "/");
+    tput(q, lh__q_js(d, "environment"), 0);
+    if (lh__q_js(d, "title")) {
+        tprintf(q, "  \"");
+        tput(q, lh__q_js(d, "title"), 0);
+        tprintf(q, "\"");
+    }
+    tprintf(q, "\n  started   ");
+    tput(q, lh__q_js(d, "started"), 0);
+    if (lh__q_js(d, "resolved")) {
+        tprintf(q, "\n  resolved  ");
+        tput(q, lh__q_js(d, "resolved"), 0);
+        tprintf(q, "  (after ");
+        tdur(q, lh__q_ji(d, "time_to_resolve_seconds") * LH_NS_PER_SEC);
+        tprintf(q, ")\n");
+    } else {
+        tprintf(q, "\n  not resolved\n");
+    }
+    tevents(q, "events", &q->events, lh__q_shown_of(q, &q->events));
+
+    json_t *sus = json_object_get(d, "suspects");
+    tprintf(q, "\nsuspects (%zu)\n", json_array_size(sus));
+    if (json_array_size(sus) == 0)
+        tprintf(q, "  none: no deploy preceded this incident within the window\n");
+    for (size_t i = 0; i < json_array_size(sus); i++) {
+        json_t *o = json_array_get(sus, i);
+        tprintf(q, "  #%lld  ", (long long)lh__q_ji(o, "rank"));
+        tput(q, lh__q_js(o, "deploy_id"), 0);
+        tprintf(q, "  ");
+        tversion(q, o);
+        tprintf(q, "  ");
+        tput(q, lh__q_js(o, "service"), 0);
+        tprintf(q, "/");
+        tput(q, lh__q_js(o, "environment"), 0);
+        tprintf(q, "  score %.2f  deployed ", json_real_value(json_object_get(o, "score")));
+        tdur(q, lh__q_ji(o, "lead_seconds") * LH_NS_PER_SEC);
+        tprintf(q, " before");
+        if (lh__q_js(o, "status")) {
+            tprintf(q, "  now ");
+            tput(q, lh__q_js(o, "status"), 0);
+        }
+        if (json_is_true(json_object_get(o, "late")))
+            tprintf(q, "  [late]");
+        tprintf(q, "\n");
+        treasons(q, o, "       ");
+        if (lh__q_js(o, "previous_version")) {
+            tprintf(q, "       roll back to ");
+            tput(q, lh__q_js(o, "previous_version"), 0);
+            tprintf(q, "\n");
+        }
+    }
+
+    json_t *al = json_object_get(d, "alerts");
+    tprintf(q, "\nalerts sent (%zu)\n", json_array_size(al));
+    for (size_t i = 0; i < json_array_size(al); i++) {
+        json_t *o = json_array_get(al, i);
+        tprintf(q, "  seq %-6lld  ", (long long)lh__q_ji(o, "seq"));
+        tput(q, lh__q_js(o, "created"), 20);
+        tprintf(q, "  ");
+        tput(q, lh__q_js(o, "kind"), 0);
+        tprintf(q, "  ");
+        tput(q, lh__q_js(o, "id"), 0);
+        if (json_is_true(json_object_get(o, "late")))
+            tprintf(q, "  [late]");
+        tprintf(q, "\n");
+    }
+    ttickets(q);
+}
+
+void
+lh__q_text_deploy(qctx_t *q)
+{
+    json_t *d = q->doc;
+    tprintf(q, "change ");
+    tput(q, lh__q_js(d, "deploy_id"), 0);
+    tprintf(q, "  ");
+    tput(q, lh__q_js(d, "service"), 0);
+    tprintf(q, "/");
+    tput(q, lh__q_js(d, "environment"), 0);
+    tprintf(q, "  ");
+    tversion(q, d);
+    tprintf(q, "\n  outcome class  ");
+    tput(q, lh__q_js(d, "class"), 0);
+    tprintf(q, "\n  status         ");
+    tput(q, lh__q_js(d, "status"), 0);
+    tprintf(q, "\n  changed        ");
+    tput(q, lh__q_js(d, "change_time"), 0);
+    tprintf(q, "  (window ");
+    tput(q, lh__q_js(d, "window"), 0);
+    tprintf(q, ", until ");
+    tput(q, lh__q_js(d, "window_ends"), 0);
+    tprintf(q, ")\n");
+    if (lh__q_js(d, "change_ticket")) {
+        tprintf(q, "  change ticket  ");
+        tput(q, lh__q_js(d, "change_ticket"), 0);
+        tprintf(q, "\n");
+    }
+    tevents(q, "events", &q->events, lh__q_shown_of(q, &q->events));
+
+    json_t *outs = json_object_get(d, "outcomes");
+    tprintf(q, "\noutcomes (%zu)\n", json_array_size(outs));
+    widths_t w = widths_of(q->outcomes.ev, q->outcomes.n);
+    for (size_t i = 0; i < json_array_size(outs) && i < q->outcomes.n; i++) {
+        json_t *o = json_array_get(outs, i);
+        tevent(q, q->outcomes.ev[i], w);
+        tprintf(q, "\n       suspect #%lld of %lld, score %.2f, ", (long long)lh__q_ji(o, "rank"),
+                (long long)lh__q_ji(o, "suspects"), json_real_value(json_object_get(o, "score")));
+        tdur(q, lh__q_ji(o, "lead_seconds") * LH_NS_PER_SEC);
+        tprintf(q, " after the change");
+        if (json_is_true(json_object_get(o, "late")))
+            tprintf(q, " [late]");
+        if (json_object_get(o, "alert_seq") && !json_is_null(json_object_get(o, "alert_seq")))
+            tprintf(q, ", alert seq %lld", (long long)lh__q_ji(o, "alert_seq"));
+        if (lh__q_js(o, "resolved")) {
+            tprintf(q, ", resolved ");
+            tput(q, lh__q_js(o, "resolved"), 0);
+        }
+        tprintf(q, "\n");
+        treasons(q, o, "       ");
+    }
+    ttickets(q);
+}
+
+void
+lh__q_text_service(qctx_t *q)
+{
+    json_t *d = q->doc;
+    tput(q, lh__q_js(d, "service"), 0);
+    tprintf(q, "/");
+    tput(q, lh__q_js(d, "environment"), 0);
+    tprintf(q, "  since ");
+    tput(q, lh__q_js(d, "from"), 0);
+    tprintf(q, " (last ");
+    tput(q, lh__q_js(d, "since"), 0);
+    tprintf(q, ")\n");
+    tevents(q, "events", &q->events, lh__q_shown_of(q, &q->events));
+    json_t *al = json_object_get(d, "alerts");
+    tprintf(q, "\ncorrelated alerts (%zu)\n", json_array_size(al));
+    for (size_t i = 0; i < json_array_size(al); i++) {
+        json_t *o = json_array_get(al, i);
+        tprintf(q, "  seq %-6lld  ", (long long)lh__q_ji(o, "seq"));
+        tput(q, lh__q_js(o, "created"), 20);
+        tprintf(q, "  ");
+        tput(q, lh__q_js(o, "kind"), 0);
+        tprintf(q, "  outcome ");
+        tput(q, lh__q_js(o, "outcome_id"), 0);
+        json_t *sus = json_object_get(o, "suspects");
+        for (size_t k = 0; k < json_array_size(sus); k++) {
+            json_t *x = json_array_get(sus, k);
+            tprintf(q, k ? ", " : "  suspects ");
+            tput(q, lh__q_js(x, "deploy_id"), 0);
+            if (lh__q_js(x, "version")) {
+                tprintf(q, " (");
+                tput(q, lh__q_js(x, "version"), 0);
+                if (lh__q_js(x, "previous_version")) {
+                    tprintf(q, " <- ");
+                    tput(q, lh__q_js(x, "previous_version"), 0);
+                }
+                tprintf(q, ")");
+            }
+        }
+        if (json_is_true(json_object_get(o, "late")))
+            tprintf(q, "  [late]");
+        tprintf(q, "\n");
+    }
+}
