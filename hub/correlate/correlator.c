@@ -47,19 +47,13 @@
 #include "loophub/format.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "score.h"
 
 #define COMPONENT "correlator"
 #define MAX_REASONS 8
 #define MAX_HOSTS_NAMED 5
 #define CHUNK_MIN 8192
 #define CCACHE_SLOTS 4096 /* power of two */
-
-/* Base scores of the relation between a change and an outcome (docs/correlation.md). */
-#define SCORE_ARTIFACT 0.60
-#define SCORE_SERVICE 0.50
-#define SCORE_HOST_ONLY 0.25
-#define SCORE_HOSTS_TOO 0.15
-#define SCORE_RECENCY 0.25
 
 /* ---- scratch: strings that live until the next correlation run -------------------------- */
 
@@ -134,12 +128,6 @@ scratch_strndup(scratch_t *s, const char *p, size_t n)
 }
 
 /* ---- types ---------------------------------------------------------------------------------- */
-
-enum {
-    REL_SERVICE = 1,
-    REL_HOSTS = 2,
-    REL_ARTIFACT = 4,
-};
 
 typedef struct change {
     const char *deploy_id;
@@ -736,46 +724,27 @@ assess(lh_correlator_t *c, const lh_event_t *o, change_t *ch)
 
     ch->rel = 0;
     if (artifact && ch->artifact && strcmp(artifact, ch->artifact) == 0)
-        ch->rel |= REL_ARTIFACT;
+        ch->rel |= LH__REL_ARTIFACT;
     if (o->service && ch->service && strcmp(o->service, ch->service) == 0)
-        ch->rel |= REL_SERVICE;
+        ch->rel |= LH__REL_SERVICE;
     if (shared)
-        ch->rel |= REL_HOSTS;
+        ch->rel |= LH__REL_HOSTS;
     if (!ch->rel)
         return 0;
 
-    double score;
-    if (ch->rel & REL_ARTIFACT)
-        score = SCORE_ARTIFACT;
-    else if (ch->rel & REL_SERVICE)
-        score = SCORE_SERVICE;
-    else
-        score = SCORE_HOST_ONLY;
-    if ((ch->rel & REL_HOSTS) && (ch->rel & (REL_ARTIFACT | REL_SERVICE)))
-        score += SCORE_HOSTS_TOO;
     ch->lead_ns = o->time_ns - ch->time;
-    double frac = (double)ch->lead_ns / (double)c->o.window_ns;
-    if (frac < 0)
-        frac = 0;
-    if (frac > 1)
-        frac = 1;
-    score += SCORE_RECENCY * (1.0 - frac);
-    if (score > 1)
-        score = 1;
-    if (score < 0)
-        score = 0;
-    ch->score = (double)(int64_t)(score * 1000.0 + 0.5) / 1000.0;
+    ch->score = lh__score(ch->rel, ch->lead_ns, c->o.window_ns);
 
     ch->n_reasons = 0;
     int rc = 0;
-    if (ch->rel & REL_ARTIFACT)
+    if (ch->rel & LH__REL_ARTIFACT)
         rc = add_reason(
             ch, sfmt(s, "the %s names artifact %s, which this change shipped", noun, artifact));
-    if (!rc && (ch->rel & REL_SERVICE))
+    if (!rc && (ch->rel & LH__REL_SERVICE))
         rc = add_reason(ch, o->environment ? sfmt(s, "same service and environment (%s in %s)",
                                                   o->service, o->environment)
                                            : sfmt(s, "same service (%s)", o->service));
-    if (!rc && !(ch->rel & (REL_ARTIFACT | REL_SERVICE)))
+    if (!rc && !(ch->rel & (LH__REL_ARTIFACT | LH__REL_SERVICE)))
         rc = add_reason(ch, sfmt(s, "shares host%s %s with the %s (service %s)",
                                  n_shared > 1 ? "s" : "", shared, noun,
                                  ch->service ? ch->service : "unknown"));
@@ -794,7 +763,7 @@ assess(lh_correlator_t *c, const lh_event_t *o, change_t *ch)
     }
     if (!rc && ch->status == LH_DEPLOY_STARTED)
         rc = add_reason(ch, sfmt(s, "still deploying when the %s began", noun));
-    if (!rc && (ch->rel & REL_HOSTS) && (ch->rel & (REL_ARTIFACT | REL_SERVICE)))
+    if (!rc && (ch->rel & LH__REL_HOSTS) && (ch->rel & (LH__REL_ARTIFACT | LH__REL_SERVICE)))
         rc = add_reason(ch, sfmt(s, "shares host%s %s", n_shared > 1 ? "s" : "", shared));
     if (!rc && ch->late)
         rc = add_reason(ch, sfmt(s, "arrived after the %s (late data)", noun));
