@@ -315,3 +315,43 @@ lh_codec_alert_json_decode(const char *buf, size_t len, lh_correlated_t **out)
     *out = ca;
     return 0;
 }
+
+/* --- as a CloudEvent ------------------------------------------------------------------------ */
+
+#define LH_ALERT_CE_TYPE "dev.loophub.alert.correlated.0.1.0"
+
+int
+lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
+{
+    if (!ca || !ca->id)
+        return LH_EINVAL;
+    json_t *data = lh__alert_to_json(ca);
+    if (!data)
+        return LH_ENOMEM;
+    json_t *ce = json_object();
+    int rc = LH_ENOMEM;
+    if (!ce)
+        goto done;
+    char tbuf[40];
+    if (json_object_set_new(ce, "specversion", json_string("1.0")) < 0 ||
+        json_object_set_new(ce, "id", json_string(ca->id)) < 0 ||
+        json_object_set_new(ce, "source", json_string("loophub")) < 0 ||
+        json_object_set_new(ce, "type", json_string(LH_ALERT_CE_TYPE)) < 0)
+        goto done;
+    if (ca->created_ns > 0 && lh_time_format(ca->created_ns, tbuf, sizeof(tbuf)) > 0 &&
+        json_object_set_new(ce, "time", json_string(tbuf)) < 0)
+        goto done;
+    if (ca->service && json_object_set_new(ce, "subject", json_string(ca->service)) < 0)
+        goto done;
+    if (json_object_set_new(ce, "datacontenttype", json_string("application/json")) < 0)
+        goto done;
+    if (json_object_set(ce, "data", data) < 0)
+        goto done;
+    if (lh__json_dump(ce, JSON_COMPACT | JSON_REAL_PRECISION(10), out) < 0)
+        goto done;
+    rc = 0;
+done:
+    json_decref(ce);
+    json_decref(data);
+    return rc;
+}

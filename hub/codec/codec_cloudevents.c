@@ -186,33 +186,6 @@ purl_version(lh_event_t *ev, const char *purl, char **out)
     return 0;
 }
 
-/* Severity words from producers (CDEvents customData, Alertmanager labels), case-insensitive:
- * critical/page/high/p1 -> critical, error/err/major -> error, warning/warn/medium/minor ->
- * warning, info/none/low -> info. Returns 0, or LH_EINVAL for any other word. */
-int
-lh__severity_word(const char *s, lh_severity_t *out)
-{
-    static const struct {
-        const char *w;
-        lh_severity_t s;
-    } words[] = {
-        {"critical", LH_SEV_CRITICAL}, {"crit", LH_SEV_CRITICAL},  {"page", LH_SEV_CRITICAL},
-        {"high", LH_SEV_CRITICAL},     {"p1", LH_SEV_CRITICAL},    {"error", LH_SEV_ERROR},
-        {"err", LH_SEV_ERROR},         {"major", LH_SEV_ERROR},    {"warning", LH_SEV_WARNING},
-        {"warn", LH_SEV_WARNING},      {"medium", LH_SEV_WARNING}, {"minor", LH_SEV_WARNING},
-        {"info", LH_SEV_INFO},         {"none", LH_SEV_INFO},      {"low", LH_SEV_INFO},
-    };
-    if (!s)
-        return LH_EINVAL;
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strcasecmp(s, words[i].w) == 0) {
-            *out = words[i].s;
-            return 0;
-        }
-    }
-    return LH_EINVAL;
-}
-
 /* --- loophub extras --------------------------------------------------------------------- */
 
 /* An extra's names: the loophub name (as in customData) and the CloudEvents extension attribute
@@ -921,45 +894,5 @@ lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data
         rc = report(obj, 1, sink, arg);
     }
     json_decref(obj);
-    return rc;
-}
-
-/* --- correlated alerts out -------------------------------------------------------------- */
-
-#define LH_ALERT_CE_TYPE "dev.loophub.alert.correlated.0.1.0"
-
-int
-lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
-{
-    if (!ca || !ca->id)
-        return LH_EINVAL;
-    json_t *data = lh__alert_to_json(ca);
-    if (!data)
-        return LH_ENOMEM;
-    json_t *ce = json_object();
-    int rc = LH_ENOMEM;
-    if (!ce)
-        goto done;
-    char tbuf[40];
-    if (json_object_set_new(ce, "specversion", json_string("1.0")) < 0 ||
-        json_object_set_new(ce, "id", json_string(ca->id)) < 0 ||
-        json_object_set_new(ce, "source", json_string("loophub")) < 0 ||
-        json_object_set_new(ce, "type", json_string(LH_ALERT_CE_TYPE)) < 0)
-        goto done;
-    if (ca->created_ns > 0 && lh_time_format(ca->created_ns, tbuf, sizeof(tbuf)) > 0 &&
-        json_object_set_new(ce, "time", json_string(tbuf)) < 0)
-        goto done;
-    if (ca->service && json_object_set_new(ce, "subject", json_string(ca->service)) < 0)
-        goto done;
-    if (json_object_set_new(ce, "datacontenttype", json_string("application/json")) < 0)
-        goto done;
-    if (json_object_set(ce, "data", data) < 0)
-        goto done;
-    if (lh__json_dump(ce, JSON_COMPACT | JSON_REAL_PRECISION(10), out) < 0)
-        goto done;
-    rc = 0;
-done:
-    json_decref(ce);
-    json_decref(data);
     return rc;
 }

@@ -12,7 +12,7 @@
 #include "event_json.h"
 #include "loophub/format.h"
 
-/* --- small JSON helpers every codec file uses (defined in codec_json.c) ---------------------- */
+/* --- small JSON helpers every codec file uses (codec_util.c) --------------------------------- */
 
 /* "an object", "an array", "a string", "a number", "a boolean" or "null": v's type as a reason
  * names it. */
@@ -71,10 +71,12 @@ int lh__is_alertmanager(json_t *obj);
 
 /* Severity words producers use (CDEvents customData, Alertmanager labels), case-insensitive:
  * critical/crit/page/high/p1, error/err/major, warning/warn/medium/minor, info/none/low.
- * Returns 0 and *out, or LH_EINVAL for another word (in codec_cloudevents.c). */
+ * Returns 0 and *out, or LH_EINVAL for another word (in codec_util.c). */
 int lh__severity_word(const char *s, lh_severity_t *out);
 
-/* A correlated alert as a CloudEvent (type dev.loophub.alert.correlated.0.1.0). */
+/* Correlated alerts (codec_alert.c, every encoding of one in one file): as a CloudEvent (type
+ * dev.loophub.alert.correlated.0.1.0), and as loophub's JSON object. The alert codec uses the
+ * event JSON mapping of codec_json.c for the outcome it carries; input formats call neither. */
 int lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out);
 json_t *lh__alert_to_json(const lh_correlated_t *ca);
 
