@@ -17,7 +17,7 @@
  *    after its BEGIN, dropped from the list only when that transaction commits). When no batch
  *    commits within DONE_FLUSH_NS, when the list reaches DONE_FLUSH_MAX, and at shutdown, they
  *    get a small transaction of their own. A mark lost to a crash only re-publishes that alert,
- *    with the same id, after a restart (DESIGN: PUB is lossy, Kafka at-least-once).
+ *    with the same id, after a restart (README.md, Delivery guarantees: PUB is lossy, Kafka at-least-once).
  */
 #include "hub.h"
 

@@ -1,7 +1,7 @@
 /*
  * http_adapter.h - loophub's HTTP API (libmicrohttpd), run inside the hub's reactor thread.
  *
- * Endpoints (DESIGN §5):
+ * Endpoints (README.md, HTTP):
  *   POST /v1/events        loophub JSON, CloudEvents structured (one, an array, or
  *                          application/cloudevents-batch+json), CloudEvents binary mode (ce-*
  *                          headers, the body is the event data), protobuf (application/protobuf)

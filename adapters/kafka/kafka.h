@@ -2,7 +2,7 @@
  * kafka.h - loophub's Kafka transport (librdkafka): events in, correlated alerts out, and a
  * one-shot producer for `loophub send --kafka-brokers`.
  *
- * Topic layout (DESIGN §6):
+ * Topic layout (docs/kafka.md):
  *   events topics  (default "loophub.events")  every kind of event, keyed by service; consumed by
  *                  the hubs of one consumer group, each hub getting a share of the partitions;
  *   changes topic  (default "loophub.changes") deploys and tickets again (lh_kafka_send() writes

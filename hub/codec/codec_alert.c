@@ -1,5 +1,5 @@
 /*
- * codec_alert.c - correlated alerts in loophub's JSON form (DESIGN §2), and the choice of alert
+ * codec_alert.c - correlated alerts in loophub's JSON form (README.md, Formats), and the choice of alert
  * encoding a subscriber makes (protobuf, JSON, CloudEvent).
  *
  * {"id","seq","kind","service","environment","late","created","rollback_version",

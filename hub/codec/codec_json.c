@@ -1,5 +1,5 @@
 /*
- * codec_json.c - loophub's own JSON form (DESIGN §2) <-> lh_event_t.
+ * codec_json.c - loophub's own JSON form (README.md, Formats; proto/loophub.proto) <-> lh_event_t.
  *
  * The object has the envelope keys (id, kind, time, service, environment, hosts, actor, source,
  * labels) and exactly one body object (deploy | alert | incident | ticket) whose name is the
@@ -78,7 +78,7 @@ static const field_t ENVELOPE[] = {
     {"service", F_STR, EV(service), NULL}, {"environment", F_STR, EV(environment), NULL},
     {"actor", F_STR, EV(actor), NULL},     {"source", F_STR, EV(source), NULL},
 };
-/* envelope fields written before "hosts" on output (the order of DESIGN §2) */
+/* envelope fields written before "hosts" on output (the order of proto/loophub.proto) */
 #define ENVELOPE_HEAD 4
 
 static const field_t DEPLOY[] = {

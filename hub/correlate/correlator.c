@@ -1,7 +1,7 @@
 /*
  * correlator.c - links changes (deploys) to the outcomes (incidents, firing alerts) that
- * followed them, and writes correlated alerts into the store's outbox. Semantics: DESIGN §3;
- * the score and the reasons are documented for users in docs/correlation.md.
+ * followed them, and writes correlated alerts into the store's outbox. The semantics, the
+ * score and the reasons are documented for users in docs/correlation.md.
  *
  * Two paths, both run inside the caller's transaction right after the event was stored:
  *  - outcome path: look back `window` from the outcome for deploy events in the same

@@ -1,7 +1,7 @@
 /*
  * correlator.h - links changes (deploys) to what followed them and writes correlated alerts.
  *
- * Semantics are DESIGN §3. The correlator keeps no state of its own beyond configuration: it
+ * Semantics: docs/correlation.md. The correlator keeps no state of its own beyond configuration: it
  * looks everything up in the store (partial indexes over deploys and outcomes), so a restart
  * needs no rebuild and several hubs can never disagree with their stores. It runs inside the
  * batch transaction, right after each event is stored:

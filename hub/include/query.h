@@ -1,6 +1,6 @@
 /*
- * query.h - read-only queries over the timeline store: the postmortem timeline (DESIGN §3
- * "change-to-outcome timeline", §5 `loophub timeline`).
+ * query.h - read-only queries over the timeline store: the postmortem timeline (docs/correlation.md,
+ * README.md `loophub timeline`).
  *
  * A query reads a store opened read-only (or the hub's own, between batches) and writes one
  * document into a caller's lh_buf_t: aligned human text, or one JSON document (the same JSON
@@ -63,7 +63,7 @@ void lh_timeline_req_default(lh_timeline_req_t *r);
 int lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                       lh_buf_t *out);
 
-/* A change's outcome class (DESIGN §3). */
+/* A change's outcome class (docs/correlation.md). */
 typedef enum {
     LH_CHANGE_PENDING = 0,     /* window still open and no outcome yet */
     LH_CHANGE_HEALTHY = 1,     /* window closed (or outcomes only as a lesser suspect) */

@@ -13,7 +13,7 @@
  *
  * Duplicate detection is by event id. The writer keeps an in-memory index of id hashes -> row
  * (8 bytes an event, rebuilt at open), confirmed against the stored id, so dedupe costs no
- * random-access on-disk index (see FACTS: a random TEXT key index costs ~5x on inserts).
+ * random-access on-disk index (measured: a random TEXT primary key for dedupe costs ~5x on inserts).
  *
  * A writable store runs one thread of its own that checkpoints the WAL in the background, so a
  * commit never copies the WAL back into the database file itself (see store.c).

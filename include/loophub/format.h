@@ -11,7 +11,7 @@
  *
  * Detection: first non-blank byte '{' or '[' means JSON, anything else protobuf. A JSON object
  * with "specversion" (or a CDEvents "context") is CloudEvents, with "alerts" and "version" an
- * Alertmanager notification, otherwise loophub's own JSON form (DESIGN §2).
+ * Alertmanager notification, otherwise loophub's own JSON form (README.md, Formats).
  *
  * Encoding writes into a caller's lh_buf_t (appending), so a buffer is reused across events.
  */

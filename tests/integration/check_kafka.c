@@ -12,7 +12,7 @@
  * one group share the partitions, and when one of three is killed the others take its
  * partitions and every correlation still reaches the alerts topic.
  *
- * Speed: the mock is configured as FACTS says (session.timeout.ms=6000, short commit and
+ * Speed: the mock is configured for speed (session.timeout.ms=6000, short commit and
  * reconnect intervals), volumes are only as large as a behaviour needs, and every wait is on a
  * condition, checked at a pace that suits its cost (a store query in-process every few ms, a
  * kcat run every half second) so the checks do not starve the hubs of CPU.
@@ -510,8 +510,8 @@ struct hub {
     const char *batch_max; /* NULL: the default */
 };
 
-/* Writes the hub's config: test-friendly librdkafka settings in [kafka] (FACTS: the mock makes a
- * rejoining member wait for the old session to expire). */
+/* Writes the hub's config: test-friendly librdkafka settings in [kafka] (the mock makes a
+ * rejoining member wait for the old session to expire: about session.timeout.ms - 1 s). */
 static void
 hub_init(hub_t *h, const char *bootstrap, const char *name, const char *extra_ini)
 {
