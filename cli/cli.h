@@ -25,12 +25,4 @@ void lh_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(p
 /* For bad usage: the error line plus "Try 'loophub <cmd> --help'." Returns LH_EXIT_USAGE. */
 int lh_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The Kafka settings of c (the --kafka-* options and the [kafka] pass-through) as an
- * lh_kafka_conf_t, checked against librdkafka. Returns 0 (caller frees *k with
- * lh_kafka_conf_free), or LH_E* with why set to one line (in cli_common.c). */
-struct lh_run_conf;
-struct lh_kafka_conf;
-int lh_run_conf_kafka(const struct lh_run_conf *c, struct lh_kafka_conf *k, char *why,
-                      size_t whylen);
-
 #endif

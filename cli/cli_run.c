@@ -1,21 +1,19 @@
 /*
- * cli_run.c - `loophub run`: builds the hub from the settings (config.h), registers the
+ * cli_run.c - `loophub run`: reads the settings (config.h: the core's and every adapter's
+ * config map), builds the hub, lets each adapter definition of the registry register its
  * adapters, installs the signal handlers and runs the loop.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "cli.h"
 #include "config.h"
-#include "http/http_adapter.h"
 #include "hub.h"
-#include "kafka/kafka.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
-#include "zmq/zmq_adapter.h"
+#include "loophub/registry.h"
 
 static lh_hub_t *volatile g_hub;
 static volatile sig_atomic_t g_stop;
@@ -42,60 +40,20 @@ install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Each adapter definition compiled in registers what its settings ask for. */
 static int
-build_adapters(lh_hub_t *hub, void *zctx, const lh_run_conf_t *c)
+build_adapters(lh_hub_t *hub, const lh_run_conf_t *c)
 {
-    const lh_adapter_ops_t *ops = NULL;
-    void *ctx = NULL;
-    int rc = 0;
-    if (!lh_conf_off(c->zmq_pull)) {
-        const char *ep[] = {c->zmq_pull};
-        if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_PULL, ep, 1, &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
-            return rc;
-    }
-    if (!lh_conf_off(c->zmq_router)) {
-        const char *ep[] = {c->zmq_router};
-        if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_ROUTER, ep, 1, &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
-            return rc;
-    }
-    if (c->zmq_sub.n > 0) {
-        if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_SUB, (const char *const *)c->zmq_sub.v, c->zmq_sub.n,
-                                &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
-            return rc;
-    }
-    if (!lh_conf_off(c->zmq_pub)) {
-        if ((rc = lh_zmq_pub_new(zctx, c->zmq_pub, &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, LH_SINK_PUB)) < 0)
-            return rc;
-    }
-    if (!lh_conf_off(c->http)) {
-        char *token = NULL;
-        if (c->http_token_file && (rc = lh_http_read_token_file(c->http_token_file, &token)) < 0) {
-            lh_cli_error("run", "cannot read the HTTP token from %s", c->http_token_file);
+    for (size_t m = 1; m < c->n_maps; m++) {
+        char why[600] = "";
+        int rc = c->maps[m].def->build(hub, c->maps[m].conf, why, sizeof(why));
+        if (rc < 0) {
+            if (*why)
+                lh_cli_error("run", "%s", why);
             return rc;
         }
-        rc = lh_http_new(c->http, token, &ops, &ctx);
-        free(token);
-        if (rc < 0 || (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
-            return rc;
     }
-    if (!lh_conf_off(c->kafka_brokers)) {
-        lh_kafka_conf_t k;
-        char why[600];
-        if ((rc = lh_run_conf_kafka(c, &k, why, sizeof(why))) < 0) {
-            lh_cli_error("run", "%s", why);
-            return rc;
-        }
-        if ((rc = lh_kafka_in_new(&k, &ops, &ctx)) == 0)
-            rc = lh_hub_add_adapter(hub, ops, ctx, -1);
-        if (rc == 0 && (rc = lh_kafka_out_new(&k, &ops, &ctx)) == 0)
-            rc = lh_hub_add_adapter(hub, ops, ctx, LH_SINK_KAFKA);
-        lh_kafka_conf_free(&k);
-    }
-    return rc;
+    return 0;
 }
 
 int
@@ -104,7 +62,9 @@ lh_cli_run(int argc, char **argv)
     lh_run_conf_t c;
     char err[512] = "";
     install_signals();
-    if (lh_run_conf_init(&c) < 0) {
+    size_t n_defs;
+    const lh_adapter_def_t *const *defs = lh_registry_adapters(&n_defs);
+    if (lh_run_conf_init(&c, defs, n_defs) < 0) {
         lh_cli_error("run", "out of memory");
         return LH_EXIT_ERROR;
     }
@@ -151,14 +111,12 @@ lh_cli_run(int argc, char **argv)
         lh_run_conf_free(&c);
         return LH_EXIT_ERROR;
     }
-    void *zctx = zmq_ctx_new();
-    rc = build_adapters(hub, zctx, &c);
+    rc = build_adapters(hub, &c);
     if (rc == 0)
         rc = lh_hub_start_adapters(hub);
     if (rc < 0) {
         lh_cli_error("run", "cannot start: %s (see the log line above)", lh_strerror(rc));
         lh_hub_destroy(&hub);
-        zmq_ctx_term(zctx);
         lh_run_conf_free(&c);
         return LH_EXIT_ERROR;
     }
@@ -169,7 +127,6 @@ lh_cli_run(int argc, char **argv)
     rc = lh_hub_run(hub);
     g_hub = NULL;
     lh_hub_destroy(&hub);
-    zmq_ctx_term(zctx);
     lh_run_conf_free(&c);
     lh_log(LH_LOG_INFO, "hub", "stopped");
     return rc < 0 ? LH_EXIT_ERROR : LH_EXIT_OK;

@@ -22,6 +22,7 @@
 #include "kafka/kafka.h"
 #include "loophub/error.h"
 #include "loophub/format.h"
+#include "loophub/registry.h"
 #include "loophub/timeutil.h"
 
 #define DEFAULT_PULL "tcp://127.0.0.1:7701"
@@ -535,23 +536,30 @@ send_kafka(const send_opts_t *so, outmsg_t *msgs, size_t n)
 {
     lh_run_conf_t c;
     char why[600] = "";
-    if (lh_run_conf_init(&c) < 0)
+    const lh_adapter_def_t *def = lh_registry_find("kafka");
+    if (!def || lh_run_conf_init(&c, &def, 1) < 0)
         return LH_EXIT_ERROR;
     int rc = so->config ? lh_run_conf_load(&c, so->config, why, sizeof(why)) : 0;
+    lh_kafka_settings_t *ks = lh_run_conf_adapter(&c, "kafka");
     lh_kafka_conf_t k;
     int have_k = 0;
     if (rc == 0) {
-        free(c.kafka_brokers);
-        c.kafka_brokers = strdup(so->kafka_brokers);
+        free(ks->brokers);
+        ks->brokers = strdup(so->kafka_brokers);
         if (so->kafka_topic) {
-            lh_strlist_free(&c.kafka_topics);
-            lh_strlist_add(&c.kafka_topics, so->kafka_topic);
+            lh_strlist_free(&ks->topics);
+            rc = lh_strlist_add(&ks->topics, so->kafka_topic);
         }
-        if (so->kafka_changes_topic) {
-            free(c.kafka_changes_topic);
-            c.kafka_changes_topic = strdup(so->kafka_changes_topic);
+        if (rc == 0 && so->kafka_changes_topic) {
+            free(ks->changes_topic);
+            ks->changes_topic = strdup(so->kafka_changes_topic);
         }
-        rc = lh_run_conf_kafka(&c, &k, why, sizeof(why));
+        if (rc == 0 && (!ks->brokers || (so->kafka_changes_topic && !ks->changes_topic)))
+            rc = LH_ENOMEM;
+        if (rc == 0)
+            rc = lh_kafka_settings_conf(ks, &k, why, sizeof(why));
+        else
+            snprintf(why, sizeof(why), "%s", lh_strerror(rc));
         have_k = rc == 0;
     }
     int exit_rc = rc == 0 ? LH_EXIT_OK : LH_EXIT_ERROR;

@@ -17,7 +17,8 @@
  *    after its BEGIN, dropped from the list only when that transaction commits). When no batch
  *    commits within DONE_FLUSH_NS, when the list reaches DONE_FLUSH_MAX, and at shutdown, they
  *    get a small transaction of their own. A mark lost to a crash only re-publishes that alert,
- *    with the same id, after a restart (README.md, Delivery guarantees: PUB is lossy, Kafka at-least-once).
+ *    with the same id, after a restart (README.md, Delivery guarantees: PUB is lossy, Kafka
+ * at-least-once).
  */
 #include "hub.h"
 
@@ -184,9 +185,14 @@ lh_hub_opts(lh_hub_t *hub)
 }
 
 int
-lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, int sink)
+lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const char *sink_name)
 {
-    if (hub->n_adapters == MAX_ADAPTERS) {
+    int sink = -1;
+    if (sink_name)
+        sink = strcmp(sink_name, "zmq-pub") == 0 ? LH_SINK_PUB
+               : strcmp(sink_name, "kafka") == 0 ? LH_SINK_KAFKA
+                                                 : -2;
+    if (hub->n_adapters == MAX_ADAPTERS || sink == -2) {
         if (ops->destroy)
             ops->destroy(ctx);
         return LH_ENOMEM;

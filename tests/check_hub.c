@@ -72,7 +72,7 @@ hub_open(int with_router)
         fx.router_ep = lh_test_endpoint();
         const char *ep[] = {fx.router_ep};
         ck_assert_int_eq(lh_zmq_in_new(fx.zctx, LH_ZMQ_ROUTER, ep, 1, &ops, &ctx), 0);
-        ck_assert_int_eq(lh_hub_add_adapter(fx.hub, ops, ctx, -1), 0);
+        ck_assert_int_eq(lh_hub_add_adapter(fx.hub, ops, ctx, NULL), 0);
     }
 }
 
@@ -400,7 +400,7 @@ START_TEST(test_async_sink_failure_retries_only_that_alert)
 {
     hub_open(0);
     fake_sink_t *f = calloc(1, sizeof(*f));
-    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, f, LH_SINK_KAFKA), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, f, "kafka"), 0);
     ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
     static const char *const svc[] = {"a", "b", "c"};
     char j[512];
@@ -478,7 +478,7 @@ hub_open_sync_sink(void)
 {
     hub_open(0);
     fake_sink_t *f = calloc(1, sizeof(*f));
-    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_sync_ops, f, LH_SINK_PUB), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_sync_ops, f, "zmq-pub"), 0);
     ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
     return f;
 }

@@ -23,6 +23,7 @@
 
 #include "loophub/adapter.h"
 #include "loophub/event.h"
+#include "loophub/registry.h"
 
 /* A librdkafka property passed through as is ("security.protocol" = "SASL_SSL"). */
 typedef struct lh_kafka_prop {
@@ -63,6 +64,24 @@ int lh_kafka_conf_check(const lh_kafka_conf_t *c, char *why, size_t whylen);
 
 /* Frees every string of c and zeroes it. NULL-safe. */
 void lh_kafka_conf_free(lh_kafka_conf_t *c);
+
+/* The Kafka settings as `loophub run` and `loophub send --config` read them (this adapter's
+ * config map in kafka_def.c: the --kafka-* options, [kafka_hub], and [kafka] kept as key=value
+ * lines in props). Strings are owned by the struct; NULL means the default. */
+typedef struct lh_kafka_settings {
+    char *brokers;
+    lh_strlist_t topics;
+    char *group;
+    char *alerts_topic;
+    char *changes_topic;
+    char *hub_name;
+    lh_strlist_t props;
+} lh_kafka_settings_t;
+
+/* s as an lh_kafka_conf_t, checked against librdkafka. Returns 0 (the caller frees *k with
+ * lh_kafka_conf_free), or LH_E* with why set to one line. */
+int lh_kafka_settings_conf(const lh_kafka_settings_t *s, lh_kafka_conf_t *k, char *why,
+                           size_t whylen);
 
 /* Input adapter: a consumer in group c->group subscribed to the events topics, plus a second
  * consumer assigned every partition of the changes topic. Each message goes to lh_hub_submit()

@@ -1,9 +1,11 @@
 /*
- * config.h - `loophub run` settings: one table drives the command-line options, the INI config
- * file (--config FILE, parsed with inih) and the --help text, so the three never disagree.
+ * config.h - `loophub run` settings: the core's config map (config.c) and the map of every
+ * adapter compiled in (include/loophub/registry.h) drive the command-line options, the INI
+ * config file (--config FILE, parsed with inih) and the --help text, so the three never
+ * disagree.
  *
  * Precedence: embedded defaults < config file < command line. Every endpoint can be turned off
- * with the value "off". The [kafka] section is passed through to librdkafka as is.
+ * with the value "off". An adapter's passthrough section ([kafka]) is kept as key=value lines.
  */
 #ifndef LOOPHUB_CONFIG_H
 #define LOOPHUB_CONFIG_H
@@ -12,19 +14,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct lh_strlist {
-    char **v;
-    size_t n;
-} lh_strlist_t;
+#include "loophub/registry.h"
+
+#define LH_RUN_CONF_MAX_MAPS 16
+
+/* One config map and the settings struct its offsets are into. */
+typedef struct lh_run_conf_map {
+    const lh_adapter_def_t *def; /* NULL for the core's map */
+    const lh_conf_opt_t *opts;
+    size_t n_opts;
+    void *conf;
+} lh_run_conf_map_t;
 
 typedef struct lh_run_conf {
     char *db;
-    char *zmq_pull;
-    char *zmq_router;
-    char *zmq_pub;
-    lh_strlist_t zmq_sub;
-    char *http;
-    char *http_token_file;
     int64_t window_ns;
     int alert_min_severity; /* lh_severity_t */
     int alerts_format;      /* lh_alerts_format_t */
@@ -36,40 +39,35 @@ typedef struct lh_run_conf {
     int64_t max_payload;
     int64_t max_field;
     int64_t max_future_ns;
-    char *kafka_brokers;
-    lh_strlist_t kafka_topics;
-    char *kafka_group;
-    char *kafka_alerts_topic;
-    char *kafka_changes_topic;
-    char *kafka_hub_name;
-    lh_strlist_t kafka_props; /* "key=value" pairs from [kafka] */
     char *am_service_label;
     char *am_env_label;
     char *am_severity_label;
     char *config_path;
+    lh_run_conf_map_t maps[LH_RUN_CONF_MAX_MAPS]; /* [0]: the core's; then one per adapter */
+    size_t n_maps;
 } lh_run_conf_t;
 
-/* Fills the embedded defaults. Returns 0 or LH_ENOMEM. */
-int lh_run_conf_init(lh_run_conf_t *c);
+/* Fills the embedded defaults of the core and of each of defs[0..n_defs) (each adapter's
+ * settings struct is allocated here). Returns 0, or LH_ENOMEM / LH_EINVAL (too many
+ * definitions) with nothing left to free. */
+int lh_run_conf_init(lh_run_conf_t *c, const lh_adapter_def_t *const *defs, size_t n_defs);
 
-/* Parses argv (argv[0] = "run"): --config is read first, then the other options override it.
- * Returns 0; 1 when --help was printed; LH_EINVAL (bad usage: err says why) or LH_ECONFIG
- * (config file problem: err names file and line). */
+/* The settings struct of the adapter definition named name, or NULL. */
+void *lh_run_conf_adapter(const lh_run_conf_t *c, const char *name);
+
+/* Parses argv (argv[0] = "run"): --config is read first, then the other options override it;
+ * then each adapter's check(). Returns 0; 1 when --help was printed; LH_EINVAL (bad usage: err
+ * says why) or LH_ECONFIG (config file problem: err names file and line). */
 int lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t errlen);
 
 /* Reads an INI config file into c (over what c holds). Returns 0, or LH_ECONFIG with err naming
  * file and line. */
 int lh_run_conf_load(lh_run_conf_t *c, const char *path, char *err, size_t errlen);
 
-/* Prints the options table as help text. */
-void lh_run_conf_help(FILE *out);
+/* Prints every map's rows as help text. */
+void lh_run_conf_help(const lh_run_conf_t *c, FILE *out);
 
+/* Frees every setting, the adapters' settings structs too. */
 void lh_run_conf_free(lh_run_conf_t *c);
-
-/* 1 when an endpoint value means "disabled" (NULL, "", "off"). */
-int lh_conf_off(const char *v);
-
-int lh_strlist_add(lh_strlist_t *l, const char *s);
-void lh_strlist_free(lh_strlist_t *l);
 
 #endif

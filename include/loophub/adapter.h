@@ -67,9 +67,10 @@ typedef struct lh_adapter_ops {
 } lh_adapter_ops_t;
 
 /* Registers an adapter with the hub; the hub owns ctx from now on (destroy() frees it).
- * sink: for output adapters, which outbox mark they own (LH_SINK_PUB / LH_SINK_KAFKA), else -1.
+ * sink: for output adapters, the sink name their outbox marks are kept under ("zmq-pub",
+ * "kafka"), else NULL.
  * Returns 0 or LH_ENOMEM (then destroy() has been called). */
-int lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, int sink);
+int lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const char *sink);
 
 /* Hands one message to the hub. origin names where it came from ("zmq-pull",
  * "kafka:loophub.events/3") for logs and quarantine. hint is an lh_format_t (0: detect). When
