@@ -6,7 +6,7 @@
  *  - Kafka: the topic is filled first (librdkafka producer, keyed by service, deploys and
  *    tickets also on the changes topic, as `loophub send --kafka-brokers` does), then the hub
  *    starts and consumes it through its consumer group;
- * and "all committed" is a condition on the hub: loophub_events_stored_total on GET /metrics
+ * and "all committed" is a condition on the hub: loophub_events_total on GET /metrics
  * (polled every 20 ms) reaching the number of events, or the last ack for ROUTER. Memory is the
  * hub's VmHWM from /proc/<pid>/status just before it is stopped.
  */
@@ -62,7 +62,7 @@ record_run(const char *prefix, const bench_hub_t *h, size_t n, double secs)
         snprintf(key, sizeof(key), "e2e_%s_events_per_batch", prefix);
         bench_set(key, (double)n / v);
     }
-    if (bench_hub_metric(h, "loophub_events_rejected_total", &v) == 0 && v > 0)
+    if (bench_hub_metric(h, "loophub_rejected_total", &v) == 0 && v > 0)
         bench_note("%s: the hub rejected %.0f events (see %s)", prefix, v, h->log);
     double rss = bench_vmhwm_mb(h->pid);
     snprintf(key, sizeof(key), "e2e_%s_peak_rss_mb", prefix);

@@ -442,11 +442,14 @@ bench_hub_metric(const bench_hub_t *h, const char *name, double *v)
         return -1;
     size_t nl = strlen(name);
     int rc = -1;
+    *v = 0;
     for (char *p = body; p && *p;) {
-        if (strncmp(p, name, nl) == 0 && p[nl] == ' ') {
-            *v = strtod(p + nl + 1, NULL);
+        const char *q = p + nl;
+        if (strncmp(p, name, nl) == 0 && *q == '{' && strchr(q, '}'))
+            q = strchr(q, '}') + 1; /* one series of the family: summed */
+        if (strncmp(p, name, nl) == 0 && *q == ' ') {
+            *v += strtod(q + 1, NULL);
             rc = 0;
-            break;
         }
         p = strchr(p, '\n');
         if (p)
@@ -466,7 +469,7 @@ bench_hub_wait_stored(const bench_hub_t *h, double target, int poll_ms, int time
     while ((bench_mono_ns() - start) / 1000000 < timeout_ms) {
         double v = 0;
         int64_t now = bench_mono_ns();
-        if (bench_hub_metric(h, "loophub_events_stored_total", &v) == 0) {
+        if (bench_hub_metric(h, "loophub_events_total", &v) == 0) {
             if (first_ns && !*first_ns && v > 0) {
                 *first_ns = now;
                 if (first_count)

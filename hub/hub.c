@@ -31,10 +31,10 @@
 #include "loophub/error.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "metrics.h"
 
 #define MAX_ADAPTERS 32
 #define MAX_POLLITEMS 128
-#define MAX_METRICS 64
 #define DONE_FLUSH_NS LH_NS_PER_SEC /* longest a done mark waits for a batch transaction */
 #define DONE_FLUSH_MAX 4096         /* marks waiting at most (bounds memory and one tx) */
 
@@ -43,6 +43,7 @@ struct lh_adapter {
     void *ctx;
     int sink; /* LH_SINK_* for outputs, -1 for inputs */
     int started;
+    int mslot; /* inputs: the adapter label slot in the metrics registry */
 };
 
 typedef struct item {
@@ -67,11 +68,6 @@ typedef struct done_mark {
     int sink;
     int64_t seq;
 } done_mark_t;
-
-typedef struct metric {
-    char name[96];
-    int64_t value;
-} metric_t;
 
 struct lh_hub {
     lh_hub_opts_t o;
@@ -101,9 +97,7 @@ struct lh_hub {
     lh_buf_t pb;  /* reused encode buffer */
     lh_buf_t enc; /* reused alert encode buffer */
 
-    metric_t metrics[MAX_METRICS];
-    int n_metrics;
-    int64_t started_ns;
+    lh__metrics_t metrics;
 };
 
 void
@@ -122,19 +116,15 @@ lh_hub_opts_default(lh_hub_opts_t *o)
 }
 
 void
-lh_hub_count(lh_hub_t *hub, const char *name, int64_t delta)
+lh_hub_count(lh_hub_t *hub, lh_count_t what, int64_t delta)
 {
-    for (int i = 0; i < hub->n_metrics; i++) {
-        if (strcmp(hub->metrics[i].name, name) == 0) {
-            hub->metrics[i].value += delta;
-            return;
-        }
-    }
-    if (hub->n_metrics == MAX_METRICS)
-        return;
-    metric_t *m = &hub->metrics[hub->n_metrics++];
-    snprintf(m->name, sizeof(m->name), "%s", name);
-    m->value = delta;
+    lh__metrics_count(&hub->metrics, what, delta);
+}
+
+void
+lh_hub_count_http_response(lh_hub_t *hub, unsigned code)
+{
+    lh__metrics_http_response(&hub->metrics, code);
 }
 
 int
@@ -146,7 +136,12 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         return LH_ENOMEM;
     hub->o = *o;
     hub->o.codec.limits = &hub->o.limits;
-    int rc = lh_store_open(o->db_path, &o->store, &hub->st);
+    int rc = lh__metrics_init(&hub->metrics);
+    if (rc < 0) {
+        free(hub);
+        return rc;
+    }
+    rc = lh_store_open(o->db_path, &o->store, &hub->st);
     if (rc < 0) {
         free(hub);
         return rc;
@@ -157,17 +152,8 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         free(hub);
         return rc;
     }
-    /* fixed metrics first, so they always show in /metrics */
-    static const char *const fixed[] = {
-        "loophub_events_received_total",  "loophub_events_stored_total",
-        "loophub_events_duplicate_total", "loophub_events_rejected_total",
-        "loophub_alerts_created_total",   "loophub_alerts_published_total",
-        "loophub_batches_total",          "loophub_store_errors_total",
-    };
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        lh_hub_count(hub, fixed[i], 0);
     hub->outbox_dirty = 1; /* publish whatever an earlier run left */
-    hub->started_ns = lh_now_ns();
+    lh__metrics_set(&hub->metrics, LH_M_START_TIME, 0, lh_now_ns() / LH_NS_PER_SEC);
     *out = hub;
     return 0;
 }
@@ -201,6 +187,7 @@ lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const 
     a->ops = ops;
     a->ctx = ctx;
     a->sink = sink;
+    a->mslot = sink < 0 ? lh__metrics_adapter(&hub->metrics, ops->name) : 0;
     return 0;
 }
 
@@ -283,7 +270,7 @@ push_item(lh_hub_t *hub, lh_event_t *ev, int err, const char *id, const char *wh
         it->why = strdup(why ? why : "cannot decode");
     }
     hub->msgs[hub->n_msgs - 1].n++;
-    lh_hub_count(hub, "loophub_events_received_total", 1);
+    lh__metrics_add(&hub->metrics, LH_M_EVENTS_RECEIVED_TOTAL, 0, 1);
     return 0;
 }
 
@@ -324,7 +311,8 @@ drop_last_msg(lh_hub_t *hub)
         free(hub->items[i].id);
         free(hub->items[i].why);
     }
-    lh_hub_count(hub, "loophub_events_received_total", -(int64_t)(hub->n_items - m->first));
+    lh__metrics_add(&hub->metrics, LH_M_EVENTS_RECEIVED_TOTAL, 0,
+                    -(int64_t)(hub->n_items - m->first));
     hub->n_items = m->first;
     free(m->origin);
     free(m->raw);
@@ -375,25 +363,6 @@ lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_ev
     return 0;
 }
 
-static const char *
-reason_label(int err)
-{
-    switch (err) {
-    case LH_EDECODE:
-        return "decode";
-    case LH_ETOOBIG:
-        return "too_big";
-    case LH_EMISSING:
-        return "missing_field";
-    case LH_EUNKNOWN_KIND:
-        return "unknown_kind";
-    case LH_ERANGE:
-        return "out_of_range";
-    default:
-        return "other";
-    }
-}
-
 /* Marks an item rejected (inside the transaction; counted once the batch is committed). */
 static void
 reject(item_t *it, int err, const char *why)
@@ -408,16 +377,12 @@ reject(item_t *it, int err, const char *why)
 static void
 account_rejection(lh_hub_t *hub, const item_t *it)
 {
-    char metric[96];
-    snprintf(metric, sizeof(metric), "loophub_events_rejected_total{reason=\"%s\"}",
-             reason_label(it->err));
-    lh_hub_count(hub, metric, 1);
-    lh_hub_count(hub, "loophub_events_rejected_total", 1);
+    lh__metrics_reject(&hub->metrics, it->err);
     const msg_t *m = &hub->msgs[it->msg];
     const char *id = it->ev ? it->ev->id : it->id;
-    lh_log_ratelimited(reason_label(it->err), LH_LOG_WARN, "pipeline", "rejected %s%s%sfrom %s: %s",
-                       id ? "event " : "a message ", id ? id : "", id ? " " : "", m->origin,
-                       it->why ? it->why : "?");
+    lh_log_ratelimited(lh__metrics_reason_name(lh__metrics_reason(it->err)), LH_LOG_WARN,
+                       "pipeline", "rejected %s%s%sfrom %s: %s", id ? "event " : "a message ",
+                       id ? id : "", id ? " " : "", m->origin, it->why ? it->why : "?");
 }
 
 static void
@@ -560,10 +525,11 @@ commit_batch(lh_hub_t *hub)
     if (hub->n_items == 0 && hub->n_msgs == 0)
         return 0;
     int64_t now = lh_now_ns();
+    int64_t t0 = lh_mono_ns();
     int alerts = 0;
     int rc = store_batch(hub, now, &alerts);
     if (rc < 0) {
-        lh_hub_count(hub, "loophub_store_errors_total", 1);
+        lh__metrics_add(&hub->metrics, LH_M_STORE_ERRORS_TOTAL, 0, 1);
         lh_log_ratelimited("commit", LH_LOG_ERROR, "hub",
                            "cannot commit a batch of %zu events (%s); intake paused, retrying",
                            hub->n_items, lh_strerror(rc));
@@ -574,19 +540,24 @@ commit_batch(lh_hub_t *hub)
     if (hub->stalled)
         lh_log(LH_LOG_INFO, "hub", "store writable again; intake resumed");
     hub->stalled = 0;
+    lh__metrics_observe(&hub->metrics, LH_M_COMMIT_SECONDS, lh_mono_ns() - t0);
+    lh__metrics_observe(&hub->metrics, LH_M_BATCH_EVENTS, (int64_t)hub->n_items);
     int stored = 0;
     for (size_t i = 0; i < hub->n_items; i++) {
-        if (hub->items[i].status == LH_ACK_OK)
+        const item_t *it = &hub->items[i];
+        if (it->status == LH_ACK_OK) {
+            const lh_adapter_t *from = hub->msgs[it->msg].from;
+            lh__metrics_event(&hub->metrics, it->ev->kind, from ? from->mslot : 0, 1);
             stored++;
-        else if (hub->items[i].status == LH_ACK_DUPLICATE)
-            lh_hub_count(hub, "loophub_events_duplicate_total", 1);
-        else
-            account_rejection(hub, &hub->items[i]);
+        } else if (it->status == LH_ACK_DUPLICATE) {
+            lh__metrics_add(&hub->metrics, LH_M_EVENTS_DUPLICATE_TOTAL, 0, 1);
+        } else {
+            account_rejection(hub, it);
+        }
     }
-    lh_hub_count(hub, "loophub_events_stored_total", stored);
-    lh_hub_count(hub, "loophub_batches_total", 1);
+    lh__metrics_add(&hub->metrics, LH_M_BATCHES_TOTAL, 0, 1);
     if (alerts > 0) {
-        lh_hub_count(hub, "loophub_alerts_created_total", alerts);
+        lh__metrics_add(&hub->metrics, LH_M_ALERTS_CREATED_TOTAL, 0, alerts);
         hub->outbox_dirty = 1;
     }
     ack_batch(hub);
@@ -683,7 +654,7 @@ offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
     lh_correlated_destroy(&ca);
     if (rc == 0) {
         push_done(hub, pc->a->sink, seq);
-        lh_hub_count(hub, "loophub_alerts_published_total", 1);
+        lh__metrics_add(&hub->metrics, LH_M_ALERTS_PUBLISHED_TOTAL, 0, 1);
         return 0;
     }
     return rc == LH_EAGAIN ? 1 : rc;
@@ -773,7 +744,7 @@ lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq)
         return;
     /* listed like the synchronous sinks' marks; out of memory: written on its own right away */
     if (push_done(hub, sink, seq) == 0 || lh_store_alert_done(hub->st, (lh_sink_t)sink, seq) == 0)
-        lh_hub_count(hub, "loophub_alerts_published_total", 1);
+        lh__metrics_add(&hub->metrics, LH_M_ALERTS_PUBLISHED_TOTAL, 0, 1);
 }
 
 void
@@ -966,52 +937,27 @@ lh_hub_destroy(lh_hub_t **hubp)
     *hubp = NULL;
 }
 
+/* The registry, with the gauges and the store's counters read now (when the store cannot be
+ * read, its gauges keep the values of the last scrape). */
 int
 lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
 {
+    lh__metrics_t *reg = &hub->metrics;
     lh_store_stats_t s;
-    int rc = 0;
-    for (int i = 0; i < hub->n_metrics; i++) {
-        const char *name = hub->metrics[i].name;
-        const char *brace = strchr(name, '{');
-        size_t base = brace ? (size_t)(brace - name) : strlen(name);
-        int first = 1;
-        for (int k = 0; k < i; k++)
-            if (strncmp(hub->metrics[k].name, name, base) == 0 &&
-                (hub->metrics[k].name[base] == 0 || hub->metrics[k].name[base] == '{'))
-                first = 0;
-        if (first)
-            rc |= lh_buf_printf(out, "# TYPE %.*s counter\n", (int)base, name);
-        rc |= lh_buf_printf(out, "%s %lld\n", name, (long long)hub->metrics[i].value);
-    }
     if (lh_store_stats(hub->st, &s) == 0) {
         /* alerts out whose done mark still waits for a transaction are not pending */
         for (size_t i = 0; i < hub->n_done; i++)
             if (hub->done[i].sink == LH_SINK_PUB && s.alerts_pending_pub > 0)
                 s.alerts_pending_pub--;
-        rc |= lh_buf_printf(out, "# TYPE loophub_store_events gauge\nloophub_store_events %lld\n",
-                            (long long)s.events);
-        rc |= lh_buf_printf(
-            out, "# TYPE loophub_store_quarantined gauge\nloophub_store_quarantined %lld\n",
-            (long long)s.quarantined);
-        rc |=
-            lh_buf_printf(out, "# TYPE loophub_outbox_pending gauge\nloophub_outbox_pending %lld\n",
-                          (long long)s.alerts_pending_pub);
+        lh__metrics_set(reg, LH_M_STORE_EVENTS, 0, s.events);
+        lh__metrics_set(reg, LH_M_STORE_QUARANTINED, 0, s.quarantined);
+        lh__metrics_set(reg, LH_M_OUTBOX_PENDING, 0, s.alerts_pending_pub);
     }
     lh_store_wal_stats_t w;
     lh__store_wal_stats(hub->st, &w);
-    rc |= lh_buf_printf(out,
-                        "# TYPE loophub_wal_checkpoints_total counter\n"
-                        "loophub_wal_checkpoints_total{mode=\"passive\"} %llu\n"
-                        "loophub_wal_checkpoints_total{mode=\"restart\"} %llu\n"
-                        "# TYPE loophub_wal_writer_waits_total counter\n"
-                        "loophub_wal_writer_waits_total{reason=\"restart\"} %llu\n"
-                        "loophub_wal_writer_waits_total{reason=\"cap\"} %llu\n",
-                        (unsigned long long)w.passive, (unsigned long long)w.restarts,
-                        (unsigned long long)w.restart_waits, (unsigned long long)w.cap_waits);
-    rc |= lh_buf_printf(out,
-                        "# TYPE loophub_start_time_seconds gauge\n"
-                        "loophub_start_time_seconds %lld\n",
-                        (long long)(hub->started_ns / LH_NS_PER_SEC));
-    return rc ? LH_ENOMEM : 0;
+    lh__metrics_set(reg, LH_M_WAL_CHECKPOINTS_TOTAL, LH_M_WAL_PASSIVE, (int64_t)w.passive);
+    lh__metrics_set(reg, LH_M_WAL_CHECKPOINTS_TOTAL, LH_M_WAL_RESTART, (int64_t)w.restarts);
+    lh__metrics_set(reg, LH_M_WAL_WRITER_WAITS_TOTAL, LH_M_WAIT_RESTART, (int64_t)w.restart_waits);
+    lh__metrics_set(reg, LH_M_WAL_WRITER_WAITS_TOTAL, LH_M_WAIT_CAP, (int64_t)w.cap_waits);
+    return lh__metrics_write(reg, out);
 }

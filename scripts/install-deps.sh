@@ -6,13 +6,13 @@
 # with nothing but apt, git and make. Must run as root (or with sudo available).
 #
 #   scripts/install-deps.sh            build + run dependencies
-#   scripts/install-deps.sh --test     also what the test suite drives (kcat, alertmanager, ...)
+#   scripts/install-deps.sh --test     also what the tests drive (kcat, alertmanager, promtool, ...)
 #   scripts/install-deps.sh --bench    also the benchmark peer (sec)
 set -eu
 
 BUILD="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev \
 librdkafka-dev libsqlite3-dev libmicrohttpd-dev libinih-dev libjansson-dev"
-TEST="check libsubunit-dev kcat prometheus-alertmanager sqlite3 curl"
+TEST="check libsubunit-dev kcat prometheus-alertmanager prometheus sqlite3 curl"
 BENCH="sec"
 
 want="$BUILD"

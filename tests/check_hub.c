@@ -128,15 +128,26 @@ recv_reply(void *s, lh_hub_t *hub, char *buf, size_t cap, int timeout_ms)
     return 0;
 }
 
+/* One sample of /metrics: name{labels} exactly as written, or a bare family name for the sum of
+ * all its samples. -1 when there is none. */
 static int64_t
 metric(lh_hub_t *hub, const char *name)
 {
     lh_buf_t b = LH_BUF_INIT;
     ck_assert_int_eq(lh_hub_metrics(hub, &b), 0);
-    char key[128];
-    snprintf(key, sizeof(key), "\n%s ", name);
-    const char *p = strstr((const char *)b.data, key);
-    long long v = p ? atoll(p + strlen(key)) : -1;
+    size_t nl = strlen(name);
+    int family = strchr(name, '{') == NULL;
+    long long v = -1;
+    for (const char *p = (const char *)b.data; p && *p;) {
+        const char *q = p + nl;
+        if (strncmp(p, name, nl) == 0 && family && *q == '{' && strchr(q, '}'))
+            q = strchr(q, '}') + 1;
+        if (strncmp(p, name, nl) == 0 && *q == ' ')
+            v = (v < 0 ? 0 : v) + atoll(q + 1);
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
     lh_buf_free(&b);
     return v;
 }
@@ -208,7 +219,7 @@ START_TEST(test_disk_full_no_ack_until_durable)
                       "acked while the store is full: %s", reply);
     ck_assert_int_ge(metric(fx.hub, "loophub_store_errors_total"), 3);
     ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events"), 0);
-    ck_assert_int_eq(metric(fx.hub, "loophub_events_rejected_total"), 0);
+    ck_assert_int_eq(metric(fx.hub, "loophub_rejected_total"), 0);
 
     /* room again: the very batch commits and every verdict goes out */
     disk_full(fx.hub, 0);
@@ -225,9 +236,13 @@ START_TEST(test_disk_full_no_ack_until_durable)
     ck_assert_int_eq(strncmp(r2, "t2||rejected: ", 14), 0);
     ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-1'"), 1);
     /* each rejection counted once, however many times the batch was tried */
-    ck_assert_int_eq(metric(fx.hub, "loophub_events_rejected_total"), 2);
+    ck_assert_int_eq(metric(fx.hub, "loophub_rejected_total"), 2);
+    ck_assert_int_eq(metric(fx.hub, "loophub_rejected_total{reason=\"decode\"}"), 1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_rejected_total{reason=\"missing_field\"}"), 1);
     ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM quarantine"), 2);
-    ck_assert_int_eq(metric(fx.hub, "loophub_events_stored_total"), 1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_events_total"), 1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_events_total{kind=\"deploy\",adapter=\"zmq-in\"}"), 1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_store_events"), 1);
     free(batch);
     zmq_close(d);
 }

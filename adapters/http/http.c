@@ -138,9 +138,7 @@ queue(lh__http_t *h, lh__http_req_t *r)
     enum MHD_Result ok = MHD_queue_response(r->conn, r->code, resp);
     MHD_destroy_response(resp);
     r->phase = LH__REQ_QUEUED;
-    char metric[64];
-    snprintf(metric, sizeof(metric), "loophub_http_responses_total{code=\"%u\"}", r->code);
-    lh_hub_count(h->hub, metric, 1);
+    lh_hub_count_http_response(h->hub, r->code);
     return ok;
 }
 

@@ -96,8 +96,8 @@ int lh_kafka_in_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void
 /* Output adapter: a producer for correlated alerts (register with sink LH_SINK_KAFKA). publish()
  * queues the alert to c->alerts_topic keyed by its service and returns LH_EAGAIN; the delivery
  * report then calls lh_hub_alert_done(), or lh_hub_alert_failed() and counts
- * kafka_produce_errors_total. A full local queue (queue.buffering.max.messages, default 100000)
- * returns LH_EBUSY (counted) instead of blocking. Returns as lh_kafka_in_new(). */
+ * loophub_kafka_produce_errors_total. A full local queue (queue.buffering.max.messages, default
+ * 100000) returns LH_EBUSY (counted) instead of blocking. Returns as lh_kafka_in_new(). */
 int lh_kafka_out_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **ctx);
 
 /* For `loophub send --kafka-brokers`: produces payload (the encoded ev) to the first events topic

@@ -455,7 +455,7 @@ poll_queue(kin_t *k, rd_kafka_t *rk, int budget)
         n++;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                lh_hub_count(k->hub, "kafka_consume_errors_total", 1);
+                lh_hub_count(k->hub, LH_COUNT_KAFKA_CONSUME_ERRORS, 1);
                 lh_log_ratelimited("kafka-consume-error", LH_LOG_WARN, COMPONENT,
                                    "kafka-in: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "",
                                    m->rkt ? ": " : "", rd_kafka_message_errstr(m));

@@ -7,9 +7,9 @@
  * LH_EAGAIN; the delivery report arrives later on the producer's main queue, which signals a
  * pipe the hub polls, and is served from read() and tick() on the hub's thread: success marks
  * the alert done (lh_hub_alert_done), failure hands it back to the hub (lh_hub_alert_failed) and
- * counts kafka_produce_errors_total. The local queue is bounded: when full, publish() fails with
- * LH_EBUSY and the hub offers the alert again on a later turn. Nothing here ever blocks, except
- * stop() which gives in-flight alerts up to two seconds to be acknowledged at shutdown.
+ * counts loophub_kafka_produce_errors_total. The local queue is bounded: when full, publish() fails
+ * with LH_EBUSY and the hub offers the alert again on a later turn. Nothing here ever blocks,
+ * except stop() which gives in-flight alerts up to two seconds to be acknowledged at shutdown.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -50,7 +50,7 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         lh_hub_alert_done(o->hub, LH_SINK_KAFKA, seq);
         return;
     }
-    lh_hub_count(o->hub, "kafka_produce_errors_total", 1);
+    lh_hub_count(o->hub, LH_COUNT_KAFKA_PRODUCE_ERRORS, 1);
     lh_log_ratelimited("kafka-produce-error", LH_LOG_WARN, COMPONENT,
                        "kafka-out: alert %lld not delivered to %s: %s (will be retried)",
                        (long long)seq, lh__kafka_alerts_topic(&o->conf), rd_kafka_err2str(m->err));
@@ -112,7 +112,7 @@ kout_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payl
         o->in_flight++;
         return LH_EAGAIN; /* dr_cb reports the outcome */
     }
-    lh_hub_count(o->hub, "kafka_produce_errors_total", 1);
+    lh_hub_count(o->hub, LH_COUNT_KAFKA_PRODUCE_ERRORS, 1);
     lh_log_ratelimited("kafka-produce-queue", LH_LOG_WARN, COMPONENT,
                        "kafka-out: cannot queue alert %lld: %s (will be retried)", (long long)seq,
                        rd_kafka_err2str(err));

@@ -152,7 +152,7 @@ zin_read(void *vctx, int budget)
                          "bad envelope: %d frames%s after the identity; expected [tag] payload "
                          "(after an empty delimiter for REQ peers)",
                          n - 1 + dropped, delim ? " (delimiter included)" : "");
-                lh_hub_count(z->hub, "loophub_zmq_router_bad_envelope_total", 1);
+                lh_hub_count(z->hub, LH_COUNT_ZMQ_BAD_ENVELOPE, 1);
                 rc = lh_hub_submit_event(z->hub, z->self, z->origin, NULL, LH_EDECODE, NULL, why,
                                          n > 1 ? zmq_msg_data(p) : "", n > 1 ? zmq_msg_size(p) : 0,
                                          t);
@@ -209,7 +209,7 @@ zin_done(void *vctx, void *token, const lh_ack_t *acks, size_t n)
         rc = send_frame(z->sock, status, strlen(status), i + 1 < n);
     }
     if (rc != 0)
-        lh_hub_count(z->hub, "loophub_zmq_router_acks_dropped_total", 1);
+        lh_hub_count(z->hub, LH_COUNT_ZMQ_ACKS_DROPPED, 1);
     zmq_msg_close(&t->identity);
     free(t);
 }

@@ -85,7 +85,7 @@ zpub_publish(void *vctx, int64_t seq, const lh_correlated_t *ca, const void *pay
         tl = (int)sizeof(topic) - 1;
     if (zmq_send(z->sock, topic, (size_t)tl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(z->sock, payload, len, ZMQ_DONTWAIT) < 0) {
-        lh_hub_count(z->hub, "loophub_alerts_pub_dropped_total", 1);
+        lh_hub_count(z->hub, LH_COUNT_ALERTS_PUB_DROPPED, 1);
         lh_log_ratelimited("pub-drop", LH_LOG_WARN, "zmq-pub",
                            "alert seq %lld dropped for a slow subscriber (%s)", (long long)seq,
                            zmq_strerror(zmq_errno()));

@@ -102,7 +102,22 @@ void lh_hub_outbox_kick(lh_hub_t *hub);
  * partition is given up). Returns 0, or LH_ESTORE when the commit failed (nothing was acked). */
 int lh_hub_flush(lh_hub_t *hub);
 
-/* Counts a hub-wide metric ("kafka_produce_errors_total", ...) by delta. */
-void lh_hub_count(lh_hub_t *hub, const char *metric, int64_t delta);
+/* The hub-wide counters an adapter may count (the names, help texts and the rest of /metrics are
+ * the hub's registry, hub/metrics.c). */
+typedef enum {
+    LH_COUNT_ALERTS_PUB_DROPPED,   /* loophub_alerts_pub_dropped_total: PUB high-water mark */
+    LH_COUNT_ZMQ_BAD_ENVELOPE,     /* loophub_zmq_router_bad_envelope_total */
+    LH_COUNT_ZMQ_ACKS_DROPPED,     /* loophub_zmq_router_acks_dropped_total */
+    LH_COUNT_KAFKA_PRODUCE_ERRORS, /* loophub_kafka_produce_errors_total */
+    LH_COUNT_KAFKA_CONSUME_ERRORS, /* loophub_kafka_consume_errors_total */
+    LH_COUNT__COUNT
+} lh_count_t;
+
+/* Counts what by delta (an array add: fine per message). Unknown values are ignored. */
+void lh_hub_count(lh_hub_t *hub, lh_count_t what, int64_t delta);
+
+/* Counts one HTTP response in loophub_http_responses_total{code}: the codes the HTTP adapter
+ * answers with have their own series, any other code counts as code="other". */
+void lh_hub_count_http_response(lh_hub_t *hub, unsigned code);
 
 #endif
