@@ -772,8 +772,8 @@ hub_text(char **dir_out)
     lh_hub_t *hub = NULL;
     ck_assert_int_eq(lh_hub_new(&o, &hub), 0);
     static int ctx, out_ctx;
-    ck_assert_int_eq(lh_hub_add_adapter(hub, &test_in_ops, &ctx, -1), 0);
-    ck_assert_int_eq(lh_hub_add_adapter(hub, &test_out_ops, &out_ctx, LH_SINK_PUB), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(hub, &test_in_ops, &ctx, NULL), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(hub, &test_out_ops, &out_ctx, "zmq-pub"), 0);
     lh_adapter_t *from = lh_hub_adapter_of(hub, &ctx);
     ck_assert_ptr_nonnull(from);
     submit(hub, from,
