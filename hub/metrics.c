@@ -252,11 +252,11 @@ put_value(lh_buf_t *out, const char *s)
     int rc = 0;
     for (const char *p = s; *p; p++) {
         if (*p == '\\' || *p == '"')
-            rc |= lh_buf_printf(out, "\\%c", *p);
+            LH_KEEP_FIRST(rc, lh_buf_printf(out, "\\%c", *p));
         else if (*p == '\n')
-            rc |= lh_buf_printf(out, "\\n");
+            LH_KEEP_FIRST(rc, lh_buf_printf(out, "\\n"));
         else
-            rc |= lh_buf_append(out, p, 1);
+            LH_KEEP_FIRST(rc, lh_buf_append(out, p, 1));
     }
     return rc;
 }
@@ -268,11 +268,11 @@ put_help(lh_buf_t *out, const char *s)
     int rc = 0;
     for (const char *p = s; *p; p++) {
         if (*p == '\\')
-            rc |= lh_buf_printf(out, "\\\\");
+            LH_KEEP_FIRST(rc, lh_buf_printf(out, "\\\\"));
         else if (*p == '\n')
-            rc |= lh_buf_printf(out, "\\n");
+            LH_KEEP_FIRST(rc, lh_buf_printf(out, "\\n"));
         else
-            rc |= lh_buf_append(out, p, 1);
+            LH_KEEP_FIRST(rc, lh_buf_append(out, p, 1));
     }
     return rc;
 }
@@ -313,14 +313,14 @@ put_sample(lh_buf_t *out, const lh__metrics_t *reg, lh_metric_t m, const int *li
     int rc = lh_buf_printf(out, "%s", d->name);
     int idx = 0;
     if (d->n_labels) {
-        rc |= lh_buf_printf(out, "{");
+        LH_KEEP_FIRST(rc, lh_buf_printf(out, "{"));
         for (int l = 0; l < d->n_labels; l++) {
-            rc |= lh_buf_printf(out, "%s%s=\"", l ? "," : "", d->label[l]);
-            rc |= put_value(out, label_value(reg, d, l, li[l]));
-            rc |= lh_buf_printf(out, "\"");
+            LH_KEEP_FIRST(rc, lh_buf_printf(out, "%s%s=\"", l ? "," : "", d->label[l]));
+            LH_KEEP_FIRST(rc, put_value(out, label_value(reg, d, l, li[l])));
+            LH_KEEP_FIRST(rc, lh_buf_printf(out, "\""));
             idx = idx * d->n_values[l] + li[l];
         }
-        rc |= lh_buf_printf(out, "}");
+        LH_KEEP_FIRST(rc, lh_buf_printf(out, "}"));
     }
     return rc | lh_buf_printf(out, " %lld\n", (long long)reg->v[reg->off[m] + idx]);
 }
@@ -334,14 +334,14 @@ put_histogram(lh_buf_t *out, const lh__metrics_t *reg, lh_metric_t m)
     int rc = 0;
     for (int i = 0; i < d->n_buckets; i++) {
         cum += h[i];
-        rc |= lh_buf_printf(out, "%s_bucket{le=\"", d->name);
-        rc |= put_fixed(out, d->buckets[i], d->unit_div);
-        rc |= lh_buf_printf(out, "\"} %lld\n", (long long)cum);
+        LH_KEEP_FIRST(rc, lh_buf_printf(out, "%s_bucket{le=\"", d->name));
+        LH_KEEP_FIRST(rc, put_fixed(out, d->buckets[i], d->unit_div));
+        LH_KEEP_FIRST(rc, lh_buf_printf(out, "\"} %lld\n", (long long)cum));
     }
     cum += h[d->n_buckets];
-    rc |= lh_buf_printf(out, "%s_bucket{le=\"+Inf\"} %lld\n%s_sum ", d->name, (long long)cum,
-                        d->name);
-    rc |= put_fixed(out, h[d->n_buckets + 1], d->unit_div);
+    LH_KEEP_FIRST(rc, lh_buf_printf(out, "%s_bucket{le=\"+Inf\"} %lld\n%s_sum ", d->name,
+                                    (long long)cum, d->name));
+    LH_KEEP_FIRST(rc, put_fixed(out, h[d->n_buckets + 1], d->unit_div));
     return rc | lh_buf_printf(out, "\n%s_count %lld\n", d->name, (long long)cum);
 }
 
@@ -352,27 +352,27 @@ lh__metrics_write(const lh__metrics_t *reg, lh_buf_t *out)
     int rc = 0;
     for (int m = 0; m < LH_M__COUNT; m++) {
         const lh_metric_def_t *d = &defs[m];
-        rc |= lh_buf_printf(out, "# HELP %s ", d->name);
-        rc |= put_help(out, d->help);
-        rc |= lh_buf_printf(out, "\n# TYPE %s %s\n", d->name, types[d->type]);
+        LH_KEEP_FIRST(rc, lh_buf_printf(out, "# HELP %s ", d->name));
+        LH_KEEP_FIRST(rc, put_help(out, d->help));
+        LH_KEEP_FIRST(rc, lh_buf_printf(out, "\n# TYPE %s %s\n", d->name, types[d->type]));
         if (d->type == LH_MT_HISTOGRAM) {
-            rc |= put_histogram(out, reg, (lh_metric_t)m);
+            LH_KEEP_FIRST(rc, put_histogram(out, reg, (lh_metric_t)m));
             continue;
         }
         int li[LH__M_MAX_LABELS] = {0};
         if (d->n_labels == 0) {
-            rc |= put_sample(out, reg, (lh_metric_t)m, li);
+            LH_KEEP_FIRST(rc, put_sample(out, reg, (lh_metric_t)m, li));
         } else if (d->n_labels == 1) {
             for (li[0] = 0; li[0] < d->n_values[0]; li[0]++)
                 if (shown(reg, (lh_metric_t)m, 0, li[0]))
-                    rc |= put_sample(out, reg, (lh_metric_t)m, li);
+                    LH_KEEP_FIRST(rc, put_sample(out, reg, (lh_metric_t)m, li));
         } else {
             for (li[0] = 0; li[0] < d->n_values[0]; li[0]++) {
                 if (!shown(reg, (lh_metric_t)m, 0, li[0]))
                     continue;
                 for (li[1] = 0; li[1] < d->n_values[1]; li[1]++)
                     if (shown(reg, (lh_metric_t)m, 1, li[1]))
-                        rc |= put_sample(out, reg, (lh_metric_t)m, li);
+                        LH_KEEP_FIRST(rc, put_sample(out, reg, (lh_metric_t)m, li));
             }
         }
     }

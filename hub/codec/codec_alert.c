@@ -1,6 +1,6 @@
 /*
- * codec_alert.c - correlated alerts in loophub's JSON form (README.md, Formats), and the choice of alert
- * encoding a subscriber makes (protobuf, JSON, CloudEvent).
+ * codec_alert.c - correlated alerts in loophub's JSON form (README.md, Formats), and the choice of
+ * alert encoding a subscriber makes (protobuf, JSON, CloudEvent).
  *
  * {"id","seq","kind","service","environment","late","created","rollback_version",
  *  "outcome":{event JSON},"suspects":[{"deploy_id","event_id","service","environment","version",
@@ -31,20 +31,20 @@ suspect_to_json(const lh_suspect_t *s)
     int rc = 0;
     if (!o)
         return NULL;
-    rc |= lh__json_put_str(o, "deploy_id", s->deploy_id);
-    rc |= lh__json_put_str(o, "event_id", s->event_id);
-    rc |= lh__json_put_str(o, "service", s->service);
-    rc |= lh__json_put_str(o, "environment", s->environment);
-    rc |= lh__json_put_str(o, "version", s->version);
-    rc |= lh__json_put_str(o, "previous_version", s->previous_version);
-    rc |= lh__json_put_str(o, "actor", s->actor);
-    rc |= lh__json_put_str(o, "commit", s->commit);
-    rc |= lh__json_put_str(o, "artifact", s->artifact);
-    rc |= lh__json_put_strings(o, "hosts", s->hosts, s->n_hosts);
-    rc |= lh__json_put_time(o, "deploy_time", s->deploy_time_ns);
-    rc |= json_object_set_new_nocheck(o, "lead_seconds", json_integer(s->lead_seconds));
-    rc |= json_object_set_new_nocheck(o, "score", json_real(s->score));
-    rc |= lh__json_put_strings(o, "reasons", s->reasons, s->n_reasons);
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "deploy_id", s->deploy_id));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "event_id", s->event_id));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "service", s->service));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "environment", s->environment));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "version", s->version));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "previous_version", s->previous_version));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "actor", s->actor));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "commit", s->commit));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "artifact", s->artifact));
+    LH_KEEP_FIRST(rc, lh__json_put_strings(o, "hosts", s->hosts, s->n_hosts));
+    LH_KEEP_FIRST(rc, lh__json_put_time(o, "deploy_time", s->deploy_time_ns));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "lead_seconds", json_integer(s->lead_seconds)));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "score", json_real(s->score)));
+    LH_KEEP_FIRST(rc, lh__json_put_strings(o, "reasons", s->reasons, s->n_reasons));
     if (rc) {
         json_decref(o);
         return NULL;
@@ -59,20 +59,20 @@ lh__alert_to_json(const lh_correlated_t *ca)
     int rc = 0;
     if (!o)
         return NULL;
-    rc |= lh__json_put_str(o, "id", ca->id);
-    rc |= json_object_set_new_nocheck(o, "seq", json_integer((json_int_t)ca->seq));
-    rc |= lh__json_put_str(o, "kind", lh_ca_kind_name(ca->kind));
-    rc |= lh__json_put_str(o, "service", ca->service);
-    rc |= lh__json_put_str(o, "environment", ca->environment);
-    rc |= json_object_set_new_nocheck(o, "late", json_boolean(ca->late));
-    rc |= lh__json_put_time(o, "created", ca->created_ns);
-    rc |= lh__json_put_str(o, "rollback_version", ca->rollback_version);
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "id", ca->id));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "seq", json_integer((json_int_t)ca->seq)));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "kind", lh_ca_kind_name(ca->kind)));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "service", ca->service));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "environment", ca->environment));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "late", json_boolean(ca->late)));
+    LH_KEEP_FIRST(rc, lh__json_put_time(o, "created", ca->created_ns));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "rollback_version", ca->rollback_version));
     if (ca->outcome)
-        rc |= json_object_set_new_nocheck(o, "outcome", lh__event_to_json(ca->outcome));
+        LH_KEEP_FIRST(rc, lh__json_set(o, "outcome", lh__event_to_json(ca->outcome)));
     json_t *a = json_array();
     for (size_t i = 0; a && i < ca->n_suspects; i++)
-        rc |= json_array_append_new(a, suspect_to_json(&ca->suspects[i]));
-    rc |= json_object_set_new_nocheck(o, "suspects", a);
+        LH_KEEP_FIRST(rc, lh__json_push(a, suspect_to_json(&ca->suspects[i])));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "suspects", a));
     if (rc) {
         json_decref(o);
         return NULL;

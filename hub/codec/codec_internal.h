@@ -18,17 +18,22 @@
  * names it. */
 const char *lh__json_type_name(const json_t *v);
 
-/* Sets obj[key] to a new string when s is present (not NULL, not ""). Returns 0 or -1 (out of
- * memory). The string is not re-validated: the dump refuses invalid UTF-8. */
+/* obj[key] = v, array += v (the reference to v passes; v NULL is an error). Return 0 or
+ * LH_ENOMEM. */
+int lh__json_set(json_t *obj, const char *key, json_t *v);
+int lh__json_push(json_t *arr, json_t *v);
+/* Sets obj[key] to a new string when s is present (not NULL, not ""). Returns 0 or LH_ENOMEM.
+ * The string is not re-validated: the dump refuses invalid UTF-8. */
 int lh__json_put_str(json_t *obj, const char *key, const char *s);
-/* Sets obj[key] to ns as an RFC 3339 string, unless ns is 0. Returns 0 or -1. */
+/* Sets obj[key] to ns as an RFC 3339 string, unless ns is 0. Returns 0, LH_EINVAL (a time
+ * that cannot be written) or LH_ENOMEM. */
 int lh__json_put_time(json_t *obj, const char *key, int64_t ns);
 /* Sets obj[key] to an array of the n strings of v (NULL ones as ""), unless n is 0. Returns 0 or
- * -1; on -1 nothing is set. */
+ * LH_ENOMEM; on error nothing is set. */
 int lh__json_put_strings(json_t *obj, const char *key, char *const *v, size_t n);
 
-/* Appends o's JSON text (json_dump_callback flags) to out. Returns 0, or -1 with out as it was (a
- * string that is not UTF-8, or out of memory). */
+/* Appends o's JSON text (json_dump_callback flags) to out. Returns 0, or LH_EINVAL with out as
+ * it was (a string that is not UTF-8, or out of memory). */
 int lh__json_dump(const json_t *o, size_t flags, lh_buf_t *out);
 
 /* Copies s into ev's arena as *field, unless s is absent or "" (then *field is left alone).

@@ -10,10 +10,6 @@
  * LH_EDECODE naming the field); null counts as absent, as do "" strings; unknown keys are
  * ignored; every string is copied once, straight from jansson into the event's arena. Encoding
  * omits absent fields, so decode(encode(ev)) gives ev back.
- *
- * This file also holds the small helpers every codec file shares (type names for reasons, the
- * lh__json_put_* encoders, lh__json_dump, lh__event_set_str, lh__failf), declared in
- * codec_internal.h.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -341,19 +337,19 @@ encode_fields(json_t *obj, const lh_event_t *ev, const field_t *f, size_t n)
         case F_STR: {
             const char *s;
             memcpy(&s, base + f[i].off, sizeof s);
-            rc |= lh__json_put_str(obj, f[i].name, s);
+            LH_KEEP_FIRST(rc, lh__json_put_str(obj, f[i].name, s));
             break;
         }
         case F_TIME: {
             int64_t ns;
             memcpy(&ns, base + f[i].off, sizeof ns);
-            rc |= lh__json_put_time(obj, f[i].name, ns);
+            LH_KEEP_FIRST(rc, lh__json_put_time(obj, f[i].name, ns));
             break;
         }
         case F_ENUM: {
             int e;
             memcpy(&e, base + f[i].off, sizeof e);
-            rc |= lh__json_put_str(obj, f[i].name, f[i].en->name(e));
+            LH_KEEP_FIRST(rc, lh__json_put_str(obj, f[i].name, f[i].en->name(e)));
             break;
         }
         }
@@ -370,26 +366,29 @@ lh__event_to_json(const lh_event_t *ev)
 
     if (!obj)
         return NULL;
-    rc |= lh__json_put_str(obj, "id", ev->id);
-    rc |= lh__json_put_str(obj, "kind", lh_kind_name(ev->kind));
-    rc |= encode_fields(obj, ev, ENVELOPE + 1, ENVELOPE_HEAD - 1);
-    rc |= lh__json_put_strings(obj, "hosts", ev->hosts, ev->n_hosts);
-    rc |= encode_fields(obj, ev, ENVELOPE + ENVELOPE_HEAD, N(ENVELOPE) - ENVELOPE_HEAD);
+    LH_KEEP_FIRST(rc, lh__json_put_str(obj, "id", ev->id));
+    LH_KEEP_FIRST(rc, lh__json_put_str(obj, "kind", lh_kind_name(ev->kind)));
+    LH_KEEP_FIRST(rc, encode_fields(obj, ev, ENVELOPE + 1, ENVELOPE_HEAD - 1));
+    LH_KEEP_FIRST(rc, lh__json_put_strings(obj, "hosts", ev->hosts, ev->n_hosts));
+    LH_KEEP_FIRST(rc,
+                  encode_fields(obj, ev, ENVELOPE + ENVELOPE_HEAD, N(ENVELOPE) - ENVELOPE_HEAD));
     if (ev->n_labels) {
         json_t *l = json_object();
         for (size_t i = 0; l && i < ev->n_labels; i++)
             if (ev->labels[i].key)
-                rc |= json_object_set_new(
-                    l, ev->labels[i].key,
-                    json_string_nocheck(ev->labels[i].value ? ev->labels[i].value : ""));
-        rc |= json_object_set_new_nocheck(obj, "labels", l);
+                LH_KEEP_FIRST(
+                    rc, lh__json_set(
+                            l, ev->labels[i].key,
+                            json_string_nocheck(ev->labels[i].value ? ev->labels[i].value : "")));
+        LH_KEEP_FIRST(rc, lh__json_set(obj, "labels", l));
     }
     if (body) {
         json_t *b = json_object();
-        rc |= encode_fields(b, ev, body->fields, body->n_fields);
+        LH_KEEP_FIRST(rc, encode_fields(b, ev, body->fields, body->n_fields));
         if (b && body->kind == LH_KIND_TICKET)
-            rc |= lh__json_put_strings(b, "links", ev->ticket.links, ev->ticket.n_links);
-        rc |= json_object_set_new_nocheck(obj, body->name, b);
+            LH_KEEP_FIRST(rc,
+                          lh__json_put_strings(b, "links", ev->ticket.links, ev->ticket.n_links));
+        LH_KEEP_FIRST(rc, lh__json_set(obj, body->name, b));
     }
     if (rc) {
         json_decref(obj);

@@ -36,11 +36,23 @@ lh__json_type_name(const json_t *v)
 }
 
 int
+lh__json_set(json_t *obj, const char *key, json_t *v)
+{
+    return json_object_set_new_nocheck(obj, key, v) == 0 ? 0 : LH_ENOMEM;
+}
+
+int
+lh__json_push(json_t *arr, json_t *v)
+{
+    return json_array_append_new(arr, v) == 0 ? 0 : LH_ENOMEM;
+}
+
+int
 lh__json_put_str(json_t *obj, const char *key, const char *s)
 {
     if (!s || !*s)
         return 0;
-    return json_object_set_new_nocheck(obj, key, json_string_nocheck(s));
+    return lh__json_set(obj, key, json_string_nocheck(s));
 }
 
 int
@@ -50,8 +62,8 @@ lh__json_put_time(json_t *obj, const char *key, int64_t ns)
     if (ns == 0)
         return 0;
     if (lh_time_format(ns, t, sizeof t) < 0)
-        return -1;
-    return json_object_set_new_nocheck(obj, key, json_string_nocheck(t));
+        return LH_EINVAL;
+    return lh__json_set(obj, key, json_string_nocheck(t));
 }
 
 int
@@ -60,14 +72,14 @@ lh__json_put_strings(json_t *obj, const char *key, char *const *v, size_t n)
     if (n == 0)
         return 0;
     json_t *a = json_array();
-    int rc = 0;
+    int rc = a ? 0 : LH_ENOMEM;
     for (size_t i = 0; i < n; i++)
-        rc |= json_array_append_new(a, json_string_nocheck(v[i] ? v[i] : ""));
+        LH_KEEP_FIRST(rc, lh__json_push(a, json_string_nocheck(v[i] ? v[i] : "")));
     if (rc) {
         json_decref(a);
-        return -1;
+        return rc;
     }
-    return json_object_set_new_nocheck(obj, key, a);
+    return lh__json_set(obj, key, a);
 }
 
 int
@@ -91,7 +103,7 @@ lh__json_dump(const json_t *o, size_t flags, lh_buf_t *out)
     size_t mark = out->len;
     if (json_dump_callback(o, dump_to_buf, out, flags) != 0) {
         out->len = mark;
-        return -1;
+        return LH_EINVAL;
     }
     return 0;
 }

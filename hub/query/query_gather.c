@@ -77,7 +77,7 @@ list_push(qctx_t *q, qlist_t *l, lh_event_t *ev)
         lh_event_t **p = realloc(l->ev, cap * sizeof(*p));
         if (!p) {
             q->err = LH_ENOMEM;
-            return -1;
+            return LH_ENOMEM;
         }
         l->ev = p;
         l->cap = cap;

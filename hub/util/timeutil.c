@@ -63,7 +63,7 @@ digits(const char **p, int n, int *out)
     int v = 0;
     for (int i = 0; i < n; i++) {
         if (!isdigit((unsigned char)(*p)[i]))
-            return -1;
+            return LH_EINVAL;
         v = v * 10 + ((*p)[i] - '0');
     }
     *p += n;

@@ -40,6 +40,16 @@ typedef enum {
         LH__ERR_LAST
 } lh_err_t;
 
+/* In a sequence of calls that each return 0 or LH_E*: runs expr always (a call that takes
+ * ownership, like jansson's *_new setters, must still run) and keeps in rc the first failure,
+ * never several codes OR-ed together. */
+#define LH_KEEP_FIRST(rc, expr)                                                                    \
+    do {                                                                                           \
+        int lh__r = (expr);                                                                        \
+        if ((rc) == 0)                                                                             \
+            (rc) = lh__r;                                                                          \
+    } while (0)
+
 /* Returns a static, human-readable message for an LH_E* code (or "ok" for 0). */
 const char *lh_strerror(int err);
 
