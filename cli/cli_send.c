@@ -396,11 +396,13 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
     void *s = zmq_socket(zctx, ZMQ_PUSH);
     int one = 1;
     int ms = timeout_ms_of(so);
-    zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
-    zmq_setsockopt(s, ZMQ_SNDTIMEO, &ms, sizeof(ms));
-    zmq_setsockopt(s, ZMQ_LINGER, &ms, sizeof(ms));
     int rc = LH_EXIT_OK;
-    if (zmq_connect(s, so->to) != 0) {
+    if (!s || zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &ms, sizeof(ms)) != 0 ||
+        zmq_setsockopt(s, ZMQ_LINGER, &ms, sizeof(ms)) != 0) {
+        lh_cli_error("send", "cannot set up a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        rc = LH_EXIT_ERROR;
+    } else if (zmq_connect(s, so->to) != 0) {
         lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
         rc = LH_EXIT_ERROR;
     }
@@ -413,7 +415,8 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
             rc = LH_EXIT_ERROR;
         }
     }
-    zmq_close(s);
+    if (s)
+        zmq_close(s);
     zmq_ctx_term(zctx);
     return rc;
 }
@@ -482,12 +485,18 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
     void *s = zmq_socket(zctx, ZMQ_DEALER);
     int zero = 0, hwm = (int)so->window + 16;
     int timeout_ms = timeout_ms_of(so);
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     /* the window keeps sends below the high-water mark; should one block anyway, give up */
-    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout_ms, sizeof(timeout_ms));
     int rc = LH_EXIT_OK;
+    if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout_ms, sizeof(timeout_ms)) != 0) {
+        lh_cli_error("send", "cannot set up a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        if (s)
+            zmq_close(s);
+        zmq_ctx_term(zctx);
+        return LH_EXIT_ERROR;
+    }
     if (zmq_connect(s, so->to) != 0) {
         lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
         zmq_close(s);

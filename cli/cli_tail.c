@@ -166,7 +166,6 @@ lh_cli_tail(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     void *s = zmq_socket(zctx, ZMQ_SUB);
     int zero = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     char prefix[512];
     if (env && service)
         snprintf(prefix, sizeof(prefix), "alert.%s.%s", env, service);
@@ -174,7 +173,14 @@ lh_cli_tail(int argc, char **argv)
         snprintf(prefix, sizeof(prefix), "alert.%s.", env);
     else
         snprintf(prefix, sizeof(prefix), "alert.");
-    zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
+    if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) != 0) {
+        lh_cli_error("tail", "cannot set up a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        if (s)
+            zmq_close(s);
+        zmq_ctx_term(zctx);
+        return LH_EXIT_ERROR;
+    }
     if (zmq_connect(s, from) != 0) {
         lh_cli_error("tail", "cannot connect to %s: %s", from, zmq_strerror(zmq_errno()));
         zmq_close(s);

@@ -128,11 +128,24 @@ lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, v
         return LH_EZMQ;
     }
     int one = 1, linger = 1000, hwm = 100000;
-    zmq_setsockopt(z->sock, ZMQ_XPUB_NODROP, &one, sizeof(one));
-    /* pass every subscribe/unsubscribe up, so the count of subscriptions stays right */
-    zmq_setsockopt(z->sock, ZMQ_XPUB_VERBOSER, &one, sizeof(one));
-    zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(z->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    /* ZMQ_XPUB_VERBOSER passes every subscribe/unsubscribe up, so the count stays right */
+    const struct {
+        int opt;
+        const int *v;
+    } sets[] = {
+        {ZMQ_XPUB_NODROP, &one},
+        {ZMQ_XPUB_VERBOSER, &one},
+        {ZMQ_LINGER, &linger},
+        {ZMQ_SNDHWM, &hwm},
+    };
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+        if (zmq_setsockopt(z->sock, sets[i].opt, sets[i].v, sizeof(int)) != 0) {
+            lh_log(LH_LOG_ERROR, "zmq-pub", "zmq_setsockopt(%d): %s", sets[i].opt,
+                   zmq_strerror(zmq_errno()));
+            zpub_destroy(z);
+            return LH_EZMQ;
+        }
+    }
     *ops = &zpub_ops;
     *ctx = z;
     return 0;
