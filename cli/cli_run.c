@@ -51,24 +51,24 @@ build_adapters(lh_hub_t *hub, void *zctx, const lh_run_conf_t *c)
     if (!lh_conf_off(c->zmq_pull)) {
         const char *ep[] = {c->zmq_pull};
         if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_PULL, ep, 1, &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
+            (rc = lh_hub_add_adapter(hub, ops, ctx, NULL)) < 0)
             return rc;
     }
     if (!lh_conf_off(c->zmq_router)) {
         const char *ep[] = {c->zmq_router};
         if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_ROUTER, ep, 1, &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
+            (rc = lh_hub_add_adapter(hub, ops, ctx, NULL)) < 0)
             return rc;
     }
     if (c->zmq_sub.n > 0) {
         if ((rc = lh_zmq_in_new(zctx, LH_ZMQ_SUB, (const char *const *)c->zmq_sub.v, c->zmq_sub.n,
                                 &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
+            (rc = lh_hub_add_adapter(hub, ops, ctx, NULL)) < 0)
             return rc;
     }
     if (!lh_conf_off(c->zmq_pub)) {
         if ((rc = lh_zmq_pub_new(zctx, c->zmq_pub, &ops, &ctx)) < 0 ||
-            (rc = lh_hub_add_adapter(hub, ops, ctx, LH_SINK_PUB)) < 0)
+            (rc = lh_hub_add_adapter(hub, ops, ctx, LH_ZMQ_PUB_SINK)) < 0)
             return rc;
     }
     if (!lh_conf_off(c->http)) {
@@ -79,7 +79,7 @@ build_adapters(lh_hub_t *hub, void *zctx, const lh_run_conf_t *c)
         }
         rc = lh_http_new(c->http, token, &ops, &ctx);
         free(token);
-        if (rc < 0 || (rc = lh_hub_add_adapter(hub, ops, ctx, -1)) < 0)
+        if (rc < 0 || (rc = lh_hub_add_adapter(hub, ops, ctx, NULL)) < 0)
             return rc;
     }
     if (!lh_conf_off(c->kafka_brokers)) {
@@ -90,9 +90,9 @@ build_adapters(lh_hub_t *hub, void *zctx, const lh_run_conf_t *c)
             return rc;
         }
         if ((rc = lh_kafka_in_new(&k, &ops, &ctx)) == 0)
-            rc = lh_hub_add_adapter(hub, ops, ctx, -1);
+            rc = lh_hub_add_adapter(hub, ops, ctx, NULL);
         if (rc == 0 && (rc = lh_kafka_out_new(&k, &ops, &ctx)) == 0)
-            rc = lh_hub_add_adapter(hub, ops, ctx, LH_SINK_KAFKA);
+            rc = lh_hub_add_adapter(hub, ops, ctx, LH_KAFKA_OUT_SINK);
         lh_kafka_conf_free(&k);
     }
     return rc;
