@@ -320,7 +320,8 @@ lh_run_conf_help(const lh_run_conf_t *c, FILE *out)
                  "  --config FILE                INI file with any of the settings below\n");
     for (size_t m = 1; m < c->n_maps; m++)
         if (c->maps[m].def->passthrough)
-            fprintf(out, "                               ([%s] is passed to the %s adapter as is)\n",
+            fprintf(out,
+                    "                               ([%s] is passed to the %s adapter as is)\n",
                     c->maps[m].def->passthrough, c->maps[m].def->name);
     size_t n = n_rows(c);
     for (size_t i = 0; i < n; i++) {

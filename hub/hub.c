@@ -7,18 +7,13 @@
  *    committed (or, for a message rejected whole, after its quarantine row is committed); a
  *    message still uncommitted when the hub is destroyed gets forget() instead. A submission that
  *    fails leaves nothing of its message in the batch.
- *  - Alerts leave only from the outbox, after the commit that wrote them; per output sink a
- *    cursor remembers the last alert handed over and only moves forward, so asynchronous sinks
- *    (Kafka) are not fed the same alert twice while it is in flight; a failed delivery puts that
- *    one alert on the sink's retry list, offered again once.
+ *  - Alerts leave only from the outbox, after the commit that wrote them: the output adapters
+ *    are sinks of the outbox (outbox.h), each registered under a name that keys its done marks
+ *    in the store, with its own cursor and retry list.
  *  - A failed commit keeps the batch, pauses intake and retries; nothing is acked meanwhile.
- *  - "Done" marks of published alerts (sync sinks, Kafka delivery reports) are not written on
- *    their own: they wait in hub->done and ride in the next batch transaction (applied right
- *    after its BEGIN, dropped from the list only when that transaction commits). When no batch
- *    commits within DONE_FLUSH_NS, when the list reaches DONE_FLUSH_MAX, and at shutdown, they
- *    get a small transaction of their own. A mark lost to a crash only re-publishes that alert,
- *    with the same id, after a restart (README.md, Delivery guarantees: PUB is lossy, Kafka
- * at-least-once).
+ *  - "Done" marks of published alerts wait in the outbox and ride in the next batch transaction
+ *    (lh_outbox_apply_done() right after its BEGIN, dropped from the list only when that
+ *    transaction commits); see outbox.h for when they get a transaction of their own.
  */
 #include "hub.h"
 
@@ -32,16 +27,15 @@
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "metrics.h"
+#include "outbox.h"
 
 #define MAX_ADAPTERS 32
 #define MAX_POLLITEMS 128
-#define DONE_FLUSH_NS LH_NS_PER_SEC /* longest a done mark waits for a batch transaction */
-#define DONE_FLUSH_MAX 4096         /* marks waiting at most (bounds memory and one tx) */
 
 struct lh_adapter {
     const lh_adapter_ops_t *ops;
     void *ctx;
-    int sink; /* LH_SINK_* for outputs, -1 for inputs */
+    int sink; /* a sink: its index in the outbox (lh_outbox_add_sink); -1 for the others */
     int started;
     int mslot; /* inputs: the adapter label slot in the metrics registry */
 };
@@ -64,11 +58,6 @@ typedef struct msg {
     size_t first, n; /* items */
 } msg_t;
 
-typedef struct done_mark {
-    int sink;
-    int64_t seq;
-} done_mark_t;
-
 struct lh_hub {
     lh_hub_opts_t o;
     lh_store_t *st;
@@ -85,17 +74,9 @@ struct lh_hub {
     int stalled; /* last commit failed */
     int64_t stalled_retry_at;
 
-    int outbox_dirty;
-    int64_t outbox_check_at;
-    int64_t cursor[2]; /* per sink: last seq handed over; only ever moves forward */
-    int64_t *retry[2]; /* per sink: seqs at or below the cursor whose delivery failed */
-    size_t n_retry[2], cap_retry[2];
-    done_mark_t *done; /* alerts out, not yet marked done in the store (see top of file) */
-    size_t n_done, cap_done;
-    int64_t done_due; /* mono ns: flush the marks on their own if no batch committed by then */
+    lh_outbox_t *ob; /* the sinks, their cursors and retries, done marks waiting */
 
-    lh_buf_t pb;  /* reused encode buffer */
-    lh_buf_t enc; /* reused alert encode buffer */
+    lh_buf_t pb; /* reused encode buffer */
 
     lh__metrics_t metrics;
 };
@@ -147,12 +128,14 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         return rc;
     }
     rc = lh_correlator_new(hub->st, &o->corr, &hub->corr);
+    if (rc == 0)
+        rc = lh_outbox_new(&hub->metrics, hub->st, o->alerts_format, &hub->ob);
     if (rc < 0) {
+        lh_correlator_destroy(&hub->corr);
         lh_store_close(&hub->st);
         free(hub);
         return rc;
     }
-    hub->outbox_dirty = 1; /* publish whatever an earlier run left */
     lh__metrics_set(&hub->metrics, LH_M_START_TIME, 0, lh_now_ns() / LH_NS_PER_SEC);
     *out = hub;
     return 0;
@@ -171,23 +154,23 @@ lh_hub_opts(lh_hub_t *hub)
 }
 
 int
-lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const char *sink_name)
+lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const char *sink)
 {
-    int sink = -1;
-    if (sink_name)
-        sink = strcmp(sink_name, "zmq-pub") == 0 ? LH_SINK_PUB
-               : strcmp(sink_name, "kafka") == 0 ? LH_SINK_KAFKA
-                                                 : -2;
-    if (hub->n_adapters == MAX_ADAPTERS || sink == -2) {
+    int rc = 0, idx = -1;
+    if (hub->n_adapters == MAX_ADAPTERS)
+        rc = LH_ENOMEM;
+    else if (sink && (idx = lh_outbox_add_sink(hub->ob, sink, ops, ctx)) < 0)
+        rc = idx;
+    if (rc < 0) {
         if (ops->destroy)
             ops->destroy(ctx);
-        return LH_ENOMEM;
+        return rc;
     }
     lh_adapter_t *a = &hub->adapters[hub->n_adapters++];
     a->ops = ops;
     a->ctx = ctx;
-    a->sink = sink;
-    a->mslot = sink < 0 ? lh__metrics_adapter(&hub->metrics, ops->name) : 0;
+    a->sink = idx;
+    a->mslot = idx < 0 ? lh__metrics_adapter(&hub->metrics, ops->name) : 0;
     return 0;
 }
 
@@ -211,6 +194,8 @@ lh_hub_start_adapters(lh_hub_t *hub)
         if (rc < 0)
             return rc;
         a->started = 1;
+        if (a->sink >= 0)
+            lh_outbox_sink_started(hub->ob, a->sink);
     }
     return 0;
 }
@@ -400,30 +385,6 @@ free_batch(lh_hub_t *hub)
     hub->n_items = hub->n_msgs = 0;
 }
 
-/* Writes the waiting done marks inside the open transaction (the list is cleared by the caller
- * once that transaction commits). Returns 0 or LH_ESTORE. */
-static int
-apply_done(lh_hub_t *hub)
-{
-    for (size_t i = 0; i < hub->n_done; i++) {
-        int rc = lh_store_alert_done(hub->st, (lh_sink_t)hub->done[i].sink, hub->done[i].seq);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* The marks are in the store now. */
-static void
-done_applied(lh_hub_t *hub, size_t n)
-{
-    hub->n_done -= n;
-    if (hub->n_done)
-        memmove(hub->done, hub->done + n, hub->n_done * sizeof(*hub->done));
-    else
-        hub->done_due = 0;
-}
-
 /* Runs the whole batch inside one transaction, with the waiting done marks. Returns 0 or
  * LH_ESTORE (rolled back). */
 static int
@@ -432,7 +393,8 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
     int rc = lh_store_begin(hub->st);
     if (rc < 0)
         return rc;
-    if ((rc = apply_done(hub)) < 0)
+    size_t marks = 0;
+    if ((rc = lh_outbox_apply_done(hub->ob, &marks)) < 0)
         goto fail;
     char why[256];
     for (size_t i = 0; i < hub->n_items; i++) {
@@ -488,7 +450,7 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
     rc = lh_store_commit(hub->st);
     if (rc < 0)
         goto fail;
-    done_applied(hub, hub->n_done);
+    lh_outbox_done_committed(hub->ob, marks);
     return 0;
 fail:
     lh_store_rollback(hub->st);
@@ -558,7 +520,7 @@ commit_batch(lh_hub_t *hub)
     lh__metrics_add(&hub->metrics, LH_M_BATCHES_TOTAL, 0, 1);
     if (alerts > 0) {
         lh__metrics_add(&hub->metrics, LH_M_ALERTS_CREATED_TOTAL, 0, alerts);
-        hub->outbox_dirty = 1;
+        lh_outbox_kick(hub->ob);
     }
     ack_batch(hub);
     free_batch(hub);
@@ -572,210 +534,26 @@ lh_hub_flush(lh_hub_t *hub)
     return rc < 0 ? rc : 0;
 }
 
-/* --- outbox ------------------------------------------------------------------------------ */
+/* --- outbox (outbox.c) --------------------------------------------------------------- */
 
-typedef struct {
-    lh_hub_t *hub;
-    lh_adapter_t *a;
-    int stop;
-    int64_t want; /* retry: the seq asked for */
-    int found;    /* retry: it is still pending */
-    int rc;       /* retry: what offer() said */
-} pub_ctx_t;
-
-/* Writes the waiting done marks in a transaction of their own. Returns 0 or LH_ESTORE (the
- * marks stay listed and are tried again with the next batch or after DONE_FLUSH_NS). */
-static int
-flush_done(lh_hub_t *hub)
+void
+lh_hub_alert_done(lh_hub_t *hub, lh_adapter_t *sink, int64_t seq)
 {
-    if (hub->n_done == 0)
-        return 0;
-    size_t n = hub->n_done;
-    int rc = lh_store_begin(hub->st);
-    if (rc == 0) {
-        rc = apply_done(hub);
-        if (rc == 0)
-            rc = lh_store_commit(hub->st);
-        else
-            lh_store_rollback(hub->st);
-    }
-    if (rc < 0) {
-        hub->done_due = lh_mono_ns() + DONE_FLUSH_NS;
-        lh_log_ratelimited("done-marks", LH_LOG_WARN, "hub",
-                           "cannot mark %zu alerts published (%s); retrying", n, lh_strerror(rc));
-        return rc;
-    }
-    done_applied(hub, n);
-    return 0;
-}
-
-/* Lists alert seq as out for sink; the mark reaches the store with the next transaction. Returns
- * 0, or LH_E* when it was not listed (then the alert may be published again after a restart). */
-static int
-push_done(lh_hub_t *hub, int sink, int64_t seq)
-{
-    if (hub->n_done && hub->n_done % DONE_FLUSH_MAX == 0)
-        flush_done(hub); /* bounded; when it fails the list grows (tried again each MAX) */
-    if (hub->n_done == hub->cap_done) {
-        size_t cap = hub->cap_done ? hub->cap_done * 2 : 64;
-        done_mark_t *v = realloc(hub->done, cap * sizeof(*v));
-        if (!v)
-            return LH_ENOMEM;
-        hub->done = v;
-        hub->cap_done = cap;
-    }
-    if (hub->n_done == 0)
-        hub->done_due = lh_mono_ns() + DONE_FLUSH_NS;
-    hub->done[hub->n_done].sink = sink;
-    hub->done[hub->n_done].seq = seq;
-    hub->n_done++;
-    return 0;
-}
-
-/* Hands one outbox alert to the sink. Returns 0 when it is out (listed done: push_done()), 1 when
- * the sink delivers it asynchronously (lh_hub_alert_done/failed follow), or LH_E* when the sink
- * cannot take it now. */
-static int
-offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
-{
-    lh_hub_t *hub = pc->hub;
-    lh_correlated_t *ca = NULL;
-    int rc = lh_codec_alert_pb_decode(pb, len, &ca);
-    if (rc < 0) {
-        lh_log(LH_LOG_ERROR, "hub", "outbox alert %lld cannot be decoded; skipped", (long long)seq);
-        push_done(hub, pc->a->sink, seq);
-        return 0;
-    }
-    ca->seq = (uint64_t)seq;
-    lh_buf_reset(&hub->enc);
-    rc = lh_codec_alert_encode(ca, hub->o.alerts_format, &hub->enc);
-    if (rc == 0)
-        rc = pc->a->ops->publish(pc->a->ctx, seq, ca, hub->enc.data, hub->enc.len);
-    lh_correlated_destroy(&ca);
-    if (rc == 0) {
-        push_done(hub, pc->a->sink, seq);
-        lh__metrics_add(&hub->metrics, LH_M_ALERTS_PUBLISHED_TOTAL, 0, 1);
-        return 0;
-    }
-    return rc == LH_EAGAIN ? 1 : rc;
-}
-
-/* Cursor scan: alerts never handed over in this run, oldest first. */
-static int
-publish_one(int64_t seq, const void *pb, size_t len, void *arg)
-{
-    pub_ctx_t *pc = arg;
-    if (offer(pc, seq, pb, len) < 0) {
-        pc->stop = 1;
-        return 1;
-    }
-    pc->hub->cursor[pc->a->sink] = seq;
-    return 0;
-}
-
-/* Retry scan: called with the first pending alert at or after pc->want. */
-static int
-publish_retry(int64_t seq, const void *pb, size_t len, void *arg)
-{
-    pub_ctx_t *pc = arg;
-    if (seq != pc->want)
-        return 1; /* marked done meanwhile */
-    pc->found = 1;
-    pc->rc = offer(pc, seq, pb, len);
-    return 1;
-}
-
-/* Offers again, once each, the alerts whose asynchronous delivery failed. Returns 0, or LH_E*
- * when the sink refused one (the rest wait for the next look at the outbox). */
-static int
-publish_retries(lh_hub_t *hub, pub_ctx_t *pc)
-{
-    int sink = pc->a->sink;
-    size_t i = 0;
-    int rc = 0;
-    for (; i < hub->n_retry[sink]; i++) {
-        pc->want = hub->retry[sink][i];
-        pc->found = 0;
-        pc->rc = 0;
-        rc = lh_store_alert_pending_after(hub->st, (lh_sink_t)sink, pc->want - 1, 1, publish_retry,
-                                          pc);
-        if (rc >= 0 && pc->found && pc->rc < 0)
-            rc = pc->rc;
-        if (rc < 0)
-            break;
-        /* out, in flight again, or done meanwhile: no longer ours to retry */
-    }
-    if (i > 0) {
-        hub->n_retry[sink] -= i;
-        memmove(hub->retry[sink], hub->retry[sink] + i, hub->n_retry[sink] * sizeof(int64_t));
-    }
-    return rc < 0 ? rc : 0;
-}
-
-static void
-publish_outbox(lh_hub_t *hub)
-{
-    int64_t now = lh_mono_ns();
-    if (!hub->outbox_dirty && now < hub->outbox_check_at)
-        return;
-    hub->outbox_dirty = 0;
-    hub->outbox_check_at = now + LH_NS_PER_SEC;
-    for (int i = 0; i < hub->n_adapters; i++) {
-        lh_adapter_t *a = &hub->adapters[i];
-        if (a->sink < 0 || a->sink > 1 || !a->ops->publish || !a->started)
-            continue;
-        pub_ctx_t pc = {hub, a, 0, 0, 0, 0};
-        int rc = publish_retries(hub, &pc);
-        if (rc < 0)
-            continue;
-        for (;;) {
-            int n = lh_store_alert_pending_after(hub->st, (lh_sink_t)a->sink, hub->cursor[a->sink],
-                                                 256, publish_one, &pc);
-            if (n < 256 || pc.stop)
-                break;
-        }
-    }
+    if (sink && sink->sink >= 0)
+        lh_outbox_alert_done(hub->ob, sink->sink, seq);
 }
 
 void
-lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq)
+lh_hub_alert_failed(lh_hub_t *hub, lh_adapter_t *sink, int64_t seq)
 {
-    if (sink < 0 || sink > 1)
-        return;
-    /* listed like the synchronous sinks' marks; out of memory: written on its own right away */
-    if (push_done(hub, sink, seq) == 0 || lh_store_alert_done(hub->st, (lh_sink_t)sink, seq) == 0)
-        lh__metrics_add(&hub->metrics, LH_M_ALERTS_PUBLISHED_TOTAL, 0, 1);
+    if (sink && sink->sink >= 0)
+        lh_outbox_alert_failed(hub->ob, sink->sink, seq);
 }
 
 void
 lh_hub_outbox_kick(lh_hub_t *hub)
 {
-    hub->outbox_dirty = 1;
-}
-
-/* The alert goes on the sink's retry list; the cursor stays where it is, so alerts after it that
- * are still in flight are not handed over a second time. */
-void
-lh_hub_alert_failed(lh_hub_t *hub, int sink, int64_t seq)
-{
-    if (sink < 0 || sink > 1)
-        return;
-    hub->outbox_dirty = 1;
-    if (seq > hub->cursor[sink])
-        return; /* not handed over yet: the cursor scan offers it */
-    if (hub->n_retry[sink] == hub->cap_retry[sink]) {
-        size_t cap = hub->cap_retry[sink] ? hub->cap_retry[sink] * 2 : 16;
-        int64_t *v = realloc(hub->retry[sink], cap * sizeof(*v));
-        if (!v) {
-            lh_log_ratelimited("retry-nomem", LH_LOG_ERROR, "hub",
-                               "out of memory: alert %lld is offered again after a restart",
-                               (long long)seq);
-            return;
-        }
-        hub->retry[sink] = v;
-        hub->cap_retry[sink] = cap;
-    }
-    hub->retry[sink][hub->n_retry[sink]++] = seq;
+    lh_outbox_kick(hub->ob);
 }
 
 /* --- the loop ---------------------------------------------------------------------------- */
@@ -866,10 +644,10 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
         int c = commit_batch(hub);
         committed += c > 0 ? c : 0;
     }
-    publish_outbox(hub);
+    lh_outbox_publish(hub->ob);
     int64_t mono = lh_mono_ns();
-    if (hub->n_done && mono >= hub->done_due && !hub->stalled)
-        flush_done(hub);
+    if (!hub->stalled)
+        lh_outbox_tick(hub->ob, mono);
     for (int i = 0; i < hub->n_adapters; i++)
         if (hub->adapters[i].started && hub->adapters[i].ops->tick)
             hub->adapters[i].ops->tick(hub->adapters[i].ctx, mono);
@@ -897,9 +675,9 @@ lh_hub_run(lh_hub_t *hub)
         hub->stalled = 0;
         commit_batch(hub);
     }
-    hub->outbox_dirty = 1;
-    publish_outbox(hub);
-    flush_done(hub);
+    lh_outbox_kick(hub->ob);
+    lh_outbox_publish(hub->ob);
+    lh_outbox_flush_done(hub->ob);
     return 0;
 }
 
@@ -922,15 +700,12 @@ lh_hub_destroy(lh_hub_t **hubp)
         if (hub->adapters[i].ops->destroy)
             hub->adapters[i].ops->destroy(hub->adapters[i].ctx);
     /* marks of alerts out (also from the sinks' last delivery reports): written before closing */
-    flush_done(hub);
+    lh_outbox_flush_done(hub->ob);
+    lh_outbox_destroy(&hub->ob);
     free_batch(hub);
     free(hub->items);
     free(hub->msgs);
-    free(hub->done);
-    free(hub->retry[0]);
-    free(hub->retry[1]);
     lh_buf_free(&hub->pb);
-    lh_buf_free(&hub->enc);
     lh_correlator_destroy(&hub->corr);
     lh_store_close(&hub->st);
     free(hub);
@@ -945,13 +720,8 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
     lh__metrics_t *reg = &hub->metrics;
     lh_store_stats_t s;
     if (lh_store_stats(hub->st, &s) == 0) {
-        /* alerts out whose done mark still waits for a transaction are not pending */
-        for (size_t i = 0; i < hub->n_done; i++)
-            if (hub->done[i].sink == LH_SINK_PUB && s.alerts_pending_pub > 0)
-                s.alerts_pending_pub--;
         lh__metrics_set(reg, LH_M_STORE_EVENTS, 0, s.events);
         lh__metrics_set(reg, LH_M_STORE_QUARANTINED, 0, s.quarantined);
-        lh__metrics_set(reg, LH_M_OUTBOX_PENDING, 0, s.alerts_pending_pub);
     }
     lh_store_wal_stats_t w;
     lh__store_wal_stats(hub->st, &w);
@@ -959,5 +729,16 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
     lh__metrics_set(reg, LH_M_WAL_CHECKPOINTS_TOTAL, LH_M_WAL_RESTART, (int64_t)w.restarts);
     lh__metrics_set(reg, LH_M_WAL_WRITER_WAITS_TOTAL, LH_M_WAIT_RESTART, (int64_t)w.restart_waits);
     lh__metrics_set(reg, LH_M_WAL_WRITER_WAITS_TOTAL, LH_M_WAIT_CAP, (int64_t)w.cap_waits);
-    return lh__metrics_write(reg, out);
+    /* the per-sink backlog is a family of its own (its labels are the sinks registered): it
+     * goes after the registry, whose loophub_outbox_pending is the largest backlog */
+    lh_buf_t sinks = {0};
+    int64_t most = 0;
+    int rc = lh_outbox_metrics(hub->ob, &sinks, &most);
+    lh__metrics_set(reg, LH_M_OUTBOX_PENDING, 0, most);
+    if (rc == 0)
+        rc = lh__metrics_write(reg, out);
+    if (rc == 0)
+        rc = lh_buf_append(out, sinks.data, sinks.len);
+    lh_buf_free(&sinks);
+    return rc;
 }

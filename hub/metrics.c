@@ -96,8 +96,9 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_STORE_EVENTS] = {GAUGE("loophub_store_events", "Events in the store.")},
     [LH_M_STORE_QUARANTINED] = {GAUGE("loophub_store_quarantined",
                                       "Rejected messages in the quarantine table.")},
-    [LH_M_OUTBOX_PENDING] = {GAUGE("loophub_outbox_pending",
-                                   "Alerts in the outbox not yet published on ZeroMQ PUB.")},
+    [LH_M_OUTBOX_PENDING] = {GAUGE(
+        "loophub_outbox_pending",
+        "Alerts in the outbox not yet delivered, for the sink furthest behind.")},
     [LH_M_START_TIME] = {GAUGE("loophub_start_time_seconds",
                                "When the hub started, in seconds since the Unix epoch.")},
     [LH_M_BATCH_EVENTS] = {HISTOGRAM("loophub_batch_events",

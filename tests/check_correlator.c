@@ -195,7 +195,9 @@ static void
 read_alerts(fx_t *f, alerts_t *al)
 {
     memset(al, 0, sizeof(*al));
-    int n = lh_store_alert_pending(f->st, LH_SINK_PUB, 0, collect_cb, al);
+    lh_store_sink_t pub;
+    ck_assert_int_eq(lh_store_sink_register(f->st, "zmq-pub", &pub), 0);
+    int n = lh_store_alert_pending(f->st, pub, 0, collect_cb, al);
     ck_assert_int_ge(n, 0);
     ck_assert_uint_eq((size_t)n, al->n);
 }
@@ -979,6 +981,15 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 3 -> 2: delivery state back in the alerts' columns (no alert is done here) */
+        "DROP VIEW alert_delivery;"
+        "DROP TABLE outbox_done;"
+        "DROP TABLE sinks;"
+        "ALTER TABLE alerts ADD COLUMN pub_done INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE alerts ADD COLUMN kafka_done INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX al_pub_pending ON alerts(seq) WHERE pub_done = 0;"
+        "CREATE INDEX al_kafka_pending ON alerts(seq) WHERE kafka_done = 0;"
+        /* 2 -> 1 */
         "DROP INDEX ev_deploy_svc;"
         "CREATE INDEX ev_deploy_svc ON events(service, environment, time) WHERE kind = 1;"
         "DROP INDEX ev_outcome_svc;"

@@ -358,6 +358,11 @@ END_TEST
 
 /* ---- outbox with an asynchronous sink --------------------------------------------------- */
 
+/* Alerts not yet done on a sink, from the store's view of one row per (sink, alert). */
+#define PENDING_ON(sink) "SELECT count(*) FROM alert_delivery WHERE sink = '" sink "' AND NOT done"
+#define KAFKA_PENDING PENDING_ON("kafka")
+#define PUB_PENDING PENDING_ON("zmq-pub")
+
 typedef struct {
     int64_t seqs[64];
     int n;
@@ -436,26 +441,27 @@ START_TEST(test_async_sink_failure_retries_only_that_alert)
     ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 6);
     ck_assert_int_eq(f->n, 3); /* three alerts, all in flight */
     int64_t s1 = f->seqs[0], s2 = f->seqs[1], s3 = f->seqs[2];
+    lh_adapter_t *k = lh_hub_adapter_of(fx.hub, f);
 
     /* the second fails: only it is offered again, not the others still in flight */
-    lh_hub_alert_failed(fx.hub, LH_SINK_KAFKA, s2);
+    lh_hub_alert_failed(fx.hub, k, s2);
     lh_hub_turn(fx.hub, 0);
     ck_assert_int_eq(f->n, 4);
     ck_assert_int_eq(f->seqs[3], s2);
     ck_assert_int_eq(count_seq(f, s3), 1);
 
     /* the first and the retried second are delivered; the third fails twice */
-    lh_hub_alert_done(fx.hub, LH_SINK_KAFKA, s1);
-    lh_hub_alert_done(fx.hub, LH_SINK_KAFKA, s2);
-    lh_hub_alert_failed(fx.hub, LH_SINK_KAFKA, s3);
+    lh_hub_alert_done(fx.hub, k, s1);
+    lh_hub_alert_done(fx.hub, k, s2);
+    lh_hub_alert_failed(fx.hub, k, s3);
     lh_hub_turn(fx.hub, 0);
     ck_assert_int_eq(f->n, 5);
     ck_assert_int_eq(f->seqs[4], s3);
-    lh_hub_alert_failed(fx.hub, LH_SINK_KAFKA, s3);
+    lh_hub_alert_failed(fx.hub, k, s3);
     lh_hub_turn(fx.hub, 0);
     ck_assert_int_eq(f->n, 6);
     ck_assert_int_eq(f->seqs[5], s3);
-    lh_hub_alert_done(fx.hub, LH_SINK_KAFKA, s3);
+    lh_hub_alert_done(fx.hub, k, s3);
     lh_hub_outbox_kick(fx.hub);
     lh_hub_turn(fx.hub, 0);
     ck_assert_int_eq(f->n, 6);
@@ -463,10 +469,9 @@ START_TEST(test_async_sink_failure_retries_only_that_alert)
     ck_assert_int_eq(count_seq(f, s2), 2);
     /* no batch follows: the delivery marks get a transaction of their own within ~1 s */
     int64_t end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
-    while (sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE kafka_done = 0") != 0 &&
-           lh_mono_ns() < end)
+    while (sql_int(fx.hub, KAFKA_PENDING) != 0 && lh_mono_ns() < end)
         lh_hub_turn(fx.hub, 20);
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE kafka_done = 0"), 0);
+    ck_assert_int_eq(sql_int(fx.hub, KAFKA_PENDING), 0);
     ck_assert_int_eq(f->n, 6);
 }
 END_TEST
@@ -535,14 +540,14 @@ START_TEST(test_done_marks_ride_in_next_batch)
     ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
     ck_assert_int_eq(f->n, 1);
     /* published, the mark waits for a transaction: not pending for /metrics meanwhile */
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    ck_assert_int_eq(sql_int(fx.hub, PUB_PENDING), 1);
     ck_assert_int_eq(metric(fx.hub, "loophub_outbox_pending"), 0);
     ck_assert_int_eq(metric(fx.hub, "loophub_alerts_published_total"), 1);
 
     /* the next batch commits the mark with its events */
     submit_ticket("t-1");
     ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 1);
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 0);
+    ck_assert_int_eq(sql_int(fx.hub, PUB_PENDING), 0);
 
     /* a restart finds nothing to publish again */
     lh_hub_destroy(&fx.hub);
@@ -566,14 +571,14 @@ START_TEST(test_done_marks_kept_when_batch_fails)
     free(batch);
     ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 0);
     ck_assert_int_ge(metric(fx.hub, "loophub_store_errors_total"), 1);
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    ck_assert_int_eq(sql_int(fx.hub, PUB_PENDING), 1);
     disk_full(fx.hub, 0);
     int64_t end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
     while (sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-3'") == 0 &&
            lh_mono_ns() < end)
         lh_hub_turn(fx.hub, 20);
     ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-3'"), 1);
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 0);
+    ck_assert_int_eq(sql_int(fx.hub, PUB_PENDING), 0);
     ck_assert_int_eq(f->n, 1);
 }
 END_TEST
@@ -586,23 +591,254 @@ START_TEST(test_done_marks_applied_at_shutdown)
     submit_pair("a");
     ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
     ck_assert_int_eq(f->n, 1);
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    ck_assert_int_eq(sql_int(fx.hub, PUB_PENDING), 1);
     lh_hub_destroy(&fx.hub);
 
     f = hub_open_sync_sink();
     submit_pair("b");
     ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
     ck_assert_int_eq(f->n, 1); /* only b's: a's was marked at the destroy */
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 1);
+    ck_assert_int_eq(sql_int(fx.hub, PUB_PENDING), 1);
     lh_hub_request_stop(fx.hub);
     ck_assert_int_eq(lh_hub_run(fx.hub), 0);
-    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts WHERE pub_done = 0"), 0);
+    ck_assert_int_eq(sql_int(fx.hub, PUB_PENDING), 0);
     lh_hub_destroy(&fx.hub);
 
     f = hub_open_sync_sink();
     lh_hub_turn(fx.hub, 0);
     ck_assert_int_eq(f->n, 0);
     ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM alerts"), 2);
+}
+END_TEST
+
+/* ---- sinks are named rows: a third sink, failures per sink, a store of schema version 2 ---- */
+
+/* The third sink of these tests: synchronous like PUB, but it can be made busy (think of a
+ * webhook whose peer is down). */
+typedef struct {
+    int64_t seqs[64];
+    int n;
+    int busy; /* publish() refuses with LH_EBUSY while set */
+} third_sink_t;
+
+static int
+third_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *p, size_t len)
+{
+    (void)ca;
+    (void)p;
+    (void)len;
+    third_sink_t *t = ctx;
+    if (t->busy)
+        return LH_EBUSY;
+    if (t->n < 64)
+        t->seqs[t->n++] = seq;
+    return 0;
+}
+
+static const lh_adapter_ops_t third_ops = {
+    .name = "test-third",
+    .start = fake_start,
+    .publish = third_publish,
+    .destroy = fake_destroy,
+};
+
+typedef struct {
+    fake_sink_t *pub;   /* "zmq-pub", synchronous */
+    fake_sink_t *kafka; /* "kafka", asynchronous: reports come from the test */
+    third_sink_t *third;
+} three_t;
+
+static three_t
+hub_open_three(void)
+{
+    hub_open(0);
+    three_t k = {calloc(1, sizeof(fake_sink_t)), calloc(1, sizeof(fake_sink_t)),
+                 calloc(1, sizeof(third_sink_t))};
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_sync_ops, k.pub, "zmq-pub"), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, k.kafka, "kafka"), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &third_ops, k.third, "third"), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    return k;
+}
+
+static void
+wait_pending(const char *sql, int64_t want)
+{
+    int64_t end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
+    while (sql_int(fx.hub, sql) != want && lh_mono_ns() < end)
+        lh_hub_turn(fx.hub, 20);
+    ck_assert_int_eq(sql_int(fx.hub, sql), want);
+}
+
+/* A third sink is one more registration: it sees every alert, on its own (busy, it holds back
+ * no other sink; ready again, it gets each alert once, oldest first), and its done state
+ * survives a restart. */
+START_TEST(test_third_sink_independent)
+{
+    three_t k = hub_open_three();
+    k.third->busy = 1;
+    submit_pair("a");
+    submit_pair("b");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 4);
+    ck_assert_int_eq(k.pub->n, 2);
+    ck_assert_int_eq(k.kafka->n, 2);
+    ck_assert_int_eq(k.third->n, 0);
+    int64_t s1 = k.pub->seqs[0], s2 = k.pub->seqs[1];
+    ck_assert(s1 < s2);
+    ck_assert_int_eq(k.kafka->seqs[0], s1);
+    ck_assert_int_eq(k.kafka->seqs[1], s2);
+    lh_hub_alert_done(fx.hub, lh_hub_adapter_of(fx.hub, k.kafka), s1); /* s2 stays in flight */
+    ck_assert_int_eq(metric(fx.hub, "loophub_outbox_sink_pending{sink=\"third\"}"), 2);
+
+    k.third->busy = 0;
+    lh_hub_outbox_kick(fx.hub);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(k.third->n, 2);
+    ck_assert_int_eq(k.third->seqs[0], s1);
+    ck_assert_int_eq(k.third->seqs[1], s2);
+    ck_assert_int_eq(k.pub->n, 2); /* nothing again on the others */
+    ck_assert_int_eq(k.kafka->n, 2);
+    ck_assert_int_eq(metric(fx.hub, "loophub_outbox_sink_pending{sink=\"third\"}"), 0);
+    ck_assert_int_eq(metric(fx.hub, "loophub_outbox_sink_pending{sink=\"kafka\"}"), 1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_outbox_pending"), 1); /* the largest backlog */
+
+    /* the marks reach the store on their own within ~1 s */
+    wait_pending(PENDING_ON("third"), 0);
+    wait_pending(PUB_PENDING, 0);
+    ck_assert_int_eq(sql_int(fx.hub, KAFKA_PENDING), 1);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM sinks"), 3);
+
+    /* restart: only Kafka's alert in flight is offered again, on Kafka only */
+    lh_hub_destroy(&fx.hub);
+    k = hub_open_three();
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(k.third->n, 0);
+    ck_assert_int_eq(k.pub->n, 0);
+    ck_assert_int_eq(k.kafka->n, 1);
+    ck_assert_int_eq(k.kafka->seqs[0], s2);
+    /* and a new alert goes to all three */
+    submit_pair("c");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 2);
+    ck_assert_int_eq(k.third->n, 1);
+    ck_assert_int_eq(k.pub->n, 1);
+    ck_assert_int_eq(k.kafka->n, 2);
+    ck_assert_int_gt(k.third->seqs[0], s2);
+    ck_assert_int_eq(k.third->seqs[0], k.kafka->seqs[1]);
+}
+END_TEST
+
+/* A delivery failed on one sink is offered again on that sink only: another asynchronous sink
+ * and the synchronous one see it once. */
+START_TEST(test_failed_on_one_sink_retried_there_only)
+{
+    three_t k = hub_open_three();
+    fake_sink_t *other = calloc(1, sizeof(*other));
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, other, "kafka-dr"), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    lh_adapter_t *ka = lh_hub_adapter_of(fx.hub, k.kafka);
+    lh_adapter_t *ot = lh_hub_adapter_of(fx.hub, other);
+    ck_assert_ptr_nonnull(ka);
+    ck_assert_ptr_nonnull(ot);
+    submit_pair("a");
+    submit_pair("b");
+    submit_pair("c");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 6);
+    ck_assert_int_eq(k.kafka->n, 3);
+    ck_assert_int_eq(other->n, 3);
+    int64_t s1 = k.kafka->seqs[0], s2 = k.kafka->seqs[1], s3 = k.kafka->seqs[2];
+
+    lh_hub_alert_failed(fx.hub, ka, s2);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(k.kafka->n, 4);
+    ck_assert_int_eq(k.kafka->seqs[3], s2);
+    ck_assert_int_eq(other->n, 3);
+    ck_assert_int_eq(k.pub->n, 3);
+    ck_assert_int_eq(k.third->n, 3);
+
+    /* done on one sink, failed on the other: offered again there, still done here */
+    lh_hub_alert_done(fx.hub, ka, s3);
+    lh_hub_alert_failed(fx.hub, ot, s3);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(other->n, 4);
+    ck_assert_int_eq(other->seqs[3], s3);
+    ck_assert_int_eq(k.kafka->n, 4);
+    ck_assert_int_eq(count_seq(k.kafka, s3), 1);
+    /* a report of the wrong kind of handle changes nothing */
+    lh_hub_alert_failed(fx.hub, NULL, s1);
+    lh_hub_turn(fx.hub, 0);
+    ck_assert_int_eq(k.kafka->n, 4);
+    ck_assert_int_eq(other->n, 4);
+
+    lh_hub_alert_done(fx.hub, ka, s1);
+    lh_hub_alert_done(fx.hub, ka, s2);
+    lh_hub_alert_done(fx.hub, ot, s1);
+    lh_hub_alert_done(fx.hub, ot, s3);
+    wait_pending(KAFKA_PENDING, 0);
+    ck_assert_int_eq(sql_int(fx.hub, PENDING_ON("kafka-dr")), 1); /* s2 is still in flight there */
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT seq FROM alert_delivery WHERE sink = 'kafka-dr'"
+                                     " AND NOT done"),
+                     s2);
+    ck_assert_int_eq(k.kafka->n, 4);
+    ck_assert_int_eq(other->n, 4);
+}
+END_TEST
+
+/* A sink name is registered once; a bad one is refused (and the adapter destroyed). */
+START_TEST(test_sink_names_checked)
+{
+    hub_open(0);
+    fake_sink_t *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    fake_sink_t *c = calloc(1, sizeof(*c));
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, a, "kafka"), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, b, "kafka"), LH_EINVAL);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, c, "no spaces"), LH_EINVAL);
+    ck_assert_ptr_null(lh_hub_adapter_of(fx.hub, b));
+    ck_assert_ptr_nonnull(lh_hub_adapter_of(fx.hub, a));
+}
+END_TEST
+
+/* A store written by loophub 7efb9df (schema version 2, tests/data/store/v2.sql): once
+ * migrated, each sink delivers what was pending in its column, and the old events still
+ * correlate and dedupe. */
+START_TEST(test_v2_store_delivers_per_sink)
+{
+    lh_test_load_store_dump(fx.db, "v2.sql");
+    hub_open(0);
+    fake_sink_t *pub = calloc(1, sizeof(*pub)), *kafka = calloc(1, sizeof(*kafka));
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_sync_ops, pub, "zmq-pub"), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_sync_ops, kafka, "kafka"), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    lh_hub_turn(fx.hub, 0);
+    static const int64_t want_pub[] = {7, 8}, want_kafka[] = {3, 5, 6, 8};
+    ck_assert_int_eq(pub->n, 2);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pub->seqs[i], want_pub[i]);
+    ck_assert_int_eq(kafka->n, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(kafka->seqs[i], want_kafka[i]);
+
+    /* an incident of api 30 minutes after the api deploy the old store holds */
+    submit(fx.hub, "{\"id\":\"i-api-2\",\"kind\":\"incident\",\"time\":\"2026-01-10T10:30:00Z\","
+                   "\"service\":\"api\",\"environment\":\"prod\",\"incident\":{\"incident_id\":"
+                   "\"INC-api-2\",\"state\":\"detected\",\"severity\":\"critical\"}}");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 1);
+    ck_assert_int_eq(pub->n, 3);
+    ck_assert_int_eq(pub->seqs[2], 9);
+    ck_assert_int_eq(kafka->n, 5);
+    ck_assert_int_eq(kafka->seqs[4], 9);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM correlations WHERE alert_seq = 9"
+                                     " AND deploy_id = 'D-api'"),
+                     1);
+    /* an event the old store holds is a duplicate */
+    submit(fx.hub, "{\"id\":\"d-api\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
+                   "\"service\":\"api\",\"environment\":\"prod\",\"deploy\":{\"deploy_id\":"
+                   "\"D-api\",\"status\":\"succeeded\",\"version\":\"2\"}}");
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 0);
+    ck_assert_int_eq(metric(fx.hub, "loophub_events_duplicate_total"), 1);
+    wait_pending(PUB_PENDING, 0);
+    wait_pending(KAFKA_PENDING, 0);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM outbox_done"), 0);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT min(done_through) FROM sinks"), 9);
 }
 END_TEST
 
@@ -620,6 +856,11 @@ hub_suite(void)
         {"done_marks_ride_in_next_batch", test_done_marks_ride_in_next_batch, 20, 0},
         {"done_marks_kept_when_batch_fails", test_done_marks_kept_when_batch_fails, 20, 0},
         {"done_marks_applied_at_shutdown", test_done_marks_applied_at_shutdown, 20, 0},
+        {"third_sink_independent", test_third_sink_independent, 20, 0},
+        {"failed_on_one_sink_retried_there_only", test_failed_on_one_sink_retried_there_only, 20,
+         0},
+        {"sink_names_checked", test_sink_names_checked, 20, 0},
+        {"v2_store_delivers_per_sink", test_v2_store_delivers_per_sink, 20, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, setup, teardown);
     return s;

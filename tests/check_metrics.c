@@ -751,7 +751,19 @@ END_TEST
 /* ---- through the hub ------------------------------------------------------------------- */
 
 static const lh_adapter_ops_t test_in_ops = {.name = "test-in"};
-static const lh_adapter_ops_t test_out_ops = {.name = "test-out"};
+/* a sink that is never started: its alerts stay pending (loophub_outbox_sink_pending) */
+static int
+test_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *p, size_t n)
+{
+    (void)ctx;
+    (void)seq;
+    (void)ca;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+static const lh_adapter_ops_t test_out_ops = {.name = "test-out", .publish = test_publish};
 
 static void
 submit(lh_hub_t *hub, lh_adapter_t *from, const char *json)
@@ -799,7 +811,10 @@ START_TEST(test_hub_exposition)
     char *dir;
     char *text = hub_text(&dir);
     must_parse(text, &ex);
-    ck_assert_int_eq(ex.n, LH_M__COUNT);
+    /* the registry's families, and the outbox's per-sink backlog after them */
+    ck_assert_int_eq(ex.n, LH_M__COUNT + 1);
+    ck_assert(value_of(&ex, "loophub_outbox_sink_pending", "sink=zmq-pub") == 0);
+    ck_assert(value_of(&ex, "loophub_outbox_pending", "") == 0);
     ck_assert(value_of(&ex, "loophub_events_received_total", "") == 4);
     ck_assert(value_of(&ex, "loophub_events_total", "kind=ticket,adapter=test-in") == 1);
     ck_assert(value_of(&ex, "loophub_events_total", "kind=deploy,adapter=test-in") == 1);

@@ -21,6 +21,7 @@
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "store.h"
+#include "store_sql.h"
 #include "testutil.h"
 
 static lh_store_t *
@@ -803,41 +804,375 @@ START_TEST(test_outbox)
     ck_assert_int_eq(lh_store_commit(st), 0); /* the duplicate did not spoil the batch */
     ck_assert(a[0] < a[1] && a[1] < a[2]);
 
+    /* sinks registered after the alerts: every alert is pending for each */
+    lh_store_sink_t pub, kafka, again;
+    ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &pub), 0);
+    ck_assert_int_eq(lh_store_sink_register(st, "kafka", &kafka), 0);
+    ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &again), 0);
+    ck_assert_int_eq(again.id, pub.id);
+    ck_assert_int_ne(kafka.id, pub.id);
+
     visit_t v = {0};
-    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_PUB, 0, visit_cb, &v), 3);
+    ck_assert_int_eq(lh_store_alert_pending(st, pub, 0, visit_cb, &v), 3);
     ck_assert_int_eq(v.seqs[0], a[0]);
     ck_assert_int_eq(v.seqs[2], a[2]);
 
-    ck_assert_int_eq(lh_store_alert_done(st, LH_SINK_PUB, a[0]), 0);
+    ck_assert_int_eq(lh_store_alert_done(st, pub, a[0]), 0);
     memset(&v, 0, sizeof(v));
-    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_PUB, 0, visit_cb, &v), 2);
+    ck_assert_int_eq(lh_store_alert_pending(st, pub, 0, visit_cb, &v), 2);
     ck_assert_int_eq(v.seqs[0], a[1]);
     memset(&v, 0, sizeof(v));
-    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 0, visit_cb, &v), 3);
+    ck_assert_int_eq(lh_store_alert_pending(st, kafka, 0, visit_cb, &v), 3);
     ck_assert_int_eq(v.seqs[0], a[0]);
     memset(&v, 0, sizeof(v));
-    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 2, visit_cb, &v), 2);
+    ck_assert_int_eq(lh_store_alert_pending(st, kafka, 2, visit_cb, &v), 2);
     memset(&v, 0, sizeof(v));
     v.stop_after = 1;
-    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 0, visit_cb, &v), 1);
+    ck_assert_int_eq(lh_store_alert_pending(st, kafka, 0, visit_cb, &v), 1);
 
     lh_store_stats_t s;
     ck_assert_int_eq(lh_store_stats(st, &s), 0);
     ck_assert_int_eq(s.alerts, 3);
-    ck_assert_int_eq(s.alerts_pending_pub, 2);
+    int64_t pending = 0;
+    ck_assert_int_eq(lh_store_alert_pending_count(st, pub, &pending), 0);
+    ck_assert_int_eq(pending, 2);
     lh_store_close(&st);
 
     /* done marks survive a restart; pending ones are still there to publish */
     st = open_rw();
+    ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &again), 0);
+    ck_assert_int_eq(again.id, pub.id);
     memset(&v, 0, sizeof(v));
-    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_PUB, 0, visit_cb, &v), 2);
+    ck_assert_int_eq(lh_store_alert_pending(st, pub, 0, visit_cb, &v), 2);
     ck_assert_int_eq(v.seqs[0], a[1]);
     /* marking done while visiting (what a publisher does) */
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(lh_store_alert_done(st, LH_SINK_KAFKA, a[i]), 0);
+        ck_assert_int_eq(lh_store_alert_done(st, kafka, a[i]), 0);
     memset(&v, 0, sizeof(v));
-    ck_assert_int_eq(lh_store_alert_pending(st, LH_SINK_KAFKA, 0, visit_cb, &v), 0);
-    ck_assert_int_eq(lh_store_alert_pending(st, (lh_sink_t)7, 0, visit_cb, &v), LH_EINVAL);
+    ck_assert_int_eq(lh_store_alert_pending(st, kafka, 0, visit_cb, &v), 0);
+    lh_store_sink_t bogus = {7};
+    ck_assert_int_eq(lh_store_alert_pending(st, bogus, 0, visit_cb, &v), LH_EINVAL);
+    ck_assert_int_eq(lh_store_alert_done(st, bogus, a[0]), LH_EINVAL);
+    ck_assert_int_eq(lh_store_sink_register(st, "", &bogus), LH_EINVAL);
+    ck_assert_int_eq(lh_store_sink_register(st, "with space", &bogus), LH_EINVAL);
+    lh_store_close(&st);
+}
+END_TEST
+
+static int
+seq_cb(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    (void)pb;
+    (void)len;
+    visit_t *v = arg;
+    ck_assert_int_lt(v->n, 16);
+    v->seqs[v->n++] = seq;
+    return 0;
+}
+
+/* Seqs pending for sink, oldest first, into v (at most 16). Returns how many. */
+static int
+pending_of(lh_store_t *st, lh_store_sink_t sink, visit_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    int n = lh_store_alert_pending(st, sink, 0, seq_cb, v);
+    ck_assert_int_ge(n, 0);
+    return n;
+}
+
+static int64_t
+through_of(lh_store_t *st, const char *sink)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT done_through FROM sinks WHERE name = '%s'", sink);
+    return sql_int(st, sql);
+}
+
+/* A sink's done marks: a high-water mark for the alerts done in order, rows of outbox_done for
+ * the ones done past a hole, taken in when the hole is filled; rolled back with their
+ * transaction. */
+START_TEST(test_outbox_done_marks)
+{
+    lh_store_t *st = open_rw();
+    int64_t a[6];
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "al-%d", i);
+        ck_assert_int_eq(lh_store_alert_insert(st, id, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]),
+                         0);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_store_sink_t k;
+    ck_assert_int_eq(lh_store_sink_register(st, "third", &k), 0);
+    visit_t v;
+
+    /* past a hole: rows of outbox_done, the mark stays */
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[2]), 0);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[3]), 0);
+    ck_assert_int_eq(through_of(st, "third"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 2);
+    ck_assert_int_eq(pending_of(st, k, &v), 4);
+    ck_assert_int_eq(v.seqs[0], a[0]);
+    ck_assert_int_eq(v.seqs[1], a[1]);
+    ck_assert_int_eq(v.seqs[2], a[4]);
+    memset(&v, 0, sizeof(v));
+    ck_assert_int_eq(lh_store_alert_pending_after(st, k, a[0], 0, visit_cb, &v), 3);
+    ck_assert_int_eq(v.seqs[0], a[1]);
+
+    /* in order: the mark moves, and takes in the rows it reaches */
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[0]), 0);
+    ck_assert_int_eq(through_of(st, "third"), a[0]);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 2);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[1]), 0);
+    ck_assert_int_eq(through_of(st, "third"), a[3]);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 0);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[1]), 0); /* again: nothing changes */
+    ck_assert_int_eq(through_of(st, "third"), a[3]);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[5] + 100), 0); /* no such alert */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 0);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[5]), 0);
+    ck_assert_int_eq(pending_of(st, k, &v), 1);
+    ck_assert_int_eq(v.seqs[0], a[4]);
+
+    /* a rolled-back transaction takes its marks with it */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a[4]), 0);
+    ck_assert_int_eq(through_of(st, "third"), a[5]);
+    ck_assert_int_eq(pending_of(st, k, &v), 0);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(through_of(st, "third"), a[3]);
+    ck_assert_int_eq(pending_of(st, k, &v), 1);
+    ck_assert_int_eq(v.seqs[0], a[4]);
+    int64_t n = 0;
+    ck_assert_int_eq(lh_store_alert_pending_count(st, k, &n), 0);
+    ck_assert_int_eq(n, 1);
+
+    /* another sink, registered now, has every alert pending (a new sink replays the outbox) */
+    lh_store_sink_t late;
+    ck_assert_int_eq(lh_store_sink_register(st, "late", &late), 0);
+    ck_assert_int_eq(pending_of(st, late, &v), 6);
+    ck_assert_int_eq(lh_store_alert_pending_count(st, late, &n), 0);
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(
+        sql_int(st, "SELECT count(*) FROM alert_delivery WHERE sink = 'third' AND done"), 5);
+    ck_assert_int_eq(
+        sql_int(st, "SELECT count(*) FROM alert_delivery WHERE sink = 'late' AND done"), 0);
+    lh_store_close(&st);
+
+    /* and across a restart */
+    st = open_rw();
+    ck_assert_int_eq(lh_store_sink_register(st, "third", &k), 0);
+    ck_assert_int_eq(pending_of(st, k, &v), 1);
+    ck_assert_int_eq(v.seqs[0], a[4]);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* A mark for a seq no alert has (yet) changes nothing: the next alert is still delivered. */
+START_TEST(test_outbox_done_of_no_alert)
+{
+    lh_store_t *st = open_rw();
+    int64_t a1 = 0, a2 = 0;
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-1", 1, "api", "prod", 1, 0, 5, "ca1", 3, &a1),
+                     0);
+    lh_store_sink_t k;
+    ck_assert_int_eq(lh_store_sink_register(st, "third", &k), 0);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a1), 0);
+    ck_assert_int_eq(through_of(st, "third"), a1);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a1 + 1), 0);
+    ck_assert_int_eq(lh_store_alert_done(st, k, a1 + 2), 0);
+    ck_assert_int_eq(through_of(st, "third"), a1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 0);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-2", 1, "api", "prod", 1, 0, 5, "ca1", 3, &a2),
+                     0);
+    ck_assert_int_eq(a2, a1 + 1);
+    visit_t v;
+    ck_assert_int_eq(pending_of(st, k, &v), 1);
+    ck_assert_int_eq(v.seqs[0], a2);
+    lh_store_close(&st);
+}
+END_TEST
+
+typedef struct {
+    lh_store_t *st;
+    lh_store_sink_t sink;
+    int outer, inner;
+} nested_t;
+
+static int
+count_cb(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    (void)seq;
+    (void)pb;
+    (void)len;
+    ((nested_t *)arg)->inner++;
+    return 0;
+}
+
+static int
+nested_cb(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    (void)pb;
+    (void)len;
+    nested_t *n = arg;
+    n->outer++;
+    /* what a publisher may do from its callback: mark done, scan again */
+    ck_assert_int_eq(lh_store_alert_done(n->st, n->sink, seq), 0);
+    ck_assert_int_ge(lh_store_alert_pending(n->st, n->sink, 0, count_cb, n), 0);
+    return 0;
+}
+
+START_TEST(test_outbox_nested_scan)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "al-%d", i);
+        ck_assert_int_eq(lh_store_alert_insert(st, id, 1, "api", "prod", 1, 0, 5, "ca1", 3, NULL),
+                         0);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    nested_t n = {st, {0}, 0, 0};
+    ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &n.sink), 0);
+    ck_assert_int_eq(lh_store_alert_pending(st, n.sink, 0, nested_cb, &n), 3);
+    ck_assert_int_eq(n.outer, 3);
+    ck_assert_int_eq(n.inner, 2 + 1 + 0); /* each inner scan sees what is left */
+    visit_t v;
+    ck_assert_int_eq(pending_of(st, n.sink, &v), 0);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* The outbox's statements are index searches, never scans: the done marks of a sink cost the
+ * same whatever the size of the outbox, and a scan starts at its cursor. */
+START_TEST(test_outbox_plans)
+{
+    static const struct {
+        const char *name, *sql;
+    } stmts[] = {
+#define X(name, sql) {#name, sql},
+        STORE_SQL(X)
+#undef X
+    };
+    static const char *const outbox[] = {
+        "SINK_ID",    "SINK_THROUGH", "SINK_SET_THROUGH", "ALERT_NEXT", "DONE_ADD",
+        "DONE_FIRST", "DONE_TAKE",    "PENDING_ALL",      "PENDING",    "COUNT_PENDING"};
+    ck_assert_int_eq(LH_STORE_SCHEMA_VERSION, lh_store_schema_version());
+    lh_store_t *st = open_rw();
+    size_t checked = 0;
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        int mine = 0;
+        for (size_t j = 0; j < sizeof(outbox) / sizeof(outbox[0]); j++)
+            mine |= strcmp(stmts[i].name, outbox[j]) == 0;
+        if (!mine)
+            continue;
+        checked++;
+        char sql[1024];
+        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", stmts[i].sql);
+        sqlite3_stmt *s = NULL;
+        ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st), sql, -1, &s, NULL), SQLITE_OK);
+        int searches = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(s, 3);
+            ck_assert_msg(strncmp(d, "SCAN", 4) != 0, "%s: %s", stmts[i].name, d);
+            searches += strncmp(d, "SEARCH", 6) == 0;
+        }
+        sqlite3_finalize(s);
+        ck_assert_msg(searches > 0, "%s: no index search", stmts[i].name);
+    }
+    ck_assert_uint_eq(checked, sizeof(outbox) / sizeof(outbox[0]));
+    lh_store_close(&st);
+}
+END_TEST
+
+/* Schema version 2 kept delivery state in the columns pub_done and kafka_done. The dump (see
+ * tests/data/store/README.md) was written by the real loophub of that release: alerts 1..6
+ * published on PUB, 7..8 not; on Kafka 1, 2, 4 and 7 delivered, the others not (broker 2 was
+ * down). After the migration each column is the sink of that name, with the same alerts done. */
+static int
+v2_pending(sqlite3 *db, const char *col, int64_t *seqs)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT seq FROM alerts WHERE %s = 0 ORDER BY seq", col);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW && n < 16)
+        seqs[n++] = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+START_TEST(test_migrate_v2_store)
+{
+    lh_test_load_store_dump(lh_test_fx.db, "v2.sql");
+    int64_t want_pub[16], want_kafka[16];
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(lh_test_fx.db, &db), SQLITE_OK);
+    int n_pub = v2_pending(db, "pub_done", want_pub);
+    int n_kafka = v2_pending(db, "kafka_done", want_kafka);
+    sqlite3_close(db);
+    /* the dump holds both shapes: a pending tail (PUB), and holes under done alerts (Kafka) */
+    ck_assert_int_eq(n_pub, 2);
+    ck_assert_int_eq(want_pub[0], 7);
+    ck_assert_int_eq(n_kafka, 4);
+    ck_assert_int_eq(want_kafka[0], 3);
+    ck_assert_int_eq(want_kafka[1], 5);
+
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
+    ck_assert_int_eq(lh_store_schema_version(), 3);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM pragma_table_info('alerts')"
+                                 " WHERE name IN ('pub_done', 'kafka_done')"),
+                     0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                 " ('al_pub_pending', 'al_kafka_pending')"),
+                     0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sinks"), 2);
+    ck_assert_int_eq(through_of(st, "zmq-pub"), 6);
+    ck_assert_int_eq(through_of(st, "kafka"), 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 2); /* kafka's 4 and 7 */
+
+    lh_store_sink_t pub, kafka;
+    ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &pub), 0);
+    ck_assert_int_eq(lh_store_sink_register(st, "kafka", &kafka), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sinks"), 2);
+    visit_t v;
+    ck_assert_int_eq(pending_of(st, pub, &v), n_pub);
+    for (int i = 0; i < n_pub; i++)
+        ck_assert_int_eq(v.seqs[i], want_pub[i]);
+    ck_assert_int_eq(pending_of(st, kafka, &v), n_kafka);
+    for (int i = 0; i < n_kafka; i++)
+        ck_assert_int_eq(v.seqs[i], want_kafka[i]);
+
+    /* the rest of the store came along: events (and their dedupe index), correlations */
+    lh_store_stats_t s;
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    ck_assert_int_eq(s.events, 16);
+    ck_assert_int_eq(s.alerts, 8);
+    ck_assert_int_eq(s.correlations, 8);
+    ck_assert_int_eq(put(st, "d-api", NULL), LH_EDUPLICATE);
+
+    /* the hole at 3 filled: Kafka's mark moves past 4, 7 stays a row */
+    ck_assert_int_eq(lh_store_alert_done(st, kafka, 3), 0);
+    ck_assert_int_eq(through_of(st, "kafka"), 4);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 1);
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-new", 1, "api", "prod", 1, 0, 5, "ca1", 3, &seq),
+                     0);
+    ck_assert_int_eq(seq, 9); /* AUTOINCREMENT went on where the release left it */
+    lh_store_close(&st);
+
+    st = open_rw();
+    ck_assert_int_eq(pending_of(st, pub, &v), 3);
+    ck_assert_int_eq(v.seqs[2], 9);
+    ck_assert_int_eq(pending_of(st, kafka, &v), 4);
+    ck_assert_int_eq(v.seqs[0], 5);
+    ck_assert_int_eq(v.seqs[1], 6);
+    ck_assert_int_eq(v.seqs[2], 8);
+    ck_assert_int_eq(v.seqs[3], 9);
     lh_store_close(&st);
 }
 END_TEST
@@ -1269,6 +1604,11 @@ store_suite(void)
         {"second_writer_locked", test_second_writer_locked, 10, 0},
         {"readonly_missing_and_closed", test_readonly_missing_and_closed, 10, 0},
         {"outbox", test_outbox, 10, 0},
+        {"outbox_done_marks", test_outbox_done_marks, 10, 0},
+        {"outbox_done_of_no_alert", test_outbox_done_of_no_alert, 10, 0},
+        {"outbox_nested_scan", test_outbox_nested_scan, 10, 0},
+        {"outbox_plans", test_outbox_plans, 10, 0},
+        {"migrate_v2_store", test_migrate_v2_store, 10, 0},
         {"quarantine", test_quarantine, 10, 0},
         {"disk_full", test_disk_full, 20, 0},
         {"kill9_mid_ingest", test_kill9_mid_ingest, 30, 0},

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,23 @@ lh_test_conformance_dir(void)
                   "conformance inputs not found at %s (tests/data/conformance in the repository)",
                   path);
     return path;
+}
+
+void
+lh_test_load_store_dump(const char *db, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/store/%s", LH_TEST_DATA, name);
+    char *sql = lh_test_must_read(path);
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(h, sql, NULL, NULL, &err);
+    ck_assert_msg(rc == SQLITE_OK, "loading %s into %s: %s", path, db, err ? err : "?");
+    sqlite3_free(err);
+    sqlite3_close(h);
+    free(sql);
 }
 
 /* --- the store fixture ---------------------------------------------------------------------- */

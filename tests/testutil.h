@@ -87,6 +87,11 @@ char *lh_test_must_read(const char *path);
  * Fails the test when that is not a directory. The path lives in a static buffer. */
 const char *lh_test_conformance_dir(void);
 
+/* Loads the SQL dump tests/data/store/<name> (sqlite3's .dump of a store an earlier loophub
+ * wrote, see its README.md) into the database file db, which should not exist yet. Fails the
+ * test when it cannot. */
+void lh_test_load_store_dump(const char *db, const char *name);
+
 /* The store fixture (tcase_add_checked_fixture(tc, lh_test_store_setup, lh_test_store_teardown)):
  * setup makes a new temporary dir, names a store file in it (not created) and captures the log
  * (lh_test_capture_log into log, emptied); teardown restores the default sink and removes the

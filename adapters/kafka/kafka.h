@@ -88,16 +88,20 @@ int lh_kafka_settings_conf(const lh_kafka_settings_t *s, lh_kafka_conf_t *k, cha
  * (format detected), or, in CloudEvents binary mode (ce_* headers), is decoded here and goes to
  * lh_hub_submit_event(). Its offset is stored after the hub's done(); stored offsets are
  * committed every auto.commit.interval.ms and, synchronously, before a partition is given up.
- * c is copied. Returns 0 with *ops and *ctx (for lh_hub_add_adapter(), sink -1), or LH_ECONFIG
+ * c is copied. Returns 0 with *ops and *ctx (for lh_hub_add_adapter(), no sink), or LH_ECONFIG
  * (bad or missing setting, logged with librdkafka's message), LH_EKAFKA, LH_EIO, LH_ENOMEM.
  * A broker that cannot be reached is not an error: librdkafka keeps retrying. */
 int lh_kafka_in_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **ctx);
 
-/* Output adapter: a producer for correlated alerts (register with sink LH_SINK_KAFKA). publish()
- * queues the alert to c->alerts_topic keyed by its service and returns LH_EAGAIN; the delivery
- * report then calls lh_hub_alert_done(), or lh_hub_alert_failed() and counts
- * loophub_kafka_produce_errors_total. A full local queue (queue.buffering.max.messages, default
- * 100000) returns LH_EBUSY (counted) instead of blocking. Returns as lh_kafka_in_new(). */
+/* The sink name of the alerts producer: its done marks in the store are kept under it (the
+ * kafka_done column of schema version 2 became this sink), so it never changes. */
+#define LH_KAFKA_OUT_SINK "kafka"
+
+/* Output adapter: a producer for correlated alerts (register with sink LH_KAFKA_OUT_SINK).
+ * publish() queues the alert to c->alerts_topic keyed by its service and returns LH_EAGAIN; the
+ * delivery report then calls lh_hub_alert_done(), or lh_hub_alert_failed() and counts
+ * loophub_kafka_produce_errors_total. A full local queue (queue.buffering.max.messages, default 100000)
+ * returns LH_EBUSY (counted) instead of blocking. Returns as lh_kafka_in_new(). */
 int lh_kafka_out_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **ctx);
 
 /* For `loophub send --kafka-brokers`: produces payload (the encoded ev) to the first events topic

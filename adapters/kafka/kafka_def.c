@@ -79,7 +79,7 @@ kafka_build(lh_hub_t *hub, const void *conf, char *why, size_t whylen)
     if ((rc = lh_kafka_in_new(&k, &ops, &ctx)) == 0)
         rc = lh_hub_add_adapter(hub, ops, ctx, NULL);
     if (rc == 0 && (rc = lh_kafka_out_new(&k, &ops, &ctx)) == 0)
-        rc = lh_hub_add_adapter(hub, ops, ctx, "kafka");
+        rc = lh_hub_add_adapter(hub, ops, ctx, LH_KAFKA_OUT_SINK);
     lh_kafka_conf_free(&k);
     return rc;
 }

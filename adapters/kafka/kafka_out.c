@@ -20,7 +20,6 @@
 #include "kafka_internal.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
-#include "store.h"
 
 #define COMPONENT "kafka"
 #define STOP_FLUSH_MS 2000
@@ -28,7 +27,8 @@
 typedef struct kout {
     lh__kafka_state_t st; /* first: the handle's opaque */
     lh_kafka_conf_t conf;
-    lh_hub_t *hub; /* NULL once destroy begins: no calls into the hub then */
+    lh_hub_t *hub;      /* NULL once destroy begins: no calls into the hub then */
+    lh_adapter_t *self; /* this sink's handle for lh_hub_alert_done/failed */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *q;
@@ -47,14 +47,14 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         return;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         lh__kafka_note_up(&o->st);
-        lh_hub_alert_done(o->hub, LH_SINK_KAFKA, seq);
+        lh_hub_alert_done(o->hub, o->self, seq);
         return;
     }
     lh_hub_count(o->hub, LH_COUNT_KAFKA_PRODUCE_ERRORS, 1);
     lh_log_ratelimited("kafka-produce-error", LH_LOG_WARN, COMPONENT,
                        "kafka-out: alert %lld not delivered to %s: %s (will be retried)",
                        (long long)seq, lh__kafka_alerts_topic(&o->conf), rd_kafka_err2str(m->err));
-    lh_hub_alert_failed(o->hub, LH_SINK_KAFKA, seq);
+    lh_hub_alert_failed(o->hub, o->self, seq);
 }
 
 static int
@@ -62,6 +62,7 @@ kout_start(void *ctx, lh_hub_t *hub)
 {
     kout_t *o = ctx;
     o->hub = hub;
+    o->self = lh_hub_adapter_of(hub, o);
     lh_log(LH_LOG_INFO, COMPONENT, "kafka-out: publishing alerts to %s",
            lh__kafka_alerts_topic(&o->conf));
     return 0;

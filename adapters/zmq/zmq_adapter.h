@@ -34,7 +34,11 @@ typedef enum {
 int lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, size_t n,
                   const lh_adapter_ops_t **ops, void **ctx);
 
-/* The alerts publisher, bound in start(). */
+/* The sink name of the alerts publisher: its done marks in the store are kept under it (the
+ * pub_done column of schema version 2 became this sink), so it never changes. */
+#define LH_ZMQ_PUB_SINK "zmq-pub"
+
+/* The alerts publisher (register with sink LH_ZMQ_PUB_SINK), bound in start(). */
 int lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, void **ctx);
 
 #endif

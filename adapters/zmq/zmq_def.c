@@ -71,7 +71,7 @@ zmq_build(lh_hub_t *hub, const void *conf, char *why, size_t whylen)
                             &ctx)) == 0)
         rc = lh_hub_add_adapter(hub, ops, ctx, NULL);
     if (rc == 0 && !lh_conf_off(s->pub) && (rc = lh_zmq_pub_new(zctx, s->pub, &ops, &ctx)) == 0)
-        rc = lh_hub_add_adapter(hub, ops, ctx, "zmq-pub");
+        rc = lh_hub_add_adapter(hub, ops, ctx, LH_ZMQ_PUB_SINK);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /*
- * query.h - read-only queries over the timeline store: the postmortem timeline (docs/correlation.md,
- * README.md `loophub timeline`).
+ * query.h - read-only queries over the timeline store: the postmortem timeline
+ * (docs/correlation.md, README.md `loophub timeline`).
  *
  * A query reads a store opened read-only (or the hub's own, between batches) and writes one
  * document into a caller's lh_buf_t: aligned human text, or one JSON document (the same JSON

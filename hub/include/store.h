@@ -13,7 +13,8 @@
  *
  * Duplicate detection is by event id. The writer keeps an in-memory index of id hashes -> row
  * (8 bytes an event, rebuilt at open), confirmed against the stored id, so dedupe costs no
- * random-access on-disk index (measured: a random TEXT primary key for dedupe costs ~5x on inserts).
+ * random-access on-disk index (measured: a random TEXT primary key for dedupe costs ~5x on
+ * inserts).
  *
  * A writable store runs one thread of its own that checkpoints the WAL in the background, so a
  * commit never copies the WAL back into the database file itself (see store.c).
@@ -41,12 +42,6 @@ typedef struct lh_store_opts {
 } lh_store_opts_t;
 
 void lh_store_opts_default(lh_store_opts_t *o);
-
-/* Sinks an outbox alert is published to; each has its own "done" mark. */
-typedef enum {
-    LH_SINK_PUB = 0,
-    LH_SINK_KAFKA = 1,
-} lh_sink_t;
 
 /* Opens (creating if missing) the store at path and migrates it to the current schema. On
  * success returns 0 and *out owns the store; on error returns LH_ESTORE (message logged),
@@ -88,25 +83,42 @@ int lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const 
                           const char *environment, int64_t outcome_seq, int late,
                           int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq);
 
+/* Sinks. An outbox alert is delivered to each sink on its own, and each sink has its own done
+ * marks, keyed by its name (table `sinks`, schema version 3). A sink is a row: a new one needs no
+ * migration. lh_store_sink_register() looks name up or adds it (name: 1..64 of A-Z a-z 0-9 and
+ * . _ : -; outside or inside a transaction). A sink new to a store starts at the oldest alert:
+ * every alert of the outbox is pending for it, as the fixed columns of version 2 were for a
+ * sink that never ran (kept on purpose: a sink turned on late delivers the history it missed).
+ * Returns 0 and *out, LH_EINVAL for a bad name, LH_ENOTFOUND (read-only store, unknown name) or
+ * LH_ESTORE. A handle stays valid for the store's life. */
+typedef struct lh_store_sink {
+    int64_t id; /* sinks.id */
+} lh_store_sink_t;
+int lh_store_sink_register(lh_store_t *st, const char *name, lh_store_sink_t *out);
+
 /* Calls fn for each alert not yet marked done for sink, oldest first, at most limit (0: all).
- * fn returns 0 to continue, non-zero to stop. Returns the number visited or LH_ESTORE. */
+ * fn returns 0 to continue, non-zero to stop. Returns the number visited, LH_EINVAL (no such
+ * sink) or LH_ESTORE. fn may call any other function of the store, a nested scan included. */
 typedef int (*lh_store_alert_fn)(int64_t seq, const void *pb, size_t pb_len, void *arg);
-int lh_store_alert_pending(lh_store_t *st, lh_sink_t sink, int limit, lh_store_alert_fn fn,
+int lh_store_alert_pending(lh_store_t *st, lh_store_sink_t sink, int limit, lh_store_alert_fn fn,
                            void *arg);
 
 /* Same, but only alerts with seq > after_seq (the hub's cursor past alerts in flight). */
-int lh_store_alert_pending_after(lh_store_t *st, lh_sink_t sink, int64_t after_seq, int limit,
+int lh_store_alert_pending_after(lh_store_t *st, lh_store_sink_t sink, int64_t after_seq, int limit,
                                  lh_store_alert_fn fn, void *arg);
 
-/* Marks alert seq done for sink (outside or inside a transaction). Returns 0 or LH_ESTORE. */
-int lh_store_alert_done(lh_store_t *st, lh_sink_t sink, int64_t seq);
+/* How many alerts are not yet marked done for sink. Returns 0, LH_EINVAL or LH_ESTORE. */
+int lh_store_alert_pending_count(lh_store_t *st, lh_store_sink_t sink, int64_t *n);
+
+/* Marks alert seq done for sink (outside or inside a transaction; again: no change; a seq that
+ * is no alert: nothing written). Returns 0, LH_EINVAL (no such sink) or LH_ESTORE. */
+int lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq);
 
 /* Counters for /metrics and tests. */
 typedef struct lh_store_stats {
     int64_t events;
     int64_t quarantined;
     int64_t alerts;
-    int64_t alerts_pending_pub;
     int64_t correlations;
 } lh_store_stats_t;
 int lh_store_stats(lh_store_t *st, lh_store_stats_t *out);

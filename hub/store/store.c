@@ -45,7 +45,13 @@
  *   one more entry is reserved before a row is written, so a stored row always has its entry.
  * - A database error inside a transaction poisons it: the caller must roll back, and a commit of a
  *   poisoned transaction rolls back and fails (no half-written event is ever committed).
- * - Every statement is prepared once at open; all SQL text of this file is in STORE_SQL below.
+ * - Every statement is prepared once at open; all SQL text of this file is in store_sql.h.
+ * - Outbox: a sink's done state is its row's done_through (every alert at or below it is done)
+ *   plus its rows of outbox_done (done alerts above it). A mark at the first alert after
+ *   done_through moves the mark and takes in the outbox_done rows it reaches; any other mark is
+ *   a row of outbox_done. So the common in-order mark writes one small row of `sinks`, and a
+ *   sink's pending scan starts at its mark (probing outbox_done per alert only when the sink has
+ *   rows there).
  */
 #include "store.h"
 
@@ -86,50 +92,7 @@
 #define BUSY_SLEEP_US 150
 #define DD_MIN_CAP 1024
 #define DD_COUNT_ABOVE (1 << 24) /* rows; below, max(seq) sizes the dedupe index */
-
-/* clang-format off */
-#define STORE_SQL(X)                                                                               \
-    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
-    X(COMMIT, "COMMIT")                                                                            \
-    X(ROLLBACK, "ROLLBACK")                                                                        \
-    X(INS_EVENT, "INSERT INTO events (id, id_hash, kind, time, received, service, environment,"   \
-                 " actor, source, hosts, outcome, state, severity, deploy_id, version,"           \
-                 " previous_version, commit_sha, commit_time, artifact, change_ticket, name,"     \
-                 " fingerprint, incident_id, ticket_id, ticket_type, event, raw, raw_format)"     \
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"      \
-                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)")              \
-    X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind, deploy_id)"          \
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                \
-    X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
-    X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
-    X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
-    X(LOAD_IDS, "SELECT id_hash, seq FROM events")                                                 \
-    X(MAX_SEQ, "SELECT max(seq) FROM events")                                                      \
-    X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
-                " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
-    X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
-                 " created, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                     \
-    X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1")                                       \
-    X(PENDING_PUB, "SELECT seq, payload FROM alerts WHERE pub_done = 0 ORDER BY seq LIMIT ?1")     \
-    X(PENDING_KAFKA, "SELECT seq, payload FROM alerts WHERE kafka_done = 0 ORDER BY seq"          \
-                     " LIMIT ?1")                                                                  \
-    X(DONE_PUB, "UPDATE alerts SET pub_done = 1 WHERE seq = ?1")                                   \
-    X(DONE_KAFKA, "UPDATE alerts SET kafka_done = 1 WHERE seq = ?1")                               \
-    X(COUNT_EVENTS, "SELECT count(*) FROM events")                                                 \
-    X(COUNT_QUAR, "SELECT count(*) FROM quarantine")                                               \
-    X(COUNT_ALERTS, "SELECT count(*) FROM alerts")                                                 \
-    X(COUNT_PENDING_PUB, "SELECT count(*) FROM alerts WHERE pub_done = 0")                         \
-    X(COUNT_CORR, "SELECT count(*) FROM correlations")
-
-/* Pragmas and the version stamp take integers and are formatted at open. */
-#define SQL_USER_VERSION "PRAGMA user_version"
-#define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
-#define SQL_PRAGMAS "PRAGMA page_size = %d; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
-                    " PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %lld;"
-#define SQL_PAGE_SIZE "PRAGMA page_size"
-#define SQL_SYNCHRONOUS "PRAGMA synchronous = %s"
-#define SQL_CACHE_SIZE "PRAGMA cache_size = -%lld"
-/* clang-format on */
+#define SINK_NAME_MAX 64
 
 enum {
 #define X(name, sql) S_##name,
@@ -1543,6 +1506,163 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char
     return LH_EDUPLICATE;
 }
 
+/* ---- sinks and done marks ----------------------------------------------------------------- */
+
+/* [A-Za-z0-9._:-], 1..SINK_NAME_MAX bytes: a name goes into metric labels and logs as it is. */
+static int
+sink_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > SINK_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The first alert after seq: 1 and *next, 0 when there is none, or LH_ESTORE. */
+static int
+alert_next(lh_store_t *st, int64_t seq, int64_t *next)
+{
+    sqlite3_stmt *s = st->stmt[S_ALERT_NEXT];
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *next = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : sql_fail(st, rc, "reading the outbox");
+}
+
+int
+lh_store_sink_register(lh_store_t *st, const char *name, lh_store_sink_t *out)
+{
+    out->id = 0;
+    if (!sink_name_ok(name)) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: bad sink name \"%s\" (1..%d of A-Z a-z 0-9 . _ : -)",
+               st->path, name ? name : "", SINK_NAME_MAX);
+        return LH_EINVAL;
+    }
+    sqlite3_stmt *s = st->stmt[S_SINK_ID];
+    bind_text(s, 1, name);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        out->id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return sql_fail(st, rc, "looking a sink up");
+    if (st->readonly)
+        return LH_ENOTFOUND;
+    /* new: done_through 0, so every alert already in the outbox is pending for it */
+    bind_text(st->stmt[S_SINK_ADD], 1, name);
+    if ((rc = step_done(st, S_SINK_ADD, "registering a sink")) != 0)
+        return rc;
+    out->id = sqlite3_last_insert_rowid(st->db);
+    int64_t first = 0;
+    if (alert_next(st, 0, &first) == 1)
+        lh_log(LH_LOG_INFO, COMPONENT,
+               "%s: sink %s is new to this store: it delivers the outbox from its oldest alert",
+               st->path, name);
+    return 0;
+}
+
+/* The sink's done_through. Returns 0, LH_EINVAL (no such sink) or LH_ESTORE. */
+static int
+sink_through(lh_store_t *st, lh_store_sink_t sink, int64_t *through)
+{
+    sqlite3_stmt *s = st->stmt[S_SINK_THROUGH];
+    sqlite3_bind_int64(s, 1, sink.id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *through = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? LH_EINVAL : sql_fail(st, rc, "reading a sink's done mark");
+}
+
+/* The sink's first row of outbox_done above seq: 1 and *first, 0 when there is none, or
+ * LH_ESTORE. */
+static int
+done_first(lh_store_t *st, lh_store_sink_t sink, int64_t seq, int64_t *first)
+{
+    sqlite3_stmt *s = st->stmt[S_DONE_FIRST];
+    sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *first = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : sql_fail(st, rc, "reading the done marks");
+}
+
+/* Whether seq is the first alert after through: 1, 0, or LH_ESTORE. Alert seqs have no gaps in
+ * practice (AUTOINCREMENT, rows never deleted), so through + 1 needs no lookup. */
+static int
+first_after(lh_store_t *st, int64_t through, int64_t seq)
+{
+    if (seq == through + 1)
+        return 1;
+    int64_t next = 0;
+    int rc = alert_next(st, through, &next);
+    return rc < 0 ? rc : rc == 1 && next == seq;
+}
+
+int
+lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
+{
+    int rc = writable(st);
+    if (rc)
+        return rc;
+    int64_t through = 0;
+    if ((rc = sink_through(st, sink, &through)) != 0)
+        return rc;
+    if (seq <= through)
+        return 0; /* done already */
+    if ((rc = first_after(st, through, seq)) < 0)
+        return rc;
+    if (rc == 0) {
+        /* out of order (or no such alert: then nothing is written) */
+        sqlite3_stmt *s = st->stmt[S_DONE_ADD];
+        sqlite3_bind_int64(s, 1, sink.id);
+        sqlite3_bind_int64(s, 2, seq);
+        return step_done(st, S_DONE_ADD, "marking an alert done");
+    }
+    /* the first alert not done: the mark moves past it and past the done rows that follow it
+     * without a pending alert between (usually there is no row at all: one probe) */
+    through = seq;
+    for (;;) {
+        int64_t row = 0;
+        if ((rc = done_first(st, sink, through, &row)) < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        if ((rc = first_after(st, through, row)) < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        sqlite3_stmt *s = st->stmt[S_DONE_TAKE];
+        sqlite3_bind_int64(s, 1, sink.id);
+        sqlite3_bind_int64(s, 2, row);
+        if ((rc = step_done(st, S_DONE_TAKE, "marking an alert done")) != 0)
+            return rc;
+        through = row;
+    }
+    sqlite3_stmt *s = st->stmt[S_SINK_SET_THROUGH];
+    sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, through);
+    return step_done(st, S_SINK_SET_THROUGH, "marking an alert done");
+}
+
 /* Steps a "SELECT seq, payload" over the outbox, calling fn per row until it returns non-zero.
  * Returns the rows visited or LH_ESTORE. The caller resets or finalizes s. */
 static int
@@ -1560,28 +1680,63 @@ visit_pending(lh_store_t *st, sqlite3_stmt *s, lh_store_alert_fn fn, void *arg)
 }
 
 int
-lh_store_alert_pending(lh_store_t *st, lh_sink_t sink, int limit, lh_store_alert_fn fn, void *arg)
+lh_store_alert_pending_after(lh_store_t *st, lh_store_sink_t sink, int64_t after_seq, int limit,
+                             lh_store_alert_fn fn, void *arg)
 {
-    if (sink != LH_SINK_PUB && sink != LH_SINK_KAFKA)
-        return LH_EINVAL;
-    sqlite3_stmt *s = st->stmt[sink == LH_SINK_PUB ? S_PENDING_PUB : S_PENDING_KAFKA];
-    sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
+    int64_t through = 0, row = 0;
+    int rc = sink_through(st, sink, &through);
+    if (rc)
+        return rc;
+    if (after_seq < through)
+        after_seq = through;
+    /* no done row past the start (a sink that delivers in order): every alert there is pending */
+    if ((rc = done_first(st, sink, after_seq, &row)) < 0)
+        return rc;
+    int idx = rc ? S_PENDING : S_PENDING_ALL;
+    /* the statement of the store, unless a callback reads the outbox again during a scan: that
+     * nested scan gets a statement of its own */
+    sqlite3_stmt *s = st->stmt[idx], *own = NULL;
+    if (sqlite3_stmt_busy(s)) {
+        rc = sqlite3_prepare_v2(st->db, store_sql[idx], -1, &own, NULL);
+        if (rc != SQLITE_OK)
+            return sql_fail(st, rc, "preparing a nested outbox scan");
+        s = own;
+    }
+    if (idx == S_PENDING)
+        sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, after_seq);
+    sqlite3_bind_int(s, 3, limit > 0 ? limit : -1);
     int n = visit_pending(st, s, fn, arg);
-    sqlite3_reset(s);
+    if (own)
+        sqlite3_finalize(own);
+    else
+        sqlite3_reset(s);
     return n;
 }
 
 int
-lh_store_alert_done(lh_store_t *st, lh_sink_t sink, int64_t seq)
+lh_store_alert_pending(lh_store_t *st, lh_store_sink_t sink, int limit, lh_store_alert_fn fn,
+                       void *arg)
 {
-    if (sink != LH_SINK_PUB && sink != LH_SINK_KAFKA)
-        return LH_EINVAL;
-    int rc = writable(st);
+    return lh_store_alert_pending_after(st, sink, 0, limit, fn, arg);
+}
+
+int
+lh_store_alert_pending_count(lh_store_t *st, lh_store_sink_t sink, int64_t *n)
+{
+    *n = 0;
+    int64_t through = 0;
+    int rc = sink_through(st, sink, &through);
     if (rc)
         return rc;
-    int idx = sink == LH_SINK_PUB ? S_DONE_PUB : S_DONE_KAFKA;
-    sqlite3_bind_int64(st->stmt[idx], 1, seq);
-    return step_done(st, idx, "marking an alert published");
+    sqlite3_stmt *s = st->stmt[S_COUNT_PENDING];
+    sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, through);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : sql_fail(st, rc, "counting pending alerts");
 }
 
 /* ---- stats ---------------------------------------------------------------------------------- */
@@ -1612,32 +1767,6 @@ lh_store_stats(lh_store_t *st, lh_store_stats_t *out)
     if (!rc)
         rc = count(st, S_COUNT_ALERTS, &out->alerts);
     if (!rc)
-        rc = count(st, S_COUNT_PENDING_PUB, &out->alerts_pending_pub);
-    if (!rc)
         rc = count(st, S_COUNT_CORR, &out->correlations);
     return rc;
-}
-
-/* Prepared per call on purpose: the hub calls it about once a second (and per retried alert), and
- * a private statement stays correct if a callback ever reads the outbox again while a scan runs. */
-int
-lh_store_alert_pending_after(lh_store_t *st, lh_sink_t sink, int64_t after_seq, int limit,
-                             lh_store_alert_fn fn, void *arg)
-{
-    if (sink != LH_SINK_PUB && sink != LH_SINK_KAFKA)
-        return LH_EINVAL;
-    sqlite3_stmt *s = NULL;
-    const char *sql = sink == LH_SINK_PUB
-                          ? "SELECT seq, payload FROM alerts WHERE pub_done = 0 AND seq > ?1 "
-                            "ORDER BY seq LIMIT ?2"
-                          : "SELECT seq, payload FROM alerts WHERE kafka_done = 0 AND seq > ?1 "
-                            "ORDER BY seq LIMIT ?2";
-    int rc = sqlite3_prepare_v2(lh__store_db(st), sql, -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return sql_fail(st, rc, "preparing the pending alerts query");
-    sqlite3_bind_int64(s, 1, after_seq);
-    sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
-    int n = visit_pending(st, s, fn, arg);
-    sqlite3_finalize(s);
-    return n;
 }

@@ -1,8 +1,9 @@
 /*
- * store_sql.h - the timeline store's schema and migrations.
+ * store_sql.h - the timeline store's schema, migrations and every statement store.c runs.
  *
  * PRAGMA user_version holds the schema version. LH_STORE_MIGRATIONS[i] takes a store from
  * version i to i+1; a new version is a new entry at the end, never an edit of an old one.
+ * STORE_SQL lists the statements of store.c, each prepared once at open.
  *
  * Indexing is deliberately sparse (measured: one secondary index over all events costs a page
  * per service per commit, 822 k rows/s without it, 74 k with a (service, ts) index). Only append-mostly `time` covers every row; service lookups are
@@ -115,7 +116,106 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     /* a change's events come out in time order without a sort */
     "DROP INDEX ev_deploy_id;"
     "CREATE INDEX ev_deploy_id ON events(deploy_id, time) WHERE deploy_id IS NOT NULL;",
+    /* 2 -> 3: delivery state keyed by sink name, so a new sink is a row, not a column. Per sink
+     * a high-water mark (every alert at or below done_through is done) plus the done alerts
+     * above it that were delivered out of order (a failed Kafka delivery leaves a hole until it
+     * is retried): the rows of outbox_done stay few and the pending scan of a sink starts at its
+     * mark. The two columns become the sinks "zmq-pub" and "kafka" (the names the PUB and Kafka
+     * adapters register with), created only on a store that has alerts: a sink registered later
+     * starts with done_through = 0, as a new column defaulting to 0 would have. */
+    /* the indexes go first: the new tables take their pages (a new store has no free page) */
+    "DROP INDEX al_pub_pending;"
+    "DROP INDEX al_kafka_pending;"
+    "CREATE TABLE sinks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  done_through INTEGER NOT NULL DEFAULT 0" /* every alert with seq <= this is done */
+    ");"
+    "CREATE TABLE outbox_done ("             /* done alerts above their sink's done_through */
+    "  sink_id INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (sink_id, seq)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO sinks (name, done_through) SELECT 'zmq-pub',"
+    "  coalesce((SELECT min(seq) FROM alerts WHERE pub_done = 0) - 1,"
+    "           (SELECT max(seq) FROM alerts))"
+    "  WHERE EXISTS (SELECT 1 FROM alerts);"
+    "INSERT INTO sinks (name, done_through) SELECT 'kafka',"
+    "  coalesce((SELECT min(seq) FROM alerts WHERE kafka_done = 0) - 1,"
+    "           (SELECT max(seq) FROM alerts))"
+    "  WHERE EXISTS (SELECT 1 FROM alerts);"
+    "INSERT INTO outbox_done (sink_id, seq) SELECT s.id, a.seq FROM sinks s, alerts a"
+    "  WHERE s.name = 'zmq-pub' AND a.pub_done != 0 AND a.seq > s.done_through;"
+    "INSERT INTO outbox_done (sink_id, seq) SELECT s.id, a.seq FROM sinks s, alerts a"
+    "  WHERE s.name = 'kafka' AND a.kafka_done != 0 AND a.seq > s.done_through;"
+    "ALTER TABLE alerts DROP COLUMN pub_done;"
+    "ALTER TABLE alerts DROP COLUMN kafka_done;"
+    /* for people and tests reading a store with sqlite3: one row per (sink, alert) */
+    "CREATE VIEW alert_delivery AS SELECT s.name AS sink, a.seq AS seq,"
+    "  (a.seq <= s.done_through OR EXISTS (SELECT 1 FROM outbox_done d"
+    "   WHERE d.sink_id = s.id AND d.seq = a.seq)) AS done"
+    "  FROM sinks s CROSS JOIN alerts a;",
 };
+/* clang-format on */
+
+/* The statements of store.c, prepared once at open (S_<name> in store.c). */
+/* clang-format off */
+#define STORE_SQL(X)                                                                               \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(INS_EVENT, "INSERT INTO events (id, id_hash, kind, time, received, service, environment,"   \
+                 " actor, source, hosts, outcome, state, severity, deploy_id, version,"           \
+                 " previous_version, commit_sha, commit_time, artifact, change_ticket, name,"     \
+                 " fingerprint, incident_id, ticket_id, ticket_type, event, raw, raw_format)"     \
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"      \
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)")              \
+    X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind, deploy_id)"          \
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                \
+    X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
+    X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
+    X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
+    X(LOAD_IDS, "SELECT id_hash, seq FROM events")                                                 \
+    X(MAX_SEQ, "SELECT max(seq) FROM events")                                                      \
+    X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
+                " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
+    X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
+                 " created, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                     \
+    X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1")                                       \
+    /* sinks and their done marks (schema version 3) */                                          \
+    X(SINK_ID, "SELECT id FROM sinks WHERE name = ?1")                                             \
+    X(SINK_ADD, "INSERT INTO sinks (name) VALUES (?1)")                                            \
+    X(SINK_THROUGH, "SELECT done_through FROM sinks WHERE id = ?1")                                \
+    /* done_through is always an alert's seq (or 0): never one a later alert will take */         \
+    X(SINK_SET_THROUGH, "UPDATE sinks SET done_through = ?2 WHERE id = ?1"                         \
+                        " AND EXISTS (SELECT 1 FROM alerts WHERE seq = ?2)")                       \
+    X(ALERT_NEXT, "SELECT seq FROM alerts WHERE seq > ?1 ORDER BY seq LIMIT 1")                    \
+    X(DONE_ADD, "INSERT OR IGNORE INTO outbox_done (sink_id, seq)"                                 \
+                " SELECT ?1, seq FROM alerts WHERE seq = ?2")                                      \
+    X(DONE_FIRST, "SELECT seq FROM outbox_done WHERE sink_id = ?1 AND seq > ?2 ORDER BY seq"       \
+                  " LIMIT 1")                                                                      \
+    X(DONE_TAKE, "DELETE FROM outbox_done WHERE sink_id = ?1 AND seq = ?2")                        \
+    /* ?1 sink ?2 after (at least its done_through) ?3 limit: a range of the alerts' rowid,      \
+     * one probe of outbox_done's key per row; PENDING_ALL when the sink has no row there */       \
+    X(PENDING_ALL, "SELECT seq, payload FROM alerts WHERE seq > ?2 ORDER BY seq LIMIT ?3")         \
+    X(PENDING, "SELECT a.seq, a.payload FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"             \
+               " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)"             \
+               " ORDER BY a.seq LIMIT ?3")                                                         \
+    X(COUNT_PENDING, "SELECT count(*) FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"               \
+                     " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)")      \
+    X(COUNT_EVENTS, "SELECT count(*) FROM events")                                                 \
+    X(COUNT_QUAR, "SELECT count(*) FROM quarantine")                                               \
+    X(COUNT_ALERTS, "SELECT count(*) FROM alerts")                                                 \
+    X(COUNT_CORR, "SELECT count(*) FROM correlations")
+
+/* Pragmas and the version stamp take integers and are formatted at open. */
+#define SQL_USER_VERSION "PRAGMA user_version"
+#define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
+#define SQL_PRAGMAS "PRAGMA page_size = %d; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"                         \
+                    " PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %lld;"
+#define SQL_PAGE_SIZE "PRAGMA page_size"
+#define SQL_SYNCHRONOUS "PRAGMA synchronous = %s"
+#define SQL_CACHE_SIZE "PRAGMA cache_size = -%lld"
 /* clang-format on */
 
 #define LH_STORE_SCHEMA_VERSION                                                                \

@@ -6,7 +6,14 @@
  * (at most budget messages, never blocking) and passes each message to lh_hub_submit(). After
  * the batch holding a message is committed, the hub calls done() with one ack per event the
  * message carried, so the adapter can acknowledge durably stored data (ROUTER reply, Kafka
- * offset store, HTTP response). Output adapters get publish() for each outbox alert.
+ * offset store, HTTP response). Output adapters are the outbox's sinks: registered under a
+ * sink name, they get publish() for each outbox alert.
+ *
+ * Sinks: the hub keeps each sink's done marks in the store under its name, so the name must stay
+ * the same from one run to the next ("zmq-pub", "kafka": LH_ZMQ_PUB_SINK, LH_KAFKA_OUT_SINK).
+ * Any number of sinks deliver the same outbox, each on its own: an alert slow or failing on one
+ * sink never holds back or repeats it on another. A sink name new to a store starts at the
+ * oldest alert of its outbox (it delivers the history it missed).
  *
  * Blocking rules: no op may block. read() returns when the socket would block or the budget is
  * spent; publish() queues or drops, never waits.
@@ -67,9 +74,10 @@ typedef struct lh_adapter_ops {
 } lh_adapter_ops_t;
 
 /* Registers an adapter with the hub; the hub owns ctx from now on (destroy() frees it).
- * sink: for output adapters, the sink name their outbox marks are kept under ("zmq-pub",
- * "kafka"), else NULL.
- * Returns 0 or LH_ENOMEM (then destroy() has been called). */
+ * sink: for an output adapter (ops->publish set), the sink name its done marks are kept under
+ * (1..64 of A-Z a-z 0-9 . _ : -, one adapter per name); NULL for an adapter that is no sink.
+ * Returns 0, or LH_ENOMEM, LH_EINVAL (bad or repeated sink name, a sink without publish) or
+ * LH_ESTORE, and then destroy() has been called. */
 int lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const char *sink);
 
 /* Hands one message to the hub. origin names where it came from ("zmq-pull",
@@ -87,13 +95,17 @@ int lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, l
                         int err, const char *id, const char *why, const void *raw, size_t raw_len,
                         void *token);
 
-/* The adapter registered with ops/ctx (for lh_hub_submit's from). */
+/* The adapter registered with ctx: the handle an input passes as lh_hub_submit's from, and an
+ * asynchronous output as lh_hub_alert_done/failed's sink. NULL when ctx is not registered. */
 lh_adapter_t *lh_hub_adapter_of(lh_hub_t *hub, void *ctx);
 
 /* For asynchronous outputs: alert seq has been delivered on sink (it is marked done in the
- * store), or has failed for good this time (the hub offers it again from the outbox later). */
-void lh_hub_alert_done(lh_hub_t *hub, int sink, int64_t seq);
-void lh_hub_alert_failed(lh_hub_t *hub, int sink, int64_t seq);
+ * store), or has failed for good this time (the hub offers it again later, on that sink only).
+ * sink is the adapter's own handle, lh_hub_adapter_of(hub, ctx), taken once in start(): the
+ * hub finds the sink's state from it in constant time (a delivery report costs no name lookup).
+ * A handle that is NULL or no sink's is ignored. */
+void lh_hub_alert_done(lh_hub_t *hub, lh_adapter_t *sink, int64_t seq);
+void lh_hub_alert_failed(lh_hub_t *hub, lh_adapter_t *sink, int64_t seq);
 
 /* An output became able to publish again (e.g. a first subscriber): look at the outbox now. */
 void lh_hub_outbox_kick(lh_hub_t *hub);

@@ -42,6 +42,9 @@
 #error "LH_KAFKA_MOCK_BIN must name the kafka_mock binary"
 #endif
 
+/* Alerts marked done for the Kafka sink (the view of the store's delivery state) */
+#define KAFKA_DONE "SELECT count(*) FROM alert_delivery WHERE sink = 'kafka' AND done"
+
 /* Kafka protocol API keys and error codes used for fault injection */
 #define API_PRODUCE 0
 #define API_FETCH 1
@@ -938,7 +941,7 @@ START_TEST(test_correlate_to_alerts_topic)
     free(topic);
 
     /* stored once although the deploy came on both topics; marked published for Kafka */
-    wait_sql(&h, "SELECT count(*) FROM alerts WHERE kafka_done != 0", 1, 30000);
+    wait_sql(&h, KAFKA_DONE, 1, 30000);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM events"), 2);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(DISTINCT id) FROM events"), 2);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM alerts"), 1);
@@ -1063,11 +1066,11 @@ START_TEST(test_kill9_exactly_once)
     wait_sql(&h, "SELECT count(*) FROM alerts", 1, 60000);
     hub_kill9(&h);
     long alerts_at_kill2 = sql_long(h.db, "SELECT count(*) FROM alerts");
-    long sent_at_kill2 = sql_long(h.db, "SELECT count(*) FROM alerts WHERE kafka_done != 0");
+    long sent_at_kill2 = sql_long(h.db, KAFKA_DONE);
 
     hub_start(&h);
     wait_sql(&h, "SELECT count(*) FROM events", total, 90000);
-    wait_sql(&h, "SELECT count(*) FROM alerts WHERE kafka_done != 0", K9_SERVICES, 60000);
+    wait_sql(&h, KAFKA_DONE, K9_SERVICES, 60000);
     fprintf(stderr,
             "kill9: first kill at %ld of %ld events stored; second with %ld alerts in the "
             "outbox, %ld of them acknowledged by Kafka\n",
@@ -1148,12 +1151,12 @@ START_TEST(test_brokers_down_at_start_and_mid_run)
     zmq_send_ok(&h, deploy);
     zmq_send_ok(&h, incident);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM alerts"), 1);
-    ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM alerts WHERE kafka_done != 0"), 0);
+    ck_assert_int_eq(sql_long(h.db, KAFKA_DONE), 0);
     ck_assert_msg(hub_alive(&h), "hub died with brokers down (log %s)", h.log);
 
     /* brokers back: the waiting alert goes out, Kafka intake starts */
     mock_cmd(&m, "up -1");
-    wait_sql(&h, "SELECT count(*) FROM alerts WHERE kafka_done != 0", 1, 60000);
+    wait_sql(&h, KAFKA_DONE, 1, 60000);
 
     expect_t want[DOWN_SERVICES + 2] = {{"zi-1", "ZD-1"}};
     size_t n_want = 1;
@@ -1218,7 +1221,7 @@ START_TEST(test_brokers_down_at_start_and_mid_run)
     alerts_t got;
     wait_alerts(m.bootstrap, want, n_want, 60000, &got);
     alerts_free(&got);
-    wait_sql(&h, "SELECT count(*) FROM alerts WHERE kafka_done != 0", (long)n_want, 30000);
+    wait_sql(&h, KAFKA_DONE, (long)n_want, 30000);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM alerts"), (long)n_want);
     ck_assert_msg(hub_alive(&h), "hub died (log %s)", h.log);
 
@@ -1324,7 +1327,7 @@ START_TEST(test_injected_errors)
     wait_alerts(m.bootstrap, want, ERR_SERVICES + 1, 60000, &got);
     alerts_free(&got);
     wait_sql(&h, "SELECT count(*) FROM events", total, 60000);
-    wait_sql(&h, "SELECT count(*) FROM alerts WHERE kafka_done != 0", ERR_SERVICES + 1, 60000);
+    wait_sql(&h, KAFKA_DONE, ERR_SERVICES + 1, 60000);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM events"), total);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(DISTINCT id) FROM events"), total);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM alerts"), ERR_SERVICES + 1);
