@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "loophub/event.h"
+#include "loophub/sink.h"
 
 typedef struct lh_store lh_store_t;
 
@@ -42,11 +43,8 @@ typedef struct lh_store_opts {
 
 void lh_store_opts_default(lh_store_opts_t *o);
 
-/* Sinks an outbox alert is published to; each has its own "done" mark. */
-typedef enum {
-    LH_SINK_PUB = 0,
-    LH_SINK_KAFKA = 1,
-} lh_sink_t;
+/* Sinks an outbox alert is published to (lh_sink_t, loophub/sink.h); each has its own "done"
+ * mark. */
 
 /* Opens (creating if missing) the store at path and migrates it to the current schema. On
  * success returns 0 and *out owns the store; on error returns LH_ESTORE (message logged),
