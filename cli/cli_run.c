@@ -10,8 +10,9 @@
 
 #include "cli.h"
 #include "config.h"
-#include "hub.h"
+#include "loophub/hub.h"
 #include "loophub/error.h"
+#include "loophub/hub.h"
 #include "loophub/log.h"
 #include "loophub/registry.h"
 
@@ -87,10 +88,10 @@ lh_cli_run(int argc, char **argv)
     lh_hub_opts_t o;
     lh_hub_opts_default(&o);
     o.db_path = c.db;
-    o.store.synchronous_full = strcmp(c.synchronous, "full") == 0;
-    o.store.page_size = (int)c.page_size;
-    o.corr.window_ns = c.window_ns;
-    o.corr.alert_min_severity = (lh_severity_t)c.alert_min_severity;
+    o.synchronous_full = strcmp(c.synchronous, "full") == 0;
+    o.page_size = (int)c.page_size;
+    o.window_ns = c.window_ns;
+    o.alert_min_severity = (lh_severity_t)c.alert_min_severity;
     o.alerts_format = (lh_alerts_format_t)c.alerts_format;
     o.batch_max = (int)c.batch_max;
     o.batch_ms = (int)c.batch_ms;

@@ -19,15 +19,36 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
+#include "correlator.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "query.h"
+
+/* Adapters fill lh_pollitem_t (adapter.h, no <zmq.h> there) and the hub hands the array to
+ * zmq_poll() as is: the two must be the same layout. */
+_Static_assert(sizeof(lh_pollitem_t) == sizeof(zmq_pollitem_t), "lh_pollitem_t size");
+_Static_assert(_Alignof(lh_pollitem_t) == _Alignof(zmq_pollitem_t), "lh_pollitem_t alignment");
+_Static_assert(offsetof(lh_pollitem_t, socket) == offsetof(zmq_pollitem_t, socket),
+               "lh_pollitem_t.socket");
+_Static_assert(offsetof(lh_pollitem_t, fd) == offsetof(zmq_pollitem_t, fd), "lh_pollitem_t.fd");
+_Static_assert(sizeof(((lh_pollitem_t *)0)->fd) == sizeof(((zmq_pollitem_t *)0)->fd),
+               "lh_pollitem_t.fd size");
+_Static_assert(offsetof(lh_pollitem_t, events) == offsetof(zmq_pollitem_t, events),
+               "lh_pollitem_t.events");
+_Static_assert(offsetof(lh_pollitem_t, revents) == offsetof(zmq_pollitem_t, revents),
+               "lh_pollitem_t.revents");
+_Static_assert(sizeof(((lh_pollitem_t *)0)->events) == sizeof(((zmq_pollitem_t *)0)->events),
+               "lh_pollitem_t.events size");
+_Static_assert(LH_POLLIN == ZMQ_POLLIN && LH_POLLOUT == ZMQ_POLLOUT, "LH_POLLIN/LH_POLLOUT");
 
 #define MAX_ADAPTERS 32
 #define MAX_POLLITEMS 128
@@ -59,7 +80,9 @@ typedef struct msg {
 } msg_t;
 
 struct lh_hub {
-    lh_hub_opts_t o;
+    lh_hub_opts_t o;             /* as given, db_path copied, codec.limits -> o.limits */
+    lh_store_opts_t store_o;     /* mapped from o */
+    lh_correlator_opts_t corr_o; /* mapped from o */
     lh_store_t *st;
     lh_correlator_t *corr;
     lh_adapter_t adapters[MAX_ADAPTERS];
@@ -81,19 +104,40 @@ struct lh_hub {
     lh__metrics_t metrics;
 };
 
+/* The public options take their defaults from the modules' own, so each default is written once. */
 void
 lh_hub_opts_default(lh_hub_opts_t *o)
 {
+    lh_store_opts_t so;
+    lh_correlator_opts_t co;
+    lh_store_opts_default(&so);
+    lh_correlator_opts_default(&co);
     memset(o, 0, sizeof(*o));
     o->db_path = "loophub.db";
-    lh_store_opts_default(&o->store);
-    lh_correlator_opts_default(&o->corr);
+    o->synchronous_full = so.synchronous_full;
+    o->page_size = so.page_size;
+    o->wal_checkpoint_bytes = so.wal_checkpoint_bytes;
+    o->window_ns = co.window_ns;
+    o->alert_min_severity = co.alert_min_severity;
     lh_codec_opts_default(&o->codec);
     lh_limits_default(&o->limits);
     o->codec.limits = NULL;
     o->batch_max = 4000;
     o->batch_ms = 10;
     o->alerts_format = LH_ALERTS_PROTOBUF;
+}
+
+/* The private options of the store and the correlator, from the public ones. */
+static void
+map_opts(lh_hub_t *hub)
+{
+    lh_store_opts_default(&hub->store_o);
+    hub->store_o.synchronous_full = hub->o.synchronous_full;
+    hub->store_o.page_size = hub->o.page_size;
+    hub->store_o.wal_checkpoint_bytes = hub->o.wal_checkpoint_bytes;
+    lh_correlator_opts_default(&hub->corr_o);
+    hub->corr_o.window_ns = hub->o.window_ns;
+    hub->corr_o.alert_min_severity = hub->o.alert_min_severity;
 }
 
 void
@@ -122,17 +166,26 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         free(hub);
         return rc;
     }
-    rc = lh_store_open(o->db_path, &o->store, &hub->st);
+    char *db_path = strdup(o->db_path ? o->db_path : "loophub.db");
+    if (!db_path) {
+        free(hub);
+        return LH_ENOMEM;
+    }
+    hub->o.db_path = db_path;
+    map_opts(hub);
+    rc = lh_store_open(hub->o.db_path, &hub->store_o, &hub->st);
     if (rc < 0) {
+        free(db_path);
         free(hub);
         return rc;
     }
-    rc = lh_correlator_new(hub->st, &o->corr, &hub->corr);
+    rc = lh_correlator_new(hub->st, &hub->corr_o, &hub->corr);
     if (rc == 0)
-        rc = lh_outbox_new(&hub->metrics, hub->st, o->alerts_format, &hub->ob);
+        rc = lh_outbox_new(&hub->metrics, hub->st, hub->o.alerts_format, &hub->ob);
     if (rc < 0) {
         lh_correlator_destroy(&hub->corr);
         lh_store_close(&hub->st);
+        free(db_path);
         free(hub);
         return rc;
     }
@@ -145,6 +198,16 @@ lh_store_t *
 lh_hub_store(lh_hub_t *hub)
 {
     return hub->st;
+}
+
+int
+lh_hub_timeline(lh_hub_t *hub, const lh_timeline_req_t *req, lh_query_format_t fmt, lh_buf_t *out)
+{
+    if (!req)
+        return LH_EINVAL;
+    lh_timeline_req_t r = *req;
+    r.window_ns = hub->o.window_ns; /* the window that decided this store's alerts */
+    return lh_query_timeline(hub->st, &r, fmt, out);
 }
 
 const lh_hub_opts_t *
@@ -259,11 +322,21 @@ push_item(lh_hub_t *hub, lh_event_t *ev, int err, const char *id, const char *wh
     return 0;
 }
 
+typedef struct {
+    lh_hub_t *hub;
+    int err; /* an item could not be kept: the whole message is taken back */
+} submit_ctx_t;
+
 static int
 decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
 {
-    lh_hub_t *hub = arg;
-    return push_item(hub, ev, err, id, why) < 0 ? 1 : 0;
+    submit_ctx_t *sc = arg;
+    int rc = push_item(sc->hub, ev, err, id, why);
+    if (rc < 0) {
+        sc->err = rc;
+        return 1;
+    }
+    return 0;
 }
 
 static int commit_batch(lh_hub_t *hub);
@@ -312,38 +385,25 @@ maybe_flush(lh_hub_t *hub)
 }
 
 int
-lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const void *data, size_t len,
-              int hint, void *token)
+lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
 {
-    int rc = push_msg(hub, from, origin, token);
+    static const char empty[1] = "";
+    const void *data = m->data && m->len ? m->data : empty;
+    size_t len = m->data ? m->len : 0;
+    int rc = push_msg(hub, m->from, m->origin, m->from ? m->token : NULL);
     if (rc < 0)
         return rc;
-    rc = lh_codec_decode(data, len, (lh_format_t)hint, &hub->o.codec, decode_sink, hub);
-    if (rc < 0) {
+    submit_ctx_t sc = {hub, 0};
+    if (m->reject)
+        rc = decode_sink(NULL, LH_EDECODE, NULL, m->reject, &sc);
+    else
+        rc = lh_codec_decode_msg(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
+                                 &hub->o.codec, decode_sink, &sc);
+    if (rc < 0 || sc.err < 0) {
         drop_last_msg(hub);
-        return rc;
+        return rc < 0 ? rc : sc.err;
     }
     keep_raw_if_rejected(hub, data, len);
-    maybe_flush(hub);
-    return 0;
-}
-
-int
-lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev, int err,
-                    const char *id, const char *why, const void *raw, size_t raw_len, void *token)
-{
-    int rc = push_msg(hub, from, origin, token);
-    if (rc < 0) {
-        lh_event_destroy(&ev);
-        return rc;
-    }
-    rc = push_item(hub, ev, ev ? 0 : err, id, why);
-    if (rc < 0) {
-        drop_last_msg(hub);
-        return rc;
-    }
-    if (raw)
-        keep_raw_if_rejected(hub, raw, raw_len);
     maybe_flush(hub);
     return 0;
 }
@@ -559,7 +619,7 @@ lh_hub_outbox_kick(lh_hub_t *hub)
 /* --- the loop ---------------------------------------------------------------------------- */
 
 typedef struct {
-    zmq_pollitem_t items[MAX_POLLITEMS];
+    lh_pollitem_t items[MAX_POLLITEMS]; /* zmq_pollitem_t's layout (asserted at the top) */
     int owner[MAX_POLLITEMS];
     int n;
 } pollset_t;
@@ -617,7 +677,7 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
             return 0;
         }
     }
-    int rc = zmq_poll(ps.items, ps.n, timeout_ms);
+    int rc = zmq_poll((zmq_pollitem_t *)ps.items, ps.n, timeout_ms);
     if (rc < 0 && zmq_errno() != EINTR) {
         lh_log(LH_LOG_ERROR, "hub", "zmq_poll: %s", zmq_strerror(zmq_errno()));
         return LH_EZMQ;
@@ -636,7 +696,7 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
                     break;
             }
             (void)any;
-            if (zmq_poll(ps.items, ps.n, 0) <= 0)
+            if (zmq_poll((zmq_pollitem_t *)ps.items, ps.n, 0) <= 0)
                 break;
         }
     }
@@ -658,7 +718,7 @@ int
 lh_hub_run(lh_hub_t *hub)
 {
     lh_log(LH_LOG_INFO, "hub", "running (store %s, window %llds, batch %d events / %d ms)",
-           hub->o.db_path, (long long)(hub->o.corr.window_ns / LH_NS_PER_SEC), hub->o.batch_max,
+           hub->o.db_path, (long long)(hub->o.window_ns / LH_NS_PER_SEC), hub->o.batch_max,
            hub->o.batch_ms);
     while (!hub->stop) {
         int rc = lh_hub_turn(hub, 100);
@@ -708,6 +768,7 @@ lh_hub_destroy(lh_hub_t **hubp)
     lh_buf_free(&hub->pb);
     lh_correlator_destroy(&hub->corr);
     lh_store_close(&hub->st);
+    free((char *)hub->o.db_path);
     free(hub);
     *hubp = NULL;
 }

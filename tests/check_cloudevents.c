@@ -586,6 +586,199 @@ START_TEST(binary_bad)
 }
 END_TEST
 
+/* --- binary mode from transport headers: one entry point for HTTP and Kafka ---------------- */
+
+/* Transport headers built from a golden .headers file ("ce_name: value" lines), spelled as one
+ * transport sends them: "ce_" (Kafka) or "Ce-" / "ce-" alternating (HTTP, any case), with the
+ * content-type spelled as given and other headers of that transport mixed in. */
+typedef struct {
+    lh_kv_t kv[48];
+    char names[48][64];
+    size_t n;
+} transport_t;
+
+static void
+transport_add(transport_t *t, const char *name, const char *value)
+{
+    ck_assert_uint_lt(t->n, 48);
+    snprintf(t->names[t->n], sizeof(t->names[t->n]), "%s", name);
+    t->kv[t->n] = (lh_kv_t){t->names[t->n], value, value ? strlen(value) : 0};
+    t->n++;
+}
+
+static void
+transport_from(const headers_t *h, int http, const char *ctype_name, transport_t *t)
+{
+    t->n = 0;
+    if (http) {
+        transport_add(t, "Host", "127.0.0.1:7780");
+        transport_add(t, "Authorization", "Bearer secret");
+    } else {
+        transport_add(t, "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", http ? (i % 2 ? "Ce-" : "ce-") : "ce_", h->kv[i].key);
+        transport_add(t, name, h->kv[i].value);
+    }
+    transport_add(t, ctype_name, "application/json");
+    if (http)
+        transport_add(t, "User-Agent", "curl/8.5.0");
+}
+
+/* Decodes through lh_codec_decode_msg() and returns the one event, its protobuf in pb. */
+static lh_event_t *
+decode_msg_one(const lh_kv_t *kv, size_t n, const char *data, lh_format_t hint, lh_buf_t *pb)
+{
+    sink_t s = {0};
+    ck_assert_int_eq(lh_codec_decode_msg(data, strlen(data), hint, kv, n, NULL, collect, &s), 1);
+    lh_event_t *ev = expect_one(&s);
+    assert_valid(ev);
+    lh_buf_reset(pb);
+    ck_assert_int_eq(lh_codec_pb_encode(ev, pb), 0);
+    return ev;
+}
+
+START_TEST(binary_http_and_kafka_headers_agree)
+{
+    char path[1024];
+    headers_t h;
+    const char *golden[] = {"service_upgraded", "incident_detected"};
+    for (size_t g = 0; g < 2; g++) {
+        snprintf(path, sizeof(path), "%s/cdevents/binary/%s.headers", LH_TEST_DATA, golden[g]);
+        headers_load(path, &h);
+        snprintf(path, sizeof(path), "%s/cdevents/binary/%s.json", LH_TEST_DATA, golden[g]);
+        char *data = lh_test_must_read(path);
+
+        transport_t http, kafka;
+        transport_from(&h, 1, "Content-Type", &http);
+        transport_from(&h, 0, "content-type", &kafka);
+        lh_buf_t pb_http = LH_BUF_INIT, pb_kafka = LH_BUF_INIT, pb_attrs = LH_BUF_INIT;
+        lh_event_t *eh = decode_msg_one(http.kv, http.n, data, LH_FMT_AUTO, &pb_http);
+        lh_event_t *ek = decode_msg_one(kafka.kv, kafka.n, data, LH_FMT_AUTO, &pb_kafka);
+
+        /* the same event, field for field (its protobuf), with the same raw CloudEvent */
+        ck_assert_uint_eq(pb_http.len, pb_kafka.len);
+        ck_assert_msg(memcmp(pb_http.data, pb_kafka.data, pb_http.len) == 0,
+                      "%s: HTTP and Kafka headers decode to different events", golden[g]);
+        ck_assert_int_eq(eh->raw_format, LH_FMT_CLOUDEVENTS);
+        ck_assert_uint_eq(eh->raw_len, ek->raw_len);
+        ck_assert(memcmp(eh->raw, ek->raw, eh->raw_len) == 0);
+        /* the transports' other headers are no attributes */
+        ck_assert_ptr_null(memmem(eh->raw, eh->raw_len, "Bearer", 6));
+        ck_assert_ptr_null(memmem(ek->raw, ek->raw_len, "traceparent", 11));
+
+        /* and the same as the attributes given directly (the ce_binary entry point) */
+        transport_t attrs;
+        attrs.n = 0;
+        for (size_t i = 0; i < h.n; i++)
+            transport_add(&attrs, h.kv[i].key, h.kv[i].value);
+        transport_add(&attrs, "content-type", "application/json");
+        sink_t s = {0};
+        ck_assert_int_eq(
+            lh_codec_decode_ce_binary(attrs.kv, attrs.n, data, strlen(data), NULL, collect, &s), 1);
+        lh_event_t *ea = expect_one(&s);
+        ck_assert_int_eq(lh_codec_pb_encode(ea, &pb_attrs), 0);
+        ck_assert_uint_eq(pb_attrs.len, pb_http.len);
+        ck_assert(memcmp(pb_attrs.data, pb_http.data, pb_http.len) == 0);
+
+        /* a hint of CLOUDEVENTS is binary mode all the same */
+        lh_event_t *ec = decode_msg_one(kafka.kv, kafka.n, data, LH_FMT_CLOUDEVENTS, &pb_attrs);
+        ck_assert_uint_eq(pb_attrs.len, pb_http.len);
+        ck_assert(memcmp(pb_attrs.data, pb_http.data, pb_http.len) == 0);
+
+        lh_event_destroy(&eh);
+        lh_event_destroy(&ek);
+        lh_event_destroy(&ea);
+        lh_event_destroy(&ec);
+        lh_buf_free(&pb_http);
+        lh_buf_free(&pb_kafka);
+        lh_buf_free(&pb_attrs);
+        free(data);
+        free(h.text);
+    }
+}
+END_TEST
+
+/* When the headers make binary mode, and when they are ignored. */
+START_TEST(binary_mode_rule)
+{
+    lh_buf_t pb = LH_BUF_INIT;
+    const char *loophub_json =
+        "{\"id\":\"j-1\",\"kind\":\"deploy\",\"time\":\"2026-11-20T10:00:00Z\","
+        "\"service\":\"api\",\"environment\":\"prod\","
+        "\"deploy\":{\"deploy_id\":\"D-1\",\"status\":\"succeeded\"}}";
+    char structured[512];
+    snprintf(structured, sizeof(structured),
+             "{\"specversion\":\"1.0\",\"id\":\"s-1\",\"source\":\"/ci\","
+             "\"type\":\"dev.cdevents.service.deployed.0.3.0\",\"time\":\"2026-11-20T10:00:00Z\","
+             "\"data\":%s}",
+             bin_data);
+    transport_t t;
+
+    /* no ce specversion header: not binary mode, the other headers change nothing */
+    t.n = 0;
+    transport_add(&t, "ce_id", "b-1");
+    transport_add(&t, "content-type", "application/json");
+    lh_event_t *ev = decode_msg_one(t.kv, t.n, loophub_json, LH_FMT_AUTO, &pb);
+    str_eq(ev->id, "j-1", "id");
+    lh_event_destroy(&ev);
+
+    /* a structured content type wins over ce headers (both bindings say so) */
+    t.n = 0;
+    transport_add(&t, "ce_specversion", "1.0");
+    transport_add(&t, "ce_id", "b-1");
+    transport_add(&t, "Content-Type", "application/cloudevents+json; charset=utf-8");
+    ev = decode_msg_one(t.kv, t.n, structured, LH_FMT_AUTO, &pb);
+    str_eq(ev->id, "s-1", "structured id");
+    lh_event_destroy(&ev);
+
+    /* a hint for another format ignores the headers */
+    t.n = 0;
+    transport_add(&t, "ce-specversion", "1.0");
+    ev = decode_msg_one(t.kv, t.n, loophub_json, LH_FMT_JSON, &pb);
+    str_eq(ev->id, "j-1", "hinted id");
+    lh_event_destroy(&ev);
+
+    /* binary mode without an id: one rejection naming it, whatever the spelling */
+    const char *spellings[] = {"ce-specversion", "CE_SPECVERSION", "Ce_SpecVersion"};
+    for (int i = 0; i < 3; i++) {
+        t.n = 0;
+        transport_add(&t, spellings[i], "1.0");
+        transport_add(&t, "ce-source", "/ci");
+        transport_add(&t, "ce_type", "dev.cdevents.service.deployed.0.3.0");
+        sink_t s = {0};
+        ck_assert_int_eq(lh_codec_decode_msg(bin_data, strlen(bin_data), LH_FMT_AUTO, t.kv, t.n,
+                                             NULL, collect, &s),
+                         1);
+        ck_assert_int_eq(s.n, 1);
+        ck_assert_ptr_null(s.ev[0]);
+        ck_assert_int_eq(s.err[0], LH_EMISSING);
+        ck_assert_msg(strstr(s.why[0], "'id'"), "%s", s.why[0]);
+    }
+
+    /* a header without a value is no attribute; more headers than fit on the stack are read */
+    t.n = 0;
+    transport_add(&t, "ce_specversion", "1.0");
+    transport_add(&t, "ce_id", "b-many");
+    transport_add(&t, "ce_source", "/ci");
+    transport_add(&t, "ce_type", "dev.cdevents.service.deployed.0.3.0");
+    transport_add(&t, "ce_actor", NULL);
+    while (t.n < 44)
+        transport_add(&t, "x-filler", "x");
+    lh_kv_t many[100];
+    for (size_t i = 0; i < 100; i++)
+        many[i] = i < t.n ? t.kv[i] : (lh_kv_t){"x-more", "y", 1};
+    many[99] = (lh_kv_t){"ce_time", "2026-11-20T10:00:00Z", 20};
+    ev = decode_msg_one(many, 100, bin_data, LH_FMT_AUTO, &pb);
+    str_eq(ev->id, "b-many", "id past 64 headers");
+    ck_assert_int_eq(ev->time_ns, 1795168800LL * LH_NS_PER_SEC); /* ce_time, the 100th header */
+    ck_assert_ptr_null(ev->actor);
+    lh_event_destroy(&ev);
+    lh_buf_free(&pb);
+}
+END_TEST
+
 /* --- bad input ---------------------------------------------------------------------------- */
 
 #define CE_HEAD                                                                                    \
@@ -984,6 +1177,8 @@ suite(void)
         {"golden_batch_public", golden_batch_public, 0, 0},
         {"binary_golden", binary_golden, 0, 0},
         {"binary_bad", binary_bad, 0, 0},
+        {"binary_http_and_kafka_headers_agree", binary_http_and_kafka_headers_agree, 0, 0},
+        {"binary_mode_rule", binary_mode_rule, 0, 0},
         {"unknown_types", unknown_types, 0, 0},
         {"missing_fields", missing_fields, 0, 0},
         {"wrong_types", wrong_types, 0, 0},

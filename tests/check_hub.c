@@ -64,7 +64,7 @@ hub_open(int with_router)
     lh_hub_opts_default(&o);
     o.db_path = fx.db;
     if (fx.wal_bytes)
-        o.store.wal_checkpoint_bytes = fx.wal_bytes;
+        o.wal_checkpoint_bytes = fx.wal_bytes;
     ck_assert_int_eq(lh_hub_new(&o, &fx.hub), 0);
     if (with_router) {
         const lh_adapter_ops_t *ops;
@@ -356,6 +356,172 @@ START_TEST(test_router_bad_envelope_answered)
 }
 END_TEST
 
+/* ---- lh_hub_submit: raw bytes + headers, the hub decodes ---------------------------------- */
+
+/* An input adapter that only records the verdicts done() brings. */
+typedef struct {
+    int calls;
+    void *token;
+    lh_ack_status_t status[8];
+    char id[8][64];
+    char why[8][256];
+    size_t n;
+} fake_in_t;
+
+static void
+fake_in_done(void *ctx, void *token, const lh_ack_t *acks, size_t n)
+{
+    fake_in_t *f = ctx;
+    f->calls++;
+    f->token = token;
+    f->n = n < 8 ? n : 8;
+    for (size_t i = 0; i < f->n; i++) {
+        f->status[i] = acks[i].status;
+        snprintf(f->id[i], sizeof(f->id[i]), "%s", acks[i].id ? acks[i].id : "");
+        snprintf(f->why[i], sizeof(f->why[i]), "%s", acks[i].why ? acks[i].why : "");
+    }
+}
+
+static void
+fake_in_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+static const lh_adapter_ops_t fake_in_ops = {
+    .name = "fake-in",
+    .done = fake_in_done,
+    .destroy = fake_in_destroy,
+};
+
+/* Transport headers from a golden "ce_name: value" file, with prefix ("ce-" HTTP, "ce_" Kafka)
+ * and one unrelated header of that transport. Names and values point into text/names. */
+typedef struct {
+    lh_kv_t kv[24];
+    char names[24][64];
+    char *text;
+    size_t n;
+} hdrs_t;
+
+static void
+hdrs_load(hdrs_t *h, const char *file, const char *prefix, const char *ctype_name,
+          const char *other)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/cdevents/binary/%s", LH_TEST_DATA, file);
+    h->text = lh_test_must_read(path);
+    h->n = 0;
+    h->kv[h->n++] = (lh_kv_t){other, "x", 1};
+    char *save = NULL;
+    for (char *line = strtok_r(h->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *colon = strchr(line, ':');
+        ck_assert_ptr_nonnull(colon);
+        *colon = 0;
+        char *val = colon + 1;
+        while (*val == ' ')
+            val++;
+        ck_assert_uint_lt(h->n, 23);
+        snprintf(h->names[h->n], sizeof(h->names[h->n]), "%s%s", prefix, line + 3);
+        h->kv[h->n] = (lh_kv_t){h->names[h->n], val, strlen(val)};
+        h->n++;
+    }
+    h->kv[h->n++] = (lh_kv_t){ctype_name, "application/json", 16};
+}
+
+/* Submits one message as adapter a, turns the hub until done() came for it. */
+static void
+submit_and_ack(lh_adapter_t *a, fake_in_t *f, lh_submit_t *m, void *token)
+{
+    m->from = a;
+    m->token = token;
+    int before = f->calls;
+    ck_assert_int_eq(lh_hub_submit(fx.hub, m), 0);
+    for (int i = 0; i < 50 && f->calls == before; i++)
+        lh_hub_turn(fx.hub, 10);
+    ck_assert_int_eq(f->calls, before + 1);
+    ck_assert_ptr_eq(f->token, token);
+}
+
+START_TEST(test_submit_binary_mode_http_and_kafka)
+{
+    hub_open(0);
+    fake_in_t *f = calloc(1, sizeof(*f));
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_in_ops, f, NULL), 0);
+    lh_adapter_t *a = lh_hub_adapter_of(fx.hub, f);
+    ck_assert_ptr_nonnull(a);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/cdevents/binary/service_upgraded.json", LH_TEST_DATA);
+    size_t dlen = 0;
+    char *data = lh_test_read_file(path, &dlen);
+    ck_assert_ptr_nonnull(data);
+    int tok1, tok2, tok3, tok4;
+
+    /* HTTP spelling: stored */
+    hdrs_t http;
+    hdrs_load(&http, "service_upgraded.headers", "Ce-", "Content-Type", "Host");
+    lh_submit_t m = {
+        .origin = "http:test", .data = data, .len = dlen, .headers = http.kv, .n_headers = http.n};
+    submit_and_ack(a, f, &m, &tok1);
+    ck_assert_uint_eq(f->n, 1);
+    ck_assert_msg(f->status[0] == LH_ACK_OK, "HTTP headers: %s", f->why[0]);
+    ck_assert_str_eq(f->id[0], "bin-deploy-1");
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'bin-deploy-1' AND "
+                                     "service = 'checkout' AND environment = 'staging'"),
+                     1);
+
+    /* Kafka spelling of the same attributes: the same event (a duplicate of it) */
+    hdrs_t kafka;
+    hdrs_load(&kafka, "service_upgraded.headers", "ce_", "content-type", "traceparent");
+    m = (lh_submit_t){.origin = "kafka:test/0",
+                      .data = data,
+                      .len = dlen,
+                      .headers = kafka.kv,
+                      .n_headers = kafka.n};
+    submit_and_ack(a, f, &m, &tok2);
+    ck_assert_uint_eq(f->n, 1);
+    ck_assert_int_eq(f->status[0], LH_ACK_DUPLICATE);
+    ck_assert_str_eq(f->id[0], "bin-deploy-1");
+
+    /* binary mode without ce_id: rejected by the codec, the data quarantined as it came */
+    for (size_t i = 0; i < kafka.n; i++)
+        if (strcmp(kafka.kv[i].key, "ce_id") == 0)
+            kafka.kv[i].key = "x-not-an-id";
+    submit_and_ack(a, f, &m, &tok3);
+    ck_assert_int_eq(f->status[0], LH_ACK_REJECTED);
+    ck_assert_msg(strstr(f->why[0], "'id'"), "%s", f->why[0]);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM quarantine WHERE origin = "
+                                     "'kafka:test/0' AND length(payload) > 0"),
+                     1);
+
+    /* a rejection of the adapter's own: nothing decoded, counted, quarantined with its reason */
+    int64_t rejected = metric(fx.hub, "loophub_rejected_total");
+    m = (lh_submit_t){.origin = "zmq:test",
+                      .data = "{\"id\":\"never\"}",
+                      .len = 14,
+                      .reject = "bad envelope: test"};
+    submit_and_ack(a, f, &m, &tok4);
+    ck_assert_int_eq(f->status[0], LH_ACK_REJECTED);
+    ck_assert_str_eq(f->why[0], "bad envelope: test");
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM quarantine WHERE reason = "
+                                     "'bad envelope: test' AND payload = CAST('{\"id\":\"never\"}' "
+                                     "AS BLOB)"),
+                     1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_rejected_total"), rejected + 1);
+
+    /* no adapter: no done(); an empty message is one rejection */
+    int calls = f->calls;
+    m = (lh_submit_t){.origin = NULL, .data = NULL, .len = 0, .token = &tok1};
+    ck_assert_int_eq(lh_hub_submit(fx.hub, &m), 0);
+    ck_assert_int_ge(lh_hub_turn(fx.hub, 0), 0);
+    ck_assert_int_eq(f->calls, calls);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM quarantine WHERE origin = '?'"), 1);
+
+    free(http.text);
+    free(kafka.text);
+    free(data);
+}
+END_TEST
+
 /* ---- outbox with an asynchronous sink --------------------------------------------------- */
 
 /* Alerts not yet done on a sink, from the store's view of one row per (sink, alert). */
@@ -404,7 +570,8 @@ static const lh_adapter_ops_t fake_ops = {
 static void
 submit(lh_hub_t *hub, const char *json)
 {
-    ck_assert_int_eq(lh_hub_submit(hub, NULL, "test", json, strlen(json), 0, NULL), 0);
+    lh_submit_t m = {.origin = "test", .data = json, .len = strlen(json)};
+    ck_assert_int_eq(lh_hub_submit(hub, &m), 0);
 }
 
 static int
@@ -850,6 +1017,7 @@ hub_suite(void)
         {"disk_full_no_ack_until_durable", test_disk_full_no_ack_until_durable, 30, 0},
         {"exit_with_uncommitted_batch", test_exit_with_uncommitted_batch, 20, 0},
         {"router_bad_envelope_answered", test_router_bad_envelope_answered, 20, 0},
+        {"submit_binary_mode_http_and_kafka", test_submit_binary_mode_http_and_kafka, 20, 0},
         {"wal_checkpoints_in_metrics", test_wal_checkpoints_in_metrics, 30, 0},
         {"async_sink_failure_retries_only_that_alert",
          test_async_sink_failure_retries_only_that_alert, 20, 0},

@@ -768,7 +768,8 @@ static const lh_adapter_ops_t test_out_ops = {.name = "test-out", .publish = tes
 static void
 submit(lh_hub_t *hub, lh_adapter_t *from, const char *json)
 {
-    ck_assert_int_eq(lh_hub_submit(hub, from, "test", json, strlen(json), 0, NULL), 0);
+    lh_submit_t m = {.from = from, .origin = "test", .data = json, .len = strlen(json)};
+    ck_assert_int_eq(lh_hub_submit(hub, &m), 0);
 }
 
 /* lh_hub_metrics() after some traffic: the registry plus the store's gauges, still clean. */

@@ -468,14 +468,14 @@ http_start(void *ctx, lh_hub_t *hub)
 }
 
 static int
-http_pollitems(void *ctx, zmq_pollitem_t *items, int max)
+http_pollitems(void *ctx, lh_pollitem_t *items, int max)
 {
     lh__http_t *h = ctx;
     if (!h->d || max < 1)
         return 0;
     memset(&items[0], 0, sizeof(items[0]));
     items[0].fd = h->epoll_fd;
-    items[0].events = ZMQ_POLLIN;
+    items[0].events = LH_POLLIN;
     return 1;
 }
 

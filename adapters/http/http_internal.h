@@ -13,9 +13,9 @@
 #include <microhttpd.h>
 #include <stddef.h>
 
-#include "hub.h"
 #include "loophub/adapter.h"
 #include "loophub/buf.h"
+#include "loophub/hub.h"
 
 typedef struct lh__http lh__http_t;
 typedef struct lh__http_req lh__http_req_t;
@@ -48,8 +48,7 @@ struct lh__http_req {
     int suspended; /* MHD_suspend_connection() in effect */
     int in_hub;    /* the hub holds this request as a token: done() is still to come */
     int conn_gone; /* libmicrohttpd is finished with the request */
-    int hint;      /* lh_format_t for lh_hub_submit */
-    int ce_binary; /* CloudEvents binary mode (ce-* headers) */
+    int hint;      /* lh_format_t for lh_hub_submit (the headers go along: ce-* binary mode) */
     unsigned code; /* the answer */
     lh_buf_t resp;
     const char *ctype;

@@ -16,8 +16,8 @@
 #include "loophub/error.h"
 #include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/timeline.h"
 #include "loophub/timeutil.h"
-#include "query.h"
 
 /* --- helpers ------------------------------------------------------------------------------ */
 
@@ -122,10 +122,8 @@ check_events(lh__http_t *h, lh__http_req_t *r)
         r->hint = LH_FMT_CLOUDEVENTS;
         return 0;
     }
-    if (has_ce_headers(r)) { /* binary mode: the body is the data, of any content type */
-        r->ce_binary = 1;
-        return 0;
-    }
+    if (has_ce_headers(r)) /* binary mode: the body is the data, of any content type */
+        return 0;          /* (the hub's codec reads the ce-* headers) */
     if (!ct || media_is(ct, "application/json"))
         return 0;
     if (media_is(ct, "application/protobuf") || media_is(ct, "application/x-protobuf")) {
@@ -156,80 +154,51 @@ check_alertmanager(lh__http_t *h, lh__http_req_t *r)
     return 1;
 }
 
-#define MAX_CE_ATTRS 64
-
 typedef struct {
-    lh_kv_t kv[MAX_CE_ATTRS];
-    size_t n;
-} ce_attrs_t;
+    lh_kv_t *kv;
+    size_t n, cap;
+} headers_t;
 
 static enum MHD_Result
-collect_ce(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
-    ce_attrs_t *a = cls;
-    if (!key || !value || a->n == MAX_CE_ATTRS)
-        return MHD_YES;
-    const char *name = NULL;
-    if (strncasecmp(key, "ce-", 3) == 0 && key[3])
-        name = key + 3;
-    else if (strcasecmp(key, "content-type") == 0)
-        name = "content-type";
-    if (name) {
-        a->kv[a->n].key = name;
-        a->kv[a->n].value = value;
-        a->kv[a->n].value_len = strlen(value);
-        a->n++;
-    }
+    headers_t *h = cls;
+    if (key && h->n < h->cap)
+        h->kv[h->n++] = (lh_kv_t){key, value, value ? strlen(value) : 0};
     return MHD_YES;
 }
 
-typedef struct {
-    lh__http_t *h;
-    lh__http_req_t *r;
-    int called;
-    int rc;
-} ce_sink_t;
-
-static int
-ce_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
-{
-    ce_sink_t *s = arg;
-    s->called = 1;
-    s->r->in_hub = 1;
-    static const char empty[1] = "";
-    const void *raw = s->r->body.data ? (const void *)s->r->body.data : empty;
-    s->rc = lh_hub_submit_event(s->h->hub, s->h->self, s->r->origin, ev, err, id, why, raw,
-                                s->r->body.len, s->r);
-    return 1; /* one event per request */
-}
-
+/* Hands the body to the hub with the request's headers, as they came: the hub's codec decides
+ * the format (the hint from the content type, or CloudEvents binary mode from ce-* headers). */
 static int
 handle_submit(lh__http_t *h, lh__http_req_t *r)
 {
-    int rc;
     h->submitted++;
-    /* never hand the hub a NULL payload, even an empty one (it copies it with memcpy) */
-    static const char empty[1] = "";
-    const void *body = r->body.data ? (const void *)r->body.data : empty;
-    if (r->ce_binary) {
-        ce_attrs_t a;
-        a.n = 0;
-        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_ce, &a);
-        ce_sink_t s = {.h = h, .r = r, .called = 0, .rc = 0};
-        rc = lh_codec_decode_ce_binary(a.kv, a.n, body, r->body.len, &lh_hub_opts(h->hub)->codec,
-                                       ce_sink, &s);
-        if (rc >= 0 && !s.called)
-            rc = LH_ENOMEM;
-        else if (rc >= 0)
-            rc = s.rc;
-    } else {
-        r->in_hub = 1;
-        rc = lh_hub_submit(h->hub, h->self, r->origin, body, r->body.len, r->hint, r);
+    headers_t hd = {NULL, 0, 0};
+    int count = MHD_get_connection_values(r->conn, MHD_HEADER_KIND, NULL, NULL);
+    if (count > 0 && (hd.kv = malloc((size_t)count * sizeof(*hd.kv))) != NULL) {
+        hd.cap = (size_t)count;
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hd);
     }
+    int rc = LH_ENOMEM;
+    if (count <= 0 || hd.kv) {
+        lh_submit_t s = {.from = h->self,
+                         .origin = r->origin,
+                         .data = r->body.data,
+                         .len = r->body.len,
+                         .hint = r->hint,
+                         .token = r,
+                         .headers = hd.kv,
+                         .n_headers = hd.n};
+        r->in_hub = 1;
+        rc = lh_hub_submit(h->hub, &s);
+        if (rc < 0)
+            r->in_hub = 0; /* the hub kept nothing: done() will not come */
+    }
+    free(hd.kv);
     lh_buf_free(&r->body);
     if (rc < 0) {
-        /* the hub may still hold the token (done() then finds the request answered) */
         lh_log(LH_LOG_ERROR, "http", "%s: cannot submit: %s", r->origin, lh_strerror(rc));
         lh__http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "hub cannot take the request now");
         return 0;
@@ -281,7 +250,6 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
     req.deploy_id = query_arg(r, "deploy");
     req.service = query_arg(r, "service");
     req.environment = query_arg(r, "env") ? query_arg(r, "env") : query_arg(r, "environment");
-    req.window_ns = lh_hub_opts(h->hub)->corr.window_ns;
     const char *since = query_arg(r, "since"), *limit = query_arg(r, "limit");
     int selectors = !!req.incident_id + !!req.deploy_id + !!req.service;
     if (selectors != 1)
@@ -302,7 +270,7 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
             return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "limit= is not a positive number");
     }
     lh_buf_t b = LH_BUF_INIT;
-    int rc = lh_query_timeline(lh_hub_store(h->hub), &req, LH_QUERY_JSON, &b);
+    int rc = lh_hub_timeline(h->hub, &req, LH_QUERY_JSON, &b);
     if (rc == 0)
         rc = lh__http_reply(r, MHD_HTTP_OK, "application/json", b.data ? (const void *)b.data : "",
                             b.len);

@@ -85,8 +85,8 @@ int lh_kafka_settings_conf(const lh_kafka_settings_t *s, lh_kafka_conf_t *k, cha
 
 /* Input adapter: a consumer in group c->group subscribed to the events topics, plus a second
  * consumer assigned every partition of the changes topic. Each message goes to lh_hub_submit()
- * (format detected), or, in CloudEvents binary mode (ce_* headers), is decoded here and goes to
- * lh_hub_submit_event(). Its offset is stored after the hub's done(); stored offsets are
+ * with its headers (the hub detects the format; ce_* headers make it CloudEvents binary mode).
+ * Its offset is stored after the hub's done(); stored offsets are
  * committed every auto.commit.interval.ms and, synchronously, before a partition is given up.
  * c is copied. Returns 0 with *ops and *ctx (for lh_hub_add_adapter(), no sink), or LH_ECONFIG
  * (bad or missing setting, logged with librdkafka's message), LH_EKAFKA, LH_EIO, LH_ENOMEM.

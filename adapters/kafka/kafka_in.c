@@ -37,13 +37,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kafka_internal.h"
 #include "loophub/error.h"
 #include "loophub/format.h"
+#include "loophub/hub.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 
@@ -82,7 +82,6 @@ typedef struct kin {
     lh_kafka_conf_t conf;
     lh_hub_t *hub;
     lh_adapter_t *self;
-    lh_codec_opts_t codec;
     rd_kafka_t *rk; /* group consumer, events topics */
     rd_kafka_queue_t *q;
     rd_kafka_t *rk_ch; /* changes topic, manual assignment; NULL when disabled */
@@ -361,57 +360,35 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 /* --- intake --------------------------------------------------------------------------------- */
 
-typedef struct {
-    kin_t *k;
-    const char *origin;
-    const void *raw;
-    size_t raw_len;
-    token_t *token; /* handed to the first event only */
-    int submitted, err;
-} ce_arg_t;
-
-static int
-ce_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
-{
-    ce_arg_t *a = arg;
-    void *tok = a->submitted ? NULL : a->token;
-    int rc = lh_hub_submit_event(a->k->hub, a->k->self, a->origin, ev, err, id, why, a->raw,
-                                 a->raw_len, tok);
-    if (rc) {
-        a->err = rc;
-        return 1;
-    }
-    a->submitted = 1;
-    return 0;
-}
-
-/* CloudEvents binary mode: a ce_specversion header. Returns the number of attributes (0: not
- * binary mode). Header values stay owned by the message. */
+/* The message's headers as they came (names and values owned by the message); the hub's codec
+ * reads CloudEvents binary mode (ce_* headers) from them. Returns how many; kv holds at most
+ * max, or *heap (malloc'd, the caller frees it) when there are more. */
 static size_t
-ce_headers(const rd_kafka_message_t *m, lh_kv_t *kv, size_t max)
+headers_of(const rd_kafka_message_t *m, lh_kv_t *kv, size_t max, lh_kv_t **heap)
 {
+    *heap = NULL;
     rd_kafka_headers_t *hdrs = NULL;
     if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs)
         return 0;
+    size_t cnt = rd_kafka_header_cnt(hdrs);
+    if (cnt > max) {
+        *heap = malloc(cnt * sizeof(**heap));
+        if (!*heap)
+            return 0; /* decoded without its headers: a binary-mode message is then rejected */
+        kv = *heap;
+        max = cnt;
+    }
     size_t n = 0;
-    int binary = 0;
     const char *name;
     const void *val;
     size_t size;
     for (size_t i = 0; n < max && rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++) {
-        if (strncmp(name, "ce_", 3) == 0) {
-            kv[n].key = name + 3;
-            binary |= strcmp(name, "ce_specversion") == 0;
-        } else if (strcasecmp(name, "content-type") == 0) {
-            kv[n].key = "content-type";
-        } else {
-            continue;
-        }
-        kv[n].value = val ? val : "";
+        kv[n].key = name;
+        kv[n].value = val;
         kv[n].value_len = val ? size : 0;
         n++;
     }
-    return binary ? n : 0;
+    return n;
 }
 
 /* Hands one message to the hub. Returns 0 or LH_ENOMEM. */
@@ -423,24 +400,20 @@ submit(kin_t *k, rd_kafka_t *rk, const rd_kafka_message_t *m)
     token_t *t = token_new(k, rk, m);
     if (!t)
         return LH_ENOMEM;
-    lh_kv_t kv[MAX_HEADERS];
-    size_t n = ce_headers(m, kv, MAX_HEADERS);
-    /* On failure the token is not put back: the hub may hold it (done() frees it) or not (its
-     * chunk goes with destroy); the error is fatal for the hub anyway. */
-    if (n == 0)
-        return lh_hub_submit(k->hub, k->self, origin, m->payload, m->len, 0, t);
-    ce_arg_t a = {k, origin, m->payload, m->len, t, 0, 0};
-    int rc = lh_codec_decode_ce_binary(kv, n, m->payload ? m->payload : "", m->len, &k->codec,
-                                       ce_sink, &a);
-    if (!a.submitted && !a.err) {
-        /* the codec said nothing (out of memory): record the message as rejected */
-        rc = lh_hub_submit_event(k->hub, k->self, origin, NULL, rc < 0 ? rc : LH_EDECODE, NULL,
-                                 "cannot decode CloudEvents binary-mode message", m->payload,
-                                 m->len, t);
-        a.err = rc;
-        a.submitted = rc == 0;
-    }
-    return a.submitted ? 0 : (a.err ? a.err : LH_ENOMEM);
+    lh_kv_t kv[MAX_HEADERS], *heap;
+    size_t n = headers_of(m, kv, MAX_HEADERS, &heap);
+    lh_submit_t s = {.from = k->self,
+                     .origin = origin,
+                     .data = m->payload,
+                     .len = m->len,
+                     .token = t,
+                     .headers = heap ? heap : kv,
+                     .n_headers = n};
+    /* On failure the token is not put back: the hub kept nothing (done() will not come) and its
+     * chunk goes with destroy; the error is fatal for the hub anyway. */
+    int rc = lh_hub_submit(k->hub, &s);
+    free(heap);
+    return rc;
 }
 
 /* Polls one queue: returns messages handled, or LH_E* (fatal). */
@@ -563,14 +536,14 @@ kin_start(void *ctx, lh_hub_t *hub)
 }
 
 static int
-kin_pollitems(void *ctx, zmq_pollitem_t *items, int max)
+kin_pollitems(void *ctx, lh_pollitem_t *items, int max)
 {
     kin_t *k = ctx;
     if (max < 1 || k->stopped)
         return 0;
     items[0].socket = NULL;
     items[0].fd = k->pipefd[0];
-    items[0].events = ZMQ_POLLIN;
+    items[0].events = LH_POLLIN;
     items[0].revents = 0;
     return 1;
 }
@@ -706,7 +679,6 @@ lh_kafka_in_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **c
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&k->cv, &ca);
     pthread_condattr_destroy(&ca);
-    lh_codec_opts_default(&k->codec);
     int rc = lh__kafka_conf_copy(&k->conf, c);
     if (!rc)
         rc = lh__kafka_pipe(k->pipefd);

@@ -19,6 +19,7 @@
 
 #include "kafka_internal.h"
 #include "loophub/error.h"
+#include "loophub/hub.h"
 #include "loophub/log.h"
 
 #define COMPONENT "kafka"
@@ -69,14 +70,14 @@ kout_start(void *ctx, lh_hub_t *hub)
 }
 
 static int
-kout_pollitems(void *ctx, zmq_pollitem_t *items, int max)
+kout_pollitems(void *ctx, lh_pollitem_t *items, int max)
 {
     kout_t *o = ctx;
     if (max < 1)
         return 0;
     items[0].socket = NULL;
     items[0].fd = o->pipefd[0];
-    items[0].events = ZMQ_POLLIN;
+    items[0].events = LH_POLLIN;
     items[0].revents = 0;
     return 1;
 }

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "loophub/error.h"
+#include "loophub/hub.h"
 #include "loophub/log.h"
 #include "zmq_adapter.h"
 
@@ -56,14 +58,14 @@ zin_start(void *vctx, lh_hub_t *hub)
 }
 
 static int
-zin_pollitems(void *vctx, zmq_pollitem_t *items, int max)
+zin_pollitems(void *vctx, lh_pollitem_t *items, int max)
 {
     zin_t *z = vctx;
     if (max < 1 || z->stopped)
         return 0;
     items[0].socket = z->sock;
     items[0].fd = 0;
-    items[0].events = ZMQ_POLLIN;
+    items[0].events = LH_POLLIN;
     items[0].revents = 0;
     return 1;
 }
@@ -117,7 +119,11 @@ zin_read(void *vctx, int budget)
         got++;
         if (z->kind != LH_ZMQ_ROUTER) {
             zmq_msg_t *p = &f[n - 1];
-            lh_hub_submit(z->hub, z->self, z->origin, zmq_msg_data(p), zmq_msg_size(p), 0, NULL);
+            lh_submit_t s = {.from = z->self,
+                             .origin = z->origin,
+                             .data = zmq_msg_data(p),
+                             .len = zmq_msg_size(p)};
+            lh_hub_submit(z->hub, &s);
         } else {
             /* [identity][delimiter?][tag?][payload] */
             int k = 1;
@@ -143,24 +149,27 @@ zin_read(void *vctx, int budget)
                 memcpy(t->tag, zmq_msg_data(&f[k]), tag_len);
             t->tag[tag_len] = 0;
             zmq_msg_t *p = &f[n - 1];
-            int rc;
+            lh_submit_t s = {.from = z->self,
+                             .origin = z->origin,
+                             .data = zmq_msg_data(p),
+                             .len = zmq_msg_size(p),
+                             .token = t};
+            char why[160];
             if (bad) {
                 /* answered like any rejection (a REQ peer would wait forever otherwise),
                  * counted and quarantined with the last frame */
-                char why[160];
                 snprintf(why, sizeof(why),
                          "bad envelope: %d frames%s after the identity; expected [tag] payload "
                          "(after an empty delimiter for REQ peers)",
                          n - 1 + dropped, delim ? " (delimiter included)" : "");
                 lh_hub_count(z->hub, LH_COUNT_ZMQ_BAD_ENVELOPE, 1);
-                rc = lh_hub_submit_event(z->hub, z->self, z->origin, NULL, LH_EDECODE, NULL, why,
-                                         n > 1 ? zmq_msg_data(p) : "", n > 1 ? zmq_msg_size(p) : 0,
-                                         t);
-            } else {
-                rc = lh_hub_submit(z->hub, z->self, z->origin, zmq_msg_data(p), zmq_msg_size(p), 0,
-                                   t);
+                s.reject = why;
+                if (n < 2) { /* only the identity: nothing to quarantine */
+                    s.data = NULL;
+                    s.len = 0;
+                }
             }
-            if (rc < 0) {
+            if (lh_hub_submit(z->hub, &s) < 0) {
                 /* the hub kept nothing of the message: it will not call done() */
                 zmq_msg_close(&t->identity);
                 free(t);

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "loophub/error.h"
+#include "loophub/hub.h"
 #include "loophub/log.h"
 #include "zmq_adapter.h"
 
@@ -36,7 +38,7 @@ zpub_start(void *vctx, lh_hub_t *hub)
 }
 
 static int
-zpub_pollitems(void *vctx, zmq_pollitem_t *items, int max)
+zpub_pollitems(void *vctx, lh_pollitem_t *items, int max)
 {
     zpub_t *z = vctx;
     if (max < 1)
@@ -44,7 +46,7 @@ zpub_pollitems(void *vctx, zmq_pollitem_t *items, int max)
     /* XPUB delivers subscription messages; they must be read or they pile up */
     items[0].socket = z->sock;
     items[0].fd = 0;
-    items[0].events = ZMQ_POLLIN;
+    items[0].events = LH_POLLIN;
     items[0].revents = 0;
     return 1;
 }

@@ -7,6 +7,8 @@
  * with "context" and "subject", the form of the CDEvents specification's own examples) and binary
  * mode (attributes as ce_* headers, the CDEvent as the message value). Binary mode is turned into
  * the structured form first, so there is one mapping. docs/formats.md is the user's table of it.
+ * lh_codec_decode_msg() is where every transport's headers come in (HTTP ce-*, Kafka ce_*): it
+ * alone decides binary mode and picks the attributes out, so the transports cannot disagree.
  *
  * Precedence: the CloudEvents envelope wins over the CDEvent's context (id, source, type, time);
  * loophub's extras (service, environment, hosts, actor, deploy_id, ...) are read from CloudEvents
@@ -894,5 +896,86 @@ lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data
         rc = report(obj, 1, sink, arg);
     }
     json_decref(obj);
+    return rc;
+}
+
+/* --- binary mode from a transport's headers -------------------------------------------------- */
+
+/* The attribute a transport header carries: "ce-<name>" (HTTP) or "ce_<name>" (Kafka), prefix in
+ * any case, gives <name>; "content-type" (any case) gives "content-type"; anything else NULL. */
+static const char *
+header_attr(const char *key)
+{
+    if (!key)
+        return NULL;
+    if ((key[0] == 'c' || key[0] == 'C') && (key[1] == 'e' || key[1] == 'E') &&
+        (key[2] == '-' || key[2] == '_') && key[3])
+        return key + 3;
+    if (strcasecmp(key, "content-type") == 0)
+        return "content-type";
+    return NULL;
+}
+
+/* 1 when a content-type value names a structured CloudEvent (single or batch). */
+static int
+ctype_structured(const char *v, size_t len)
+{
+    static const char pre[] = "application/cloudevents";
+    size_t n = sizeof(pre) - 1;
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        len--;
+    }
+    return len >= n && strncasecmp(v, pre, n) == 0;
+}
+
+/* 1 when the headers put the message in CloudEvents binary mode (see lh_codec_decode_msg()). */
+static int
+binary_mode(const lh_kv_t *h, size_t n)
+{
+    int spec = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = header_attr(h[i].key);
+        if (!a)
+            continue;
+        if (a != h[i].key + 3) { /* content-type */
+            if (h[i].value && ctype_structured(h[i].value, h[i].value_len))
+                return 0;
+        } else if (strcasecmp(a, "specversion") == 0) {
+            spec = 1;
+        }
+    }
+    return spec;
+}
+
+#define CE_HEADERS_ON_STACK 64
+
+int
+lh_codec_decode_msg(const void *buf, size_t len, lh_format_t hint, const lh_kv_t *headers,
+                    size_t n_headers, const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg)
+{
+    if (!headers || n_headers == 0 || (hint != LH_FMT_AUTO && hint != LH_FMT_CLOUDEVENTS) ||
+        !binary_mode(headers, n_headers))
+        return lh_codec_decode(buf, len, hint, o, sink, arg);
+    lh_kv_t stack[CE_HEADERS_ON_STACK];
+    lh_kv_t *attrs = stack;
+    if (n_headers > CE_HEADERS_ON_STACK) {
+        attrs = malloc(n_headers * sizeof(*attrs));
+        if (!attrs)
+            return LH_ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < n_headers; i++) {
+        const char *a = header_attr(headers[i].key);
+        if (!a)
+            continue;
+        attrs[n].key = a;
+        attrs[n].value = headers[i].value;
+        attrs[n].value_len = headers[i].value ? headers[i].value_len : 0;
+        n++;
+    }
+    int rc = lh_codec_decode_ce_binary(attrs, n, buf, len, o, sink, arg);
+    if (attrs != stack)
+        free(attrs);
     return rc;
 }

@@ -1,19 +1,11 @@
 /*
  * query.h - read-only queries over the timeline store: the postmortem timeline
- * (docs/correlation.md, README.md `loophub timeline`).
+ * (docs/correlation.md, README.md `loophub timeline`). The request and its selectors
+ * are public (loophub/timeline.h); this module runs them against a store.
  *
- * A query reads a store opened read-only (or the hub's own, between batches) and writes one
- * document into a caller's lh_buf_t: aligned human text, or one JSON document (the same JSON
- * the HTTP API serves at GET /v1/timeline). Nothing is cut silently: a request limit caps the
- * events shown and the document then says how many were left out.
- *
- * Three selectors:
- *  - incident: the incident's events (all states, time order), the suspects the correlator
- *    recorded, the alerts sent, linked tickets, and the resolution time;
- *  - deploy: the change (all events of one deploy_id), its outcomes, linked tickets and the
- *    change's outcome class (pending, healthy, suspect, failed, rolled_back);
- *  - service: every event of one service and environment since a moment, with the
- *    correlated alerts of those outcomes.
+ * A query reads a store opened read-only (or the hub's own, between batches: lh_hub_timeline())
+ * and writes one document into a caller's lh_buf_t: aligned human text, or one JSON document (the
+ * same JSON the HTTP API serves at GET /v1/timeline).
  */
 #ifndef LOOPHUB_QUERY_H
 #define LOOPHUB_QUERY_H
@@ -21,39 +13,8 @@
 #include <stdint.h>
 
 #include "loophub/buf.h"
+#include "loophub/timeline.h"
 #include "store.h"
-
-typedef enum {
-    LH_TIMELINE_NONE = 0,
-    LH_TIMELINE_INCIDENT = 1,
-    LH_TIMELINE_DEPLOY = 2,
-    LH_TIMELINE_SERVICE = 3,
-} lh_timeline_mode_t;
-
-typedef enum {
-    LH_QUERY_TEXT = 0, /* aligned human lines */
-    LH_QUERY_JSON = 1, /* one JSON document, compact, no trailing newline */
-} lh_query_format_t;
-
-/* "text", "json". Parser returns 0 or LH_EINVAL. */
-const char *lh_query_format_name(lh_query_format_t f);
-int lh_query_format_parse(const char *s, lh_query_format_t *out);
-
-typedef struct lh_timeline_req {
-    lh_timeline_mode_t mode;
-    const char *incident_id; /* LH_TIMELINE_INCIDENT */
-    const char *deploy_id;   /* LH_TIMELINE_DEPLOY */
-    const char *service;     /* LH_TIMELINE_SERVICE, with environment */
-    const char *environment;
-    int64_t since_ns;       /* service: how far back from now (default 24h) */
-    int64_t window_ns;      /* deploy: correlation window deciding "pending" (default 2h) */
-    int64_t now_ns;         /* 0: the wall clock */
-    int64_t limit;          /* max events shown; 0: all */
-    const char *store_name; /* how the store is named in text ("loophub.db"); NULL: none */
-} lh_timeline_req_t;
-
-/* Fills the defaults above (mode NONE, since 24h, window 2h, now 0, limit 0). */
-void lh_timeline_req_default(lh_timeline_req_t *r);
 
 /* Runs the timeline query and appends the document to out (text ends with a newline; JSON is
  * one object without one). Returns 0; LH_EINVAL for an incomplete request (no mode, missing id,

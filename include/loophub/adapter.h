@@ -1,13 +1,18 @@
 /*
  * adapter.h - the one interface every transport implements (ZeroMQ, Kafka, HTTP).
  *
- * The hub is a single-threaded reactor (zmq_poll). An adapter hands it poll items (ZMQ
- * sockets or plain fds); when one is ready the hub calls read(), which drains what is there
- * (at most budget messages, never blocking) and passes each message to lh_hub_submit(). After
- * the batch holding a message is committed, the hub calls done() with one ack per event the
- * message carried, so the adapter can acknowledge durably stored data (ROUTER reply, Kafka
- * offset store, HTTP response). Output adapters are the outbox's sinks: registered under a
- * sink name, they get publish() for each outbox alert.
+ * An adapter sees only the public headers (include/loophub/): this one, hub.h for what it
+ * hands over (lh_hub_submit()), and the data types they name. It never decodes a payload
+ * format: it gives the hub the bytes as they arrived, with the transport's headers when it has
+ * any (HTTP request headers, Kafka message headers), and the hub's codec decides (including
+ * CloudEvents binary mode, from ce-* / ce_* headers).
+ *
+ * The hub is a single-threaded reactor. An adapter hands it poll items (ZeroMQ sockets or plain
+ * fds); when one is ready the hub calls read(), which drains what is there (at most budget
+ * messages, never blocking) and passes each message to lh_hub_submit(). After the batch holding
+ * a message is committed, the hub calls done() with one ack per event the message carried, so
+ * the adapter can acknowledge durably stored data (ROUTER reply, Kafka offset store, HTTP
+ * response). Output adapters get publish() for each outbox alert.
  *
  * Sinks: the hub keeps each sink's done marks in the store under its name, so the name must stay
  * the same from one run to the next ("zmq-pub", "kafka": LH_ZMQ_PUB_SINK, LH_KAFKA_OUT_SINK).
@@ -16,20 +21,34 @@
  * oldest alert of its outbox (it delivers the history it missed).
  *
  * Blocking rules: no op may block. read() returns when the socket would block or the budget is
- * spent; publish() queues or drops, never waits.
+ * spent; publish() queues or drops, never waits. Every op runs on the hub's thread.
  */
 #ifndef LOOPHUB_ADAPTER_H
 #define LOOPHUB_ADAPTER_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <zmq.h>
 
 #include "loophub/correlated.h"
 #include "loophub/event.h"
 
 typedef struct lh_hub lh_hub_t;
 typedef struct lh_adapter lh_adapter_t;
+
+/* One thing the hub polls for an adapter. Laid out exactly like zmq_pollitem_t (the hub checks
+ * this at compile time and hands the array to zmq_poll() as is), so a ZeroMQ socket goes in
+ * socket (fd ignored) and a plain file descriptor in fd with socket NULL. events is what to wait
+ * for (LH_POLLIN, LH_POLLOUT, the same bits as ZMQ_POLLIN/ZMQ_POLLOUT); revents is set by the
+ * hub's poll. Adapters need not include <zmq.h> to fill one. */
+typedef struct lh_pollitem {
+    void *socket;
+    int fd;
+    short events;
+    short revents;
+} lh_pollitem_t;
+
+#define LH_POLLIN 1
+#define LH_POLLOUT 2
 
 typedef enum {
     LH_ACK_OK = 0,
@@ -50,9 +69,9 @@ typedef struct lh_adapter_ops {
     int (*start)(void *ctx, lh_hub_t *hub);
     /* Fills at most max poll items; returns how many (0: nothing to poll). Called once per loop
      * turn, so items may change between turns. */
-    int (*pollitems)(void *ctx, zmq_pollitem_t *items, int max);
+    int (*pollitems)(void *ctx, lh_pollitem_t *items, int max);
     /* One of this adapter's items is ready: read at most budget messages without blocking,
-     * each through lh_hub_submit(). Returns messages read, or LH_E* on a fatal error. */
+     * each through lh_hub_submit() (hub.h). Returns messages read, or LH_E* on a fatal error. */
     int (*read)(void *ctx, int budget);
     /* After commit: the verdicts for the message submitted with token. */
     void (*done)(void *ctx, void *token, const lh_ack_t *acks, size_t n);
@@ -80,23 +99,9 @@ typedef struct lh_adapter_ops {
  * LH_ESTORE, and then destroy() has been called. */
 int lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const char *sink);
 
-/* Hands one message to the hub. origin names where it came from ("zmq-pull",
- * "kafka:loophub.events/3") for logs and quarantine. hint is an lh_format_t (0: detect). When
- * token is non-NULL the adapter's done() is called with it after the message's batch is
- * committed (or after its rejection is recorded). Returns 0, or LH_ENOMEM: then the hub has kept
- * nothing of the message and done() is never called for token (the adapter still owns it). */
-int lh_hub_submit(lh_hub_t *hub, lh_adapter_t *from, const char *origin, const void *data,
-                  size_t len, int hint, void *token);
-
-/* Same, for adapters that decode themselves (e.g. CloudEvents binary mode with ce_* headers):
- * ev (ownership passes), or NULL for a rejection with err/why and, when it could be read, the
- * event's id (kept in the ack and the quarantine). On error, as for lh_hub_submit(). */
-int lh_hub_submit_event(lh_hub_t *hub, lh_adapter_t *from, const char *origin, lh_event_t *ev,
-                        int err, const char *id, const char *why, const void *raw, size_t raw_len,
-                        void *token);
-
-/* The adapter registered with ctx: the handle an input passes as lh_hub_submit's from, and an
- * asynchronous output as lh_hub_alert_done/failed's sink. NULL when ctx is not registered. */
+/* The adapter registered with ctx: the handle an input passes as lh_submit_t.from, and an
+ * asynchronous output as lh_hub_alert_done/failed's sink. NULL when ctx is not registered. Call
+ * it in start(). */
 lh_adapter_t *lh_hub_adapter_of(lh_hub_t *hub, void *ctx);
 
 /* For asynchronous outputs: alert seq has been delivered on sink (it is marked done in the

@@ -61,9 +61,10 @@ int lh_codec_decode(const void *buf, size_t len, lh_format_t hint, const lh_code
 int lh_codec_decode_one(const void *buf, size_t len, lh_format_t hint, const lh_codec_opts_t *o,
                         lh_event_t **out, char *why, size_t whylen);
 
-/* CloudEvents binary mode (Kafka ce_* headers, HTTP ce-* headers): the attributes come as
- * name/value pairs (names without the "ce_"/"ce-" prefix; "content-type" as is), the value is
- * the event data (a CDEvent's JSON). Reports one event or rejection through sink. */
+/* CloudEvents binary mode, once the attributes are known: they come as name/value pairs (names
+ * without the "ce_"/"ce-" prefix, any case; "content-type" as is), the data is the event data (a
+ * CDEvent's JSON). Reports one event or rejection through sink. Transports go through
+ * lh_codec_decode_msg() below, which picks the attributes out of their headers. */
 typedef struct lh_kv {
     const char *key;
     const char *value;
@@ -71,6 +72,23 @@ typedef struct lh_kv {
 } lh_kv_t;
 int lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data, size_t len,
                               const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg);
+
+/* The one entry point for a message as a transport delivered it: its bytes and, when the
+ * transport has them, its headers (HTTP request headers, Kafka message headers; NULL/0 for none;
+ * names as they came, values value_len bytes, a NULL value for a header without one). The hub
+ * calls it for every lh_hub_submit(); an adapter never decodes.
+ *
+ * CloudEvents binary mode, the same rule for HTTP and Kafka: with hint LH_FMT_AUTO or
+ * LH_FMT_CLOUDEVENTS, a "ce-specversion" (HTTP) or "ce_specversion" (Kafka) header - names
+ * case-insensitive - makes the message binary mode, unless a content-type header names a
+ * structured CloudEvent (application/cloudevents+json, application/cloudevents-batch+json: the
+ * bytes are the whole CloudEvent then). In binary mode every "ce-<name>" / "ce_<name>" header is
+ * attribute <name>, content-type is datacontenttype, other headers are ignored, and the bytes are
+ * the data: as lh_codec_decode_ce_binary(). Otherwise the headers are ignored and this is
+ * lh_codec_decode(buf, len, hint, ...). Returns as lh_codec_decode(). */
+int lh_codec_decode_msg(const void *buf, size_t len, lh_format_t hint, const lh_kv_t *headers,
+                        size_t n_headers, const lh_codec_opts_t *o, lh_decode_sink_fn sink,
+                        void *arg);
 
 /* Protobuf (loophub.v1.Event). decode: 0 and *out, or LH_EDECODE with why. */
 int lh_codec_pb_decode(const void *buf, size_t len, lh_event_t **out, char *why, size_t whylen);

@@ -1,0 +1,118 @@
+/*
+ * hub.h - the hub as an adapter or an embedding program sees it: create, run and stop it, hand
+ * it messages, read its metrics and timelines. The store and the correlator stay inside.
+ *
+ * The hub is a single-threaded reactor that owns the store (one SQLite file) and the correlator.
+ * One loop turn: poll every adapter's items; drain what is ready into the batch (bounded by
+ * batch_max events and batch_ms milliseconds); commit the batch in one SQLite transaction
+ * (insert, dedupe, correlate, write the outbox); then acknowledge (adapters' done()) and publish
+ * the outbox to the output adapters. Nothing is acknowledged before it is durable. When a commit
+ * fails (disk full, I/O error) the batch is kept, intake pauses and the commit is retried every
+ * second; nothing is acknowledged meanwhile.
+ *
+ * Threads: every function here runs on the thread that runs the loop (lh_hub_run/lh_hub_turn),
+ * except lh_hub_request_stop(), which is async-signal-safe. Errors are LH_E* (loophub/error.h).
+ */
+#ifndef LOOPHUB_HUB_H
+#define LOOPHUB_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loophub/adapter.h"
+#include "loophub/buf.h"
+#include "loophub/event.h"
+#include "loophub/format.h"
+#include "loophub/timeline.h"
+
+/* lh_hub_t (opaque) and lh_adapter_t are declared in adapter.h. */
+
+/* What a user sets. lh_hub_opts_default() fills every field; change the ones you need. The hub
+ * copies the struct (and db_path); the strings of codec must outlive the hub. */
+typedef struct lh_hub_opts {
+    const char *db_path;              /* the store, created when missing (default "loophub.db") */
+    int synchronous_full;             /* 1 (default): SQLite synchronous=FULL; 0: NORMAL */
+    int page_size;                    /* bytes, for a store created now (default 16384) */
+    int64_t wal_checkpoint_bytes;     /* WAL size that starts a background checkpoint (default
+                                       * 64 MiB) */
+    int64_t window_ns;                /* correlation window (default 2h) */
+    lh_severity_t alert_min_severity; /* alerts below it are no outcome (default error) */
+    int batch_max;                    /* events per transaction (default 4000) */
+    int batch_ms;                     /* longest a turn keeps draining input (default 10) */
+    lh_limits_t limits;               /* payload and field limits (lh_limits_default()) */
+    lh_codec_opts_t codec;            /* decoder options; codec.limits is ignored (the hub
+                                       * points it at limits above) */
+    lh_alerts_format_t alerts_format; /* encoding for output adapters (default protobuf) */
+} lh_hub_opts_t;
+
+void lh_hub_opts_default(lh_hub_opts_t *o);
+
+/* Opens the store and the correlator. Returns 0 and *out (destroy it with lh_hub_destroy()), or
+ * the store's/correlator's error (already logged): LH_ESTORE, LH_ESCHEMA, LH_ELOCKED (another
+ * hub writes that store), LH_ENOMEM; *out is NULL then. */
+int lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out);
+
+/* The options in force (defaults resolved), owned by the hub, valid until lh_hub_destroy(). */
+const lh_hub_opts_t *lh_hub_opts(lh_hub_t *hub);
+
+/* Starts every registered adapter (lh_hub_add_adapter(), adapter.h). Returns 0 or the first
+ * error (logged). */
+int lh_hub_start_adapters(lh_hub_t *hub);
+
+/* Runs the loop until lh_hub_request_stop(); then stops intake, commits what is in hand,
+ * publishes the outbox and returns 0 (or LH_E* on a fatal error). Adapters must be added and
+ * started before. */
+int lh_hub_run(lh_hub_t *hub);
+
+/* One loop turn with the given poll timeout (tests, benchmarks and embedding programs drive the
+ * hub this way instead of lh_hub_run()). Returns the number of events committed, or LH_E*. */
+int lh_hub_turn(lh_hub_t *hub, int timeout_ms);
+
+/* Async-signal-safe: asks the loop to stop. */
+void lh_hub_request_stop(lh_hub_t *hub);
+
+/* Destroys adapters, correlator and store; *hub becomes NULL. NULL-safe. Messages never
+ * committed are given back to their adapters (forget()), not acknowledged. */
+void lh_hub_destroy(lh_hub_t **hub);
+
+/* One message handed to the hub: the bytes as the transport delivered them, plus its headers
+ * when the transport has any. The hub decodes (lh_codec_decode_msg(), format.h): detection or the
+ * hint, and CloudEvents binary mode when the headers say so (HTTP ce-*, Kafka ce_*). Everything
+ * is read during the call only: the hub copies what it keeps. */
+typedef struct lh_submit {
+    lh_adapter_t *from; /* the submitting adapter (lh_hub_adapter_of()); NULL for a program
+                         * that submits directly: then no done() is called */
+    const char *origin; /* where it came from, for logs and the quarantine ("zmq-pull",
+                         * "kafka:loophub.events/3", "http:127.0.0.1:5123"); NULL: "?" */
+    const void *data;   /* the payload (NULL when len is 0) */
+    size_t len;
+    int hint;               /* an lh_format_t; 0 (LH_FMT_AUTO): detect */
+    void *token;            /* handed back to from's done(); NULL: no done() for this message */
+    const lh_kv_t *headers; /* the transport's headers as they came (NULL: none) */
+    size_t n_headers;
+    const char *reject; /* non-NULL: the adapter rejects the message itself (say a bad
+                         * envelope) with this reason: nothing is decoded; it is counted,
+                         * quarantined with data and acknowledged as one rejection */
+} lh_submit_t;
+
+/* Hands one message to the hub. When m->from and m->token are set, from's done() is called with
+ * the token after the message's batch is committed (or after its rejection is recorded), with one
+ * ack per event the message held. Returns 0, or LH_ENOMEM: then the hub has kept nothing of the
+ * message and done() is never called for the token (the adapter still owns it). */
+int lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m);
+
+/* Appends the hub's counters and the store's gauges to out in Prometheus text format. Returns 0
+ * or LH_ENOMEM. */
+int lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out);
+
+/* Runs a timeline query (loophub/timeline.h) against the hub's own store, between batches (the
+ * loop is single-threaded: a query never sees half a batch), and appends the document to out.
+ * req->window_ns is replaced by the hub's correlation window; the rest is used as given.
+ * Returns 0; LH_EINVAL for an incomplete request (no mode, missing id, service without
+ * environment, negative limit); LH_ENOTFOUND when the incident or deploy id is not stored
+ * (nothing appended); LH_ESTORE (logged); LH_ENOMEM. On error out may hold part of a document:
+ * reset it. */
+int lh_hub_timeline(lh_hub_t *hub, const lh_timeline_req_t *req, lh_query_format_t fmt,
+                    lh_buf_t *out);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * timeline.h - what a postmortem timeline request says (DESIGN §3 "change-to-outcome timeline",
+ * §5 `loophub timeline`, GET /v1/timeline): the selector, its arguments, and the document format.
+ *
+ * A request is plain data owned by the caller; the strings it points to are only read, and only
+ * during the call that takes it (lh_hub_timeline() in hub.h, or the core's query module over a
+ * store opened read-only). Nothing is cut silently: a limit caps the events shown and the
+ * document then says how many were left out.
+ *
+ * Three selectors:
+ *  - incident: the incident's events (all states, time order), the suspects the correlator
+ *    recorded, the alerts sent, linked tickets, and the resolution time;
+ *  - deploy: the change (all events of one deploy_id), its outcomes, linked tickets and the
+ *    change's outcome class (pending, healthy, suspect, failed, rolled_back);
+ *  - service: every event of one service and environment since a moment, with the
+ *    correlated alerts of those outcomes.
+ */
+#ifndef LOOPHUB_TIMELINE_H
+#define LOOPHUB_TIMELINE_H
+
+#include <stdint.h>
+
+typedef enum {
+    LH_TIMELINE_NONE = 0,
+    LH_TIMELINE_INCIDENT = 1,
+    LH_TIMELINE_DEPLOY = 2,
+    LH_TIMELINE_SERVICE = 3,
+} lh_timeline_mode_t;
+
+typedef enum {
+    LH_QUERY_TEXT = 0, /* aligned human lines, ending with a newline */
+    LH_QUERY_JSON = 1, /* one JSON document, compact, no trailing newline */
+} lh_query_format_t;
+
+/* "text", "json" (a static string). The parser returns 0 and *out, or LH_EINVAL. */
+const char *lh_query_format_name(lh_query_format_t f);
+int lh_query_format_parse(const char *s, lh_query_format_t *out);
+
+typedef struct lh_timeline_req {
+    lh_timeline_mode_t mode;
+    const char *incident_id; /* LH_TIMELINE_INCIDENT */
+    const char *deploy_id;   /* LH_TIMELINE_DEPLOY */
+    const char *service;     /* LH_TIMELINE_SERVICE, with environment */
+    const char *environment;
+    int64_t since_ns;       /* service: how far back from now (default 24h) */
+    int64_t window_ns;      /* deploy: correlation window deciding "pending" (default 2h; a
+                             * hub's own timeline uses the hub's window instead) */
+    int64_t now_ns;         /* 0: the wall clock */
+    int64_t limit;          /* max events shown; 0: all */
+    const char *store_name; /* how the store is named in text ("loophub.db"); NULL: none */
+} lh_timeline_req_t;
+
+/* Fills the defaults above (mode NONE, no ids, since 24h, window 2h, now 0, limit 0). */
+void lh_timeline_req_default(lh_timeline_req_t *r);
+
+#endif
