@@ -251,9 +251,9 @@ lh_hub_start_adapters(lh_hub_t *hub)
 {
     for (int i = 0; i < hub->n_adapters; i++) {
         lh_adapter_t *a = &hub->adapters[i];
-        if (a->started || !a->ops->start)
+        if (a->started)
             continue;
-        int rc = a->ops->start(a->ctx, hub);
+        int rc = a->ops->start ? a->ops->start(a->ctx, hub) : 0; /* start() is optional */
         if (rc < 0)
             return rc;
         a->started = 1;

@@ -751,7 +751,7 @@ END_TEST
 /* ---- through the hub ------------------------------------------------------------------- */
 
 static const lh_adapter_ops_t test_in_ops = {.name = "test-in"};
-/* a sink that is never started: its alerts stay pending (loophub_outbox_sink_pending) */
+/* a sink that takes every alert at once */
 static int
 test_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *p, size_t n)
 {

@@ -65,7 +65,8 @@ typedef struct lh_ack {
 
 typedef struct lh_adapter_ops {
     const char *name; /* "zmq-pull", "kafka-in", ... */
-    /* Bind / connect / start. 0 or LH_E* (the message is logged by the adapter). */
+    /* Optional: bind / connect / start, from lh_hub_start_adapters(). 0 or LH_E* (the message
+     * is logged by the adapter). Without it the adapter counts as started right away there. */
     int (*start)(void *ctx, lh_hub_t *hub);
     /* Fills at most max poll items; returns how many (0: nothing to poll). Called once per loop
      * turn, so items may change between turns. */
