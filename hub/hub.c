@@ -1,5 +1,6 @@
 /*
- * hub.c - the reactor and the ingest pipeline.
+ * hub.c - the hub's lifecycle and its reactor loop; the ingest pipeline is pipeline.c, the
+ * outbox outbox.c, the metrics metrics.c.
  *
  * Invariants:
  *  - Only this thread touches the store, the correlator and the batch.
@@ -16,6 +17,7 @@
  *    transaction commits); see outbox.h for when they get a transaction of their own.
  */
 #include "hub.h"
+#include "hub_internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -49,60 +51,6 @@ _Static_assert(offsetof(lh_pollitem_t, revents) == offsetof(zmq_pollitem_t, reve
 _Static_assert(sizeof(((lh_pollitem_t *)0)->events) == sizeof(((zmq_pollitem_t *)0)->events),
                "lh_pollitem_t.events size");
 _Static_assert(LH_POLLIN == ZMQ_POLLIN && LH_POLLOUT == ZMQ_POLLOUT, "LH_POLLIN/LH_POLLOUT");
-
-#define MAX_ADAPTERS 32
-#define MAX_POLLITEMS 128
-
-struct lh_adapter {
-    const lh_adapter_ops_t *ops;
-    void *ctx;
-    int sink; /* a sink: its index in the outbox (lh_outbox_add_sink); -1 for the others */
-    int started;
-    int mslot; /* inputs: the adapter label slot in the metrics registry */
-};
-
-typedef struct item {
-    lh_event_t *ev; /* NULL when rejected at decode */
-    int err;        /* 0, or the rejection */
-    char *id;       /* for rejections: the id when it could be read (malloc'd) */
-    char *why;      /* malloc'd reason */
-    size_t msg;     /* index into batch.msgs */
-    lh_ack_status_t status;
-} item_t;
-
-typedef struct msg {
-    lh_adapter_t *from;
-    void *token;
-    char *origin;
-    void *raw; /* copy of the payload, kept only when something in it was rejected */
-    size_t raw_len;
-    size_t first, n; /* items */
-} msg_t;
-
-struct lh_hub {
-    lh_hub_opts_t o;             /* as given, db_path copied, codec.limits -> o.limits */
-    lh_store_opts_t store_o;     /* mapped from o */
-    lh_correlator_opts_t corr_o; /* mapped from o */
-    lh_store_t *st;
-    lh_correlator_t *corr;
-    lh_adapter_t adapters[MAX_ADAPTERS];
-    int n_adapters;
-    volatile sig_atomic_t stop;
-    int stopping;
-
-    item_t *items;
-    size_t n_items, cap_items;
-    msg_t *msgs;
-    size_t n_msgs, cap_msgs;
-    int stalled; /* last commit failed */
-    int64_t stalled_retry_at;
-
-    lh_outbox_t *ob; /* the sinks, their cursors and retries, done marks waiting */
-
-    lh_buf_t pb; /* reused encode buffer */
-
-    lh__metrics_t metrics;
-};
 
 /* The public options take their defaults from the modules' own, so each default is written once. */
 void
@@ -269,331 +217,6 @@ lh_hub_request_stop(lh_hub_t *hub)
     hub->stop = 1;
 }
 
-/* --- batch ------------------------------------------------------------------------------- */
-
-static int
-push_msg(lh_hub_t *hub, lh_adapter_t *from, const char *origin, void *token)
-{
-    if (hub->n_msgs == hub->cap_msgs) {
-        size_t cap = hub->cap_msgs ? hub->cap_msgs * 2 : 256;
-        msg_t *m = realloc(hub->msgs, cap * sizeof(*m));
-        if (!m)
-            return LH_ENOMEM;
-        hub->msgs = m;
-        hub->cap_msgs = cap;
-    }
-    msg_t *m = &hub->msgs[hub->n_msgs];
-    memset(m, 0, sizeof(*m));
-    m->from = from;
-    m->token = token;
-    m->origin = strdup(origin ? origin : "?");
-    if (!m->origin)
-        return LH_ENOMEM;
-    m->first = hub->n_items;
-    hub->n_msgs++;
-    return 0;
-}
-
-static int
-push_item(lh_hub_t *hub, lh_event_t *ev, int err, const char *id, const char *why)
-{
-    if (hub->n_items == hub->cap_items) {
-        size_t cap = hub->cap_items ? hub->cap_items * 2 : 1024;
-        item_t *v = realloc(hub->items, cap * sizeof(*v));
-        if (!v) {
-            lh_event_destroy(&ev);
-            return LH_ENOMEM;
-        }
-        hub->items = v;
-        hub->cap_items = cap;
-    }
-    item_t *it = &hub->items[hub->n_items++];
-    memset(it, 0, sizeof(*it));
-    it->ev = ev;
-    it->err = err;
-    it->msg = hub->n_msgs - 1;
-    if (!ev) {
-        it->err = err ? err : LH_EDECODE;
-        it->id = id ? strdup(id) : NULL;
-        it->why = strdup(why ? why : "cannot decode");
-    }
-    hub->msgs[hub->n_msgs - 1].n++;
-    lh__metrics_add(&hub->metrics, LH_M_EVENTS_RECEIVED_TOTAL, 0, 1);
-    return 0;
-}
-
-typedef struct {
-    lh_hub_t *hub;
-    int err; /* an item could not be kept: the whole message is taken back */
-} submit_ctx_t;
-
-static int
-decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
-{
-    submit_ctx_t *sc = arg;
-    int rc = push_item(sc->hub, ev, err, id, why);
-    if (rc < 0) {
-        sc->err = rc;
-        return 1;
-    }
-    return 0;
-}
-
-static int commit_batch(lh_hub_t *hub);
-
-static void
-keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
-{
-    msg_t *m = &hub->msgs[hub->n_msgs - 1];
-    for (size_t i = m->first; i < m->first + m->n; i++) {
-        if (hub->items[i].err) {
-            m->raw = malloc(len ? len : 1);
-            if (m->raw) {
-                if (len)
-                    memcpy(m->raw, data, len);
-                m->raw_len = len;
-            }
-            return;
-        }
-    }
-}
-
-/* Takes back the message pushed last (and its items) after its submission failed: the adapter
- * keeps its token, done() will not be called for it. */
-static void
-drop_last_msg(lh_hub_t *hub)
-{
-    msg_t *m = &hub->msgs[hub->n_msgs - 1];
-    for (size_t i = m->first; i < hub->n_items; i++) {
-        lh_event_destroy(&hub->items[i].ev);
-        free(hub->items[i].id);
-        free(hub->items[i].why);
-    }
-    lh__metrics_add(&hub->metrics, LH_M_EVENTS_RECEIVED_TOTAL, 0,
-                    -(int64_t)(hub->n_items - m->first));
-    hub->n_items = m->first;
-    free(m->origin);
-    free(m->raw);
-    hub->n_msgs--;
-}
-
-static void
-maybe_flush(lh_hub_t *hub)
-{
-    if (hub->n_items >= (size_t)hub->o.batch_max && !hub->stalled)
-        commit_batch(hub);
-}
-
-int
-lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
-{
-    static const char empty[1] = "";
-    const void *data = m->data && m->len ? m->data : empty;
-    size_t len = m->data ? m->len : 0;
-    int rc = push_msg(hub, m->from, m->origin, m->from ? m->token : NULL);
-    if (rc < 0)
-        return rc;
-    submit_ctx_t sc = {hub, 0};
-    if (m->reject)
-        rc = decode_sink(NULL, LH_EDECODE, NULL, m->reject, &sc);
-    else
-        rc = lh_codec_decode_msg(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
-                                 &hub->o.codec, decode_sink, &sc);
-    if (rc < 0 || sc.err < 0) {
-        drop_last_msg(hub);
-        return rc < 0 ? rc : sc.err;
-    }
-    keep_raw_if_rejected(hub, data, len);
-    maybe_flush(hub);
-    return 0;
-}
-
-/* Marks an item rejected (inside the transaction; counted once the batch is committed). */
-static void
-reject(item_t *it, int err, const char *why)
-{
-    if (!it->why)
-        it->why = strdup(why);
-    it->err = err;
-    it->status = LH_ACK_REJECTED;
-}
-
-/* After the commit: count and log (at most once a second per reason) one rejection. */
-static void
-account_rejection(lh_hub_t *hub, const item_t *it)
-{
-    lh__metrics_reject(&hub->metrics, it->err);
-    const msg_t *m = &hub->msgs[it->msg];
-    const char *id = it->ev ? it->ev->id : it->id;
-    lh_log_ratelimited(lh__metrics_reason_name(lh__metrics_reason(it->err)), LH_LOG_WARN,
-                       "pipeline", "rejected %s%s%sfrom %s: %s", id ? "event " : "a message ",
-                       id ? id : "", id ? " " : "", m->origin, it->why ? it->why : "?");
-}
-
-static void
-free_batch(lh_hub_t *hub)
-{
-    for (size_t i = 0; i < hub->n_items; i++) {
-        lh_event_destroy(&hub->items[i].ev);
-        free(hub->items[i].id);
-        free(hub->items[i].why);
-    }
-    for (size_t i = 0; i < hub->n_msgs; i++) {
-        free(hub->msgs[i].origin);
-        free(hub->msgs[i].raw);
-    }
-    hub->n_items = hub->n_msgs = 0;
-}
-
-/* Runs the whole batch inside one transaction, with the waiting done marks. Returns 0 or
- * LH_ESTORE (rolled back). */
-static int
-store_batch(lh_hub_t *hub, int64_t now, int *alerts)
-{
-    int rc = lh_store_begin(hub->st);
-    if (rc < 0)
-        return rc;
-    size_t marks = 0;
-    if ((rc = lh_outbox_apply_done(hub->ob, &marks)) < 0)
-        goto fail;
-    char why[256];
-    for (size_t i = 0; i < hub->n_items; i++) {
-        item_t *it = &hub->items[i];
-        it->status = LH_ACK_OK;
-        if (it->ev) {
-            why[0] = 0;
-            int v = lh_event_normalize(it->ev);
-            if (v == 0)
-                v = lh_event_validate(it->ev, &hub->o.limits, now, why, sizeof(why));
-            if (v < 0) {
-                free(it->why);
-                it->why = NULL;
-                reject(it, v, why[0] ? why : lh_strerror(v));
-            }
-        } else {
-            reject(it, it->err, it->why ? it->why : "cannot decode");
-        }
-        if (it->status == LH_ACK_REJECTED) {
-            const msg_t *m = &hub->msgs[it->msg];
-            const void *payload = it->ev && it->ev->raw ? it->ev->raw : m->raw;
-            size_t plen = it->ev && it->ev->raw ? it->ev->raw_len : m->raw_len;
-            if (!payload && it->ev) {
-                lh_buf_reset(&hub->pb);
-                if (lh_codec_pb_encode(it->ev, &hub->pb) == 0) {
-                    payload = hub->pb.data;
-                    plen = hub->pb.len;
-                }
-            }
-            rc = lh_store_quarantine(hub->st, m->origin, it->why, it->ev ? it->ev->id : it->id,
-                                     payload, plen);
-            if (rc < 0)
-                goto fail;
-            continue;
-        }
-        lh_buf_reset(&hub->pb);
-        if ((rc = lh_codec_pb_encode(it->ev, &hub->pb)) < 0)
-            goto fail;
-        int outcome = lh_correlator_is_outcome(hub->corr, it->ev);
-        int64_t seq = 0;
-        rc = lh_store_insert_event(hub->st, it->ev, outcome, hub->pb.data, hub->pb.len, &seq);
-        if (rc == LH_EDUPLICATE) {
-            it->status = LH_ACK_DUPLICATE;
-            continue;
-        }
-        if (rc < 0)
-            goto fail;
-        rc = lh_correlator_add(hub->corr, it->ev, seq, now);
-        if (rc < 0)
-            goto fail;
-        *alerts += rc;
-    }
-    rc = lh_store_commit(hub->st);
-    if (rc < 0)
-        goto fail;
-    lh_outbox_done_committed(hub->ob, marks);
-    return 0;
-fail:
-    lh_store_rollback(hub->st);
-    return rc < 0 ? rc : LH_ESTORE;
-}
-
-static void
-ack_batch(lh_hub_t *hub)
-{
-    lh_ack_t stack[64];
-    for (size_t mi = 0; mi < hub->n_msgs; mi++) {
-        msg_t *m = &hub->msgs[mi];
-        if (!m->token || !m->from || !m->from->ops->done)
-            continue;
-        lh_ack_t *acks = m->n <= 64 ? stack : malloc(m->n * sizeof(lh_ack_t));
-        if (!acks)
-            acks = stack; /* degrade: ack the first 64 */
-        size_t n = acks == stack && m->n > 64 ? 64 : m->n;
-        for (size_t k = 0; k < n; k++) {
-            item_t *it = &hub->items[m->first + k];
-            acks[k].id = it->ev ? it->ev->id : it->id;
-            acks[k].status = it->status;
-            acks[k].why = it->status == LH_ACK_REJECTED ? it->why : NULL;
-        }
-        m->from->ops->done(m->from->ctx, m->token, acks, n);
-        if (acks != stack)
-            free(acks);
-    }
-}
-
-static int
-commit_batch(lh_hub_t *hub)
-{
-    if (hub->n_items == 0 && hub->n_msgs == 0)
-        return 0;
-    int64_t now = lh_now_ns();
-    int64_t t0 = lh_mono_ns();
-    int alerts = 0;
-    int rc = store_batch(hub, now, &alerts);
-    if (rc < 0) {
-        lh__metrics_add(&hub->metrics, LH_M_STORE_ERRORS_TOTAL, 0, 1);
-        lh_log_ratelimited("commit", LH_LOG_ERROR, "hub",
-                           "cannot commit a batch of %zu events (%s); intake paused, retrying",
-                           hub->n_items, lh_strerror(rc));
-        hub->stalled = 1;
-        hub->stalled_retry_at = lh_mono_ns() + LH_NS_PER_SEC;
-        return rc;
-    }
-    if (hub->stalled)
-        lh_log(LH_LOG_INFO, "hub", "store writable again; intake resumed");
-    hub->stalled = 0;
-    lh__metrics_observe(&hub->metrics, LH_M_COMMIT_SECONDS, lh_mono_ns() - t0);
-    lh__metrics_observe(&hub->metrics, LH_M_BATCH_EVENTS, (int64_t)hub->n_items);
-    int stored = 0;
-    for (size_t i = 0; i < hub->n_items; i++) {
-        const item_t *it = &hub->items[i];
-        if (it->status == LH_ACK_OK) {
-            const lh_adapter_t *from = hub->msgs[it->msg].from;
-            lh__metrics_event(&hub->metrics, it->ev->kind, from ? from->mslot : 0, 1);
-            stored++;
-        } else if (it->status == LH_ACK_DUPLICATE) {
-            lh__metrics_add(&hub->metrics, LH_M_EVENTS_DUPLICATE_TOTAL, 0, 1);
-        } else {
-            account_rejection(hub, it);
-        }
-    }
-    lh__metrics_add(&hub->metrics, LH_M_BATCHES_TOTAL, 0, 1);
-    if (alerts > 0) {
-        lh__metrics_add(&hub->metrics, LH_M_ALERTS_CREATED_TOTAL, 0, alerts);
-        lh_outbox_kick(hub->ob);
-    }
-    ack_batch(hub);
-    free_batch(hub);
-    return stored;
-}
-
-int
-lh_hub_flush(lh_hub_t *hub)
-{
-    int rc = commit_batch(hub);
-    return rc < 0 ? rc : 0;
-}
-
 /* --- outbox (outbox.c) --------------------------------------------------------------- */
 
 void
@@ -671,7 +294,7 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
     collect(hub, &ps);
     if (hub->stalled) {
         if (lh_mono_ns() >= hub->stalled_retry_at)
-            commit_batch(hub);
+            lh__hub_commit_batch(hub);
         if (hub->stalled) {
             zmq_poll(NULL, 0, timeout_ms < 200 ? timeout_ms : 200);
             return 0;
@@ -690,7 +313,7 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
             if (hub->stop || hub->stalled || lh_mono_ns() >= deadline)
                 break;
             if (hub->n_items >= (size_t)hub->o.batch_max) {
-                int c = commit_batch(hub);
+                int c = lh__hub_commit_batch(hub);
                 committed += c > 0 ? c : 0;
                 if (hub->stalled)
                     break;
@@ -701,7 +324,7 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
         }
     }
     if (!hub->stalled) {
-        int c = commit_batch(hub);
+        int c = lh__hub_commit_batch(hub);
         committed += c > 0 ? c : 0;
     }
     lh_outbox_publish(hub->ob);
@@ -733,7 +356,7 @@ lh_hub_run(lh_hub_t *hub)
             hub->adapters[i].ops->stop(hub->adapters[i].ctx);
     for (int tries = 0; tries < 5 && (hub->n_items || hub->n_msgs); tries++) {
         hub->stalled = 0;
-        commit_batch(hub);
+        lh__hub_commit_batch(hub);
     }
     lh_outbox_kick(hub->ob);
     lh_outbox_publish(hub->ob);
@@ -762,7 +385,7 @@ lh_hub_destroy(lh_hub_t **hubp)
     /* marks of alerts out (also from the sinks' last delivery reports): written before closing */
     lh_outbox_flush_done(hub->ob);
     lh_outbox_destroy(&hub->ob);
-    free_batch(hub);
+    lh__hub_free_batch(hub);
     free(hub->items);
     free(hub->msgs);
     lh_buf_free(&hub->pb);

@@ -1,0 +1,80 @@
+/*
+ * hub_internal.h - what the hub's own files share (lh_hub only): the hub's state, the adapters
+ * as registered, and the batch the pipeline gathers. hub.c runs the loop and owns the
+ * lifecycle; pipeline.c takes submissions into the batch and commits it.
+ */
+#ifndef LOOPHUB_HUB_INTERNAL_H
+#define LOOPHUB_HUB_INTERNAL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator.h"
+#include "loophub/adapter.h"
+#include "loophub/hub.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "store.h"
+
+#define MAX_ADAPTERS 32
+#define MAX_POLLITEMS 128
+
+struct lh_adapter {
+    const lh_adapter_ops_t *ops;
+    void *ctx;
+    int sink; /* a sink: its index in the outbox (lh_outbox_add_sink); -1 for the others */
+    int started;
+    int mslot; /* inputs: the adapter label slot in the metrics registry */
+};
+
+typedef struct item {
+    lh_event_t *ev; /* NULL when rejected at decode */
+    int err;        /* 0, or the rejection */
+    char *id;       /* for rejections: the id when it could be read (malloc'd) */
+    char *why;      /* malloc'd reason */
+    size_t msg;     /* index into batch.msgs */
+    lh_ack_status_t status;
+} item_t;
+
+typedef struct msg {
+    lh_adapter_t *from;
+    void *token;
+    char *origin;
+    void *raw; /* copy of the payload, kept only when something in it was rejected */
+    size_t raw_len;
+    size_t first, n; /* items */
+} msg_t;
+
+struct lh_hub {
+    lh_hub_opts_t o;             /* as given, db_path copied, codec.limits -> o.limits */
+    lh_store_opts_t store_o;     /* mapped from o */
+    lh_correlator_opts_t corr_o; /* mapped from o */
+    lh_store_t *st;
+    lh_correlator_t *corr;
+    lh_adapter_t adapters[MAX_ADAPTERS];
+    int n_adapters;
+    volatile sig_atomic_t stop;
+    int stopping;
+
+    item_t *items;
+    size_t n_items, cap_items;
+    msg_t *msgs;
+    size_t n_msgs, cap_msgs;
+    int stalled; /* last commit failed */
+    int64_t stalled_retry_at;
+
+    lh_outbox_t *ob; /* the sinks, their cursors and retries, done marks waiting */
+
+    lh_buf_t pb; /* reused encode buffer */
+
+    lh__metrics_t metrics;
+};
+
+/* pipeline.c: commits the batch in hand (store, correlate, outbox, ack). Returns the events
+ * stored, or LH_ESTORE when the commit failed (the batch is kept; intake pauses). */
+int lh__hub_commit_batch(lh_hub_t *hub);
+/* pipeline.c: frees the batch's items and messages (after their done() or forget()). */
+void lh__hub_free_batch(lh_hub_t *hub);
+
+#endif

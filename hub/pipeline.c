@@ -1,0 +1,343 @@
+/*
+ * pipeline.c - the ingest pipeline: a submitted message is decoded (the codec: format detection,
+ * CloudEvents binary mode from its headers) into items of the batch; the batch is committed in
+ * one store transaction (insert with dedupe, correlate, outbox rows, the outbox's waiting done
+ * marks), and then every message's adapter gets its verdicts (done()).
+ *
+ * Invariants: a message's done() is called exactly once, after the transaction holding its
+ * events committed (or, for a message rejected whole, after its quarantine row committed); a
+ * submission that fails leaves nothing of its message in the batch; a failed commit keeps the
+ * batch, pauses intake and retries, and nothing is acknowledged meanwhile.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_internal.h"
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "loophub/timeutil.h"
+
+/* --- batch ------------------------------------------------------------------------------- */
+
+static int
+push_msg(lh_hub_t *hub, lh_adapter_t *from, const char *origin, void *token)
+{
+    if (hub->n_msgs == hub->cap_msgs) {
+        size_t cap = hub->cap_msgs ? hub->cap_msgs * 2 : 256;
+        msg_t *m = realloc(hub->msgs, cap * sizeof(*m));
+        if (!m)
+            return LH_ENOMEM;
+        hub->msgs = m;
+        hub->cap_msgs = cap;
+    }
+    msg_t *m = &hub->msgs[hub->n_msgs];
+    memset(m, 0, sizeof(*m));
+    m->from = from;
+    m->token = token;
+    m->origin = strdup(origin ? origin : "?");
+    if (!m->origin)
+        return LH_ENOMEM;
+    m->first = hub->n_items;
+    hub->n_msgs++;
+    return 0;
+}
+
+static int
+push_item(lh_hub_t *hub, lh_event_t *ev, int err, const char *id, const char *why)
+{
+    if (hub->n_items == hub->cap_items) {
+        size_t cap = hub->cap_items ? hub->cap_items * 2 : 1024;
+        item_t *v = realloc(hub->items, cap * sizeof(*v));
+        if (!v) {
+            lh_event_destroy(&ev);
+            return LH_ENOMEM;
+        }
+        hub->items = v;
+        hub->cap_items = cap;
+    }
+    item_t *it = &hub->items[hub->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->ev = ev;
+    it->err = err;
+    it->msg = hub->n_msgs - 1;
+    if (!ev) {
+        it->err = err ? err : LH_EDECODE;
+        it->id = id ? strdup(id) : NULL;
+        it->why = strdup(why ? why : "cannot decode");
+    }
+    hub->msgs[hub->n_msgs - 1].n++;
+    lh__metrics_add(&hub->metrics, LH_M_EVENTS_RECEIVED_TOTAL, 0, 1);
+    return 0;
+}
+
+typedef struct {
+    lh_hub_t *hub;
+    int err; /* an item could not be kept: the whole message is taken back */
+} submit_ctx_t;
+
+static int
+decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
+{
+    submit_ctx_t *sc = arg;
+    int rc = push_item(sc->hub, ev, err, id, why);
+    if (rc < 0) {
+        sc->err = rc;
+        return 1;
+    }
+    return 0;
+}
+
+static void
+keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
+{
+    msg_t *m = &hub->msgs[hub->n_msgs - 1];
+    for (size_t i = m->first; i < m->first + m->n; i++) {
+        if (hub->items[i].err) {
+            m->raw = malloc(len ? len : 1);
+            if (m->raw) {
+                if (len)
+                    memcpy(m->raw, data, len);
+                m->raw_len = len;
+            }
+            return;
+        }
+    }
+}
+
+/* Takes back the message pushed last (and its items) after its submission failed: the adapter
+ * keeps its token, done() will not be called for it. */
+static void
+drop_last_msg(lh_hub_t *hub)
+{
+    msg_t *m = &hub->msgs[hub->n_msgs - 1];
+    for (size_t i = m->first; i < hub->n_items; i++) {
+        lh_event_destroy(&hub->items[i].ev);
+        free(hub->items[i].id);
+        free(hub->items[i].why);
+    }
+    lh__metrics_add(&hub->metrics, LH_M_EVENTS_RECEIVED_TOTAL, 0,
+                    -(int64_t)(hub->n_items - m->first));
+    hub->n_items = m->first;
+    free(m->origin);
+    free(m->raw);
+    hub->n_msgs--;
+}
+
+static void
+maybe_flush(lh_hub_t *hub)
+{
+    if (hub->n_items >= (size_t)hub->o.batch_max && !hub->stalled)
+        lh__hub_commit_batch(hub);
+}
+
+int
+lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
+{
+    static const char empty[1] = "";
+    const void *data = m->data && m->len ? m->data : empty;
+    size_t len = m->data ? m->len : 0;
+    int rc = push_msg(hub, m->from, m->origin, m->from ? m->token : NULL);
+    if (rc < 0)
+        return rc;
+    submit_ctx_t sc = {hub, 0};
+    if (m->reject)
+        rc = decode_sink(NULL, LH_EDECODE, NULL, m->reject, &sc);
+    else
+        rc = lh_codec_decode_msg(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
+                                 &hub->o.codec, decode_sink, &sc);
+    if (rc < 0 || sc.err < 0) {
+        drop_last_msg(hub);
+        return rc < 0 ? rc : sc.err;
+    }
+    keep_raw_if_rejected(hub, data, len);
+    maybe_flush(hub);
+    return 0;
+}
+
+/* Marks an item rejected (inside the transaction; counted once the batch is committed). */
+static void
+reject(item_t *it, int err, const char *why)
+{
+    if (!it->why)
+        it->why = strdup(why);
+    it->err = err;
+    it->status = LH_ACK_REJECTED;
+}
+
+/* After the commit: count and log (at most once a second per reason) one rejection. */
+static void
+account_rejection(lh_hub_t *hub, const item_t *it)
+{
+    lh__metrics_reject(&hub->metrics, it->err);
+    const msg_t *m = &hub->msgs[it->msg];
+    const char *id = it->ev ? it->ev->id : it->id;
+    lh_log_ratelimited(lh__metrics_reason_name(lh__metrics_reason(it->err)), LH_LOG_WARN,
+                       "pipeline", "rejected %s%s%sfrom %s: %s", id ? "event " : "a message ",
+                       id ? id : "", id ? " " : "", m->origin, it->why ? it->why : "?");
+}
+
+void
+lh__hub_free_batch(lh_hub_t *hub)
+{
+    for (size_t i = 0; i < hub->n_items; i++) {
+        lh_event_destroy(&hub->items[i].ev);
+        free(hub->items[i].id);
+        free(hub->items[i].why);
+    }
+    for (size_t i = 0; i < hub->n_msgs; i++) {
+        free(hub->msgs[i].origin);
+        free(hub->msgs[i].raw);
+    }
+    hub->n_items = hub->n_msgs = 0;
+}
+
+/* Runs the whole batch inside one transaction, with the waiting done marks. Returns 0 or
+ * LH_ESTORE (rolled back). */
+static int
+store_batch(lh_hub_t *hub, int64_t now, int *alerts)
+{
+    int rc = lh_store_begin(hub->st);
+    if (rc < 0)
+        return rc;
+    size_t marks = 0;
+    if ((rc = lh_outbox_apply_done(hub->ob, &marks)) < 0)
+        goto fail;
+    char why[256];
+    for (size_t i = 0; i < hub->n_items; i++) {
+        item_t *it = &hub->items[i];
+        it->status = LH_ACK_OK;
+        if (it->ev) {
+            why[0] = 0;
+            int v = lh_event_normalize(it->ev);
+            if (v == 0)
+                v = lh_event_validate(it->ev, &hub->o.limits, now, why, sizeof(why));
+            if (v < 0) {
+                free(it->why);
+                it->why = NULL;
+                reject(it, v, why[0] ? why : lh_strerror(v));
+            }
+        } else {
+            reject(it, it->err, it->why ? it->why : "cannot decode");
+        }
+        if (it->status == LH_ACK_REJECTED) {
+            const msg_t *m = &hub->msgs[it->msg];
+            const void *payload = it->ev && it->ev->raw ? it->ev->raw : m->raw;
+            size_t plen = it->ev && it->ev->raw ? it->ev->raw_len : m->raw_len;
+            if (!payload && it->ev) {
+                lh_buf_reset(&hub->pb);
+                if (lh_codec_pb_encode(it->ev, &hub->pb) == 0) {
+                    payload = hub->pb.data;
+                    plen = hub->pb.len;
+                }
+            }
+            rc = lh_store_quarantine(hub->st, m->origin, it->why, it->ev ? it->ev->id : it->id,
+                                     payload, plen);
+            if (rc < 0)
+                goto fail;
+            continue;
+        }
+        lh_buf_reset(&hub->pb);
+        if ((rc = lh_codec_pb_encode(it->ev, &hub->pb)) < 0)
+            goto fail;
+        int outcome = lh_correlator_is_outcome(hub->corr, it->ev);
+        int64_t seq = 0;
+        rc = lh_store_insert_event(hub->st, it->ev, outcome, hub->pb.data, hub->pb.len, &seq);
+        if (rc == LH_EDUPLICATE) {
+            it->status = LH_ACK_DUPLICATE;
+            continue;
+        }
+        if (rc < 0)
+            goto fail;
+        rc = lh_correlator_add(hub->corr, it->ev, seq, now);
+        if (rc < 0)
+            goto fail;
+        *alerts += rc;
+    }
+    rc = lh_store_commit(hub->st);
+    if (rc < 0)
+        goto fail;
+    lh_outbox_done_committed(hub->ob, marks);
+    return 0;
+fail:
+    lh_store_rollback(hub->st);
+    return rc < 0 ? rc : LH_ESTORE;
+}
+
+static void
+ack_batch(lh_hub_t *hub)
+{
+    lh_ack_t stack[64];
+    for (size_t mi = 0; mi < hub->n_msgs; mi++) {
+        msg_t *m = &hub->msgs[mi];
+        if (!m->token || !m->from || !m->from->ops->done)
+            continue;
+        lh_ack_t *acks = m->n <= 64 ? stack : malloc(m->n * sizeof(lh_ack_t));
+        if (!acks)
+            acks = stack; /* degrade: ack the first 64 */
+        size_t n = acks == stack && m->n > 64 ? 64 : m->n;
+        for (size_t k = 0; k < n; k++) {
+            item_t *it = &hub->items[m->first + k];
+            acks[k].id = it->ev ? it->ev->id : it->id;
+            acks[k].status = it->status;
+            acks[k].why = it->status == LH_ACK_REJECTED ? it->why : NULL;
+        }
+        m->from->ops->done(m->from->ctx, m->token, acks, n);
+        if (acks != stack)
+            free(acks);
+    }
+}
+
+int
+lh__hub_commit_batch(lh_hub_t *hub)
+{
+    if (hub->n_items == 0 && hub->n_msgs == 0)
+        return 0;
+    int64_t now = lh_now_ns();
+    int64_t t0 = lh_mono_ns();
+    int alerts = 0;
+    int rc = store_batch(hub, now, &alerts);
+    if (rc < 0) {
+        lh__metrics_add(&hub->metrics, LH_M_STORE_ERRORS_TOTAL, 0, 1);
+        lh_log_ratelimited("commit", LH_LOG_ERROR, "hub",
+                           "cannot commit a batch of %zu events (%s); intake paused, retrying",
+                           hub->n_items, lh_strerror(rc));
+        hub->stalled = 1;
+        hub->stalled_retry_at = lh_mono_ns() + LH_NS_PER_SEC;
+        return rc;
+    }
+    if (hub->stalled)
+        lh_log(LH_LOG_INFO, "hub", "store writable again; intake resumed");
+    hub->stalled = 0;
+    lh__metrics_observe(&hub->metrics, LH_M_COMMIT_SECONDS, lh_mono_ns() - t0);
+    lh__metrics_observe(&hub->metrics, LH_M_BATCH_EVENTS, (int64_t)hub->n_items);
+    int stored = 0;
+    for (size_t i = 0; i < hub->n_items; i++) {
+        const item_t *it = &hub->items[i];
+        if (it->status == LH_ACK_OK) {
+            const lh_adapter_t *from = hub->msgs[it->msg].from;
+            lh__metrics_event(&hub->metrics, it->ev->kind, from ? from->mslot : 0, 1);
+            stored++;
+        } else if (it->status == LH_ACK_DUPLICATE) {
+            lh__metrics_add(&hub->metrics, LH_M_EVENTS_DUPLICATE_TOTAL, 0, 1);
+        } else {
+            account_rejection(hub, it);
+        }
+    }
+    lh__metrics_add(&hub->metrics, LH_M_BATCHES_TOTAL, 0, 1);
+    if (alerts > 0) {
+        lh__metrics_add(&hub->metrics, LH_M_ALERTS_CREATED_TOTAL, 0, alerts);
+        lh_outbox_kick(hub->ob);
+    }
+    ack_batch(hub);
+    lh__hub_free_batch(hub);
+    return stored;
+}
+
+int
+lh_hub_flush(lh_hub_t *hub)
+{
+    int rc = lh__hub_commit_batch(hub);
+    return rc < 0 ? rc : 0;
+}
