@@ -444,14 +444,15 @@ report_ack(const send_opts_t *so, const char *tag, const char *id, const char *s
     }
 }
 
-/* Receives one ack message; returns 1 when one was handled, 0 on timeout, -1 on error. */
+/* Receives one ack message; returns 1 when one was handled, 0 on timeout, LH_ETRANSPORT when
+ * zmq fails (zmq_errno() says why; the caller reports it once, with the endpoint). */
 static int
 recv_ack(void *s, const send_opts_t *so, tally_t *t, int single, int timeout_ms)
 {
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
     int rc = zmq_poll(&it, 1, timeout_ms);
     if (rc <= 0)
-        return rc < 0 ? -1 : 0;
+        return rc < 0 ? LH_ETRANSPORT : 0;
     char tag[64] = "", id[1024] = "", status[1024] = "";
     int more = 1, frame = 0;
     while (more) {
@@ -459,7 +460,7 @@ recv_ack(void *s, const send_opts_t *so, tally_t *t, int single, int timeout_ms)
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, s, 0) < 0) {
             zmq_msg_close(&m);
-            return -1;
+            return LH_ETRANSPORT;
         }
         more = zmq_msg_more(&m);
         size_t len = zmq_msg_size(&m);

@@ -303,7 +303,7 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
     int rc = zmq_poll((zmq_pollitem_t *)ps.items, ps.n, timeout_ms);
     if (rc < 0 && zmq_errno() != EINTR) {
         lh_log(LH_LOG_ERROR, "hub", "zmq_poll: %s", zmq_strerror(zmq_errno()));
-        return LH_EZMQ;
+        return LH_ETRANSPORT;
     }
     int committed = 0;
     if (rc > 0) {

@@ -255,7 +255,7 @@ offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
         lh__metrics_add(ob->metrics, LH_M_ALERTS_PUBLISHED_TOTAL, 0, 1);
         return 0;
     }
-    return rc == LH_EAGAIN ? 1 : rc;
+    return rc == LH_PENDING ? 1 : rc;
 }
 
 /* Cursor scan: alerts never handed over to this sink in this run, oldest first. */

@@ -551,7 +551,7 @@ fake_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *p, s
     fake_sink_t *f = ctx;
     if (f->n < 64)
         f->seqs[f->n++] = seq;
-    return LH_EAGAIN; /* delivery reported later */
+    return LH_PENDING; /* delivery reported later */
 }
 
 static void
@@ -785,7 +785,7 @@ END_TEST
 typedef struct {
     int64_t seqs[64];
     int n;
-    int busy; /* publish() refuses with LH_EBUSY while set */
+    int busy; /* publish() refuses with LH_EAGAIN while set */
 } third_sink_t;
 
 static int
@@ -796,7 +796,7 @@ third_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *p, 
     (void)len;
     third_sink_t *t = ctx;
     if (t->busy)
-        return LH_EBUSY;
+        return LH_EAGAIN;
     if (t->n < 64)
         t->seqs[t->n++] = seq;
     return 0;

@@ -237,6 +237,11 @@ START_TEST(test_enum_names_round_trip)
     ck_assert_str_eq(lh_strerror(LH_EDUPLICATE), "duplicate");
     ck_assert_str_eq(lh_err_name(LH_ENOMEM), "LH_ENOMEM");
     ck_assert_str_eq(lh_strerror(0), "ok");
+    /* LH_PENDING is a success value, outside the negative error list */
+    ck_assert_int_gt(LH_PENDING, 0);
+    ck_assert_str_eq(lh_err_name(LH_PENDING), "LH_PENDING");
+    ck_assert_str_eq(lh_err_name(LH_ETRANSPORT), "LH_ETRANSPORT");
+    ck_assert_str_eq(lh_strerror(LH_ETRANSPORT), "transport error (see the log)");
 }
 END_TEST
 

@@ -313,7 +313,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     r->phase = LH__REQ_WAITING;
     int rc = r->route->handle(h, r);
-    if (rc != LH_EAGAIN || r->phase == LH__REQ_ANSWERED) {
+    if (rc != LH_PENDING || r->phase == LH__REQ_ANSWERED) {
         if (r->phase != LH__REQ_ANSWERED)
             lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
         return queue(h, r); /* answered at once (the batch may have been committed already) */
@@ -403,7 +403,7 @@ open_listener(const char *listen_str, int *out)
     int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
     if (g != 0) {
         lh_log(LH_LOG_ERROR, "http", "cannot listen on %s: %s", listen_str, gai_strerror(g));
-        return LH_EHTTP;
+        return LH_ETRANSPORT;
     }
     int err = 0, fd = -1;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -423,7 +423,7 @@ open_listener(const char *listen_str, int *out)
     freeaddrinfo(res);
     if (fd < 0) {
         lh_log(LH_LOG_ERROR, "http", "cannot listen on %s: %s", listen_str, strerror(err));
-        return LH_EHTTP;
+        return LH_ETRANSPORT;
     }
     *out = fd;
     return 0;
@@ -439,7 +439,7 @@ http_start(void *ctx, lh_hub_t *hub)
     h->self = lh_hub_adapter_of(hub, ctx);
     int rc = open_listener(h->listen, &h->listen_fd);
     if (rc < 0)
-        return LH_EHTTP;
+        return rc; /* logged by open_listener() */
     /* the logger first, so that libmicrohttpd logs nothing by itself */
     h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
                             NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
@@ -451,7 +451,7 @@ http_start(void *ctx, lh_hub_t *hub)
         lh_log(LH_LOG_ERROR, "http", "cannot start the HTTP server on %s", h->listen);
         close(h->listen_fd);
         h->listen_fd = -1;
-        return LH_EHTTP;
+        return LH_ETRANSPORT;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
     h->listen_fd = -1; /* libmicrohttpd's now: closed by MHD_stop_daemon or by stop() */
@@ -460,7 +460,7 @@ http_start(void *ctx, lh_hub_t *hub)
         lh_log(LH_LOG_ERROR, "http", "libmicrohttpd gives no epoll fd");
         MHD_stop_daemon(h->d);
         h->d = NULL;
-        return LH_EHTTP;
+        return LH_ETRANSPORT;
     }
     lh_log(LH_LOG_INFO, "http", "listening on %s%s", h->listen,
            h->token ? " (writes need the bearer token)" : "");

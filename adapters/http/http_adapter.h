@@ -29,8 +29,8 @@
 
 /* Creates the HTTP adapter. listen is "ADDR:PORT" ("127.0.0.1:7780", "[::1]:7780",
  * "localhost:0"); token, when non-NULL and non-empty, is the bearer token every POST must carry
- * (GETs stay open); it is copied. Nothing is bound until start(), which fails with LH_EHTTP and
- * logs "cannot listen on ADDR:PORT: <reason>". Returns 0 with *ops and *ctx for
+ * (GETs stay open); it is copied. Nothing is bound until start(), which fails with LH_ETRANSPORT
+ * and logs "cannot listen on ADDR:PORT: <reason>". Returns 0 with *ops and *ctx for
  * lh_hub_add_adapter(), LH_EINVAL for a malformed listen string, or LH_ENOMEM. */
 int lh_http_new(const char *listen, const char *token, const lh_adapter_ops_t **ops, void **ctx);
 

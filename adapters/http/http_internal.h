@@ -4,7 +4,7 @@
  *
  * A route handler sees a complete request (headers and, for POST, the whole body within the
  * limit). It either answers at once (lh__http_reply*) and returns 0, or hands the body to the hub
- * with lh__http_submit*() and returns LH_EAGAIN: the answer is then built in done() after the
+ * with lh__http_submit*() and returns LH_PENDING: the answer is then built in done() after the
  * commit. New read-only endpoints (GET /v1/timeline, the page at /) are one table row each.
  */
 #ifndef LOOPHUB_HTTP_INTERNAL_H
@@ -27,7 +27,7 @@ typedef struct lh__http_route {
     /* Optional, POST only: looks at the headers before any of the body is read. Returns 0 to go
      * on, or answers (e.g. 415) and returns 1. */
     int (*check)(lh__http_t *h, lh__http_req_t *r);
-    /* The whole request is in: 0 when answered, LH_EAGAIN when submitted to the hub. */
+    /* The whole request is in: 0 when answered, LH_PENDING when submitted to the hub. */
     int (*handle)(lh__http_t *h, lh__http_req_t *r);
 } lh__http_route_t;
 

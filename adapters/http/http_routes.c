@@ -203,7 +203,7 @@ handle_submit(lh__http_t *h, lh__http_req_t *r)
         lh__http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "hub cannot take the request now");
         return 0;
     }
-    return LH_EAGAIN;
+    return LH_PENDING; /* answered in done() after the commit */
 }
 
 /* --- reads -------------------------------------------------------------------------------- */

@@ -89,7 +89,7 @@ int lh_kafka_settings_conf(const lh_kafka_settings_t *s, lh_kafka_conf_t *k, cha
  * Its offset is stored after the hub's done(); stored offsets are
  * committed every auto.commit.interval.ms and, synchronously, before a partition is given up.
  * c is copied. Returns 0 with *ops and *ctx (for lh_hub_add_adapter(), no sink), or LH_ECONFIG
- * (bad or missing setting, logged with librdkafka's message), LH_EKAFKA, LH_EIO, LH_ENOMEM.
+ * (bad or missing setting, logged with librdkafka's message), LH_ETRANSPORT, LH_EIO, LH_ENOMEM.
  * A broker that cannot be reached is not an error: librdkafka keeps retrying. */
 int lh_kafka_in_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **ctx);
 
@@ -98,16 +98,16 @@ int lh_kafka_in_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void
 #define LH_KAFKA_OUT_SINK "kafka"
 
 /* Output adapter: a producer for correlated alerts (register with sink LH_KAFKA_OUT_SINK).
- * publish() queues the alert to c->alerts_topic keyed by its service and returns LH_EAGAIN; the
+ * publish() queues the alert to c->alerts_topic keyed by its service and returns LH_PENDING; the
  * delivery report then calls lh_hub_alert_done(), or lh_hub_alert_failed() and counts
- * loophub_kafka_produce_errors_total. A full local queue (queue.buffering.max.messages, default 100000)
- * returns LH_EBUSY (counted) instead of blocking. Returns as lh_kafka_in_new(). */
+ * loophub_kafka_produce_errors_total. A full local queue (queue.buffering.max.messages, default
+ * 100000) returns LH_EAGAIN (counted) instead of blocking. Returns as lh_kafka_in_new(). */
 int lh_kafka_out_new(const lh_kafka_conf_t *c, const lh_adapter_ops_t **ops, void **ctx);
 
 /* For `loophub send --kafka-brokers`: produces payload (the encoded ev) to the first events topic
  * keyed by ev's service (a ticket without one: its ticket id), and for deploys and tickets also to
  * the changes topic, then waits up to timeout_ms for the brokers' acknowledgements. Returns 0
- * when every copy was acknowledged; else LH_ECONFIG, LH_ETIMEOUT or LH_EKAFKA with why set to a
+ * when every copy was acknowledged; else LH_ECONFIG, LH_ETIMEOUT or LH_ETRANSPORT with why set to a
  * one-line reason. Blocks (it is meant for the CLI, not for the hub). */
 int lh_kafka_send(const lh_kafka_conf_t *c, const lh_event_t *ev, const void *payload, size_t len,
                   int timeout_ms, char *why, size_t whylen);

@@ -519,7 +519,7 @@ kin_start(void *ctx, lh_hub_t *hub)
     rd_kafka_topic_partition_list_destroy(l);
     if (err) {
         lh_log(LH_LOG_ERROR, COMPONENT, "kafka-in: cannot subscribe: %s", rd_kafka_err2str(err));
-        return LH_EKAFKA;
+        return LH_ETRANSPORT;
     }
     if (k->rk_ch) {
         if (pthread_create(&k->meta, NULL, meta_main, k) != 0) {
@@ -653,7 +653,7 @@ consumer_new(kin_t *k, lh__kafka_role_t role, rd_kafka_t **rk, rd_kafka_queue_t 
     *q = rd_kafka_queue_get_consumer(*rk);
     if (!*q) {
         lh_log(LH_LOG_ERROR, COMPONENT, "kafka-in: no consumer queue");
-        return LH_EKAFKA;
+        return LH_ETRANSPORT;
     }
     rd_kafka_queue_io_event_enable(*q, k->pipefd[1], "k", 1);
     /* librdkafka signals only when a queue goes from empty to non-empty: whatever its threads

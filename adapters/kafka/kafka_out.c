@@ -4,11 +4,11 @@
  *
  * Alerts: publish() copies the encoded alert into librdkafka's queue (keyed by service, with the
  * alert id in a "loophub_alert_id" header so consumers can dedupe a re-sent alert) and returns
- * LH_EAGAIN; the delivery report arrives later on the producer's main queue, which signals a
+ * LH_PENDING; the delivery report arrives later on the producer's main queue, which signals a
  * pipe the hub polls, and is served from read() and tick() on the hub's thread: success marks
  * the alert done (lh_hub_alert_done), failure hands it back to the hub (lh_hub_alert_failed) and
  * counts loophub_kafka_produce_errors_total. The local queue is bounded: when full, publish() fails
- * with LH_EBUSY and the hub offers the alert again on a later turn. Nothing here ever blocks,
+ * with LH_EAGAIN and the hub offers the alert again on a later turn. Nothing here ever blocks,
  * except stop() which gives in-flight alerts up to two seconds to be acknowledged at shutdown.
  */
 #include <stdint.h>
@@ -112,13 +112,13 @@ kout_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payl
             RD_KAFKA_V_OPAQUE((void *)(intptr_t)seq), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         o->in_flight++;
-        return LH_EAGAIN; /* dr_cb reports the outcome */
+        return LH_PENDING; /* dr_cb reports the outcome */
     }
     lh_hub_count(o->hub, LH_COUNT_KAFKA_PRODUCE_ERRORS, 1);
     lh_log_ratelimited("kafka-produce-queue", LH_LOG_WARN, COMPONENT,
                        "kafka-out: cannot queue alert %lld: %s (will be retried)", (long long)seq,
                        rd_kafka_err2str(err));
-    return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? LH_EBUSY : LH_EKAFKA;
+    return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? LH_EAGAIN : LH_ETRANSPORT;
 }
 
 static void
@@ -301,7 +301,7 @@ lh_kafka_send(const lh_kafka_conf_t *c, const lh_event_t *ev, const void *payloa
         if (e) {
             snprintf(why, whylen, "kafka: cannot produce to %s: %s", topics[i],
                      rd_kafka_err2str(e));
-            rc = LH_EKAFKA;
+            rc = LH_ETRANSPORT;
         } else {
             queued |= 1u << i;
         }
@@ -322,7 +322,7 @@ lh_kafka_send(const lh_kafka_conf_t *c, const lh_event_t *ev, const void *payloa
         if (s.err) {
             snprintf(why, whylen, "kafka: not delivered to %s: %s", s.err_topic,
                      rd_kafka_err2str(s.err));
-            rc = LH_EKAFKA;
+            rc = LH_ETRANSPORT;
         } else {
             snprintf(why, whylen, "kafka: no acknowledgement for %s from %s within %d ms%s%s%s",
                      missing, c->brokers && *c->brokers ? c->brokers : "the brokers", timeout_ms,

@@ -30,7 +30,7 @@ typedef enum {
 
 /* An input adapter. endpoints: one bind endpoint for PULL/ROUTER; one or more connect endpoints
  * for SUB. zctx is the process's ZMQ context (not owned). Returns 0 with *ops and *ctx set for
- * lh_hub_add_adapter(), or LH_ENOMEM / LH_EZMQ. Binding happens in start(). */
+ * lh_hub_add_adapter(), or LH_ENOMEM / LH_ETRANSPORT. Binding happens in start(). */
 int lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, size_t n,
                   const lh_adapter_ops_t **ops, void **ctx);
 

@@ -49,7 +49,7 @@ zin_start(void *vctx, lh_hub_t *hub)
             lh_log(LH_LOG_ERROR, z->origin, "cannot %s %s: %s",
                    z->kind == LH_ZMQ_SUB ? "connect to" : "bind", z->endpoints[i],
                    zmq_strerror(zmq_errno()));
-            return LH_EZMQ;
+            return LH_ETRANSPORT;
         }
         lh_log(LH_LOG_INFO, z->origin, "%s %s", z->kind == LH_ZMQ_SUB ? "subscribed to" : "bound",
                z->endpoints[i]);
@@ -71,7 +71,8 @@ zin_pollitems(void *vctx, lh_pollitem_t *items, int max)
 }
 
 /* Receives one whole multipart message into frames (at most MAX_FRAMES kept; extra frames are
- * received and dropped). Returns the number of frames, 0 when nothing is waiting, -1 on error. */
+ * received and dropped). Returns the number of frames, 0 when nothing is waiting, LH_ETRANSPORT
+ * on error (zmq_errno() says why; the caller logs it). */
 static int
 recv_message(void *sock, zmq_msg_t *frames, int *dropped)
 {
@@ -85,7 +86,7 @@ recv_message(void *sock, zmq_msg_t *frames, int *dropped)
             zmq_msg_close(&m);
             for (int i = 0; i < n; i++)
                 zmq_msg_close(&frames[i]);
-            return zmq_errno() == EAGAIN && n == 0 ? 0 : -1;
+            return zmq_errno() == EAGAIN && n == 0 ? 0 : LH_ETRANSPORT;
         }
         more = zmq_msg_more(&m);
         if (n < MAX_FRAMES) {
@@ -181,10 +182,13 @@ zin_read(void *vctx, int budget)
     return got;
 }
 
+/* Sends one frame without blocking. Returns 0 or LH_ETRANSPORT (an ack that cannot go out is
+ * counted as dropped by the caller, not logged: a slow or gone peer is not the hub's error). */
 static int
 send_frame(void *sock, const void *data, size_t len, int more)
 {
-    return zmq_send(sock, data, len, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
+    return zmq_send(sock, data, len, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? LH_ETRANSPORT
+                                                                                  : 0;
 }
 
 static void
@@ -194,7 +198,8 @@ zin_done(void *vctx, void *token, const lh_ack_t *acks, size_t n)
     rtoken_t *t = token;
     if (z->kind != LH_ZMQ_ROUTER || !t)
         return;
-    int rc = zmq_msg_send(&t->identity, z->sock, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ? -1 : 0;
+    int rc =
+        zmq_msg_send(&t->identity, z->sock, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ? LH_ETRANSPORT : 0;
     if (rc == 0 && t->delimiter)
         rc = send_frame(z->sock, "", 0, 1);
     if (rc == 0)
@@ -300,7 +305,7 @@ lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, s
     if (!z->sock) {
         lh_log(LH_LOG_ERROR, z->origin, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         zin_destroy(z);
-        return LH_EZMQ;
+        return LH_ETRANSPORT;
     }
     /* 10k messages queued per peer is a few batches ahead of the hub; more only costs memory
      * (benchmark: peak RSS 179 -> 136 MiB on 1M events over PULL). Acks may queue deeper. */
@@ -323,7 +328,7 @@ lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, s
             lh_log(LH_LOG_ERROR, z->origin, "zmq_setsockopt(%d): %s", sets[i].opt,
                    zmq_strerror(zmq_errno()));
             zin_destroy(z);
-            return LH_EZMQ;
+            return LH_ETRANSPORT;
         }
     }
     *ops = &zin_ops;

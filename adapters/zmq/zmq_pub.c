@@ -31,7 +31,7 @@ zpub_start(void *vctx, lh_hub_t *hub)
     if (zmq_bind(z->sock, z->endpoint) != 0) {
         lh_log(LH_LOG_ERROR, "zmq-pub", "cannot bind %s: %s", z->endpoint,
                zmq_strerror(zmq_errno()));
-        return LH_EZMQ;
+        return LH_ETRANSPORT;
     }
     lh_log(LH_LOG_INFO, "zmq-pub", "alerts on %s", z->endpoint);
     return 0;
@@ -80,7 +80,7 @@ zpub_publish(void *vctx, int64_t seq, const lh_correlated_t *ca, const void *pay
     /* With nobody subscribed the alert would vanish: keep it in the outbox (the hub retries
      * every second), so a backlog from before a restart reaches the first subscriber. */
     if (z->subscriptions == 0)
-        return LH_EBUSY;
+        return LH_EAGAIN;
     int tl = snprintf(topic, sizeof(topic), "alert.%s.%s", ca->environment ? ca->environment : "",
                       ca->service ? ca->service : "");
     if (tl < 0 || tl >= (int)sizeof(topic))
@@ -124,10 +124,15 @@ lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, v
     if (!z)
         return LH_ENOMEM;
     z->endpoint = strdup(endpoint);
-    z->sock = zmq_socket(zctx, ZMQ_XPUB);
-    if (!z->endpoint || !z->sock) {
+    if (!z->endpoint) {
         zpub_destroy(z);
-        return LH_EZMQ;
+        return LH_ENOMEM;
+    }
+    z->sock = zmq_socket(zctx, ZMQ_XPUB);
+    if (!z->sock) {
+        lh_log(LH_LOG_ERROR, "zmq-pub", "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        zpub_destroy(z);
+        return LH_ETRANSPORT;
     }
     int one = 1, linger = 1000, hwm = 100000;
     /* ZMQ_XPUB_VERBOSER passes every subscribe/unsubscribe up, so the count stays right */
@@ -145,7 +150,7 @@ lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, v
             lh_log(LH_LOG_ERROR, "zmq-pub", "zmq_setsockopt(%d): %s", sets[i].opt,
                    zmq_strerror(zmq_errno()));
             zpub_destroy(z);
-            return LH_EZMQ;
+            return LH_ETRANSPORT;
         }
     }
     *ops = &zpub_ops;

@@ -1,5 +1,6 @@
 /*
- * errors.c - messages and names for the LH_E* codes of include/loophub/error.h.
+ * errors.c - messages and names for LH_OK, LH_PENDING and the LH_E* codes of
+ * include/loophub/error.h.
  */
 #include "loophub/error.h"
 
@@ -9,6 +10,8 @@ lh_strerror(int err)
     switch (err) {
     case 0:
         return "ok";
+    case LH_PENDING:
+        return "pending (the outcome is reported later)";
 #define LH__ERR_MSG(name, msg)                                                                     \
     case LH_E##name:                                                                               \
         return msg;
@@ -25,6 +28,8 @@ lh_err_name(int err)
     switch (err) {
     case 0:
         return "LH_OK";
+    case LH_PENDING:
+        return "LH_PENDING";
 #define LH__ERR_NAME(name, msg)                                                                    \
     case LH_E##name:                                                                               \
         return "LH_E" #name;

@@ -77,8 +77,12 @@ typedef struct lh_adapter_ops {
     /* After commit: the verdicts for the message submitted with token. */
     void (*done)(void *ctx, void *token, const lh_ack_t *acks, size_t n);
     /* Output: publish one committed alert (already encoded for this sink in payload). Returns 0
-     * when it is out (the hub marks it done), LH_EAGAIN when the adapter will call
-     * lh_hub_alert_done() itself later (asynchronous delivery), or LH_E* to retry next turn. */
+     * when it is out (the hub marks it done); LH_PENDING (positive, not an error) when it is
+     * accepted and the adapter reports the outcome later through lh_hub_alert_done() or
+     * lh_hub_alert_failed() (asynchronous delivery); LH_EAGAIN when it cannot take the alert
+     * now (full local queue, no subscriber); or another LH_E* (e.g. LH_ETRANSPORT, the native
+     * message logged). On any negative return nothing was taken and the hub offers the alert
+     * again on a later turn. */
     int (*publish)(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payload,
                    size_t len);
     /* Called every loop turn with the monotonic time (timers, delivery reports). */

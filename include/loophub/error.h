@@ -2,8 +2,11 @@
  * error.h - loophub's one list of error codes.
  *
  * Every fallible function in loophub returns int: 0 on success, a negative LH_E* code on
- * failure. The list below is the single source of truth: it defines the enum and the
- * message lh_strerror() returns. Library errors (zmq, sqlite, librdkafka, ...) are
+ * failure (a few document the one positive value, LH_PENDING, below). Each code has one
+ * meaning: LH_EAGAIN is "try again later" (nothing was taken), LH_EBUSY is "a resource is held
+ * by someone else", LH_ETRANSPORT is any transport failure (zmq, librdkafka, HTTP), whose
+ * native message is in the log. The list below is the single source of truth: it defines the enum
+ * and the message lh_strerror() returns. Library errors (zmq, sqlite, librdkafka, ...) are
  * translated into these codes at the boundary, where the native message is logged once.
  */
 #ifndef LOOPHUB_ERROR_H
@@ -21,18 +24,20 @@
     X(MISSING, "mandatory field missing")                                                          \
     X(UNKNOWN_KIND, "unknown event kind")                                                          \
     X(RANGE, "value out of range")                                                                 \
-    X(ZMQ, "zeromq error")                                                                         \
-    X(KAFKA, "kafka error")                                                                        \
-    X(HTTP, "http error")                                                                          \
+    X(TRANSPORT, "transport error (see the log)")                                                  \
     X(CONFIG, "configuration error")                                                               \
     X(TIMEOUT, "timed out")                                                                        \
-    X(AGAIN, "try again")                                                                          \
+    X(AGAIN, "try again later")                                                                    \
     X(DUPLICATE, "duplicate")                                                                      \
     X(SCHEMA, "store schema is newer than this binary")                                            \
     X(LOCKED, "store is in use by another hub")
 
 typedef enum {
     LH_OK = 0,
+    /* Not an error: accepted; the outcome is reported later (e.g. an output adapter's publish()
+     * whose delivery report follows through lh_hub_alert_done/failed). Positive, so `rc < 0`
+     * still tests for failure; lh_strerror() says "pending". */
+    LH_PENDING = 1,
 #define LH__ERR_ENUM(name, msg) LH_E##name,
     LH__ERR_FIRST = -1000,
     LH_ERRNO_MAP(LH__ERR_ENUM)
