@@ -1,5 +1,8 @@
 /*
- * store.c - the timeline store: one SQLite file per hub (schema in store_sql.h).
+ * store.c - the timeline store: one SQLite file per hub (schema in store_sql.h): open and close,
+ * transactions, events, quarantine and stats. The rest of the module is one concern per file:
+ * store_ckpt.c (the background WAL checkpointer);
+ * store_internal.h is what they share.
  *
  * Opening: write mode first takes an exclusive flock() on the database file itself, held on a
  * separate descriptor for the store's whole life, then opens SQLite, refuses files that are not
@@ -8,22 +11,9 @@
  * transaction and starts the checkpointer. Read-only opens take no lock, run no migration, start
  * no thread and never create the file.
  *
- * Checkpoints: the writer never checkpoints (wal_autocheckpoint = 0); a commit inside which
- * SQLite copied the WAL back cost 40-100 ms of the reactor's time. A thread of the store, with
- * its own connection, does it: the writer's wal hook wakes it once the WAL passes
- * wal_checkpoint_bytes, and it runs PASSIVE checkpoints (concurrent with the writer) until at
- * most WAL_TAIL_BYTES are left, at most CKPT_PASSIVE_ROUNDS of them, then one RESTART so that the
- * WAL starts over: a PASSIVE checkpoint alone never copies the frames a busy writer keeps
- * appending, and the WAL would grow forever. The RESTART needs the write lock: it raises
- * `restarting`, and lh_store_begin() waits until it is done (typically the copy of one commit's
- * frames and two fsyncs), so it never competes with a stream of transactions. While it waits for
- * readers it holds the write lock, so it gives up after CKPT_RESTART_MS and retries with a
- * backoff. Hard cap: at WAL_CAP_FACTOR thresholds (the writer outran the thread)
- * lh_store_begin() waits for the end of a checkpoint cycle, so the WAL stays under about that
- * size plus one transaction. The one thing that can still grow it is a reader that holds an old
- * snapshot (no checkpoint can pass it); then the writer goes on and a warning is logged. The
- * store's connections retry a locked database every BUSY_SLEEP_US for up to BUSY_TIMEOUT_MS,
- * not on SQLite's 1..100 ms ladder.
+ *
+ * Busy waits: the store's connections retry a locked database every BUSY_SLEEP_US for up to
+ * BUSY_TIMEOUT_MS, not on SQLite's 1..100 ms ladder.
  *
  * Invariants:
  * - The flock descriptor is closed only after sqlite3_close() of both connections: closing any
@@ -34,24 +24,13 @@
  * - The checkpointer is stopped and joined before the writer's connection closes; the last close
  *   checkpoints what is left and removes the WAL.
  * - Dedupe: `dd` maps lh__hash64(id) -> seq for every row of `events` (committed and in the open
- *   transaction), in an open-addressing table with linear probing and backward-shift deletion.
- *   A slot is 8 bytes: 31 bits of the hash (the home slot is hash & mask, so a resize needs no
- *   rehash up to DD_MAX_CAP slots) and the low 32 bits of seq. A tag match is confirmed by
- *   reading the stored id of each candidate row seq_lo + k * 2^32 up to the largest row indexed
- *   (one candidate below 2^32 rows), so neither a collision nor the short seq ever drops a
- *   distinct event or names the wrong row. Entries added in the open transaction are listed in
- *   `undo` and removed on rollback (explicit, on a failed commit, or when SQLite rolled the
- *   transaction back by itself after SQLITE_FULL / SQLITE_IOERR / SQLITE_NOMEM). Capacity for
- *   one more entry is reserved before a row is written, so a stored row always has its entry.
+ *   transaction); entries added in the open transaction are undone on rollback (explicit, on a
+ *   failed commit, or when SQLite rolled the transaction back by itself after SQLITE_FULL /
+ *   SQLITE_IOERR / SQLITE_NOMEM). Capacity for one more entry is reserved before a row is
+ *   written, so a stored row always has its entry (store_dedupe.c).
  * - A database error inside a transaction poisons it: the caller must roll back, and a commit of a
  *   poisoned transaction rolls back and fails (no half-written event is ever committed).
  * - Every statement is prepared once at open; all SQL text of this file is in store_sql.h.
- * - Outbox: a sink's done state is its row's done_through (every alert at or below it is done)
- *   plus its rows of outbox_done (done alerts above it). A mark at the first alert after
- *   done_through moves the mark and takes in the outbox_done rows it reaches; any other mark is
- *   a row of outbox_done. So the common in-order mark writes one small row of `sinks`, and a
- *   sink's pending scan starts at its mark (probing outbox_done per alert only when the sink has
- *   rows there).
  */
 #include "store.h"
 
@@ -71,35 +50,21 @@
 #include "loophub/error.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "store_internal.h"
 #include "store_sql.h"
 
-#define COMPONENT "store"
 #define DEFAULT_CACHE_KB 32768
 /* 16 kB pages: fewer WAL frames (two syscalls each) per commit of the append-mostly events table;
  * ~15% less CPU per event than 4 kB under overload in the PULL bench, at the cost of more bytes
  * per random index page a small commit touches (higher median latency at moderate load) */
 #define DEFAULT_PAGE_SIZE 16384
-#define DEFAULT_WAL_CHECKPOINT_BYTES (64LL << 20)
-#define MIN_WAL_CHECKPOINT_BYTES (64LL << 10)
-#define WAL_CAP_FACTOR 4         /* writers wait for the checkpoint past this many thresholds */
-#define WAL_KEEP_FACTOR 2        /* journal_size_limit: a restarted WAL file shrinks to this */
-#define WAL_TAIL_BYTES (1 << 20) /* PASSIVE rounds go on while more than this is left */
-#define CKPT_PASSIVE_ROUNDS 4    /* then RESTART, whatever is left */
-#define CKPT_RESTART_MS 20       /* a RESTART gives up (and retries later) after this long */
-#define CKPT_BACKOFF_MIN_MS 10   /* after a failed cycle, doubling up to the max */
-#define CKPT_BACKOFF_MAX_MS 1000
-#define BUSY_TIMEOUT_MS 5000
+#define WAL_KEEP_FACTOR 2 /* journal_size_limit: a restarted WAL file shrinks to this */
 #define BUSY_SLEEP_US 150
 #define DD_MIN_CAP 1024
 #define DD_COUNT_ABOVE (1 << 24) /* rows; below, max(seq) sizes the dedupe index */
+#define DD_USED 0x80000000u
+#define DD_MAX_CAP ((size_t)1 << 31) /* 1.5 billion events at the 70% load limit */
 #define SINK_NAME_MAX 64
-
-enum {
-#define X(name, sql) S_##name,
-    STORE_SQL(X)
-#undef X
-        S_COUNT
-};
 
 static const char *const store_sql[S_COUNT] = {
 #define X(name, sql) sql,
@@ -107,76 +72,9 @@ static const char *const store_sql[S_COUNT] = {
 #undef X
 };
 
-/* 8 bytes an event. The tag keeps 31 bits of the id hash (the home slot is hash & mask, so a
- * resize needs no rehash while cap <= DD_MAX_CAP) and the slot keeps the low 32 bits of the row:
- * a tag match is confirmed by reading the stored id of each row seq_lo + k * 2^32 <= max_seq. */
-typedef struct dd_slot {
-    uint32_t tag;    /* 0: empty; else DD_USED | the id hash's low 31 bits */
-    uint32_t seq_lo; /* the row's low 32 bits */
-} dd_slot_t;
-
-#define DD_USED 0x80000000u
-#define DD_MAX_CAP ((size_t)1 << 31) /* 1.5 billion events at the 70% load limit */
-
-typedef struct dedupe {
-    dd_slot_t *slots;
-    size_t cap; /* power of two */
-    size_t count;
-    int64_t max_seq; /* at least the largest row ever indexed: bounds the candidates of a slot */
-    dd_slot_t *undo; /* entries added in the open transaction */
-    size_t n_undo, cap_undo;
-} dedupe_t;
-
-/* The background checkpointer of a writable store. The writer thread touches only the atomics
- * and, rarely, mu; the thread owns db. */
-typedef struct ckpt {
-    sqlite3 *db; /* its own connection to the store */
-    const char *path;
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mu;
-    pthread_cond_t wake_cv; /* the thread waits here for work */
-    pthread_cond_t done_cv; /* writers wait here for a RESTART or a cycle to end */
-    int wake;               /* mu: a cycle is asked for */
-    uint64_t cycles;        /* mu: cycles ended */
-    atomic_int stop;
-    atomic_int signalled;  /* the wal hook asked for a cycle that has not ended yet */
-    atomic_int restarting; /* a RESTART is pending or running: new transactions wait */
-    atomic_int pinned;     /* the last RESTART gave up: a reader holds an old snapshot */
-    atomic_int frames;     /* frames in the WAL after the writer's last commit */
-    atomic_int in_txn;     /* the writer is inside lh_store_begin()/commit() */
-    int threshold_frames, cap_frames, tail_frames;
-    int64_t start_ns, deadline_ns; /* the running RESTART's busy handler gives up at deadline */
-    int64_t last_log_ns;
-    atomic_uint_fast64_t n_passive, n_restarts, n_restart_busy, n_restart_waits, n_cap_waits;
-} ckpt_t;
-
-struct lh_store {
-    sqlite3 *db;
-    char *path;
-    int readonly;
-    int lock_fd; /* -1 when read-only */
-    dev_t dev;
-    ino_t ino;
-    int in_txn;
-    int txn_failed;
-    uint64_t discards; /* transactions whose writes were discarded (lh__store_discards) */
-    int64_t busy_t0;   /* when the running statement first found the database locked */
-    sqlite3_stmt *stmt[S_COUNT];
-    dedupe_t dd;
-    ckpt_t *ck; /* NULL when read-only */
-};
-
 /* ---- test hooks ----------------------------------------------------------------------------- */
 
 static uint64_t force_hash_mod;
-static atomic_int ckpt_hold;
-
-void
-lh__store_test_ckpt_hold(int on)
-{
-    atomic_store(&ckpt_hold, on);
-}
 
 void
 lh__store_test_force_hash(uint64_t mod)
@@ -244,8 +142,8 @@ static void dd_undo_all(dedupe_t *dd);
 
 /* Logs SQLite's message once and maps rc to an LH_E* code. When SQLite has rolled back the open
  * transaction by itself, the dedupe entries of that transaction are dropped as well. */
-static int
-sql_fail(lh_store_t *st, int rc, const char *what)
+int
+lh__store_sql_fail(lh_store_t *st, int rc, const char *what)
 {
     lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s: %s (sqlite %d)", st->path, what,
            sqlite3_errmsg(st->db), rc);
@@ -269,8 +167,8 @@ sql_fail(lh_store_t *st, int rc, const char *what)
 
 /* ---- busy waits ----------------------------------------------------------------------------- */
 
-static void
-sleep_us(long us)
+void
+lh__store_sleep_us(long us)
 {
     struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -289,319 +187,8 @@ busy_retry(void *arg, int n)
         *t0 = now;
     else if (now - *t0 >= BUSY_TIMEOUT_MS * LH_NS_PER_MS)
         return 0;
-    sleep_us(BUSY_SLEEP_US);
+    lh__store_sleep_us(BUSY_SLEEP_US);
     return 1;
-}
-
-/* ---- background checkpoints ----------------------------------------------------------------- */
-
-static void
-ckpt_log(ckpt_t *ck, lh_log_level_t level, const char *what, int rc)
-{
-    /* at most one line a second: the thread retries on its own */
-    int64_t now = lh_mono_ns();
-    if (ck->last_log_ns && now - ck->last_log_ns < LH_NS_PER_SEC)
-        return;
-    ck->last_log_ns = now;
-    lh_log(level, COMPONENT, "%s: %s: %s (sqlite %d)", ck->path, what, sqlite3_errstr(rc), rc);
-}
-
-/* The checkpointer's busy handler, used only by RESTART. Waiting for the writer's transaction to
- * end blocks nobody (the next one waits for the RESTART in ckpt_gate()), so that wait is long;
- * but once RESTART holds the write lock and waits for readers, the writer waits as long, so it
- * gives up CKPT_RESTART_MS after the writer's last transaction (and retries later). */
-static int
-ckpt_busy(void *arg, int n)
-{
-    ckpt_t *ck = arg;
-    (void)n;
-    if (atomic_load(&ck->stop))
-        return 0;
-    int64_t now = lh_mono_ns();
-    if (atomic_load(&ck->in_txn))
-        ck->deadline_ns = now + CKPT_RESTART_MS * LH_NS_PER_MS;
-    if (!atomic_load(&ckpt_hold) &&
-        (now >= ck->deadline_ns || now - ck->start_ns >= BUSY_TIMEOUT_MS * LH_NS_PER_MS))
-        return 0;
-    sleep_us(100);
-    return 1;
-}
-
-/* After each commit of the writer (its thread): notes the WAL size and wakes the checkpointer once
- * the WAL passes the threshold. */
-static int
-ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    ckpt_t *ck = arg;
-    (void)db;
-    (void)name;
-    atomic_store_explicit(&ck->frames, frames, memory_order_relaxed);
-    if (frames >= ck->threshold_frames && !atomic_exchange(&ck->signalled, 1)) {
-        pthread_mutex_lock(&ck->mu);
-        ck->wake = 1;
-        pthread_cond_signal(&ck->wake_cv);
-        pthread_mutex_unlock(&ck->mu);
-    }
-    return SQLITE_OK;
-}
-
-/* One cycle: PASSIVE checkpoints (concurrent with the writer) until what is left is small, then
- * one RESTART (new transactions wait for it) so that the WAL starts over. A PASSIVE checkpoint
- * alone never catches up with a busy writer: the WAL would never restart and grow forever.
- * Returns 0, or -1 when the thread should back off (a reader pins the WAL, or an error). */
-static int
-ckpt_cycle(ckpt_t *ck)
-{
-    for (int round = 0;; round++) {
-        if (atomic_load(&ck->stop))
-            return 0;
-        int nlog = 0, nckpt = 0;
-        int rc =
-            sqlite3_wal_checkpoint_v2(ck->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-        if (rc != SQLITE_OK) {
-            if (atomic_load(&ck->stop))
-                return 0;
-            ckpt_log(ck, LH_LOG_WARN, "background checkpoint", rc);
-            return -1;
-        }
-        atomic_fetch_add(&ck->n_passive, 1);
-        int now = atomic_load_explicit(&ck->frames, memory_order_relaxed);
-        if (now < nckpt) {
-            /* all was copied while the writer was idle: it restarted the WAL itself, so no
-             * reader pins it any more */
-            atomic_store(&ck->pinned, 0);
-            return 0;
-        }
-        if (now - nckpt <= ck->tail_frames || round + 1 >= CKPT_PASSIVE_ROUNDS)
-            break;
-    }
-    ck->start_ns = lh_mono_ns();
-    ck->deadline_ns = ck->start_ns + CKPT_RESTART_MS * LH_NS_PER_MS;
-    atomic_store(&ck->restarting, 1);
-    int rc = sqlite3_wal_checkpoint_v2(ck->db, "main", SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-    atomic_store(&ck->restarting, 0);
-    pthread_mutex_lock(&ck->mu);
-    pthread_cond_broadcast(&ck->done_cv);
-    pthread_mutex_unlock(&ck->mu);
-    if (rc == SQLITE_OK) {
-        atomic_fetch_add(&ck->n_restarts, 1);
-        atomic_store(&ck->frames, 0);
-        atomic_store(&ck->pinned, 0);
-        return 0;
-    }
-    if (atomic_load(&ck->stop))
-        return 0;
-    if ((rc & 0xff) == SQLITE_BUSY) {
-        atomic_fetch_add(&ck->n_restart_busy, 1);
-        atomic_store(&ck->pinned, 1);
-        return -1;
-    }
-    ckpt_log(ck, LH_LOG_WARN, "background checkpoint (restart)", rc);
-    return -1;
-}
-
-static void
-abs_deadline(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    int64_t ns = ts->tv_nsec + (ms % 1000) * LH_NS_PER_MS;
-    ts->tv_sec += ms / 1000 + ns / LH_NS_PER_SEC;
-    ts->tv_nsec = ns % LH_NS_PER_SEC;
-}
-
-static void *
-ckpt_main(void *arg)
-{
-    ckpt_t *ck = arg;
-    int backoff_ms = 0;
-    pthread_mutex_lock(&ck->mu);
-    for (;;) {
-        if (backoff_ms && !atomic_load(&ck->stop)) {
-            /* a reader pins the WAL (or the disk fails): wake-ups are ignored for a while */
-            struct timespec ts;
-            abs_deadline(&ts, backoff_ms);
-            while (!atomic_load(&ck->stop) &&
-                   pthread_cond_timedwait(&ck->wake_cv, &ck->mu, &ts) != ETIMEDOUT)
-                ;
-            if (atomic_load(&ck->frames) >= ck->threshold_frames)
-                ck->wake = 1;
-        }
-        while (!atomic_load(&ck->stop) && !ck->wake)
-            pthread_cond_wait(&ck->wake_cv, &ck->mu);
-        if (atomic_load(&ck->stop))
-            break;
-        ck->wake = 0;
-        pthread_mutex_unlock(&ck->mu);
-        int rc = ckpt_cycle(ck);
-        pthread_mutex_lock(&ck->mu);
-        ck->cycles++;
-        atomic_store(&ck->signalled, 0);
-        pthread_cond_broadcast(&ck->done_cv);
-        if (rc == 0)
-            backoff_ms = 0;
-        else
-            backoff_ms = backoff_ms ? backoff_ms * 2 : CKPT_BACKOFF_MIN_MS;
-        if (backoff_ms > CKPT_BACKOFF_MAX_MS)
-            backoff_ms = CKPT_BACKOFF_MAX_MS;
-    }
-    pthread_mutex_unlock(&ck->mu);
-    return NULL;
-}
-
-/* Before a transaction (writer thread): waits while a RESTART is pending or running, so that it
- * gets the write lock at once and holds it briefly; and, when the WAL has reached the hard cap
- * (WAL_CAP_FACTOR thresholds: the writer outran the checkpointer), waits for the end of a
- * checkpoint cycle. Never waits longer than BUSY_TIMEOUT_MS, nor for a WAL a reader pins. */
-static void
-ckpt_gate(lh_store_t *st)
-{
-    ckpt_t *ck = st->ck;
-    if (!ck)
-        return;
-    int over = atomic_load_explicit(&ck->frames, memory_order_relaxed) >= ck->cap_frames;
-    if (over && atomic_load(&ck->pinned)) {
-        lh_log_ratelimited("store-wal-pinned", LH_LOG_WARN, COMPONENT,
-                           "%s: the WAL holds %d pages and cannot restart: a reader keeps an old "
-                           "snapshot open",
-                           st->path, atomic_load(&ck->frames));
-        over = 0;
-    }
-    if (!over && !atomic_load_explicit(&ck->restarting, memory_order_relaxed))
-        return;
-    atomic_fetch_add(over ? &ck->n_cap_waits : &ck->n_restart_waits, 1);
-    struct timespec ts;
-    abs_deadline(&ts, BUSY_TIMEOUT_MS);
-    pthread_mutex_lock(&ck->mu);
-    uint64_t cycles = ck->cycles;
-    if (over) {
-        ck->wake = 1;
-        pthread_cond_signal(&ck->wake_cv);
-    }
-    while (!atomic_load(&ck->stop) &&
-           (atomic_load(&ck->restarting) || (over && ck->cycles == cycles))) {
-        if (pthread_cond_timedwait(&ck->done_cv, &ck->mu, &ts) == ETIMEDOUT) {
-            lh_log_ratelimited("store-wal-wait", LH_LOG_WARN, COMPONENT,
-                               "%s: waited %d ms for a WAL checkpoint; going on", st->path,
-                               BUSY_TIMEOUT_MS);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&ck->mu);
-}
-
-static void
-ckpt_free(ckpt_t *ck)
-{
-    if (ck->db && sqlite3_close(ck->db) != SQLITE_OK)
-        lh_log(LH_LOG_ERROR, COMPONENT, "%s: close (checkpointer): %s", ck->path,
-               sqlite3_errmsg(ck->db));
-    pthread_mutex_destroy(&ck->mu);
-    pthread_cond_destroy(&ck->wake_cv);
-    pthread_cond_destroy(&ck->done_cv);
-    free(ck);
-}
-
-/* Stops and joins the thread (an interrupted checkpoint is harmless: the writer's close
- * checkpoints what is left) and closes its connection. */
-static void
-ckpt_stop(lh_store_t *st)
-{
-    ckpt_t *ck = st->ck;
-    if (!ck)
-        return;
-    sqlite3_wal_hook(st->db, NULL, NULL);
-    if (ck->started) {
-        pthread_mutex_lock(&ck->mu);
-        atomic_store(&ck->stop, 1);
-        pthread_cond_broadcast(&ck->wake_cv);
-        pthread_cond_broadcast(&ck->done_cv);
-        pthread_mutex_unlock(&ck->mu);
-        sqlite3_interrupt(ck->db);
-        pthread_join(ck->thread, NULL);
-    }
-    ckpt_free(ck);
-    st->ck = NULL;
-}
-
-static int
-ckpt_fail(lh_store_t *st, int rc, const char *what)
-{
-    lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s: %s (sqlite %d)", st->path, what,
-           st->ck->db ? sqlite3_errmsg(st->ck->db) : sqlite3_errstr(rc), rc);
-    return (rc & 0xff) == SQLITE_NOMEM ? LH_ENOMEM : LH_ESTORE;
-}
-
-/* Opens the checkpointer's connection and starts its thread (writable stores, after the
- * migrations). Not registered as a writer: it is the store's own, and takes no flock. */
-static int
-ckpt_start(lh_store_t *st, const lh_store_opts_t *o)
-{
-    ckpt_t *ck = calloc(1, sizeof(*ck));
-    if (!ck)
-        return LH_ENOMEM;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&ck->mu, NULL);
-    pthread_cond_init(&ck->wake_cv, &ca);
-    pthread_cond_init(&ck->done_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    ck->path = st->path;
-    st->ck = ck;
-
-    /* thresholds in frames of this file's page size (stores made before 16 kB pages keep theirs) */
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, SQL_PAGE_SIZE, -1, &s, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
-    int64_t frame = (rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0) + 24;
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW)
-        return sql_fail(st, rc, "reading the page size");
-    int64_t bytes =
-        o->wal_checkpoint_bytes > 0 ? o->wal_checkpoint_bytes : DEFAULT_WAL_CHECKPOINT_BYTES;
-    if (bytes < MIN_WAL_CHECKPOINT_BYTES)
-        bytes = MIN_WAL_CHECKPOINT_BYTES;
-    if (bytes > (INT32_MAX / WAL_CAP_FACTOR) * frame)
-        bytes = (INT32_MAX / WAL_CAP_FACTOR) * frame;
-    ck->threshold_frames = (int)(bytes / frame);
-    ck->cap_frames = ck->threshold_frames * WAL_CAP_FACTOR;
-    ck->tail_frames = (int)(WAL_TAIL_BYTES / frame);
-    if (ck->tail_frames > ck->threshold_frames / 4)
-        ck->tail_frames = ck->threshold_frames / 4;
-
-    rc = sqlite3_open_v2(st->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK)
-        return ckpt_fail(st, rc, "opening the checkpointer's connection");
-    sqlite3_extended_result_codes(ck->db, 1);
-    sqlite3_busy_handler(ck->db, ckpt_busy, ck);
-    char sql[64];
-    snprintf(sql, sizeof(sql), SQL_SYNCHRONOUS, o->synchronous_full ? "FULL" : "NORMAL");
-    rc = sqlite3_exec(ck->db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return ckpt_fail(st, rc, "setting the checkpointer's pragmas");
-    if ((rc = pthread_create(&ck->thread, NULL, ckpt_main, ck)) != 0) {
-        lh_log(LH_LOG_ERROR, COMPONENT, "%s: cannot start the checkpointer: %s", st->path,
-               strerror(rc));
-        return LH_ESTORE;
-    }
-    ck->started = 1;
-    sqlite3_wal_hook(st->db, ckpt_wal_hook, ck);
-    return 0;
-}
-
-void
-lh__store_wal_stats(lh_store_t *st, lh_store_wal_stats_t *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (!st->ck)
-        return;
-    out->passive = atomic_load(&st->ck->n_passive);
-    out->restarts = atomic_load(&st->ck->n_restarts);
-    out->restart_busy = atomic_load(&st->ck->n_restart_busy);
-    out->restart_waits = atomic_load(&st->ck->n_restart_waits);
-    out->cap_waits = atomic_load(&st->ck->n_cap_waits);
-    out->restarting = atomic_load(&st->ck->restarting);
 }
 
 /* ---- dedupe index --------------------------------------------------------------------------- */
@@ -730,7 +317,7 @@ dd_row_is(lh_store_t *st, int64_t seq, const char *id)
         same = stored && strcmp(stored, id) == 0;
     } else if (rc != SQLITE_DONE) {
         sqlite3_reset(s);
-        return sql_fail(st, rc, "dedupe lookup");
+        return lh__store_sql_fail(st, rc, "dedupe lookup");
     }
     sqlite3_reset(s);
     return same;
@@ -775,7 +362,7 @@ dd_load(lh_store_t *st)
     int64_t rows = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
-        return sql_fail(st, rc, "sizing the dedupe index");
+        return lh__store_sql_fail(st, rc, "sizing the dedupe index");
     st->dd.max_seq = rows;
     if (rows > DD_COUNT_ABOVE) {
         s = st->stmt[S_COUNT_EVENTS];
@@ -783,7 +370,7 @@ dd_load(lh_store_t *st)
         rows = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
         sqlite3_reset(s);
         if (rc != SQLITE_ROW)
-            return sql_fail(st, rc, "sizing the dedupe index");
+            return lh__store_sql_fail(st, rc, "sizing the dedupe index");
     }
     size_t cap = DD_MIN_CAP;
     while ((uint64_t)rows * 10 >= (uint64_t)cap * 7 && cap < DD_MAX_CAP)
@@ -796,7 +383,7 @@ dd_load(lh_store_t *st)
             dd_add(&st->dd, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), 0);
     }
     if (!err && rc != SQLITE_DONE)
-        err = sql_fail(st, rc, "loading the dedupe index");
+        err = lh__store_sql_fail(st, rc, "loading the dedupe index");
     sqlite3_reset(s);
     if (err == LH_ENOMEM)
         lh_log(LH_LOG_ERROR, COMPONENT, "%s: out of memory loading the dedupe index", st->path);
@@ -839,7 +426,7 @@ static int
 exec_sql(lh_store_t *st, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : sql_fail(st, rc, what);
+    return rc == SQLITE_OK ? 0 : lh__store_sql_fail(st, rc, what);
 }
 
 /* Reads PRAGMA user_version; a file that is not a database is reported here, before any write. */
@@ -861,7 +448,7 @@ read_user_version(lh_store_t *st, int *version)
                st->path);
         return LH_ESTORE;
     }
-    return sql_fail(st, rc, "reading the schema version");
+    return lh__store_sql_fail(st, rc, "reading the schema version");
 }
 
 static int
@@ -946,7 +533,7 @@ out:
 static void
 store_free(lh_store_t *st)
 {
-    ckpt_stop(st);
+    lh__store_ckpt_stop(st);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db) {
@@ -1031,7 +618,7 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
         rc = sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                 NULL);
         if (rc != SQLITE_OK)
-            err = sql_fail(st, rc, store_sql[i]);
+            err = lh__store_sql_fail(st, rc, store_sql[i]);
     }
     /* the index is loaded through SQLite's small default cache: scanning the table through a
      * 64 MiB one costs more in allocation and page faults than the scan itself */
@@ -1043,7 +630,7 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
         err = exec_sql(st, sql, "setting the cache size");
     }
     if (!err && !o->readonly)
-        err = ckpt_start(st, o);
+        err = lh__store_ckpt_start(st, o);
     return err;
 }
 
@@ -1101,7 +688,7 @@ step_done(lh_store_t *st, int idx, const char *what)
     sqlite3_reset(s);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW)
         return 0;
-    return sql_fail(st, rc, what);
+    return lh__store_sql_fail(st, rc, what);
 }
 
 int
@@ -1111,15 +698,14 @@ lh_store_begin(lh_store_t *st)
         lh_log(LH_LOG_ERROR, COMPONENT, "%s: begin: a transaction is already open", st->path);
         return LH_ESTORE;
     }
-    ckpt_gate(st);
+    lh__store_ckpt_gate(st);
     int rc = step_done(st, S_BEGIN, "begin");
     if (rc)
         return rc;
     st->in_txn = 1;
     st->txn_failed = 0;
     st->dd.n_undo = 0;
-    if (st->ck)
-        atomic_store(&st->ck->in_txn, 1);
+    lh__store_ckpt_txn(st, 1);
     return 0;
 }
 
@@ -1143,8 +729,7 @@ lh_store_rollback(lh_store_t *st)
         st->discards++;
         st->in_txn = 0;
         st->txn_failed = 0;
-        if (st->ck)
-            atomic_store(&st->ck->in_txn, 0);
+        lh__store_ckpt_txn(st, 0);
     }
     return err;
 }
@@ -1171,8 +756,7 @@ lh_store_commit(lh_store_t *st)
     }
     st->in_txn = 0;
     st->dd.n_undo = 0;
-    if (st->ck)
-        atomic_store(&st->ck->in_txn, 0);
+    lh__store_ckpt_txn(st, 0);
     return 0;
 }
 
@@ -1385,7 +969,7 @@ insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *p
     rc = insert_rows(st, ev, hash, is_outcome, pb, pb_len, hosts, &row);
     free(hosts);
     if (rc)
-        return rc; /* the transaction is poisoned by sql_fail() */
+        return rc; /* the transaction is poisoned by lh__store_sql_fail() */
     dd_add(&st->dd, hash, row, 1);
     *seq = row;
     return 0;
@@ -1430,7 +1014,7 @@ lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg)
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(s);
-        return sql_fail(st, rc, "reading an event");
+        return lh__store_sql_fail(st, rc, "reading an event");
     }
     const void *p = sqlite3_column_blob(s, 0);
     size_t n = (size_t)sqlite3_column_bytes(s, 0);
@@ -1493,7 +1077,7 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char
         return 0;
     }
     if (rc != SQLITE_CONSTRAINT_UNIQUE)
-        return sql_fail(st, rc, "inserting an alert");
+        return lh__store_sql_fail(st, rc, "inserting an alert");
     /* the statement alone was undone; the transaction goes on */
     s = st->stmt[S_GET_ALERT_SEQ];
     bind_text(s, 1, alert_id);
@@ -1502,7 +1086,7 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char
         *seq = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
-        return sql_fail(st, rc, "reading a duplicate alert");
+        return lh__store_sql_fail(st, rc, "reading a duplicate alert");
     return LH_EDUPLICATE;
 }
 
@@ -1536,7 +1120,7 @@ alert_next(lh_store_t *st, int64_t seq, int64_t *next)
     sqlite3_reset(s);
     if (rc == SQLITE_ROW)
         return 1;
-    return rc == SQLITE_DONE ? 0 : sql_fail(st, rc, "reading the outbox");
+    return rc == SQLITE_DONE ? 0 : lh__store_sql_fail(st, rc, "reading the outbox");
 }
 
 int
@@ -1557,7 +1141,7 @@ lh_store_sink_register(lh_store_t *st, const char *name, lh_store_sink_t *out)
     if (rc == SQLITE_ROW)
         return 0;
     if (rc != SQLITE_DONE)
-        return sql_fail(st, rc, "looking a sink up");
+        return lh__store_sql_fail(st, rc, "looking a sink up");
     if (st->readonly)
         return LH_ENOTFOUND;
     /* new: done_through 0, so every alert already in the outbox is pending for it */
@@ -1585,7 +1169,7 @@ sink_through(lh_store_t *st, lh_store_sink_t sink, int64_t *through)
     sqlite3_reset(s);
     if (rc == SQLITE_ROW)
         return 0;
-    return rc == SQLITE_DONE ? LH_EINVAL : sql_fail(st, rc, "reading a sink's done mark");
+    return rc == SQLITE_DONE ? LH_EINVAL : lh__store_sql_fail(st, rc, "reading a sink's done mark");
 }
 
 /* The sink's first row of outbox_done above seq: 1 and *first, 0 when there is none, or
@@ -1602,7 +1186,7 @@ done_first(lh_store_t *st, lh_store_sink_t sink, int64_t seq, int64_t *first)
     sqlite3_reset(s);
     if (rc == SQLITE_ROW)
         return 1;
-    return rc == SQLITE_DONE ? 0 : sql_fail(st, rc, "reading the done marks");
+    return rc == SQLITE_DONE ? 0 : lh__store_sql_fail(st, rc, "reading the done marks");
 }
 
 /* Whether seq is the first alert after through: 1, 0, or LH_ESTORE. Alert seqs have no gaps in
@@ -1676,7 +1260,7 @@ visit_pending(lh_store_t *st, sqlite3_stmt *s, lh_store_alert_fn fn, void *arg)
         if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0)
             return n;
     }
-    return rc == SQLITE_DONE ? n : sql_fail(st, rc, "reading pending alerts");
+    return rc == SQLITE_DONE ? n : lh__store_sql_fail(st, rc, "reading pending alerts");
 }
 
 int
@@ -1699,7 +1283,7 @@ lh_store_alert_pending_after(lh_store_t *st, lh_store_sink_t sink, int64_t after
     if (sqlite3_stmt_busy(s)) {
         rc = sqlite3_prepare_v2(st->db, store_sql[idx], -1, &own, NULL);
         if (rc != SQLITE_OK)
-            return sql_fail(st, rc, "preparing a nested outbox scan");
+            return lh__store_sql_fail(st, rc, "preparing a nested outbox scan");
         s = own;
     }
     if (idx == S_PENDING)
@@ -1736,7 +1320,7 @@ lh_store_alert_pending_count(lh_store_t *st, lh_store_sink_t sink, int64_t *n)
     if (rc == SQLITE_ROW)
         *n = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : sql_fail(st, rc, "counting pending alerts");
+    return rc == SQLITE_ROW ? 0 : lh__store_sql_fail(st, rc, "counting pending alerts");
 }
 
 /* ---- stats ---------------------------------------------------------------------------------- */
@@ -1749,7 +1333,7 @@ count(lh_store_t *st, int idx, int64_t *out)
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : sql_fail(st, rc, "counting rows");
+    return rc == SQLITE_ROW ? 0 : lh__store_sql_fail(st, rc, "counting rows");
 }
 
 int

@@ -1,0 +1,87 @@
+/*
+ * store_internal.h - what the files of the store module share, and nobody else: the definition
+ * of struct lh_store, the statement list and the lh__store_* functions one file gives another.
+ * Private to hub/store/ (the build gives no other module this directory); the module's public
+ * interface is hub/include/store.h.
+ */
+#ifndef LOOPHUB_STORE_INTERNAL_H
+#define LOOPHUB_STORE_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+#include "store_sql.h"
+
+#define COMPONENT "store"
+#define DEFAULT_WAL_CHECKPOINT_BYTES (64LL << 20)
+#define BUSY_TIMEOUT_MS 5000
+
+enum {
+#define X(name, sql) S_##name,
+    STORE_SQL(X)
+#undef X
+        S_COUNT
+};
+
+/* 8 bytes an event. The tag keeps 31 bits of the id hash (the home slot is hash & mask, so a
+ * resize needs no rehash while cap <= DD_MAX_CAP (store_dedupe.c)) and the slot keeps the low 32
+ * bits of the row: a tag match is confirmed by reading the stored id of each row seq_lo + k * 2^32
+ * <= max_seq. */
+typedef struct dd_slot {
+    uint32_t tag;    /* 0: empty; else DD_USED | the id hash's low 31 bits */
+    uint32_t seq_lo; /* the row's low 32 bits */
+} dd_slot_t;
+
+typedef struct dedupe {
+    dd_slot_t *slots;
+    size_t cap; /* power of two */
+    size_t count;
+    int64_t max_seq; /* at least the largest row ever indexed: bounds the candidates of a slot */
+    dd_slot_t *undo; /* entries added in the open transaction */
+    size_t n_undo, cap_undo;
+} dedupe_t;
+
+struct lh__store_ckpt; /* store_ckpt.c */
+
+struct lh_store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    int lock_fd; /* -1 when read-only */
+    dev_t dev;
+    ino_t ino;
+    int in_txn;
+    int txn_failed;
+    uint64_t discards; /* transactions whose writes were discarded (lh__store_discards) */
+    int64_t busy_t0;   /* when the running statement first found the database locked */
+    sqlite3_stmt *stmt[S_COUNT];
+    dedupe_t dd;
+    struct lh__store_ckpt *ck; /* NULL when read-only */
+};
+
+/* ---- store.c -------------------------------------------------------------------------------- */
+
+/* Logs SQLite's message once and maps rc to an LH_E* code (LH_EBUSY, LH_ENOMEM or LH_ESTORE);
+ * inside a transaction it poisons it, and drops its dedupe entries when SQLite rolled it back
+ * itself. */
+int lh__store_sql_fail(lh_store_t *st, int rc, const char *what);
+/* Sleeps us microseconds, EINTR included. */
+void lh__store_sleep_us(long us);
+
+/* ---- store_ckpt.c --------------------------------------------------------------------------- */
+
+/* Opens the checkpointer's connection and starts its thread (writable stores, after the
+ * migrations). Returns 0 or a negative LH_E* code; on failure st->ck may be set, and
+ * lh__store_ckpt_stop() frees it. */
+int lh__store_ckpt_start(lh_store_t *st, const lh_store_opts_t *o);
+/* Stops and joins the thread and closes its connection; st->ck is NULL after. No-op when
+ * read-only. */
+void lh__store_ckpt_stop(lh_store_t *st);
+/* Before a transaction (writer thread): waits while a RESTART is pending or running, or while the
+ * WAL is at its hard cap, for at most BUSY_TIMEOUT_MS. No-op when read-only. */
+void lh__store_ckpt_gate(lh_store_t *st);
+/* Tells the checkpointer whether the writer is inside a transaction. No-op when read-only. */
+void lh__store_ckpt_txn(lh_store_t *st, int in_txn);
+
+#endif
