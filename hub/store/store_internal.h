@@ -84,4 +84,21 @@ void lh__store_ckpt_gate(lh_store_t *st);
 /* Tells the checkpointer whether the writer is inside a transaction. No-op when read-only. */
 void lh__store_ckpt_txn(lh_store_t *st, int in_txn);
 
+/* ---- store_dedupe.c ------------------------------------------------------------------------- */
+
+/* lh__hash64(id), under the test hooks' forced collisions. */
+uint64_t lh__store_id_hash(const char *id);
+/* Makes room for one more entry (and an undo slot when with_undo): 0, LH_ENOMEM or LH_ERANGE. */
+int lh__store_dd_reserve(dedupe_t *dd, int with_undo);
+/* Adds an entry; room was reserved with lh__store_dd_reserve(). */
+void lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int with_undo);
+/* Removes the entries added in the open transaction. */
+void lh__store_dd_undo_all(dedupe_t *dd);
+void lh__store_dd_free(dedupe_t *dd);
+/* Looks id up. Returns 1 and *seq when stored, 0 when not, or a negative LH_E* code. */
+int lh__store_dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq);
+/* Fills the index from the events table (writable stores, at open): 0 or a negative LH_E* code,
+ * logged. */
+int lh__store_dd_load(lh_store_t *st);
+
 #endif
