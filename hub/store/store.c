@@ -2,7 +2,8 @@
  * store.c - the timeline store: one SQLite file per hub (schema in store_sql.h): open and close,
  * transactions, events, quarantine and stats. The rest of the module is one concern per file:
  * store_ckpt.c (the background WAL checkpointer),
- * store_dedupe.c (the event-id dedupe index);
+ * store_dedupe.c (the event-id dedupe index),
+ * store_lock.c (the writer's lock);
  * store_internal.h is what they share.
  *
  * Opening: write mode first takes an exclusive flock() on the database file itself, held on a
@@ -67,41 +68,6 @@ static const char *const store_sql[S_COUNT] = {
     STORE_SQL(X)
 #undef X
 };
-
-/* ---- writers held by this process ----------------------------------------------------------- */
-
-typedef struct held {
-    dev_t dev;
-    ino_t ino;
-    struct held *next;
-} held_t;
-
-static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
-static held_t *held_list;
-
-static int
-held_find(dev_t dev, ino_t ino)
-{
-    for (held_t *h = held_list; h; h = h->next)
-        if (h->dev == dev && h->ino == ino)
-            return 1;
-    return 0;
-}
-
-static void
-held_remove(dev_t dev, ino_t ino)
-{
-    pthread_mutex_lock(&held_mu);
-    for (held_t **p = &held_list; *p; p = &(*p)->next) {
-        if ((*p)->dev == dev && (*p)->ino == ino) {
-            held_t *h = *p;
-            *p = h->next;
-            free(h);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&held_mu);
-}
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
@@ -244,56 +210,6 @@ migrate(lh_store_t *st)
     return 0;
 }
 
-/* Takes the writer's lock: refused for a file this process already holds, then flock(). */
-static int
-take_lock(lh_store_t *st)
-{
-    struct stat sb;
-    int rc = 0;
-    pthread_mutex_lock(&held_mu);
-    if (stat(st->path, &sb) == 0 && held_find(sb.st_dev, sb.st_ino)) {
-        rc = LH_ELOCKED;
-        goto out;
-    }
-    st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (st->lock_fd < 0) {
-        lh_log(LH_LOG_ERROR, COMPONENT, "cannot open store %s: %s", st->path, strerror(errno));
-        rc = LH_ESTORE;
-        goto out;
-    }
-    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) {
-            rc = LH_ELOCKED;
-        } else {
-            lh_log(LH_LOG_ERROR, COMPONENT, "cannot lock store %s: %s", st->path, strerror(errno));
-            rc = LH_ESTORE;
-        }
-        goto out;
-    }
-    held_t *h = malloc(sizeof(*h));
-    if (!h || fstat(st->lock_fd, &sb) != 0) {
-        free(h);
-        lh_log(LH_LOG_ERROR, COMPONENT, "cannot lock store %s: %s", st->path,
-               h ? strerror(errno) : "out of memory");
-        rc = h ? LH_ESTORE : LH_ENOMEM;
-        goto out;
-    }
-    h->dev = st->dev = sb.st_dev;
-    h->ino = st->ino = sb.st_ino;
-    h->next = held_list;
-    held_list = h;
-out:
-    pthread_mutex_unlock(&held_mu);
-    if (rc == LH_ELOCKED)
-        lh_log(LH_LOG_ERROR, COMPONENT, "store %s is in use by another loophub (pid unknown)",
-               st->path);
-    if (rc && st->lock_fd >= 0) {
-        close(st->lock_fd);
-        st->lock_fd = -1;
-    }
-    return rc;
-}
-
 static void
 store_free(lh_store_t *st)
 {
@@ -307,10 +223,7 @@ store_free(lh_store_t *st)
             lh_log(LH_LOG_ERROR, COMPONENT, "%s: close: %s", st->path, sqlite3_errmsg(st->db));
     }
     /* only now: closing this descriptor earlier would drop SQLite's POSIX locks */
-    if (st->lock_fd >= 0) {
-        held_remove(st->dev, st->ino);
-        close(st->lock_fd);
-    }
+    lh__store_lock_release(st);
     lh__store_dd_free(&st->dd);
     free(st->path);
     free(st);
@@ -422,7 +335,7 @@ lh_store_open(const char *path, const lh_store_opts_t *opts, lh_store_t **out)
     }
     st->lock_fd = -1;
     st->readonly = o.readonly;
-    int err = o.readonly ? 0 : take_lock(st);
+    int err = o.readonly ? 0 : lh__store_lock_take(st);
     if (!err)
         err = open_db(st, &o);
     if (err) {

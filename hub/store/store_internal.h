@@ -101,4 +101,12 @@ int lh__store_dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *
  * logged. */
 int lh__store_dd_load(lh_store_t *st);
 
+/* ---- store_lock.c --------------------------------------------------------------------------- */
+
+/* Takes the writer's lock on st->path: sets st->lock_fd, dev and ino. Returns 0, LH_ELOCKED (this
+ * or another process holds it), LH_ENOMEM or LH_ESTORE, logged; on failure lock_fd stays -1. */
+int lh__store_lock_take(lh_store_t *st);
+/* Releases it, if taken: only after sqlite3_close() of every connection of the store. */
+void lh__store_lock_release(lh_store_t *st);
+
 #endif
