@@ -3,7 +3,8 @@
  * transactions, events, quarantine and stats. The rest of the module is one concern per file:
  * store_ckpt.c (the background WAL checkpointer),
  * store_dedupe.c (the event-id dedupe index),
- * store_lock.c (the writer's lock);
+ * store_lock.c (the writer's lock),
+ * store_migrate.c (schema creation and migrations);
  * store_internal.h is what they share.
  *
  * Opening: write mode first takes an exclusive flock() on the database file itself, held on a
@@ -63,7 +64,7 @@
 #define BUSY_SLEEP_US 150
 #define SINK_NAME_MAX 64
 
-static const char *const store_sql[S_COUNT] = {
+const char *const lh__store_sql[S_COUNT] = {
 #define X(name, sql) sql,
     STORE_SQL(X)
 #undef X
@@ -152,64 +153,6 @@ lh__store_discards(const lh_store_t *st)
     return st->discards;
 }
 
-static int
-exec_sql(lh_store_t *st, const char *sql, const char *what)
-{
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : lh__store_sql_fail(st, rc, what);
-}
-
-/* Reads PRAGMA user_version; a file that is not a database is reported here, before any write. */
-static int
-read_user_version(lh_store_t *st, int *version)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, SQL_USER_VERSION, -1, &s, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *version = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-        return 0;
-    }
-    sqlite3_finalize(s);
-    if ((rc & 0xff) == SQLITE_NOTADB) {
-        lh_log(LH_LOG_ERROR, COMPONENT, "%s is not a loophub store (not an SQLite database)",
-               st->path);
-        return LH_ESTORE;
-    }
-    return lh__store_sql_fail(st, rc, "reading the schema version");
-}
-
-static int
-migrate(lh_store_t *st)
-{
-    int rc = exec_sql(st, store_sql[S_BEGIN], "starting the migration");
-    if (rc)
-        return rc;
-    int from = 0;
-    rc = read_user_version(st, &from);
-    for (int v = from; !rc && v < LH_STORE_SCHEMA_VERSION; v++)
-        rc = exec_sql(st, LH_STORE_MIGRATIONS[v], "migrating the schema");
-    if (!rc && from < LH_STORE_SCHEMA_VERSION) {
-        char sql[64];
-        snprintf(sql, sizeof(sql), SQL_SET_USER_VERSION, LH_STORE_SCHEMA_VERSION);
-        rc = exec_sql(st, sql, "stamping the schema version");
-    }
-    if (!rc)
-        rc = exec_sql(st, store_sql[S_COMMIT], "committing the migration");
-    if (rc) {
-        if (!sqlite3_get_autocommit(st->db))
-            sqlite3_exec(st->db, store_sql[S_ROLLBACK], NULL, NULL, NULL);
-        return rc;
-    }
-    if (from < LH_STORE_SCHEMA_VERSION)
-        lh_log(from ? LH_LOG_INFO : LH_LOG_DEBUG, COMPONENT,
-               "%s: schema migrated from version %d to %d", st->path, from,
-               LH_STORE_SCHEMA_VERSION);
-    return 0;
-}
-
 static void
 store_free(lh_store_t *st)
 {
@@ -218,7 +161,7 @@ store_free(lh_store_t *st)
         sqlite3_finalize(st->stmt[i]);
     if (st->db) {
         if (st->in_txn && !sqlite3_get_autocommit(st->db))
-            sqlite3_exec(st->db, store_sql[S_ROLLBACK], NULL, NULL, NULL);
+            sqlite3_exec(st->db, lh__store_sql[S_ROLLBACK], NULL, NULL, NULL);
         if (sqlite3_close(st->db) != SQLITE_OK)
             lh_log(LH_LOG_ERROR, COMPONENT, "%s: close: %s", st->path, sqlite3_errmsg(st->db));
     }
@@ -259,7 +202,7 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
     sqlite3_busy_handler(st->db, busy_retry, &st->busy_t0);
 
     int version = 0;
-    int err = read_user_version(st, &version);
+    int err = lh__store_read_user_version(st, &version);
     if (err)
         return err;
     if (version > LH_STORE_SCHEMA_VERSION) {
@@ -287,15 +230,15 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
             o->wal_checkpoint_bytes > 0 ? o->wal_checkpoint_bytes : DEFAULT_WAL_CHECKPOINT_BYTES;
         snprintf(sql, sizeof(sql), SQL_PRAGMAS, o->page_size > 0 ? o->page_size : DEFAULT_PAGE_SIZE,
                  o->synchronous_full ? "FULL" : "NORMAL", (long long)wal_bytes * WAL_KEEP_FACTOR);
-        err = exec_sql(st, sql, "setting pragmas");
+        err = lh__store_exec(st, sql, "setting pragmas");
         if (!err)
-            err = migrate(st);
+            err = lh__store_migrate(st);
     }
     for (int i = 0; !err && i < S_COUNT; i++) {
-        rc = sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
-                                NULL);
+        rc = sqlite3_prepare_v3(st->db, lh__store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &st->stmt[i], NULL);
         if (rc != SQLITE_OK)
-            err = lh__store_sql_fail(st, rc, store_sql[i]);
+            err = lh__store_sql_fail(st, rc, lh__store_sql[i]);
     }
     /* the index is loaded through SQLite's small default cache: scanning the table through a
      * 64 MiB one costs more in allocation and page faults than the scan itself */
@@ -304,7 +247,7 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
     if (!err) {
         long long cache_kb = o->cache_kb > 0 ? (long long)o->cache_kb : DEFAULT_CACHE_KB;
         snprintf(sql, sizeof(sql), SQL_CACHE_SIZE, cache_kb);
-        err = exec_sql(st, sql, "setting the cache size");
+        err = lh__store_exec(st, sql, "setting the cache size");
     }
     if (!err && !o->readonly)
         err = lh__store_ckpt_start(st, o);
@@ -958,7 +901,7 @@ lh_store_alert_pending_after(lh_store_t *st, lh_store_sink_t sink, int64_t after
      * nested scan gets a statement of its own */
     sqlite3_stmt *s = st->stmt[idx], *own = NULL;
     if (sqlite3_stmt_busy(s)) {
-        rc = sqlite3_prepare_v2(st->db, store_sql[idx], -1, &own, NULL);
+        rc = sqlite3_prepare_v2(st->db, lh__store_sql[idx], -1, &own, NULL);
         if (rc != SQLITE_OK)
             return lh__store_sql_fail(st, rc, "preparing a nested outbox scan");
         s = own;

@@ -24,6 +24,8 @@ enum {
         S_COUNT
 };
 
+extern const char *const lh__store_sql[S_COUNT];
+
 /* 8 bytes an event. The tag keeps 31 bits of the id hash (the home slot is hash & mask, so a
  * resize needs no rehash while cap <= DD_MAX_CAP (store_dedupe.c)) and the slot keeps the low 32
  * bits of the row: a tag match is confirmed by reading the stored id of each row seq_lo + k * 2^32
@@ -108,5 +110,15 @@ int lh__store_dd_load(lh_store_t *st);
 int lh__store_lock_take(lh_store_t *st);
 /* Releases it, if taken: only after sqlite3_close() of every connection of the store. */
 void lh__store_lock_release(lh_store_t *st);
+
+/* ---- store_migrate.c ------------------------------------------------------------------------ */
+
+/* Runs sql on the writer's connection: 0 or lh__store_sql_fail()'s code. */
+int lh__store_exec(lh_store_t *st, const char *sql, const char *what);
+/* Reads PRAGMA user_version: 0, or LH_ESTORE for a file that is not a database, logged. */
+int lh__store_read_user_version(lh_store_t *st, int *version);
+/* Runs the missing migrations in one transaction: 0, or a negative LH_E* code and nothing
+ * changed. */
+int lh__store_migrate(lh_store_t *st);
 
 #endif
