@@ -70,6 +70,32 @@ struct lh_store {
 int lh__store_sql_fail(lh_store_t *st, int rc, const char *what);
 /* Sleeps us microseconds, EINTR included. */
 void lh__store_sleep_us(long us);
+/* Steps statement idx to its end and resets it: 0, or lh__store_sql_fail()'s code. */
+int lh__store_step_done(lh_store_t *st, int idx, const char *what);
+/* 0, or LH_ESTORE (logged) on a read-only store. */
+int lh__store_writable(lh_store_t *st);
+
+/* Binds v, or NULL when v is NULL. */
+static inline void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Binds n bytes at p; an empty blob for p non-NULL and n 0 (or not_null), else NULL. */
+static inline void
+bind_blob(sqlite3_stmt *s, int i, const void *p, size_t n, int not_null)
+{
+    if (p && n)
+        sqlite3_bind_blob64(s, i, p, n, SQLITE_STATIC);
+    else if (p || not_null)
+        sqlite3_bind_zeroblob(s, i, 0);
+    else
+        sqlite3_bind_null(s, i);
+}
 
 /* ---- store_ckpt.c --------------------------------------------------------------------------- */
 
