@@ -1,0 +1,150 @@
+/*
+ * store_internal.h - what the files of the store module share, and nobody else: the definition
+ * of struct lh_store, the statement list and the lh__store_* functions one file gives another.
+ * Private to hub/store/ (the build gives no other module this directory); the module's public
+ * interface is hub/include/store.h.
+ */
+#ifndef LOOPHUB_STORE_INTERNAL_H
+#define LOOPHUB_STORE_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+#include "store_sql.h"
+
+#define COMPONENT "store"
+#define DEFAULT_WAL_CHECKPOINT_BYTES (64LL << 20)
+#define BUSY_TIMEOUT_MS 5000
+
+enum {
+#define X(name, sql) S_##name,
+    STORE_SQL(X)
+#undef X
+        S_COUNT
+};
+
+extern const char *const lh__store_sql[S_COUNT];
+
+/* 8 bytes an event. The tag keeps 31 bits of the id hash (the home slot is hash & mask, so a
+ * resize needs no rehash while cap <= DD_MAX_CAP (store_dedupe.c)) and the slot keeps the low 32
+ * bits of the row: a tag match is confirmed by reading the stored id of each row seq_lo + k * 2^32
+ * <= max_seq. */
+typedef struct dd_slot {
+    uint32_t tag;    /* 0: empty; else DD_USED | the id hash's low 31 bits */
+    uint32_t seq_lo; /* the row's low 32 bits */
+} dd_slot_t;
+
+typedef struct dedupe {
+    dd_slot_t *slots;
+    size_t cap; /* power of two */
+    size_t count;
+    int64_t max_seq; /* at least the largest row ever indexed: bounds the candidates of a slot */
+    dd_slot_t *undo; /* entries added in the open transaction */
+    size_t n_undo, cap_undo;
+} dedupe_t;
+
+struct lh__store_ckpt; /* store_ckpt.c */
+
+struct lh_store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    int lock_fd; /* -1 when read-only */
+    dev_t dev;
+    ino_t ino;
+    int in_txn;
+    int txn_failed;
+    uint64_t discards; /* transactions whose writes were discarded (lh__store_discards) */
+    int64_t busy_t0;   /* when the running statement first found the database locked */
+    sqlite3_stmt *stmt[S_COUNT];
+    dedupe_t dd;
+    struct lh__store_ckpt *ck; /* NULL when read-only */
+};
+
+/* ---- store.c -------------------------------------------------------------------------------- */
+
+/* Logs SQLite's message once and maps rc to an LH_E* code (LH_EBUSY, LH_ENOMEM or LH_ESTORE);
+ * inside a transaction it poisons it, and drops its dedupe entries when SQLite rolled it back
+ * itself. */
+int lh__store_sql_fail(lh_store_t *st, int rc, const char *what);
+/* Sleeps us microseconds, EINTR included. */
+void lh__store_sleep_us(long us);
+/* Steps statement idx to its end and resets it: 0, or lh__store_sql_fail()'s code. */
+int lh__store_step_done(lh_store_t *st, int idx, const char *what);
+/* 0, or LH_ESTORE (logged) on a read-only store. */
+int lh__store_writable(lh_store_t *st);
+
+/* Binds v, or NULL when v is NULL. */
+static inline void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Binds n bytes at p; an empty blob for p non-NULL and n 0 (or not_null), else NULL. */
+static inline void
+bind_blob(sqlite3_stmt *s, int i, const void *p, size_t n, int not_null)
+{
+    if (p && n)
+        sqlite3_bind_blob64(s, i, p, n, SQLITE_STATIC);
+    else if (p || not_null)
+        sqlite3_bind_zeroblob(s, i, 0);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* ---- store_ckpt.c --------------------------------------------------------------------------- */
+
+/* Opens the checkpointer's connection and starts its thread (writable stores, after the
+ * migrations). Returns 0 or a negative LH_E* code; on failure st->ck may be set, and
+ * lh__store_ckpt_stop() frees it. */
+int lh__store_ckpt_start(lh_store_t *st, const lh_store_opts_t *o);
+/* Stops and joins the thread and closes its connection; st->ck is NULL after. No-op when
+ * read-only. */
+void lh__store_ckpt_stop(lh_store_t *st);
+/* Before a transaction (writer thread): waits while a RESTART is pending or running, or while the
+ * WAL is at its hard cap, for at most BUSY_TIMEOUT_MS. No-op when read-only. */
+void lh__store_ckpt_gate(lh_store_t *st);
+/* Tells the checkpointer whether the writer is inside a transaction. No-op when read-only. */
+void lh__store_ckpt_txn(lh_store_t *st, int in_txn);
+
+/* ---- store_dedupe.c ------------------------------------------------------------------------- */
+
+/* lh__hash64(id), under the test hooks' forced collisions. */
+uint64_t lh__store_id_hash(const char *id);
+/* Makes room for one more entry (and an undo slot when with_undo): 0, LH_ENOMEM or LH_ERANGE. */
+int lh__store_dd_reserve(dedupe_t *dd, int with_undo);
+/* Adds an entry; room was reserved with lh__store_dd_reserve(). */
+void lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int with_undo);
+/* Removes the entries added in the open transaction. */
+void lh__store_dd_undo_all(dedupe_t *dd);
+void lh__store_dd_free(dedupe_t *dd);
+/* Looks id up. Returns 1 and *seq when stored, 0 when not, or a negative LH_E* code. */
+int lh__store_dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq);
+/* Fills the index from the events table (writable stores, at open): 0 or a negative LH_E* code,
+ * logged. */
+int lh__store_dd_load(lh_store_t *st);
+
+/* ---- store_lock.c --------------------------------------------------------------------------- */
+
+/* Takes the writer's lock on st->path: sets st->lock_fd, dev and ino. Returns 0, LH_ELOCKED (this
+ * or another process holds it), LH_ENOMEM or LH_ESTORE, logged; on failure lock_fd stays -1. */
+int lh__store_lock_take(lh_store_t *st);
+/* Releases it, if taken: only after sqlite3_close() of every connection of the store. */
+void lh__store_lock_release(lh_store_t *st);
+
+/* ---- store_migrate.c ------------------------------------------------------------------------ */
+
+/* Runs sql on the writer's connection: 0 or lh__store_sql_fail()'s code. */
+int lh__store_exec(lh_store_t *st, const char *sql, const char *what);
+/* Reads PRAGMA user_version: 0, or LH_ESTORE for a file that is not a database, logged. */
+int lh__store_read_user_version(lh_store_t *st, int *version);
+/* Runs the missing migrations in one transaction: 0, or a negative LH_E* code and nothing
+ * changed. */
+int lh__store_migrate(lh_store_t *st);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * store_outbox.c - the alert outbox: alert inserts, the sinks that deliver it, their done marks
+ * and pending scans.
+ *
+ * A sink's done state is its row's done_through (every alert at or below it is done)
+ * plus its rows of outbox_done (done alerts above it). A mark at the first alert after
+ * done_through moves the mark and takes in the outbox_done rows it reaches; any other mark is
+ * a row of outbox_done. So the common in-order mark writes one small row of `sinks`, and a
+ * sink's pending scan starts at its mark (probing outbox_done per alert only when the sink has
+ * rows there).
+ *
+ * A pending scan may be nested (a callback that reads the outbox again gets a statement of its
+ * own); sink names are checked here, since they go into metric labels and logs as they are.
+ */
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "store_internal.h"
+
+#define SINK_NAME_MAX 64
+
+/* ---- alert insert -------------------------------------------------------------------------- */
+
+int
+lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char *service,
+                      const char *environment, int64_t outcome_seq, int late, int64_t created_ns,
+                      const void *pb, size_t pb_len, int64_t *seq)
+{
+    int64_t dummy;
+    if (!seq)
+        seq = &dummy;
+    *seq = 0;
+    if (!alert_id || (!pb && pb_len)) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: alert insert: alert without an id", st->path);
+        return LH_EINVAL;
+    }
+    int rc = lh__store_writable(st);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = st->stmt[S_INS_ALERT];
+    bind_text(s, 1, alert_id);
+    sqlite3_bind_int(s, 2, kind);
+    bind_text(s, 3, service);
+    bind_text(s, 4, environment);
+    sqlite3_bind_int64(s, 5, outcome_seq);
+    sqlite3_bind_int(s, 6, late ? 1 : 0);
+    sqlite3_bind_int64(s, 7, created_ns);
+    bind_blob(s, 8, pb, pb_len, 1);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) {
+        *seq = sqlite3_last_insert_rowid(st->db);
+        return 0;
+    }
+    if (rc != SQLITE_CONSTRAINT_UNIQUE)
+        return lh__store_sql_fail(st, rc, "inserting an alert");
+    /* the statement alone was undone; the transaction goes on */
+    s = st->stmt[S_GET_ALERT_SEQ];
+    bind_text(s, 1, alert_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return lh__store_sql_fail(st, rc, "reading a duplicate alert");
+    return LH_EDUPLICATE;
+}
+
+/* ---- sinks and done marks ----------------------------------------------------------------- */
+
+/* [A-Za-z0-9._:-], 1..SINK_NAME_MAX bytes: a name goes into metric labels and logs as it is. */
+static int
+sink_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > SINK_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The first alert after seq: 1 and *next, 0 when there is none, or LH_ESTORE. */
+static int
+alert_next(lh_store_t *st, int64_t seq, int64_t *next)
+{
+    sqlite3_stmt *s = st->stmt[S_ALERT_NEXT];
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *next = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : lh__store_sql_fail(st, rc, "reading the outbox");
+}
+
+int
+lh_store_sink_register(lh_store_t *st, const char *name, lh_store_sink_t *out)
+{
+    out->id = 0;
+    if (!sink_name_ok(name)) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: bad sink name \"%s\" (1..%d of A-Z a-z 0-9 . _ : -)",
+               st->path, name ? name : "", SINK_NAME_MAX);
+        return LH_EINVAL;
+    }
+    sqlite3_stmt *s = st->stmt[S_SINK_ID];
+    bind_text(s, 1, name);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        out->id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return lh__store_sql_fail(st, rc, "looking a sink up");
+    if (st->readonly)
+        return LH_ENOTFOUND;
+    /* new: done_through 0, so every alert already in the outbox is pending for it */
+    bind_text(st->stmt[S_SINK_ADD], 1, name);
+    if ((rc = lh__store_step_done(st, S_SINK_ADD, "registering a sink")) != 0)
+        return rc;
+    out->id = sqlite3_last_insert_rowid(st->db);
+    int64_t first = 0;
+    if (alert_next(st, 0, &first) == 1)
+        lh_log(LH_LOG_INFO, COMPONENT,
+               "%s: sink %s is new to this store: it delivers the outbox from its oldest alert",
+               st->path, name);
+    return 0;
+}
+
+/* The sink's done_through. Returns 0, LH_EINVAL (no such sink) or LH_ESTORE. */
+static int
+sink_through(lh_store_t *st, lh_store_sink_t sink, int64_t *through)
+{
+    sqlite3_stmt *s = st->stmt[S_SINK_THROUGH];
+    sqlite3_bind_int64(s, 1, sink.id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *through = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? LH_EINVAL : lh__store_sql_fail(st, rc, "reading a sink's done mark");
+}
+
+/* The sink's first row of outbox_done above seq: 1 and *first, 0 when there is none, or
+ * LH_ESTORE. */
+static int
+done_first(lh_store_t *st, lh_store_sink_t sink, int64_t seq, int64_t *first)
+{
+    sqlite3_stmt *s = st->stmt[S_DONE_FIRST];
+    sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *first = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : lh__store_sql_fail(st, rc, "reading the done marks");
+}
+
+/* Whether seq is the first alert after through: 1, 0, or LH_ESTORE. Alert seqs have no gaps in
+ * practice (AUTOINCREMENT, rows never deleted), so through + 1 needs no lookup. */
+static int
+first_after(lh_store_t *st, int64_t through, int64_t seq)
+{
+    if (seq == through + 1)
+        return 1;
+    int64_t next = 0;
+    int rc = alert_next(st, through, &next);
+    return rc < 0 ? rc : rc == 1 && next == seq;
+}
+
+int
+lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
+{
+    int rc = lh__store_writable(st);
+    if (rc)
+        return rc;
+    int64_t through = 0;
+    if ((rc = sink_through(st, sink, &through)) != 0)
+        return rc;
+    if (seq <= through)
+        return 0; /* done already */
+    if ((rc = first_after(st, through, seq)) < 0)
+        return rc;
+    if (rc == 0) {
+        /* out of order (or no such alert: then nothing is written) */
+        sqlite3_stmt *s = st->stmt[S_DONE_ADD];
+        sqlite3_bind_int64(s, 1, sink.id);
+        sqlite3_bind_int64(s, 2, seq);
+        return lh__store_step_done(st, S_DONE_ADD, "marking an alert done");
+    }
+    /* the first alert not done: the mark moves past it and past the done rows that follow it
+     * without a pending alert between (usually there is no row at all: one probe) */
+    through = seq;
+    for (;;) {
+        int64_t row = 0;
+        if ((rc = done_first(st, sink, through, &row)) < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        if ((rc = first_after(st, through, row)) < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        sqlite3_stmt *s = st->stmt[S_DONE_TAKE];
+        sqlite3_bind_int64(s, 1, sink.id);
+        sqlite3_bind_int64(s, 2, row);
+        if ((rc = lh__store_step_done(st, S_DONE_TAKE, "marking an alert done")) != 0)
+            return rc;
+        through = row;
+    }
+    sqlite3_stmt *s = st->stmt[S_SINK_SET_THROUGH];
+    sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, through);
+    return lh__store_step_done(st, S_SINK_SET_THROUGH, "marking an alert done");
+}
+
+/* Steps a "SELECT seq, payload" over the outbox, calling fn per row until it returns non-zero.
+ * Returns the rows visited or LH_ESTORE. The caller resets or finalizes s. */
+static int
+visit_pending(lh_store_t *st, sqlite3_stmt *s, lh_store_alert_fn fn, void *arg)
+{
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        n++;
+        if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0)
+            return n;
+    }
+    return rc == SQLITE_DONE ? n : lh__store_sql_fail(st, rc, "reading pending alerts");
+}
+
+int
+lh_store_alert_pending_after(lh_store_t *st, lh_store_sink_t sink, int64_t after_seq, int limit,
+                             lh_store_alert_fn fn, void *arg)
+{
+    int64_t through = 0, row = 0;
+    int rc = sink_through(st, sink, &through);
+    if (rc)
+        return rc;
+    if (after_seq < through)
+        after_seq = through;
+    /* no done row past the start (a sink that delivers in order): every alert there is pending */
+    if ((rc = done_first(st, sink, after_seq, &row)) < 0)
+        return rc;
+    int idx = rc ? S_PENDING : S_PENDING_ALL;
+    /* the statement of the store, unless a callback reads the outbox again during a scan: that
+     * nested scan gets a statement of its own */
+    sqlite3_stmt *s = st->stmt[idx], *own = NULL;
+    if (sqlite3_stmt_busy(s)) {
+        rc = sqlite3_prepare_v2(st->db, lh__store_sql[idx], -1, &own, NULL);
+        if (rc != SQLITE_OK)
+            return lh__store_sql_fail(st, rc, "preparing a nested outbox scan");
+        s = own;
+    }
+    if (idx == S_PENDING)
+        sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, after_seq);
+    sqlite3_bind_int(s, 3, limit > 0 ? limit : -1);
+    int n = visit_pending(st, s, fn, arg);
+    if (own)
+        sqlite3_finalize(own);
+    else
+        sqlite3_reset(s);
+    return n;
+}
+
+int
+lh_store_alert_pending(lh_store_t *st, lh_store_sink_t sink, int limit, lh_store_alert_fn fn,
+                       void *arg)
+{
+    return lh_store_alert_pending_after(st, sink, 0, limit, fn, arg);
+}
+
+int
+lh_store_alert_pending_count(lh_store_t *st, lh_store_sink_t sink, int64_t *n)
+{
+    *n = 0;
+    int64_t through = 0;
+    int rc = sink_through(st, sink, &through);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = st->stmt[S_COUNT_PENDING];
+    sqlite3_bind_int64(s, 1, sink.id);
+    sqlite3_bind_int64(s, 2, through);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : lh__store_sql_fail(st, rc, "counting pending alerts");
+}
