@@ -1,15 +1,16 @@
 /*
- * store_sql.h - the timeline store's schema, migrations and every statement store.c runs.
+ * store_sql.h - the timeline store's schema, migrations and every statement the store module runs.
  *
  * PRAGMA user_version holds the schema version. LH_STORE_MIGRATIONS[i] takes a store from
  * version i to i+1; a new version is a new entry at the end, never an edit of an old one.
  * STORE_SQL lists the statements of store.c, each prepared once at open.
  *
  * Indexing is deliberately sparse (measured: one secondary index over all events costs a page
- * per service per commit, 822 k rows/s without it, 74 k with a (service, ts) index). Only append-mostly `time` covers every row; service lookups are
- * partial indexes over the rows correlation needs (deploys and outcomes, ~10% of traffic);
- * ids of changes, incidents and tickets are partial indexes over the rows that carry them.
- * Event-id dedupe uses no on-disk index at all (see store.h).
+ * per service per commit, 822 k rows/s without it, 74 k with a (service, ts) index). Only
+ * append-mostly `time` covers every row; service lookups are partial indexes over the rows
+ * correlation needs (deploys and outcomes, ~10% of traffic); ids of changes, incidents and tickets
+ * are partial indexes over the rows that carry them. Event-id dedupe uses no on-disk index at all
+ * (see store.h).
  */
 #ifndef LOOPHUB_STORE_SQL_H
 #define LOOPHUB_STORE_SQL_H
@@ -218,7 +219,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
 #define SQL_CACHE_SIZE "PRAGMA cache_size = -%lld"
 /* clang-format on */
 
-#define LH_STORE_SCHEMA_VERSION                                                                \
+#define LH_STORE_SCHEMA_VERSION                                                                    \
     ((int)(sizeof(LH_STORE_MIGRATIONS) / sizeof(LH_STORE_MIGRATIONS[0])))
 
 #endif
