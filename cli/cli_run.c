@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "config.h"
-#include "loophub/hub.h"
 #include "loophub/error.h"
 #include "loophub/hub.h"
 #include "loophub/log.h"

@@ -279,7 +279,8 @@ END_TEST
 
 START_TEST(json_form_matches_design)
 {
-    /* the encoder writes loophub's JSON form (README.md, Formats): enum names, RFC 3339 times, body named by kind */
+    /* the encoder writes loophub's JSON form (README.md, Formats): enum names, RFC 3339 times, body
+     * named by kind */
     lh_event_t *in = full_event(LH_KIND_DEPLOY);
     lh_buf_t b = LH_BUF_INIT;
     ck_assert_int_eq(lh_codec_json_encode(in, &b), 0);

@@ -30,8 +30,8 @@ static const lh_conf_opt_t fake_opts[] = {
      "ADDR", "where the fake listens"},
     {"fake-peer", "fake", "peer", LH_CONF_LIST, offsetof(fake_settings_t, peers), NULL, "P",
      "a peer (repeatable)"},
-    {"fake-wait", "fake_more", "wait", LH_CONF_DUR, offsetof(fake_settings_t, wait_ns), "5s",
-     "DUR", "how long the fake waits"},
+    {"fake-wait", "fake_more", "wait", LH_CONF_DUR, offsetof(fake_settings_t, wait_ns), "5s", "DUR",
+     "how long the fake waits"},
 };
 
 static int
@@ -123,8 +123,8 @@ START_TEST(map_gives_options_and_defaults)
     ck_assert_ptr_nonnull(s);
     ck_assert_str_eq(s->listen, "here:1");
     ck_assert_int_eq(s->wait_ns, 5 * 1000000000LL);
-    char *argv[] = {"run", "--fake-listen", "there:2", "--fake-peer", "a", "--fake-peer", "b",
-                    "--fake-wait", "2m", "--db", "x.db", NULL};
+    char *argv[] = {"run", "--fake-listen", "there:2", "--fake-peer", "a",    "--fake-peer",
+                    "b",   "--fake-wait",   "2m",      "--db",        "x.db", NULL};
     char err[256] = "";
     ck_assert_int_eq(lh_run_conf_parse(&c, 11, argv, err, sizeof(err)), 0);
     ck_assert_str_eq(s->listen, "there:2");
