@@ -1,10 +1,11 @@
 /*
  * embed.c - loophub inside your own program, through the public headers and libloophub only.
  *
- * Builds a deploy and an incident with the event API, encodes them as protobuf (what
- * `loophub send` puts on the wire), hands them to a hub running in this process, and prints
- * the correlated alert the hub publishes to a sink of our own. No socket is opened: the store
- * is a SQLite file, the sink is a function.
+ * Builds a deploy and an incident with the event API and encodes them as protobuf (what
+ * `loophub send` puts on the wire). The hub runs in this process with a ZeroMQ PULL endpoint
+ * (built from its adapter definition, as `loophub run --zmq-pull` would) and a sink of our own.
+ * The deploy is handed to the hub directly (lh_hub_submit), the incident is sent over ZeroMQ
+ * (lh_send_zmq), and the sink prints the correlated alert the hub publishes.
  *
  *   cc embed.c $(pkg-config ...) -lloophub    (the build makes it: build/examples/embed)
  *   ./embed [STORE.db]                        default: a new file in a temporary directory
@@ -94,17 +95,16 @@ submit(lh_hub_t *hub, lh_event_t *ev)
 int
 main(int argc, char **argv)
 {
-    char dir[] = "/tmp/loophub-embed-XXXXXX", db[300];
-    int own_dir = argc < 2;
-    if (own_dir) {
-        if (!mkdtemp(dir)) {
-            perror("mkdtemp");
-            return 1;
-        }
-        snprintf(db, sizeof(db), "%s/embed.db", dir);
-    } else {
-        snprintf(db, sizeof(db), "%s", argv[1]);
+    char dir[] = "/tmp/loophub-embed-XXXXXX", db[300], pull[320];
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
     }
+    int own_db = argc < 2;
+    snprintf(db, sizeof(db), "%s", own_db ? "" : argv[1]);
+    if (own_db)
+        snprintf(db, sizeof(db), "%s/embed.db", dir);
+    snprintf(pull, sizeof(pull), "zmq-pull=ipc://%s/events", dir);
 
     lh_hub_opts_t o;
     lh_hub_opts_default(&o);
@@ -115,10 +115,15 @@ main(int argc, char **argv)
         fprintf(stderr, "embed: cannot open the store %s: %s\n", db, lh_strerror(rc));
         return 1;
     }
+    /* the ZeroMQ adapters from their definition: PULL on an ipc endpoint, the rest off */
+    const char *zmq_settings[] = {pull, "zmq-router=off", "zmq-pub=off"};
+    char why[256] = "";
     sink_state_t st = {0};
-    if ((rc = lh_hub_add_adapter(hub, &sink_ops, &st, "embed-sink")) < 0 ||
+    if ((rc = lh_adapter_build(hub, lh_registry_find("zmq"), zmq_settings, 3, why, sizeof(why))) <
+            0 ||
+        (rc = lh_hub_add_adapter(hub, &sink_ops, &st, "embed-sink")) < 0 ||
         (rc = lh_hub_start_adapters(hub)) < 0) {
-        fprintf(stderr, "embed: cannot add the sink: %s\n", lh_strerror(rc));
+        fprintf(stderr, "embed: cannot set up the hub: %s %s\n", lh_strerror(rc), why);
         lh_hub_destroy(&hub);
         return 1;
     }
@@ -140,9 +145,14 @@ main(int argc, char **argv)
         inc->incident.state = LH_INCIDENT_DETECTED;
         inc->incident.severity = LH_SEV_CRITICAL;
         inc->incident.title = lh_event_str(inc, "checkout returns 500", (size_t)-1);
-        rc = submit(hub, dep);
-        if (rc == 0)
-            rc = submit(hub, inc);
+        rc = submit(hub, dep); /* in-process */
+        lh_buf_t pb = LH_BUF_INIT;
+        if (rc == 0 && (rc = lh_codec_pb_encode(inc, &pb)) == 0) {
+            const void *msgs[] = {pb.data};
+            size_t lens[] = {pb.len};
+            rc = lh_send_zmq(pull + strlen("zmq-pull="), msgs, lens, 1, 5000); /* over ZeroMQ */
+        }
+        lh_buf_free(&pb);
     }
     lh_event_destroy(&dep);
     lh_event_destroy(&inc);
@@ -154,15 +164,15 @@ main(int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "embed: %s\n", lh_strerror(rc));
     lh_hub_destroy(&hub);
-    if (own_dir) {
-        char side[320];
-        const char *suffix[] = {"", "-wal", "-shm"};
-        for (size_t i = 0; i < 3; i++) {
-            snprintf(side, sizeof(side), "%s%s", db, suffix[i]);
-            unlink(side);
-        }
-        rmdir(dir);
+    char side[340];
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; own_db && i < 3; i++) {
+        snprintf(side, sizeof(side), "%s%s", db, suffix[i]);
+        unlink(side);
     }
+    snprintf(side, sizeof(side), "%s/events", dir);
+    unlink(side);
+    rmdir(dir);
     if (st.alerts == 0 || !st.named_deploy) {
         fprintf(stderr, "embed: no alert naming deploy-42 (alerts seen: %d)\n", st.alerts);
         return 1;

@@ -421,3 +421,40 @@ done:
     free(cli_list_seen);
     return rc;
 }
+
+/* --- one adapter from settings, for embedding programs ------------------------------------- */
+
+int
+lh_adapter_build(lh_hub_t *hub, const lh_adapter_def_t *def, const char *const *settings, size_t n,
+                 char *why, size_t whylen)
+{
+    if (!hub || !def || (n && !settings))
+        return LH_EINVAL;
+    lh_run_conf_map_t m = {def, def->opts, def->n_opts,
+                           calloc(1, def->conf_size ? def->conf_size : 1)};
+    if (!m.conf)
+        return LH_ENOMEM;
+    int rc = apply_defaults(&m);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *eq = settings[i] ? strchr(settings[i], '=') : NULL;
+        size_t klen = eq ? (size_t)(eq - settings[i]) : 0;
+        const lh_conf_opt_t *o = NULL;
+        for (size_t k = 0; eq && k < m.n_opts && !o; k++)
+            if (strlen(m.opts[k].name) == klen && strncmp(m.opts[k].name, settings[i], klen) == 0)
+                o = &m.opts[k];
+        if (!o) {
+            snprintf(why, whylen, "adapter %s: '%s' is not one of its settings (NAME=VALUE)",
+                     def->name, settings[i] ? settings[i] : "(null)");
+            rc = LH_EINVAL;
+        } else {
+            rc = set_value(m.conf, o, eq + 1, why, whylen);
+        }
+    }
+    if (rc == 0 && def->check)
+        rc = def->check(m.conf, why, whylen);
+    if (rc == 0)
+        rc = def->build(hub, m.conf, why, whylen);
+    free_map(&m);
+    free(m.conf);
+    return rc;
+}

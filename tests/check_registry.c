@@ -13,7 +13,9 @@
 
 #include "config.h"
 #include "loophub/error.h"
+#include "loophub/hub.h"
 #include "loophub/registry.h"
+#include "loophub/send.h"
 #include "testutil.h"
 
 /* --- a definition made for the test ------------------------------------------------------- */
@@ -212,6 +214,50 @@ START_TEST(run_help_lists_every_adapter)
 }
 END_TEST
 
+/* --- embedding: one adapter from settings, and sending to a hub ---------------------------- */
+
+START_TEST(adapter_build_from_settings)
+{
+    char *dir = lh_test_tmpdir();
+    char db[300];
+    snprintf(db, sizeof(db), "%s/r.db", dir);
+    lh_hub_opts_t o;
+    lh_hub_opts_default(&o);
+    o.db_path = db;
+    lh_hub_t *hub = NULL;
+    ck_assert_int_eq(lh_hub_new(&o, &hub), 0);
+    char why[256] = "";
+    const char *ok[] = {"fake-listen=x:1", "fake-wait=3s"};
+    ck_assert_int_eq(lh_adapter_build(hub, &fake_def, ok, 2, why, sizeof(why)), 0);
+    const char *unknown[] = {"fake-nosuch=1"};
+    ck_assert_int_eq(lh_adapter_build(hub, &fake_def, unknown, 1, why, sizeof(why)), LH_EINVAL);
+    ck_assert_str_eq(why, "adapter fake: 'fake-nosuch=1' is not one of its settings (NAME=VALUE)");
+    const char *bad[] = {"fake-wait=soon"};
+    ck_assert_int_eq(lh_adapter_build(hub, &fake_def, bad, 1, why, sizeof(why)), LH_EINVAL);
+    ck_assert_msg(strstr(why, "--fake-wait: 'soon' is not a duration"), "why: %s", why);
+    const char *refused[] = {"fake-listen=forbidden"}; /* the definition's check() runs */
+    ck_assert_int_eq(lh_adapter_build(hub, &fake_def, refused, 1, why, sizeof(why)), LH_EINVAL);
+    ck_assert_str_eq(why, "--fake-listen: 'forbidden' is not allowed");
+    lh_hub_destroy(&hub);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(send_zmq_without_hub_times_out)
+{
+    char *dir = lh_test_tmpdir();
+    char ep[300];
+    snprintf(ep, sizeof(ep), "ipc://%s/nobody", dir);
+    const void *msgs[] = {"x"};
+    size_t lens[] = {1};
+    ck_assert_int_eq(lh_send_zmq(ep, msgs, lens, 1, 100), LH_ETIMEOUT);
+    ck_assert_int_eq(lh_send_zmq(NULL, msgs, lens, 1, 100), LH_EINVAL);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *
 registry_suite(void)
 {
@@ -223,6 +269,8 @@ registry_suite(void)
         {"map_ini", map_gives_ini_section_and_passthrough, 0, 0},
         {"map_help", map_gives_help_and_check, 0, 0},
         {"run_help", run_help_lists_every_adapter, 0, 0},
+        {"adapter_build", adapter_build_from_settings, 0, 0},
+        {"send_zmq", send_zmq_without_hub_times_out, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 10, NULL, NULL);
     TCase *tc = tcase_create("incomplete");

@@ -15,6 +15,7 @@
 #include "loophub/hub.h"
 #include "loophub/log.h"
 #include "loophub/registry.h"
+#include "loophub/send.h"
 #include "loophub/timeline.h"
 #include "loophub/timeutil.h"
 

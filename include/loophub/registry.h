@@ -75,6 +75,14 @@ struct lh_adapter_def {
 };
 typedef struct lh_adapter_def lh_adapter_def_t;
 
+/* Builds the adapters of def (lh_registry_find("zmq"), ...) into hub from settings given as
+ * "OPTION=VALUE" with the definition's long option names ("zmq-pull=ipc:///run/lh.sock"); every
+ * other setting keeps its default, as `loophub run` would. For programs that embed the hub.
+ * Returns 0, LH_EINVAL (a setting that is not the definition's, a bad value: why says which)
+ * or what def's check() and build() return. */
+int lh_adapter_build(lh_hub_t *hub, const lh_adapter_def_t *def, const char *const *settings,
+                     size_t n, char *why, size_t whylen);
+
 /* The adapters compiled in, in table order; *n gets their number. Every definition was checked
  * for completeness (a name, build(), conf_size covering every row) the first time: an
  * incomplete one is a programmer error and aborts. */
