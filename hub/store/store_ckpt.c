@@ -133,7 +133,7 @@ ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 /* One cycle: PASSIVE checkpoints (concurrent with the writer) until what is left is small, then
  * one RESTART (new transactions wait for it) so that the WAL starts over. A PASSIVE checkpoint
  * alone never catches up with a busy writer: the WAL would never restart and grow forever.
- * Returns 0, or -1 when the thread should back off (a reader pins the WAL, or an error). */
+ * Returns 0, or LH_EAGAIN when the thread should back off (a reader pins the WAL, or an error). */
 static int
 ckpt_cycle(ckpt_t *ck)
 {
@@ -147,7 +147,7 @@ ckpt_cycle(ckpt_t *ck)
             if (atomic_load(&ck->stop))
                 return 0;
             ckpt_log(ck, LH_LOG_WARN, "background checkpoint", rc);
-            return -1;
+            return LH_EAGAIN;
         }
         atomic_fetch_add(&ck->n_passive, 1);
         int now = atomic_load_explicit(&ck->frames, memory_order_relaxed);
@@ -179,10 +179,10 @@ ckpt_cycle(ckpt_t *ck)
     if ((rc & 0xff) == SQLITE_BUSY) {
         atomic_fetch_add(&ck->n_restart_busy, 1);
         atomic_store(&ck->pinned, 1);
-        return -1;
+        return LH_EAGAIN;
     }
     ckpt_log(ck, LH_LOG_WARN, "background checkpoint (restart)", rc);
-    return -1;
+    return LH_EAGAIN;
 }
 
 static void
