@@ -7,7 +7,6 @@
  * flight, and reports the hub's verdict per event (see zmq_adapter.h for the ack frames).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "hash.h"
 #include "kafka/kafka.h"
 #include "loophub/error.h"
 #include "loophub/format.h"
@@ -66,7 +66,9 @@ usage(FILE *out)
         "to the PULL endpoint; with --reliable the hub acknowledges each event after it\n"
         "is stored, and send reports ok, duplicate or the reason of a rejection.\n\n"
         "Common fields:\n"
-        "  --id ID               event id, the dedupe key (generated when absent)\n"
+        "  --id ID               event id, the dedupe key (default: derived from kind, service,\n"
+        "                        env, deploy/incident/alert/ticket id, status or state and\n"
+        "                        --time, so a re-sent step is answered duplicate)\n"
         "  --time RFC3339        when it happened (default now)\n"
         "  --service S           service (deploy, alert and incident need one)\n"
         "  --env E               environment (alias --environment)\n"
@@ -224,20 +226,52 @@ option_fits(int opt, lh_kind_t k)
     }
 }
 
-static void
-gen_id(lh_kind_t k, char *buf, size_t len)
+static uint64_t
+hash_field(uint64_t h, const char *s)
 {
-    unsigned char r[8] = {0};
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd >= 0) {
-        ssize_t n = read(fd, r, sizeof(r));
-        (void)n;
-        close(fd);
+    if (s)
+        h = lh__hash64_update(h, s, strlen(s));
+    return lh__hash64_update(h, "\x1f", 1); /* a separator: ("ab","c") is not ("a","bc") */
+}
+
+/* The id of an event sent without --id, derived from what identifies it: kind, service,
+ * environment, the deploy, incident, alert or ticket it is about, its status or state, and its
+ * time when --time was given. The same step sent twice (a retried pipeline job) gets the same
+ * id, so the hub answers `duplicate` instead of storing it twice; a new status or state is a new
+ * event. "<kind letter>-<16 hex digits>", like the ids loophub has always generated. */
+static void
+derive_id(const lh_event_t *ev, char *buf, size_t len)
+{
+    uint64_t h = LH__HASH64_SEED;
+    h = hash_field(h, lh_kind_name(ev->kind));
+    h = hash_field(h, ev->service);
+    h = hash_field(h, ev->environment);
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY:
+        h = hash_field(h, ev->deploy.deploy_id);
+        h = hash_field(h, ev->deploy.deploy_id ? NULL : ev->deploy.version);
+        h = hash_field(h, lh_deploy_status_name(ev->deploy.status));
+        break;
+    case LH_KIND_INCIDENT:
+        h = hash_field(h, ev->incident.incident_id);
+        h = hash_field(h, lh_incident_state_name(ev->incident.state));
+        break;
+    case LH_KIND_ALERT:
+        h = hash_field(h, ev->alert.fingerprint ? ev->alert.fingerprint : ev->alert.name);
+        h = hash_field(h, lh_alert_state_name(ev->alert.state));
+        break;
+    case LH_KIND_TICKET:
+        h = hash_field(h, ev->ticket.ticket_id);
+        h = hash_field(h, lh_ticket_state_name(ev->ticket.state));
+        break;
+    default:
+        break;
     }
-    uint64_t v = (uint64_t)lh_now_ns() ^ ((uint64_t)getpid() << 32);
-    for (int i = 0; i < 8; i++)
-        v ^= (uint64_t)r[i] << (8 * i);
-    snprintf(buf, len, "%c-%016llx", lh_kind_name(k)[0], (unsigned long long)v);
+    char t[40] = "";
+    if (ev->time_ns)
+        snprintf(t, sizeof(t), "%lld", (long long)ev->time_ns);
+    h = lh__hash64_final(hash_field(h, t));
+    snprintf(buf, len, "%c-%016llx", lh_kind_name(ev->kind)[0], (unsigned long long)h);
 }
 
 /* Applies one field option to ev. Returns 0 or an exit code (usage error printed). */
@@ -805,7 +839,7 @@ lh_cli_send(int argc, char **argv)
     } else {
         char id[64], why[256];
         if (!ev->id) {
-            gen_id(kind, id, sizeof(id));
+            derive_id(ev, id, sizeof(id)); /* before the time defaults to now */
             ev->id = lh_event_str(ev, id, (size_t)-1);
         }
         if (!ev->time_ns)

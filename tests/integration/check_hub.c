@@ -120,6 +120,72 @@ START_TEST(test_deploy_then_incident_alerts_on_pub)
 }
 END_TEST
 
+/* The README's walk-through, steps 3 and 4 as a user types them (no --id, no --time): the
+ * re-sent incident is answered duplicate, and so is a re-sent deploy; a new state of the same
+ * incident is a new event. With ids drawn at random each send was a new event (and a second
+ * alert). */
+START_TEST(test_walkthrough_resend_is_duplicate)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
+    const char *deploy[] = {"deploy",  "--service",
+                            "api",     "--env",
+                            "prod",    "--deploy-id",
+                            "D-42",    "--version",
+                            "1.4.2",   "--previous-version",
+                            "1.4.1",   "--commit",
+                            "9f2c1e0", "--actor",
+                            "alice",   "--host",
+                            "web-1",   "--change-ticket",
+                            "CHG-7",   NULL};
+    const char *incident[] = {"incident",
+                              "--service",
+                              "api",
+                              "--env",
+                              "prod",
+                              "--incident-id",
+                              "INC-7",
+                              "--severity",
+                              "critical",
+                              "--title",
+                              "5xx spike on checkout",
+                              "--host",
+                              "web-1",
+                              NULL};
+    const char *resolved[] = {"incident",      "--service", "api",     "--env",    "prod",
+                              "--incident-id", "INC-7",     "--state", "resolved", NULL};
+    char *out = NULL, *err = NULL, first[64] = "";
+    ck_assert_int_eq(send_reliable(&h, deploy, &out, &err), 0);
+    ck_assert_msg(strncmp(out, "ok d-", 5) == 0, "deploy: %s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(send_reliable(&h, incident, &out, &err), 0);
+    ck_assert_msg(strncmp(out, "ok i-", 5) == 0, "incident: %s", out);
+    snprintf(first, sizeof(first), "%.*s", (int)strcspn(out + 3, " \n"), out + 3);
+    free(out);
+    free(err);
+    ck_assert_int_eq(send_reliable(&h, incident, &out, &err), 0);
+    char want[96];
+    snprintf(want, sizeof(want), "duplicate %s", first);
+    ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "re-sent incident: %s (want %s)", out,
+                  want);
+    free(out);
+    free(err);
+    ck_assert_int_eq(send_reliable(&h, deploy, &out, &err), 0);
+    ck_assert_msg(strncmp(out, "duplicate d-", 12) == 0, "re-sent deploy: %s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(send_reliable(&h, resolved, &out, &err), 0);
+    ck_assert_msg(strncmp(out, "ok i-", 5) == 0 && strstr(out, first) == NULL,
+                  "resolution (a new state): %s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
+}
+END_TEST
+
 START_TEST(test_reliable_ok_then_duplicate)
 {
     lh_it_hub_t h;
@@ -523,6 +589,7 @@ hub_suite(void)
     const lh_test_case_t cases[] = {
         {"deploy_then_incident", test_deploy_then_incident_alerts_on_pub, 0, 0},
         {"reliable_ok_duplicate", test_reliable_ok_then_duplicate, 0, 0},
+        {"walkthrough_resend", test_walkthrough_resend_is_duplicate, 0, 0},
         {"reliable_rejections", test_reliable_reports_rejections_with_line_numbers, 0, 0},
         {"restart", test_restart_dedupes_and_flushes_outbox, 0, 0},
         {"late_deploy", test_late_deploy_marks_alert_late, 0, 0},
