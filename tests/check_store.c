@@ -97,6 +97,31 @@ blob_cb(const void *pb, size_t len, void *arg)
     return 0;
 }
 
+/* A new store and its WAL are readable by their owner only; an existing store keeps its mode. */
+START_TEST(test_new_store_is_private)
+{
+    umask(022);
+    lh_store_t *st = open_rw();
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put(st, "d-1", &seq), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    struct stat sb;
+    char wal[700];
+    snprintf(wal, sizeof(wal), "%s-wal", lh_test_fx.db);
+    ck_assert_int_eq(stat(lh_test_fx.db, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    ck_assert_int_eq(stat(wal, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    lh_store_close(&st);
+    ck_assert_int_eq(chmod(lh_test_fx.db, 0640), 0);
+    st = open_rw();
+    ck_assert_int_eq(stat(lh_test_fx.db, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0640);
+    lh_store_close(&st);
+}
+END_TEST
+
 START_TEST(test_blob_roundtrip)
 {
     lh_store_t *st = open_rw();
@@ -1585,6 +1610,7 @@ store_suite(void)
     Suite *s = suite_create("store");
     const lh_test_case_t cases[] = {
         {"blob_roundtrip", test_blob_roundtrip, 10, 0},
+        {"new_store_private", test_new_store_is_private, 10, 0},
         {"decoded_columns", test_decoded_columns, 10, 0},
         {"bad_calls", test_bad_calls, 10, 0},
         {"dup_same_txn", test_dup_same_txn, 10, 0},

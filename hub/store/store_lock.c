@@ -67,7 +67,9 @@ lh__store_lock_take(lh_store_t *st)
         rc = LH_ELOCKED;
         goto out;
     }
-    st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* a new store is the owner's alone (0600): it holds who deployed what where; SQLite gives
+     * the -wal and -shm files the mode of the database file */
+    st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (st->lock_fd < 0) {
         lh_log(LH_LOG_ERROR, COMPONENT, "cannot open store %s: %s", st->path, strerror(errno));
         rc = LH_ESTORE;
