@@ -106,6 +106,15 @@ START_TEST(row_outside_settings_aborts)
 }
 END_TEST
 
+START_TEST(row_half_outside_settings_aborts)
+{
+    lh_adapter_def_t d = fake_def;
+    d.passthrough = NULL; /* only the row can be outside */
+    d.conf_size = offsetof(fake_settings_t, wait_ns) + 4; /* fake-wait's int64_t sticks out */
+    lh_registry_check(&d);
+}
+END_TEST
+
 START_TEST(complete_definition_passes)
 {
     lh_registry_check(&fake_def); /* returns: nothing missing */
@@ -276,6 +285,7 @@ registry_suite(void)
     TCase *tc = tcase_create("incomplete");
     tcase_add_test_raise_signal(tc, incomplete_definition_aborts, SIGABRT);
     tcase_add_test_raise_signal(tc, row_outside_settings_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, row_half_outside_settings_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }
