@@ -981,8 +981,19 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
-        /* 3 -> 2: delivery state back in the alerts' columns (no alert is done here) */
+        /* 4 -> 3: no outcomes or cases, the alert id unique again */
         "DROP VIEW alert_delivery;"
+        "DROP TABLE outcomes;"
+        "DROP TABLE outcome_events;"
+        "DROP TABLE cases;"
+        "CREATE TABLE alerts3 (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+        "  kind INTEGER NOT NULL, service TEXT, environment TEXT, outcome_seq INTEGER NOT NULL,"
+        "  late INTEGER NOT NULL, created INTEGER NOT NULL, payload BLOB NOT NULL);"
+        "INSERT INTO alerts3 SELECT seq, id, kind, service, environment, outcome_seq, late,"
+        "  created, payload FROM alerts;"
+        "DROP TABLE alerts;"
+        "ALTER TABLE alerts3 RENAME TO alerts;"
+        /* 3 -> 2: delivery state back in the alerts' columns (no alert is done here) */
         "DROP TABLE outbox_done;"
         "DROP TABLE sinks;"
         "ALTER TABLE alerts ADD COLUMN pub_done INTEGER NOT NULL DEFAULT 0;"

@@ -366,15 +366,18 @@ START_TEST(test_seq_continues)
     int64_t s = 0, a = 0;
     ck_assert_int_eq(put(st, "x-1", &s), 0);
     ck_assert_int_eq(put(st, "x-2", &s), 0);
-    ck_assert_int_eq(lh_store_alert_insert(st, "al-1", 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
-    ck_assert_int_eq(lh_store_alert_insert(st, "al-2", 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-1", 1, 1, "api", "prod", s, 0, 1, "p", 1, &a),
+                     0);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-2", 1, 1, "api", "prod", s, 0, 1, "p", 1, &a),
+                     0);
     int64_t last_event = s, last_alert = a;
     lh_store_close(&st);
 
     st = open_rw();
     ck_assert_int_eq(put(st, "x-3", &s), 0);
     ck_assert_int_eq(s, last_event + 1);
-    ck_assert_int_eq(lh_store_alert_insert(st, "al-3", 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-3", 1, 1, "api", "prod", s, 0, 1, "p", 1, &a),
+                     0);
     ck_assert_int_eq(a, last_alert + 1);
     lh_store_close(&st);
 }
@@ -821,10 +824,11 @@ START_TEST(test_outbox)
     ck_assert_int_eq(lh_store_begin(st), 0);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(
-            lh_store_alert_insert(st, ids[i], 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]), 0);
+            lh_store_alert_insert(st, ids[i], 1, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]), 0);
     int64_t dup = 0;
-    ck_assert_int_eq(lh_store_alert_insert(st, "al-b", 1, "api", "prod", 1, 0, 5, "ca1", 3, &dup),
-                     LH_EDUPLICATE);
+    ck_assert_int_eq(
+        lh_store_alert_insert(st, "al-b", 1, 1, "api", "prod", 1, 0, 5, "ca1", 3, &dup),
+        LH_EDUPLICATE);
     ck_assert_int_eq(dup, a[1]);
     ck_assert_int_eq(lh_store_commit(st), 0); /* the duplicate did not spoil the batch */
     ck_assert(a[0] < a[1] && a[1] < a[2]);
@@ -924,8 +928,8 @@ START_TEST(test_outbox_done_marks)
     for (int i = 0; i < 6; i++) {
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
-        ck_assert_int_eq(lh_store_alert_insert(st, id, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]),
-                         0);
+        ck_assert_int_eq(
+            lh_store_alert_insert(st, id, 1, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]), 0);
     }
     ck_assert_int_eq(lh_store_commit(st), 0);
     lh_store_sink_t k;
@@ -999,7 +1003,7 @@ START_TEST(test_outbox_done_of_no_alert)
 {
     lh_store_t *st = open_rw();
     int64_t a1 = 0, a2 = 0;
-    ck_assert_int_eq(lh_store_alert_insert(st, "al-1", 1, "api", "prod", 1, 0, 5, "ca1", 3, &a1),
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-1", 1, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a1),
                      0);
     lh_store_sink_t k;
     ck_assert_int_eq(lh_store_sink_register(st, "third", &k), 0);
@@ -1009,7 +1013,7 @@ START_TEST(test_outbox_done_of_no_alert)
     ck_assert_int_eq(lh_store_alert_done(st, k, a1 + 2), 0);
     ck_assert_int_eq(through_of(st, "third"), a1);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 0);
-    ck_assert_int_eq(lh_store_alert_insert(st, "al-2", 1, "api", "prod", 1, 0, 5, "ca1", 3, &a2),
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-2", 1, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a2),
                      0);
     ck_assert_int_eq(a2, a1 + 1);
     visit_t v;
@@ -1055,8 +1059,8 @@ START_TEST(test_outbox_nested_scan)
     for (int i = 0; i < 3; i++) {
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
-        ck_assert_int_eq(lh_store_alert_insert(st, id, 1, "api", "prod", 1, 0, 5, "ca1", 3, NULL),
-                         0);
+        ck_assert_int_eq(
+            lh_store_alert_insert(st, id, 1, 1, "api", "prod", 1, 0, 5, "ca1", 3, NULL), 0);
     }
     ck_assert_int_eq(lh_store_commit(st), 0);
     nested_t n = {st, {0}, 0, 0};
@@ -1148,7 +1152,14 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 3);
+    ck_assert_int_eq(lh_store_schema_version(), 4);
+    /* version 4: each incident is an outcome with its events; the alerts are revision 1 */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes WHERE kind = 3 AND open = 1"), 8);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes o JOIN events e"
+                                 " ON e.seq = o.first_seq AND e.incident_id = o.ref"),
+                     8);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcome_events"), 8);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM alerts WHERE revision = 1"), 8);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM pragma_table_info('alerts')"
                                  " WHERE name IN ('pub_done', 'kafka_done')"),
                      0);
@@ -1185,8 +1196,8 @@ START_TEST(test_migrate_v2_store)
     ck_assert_int_eq(through_of(st, "kafka"), 4);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 1);
     int64_t seq = 0;
-    ck_assert_int_eq(lh_store_alert_insert(st, "al-new", 1, "api", "prod", 1, 0, 5, "ca1", 3, &seq),
-                     0);
+    ck_assert_int_eq(
+        lh_store_alert_insert(st, "al-new", 1, 1, "api", "prod", 1, 0, 5, "ca1", 3, &seq), 0);
     ck_assert_int_eq(seq, 9); /* AUTOINCREMENT went on where the release left it */
     lh_store_close(&st);
 

@@ -1018,7 +1018,7 @@ write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq
     }
     int64_t aseq = 0;
     int written = 1;
-    rc = lh_store_alert_insert(c->st, ca->id, (int)ca->kind, ca->service, ca->environment, oseq,
+    rc = lh_store_alert_insert(c->st, ca->id, 1, (int)ca->kind, ca->service, ca->environment, oseq,
                                ca->late, ca->created_ns, c->pb.data, c->pb.len, &aseq);
     if (rc == LH_EDUPLICATE) {
         written = 0;

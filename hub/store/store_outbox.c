@@ -23,8 +23,8 @@
 /* ---- alert insert -------------------------------------------------------------------------- */
 
 int
-lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char *service,
-                      const char *environment, int64_t outcome_seq, int late, int64_t created_ns,
+lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, int kind,
+                      const char *service, const char *environment, int64_t outcome_seq, int late, int64_t created_ns,
                       const void *pb, size_t pb_len, int64_t *seq)
 {
     int64_t dummy;
@@ -47,6 +47,7 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char
     sqlite3_bind_int(s, 6, late ? 1 : 0);
     sqlite3_bind_int64(s, 7, created_ns);
     bind_blob(s, 8, pb, pb_len, 1);
+    sqlite3_bind_int(s, 9, revision);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
@@ -58,6 +59,7 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int kind, const char
     /* the statement alone was undone; the transaction goes on */
     s = st->stmt[S_GET_ALERT_SEQ];
     bind_text(s, 1, alert_id);
+    sqlite3_bind_int(s, 2, revision);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *seq = sqlite3_column_int64(s, 0);

@@ -156,6 +156,87 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  (a.seq <= s.done_through OR EXISTS (SELECT 1 FROM outbox_done d"
     "   WHERE d.sink_id = s.id AND d.seq = a.seq)) AS done"
     "  FROM sinks s CROSS JOIN alerts a;",
+    /* 3 -> 4: one correlated alert per outcome, published in revisions (docs/correlation.md).
+     * An outcome is the lifecycle of one incident (every event of its incident_id) or one firing
+     * period of a monitoring alert (its fingerprint, from firing to resolved); a case is one
+     * correlated alert: one outcome, or several with the same suspects joined within the group
+     * window. The outbox keeps every revision as its own row (its own seq, delivered as any
+     * alert): the alert id is no longer unique, (id, revision) is. */
+    /* the alerts table first: the pages its old copy frees go to the new tables (a new store
+     * has no free page, and a full disk must stay full) */
+    "DROP VIEW alert_delivery;"
+    "CREATE TABLE alerts4 ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL,"
+    "  revision INTEGER NOT NULL DEFAULT 1,"
+    "  kind INTEGER NOT NULL,"
+    "  service TEXT, environment TEXT,"
+    "  outcome_seq INTEGER NOT NULL,"
+    "  late INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  UNIQUE (id, revision)"
+    ");"
+    "INSERT INTO alerts4 (seq, id, revision, kind, service, environment, outcome_seq, late,"
+    "  created, payload) SELECT seq, id, 1, kind, service, environment, outcome_seq, late,"
+    "  created, payload FROM alerts ORDER BY seq;"
+    "DROP TABLE alerts;"
+    "ALTER TABLE alerts4 RENAME TO alerts;"
+    "CREATE VIEW alert_delivery AS SELECT s.name AS sink, a.seq AS seq,"
+    "  (a.seq <= s.done_through OR EXISTS (SELECT 1 FROM outbox_done d"
+    "   WHERE d.sink_id = s.id AND d.seq = a.seq)) AS done"
+    "  FROM sinks s CROSS JOIN alerts a;"
+    "CREATE TABLE outcomes ("
+    "  okey TEXT PRIMARY KEY,"           /* kind, environment, ref (alerts: and period start),
+                                        * separated by 0x1f */
+    "  kind INTEGER NOT NULL,"           /* lh_kind_t of its events: 2 alert, 3 incident */
+    "  ref TEXT NOT NULL,"               /* the incident id, or the alert's fingerprint (name) */
+    "  service TEXT, environment TEXT,"
+    "  time INTEGER NOT NULL,"           /* its earliest event: the outcome's time */
+    "  first_seq INTEGER NOT NULL,"      /* that event: correlations.outcome_seq */
+    "  event_id TEXT NOT NULL,"          /* that event's id */
+    "  title TEXT,"                      /* incident title or alert name, the latest given */
+    "  hosts TEXT,"                      /* every host its events named, space-separated */
+    "  artifact TEXT,"                   /* the artifact any of its events named */
+    "  open INTEGER NOT NULL,"           /* 1 until a resolved event */
+    "  resolved INTEGER,"                /* time of that event (ns) */
+    "  case_id TEXT"                     /* the correlated alert it is part of (cases.id) */
+    ") WITHOUT ROWID;"
+    "CREATE INDEX oc_open ON outcomes(ref, environment, kind) WHERE open = 1;"
+    "CREATE INDEX oc_case ON outcomes(case_id) WHERE case_id IS NOT NULL;"
+    /* each event of an outcome, by event id (the timeline opens an outcome by any of them) */
+    "CREATE TABLE outcome_events ("
+    "  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, okey TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX oe_okey ON outcome_events(okey, seq);"
+    "CREATE TABLE cases ("
+    "  id TEXT PRIMARY KEY,"             /* the correlated alert's id, ca-... */
+    "  kind INTEGER NOT NULL,"           /* lh_ca_kind_t */
+    "  service TEXT, environment TEXT,"
+    "  time INTEGER NOT NULL,"           /* its earliest outcome's time */
+    "  last_time INTEGER NOT NULL,"      /* its latest outcome's time: the group window's start */
+    "  revision INTEGER NOT NULL,"       /* the latest published revision */
+    "  top TEXT,"                        /* deploy_id of its top suspect then */
+    "  suspect_key TEXT NOT NULL,"       /* hash of its suspects' sorted deploy ids */
+    "  late INTEGER NOT NULL,"
+    "  resolved INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX cs_open ON cases(service, environment, last_time) WHERE resolved = 0;"
+    /* the incidents already stored become outcomes (open unless an event resolved them) with
+     * their events; their alerts stay as they were (no case): an update of such an incident
+     * starts a case of its own */
+    "INSERT INTO outcomes (okey, kind, ref, service, environment, time, first_seq, event_id,"
+    "  title, open, resolved)"
+    "  SELECT 'incident' || char(31) || coalesce(environment, '') || char(31) || incident_id, 3, incident_id,"
+    "    service, environment, min(time), seq, id, name, 1, NULL"
+    "  FROM events WHERE kind = 3 AND incident_id IS NOT NULL GROUP BY environment, incident_id;"
+    "UPDATE outcomes SET open = 0, resolved = (SELECT min(e.time) FROM events e"
+    "  WHERE e.kind = 3 AND e.incident_id = outcomes.ref AND e.environment IS outcomes.environment"
+    "  AND e.state = 3) WHERE EXISTS (SELECT 1 FROM events e WHERE e.kind = 3"
+    "  AND e.incident_id = outcomes.ref AND e.environment IS outcomes.environment AND e.state = 3);"
+    "INSERT OR IGNORE INTO outcome_events (id, seq, okey)"
+    "  SELECT id, seq, 'incident' || char(31) || coalesce(environment, '') || char(31) || incident_id"
+    "  FROM events WHERE kind = 3 AND incident_id IS NOT NULL;",
 };
 /* clang-format on */
 
@@ -181,8 +262,8 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
     X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
-                 " created, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                     \
-    X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1")                                       \
+                 " created, payload, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")       \
+    X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1 AND revision = ?2")                     \
     /* sinks and their done marks (schema version 3) */                                          \
     X(SINK_ID, "SELECT id FROM sinks WHERE name = ?1")                                             \
     X(SINK_ADD, "INSERT INTO sinks (name) VALUES (?1)")                                            \
