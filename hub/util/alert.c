@@ -3,6 +3,7 @@
  */
 #include "loophub/correlated.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,6 +45,20 @@ lh_correlated_destroy(lh_correlated_t **cap)
         free_strv(s->reasons, s->n_reasons);
     }
     free(ca->suspects);
+    for (size_t i = 0; i < ca->n_outcomes; i++) {
+        free(ca->outcomes[i].ref);
+        free(ca->outcomes[i].event_id);
+        free(ca->outcomes[i].title);
+    }
+    free(ca->outcomes);
+    for (size_t i = 0; i < ca->n_rollbacks; i++) {
+        free(ca->rollbacks[i].service);
+        free(ca->rollbacks[i].version);
+        free(ca->rollbacks[i].deploy_id);
+        free(ca->rollbacks[i].from_version);
+    }
+    free(ca->rollbacks);
+    free_strv(ca->changes, ca->n_changes);
     free(ca->id);
     free(ca->service);
     free(ca->environment);
@@ -53,16 +68,50 @@ lh_correlated_destroy(lh_correlated_t **cap)
     *cap = NULL;
 }
 
+/* Makes room for element n of *v (elements of size sz): the capacity is the next power of two
+ * of n, so a list of n grows in log n steps without storing its capacity. */
+static int
+grow(void **v, size_t n, size_t sz)
+{
+    if (n & (n - 1))
+        return 0; /* not a power of two (nor 0): there is room */
+    size_t cap = n ? n * 2 : 1;
+    if (cap > SIZE_MAX / sz)
+        return LH_ENOMEM;
+    void *nv = realloc(*v, cap * sz);
+    if (!nv)
+        return LH_ENOMEM;
+    *v = nv;
+    return 0;
+}
+
+/* Appends a zeroed element to the list *v of *n and returns it, or NULL. */
+static void *
+append(void **v, size_t *n, size_t sz)
+{
+    if (grow(v, *n, sz) < 0)
+        return NULL;
+    char *e = (char *)*v + (*n)++ * sz;
+    memset(e, 0, sz);
+    return e;
+}
+
 lh_suspect_t *
 lh_correlated_add_suspect(lh_correlated_t *ca)
 {
-    lh_suspect_t *v = realloc(ca->suspects, (ca->n_suspects + 1) * sizeof(*v));
-    if (!v)
-        return NULL;
-    ca->suspects = v;
-    lh_suspect_t *s = &v[ca->n_suspects++];
-    memset(s, 0, sizeof(*s));
-    return s;
+    return append((void **)&ca->suspects, &ca->n_suspects, sizeof(lh_suspect_t));
+}
+
+lh_ca_outcome_t *
+lh_correlated_add_outcome(lh_correlated_t *ca)
+{
+    return append((void **)&ca->outcomes, &ca->n_outcomes, sizeof(lh_ca_outcome_t));
+}
+
+lh_rollback_t *
+lh_correlated_add_rollback(lh_correlated_t *ca)
+{
+    return append((void **)&ca->rollbacks, &ca->n_rollbacks, sizeof(lh_rollback_t));
 }
 
 static int
@@ -73,14 +122,18 @@ push(char ***v, size_t *n, const char *s)
     char *c = strdup(s);
     if (!c)
         return LH_ENOMEM;
-    char **nv = realloc(*v, (*n + 1) * sizeof(char *));
-    if (!nv) {
+    if (grow((void **)v, *n, sizeof(char *)) < 0) {
         free(c);
         return LH_ENOMEM;
     }
-    nv[(*n)++] = c;
-    *v = nv;
+    (*v)[(*n)++] = c;
     return 0;
+}
+
+int
+lh_correlated_add_change(lh_correlated_t *ca, const char *change)
+{
+    return push(&ca->changes, &ca->n_changes, change);
 }
 
 int

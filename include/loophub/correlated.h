@@ -37,7 +37,29 @@ typedef struct lh_suspect {
     double score;
     char **reasons;
     size_t n_reasons;
+    int previous_version_derived; /* previous_version came from the store's history */
 } lh_suspect_t;
+
+/* One outcome the alert stands for: an incident's lifecycle or one firing period of a
+ * monitoring alert. */
+typedef struct lh_ca_outcome {
+    lh_kind_t kind;      /* LH_KIND_INCIDENT or LH_KIND_ALERT */
+    char *ref;           /* the incident id, or the alert's fingerprint (its name when none) */
+    char *event_id;      /* its first event */
+    char *title;         /* incident title or alert name */
+    int64_t time_ns;     /* its first event's time */
+    int64_t resolved_ns; /* 0 while open */
+} lh_ca_outcome_t;
+
+/* The rollback target of one suspect service: the version that ran before its earliest suspect
+ * change in the window. */
+typedef struct lh_rollback {
+    char *service;
+    char *version;      /* NULL when unknown */
+    char *deploy_id;    /* the earliest suspect change of the service */
+    char *from_version; /* what that change shipped */
+    int derived;        /* version from the store's history */
+} lh_rollback_t;
 
 typedef struct lh_correlated {
     char *id;
@@ -50,7 +72,16 @@ typedef struct lh_correlated {
     lh_suspect_t *suspects;
     size_t n_suspects;
     int64_t created_ns;
-    char *rollback_version;
+    char *rollback_version; /* the rollback target of the top suspect's service */
+    uint32_t revision;      /* 1, 2, ...: the id stays, the conclusion changed */
+    char **changes;         /* what this revision changed, in words */
+    size_t n_changes;
+    int resolved; /* every outcome resolved: the final revision */
+    int64_t resolved_ns;
+    lh_ca_outcome_t *outcomes; /* oldest first */
+    size_t n_outcomes;
+    lh_rollback_t *rollbacks; /* one per suspect service, in the order of their best suspect */
+    size_t n_rollbacks;
 } lh_correlated_t;
 
 /* Returns a zeroed alert or NULL. */
@@ -65,6 +96,12 @@ void lh_correlated_destroy(lh_correlated_t **ca);
 lh_suspect_t *lh_correlated_add_suspect(lh_correlated_t *ca);
 int lh_suspect_add_reason(lh_suspect_t *s, const char *reason);
 int lh_suspect_add_host(lh_suspect_t *s, const char *host);
+
+/* Add a copy of the sentence / a zeroed outcome / a zeroed rollback (strings set on the last two
+ * must be malloc'd). NULL or LH_ENOMEM on out of memory. */
+int lh_correlated_add_change(lh_correlated_t *ca, const char *change);
+lh_ca_outcome_t *lh_correlated_add_outcome(lh_correlated_t *ca);
+lh_rollback_t *lh_correlated_add_rollback(lh_correlated_t *ca);
 
 /* "deploy_preceded_incident", ...; NULL when unspecified. Parser returns 0 or LH_EINVAL. */
 const char *lh_ca_kind_name(lh_ca_kind_t k);

@@ -83,6 +83,7 @@ typedef struct lh_deploy {
     int64_t commit_time_ns;
     char *artifact;
     char *change_ticket;
+    int previous_version_derived; /* 1: the hub filled previous_version from the store's history */
 } lh_deploy_t;
 
 typedef struct lh_alert {
