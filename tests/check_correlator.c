@@ -121,7 +121,10 @@ mk_incident(const char *id, int64_t t, const char *svc, const char *env, const c
             lh_incident_state_t state, const char *artifact)
 {
     lh_event_t *ev = mk_base(LH_KIND_INCIDENT, id, t, svc, env, hosts);
-    ev->incident.incident_id = lh_event_str(ev, "INC-1", (size_t)-1);
+    /* each event its own incident (INC-<event id>); updates of one use mk_incident_of() */
+    char inc[64];
+    snprintf(inc, sizeof(inc), "INC-%s", id);
+    ev->incident.incident_id = lh_event_str(ev, inc, (size_t)-1);
     ev->incident.state = state;
     ev->incident.severity = LH_SEV_CRITICAL;
     ev->incident.title = lh_event_str(ev, "5xx spike", (size_t)-1);
@@ -135,7 +138,10 @@ mk_alert(const char *id, int64_t t, const char *svc, const char *env, const char
 {
     lh_event_t *ev = mk_base(LH_KIND_ALERT, id, t, svc, env, hosts);
     ev->alert.name = lh_event_str(ev, "HighErrorRate", (size_t)-1);
-    ev->alert.fingerprint = lh_event_str(ev, "c0ffee", (size_t)-1);
+    /* each event its own alert (fingerprint fp-<event id>); repeats use mk_alert_of() */
+    char fp[64];
+    snprintf(fp, sizeof(fp), "fp-%s", id);
+    ev->alert.fingerprint = lh_event_str(ev, fp, (size_t)-1);
     ev->alert.state = state;
     ev->alert.severity = sev;
     return ev;
@@ -234,12 +240,14 @@ count_sql(fx_t *f, const char *sql)
     return v;
 }
 
+/* The id of the alert of incident INC-<event_id> in prod: derived from the incident alone, so
+ * every revision and every hub name it alike (docs/correlation.md). */
 static void
-expected_id(const char *outcome_id, const char *deploy_id, char out[32])
+expected_id(const char *event_id, char out[32])
 {
-    uint64_t h = lh__hash64_update(LH__HASH64_SEED, outcome_id, strlen(outcome_id));
-    h = lh__hash64_update(h, "", 1);
-    h = lh__hash64_update(h, deploy_id, strlen(deploy_id));
+    char key[128];
+    int n = snprintf(key, sizeof(key), "incident\x1fprod\x1fINC-%s", event_id);
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, key, (size_t)n);
     snprintf(out, 32, "ca-%016llx", (unsigned long long)lh__hash64_final(h));
 }
 
@@ -260,7 +268,7 @@ START_TEST(test_deploy_then_incident)
     ck_assert_uint_eq(al.n, 1);
     lh_correlated_t *a = al.a[0];
     char id[32];
-    expected_id("i-1", "D-1", id);
+    expected_id("i-1", id);
     ck_assert_str_eq(a->id, id);
     ck_assert_int_eq(a->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
     ck_assert_str_eq(a->service, "api");
@@ -484,7 +492,7 @@ START_TEST(test_rank_service_over_host)
     ck_assert_double_gt(a->suspects[0].score, a->suspects[1].score);
     ck_assert_str_eq(a->rollback_version, "1");
     char id[32];
-    expected_id("i-1", "D-SVC", id);
+    expected_id("i-1", id);
     ck_assert_str_eq(a->id, id);
     free_alerts(&al);
     ck_assert_int_eq(count_sql(&f, "SELECT rank FROM correlations WHERE deploy_id = 'D-HOST'"), 2);
@@ -511,7 +519,8 @@ START_TEST(test_rank_recent_over_older)
     ck_assert_int_eq(al.a[0]->suspects[0].lead_seconds, 600);
     ck_assert_str_eq(al.a[0]->suspects[1].deploy_id, "D-OLD");
     ck_assert_reason(&al.a[0]->suspects[1], "deployed 1h30m before the incident");
-    ck_assert_str_eq(al.a[0]->rollback_version, "2");
+    /* the version before the service's earliest suspect change, not the other suspect's */
+    ck_assert_str_eq(al.a[0]->rollback_version, "1");
     free_alerts(&al);
     fx_done(&f);
 }
@@ -595,7 +604,7 @@ START_TEST(test_late_deploy)
     ck_assert_int_eq(a->late, 1);
     ck_assert_str_eq(a->outcome->id, "i-1");
     char id[32];
-    expected_id("i-1", "D-1", id);
+    expected_id("i-1", id);
     ck_assert_str_eq(a->id, id);
     ck_assert_str_eq(a->rollback_version, "1.4.1");
     ck_assert_reason(&a->suspects[0], "arrived after the incident (late data)");
@@ -653,13 +662,13 @@ START_TEST(test_second_late_suspect)
                      1);
     alerts_t al;
     read_alerts(&f, &al);
+    /* one alert, revised: the late suspect is a new revision of the same id, not a new alert */
     ck_assert_uint_eq(al.n, 2);
-    char id1[32], id2[32];
-    expected_id("i-1", "D-1", id1);
-    expected_id("i-1", "D-2", id2);
-    ck_assert_str_eq(al.a[0]->id, id1);
-    ck_assert_str_eq(al.a[1]->id, id2);
-    ck_assert_str_ne(al.a[0]->id, al.a[1]->id);
+    char id[32];
+    expected_id("i-1", id);
+    ck_assert_str_eq(al.a[0]->id, id);
+    ck_assert_str_eq(al.a[1]->id, id);
+    ck_assert_int_eq(count_sql(&f, "SELECT max(revision) FROM alerts"), 2);
     ck_assert_int_eq(al.a[0]->late, 0);
     ck_assert_int_eq(al.a[1]->late, 1);
     ck_assert_int_gt(al.seq[1], al.seq[0]);
@@ -668,8 +677,13 @@ START_TEST(test_second_late_suspect)
     ck_assert_str_eq(al.a[1]->suspects[1].deploy_id, "D-1");
     ck_assert_reason(&al.a[1]->suspects[0], "arrived after the incident (late data)");
     ck_assert(!has_reason(&al.a[1]->suspects[1], "arrived after the incident (late data)"));
-    ck_assert_str_eq(al.a[1]->rollback_version, "2");
-    ck_assert_int_eq(count_sql(&f, "SELECT count(DISTINCT alert_seq) FROM correlations"), 2);
+    /* D-1 is the earliest suspect of api: what ran before it (1) is the last known good; the old
+     * answer (2, D-2's previous version) was D-1 itself, a suspect */
+    ck_assert_str_eq(al.a[1]->rollback_version, "1");
+    /* each pair names the latest revision that concluded it */
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations"
+                                   " WHERE alert_seq = (SELECT max(seq) FROM alerts)"),
+                     2);
     free_alerts(&al);
     fx_done(&f);
 }
@@ -986,6 +1000,7 @@ downgrade_to_v1(fx_t *f)
         "DROP TABLE outcomes;"
         "DROP TABLE outcome_events;"
         "DROP TABLE cases;"
+        "ALTER TABLE events DROP COLUMN previous_derived;"
         "CREATE TABLE alerts3 (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
         "  kind INTEGER NOT NULL, service TEXT, environment TEXT, outcome_seq INTEGER NOT NULL,"
         "  late INTEGER NOT NULL, created INTEGER NOT NULL, payload BLOB NOT NULL);"

@@ -26,6 +26,7 @@ typedef struct lh_correlator lh_correlator_t;
 typedef struct lh_correlator_opts {
     int64_t window_ns;                /* default 2h */
     lh_severity_t alert_min_severity; /* default error */
+    int64_t group_window_ns;          /* default 10m; 0: outcomes never join an open alert */
 } lh_correlator_opts_t;
 
 void lh_correlator_opts_default(lh_correlator_opts_t *o);
@@ -37,6 +38,12 @@ void lh_correlator_destroy(lh_correlator_t **c);
 
 /* 1 when ev is an outcome under the options (incident; firing alert >= min severity). */
 int lh_correlator_is_outcome(const lh_correlator_t *c, const lh_event_t *ev);
+
+/* Fills what the store's history knows and ev does not say, before ev is stored: a deploy
+ * without previous_version gets the version of the last change of its service and environment
+ * before it whose latest status is succeeded (previous_version_derived = 1). Returns 0 (also when
+ * history knows none), LH_ESTORE or LH_ENOMEM. */
+int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
 
 /* Correlates ev, stored at seq in the current transaction. Writes correlations and outbox
  * alerts. Returns the number of alerts written (0 or more), or LH_ESTORE / LH_ENOMEM, in which
