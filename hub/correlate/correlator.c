@@ -1,15 +1,20 @@
 /*
  * correlator.c - links changes (deploys) to the outcomes (incidents, firing alerts) that
- * followed them, and writes correlated alerts into the store's outbox. The semantics, the
- * score and the reasons are documented for users in docs/correlation.md.
+ * followed them, and writes correlated alerts, in revisions, into the store's outbox. The
+ * semantics, the score and the reasons are documented for users in docs/correlation.md.
  *
  * Two paths, both run inside the caller's transaction right after the event was stored:
- *  - outcome path: look back `window` from the outcome for deploy events in the same
- *    environment related by service, shared host or artifact; group them into changes; keep
- *    the suspects (succeeded or still running), score and rank them; write every new
- *    (outcome, change) pair to `correlations` and, when there is one, one alert.
- *  - deploy path: look forward `window` from the change's first event for outcomes already
- *    stored and re-run the outcome path for each, marking new pairs late.
+ *  - outcome path: an incident or monitoring alert event is added to its outcome (table
+ *    `outcomes`: an incident's lifecycle, or an alert's firing period), whose facts are the
+ *    union of its events'. The outcome is concluded: look back `window` from its time for deploy
+ *    events in the same environment related by service, shared host or artifact; group them into
+ *    changes; keep the suspects (succeeded or still running), score and rank them. Its correlated
+ *    alert (table `cases`) is its own, an open one of the same service with the same suspects
+ *    within the group window, or a new one; a revision is published when the conclusion differs
+ *    from the one published last (a new suspect, another top suspect, a join, open again), and a
+ *    final one when its last open outcome is resolved.
+ *  - deploy path: look forward `window` from the change's first event for outcome events already
+ *    stored and conclude each of their outcomes again, marking new pairs late.
  *
  * Invariants:
  *  - No state beyond options, prepared statements, scratch buffers, one hint and one cache:
@@ -25,10 +30,12 @@
  *  - A change is all deploy events of one deploy_id in one environment: its time is its
  *    earliest event, its status its latest (by time, then seq), its other fields come from its
  *    latest event that has them.
- *  - A (outcome_seq, deploy_id) pair is concluded once. An alert is written exactly when a run
- *    concludes at least one new pair; its id derives from the outcome id and the best-ranked
- *    new change, so a re-sent alert keeps its id.
- *  - Scratch memory (candidates, copied strings, reason text) is kept and reused across events;
+ *  - A pair (outcome, change) is keyed by the outcome's first stored event (outcomes.first_seq)
+ *    and holds the latest conclusion; its late flag is the one it was first concluded with.
+ *  - An alert's id derives from its first outcome's key alone; revision n+1 is written only
+ *    when the conclusion differs from revision n as published (decoded from the outbox), so
+ *    replaying the same events publishes nothing.
+ *  - Scratch memory (candidates, copied strings, reason text) lives for one event and is reused;
  *    only an alert allocates.
  */
 #include "correlator.h"

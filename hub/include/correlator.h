@@ -2,15 +2,17 @@
  * correlator.h - links changes (deploys) to what followed them and writes correlated alerts.
  *
  * Semantics: docs/correlation.md. The correlator keeps no state of its own beyond configuration: it
- * looks everything up in the store (partial indexes over deploys and outcomes), so a restart
- * needs no rebuild and several hubs can never disagree with their stores. It runs inside the
- * batch transaction, right after each event is stored:
- *  - an outcome (incident, or firing alert at or above the minimum severity) looks back for
- *    deploys that precede it; every new (outcome, change) pair is written to `correlations`
- *    and, when there is at least one, one alert goes into the outbox;
+ * looks everything up in the store (partial indexes over deploys and outcomes; the tables
+ * outcomes, outcome_events, cases and correlations), so a restart needs no rebuild and several
+ * hubs can never disagree with their stores. It runs inside the batch transaction, right after
+ * each event is stored:
+ *  - an incident or monitoring alert event joins its outcome (an incident's lifecycle, an alert's
+ *    firing period); the outcome is concluded over everything known of it, and its correlated
+ *    alert (one per outcome, or per group of outcomes with the same suspects) is revised in the
+ *    outbox when the conclusion changed, or closed when the outcome was its last open one;
  *  - a deploy looks forward for outcomes already stored that it precedes (late data) and
- *    re-correlates each; alerts made that way are marked late.
- * The (outcome, change) key makes everything idempotent: re-delivery never alerts twice.
+ *    concludes each again; suspects found that way are marked late.
+ * Revisions are decided against the one published last, so re-delivery never alerts twice.
  */
 #ifndef LOOPHUB_CORRELATOR_H
 #define LOOPHUB_CORRELATOR_H
