@@ -733,6 +733,33 @@ START_TEST(alert_json_reasons)
 }
 END_TEST
 
+START_TEST(alert_cloudevent)
+{
+    /* the data is the JSON form, new fields included; each revision is its own CloudEvent id, so
+     * a consumer that drops duplicates (same source and id) keeps every revision */
+    lh_correlated_t *ca = full_alert();
+    lh_buf_t b = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_encode(ca, LH_ALERTS_CLOUDEVENTS, &b), 0);
+    ck_assert_int_eq(lh_buf_append(&b, "", 1), 0);
+    const char *s = (const char *)b.data;
+    ck_assert_msg(starts(s, "{\"specversion\":\"1.0\",\"id\":\"ca-1-r3\","), "%s", s);
+    ck_assert_ptr_nonnull(strstr(s, "\"data\":{\"id\":\"ca-1\","));
+    ck_assert_ptr_nonnull(strstr(s, "\"revision\":3,"));
+    ck_assert_ptr_nonnull(strstr(s, "\"outcomes\":[{"));
+    ck_assert_ptr_nonnull(strstr(s, "\"rollbacks\":[{"));
+    lh_buf_free(&b);
+
+    /* the first revision keeps the alert's id */
+    ca->revision = 1;
+    ck_assert_int_eq(lh_codec_alert_encode(ca, LH_ALERTS_CLOUDEVENTS, &b), 0);
+    ck_assert_int_eq(lh_buf_append(&b, "", 1), 0);
+    ck_assert_msg(starts((const char *)b.data, "{\"specversion\":\"1.0\",\"id\":\"ca-1\","), "%s",
+                  (const char *)b.data);
+    lh_buf_free(&b);
+    lh_correlated_destroy(&ca);
+}
+END_TEST
+
 START_TEST(alert_formats)
 {
     lh_alerts_format_t f;
@@ -1136,6 +1163,7 @@ codec_suite(void)
         {"alert_json", alert_json_round_trip, 0, 1},
         {"alert_pb_outcome_kind", alert_pb_bad_outcome_kind, 0, 3},
         {"alert_json_reasons", alert_json_reasons, 0, 9},
+        {"alert_cloudevent", alert_cloudevent, 0, 1},
         {"alert_formats", alert_formats, 0, 1},
         {"broken_json", broken_json_has_position, 0, 1},
         {"bad_protobuf", bad_protobuf, 0, 1},

@@ -516,12 +516,22 @@ lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
     if (!data)
         return LH_ENOMEM;
     json_t *ce = json_object();
+    char *ceid = NULL;
     int rc = LH_ENOMEM;
     if (!ce)
         goto done;
     char tbuf[40];
+    /* source + id identify a CloudEvent, and consumers may drop a second one as a duplicate:
+     * a re-sent revision keeps its id, a new revision of the alert gets its own (the first keeps
+     * the bare alert id, as before revisions existed) */
+    if (ca->revision > 1) {
+        size_t n = strlen(ca->id) + sizeof "-r4294967295";
+        if (!(ceid = malloc(n)))
+            goto done;
+        snprintf(ceid, n, "%s-r%lu", ca->id, (unsigned long)ca->revision);
+    }
     if (json_object_set_new(ce, "specversion", json_string("1.0")) < 0 ||
-        json_object_set_new(ce, "id", json_string(ca->id)) < 0 ||
+        json_object_set_new(ce, "id", json_string(ceid ? ceid : ca->id)) < 0 ||
         json_object_set_new(ce, "source", json_string("loophub")) < 0 ||
         json_object_set_new(ce, "type", json_string(LH_ALERT_CE_TYPE)) < 0)
         goto done;
@@ -538,6 +548,7 @@ lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
         goto done;
     rc = 0;
 done:
+    free(ceid);
     json_decref(ce);
     json_decref(data);
     return rc;
