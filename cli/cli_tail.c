@@ -127,7 +127,8 @@ lh_cli_tail_print(FILE *out, const lh_correlated_t *ca)
         sev = lh_severity_name(o->alert.severity);
         title = o->alert.summary;
     }
-    fprintf(out, "%s #%llu ", t, (unsigned long long)ca->seq);
+    /* the alert id: what `loophub timeline --incident` opens */
+    fprintf(out, "%s #%llu %s ", t, (unsigned long long)ca->seq, ca->id ? ca->id : "?");
     print_revision(out, ca);
     fprintf(out, "%s/%s %s %s%s%s%s%s%s\n", ca->service ? ca->service : "?",
             ca->environment ? ca->environment : "?", what, oid ? oid : "", sev ? " (" : "",
@@ -150,6 +151,9 @@ lh_cli_tail_print(FILE *out, const lh_correlated_t *ca)
         for (size_t r = 0; r < s->n_reasons; r++)
             fprintf(out, "       - %s\n", s->reasons[r]);
     }
+    if (ca->more_suspects)
+        fprintf(out, "  and %lu more change%s in the window\n", (unsigned long)ca->more_suspects,
+                ca->more_suspects == 1 ? "" : "s");
     print_rollbacks(out, ca);
     if (ca->late)
         fprintf(out, "  (late: the deploy arrived after the %s)\n", what);

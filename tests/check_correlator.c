@@ -1244,14 +1244,14 @@ START_TEST(test_group_same_suspects)
     /* 16 minutes after the incident's outcome: past the 10m group window, its own alert */
     ck_assert_int_eq(
         submit(&f, mk_alert_of("a-2", "fp-2", T0 + 16 * MIN + 1, NULL, LH_ALERT_FIRING)), 1);
-    /* another suspect in the window: not the same cause */
-    submit(&f, mk_deploy("d-3", "D-3", LH_DEPLOY_SUCCEEDED, T0 + 7 * MIN, "api", "prod", NULL, "3",
-                         "2", NULL));
+    /* another suspect as well (a db deploy on the alert's host): not the same cause */
+    submit(&f, mk_deploy("d-3", "D-3", LH_DEPLOY_SUCCEEDED, T0 + 7 * MIN, "db", "prod", "web-9",
+                         "3", "2", NULL));
     read_alerts(&f, &al);
     size_t before = al.n;
     free_alerts(&al);
-    ck_assert_int_eq(submit(&f, mk_alert_of("a-3", "fp-3", T0 + 8 * MIN, NULL, LH_ALERT_FIRING)),
-                     1);
+    ck_assert_int_eq(
+        submit(&f, mk_alert_of("a-3", "fp-3", T0 + 8 * MIN, "web-9", LH_ALERT_FIRING)), 1);
     ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM cases"), 3);
     read_alerts(&f, &al);
     ck_assert_uint_eq(al.n, before + 1);

@@ -83,7 +83,7 @@ START_TEST(first_revision_as_before)
         lh_correlated_t *ca = alert(rev);
         char *t = printed(ca);
         ck_assert_str_eq(
-            t, "2026-11-26T10:00:00Z #7 api/prod incident INC-1 (critical): 5xx spike\n"
+            t, "2026-11-26T10:00:00Z #7 ca-0123 api/prod incident INC-1 (critical): 5xx spike\n"
                "  1. deploy D-12 api 1.0.12, 5m before, score 0.90; roll back to 1.0.11\n");
         free(t);
         lh_correlated_destroy(&ca);
@@ -103,16 +103,16 @@ START_TEST(revision_changes_and_rollbacks)
     add_rollback(ca, "db", NULL, "3.1", 0);
     add_rollback(ca, "cache", NULL, NULL, 0);
     char *t = printed(ca);
-    ck_assert_str_eq(t,
-                     "2026-11-26T10:00:00Z #7 rev 2 api/prod incident INC-1 (critical): 5xx spike\n"
-                     "  changed: a new suspect: D-20 of web; the top suspect changed\n"
-                     "  1. deploy D-12 api 1.0.12, 5m before, score 0.90; replaced 1.0.11\n"
-                     "  2. deploy W-20 web 2.1.0, 5m before, score 0.90; replaced 2.0.0\n"
-                     "  3. deploy B-3 db 3.1, 5m before, score 0.90\n"
-                     "  roll back api to 1.0.11\n"
-                     "  roll back web to 2.0.0 (from history)\n"
-                     "  no known good version of db before 3.1\n"
-                     "  no known good version of cache\n");
+    ck_assert_str_eq(
+        t, "2026-11-26T10:00:00Z #7 ca-0123 rev 2 api/prod incident INC-1 (critical): 5xx spike\n"
+           "  changed: a new suspect: D-20 of web; the top suspect changed\n"
+           "  1. deploy D-12 api 1.0.12, 5m before, score 0.90; replaced 1.0.11\n"
+           "  2. deploy W-20 web 2.1.0, 5m before, score 0.90; replaced 2.0.0\n"
+           "  3. deploy B-3 db 3.1, 5m before, score 0.90\n"
+           "  roll back api to 1.0.11\n"
+           "  roll back web to 2.0.0 (from history)\n"
+           "  no known good version of db before 3.1\n"
+           "  no known good version of cache\n");
     free(t);
     lh_correlated_destroy(&ca);
 }
@@ -127,19 +127,35 @@ START_TEST(resolved_final_revision)
     ca->suspects[0].previous_version_derived = 1;
     ck_assert_int_eq(lh_correlated_add_change(ca, "resolved"), 0);
     char *t = printed(ca);
-    ck_assert_str_eq(t,
-                     "2026-11-26T10:00:00Z #7 rev 3 RESOLVED api/prod incident INC-1 (critical): "
-                     "5xx spike\n"
-                     "  changed: resolved\n"
-                     "  1. deploy D-12 api 1.0.12, 5m before, score 0.90; roll back to 1.0.11 "
-                     "(from history)\n"
-                     "  (late: the deploy arrived after the incident)\n");
+    ck_assert_str_eq(
+        t, "2026-11-26T10:00:00Z #7 ca-0123 rev 3 RESOLVED api/prod incident INC-1 (critical): "
+           "5xx spike\n"
+           "  changed: resolved\n"
+           "  1. deploy D-12 api 1.0.12, 5m before, score 0.90; roll back to 1.0.11 "
+           "(from history)\n"
+           "  (late: the deploy arrived after the incident)\n");
     free(t);
 
     /* resolved in its first revision: no revision number, still RESOLVED */
     ca->revision = 1;
     t = printed(ca);
-    ck_assert_msg(strncmp(t, "2026-11-26T10:00:00Z #7 RESOLVED api/prod ", 42) == 0, "%s", t);
+    ck_assert_msg(strncmp(t, "2026-11-26T10:00:00Z #7 ca-0123 RESOLVED api/prod ", 50) == 0, "%s",
+                  t);
+    free(t);
+    lh_correlated_destroy(&ca);
+}
+END_TEST
+
+/* a busy window: the suspects left out are counted under the listed ones */
+START_TEST(more_suspects_counted)
+{
+    lh_correlated_t *ca = alert(1);
+    ca->more_suspects = 1287;
+    char *t = printed(ca);
+    ck_assert_str_eq(
+        t, "2026-11-26T10:00:00Z #7 ca-0123 api/prod incident INC-1 (critical): 5xx spike\n"
+           "  1. deploy D-12 api 1.0.12, 5m before, score 0.90; roll back to 1.0.11\n"
+           "  and 1287 more changes in the window\n");
     free(t);
     lh_correlated_destroy(&ca);
 }
@@ -153,6 +169,7 @@ main(void)
         {"first_revision", first_revision_as_before, 0, 1},
         {"revision_changes_rollbacks", revision_changes_and_rollbacks, 0, 1},
         {"resolved", resolved_final_revision, 0, 1},
+        {"more_suspects", more_suspects_counted, 0, 1},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return lh_test_run_suite(s);

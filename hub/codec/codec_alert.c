@@ -119,6 +119,8 @@ lh__alert_to_json(const lh_correlated_t *ca)
     for (size_t i = 0; a && i < ca->n_suspects; i++)
         LH_KEEP_FIRST(rc, lh__json_push(a, suspect_to_json(&ca->suspects[i])));
     LH_KEEP_FIRST(rc, lh__json_set(o, "suspects", a));
+    if (ca->more_suspects)
+        LH_KEEP_FIRST(rc, lh__json_set(o, "more_suspects", json_integer(ca->more_suspects)));
     LH_KEEP_FIRST(rc, lh__json_set(o, "revision", json_integer((json_int_t)ca->revision)));
     LH_KEEP_FIRST(rc, lh__json_put_strings(o, "changes", ca->changes, ca->n_changes));
     LH_KEEP_FIRST(rc, lh__json_set(o, "resolved", json_boolean(ca->resolved)));
@@ -463,6 +465,14 @@ alert_from_json(json_t *o, lh_correlated_t *ca, char *why, size_t whylen)
             json_integer_value(v) > (json_int_t)UINT32_MAX)
             BAD("field 'revision' must be an integer from 0 to %lu", (unsigned long)UINT32_MAX);
         ca->revision = (uint32_t)json_integer_value(v);
+    }
+    v = json_object_get(o, "more_suspects");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > (json_int_t)UINT32_MAX)
+            BAD("field 'more_suspects' must be an integer from 0 to %lu",
+                (unsigned long)UINT32_MAX);
+        ca->more_suspects = (uint32_t)json_integer_value(v);
     }
     if ((rc = get_strings(o, "changes", ca, add_change, "", why, whylen)) ||
         (rc = get_bool(o, "resolved", &ca->resolved, "", why, whylen)) ||

@@ -479,6 +479,7 @@ lh_codec_alert_pb_encode(const lh_correlated_t *ca, lh_buf_t *out)
     m.created = ca->created_ns;
     m.rollback_version = S(ca->rollback_version);
     m.revision = ca->revision;
+    m.more_suspects = ca->more_suspects;
     m.n_changes = ca->n_changes;
     m.changes = ca->changes;
     m.resolved = ca->resolved ? 1 : 0;
@@ -579,6 +580,7 @@ alert_from_pb(const Loophub__V1__CorrelatedAlert *m, lh_correlated_t *ca, char *
     ca->created_ns = m->created;
     e |= dup(&ca->rollback_version, m->rollback_version);
     ca->revision = m->revision;
+    ca->more_suspects = m->more_suspects;
     ca->resolved = m->resolved ? 1 : 0;
     ca->resolved_ns = m->resolved_time;
     for (size_t i = 0; i < m->n_changes; i++)

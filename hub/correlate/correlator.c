@@ -2012,7 +2012,7 @@ lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev)
     int rc = last_good(c, ev->service, ev->environment, ev->time_ns, ev->deploy.deploy_id, &v);
     if (rc < 0 || !v)
         return rc;
-    if (!(ev->deploy.previous_version = strdup(v)))
+    if (!(ev->deploy.previous_version = lh_event_str(ev, v, strlen(v))))
         return LH_ENOMEM;
     ev->deploy.previous_version_derived = 1;
     return 0;
