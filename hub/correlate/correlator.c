@@ -226,14 +226,16 @@ static const char *const stmt_names[LH_CSQL_COUNT] = {
     [LH_CSQL_LAST_GOOD] = "last succeeded deploys",
     [LH_CSQL_OC_GET] = "outcome lookup",
     [LH_CSQL_OC_OPEN] = "open alert period",
+    [LH_CSQL_OC_AT] = "alert period at a time",
     [LH_CSQL_OC_PUT] = "outcome write",
-    [LH_CSQL_OE_PUT] = "outcome event write",
-    [LH_CSQL_OE_GET] = "outcome event lookup",
+    [LH_CSQL_OC_UPDATE] = "outcome update",
     [LH_CSQL_CASE_GET] = "case lookup",
     [LH_CSQL_CASE_FIND] = "open case lookup",
     [LH_CSQL_CASE_PUT] = "case write",
+    [LH_CSQL_CASE_UPDATE] = "case update",
     [LH_CSQL_CASE_OUTCOMES] = "case outcomes",
     [LH_CSQL_ALERT_LAST] = "published revision",
+    [LH_CSQL_CASE_OPEN] = "open outcomes of a case",
     [LH_CSQL_COUNT_SERVICE] = "changes of a service",
 };
 
@@ -1081,14 +1083,15 @@ oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
     return rc;
 }
 
-/* Reads the outcome okey; oc->found says whether it exists. */
+/* Reads one outcome row with statement which (LH_CSQL_OC_GET by okey, LH_CSQL_OC_OPEN by ref
+ * and env); oc->found says whether there was one. */
 static int
-oc_get(lh_correlator_t *c, const char *okey, outcome_t *oc)
+oc_read(lh_correlator_t *c, int which, const char *a, const char *b, outcome_t *oc)
 {
     memset(oc, 0, sizeof(*oc));
-    sqlite3_stmt *s = c->stmt[LH_CSQL_OC_GET];
-    if (bind_text(s, 1, okey) != SQLITE_OK)
-        return sql_fail(c, LH_CSQL_OC_GET);
+    sqlite3_stmt *s = c->stmt[which];
+    if (bind_text(s, 1, a) != SQLITE_OK || (which == LH_CSQL_OC_OPEN && bind_text(s, 2, b)))
+        return sql_fail(c, which);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         rc = oc_row(c, s, oc);
@@ -1096,15 +1099,23 @@ oc_get(lh_correlator_t *c, const char *okey, outcome_t *oc)
         return rc;
     }
     if (rc != SQLITE_DONE)
-        return sql_fail(c, LH_CSQL_OC_GET);
+        return sql_fail(c, which);
     sql_done(s);
     return 0;
 }
 
 static int
-oc_put(lh_correlator_t *c, const outcome_t *oc)
+oc_get(lh_correlator_t *c, const char *okey, outcome_t *oc)
 {
-    sqlite3_stmt *s = c->stmt[LH_CSQL_OC_PUT];
+    return oc_read(c, LH_CSQL_OC_GET, okey, NULL, oc);
+}
+
+/* Writes the outcome: a new row, or the known row's new state. */
+static int
+oc_put(lh_correlator_t *c, outcome_t *oc)
+{
+    int which = oc->found ? LH_CSQL_OC_UPDATE : LH_CSQL_OC_PUT;
+    sqlite3_stmt *s = c->stmt[which];
     int rc = bind_text(s, 1, oc->okey) || sqlite3_bind_int(s, 2, oc->kind) ||
              bind_text(s, 3, oc->ref) || bind_text(s, 4, oc->service) || bind_text(s, 5, oc->env) ||
              sqlite3_bind_int64(s, 6, oc->time) || sqlite3_bind_int64(s, 7, oc->first_seq) ||
@@ -1114,29 +1125,9 @@ oc_put(lh_correlator_t *c, const outcome_t *oc)
              (oc->open ? sqlite3_bind_null(s, 13) : sqlite3_bind_int64(s, 13, oc->resolved)) ||
              bind_text(s, 14, oc->case_id);
     if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
-        return sql_fail(c, LH_CSQL_OC_PUT);
-    sql_done(s);
-    return 0;
-}
-
-/* Runs a statement taking one text and optionally an int64 and a text, reading one text column
- * into *out (NULL when no row). */
-static int
-lookup_text(lh_correlator_t *c, int which, const char *a, const char *b, const char **out)
-{
-    *out = NULL;
-    sqlite3_stmt *s = c->stmt[which];
-    if (bind_text(s, 1, a) != SQLITE_OK || (b && bind_text(s, 2, b) != SQLITE_OK))
-        return sql_fail(c, which);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        rc = col_text(c, s, 0, out);
-        sql_done(s);
-        return rc;
-    }
-    if (rc != SQLITE_DONE)
         return sql_fail(c, which);
     sql_done(s);
+    oc->found = 1;
     return 0;
 }
 
@@ -1153,7 +1144,8 @@ alert_ref(const lh_event_t *ev)
     return ev->alert.fingerprint ? ev->alert.fingerprint : ev->alert.name;
 }
 
-/* The okey of the outcome an outcome event of the store belongs to (NULL: none recorded). */
+/* The okey of the outcome an outcome event of the store belongs to: its incident, or the firing
+ * period of its alert at its time (NULL: none recorded). */
 static int
 okey_of(lh_correlator_t *c, const lh_event_t *ev, const char **okey)
 {
@@ -1162,7 +1154,23 @@ okey_of(lh_correlator_t *c, const lh_event_t *ev, const char **okey)
         *okey = okey_incident(c, ev->environment, ev->incident.incident_id);
         return *okey ? 0 : LH_ENOMEM;
     }
-    return ev->id ? lookup_text(c, LH_CSQL_OE_GET, ev->id, NULL, okey) : 0;
+    const char *ref = ev->kind == LH_KIND_ALERT ? alert_ref(ev) : NULL;
+    if (!ref)
+        return 0;
+    sqlite3_stmt *s = c->stmt[LH_CSQL_OC_AT];
+    if (bind_text(s, 1, ref) || bind_text(s, 2, ev->environment) ||
+        sqlite3_bind_int64(s, 3, ev->time_ns))
+        return sql_fail(c, LH_CSQL_OC_AT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        rc = col_text(c, s, 0, okey);
+        sql_done(s);
+        return rc;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_OC_AT);
+    sql_done(s);
+    return 0;
 }
 
 /* hosts with the hosts of ev added (each once, MAX_OUTCOME_HOSTS at most). */
@@ -1392,9 +1400,10 @@ case_get(lh_correlator_t *c, const char *id, kase_t *k)
 }
 
 static int
-case_put(lh_correlator_t *c, const kase_t *k)
+case_put(lh_correlator_t *c, kase_t *k)
 {
-    sqlite3_stmt *s = c->stmt[LH_CSQL_CASE_PUT];
+    int which = k->found ? LH_CSQL_CASE_UPDATE : LH_CSQL_CASE_PUT;
+    sqlite3_stmt *s = c->stmt[which];
     int rc = bind_text(s, 1, k->id) || sqlite3_bind_int(s, 2, k->kind) ||
              bind_text(s, 3, k->service) || bind_text(s, 4, k->env) ||
              sqlite3_bind_int64(s, 5, k->time) || sqlite3_bind_int64(s, 6, k->last_time) ||
@@ -1402,8 +1411,9 @@ case_put(lh_correlator_t *c, const kase_t *k)
              bind_text(s, 9, k->key ? k->key : "") || sqlite3_bind_int(s, 10, k->late) ||
              sqlite3_bind_int(s, 11, k->resolved);
     if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
-        return sql_fail(c, LH_CSQL_CASE_PUT);
+        return sql_fail(c, which);
     sql_done(s);
+    k->found = 1;
     return 0;
 }
 
@@ -1488,9 +1498,9 @@ write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq
         lh_log(LH_LOG_ERROR, COMPONENT, "cannot encode alert %s: %s", ca->id, lh_strerror(rc));
         return rc;
     }
-    rc = lh_store_alert_insert(c->st, ca->id, (int)ca->revision, (int)ca->kind, ca->service,
-                               ca->environment, oseq, ca->late, ca->created_ns, c->pb.data,
-                               c->pb.len, aseq);
+    rc = lh_store_alert_insert(
+        c->st, ca->id, (int)ca->revision, ca->outcome ? ca->outcome->id : NULL, (int)ca->kind,
+        ca->service, ca->environment, oseq, ca->late, ca->created_ns, c->pb.data, c->pb.len, aseq);
     if (rc == LH_EDUPLICATE)
         return 0;
     return rc < 0 ? rc : 1;
@@ -1596,8 +1606,8 @@ alert_outcome(lh_correlator_t *c, lh_correlated_t *ca, int64_t seq, const lh_eve
  * suspects, decides its case (its own, an open one with the same suspects, or a new one) and
  * publishes a revision when the conclusion changed. Returns alerts written (0 or 1). */
 static int
-conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig, int late,
-         int64_t now_ns)
+conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_event_t *trig,
+         int late, int64_t now_ns)
 {
     lh_event_t o;
     int rc = oc_as_event(c, oc, &o);
@@ -1605,7 +1615,7 @@ conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig
         return rc;
     int n = gather(c, &o, oc->first_seq, late);
     if (n <= 0)
-        return n;
+        return n < 0 ? n : dirty ? oc_put(c, oc) : 0;
     const char *key = suspect_key(c);
     if (!key)
         return LH_ENOMEM;
@@ -1649,14 +1659,25 @@ conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig
     }
     if (!oc->case_id || strcmp(oc->case_id, k.id) != 0) {
         oc->case_id = k.id;
-        if ((rc = oc_put(c, oc)) < 0)
-            return rc;
+        dirty = 1;
     }
+    /* the outcome's row, written once (its facts and its case) */
+    if (dirty && (rc = oc_put(c, oc)) < 0)
+        return rc;
 
     lh_correlated_t *prev = NULL, *ca = lh_correlated_new();
     int64_t prev_seq = 0;
     if (!ca)
         return LH_ENOMEM;
+    int any_new = 0;
+    for (size_t i = 0; i < c->n_show; i++)
+        any_new |= c->chg[i].is_new;
+    if (!created && !joined && !any_new && k.top && strcmp(k.top, c->chg[0].deploy_id) == 0 &&
+        k.key && strcmp(k.key, key) == 0 && !(k.resolved && oc->open)) {
+        /* the conclusion as published: same suspects, same top, nothing new (the common case
+         * of an update), decided without decoding the published revision */
+        goto out;
+    }
     if (!created && (rc = alert_load(c, k.id, k.revision, &prev, &prev_seq)) < 0)
         goto out;
 
@@ -1714,8 +1735,24 @@ conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig
     if ((rc = add_suspects(c, ca, oc->env)) < 0)
         goto out;
     int open;
-    if ((rc = case_outcomes(c, k.id, ca, &open, &ca->resolved_ns)) < 0)
+    if (created) {
+        /* a new case stands for this outcome alone: no need to read it back */
+        lh_ca_outcome_t *co = lh_correlated_add_outcome(ca);
+        if (!co || dup_str(&co->ref, oc->ref) || dup_str(&co->event_id, oc->event_id) ||
+            dup_str(&co->title, oc->title)) {
+            rc = LH_ENOMEM;
+            goto out;
+        }
+        co->kind = (lh_kind_t)oc->kind;
+        co->time_ns = oc->time;
+        co->resolved_ns = oc->open ? 0 : oc->resolved;
+        if (!oc->open) {
+            k.resolved = 1; /* concluded after its end (a late deploy): final at once */
+            ca->resolved_ns = oc->resolved;
+        }
+    } else if ((rc = case_outcomes(c, k.id, ca, &open, &ca->resolved_ns)) < 0) {
         goto out;
+    }
     ca->resolved = k.resolved;
     if (!ca->resolved)
         ca->resolved_ns = 0;
@@ -1764,7 +1801,17 @@ resolve(lh_correlator_t *c, const outcome_t *oc, int64_t tseq, const lh_event_t 
     int64_t prev_seq = 0;
     if (!ca)
         return LH_ENOMEM;
-    int open = 0;
+    /* only the case's last open outcome closes it: count before building anything */
+    sqlite3_stmt *s = c->stmt[LH_CSQL_CASE_OPEN];
+    if (bind_text(s, 1, k.id) != SQLITE_OK || (rc = sqlite3_step(s)) != SQLITE_ROW) {
+        rc = sql_fail(c, LH_CSQL_CASE_OPEN);
+        goto out;
+    }
+    int open = sqlite3_column_int(s, 0);
+    sql_done(s);
+    rc = 0;
+    if (open)
+        goto out;
     if ((rc = case_outcomes(c, k.id, ca, &open, &ca->resolved_ns)) < 0 || open)
         goto out;
     if ((rc = alert_load(c, k.id, k.revision, &prev, &prev_seq)) < 0 || !prev)
@@ -1840,10 +1887,18 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t
         if (!ref)
             return 0;
         resolves = ev->alert.state == LH_ALERT_RESOLVED;
-        if ((rc = lookup_text(c, LH_CSQL_OC_OPEN, ref, ev->environment, &okey)) < 0)
+        /* a firing below the minimum severity is no outcome of its own nor news to one; nor is
+         * its resolution (notifications carry the alert's severity) */
+        if (!resolves && !lh_correlator_is_outcome(c, ev))
+            return 0;
+        if (resolves && ev->alert.severity != LH_SEV_UNSPECIFIED &&
+            ev->alert.severity < c->o.alert_min_severity)
+            return 0;
+        if ((rc = oc_read(c, LH_CSQL_OC_OPEN, ref, ev->environment, &oc)) < 0)
             return rc;
-        if (okey && (rc = oc_get(c, okey, &oc)) < 0)
-            return rc;
+        if (oc.found && !oc.open)
+            memset(&oc, 0, sizeof(oc)); /* its newest period ended: none is open */
+        okey = oc.okey;
         if (!okey) {
             /* a resolution of nothing open, or a firing below the minimum severity: no outcome */
             if (resolves || !lh_correlator_is_outcome(c, ev))
@@ -1866,44 +1921,53 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t
         oc.event_id = ev->id;
         oc.open = 1;
     }
-    /* ev's facts */
+    /* ev's facts; a notification that adds none is not written again */
+    int changed = !oc.found;
     const char *title = ev->kind == LH_KIND_INCIDENT ? ev->incident.title : ev->alert.name;
-    if (title)
+    if (title && (!oc.title || strcmp(title, oc.title) != 0)) {
         oc.title = title;
+        changed = 1;
+    }
     const char *artifact = outcome_artifact(ev);
-    if (artifact && !oc.artifact)
+    if (artifact && !oc.artifact) {
         oc.artifact = artifact;
-    if (ev->time_ns < oc.time)
+        changed = 1;
+    }
+    if (ev->time_ns < oc.time) {
         oc.time = ev->time_ns; /* the outcome began when its earliest event says */
+        changed = 1;
+    }
     int err;
-    oc.hosts = hosts_union(c, oc.hosts, ev, &err);
+    const char *hosts = hosts_union(c, oc.hosts, ev, &err);
     if (err)
         return err;
+    if (hosts != oc.hosts) {
+        oc.hosts = hosts;
+        changed = 1;
+    }
     int reopened = 0;
     if (resolves) {
         if (oc.open || ev->time_ns < oc.resolved) {
             oc.open = 0;
             oc.resolved = ev->time_ns;
+            changed = 1;
         } else {
             resolves = 0; /* resolved again: nothing new */
         }
     } else if (!oc.open && ev->time_ns > oc.resolved) {
         oc.open = 1; /* an update after the resolution: open again */
         reopened = 1;
+        changed = 1;
     }
-    if ((rc = oc_put(c, &oc)) < 0)
+    int concludes = !resolves && (oc.open || reopened);
+    if (changed && !concludes && (rc = oc_put(c, &oc)) < 0)
         return rc;
-    sqlite3_stmt *s = c->stmt[LH_CSQL_OE_PUT];
-    if (bind_text(s, 1, ev->id) || sqlite3_bind_int64(s, 2, seq) || bind_text(s, 3, oc.okey) ||
-        sqlite3_step(s) != SQLITE_DONE)
-        return sql_fail(c, LH_CSQL_OE_PUT);
-    sql_done(s);
 
     if (resolves)
         return resolve(c, &oc, seq, ev, now_ns);
-    if (!oc.open && !reopened)
+    if (!concludes)
         return 0; /* an earlier update of a resolved outcome */
-    return conclude(c, &oc, seq, ev, 0, now_ns);
+    return conclude(c, &oc, changed, seq, ev, 0, now_ns);
 }
 
 /* Deploy path: finds outcomes already stored that the change of ev precedes and concludes each
@@ -1971,7 +2035,7 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
                 okey = NULL;
         if (!rc && okey && (rc = oc_get(c, okey, &oc)) == 0 && oc.found) {
             done[n_done++] = oc.okey;
-            rc = conclude(c, &oc, c->oseq[i], o, 1, now_ns);
+            rc = conclude(c, &oc, 0, c->oseq[i], o, 1, now_ns);
         }
         lh_event_destroy(&o);
         if (rc < 0)

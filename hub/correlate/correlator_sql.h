@@ -41,14 +41,16 @@ enum {
     LH_CSQL_LAST_GOOD,     /* ?1 service ?2 env ?3 before ?4 deploy_id to skip -> deploy_id,
                             version of succeeded deploy events, newest first */
     LH_CSQL_OC_GET,        /* ?1 okey -> the outcome row (LH_OCOL_*) */
-    LH_CSQL_OC_OPEN,       /* ?1 ref ?2 env -> okey of the open firing period of an alert */
-    LH_CSQL_OC_PUT,        /* ?1 okey ... ?14 case_id: insert or replace the outcome row */
-    LH_CSQL_OE_PUT,        /* ?1 event id ?2 seq ?3 okey */
-    LH_CSQL_OE_GET,        /* ?1 event id -> okey */
+    LH_CSQL_OC_OPEN,       /* ?1 ref ?2 env -> the newest firing period of an alert (LH_OCOL_*) */
+    LH_CSQL_OC_AT,         /* ?1 ref ?2 env ?3 time -> okey of the alert's period at that time */
+    LH_CSQL_OC_PUT,        /* ?1 okey ... ?14 case_id: a new outcome row */
+    LH_CSQL_OC_UPDATE,     /* the same parameters: what an event can change of a known one */
     LH_CSQL_CASE_GET,      /* ?1 case id -> the case row (LH_KCOL_*) */
     LH_CSQL_CASE_FIND,     /* ?1 service ?2 env ?3 from ?4 suspect_key ?5 to -> an open case */
-    LH_CSQL_CASE_PUT,      /* ?1 id ... ?11 resolved: insert or replace the case row */
+    LH_CSQL_CASE_PUT,      /* ?1 id ... ?11 resolved: a new case row */
+    LH_CSQL_CASE_UPDATE,   /* the same parameters: a known case's new state */
     LH_CSQL_CASE_OUTCOMES, /* ?1 case id -> its outcomes (LH_OCOL_*), oldest first */
+    LH_CSQL_CASE_OPEN,     /* ?1 case id -> how many of its outcomes are open */
     LH_CSQL_ALERT_LAST,    /* ?1 alert id ?2 revision -> seq, payload */
     LH_CSQL_COUNT_SERVICE, /* ?1 service ?2 env ?3 from ?4 to -> changes of the service */
     LH_CSQL_COUNT
@@ -154,32 +156,44 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " ORDER BY time DESC, seq DESC LIMIT 16",
     [LH_CSQL_OC_GET] =
         "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE okey = ?1",
+    /* oc_ref: the alert's newest period (a firing opens one only when none is open, so an open
+     * period is the newest; the caller checks that it is open) */
     [LH_CSQL_OC_OPEN] =
+        "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE ref = ?1 AND environment IS ?2"
+        " AND kind = 2 ORDER BY time DESC LIMIT 1",
+    [LH_CSQL_OC_AT] =
         "SELECT okey FROM outcomes WHERE ref = ?1 AND environment IS ?2 AND kind = 2"
-        " AND open = 1 ORDER BY time DESC LIMIT 1",
+        " AND time <= ?3 ORDER BY time DESC LIMIT 1",
     [LH_CSQL_OC_PUT] =
-        "INSERT OR REPLACE INTO outcomes (" LH_CSQL_OC_COLS ")"
+        "INSERT INTO outcomes (" LH_CSQL_OC_COLS ")"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [LH_CSQL_OE_PUT] =
-        "INSERT OR IGNORE INTO outcome_events (id, seq, okey) VALUES (?1, ?2, ?3)",
-    [LH_CSQL_OE_GET] =
-        "SELECT okey FROM outcome_events WHERE id = ?1",
+    /* the UPDATEs name every parameter of their INSERT (with conditions that always hold), so
+     * one bind sequence serves both */
+    [LH_CSQL_OC_UPDATE] =
+        "UPDATE outcomes SET time = ?6, title = ?9, hosts = ?10, artifact = ?11, open = ?12,"
+        " resolved = ?13, case_id = ?14 WHERE okey = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL"
+        " AND ?4 IS ?4 AND ?5 IS ?5 AND ?7 IS NOT NULL AND ?8 IS ?8",
     [LH_CSQL_CASE_GET] =
         "SELECT kind, service, environment, time, last_time, revision, top, suspect_key, late,"
         " resolved FROM cases WHERE id = ?1",
     /* cs_open: the open cases of the service whose latest outcome is recent enough */
     [LH_CSQL_CASE_FIND] =
-        "SELECT id FROM cases WHERE service = ?1 AND environment IS ?2 AND last_time >= ?3"
-        " AND resolved = 0 AND suspect_key = ?4 AND time <= ?5 ORDER BY last_time DESC LIMIT 1",
+        "SELECT id FROM cases WHERE service = ?1 AND environment IS ?2 AND suspect_key = ?4"
+        " AND last_time >= ?3 AND resolved = 0 AND time <= ?5 ORDER BY last_time DESC LIMIT 1",
     [LH_CSQL_CASE_PUT] =
-        "INSERT OR REPLACE INTO cases (id, kind, service, environment, time, last_time, revision,"
+        "INSERT INTO cases (id, kind, service, environment, time, last_time, revision,"
         " top, suspect_key, late, resolved) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [LH_CSQL_CASE_UPDATE] =
+        "UPDATE cases SET kind = ?2, time = ?5, last_time = ?6, revision = ?7, top = ?8,"
+        " suspect_key = ?9, late = ?10, resolved = ?11 WHERE id = ?1 AND ?3 IS ?3 AND ?4 IS ?4",
     [LH_CSQL_CASE_OUTCOMES] =
         "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE case_id = ?1 ORDER BY time, okey",
     [LH_CSQL_COUNT_SERVICE] =
         "SELECT count(DISTINCT deploy_id) FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
         " AND deploy_id IS NOT NULL",
+    [LH_CSQL_CASE_OPEN] =
+        "SELECT count(*) FROM outcomes WHERE case_id = ?1 AND open = 1",
     [LH_CSQL_ALERT_LAST] =
         "SELECT seq, payload FROM alerts WHERE id = ?1 AND revision = ?2",
 };

@@ -23,9 +23,9 @@
 /* ---- alert insert -------------------------------------------------------------------------- */
 
 int
-lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, int kind,
-                      const char *service, const char *environment, int64_t outcome_seq, int late,
-                      int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq)
+lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, const char *outcome_id,
+                      int kind, const char *service, const char *environment, int64_t outcome_seq,
+                      int late, int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq)
 {
     int64_t dummy;
     if (!seq)
@@ -48,6 +48,7 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, int ki
     sqlite3_bind_int64(s, 7, created_ns);
     bind_blob(s, 8, pb, pb_len, 1);
     sqlite3_bind_int(s, 9, revision);
+    bind_text(s, 10, outcome_id);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {

@@ -161,7 +161,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
      * period of a monitoring alert (its fingerprint, from firing to resolved); a case is one
      * correlated alert: one outcome, or several with the same suspects joined within the group
      * window. The outbox keeps every revision as its own row (its own seq, delivered as any
-     * alert): the alert id is no longer unique, (id, revision) is. */
+     * alert): the alert id is no longer unique, (id, revision) is; each row names the event that
+     * made it (the timeline opens an alert by it). Tables of outcomes and cases take a row per
+     * incident or alert period, not per event: what every event pays is one indexed lookup. */
     /* the alerts table first: the pages its old copy frees go to the new tables (a new store
      * has no free page, and a full disk must stay full) */
     "DROP VIEW alert_delivery;"
@@ -169,6 +171,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  id TEXT NOT NULL,"
     "  revision INTEGER NOT NULL DEFAULT 1,"
+    "  outcome_id TEXT,"                 /* the event that made this revision (its outcome) */
     "  kind INTEGER NOT NULL,"
     "  service TEXT, environment TEXT,"
     "  outcome_seq INTEGER NOT NULL,"
@@ -182,6 +185,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  created, payload FROM alerts ORDER BY seq;"
     "DROP TABLE alerts;"
     "ALTER TABLE alerts4 RENAME TO alerts;"
+    "CREATE INDEX al_outcome_id ON alerts(outcome_id) WHERE outcome_id IS NOT NULL;"
     "CREATE VIEW alert_delivery AS SELECT s.name AS sink, a.seq AS seq,"
     "  (a.seq <= s.done_through OR EXISTS (SELECT 1 FROM outbox_done d"
     "   WHERE d.sink_id = s.id AND d.seq = a.seq)) AS done"
@@ -202,13 +206,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  resolved INTEGER,"                /* time of that event (ns) */
     "  case_id TEXT"                     /* the correlated alert it is part of (cases.id) */
     ") WITHOUT ROWID;"
-    "CREATE INDEX oc_open ON outcomes(ref, environment, kind) WHERE open = 1;"
+    /* an incident's outcome by its id, an alert's firing period by fingerprint and time */
+    "CREATE INDEX oc_ref ON outcomes(ref, environment, kind, time);"
     "CREATE INDEX oc_case ON outcomes(case_id) WHERE case_id IS NOT NULL;"
-    /* each event of an outcome, by event id (the timeline opens an outcome by any of them) */
-    "CREATE TABLE outcome_events ("
-    "  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, okey TEXT NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX oe_okey ON outcome_events(okey, seq);"
     "CREATE TABLE cases ("
     "  id TEXT PRIMARY KEY,"             /* the correlated alert's id, ca-... */
     "  kind INTEGER NOT NULL,"           /* lh_ca_kind_t */
@@ -221,7 +221,8 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  late INTEGER NOT NULL,"
     "  resolved INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
-    "CREATE INDEX cs_open ON cases(service, environment, last_time) WHERE resolved = 0;"
+    "CREATE INDEX cs_open ON cases(service, environment, suspect_key, last_time)"
+    "  WHERE resolved = 0;"
     /* a deploy's previous_version the hub filled from history (1) rather than received */
     "ALTER TABLE events ADD COLUMN previous_derived INTEGER;"
     /* the incidents already stored become outcomes (open unless an event resolved them) with
@@ -238,9 +239,8 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  WHERE e.kind = 3 AND e.incident_id = outcomes.ref AND e.environment IS outcomes.environment"
     "  AND e.state = 3) WHERE EXISTS (SELECT 1 FROM events e WHERE e.kind = 3"
     "  AND e.incident_id = outcomes.ref AND e.environment IS outcomes.environment AND e.state = 3);"
-    "INSERT OR IGNORE INTO outcome_events (id, seq, okey)"
-    "  SELECT id, seq, 'incident' || char(31) || coalesce(environment, '') || char(31) || incident_id"
-    "  FROM events WHERE kind = 3 AND incident_id IS NOT NULL;",
+    /* incidents are few: each of their events can be found by its id (timeline --incident) */
+    "CREATE INDEX ev_incident_event ON events(id) WHERE kind = 3;",
 };
 /* clang-format on */
 
@@ -267,7 +267,8 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
     X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
-                 " created, payload, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")       \
+                 " created, payload, revision, outcome_id)"                                        \
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                              \
     X(QUAR_SIZE, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM quarantine")            \
     X(QUAR_OLDEST, "SELECT seq, coalesce(length(payload), 0) FROM quarantine ORDER BY seq LIMIT 1") \
     X(QUAR_DELETE, "DELETE FROM quarantine WHERE seq = ?1")                                        \
