@@ -186,6 +186,93 @@ START_TEST(test_walkthrough_resend_is_duplicate)
 }
 END_TEST
 
+/* Sends `loophub send args...` reliably; the command must succeed. */
+static void
+send_ok(lh_it_hub_t *h, const char *const *args)
+{
+    char *out = NULL, *err = NULL;
+    int rc = send_reliable(h, args, &out, &err);
+    ck_assert_msg(rc == 0, "send %s: rc %d: %s %s", args[0], rc, out, err);
+    free(out);
+    free(err);
+}
+
+/* The page storm of the old hub, replayed on the real binary: an incident detected, updated
+ * twice, joined by a monitoring alert with the same suspect and resolved. Subscribers get one
+ * alert id in three revisions (first, joined, resolved); the updates and the incident's
+ * resolution while the alert still fires publish nothing. */
+START_TEST(test_incident_lifecycle_one_alert)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    lh_it_hub_run(&h, NULL);
+    lh_it_sub_t s;
+    lh_it_sub_open(&s, h.pub, "alert.prod.");
+    char t0[40], t1[40], t2[40], t3[40], t4[40], t5[40];
+    iso(-600, t0, sizeof(t0));
+    iso(-300, t1, sizeof(t1));
+    iso(-240, t2, sizeof(t2));
+    iso(-200, t3, sizeof(t3));
+    iso(-100, t4, sizeof(t4));
+    iso(-50, t5, sizeof(t5));
+    const char *deploy[] = {"deploy", "--service", "api",   "--env",
+                            "prod",   "--time",    t0,      "--deploy-id",
+                            "D-42",   "--version", "1.4.2", "--previous-version",
+                            "1.4.1",  "--host",    "web-1", NULL};
+    const char *detected[] = {"incident",  "--service",  "api",      "--env",
+                              "prod",      "--time",     t1,         "--incident-id",
+                              "INC-7",     "--severity", "critical", "--title",
+                              "5xx spike", "--host",     "web-1",    NULL};
+    const char *reported[] = {"incident", "--service",     "api",   "--env",   "prod",     "--time",
+                              t2,         "--incident-id", "INC-7", "--state", "reported", NULL};
+    const char *severity[] = {"incident", "--service",  "api",           "--env", "prod",
+                              "--time",   t2,           "--incident-id", "INC-7", "--state",
+                              "reported", "--severity", "error",         NULL};
+    const char *firing[] = {
+        "alert",  "--service",     "api",           "--env",  "prod",       "--time", t3,
+        "--name", "HighErrorRate", "--fingerprint", "c0ffee", "--severity", "error",  NULL};
+    const char *inc_resolved[] = {"incident", "--service", "api",      "--env",
+                                  "prod",     "--time",    t4,         "--incident-id",
+                                  "INC-7",    "--state",   "resolved", NULL};
+    const char *alert_resolved[] = {"alert",         "--service",     "api",      "--env",
+                                    "prod",          "--time",        t5,         "--name",
+                                    "HighErrorRate", "--fingerprint", "c0ffee",   "--severity",
+                                    "error",         "--state",       "resolved", NULL};
+    send_ok(&h, deploy);
+    send_ok(&h, detected);
+    char topic[256];
+    lh_correlated_t *a1 = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    ck_assert_msg(a1 != NULL, "no alert for the incident");
+    ck_assert_int_eq(a1->revision, 1);
+    send_ok(&h, reported);
+    send_ok(&h, severity);
+    send_ok(&h, firing);
+    lh_correlated_t *a2 = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    ck_assert_msg(a2 != NULL, "no revision for the joined alert");
+    ck_assert_str_eq(a2->id, a1->id);
+    ck_assert_int_eq(a2->revision, 2); /* the updates published nothing in between */
+    ck_assert_uint_eq(a2->seq, a1->seq + 1);
+    ck_assert_uint_eq(a2->n_outcomes, 2);
+    ck_assert_uint_eq(a2->n_changes, 1);
+    ck_assert_ptr_nonnull(strstr(a2->changes[0], "joined by alert HighErrorRate"));
+    send_ok(&h, inc_resolved);
+    send_ok(&h, alert_resolved);
+    lh_correlated_t *a3 = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    ck_assert_msg(a3 != NULL, "no final revision");
+    ck_assert_str_eq(a3->id, a1->id);
+    ck_assert_int_eq(a3->revision, 3);
+    ck_assert_int_eq(a3->resolved, 1);
+    ck_assert_uint_eq(a3->seq, a2->seq + 1);
+    ck_assert_str_eq(a3->rollback_version, "1.4.1");
+    lh_correlated_destroy(&a1);
+    lh_correlated_destroy(&a2);
+    lh_correlated_destroy(&a3);
+    lh_it_sub_close(&s);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    lh_it_hub_fini(&h);
+}
+END_TEST
+
 START_TEST(test_reliable_ok_then_duplicate)
 {
     lh_it_hub_t h;
@@ -591,6 +678,7 @@ hub_suite(void)
         {"deploy_then_incident", test_deploy_then_incident_alerts_on_pub, 0, 0},
         {"reliable_ok_duplicate", test_reliable_ok_then_duplicate, 0, 0},
         {"walkthrough_resend", test_walkthrough_resend_is_duplicate, 0, 0},
+        {"incident_lifecycle", test_incident_lifecycle_one_alert, 0, 0},
         {"reliable_rejections", test_reliable_reports_rejections_with_line_numbers, 0, 0},
         {"restart", test_restart_dedupes_and_flushes_outbox, 0, 0},
         {"late_deploy", test_late_deploy_marks_alert_late, 0, 0},
