@@ -89,14 +89,30 @@ decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
     return 0;
 }
 
+/* Counts what the redaction rules replaced (redact.h); passes n on. */
+static int
+redacted(lh_hub_t *hub, int n)
+{
+    if (n > 0)
+        lh__metrics_add(&hub->metrics, LH_M_REDACTED_TOTAL, 0, n);
+    return n;
+}
+
 static void
 keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
 {
     msg_t *m = &hub->msgs[hub->n_msgs - 1];
     for (size_t i = m->first; i < m->first + m->n; i++) {
         if (hub->items[i].err) {
-            m->raw = malloc(len ? len : 1);
-            if (m->raw) {
+            /* what could not be decoded is kept for the quarantine scrubbed by the value rules,
+             * the only ones that apply to bytes; out of memory keeps no copy at all */
+            char *scrubbed = NULL;
+            size_t slen = 0;
+            int n = redacted(hub, lh_redact_bytes(hub->redact, data, len, &scrubbed, &slen));
+            if (n > 0) {
+                m->raw = scrubbed;
+                m->raw_len = slen;
+            } else if (n == 0 && (m->raw = malloc(len ? len : 1))) {
                 if (len)
                     memcpy(m->raw, data, len);
                 m->raw_len = len;
@@ -221,10 +237,21 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
         } else {
             reject(it, it->err, it->why ? it->why : "cannot decode");
         }
+        /* privacy: nothing below stores, quarantines, logs or publishes the unscrubbed event */
+        int red = it->ev ? redacted(hub, lh_redact_event(hub->redact, it->ev, NULL, NULL)) : 0;
+        if (red < 0) {
+            rc = red;
+            goto fail;
+        }
         if (it->status == LH_ACK_REJECTED) {
             const msg_t *m = &hub->msgs[it->msg];
-            const void *payload = it->ev && it->ev->raw ? it->ev->raw : m->raw;
-            size_t plen = it->ev && it->ev->raw ? it->ev->raw_len : m->raw_len;
+            /* a reason may quote a value; a scrubbed event is quarantined in its scrubbed
+             * protobuf form, not as the message it came in */
+            if ((rc = redacted(hub, lh_redact_str(hub->redact, &it->why))) < 0)
+                goto fail;
+            const void *raw = red > 0 ? NULL : m->raw;
+            const void *payload = it->ev && it->ev->raw ? it->ev->raw : raw;
+            size_t plen = it->ev && it->ev->raw ? it->ev->raw_len : raw ? m->raw_len : 0;
             if (!payload && it->ev) {
                 lh_buf_reset(&hub->pb);
                 if (lh_codec_pb_encode(it->ev, &hub->pb) == 0) {
