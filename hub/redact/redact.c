@@ -53,11 +53,11 @@ static const struct {
     /* AWS access key ids (long-lived AKIA, temporary ASIA) */
     {"A[KS]IA[A-Z0-9]{16}", need_aws},
     /* scheme://user:password@host: the password (it may hold '@'; the last one ends it) */
-    {"[a-z][a-z0-9+.-]*://[^/?#@:[:space:]]*:([^/?#[:space:]]+)@", need_url},
+    {"[a-z][a-z0-9+.-]*://[^/?#@:[:space:][:cntrl:]]*:([^/?#[:space:][:cntrl:]]+)@", need_url},
     /* password=..., "token": "...", api_key: ..., in text, query strings and JSON */
     {KV_NAMES
      "[a-z0-9_.-]*[\"']?[[:space:]]*[:=][[:space:]]*[\"']?((bearer|basic|token)[[:space:]]+)?"
-     "([^[:space:]\"'&,;]+)",
+     "([^[:space:][:cntrl:]\"'&,;]+)",
      need_kv},
 };
 #define N_DEFAULT_VALUES (sizeof(default_values) / sizeof(default_values[0]))
@@ -184,18 +184,17 @@ may_match(const vrule_t *v, const char *s, size_t len)
     return 0;
 }
 
-/* One rule over s[0..len) into out (reset first). Returns the replacements made (out holds the
- * result only then), or LH_ENOMEM. */
+/* The matches of one rule in s[from..to) (no NUL in it): each replaced part is appended to out
+ * after what precedes it since *done. Returns the replacements made, or LH_ENOMEM. */
 static int
-apply(const vrule_t *v, const char *s, size_t len, lh_buf_t *out)
+apply_segment(const vrule_t *v, const char *s, size_t from, size_t to, size_t *done, lh_buf_t *out)
 {
     regmatch_t m[MAX_GROUPS];
-    size_t pos = 0, done = 0;
+    size_t pos = from;
     int n = 0;
-    lh_buf_reset(out);
-    while (pos <= len) {
+    while (pos <= to) {
         m[0].rm_so = (regoff_t)pos;
-        m[0].rm_eo = (regoff_t)len;
+        m[0].rm_eo = (regoff_t)to;
         if (regexec(&v->re, s, (size_t)v->group + 1, m, REG_STARTEND | (pos ? REG_NOTBOL : 0)))
             break;
         size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
@@ -206,13 +205,36 @@ apply(const vrule_t *v, const char *s, size_t len, lh_buf_t *out)
         }
         /* "[redacted]" again is no change: rules overlap (a bearer token inside key=value) */
         if (re > rs && !(re - rs == RED_LEN && memcmp(s + rs, LH_REDACTED, RED_LEN) == 0)) {
-            if (lh_buf_append(out, s + done, rs - done) < 0 ||
+            if (lh_buf_append(out, s + *done, rs - *done) < 0 ||
                 lh_buf_append(out, LH_REDACTED, RED_LEN) < 0)
                 return LH_ENOMEM;
-            done = re;
+            *done = re;
             n++;
         }
         pos = eo > so ? eo : so + 1; /* an empty match moves on by one byte */
+    }
+    return n;
+}
+
+/* One rule over s[0..len) into out (reset first). A NUL ends text: the rule is applied to each
+ * NUL-free stretch, so a value never runs on into the next field of a binary payload. Returns
+ * the replacements made (out holds the result only then), or LH_ENOMEM. */
+static int
+apply(const vrule_t *v, const char *s, size_t len, lh_buf_t *out)
+{
+    size_t done = 0;
+    int n = 0;
+    lh_buf_reset(out);
+    for (size_t from = 0; from < len || (len == 0 && from == 0);) {
+        const char *nul = memchr(s + from, 0, len - from);
+        size_t to = nul ? (size_t)(nul - s) : len;
+        int k = apply_segment(v, s, from, to, &done, out);
+        if (k < 0)
+            return k;
+        n += k;
+        if (!nul)
+            break;
+        from = to + 1;
     }
     if (n == 0)
         return 0;
