@@ -2,10 +2,10 @@
  * redact.c - the redaction rules (redact.h): compiled once with <regex.h>, applied to every
  * string field of an event, to raw bytes and to reasons before anything is written or logged.
  *
- * Matching goes over the bytes with REG_STARTEND (glibc), so raw payloads with NULs in them are
- * scrubbed too. The default value rules name literals one of which must occur for the rule to
- * match ("need"): a field without any of them skips the regex, which keeps the common case (no
- * secret anywhere) a few memchr-speed scans per string.
+ * Matching goes over NUL-terminated stretches of the bytes (plain POSIX regexec), so raw payloads
+ * with NULs in them are scrubbed too, stretch by stretch. The default value rules name literals one
+ * of which must occur for the rule to match ("need"): a field without any of them skips the regex,
+ * which keeps the common case (no secret anywhere) a few memchr-speed scans per string.
  */
 #include "redact.h"
 
@@ -184,8 +184,8 @@ may_match(const vrule_t *v, const char *s, size_t len)
     return 0;
 }
 
-/* The matches of one rule in s[from..to) (no NUL in it): each replaced part is appended to out
- * after what precedes it since *done. Returns the replacements made, or LH_ENOMEM. */
+/* The matches of one rule in s[from..to), where s[to] is a NUL: each replaced part is appended
+ * to out after what precedes it since *done. Returns the replacements made, or LH_ENOMEM. */
 static int
 apply_segment(const vrule_t *v, const char *s, size_t from, size_t to, size_t *done, lh_buf_t *out)
 {
@@ -193,15 +193,13 @@ apply_segment(const vrule_t *v, const char *s, size_t from, size_t to, size_t *d
     size_t pos = from;
     int n = 0;
     while (pos <= to) {
-        m[0].rm_so = (regoff_t)pos;
-        m[0].rm_eo = (regoff_t)to;
-        if (regexec(&v->re, s, (size_t)v->group + 1, m, REG_STARTEND | (pos ? REG_NOTBOL : 0)))
+        if (regexec(&v->re, s + pos, (size_t)v->group + 1, m, pos > from ? REG_NOTBOL : 0))
             break;
-        size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
+        size_t so = pos + (size_t)m[0].rm_so, eo = pos + (size_t)m[0].rm_eo;
         size_t rs = so, re = eo;
         if (v->group && m[v->group].rm_so >= 0) {
-            rs = (size_t)m[v->group].rm_so;
-            re = (size_t)m[v->group].rm_eo;
+            rs = pos + (size_t)m[v->group].rm_so;
+            re = pos + (size_t)m[v->group].rm_eo;
         }
         /* "[redacted]" again is no change: rules overlap (a bearer token inside key=value) */
         if (re > rs && !(re - rs == RED_LEN && memcmp(s + rs, LH_REDACTED, RED_LEN) == 0)) {
@@ -216,9 +214,10 @@ apply_segment(const vrule_t *v, const char *s, size_t from, size_t to, size_t *d
     return n;
 }
 
-/* One rule over s[0..len) into out (reset first). A NUL ends text: the rule is applied to each
- * NUL-free stretch, so a value never runs on into the next field of a binary payload. Returns
- * the replacements made (out holds the result only then), or LH_ENOMEM. */
+/* One rule over s[0..len) into out (reset first); s[len] is a NUL. A NUL ends text: the rule is
+ * applied to each NUL-free stretch (a C string for regexec), so a value never runs on into the
+ * next field of a binary payload. Returns the replacements made (out holds the result only
+ * then), or LH_ENOMEM. */
 static int
 apply(const vrule_t *v, const char *s, size_t len, lh_buf_t *out)
 {
@@ -244,7 +243,8 @@ apply(const vrule_t *v, const char *s, size_t len, lh_buf_t *out)
     return n;
 }
 
-/* Every value rule in turn over s; the result in *res (a or b) when the count is > 0. */
+/* Every value rule in turn over s (s[len] is a NUL); the result in *res (a or b) when the count
+ * is > 0. */
 static int
 scrub(const lh_redact_t *r, const char *s, size_t len, lh_buf_t *a, lh_buf_t *b,
       const lh_buf_t **res)
@@ -270,14 +270,26 @@ scrub(const lh_redact_t *r, const char *s, size_t len, lh_buf_t *a, lh_buf_t *b,
     return total;
 }
 
+/* scrub() over bytes that need not end in a NUL: over a terminated copy in c. */
+static int
+scrub_bytes(const lh_redact_t *r, const void *s, size_t len, lh_buf_t *a, lh_buf_t *b, lh_buf_t *c,
+            const lh_buf_t **res)
+{
+    lh_buf_reset(c);
+    if (lh_buf_append(c, s, len) < 0 || lh_buf_append(c, "", 1) < 0)
+        return LH_ENOMEM;
+    return scrub(r, (const char *)c->data, len, a, b, res);
+}
+
 int
 lh_redact_bytes(const lh_redact_t *r, const void *s, size_t len, char **out, size_t *outlen)
 {
-    lh_buf_t a = LH_BUF_INIT, b = LH_BUF_INIT;
+    lh_buf_t a = LH_BUF_INIT, b = LH_BUF_INIT, c = LH_BUF_INIT;
     const lh_buf_t *res = NULL;
     *out = NULL;
     *outlen = 0;
-    int n = scrub(r, s ? s : "", s ? len : 0, &a, &b, &res);
+    int n = scrub_bytes(r, s ? s : "", s ? len : 0, &a, &b, &c, &res);
+    lh_buf_free(&c);
     if (n > 0) {
         lh_buf_t *keep = res == &a ? &a : &b;
         *out = (char *)keep->data;
@@ -391,7 +403,9 @@ raw(walk_t *w)
     int n = 0;
     if (w->n == 0) {
         const lh_buf_t *res = NULL;
-        n = scrub(w->r, w->ev->raw, w->ev->raw_len, &w->a, &w->b, &res);
+        lh_buf_t c = LH_BUF_INIT;
+        n = scrub_bytes(w->r, w->ev->raw, w->ev->raw_len, &w->a, &w->b, &c, &res);
+        lh_buf_free(&c);
         if (n < 0) {
             w->err = n;
             return;
