@@ -52,8 +52,10 @@ static const struct {
     {"bearer[[:space:]]+([A-Za-z0-9._~+/=-]+)", need_bearer},
     /* AWS access key ids (long-lived AKIA, temporary ASIA) */
     {"A[KS]IA[A-Z0-9]{16}", need_aws},
-    /* scheme://user:password@host: the password (it may hold '@'; the last one ends it) */
-    {"[a-z][a-z0-9+.-]*://[^/?#@:[:space:][:cntrl:]]*:([^/?#[:space:][:cntrl:]]+)@", need_url},
+    /* scheme://user:password@host: the password (it may hold '@'; the last one ends it; quotes
+     * and <> end the URL, as in JSON and markup) */
+    {"[a-z][a-z0-9+.-]*://[^/?#@:\"'<>[:space:][:cntrl:]]*:([^/?#\"'<>[:space:][:cntrl:]]+)@",
+     need_url},
     /* password=..., "token": "...", api_key: ..., in text, query strings and JSON */
     {KV_NAMES
      "[a-z0-9_.-]*[\"']?[[:space:]]*[:=][[:space:]]*[\"']?((bearer|basic|token)[[:space:]]+)?"
@@ -243,8 +245,13 @@ apply(const vrule_t *v, const char *s, size_t len, lh_buf_t *out)
     return n;
 }
 
-/* Every value rule in turn over s (s[len] is a NUL); the result in *res (a or b) when the count
- * is > 0. */
+#define MAX_ROUNDS 4
+
+/* Every value rule in turn over s (s[len] is a NUL), in rounds until one changes nothing: a
+ * replacement can end a match another rule stopped short of (a '/' that bounded a URL gone with
+ * a key=value), and a scrubbed value must hold nothing the rules would still catch. At most
+ * MAX_ROUNDS, for a configured rule that matches its own output. The result in *res (a or b)
+ * when the count is > 0. */
 static int
 scrub(const lh_redact_t *r, const char *s, size_t len, lh_buf_t *a, lh_buf_t *b,
       const lh_buf_t **res)
@@ -252,20 +259,24 @@ scrub(const lh_redact_t *r, const char *s, size_t len, lh_buf_t *a, lh_buf_t *b,
     const char *cur = s;
     size_t cur_len = len;
     lh_buf_t *next = a;
-    int total = 0;
-    for (size_t i = 0; i < r->n_values; i++) {
-        if (!may_match(&r->values[i], cur, cur_len))
-            continue;
-        int n = apply(&r->values[i], cur, cur_len, next);
-        if (n < 0)
-            return n;
-        if (n == 0)
-            continue;
-        total += n;
-        cur = (const char *)next->data;
-        cur_len = next->len;
-        *res = next;
-        next = next == a ? b : a;
+    int total = 0, round_n = 1;
+    for (int round = 0; round < MAX_ROUNDS && round_n > 0; round++) {
+        round_n = 0;
+        for (size_t i = 0; i < r->n_values; i++) {
+            if (!may_match(&r->values[i], cur, cur_len))
+                continue;
+            int n = apply(&r->values[i], cur, cur_len, next);
+            if (n < 0)
+                return n;
+            if (n == 0)
+                continue;
+            round_n += n;
+            cur = (const char *)next->data;
+            cur_len = next->len;
+            *res = next;
+            next = next == a ? b : a;
+        }
+        total += round_n;
     }
     return total;
 }
