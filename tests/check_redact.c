@@ -661,6 +661,15 @@ START_TEST(test_settings)
     ck_assert_uint_eq(o.n_values, 1);
     lh_run_conf_free(&c);
 
+    /* the annotated example config's [redaction] reads and compiles */
+    char example[700];
+    snprintf(example, sizeof(example), "%s/examples/loophub.ini", LH_SOURCE_DIR);
+    const char *a0[] = {"--config", example};
+    ck_assert_msg(run_conf(&c, a0, 2, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(lh_run_conf_redaction(&c, &o), 0);
+    ck_assert_int_eq(o.defaults, 1);
+    lh_run_conf_free(&c);
+
     /* a bad pattern is a clear error naming the option */
     const char *a2[] = {"--redact-key", "a("};
     ck_assert_int_eq(run_conf(&c, a2, 2, err, sizeof(err)), LH_EINVAL);
