@@ -41,6 +41,11 @@ typedef struct lh_redact_opts {
 
 void lh_redact_opts_default(lh_redact_opts_t *o);
 
+/* The default value rules' patterns, i = 0, 1, ...; NULL past the last. (The compiled defaults
+ * also skip strings that lack their literals; the same patterns given as rules of one's own
+ * match the same, only slower: the fuzz target checks the two agree.) */
+const char *lh_redact_default_value(size_t i);
+
 typedef struct lh_redact lh_redact_t;
 
 /* Compiles the rules. Returns 0 and *out (lh_redact_destroy()), LH_EINVAL with why naming the

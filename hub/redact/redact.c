@@ -11,9 +11,11 @@
 
 #include <ctype.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "loophub/buf.h"
 #include "loophub/error.h"
@@ -25,11 +27,15 @@ typedef struct {
     regex_t re;
     int group;               /* the subexpression replaced (its last one), 0: the whole match */
     const char *const *need; /* one of these must occur (case-insensitive); NULL: always try */
+    const char *need_chars;  /* and one of these bytes; NULL: no such condition */
+    uint64_t mask_chars;     /* present() bits of need_chars, of the literals' first letters: */
+    uint64_t mask_first;     /* a string without any of them is skipped in one test */
 } vrule_t;
 
 struct lh_redact {
-    regex_t *keys;
+    regex_t *keys; /* [0] is LH_REDACT_DEFAULT_KEYS when default_keys */
     size_t n_keys;
+    int default_keys;
     vrule_t *values;
     size_t n_values;
 };
@@ -47,22 +53,29 @@ static const char *const need_kv[] = {"pass", "secret", "token",   "key",
 static const struct {
     const char *pattern;
     const char *const *need;
+    const char *need_chars;
 } default_values[] = {
     /* Authorization: Bearer <token>, anywhere */
-    {"bearer[[:space:]]+([A-Za-z0-9._~+/=-]+)", need_bearer},
+    {"bearer[[:space:]]+([A-Za-z0-9._~+/=-]+)", need_bearer, NULL},
     /* AWS access key ids (long-lived AKIA, temporary ASIA) */
-    {"A[KS]IA[A-Z0-9]{16}", need_aws},
+    {"A[KS]IA[A-Z0-9]{16}", need_aws, NULL},
     /* scheme://user:password@host: the password (it may hold '@'; the last one ends it; quotes
      * and <> end the URL, as in JSON and markup) */
     {"[a-z][a-z0-9+.-]*://[^/?#@:\"'<>[:space:][:cntrl:]]*:([^/?#\"'<>[:space:][:cntrl:]]+)@",
-     need_url},
+     need_url, "@"},
     /* password=..., "token": "...", api_key: ..., in text, query strings and JSON */
     {KV_NAMES
      "[a-z0-9_.-]*[\"']?[[:space:]]*[:=][[:space:]]*[\"']?((bearer|basic|token)[[:space:]]+)?"
      "([^[:space:][:cntrl:]\"'&,;]+)",
-     need_kv},
+     need_kv, ":="},
 };
 #define N_DEFAULT_VALUES (sizeof(default_values) / sizeof(default_values[0]))
+
+const char *
+lh_redact_default_value(size_t i)
+{
+    return i < N_DEFAULT_VALUES ? default_values[i].pattern : NULL;
+}
 
 void
 lh_redact_opts_default(lh_redact_opts_t *o)
@@ -107,8 +120,27 @@ compile(regex_t *re, const char *pattern, int flags, const char *option, char *w
     return 0;
 }
 
+/* A byte's bit in a presence mask: letters of either case share one; other bytes may share
+ * one with something else, which only makes the test below pass more often, never fail wrongly. */
+static uint64_t
+present_bit(unsigned char c)
+{
+    return (uint64_t)1 << ((c | 0x20) & 63);
+}
+
+/* The bits of every byte of s[0..len). */
+static uint64_t
+present(const char *s, size_t len)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < len; i++)
+        m |= present_bit((unsigned char)s[i]);
+    return m;
+}
+
 static int
-add_value(lh_redact_t *r, const char *pattern, const char *const *need, char *why, size_t whylen)
+add_value(lh_redact_t *r, const char *pattern, const char *const *need, const char *need_chars,
+          char *why, size_t whylen)
 {
     vrule_t *v = &r->values[r->n_values];
     int rc = compile(&v->re, pattern, 0, "redact-value", why, whylen);
@@ -121,6 +153,11 @@ add_value(lh_redact_t *r, const char *pattern, const char *const *need, char *wh
     }
     v->group = (int)v->re.re_nsub;
     v->need = need;
+    v->need_chars = need_chars;
+    for (const char *c = need_chars; c && *c; c++)
+        v->mask_chars |= present_bit((unsigned char)*c);
+    for (const char *const *l = need; l && *l; l++)
+        v->mask_first |= present_bit((unsigned char)(*l)[0]);
     return 0;
 }
 
@@ -140,16 +177,19 @@ lh_redact_new(const lh_redact_opts_t *o, lh_redact_t **out, char *why, size_t wh
     }
     int rc = 0;
     if (o->defaults && (rc = compile(&r->keys[0], LH_REDACT_DEFAULT_KEYS, REG_NOSUB, "redact-key",
-                                     why, whylen)) == 0)
+                                     why, whylen)) == 0) {
         r->n_keys++;
+        r->default_keys = 1;
+    }
     for (size_t i = 0; rc == 0 && i < o->n_keys; i++)
         if ((rc = compile(&r->keys[r->n_keys], o->keys[i], REG_NOSUB, "redact-key", why, whylen)) ==
             0)
             r->n_keys++;
     for (size_t i = 0; rc == 0 && o->defaults && i < N_DEFAULT_VALUES; i++)
-        rc = add_value(r, default_values[i].pattern, default_values[i].need, why, whylen);
+        rc = add_value(r, default_values[i].pattern, default_values[i].need,
+                       default_values[i].need_chars, why, whylen);
     for (size_t i = 0; rc == 0 && i < o->n_values; i++)
-        rc = add_value(r, o->values[i], NULL, why, whylen);
+        rc = add_value(r, o->values[i], NULL, NULL, why, whylen);
     if (rc < 0) {
         lh_redact_destroy(&r);
         return rc;
@@ -160,30 +200,50 @@ lh_redact_new(const lh_redact_opts_t *o, lh_redact_t **out, char *why, size_t wh
 
 /* --- the value rules over bytes -------------------------------------------------------------- */
 
-/* Case-insensitive search for the NUL-terminated lit in len bytes of s. */
+/* Case-insensitive search for the lower-case lit in s[0..len), embedded NULs included: memchr()
+ * for either case of its first letter, then the rest compared (faster than strcasestr() on the
+ * short strings of an event, and blind to NULs). */
 static int
 has_ci(const char *s, size_t len, const char *lit)
 {
     size_t n = strlen(lit);
-    for (size_t i = 0; i + n <= len; i++) {
-        size_t k = 0;
-        while (k < n && tolower((unsigned char)s[i + k]) == lit[k])
-            k++;
-        if (k == n)
+    char lo = lit[0], up = (char)toupper((unsigned char)lit[0]);
+    const char *end = s + len;
+    for (const char *p = s; p + n <= end; p++) {
+        const char *a = memchr(p, lo, (size_t)(end - p));
+        const char *b = lo != up ? memchr(p, up, (size_t)((a ? a : end) - p)) : NULL;
+        p = b ? b : a;
+        if (!p || p + n > end)
+            return 0;
+        if (strncasecmp(p + 1, lit + 1, n - 1) == 0)
             return 1;
     }
     return 0;
 }
 
+/* One of the literals occurs in s[0..len). */
 static int
-may_match(const vrule_t *v, const char *s, size_t len)
+may_match_need(const char *const *need, const char *s, size_t len)
 {
-    if (!v->need)
-        return 1;
-    for (const char *const *l = v->need; *l; l++)
+    for (const char *const *l = need; *l; l++)
         if (has_ci(s, len, *l))
             return 1;
     return 0;
+}
+
+static int
+may_match(const vrule_t *v, uint64_t seen, const char *s, size_t len)
+{
+    if ((v->mask_chars && !(seen & v->mask_chars)) || (v->mask_first && !(seen & v->mask_first)))
+        return 0;
+    if (v->need_chars) {
+        const char *c = v->need_chars;
+        while (*c && !memchr(s, *c, len))
+            c++;
+        if (!*c)
+            return 0;
+    }
+    return !v->need || may_match_need(v->need, s, len);
 }
 
 /* The matches of one rule in s[from..to), where s[to] is a NUL: each replaced part is appended
@@ -260,10 +320,11 @@ scrub(const lh_redact_t *r, const char *s, size_t len, lh_buf_t *a, lh_buf_t *b,
     size_t cur_len = len;
     lh_buf_t *next = a;
     int total = 0, round_n = 1;
+    uint64_t seen = present(s, len);
     for (int round = 0; round < MAX_ROUNDS && round_n > 0; round++) {
         round_n = 0;
         for (size_t i = 0; i < r->n_values; i++) {
-            if (!may_match(&r->values[i], cur, cur_len))
+            if (!may_match(&r->values[i], seen, cur, cur_len))
                 continue;
             int n = apply(&r->values[i], cur, cur_len, next);
             if (n < 0)
@@ -273,6 +334,7 @@ scrub(const lh_redact_t *r, const char *s, size_t len, lh_buf_t *a, lh_buf_t *b,
             round_n += n;
             cur = (const char *)next->data;
             cur_len = next->len;
+            seen = present(cur, cur_len);
             *res = next;
             next = next == a ? b : a;
         }
@@ -286,6 +348,13 @@ static int
 scrub_bytes(const lh_redact_t *r, const void *s, size_t len, lh_buf_t *a, lh_buf_t *b, lh_buf_t *c,
             const lh_buf_t **res)
 {
+    /* the prefilters need no NUL: most payloads need no copy */
+    uint64_t seen = present(s, len);
+    size_t i = 0;
+    while (i < r->n_values && !may_match(&r->values[i], seen, s, len))
+        i++;
+    if (i == r->n_values)
+        return 0;
     lh_buf_reset(c);
     if (lh_buf_append(c, s, len) < 0 || lh_buf_append(c, "", 1) < 0)
         return LH_ENOMEM;
@@ -339,8 +408,25 @@ typedef struct {
     int err;
 } walk_t;
 
+/* Tells the caller about a changed field: name, name.sub (a label) or name[idx] (an array).
+ * The path is made here only, not for the fields that stay as they are. */
 static void
-field(walk_t *w, char **f, const char *name)
+report(walk_t *w, const char *name, const char *sub, long idx, const char *after)
+{
+    char path[300];
+    if (!w->fn)
+        return;
+    if (sub)
+        snprintf(path, sizeof(path), "%s.%s", name, sub);
+    else if (idx >= 0)
+        snprintf(path, sizeof(path), "%s[%ld]", name, idx);
+    else
+        snprintf(path, sizeof(path), "%s", name);
+    w->fn(path, after, w->arg);
+}
+
+static void
+field_at(walk_t *w, char **f, const char *name, const char *sub, long idx)
 {
     if (w->err || !*f)
         return;
@@ -357,38 +443,43 @@ field(walk_t *w, char **f, const char *name)
     }
     *f = after;
     w->n += n;
-    if (w->fn)
-        w->fn(name, after, w->arg);
+    report(w, name, sub, idx, after);
+}
+
+static void
+field(walk_t *w, char **f, const char *name)
+{
+    field_at(w, f, name, NULL, -1);
 }
 
 static void
 array(walk_t *w, char **v, size_t n, const char *name)
 {
-    char path[64];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof(path), "%s[%zu]", name, i);
-        field(w, &v[i], path);
-    }
+    for (size_t i = 0; i < n; i++)
+        field_at(w, &v[i], name, NULL, (long)i);
 }
 
 static int
 key_secret(const lh_redact_t *r, const char *key)
 {
-    for (size_t i = 0; key && i < r->n_keys; i++)
+    for (size_t i = 0; key && i < r->n_keys; i++) {
+        /* the default rule needs one of its names: most keys skip its regex */
+        if (i == 0 && r->default_keys && !may_match_need(need_kv, key, strlen(key)))
+            continue;
         if (regexec(&r->keys[i], key, 0, NULL, 0) == 0)
             return 1;
+    }
     return 0;
 }
 
 static void
 labels(walk_t *w)
 {
-    char path[300];
     for (size_t i = 0; i < w->ev->n_labels && !w->err; i++) {
         lh_label_t *l = &w->ev->labels[i];
-        snprintf(path, sizeof(path), "labels.%s", l->key ? l->key : "");
+        const char *key = l->key ? l->key : "";
         if (!key_secret(w->r, l->key)) {
-            field(w, &l->value, path);
+            field_at(w, &l->value, "labels", key, -1);
             continue;
         }
         if (!l->value || strcmp(l->value, LH_REDACTED) == 0)
@@ -398,8 +489,7 @@ labels(walk_t *w)
             return;
         }
         w->n++;
-        if (w->fn)
-            w->fn(path, l->value, w->arg);
+        report(w, "labels", key, -1, l->value);
     }
 }
 

@@ -4,7 +4,9 @@
  * decode before quarantining it), and lh_redact_event() on every event lh_codec_decode() reads
  * from it (as the pipeline does before anything is stored).
  *
- * Properties checked: a scrubbed copy is NUL-terminated at the length reported and holds
+ * Properties checked: the compiled defaults, which skip strings lacking their literals, scrub
+ * exactly as the same patterns given as rules of one's own (no prefilter); a scrubbed copy is
+ * NUL-terminated at the length reported and holds
  * "[redacted]"; one pass is enough: the rules find nothing more in what they produced, in bytes
  * or in an event; ids and references are never altered; an event that changed keeps no raw bytes;
  * a scrubbed event still encodes to protobuf; everything is freed (LeakSanitizer).
@@ -17,6 +19,7 @@
 #include "redact.h"
 
 static lh_redact_t *rules;
+static lh_redact_t *unfiltered; /* the same patterns as rules of one's own: no prefilter */
 
 static void
 check_bytes(const uint8_t *data, size_t size)
@@ -25,6 +28,11 @@ check_bytes(const uint8_t *data, size_t size)
     size_t len = 0, len2 = 0;
     int n = lh_redact_bytes(rules, data, size, &out, &len);
     FUZZ_CHECK(n >= 0, "bytes: %s", lh_strerror(n));
+    int nu = lh_redact_bytes(unfiltered, data, size, &again, &len2);
+    FUZZ_CHECK(nu == n && (n == 0 || (len2 == len && memcmp(again, out, len) == 0)),
+               "the prefilters skipped a match: %d replacements, %d without them", n, nu);
+    free(again);
+    again = NULL;
     if (n == 0) {
         FUZZ_CHECK(out == NULL, "a copy without a change");
         return;
@@ -68,8 +76,20 @@ on_event(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
     id_fields(ev, f);
     for (int i = 0; i < 7; i++)
         before.v[i] = *f[i] ? strdup(*f[i]) : NULL;
+    lh_event_t *twin = lh_event_clone(ev);
     int n = lh_redact_event(rules, ev, NULL, NULL);
     FUZZ_CHECK(n >= 0, "event: %s", lh_strerror(n));
+    if (twin) {
+        lh_buf_t p1 = LH_BUF_INIT, p2 = LH_BUF_INIT;
+        int nu = lh_redact_event(unfiltered, twin, NULL, NULL);
+        FUZZ_CHECK(nu == n, "the prefilters skipped a match in an event: %d, %d without", n, nu);
+        FUZZ_CHECK(lh_codec_pb_encode(ev, &p1) == 0 && lh_codec_pb_encode(twin, &p2) == 0 &&
+                       p1.len == p2.len && memcmp(p1.data, p2.data, p1.len) == 0,
+                   "scrubbed differently without the prefilters");
+        lh_buf_free(&p1);
+        lh_buf_free(&p2);
+        lh_event_destroy(&twin);
+    }
     for (int i = 0; i < 7; i++) {
         FUZZ_CHECK(fuzz_streq(before.v[i], *f[i]), "id field %d altered: '%s' -> '%s'", i,
                    before.v[i] ? before.v[i] : "", *f[i] ? *f[i] : "");
@@ -95,6 +115,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char why[256];
         lh_redact_opts_default(&o);
         FUZZ_CHECK(lh_redact_new(&o, &rules, why, sizeof why) == 0, "default rules: %s", why);
+        static const char *values[8];
+        static const char *const keys[] = {LH_REDACT_DEFAULT_KEYS};
+        size_t n = 0;
+        while (n < 8 && (values[n] = lh_redact_default_value(n)))
+            n++;
+        o.defaults = 0;
+        o.keys = keys;
+        o.n_keys = 1;
+        o.values = values;
+        o.n_values = n;
+        FUZZ_CHECK(lh_redact_new(&o, &unfiltered, why, sizeof why) == 0, "unfiltered: %s", why);
     }
     check_bytes(data, size);
     int rc = lh_codec_decode(data, size, LH_FMT_AUTO, NULL, on_event, NULL);
