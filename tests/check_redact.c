@@ -19,6 +19,7 @@
 #include "loophub/error.h"
 #include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/timeutil.h"
 #include "redact.h"
 #include "testutil.h"
 
@@ -601,6 +602,89 @@ START_TEST(test_hub_log_holds_no_secret)
 }
 END_TEST
 
+static int64_t
+hub_sql(const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(lh_hub_store(hub)), sql, -1, &s, NULL),
+                     SQLITE_OK);
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* A batch whose commit fails (a full disk) is scrubbed once, before it waits: the retry that
+ * commits it quarantines the scrubbed protobuf, not the message's bytes. */
+START_TEST(test_hub_retried_commit_keeps_no_secret)
+{
+    char sql[80];
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+             (long long)hub_sql("PRAGMA page_count"));
+    hub_sql(sql);
+    /* protobuf, rejected (no service): its bytes hold the secret where no value rule sees it */
+    lh_event_t *ev = lh_event_new();
+    ev->id = lh_event_str(ev, "d-5", (size_t)-1);
+    ev->kind = LH_KIND_DEPLOY;
+    ev->time_ns = 1768039200LL * 1000000000LL;
+    ck_assert_int_eq(lh_event_add_label(ev, "secret", 6, PW, strlen(PW)), 0);
+    lh_buf_t pb = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
+    submit(pb.data, pb.len);
+    lh_buf_free(&pb);
+    lh_event_destroy(&ev);
+    /* and a deploy too big for the full store */
+    static char note[4001];
+    memset(note, 'n', 4000);
+    char *big = malloc(40000);
+    snprintf(big, 40000,
+             "{\"id\":\"big-1\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
+             "\"service\":\"api\",\"labels\":{\"token\":\"" PW "\",\"n1\":\"%s\",\"n2\":"
+             "\"%s\",\"n3\":\"%s\",\"n4\":\"%s\",\"n5\":\"%s\",\"n6\":\"%s\"},"
+             "\"deploy\":{}}",
+             note, note, note, note, note, note);
+    submit_json(big);
+    free(big);
+    int64_t end = lh_mono_ns() + 8 * LH_NS_PER_SEC;
+    while (metric("loophub_store_errors_total") < 1 && lh_mono_ns() < end)
+        lh_hub_turn(hub, 20);
+    ck_assert_int_ge(metric("loophub_store_errors_total"), 1);
+    int64_t scrubbed = metric("loophub_redacted_total");
+    ck_assert_int_eq(scrubbed, 2);
+    hub_sql("PRAGMA max_page_count = 1073741823");
+    while (metric("loophub_batches_total") < 1 && lh_mono_ns() < end)
+        lh_hub_turn(hub, 20);
+    ck_assert_int_eq(metric("loophub_batches_total"), 1);
+    /* scrubbed once, however many times the batch was tried */
+    ck_assert_int_eq(metric("loophub_redacted_total"), scrubbed);
+    ck_assert_int_eq(store_holds_no_secret("quarantine"), 1);
+    ck_assert_int_eq(hub_sql("SELECT count(*) FROM quarantine WHERE event_id = 'd-5' AND "
+                             "length(payload) > 0"),
+                     1);
+    ck_assert_int_eq(hub_sql("SELECT count(*) FROM events WHERE id = 'big-1'"), 1);
+}
+END_TEST
+
+/* A label key rule of one's own cannot apply to bytes: a message whose event it changed is not
+ * kept as bytes for the rest of the message's rejections either. */
+START_TEST(test_hub_message_bytes_not_kept_after_a_change)
+{
+    lh_hub_destroy(&hub);
+    lh_hub_opts_t o;
+    lh_hub_opts_default(&o);
+    o.db_path = lh_test_fx.db;
+    const char *keys[] = {"^pin$"};
+    o.redact_keys = keys;
+    o.n_redact_keys = 1;
+    ck_assert_int_eq(lh_hub_new(&o, &hub), 0);
+    submit_json("[{\"id\":\"t-1\",\"kind\":\"ticket\",\"time\":\"2026-01-10T10:00:00Z\","
+                "\"labels\":{\"pin\":\"" PW "\"},\"ticket\":{\"ticket_id\":\"CHG-1\"}},"
+                "{\"id\":\"t-2\",\"kind\":7}]");
+    ck_assert_int_eq(lh_hub_turn(hub, 0), 1);
+    ck_assert_int_eq(store_holds_no_secret("quarantine"), 1);
+    ck_assert_int_eq(hub_sql("SELECT count(*) FROM events WHERE id = 't-1' AND raw IS NULL"), 1);
+}
+END_TEST
+
 START_TEST(test_hub_bad_pattern_fails_start)
 {
     lh_hub_destroy(&hub);
@@ -804,6 +888,9 @@ main(void)
         {"hub_alert_holds_no_secret", test_hub_alert_holds_no_secret, 0, 0},
         {"hub_quarantine_holds_no_secret", test_hub_quarantine_holds_no_secret, 0, 0},
         {"hub_log_holds_no_secret", test_hub_log_holds_no_secret, 0, 0},
+        {"hub_retried_commit_keeps_no_secret", test_hub_retried_commit_keeps_no_secret, 0, 0},
+        {"hub_message_bytes_not_kept_after_a_change",
+         test_hub_message_bytes_not_kept_after_a_change, 0, 0},
         {"hub_bad_pattern_fails_start", test_hub_bad_pattern_fails_start, 0, 0},
     };
     const lh_test_case_t cli[] = {

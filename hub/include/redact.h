@@ -1,6 +1,8 @@
 /*
  * redact.h - privacy scrubbing: the rules that replace secrets with "[redacted]" before an event
- * is stored, quarantined, logged or republished (hub/redact/redact.c; README.md, Privacy).
+ * is stored, quarantined, logged or republished (hub/redact/redact.c; README.md, Privacy). The
+ * pipeline scrubs each event as it is decoded, the reason of each rejection, and the bytes it
+ * keeps of a message for the quarantine.
  *
  * Two kinds of rule, POSIX extended regexes matched case-insensitively, compiled once:
  *  - key rules: a label whose key matches (anywhere in the key) has its whole value replaced;
