@@ -107,6 +107,13 @@ lh_cli_run(int argc, char **argv)
         o.codec.am_env_labels[1] = NULL;
     }
     o.codec.am_severity_label = c.am_severity_label;
+    lh_redact_opts_t ro;
+    lh_run_conf_redaction(&c, &ro); /* checked by lh_run_conf_parse() */
+    o.redact_defaults = ro.defaults;
+    o.redact_keys = ro.keys;
+    o.n_redact_keys = ro.n_keys;
+    o.redact_values = ro.values;
+    o.n_redact_values = ro.n_values;
 
     lh_hub_t *hub = NULL;
     rc = lh_hub_new(&o, &hub);

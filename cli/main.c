@@ -16,6 +16,7 @@ static const struct {
     {"tail", lh_cli_tail, "subscribe to correlated alerts"},
     {"timeline", lh_cli_timeline, "postmortem view of an incident, a deploy or a service"},
     {"quarantine", lh_cli_quarantine, "list the messages the hub rejected, and why"},
+    {"redact-check", lh_cli_redact_check, "show what the redaction rules change in sample events"},
 };
 
 static void
@@ -26,7 +27,7 @@ usage(FILE *out)
                  "after it and alerts with the suspect deploys when an incident follows.\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].what);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].what);
     fprintf(out, "\nRun 'loophub COMMAND --help' for a command's options.\n"
                  "Exit codes: 0 ok, 1 error, 2 bad usage.\n");
 }

@@ -16,6 +16,7 @@
 #include "loophub/format.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "redact.h"
 
 #define OFF(f) offsetof(lh_run_conf_t, f)
 
@@ -40,6 +41,9 @@ static const lh_conf_opt_t core_opts[] = {
     {"am-service-label", "alertmanager", "service_label", LH_CONF_STR, OFF(am_service_label), "service", "NAME", "Alertmanager label naming the service"},
     {"am-env-label", "alertmanager", "env_label", LH_CONF_STR, OFF(am_env_label), NULL, "NAME", "label naming the environment (default env, then environment)"},
     {"am-severity-label", "alertmanager", "severity_label", LH_CONF_STR, OFF(am_severity_label), "severity", "NAME", "label naming the severity"},
+    {"redact-defaults", "redaction", "defaults", LH_CONF_STR, OFF(redact_defaults), "on", "on|off", "built-in rules: secret label keys (" LH_REDACT_DEFAULT_KEYS "), bearer tokens, AWS keys, URL passwords, key=value"},
+    {"redact-key", "redaction", "key", LH_CONF_LIST, OFF(redact_keys), NULL, "REGEX", "label keys whose values become [redacted] (repeatable, adds to the defaults)"},
+    {"redact-value", "redaction", "value", LH_CONF_LIST, OFF(redact_values), NULL, "REGEX", "text replaced with [redacted] in every string but the ids; its last group only, if it has one (repeatable)"},
 };
 /* clang-format on */
 #define N_CORE_OPTS (sizeof(core_opts) / sizeof(core_opts[0]))
@@ -415,6 +419,8 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
         rc = LH_EINVAL;
         goto done;
     }
+    if ((rc = lh_run_conf_check_redaction(c, err, errlen)) < 0)
+        goto done;
     for (size_t m = 1; m < c->n_maps; m++) {
         const lh_adapter_def_t *def = c->maps[m].def;
         if (def->check && (rc = def->check(c->maps[m].conf, err, errlen)) < 0)
@@ -423,6 +429,35 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
 done:
     free(lopts);
     free(cli_list_seen);
+    return rc;
+}
+
+int
+lh_run_conf_redaction(const lh_run_conf_t *c, lh_redact_opts_t *o)
+{
+    lh_redact_opts_default(o);
+    if (strcmp(c->redact_defaults, "on") != 0 && strcmp(c->redact_defaults, "off") != 0)
+        return LH_EINVAL;
+    o->defaults = strcmp(c->redact_defaults, "on") == 0;
+    o->keys = (const char *const *)c->redact_keys.v;
+    o->n_keys = c->redact_keys.n;
+    o->values = (const char *const *)c->redact_values.v;
+    o->n_values = c->redact_values.n;
+    return 0;
+}
+
+int
+lh_run_conf_check_redaction(const lh_run_conf_t *c, char *err, size_t errlen)
+{
+    lh_redact_opts_t o;
+    if (lh_run_conf_redaction(c, &o) < 0) {
+        snprintf(err, errlen, "--redact-defaults: '%s' is not on or off", c->redact_defaults);
+        return LH_EINVAL;
+    }
+    /* compiled here too, so a bad pattern stops `loophub run` before anything opens */
+    lh_redact_t *r = NULL;
+    int rc = lh_redact_new(&o, &r, err, errlen);
+    lh_redact_destroy(&r);
     return rc;
 }
 

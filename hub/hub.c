@@ -77,6 +77,27 @@ lh_hub_opts_default(lh_hub_opts_t *o)
     o->batch_max = 4000;
     o->batch_ms = 10;
     o->alerts_format = LH_ALERTS_PROTOBUF;
+    o->redact_defaults = 1; /* nothing private in the timeline unless asked for */
+}
+
+/* The redaction rules of the options; a bad pattern is a configuration error, logged. */
+static int
+redact_new(lh_hub_t *hub, const lh_hub_opts_t *o)
+{
+    lh_redact_opts_t ro;
+    lh_redact_opts_default(&ro);
+    ro.defaults = o->redact_defaults;
+    ro.keys = o->redact_keys;
+    ro.n_keys = o->n_redact_keys;
+    ro.values = o->redact_values;
+    ro.n_values = o->n_redact_values;
+    char why[300];
+    int rc = lh_redact_new(&ro, &hub->redact, why, sizeof(why));
+    if (rc == LH_EINVAL) {
+        lh_log(LH_LOG_ERROR, "hub", "redaction: %s", why);
+        return LH_ECONFIG;
+    }
+    return rc;
 }
 
 /* The private options of the store and the correlator, from the public ones. */
@@ -128,9 +149,14 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         return LH_ENOMEM;
     }
     hub->o.db_path = db_path;
+    /* the caller's lists are read now only */
+    hub->o.redact_keys = hub->o.redact_values = NULL;
+    hub->o.n_redact_keys = hub->o.n_redact_values = 0;
     map_opts(hub);
-    rc = lh_store_open(hub->o.db_path, &hub->store_o, &hub->st);
+    if ((rc = redact_new(hub, o)) == 0)
+        rc = lh_store_open(hub->o.db_path, &hub->store_o, &hub->st);
     if (rc < 0) {
+        lh_redact_destroy(&hub->redact);
         free(db_path);
         free(hub);
         return rc;
@@ -141,6 +167,7 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
     if (rc < 0) {
         lh_correlator_destroy(&hub->corr);
         lh_store_close(&hub->st);
+        lh_redact_destroy(&hub->redact);
         free(db_path);
         free(hub);
         return rc;
@@ -397,6 +424,7 @@ lh_hub_destroy(lh_hub_t **hubp)
     free(hub->items);
     free(hub->msgs);
     lh_buf_free(&hub->pb);
+    lh_redact_destroy(&hub->redact);
     lh_correlator_destroy(&hub->corr);
     lh_store_close(&hub->st);
     free((char *)hub->o.db_path);

@@ -15,6 +15,7 @@
 #include "loophub/hub.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "redact.h"
 #include "store.h"
 
 #define MAX_ADAPTERS 32
@@ -67,6 +68,8 @@ struct lh_hub {
     lh_outbox_t *ob; /* the sinks, their cursors and retries, done marks waiting */
 
     lh_buf_t pb; /* reused encode buffer */
+
+    lh_redact_t *redact; /* the privacy rules, applied before anything is written or logged */
 
     lh__metrics_t metrics;
 };

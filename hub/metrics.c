@@ -59,6 +59,10 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_REJECTED_TOTAL] = {COUNTER("loophub_rejected_total",
                                      "Events rejected (kept in the quarantine table), by reason."),
                              LABEL("reason", reasons)},
+    [LH_M_REDACTED_TOTAL] = {COUNTER("loophub_redacted_total",
+                                     "Values replaced with [redacted] by the redaction rules, in "
+                                     "events and in what is quarantined or logged of rejected "
+                                     "input.")},
     [LH_M_BATCHES_TOTAL] = {COUNTER("loophub_batches_total", "Batches committed.")},
     [LH_M_STORE_ERRORS_TOTAL] = {COUNTER("loophub_store_errors_total",
                                          "Batch transactions that failed (the batch is kept and "

@@ -74,13 +74,32 @@ push_item(lh_hub_t *hub, lh_event_t *ev, int err, const char *id, const char *wh
 
 typedef struct {
     lh_hub_t *hub;
-    int err; /* an item could not be kept: the whole message is taken back */
+    int err;      /* an item could not be kept: the whole message is taken back */
+    int redacted; /* the redaction rules changed an event of the message */
 } submit_ctx_t;
+
+/* Counts what the redaction rules replaced (redact.h); passes n on. */
+static int
+redacted(lh_hub_t *hub, int n)
+{
+    if (n > 0)
+        lh__metrics_add(&hub->metrics, LH_M_REDACTED_TOTAL, 0, n);
+    return n;
+}
 
 static int
 decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
 {
     submit_ctx_t *sc = arg;
+    /* privacy first: no event waits in the batch unscrubbed, so nothing after this point
+     * (store, correlator, outbox, quarantine, log) can see a secret, even on a retried commit */
+    int red = ev ? redacted(sc->hub, lh_redact_event(sc->hub->redact, ev, NULL, NULL)) : 0;
+    if (red < 0) {
+        lh_event_destroy(&ev);
+        sc->err = red;
+        return 1;
+    }
+    sc->redacted |= red > 0;
     int rc = push_item(sc->hub, ev, err, id, why);
     if (rc < 0) {
         sc->err = rc;
@@ -89,14 +108,23 @@ decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
     return 0;
 }
 
+/* The message's bytes are kept for the quarantine scrubbed by the value rules (the only ones
+ * that apply to bytes), and not at all when the rules changed one of its events: the bytes hold
+ * that event's secrets in a form the rules may not see (protobuf, a key of one's own). A
+ * rejected event is then quarantined as its scrubbed protobuf. */
 static void
-keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
+keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len, int changed)
 {
     msg_t *m = &hub->msgs[hub->n_msgs - 1];
-    for (size_t i = m->first; i < m->first + m->n; i++) {
+    for (size_t i = m->first; i < m->first + m->n && !changed; i++) {
         if (hub->items[i].err) {
-            m->raw = malloc(len ? len : 1);
-            if (m->raw) {
+            char *scrubbed = NULL;
+            size_t slen = 0;
+            int n = redacted(hub, lh_redact_bytes(hub->redact, data, len, &scrubbed, &slen));
+            if (n > 0) {
+                m->raw = scrubbed;
+                m->raw_len = slen;
+            } else if (n == 0 && (m->raw = malloc(len ? len : 1))) {
                 if (len)
                     memcpy(m->raw, data, len);
                 m->raw_len = len;
@@ -141,7 +169,7 @@ lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
     int rc = push_msg(hub, m->from, m->origin, m->from ? m->token : NULL);
     if (rc < 0)
         return rc;
-    submit_ctx_t sc = {hub, 0};
+    submit_ctx_t sc = {hub, 0, 0};
     if (m->reject)
         rc = decode_sink(NULL, LH_EDECODE, NULL, m->reject, &sc);
     else
@@ -151,7 +179,7 @@ lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
         drop_last_msg(hub);
         return rc < 0 ? rc : sc.err;
     }
-    keep_raw_if_rejected(hub, data, len);
+    keep_raw_if_rejected(hub, data, len, sc.redacted);
     maybe_flush(hub);
     return 0;
 }
@@ -223,6 +251,9 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
         }
         if (it->status == LH_ACK_REJECTED) {
             const msg_t *m = &hub->msgs[it->msg];
+            /* the event is scrubbed (decode_sink), its reason may quote a value */
+            if ((rc = redacted(hub, lh_redact_str(hub->redact, &it->why))) < 0)
+                goto fail;
             const void *payload = it->ev && it->ev->raw ? it->ev->raw : m->raw;
             size_t plen = it->ev && it->ev->raw ? it->ev->raw_len : m->raw_len;
             if (!payload && it->ev) {

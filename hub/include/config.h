@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "loophub/registry.h"
+#include "redact.h"
 
 #define LH_RUN_CONF_MAX_MAPS 16
 
@@ -46,6 +47,9 @@ typedef struct lh_run_conf {
     char *am_service_label;
     char *am_env_label;
     char *am_severity_label;
+    char *redact_defaults;      /* "on" | "off" */
+    lh_strlist_t redact_keys;   /* label-key rules */
+    lh_strlist_t redact_values; /* value rules */
     char *config_path;
     lh_run_conf_map_t maps[LH_RUN_CONF_MAX_MAPS]; /* [0]: the core's; then one per adapter */
     size_t n_maps;
@@ -67,6 +71,15 @@ int lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t
 /* Reads an INI config file into c (over what c holds). Returns 0, or LH_ECONFIG with err naming
  * file and line. */
 int lh_run_conf_load(lh_run_conf_t *c, const char *path, char *err, size_t errlen);
+
+/* The redaction rules the settings ask for (o's lists point into c). LH_EINVAL when
+ * redact_defaults is neither on nor off. */
+int lh_run_conf_redaction(const lh_run_conf_t *c, lh_redact_opts_t *o);
+
+/* Checks the redaction settings: redact-defaults on|off, every pattern compiles. Returns 0, or
+ * LH_EINVAL with err naming the option and the pattern (LH_ENOMEM). lh_run_conf_parse() calls
+ * it. */
+int lh_run_conf_check_redaction(const lh_run_conf_t *c, char *err, size_t errlen);
 
 /* Prints every map's rows as help text. */
 void lh_run_conf_help(const lh_run_conf_t *c, FILE *out);

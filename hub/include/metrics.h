@@ -31,6 +31,7 @@ typedef enum {
     LH_M_EVENTS_TOTAL,               /* loophub_events_total{kind,adapter} */
     LH_M_EVENTS_DUPLICATE_TOTAL,     /* loophub_events_duplicate_total */
     LH_M_REJECTED_TOTAL,             /* loophub_rejected_total{reason} */
+    LH_M_REDACTED_TOTAL,             /* loophub_redacted_total */
     LH_M_BATCHES_TOTAL,              /* loophub_batches_total */
     LH_M_STORE_ERRORS_TOTAL,         /* loophub_store_errors_total */
     LH_M_ALERTS_CREATED_TOTAL,       /* loophub_alerts_created_total */

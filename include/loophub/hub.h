@@ -49,6 +49,16 @@ typedef struct lh_hub_opts {
                                        * (default 10, 1..1000) */
     int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */
     int64_t quarantine_max_bytes;     /* (defaults 100,000 rows, 256 MiB) */
+    /* Privacy scrubbing before anything is stored, quarantined, logged or published (README.md,
+     * Privacy): POSIX extended regexes, case-insensitive, compiled by lh_hub_new() (a bad one
+     * fails it with LH_ECONFIG, logged). Read during lh_hub_new() only. */
+    int redact_defaults;            /* 1 (default): the built-in rules (secret label keys,
+                                     * bearer tokens, AWS keys, URL passwords, key=value) */
+    const char *const *redact_keys; /* more label-key rules: the whole value is replaced */
+    size_t n_redact_keys;
+    const char *const *redact_values; /* more value rules for every string but the ids: the
+                                       * match, or its last group, is replaced */
+    size_t n_redact_values;
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);
