@@ -26,9 +26,9 @@ static const char *const wal_modes[] = {
 static const char *const wait_reasons[] = {
     [LH_M_WAIT_RESTART] = "restart", [LH_M_WAIT_CAP] = "cap"};
 /* The codes adapters/http answers with; anything else is "other" (the last value). */
-static const unsigned http_codes[] = {200, 202, 400, 401, 404, 405, 413, 415, 500, 503};
-static const char *const http_code_values[] = {"200", "202", "400", "401", "404",  "405",
-                                               "413", "415", "500", "503", "other"};
+static const unsigned http_codes[] = {200, 202, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+static const char *const http_code_values[] = {"200", "202", "400", "401", "403", "404",
+                                               "405", "413", "415", "500", "503", "other"};
 
 /* events per batch: batch_max is 4000 by default */
 static const int64_t batch_buckets[] = {1, 5, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000};

@@ -81,8 +81,9 @@ int lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason,
  * number) or LH_EDUPLICATE when that revision of that alert id exists already (*seq is its),
  * or LH_ESTORE. */
 int lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, int kind,
-                          const char *service, const char *environment, int64_t outcome_seq, int late,
-                          int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq);
+                          const char *service, const char *environment, int64_t outcome_seq,
+                          int late, int64_t created_ns, const void *pb, size_t pb_len,
+                          int64_t *seq);
 
 /* Sinks. An outbox alert is delivered to each sink on its own, and each sink has its own done
  * marks, keyed by its name (table `sinks`, schema version 3). A sink is a row: a new one needs no
@@ -131,6 +132,10 @@ sqlite3 *lh__store_db(lh_store_t *st);
 /* How many transactions had their writes discarded (rolled back, by the caller or by SQLite)
  * since open: a cache over rows read inside a transaction must be dropped when this changes. */
 uint64_t lh__store_discards(const lh_store_t *st);
+
+/* SQLite's primary result code (SQLITE_FULL, SQLITE_READONLY, ...) of the last statement that
+ * failed since open, 0 when none did; *msg gets its message (owned by st). For health reports. */
+int lh__store_last_error(const lh_store_t *st, const char **msg);
 
 /* Schema version this binary writes (PRAGMA user_version). */
 int lh_store_schema_version(void);

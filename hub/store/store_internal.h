@@ -55,8 +55,10 @@ struct lh_store {
     ino_t ino;
     int in_txn;
     int txn_failed;
-    uint64_t discards; /* transactions whose writes were discarded (lh__store_discards) */
-    int64_t busy_t0;   /* when the running statement first found the database locked */
+    int last_err;       /* SQLite's primary code of the last failed statement, 0: none */
+    char last_msg[160]; /* and its message (lh__store_last_error) */
+    uint64_t discards;  /* transactions whose writes were discarded (lh__store_discards) */
+    int64_t busy_t0;    /* when the running statement first found the database locked */
     sqlite3_stmt *stmt[S_COUNT];
     dedupe_t dd;
     struct lh__store_ckpt *ck; /* NULL when read-only */
