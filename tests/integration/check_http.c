@@ -9,9 +9,11 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "ithub.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
 
 #define CONFORMANCE_DIR LH_TEST_DATA "/conformance"
@@ -624,6 +627,171 @@ START_TEST(test_address_in_use)
 }
 END_TEST
 
+/* --- tokens -------------------------------------------------------------------------------- */
+
+#define READ_TOKEN "r3ad-t0ken"
+
+static void
+expect_code(lh_it_hub_t *h, const char *method, const char *path, const char *auth, int code)
+{
+    char hdr[160];
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", auth ? auth : "");
+    const char *hdrs[] = {"Content-Type: application/json", hdr, NULL};
+    const char *none[] = {"Content-Type: application/json", NULL};
+    char *ev = strcmp(method, "POST") == 0 ? event_json("tok-1", "deploy", "api") : NULL;
+    resp_t r = curl_req(h, method, path, auth ? hdrs : none, ev, 0, 0);
+    ck_assert_msg(r.code == code, "%s %s with %s: HTTP %d, expected %d: %s", method, path,
+                  auth ? auth : "no token", r.code, code, r.body);
+    free(r.body);
+    free(ev);
+}
+
+START_TEST(test_read_and_write_tokens)
+{
+    lh_it_hub_t h;
+    char *dir = lh_test_tmpdir();
+    char wpath[600], rpath[600];
+    snprintf(wpath, sizeof(wpath), "%s/write", dir);
+    snprintf(rpath, sizeof(rpath), "%s/read", dir);
+    /* the trailing newlines (\n, \r\n) are not part of the tokens */
+    ck_assert_int_eq(lh_test_write_file(wpath, TOKEN "\n", strlen(TOKEN) + 1), 0);
+    ck_assert_int_eq(lh_test_write_file(rpath, READ_TOKEN "\r\n", strlen(READ_TOKEN) + 2), 0);
+    const char *extra[] = {"--http-token-file", wpath, "--http-read-token-file", rpath, NULL};
+    hub_start(&h, extra);
+    /* every GET but the probes needs the read token */
+    static const char *const guarded[] = {"/v1/timeline?deploy=D-tok-1", "/metrics"};
+    for (int i = 0; i < 2; i++) {
+        expect_code(&h, "GET", guarded[i], NULL, 401);
+        expect_code(&h, "GET", guarded[i], "nope", 401);
+        expect_code(&h, "GET", guarded[i], READ_TOKEN "x", 401);
+        expect_code(&h, "GET", guarded[i], TOKEN, 401); /* the write token does not read */
+    }
+    expect_code(&h, "GET", "/healthz", NULL, 200);
+    expect_code(&h, "GET", "/readyz", NULL, 200);
+    /* writes: not with the read token */
+    expect_code(&h, "POST", "/v1/events", READ_TOKEN, 403);
+    expect_code(&h, "POST", "/v1/events", NULL, 401);
+    expect_code(&h, "POST", "/v1/events", TOKEN, 202);
+    expect_code(&h, "GET", "/v1/timeline?deploy=D-tok-1", READ_TOKEN, 200);
+    expect_code(&h, "GET", "/metrics", READ_TOKEN, 200);
+    lh_it_hub_stop(&h);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* `loophub run` with a token file: exits 1 with stderr naming the file and what is wrong. */
+static void
+expect_token_file_refused(const char *option, const char *content, size_t len, const char *want)
+{
+    char *dir = lh_test_tmpdir();
+    char db[600], path[600], listen_s[64];
+    snprintf(db, sizeof(db), "%s/hub.db", dir);
+    snprintf(path, sizeof(path), "%s/token", dir);
+    ck_assert_int_eq(lh_test_write_file(path, content, len), 0);
+    snprintf(listen_s, sizeof(listen_s), "127.0.0.1:%d", lh_test_free_port());
+    char *pull = lh_test_endpoint(), *router = lh_test_endpoint(), *pub = lh_test_endpoint();
+    const char *argv[] = {
+        lh_test_loophub_bin(), "run",  "--db",      db,  "--http", listen_s, "--zmq-pull", pull,
+        "--zmq-router",        router, "--zmq-pub", pub, option,   path,     NULL};
+    char *err = NULL;
+    int st = lh_test_run(argv, NULL, NULL, &err, 20000);
+    ck_assert_msg(st == 1, "exit %d, stderr: %s", st, err ? err : "");
+    ck_assert_msg(err && strstr(err, path) && strstr(err, want), "stderr lacks '%s': %s", want,
+                  err ? err : "");
+    free(err);
+    free(pull);
+    free(router);
+    free(pub);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+
+START_TEST(test_token_file_errors)
+{
+    expect_token_file_refused("--http-token-file", "", 0, "is empty");
+    expect_token_file_refused("--http-read-token-file", "\n", 1, "is empty");
+    static char big[5000];
+    memset(big, 'a', sizeof(big));
+    /* once silently cut to its first 1023 bytes */
+    expect_token_file_refused("--http-token-file", big, sizeof(big), "is over 4096 bytes");
+    expect_token_file_refused("--http-token-file", "one\ntwo\n", 8, "second line");
+}
+END_TEST
+
+/* --- rejections at the door ---------------------------------------------------------------- */
+
+static int64_t
+db_int(const char *db, const char *sql)
+{
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(db, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(c));
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    return v;
+}
+
+/* The value of one sample of /metrics (name{labels} as written), -1 when absent. */
+static long long
+metric_of(lh_it_hub_t *h, const char *sample)
+{
+    resp_t r = curl_req(h, "GET", "/metrics", NULL, NULL, 0, 0);
+    ASSERT_CODE(r, 200);
+    char pat[200];
+    snprintf(pat, sizeof(pat), "\n%s ", sample);
+    const char *p = strstr(r.body, pat);
+    long long v = p ? atoll(p + strlen(pat)) : -1;
+    free(r.body);
+    return v;
+}
+
+/* 413 and 415 are rejections like any other: counted and quarantined, with at most the first
+ * 4096 bytes of the body. */
+START_TEST(test_413_415_counted_and_quarantined)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--max-payload", "6000", NULL};
+    hub_start(&h, extra);
+    char big[9001];
+    memset(big, ' ', sizeof(big) - 1);
+    big[0] = '[';
+    big[sizeof(big) - 2] = ']';
+    big[sizeof(big) - 1] = 0;
+    const char *ct[] = {"Content-Type: application/json", NULL};
+    resp_t r = curl_req(&h, "POST", "/v1/events", ct, big, 1, 0); /* chunked: cut at the limit */
+    ASSERT_CODE(r, 413);
+    ck_assert_msg(strstr(r.body, "body of 9000 bytes is over the limit of 6000 bytes") &&
+                      strstr(r.body, "the first 4096 of 9000 bytes"),
+                  "%s", r.body);
+    free(r.body);
+    r = curl_req(&h, "POST", "/v1/events", ct, big, 0, 0); /* Content-Length: 9000 */
+    ASSERT_CODE(r, 413);
+    free(r.body);
+    r = post(&h, "/v1/events", "text/csv", "a,b,c\n");
+    ASSERT_CODE(r, 415);
+    free(r.body);
+    ck_assert_int_eq(metric_of(&h, "loophub_rejected_total{reason=\"decode\"}"), 3);
+    ck_assert_int_eq(metric_of(&h, "loophub_http_responses_total{code=\"413\"}"), 2);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE origin LIKE 'http:%'"), 3);
+    /* the chunked body: its first 4096 bytes; the declared one: never read; the 415: whole */
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE length(payload) = 4096 "
+                                  "AND reason LIKE 'body of 9000 bytes%'"),
+                     1);
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE "
+                                  "coalesce(length(payload), 0) = 0 AND reason LIKE '%9000%'"),
+                     1);
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE CAST(payload AS TEXT) = "
+                                  "'a,b,c' || char(10) AND reason LIKE 'unsupported content%'"),
+                     1);
+    lh_it_hub_fini(&h);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -643,6 +811,9 @@ http_suite(void)
         {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving, 0, 0},
         {"shutdown_with_open_requests", test_shutdown_with_open_requests, 0, 0},
         {"address_in_use", test_address_in_use, 0, 0},
+        {"read_and_write_tokens", test_read_and_write_tokens, 0, 0},
+        {"token_file_errors", test_token_file_errors, 0, 0},
+        {"413_415_counted_and_quarantined", test_413_415_counted_and_quarantined, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
     return s;
