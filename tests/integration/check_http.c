@@ -792,6 +792,308 @@ START_TEST(test_413_415_counted_and_quarantined)
 }
 END_TEST
 
+/* --- slow clients --------------------------------------------------------------------------- */
+
+/* A connection to the hub from the loopback address from ("127.0.0.2": the hub sees another
+ * client address), non-blocking once connected; -1 when refused. */
+static int
+connect_from(int port, const char *from)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in b = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, from, &b.sin_addr), 1);
+    ck_assert_msg(bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0, "bind %s: %s", from,
+                  strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+#define N_SLOW 300
+
+/* A client sending its request one byte every TRICKLE_MS: it never idles long enough for an
+ * idle timeout. */
+typedef struct {
+    int fd;
+    const char *req; /* what it trickles (more than it will ever get to send) */
+    size_t off;
+    int64_t closed_ms; /* since the start, when the hub closed it; -1 while open */
+} slow_t;
+
+#define TRICKLE_MS 100
+
+static const char slow_headers[] =
+    "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: "
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char slow_body[] =
+    "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: "
+    "application/json\r\nContent-Length: 100000\r\n\r\n[          "
+    "                                                                  "
+    "                                                                  ";
+#define SLOW_BODY_HEADERS 93 /* sent at once: the headers of slow_body */
+
+/* One trickle round: a byte each from the open ones, and notes those the hub closed. Returns how
+ * many are still open. */
+static int
+trickle(slow_t *c, int n, int64_t t0)
+{
+    int open_n = 0;
+    for (int i = 0; i < n; i++) {
+        if (c[i].closed_ms >= 0)
+            continue;
+        char buf[512];
+        ssize_t k = recv(c[i].fd, buf, sizeof(buf), 0);
+        int gone = k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        if (!gone && c[i].req[c[i].off]) {
+            k = send(c[i].fd, c[i].req + c[i].off, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (k == 1)
+                c[i].off++;
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                gone = 1;
+        }
+        if (gone) {
+            c[i].closed_ms = (lh_mono_ns() - t0) / LH_NS_PER_MS;
+            close(c[i].fd);
+        } else {
+            open_n++;
+        }
+    }
+    return open_n;
+}
+
+static void
+slow_open(slow_t *c, int n, int port, const char *from, int bodies)
+{
+    for (int i = 0; i < n; i++) {
+        c[i].fd = connect_from(port, from);
+        ck_assert_int_ge(c[i].fd, 0);
+        c[i].closed_ms = -1;
+        c[i].off = 0;
+        c[i].req = i < bodies ? slow_body : slow_headers;
+        if (i < bodies) {
+            ck_assert_int_eq(send(c[i].fd, slow_body, SLOW_BODY_HEADERS, MSG_NOSIGNAL),
+                             SLOW_BODY_HEADERS);
+            c[i].off = SLOW_BODY_HEADERS;
+        }
+    }
+}
+
+/* A request sent whole on a non-blocking socket; its answer is read by answer_in(). */
+static int
+request_start(int port, const char *from)
+{
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    int fd = connect_from(port, from);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(req) - 1));
+    return fd;
+}
+
+/* 1 once fd holds the start of an HTTP 200 answer. */
+static int
+answer_in(int fd)
+{
+    char buf[64] = "";
+    ssize_t k = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK);
+    return k >= 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+/* 300 connections trickling a byte every 100 ms, 30 of them in their body: each is closed by its
+ * deadline (headers 1 s, body 2 s) although it never stops sending, and a normal client is
+ * answered meanwhile, as soon as the first are closed (all 256 connections are taken before). */
+START_TEST(test_slow_clients_closed_by_deadline)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--http-header-timeout",
+                           "1s",
+                           "--http-body-timeout",
+                           "2s",
+                           "--http-per-address-connections",
+                           "1000",
+                           NULL};
+    hub_start(&h, extra);
+    static slow_t c[N_SLOW];
+    int64_t t0 = lh_mono_ns();
+    slow_open(c, N_SLOW, h.http_port, "127.0.0.1", 30);
+    int normal = request_start(h.http_port, "127.0.0.1");
+    int64_t answered_ms = -1, end = t0 + 10 * LH_NS_PER_SEC;
+    int open_n = N_SLOW;
+    while (lh_mono_ns() < end && (open_n > 0 || answered_ms < 0)) {
+        open_n = trickle(c, N_SLOW, t0);
+        if (answered_ms < 0 && answer_in(normal))
+            answered_ms = (lh_mono_ns() - t0) / LH_NS_PER_MS;
+        poll(NULL, 0, TRICKLE_MS);
+    }
+    close(normal);
+    int64_t last = 0;
+    for (int i = 0; i < N_SLOW; i++)
+        last = c[i].closed_ms > last ? c[i].closed_ms : last;
+    ck_assert_msg(open_n == 0, "%d slow connections still open after 10 s", open_n);
+    /* the last ones waited in the backlog for the first 256 to go: two deadlines at most */
+    ck_assert_msg(last < 5000, "the last slow connection was closed after %lld ms",
+                  (long long)last);
+    ck_assert_msg(answered_ms >= 0 && answered_ms < 3000,
+                  "a normal request was answered after %lld ms", (long long)answered_ms);
+    fprintf(stderr,
+            "slow clients: normal request answered after %lld ms, last slow one closed "
+            "after %lld ms\n",
+            (long long)answered_ms, (long long)last);
+    ck_assert_msg(healthz_ok(&h), "the hub stopped answering");
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* 300 trickling connections from one address get 8 (the per-address cap); the others are
+ * closed at once, and a client at another address is answered at once although the 8 hold on. */
+START_TEST(test_per_address_cap)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--http-per-address-connections", "8", NULL};
+    hub_start(&h, extra);
+    static slow_t c[N_SLOW];
+    int64_t t0 = lh_mono_ns();
+    slow_open(c, N_SLOW, h.http_port, "127.0.0.2", 0);
+    int open_n = N_SLOW;
+    int64_t end = t0 + 5 * LH_NS_PER_SEC;
+    while (open_n > 8 && lh_mono_ns() < end) {
+        open_n = trickle(c, N_SLOW, t0);
+        poll(NULL, 0, 20);
+    }
+    ck_assert_int_eq(open_n, 8);
+    int64_t t1 = lh_mono_ns();
+    int normal = request_start(h.http_port, "127.0.0.1");
+    int answered = 0;
+    end = t1 + 2 * LH_NS_PER_SEC;
+    while (!answered && lh_mono_ns() < end) {
+        open_n = trickle(c, N_SLOW, t0);
+        answered = answer_in(normal);
+        if (!answered)
+            poll(NULL, 0, 5);
+    }
+    int64_t ms = (lh_mono_ns() - t1) / LH_NS_PER_MS;
+    close(normal);
+    ck_assert_msg(answered && ms < 500, "another client waited %lld ms", (long long)ms);
+    ck_assert_int_eq(open_n, 8); /* the capped ones are still there, trickling */
+    fprintf(stderr, "per-address cap: another address answered after %lld ms\n", (long long)ms);
+    for (int i = 0; i < N_SLOW; i++)
+        if (c[i].closed_ms < 0)
+            close(c[i].fd);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* --- crash during ingest --------------------------------------------------------------------- */
+
+/* A sender: POSTs one event per connection until the hub is gone, appending the id of each one
+ * answered 202 to acked (a line each). */
+static void
+sender(int port, int who, const char *acked)
+{
+    int out = open(acked, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (out < 0)
+        _exit(2);
+    for (int i = 0;; i++) {
+        char id[32], req[1024];
+        snprintf(id, sizeof(id), "k%d-%d", who, i);
+        char *ev = event_json(id, "deploy", "api");
+        int n = snprintf(req, sizeof(req),
+                         "POST /v1/events HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                         strlen(ev), ev);
+        free(ev);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+            _exit(0); /* the hub is gone */
+        if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+            _exit(0);
+        char ans[512];
+        size_t got = 0;
+        ssize_t k;
+        while (got < sizeof(ans) - 1 && (k = recv(fd, ans + got, sizeof(ans) - 1 - got, 0)) > 0)
+            got += (size_t)k;
+        ans[got] = 0;
+        close(fd);
+        if (strncmp(ans, "HTTP/1.1 202", 12) != 0)
+            _exit(0); /* no answer: killed in flight */
+        char line[40];
+        int ln = snprintf(line, sizeof(line), "%s\n", id);
+        if (write(out, line, (size_t)ln) != ln)
+            _exit(3);
+    }
+}
+
+typedef struct {
+    char paths[4][640];
+    int want;
+} acked_t;
+
+static int
+acked_enough(void *arg)
+{
+    acked_t *a = arg;
+    int n = 0;
+    for (int i = 0; i < 4; i++)
+        n += lh_test_file_count(a->paths[i], "\n");
+    return n >= a->want;
+}
+
+/* SIGKILL while four clients post events: after a restart on the same store, every event that
+ * was answered 202 is there, exactly once. */
+START_TEST(test_kill9_during_ingest_keeps_every_202)
+{
+    lh_it_hub_t h;
+    hub_start(&h, NULL);
+    acked_t a = {.want = 200};
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(a.paths[i], sizeof(a.paths[i]), "%s/acked.%d", h.dir, i);
+        kids[i] = fork();
+        ck_assert_int_ge(kids[i], 0);
+        if (kids[i] == 0)
+            sender(h.http_port, i, a.paths[i]);
+    }
+    ck_assert_msg(lh_test_wait_for(acked_enough, &a, 30000), "the senders got no 200 acks");
+    ck_assert_int_eq(lh_test_stop(h.pid, SIGKILL, 5000), 128 + SIGKILL);
+    h.pid = 0;
+    for (int i = 0; i < 4; i++) {
+        int st;
+        ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sender %d: status %d", i, st);
+    }
+    lh_it_hub_run(&h, NULL); /* the same store: recovery */
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        char *ids = lh_test_read_file(a.paths[i], NULL);
+        ck_assert_ptr_nonnull(ids);
+        for (char *save = NULL, *id = strtok_r(ids, "\n", &save); id;
+             id = strtok_r(NULL, "\n", &save)) {
+            char sql[128];
+            snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE id = '%s'", id);
+            ck_assert_msg(db_int(h.db, sql) == 1,
+                          "event %s was answered 202 but is stored %lld "
+                          "times",
+                          id, (long long)db_int(h.db, sql));
+            total++;
+        }
+        free(ids);
+    }
+    ck_assert_int_ge(total, 200);
+    ck_assert_int_ge(db_int(h.db, "SELECT count(*) FROM events"), total);
+    lh_it_hub_fini(&h);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -814,6 +1116,9 @@ http_suite(void)
         {"read_and_write_tokens", test_read_and_write_tokens, 0, 0},
         {"token_file_errors", test_token_file_errors, 0, 0},
         {"413_415_counted_and_quarantined", test_413_415_counted_and_quarantined, 0, 0},
+        {"slow_clients_closed_by_deadline", test_slow_clients_closed_by_deadline, 0, 0},
+        {"per_address_cap", test_per_address_cap, 0, 0},
+        {"kill9_during_ingest_keeps_every_202", test_kill9_during_ingest_keeps_every_202, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
     return s;
