@@ -30,7 +30,7 @@ static const lh_conf_opt_t http_opts[] = {
     {"http-read-token-file", "http", "read_token_file", LH_CONF_STR, OFF(read_token_file), NULL, "FILE", "require this bearer token for every HTTP GET but /healthz and /readyz (/metrics included)"},
     {"http-header-timeout", "http", "header_timeout", LH_CONF_DUR, OFF(header_timeout_ns), "10s", "DUR", "close an HTTP connection whose request headers are not in by then, however slowly they trickle"},
     {"http-body-timeout", "http", "body_timeout", LH_CONF_DUR, OFF(body_timeout_ns), "30s", "DUR", "close an HTTP connection whose request body is not in this long after its headers"},
-    {"http-per-address-connections", "http", "per_address_connections", LH_CONF_INT, OFF(per_address), "64", "N", "HTTP connections one client address may hold (of 256 in all; raise it behind a proxy)"},
+    {"http-per-address", "http", "per_address", LH_CONF_INT, OFF(per_address), "64", "N", "HTTP connections one client address may hold (of 256 in all; raise it behind a proxy)"},
 };
 /* clang-format on */
 

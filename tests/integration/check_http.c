@@ -916,7 +916,7 @@ START_TEST(test_slow_clients_closed_by_deadline)
                            "1s",
                            "--http-body-timeout",
                            "2s",
-                           "--http-per-address-connections",
+                           "--http-per-address",
                            "1000",
                            NULL};
     hub_start(&h, extra);
@@ -956,7 +956,7 @@ END_TEST
 START_TEST(test_per_address_cap)
 {
     lh_it_hub_t h;
-    const char *extra[] = {"--http-per-address-connections", "8", NULL};
+    const char *extra[] = {"--http-per-address", "8", NULL};
     hub_start(&h, extra);
     static slow_t c[N_SLOW];
     int64_t t0 = lh_mono_ns();
