@@ -369,8 +369,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (*upload_size) {
         size_t limit = lh_hub_opts(h->hub)->limits.max_payload;
-        if (!r->reject && limit && r->received + *upload_size > limit)
-            lh__http_reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "body is over the limit");
+        if (!r->reject && limit && r->received + *upload_size > limit) {
+            lh__http_reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "");
+            r->over_limit = 1; /* the reason, with the true size, once the body is in */
+        }
         size_t keep = r->reject ? LH_HTTP_QUARANTINE_SAMPLE : (limit ? limit : SIZE_MAX);
         if (r->body.len > keep)
             r->body.len = keep; /* from here on only the sample is kept */
@@ -396,7 +398,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     conn_phase(conn, LH__CONN_BUSY);
-    if (r->reject == MHD_HTTP_CONTENT_TOO_LARGE && strcmp(r->why, "body is over the limit") == 0)
+    if (r->over_limit)
         snprintf(r->why, sizeof(r->why), "body of %zu bytes is over the limit of %zu bytes",
                  r->received, lh_hub_opts(h->hub)->limits.max_payload);
     if (r->reject) {

@@ -48,6 +48,7 @@ struct lh__http_req {
     size_t received; /* body bytes read, kept or not */
     unsigned reject; /* 413 or 415: only a sample of the body is kept, then quarantined */
     char why[320];   /* the rejection's reason */
+    int over_limit;  /* the body went past max_payload (reject is 413) */
     int suspended;   /* MHD_suspend_connection() in effect */
     int in_hub;      /* the hub holds this request as a token: done() is still to come */
     int conn_gone;   /* libmicrohttpd is finished with the request */
