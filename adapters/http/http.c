@@ -514,12 +514,14 @@ sweep(lh__http_t *h, int64_t now)
         else
             bodies++;
     }
-    if (headers + bodies)
+    if (headers + bodies) {
+        lh_hub_count(h->hub, LH_COUNT_HTTP_DEADLINE_CLOSED, headers + bodies);
         lh_log_ratelimited("http-deadline", LH_LOG_INFO, "http",
                            "closed %d connections past the header deadline (%llds) and %d past "
                            "the body deadline (%llds)",
                            headers, (long long)(h->header_timeout_ns / LH_NS_PER_SEC), bodies,
                            (long long)(h->body_timeout_ns / LH_NS_PER_SEC));
+    }
 }
 
 __attribute__((format(printf, 2, 0))) static void

@@ -947,6 +947,7 @@ START_TEST(test_slow_clients_closed_by_deadline)
             "after %lld ms\n",
             (long long)answered_ms, (long long)last);
     ck_assert_msg(healthz_ok(&h), "the hub stopped answering");
+    ck_assert_int_eq(metric_of(&h, "loophub_http_deadline_closed_total"), N_SLOW);
     lh_it_hub_stop(&h);
 }
 END_TEST
