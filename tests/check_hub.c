@@ -1181,6 +1181,7 @@ START_TEST(test_http_health_while_store_full)
 
     int ms = http_exchange(fx.hub, port, GET("/healthz"), ans, sizeof(ans), 1000);
     ck_assert_msg(ms >= 0 && ms < 100, "/healthz took %d ms with the store full", ms);
+    fprintf(stderr, "store full: /healthz answered in %d ms\n", ms);
     ck_assert_msg(strstr(ans, "HTTP/1.1 200"), "%s", ans);
     ck_assert_msg(strstr(ans, "{\"status\":\"degraded\",\"reasons\":[\"store full: "), "%s", ans);
     ms = http_exchange(fx.hub, port, GET("/readyz"), ans, sizeof(ans), 1000);
@@ -1188,6 +1189,7 @@ START_TEST(test_http_health_while_store_full)
     ck_assert_msg(strstr(ans, "HTTP/1.1 503") && strstr(ans, "store full"), "%s", ans);
     ms = http_exchange(fx.hub, port, GET("/metrics"), ans, sizeof(ans), 1000);
     ck_assert_msg(ms >= 0 && ms < 100, "/metrics took %d ms with the store full", ms);
+    fprintf(stderr, "store full: /metrics answered in %d ms\n", ms);
     ck_assert_msg(strstr(ans, "HTTP/1.1 200") && strstr(ans, "\nloophub_store_errors_total "),
                   "%.300s", ans);
     static const char post[] = "POST /v1/events HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
