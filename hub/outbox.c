@@ -381,13 +381,14 @@ lh_outbox_alert_failed(lh_outbox_t *ob, int sink, int64_t seq)
 static int
 sink_pending(lh_outbox_t *ob, int i, int64_t *n)
 {
-    *n = 0;
-    int rc = lh_store_alert_pending_count(ob->st, ob->sinks[i].row, n);
+    int64_t v = 0;
+    int rc = lh_store_alert_pending_count(ob->st, ob->sinks[i].row, &v);
     if (rc < 0)
         return rc;
-    for (size_t j = 0; j<ob->n_done && * n> 0; j++)
+    for (size_t j = 0; j < ob->n_done && v > 0; j++)
         if (ob->done[j].sink == i)
-            (*n)--;
+            v--;
+    *n = v;
     return 0;
 }
 

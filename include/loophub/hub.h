@@ -49,6 +49,8 @@ typedef struct lh_hub_opts {
                                        * (default 10, 1..1000) */
     int64_t sink_behind;              /* a sink with more alerts than this not yet delivered
                                        * makes the hub degraded (default 1000) */
+    int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */
+    int64_t quarantine_max_bytes;     /* (defaults 100,000 rows, 256 MiB) */
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);
