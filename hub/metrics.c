@@ -85,10 +85,10 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_HTTP_RESPONSES_TOTAL] = {COUNTER("loophub_http_responses_total",
                                            "HTTP responses sent, by status code."),
                                    LABEL("code", http_code_values)},
-    [LH_M_HTTP_DEADLINE_CLOSED_TOTAL] = {COUNTER("loophub_http_deadline_closed_total",
-                                                 "HTTP connections closed because a request's "
-                                                 "headers or body were not in by their "
-                                                 "deadline.")},
+    [LH_M_HTTP_SLOW_CLOSED_TOTAL] = {COUNTER("loophub_http_slow_closed_total",
+                                             "HTTP connections closed for being slow: headers or "
+                                             "body not in by their deadline, or no headers yet "
+                                             "at the connection cap.")},
     [LH_M_WAL_CHECKPOINTS_TOTAL] = {COUNTER("loophub_wal_checkpoints_total",
                                             "WAL checkpoints run by the store's background "
                                             "thread, by mode."),
@@ -126,7 +126,7 @@ static const lh_metric_t public_counts[LH_COUNT__COUNT] = {
     [LH_COUNT_ZMQ_ACKS_DROPPED] = LH_M_ZMQ_ACKS_DROPPED_TOTAL,
     [LH_COUNT_KAFKA_PRODUCE_ERRORS] = LH_M_KAFKA_PRODUCE_ERRORS_TOTAL,
     [LH_COUNT_KAFKA_CONSUME_ERRORS] = LH_M_KAFKA_CONSUME_ERRORS_TOTAL,
-    [LH_COUNT_HTTP_DEADLINE_CLOSED] = LH_M_HTTP_DEADLINE_CLOSED_TOTAL,
+    [LH_COUNT_HTTP_SLOW_CLOSED] = LH_M_HTTP_SLOW_CLOSED_TOTAL,
 };
 
 const lh_metric_def_t *

@@ -59,6 +59,10 @@
 #define MAX_RUN_ROUNDS 8
 /* How often tick() looks for connections past their deadline. */
 #define SWEEP_MS 100
+/* Places kept free near the connection cap, and how long a connection may wait for its headers
+ * before it is closed to make them. */
+#define CAP_RESERVE 16
+#define EVICT_AFTER_MS 1000
 /* Retry-After (seconds) of a write refused while the store cannot commit. */
 #define PAUSED_RETRY_S "5"
 
@@ -495,6 +499,38 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     *socket_context = NULL;
 }
 
+/* Near the connection cap, the connections that have waited longest for their request headers
+ * (EVICT_AFTER_MS at least) make room, oldest first, until CAP_RESERVE places are free again:
+ * slow clients from many addresses then cannot keep a new client out until their deadline. */
+static void
+make_room(lh__http_t *h, int64_t now)
+{
+    int open_n = 0;
+    lh__http_conn_t *oldest = NULL;
+    for (lh__http_conn_t *c = h->conns; c; c = c->next) {
+        open_n += !c->cut;
+        oldest = c; /* the list is newest first */
+    }
+    int evicted = 0;
+    for (lh__http_conn_t *c = oldest; c && open_n >= LH_HTTP_MAX_CONNECTIONS - CAP_RESERVE;
+         c = c->prev) {
+        if (c->cut || c->phase != LH__CONN_HEADERS ||
+            now - c->since < (int64_t)EVICT_AFTER_MS * LH_NS_PER_MS)
+            continue;
+        shutdown(c->fd, SHUT_RDWR);
+        c->cut = 1;
+        open_n--;
+        evicted++;
+    }
+    if (evicted) {
+        lh_hub_count(h->hub, LH_COUNT_HTTP_SLOW_CLOSED, evicted);
+        lh_log_ratelimited("http-evict", LH_LOG_INFO, "http",
+                           "at the cap of %d connections: closed the %d waiting longest for "
+                           "their request headers",
+                           LH_HTTP_MAX_CONNECTIONS, evicted);
+    }
+}
+
 /* Shuts down the connections past their header or body deadline; libmicrohttpd sees the end of
  * the stream at its next run and closes them. */
 static void
@@ -515,13 +551,14 @@ sweep(lh__http_t *h, int64_t now)
             bodies++;
     }
     if (headers + bodies) {
-        lh_hub_count(h->hub, LH_COUNT_HTTP_DEADLINE_CLOSED, headers + bodies);
+        lh_hub_count(h->hub, LH_COUNT_HTTP_SLOW_CLOSED, headers + bodies);
         lh_log_ratelimited("http-deadline", LH_LOG_INFO, "http",
                            "closed %d connections past the header deadline (%llds) and %d past "
                            "the body deadline (%llds)",
                            headers, (long long)(h->header_timeout_ns / LH_NS_PER_SEC), bodies,
                            (long long)(h->body_timeout_ns / LH_NS_PER_SEC));
     }
+    make_room(h, now);
 }
 
 __attribute__((format(printf, 2, 0))) static void

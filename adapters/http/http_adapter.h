@@ -28,8 +28,9 @@
  * previous answer on a kept-alive one) and its body within body_timeout of the headers, however
  * the bytes trickle in (libmicrohttpd's own timeout, LH_HTTP_TIMEOUT_S, only closes idle ones);
  * request headers are bounded by libmicrohttpd's memory pool, bodies by max_payload (past it the
- * rest is read and dropped, never held). A client cannot block the hub: every socket operation
- * is non-blocking.
+ * rest is read and dropped, never held). Near the cap the connections waiting longest (1 s at
+ * least) for their headers are closed to keep a few places free. A client cannot block the hub:
+ * every socket operation is non-blocking.
  */
 #ifndef LOOPHUB_HTTP_ADAPTER_H
 #define LOOPHUB_HTTP_ADAPTER_H

@@ -947,7 +947,39 @@ START_TEST(test_slow_clients_closed_by_deadline)
             "after %lld ms\n",
             (long long)answered_ms, (long long)last);
     ck_assert_msg(healthz_ok(&h), "the hub stopped answering");
-    ck_assert_int_eq(metric_of(&h, "loophub_http_deadline_closed_total"), N_SLOW);
+    ck_assert_int_eq(metric_of(&h, "loophub_http_slow_closed_total"), N_SLOW);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* The deadlines far off (10 s) and no per-address cap to speak of (as with slow clients from
+ * many addresses): 300 trickling connections take every place, yet a normal client is answered
+ * within about a second, because the ones waiting longest for their headers make room. */
+START_TEST(test_slow_clients_make_room_at_the_cap)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--http-per-address", "1000", NULL};
+    hub_start(&h, extra);
+    static slow_t c[N_SLOW];
+    int64_t t0 = lh_mono_ns();
+    slow_open(c, N_SLOW, h.http_port, "127.0.0.1", 0);
+    int normal = request_start(h.http_port, "127.0.0.1");
+    int64_t answered_ms = -1, end = t0 + 8 * LH_NS_PER_SEC;
+    while (answered_ms < 0 && lh_mono_ns() < end) {
+        trickle(c, N_SLOW, t0);
+        if (answer_in(normal))
+            answered_ms = (lh_mono_ns() - t0) / LH_NS_PER_MS;
+        else
+            poll(NULL, 0, 20);
+    }
+    close(normal);
+    ck_assert_msg(answered_ms >= 0 && answered_ms < 3000,
+                  "a normal request was answered after %lld ms (the header deadline is 10 s)",
+                  (long long)answered_ms);
+    fprintf(stderr, "at the cap: normal request answered after %lld ms\n", (long long)answered_ms);
+    for (int i = 0; i < N_SLOW; i++)
+        if (c[i].closed_ms < 0)
+            close(c[i].fd);
     lh_it_hub_stop(&h);
 }
 END_TEST
@@ -1119,6 +1151,7 @@ http_suite(void)
         {"413_415_counted_and_quarantined", test_413_415_counted_and_quarantined, 0, 0},
         {"slow_clients_closed_by_deadline", test_slow_clients_closed_by_deadline, 0, 0},
         {"per_address_cap", test_per_address_cap, 0, 0},
+        {"slow_clients_make_room_at_the_cap", test_slow_clients_make_room_at_the_cap, 0, 0},
         {"kill9_during_ingest_keeps_every_202", test_kill9_during_ingest_keeps_every_202, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
