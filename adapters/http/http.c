@@ -307,7 +307,8 @@ on_headers(lh__http_t *h, lh__http_req_t *r, const char *method, const char *url
         return 1;
     }
     if (!r->route->write) {
-        if (!r->route->open && !auth_ok(h->read_token, r)) {
+        /* without a read token of its own a hub with a write token guards its reads with it */
+        if (!r->route->open && !auth_ok(h->read_token ? h->read_token : h->token, r)) {
             reply_unauthorized(r, "this endpoint needs 'Authorization: Bearer <read token>'");
             return 1;
         }
@@ -682,9 +683,13 @@ http_start(void *ctx, lh_hub_t *hub)
         h->d = NULL;
         return LH_ETRANSPORT;
     }
-    lh_log(LH_LOG_INFO, "http", "listening on %s%s%s", h->listen,
-           h->token ? " (writes need the write token)" : "",
-           h->read_token ? " (reads need the read token)" : "");
+    lh_log(LH_LOG_INFO, "http", "listening on %s%s", h->listen,
+           h->read_token ? (h->token ? " (writes need the write token, reads the read token)"
+                                     : " (reads need the read token)")
+                         : (h->token ? " (writes and reads need the token)" : ""));
+    if (h->read_token && !h->token)
+        lh_log(LH_LOG_WARN, "http",
+               "a read token but no write token (--http-token-file): HTTP writes are open");
     return 0;
 }
 

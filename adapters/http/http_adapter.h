@@ -21,7 +21,9 @@
  *
  * Tokens: with a write token every POST needs "Authorization: Bearer <write token>"; with a read
  * token every GET but /healthz and /readyz (so /metrics and /v1/timeline too) needs the read
- * token. The two are separate: neither opens the other's endpoints.
+ * token. The two are separate: neither opens the other's endpoints. With a write token and no
+ * read token, the write token guards the reads as well (a hub with a token never serves its
+ * timeline to anyone without one).
  *
  * Limits: at most LH_HTTP_MAX_CONNECTIONS connections, per_address of them from one client
  * address; a request's headers must be in within header_timeout of the connection (or of the

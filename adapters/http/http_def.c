@@ -26,7 +26,7 @@ typedef struct {
 /* clang-format off */
 static const lh_conf_opt_t http_opts[] = {
     {"http", "http", "listen", LH_CONF_STR, OFF(listen), "127.0.0.1:7780", "ADDR:PORT", "HTTP API and page ('off' to disable)"},
-    {"http-token-file", "http", "token_file", LH_CONF_STR, OFF(token_file), NULL, "FILE", "require this bearer token (the whole file, trailing newline stripped) for HTTP writes"},
+    {"http-token-file", "http", "token_file", LH_CONF_STR, OFF(token_file), NULL, "FILE", "require this bearer token (the whole file, trailing newline stripped) for HTTP writes, and for reads without --http-read-token-file"},
     {"http-read-token-file", "http", "read_token_file", LH_CONF_STR, OFF(read_token_file), NULL, "FILE", "require this bearer token for every HTTP GET but /healthz and /readyz (/metrics included)"},
     {"http-header-timeout", "http", "header_timeout", LH_CONF_DUR, OFF(header_timeout_ns), "10s", "DUR", "close an HTTP connection whose request headers are not in by then, however slowly they trickle"},
     {"http-body-timeout", "http", "body_timeout", LH_CONF_DUR, OFF(body_timeout_ns), "30s", "DUR", "close an HTTP connection whose request body is not in this long after its headers"},

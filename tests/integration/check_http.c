@@ -420,7 +420,18 @@ START_TEST(test_bearer_token)
     ck_assert_msg(strstr(r.body, "\"accepted\":[\"auth-1\"]"), "%s", r.body);
     free(r.body);
 
-    r = curl_req(&h, "GET", "/healthz", NULL, NULL, 0, 0); /* reads stay open */
+    r = curl_req(&h, "GET", "/healthz", NULL, NULL, 0, 0); /* the probes stay open */
+    ASSERT_CODE(r, 200);
+    free(r.body);
+    /* with no read token of its own, the token guards the reads too */
+    r = curl_req(&h, "GET", "/v1/timeline?deploy=D-auth-1", NULL, NULL, 0, 0);
+    ASSERT_CODE(r, 401);
+    free(r.body);
+    r = curl_req(&h, "GET", "/metrics", NULL, NULL, 0, 0);
+    ASSERT_CODE(r, 401);
+    free(r.body);
+    const char *auth[] = {"Authorization: Bearer " TOKEN, NULL};
+    r = curl_req(&h, "GET", "/v1/timeline?deploy=D-auth-1", auth, NULL, 0, 0);
     ASSERT_CODE(r, 200);
     free(r.body);
     free(ev);
