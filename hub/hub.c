@@ -21,6 +21,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,7 @@ lh_hub_opts_default(lh_hub_opts_t *o)
     o->alert_min_severity = co.alert_min_severity;
     o->group_window_ns = co.group_window_ns;
     o->max_suspects = co.max_suspects;
+    o->sink_behind = 1000;
     o->quarantine_max_rows = so.quarantine_max_rows;
     o->quarantine_max_bytes = so.quarantine_max_bytes;
     lh_codec_opts_default(&o->codec);
@@ -282,15 +285,16 @@ typedef struct {
     int n;
 } pollset_t;
 
+/* The adapters' poll items; while intake is paused only those that serve what is no write. */
 static void
 collect(lh_hub_t *hub, pollset_t *ps)
 {
     ps->n = 0;
-    if (hub->stalled || hub->stopping)
+    if (hub->stopping)
         return;
     for (int i = 0; i < hub->n_adapters; i++) {
         lh_adapter_t *a = &hub->adapters[i];
-        if (!a->started || !a->ops->pollitems)
+        if (!a->started || !a->ops->pollitems || (hub->stalled && !a->ops->serves_while_paused))
             continue;
         int k = a->ops->pollitems(a->ctx, ps->items + ps->n, MAX_POLLITEMS - ps->n);
         for (int j = 0; j < k; j++)
@@ -322,19 +326,35 @@ drain(lh_hub_t *hub, pollset_t *ps)
     return any;
 }
 
+static void
+tick_adapters(lh_hub_t *hub, int64_t mono, int paused)
+{
+    for (int i = 0; i < hub->n_adapters; i++) {
+        lh_adapter_t *a = &hub->adapters[i];
+        if (a->started && a->ops->tick && (!paused || a->ops->serves_while_paused))
+            a->ops->tick(a->ctx, mono);
+    }
+}
+
 int
 lh_hub_turn(lh_hub_t *hub, int timeout_ms)
 {
     pollset_t ps;
-    collect(hub, &ps);
+    hub->turned = 1;
     if (hub->stalled) {
         if (lh_mono_ns() >= hub->stalled_retry_at)
             lh__hub_commit_batch(hub);
         if (hub->stalled) {
-            zmq_poll(NULL, 0, timeout_ms < 200 ? timeout_ms : 200);
+            /* intake paused: the adapters that answer more than writes (HTTP health and
+             * metrics) are still served, the others wait for the store */
+            collect(hub, &ps);
+            if (zmq_poll((zmq_pollitem_t *)ps.items, ps.n, timeout_ms < 200 ? timeout_ms : 200) > 0)
+                drain(hub, &ps);
+            tick_adapters(hub, lh_mono_ns(), 1);
             return 0;
         }
     }
+    collect(hub, &ps);
     int rc = zmq_poll((zmq_pollitem_t *)ps.items, ps.n, timeout_ms);
     if (rc < 0 && zmq_errno() != EINTR) {
         lh_log(LH_LOG_ERROR, "hub", "zmq_poll: %s", zmq_strerror(zmq_errno()));
@@ -366,9 +386,7 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
     int64_t mono = lh_mono_ns();
     if (!hub->stalled)
         lh_outbox_tick(hub->ob, mono);
-    for (int i = 0; i < hub->n_adapters; i++)
-        if (hub->adapters[i].started && hub->adapters[i].ops->tick)
-            hub->adapters[i].ops->tick(hub->adapters[i].ctx, mono);
+    tick_adapters(hub, mono, 0);
     return committed;
 }
 
@@ -463,4 +481,79 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
         rc = lh_buf_append(out, sinks.data, sinks.len);
     lh_buf_free(&sinks);
     return rc;
+}
+
+/* --- health ------------------------------------------------------------------------------ */
+
+__attribute__((format(printf, 2, 3))) static void
+health_add(lh_health_t *h, const char *fmt, ...)
+{
+    if (h->n_reasons == LH_HEALTH_MAX_REASONS) {
+        h->n_more++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->reasons[h->n_reasons++], sizeof(h->reasons[0]), fmt, ap);
+    va_end(ap);
+}
+
+typedef struct {
+    lh_health_t *h;
+    int64_t behind;
+} behind_t;
+
+static void
+sink_behind(const char *sink, int64_t pending, void *arg)
+{
+    behind_t *b = arg;
+    if (pending > b->behind) {
+        health_add(b->h, "sink %s behind: %lld alerts not delivered", sink, (long long)pending);
+        b->h->status = LH_HEALTH_DEGRADED;
+    }
+}
+
+int
+lh_hub_intake_paused(lh_hub_t *hub)
+{
+    return hub->stalled;
+}
+
+void
+lh_hub_health(lh_hub_t *hub, lh_health_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int starting = !hub->turned;
+    if (hub->stalled) {
+        const char *msg;
+        int e = lh__store_last_error(hub->st, &msg);
+        const char *what = e == SQLITE_FULL       ? "store full"
+                           : e == SQLITE_READONLY ? "store read-only"
+                           : e == SQLITE_IOERR    ? "store I/O error"
+                                                  : "store cannot commit";
+        health_add(out, "%s: %s; intake paused, %zu events waiting", what,
+                   e && *msg ? msg : "the last commit failed", hub->n_items);
+        out->status = LH_HEALTH_DEGRADED;
+    }
+    behind_t b = {out, hub->o.sink_behind};
+    lh_outbox_each_pending(hub->ob, sink_behind, &b);
+    for (int i = 0; i < hub->n_adapters; i++) {
+        lh_adapter_t *a = &hub->adapters[i];
+        if (!a->started) {
+            starting = 1;
+            continue;
+        }
+        if (!a->ops->health)
+            continue;
+        char why[160] = "";
+        int st = a->ops->health(a->ctx, why, sizeof(why));
+        if (st == LH_HEALTH_DEGRADED) {
+            health_add(out, "%s: %s", a->ops->name, why[0] ? why : "degraded");
+            out->status = LH_HEALTH_DEGRADED;
+        } else if (st == LH_HEALTH_STARTING) {
+            starting = 1;
+        }
+    }
+    if (out->status != LH_HEALTH_DEGRADED && starting)
+        out->status = LH_HEALTH_STARTING;
 }

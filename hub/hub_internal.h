@@ -62,6 +62,7 @@ struct lh_hub {
     size_t n_items, cap_items;
     msg_t *msgs;
     size_t n_msgs, cap_msgs;
+    int turned;  /* the loop ran its first turn (health: no longer starting) */
     int stalled; /* last commit failed */
     int64_t stalled_retry_at;
 

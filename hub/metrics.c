@@ -26,9 +26,9 @@ static const char *const wal_modes[] = {
 static const char *const wait_reasons[] = {
     [LH_M_WAIT_RESTART] = "restart", [LH_M_WAIT_CAP] = "cap"};
 /* The codes adapters/http answers with; anything else is "other" (the last value). */
-static const unsigned http_codes[] = {200, 202, 400, 401, 404, 405, 413, 415, 500, 503};
-static const char *const http_code_values[] = {"200", "202", "400", "401", "404",  "405",
-                                               "413", "415", "500", "503", "other"};
+static const unsigned http_codes[] = {200, 202, 400, 401, 403, 404, 405, 413, 415, 500, 503};
+static const char *const http_code_values[] = {"200", "202", "400", "401", "403", "404",
+                                               "405", "413", "415", "500", "503", "other"};
 
 /* events per batch: batch_max is 4000 by default */
 static const int64_t batch_buckets[] = {1, 5, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000};
@@ -89,6 +89,10 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_HTTP_RESPONSES_TOTAL] = {COUNTER("loophub_http_responses_total",
                                            "HTTP responses sent, by status code."),
                                    LABEL("code", http_code_values)},
+    [LH_M_HTTP_SLOW_CLOSED_TOTAL] = {COUNTER("loophub_http_slow_closed_total",
+                                             "HTTP connections closed for being slow: headers or "
+                                             "body not in by their deadline, or no headers yet "
+                                             "at the connection cap.")},
     [LH_M_WAL_CHECKPOINTS_TOTAL] = {COUNTER("loophub_wal_checkpoints_total",
                                             "WAL checkpoints run by the store's background "
                                             "thread, by mode."),
@@ -126,6 +130,7 @@ static const lh_metric_t public_counts[LH_COUNT__COUNT] = {
     [LH_COUNT_ZMQ_ACKS_DROPPED] = LH_M_ZMQ_ACKS_DROPPED_TOTAL,
     [LH_COUNT_KAFKA_PRODUCE_ERRORS] = LH_M_KAFKA_PRODUCE_ERRORS_TOTAL,
     [LH_COUNT_KAFKA_CONSUME_ERRORS] = LH_M_KAFKA_CONSUME_ERRORS_TOTAL,
+    [LH_COUNT_HTTP_SLOW_CLOSED] = LH_M_HTTP_SLOW_CLOSED_TOTAL,
 };
 
 const lh_metric_def_t *

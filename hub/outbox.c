@@ -376,6 +376,32 @@ lh_outbox_alert_failed(lh_outbox_t *ob, int sink, int64_t seq)
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 
+/* Alerts not yet delivered to sink i (those out whose done mark still waits for a transaction
+ * are not pending). Returns 0 or LH_ESTORE. */
+static int
+sink_pending(lh_outbox_t *ob, int i, int64_t *n)
+{
+    int64_t v = 0;
+    int rc = lh_store_alert_pending_count(ob->st, ob->sinks[i].row, &v);
+    if (rc < 0)
+        return rc;
+    for (size_t j = 0; j < ob->n_done && v > 0; j++)
+        if (ob->done[j].sink == i)
+            v--;
+    *n = v;
+    return 0;
+}
+
+void
+lh_outbox_each_pending(lh_outbox_t *ob, lh_outbox_pending_fn fn, void *arg)
+{
+    for (int i = 0; i < ob->n_sinks; i++) {
+        int64_t n;
+        if (sink_pending(ob, i, &n) == 0)
+            fn(ob->sinks[i].name, n, arg);
+    }
+}
+
 int
 lh_outbox_metrics(lh_outbox_t *ob, lh_buf_t *out, int64_t *most)
 {
@@ -386,12 +412,8 @@ lh_outbox_metrics(lh_outbox_t *ob, lh_buf_t *out, int64_t *most)
                                          "# TYPE loophub_outbox_sink_pending gauge\n"));
     for (int i = 0; i < ob->n_sinks; i++) {
         int64_t n = 0;
-        if (lh_store_alert_pending_count(ob->st, ob->sinks[i].row, &n) < 0)
+        if (sink_pending(ob, i, &n) < 0)
             continue;
-        /* alerts out whose done mark still waits for a transaction are not pending */
-        for (size_t j = 0; j < ob->n_done && n > 0; j++)
-            if (ob->done[j].sink == i)
-                n--;
         if (n > *most)
             *most = n;
         LH_KEEP_FIRST(rc, lh_buf_printf(out, "loophub_outbox_sink_pending{sink=\"%s\"} %lld\n",

@@ -7,11 +7,16 @@
  * ROUTER envelope rules, the outbox cursor with an asynchronous sink, and the published alerts'
  * done marks (carried by the next batch transaction, on their own after ~1 s, at shutdown).
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "hub.h"
@@ -20,6 +25,9 @@
 #include "loophub/timeutil.h"
 #include "testutil.h"
 #include "zmq/zmq_adapter.h"
+#ifdef LH_WITH_HTTP
+#include "http/http_adapter.h"
+#endif
 
 typedef struct {
     char *dir;
@@ -27,7 +35,8 @@ typedef struct {
     char *router_ep;
     void *zctx;
     lh_hub_t *hub;
-    int64_t wal_bytes; /* non-zero: the store's WAL checkpoint threshold */
+    int64_t wal_bytes;   /* non-zero: the store's WAL checkpoint threshold */
+    int64_t sink_behind; /* non-zero: the hub's sink_behind */
 } fx_t;
 
 static fx_t fx;
@@ -65,6 +74,8 @@ hub_open(int with_router)
     o.db_path = fx.db;
     if (fx.wal_bytes)
         o.wal_checkpoint_bytes = fx.wal_bytes;
+    if (fx.sink_behind)
+        o.sink_behind = fx.sink_behind;
     ck_assert_int_eq(lh_hub_new(&o, &fx.hub), 0);
     if (with_router) {
         const lh_adapter_ops_t *ops;
@@ -1009,6 +1020,195 @@ START_TEST(test_v2_store_delivers_per_sink)
 }
 END_TEST
 
+/* ---- health ------------------------------------------------------------------------------ */
+
+static int fake_health_state = LH_HEALTH_OK;
+
+static int
+fake_health(void *ctx, char *why, size_t len)
+{
+    (void)ctx;
+    if (fake_health_state != LH_HEALTH_OK)
+        snprintf(why, len, "brokers unreachable");
+    return fake_health_state;
+}
+
+static void
+nop_destroy(void *ctx)
+{
+    (void)ctx;
+}
+
+static const lh_adapter_ops_t health_ops = {
+    .name = "fake-health",
+    .destroy = nop_destroy,
+    .health = fake_health,
+};
+
+static int
+has_reason(const lh_health_t *h, const char *needle)
+{
+    for (int i = 0; i < h->n_reasons; i++)
+        if (strstr(h->reasons[i], needle))
+            return 1;
+    return 0;
+}
+
+START_TEST(test_health_states)
+{
+    fx.sink_behind = 2;
+    hub_open(0);
+    fake_sink_t *f = calloc(1, sizeof(*f));
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &fake_ops, f, "kafka"), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, &health_ops, NULL, NULL), 0);
+    lh_health_t h;
+    lh_hub_health(fx.hub, &h);
+    ck_assert_int_eq(h.status, LH_HEALTH_STARTING); /* adapters not started, no turn yet */
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    lh_hub_turn(fx.hub, 0);
+    lh_hub_health(fx.hub, &h);
+    ck_assert_int_eq(h.status, LH_HEALTH_OK);
+    ck_assert_int_eq(h.n_reasons, 0);
+
+    /* an adapter still starting, then one degraded: named with its reason */
+    fake_health_state = LH_HEALTH_STARTING;
+    lh_hub_health(fx.hub, &h);
+    ck_assert_int_eq(h.status, LH_HEALTH_STARTING);
+    fake_health_state = LH_HEALTH_DEGRADED;
+    lh_hub_health(fx.hub, &h);
+    ck_assert_int_eq(h.status, LH_HEALTH_DEGRADED);
+    ck_assert_msg(has_reason(&h, "fake-health: brokers unreachable"), "%s", h.reasons[0]);
+    fake_health_state = LH_HEALTH_OK;
+
+    /* three alerts in flight on a sink that reports nothing: over sink_behind (2) */
+    static const char *const svc[] = {"a", "b", "c"};
+    char j[512];
+    for (int i = 0; i < 3; i++) {
+        snprintf(j, sizeof(j),
+                 "{\"id\":\"d-%s\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:00Z\","
+                 "\"service\":\"%s\",\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-%s\","
+                 "\"status\":\"succeeded\",\"version\":\"2\"}}",
+                 svc[i], svc[i], svc[i]);
+        submit(fx.hub, j);
+        snprintf(j, sizeof(j),
+                 "{\"id\":\"i-%s\",\"kind\":\"incident\",\"time\":\"2026-01-10T10:05:00Z\","
+                 "\"service\":\"%s\",\"environment\":\"prod\",\"incident\":{\"incident_id\":"
+                 "\"INC-%s\",\"state\":\"detected\",\"severity\":\"critical\"}}",
+                 svc[i], svc[i], svc[i]);
+        submit(fx.hub, j);
+    }
+    ck_assert_int_eq(lh_hub_turn(fx.hub, 0), 6);
+    lh_hub_health(fx.hub, &h);
+    ck_assert_int_eq(h.status, LH_HEALTH_DEGRADED);
+    ck_assert_msg(has_reason(&h, "sink kafka behind: 3 alerts"), "%s", h.reasons[0]);
+    /* delivered: healthy again */
+    lh_adapter_t *k = lh_hub_adapter_of(fx.hub, f);
+    for (int i = 0; i < f->n; i++)
+        lh_hub_alert_done(fx.hub, k, f->seqs[i]);
+    lh_hub_turn(fx.hub, 0);
+    lh_hub_health(fx.hub, &h);
+    ck_assert_msg(h.status == LH_HEALTH_OK, "%d %s", h.status, h.reasons[0]);
+}
+END_TEST
+
+#ifdef LH_WITH_HTTP
+/* One HTTP exchange with the hub's own HTTP adapter (req sent whole, "Connection: close"),
+ * turning the hub meanwhile; the answer into out. Returns the time to the end of the answer in
+ * ms, or -1 when none came within timeout_ms. */
+static int
+http_exchange(lh_hub_t *hub, int port, const char *req, char *out, size_t cap, int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int64_t t0 = lh_mono_ns(), end = t0 + (int64_t)timeout_ms * LH_NS_PER_MS;
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+    size_t got = 0;
+    int done = 0;
+    while (!done && lh_mono_ns() < end) {
+        lh_hub_turn(hub, 1);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        while (poll(&p, 1, 0) == 1) {
+            ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
+            if (n <= 0) {
+                done = 1;
+                break;
+            }
+            got += (size_t)n;
+        }
+    }
+    out[got] = 0;
+    close(fd);
+    return done ? (int)((lh_mono_ns() - t0) / LH_NS_PER_MS) : -1;
+}
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+
+/* While the store is full (a batch stalled, intake paused) /healthz, /readyz and /metrics answer
+ * at once: liveness 200 degraded with the reason, readiness 503; a write is refused with 503. */
+START_TEST(test_http_health_while_store_full)
+{
+    hub_open(1);
+    int port = lh_test_free_port();
+    char listen[32];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    lh_http_opts_t ho;
+    lh_http_opts_default(&ho);
+    ho.listen = listen;
+    const lh_adapter_ops_t *ops;
+    void *ctx;
+    ck_assert_int_eq(lh_http_new(&ho, &ops, &ctx), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, ops, ctx, NULL), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    static char ans[65536];
+    ck_assert_int_ge(http_exchange(fx.hub, port, GET("/healthz"), ans, sizeof(ans), 2000), 0);
+    ck_assert_msg(strstr(ans, "HTTP/1.1 200") && strstr(ans, "{\"status\":\"ok\"}"), "%s", ans);
+    ck_assert_int_ge(http_exchange(fx.hub, port, GET("/readyz"), ans, sizeof(ans), 2000), 0);
+    ck_assert_msg(strstr(ans, "HTTP/1.1 200"), "%s", ans);
+
+    void *d = peer_open(ZMQ_DEALER);
+    disk_full(fx.hub, 1);
+    char *batch = big_deploy_batch("big-h");
+    const char *m1[] = {"t1", batch};
+    send_frames(d, m1, 2);
+    int64_t end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
+    while (metric(fx.hub, "loophub_store_errors_total") < 1 && lh_mono_ns() < end)
+        lh_hub_turn(fx.hub, 10);
+    ck_assert_int_eq(metric(fx.hub, "loophub_store_errors_total"), 1);
+    ck_assert(lh_hub_intake_paused(fx.hub));
+
+    int ms = http_exchange(fx.hub, port, GET("/healthz"), ans, sizeof(ans), 1000);
+    ck_assert_msg(ms >= 0 && ms < 100, "/healthz took %d ms with the store full", ms);
+    fprintf(stderr, "store full: /healthz answered in %d ms\n", ms);
+    ck_assert_msg(strstr(ans, "HTTP/1.1 200"), "%s", ans);
+    ck_assert_msg(strstr(ans, "{\"status\":\"degraded\",\"reasons\":[\"store full: "), "%s", ans);
+    ms = http_exchange(fx.hub, port, GET("/readyz"), ans, sizeof(ans), 1000);
+    ck_assert_msg(ms >= 0 && ms < 100, "/readyz took %d ms with the store full", ms);
+    ck_assert_msg(strstr(ans, "HTTP/1.1 503") && strstr(ans, "store full"), "%s", ans);
+    ms = http_exchange(fx.hub, port, GET("/metrics"), ans, sizeof(ans), 1000);
+    ck_assert_msg(ms >= 0 && ms < 100, "/metrics took %d ms with the store full", ms);
+    fprintf(stderr, "store full: /metrics answered in %d ms\n", ms);
+    ck_assert_msg(strstr(ans, "HTTP/1.1 200") && strstr(ans, "\nloophub_store_errors_total "),
+                  "%.300s", ans);
+    static const char post[] = "POST /v1/events HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                               "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    ck_assert_int_ge(http_exchange(fx.hub, port, post, ans, sizeof(ans), 1000), 0);
+    ck_assert_msg(strstr(ans, "HTTP/1.1 503") && strstr(ans, "Retry-After: "), "%s", ans);
+
+    /* room again: the batch commits, the ack goes out, the hub is healthy */
+    disk_full(fx.hub, 0);
+    char reply[2048];
+    ck_assert_msg(recv_reply(d, fx.hub, reply, sizeof(reply), 5000), "no ack after recovery");
+    ck_assert_int_ge(http_exchange(fx.hub, port, GET("/readyz"), ans, sizeof(ans), 2000), 0);
+    ck_assert_msg(strstr(ans, "HTTP/1.1 200") && strstr(ans, "{\"status\":\"ok\"}"), "%s", ans);
+    free(batch);
+    zmq_close(d);
+}
+END_TEST
+#endif
+
 static Suite *
 hub_suite(void)
 {
@@ -1029,6 +1229,10 @@ hub_suite(void)
          0},
         {"sink_names_checked", test_sink_names_checked, 20, 0},
         {"v2_store_delivers_per_sink", test_v2_store_delivers_per_sink, 20, 0},
+        {"health_states", test_health_states, 20, 0},
+#ifdef LH_WITH_HTTP
+        {"http_health_while_store_full", test_http_health_while_store_full, 20, 0},
+#endif
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, setup, teardown);
     return s;

@@ -8,11 +8,21 @@
  * clear line) and handed to libmicrohttpd.
  *
  * A request's life: the first call of the access handler sees the headers only; routing,
- * the bearer token, the content type and a declared Content-Length over the limit are answered
- * there, before any of the body is read. The body is accumulated up to max_payload; past it the
- * rest is discarded (chunked uploads) and the answer is 413. A complete write is submitted to the
- * hub with the request as token and the connection is suspended; done() (after the commit) builds
- * the answer and resumes it; the handler, called again, queues the answer.
+ * the tokens and a declared Content-Length over the limit are answered there, before any of the
+ * body is read. The body is accumulated up to max_payload; past it (chunked uploads) or with an
+ * unsupported content type only the first LH_HTTP_QUARANTINE_SAMPLE bytes are kept, the rest is
+ * read and dropped, and once the request is in the sample goes to the hub as a rejection (counted
+ * and quarantined; no done() for it) and the answer is 413 or 415. A complete write is submitted
+ * to the hub with the request as token and the connection is suspended; done() (after the
+ * commit) builds the answer and resumes it; the handler, called again, queues the answer. While
+ * the store cannot commit the hub keeps serving this adapter (serves_while_paused) for /healthz
+ * and /metrics, and writes are answered 503 with Retry-After instead of being taken.
+ *
+ * Deadlines: every connection is tracked from libmicrohttpd's connection notification; its
+ * request headers must be in within header_timeout of the connection (or of the previous
+ * request's end) and its body within body_timeout of the headers. tick() shuts down the socket
+ * of a connection past its deadline (libmicrohttpd then closes it), so a client trickling a byte
+ * at a time cannot hold a connection for longer; libmicrohttpd's own timeout only ends idle ones.
  *
  * Invariants: only the hub thread touches anything here. A request lives until both
  * libmicrohttpd is finished with it (conn_gone) and the hub has answered it (!in_hub); every live
@@ -28,6 +38,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +57,14 @@
 #define DRAIN_MS 2000
 /* MHD_run() rounds per read()/tick() while libmicrohttpd reports work already pending. */
 #define MAX_RUN_ROUNDS 8
+/* How often tick() looks for connections past their deadline. */
+#define SWEEP_MS 100
+/* Places kept free near the connection cap, and how long a connection may wait for its headers
+ * before it is closed to make them. */
+#define CAP_RESERVE 16
+#define EVICT_AFTER_MS 1000
+/* Retry-After (seconds) of a write refused while the store cannot commit. */
+#define PAUSED_RETRY_S "5"
 
 /* --- requests ----------------------------------------------------------------------------- */
 
@@ -114,6 +133,13 @@ lh__http_reply_error(lh__http_req_t *r, unsigned code, const char *msg)
         rc = lh__http_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "{}", 2);
     free(text);
     return rc;
+}
+
+void
+lh__http_reject(lh__http_req_t *r, unsigned code, const char *msg)
+{
+    r->reject = code;
+    snprintf(r->why, sizeof(r->why), "%s", msg);
 }
 
 const char *
@@ -185,11 +211,12 @@ reply_not_routed(lh__http_req_t *r, const char *method, const char *url, int pat
     r->hdr_value = allow;
 }
 
-/* Constant-time comparison of the Authorization header with "Bearer <token>". */
+/* Constant-time comparison of the Authorization header with "Bearer <token>"; 1 when token is
+ * NULL (nothing to check). */
 static int
-auth_ok(const lh__http_t *h, const lh__http_req_t *r)
+auth_ok(const char *token, const lh__http_req_t *r)
 {
-    if (!h->token)
+    if (!token)
         return 1;
     const char *v = lh__http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!v || strncasecmp(v, "Bearer ", 7) != 0)
@@ -197,13 +224,71 @@ auth_ok(const lh__http_t *h, const lh__http_req_t *r)
     v += 7;
     while (*v == ' ')
         v++;
-    size_t n = strlen(v), m = strlen(h->token);
+    size_t n = strlen(v), m = strlen(token);
     while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
     unsigned char diff = (unsigned char)(n != m);
     for (size_t i = 0; i < m; i++)
-        diff |= (unsigned char)(h->token[i] ^ (i < n ? v[i] : 0));
+        diff |= (unsigned char)(token[i] ^ (i < n ? v[i] : 0));
     return diff == 0;
+}
+
+static void
+reply_unauthorized(lh__http_req_t *r, const char *msg)
+{
+    lh__http_reply_error(r, MHD_HTTP_UNAUTHORIZED, msg);
+    r->hdr_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+    r->hdr_value = "Bearer realm=\"loophub\"";
+}
+
+static void
+reply_paused(lh__http_req_t *r)
+{
+    lh__http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         "the store cannot commit now (see /healthz); nothing was taken, retry "
+                         "later");
+    r->hdr_name = MHD_HTTP_HEADER_RETRY_AFTER;
+    r->hdr_value = PAUSED_RETRY_S;
+}
+
+/* Hands a rejected body's sample to the hub: counted and quarantined with the reason when its
+ * batch commits, no done() (the answer does not wait for it). Not while the store cannot commit:
+ * the batch in hand must not grow then. */
+static void
+quarantine(lh__http_t *h, lh__http_req_t *r)
+{
+    if (lh_hub_intake_paused(h->hub)) {
+        lh_log(LH_LOG_DEBUG, "http", "%s: not quarantined while the store cannot commit: %s",
+               r->origin, r->why);
+        return;
+    }
+    lh_submit_t s = {.from = h->self,
+                     .origin = r->origin,
+                     .data = r->body.data,
+                     .len = r->body.len,
+                     .reject = r->why};
+    h->submitted++;
+    if (lh_hub_submit(h->hub, &s) < 0)
+        lh_log(LH_LOG_WARN, "http", "%s: cannot quarantine: %s", r->origin, r->why);
+}
+
+/* The connection's deadline state (NULL when it could not be tracked). */
+static lh__http_conn_t *
+conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void
+conn_phase(struct MHD_Connection *conn, lh__conn_phase_t phase)
+{
+    lh__http_conn_t *c = conn ? conn_of(conn) : NULL;
+    if (c && c->phase != phase) {
+        c->phase = phase;
+        c->since = lh_mono_ns();
+    }
 }
 
 /* First call for a request: everything that can be answered from the headers alone. Returns 1
@@ -221,17 +306,27 @@ on_headers(lh__http_t *h, lh__http_req_t *r, const char *method, const char *url
         lh__http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the hub is shutting down");
         return 1;
     }
-    if (!r->route->write)
+    if (!r->route->write) {
+        /* without a read token of its own a hub with a write token guards its reads with it */
+        if (!r->route->open && !auth_ok(h->read_token ? h->read_token : h->token, r)) {
+            reply_unauthorized(r, "this endpoint needs 'Authorization: Bearer <read token>'");
+            return 1;
+        }
         return 0;
-    if (!auth_ok(h, r)) {
-        lh__http_reply_error(r, MHD_HTTP_UNAUTHORIZED,
-                             "this endpoint needs 'Authorization: Bearer <token>'");
-        r->hdr_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
-        r->hdr_value = "Bearer realm=\"loophub\"";
+    }
+    if (!auth_ok(h->token, r)) {
+        if (h->read_token && auth_ok(h->read_token, r)) {
+            lh__http_reply_error(r, MHD_HTTP_FORBIDDEN,
+                                 "the read token cannot write: writes need the write token");
+            return 1;
+        }
+        reply_unauthorized(r, "this endpoint needs 'Authorization: Bearer <token>'");
         return 1;
     }
-    if (r->route->check && r->route->check(h, r))
+    if (lh_hub_intake_paused(h->hub)) {
+        reply_paused(r);
         return 1;
+    }
     size_t limit = lh_hub_opts(h->hub)->limits.max_payload;
     const char *cl = lh__http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && limit) {
@@ -242,10 +337,15 @@ on_headers(lh__http_t *h, lh__http_req_t *r, const char *method, const char *url
             char msg[128];
             snprintf(msg, sizeof(msg), "body of %llu bytes is over the limit of %zu bytes",
                      errno == ERANGE ? ULLONG_MAX : v, limit);
+            /* answered before any of it is read: quarantined without a sample */
+            lh__http_reject(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+            quarantine(h, r);
             lh__http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
             return 1;
         }
     }
+    if (r->route->check)
+        r->route->check(h, r); /* a rejection (415) reads the body for its sample first */
     return 0;
 }
 
@@ -261,9 +361,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         if (!r)
             return MHD_NO;
         *con_cls = r;
-        if (on_headers(h, r, method, url))
+        if (on_headers(h, r, method, url)) {
+            conn_phase(conn, LH__CONN_BUSY);
             return queue(h, r); /* the body, if any, is not read: the connection closes */
-        return MHD_YES;         /* the body follows, or at least the end of the request */
+        }
+        conn_phase(conn, LH__CONN_BODY);
+        return MHD_YES; /* the body follows, or at least the end of the request */
     }
     if (*upload_size && !r->route->write) {
         *upload_size = 0; /* a body on a read: ignored */
@@ -271,12 +374,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (*upload_size) {
         size_t limit = lh_hub_opts(h->hub)->limits.max_payload;
-        if (!r->too_big && limit && r->body.len + *upload_size > limit) {
-            r->too_big = 1;
-            lh_buf_free(&r->body);
+        if (!r->reject && limit && r->received + *upload_size > limit) {
+            lh__http_reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "");
+            r->over_limit = 1; /* the reason, with the true size, once the body is in */
         }
-        if (!r->too_big && lh_buf_append(&r->body, upload, *upload_size) < 0)
+        size_t keep = r->reject ? LH_HTTP_QUARANTINE_SAMPLE : (limit ? limit : SIZE_MAX);
+        if (r->body.len > keep)
+            r->body.len = keep; /* from here on only the sample is kept */
+        size_t take = keep - r->body.len < *upload_size ? keep - r->body.len : *upload_size;
+        if (take && lh_buf_append(&r->body, upload, take) < 0)
             return MHD_NO;
+        r->received += *upload_size;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -294,15 +402,27 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     case LH__REQ_QUEUED:
         return MHD_YES;
     }
-    if (r->too_big) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "body is over the limit of %zu bytes",
-                 lh_hub_opts(h->hub)->limits.max_payload);
-        lh__http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    conn_phase(conn, LH__CONN_BUSY);
+    if (r->over_limit)
+        snprintf(r->why, sizeof(r->why), "body of %zu bytes is over the limit of %zu bytes",
+                 r->received, lh_hub_opts(h->hub)->limits.max_payload);
+    if (r->reject) {
+        char note[96] = "";
+        if (r->received > r->body.len)
+            snprintf(note, sizeof(note), " (quarantined: the first %zu of %zu bytes)", r->body.len,
+                     r->received);
+        size_t n = strlen(r->why);
+        snprintf(r->why + n, sizeof(r->why) - n, "%s", note);
+        quarantine(h, r);
+        lh__http_reply_error(r, r->reject, r->why);
         return queue(h, r);
     }
     if (h->stopping) { /* the hub commits nothing more: do not take what it cannot store */
         lh__http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the hub is shutting down");
+        return queue(h, r);
+    }
+    if (r->route->write && lh_hub_intake_paused(h->hub)) {
+        reply_paused(r);
         return queue(h, r);
     }
     if (!r->route->write) {
@@ -328,9 +448,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     lh__http_req_t *r = *con_cls;
     *con_cls = NULL;
+    conn_phase(conn, LH__CONN_HEADERS); /* a kept-alive connection waits for the next request */
     if (!r)
         return;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -340,6 +460,106 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     r->suspended = 0;
     if (!r->in_hub)
         req_free(r);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+    lh__http_t *h = cls;
+    lh__http_conn_t *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof(*c));
+        if (!c || !ci) { /* untracked: libmicrohttpd's idle timeout still applies */
+            free(c);
+            lh_log_ratelimited("http-conn", LH_LOG_WARN, "http",
+                               "cannot track a connection's deadlines (out of memory)");
+            return;
+        }
+        c->fd = ci->connect_fd;
+        c->phase = LH__CONN_HEADERS;
+        c->since = lh_mono_ns();
+        c->next = h->conns;
+        if (h->conns)
+            h->conns->prev = c;
+        h->conns = c;
+        *socket_context = c;
+        return;
+    }
+    if (!c)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    *socket_context = NULL;
+}
+
+/* Near the connection cap, the connections that have waited longest for their request headers
+ * (EVICT_AFTER_MS at least) make room, oldest first, until CAP_RESERVE places are free again:
+ * slow clients from many addresses then cannot keep a new client out until their deadline. */
+static void
+make_room(lh__http_t *h, int64_t now)
+{
+    int open_n = 0;
+    lh__http_conn_t *oldest = NULL;
+    for (lh__http_conn_t *c = h->conns; c; c = c->next) {
+        open_n += !c->cut;
+        oldest = c; /* the list is newest first */
+    }
+    int evicted = 0;
+    for (lh__http_conn_t *c = oldest; c && open_n >= LH_HTTP_MAX_CONNECTIONS - CAP_RESERVE;
+         c = c->prev) {
+        if (c->cut || c->phase != LH__CONN_HEADERS ||
+            now - c->since < (int64_t)EVICT_AFTER_MS * LH_NS_PER_MS)
+            continue;
+        shutdown(c->fd, SHUT_RDWR);
+        c->cut = 1;
+        open_n--;
+        evicted++;
+    }
+    if (evicted) {
+        lh_hub_count(h->hub, LH_COUNT_HTTP_SLOW_CLOSED, evicted);
+        lh_log_ratelimited("http-evict", LH_LOG_INFO, "http",
+                           "at the cap of %d connections: closed the %d waiting longest for "
+                           "their request headers",
+                           LH_HTTP_MAX_CONNECTIONS, evicted);
+    }
+}
+
+/* Shuts down the connections past their header or body deadline; libmicrohttpd sees the end of
+ * the stream at its next run and closes them. */
+static void
+sweep(lh__http_t *h, int64_t now)
+{
+    int headers = 0, bodies = 0;
+    for (lh__http_conn_t *c = h->conns; c; c = c->next) {
+        if (c->cut || c->phase == LH__CONN_BUSY)
+            continue;
+        int64_t limit = c->phase == LH__CONN_HEADERS ? h->header_timeout_ns : h->body_timeout_ns;
+        if (now - c->since <= limit)
+            continue;
+        shutdown(c->fd, SHUT_RDWR);
+        c->cut = 1;
+        if (c->phase == LH__CONN_HEADERS)
+            headers++;
+        else
+            bodies++;
+    }
+    if (headers + bodies) {
+        lh_hub_count(h->hub, LH_COUNT_HTTP_SLOW_CLOSED, headers + bodies);
+        lh_log_ratelimited("http-deadline", LH_LOG_INFO, "http",
+                           "closed %d connections past the header deadline (%llds) and %d past "
+                           "the body deadline (%llds)",
+                           headers, (long long)(h->header_timeout_ns / LH_NS_PER_SEC), bodies,
+                           (long long)(h->body_timeout_ns / LH_NS_PER_SEC));
+    }
+    make_room(h, now);
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -441,12 +661,13 @@ http_start(void *ctx, lh_hub_t *hub)
     if (rc < 0)
         return rc; /* logged by open_listener() */
     /* the logger first, so that libmicrohttpd logs nothing by itself */
-    h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-                            NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LH_HTTP_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)LH_HTTP_TIMEOUT_S,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LH_HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)LH_HTTP_TIMEOUT_S,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->per_address, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         lh_log(LH_LOG_ERROR, "http", "cannot start the HTTP server on %s", h->listen);
         close(h->listen_fd);
@@ -463,7 +684,12 @@ http_start(void *ctx, lh_hub_t *hub)
         return LH_ETRANSPORT;
     }
     lh_log(LH_LOG_INFO, "http", "listening on %s%s", h->listen,
-           h->token ? " (writes need the bearer token)" : "");
+           h->read_token ? (h->token ? " (writes need the write token, reads the read token)"
+                                     : " (reads need the read token)")
+                         : (h->token ? " (writes and reads need the token)" : ""));
+    if (h->read_token && !h->token)
+        lh_log(LH_LOG_WARN, "http",
+               "a read token but no write token (--http-token-file): HTTP writes are open");
     return 0;
 }
 
@@ -528,10 +754,14 @@ http_done(void *ctx, void *token, const lh_ack_t *acks, size_t n)
 static void
 http_tick(void *ctx, int64_t now_mono_ns)
 {
-    (void)now_mono_ns;
     lh__http_t *h = ctx;
-    if (h->d)
-        run_mhd(h);
+    if (!h->d)
+        return;
+    if (now_mono_ns >= h->next_sweep) {
+        sweep(h, now_mono_ns);
+        h->next_sweep = now_mono_ns + (int64_t)SWEEP_MS * LH_NS_PER_MS;
+    }
+    run_mhd(h);
 }
 
 static void
@@ -590,8 +820,14 @@ http_destroy(void *ctx)
         close(h->listen_fd);
     while (h->reqs)
         req_free(h->reqs);
+    while (h->conns) { /* MHD_stop_daemon() closed them all, notified or not */
+        lh__http_conn_t *c = h->conns;
+        h->conns = c->next;
+        free(c);
+    }
     free(h->listen);
     free(h->token);
+    free(h->read_token);
     free(h);
 }
 
@@ -605,25 +841,54 @@ static const lh_adapter_ops_t http_ops = {
     .tick = http_tick,
     .stop = http_stop,
     .destroy = http_destroy,
+    .serves_while_paused = 1, /* /healthz and /metrics answer while the store cannot commit */
 };
 
+void
+lh_http_opts_default(lh_http_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->listen = "127.0.0.1:7780";
+    o->header_timeout_ns = 10 * LH_NS_PER_SEC;
+    o->body_timeout_ns = 30 * LH_NS_PER_SEC;
+    o->per_address = 64;
+}
+
+static char *
+dup_token(const char *t, int *oom)
+{
+    if (!t || !*t)
+        return NULL;
+    char *d = strdup(t);
+    if (!d)
+        *oom = 1;
+    return d;
+}
+
 int
-lh_http_new(const char *listen, const char *token, const lh_adapter_ops_t **ops, void **ctx)
+lh_http_new(const lh_http_opts_t *o, const lh_adapter_ops_t **ops, void **ctx)
 {
     char host[256], port[8];
-    if (!listen || split_listen(listen, host, sizeof(host), port, sizeof(port)) < 0)
+    if (!o->listen || split_listen(o->listen, host, sizeof(host), port, sizeof(port)) < 0)
+        return LH_EINVAL;
+    if (o->header_timeout_ns <= 0 || o->body_timeout_ns <= 0 || o->per_address == 0)
         return LH_EINVAL;
     lh__http_t *h = calloc(1, sizeof(*h));
     if (!h)
         return LH_ENOMEM;
     h->listen_fd = -1;
     h->epoll_fd = -1;
-    h->listen = strdup(listen);
-    if (token && *token)
-        h->token = strdup(token);
-    if (!h->listen || (token && *token && !h->token)) {
+    h->header_timeout_ns = o->header_timeout_ns;
+    h->body_timeout_ns = o->body_timeout_ns;
+    h->per_address = o->per_address;
+    int oom = 0;
+    h->listen = strdup(o->listen);
+    h->token = dup_token(o->token, &oom);
+    h->read_token = dup_token(o->read_token, &oom);
+    if (!h->listen || oom) {
         free(h->listen);
         free(h->token);
+        free(h->read_token);
         free(h);
         return LH_ENOMEM;
     }
@@ -633,26 +898,62 @@ lh_http_new(const char *listen, const char *token, const lh_adapter_ops_t **ops,
 }
 
 int
-lh_http_read_token_file(const char *path, char **out)
+lh_http_read_token_file(const char *path, char **out, char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        lh_log(LH_LOG_ERROR, "http", "cannot read the token file %s: %s", path, strerror(errno));
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot read the token file %s: %s", path, strerror(errno));
         return LH_EIO;
     }
-    char line[1024];
-    char *got = fgets(line, sizeof(line), f);
-    fclose(f);
-    if (!got)
+    char buf[LH_HTTP_TOKEN_MAX + 1];
+    size_t n = 0;
+    while (n < sizeof(buf)) {
+        ssize_t k = read(fd, buf + n, sizeof(buf) - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            snprintf(why, whylen, "cannot read the token file %s: %s", path, strerror(errno));
+            close(fd);
+            return LH_EIO;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    if (n > LH_HTTP_TOKEN_MAX) {
+        snprintf(why, whylen, "the token file %s is over %d bytes: is it the right file?", path,
+                 LH_HTTP_TOKEN_MAX);
         return LH_EINVAL;
-    char *s = line;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strcspn(s, "\r\n");
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    }
+    if (n > 0 && buf[n - 1] == '\n')
         n--;
-    if (n == 0)
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n == 0) {
+        snprintf(why, whylen, "the token file %s is empty: put the token in it", path);
         return LH_EINVAL;
-    *out = strndup(s, n);
-    return *out ? 0 : LH_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if (ch <= ' ' || ch >= 0x7f) {
+            snprintf(why, whylen,
+                     "the token file %s holds a %s at byte %zu: a bearer token is one line of "
+                     "visible ASCII characters",
+                     path,
+                     ch == '\n' ? "second line"
+                                : (ch == ' ' ? "blank"
+                                             : "control or "
+                                               "non-ASCII byte"),
+                     i + 1);
+            return LH_EINVAL;
+        }
+    }
+    *out = strndup(buf, n);
+    if (!*out) {
+        snprintf(why, whylen, "out of memory reading the token file %s", path);
+        return LH_ENOMEM;
+    }
+    return 0;
 }

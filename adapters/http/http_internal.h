@@ -23,12 +23,13 @@ typedef struct lh__http_req lh__http_req_t;
 typedef struct lh__http_route {
     const char *method; /* "GET" (also answers HEAD) or "POST" */
     const char *path;   /* exact match */
-    int write;          /* needs the bearer token when one is set; has a body */
+    int write;          /* needs the write token when one is set; has a body */
     /* Optional, POST only: looks at the headers before any of the body is read. Returns 0 to go
-     * on, or answers (e.g. 415) and returns 1. */
+     * on, or rejects the request (lh__http_reject(), e.g. 415) and returns 1. */
     int (*check)(lh__http_t *h, lh__http_req_t *r);
     /* The whole request is in: 0 when answered, LH_PENDING when submitted to the hub. */
     int (*handle)(lh__http_t *h, lh__http_req_t *r);
+    int open; /* a read anyone may make (health probes): no read token needed */
 } lh__http_route_t;
 
 typedef enum {
@@ -44,12 +45,15 @@ struct lh__http_req {
     const lh__http_route_t *route;
     lh__req_phase_t phase;
     lh_buf_t body;
-    int too_big;   /* body went over the limit: the rest is discarded, then 413 */
-    int suspended; /* MHD_suspend_connection() in effect */
-    int in_hub;    /* the hub holds this request as a token: done() is still to come */
-    int conn_gone; /* libmicrohttpd is finished with the request */
-    int hint;      /* lh_format_t for lh_hub_submit (the headers go along: ce-* binary mode) */
-    unsigned code; /* the answer */
+    size_t received; /* body bytes read, kept or not */
+    unsigned reject; /* 413 or 415: only a sample of the body is kept, then quarantined */
+    char why[320];   /* the rejection's reason */
+    int over_limit;  /* the body went past max_payload (reject is 413) */
+    int suspended;   /* MHD_suspend_connection() in effect */
+    int in_hub;      /* the hub holds this request as a token: done() is still to come */
+    int conn_gone;   /* libmicrohttpd is finished with the request */
+    int hint;        /* lh_format_t for lh_hub_submit (the headers go along: ce-* binary mode) */
+    unsigned code;   /* the answer */
     lh_buf_t resp;
     const char *ctype;
     const char *hdr_name; /* one extra response header (Allow, WWW-Authenticate) */
@@ -59,9 +63,30 @@ struct lh__http_req {
     lh__http_req_t *prev, *next; /* every live request, for shutdown */
 };
 
+/* One connection, for the header and body deadlines (libmicrohttpd's own timeout is reset by
+ * every byte; these are not). */
+typedef enum {
+    LH__CONN_HEADERS = 0, /* waiting for a request's headers (a new or kept-alive connection) */
+    LH__CONN_BODY,        /* headers in, the body (or the end of the request) being received */
+    LH__CONN_BUSY,        /* the request is in: with the hub or being answered (no deadline) */
+} lh__conn_phase_t;
+
+typedef struct lh__http_conn {
+    int fd;
+    lh__conn_phase_t phase;
+    int64_t since; /* monotonic ns the phase began */
+    int cut;       /* shut down past its deadline */
+    struct lh__http_conn *prev, *next;
+} lh__http_conn_t;
+
 struct lh__http {
     char *listen;
-    char *token; /* NULL: writes are open */
+    char *token;      /* write token; NULL: writes are open */
+    char *read_token; /* NULL: reads are open */
+    int64_t header_timeout_ns, body_timeout_ns;
+    unsigned per_address;
+    lh__http_conn_t *conns; /* every open connection */
+    int64_t next_sweep;     /* monotonic ns of the next deadline check */
     lh_hub_t *hub;
     lh_adapter_t *self;
     struct MHD_Daemon *d;
@@ -82,6 +107,11 @@ int lh__http_reply(lh__http_req_t *r, unsigned code, const char *ctype, const vo
                    size_t len);
 /* Answers {"error":"<msg>"} with code. Returns 0 or LH_ENOMEM. */
 int lh__http_reply_error(lh__http_req_t *r, unsigned code, const char *msg);
+
+/* Rejects the request with code (413, 415) and the reason msg: the body is still read, its first
+ * LH_HTTP_QUARANTINE_SAMPLE bytes kept, and once it is in the request is counted and quarantined
+ * by the hub like any rejection and answered {"error":msg} with code. */
+void lh__http_reject(lh__http_req_t *r, unsigned code, const char *msg);
 
 /* A request header's value, or NULL. */
 const char *lh__http_header(const lh__http_req_t *r, const char *name);

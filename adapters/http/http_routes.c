@@ -136,7 +136,7 @@ check_events(lh__http_t *h, lh__http_req_t *r)
              "application/cloudevents+json, application/cloudevents-batch+json, "
              "application/protobuf, or ce-* headers",
              ct);
-    lh__http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+    lh__http_reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
     return 1;
 }
 
@@ -150,7 +150,7 @@ check_alertmanager(lh__http_t *h, lh__http_req_t *r)
         return 0;
     char msg[160];
     snprintf(msg, sizeof(msg), "unsupported content type '%.80s': use application/json", ct);
-    lh__http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+    lh__http_reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
     return 1;
 }
 
@@ -208,15 +208,54 @@ handle_submit(lh__http_t *h, lh__http_req_t *r)
 
 /* --- reads -------------------------------------------------------------------------------- */
 
+/* {"status":"ok"|"starting"|"degraded"|"stopping"[,"reasons":[...]]} from lh_hub_health(). For
+ * liveness (/healthz) the code is 200 unless the hub is stopping: a degraded or starting hub is
+ * alive and must not be restarted for it. For readiness (/readyz) it is 200 only when ok. */
+static int
+reply_health(lh__http_t *h, lh__http_req_t *r, int readiness)
+{
+    static const char *const names[] = {"ok", "starting", "degraded"};
+    lh_health_t hl;
+    lh_hub_health(h->hub, &hl);
+    const char *status = h->stopping               ? "stopping"
+                         : (unsigned)hl.status < 3 ? names[hl.status]
+                                                   : "degraded";
+    json_t *o = json_pack("{s:s}", "status", status);
+    if (!o)
+        return LH_ENOMEM;
+    if (hl.n_reasons && !h->stopping) {
+        json_t *a = json_array();
+        for (int i = 0; a && i < hl.n_reasons; i++)
+            json_array_append_new(a, jstr(hl.reasons[i]));
+        if (a && hl.n_more) {
+            char more[48];
+            snprintf(more, sizeof(more), "and %d more", hl.n_more);
+            json_array_append_new(a, json_string(more));
+        }
+        json_object_set_new(o, "reasons", a ? a : json_null());
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text)
+        return LH_ENOMEM;
+    unsigned code = MHD_HTTP_OK;
+    if (h->stopping || (readiness && hl.status != LH_HEALTH_OK))
+        code = MHD_HTTP_SERVICE_UNAVAILABLE;
+    int rc = lh__http_reply(r, code, NULL, text, strlen(text));
+    free(text);
+    return rc;
+}
+
 static int
 handle_healthz(lh__http_t *h, lh__http_req_t *r)
 {
-    static const char ok[] = "{\"status\":\"ok\"}";
-    static const char stopping[] = "{\"status\":\"stopping\"}";
-    if (h->stopping)
-        return lh__http_reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, stopping,
-                              sizeof(stopping) - 1);
-    return lh__http_reply(r, MHD_HTTP_OK, NULL, ok, sizeof(ok) - 1);
+    return reply_health(h, r, 0);
+}
+
+static int
+handle_readyz(lh__http_t *h, lh__http_req_t *r)
+{
+    return reply_health(h, r, 1);
 }
 
 static int
@@ -286,11 +325,12 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
 }
 
 const lh__http_route_t lh__http_routes[] = {
-    {"POST", "/v1/events", 1, check_events, handle_submit},
-    {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit},
-    {"GET", "/healthz", 0, NULL, handle_healthz},
-    {"GET", "/metrics", 0, NULL, handle_metrics},
-    {"GET", "/v1/timeline", 0, NULL, handle_timeline},
+    {"POST", "/v1/events", 1, check_events, handle_submit, 0},
+    {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit, 0},
+    {"GET", "/healthz", 0, NULL, handle_healthz, 1},
+    {"GET", "/readyz", 0, NULL, handle_readyz, 1},
+    {"GET", "/metrics", 0, NULL, handle_metrics, 0},
+    {"GET", "/v1/timeline", 0, NULL, handle_timeline, 0},
     /* later: GET /v1/audit, /v1/deployed, /v1/dora, and the page at / */
-    {NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, 0},
 };

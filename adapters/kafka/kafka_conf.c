@@ -298,6 +298,7 @@ lh__kafka_note_down(lh__kafka_state_t *st, const char *reason)
     if (st->down)
         return;
     st->down = 1;
+    snprintf(st->down_reason, sizeof(st->down_reason), "%s", reason);
     lh_log(LH_LOG_WARN, COMPONENT,
            "%s: all brokers are down (%s); retrying in the background, other inputs keep "
            "working",
@@ -311,6 +312,15 @@ lh__kafka_note_up(lh__kafka_state_t *st)
         return;
     st->down = 0;
     lh_log(LH_LOG_INFO, COMPONENT, "%s: brokers reachable again", st->what);
+}
+
+int
+lh__kafka_health(const lh__kafka_state_t *st, char *why, size_t whylen)
+{
+    if (!st->down)
+        return LH_HEALTH_OK;
+    snprintf(why, whylen, "brokers unreachable (%s)", st->down_reason);
+    return LH_HEALTH_DEGRADED;
 }
 
 static void

@@ -621,6 +621,12 @@ kin_destroy(void *ctx)
     free(k);
 }
 
+static int
+kin_health(void *ctx, char *why, size_t whylen)
+{
+    return lh__kafka_health(&((kin_t *)ctx)->st, why, whylen);
+}
+
 static const lh_adapter_ops_t kin_ops = {
     .name = "kafka-in",
     .start = kin_start,
@@ -631,6 +637,7 @@ static const lh_adapter_ops_t kin_ops = {
     .tick = kin_tick,
     .stop = kin_stop,
     .destroy = kin_destroy,
+    .health = kin_health,
 };
 
 /* Creates one consumer whose queue signals the pipe. */

@@ -51,11 +51,15 @@ typedef struct lh__kafka_state {
     int quiet;        /* a one-shot client (send): librdkafka's warnings and errors are not
                        * logged but kept in last_error, for the one line the CLI prints */
     char last_error[256];
+    char down_reason[160]; /* librdkafka's words when all brokers went down (health) */
 } lh__kafka_state_t;
 
 /* Broker reachability: logs once when all brokers go down and once when they are back. */
 void lh__kafka_note_down(lh__kafka_state_t *st, const char *reason);
 void lh__kafka_note_up(lh__kafka_state_t *st);
+/* The adapters' health op (adapter.h): degraded from "all brokers down" until they are seen
+ * back (a message consumed or delivered), with librdkafka's reason. */
+int lh__kafka_health(const lh__kafka_state_t *st, char *why, size_t whylen);
 
 /* A non-blocking pipe; drain reads everything buffered. Return 0 / LH_EIO. */
 int lh__kafka_pipe(int fds[2]);

@@ -169,6 +169,12 @@ kout_destroy(void *ctx)
     free(o);
 }
 
+static int
+kout_health(void *ctx, char *why, size_t whylen)
+{
+    return lh__kafka_health(&((kout_t *)ctx)->st, why, whylen);
+}
+
 static const lh_adapter_ops_t kout_ops = {
     .name = "kafka-out",
     .start = kout_start,
@@ -179,6 +185,7 @@ static const lh_adapter_ops_t kout_ops = {
     .tick = kout_tick,
     .stop = kout_stop,
     .destroy = kout_destroy,
+    .health = kout_health,
 };
 
 int

@@ -42,6 +42,7 @@ typedef enum {
     LH_M_KAFKA_PRODUCE_ERRORS_TOTAL, /* loophub_kafka_produce_errors_total */
     LH_M_KAFKA_CONSUME_ERRORS_TOTAL, /* loophub_kafka_consume_errors_total */
     LH_M_HTTP_RESPONSES_TOTAL,       /* loophub_http_responses_total{code} */
+    LH_M_HTTP_SLOW_CLOSED_TOTAL,     /* loophub_http_slow_closed_total */
     LH_M_WAL_CHECKPOINTS_TOTAL,      /* loophub_wal_checkpoints_total{mode}: set at scrape time */
     LH_M_WAL_WRITER_WAITS_TOTAL,     /* loophub_wal_writer_waits_total{reason}: set at scrape */
     /* gauges (set at scrape time, except the start time) */

@@ -67,6 +67,11 @@ void lh_outbox_publish(lh_outbox_t *ob);
 void lh_outbox_alert_done(lh_outbox_t *ob, int sink, int64_t seq);
 void lh_outbox_alert_failed(lh_outbox_t *ob, int sink, int64_t seq);
 
+/* Calls fn with each sink's name and its backlog (alerts not yet delivered to it; a sink whose
+ * backlog cannot be read is left out). For health reports. */
+typedef void (*lh_outbox_pending_fn)(const char *sink, int64_t pending, void *arg);
+void lh_outbox_each_pending(lh_outbox_t *ob, lh_outbox_pending_fn fn, void *arg);
+
 /* Appends the family loophub_outbox_sink_pending{sink} (HELP, TYPE, one sample per sink) in
  * Prometheus text format, and gives the largest backlog in *most. Returns 0 or LH_ENOMEM. */
 int lh_outbox_metrics(lh_outbox_t *ob, lh_buf_t *out, int64_t *most);

@@ -142,6 +142,10 @@ sqlite3 *lh__store_db(lh_store_t *st);
  * since open: a cache over rows read inside a transaction must be dropped when this changes. */
 uint64_t lh__store_discards(const lh_store_t *st);
 
+/* SQLite's primary result code (SQLITE_FULL, SQLITE_READONLY, ...) of the last statement that
+ * failed since open, 0 when none did; *msg gets its message (owned by st). For health reports. */
+int lh__store_last_error(const lh_store_t *st, const char **msg);
+
 /* Schema version this binary writes (PRAGMA user_version). */
 int lh_store_schema_version(void);
 

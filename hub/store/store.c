@@ -75,6 +75,8 @@ lh__store_sql_fail(lh_store_t *st, int rc, const char *what)
 {
     lh_log(LH_LOG_ERROR, COMPONENT, "%s: %s: %s (sqlite %d)", st->path, what,
            sqlite3_errmsg(st->db), rc);
+    st->last_err = rc & 0xff;
+    snprintf(st->last_msg, sizeof(st->last_msg), "%s", sqlite3_errmsg(st->db));
     if (st->in_txn) {
         st->txn_failed = 1;
         if (sqlite3_get_autocommit(st->db)) {
@@ -143,6 +145,13 @@ sqlite3 *
 lh__store_db(lh_store_t *st)
 {
     return st->db;
+}
+
+int
+lh__store_last_error(const lh_store_t *st, const char **msg)
+{
+    *msg = st->last_msg;
+    return st->last_err;
 }
 
 uint64_t

@@ -55,13 +55,15 @@ struct lh_store {
     ino_t ino;
     int in_txn;
     int txn_failed;
-    uint64_t discards; /* transactions whose writes were discarded (lh__store_discards) */
+    int last_err;       /* SQLite's primary code of the last failed statement, 0: none */
+    char last_msg[160]; /* and its message (lh__store_last_error) */
+    uint64_t discards;  /* transactions whose writes were discarded (lh__store_discards) */
     /* the quarantine's size, known as of q_discards (reread when a discard made it stale) */
     int64_t q_max_rows, q_max_bytes;
     int64_t q_rows, q_bytes, q_evicted;
     uint64_t q_discards;
     int q_known;
-    int64_t busy_t0;   /* when the running statement first found the database locked */
+    int64_t busy_t0; /* when the running statement first found the database locked */
     sqlite3_stmt *stmt[S_COUNT];
     dedupe_t dd;
     struct lh__store_ckpt *ck; /* NULL when read-only */

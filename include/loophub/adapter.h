@@ -95,7 +95,21 @@ typedef struct lh_adapter_ops {
      * destroyed while the store refused the batch): free it and acknowledge nothing, so a
      * reliable sender sends again. Called instead of done(), before destroy(). */
     void (*forget)(void *ctx, void *token);
+    /* Optional: this adapter's own health for lh_hub_health() (hub.h): LH_HEALTH_OK, or
+     * LH_HEALTH_STARTING / LH_HEALTH_DEGRADED with a one-line reason in why (say "brokers
+     * unreachable"), which the hub prefixes with the adapter's name. Cheap and non-blocking: it
+     * runs on every health request. */
+    int (*health)(void *ctx, char *why, size_t whylen);
+    /* Non-zero: the hub keeps polling this adapter (pollitems, read, tick) while intake is paused
+     * because the store cannot commit, so that it can answer what is no write (HTTP /healthz,
+     * /metrics). Its read() must then submit nothing: lh_hub_intake_paused() (hub.h) says when. */
+    int serves_while_paused;
 } lh_adapter_ops_t;
+
+/* The states lh_hub_health() and the health op report. */
+#define LH_HEALTH_OK 0
+#define LH_HEALTH_STARTING 1
+#define LH_HEALTH_DEGRADED 2
 
 /* Registers an adapter with the hub; the hub owns ctx from now on (destroy() frees it).
  * sink: for an output adapter (ops->publish set), the sink name its done marks are kept under
@@ -132,6 +146,7 @@ typedef enum {
     LH_COUNT_ZMQ_ACKS_DROPPED,     /* loophub_zmq_router_acks_dropped_total */
     LH_COUNT_KAFKA_PRODUCE_ERRORS, /* loophub_kafka_produce_errors_total */
     LH_COUNT_KAFKA_CONSUME_ERRORS, /* loophub_kafka_consume_errors_total */
+    LH_COUNT_HTTP_SLOW_CLOSED,     /* loophub_http_slow_closed_total */
     LH_COUNT__COUNT
 } lh_count_t;
 

@@ -47,6 +47,8 @@ typedef struct lh_hub_opts {
                                        * alert (default 10m; 0: never join) */
     int max_suspects;                 /* suspects an alert lists; the others are counted
                                        * (default 10, 1..1000) */
+    int64_t sink_behind;              /* a sink with more alerts than this not yet delivered
+                                       * makes the hub degraded (default 1000) */
     int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */
     int64_t quarantine_max_bytes;     /* (defaults 100,000 rows, 256 MiB) */
     /* Privacy scrubbing before anything is stored, quarantined, logged or published (README.md,
@@ -116,6 +118,27 @@ typedef struct lh_submit {
  * ack per event the message held. Returns 0, or LH_ENOMEM: then the hub has kept nothing of the
  * message and done() is never called for the token (the adapter still owns it). */
 int lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m);
+
+/* The hub's health, for /healthz-style probes. status is LH_HEALTH_OK, LH_HEALTH_STARTING
+ * (the loop has not run its first turn, or an adapter is still starting) or LH_HEALTH_DEGRADED
+ * (it takes or delivers less than it should), with one line per reason: "store full: <SQLite's
+ * message>", "store read-only: ...", "store cannot commit: ..." (intake paused), "sink <name>
+ * behind: N alerts not delivered" (over opts.sink_behind), "<adapter>: <why>" from an adapter's
+ * health op. Degraded wins over starting. Reasons past LH_HEALTH_MAX_REASONS are counted in
+ * n_more. Cheap enough for every probe; never blocks. */
+#define LH_HEALTH_MAX_REASONS 8
+typedef struct lh_health {
+    int status;
+    int n_reasons;
+    int n_more;
+    char reasons[LH_HEALTH_MAX_REASONS][192];
+} lh_health_t;
+
+void lh_hub_health(lh_hub_t *hub, lh_health_t *out);
+
+/* Non-zero while intake is paused (the store cannot commit; the batch in hand is retried every
+ * second): an adapter serving while paused (adapter.h, serves_while_paused) submits nothing. */
+int lh_hub_intake_paused(lh_hub_t *hub);
 
 /* Appends the hub's counters and the store's gauges to out in Prometheus text format. Returns 0
  * or LH_ENOMEM. */

@@ -9,9 +9,11 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "ithub.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
 
 #define CONFORMANCE_DIR LH_TEST_DATA "/conformance"
@@ -417,7 +420,18 @@ START_TEST(test_bearer_token)
     ck_assert_msg(strstr(r.body, "\"accepted\":[\"auth-1\"]"), "%s", r.body);
     free(r.body);
 
-    r = curl_req(&h, "GET", "/healthz", NULL, NULL, 0, 0); /* reads stay open */
+    r = curl_req(&h, "GET", "/healthz", NULL, NULL, 0, 0); /* the probes stay open */
+    ASSERT_CODE(r, 200);
+    free(r.body);
+    /* with no read token of its own, the token guards the reads too */
+    r = curl_req(&h, "GET", "/v1/timeline?deploy=D-auth-1", NULL, NULL, 0, 0);
+    ASSERT_CODE(r, 401);
+    free(r.body);
+    r = curl_req(&h, "GET", "/metrics", NULL, NULL, 0, 0);
+    ASSERT_CODE(r, 401);
+    free(r.body);
+    const char *auth[] = {"Authorization: Bearer " TOKEN, NULL};
+    r = curl_req(&h, "GET", "/v1/timeline?deploy=D-auth-1", auth, NULL, 0, 0);
     ASSERT_CODE(r, 200);
     free(r.body);
     free(ev);
@@ -624,6 +638,506 @@ START_TEST(test_address_in_use)
 }
 END_TEST
 
+/* --- tokens -------------------------------------------------------------------------------- */
+
+#define READ_TOKEN "r3ad-t0ken"
+
+static void
+expect_code(lh_it_hub_t *h, const char *method, const char *path, const char *auth, int code)
+{
+    char hdr[160];
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", auth ? auth : "");
+    const char *hdrs[] = {"Content-Type: application/json", hdr, NULL};
+    const char *none[] = {"Content-Type: application/json", NULL};
+    char *ev = strcmp(method, "POST") == 0 ? event_json("tok-1", "deploy", "api") : NULL;
+    resp_t r = curl_req(h, method, path, auth ? hdrs : none, ev, 0, 0);
+    ck_assert_msg(r.code == code, "%s %s with %s: HTTP %d, expected %d: %s", method, path,
+                  auth ? auth : "no token", r.code, code, r.body);
+    free(r.body);
+    free(ev);
+}
+
+START_TEST(test_read_and_write_tokens)
+{
+    lh_it_hub_t h;
+    char *dir = lh_test_tmpdir();
+    char wpath[600], rpath[600];
+    snprintf(wpath, sizeof(wpath), "%s/write", dir);
+    snprintf(rpath, sizeof(rpath), "%s/read", dir);
+    /* the trailing newlines (\n, \r\n) are not part of the tokens */
+    ck_assert_int_eq(lh_test_write_file(wpath, TOKEN "\n", strlen(TOKEN) + 1), 0);
+    ck_assert_int_eq(lh_test_write_file(rpath, READ_TOKEN "\r\n", strlen(READ_TOKEN) + 2), 0);
+    const char *extra[] = {"--http-token-file", wpath, "--http-read-token-file", rpath, NULL};
+    hub_start(&h, extra);
+    /* every GET but the probes needs the read token */
+    static const char *const guarded[] = {"/v1/timeline?deploy=D-tok-1", "/metrics"};
+    for (int i = 0; i < 2; i++) {
+        expect_code(&h, "GET", guarded[i], NULL, 401);
+        expect_code(&h, "GET", guarded[i], "nope", 401);
+        expect_code(&h, "GET", guarded[i], READ_TOKEN "x", 401);
+        expect_code(&h, "GET", guarded[i], TOKEN, 401); /* the write token does not read */
+    }
+    expect_code(&h, "GET", "/healthz", NULL, 200);
+    expect_code(&h, "GET", "/readyz", NULL, 200);
+    /* writes: not with the read token */
+    expect_code(&h, "POST", "/v1/events", READ_TOKEN, 403);
+    expect_code(&h, "POST", "/v1/events", NULL, 401);
+    expect_code(&h, "POST", "/v1/events", TOKEN, 202);
+    expect_code(&h, "GET", "/v1/timeline?deploy=D-tok-1", READ_TOKEN, 200);
+    expect_code(&h, "GET", "/metrics", READ_TOKEN, 200);
+    lh_it_hub_stop(&h);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* `loophub run` with a token file: exits 1 with stderr naming the file and what is wrong. */
+static void
+expect_token_file_refused(const char *option, const char *content, size_t len, const char *want)
+{
+    char *dir = lh_test_tmpdir();
+    char db[600], path[600], listen_s[64];
+    snprintf(db, sizeof(db), "%s/hub.db", dir);
+    snprintf(path, sizeof(path), "%s/token", dir);
+    ck_assert_int_eq(lh_test_write_file(path, content, len), 0);
+    snprintf(listen_s, sizeof(listen_s), "127.0.0.1:%d", lh_test_free_port());
+    char *pull = lh_test_endpoint(), *router = lh_test_endpoint(), *pub = lh_test_endpoint();
+    const char *argv[] = {
+        lh_test_loophub_bin(), "run",  "--db",      db,  "--http", listen_s, "--zmq-pull", pull,
+        "--zmq-router",        router, "--zmq-pub", pub, option,   path,     NULL};
+    char *err = NULL;
+    int st = lh_test_run(argv, NULL, NULL, &err, 20000);
+    ck_assert_msg(st == 1, "exit %d, stderr: %s", st, err ? err : "");
+    ck_assert_msg(err && strstr(err, path) && strstr(err, want), "stderr lacks '%s': %s", want,
+                  err ? err : "");
+    free(err);
+    free(pull);
+    free(router);
+    free(pub);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+
+START_TEST(test_token_file_errors)
+{
+    expect_token_file_refused("--http-token-file", "", 0, "is empty");
+    expect_token_file_refused("--http-read-token-file", "\n", 1, "is empty");
+    static char big[5000];
+    memset(big, 'a', sizeof(big));
+    /* once silently cut to its first 1023 bytes */
+    expect_token_file_refused("--http-token-file", big, sizeof(big), "is over 4096 bytes");
+    expect_token_file_refused("--http-token-file", "one\ntwo\n", 8, "second line");
+}
+END_TEST
+
+/* --- rejections at the door ---------------------------------------------------------------- */
+
+static int64_t
+db_int(const char *db, const char *sql)
+{
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(db, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(c));
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    return v;
+}
+
+/* The value of one sample of /metrics (name{labels} as written), -1 when absent. */
+static long long
+metric_of(lh_it_hub_t *h, const char *sample)
+{
+    resp_t r = curl_req(h, "GET", "/metrics", NULL, NULL, 0, 0);
+    ASSERT_CODE(r, 200);
+    char pat[200];
+    snprintf(pat, sizeof(pat), "\n%s ", sample);
+    const char *p = strstr(r.body, pat);
+    long long v = p ? atoll(p + strlen(pat)) : -1;
+    free(r.body);
+    return v;
+}
+
+/* 413 and 415 are rejections like any other: counted and quarantined, with at most the first
+ * 4096 bytes of the body. */
+START_TEST(test_413_415_counted_and_quarantined)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--max-payload", "6000", NULL};
+    hub_start(&h, extra);
+    char big[9001];
+    memset(big, ' ', sizeof(big) - 1);
+    big[0] = '[';
+    big[sizeof(big) - 2] = ']';
+    big[sizeof(big) - 1] = 0;
+    const char *ct[] = {"Content-Type: application/json", NULL};
+    resp_t r = curl_req(&h, "POST", "/v1/events", ct, big, 1, 0); /* chunked: cut at the limit */
+    ASSERT_CODE(r, 413);
+    ck_assert_msg(strstr(r.body, "body of 9000 bytes is over the limit of 6000 bytes") &&
+                      strstr(r.body, "the first 4096 of 9000 bytes"),
+                  "%s", r.body);
+    free(r.body);
+    r = curl_req(&h, "POST", "/v1/events", ct, big, 0, 0); /* Content-Length: 9000 */
+    ASSERT_CODE(r, 413);
+    free(r.body);
+    r = post(&h, "/v1/events", "text/csv", "a,b,c\n");
+    ASSERT_CODE(r, 415);
+    free(r.body);
+    ck_assert_int_eq(metric_of(&h, "loophub_rejected_total{reason=\"decode\"}"), 3);
+    ck_assert_int_eq(metric_of(&h, "loophub_http_responses_total{code=\"413\"}"), 2);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE origin LIKE 'http:%'"), 3);
+    /* the chunked body: its first 4096 bytes; the declared one: never read; the 415: whole */
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE length(payload) = 4096 "
+                                  "AND reason LIKE 'body of 9000 bytes%'"),
+                     1);
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE "
+                                  "coalesce(length(payload), 0) = 0 AND reason LIKE '%9000%'"),
+                     1);
+    ck_assert_int_eq(db_int(h.db, "SELECT count(*) FROM quarantine WHERE CAST(payload AS TEXT) = "
+                                  "'a,b,c' || char(10) AND reason LIKE 'unsupported content%'"),
+                     1);
+    lh_it_hub_fini(&h);
+}
+END_TEST
+
+/* --- slow clients --------------------------------------------------------------------------- */
+
+/* A connection to the hub from the loopback address from ("127.0.0.2": the hub sees another
+ * client address), non-blocking once connected; -1 when refused. */
+static int
+connect_from(int port, const char *from)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in b = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, from, &b.sin_addr), 1);
+    ck_assert_msg(bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0, "bind %s: %s", from,
+                  strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+#define N_SLOW 300
+
+/* A client sending its request one byte every TRICKLE_MS: it never idles long enough for an
+ * idle timeout. */
+typedef struct {
+    int fd;
+    const char *req; /* what it trickles (more than it will ever get to send) */
+    size_t off;
+    int64_t closed_ms; /* since the start, when the hub closed it; -1 while open */
+} slow_t;
+
+#define TRICKLE_MS 100
+
+static const char slow_headers[] =
+    "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: "
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char slow_body[] =
+    "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: "
+    "application/json\r\nContent-Length: 100000\r\n\r\n[          "
+    "                                                                  "
+    "                                                                  ";
+#define SLOW_BODY_HEADERS 93 /* sent at once: the headers of slow_body */
+
+/* One trickle round: a byte each from the open ones, and notes those the hub closed. Returns how
+ * many are still open. */
+static int
+trickle(slow_t *c, int n, int64_t t0)
+{
+    int open_n = 0;
+    for (int i = 0; i < n; i++) {
+        if (c[i].closed_ms >= 0)
+            continue;
+        char buf[512];
+        ssize_t k = recv(c[i].fd, buf, sizeof(buf), 0);
+        int gone = k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        if (!gone && c[i].req[c[i].off]) {
+            k = send(c[i].fd, c[i].req + c[i].off, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (k == 1)
+                c[i].off++;
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                gone = 1;
+        }
+        if (gone) {
+            c[i].closed_ms = (lh_mono_ns() - t0) / LH_NS_PER_MS;
+            close(c[i].fd);
+        } else {
+            open_n++;
+        }
+    }
+    return open_n;
+}
+
+static void
+slow_open(slow_t *c, int n, int port, const char *from, int bodies)
+{
+    for (int i = 0; i < n; i++) {
+        c[i].fd = connect_from(port, from);
+        ck_assert_int_ge(c[i].fd, 0);
+        c[i].closed_ms = -1;
+        c[i].off = 0;
+        c[i].req = i < bodies ? slow_body : slow_headers;
+        if (i < bodies) {
+            ck_assert_int_eq(send(c[i].fd, slow_body, SLOW_BODY_HEADERS, MSG_NOSIGNAL),
+                             SLOW_BODY_HEADERS);
+            c[i].off = SLOW_BODY_HEADERS;
+        }
+    }
+}
+
+/* A request sent whole on a non-blocking socket; its answer is read by answer_in(). */
+static int
+request_start(int port, const char *from)
+{
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    int fd = connect_from(port, from);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(req) - 1));
+    return fd;
+}
+
+/* 1 once fd holds the start of an HTTP 200 answer. */
+static int
+answer_in(int fd)
+{
+    char buf[64] = "";
+    ssize_t k = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK);
+    return k >= 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+/* 300 connections trickling a byte every 100 ms, 30 of them in their body: each is closed by its
+ * deadline (headers 1 s, body 2 s) although it never stops sending, and a normal client is
+ * answered meanwhile, as soon as the first are closed (all 256 connections are taken before). */
+START_TEST(test_slow_clients_closed_by_deadline)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--http-header-timeout",
+                           "1s",
+                           "--http-body-timeout",
+                           "2s",
+                           "--http-per-address",
+                           "1000",
+                           NULL};
+    hub_start(&h, extra);
+    static slow_t c[N_SLOW];
+    int64_t t0 = lh_mono_ns();
+    slow_open(c, N_SLOW, h.http_port, "127.0.0.1", 30);
+    int normal = request_start(h.http_port, "127.0.0.1");
+    int64_t answered_ms = -1, end = t0 + 10 * LH_NS_PER_SEC;
+    int open_n = N_SLOW;
+    while (lh_mono_ns() < end && (open_n > 0 || answered_ms < 0)) {
+        open_n = trickle(c, N_SLOW, t0);
+        if (answered_ms < 0 && answer_in(normal))
+            answered_ms = (lh_mono_ns() - t0) / LH_NS_PER_MS;
+        poll(NULL, 0, TRICKLE_MS);
+    }
+    close(normal);
+    int64_t last = 0;
+    for (int i = 0; i < N_SLOW; i++)
+        last = c[i].closed_ms > last ? c[i].closed_ms : last;
+    ck_assert_msg(open_n == 0, "%d slow connections still open after 10 s", open_n);
+    /* the last ones waited in the backlog for the first 256 to go: two deadlines at most */
+    ck_assert_msg(last < 5000, "the last slow connection was closed after %lld ms",
+                  (long long)last);
+    ck_assert_msg(answered_ms >= 0 && answered_ms < 3000,
+                  "a normal request was answered after %lld ms", (long long)answered_ms);
+    fprintf(stderr,
+            "slow clients: normal request answered after %lld ms, last slow one closed "
+            "after %lld ms\n",
+            (long long)answered_ms, (long long)last);
+    ck_assert_msg(healthz_ok(&h), "the hub stopped answering");
+    ck_assert_int_eq(metric_of(&h, "loophub_http_slow_closed_total"), N_SLOW);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* The deadlines far off (10 s) and no per-address cap to speak of (as with slow clients from
+ * many addresses): 300 trickling connections take every place, yet a normal client is answered
+ * within about a second, because the ones waiting longest for their headers make room. */
+START_TEST(test_slow_clients_make_room_at_the_cap)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--http-per-address", "1000", NULL};
+    hub_start(&h, extra);
+    static slow_t c[N_SLOW];
+    int64_t t0 = lh_mono_ns();
+    slow_open(c, N_SLOW, h.http_port, "127.0.0.1", 0);
+    int normal = request_start(h.http_port, "127.0.0.1");
+    int64_t answered_ms = -1, end = t0 + 8 * LH_NS_PER_SEC;
+    while (answered_ms < 0 && lh_mono_ns() < end) {
+        trickle(c, N_SLOW, t0);
+        if (answer_in(normal))
+            answered_ms = (lh_mono_ns() - t0) / LH_NS_PER_MS;
+        else
+            poll(NULL, 0, 20);
+    }
+    close(normal);
+    ck_assert_msg(answered_ms >= 0 && answered_ms < 3000,
+                  "a normal request was answered after %lld ms (the header deadline is 10 s)",
+                  (long long)answered_ms);
+    fprintf(stderr, "at the cap: normal request answered after %lld ms\n", (long long)answered_ms);
+    for (int i = 0; i < N_SLOW; i++)
+        if (c[i].closed_ms < 0)
+            close(c[i].fd);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* 300 trickling connections from one address get 8 (the per-address cap); the others are
+ * closed at once, and a client at another address is answered at once although the 8 hold on. */
+START_TEST(test_per_address_cap)
+{
+    lh_it_hub_t h;
+    const char *extra[] = {"--http-per-address", "8", NULL};
+    hub_start(&h, extra);
+    static slow_t c[N_SLOW];
+    int64_t t0 = lh_mono_ns();
+    slow_open(c, N_SLOW, h.http_port, "127.0.0.2", 0);
+    int open_n = N_SLOW;
+    int64_t end = t0 + 5 * LH_NS_PER_SEC;
+    while (open_n > 8 && lh_mono_ns() < end) {
+        open_n = trickle(c, N_SLOW, t0);
+        poll(NULL, 0, 20);
+    }
+    ck_assert_int_eq(open_n, 8);
+    int64_t t1 = lh_mono_ns();
+    int normal = request_start(h.http_port, "127.0.0.1");
+    int answered = 0;
+    end = t1 + 2 * LH_NS_PER_SEC;
+    while (!answered && lh_mono_ns() < end) {
+        open_n = trickle(c, N_SLOW, t0);
+        answered = answer_in(normal);
+        if (!answered)
+            poll(NULL, 0, 5);
+    }
+    int64_t ms = (lh_mono_ns() - t1) / LH_NS_PER_MS;
+    close(normal);
+    ck_assert_msg(answered && ms < 500, "another client waited %lld ms", (long long)ms);
+    ck_assert_int_eq(open_n, 8); /* the capped ones are still there, trickling */
+    fprintf(stderr, "per-address cap: another address answered after %lld ms\n", (long long)ms);
+    for (int i = 0; i < N_SLOW; i++)
+        if (c[i].closed_ms < 0)
+            close(c[i].fd);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* --- crash during ingest --------------------------------------------------------------------- */
+
+/* A sender: POSTs one event per connection until the hub is gone, appending the id of each one
+ * answered 202 to acked (a line each). */
+static void
+sender(int port, int who, const char *acked)
+{
+    int out = open(acked, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (out < 0)
+        _exit(2);
+    for (int i = 0;; i++) {
+        char id[32], req[1024];
+        snprintf(id, sizeof(id), "k%d-%d", who, i);
+        char *ev = event_json(id, "deploy", "api");
+        int n = snprintf(req, sizeof(req),
+                         "POST /v1/events HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                         strlen(ev), ev);
+        free(ev);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+            _exit(0); /* the hub is gone */
+        if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+            _exit(0);
+        char ans[512];
+        size_t got = 0;
+        ssize_t k;
+        while (got < sizeof(ans) - 1 && (k = recv(fd, ans + got, sizeof(ans) - 1 - got, 0)) > 0)
+            got += (size_t)k;
+        ans[got] = 0;
+        close(fd);
+        if (strncmp(ans, "HTTP/1.1 202", 12) != 0)
+            _exit(0); /* no answer: killed in flight */
+        char line[40];
+        int ln = snprintf(line, sizeof(line), "%s\n", id);
+        if (write(out, line, (size_t)ln) != ln)
+            _exit(3);
+    }
+}
+
+typedef struct {
+    char paths[4][640];
+    int want;
+} acked_t;
+
+static int
+acked_enough(void *arg)
+{
+    acked_t *a = arg;
+    int n = 0;
+    for (int i = 0; i < 4; i++)
+        n += lh_test_file_count(a->paths[i], "\n");
+    return n >= a->want;
+}
+
+/* SIGKILL while four clients post events: after a restart on the same store, every event that
+ * was answered 202 is there, exactly once. */
+START_TEST(test_kill9_during_ingest_keeps_every_202)
+{
+    lh_it_hub_t h;
+    hub_start(&h, NULL);
+    acked_t a = {.want = 200};
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(a.paths[i], sizeof(a.paths[i]), "%s/acked.%d", h.dir, i);
+        kids[i] = fork();
+        ck_assert_int_ge(kids[i], 0);
+        if (kids[i] == 0)
+            sender(h.http_port, i, a.paths[i]);
+    }
+    ck_assert_msg(lh_test_wait_for(acked_enough, &a, 30000), "the senders got no 200 acks");
+    ck_assert_int_eq(lh_test_stop(h.pid, SIGKILL, 5000), 128 + SIGKILL);
+    h.pid = 0;
+    for (int i = 0; i < 4; i++) {
+        int st;
+        ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sender %d: status %d", i, st);
+    }
+    lh_it_hub_run(&h, NULL); /* the same store: recovery */
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        char *ids = lh_test_read_file(a.paths[i], NULL);
+        ck_assert_ptr_nonnull(ids);
+        for (char *save = NULL, *id = strtok_r(ids, "\n", &save); id;
+             id = strtok_r(NULL, "\n", &save)) {
+            char sql[128];
+            snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE id = '%s'", id);
+            ck_assert_msg(db_int(h.db, sql) == 1,
+                          "event %s was answered 202 but is stored %lld "
+                          "times",
+                          id, (long long)db_int(h.db, sql));
+            total++;
+        }
+        free(ids);
+    }
+    ck_assert_int_ge(total, 200);
+    ck_assert_int_ge(db_int(h.db, "SELECT count(*) FROM events"), total);
+    lh_it_hub_fini(&h);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -643,6 +1157,13 @@ http_suite(void)
         {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving, 0, 0},
         {"shutdown_with_open_requests", test_shutdown_with_open_requests, 0, 0},
         {"address_in_use", test_address_in_use, 0, 0},
+        {"read_and_write_tokens", test_read_and_write_tokens, 0, 0},
+        {"token_file_errors", test_token_file_errors, 0, 0},
+        {"413_415_counted_and_quarantined", test_413_415_counted_and_quarantined, 0, 0},
+        {"slow_clients_closed_by_deadline", test_slow_clients_closed_by_deadline, 0, 0},
+        {"per_address_cap", test_per_address_cap, 0, 0},
+        {"slow_clients_make_room_at_the_cap", test_slow_clients_make_room_at_the_cap, 0, 0},
+        {"kill9_during_ingest_keeps_every_202", test_kill9_during_ingest_keeps_every_202, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
     return s;

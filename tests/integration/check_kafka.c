@@ -17,10 +17,12 @@
  * condition, checked at a pace that suits its cost (a store query in-process every few ms, a
  * kcat run every half second) so the checks do not starve the hubs of CPU.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -511,6 +514,8 @@ struct hub {
     const char *bootstrap;
     char *router;          /* ROUTER endpoint, NULL: off */
     const char *batch_max; /* NULL: the default */
+    int http_port;         /* HTTP on 127.0.0.1, 0: off */
+    char http[32];
 };
 
 /* Writes the hub's config: test-friendly librdkafka settings in [kafka] (the mock makes a
@@ -556,7 +561,7 @@ hub_start(hub_t *h)
                             "--zmq-pub",
                             "off",
                             "--http",
-                            "off",
+                            h->http_port ? h->http : "off",
                             "--alerts-format",
                             "json",
                             "--log-level",
@@ -566,6 +571,8 @@ hub_start(hub_t *h)
                             "--kafka-hub-name",
                             h->name};
     int argc = 22;
+    if (h->http_port)
+        snprintf(h->http, sizeof(h->http), "127.0.0.1:%d", h->http_port);
     if (h->batch_max) {
         argv[argc++] = "--batch-max";
         argv[argc++] = h->batch_max;
@@ -1125,6 +1132,50 @@ zmq_send_ok(hub_t *h, const char *const fields[])
 #define DOWN_SERVICES 5
 #define DOWN_NOISE 1500
 
+/* GET path from the hub's HTTP listener into out (status line, headers, body); 0 when no answer
+ * came within 2 s. */
+static int
+http_get(const hub_t *h, const char *path, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->http_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    out[0] = 0;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(fd);
+        return 0;
+    }
+    char req[256];
+    int n =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    size_t got = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (got < cap - 1 && poll(&p, 1, 2000) == 1) {
+        ssize_t k = recv(fd, out + got, cap - 1 - got, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    out[got] = 0;
+    close(fd);
+    return got > 0;
+}
+
+typedef struct {
+    const hub_t *h;
+    char ans[4096];
+} ready_wait_t;
+
+static int
+ready_again(void *arg)
+{
+    ready_wait_t *w = arg;
+    return http_get(w->h, "/readyz", w->ans, sizeof(w->ans)) &&
+           strncmp(w->ans, "HTTP/1.1 200", 12) == 0;
+}
+
 START_TEST(test_brokers_down_at_start_and_mid_run)
 {
     mock_t m;
@@ -1136,8 +1187,17 @@ START_TEST(test_brokers_down_at_start_and_mid_run)
 
     /* every broker down at start: not fatal, and ZeroMQ keeps serving */
     mock_cmd(&m, "down -1");
+    h.http_port = lh_test_free_port();
     hub_start(&h);
     wait_log(&h, "kafka-in: all brokers are down", 1, 30000);
+    /* and the health probes say so: alive (200) but not ready (503) */
+    char ans[4096];
+    ck_assert_msg(http_get(&h, "/healthz", ans, sizeof(ans)), "no answer from /healthz");
+    ck_assert_msg(strncmp(ans, "HTTP/1.1 200", 12) == 0 && strstr(ans, "\"degraded\"") &&
+                      strstr(ans, "kafka-in: brokers unreachable"),
+                  "%s", ans);
+    ck_assert_msg(http_get(&h, "/readyz", ans, sizeof(ans)), "no answer from /readyz");
+    ck_assert_msg(strncmp(ans, "HTTP/1.1 503", 12) == 0, "%s", ans);
     char t_deploy[32], t_incident[32];
     rfc3339(t_deploy, sizeof(t_deploy), 600);
     rfc3339(t_incident, sizeof(t_incident), 60);
@@ -1224,6 +1284,9 @@ START_TEST(test_brokers_down_at_start_and_mid_run)
     wait_sql(&h, KAFKA_DONE, (long)n_want, 30000);
     ck_assert_int_eq(sql_long(h.db, "SELECT count(*) FROM alerts"), (long)n_want);
     ck_assert_msg(hub_alive(&h), "hub died (log %s)", h.log);
+    /* brokers seen back by both the consumer and the producer: ready again */
+    ready_wait_t rw = {&h, ""};
+    ck_assert_msg(lh_test_wait_for(ready_again, &rw, 10000), "not ready again: %s", rw.ans);
 
     hub_cleanup(&h);
     mock_stop(&m);
