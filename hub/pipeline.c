@@ -171,7 +171,8 @@ lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
         return rc;
     submit_ctx_t sc = {hub, 0, 0};
     if (m->reject)
-        rc = decode_sink(NULL, LH_EDECODE, NULL, m->reject, &sc);
+        rc = decode_sink(NULL, m->reject_err < 0 ? m->reject_err : LH_EDECODE, NULL, m->reject,
+                         &sc);
     else
         rc = lh_codec_decode_msg(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
                                  &hub->o.codec, decode_sink, &sc);

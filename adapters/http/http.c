@@ -266,7 +266,8 @@ quarantine(lh__http_t *h, lh__http_req_t *r)
                      .origin = r->origin,
                      .data = r->body.data,
                      .len = r->body.len,
-                     .reject = r->why};
+                     .reject = r->why,
+                     .reject_err = r->reject == MHD_HTTP_CONTENT_TOO_LARGE ? LH_ETOOBIG : 0};
     h->submitted++;
     if (lh_hub_submit(h->hub, &s) < 0)
         lh_log(LH_LOG_WARN, "http", "%s: cannot quarantine: %s", r->origin, r->why);

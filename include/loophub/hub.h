@@ -111,6 +111,8 @@ typedef struct lh_submit {
     const char *reject; /* non-NULL: the adapter rejects the message itself (say a bad
                          * envelope) with this reason: nothing is decoded; it is counted,
                          * quarantined with data and acknowledged as one rejection */
+    int reject_err;     /* with reject: its LH_E* kind for the rejection metric (LH_ETOOBIG for
+                         * a payload over the limit); 0: LH_EDECODE */
 } lh_submit_t;
 
 /* Hands one message to the hub. When m->from and m->token are set, from's done() is called with
