@@ -113,12 +113,38 @@ START_TEST(test_new_store_is_private)
     ck_assert_int_eq(sb.st_mode & 0777, 0600);
     ck_assert_int_eq(stat(wal, &sb), 0);
     ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    snprintf(wal, sizeof(wal), "%s-shm", lh_test_fx.db);
+    ck_assert_int_eq(stat(wal, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    ck_assert_ptr_null(strstr(lh_test_fx.log, "writable by"));
     lh_store_close(&st);
     ck_assert_int_eq(chmod(lh_test_fx.db, 0640), 0);
     st = open_rw();
     ck_assert_int_eq(stat(lh_test_fx.db, &sb), 0);
     ck_assert_int_eq(sb.st_mode & 0777, 0640);
     lh_store_close(&st);
+
+    /* a stricter umask still applies (write-only for the owner is useless, but it is theirs) */
+    umask(077);
+    char other[700];
+    snprintf(other, sizeof(other), "%s.2", lh_test_fx.db);
+    lh_store_t *s2 = NULL;
+    ck_assert_int_eq(lh_store_open(other, NULL, &s2), 0);
+    ck_assert_int_eq(stat(other, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    lh_store_close(&s2);
+    umask(022);
+
+    /* a directory anyone may write to: said in the log */
+    char *slash = strrchr(lh_test_fx.db, '/');
+    char dir[700];
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - lh_test_fx.db), lh_test_fx.db);
+    ck_assert_int_eq(chmod(dir, 0777), 0);
+    st = open_rw();
+    lh_store_close(&st);
+    ck_assert_int_eq(chmod(dir, 0700), 0);
+    ck_assert_msg(strstr(lh_test_fx.log, "is writable by everyone (mode 777)") != NULL, "log: %s",
+                  lh_test_fx.log);
 }
 END_TEST
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -56,6 +57,30 @@ held_remove(dev_t dev, ino_t ino)
     pthread_mutex_unlock(&held_mu);
 }
 
+/* A directory others may write to lets them replace the store (or its -wal) under the hub:
+ * said once at open, not refused (a shared data directory is the operator's call). One with the
+ * sticky bit, as /tmp, only lets them remove what they own. */
+static void
+check_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return;
+    if ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))
+        lh_log(LH_LOG_WARN, COMPONENT,
+               "store directory %s is writable by %s (mode %03o): they can replace the store; "
+               "keep it in a directory only the hub's user can write",
+               dir, (sb.st_mode & S_IWOTH) ? "everyone" : "its group", sb.st_mode & 0777);
+}
+
 /* Takes the writer's lock: refused for a file this process already holds, then flock(). */
 int
 lh__store_lock_take(lh_store_t *st)
@@ -92,6 +117,7 @@ lh__store_lock_take(lh_store_t *st)
         rc = h ? LH_ESTORE : LH_ENOMEM;
         goto out;
     }
+    check_dir(st->path);
     h->dev = st->dev = sb.st_dev;
     h->ino = st->ino = sb.st_ino;
     h->next = held_list;
