@@ -3,15 +3,19 @@
 #   make test    install, build with ASan+UBSan, run every suite through ctest
 #   make demo    the five-minute walk-through against a temporary database
 #   make bench   Release build + benchmarks (bench/results.json)
+#   make test-valgrind  every suite (and the hub binaries they start) under valgrind memcheck
 #   make clean
 BUILD       ?= build
 TEST_BUILD  ?= build-test
 BENCH_BUILD ?= build-release
+VG_BUILD    ?= build-valgrind
+# memcheck for every test program and what it runs, but the foreign tools (sqlite3, kcat, ...)
+VALGRIND    := valgrind;--quiet;--error-exitcode=97;--leak-check=full;--errors-for-leak-kinds=definite;--show-leak-kinds=definite;--trace-children=yes;--trace-children-skip=*/sqlite3,*/kcat,*/promtool,*/sh,*/bash,*/prometheus-alertmanager,*/amtool,*/chromium,*/kafka_mock;--suppressions=$(CURDIR)/scripts/valgrind.supp
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_ARGS    ?=
 WERROR      := $(if $(CI),-DLH_WERROR=ON,)
 
-.PHONY: all build run test demo bench clean deps deps-test deps-bench
+.PHONY: all build run test test-valgrind demo bench clean deps deps-test deps-bench
 
 all: build
 
@@ -39,6 +43,14 @@ test: deps-test
 	    grep -E '^(Running suite|[0-9]+%: Checks: )' Testing/Temporary/LastTest.log; \
 	    exit $$rc
 
+# No sanitizers (valgrind and ASan do not mix); tests run one at a time with 10x the timeout:
+# expect about an hour on 2 cores. A leak or invalid access fails the test that made it.
+test-valgrind: deps-test
+	command -v valgrind >/dev/null || apt-get install -y valgrind
+	cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=OFF "-DCMAKE_CROSSCOMPILING_EMULATOR=$(VALGRIND)" >/dev/null
+	cmake --build $(VG_BUILD) -j$(JOBS)
+	cd $(VG_BUILD) && LH_TEST_SLOW=10 CK_TIMEOUT_MULTIPLIER=10 ctest --output-on-failure --timeout 6000 -E bench_smoke
+
 demo: build
 	sh examples/demo.sh ./$(BUILD)/loophub
 
@@ -48,4 +60,4 @@ bench: deps-bench
 	sh bench/run.sh $(BENCH_BUILD)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(BENCH_BUILD) $(VG_BUILD)

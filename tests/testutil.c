@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -80,9 +81,20 @@ mono_ms(void)
 }
 
 int
+lh_test_ms(int ms)
+{
+    static int factor;
+    if (!factor) {
+        const char *s = getenv("LH_TEST_SLOW");
+        factor = s && atoi(s) > 1 ? atoi(s) : 1;
+    }
+    return ms > INT32_MAX / factor ? INT32_MAX : ms * factor;
+}
+
+int
 lh_test_wait_for(int (*cond)(void *arg), void *arg, int timeout_ms)
 {
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = mono_ms() + lh_test_ms(timeout_ms);
     for (;;) {
         if (cond(arg))
             return 1;
@@ -139,7 +151,7 @@ lh_test_stop(pid_t pid, int sig, int timeout_ms)
     int st;
     if (sig)
         kill(pid, sig);
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = mono_ms() + lh_test_ms(timeout_ms);
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid)
@@ -181,6 +193,7 @@ slurp_fd(int fd)
 int
 lh_test_run(const char *const argv[], const char *in, char **out, char **err, int timeout_ms)
 {
+    timeout_ms = lh_test_ms(timeout_ms);
     char *dir = lh_test_tmpdir();
     char pin[600], pout[600], perr[600];
     snprintf(pin, sizeof(pin), "%s/in", dir);

@@ -51,6 +51,10 @@ int lh_test_stop(pid_t pid, int sig, int timeout_ms);
  * as a shell shows it, or -1 on timeout. */
 int lh_test_run(const char *const argv[], const char *in, char **out, char **err, int timeout_ms);
 
+/* ms, times LH_TEST_SLOW when set (make test-valgrind: 10): what every helper's timeout goes
+ * through, so a slowed-down run waits longer instead of failing. */
+int lh_test_ms(int ms);
+
 /* One entry of a suite's table of tests: its case name, the test, its timeout in seconds (0: the
  * table's default) and, for a loop test, its number of runs (0: one plain run). */
 typedef struct lh_test_case {

@@ -140,7 +140,7 @@ char *
 lh_it_sub_recv_raw(lh_it_sub_t *s, char *topic, size_t tlen, size_t *len, int timeout_ms)
 {
     zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0)
+    if (zmq_poll(&it, 1, lh_test_ms(timeout_ms)) <= 0)
         return NULL;
     int n = zmq_recv(s->sock, topic, tlen - 1, 0);
     ck_assert_int_ge(n, 0);
