@@ -393,9 +393,9 @@ START_TEST(test_seq_continues)
     ck_assert_int_eq(put(st, "x-1", &s), 0);
     ck_assert_int_eq(put(st, "x-2", &s), 0);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-1", 1, NULL, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+        lh_store_alert_insert(st, "al-1", 1, NULL, 0, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-2", 1, NULL, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+        lh_store_alert_insert(st, "al-2", 1, NULL, 0, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
     int64_t last_event = s, last_alert = a;
     lh_store_close(&st);
 
@@ -403,7 +403,7 @@ START_TEST(test_seq_continues)
     ck_assert_int_eq(put(st, "x-3", &s), 0);
     ck_assert_int_eq(s, last_event + 1);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-3", 1, NULL, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+        lh_store_alert_insert(st, "al-3", 1, NULL, 0, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
     ck_assert_int_eq(a, last_alert + 1);
     lh_store_close(&st);
 }
@@ -849,12 +849,12 @@ START_TEST(test_outbox)
     const char *ids[3] = {"al-a", "al-b", "al-c"};
     ck_assert_int_eq(lh_store_begin(st), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(
-            lh_store_alert_insert(st, ids[i], 1, NULL, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]),
-            0);
+        ck_assert_int_eq(lh_store_alert_insert(st, ids[i], 1, NULL, 0, 1, "api", "prod", 1, 0, 5,
+                                               "ca1", 3, &a[i]),
+                         0);
     int64_t dup = 0;
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-b", 1, NULL, 1, "api", "prod", 1, 0, 5, "ca1", 3, &dup),
+        lh_store_alert_insert(st, "al-b", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &dup),
         LH_EDUPLICATE);
     ck_assert_int_eq(dup, a[1]);
     ck_assert_int_eq(lh_store_commit(st), 0); /* the duplicate did not spoil the batch */
@@ -956,7 +956,8 @@ START_TEST(test_outbox_done_marks)
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
         ck_assert_int_eq(
-            lh_store_alert_insert(st, id, 1, NULL, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]), 0);
+            lh_store_alert_insert(st, id, 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]),
+            0);
     }
     ck_assert_int_eq(lh_store_commit(st), 0);
     lh_store_sink_t k;
@@ -1031,7 +1032,7 @@ START_TEST(test_outbox_done_of_no_alert)
     lh_store_t *st = open_rw();
     int64_t a1 = 0, a2 = 0;
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-1", 1, NULL, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a1), 0);
+        lh_store_alert_insert(st, "al-1", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a1), 0);
     lh_store_sink_t k;
     ck_assert_int_eq(lh_store_sink_register(st, "third", &k), 0);
     ck_assert_int_eq(lh_store_alert_done(st, k, a1), 0);
@@ -1041,7 +1042,7 @@ START_TEST(test_outbox_done_of_no_alert)
     ck_assert_int_eq(through_of(st, "third"), a1);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 0);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-2", 1, NULL, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a2), 0);
+        lh_store_alert_insert(st, "al-2", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a2), 0);
     ck_assert_int_eq(a2, a1 + 1);
     visit_t v;
     ck_assert_int_eq(pending_of(st, k, &v), 1);
@@ -1087,7 +1088,8 @@ START_TEST(test_outbox_nested_scan)
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
         ck_assert_int_eq(
-            lh_store_alert_insert(st, id, 1, NULL, 1, "api", "prod", 1, 0, 5, "ca1", 3, NULL), 0);
+            lh_store_alert_insert(st, id, 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, NULL),
+            0);
     }
     ck_assert_int_eq(lh_store_commit(st), 0);
     nested_t n = {st, {0}, 0, 0};
@@ -1228,7 +1230,8 @@ START_TEST(test_migrate_v2_store)
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 1);
     int64_t seq = 0;
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-new", 1, NULL, 1, "api", "prod", 1, 0, 5, "ca1", 3, &seq), 0);
+        lh_store_alert_insert(st, "al-new", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &seq),
+        0);
     ck_assert_int_eq(seq, 9); /* AUTOINCREMENT went on where the release left it */
     lh_store_close(&st);
 

@@ -1487,10 +1487,11 @@ case_outcomes(lh_correlator_t *c, const char *id, lh_correlated_t *ca, int *open
     return 0;
 }
 
-/* Writes the alert revision into the outbox; *aseq gets its seq. Returns 1 when written, 0 when
- * that revision existed already (a replay after a crash between two hubs' identical work). */
+/* Writes the alert revision (made by the event at tseq) into the outbox; *aseq gets its seq.
+ * Returns 1 when written, 0 when that revision existed already (a replay after a crash between two
+ * hubs' identical work). */
 static int
-write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq)
+write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq, int64_t *aseq)
 {
     lh_buf_reset(&c->pb);
     int rc = lh_codec_alert_pb_encode(ca, &c->pb);
@@ -1499,7 +1500,7 @@ write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq
         return rc;
     }
     rc = lh_store_alert_insert(
-        c->st, ca->id, (int)ca->revision, ca->outcome ? ca->outcome->id : NULL, (int)ca->kind,
+        c->st, ca->id, (int)ca->revision, ca->outcome ? ca->outcome->id : NULL, tseq, (int)ca->kind,
         ca->service, ca->environment, oseq, ca->late, ca->created_ns, c->pb.data, c->pb.len, aseq);
     if (rc == LH_EDUPLICATE)
         return 0;
@@ -1759,7 +1760,7 @@ conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_ev
     if ((rc = alert_outcome(c, ca, tseq, trig)) < 0)
         goto out;
     int64_t aseq = 0;
-    int written = write_alert(c, ca, oc->first_seq, &aseq);
+    int written = write_alert(c, ca, oc->first_seq, tseq, &aseq);
     if (written < 0) {
         rc = written;
         goto out;
@@ -1848,7 +1849,7 @@ resolve(lh_correlator_t *c, const outcome_t *oc, int64_t tseq, const lh_event_t 
     if (rc)
         goto out;
     int64_t aseq = 0;
-    int written = write_alert(c, ca, oc->first_seq, &aseq);
+    int written = write_alert(c, ca, oc->first_seq, tseq, &aseq);
     if (written < 0) {
         rc = written;
         goto out;

@@ -83,12 +83,12 @@ int lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason,
                         const char *event_id, const void *payload, size_t len);
 
 /* Outbox. lh_store_alert_insert() adds a revision of an alert (protobuf CorrelatedAlert without
- * seq); each revision is an outbox row of its own, naming the event that made it (outcome_id,
- * may be NULL). Returns 0 and *seq (the row's per-hub sequence
+ * seq); each revision is an outbox row of its own, naming the event that made it (outcome_id and
+ * event_seq; NULL and 0 when none). Returns 0 and *seq (the row's per-hub sequence
  * number) or LH_EDUPLICATE when that revision of that alert id exists already (*seq is its),
  * or LH_ESTORE. */
 int lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision,
-                          const char *outcome_id, int kind, const char *service,
+                          const char *outcome_id, int64_t event_seq, int kind, const char *service,
                           const char *environment, int64_t outcome_seq, int late,
                           int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq);
 

@@ -24,8 +24,9 @@
 
 int
 lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, const char *outcome_id,
-                      int kind, const char *service, const char *environment, int64_t outcome_seq,
-                      int late, int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq)
+                      int64_t event_seq, int kind, const char *service, const char *environment,
+                      int64_t outcome_seq, int late, int64_t created_ns, const void *pb,
+                      size_t pb_len, int64_t *seq)
 {
     int64_t dummy;
     if (!seq)
@@ -49,6 +50,10 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, const 
     bind_blob(s, 8, pb, pb_len, 1);
     sqlite3_bind_int(s, 9, revision);
     bind_text(s, 10, outcome_id);
+    if (event_seq > 0)
+        sqlite3_bind_int64(s, 11, event_seq);
+    else
+        sqlite3_bind_null(s, 11);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {

@@ -172,6 +172,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  id TEXT NOT NULL,"
     "  revision INTEGER NOT NULL DEFAULT 1,"
     "  outcome_id TEXT,"                 /* the event that made this revision (its outcome) */
+    "  event_seq INTEGER,"               /* and its seq */
     "  kind INTEGER NOT NULL,"
     "  service TEXT, environment TEXT,"
     "  outcome_seq INTEGER NOT NULL,"
@@ -267,8 +268,8 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
     X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
-                 " created, payload, revision, outcome_id)"                                        \
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                              \
+                 " created, payload, revision, outcome_id, event_seq)"                             \
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                         \
     X(QUAR_SIZE, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM quarantine")            \
     X(QUAR_OLDEST, "SELECT seq, coalesce(length(payload), 0) FROM quarantine ORDER BY seq LIMIT 1") \
     X(QUAR_DELETE, "DELETE FROM quarantine WHERE seq = ?1")                                        \
