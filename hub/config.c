@@ -32,6 +32,7 @@ static const lh_conf_opt_t core_opts[] = {
     {"batch-ms", "hub", "batch_ms", LH_CONF_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},
     {"log-level", "hub", "log_level", LH_CONF_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn, error"},
     {"max-payload", "limits", "max_payload", LH_CONF_SIZE, OFF(max_payload), "1048576", "BYTES", "largest message or request body"},
+    {"quarantine-sample", "limits", "quarantine_sample", LH_CONF_SIZE, OFF(quarantine_sample), "4096", "BYTES", "of a message over --max-payload, the quarantine keeps only this many first bytes"},
     {"max-field", "limits", "max_field", LH_CONF_SIZE, OFF(max_field), "4096", "BYTES", "largest string field"},
     {"max-clock-skew", "limits", "max_clock_skew", LH_CONF_DUR, OFF(max_future_ns), "1h", "DUR", "how far ahead of the hub's clock an event may be"},
     {"am-service-label", "alertmanager", "service_label", LH_CONF_STR, OFF(am_service_label), "service", "NAME", "Alertmanager label naming the service"},

@@ -89,20 +89,42 @@ decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
     return 0;
 }
 
+/* Keeps the bytes of a message with a rejection for the quarantine. Of a message over the
+ * payload limit only the first quarantine_sample bytes are kept: a flood of huge messages must
+ * not cost their size again in memory and in the store; the reason gets the true size. */
+/* Appends to a rejected item's reason that the quarantine holds a sample only. */
+static void
+note_sample(item_t *it, size_t keep, size_t len)
+{
+    if (!it->err || !it->why)
+        return;
+    char *why = NULL;
+    if (asprintf(&why, "%s (quarantined: the first %zu of %zu bytes)", it->why, keep, len) < 0)
+        return; /* the reason stays without the note */
+    free(it->why);
+    it->why = why;
+}
+
 static void
 keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len)
 {
     msg_t *m = &hub->msgs[hub->n_msgs - 1];
     for (size_t i = m->first; i < m->first + m->n; i++) {
-        if (hub->items[i].err) {
-            m->raw = malloc(len ? len : 1);
-            if (m->raw) {
-                if (len)
-                    memcpy(m->raw, data, len);
-                m->raw_len = len;
-            }
-            return;
+        if (!hub->items[i].err)
+            continue;
+        size_t keep = len;
+        if (len > hub->o.limits.max_payload && len > hub->o.quarantine_sample) {
+            keep = hub->o.quarantine_sample;
+            for (size_t k = i; k < m->first + m->n; k++)
+                note_sample(&hub->items[k], keep, len);
         }
+        m->raw = malloc(keep ? keep : 1);
+        if (m->raw) {
+            if (keep)
+                memcpy(m->raw, data, keep);
+            m->raw_len = keep;
+        }
+        return;
     }
 }
 

@@ -22,6 +22,12 @@
 
 #include "loophub/adapter.h"
 
+/* Intake sockets take frames of at most the hub's --max-payload plus this (ZMQ_MAXMSGSIZE):
+ * room for CURVE's per-message box and nonce. A peer that sends a larger frame is disconnected
+ * by libzmq; a message between the limit and the slack reaches the hub and is rejected as
+ * too_big, with only a sample of it quarantined. */
+#define LH_ZMQ_FRAME_SLACK 1024
+
 typedef enum {
     LH_ZMQ_PULL = 0,
     LH_ZMQ_ROUTER = 1,

@@ -42,6 +42,15 @@ zin_start(void *vctx, lh_hub_t *hub)
     zin_t *z = vctx;
     z->hub = hub;
     z->self = lh_hub_adapter_of(hub, z);
+    /* libzmq refuses a larger frame while decoding it (and drops that peer's connection), so a
+     * flood of huge messages costs neither memory nor a copy: the limit holds before the hub
+     * sees a byte. The slack lets a payload at the limit through with CURVE's box around it. */
+    int64_t maxmsg = (int64_t)lh_hub_opts(hub)->limits.max_payload + LH_ZMQ_FRAME_SLACK;
+    if (zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0) {
+        lh_log(LH_LOG_ERROR, z->origin, "zmq_setsockopt(MAXMSGSIZE): %s",
+               zmq_strerror(zmq_errno()));
+        return LH_ETRANSPORT;
+    }
     for (size_t i = 0; i < z->n_endpoints; i++) {
         int rc = z->kind == LH_ZMQ_SUB ? zmq_connect(z->sock, z->endpoints[i])
                                        : zmq_bind(z->sock, z->endpoints[i]);
@@ -310,7 +319,6 @@ lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, s
     /* 10k messages queued per peer is a few batches ahead of the hub; more only costs memory
      * (benchmark: peak RSS 179 -> 136 MiB on 1M events over PULL). Acks may queue deeper. */
     int linger = 0, rcvhwm = 10000, sndhwm = 100000;
-    int64_t maxmsg = 16 * 1024 * 1024; /* far above the payload limit: the codec says why */
     const struct {
         int opt;
         const void *v;
@@ -319,7 +327,6 @@ lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, s
         {ZMQ_LINGER, &linger, sizeof(linger)},
         {ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)},
         {ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm)},
-        {ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)},
         {ZMQ_SUBSCRIBE, "", 0}, /* last: SUB only */
     };
     size_t n_sets = sizeof(sets) / sizeof(sets[0]) - (kind == LH_ZMQ_SUB ? 0 : 1);

@@ -45,6 +45,8 @@ typedef struct lh_hub_opts {
     lh_alerts_format_t alerts_format; /* encoding for output adapters (default protobuf) */
     int64_t group_window_ns;          /* outcomes with the same suspects this close join one
                                        * alert (default 10m; 0: never join) */
+    size_t quarantine_sample;         /* of a message over limits.max_payload, only this many
+                                       * first bytes are kept in the quarantine (default 4096) */
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);
