@@ -69,8 +69,10 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
                                              "Alerts handed to an output (sent on ZeroMQ PUB, or "
                                              "acknowledged by Kafka).")},
     [LH_M_ALERTS_PUB_DROPPED_TOTAL] = {COUNTER("loophub_alerts_pub_dropped_total",
-                                               "Alerts the ZeroMQ PUB socket dropped for a "
-                                               "subscriber at its high-water mark.")},
+                                               "Alerts the ZeroMQ PUB socket could not send "
+                                               "to anyone (offered again). A subscriber whose "
+                                               "own queue is full loses alerts alone, seen by "
+                                               "it as a gap in seq.")},
     [LH_M_ZMQ_BAD_ENVELOPE_TOTAL] = {COUNTER("loophub_zmq_router_bad_envelope_total",
                                              "ROUTER messages rejected for a malformed "
                                              "envelope.")},

@@ -12,8 +12,8 @@
  * quarantined and answered [delimiter if any][empty tag][empty id]["rejected: bad envelope..."].
  *
  * Alerts: two frames, topic "alert.<environment>.<service>" then the encoded alert. The socket
- * is an XPUB with ZMQ_XPUB_NODROP, so a subscriber at its high-water mark shows up as a counted
- * drop (loophub_alerts_pub_dropped_total) instead of vanishing; every alert carries its seq.
+ * is an XPUB with a bounded queue per subscriber: a subscriber whose queue is full loses the
+ * alert, alone (every alert carries its seq, so it sees the gap); see zmq_pub.c.
  */
 #ifndef LOOPHUB_ZMQ_ADAPTER_H
 #define LOOPHUB_ZMQ_ADAPTER_H
@@ -44,7 +44,9 @@ int lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoint
  * pub_done column of schema version 2 became this sink), so it never changes. */
 #define LH_ZMQ_PUB_SINK "zmq-pub"
 
-/* The alerts publisher (register with sink LH_ZMQ_PUB_SINK), bound in start(). */
-int lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, void **ctx);
+/* The alerts publisher (register with sink LH_ZMQ_PUB_SINK), bound in start(); queue: alerts
+ * queued per subscriber at most (ZMQ_SNDHWM, >= 1, else LH_EINVAL). */
+int lh_zmq_pub_new(void *zctx, const char *endpoint, int queue, const lh_adapter_ops_t **ops,
+                   void **ctx);
 
 #endif

@@ -18,6 +18,7 @@ typedef struct {
     char *router;
     lh_strlist_t sub;
     char *pub;
+    int64_t pub_queue;
 } zmq_settings_t;
 
 #define OFF(f) offsetof(zmq_settings_t, f)
@@ -28,6 +29,7 @@ static const lh_conf_opt_t zmq_opts[] = {
     {"zmq-router", "zmq", "router", LH_CONF_STR, OFF(router), "tcp://127.0.0.1:7702", "EP", "ROUTER bind endpoint, acked after commit ('off')"},
     {"zmq-sub", "zmq", "sub", LH_CONF_LIST, OFF(sub), NULL, "EP", "connect a SUB socket to an existing publisher (repeatable)"},
     {"zmq-pub", "zmq", "pub", LH_CONF_STR, OFF(pub), "tcp://127.0.0.1:7703", "EP", "alerts PUB bind endpoint ('off')"},
+    {"zmq-pub-queue", "zmq", "pub_queue", LH_CONF_INT, OFF(pub_queue), "10000", "N", "alerts queued per PUB subscriber; a subscriber that falls further behind loses alerts alone (seq shows the gap)"},
 };
 /* clang-format on */
 
@@ -70,7 +72,8 @@ zmq_build(lh_hub_t *hub, const void *conf, char *why, size_t whylen)
         (rc = lh_zmq_in_new(zctx, LH_ZMQ_SUB, (const char *const *)s->sub.v, s->sub.n, &ops,
                             &ctx)) == 0)
         rc = lh_hub_add_adapter(hub, ops, ctx, NULL);
-    if (rc == 0 && !lh_conf_off(s->pub) && (rc = lh_zmq_pub_new(zctx, s->pub, &ops, &ctx)) == 0)
+    if (rc == 0 && !lh_conf_off(s->pub) &&
+        (rc = lh_zmq_pub_new(zctx, s->pub, (int)s->pub_queue, &ops, &ctx)) == 0)
         rc = lh_hub_add_adapter(hub, ops, ctx, LH_ZMQ_PUB_SINK);
     return rc;
 }

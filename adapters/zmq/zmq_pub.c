@@ -1,8 +1,15 @@
 /*
- * zmq_pub.c - the alerts publisher: XPUB with ZMQ_XPUB_NODROP, two frames per alert (topic
- * "alert.<environment>.<service>", then the encoded alert). A subscriber at its high-water mark
- * makes the send fail with EAGAIN; the alert is counted as dropped for PUB and still marked done
- * (PUB is lossy by design; the store and Kafka keep the durable copies, and seq shows the gap).
+ * zmq_pub.c - the alerts publisher: an XPUB socket, two frames per alert (topic
+ * "alert.<environment>.<service>", then the encoded alert).
+ *
+ * Each subscriber has its own bounded queue: libzmq keeps one pipe per connected peer, holding at
+ * most ZMQ_SNDHWM (--zmq-pub-queue) alerts. Without ZMQ_XPUB_NODROP a full pipe drops the alert
+ * for that peer only and every other subscriber still gets it; with NODROP (as before) one full
+ * pipe failed the whole send, so a single subscriber that stopped reading cost every subscriber
+ * its alerts. The subscriber that lost alerts sees the gap in seq. libzmq does not tell which
+ * pipe dropped (no per-pipe state in its API), so those drops cannot be counted here: the
+ * subscriber's seq is the record.
+ *
  * While no subscriber is connected at all, alerts wait in the outbox instead of vanishing.
  */
 #include <errno.h>
@@ -85,12 +92,16 @@ zpub_publish(void *vctx, int64_t seq, const lh_correlated_t *ca, const void *pay
                       ca->service ? ca->service : "");
     if (tl < 0 || tl >= (int)sizeof(topic))
         tl = (int)sizeof(topic) - 1;
+    /* lossy XPUB: a full subscriber queue drops for that subscriber inside zmq_send, which
+     * still succeeds; it fails only when the socket itself cannot send, and then the alert was
+     * sent to nobody: not published, offered again */
     if (zmq_send(z->sock, topic, (size_t)tl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(z->sock, payload, len, ZMQ_DONTWAIT) < 0) {
         lh_hub_count(z->hub, LH_COUNT_ALERTS_PUB_DROPPED, 1);
         lh_log_ratelimited("pub-drop", LH_LOG_WARN, "zmq-pub",
-                           "alert seq %lld dropped for a slow subscriber (%s)", (long long)seq,
+                           "alert seq %lld not sent (%s); offered again", (long long)seq,
                            zmq_strerror(zmq_errno()));
+        return LH_ETRANSPORT;
     }
     return 0;
 }
@@ -118,8 +129,11 @@ static const lh_adapter_ops_t zpub_ops = {
 };
 
 int
-lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, void **ctx)
+lh_zmq_pub_new(void *zctx, const char *endpoint, int queue, const lh_adapter_ops_t **ops,
+               void **ctx)
 {
+    if (queue < 1)
+        return LH_EINVAL;
     zpub_t *z = calloc(1, sizeof(*z));
     if (!z)
         return LH_ENOMEM;
@@ -134,13 +148,13 @@ lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, v
         zpub_destroy(z);
         return LH_ETRANSPORT;
     }
-    int one = 1, linger = 1000, hwm = 100000;
-    /* ZMQ_XPUB_VERBOSER passes every subscribe/unsubscribe up, so the count stays right */
+    int one = 1, linger = 1000, hwm = queue;
+    /* ZMQ_XPUB_VERBOSER passes every subscribe/unsubscribe up, so the count stays right. No
+     * ZMQ_XPUB_NODROP: see the top of this file. */
     const struct {
         int opt;
         const int *v;
     } sets[] = {
-        {ZMQ_XPUB_NODROP, &one},
         {ZMQ_XPUB_VERBOSER, &one},
         {ZMQ_LINGER, &linger},
         {ZMQ_SNDHWM, &hwm},
