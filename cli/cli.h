@@ -19,6 +19,14 @@ int lh_cli_run(int argc, char **argv);
 int lh_cli_send(int argc, char **argv);
 int lh_cli_tail(int argc, char **argv);
 int lh_cli_timeline(int argc, char **argv);
+int lh_cli_keygen(int argc, char **argv);
+
+/* For `send` and `tail`: makes sock a CURVE client (before connect) from --curve-server-key and
+ * --curve-key (both NULL: nothing to do, 0). Returns 0, or an exit code after saying why on
+ * stderr: LH_EXIT_USAGE when only one is given, LH_EXIT_ERROR for a key file that is missing,
+ * empty, oversized or no key, or a libzmq without CURVE. */
+int lh_cli_curve_client(const char *cmd, void *sock, const char *server_key_path,
+                        const char *key_path);
 
 /* Prints "loophub <cmd>: <message>" and a newline to stderr. */
 void lh_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -84,6 +84,9 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_KAFKA_CONSUME_ERRORS_TOTAL] = {COUNTER("loophub_kafka_consume_errors_total",
                                                  "Errors the Kafka consumer reported (a missing "
                                                  "topic, ...).")},
+    [LH_M_ZMQ_CURVE_REFUSED_TOTAL] = {COUNTER("loophub_zmq_curve_refused_total",
+                                              "ZeroMQ CURVE handshakes refused: a client key "
+                                              "not in --curve-allow.")},
     [LH_M_HTTP_RESPONSES_TOTAL] = {COUNTER("loophub_http_responses_total",
                                            "HTTP responses sent, by status code."),
                                    LABEL("code", http_code_values)},
@@ -119,6 +122,7 @@ static const lh_metric_t public_counts[LH_COUNT__COUNT] = {
     [LH_COUNT_ZMQ_ACKS_DROPPED] = LH_M_ZMQ_ACKS_DROPPED_TOTAL,
     [LH_COUNT_KAFKA_PRODUCE_ERRORS] = LH_M_KAFKA_PRODUCE_ERRORS_TOTAL,
     [LH_COUNT_KAFKA_CONSUME_ERRORS] = LH_M_KAFKA_CONSUME_ERRORS_TOTAL,
+    [LH_COUNT_ZMQ_CURVE_REFUSED] = LH_M_ZMQ_CURVE_REFUSED_TOTAL,
 };
 
 const lh_metric_def_t *

@@ -40,6 +40,12 @@ typedef enum {
 int lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, size_t n,
                   const lh_adapter_ops_t **ops, void **ctx);
 
+/* Makes the PULL or ROUTER adapter ctx (from lh_zmq_in_new, before lh_hub_add_adapter) a CURVE
+ * server with the Z85 secret key (zmq_curve.h): only clients the ZAP handler admits get in.
+ * Returns 0, LH_EINVAL for a SUB adapter (the hub is the client there) or LH_ETRANSPORT
+ * (logged). */
+int lh_zmq_in_curve(void *ctx, const char *secret);
+
 /* The sink name of the alerts publisher: its done marks in the store are kept under it (the
  * pub_done column of schema version 2 became this sink), so it never changes. */
 #define LH_ZMQ_PUB_SINK "zmq-pub"
@@ -48,5 +54,8 @@ int lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoint
  * queued per subscriber at most (ZMQ_SNDHWM, >= 1, else LH_EINVAL). */
 int lh_zmq_pub_new(void *zctx, const char *endpoint, int queue, const lh_adapter_ops_t **ops,
                    void **ctx);
+
+/* The same for the alerts publisher's ctx (lh_zmq_pub_new). */
+int lh_zmq_pub_curve(void *ctx, const char *secret);
 
 #endif

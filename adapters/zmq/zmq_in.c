@@ -13,6 +13,7 @@
 #include "loophub/hub.h"
 #include "loophub/log.h"
 #include "zmq_adapter.h"
+#include "zmq_curve.h"
 
 #define MAX_FRAMES 8
 
@@ -286,6 +287,19 @@ static const lh_adapter_ops_t zin_ops = {
     .destroy = zin_destroy,
     .forget = zin_forget,
 };
+
+int
+lh_zmq_in_curve(void *ctx, const char *secret)
+{
+    zin_t *z = ctx;
+    char err[200];
+    if (z->kind == LH_ZMQ_SUB)
+        return LH_EINVAL; /* the hub is the client there */
+    int rc = lh_zmq_curve_server(z->sock, secret, err, sizeof(err));
+    if (rc < 0)
+        lh_log(LH_LOG_ERROR, z->origin, "%s", err);
+    return rc;
+}
 
 int
 lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, size_t n,

@@ -22,6 +22,7 @@
 #include "loophub/hub.h"
 #include "loophub/log.h"
 #include "zmq_adapter.h"
+#include "zmq_curve.h"
 
 typedef struct {
     void *sock;
@@ -127,6 +128,17 @@ static const lh_adapter_ops_t zpub_ops = {
     .stop = NULL,
     .destroy = zpub_destroy,
 };
+
+int
+lh_zmq_pub_curve(void *ctx, const char *secret)
+{
+    zpub_t *z = ctx;
+    char err[200];
+    int rc = lh_zmq_curve_server(z->sock, secret, err, sizeof(err));
+    if (rc < 0)
+        lh_log(LH_LOG_ERROR, "zmq-pub", "%s", err);
+    return rc;
+}
 
 int
 lh_zmq_pub_new(void *zctx, const char *endpoint, int queue, const lh_adapter_ops_t **ops,

@@ -40,6 +40,7 @@ typedef enum {
     LH_M_ZMQ_ACKS_DROPPED_TOTAL,     /* loophub_zmq_router_acks_dropped_total */
     LH_M_KAFKA_PRODUCE_ERRORS_TOTAL, /* loophub_kafka_produce_errors_total */
     LH_M_KAFKA_CONSUME_ERRORS_TOTAL, /* loophub_kafka_consume_errors_total */
+    LH_M_ZMQ_CURVE_REFUSED_TOTAL,    /* loophub_zmq_curve_refused_total */
     LH_M_HTTP_RESPONSES_TOTAL,       /* loophub_http_responses_total{code} */
     LH_M_WAL_CHECKPOINTS_TOTAL,      /* loophub_wal_checkpoints_total{mode}: set at scrape time */
     LH_M_WAL_WRITER_WAITS_TOTAL,     /* loophub_wal_writer_waits_total{reason}: set at scrape */

@@ -132,6 +132,7 @@ typedef enum {
     LH_COUNT_ZMQ_ACKS_DROPPED,     /* loophub_zmq_router_acks_dropped_total */
     LH_COUNT_KAFKA_PRODUCE_ERRORS, /* loophub_kafka_produce_errors_total */
     LH_COUNT_KAFKA_CONSUME_ERRORS, /* loophub_kafka_consume_errors_total */
+    LH_COUNT_ZMQ_CURVE_REFUSED,    /* loophub_zmq_curve_refused_total: ZAP said no */
     LH_COUNT__COUNT
 } lh_count_t;
 

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "ithub.h"
 #include "loophub/correlated.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
 
 /* One value of sqlite3's answer to sql on h's store (read-only, beside the hub), malloc'd
@@ -276,6 +278,358 @@ START_TEST(test_stuck_subscriber_costs_only_itself)
 }
 END_TEST
 
+/* --- CURVE ----------------------------------------------------------------------------------- */
+
+/* `loophub keygen --out <dir>/<name>`: its exit status. */
+static int
+keygen(const char *dir, const char *name, char **err)
+{
+    char prefix[700];
+    snprintf(prefix, sizeof(prefix), "%s/%s", dir, name);
+    const char *argv[] = {lh_test_loophub_bin(), "keygen", "--out", prefix, NULL};
+    char *out = NULL;
+    int st = lh_test_run(argv, NULL, &out, err, 10000);
+    free(out);
+    return st;
+}
+
+static char *
+path_in(const char *dir, const char *name)
+{
+    char *p = NULL;
+    ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+    return p;
+}
+
+/* The key in a key file, newline stripped (40 characters). */
+static void
+key_of(const char *dir, const char *name, char key[41])
+{
+    char *path = path_in(dir, name);
+    char *s = lh_test_must_read(path);
+    ck_assert_uint_eq(strlen(s), 41);
+    ck_assert_int_eq(s[40], '\n');
+    memcpy(key, s, 40);
+    key[40] = 0;
+    free(s);
+    free(path);
+}
+
+static int
+mode_of(const char *dir, const char *name)
+{
+    char *path = path_in(dir, name);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    free(path);
+    return (int)(st.st_mode & 07777);
+}
+
+START_TEST(test_keygen_writes_a_pair_and_never_overwrites)
+{
+    char *dir = lh_test_tmpdir();
+    char *err = NULL;
+    umask(0); /* keygen sets the modes itself, whatever the umask */
+    ck_assert_int_eq(keygen(dir, "k", &err), 0);
+    free(err);
+    ck_assert_int_eq(mode_of(dir, "k.key"), 0600);
+    ck_assert_int_eq(mode_of(dir, "k.pub"), 0644);
+    char sec[41], pub[41], derived[41];
+    key_of(dir, "k.key", sec);
+    key_of(dir, "k.pub", pub);
+    ck_assert_int_eq(zmq_curve_public(derived, sec), 0);
+    ck_assert_str_eq(derived, pub);
+
+    /* a second run refuses, and leaves the pair as it was */
+    ck_assert_int_eq(keygen(dir, "k", &err), 1);
+    ck_assert_msg(strstr(err, "exists") != NULL, "stderr: %s", err);
+    free(err);
+    char again[41];
+    key_of(dir, "k.key", again);
+    ck_assert_str_eq(again, sec);
+    /* a lone .pub blocks a new pair too, and no .key is left behind */
+    char *lone = path_in(dir, "p.pub");
+    ck_assert_int_eq(lh_test_write_file(lone, "x\n", 2), 0);
+    ck_assert_int_eq(keygen(dir, "p", &err), 1);
+    free(err);
+    char *pk = path_in(dir, "p.key");
+    ck_assert_int_ne(access(pk, F_OK), 0);
+    free(pk);
+    free(lone);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* Runs argv; expects exit status want and needle in stderr. */
+static void
+expect_fail(const char *const *argv, int want, const char *needle)
+{
+    char *out = NULL, *err = NULL;
+    int st = lh_test_run(argv, NULL, &out, &err, 20000);
+    ck_assert_msg(st == want && strstr(err, needle), "%s %s: exit %d (want %d), stderr '%s'",
+                  argv[1], argv[2], st, want, err);
+    free(out);
+    free(err);
+}
+
+START_TEST(test_bad_key_files_are_clear_errors)
+{
+    char *dir = lh_test_tmpdir();
+    char *err = NULL;
+    ck_assert_int_eq(keygen(dir, "hub", &err), 0);
+    free(err);
+    char *good = path_in(dir, "hub.pub"), *missing = path_in(dir, "nope.key");
+    char *empty = path_in(dir, "empty.key"), *big = path_in(dir, "big.key");
+    char *bad = path_in(dir, "bad.key"), *shortk = path_in(dir, "short.key");
+    char *db = path_in(dir, "x.db");
+    ck_assert_int_eq(lh_test_write_file(empty, "", 0), 0);
+    char huge[4096];
+    memset(huge, 'a', sizeof(huge));
+    ck_assert_int_eq(lh_test_write_file(big, huge, sizeof(huge)), 0);
+    /* 40 characters, but ~ is no Z85 digit */
+    ck_assert_int_eq(lh_test_write_file(bad, "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n", 41), 0);
+    ck_assert_int_eq(lh_test_write_file(shortk, "abcde\n", 6), 0);
+    const struct {
+        const char *file, *needle;
+    } cases[] = {
+        {missing, "cannot read the secret key file"},
+        {empty, "is empty"},
+        {big, "is larger than one key"},
+        {bad, "holds no CURVE key"},
+        {shortk, "holds no CURVE key"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *send[] = {lh_test_loophub_bin(),
+                              "send",
+                              "ticket",
+                              "--ticket-id",
+                              "T-1",
+                              "--to",
+                              "tcp://127.0.0.1:1",
+                              "--curve-server-key",
+                              good,
+                              "--curve-key",
+                              cases[i].file,
+                              NULL};
+        expect_fail(send, 1, cases[i].needle);
+        const char *tail[] = {lh_test_loophub_bin(),
+                              "tail",
+                              "--from",
+                              "tcp://127.0.0.1:1",
+                              "--curve-server-key",
+                              good,
+                              "--curve-key",
+                              cases[i].file,
+                              NULL};
+        expect_fail(tail, 1, cases[i].needle);
+        const char *run[] = {
+            lh_test_loophub_bin(), "run",         "--db",          db,   "--http", "off",
+            "--curve-secret-key",  cases[i].file, "--curve-allow", good, NULL};
+        expect_fail(run, 1, cases[i].needle);
+    }
+    /* the server's key file is checked the same way */
+    const char *server[] = {lh_test_loophub_bin(), "send", "ticket",      "--ticket-id", "T-1",
+                            "--curve-server-key",  empty,  "--curve-key", good,          NULL};
+    expect_fail(server, 1, "the server public key file");
+    /* half a CURVE setup is bad usage */
+    const char *half[] = {lh_test_loophub_bin(), "send", "ticket", "--ticket-id", "T-1",
+                          "--curve-key",         good,   NULL};
+    expect_fail(half, 2, "CURVE needs both");
+    const char *thalf[] = {lh_test_loophub_bin(), "tail", "--curve-server-key", good, NULL};
+    expect_fail(thalf, 2, "CURVE needs both");
+    const char *noallow[] = {lh_test_loophub_bin(), "run", "--db", db, "--http", "off",
+                             "--curve-secret-key",  good,  NULL};
+    expect_fail(noallow, 2, "--curve-secret-key needs --curve-allow");
+    /* an allow list with a line that is no key names the line */
+    char *allow = path_in(dir, "allow");
+    char *hubkey = path_in(dir, "hub.key");
+    ck_assert_int_eq(lh_test_write_file(allow, "# ok\n\nnot a key\n", 16), 0);
+    const char *badallow[] = {
+        lh_test_loophub_bin(), "run",  "--db",          db,    "--http", "off",
+        "--curve-secret-key",  hubkey, "--curve-allow", allow, NULL};
+    expect_fail(badallow, 1, "allow:3: not a CURVE public key");
+    ck_assert_int_eq(lh_test_write_file(allow, "# nobody\n", 9), 0);
+    expect_fail(badallow, 1, "lists no client key");
+    free(allow);
+    free(hubkey);
+    free(good);
+    free(missing);
+    free(empty);
+    free(big);
+    free(bad);
+    free(shortk);
+    free(db);
+    lh_test_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* `loophub send` of one ticket to ep (--reliable when reliable), as client name (NULL:
+ * plaintext). Its exit status. */
+static int
+send_as(lh_it_hub_t *h, const char *name, const char *id, const char *ep, int reliable)
+{
+    char *server = path_in(h->dir, "hub.pub");
+    char key[700];
+    snprintf(key, sizeof(key), "%s/%s.key", h->dir, name ? name : "");
+    const char *argv[20] = {lh_test_loophub_bin(),
+                            "send",
+                            "ticket",
+                            "--id",
+                            id,
+                            "--ticket-id",
+                            "CHG-1",
+                            "--state",
+                            "approved",
+                            "--to",
+                            ep,
+                            "--timeout",
+                            "3s"};
+    int n = 13;
+    if (reliable)
+        argv[n++] = "--reliable";
+    if (name) {
+        argv[n++] = "--curve-server-key";
+        argv[n++] = server;
+        argv[n++] = "--curve-key";
+        argv[n++] = key;
+    }
+    argv[n] = NULL;
+    char *out = NULL, *err = NULL;
+    int st = lh_test_run(argv, NULL, &out, &err, 20000);
+    if (st != 0)
+        fprintf(stderr, "send as %s: %s", name ? name : "(plaintext)", err);
+    free(out);
+    free(err);
+    free(server);
+    return st;
+}
+
+static long
+metric(lh_it_hub_t *h, const char *name)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", h->http_port);
+    const char *argv[] = {"curl", "-sf", url, NULL};
+    char *out = NULL;
+    ck_assert_int_eq(lh_test_run(argv, NULL, &out, NULL, 10000), 0);
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    char *p = strstr(out, key);
+    ck_assert_msg(p != NULL, "no %s in /metrics", name);
+    long v = atol(p + strlen(key));
+    free(out);
+    return v;
+}
+
+static void *
+curve_sub(void *ctx, lh_it_hub_t *h, const char *name)
+{
+    void *s = zmq_socket(ctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    if (name) {
+        char server[41], sec[41], pub[41], file[64];
+        key_of(h->dir, "hub.pub", server);
+        snprintf(file, sizeof(file), "%s.key", name);
+        key_of(h->dir, file, sec);
+        ck_assert_int_eq(zmq_curve_public(pub, sec), 0);
+        ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 40), 0);
+        ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+        ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+    }
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+    ck_assert_int_eq(zmq_connect(s, h->pub), 0);
+    return s;
+}
+
+/* CURVE on every hub socket with an allow list: the listed client gets in on ROUTER, PULL and
+ * PUB; a client with an unknown key and a plaintext client do not (nothing of theirs is stored,
+ * the refusals are counted and logged). */
+START_TEST(test_curve_admits_only_listed_keys)
+{
+    ck_assert_msg(zmq_has("curve"), "this libzmq has no CURVE");
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    char *err = NULL;
+    ck_assert_int_eq(keygen(h.dir, "hub", &err), 0);
+    free(err);
+    ck_assert_int_eq(keygen(h.dir, "alice", &err), 0);
+    free(err);
+    ck_assert_int_eq(keygen(h.dir, "mallory", &err), 0);
+    free(err);
+    char alice[41], allow[700], hubkey[700];
+    key_of(h.dir, "alice.pub", alice);
+    snprintf(allow, sizeof(allow), "%s/allow", h.dir);
+    snprintf(hubkey, sizeof(hubkey), "%s/hub.key", h.dir);
+    char text[200];
+    int tl = snprintf(text, sizeof(text), "# who may send\n  %s  \n", alice);
+    ck_assert_int_eq(lh_test_write_file(allow, text, (size_t)tl), 0);
+    const char *extra[] = {"--curve-secret-key", hubkey, "--curve-allow", allow, NULL};
+    lh_it_hub_run(&h, extra);
+    ck_assert_int_eq(metric(&h, "loophub_zmq_curve_refused_total"), 0);
+
+    void *ctx = zmq_ctx_new();
+    void *sub_alice = curve_sub(ctx, &h, "alice");
+    void *sub_plain = curve_sub(ctx, &h, NULL);
+    void *sub_mallory = curve_sub(ctx, &h, "mallory");
+
+    ck_assert_int_eq(send_as(&h, "alice", "a-1", h.router, 1), 0);
+    ck_assert_int_eq(send_as(&h, "alice", "a-2", h.pull, 0), 0);
+    wait_sql(&h, "SELECT count(*) FROM events WHERE id IN ('a-1', 'a-2')", 2, 10000);
+    ck_assert_int_ne(send_as(&h, "mallory", "m-1", h.router, 1), 0);
+    ck_assert_int_ne(send_as(&h, "mallory", "m-2", h.pull, 0), 0);
+    ck_assert_int_ne(send_as(&h, NULL, "p-1", h.router, 1), 0);
+    ck_assert_int_ne(send_as(&h, NULL, "p-2", h.pull, 0), 0);
+    ck_assert_int_eq(sql_long(&h, "SELECT count(*) FROM events WHERE id NOT IN ('a-1', 'a-2')"), 0);
+    ck_assert_int_ge(metric(&h, "loophub_zmq_curve_refused_total"), 2);
+    ck_assert_msg(lh_test_file_count(h.log, "zmq-zap: refused a client from 127.0.0.1") >= 1,
+                  "refusal not logged: %s", h.log);
+
+    /* alerts reach the listed subscriber only */
+    char t0[40], t1[40];
+    lh_time_format(lh_now_ns() - 600 * LH_NS_PER_SEC, t0, sizeof(t0));
+    lh_time_format(lh_now_ns() - 60 * LH_NS_PER_SEC, t1, sizeof(t1));
+    char path[700];
+    snprintf(path, sizeof(path), "%s/alert.jsonl", h.dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "{\"id\":\"cd-1\",\"kind\":\"deploy\",\"time\":\"%s\",\"service\":\"api\","
+            "\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-1\",\"status\":"
+            "\"succeeded\",\"version\":\"2\"}}\n"
+            "{\"id\":\"ci-1\",\"kind\":\"incident\",\"time\":\"%s\",\"service\":\"api\","
+            "\"environment\":\"prod\",\"incident\":{\"incident_id\":\"INC-1\",\"severity\":"
+            "\"critical\"}}\n",
+            t0, t1);
+    fclose(f);
+    char *server = path_in(h.dir, "hub.pub"), *akey = path_in(h.dir, "alice.key");
+    const char *argv[] = {
+        lh_test_loophub_bin(), "send", "--json",      path, "--to", h.router, "--reliable",
+        "--curve-server-key",  server, "--curve-key", akey, NULL};
+    char *out = NULL;
+    ck_assert_int_eq(lh_test_run(argv, NULL, &out, &err, 20000), 0);
+    free(out);
+    free(err);
+    lh_it_sub_t w = {NULL, sub_alice};
+    char topic[128];
+    lh_correlated_t *ca = lh_it_sub_recv_pb(&w, topic, sizeof(topic), 10000);
+    ck_assert_msg(ca != NULL, "the listed subscriber got no alert");
+    ck_assert_str_eq(topic, "alert.prod.api");
+    lh_correlated_destroy(&ca);
+    zmq_pollitem_t it[] = {{sub_plain, 0, ZMQ_POLLIN, 0}, {sub_mallory, 0, ZMQ_POLLIN, 0}};
+    ck_assert_int_eq(zmq_poll(it, 2, 500), 0);
+    free(server);
+    free(akey);
+    zmq_close(sub_alice);
+    zmq_close(sub_plain);
+    zmq_close(sub_mallory);
+    zmq_ctx_term(ctx);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 static Suite *
 zmq_suite(void)
 {
@@ -283,6 +637,9 @@ zmq_suite(void)
     const lh_test_case_t cases[] = {
         {"oversized", test_oversized_refused_before_copy, 0, 0},
         {"stuck_subscriber", test_stuck_subscriber_costs_only_itself, 300, 0},
+        {"keygen", test_keygen_writes_a_pair_and_never_overwrites, 0, 0},
+        {"bad_key_files", test_bad_key_files_are_clear_errors, 0, 0},
+        {"curve_allow", test_curve_admits_only_listed_keys, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 120, NULL, NULL);
     return s;
