@@ -86,7 +86,8 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
                                                  "topic, ...).")},
     [LH_M_ZMQ_CURVE_REFUSED_TOTAL] = {COUNTER("loophub_zmq_curve_refused_total",
                                               "ZeroMQ CURVE handshakes refused: a client key "
-                                              "not in --curve-allow.")},
+                                              "not in --curve-allow, or a client that does "
+                                              "not speak CURVE with the hub's key.")},
     [LH_M_HTTP_RESPONSES_TOTAL] = {COUNTER("loophub_http_responses_total",
                                            "HTTP responses sent, by status code."),
                                    LABEL("code", http_code_values)},

@@ -350,6 +350,76 @@ lh_zmq_zap_new(void *zctx, char *const *keys, size_t n, const lh_adapter_ops_t *
     return 0;
 }
 
+/* --- failed handshakes the ZAP handler never sees ---------------------------------------- */
+
+int
+lh_zmq_curve_watch(void *zctx, void *sock, void **watch)
+{
+    *watch = NULL;
+    char ep[64];
+    snprintf(ep, sizeof(ep), "inproc://loophub-curve-watch-%p", sock);
+    void *pair = zmq_socket(zctx, ZMQ_PAIR);
+    int zero = 0;
+    if (!pair ||
+        zmq_socket_monitor(sock, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+        zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof(zero)) != 0 || zmq_connect(pair, ep) != 0) {
+        lh_log(LH_LOG_ERROR, "zmq", "cannot watch the CURVE handshakes: %s",
+               zmq_strerror(zmq_errno()));
+        if (pair)
+            zmq_close(pair);
+        return LH_ETRANSPORT;
+    }
+    *watch = pair;
+    return 0;
+}
+
+void
+lh_zmq_curve_watch_read(void *watch, lh_hub_t *hub, const char *origin)
+{
+    for (int i = 0; watch && i < 1000; i++) {
+        /* [event id (2 bytes), value (4 bytes)][endpoint] */
+        uint8_t ev[6];
+        char ep[128];
+        int n = zmq_recv(watch, ev, sizeof(ev), ZMQ_DONTWAIT);
+        if (n < 0)
+            return;
+        int more;
+        size_t ml = sizeof(more);
+        int el = 0;
+        if (zmq_getsockopt(watch, ZMQ_RCVMORE, &more, &ml) == 0 && more)
+            el = zmq_recv(watch, ep, sizeof(ep) - 1, 0);
+        ep[el > 0 ? (el < (int)sizeof(ep) - 1 ? el : (int)sizeof(ep) - 1) : 0] = 0;
+        if (n != (int)sizeof(ev))
+            continue;
+        uint16_t id;
+        uint32_t value;
+        memcpy(&id, ev, sizeof(id));
+        memcpy(&value, ev + 2, sizeof(value));
+        lh_hub_count(hub, LH_COUNT_ZMQ_CURVE_REFUSED, 1);
+        if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            lh_log_ratelimited("zap-refused-plain", LH_LOG_WARN, origin,
+                               "refused a client on %s: it does not speak CURVE", ep);
+        else /* often the client saw the mismatch first and hung up: no detail then */
+            lh_log_ratelimited(
+                "zap-refused-proto", LH_LOG_WARN, origin,
+                "refused a client on %s: the CURVE handshake failed (a plaintext "
+                "client, or one using another hub public key; %s %u)",
+                ep, id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "errno",
+                (unsigned)value);
+    }
+}
+
+void
+lh_zmq_curve_watch_close(void *sock, void *watch)
+{
+    if (!watch)
+        return;
+    zmq_socket_monitor(sock, NULL, 0);
+    zmq_close(watch);
+}
+
 /* --- keygen --------------------------------------------------------------------------------- */
 
 static int

@@ -10,7 +10,9 @@
  * is a REP socket on inproc://zeromq.zap.01 in the hub's ZMQ context, bound before any server
  * socket (zmq_def.c builds it first) and served by the hub's reactor like any adapter: libzmq
  * asks it about every CURVE handshake, and it answers 200 for a listed key, 400 (logged at most
- * once a second, counted in loophub_zmq_curve_refused_total) for any other.
+ * once a second, counted in loophub_zmq_curve_refused_total) for any other. A handshake that
+ * fails before ZAP is asked (a plaintext client, another hub key) is seen by a socket monitor on
+ * each server socket (lh_zmq_curve_watch), logged and counted the same way.
  */
 #ifndef LOOPHUB_ZMQ_CURVE_H
 #define LOOPHUB_ZMQ_CURVE_H
@@ -18,6 +20,7 @@
 #include <stddef.h>
 
 #include "loophub/adapter.h"
+#include "loophub/hub.h"
 
 #define LH_ZMQ_KEY_LEN 40 /* Z85 characters of a CURVE key */
 #define LH_ZMQ_ZAP_DOMAIN "loophub"
@@ -46,6 +49,15 @@ int lh_zmq_curve_server(void *sock, const char *secret, char *err, size_t errlen
  * (err says why). */
 int lh_zmq_curve_client(void *sock, const char *server_key, const char *secret, char *err,
                         size_t errlen);
+
+/* A watch on sock, a CURVE server socket, for the failed handshakes that never reach the ZAP
+ * handler: a plaintext client, a client using another hub public key. *watch is a socket to
+ * poll for reading; lh_zmq_curve_watch_read() drains it, logging (at most once a second) and
+ * counting each in loophub_zmq_curve_refused_total. Close it with lh_zmq_curve_watch_close()
+ * before sock. Returns 0 or LH_ETRANSPORT (logged). */
+int lh_zmq_curve_watch(void *zctx, void *sock, void **watch);
+void lh_zmq_curve_watch_read(void *watch, lh_hub_t *hub, const char *origin);
+void lh_zmq_curve_watch_close(void *sock, void *watch);
 
 /* The ZAP handler (register it right after the context's adapter, before any server socket):
  * binds its REP socket now. keys: the admitted client public keys, copied. Returns 0 with *ops

@@ -19,7 +19,9 @@
 
 typedef struct {
     lh_zmq_in_kind_t kind;
+    void *zctx;
     void *sock;
+    void *watch; /* CURVE: failed handshakes (zmq_curve.h) */
     char **endpoints;
     size_t n_endpoints;
     lh_hub_t *hub;
@@ -77,7 +79,11 @@ zin_pollitems(void *vctx, lh_pollitem_t *items, int max)
     items[0].fd = 0;
     items[0].events = LH_POLLIN;
     items[0].revents = 0;
-    return 1;
+    if (!z->watch || max < 2)
+        return 1;
+    items[1] = items[0];
+    items[1].socket = z->watch;
+    return 2;
 }
 
 /* Receives one whole multipart message into frames (at most MAX_FRAMES kept; extra frames are
@@ -115,6 +121,7 @@ zin_read(void *vctx, int budget)
     zin_t *z = vctx;
     int got = 0;
     zmq_msg_t f[MAX_FRAMES];
+    lh_zmq_curve_watch_read(z->watch, z->hub, z->origin);
     while (got < budget && !z->stopped) {
         int dropped;
         int n = recv_message(z->sock, f, &dropped);
@@ -267,6 +274,7 @@ static void
 zin_destroy(void *vctx)
 {
     zin_t *z = vctx;
+    lh_zmq_curve_watch_close(z->sock, z->watch);
     if (z->sock)
         zmq_close(z->sock);
     for (size_t i = 0; i < z->n_endpoints; i++)
@@ -296,9 +304,11 @@ lh_zmq_in_curve(void *ctx, const char *secret)
     if (z->kind == LH_ZMQ_SUB)
         return LH_EINVAL; /* the hub is the client there */
     int rc = lh_zmq_curve_server(z->sock, secret, err, sizeof(err));
-    if (rc < 0)
+    if (rc < 0) {
         lh_log(LH_LOG_ERROR, z->origin, "%s", err);
-    return rc;
+        return rc;
+    }
+    return lh_zmq_curve_watch(z->zctx, z->sock, &z->watch);
 }
 
 int
@@ -310,6 +320,7 @@ lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, s
     if (!z)
         return LH_ENOMEM;
     z->kind = kind;
+    z->zctx = zctx;
     z->origin = kind_names[kind];
     z->endpoints = calloc(n ? n : 1, sizeof(char *));
     if (!z->endpoints) {

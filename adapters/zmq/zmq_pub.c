@@ -25,7 +25,9 @@
 #include "zmq_curve.h"
 
 typedef struct {
+    void *zctx;
     void *sock;
+    void *watch; /* CURVE: failed handshakes (zmq_curve.h) */
     char *endpoint;
     lh_hub_t *hub;
     long subscriptions; /* live subscriptions seen on the XPUB socket */
@@ -56,7 +58,11 @@ zpub_pollitems(void *vctx, lh_pollitem_t *items, int max)
     items[0].fd = 0;
     items[0].events = LH_POLLIN;
     items[0].revents = 0;
-    return 1;
+    if (!z->watch || max < 2)
+        return 1;
+    items[1] = items[0];
+    items[1].socket = z->watch;
+    return 2;
 }
 
 static int
@@ -65,6 +71,7 @@ zpub_read(void *vctx, int budget)
     zpub_t *z = vctx;
     char buf[256];
     (void)budget;
+    lh_zmq_curve_watch_read(z->watch, z->hub, "zmq-pub");
     for (int i = 0; i < 1000; i++) {
         int n = zmq_recv(z->sock, buf, sizeof(buf), ZMQ_DONTWAIT);
         if (n < 0)
@@ -111,6 +118,7 @@ static void
 zpub_destroy(void *vctx)
 {
     zpub_t *z = vctx;
+    lh_zmq_curve_watch_close(z->sock, z->watch);
     if (z->sock)
         zmq_close(z->sock);
     free(z->endpoint);
@@ -135,9 +143,11 @@ lh_zmq_pub_curve(void *ctx, const char *secret)
     zpub_t *z = ctx;
     char err[200];
     int rc = lh_zmq_curve_server(z->sock, secret, err, sizeof(err));
-    if (rc < 0)
+    if (rc < 0) {
         lh_log(LH_LOG_ERROR, "zmq-pub", "%s", err);
-    return rc;
+        return rc;
+    }
+    return lh_zmq_curve_watch(z->zctx, z->sock, &z->watch);
 }
 
 int
@@ -149,6 +159,7 @@ lh_zmq_pub_new(void *zctx, const char *endpoint, int queue, const lh_adapter_ops
     zpub_t *z = calloc(1, sizeof(*z));
     if (!z)
         return LH_ENOMEM;
+    z->zctx = zctx;
     z->endpoint = strdup(endpoint);
     if (!z->endpoint) {
         zpub_destroy(z);

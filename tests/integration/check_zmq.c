@@ -570,22 +570,28 @@ START_TEST(test_curve_admits_only_listed_keys)
     lh_it_hub_run(&h, extra);
     ck_assert_int_eq(metric(&h, "loophub_zmq_curve_refused_total"), 0);
 
+    ck_assert_int_eq(send_as(&h, "alice", "a-1", h.router, 1), 0);
+    ck_assert_int_eq(send_as(&h, "alice", "a-2", h.pull, 0), 0);
+    wait_sql(&h, "SELECT count(*) FROM events WHERE id IN ('a-1', 'a-2')", 2, 10000);
+    ck_assert_int_eq(metric(&h, "loophub_zmq_curve_refused_total"), 0);
+    ck_assert_int_ne(send_as(&h, "mallory", "m-1", h.router, 1), 0);
+    ck_assert_int_ne(send_as(&h, "mallory", "m-2", h.pull, 0), 0);
+    long by_zap = metric(&h, "loophub_zmq_curve_refused_total");
+    ck_assert_int_ge(by_zap, 2);
+    ck_assert_msg(lh_test_file_count(h.log, "zmq-zap: refused a client from 127.0.0.1") >= 1,
+                  "refusal not logged: %s", h.log);
+    /* a plaintext client fails the handshake before ZAP is asked: counted all the same */
+    ck_assert_int_ne(send_as(&h, NULL, "p-1", h.router, 1), 0);
+    ck_assert_int_ne(send_as(&h, NULL, "p-2", h.pull, 0), 0);
+    ck_assert_int_ge(metric(&h, "loophub_zmq_curve_refused_total"), by_zap + 2);
+    ck_assert_msg(lh_test_file_count(h.log, ": refused a client on tcp://") >= 1,
+                  "plaintext refusal not logged: %s", h.log);
+    ck_assert_int_eq(sql_long(&h, "SELECT count(*) FROM events WHERE id NOT IN ('a-1', 'a-2')"), 0);
+
     void *ctx = zmq_ctx_new();
     void *sub_alice = curve_sub(ctx, &h, "alice");
     void *sub_plain = curve_sub(ctx, &h, NULL);
     void *sub_mallory = curve_sub(ctx, &h, "mallory");
-
-    ck_assert_int_eq(send_as(&h, "alice", "a-1", h.router, 1), 0);
-    ck_assert_int_eq(send_as(&h, "alice", "a-2", h.pull, 0), 0);
-    wait_sql(&h, "SELECT count(*) FROM events WHERE id IN ('a-1', 'a-2')", 2, 10000);
-    ck_assert_int_ne(send_as(&h, "mallory", "m-1", h.router, 1), 0);
-    ck_assert_int_ne(send_as(&h, "mallory", "m-2", h.pull, 0), 0);
-    ck_assert_int_ne(send_as(&h, NULL, "p-1", h.router, 1), 0);
-    ck_assert_int_ne(send_as(&h, NULL, "p-2", h.pull, 0), 0);
-    ck_assert_int_eq(sql_long(&h, "SELECT count(*) FROM events WHERE id NOT IN ('a-1', 'a-2')"), 0);
-    ck_assert_int_ge(metric(&h, "loophub_zmq_curve_refused_total"), 2);
-    ck_assert_msg(lh_test_file_count(h.log, "zmq-zap: refused a client from 127.0.0.1") >= 1,
-                  "refusal not logged: %s", h.log);
 
     /* alerts reach the listed subscriber only */
     char t0[40], t1[40];
