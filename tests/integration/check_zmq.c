@@ -105,7 +105,7 @@ START_TEST(test_oversized_refused_before_copy)
     int sent = 0;
     for (int i = 0; i < BIG_N; i++) {
         /* blocks while the hub's side is disconnected and the queue is full: bounded wait */
-        int t = 2000;
+        int t = 500;
         zmq_setsockopt(push, ZMQ_SNDTIMEO, &t, sizeof(t));
         if (zmq_send(push, big, BIG_LEN, 0) == (int)BIG_LEN)
             sent++;
