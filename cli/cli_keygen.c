@@ -3,6 +3,7 @@
  * options `send` and `tail` share (see cli.h).
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
@@ -93,4 +94,83 @@ lh_cli_curve_client(const char *cmd, void *sock, const char *server_key_path, co
         return LH_EXIT_ERROR;
     }
     return 0;
+}
+
+void *
+lh_cli_handshake_watch(void *zctx, void *sock)
+{
+    char ep[64];
+    snprintf(ep, sizeof(ep), "inproc://loophub-cli-watch-%p", sock);
+    void *pair = zmq_socket(zctx, ZMQ_PAIR);
+    int zero = 0;
+    if (!pair ||
+        zmq_socket_monitor(sock, ep,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+        zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof(zero)) != 0 || zmq_connect(pair, ep) != 0) {
+        if (pair)
+            zmq_close(pair);
+        return NULL; /* no watch: the caller's own timeouts still report a failure */
+    }
+    return pair;
+}
+
+/* The next handshake event on watch within timeout_ms: its id (0 on timeout), *value its value. */
+static int
+next_event(void *watch, int timeout_ms, uint32_t *value)
+{
+    zmq_pollitem_t it = {watch, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0)
+        return 0;
+    uint8_t ev[6];
+    char ep[256];
+    int n = zmq_recv(watch, ev, sizeof(ev), 0);
+    int more = 0;
+    size_t ml = sizeof(more);
+    if (zmq_getsockopt(watch, ZMQ_RCVMORE, &more, &ml) == 0 && more)
+        zmq_recv(watch, ep, sizeof(ep), 0);
+    if (n != (int)sizeof(ev))
+        return 0;
+    uint16_t id;
+    memcpy(&id, ev, sizeof(id));
+    memcpy(value, ev + 2, sizeof(*value));
+    return id;
+}
+
+int
+lh_cli_handshake_check(const char *cmd, void *watch, void *sock, const char *ep, int timeout_ms,
+                       int curve)
+{
+    if (!watch)
+        return 0;
+    uint32_t value = 0;
+    int id = next_event(watch, timeout_ms, &value);
+    zmq_socket_monitor(sock, NULL, 0);
+    zmq_close(watch);
+    switch (id) {
+    case 0:
+        return -1;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        return 0;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        lh_cli_error(cmd,
+                     "the hub at %s refused this client's CURVE key: list its public key in "
+                     "the hub's --curve-allow file",
+                     ep);
+        return LH_EXIT_ERROR;
+    default:
+        /* which side notices a mechanism mismatch first is a race: the other sees a hang-up */
+        if (curve)
+            lh_cli_error(cmd,
+                         "the CURVE handshake with %s failed: does the hub run with "
+                         "--curve-secret-key, and is --curve-server-key its public key?",
+                         ep);
+        else
+            lh_cli_error(cmd,
+                         "the hub at %s refused a plaintext client: it wants CURVE, pass "
+                         "--curve-server-key (its public key) and --curve-key (your secret key)",
+                         ep);
+        return LH_EXIT_ERROR;
+    }
 }

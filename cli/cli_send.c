@@ -442,6 +442,35 @@ no_hub_hint(const send_opts_t *so)
 }
 
 static int
+no_hub(const send_opts_t *so)
+{
+    char d[32];
+    lh_duration_format(so->timeout_ns, d, sizeof(d));
+    lh_cli_error("send", "no hub reachable at %s within %s (is 'loophub run' running?%s)", so->to,
+                 d, no_hub_hint(so));
+    return LH_EXIT_ERROR;
+}
+
+/* Connects s to the hub and waits for the handshake, so that a hub that refuses this client
+ * (CURVE) is said at once and plainly, not as a timeout. 0 or an exit code (said why). */
+static int
+connect_checked(void *zctx, void *s, const send_opts_t *so)
+{
+    void *watch = lh_cli_handshake_watch(zctx, s);
+    if (zmq_connect(s, so->to) != 0) {
+        lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
+        if (watch) {
+            zmq_socket_monitor(s, NULL, 0);
+            zmq_close(watch);
+        }
+        return LH_EXIT_ERROR;
+    }
+    int rc =
+        lh_cli_handshake_check("send", watch, s, so->to, timeout_ms_of(so), so->curve_key != NULL);
+    return rc < 0 ? no_hub(so) : rc;
+}
+
+static int
 send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
 {
     void *zctx = zmq_ctx_new();
@@ -456,18 +485,12 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
         rc = LH_EXIT_ERROR;
     } else if ((rc = lh_cli_curve_client("send", s, so->curve_server_key, so->curve_key)) != 0) {
         /* said why */
-    } else if (zmq_connect(s, so->to) != 0) {
-        lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
-        rc = LH_EXIT_ERROR;
+    } else {
+        rc = connect_checked(zctx, s, so);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (zmq_send(s, msgs[i].data, msgs[i].len, 0) < 0) {
-            char d[32];
-            lh_duration_format(so->timeout_ns, d, sizeof(d));
-            lh_cli_error("send", "no hub reachable at %s within %s (is 'loophub run' running?%s)",
-                         so->to, d, no_hub_hint(so));
-            rc = LH_EXIT_ERROR;
-        }
+        if (zmq_send(s, msgs[i].data, msgs[i].len, 0) < 0)
+            rc = no_hub(so);
     }
     if (s)
         zmq_close(s);
@@ -552,16 +575,11 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
         zmq_ctx_term(zctx);
         return LH_EXIT_ERROR;
     }
-    if ((rc = lh_cli_curve_client("send", s, so->curve_server_key, so->curve_key)) != 0) {
+    if ((rc = lh_cli_curve_client("send", s, so->curve_server_key, so->curve_key)) != 0 ||
+        (rc = connect_checked(zctx, s, so)) != 0) {
         zmq_close(s);
         zmq_ctx_term(zctx);
         return rc;
-    }
-    if (zmq_connect(s, so->to) != 0) {
-        lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
-        zmq_close(s);
-        zmq_ctx_term(zctx);
-        return LH_EXIT_ERROR;
     }
     int single = n == 1;
     size_t sent = 0;

@@ -202,8 +202,16 @@ lh_cli_tail(int argc, char **argv)
         zmq_ctx_term(zctx);
         return crc;
     }
+    void *watch = lh_cli_handshake_watch(zctx, s);
     if (zmq_connect(s, from) != 0) {
         lh_cli_error("tail", "cannot connect to %s: %s", from, zmq_strerror(zmq_errno()));
+        lh_cli_handshake_check("tail", watch, s, from, 0, 0); /* closes the watch */
+        zmq_close(s);
+        zmq_ctx_term(zctx);
+        return LH_EXIT_ERROR;
+    }
+    /* a hub that refuses this client is said at once; one not up yet is waited for as ever */
+    if (lh_cli_handshake_check("tail", watch, s, from, 2000, curve_key != NULL) > 0) {
         zmq_close(s);
         zmq_ctx_term(zctx);
         return LH_EXIT_ERROR;

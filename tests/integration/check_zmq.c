@@ -498,8 +498,11 @@ send_as(lh_it_hub_t *h, const char *name, const char *id, const char *ep, int re
     argv[n] = NULL;
     char *out = NULL, *err = NULL;
     int st = lh_test_run(argv, NULL, &out, &err, 20000);
+    /* a refusal is said at once and plainly, not as a timeout */
     if (st != 0)
-        fprintf(stderr, "send as %s: %s", name ? name : "(plaintext)", err);
+        ck_assert_msg(strstr(err, name ? "refused this client's CURVE key"
+                                       : "refused a plaintext client: it wants CURVE"),
+                      "send as %s: %s", name ? name : "(plaintext)", err);
     free(out);
     free(err);
     free(server);
@@ -566,7 +569,8 @@ START_TEST(test_curve_admits_only_listed_keys)
     char text[200];
     int tl = snprintf(text, sizeof(text), "# who may send\n  %s  \n", alice);
     ck_assert_int_eq(lh_test_write_file(allow, text, (size_t)tl), 0);
-    const char *extra[] = {"--curve-secret-key", hubkey, "--curve-allow", allow, NULL};
+    const char *extra[] = {
+        "--curve-secret-key", hubkey, "--curve-allow", allow, "--log-level", "debug", NULL};
     lh_it_hub_run(&h, extra);
     ck_assert_int_eq(metric(&h, "loophub_zmq_curve_refused_total"), 0);
 
@@ -588,10 +592,39 @@ START_TEST(test_curve_admits_only_listed_keys)
                   "plaintext refusal not logged: %s", h.log);
     ck_assert_int_eq(sql_long(&h, "SELECT count(*) FROM events WHERE id NOT IN ('a-1', 'a-2')"), 0);
 
+    /* `loophub tail`: refused at once, or it gets the alert */
+    char *server = path_in(h.dir, "hub.pub"), *akey = path_in(h.dir, "alice.key");
+    char *mkey = path_in(h.dir, "mallory.key"), *tlog = path_in(h.dir, "tail.out");
+    const char *tail_m[] = {lh_test_loophub_bin(), "tail", "--from",      h.pub,
+                            "--curve-server-key",  server, "--curve-key", mkey,
+                            "--timeout",           "10s",  NULL};
+    expect_fail(tail_m, 1, "refused this client's CURVE key");
+    const char *tail_p[] = {lh_test_loophub_bin(), "tail", "--from", h.pub,
+                            "--timeout",           "10s",  NULL};
+    expect_fail(tail_p, 1, "refused a plaintext client: it wants CURVE");
+    const char *tail_a[] = {lh_test_loophub_bin(),
+                            "tail",
+                            "--from",
+                            h.pub,
+                            "--curve-server-key",
+                            server,
+                            "--curve-key",
+                            akey,
+                            "--count",
+                            "1",
+                            "--timeout",
+                            "20s",
+                            NULL};
+    pid_t tail = lh_test_spawn(tail_a, tlog);
+    subs_wait_t sw = {&h, 1};
+    ck_assert_msg(lh_test_wait_for(subscribed, &sw, 10000), "tail never subscribed: %s", h.log);
+
     void *ctx = zmq_ctx_new();
     void *sub_alice = curve_sub(ctx, &h, "alice");
     void *sub_plain = curve_sub(ctx, &h, NULL);
     void *sub_mallory = curve_sub(ctx, &h, "mallory");
+    sw.want = 2;
+    ck_assert_msg(lh_test_wait_for(subscribed, &sw, 10000), "no second subscriber: %s", h.log);
 
     /* alerts reach the listed subscriber only */
     char t0[40], t1[40];
@@ -610,7 +643,6 @@ START_TEST(test_curve_admits_only_listed_keys)
             "\"critical\"}}\n",
             t0, t1);
     fclose(f);
-    char *server = path_in(h.dir, "hub.pub"), *akey = path_in(h.dir, "alice.key");
     const char *argv[] = {
         lh_test_loophub_bin(), "send", "--json",      path, "--to", h.router, "--reliable",
         "--curve-server-key",  server, "--curve-key", akey, NULL};
@@ -626,8 +658,13 @@ START_TEST(test_curve_admits_only_listed_keys)
     lh_correlated_destroy(&ca);
     zmq_pollitem_t it[] = {{sub_plain, 0, ZMQ_POLLIN, 0}, {sub_mallory, 0, ZMQ_POLLIN, 0}};
     ck_assert_int_eq(zmq_poll(it, 2, 500), 0);
+    ck_assert_int_eq(lh_test_stop(tail, 0, 20000), 0);
+    ck_assert_msg(lh_test_file_count(tlog, "INC-1") >= 1 || lh_test_file_count(tlog, "ci-1") >= 1,
+                  "tail printed no alert: %s", tlog);
     free(server);
     free(akey);
+    free(mkey);
+    free(tlog);
     zmq_close(sub_alice);
     zmq_close(sub_plain);
     zmq_close(sub_mallory);
