@@ -451,8 +451,20 @@ no_hub(const send_opts_t *so)
     return LH_EXIT_ERROR;
 }
 
+static void
+no_answer(const send_opts_t *so, size_t missing, size_t n)
+{
+    char d[32];
+    lh_duration_format(so->timeout_ns, d, sizeof(d));
+    lh_cli_error("send",
+                 "no answer from %s for %zu of %zu messages after %s (is 'loophub run' running "
+                 "there?%s)",
+                 so->to, missing, n, d, no_hub_hint(so));
+}
+
 /* Connects s to the hub and waits for the handshake, so that a hub that refuses this client
- * (CURVE) is said at once and plainly, not as a timeout. 0 or an exit code (said why). */
+ * (CURVE) is said at once and plainly, not as a timeout. 0, -1 when no handshake ended within
+ * the timeout (no hub there: the caller says so), or an exit code (said why). */
 static int
 connect_checked(void *zctx, void *s, const send_opts_t *so)
 {
@@ -465,9 +477,8 @@ connect_checked(void *zctx, void *s, const send_opts_t *so)
         }
         return LH_EXIT_ERROR;
     }
-    int rc =
-        lh_cli_handshake_check("send", watch, s, so->to, timeout_ms_of(so), so->curve_key != NULL);
-    return rc < 0 ? no_hub(so) : rc;
+    return lh_cli_handshake_check("send", watch, s, so->to, timeout_ms_of(so),
+                                  so->curve_key != NULL);
 }
 
 static int
@@ -485,8 +496,8 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
         rc = LH_EXIT_ERROR;
     } else if ((rc = lh_cli_curve_client("send", s, so->curve_server_key, so->curve_key)) != 0) {
         /* said why */
-    } else {
-        rc = connect_checked(zctx, s, so);
+    } else if ((rc = connect_checked(zctx, s, so)) < 0) {
+        rc = no_hub(so);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (zmq_send(s, msgs[i].data, msgs[i].len, 0) < 0)
@@ -576,10 +587,17 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
         return LH_EXIT_ERROR;
     }
     if ((rc = lh_cli_curve_client("send", s, so->curve_server_key, so->curve_key)) != 0 ||
-        (rc = connect_checked(zctx, s, so)) != 0) {
+        (rc = connect_checked(zctx, s, so)) > 0) {
         zmq_close(s);
         zmq_ctx_term(zctx);
         return rc;
+    }
+    if (rc < 0) { /* the whole timeout passed without a hub: nothing will be answered */
+        no_answer(so, n, n);
+        t->timed_out = 1;
+        zmq_close(s);
+        zmq_ctx_term(zctx);
+        return LH_EXIT_ERROR;
     }
     int single = n == 1;
     size_t sent = 0;
@@ -600,12 +618,7 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
             goto out;
         }
         if (r == 0) {
-            char d[32];
-            lh_duration_format(so->timeout_ns, d, sizeof(d));
-            lh_cli_error("send",
-                         "no answer from %s for %ld of %zu messages after %s "
-                         "(is 'loophub run' running there?%s)",
-                         so->to, (long)n - t->lines, n, d, no_hub_hint(so));
+            no_answer(so, (size_t)((long)n - t->lines), n);
             t->timed_out = 1;
             rc = LH_EXIT_ERROR;
             goto out;
