@@ -19,6 +19,7 @@ int lh_cli_run(int argc, char **argv);
 int lh_cli_send(int argc, char **argv);
 int lh_cli_tail(int argc, char **argv);
 int lh_cli_timeline(int argc, char **argv);
+int lh_cli_quarantine(int argc, char **argv);
 int lh_cli_keygen(int argc, char **argv);
 
 /* For `send` and `tail`: makes sock a CURVE client (before connect) from --curve-server-key and

@@ -61,6 +61,12 @@
 #define MAX_HOSTS_NAMED 5
 #define CHUNK_MIN 8192
 #define CCACHE_SLOTS 4096 /* power of two */
+/* Rows one candidate or outcome lookup reads at most, most recent first: an implausibly busy
+ * window (thousands of deploys of one service) costs a bounded amount of work per event, and the
+ * most recent changes are the best-scored ones of a relation. */
+#define LOOKUP_LIMIT 512
+/* Related changes above which a window counts as implausibly busy (a reason says so). */
+#define BUSY_WINDOW 100
 
 /* ---- scratch: strings that live until the next correlation run -------------------------- */
 
@@ -163,6 +169,9 @@ struct lh_correlator {
     scratch_t scratch;
     change_t *chg;
     size_t n_chg, cap_chg;
+    size_t n_show; /* gather(): the suspects an alert lists, at most o.max_suspects */
+    size_t n_more; /* gather(): related changes left out of the alert */
+    int truncated; /* collect() stopped at its limit */
     int64_t *oseq;
     size_t n_oseq, cap_oseq;
     lh_buf_t json;
@@ -225,6 +234,7 @@ static const char *const stmt_names[LH_CSQL_COUNT] = {
     [LH_CSQL_CASE_PUT] = "case write",
     [LH_CSQL_CASE_OUTCOMES] = "case outcomes",
     [LH_CSQL_ALERT_LAST] = "published revision",
+    [LH_CSQL_COUNT_SERVICE] = "changes of a service",
 };
 
 /* Logs the connection's error once, resets the statement, returns LH_ESTORE. */
@@ -284,6 +294,7 @@ lh_correlator_opts_default(lh_correlator_opts_t *o)
     o->window_ns = 2 * 3600 * LH_NS_PER_SEC;
     o->alert_min_severity = LH_SEV_ERROR;
     o->group_window_ns = 10 * 60 * LH_NS_PER_SEC;
+    o->max_suspects = 10;
 }
 
 int
@@ -299,10 +310,12 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
         lh_correlator_opts_default(&def);
         o = &def;
     }
-    if (o->window_ns <= 0 || o->group_window_ns < 0 || o->alert_min_severity < LH_SEV_UNSPECIFIED ||
+    if (o->window_ns <= 0 || o->group_window_ns < 0 || o->max_suspects < 1 ||
+        o->max_suspects > 1000 || o->alert_min_severity < LH_SEV_UNSPECIFIED ||
         o->alert_min_severity > LH_SEV_CRITICAL) {
         lh_log(LH_LOG_ERROR, COMPONENT,
-               "invalid options: window must be > 0, group window >= 0, severity known");
+               "invalid options: window must be > 0, group window >= 0, max suspects 1..1000, "
+               "severity known");
         return LH_EINVAL;
     }
     lh_correlator_t *c = calloc(1, sizeof(*c));
@@ -438,10 +451,12 @@ collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t
         row_fn add)
 {
     sqlite3_stmt *s = c->stmt[which];
-    if (bind_lookup(s, key, env, from, to) != SQLITE_OK)
+    if (bind_lookup(s, key, env, from, to) != SQLITE_OK ||
+        sqlite3_bind_int(s, 5, LOOKUP_LIMIT) != SQLITE_OK)
         return sql_fail(c, which);
-    int rc;
+    int rc, rows = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        rows++;
         if (add(c, s) < 0) {
             sql_done(s);
             return LH_ENOMEM;
@@ -450,6 +465,8 @@ collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t
     if (rc != SQLITE_DONE)
         return sql_fail(c, which);
     sql_done(s);
+    if (rows >= LOOKUP_LIMIT)
+        c->truncated = 1;
     return 0;
 }
 
@@ -1239,7 +1256,8 @@ oc_phrase(lh_correlator_t *c, const outcome_t *oc)
 static int
 gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late)
 {
-    c->n_chg = 0;
+    c->n_chg = c->n_show = c->n_more = 0;
+    c->truncated = 0;
     const int64_t t = o->time_ns, from = sat_sub(t, c->o.window_ns);
     const char *env = o->environment, *artifact = outcome_artifact(o);
     int rc = 0;
@@ -1277,6 +1295,35 @@ gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late)
     }
     c->n_chg = n;
     qsort(c->chg, c->n_chg, sizeof(*c->chg), cmp_rank);
+    c->n_show = n < (size_t)c->o.max_suspects ? n : (size_t)c->o.max_suspects;
+    size_t related = n;
+    if (c->truncated && o->service) {
+        /* the lookups stopped at their limit: count what the window holds of the service */
+        sqlite3_stmt *s = c->stmt[LH_CSQL_COUNT_SERVICE];
+        if (bind_lookup(s, o->service, env, from, t) != SQLITE_OK)
+            return sql_fail(c, LH_CSQL_COUNT_SERVICE);
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            return sql_fail(c, LH_CSQL_COUNT_SERVICE);
+        size_t all = (size_t)sqlite3_column_int64(s, 0);
+        sql_done(s);
+        if (all > related)
+            related = all;
+    }
+    c->n_more = related - c->n_show;
+    if (related > BUSY_WINDOW && c->n_show) {
+        /* so many changes at once that timing and relation cannot tell them apart well */
+        const char *r = sfmt(&c->scratch,
+                             "one of %zu related changes in the window: an unusually busy one, "
+                             "so this ranking is weak",
+                             related);
+        for (size_t i = 0; i < c->n_show; i++) {
+            change_t *ch = &c->chg[i];
+            if (!r)
+                return LH_ENOMEM;
+            if (ch->n_reasons < MAX_REASONS)
+                ch->reasons[ch->n_reasons++] = r;
+        }
+    }
     return (int)n;
 }
 
@@ -1290,14 +1337,14 @@ cmp_str_ptr(const void *a, const void *b)
 static const char *
 suspect_key(lh_correlator_t *c)
 {
-    const char **ids = scratch_alloc(&c->scratch, c->n_chg * sizeof(char *));
+    const char **ids = scratch_alloc(&c->scratch, c->n_show * sizeof(char *));
     if (!ids)
         return NULL;
-    for (size_t i = 0; i < c->n_chg; i++)
+    for (size_t i = 0; i < c->n_show; i++)
         ids[i] = c->chg[i].deploy_id;
-    qsort(ids, c->n_chg, sizeof(*ids), cmp_str_ptr);
+    qsort(ids, c->n_show, sizeof(*ids), cmp_str_ptr);
     uint64_t h = LH__HASH64_SEED;
-    for (size_t i = 0; i < c->n_chg; i++)
+    for (size_t i = 0; i < c->n_show; i++)
         h = lh__hash64_update(h, ids[i], strlen(ids[i]) + 1);
     return sfmt(&c->scratch, "%016llx", (unsigned long long)lh__hash64_final(h));
 }
@@ -1455,7 +1502,8 @@ static int
 add_suspects(lh_correlator_t *c, lh_correlated_t *ca, const char *env)
 {
     int rc = 0;
-    for (size_t i = 0; !rc && i < c->n_chg; i++) {
+    ca->more_suspects = (uint32_t)(c->n_more > UINT32_MAX ? UINT32_MAX : c->n_more);
+    for (size_t i = 0; !rc && i < c->n_show; i++) {
         const change_t *ch = &c->chg[i];
         lh_suspect_t *sp = lh_correlated_add_suspect(ca);
         if (!sp)
@@ -1480,8 +1528,9 @@ add_suspects(lh_correlator_t *c, lh_correlated_t *ca, const char *env)
             rc = !h || lh_suspect_add_host(sp, h) < 0 ? LH_ENOMEM : 0;
         }
     }
-    /* rollback targets, services in the order of their best suspect */
-    for (size_t i = 0; !rc && i < c->n_chg; i++) {
+    /* rollback targets, services in the order of their best suspect; the earliest suspect of a
+     * service may be one the alert does not list */
+    for (size_t i = 0; !rc && i < c->n_show; i++) {
         const char *svc = c->chg[i].service;
         int seen = 0;
         for (size_t j = 0; j < i; j++)
@@ -1617,7 +1666,7 @@ conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig
     if (joined)
         rc = add_change_text(
             ca, sfmt(&c->scratch, "joined by %s, with the same suspects", oc_phrase(c, oc)));
-    for (size_t i = 0; !rc && i < c->n_chg; i++) {
+    for (size_t i = 0; !rc && i < c->n_show; i++) {
         const change_t *ch = &c->chg[i];
         any_late |= ch->late;
         if (created || published(prev, ch->deploy_id))
@@ -1643,7 +1692,7 @@ conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig
     if (!created && !joined && ca->n_changes == 0) {
         /* the same conclusion: nothing to publish; new pairs are recorded with the revision
          * that named them already */
-        for (size_t i = 0; !rc && i < c->n_chg; i++)
+        for (size_t i = 0; !rc && i < c->n_show; i++)
             if (c->chg[i].is_new)
                 rc = pair_write(c, oc->first_seq, &c->chg[i], (int)i + 1, now_ns, prev_seq);
         goto out;
@@ -1689,7 +1738,7 @@ conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig
         k.last_time = oc->time;
     if ((rc = case_put(c, &k)) < 0)
         goto out;
-    for (size_t i = 0; !rc && i < c->n_chg; i++)
+    for (size_t i = 0; !rc && i < c->n_show; i++)
         rc = pair_write(c, oc->first_seq, &c->chg[i], (int)i + 1, now_ns, aseq);
     if (!rc)
         rc = written;
@@ -1963,7 +2012,7 @@ lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev)
     int rc = last_good(c, ev->service, ev->environment, ev->time_ns, ev->deploy.deploy_id, &v);
     if (rc < 0 || !v)
         return rc;
-    if (!(ev->deploy.previous_version = strdup(v)))
+    if (!(ev->deploy.previous_version = lh_event_str(ev, v, strlen(v))))
         return LH_ENOMEM;
     ev->deploy.previous_version_derived = 1;
     return 0;

@@ -23,6 +23,7 @@
 
 /* Statement numbers: index into LH_CORR_SQL. */
 enum {
+    /* the lookups take ?5, a limit: the most recent rows first (bounded work per event) */
     LH_CSQL_CAND_SERVICE,  /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
     LH_CSQL_CAND_HOST,     /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
     LH_CSQL_CAND_ARTIFACT, /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
@@ -49,6 +50,7 @@ enum {
     LH_CSQL_CASE_PUT,      /* ?1 id ... ?11 resolved: insert or replace the case row */
     LH_CSQL_CASE_OUTCOMES, /* ?1 case id -> its outcomes (LH_OCOL_*), oldest first */
     LH_CSQL_ALERT_LAST,    /* ?1 alert id ?2 revision -> seq, payload */
+    LH_CSQL_COUNT_SERVICE, /* ?1 service ?2 env ?3 from ?4 to -> changes of the service */
     LH_CSQL_COUNT
 };
 
@@ -109,28 +111,28 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_CAND_SERVICE] =
         "SELECT deploy_id FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
-        " AND deploy_id IS NOT NULL",
+        " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_HOST] =
         "SELECT deploy_id FROM event_hosts"
         " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
-        " AND deploy_id IS NOT NULL",
+        " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_ARTIFACT] =
         "SELECT deploy_id FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
-        " AND deploy_id IS NOT NULL",
+        " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CHANGE] =
         "SELECT seq, id, time, state, service, actor, hosts, version, previous_version,"
         " commit_sha, artifact, previous_derived FROM events"
         " WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2 ORDER BY time, seq",
     [LH_CSQL_OUT_SERVICE] =
         "SELECT seq FROM events"
-        " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4",
+        " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_HOST] =
         "SELECT seq FROM event_hosts"
-        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1",
+        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1 ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_ARTIFACT] =
         "SELECT seq FROM events"
-        " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1",
+        " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1 ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_EVENT_BLOB] =
         "SELECT event FROM events WHERE seq = ?1",
     [LH_CSQL_PAIR_GET] =
@@ -174,6 +176,10 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " top, suspect_key, late, resolved) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [LH_CSQL_CASE_OUTCOMES] =
         "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE case_id = ?1 ORDER BY time, okey",
+    [LH_CSQL_COUNT_SERVICE] =
+        "SELECT count(DISTINCT deploy_id) FROM events"
+        " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
+        " AND deploy_id IS NOT NULL",
     [LH_CSQL_ALERT_LAST] =
         "SELECT seq, payload FROM alerts WHERE id = ?1 AND revision = ?2",
 };

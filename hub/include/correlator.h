@@ -29,6 +29,7 @@ typedef struct lh_correlator_opts {
     int64_t window_ns;                /* default 2h */
     lh_severity_t alert_min_severity; /* default error */
     int64_t group_window_ns;          /* default 10m; 0: outcomes never join an open alert */
+    int max_suspects;                 /* suspects an alert lists (default 10, 1..1000) */
 } lh_correlator_opts_t;
 
 void lh_correlator_opts_default(lh_correlator_opts_t *o);

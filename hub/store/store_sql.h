@@ -268,6 +268,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
     X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
                  " created, payload, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")       \
+    X(QUAR_SIZE, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM quarantine")            \
+    X(QUAR_OLDEST, "SELECT seq, coalesce(length(payload), 0) FROM quarantine ORDER BY seq LIMIT 1") \
+    X(QUAR_DELETE, "DELETE FROM quarantine WHERE seq = ?1")                                        \
     X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1 AND revision = ?2")                     \
     /* sinks and their done marks (schema version 3) */                                          \
     X(SINK_ID, "SELECT id FROM sinks WHERE name = ?1")                                             \
@@ -288,8 +291,11 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(PENDING, "SELECT a.seq, a.payload FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"             \
                " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)"             \
                " ORDER BY a.seq LIMIT ?3")                                                         \
-    X(COUNT_PENDING, "SELECT count(*) FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"               \
-                     " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)")      \
+    /* alert seqs are contiguous (AUTOINCREMENT, no alert is ever deleted, a rolled-back insert  \
+     * takes its number back): the pending count is the seqs above the mark less the done rows   \
+     * there, read from the rowid's end and outbox_done's few rows, whatever the backlog */        \
+    X(COUNT_PENDING, "SELECT max(0, coalesce((SELECT max(seq) FROM alerts), 0) - ?2"               \
+                     " - (SELECT count(*) FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq > ?2))") \
     X(COUNT_EVENTS, "SELECT count(*) FROM events")                                                 \
     X(COUNT_QUAR, "SELECT count(*) FROM quarantine")                                               \
     X(COUNT_ALERTS, "SELECT count(*) FROM alerts")                                                 \

@@ -45,6 +45,10 @@ typedef struct lh_hub_opts {
     lh_alerts_format_t alerts_format; /* encoding for output adapters (default protobuf) */
     int64_t group_window_ns;          /* outcomes with the same suspects this close join one
                                        * alert (default 10m; 0: never join) */
+    int max_suspects;                 /* suspects an alert lists; the others are counted
+                                       * (default 10, 1..1000) */
+    int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */
+    int64_t quarantine_max_bytes;     /* (defaults 100,000 rows, 256 MiB) */
     size_t quarantine_sample;         /* of a message over limits.max_payload, only this many
                                        * first bytes are kept in the quarantine (default 4096) */
 } lh_hub_opts_t;
