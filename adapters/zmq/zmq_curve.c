@@ -126,9 +126,15 @@ lh_zmq_curve_allow_read(const char *path, char ***keys, size_t *n, char *err, si
         char *e = s + strlen(s);
         while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
             *--e = 0;
+        /* the key ends at the first blank; after it only a comment may follow ("KEY  # ci") */
+        char *end = s + strcspn(s, " \t");
+        char *rest = end + strspn(end, " \t");
+        *end = 0;
+        /* '#' is a Z85 digit but never a key's first (its value would overflow): a line
+         * starting with it is a comment, a key commented out ("#KEY") too */
         if (!*s || *s == '#')
             continue;
-        if (!key_ok(s)) {
+        if (!key_ok(s) || (*rest && *rest != '#')) {
             snprintf(err, errlen, "%s:%d: not a CURVE public key (expected %d Z85 characters)",
                      path, lineno, LH_ZMQ_KEY_LEN);
             rc = LH_ECONFIG;

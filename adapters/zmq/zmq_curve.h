@@ -3,8 +3,9 @@
  * server and a client, the ZAP handler that admits only listed client keys, and key generation.
  *
  * A key file holds one key as 40 Z85 characters, optionally followed by one newline (what
- * `loophub keygen` writes). An allow-list file holds client public keys, one a line; blank lines
- * and lines starting with # are ignored, spaces around a key too.
+ * `loophub keygen` writes). An allow-list file holds client public keys, one a line, optionally
+ * followed by blanks and a # comment; blank lines and lines starting with # are comments (no
+ * key starts with '#', though it is a Z85 digit: its value would overflow).
  *
  * Without a ZAP handler libzmq lets in any client that knows the server's public key. The handler
  * is a REP socket on inproc://zeromq.zap.01 in the hub's ZMQ context, bound before any server

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "loophub/error.h"
@@ -96,6 +97,11 @@ curve_setup(lh_hub_t *hub, void *zctx, const zmq_settings_t *s, char *secret, ch
     int rc = lh_zmq_curve_key_read(s->curve_secret_key, "secret key", secret, why, whylen);
     if (rc < 0)
         return rc;
+    struct stat st;
+    if (stat(s->curve_secret_key, &st) == 0 && (st.st_mode & 077))
+        lh_log(LH_LOG_WARN, "zmq",
+               "the secret key file %s can be read by others (mode %03o): chmod 600 it",
+               s->curve_secret_key, (unsigned)(st.st_mode & 0777));
     char **keys;
     size_t n;
     if ((rc = lh_zmq_curve_allow_read(s->curve_allow, &keys, &n, why, whylen)) < 0)

@@ -451,6 +451,12 @@ START_TEST(test_bad_key_files_are_clear_errors)
     expect_fail(badallow, 1, "allow:3: not a CURVE public key");
     ck_assert_int_eq(lh_test_write_file(allow, "# nobody\n", 9), 0);
     expect_fail(badallow, 1, "lists no client key");
+    /* after a key only a comment may follow */
+    char pubkey[41], line[100];
+    key_of(dir, "hub.pub", pubkey);
+    int ll = snprintf(line, sizeof(line), "%s trailing\n", pubkey);
+    ck_assert_int_eq(lh_test_write_file(allow, line, (size_t)ll), 0);
+    expect_fail(badallow, 1, "allow:1: not a CURVE public key");
     free(allow);
     free(hubkey);
     free(good);
@@ -566,8 +572,11 @@ START_TEST(test_curve_admits_only_listed_keys)
     key_of(h.dir, "alice.pub", alice);
     snprintf(allow, sizeof(allow), "%s/allow", h.dir);
     snprintf(hubkey, sizeof(hubkey), "%s/hub.key", h.dir);
-    char text[200];
-    int tl = snprintf(text, sizeof(text), "# who may send\n  %s  \n", alice);
+    char mallory[41];
+    key_of(h.dir, "mallory.pub", mallory);
+    /* a key with a comment after it, and one commented out: mallory stays out */
+    char text[300];
+    int tl = snprintf(text, sizeof(text), "# who may send\n  %s  # alice\n#%s\n", alice, mallory);
     ck_assert_int_eq(lh_test_write_file(allow, text, (size_t)tl), 0);
     const char *extra[] = {
         "--curve-secret-key", hubkey, "--curve-allow", allow, "--log-level", "debug", NULL};
