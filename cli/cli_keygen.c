@@ -70,6 +70,13 @@ lh_cli_keygen(int argc, char **argv)
     return LH_EXIT_OK;
 }
 
+static int
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 int
 lh_cli_curve_client(const char *cmd, void *sock, const char *server_key_path, const char *key_path)
 {
@@ -82,6 +89,18 @@ lh_cli_curve_client(const char *cmd, void *sock, const char *server_key_path, co
         lh_cli_error(cmd, "this libzmq was built without CURVE (zmq_has(\"curve\") is false)");
         return LH_EXIT_ERROR;
     }
+    /* both files are 40 Z85 characters: only keygen's names tell a mix-up */
+    if (ends_with(key_path, ".pub"))
+        lh_cli_error(cmd,
+                     "warning: --curve-key %s looks like a public key; it takes your "
+                     "secret key (the .key file)",
+                     key_path);
+    if (ends_with(server_key_path, ".key"))
+        lh_cli_error(cmd,
+                     "warning: --curve-server-key %s looks like a secret key; it takes the "
+                     "hub's public key (the .pub file), and the hub's secret key belongs on "
+                     "the hub alone",
+                     server_key_path);
     char server[LH_ZMQ_KEY_LEN + 1], secret[LH_ZMQ_KEY_LEN + 1], err[700];
     int rc = lh_zmq_curve_key_read(server_key_path, "server public key", server, err, sizeof(err));
     if (rc == 0)

@@ -97,6 +97,12 @@ curve_setup(lh_hub_t *hub, void *zctx, const zmq_settings_t *s, char *secret, ch
     int rc = lh_zmq_curve_key_read(s->curve_secret_key, "secret key", secret, why, whylen);
     if (rc < 0)
         return rc;
+    size_t pl = strlen(s->curve_secret_key);
+    if (pl >= 4 && strcmp(s->curve_secret_key + pl - 4, ".pub") == 0)
+        lh_log(LH_LOG_WARN, "zmq",
+               "--curve-secret-key %s looks like a public key: it takes the hub's secret key "
+               "(the .key file of loophub keygen)",
+               s->curve_secret_key);
     struct stat st;
     if (stat(s->curve_secret_key, &st) == 0 && (st.st_mode & 077))
         lh_log(LH_LOG_WARN, "zmq",
