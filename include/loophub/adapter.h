@@ -127,7 +127,7 @@ int lh_hub_flush(lh_hub_t *hub);
 /* The hub-wide counters an adapter may count (the names, help texts and the rest of /metrics are
  * the hub's registry, hub/metrics.c). */
 typedef enum {
-    LH_COUNT_ALERTS_PUB_DROPPED,   /* loophub_alerts_pub_dropped_total: PUB high-water mark */
+    LH_COUNT_ALERTS_PUB_DROPPED,   /* loophub_alerts_pub_dropped_total: PUB could not send */
     LH_COUNT_ZMQ_BAD_ENVELOPE,     /* loophub_zmq_router_bad_envelope_total */
     LH_COUNT_ZMQ_ACKS_DROPPED,     /* loophub_zmq_router_acks_dropped_total */
     LH_COUNT_KAFKA_PRODUCE_ERRORS, /* loophub_kafka_produce_errors_total */
