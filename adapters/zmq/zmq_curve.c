@@ -356,22 +356,19 @@ lh_zmq_zap_new(void *zctx, char *const *keys, size_t n, const lh_adapter_ops_t *
     return 0;
 }
 
-/* --- failed handshakes the ZAP handler never sees ---------------------------------------- */
+/* --- socket events: failed handshakes the ZAP handler never sees, and what else is asked -- */
 
 int
-lh_zmq_curve_watch(void *zctx, void *sock, void **watch)
+lh_zmq_watch(void *zctx, void *sock, int events, void **watch)
 {
     *watch = NULL;
     char ep[64];
-    snprintf(ep, sizeof(ep), "inproc://loophub-curve-watch-%p", sock);
+    snprintf(ep, sizeof(ep), "inproc://loophub-watch-%p", sock);
     void *pair = zmq_socket(zctx, ZMQ_PAIR);
     int zero = 0;
-    if (!pair ||
-        zmq_socket_monitor(sock, ep,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+    if (!pair || zmq_socket_monitor(sock, ep, events) != 0 ||
         zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof(zero)) != 0 || zmq_connect(pair, ep) != 0) {
-        lh_log(LH_LOG_ERROR, "zmq", "cannot watch the CURVE handshakes: %s",
+        lh_log(LH_LOG_ERROR, "zmq", "cannot watch a socket's events: %s",
                zmq_strerror(zmq_errno()));
         if (pair)
             zmq_close(pair);
@@ -381,8 +378,24 @@ lh_zmq_curve_watch(void *zctx, void *sock, void **watch)
     return 0;
 }
 
+static void
+refused(lh_hub_t *hub, const char *origin, int id, uint32_t value, const char *ep)
+{
+    lh_hub_count(hub, LH_COUNT_ZMQ_CURVE_REFUSED, 1);
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        lh_log_ratelimited("zap-refused-plain", LH_LOG_WARN, origin,
+                           "refused a client on %s: it does not speak CURVE", ep);
+    else /* often the client saw the mismatch first and hung up: no detail then */
+        lh_log_ratelimited("zap-refused-proto", LH_LOG_WARN, origin,
+                           "refused a client on %s: the CURVE handshake failed (a plaintext "
+                           "client, or one using another hub public key; %s %u)",
+                           ep,
+                           id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "errno",
+                           (unsigned)value);
+}
+
 void
-lh_zmq_curve_watch_read(void *watch, lh_hub_t *hub, const char *origin)
+lh_zmq_watch_read(void *watch, lh_hub_t *hub, const char *origin, lh_zmq_event_cb cb, void *arg)
 {
     for (int i = 0; watch && i < 1000; i++) {
         /* [event id (2 bytes), value (4 bytes)][endpoint] */
@@ -403,22 +416,15 @@ lh_zmq_curve_watch_read(void *watch, lh_hub_t *hub, const char *origin)
         uint32_t value;
         memcpy(&id, ev, sizeof(id));
         memcpy(&value, ev + 2, sizeof(value));
-        lh_hub_count(hub, LH_COUNT_ZMQ_CURVE_REFUSED, 1);
-        if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-            lh_log_ratelimited("zap-refused-plain", LH_LOG_WARN, origin,
-                               "refused a client on %s: it does not speak CURVE", ep);
-        else /* often the client saw the mismatch first and hung up: no detail then */
-            lh_log_ratelimited(
-                "zap-refused-proto", LH_LOG_WARN, origin,
-                "refused a client on %s: the CURVE handshake failed (a plaintext "
-                "client, or one using another hub public key; %s %u)",
-                ep, id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "errno",
-                (unsigned)value);
+        if (id & LH_ZMQ_WATCH_REFUSALS)
+            refused(hub, origin, id, value, ep);
+        else if (cb)
+            cb(arg, id, value);
     }
 }
 
 void
-lh_zmq_curve_watch_close(void *sock, void *watch)
+lh_zmq_watch_close(void *sock, void *watch)
 {
     if (!watch)
         return;

@@ -13,12 +13,14 @@
  * asks it about every CURVE handshake, and it answers 200 for a listed key, 400 (logged at most
  * once a second, counted in loophub_zmq_curve_refused_total) for any other. A handshake that
  * fails before ZAP is asked (a plaintext client, another hub key) is seen by a socket monitor on
- * each server socket (lh_zmq_curve_watch), logged and counted the same way.
+ * each server socket (lh_zmq_watch), logged and counted the same way.
  */
 #ifndef LOOPHUB_ZMQ_CURVE_H
 #define LOOPHUB_ZMQ_CURVE_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
 
 #include "loophub/adapter.h"
 #include "loophub/hub.h"
@@ -51,14 +53,20 @@ int lh_zmq_curve_server(void *sock, const char *secret, char *err, size_t errlen
 int lh_zmq_curve_client(void *sock, const char *server_key, const char *secret, char *err,
                         size_t errlen);
 
-/* A watch on sock, a CURVE server socket, for the failed handshakes that never reach the ZAP
- * handler: a plaintext client, a client using another hub public key. *watch is a socket to
- * poll for reading; lh_zmq_curve_watch_read() drains it, logging (at most once a second) and
- * counting each in loophub_zmq_curve_refused_total. Close it with lh_zmq_curve_watch_close()
- * before sock. Returns 0 or LH_ETRANSPORT (logged). */
-int lh_zmq_curve_watch(void *zctx, void *sock, void **watch);
-void lh_zmq_curve_watch_read(void *watch, lh_hub_t *hub, const char *origin);
-void lh_zmq_curve_watch_close(void *sock, void *watch);
+/* A watch on sock's events (libzmq allows one monitor a socket: every event its adapter needs
+ * goes through it). On a CURVE server socket include LH_ZMQ_WATCH_REFUSALS: the failed handshakes
+ * that never reach the ZAP handler (a plaintext client, a client using another hub public key).
+ * *watch is a socket to poll for reading; lh_zmq_watch_read() drains it: a refusal is logged (at
+ * most once a second) and counted in loophub_zmq_curve_refused_total, any other event goes to cb
+ * (when not NULL) with its ZMQ_EVENT_* id and value. Close it with lh_zmq_watch_close() before
+ * sock. Returns 0 or LH_ETRANSPORT (logged). */
+#define LH_ZMQ_WATCH_REFUSALS                                                                      \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+typedef void (*lh_zmq_event_cb)(void *arg, int id, uint32_t value);
+int lh_zmq_watch(void *zctx, void *sock, int events, void **watch);
+void lh_zmq_watch_read(void *watch, lh_hub_t *hub, const char *origin, lh_zmq_event_cb cb,
+                       void *arg);
+void lh_zmq_watch_close(void *sock, void *watch);
 
 /* The ZAP handler (register it right after the context's adapter, before any server socket):
  * binds its REP socket now. keys: the admitted client public keys, copied. Returns 0 with *ops

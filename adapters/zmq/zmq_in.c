@@ -121,7 +121,7 @@ zin_read(void *vctx, int budget)
     zin_t *z = vctx;
     int got = 0;
     zmq_msg_t f[MAX_FRAMES];
-    lh_zmq_curve_watch_read(z->watch, z->hub, z->origin);
+    lh_zmq_watch_read(z->watch, z->hub, z->origin, NULL, NULL);
     while (got < budget && !z->stopped) {
         int dropped;
         int n = recv_message(z->sock, f, &dropped);
@@ -274,7 +274,7 @@ static void
 zin_destroy(void *vctx)
 {
     zin_t *z = vctx;
-    lh_zmq_curve_watch_close(z->sock, z->watch);
+    lh_zmq_watch_close(z->sock, z->watch);
     if (z->sock)
         zmq_close(z->sock);
     for (size_t i = 0; i < z->n_endpoints; i++)
@@ -308,7 +308,7 @@ lh_zmq_in_curve(void *ctx, const char *secret)
         lh_log(LH_LOG_ERROR, z->origin, "%s", err);
         return rc;
     }
-    return lh_zmq_curve_watch(z->zctx, z->sock, &z->watch);
+    return lh_zmq_watch(z->zctx, z->sock, LH_ZMQ_WATCH_REFUSALS, &z->watch);
 }
 
 int

@@ -133,10 +133,14 @@ typedef enum {
     LH_COUNT_KAFKA_PRODUCE_ERRORS, /* loophub_kafka_produce_errors_total */
     LH_COUNT_KAFKA_CONSUME_ERRORS, /* loophub_kafka_consume_errors_total */
     LH_COUNT_ZMQ_CURVE_REFUSED,    /* loophub_zmq_curve_refused_total: ZAP said no */
+    LH_COUNT_ZMQ_PUB_CONNECTIONS,  /* loophub_zmq_pub_connections (a gauge: +1 / -1) */
+    LH_COUNT_ZMQ_PUB_STALLED,      /* loophub_zmq_pub_stalled_subscribers (a gauge: +1 / -1) */
+    LH_COUNT_ZMQ_PUB_STALLS,       /* loophub_zmq_pub_stalls_total */
     LH_COUNT__COUNT
 } lh_count_t;
 
-/* Counts what by delta (an array add: fine per message). Unknown values are ignored. */
+/* Counts what by delta (an array add: fine per message); a gauge among them moves by +1 / -1.
+ * Unknown values are ignored. */
 void lh_hub_count(lh_hub_t *hub, lh_count_t what, int64_t delta);
 
 /* Counts one HTTP response in loophub_http_responses_total{code}: the codes the HTTP adapter

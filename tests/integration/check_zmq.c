@@ -224,6 +224,21 @@ subscribed(void *arg)
     return lh_test_file_count(w->h->log, "zmq-pub: subscribe") >= w->want;
 }
 
+static long metric(lh_it_hub_t *h, const char *name);
+
+typedef struct {
+    lh_it_hub_t *h;
+    const char *name;
+    long want;
+} metric_wait_t;
+
+static int
+metric_is(void *arg)
+{
+    metric_wait_t *w = arg;
+    return metric(w->h, w->name) == w->want;
+}
+
 /* One SUB that never reads and one that does: the one that reads gets every alert, in seq order;
  * the stuck one gets its queue's worth and then a gap it can see in seq. With ZMQ_XPUB_NODROP
  * (the old socket) the stuck one's full queue failed every send, and the healthy one lost the
@@ -231,7 +246,7 @@ subscribed(void *arg)
 START_TEST(test_stuck_subscriber_costs_only_itself)
 {
     lh_it_hub_t h;
-    lh_it_hub_init(&h, 0);
+    lh_it_hub_init(&h, 1); /* /metrics */
     const char *extra[] = {"--zmq-pub-queue", QUEUE,         "--group-window", "0", "--window",
                            "1000d",           "--log-level", "debug",          NULL};
     lh_it_hub_run(&h, extra);
@@ -254,7 +269,18 @@ START_TEST(test_stuck_subscriber_costs_only_itself)
     ck_assert_msg(alerts >= FLOOD, "only %ld alerts made of %d incidents", alerts, FLOOD);
     wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-pub'", alerts, 30000);
     n_got += drain_seqs(healthy, got + n_got, FLOOD * 2 - n_got, 2000);
+    /* the hub sees which subscriber stopped reading: that one alone */
+    metric_wait_t mw = {&h, "loophub_zmq_pub_stalled_subscribers", 1};
+    ck_assert_msg(lh_test_wait_for(metric_is, &mw, 10000), "no stalled subscriber seen: %s", h.log);
+    ck_assert_int_eq(metric(&h, "loophub_zmq_pub_connections"), 2);
+    ck_assert_int_ge(metric(&h, "loophub_zmq_pub_stalls_total"), 1);
+    ck_assert_msg(lh_test_file_count(h.log, "zmq-pub: subscriber 127.0.0.1:") >= 1 &&
+                      lh_test_file_count(h.log, "stopped reading") >= 1,
+                  "the stall is not logged: %s", h.log);
     int n_stuck = drain_seqs(stuck, got_stuck, FLOOD * 2, 2000);
+    mw.want = 0; /* it reads again */
+    ck_assert_msg(lh_test_wait_for(metric_is, &mw, 10000), "still stalled after reading: %s",
+                  h.log);
     fprintf(stderr, "stuck subscriber: %d of %ld alerts; healthy: %d\n", n_stuck, alerts, n_got);
 
     ck_assert_int_eq(n_got, alerts);
