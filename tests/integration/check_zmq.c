@@ -467,6 +467,12 @@ START_TEST(test_bad_key_files_are_clear_errors)
     const char *noallow[] = {lh_test_loophub_bin(), "run", "--db", db, "--http", "off",
                              "--curve-secret-key",  good,  NULL};
     expect_fail(noallow, 2, "--curve-secret-key needs --curve-allow");
+    const char *nokey[] = {lh_test_loophub_bin(), "run", "--db", db, "--http", "off",
+                           "--curve-allow",       good,  NULL};
+    expect_fail(nokey, 2, "--curve-allow needs --curve-secret-key");
+    const char *queue[] = {lh_test_loophub_bin(), "run",      "--db", db, "--http", "off",
+                           "--zmq-pub-queue",     "20000000", NULL};
+    expect_fail(queue, 2, "--zmq-pub-queue: 20000000 is more than");
     /* an allow list with a line that is no key names the line */
     char *allow = path_in(dir, "allow");
     char *hubkey = path_in(dir, "hub.key");
