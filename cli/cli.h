@@ -21,6 +21,24 @@ int lh_cli_tail(int argc, char **argv);
 int lh_cli_timeline(int argc, char **argv);
 int lh_cli_quarantine(int argc, char **argv);
 int lh_cli_redact_check(int argc, char **argv);
+int lh_cli_keygen(int argc, char **argv);
+
+/* For `send` and `tail`: makes sock a CURVE client (before connect) from --curve-server-key and
+ * --curve-key (both NULL: nothing to do, 0). Returns 0, or an exit code after saying why on
+ * stderr: LH_EXIT_USAGE when only one is given, LH_EXIT_ERROR for a key file that is missing,
+ * empty, oversized or no key, or a libzmq without CURVE. */
+int lh_cli_curve_client(const char *cmd, void *sock, const char *server_key_path,
+                        const char *key_path);
+
+/* A watch on sock's first handshake, set up before connect (NULL when it cannot be: then
+ * lh_cli_handshake_check() checks nothing). */
+void *lh_cli_handshake_watch(void *zctx, void *sock);
+/* Waits up to timeout_ms for the handshake watched by watch (closed here) to end: 0 when it
+ * succeeded (or there is no watch); -1 when none ended in time (no hub there: the caller says
+ * so); LH_EXIT_ERROR after saying why when the hub refused it (a key not in its allow list, a
+ * hub that wants CURVE or does not speak it, another hub key). curve: this client speaks CURVE. */
+int lh_cli_handshake_check(const char *cmd, void *watch, void *sock, const char *ep, int timeout_ms,
+                           int curve);
 
 /* Prints "loophub <cmd>: <message>" and a newline to stderr. */
 void lh_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -99,6 +99,7 @@ lh_cli_run(int argc, char **argv)
     o.batch_max = (int)c.batch_max;
     o.batch_ms = (int)c.batch_ms;
     o.limits.max_payload = (size_t)c.max_payload;
+    o.quarantine_sample = (size_t)c.quarantine_sample;
     o.limits.max_field = (size_t)c.max_field;
     o.limits.max_future_ns = c.max_future_ns;
     o.codec.am_service_label = c.am_service_label;

@@ -42,6 +42,8 @@ typedef struct {
     long window;
     int quiet;
     const char *json;
+    const char *curve_server_key; /* --curve-server-key FILE */
+    const char *curve_key;        /* --curve-key FILE */
 } send_opts_t;
 
 typedef struct {
@@ -98,6 +100,9 @@ usage(FILE *out)
         "  --kafka-topic T       events topic (default loophub.events)\n"
         "  --kafka-changes-topic T  changes topic (default loophub.changes; 'off')\n"
         "  --config FILE         take Kafka settings from FILE ([kafka_hub], [kafka])\n"
+        "  --curve-server-key FILE  the hub's CURVE public key (loophub keygen): talk CURVE\n"
+        "  --curve-key FILE      your CURVE secret key; its public key must be in the hub's\n"
+        "                        --curve-allow file\n"
         "  -q, --quiet           print nothing on success\n"
         "  -h, --help            show this help\n\n"
         "Exit: 0 all stored (or duplicate), 1 a rejection, a timeout or an error, 2 bad usage.\n",
@@ -142,6 +147,8 @@ enum {
     O_KAFKA_TOPIC,
     O_KAFKA_CHANGES,
     O_CONFIG,
+    O_CURVE_SERVER_KEY,
+    O_CURVE_KEY,
 };
 
 static const struct option lopts[] = {
@@ -183,6 +190,8 @@ static const struct option lopts[] = {
     {"kafka-topic", required_argument, NULL, O_KAFKA_TOPIC},
     {"kafka-changes-topic", required_argument, NULL, O_KAFKA_CHANGES},
     {"config", required_argument, NULL, O_CONFIG},
+    {"curve-server-key", required_argument, NULL, O_CURVE_SERVER_KEY},
+    {"curve-key", required_argument, NULL, O_CURVE_KEY},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -423,6 +432,55 @@ timeout_ms_of(const send_opts_t *so)
     return ms > INT_MAX ? INT_MAX : ms < 1 ? 1 : (int)ms;
 }
 
+/* A CURVE client the hub refuses looks like no hub at all: say so. */
+static const char *
+no_hub_hint(const send_opts_t *so)
+{
+    if (so->curve_key)
+        return " is your public key in its --curve-allow file, and --curve-server-key its key?";
+    return " does it want CURVE: --curve-server-key, --curve-key?";
+}
+
+static int
+no_hub(const send_opts_t *so)
+{
+    char d[32];
+    lh_duration_format(so->timeout_ns, d, sizeof(d));
+    lh_cli_error("send", "no hub reachable at %s within %s (is 'loophub run' running?%s)", so->to,
+                 d, no_hub_hint(so));
+    return LH_EXIT_ERROR;
+}
+
+static void
+no_answer(const send_opts_t *so, size_t missing, size_t n)
+{
+    char d[32];
+    lh_duration_format(so->timeout_ns, d, sizeof(d));
+    lh_cli_error("send",
+                 "no answer from %s for %zu of %zu messages after %s (is 'loophub run' running "
+                 "there?%s)",
+                 so->to, missing, n, d, no_hub_hint(so));
+}
+
+/* Connects s to the hub and waits for the handshake, so that a hub that refuses this client
+ * (CURVE) is said at once and plainly, not as a timeout. 0, -1 when no handshake ended within
+ * the timeout (no hub there: the caller says so), or an exit code (said why). */
+static int
+connect_checked(void *zctx, void *s, const send_opts_t *so)
+{
+    void *watch = lh_cli_handshake_watch(zctx, s);
+    if (zmq_connect(s, so->to) != 0) {
+        lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
+        if (watch) {
+            zmq_socket_monitor(s, NULL, 0);
+            zmq_close(watch);
+        }
+        return LH_EXIT_ERROR;
+    }
+    return lh_cli_handshake_check("send", watch, s, so->to, timeout_ms_of(so),
+                                  so->curve_key != NULL);
+}
+
 static int
 send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
 {
@@ -436,18 +494,14 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
         zmq_setsockopt(s, ZMQ_LINGER, &ms, sizeof(ms)) != 0) {
         lh_cli_error("send", "cannot set up a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
         rc = LH_EXIT_ERROR;
-    } else if (zmq_connect(s, so->to) != 0) {
-        lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
-        rc = LH_EXIT_ERROR;
+    } else if ((rc = lh_cli_curve_client("send", s, so->curve_server_key, so->curve_key)) != 0) {
+        /* said why */
+    } else if ((rc = connect_checked(zctx, s, so)) < 0) {
+        rc = no_hub(so);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (zmq_send(s, msgs[i].data, msgs[i].len, 0) < 0) {
-            char d[32];
-            lh_duration_format(so->timeout_ns, d, sizeof(d));
-            lh_cli_error("send", "no hub reachable at %s within %s (is 'loophub run' running?)",
-                         so->to, d);
-            rc = LH_EXIT_ERROR;
-        }
+        if (zmq_send(s, msgs[i].data, msgs[i].len, 0) < 0)
+            rc = no_hub(so);
     }
     if (s)
         zmq_close(s);
@@ -532,8 +586,15 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
         zmq_ctx_term(zctx);
         return LH_EXIT_ERROR;
     }
-    if (zmq_connect(s, so->to) != 0) {
-        lh_cli_error("send", "cannot connect to %s: %s", so->to, zmq_strerror(zmq_errno()));
+    if ((rc = lh_cli_curve_client("send", s, so->curve_server_key, so->curve_key)) != 0 ||
+        (rc = connect_checked(zctx, s, so)) > 0) {
+        zmq_close(s);
+        zmq_ctx_term(zctx);
+        return rc;
+    }
+    if (rc < 0) { /* the whole timeout passed without a hub: nothing will be answered */
+        no_answer(so, n, n);
+        t->timed_out = 1;
         zmq_close(s);
         zmq_ctx_term(zctx);
         return LH_EXIT_ERROR;
@@ -557,12 +618,7 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
             goto out;
         }
         if (r == 0) {
-            char d[32];
-            lh_duration_format(so->timeout_ns, d, sizeof(d));
-            lh_cli_error("send",
-                         "no answer from %s for %ld of %zu messages after %s "
-                         "(is 'loophub run' running there?)",
-                         so->to, (long)n - t->lines, n, d);
+            no_answer(so, (size_t)((long)n - t->lines), n);
             t->timed_out = 1;
             rc = LH_EXIT_ERROR;
             goto out;
@@ -761,6 +817,12 @@ lh_cli_send(int argc, char **argv)
         case O_CONFIG:
             so.config = optarg;
             break;
+        case O_CURVE_SERVER_KEY:
+            so.curve_server_key = optarg;
+            break;
+        case O_CURVE_KEY:
+            so.curve_key = optarg;
+            break;
         case O_RELIABLE:
             so.reliable = 1;
             break;
@@ -801,6 +863,12 @@ lh_cli_send(int argc, char **argv)
     if (!rc && so.kafka_brokers && (so.reliable || so.to))
         rc = lh_cli_usage_error("send", "--kafka-brokers excludes --to and --reliable (Kafka "
                                         "sends wait for the brokers anyway)");
+    if (!rc && so.kafka_brokers && (so.curve_key || so.curve_server_key))
+        rc = lh_cli_usage_error("send", "--curve-key and --curve-server-key are for ZeroMQ, not "
+                                        "--kafka-brokers");
+    if (!rc && !so.curve_key != !so.curve_server_key)
+        rc = lh_cli_usage_error("send", "CURVE needs both --curve-server-key FILE (the hub's "
+                                        "public key) and --curve-key FILE (your secret key)");
     if (rc) {
         lh_event_destroy(&ev);
         return rc;

@@ -40,6 +40,9 @@ usage(FILE *out)
                  "  --json           print each alert as one JSON line\n"
                  "  --count N        exit after N alerts\n"
                  "  --timeout DUR    exit 1 when no alert came for DUR (default: wait forever)\n"
+                 "  --curve-server-key FILE  the hub's CURVE public key: talk CURVE\n"
+                 "  --curve-key FILE  your CURVE secret key (its public key in the hub's\n"
+                 "                   --curve-allow file)\n"
                  "  -h, --help       show this help\n");
 }
 
@@ -164,6 +167,7 @@ int
 lh_cli_tail(int argc, char **argv)
 {
     const char *from = "tcp://127.0.0.1:7703", *service = NULL, *env = NULL;
+    const char *curve_server_key = NULL, *curve_key = NULL;
     int json = 0;
     long count = 0;
     int64_t timeout_ns = 0;
@@ -174,6 +178,8 @@ lh_cli_tail(int argc, char **argv)
                                           {"json", no_argument, NULL, 'j'},
                                           {"count", required_argument, NULL, 'n'},
                                           {"timeout", required_argument, NULL, 't'},
+                                          {"curve-server-key", required_argument, NULL, 'S'},
+                                          {"curve-key", required_argument, NULL, 'K'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int ch;
@@ -204,6 +210,12 @@ lh_cli_tail(int argc, char **argv)
             if (lh_duration_parse(optarg, &timeout_ns) < 0)
                 return lh_cli_usage_error("tail", "--timeout: '%s' is not a duration", optarg);
             break;
+        case 'S':
+            curve_server_key = optarg;
+            break;
+        case 'K':
+            curve_key = optarg;
+            break;
         case 'h':
             usage(stdout);
             return LH_EXIT_OK;
@@ -214,6 +226,9 @@ lh_cli_tail(int argc, char **argv)
     }
     if (optind < argc)
         return lh_cli_usage_error("tail", "unexpected argument '%s'", argv[optind]);
+    if (!curve_key != !curve_server_key)
+        return lh_cli_usage_error("tail", "CURVE needs both --curve-server-key FILE (the hub's "
+                                          "public key) and --curve-key FILE (your secret key)");
 
     void *zctx = zmq_ctx_new();
     void *s = zmq_socket(zctx, ZMQ_SUB);
@@ -233,8 +248,22 @@ lh_cli_tail(int argc, char **argv)
         zmq_ctx_term(zctx);
         return LH_EXIT_ERROR;
     }
+    int crc = lh_cli_curve_client("tail", s, curve_server_key, curve_key);
+    if (crc != 0) {
+        zmq_close(s);
+        zmq_ctx_term(zctx);
+        return crc;
+    }
+    void *watch = lh_cli_handshake_watch(zctx, s);
     if (zmq_connect(s, from) != 0) {
         lh_cli_error("tail", "cannot connect to %s: %s", from, zmq_strerror(zmq_errno()));
+        lh_cli_handshake_check("tail", watch, s, from, 0, 0); /* closes the watch */
+        zmq_close(s);
+        zmq_ctx_term(zctx);
+        return LH_EXIT_ERROR;
+    }
+    /* a hub that refuses this client is said at once; one not up yet is waited for as ever */
+    if (lh_cli_handshake_check("tail", watch, s, from, 2000, curve_key != NULL) > 0) {
         zmq_close(s);
         zmq_ctx_term(zctx);
         return LH_EXIT_ERROR;

@@ -17,6 +17,7 @@ static const struct {
     {"timeline", lh_cli_timeline, "postmortem view of an incident, a deploy or a service"},
     {"quarantine", lh_cli_quarantine, "list the messages the hub rejected, and why"},
     {"redact-check", lh_cli_redact_check, "show what the redaction rules change in sample events"},
+    {"keygen", lh_cli_keygen, "write a ZeroMQ CURVE key pair (hub or client)"},
 };
 
 static void

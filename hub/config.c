@@ -36,6 +36,7 @@ static const lh_conf_opt_t core_opts[] = {
     {"quarantine-max-rows", "limits", "quarantine_max_rows", LH_CONF_INT, OFF(quarantine_max_rows), "100000", "N", "rejected messages kept at most (oldest evicted first)"},
     {"quarantine-max-bytes", "limits", "quarantine_max_bytes", LH_CONF_SIZE, OFF(quarantine_max_bytes), "268435456", "BYTES", "payload bytes the quarantine keeps at most"},
     {"max-payload", "limits", "max_payload", LH_CONF_SIZE, OFF(max_payload), "1048576", "BYTES", "largest message or request body"},
+    {"quarantine-sample", "limits", "quarantine_sample", LH_CONF_SIZE, OFF(quarantine_sample), "4096", "BYTES", "of a message over --max-payload, the quarantine keeps only this many first bytes"},
     {"max-field", "limits", "max_field", LH_CONF_SIZE, OFF(max_field), "4096", "BYTES", "largest string field"},
     {"max-clock-skew", "limits", "max_clock_skew", LH_CONF_DUR, OFF(max_future_ns), "1h", "DUR", "how far ahead of the hub's clock an event may be"},
     {"am-service-label", "alertmanager", "service_label", LH_CONF_STR, OFF(am_service_label), "service", "NAME", "Alertmanager label naming the service"},

@@ -76,6 +76,7 @@ lh_hub_opts_default(lh_hub_opts_t *o)
     o->quarantine_max_bytes = so.quarantine_max_bytes;
     lh_codec_opts_default(&o->codec);
     lh_limits_default(&o->limits);
+    o->quarantine_sample = 4096;
     o->codec.limits = NULL;
     o->batch_max = 4000;
     o->batch_ms = 10;

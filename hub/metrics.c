@@ -73,8 +73,10 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
                                              "Alerts handed to an output (sent on ZeroMQ PUB, or "
                                              "acknowledged by Kafka).")},
     [LH_M_ALERTS_PUB_DROPPED_TOTAL] = {COUNTER("loophub_alerts_pub_dropped_total",
-                                               "Alerts the ZeroMQ PUB socket dropped for a "
-                                               "subscriber at its high-water mark.")},
+                                               "Alerts the ZeroMQ PUB socket could not send "
+                                               "to anyone (offered again). A subscriber whose "
+                                               "own queue is full loses alerts alone, seen by "
+                                               "it as a gap in seq.")},
     [LH_M_ZMQ_BAD_ENVELOPE_TOTAL] = {COUNTER("loophub_zmq_router_bad_envelope_total",
                                              "ROUTER messages rejected for a malformed "
                                              "envelope.")},
@@ -86,6 +88,14 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_KAFKA_CONSUME_ERRORS_TOTAL] = {COUNTER("loophub_kafka_consume_errors_total",
                                                  "Errors the Kafka consumer reported (a missing "
                                                  "topic, ...).")},
+    [LH_M_ZMQ_CURVE_REFUSED_TOTAL] = {COUNTER("loophub_zmq_curve_refused_total",
+                                              "ZeroMQ CURVE handshakes refused: a client key "
+                                              "not in --curve-allow, or a client that does "
+                                              "not speak CURVE with the hub's key.")},
+    [LH_M_ZMQ_PUB_STALLS_TOTAL] = {COUNTER("loophub_zmq_pub_stalls_total",
+                                           "Times a PUB subscriber stopped reading (its TCP "
+                                           "window closed with alerts waiting); it then loses "
+                                           "alerts once its own queue is full.")},
     [LH_M_HTTP_RESPONSES_TOTAL] = {COUNTER("loophub_http_responses_total",
                                            "HTTP responses sent, by status code."),
                                    LABEL("code", http_code_values)},
@@ -109,6 +119,12 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_QUARANTINE_EVICTED_TOTAL] = {COUNTER("loophub_quarantine_evicted_total",
                                                "Quarantined rows deleted, oldest first, to keep "
                                                "the quarantine within its row and byte bounds.")},
+    [LH_M_ZMQ_PUB_CONNECTIONS] = {GAUGE("loophub_zmq_pub_connections",
+                                        "Connections to the ZeroMQ PUB socket (subscribers, "
+                                        "and clients still in their handshake).")},
+    [LH_M_ZMQ_PUB_STALLED] = {GAUGE("loophub_zmq_pub_stalled_subscribers",
+                                    "PUB subscribers not reading now: each loses alerts once its "
+                                    "own queue is full.")},
     [LH_M_OUTBOX_PENDING] = {GAUGE(
         "loophub_outbox_pending",
         "Alerts in the outbox not yet delivered, for the sink furthest behind.")},
@@ -131,6 +147,10 @@ static const lh_metric_t public_counts[LH_COUNT__COUNT] = {
     [LH_COUNT_KAFKA_PRODUCE_ERRORS] = LH_M_KAFKA_PRODUCE_ERRORS_TOTAL,
     [LH_COUNT_KAFKA_CONSUME_ERRORS] = LH_M_KAFKA_CONSUME_ERRORS_TOTAL,
     [LH_COUNT_HTTP_SLOW_CLOSED] = LH_M_HTTP_SLOW_CLOSED_TOTAL,
+    [LH_COUNT_ZMQ_CURVE_REFUSED] = LH_M_ZMQ_CURVE_REFUSED_TOTAL,
+    [LH_COUNT_ZMQ_PUB_CONNECTIONS] = LH_M_ZMQ_PUB_CONNECTIONS,
+    [LH_COUNT_ZMQ_PUB_STALLED] = LH_M_ZMQ_PUB_STALLED,
+    [LH_COUNT_ZMQ_PUB_STALLS] = LH_M_ZMQ_PUB_STALLS_TOTAL,
 };
 
 const lh_metric_def_t *

@@ -108,29 +108,51 @@ decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
     return 0;
 }
 
-/* The message's bytes are kept for the quarantine scrubbed by the value rules (the only ones
- * that apply to bytes), and not at all when the rules changed one of its events: the bytes hold
- * that event's secrets in a form the rules may not see (protobuf, a key of one's own). A
+/* The message's bytes are kept for the quarantine: of a message over the payload limit only the
+ * first quarantine_sample bytes (a flood of huge messages must not cost their size again in
+ * memory and in the store; the reason gets the true size), scrubbed by the value rules (the only
+ * ones that apply to bytes), and none at all when the rules changed one of its events: the bytes
+ * hold that event's secrets in a form the rules may not see (protobuf, a key of one's own). A
  * rejected event is then quarantined as its scrubbed protobuf. */
+
+/* Appends to a rejected item's reason that the quarantine holds a sample only. */
+static void
+note_sample(item_t *it, size_t keep, size_t len)
+{
+    if (!it->err || !it->why)
+        return;
+    char *why = NULL;
+    if (asprintf(&why, "%s (quarantined: the first %zu of %zu bytes)", it->why, keep, len) < 0)
+        return; /* the reason stays without the note */
+    free(it->why);
+    it->why = why;
+}
+
 static void
 keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len, int changed)
 {
     msg_t *m = &hub->msgs[hub->n_msgs - 1];
     for (size_t i = m->first; i < m->first + m->n && !changed; i++) {
-        if (hub->items[i].err) {
-            char *scrubbed = NULL;
-            size_t slen = 0;
-            int n = redacted(hub, lh_redact_bytes(hub->redact, data, len, &scrubbed, &slen));
-            if (n > 0) {
-                m->raw = scrubbed;
-                m->raw_len = slen;
-            } else if (n == 0 && (m->raw = malloc(len ? len : 1))) {
-                if (len)
-                    memcpy(m->raw, data, len);
-                m->raw_len = len;
-            }
-            return;
+        if (!hub->items[i].err)
+            continue;
+        size_t keep = len;
+        if (len > hub->o.limits.max_payload && len > hub->o.quarantine_sample) {
+            keep = hub->o.quarantine_sample;
+            for (size_t k = i; k < m->first + m->n; k++)
+                note_sample(&hub->items[k], keep, len);
         }
+        char *scrubbed = NULL;
+        size_t slen = 0;
+        int n = redacted(hub, lh_redact_bytes(hub->redact, data, keep, &scrubbed, &slen));
+        if (n > 0) {
+            m->raw = scrubbed;
+            m->raw_len = slen;
+        } else if (n == 0 && (m->raw = malloc(keep ? keep : 1))) {
+            if (keep)
+                memcpy(m->raw, data, keep);
+            m->raw_len = keep;
+        }
+        return;
     }
 }
 
@@ -171,8 +193,8 @@ lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
         return rc;
     submit_ctx_t sc = {hub, 0, 0};
     if (m->reject)
-        rc = decode_sink(NULL, m->reject_err < 0 ? m->reject_err : LH_EDECODE, NULL, m->reject,
-                         &sc);
+        rc =
+            decode_sink(NULL, m->reject_err < 0 ? m->reject_err : LH_EDECODE, NULL, m->reject, &sc);
     else
         rc = lh_codec_decode_msg(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
                                  &hub->o.codec, decode_sink, &sc);

@@ -1209,6 +1209,37 @@ START_TEST(test_http_health_while_store_full)
 END_TEST
 #endif
 
+/* ---- oversized messages ----------------------------------------------------------------- */
+
+/* A message over max_payload, from any transport, is quarantined as its first
+ * quarantine_sample bytes with its true size in the reason; one under the limit is kept whole. */
+START_TEST(test_oversized_message_quarantined_as_sample)
+{
+    lh_hub_opts_t o;
+    lh_hub_opts_default(&o);
+    o.db_path = fx.db;
+    o.limits.max_payload = 1000;
+    o.quarantine_sample = 100;
+    ck_assert_int_eq(lh_hub_new(&o, &fx.hub), 0);
+    char *big = malloc(5000);
+    memset(big, '{', 5000);
+    lh_submit_t m = {.origin = "test", .data = big, .len = 5000};
+    ck_assert_int_eq(lh_hub_submit(fx.hub, &m), 0);
+    lh_submit_t small = {.origin = "test", .data = big, .len = 900};
+    ck_assert_int_eq(lh_hub_submit(fx.hub, &small), 0);
+    ck_assert_int_eq(lh_hub_flush(fx.hub), 0);
+    free(big);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM quarantine"), 2);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT length(payload) FROM quarantine WHERE reason LIKE "
+                                     "'%5000 bytes%(quarantined: the first 100 of 5000 bytes)'"),
+                     100);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT length(payload) FROM quarantine WHERE reason NOT "
+                                     "LIKE '%quarantined:%'"),
+                     900);
+    ck_assert_int_eq(metric(fx.hub, "loophub_rejected_total{reason=\"too_big\"}"), 1);
+}
+END_TEST
+
 static Suite *
 hub_suite(void)
 {
@@ -1233,6 +1264,8 @@ hub_suite(void)
 #ifdef LH_WITH_HTTP
         {"http_health_while_store_full", test_http_health_while_store_full, 20, 0},
 #endif
+        {"oversized_message_quarantined_as_sample", test_oversized_message_quarantined_as_sample,
+         20, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, setup, teardown);
     return s;

@@ -697,6 +697,12 @@ START_TEST(test_counting)
               LH_COUNT_KAFKA_PRODUCE_ERRORS + 1);
     ck_assert(value_of(&ex, "loophub_kafka_consume_errors_total", "") ==
               LH_COUNT_KAFKA_CONSUME_ERRORS + 1);
+    ck_assert(value_of(&ex, "loophub_zmq_curve_refused_total", "") ==
+              LH_COUNT_ZMQ_CURVE_REFUSED + 1);
+    ck_assert(value_of(&ex, "loophub_zmq_pub_connections", "") == LH_COUNT_ZMQ_PUB_CONNECTIONS + 1);
+    ck_assert(value_of(&ex, "loophub_zmq_pub_stalled_subscribers", "") ==
+              LH_COUNT_ZMQ_PUB_STALLED + 1);
+    ck_assert(value_of(&ex, "loophub_zmq_pub_stalls_total", "") == LH_COUNT_ZMQ_PUB_STALLS + 1);
     ck_assert(value_of(&ex, "loophub_http_responses_total", "code=202") == 2);
     ck_assert(value_of(&ex, "loophub_http_responses_total", "code=413") == 1);
     ck_assert(value_of(&ex, "loophub_http_responses_total", "code=other") == 1);

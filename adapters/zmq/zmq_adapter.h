@@ -12,8 +12,8 @@
  * quarantined and answered [delimiter if any][empty tag][empty id]["rejected: bad envelope..."].
  *
  * Alerts: two frames, topic "alert.<environment>.<service>" then the encoded alert. The socket
- * is an XPUB with ZMQ_XPUB_NODROP, so a subscriber at its high-water mark shows up as a counted
- * drop (loophub_alerts_pub_dropped_total) instead of vanishing; every alert carries its seq.
+ * is an XPUB with a bounded queue per subscriber: a subscriber whose queue is full loses the
+ * alert, alone (every alert carries its seq, so it sees the gap); see zmq_pub.c.
  */
 #ifndef LOOPHUB_ZMQ_ADAPTER_H
 #define LOOPHUB_ZMQ_ADAPTER_H
@@ -21,6 +21,12 @@
 #include <stddef.h>
 
 #include "loophub/adapter.h"
+
+/* Intake sockets take frames of at most the hub's --max-payload plus this (ZMQ_MAXMSGSIZE):
+ * room for CURVE's per-message box and nonce. A peer that sends a larger frame is disconnected
+ * by libzmq; a message between the limit and the slack reaches the hub and is rejected as
+ * too_big, with only a sample of it quarantined. */
+#define LH_ZMQ_FRAME_SLACK 1024
 
 typedef enum {
     LH_ZMQ_PULL = 0,
@@ -34,11 +40,22 @@ typedef enum {
 int lh_zmq_in_new(void *zctx, lh_zmq_in_kind_t kind, const char *const *endpoints, size_t n,
                   const lh_adapter_ops_t **ops, void **ctx);
 
+/* Makes the PULL or ROUTER adapter ctx (from lh_zmq_in_new, before lh_hub_add_adapter) a CURVE
+ * server with the Z85 secret key (zmq_curve.h): only clients the ZAP handler admits get in.
+ * Returns 0, LH_EINVAL for a SUB adapter (the hub is the client there) or LH_ETRANSPORT
+ * (logged). */
+int lh_zmq_in_curve(void *ctx, const char *secret);
+
 /* The sink name of the alerts publisher: its done marks in the store are kept under it (the
  * pub_done column of schema version 2 became this sink), so it never changes. */
 #define LH_ZMQ_PUB_SINK "zmq-pub"
 
-/* The alerts publisher (register with sink LH_ZMQ_PUB_SINK), bound in start(). */
-int lh_zmq_pub_new(void *zctx, const char *endpoint, const lh_adapter_ops_t **ops, void **ctx);
+/* The alerts publisher (register with sink LH_ZMQ_PUB_SINK), bound in start(); queue: alerts
+ * queued per subscriber at most (ZMQ_SNDHWM, >= 1, else LH_EINVAL). */
+int lh_zmq_pub_new(void *zctx, const char *endpoint, int queue, const lh_adapter_ops_t **ops,
+                   void **ctx);
+
+/* The same for the alerts publisher's ctx (lh_zmq_pub_new). */
+int lh_zmq_pub_curve(void *ctx, const char *secret);
 
 #endif

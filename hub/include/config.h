@@ -42,6 +42,7 @@ typedef struct lh_run_conf {
     char *synchronous;
     int64_t page_size; /* bytes, for a new store */
     int64_t max_payload;
+    int64_t quarantine_sample;
     int64_t max_field;
     int64_t max_future_ns;
     char *am_service_label;

@@ -41,6 +41,8 @@ typedef enum {
     LH_M_ZMQ_ACKS_DROPPED_TOTAL,     /* loophub_zmq_router_acks_dropped_total */
     LH_M_KAFKA_PRODUCE_ERRORS_TOTAL, /* loophub_kafka_produce_errors_total */
     LH_M_KAFKA_CONSUME_ERRORS_TOTAL, /* loophub_kafka_consume_errors_total */
+    LH_M_ZMQ_CURVE_REFUSED_TOTAL,    /* loophub_zmq_curve_refused_total */
+    LH_M_ZMQ_PUB_STALLS_TOTAL,       /* loophub_zmq_pub_stalls_total */
     LH_M_HTTP_RESPONSES_TOTAL,       /* loophub_http_responses_total{code} */
     LH_M_HTTP_SLOW_CLOSED_TOTAL,     /* loophub_http_slow_closed_total */
     LH_M_WAL_CHECKPOINTS_TOTAL,      /* loophub_wal_checkpoints_total{mode}: set at scrape time */
@@ -50,6 +52,8 @@ typedef enum {
     LH_M_STORE_QUARANTINED,        /* loophub_store_quarantined */
     LH_M_STORE_QUARANTINE_BYTES,   /* loophub_store_quarantine_bytes */
     LH_M_QUARANTINE_EVICTED_TOTAL, /* loophub_quarantine_evicted_total */
+    LH_M_ZMQ_PUB_CONNECTIONS,      /* loophub_zmq_pub_connections: counted, not set */
+    LH_M_ZMQ_PUB_STALLED,          /* loophub_zmq_pub_stalled_subscribers: counted, not set */
     LH_M_OUTBOX_PENDING,           /* loophub_outbox_pending */
     LH_M_START_TIME,               /* loophub_start_time_seconds */
     /* histograms */

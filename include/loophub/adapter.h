@@ -141,16 +141,21 @@ int lh_hub_flush(lh_hub_t *hub);
 /* The hub-wide counters an adapter may count (the names, help texts and the rest of /metrics are
  * the hub's registry, hub/metrics.c). */
 typedef enum {
-    LH_COUNT_ALERTS_PUB_DROPPED,   /* loophub_alerts_pub_dropped_total: PUB high-water mark */
+    LH_COUNT_ALERTS_PUB_DROPPED,   /* loophub_alerts_pub_dropped_total: PUB could not send */
     LH_COUNT_ZMQ_BAD_ENVELOPE,     /* loophub_zmq_router_bad_envelope_total */
     LH_COUNT_ZMQ_ACKS_DROPPED,     /* loophub_zmq_router_acks_dropped_total */
     LH_COUNT_KAFKA_PRODUCE_ERRORS, /* loophub_kafka_produce_errors_total */
     LH_COUNT_KAFKA_CONSUME_ERRORS, /* loophub_kafka_consume_errors_total */
     LH_COUNT_HTTP_SLOW_CLOSED,     /* loophub_http_slow_closed_total */
+    LH_COUNT_ZMQ_CURVE_REFUSED,    /* loophub_zmq_curve_refused_total: ZAP said no */
+    LH_COUNT_ZMQ_PUB_CONNECTIONS,  /* loophub_zmq_pub_connections (a gauge: +1 / -1) */
+    LH_COUNT_ZMQ_PUB_STALLED,      /* loophub_zmq_pub_stalled_subscribers (a gauge: +1 / -1) */
+    LH_COUNT_ZMQ_PUB_STALLS,       /* loophub_zmq_pub_stalls_total */
     LH_COUNT__COUNT
 } lh_count_t;
 
-/* Counts what by delta (an array add: fine per message). Unknown values are ignored. */
+/* Counts what by delta (an array add: fine per message); a gauge among them moves by +1 / -1.
+ * Unknown values are ignored. */
 void lh_hub_count(lh_hub_t *hub, lh_count_t what, int64_t delta);
 
 /* Counts one HTTP response in loophub_http_responses_total{code}: the codes the HTTP adapter

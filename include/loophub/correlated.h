@@ -68,7 +68,7 @@ typedef struct lh_correlated {
     char *service;
     char *environment;
     int late;
-    lh_event_t *outcome; /* owned */
+    lh_event_t *outcome;    /* owned */
     lh_suspect_t *suspects; /* ranked, at most the hub's max_suspects */
     size_t n_suspects;
     uint32_t more_suspects; /* related changes in the window the alert leaves out */

@@ -61,6 +61,8 @@ typedef struct lh_hub_opts {
     const char *const *redact_values; /* more value rules for every string but the ids: the
                                        * match, or its last group, is replaced */
     size_t n_redact_values;
+    size_t quarantine_sample; /* of a message over limits.max_payload, only this many
+                               * first bytes are kept in the quarantine (default 4096) */
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);

@@ -39,6 +39,8 @@
 #include "kafka/kafka.h"
 #include "loophub/error.h"
 #include "loophub/format.h"
+#include "loophub/hub.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
 
 #ifndef LH_KAFKA_MOCK_BIN
@@ -915,6 +917,55 @@ START_TEST(test_run_rejects_bad_property)
 }
 END_TEST
 
+/* The alerts producer's local queue is bounded and never blocks: with every broker down, publish()
+ * takes queue.buffering.max.messages alerts and then answers LH_EAGAIN at once (the hub keeps the
+ * rest in its outbox), so a dead cluster costs the hub's loop, and so its intake, nothing. */
+START_TEST(test_out_queue_bounded_brokers_down)
+{
+    mock_t m;
+    mock_start(&m, std_topics);
+    mock_cmd(&m, "down -1");
+    char *dir = lh_test_tmpdir();
+    char db[600];
+    snprintf(db, sizeof(db), "%s/hub.db", dir);
+    lh_hub_opts_t o;
+    lh_hub_opts_default(&o);
+    o.db_path = db;
+    lh_hub_t *hub = NULL;
+    ck_assert_int_eq(lh_hub_new(&o, &hub), 0);
+    lh_kafka_conf_t c;
+    lh_kafka_conf_init(&c);
+    ck_assert_int_eq(lh_kafka_conf_set(&c, "brokers", m.bootstrap), 0);
+    ck_assert_int_eq(lh_kafka_conf_set(&c, "queue.buffering.max.messages", "5"), 0);
+    const lh_adapter_ops_t *ops;
+    void *ctx;
+    ck_assert_int_eq(lh_kafka_out_new(&c, &ops, &ctx), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(hub, ops, ctx, "kafka"), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(hub), 0);
+    lh_correlated_t ca = {.id = "ca-1", .service = "api", .environment = "prod"};
+    int pending = 0, again = 0;
+    int64_t t0 = lh_mono_ns(), slowest = 0;
+    for (int i = 0; i < 50; i++) {
+        int64_t t = lh_mono_ns();
+        int rc = ops->publish(ctx, i + 1, &ca, "payload", 7);
+        slowest = lh_mono_ns() - t > slowest ? lh_mono_ns() - t : slowest;
+        pending += rc == LH_PENDING;
+        again += rc == LH_EAGAIN;
+    }
+    fprintf(stderr, "brokers down: %d queued, %d refused, slowest publish %lld us, all %lld us\n",
+            pending, again, (long long)(slowest / 1000), (long long)((lh_mono_ns() - t0) / 1000));
+    ck_assert_int_eq(pending, 5);
+    ck_assert_int_eq(again, 45);
+    ck_assert_msg(slowest < 100 * LH_NS_PER_MS, "a publish blocked for %lld ms",
+                  (long long)(slowest / LH_NS_PER_MS));
+    lh_hub_destroy(&hub);
+    lh_kafka_conf_free(&c);
+    lh_test_rmrf(dir);
+    free(dir);
+    mock_stop(&m);
+}
+END_TEST
+
 /* --- consume, correlate, publish ------------------------------------------------------------ */
 
 START_TEST(test_correlate_to_alerts_topic)
@@ -1737,6 +1788,7 @@ kafka_suite(void)
     const lh_test_case_t cases[] = {
         {"conf_errors", test_conf_errors, 30, 0},
         {"run_rejects_bad_property", test_run_rejects_bad_property, 30, 0},
+        {"out_queue_bounded_brokers_down", test_out_queue_bounded_brokers_down, 60, 0},
         {"correlate_to_alerts_topic", test_correlate_to_alerts_topic, 90, 0},
         {"binary_mode_and_bad_input", test_binary_mode_and_bad_input, 90, 0},
         {"kill9_exactly_once", test_kill9_exactly_once, 180, 0},
