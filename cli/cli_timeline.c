@@ -22,7 +22,8 @@
 #define CMD "timeline"
 
 static const char usage_text[] =
-    "Usage: loophub timeline (--incident ID | --deploy ID | --service S --env E [--since DUR])\n"
+    "Usage: loophub timeline (--incident ID | --deploy ID |\n"
+    "                         --service S --env E [--since WHEN] [--until WHEN])\n"
     "                        [--db PATH] [--format text|json] [--limit N] [--window DUR]\n"
     "\n"
     "The postmortem view of what the hub stored and concluded.\n"
@@ -39,11 +40,14 @@ static const char usage_text[] =
     "                    correlated alerts\n"
     "\n"
     "Options:\n"
-    "  --since DUR       period for --service, back from now (default 24h; 90s, 30m, 2h, 7d)\n"
+    "  --since WHEN      start of the period for --service: a duration back from now (90s,\n"
+    "                    30m, 2h, 7d; default 24h) or an RFC 3339 time (2026-11-30T10:00:00Z)\n"
+    "  --until WHEN      end of the period for --service, the same forms (default: now)\n"
     "  --window DUR      correlation window deciding whether a change is pending (default 2h)\n"
     "  --db PATH         the store (default loophub.db); opened read-only\n"
     "  --format FMT      text (default) or json (one JSON document)\n"
-    "  --limit N         show at most N events; the output says how many more there are\n"
+    "  --limit N         show the newest N events; the output says how many older ones it\n"
+    "                    left out\n"
     "  -h, --help        show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error (no store, unknown id), 2 bad usage.\n";
@@ -69,6 +73,7 @@ lh_cli_timeline(int argc, char **argv)
         O_SERVICE,
         O_ENV,
         O_SINCE,
+        O_UNTIL,
         O_WINDOW,
         O_DB,
         O_FORMAT,
@@ -81,6 +86,7 @@ lh_cli_timeline(int argc, char **argv)
         {"env", required_argument, NULL, O_ENV},
         {"environment", required_argument, NULL, O_ENV},
         {"since", required_argument, NULL, O_SINCE},
+        {"until", required_argument, NULL, O_UNTIL},
         {"window", required_argument, NULL, O_WINDOW},
         {"db", required_argument, NULL, O_DB},
         {"format", required_argument, NULL, O_FORMAT},
@@ -90,7 +96,7 @@ lh_cli_timeline(int argc, char **argv)
     };
     lh_timeline_req_t req;
     lh_timeline_req_default(&req);
-    const char *db = "loophub.db", *since = NULL;
+    const char *db = "loophub.db", *since = NULL, *until = NULL;
     lh_query_format_t fmt = LH_QUERY_TEXT;
     int selectors = 0;
 
@@ -120,9 +126,19 @@ lh_cli_timeline(int argc, char **argv)
             break;
         case O_SINCE:
             since = optarg;
-            if (lh_duration_parse(optarg, &req.since_ns) < 0)
-                return lh_cli_usage_error(
-                    CMD, "bad duration '%s' for --since (e.g. 90s, 30m, 2h, 7d)", optarg);
+            if (lh_timeline_moment_parse(optarg, &req.from_ns, &req.since_ns) < 0)
+                return lh_cli_usage_error(CMD,
+                                          "bad --since '%s' (a duration like 90s, 30m, 2h, 7d, or "
+                                          "an RFC 3339 time like 2026-11-30T10:00:00Z)",
+                                          optarg);
+            break;
+        case O_UNTIL:
+            until = optarg;
+            if (lh_timeline_moment_parse(optarg, &req.until_ns, &req.until_ago_ns) < 0)
+                return lh_cli_usage_error(CMD,
+                                          "bad --until '%s' (a duration like 90s, 30m, 2h, 7d, or "
+                                          "an RFC 3339 time like 2026-11-30T10:00:00Z)",
+                                          optarg);
             break;
         case O_WINDOW:
             if (lh_duration_parse(optarg, &req.window_ns) < 0)
@@ -138,7 +154,8 @@ lh_cli_timeline(int argc, char **argv)
             break;
         case O_LIMIT:
             if (parse_limit(optarg, &req.limit) < 0)
-                return lh_cli_usage_error(CMD, "bad --limit '%s' (a positive number)", optarg);
+                return lh_cli_usage_error(CMD, "bad --limit '%s' (a positive number of events)",
+                                          optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -162,8 +179,16 @@ lh_cli_timeline(int argc, char **argv)
         return lh_cli_usage_error(CMD, "--service needs --env");
     if (req.mode != LH_TIMELINE_SERVICE && req.environment)
         return lh_cli_usage_error(CMD, "--env goes with --service");
-    if (req.mode != LH_TIMELINE_SERVICE && since)
-        return lh_cli_usage_error(CMD, "--since goes with --service");
+    if (req.mode != LH_TIMELINE_SERVICE && (since || until))
+        return lh_cli_usage_error(CMD, "--%s goes with --service", since ? "since" : "until");
+    int64_t from = 0, to = 0;
+    if (req.mode == LH_TIMELINE_SERVICE && lh_timeline_period(&req, 0, &from, &to) < 0) {
+        char fb[40] = "?", tb[40] = "?";
+        lh_time_format(from, fb, sizeof(fb));
+        lh_time_format(to, tb, sizeof(tb));
+        return lh_cli_usage_error(CMD, "--until %s (%s) is before --since %s (%s)",
+                                  until ? until : "now", tb, since ? since : "24h", fb);
+    }
     if ((req.incident_id && !*req.incident_id) || (req.deploy_id && !*req.deploy_id) ||
         (req.service && !*req.service) || (req.environment && !*req.environment))
         return lh_cli_usage_error(CMD, "empty id, service or environment");

@@ -501,22 +501,107 @@ START_TEST(limit_is_reported)
     lh_timeline_req_t r = req_service("api", T0 + 60 * MIN, 2 * 60 * MIN);
     r.limit = 2;
     json_t *d = run_json(&r);
-    ck_assert_int_eq(json_array_size(json_object_get(d, "events")), 2);
+    /* the newest two are kept, not the oldest */
+    json_t *ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 2);
+    ck_assert_str_eq(jget_str(json_array_get(ev, 0), "id"), "i-1");
+    ck_assert_str_eq(jget_str(json_array_get(ev, 1), "id"), "i-1r");
     ck_assert_int_eq(json_integer_value(json_object_get(d, "total")), 5);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "left_out")), 3);
     ck_assert(json_is_true(json_object_get(d, "truncated")));
     ck_assert_int_eq(json_integer_value(json_object_get(d, "limit")), 2);
     json_decref(d);
 
     char *text = NULL;
     ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
-    ck_assert_msg(strstr(text, "... 3 more events not shown (--limit 2)"), "%s", text);
+    ck_assert_msg(strstr(text, "... 3 older events not shown (--limit 2 keeps the newest)"), "%s",
+                  text);
+    ck_assert_msg(strstr(text, "INC-1 resolved") && !strstr(text, "D-1 started"), "%s", text);
     free(text);
 
     /* a limit that cuts nothing says nothing */
     r.limit = 5;
     d = run_json(&r);
     ck_assert(json_is_false(json_object_get(d, "truncated")));
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "left_out")), 0);
     json_decref(d);
+
+    /* the same on an incident's and a change's own events */
+    r = req_incident("INC-1");
+    r.limit = 1;
+    d = run_json(&r);
+    ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 1);
+    ck_assert_str_eq(jget_str(json_array_get(ev, 0), "id"), "i-1r");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "left_out")), 1);
+    json_decref(d);
+    r = req_deploy("D-1", T0 + 200 * MIN);
+    r.limit = 1;
+    d = run_json(&r);
+    ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 1);
+    ck_assert_str_eq(jget_str(json_array_get(ev, 0), "id"), "d-1b");
+    json_decref(d);
+}
+END_TEST
+
+START_TEST(period_from_until)
+{
+    /* RFC 3339 bounds, both inclusive: a-1 (T0+3m) and i-1 (T0+5m) */
+    lh_timeline_req_t r = req_service("api", T0 + 60 * MIN, 0);
+    r.from_ns = T0 + 3 * MIN;
+    r.until_ns = T0 + 5 * MIN;
+    json_t *d = run_json(&r);
+    json_t *ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 2);
+    ck_assert_str_eq(jget_str(json_array_get(ev, 0), "id"), "a-1");
+    ck_assert_str_eq(jget_str(json_array_get(ev, 1), "id"), "i-1");
+    ck_assert_str_eq(jget_str(d, "from"), fmt_time(T0 + 3 * MIN));
+    ck_assert_str_eq(jget_str(d, "to"), fmt_time(T0 + 5 * MIN));
+    ck_assert(json_is_null(json_object_get(d, "since")));
+    json_decref(d);
+
+    /* durations back from now: since 60m, until 56m ago at T0+60m -> [T0, T0+4m] */
+    r = req_service("api", T0 + 60 * MIN, 60 * MIN);
+    r.until_ago_ns = 56 * MIN;
+    d = run_json(&r);
+    ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 3);
+    ck_assert_str_eq(jget_str(json_array_get(ev, 2), "id"), "a-1");
+    json_decref(d);
+
+    /* the alerts of the period end with it too: INC-1's alert is after T0+4m */
+    r = req_service("api", T0 + 60 * MIN, 60 * MIN);
+    r.until_ns = T0 + 4 * MIN;
+    d = run_json(&r);
+    json_t *al = json_object_get(d, "alerts");
+    for (size_t i = 0; i < json_array_size(al); i++)
+        ck_assert_str_ne(jget_str(json_array_get(al, i), "outcome_id"), "i-1");
+    json_decref(d);
+
+    /* the parser */
+    int64_t at = -1, ago = -1;
+    ck_assert_int_eq(lh_timeline_moment_parse("2026-11-30T10:00:00Z", &at, &ago), 0);
+    ck_assert_int_eq(at, 1796032800LL * LH_NS_PER_SEC);
+    ck_assert_int_eq(ago, 0);
+    ck_assert_int_eq(lh_timeline_moment_parse("90m", &at, &ago), 0);
+    ck_assert_int_eq(at, 0);
+    ck_assert_int_eq(ago, 90 * MIN);
+    ck_assert_int_eq(lh_timeline_moment_parse("yesterday", &at, &ago), LH_EINVAL);
+    ck_assert_int_eq(lh_timeline_moment_parse("", &at, &ago), LH_EINVAL);
+
+    /* a period ending before it starts is refused, not shown empty */
+    char *s = NULL;
+    r = req_service("api", T0 + 60 * MIN, 0);
+    r.from_ns = T0 + 5 * MIN;
+    r.until_ns = T0 + 3 * MIN;
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_EINVAL);
+    ck_assert_str_eq(s, "");
+    free(s);
+    r = req_service("api", T0 + 60 * MIN, 10 * MIN);
+    r.until_ago_ns = 20 * MIN;
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_EINVAL);
+    free(s);
 }
 END_TEST
 
@@ -670,6 +755,9 @@ START_TEST(cli_bad_usage)
         {"timeline", "--service", "api", "--env", "prod", "--since", "yesterday", NULL},
         {"timeline", "--incident", "INC-1", "--format", "xml", NULL},
         {"timeline", "--incident", "INC-1", "--limit", "0", NULL},
+        {"timeline", "--incident", "INC-1", "--limit", "-3", NULL},
+        {"timeline", "--service", "api", "--env", "prod", "--until", "soon", NULL},
+        {"timeline", "--incident", "INC-1", "--until", "1h", NULL},
         {"timeline", "--incident", "INC-1", "--bogus", NULL},
         {"timeline", "--incident", NULL},
         {"timeline", "--incident", "INC-1", "extra", NULL},
@@ -744,7 +832,8 @@ START_TEST(cli_ok)
                        "3650d",    "--db",      lh_test_fx.db, "--limit", "1",    NULL};
     r = cli(b);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-    ck_assert_msg(strstr(r.out, "more events not shown (--limit 1)"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "5 older events not shown (--limit 1 keeps the newest)"), "%s",
+                  r.out);
     cli_free(&r);
 
     /* the same subcommand run twice in one process parses afresh */
@@ -752,6 +841,65 @@ START_TEST(cli_ok)
     r = cli(c);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.out, "change D-1"), "%s", r.out);
+    cli_free(&r);
+}
+END_TEST
+
+START_TEST(cli_period)
+{
+    /* RFC 3339 times for --since and --until: a-1 and i-1 of api, not the rest */
+    const char *a[] = {"timeline",
+                       "--service",
+                       "api",
+                       "--env",
+                       "prod",
+                       "--since",
+                       "2025-11-26T10:03:00Z",
+                       "--until",
+                       "2025-11-26T10:05:00Z",
+                       "--db",
+                       lh_test_fx.db,
+                       NULL};
+    cli_result_t r = cli(a);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, "events (2)") && strstr(r.out, "HighErrorRate") &&
+                      strstr(r.out, "INC-1 detected") && !strstr(r.out, "INC-1 resolved"),
+                  "%s", r.out);
+    ck_assert_msg(strstr(r.out, "from 2025-11-26T10:03:00Z until 2025-11-26T10:05:00Z"), "%s",
+                  r.out);
+    cli_free(&r);
+
+    /* until before since: a usage error naming both */
+    const char *b[] = {"timeline",
+                       "--service",
+                       "api",
+                       "--env",
+                       "prod",
+                       "--since",
+                       "2025-11-26T10:05:00Z",
+                       "--until",
+                       "2025-11-26T10:03:00Z",
+                       "--db",
+                       lh_test_fx.db,
+                       NULL};
+    r = cli(b);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "loophub timeline: --until 2025-11-26T10:03:00Z "
+                                "(2025-11-26T10:03:00Z) is before --since 2025-11-26T10:05:00Z"),
+                  "%s", r.err);
+    ck_assert_str_eq(r.out, "");
+    cli_free(&r);
+    const char *c[] = {"timeline", "--service", "api", "--env", "prod",        "--since",
+                       "1h",       "--until",   "2h",  "--db",  lh_test_fx.db, NULL};
+    r = cli(c);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "--until 2h ("), "%s", r.err);
+    cli_free(&r);
+    const char *e[] = {"timeline", "--service",  "api",  "--env",       "prod",
+                       "--since",  "2000-13-01", "--db", lh_test_fx.db, NULL};
+    r = cli(e);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "bad --since '2000-13-01' (a duration like"), "%s", r.err);
     cli_free(&r);
 }
 END_TEST
@@ -771,6 +919,8 @@ query_suite(void)
         {"service_json", service_json, 0, 0},
         {"service_text", service_text_lines, 0, 0},
         {"limit", limit_is_reported, 0, 0},
+        {"period", period_from_until, 0, 0},
+        {"cli_period", cli_period, 0, 0},
         {"errors", unknown_ids_and_bad_requests, 0, 0},
         {"empty_period", empty_period_is_not_an_error, 0, 0},
         {"control_chars", control_characters_do_not_reach_text, 0, 0},

@@ -95,21 +95,24 @@ lh__q_event_json(qctx_t *q, const lh_event_t *ev)
     return v;
 }
 
-/* Adds "events", "total", "truncated", "limit" (and "unreadable" when any) to the document. */
+/* Adds "events" (the newest `shown` of l, in time order), "total", "truncated", "left_out" (the
+ * older events not shown), "limit" (and "unreadable" when any) to the document. */
 void
 lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < shown && arr; i++)
+    for (size_t i = l->n - shown; i < l->n && arr; i++)
         lh__q_jpush(q, arr, lh__q_event_json(q, l->ev[i]));
     lh__q_jset(q, q->doc, "events", arr);
     lh__q_jset(q, q->doc, "total", json_integer(l->total));
     lh__q_jset(q, q->doc, "truncated", json_boolean((int64_t)shown < l->total));
+    lh__q_jset(q, q->doc, "left_out", json_integer(l->total - (int64_t)shown));
     lh__q_jset(q, q->doc, "limit", q->req->limit ? json_integer(q->req->limit) : json_null());
     if (q->unreadable)
         lh__q_jset(q, q->doc, "unreadable", json_integer(q->unreadable));
 }
 
+/* How many of l are shown: all, or the newest limit. */
 size_t
 lh__q_shown_of(const qctx_t *q, const qlist_t *l)
 {

@@ -434,35 +434,43 @@ void
 lh__q_gather_service(qctx_t *q)
 {
     const lh_timeline_req_t *r = q->req;
-    int64_t from = q->now - r->since_ns;
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_SERVICE_EVENTS);
     if (s) {
-        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 1, q->from);
         lh__q_bind_text(s, 2, r->service);
         lh__q_bind_text(s, 3, r->environment);
+        sqlite3_bind_int64(s, 4, q->to);
         lh__q_load_events(q, s, &q->events, r->limit);
     }
     sqlite3_finalize(s);
     if (q->err)
         return;
+    /* newest first from the store: back to time order */
+    for (size_t i = 0, j = q->events.n; i + 1 < j; i++, j--) {
+        lh_event_t *t = q->events.ev[i];
+        q->events.ev[i] = q->events.ev[j - 1];
+        q->events.ev[j - 1] = t;
+    }
     char sbuf[40] = "";
-    lh_duration_format(r->since_ns, sbuf, sizeof(sbuf));
+    if (!r->from_ns)
+        lh_duration_format(r->since_ns, sbuf, sizeof(sbuf));
     q->doc = json_object();
     lh__q_jset(q, q->doc, "query", json_string("service"));
     lh__q_jset(q, q->doc, "service", lh__q_jstr(r->service));
     lh__q_jset(q, q->doc, "environment", lh__q_jstr(r->environment));
-    lh__q_jset(q, q->doc, "since", json_string(sbuf));
-    lh__q_jset(q, q->doc, "from", lh__q_jtime(from));
-    lh__q_jset(q, q->doc, "to", lh__q_jtime(q->now));
+    lh__q_jset(q, q->doc, "since", sbuf[0] ? json_string(sbuf) : json_null());
+    lh__q_jset(q, q->doc, "from", lh__q_jtime(q->from));
+    lh__q_jset(q, q->doc, "to", lh__q_jtime(q->to));
     lh__q_doc_events(q, &q->events, lh__q_shown_of(q, &q->events));
 
     json_t *alerts = json_array();
     s = lh__q_prep(q, LH_Q_SERVICE_ALERTS);
     sqlite3_stmt *ss = lh__q_prep(q, LH_Q_OUTCOME_SUSPECTS);
     if (s) {
-        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 1, q->from);
         lh__q_bind_text(s, 2, r->service);
         lh__q_bind_text(s, 3, r->environment);
+        sqlite3_bind_int64(s, 4, q->to);
     }
     while (s && ss && alerts && step(q, s)) {
         json_t *o = json_object();

@@ -28,7 +28,8 @@ typedef struct qctx {
     sqlite3 *db;
     const lh_timeline_req_t *req;
     int64_t now;
-    int err; /* first error; once set, helpers do nothing */
+    int64_t from, to; /* service: the period, inclusive */
+    int err;          /* first error; once set, helpers do nothing */
     int64_t unreadable;
     json_t *doc;
     qlist_t events;   /* the main list */
@@ -49,6 +50,7 @@ sqlite3_stmt *lh__q_prep(qctx_t *q, const char *sql);
 
 /* --- query_doc.c: building the JSON document --- */
 
+/* The events of l shown: the newest `shown` (l->ev[l->n - shown] ...). */
 void lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown);
 json_t *lh__q_event_json(qctx_t *q, const lh_event_t *ev);
 void lh__q_gather_tickets(qctx_t *q, const char *id, const char *ticket_id);

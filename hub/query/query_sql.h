@@ -71,23 +71,25 @@
 #define LH_Q_CHANGE_CORRELATIONS                                                               \
     "SELECT COUNT(*), COALESCE(MAX(rank = 1), 0) FROM correlations WHERE deploy_id = ?1"
 
-/* Every event of a service and environment since a moment. The time index covers every row;
- * the service indexes are partial (deploys, outcomes) by design, so they cannot serve this.
- * ?1 since (ns), ?2 service, ?3 environment */
+/* Every event of a service and environment in a period, newest first (a limit keeps the
+ * newest; the caller puts them back in time order). The time index covers every row; the
+ * service indexes are partial (deploys, outcomes) by design, so they cannot serve this.
+ * ?1 from (ns), ?2 service, ?3 environment, ?4 to (ns), both inclusive */
 #define LH_Q_SERVICE_EVENTS                                                                    \
     "SELECT seq, event FROM events INDEXED BY ev_time"                                         \
-    " WHERE time >= ?1 AND service = ?2 AND environment = ?3"                                  \
-    " ORDER BY time, seq"
+    " WHERE time >= ?1 AND time <= ?4 AND service = ?2 AND environment = ?3"                   \
+    " ORDER BY time DESC, seq DESC"
 
-/* Outbox alerts for the outcomes of a service and environment since a moment (ev_outcome_svc,
+/* Outbox alerts for the outcomes of a service and environment in a period (ev_outcome_svc,
  * then the correlations naming each alert, then alerts by seq). Alerts without a correlation
  * row (unapproved_change, not written yet) would need an index on alerts(outcome_seq).
- * ?1 since (ns), ?2 service, ?3 environment */
+ * ?1 from (ns), ?2 service, ?3 environment, ?4 to (ns) */
 #define LH_Q_SERVICE_ALERTS                                                                    \
     "SELECT DISTINCT a.seq, a.id, a.kind, a.late, a.created, a.outcome_seq, o.id, o.time"      \
     " FROM events o JOIN correlations c ON c.outcome_seq = o.seq"                              \
     " JOIN alerts a ON a.seq = c.alert_seq"                                                    \
     " WHERE o.outcome = 1 AND o.service = ?2 AND o.environment = ?3 AND o.time >= ?1"          \
+    "   AND o.time <= ?4"                                                                      \
     " ORDER BY a.seq"
 
 /* The suspects named for one outcome (correlations primary key). ?1 outcome seq */

@@ -172,19 +172,21 @@ tevent(qctx_t *q, const lh_event_t *ev, widths_t w)
     }
 }
 
+/* The newest `shown` events of l, after a line saying how many older ones a limit left out. */
 static void
 tevents(qctx_t *q, const char *title, const qlist_t *l, size_t shown)
 {
     tprintf(q, "\n%s (%lld)\n", title, (long long)l->total);
-    widths_t w = widths_of(l->ev, shown);
+    lh_event_t *const *ev = l->ev + (l->n - shown);
+    int64_t older = l->total - (int64_t)shown;
+    if (older > 0 && q->req->limit > 0 && (int64_t)shown >= q->req->limit)
+        tprintf(q, "  ... %lld older events not shown (--limit %lld keeps the newest)\n",
+                (long long)older, (long long)q->req->limit);
+    widths_t w = widths_of(ev, shown);
     for (size_t i = 0; i < shown; i++) {
-        tevent(q, l->ev[i], w);
+        tevent(q, ev[i], w);
         tprintf(q, "\n");
     }
-    int64_t more = l->total - (int64_t)shown;
-    if (more > 0 && q->req->limit > 0 && (int64_t)shown >= q->req->limit)
-        tprintf(q, "  ... %lld more events not shown (--limit %lld)\n", (long long)more,
-                (long long)q->req->limit);
     if (q->unreadable)
         tprintf(q, "  (%lld stored events could not be decoded; see the log)\n",
                 (long long)q->unreadable);
@@ -373,11 +375,16 @@ lh__q_text_service(qctx_t *q)
     tput(q, lh__q_js(d, "service"), 0);
     tprintf(q, "/");
     tput(q, lh__q_js(d, "environment"), 0);
-    tprintf(q, "  since ");
+    tprintf(q, "  from ");
     tput(q, lh__q_js(d, "from"), 0);
-    tprintf(q, " (last ");
-    tput(q, lh__q_js(d, "since"), 0);
-    tprintf(q, ")\n");
+    tprintf(q, " until ");
+    tput(q, lh__q_js(d, "to"), 0);
+    if (lh__q_js(d, "since")) {
+        tprintf(q, " (last ");
+        tput(q, lh__q_js(d, "since"), 0);
+        tprintf(q, ")");
+    }
+    tprintf(q, "\n");
     tevents(q, "events", &q->events, lh__q_shown_of(q, &q->events));
     json_t *al = json_object_get(d, "alerts");
     tprintf(q, "\ncorrelated alerts (%zu)\n", json_array_size(al));

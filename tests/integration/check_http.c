@@ -484,6 +484,14 @@ START_TEST(test_timeline_over_http)
     expect_get(&h, "/v1/timeline?incident=a&deploy=b", 400, "exactly one of");
     expect_get(&h, "/v1/timeline?service=shop", 400, "needs env");
     expect_get(&h, "/v1/timeline?service=shop&env=prod&since=soon", 400, "since=");
+    /* an RFC 3339 moment, as the CLI takes */
+    expect_get(&h, "/v1/timeline?service=shop&env=prod&since=2000-01-01T00:00:00Z", 200, "\"t-2\"");
+    expect_get(
+        &h,
+        "/v1/timeline?service=shop&env=prod&since=2000-01-01T00:00:00Z&until=1999-01-01T00:00:00Z",
+        400, "until= is before since=");
+    expect_get(&h, "/v1/timeline?service=shop&env=prod&until=later", 400, "until=");
+    expect_get(&h, "/v1/timeline?deploy=D-t-1&since=1h", 400, "go with service=");
     expect_get(&h, "/v1/timeline?deploy=D-t-1&limit=-3", 400, "limit=");
     lh_it_hub_stop(&h);
 }
