@@ -127,9 +127,17 @@ build_store(void)
                "carol"));
     lh_event_t *d1 = deploy("d-1a", "D-1", LH_DEPLOY_STARTED, T0, "api", "1.4.2", "1.4.1", "alice");
     d1->deploy.change_ticket = S(d1, "CHG-7");
+    d1->deploy.commit = S(d1, "9f3c2ab");
+    d1->deploy.commit_time_ns = T0 - 40 * MIN;
+    d1->deploy.artifact = S(d1, "registry/api:1.4.2");
+    ck_assert_int_eq(lh_event_add_host(d1, "api-1", 5), 0);
+    ck_assert_int_eq(lh_event_add_label(d1, "ci_run", 6, "https://ci.example/run/77", 25), 0);
     put(st, c, d1);
-    put(st, c,
-        deploy("d-1b", "D-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "api", "1.4.2", "1.4.1", "alice"));
+    lh_event_t *d1b =
+        deploy("d-1b", "D-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "api", "1.4.2", "1.4.1", "alice");
+    ck_assert_int_eq(lh_event_add_host(d1b, "api-1", 5), 0);
+    ck_assert_int_eq(lh_event_add_host(d1b, "api-2", 5), 0);
+    put(st, c, d1b);
     lh_event_t *a = ev_new("a-1", LH_KIND_ALERT, T0 + 3 * MIN, "api", "prod");
     a->alert.name = S(a, "HighErrorRate");
     a->alert.state = LH_ALERT_FIRING;
@@ -427,6 +435,34 @@ START_TEST(several_suspects_ranked)
      * longer pending, and not being on top it is healthy */
     ck_assert_str_eq(class_of(top, T0 + 10 * MIN), "suspect");
     ck_assert_str_eq(class_of(other, T0 + 10 * MIN), "healthy");
+}
+END_TEST
+
+START_TEST(deploy_text_details)
+{
+    /* hosts, commit, commit time, artifact and labels: in JSON and in text */
+    lh_timeline_req_t r = req_deploy("D-1", T0 + 200 * MIN);
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "commit"), "9f3c2ab");
+    ck_assert_str_eq(jget_str(d, "commit_time"), fmt_time(T0 - 40 * MIN));
+    ck_assert_str_eq(jget_str(d, "artifact"), "registry/api:1.4.2");
+    json_t *h = json_object_get(d, "hosts");
+    ck_assert_int_eq(json_array_size(h), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(h, 0)), "api-1");
+    ck_assert_str_eq(json_string_value(json_array_get(h, 1)), "api-2");
+    ck_assert_str_eq(jget_str(json_object_get(d, "labels"), "ci_run"), "https://ci.example/run/77");
+    json_decref(d);
+
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    char want[200];
+    snprintf(want, sizeof(want), "  commit         9f3c2ab  committed %s\n",
+             fmt_time(T0 - 40 * MIN));
+    ck_assert_msg(strstr(text, want), "%s", text);
+    ck_assert_msg(strstr(text, "  artifact       registry/api:1.4.2\n"), "%s", text);
+    ck_assert_msg(strstr(text, "  hosts          api-1 api-2\n"), "%s", text);
+    ck_assert_msg(strstr(text, "  labels         ci_run=https://ci.example/run/77\n"), "%s", text);
+    free(text);
 }
 END_TEST
 
@@ -916,6 +952,7 @@ query_suite(void)
         {"outcome_classes", outcome_classes, 0, 0},
         {"several_suspects", several_suspects_ranked, 0, 0},
         {"deploy_text", deploy_text, 0, 0},
+        {"deploy_text_details", deploy_text_details, 0, 0},
         {"service_json", service_json, 0, 0},
         {"service_text", service_text_lines, 0, 0},
         {"limit", limit_is_reported, 0, 0},

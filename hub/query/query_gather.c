@@ -348,42 +348,13 @@ lh__q_gather_deploy(qctx_t *q)
         return;
     }
 
-    /* The change as a whole: first values seen, latest status. */
-    const char *service = NULL, *env = NULL, *version = NULL, *prev = NULL, *actor = NULL,
-               *commit = NULL, *artifact = NULL, *ticket = NULL;
-    lh_deploy_status_t status = LH_DEPLOY_UNSPECIFIED;
-    for (size_t i = 0; i < q->events.n; i++) {
-        const lh_event_t *ev = q->events.ev[i];
-#define FIRST(var, val)                                                                            \
-    if (!(var))                                                                                    \
-    var = (val)
-        FIRST(service, ev->service);
-        FIRST(env, ev->environment);
-        FIRST(version, ev->deploy.version);
-        FIRST(prev, ev->deploy.previous_version);
-        FIRST(actor, ev->actor);
-        FIRST(commit, ev->deploy.commit);
-        FIRST(artifact, ev->deploy.artifact);
-        FIRST(ticket, ev->deploy.change_ticket);
-#undef FIRST
-        if (ev->deploy.status)
-            status = ev->deploy.status;
-    }
     char wbuf[40] = "";
     lh_duration_format(q->req->window_ns, wbuf, sizeof(wbuf));
 
     q->doc = json_object();
     lh__q_jset(q, q->doc, "query", json_string("deploy"));
     lh__q_jset(q, q->doc, "deploy_id", json_string(did));
-    lh__q_jset(q, q->doc, "service", lh__q_jstr(service));
-    lh__q_jset(q, q->doc, "environment", lh__q_jstr(env));
-    lh__q_jset(q, q->doc, "version", lh__q_jstr(version));
-    lh__q_jset(q, q->doc, "previous_version", lh__q_jstr(prev));
-    lh__q_jset(q, q->doc, "actor", lh__q_jstr(actor));
-    lh__q_jset(q, q->doc, "commit", lh__q_jstr(commit));
-    lh__q_jset(q, q->doc, "artifact", lh__q_jstr(artifact));
-    lh__q_jset(q, q->doc, "change_ticket", lh__q_jstr(ticket));
-    lh__q_jset(q, q->doc, "status", lh__q_jstr(lh_deploy_status_name(status)));
+    lh__q_change_json(q, q->doc, q->events.ev, q->events.n);
     lh__q_jset(q, q->doc, "class", json_string(lh_change_class_name(cls)));
     lh__q_jset(q, q->doc, "change_time", lh__q_jtime(t0));
     lh__q_jset(q, q->doc, "window", json_string(wbuf));
@@ -425,7 +396,7 @@ lh__q_gather_deploy(qctx_t *q)
     sqlite3_finalize(s);
     lh__q_jset(q, q->doc, "outcomes", outs);
 
-    lh__q_gather_tickets(q, did, ticket);
+    lh__q_gather_tickets(q, did, lh__q_js(q->doc, "change_ticket"));
 }
 
 /* --- service -------------------------------------------------------------------------------- */

@@ -52,6 +52,7 @@ sqlite3_stmt *lh__q_prep(qctx_t *q, const char *sql);
 
 /* The events of l shown: the newest `shown` (l->ev[l->n - shown] ...). */
 void lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown);
+void lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n);
 json_t *lh__q_event_json(qctx_t *q, const lh_event_t *ev);
 void lh__q_gather_tickets(qctx_t *q, const char *id, const char *ticket_id);
 int64_t lh__q_ji(const json_t *o, const char *k);
@@ -65,6 +66,7 @@ size_t lh__q_shown_of(const qctx_t *q, const qlist_t *l);
 
 /* --- query_text.c: rendering the document as text --- */
 
+void lh__q_text_change(qctx_t *q, const json_t *o, const char *indent);
 void lh__q_text_deploy(qctx_t *q);
 void lh__q_text_incident(qctx_t *q);
 void lh__q_text_service(qctx_t *q);

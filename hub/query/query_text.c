@@ -219,6 +219,49 @@ treasons(qctx_t *q, const json_t *o, const char *indent)
     }
 }
 
+/* The details of a change (the deploy document, or a suspect): commit and its time, artifact,
+ * hosts, labels; one line each, only those it has. */
+void
+lh__q_text_change(qctx_t *q, const json_t *o, const char *indent)
+{
+    if (lh__q_js(o, "commit") || lh__q_js(o, "commit_time")) {
+        tprintf(q, "%scommit         ", indent);
+        tput(q, lh__q_js(o, "commit"), 0);
+        if (lh__q_js(o, "commit_time")) {
+            tprintf(q, "  committed ");
+            tput(q, lh__q_js(o, "commit_time"), 0);
+        }
+        tprintf(q, "\n");
+    }
+    if (lh__q_js(o, "artifact")) {
+        tprintf(q, "%sartifact       ", indent);
+        tput(q, lh__q_js(o, "artifact"), 0);
+        tprintf(q, "\n");
+    }
+    json_t *h = json_object_get(o, "hosts");
+    if (json_array_size(h)) {
+        tprintf(q, "%shosts          ", indent);
+        for (size_t i = 0; i < json_array_size(h); i++) {
+            tprintf(q, i ? " " : "");
+            tput(q, json_string_value(json_array_get(h, i)), 0);
+        }
+        tprintf(q, "\n");
+    }
+    json_t *l = json_object_get(o, "labels");
+    const char *k;
+    json_t *v;
+    int first = 1;
+    json_object_foreach(l, k, v)
+    {
+        tprintf(q, first ? "%slabels         " : "%s               ", indent);
+        tput(q, k, 0);
+        tprintf(q, "=");
+        tput(q, json_string_value(v), 0);
+        tprintf(q, "\n");
+        first = 0;
+    }
+}
+
 static void
 ttickets(qctx_t *q)
 {
@@ -337,6 +380,7 @@ lh__q_text_deploy(qctx_t *q)
     tprintf(q, ", until ");
     tput(q, lh__q_js(d, "window_ends"), 0);
     tprintf(q, ")\n");
+    lh__q_text_change(q, d, "  ");
     if (lh__q_js(d, "change_ticket")) {
         tprintf(q, "  change ticket  ");
         tput(q, lh__q_js(d, "change_ticket"), 0);
