@@ -163,6 +163,39 @@ build_store(void)
     put(st, c, deploy("d-8", "D-8", LH_DEPLOY_SUCCEEDED, T0, "two", "5", "4", "hal"));
     put(st, c, deploy("d-9", "D-9", LH_DEPLOY_SUCCEEDED, T0 + 4 * MIN, "two", "7", "6", "ida"));
     put(st, c, incident("i-3", "INC-3", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "two"));
+    lh_event_t *t9 = ticket("t-9a", "CHG-9", LH_TICKET_CHANGE, LH_TICKET_APPROVED, T0, "D-9");
+    t9->ticket.url = S(t9, "https://tickets.example/CHG-9");
+    put(st, c, t9);
+    put(st, c, ticket("t-9b", "CHG-9", LH_TICKET_CHANGE, LH_TICKET_REJECTED, T0 + MIN, "D-9"));
+
+    /* tix/prod: an incident naming a ticket no ticket event is */
+    lh_event_t *i4 = incident("i-4", "INC-4", LH_INCIDENT_DETECTED, T0, "tix");
+    i4->incident.ticket = S(i4, "INC-T4");
+    put(st, c, i4);
+
+    /* hst/prod: INC-5 on host h-1; alerts of another service on h-1 (in the window, and
+     * before it), on h-9, and one of hst itself after INC-5 was resolved */
+    lh_event_t *i5 = incident("i-5", "INC-5", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "hst");
+    ck_assert_int_eq(lh_event_add_host(i5, "h-1", 3), 0);
+    put(st, c, i5);
+    put(st, c, incident("i-5r", "INC-5", LH_INCIDENT_RESOLVED, T0 + 30 * MIN, "hst"));
+    const struct {
+        const char *id, *svc, *host;
+        int64_t t;
+    } al[] = {
+        {"am-h1", "other", "h-1", T0 + 2 * MIN},  {"am-h1-old", "other", "h-1", T0 - 180 * MIN},
+        {"am-h9", "other", "h-9", T0 + 2 * MIN},  {"am-svc", "hst", NULL, T0 + 10 * MIN},
+        {"am-after", "hst", NULL, T0 + 40 * MIN},
+    };
+    for (size_t i = 0; i < sizeof(al) / sizeof(al[0]); i++) {
+        lh_event_t *x = ev_new(al[i].id, LH_KIND_ALERT, al[i].t, al[i].svc, "prod");
+        x->alert.name = S(x, al[i].id);
+        x->alert.state = LH_ALERT_FIRING;
+        x->alert.severity = LH_SEV_ERROR;
+        if (al[i].host)
+            ck_assert_int_eq(lh_event_add_host(x, al[i].host, strlen(al[i].host)), 0);
+        put(st, c, x);
+    }
 
     ck_assert_int_eq(lh_store_commit(st), 0);
     lh_correlator_destroy(&c);
@@ -326,12 +359,145 @@ START_TEST(incident_text_names_suspect_and_reasons)
     ck_assert_msg(strstr(text, "D-1") && strstr(text, "1.4.2 <- 1.4.1 by alice"), "%s", text);
     ck_assert_msg(strstr(text, reason), "reason '%s' missing: %s", reason, text);
     ck_assert_msg(strstr(text, "roll back to 1.4.1"), "%s", text);
-    ck_assert_msg(strstr(text, "(after 42m)"), "%s", text);
+    ck_assert_msg(strstr(text, "(time to restore 42m)"), "%s", text);
     ck_assert_msg(strstr(text, fmt_time(T0 + 5 * MIN)), "%s", text);
     ck_assert_msg(strstr(text, "INC-T1"), "%s", text);
     ck_assert(text[strlen(text) - 1] == '\n');
     free(text);
     json_decref(d);
+}
+END_TEST
+
+START_TEST(incident_tells_the_whole_story)
+{
+    /* each suspect with its change events, details and tickets; the other alerts in the window;
+     * the alerts as published with their revision */
+    lh_timeline_req_t r = req_incident("INC-1");
+    json_t *d = run_json(&r);
+    json_t *s0 = json_array_get(json_object_get(d, "suspects"), 0);
+    ck_assert_str_eq(jget_str(s0, "deploy_id"), "D-1");
+    json_t *ev = json_object_get(s0, "events");
+    ck_assert_int_eq(json_array_size(ev), 2);
+    ck_assert_str_eq(jget_str(json_object_get(json_array_get(ev, 0), "deploy"), "status"),
+                     "started");
+    ck_assert_str_eq(jget_str(json_object_get(json_array_get(ev, 1), "deploy"), "status"),
+                     "succeeded");
+    ck_assert_str_eq(jget_str(s0, "commit"), "9f3c2ab");
+    ck_assert_str_eq(jget_str(s0, "commit_time"), fmt_time(T0 - 40 * MIN));
+    ck_assert_str_eq(jget_str(s0, "artifact"), "registry/api:1.4.2");
+    ck_assert_str_eq(jget_str(s0, "actor"), "alice");
+    ck_assert_int_eq(json_array_size(json_object_get(s0, "hosts")), 2);
+    ck_assert_str_eq(jget_str(json_object_get(s0, "labels"), "ci_run"),
+                     "https://ci.example/run/77");
+    json_t *tk = json_object_get(s0, "tickets");
+    ck_assert_int_eq(json_array_size(tk), 1);
+    ck_assert_str_eq(jget_str(json_array_get(tk, 0), "ticket_id"), "CHG-7");
+    ck_assert_str_eq(jget_str(json_array_get(tk, 0), "approval"), "approved");
+
+    json_t *oth = json_object_get(d, "other_alerts");
+    ck_assert_int_eq(json_array_size(oth), 1);
+    ck_assert_str_eq(jget_str(json_array_get(oth, 0), "id"), "a-1");
+
+    json_t *al = json_object_get(d, "alerts");
+    ck_assert_int_eq(json_array_size(al), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(al, 0), "revision")), 1);
+    ck_assert_str_eq(jget_str(json_array_get(al, 0), "top"), "D-1");
+    ck_assert_str_eq(jget_str(json_array_get(al, 0), "rollback_version"), "1.4.1");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "time_to_restore_seconds")), 42 * 60);
+    json_decref(d);
+
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "       change events (2)\n"), "%s", text);
+    ck_assert_msg(strstr(text, "d-1a  D-1 started 1.4.2 <- 1.4.1 by alice"), "%s", text);
+    ck_assert_msg(strstr(text, "       hosts          api-1 api-2\n"), "%s", text);
+    ck_assert_msg(strstr(text, "       labels         ci_run=https://ci.example/run/77\n"), "%s",
+                  text);
+    ck_assert_msg(strstr(text, "         CHG-7 (change)  approved\n"), "%s", text);
+    ck_assert_msg(strstr(text, "other alerts on api/prod and its hosts (1)"), "%s", text);
+    ck_assert_msg(strstr(text, "a-1  HighErrorRate firing error"), "%s", text);
+    ck_assert_msg(strstr(text, "  ticket    INC-T1\n"), "%s", text);
+    free(text);
+}
+END_TEST
+
+START_TEST(suspect_ticket_approval)
+{
+    /* D-9's ticket was approved, then rejected: the latest decision stands; D-8 has none */
+    lh_timeline_req_t r = req_incident("INC-3");
+    json_t *d = run_json(&r);
+    json_t *sus = json_object_get(d, "suspects");
+    ck_assert_int_eq(json_array_size(sus), 2);
+    int saw = 0;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *o = json_array_get(sus, i);
+        json_t *tk = json_object_get(o, "tickets");
+        if (!strcmp(jget_str(o, "deploy_id"), "D-9")) {
+            saw = 1;
+            ck_assert_int_eq(json_array_size(tk), 1);
+            ck_assert_str_eq(jget_str(json_array_get(tk, 0), "approval"), "rejected");
+            ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(tk, 0), "events")),
+                             2);
+            ck_assert_str_eq(jget_str(json_array_get(tk, 0), "url"),
+                             "https://tickets.example/CHG-9");
+        } else {
+            ck_assert_int_eq(json_array_size(tk), 0);
+        }
+    }
+    ck_assert(saw);
+    json_decref(d);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "CHG-9 (change)  rejected  https://tickets.example/CHG-9"), "%s",
+                  text);
+    ck_assert_msg(strstr(text, "tickets (0)  none: no ticket links this change"), "%s", text);
+    free(text);
+}
+END_TEST
+
+START_TEST(incident_ticket_in_text)
+{
+    /* INC-1 names INC-T1, stored as a ticket event; INC-4 names INC-T4, never stored: both
+     * show, neither as "tickets (0)" */
+    lh_timeline_req_t r = req_incident("INC-1");
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "\ntickets (1)\n") && strstr(text, "INC-T1 created (incident)"),
+                  "%s", text);
+    free(text);
+    r = req_incident("INC-4");
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "ticket"), "INC-T4");
+    json_decref(d);
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(!strstr(text, "tickets (0)"), "%s", text);
+    ck_assert_msg(strstr(text, "  ticket    INC-T4\n"), "%s", text);
+    ck_assert_msg(strstr(text, "\ntickets (1)\n  INC-T4  named by the incident; no event of that "
+                               "ticket stored\n"),
+                  "%s", text);
+    free(text);
+}
+END_TEST
+
+START_TEST(other_alerts_on_service_and_hosts)
+{
+    /* in the window before INC-5 until its resolution: am-h1 (same host, other service) and
+     * am-svc (same service); not am-h1-old (before the window), am-h9 (another host),
+     * am-after (after the resolution) */
+    lh_timeline_req_t r = req_incident("INC-5");
+    json_t *d = run_json(&r);
+    json_t *oth = json_object_get(d, "other_alerts");
+    ck_assert_msg(json_array_size(oth) == 2, "%s", json_dumps(oth, 0));
+    ck_assert_str_eq(jget_str(json_array_get(oth, 0), "id"), "am-h1");
+    ck_assert_str_eq(jget_str(json_array_get(oth, 1), "id"), "am-svc");
+    ck_assert_str_eq(jget_str(d, "other_alerts_from"), fmt_time(T0 + 5 * MIN - 120 * MIN));
+    ck_assert_str_eq(jget_str(d, "other_alerts_to"), fmt_time(T0 + 30 * MIN));
+    json_decref(d);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "other alerts on hst/prod and its hosts (2)"), "%s", text);
+    ck_assert_msg(strstr(text, "am-h1 firing error  on h-1"), "%s", text);
+    free(text);
 }
 END_TEST
 
@@ -948,6 +1114,10 @@ query_suite(void)
         {"incident_json", incident_json, 0, 0},
         {"incident_text", incident_text_names_suspect_and_reasons, 0, 0},
         {"late_suspect", late_suspect_is_marked, 0, 0},
+        {"whole_story", incident_tells_the_whole_story, 0, 0},
+        {"suspect_tickets", suspect_ticket_approval, 0, 0},
+        {"incident_ticket_text", incident_ticket_in_text, 0, 0},
+        {"other_alerts", other_alerts_on_service_and_hosts, 0, 0},
         {"deploy_json", deploy_json, 0, 0},
         {"outcome_classes", outcome_classes, 0, 0},
         {"several_suspects", several_suspects_ranked, 0, 0},

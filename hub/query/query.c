@@ -178,5 +178,9 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
     lh__q_list_free(&q.events);
     lh__q_list_free(&q.outcomes);
     lh__q_list_free(&q.tickets);
+    lh__q_list_free(&q.others);
+    for (size_t i = 0; i < q.n_changes; i++)
+        lh__q_list_free(&q.changes[i]);
+    free(q.changes);
     return q.err;
 }

@@ -19,6 +19,7 @@
 /* Decoded events of one list: seqs and events in time order. */
 typedef struct qlist {
     lh_event_t **ev;
+    int64_t *seq; /* parallel to ev */
     size_t n, cap;
     int64_t total; /* rows matched, decoded or not */
 } qlist_t;
@@ -35,17 +36,24 @@ typedef struct qctx {
     qlist_t events;   /* the main list */
     qlist_t outcomes; /* deploy mode: outcome events, parallel to doc.outcomes */
     qlist_t tickets;  /* parallel to doc.tickets */
+    qlist_t *changes; /* incident mode: each suspect's change events, parallel to doc.suspects */
+    size_t n_changes;
+    qlist_t others; /* incident mode: the other alerts in the window, parallel to doc */
     lh_buf_t *out;
 } qctx_t;
 
 /* --- query_gather.c: reading the store --- */
 
 void lh__q_bind_text(sqlite3_stmt *s, int i, const char *v);
+const char *lh__q_col_text(sqlite3_stmt *s, int i);
+int lh__q_step(qctx_t *q, sqlite3_stmt *s);
+int lh__q_list_push(qctx_t *q, qlist_t *l, lh_event_t *ev, int64_t seq);
 void lh__q_gather_deploy(qctx_t *q);
-void lh__q_gather_incident(qctx_t *q);
+void lh__q_gather_incident(qctx_t *q); /* query_outcome.c */
 void lh__q_gather_service(qctx_t *q);
 void lh__q_list_free(qlist_t *l);
 void lh__q_load_events(qctx_t *q, sqlite3_stmt *s, qlist_t *l, int64_t decode);
+int lh__q_load_subject(qctx_t *q, const char *sql, const char *id);
 sqlite3_stmt *lh__q_prep(qctx_t *q, const char *sql);
 
 /* --- query_doc.c: building the JSON document --- */
