@@ -29,12 +29,18 @@ static const char usage_text[] =
     "The postmortem view of what the hub stored and concluded.\n"
     "\n"
     "Selectors (exactly one):\n"
-    "  --incident ID     the incident's events, the suspect deploys the hub named (ranked,\n"
-    "                    with reasons and the version to roll back to), the alerts sent,\n"
-    "                    linked tickets and the time to resolution\n"
-    "  --deploy ID       the change (all events of that deploy id), what followed it, linked\n"
-    "                    tickets, and its outcome class: pending, healthy, suspect, failed,\n"
-    "                    rolled_back\n"
+    "  --incident ID     the whole story of an outcome: ID is an incident id, the id of any\n"
+    "                    of its events, a correlated alert id (ca-..., as `loophub tail`\n"
+    "                    shows) or a monitoring alert's event id for the correlation it\n"
+    "                    raised. Its events; each suspect deploy the hub named (ranked, with\n"
+    "                    reasons, the version to roll back to, its change events, hosts,\n"
+    "                    commit, commit time, actor, artifact, labels and linked tickets with\n"
+    "                    their approval state); the other alerts on the service and its hosts\n"
+    "                    in the window; every revision of the correlated alert as published;\n"
+    "                    the resolution and the time to restore\n"
+    "  --deploy ID       the change (all events of that deploy id, its hosts, commit, commit\n"
+    "                    time, artifact and labels), what followed it, linked tickets, and its\n"
+    "                    outcome class: pending, healthy, suspect, failed, rolled_back\n"
     "  --service S --env E\n"
     "                    every event of that service and environment in the period, with the\n"
     "                    correlated alerts\n"
@@ -214,7 +220,8 @@ lh_cli_timeline(int argc, char **argv)
     int exit_code = LH_EXIT_OK;
     if (rc == LH_ENOTFOUND) {
         if (req.mode == LH_TIMELINE_INCIDENT)
-            lh_cli_error(CMD, "no incident %s in %s", req.incident_id, db);
+            lh_cli_error(CMD, "no incident, outcome event or correlated alert %s in %s",
+                         req.incident_id, db);
         else
             lh_cli_error(CMD, "no deploy %s in %s", req.deploy_id, db);
         exit_code = LH_EXIT_ERROR;

@@ -19,6 +19,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +502,273 @@ START_TEST(other_alerts_on_service_and_hosts)
 }
 END_TEST
 
+typedef struct {
+    int code;
+    char *out;
+    char *err;
+} cli_result_t;
+static cli_result_t cli(const char *const *args);
+static void cli_free(cli_result_t *r);
+
+/* --- opening an outcome by any of its ids ---------------------------------------------------- */
+
+static int64_t
+sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    ck_assert_msg(sqlite3_step(s) == SQLITE_ROW, "no row: %s", sql);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void
+sql_exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
+}
+
+/* The id of the alert the correlator sent for outcome event evid (any revision). */
+static char *
+alert_of(sqlite3 *db, const char *evid)
+{
+    char sql[300];
+    snprintf(sql, sizeof(sql),
+             "SELECT a.id FROM alerts a JOIN correlations c ON c.alert_seq = a.seq"
+             " JOIN events o ON o.seq = c.outcome_seq WHERE o.id = '%s'",
+             evid);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_step(s) == SQLITE_ROW, "no alert for %s", evid);
+    char *id = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return id;
+}
+
+/* Writes what a schema 4 correlator writes when INC-1 (i-1, i-1r) and the firing alert a-1
+ * are one correlated alert: two outcomes with their events, the case, and a second revision
+ * (resolved) in the outbox. Returns the alert id (the case). */
+static char *
+as_one_correlated_alert(void)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(lh_test_fx.db, &db), SQLITE_OK);
+    char *ca = alert_of(db, "i-1");
+    int64_t s1 = sql_int(db, "SELECT seq FROM events WHERE id = 'i-1'");
+    int64_t s1r = sql_int(db, "SELECT seq FROM events WHERE id = 'i-1r'");
+    int64_t sa = sql_int(db, "SELECT seq FROM events WHERE id = 'a-1'");
+    char sql[2000];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO outcomes (okey, kind, ref, service, environment, time, first_seq,"
+             " event_id, title, hosts, artifact, open, resolved, case_id) VALUES"
+             " ('incident' || char(31) || 'prod' || char(31) || 'INC-1', 3, 'INC-1', 'api',"
+             "  'prod', %lld, %lld, 'i-1', '5xx spike', NULL, NULL, 0, %lld, '%s'),"
+             " ('alert' || char(31) || 'prod' || char(31) || 'HighErrorRate' || char(31) || '%lld',"
+             "  2, 'HighErrorRate', 'api', 'prod', %lld, %lld, 'a-1', 'HighErrorRate', NULL, NULL,"
+             "  0, %lld, '%s');"
+             "INSERT INTO outcome_events (id, seq, okey) VALUES"
+             " ('i-1', %lld, 'incident' || char(31) || 'prod' || char(31) || 'INC-1'),"
+             " ('i-1r', %lld, 'incident' || char(31) || 'prod' || char(31) || 'INC-1'),"
+             " ('a-1', %lld, 'alert' || char(31) || 'prod' || char(31) || 'HighErrorRate' ||"
+             "  char(31) || '%lld');"
+             "INSERT INTO cases (id, kind, service, environment, time, last_time, revision, top,"
+             " suspect_key, late, resolved) VALUES ('%s', 1, 'api', 'prod', %lld, %lld, 2, 'D-1',"
+             " 'k', 0, 1);",
+             (long long)(T0 + 5 * MIN), (long long)s1, (long long)(T0 + 47 * MIN), ca,
+             (long long)(T0 + 3 * MIN), (long long)(T0 + 3 * MIN), (long long)sa,
+             (long long)(T0 + 40 * MIN), ca, (long long)s1, (long long)s1r, (long long)sa,
+             (long long)(T0 + 3 * MIN), ca, (long long)(T0 + 3 * MIN), (long long)(T0 + 5 * MIN));
+    sql_exec(db, sql);
+
+    /* revision 2: revision 1 as published, resolved */
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "SELECT payload FROM alerts WHERE id = ?1", -1, &s, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    lh_correlated_t *rev = NULL;
+    ck_assert_int_eq(lh_codec_alert_pb_decode(sqlite3_column_blob(s, 0),
+                                              (size_t)sqlite3_column_bytes(s, 0), &rev),
+                     0);
+    sqlite3_finalize(s);
+    rev->revision = 2;
+    rev->resolved = 1;
+    rev->resolved_ns = T0 + 47 * MIN;
+    ck_assert_int_eq(lh_correlated_add_change(rev, "every outcome resolved"), 0);
+    lh_buf_t pb = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_pb_encode(rev, &pb), 0);
+    lh_correlated_destroy(&rev);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "INSERT INTO alerts (id, revision, kind, service,"
+                                        " environment, outcome_seq, late, created, payload)"
+                                        " VALUES (?1, 2, 1, 'api', 'prod', ?2, 0, ?3, ?4)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, s1);
+    sqlite3_bind_int64(s, 3, T0 + 48 * MIN);
+    sqlite3_bind_blob(s, 4, pb.data, (int)pb.len, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    lh_buf_free(&pb);
+    sqlite3_close(db);
+    return ca;
+}
+
+/* Whether the codec carries a revision's own fields (changes, resolved time) through the
+ * outbox payload: the codec learns them separately from this module. */
+static int
+codec_carries_revisions(void)
+{
+    lh_correlated_t *ca = lh_correlated_new(), *back = NULL;
+    ck_assert_ptr_nonnull(ca);
+    ca->id = strdup("ca-probe");
+    ca->kind = LH_CA_DEPLOY_PRECEDED_INCIDENT;
+    ca->revision = 2;
+    ca->resolved = 1;
+    ca->resolved_ns = T0;
+    ck_assert_int_eq(lh_correlated_add_change(ca, "probe"), 0);
+    lh_buf_t pb = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_pb_encode(ca, &pb), 0);
+    ck_assert_int_eq(lh_codec_alert_pb_decode(pb.data, pb.len, &back), 0);
+    int yes = back->n_changes == 1 && back->resolved && back->resolved_ns == T0;
+    lh_correlated_destroy(&ca);
+    lh_correlated_destroy(&back);
+    lh_buf_free(&pb);
+    return yes;
+}
+
+static void
+check_case_doc(json_t *d, const char *ca)
+{
+    ck_assert_str_eq(jget_str(d, "incident_id"), "INC-1");
+    ck_assert_str_eq(jget_str(d, "subject"), "incident");
+    ck_assert_str_eq(jget_str(d, "alert_id"), ca);
+    json_t *outs = json_object_get(d, "outcomes");
+    ck_assert_int_eq(json_array_size(outs), 2);
+    ck_assert_str_eq(jget_str(json_array_get(outs, 0), "kind"), "alert");
+    ck_assert_str_eq(jget_str(json_array_get(outs, 1), "ref"), "INC-1");
+    /* every event of both outcomes */
+    json_t *ev = json_object_get(d, "events");
+    ck_assert_int_eq(json_array_size(ev), 3);
+    ck_assert_str_eq(jget_str(json_array_get(ev, 0), "id"), "a-1");
+    ck_assert_str_eq(jget_str(json_array_get(ev, 2), "id"), "i-1r");
+    /* resolved when both are: the later */
+    ck_assert_str_eq(jget_str(d, "resolved"), fmt_time(T0 + 47 * MIN));
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "time_to_restore_seconds")), 44 * 60);
+    /* its own alert is not an "other" one */
+    ck_assert_int_eq(json_array_size(json_object_get(d, "other_alerts")), 0);
+    /* both revisions of the correlated alert, in order */
+    json_t *al = json_object_get(d, "alerts");
+    int64_t revs[2] = {0, 0};
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(al); i++) {
+        json_t *a = json_array_get(al, i);
+        if (strcmp(jget_str(a, "id"), ca))
+            continue;
+        ck_assert_uint_lt(n, 2);
+        revs[n++] = json_integer_value(json_object_get(a, "revision"));
+        if (n == 2) {
+            /* the latest revision of a resolved case, whatever the payload carries */
+            ck_assert(json_is_true(json_object_get(a, "resolved")));
+            if (codec_carries_revisions()) {
+                ck_assert_str_eq(jget_str(a, "resolved_at"), fmt_time(T0 + 47 * MIN));
+                ck_assert_str_eq(
+                    json_string_value(json_array_get(json_object_get(a, "changes"), 0)),
+                    "every outcome resolved");
+            }
+        } else {
+            ck_assert(json_is_false(json_object_get(a, "resolved")));
+        }
+    }
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(revs[0], 1);
+    ck_assert_int_eq(revs[1], 2);
+}
+
+START_TEST(opened_by_any_id)
+{
+    char *ca = as_one_correlated_alert();
+    /* the correlated alert id, any event of either outcome, the incident id */
+    const char *ids[] = {ca, "i-1r", "i-1", "a-1", "INC-1"};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        lh_timeline_req_t r = req_incident(ids[i]);
+        json_t *d = run_json(&r);
+        check_case_doc(d, ca);
+        json_decref(d);
+    }
+    lh_timeline_req_t r = req_incident(ca);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    char want[200];
+    snprintf(want, sizeof(want), "  alert     %s\n", ca);
+    ck_assert_msg(strstr(text, want), "%s", text);
+    ck_assert_msg(strstr(text, "outcomes (2)"), "%s", text);
+    snprintf(want, sizeof(want), "%s  revision 2  deploy_preceded_incident  top D-1", ca);
+    ck_assert_msg(strstr(text, want) && strstr(text, "[resolved]"), "%s", text);
+    ck_assert_msg(!codec_carries_revisions() || strstr(text, "       - every outcome resolved\n"),
+                  "%s", text);
+    free(text);
+
+    /* the CLI, by the id `loophub tail` shows */
+    const char *a[] = {"timeline", "--incident", ca, "--db", lh_test_fx.db, NULL};
+    cli_result_t c = cli(a);
+    ck_assert_msg(c.code == 0, "exit %d: %s", c.code, c.err);
+    ck_assert_msg(strstr(c.out, "incident INC-1"), "%s", c.out);
+    cli_free(&c);
+    free(ca);
+}
+END_TEST
+
+START_TEST(opened_by_alert_id_without_case)
+{
+    /* what the hub writes before outcomes and cases (and a store migrated from schema 3): the
+     * alert id still opens its outcome, an incident or a monitoring alert */
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(lh_test_fx.db, &db), SQLITE_OK);
+    char *inc = alert_of(db, "i-3"), *mon = alert_of(db, "a-1");
+    ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM cases"), 0);
+    sqlite3_close(db);
+
+    lh_timeline_req_t r = req_incident(inc);
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "incident_id"), "INC-3");
+    ck_assert_str_eq(jget_str(d, "alert_id"), inc);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "suspects")), 2);
+    json_decref(d);
+
+    r = req_incident(mon);
+    d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "subject"), "alert");
+    ck_assert_str_eq(jget_str(d, "title"), "HighErrorRate");
+    ck_assert(json_is_null(json_object_get(d, "incident_id")));
+    ck_assert_str_eq(jget_str(json_array_get(json_object_get(d, "events"), 0), "id"), "a-1");
+    ck_assert_str_eq(jget_str(json_array_get(json_object_get(d, "suspects"), 0), "deploy_id"),
+                     "D-1");
+    json_t *al = json_object_get(d, "alerts");
+    ck_assert_int_eq(json_array_size(al), 1);
+    ck_assert_str_eq(jget_str(json_array_get(al, 0), "id"), mon);
+    ck_assert_str_eq(jget_str(json_array_get(al, 0), "kind"), "deploy_preceded_alert");
+    json_decref(d);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(!strncmp(text, "alert HighErrorRate  error  api/prod\n", 37), "%s", text);
+    free(text);
+
+    char *s = NULL;
+    r = req_incident("ca-0000000000000000");
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_ENOTFOUND);
+    ck_assert_str_eq(s, "");
+    free(s);
+    free(inc);
+    free(mon);
+}
+END_TEST
+
 START_TEST(late_suspect_is_marked)
 {
     lh_timeline_req_t r = req_incident("INC-2");
@@ -883,12 +1151,6 @@ END_TEST
 
 /* --- the CLI -------------------------------------------------------------------------------- */
 
-typedef struct {
-    int code;
-    char *out;
-    char *err;
-} cli_result_t;
-
 /* Runs lh_cli_timeline(argv) with stdout and stderr sent to files, then reads them back. */
 static cli_result_t
 cli(const char *const *args)
@@ -1004,7 +1266,9 @@ START_TEST(cli_unknown_id)
     cli_result_t r = cli(a);
     ck_assert_int_eq(r.code, 1);
     char want[900];
-    snprintf(want, sizeof(want), "loophub timeline: no incident INC-404 in %s\n", lh_test_fx.db);
+    snprintf(want, sizeof(want),
+             "loophub timeline: no incident, outcome event or correlated alert INC-404 in %s\n",
+             lh_test_fx.db);
     ck_assert_str_eq(r.err, want);
     ck_assert_str_eq(r.out, "");
     cli_free(&r);
@@ -1118,6 +1382,8 @@ query_suite(void)
         {"suspect_tickets", suspect_ticket_approval, 0, 0},
         {"incident_ticket_text", incident_ticket_in_text, 0, 0},
         {"other_alerts", other_alerts_on_service_and_hosts, 0, 0},
+        {"by_any_id", opened_by_any_id, 0, 0},
+        {"by_alert_id_without_case", opened_by_alert_id_without_case, 0, 0},
         {"deploy_json", deploy_json, 0, 0},
         {"outcome_classes", outcome_classes, 0, 0},
         {"several_suspects", several_suspects_ranked, 0, 0},

@@ -454,9 +454,13 @@ add_id(qctx_t *q, char ***ids, size_t *n, const char *id)
     (*ids)[(*n)++] = d;
 }
 
+/* One outbox row (LH_Q_REVISIONS) as published. The revision is the row's; what it concluded
+ * comes from its payload, except that the latest revision of a resolved case is resolved
+ * (case_rev, case_resolved: the cases row, 0 without one). */
 static json_t *
-revision_json(qctx_t *q, sqlite3_stmt *s, const char *id)
+revision_json(qctx_t *q, sqlite3_stmt *s, const char *id, int64_t case_rev, int case_resolved)
 {
+    int latest_resolved = case_resolved && sqlite3_column_int64(s, 1) == case_rev;
     json_t *o = json_object();
     lh__q_jset(q, o, "seq", json_integer(sqlite3_column_int64(s, 0)));
     lh__q_jset(q, o, "id", lh__q_jstr(id));
@@ -473,9 +477,10 @@ revision_json(qctx_t *q, sqlite3_stmt *s, const char *id)
         lh_log(LH_LOG_WARN, COMPONENT, "stored alert seq %lld cannot be decoded: %s",
                (long long)sqlite3_column_int64(s, 0), lh_strerror(rc));
         lh__q_jset(q, o, "unreadable", json_true());
+        lh__q_jset(q, o, "resolved", json_boolean(latest_resolved));
         return o;
     }
-    lh__q_jset(q, o, "resolved", json_boolean(ca->resolved));
+    lh__q_jset(q, o, "resolved", json_boolean(ca->resolved || latest_resolved));
     lh__q_jset(q, o, "resolved_at", ca->resolved ? lh__q_jtime(ca->resolved_ns) : json_null());
     json_t *ch = json_array(), *sus = json_array();
     for (size_t i = 0; i < ca->n_changes && ch; i++)
@@ -506,6 +511,17 @@ gather_revisions(qctx_t *q, const char *case_id)
 {
     char **ids = NULL;
     size_t n = 0;
+    int64_t case_rev = 0;
+    int case_resolved = 0;
+    sqlite3_stmt *cs = case_id ? lh__q_prep(q, LH_Q_CASE) : NULL;
+    if (cs) {
+        lh__q_bind_text(cs, 1, case_id);
+        if (lh__q_step(q, cs)) {
+            case_rev = sqlite3_column_int64(cs, 0);
+            case_resolved = sqlite3_column_int(cs, 1) != 0;
+        }
+    }
+    sqlite3_finalize(cs);
     add_id(q, &ids, &n, case_id);
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_ALERT_IDS_OF);
     for (size_t e = 0; s && e < q->events.n; e++) {
@@ -532,7 +548,9 @@ gather_revisions(qctx_t *q, const char *case_id)
                 }
                 rows = p;
             }
-            rows[nr] = revision_json(q, s, ids[i]);
+            int is_case = case_id && !strcmp(ids[i], case_id);
+            rows[nr] =
+                revision_json(q, s, ids[i], is_case ? case_rev : 0, is_case && case_resolved);
             if (rows[nr])
                 nr++;
         }
@@ -595,34 +613,38 @@ lh__q_gather_incident(qctx_t *q)
         return;
     }
 
-    /* The outcome as a whole: first values seen, latest severity, its resolution. */
+    /* The outcome as a whole: first values seen, latest severity, its resolution. With
+     * incident and alert outcomes together the incident is the headline. */
     const char *service = NULL, *env = NULL, *title = NULL, *ticket = NULL, *iid = NULL;
-    lh_kind_t kind = LH_KIND_NONE;
-    lh_severity_t sev = LH_SEV_UNSPECIFIED;
+    const char *atitle = NULL;
+    lh_severity_t sev = LH_SEV_UNSPECIFIED, asev = LH_SEV_UNSPECIFIED;
     int64_t started = 0, resolved = 0;
     json_t *hosts = json_array();
     for (size_t i = 0; i < q->events.n; i++) {
         const lh_event_t *ev = q->events.ev[i];
-        int inc = ev->kind == LH_KIND_INCIDENT;
-        if (!kind)
-            kind = ev->kind;
         if (!service)
             service = ev->service;
         if (!env)
             env = ev->environment;
-        if (!title)
-            title = inc ? ev->incident.title : ev->alert.name;
-        if (!ticket && inc)
-            ticket = ev->incident.ticket;
-        if (!iid && inc)
-            iid = ev->incident.incident_id;
-        if (inc ? ev->incident.severity : ev->alert.severity)
-            sev = inc ? ev->incident.severity : ev->alert.severity;
         if (!started)
             started = ev->time_ns;
-        if (!resolved && (inc ? ev->incident.state == LH_INCIDENT_RESOLVED
-                              : ev->alert.state == LH_ALERT_RESOLVED))
-            resolved = ev->time_ns;
+        if (ev->kind == LH_KIND_INCIDENT) {
+            if (!title)
+                title = ev->incident.title;
+            if (!ticket)
+                ticket = ev->incident.ticket;
+            if (!iid)
+                iid = ev->incident.incident_id;
+            if (ev->incident.severity)
+                sev = ev->incident.severity;
+            if (!resolved && ev->incident.state == LH_INCIDENT_RESOLVED)
+                resolved = ev->time_ns;
+        } else if (ev->kind == LH_KIND_ALERT) {
+            if (!atitle)
+                atitle = ev->alert.name;
+            if (ev->alert.severity)
+                asev = ev->alert.severity;
+        }
         for (size_t h = 0; h < ev->n_hosts && hosts; h++) {
             int seen = 0;
             for (size_t k = 0; k < json_array_size(hosts) && !seen; k++)
@@ -630,6 +652,15 @@ lh__q_gather_incident(qctx_t *q)
             if (!seen)
                 lh__q_jpush(q, hosts, lh__q_jstr(ev->hosts[h]));
         }
+    }
+    lh_kind_t kind = iid ? LH_KIND_INCIDENT : LH_KIND_ALERT;
+    if (!iid) {
+        title = atitle;
+        sev = asev;
+        /* a firing period ends with its resolved event */
+        for (size_t i = 0; i < q->events.n && !resolved; i++)
+            if (q->events.ev[i]->alert.state == LH_ALERT_RESOLVED)
+                resolved = q->events.ev[i]->time_ns;
     }
     int64_t out_resolved = -1;
     json_t *outs = outcomes_json(q, &sj, &out_resolved);
