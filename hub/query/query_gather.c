@@ -304,7 +304,7 @@ void
 lh__q_gather_service(qctx_t *q)
 {
     const lh_timeline_req_t *r = q->req;
-    sqlite3_stmt *s = lh__q_prep(q, LH_Q_SERVICE_EVENTS);
+    sqlite3_stmt *s = lh__q_prep(q, r->limit ? LH_Q_SERVICE_EVENTS_NEWEST : LH_Q_SERVICE_EVENTS);
     if (s) {
         sqlite3_bind_int64(s, 1, q->from);
         lh__q_bind_text(s, 2, r->service);
@@ -316,10 +316,13 @@ lh__q_gather_service(qctx_t *q)
     if (q->err)
         return;
     /* newest first from the store: back to time order */
-    for (size_t i = 0, j = q->events.n; i + 1 < j; i++, j--) {
+    for (size_t i = 0, j = q->events.n; r->limit && i + 1 < j; i++, j--) {
         lh_event_t *t = q->events.ev[i];
         q->events.ev[i] = q->events.ev[j - 1];
         q->events.ev[j - 1] = t;
+        int64_t ts = q->events.seq[i];
+        q->events.seq[i] = q->events.seq[j - 1];
+        q->events.seq[j - 1] = ts;
     }
     char sbuf[40] = "";
     if (!r->from_ns)

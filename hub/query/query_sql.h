@@ -47,11 +47,17 @@
 #define LH_Q_CHANGE_CORRELATIONS                                                               \
     "SELECT COUNT(*), COALESCE(MAX(rank = 1), 0) FROM correlations WHERE deploy_id = ?1"
 
-/* Every event of a service and environment in a period, newest first (a limit keeps the
- * newest; the caller puts them back in time order). The time index covers every row; the
+/* Every event of a service and environment in a period. The time index covers every row; the
  * service indexes are partial (deploys, outcomes) by design, so they cannot serve this.
  * ?1 from (ns), ?2 service, ?3 environment, ?4 to (ns), both inclusive */
 #define LH_Q_SERVICE_EVENTS                                                                    \
+    "SELECT seq, event FROM events INDEXED BY ev_time"                                         \
+    " WHERE time >= ?1 AND time <= ?4 AND service = ?2 AND environment = ?3"                   \
+    " ORDER BY time, seq"
+/* The same newest first, for a limit that keeps the newest (the caller puts them back in time
+ * order). Only with a limit: SQLite walks the index backwards at about half the speed
+ * (measured: 1M-event store, 1h of one service, 5 ms forwards, 10 ms backwards). */
+#define LH_Q_SERVICE_EVENTS_NEWEST                                                             \
     "SELECT seq, event FROM events INDEXED BY ev_time"                                         \
     " WHERE time >= ?1 AND time <= ?4 AND service = ?2 AND environment = ?3"                   \
     " ORDER BY time DESC, seq DESC"
