@@ -90,6 +90,8 @@ lh_cli_run(int argc, char **argv)
     o.synchronous_full = strcmp(c.synchronous, "full") == 0;
     o.page_size = (int)c.page_size;
     o.window_ns = c.window_ns;
+    o.group_window_ns = c.group_window_ns;
+    o.max_suspects = c.max_suspects > 1000 ? 1001 : (int)c.max_suspects;
     o.alert_min_severity = (lh_severity_t)c.alert_min_severity;
     o.alerts_format = (lh_alerts_format_t)c.alerts_format;
     o.batch_max = (int)c.batch_max;

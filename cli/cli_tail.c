@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "cli.h"
+#include "cli_tail.h"
 #include "loophub/error.h"
 #include "loophub/format.h"
 #include "loophub/timeutil.h"
@@ -69,8 +70,46 @@ decode_alert(const void *data, size_t len, lh_correlated_t **out)
     return lh_codec_alert_pb_decode(data, len, out);
 }
 
+/* "rev 2 " from the second revision on, "RESOLVED " for the final one: what tells a reader that
+ * this line revises an alert printed before. */
 static void
-print_human(const lh_correlated_t *ca)
+print_revision(FILE *out, const lh_correlated_t *ca)
+{
+    if (ca->revision > 1)
+        fprintf(out, "rev %lu ", (unsigned long)ca->revision);
+    if (ca->resolved)
+        fputs("RESOLVED ", out);
+}
+
+static void
+print_changes(FILE *out, const lh_correlated_t *ca)
+{
+    if (!ca->n_changes)
+        return;
+    fputs("  changed:", out);
+    for (size_t i = 0; i < ca->n_changes; i++)
+        fprintf(out, "%s %s", i ? ";" : "", ca->changes[i] ? ca->changes[i] : "");
+    fputc('\n', out);
+}
+
+/* One line per suspect service: the version to go back to, or that none is known. */
+static void
+print_rollbacks(FILE *out, const lh_correlated_t *ca)
+{
+    for (size_t i = 0; i < ca->n_rollbacks; i++) {
+        const lh_rollback_t *r = &ca->rollbacks[i];
+        const char *svc = r->service ? r->service : "?";
+        if (r->version)
+            fprintf(out, "  roll back %s to %s%s\n", svc, r->version,
+                    r->derived ? " (from history)" : "");
+        else
+            fprintf(out, "  no known good version of %s%s%s\n", svc,
+                    r->from_version ? " before " : "", r->from_version ? r->from_version : "");
+    }
+}
+
+void
+lh_cli_tail_print(FILE *out, const lh_correlated_t *ca)
 {
     char t[40] = "", lead[32];
     const lh_event_t *o = ca->outcome;
@@ -88,24 +127,37 @@ print_human(const lh_correlated_t *ca)
         sev = lh_severity_name(o->alert.severity);
         title = o->alert.summary;
     }
-    printf("%s #%llu %s/%s %s %s%s%s%s%s%s\n", t, (unsigned long long)ca->seq,
-           ca->service ? ca->service : "?", ca->environment ? ca->environment : "?", what, oid,
-           sev ? " (" : "", sev ? sev : "", sev ? ")" : "", title ? ": " : "", title ? title : "");
+    /* the alert id: what `loophub timeline --incident` opens */
+    fprintf(out, "%s #%llu %s ", t, (unsigned long long)ca->seq, ca->id ? ca->id : "?");
+    print_revision(out, ca);
+    fprintf(out, "%s/%s %s %s%s%s%s%s%s\n", ca->service ? ca->service : "?",
+            ca->environment ? ca->environment : "?", what, oid ? oid : "", sev ? " (" : "",
+            sev ? sev : "", sev ? ")" : "", title ? ": " : "", title ? title : "");
+    print_changes(out, ca);
     for (size_t i = 0; i < ca->n_suspects; i++) {
         const lh_suspect_t *s = &ca->suspects[i];
+        /* with rollback targets, a suspect's previous version is only what it replaced: the
+         * target of its service is on the rollback line (the earliest change's predecessor) */
+        const char *prev = !s->previous_version ? ""
+                           : ca->n_rollbacks    ? "; replaced "
+                                                : "; roll back to ";
         lh_duration_human(s->lead_seconds * LH_NS_PER_SEC, lead, sizeof(lead));
-        printf("  %zu. deploy %s %s%s%s%s%s, %s before, score %.2f%s%s\n", i + 1,
-               s->deploy_id ? s->deploy_id : "?", s->service ? s->service : "",
-               s->version ? " " : "", s->version ? s->version : "", s->actor ? " by " : "",
-               s->actor ? s->actor : "", lead, s->score,
-               s->previous_version ? "; roll back to " : "",
-               s->previous_version ? s->previous_version : "");
+        fprintf(out, "  %zu. deploy %s %s%s%s%s%s, %s before, score %.2f%s%s%s\n", i + 1,
+                s->deploy_id ? s->deploy_id : "?", s->service ? s->service : "",
+                s->version ? " " : "", s->version ? s->version : "", s->actor ? " by " : "",
+                s->actor ? s->actor : "", lead, s->score, prev,
+                s->previous_version ? s->previous_version : "",
+                s->previous_version && s->previous_version_derived ? " (from history)" : "");
         for (size_t r = 0; r < s->n_reasons; r++)
-            printf("       - %s\n", s->reasons[r]);
+            fprintf(out, "       - %s\n", s->reasons[r]);
     }
+    if (ca->more_suspects)
+        fprintf(out, "  and %lu more change%s in the window\n", (unsigned long)ca->more_suspects,
+                ca->more_suspects == 1 ? "" : "s");
+    print_rollbacks(out, ca);
     if (ca->late)
-        printf("  (late: the deploy arrived after the %s)\n", what);
-    fflush(stdout);
+        fprintf(out, "  (late: the deploy arrived after the %s)\n", what);
+    fflush(out);
 }
 
 int
@@ -251,7 +303,7 @@ lh_cli_tail(int argc, char **argv)
                     fflush(stdout);
                 }
             } else {
-                print_human(ca);
+                lh_cli_tail_print(stdout, ca);
             }
             got++;
         }

@@ -26,6 +26,8 @@ static const lh_conf_opt_t core_opts[] = {
     {"page-size", "store", "page_size", LH_CONF_SIZE, OFF(page_size), "16384", "BYTES", "page size of a new store (512..65536); 4096: lower alert latency, less peak rate"},
     {"alerts-format", "zmq", "alerts_format", LH_CONF_ALERTS_FMT, OFF(alerts_format), "protobuf", "FMT", "protobuf, json or cloudevents (PUB and Kafka)"},
     {"window", "correlation", "window", LH_CONF_DUR, OFF(window_ns), "2h", "DUR", "how long after a deploy an outcome is blamed on it"},
+    {"group-window", "correlation", "group_window", LH_CONF_DUR, OFF(group_window_ns), "10m", "DUR", "outcomes with the same suspects this close in time join one alert (0: never)"},
+    {"max-suspects", "correlation", "max_suspects", LH_CONF_INT, OFF(max_suspects), "10", "N", "suspects an alert lists at most (1..1000); the others are counted"},
     {"alert-min-severity", "correlation", "alert_min_severity", LH_CONF_SEVERITY, OFF(alert_min_severity), "error", "SEV", "firing alerts at or above this are outcomes"},
     {"batch-max", "hub", "batch_max", LH_CONF_INT, OFF(batch_max), "4000", "N", "events per transaction at most"},
     {"batch-ms", "hub", "batch_ms", LH_CONF_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},

@@ -67,6 +67,8 @@ lh_hub_opts_default(lh_hub_opts_t *o)
     o->wal_checkpoint_bytes = so.wal_checkpoint_bytes;
     o->window_ns = co.window_ns;
     o->alert_min_severity = co.alert_min_severity;
+    o->group_window_ns = co.group_window_ns;
+    o->max_suspects = co.max_suspects;
     lh_codec_opts_default(&o->codec);
     lh_limits_default(&o->limits);
     o->codec.limits = NULL;
@@ -86,6 +88,8 @@ map_opts(lh_hub_t *hub)
     lh_correlator_opts_default(&hub->corr_o);
     hub->corr_o.window_ns = hub->o.window_ns;
     hub->corr_o.alert_min_severity = hub->o.alert_min_severity;
+    hub->corr_o.group_window_ns = hub->o.group_window_ns;
+    hub->corr_o.max_suspects = hub->o.max_suspects;
 }
 
 void

@@ -238,6 +238,8 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
                 goto fail;
             continue;
         }
+        if ((rc = lh_correlator_enrich(hub->corr, it->ev)) < 0)
+            goto fail;
         lh_buf_reset(&hub->pb);
         if ((rc = lh_codec_pb_encode(it->ev, &hub->pb)) < 0)
             goto fail;

@@ -11,6 +11,7 @@
 
 #include "loophub/error.h"
 #include "loophub/format.h"
+#include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "testutil.h"
 
@@ -52,6 +53,7 @@ full_event(lh_kind_t k)
         ev->deploy.commit_time_ns = T0 - 3000 * LH_NS_PER_SEC;
         set(ev, &ev->deploy.artifact, "pkg:oci/api@sha256:abc");
         set(ev, &ev->deploy.change_ticket, "CHG-7");
+        ev->deploy.previous_version_derived = 1;
         break;
     case LH_KIND_ALERT:
         set(ev, &ev->alert.name, "HighErrorRate");
@@ -123,6 +125,7 @@ event_eq(const lh_event_t *a, const lh_event_t *b)
     ck_assert_int_eq(a->deploy.commit_time_ns, b->deploy.commit_time_ns);
     ck_assert_pstr_eq(a->deploy.artifact, b->deploy.artifact);
     ck_assert_pstr_eq(a->deploy.change_ticket, b->deploy.change_ticket);
+    ck_assert_int_eq(a->deploy.previous_version_derived, b->deploy.previous_version_derived);
     ck_assert_pstr_eq(a->alert.name, b->alert.name);
     ck_assert_pstr_eq(a->alert.fingerprint, b->alert.fingerprint);
     ck_assert_int_eq(a->alert.state, b->alert.state);
@@ -295,6 +298,15 @@ START_TEST(json_form_matches_design)
     ck_assert_ptr_nonnull(strstr(s, "\"commit_time\":\"2026-11-26T09:10:00Z\""));
     ck_assert_ptr_nonnull(strstr(s, "\"labels\":{\"team\":\"payments\",\"tier\":\"1\"}"));
     ck_assert_ptr_nonnull(strstr(s, "\"hosts\":[\"web-1\",\"web-2\"]"));
+    ck_assert_ptr_nonnull(
+        strstr(s, "\"change_ticket\":\"CHG-7\",\"previous_version_derived\":true}"));
+    lh_buf_free(&b);
+
+    /* a previous version the producer sent is not marked */
+    in->deploy.previous_version_derived = 0;
+    ck_assert_int_eq(lh_codec_json_encode(in, &b), 0);
+    ck_assert_int_eq(lh_buf_append(&b, "", 1), 0);
+    ck_assert_ptr_null(strstr((const char *)b.data, "previous_version_derived"));
     lh_buf_free(&b);
 
     /* absent fields are omitted */
@@ -412,6 +424,37 @@ full_alert(void)
         s->score = k ? 0.5 : 0.93;
         ck_assert_int_eq(lh_suspect_add_reason(s, "same service and environment"), 0);
         ck_assert_int_eq(lh_suspect_add_reason(s, "deployed 5m before the incident"), 0);
+        s->previous_version_derived = k; /* one of each */
+    }
+    ca->revision = 3;
+    ck_assert_int_eq(lh_correlated_add_change(ca, "a second incident joined"), 0);
+    ck_assert_int_eq(lh_correlated_add_change(ca, "every outcome resolved"), 0);
+    ca->resolved = 1;
+    ca->resolved_ns = T0 + 3600 * LH_NS_PER_SEC;
+    for (int k = 0; k < 2; k++) {
+        lh_ca_outcome_t *o = lh_correlated_add_outcome(ca);
+        ck_assert_ptr_nonnull(o);
+        o->kind = k ? LH_KIND_ALERT : LH_KIND_INCIDENT;
+        o->ref = strdup(k ? "c0ffee" : "INC-1");
+        o->event_id = strdup(k ? "a-1" : "ev-1");
+        o->title = strdup(k ? "HighErrorRate" : "5xx spike");
+        o->time_ns = T0 + k * 30 * LH_NS_PER_SEC;
+        o->resolved_ns = k ? T0 + 3600 * LH_NS_PER_SEC : T0 + 1800 * LH_NS_PER_SEC;
+    }
+    static const struct {
+        const char *service, *version, *deploy_id, *from_version;
+        int derived;
+    } rb[] = {{"api", "1.4.1", "D-2", "1.4.2", 0},
+              {"web", "2.0.0", "W-1", "2.1.0", 1},
+              {"db", NULL, "B-1", "3.1", 0}};
+    for (size_t k = 0; k < sizeof rb / sizeof rb[0]; k++) {
+        lh_rollback_t *r = lh_correlated_add_rollback(ca);
+        ck_assert_ptr_nonnull(r);
+        r->service = strdup(rb[k].service);
+        r->version = rb[k].version ? strdup(rb[k].version) : NULL;
+        r->deploy_id = strdup(rb[k].deploy_id);
+        r->from_version = strdup(rb[k].from_version);
+        r->derived = rb[k].derived;
     }
     return ca;
 }
@@ -446,7 +489,41 @@ alert_eq(const lh_correlated_t *a, const lh_correlated_t *b)
         ck_assert_int_eq(x->lead_seconds, y->lead_seconds);
         ck_assert_double_eq_tol(x->score, y->score, 1e-9);
         strv_eq(x->reasons, x->n_reasons, y->reasons, y->n_reasons);
+        ck_assert_int_eq(x->previous_version_derived, y->previous_version_derived);
     }
+    ck_assert_uint_eq(a->revision, b->revision);
+    strv_eq(a->changes, a->n_changes, b->changes, b->n_changes);
+    ck_assert_int_eq(a->resolved, b->resolved);
+    ck_assert_int_eq(a->resolved_ns, b->resolved_ns);
+    ck_assert_uint_eq(a->n_outcomes, b->n_outcomes);
+    for (size_t i = 0; i < a->n_outcomes; i++) {
+        const lh_ca_outcome_t *x = &a->outcomes[i], *y = &b->outcomes[i];
+        ck_assert_int_eq(x->kind, y->kind);
+        ck_assert_pstr_eq(x->ref, y->ref);
+        ck_assert_pstr_eq(x->event_id, y->event_id);
+        ck_assert_pstr_eq(x->title, y->title);
+        ck_assert_int_eq(x->time_ns, y->time_ns);
+        ck_assert_int_eq(x->resolved_ns, y->resolved_ns);
+    }
+    ck_assert_uint_eq(a->n_rollbacks, b->n_rollbacks);
+    for (size_t i = 0; i < a->n_rollbacks; i++) {
+        const lh_rollback_t *x = &a->rollbacks[i], *y = &b->rollbacks[i];
+        ck_assert_pstr_eq(x->service, y->service);
+        ck_assert_pstr_eq(x->version, y->version);
+        ck_assert_pstr_eq(x->deploy_id, y->deploy_id);
+        ck_assert_pstr_eq(x->from_version, y->from_version);
+        ck_assert_int_eq(x->derived, y->derived);
+    }
+}
+
+/* An alert with nothing set but its id: every new field at its zero value. */
+static lh_correlated_t *
+bare_alert(void)
+{
+    lh_correlated_t *ca = lh_correlated_new();
+    ck_assert_ptr_nonnull(ca);
+    ca->id = strdup("ca-0");
+    return ca;
 }
 
 START_TEST(alert_pb_round_trip)
@@ -468,8 +545,54 @@ START_TEST(alert_pb_round_trip)
     ck_assert_int_eq(lh_codec_alert_pb_decode(b.data, b.len - 1, &back), LH_EDECODE);
     ck_assert_ptr_null(back);
     ck_assert_int_eq(lh_codec_alert_pb_decode("\xff\xff\xff", 3, &back), LH_EDECODE);
+
+    /* the zero values (revision 0, not resolved, no lists) come back as zero values */
+    lh_correlated_t *bare = bare_alert();
+    lh_buf_reset(&b);
+    ck_assert_int_eq(lh_codec_alert_pb_encode(bare, &b), 0);
+    ck_assert_int_eq(lh_codec_alert_pb_decode(b.data, b.len, &back), 0);
+    ck_assert_str_eq(back->id, "ca-0");
+    ck_assert_uint_eq(back->revision, 0);
+    ck_assert_int_eq(back->resolved, 0);
+    ck_assert_uint_eq(back->n_changes + back->n_outcomes + back->n_rollbacks, 0);
+    lh_correlated_destroy(&back);
+    lh_correlated_destroy(&bare);
+
     lh_buf_free(&b);
     lh_buf_free(&c);
+    lh_correlated_destroy(&ca);
+}
+END_TEST
+
+/* Captures the first log line of the child process (Check forks each test and loop). */
+static char logged[512];
+
+static void
+keep_log(lh_log_level_t level, const char *component, const char *msg, void *arg)
+{
+    (void)level;
+    (void)component;
+    (void)arg;
+    if (!logged[0])
+        snprintf(logged, sizeof logged, "%s", msg);
+}
+
+START_TEST(alert_pb_bad_outcome_kind)
+{
+    /* an outcome is an incident or an alert; a deploy (or no kind) is refused, saying which */
+    static const lh_kind_t bad[] = {LH_KIND_DEPLOY, LH_KIND_TICKET, LH_KIND_NONE};
+    lh_correlated_t *ca = full_alert(), *back = NULL;
+    lh_buf_t b = LH_BUF_INIT;
+    ca->outcomes[1].kind = bad[_i];
+    ck_assert_int_eq(lh_codec_alert_pb_encode(ca, &b), 0);
+    lh_log_set_level(LH_LOG_DEBUG);
+    lh_log_set_sink(keep_log, NULL);
+    ck_assert_int_eq(lh_codec_alert_pb_decode(b.data, b.len, &back), LH_EDECODE);
+    lh_log_set_sink(NULL, NULL);
+    ck_assert_ptr_null(back);
+    ck_assert_msg(strstr(logged, "field 'outcomes[1].kind' must be incident or alert"),
+                  "logged: %s", logged);
+    lh_buf_free(&b);
     lh_correlated_destroy(&ca);
 }
 END_TEST
@@ -491,6 +614,46 @@ START_TEST(alert_json_round_trip)
     ck_assert_ptr_nonnull(strstr(s, "\"score\":0.93,"));
     ck_assert_ptr_nonnull(strstr(s, "\"outcome\":{\"id\":\"ev-1\",\"kind\":\"incident\""));
     ck_assert_ptr_nonnull(strstr(s, "\"lead_seconds\":300"));
+    ck_assert_ptr_nonnull(strstr(s, "\"revision\":3,\"changes\":[\"a second incident joined\","
+                                    "\"every outcome resolved\"],\"resolved\":true,"
+                                    "\"resolved_time\":\"2026-11-26T11:00:00Z\""));
+    ck_assert_ptr_nonnull(strstr(s, "\"outcomes\":[{\"kind\":\"incident\",\"ref\":\"INC-1\","
+                                    "\"event_id\":\"ev-1\",\"title\":\"5xx spike\","
+                                    "\"time\":\"2026-11-26T10:00:00Z\","
+                                    "\"resolved\":\"2026-11-26T10:30:00Z\"},{\"kind\":\"alert\""));
+    ck_assert_ptr_nonnull(strstr(s, "\"rollbacks\":[{\"service\":\"api\",\"version\":\"1.4.1\","
+                                    "\"deploy_id\":\"D-2\",\"from_version\":\"1.4.2\","
+                                    "\"derived\":false},"));
+    ck_assert_ptr_nonnull(strstr(s, "\"derived\":true"));
+    /* an unknown rollback target is no "version" at all */
+    ck_assert_ptr_nonnull(strstr(s, "{\"service\":\"db\",\"deploy_id\":\"B-1\""));
+    /* the flag is written for the suspect whose previous version was derived only */
+    const char *flag = strstr(s, "\"previous_version_derived\":true");
+    ck_assert_ptr_nonnull(flag);
+    ck_assert_ptr_null(strstr(flag + 1, "\"previous_version_derived\""));
+    ck_assert_ptr_nonnull(strstr(s, "\"deploy_id\":\"D-2\",\"event_id\":\"d-2\""));
+    ck_assert(strstr(s, "\"deploy_id\":\"D-2\",\"event_id\":\"d-2\"") < flag);
+
+    /* revision and resolved are always written; absent on input, they are 0 and false */
+    lh_correlated_t *bare = bare_alert();
+    lh_buf_t z = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_json_encode(bare, &z), 0);
+    ck_assert_int_eq(lh_buf_append(&z, "", 1), 0);
+    ck_assert_str_eq((const char *)z.data, "{\"id\":\"ca-0\",\"seq\":0,\"late\":false,"
+                                           "\"suspects\":[],\"revision\":0,\"resolved\":false}");
+    ck_assert_int_eq(lh_codec_alert_json_decode((char *)z.data, z.len - 1, &back), 0);
+    ck_assert_str_eq(back->id, "ca-0");
+    ck_assert_uint_eq(back->revision, 0);
+    ck_assert_int_eq(back->resolved, 0);
+    ck_assert_int_eq(back->resolved_ns, 0);
+    ck_assert_uint_eq(back->n_changes + back->n_outcomes + back->n_rollbacks, 0);
+    lh_correlated_destroy(&back);
+    ck_assert_int_eq(lh_codec_alert_json_decode("{\"id\":\"ca-0\"}", 13, &back), 0);
+    ck_assert_uint_eq(back->revision, 0);
+    ck_assert_int_eq(back->resolved, 0);
+    lh_correlated_destroy(&back);
+    lh_buf_free(&z);
+    lh_correlated_destroy(&bare);
 
     lh_buf_t c = LH_BUF_INIT;
     ck_assert_int_eq(lh_codec_alert_encode(ca, LH_ALERTS_JSON, &c), 0);
@@ -503,13 +666,96 @@ START_TEST(alert_json_round_trip)
                          "{\"suspects\":[{\"score\":\"high\"}]}",
                          "{\"outcome\":{\"kind\":1}}",
                          "[1",
-                         "{\"late\":1}"};
+                         "{\"late\":1}",
+                         "{\"revision\":\"2\"}",
+                         "{\"revision\":-1}",
+                         "{\"revision\":4294967296}",
+                         "{\"revision\":1.5}",
+                         "{\"changes\":\"new suspect\"}",
+                         "{\"changes\":[1]}",
+                         "{\"resolved\":\"yes\"}",
+                         "{\"resolved\":0}",
+                         "{\"resolved_time\":1795687200}",
+                         "{\"resolved_time\":\"soon\"}",
+                         "{\"outcomes\":{}}",
+                         "{\"outcomes\":[1]}",
+                         "{\"outcomes\":[{}]}",
+                         "{\"outcomes\":[{\"kind\":\"deploy\"}]}",
+                         "{\"outcomes\":[{\"kind\":7}]}",
+                         "{\"outcomes\":[{\"kind\":\"incident\",\"ref\":5}]}",
+                         "{\"outcomes\":[{\"kind\":\"alert\",\"time\":\"noon\"}]}",
+                         "{\"outcomes\":[{\"kind\":\"alert\",\"resolved\":true}]}",
+                         "{\"rollbacks\":\"api\"}",
+                         "{\"rollbacks\":[[]]}",
+                         "{\"rollbacks\":[{\"version\":1.41}]}",
+                         "{\"rollbacks\":[{\"derived\":\"true\"}]}",
+                         "{\"suspects\":[{\"previous_version_derived\":1}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(lh_codec_alert_json_decode(bad[i], strlen(bad[i]), &back), LH_EDECODE);
         ck_assert_ptr_null(back);
     }
     lh_buf_free(&b);
     lh_buf_free(&c);
+    lh_correlated_destroy(&ca);
+}
+END_TEST
+
+/* A wrong type in a new field is refused with a reason naming the field (logged: the alert
+ * decoders return only the code). */
+START_TEST(alert_json_reasons)
+{
+    static const struct {
+        const char *json, *reason;
+    } cases[] = {
+        {"{\"revision\":\"2\"}", "field 'revision' must be an integer"},
+        {"{\"changes\":[\"x\",2]}", "field 'changes[1]' must be a string"},
+        {"{\"resolved\":1}", "field 'resolved' must be a boolean"},
+        {"{\"resolved_time\":\"soon\"}", "field 'resolved_time' is not an RFC 3339 time"},
+        {"{\"outcomes\":[{\"kind\":\"ticket\"}]}",
+         "field 'outcomes[0].kind' must be incident or alert"},
+        {"{\"outcomes\":[{\"kind\":\"alert\"},{\"kind\":\"incident\",\"title\":[]}]}",
+         "field 'outcomes[1].title' must be a string"},
+        {"{\"rollbacks\":[{\"derived\":\"no\"}]}",
+         "field 'rollbacks[0].derived' must be a boolean"},
+        {"{\"rollbacks\":[3]}", "rollbacks[0]. must be an object"},
+        {"{\"suspects\":[{},{\"previous_version_derived\":\"y\"}]}",
+         "field 'suspects[1].previous_version_derived' must be a boolean"},
+    };
+    lh_correlated_t *back = NULL;
+    ck_assert_int_lt(_i, (int)(sizeof cases / sizeof cases[0]));
+    lh_log_set_level(LH_LOG_DEBUG);
+    lh_log_set_sink(keep_log, NULL);
+    ck_assert_int_eq(lh_codec_alert_json_decode(cases[_i].json, strlen(cases[_i].json), &back),
+                     LH_EDECODE);
+    lh_log_set_sink(NULL, NULL);
+    ck_assert_ptr_null(back);
+    ck_assert_msg(strstr(logged, cases[_i].reason), "%s: logged '%s'", cases[_i].json, logged);
+}
+END_TEST
+
+START_TEST(alert_cloudevent)
+{
+    /* the data is the JSON form, new fields included; each revision is its own CloudEvent id, so
+     * a consumer that drops duplicates (same source and id) keeps every revision */
+    lh_correlated_t *ca = full_alert();
+    lh_buf_t b = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_encode(ca, LH_ALERTS_CLOUDEVENTS, &b), 0);
+    ck_assert_int_eq(lh_buf_append(&b, "", 1), 0);
+    const char *s = (const char *)b.data;
+    ck_assert_msg(starts(s, "{\"specversion\":\"1.0\",\"id\":\"ca-1-r3\","), "%s", s);
+    ck_assert_ptr_nonnull(strstr(s, "\"data\":{\"id\":\"ca-1\","));
+    ck_assert_ptr_nonnull(strstr(s, "\"revision\":3,"));
+    ck_assert_ptr_nonnull(strstr(s, "\"outcomes\":[{"));
+    ck_assert_ptr_nonnull(strstr(s, "\"rollbacks\":[{"));
+    lh_buf_free(&b);
+
+    /* the first revision keeps the alert's id */
+    ca->revision = 1;
+    ck_assert_int_eq(lh_codec_alert_encode(ca, LH_ALERTS_CLOUDEVENTS, &b), 0);
+    ck_assert_int_eq(lh_buf_append(&b, "", 1), 0);
+    ck_assert_msg(starts((const char *)b.data, "{\"specversion\":\"1.0\",\"id\":\"ca-1\","), "%s",
+                  (const char *)b.data);
+    lh_buf_free(&b);
     lh_correlated_destroy(&ca);
 }
 END_TEST
@@ -676,6 +922,12 @@ START_TEST(wrong_types)
                       "field 'labels.team' must be a string");
     expect_reject_str("{\"id\":\"a\"," B ",\"deploy\":{\"status\":\"done\"}}", LH_EDECODE,
                       "field 'deploy.status' has unknown value 'done'");
+    expect_reject_str("{\"id\":\"a\"," B ",\"deploy\":{\"previous_version_derived\":\"yes\"}}",
+                      LH_EDECODE,
+                      "field 'deploy.previous_version_derived' must be a boolean, not a string");
+    expect_reject_str("{\"id\":\"a\"," B ",\"deploy\":{\"previous_version_derived\":1}}",
+                      LH_EDECODE,
+                      "field 'deploy.previous_version_derived' must be a boolean, not a number");
     expect_reject_str("{\"id\":\"a\"," B ",\"deploy\":{\"commit_time\":\"9 am\"}}", LH_EDECODE,
                       "field 'deploy.commit_time' is not an RFC 3339 time");
     expect_reject_str("{\"id\":\"a\"," B ",\"alert\":{\"severity\":3}}", LH_EDECODE,
@@ -909,6 +1161,9 @@ codec_suite(void)
         {"golden_values", golden_deploy_values, 0, 1},
         {"alert_pb", alert_pb_round_trip, 0, 1},
         {"alert_json", alert_json_round_trip, 0, 1},
+        {"alert_pb_outcome_kind", alert_pb_bad_outcome_kind, 0, 3},
+        {"alert_json_reasons", alert_json_reasons, 0, 9},
+        {"alert_cloudevent", alert_cloudevent, 0, 1},
         {"alert_formats", alert_formats, 0, 1},
         {"broken_json", broken_json_has_position, 0, 1},
         {"bad_protobuf", bad_protobuf, 0, 1},

@@ -121,11 +121,24 @@ mk_incident(const char *id, int64_t t, const char *svc, const char *env, const c
             lh_incident_state_t state, const char *artifact)
 {
     lh_event_t *ev = mk_base(LH_KIND_INCIDENT, id, t, svc, env, hosts);
-    ev->incident.incident_id = lh_event_str(ev, "INC-1", (size_t)-1);
+    /* each event its own incident (INC-<event id>); updates of one use mk_incident_of() */
+    char inc[64];
+    snprintf(inc, sizeof(inc), "INC-%s", id);
+    ev->incident.incident_id = lh_event_str(ev, inc, (size_t)-1);
     ev->incident.state = state;
     ev->incident.severity = LH_SEV_CRITICAL;
     ev->incident.title = lh_event_str(ev, "5xx spike", (size_t)-1);
     ev->incident.artifact = lh_event_str(ev, artifact, (size_t)-1);
+    return ev;
+}
+
+/* An event of incident incident_id (its lifecycle is one outcome). */
+static lh_event_t *
+mk_incident_of(const char *id, const char *incident_id, int64_t t, const char *hosts,
+               lh_incident_state_t state)
+{
+    lh_event_t *ev = mk_incident(id, t, "api", "prod", hosts, state, NULL);
+    ev->incident.incident_id = lh_event_str(ev, incident_id, (size_t)-1);
     return ev;
 }
 
@@ -135,9 +148,21 @@ mk_alert(const char *id, int64_t t, const char *svc, const char *env, const char
 {
     lh_event_t *ev = mk_base(LH_KIND_ALERT, id, t, svc, env, hosts);
     ev->alert.name = lh_event_str(ev, "HighErrorRate", (size_t)-1);
-    ev->alert.fingerprint = lh_event_str(ev, "c0ffee", (size_t)-1);
+    /* each event its own alert (fingerprint fp-<event id>); repeats use mk_alert_of() */
+    char fp[64];
+    snprintf(fp, sizeof(fp), "fp-%s", id);
+    ev->alert.fingerprint = lh_event_str(ev, fp, (size_t)-1);
     ev->alert.state = state;
     ev->alert.severity = sev;
+    return ev;
+}
+
+/* A notification of monitoring alert fingerprint fp on api in prod. */
+static lh_event_t *
+mk_alert_of(const char *id, const char *fp, int64_t t, const char *hosts, lh_alert_state_t state)
+{
+    lh_event_t *ev = mk_alert(id, t, "api", "prod", hosts, state, LH_SEV_ERROR);
+    ev->alert.fingerprint = lh_event_str(ev, fp, (size_t)-1);
     return ev;
 }
 
@@ -147,8 +172,9 @@ static int
 submit_ex(fx_t *f, lh_event_t *ev, int *ins)
 {
     lh_buf_t pb = LH_BUF_INIT;
-    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
     ck_assert_int_eq(lh_store_begin(f->st), 0);
+    ck_assert_int_eq(lh_correlator_enrich(f->c, ev), 0); /* as the pipeline does */
+    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
     int64_t seq = 0;
     int rc =
         lh_store_insert_event(f->st, ev, lh_correlator_is_outcome(f->c, ev), pb.data, pb.len, &seq);
@@ -234,12 +260,14 @@ count_sql(fx_t *f, const char *sql)
     return v;
 }
 
+/* The id of the alert of incident INC-<event_id> in prod: derived from the incident alone, so
+ * every revision and every hub name it alike (docs/correlation.md). */
 static void
-expected_id(const char *outcome_id, const char *deploy_id, char out[32])
+expected_id(const char *event_id, char out[32])
 {
-    uint64_t h = lh__hash64_update(LH__HASH64_SEED, outcome_id, strlen(outcome_id));
-    h = lh__hash64_update(h, "", 1);
-    h = lh__hash64_update(h, deploy_id, strlen(deploy_id));
+    char key[128];
+    int n = snprintf(key, sizeof(key), "incident\x1fprod\x1fINC-%s", event_id);
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, key, (size_t)n);
     snprintf(out, 32, "ca-%016llx", (unsigned long long)lh__hash64_final(h));
 }
 
@@ -260,7 +288,7 @@ START_TEST(test_deploy_then_incident)
     ck_assert_uint_eq(al.n, 1);
     lh_correlated_t *a = al.a[0];
     char id[32];
-    expected_id("i-1", "D-1", id);
+    expected_id("i-1", id);
     ck_assert_str_eq(a->id, id);
     ck_assert_int_eq(a->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
     ck_assert_str_eq(a->service, "api");
@@ -484,7 +512,7 @@ START_TEST(test_rank_service_over_host)
     ck_assert_double_gt(a->suspects[0].score, a->suspects[1].score);
     ck_assert_str_eq(a->rollback_version, "1");
     char id[32];
-    expected_id("i-1", "D-SVC", id);
+    expected_id("i-1", id);
     ck_assert_str_eq(a->id, id);
     free_alerts(&al);
     ck_assert_int_eq(count_sql(&f, "SELECT rank FROM correlations WHERE deploy_id = 'D-HOST'"), 2);
@@ -511,7 +539,8 @@ START_TEST(test_rank_recent_over_older)
     ck_assert_int_eq(al.a[0]->suspects[0].lead_seconds, 600);
     ck_assert_str_eq(al.a[0]->suspects[1].deploy_id, "D-OLD");
     ck_assert_reason(&al.a[0]->suspects[1], "deployed 1h30m before the incident");
-    ck_assert_str_eq(al.a[0]->rollback_version, "2");
+    /* the version before the service's earliest suspect change, not the other suspect's */
+    ck_assert_str_eq(al.a[0]->rollback_version, "1");
     free_alerts(&al);
     fx_done(&f);
 }
@@ -595,7 +624,7 @@ START_TEST(test_late_deploy)
     ck_assert_int_eq(a->late, 1);
     ck_assert_str_eq(a->outcome->id, "i-1");
     char id[32];
-    expected_id("i-1", "D-1", id);
+    expected_id("i-1", id);
     ck_assert_str_eq(a->id, id);
     ck_assert_str_eq(a->rollback_version, "1.4.1");
     ck_assert_reason(&a->suspects[0], "arrived after the incident (late data)");
@@ -653,13 +682,13 @@ START_TEST(test_second_late_suspect)
                      1);
     alerts_t al;
     read_alerts(&f, &al);
+    /* one alert, revised: the late suspect is a new revision of the same id, not a new alert */
     ck_assert_uint_eq(al.n, 2);
-    char id1[32], id2[32];
-    expected_id("i-1", "D-1", id1);
-    expected_id("i-1", "D-2", id2);
-    ck_assert_str_eq(al.a[0]->id, id1);
-    ck_assert_str_eq(al.a[1]->id, id2);
-    ck_assert_str_ne(al.a[0]->id, al.a[1]->id);
+    char id[32];
+    expected_id("i-1", id);
+    ck_assert_str_eq(al.a[0]->id, id);
+    ck_assert_str_eq(al.a[1]->id, id);
+    ck_assert_int_eq(count_sql(&f, "SELECT max(revision) FROM alerts"), 2);
     ck_assert_int_eq(al.a[0]->late, 0);
     ck_assert_int_eq(al.a[1]->late, 1);
     ck_assert_int_gt(al.seq[1], al.seq[0]);
@@ -668,8 +697,13 @@ START_TEST(test_second_late_suspect)
     ck_assert_str_eq(al.a[1]->suspects[1].deploy_id, "D-1");
     ck_assert_reason(&al.a[1]->suspects[0], "arrived after the incident (late data)");
     ck_assert(!has_reason(&al.a[1]->suspects[1], "arrived after the incident (late data)"));
-    ck_assert_str_eq(al.a[1]->rollback_version, "2");
-    ck_assert_int_eq(count_sql(&f, "SELECT count(DISTINCT alert_seq) FROM correlations"), 2);
+    /* D-1 is the earliest suspect of api: what ran before it (1) is the last known good; the old
+     * answer (2, D-2's previous version) was D-1 itself, a suspect */
+    ck_assert_str_eq(al.a[1]->rollback_version, "1");
+    /* each pair names the latest revision that concluded it */
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations"
+                                   " WHERE alert_seq = (SELECT max(seq) FROM alerts)"),
+                     2);
     free_alerts(&al);
     fx_done(&f);
 }
@@ -986,6 +1020,7 @@ downgrade_to_v1(fx_t *f)
         "DROP TABLE outcomes;"
         "DROP TABLE outcome_events;"
         "DROP TABLE cases;"
+        "ALTER TABLE events DROP COLUMN previous_derived;"
         "CREATE TABLE alerts3 (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
         "  kind INTEGER NOT NULL, service TEXT, environment TEXT, outcome_seq INTEGER NOT NULL,"
         "  late INTEGER NOT NULL, created INTEGER NOT NULL, payload BLOB NOT NULL);"
@@ -1078,6 +1113,285 @@ START_TEST(test_migrated_v1_store)
 }
 END_TEST
 
+/* ---- one alert per outcome, in revisions ---------------------------------------------------- */
+
+static int
+has_change(const lh_correlated_t *a, const char *prefix)
+{
+    for (size_t i = 0; i < a->n_changes; i++)
+        if (strncmp(a->changes[i], prefix, strlen(prefix)) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every event of one incident is one outcome: detected, then two updates (no host, a new
+ * severity) change no conclusion and publish nothing; the resolution is the final revision of
+ * the same alert. The old correlator raised an alert per event (#2 with a lower score, since the
+ * update carried no host). */
+START_TEST(test_incident_updates_one_alert)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", "web-1", "1.0.12",
+                         "1.0.11", NULL));
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-1", "INC-7", T0 + 5 * MIN, "web-1", LH_INCIDENT_DETECTED)), 1);
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-2", "INC-7", T0 + 9 * MIN, NULL, LH_INCIDENT_REPORTED)), 0);
+    lh_event_t *sev = mk_incident_of("i-3", "INC-7", T0 + 12 * MIN, NULL, LH_INCIDENT_REPORTED);
+    sev->incident.severity = LH_SEV_ERROR;
+    ck_assert_int_eq(submit(&f, sev), 0);
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-4", "INC-7", T0 + 65 * MIN, NULL, LH_INCIDENT_RESOLVED)), 1);
+
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    ck_assert_str_eq(al.a[0]->id, al.a[1]->id);
+    ck_assert_int_eq(al.a[0]->revision, 1);
+    ck_assert_int_eq(al.a[0]->resolved, 0);
+    ck_assert_uint_eq(al.a[0]->n_changes, 0);
+    ck_assert_int_eq(al.a[1]->revision, 2);
+    ck_assert_int_eq(al.a[1]->resolved, 1);
+    ck_assert_int_eq(al.a[1]->resolved_ns, T0 + 65 * MIN);
+    ck_assert_msg(has_change(al.a[1], "resolved: incident INC-7 (5xx spike) resolved at "
+                                      "2026-11-26T11:05:00Z, 1h after it began"),
+                  "change: %s", al.a[1]->n_changes ? al.a[1]->changes[0] : "none");
+    /* the final revision keeps the conclusion: same suspect, same score (host web-1 counted) */
+    ck_assert_uint_eq(al.a[1]->n_suspects, 1);
+    ck_assert_str_eq(al.a[1]->suspects[0].deploy_id, "D-1");
+    ck_assert_double_eq_tol(al.a[1]->suspects[0].score, al.a[0]->suspects[0].score, 1e-9);
+    ck_assert_reason(&al.a[1]->suspects[0], "shares host web-1");
+    ck_assert_uint_eq(al.a[1]->n_outcomes, 1);
+    ck_assert_str_eq(al.a[1]->outcomes[0].ref, "INC-7");
+    ck_assert_str_eq(al.a[1]->outcomes[0].event_id, "i-1");
+    ck_assert_int_eq(al.a[1]->outcomes[0].resolved_ns, T0 + 65 * MIN);
+    ck_assert_str_eq(al.a[1]->outcome->id, "i-4");
+    free_alerts(&al);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes"), 1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcome_events"), 4);
+    ck_assert_int_eq(count_sql(&f, "SELECT resolved FROM cases"), 1);
+    /* a late update after the end is no news */
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-5", "INC-7", T0 + 30 * MIN, NULL, LH_INCIDENT_REPORTED)), 0);
+    fx_done(&f);
+}
+END_TEST
+
+/* An update naming a host no earlier event named reveals a suspect on it: a revision, which says
+ * so; the suspects come from every host of the incident, not the last event's. */
+START_TEST(test_incident_update_new_suspect)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", "web-1", "2", "1",
+                         NULL));
+    submit(&f, mk_deploy("d-2", "D-DB", LH_DEPLOY_SUCCEEDED, T0 + MIN, "db", "prod", "db-1", "9",
+                         "8", NULL));
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-1", "INC-8", T0 + 5 * MIN, "web-1", LH_INCIDENT_DETECTED)), 1);
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-2", "INC-8", T0 + 6 * MIN, "db-1", LH_INCIDENT_REPORTED)), 1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    ck_assert_str_eq(al.a[1]->id, al.a[0]->id);
+    ck_assert_int_eq(al.a[1]->revision, 2);
+    ck_assert_uint_eq(al.a[1]->n_suspects, 2);
+    ck_assert_str_eq(al.a[1]->suspects[0].deploy_id, "D-1");
+    ck_assert_reason(&al.a[1]->suspects[0], "shares host web-1");
+    ck_assert_str_eq(al.a[1]->suspects[1].deploy_id, "D-DB");
+    ck_assert_msg(has_change(al.a[1], "new suspect D-DB (db 9)"), "change: %s",
+                  al.a[1]->n_changes ? al.a[1]->changes[0] : "none");
+    /* a rollback target per suspect service */
+    ck_assert_uint_eq(al.a[1]->n_rollbacks, 2);
+    ck_assert_str_eq(al.a[1]->rollbacks[0].service, "api");
+    ck_assert_str_eq(al.a[1]->rollbacks[0].version, "1");
+    ck_assert_str_eq(al.a[1]->rollbacks[1].service, "db");
+    ck_assert_str_eq(al.a[1]->rollbacks[1].version, "8");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+/* A monitoring alert on the same service a minute after the incident, with the same suspects,
+ * joins its alert as a revision; one past the group window, or with other suspects, does not. */
+START_TEST(test_group_same_suspects)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-1", "INC-9", T0 + 5 * MIN, NULL, LH_INCIDENT_DETECTED)), 1);
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-1", "fp-1", T0 + 6 * MIN, NULL, LH_ALERT_FIRING)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    ck_assert_str_eq(al.a[1]->id, al.a[0]->id);
+    ck_assert_int_eq(al.a[1]->revision, 2);
+    ck_assert_int_eq(al.a[1]->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
+    ck_assert_msg(has_change(al.a[1], "joined by alert HighErrorRate (fingerprint fp-1)"),
+                  "change: %s", al.a[1]->n_changes ? al.a[1]->changes[0] : "none");
+    ck_assert_uint_eq(al.a[1]->n_outcomes, 2);
+    ck_assert_str_eq(al.a[1]->outcomes[0].ref, "INC-9");
+    ck_assert_str_eq(al.a[1]->outcomes[1].ref, "fp-1");
+    ck_assert_int_eq(al.a[1]->outcomes[1].kind, LH_KIND_ALERT);
+    free_alerts(&al);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(DISTINCT case_id) FROM outcomes"), 1);
+
+    /* 16 minutes after the incident's outcome: past the 10m group window, its own alert */
+    ck_assert_int_eq(
+        submit(&f, mk_alert_of("a-2", "fp-2", T0 + 16 * MIN + 1, NULL, LH_ALERT_FIRING)), 1);
+    /* another suspect as well (a db deploy on the alert's host): not the same cause */
+    submit(&f, mk_deploy("d-3", "D-3", LH_DEPLOY_SUCCEEDED, T0 + 7 * MIN, "db", "prod", "web-9",
+                         "3", "2", NULL));
+    read_alerts(&f, &al);
+    size_t before = al.n;
+    free_alerts(&al);
+    ck_assert_int_eq(
+        submit(&f, mk_alert_of("a-3", "fp-3", T0 + 8 * MIN, "web-9", LH_ALERT_FIRING)), 1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM cases"), 3);
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, before + 1);
+    ck_assert_int_eq(al.a[al.n - 1]->revision, 1);
+    free_alerts(&al);
+
+    /* with grouping off (group window 0) an alert with the same suspects is its own */
+    fx_close(&f);
+    f.o.group_window_ns = 0;
+    fx_open(&f);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM cases"), 3);
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-4", "fp-4", T0 + 8 * MIN, NULL, LH_ALERT_FIRING)),
+                     1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM cases"), 4);
+    fx_done(&f);
+}
+END_TEST
+
+/* Repeated notifications of one firing alert (same fingerprint, until it resolves) are one
+ * outcome; firing again after the resolution is a new one. */
+START_TEST(test_repeated_notifications)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f,
+           mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "2", "1", NULL));
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-1", "c0ffee", T0 + 5 * MIN, NULL, LH_ALERT_FIRING)),
+                     1);
+    ck_assert_int_eq(
+        submit(&f, mk_alert_of("a-2", "c0ffee", T0 + 10 * MIN, "web-1", LH_ALERT_FIRING)), 0);
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-3", "c0ffee", T0 + 15 * MIN, NULL, LH_ALERT_FIRING)),
+                     0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes"), 1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcome_events"), 3);
+    /* resolved: the final revision; firing again later: a new outcome and alert */
+    ck_assert_int_eq(
+        submit(&f, mk_alert_of("a-4", "c0ffee", T0 + 20 * MIN, NULL, LH_ALERT_RESOLVED)), 1);
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-5", "c0ffee", T0 + 40 * MIN, NULL, LH_ALERT_FIRING)),
+                     1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes"), 2);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM cases"), 2);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM alerts"), 3);
+    /* a resolution of nothing open is stored and concludes nothing */
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-6", "dead", T0 + 41 * MIN, NULL, LH_ALERT_RESOLVED)),
+                     0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes"), 2);
+    fx_done(&f);
+}
+END_TEST
+
+/* Two suspect changes of one service (1.0.12, then 1.0.13): roll back to what ran before the
+ * earlier, 1.0.11, not to 1.0.12, the other suspect (the old answer). */
+START_TEST(test_rollback_before_earliest_suspect)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-11", "D-11", LH_DEPLOY_SUCCEEDED, T0 - 3 * 3600 * LH_NS_PER_SEC, "api",
+                         "prod", NULL, "1.0.11", "1.0.10", NULL));
+    submit(&f, mk_deploy("d-12", "D-12", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "1.0.12",
+                         "1.0.11", NULL));
+    submit(&f, mk_deploy("d-13", "D-13", LH_DEPLOY_SUCCEEDED, T0 + 10 * MIN, "api", "prod", NULL,
+                         "1.0.13", "1.0.12", NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 15 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    lh_correlated_t *a = al.a[0];
+    ck_assert_uint_eq(a->n_suspects, 2);
+    ck_assert_str_eq(a->suspects[0].deploy_id, "D-13");
+    ck_assert_str_eq(a->rollback_version, "1.0.11");
+    ck_assert_uint_eq(a->n_rollbacks, 1);
+    ck_assert_str_eq(a->rollbacks[0].deploy_id, "D-12");
+    ck_assert_str_eq(a->rollbacks[0].from_version, "1.0.12");
+    ck_assert_str_eq(a->rollbacks[0].version, "1.0.11");
+    ck_assert_int_eq(a->rollbacks[0].derived, 0);
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
+/* A deploy without previous_version gets the version of the last change of its service and
+ * environment that succeeded (stored as derived); a change rolled back since does not count;
+ * with no history at all the rollback target is unknown, and the alert says so. */
+START_TEST(test_previous_version_from_history)
+{
+    fx_t f;
+    fx_init(&f);
+    /* the first deploy ever: nothing to derive */
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0 - 3 * 3600 * LH_NS_PER_SEC, "api",
+                         "prod", NULL, "1.0.11", NULL, NULL));
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM events WHERE id = 'd-1' AND"
+                                   " previous_version IS NULL AND previous_derived IS NULL"),
+                     1);
+    /* 1.0.12 succeeded and was rolled back later; staging deploys are another environment */
+    submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 - 2 * 3600 * LH_NS_PER_SEC, "api",
+                         "prod", NULL, "1.0.12", NULL, NULL));
+    submit(&f, mk_deploy("d-2r", "D-2", LH_DEPLOY_ROLLED_BACK, T0 - 2 * 3600 * LH_NS_PER_SEC + MIN,
+                         "api", "prod", NULL, NULL, NULL, NULL));
+    submit(&f, mk_deploy("d-s", "D-S", LH_DEPLOY_SUCCEEDED, T0 - MIN, "api", "staging", NULL,
+                         "1.0.99", NULL, NULL));
+    submit(&f, mk_deploy("d-3", "D-3", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", NULL, "1.0.13", NULL,
+                         NULL));
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM events WHERE id = 'd-2' AND"
+                                   " previous_version = '1.0.11' AND previous_derived = 1"),
+                     1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM events WHERE id = 'd-3' AND"
+                                   " previous_version = '1.0.11' AND previous_derived = 1"),
+                     1);
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 5 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    ck_assert_str_eq(al.a[0]->suspects[0].previous_version, "1.0.11");
+    ck_assert_int_eq(al.a[0]->suspects[0].previous_version_derived, 1);
+    ck_assert_str_eq(al.a[0]->rollback_version, "1.0.11");
+    ck_assert_int_eq(al.a[0]->rollbacks[0].derived, 1);
+    free_alerts(&al);
+
+    /* a service with one deploy and no history: the target is unknown, named as such */
+    submit(&f,
+           mk_deploy("d-w", "D-W", LH_DEPLOY_SUCCEEDED, T0, "web", "prod", NULL, "5", NULL, NULL));
+    ck_assert_int_eq(submit(&f, mk_incident("i-2", T0 + 5 * MIN, "web", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    ck_assert_ptr_null(al.a[1]->rollback_version);
+    ck_assert_uint_eq(al.a[1]->n_rollbacks, 1);
+    ck_assert_str_eq(al.a[1]->rollbacks[0].service, "web");
+    ck_assert_ptr_null(al.a[1]->rollbacks[0].version);
+    ck_assert_str_eq(al.a[1]->rollbacks[0].from_version, "5");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
 /* ---- suite ---------------------------------------------------------------------------------- */
 
 static Suite *
@@ -1110,6 +1424,12 @@ correlator_suite(void)
         {"store_error", test_store_error, 0, 0},
         {"query_plans_use_indexes", test_query_plans_use_indexes, 0, 0},
         {"migrated_v1_store", test_migrated_v1_store, 0, 0},
+        {"incident_updates_one_alert", test_incident_updates_one_alert, 0, 0},
+        {"incident_update_new_suspect", test_incident_update_new_suspect, 0, 0},
+        {"group_same_suspects", test_group_same_suspects, 0, 0},
+        {"repeated_notifications", test_repeated_notifications, 0, 0},
+        {"rollback_before_earliest_suspect", test_rollback_before_earliest_suspect, 0, 0},
+        {"previous_version_from_history", test_previous_version_from_history, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, NULL, NULL);
     return s;

@@ -1105,7 +1105,9 @@ START_TEST(test_outbox_plans)
         int searches = 0;
         while (sqlite3_step(s) == SQLITE_ROW) {
             const char *d = (const char *)sqlite3_column_text(s, 3);
-            ck_assert_msg(strncmp(d, "SCAN", 4) != 0, "%s: %s", stmts[i].name, d);
+            /* a SELECT of subqueries alone "scans" its one constant row */
+            ck_assert_msg(strncmp(d, "SCAN", 4) != 0 || strcmp(d, "SCAN CONSTANT ROW") == 0,
+                          "%s: %s", stmts[i].name, d);
             searches += strncmp(d, "SEARCH", 6) == 0;
         }
         sqlite3_finalize(s);

@@ -4,14 +4,19 @@
  *
  * {"id","seq","kind","service","environment","late","created","rollback_version",
  *  "outcome":{event JSON},"suspects":[{"deploy_id","event_id","service","environment","version",
- *  "previous_version","actor","commit","artifact","hosts","deploy_time","lead_seconds","score",
- *  "reasons"}]}
+ *  "previous_version","previous_version_derived","actor","commit","artifact","hosts",
+ *  "deploy_time","lead_seconds","score","reasons"}],"revision","changes":[...],"resolved",
+ *  "resolved_time","outcomes":[{"kind","ref","event_id","title","time","resolved"}],
+ *  "rollbacks":[{"service","version","deploy_id","from_version","derived"}]}
  *
- * Invariants: encode omits absent strings and zero times, always writes seq, kind and late;
- * decode checks every type (a wrong one is LH_EDECODE, logged with the field) and gives back
- * what encode wrote; the score is written with 10 significant digits.
+ * Invariants: encode omits absent strings, zero times, false flags of suspects and empty lists,
+ * always writes seq, kind, late, revision, resolved and a rollback's derived (a subscriber
+ * reading a revision or whether the alert is final should not have to know a default); decode
+ * checks every type (a wrong one is LH_EDECODE, logged with the field) and gives back what
+ * encode wrote; the score is written with 10 significant digits.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,8 @@ suspect_to_json(const lh_suspect_t *s)
     LH_KEEP_FIRST(rc, lh__json_put_str(o, "environment", s->environment));
     LH_KEEP_FIRST(rc, lh__json_put_str(o, "version", s->version));
     LH_KEEP_FIRST(rc, lh__json_put_str(o, "previous_version", s->previous_version));
+    if (s->previous_version_derived)
+        LH_KEEP_FIRST(rc, lh__json_set(o, "previous_version_derived", json_true()));
     LH_KEEP_FIRST(rc, lh__json_put_str(o, "actor", s->actor));
     LH_KEEP_FIRST(rc, lh__json_put_str(o, "commit", s->commit));
     LH_KEEP_FIRST(rc, lh__json_put_str(o, "artifact", s->artifact));
@@ -45,6 +52,45 @@ suspect_to_json(const lh_suspect_t *s)
     LH_KEEP_FIRST(rc, lh__json_set(o, "lead_seconds", json_integer(s->lead_seconds)));
     LH_KEEP_FIRST(rc, lh__json_set(o, "score", json_real(s->score)));
     LH_KEEP_FIRST(rc, lh__json_put_strings(o, "reasons", s->reasons, s->n_reasons));
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *
+outcome_to_json(const lh_ca_outcome_t *c)
+{
+    json_t *o = json_object();
+    int rc = 0;
+    if (!o)
+        return NULL;
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "kind", lh_kind_name(c->kind)));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "ref", c->ref));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "event_id", c->event_id));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "title", c->title));
+    LH_KEEP_FIRST(rc, lh__json_put_time(o, "time", c->time_ns));
+    LH_KEEP_FIRST(rc, lh__json_put_time(o, "resolved", c->resolved_ns));
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *
+rollback_to_json(const lh_rollback_t *r)
+{
+    json_t *o = json_object();
+    int rc = 0;
+    if (!o)
+        return NULL;
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "service", r->service));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "version", r->version));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "deploy_id", r->deploy_id));
+    LH_KEEP_FIRST(rc, lh__json_put_str(o, "from_version", r->from_version));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "derived", json_boolean(r->derived)));
     if (rc) {
         json_decref(o);
         return NULL;
@@ -73,6 +119,24 @@ lh__alert_to_json(const lh_correlated_t *ca)
     for (size_t i = 0; a && i < ca->n_suspects; i++)
         LH_KEEP_FIRST(rc, lh__json_push(a, suspect_to_json(&ca->suspects[i])));
     LH_KEEP_FIRST(rc, lh__json_set(o, "suspects", a));
+    if (ca->more_suspects)
+        LH_KEEP_FIRST(rc, lh__json_set(o, "more_suspects", json_integer(ca->more_suspects)));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "revision", json_integer((json_int_t)ca->revision)));
+    LH_KEEP_FIRST(rc, lh__json_put_strings(o, "changes", ca->changes, ca->n_changes));
+    LH_KEEP_FIRST(rc, lh__json_set(o, "resolved", json_boolean(ca->resolved)));
+    LH_KEEP_FIRST(rc, lh__json_put_time(o, "resolved_time", ca->resolved_ns));
+    if (ca->n_outcomes) {
+        a = json_array();
+        for (size_t i = 0; a && i < ca->n_outcomes; i++)
+            LH_KEEP_FIRST(rc, lh__json_push(a, outcome_to_json(&ca->outcomes[i])));
+        LH_KEEP_FIRST(rc, lh__json_set(o, "outcomes", a));
+    }
+    if (ca->n_rollbacks) {
+        a = json_array();
+        for (size_t i = 0; a && i < ca->n_rollbacks; i++)
+            LH_KEEP_FIRST(rc, lh__json_push(a, rollback_to_json(&ca->rollbacks[i])));
+        LH_KEEP_FIRST(rc, lh__json_set(o, "rollbacks", a));
+    }
     if (rc) {
         json_decref(o);
         return NULL;
@@ -162,8 +226,39 @@ get_time(json_t *o, const char *key, int64_t *dst, const char *ctx, char *why, s
 }
 
 static int
-get_strings(json_t *o, const char *key, lh_suspect_t *s, int (*add)(lh_suspect_t *, const char *),
-            const char *ctx, char *why, size_t whylen)
+get_bool(json_t *o, const char *key, int *dst, const char *ctx, char *why, size_t whylen)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        BAD("field '%s%s' must be a boolean", ctx, key);
+    *dst = json_is_true(v);
+    return 0;
+}
+
+/* What get_strings() adds with: the typed adders of a suspect's and an alert's lists. */
+static int
+add_host(void *s, const char *v)
+{
+    return lh_suspect_add_host(s, v);
+}
+
+static int
+add_reason(void *s, const char *v)
+{
+    return lh_suspect_add_reason(s, v);
+}
+
+static int
+add_change(void *ca, const char *v)
+{
+    return lh_correlated_add_change(ca, v);
+}
+
+static int
+get_strings(json_t *o, const char *key, void *s, int (*add)(void *, const char *), const char *ctx,
+            char *why, size_t whylen)
 {
     json_t *v = json_object_get(o, key);
     size_t i;
@@ -207,9 +302,12 @@ suspect_from_json(json_t *o, lh_suspect_t *s, const char *ctx, char *why, size_t
     if (!rc)
         rc = get_time(o, "deploy_time", &s->deploy_time_ns, ctx, why, whylen);
     if (!rc)
-        rc = get_strings(o, "hosts", s, lh_suspect_add_host, ctx, why, whylen);
+        rc = get_strings(o, "hosts", s, add_host, ctx, why, whylen);
     if (!rc)
-        rc = get_strings(o, "reasons", s, lh_suspect_add_reason, ctx, why, whylen);
+        rc = get_strings(o, "reasons", s, add_reason, ctx, why, whylen);
+    if (!rc)
+        rc =
+            get_bool(o, "previous_version_derived", &s->previous_version_derived, ctx, why, whylen);
     if (rc)
         return rc;
     json_t *v = json_object_get(o, "lead_seconds");
@@ -225,6 +323,104 @@ suspect_from_json(json_t *o, lh_suspect_t *s, const char *ctx, char *why, size_t
         s->score = json_number_value(v);
     }
     return 0;
+}
+
+static int
+outcome_from_json(json_t *o, lh_ca_outcome_t *c, const char *ctx, char *why, size_t whylen)
+{
+    int rc;
+    if (!json_is_object(o))
+        BAD("%s must be an object", ctx);
+    /* an outcome is an incident or a monitoring alert: nothing else ends a case */
+    json_t *v = json_object_get(o, "kind");
+    if (!json_is_string(v) || lh_kind_parse(json_string_value(v), &c->kind) != 0 ||
+        (c->kind != LH_KIND_INCIDENT && c->kind != LH_KIND_ALERT))
+        BAD("field '%skind' must be incident or alert", ctx);
+    if ((rc = get_str(o, "ref", &c->ref, ctx, why, whylen)) ||
+        (rc = get_str(o, "event_id", &c->event_id, ctx, why, whylen)) ||
+        (rc = get_str(o, "title", &c->title, ctx, why, whylen)) ||
+        (rc = get_time(o, "time", &c->time_ns, ctx, why, whylen)) ||
+        (rc = get_time(o, "resolved", &c->resolved_ns, ctx, why, whylen)))
+        return rc;
+    return 0;
+}
+
+static int
+rollback_from_json(json_t *o, lh_rollback_t *r, const char *ctx, char *why, size_t whylen)
+{
+    int rc;
+    if (!json_is_object(o))
+        BAD("%s must be an object", ctx);
+    if ((rc = get_str(o, "service", &r->service, ctx, why, whylen)) ||
+        (rc = get_str(o, "version", &r->version, ctx, why, whylen)) ||
+        (rc = get_str(o, "deploy_id", &r->deploy_id, ctx, why, whylen)) ||
+        (rc = get_str(o, "from_version", &r->from_version, ctx, why, whylen)) ||
+        (rc = get_bool(o, "derived", &r->derived, ctx, why, whylen)))
+        return rc;
+    return 0;
+}
+
+/* Every element of the array o[key] through one(), into a new element made by add(). */
+static int
+get_objects(json_t *o, const char *key, lh_correlated_t *ca, void *(*add)(lh_correlated_t *),
+            int (*one)(json_t *, void *, const char *, char *, size_t), char *why, size_t whylen)
+{
+    json_t *v = json_object_get(o, key);
+    size_t i;
+    json_t *item;
+    int rc;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        BAD("field '%s' must be an array", key);
+    json_array_foreach(v, i, item)
+    {
+        char ctx[48];
+        void *e = add(ca);
+        if (!e)
+            return LH_ENOMEM;
+        snprintf(ctx, sizeof ctx, "%s[%zu].", key, i);
+        if ((rc = one(item, e, ctx, why, whylen)))
+            return rc;
+    }
+    return 0;
+}
+
+/* get_objects() adapters: the typed element functions behind void pointers. */
+static void *
+new_suspect(lh_correlated_t *ca)
+{
+    return lh_correlated_add_suspect(ca);
+}
+
+static void *
+new_outcome(lh_correlated_t *ca)
+{
+    return lh_correlated_add_outcome(ca);
+}
+
+static void *
+new_rollback(lh_correlated_t *ca)
+{
+    return lh_correlated_add_rollback(ca);
+}
+
+static int
+one_suspect(json_t *o, void *e, const char *ctx, char *why, size_t whylen)
+{
+    return suspect_from_json(o, e, ctx, why, whylen);
+}
+
+static int
+one_outcome(json_t *o, void *e, const char *ctx, char *why, size_t whylen)
+{
+    return outcome_from_json(o, e, ctx, why, whylen);
+}
+
+static int
+one_rollback(json_t *o, void *e, const char *ctx, char *why, size_t whylen)
+{
+    return rollback_from_json(o, e, ctx, why, whylen);
 }
 
 static int
@@ -252,12 +448,8 @@ alert_from_json(json_t *o, lh_correlated_t *ca, char *why, size_t whylen)
             BAD("field 'kind' must be deploy_preceded_incident, deploy_preceded_alert or "
                 "unapproved_change");
     }
-    v = json_object_get(o, "late");
-    if (v && !json_is_null(v)) {
-        if (!json_is_boolean(v))
-            BAD("field 'late' must be a boolean");
-        ca->late = json_is_true(v);
-    }
+    if ((rc = get_bool(o, "late", &ca->late, "", why, whylen)))
+        return rc;
     v = json_object_get(o, "outcome");
     if (v && !json_is_null(v)) {
         char w[200];
@@ -267,23 +459,28 @@ alert_from_json(json_t *o, lh_correlated_t *ca, char *why, size_t whylen)
         if (rc)
             BAD("field 'outcome': %s", w);
     }
-    v = json_object_get(o, "suspects");
+    v = json_object_get(o, "revision");
     if (v && !json_is_null(v)) {
-        size_t i;
-        json_t *item;
-        if (!json_is_array(v))
-            BAD("field 'suspects' must be an array");
-        json_array_foreach(v, i, item)
-        {
-            char ctx[40];
-            lh_suspect_t *s = lh_correlated_add_suspect(ca);
-            if (!s)
-                return LH_ENOMEM;
-            snprintf(ctx, sizeof ctx, "suspects[%zu].", i);
-            if ((rc = suspect_from_json(item, s, ctx, why, whylen)))
-                return rc;
-        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > (json_int_t)UINT32_MAX)
+            BAD("field 'revision' must be an integer from 0 to %lu", (unsigned long)UINT32_MAX);
+        ca->revision = (uint32_t)json_integer_value(v);
     }
+    v = json_object_get(o, "more_suspects");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > (json_int_t)UINT32_MAX)
+            BAD("field 'more_suspects' must be an integer from 0 to %lu",
+                (unsigned long)UINT32_MAX);
+        ca->more_suspects = (uint32_t)json_integer_value(v);
+    }
+    if ((rc = get_strings(o, "changes", ca, add_change, "", why, whylen)) ||
+        (rc = get_bool(o, "resolved", &ca->resolved, "", why, whylen)) ||
+        (rc = get_time(o, "resolved_time", &ca->resolved_ns, "", why, whylen)) ||
+        (rc = get_objects(o, "suspects", ca, new_suspect, one_suspect, why, whylen)) ||
+        (rc = get_objects(o, "outcomes", ca, new_outcome, one_outcome, why, whylen)) ||
+        (rc = get_objects(o, "rollbacks", ca, new_rollback, one_rollback, why, whylen)))
+        return rc;
     return 0;
 }
 
@@ -329,12 +526,22 @@ lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
     if (!data)
         return LH_ENOMEM;
     json_t *ce = json_object();
+    char *ceid = NULL;
     int rc = LH_ENOMEM;
     if (!ce)
         goto done;
     char tbuf[40];
+    /* source + id identify a CloudEvent, and consumers may drop a second one as a duplicate:
+     * a re-sent revision keeps its id, a new revision of the alert gets its own (the first keeps
+     * the bare alert id, as before revisions existed) */
+    if (ca->revision > 1) {
+        size_t n = strlen(ca->id) + sizeof "-r4294967295";
+        if (!(ceid = malloc(n)))
+            goto done;
+        snprintf(ceid, n, "%s-r%lu", ca->id, (unsigned long)ca->revision);
+    }
     if (json_object_set_new(ce, "specversion", json_string("1.0")) < 0 ||
-        json_object_set_new(ce, "id", json_string(ca->id)) < 0 ||
+        json_object_set_new(ce, "id", json_string(ceid ? ceid : ca->id)) < 0 ||
         json_object_set_new(ce, "source", json_string("loophub")) < 0 ||
         json_object_set_new(ce, "type", json_string(LH_ALERT_CE_TYPE)) < 0)
         goto done;
@@ -351,6 +558,7 @@ lh__alert_cloudevent_encode(const lh_correlated_t *ca, lh_buf_t *out)
         goto done;
     rc = 0;
 done:
+    free(ceid);
     json_decref(ce);
     json_decref(data);
     return rc;

@@ -30,7 +30,8 @@ typedef struct {
     const char *expected; /* for the error message */
 } enum_desc_t;
 
-typedef enum { F_STR, F_TIME, F_ENUM } ftype_t;
+/* F_BOOL: an int, written only when set (true), read from a JSON boolean. */
+typedef enum { F_STR, F_TIME, F_ENUM, F_BOOL } ftype_t;
 
 typedef struct {
     const char *name;
@@ -86,6 +87,7 @@ static const field_t DEPLOY[] = {
     {"commit_time", F_TIME, EV(deploy.commit_time_ns), NULL},
     {"artifact", F_STR, EV(deploy.artifact), NULL},
     {"change_ticket", F_STR, EV(deploy.change_ticket), NULL},
+    {"previous_version_derived", F_BOOL, EV(deploy.previous_version_derived), NULL},
 };
 static const field_t ALERT[] = {
     {"name", F_STR, EV(alert.name), NULL},
@@ -159,6 +161,14 @@ decode_fields(lh_event_t *ev, json_t *obj, const field_t *f, size_t n, const cha
         json_t *v = json_object_get(obj, f[i].name);
         if (!v || json_is_null(v))
             continue;
+        if (f[i].type == F_BOOL) {
+            if (!json_is_boolean(v))
+                LH__FAIL(LH_EDECODE, "field '%s%s' must be a boolean, not %s", prefix, f[i].name,
+                         lh__json_type_name(v));
+            int b = json_is_true(v);
+            memcpy(base + f[i].off, &b, sizeof b);
+            continue;
+        }
         if (!json_is_string(v))
             LH__FAIL(LH_EDECODE, "field '%s%s' must be a string, not %s", prefix, f[i].name,
                      lh__json_type_name(v));
@@ -190,6 +200,8 @@ decode_fields(lh_event_t *ev, json_t *obj, const field_t *f, size_t n, const cha
             memcpy(base + f[i].off, &e, sizeof e);
             break;
         }
+        case F_BOOL:
+            break; /* read before the string check */
         }
     }
     return 0;
@@ -350,6 +362,13 @@ encode_fields(json_t *obj, const lh_event_t *ev, const field_t *f, size_t n)
             int e;
             memcpy(&e, base + f[i].off, sizeof e);
             LH_KEEP_FIRST(rc, lh__json_put_str(obj, f[i].name, f[i].en->name(e)));
+            break;
+        }
+        case F_BOOL: {
+            int b;
+            memcpy(&b, base + f[i].off, sizeof b);
+            if (b)
+                LH_KEEP_FIRST(rc, lh__json_set(obj, f[i].name, json_true()));
             break;
         }
         }

@@ -13,6 +13,7 @@
  */
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "codec_internal.h"
 #include "loophub.pb-c.h"
 #include "loophub/error.h"
+#include "loophub/log.h"
 
 /* --- allocator ------------------------------------------------------------------------------ */
 
@@ -110,6 +112,7 @@ pb_to_event(const Loophub__V1__Event *m, lh_event_t *ev, char *why, size_t whyle
         o->commit_time_ns = d->commit_time;
         e |= cp(ev, &o->artifact, d->artifact);
         e |= cp(ev, &o->change_ticket, d->change_ticket);
+        o->previous_version_derived = d->previous_version_derived ? 1 : 0;
         break;
     }
     case LOOPHUB__V1__EVENT__BODY_ALERT: {
@@ -262,6 +265,7 @@ pb_event_build(pb_event_t *p, const lh_event_t *ev)
         p->d.commit_time = o->commit_time_ns;
         p->d.artifact = S(o->artifact);
         p->d.change_ticket = S(o->change_ticket);
+        p->d.previous_version_derived = o->previous_version_derived ? 1 : 0;
         m->body_case = LOOPHUB__V1__EVENT__BODY_DEPLOY;
         m->deploy = &p->d;
         break;
@@ -343,12 +347,125 @@ lh_codec_pb_encode(const lh_event_t *ev, lh_buf_t *out)
 
 /* --- correlated alerts ---------------------------------------------------------------------- */
 
+/* The repeated messages of an alert, in one allocation each: pointers first, then the messages
+ * they point to. */
+typedef struct {
+    Loophub__V1__Suspect **suspects;
+    Loophub__V1__CaseOutcome **outcomes;
+    Loophub__V1__Rollback **rollbacks;
+} pb_alert_mem_t;
+
+/* Room for n pointers followed by the n messages of size sz they point to (the messages start
+ * at p + n). NULL when out of memory. */
+static void **
+ptrs_and_msgs(size_t n, size_t sz)
+{
+    if (n > SIZE_MAX / (sizeof(void *) + sz))
+        return NULL;
+    return malloc(n * (sizeof(void *) + sz));
+}
+
+static int
+suspects_to_pb(const lh_correlated_t *ca, Loophub__V1__CorrelatedAlert *m, pb_alert_mem_t *mem)
+{
+    size_t n = ca->n_suspects;
+    Loophub__V1__Suspect *v;
+    if (!n)
+        return 0;
+    void **p = ptrs_and_msgs(n, sizeof(*v));
+    if (!p)
+        return LH_ENOMEM;
+    mem->suspects = (Loophub__V1__Suspect **)p;
+    v = (Loophub__V1__Suspect *)(void *)(p + n);
+    for (size_t k = 0; k < n; k++) {
+        Loophub__V1__Suspect *s = &v[k];
+        const lh_suspect_t *o = &ca->suspects[k];
+        loophub__v1__suspect__init(s);
+        s->deploy_id = S(o->deploy_id);
+        s->event_id = S(o->event_id);
+        s->service = S(o->service);
+        s->environment = S(o->environment);
+        s->version = S(o->version);
+        s->previous_version = S(o->previous_version);
+        s->actor = S(o->actor);
+        s->lead_seconds = o->lead_seconds;
+        s->score = o->score;
+        s->n_reasons = o->n_reasons;
+        s->reasons = o->reasons;
+        s->commit = S(o->commit);
+        s->artifact = S(o->artifact);
+        s->n_hosts = o->n_hosts;
+        s->hosts = o->hosts;
+        s->deploy_time = o->deploy_time_ns;
+        s->previous_version_derived = o->previous_version_derived ? 1 : 0;
+        mem->suspects[k] = s;
+    }
+    m->n_suspects = n;
+    m->suspects = mem->suspects;
+    return 0;
+}
+
+static int
+outcomes_to_pb(const lh_correlated_t *ca, Loophub__V1__CorrelatedAlert *m, pb_alert_mem_t *mem)
+{
+    size_t n = ca->n_outcomes;
+    Loophub__V1__CaseOutcome *v;
+    if (!n)
+        return 0;
+    void **p = ptrs_and_msgs(n, sizeof(*v));
+    if (!p)
+        return LH_ENOMEM;
+    mem->outcomes = (Loophub__V1__CaseOutcome **)p;
+    v = (Loophub__V1__CaseOutcome *)(void *)(p + n);
+    for (size_t k = 0; k < n; k++) {
+        const lh_ca_outcome_t *o = &ca->outcomes[k];
+        loophub__v1__case_outcome__init(&v[k]);
+        v[k].kind = S(lh_kind_name(o->kind));
+        v[k].ref = S(o->ref);
+        v[k].event_id = S(o->event_id);
+        v[k].title = S(o->title);
+        v[k].time = o->time_ns;
+        v[k].resolved = o->resolved_ns;
+        mem->outcomes[k] = &v[k];
+    }
+    m->n_outcomes = n;
+    m->outcomes = mem->outcomes;
+    return 0;
+}
+
+static int
+rollbacks_to_pb(const lh_correlated_t *ca, Loophub__V1__CorrelatedAlert *m, pb_alert_mem_t *mem)
+{
+    size_t n = ca->n_rollbacks;
+    Loophub__V1__Rollback *v;
+    if (!n)
+        return 0;
+    void **p = ptrs_and_msgs(n, sizeof(*v));
+    if (!p)
+        return LH_ENOMEM;
+    mem->rollbacks = (Loophub__V1__Rollback **)p;
+    v = (Loophub__V1__Rollback *)(void *)(p + n);
+    for (size_t k = 0; k < n; k++) {
+        const lh_rollback_t *o = &ca->rollbacks[k];
+        loophub__v1__rollback__init(&v[k]);
+        v[k].service = S(o->service);
+        v[k].version = S(o->version);
+        v[k].deploy_id = S(o->deploy_id);
+        v[k].from_version = S(o->from_version);
+        v[k].derived = o->derived ? 1 : 0;
+        mem->rollbacks[k] = &v[k];
+    }
+    m->n_rollbacks = n;
+    m->rollbacks = mem->rollbacks;
+    return 0;
+}
+
 int
 lh_codec_alert_pb_encode(const lh_correlated_t *ca, lh_buf_t *out)
 {
     Loophub__V1__CorrelatedAlert m;
     pb_event_t outcome;
-    Loophub__V1__Suspect **ptrs = NULL;
+    pb_alert_mem_t mem = {NULL, NULL, NULL};
     int rc = 0;
 
     loophub__v1__correlated_alert__init(&m);
@@ -361,43 +478,24 @@ lh_codec_alert_pb_encode(const lh_correlated_t *ca, lh_buf_t *out)
     m.late = ca->late ? 1 : 0;
     m.created = ca->created_ns;
     m.rollback_version = S(ca->rollback_version);
+    m.revision = ca->revision;
+    m.more_suspects = ca->more_suspects;
+    m.n_changes = ca->n_changes;
+    m.changes = ca->changes;
+    m.resolved = ca->resolved ? 1 : 0;
+    m.resolved_time = ca->resolved_ns;
     if (ca->outcome) {
         rc = pb_event_build(&outcome, ca->outcome);
         m.outcome = &outcome.m;
     }
-    if (!rc && ca->n_suspects) {
-        size_t n = ca->n_suspects;
-        ptrs = malloc(n * (sizeof(*ptrs) + sizeof(Loophub__V1__Suspect)));
-        if (!ptrs)
-            rc = LH_ENOMEM;
-        for (size_t k = 0; !rc && k < n; k++) {
-            Loophub__V1__Suspect *s = (Loophub__V1__Suspect *)(void *)(ptrs + n) + k;
-            const lh_suspect_t *o = &ca->suspects[k];
-            loophub__v1__suspect__init(s);
-            s->deploy_id = S(o->deploy_id);
-            s->event_id = S(o->event_id);
-            s->service = S(o->service);
-            s->environment = S(o->environment);
-            s->version = S(o->version);
-            s->previous_version = S(o->previous_version);
-            s->actor = S(o->actor);
-            s->lead_seconds = o->lead_seconds;
-            s->score = o->score;
-            s->n_reasons = o->n_reasons;
-            s->reasons = o->reasons;
-            s->commit = S(o->commit);
-            s->artifact = S(o->artifact);
-            s->n_hosts = o->n_hosts;
-            s->hosts = o->hosts;
-            s->deploy_time = o->deploy_time_ns;
-            ptrs[k] = s;
-        }
-        m.n_suspects = n;
-        m.suspects = ptrs;
-    }
+    LH_KEEP_FIRST(rc, suspects_to_pb(ca, &m, &mem));
+    LH_KEEP_FIRST(rc, outcomes_to_pb(ca, &m, &mem));
+    LH_KEEP_FIRST(rc, rollbacks_to_pb(ca, &m, &mem));
     if (!rc)
         rc = pack_into(&m.base, out);
-    free(ptrs);
+    free(mem.suspects);
+    free(mem.outcomes);
+    free(mem.rollbacks);
     pb_event_release(&outcome);
     return rc;
 }
@@ -428,6 +526,7 @@ suspect_from_pb(lh_suspect_t *o, const Loophub__V1__Suspect *s)
     o->lead_seconds = s->lead_seconds;
     o->score = s->score;
     o->deploy_time_ns = s->deploy_time;
+    o->previous_version_derived = s->previous_version_derived ? 1 : 0;
     for (size_t i = 0; i < s->n_hosts; i++)
         e |= lh_suspect_add_host(o, s->hosts[i]) ? -1 : 0;
     for (size_t i = 0; i < s->n_reasons; i++)
@@ -435,14 +534,43 @@ suspect_from_pb(lh_suspect_t *o, const Loophub__V1__Suspect *s)
     return e ? LH_ENOMEM : 0;
 }
 
+/* An outcome's kind is "incident" or "alert": the two kinds of event an alert can stand for. */
 static int
-alert_from_pb(const Loophub__V1__CorrelatedAlert *m, lh_correlated_t *ca)
+outcome_from_pb(lh_ca_outcome_t *o, const Loophub__V1__CaseOutcome *c, size_t i, char *why,
+                size_t whylen)
 {
     int e = 0;
-    char why[160];
+    if (lh_kind_parse(c->kind, &o->kind) != 0 ||
+        (o->kind != LH_KIND_INCIDENT && o->kind != LH_KIND_ALERT))
+        LH__FAIL(LH_EDECODE, "field 'outcomes[%zu].kind' must be incident or alert", i);
+    e |= dup(&o->ref, c->ref);
+    e |= dup(&o->event_id, c->event_id);
+    e |= dup(&o->title, c->title);
+    o->time_ns = c->time;
+    o->resolved_ns = c->resolved;
+    return e ? LH_ENOMEM : 0;
+}
+
+static int
+rollback_from_pb(lh_rollback_t *o, const Loophub__V1__Rollback *r)
+{
+    int e = 0;
+    e |= dup(&o->service, r->service);
+    e |= dup(&o->version, r->version);
+    e |= dup(&o->deploy_id, r->deploy_id);
+    e |= dup(&o->from_version, r->from_version);
+    o->derived = r->derived ? 1 : 0;
+    return e ? LH_ENOMEM : 0;
+}
+
+static int
+alert_from_pb(const Loophub__V1__CorrelatedAlert *m, lh_correlated_t *ca, char *why, size_t whylen)
+{
+    int e = 0;
+    int rc;
 
     if ((int)m->kind < 0 || (int)m->kind > (int)LH_CA_UNAPPROVED_CHANGE)
-        return LH_EDECODE;
+        LH__FAIL(LH_EDECODE, "field 'kind' has unknown value %d", (int)m->kind);
     ca->kind = (lh_ca_kind_t)m->kind;
     e |= dup(&ca->id, m->id);
     ca->seq = m->seq;
@@ -451,23 +579,38 @@ alert_from_pb(const Loophub__V1__CorrelatedAlert *m, lh_correlated_t *ca)
     ca->late = m->late ? 1 : 0;
     ca->created_ns = m->created;
     e |= dup(&ca->rollback_version, m->rollback_version);
+    ca->revision = m->revision;
+    ca->more_suspects = m->more_suspects;
+    ca->resolved = m->resolved ? 1 : 0;
+    ca->resolved_ns = m->resolved_time;
+    for (size_t i = 0; i < m->n_changes; i++)
+        e |= lh_correlated_add_change(ca, m->changes[i]) ? -1 : 0;
     if (e)
-        return LH_ENOMEM;
+        LH__FAIL(LH_ENOMEM, "out of memory");
     if (m->outcome) {
+        char w[160];
         ca->outcome = lh_event_new();
         if (!ca->outcome)
-            return LH_ENOMEM;
-        int rc = pb_to_event(m->outcome, ca->outcome, why, sizeof why);
-        if (rc)
-            return rc;
+            LH__FAIL(LH_ENOMEM, "out of memory");
+        if ((rc = pb_to_event(m->outcome, ca->outcome, w, sizeof w)))
+            LH__FAIL(rc, "field 'outcome': %s", w);
     }
     for (size_t i = 0; i < m->n_suspects; i++) {
         lh_suspect_t *s = lh_correlated_add_suspect(ca);
-        if (!s)
-            return LH_ENOMEM;
-        int rc = suspect_from_pb(s, m->suspects[i]);
-        if (rc)
+        if (!s || suspect_from_pb(s, m->suspects[i]))
+            LH__FAIL(LH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->n_outcomes; i++) {
+        lh_ca_outcome_t *o = lh_correlated_add_outcome(ca);
+        if (!o)
+            LH__FAIL(LH_ENOMEM, "out of memory");
+        if ((rc = outcome_from_pb(o, m->outcomes[i], i, why, whylen)))
             return rc;
+    }
+    for (size_t i = 0; i < m->n_rollbacks; i++) {
+        lh_rollback_t *r = lh_correlated_add_rollback(ca);
+        if (!r || rollback_from_pb(r, m->rollbacks[i]))
+            LH__FAIL(LH_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -484,9 +627,14 @@ lh_codec_alert_pb_decode(const void *buf, size_t len, lh_correlated_t **out)
     if (!m)
         return LH_EDECODE;
     lh_correlated_t *ca = lh_correlated_new();
-    int rc = ca ? alert_from_pb(m, ca) : LH_ENOMEM;
+    char why[200] = "out of memory";
+    int rc = ca ? alert_from_pb(m, ca, why, sizeof why) : LH_ENOMEM;
     loophub__v1__correlated_alert__free_unpacked(m, &alloc);
     if (rc) {
+        /* the API has no reason to give back (the callers log the code): the debug log has it */
+        if (rc == LH_EDECODE)
+            lh_log_ratelimited("codec.alert.pb", LH_LOG_DEBUG, "codec", "correlated alert: %s",
+                               why);
         lh_correlated_destroy(&ca);
         return rc;
     }

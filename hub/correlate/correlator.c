@@ -1,15 +1,20 @@
 /*
  * correlator.c - links changes (deploys) to the outcomes (incidents, firing alerts) that
- * followed them, and writes correlated alerts into the store's outbox. The semantics, the
- * score and the reasons are documented for users in docs/correlation.md.
+ * followed them, and writes correlated alerts, in revisions, into the store's outbox. The
+ * semantics, the score and the reasons are documented for users in docs/correlation.md.
  *
  * Two paths, both run inside the caller's transaction right after the event was stored:
- *  - outcome path: look back `window` from the outcome for deploy events in the same
- *    environment related by service, shared host or artifact; group them into changes; keep
- *    the suspects (succeeded or still running), score and rank them; write every new
- *    (outcome, change) pair to `correlations` and, when there is one, one alert.
- *  - deploy path: look forward `window` from the change's first event for outcomes already
- *    stored and re-run the outcome path for each, marking new pairs late.
+ *  - outcome path: an incident or monitoring alert event is added to its outcome (table
+ *    `outcomes`: an incident's lifecycle, or an alert's firing period), whose facts are the
+ *    union of its events'. The outcome is concluded: look back `window` from its time for deploy
+ *    events in the same environment related by service, shared host or artifact; group them into
+ *    changes; keep the suspects (succeeded or still running), score and rank them. Its correlated
+ *    alert (table `cases`) is its own, an open one of the same service with the same suspects
+ *    within the group window, or a new one; a revision is published when the conclusion differs
+ *    from the one published last (a new suspect, another top suspect, a join, open again), and a
+ *    final one when its last open outcome is resolved.
+ *  - deploy path: look forward `window` from the change's first event for outcome events already
+ *    stored and conclude each of their outcomes again, marking new pairs late.
  *
  * Invariants:
  *  - No state beyond options, prepared statements, scratch buffers, one hint and one cache:
@@ -25,10 +30,12 @@
  *  - A change is all deploy events of one deploy_id in one environment: its time is its
  *    earliest event, its status its latest (by time, then seq), its other fields come from its
  *    latest event that has them.
- *  - A (outcome_seq, deploy_id) pair is concluded once. An alert is written exactly when a run
- *    concludes at least one new pair; its id derives from the outcome id and the best-ranked
- *    new change, so a re-sent alert keeps its id.
- *  - Scratch memory (candidates, copied strings, reason text) is kept and reused across events;
+ *  - A pair (outcome, change) is keyed by the outcome's first stored event (outcomes.first_seq)
+ *    and holds the latest conclusion; its late flag is the one it was first concluded with.
+ *  - An alert's id derives from its first outcome's key alone; revision n+1 is written only
+ *    when the conclusion differs from revision n as published (decoded from the outbox), so
+ *    replaying the same events publishes nothing.
+ *  - Scratch memory (candidates, copied strings, reason text) lives for one event and is reused;
  *    only an alert allocates.
  */
 #include "correlator.h"
@@ -54,6 +61,12 @@
 #define MAX_HOSTS_NAMED 5
 #define CHUNK_MIN 8192
 #define CCACHE_SLOTS 4096 /* power of two */
+/* Rows one candidate or outcome lookup reads at most, most recent first: an implausibly busy
+ * window (thousands of deploys of one service) costs a bounded amount of work per event, and the
+ * most recent changes are the best-scored ones of a relation. */
+#define LOOKUP_LIMIT 512
+/* Related changes above which a window counts as implausibly busy (a reason says so). */
+#define BUSY_WINDOW 100
 
 /* ---- scratch: strings that live until the next correlation run -------------------------- */
 
@@ -92,6 +105,7 @@ scratch_free(scratch_t *s)
 static void *
 scratch_alloc(scratch_t *s, size_t n)
 {
+    n = (n + 7) & ~(size_t)7; /* every block 8-aligned: the scratch holds pointer arrays too */
     while (s->cur && s->cur->cap - s->cur->used < n && s->cur->next)
         s->cur = s->cur->next;
     if (!s->cur || s->cur->cap - s->cur->used < n) {
@@ -133,8 +147,9 @@ typedef struct change {
     const char *deploy_id;
     const char *event_id; /* the change's first event */
     int64_t first_seq;
-    int64_t time; /* earliest event */
-    int status;   /* latest event */
+    int64_t time;     /* earliest event */
+    int status;       /* latest event */
+    int prev_derived; /* previous_version was filled from history at ingest */
     const char *service, *actor, *hosts, *version, *previous_version, *commit, *artifact;
     int found;
     int rel;
@@ -154,6 +169,9 @@ struct lh_correlator {
     scratch_t scratch;
     change_t *chg;
     size_t n_chg, cap_chg;
+    size_t n_show; /* gather(): the suspects an alert lists, at most o.max_suspects */
+    size_t n_more; /* gather(): related changes left out of the alert */
+    int truncated; /* collect() stopped at its limit */
     int64_t *oseq;
     size_t n_oseq, cap_oseq;
     lh_buf_t json;
@@ -187,7 +205,7 @@ typedef struct centry {
     const char *deploy_id, *env;
     const char *str[CHG_STR]; /* NULL or into block */
     int64_t first_seq, time;
-    int status;
+    int status, prev_derived;
 } centry_t;
 
 /* ---- SQLite helpers ------------------------------------------------------------------------- */
@@ -203,8 +221,20 @@ static const char *const stmt_names[LH_CSQL_COUNT] = {
     [LH_CSQL_EVENT_BLOB] = "event payload",
     [LH_CSQL_PAIR_GET] = "correlation lookup",
     [LH_CSQL_PAIR_INSERT] = "correlation insert",
-    [LH_CSQL_ALERT_SEQ] = "alert lookup",
     [LH_CSQL_PAIR_MAX] = "highest correlated outcome",
+    [LH_CSQL_PAIR_UPDATE] = "correlation update",
+    [LH_CSQL_LAST_GOOD] = "last succeeded deploys",
+    [LH_CSQL_OC_GET] = "outcome lookup",
+    [LH_CSQL_OC_OPEN] = "open alert period",
+    [LH_CSQL_OC_PUT] = "outcome write",
+    [LH_CSQL_OE_PUT] = "outcome event write",
+    [LH_CSQL_OE_GET] = "outcome event lookup",
+    [LH_CSQL_CASE_GET] = "case lookup",
+    [LH_CSQL_CASE_FIND] = "open case lookup",
+    [LH_CSQL_CASE_PUT] = "case write",
+    [LH_CSQL_CASE_OUTCOMES] = "case outcomes",
+    [LH_CSQL_ALERT_LAST] = "published revision",
+    [LH_CSQL_COUNT_SERVICE] = "changes of a service",
 };
 
 /* Logs the connection's error once, resets the statement, returns LH_ESTORE. */
@@ -263,6 +293,8 @@ lh_correlator_opts_default(lh_correlator_opts_t *o)
 {
     o->window_ns = 2 * 3600 * LH_NS_PER_SEC;
     o->alert_min_severity = LH_SEV_ERROR;
+    o->group_window_ns = 10 * 60 * LH_NS_PER_SEC;
+    o->max_suspects = 10;
 }
 
 int
@@ -278,9 +310,12 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
         lh_correlator_opts_default(&def);
         o = &def;
     }
-    if (o->window_ns <= 0 || o->alert_min_severity < LH_SEV_UNSPECIFIED ||
+    if (o->window_ns <= 0 || o->group_window_ns < 0 || o->max_suspects < 1 ||
+        o->max_suspects > 1000 || o->alert_min_severity < LH_SEV_UNSPECIFIED ||
         o->alert_min_severity > LH_SEV_CRITICAL) {
-        lh_log(LH_LOG_ERROR, COMPONENT, "invalid options: window must be > 0, severity known");
+        lh_log(LH_LOG_ERROR, COMPONENT,
+               "invalid options: window must be > 0, group window >= 0, max suspects 1..1000, "
+               "severity known");
         return LH_EINVAL;
     }
     lh_correlator_t *c = calloc(1, sizeof(*c));
@@ -416,10 +451,12 @@ collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t
         row_fn add)
 {
     sqlite3_stmt *s = c->stmt[which];
-    if (bind_lookup(s, key, env, from, to) != SQLITE_OK)
+    if (bind_lookup(s, key, env, from, to) != SQLITE_OK ||
+        sqlite3_bind_int(s, 5, LOOKUP_LIMIT) != SQLITE_OK)
         return sql_fail(c, which);
-    int rc;
+    int rc, rows = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        rows++;
         if (add(c, s) < 0) {
             sql_done(s);
             return LH_ENOMEM;
@@ -428,6 +465,8 @@ collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t
     if (rc != SQLITE_DONE)
         return sql_fail(c, which);
     sql_done(s);
+    if (rows >= LOOKUP_LIMIT)
+        c->truncated = 1;
     return 0;
 }
 
@@ -525,6 +564,7 @@ cache_put(lh_correlator_t *c, uint64_t h, change_t *ch, const char *env)
     e->first_seq = ch->first_seq;
     e->time = ch->time;
     e->status = ch->status;
+    e->prev_derived = ch->prev_derived;
 }
 
 /* Fills ch from a cached change; its strings are copied to the scratch, which outlives any
@@ -543,6 +583,7 @@ cache_take(lh_correlator_t *c, change_t *ch, const centry_t *e)
     ch->first_seq = e->first_seq;
     ch->time = e->time;
     ch->status = e->status;
+    ch->prev_derived = e->prev_derived;
     return 0;
 }
 
@@ -574,8 +615,10 @@ load_change(lh_correlator_t *c, change_t *ch, const char *env)
             err = take_text(c, s, LH_CCOL_HOSTS, &ch->hosts);
         if (!err)
             err = take_text(c, s, LH_CCOL_VERSION, &ch->version);
-        if (!err)
+        if (!err && sqlite3_column_type(s, LH_CCOL_PREVIOUS) != SQLITE_NULL) {
             err = take_text(c, s, LH_CCOL_PREVIOUS, &ch->previous_version);
+            ch->prev_derived = sqlite3_column_int(s, LH_CCOL_PREV_DERIVED);
+        }
         if (!err)
             err = take_text(c, s, LH_CCOL_COMMIT, &ch->commit);
         if (!err)
@@ -795,7 +838,7 @@ cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* ---- pairs and alerts ----------------------------------------------------------------------- */
+/* ---- pairs ---------------------------------------------------------------------------------- */
 
 /* Sets ch->is_new and, for a known pair, ch->late as concluded then. */
 static int
@@ -853,9 +896,11 @@ json_string(lh_buf_t *b, const char *str)
     return lh_buf_append(b, "\"", 1) < 0 ? LH_ENOMEM : 0;
 }
 
+/* Writes the pair's latest conclusion: a new pair is inserted, a known one updated (its late
+ * flag stays what it was concluded with). */
 static int
-pair_insert(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int64_t now_ns,
-            int64_t aseq)
+pair_write(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int64_t now_ns,
+           int64_t aseq)
 {
     lh_buf_t *b = &c->json;
     lh_buf_reset(b);
@@ -867,21 +912,28 @@ pair_insert(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int6
     }
     if (lh_buf_append(b, "]", 1) < 0)
         return LH_ENOMEM;
+    const char *reasons = (const char *)b->data;
+    int rlen = (int)b->len;
+    int64_t lead = ch->lead_ns / LH_NS_PER_SEC;
 
-    sqlite3_stmt *s = c->stmt[LH_CSQL_PAIR_INSERT];
-    if (sqlite3_bind_int64(s, 1, oseq) != SQLITE_OK ||
-        bind_text(s, 2, ch->deploy_id) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 3, ch->first_seq) != SQLITE_OK ||
-        sqlite3_bind_double(s, 4, ch->score) != SQLITE_OK ||
-        sqlite3_bind_int(s, 5, rank) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 6, ch->lead_ns / LH_NS_PER_SEC) != SQLITE_OK ||
-        sqlite3_bind_text(s, 7, (const char *)b->data, (int)b->len, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int(s, 8, ch->late) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 9, now_ns) != SQLITE_OK ||
-        (aseq ? sqlite3_bind_int64(s, 10, aseq) : sqlite3_bind_null(s, 10)) != SQLITE_OK)
-        return sql_fail(c, LH_CSQL_PAIR_INSERT);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return sql_fail(c, LH_CSQL_PAIR_INSERT);
+    int which = ch->is_new ? LH_CSQL_PAIR_INSERT : LH_CSQL_PAIR_UPDATE;
+    sqlite3_stmt *s = c->stmt[which];
+    int rc;
+    if (ch->is_new)
+        rc = sqlite3_bind_int64(s, 1, oseq) || bind_text(s, 2, ch->deploy_id) ||
+             sqlite3_bind_int64(s, 3, ch->first_seq) || sqlite3_bind_double(s, 4, ch->score) ||
+             sqlite3_bind_int(s, 5, rank) || sqlite3_bind_int64(s, 6, lead) ||
+             sqlite3_bind_text(s, 7, reasons, rlen, SQLITE_STATIC) ||
+             sqlite3_bind_int(s, 8, ch->late) || sqlite3_bind_int64(s, 9, now_ns) ||
+             (aseq ? sqlite3_bind_int64(s, 10, aseq) : sqlite3_bind_null(s, 10));
+    else
+        rc = sqlite3_bind_int64(s, 1, oseq) || bind_text(s, 2, ch->deploy_id) ||
+             sqlite3_bind_double(s, 3, ch->score) || sqlite3_bind_int(s, 4, rank) ||
+             sqlite3_bind_int64(s, 5, lead) ||
+             sqlite3_bind_text(s, 6, reasons, rlen, SQLITE_STATIC) ||
+             (aseq ? sqlite3_bind_int64(s, 7, aseq) : sqlite3_bind_null(s, 7));
+    if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
+        return sql_fail(c, which);
     sql_done(s);
     if (oseq > c->max_pair_oseq)
         c->max_pair_oseq = oseq;
@@ -928,126 +980,284 @@ dup_str(char **dst, const char *s)
     return *dst ? 0 : LH_ENOMEM;
 }
 
-/* Builds the alert for outcome o over the ranked suspects c->chg[0..n_chg). */
+/* ---- history: the last version known good ----------------------------------------------- */
+
+/* The version of the last change of service in env before `before` (other than skip) whose
+ * latest status is succeeded: what ran before a change. *out points into the scratch, NULL when
+ * the store knows none. */
 static int
-build_alert(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, const char *id, int late,
-            int64_t now_ns, lh_event_t **decoded, lh_correlated_t **out)
+last_good(lh_correlator_t *c, const char *service, const char *env, int64_t before,
+          const char *skip, const char **out)
 {
     *out = NULL;
-    lh_correlated_t *ca = lh_correlated_new();
-    if (!ca)
-        return LH_ENOMEM;
-    int rc = 0;
-    ca->kind =
-        o->kind == LH_KIND_INCIDENT ? LH_CA_DEPLOY_PRECEDED_INCIDENT : LH_CA_DEPLOY_PRECEDED_ALERT;
-    ca->late = late;
-    ca->created_ns = now_ns;
-    if (dup_str(&ca->id, id) || dup_str(&ca->service, o->service) ||
-        dup_str(&ca->environment, o->environment) ||
-        dup_str(&ca->rollback_version, c->chg[0].previous_version))
-        rc = LH_ENOMEM;
-    if (!rc) {
-        if (decoded && *decoded) {
-            ca->outcome = *decoded;
-            *decoded = NULL;
-        } else {
-            rc = load_event(c, oseq, &ca->outcome);
-            if (rc == LH_EDECODE) {
-                /* keep the alert useful: fall back to the event as the caller gave it */
-                ca->outcome = lh_event_clone(o);
-                rc = ca->outcome ? 0 : LH_ENOMEM;
-            } else if (rc == LH_ENOTFOUND) {
-                rc = LH_ESTORE;
-            }
+    if (!service)
+        return 0;
+    sqlite3_stmt *s = c->stmt[LH_CSQL_LAST_GOOD];
+    if (bind_text(s, 1, service) != SQLITE_OK || bind_text(s, 2, env) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 3, before) != SQLITE_OK || bind_text(s, 4, skip) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_LAST_GOOD);
+    /* the rows first (load_change runs another statement); at most LIMIT 16 of them */
+    const char *ids[16];
+    size_t n = 0;
+    int rc;
+    while (n < 16 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        if (!id)
+            continue;
+        if (!(ids[n++] = scratch_strndup(&c->scratch, id, (size_t)sqlite3_column_bytes(s, 0)))) {
+            sql_done(s);
+            return LH_ENOMEM;
         }
     }
-    for (size_t i = 0; !rc && i < c->n_chg; i++) {
-        const change_t *ch = &c->chg[i];
-        lh_suspect_t *sp = lh_correlated_add_suspect(ca);
-        if (!sp) {
-            rc = LH_ENOMEM;
-            break;
-        }
-        if (dup_str(&sp->deploy_id, ch->deploy_id) || dup_str(&sp->event_id, ch->event_id) ||
-            dup_str(&sp->service, ch->service) || dup_str(&sp->environment, o->environment) ||
-            dup_str(&sp->version, ch->version) ||
-            dup_str(&sp->previous_version, ch->previous_version) ||
-            dup_str(&sp->actor, ch->actor) || dup_str(&sp->commit, ch->commit) ||
-            dup_str(&sp->artifact, ch->artifact)) {
-            rc = LH_ENOMEM;
-            break;
-        }
-        sp->deploy_time_ns = ch->time;
-        sp->lead_seconds = ch->lead_ns / LH_NS_PER_SEC;
-        sp->score = ch->score;
-        for (size_t r = 0; !rc && r < ch->n_reasons; r++)
-            rc = lh_suspect_add_reason(sp, ch->reasons[r]) < 0 ? LH_ENOMEM : 0;
-        const char *p = ch->hosts, *t;
-        size_t n;
-        while (!rc && (t = next_host(&p, &n))) {
-            char h[256];
-            if (n >= sizeof(h)) {
-                char *big = strndup(t, n);
-                rc = !big || lh_suspect_add_host(sp, big) < 0 ? LH_ENOMEM : 0;
-                free(big);
-            } else {
-                memcpy(h, t, n);
-                h[n] = '\0';
-                rc = lh_suspect_add_host(sp, h) < 0 ? LH_ENOMEM : 0;
-            }
+    if (n < 16 && rc != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_LAST_GOOD);
+    sql_done(s);
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(ids[i], ids[i - 1]) == 0)
+            continue;
+        change_t ch = {.deploy_id = ids[i]};
+        if ((rc = load_change(c, &ch, env)) < 0)
+            return rc;
+        /* a change rolled back or failed later is not what ran */
+        if (ch.found && ch.status == LH_DEPLOY_SUCCEEDED && ch.version) {
+            *out = ch.version;
+            return 0;
         }
     }
-    if (rc) {
-        lh_correlated_destroy(&ca);
-        return rc;
-    }
-    *out = ca;
     return 0;
 }
 
-/* Writes the alert into the outbox; *aseq gets its outbox seq (also when it existed, 0 if not
- * found). Returns 1 when written, 0 when an alert with that id existed already, or an error. */
+/* ---- outcomes ------------------------------------------------------------------------------- */
+
+/* One outcome (table `outcomes`): an incident's lifecycle, or one firing period of a monitoring
+ * alert. Strings point into the scratch. */
+typedef struct outcome {
+    const char *okey, *ref, *service, *env, *event_id, *title, *hosts, *artifact, *case_id;
+    int kind;
+    int64_t time, first_seq, resolved;
+    int open;
+    int found;
+} outcome_t;
+
+/* A column as a scratch string, NULL when NULL. */
 static int
-write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq_out)
+col_text(lh_correlator_t *c, sqlite3_stmt *s, int col, const char **dst)
 {
-    lh_buf_reset(&c->pb);
-    int rc = lh_codec_alert_pb_encode(ca, &c->pb);
-    if (rc < 0) {
-        lh_log(LH_LOG_ERROR, COMPONENT, "cannot encode alert %s: %s", ca->id, lh_strerror(rc));
-        return rc;
-    }
-    int64_t aseq = 0;
-    int written = 1;
-    rc = lh_store_alert_insert(c->st, ca->id, 1, (int)ca->kind, ca->service, ca->environment, oseq,
-                               ca->late, ca->created_ns, c->pb.data, c->pb.len, &aseq);
-    if (rc == LH_EDUPLICATE) {
-        written = 0;
-        sqlite3_stmt *s = c->stmt[LH_CSQL_ALERT_SEQ];
-        if (bind_text(s, 1, ca->id) != SQLITE_OK)
-            return sql_fail(c, LH_CSQL_ALERT_SEQ);
-        int st = sqlite3_step(s);
-        if (st == SQLITE_ROW)
-            aseq = sqlite3_column_int64(s, 0);
-        else if (st != SQLITE_DONE)
-            return sql_fail(c, LH_CSQL_ALERT_SEQ);
-        sql_done(s);
-    } else if (rc < 0) {
-        return rc;
-    }
-    *aseq_out = aseq;
-    return written;
+    *dst = NULL;
+    const char *v = (const char *)sqlite3_column_text(s, col);
+    if (!v)
+        return 0;
+    *dst = scratch_strndup(&c->scratch, v, (size_t)sqlite3_column_bytes(s, col));
+    return *dst ? 0 : LH_ENOMEM;
 }
 
-/* ---- the two paths -------------------------------------------------------------------------- */
-
-/* Outcome path: o is stored at oseq. late marks the pairs concluded now as late. decoded, when
- * given, is o's canonical form and is taken over by the alert. Returns alerts written. */
 static int
-correlate_outcome(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late, int64_t now_ns,
-                  lh_event_t **decoded)
+oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
 {
-    scratch_reset(&c->scratch);
-    c->n_chg = 0;
+    memset(oc, 0, sizeof(*oc));
+    oc->found = 1;
+    oc->kind = sqlite3_column_int(s, LH_OCOL_KIND);
+    oc->time = sqlite3_column_int64(s, LH_OCOL_TIME);
+    oc->first_seq = sqlite3_column_int64(s, LH_OCOL_FIRST_SEQ);
+    oc->open = sqlite3_column_int(s, LH_OCOL_OPEN);
+    oc->resolved = sqlite3_column_int64(s, LH_OCOL_RESOLVED);
+    int rc = col_text(c, s, LH_OCOL_OKEY, &oc->okey);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_REF, &oc->ref);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_SERVICE, &oc->service);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_ENV, &oc->env);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_EVENT_ID, &oc->event_id);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_TITLE, &oc->title);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_HOSTS, &oc->hosts);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_ARTIFACT, &oc->artifact);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_CASE, &oc->case_id);
+    return rc;
+}
+
+/* Reads the outcome okey; oc->found says whether it exists. */
+static int
+oc_get(lh_correlator_t *c, const char *okey, outcome_t *oc)
+{
+    memset(oc, 0, sizeof(*oc));
+    sqlite3_stmt *s = c->stmt[LH_CSQL_OC_GET];
+    if (bind_text(s, 1, okey) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_OC_GET);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        rc = oc_row(c, s, oc);
+        sql_done(s);
+        return rc;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_OC_GET);
+    sql_done(s);
+    return 0;
+}
+
+static int
+oc_put(lh_correlator_t *c, const outcome_t *oc)
+{
+    sqlite3_stmt *s = c->stmt[LH_CSQL_OC_PUT];
+    int rc = bind_text(s, 1, oc->okey) || sqlite3_bind_int(s, 2, oc->kind) ||
+             bind_text(s, 3, oc->ref) || bind_text(s, 4, oc->service) || bind_text(s, 5, oc->env) ||
+             sqlite3_bind_int64(s, 6, oc->time) || sqlite3_bind_int64(s, 7, oc->first_seq) ||
+             bind_text(s, 8, oc->event_id) || bind_text(s, 9, oc->title) ||
+             bind_text(s, 10, oc->hosts) || bind_text(s, 11, oc->artifact) ||
+             sqlite3_bind_int(s, 12, oc->open) ||
+             (oc->open ? sqlite3_bind_null(s, 13) : sqlite3_bind_int64(s, 13, oc->resolved)) ||
+             bind_text(s, 14, oc->case_id);
+    if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_OC_PUT);
+    sql_done(s);
+    return 0;
+}
+
+/* Runs a statement taking one text and optionally an int64 and a text, reading one text column
+ * into *out (NULL when no row). */
+static int
+lookup_text(lh_correlator_t *c, int which, const char *a, const char *b, const char **out)
+{
+    *out = NULL;
+    sqlite3_stmt *s = c->stmt[which];
+    if (bind_text(s, 1, a) != SQLITE_OK || (b && bind_text(s, 2, b) != SQLITE_OK))
+        return sql_fail(c, which);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        rc = col_text(c, s, 0, out);
+        sql_done(s);
+        return rc;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(c, which);
+    sql_done(s);
+    return 0;
+}
+
+static const char *
+okey_incident(lh_correlator_t *c, const char *env, const char *incident_id)
+{
+    return sfmt(&c->scratch, "incident\x1f%s\x1f%s", env ? env : "", incident_id);
+}
+
+/* What names a monitoring alert across its notifications: its fingerprint, else its name. */
+static const char *
+alert_ref(const lh_event_t *ev)
+{
+    return ev->alert.fingerprint ? ev->alert.fingerprint : ev->alert.name;
+}
+
+/* The okey of the outcome an outcome event of the store belongs to (NULL: none recorded). */
+static int
+okey_of(lh_correlator_t *c, const lh_event_t *ev, const char **okey)
+{
+    *okey = NULL;
+    if (ev->kind == LH_KIND_INCIDENT && ev->incident.incident_id) {
+        *okey = okey_incident(c, ev->environment, ev->incident.incident_id);
+        return *okey ? 0 : LH_ENOMEM;
+    }
+    return ev->id ? lookup_text(c, LH_CSQL_OE_GET, ev->id, NULL, okey) : 0;
+}
+
+/* hosts with the hosts of ev added (each once, MAX_OUTCOME_HOSTS at most). */
+#define MAX_OUTCOME_HOSTS 64
+static const char *
+hosts_union(lh_correlator_t *c, const char *hosts, const lh_event_t *ev, int *err)
+{
+    *err = 0;
+    lh_buf_t *b = &c->json;
+    lh_buf_reset(b);
+    size_t n = 0, len;
+    const char *p = hosts, *t;
+    while ((t = next_host(&p, &len))) {
+        if (lh_buf_printf(b, "%s%.*s", n ? " " : "", (int)len, t) < 0)
+            goto nomem;
+        n++;
+    }
+    size_t before = n;
+    for (size_t i = 0; i < ev->n_hosts && n < MAX_OUTCOME_HOSTS; i++) {
+        const char *h = ev->hosts[i];
+        if (!h || !*h || strchr(h, ' '))
+            continue;
+        if (lh_buf_append(b, "", 1) < 0) /* terminate for hosts_contain, then drop it */
+            goto nomem;
+        b->len--;
+        if (hosts_contain((const char *)b->data, h))
+            continue;
+        if (lh_buf_printf(b, "%s%s", n ? " " : "", h) < 0)
+            goto nomem;
+        n++;
+    }
+    if (n == before)
+        return hosts;
+    const char *r = scratch_strndup(&c->scratch, (const char *)b->data, b->len);
+    if (!r)
+        goto nomem;
+    return r;
+nomem:
+    *err = LH_ENOMEM;
+    return NULL;
+}
+
+/* The outcome as an event for assess(): its first time, service, every host, its artifact. */
+static int
+oc_as_event(lh_correlator_t *c, const outcome_t *oc, lh_event_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->kind = (lh_kind_t)oc->kind;
+    o->id = (char *)oc->event_id;
+    o->service = (char *)oc->service;
+    o->environment = (char *)oc->env;
+    o->time_ns = oc->time;
+    if (oc->kind == LH_KIND_INCIDENT)
+        o->incident.artifact = (char *)oc->artifact;
+    else
+        o->alert.artifact = (char *)oc->artifact;
+    size_t n = 0, len;
+    const char *p = oc->hosts, *t;
+    while (next_host(&p, &len))
+        n++;
+    if (!n)
+        return 0;
+    char **v = scratch_alloc(&c->scratch, n * sizeof(char *));
+    if (!v)
+        return LH_ENOMEM;
+    p = oc->hosts;
+    for (size_t i = 0; i < n && (t = next_host(&p, &len)); i++)
+        if (!(v[i] = scratch_strndup(&c->scratch, t, len)))
+            return LH_ENOMEM;
+    o->hosts = v;
+    o->n_hosts = n;
+    return 0;
+}
+
+/* "incident INC-1 (5xx spike)" / "alert HighErrorRate (fingerprint c0ffee)" */
+static const char *
+oc_phrase(lh_correlator_t *c, const outcome_t *oc)
+{
+    if (oc->kind == LH_KIND_INCIDENT)
+        return oc->title ? sfmt(&c->scratch, "incident %s (%s)", oc->ref, oc->title)
+                         : sfmt(&c->scratch, "incident %s", oc->ref);
+    if (oc->title && strcmp(oc->title, oc->ref) != 0)
+        return sfmt(&c->scratch, "alert %s (fingerprint %s)", oc->title, oc->ref);
+    return sfmt(&c->scratch, "alert %s", oc->ref);
+}
+
+/* ---- suspects ------------------------------------------------------------------------------- */
+
+/* Finds the suspects of outcome o (recorded at oseq) and ranks them into c->chg. late marks
+ * pairs concluded now as late. Returns their number or an error. */
+static int
+gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late)
+{
+    c->n_chg = c->n_show = c->n_more = 0;
+    c->truncated = 0;
     const int64_t t = o->time_ns, from = sat_sub(t, c->o.window_ns);
     const char *env = o->environment, *artifact = outcome_artifact(o);
     int rc = 0;
@@ -1066,7 +1276,7 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int lat
 
     /* one candidate per deploy_id, then keep the related suspects */
     qsort(c->chg, c->n_chg, sizeof(*c->chg), cmp_deploy_id);
-    size_t n = 0, n_new = 0;
+    size_t n = 0;
     for (size_t i = 0; i < c->n_chg; i++) {
         if (i && strcmp(c->chg[i].deploy_id, c->chg[i - 1].deploy_id) == 0)
             continue;
@@ -1081,49 +1291,628 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int lat
             return rc;
         if (!ch.rel)
             continue;
-        n_new += (size_t)ch.is_new;
         c->chg[n++] = ch;
     }
     c->n_chg = n;
-    if (!n_new)
-        return 0;
-
     qsort(c->chg, c->n_chg, sizeof(*c->chg), cmp_rank);
-    const change_t *best_new = NULL;
-    for (size_t i = 0; !best_new && i < c->n_chg; i++)
-        if (c->chg[i].is_new)
-            best_new = &c->chg[i];
-
-    uint64_t h = lh__hash64_update(LH__HASH64_SEED, o->id ? o->id : "", o->id ? strlen(o->id) : 0);
-    h = lh__hash64_update(h, "", 1);
-    h = lh__hash64_update(h, best_new->deploy_id, strlen(best_new->deploy_id));
-    char id[32];
-    snprintf(id, sizeof(id), "ca-%016llx", (unsigned long long)lh__hash64_final(h));
-
-    lh_correlated_t *ca = NULL;
-    if ((rc = build_alert(c, o, oseq, id, late, now_ns, decoded, &ca)) < 0)
-        return rc;
-    int64_t aseq = 0;
-    int written = write_alert(c, ca, oseq, &aseq);
-    lh_correlated_destroy(&ca);
-    if (written < 0)
-        return written;
-    /* the run's new pairs, linked to the alert they concluded */
-    for (size_t i = 0; i < c->n_chg; i++)
-        if (c->chg[i].is_new &&
-            (rc = pair_insert(c, oseq, &c->chg[i], (int)i + 1, now_ns, aseq)) < 0)
-            return rc;
-    return written;
+    c->n_show = n < (size_t)c->o.max_suspects ? n : (size_t)c->o.max_suspects;
+    size_t related = n;
+    if (c->truncated && o->service) {
+        /* the lookups stopped at their limit: count what the window holds of the service */
+        sqlite3_stmt *s = c->stmt[LH_CSQL_COUNT_SERVICE];
+        if (bind_lookup(s, o->service, env, from, t) != SQLITE_OK)
+            return sql_fail(c, LH_CSQL_COUNT_SERVICE);
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            return sql_fail(c, LH_CSQL_COUNT_SERVICE);
+        size_t all = (size_t)sqlite3_column_int64(s, 0);
+        sql_done(s);
+        if (all > related)
+            related = all;
+    }
+    c->n_more = related - c->n_show;
+    if (related > BUSY_WINDOW && c->n_show) {
+        /* so many changes at once that timing and relation cannot tell them apart well */
+        const char *r = sfmt(&c->scratch,
+                             "one of %zu related changes in the window: an unusually busy one, "
+                             "so this ranking is weak",
+                             related);
+        for (size_t i = 0; i < c->n_show; i++) {
+            change_t *ch = &c->chg[i];
+            if (!r)
+                return LH_ENOMEM;
+            if (ch->n_reasons < MAX_REASONS)
+                ch->reasons[ch->n_reasons++] = r;
+        }
+    }
+    return (int)n;
 }
 
-/* Deploy path: finds outcomes already stored that the change of ev precedes and re-correlates
- * each. Returns alerts written. */
+static int
+cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Hash of the suspects' sorted deploy ids: equal keys, same changes. */
+static const char *
+suspect_key(lh_correlator_t *c)
+{
+    const char **ids = scratch_alloc(&c->scratch, c->n_show * sizeof(char *));
+    if (!ids)
+        return NULL;
+    for (size_t i = 0; i < c->n_show; i++)
+        ids[i] = c->chg[i].deploy_id;
+    qsort(ids, c->n_show, sizeof(*ids), cmp_str_ptr);
+    uint64_t h = LH__HASH64_SEED;
+    for (size_t i = 0; i < c->n_show; i++)
+        h = lh__hash64_update(h, ids[i], strlen(ids[i]) + 1);
+    return sfmt(&c->scratch, "%016llx", (unsigned long long)lh__hash64_final(h));
+}
+
+/* ---- cases: one correlated alert, in revisions ------------------------------------------- */
+
+typedef struct kase {
+    const char *id, *service, *env, *top, *key;
+    int kind, late, resolved, found;
+    int64_t time, last_time;
+    int revision;
+} kase_t;
+
+static int
+case_get(lh_correlator_t *c, const char *id, kase_t *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->id = id;
+    sqlite3_stmt *s = c->stmt[LH_CSQL_CASE_GET];
+    if (bind_text(s, 1, id) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_CASE_GET);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sql_done(s);
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return sql_fail(c, LH_CSQL_CASE_GET);
+    k->found = 1;
+    k->kind = sqlite3_column_int(s, LH_KCOL_KIND);
+    k->time = sqlite3_column_int64(s, LH_KCOL_TIME);
+    k->last_time = sqlite3_column_int64(s, LH_KCOL_LAST_TIME);
+    k->revision = sqlite3_column_int(s, LH_KCOL_REVISION);
+    k->late = sqlite3_column_int(s, LH_KCOL_LATE);
+    k->resolved = sqlite3_column_int(s, LH_KCOL_RESOLVED);
+    rc = col_text(c, s, LH_KCOL_SERVICE, &k->service);
+    if (!rc)
+        rc = col_text(c, s, LH_KCOL_ENV, &k->env);
+    if (!rc)
+        rc = col_text(c, s, LH_KCOL_TOP, &k->top);
+    if (!rc)
+        rc = col_text(c, s, LH_KCOL_KEY, &k->key);
+    sql_done(s);
+    return rc;
+}
+
+static int
+case_put(lh_correlator_t *c, const kase_t *k)
+{
+    sqlite3_stmt *s = c->stmt[LH_CSQL_CASE_PUT];
+    int rc = bind_text(s, 1, k->id) || sqlite3_bind_int(s, 2, k->kind) ||
+             bind_text(s, 3, k->service) || bind_text(s, 4, k->env) ||
+             sqlite3_bind_int64(s, 5, k->time) || sqlite3_bind_int64(s, 6, k->last_time) ||
+             sqlite3_bind_int(s, 7, k->revision) || bind_text(s, 8, k->top) ||
+             bind_text(s, 9, k->key ? k->key : "") || sqlite3_bind_int(s, 10, k->late) ||
+             sqlite3_bind_int(s, 11, k->resolved);
+    if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_CASE_PUT);
+    sql_done(s);
+    return 0;
+}
+
+/* The revision of alert id as published (decoded), with its outbox seq. *out NULL when there is
+ * none or it does not decode (logged). */
+static int
+alert_load(lh_correlator_t *c, const char *id, int revision, lh_correlated_t **out, int64_t *seq)
+{
+    *out = NULL;
+    *seq = 0;
+    sqlite3_stmt *s = c->stmt[LH_CSQL_ALERT_LAST];
+    if (bind_text(s, 1, id) != SQLITE_OK || sqlite3_bind_int(s, 2, revision) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_ALERT_LAST);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sql_done(s);
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return sql_fail(c, LH_CSQL_ALERT_LAST);
+    *seq = sqlite3_column_int64(s, 0);
+    const void *blob = sqlite3_column_blob(s, 1);
+    rc = lh_codec_alert_pb_decode(blob ? blob : "", (size_t)sqlite3_column_bytes(s, 1), out);
+    sql_done(s);
+    if (rc == LH_ENOMEM)
+        return rc;
+    if (rc < 0) {
+        lh_log_ratelimited("correlator-alert-decode", LH_LOG_ERROR, COMPONENT,
+                           "alert %s revision %d does not decode: %s", id, revision,
+                           lh_strerror(rc));
+        *out = NULL;
+    }
+    return 0;
+}
+
+/* The case's outcomes, oldest first, into the alert; *open gets how many are still open and
+ * *resolved the latest resolution. */
+static int
+case_outcomes(lh_correlator_t *c, const char *id, lh_correlated_t *ca, int *open, int64_t *resolved)
+{
+    *open = 0;
+    *resolved = 0;
+    sqlite3_stmt *s = c->stmt[LH_CSQL_CASE_OUTCOMES];
+    if (bind_text(s, 1, id) != SQLITE_OK)
+        return sql_fail(c, LH_CSQL_CASE_OUTCOMES);
+    int rc, err = 0;
+    while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        outcome_t oc;
+        if ((err = oc_row(c, s, &oc)) < 0)
+            break;
+        lh_ca_outcome_t *o = lh_correlated_add_outcome(ca);
+        if (!o || dup_str(&o->ref, oc.ref) || dup_str(&o->event_id, oc.event_id) ||
+            dup_str(&o->title, oc.title)) {
+            err = LH_ENOMEM;
+            break;
+        }
+        o->kind = (lh_kind_t)oc.kind;
+        o->time_ns = oc.time;
+        o->resolved_ns = oc.open ? 0 : oc.resolved;
+        *open += oc.open;
+        if (!oc.open && oc.resolved > *resolved)
+            *resolved = oc.resolved;
+    }
+    if (err) {
+        sql_done(s);
+        return err;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_CASE_OUTCOMES);
+    sql_done(s);
+    return 0;
+}
+
+/* Writes the alert revision into the outbox; *aseq gets its seq. Returns 1 when written, 0 when
+ * that revision existed already (a replay after a crash between two hubs' identical work). */
+static int
+write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t *aseq)
+{
+    lh_buf_reset(&c->pb);
+    int rc = lh_codec_alert_pb_encode(ca, &c->pb);
+    if (rc < 0) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "cannot encode alert %s: %s", ca->id, lh_strerror(rc));
+        return rc;
+    }
+    rc = lh_store_alert_insert(c->st, ca->id, (int)ca->revision, (int)ca->kind, ca->service,
+                               ca->environment, oseq, ca->late, ca->created_ns, c->pb.data,
+                               c->pb.len, aseq);
+    if (rc == LH_EDUPLICATE)
+        return 0;
+    return rc < 0 ? rc : 1;
+}
+
+/* The suspects of c->chg into the alert, and per suspect service its rollback target: the
+ * version before the service's earliest suspect change, from the change or else the history. */
+static int
+add_suspects(lh_correlator_t *c, lh_correlated_t *ca, const char *env)
+{
+    int rc = 0;
+    ca->more_suspects = (uint32_t)(c->n_more > UINT32_MAX ? UINT32_MAX : c->n_more);
+    for (size_t i = 0; !rc && i < c->n_show; i++) {
+        const change_t *ch = &c->chg[i];
+        lh_suspect_t *sp = lh_correlated_add_suspect(ca);
+        if (!sp)
+            return LH_ENOMEM;
+        if (dup_str(&sp->deploy_id, ch->deploy_id) || dup_str(&sp->event_id, ch->event_id) ||
+            dup_str(&sp->service, ch->service) || dup_str(&sp->environment, env) ||
+            dup_str(&sp->version, ch->version) ||
+            dup_str(&sp->previous_version, ch->previous_version) ||
+            dup_str(&sp->actor, ch->actor) || dup_str(&sp->commit, ch->commit) ||
+            dup_str(&sp->artifact, ch->artifact))
+            return LH_ENOMEM;
+        sp->previous_version_derived = ch->previous_version && ch->prev_derived;
+        sp->deploy_time_ns = ch->time;
+        sp->lead_seconds = ch->lead_ns / LH_NS_PER_SEC;
+        sp->score = ch->score;
+        for (size_t r = 0; !rc && r < ch->n_reasons; r++)
+            rc = lh_suspect_add_reason(sp, ch->reasons[r]) < 0 ? LH_ENOMEM : 0;
+        const char *p = ch->hosts, *t;
+        size_t n;
+        while (!rc && (t = next_host(&p, &n))) {
+            const char *h = scratch_strndup(&c->scratch, t, n);
+            rc = !h || lh_suspect_add_host(sp, h) < 0 ? LH_ENOMEM : 0;
+        }
+    }
+    /* rollback targets, services in the order of their best suspect; the earliest suspect of a
+     * service may be one the alert does not list */
+    for (size_t i = 0; !rc && i < c->n_show; i++) {
+        const char *svc = c->chg[i].service;
+        int seen = 0;
+        for (size_t j = 0; j < i; j++)
+            if (svc && c->chg[j].service && strcmp(svc, c->chg[j].service) == 0)
+                seen = 1;
+        if (!svc || seen)
+            continue;
+        const change_t *first = &c->chg[i];
+        for (size_t j = i + 1; j < c->n_chg; j++) {
+            const change_t *o = &c->chg[j];
+            if (o->service && strcmp(o->service, svc) == 0 &&
+                (o->time < first->time ||
+                 (o->time == first->time && o->first_seq < first->first_seq)))
+                first = o;
+        }
+        const char *version = first->previous_version;
+        int derived = version && first->prev_derived;
+        if (!version) {
+            if ((rc = last_good(c, svc, env, first->time, first->deploy_id, &version)) < 0)
+                return rc;
+            derived = version != NULL;
+        }
+        lh_rollback_t *rb = lh_correlated_add_rollback(ca);
+        if (!rb || dup_str(&rb->service, svc) || dup_str(&rb->version, version) ||
+            dup_str(&rb->deploy_id, first->deploy_id) || dup_str(&rb->from_version, first->version))
+            return LH_ENOMEM;
+        rb->derived = derived;
+        if (i == 0 && dup_str(&ca->rollback_version, version))
+            return LH_ENOMEM;
+    }
+    return rc;
+}
+
+static int
+add_change_text(lh_correlated_t *ca, const char *text)
+{
+    return !text || lh_correlated_add_change(ca, text) < 0 ? LH_ENOMEM : 0;
+}
+
+static int
+published(const lh_correlated_t *prev, const char *deploy_id)
+{
+    for (size_t i = 0; prev && i < prev->n_suspects; i++)
+        if (prev->suspects[i].deploy_id && strcmp(prev->suspects[i].deploy_id, deploy_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* The outcome's alert as an lh_event_t for the alert: the triggering event as stored. */
+static int
+alert_outcome(lh_correlator_t *c, lh_correlated_t *ca, int64_t seq, const lh_event_t *fallback)
+{
+    int rc = load_event(c, seq, &ca->outcome);
+    if (rc == LH_EDECODE || rc == LH_ENOTFOUND) {
+        /* keep the alert useful: fall back to the event as the caller gave it */
+        ca->outcome = fallback ? lh_event_clone(fallback) : NULL;
+        rc = ca->outcome || !fallback ? 0 : LH_ENOMEM;
+    }
+    return rc;
+}
+
+/* Concludes outcome oc (its facts already written), triggered by the event at tseq: finds its
+ * suspects, decides its case (its own, an open one with the same suspects, or a new one) and
+ * publishes a revision when the conclusion changed. Returns alerts written (0 or 1). */
+static int
+conclude(lh_correlator_t *c, outcome_t *oc, int64_t tseq, const lh_event_t *trig, int late,
+         int64_t now_ns)
+{
+    lh_event_t o;
+    int rc = oc_as_event(c, oc, &o);
+    if (rc < 0)
+        return rc;
+    int n = gather(c, &o, oc->first_seq, late);
+    if (n <= 0)
+        return n;
+    const char *key = suspect_key(c);
+    if (!key)
+        return LH_ENOMEM;
+
+    kase_t k = {0};
+    int created = 0, joined = 0;
+    if (oc->case_id && (rc = case_get(c, oc->case_id, &k)) < 0)
+        return rc;
+    if (!k.found && c->o.group_window_ns > 0 && oc->service) {
+        /* an open alert of the service with the same suspects, recent enough, takes it in */
+        sqlite3_stmt *s = c->stmt[LH_CSQL_CASE_FIND];
+        if (bind_lookup(s, oc->service, oc->env, sat_sub(oc->time, c->o.group_window_ns), 0) ||
+            bind_text(s, 4, key) ||
+            sqlite3_bind_int64(s, 5, sat_add(oc->time, c->o.group_window_ns)))
+            return sql_fail(c, LH_CSQL_CASE_FIND);
+        const char *id = NULL;
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW && col_text(c, s, 0, &id) < 0) {
+            sql_done(s);
+            return LH_ENOMEM;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return sql_fail(c, LH_CSQL_CASE_FIND);
+        sql_done(s);
+        if (id) {
+            if ((rc = case_get(c, id, &k)) < 0)
+                return rc;
+            joined = k.found;
+        }
+    }
+    if (!k.found) {
+        uint64_t h = lh__hash64_update(LH__HASH64_SEED, oc->okey, strlen(oc->okey));
+        memset(&k, 0, sizeof(k));
+        k.id = sfmt(&c->scratch, "ca-%016llx", (unsigned long long)lh__hash64_final(h));
+        if (!k.id)
+            return LH_ENOMEM;
+        k.service = oc->service;
+        k.env = oc->env;
+        k.time = k.last_time = oc->time;
+        created = 1;
+    }
+    if (!oc->case_id || strcmp(oc->case_id, k.id) != 0) {
+        oc->case_id = k.id;
+        if ((rc = oc_put(c, oc)) < 0)
+            return rc;
+    }
+
+    lh_correlated_t *prev = NULL, *ca = lh_correlated_new();
+    int64_t prev_seq = 0;
+    if (!ca)
+        return LH_ENOMEM;
+    if (!created && (rc = alert_load(c, k.id, k.revision, &prev, &prev_seq)) < 0)
+        goto out;
+
+    /* what changed since the published revision, in words */
+    int any_late = 0;
+    const char *noun = oc->kind == LH_KIND_INCIDENT ? "incident" : "alert";
+    if (joined)
+        rc = add_change_text(
+            ca, sfmt(&c->scratch, "joined by %s, with the same suspects", oc_phrase(c, oc)));
+    for (size_t i = 0; !rc && i < c->n_show; i++) {
+        const change_t *ch = &c->chg[i];
+        any_late |= ch->late;
+        if (created || published(prev, ch->deploy_id))
+            continue;
+        rc = add_change_text(
+            ca, sfmt(&c->scratch, "new suspect %s (%s%s%s)%s", ch->deploy_id,
+                     ch->service ? ch->service : "unknown service", ch->version ? " " : "",
+                     ch->version ? ch->version : "",
+                     ch->late ? sfmt(&c->scratch, ", which arrived after the %s (late data)", noun)
+                              : ""));
+    }
+    if (!rc && !created && prev && prev->n_suspects && prev->suspects[0].deploy_id &&
+        strcmp(prev->suspects[0].deploy_id, c->chg[0].deploy_id) != 0)
+        rc = add_change_text(ca, sfmt(&c->scratch, "top suspect is now %s (was %s)",
+                                      c->chg[0].deploy_id, prev->suspects[0].deploy_id));
+    if (!rc && !created && k.resolved && oc->open) {
+        rc = add_change_text(ca, sfmt(&c->scratch, "%s is open again", oc_phrase(c, oc)));
+        k.resolved = 0;
+    }
+    if (rc)
+        goto out;
+
+    if (!created && !joined && ca->n_changes == 0) {
+        /* the same conclusion: nothing to publish; new pairs are recorded with the revision
+         * that named them already */
+        for (size_t i = 0; !rc && i < c->n_show; i++)
+            if (c->chg[i].is_new)
+                rc = pair_write(c, oc->first_seq, &c->chg[i], (int)i + 1, now_ns, prev_seq);
+        goto out;
+    }
+
+    /* publish the next revision */
+    ca->revision = (uint32_t)k.revision + 1;
+    if (oc->kind == LH_KIND_INCIDENT || k.kind == LH_CA_DEPLOY_PRECEDED_INCIDENT)
+        ca->kind = LH_CA_DEPLOY_PRECEDED_INCIDENT;
+    else
+        ca->kind = LH_CA_DEPLOY_PRECEDED_ALERT;
+    ca->late = k.late || any_late;
+    ca->created_ns = now_ns;
+    if (dup_str(&ca->id, k.id) || dup_str(&ca->service, k.service) ||
+        dup_str(&ca->environment, k.env)) {
+        rc = LH_ENOMEM;
+        goto out;
+    }
+    if ((rc = add_suspects(c, ca, oc->env)) < 0)
+        goto out;
+    int open;
+    if ((rc = case_outcomes(c, k.id, ca, &open, &ca->resolved_ns)) < 0)
+        goto out;
+    ca->resolved = k.resolved;
+    if (!ca->resolved)
+        ca->resolved_ns = 0;
+    if ((rc = alert_outcome(c, ca, tseq, trig)) < 0)
+        goto out;
+    int64_t aseq = 0;
+    int written = write_alert(c, ca, oc->first_seq, &aseq);
+    if (written < 0) {
+        rc = written;
+        goto out;
+    }
+    k.kind = (int)ca->kind;
+    k.revision = (int)ca->revision;
+    k.top = c->chg[0].deploy_id;
+    k.key = key;
+    k.late = ca->late;
+    if (oc->time < k.time)
+        k.time = oc->time;
+    if (oc->time > k.last_time)
+        k.last_time = oc->time;
+    if ((rc = case_put(c, &k)) < 0)
+        goto out;
+    for (size_t i = 0; !rc && i < c->n_show; i++)
+        rc = pair_write(c, oc->first_seq, &c->chg[i], (int)i + 1, now_ns, aseq);
+    if (!rc)
+        rc = written;
+out:
+    lh_correlated_destroy(&prev);
+    lh_correlated_destroy(&ca);
+    return rc;
+}
+
+/* Outcome oc was resolved by the event at tseq: when it was the case's last open outcome, the
+ * case's final revision says so. Returns alerts written. */
+static int
+resolve(lh_correlator_t *c, const outcome_t *oc, int64_t tseq, const lh_event_t *trig,
+        int64_t now_ns)
+{
+    if (!oc->case_id)
+        return 0;
+    kase_t k;
+    int rc = case_get(c, oc->case_id, &k);
+    if (rc < 0 || !k.found || k.resolved)
+        return rc;
+    lh_correlated_t *prev = NULL, *ca = lh_correlated_new();
+    int64_t prev_seq = 0;
+    if (!ca)
+        return LH_ENOMEM;
+    int open = 0;
+    if ((rc = case_outcomes(c, k.id, ca, &open, &ca->resolved_ns)) < 0 || open)
+        goto out;
+    if ((rc = alert_load(c, k.id, k.revision, &prev, &prev_seq)) < 0 || !prev)
+        goto out;
+    /* the published conclusion stands; the revision adds the resolution */
+    ca->suspects = prev->suspects;
+    ca->n_suspects = prev->n_suspects;
+    prev->suspects = NULL;
+    prev->n_suspects = 0;
+    ca->rollbacks = prev->rollbacks;
+    ca->n_rollbacks = prev->n_rollbacks;
+    prev->rollbacks = NULL;
+    prev->n_rollbacks = 0;
+    ca->rollback_version = prev->rollback_version;
+    prev->rollback_version = NULL;
+    ca->kind = prev->kind;
+    ca->late = prev->late;
+    ca->revision = (uint32_t)k.revision + 1;
+    ca->resolved = 1;
+    ca->created_ns = now_ns;
+    if (dup_str(&ca->id, k.id) || dup_str(&ca->service, k.service) ||
+        dup_str(&ca->environment, k.env)) {
+        rc = LH_ENOMEM;
+        goto out;
+    }
+    char when[40] = "", ttr[32] = "";
+    lh_time_format(ca->resolved_ns, when, sizeof(when));
+    if (lh_duration_human(sat_sub(ca->resolved_ns, k.time), ttr, sizeof(ttr)) < 0)
+        snprintf(ttr, sizeof(ttr), "0s");
+    rc = add_change_text(ca, sfmt(&c->scratch, "resolved: %s resolved at %s, %s after it began",
+                                  oc_phrase(c, oc), when, ttr));
+    if (!rc)
+        rc = alert_outcome(c, ca, tseq, trig);
+    if (rc)
+        goto out;
+    int64_t aseq = 0;
+    int written = write_alert(c, ca, oc->first_seq, &aseq);
+    if (written < 0) {
+        rc = written;
+        goto out;
+    }
+    k.resolved = 1;
+    k.revision = (int)ca->revision;
+    rc = case_put(c, &k);
+    if (!rc)
+        rc = written;
+out:
+    lh_correlated_destroy(&prev);
+    lh_correlated_destroy(&ca);
+    return rc;
+}
+
+/* ---- the two paths -------------------------------------------------------------------------- */
+
+/* Outcome path: ev (an incident, or a monitoring alert) is stored at seq. Finds or starts its
+ * outcome, adds ev's facts, and concludes or resolves. Returns alerts written. */
+static int
+correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns)
+{
+    outcome_t oc;
+    const char *okey = NULL;
+    int rc, resolves;
+    if (ev->kind == LH_KIND_INCIDENT) {
+        if (!ev->incident.incident_id)
+            return 0;
+        resolves = ev->incident.state == LH_INCIDENT_RESOLVED;
+        if (!(okey = okey_incident(c, ev->environment, ev->incident.incident_id)))
+            return LH_ENOMEM;
+        if ((rc = oc_get(c, okey, &oc)) < 0)
+            return rc;
+    } else {
+        const char *ref = alert_ref(ev);
+        if (!ref)
+            return 0;
+        resolves = ev->alert.state == LH_ALERT_RESOLVED;
+        if ((rc = lookup_text(c, LH_CSQL_OC_OPEN, ref, ev->environment, &okey)) < 0)
+            return rc;
+        if (okey && (rc = oc_get(c, okey, &oc)) < 0)
+            return rc;
+        if (!okey) {
+            /* a resolution of nothing open, or a firing below the minimum severity: no outcome */
+            if (resolves || !lh_correlator_is_outcome(c, ev))
+                return 0;
+            okey = sfmt(&c->scratch, "alert\x1f%s\x1f%s\x1f%lld",
+                        ev->environment ? ev->environment : "", ref, (long long)ev->time_ns);
+            if (!okey)
+                return LH_ENOMEM;
+            memset(&oc, 0, sizeof(oc));
+        }
+    }
+    if (!oc.found) {
+        oc.okey = okey;
+        oc.kind = (int)ev->kind;
+        oc.ref = ev->kind == LH_KIND_INCIDENT ? ev->incident.incident_id : alert_ref(ev);
+        oc.service = ev->service;
+        oc.env = ev->environment;
+        oc.time = ev->time_ns;
+        oc.first_seq = seq;
+        oc.event_id = ev->id;
+        oc.open = 1;
+    }
+    /* ev's facts */
+    const char *title = ev->kind == LH_KIND_INCIDENT ? ev->incident.title : ev->alert.name;
+    if (title)
+        oc.title = title;
+    const char *artifact = outcome_artifact(ev);
+    if (artifact && !oc.artifact)
+        oc.artifact = artifact;
+    if (ev->time_ns < oc.time)
+        oc.time = ev->time_ns; /* the outcome began when its earliest event says */
+    int err;
+    oc.hosts = hosts_union(c, oc.hosts, ev, &err);
+    if (err)
+        return err;
+    int reopened = 0;
+    if (resolves) {
+        if (oc.open || ev->time_ns < oc.resolved) {
+            oc.open = 0;
+            oc.resolved = ev->time_ns;
+        } else {
+            resolves = 0; /* resolved again: nothing new */
+        }
+    } else if (!oc.open && ev->time_ns > oc.resolved) {
+        oc.open = 1; /* an update after the resolution: open again */
+        reopened = 1;
+    }
+    if ((rc = oc_put(c, &oc)) < 0)
+        return rc;
+    sqlite3_stmt *s = c->stmt[LH_CSQL_OE_PUT];
+    if (bind_text(s, 1, ev->id) || sqlite3_bind_int64(s, 2, seq) || bind_text(s, 3, oc.okey) ||
+        sqlite3_step(s) != SQLITE_DONE)
+        return sql_fail(c, LH_CSQL_OE_PUT);
+    sql_done(s);
+
+    if (resolves)
+        return resolve(c, &oc, seq, ev, now_ns);
+    if (!oc.open && !reopened)
+        return 0; /* an earlier update of a resolved outcome */
+    return conclude(c, &oc, seq, ev, 0, now_ns);
+}
+
+/* Deploy path: finds outcomes already stored that the change of ev precedes and concludes each
+ * again (its new pairs are late). Returns alerts written. */
 static int
 correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
 {
     if (!ev->deploy.deploy_id)
         return 0; /* the pipeline normalizes: a deploy always has one */
-    scratch_reset(&c->scratch);
     c->n_chg = 0;
     c->n_oseq = 0;
     change_t *ch = chg_push(c);
@@ -1154,13 +1943,18 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
         return 0;
 
     qsort(c->oseq, c->n_oseq, sizeof(*c->oseq), cmp_i64);
-    /* correlate_outcome() reuses the scratch and candidates: work from a private list */
+    /* conclude() reuses the scratch and candidates: work from a private list */
     size_t n_out = 0;
     for (size_t i = 0; i < c->n_oseq; i++)
         if (!i || c->oseq[i] != c->oseq[i - 1])
             c->oseq[n_out++] = c->oseq[i];
     c->n_oseq = n_out;
 
+    /* the outcomes of those events, each concluded once */
+    const char **done = scratch_alloc(&c->scratch, n_out * sizeof(char *));
+    if (!done)
+        return LH_ENOMEM;
+    size_t n_done = 0;
     int total = 0;
     for (size_t i = 0; i < n_out; i++) {
         lh_event_t *o = NULL;
@@ -1169,8 +1963,16 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
             continue; /* logged; one bad row must not block the batch */
         if (rc < 0)
             return rc;
-        if (lh_correlator_is_outcome(c, o))
-            rc = correlate_outcome(c, o, c->oseq[i], 1, now_ns, &o);
+        const char *okey = NULL;
+        outcome_t oc = {0};
+        rc = okey_of(c, o, &okey);
+        for (size_t j = 0; !rc && okey && j < n_done; j++)
+            if (strcmp(done[j], okey) == 0)
+                okey = NULL;
+        if (!rc && okey && (rc = oc_get(c, okey, &oc)) == 0 && oc.found) {
+            done[n_done++] = oc.okey;
+            rc = conclude(c, &oc, c->oseq[i], o, 1, now_ns);
+        }
         lh_event_destroy(&o);
         if (rc < 0)
             return rc;
@@ -1185,15 +1987,33 @@ lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t
     if (!c || !ev)
         return LH_EINVAL;
     cache_check_discards(c);
+    scratch_reset(&c->scratch);
     switch (ev->kind) {
     case LH_KIND_DEPLOY:
         return correlate_deploy(c, ev, now_ns);
     case LH_KIND_ALERT:
     case LH_KIND_INCIDENT:
-        if (!lh_correlator_is_outcome(c, ev))
-            return 0;
-        return correlate_outcome(c, ev, seq, 0, now_ns, NULL);
+        return correlate_outcome(c, ev, seq, now_ns);
     default:
         return 0;
     }
+}
+
+int
+lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev)
+{
+    if (!c || !ev)
+        return LH_EINVAL;
+    if (ev->kind != LH_KIND_DEPLOY || ev->deploy.previous_version || !ev->service)
+        return 0;
+    cache_check_discards(c);
+    scratch_reset(&c->scratch);
+    const char *v = NULL;
+    int rc = last_good(c, ev->service, ev->environment, ev->time_ns, ev->deploy.deploy_id, &v);
+    if (rc < 0 || !v)
+        return rc;
+    if (!(ev->deploy.previous_version = lh_event_str(ev, v, strlen(v))))
+        return LH_ENOMEM;
+    ev->deploy.previous_version_derived = 1;
+    return 0;
 }

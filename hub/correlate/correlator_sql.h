@@ -23,6 +23,7 @@
 
 /* Statement numbers: index into LH_CORR_SQL. */
 enum {
+    /* the lookups take ?5, a limit: the most recent rows first (bounded work per event) */
     LH_CSQL_CAND_SERVICE,  /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
     LH_CSQL_CAND_HOST,     /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
     LH_CSQL_CAND_ARTIFACT, /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
@@ -34,8 +35,22 @@ enum {
     LH_CSQL_PAIR_GET,      /* ?1 outcome_seq ?2 deploy_id -> late */
     LH_CSQL_PAIR_INSERT,   /* ?1 outcome_seq ?2 deploy_id ?3 deploy_seq ?4 score ?5 rank
                             ?6 lead_seconds ?7 reasons ?8 late ?9 created ?10 alert_seq */
-    LH_CSQL_ALERT_SEQ,     /* ?1 alert id -> seq */
     LH_CSQL_PAIR_MAX,      /* -> highest outcome_seq with a pair (0 when none) */
+    LH_CSQL_PAIR_UPDATE,   /* ?1 outcome_seq ?2 deploy_id ?3 score ?4 rank ?5 lead ?6 reasons
+                            ?7 alert_seq: a known pair's latest conclusion */
+    LH_CSQL_LAST_GOOD,     /* ?1 service ?2 env ?3 before ?4 deploy_id to skip -> deploy_id,
+                            version of succeeded deploy events, newest first */
+    LH_CSQL_OC_GET,        /* ?1 okey -> the outcome row (LH_OCOL_*) */
+    LH_CSQL_OC_OPEN,       /* ?1 ref ?2 env -> okey of the open firing period of an alert */
+    LH_CSQL_OC_PUT,        /* ?1 okey ... ?14 case_id: insert or replace the outcome row */
+    LH_CSQL_OE_PUT,        /* ?1 event id ?2 seq ?3 okey */
+    LH_CSQL_OE_GET,        /* ?1 event id -> okey */
+    LH_CSQL_CASE_GET,      /* ?1 case id -> the case row (LH_KCOL_*) */
+    LH_CSQL_CASE_FIND,     /* ?1 service ?2 env ?3 from ?4 suspect_key ?5 to -> an open case */
+    LH_CSQL_CASE_PUT,      /* ?1 id ... ?11 resolved: insert or replace the case row */
+    LH_CSQL_CASE_OUTCOMES, /* ?1 case id -> its outcomes (LH_OCOL_*), oldest first */
+    LH_CSQL_ALERT_LAST,    /* ?1 alert id ?2 revision -> seq, payload */
+    LH_CSQL_COUNT_SERVICE, /* ?1 service ?2 env ?3 from ?4 to -> changes of the service */
     LH_CSQL_COUNT
 };
 
@@ -52,35 +67,72 @@ enum {
     LH_CCOL_PREVIOUS,
     LH_CCOL_COMMIT,
     LH_CCOL_ARTIFACT,
+    LH_CCOL_PREV_DERIVED,
 };
+
+/* Columns of LH_CSQL_OC_GET and LH_CSQL_CASE_OUTCOMES (the okey is column 0 of both). */
+enum {
+    LH_OCOL_OKEY,
+    LH_OCOL_KIND,
+    LH_OCOL_REF,
+    LH_OCOL_SERVICE,
+    LH_OCOL_ENV,
+    LH_OCOL_TIME,
+    LH_OCOL_FIRST_SEQ,
+    LH_OCOL_EVENT_ID,
+    LH_OCOL_TITLE,
+    LH_OCOL_HOSTS,
+    LH_OCOL_ARTIFACT,
+    LH_OCOL_OPEN,
+    LH_OCOL_RESOLVED,
+    LH_OCOL_CASE,
+};
+
+/* Columns of LH_CSQL_CASE_GET. */
+enum {
+    LH_KCOL_KIND,
+    LH_KCOL_SERVICE,
+    LH_KCOL_ENV,
+    LH_KCOL_TIME,
+    LH_KCOL_LAST_TIME,
+    LH_KCOL_REVISION,
+    LH_KCOL_TOP,
+    LH_KCOL_KEY,
+    LH_KCOL_LATE,
+    LH_KCOL_RESOLVED,
+};
+
+#define LH_CSQL_OC_COLS                                                                            \
+    "okey, kind, ref, service, environment, time, first_seq, event_id, title, hosts, artifact,"    \
+    " open, resolved, case_id"
 
 /* clang-format off */
 static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_CAND_SERVICE] =
         "SELECT deploy_id FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
-        " AND deploy_id IS NOT NULL",
+        " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_HOST] =
         "SELECT deploy_id FROM event_hosts"
         " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
-        " AND deploy_id IS NOT NULL",
+        " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_ARTIFACT] =
         "SELECT deploy_id FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
-        " AND deploy_id IS NOT NULL",
+        " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CHANGE] =
         "SELECT seq, id, time, state, service, actor, hosts, version, previous_version,"
-        " commit_sha, artifact FROM events"
+        " commit_sha, artifact, previous_derived FROM events"
         " WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2 ORDER BY time, seq",
     [LH_CSQL_OUT_SERVICE] =
         "SELECT seq FROM events"
-        " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4",
+        " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_HOST] =
         "SELECT seq FROM event_hosts"
-        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1",
+        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1 ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_ARTIFACT] =
         "SELECT seq FROM events"
-        " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1",
+        " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1 ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_EVENT_BLOB] =
         "SELECT event FROM events WHERE seq = ?1",
     [LH_CSQL_PAIR_GET] =
@@ -88,10 +140,48 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_PAIR_INSERT] =
         "INSERT INTO correlations (outcome_seq, deploy_id, deploy_seq, score, rank, lead_seconds,"
         " reasons, late, alert_seq, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9)",
-    [LH_CSQL_ALERT_SEQ] =
-        "SELECT seq FROM alerts WHERE id = ?1",
     [LH_CSQL_PAIR_MAX] =
         "SELECT coalesce(max(outcome_seq), 0) FROM correlations",
+    [LH_CSQL_PAIR_UPDATE] =
+        "UPDATE correlations SET score = ?3, rank = ?4, lead_seconds = ?5, reasons = ?6,"
+        " alert_seq = ?7 WHERE outcome_seq = ?1 AND deploy_id = ?2",
+    /* ev_deploy_svc backwards from the change; state and version come from the table, a row per
+     * deploy event of the service until the first succeeded one: few */
+    [LH_CSQL_LAST_GOOD] =
+        "SELECT deploy_id, version FROM events"
+        " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time <= ?3"
+        " AND deploy_id IS NOT ?4 AND state = 2 AND version IS NOT NULL"
+        " ORDER BY time DESC, seq DESC LIMIT 16",
+    [LH_CSQL_OC_GET] =
+        "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE okey = ?1",
+    [LH_CSQL_OC_OPEN] =
+        "SELECT okey FROM outcomes WHERE ref = ?1 AND environment IS ?2 AND kind = 2"
+        " AND open = 1 ORDER BY time DESC LIMIT 1",
+    [LH_CSQL_OC_PUT] =
+        "INSERT OR REPLACE INTO outcomes (" LH_CSQL_OC_COLS ")"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [LH_CSQL_OE_PUT] =
+        "INSERT OR IGNORE INTO outcome_events (id, seq, okey) VALUES (?1, ?2, ?3)",
+    [LH_CSQL_OE_GET] =
+        "SELECT okey FROM outcome_events WHERE id = ?1",
+    [LH_CSQL_CASE_GET] =
+        "SELECT kind, service, environment, time, last_time, revision, top, suspect_key, late,"
+        " resolved FROM cases WHERE id = ?1",
+    /* cs_open: the open cases of the service whose latest outcome is recent enough */
+    [LH_CSQL_CASE_FIND] =
+        "SELECT id FROM cases WHERE service = ?1 AND environment IS ?2 AND last_time >= ?3"
+        " AND resolved = 0 AND suspect_key = ?4 AND time <= ?5 ORDER BY last_time DESC LIMIT 1",
+    [LH_CSQL_CASE_PUT] =
+        "INSERT OR REPLACE INTO cases (id, kind, service, environment, time, last_time, revision,"
+        " top, suspect_key, late, resolved) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [LH_CSQL_CASE_OUTCOMES] =
+        "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE case_id = ?1 ORDER BY time, okey",
+    [LH_CSQL_COUNT_SERVICE] =
+        "SELECT count(DISTINCT deploy_id) FROM events"
+        " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
+        " AND deploy_id IS NOT NULL",
+    [LH_CSQL_ALERT_LAST] =
+        "SELECT seq, payload FROM alerts WHERE id = ?1 AND revision = ?2",
 };
 /* clang-format on */
 

@@ -29,6 +29,8 @@ typedef struct lh_run_conf_map {
 typedef struct lh_run_conf {
     char *db;
     int64_t window_ns;
+    int64_t group_window_ns;
+    int64_t max_suspects;
     int alert_min_severity; /* lh_severity_t */
     int alerts_format;      /* lh_alerts_format_t */
     int64_t batch_max;

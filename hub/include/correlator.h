@@ -2,15 +2,17 @@
  * correlator.h - links changes (deploys) to what followed them and writes correlated alerts.
  *
  * Semantics: docs/correlation.md. The correlator keeps no state of its own beyond configuration: it
- * looks everything up in the store (partial indexes over deploys and outcomes), so a restart
- * needs no rebuild and several hubs can never disagree with their stores. It runs inside the
- * batch transaction, right after each event is stored:
- *  - an outcome (incident, or firing alert at or above the minimum severity) looks back for
- *    deploys that precede it; every new (outcome, change) pair is written to `correlations`
- *    and, when there is at least one, one alert goes into the outbox;
+ * looks everything up in the store (partial indexes over deploys and outcomes; the tables
+ * outcomes, outcome_events, cases and correlations), so a restart needs no rebuild and several
+ * hubs can never disagree with their stores. It runs inside the batch transaction, right after
+ * each event is stored:
+ *  - an incident or monitoring alert event joins its outcome (an incident's lifecycle, an alert's
+ *    firing period); the outcome is concluded over everything known of it, and its correlated
+ *    alert (one per outcome, or per group of outcomes with the same suspects) is revised in the
+ *    outbox when the conclusion changed, or closed when the outcome was its last open one;
  *  - a deploy looks forward for outcomes already stored that it precedes (late data) and
- *    re-correlates each; alerts made that way are marked late.
- * The (outcome, change) key makes everything idempotent: re-delivery never alerts twice.
+ *    concludes each again; suspects found that way are marked late.
+ * Revisions are decided against the one published last, so re-delivery never alerts twice.
  */
 #ifndef LOOPHUB_CORRELATOR_H
 #define LOOPHUB_CORRELATOR_H
@@ -26,6 +28,8 @@ typedef struct lh_correlator lh_correlator_t;
 typedef struct lh_correlator_opts {
     int64_t window_ns;                /* default 2h */
     lh_severity_t alert_min_severity; /* default error */
+    int64_t group_window_ns;          /* default 10m; 0: outcomes never join an open alert */
+    int max_suspects;                 /* suspects an alert lists (default 10, 1..1000) */
 } lh_correlator_opts_t;
 
 void lh_correlator_opts_default(lh_correlator_opts_t *o);
@@ -37,6 +41,12 @@ void lh_correlator_destroy(lh_correlator_t **c);
 
 /* 1 when ev is an outcome under the options (incident; firing alert >= min severity). */
 int lh_correlator_is_outcome(const lh_correlator_t *c, const lh_event_t *ev);
+
+/* Fills what the store's history knows and ev does not say, before ev is stored: a deploy
+ * without previous_version gets the version of the last change of its service and environment
+ * before it whose latest status is succeeded (previous_version_derived = 1). Returns 0 (also when
+ * history knows none), LH_ESTORE or LH_ENOMEM. */
+int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
 
 /* Correlates ev, stored at seq in the current transaction. Writes correlations and outbox
  * alerts. Returns the number of alerts written (0 or more), or LH_ESTORE / LH_ENOMEM, in which

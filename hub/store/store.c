@@ -432,7 +432,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
             size_t pb_len, const char *hosts, int64_t *seq)
 {
     sqlite3_stmt *s = st->stmt[S_INS_EVENT];
-    int state = 0, severity = 0, ticket_type = 0;
+    int state = 0, severity = 0, ticket_type = 0, prev_derived = 0;
     const char *deploy_id = NULL, *version = NULL, *prev = NULL, *commit = NULL;
     const char *artifact = NULL, *change_ticket = NULL, *name = NULL, *fingerprint = NULL;
     const char *incident_id = NULL, *ticket_id = NULL;
@@ -444,6 +444,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
         deploy_id = ev->deploy.deploy_id;
         version = ev->deploy.version;
         prev = ev->deploy.previous_version;
+        prev_derived = prev && ev->deploy.previous_version_derived;
         commit = ev->deploy.commit;
         commit_time = ev->deploy.commit_time_ns;
         artifact = ev->deploy.artifact;
@@ -505,6 +506,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
         sqlite3_bind_int(s, 28, ev->raw_format);
     else
         sqlite3_bind_null(s, 28);
+    bind_int_or_null(s, 29, prev_derived);
     int rc = lh__store_step_done(st, S_INS_EVENT, "inserting an event");
     if (rc)
         return rc;

@@ -24,8 +24,8 @@
 
 int
 lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, int kind,
-                      const char *service, const char *environment, int64_t outcome_seq, int late, int64_t created_ns,
-                      const void *pb, size_t pb_len, int64_t *seq)
+                      const char *service, const char *environment, int64_t outcome_seq, int late,
+                      int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq)
 {
     int64_t dummy;
     if (!seq)

@@ -222,13 +222,17 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  resolved INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
     "CREATE INDEX cs_open ON cases(service, environment, last_time) WHERE resolved = 0;"
+    /* a deploy's previous_version the hub filled from history (1) rather than received */
+    "ALTER TABLE events ADD COLUMN previous_derived INTEGER;"
     /* the incidents already stored become outcomes (open unless an event resolved them) with
      * their events; their alerts stay as they were (no case): an update of such an incident
      * starts a case of its own */
+    /* SQLite takes the bare columns (seq, id, ...) from the row of min(time) */
     "INSERT INTO outcomes (okey, kind, ref, service, environment, time, first_seq, event_id,"
-    "  title, open, resolved)"
-    "  SELECT 'incident' || char(31) || coalesce(environment, '') || char(31) || incident_id, 3, incident_id,"
-    "    service, environment, min(time), seq, id, name, 1, NULL"
+    "  title, hosts, artifact, open, resolved)"
+    "  SELECT 'incident' || char(31) || coalesce(environment, '') || char(31) || incident_id, 3,"
+    "    incident_id, service, environment, min(time), seq, id, name, group_concat(hosts, ' '),"
+    "    max(artifact), 1, NULL"
     "  FROM events WHERE kind = 3 AND incident_id IS NOT NULL GROUP BY environment, incident_id;"
     "UPDATE outcomes SET open = 0, resolved = (SELECT min(e.time) FROM events e"
     "  WHERE e.kind = 3 AND e.incident_id = outcomes.ref AND e.environment IS outcomes.environment"
@@ -249,9 +253,10 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(INS_EVENT, "INSERT INTO events (id, id_hash, kind, time, received, service, environment,"   \
                  " actor, source, hosts, outcome, state, severity, deploy_id, version,"           \
                  " previous_version, commit_sha, commit_time, artifact, change_ticket, name,"     \
-                 " fingerprint, incident_id, ticket_id, ticket_type, event, raw, raw_format)"     \
+                 " fingerprint, incident_id, ticket_id, ticket_type, event, raw, raw_format,"     \
+                 " previous_derived)"                                                             \
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"      \
-                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)")              \
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)")         \
     X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind, deploy_id)"          \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                \
     X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
@@ -283,8 +288,11 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(PENDING, "SELECT a.seq, a.payload FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"             \
                " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)"             \
                " ORDER BY a.seq LIMIT ?3")                                                         \
-    X(COUNT_PENDING, "SELECT count(*) FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"               \
-                     " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)")      \
+    /* alert seqs are contiguous (AUTOINCREMENT, no alert is ever deleted, a rolled-back insert  \
+     * takes its number back): the pending count is the seqs above the mark less the done rows   \
+     * there, read from the rowid's end and outbox_done's few rows, whatever the backlog */        \
+    X(COUNT_PENDING, "SELECT max(0, coalesce((SELECT max(seq) FROM alerts), 0) - ?2"               \
+                     " - (SELECT count(*) FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq > ?2))") \
     X(COUNT_EVENTS, "SELECT count(*) FROM events")                                                 \
     X(COUNT_QUAR, "SELECT count(*) FROM quarantine")                                               \
     X(COUNT_ALERTS, "SELECT count(*) FROM alerts")                                                 \

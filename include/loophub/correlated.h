@@ -69,8 +69,9 @@ typedef struct lh_correlated {
     char *environment;
     int late;
     lh_event_t *outcome; /* owned */
-    lh_suspect_t *suspects;
+    lh_suspect_t *suspects; /* ranked, at most the hub's max_suspects */
     size_t n_suspects;
+    uint32_t more_suspects; /* related changes in the window the alert leaves out */
     int64_t created_ns;
     char *rollback_version; /* the rollback target of the top suspect's service */
     uint32_t revision;      /* 1, 2, ...: the id stays, the conclusion changed */

@@ -43,6 +43,10 @@ typedef struct lh_hub_opts {
     lh_codec_opts_t codec;            /* decoder options; codec.limits is ignored (the hub
                                        * points it at limits above) */
     lh_alerts_format_t alerts_format; /* encoding for output adapters (default protobuf) */
+    int64_t group_window_ns;          /* outcomes with the same suspects this close join one
+                                       * alert (default 10m; 0: never join) */
+    int max_suspects;                 /* suspects an alert lists; the others are counted
+                                       * (default 10, 1..1000) */
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);

@@ -4,9 +4,10 @@
  * and lh_codec_alert_json_decode() (`loophub tail --format json`). Every input goes to both.
  *
  * Properties checked: what decodes re-encodes in every subscriber format without crashing;
- * protobuf decode(encode(a)) succeeds with the same id, seq, kind and suspect count; an alert
- * read from JSON encodes back to JSON, which decodes to the same id, seq, kind and suspect
- * count (codec_alert.c: "decode gives back what encode wrote"); everything is freed.
+ * protobuf decode(encode(a)) succeeds with the same id, seq, kind, revision, resolved flag and
+ * suspect, change, outcome and rollback counts; an alert read from JSON encodes back to JSON,
+ * which decodes to the same (codec_alert.c: "decode gives back what encode wrote"); everything is
+ * freed.
  */
 #include "fuzz.h"
 
@@ -25,6 +26,16 @@ same_alert(const lh_correlated_t *a, const lh_correlated_t *b, const char *how)
     FUZZ_CHECK(a->n_suspects == b->n_suspects, "%s: %zu suspects came back as %zu", how,
                a->n_suspects, b->n_suspects);
     FUZZ_CHECK(!a->outcome == !b->outcome, "%s: outcome lost or invented", how);
+    FUZZ_CHECK(a->revision == b->revision, "%s: revision %lu came back as %lu", how,
+               (unsigned long)a->revision, (unsigned long)b->revision);
+    FUZZ_CHECK(a->resolved == b->resolved, "%s: resolved %d came back as %d", how, a->resolved,
+               b->resolved);
+    FUZZ_CHECK(a->n_changes == b->n_changes, "%s: %zu changes came back as %zu", how, a->n_changes,
+               b->n_changes);
+    FUZZ_CHECK(a->n_outcomes == b->n_outcomes, "%s: %zu outcomes came back as %zu", how,
+               a->n_outcomes, b->n_outcomes);
+    FUZZ_CHECK(a->n_rollbacks == b->n_rollbacks, "%s: %zu rollbacks came back as %zu", how,
+               a->n_rollbacks, b->n_rollbacks);
 }
 
 /* Encodes ca in every format; returns nothing, checks the protobuf round trip. */

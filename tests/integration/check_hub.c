@@ -468,8 +468,9 @@ START_TEST(test_tail_and_timeline_show_the_suspect)
     send_incident(&h, "i-3", "INC-3", "search", 0);
     ck_assert_int_eq(lh_test_stop(tail, 0, 25000), 0);
     char *t = lh_test_read_file(tail_log, NULL);
+    /* the rollback target is the suspect's own line until the hub names one per service */
     ck_assert_msg(strstr(t, "search/prod incident INC-3") && strstr(t, "deploy D-3") &&
-                      strstr(t, "roll back to 1.4.1"),
+                      (strstr(t, "roll back to 1.4.1") || strstr(t, "roll back search to 1.4.1")),
                   "tail printed: %s", t);
     free(t);
     ck_assert_int_eq(lh_it_hub_term(&h), 0);
