@@ -6,8 +6,10 @@
  * ID is tried, each with one index lookup, as: a correlated alert id (`ca-...`, the id
  * `loophub tail` prints: cases), an incident id (ev_incident_id), the id of any event of an
  * outcome (a monitoring alert's `am-...`, an incident update: outcome_events), and an alert id
- * of a store migrated from schema 3 (alerts, no case row). An outcome that is part of a
- * correlated alert standing for several outcomes is shown with all of them.
+ * of a store migrated from schema 3 (alerts, no case row). An incident or event id opens that
+ * outcome (its events, its resolution), with the other outcomes of its correlated alert
+ * listed beside it; a correlated alert id opens every outcome the alert stands for (resolved
+ * when all are).
  *
  * The document: the outcomes and their events; each suspect with its change events, hosts,
  * commit, commit time, actor, artifact, labels and linked tickets with their approval state;
@@ -41,6 +43,7 @@ typedef struct {
     char *incident_id; /* the ID was an incident id (or the alert's outcome is an incident) */
     int64_t event_seq; /* an alert id of a migrated store: its one outcome event */
     int case_outcomes; /* okeys are the outcomes of case_id */
+    char *primary;     /* the outcome ID named (an okey), NULL when ID named the whole alert */
 } subject_t;
 
 static void
@@ -51,6 +54,7 @@ subject_free(subject_t *sj)
     free(sj->okeys);
     free(sj->case_id);
     free(sj->incident_id);
+    free(sj->primary);
     memset(sj, 0, sizeof(*sj));
 }
 
@@ -154,7 +158,10 @@ resolve(qctx_t *q, const char *id, subject_t *sj)
     if (q->err)
         return -1;
 
-    /* an outcome of a correlated alert: the alert with every outcome it stands for */
+    /* an outcome of a correlated alert: that outcome, and every other one the alert stands
+     * for beside it */
+    if (sj->n_okeys == 1 && !sj->case_outcomes)
+        sj->primary = dup_or_oom(q, sj->okeys[0]);
     if (sj->n_okeys == 1 && !sj->case_id) {
         s = lh__q_prep(q, LH_Q_OUTCOME);
         if (s) {
@@ -198,8 +205,9 @@ split_hosts(const char *s)
     return a;
 }
 
-/* The outcomes (outcome rows), and *resolved: the latest resolution when every one is
- * resolved, 0 while any is open (-1: no outcome rows). */
+/* The outcomes (outcome rows; "opened": the one ID named), and *resolved: that outcome's
+ * resolution, or with ID naming the whole alert the latest resolution when every outcome is
+ * resolved; 0 while open (-1: no outcome rows). */
 static json_t *
 outcomes_json(qctx_t *q, const subject_t *sj, int64_t *resolved)
 {
@@ -208,6 +216,7 @@ outcomes_json(qctx_t *q, const subject_t *sj, int64_t *resolved)
     *resolved = sj->n_okeys ? 0 : -1;
     int open = 0;
     for (size_t i = 0; s && arr && i < sj->n_okeys; i++) {
+        int counts = !sj->primary || !strcmp(sj->primary, sj->okeys[i]);
         sqlite3_reset(s);
         lh__q_bind_text(s, 1, sj->okeys[i]);
         if (!lh__q_step(q, s))
@@ -226,9 +235,10 @@ outcomes_json(qctx_t *q, const subject_t *sj, int64_t *resolved)
         int64_t r = sqlite3_column_int64(s, 11);
         lh__q_jset(q, o, "open", json_boolean(is_open));
         lh__q_jset(q, o, "resolved", is_open ? json_null() : lh__q_jtime(r));
-        if (is_open)
+        lh__q_jset(q, o, "opened", json_boolean(sj->primary && counts));
+        if (counts && is_open)
             open = 1;
-        else if (r > *resolved)
+        else if (counts && r > *resolved)
             *resolved = r;
         lh__q_jpush(q, arr, o);
     }
@@ -586,7 +596,8 @@ lh__q_gather_incident(qctx_t *q)
         return;
     }
     sqlite3_stmt *s = NULL;
-    if (sj.n_okeys > 1 || (sj.case_outcomes && !sj.incident_id)) {
+    /* the events of the outcome ID named, or of every outcome of the alert ID named */
+    if (!sj.primary && sj.case_outcomes) {
         s = lh__q_prep(q, LH_Q_CASE_EVENTS);
         if (s)
             lh__q_bind_text(s, 1, sj.case_id);
@@ -594,10 +605,10 @@ lh__q_gather_incident(qctx_t *q)
         s = lh__q_prep(q, LH_Q_INCIDENT_EVENTS);
         if (s)
             lh__q_bind_text(s, 1, sj.incident_id);
-    } else if (sj.n_okeys == 1) {
+    } else if (sj.primary) {
         s = lh__q_prep(q, LH_Q_OUTCOME_EVENTS);
         if (s)
-            lh__q_bind_text(s, 1, sj.okeys[0]);
+            lh__q_bind_text(s, 1, sj.primary);
     } else {
         s = lh__q_prep(q, LH_Q_EVENT_BY_SEQ);
         if (s)

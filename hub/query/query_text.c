@@ -406,6 +406,8 @@ lh__q_text_incident(qctx_t *q)
             } else {
                 tprintf(q, "  open");
             }
+            if (json_is_true(json_object_get(o, "opened")))
+                tprintf(q, "  (this timeline)");
             tprintf(q, "\n");
         }
     }
@@ -447,7 +449,7 @@ lh__q_text_incident(qctx_t *q)
             tprintf(q, "       change events (%zu)\n", l->n);
             widths_t w = widths_of(l->ev, l->n);
             for (size_t k = 0; k < l->n; k++) {
-                tprintf(q, "     ");
+                tprintf(q, "       ");
                 tevent(q, l->ev[k], w);
                 tprintf(q, "\n");
             }

@@ -9,12 +9,12 @@
  *   api/prod  D-1 started -1200, succeeded -1140 on web-1, web-2 (commit, artifact, CI label,
  *             change ticket CHG-1, approved at -1500)
  *   db/prod   monitoring alert am-db firing on web-1 at -900 (another service, a shared host)
- *   api/prod  monitoring alert am-1 firing at -700 on web-1
+ *   api/prod  monitoring alert am-1 firing at -700 on web-1, resolved -200
  *             INC-1 detected -600 on web-1, reported -500, resolved -100
+ * am-1 and INC-1 have the same suspect (D-1) within minutes: one correlated alert for both.
  */
 #include <check.h>
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +37,9 @@ iso(int64_t offset_s, char *buf, size_t len)
 static void
 send_story(lh_it_hub_t *h)
 {
-    char t[8][40];
-    const int64_t at[8] = {-1500, -1200, -1140, -900, -700, -600, -500, -100};
-    for (int i = 0; i < 8; i++)
+    char t[9][40];
+    const int64_t at[9] = {-1500, -1200, -1140, -900, -700, -600, -500, -100, -200};
+    for (int i = 0; i < 9; i++)
         iso(at[i], t[i], sizeof(t[i]));
     char ct[40];
     iso(-3000, ct, sizeof(ct));
@@ -72,8 +72,11 @@ send_story(lh_it_hub_t *h)
         "\"reported\",\"severity\":\"critical\"}}\n"
         "{\"id\":\"i-1r\",\"kind\":\"incident\",\"time\":\"%s\",\"service\":\"api\","
         "\"environment\":\"prod\",\"incident\":{\"incident_id\":\"INC-1\",\"state\":"
-        "\"resolved\",\"severity\":\"critical\"}}\n",
-        t[0], t[1], ct, t[2], t[3], t[4], t[5], t[6], t[7]);
+        "\"resolved\",\"severity\":\"critical\"}}\n"
+        "{\"id\":\"am-1r\",\"kind\":\"alert\",\"time\":\"%s\",\"service\":\"api\","
+        "\"environment\":\"prod\",\"hosts\":[\"web-1\"],\"alert\":{\"name\":\"HighLatency\","
+        "\"state\":\"resolved\",\"severity\":\"critical\"}}\n",
+        t[0], t[1], ct, t[2], t[3], t[4], t[5], t[6], t[7], t[8]);
     char path[700];
     snprintf(path, sizeof(path), "%s/story.jsonl", h->dir);
     ck_assert_int_eq(lh_test_write_file(path, lines, strlen(lines)), 0);
@@ -154,23 +157,6 @@ js(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/* Whether the hub's correlator keeps outcomes and cases (schema 4's one alert per incident):
- * only then can any event id open its outcome, and an incident id name its one alert. A hub
- * whose correlator writes one alert per outcome event leaves them empty. */
-static int
-store_has_cases(lh_it_hub_t *h)
-{
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(h->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM cases", -1, &s, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-    int n = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return n > 0;
-}
-
 START_TEST(test_incident_by_alert_id_tells_the_story)
 {
     lh_it_hub_t h;
@@ -181,27 +167,20 @@ START_TEST(test_incident_by_alert_id_tells_the_story)
 
     /* by the alert id `loophub tail` shows, by the incident id, by any of its events */
     const char *ids[] = {inc, "INC-1", "i-1u"};
-    int cases = store_has_cases(&h);
+    ck_assert_str_eq(inc, mon); /* one correlated alert for both */
     for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
-        if (k == 2 && !cases) {
-            /* any event id is found through outcome_events, filled by a correlator that keeps
-             * outcomes; without them this one is unknown (events.id has no index) */
-            char *o = NULL, *e = NULL;
-            ck_assert_int_eq(timeline(&h, ids[k], 1, &o, &e), 1);
-            free(o);
-            free(e);
-            continue;
-        }
         json_t *d = timeline_json(&h, ids[k]);
         ck_assert_str_eq(js(d, "incident_id"), "INC-1");
-        if (cases || k == 0)
-            ck_assert_str_eq(js(d, "alert_id"), inc);
-        else /* one alert per incident event, none of them the incident's */
-            ck_assert(json_is_null(json_object_get(d, "alert_id")));
+        ck_assert_str_eq(js(d, "alert_id"), inc);
+        ck_assert_int_eq(json_array_size(json_object_get(d, "outcomes")), 2);
         json_t *ev = json_object_get(d, "events");
         ck_assert_msg(has_event(ev, "i-1") && has_event(ev, "i-1u") && has_event(ev, "i-1r"), "%s",
                       json_dumps(ev, 0));
-        ck_assert_int_eq(json_integer_value(json_object_get(d, "time_to_restore_seconds")), 500);
+        /* the alert id: both outcomes, restored when the later is (am-1 at -700 to -100); the
+         * incident: its own */
+        ck_assert_int_eq(has_event(ev, "am-1"), k == 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(d, "time_to_restore_seconds")),
+                         k == 0 ? 600 : 500);
 
         json_t *s0 = json_array_get(json_object_get(d, "suspects"), 0);
         ck_assert_ptr_nonnull(s0);
@@ -218,17 +197,22 @@ START_TEST(test_incident_by_alert_id_tells_the_story)
         ck_assert_str_eq(js(tk, "ticket_id"), "CHG-1");
         ck_assert_str_eq(js(tk, "approval"), "approved");
 
-        /* the db alert on the shared host is another alert in the window; am-1 is either one
-         * too, or (grouped into the same correlated alert) one of its own events */
+        /* the db alert on the shared host is another alert in the window, and so is am-1 when
+         * it is not one of the timeline's own events */
         json_t *oth = json_object_get(d, "other_alerts");
         ck_assert_msg(has_event(oth, "am-db"), "%s", json_dumps(oth, 0));
         ck_assert_msg(has_event(oth, "am-1") != has_event(ev, "am-1"), "%s", json_dumps(d, 0));
 
+        /* every revision as published: 1, 2, ..., the last one resolved */
         json_t *al = json_object_get(d, "alerts");
-        int saw = 0;
-        for (size_t i = 0; i < json_array_size(al); i++)
-            saw |= !strcmp(js(json_array_get(al, i), "id"), inc);
-        ck_assert_msg(saw, "alert %s not among %s", inc, json_dumps(al, 0));
+        ck_assert_int_ge(json_array_size(al), 2);
+        for (size_t i = 0; i < json_array_size(al); i++) {
+            json_t *a = json_array_get(al, i);
+            ck_assert_str_eq(js(a, "id"), inc);
+            ck_assert_int_eq(json_integer_value(json_object_get(a, "revision")), (json_int_t)i + 1);
+            ck_assert_int_eq(json_is_true(json_object_get(a, "resolved")),
+                             i + 1 == json_array_size(al));
+        }
         json_decref(d);
     }
 
@@ -243,11 +227,20 @@ START_TEST(test_incident_by_alert_id_tells_the_story)
     free(out);
     free(err);
 
-    /* the monitoring alert's correlation, by its alert id */
-    json_t *d = timeline_json(&h, mon);
-    ck_assert_msg(has_event(json_object_get(d, "events"), "am-1"), "%s", json_dumps(d, 0));
-    ck_assert_str_eq(js(json_array_get(json_object_get(d, "suspects"), 0), "deploy_id"), "D-1");
-    json_decref(d);
+    /* the monitoring alert's event ids open its firing period, beside the incident */
+    const char *am[] = {"am-1", "am-1r"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *d = timeline_json(&h, am[k]);
+        ck_assert_str_eq(js(d, "subject"), "alert");
+        ck_assert_str_eq(js(d, "title"), "HighLatency");
+        ck_assert_str_eq(js(d, "alert_id"), mon);
+        json_t *ev = json_object_get(d, "events");
+        ck_assert_msg(json_array_size(ev) == 2 && has_event(ev, "am-1") && has_event(ev, "am-1r"),
+                      "%s", json_dumps(ev, 0));
+        ck_assert_int_eq(json_integer_value(json_object_get(d, "time_to_restore_seconds")), 500);
+        ck_assert_str_eq(js(json_array_get(json_object_get(d, "suspects"), 0), "deploy_id"), "D-1");
+        json_decref(d);
+    }
 
     /* an id that is nothing: exit 1, one line naming what it was tried as */
     ck_assert_int_eq(timeline(&h, "ca-0000000000000000", 0, &out, &err), 1);
