@@ -505,6 +505,18 @@ START_TEST(other_alerts_on_service_and_hosts)
     ck_assert_str_eq(jget_str(d, "other_alerts_from"), fmt_time(T0 + 5 * MIN - 120 * MIN));
     ck_assert_str_eq(jget_str(d, "other_alerts_to"), fmt_time(T0 + 30 * MIN));
     json_decref(d);
+    /* a wider window reaches am-h1-old */
+    r.window_ns = 4 * 60 * MIN;
+    d = run_json(&r);
+    oth = json_object_get(d, "other_alerts");
+    ck_assert_int_eq(json_array_size(oth), 3);
+    ck_assert_str_eq(jget_str(json_array_get(oth, 0), "id"), "am-h1-old");
+    json_decref(d);
+    char *s = NULL;
+    r.window_ns = -1;
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &s), LH_EINVAL);
+    free(s);
+    r.window_ns = 2 * 60 * MIN;
     char *text = NULL;
     ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
     ck_assert_msg(strstr(text, "other alerts on hst/prod and its hosts (2)"), "%s", text);

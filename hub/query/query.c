@@ -131,7 +131,7 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
         return LH_EINVAL;
     switch (req->mode) {
     case LH_TIMELINE_INCIDENT:
-        if (!req->incident_id || !*req->incident_id)
+        if (!req->incident_id || !*req->incident_id || req->window_ns < 0)
             return LH_EINVAL;
         break;
     case LH_TIMELINE_DEPLOY:

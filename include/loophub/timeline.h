@@ -8,8 +8,10 @@
  * document then says how many were left out.
  *
  * Three selectors:
- *  - incident: the incident's events (all states, time order), the suspects the correlator
- *    recorded, the alerts sent, linked tickets, and the resolution time;
+ *  - incident: one outcome, opened by an incident id, the id of any of its events, or its
+ *    correlated alert's id: its events (all states, time order), each suspect with its change
+ *    events, details and tickets, the other alerts on the service and its hosts in the window,
+ *    every revision of the correlated alert as published, and the resolution;
  *  - deploy: the change (all events of one deploy_id), its outcomes, linked tickets and the
  *    change's outcome class (pending, healthy, suspect, failed, rolled_back);
  *  - service: every event of one service and environment in a period (from a moment, until
@@ -51,8 +53,9 @@ typedef struct lh_timeline_req {
     int64_t until_ns;       /* service: the period ends at this time, inclusive (ns since the
                              * epoch; 0: now - until_ago_ns) */
     int64_t until_ago_ns;   /* service: the period ends this long before now (default 0: now) */
-    int64_t window_ns;      /* deploy: correlation window deciding "pending" (default 2h; a
-                             * hub's own timeline uses the hub's window instead) */
+    int64_t window_ns;      /* the correlation window (default 2h; a hub's own timeline uses the
+                             * hub's window instead): deploy, deciding "pending"; incident, how
+                             * long before the outcome other alerts are shown from */
     int64_t now_ns;         /* 0: the wall clock */
     int64_t limit;          /* max events shown, the newest; 0: all */
     const char *store_name; /* how the store is named in text ("loophub.db"); NULL: none */
