@@ -289,8 +289,9 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
                             b.len);
     else if (rc == LH_ENOTFOUND)
         rc = lh__http_reply_error(r, MHD_HTTP_NOT_FOUND,
-                                  req.incident_id ? "no such incident, outcome event or correlated alert"
-                                                  : "no such deploy");
+                                  req.incident_id
+                                      ? "no such incident, outcome event or correlated alert"
+                                      : "no such deploy");
     else if (rc == LH_EINVAL)
         rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "incomplete timeline request");
     else
