@@ -19,6 +19,7 @@ int lh_cli_run(int argc, char **argv);
 int lh_cli_send(int argc, char **argv);
 int lh_cli_tail(int argc, char **argv);
 int lh_cli_timeline(int argc, char **argv);
+int lh_cli_quarantine(int argc, char **argv);
 
 /* Prints "loophub <cmd>: <message>" and a newline to stderr. */
 void lh_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -92,6 +92,8 @@ lh_cli_run(int argc, char **argv)
     o.window_ns = c.window_ns;
     o.group_window_ns = c.group_window_ns;
     o.max_suspects = c.max_suspects > 1000 ? 1001 : (int)c.max_suspects;
+    o.quarantine_max_rows = c.quarantine_max_rows;
+    o.quarantine_max_bytes = c.quarantine_max_bytes;
     o.alert_min_severity = (lh_severity_t)c.alert_min_severity;
     o.alerts_format = (lh_alerts_format_t)c.alerts_format;
     o.batch_max = (int)c.batch_max;

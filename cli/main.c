@@ -15,6 +15,7 @@ static const struct {
     {"send", lh_cli_send, "publish events from a pipeline script"},
     {"tail", lh_cli_tail, "subscribe to correlated alerts"},
     {"timeline", lh_cli_timeline, "postmortem view of an incident, a deploy or a service"},
+    {"quarantine", lh_cli_quarantine, "list the messages the hub rejected, and why"},
 };
 
 static void

@@ -32,6 +32,8 @@ static const lh_conf_opt_t core_opts[] = {
     {"batch-max", "hub", "batch_max", LH_CONF_INT, OFF(batch_max), "4000", "N", "events per transaction at most"},
     {"batch-ms", "hub", "batch_ms", LH_CONF_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},
     {"log-level", "hub", "log_level", LH_CONF_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn, error"},
+    {"quarantine-max-rows", "limits", "quarantine_max_rows", LH_CONF_INT, OFF(quarantine_max_rows), "100000", "N", "rejected messages kept at most (oldest evicted first)"},
+    {"quarantine-max-bytes", "limits", "quarantine_max_bytes", LH_CONF_SIZE, OFF(quarantine_max_bytes), "268435456", "BYTES", "payload bytes the quarantine keeps at most"},
     {"max-payload", "limits", "max_payload", LH_CONF_SIZE, OFF(max_payload), "1048576", "BYTES", "largest message or request body"},
     {"max-field", "limits", "max_field", LH_CONF_SIZE, OFF(max_field), "4096", "BYTES", "largest string field"},
     {"max-clock-skew", "limits", "max_clock_skew", LH_CONF_DUR, OFF(max_future_ns), "1h", "DUR", "how far ahead of the hub's clock an event may be"},

@@ -69,6 +69,8 @@ lh_hub_opts_default(lh_hub_opts_t *o)
     o->alert_min_severity = co.alert_min_severity;
     o->group_window_ns = co.group_window_ns;
     o->max_suspects = co.max_suspects;
+    o->quarantine_max_rows = so.quarantine_max_rows;
+    o->quarantine_max_bytes = so.quarantine_max_bytes;
     lh_codec_opts_default(&o->codec);
     lh_limits_default(&o->limits);
     o->codec.limits = NULL;
@@ -85,6 +87,8 @@ map_opts(lh_hub_t *hub)
     hub->store_o.synchronous_full = hub->o.synchronous_full;
     hub->store_o.page_size = hub->o.page_size;
     hub->store_o.wal_checkpoint_bytes = hub->o.wal_checkpoint_bytes;
+    hub->store_o.quarantine_max_rows = hub->o.quarantine_max_rows;
+    hub->store_o.quarantine_max_bytes = hub->o.quarantine_max_bytes;
     lh_correlator_opts_default(&hub->corr_o);
     hub->corr_o.window_ns = hub->o.window_ns;
     hub->corr_o.alert_min_severity = hub->o.alert_min_severity;
@@ -410,6 +414,8 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
     if (lh_store_stats(hub->st, &s) == 0) {
         lh__metrics_set(reg, LH_M_STORE_EVENTS, 0, s.events);
         lh__metrics_set(reg, LH_M_STORE_QUARANTINED, 0, s.quarantined);
+        lh__metrics_set(reg, LH_M_STORE_QUARANTINE_BYTES, 0, s.quarantine_bytes);
+        lh__metrics_set(reg, LH_M_QUARANTINE_EVICTED_TOTAL, 0, s.quarantine_evicted);
     }
     lh_store_wal_stats_t w;
     lh__store_wal_stats(hub->st, &w);

@@ -96,6 +96,11 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_STORE_EVENTS] = {GAUGE("loophub_store_events", "Events in the store.")},
     [LH_M_STORE_QUARANTINED] = {GAUGE("loophub_store_quarantined",
                                       "Rejected messages in the quarantine table.")},
+    [LH_M_STORE_QUARANTINE_BYTES] = {GAUGE("loophub_store_quarantine_bytes",
+                                           "Payload bytes kept in the quarantine table.")},
+    [LH_M_QUARANTINE_EVICTED_TOTAL] = {COUNTER("loophub_quarantine_evicted_total",
+                                               "Quarantined rows deleted, oldest first, to keep "
+                                               "the quarantine within its row and byte bounds.")},
     [LH_M_OUTBOX_PENDING] = {GAUGE(
         "loophub_outbox_pending",
         "Alerts in the outbox not yet delivered, for the sink furthest behind.")},

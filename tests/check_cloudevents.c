@@ -567,6 +567,11 @@ START_TEST(binary_bad)
     binary_expect(kv, 5, bin_data, 0, NULL);
     kv[4] = (lh_kv_t){"actor", "\xff\xfe", 2};
     binary_expect(kv, 5, bin_data, LH_EDECODE, "UTF-8");
+    /* a NUL inside a header value: rejected, not read as "b" (the id would collide) */
+    kv[4] = (lh_kv_t){"actor", "alice", 5};
+    kv[1] = (lh_kv_t){"id", "b\0-1", 4};
+    binary_expect(kv, 5, bin_data, LH_EDECODE, "attribute 'id' contains a NUL byte");
+    kv[1] = (lh_kv_t){names[1], vals[1], strlen(vals[1])};
     kv[1] = (lh_kv_t){"type", "dev.cdevents.pipelinerun.started.0.2.0", 38};
     kv[3] = (lh_kv_t){"id", "b-1", 3};
     binary_expect(kv, 4, bin_data, LH_EUNKNOWN_KIND, "dev.cdevents.pipelinerun.started.0.2.0");

@@ -1064,6 +1064,84 @@ START_TEST(invalid_utf8_and_nul)
 }
 END_TEST
 
+/* Puts a NUL in place of the first "@" of the encoded event: the protobuf string keeps its
+ * length, so only a decoder that reads lengths can tell "evt\0first" from "evt\0second". */
+static void
+expect_pb_nul(lh_event_t *ev, const char *needle)
+{
+    lh_buf_t b = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_pb_encode(ev, &b), 0);
+    unsigned char *at = memchr(b.data, '@', b.len);
+    ck_assert_ptr_nonnull(at);
+    *at = '\0';
+    lh_event_t *out = NULL;
+    char why[200] = "";
+    ck_assert_int_eq(lh_codec_pb_decode(b.data, b.len, &out, why, sizeof(why)), LH_EDECODE);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(why, needle), "'%s' not in '%s'", needle, why);
+    /* and through the auto-detecting entry point, as every transport decodes */
+    expect_reject(b.data, b.len, LH_EDECODE, needle);
+    lh_buf_free(&b);
+    lh_event_destroy(&ev);
+}
+
+/* Before: protobuf strings were read up to their first NUL, so ids "evt\0first" and
+ * "evt\0second" were stored as "evt" and the second answered duplicate; service, hosts and labels
+ * were cut the same way. Now a NUL in any string is a rejection naming the field. */
+START_TEST(protobuf_nul_in_string)
+{
+    lh_event_t *ev = full_event(LH_KIND_DEPLOY);
+    set(ev, &ev->id, "evt@first");
+    expect_pb_nul(ev, "field 'id' contains a NUL byte");
+    ev = full_event(LH_KIND_DEPLOY);
+    set(ev, &ev->service, "api@x");
+    expect_pb_nul(ev, "field 'service' contains a NUL byte");
+    ev = full_event(LH_KIND_DEPLOY);
+    ck_assert_int_eq(lh_event_add_host(ev, "web@3", 5), 0);
+    expect_pb_nul(ev, "field 'hosts' contains a NUL byte");
+    ev = full_event(LH_KIND_DEPLOY);
+    ck_assert_int_eq(lh_event_add_label(ev, "ci", 2, "run@1", 5), 0);
+    expect_pb_nul(ev, "field 'labels.value' contains a NUL byte");
+    ev = full_event(LH_KIND_DEPLOY);
+    set(ev, &ev->deploy.deploy_id, "D@1");
+    expect_pb_nul(ev, "field 'deploy.deploy_id' contains a NUL byte");
+    ev = full_event(LH_KIND_TICKET);
+    ck_assert_int_eq(lh_event_add_link(ev, "INC@2", 5), 0);
+    expect_pb_nul(ev, "field 'ticket.links' contains a NUL byte");
+    /* the rest of the schema still decodes: every kind round-trips (round_trip_pb) */
+}
+END_TEST
+
+/* The JSON codecs (loophub JSON above in utf8_nul, CloudEvents structured, Alertmanager) read
+ * through jansson, which refuses \u0000 in a string: each says so rather than cutting a value. */
+START_TEST(json_codecs_nul_in_string)
+{
+    static const struct {
+        lh_format_t fmt;
+        const char *text;
+    } cases[] = {
+        {LH_FMT_CLOUDEVENTS,
+         "{\"specversion\":\"1.0\",\"id\":\"evt\\u0000first\",\"source\":\"/ci\","
+         "\"type\":\"dev.cdevents.service.deployed.0.3.0\",\"data\":{\"subject\":{\"id\":\"api\","
+         "\"content\":{\"environment\":{\"id\":\"prod\"}}}}}"},
+        {LH_FMT_ALERTMANAGER,
+         "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\","
+         "\"labels\":{\"alertname\":\"Hi\\u0000gh\",\"service\":\"api\"},"
+         "\"startsAt\":\"2026-11-26T10:00:00Z\",\"fingerprint\":\"c0ffee\"}]}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lh_event_t *ev = NULL;
+        char why[200] = "";
+        int rc = lh_codec_decode_one(cases[i].text, strlen(cases[i].text), cases[i].fmt, NULL, &ev,
+                                     why, sizeof(why));
+        ck_assert_msg(rc == LH_EDECODE, "case %zu: %s (%s)", i, lh_err_name(rc), why);
+        ck_assert_ptr_null(ev);
+        ck_assert_msg(strstr(why, "NUL") || strstr(why, "\\u0000") || strstr(why, "invalid JSON"),
+                      "case %zu: %s", i, why);
+    }
+}
+END_TEST
+
 START_TEST(deep_nesting)
 {
     size_t n = 10000;
@@ -1173,6 +1251,8 @@ codec_suite(void)
         {"kind_body", kind_and_body_rules, 0, 1},
         {"batch", batch_with_bad_element, 0, 1},
         {"utf8_nul", invalid_utf8_and_nul, 0, 1},
+        {"protobuf_nul_in_string", protobuf_nul_in_string, 0, 1},
+        {"json_codecs_nul_in_string", json_codecs_nul_in_string, 0, 1},
         {"deep_nesting", deep_nesting, 0, 1},
         {"oversized", oversized_payload, 0, 1},
         {"detection", protobuf_that_looks_like_json, 0, 1},

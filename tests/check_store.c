@@ -1215,6 +1215,60 @@ START_TEST(test_migrate_v2_store)
 }
 END_TEST
 
+/* The quarantine keeps its bounds: past max rows or bytes the oldest rows go, counted; a
+ * rolled-back insert does not skew what the store believes is there. (Before: a million bad
+ * messages were a million rows, every byte kept.) */
+START_TEST(test_quarantine_bounded)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.quarantine_max_rows = 3;
+    o.quarantine_max_bytes = 100;
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
+    char reason[32], payload[40];
+    memset(payload, 'p', sizeof(payload));
+    for (int i = 1; i <= 5; i++) {
+        snprintf(reason, sizeof(reason), "bad %d", i);
+        ck_assert_int_eq(lh_store_quarantine(st, "zmq-pull", reason, NULL, payload, 10), 0);
+    }
+    lh_store_stats_t s;
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    ck_assert_int_eq(s.quarantined, 3);
+    ck_assert_int_eq(s.quarantine_bytes, 30);
+    ck_assert_int_eq(s.quarantine_evicted, 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM quarantine WHERE reason IN"
+                                 " ('bad 3', 'bad 4', 'bad 5')"),
+                     3);
+    /* bytes: two 40-byte payloads fit in 100, a third evicts down to the bound */
+    for (int i = 6; i <= 8; i++) {
+        snprintf(reason, sizeof(reason), "big %d", i);
+        ck_assert_int_eq(lh_store_quarantine(st, "http", reason, NULL, payload, 40), 0);
+    }
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    ck_assert_int_le(s.quarantine_bytes, 100);
+    ck_assert_int_eq(sql_int(st, "SELECT coalesce(sum(length(payload)), 0) FROM quarantine"),
+                     s.quarantine_bytes);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM quarantine WHERE reason = 'big 8'"), 1);
+    /* a rolled-back insert and eviction: the store measures again */
+    int64_t before = sql_int(st, "SELECT count(*) FROM quarantine");
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(lh_store_quarantine(st, "http", "rolled back", NULL, payload, 40), 0);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    ck_assert_int_eq(s.quarantined, before);
+    ck_assert_int_eq(sql_int(st, "SELECT coalesce(sum(length(payload)), 0) FROM quarantine"),
+                     s.quarantine_bytes);
+    lh_store_close(&st);
+    /* reopened with the default bounds: what is there stays */
+    st = open_rw();
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    ck_assert_int_eq(s.quarantined, before);
+    ck_assert_int_eq(s.quarantine_evicted, 0);
+    lh_store_close(&st);
+}
+END_TEST
+
 START_TEST(test_quarantine)
 {
     lh_store_t *st = open_rw();
@@ -1649,6 +1703,7 @@ store_suite(void)
         {"outbox_plans", test_outbox_plans, 10, 0},
         {"migrate_v2_store", test_migrate_v2_store, 10, 0},
         {"quarantine", test_quarantine, 10, 0},
+        {"quarantine_bounded", test_quarantine_bounded, 10, 0},
         {"disk_full", test_disk_full, 20, 0},
         {"kill9_mid_ingest", test_kill9_mid_ingest, 30, 0},
         {"wal_bounded", test_wal_bounded, 60, 0},

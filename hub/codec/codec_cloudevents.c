@@ -832,6 +832,14 @@ lh_codec_decode_ce_binary(const lh_kv_t *attrs, size_t n_attrs, const void *data
         }
         if (strcmp(name, "data") == 0 || strcmp(name, "data_base64") == 0)
             continue;
+        if (memchr(a->value, 0, a->value_len)) {
+            /* a header value carries its length; the attribute read back would stop at the NUL */
+            json_decref(obj);
+            char why[128];
+            snprintf(why, sizeof(why), "attribute '%s' contains a NUL byte", name);
+            sink(NULL, LH_EDECODE, NULL, why, arg);
+            return 1;
+        }
         json_t *v = json_stringn(a->value, a->value_len);
         if (!v) {
             json_decref(obj);

@@ -178,6 +178,78 @@ pb_to_event(const Loophub__V1__Event *m, lh_event_t *ev, char *why, size_t whyle
     return 0;
 }
 
+/* ---- strings with a NUL inside ------------------------------------------------------------ */
+
+/* Reads a varint at *p (before end); 0, or -1 when it is cut off or longer than 10 bytes. */
+static int
+wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Protobuf strings carry their length, but protobuf-c hands them over NUL-terminated: a string
+ * with a NUL inside would be cut at it, and "evt\0first" and "evt\0second" would be one id. This
+ * walks the wire format with the message's descriptor and names the first string field that holds
+ * a NUL (path: "labels.value", "deploy.deploy_id"). Returns 1 (path filled), 0 when there is none,
+ * or 0 on malformed input, which unpack then refuses with its own reason. */
+static int
+wire_nul(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor *d, int depth, char *path,
+         size_t pathlen)
+{
+    const uint8_t *end = p + len;
+    while (p < end) {
+        uint64_t tag, n;
+        if (wire_varint(&p, end, &tag) < 0)
+            return 0;
+        switch (tag & 7) {
+        case 0:
+            if (wire_varint(&p, end, &n) < 0)
+                return 0;
+            continue;
+        case 1:
+            if ((size_t)(end - p) < 8)
+                return 0;
+            p += 8;
+            continue;
+        case 5:
+            if ((size_t)(end - p) < 4)
+                return 0;
+            p += 4;
+            continue;
+        case 2:
+            break;
+        default:
+            return 0; /* groups are not in this schema */
+        }
+        if (wire_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
+            return 0;
+        const ProtobufCFieldDescriptor *f =
+            tag >> 3 <= UINT32_MAX
+                ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
+                : NULL;
+        if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, (size_t)n)) {
+            snprintf(path, pathlen, "%s", f->name);
+            return 1;
+        }
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 8) {
+            char inner[128];
+            if (wire_nul(p, (size_t)n, f->descriptor, depth + 1, inner, sizeof(inner))) {
+                snprintf(path, pathlen, "%s.%s", f->name, inner);
+                return 1;
+            }
+        }
+        p += n;
+    }
+    return 0;
+}
+
 int
 lh_codec_pb_decode(const void *buf, size_t len, lh_event_t **out, char *why, size_t whylen)
 {
@@ -186,6 +258,9 @@ lh_codec_pb_decode(const void *buf, size_t len, lh_event_t **out, char *why, siz
     ProtobufCAllocator alloc = {bump_alloc, bump_free, &b};
 
     *out = NULL;
+    char path[160];
+    if (buf && wire_nul(buf, len, &loophub__v1__event__descriptor, 0, path, sizeof(path)))
+        LH__FAIL(LH_EDECODE, "field '%s' contains a NUL byte", path);
     Loophub__V1__Event *m = loophub__v1__event__unpack(&alloc, len, buf);
     if (!m)
         LH__FAIL(LH_EDECODE, "malformed protobuf (not a loophub.v1.Event of %zu bytes)", len);
@@ -623,6 +698,13 @@ lh_codec_alert_pb_decode(const void *buf, size_t len, lh_correlated_t **out)
     ProtobufCAllocator alloc = {bump_alloc, bump_free, &b};
 
     *out = NULL;
+    char path[160];
+    if (buf &&
+        wire_nul(buf, len, &loophub__v1__correlated_alert__descriptor, 0, path, sizeof(path))) {
+        lh_log_ratelimited("codec.alert.pb", LH_LOG_DEBUG, "codec",
+                           "correlated alert: field '%s' contains a NUL byte", path);
+        return LH_EDECODE;
+    }
     Loophub__V1__CorrelatedAlert *m = loophub__v1__correlated_alert__unpack(&alloc, len, buf);
     if (!m)
         return LH_EDECODE;

@@ -31,6 +31,8 @@ typedef struct lh_run_conf {
     int64_t window_ns;
     int64_t group_window_ns;
     int64_t max_suspects;
+    int64_t quarantine_max_rows;
+    int64_t quarantine_max_bytes;
     int alert_min_severity; /* lh_severity_t */
     int alerts_format;      /* lh_alerts_format_t */
     int64_t batch_max;

@@ -44,10 +44,12 @@ typedef enum {
     LH_M_WAL_CHECKPOINTS_TOTAL,      /* loophub_wal_checkpoints_total{mode}: set at scrape time */
     LH_M_WAL_WRITER_WAITS_TOTAL,     /* loophub_wal_writer_waits_total{reason}: set at scrape */
     /* gauges (set at scrape time, except the start time) */
-    LH_M_STORE_EVENTS,      /* loophub_store_events */
-    LH_M_STORE_QUARANTINED, /* loophub_store_quarantined */
-    LH_M_OUTBOX_PENDING,    /* loophub_outbox_pending */
-    LH_M_START_TIME,        /* loophub_start_time_seconds */
+    LH_M_STORE_EVENTS,             /* loophub_store_events */
+    LH_M_STORE_QUARANTINED,        /* loophub_store_quarantined */
+    LH_M_STORE_QUARANTINE_BYTES,   /* loophub_store_quarantine_bytes */
+    LH_M_QUARANTINE_EVICTED_TOTAL, /* loophub_quarantine_evicted_total */
+    LH_M_OUTBOX_PENDING,           /* loophub_outbox_pending */
+    LH_M_START_TIME,               /* loophub_start_time_seconds */
     /* histograms */
     LH_M_BATCH_EVENTS,   /* loophub_batch_events: events per committed batch */
     LH_M_COMMIT_SECONDS, /* loophub_commit_seconds: one batch transaction (observed in ns) */

@@ -39,6 +39,10 @@ typedef struct lh_store_opts {
     /* WAL size in bytes past which the store's background thread checkpoints it (default 64 MiB);
      * writers wait for that checkpoint only when the WAL reaches 4 times this size */
     int64_t wal_checkpoint_bytes;
+    /* the quarantine keeps at most this many rows and payload bytes (default 100,000 and
+     * 256 MiB); past either, its oldest rows are deleted (counted: quarantine_evicted) */
+    int64_t quarantine_max_rows;
+    int64_t quarantine_max_bytes;
 } lh_store_opts_t;
 
 void lh_store_opts_default(lh_store_opts_t *o);
@@ -72,7 +76,9 @@ int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, 
 typedef int (*lh_store_blob_fn)(const void *pb, size_t len, void *arg);
 int lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg);
 
-/* Keeps rejected input for inspection. event_id may be NULL. Returns 0 or LH_ESTORE. */
+/* Keeps rejected input for inspection (a caller passes a sample of a large payload, not all of
+ * it). event_id may be NULL. The quarantine stays within its bounds (lh_store_opts_t): the oldest
+ * rows go first. Returns 0 or LH_ESTORE. */
 int lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason,
                         const char *event_id, const void *payload, size_t len);
 
@@ -81,8 +87,9 @@ int lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason,
  * number) or LH_EDUPLICATE when that revision of that alert id exists already (*seq is its),
  * or LH_ESTORE. */
 int lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, int kind,
-                          const char *service, const char *environment, int64_t outcome_seq, int late,
-                          int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq);
+                          const char *service, const char *environment, int64_t outcome_seq,
+                          int late, int64_t created_ns, const void *pb, size_t pb_len,
+                          int64_t *seq);
 
 /* Sinks. An outbox alert is delivered to each sink on its own, and each sink has its own done
  * marks, keyed by its name (table `sinks`, schema version 3). A sink is a row: a new one needs no
@@ -119,6 +126,8 @@ int lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq);
 typedef struct lh_store_stats {
     int64_t events;
     int64_t quarantined;
+    int64_t quarantine_bytes;   /* payload bytes in the quarantine */
+    int64_t quarantine_evicted; /* rows deleted to keep the quarantine in its bounds (this run) */
     int64_t alerts;
     int64_t correlations;
 } lh_store_stats_t;

@@ -129,6 +129,8 @@ lh_store_opts_default(lh_store_opts_t *o)
     o->cache_kb = DEFAULT_CACHE_KB;
     o->page_size = DEFAULT_PAGE_SIZE;
     o->wal_checkpoint_bytes = DEFAULT_WAL_CHECKPOINT_BYTES;
+    o->quarantine_max_rows = 100000;
+    o->quarantine_max_bytes = 256LL << 20;
 }
 
 int
@@ -274,6 +276,8 @@ lh_store_open(const char *path, const lh_store_opts_t *opts, lh_store_t **out)
     }
     st->lock_fd = -1;
     st->readonly = o.readonly;
+    st->q_max_rows = o.quarantine_max_rows > 0 ? o.quarantine_max_rows : 100000;
+    st->q_max_bytes = o.quarantine_max_bytes > 0 ? o.quarantine_max_bytes : 256LL << 20;
     int err = o.readonly ? 0 : lh__store_lock_take(st);
     if (!err)
         err = open_db(st, &o);
@@ -623,6 +627,56 @@ lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg)
 
 /* ---- quarantine ------------------------------------------------------------------------------ */
 
+/* Reads the quarantine's size unless it is known and no discard happened since. */
+static int
+quarantine_size(lh_store_t *st)
+{
+    if (st->q_known && st->q_discards == st->discards)
+        return 0;
+    sqlite3_stmt *s = st->stmt[S_QUAR_SIZE];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        st->q_rows = sqlite3_column_int64(s, 0);
+        st->q_bytes = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return lh__store_sql_fail(st, rc, "measuring the quarantine");
+    st->q_known = 1;
+    st->q_discards = st->discards;
+    return 0;
+}
+
+/* Deletes the oldest rows until the quarantine is within its bounds. */
+static int
+quarantine_evict(lh_store_t *st)
+{
+    while (st->q_rows > st->q_max_rows || st->q_bytes > st->q_max_bytes) {
+        sqlite3_stmt *s = st->stmt[S_QUAR_OLDEST];
+        int rc = sqlite3_step(s);
+        int64_t seq = 0, bytes = 0;
+        if (rc == SQLITE_ROW) {
+            seq = sqlite3_column_int64(s, 0);
+            bytes = sqlite3_column_int64(s, 1);
+        }
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE) { /* counted more than there is: start over from the table */
+            st->q_known = 0;
+            return quarantine_size(st);
+        }
+        if (rc != SQLITE_ROW)
+            return lh__store_sql_fail(st, rc, "finding the oldest quarantined row");
+        s = st->stmt[S_QUAR_DELETE];
+        sqlite3_bind_int64(s, 1, seq);
+        if ((rc = lh__store_step_done(st, S_QUAR_DELETE, "evicting a quarantined row")))
+            return rc;
+        st->q_rows--;
+        st->q_bytes -= bytes;
+        st->q_evicted++;
+    }
+    return 0;
+}
+
 int
 lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason, const char *event_id,
                     const void *payload, size_t len)
@@ -632,7 +686,7 @@ lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason, cons
         return LH_EINVAL;
     }
     int rc = lh__store_writable(st);
-    if (rc)
+    if (rc || (rc = quarantine_size(st)))
         return rc;
     sqlite3_stmt *s = st->stmt[S_INS_QUAR];
     sqlite3_bind_int64(s, 1, lh_now_ns());
@@ -640,7 +694,11 @@ lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason, cons
     bind_text(s, 3, reason);
     bind_text(s, 4, event_id);
     bind_blob(s, 5, payload, len, 0);
-    return lh__store_step_done(st, S_INS_QUAR, "quarantining input");
+    if ((rc = lh__store_step_done(st, S_INS_QUAR, "quarantining input")))
+        return rc;
+    st->q_rows++;
+    st->q_bytes += (int64_t)len;
+    return quarantine_evict(st);
 }
 
 /* ---- stats ---------------------------------------------------------------------------------- */
@@ -666,8 +724,13 @@ lh_store_stats(lh_store_t *st, lh_store_stats_t *out)
         rc = count(st, S_COUNT_EVENTS, &out->events);
     else
         out->events = (int64_t)st->dd.count;
-    if (!rc)
+    if (st->readonly)
         rc = count(st, S_COUNT_QUAR, &out->quarantined);
+    else if ((rc = quarantine_size(st)) == 0) {
+        out->quarantined = st->q_rows;
+        out->quarantine_bytes = st->q_bytes;
+    }
+    out->quarantine_evicted = st->q_evicted;
     if (!rc)
         rc = count(st, S_COUNT_ALERTS, &out->alerts);
     if (!rc)

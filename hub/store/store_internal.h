@@ -56,6 +56,11 @@ struct lh_store {
     int in_txn;
     int txn_failed;
     uint64_t discards; /* transactions whose writes were discarded (lh__store_discards) */
+    /* the quarantine's size, known as of q_discards (reread when a discard made it stale) */
+    int64_t q_max_rows, q_max_bytes;
+    int64_t q_rows, q_bytes, q_evicted;
+    uint64_t q_discards;
+    int q_known;
     int64_t busy_t0;   /* when the running statement first found the database locked */
     sqlite3_stmt *stmt[S_COUNT];
     dedupe_t dd;

@@ -268,6 +268,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
     X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
                  " created, payload, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")       \
+    X(QUAR_SIZE, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM quarantine")            \
+    X(QUAR_OLDEST, "SELECT seq, coalesce(length(payload), 0) FROM quarantine ORDER BY seq LIMIT 1") \
+    X(QUAR_DELETE, "DELETE FROM quarantine WHERE seq = ?1")                                        \
     X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1 AND revision = ?2")                     \
     /* sinks and their done marks (schema version 3) */                                          \
     X(SINK_ID, "SELECT id FROM sinks WHERE name = ?1")                                             \

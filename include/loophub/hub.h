@@ -47,6 +47,8 @@ typedef struct lh_hub_opts {
                                        * alert (default 10m; 0: never join) */
     int max_suspects;                 /* suspects an alert lists; the others are counted
                                        * (default 10, 1..1000) */
+    int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */
+    int64_t quarantine_max_bytes;     /* (defaults 100,000 rows, 256 MiB) */
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);

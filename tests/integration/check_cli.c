@@ -1,6 +1,6 @@
 /*
- * check_cli.c - the `loophub send` and `loophub tail` commands as a user runs them: the real
- * binary, real loopback sockets, a real hub (`loophub run`) where one is needed.
+ * check_cli.c - the `loophub send`, `tail` and `quarantine` commands as a user runs them: the
+ * real binary, real loopback sockets, a real hub (`loophub run`) where one is needed.
  */
 #include <check.h>
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ithub.h"
 #include "testutil.h"
 
 static char *dir;
@@ -190,6 +191,98 @@ START_TEST(test_tail_filter_no_false_gap)
 }
 END_TEST
 
+/* Runs `loophub quarantine --db <hub's store> args...`; returns the exit status. */
+static int
+quarantine(lh_it_hub_t *h, const char *const *args, char **out, char **err)
+{
+    const char *argv[24] = {lh_test_loophub_bin(), "quarantine", "--db", h->db};
+    int n = 4;
+    for (int i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return lh_test_run(argv, NULL, out, err, 20000);
+}
+
+/* What the hub refused is listed with its reason and origin, newest first, filtered by reason,
+ * origin and time, capped with a count of the rest; bad options are usage errors. */
+START_TEST(test_quarantine_lists_rejections)
+{
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 0, NULL);
+    char *file = path_in("bad.jsonl");
+    const char *text =
+        "{\"id\":\"d-1\",\"kind\":\"deploy\",\"time\":\"2026-11-26T10:00:00Z\","
+        "\"deploy\":{\"deploy_id\":\"D-1\",\"status\":\"succeeded\"}}\n"
+        "{\"id\":\"a-1\",\"kind\":\"alert\",\"time\":\"2026-11-26T10:00:00Z\","
+        "\"service\":\"api\",\"alert\":{\"state\":\"firing\"}}\n"
+        "{\"id\":\"ok-1\",\"kind\":\"ticket\",\"time\":\"2026-11-26T10:00:00Z\","
+        "\"ticket\":{\"ticket_id\":\"CHG-1\",\"type\":\"change\",\"state\":\"created\"}}\n";
+    ck_assert_int_eq(lh_test_write_file(file, text, strlen(text)), 0);
+    const char *send[] = {lh_test_loophub_bin(), "send", "--json", file, "--to", h.router,
+                          "--reliable",          "-q",   NULL};
+    char *out = NULL, *err = NULL;
+    int rc = lh_test_run(send, NULL, &out, &err, 20000);
+    ck_assert_msg(rc == 1, "two of three rejected: exit %d %s %s", rc, out, err);
+    free(out);
+    free(err);
+
+    const char *all[] = {NULL};
+    ck_assert_int_eq(quarantine(&h, all, &out, &err), 0);
+    ck_assert_msg(strstr(out, ": 2 rejected messages") != NULL, "%s", out);
+    char *d = strstr(out, "event d-1: missing field 'service'"), *a = strstr(out, "event a-1: ");
+    ck_assert_msg(d && a && a < d, "newest first, with id and reason: %s", out);
+    ck_assert_msg(strstr(out, "zmq-router") != NULL, "origin: %s", out);
+    free(out);
+    free(err);
+
+    const char *by_reason[] = {"--reason", "a deploy needs one", "--format", "json", NULL};
+    ck_assert_int_eq(quarantine(&h, by_reason, &out, &err), 0);
+    ck_assert_msg(strstr(out, "\"total\":1") && strstr(out, "\"event_id\":\"d-1\"") &&
+                      !strstr(out, "\"a-1\""),
+                  "%s", out);
+    free(out);
+    free(err);
+
+    const char *by_origin[] = {"--origin", "http", NULL};
+    ck_assert_int_eq(quarantine(&h, by_origin, &out, &err), 0);
+    ck_assert_msg(strstr(out, ": 0 rejected messages") != NULL, "%s", out);
+    free(out);
+    free(err);
+
+    const char *future[] = {"--since", "2099-01-01T00:00:00Z", NULL};
+    ck_assert_int_eq(quarantine(&h, future, &out, &err), 0);
+    ck_assert_msg(strstr(out, ": 0 rejected messages") != NULL, "%s", out);
+    free(out);
+    free(err);
+
+    const char *recent[] = {"--since", "1h", "--limit", "1", "--payload", NULL};
+    ck_assert_int_eq(quarantine(&h, recent, &out, &err), 0);
+    ck_assert_msg(strstr(out, "(1 older not shown") && strstr(out, "a-1") && !strstr(out, "d-1\""),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "    {\"id\":\"a-1\"") != NULL, "the sample: %s", out);
+    free(out);
+    free(err);
+
+    const char *bad_since[] = {"--since", "yesterday", NULL};
+    ck_assert_int_eq(quarantine(&h, bad_since, &out, &err), 2);
+    ck_assert_msg(strstr(err, "bad --since 'yesterday'") != NULL, "%s", err);
+    free(out);
+    free(err);
+    const char *bad_limit[] = {"--limit", "0", NULL};
+    ck_assert_int_eq(quarantine(&h, bad_limit, &out, &err), 2);
+    free(out);
+    free(err);
+    const char *no_store[] = {lh_test_loophub_bin(), "quarantine", "--db", "/nonexistent/x.db",
+                              NULL};
+    ck_assert_int_eq(lh_test_run(no_store, NULL, &out, &err, 20000), 1);
+    ck_assert_msg(strstr(err, "no store at /nonexistent/x.db") != NULL, "%s", err);
+    free(out);
+    free(err);
+    free(file);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -199,6 +292,7 @@ cli_suite(void)
         {"fire_and_forget_without_hub", test_fire_and_forget_without_hub, 30, 0},
         {"tail_filter_no_false_gap", test_tail_filter_no_false_gap, 90, 0},
         {"json_lines_not_json", test_json_lines_not_json, 30, 0},
+        {"quarantine_lists_rejections", test_quarantine_lists_rejections, 60, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, setup, teardown);
     return s;
