@@ -22,28 +22,40 @@
 #define CMD "timeline"
 
 static const char usage_text[] =
-    "Usage: loophub timeline (--incident ID | --deploy ID | --service S --env E [--since DUR])\n"
+    "Usage: loophub timeline (--incident ID | --deploy ID |\n"
+    "                         --service S --env E [--since WHEN] [--until WHEN])\n"
     "                        [--db PATH] [--format text|json] [--limit N] [--window DUR]\n"
     "\n"
     "The postmortem view of what the hub stored and concluded.\n"
     "\n"
     "Selectors (exactly one):\n"
-    "  --incident ID     the incident's events, the suspect deploys the hub named (ranked,\n"
-    "                    with reasons and the version to roll back to), the alerts sent,\n"
-    "                    linked tickets and the time to resolution\n"
-    "  --deploy ID       the change (all events of that deploy id), what followed it, linked\n"
-    "                    tickets, and its outcome class: pending, healthy, suspect, failed,\n"
-    "                    rolled_back\n"
+    "  --incident ID     the whole story of an outcome: ID is an incident id, the id of any\n"
+    "                    of its events, a correlated alert id (ca-..., as `loophub tail`\n"
+    "                    shows) or a monitoring alert's event id for the correlation it\n"
+    "                    raised. Its events; each suspect deploy the hub named (ranked, with\n"
+    "                    reasons, the version to roll back to, its change events, hosts,\n"
+    "                    commit, commit time, actor, artifact, labels and linked tickets with\n"
+    "                    their approval state); the other alerts on the service and its hosts\n"
+    "                    in the window; every revision of the correlated alert as published;\n"
+    "                    the resolution and the time to restore\n"
+    "  --deploy ID       the change (all events of that deploy id, its hosts, commit, commit\n"
+    "                    time, artifact and labels), what followed it, linked tickets, and its\n"
+    "                    outcome class: pending, healthy, suspect, failed, rolled_back\n"
     "  --service S --env E\n"
     "                    every event of that service and environment in the period, with the\n"
     "                    correlated alerts\n"
     "\n"
     "Options:\n"
-    "  --since DUR       period for --service, back from now (default 24h; 90s, 30m, 2h, 7d)\n"
-    "  --window DUR      correlation window deciding whether a change is pending (default 2h)\n"
+    "  --since WHEN      start of the period for --service: a duration back from now (90s,\n"
+    "                    30m, 2h, 7d; default 24h) or an RFC 3339 time (2026-11-30T10:00:00Z)\n"
+    "  --until WHEN      end of the period for --service, the same forms (default: now)\n"
+    "  --window DUR      the correlation window (default 2h): whether a change is still\n"
+    "                    pending (--deploy); how long before an outcome other alerts are\n"
+    "                    shown from (--incident)\n"
     "  --db PATH         the store (default loophub.db); opened read-only\n"
     "  --format FMT      text (default) or json (one JSON document)\n"
-    "  --limit N         show at most N events; the output says how many more there are\n"
+    "  --limit N         show the newest N events; the output says how many older ones it\n"
+    "                    left out\n"
     "  -h, --help        show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error (no store, unknown id), 2 bad usage.\n";
@@ -69,6 +81,7 @@ lh_cli_timeline(int argc, char **argv)
         O_SERVICE,
         O_ENV,
         O_SINCE,
+        O_UNTIL,
         O_WINDOW,
         O_DB,
         O_FORMAT,
@@ -81,6 +94,7 @@ lh_cli_timeline(int argc, char **argv)
         {"env", required_argument, NULL, O_ENV},
         {"environment", required_argument, NULL, O_ENV},
         {"since", required_argument, NULL, O_SINCE},
+        {"until", required_argument, NULL, O_UNTIL},
         {"window", required_argument, NULL, O_WINDOW},
         {"db", required_argument, NULL, O_DB},
         {"format", required_argument, NULL, O_FORMAT},
@@ -90,7 +104,7 @@ lh_cli_timeline(int argc, char **argv)
     };
     lh_timeline_req_t req;
     lh_timeline_req_default(&req);
-    const char *db = "loophub.db", *since = NULL;
+    const char *db = "loophub.db", *since = NULL, *until = NULL;
     lh_query_format_t fmt = LH_QUERY_TEXT;
     int selectors = 0;
 
@@ -120,9 +134,19 @@ lh_cli_timeline(int argc, char **argv)
             break;
         case O_SINCE:
             since = optarg;
-            if (lh_duration_parse(optarg, &req.since_ns) < 0)
-                return lh_cli_usage_error(
-                    CMD, "bad duration '%s' for --since (e.g. 90s, 30m, 2h, 7d)", optarg);
+            if (lh_timeline_moment_parse(optarg, &req.from_ns, &req.since_ns) < 0)
+                return lh_cli_usage_error(CMD,
+                                          "bad --since '%s' (a duration like 90s, 30m, 2h, 7d, or "
+                                          "an RFC 3339 time like 2026-11-30T10:00:00Z)",
+                                          optarg);
+            break;
+        case O_UNTIL:
+            until = optarg;
+            if (lh_timeline_moment_parse(optarg, &req.until_ns, &req.until_ago_ns) < 0)
+                return lh_cli_usage_error(CMD,
+                                          "bad --until '%s' (a duration like 90s, 30m, 2h, 7d, or "
+                                          "an RFC 3339 time like 2026-11-30T10:00:00Z)",
+                                          optarg);
             break;
         case O_WINDOW:
             if (lh_duration_parse(optarg, &req.window_ns) < 0)
@@ -138,7 +162,8 @@ lh_cli_timeline(int argc, char **argv)
             break;
         case O_LIMIT:
             if (parse_limit(optarg, &req.limit) < 0)
-                return lh_cli_usage_error(CMD, "bad --limit '%s' (a positive number)", optarg);
+                return lh_cli_usage_error(CMD, "bad --limit '%s' (a positive number of events)",
+                                          optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -162,8 +187,16 @@ lh_cli_timeline(int argc, char **argv)
         return lh_cli_usage_error(CMD, "--service needs --env");
     if (req.mode != LH_TIMELINE_SERVICE && req.environment)
         return lh_cli_usage_error(CMD, "--env goes with --service");
-    if (req.mode != LH_TIMELINE_SERVICE && since)
-        return lh_cli_usage_error(CMD, "--since goes with --service");
+    if (req.mode != LH_TIMELINE_SERVICE && (since || until))
+        return lh_cli_usage_error(CMD, "--%s goes with --service", since ? "since" : "until");
+    int64_t from = 0, to = 0;
+    if (req.mode == LH_TIMELINE_SERVICE && lh_timeline_period(&req, 0, &from, &to) < 0) {
+        char fb[40] = "?", tb[40] = "?";
+        lh_time_format(from, fb, sizeof(fb));
+        lh_time_format(to, tb, sizeof(tb));
+        return lh_cli_usage_error(CMD, "--until %s (%s) is before --since %s (%s)",
+                                  until ? until : "now", tb, since ? since : "24h", fb);
+    }
     if ((req.incident_id && !*req.incident_id) || (req.deploy_id && !*req.deploy_id) ||
         (req.service && !*req.service) || (req.environment && !*req.environment))
         return lh_cli_usage_error(CMD, "empty id, service or environment");
@@ -189,7 +222,8 @@ lh_cli_timeline(int argc, char **argv)
     int exit_code = LH_EXIT_OK;
     if (rc == LH_ENOTFOUND) {
         if (req.mode == LH_TIMELINE_INCIDENT)
-            lh_cli_error(CMD, "no incident %s in %s", req.incident_id, db);
+            lh_cli_error(CMD, "no incident, outcome event or correlated alert %s in %s",
+                         req.incident_id, db);
         else
             lh_cli_error(CMD, "no deploy %s in %s", req.deploy_id, db);
         exit_code = LH_EXIT_ERROR;

@@ -270,7 +270,8 @@ handle_metrics(lh__http_t *h, lh__http_req_t *r)
     return rc;
 }
 
-/* GET /v1/timeline?incident=ID | deploy=ID | service=S&env=E[&since=DUR] [&limit=N]: the same
+/* GET /v1/timeline?incident=ID | deploy=ID | service=S&env=E[&since=WHEN][&until=WHEN]
+ * [&limit=N] (WHEN: a duration back from now or an RFC 3339 time): the same
  * JSON document as `loophub timeline --format json`, read from the hub's own store between
  * batches (the reactor is single-threaded, so a query never sees half a batch). */
 static const char *
@@ -289,7 +290,8 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
     req.deploy_id = query_arg(r, "deploy");
     req.service = query_arg(r, "service");
     req.environment = query_arg(r, "env") ? query_arg(r, "env") : query_arg(r, "environment");
-    const char *since = query_arg(r, "since"), *limit = query_arg(r, "limit");
+    const char *since = query_arg(r, "since"), *until = query_arg(r, "until");
+    const char *limit = query_arg(r, "limit");
     int selectors = !!req.incident_id + !!req.deploy_id + !!req.service;
     if (selectors != 1)
         return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
@@ -299,9 +301,20 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
         return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "service= needs env=");
     req.mode = req.incident_id ? LH_TIMELINE_INCIDENT
                                : (req.deploy_id ? LH_TIMELINE_DEPLOY : LH_TIMELINE_SERVICE);
-    if (since && (lh_duration_parse(since, &req.since_ns) < 0 || req.since_ns <= 0))
+    if ((since || until) && !req.service)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "since= and until= go with service=");
+    if (since && (lh_timeline_moment_parse(since, &req.from_ns, &req.since_ns) < 0 ||
+                  (!req.from_ns && req.since_ns <= 0)))
         return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                                    "since= is not a duration (like 90s, 30m, 2h, 7d)");
+                                    "since= is not a duration (like 90s, 30m, 2h, 7d) or an "
+                                    "RFC 3339 time");
+    if (until && lh_timeline_moment_parse(until, &req.until_ns, &req.until_ago_ns) < 0)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                                    "until= is not a duration (like 90s, 30m, 2h, 7d) or an "
+                                    "RFC 3339 time");
+    int64_t from = 0, to = 0;
+    if (req.service && lh_timeline_period(&req, 0, &from, &to) < 0)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
     if (limit) {
         char *end;
         req.limit = strtoll(limit, &end, 10);
@@ -315,7 +328,9 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
                             b.len);
     else if (rc == LH_ENOTFOUND)
         rc = lh__http_reply_error(r, MHD_HTTP_NOT_FOUND,
-                                  req.incident_id ? "no such incident" : "no such deploy");
+                                  req.incident_id
+                                      ? "no such incident, outcome event or correlated alert"
+                                      : "no such deploy");
     else if (rc == LH_EINVAL)
         rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "incomplete timeline request");
     else

@@ -18,8 +18,10 @@
 
 /* Runs the timeline query and appends the document to out (text ends with a newline; JSON is
  * one object without one). Returns 0; LH_EINVAL for an incomplete request (no mode, missing id,
- * service without environment, negative limit); LH_ENOTFOUND when the incident or deploy id is
- * not in the store (nothing is appended); LH_ESTORE on a database error (logged); LH_ENOMEM.
+ * service without environment, negative limit or window, a period ending before it starts);
+ * LH_ENOTFOUND when the deploy id, or the incident selector (an incident id, an outcome's event
+ * id or a correlated alert id), is not in the store (nothing is appended); LH_ESTORE on a
+ * database error (logged); LH_ENOMEM.
  * On error out may hold a partial document: callers reset it. The store is only read. */
 int lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                       lh_buf_t *out);

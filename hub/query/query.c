@@ -9,8 +9,9 @@
  *
  * Invariants:
  *  - the store is only read (SELECT statements of query_sql.h);
- *  - nothing is cut silently: every document carries "total" and "truncated" for its events,
- *    and a limit only caps the events shown, never suspects, outcomes, alerts or tickets;
+ *  - nothing is cut silently: every document carries "total", "truncated" and "left_out" for
+ *    its events; a limit keeps the newest events and only caps the events shown, never
+ *    suspects, outcomes, alerts or tickets;
  *  - a stored event that cannot be decoded is skipped with a log line and counted in the
  *    document ("unreadable"), never dropped without a trace;
  *  - strings from events are printed in text with control characters replaced, so a title
@@ -89,6 +90,37 @@ lh_timeline_req_default(lh_timeline_req_t *r)
     r->window_ns = 2 * 3600 * LH_NS_PER_SEC;
 }
 
+int
+lh_timeline_moment_parse(const char *s, int64_t *at_ns, int64_t *ago_ns)
+{
+    int64_t v = 0;
+    if (!s || !*s || !at_ns || !ago_ns)
+        return LH_EINVAL;
+    if (lh_duration_parse(s, &v) == 0) {
+        *at_ns = 0;
+        *ago_ns = v;
+        return 0;
+    }
+    if (lh_time_parse(s, &v) == 0 && v > 0) {
+        *at_ns = v;
+        *ago_ns = 0;
+        return 0;
+    }
+    return LH_EINVAL;
+}
+
+int
+lh_timeline_period(const lh_timeline_req_t *r, int64_t now_ns, int64_t *from, int64_t *to)
+{
+    if (!r || !from || !to || r->since_ns < 0 || r->until_ago_ns < 0 || r->from_ns < 0 ||
+        r->until_ns < 0)
+        return LH_EINVAL;
+    int64_t now = now_ns ? now_ns : (r->now_ns ? r->now_ns : lh_now_ns());
+    *from = r->from_ns ? r->from_ns : now - r->since_ns;
+    *to = r->until_ns ? r->until_ns : now - r->until_ago_ns;
+    return *to < *from ? LH_EINVAL : 0;
+}
+
 /* --- entry point ---------------------------------------------------------------------------- */
 
 int
@@ -99,7 +131,7 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
         return LH_EINVAL;
     switch (req->mode) {
     case LH_TIMELINE_INCIDENT:
-        if (!req->incident_id || !*req->incident_id)
+        if (!req->incident_id || !*req->incident_id || req->window_ns < 0)
             return LH_EINVAL;
         break;
     case LH_TIMELINE_DEPLOY:
@@ -107,8 +139,7 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
             return LH_EINVAL;
         break;
     case LH_TIMELINE_SERVICE:
-        if (!req->service || !*req->service || !req->environment || !*req->environment ||
-            req->since_ns < 0)
+        if (!req->service || !*req->service || !req->environment || !*req->environment)
             return LH_EINVAL;
         break;
     default:
@@ -117,6 +148,8 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
     qctx_t q = {.st = st, .db = lh__store_db(st), .req = req, .out = out};
     q.now = req->now_ns ? req->now_ns : lh_now_ns();
     if (!q.db)
+        return LH_EINVAL;
+    if (req->mode == LH_TIMELINE_SERVICE && lh_timeline_period(req, q.now, &q.from, &q.to) < 0)
         return LH_EINVAL;
 
     if (req->mode == LH_TIMELINE_INCIDENT)
@@ -145,5 +178,9 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
     lh__q_list_free(&q.events);
     lh__q_list_free(&q.outcomes);
     lh__q_list_free(&q.tickets);
+    lh__q_list_free(&q.others);
+    for (size_t i = 0; i < q.n_changes; i++)
+        lh__q_list_free(&q.changes[i]);
+    free(q.changes);
     return q.err;
 }

@@ -95,21 +95,77 @@ lh__q_event_json(qctx_t *q, const lh_event_t *ev)
     return v;
 }
 
-/* Adds "events", "total", "truncated", "limit" (and "unreadable" when any) to the document. */
+/* Adds "events" (the newest `shown` of l, in time order), "total", "truncated", "left_out" (the
+ * older events not shown), "limit" (and "unreadable" when any) to the document. */
 void
 lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < shown && arr; i++)
+    for (size_t i = l->n - shown; i < l->n && arr; i++)
         lh__q_jpush(q, arr, lh__q_event_json(q, l->ev[i]));
     lh__q_jset(q, q->doc, "events", arr);
     lh__q_jset(q, q->doc, "total", json_integer(l->total));
     lh__q_jset(q, q->doc, "truncated", json_boolean((int64_t)shown < l->total));
+    lh__q_jset(q, q->doc, "left_out", json_integer(l->total - (int64_t)shown));
     lh__q_jset(q, q->doc, "limit", q->req->limit ? json_integer(q->req->limit) : json_null());
     if (q->unreadable)
         lh__q_jset(q, q->doc, "unreadable", json_integer(q->unreadable));
 }
 
+/* Adds to o what a change's events (ev[0..n), time order) say of it as a whole: the first
+ * value seen of service, environment, version, previous_version, actor, commit, commit_time,
+ * artifact and change_ticket; the latest status; every host any event named (first seen
+ * first); the labels (a later event's value for a key wins). */
+void
+lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n)
+{
+    const char *service = NULL, *env = NULL, *version = NULL, *prev = NULL, *actor = NULL,
+               *commit = NULL, *artifact = NULL, *ticket = NULL;
+    int64_t commit_time = 0;
+    lh_deploy_status_t status = LH_DEPLOY_UNSPECIFIED;
+    json_t *hosts = json_array(), *labels = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const lh_event_t *e = ev[i];
+#define FIRST(var, val)                                                                            \
+    if (!(var))                                                                                    \
+    var = (val)
+        FIRST(service, e->service);
+        FIRST(env, e->environment);
+        FIRST(version, e->deploy.version);
+        FIRST(prev, e->deploy.previous_version);
+        FIRST(actor, e->actor);
+        FIRST(commit, e->deploy.commit);
+        FIRST(commit_time, e->deploy.commit_time_ns);
+        FIRST(artifact, e->deploy.artifact);
+        FIRST(ticket, e->deploy.change_ticket);
+#undef FIRST
+        if (e->deploy.status)
+            status = e->deploy.status;
+        for (size_t h = 0; h < e->n_hosts && hosts; h++) {
+            int seen = 0;
+            for (size_t k = 0; k < json_array_size(hosts) && !seen; k++)
+                seen = !strcmp(json_string_value(json_array_get(hosts, k)), e->hosts[h]);
+            if (!seen)
+                lh__q_jpush(q, hosts, lh__q_jstr(e->hosts[h]));
+        }
+        for (size_t l = 0; l < e->n_labels && labels; l++)
+            lh__q_jset(q, labels, e->labels[l].key, lh__q_jstr(e->labels[l].value));
+    }
+    lh__q_jset(q, o, "service", lh__q_jstr(service));
+    lh__q_jset(q, o, "environment", lh__q_jstr(env));
+    lh__q_jset(q, o, "version", lh__q_jstr(version));
+    lh__q_jset(q, o, "previous_version", lh__q_jstr(prev));
+    lh__q_jset(q, o, "actor", lh__q_jstr(actor));
+    lh__q_jset(q, o, "commit", lh__q_jstr(commit));
+    lh__q_jset(q, o, "commit_time", lh__q_jtime(commit_time));
+    lh__q_jset(q, o, "artifact", lh__q_jstr(artifact));
+    lh__q_jset(q, o, "change_ticket", lh__q_jstr(ticket));
+    lh__q_jset(q, o, "status", lh__q_jstr(lh_deploy_status_name(status)));
+    lh__q_jset(q, o, "hosts", hosts);
+    lh__q_jset(q, o, "labels", labels);
+}
+
+/* How many of l are shown: all, or the newest limit. */
 size_t
 lh__q_shown_of(const qctx_t *q, const qlist_t *l)
 {

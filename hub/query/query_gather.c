@@ -39,8 +39,8 @@ lh__q_prep(qctx_t *q, const char *sql)
 }
 
 /* sqlite3_step wrapper: 1 on a row, 0 when done (or after an error, recorded in q->err). */
-static int
-step(qctx_t *q, sqlite3_stmt *s)
+int
+lh__q_step(qctx_t *q, sqlite3_stmt *s)
 {
     if (q->err)
         return 0;
@@ -63,25 +63,32 @@ lh__q_bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-static const char *
-col_text(sqlite3_stmt *s, int i)
+#define step lh__q_step
+#define col_text lh__q_col_text
+
+const char *
+lh__q_col_text(sqlite3_stmt *s, int i)
 {
     return (const char *)sqlite3_column_text(s, i);
 }
 
-static int
-list_push(qctx_t *q, qlist_t *l, lh_event_t *ev)
+int
+lh__q_list_push(qctx_t *q, qlist_t *l, lh_event_t *ev, int64_t seq)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         lh_event_t **p = realloc(l->ev, cap * sizeof(*p));
-        if (!p) {
+        if (p)
+            l->ev = p;
+        int64_t *ps = p ? realloc(l->seq, cap * sizeof(*ps)) : NULL;
+        if (!ps) {
             q->err = LH_ENOMEM;
             return LH_ENOMEM;
         }
-        l->ev = p;
+        l->seq = ps;
         l->cap = cap;
     }
+    l->seq[l->n] = seq;
     l->ev[l->n++] = ev;
     return 0;
 }
@@ -92,6 +99,7 @@ lh__q_list_free(qlist_t *l)
     for (size_t i = 0; i < l->n; i++)
         lh_event_destroy(&l->ev[i]);
     free(l->ev);
+    free(l->seq);
     memset(l, 0, sizeof(*l));
 }
 
@@ -128,15 +136,15 @@ lh__q_load_events(qctx_t *q, sqlite3_stmt *s, qlist_t *l, int64_t decode)
         if (decode && (int64_t)l->n >= decode)
             continue;
         lh_event_t *ev = decode_col(q, s, 0, 1);
-        if (ev && list_push(q, l, ev) < 0)
+        if (ev && lh__q_list_push(q, l, ev, sqlite3_column_int64(s, 0)) < 0)
             lh_event_destroy(&ev);
     }
 }
 
 /* Loads every event of the subject (an incident or a deploy: sql selects them by its id) into
  * q->events. Returns 0, or -1 with q->err set (LH_ENOTFOUND when the store has none). */
-static int
-load_subject(qctx_t *q, const char *sql, const char *id)
+int
+lh__q_load_subject(qctx_t *q, const char *sql, const char *id)
 {
     sqlite3_stmt *s = lh__q_prep(q, sql);
     if (s) {
@@ -223,122 +231,13 @@ lh_query_change_class(lh_store_t *st, const char *deploy_id, int64_t window_ns, 
     return change_class(&q, deploy_id, window_ns, out, NULL);
 }
 
-/* --- incident ------------------------------------------------------------------------------- */
-
-void
-lh__q_gather_incident(qctx_t *q)
-{
-    const char *iid = q->req->incident_id;
-    if (load_subject(q, LH_Q_INCIDENT_EVENTS, iid) < 0)
-        return;
-
-    /* The incident as a whole: first values seen, latest severity, first resolution. */
-    const char *service = NULL, *env = NULL, *title = NULL, *ticket = NULL;
-    lh_severity_t sev = LH_SEV_UNSPECIFIED;
-    int64_t started = 0, resolved = 0;
-    for (size_t i = 0; i < q->events.n; i++) {
-        const lh_event_t *ev = q->events.ev[i];
-        if (!service)
-            service = ev->service;
-        if (!env)
-            env = ev->environment;
-        if (!title)
-            title = ev->incident.title;
-        if (!ticket)
-            ticket = ev->incident.ticket;
-        if (ev->incident.severity)
-            sev = ev->incident.severity;
-        if (!started)
-            started = ev->time_ns;
-        if (!resolved && ev->incident.state == LH_INCIDENT_RESOLVED)
-            resolved = ev->time_ns;
-    }
-    q->doc = json_object();
-    lh__q_jset(q, q->doc, "query", json_string("incident"));
-    lh__q_jset(q, q->doc, "incident_id", json_string(iid));
-    lh__q_jset(q, q->doc, "service", lh__q_jstr(service));
-    lh__q_jset(q, q->doc, "environment", lh__q_jstr(env));
-    lh__q_jset(q, q->doc, "title", lh__q_jstr(title));
-    lh__q_jset(q, q->doc, "severity", lh__q_jstr(lh_severity_name(sev)));
-    lh__q_jset(q, q->doc, "ticket", lh__q_jstr(ticket));
-    lh__q_jset(q, q->doc, "started", lh__q_jtime(started));
-    lh__q_jset(q, q->doc, "resolved", lh__q_jtime(resolved));
-    lh__q_jset(q, q->doc, "time_to_resolve_seconds",
-               resolved ? json_integer((resolved - started) / LH_NS_PER_SEC) : json_null());
-    lh__q_doc_events(q, &q->events, lh__q_shown_of(q, &q->events));
-
-    /* Suspects: one per change, as first recorded (earliest outcome event, best rank). */
-    json_t *sus = json_array();
-    sqlite3_stmt *s = lh__q_prep(q, LH_Q_INCIDENT_SUSPECTS);
-    if (s)
-        lh__q_bind_text(s, 1, iid);
-    while (s && sus && step(q, s)) {
-        const char *did = col_text(s, 0);
-        int dup = 0;
-        for (size_t i = 0; i < json_array_size(sus) && !dup; i++)
-            dup = did && lh__q_js(json_array_get(sus, i), "deploy_id") &&
-                  strcmp(lh__q_js(json_array_get(sus, i), "deploy_id"), did) == 0;
-        if (dup)
-            continue;
-        json_t *o = json_object();
-        lh__q_jset(q, o, "deploy_id", lh__q_jstr(did));
-        lh__q_jset(q, o, "event_id", lh__q_jstr(col_text(s, 7)));
-        lh__q_jset(q, o, "service", lh__q_jstr(col_text(s, 9)));
-        lh__q_jset(q, o, "environment", lh__q_jstr(col_text(s, 10)));
-        lh__q_jset(q, o, "version", lh__q_jstr(col_text(s, 11)));
-        lh__q_jset(q, o, "previous_version", lh__q_jstr(col_text(s, 12)));
-        lh__q_jset(q, o, "actor", lh__q_jstr(col_text(s, 13)));
-        lh__q_jset(q, o, "commit", lh__q_jstr(col_text(s, 14)));
-        lh__q_jset(q, o, "status",
-                   lh__q_jstr(sqlite3_column_type(s, 15) == SQLITE_NULL
-                                  ? NULL
-                                  : lh_deploy_status_name(sqlite3_column_int(s, 15))));
-        lh__q_jset(q, o, "deploy_time",
-                   sqlite3_column_type(s, 8) == SQLITE_NULL
-                       ? json_null()
-                       : lh__q_jtime(sqlite3_column_int64(s, 8)));
-        lh__q_jset(q, o, "rank", json_integer(sqlite3_column_int64(s, 2)));
-        lh__q_jset(q, o, "score", json_real(sqlite3_column_double(s, 1)));
-        lh__q_jset(q, o, "lead_seconds", json_integer(sqlite3_column_int64(s, 3)));
-        lh__q_jset(q, o, "reasons", lh__q_jreasons(col_text(s, 4)));
-        lh__q_jset(q, o, "late", json_boolean(sqlite3_column_int(s, 5)));
-        lh__q_jset(q, o, "alert_seq",
-                   sqlite3_column_type(s, 6) == SQLITE_NULL
-                       ? json_null()
-                       : json_integer(sqlite3_column_int64(s, 6)));
-        lh__q_jset(q, o, "outcome_id", lh__q_jstr(col_text(s, 16)));
-        lh__q_jpush(q, sus, o);
-    }
-    sqlite3_finalize(s);
-    lh__q_jset(q, q->doc, "suspects", sus);
-
-    json_t *alerts = json_array();
-    s = lh__q_prep(q, LH_Q_INCIDENT_ALERTS);
-    if (s)
-        lh__q_bind_text(s, 1, iid);
-    while (s && alerts && step(q, s)) {
-        json_t *o = json_object();
-        lh__q_jset(q, o, "seq", json_integer(sqlite3_column_int64(s, 0)));
-        lh__q_jset(q, o, "id", lh__q_jstr(col_text(s, 1)));
-        lh__q_jset(q, o, "kind", lh__q_jstr(lh_ca_kind_name(sqlite3_column_int(s, 2))));
-        lh__q_jset(q, o, "late", json_boolean(sqlite3_column_int(s, 3)));
-        lh__q_jset(q, o, "created", lh__q_jtime(sqlite3_column_int64(s, 4)));
-        lh__q_jset(q, o, "outcome_id", lh__q_jstr(col_text(s, 5)));
-        lh__q_jpush(q, alerts, o);
-    }
-    sqlite3_finalize(s);
-    lh__q_jset(q, q->doc, "alerts", alerts);
-
-    lh__q_gather_tickets(q, iid, ticket);
-}
-
 /* --- deploy --------------------------------------------------------------------------------- */
 
 void
 lh__q_gather_deploy(qctx_t *q)
 {
     const char *did = q->req->deploy_id;
-    if (load_subject(q, LH_Q_DEPLOY_EVENTS, did) < 0)
+    if (lh__q_load_subject(q, LH_Q_DEPLOY_EVENTS, did) < 0)
         return;
     lh_change_class_t cls;
     int64_t t0 = 0;
@@ -348,42 +247,13 @@ lh__q_gather_deploy(qctx_t *q)
         return;
     }
 
-    /* The change as a whole: first values seen, latest status. */
-    const char *service = NULL, *env = NULL, *version = NULL, *prev = NULL, *actor = NULL,
-               *commit = NULL, *artifact = NULL, *ticket = NULL;
-    lh_deploy_status_t status = LH_DEPLOY_UNSPECIFIED;
-    for (size_t i = 0; i < q->events.n; i++) {
-        const lh_event_t *ev = q->events.ev[i];
-#define FIRST(var, val)                                                                            \
-    if (!(var))                                                                                    \
-    var = (val)
-        FIRST(service, ev->service);
-        FIRST(env, ev->environment);
-        FIRST(version, ev->deploy.version);
-        FIRST(prev, ev->deploy.previous_version);
-        FIRST(actor, ev->actor);
-        FIRST(commit, ev->deploy.commit);
-        FIRST(artifact, ev->deploy.artifact);
-        FIRST(ticket, ev->deploy.change_ticket);
-#undef FIRST
-        if (ev->deploy.status)
-            status = ev->deploy.status;
-    }
     char wbuf[40] = "";
     lh_duration_format(q->req->window_ns, wbuf, sizeof(wbuf));
 
     q->doc = json_object();
     lh__q_jset(q, q->doc, "query", json_string("deploy"));
     lh__q_jset(q, q->doc, "deploy_id", json_string(did));
-    lh__q_jset(q, q->doc, "service", lh__q_jstr(service));
-    lh__q_jset(q, q->doc, "environment", lh__q_jstr(env));
-    lh__q_jset(q, q->doc, "version", lh__q_jstr(version));
-    lh__q_jset(q, q->doc, "previous_version", lh__q_jstr(prev));
-    lh__q_jset(q, q->doc, "actor", lh__q_jstr(actor));
-    lh__q_jset(q, q->doc, "commit", lh__q_jstr(commit));
-    lh__q_jset(q, q->doc, "artifact", lh__q_jstr(artifact));
-    lh__q_jset(q, q->doc, "change_ticket", lh__q_jstr(ticket));
-    lh__q_jset(q, q->doc, "status", lh__q_jstr(lh_deploy_status_name(status)));
+    lh__q_change_json(q, q->doc, q->events.ev, q->events.n);
     lh__q_jset(q, q->doc, "class", json_string(lh_change_class_name(cls)));
     lh__q_jset(q, q->doc, "change_time", lh__q_jtime(t0));
     lh__q_jset(q, q->doc, "window", json_string(wbuf));
@@ -398,7 +268,7 @@ lh__q_gather_deploy(qctx_t *q)
         lh_event_t *ev = decode_col(q, s, 9, 10);
         if (!ev)
             continue;
-        if (list_push(q, &q->outcomes, ev) < 0) {
+        if (lh__q_list_push(q, &q->outcomes, ev, sqlite3_column_int64(s, 9)) < 0) {
             lh_event_destroy(&ev);
             break;
         }
@@ -425,7 +295,7 @@ lh__q_gather_deploy(qctx_t *q)
     sqlite3_finalize(s);
     lh__q_jset(q, q->doc, "outcomes", outs);
 
-    lh__q_gather_tickets(q, did, ticket);
+    lh__q_gather_tickets(q, did, lh__q_js(q->doc, "change_ticket"));
 }
 
 /* --- service -------------------------------------------------------------------------------- */
@@ -434,35 +304,46 @@ void
 lh__q_gather_service(qctx_t *q)
 {
     const lh_timeline_req_t *r = q->req;
-    int64_t from = q->now - r->since_ns;
-    sqlite3_stmt *s = lh__q_prep(q, LH_Q_SERVICE_EVENTS);
+    sqlite3_stmt *s = lh__q_prep(q, r->limit ? LH_Q_SERVICE_EVENTS_NEWEST : LH_Q_SERVICE_EVENTS);
     if (s) {
-        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 1, q->from);
         lh__q_bind_text(s, 2, r->service);
         lh__q_bind_text(s, 3, r->environment);
+        sqlite3_bind_int64(s, 4, q->to);
         lh__q_load_events(q, s, &q->events, r->limit);
     }
     sqlite3_finalize(s);
     if (q->err)
         return;
+    /* newest first from the store: back to time order */
+    for (size_t i = 0, j = q->events.n; r->limit && i + 1 < j; i++, j--) {
+        lh_event_t *t = q->events.ev[i];
+        q->events.ev[i] = q->events.ev[j - 1];
+        q->events.ev[j - 1] = t;
+        int64_t ts = q->events.seq[i];
+        q->events.seq[i] = q->events.seq[j - 1];
+        q->events.seq[j - 1] = ts;
+    }
     char sbuf[40] = "";
-    lh_duration_format(r->since_ns, sbuf, sizeof(sbuf));
+    if (!r->from_ns)
+        lh_duration_format(r->since_ns, sbuf, sizeof(sbuf));
     q->doc = json_object();
     lh__q_jset(q, q->doc, "query", json_string("service"));
     lh__q_jset(q, q->doc, "service", lh__q_jstr(r->service));
     lh__q_jset(q, q->doc, "environment", lh__q_jstr(r->environment));
-    lh__q_jset(q, q->doc, "since", json_string(sbuf));
-    lh__q_jset(q, q->doc, "from", lh__q_jtime(from));
-    lh__q_jset(q, q->doc, "to", lh__q_jtime(q->now));
+    lh__q_jset(q, q->doc, "since", sbuf[0] ? json_string(sbuf) : json_null());
+    lh__q_jset(q, q->doc, "from", lh__q_jtime(q->from));
+    lh__q_jset(q, q->doc, "to", lh__q_jtime(q->to));
     lh__q_doc_events(q, &q->events, lh__q_shown_of(q, &q->events));
 
     json_t *alerts = json_array();
     s = lh__q_prep(q, LH_Q_SERVICE_ALERTS);
     sqlite3_stmt *ss = lh__q_prep(q, LH_Q_OUTCOME_SUSPECTS);
     if (s) {
-        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 1, q->from);
         lh__q_bind_text(s, 2, r->service);
         lh__q_bind_text(s, 3, r->environment);
+        sqlite3_bind_int64(s, 4, q->to);
     }
     while (s && ss && alerts && step(q, s)) {
         json_t *o = json_object();

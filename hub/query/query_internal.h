@@ -19,6 +19,7 @@
 /* Decoded events of one list: seqs and events in time order. */
 typedef struct qlist {
     lh_event_t **ev;
+    int64_t *seq; /* parallel to ev */
     size_t n, cap;
     int64_t total; /* rows matched, decoded or not */
 } qlist_t;
@@ -28,28 +29,38 @@ typedef struct qctx {
     sqlite3 *db;
     const lh_timeline_req_t *req;
     int64_t now;
-    int err; /* first error; once set, helpers do nothing */
+    int64_t from, to; /* service: the period, inclusive */
+    int err;          /* first error; once set, helpers do nothing */
     int64_t unreadable;
     json_t *doc;
     qlist_t events;   /* the main list */
     qlist_t outcomes; /* deploy mode: outcome events, parallel to doc.outcomes */
     qlist_t tickets;  /* parallel to doc.tickets */
+    qlist_t *changes; /* incident mode: each suspect's change events, parallel to doc.suspects */
+    size_t n_changes;
+    qlist_t others; /* incident mode: the other alerts in the window, parallel to doc */
     lh_buf_t *out;
 } qctx_t;
 
 /* --- query_gather.c: reading the store --- */
 
 void lh__q_bind_text(sqlite3_stmt *s, int i, const char *v);
+const char *lh__q_col_text(sqlite3_stmt *s, int i);
+int lh__q_step(qctx_t *q, sqlite3_stmt *s);
+int lh__q_list_push(qctx_t *q, qlist_t *l, lh_event_t *ev, int64_t seq);
 void lh__q_gather_deploy(qctx_t *q);
-void lh__q_gather_incident(qctx_t *q);
+void lh__q_gather_incident(qctx_t *q); /* query_outcome.c */
 void lh__q_gather_service(qctx_t *q);
 void lh__q_list_free(qlist_t *l);
 void lh__q_load_events(qctx_t *q, sqlite3_stmt *s, qlist_t *l, int64_t decode);
+int lh__q_load_subject(qctx_t *q, const char *sql, const char *id);
 sqlite3_stmt *lh__q_prep(qctx_t *q, const char *sql);
 
 /* --- query_doc.c: building the JSON document --- */
 
+/* The events of l shown: the newest `shown` (l->ev[l->n - shown] ...). */
 void lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown);
+void lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n);
 json_t *lh__q_event_json(qctx_t *q, const lh_event_t *ev);
 void lh__q_gather_tickets(qctx_t *q, const char *id, const char *ticket_id);
 int64_t lh__q_ji(const json_t *o, const char *k);
@@ -63,6 +74,7 @@ size_t lh__q_shown_of(const qctx_t *q, const qlist_t *l);
 
 /* --- query_text.c: rendering the document as text --- */
 
+void lh__q_text_change(qctx_t *q, const json_t *o, const char *indent);
 void lh__q_text_deploy(qctx_t *q);
 void lh__q_text_incident(qctx_t *q);
 void lh__q_text_service(qctx_t *q);

@@ -172,19 +172,21 @@ tevent(qctx_t *q, const lh_event_t *ev, widths_t w)
     }
 }
 
+/* The newest `shown` events of l, after a line saying how many older ones a limit left out. */
 static void
 tevents(qctx_t *q, const char *title, const qlist_t *l, size_t shown)
 {
     tprintf(q, "\n%s (%lld)\n", title, (long long)l->total);
-    widths_t w = widths_of(l->ev, shown);
+    lh_event_t *const *ev = l->ev + (l->n - shown);
+    int64_t older = l->total - (int64_t)shown;
+    if (older > 0 && q->req->limit > 0 && (int64_t)shown >= q->req->limit)
+        tprintf(q, "  ... %lld older events not shown (--limit %lld keeps the newest)\n",
+                (long long)older, (long long)q->req->limit);
+    widths_t w = widths_of(ev, shown);
     for (size_t i = 0; i < shown; i++) {
-        tevent(q, l->ev[i], w);
+        tevent(q, ev[i], w);
         tprintf(q, "\n");
     }
-    int64_t more = l->total - (int64_t)shown;
-    if (more > 0 && q->req->limit > 0 && (int64_t)shown >= q->req->limit)
-        tprintf(q, "  ... %lld more events not shown (--limit %lld)\n", (long long)more,
-                (long long)q->req->limit);
     if (q->unreadable)
         tprintf(q, "  (%lld stored events could not be decoded; see the log)\n",
                 (long long)q->unreadable);
@@ -217,11 +219,60 @@ treasons(qctx_t *q, const json_t *o, const char *indent)
     }
 }
 
+/* The details of a change (the deploy document, or a suspect): commit and its time, artifact,
+ * hosts, labels; one line each, only those it has. */
+void
+lh__q_text_change(qctx_t *q, const json_t *o, const char *indent)
+{
+    if (lh__q_js(o, "commit") || lh__q_js(o, "commit_time")) {
+        tprintf(q, "%scommit         ", indent);
+        tput(q, lh__q_js(o, "commit"), 0);
+        if (lh__q_js(o, "commit_time")) {
+            tprintf(q, "  committed ");
+            tput(q, lh__q_js(o, "commit_time"), 0);
+        }
+        tprintf(q, "\n");
+    }
+    if (lh__q_js(o, "artifact")) {
+        tprintf(q, "%sartifact       ", indent);
+        tput(q, lh__q_js(o, "artifact"), 0);
+        tprintf(q, "\n");
+    }
+    json_t *h = json_object_get(o, "hosts");
+    if (json_array_size(h)) {
+        tprintf(q, "%shosts          ", indent);
+        for (size_t i = 0; i < json_array_size(h); i++) {
+            tprintf(q, i ? " " : "");
+            tput(q, json_string_value(json_array_get(h, i)), 0);
+        }
+        tprintf(q, "\n");
+    }
+    json_t *l = json_object_get(o, "labels");
+    const char *k;
+    json_t *v;
+    int first = 1;
+    json_object_foreach(l, k, v)
+    {
+        tprintf(q, first ? "%slabels         " : "%s               ", indent);
+        tput(q, k, 0);
+        tprintf(q, "=");
+        tput(q, json_string_value(v), 0);
+        tprintf(q, "\n");
+        first = 0;
+    }
+}
+
+/* The document's tickets (ticket events); named: a ticket the subject names (the incident's
+ * ticket, the change ticket) that no stored ticket event is, listed too so it is never lost. */
 static void
-ttickets(qctx_t *q)
+ttickets(qctx_t *q, const char *named, const char *by)
 {
     json_t *t = json_object_get(q->doc, "tickets");
-    tprintf(q, "\ntickets (%zu)\n", json_array_size(t));
+    int missing = named != NULL;
+    for (size_t i = 0; i < q->tickets.n && missing; i++)
+        missing = !q->tickets.ev[i]->ticket.ticket_id ||
+                  strcmp(q->tickets.ev[i]->ticket.ticket_id, named) != 0;
+    tprintf(q, "\ntickets (%zu)\n", json_array_size(t) + (missing ? 1 : 0));
     widths_t w = widths_of(q->tickets.ev, q->tickets.n);
     for (size_t i = 0; i < q->tickets.n; i++) {
         tevent(q, q->tickets.ev[i], w);
@@ -231,42 +282,141 @@ ttickets(qctx_t *q)
         }
         tprintf(q, "\n");
     }
+    if (missing) {
+        tprintf(q, "  ");
+        tput(q, named, 0);
+        tprintf(q, "  named by the %s; no event of that ticket stored\n", by);
+    }
+}
+
+/* A suspect's tickets: one line per ticket with its approval state. */
+static void
+tsuspect_tickets(qctx_t *q, const json_t *o, const char *indent)
+{
+    json_t *t = json_object_get(o, "tickets");
+    const char *named = lh__q_js(o, "change_ticket");
+    int missing = named != NULL;
+    for (size_t i = 0; i < json_array_size(t) && missing; i++)
+        missing = strcmp(lh__q_js(json_array_get(t, i), "ticket_id"), named) != 0;
+    tprintf(q, "%stickets (%zu)", indent, json_array_size(t) + (missing ? 1 : 0));
+    if (!json_array_size(t) && !missing)
+        tprintf(q, "  none: no ticket links this change");
+    tprintf(q, "\n");
+    for (size_t i = 0; i < json_array_size(t); i++) {
+        json_t *x = json_array_get(t, i);
+        tprintf(q, "%s  ", indent);
+        tput(q, lh__q_js(x, "ticket_id"), 0);
+        if (lh__q_js(x, "type")) {
+            tprintf(q, " (");
+            tput(q, lh__q_js(x, "type"), 0);
+            tprintf(q, ")");
+        }
+        const char *ap = lh__q_js(x, "approval");
+        tprintf(q, "  %s", ap && strcmp(ap, "none") ? ap : "not approved");
+        if (lh__q_js(x, "state") && (!ap || strcmp(lh__q_js(x, "state"), ap))) {
+            tprintf(q, ", now ");
+            tput(q, lh__q_js(x, "state"), 0);
+        }
+        if (lh__q_js(x, "url")) {
+            tprintf(q, "  ");
+            tput(q, lh__q_js(x, "url"), 0);
+        }
+        tprintf(q, "\n");
+    }
+    if (missing) {
+        tprintf(q, "%s  ", indent);
+        tput(q, named, 0);
+        tprintf(q, "  named by the change; no event of that ticket stored: not approved\n");
+    }
 }
 
 void
 lh__q_text_incident(qctx_t *q)
 {
     json_t *d = q->doc;
-    tprintf(q, "incident ");
-    tput(q, lh__q_js(d, "incident_id"), 0);
+    int is_alert = lh__q_js(d, "subject") && !strcmp(lh__q_js(d, "subject"), "alert");
+    if (is_alert) {
+        tprintf(q, "alert ");
+        tput(q, lh__q_js(d, "title"), 0);
+    } else {
+        tprintf(q, "incident ");
+        tput(q, lh__q_js(d, "incident_id"), 0);
+    }
     tprintf(q, "  ");
     tput(q, lh__q_js(d, "severity"), 0);
     tprintf(q, "  ");
     tput(q, lh__q_js(d, "service"), 0);
     tprintf(q, "/");
     tput(q, lh__q_js(d, "environment"), 0);
-    if (lh__q_js(d, "title")) {
+    if (!is_alert && lh__q_js(d, "title")) {
         tprintf(q, "  \"");
         tput(q, lh__q_js(d, "title"), 0);
         tprintf(q, "\"");
     }
-    tprintf(q, "\n  started   ");
+    tprintf(q, "\n");
+    if (lh__q_js(d, "alert_id")) {
+        tprintf(q, "  alert     ");
+        tput(q, lh__q_js(d, "alert_id"), 0);
+        tprintf(q, "\n");
+    }
+    if (lh__q_js(d, "ticket")) {
+        tprintf(q, "  ticket    ");
+        tput(q, lh__q_js(d, "ticket"), 0);
+        tprintf(q, "\n");
+    }
+    json_t *hosts = json_object_get(d, "hosts");
+    if (json_array_size(hosts)) {
+        tprintf(q, "  hosts    ");
+        for (size_t i = 0; i < json_array_size(hosts); i++) {
+            tprintf(q, " ");
+            tput(q, json_string_value(json_array_get(hosts, i)), 0);
+        }
+        tprintf(q, "\n");
+    }
+    tprintf(q, "  started   ");
     tput(q, lh__q_js(d, "started"), 0);
     if (lh__q_js(d, "resolved")) {
         tprintf(q, "\n  resolved  ");
         tput(q, lh__q_js(d, "resolved"), 0);
-        tprintf(q, "  (after ");
-        tdur(q, lh__q_ji(d, "time_to_resolve_seconds") * LH_NS_PER_SEC);
+        tprintf(q, "  (time to restore ");
+        tdur(q, lh__q_ji(d, "time_to_restore_seconds") * LH_NS_PER_SEC);
         tprintf(q, ")\n");
     } else {
         tprintf(q, "\n  not resolved\n");
+    }
+
+    json_t *outs = json_object_get(d, "outcomes");
+    if (json_array_size(outs) > 1) {
+        tprintf(q, "\noutcomes (%zu)\n", json_array_size(outs));
+        for (size_t i = 0; i < json_array_size(outs); i++) {
+            json_t *o = json_array_get(outs, i);
+            tprintf(q, "  ");
+            tput(q, lh__q_js(o, "time"), 20);
+            tprintf(q, "  ");
+            tput(q, lh__q_js(o, "kind"), 8);
+            tprintf(q, "  ");
+            tput(q, lh__q_js(o, "ref"), 0);
+            if (lh__q_js(o, "title") && strcmp(lh__q_js(o, "title"), lh__q_js(o, "ref"))) {
+                tprintf(q, " ");
+                tput(q, lh__q_js(o, "title"), 0);
+            }
+            if (lh__q_js(o, "resolved")) {
+                tprintf(q, "  resolved ");
+                tput(q, lh__q_js(o, "resolved"), 0);
+            } else {
+                tprintf(q, "  open");
+            }
+            if (json_is_true(json_object_get(o, "opened")))
+                tprintf(q, "  (this timeline)");
+            tprintf(q, "\n");
+        }
     }
     tevents(q, "events", &q->events, lh__q_shown_of(q, &q->events));
 
     json_t *sus = json_object_get(d, "suspects");
     tprintf(q, "\nsuspects (%zu)\n", json_array_size(sus));
     if (json_array_size(sus) == 0)
-        tprintf(q, "  none: no deploy preceded this incident within the window\n");
+        tprintf(q, "  none: no deploy preceded this outcome within the window\n");
     for (size_t i = 0; i < json_array_size(sus); i++) {
         json_t *o = json_array_get(sus, i);
         tprintf(q, "  #%lld  ", (long long)lh__q_ji(o, "rank"));
@@ -293,6 +443,40 @@ lh__q_text_incident(qctx_t *q)
             tput(q, lh__q_js(o, "previous_version"), 0);
             tprintf(q, "\n");
         }
+        lh__q_text_change(q, o, "       ");
+        if (i < q->n_changes) {
+            const qlist_t *l = &q->changes[i];
+            tprintf(q, "       change events (%zu)\n", l->n);
+            widths_t w = widths_of(l->ev, l->n);
+            for (size_t k = 0; k < l->n; k++) {
+                tprintf(q, "       ");
+                tevent(q, l->ev[k], w);
+                tprintf(q, "\n");
+            }
+        }
+        tsuspect_tickets(q, o, "       ");
+    }
+
+    tprintf(q, "\nother alerts on ");
+    tput(q, lh__q_js(d, "service"), 0);
+    tprintf(q, "/");
+    tput(q, lh__q_js(d, "environment"), 0);
+    tprintf(q, " and its hosts (%zu), ", q->others.n);
+    tput(q, lh__q_js(d, "other_alerts_from"), 0);
+    tprintf(q, " to ");
+    tput(q, lh__q_js(d, "other_alerts_to"), 0);
+    tprintf(q, "\n");
+    widths_t w = widths_of(q->others.ev, q->others.n);
+    for (size_t i = 0; i < q->others.n; i++) {
+        tevent(q, q->others.ev[i], w);
+        if (q->others.ev[i]->n_hosts) {
+            tprintf(q, "  on");
+            for (size_t h = 0; h < q->others.ev[i]->n_hosts; h++) {
+                tprintf(q, " ");
+                tput(q, q->others.ev[i]->hosts[h], 0);
+            }
+        }
+        tprintf(q, "\n");
     }
 
     json_t *al = json_object_get(d, "alerts");
@@ -302,14 +486,32 @@ lh__q_text_incident(qctx_t *q)
         tprintf(q, "  seq %-6lld  ", (long long)lh__q_ji(o, "seq"));
         tput(q, lh__q_js(o, "created"), 20);
         tprintf(q, "  ");
-        tput(q, lh__q_js(o, "kind"), 0);
-        tprintf(q, "  ");
         tput(q, lh__q_js(o, "id"), 0);
+        tprintf(q, "  revision %lld  ", (long long)lh__q_ji(o, "revision"));
+        tput(q, lh__q_js(o, "kind"), 0);
+        if (lh__q_js(o, "top")) {
+            tprintf(q, "  top ");
+            tput(q, lh__q_js(o, "top"), 0);
+        }
+        if (lh__q_js(o, "rollback_version")) {
+            tprintf(q, "  roll back to ");
+            tput(q, lh__q_js(o, "rollback_version"), 0);
+        }
+        if (json_is_true(json_object_get(o, "resolved")))
+            tprintf(q, "  [resolved]");
         if (json_is_true(json_object_get(o, "late")))
             tprintf(q, "  [late]");
+        if (json_is_true(json_object_get(o, "unreadable")))
+            tprintf(q, "  (payload unreadable; see the log)");
         tprintf(q, "\n");
+        json_t *ch = json_object_get(o, "changes");
+        for (size_t k = 0; k < json_array_size(ch); k++) {
+            tprintf(q, "       - ");
+            tput(q, json_string_value(json_array_get(ch, k)), 0);
+            tprintf(q, "\n");
+        }
     }
-    ttickets(q);
+    ttickets(q, lh__q_js(d, "ticket"), "incident");
 }
 
 void
@@ -335,6 +537,7 @@ lh__q_text_deploy(qctx_t *q)
     tprintf(q, ", until ");
     tput(q, lh__q_js(d, "window_ends"), 0);
     tprintf(q, ")\n");
+    lh__q_text_change(q, d, "  ");
     if (lh__q_js(d, "change_ticket")) {
         tprintf(q, "  change ticket  ");
         tput(q, lh__q_js(d, "change_ticket"), 0);
@@ -363,7 +566,7 @@ lh__q_text_deploy(qctx_t *q)
         tprintf(q, "\n");
         treasons(q, o, "       ");
     }
-    ttickets(q);
+    ttickets(q, lh__q_js(d, "change_ticket"), "change");
 }
 
 void
@@ -373,11 +576,16 @@ lh__q_text_service(qctx_t *q)
     tput(q, lh__q_js(d, "service"), 0);
     tprintf(q, "/");
     tput(q, lh__q_js(d, "environment"), 0);
-    tprintf(q, "  since ");
+    tprintf(q, "  from ");
     tput(q, lh__q_js(d, "from"), 0);
-    tprintf(q, " (last ");
-    tput(q, lh__q_js(d, "since"), 0);
-    tprintf(q, ")\n");
+    tprintf(q, " until ");
+    tput(q, lh__q_js(d, "to"), 0);
+    if (lh__q_js(d, "since")) {
+        tprintf(q, " (last ");
+        tput(q, lh__q_js(d, "since"), 0);
+        tprintf(q, ")");
+    }
+    tprintf(q, "\n");
     tevents(q, "events", &q->events, lh__q_shown_of(q, &q->events));
     json_t *al = json_object_get(d, "alerts");
     tprintf(q, "\ncorrelated alerts (%zu)\n", json_array_size(al));

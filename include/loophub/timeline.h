@@ -8,12 +8,17 @@
  * document then says how many were left out.
  *
  * Three selectors:
- *  - incident: the incident's events (all states, time order), the suspects the correlator
- *    recorded, the alerts sent, linked tickets, and the resolution time;
+ *  - incident: one outcome, opened by an incident id, the id of any of its events, or its
+ *    correlated alert's id: its events (all states, time order), each suspect with its change
+ *    events, details and tickets, the other alerts on the service and its hosts in the window,
+ *    every revision of the correlated alert as published, and the resolution;
  *  - deploy: the change (all events of one deploy_id), its outcomes, linked tickets and the
  *    change's outcome class (pending, healthy, suspect, failed, rolled_back);
- *  - service: every event of one service and environment since a moment, with the
- *    correlated alerts of those outcomes.
+ *  - service: every event of one service and environment in a period (from a moment, until
+ *    another: each a duration back from now or an RFC 3339 time), with the correlated alerts of
+ *    those outcomes.
+ *
+ * A limit keeps the newest events and says how many older ones it left out.
  */
 #ifndef LOOPHUB_TIMELINE_H
 #define LOOPHUB_TIMELINE_H
@@ -42,15 +47,32 @@ typedef struct lh_timeline_req {
     const char *deploy_id;   /* LH_TIMELINE_DEPLOY */
     const char *service;     /* LH_TIMELINE_SERVICE, with environment */
     const char *environment;
-    int64_t since_ns;       /* service: how far back from now (default 24h) */
-    int64_t window_ns;      /* deploy: correlation window deciding "pending" (default 2h; a
-                             * hub's own timeline uses the hub's window instead) */
+    int64_t since_ns;       /* service: the period starts this long before now (default 24h) */
+    int64_t from_ns;        /* service: the period starts at this time instead (ns since the
+                             * epoch; 0: now - since_ns) */
+    int64_t until_ns;       /* service: the period ends at this time, inclusive (ns since the
+                             * epoch; 0: now - until_ago_ns) */
+    int64_t until_ago_ns;   /* service: the period ends this long before now (default 0: now) */
+    int64_t window_ns;      /* the correlation window (default 2h; a hub's own timeline uses the
+                             * hub's window instead): deploy, deciding "pending"; incident, how
+                             * long before the outcome other alerts are shown from */
     int64_t now_ns;         /* 0: the wall clock */
-    int64_t limit;          /* max events shown; 0: all */
+    int64_t limit;          /* max events shown, the newest; 0: all */
     const char *store_name; /* how the store is named in text ("loophub.db"); NULL: none */
 } lh_timeline_req_t;
 
-/* Fills the defaults above (mode NONE, no ids, since 24h, window 2h, now 0, limit 0). */
+/* Fills the defaults above (mode NONE, no ids, since 24h, until now, window 2h, now 0,
+ * limit 0). */
 void lh_timeline_req_default(lh_timeline_req_t *r);
+
+/* Parses a --since / --until value (since= / until= over HTTP): a duration back from now ("90s",
+ * "30m", "2h", "7d": *ago_ns set, *at_ns 0) or an RFC 3339 time ("2026-11-30T10:00:00Z": *at_ns
+ * set, *ago_ns 0). Returns 0, or LH_EINVAL (neither; nothing written). */
+int lh_timeline_moment_parse(const char *s, int64_t *at_ns, int64_t *ago_ns);
+
+/* The service period of r at now_ns (0: the wall clock, as r->now_ns 0 is): *from and *to,
+ * both inclusive. Returns 0, or LH_EINVAL when the period ends before it starts (or r has a
+ * negative duration). */
+int lh_timeline_period(const lh_timeline_req_t *r, int64_t now_ns, int64_t *from, int64_t *to);
 
 #endif

@@ -494,10 +494,27 @@ START_TEST(test_timeline_over_http)
     expect_get(&h, "/v1/timeline?service=shop&env=prod&since=1h", 200, "\"t-2\"");
     expect_get(&h, "/v1/timeline?service=shop&env=prod&limit=1", 200, "\"truncated\":true");
     expect_get(&h, "/v1/timeline?incident=INC-nope", 404, "no such incident");
+    /* by the correlated alert id subscribers get, and by the incident's event id */
+    resp_t tl = curl_req(&h, "GET", "/v1/timeline?incident=INC-t-2", NULL, NULL, 0, 0);
+    const char *k = strstr(tl.body ? tl.body : "", "\"alert_id\":\"ca-");
+    ck_assert_msg(k, "no alert_id: %s", tl.body);
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/timeline?incident=%.19s", k + 12);
+    free(tl.body);
+    expect_get(&h, path, 200, "\"incident_id\":\"INC-t-2\"");
+    expect_get(&h, "/v1/timeline?incident=t-2", 200, "\"incident_id\":\"INC-t-2\"");
     expect_get(&h, "/v1/timeline", 400, "exactly one of");
     expect_get(&h, "/v1/timeline?incident=a&deploy=b", 400, "exactly one of");
     expect_get(&h, "/v1/timeline?service=shop", 400, "needs env");
     expect_get(&h, "/v1/timeline?service=shop&env=prod&since=soon", 400, "since=");
+    /* an RFC 3339 moment, as the CLI takes */
+    expect_get(&h, "/v1/timeline?service=shop&env=prod&since=2000-01-01T00:00:00Z", 200, "\"t-2\"");
+    expect_get(
+        &h,
+        "/v1/timeline?service=shop&env=prod&since=2000-01-01T00:00:00Z&until=1999-01-01T00:00:00Z",
+        400, "until= is before since=");
+    expect_get(&h, "/v1/timeline?service=shop&env=prod&until=later", 400, "until=");
+    expect_get(&h, "/v1/timeline?deploy=D-t-1&since=1h", 400, "go with service=");
     expect_get(&h, "/v1/timeline?deploy=D-t-1&limit=-3", 400, "limit=");
     lh_it_hub_stop(&h);
 }
