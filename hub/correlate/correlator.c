@@ -1083,14 +1083,16 @@ oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
     return rc;
 }
 
-/* Reads one outcome row with statement which (LH_CSQL_OC_GET by okey, LH_CSQL_OC_OPEN by ref
- * and env); oc->found says whether there was one. */
+/* Reads one outcome row with statement which (LH_CSQL_OC_GET: an incident's, LH_CSQL_OC_OPEN: an
+ * alert's newest period, LH_CSQL_OC_AT: its period at time t) of ref in env; oc->found says
+ * whether there was one. */
 static int
-oc_read(lh_correlator_t *c, int which, const char *a, const char *b, outcome_t *oc)
+oc_read(lh_correlator_t *c, int which, const char *ref, const char *env, int64_t t, outcome_t *oc)
 {
     memset(oc, 0, sizeof(*oc));
     sqlite3_stmt *s = c->stmt[which];
-    if (bind_text(s, 1, a) != SQLITE_OK || (which == LH_CSQL_OC_OPEN && bind_text(s, 2, b)))
+    if (bind_text(s, 1, ref) != SQLITE_OK || bind_text(s, 2, env) != SQLITE_OK ||
+        (which == LH_CSQL_OC_AT && sqlite3_bind_int64(s, 3, t) != SQLITE_OK))
         return sql_fail(c, which);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -1102,12 +1104,6 @@ oc_read(lh_correlator_t *c, int which, const char *a, const char *b, outcome_t *
         return sql_fail(c, which);
     sql_done(s);
     return 0;
-}
-
-static int
-oc_get(lh_correlator_t *c, const char *okey, outcome_t *oc)
-{
-    return oc_read(c, LH_CSQL_OC_GET, okey, NULL, oc);
 }
 
 /* Writes the outcome: a new row, or the known row's new state. */
@@ -1144,33 +1140,16 @@ alert_ref(const lh_event_t *ev)
     return ev->alert.fingerprint ? ev->alert.fingerprint : ev->alert.name;
 }
 
-/* The okey of the outcome an outcome event of the store belongs to: its incident, or the firing
- * period of its alert at its time (NULL: none recorded). */
+/* The outcome an outcome event of the store belongs to: its incident's, or the firing period
+ * of its alert at its time (oc->found 0: none recorded). */
 static int
-okey_of(lh_correlator_t *c, const lh_event_t *ev, const char **okey)
+oc_of(lh_correlator_t *c, const lh_event_t *ev, outcome_t *oc)
 {
-    *okey = NULL;
-    if (ev->kind == LH_KIND_INCIDENT && ev->incident.incident_id) {
-        *okey = okey_incident(c, ev->environment, ev->incident.incident_id);
-        return *okey ? 0 : LH_ENOMEM;
-    }
+    memset(oc, 0, sizeof(*oc));
+    if (ev->kind == LH_KIND_INCIDENT && ev->incident.incident_id)
+        return oc_read(c, LH_CSQL_OC_GET, ev->incident.incident_id, ev->environment, 0, oc);
     const char *ref = ev->kind == LH_KIND_ALERT ? alert_ref(ev) : NULL;
-    if (!ref)
-        return 0;
-    sqlite3_stmt *s = c->stmt[LH_CSQL_OC_AT];
-    if (bind_text(s, 1, ref) || bind_text(s, 2, ev->environment) ||
-        sqlite3_bind_int64(s, 3, ev->time_ns))
-        return sql_fail(c, LH_CSQL_OC_AT);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        rc = col_text(c, s, 0, okey);
-        sql_done(s);
-        return rc;
-    }
-    if (rc != SQLITE_DONE)
-        return sql_fail(c, LH_CSQL_OC_AT);
-    sql_done(s);
-    return 0;
+    return ref ? oc_read(c, LH_CSQL_OC_AT, ref, ev->environment, ev->time_ns, oc) : 0;
 }
 
 /* hosts with the hosts of ev added (each once, MAX_OUTCOME_HOSTS at most). */
@@ -1881,7 +1860,8 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t
         resolves = ev->incident.state == LH_INCIDENT_RESOLVED;
         if (!(okey = okey_incident(c, ev->environment, ev->incident.incident_id)))
             return LH_ENOMEM;
-        if ((rc = oc_get(c, okey, &oc)) < 0)
+        if ((rc = oc_read(c, LH_CSQL_OC_GET, ev->incident.incident_id, ev->environment, 0, &oc)) <
+            0)
             return rc;
     } else {
         const char *ref = alert_ref(ev);
@@ -1895,7 +1875,7 @@ correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t
         if (resolves && ev->alert.severity != LH_SEV_UNSPECIFIED &&
             ev->alert.severity < c->o.alert_min_severity)
             return 0;
-        if ((rc = oc_read(c, LH_CSQL_OC_OPEN, ref, ev->environment, &oc)) < 0)
+        if ((rc = oc_read(c, LH_CSQL_OC_OPEN, ref, ev->environment, 0, &oc)) < 0)
             return rc;
         if (oc.found && !oc.open)
             memset(&oc, 0, sizeof(oc)); /* its newest period ended: none is open */
@@ -2016,7 +1996,7 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
     c->n_oseq = n_out;
 
     /* the outcomes of those events, each concluded once */
-    const char **done = scratch_alloc(&c->scratch, n_out * sizeof(char *));
+    int64_t *done = scratch_alloc(&c->scratch, n_out * sizeof(int64_t));
     if (!done)
         return LH_ENOMEM;
     size_t n_done = 0;
@@ -2028,14 +2008,13 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
             continue; /* logged; one bad row must not block the batch */
         if (rc < 0)
             return rc;
-        const char *okey = NULL;
-        outcome_t oc = {0};
-        rc = okey_of(c, o, &okey);
-        for (size_t j = 0; !rc && okey && j < n_done; j++)
-            if (strcmp(done[j], okey) == 0)
-                okey = NULL;
-        if (!rc && okey && (rc = oc_get(c, okey, &oc)) == 0 && oc.found) {
-            done[n_done++] = oc.okey;
+        outcome_t oc;
+        rc = oc_of(c, o, &oc);
+        for (size_t j = 0; !rc && oc.found && j < n_done; j++)
+            if (done[j] == oc.first_seq)
+                oc.found = 0;
+        if (!rc && oc.found) {
+            done[n_done++] = oc.first_seq;
             rc = conclude(c, &oc, 0, c->oseq[i], o, 1, now_ns);
         }
         lh_event_destroy(&o);

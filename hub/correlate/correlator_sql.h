@@ -40,9 +40,9 @@ enum {
                             ?7 alert_seq: a known pair's latest conclusion */
     LH_CSQL_LAST_GOOD,     /* ?1 service ?2 env ?3 before ?4 deploy_id to skip -> deploy_id,
                             version of succeeded deploy events, newest first */
-    LH_CSQL_OC_GET,        /* ?1 okey -> the outcome row (LH_OCOL_*) */
+    LH_CSQL_OC_GET,        /* ?1 incident id ?2 env -> the incident's outcome row (LH_OCOL_*) */
     LH_CSQL_OC_OPEN,       /* ?1 ref ?2 env -> the newest firing period of an alert (LH_OCOL_*) */
-    LH_CSQL_OC_AT,         /* ?1 ref ?2 env ?3 time -> okey of the alert's period at that time */
+    LH_CSQL_OC_AT,         /* ?1 ref ?2 env ?3 time -> the alert's period at that time */
     LH_CSQL_OC_PUT,        /* ?1 okey ... ?14 case_id: a new outcome row */
     LH_CSQL_OC_UPDATE,     /* the same parameters: what an event can change of a known one */
     LH_CSQL_CASE_GET,      /* ?1 case id -> the case row (LH_KCOL_*) */
@@ -154,16 +154,18 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time <= ?3"
         " AND deploy_id IS NOT ?4 AND state = 2 AND version IS NOT NULL"
         " ORDER BY time DESC, seq DESC LIMIT 16",
+    /* oc_ref, then the row by its integer key */
     [LH_CSQL_OC_GET] =
-        "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE okey = ?1",
+        "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE ref = ?1 AND environment IS ?2"
+        " AND kind = 3",
     /* oc_ref: the alert's newest period (a firing opens one only when none is open, so an open
      * period is the newest; the caller checks that it is open) */
     [LH_CSQL_OC_OPEN] =
         "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE ref = ?1 AND environment IS ?2"
         " AND kind = 2 ORDER BY time DESC LIMIT 1",
     [LH_CSQL_OC_AT] =
-        "SELECT okey FROM outcomes WHERE ref = ?1 AND environment IS ?2 AND kind = 2"
-        " AND time <= ?3 ORDER BY time DESC LIMIT 1",
+        "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE ref = ?1 AND environment IS ?2"
+        " AND kind = 2 AND time <= ?3 ORDER BY time DESC LIMIT 1",
     [LH_CSQL_OC_PUT] =
         "INSERT INTO outcomes (" LH_CSQL_OC_COLS ")"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -171,8 +173,8 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
      * one bind sequence serves both */
     [LH_CSQL_OC_UPDATE] =
         "UPDATE outcomes SET time = ?6, title = ?9, hosts = ?10, artifact = ?11, open = ?12,"
-        " resolved = ?13, case_id = ?14 WHERE okey = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL"
-        " AND ?4 IS ?4 AND ?5 IS ?5 AND ?7 IS NOT NULL AND ?8 IS ?8",
+        " resolved = ?13, case_id = ?14 WHERE first_seq = ?7 AND ?1 IS NOT NULL"
+        " AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS ?4 AND ?5 IS ?5 AND ?8 IS ?8",
     [LH_CSQL_CASE_GET] =
         "SELECT kind, service, environment, time, last_time, revision, top, suspect_key, late,"
         " resolved FROM cases WHERE id = ?1",

@@ -191,22 +191,24 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  (a.seq <= s.done_through OR EXISTS (SELECT 1 FROM outbox_done d"
     "   WHERE d.sink_id = s.id AND d.seq = a.seq)) AS done"
     "  FROM sinks s CROSS JOIN alerts a;"
+    /* keyed by the outcome's first stored event: rows are appended, and a row is read and
+     * updated by that integer (every event of an outcome does) */
     "CREATE TABLE outcomes ("
-    "  okey TEXT PRIMARY KEY,"           /* kind, environment, ref (alerts: and period start),
-                                        * separated by 0x1f */
+    "  first_seq INTEGER PRIMARY KEY,"   /* its first stored event: correlations.outcome_seq */
+    "  okey TEXT NOT NULL UNIQUE,"       /* kind, environment, ref (alerts: and period start),
+                                          * separated by 0x1f: the alert id derives from it */
     "  kind INTEGER NOT NULL,"           /* lh_kind_t of its events: 2 alert, 3 incident */
     "  ref TEXT NOT NULL,"               /* the incident id, or the alert's fingerprint (name) */
     "  service TEXT, environment TEXT,"
     "  time INTEGER NOT NULL,"           /* its earliest event: the outcome's time */
-    "  first_seq INTEGER NOT NULL,"      /* that event: correlations.outcome_seq */
-    "  event_id TEXT NOT NULL,"          /* that event's id */
+    "  event_id TEXT NOT NULL,"          /* its first stored event's id */
     "  title TEXT,"                      /* incident title or alert name, the latest given */
     "  hosts TEXT,"                      /* every host its events named, space-separated */
     "  artifact TEXT,"                   /* the artifact any of its events named */
     "  open INTEGER NOT NULL,"           /* 1 until a resolved event */
     "  resolved INTEGER,"                /* time of that event (ns) */
     "  case_id TEXT"                     /* the correlated alert it is part of (cases.id) */
-    ") WITHOUT ROWID;"
+    ");"
     /* an incident's outcome by its id, an alert's firing period by fingerprint and time */
     "CREATE INDEX oc_ref ON outcomes(ref, environment, kind, time);"
     "CREATE INDEX oc_case ON outcomes(case_id) WHERE case_id IS NOT NULL;"
