@@ -40,6 +40,16 @@ void *lh_cli_handshake_watch(void *zctx, void *sock);
 int lh_cli_handshake_check(const char *cmd, void *watch, void *sock, const char *ep, int timeout_ms,
                            int curve);
 
+typedef struct lh_store lh_store_t;
+
+/* Opens the store at db read-only for a query command (it runs beside a live hub). Returns 0 and
+ * *st, or LH_EXIT_ERROR after saying why ("no store at ...", "cannot open ..."). */
+int lh_cli_open_store(const char *cmd, const char *db, lh_store_t **st);
+
+/* What a getopt_long loop answers for ':' (a missing value) and '?' (an unknown option): the
+ * usage error naming the option. Returns LH_EXIT_USAGE. */
+int lh_cli_getopt_error(const char *cmd, int c, char **argv);
+
 /* Prints "loophub <cmd>: <message>" and a newline to stderr. */
 void lh_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* For bad usage: the error line plus "Try 'loophub <cmd> --help'." Returns LH_EXIT_USAGE. */

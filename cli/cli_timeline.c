@@ -168,12 +168,8 @@ lh_cli_timeline(int argc, char **argv)
         case 'h':
             fputs(usage_text, stdout);
             return fflush(stdout) == 0 ? LH_EXIT_OK : LH_EXIT_ERROR;
-        case ':':
-            return lh_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
-            if (optopt && optopt < 256)
-                return lh_cli_usage_error(CMD, "unknown option '-%c'", optopt);
-            return lh_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+            return lh_cli_getopt_error(CMD, c, argv);
         }
     }
     if (optind < argc)
@@ -201,20 +197,10 @@ lh_cli_timeline(int argc, char **argv)
         (req.service && !*req.service) || (req.environment && !*req.environment))
         return lh_cli_usage_error(CMD, "empty id, service or environment");
 
-    struct stat sb;
-    if (stat(db, &sb) != 0) {
-        lh_cli_error(CMD, "no store at %s (start the hub with --db, or pass --db PATH)", db);
-        return LH_EXIT_ERROR;
-    }
-    lh_store_opts_t opts;
-    lh_store_opts_default(&opts);
-    opts.readonly = 1;
     lh_store_t *st = NULL;
-    int rc = lh_store_open(db, &opts, &st);
-    if (rc < 0) {
-        lh_cli_error(CMD, "cannot open %s: %s", db, lh_strerror(rc));
-        return LH_EXIT_ERROR;
-    }
+    int rc = lh_cli_open_store(CMD, db, &st);
+    if (rc)
+        return rc;
     req.store_name = db;
     lh_buf_t out = LH_BUF_INIT;
     rc = lh_query_timeline(st, &req, fmt, &out);
