@@ -1569,17 +1569,21 @@ published(const lh_correlated_t *prev, const char *deploy_id)
     return 0;
 }
 
-/* The outcome's alert as an lh_event_t for the alert: the triggering event as stored. */
+/* The alert's outcome event: the triggering event, which is what was stored at seq (the
+ * pipeline stores the event it hands over; the deploy path hands over the stored one), copied
+ * rather than read back and decoded. */
 static int
-alert_outcome(lh_correlator_t *c, lh_correlated_t *ca, int64_t seq, const lh_event_t *fallback)
+alert_outcome(lh_correlator_t *c, lh_correlated_t *ca, int64_t seq, const lh_event_t *trig)
 {
-    int rc = load_event(c, seq, &ca->outcome);
-    if (rc == LH_EDECODE || rc == LH_ENOTFOUND) {
-        /* keep the alert useful: fall back to the event as the caller gave it */
-        ca->outcome = fallback ? lh_event_clone(fallback) : NULL;
-        rc = ca->outcome || !fallback ? 0 : LH_ENOMEM;
+    if (trig) {
+        if (!(ca->outcome = lh_event_clone(trig)))
+            return LH_ENOMEM;
+        ca->outcome->raw = NULL; /* the original bytes are the store's, not the alert's */
+        ca->outcome->raw_len = 0;
+        return 0;
     }
-    return rc;
+    int rc = load_event(c, seq, &ca->outcome);
+    return rc == LH_EDECODE || rc == LH_ENOTFOUND ? 0 : rc;
 }
 
 /* Concludes outcome oc (its facts already written), triggered by the event at tseq: finds its
