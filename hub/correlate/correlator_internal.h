@@ -1,0 +1,134 @@
+/*
+ * correlator_internal.h - what the correlator's two files share: correlator.c (changes,
+ * candidates, the score's reasons, pairs, the deploy path, the module's entry points) and
+ * outcome.c (outcomes, cases and their revisions: the outcome path). Nothing outside
+ * hub/correlate sees this.
+ */
+#ifndef LOOPHUB_CORRELATOR_INTERNAL_H
+#define LOOPHUB_CORRELATOR_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator.h"
+#include "correlator_sql.h"
+#include "loophub/buf.h"
+#include "loophub/correlated.h"
+#include "loophub/event.h"
+
+#define COMPONENT "correlator"
+#define MAX_REASONS 8
+
+/* ---- scratch: strings that live until the next correlation run (correlator.c) ------------ */
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t cap;
+    size_t used;
+    char data[];
+} chunk_t;
+
+typedef struct scratch {
+    chunk_t *head;
+    chunk_t *cur;
+} scratch_t;
+
+void *lh__c_scratch_alloc(scratch_t *s, size_t n); /* 8-aligned */
+char *lh__c_scratch_strndup(scratch_t *s, const char *p, size_t n);
+const char *lh__c_sfmt(scratch_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- a change: every deploy event of one deploy_id in one environment ---------------------- */
+
+typedef struct change {
+    const char *deploy_id;
+    const char *event_id; /* the change's first event */
+    int64_t first_seq;
+    int64_t time;     /* earliest event */
+    int status;       /* latest event */
+    int prev_derived; /* previous_version was filled from history at ingest */
+    const char *service, *actor, *hosts, *version, *previous_version, *commit, *artifact;
+    int found;
+    int rel;
+    int is_new;
+    int late;
+    int64_t lead_ns;
+    double score;
+    const char *reasons[MAX_REASONS];
+    size_t n_reasons;
+} change_t;
+
+struct lh_correlator {
+    lh_store_t *st;
+    sqlite3 *db;
+    lh_correlator_opts_t o;
+    sqlite3_stmt *stmt[LH_CSQL_COUNT];
+    scratch_t scratch;
+    change_t *chg;
+    size_t n_chg, cap_chg;
+    size_t n_show; /* lh__c_gather(): the suspects an alert lists, at most o.max_suspects */
+    size_t n_more; /* lh__c_gather(): related changes left out of the alert */
+    int truncated; /* collect() stopped at its limit */
+    int64_t *oseq;
+    size_t n_oseq, cap_oseq;
+    lh_buf_t json;
+    lh_buf_t pb;
+    int64_t max_pair_oseq; /* no pair exists for a higher outcome seq (the hint above) */
+    struct centry *cache;  /* CCACHE_SLOTS changes, or NULL when it could not be allocated */
+    uint64_t cache_discards;
+};
+
+/* ---- one outcome (outcome.c) ------------------------------------------------------------ */
+
+/* One outcome (table `outcomes`): an incident's lifecycle, or one firing period of a monitoring
+ * alert. Strings point into the scratch. */
+typedef struct outcome {
+    const char *okey, *ref, *service, *env, *event_id, *title, *hosts, *artifact, *case_id;
+    int kind;
+    int64_t time, first_seq, resolved;
+    int open;
+    int found;
+} outcome_t;
+
+/* ---- SQLite helpers (correlator.c): a failed statement is logged and reset, LH_ESTORE ------ */
+
+int lh__c_sql_fail(lh_correlator_t *c, int which);
+void lh__c_sql_done(sqlite3_stmt *s);
+int lh__c_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Binds the (key, environment, from, to) quadruple shared by every lookup. */
+int lh__c_bind_lookup(sqlite3_stmt *s, const char *key, const char *env, int64_t from, int64_t to);
+int64_t lh__c_sat_add(int64_t a, int64_t b);
+int64_t lh__c_sat_sub(int64_t a, int64_t b);
+int lh__c_dup_str(char **dst, const char *s);
+
+/* ---- correlator.c --------------------------------------------------------------------------- */
+
+/* Iterates a space-separated host list: the next token and its length, or NULL. */
+const char *lh__c_next_host(const char **p, size_t *len);
+int lh__c_hosts_contain(const char *hosts, const char *h);
+const char *lh__c_outcome_artifact(const lh_event_t *o);
+/* Decodes the stored canonical protobuf of the event at seq. */
+int lh__c_load_event(lh_correlator_t *c, int64_t seq, lh_event_t **out);
+/* The version of the last succeeded change of service in env before `before` (not skip);
+ * *out NULL when history knows none. */
+int lh__c_last_good(lh_correlator_t *c, const char *service, const char *env, int64_t before,
+                    const char *skip, const char **out);
+/* Finds and ranks the suspects of outcome o (recorded at oseq) into c->chg; c->n_show of them
+ * are listed, c->n_more counted. Returns their number or an error. */
+int lh__c_gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late);
+/* Writes a pair's latest conclusion (a new pair inserted, a known one updated). */
+int lh__c_pair_write(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int64_t now_ns,
+                     int64_t aseq);
+
+/* ---- outcome.c -------------------------------------------------------------------------- */
+
+/* The outcome an outcome event of the store belongs to (oc->found 0: none). */
+int lh__c_oc_of(lh_correlator_t *c, const lh_event_t *ev, outcome_t *oc);
+/* Concludes outcome oc, triggered by the event at tseq (trig); dirty: its row is not written
+ * yet. Publishes a revision when the conclusion changed. Returns alerts written (0 or 1). */
+int lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq,
+                   const lh_event_t *trig, int late, int64_t now_ns);
+/* The outcome path: ev, an incident or monitoring alert event stored at seq. Alerts written. */
+int lh__c_correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
+
+#endif
