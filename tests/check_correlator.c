@@ -1432,6 +1432,45 @@ START_TEST(test_max_suspects_bounded)
 }
 END_TEST
 
+/* Past the lookups' limit (512 rows, most recent first) the count of the others is the window's
+ * changes of the service, counted by the index: still exact for a one-service window. */
+START_TEST(test_max_suspects_past_lookup_limit)
+{
+    fx_t f;
+    fx_init(&f);
+    ck_assert_int_eq(lh_store_begin(f.st), 0);
+    lh_buf_t pb = LH_BUF_INIT;
+    for (int i = 0; i < 600; i++) {
+        char id[32], did[32];
+        snprintf(id, sizeof(id), "d-%d", i);
+        snprintf(did, sizeof(did), "D-%03d", i);
+        lh_event_t *ev = mk_deploy(id, did, LH_DEPLOY_SUCCEEDED, T0 + i * 10 * LH_NS_PER_SEC, "api",
+                                   "prod", NULL, "2", "1", NULL);
+        lh_buf_reset(&pb);
+        ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
+        int64_t seq = 0;
+        ck_assert_int_eq(lh_store_insert_event(f.st, ev, 0, pb.data, pb.len, &seq), 0);
+        ck_assert_int_ge(lh_correlator_add(f.c, ev, seq, NOW), 0);
+        lh_event_destroy(&ev);
+    }
+    lh_buf_free(&pb);
+    ck_assert_int_eq(lh_store_commit(f.st), 0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-1", T0 + 101 * MIN, "api", "prod", NULL,
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    ck_assert_uint_eq(al.a[0]->n_suspects, 10);
+    ck_assert_uint_eq(al.a[0]->more_suspects, 590);
+    ck_assert_str_eq(al.a[0]->suspects[0].deploy_id, "D-599");
+    ck_assert_reason(&al.a[0]->suspects[0], "one of 600 related changes in the window: an "
+                                            "unusually busy one, so this ranking is weak");
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
 /* ---- suite ---------------------------------------------------------------------------------- */
 
 static Suite *
@@ -1471,6 +1510,7 @@ correlator_suite(void)
         {"rollback_before_earliest_suspect", test_rollback_before_earliest_suspect, 0, 0},
         {"previous_version_from_history", test_previous_version_from_history, 0, 0},
         {"max_suspects_bounded", test_max_suspects_bounded, 0, 0},
+        {"max_suspects_past_lookup_limit", test_max_suspects_past_lookup_limit, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, NULL, NULL);
     return s;
