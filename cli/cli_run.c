@@ -83,6 +83,10 @@ lh_cli_run(int argc, char **argv)
         return LH_EXIT_ERROR;
     }
     lh_log_set_level((lh_log_level_t)c.log_level);
+    if (c.max_suspects > 1000) {
+        lh_run_conf_free(&c);
+        return lh_cli_usage_error("run", "--max-suspects: at most 1000 (an alert lists them all)");
+    }
 
     lh_hub_opts_t o;
     lh_hub_opts_default(&o);
@@ -91,7 +95,7 @@ lh_cli_run(int argc, char **argv)
     o.page_size = (int)c.page_size;
     o.window_ns = c.window_ns;
     o.group_window_ns = c.group_window_ns;
-    o.max_suspects = c.max_suspects > 1000 ? 1001 : (int)c.max_suspects;
+    o.max_suspects = (int)c.max_suspects;
     o.quarantine_max_rows = c.quarantine_max_rows;
     o.quarantine_max_bytes = c.quarantine_max_bytes;
     o.alert_min_severity = (lh_severity_t)c.alert_min_severity;

@@ -599,6 +599,22 @@ START_TEST(test_cli_usage_and_errors)
                   "err: %s", err);
     free(out);
     free(err);
+    /* the correlation options: each bad value named (not "cannot open the store") */
+    const char *ms[] = {lh_test_loophub_bin(), "run", "--max-suspects", "5000", NULL};
+    ck_assert_int_eq(lh_test_run(ms, NULL, &out, &err, 10000), 2);
+    ck_assert_msg(strstr(err, "--max-suspects: at most 1000"), "err: %s", err);
+    free(out);
+    free(err);
+    const char *ms0[] = {lh_test_loophub_bin(), "run", "--max-suspects", "0", NULL};
+    ck_assert_int_eq(lh_test_run(ms0, NULL, &out, &err, 10000), 2);
+    ck_assert_msg(strstr(err, "--max-suspects: '0' is not a positive number"), "err: %s", err);
+    free(out);
+    free(err);
+    const char *gw[] = {lh_test_loophub_bin(), "run", "--group-window", "soon", NULL};
+    ck_assert_int_eq(lh_test_run(gw, NULL, &out, &err, 10000), 2);
+    ck_assert_msg(strstr(err, "--group-window: 'soon' is not a duration"), "err: %s", err);
+    free(out);
+    free(err);
     const char *unk[] = {lh_test_loophub_bin(), "frobnicate", NULL};
     ck_assert_int_eq(lh_test_run(unk, NULL, &out, &err, 10000), 2);
     free(out);
