@@ -35,7 +35,8 @@
 
 #define COMPONENT "query"
 
-/* What an ID opened: the outcomes (okeys), the correlated alert, or the fallbacks. */
+/* What an ID opened: the outcomes (okeys: each outcome's key, its first event's seq as text),
+ * the correlated alert, or the fallbacks. */
 typedef struct {
     char **okeys;
     size_t n_okeys;

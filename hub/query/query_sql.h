@@ -85,7 +85,8 @@
  * the id of an incident's event (ev_incident_event) or of an event that made a revision of an
  * alert (al_outcome_id: a monitoring alert's `am-...`), an alert id without a case row (alerts
  * of a store migrated from schema 3: the UNIQUE (id, revision) index, then the outcome event by
- * seq). Outcomes are found by their ref (oc_ref: incident id, or fingerprint and time). */
+ * seq). Outcomes are found by their ref (oc_ref: incident id, or fingerprint and time); the
+ * query module names an outcome by its key, its first event's seq as text (outcomes' rowid). */
 
 /* A correlated alert (cases primary key). ?1 alert id */
 #define LH_Q_CASE                                                                              \
@@ -93,7 +94,7 @@
 
 /* The outcomes of a correlated alert (oc_case). ?1 alert id */
 #define LH_Q_CASE_OUTCOMES                                                                     \
-    "SELECT okey FROM outcomes WHERE case_id = ?1 ORDER BY time, first_seq"
+    "SELECT CAST(first_seq AS TEXT) FROM outcomes WHERE case_id = ?1 ORDER BY time, first_seq"
 
 /* Whether an incident id is stored, and its first event (ev_incident_id). ?1 incident id */
 #define LH_Q_INCIDENT_FIRST                                                                    \
@@ -104,11 +105,12 @@
  * events by seq, oc_ref: the period of its fingerprint at its time). ?1 event id */
 #define LH_Q_OUTCOME_OF_EVENT                                                                  \
     "SELECT okey FROM ("                                                                       \
-    " SELECT o.okey AS okey, 1 AS pri FROM events e JOIN outcomes o"                          \
+    " SELECT CAST(o.first_seq AS TEXT) AS okey, 1 AS pri FROM events e JOIN outcomes o"                          \
     "  ON o.ref = e.incident_id AND o.environment IS e.environment AND o.kind = 3"             \
     "  WHERE e.id = ?1 AND e.kind = 3"                                                         \
     " UNION ALL"                                                                                \
-    " SELECT (SELECT o.okey FROM outcomes o WHERE o.ref = coalesce(e.fingerprint, e.name)"      \
+    " SELECT (SELECT CAST(o.first_seq AS TEXT) FROM outcomes o"                                \
+    "          WHERE o.ref = coalesce(e.fingerprint, e.name)"      \
     "          AND o.environment IS e.environment AND o.kind = 2 AND o.time <= e.time"          \
     "          ORDER BY o.time DESC LIMIT 1), 2"                                                \
     "  FROM alerts a JOIN events e ON e.seq = a.event_seq"                                     \
@@ -121,25 +123,25 @@
     "SELECT e.seq, e.id, e.kind, e.incident_id FROM alerts a JOIN events e ON e.seq = a.outcome_seq" \
     " WHERE a.id = ?1 ORDER BY a.revision LIMIT 1"
 
-/* One outcome (outcomes primary key). ?1 okey */
+/* One outcome (outcomes primary key). ?1 its key */
 #define LH_Q_OUTCOME                                                                           \
     "SELECT kind, ref, service, environment, time, first_seq, event_id, title, hosts, artifact," \
     "       open, resolved, case_id"                                                            \
-    " FROM outcomes WHERE okey = ?1"
+    " FROM outcomes WHERE first_seq = CAST(?1 AS INTEGER)"
 
 /* The events of one outcome: every event of an incident (ev_incident_id); of an alert period,
  * its first event and every event that made a revision (repeated notifications that changed
- * nothing are not kept apart: they are ordinary rows of the time index). ?1 okey */
+ * nothing are not kept apart: they are ordinary rows of the time index). ?1 its key */
 #define LH_Q_OUTCOME_EVENTS                                                                    \
     "SELECT seq, event FROM ("                                                                 \
     " SELECT e.seq AS seq, e.time AS time, e.event AS event FROM outcomes o JOIN events e"     \
     "  ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"             \
-    "  WHERE o.okey = ?1 AND o.kind = 3"                                                       \
+    "  WHERE o.first_seq = CAST(?1 AS INTEGER) AND o.kind = 3"                                                       \
     " UNION SELECT e.seq, e.time, e.event FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
-    "  WHERE o.okey = ?1"                                                                      \
+    "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
     " UNION SELECT e.seq, e.time, e.event FROM outcomes o JOIN alerts a"                       \
     "  ON a.id = o.case_id AND a.outcome_seq = o.first_seq JOIN events e ON e.seq = a.event_seq" \
-    "  WHERE o.okey = ?1"                                                                      \
+    "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
     ") ORDER BY time, seq"
 
 /* The events of every outcome of a correlated alert, as LH_Q_OUTCOME_EVENTS (oc_case,

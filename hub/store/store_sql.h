@@ -195,8 +195,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
      * updated by that integer (every event of an outcome does) */
     "CREATE TABLE outcomes ("
     "  first_seq INTEGER PRIMARY KEY,"   /* its first stored event: correlations.outcome_seq */
-    "  okey TEXT NOT NULL UNIQUE,"       /* kind, environment, ref (alerts: and period start),
-                                          * separated by 0x1f: the alert id derives from it */
+    "  okey TEXT NOT NULL,"              /* kind, environment, ref (alerts: and period start),
+                                          * separated by 0x1f: the alert id derives from it (no
+                                          * index: nothing looks an outcome up by it) */
     "  kind INTEGER NOT NULL,"           /* lh_kind_t of its events: 2 alert, 3 incident */
     "  ref TEXT NOT NULL,"               /* the incident id, or the alert's fingerprint (name) */
     "  service TEXT, environment TEXT,"
