@@ -927,6 +927,42 @@ START_TEST(deploy_text_details)
 }
 END_TEST
 
+/* A previous version the hub took from history is shown as such, in JSON and in text. */
+START_TEST(deploy_previous_from_history)
+{
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
+    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    lh_event_t *h1 = deploy("h-1", "H-1", LH_DEPLOY_SUCCEEDED, T0, "hist", "3.0", "2.9", "ann");
+    ck_assert_int_eq(lh_correlator_enrich(c, h1), 0);
+    put(st, c, h1);
+    lh_event_t *h2 =
+        deploy("h-2", "H-2", LH_DEPLOY_SUCCEEDED, T0 + MIN, "hist", "3.1", NULL, "ann");
+    ck_assert_int_eq(lh_correlator_enrich(c, h2), 0);
+    put(st, c, h2);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_correlator_destroy(&c);
+    lh_store_close(&st);
+
+    lh_timeline_req_t r = req_deploy("H-2", T0 + 200 * MIN);
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "previous_version"), "3.0");
+    ck_assert(json_is_true(json_object_get(d, "previous_version_derived")));
+    json_decref(d);
+    char *text = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "3.1 <- 3.0 (from history) by ann"), "%s", text);
+    free(text);
+    /* one that named its previous version is not marked */
+    r = req_deploy("H-1", T0 + 200 * MIN);
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &text), 0);
+    ck_assert_msg(strstr(text, "3.0 <- 2.9 by ann") && !strstr(text, "from history"), "%s", text);
+    free(text);
+}
+END_TEST
+
 START_TEST(deploy_text)
 {
     lh_timeline_req_t r = req_deploy("D-4", T0 + 24 * 60 * MIN);
@@ -1418,6 +1454,7 @@ query_suite(void)
         {"several_suspects", several_suspects_ranked, 0, 0},
         {"deploy_text", deploy_text, 0, 0},
         {"deploy_text_details", deploy_text_details, 0, 0},
+        {"deploy_previous_from_history", deploy_previous_from_history, 0, 0},
         {"service_json", service_json, 0, 0},
         {"service_text", service_text_lines, 0, 0},
         {"limit", limit_is_reported, 0, 0},

@@ -122,6 +122,7 @@ lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n)
     const char *service = NULL, *env = NULL, *version = NULL, *prev = NULL, *actor = NULL,
                *commit = NULL, *artifact = NULL, *ticket = NULL;
     int64_t commit_time = 0;
+    int prev_derived = 0;
     lh_deploy_status_t status = LH_DEPLOY_UNSPECIFIED;
     json_t *hosts = json_array(), *labels = json_object();
     for (size_t i = 0; i < n; i++) {
@@ -132,6 +133,8 @@ lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n)
         FIRST(service, e->service);
         FIRST(env, e->environment);
         FIRST(version, e->deploy.version);
+        if (!prev && e->deploy.previous_version)
+            prev_derived = e->deploy.previous_version_derived;
         FIRST(prev, e->deploy.previous_version);
         FIRST(actor, e->actor);
         FIRST(commit, e->deploy.commit);
@@ -155,6 +158,8 @@ lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n)
     lh__q_jset(q, o, "environment", lh__q_jstr(env));
     lh__q_jset(q, o, "version", lh__q_jstr(version));
     lh__q_jset(q, o, "previous_version", lh__q_jstr(prev));
+    if (prev && prev_derived) /* the hub took it from history: shown as such */
+        lh__q_jset(q, o, "previous_version_derived", json_true());
     lh__q_jset(q, o, "actor", lh__q_jstr(actor));
     lh__q_jset(q, o, "commit", lh__q_jstr(commit));
     lh__q_jset(q, o, "commit_time", lh__q_jtime(commit_time));

@@ -133,6 +133,8 @@ tevent(qctx_t *q, const lh_event_t *ev, widths_t w)
         if (ev->deploy.previous_version) {
             tprintf(q, " <- ");
             tput(q, ev->deploy.previous_version, 0);
+            if (ev->deploy.previous_version_derived)
+                tprintf(q, " (from history)");
         }
         if (ev->actor) {
             tprintf(q, " by ");
@@ -201,6 +203,8 @@ tversion(qctx_t *q, const json_t *o)
     if (lh__q_js(o, "previous_version")) {
         tprintf(q, " <- ");
         tput(q, lh__q_js(o, "previous_version"), 0);
+        if (json_is_true(json_object_get(o, "previous_version_derived")))
+            tprintf(q, " (from history)");
     }
     if (lh__q_js(o, "actor")) {
         tprintf(q, " by ");
@@ -608,6 +612,8 @@ lh__q_text_service(qctx_t *q)
                 if (lh__q_js(x, "previous_version")) {
                     tprintf(q, " <- ");
                     tput(q, lh__q_js(x, "previous_version"), 0);
+                    if (json_is_true(json_object_get(x, "previous_version_derived")))
+                        tprintf(q, " (from history)");
                 }
                 tprintf(q, ")");
             }
