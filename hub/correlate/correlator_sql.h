@@ -169,12 +169,11 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_OC_PUT] =
         "INSERT INTO outcomes (" LH_CSQL_OC_COLS ")"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    /* the UPDATEs name every parameter of their INSERT (with conditions that always hold), so
-     * one bind sequence serves both */
+    /* the UPDATEs number their parameters as their INSERT does, so one bind sequence serves
+     * both: SQLite keeps a slot for every number up to the highest, used or not */
     [LH_CSQL_OC_UPDATE] =
         "UPDATE outcomes SET time = ?6, title = ?9, hosts = ?10, artifact = ?11, open = ?12,"
-        " resolved = ?13, case_id = ?14 WHERE first_seq = ?7 AND ?1 IS NOT NULL"
-        " AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS ?4 AND ?5 IS ?5 AND ?8 IS ?8",
+        " resolved = ?13, case_id = ?14 WHERE first_seq = ?7",
     [LH_CSQL_CASE_GET] =
         "SELECT kind, service, environment, time, last_time, revision, top, suspect_key, late,"
         " resolved FROM cases WHERE id = ?1",
@@ -187,7 +186,7 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " top, suspect_key, late, resolved) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [LH_CSQL_CASE_UPDATE] =
         "UPDATE cases SET kind = ?2, time = ?5, last_time = ?6, revision = ?7, top = ?8,"
-        " suspect_key = ?9, late = ?10, resolved = ?11 WHERE id = ?1 AND ?3 IS ?3 AND ?4 IS ?4",
+        " suspect_key = ?9, late = ?10, resolved = ?11 WHERE id = ?1",
     [LH_CSQL_CASE_OUTCOMES] =
         "SELECT " LH_CSQL_OC_COLS " FROM outcomes WHERE case_id = ?1 ORDER BY time, okey",
     [LH_CSQL_COUNT_SERVICE] =

@@ -525,8 +525,8 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
     if (!k.found && c->o.group_window_ns > 0 && oc->service) {
         /* an open alert of the service with the same suspects, recent enough, takes it in */
         sqlite3_stmt *s = c->stmt[LH_CSQL_CASE_FIND];
-        if (lh__c_bind_lookup(s, oc->service, oc->env,
-                              lh__c_sat_sub(oc->time, c->o.group_window_ns), 0) ||
+        if (lh__c_bind_text(s, 1, oc->service) || lh__c_bind_text(s, 2, oc->env) ||
+            sqlite3_bind_int64(s, 3, lh__c_sat_sub(oc->time, c->o.group_window_ns)) ||
             lh__c_bind_text(s, 4, key) ||
             sqlite3_bind_int64(s, 5, lh__c_sat_add(oc->time, c->o.group_window_ns)))
             return lh__c_sql_fail(c, LH_CSQL_CASE_FIND);

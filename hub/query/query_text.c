@@ -110,6 +110,26 @@ widths_of(lh_event_t *const *ev, size_t n)
     return w;
 }
 
+/* " <- <previous>", and " (from history)" when the hub derived it; nothing without one. */
+static void
+tprev(qctx_t *q, const char *prev, int derived)
+{
+    if (!prev)
+        return;
+    tprintf(q, " <- ");
+    tput(q, prev, 0);
+    if (derived)
+        tprintf(q, " (from history)");
+}
+
+/* tprev() of a change or suspect object of the document. */
+static void
+tprev_json(qctx_t *q, const json_t *o)
+{
+    tprev(q, lh__q_js(o, "previous_version"),
+          json_is_true(json_object_get(o, "previous_version_derived")));
+}
+
 /* "time  kind      id  essentials" (no newline). */
 static void
 tevent(qctx_t *q, const lh_event_t *ev, widths_t w)
@@ -130,12 +150,7 @@ tevent(qctx_t *q, const lh_event_t *ev, widths_t w)
             tprintf(q, " ");
             tput(q, ev->deploy.version, 0);
         }
-        if (ev->deploy.previous_version) {
-            tprintf(q, " <- ");
-            tput(q, ev->deploy.previous_version, 0);
-            if (ev->deploy.previous_version_derived)
-                tprintf(q, " (from history)");
-        }
+        tprev(q, ev->deploy.previous_version, ev->deploy.previous_version_derived);
         if (ev->actor) {
             tprintf(q, " by ");
             tput(q, ev->actor, 0);
@@ -200,12 +215,7 @@ static void
 tversion(qctx_t *q, const json_t *o)
 {
     tput(q, lh__q_js(o, "version"), 0);
-    if (lh__q_js(o, "previous_version")) {
-        tprintf(q, " <- ");
-        tput(q, lh__q_js(o, "previous_version"), 0);
-        if (json_is_true(json_object_get(o, "previous_version_derived")))
-            tprintf(q, " (from history)");
-    }
+    tprev_json(q, o);
     if (lh__q_js(o, "actor")) {
         tprintf(q, " by ");
         tput(q, lh__q_js(o, "actor"), 0);
@@ -609,12 +619,7 @@ lh__q_text_service(qctx_t *q)
             if (lh__q_js(x, "version")) {
                 tprintf(q, " (");
                 tput(q, lh__q_js(x, "version"), 0);
-                if (lh__q_js(x, "previous_version")) {
-                    tprintf(q, " <- ");
-                    tput(q, lh__q_js(x, "previous_version"), 0);
-                    if (json_is_true(json_object_get(x, "previous_version_derived")))
-                        tprintf(q, " (from history)");
-                }
+                tprev_json(q, x);
                 tprintf(q, ")");
             }
         }
