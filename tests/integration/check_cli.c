@@ -270,6 +270,17 @@ START_TEST(test_quarantine_lists_rejections)
     free(err);
     const char *bad_limit[] = {"--limit", "0", NULL};
     ck_assert_int_eq(quarantine(&h, bad_limit, &out, &err), 2);
+    ck_assert_msg(strstr(err, "bad --limit '0'") != NULL, "%s", err);
+    free(out);
+    free(err);
+    const char *bad_format[] = {"--format", "xml", NULL};
+    ck_assert_int_eq(quarantine(&h, bad_format, &out, &err), 2);
+    ck_assert_msg(strstr(err, "unknown format 'xml'") != NULL, "%s", err);
+    free(out);
+    free(err);
+    const char *stray[] = {"extra", NULL};
+    ck_assert_int_eq(quarantine(&h, stray, &out, &err), 2);
+    ck_assert_msg(strstr(err, "unexpected argument 'extra'") != NULL, "%s", err);
     free(out);
     free(err);
     const char *no_store[] = {lh_test_loophub_bin(), "quarantine", "--db", "/nonexistent/x.db",
