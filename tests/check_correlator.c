@@ -1015,6 +1015,10 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 5 -> 4: no tally, no indexes by event on host rows and ticket links */
+        "DROP TABLE tally;"
+        "DROP INDEX eh_seq;"
+        "DROP INDEX tl_seq;"
         /* 4 -> 3: no outcomes or cases, the alert id unique again */
         "DROP VIEW alert_delivery;"
         "DROP TABLE outcomes;"

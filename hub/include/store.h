@@ -1,9 +1,10 @@
 /*
  * store.h - the timeline store: one SQLite file, WAL, synchronous=FULL by default.
  *
- * The store keeps every accepted event (decoded columns + the canonical protobuf encoding +
- * the original bytes when they were not protobuf), the quarantine of rejected input, the
- * correlations and the alert outbox. Schema and migrations live in store_sql.h and are
+ * The store keeps every accepted event (decoded columns + the canonical protobuf encoding, and
+ * the original bytes when they were not protobuf only with keep_original), the quarantine of
+ * rejected input, the correlations and the alert outbox, each for as long as its retention says
+ * (lh_store_expire()). Schema and migrations live in store_sql.h and are
  * versioned with PRAGMA user_version.
  *
  * One process writes a store at a time (lh_store_open() in write mode takes an exclusive
@@ -12,9 +13,12 @@
  * the hub commits one transaction per batch.
  *
  * Duplicate detection is by event id. The writer keeps an in-memory index of id hashes -> row
- * (8 bytes an event, rebuilt at open), confirmed against the stored id, so dedupe costs no
- * random-access on-disk index (measured: a random TEXT primary key for dedupe costs ~5x on
- * inserts).
+ * for the last dedupe_horizon events (20 to 28 bytes each: 29 MiB at the default; rebuilt at open
+ * from those rows),
+ * confirmed against the stored id, so dedupe costs no random-access on-disk index (measured: a
+ * random TEXT primary key for dedupe costs ~5x on inserts). An id older than the horizon is found
+ * through the time index (a duplicate has its original's event time), so every duplicate of a
+ * stored event is recognised; events in time order never pay that lookup (store_dedupe.c).
  *
  * A writable store runs one thread of its own that checkpoints the WAL in the background, so a
  * commit never copies the WAL back into the database file itself (see store.c).
@@ -43,7 +47,15 @@ typedef struct lh_store_opts {
      * 256 MiB); past either, its oldest rows are deleted (counted: quarantine_evicted) */
     int64_t quarantine_max_rows;
     int64_t quarantine_max_bytes;
+    /* events the in-memory dedupe index holds: the last this many (default 1,000,000; at least
+     * 1024); older ids are looked up in the store */
+    int64_t dedupe_horizon;
+    /* 1: also store the original bytes of events that were not protobuf (default 0: the
+     * canonical protobuf and the decoded columns hold every fact) */
+    int keep_original;
 } lh_store_opts_t;
+
+#define LH_STORE_DAY_NS (86400LL * 1000000000LL)
 
 void lh_store_opts_default(lh_store_opts_t *o);
 
@@ -123,16 +135,53 @@ int lh_store_alert_pending_count(lh_store_t *st, lh_store_sink_t sink, int64_t *
  * is no alert: nothing written). Returns 0, LH_EINVAL (no such sink) or LH_ESTORE. */
 int lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq);
 
-/* Counters for /metrics and tests. */
+/* Counters for /metrics and tests: no scan of a table (the tally and the quarantine's size are
+ * kept as rows come and go). */
 typedef struct lh_store_stats {
     int64_t events;
+    int64_t events_by_kind[5]; /* by lh_kind_t */
+    int64_t oldest_by_kind[5]; /* event time (ns) of the oldest event of each kind, 0: none */
     int64_t quarantined;
     int64_t quarantine_bytes;   /* payload bytes in the quarantine */
     int64_t quarantine_evicted; /* rows deleted to keep the quarantine in its bounds (this run) */
-    int64_t alerts;
-    int64_t correlations;
+    int64_t db_bytes;           /* the database file's pages (free ones included) */
+    int64_t free_bytes;         /* of which free pages (reused before the file grows) */
+    int64_t wal_bytes;          /* the WAL file's size */
+    int64_t dedupe_entries;     /* ids in the in-memory dedupe index (writer only) */
+    int64_t dedupe_bytes;       /* the memory it holds now (table and ring) */
+    int64_t dedupe_probes;      /* store lookups for ids older than its horizon (this run) */
 } lh_store_stats_t;
 int lh_store_stats(lh_store_t *st, lh_store_stats_t *out);
+
+/* Rows of the outbox and of correlations: counted (a scan of each), for tests and tools. */
+int lh_store_row_counts(lh_store_t *st, int64_t *alerts, int64_t *correlations);
+
+/* Retention: how long each kind is kept, by event time (0: forever); outbox rows by when they
+ * were created, by the kind of outcome they are about (incident alerts as incidents, alert ones
+ * as alerts, unapproved changes as changes); the quarantine by when its rows were received. */
+typedef struct lh_store_retention {
+    int64_t keep_ns[5]; /* by lh_kind_t (index 0 unused) */
+    int64_t quarantine_ns;
+} lh_store_retention_t;
+
+/* The defaults: changes, incidents and tickets 400 days, alerts 30 days, quarantine 7 days. */
+void lh_store_retention_default(lh_store_retention_t *r);
+
+typedef struct lh_store_expired {
+    int64_t events[5]; /* deleted, by lh_kind_t */
+    int64_t alerts;    /* outbox rows deleted */
+    int64_t quarantine;
+    int more; /* 1: the step stopped at its budget; more is past its time */
+} lh_store_expired_t;
+
+/* One step of retention in a transaction of its own (none may be open): per kind, at most budget
+ * rows are looked at. Deletes what is past its time as of now_ns, with what goes with it (host
+ * rows, ticket links; an outcome's row, correlations and case with its first event; outbox rows
+ * only once every sink registered since open delivered them), and keeps the oldest event time of
+ * each kind for lh_store_stats(). Returns 0 and *out, LH_EINVAL (a transaction is open), or the
+ * store's error (nothing deleted). */
+int lh_store_expire(lh_store_t *st, const lh_store_retention_t *r, int64_t now_ns, int budget,
+                    lh_store_expired_t *out);
 
 /* The underlying connection, for modules that own their own SQL against the schema in
  * store_sql.h (correlator, queries). Never close it. */

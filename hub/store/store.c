@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@
 #include "store_sql.h"
 
 #define DEFAULT_CACHE_KB 32768
+#define DEFAULT_DEDUPE_HORIZON 1000000
 /* 16 kB pages: fewer WAL frames (two syscalls each) per commit of the append-mostly events table;
  * ~15% less CPU per event than 4 kB under overload in the PULL bench, at the cost of more bytes
  * per random index page a small commit touches (higher median latency at moderate load) */
@@ -133,6 +135,7 @@ lh_store_opts_default(lh_store_opts_t *o)
     o->wal_checkpoint_bytes = DEFAULT_WAL_CHECKPOINT_BYTES;
     o->quarantine_max_rows = 100000;
     o->quarantine_max_bytes = 256LL << 20;
+    o->dedupe_horizon = DEFAULT_DEDUPE_HORIZON;
 }
 
 int
@@ -175,6 +178,7 @@ store_free(lh_store_t *st)
     /* only now: closing this descriptor earlier would drop SQLite's POSIX locks */
     lh__store_lock_release(st);
     lh__store_dd_free(&st->dd);
+    free(st->sinks);
     free(st->path);
     free(st);
 }
@@ -249,8 +253,11 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
     }
     /* the index is loaded through SQLite's small default cache: scanning the table through a
      * 64 MiB one costs more in allocation and page faults than the scan itself */
+    if (!err)
+        err = lh__store_tally_load(st);
     if (!err && !o->readonly)
-        err = lh__store_dd_load(st);
+        err = lh__store_dd_load(st,
+                                o->dedupe_horizon > 0 ? o->dedupe_horizon : DEFAULT_DEDUPE_HORIZON);
     if (!err) {
         long long cache_kb = o->cache_kb > 0 ? (long long)o->cache_kb : DEFAULT_CACHE_KB;
         snprintf(sql, sizeof(sql), SQL_CACHE_SIZE, cache_kb);
@@ -285,6 +292,7 @@ lh_store_open(const char *path, const lh_store_opts_t *opts, lh_store_t **out)
     }
     st->lock_fd = -1;
     st->readonly = o.readonly;
+    st->keep_original = o.keep_original;
     st->q_max_rows = o.quarantine_max_rows > 0 ? o.quarantine_max_rows : 100000;
     st->q_max_bytes = o.quarantine_max_bytes > 0 ? o.quarantine_max_bytes : 256LL << 20;
     int err = o.readonly ? 0 : lh__store_lock_take(st);
@@ -355,6 +363,7 @@ lh_store_rollback(lh_store_t *st)
     }
     if (sqlite3_get_autocommit(st->db)) {
         lh__store_dd_undo_all(&st->dd);
+        lh__store_tally_end(st, 0);
         st->discards++;
         st->in_txn = 0;
         st->txn_failed = 0;
@@ -377,7 +386,9 @@ lh_store_commit(lh_store_t *st)
         lh_store_rollback(st);
         return LH_ESTORE;
     }
-    int rc = lh__store_step_done(st, S_COMMIT, "commit");
+    int rc = lh__store_tally_flush(st);
+    if (!rc)
+        rc = lh__store_step_done(st, S_COMMIT, "commit");
     if (rc) {
         /* a failed commit leaves nothing half-done: the whole batch is rolled back */
         lh_store_rollback(st);
@@ -385,6 +396,7 @@ lh_store_commit(lh_store_t *st)
     }
     st->in_txn = 0;
     st->dd.n_undo = 0;
+    lh__store_tally_end(st, 1);
     lh__store_ckpt_txn(st, 0);
     return 0;
 }
@@ -514,8 +526,9 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
     bind_text(s, 24, ticket_id);
     bind_int_or_null(s, 25, ticket_type);
     bind_blob(s, 26, pb, pb_len, 1);
-    bind_blob(s, 27, ev->raw, ev->raw_len, 0);
-    if (ev->raw)
+    int raw = ev->raw && st->keep_original;
+    bind_blob(s, 27, raw ? ev->raw : NULL, raw ? ev->raw_len : 0, 0);
+    if (raw)
         sqlite3_bind_int(s, 28, ev->raw_format);
     else
         sqlite3_bind_null(s, 28);
@@ -563,6 +576,10 @@ insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *p
     int rc = lh__store_dd_lookup(st, hash, ev->id, &found);
     if (rc < 0)
         return rc;
+    if (rc == 0)
+        rc = lh__store_dd_probe(st, ev->id, ev->time_ns, &found);
+    if (rc < 0)
+        return rc;
     if (rc == 1) {
         *seq = found;
         return LH_EDUPLICATE;
@@ -581,7 +598,8 @@ insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *p
     free(hosts);
     if (rc)
         return rc; /* the transaction is poisoned by lh__store_sql_fail() */
-    lh__store_dd_add(&st->dd, hash, row, 1);
+    lh__store_dd_add(&st->dd, hash, row, ev->time_ns, 1);
+    lh__store_tally_add(st, (int)ev->kind, ev->time_ns);
     *seq = row;
     return 0;
 }
@@ -727,12 +745,14 @@ int
 lh_store_stats(lh_store_t *st, lh_store_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
-    int rc = 0;
-    /* the writer's dedupe index holds exactly one entry per row: no scan of the biggest table */
-    if (st->readonly)
-        rc = count(st, S_COUNT_EVENTS, &out->events);
-    else
-        out->events = (int64_t)st->dd.count;
+    /* a reader sees what writers committed since it opened */
+    int rc = st->readonly ? lh__store_tally_load(st) : 0;
+    for (int k = 0; !rc && k < TALLY_KINDS && k < 5; k++) {
+        out->events_by_kind[k] = st->tally[k].n;
+        out->events += st->tally[k].n;
+        out->oldest_by_kind[k] =
+            st->tally[k].n && st->tally[k].oldest != INT64_MAX ? st->tally[k].oldest : 0;
+    }
     if (st->readonly)
         rc = count(st, S_COUNT_QUAR, &out->quarantined);
     else if ((rc = quarantine_size(st)) == 0) {
@@ -740,9 +760,33 @@ lh_store_stats(lh_store_t *st, lh_store_stats_t *out)
         out->quarantine_bytes = st->q_bytes;
     }
     out->quarantine_evicted = st->q_evicted;
+    int64_t pages = 0, free_pages = 0, page_size = 0;
     if (!rc)
-        rc = count(st, S_COUNT_ALERTS, &out->alerts);
+        rc = count(st, S_PAGE_COUNT, &pages);
     if (!rc)
-        rc = count(st, S_COUNT_CORR, &out->correlations);
+        rc = count(st, S_FREE_COUNT, &free_pages);
+    if (!rc)
+        rc = count(st, S_PAGE_SIZE, &page_size);
+    out->db_bytes = pages * page_size;
+    out->free_bytes = free_pages * page_size;
+    char wal[4096];
+    struct stat sb;
+    if (snprintf(wal, sizeof(wal), "%s-wal", st->path) < (int)sizeof(wal) && stat(wal, &sb) == 0)
+        out->wal_bytes = (int64_t)sb.st_size;
+    out->dedupe_entries = (int64_t)st->dd.count;
+    if (st->dd.ring_tag)
+        out->dedupe_bytes =
+            (int64_t)(st->dd.cap * sizeof(dd_slot_t) +
+                      (st->dd.ring_mask + 1) * (sizeof(uint32_t) + sizeof(int64_t)));
+    out->dedupe_probes = (int64_t)st->dd.probes;
+    return rc;
+}
+
+int
+lh_store_row_counts(lh_store_t *st, int64_t *alerts, int64_t *correlations)
+{
+    int rc = count(st, S_COUNT_ALERTS, alerts);
+    if (!rc)
+        rc = count(st, S_COUNT_CORR, correlations);
     return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * store_dedupe.c - the in-memory event-id dedupe index of a writable store.
  *
- * `dd` maps lh__hash64(id) -> seq for every row of `events` (committed and in the open
- * transaction), in an open-addressing table with linear probing and backward-shift deletion.
+ * `dd` maps lh__hash64(id) -> seq for the last `horizon` rows of `events` (committed and in the
+ * open transaction), in an open-addressing table with linear probing and backward-shift deletion.
  * A slot is 8 bytes: 31 bits of the hash (the home slot is hash & mask, so a resize needs no
  * rehash up to DD_MAX_CAP slots) and the low 32 bits of seq. A tag match is confirmed by
  * reading the stored id of each candidate row seq_lo + k * 2^32 up to the largest row indexed
@@ -10,11 +10,23 @@
  * distinct event or names the wrong row. Entries added in the open transaction are listed in
  * `undo` and removed on rollback (explicit, on a failed commit, or when SQLite rolled the
  * transaction back by itself after SQLITE_FULL / SQLITE_IOERR / SQLITE_NOMEM). Capacity for
- * one more entry is reserved before a row is written, so a stored row always has its entry.
+ * one more entry is reserved before a row is written, so a row of the horizon always has its
+ * entry.
  *
- * Loaded once at open from the hashes stored in `events` (no on-disk index); the writer alone
- * uses it, so it takes no lock.
+ * The horizon bounds the memory, whatever the history: a ring by row keeps each entry's tag and
+ * event time (12 bytes a row), so when row s is added, row s - horizon leaves the index without
+ * a read, and forgot_max_time records the latest event time of every row that left it. A
+ * duplicate carries the same event time as its original: an id that misses in memory and whose
+ * time is not later than forgot_max_time is looked up in the store through the time index (one
+ * probe, `time = ? AND id = ?`), so a duplicate is recognised at any age while the event it
+ * repeats is stored. Events in time order never pay that probe (their time is later than every
+ * forgotten row's); late or replayed ones do.
+ *
+ * Loaded at open from the last `horizon` rows (a rowid range: no on-disk index; after a restart
+ * forgot_max_time is the store's latest event time, an upper bound); the writer alone uses it,
+ * so it takes no lock.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +36,8 @@
 #include "store_internal.h"
 
 #define DD_MIN_CAP 1024
-#define DD_COUNT_ABOVE (1 << 24) /* rows; below, max(seq) sizes the dedupe index */
+#define DD_MIN_HORIZON 1024
+#define DD_MAX_HORIZON ((int64_t)1 << 30) /* entries: within DD_MAX_CAP at the 70% load limit */
 #define DD_USED 0x80000000u
 #define DD_MAX_CAP ((size_t)1 << 31) /* 1.5 billion events at the 70% load limit */
 
@@ -92,7 +105,7 @@ lh__store_dd_reserve(dedupe_t *dd, int with_undo)
 {
     if (!dd->cap || (dd->count + 1) * 10 > dd->cap * 7) {
         size_t cap = dd->cap ? dd->cap * 2 : DD_MIN_CAP;
-        if (cap > DD_MAX_CAP)
+        if (cap > DD_MAX_CAP || (dd->max_cap && cap > dd->max_cap))
             return LH_ERANGE;
         int rc = dd_resize(dd, cap);
         if (rc)
@@ -109,10 +122,31 @@ lh__store_dd_reserve(dedupe_t *dd, int with_undo)
     return 0;
 }
 
-/* Adds an entry; room was reserved with lh__store_dd_reserve(). */
-void
-lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int with_undo)
+static void dd_remove(dedupe_t *dd, dd_slot_t e);
+
+/* Row kept_from leaves the index (the ring's entry for it is still there). */
+static void
+dd_evict_oldest(dedupe_t *dd)
 {
+    size_t r = (size_t)dd->kept_from & dd->ring_mask;
+    if (dd->ring_tag[r]) {
+        dd_remove(dd, (dd_slot_t){dd->ring_tag[r], (uint32_t)dd->kept_from});
+        if (dd->ring_time[r] > dd->forgot_max_time)
+            dd->forgot_max_time = dd->ring_time[r];
+        dd->ring_tag[r] = 0;
+    }
+    dd->kept_from++;
+}
+
+/* Adds an entry; room was reserved with lh__store_dd_reserve(). The row leaving the horizon goes
+ * first (its ring slot may be the one row seq takes). */
+void
+lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int64_t time, int with_undo)
+{
+    if (dd->ring_tag) {
+        while (dd->kept_from <= seq - dd->horizon)
+            dd_evict_oldest(dd);
+    }
     size_t mask = dd->cap - 1;
     dd_slot_t e = {dd_tag(hash), (uint32_t)seq};
     size_t j = e.tag & mask;
@@ -122,8 +156,28 @@ lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int with_undo)
     dd->count++;
     if (seq > dd->max_seq)
         dd->max_seq = seq;
+    if (dd->ring_tag) {
+        dd->ring_tag[(size_t)seq & dd->ring_mask] = e.tag;
+        dd->ring_time[(size_t)seq & dd->ring_mask] = time;
+    }
     if (with_undo)
         dd->undo[dd->n_undo++] = e;
+}
+
+/* Row seq is deleted: its entry goes (it may have none: forgotten already, or never kept). */
+void
+lh__store_dd_forget(dedupe_t *dd, int64_t seq)
+{
+    if (!dd->ring_tag || seq < dd->kept_from || seq > dd->max_seq)
+        return;
+    size_t r = (size_t)seq & dd->ring_mask;
+    if (!dd->ring_tag[r])
+        return;
+    dd_remove(dd, (dd_slot_t){dd->ring_tag[r], (uint32_t)seq});
+    /* the delete may be rolled back: the row is then found by the store lookup */
+    if (dd->ring_time[r] > dd->forgot_max_time)
+        dd->forgot_max_time = dd->ring_time[r];
+    dd->ring_tag[r] = 0;
 }
 
 /* Removes one slot holding exactly e. Two entries with the same tag and seq_lo are
@@ -158,8 +212,16 @@ dd_remove(dedupe_t *dd, dd_slot_t e)
 void
 lh__store_dd_undo_all(dedupe_t *dd)
 {
-    while (dd->n_undo)
-        dd_remove(dd, dd->undo[--dd->n_undo]);
+    while (dd->n_undo) {
+        dd_slot_t e = dd->undo[--dd->n_undo];
+        dd_remove(dd, e);
+        /* the ring slot of a row rolled back: a row of the horizon, so seq_lo names it */
+        if (dd->ring_tag) {
+            size_t r = e.seq_lo & dd->ring_mask;
+            if (dd->ring_tag[r] == e.tag)
+                dd->ring_tag[r] = 0;
+        }
+    }
 }
 
 void
@@ -167,6 +229,8 @@ lh__store_dd_free(dedupe_t *dd)
 {
     free(dd->slots);
     free(dd->undo);
+    free(dd->ring_tag);
+    free(dd->ring_time);
     memset(dd, 0, sizeof(*dd));
 }
 
@@ -203,7 +267,7 @@ lh__store_dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq)
             continue;
         /* one candidate row below 2^32 rows, one more per further 2^32 */
         for (uint64_t row = dd->slots[j].seq_lo; row <= (uint64_t)dd->max_seq; row += 1ULL << 32) {
-            if (row == 0)
+            if (row == 0 || (int64_t)row < dd->kept_from)
                 continue;
             int rc = dd_row_is(st, (int64_t)row, id);
             if (rc < 0)
@@ -218,36 +282,83 @@ lh__store_dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq)
 }
 
 int
-lh__store_dd_load(lh_store_t *st)
+lh__store_dd_probe(lh_store_t *st, const char *id, int64_t t, int64_t *seq)
 {
-    /* size the table once for the rows there are: rows are numbered from 1 and never deleted, so
-     * max(seq) is the count, read from the end of the table; a count that large is checked with
-     * a scan, so a store with a gap in its rows cannot make the index huge */
-    sqlite3_stmt *s = st->stmt[S_MAX_SEQ];
+    if (t > st->dd.forgot_max_time)
+        return 0;
+    st->dd.probes++;
+    sqlite3_stmt *s = st->stmt[S_DD_PROBE];
+    sqlite3_bind_int64(s, 1, t);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    int64_t rows = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int found = rc == SQLITE_ROW;
+    if (found)
+        *seq = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    if (rc != SQLITE_ROW)
-        return lh__store_sql_fail(st, rc, "sizing the dedupe index");
-    st->dd.max_seq = rows;
-    if (rows > DD_COUNT_ABOVE) {
-        s = st->stmt[S_COUNT_EVENTS];
-        rc = sqlite3_step(s);
-        rows = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW)
-            return lh__store_sql_fail(st, rc, "sizing the dedupe index");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return lh__store_sql_fail(st, rc, "dedupe lookup in the store");
+    return found;
+}
+
+/* A single int64 read by statement idx (NULL reads as dflt). */
+static int
+read_one(lh_store_t *st, int idx, int64_t dflt, int64_t *out, const char *what)
+{
+    sqlite3_stmt *s = st->stmt[idx];
+    int rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL ? sqlite3_column_int64(s, 0)
+                                                                        : dflt;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : lh__store_sql_fail(st, rc, what);
+}
+
+int
+lh__store_dd_load(lh_store_t *st, int64_t horizon)
+{
+    dedupe_t *dd = &st->dd;
+    if (horizon < DD_MIN_HORIZON)
+        horizon = DD_MIN_HORIZON;
+    if (horizon > DD_MAX_HORIZON)
+        horizon = DD_MAX_HORIZON;
+    dd->horizon = horizon;
+    size_t ring = 1;
+    while ((int64_t)ring < horizon)
+        ring <<= 1;
+    dd->max_cap = DD_MIN_CAP;
+    while ((uint64_t)(horizon + 1) * 10 > (uint64_t)dd->max_cap * 7) /* + the one reserved */
+        dd->max_cap <<= 1;
+    dd->ring_mask = ring - 1;
+    dd->forgot_max_time = INT64_MIN;
+    dd->ring_tag = calloc(ring, sizeof(*dd->ring_tag));
+    dd->ring_time = malloc(ring * sizeof(*dd->ring_time));
+    if (!dd->ring_tag || !dd->ring_time) {
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: out of memory for the dedupe index", st->path);
+        return LH_ENOMEM;
     }
+
+    /* the rows of the horizon: a range of the rowid from the table's end */
+    int64_t max_seq = 0;
+    int err = read_one(st, S_MAX_SEQ, 0, &max_seq, "sizing the dedupe index");
+    if (err)
+        return err;
+    dd->max_seq = max_seq;
+    dd->kept_from = max_seq - horizon + 1 > 1 ? max_seq - horizon + 1 : 1;
+    if (dd->kept_from > 1) /* older rows are forgotten: none is later than the latest event */
+        err = read_one(st, S_MAX_TIME, INT64_MIN, &dd->forgot_max_time, "sizing the dedupe index");
+    int64_t rows = max_seq - dd->kept_from + 1;
     size_t cap = DD_MIN_CAP;
-    while ((uint64_t)rows * 10 >= (uint64_t)cap * 7 && cap < DD_MAX_CAP)
+    while ((uint64_t)rows * 10 >= (uint64_t)cap * 7 && cap < dd->max_cap)
         cap *= 2;
-    int err = dd_resize(&st->dd, cap);
-    s = st->stmt[S_LOAD_IDS];
+    if (!err)
+        err = dd_resize(dd, cap);
+    sqlite3_stmt *s = st->stmt[S_LOAD_IDS];
+    sqlite3_bind_int64(s, 1, dd->kept_from);
+    int rc = SQLITE_DONE;
     while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        err = lh__store_dd_reserve(&st->dd, 0);
+        err = lh__store_dd_reserve(dd, 0);
         if (!err)
-            lh__store_dd_add(&st->dd, (uint64_t)sqlite3_column_int64(s, 0),
-                             sqlite3_column_int64(s, 1), 0);
+            lh__store_dd_add(dd, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                             sqlite3_column_int64(s, 2), 0);
     }
     if (!err && rc != SQLITE_DONE)
         err = lh__store_sql_fail(st, rc, "loading the dedupe index");
@@ -255,6 +366,6 @@ lh__store_dd_load(lh_store_t *st)
     if (err == LH_ENOMEM)
         lh_log(LH_LOG_ERROR, COMPONENT, "%s: out of memory loading the dedupe index", st->path);
     if (err == LH_ERANGE)
-        lh_log(LH_LOG_ERROR, COMPONENT, "%s: too many events for the dedupe index", st->path);
+        lh_log(LH_LOG_ERROR, COMPONENT, "%s: the dedupe index is full", st->path);
     return err;
 }

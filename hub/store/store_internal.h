@@ -35,6 +35,10 @@ typedef struct dd_slot {
     uint32_t seq_lo; /* the row's low 32 bits */
 } dd_slot_t;
 
+/* The index holds the last `horizon` rows only (store_dedupe.c): the ring remembers, by row, the
+ * tag and event time of each, so that the row leaving the horizon is removed without a read and
+ * the time of everything forgotten is bounded (forgot_max_time) for the store lookup that
+ * recognises older duplicates. */
 typedef struct dedupe {
     dd_slot_t *slots;
     size_t cap; /* power of two */
@@ -42,7 +46,28 @@ typedef struct dedupe {
     int64_t max_seq; /* at least the largest row ever indexed: bounds the candidates of a slot */
     dd_slot_t *undo; /* entries added in the open transaction */
     size_t n_undo, cap_undo;
+    int64_t horizon;    /* rows kept in the index: the last `horizon` */
+    size_t max_cap;     /* the table never grows past this (sized for horizon) */
+    uint32_t *ring_tag; /* by row & ring_mask: its tag (0: none) */
+    int64_t *ring_time; /* and its event time */
+    size_t ring_mask;
+    int64_t kept_from;       /* rows below this were forgotten */
+    int64_t forgot_max_time; /* no forgotten row has a later event time (INT64_MIN: none) */
+    uint64_t probes;         /* store lookups for an id older than the horizon */
 } dedupe_t;
+
+/* Events per kind (lh_kind_t) and the oldest event time of each: table `tally`, kept exact in
+ * every transaction (written at commit), so nothing counts the events table. */
+#define TALLY_KINDS 5
+typedef struct tally {
+    int64_t n;
+    int64_t oldest; /* ns; INT64_MAX when there is none */
+} tally_t;
+
+/* Where retention's walk of one kind rests: the time index from (time, seq) on. */
+typedef struct exp_cursor {
+    int64_t time, seq;
+} exp_cursor_t;
 
 struct lh__store_ckpt; /* store_ckpt.c */
 
@@ -66,6 +91,15 @@ struct lh_store {
     int64_t busy_t0; /* when the running statement first found the database locked */
     sqlite3_stmt *stmt[S_COUNT];
     dedupe_t dd;
+    tally_t tally[TALLY_KINDS];           /* as of the open transaction */
+    tally_t tally_ok[TALLY_KINDS];        /* as of the last commit */
+    unsigned tally_dirty;                 /* kinds changed in the open transaction (bit per kind) */
+    int keep_original;                    /* store ev->raw (lh_store_opts_t.keep_original) */
+    exp_cursor_t exp_cursor[TALLY_KINDS]; /* retention, per kind (store_retention.c) */
+    int64_t exp_alert_cursor[4];          /* and per lh_ca_kind_t in the outbox (seq) */
+    int64_t *sinks;                       /* ids registered since open: retention keeps what one
+                                           * of them has not delivered */
+    size_t n_sinks, cap_sinks;
     struct lh__store_ckpt *ck; /* NULL when read-only */
 };
 
@@ -126,15 +160,31 @@ uint64_t lh__store_id_hash(const char *id);
 /* Makes room for one more entry (and an undo slot when with_undo): 0, LH_ENOMEM or LH_ERANGE. */
 int lh__store_dd_reserve(dedupe_t *dd, int with_undo);
 /* Adds an entry; room was reserved with lh__store_dd_reserve(). */
-void lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int with_undo);
+void lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int64_t time, int with_undo);
 /* Removes the entries added in the open transaction. */
 void lh__store_dd_undo_all(dedupe_t *dd);
 void lh__store_dd_free(dedupe_t *dd);
 /* Looks id up. Returns 1 and *seq when stored, 0 when not, or a negative LH_E* code. */
 int lh__store_dd_lookup(lh_store_t *st, uint64_t hash, const char *id, int64_t *seq);
-/* Fills the index from the events table (writable stores, at open): 0 or a negative LH_E* code,
- * logged. */
-int lh__store_dd_load(lh_store_t *st);
+/* Fills the index from the last `horizon` rows of the events table (writable stores, at open):
+ * 0 or a negative LH_E* code, logged. */
+int lh__store_dd_load(lh_store_t *st, int64_t horizon);
+/* Looks id (its event time t) up beyond the horizon: 1 and *seq when stored, 0 when not (or when
+ * t is later than anything forgotten: no lookup), or a negative LH_E* code. */
+int lh__store_dd_probe(lh_store_t *st, const char *id, int64_t t, int64_t *seq);
+/* Drops the entry of row seq (deleted by retention), if it has one. */
+void lh__store_dd_forget(dedupe_t *dd, int64_t seq);
+
+/* ---- store_retention.c ---------------------------------------------------------------------- */
+
+/* Records an insert of kind at time t in the open transaction's tally. */
+void lh__store_tally_add(lh_store_t *st, int kind, int64_t t);
+/* Loads the tally at open: 0 or a negative LH_E* code. */
+int lh__store_tally_load(lh_store_t *st);
+/* Writes the kinds changed in the open transaction (before COMMIT): 0 or an LH_E* code. */
+int lh__store_tally_flush(lh_store_t *st);
+/* After COMMIT (ok 1) or a rollback (ok 0). */
+void lh__store_tally_end(lh_store_t *st, int ok);
 
 /* ---- store_lock.c --------------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
  * A pending scan may be nested (a callback that reads the outbox again gets a statement of its
  * own); sink names are checked here, since they go into metric labels and logs as they are.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "loophub/error.h"
@@ -108,6 +109,25 @@ alert_next(lh_store_t *st, int64_t seq, int64_t *next)
     return rc == SQLITE_DONE ? 0 : lh__store_sql_fail(st, rc, "reading the outbox");
 }
 
+/* Remembers a sink registered in this run: retention keeps what it has not delivered. */
+static int
+sink_active(lh_store_t *st, int64_t id)
+{
+    for (size_t i = 0; i < st->n_sinks; i++)
+        if (st->sinks[i] == id)
+            return 0;
+    if (st->n_sinks == st->cap_sinks) {
+        size_t cap = st->cap_sinks ? st->cap_sinks * 2 : 4;
+        int64_t *v = realloc(st->sinks, cap * sizeof(*v));
+        if (!v)
+            return LH_ENOMEM;
+        st->sinks = v;
+        st->cap_sinks = cap;
+    }
+    st->sinks[st->n_sinks++] = id;
+    return 0;
+}
+
 int
 lh_store_sink_register(lh_store_t *st, const char *name, lh_store_sink_t *out)
 {
@@ -124,7 +144,7 @@ lh_store_sink_register(lh_store_t *st, const char *name, lh_store_sink_t *out)
         out->id = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     if (rc == SQLITE_ROW)
-        return 0;
+        return st->readonly ? 0 : sink_active(st, out->id);
     if (rc != SQLITE_DONE)
         return lh__store_sql_fail(st, rc, "looking a sink up");
     if (st->readonly)
@@ -134,6 +154,8 @@ lh_store_sink_register(lh_store_t *st, const char *name, lh_store_sink_t *out)
     if ((rc = lh__store_step_done(st, S_SINK_ADD, "registering a sink")) != 0)
         return rc;
     out->id = sqlite3_last_insert_rowid(st->db);
+    if ((rc = sink_active(st, out->id)) != 0)
+        return rc;
     int64_t first = 0;
     if (alert_next(st, 0, &first) == 1)
         lh_log(LH_LOG_INFO, COMPONENT,

@@ -245,6 +245,19 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  AND e.incident_id = outcomes.ref AND e.environment IS outcomes.environment AND e.state = 3);"
     /* incidents are few: each of their events can be found by its id (timeline --incident) */
     "CREATE INDEX ev_incident_event ON events(id) WHERE kind = 3;",
+    /* 4 -> 5: retention and a bounded dedupe index (docs/architecture.md, The store). The events
+     * per kind and the oldest of each are kept in `tally` (exact in every transaction: nothing
+     * counts the events table any more); host rows and ticket links are found by their event for
+     * deletion (both indexes follow the rowid: appended at the end, cheap to keep). */
+    "CREATE TABLE tally ("
+    "  kind INTEGER PRIMARY KEY,"        /* lh_kind_t */
+    "  n INTEGER NOT NULL,"              /* its events in the store */
+    "  oldest INTEGER"                   /* the earliest event time among them (ns) */
+    ");"
+    "INSERT INTO tally (kind, n, oldest) SELECT kind, count(*), min(time) FROM events"
+    "  GROUP BY kind;"
+    "CREATE INDEX eh_seq ON event_hosts(seq);"
+    "CREATE INDEX tl_seq ON ticket_links(seq);",
 };
 /* clang-format on */
 
@@ -266,8 +279,31 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
     X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
     X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
-    X(LOAD_IDS, "SELECT id_hash, seq FROM events")                                                 \
+    X(LOAD_IDS, "SELECT id_hash, seq, time FROM events WHERE seq >= ?1")                           \
     X(MAX_SEQ, "SELECT max(seq) FROM events")                                                      \
+    X(MAX_TIME, "SELECT max(time) FROM events")                                                    \
+    /* an id beyond the dedupe horizon: a duplicate has its original's event time */              \
+    X(DD_PROBE, "SELECT seq FROM events WHERE time = ?1 AND id = ?2")                              \
+    X(TALLY_LOAD, "SELECT kind, n, oldest FROM tally")                                             \
+    X(TALLY_SET, "INSERT OR REPLACE INTO tally (kind, n, oldest) VALUES (?1, ?2, ?3)")             \
+    /* retention (store_retention.c): one kind's rows in time order from its cursor */             \
+    X(EXP_SCAN, "SELECT seq, time, kind, outcome FROM events WHERE time >= ?1"                     \
+                " AND (time > ?1 OR seq > ?2) ORDER BY time, seq LIMIT ?3")                        \
+    X(EXP_EVENT, "DELETE FROM events WHERE seq = ?1")                                              \
+    X(EXP_HOSTS, "DELETE FROM event_hosts WHERE seq = ?1")                                         \
+    X(EXP_LINKS, "DELETE FROM ticket_links WHERE seq = ?1")                                        \
+    X(EXP_OUTCOME, "DELETE FROM outcomes WHERE first_seq = ?1 RETURNING case_id")                 \
+    X(EXP_CORR, "DELETE FROM correlations WHERE outcome_seq = ?1")                                 \
+    X(EXP_CASE, "DELETE FROM cases WHERE id = ?1 AND NOT EXISTS"                                   \
+                " (SELECT 1 FROM outcomes WHERE case_id = ?1)")                                    \
+    /* outbox rows delivered to every sink (at or below each done mark), oldest first */          \
+    X(EXP_ALERTS_SCAN, "SELECT seq, created, kind FROM alerts WHERE seq > ?1 AND seq <= ?3"       \
+                       " ORDER BY seq LIMIT ?2")                                                   \
+    X(EXP_ALERT, "DELETE FROM alerts WHERE seq = ?1")                                              \
+    X(EXP_QUAR_SCAN, "SELECT seq, received FROM quarantine ORDER BY seq LIMIT ?1")                 \
+    X(PAGE_COUNT, "PRAGMA page_count")                                                             \
+    X(FREE_COUNT, "PRAGMA freelist_count")                                                         \
+    X(PAGE_SIZE, "PRAGMA page_size")                                                               \
     X(INS_QUAR, "INSERT INTO quarantine (received, origin, reason, event_id, payload)"             \
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
     X(INS_ALERT, "INSERT INTO alerts (id, kind, service, environment, outcome_seq, late,"         \
@@ -279,7 +315,10 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(GET_ALERT_SEQ, "SELECT seq FROM alerts WHERE id = ?1 AND revision = ?2")                     \
     /* sinks and their done marks (schema version 3) */                                          \
     X(SINK_ID, "SELECT id FROM sinks WHERE name = ?1")                                             \
-    X(SINK_ADD, "INSERT INTO sinks (name) VALUES (?1)")                                            \
+    /* a new sink starts below the oldest alert kept (retention may have deleted older ones: the \
+     * pending count is the seqs above the mark) */                                              \
+    X(SINK_ADD, "INSERT INTO sinks (name, done_through)"                                          \
+                " VALUES (?1, coalesce((SELECT min(seq) FROM alerts) - 1, 0))")                   \
     X(SINK_THROUGH, "SELECT done_through FROM sinks WHERE id = ?1")                                \
     /* done_through is always an alert's seq (or 0): never one a later alert will take */         \
     X(SINK_SET_THROUGH, "UPDATE sinks SET done_through = ?2 WHERE id = ?1"                         \
@@ -296,12 +335,11 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(PENDING, "SELECT a.seq, a.payload FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"             \
                " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)"             \
                " ORDER BY a.seq LIMIT ?3")                                                         \
-    /* alert seqs are contiguous (AUTOINCREMENT, no alert is ever deleted, a rolled-back insert  \
-     * takes its number back): the pending count is the seqs above the mark less the done rows   \
+    /* alert seqs are contiguous above every mark (AUTOINCREMENT, a rolled-back insert takes its \
+     * number back, retention deletes only alerts at or below every sink's mark): the pending count is the seqs above the mark less the done rows   \
      * there, read from the rowid's end and outbox_done's few rows, whatever the backlog */        \
     X(COUNT_PENDING, "SELECT max(0, coalesce((SELECT max(seq) FROM alerts), 0) - ?2"               \
                      " - (SELECT count(*) FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq > ?2))") \
-    X(COUNT_EVENTS, "SELECT count(*) FROM events")                                                 \
     X(COUNT_QUAR, "SELECT count(*) FROM quarantine")                                               \
     X(COUNT_ALERTS, "SELECT count(*) FROM alerts")                                                 \
     X(COUNT_CORR, "SELECT count(*) FROM correlations")
