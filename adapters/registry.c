@@ -31,6 +31,7 @@ field_size(lh_conf_type_t t)
     case LH_CONF_LIST:
         return sizeof(lh_strlist_t);
     case LH_CONF_DUR:
+    case LH_CONF_KEEP:
     case LH_CONF_INT:
     case LH_CONF_SIZE:
         return sizeof(int64_t);

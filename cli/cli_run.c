@@ -98,6 +98,9 @@ lh_cli_run(int argc, char **argv)
     o.max_suspects = (int)c.max_suspects;
     o.quarantine_max_rows = c.quarantine_max_rows;
     o.quarantine_max_bytes = c.quarantine_max_bytes;
+    lh_run_conf_retention(&c, o.retention_ns, &o.retention_quarantine_ns);
+    o.dedupe_horizon = c.dedupe_horizon;
+    o.keep_original = strcmp(c.keep_original, "on") == 0;
     o.alert_min_severity = (lh_severity_t)c.alert_min_severity;
     o.alerts_format = (lh_alerts_format_t)c.alerts_format;
     o.batch_max = (int)c.batch_max;

@@ -17,6 +17,7 @@
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "redact.h"
+#include "store.h"
 
 #define OFF(f) offsetof(lh_run_conf_t, f)
 
@@ -33,6 +34,14 @@ static const lh_conf_opt_t core_opts[] = {
     {"batch-max", "hub", "batch_max", LH_CONF_INT, OFF(batch_max), "4000", "N", "events per transaction at most"},
     {"batch-ms", "hub", "batch_ms", LH_CONF_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},
     {"log-level", "hub", "log_level", LH_CONF_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn, error"},
+    {"retention", "retention", "default", LH_CONF_KEEP, OFF(retention_ns), NULL, "DUR", "keep changes, incidents, tickets and alerts this long, each unless set on its own (forever: never delete)"},
+    {"retention-changes", "retention", "changes", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_DEPLOY]), NULL, "DUR", "deploys (changes), by event time (default 400d)"},
+    {"retention-incidents", "retention", "incidents", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_INCIDENT]), NULL, "DUR", "incidents (default 400d)"},
+    {"retention-tickets", "retention", "tickets", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_TICKET]), NULL, "DUR", "tickets (default 400d)"},
+    {"retention-alerts", "retention", "alerts", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_ALERT]), NULL, "DUR", "monitoring alerts (default 30d)"},
+    {"retention-quarantine", "retention", "quarantine", LH_CONF_KEEP, OFF(keep_quarantine_ns), "7d", "DUR", "rejected input, by time of receipt"},
+    {"dedupe-horizon", "store", "dedupe_horizon", LH_CONF_INT, OFF(dedupe_horizon), "1000000", "N", "latest events whose ids are held in memory (~29 bytes each); older duplicates are found in the store"},
+    {"keep-original", "store", "keep_original", LH_CONF_STR, OFF(keep_original), "off", "on|off", "also store the bytes of each non-protobuf event as received"},
     {"quarantine-max-rows", "limits", "quarantine_max_rows", LH_CONF_INT, OFF(quarantine_max_rows), "100000", "N", "rejected messages kept at most (oldest evicted first)"},
     {"quarantine-max-bytes", "limits", "quarantine_max_bytes", LH_CONF_SIZE, OFF(quarantine_max_bytes), "268435456", "BYTES", "payload bytes the quarantine keeps at most"},
     {"max-payload", "limits", "max_payload", LH_CONF_SIZE, OFF(max_payload), "1048576", "BYTES", "largest message or request body"},
@@ -109,6 +118,18 @@ set_value(void *conf, const lh_conf_opt_t *o, const char *val, char *err, size_t
         i64 = strtoll(val, &end, 10);
         if (!*val || *end || i64 <= 0) {
             snprintf(err, errlen, "--%s: '%s' is not a positive number", o->name, val);
+            return LH_EINVAL;
+        }
+        *(int64_t *)base = i64;
+        return 0;
+    case LH_CONF_KEEP:
+        if (strcmp(val, "forever") == 0 || strcmp(val, "off") == 0 || strcmp(val, "0") == 0) {
+            *(int64_t *)base = LH_CONF_FOREVER;
+            return 0;
+        }
+        if (lh_duration_parse(val, &i64) < 0 || i64 <= 0) {
+            snprintf(err, errlen, "--%s: '%s' is not a duration (like 30d, 400d, 12h) or 'forever'",
+                     o->name, val);
             return LH_EINVAL;
         }
         *(int64_t *)base = i64;
@@ -422,6 +443,17 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
     }
     if ((rc = lh_run_conf_check_redaction(c, err, errlen)) < 0)
         goto done;
+    if (strcmp(c->keep_original, "on") != 0 && strcmp(c->keep_original, "off") != 0) {
+        snprintf(err, errlen, "--keep-original: '%s' is not on or off", c->keep_original);
+        rc = LH_EINVAL;
+        goto done;
+    }
+    if (c->dedupe_horizon < 1024) {
+        snprintf(err, errlen, "--dedupe-horizon: %lld is less than 1024",
+                 (long long)c->dedupe_horizon);
+        rc = LH_EINVAL;
+        goto done;
+    }
     for (size_t m = 1; m < c->n_maps; m++) {
         const lh_adapter_def_t *def = c->maps[m].def;
         if (def->check && (rc = def->check(c->maps[m].conf, err, errlen)) < 0)
@@ -445,6 +477,20 @@ lh_run_conf_redaction(const lh_run_conf_t *c, lh_redact_opts_t *o)
     o->values = (const char *const *)c->redact_values.v;
     o->n_values = c->redact_values.n;
     return 0;
+}
+
+void
+lh_run_conf_retention(const lh_run_conf_t *c, int64_t keep_ns[5], int64_t *quarantine_ns)
+{
+    lh_store_retention_t d;
+    lh_store_retention_default(&d);
+    for (int k = 0; k < 5; k++) {
+        int64_t v = c->keep_ns[k] ? c->keep_ns[k] : c->retention_ns;
+        keep_ns[k] = k == 0 ? 0 : v == LH_CONF_FOREVER ? 0 : v > 0 ? v : d.keep_ns[k];
+    }
+    *quarantine_ns = c->keep_quarantine_ns == LH_CONF_FOREVER ? 0
+                     : c->keep_quarantine_ns > 0              ? c->keep_quarantine_ns
+                                                              : d.quarantine_ns;
 }
 
 int

@@ -74,6 +74,12 @@ lh_hub_opts_default(lh_hub_opts_t *o)
     o->sink_behind = 1000;
     o->quarantine_max_rows = so.quarantine_max_rows;
     o->quarantine_max_bytes = so.quarantine_max_bytes;
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    memcpy(o->retention_ns, r.keep_ns, sizeof(o->retention_ns));
+    o->retention_quarantine_ns = r.quarantine_ns;
+    o->dedupe_horizon = so.dedupe_horizon;
+    o->keep_original = so.keep_original;
     lh_codec_opts_default(&o->codec);
     lh_limits_default(&o->limits);
     o->quarantine_sample = 4096;
@@ -114,6 +120,10 @@ map_opts(lh_hub_t *hub)
     hub->store_o.wal_checkpoint_bytes = hub->o.wal_checkpoint_bytes;
     hub->store_o.quarantine_max_rows = hub->o.quarantine_max_rows;
     hub->store_o.quarantine_max_bytes = hub->o.quarantine_max_bytes;
+    hub->store_o.dedupe_horizon = hub->o.dedupe_horizon;
+    hub->store_o.keep_original = hub->o.keep_original;
+    memcpy(hub->retention.keep_ns, hub->o.retention_ns, sizeof(hub->retention.keep_ns));
+    hub->retention.quarantine_ns = hub->o.retention_quarantine_ns;
     lh_correlator_opts_default(&hub->corr_o);
     hub->corr_o.window_ns = hub->o.window_ns;
     hub->corr_o.alert_min_severity = hub->o.alert_min_severity;
@@ -327,6 +337,31 @@ drain(lh_hub_t *hub, pollset_t *ps)
     return any;
 }
 
+/* One small step of retention between batches: again next turn while there is more past its
+ * time, else in a second. A failure (a full disk) is logged by the store and tried again later. */
+#define EXPIRE_BUDGET 1000 /* rows looked at per kind and step: a few ms */
+
+static void
+expire_step(lh_hub_t *hub, int64_t mono)
+{
+    lh_store_expired_t x;
+    int rc = lh_store_expire(hub->st, &hub->retention, lh_now_ns(), EXPIRE_BUDGET, &x);
+    hub->expire_at = mono + (rc == 0 && x.more ? 0 : LH_NS_PER_SEC);
+    if (rc)
+        return;
+    for (int k = LH_KIND_DEPLOY; k <= LH_KIND_TICKET; k++)
+        lh__metrics_add(&hub->metrics, LH_M_EXPIRED_TOTAL, k - LH_KIND_DEPLOY, x.events[k]);
+    lh__metrics_add(&hub->metrics, LH_M_EXPIRED_TOTAL, LH_M_EXPIRED_OUTBOX, x.alerts);
+    lh__metrics_add(&hub->metrics, LH_M_EXPIRED_TOTAL, LH_M_EXPIRED_QUARANTINE, x.quarantine);
+    if (x.alerts || x.quarantine || x.events[1] || x.events[2] || x.events[3] || x.events[4])
+        lh_log(LH_LOG_DEBUG, "hub",
+               "retention: %lld changes, %lld alerts, %lld incidents, %lld tickets, %lld outbox "
+               "rows, %lld quarantined deleted",
+               (long long)x.events[LH_KIND_DEPLOY], (long long)x.events[LH_KIND_ALERT],
+               (long long)x.events[LH_KIND_INCIDENT], (long long)x.events[LH_KIND_TICKET],
+               (long long)x.alerts, (long long)x.quarantine);
+}
+
 static void
 tick_adapters(lh_hub_t *hub, int64_t mono, int paused)
 {
@@ -387,6 +422,8 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
     int64_t mono = lh_mono_ns();
     if (!hub->stalled)
         lh_outbox_tick(hub->ob, mono);
+    if (!hub->stalled && !hub->n_items && mono >= hub->expire_at)
+        expire_step(hub, mono);
     tick_adapters(hub, mono, 0);
     return committed;
 }
@@ -463,6 +500,17 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
         lh__metrics_set(reg, LH_M_STORE_QUARANTINED, 0, s.quarantined);
         lh__metrics_set(reg, LH_M_STORE_QUARANTINE_BYTES, 0, s.quarantine_bytes);
         lh__metrics_set(reg, LH_M_QUARANTINE_EVICTED_TOTAL, 0, s.quarantine_evicted);
+        for (int k = LH_KIND_DEPLOY; k <= LH_KIND_TICKET; k++) {
+            lh__metrics_set(reg, LH_M_STORE_KIND_EVENTS, k - LH_KIND_DEPLOY, s.events_by_kind[k]);
+            lh__metrics_set(reg, LH_M_STORE_OLDEST, k - LH_KIND_DEPLOY,
+                            s.oldest_by_kind[k] / LH_NS_PER_SEC);
+        }
+        lh__metrics_set(reg, LH_M_STORE_BYTES, LH_M_FILE_DB, s.db_bytes);
+        lh__metrics_set(reg, LH_M_STORE_BYTES, LH_M_FILE_WAL, s.wal_bytes);
+        lh__metrics_set(reg, LH_M_STORE_FREE_BYTES, 0, s.free_bytes);
+        lh__metrics_set(reg, LH_M_DEDUPE_ENTRIES, 0, s.dedupe_entries);
+        lh__metrics_set(reg, LH_M_DEDUPE_BYTES, 0, s.dedupe_bytes);
+        lh__metrics_set(reg, LH_M_DEDUPE_PROBES_TOTAL, 0, s.dedupe_probes);
     }
     lh_store_wal_stats_t w;
     lh__store_wal_stats(hub->st, &w);

@@ -73,6 +73,9 @@ struct lh_hub {
     lh_redact_t *redact; /* the privacy rules, applied before anything is written or logged */
 
     lh__metrics_t metrics;
+
+    lh_store_retention_t retention; /* mapped from o */
+    int64_t expire_at;              /* mono ns: the next retention step */
 };
 
 /* pipeline.c: commits the batch in hand (store, correlate, outbox, ack). Returns the events

@@ -13,6 +13,9 @@
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const char *const kinds[] = {"deploy", "alert", "incident", "ticket"}; /* lh_kind_t - 1 */
+static const char *const expired_what[] = {"deploy", "alert",  "incident",
+                                           "ticket", "outbox", "quarantine"};
+static const char *const store_files[] = {[LH_M_FILE_DB] = "db", [LH_M_FILE_WAL] = "wal"};
 static const char *const reasons[LH_REJ__COUNT] = {
     [LH_REJ_DECODE] = "decode",
     [LH_REJ_TOO_BIG] = "too_big",
@@ -111,7 +114,32 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
                                              "Transactions that waited for the WAL: for a RESTART "
                                              "checkpoint to end, or at the WAL size cap."),
                                      LABEL("reason", wait_reasons)},
+    [LH_M_EXPIRED_TOTAL] = {COUNTER("loophub_expired_total",
+                                    "Rows deleted by retention: events by kind, outbox alert "
+                                    "revisions, quarantined input."),
+                            LABEL("what", expired_what)},
+    [LH_M_DEDUPE_PROBES_TOTAL] = {COUNTER("loophub_dedupe_store_lookups_total",
+                                          "Event ids looked up in the store because they were "
+                                          "not in the in-memory dedupe index and their event "
+                                          "time is not later than every id it let go.")},
     [LH_M_STORE_EVENTS] = {GAUGE("loophub_store_events", "Events in the store.")},
+    [LH_M_STORE_KIND_EVENTS] = {GAUGE("loophub_store_kind_events", "Events in the store, by kind."),
+                                LABEL("kind", kinds)},
+    [LH_M_STORE_OLDEST] = {GAUGE("loophub_store_oldest_event_seconds",
+                                 "Event time of the oldest event of each kind in the store, in "
+                                 "seconds since the Unix epoch (0: none)."),
+                           LABEL("kind", kinds)},
+    [LH_M_STORE_BYTES] = {GAUGE("loophub_store_bytes",
+                                "Size of the store's files: the database (free pages included) "
+                                "and its WAL."),
+                          LABEL("file", store_files)},
+    [LH_M_STORE_FREE_BYTES] = {GAUGE("loophub_store_free_bytes",
+                                     "Free pages in the database file, reused before it grows.")},
+    [LH_M_DEDUPE_ENTRIES] = {GAUGE("loophub_dedupe_entries",
+                                   "Event ids held by the in-memory dedupe index (at most "
+                                   "--dedupe-horizon).")},
+    [LH_M_DEDUPE_BYTES] = {GAUGE("loophub_dedupe_bytes",
+                                 "Memory held by the in-memory dedupe index.")},
     [LH_M_STORE_QUARANTINED] = {GAUGE("loophub_store_quarantined",
                                       "Rejected messages in the quarantine table.")},
     [LH_M_STORE_QUARANTINE_BYTES] = {GAUGE("loophub_store_quarantine_bytes",

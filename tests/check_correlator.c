@@ -166,6 +166,8 @@ mk_alert_of(const char *id, const char *fp, int64_t t, const char *hosts, lh_ale
     return ev;
 }
 
+static int64_t submit_now; /* the hub's clock for submit_ex(): NOW unless set */
+
 /* Stores ev and correlates it in one transaction, as the hub does; consumes ev. Returns what
  * lh_correlator_add returned; *ins (optional) gets what the insert returned. */
 static int
@@ -181,7 +183,7 @@ submit_ex(fx_t *f, lh_event_t *ev, int *ins)
     ck_assert_msg(rc == 0 || rc == LH_EDUPLICATE, "insert: %s", lh_strerror(rc));
     if (ins)
         *ins = rc;
-    int n = lh_correlator_add(f->c, ev, seq, NOW);
+    int n = lh_correlator_add(f->c, ev, seq, submit_now ? submit_now : NOW);
     if (n >= 0)
         ck_assert_int_eq(lh_store_commit(f->st), 0);
     else
@@ -1477,11 +1479,142 @@ END_TEST
 
 /* ---- suite ---------------------------------------------------------------------------------- */
 
+/* ---- retention ------------------------------------------------------------------------------ */
+
+static int
+expire_all(fx_t *f, const lh_store_retention_t *r, int64_t now, int budget, lh_store_expired_t *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    int steps = 0;
+    lh_store_expired_t x;
+    do {
+        ck_assert_int_eq(lh_store_expire(f->st, r, now, budget, &x), 0);
+        for (int k = 0; k < 5; k++)
+            sum->events[k] += x.events[k];
+        sum->alerts += x.alerts;
+        sum->quarantine += x.quarantine;
+        ck_assert_int_lt(++steps, 1000);
+    } while (x.more);
+    return steps;
+}
+
+/* Events past their kind's retention go in small steps with what hangs on them: host rows,
+ * ticket links, an outcome's row, correlations and case, the outbox rows every sink delivered.
+ * What is kept still correlates, the tally follows, and an undelivered alert stays. */
+START_TEST(test_retention)
+{
+    fx_t f;
+    fx_init(&f);
+    const int64_t OLD = T0 - 10 * 24 * HOUR;
+    /* the old world: a change, an incident it is blamed for, a ticket, a firing alert period */
+    submit_now = OLD + HOUR;
+    ck_assert_int_eq(submit(&f, mk_deploy("d-old", "D-OLD", LH_DEPLOY_SUCCEEDED, OLD, "api", "prod",
+                                          "web-1", "1", "0", NULL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-old", OLD + 5 * MIN, "api", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    lh_event_t *t = mk_base(LH_KIND_TICKET, "t-old", OLD + MIN, NULL, NULL, NULL);
+    t->ticket.ticket_id = lh_event_str(t, "CHG-1", (size_t)-1);
+    t->ticket.state = LH_TICKET_APPROVED;
+    ck_assert_int_eq(lh_event_add_link(t, "D-OLD", (size_t)-1), 0);
+    ck_assert_int_eq(submit(&f, t), 0);
+    for (int i = 0; i < 30; i++) { /* more rows than one step looks at */
+        char id[16];
+        snprintf(id, sizeof(id), "a-old-%d", i);
+        submit(&f, mk_alert_of(id, "fp-old", OLD + (10 + i) * MIN, "web-1", LH_ALERT_FIRING));
+    }
+    /* the world now */
+    submit_now = T0 + HOUR;
+    ck_assert_int_eq(submit(&f, mk_deploy("d-new", "D-NEW", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          "web-1", "2", "1", NULL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-new", T0 + 5 * MIN, "api", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    int64_t events = count_sql(&f, "SELECT count(*) FROM events");
+    int64_t n_outbox = count_sql(&f, "SELECT count(*) FROM alerts");
+    ck_assert_int_ge(n_outbox, 3); /* the old incident's, the old alert period's, the new one */
+    /* one sink, which delivered all but the first alert and the newest */
+    lh_store_sink_t sink;
+    ck_assert_int_eq(lh_store_sink_register(f.st, "zmq-pub", &sink), 0);
+    int64_t max_alert = count_sql(&f, "SELECT max(seq) FROM alerts");
+    for (int64_t a = 2; a < max_alert; a++)
+        ck_assert_int_eq(lh_store_alert_done(f.st, sink, a), 0);
+
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    for (int k = 1; k < 5; k++)
+        r.keep_ns[k] = 2 * 24 * HOUR;
+    lh_store_expired_t sum;
+    int steps = expire_all(&f, &r, T0 + 2 * HOUR, 8, &sum);
+    /* the first alert is not delivered: nothing of the outbox goes (the sink's mark is below) */
+    ck_assert_int_eq(sum.alerts, 0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM alerts"), n_outbox);
+    ck_assert_int_eq(lh_store_alert_done(f.st, sink, 1), 0);
+    lh_store_expired_t more;
+    expire_all(&f, &r, T0 + 2 * HOUR, 8, &more);
+    sum.alerts = more.alerts;
+    ck_assert_int_gt(steps, 2); /* small steps */
+    ck_assert_int_eq(sum.events[LH_KIND_DEPLOY], 1);
+    ck_assert_int_eq(sum.events[LH_KIND_INCIDENT], 1);
+    ck_assert_int_eq(sum.events[LH_KIND_TICKET], 1);
+    ck_assert_int_eq(sum.events[LH_KIND_ALERT], 30);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM events"), events - 33);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM events WHERE id LIKE '%-old%'"), 0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM event_hosts WHERE seq NOT IN"
+                                   " (SELECT seq FROM events)"),
+                     0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM ticket_links"), 0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes WHERE first_seq NOT IN"
+                                   " (SELECT seq FROM events)"),
+                     0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM correlations WHERE outcome_seq NOT IN"
+                                   " (SELECT seq FROM events)"),
+                     0);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM cases WHERE id NOT IN"
+                                   " (SELECT case_id FROM outcomes WHERE case_id IS NOT NULL)"),
+                     0);
+    /* the old alerts were delivered and are gone; the newest was not, and stays */
+    ck_assert_int_eq(sum.alerts, n_outbox - count_sql(&f, "SELECT count(*) FROM alerts"));
+    ck_assert_int_eq(count_sql(&f, "SELECT max(seq) FROM alerts"), max_alert);
+    ck_assert_int_ge(sum.alerts, 2);
+    int64_t pending = 0;
+    ck_assert_int_eq(lh_store_alert_pending_count(f.st, sink, &pending), 0);
+    ck_assert_int_eq(pending, 1);
+
+    /* the tally follows, and names the oldest kept */
+    lh_store_stats_t st;
+    ck_assert_int_eq(lh_store_stats(f.st, &st), 0);
+    ck_assert_int_eq(st.events, events - 33);
+    ck_assert_int_eq(st.events_by_kind[LH_KIND_DEPLOY], 1);
+    ck_assert_int_eq(st.oldest_by_kind[LH_KIND_DEPLOY], T0);
+    ck_assert_int_eq(st.oldest_by_kind[LH_KIND_TICKET], 0);
+    ck_assert_int_eq(st.events_by_kind[LH_KIND_TICKET], 0);
+
+    /* nothing more to do; what is kept still correlates */
+    expire_all(&f, &r, T0 + 2 * HOUR, 8, &sum);
+    ck_assert_int_eq(sum.events[LH_KIND_ALERT] + sum.events[LH_KIND_DEPLOY] + sum.alerts, 0);
+    ck_assert_int_eq(submit(&f, mk_incident("i-new2", T0 + 10 * MIN, "api", "prod", "web-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     1);
+    /* an event older than the walk's position is still found: it moves the walk back */
+    submit_now = 0;
+    ck_assert_int_eq(submit(&f, mk_deploy("d-late", "D-LATE", LH_DEPLOY_SUCCEEDED, OLD, "web",
+                                          "prod", "web-9", "1", "0", NULL)),
+                     0);
+    expire_all(&f, &r, T0 + 2 * HOUR, 8, &sum);
+    ck_assert_int_eq(sum.events[LH_KIND_DEPLOY], 1);
+    fx_done(&f);
+}
+END_TEST
+
 static Suite *
 correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
     const lh_test_case_t cases[] = {
+        {"retention", test_retention, 0, 0},
         {"deploy_then_incident", test_deploy_then_incident, 0, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
         {"window_edge_outside", test_window_edge_outside, 0, 0},

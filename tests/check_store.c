@@ -1721,6 +1721,150 @@ START_TEST(test_kill9_mid_ingest)
 }
 END_TEST
 
+/* ---- the dedupe horizon ---------------------------------------------------------------------- */
+
+/* Inserts alert id at time t (ns offset from a base); returns the store's code. */
+static int
+put_at(lh_store_t *st, const char *id, int64_t t, int64_t *seq)
+{
+    lh_event_t *ev = mk_event(id, LH_KIND_ALERT);
+    ev->time_ns = 1700000000LL * 1000000000LL + t;
+    int rc = lh_store_insert_event(st, ev, 0, id, strlen(id), seq);
+    lh_event_destroy(&ev);
+    return rc;
+}
+
+static lh_store_stats_t
+stats_of(lh_store_t *st)
+{
+    lh_store_stats_t s;
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    return s;
+}
+
+/* The in-memory index never holds more than the horizon, nor more memory than it sizes, however
+ * many events are stored; ids older than the horizon are still recognised (through the store),
+ * events in time order never pay that lookup, and a reopened store rebuilds only the horizon. */
+START_TEST(test_dedupe_horizon)
+{
+    enum { H = 1024, N = 6000, BATCH = 500 };
+    /* the bound: a table sized for H at 70% (2048 slots of 8 bytes) and the ring (12 bytes) */
+    const int64_t max_bytes = 2048 * 8 + H * 12;
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.dedupe_horizon = H;
+    o.synchronous_full = 0;
+    lh_store_t *st = open_with(&o);
+    char id[32];
+    int64_t seq = 0;
+    for (int b = 0; b < N / BATCH; b++) {
+        ck_assert_int_eq(lh_store_begin(st), 0);
+        for (int i = b * BATCH; i < (b + 1) * BATCH; i++) {
+            snprintf(id, sizeof(id), "e-%d", i);
+            ck_assert_int_eq(put_at(st, id, i, &seq), 0);
+            ck_assert_int_eq(seq, i + 1);
+        }
+        ck_assert_int_eq(lh_store_commit(st), 0);
+        lh_store_stats_t s = stats_of(st);
+        ck_assert_int_le(s.dedupe_entries, H);
+        ck_assert_int_le(s.dedupe_bytes, max_bytes);
+        ck_assert_int_eq(s.events, (b + 1) * BATCH);
+    }
+    lh_store_stats_t s = stats_of(st);
+    ck_assert_int_eq(s.dedupe_entries, H);
+    ck_assert_int_eq(s.dedupe_probes, 0); /* in time order: never a lookup in the store */
+
+    for (int round = 0; round < 2; round++) {
+        /* a duplicate at any age is recognised and names its row */
+        const int ages[] = {0, 1, N / 2, N - H - 1, N - H, N - 1};
+        for (size_t k = 0; k < sizeof(ages) / sizeof(ages[0]); k++) {
+            snprintf(id, sizeof(id), "e-%d", ages[k]);
+            ck_assert_int_eq(put_at(st, id, ages[k], &seq), LH_EDUPLICATE);
+            ck_assert_int_eq(seq, ages[k] + 1);
+        }
+        /* the old ones were looked up in the store, the recent ones were not (the second round
+         * has 2 rows more: the horizon moved past N - H) */
+        const int64_t probes = round == 0 ? 4 : 5;
+        ck_assert_int_eq(stats_of(st).dedupe_probes, probes);
+        /* a new id with an old time is looked up and stored; a new one in order is not */
+        snprintf(id, sizeof(id), "late-%d", round);
+        ck_assert_int_eq(put_at(st, id, 10, &seq), 0);
+        ck_assert_int_eq(stats_of(st).dedupe_probes, probes + 1);
+        snprintf(id, sizeof(id), "next-%d", round);
+        ck_assert_int_eq(put_at(st, id, N + 10 + round, &seq), 0);
+        ck_assert_int_eq(stats_of(st).dedupe_probes, probes + 1);
+        ck_assert_int_le(stats_of(st).dedupe_entries, H);
+        lh_store_close(&st);
+        st = open_with(&o); /* the second round on the index rebuilt from the last H rows */
+        ck_assert_int_eq(stats_of(st).dedupe_entries, H);
+        ck_assert_int_le(stats_of(st).dedupe_bytes, max_bytes);
+    }
+    /* rows rolled back leave no entry: their ids are new again */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = 0; i < 2 * H; i++) { /* more than the horizon: the ring wraps in the txn */
+        snprintf(id, sizeof(id), "undone-%d", i);
+        ck_assert_int_eq(put_at(st, id, N + 100 + i, &seq), 0);
+    }
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_le(stats_of(st).dedupe_entries, H);
+    for (int i = 0; i < 2 * H; i += 97) {
+        snprintf(id, sizeof(id), "undone-%d", i);
+        ck_assert_int_eq(put_at(st, id, N + 100 + i, &seq), 0);
+    }
+    /* and what was forgotten in that transaction is still found */
+    ck_assert_int_eq(put_at(st, "e-5990", 5990, &seq), LH_EDUPLICATE);
+    ck_assert_int_eq(seq, 5991);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), N + 4 + (2 * H + 96) / 97);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* Without keep_original the original bytes are not stored: the protobuf holds every fact. */
+START_TEST(test_original_not_kept)
+{
+    lh_store_t *st = open_rw();
+    lh_event_t *d = mk_event("d-1", LH_KIND_DEPLOY);
+    ck_assert_int_eq(lh_event_set_raw(d, "{\"id\":\"d-1\"}", 12, 2), 0);
+    ck_assert_int_eq(lh_store_insert_event(st, d, 0, "x", 1, NULL), 0);
+    lh_event_destroy(&d);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE raw IS NULL AND raw_format"
+                                 " IS NULL AND event = x'78'"),
+                     1);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* The tally is exact after commits and rollbacks, as the events table is, and a reader sees it. */
+START_TEST(test_tally_exact)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put_at(st, "a", 50, NULL), 0);
+    ck_assert_int_eq(put_at(st, "b", 20, NULL), 0);
+    ck_assert_int_eq(put(st, "d", NULL), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put_at(st, "c", 10, NULL), 0); /* older, then rolled back */
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    lh_store_stats_t s = stats_of(st);
+    ck_assert_int_eq(s.events, 3);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_ALERT], 2);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_DEPLOY], 1);
+    ck_assert_int_eq(s.oldest_by_kind[LH_KIND_ALERT], 1700000000LL * 1000000000LL + 20);
+    ck_assert_int_eq(s.oldest_by_kind[LH_KIND_INCIDENT], 0);
+    ck_assert_int_eq(sql_int(st, "SELECT n FROM tally WHERE kind = 2"), 2);
+    ck_assert_int_gt(s.db_bytes, 0);
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    lh_store_t *ro = open_with(&o);
+    ck_assert_int_eq(put(st, "e", NULL), 0);
+    ck_assert_int_eq(stats_of(ro).events_by_kind[LH_KIND_DEPLOY], 2);
+    lh_store_close(&ro);
+    lh_store_close(&st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1739,6 +1883,9 @@ store_suite(void)
         {"stored_bits_collide", test_stored_bits_collide, 30, 0},
         {"rows_past_2_32", test_rows_past_2_32, 10, 0},
         {"many_distinct", test_many_distinct, 60, 0},
+        {"dedupe_horizon", test_dedupe_horizon, 60, 0},
+        {"original_not_kept", test_original_not_kept, 10, 0},
+        {"tally_exact", test_tally_exact, 10, 0},
         {"migrate_empty_file", test_migrate_empty_file, 10, 0},
         {"migrate_version0_db", test_migrate_version0_db, 10, 0},
         {"page_size_new_store_only", test_page_size_new_store_only, 10, 0},

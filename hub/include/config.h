@@ -34,6 +34,11 @@ typedef struct lh_run_conf {
     int64_t max_suspects;
     int64_t quarantine_max_rows;
     int64_t quarantine_max_bytes;
+    int64_t retention_ns; /* LH_CONF_KEEP: every kind without its own */
+    int64_t keep_ns[5];   /* LH_CONF_KEEP, by lh_kind_t */
+    int64_t keep_quarantine_ns;
+    int64_t dedupe_horizon;
+    char *keep_original;    /* "on" | "off" */
     int alert_min_severity; /* lh_severity_t */
     int alerts_format;      /* lh_alerts_format_t */
     int64_t batch_max;
@@ -81,6 +86,10 @@ int lh_run_conf_redaction(const lh_run_conf_t *c, lh_redact_opts_t *o);
  * LH_EINVAL with err naming the option and the pattern (LH_ENOMEM). lh_run_conf_parse() calls
  * it. */
 int lh_run_conf_check_redaction(const lh_run_conf_t *c, char *err, size_t errlen);
+
+/* The retention the settings ask for, resolved: per kind (lh_kind_t) its own setting, else
+ * --retention, else the default; 0 is forever. */
+void lh_run_conf_retention(const lh_run_conf_t *c, int64_t keep_ns[5], int64_t *quarantine_ns);
 
 /* Prints every map's rows as help text. */
 void lh_run_conf_help(const lh_run_conf_t *c, FILE *out);

@@ -47,11 +47,19 @@ typedef enum {
     LH_M_HTTP_SLOW_CLOSED_TOTAL,     /* loophub_http_slow_closed_total */
     LH_M_WAL_CHECKPOINTS_TOTAL,      /* loophub_wal_checkpoints_total{mode}: set at scrape time */
     LH_M_WAL_WRITER_WAITS_TOTAL,     /* loophub_wal_writer_waits_total{reason}: set at scrape */
+    LH_M_EXPIRED_TOTAL,              /* loophub_expired_total{what} */
+    LH_M_DEDUPE_PROBES_TOTAL,        /* loophub_dedupe_store_lookups_total: set at scrape */
     /* gauges (set at scrape time, except the start time) */
     LH_M_STORE_EVENTS,             /* loophub_store_events */
     LH_M_STORE_QUARANTINED,        /* loophub_store_quarantined */
     LH_M_STORE_QUARANTINE_BYTES,   /* loophub_store_quarantine_bytes */
     LH_M_QUARANTINE_EVICTED_TOTAL, /* loophub_quarantine_evicted_total */
+    LH_M_STORE_KIND_EVENTS,        /* loophub_store_kind_events{kind} */
+    LH_M_STORE_OLDEST,             /* loophub_store_oldest_event_seconds{kind} */
+    LH_M_STORE_BYTES,              /* loophub_store_bytes{file} */
+    LH_M_STORE_FREE_BYTES,         /* loophub_store_free_bytes */
+    LH_M_DEDUPE_ENTRIES,           /* loophub_dedupe_entries */
+    LH_M_DEDUPE_BYTES,             /* loophub_dedupe_bytes */
     LH_M_ZMQ_PUB_CONNECTIONS,      /* loophub_zmq_pub_connections: counted, not set */
     LH_M_ZMQ_PUB_STALLED,          /* loophub_zmq_pub_stalled_subscribers: counted, not set */
     LH_M_OUTBOX_PENDING,           /* loophub_outbox_pending */
@@ -74,6 +82,11 @@ typedef enum {
     LH_REJ_OTHER,         /* any other LH_E* */
     LH_REJ__COUNT
 } lh_reject_reason_t;
+
+/* loophub_expired_total's what: the event kinds (lh_kind_t - 1), then these. */
+enum { LH_M_EXPIRED_OUTBOX = 4, LH_M_EXPIRED_QUARANTINE = 5 };
+/* loophub_store_bytes's file. */
+enum { LH_M_FILE_DB, LH_M_FILE_WAL };
 
 /* loophub_wal_checkpoints_total's mode, loophub_wal_writer_waits_total's reason. */
 enum { LH_M_WAL_PASSIVE, LH_M_WAL_RESTART };

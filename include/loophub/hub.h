@@ -63,6 +63,15 @@ typedef struct lh_hub_opts {
     size_t n_redact_values;
     size_t quarantine_sample; /* of a message over limits.max_payload, only this many
                                * first bytes are kept in the quarantine (default 4096) */
+    /* Retention (README.md, Retention): how long events of each kind are kept, by event time,
+     * indexed by lh_kind_t (0: forever; defaults: changes, incidents and tickets 400 days, alerts
+     * 30 days); the quarantine by time of receipt (default 7 days). Deletion runs in small steps
+     * between batches. */
+    int64_t retention_ns[5];
+    int64_t retention_quarantine_ns;
+    int64_t dedupe_horizon; /* ids held in memory: the last this many events (default 1,000,000);
+                             * older duplicates are found in the store */
+    int keep_original;      /* 1: store non-protobuf input as received too (default 0) */
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);

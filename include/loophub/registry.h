@@ -44,7 +44,11 @@ typedef enum {
     LH_CONF_SEVERITY,   /* int (lh_severity_t) */
     LH_CONF_ALERTS_FMT, /* int (lh_alerts_format_t) */
     LH_CONF_LOGLEVEL,   /* int (lh_log_level_t) */
+    LH_CONF_KEEP,       /* int64_t: a duration in ns, LH_CONF_FOREVER for "forever", "off" or
+                         * "0"; 0 when unset */
 } lh_conf_type_t;
+
+#define LH_CONF_FOREVER (-1)
 
 typedef struct lh_conf_opt {
     const char *name;    /* long option, without "--" */

@@ -58,10 +58,13 @@ lh_it_hub_run(lh_it_hub_t *h, const char *const *extra)
     char listen[64] = "off";
     if (h->http_port)
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", h->http_port);
+    /* the suites' events carry fixed times, most of them older than the default retention: kept
+     * unless a test asks for retention (a kind's own setting wins over --retention) */
     const char *argv[40] = {
-        lh_test_loophub_bin(), "run",   "--db",         h->db,     "--http",    listen,
-        "--zmq-pull",          h->pull, "--zmq-router", h->router, "--zmq-pub", h->pub};
-    int n = 12;
+        lh_test_loophub_bin(), "run",    "--db",         h->db,     "--http",    listen,
+        "--zmq-pull",          h->pull,  "--zmq-router", h->router, "--zmq-pub", h->pub,
+        "--retention",         "forever"};
+    int n = 14;
     for (int i = 0; extra && extra[i] && n < 39; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
