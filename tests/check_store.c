@@ -1721,6 +1721,69 @@ START_TEST(test_kill9_mid_ingest)
 }
 END_TEST
 
+static lh_store_stats_t
+stats_of(lh_store_t *st)
+{
+    lh_store_stats_t s;
+    ck_assert_int_eq(lh_store_stats(st, &s), 0);
+    return s;
+}
+
+/* A store written by the release before schema version 5 (tests/data/store/v4.sql, written by
+ * the real loophub 77ae869: see README.md there) migrates on open: the tally holds what its
+ * events table holds, its ids are still duplicates, its outbox keeps its delivery state, the old
+ * original bytes stay, and retention runs on it. */
+START_TEST(test_migrate_v4_store)
+{
+    lh_test_load_store_dump(lh_test_fx.db, "v4.sql");
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), 5);
+    lh_store_stats_t s = stats_of(st);
+    ck_assert_int_eq(s.events, 12);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_DEPLOY], 4);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_ALERT], 3);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_INCIDENT], 4);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_TICKET], 1);
+    int64_t t0 = 0; /* the deploys' time */
+    ck_assert_int_eq(lh_time_parse("2026-01-10T10:00:00Z", &t0), 0);
+    ck_assert_int_eq(s.oldest_by_kind[LH_KIND_DEPLOY], t0);
+    ck_assert_int_eq(s.oldest_by_kind[LH_KIND_TICKET], t0 - 10 * 60 * LH_NS_PER_SEC);
+    ck_assert_int_eq(s.dedupe_entries, 12);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                 " ('eh_seq', 'tl_seq', 'tally')"),
+                     3);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE raw IS NOT NULL"), 1);
+    /* its ids are known; a new one is stored after its rows */
+    int64_t seq = 0;
+    ck_assert_int_eq(put(st, "d-api", &seq), LH_EDUPLICATE);
+    ck_assert_int_eq(put(st, "d-new", &seq), 0);
+    ck_assert_int_eq(seq, 13);
+    /* the outbox: four alerts delivered on PUB, the last one waiting */
+    lh_store_sink_t pub;
+    ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &pub), 0);
+    int64_t pending = 0;
+    ck_assert_int_eq(lh_store_alert_pending_count(st, pub, &pending), 0);
+    ck_assert_int_eq(pending, 1);
+    /* retention 100 days after: the monitoring alerts (30d) go, with their firing period; the
+     * changes, incidents and the ticket (400d) stay, and so does every alert of the outbox (an
+     * incident's case) */
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    lh_store_expired_t x;
+    ck_assert_int_eq(lh_store_expire(st, &r, t0 + 100 * LH_STORE_DAY_NS, 100, &x), 0);
+    ck_assert_int_eq(x.events[LH_KIND_ALERT], 3);
+    ck_assert_int_eq(
+        x.events[LH_KIND_DEPLOY] + x.events[LH_KIND_INCIDENT] + x.events[LH_KIND_TICKET], 0);
+    ck_assert_int_eq(x.alerts, 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes WHERE kind = 2"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes WHERE kind = 3"), 4);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM cases"), 4);
+    ck_assert_int_eq(stats_of(st).events, 10);
+    ck_assert_int_eq(stats_of(st).oldest_by_kind[LH_KIND_ALERT], 0);
+    lh_store_close(&st);
+}
+END_TEST
+
 /* ---- the dedupe horizon ---------------------------------------------------------------------- */
 
 /* Inserts alert id at time t (ns offset from a base); returns the store's code. */
@@ -1732,14 +1795,6 @@ put_at(lh_store_t *st, const char *id, int64_t t, int64_t *seq)
     int rc = lh_store_insert_event(st, ev, 0, id, strlen(id), seq);
     lh_event_destroy(&ev);
     return rc;
-}
-
-static lh_store_stats_t
-stats_of(lh_store_t *st)
-{
-    lh_store_stats_t s;
-    ck_assert_int_eq(lh_store_stats(st, &s), 0);
-    return s;
 }
 
 /* The in-memory index never holds more than the horizon, nor more memory than it sizes, however
@@ -1899,6 +1954,7 @@ store_suite(void)
         {"outbox_nested_scan", test_outbox_nested_scan, 10, 0},
         {"outbox_plans", test_outbox_plans, 10, 0},
         {"migrate_v2_store", test_migrate_v2_store, 10, 0},
+        {"migrate_v4_store", test_migrate_v4_store, 10, 0},
         {"quarantine", test_quarantine, 10, 0},
         {"quarantine_bounded", test_quarantine_bounded, 10, 0},
         {"disk_full", test_disk_full, 20, 0},
