@@ -204,14 +204,24 @@ lh_cli_timeline(int argc, char **argv)
     req.store_name = db;
     lh_buf_t out = LH_BUF_INIT;
     rc = lh_query_timeline(st, &req, fmt, &out);
+    /* what may have been there once: the store's retention says until when it deleted */
+    char gone[96] = "";
+    int64_t before = 0;
+    lh_kind_t gk = req.mode == LH_TIMELINE_INCIDENT ? LH_KIND_INCIDENT : LH_KIND_DEPLOY;
+    if (rc == LH_ENOTFOUND && lh_query_expired_before(st, gk, &before) == 0 && before) {
+        char t[40];
+        lh_time_format(before, t, sizeof(t));
+        snprintf(gone, sizeof(gone), " (%ss before %s have expired: the store's retention)",
+                 gk == LH_KIND_INCIDENT ? "incident" : "deploy", t);
+    }
     lh_store_close(&st);
     int exit_code = LH_EXIT_OK;
     if (rc == LH_ENOTFOUND) {
         if (req.mode == LH_TIMELINE_INCIDENT)
-            lh_cli_error(CMD, "no incident, outcome event or correlated alert %s in %s",
-                         req.incident_id, db);
+            lh_cli_error(CMD, "no incident, outcome event or correlated alert %s in %s%s",
+                         req.incident_id, db, gone);
         else
-            lh_cli_error(CMD, "no deploy %s in %s", req.deploy_id, db);
+            lh_cli_error(CMD, "no deploy %s in %s%s", req.deploy_id, db, gone);
         exit_code = LH_EXIT_ERROR;
     } else if (rc < 0) {
         lh_cli_error(CMD, "cannot read %s: %s", db, lh_strerror(rc));

@@ -38,6 +38,10 @@ typedef enum {
 /* "pending", "healthy", "suspect", "failed", "rolled_back"; NULL when out of range. */
 const char *lh_change_class_name(lh_change_class_t c);
 
+/* The event time before which retention deleted events of kind (0 when it never did). Returns 0,
+ * LH_EINVAL or LH_ESTORE. */
+int lh_query_expired_before(lh_store_t *st, lh_kind_t kind, int64_t *before_ns);
+
 /* Classifies the change deploy_id. Precedence: rolled_back, failed, suspect, pending, healthy.
  * The change's time is its first event's; it is pending while now_ns < time + window_ns
  * (now_ns 0: the wall clock) and no outcome is correlated with it. Returns 0 and *out,

@@ -174,6 +174,9 @@ typedef struct lh_store_expired {
     int more; /* 1: the step stopped at its budget; more is past its time */
 } lh_store_expired_t;
 
+/* Each step that deletes events of a kind records its cutoff in the table meta, key
+ * "expired_before.<lh_kind_t>" (ns): queries say what they cannot show any more. */
+
 /* One step of retention in a transaction of its own (none may be open): per kind, at most budget
  * rows are looked at. Deletes what is past its time as of now_ns, with what goes with it (host
  * rows, ticket links; an outcome's row, correlations and case with its first event; outbox rows

@@ -34,6 +34,7 @@
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "query_internal.h"
+#include "query_sql.h"
 
 /* --- names -------------------------------------------------------------------------------- */
 
@@ -123,6 +124,45 @@ lh_timeline_period(const lh_timeline_req_t *r, int64_t now_ns, int64_t *from, in
 
 /* --- entry point ---------------------------------------------------------------------------- */
 
+static const char *const expired_kinds[] = {NULL, "deploy", "alert", "incident", "ticket"};
+
+int
+lh_query_expired_before(lh_store_t *st, lh_kind_t kind, int64_t *before_ns)
+{
+    *before_ns = 0;
+    sqlite3 *db = lh__store_db(st);
+    sqlite3_stmt *s = NULL;
+    if (!db || kind < LH_KIND_DEPLOY || kind > LH_KIND_TICKET ||
+        sqlite3_prepare_v2(db, LH_Q_EXPIRED, -1, &s, NULL) != SQLITE_OK)
+        return LH_EINVAL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(s, 0);
+        if (key && atoi(key + strlen("expired_before.")) == (int)kind)
+            *before_ns = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : LH_ESTORE;
+}
+
+/* "expired_before": {kind: time} when retention deleted events of a kind: what the document
+ * cannot show any more. */
+void
+lh__q_doc_expired(qctx_t *q)
+{
+    json_t *o = NULL;
+    for (int k = LH_KIND_DEPLOY; k <= LH_KIND_TICKET; k++) {
+        int64_t t = 0;
+        if (lh_query_expired_before(q->st, (lh_kind_t)k, &t) != 0 || !t)
+            continue;
+        if (!o)
+            o = json_object();
+        lh__q_jset(q, o, expired_kinds[k], lh__q_jtime(t));
+    }
+    if (o)
+        lh__q_jset(q, q->doc, "expired_before", o);
+}
+
 int
 lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                   lh_buf_t *out)
@@ -160,6 +200,8 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
         lh__q_gather_service(&q);
     if (!q.err && !q.doc)
         q.err = LH_ENOMEM;
+    if (!q.err)
+        lh__q_doc_expired(&q);
 
     if (!q.err && fmt == LH_QUERY_JSON) {
         char *s = json_dumps(q.doc, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -173,6 +215,7 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
             lh__q_text_deploy(&q);
         else
             lh__q_text_service(&q);
+        lh__q_text_expired(&q);
     }
     json_decref(q.doc);
     lh__q_list_free(&q.events);

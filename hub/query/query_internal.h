@@ -78,5 +78,10 @@ void lh__q_text_change(qctx_t *q, const json_t *o, const char *indent);
 void lh__q_text_deploy(qctx_t *q);
 void lh__q_text_incident(qctx_t *q);
 void lh__q_text_service(qctx_t *q);
+/* The document's "expired_before", as a closing note (nothing when retention deleted nothing). */
+void lh__q_text_expired(qctx_t *q);
+
+/* query.c: adds "expired_before" to the document when retention deleted events. */
+void lh__q_doc_expired(qctx_t *q);
 
 #endif

@@ -309,6 +309,8 @@ suspect_change(qctx_t *q, json_t *o, qlist_t *chg)
         lh__q_load_events(q, s, chg, 0);
     }
     sqlite3_finalize(s);
+    /* no event left of a change a correlation names: retention deleted them */
+    lh__q_jset(q, o, "expired", json_boolean(chg->total == 0 && !q->err));
     lh__q_change_json(q, o, chg->ev, chg->n);
     json_t *evs = json_array();
     for (size_t i = 0; i < chg->n && evs; i++)

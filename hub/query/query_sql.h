@@ -11,6 +11,9 @@
 
 /* clang-format off */
 
+/* What retention deleted (store_retention.c): per kind, the event time before which it did */
+#define LH_Q_EXPIRED "SELECT key, value FROM meta WHERE key LIKE 'expired_before.%'"
+
 /* An incident's events, all states (ev_incident_id). ?1 incident id */
 #define LH_Q_INCIDENT_EVENTS                                                                   \
     "SELECT seq, event FROM events WHERE incident_id = ?1 AND kind = 3 ORDER BY time, seq"

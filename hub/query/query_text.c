@@ -458,7 +458,9 @@ lh__q_text_incident(qctx_t *q)
             tprintf(q, "\n");
         }
         lh__q_text_change(q, o, "       ");
-        if (i < q->n_changes) {
+        if (json_is_true(json_object_get(o, "expired")))
+            tprintf(q, "       change events: expired (past the store's retention)\n");
+        else if (i < q->n_changes) {
             const qlist_t *l = &q->changes[i];
             tprintf(q, "       change events (%zu)\n", l->n);
             widths_t w = widths_of(l->ev, l->n);
@@ -627,4 +629,23 @@ lh__q_text_service(qctx_t *q)
             tprintf(q, "  [late]");
         tprintf(q, "\n");
     }
+}
+
+void
+lh__q_text_expired(qctx_t *q)
+{
+    json_t *o = json_object_get(q->doc, "expired_before");
+    const char *kind;
+    json_t *v;
+    if (!o)
+        return;
+    const char *sep = "";
+    tprintf(q, "\nexpired (the store's retention deleted older events):");
+    json_object_foreach(o, kind, v)
+    {
+        tprintf(q, "%s %ss before ", sep, kind);
+        tput(q, json_string_value(v), 0);
+        sep = ";";
+    }
+    tprintf(q, "\n");
 }

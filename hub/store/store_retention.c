@@ -20,6 +20,7 @@
  * delivered them.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +327,17 @@ lh_store_expire(lh_store_t *st, const lh_store_retention_t *r, int64_t now_ns, i
     for (int k = 1; !rc && k < TALLY_KINDS; k++) {
         int64_t keep = r->keep_ns[k];
         rc = expire_kind(st, k, keep > 0 ? now_ns - keep : INT64_MIN, budget, rows, out);
+    }
+    /* what the timeline says of what is gone: events of this kind before then have expired */
+    for (int k = 1; !rc && k < TALLY_KINDS; k++) {
+        if (!out->events[k])
+            continue;
+        char key[32];
+        snprintf(key, sizeof(key), "expired_before.%d", k);
+        sqlite3_stmt *s = st->stmt[S_META_SET];
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, now_ns - r->keep_ns[k]);
+        rc = lh__store_step_done(st, S_META_SET, "recording what expired");
     }
     if (!rc)
         rc = expire_alerts(st, r, now_ns, budget, out);

@@ -300,6 +300,8 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(EXP_ALERTS_SCAN, "SELECT seq, created, kind FROM alerts WHERE seq > ?1 AND seq <= ?3"       \
                        " ORDER BY seq LIMIT ?2")                                                   \
     X(EXP_ALERT, "DELETE FROM alerts WHERE seq = ?1")                                              \
+    /* the cutoff a kind's events were deleted before: `expired_before.<lh_kind_t>` */           \
+    X(META_SET, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")                        \
     X(EXP_QUAR_SCAN, "SELECT seq, received FROM quarantine ORDER BY seq LIMIT ?1")                 \
     X(PAGE_COUNT, "PRAGMA page_count")                                                             \
     X(FREE_COUNT, "PRAGMA freelist_count")                                                         \
