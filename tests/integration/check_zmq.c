@@ -613,8 +613,16 @@ START_TEST(test_curve_admits_only_listed_keys)
     char text[300];
     int tl = snprintf(text, sizeof(text), "# who may send\n  %s  # alice\n#%s\n", alice, mallory);
     ck_assert_int_eq(lh_test_write_file(allow, text, (size_t)tl), 0);
-    const char *extra[] = {
-        "--curve-secret-key", hubkey, "--curve-allow", allow, "--log-level", "debug", NULL};
+    char *subs = lh_test_endpoint();
+    const char *extra[] = {"--curve-secret-key",
+                           hubkey,
+                           "--curve-allow",
+                           allow,
+                           "--log-level",
+                           "debug",
+                           "--zmq-subs",
+                           subs,
+                           NULL};
     lh_it_hub_run(&h, extra);
     ck_assert_int_eq(metric(&h, "loophub_zmq_curve_refused_total"), 0);
 
@@ -662,6 +670,32 @@ START_TEST(test_curve_admits_only_listed_keys)
     pid_t tail = lh_test_spawn(tail_a, tlog);
     subs_wait_t sw = {&h, 1};
     ck_assert_msg(lh_test_wait_for(subscribed, &sw, 10000), "tail never subscribed: %s", h.log);
+    /* the subscription endpoint the same way */
+    const char *stail_m[] = {lh_test_loophub_bin(), "tail", "--subs",      subs,
+                             "--curve-server-key",  server, "--curve-key", mkey,
+                             "--timeout",           "10s",  NULL};
+    expect_fail(stail_m, 1, "refused this client's CURVE key");
+    const char *stail_p[] = {lh_test_loophub_bin(), "tail", "--subs", subs,
+                             "--timeout",           "10s",  NULL};
+    expect_fail(stail_p, 1, "refused a plaintext client: it wants CURVE");
+    char *stlog = path_in(h.dir, "tail-subs.out");
+    const char *stail_a[] = {lh_test_loophub_bin(),
+                             "tail",
+                             "--subs",
+                             subs,
+                             "--curve-server-key",
+                             server,
+                             "--curve-key",
+                             akey,
+                             "--count",
+                             "1",
+                             "--timeout",
+                             "20s",
+                             NULL};
+    pid_t stail = lh_test_spawn(stail_a, stlog);
+    metric_wait_t smw = {&h, "loophub_zmq_subs_subscribers", 1};
+    ck_assert_msg(lh_test_wait_for(metric_is, &smw, 10000), "tail --subs never subscribed: %s",
+                  h.log);
 
     void *ctx = zmq_ctx_new();
     void *sub_alice = curve_sub(ctx, &h, "alice");
@@ -705,6 +739,11 @@ START_TEST(test_curve_admits_only_listed_keys)
     ck_assert_int_eq(lh_test_stop(tail, 0, 20000), 0);
     ck_assert_msg(lh_test_file_count(tlog, "INC-1") >= 1 || lh_test_file_count(tlog, "ci-1") >= 1,
                   "tail printed no alert: %s", tlog);
+    ck_assert_int_eq(lh_test_stop(stail, 0, 20000), 0);
+    ck_assert_msg(lh_test_file_count(stlog, "api/prod incident INC-1") == 1,
+                  "tail --subs printed no alert: %s", stlog);
+    free(stlog);
+    free(subs);
     free(server);
     free(akey);
     free(mkey);
