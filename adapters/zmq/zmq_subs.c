@@ -3,7 +3,8 @@
  * that what each of them loses is counted exactly (the XPUB of zmq_pub.c cannot say which
  * subscriber's queue dropped an alert).
  *
- * A ROUTER socket; clients are DEALERs. Every message either way is two frames.
+ * A ROUTER socket; clients are DEALERs. Every message of the hub is two frames, a word or a
+ * topic and then its text or alert, so alerts decode as on PUB.
  *
  *   client -> hub   SUB    then 1..16 prefix frames (one message of 2..17 frames; an empty
  *                          prefix takes every alert); at most 16 prefixes per subscriber, each
@@ -123,10 +124,19 @@ make_label(speer_t *p)
         p->label[p->id_len] = 0;
         return;
     }
-    size_t n = 0;
-    n += (size_t)snprintf(p->label, sizeof(p->label), "0x");
-    for (size_t i = 0; i < p->id_len && n + 3 <= sizeof(p->label); i++)
+    /* hex; an id too long for the label is cut and followed by a hash of all of it, so two ids
+     * never share a series */
+    size_t n = (size_t)snprintf(p->label, sizeof(p->label), "0x");
+    size_t room = (sizeof(p->label) - n - 1) / 2;
+    size_t show = p->id_len <= room ? p->id_len : (sizeof(p->label) - n - 18) / 2;
+    for (size_t i = 0; i < show; i++)
         n += (size_t)snprintf(p->label + n, sizeof(p->label) - n, "%02x", p->id[i]);
+    if (show < p->id_len) {
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        for (size_t i = 0; i < p->id_len; i++)
+            h = (h ^ p->id[i]) * 1099511628211ull;
+        snprintf(p->label + n, sizeof(p->label) - n, "-%016llx", (unsigned long long)h);
+    }
 }
 
 static speer_t *

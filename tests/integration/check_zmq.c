@@ -1133,6 +1133,11 @@ START_TEST(test_subs_refusals_and_forgetting)
     ck_assert_int_eq(g.n, 1);
     ck_assert_uint_eq(g.seqs[0], 2);
     ck_assert_int_eq(metric_at(&h, "loophub_alerts_published_total "), 1);
+    /* a routing id that is no safe label value is shown in hex */
+    void *weird = dealer_new(ctx, subs, "we\"ird", 0, 0);
+    ask_expect(weird, nomatch, 2, "OK", "SUB prefixes=1");
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscriber_sent{peer=\"0x776522697264\""), 0);
+    zmq_close(weird);
     free(g.seqs);
     zmq_close(b);
     zmq_close(c);
