@@ -4,6 +4,12 @@
  * CloudEvent depending on the hub's --alerts-format, and tail reads all three. Without --service
  * or --env, a jump in seq means alerts were dropped on the way (PUB is lossy by design): tail says
  * so on stderr. With a filter the hub-wide seq has gaps by nature, so none is reported.
+ *
+ * With --subs EP tail is a client of the hub's subscription endpoint instead (a DEALER; the
+ * protocol is in adapters/zmq/zmq_subs.c): it sends SUB with its prefix, PINGs well within the
+ * hub's idle limit, subscribes again when the hub says it does not know it (a restarted hub), and
+ * prints the hub's LOST notices on stderr: the exact count of alerts this subscriber lost, with
+ * or without a filter. A refusal (the hub's table of subscribers is full) ends it with exit 1.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -34,7 +40,10 @@ usage(FILE *out)
     fprintf(out, "Usage: loophub tail [OPTIONS]\n\n"
                  "Print correlated alerts as the hub publishes them.\n\n"
                  "Options:\n"
-                 "  --from EP        the hub's alerts endpoint (default tcp://127.0.0.1:7703)\n"
+                 "  --from EP        the hub's alerts PUB endpoint (default tcp://127.0.0.1:7703)\n"
+                 "  --subs EP        use the hub's subscription endpoint instead (its --zmq-subs,\n"
+                 "                   e.g. tcp://127.0.0.1:7704): alerts this subscriber loses\n"
+                 "                   are counted by the hub and said exactly on stderr\n"
                  "  --service S      only alerts for service S\n"
                  "  --env E          only alerts for environment E\n"
                  "  --json           print each alert as one JSON line\n"
@@ -163,15 +172,108 @@ lh_cli_tail_print(FILE *out, const lh_correlated_t *ca)
     fflush(out);
 }
 
+typedef struct {
+    const char *service, *env;
+    int json;
+    long got;
+    uint64_t last_seq;
+    lh_buf_t out;
+} tail_t;
+
+/* One alert received: printed when it passes the filters. gaps: say a jump in seq (PUB, where
+ * seq is the only record of a loss). */
+static void
+show_alert(tail_t *t, zmq_msg_t *topic, zmq_msg_t *body, int gaps)
+{
+    lh_correlated_t *ca = NULL;
+    if (decode_alert(zmq_msg_data(body), zmq_msg_size(body), &ca) < 0) {
+        lh_cli_error("tail", "an alert on topic '%.*s' could not be decoded",
+                     (int)zmq_msg_size(topic), (char *)zmq_msg_data(topic));
+    } else if ((!t->service || (ca->service && strcmp(ca->service, t->service) == 0)) &&
+               (!t->env || (ca->environment && strcmp(ca->environment, t->env) == 0))) {
+        /* seq counts every alert of the hub: with a filter, the alerts of other services
+         * and environments make gaps that are no loss */
+        if (gaps && !t->service && !t->env && t->last_seq && ca->seq > t->last_seq + 1)
+            lh_cli_error("tail",
+                         "missed %llu alerts (seq %llu..%llu): the subscriber was "
+                         "too slow; the store and Kafka keep them",
+                         (unsigned long long)(ca->seq - t->last_seq - 1),
+                         (unsigned long long)t->last_seq + 1, (unsigned long long)ca->seq - 1);
+        if (ca->seq)
+            t->last_seq = ca->seq;
+        if (t->json) {
+            lh_buf_reset(&t->out);
+            if (lh_codec_alert_json_encode(ca, &t->out) == 0) {
+                fwrite(t->out.data, 1, t->out.len, stdout);
+                fputc('\n', stdout);
+                fflush(stdout);
+            }
+        } else {
+            lh_cli_tail_print(stdout, ca);
+        }
+        t->got++;
+    }
+    lh_correlated_destroy(&ca);
+}
+
+/* A request to the subscription endpoint: [cmd] or [cmd][arg]. 0, or -1 (errno set). */
+static int
+subs_request(void *s, const char *cmd, const char *arg)
+{
+    if (zmq_send(s, cmd, strlen(cmd), arg ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT) < 0)
+        return -1;
+    return arg && zmq_send(s, arg, strlen(arg), ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/* A control message of the subscription endpoint ([word][text]). Returns the PING interval its
+ * OK asks for (a third of the hub's idle limit), else 0; sets *rc on a refusal. */
+static int64_t
+subs_control(void *s, const char *prefix, zmq_msg_t *word, zmq_msg_t *text, int *rc)
+{
+    char w[16] = "", x[400] = "";
+    size_t wl = zmq_msg_size(word) < sizeof(w) - 1 ? zmq_msg_size(word) : sizeof(w) - 1;
+    size_t xl = zmq_msg_size(text) < sizeof(x) - 1 ? zmq_msg_size(text) : sizeof(x) - 1;
+    memcpy(w, zmq_msg_data(word), wl);
+    memcpy(x, zmq_msg_data(text), xl);
+    if (strcmp(w, "LOST") == 0) {
+        unsigned long long n = 0, first = 0, last = 0;
+        if (sscanf(x, "%llu %llu %llu", &n, &first, &last) == 3)
+            lh_cli_error("tail",
+                         "lost %llu alerts (seq %llu..%llu): this subscriber's queue on the hub "
+                         "was full; the store and Kafka keep them",
+                         n, first, last);
+        return 0;
+    }
+    if (strcmp(w, "OK") == 0) {
+        const char *p = strstr(x, "idle_ms=");
+        long long ms = p ? atoll(p + 8) : 0;
+        return ms > 0 ? ms * 1000000 / 3 : 0;
+    }
+    if (strcmp(w, "ERR") == 0) {
+        if (strstr(x, "not subscribed")) { /* a hub that restarted forgot this subscriber */
+            lh_cli_error("tail", "the hub did not know this subscriber (restarted?): subscribing "
+                                 "again");
+            if (subs_request(s, "SUB", prefix) < 0)
+                *rc = LH_EXIT_ERROR;
+            return 0;
+        }
+        lh_cli_error("tail", "the hub refused: %s", x);
+        *rc = LH_EXIT_ERROR;
+    }
+    return 0; /* PONG, or a word of a newer hub */
+}
+
 int
 lh_cli_tail(int argc, char **argv)
 {
     const char *from = "tcp://127.0.0.1:7703", *service = NULL, *env = NULL;
     const char *curve_server_key = NULL, *curve_key = NULL;
-    int json = 0;
+    int json = 0, from_set = 0;
     long count = 0;
     int64_t timeout_ns = 0;
+    const char *subs = NULL;
     static const struct option lopts[] = {{"from", required_argument, NULL, 'f'},
+                                          {"subs", required_argument, NULL, 'u'},
                                           {"service", required_argument, NULL, 's'},
                                           {"env", required_argument, NULL, 'e'},
                                           {"environment", required_argument, NULL, 'e'},
@@ -189,6 +291,10 @@ lh_cli_tail(int argc, char **argv)
         switch (ch) {
         case 'f':
             from = optarg;
+            from_set = 1;
+            break;
+        case 'u':
+            subs = optarg;
             break;
         case 's':
             service = optarg;
@@ -226,12 +332,16 @@ lh_cli_tail(int argc, char **argv)
     }
     if (optind < argc)
         return lh_cli_usage_error("tail", "unexpected argument '%s'", argv[optind]);
+    if (subs && from_set)
+        return lh_cli_usage_error("tail", "--from and --subs name two endpoints: give one");
+    if (subs)
+        from = subs;
     if (!curve_key != !curve_server_key)
         return lh_cli_usage_error("tail", "CURVE needs both --curve-server-key FILE (the hub's "
                                           "public key) and --curve-key FILE (your secret key)");
 
     void *zctx = zmq_ctx_new();
-    void *s = zmq_socket(zctx, ZMQ_SUB);
+    void *s = zmq_socket(zctx, subs ? ZMQ_DEALER : ZMQ_SUB);
     int zero = 0;
     char prefix[512];
     if (env && service)
@@ -241,7 +351,7 @@ lh_cli_tail(int argc, char **argv)
     else
         snprintf(prefix, sizeof(prefix), "alert.");
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
-        zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) != 0) {
+        (!subs && zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) != 0)) {
         lh_cli_error("tail", "cannot set up a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
         if (s)
             zmq_close(s);
@@ -275,20 +385,28 @@ lh_cli_tail(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     int rc = LH_EXIT_OK;
-    long got = 0;
-    uint64_t last_seq = 0;
-    lh_buf_t out = LH_BUF_INIT;
+    tail_t t = {service, env, json, 0, 0, LH_BUF_INIT};
     int64_t idle_since = lh_mono_ns();
-    while (!g_stop && (count == 0 || got < count)) {
+    /* the subscription endpoint: SUB now, PING a third of the hub's idle limit apart (10 s until
+     * its OK says the limit) */
+    int64_t ping_every = 10 * LH_NS_PER_SEC, ping_at = lh_mono_ns() + ping_every;
+    if (subs && subs_request(s, "SUB", prefix) < 0) {
+        lh_cli_error("tail", "cannot send the subscription: %s", zmq_strerror(zmq_errno()));
+        rc = LH_EXIT_ERROR;
+    }
+    while (rc == LH_EXIT_OK && !g_stop && (count == 0 || t.got < count)) {
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         int pr = zmq_poll(&it, 1, 200);
         if (pr < 0)
             break;
+        if (subs && lh_mono_ns() >= ping_at) {
+            subs_request(s, "PING", NULL); /* a full queue misses one: the next goes later */
+            ping_at = lh_mono_ns() + ping_every;
+        }
         if (pr == 0) {
             if (timeout_ns && lh_mono_ns() - idle_since > timeout_ns) {
                 lh_cli_error("tail", "no alert within the timeout");
                 rc = LH_EXIT_ERROR;
-                break;
             }
             continue;
         }
@@ -307,40 +425,27 @@ lh_cli_tail(int argc, char **argv)
             if (zmq_msg_recv(&body, s, 0) < 0)
                 break;
         }
-        idle_since = lh_mono_ns();
-        lh_correlated_t *ca = NULL;
-        if (decode_alert(zmq_msg_data(&body), zmq_msg_size(&body), &ca) < 0) {
-            lh_cli_error("tail", "an alert on topic '%.*s' could not be decoded",
-                         (int)zmq_msg_size(&topic), (char *)zmq_msg_data(&topic));
-        } else if ((!service || (ca->service && strcmp(ca->service, service) == 0)) &&
-                   (!env || (ca->environment && strcmp(ca->environment, env) == 0))) {
-            /* seq counts every alert of the hub: with a filter, the alerts of other services
-             * and environments make gaps that are no loss */
-            if (!service && !env && last_seq && ca->seq > last_seq + 1)
-                lh_cli_error("tail",
-                             "missed %llu alerts (seq %llu..%llu): the subscriber was "
-                             "too slow; the store and Kafka keep them",
-                             (unsigned long long)(ca->seq - last_seq - 1),
-                             (unsigned long long)last_seq + 1, (unsigned long long)ca->seq - 1);
-            if (ca->seq)
-                last_seq = ca->seq;
-            if (json) {
-                lh_buf_reset(&out);
-                if (lh_codec_alert_json_encode(ca, &out) == 0) {
-                    fwrite(out.data, 1, out.len, stdout);
-                    fputc('\n', stdout);
-                    fflush(stdout);
-                }
-            } else {
-                lh_cli_tail_print(stdout, ca);
+        const char *tp = zmq_msg_data(&topic);
+        size_t tl = zmq_msg_size(&topic);
+        if (!subs || (tl >= 6 && memcmp(tp, "alert.", 6) == 0)) {
+            idle_since = lh_mono_ns();
+            show_alert(&t, &topic, &body, !subs);
+        } else {
+            int64_t every = subs_control(s, prefix, &topic, &body, &rc);
+            if (every > 0) {
+                ping_every = every;
+                ping_at = lh_mono_ns() + every;
             }
-            got++;
         }
-        lh_correlated_destroy(&ca);
         zmq_msg_close(&topic);
         zmq_msg_close(&body);
     }
-    lh_buf_free(&out);
+    lh_buf_free(&t.out);
+    if (subs) { /* the hub forgets this subscriber now rather than at its idle limit */
+        int linger = 200;
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+        subs_request(s, "UNSUB", prefix);
+    }
     zmq_close(s);
     zmq_ctx_term(zctx);
     return rc;

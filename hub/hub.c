@@ -529,6 +529,9 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
     if (rc == 0)
         rc = lh_buf_append(out, sinks.data, sinks.len);
     lh_buf_free(&sinks);
+    for (int i = 0; rc == 0 && i < hub->n_adapters; i++) /* the adapters' own families */
+        if (hub->adapters[i].ops->metrics)
+            rc = hub->adapters[i].ops->metrics(hub->adapters[i].ctx, out);
     return rc;
 }
 

@@ -73,8 +73,9 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
     [LH_M_ALERTS_CREATED_TOTAL] = {COUNTER("loophub_alerts_created_total",
                                            "Correlated alerts written to the outbox.")},
     [LH_M_ALERTS_PUBLISHED_TOTAL] = {COUNTER("loophub_alerts_published_total",
-                                             "Alerts handed to an output (sent on ZeroMQ PUB, or "
-                                             "acknowledged by Kafka).")},
+                                             "Alerts handed to an output (sent on ZeroMQ PUB, sent "
+                                             "to at least one subscriber of the subscription "
+                                             "endpoint, or acknowledged by Kafka).")},
     [LH_M_ALERTS_PUB_DROPPED_TOTAL] = {COUNTER("loophub_alerts_pub_dropped_total",
                                                "Alerts the ZeroMQ PUB socket could not send "
                                                "to anyone (offered again). A subscriber whose "

@@ -250,9 +250,10 @@ offer(pub_ctx_t *pc, int64_t seq, const void *pb, size_t len)
     if (rc == 0)
         rc = k->ops->publish(k->ctx, seq, ca, ob->enc.data, ob->enc.len);
     lh_correlated_destroy(&ca);
-    if (rc == 0) {
+    if (rc == 0 || rc == LH_PUBLISH_UNSENT) {
         push_done(ob, pc->sink, seq);
-        lh__metrics_add(ob->metrics, LH_M_ALERTS_PUBLISHED_TOTAL, 0, 1);
+        if (rc == 0) /* published: sent to someone */
+            lh__metrics_add(ob->metrics, LH_M_ALERTS_PUBLISHED_TOTAL, 0, 1);
         return 0;
     }
     return rc == LH_PENDING ? 1 : rc;

@@ -13,12 +13,15 @@
  *
  * Alerts: two frames, topic "alert.<environment>.<service>" then the encoded alert. The socket
  * is an XPUB with a bounded queue per subscriber: a subscriber whose queue is full loses the
- * alert, alone (every alert carries its seq, so it sees the gap); see zmq_pub.c.
+ * alert, alone (every alert carries its seq, so it sees the gap); see zmq_pub.c. The same alerts,
+ * with exact counts of what each subscriber lost, on the subscription endpoint (a ROUTER whose
+ * clients subscribe by message, zmq_subs.c, which documents the protocol).
  */
 #ifndef LOOPHUB_ZMQ_ADAPTER_H
 #define LOOPHUB_ZMQ_ADAPTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "loophub/adapter.h"
 
@@ -57,5 +60,23 @@ int lh_zmq_pub_new(void *zctx, const char *endpoint, int queue, const lh_adapter
 
 /* The same for the alerts publisher's ctx (lh_zmq_pub_new). */
 int lh_zmq_pub_curve(void *ctx, const char *secret);
+
+/* The subscription endpoint's sink name (done marks in the store): never changes. */
+#define LH_ZMQ_SUBS_SINK "zmq-subs"
+
+typedef struct {
+    const char *endpoint; /* bind endpoint */
+    int queue;            /* messages queued per subscriber at most (ZMQ_SNDHWM), >= 1 */
+    int max_peers;        /* subscribers known at most, >= 1; more are refused */
+    int64_t idle_ns;      /* a subscriber silent this long is forgotten, > 0 */
+} lh_zmq_subs_opts_t;
+
+/* The subscription endpoint (register with sink LH_ZMQ_SUBS_SINK), bound in start(). Returns 0
+ * with *ops and *ctx set, LH_EINVAL (an option out of range), LH_ENOMEM or LH_ETRANSPORT. */
+int lh_zmq_subs_new(void *zctx, const lh_zmq_subs_opts_t *o, const lh_adapter_ops_t **ops,
+                    void **ctx);
+
+/* Makes the subscription endpoint's ctx a CURVE server (as lh_zmq_pub_curve). */
+int lh_zmq_subs_curve(void *ctx, const char *secret);
 
 #endif

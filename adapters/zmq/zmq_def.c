@@ -1,12 +1,12 @@
 /*
  * zmq_def.c - the ZeroMQ adapters' definition for the registry: the [zmq] settings and the
- * build step that creates PULL, ROUTER, SUB and PUB from them.
+ * build step that creates PULL, ROUTER, SUB, PUB and the subscription endpoint from them.
  *
  * All of them share one ZMQ context, created here and held by a small adapter registered
  * first: the hub destroys adapters in reverse order of registration, so every socket is closed
  * before the context is terminated. With --curve-secret-key the ZAP handler comes next (its
- * socket must be bound before a server socket takes a handshake), then PULL, ROUTER and PUB as
- * CURVE servers.
+ * socket must be bound before a server socket takes a handshake), then PULL, ROUTER, PUB and the
+ * subscription endpoint as CURVE servers.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +26,10 @@ typedef struct {
     lh_strlist_t sub;
     char *pub;
     int64_t pub_queue;
+    char *subs;
+    int64_t subs_queue;
+    int64_t subs_max;
+    int64_t subs_idle;
     char *curve_secret_key;
     char *curve_allow;
 } zmq_settings_t;
@@ -39,7 +43,11 @@ static const lh_conf_opt_t zmq_opts[] = {
     {"zmq-sub", "zmq", "sub", LH_CONF_LIST, OFF(sub), NULL, "EP", "connect a SUB socket to an existing publisher (repeatable)"},
     {"zmq-pub", "zmq", "pub", LH_CONF_STR, OFF(pub), "tcp://127.0.0.1:7703", "EP", "alerts PUB bind endpoint ('off')"},
     {"zmq-pub-queue", "zmq", "pub_queue", LH_CONF_INT, OFF(pub_queue), "10000", "N", "alerts queued per PUB subscriber; a subscriber that falls further behind loses alerts alone (seq shows the gap)"},
-    {"curve-secret-key", "zmq", "curve_secret_key", LH_CONF_STR, OFF(curve_secret_key), NULL, "FILE", "CURVE on PULL, ROUTER and PUB with this secret key (loophub keygen); needs --curve-allow"},
+    {"zmq-subs", "zmq", "subs", LH_CONF_STR, OFF(subs), "off", "EP", "alerts subscription endpoint (ROUTER, e.g. tcp://127.0.0.1:7704): exact per-subscriber loss counts ('off')"},
+    {"zmq-subs-queue", "zmq", "subs_queue", LH_CONF_INT, OFF(subs_queue), "10000", "N", "alerts queued per subscription endpoint subscriber; beyond it that one loses them, counted"},
+    {"zmq-subs-max", "zmq", "subs_max", LH_CONF_INT, OFF(subs_max), "256", "N", "subscribers the subscription endpoint keeps at most; more are refused"},
+    {"zmq-subs-idle", "zmq", "subs_idle", LH_CONF_DUR, OFF(subs_idle), "60s", "DUR", "a subscription endpoint subscriber silent (no PING) this long is forgotten"},
+    {"curve-secret-key", "zmq", "curve_secret_key", LH_CONF_STR, OFF(curve_secret_key), NULL, "FILE", "CURVE on PULL, ROUTER, PUB and the subscription endpoint with this secret key (loophub keygen); needs --curve-allow"},
     {"curve-allow", "zmq", "curve_allow", LH_CONF_STR, OFF(curve_allow), NULL, "FILE", "client public keys admitted under CURVE, one Z85 key a line (# comments)"},
 };
 /* clang-format on */
@@ -56,6 +64,7 @@ static const lh_adapter_ops_t zctx_ops = {
 };
 
 #define PUB_QUEUE_MAX 10000000
+#define SUBS_MAX 4096 /* the per-subscriber series of /metrics stay bounded */
 
 static int
 zmq_check(const void *conf, char *why, size_t whylen)
@@ -64,6 +73,16 @@ zmq_check(const void *conf, char *why, size_t whylen)
     if (s->pub_queue > PUB_QUEUE_MAX) {
         snprintf(why, whylen, "--zmq-pub-queue: %lld is more than %d", (long long)s->pub_queue,
                  PUB_QUEUE_MAX);
+        return LH_EINVAL;
+    }
+    if (s->subs_queue > PUB_QUEUE_MAX) {
+        snprintf(why, whylen, "--zmq-subs-queue: %lld is more than %d", (long long)s->subs_queue,
+                 PUB_QUEUE_MAX);
+        return LH_EINVAL;
+    }
+    if (s->subs_max > SUBS_MAX) {
+        snprintf(why, whylen, "--zmq-subs-max: %lld is more than %d", (long long)s->subs_max,
+                 SUBS_MAX);
         return LH_EINVAL;
     }
     if (s->curve_allow && !s->curve_secret_key) {
@@ -148,7 +167,8 @@ static int
 zmq_build(lh_hub_t *hub, const void *conf, char *why, size_t whylen)
 {
     const zmq_settings_t *s = conf;
-    if (lh_conf_off(s->pull) && lh_conf_off(s->router) && s->sub.n == 0 && lh_conf_off(s->pub))
+    if (lh_conf_off(s->pull) && lh_conf_off(s->router) && s->sub.n == 0 && lh_conf_off(s->pub) &&
+        lh_conf_off(s->subs))
         return 0;
     void *zctx = zmq_ctx_new();
     if (!zctx)
@@ -181,6 +201,11 @@ zmq_build(lh_hub_t *hub, const void *conf, char *why, size_t whylen)
     if (rc == 0 && !lh_conf_off(s->pub))
         rc = add(hub, lh_zmq_pub_new(zctx, s->pub, (int)s->pub_queue, &ops, &ctx), &ops, &ctx,
                  LH_ZMQ_PUB_SINK, secret, lh_zmq_pub_curve);
+    if (rc == 0 && !lh_conf_off(s->subs)) {
+        lh_zmq_subs_opts_t so = {s->subs, (int)s->subs_queue, (int)s->subs_max, s->subs_idle};
+        rc = add(hub, lh_zmq_subs_new(zctx, &so, &ops, &ctx), &ops, &ctx, LH_ZMQ_SUBS_SINK, secret,
+                 lh_zmq_subs_curve);
+    }
     memset(key, 0, sizeof(key));
     return rc;
 }

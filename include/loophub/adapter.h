@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loophub/buf.h"
 #include "loophub/correlated.h"
 #include "loophub/event.h"
 
@@ -80,9 +81,11 @@ typedef struct lh_adapter_ops {
      * when it is out (the hub marks it done); LH_PENDING (positive, not an error) when it is
      * accepted and the adapter reports the outcome later through lh_hub_alert_done() or
      * lh_hub_alert_failed() (asynchronous delivery); LH_EAGAIN when it cannot take the alert
-     * now (full local queue, no subscriber); or another LH_E* (e.g. LH_ETRANSPORT, the native
-     * message logged). On any negative return nothing was taken and the hub offers the alert
-     * again on a later turn. */
+     * now (full local queue, no subscriber); LH_PUBLISH_UNSENT (positive) when the sink let it
+     * go without sending it to anyone (every subscriber that wanted it had a full queue, or none
+     * wanted it): the hub marks it done but does not count it published; or another LH_E* (e.g.
+     * LH_ETRANSPORT, the native message logged). On any negative return nothing was taken and
+     * the hub offers the alert again on a later turn. */
     int (*publish)(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payload,
                    size_t len);
     /* Called every loop turn with the monotonic time (timers, delivery reports). */
@@ -104,7 +107,15 @@ typedef struct lh_adapter_ops {
      * because the store cannot commit, so that it can answer what is no write (HTTP /healthz,
      * /metrics). Its read() must then submit nothing: lh_hub_intake_paused() (hub.h) says when. */
     int serves_while_paused;
+    /* Optional: metric families of the adapter's own whose label values are not known in advance
+     * (say one series per connected peer, bounded by the adapter), in the Prometheus text format
+     * (HELP and TYPE lines, then the samples), appended to /metrics after the hub's. Returns 0
+     * or LH_ENOMEM. */
+    int (*metrics)(void *ctx, lh_buf_t *out);
 } lh_adapter_ops_t;
+
+/* publish()'s "done, but sent to no one" (see publish above). */
+#define LH_PUBLISH_UNSENT 2
 
 /* The states lh_hub_health() and the health op report. */
 #define LH_HEALTH_OK 0

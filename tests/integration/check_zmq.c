@@ -1,6 +1,7 @@
 /*
  * check_zmq.c - the ZeroMQ transports against the real `loophub` binary: limits that hold before
- * anything is copied, subscribers that cost only themselves, CURVE with an allow-list.
+ * anything is copied, subscribers that cost only themselves, CURVE with an allow-list, the
+ * subscription endpoint (exact per-subscriber loss counts, refusals, forgetting, `tail --subs`).
  */
 #include <check.h>
 #include <stdint.h>
@@ -12,7 +13,9 @@
 #include <zmq.h>
 
 #include "ithub.h"
+#include "loophub/buf.h"
 #include "loophub/correlated.h"
+#include "loophub/format.h"
 #include "loophub/timeutil.h"
 #include "testutil.h"
 
@@ -610,8 +613,16 @@ START_TEST(test_curve_admits_only_listed_keys)
     char text[300];
     int tl = snprintf(text, sizeof(text), "# who may send\n  %s  # alice\n#%s\n", alice, mallory);
     ck_assert_int_eq(lh_test_write_file(allow, text, (size_t)tl), 0);
-    const char *extra[] = {
-        "--curve-secret-key", hubkey, "--curve-allow", allow, "--log-level", "debug", NULL};
+    char *subs = lh_test_endpoint();
+    const char *extra[] = {"--curve-secret-key",
+                           hubkey,
+                           "--curve-allow",
+                           allow,
+                           "--log-level",
+                           "debug",
+                           "--zmq-subs",
+                           subs,
+                           NULL};
     lh_it_hub_run(&h, extra);
     ck_assert_int_eq(metric(&h, "loophub_zmq_curve_refused_total"), 0);
 
@@ -659,6 +670,32 @@ START_TEST(test_curve_admits_only_listed_keys)
     pid_t tail = lh_test_spawn(tail_a, tlog);
     subs_wait_t sw = {&h, 1};
     ck_assert_msg(lh_test_wait_for(subscribed, &sw, 10000), "tail never subscribed: %s", h.log);
+    /* the subscription endpoint the same way */
+    const char *stail_m[] = {lh_test_loophub_bin(), "tail", "--subs",      subs,
+                             "--curve-server-key",  server, "--curve-key", mkey,
+                             "--timeout",           "10s",  NULL};
+    expect_fail(stail_m, 1, "refused this client's CURVE key");
+    const char *stail_p[] = {lh_test_loophub_bin(), "tail", "--subs", subs,
+                             "--timeout",           "10s",  NULL};
+    expect_fail(stail_p, 1, "refused a plaintext client: it wants CURVE");
+    char *stlog = path_in(h.dir, "tail-subs.out");
+    const char *stail_a[] = {lh_test_loophub_bin(),
+                             "tail",
+                             "--subs",
+                             subs,
+                             "--curve-server-key",
+                             server,
+                             "--curve-key",
+                             akey,
+                             "--count",
+                             "1",
+                             "--timeout",
+                             "20s",
+                             NULL};
+    pid_t stail = lh_test_spawn(stail_a, stlog);
+    metric_wait_t smw = {&h, "loophub_zmq_subs_subscribers", 1};
+    ck_assert_msg(lh_test_wait_for(metric_is, &smw, 10000), "tail --subs never subscribed: %s",
+                  h.log);
 
     void *ctx = zmq_ctx_new();
     void *sub_alice = curve_sub(ctx, &h, "alice");
@@ -702,6 +739,11 @@ START_TEST(test_curve_admits_only_listed_keys)
     ck_assert_int_eq(lh_test_stop(tail, 0, 20000), 0);
     ck_assert_msg(lh_test_file_count(tlog, "INC-1") >= 1 || lh_test_file_count(tlog, "ci-1") >= 1,
                   "tail printed no alert: %s", tlog);
+    ck_assert_int_eq(lh_test_stop(stail, 0, 20000), 0);
+    ck_assert_msg(lh_test_file_count(stlog, "api/prod incident INC-1") == 1,
+                  "tail --subs printed no alert: %s", stlog);
+    free(stlog);
+    free(subs);
     free(server);
     free(akey);
     free(mkey);
@@ -710,6 +752,507 @@ START_TEST(test_curve_admits_only_listed_keys)
     zmq_close(sub_plain);
     zmq_close(sub_mallory);
     zmq_ctx_term(ctx);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* --- the subscription endpoint --------------------------------------------------------------- */
+
+#define SUBS_N 600
+#define SUBS_PART 50
+#define SUBS_QUEUE "100"
+
+/* The value of the first sample of /metrics whose line starts with key (a name, or a name and
+ * the start of its labels), or -1 when there is none. */
+static long
+metric_at(lh_it_hub_t *h, const char *key)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", h->http_port);
+    const char *argv[] = {"curl", "-sf", url, NULL};
+    char *out = NULL;
+    ck_assert_int_eq(lh_test_run(argv, NULL, &out, NULL, 10000), 0);
+    char k[256];
+    snprintf(k, sizeof(k), "\n%s", key);
+    char *p = strstr(out, k);
+    long v = -1;
+    if (p) {
+        p = strchr(p + 1, ' ');
+        v = p ? atol(p + 1) : -1;
+    }
+    free(out);
+    return v;
+}
+
+typedef struct {
+    lh_it_hub_t *h;
+    const char *key;
+    long want;
+} at_wait_t;
+
+static int
+metric_at_is(void *arg)
+{
+    at_wait_t *w = arg;
+    return metric_at(w->h, w->key) == w->want;
+}
+
+static void
+wait_metric(lh_it_hub_t *h, const char *key, long want)
+{
+    at_wait_t w = {h, key, want};
+    ck_assert_msg(lh_test_wait_for(metric_at_is, &w, 10000), "%s is %ld, not %ld (log %s)", key,
+                  metric_at(h, key), want, h->log);
+}
+
+/* A DEALER with routing id id (NULL: the hub makes one up). */
+static void *
+dealer_new(void *ctx, const char *ep, const char *id, int rcvhwm, int rcvbuf)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm));
+    if (rcvbuf > 0)
+        zmq_setsockopt(s, ZMQ_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (id)
+        zmq_setsockopt(s, ZMQ_ROUTING_ID, id, strlen(id));
+    ck_assert_int_eq(zmq_connect(s, ep), 0);
+    return s;
+}
+
+/* Sends the n frames of a request. */
+static void
+request(void *s, const char *const *frames, int n)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_int_ge(zmq_send(s, frames[i], strlen(frames[i]), i < n - 1 ? ZMQ_SNDMORE : 0), 0);
+}
+
+/* One message of the subscription endpoint (always two frames): the first into word, the second
+ * malloc'd (caller frees). NULL on timeout. */
+static char *
+subs_recv(void *s, char *word, size_t wlen, size_t *len, int timeout_ms)
+{
+    lh_it_sub_t w = {NULL, s};
+    return lh_it_sub_recv_raw(&w, word, wlen, len, timeout_ms);
+}
+
+/* A request and its reply, which must be want (OK, ERR, PONG): its text, malloc'd. */
+static char *
+ask(void *s, const char *const *frames, int n, const char *want)
+{
+    request(s, frames, n);
+    char word[64];
+    size_t len;
+    char *text = subs_recv(s, word, sizeof(word), &len, 5000);
+    ck_assert_msg(text != NULL, "no reply to %s", frames[0]);
+    ck_assert_msg(strcmp(word, want) == 0, "%s: got %s '%s', want %s", frames[0], word, text, want);
+    return text;
+}
+
+static void
+ask_expect(void *s, const char *const *frames, int n, const char *want, const char *needle)
+{
+    char *text = ask(s, frames, n, want);
+    ck_assert_msg(strstr(text, needle) != NULL, "%s: '%s' lacks '%s'", frames[0], text, needle);
+    free(text);
+}
+
+typedef struct {
+    uint64_t *seqs; /* alerts, in the order they came */
+    int n, cap;
+    uint64_t lost[16][3]; /* LOST notices: n, first, last */
+    int n_lost;
+} got_t;
+
+/* Everything waiting on s within timeout_ms of the one before: alerts and LOST notices. */
+static void
+drain_subs(void *s, got_t *g, int timeout_ms)
+{
+    for (;;) {
+        char word[128];
+        size_t len;
+        char *body = subs_recv(s, word, sizeof(word), &len, timeout_ms);
+        if (!body)
+            return;
+        if (strcmp(word, "LOST") == 0) {
+            ck_assert_int_lt(g->n_lost, 16);
+            unsigned long long n, a, b;
+            ck_assert_msg(sscanf(body, "%llu %llu %llu", &n, &a, &b) == 3, "LOST '%s'", body);
+            g->lost[g->n_lost][0] = n;
+            g->lost[g->n_lost][1] = a;
+            g->lost[g->n_lost++][2] = b;
+        } else {
+            ck_assert_str_eq(word, "alert.prod.api");
+            lh_correlated_t *ca = NULL;
+            ck_assert_int_eq(lh_codec_alert_pb_decode(body, len, &ca), 0);
+            ck_assert_int_lt(g->n, g->cap);
+            g->seqs[g->n++] = ca->seq;
+            lh_correlated_destroy(&ca);
+        }
+        free(body);
+    }
+}
+
+/* One DEALER that never reads and one that does, on the subscription endpoint: the one that
+ * reads gets every alert in seq order and loses none; the stuck one loses alerts once its queue
+ * (and the socket buffers) are full, and the hub counts exactly those (per subscriber and in
+ * total), says so with a LOST notice before the next alert it gets, and counts published only what
+ * reached someone. */
+START_TEST(test_subs_stuck_subscriber_counted_exactly)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    char *subs = lh_test_endpoint();
+    const char *extra[] = {
+        "--zmq-subs", subs, "--zmq-subs-queue", SUBS_QUEUE, "--group-window", "0", "--window",
+        "1000d",      NULL};
+    lh_it_hub_run(&h, extra);
+    void *ctx = zmq_ctx_new();
+    void *stuck = dealer_new(ctx, subs, "stuck", 1, 4096);
+    void *healthy = dealer_new(ctx, subs, "healthy", 0, 0);
+    const char *sub_prod[] = {"SUB", "alert.prod."}, *sub_all[] = {"SUB", ""};
+    ask_expect(stuck, sub_prod, 2, "OK", "SUB prefixes=1 idle_ms=60000 queue=" SUBS_QUEUE);
+    ask_expect(healthy, sub_all, 2, "OK", "SUB prefixes=1");
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscribers "), 2);
+
+    /* in parts smaller than the queue: a burst larger than it would overflow even a subscriber
+     * that reads (its queue is filled faster than libzmq's I/O thread empties it) */
+    for (int part = 0; part < SUBS_N / SUBS_PART; part++)
+        send_incidents(&h, part * SUBS_PART, SUBS_PART);
+    long alerts = sql_long(&h, "SELECT count(*) FROM alerts");
+    ck_assert_int_ge(alerts, SUBS_N);
+    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", alerts, 30000);
+
+    got_t gh = {calloc(2 * SUBS_N, sizeof(uint64_t)), 0, 2 * SUBS_N, {{0}}, 0};
+    got_t gs = {calloc(2 * SUBS_N, sizeof(uint64_t)), 0, 2 * SUBS_N, {{0}}, 0};
+    drain_subs(healthy, &gh, 2000);
+    ck_assert_int_eq(gh.n, alerts);
+    for (int i = 0; i < gh.n; i++)
+        ck_assert_uint_eq(gh.seqs[i], (uint64_t)i + 1);
+    ck_assert_int_eq(gh.n_lost, 0);
+
+    long dropped = metric_at(&h, "loophub_zmq_subs_subscriber_dropped{peer=\"stuck\"");
+    long sent_stuck = metric_at(&h, "loophub_zmq_subs_subscriber_sent{peer=\"stuck\"");
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscriber_dropped{peer=\"healthy\""), 0);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscriber_sent{peer=\"healthy\""), alerts);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_dropped_total "), dropped);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_sent_total "), alerts + sent_stuck);
+    ck_assert_msg(dropped > 0, "the stuck subscriber lost nothing: make SUBS_N larger");
+    ck_assert_int_eq(sent_stuck + dropped, alerts);
+    /* no one reads PUB here: what was published is what the subscription endpoint sent */
+    ck_assert_int_eq(metric_at(&h, "loophub_alerts_published_total "), alerts);
+    ck_assert_msg(lh_test_file_count(h.log, "zmq-subs: subscriber stuck (127.0.0.1) loses alerts "
+                                            "from seq ") >= 1,
+                  "the loss is not logged: %s", h.log);
+
+    /* the stuck one reads now: what it got, then on the next alert how many it lost */
+    drain_subs(stuck, &gs, 1000);
+    ck_assert_int_eq(gs.n, sent_stuck);
+    send_incidents(&h, SUBS_N, 1);
+    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", alerts + 1, 10000);
+    drain_subs(stuck, &gs, 1000);
+    drain_subs(healthy, &gh, 1000);
+    ck_assert_int_eq(gh.n, alerts + 1);
+    ck_assert_int_eq(gs.n, sent_stuck + 1);
+    ck_assert_uint_eq(gs.seqs[gs.n - 1], (uint64_t)alerts + 1);
+    ck_assert_int_ge(gs.n_lost, 1);
+    /* every seq it misses is in a LOST notice, and the notices add up to the count */
+    uint64_t told = 0;
+    for (int k = 0; k < gs.n_lost; k++)
+        told += gs.lost[k][0];
+    ck_assert_uint_eq(told, (uint64_t)dropped);
+    long missing = 0;
+    for (uint64_t seq = 1, i = 0; seq <= (uint64_t)alerts; seq++) {
+        if (i < (uint64_t)gs.n && gs.seqs[i] == seq) {
+            i++;
+            continue;
+        }
+        missing++;
+        int in = 0;
+        for (int k = 0; k < gs.n_lost && !in; k++)
+            in = seq >= gs.lost[k][1] && seq <= gs.lost[k][2];
+        ck_assert_msg(in, "seq %llu missing, in no LOST notice", (unsigned long long)seq);
+    }
+    ck_assert_int_eq(missing, dropped);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscriber_dropped{peer=\"stuck\""), dropped);
+    ck_assert_int_eq(metric_at(&h, "loophub_alerts_published_total "), alerts + 1);
+    fprintf(stderr,
+            "subs: stuck subscriber got %d of %ld alerts, lost %ld (counted), %ld missing by seq, "
+            "%d LOST notice(s); healthy got %d\n",
+            gs.n - 1, alerts, dropped, missing, gs.n_lost, gh.n - 1);
+
+    /* the exposition stays clean with per-subscriber series */
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", h.http_port);
+    const char *curl[] = {"curl", "-sf", url, NULL};
+    char *text = NULL;
+    ck_assert_int_eq(lh_test_run(curl, NULL, &text, NULL, 10000), 0);
+    const char *promtool[] = {"promtool", "check", "metrics", NULL};
+    char *pout = NULL, *perr = NULL;
+    ck_assert_msg(lh_test_run(promtool, text, &pout, &perr, 10000) == 0, "promtool: %s %s", pout,
+                  perr);
+    free(text);
+    free(pout);
+    free(perr);
+    free(gh.seqs);
+    free(gs.seqs);
+    zmq_close(stuck);
+    zmq_close(healthy);
+    zmq_ctx_term(ctx);
+    lh_it_hub_stop(&h);
+    free(subs);
+}
+END_TEST
+
+typedef struct {
+    lh_it_hub_t *h;
+    void *alive;
+} idle_wait_t;
+
+/* Keeps alive pinging while waiting for the other subscriber to be forgotten for silence. */
+static int
+other_forgotten(void *arg)
+{
+    idle_wait_t *w = arg;
+    const char *ping[] = {"PING"};
+    ask_expect(w->alive, ping, 1, "PONG", "sent=0 dropped=0");
+    return metric_at(w->h, "loophub_zmq_subs_forgotten_total{reason=\"idle\"}") == 1;
+}
+
+/* Requests the endpoint refuses (each answered ERR and counted by reason), a full table of
+ * subscribers, an alert no one subscribed to (done, not published), and the three ways a
+ * subscriber is forgotten: UNSUB of its last prefix, silence past --zmq-subs-idle (PING keeps it),
+ * gone when an alert is sent to it (alerts then wait for the next subscriber). */
+START_TEST(test_subs_refusals_and_forgetting)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    char *subs = lh_test_endpoint();
+    const char *extra[] = {
+        "--zmq-subs", subs,       "--zmq-subs-max", "2", "--zmq-subs-idle", "1s", "--group-window",
+        "0",          "--window", "1000d",          NULL};
+    lh_it_hub_run(&h, extra);
+    void *ctx = zmq_ctx_new();
+    void *a = dealer_new(ctx, subs, "a", 0, 0);
+
+    const char *foo[] = {"FOO", "x"};
+    ask_expect(a, foo, 2, "ERR", "unknown command 'FOO'");
+    const char *bare[] = {"SUB"};
+    ask_expect(a, bare, 1, "ERR", "SUB: no prefix frame");
+    const char *many[18] = {"SUB"};
+    char names[17][8];
+    for (int i = 0; i < 17; i++) {
+        snprintf(names[i], sizeof(names[i]), "p%d", i);
+        many[i + 1] = names[i];
+    }
+    ask_expect(a, many, 18, "ERR", "SUB: too many frames");
+    char longp[301];
+    memset(longp, 'x', 300);
+    longp[300] = 0;
+    const char *toolong[] = {"SUB", longp};
+    ask_expect(a, toolong, 2, "ERR", "a prefix of 300 bytes, longer than 256");
+    const char *ping[] = {"PING"};
+    ask_expect(a, ping, 1, "ERR", "PING: not subscribed");
+    const char *ping2[] = {"PING", "extra"};
+    ask_expect(a, ping2, 2, "ERR", "PING: too many frames");
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscribers "), 0);
+    /* 16 prefixes are the most; one it has already is no new one */
+    const char *nine[10] = {"SUB"};
+    for (int i = 0; i < 9; i++)
+        nine[i + 1] = names[i];
+    ask_expect(a, nine, 10, "OK", "SUB prefixes=9");
+    const char *seven[8] = {"SUB", "n1", "n2", "n3", "n4", "n5", "n6", "n7"};
+    ask_expect(a, seven, 8, "OK", "SUB prefixes=16");
+    const char *again[] = {"SUB", "p0"}, *another[] = {"SUB", "p0", "another"};
+    ask_expect(a, again, 2, "OK", "SUB prefixes=16");
+    ask_expect(a, another, 3, "ERR", "more than 16 prefixes");
+    const struct {
+        const char *reason;
+        long n;
+    } counted[] = {{"unknown_command", 1}, {"no_prefix", 1},         {"too_many_frames", 2},
+                   {"prefix_too_long", 1}, {"too_many_prefixes", 1}, {"not_subscribed", 1}};
+    for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+        char key[128];
+        snprintf(key, sizeof(key), "loophub_zmq_subs_bad_requests_total{reason=\"%s\"}",
+                 counted[i].reason);
+        ck_assert_int_eq(metric_at(&h, key), counted[i].n);
+    }
+    ck_assert_msg(lh_test_file_count(h.log, "zmq-subs: request refused: unknown command") == 1,
+                  "the refusal is not logged: %s", h.log);
+
+    /* UNSUB of every prefix: forgotten */
+    const char *unsub[17] = {"UNSUB"};
+    for (int i = 0; i < 9; i++)
+        unsub[i + 1] = names[i];
+    ask_expect(a, unsub, 10, "OK", "UNSUB prefixes=7");
+    const char *unsub2[9] = {"UNSUB", "n1", "n2", "n3", "n4", "n5", "n6", "n7"};
+    ask_expect(a, unsub2, 8, "OK", "UNSUB prefixes=0");
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_forgotten_total{reason=\"unsubscribed\"}"), 1);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscribers "), 0);
+    ask_expect(a, unsub2, 2, "ERR", "UNSUB: not subscribed");
+
+    /* two subscribers are the most: a third is refused, plainly */
+    void *b = dealer_new(ctx, subs, "b", 0, 0), *c = dealer_new(ctx, subs, "c", 0, 0);
+    const char *nomatch[] = {"SUB", "alert.nomatch."};
+    ask_expect(a, nomatch, 2, "OK", "SUB prefixes=1");
+    ask_expect(b, nomatch, 2, "OK", "SUB prefixes=1");
+    ask_expect(c, nomatch, 2, "ERR", "full: the hub has 2 subscribers");
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_refused_total "), 1);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscribers "), 2);
+
+    /* an alert neither wants: done on the sink, sent to no one, not published */
+    send_incidents(&h, 0, 1);
+    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", 1, 10000);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_unmatched_total "), 1);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_sent_total "), 0);
+    ck_assert_int_eq(metric_at(&h, "loophub_alerts_published_total "), 0);
+    zmq_pollitem_t it[] = {{a, 0, ZMQ_POLLIN, 0}, {b, 0, ZMQ_POLLIN, 0}};
+    ck_assert_int_eq(zmq_poll(it, 2, 300), 0);
+
+    /* b says nothing for longer than the idle limit: forgotten; a PINGs and stays */
+    idle_wait_t iw = {&h, a};
+    ck_assert_msg(lh_test_wait_for(other_forgotten, &iw, 10000), "b never forgotten: %s", h.log);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscribers "), 1);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscriber_sent{peer=\"b\""), -1);
+    ask_expect(b, ping, 1, "ERR", "PING: not subscribed");
+
+    /* a leaves without a word; the next alert for it finds it gone, and waits in the outbox */
+    const char *sub_all[] = {"SUB", ""};
+    ask_expect(a, sub_all, 2, "OK", "SUB prefixes=2");
+    zmq_close(a);
+    send_incidents(&h, 1, 1);
+    wait_metric(&h, "loophub_zmq_subs_forgotten_total{reason=\"disconnected\"}", 1);
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscribers "), 0);
+    ck_assert_int_eq(sql_long(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'"), 1);
+    /* the next subscriber gets it */
+    ask_expect(c, sub_all, 2, "OK", "SUB prefixes=1");
+    got_t g = {calloc(4, sizeof(uint64_t)), 0, 4, {{0}}, 0};
+    drain_subs(c, &g, 2000);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_uint_eq(g.seqs[0], 2);
+    ck_assert_int_eq(metric_at(&h, "loophub_alerts_published_total "), 1);
+    /* a routing id that is no safe label value is shown in hex */
+    void *weird = dealer_new(ctx, subs, "we\"ird", 0, 0);
+    ask_expect(weird, nomatch, 2, "OK", "SUB prefixes=1");
+    ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscriber_sent{peer=\"0x776522697264\""), 0);
+    zmq_close(weird);
+    free(g.seqs);
+    zmq_close(b);
+    zmq_close(c);
+    zmq_ctx_term(ctx);
+    lh_it_hub_stop(&h);
+    free(subs);
+}
+END_TEST
+
+/* A stand-in hub for `loophub tail --subs`: a ROUTER the test answers by hand. Takes tail's next
+ * request, which must be [want][prefix] (returns its routing id into id, its length). */
+static size_t
+fake_take(void *r, char *id, size_t idcap, const char *want, const char *prefix)
+{
+    zmq_pollitem_t it = {r, 0, ZMQ_POLLIN, 0};
+    ck_assert_int_eq(zmq_poll(&it, 1, lh_test_ms(10000)), 1);
+    int n = zmq_recv(r, id, idcap, 0);
+    ck_assert_int_gt(n, 0);
+    char cmd[16] = "", pfx[64] = "";
+    int cl = zmq_recv(r, cmd, sizeof(cmd) - 1, 0);
+    ck_assert_int_ge(cl, 0);
+    ck_assert_str_eq(cmd, want);
+    int pl = zmq_recv(r, pfx, sizeof(pfx) - 1, 0);
+    ck_assert_int_ge(pl, 0);
+    ck_assert_str_eq(pfx, prefix);
+    return (size_t)n;
+}
+
+static void
+fake_send(void *r, const char *id, size_t idlen, const void *a, size_t al, const void *b, size_t bl)
+{
+    ck_assert_int_ge(zmq_send(r, id, idlen, ZMQ_SNDMORE), 0);
+    ck_assert_int_ge(zmq_send(r, a, al, ZMQ_SNDMORE), 0);
+    ck_assert_int_ge(zmq_send(r, b, bl, 0), 0);
+}
+
+/* `loophub tail --subs`: against the real hub it prints the alert; against a stand-in it prints
+ * a LOST notice on stderr as the exact count, subscribes again when the hub has forgotten it, and
+ * ends with exit 1 when refused. */
+START_TEST(test_subs_tail)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    char *subs = lh_test_endpoint();
+    const char *extra[] = {"--zmq-subs", subs, "--group-window", "0", "--window", "1000d", NULL};
+    lh_it_hub_run(&h, extra);
+    char tlog[700];
+    snprintf(tlog, sizeof(tlog), "%s/tail.out", h.dir);
+    const char *tail[] = {lh_test_loophub_bin(), "tail", "--subs", subs, "--count", "1",
+                          "--timeout",           "20s",  NULL};
+    pid_t pid = lh_test_spawn(tail, tlog);
+    wait_metric(&h, "loophub_zmq_subs_subscribers ", 1);
+    send_incidents(&h, 0, 1);
+    ck_assert_int_eq(lh_test_stop(pid, 0, 20000), 0);
+    ck_assert_msg(lh_test_file_count(tlog, "api/prod incident INC-0") == 1, "tail printed: %s",
+                  tlog);
+    /* on its way out it unsubscribed */
+    wait_metric(&h, "loophub_zmq_subs_forgotten_total{reason=\"unsubscribed\"}", 1);
+    const char *both[] = {lh_test_loophub_bin(), "tail", "--from", h.pub, "--subs", subs, NULL};
+    expect_fail(both, 2, "--from and --subs name two endpoints");
+    const char *help[] = {lh_test_loophub_bin(), "tail", "--help", NULL};
+    char *out = NULL;
+    ck_assert_int_eq(lh_test_run(help, NULL, &out, NULL, 10000), 0);
+    ck_assert_msg(strstr(out, "--subs EP"), "--help: %s", out);
+    free(out);
+
+    /* the stand-in */
+    char *ep = lh_test_endpoint();
+    void *ctx = zmq_ctx_new();
+    void *r = zmq_socket(ctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof(zero));
+    ck_assert_int_eq(zmq_bind(r, ep), 0);
+    char flog[700];
+    snprintf(flog, sizeof(flog), "%s/tail-fake.out", h.dir);
+    const char *tail2[] = {
+        lh_test_loophub_bin(), "tail", "--subs", ep, "--env", "prod", "--count", "1",
+        "--timeout",           "20s",  NULL};
+    pid = lh_test_spawn(tail2, flog);
+    char id[256];
+    size_t idl = fake_take(r, id, sizeof(id), "SUB", "alert.prod.");
+    fake_send(r, id, idl, "OK", 2, "SUB prefixes=1 idle_ms=60000 queue=10", 38);
+    /* a hub that forgot it: it subscribes again */
+    fake_send(r, id, idl, "ERR", 3, "PING: not subscribed (SUB again)", 32);
+    idl = fake_take(r, id, sizeof(id), "SUB", "alert.prod.");
+    fake_send(r, id, idl, "LOST", 4, "3 5 7", 5);
+    lh_correlated_t *ca = lh_correlated_new();
+    ca->id = strdup("ca-fake");
+    ca->seq = 8;
+    ca->service = strdup("api");
+    ca->environment = strdup("prod");
+    lh_buf_t pb = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_pb_encode(ca, &pb), 0);
+    fake_send(r, id, idl, "alert.prod.api", 14, pb.data, pb.len);
+    ck_assert_int_eq(lh_test_stop(pid, 0, 20000), 0);
+    fake_take(r, id, sizeof(id), "UNSUB", "alert.prod."); /* on its way out */
+    ck_assert_msg(lh_test_file_count(flog, "lost 3 alerts (seq 5..7): this subscriber's queue") ==
+                          1 &&
+                      lh_test_file_count(flog, "#8 ca-fake api/prod") == 1 &&
+                      lh_test_file_count(flog, "subscribing again") == 1,
+                  "tail said: %s", flog);
+    lh_buf_free(&pb);
+    lh_correlated_destroy(&ca);
+
+    /* refused: exit 1, saying why */
+    pid = lh_test_spawn(tail2, flog);
+    idl = fake_take(r, id, sizeof(id), "SUB", "alert.prod.");
+    fake_send(r, id, idl, "ERR", 3, "full: the hub has 2 subscribers", 31);
+    ck_assert_int_eq(lh_test_stop(pid, 0, 20000), 1);
+    ck_assert_msg(lh_test_file_count(flog, "the hub refused: full: the hub has 2") == 1,
+                  "tail said: %s", flog);
+    zmq_close(r);
+    zmq_ctx_term(ctx);
+    free(ep);
+    free(subs);
     lh_it_hub_stop(&h);
 }
 END_TEST
@@ -724,6 +1267,9 @@ zmq_suite(void)
         {"keygen", test_keygen_writes_a_pair_and_never_overwrites, 0, 0},
         {"bad_key_files", test_bad_key_files_are_clear_errors, 0, 0},
         {"curve_allow", test_curve_admits_only_listed_keys, 0, 0},
+        {"subs_stuck_subscriber", test_subs_stuck_subscriber_counted_exactly, 0, 0},
+        {"subs_refusals_forgetting", test_subs_refusals_and_forgetting, 0, 0},
+        {"subs_tail", test_subs_tail, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 120, NULL, NULL);
     return s;
