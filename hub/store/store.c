@@ -452,17 +452,29 @@ join_hosts(const lh_event_t *ev, int *err)
     return s;
 }
 
+/* Each fact once: the canonical protobuf holds every field of the event, so a decoded column is
+ * written only when some SQL reads it (an index, a WHERE, a column a query or the correlator
+ * selects: store_sql.h, correlator_sql.h, query_sql.h); the others stay NULL (one header byte).
+ * Written: id, kind, time, service, environment, outcome, state and the references every kind
+ * is looked up by (deploy_id, incident_id, ticket_id, artifact); for deploys also what a change is
+ * read back as (actor, version, previous_version, commit_sha, previous_derived); the hosts of
+ * deploys and outcomes; for outcome alerts and resolutions their name and fingerprint (an alert
+ * period is found by them). Never: source,
+ * severity, commit_time, change_ticket, ticket_type (the protobuf has them), and the original bytes
+ * unless keep_original. Rows written before schema 5 have every column; nothing reads the ones
+ * that are NULL now. */
 static int
 insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome, const void *pb,
             size_t pb_len, const char *hosts, int64_t *seq)
 {
     sqlite3_stmt *s = st->stmt[S_INS_EVENT];
-    int state = 0, severity = 0, ticket_type = 0, prev_derived = 0;
-    const char *deploy_id = NULL, *version = NULL, *prev = NULL, *commit = NULL;
-    const char *artifact = NULL, *change_ticket = NULL, *name = NULL, *fingerprint = NULL;
-    const char *incident_id = NULL, *ticket_id = NULL;
-    int64_t commit_time = 0;
+    int state = 0, prev_derived = 0;
+    const char *deploy_id = NULL, *version = NULL, *prev = NULL, *commit = NULL, *actor = NULL;
+    const char *artifact = NULL, *name = NULL, *fingerprint = NULL;
+    const char *incident_id = NULL, *ticket_id = NULL, *hosts_col = NULL;
 
+    if (ev->kind == LH_KIND_DEPLOY || is_outcome)
+        hosts_col = hosts;
     switch (ev->kind) {
     case LH_KIND_DEPLOY:
         state = ev->deploy.status;
@@ -471,30 +483,27 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
         prev = ev->deploy.previous_version;
         prev_derived = prev && ev->deploy.previous_version_derived;
         commit = ev->deploy.commit;
-        commit_time = ev->deploy.commit_time_ns;
         artifact = ev->deploy.artifact;
-        change_ticket = ev->deploy.change_ticket;
+        actor = ev->actor;
         break;
     case LH_KIND_ALERT:
         state = ev->alert.state;
-        severity = ev->alert.severity;
-        name = ev->alert.name;
-        fingerprint = ev->alert.fingerprint;
+        /* an outcome alert or a resolution (it may end a period): its period is found by them */
+        if (is_outcome || ev->alert.state == LH_ALERT_RESOLVED) {
+            name = ev->alert.name;
+            fingerprint = ev->alert.fingerprint;
+        }
         artifact = ev->alert.artifact;
         break;
     case LH_KIND_INCIDENT:
         state = ev->incident.state;
-        severity = ev->incident.severity;
-        name = ev->incident.title;
         incident_id = ev->incident.incident_id;
         ticket_id = ev->incident.ticket; /* the ticket the incident names */
         artifact = ev->incident.artifact;
         break;
     case LH_KIND_TICKET:
         state = ev->ticket.state;
-        name = ev->ticket.summary;
         ticket_id = ev->ticket.ticket_id;
-        ticket_type = ev->ticket.type;
         break;
     default:
         break;
@@ -507,24 +516,24 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
     sqlite3_bind_int64(s, 5, lh_now_ns());
     bind_text(s, 6, ev->service);
     bind_text(s, 7, ev->environment);
-    bind_text(s, 8, ev->actor);
-    bind_text(s, 9, ev->source);
-    bind_text(s, 10, hosts);
+    bind_text(s, 8, actor);
+    sqlite3_bind_null(s, 9); /* source */
+    bind_text(s, 10, hosts_col);
     sqlite3_bind_int(s, 11, is_outcome ? 1 : 0);
     bind_int_or_null(s, 12, state);
-    bind_int_or_null(s, 13, severity);
+    sqlite3_bind_null(s, 13); /* severity */
     bind_text(s, 14, deploy_id);
     bind_text(s, 15, version);
     bind_text(s, 16, prev);
     bind_text(s, 17, commit);
-    bind_int_or_null(s, 18, commit_time);
+    sqlite3_bind_null(s, 18); /* commit_time */
     bind_text(s, 19, artifact);
-    bind_text(s, 20, change_ticket);
+    sqlite3_bind_null(s, 20); /* change_ticket */
     bind_text(s, 21, name);
     bind_text(s, 22, fingerprint);
     bind_text(s, 23, incident_id);
     bind_text(s, 24, ticket_id);
-    bind_int_or_null(s, 25, ticket_type);
+    sqlite3_bind_null(s, 25); /* ticket_type */
     bind_blob(s, 26, pb, pb_len, 1);
     int raw = ev->raw && st->keep_original;
     bind_blob(s, 27, raw ? ev->raw : NULL, raw ? ev->raw_len : 0, 0);
@@ -590,7 +599,7 @@ insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *p
                                "%s: too many events for the dedupe index", st->path);
         return rc; /* nothing written yet */
     }
-    char *hosts = join_hosts(ev, &rc);
+    char *hosts = ev->kind == LH_KIND_DEPLOY || is_outcome ? join_hosts(ev, &rc) : NULL;
     if (rc)
         return rc;
     int64_t row = 0;
