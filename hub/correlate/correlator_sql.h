@@ -136,7 +136,7 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         "SELECT seq FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1 ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_EVENT_BLOB] =
-        "SELECT event FROM events WHERE seq = ?1",
+        "SELECT event, id, service, environment FROM events WHERE seq = ?1",
     [LH_CSQL_PAIR_GET] =
         "SELECT late FROM correlations WHERE outcome_seq = ?1 AND deploy_id = ?2",
     [LH_CSQL_PAIR_INSERT] =

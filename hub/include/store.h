@@ -75,13 +75,21 @@ int lh_store_rollback(lh_store_t *st);
 /* Inserts one event (inside a transaction). is_outcome records whether the event is an outcome
  * under the configuration in force (the correlator decides). pb/pb_len: the event's canonical
  * protobuf encoding (lh_codec_pb_encode(), done by the caller: the store does not depend on the
- * codecs). The original bytes are taken from ev->raw when set. Also fills event_hosts (for
- * deploys and outcomes) and ticket_links (for tickets).
- * Returns 0 and sets *seq (the row, in arrival order) when stored; LH_EDUPLICATE when an event
- * with the same id is already stored (nothing changes, *seq is the stored row); LH_ESTORE on a
- * database error. */
+ * codecs), without the three fields the columns hold (id, service, environment: the caller
+ * encodes with them unset; each fact is stored once). Whoever decodes events.event completes
+ * the event from those columns with lh_store_event_complete() (a row of schema 4 or earlier has
+ * them in its protobuf too). The original bytes are taken from ev->raw when set. Also fills
+ * event_hosts (for deploys and outcomes) and ticket_links (for tickets). Returns 0 and sets *seq
+ * (the row, in arrival order) when stored; LH_EDUPLICATE when an event with the same id is already
+ * stored (nothing changes, *seq is the stored row); LH_ESTORE on a database error. */
 int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb,
                           size_t pb_len, int64_t *seq);
+
+/* Sets the fields of a decoded events.event that the protobuf left out (id, service,
+ * environment: NULL ones are skipped, a field the protobuf had is kept). Returns 0 or
+ * LH_ENOMEM. */
+int lh_store_event_complete(lh_event_t *ev, const char *id, const char *service,
+                            const char *environment);
 
 /* Reads the canonical protobuf of the event at seq: calls fn(pb, len, arg) once. Returns 0,
  * LH_ENOTFOUND or LH_ESTORE. */

@@ -2,8 +2,10 @@
  * query_sql.h - every SQL statement the timeline queries run, against the schema in
  * store_sql.h. Read-only; each statement names the index it is meant to use.
  *
- * Events are read as their canonical protobuf (events.event) and decoded by the codec; the
- * decoded columns are used only to select and order rows, and for the few aggregates
+ * Events are read as their canonical protobuf (events.event) and decoded by the codec, with the
+ * three columns the stored protobuf leaves out (id, service, environment: lh_store_event_complete())
+ * right after it in every statement; the other decoded columns are used only to select and order
+ * rows, and for the few aggregates
  * (classes, resolution) where decoding every row would be waste.
  */
 #ifndef LOOPHUB_QUERY_SQL_H
@@ -16,19 +18,19 @@
 
 /* An incident's events, all states (ev_incident_id). ?1 incident id */
 #define LH_Q_INCIDENT_EVENTS                                                                   \
-    "SELECT seq, event FROM events WHERE incident_id = ?1 AND kind = 3 ORDER BY time, seq"
+    "SELECT seq, event, id, service, environment FROM events WHERE incident_id = ?1 AND kind = 3 ORDER BY time, seq"
 
 /* Ticket events linking to an id (tl_link), or being the named ticket (ev_ticket_id).
  * ?1 the deploy or incident id, ?2 a ticket id (the change ticket / incident ticket) or NULL */
 #define LH_Q_TICKETS                                                                           \
-    "SELECT seq, event FROM events"                                                            \
+    "SELECT seq, event, id, service, environment FROM events"                                                            \
     " WHERE kind = 4 AND (seq IN (SELECT l.seq FROM ticket_links l WHERE l.link = ?1)"        \
     "                     OR ticket_id = ?2)"                                                   \
     " ORDER BY time, seq"
 
 /* The change's events (ev_deploy_id). ?1 deploy id */
 #define LH_Q_DEPLOY_EVENTS                                                                     \
-    "SELECT seq, event FROM events WHERE deploy_id = ?1 AND kind = 1 ORDER BY time, seq"
+    "SELECT seq, event, id, service, environment FROM events WHERE deploy_id = ?1 AND kind = 1 ORDER BY time, seq"
 
 /* The outcomes correlated with a change (co_deploy), with how many suspects each had, when an
  * incident outcome was resolved (ev_incident_id) and the alert sent. ?1 deploy id */
@@ -38,7 +40,7 @@
     "       (SELECT MIN(r.time) FROM events r"                                                 \
     "         WHERE r.incident_id = o.incident_id AND r.kind = 3 AND r.state = 3),"            \
     "       (SELECT a.id FROM alerts a WHERE a.seq = c.alert_seq),"                            \
-    "       o.seq, o.event"                                                                     \
+    "       o.seq, o.event, o.id, o.service, o.environment"                                                                     \
     " FROM correlations c JOIN events o ON o.seq = c.outcome_seq"                              \
     " WHERE c.deploy_id = ?1"                                                                  \
     " ORDER BY o.time, o.seq"
@@ -54,14 +56,14 @@
  * service indexes are partial (deploys, outcomes) by design, so they cannot serve this.
  * ?1 from (ns), ?2 service, ?3 environment, ?4 to (ns), both inclusive */
 #define LH_Q_SERVICE_EVENTS                                                                    \
-    "SELECT seq, event FROM events INDEXED BY ev_time"                                         \
+    "SELECT seq, event, id, service, environment FROM events INDEXED BY ev_time"                                         \
     " WHERE time >= ?1 AND time <= ?4 AND service = ?2 AND environment = ?3"                   \
     " ORDER BY time, seq"
 /* The same newest first, for a limit that keeps the newest (the caller puts them back in time
  * order). Only with a limit: SQLite walks the index backwards at about half the speed
  * (measured: 1M-event store, 1h of one service, 5 ms forwards, 10 ms backwards). */
 #define LH_Q_SERVICE_EVENTS_NEWEST                                                             \
-    "SELECT seq, event FROM events INDEXED BY ev_time"                                         \
+    "SELECT seq, event, id, service, environment FROM events INDEXED BY ev_time"                                         \
     " WHERE time >= ?1 AND time <= ?4 AND service = ?2 AND environment = ?3"                   \
     " ORDER BY time DESC, seq DESC"
 
@@ -136,13 +138,16 @@
  * its first event and every event that made a revision (repeated notifications that changed
  * nothing are not kept apart: they are ordinary rows of the time index). ?1 its key */
 #define LH_Q_OUTCOME_EVENTS                                                                    \
-    "SELECT seq, event FROM ("                                                                 \
-    " SELECT e.seq AS seq, e.time AS time, e.event AS event FROM outcomes o JOIN events e"     \
+    "SELECT seq, event, id, service, environment FROM ("                                                                 \
+    " SELECT e.seq AS seq, e.time AS time, e.event AS event, e.id AS id,"  \
+    " e.service AS service, e.environment AS environment FROM outcomes o JOIN events e"     \
     "  ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"             \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER) AND o.kind = 3"                                                       \
-    " UNION SELECT e.seq, e.time, e.event FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
+    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
+    " e.environment FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
-    " UNION SELECT e.seq, e.time, e.event FROM outcomes o JOIN alerts a"                       \
+    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
+    " e.environment FROM outcomes o JOIN alerts a"                       \
     "  ON a.id = o.case_id AND a.outcome_seq = o.first_seq JOIN events e ON e.seq = a.event_seq" \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
     ") ORDER BY time, seq"
@@ -150,18 +155,21 @@
 /* The events of every outcome of a correlated alert, as LH_Q_OUTCOME_EVENTS (oc_case,
  * ev_incident_id, events by seq, the alert's revisions by id). ?1 alert id */
 #define LH_Q_CASE_EVENTS                                                                       \
-    "SELECT seq, event FROM ("                                                                 \
-    " SELECT e.seq AS seq, e.time AS time, e.event AS event FROM outcomes o JOIN events e"     \
+    "SELECT seq, event, id, service, environment FROM ("                                                                 \
+    " SELECT e.seq AS seq, e.time AS time, e.event AS event, e.id AS id,"  \
+    " e.service AS service, e.environment AS environment FROM outcomes o JOIN events e"     \
     "  ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"             \
     "  WHERE o.case_id = ?1 AND o.kind = 3"                                                    \
-    " UNION SELECT e.seq, e.time, e.event FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
+    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
+    " e.environment FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
     "  WHERE o.case_id = ?1"                                                                   \
-    " UNION SELECT e.seq, e.time, e.event FROM alerts a JOIN events e ON e.seq = a.event_seq"  \
+    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
+    " e.environment FROM alerts a JOIN events e ON e.seq = a.event_seq"  \
     "  WHERE a.id = ?1"                                                                        \
     ") ORDER BY time, seq"
 
 /* One event by seq (events primary key): the outcome of an alert without outcome rows. ?1 seq */
-#define LH_Q_EVENT_BY_SEQ "SELECT seq, event FROM events WHERE seq = ?1"
+#define LH_Q_EVENT_BY_SEQ "SELECT seq, event, id, service, environment FROM events WHERE seq = ?1"
 
 /* The suspects concluded for one outcome event (correlations primary key, events by seq).
  * ?1 outcome event seq */
@@ -187,14 +195,14 @@
  * i.e. firing at or above the correlator's severity; the others are not indexed by service).
  * ?1 service ?2 environment ?3 from ?4 to (ns, inclusive) */
 #define LH_Q_WINDOW_SERVICE_ALERTS                                                             \
-    "SELECT seq, event FROM events INDEXED BY ev_outcome_svc"                                  \
+    "SELECT seq, event, id, service, environment FROM events INDEXED BY ev_outcome_svc"                                  \
     " WHERE service = ?1 AND environment = ?2 AND time >= ?3 AND time <= ?4 AND outcome = 1"   \
     "   AND kind = 2 ORDER BY time, seq"
 
 /* The monitoring alerts naming a host in a period (eh_host, events by seq).
  * ?1 host ?2 environment ?3 from ?4 to (ns, inclusive) */
 #define LH_Q_WINDOW_HOST_ALERTS                                                                \
-    "SELECT e.seq, e.event FROM event_hosts h JOIN events e ON e.seq = h.seq"                  \
+    "SELECT e.seq, e.event, e.id, e.service, e.environment FROM event_hosts h JOIN events e ON e.seq = h.seq"                  \
     " WHERE h.host = ?1 AND h.environment = ?2 AND h.time >= ?3 AND h.time <= ?4"              \
     "   AND h.kind = 2 ORDER BY h.time, h.seq"
 

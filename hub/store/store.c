@@ -641,6 +641,20 @@ lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, cons
 }
 
 int
+lh_store_event_complete(lh_event_t *ev, const char *id, const char *service,
+                        const char *environment)
+{
+    if (!ev->id && id && !(ev->id = lh_event_str(ev, id, (size_t)-1)))
+        return LH_ENOMEM;
+    if (!ev->service && service && !(ev->service = lh_event_str(ev, service, (size_t)-1)))
+        return LH_ENOMEM;
+    if (!ev->environment && environment &&
+        !(ev->environment = lh_event_str(ev, environment, (size_t)-1)))
+        return LH_ENOMEM;
+    return 0;
+}
+
+int
 lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg)
 {
     sqlite3_stmt *s = st->stmt[S_GET_BLOB];
