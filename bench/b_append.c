@@ -1,11 +1,11 @@
 /*
- * b_append.c - the append limit: the physical limit of loophub's store on this machine. The
- * hub's own events rows, byte for byte, appended to a plain rowid table without any secondary
- * index, with everything else as the hub has it: the store opened by lh_store_open() with the
- * hub's defaults (WAL, synchronous=FULL, 16 kB pages, its cache, wal_autocheckpoint=0 and its own
- * background checkpointer thread, journal_size_limit), transactions through lh_store_begin() and
- * lh_store_commit() (so the checkpointer's gate applies), lh_hub_opts_default()'s batch_max rows
- * a transaction (4,000).
+ * b_append.c - measurement 8, the append limit: the physical limit of loophub's store on this
+ * machine. The hub's own events rows, byte for byte, appended to a plain rowid table without any
+ * secondary index, with everything else as the hub has it: the store opened by lh_store_open()
+ * with the hub's defaults (WAL, synchronous=FULL, 16 kB pages, its cache, wal_autocheckpoint=0
+ * and its own background checkpointer thread, journal_size_limit), transactions through
+ * lh_store_begin() and lh_store_commit() (so the checkpointer's gate applies),
+ * lh_hub_opts_default()'s batch_max rows a transaction (4,000).
  *
  * "The hub's own row bytes" are taken from the hub itself rather than rebuilt here: before the
  * clock, each batch is decoded, enriched and encoded as the hub's pipeline does, inserted with

@@ -1,7 +1,8 @@
 /*
- * b_growth.c - ingest as the store grows: the same workload over PULL into an empty store and
- * into the 10M-event store of the query step (a copy of the cached file, so the cache stays as
- * generated), one real `loophub run` each, back to back, with the e2e PULL machinery of b_e2e.c.
+ * b_growth.c - measurement 9, ingest as the store grows: the same workload over PULL into an
+ * empty store and into the 10M-event store of the query step (a copy of the cached file, so the
+ * cache stays as generated), one real `loophub run` each, back to back, with the e2e PULL
+ * machinery of b_e2e.c.
  *
  * Per run: events/s, hub CPU time per event (ingest only: the CPU spent opening the store before
  * GET /healthz answered is left out), VmHWM after opening and at the end of the ingest, the
