@@ -58,6 +58,25 @@ record_run(const char *prefix, const bench_hub_t *h, size_t n, double secs)
         snprintf(key, sizeof(key), "e2e_%s_hub_cpu_us_per_event", prefix);
         bench_set(key, cpu * 1e6 / (double)n);
     }
+    /* the store's I/O per event, from the hub's syscalls (the WAL, the checkpointer's copy into
+     * the database file, pages read back past SQLite's cache): what grows with the store */
+    double rchar, wchar, rd = -1, wr = -1;
+    if (h->ready_rchar >= 0 && bench_proc_io(h->pid, &rchar, &wchar) == 0) {
+        rd = (rchar - h->ready_rchar) / (double)n;
+        wr = (wchar - h->ready_wchar) / (double)n;
+        snprintf(key, sizeof(key), "e2e_%s_hub_read_bytes_per_event", prefix);
+        bench_set(key, rd);
+        snprintf(key, sizeof(key), "e2e_%s_hub_written_bytes_per_event", prefix);
+        bench_set(key, wr);
+    }
+    if (bench_hub_metric(h, "loophub_wal_checkpoints_total", &v) == 0) {
+        snprintf(key, sizeof(key), "e2e_%s_wal_checkpoints", prefix);
+        bench_set(key, v);
+    }
+    if (bench_hub_metric(h, "loophub_wal_writer_waits_total", &v) == 0) {
+        snprintf(key, sizeof(key), "e2e_%s_wal_writer_waits", prefix);
+        bench_set(key, v);
+    }
     if (bench_hub_metric(h, "loophub_alerts_created_total", &v) == 0) {
         snprintf(key, sizeof(key), "e2e_%s_alerts_created", prefix);
         bench_set(key, v);
@@ -71,9 +90,9 @@ record_run(const char *prefix, const bench_hub_t *h, size_t n, double secs)
     double rss = bench_vmhwm_mb(h->pid);
     snprintf(key, sizeof(key), "e2e_%s_peak_rss_mb", prefix);
     bench_set(key, rss);
-    printf(
-        "  e2e %s: %zu events in %.2f s = %.0f events/s, hub %.1f us CPU/event, VmHWM %.1f MiB\n",
-        prefix, n, secs, (double)n / secs, cpu * 1e6 / (double)n, rss);
+    printf("  e2e %s: %zu events in %.2f s = %.0f events/s, hub %.1f us CPU/event, VmHWM %.1f "
+           "MiB, %.0f bytes read and %.0f written per event\n",
+           prefix, n, secs, (double)n / secs, cpu * 1e6 / (double)n, rss, rd, wr);
 }
 
 /* Events in a stopped hub's store (count(*) of its events table), or -1. */

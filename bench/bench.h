@@ -76,6 +76,9 @@ int bench_stop(pid_t pid, int sig, int timeout_ms);
 double bench_vmhwm_mb(pid_t pid);
 /* User + system CPU seconds a live process has used so far, or -1. */
 double bench_proc_cpu_s(pid_t pid);
+/* Bytes a live process has read and written through syscalls so far (/proc/<pid>/io rchar and
+ * wchar: page-cache hits and misses alike, every thread). Returns 0 or -1. */
+int bench_proc_io(pid_t pid, double *rchar, double *wchar);
 /* Peak RSS of this process and of its waited-for children (getrusage), MiB. */
 double bench_children_maxrss_mb(void);
 /* A free TCP port on 127.0.0.1 (bound then released), or -1. */
@@ -102,7 +105,8 @@ typedef struct bench_hub {
     int http_port;
     double ready_s;     /* from the spawn of `loophub run` to the first answer of GET /healthz */
     double ready_cpu_s; /* the hub's CPU time at that moment (opening its store) */
-    pid_t perf;         /* BENCH_PERF=DIR: `perf record` attached to the hub, else 0 */
+    double ready_rchar, ready_wchar; /* and its bytes read and written by syscalls, or -1 */
+    pid_t perf;                      /* BENCH_PERF=DIR: `perf record` attached to the hub, else 0 */
 } bench_hub_t;
 
 /* Starts `loophub run` on fresh free ports with its store in a new dir under workdir; extra

@@ -195,6 +195,29 @@ bench_proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+int
+bench_proc_io(pid_t pid, double *rchar, double *wchar)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int got = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+        if (sscanf(line, "rchar: %llu", &v) == 1) {
+            *rchar = (double)v;
+            got |= 1;
+        } else if (sscanf(line, "wchar: %llu", &v) == 1) {
+            *wchar = (double)v;
+            got |= 2;
+        }
+    }
+    fclose(f);
+    return got == 3 ? 0 : -1;
+}
+
 double
 bench_children_maxrss_mb(void)
 {
@@ -491,6 +514,8 @@ bench_hub_start_on(const bench_cfg_t *cfg, const char *name, const char *seed_db
         if (bench_http_get(h->http_port, "/healthz", &body) == 0) {
             h->ready_s = bench_secs_since(start);
             h->ready_cpu_s = bench_proc_cpu_s(h->pid);
+            if (bench_proc_io(h->pid, &h->ready_rchar, &h->ready_wchar) != 0)
+                h->ready_rchar = h->ready_wchar = -1;
             free(body);
             attach_perf(h, name);
             return 0;
