@@ -219,7 +219,7 @@ static const row_t rows[] = {
      "  hub bytes read per event (pages not in its cache, checkpoints), 10M store", "bytes", 0},
     {"e2e_pull_empty_store_alerts_created", "  alerts created, empty store", "", 0},
     {"e2e_pull_full_store_alerts_created",
-     "  alerts created, 10M-event store (its last day overlaps the workload's)", "", 0},
+     "  alerts created, 10M-event store (its history is in the workload's windows)", "", 0},
     {"e2e_pull_empty_store_wal_checkpoints", "  WAL checkpoints, empty store", "", 0},
     {"e2e_pull_full_store_wal_checkpoints", "  WAL checkpoints, 10M-event store", "", 0},
     {"e2e_pull_empty_store_ready_s", "  `loophub run` to GET /healthz, empty store", "s", 3},
