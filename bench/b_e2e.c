@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +50,32 @@ record_run(const char *prefix, const bench_hub_t *h, size_t n, double secs)
     double v;
     snprintf(key, sizeof(key), "e2e_%s_events_per_s", prefix);
     bench_set(key, (double)n / secs);
+    /* ingest only: the CPU the hub spent opening its store (before /healthz) is left out */
     double cpu = bench_proc_cpu_s(h->pid);
+    if (cpu > 0 && h->ready_cpu_s > 0)
+        cpu -= h->ready_cpu_s;
     if (cpu > 0) {
         snprintf(key, sizeof(key), "e2e_%s_hub_cpu_us_per_event", prefix);
         bench_set(key, cpu * 1e6 / (double)n);
+    }
+    /* the store's I/O per event, from the hub's syscalls (the WAL, the checkpointer's copy into
+     * the database file, pages read back past SQLite's cache): what grows with the store */
+    double rchar, wchar, rd = -1, wr = -1;
+    if (h->ready_rchar >= 0 && bench_proc_io(h->pid, &rchar, &wchar) == 0) {
+        rd = (rchar - h->ready_rchar) / (double)n;
+        wr = (wchar - h->ready_wchar) / (double)n;
+        snprintf(key, sizeof(key), "e2e_%s_hub_read_bytes_per_event", prefix);
+        bench_set(key, rd);
+        snprintf(key, sizeof(key), "e2e_%s_hub_written_bytes_per_event", prefix);
+        bench_set(key, wr);
+    }
+    if (bench_hub_metric(h, "loophub_wal_checkpoints_total", &v) == 0) {
+        snprintf(key, sizeof(key), "e2e_%s_wal_checkpoints", prefix);
+        bench_set(key, v);
+    }
+    if (bench_hub_metric(h, "loophub_wal_writer_waits_total", &v) == 0) {
+        snprintf(key, sizeof(key), "e2e_%s_wal_writer_waits", prefix);
+        bench_set(key, v);
     }
     if (bench_hub_metric(h, "loophub_alerts_created_total", &v) == 0) {
         snprintf(key, sizeof(key), "e2e_%s_alerts_created", prefix);
@@ -67,22 +90,59 @@ record_run(const char *prefix, const bench_hub_t *h, size_t n, double secs)
     double rss = bench_vmhwm_mb(h->pid);
     snprintf(key, sizeof(key), "e2e_%s_peak_rss_mb", prefix);
     bench_set(key, rss);
-    printf(
-        "  e2e %s: %zu events in %.2f s = %.0f events/s, hub %.1f us CPU/event, VmHWM %.1f MiB\n",
-        prefix, n, secs, (double)n / secs, cpu * 1e6 / (double)n, rss);
+    printf("  e2e %s: %zu events in %.2f s = %.0f events/s, hub %.1f us CPU/event, VmHWM %.1f "
+           "MiB, %.0f bytes read and %.0f written per event\n",
+           prefix, n, secs, (double)n / secs, cpu * 1e6 / (double)n, rss, rd, wr);
+}
+
+/* Events in a stopped hub's store (count(*) of its events table), or -1. */
+static double
+store_events(const char *db)
+{
+    sqlite3 *d = NULL;
+    sqlite3_stmt *q = NULL;
+    double n = -1;
+    if (sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(d, "SELECT count(*) FROM events", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        n = (double)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(d);
+    return n;
 }
 
 int
 bench_pull_run(const bench_cfg_t *cfg, const char *name, const wl_stream_t *s, const char *prefix,
                double *eps, char *db_out, size_t db_len)
 {
+    return bench_pull_run_on(cfg, name, NULL, s, prefix, eps, db_out, db_len);
+}
+
+int
+bench_pull_run_on(const bench_cfg_t *cfg, const char *name, const char *seed_db,
+                  const wl_stream_t *s, const char *prefix, double *eps, char *db_out,
+                  size_t db_len)
+{
     bench_hub_t h;
-    if (bench_hub_start(cfg, name, NULL, &h) != 0)
+    if (bench_hub_start_on(cfg, name, seed_db, NULL, &h) != 0)
         return -1;
+    char key[96];
+    double before = 0;
+    if (prefix) {
+        snprintf(key, sizeof(key), "e2e_%s_ready_s", prefix);
+        bench_set(key, h.ready_s);
+        snprintf(key, sizeof(key), "e2e_%s_open_rss_mb", prefix);
+        bench_set(key, bench_vmhwm_mb(h.pid));
+        snprintf(key, sizeof(key), "e2e_%s_open_cpu_s", prefix);
+        bench_set(key, h.ready_cpu_s);
+    }
+    /* a seeded store already holds events: the run ends when the count has grown by s->n */
+    if (seed_db && bench_hub_metric(&h, "loophub_events_total", &before) != 0)
+        before = 0;
     int64_t start = bench_mono_ns(), done = 0;
     int rc = bench_push_all(h.pull, s, 0, s->n);
     if (rc == 0)
-        rc = bench_hub_wait_stored(&h, (double)s->n, POLL_MS, 600000, &done, NULL, NULL);
+        rc = bench_hub_wait_stored(&h, before + (double)s->n, POLL_MS, 600000, &done, NULL, NULL);
     if (rc == 0) {
         double secs = (double)(done - start) / 1e9;
         if (eps)
@@ -92,6 +152,18 @@ bench_pull_run(const bench_cfg_t *cfg, const char *name, const wl_stream_t *s, c
     }
     if (bench_hub_stop(&h) != 0)
         rc = -1;
+    /* the hub's last close checkpointed and removed the WAL: what is left is the store */
+    if (rc == 0 && prefix) {
+        double bytes = (double)bench_store_bytes(h.db), n = store_events(h.db);
+        if (bytes > 0 && n > 0) {
+            snprintf(key, sizeof(key), "e2e_%s_store_events", prefix);
+            bench_set(key, n);
+            snprintf(key, sizeof(key), "e2e_%s_store_bytes_per_event", prefix);
+            bench_set(key, bytes / n);
+            printf("  e2e %s: store %.1f MiB on disk for %.0f events = %.0f bytes/event\n", prefix,
+                   bytes / 1048576.0, n, bytes / n);
+        }
+    }
     if (db_out)
         snprintf(db_out, db_len, "%s", h.db);
     else if (!cfg->keep)

@@ -5,7 +5,8 @@
  * lh_store_insert_event() and lh_correlator_add() for every event of the main workload (same mix,
  * 10 days of traffic at the e2e stream's rate), 20,000 events a transaction. So it has the hub's
  * exact schema, indexes, correlations and outbox. It is cached under the data dir with a small
- * sidecar file and reused while the sidecar matches (BENCH_REGEN=1 rebuilds it).
+ * sidecar file and reused while the sidecar matches (BENCH_REGEN=1 rebuilds it). The growth step
+ * (b_growth.c) ingests into a copy of the same store: bench_query_store() is shared.
  *
  * Queries go through lh_query_timeline() in-process on a read-only store, text format, as
  * `loophub timeline` runs them, so no process start is timed; every query is run once untimed
@@ -188,22 +189,25 @@ record(const char *prefix, double *v, size_t n, double bytes)
 }
 
 int
-bench_query(const bench_cfg_t *cfg)
+bench_query_store(const bench_cfg_t *cfg, char *path, size_t len, size_t *events, int64_t *t_end)
 {
-    char path[700], mpath[720];
+    char mpath[1100];
     bench_mkdir_p(cfg->datadir);
-    snprintf(path, sizeof(path), "%s/store-%zu.db", cfg->datadir, cfg->n_query);
+    snprintf(path, len, "%s/store-%zu.db", cfg->datadir, cfg->n_query);
     snprintf(mpath, sizeof(mpath), "%s.meta", path);
     meta_t m = {0};
     const char *regen = getenv("BENCH_REGEN");
     struct stat sb;
-    if ((regen && *regen == '1') || meta_read(mpath, &m) != 0 || m.version != GEN_KEY ||
-        m.n != cfg->n_query || stat(path, &sb) != 0) {
+    /* BENCH_REGEN rebuilds once per run, not once per step that asks for the store */
+    static int regenerated;
+    if ((regen && *regen == '1' && !regenerated) || meta_read(mpath, &m) != 0 ||
+        m.version != GEN_KEY || m.n != cfg->n_query || stat(path, &sb) != 0) {
         unlink(mpath);
         if (generate(path, cfg->n_query, &m) != 0) {
             bench_note("query: cannot generate the store");
             return -1;
         }
+        regenerated = 1;
         FILE *f = fopen(mpath, "w");
         if (f) {
             fprintf(f, "%d %zu %lld %.1f\n", m.version, m.n, (long long)m.t_end, m.gen_secs);
@@ -218,6 +222,18 @@ bench_query(const bench_cfg_t *cfg)
     if (stat(path, &sb) == 0)
         bench_set("query_store_mb", (double)sb.st_size / 1048576.0);
     bench_set("query_store_events", (double)m.n);
+    *events = m.n;
+    *t_end = m.t_end;
+    return 0;
+}
+
+int
+bench_query(const bench_cfg_t *cfg)
+{
+    char path[1000];
+    meta_t m = {0};
+    if (bench_query_store(cfg, path, sizeof(path), &m.n, &m.t_end) != 0)
+        return -1;
 
     lh_store_opts_t so;
     lh_store_opts_default(&so);

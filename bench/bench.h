@@ -76,6 +76,9 @@ int bench_stop(pid_t pid, int sig, int timeout_ms);
 double bench_vmhwm_mb(pid_t pid);
 /* User + system CPU seconds a live process has used so far, or -1. */
 double bench_proc_cpu_s(pid_t pid);
+/* Bytes a live process has read and written through syscalls so far (/proc/<pid>/io rchar and
+ * wchar: page-cache hits and misses alike, every thread). Returns 0 or -1. */
+int bench_proc_io(pid_t pid, double *rchar, double *wchar);
 /* Peak RSS of this process and of its waited-for children (getrusage), MiB. */
 double bench_children_maxrss_mb(void);
 /* A free TCP port on 127.0.0.1 (bound then released), or -1. */
@@ -85,6 +88,10 @@ void bench_machine(char *out, size_t len);
 /* 1-minute load average, or -1. */
 double bench_loadavg(void);
 int bench_mkdir_p(const char *path);
+/* Copies a file (created or truncated). Returns 0 or -1. */
+int bench_copy_file(const char *src, const char *dst);
+/* Bytes on disk of a store: the database file plus its WAL when there is one, or -1. */
+int64_t bench_store_bytes(const char *db);
 void bench_rmrf(const char *path);
 
 /* ---- the hub under test ----------------------------------------------------------------- */
@@ -96,7 +103,10 @@ typedef struct bench_hub {
     char log[600];
     char pull[64], router[64], pub[64];
     int http_port;
-    pid_t perf; /* BENCH_PERF=DIR: `perf record` attached to the hub, else 0 */
+    double ready_s;     /* from the spawn of `loophub run` to the first answer of GET /healthz */
+    double ready_cpu_s; /* the hub's CPU time at that moment (opening its store) */
+    double ready_rchar, ready_wchar; /* and its bytes read and written by syscalls, or -1 */
+    pid_t perf;                      /* BENCH_PERF=DIR: `perf record` attached to the hub, else 0 */
 } bench_hub_t;
 
 /* Starts `loophub run` on fresh free ports with its store in a new dir under workdir; extra
@@ -106,6 +116,10 @@ typedef struct bench_hub {
  * Returns 0 or -1 (log tail printed). */
 int bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *extra,
                     bench_hub_t *h);
+/* Like bench_hub_start, but the hub's store starts as a copy of seed_db (and its WAL, if any),
+ * so that seed_db itself is never written. seed_db NULL: a fresh store. */
+int bench_hub_start_on(const bench_cfg_t *cfg, const char *name, const char *seed_db,
+                       const char *const *extra, bench_hub_t *h);
 /* Reads one counter or gauge from GET /metrics: the sum of every series of the family name
  * (loophub_events_total over its kinds and adapters). Returns 0 and *v, or -1 when absent. */
 int bench_hub_metric(const bench_hub_t *h, const char *name, double *v);
@@ -186,6 +200,8 @@ int bench_memory_deploys(const bench_cfg_t *cfg);
 int bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background);
 int bench_query(const bench_cfg_t *cfg);
 int bench_sec(const bench_cfg_t *cfg);
+int bench_append_limit(const bench_cfg_t *cfg, const wl_stream_t *s);
+int bench_growth(const bench_cfg_t *cfg, const wl_stream_t *s);
 
 /* Starts a hub named name, pushes s over PULL, waits until every event is stored, stops the hub.
  * *eps (may be NULL) gets events/s; prefix (may be NULL) records the e2e_<prefix>_* figures;
@@ -193,6 +209,18 @@ int bench_sec(const bench_cfg_t *cfg);
  * Returns 0 or -1. */
 int bench_pull_run(const bench_cfg_t *cfg, const char *name, const wl_stream_t *s,
                    const char *prefix, double *eps, char *db_out, size_t db_len);
+
+/* bench_pull_run on a copy of seed_db (NULL: a fresh store): the run ends when the hub's count
+ * has grown by s->n. With a prefix it also records e2e_<prefix>_ready_s (spawn to /healthz) and,
+ * after the hub stopped, e2e_<prefix>_store_bytes_per_event (db + WAL over count(*) of events). */
+int bench_pull_run_on(const bench_cfg_t *cfg, const char *name, const char *seed_db,
+                      const wl_stream_t *s, const char *prefix, double *eps, char *db_out,
+                      size_t db_len);
+
+/* The cached query store of step 6 (generated when missing or stale): its path, its number of
+ * events and the end of its traffic. Returns 0 or -1. */
+int bench_query_store(const bench_cfg_t *cfg, char *path, size_t len, size_t *events,
+                      int64_t *t_end);
 
 /* Writes SEC's rules: one PairWithWindow rule per service (generic: one rule for all), each
  * writing a line per correlation to out_path. Returns 0 or -1. */

@@ -6,8 +6,8 @@
  *   lh-bench sec-rules [--generic] [--services N] OUT_FILE RULES_FILE
  *
  * Environment: BENCH_SCALE (multiplies every event count, default 1), BENCH_ONLY (comma list of
- * steps: transport,store,pull,router,kafka,memory,latency,query,sec), BENCH_KEEP=1 (keep the
- * stores and logs), BENCH_REGEN=1 (rebuild the cached query store), BENCH_ROUTER_WINDOW.
+ * steps: transport,store,append,pull,router,kafka,memory,latency,query,growth,sec), BENCH_KEEP=1
+ * (keep the stores and logs), BENCH_REGEN=1 (rebuild the cached query store), BENCH_ROUTER_WINDOW.
  *
  * Every step measures side by side in this one run; the table and results.json are written
  * even when a step fails (its figures are then missing and a note says why). Exit status: 0
@@ -100,9 +100,17 @@ run_sec(const bench_cfg_t *cfg, const wl_stream_t *s)
 }
 
 static const step_t steps[] = {
-    {"transport", bench_transport}, {"store", bench_store_ref}, {"pull", bench_e2e_pull},
-    {"router", bench_e2e_router},   {"kafka", bench_e2e_kafka}, {"memory", run_memory},
-    {"latency", bench_latency},     {"query", run_query},       {"sec", run_sec},
+    {"transport", bench_transport},
+    {"store", bench_store_ref},
+    {"append", bench_append_limit},
+    {"pull", bench_e2e_pull},
+    {"router", bench_e2e_router},
+    {"kafka", bench_e2e_kafka},
+    {"memory", run_memory},
+    {"latency", bench_latency},
+    {"query", run_query},
+    {"growth", bench_growth},
+    {"sec", run_sec},
 };
 
 int

@@ -195,6 +195,29 @@ bench_proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+int
+bench_proc_io(pid_t pid, double *rchar, double *wchar)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int got = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+        if (sscanf(line, "rchar: %llu", &v) == 1) {
+            *rchar = (double)v;
+            got |= 1;
+        } else if (sscanf(line, "wchar: %llu", &v) == 1) {
+            *wchar = (double)v;
+            got |= 2;
+        }
+    }
+    fclose(f);
+    return got == 3 ? 0 : -1;
+}
+
 double
 bench_children_maxrss_mb(void)
 {
@@ -377,7 +400,77 @@ attach_perf(bench_hub_t *h, const char *name)
 }
 
 int
+bench_copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    static char buf[1 << 20];
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            rc = errno == EINTR ? 0 : -1;
+            continue;
+        }
+        for (ssize_t done = 0; rc == 0 && done < n;) {
+            ssize_t w = write(out, buf + done, (size_t)(n - done));
+            if (w < 0 && errno != EINTR)
+                rc = -1;
+            else if (w > 0)
+                done += w;
+        }
+    }
+    if (close(out) != 0)
+        rc = -1;
+    close(in);
+    return rc;
+}
+
+/* Copies a store and, when there is one, its WAL (never its -shm: SQLite rebuilds it). */
+static int
+copy_store(const char *src, const char *dst)
+{
+    char s2[1100], d2[1100];
+    struct stat sb;
+    if (bench_copy_file(src, dst) != 0)
+        return -1;
+    snprintf(s2, sizeof(s2), "%s-wal", src);
+    snprintf(d2, sizeof(d2), "%s-wal", dst);
+    if (stat(s2, &sb) == 0 && bench_copy_file(s2, d2) != 0)
+        return -1;
+    return 0;
+}
+
+int64_t
+bench_store_bytes(const char *db)
+{
+    char wal[1100];
+    struct stat sb;
+    int64_t total = 0;
+    if (stat(db, &sb) != 0)
+        return -1;
+    total += (int64_t)sb.st_size;
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    if (stat(wal, &sb) == 0)
+        total += (int64_t)sb.st_size;
+    return total;
+}
+
+int
 bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *extra, bench_hub_t *h)
+{
+    return bench_hub_start_on(cfg, name, NULL, extra, h);
+}
+
+int
+bench_hub_start_on(const bench_cfg_t *cfg, const char *name, const char *seed_db,
+                   const char *const *extra, bench_hub_t *h)
 {
     memset(h, 0, sizeof(*h));
     snprintf(h->dir, sizeof(h->dir), "%s/%s", cfg->workdir, name);
@@ -385,6 +478,10 @@ bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *ext
     if (bench_mkdir_p(h->dir) != 0)
         return -1;
     snprintf(h->db, sizeof(h->db), "%s/hub.db", h->dir);
+    if (seed_db && copy_store(seed_db, h->db) != 0) {
+        fprintf(stderr, "lh-bench: cannot copy %s to %s: %s\n", seed_db, h->db, strerror(errno));
+        return -1;
+    }
     snprintf(h->log, sizeof(h->log), "%s/hub.log", h->dir);
     snprintf(h->pull, sizeof(h->pull), "tcp://127.0.0.1:%d", bench_free_port());
     snprintf(h->router, sizeof(h->router), "tcp://127.0.0.1:%d", bench_free_port());
@@ -407,13 +504,18 @@ bench_hub_start(const bench_cfg_t *cfg, const char *name, const char *const *ext
          t = strtok_r(NULL, " ", &save))
         argv[argc++] = t;
     argv[argc] = NULL;
+    int64_t start = bench_mono_ns();
     h->pid = bench_spawn(argv, h->log);
     if (h->pid < 0)
         return -1;
-    int64_t start = bench_mono_ns();
-    while (bench_secs_since(start) < 15) {
+    /* a hub on a large store takes longer to open it than the 5 s goal: 60 s before giving up */
+    while (bench_secs_since(start) < (seed_db ? 60 : 15)) {
         char *body = NULL;
         if (bench_http_get(h->http_port, "/healthz", &body) == 0) {
+            h->ready_s = bench_secs_since(start);
+            h->ready_cpu_s = bench_proc_cpu_s(h->pid);
+            if (bench_proc_io(h->pid, &h->ready_rchar, &h->ready_wchar) != 0)
+                h->ready_rchar = h->ready_wchar = -1;
             free(body);
             attach_perf(h, name);
             return 0;

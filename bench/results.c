@@ -121,6 +121,18 @@ derive(void)
     ratio("ratio_e2e_kafka_to_store_reference", "e2e_kafka_events_per_s",
           "store_reference_rows_per_s");
     ratio("ratio_loophub_to_sec", "loophub_same_stream_events_per_s", "sec_events_per_s");
+    ratio("ratio_e2e_pull_to_append_limit", "e2e_pull_events_per_s", "append_limit_rows_per_s");
+    ratio("ratio_store_reference_to_append_limit", "store_reference_rows_per_s",
+          "append_limit_rows_per_s");
+    /* growth: the 10M-event store against the empty one of the same step */
+    ratio("ratio_full_to_empty_store", "e2e_pull_full_store_events_per_s",
+          "e2e_pull_empty_store_events_per_s");
+    ratio("ratio_full_to_empty_store_cpu", "e2e_pull_full_store_hub_cpu_us_per_event",
+          "e2e_pull_empty_store_hub_cpu_us_per_event");
+    ratio("ratio_full_to_empty_store_rss", "peak_rss_10m_mb", "e2e_pull_empty_store_peak_rss_mb");
+    ratio("ratio_full_to_empty_store_restart", "restart_10m_s", "e2e_pull_empty_store_ready_s");
+    ratio("ratio_full_to_empty_store_bytes", "store_bytes_per_event",
+          "e2e_pull_empty_store_store_bytes_per_event");
 }
 
 /* ---- table -------------------------------------------------------------------------------- */
@@ -148,6 +160,9 @@ static const row_t rows[] = {
      "us", 1},
     {"ratio_e2e_pull_to_transport", "  PULL / transport limit", "x", 3},
     {"ratio_e2e_pull_to_store_reference", "  PULL / store reference", "x", 2},
+    {"ratio_e2e_pull_to_append_limit", "  PULL / append limit", "x", 2},
+    {"e2e_pull_store_bytes_per_event", "  store on disk per event, PULL run (db + WAL, closed)",
+     "bytes", 0},
     {"ratio_e2e_router_to_store_reference", "  ROUTER / store reference", "x", 2},
     {"ratio_e2e_kafka_to_store_reference", "  Kafka / store reference", "x", 2},
     {NULL, "4. correlation latency (incident sent -> alert received on SUB)", NULL, 0},
@@ -179,6 +194,44 @@ static const row_t rows[] = {
     {"sec_proof_correlations", "  agreement stream: SEC correlations", "", 0},
     {"loophub_proof_correlations", "  agreement stream: loophub correlations", "", 0},
     {"proof_expected_correlations", "  agreement stream: expected", "", 0},
+    {NULL, "8. append limit (the hub's events rows, no secondary index, hub's pragmas, 4,000/tx)",
+     NULL, 0},
+    {"append_limit_rows_per_s", "  plain rowid table, lh_store_open() + its checkpointer", "rows/s",
+     0},
+    {"ratio_store_reference_to_append_limit", "  store reference / append limit", "x", 2},
+    {NULL, "9. growth (the same PULL workload into an empty store, then into a copy of 6's)", NULL,
+     0},
+    {"growth_store_events", "  events in the store copied", "events", 0},
+    {"e2e_pull_empty_store_events_per_s", "  PULL into an empty store", "events/s", 0},
+    {"e2e_pull_full_store_events_per_s", "  PULL into the 10M-event store", "events/s", 0},
+    {"ratio_full_to_empty_store", "  10M-event store / empty store", "x", 2},
+    {"e2e_pull_empty_store_hub_cpu_us_per_event", "  hub CPU time per event, empty store", "us", 1},
+    {"e2e_pull_full_store_hub_cpu_us_per_event", "  hub CPU time per event, 10M-event store", "us",
+     1},
+    {"ratio_full_to_empty_store_cpu", "  CPU per event, 10M-event store / empty store", "x", 2},
+    {"e2e_pull_empty_store_hub_written_bytes_per_event",
+     "  hub bytes written per event (WAL + checkpoints), empty store", "bytes", 0},
+    {"e2e_pull_full_store_hub_written_bytes_per_event",
+     "  hub bytes written per event (WAL + checkpoints), 10M-event store", "bytes", 0},
+    {"e2e_pull_empty_store_hub_read_bytes_per_event",
+     "  hub bytes read per event (pages not in its cache, checkpoints), empty", "bytes", 0},
+    {"e2e_pull_full_store_hub_read_bytes_per_event",
+     "  hub bytes read per event (pages not in its cache, checkpoints), 10M store", "bytes", 0},
+    {"e2e_pull_empty_store_alerts_created", "  alerts created, empty store", "", 0},
+    {"e2e_pull_full_store_alerts_created",
+     "  alerts created, 10M-event store (its history is in the workload's windows)", "", 0},
+    {"e2e_pull_empty_store_wal_checkpoints", "  WAL checkpoints, empty store", "", 0},
+    {"e2e_pull_full_store_wal_checkpoints", "  WAL checkpoints, 10M-event store", "", 0},
+    {"e2e_pull_empty_store_ready_s", "  `loophub run` to GET /healthz, empty store", "s", 3},
+    {"restart_10m_s", "  `loophub run` to GET /healthz, 10M-event store", "s", 3},
+    {"e2e_pull_full_store_open_cpu_s", "  hub CPU time until then, 10M-event store", "s", 3},
+    {"e2e_pull_empty_store_peak_rss_mb", "  peak RSS, end of the ingest, empty store", "MiB", 1},
+    {"e2e_pull_full_store_open_rss_mb", "  peak RSS after opening the 10M-event store", "MiB", 1},
+    {"peak_rss_10m_mb", "  peak RSS, end of the ingest, 10M-event store", "MiB", 1},
+    {"ratio_full_to_empty_store_rss", "  peak RSS, 10M-event store / empty store", "x", 2},
+    {"e2e_pull_empty_store_store_bytes_per_event", "  on disk per event, the empty store's run",
+     "bytes", 0},
+    {"store_bytes_per_event", "  on disk per event, the 10M-event store after its run", "bytes", 0},
 };
 
 typedef struct {
@@ -189,8 +242,13 @@ typedef struct {
 } goal_t;
 
 static const goal_t goals[] = {
-    {"e2e_pull_events_per_s", "end to end >= 150,000 events/s (2 cores)", 0, 150000},
+    {"e2e_pull_events_per_s", "end to end >= 200,000 events/s (2 cores)", 0, 200000},
     {"ratio_e2e_pull_to_store_reference", "end to end >= 1.5 x store reference", 0, 1.5},
+    {"ratio_e2e_pull_to_append_limit", "end to end >= 0.5 x append limit", 0, 0.5},
+    {"ratio_full_to_empty_store", "into the 10M-event store >= 0.8 x into an empty one", 0, 0.8},
+    {"store_bytes_per_event", "<= 300 bytes on disk per event (10M-event store)", 1, 300},
+    {"peak_rss_10m_mb", "peak RSS <= 100 MB after 10M events", 1, 100},
+    {"restart_10m_s", "listening (GET /healthz) <= 5 s on the 10M-event store", 1, 5},
     {"corr_latency_p99_ms", "correlation p99 <= 5 ms under load", 1, 5},
     {"peak_rss_mb", "peak RSS <= 100 MB (end of 3)", 1, 100},
     {"peak_rss_100k_deploys_mb", "peak RSS <= 100 MB (100k deploys in window)", 1, 100},
@@ -234,10 +292,23 @@ bench_print_table(void)
             continue;
         }
         double v;
-        char num[64] = "n/a";
-        if (bench_get(rows[i].key, &v))
+        int have = bench_get(rows[i].key, &v);
+        char num[64] = "n/a", goal[96] = "";
+        if (have)
             fmt_num(v, rows[i].decimals, num, sizeof(num));
-        printf("%-78s %16s  %s\n", rows[i].label, num, rows[i].unit);
+        /* a figure with a goal shows it on its row */
+        for (size_t g = 0; g < sizeof(goals) / sizeof(goals[0]); g++) {
+            if (strcmp(goals[g].key, rows[i].key) != 0)
+                continue;
+            char lim[64];
+            fmt_num(goals[g].limit, goals[g].limit < 10 ? 1 : 0, lim, sizeof(lim));
+            int ok = have && (goals[g].at_most ? v <= goals[g].limit : v >= goals[g].limit);
+            snprintf(goal, sizeof(goal), "   goal %s %s: %s", goals[g].at_most ? "<=" : ">=", lim,
+                     !have ? "not measured"
+                     : ok  ? "met"
+                           : "MISSED");
+        }
+        printf("%-78s %16s  %-8s%s\n", rows[i].label, num, rows[i].unit, goal);
     }
     printf("\ngoals\n");
     for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++) {
