@@ -58,7 +58,10 @@
 /* 16 kB pages: fewer WAL frames (two syscalls each) per commit of the append-mostly events table;
  * ~15% less CPU per event than 4 kB under overload in the PULL bench, at the cost of more bytes
  * per random index page a small commit touches (higher median latency at moderate load) */
-#define DEFAULT_PAGE_SIZE 16384
+#ifndef LH_DEFAULT_PAGE_SIZE
+#define LH_DEFAULT_PAGE_SIZE 16384 /* a build may choose another (experiments) */
+#endif
+#define DEFAULT_PAGE_SIZE LH_DEFAULT_PAGE_SIZE
 #define WAL_KEEP_FACTOR 2 /* journal_size_limit: a restarted WAL file shrinks to this */
 #define BUSY_SLEEP_US 150
 
