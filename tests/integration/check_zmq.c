@@ -873,7 +873,7 @@ drain_subs(void *s, got_t *g, int timeout_ms)
     for (;;) {
         char word[128];
         size_t len;
-        char *body = subs_recv(s, word, sizeof(word), &len, lh_test_ms(timeout_ms));
+        char *body = subs_recv(s, word, sizeof(word), &len, timeout_ms);
         if (!body)
             return;
         if (strcmp(word, "LOST") == 0) {
