@@ -36,23 +36,6 @@ send_lines(const lh_it_hub_t *h, const char *name, const char *lines, char **err
     return lh_test_run(argv, NULL, NULL, err, 120000);
 }
 
-/* One sample of /metrics (name{labels} as written), -1 when absent. */
-static long long
-metric_of(const lh_it_hub_t *h, const char *sample)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", h->http_port);
-    const char *argv[] = {"curl", "-sS", url, NULL};
-    char *out = NULL;
-    ck_assert_int_eq(lh_test_run(argv, NULL, &out, NULL, 10000), 0);
-    char pat[200];
-    snprintf(pat, sizeof(pat), "\n%s ", sample);
-    const char *p = out ? strstr(out, pat) : NULL;
-    long long v = p ? atoll(p + strlen(pat)) : -1;
-    free(out);
-    return v;
-}
-
 static long long
 sql_of(const char *db, const char *sql)
 {
@@ -75,8 +58,8 @@ static int
 all_expired(void *arg)
 {
     expired_t *e = arg;
-    return metric_of(e->h, "loophub_expired_total{what=\"alert\"}") == e->alerts &&
-           metric_of(e->h, "loophub_expired_total{what=\"deploy\"}") == e->deploys;
+    return lh_it_metric(e->h, "loophub_expired_total{what=\"alert\"}") == e->alerts &&
+           lh_it_metric(e->h, "loophub_expired_total{what=\"deploy\"}") == e->deploys;
 }
 
 /* Old and new events interleaved in one stream: the old go in small steps between the batches
@@ -139,19 +122,19 @@ START_TEST(test_retention_beside_ingest)
     expired_t e = {&h, N_OLD, 1};
     ck_assert_msg(lh_test_wait_for(all_expired, &e, lh_test_ms(20000)),
                   "expired alert %lld deploy %lld",
-                  metric_of(&h, "loophub_expired_total{what=\"alert\"}"),
-                  metric_of(&h, "loophub_expired_total{what=\"deploy\"}"));
+                  lh_it_metric(&h, "loophub_expired_total{what=\"alert\"}"),
+                  lh_it_metric(&h, "loophub_expired_total{what=\"deploy\"}"));
     /* every new one is there, no old one, and the incident (kept 30 days) */
     ck_assert_int_eq(sql_of(h.db, "SELECT count(*) FROM events WHERE id LIKE 'new-%'"), N_NEW);
     ck_assert_int_eq(sql_of(h.db, "SELECT count(*) FROM events WHERE id LIKE 'old-%'"), 0);
     ck_assert_int_eq(sql_of(h.db, "SELECT count(*) FROM events WHERE kind = 3"), 1);
-    ck_assert_int_eq(metric_of(&h, "loophub_store_kind_events{kind=\"alert\"}"), N_NEW);
-    ck_assert_int_eq(metric_of(&h, "loophub_store_kind_events{kind=\"deploy\"}"), 0);
-    long long oldest = metric_of(&h, "loophub_store_oldest_event_seconds{kind=\"alert\"}");
+    ck_assert_int_eq(lh_it_metric(&h, "loophub_store_kind_events{kind=\"alert\"}"), N_NEW);
+    ck_assert_int_eq(lh_it_metric(&h, "loophub_store_kind_events{kind=\"deploy\"}"), 0);
+    long long oldest = lh_it_metric(&h, "loophub_store_oldest_event_seconds{kind=\"alert\"}");
     ck_assert_int_ge(oldest, (now - 3600 * LH_NS_PER_SEC) / LH_NS_PER_SEC - 1);
     ck_assert_int_le(oldest, now / LH_NS_PER_SEC);
-    ck_assert_int_eq(metric_of(&h, "loophub_store_oldest_event_seconds{kind=\"deploy\"}"), 0);
-    ck_assert_int_gt(metric_of(&h, "loophub_store_bytes{file=\"db\"}"), 0);
+    ck_assert_int_eq(lh_it_metric(&h, "loophub_store_oldest_event_seconds{kind=\"deploy\"}"), 0);
+    ck_assert_int_gt(lh_it_metric(&h, "loophub_store_bytes{file=\"db\"}"), 0);
     ck_assert_int_eq(lh_test_file_count(h.log, " error "), 0);
 
     /* the incident's alert still names the change; the change reads as expired */

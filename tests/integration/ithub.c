@@ -177,3 +177,19 @@ lh_it_sub_recv_pb(lh_it_sub_t *s, char *topic, size_t tlen, int timeout_ms)
     free(body);
     return ca;
 }
+
+long long
+lh_it_metric(const lh_it_hub_t *h, const char *sample)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", h->http_port);
+    const char *argv[] = {"curl", "-sS", url, NULL};
+    char *out = NULL;
+    ck_assert_int_eq(lh_test_run(argv, NULL, &out, NULL, 10000), 0);
+    char pat[200];
+    snprintf(pat, sizeof(pat), "\n%s ", sample);
+    const char *p = out ? strstr(out, pat) : NULL;
+    long long v = p ? atoll(p + strlen(pat)) : -1;
+    free(out);
+    return v;
+}

@@ -46,6 +46,10 @@ void lh_it_hub_fini(lh_it_hub_t *h);
  * lh_it_hub_fini(). */
 void lh_it_hub_stop(lh_it_hub_t *h);
 
+/* One sample of the hub's GET /metrics (name{labels} exactly as written), -1 when absent. Needs
+ * the hub started with_http. */
+long long lh_it_metric(const lh_it_hub_t *h, const char *sample);
+
 /* A SUB socket of the test's own, subscribed to prefix on the hub's alert endpoint ep. */
 typedef struct {
     void *ctx, *sock;
