@@ -12,8 +12,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -50,18 +50,48 @@ lh_test_rmrf(const char *path)
         nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Every port handed out by this process: the kernel may give a port again once its probe socket
+ * is closed, and two endpoints of one hub on the same port fail its start ("Address already in
+ * use"). A port seen before is skipped; its probe is held open until the next pick is found, so
+ * the kernel cannot offer it again meanwhile. */
+#define MAX_PORTS 256
+static int ports_given[MAX_PORTS];
+static int n_ports_given;
+
+static int
+port_given(int port)
+{
+    for (int i = 0; i < n_ports_given; i++)
+        if (ports_given[i] == port)
+            return 1;
+    return 0;
+}
+
 int
 lh_test_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    int held[32], n_held = 0, port = 0;
+    while (!port) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_ge(fd, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+        socklen_t len = sizeof(a);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+        int p = ntohs(a.sin_port);
+        if (!port_given(p) || n_held == (int)(sizeof(held) / sizeof(held[0]))) {
+            port = p;
+            close(fd);
+        } else {
+            held[n_held++] = fd;
+        }
+    }
+    while (n_held)
+        close(held[--n_held]);
+    ck_assert_msg(n_ports_given < MAX_PORTS, "more than %d ports in one test", MAX_PORTS);
+    ports_given[n_ports_given++] = port;
+    return port;
 }
 
 char *
