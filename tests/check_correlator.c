@@ -13,7 +13,6 @@
 
 #include "correlator.h"
 #include "correlator_sql.h"
-#include "hash.h"
 #include "loophub/buf.h"
 #include "loophub/correlated.h"
 #include "loophub/error.h"
@@ -262,16 +261,12 @@ count_sql(fx_t *f, const char *sql)
     return v;
 }
 
-/* The id of the alert of incident INC-<event_id> in prod: derived from the incident alone, so
- * every revision and every hub name it alike (docs/correlation.md). */
-static void
-expected_id(const char *event_id, char out[32])
-{
-    char key[128];
-    int n = snprintf(key, sizeof(key), "incident\x1fprod\x1fINC-%s", event_id);
-    uint64_t h = lh__hash64_update(LH__HASH64_SEED, key, (size_t)n);
-    snprintf(out, 32, "ca-%016llx", (unsigned long long)lh__hash64_final(h));
-}
+/* The id of the alert of incident INC-i-1 in prod, worked out apart from the code (64-bit FNV-1a
+ * with the avalanche of hash.h, over the outcome's key: "incident", environment, incident id, or
+ * "alert", environment, fingerprint, start time in ns, joined by 0x1f) and written here as the
+ * fixed string it must stay: every revision, every hub and every restart names the alert alike
+ * (docs/correlation.md), so a change of the id scheme must fail here, not follow the code. */
+#define ID_INC_PROD "ca-3dc19b45eae947d5"
 
 /* ---- deploy then incident ------------------------------------------------------------------- */
 
@@ -289,9 +284,7 @@ START_TEST(test_deploy_then_incident)
     read_alerts(&f, &al);
     ck_assert_uint_eq(al.n, 1);
     lh_correlated_t *a = al.a[0];
-    char id[32];
-    expected_id("i-1", id);
-    ck_assert_str_eq(a->id, id);
+    ck_assert_str_eq(a->id, ID_INC_PROD);
     ck_assert_int_eq(a->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
     ck_assert_str_eq(a->service, "api");
     ck_assert_str_eq(a->environment, "prod");
@@ -513,9 +506,7 @@ START_TEST(test_rank_service_over_host)
     ck_assert_str_eq(a->suspects[1].deploy_id, "D-HOST");
     ck_assert_double_gt(a->suspects[0].score, a->suspects[1].score);
     ck_assert_str_eq(a->rollback_version, "1");
-    char id[32];
-    expected_id("i-1", id);
-    ck_assert_str_eq(a->id, id);
+    ck_assert_str_eq(a->id, ID_INC_PROD);
     free_alerts(&al);
     ck_assert_int_eq(count_sql(&f, "SELECT rank FROM correlations WHERE deploy_id = 'D-HOST'"), 2);
     fx_done(&f);
@@ -625,9 +616,7 @@ START_TEST(test_late_deploy)
     lh_correlated_t *a = al.a[0];
     ck_assert_int_eq(a->late, 1);
     ck_assert_str_eq(a->outcome->id, "i-1");
-    char id[32];
-    expected_id("i-1", id);
-    ck_assert_str_eq(a->id, id);
+    ck_assert_str_eq(a->id, ID_INC_PROD);
     ck_assert_str_eq(a->rollback_version, "1.4.1");
     ck_assert_reason(&a->suspects[0], "arrived after the incident (late data)");
     ck_assert_reason(&a->suspects[0], "deployed 5m before the incident");
@@ -686,10 +675,8 @@ START_TEST(test_second_late_suspect)
     read_alerts(&f, &al);
     /* one alert, revised: the late suspect is a new revision of the same id, not a new alert */
     ck_assert_uint_eq(al.n, 2);
-    char id[32];
-    expected_id("i-1", id);
-    ck_assert_str_eq(al.a[0]->id, id);
-    ck_assert_str_eq(al.a[1]->id, id);
+    ck_assert_str_eq(al.a[0]->id, ID_INC_PROD);
+    ck_assert_str_eq(al.a[1]->id, ID_INC_PROD);
     ck_assert_int_eq(count_sql(&f, "SELECT max(revision) FROM alerts"), 2);
     ck_assert_int_eq(al.a[0]->late, 0);
     ck_assert_int_eq(al.a[1]->late, 1);
@@ -1609,12 +1596,404 @@ START_TEST(test_retention)
 }
 END_TEST
 
+/* ---- the rules of docs/correlation.md, one row each ---------------------------------------- */
+
+/* Every row: its deploy events (submitted in this order, before the outcome), one outcome and
+ * what the docs say comes of it: the suspects in rank order with the exact rounded score, the
+ * lead and every reason, and the alert's id as a fixed string (the id scheme is a contract:
+ * "every revision, every hub and every restart names it alike", so a change of it must fail
+ * here, not follow the code). Times are minutes or ns before the outcome at OT. */
+#define OT (T0 + 3 * HOUR)
+#define MAX_ROW_DEPLOYS 4
+#define MAX_ROW_SUSPECTS 3
+
+typedef struct {
+    const char *deploy_id;
+    lh_deploy_status_t status;
+    int64_t before; /* ns before OT */
+    const char *service, *env, *hosts, *artifact;
+} row_deploy_t;
+
+typedef struct {
+    const char *deploy_id;
+    double score;
+    int lead_s;
+    const char *reasons[6];
+} row_suspect_t;
+
+typedef struct {
+    const char *name;
+    row_deploy_t deploys[MAX_ROW_DEPLOYS];
+    lh_kind_t outcome_kind; /* incident (INC-i-1) or alert (fingerprint fp-a-1) */
+    const char *service, *env, *hosts, *artifact;
+    const char *alert_id; /* NULL: no alert */
+    row_suspect_t suspects[MAX_ROW_SUSPECTS];
+} doc_row_t;
+
+#define ART_API "pkg:oci/api@sha256:1111"
+#define ART_WEB "pkg:oci/web@sha256:2222"
+/* the rows' other alert ids are worked out like ID_INC_PROD */
+
+static const doc_row_t doc_rows[] = {
+    {"service and hosts, 5m before: 0.50 + 0.15 + 0.25 x (1 - 5m/2h)",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 5 * MIN, "api", "prod", "web-1 web-2", NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     "web-2 web-1",
+     NULL,
+     ID_INC_PROD,
+     {{"D-1",
+       0.890,
+       300,
+       {"same service and environment (api in prod)", "deployed 5m before the incident",
+        "shares hosts web-2, web-1"}}}},
+    {"service only, 1h before: 0.50 + 0.25 x 1/2",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 60 * MIN, "api", "prod", NULL, NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     "web-1",
+     NULL,
+     ID_INC_PROD,
+     {{"D-1",
+       0.625,
+       3600,
+       {"same service and environment (api in prod)", "deployed 1h before the incident"}}}},
+    {"artifact of another service, 24m before: 0.60 + 0.25 x 0.8",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 24 * MIN, "web", "prod", NULL, ART_WEB}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     NULL,
+     ART_WEB,
+     ID_INC_PROD,
+     {{"D-1",
+       0.800,
+       1440,
+       {"the incident names artifact " ART_WEB ", which this change shipped",
+        "deployed 24m before the incident"}}}},
+    {"artifact, same service and hosts, 1h12m before: 0.60 + 0.15 + 0.25 x 0.4 (the service adds a "
+     "reason, no score)",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 72 * MIN, "api", "prod", "web-1", ART_API}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     "web-1",
+     ART_API,
+     ID_INC_PROD,
+     {{"D-1",
+       0.850,
+       4320,
+       {"the incident names artifact " ART_API ", which this change shipped",
+        "same service and environment (api in prod)", "deployed 1h12m before the incident",
+        "shares host web-1"}}}},
+    {"shared host only, 10m before: 0.25 + 0.25 x (1 - 10m/2h), the other service named",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 10 * MIN, "db", "prod", "web-1 db-1", NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     "web-1",
+     NULL,
+     ID_INC_PROD,
+     {{"D-1",
+       0.479,
+       600,
+       {"shares host web-1 with the incident (service db)", "deployed 10m before the incident"}}}},
+    {"the window's edge, exactly 2h before: the relation's weight alone",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 120 * MIN, "api", "prod", NULL, NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     NULL,
+     NULL,
+     ID_INC_PROD,
+     {{"D-1",
+       0.500,
+       7200,
+       {"same service and environment (api in prod)", "deployed 2h before the incident"}}}},
+    {"a lead under a second: full recency, rounded, and no duration",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 400 * 1000 * 1000LL, "api", "prod", NULL, NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     NULL,
+     NULL,
+     ID_INC_PROD,
+     {{"D-1",
+       0.750,
+       0,
+       {"same service and environment (api in prod)",
+        "deployed at the same moment as the incident began"}}}},
+    {"still deploying: started 15m before, 0.50 + 0.25 x 7/8 = 0.71875",
+     {{"D-1", LH_DEPLOY_STARTED, 15 * MIN, "api", "prod", NULL, NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     NULL,
+     NULL,
+     ID_INC_PROD,
+     {{"D-1",
+       0.719,
+       900,
+       {"same service and environment (api in prod)", "started 15m before the incident",
+        "still deploying when the incident began"}}}},
+    {"rounded scores tie (0.8896 and 0.8900 are both 0.890): the shorter lead first",
+     {{"D-far", LH_DEPLOY_SUCCEEDED, 3168 * LH_NS_PER_SEC, "web", "prod", "web-1", ART_WEB},
+      {"D-near", LH_DEPLOY_SUCCEEDED, 5 * MIN, "api", "prod", "web-1", NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     "web-1",
+     ART_WEB,
+     ID_INC_PROD,
+     {{"D-near",
+       0.890,
+       300,
+       {"same service and environment (api in prod)", "deployed 5m before the incident",
+        "shares host web-1"}},
+      {"D-far",
+       0.890,
+       3168,
+       {"the incident names artifact " ART_WEB ", which this change shipped",
+        "deployed 52m48s before the incident", "shares host web-1"}}}},
+    {"same score and lead: by deploy_id, whatever the arrival order",
+     {{"D-b", LH_DEPLOY_SUCCEEDED, 30 * MIN, "api", "prod", NULL, NULL},
+      {"D-a", LH_DEPLOY_SUCCEEDED, 30 * MIN, "api", "prod", NULL, NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     NULL,
+     NULL,
+     ID_INC_PROD,
+     {{"D-a",
+       0.688,
+       1800,
+       {"same service and environment (api in prod)", "deployed 30m before the incident"}},
+      {"D-b",
+       0.688,
+       1800,
+       {"same service and environment (api in prod)", "deployed 30m before the incident"}}}},
+    {"no environment on either side: the same (missing) environment; a prod deploy is not",
+     {{"D-prod", LH_DEPLOY_SUCCEEDED, 5 * MIN, "api", "prod", NULL, NULL},
+      {"D-none", LH_DEPLOY_SUCCEEDED, 20 * MIN, "api", NULL, NULL, NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     NULL,
+     NULL,
+     NULL,
+     "ca-51bf222cf708fb78",
+     {{"D-none", 0.708, 1200, {"same service (api)", "deployed 20m before the incident"}}}},
+    {"a deploy without environment never explains a prod incident",
+     {{"D-none", LH_DEPLOY_SUCCEEDED, 5 * MIN, "api", NULL, NULL, NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     NULL,
+     NULL,
+     NULL,
+     {{NULL}}},
+    {"more than five shared hosts: five named, then and N more",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 60 * MIN, "api", "prod", "h-1 h-2 h-3 h-4 h-5 h-6 h-7", NULL}},
+     LH_KIND_INCIDENT,
+     "api",
+     "prod",
+     "h-1 h-2 h-3 h-4 h-5 h-6 h-7",
+     NULL,
+     ID_INC_PROD,
+     {{"D-1",
+       0.775,
+       3600,
+       {"same service and environment (api in prod)", "deployed 1h before the incident",
+        "shares hosts h-1, h-2, h-3, h-4, h-5 and 2 more"}}}},
+    {"a monitoring alert: 'the alert', and the id from fingerprint, environment and start",
+     {{"D-1", LH_DEPLOY_SUCCEEDED, 5 * MIN, "api", "prod", NULL, NULL}},
+     LH_KIND_ALERT,
+     "api",
+     "prod",
+     NULL,
+     NULL,
+     "ca-897633b13fb5e233",
+     {{"D-1",
+       0.740,
+       300,
+       {"same service and environment (api in prod)", "deployed 5m before the alert"}}}},
+};
+
+/* the out-of-order rows: change events whose arrival order differs from their time order */
+typedef struct {
+    const char *event_id, *deploy_id;
+    lh_deploy_status_t status;
+    int64_t before;
+} row_event_t;
+
+static const struct {
+    const char *name;
+    row_event_t events[3];
+    int suspect; /* D-1 a suspect after all three events */
+    int lead_s;  /* from the change's first event by time */
+    double score;
+    const char *when; /* its timing reason */
+} order_rows[] = {
+    {"succeeded arrives before started: the change's time is its first event by time",
+     {{"d-1b", "D-1", LH_DEPLOY_SUCCEEDED, 10 * MIN}, {"d-1a", "D-1", LH_DEPLOY_STARTED, 20 * MIN}},
+     1,
+     1200,
+     0.708,
+     "deployed 20m before the incident"},
+    {"a failed event later in time, arriving last: the change failed, no suspect",
+     {{"d-1a", "D-1", LH_DEPLOY_STARTED, 20 * MIN},
+      {"d-1b", "D-1", LH_DEPLOY_SUCCEEDED, 15 * MIN},
+      {"d-1c", "D-1", LH_DEPLOY_FAILED, 10 * MIN}},
+     0,
+     0,
+     0,
+     NULL},
+    {"a failed event earlier in time, arriving last: the status is still the later succeeded",
+     {{"d-1a", "D-1", LH_DEPLOY_STARTED, 20 * MIN},
+      {"d-1b", "D-1", LH_DEPLOY_SUCCEEDED, 10 * MIN},
+      {"d-1c", "D-1", LH_DEPLOY_FAILED, 15 * MIN}},
+     1,
+     1200,
+     0.708,
+     "deployed 20m before the incident"},
+};
+
+static double
+stored_score(fx_t *f, const char *deploy_id, int *rank)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(f->st),
+                                        "SELECT score, rank FROM correlations WHERE deploy_id = ?1",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, deploy_id, -1, SQLITE_STATIC);
+    ck_assert_msg(sqlite3_step(s) == SQLITE_ROW, "no correlation stored for %s", deploy_id);
+    double v = sqlite3_column_double(s, 0);
+    *rank = sqlite3_column_int(s, 1);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void
+check_row_alert(fx_t *f, const char *name, const char *alert_id, const row_suspect_t *want)
+{
+    alerts_t al;
+    read_alerts(f, &al);
+    if (!alert_id) {
+        ck_assert_msg(al.n == 0, "%s: %zu alerts, none expected", name, al.n);
+        ck_assert_int_eq(count_sql(f, "SELECT count(*) FROM correlations"), 0);
+        return;
+    }
+    ck_assert_msg(al.n == 1, "%s: %zu alerts, one expected", name, al.n);
+    lh_correlated_t *a = al.a[0];
+    ck_assert_msg(strcmp(a->id, alert_id) == 0, "%s: alert id %s, expected %s", name, a->id,
+                  alert_id);
+    size_t n = 0;
+    while (n < MAX_ROW_SUSPECTS && want[n].deploy_id)
+        n++;
+    ck_assert_msg(a->n_suspects == n, "%s: %zu suspects, expected %zu", name, a->n_suspects, n);
+    ck_assert_int_eq(count_sql(f, "SELECT count(*) FROM correlations"), (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const lh_suspect_t *s = &a->suspects[i];
+        ck_assert_msg(strcmp(s->deploy_id, want[i].deploy_id) == 0, "%s: rank %zu is %s, not %s",
+                      name, i + 1, s->deploy_id, want[i].deploy_id);
+        /* exact: the docs round to three decimals, so 0.890 is 0.890, not 0.8896 */
+        ck_assert_msg(s->score == want[i].score, "%s: %s scores %.6f, expected %.3f", name,
+                      s->deploy_id, s->score, want[i].score);
+        ck_assert_int_eq(s->lead_seconds, want[i].lead_s);
+        size_t nr = 0;
+        while (nr < 6 && want[i].reasons[nr])
+            nr++;
+        ck_assert_msg(s->n_reasons == nr, "%s: %s has %zu reasons, expected %zu (first: %s)", name,
+                      s->deploy_id, s->n_reasons, nr, s->n_reasons ? s->reasons[0] : "");
+        for (size_t r = 0; r < nr; r++)
+            ck_assert_str_eq(s->reasons[r], want[i].reasons[r]);
+        /* what the store keeps for the timeline and the audit is what was published */
+        int rank = 0;
+        ck_assert_msg(stored_score(f, s->deploy_id, &rank) == want[i].score,
+                      "%s: correlations.score of %s differs from the alert's", name, s->deploy_id);
+        ck_assert_int_eq(rank, (int)i + 1);
+    }
+    free_alerts(&al);
+}
+
+START_TEST(test_docs_table)
+{
+    const doc_row_t *row = &doc_rows[_i];
+    fx_t f;
+    fx_init(&f);
+    for (int i = 0; i < MAX_ROW_DEPLOYS && row->deploys[i].deploy_id; i++) {
+        const row_deploy_t *d = &row->deploys[i];
+        char eid[32];
+        snprintf(eid, sizeof(eid), "d-%d", i);
+        ck_assert_int_eq(
+            submit(&f, mk_deploy(eid, d->deploy_id, d->status, OT - d->before, d->service, d->env,
+                                 d->hosts, "2.0.0", "1.9.0", d->artifact)),
+            0);
+    }
+    lh_event_t *o;
+    if (row->outcome_kind == LH_KIND_INCIDENT) {
+        o = mk_incident("i-1", OT, row->service, row->env, row->hosts, LH_INCIDENT_DETECTED,
+                        row->artifact);
+    } else {
+        o = mk_alert("a-1", OT, row->service, row->env, row->hosts, LH_ALERT_FIRING,
+                     LH_SEV_CRITICAL);
+        o->alert.artifact = lh_event_str(o, row->artifact, (size_t)-1);
+    }
+    ck_assert_int_eq(submit(&f, o), row->alert_id ? 1 : 0);
+    check_row_alert(&f, row->name, row->alert_id, row->suspects);
+    fx_done(&f);
+}
+END_TEST
+
+START_TEST(test_change_events_out_of_order)
+{
+    fx_t f;
+    fx_init(&f);
+    /* a control suspect, so every row raises an alert and D-1's presence is the question */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-ok", "D-OK", LH_DEPLOY_SUCCEEDED, OT - 90 * MIN, "api",
+                                          "prod", NULL, "1.0", "0.9", NULL)),
+                     0);
+    for (int i = 0; i < 3 && order_rows[_i].events[i].event_id; i++) {
+        const row_event_t *e = &order_rows[_i].events[i];
+        ck_assert_int_eq(submit(&f, mk_deploy(e->event_id, e->deploy_id, e->status, OT - e->before,
+                                              "api", "prod", NULL, "2.0", "1.0", NULL)),
+                         0);
+    }
+    ck_assert_int_eq(
+        submit(&f, mk_incident("i-1", OT, "api", "prod", NULL, LH_INCIDENT_DETECTED, NULL)), 1);
+    row_suspect_t want[MAX_ROW_SUSPECTS] = {{0}};
+    const row_suspect_t ok = {
+        "D-OK",
+        0.563,
+        5400,
+        {"same service and environment (api in prod)", "deployed 1h30m before the incident"}};
+    if (order_rows[_i].suspect) {
+        want[0] =
+            (row_suspect_t){"D-1",
+                            order_rows[_i].score,
+                            order_rows[_i].lead_s,
+                            {"same service and environment (api in prod)", order_rows[_i].when}};
+        want[1] = ok;
+    } else {
+        want[0] = ok;
+    }
+    check_row_alert(&f, order_rows[_i].name, ID_INC_PROD, want);
+    fx_done(&f);
+}
+END_TEST
+
 static Suite *
 correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
     const lh_test_case_t cases[] = {
         {"retention", test_retention, 0, 0},
+        {"docs_table", test_docs_table, 0, (int)LH_TEST_COUNT(doc_rows)},
+        {"change_events_out_of_order", test_change_events_out_of_order, 0,
+         (int)LH_TEST_COUNT(order_rows)},
         {"deploy_then_incident", test_deploy_then_incident, 0, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
         {"window_edge_outside", test_window_edge_outside, 0, 0},
