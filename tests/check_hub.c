@@ -1146,11 +1146,10 @@ http_exchange(lh_hub_t *hub, int port, const char *req, char *out, size_t cap, i
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 
-/* While the store is full (a batch stalled, intake paused) /healthz, /readyz and /metrics answer
- * at once: liveness 200 degraded with the reason, readiness 503; a write is refused with 503. */
-START_TEST(test_http_health_while_store_full)
+/* Adds the HTTP adapter on a free loopback port and starts every adapter; returns the port. */
+static int
+http_adapter_start(lh_hub_t *hub)
 {
-    hub_open(1);
     int port = lh_test_free_port();
     char listen[32];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
@@ -1160,8 +1159,77 @@ START_TEST(test_http_health_while_store_full)
     const lh_adapter_ops_t *ops;
     void *ctx;
     ck_assert_int_eq(lh_http_new(&ho, &ops, &ctx), 0);
-    ck_assert_int_eq(lh_hub_add_adapter(fx.hub, ops, ctx, NULL), 0);
-    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    ck_assert_int_eq(lh_hub_add_adapter(hub, ops, ctx, NULL), 0);
+    ck_assert_int_eq(lh_hub_start_adapters(hub), 0);
+    return port;
+}
+
+/* HTTP's row of the delivery table: "202 comes after the commit". A POST taken into a batch the
+ * full store cannot commit gets no answer while the commit is retried (three failed tries
+ * counted), nothing is stored; with room again the very request is answered 202 naming its
+ * event, which is then in the store. */
+START_TEST(test_http_disk_full_no_202_until_durable)
+{
+    hub_open(1);
+    int port = http_adapter_start(fx.hub);
+    disk_full(fx.hub, 1);
+    char *batch = big_deploy_batch("big-http");
+    /* only the big deploy: the batch's second event is a rejection, answered 400 */
+    char *cut = strstr(batch, "},{\"id\":\"bad-1\"");
+    ck_assert_ptr_nonnull(cut);
+    strcpy(cut, "}]");
+    char *req = malloc(strlen(batch) + 256);
+    sprintf(req,
+            "POST /v1/events HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+            strlen(batch), batch);
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int64_t end = lh_mono_ns() + 8 * LH_NS_PER_SEC;
+    while (metric(fx.hub, "loophub_store_errors_total") < 3 && lh_mono_ns() < end) {
+        lh_hub_turn(fx.hub, 10);
+        ck_assert_msg(poll(&p, 1, 0) == 0, "answered while the store is full");
+    }
+    ck_assert_int_ge(metric(fx.hub, "loophub_store_errors_total"), 3);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events"), 0);
+
+    disk_full(fx.hub, 0);
+    static char ans[8192];
+    size_t got = 0;
+    end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
+    for (int done = 0; !done && lh_mono_ns() < end;) {
+        lh_hub_turn(fx.hub, 10);
+        while (!done && poll(&p, 1, 0) == 1) {
+            ssize_t n = recv(fd, ans + got, sizeof(ans) - 1 - got, 0);
+            if (n <= 0)
+                done = 1;
+            else
+                got += (size_t)n;
+        }
+    }
+    ans[got] = 0;
+    close(fd);
+    ck_assert_msg(strncmp(ans, "HTTP/1.1 202", 12) == 0, "after recovery: %s", ans);
+    ck_assert_msg(strstr(ans, "\"accepted\":[\"big-http\"]"), "%s", ans);
+    ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-http'"), 1);
+    ck_assert_int_eq(metric(fx.hub, "loophub_http_responses_total{code=\"202\"}"), 1);
+    free(req);
+    free(batch);
+}
+END_TEST
+
+/* While the store is full (a batch stalled, intake paused) /healthz, /readyz and /metrics answer
+ * at once: liveness 200 degraded with the reason, readiness 503; a write is refused with 503. */
+START_TEST(test_http_health_while_store_full)
+{
+    hub_open(1);
+    int port = http_adapter_start(fx.hub);
     static char ans[65536];
     ck_assert_int_ge(http_exchange(fx.hub, port, GET("/healthz"), ans, sizeof(ans), 2000), 0);
     ck_assert_msg(strstr(ans, "HTTP/1.1 200") && strstr(ans, "{\"status\":\"ok\"}"), "%s", ans);
@@ -1263,6 +1331,7 @@ hub_suite(void)
         {"health_states", test_health_states, 20, 0},
 #ifdef LH_WITH_HTTP
         {"http_health_while_store_full", test_http_health_while_store_full, 20, 0},
+        {"http_disk_full_no_202_until_durable", test_http_disk_full_no_202_until_durable, 30, 0},
 #endif
         {"oversized_message_quarantined_as_sample", test_oversized_message_quarantined_as_sample,
          20, 0},

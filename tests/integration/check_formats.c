@@ -528,7 +528,18 @@ START_TEST(test_cdevents_deploy_then_am_webhook_http)
     ck_assert_msg(strstr(r.body, "\"accepted\":[]") && strstr(r.body, "\"duplicates\":[\"am-"),
                   "%s", r.body);
     free(r.body);
-    ck_assert_ptr_null(lh_it_sub_recv_pb(&s, topic, sizeof(topic), 500));
+    /* another alert after it: the next correlated alert is that one's, so the retry raised none */
+    char *am2 = am_webhook("checkout", "5a1e0c7f00d1e002", -4);
+    r = http_post(&h, "/v1/alertmanager", "application/json", am2);
+    ASSERT_CODE(r, 202);
+    free(r.body);
+    ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    ck_assert_msg(ca != NULL, "no alert for the notification after the retry");
+    ck_assert_ptr_nonnull(ca->outcome);
+    ck_assert_str_eq(ca->outcome->alert.fingerprint, "5a1e0c7f00d1e002");
+    ck_assert_uint_eq(ca->seq, 2);
+    lh_correlated_destroy(&ca);
+    free(am2);
     free(dep);
     free(am);
     lh_it_sub_close(&s);

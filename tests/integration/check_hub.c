@@ -365,7 +365,13 @@ START_TEST(test_restart_dedupes_and_flushes_outbox)
     ck_assert_msg(strncmp(out, "duplicate i-7", 13) == 0, "out: %s", out);
     free(out);
     free(err);
-    ck_assert_ptr_null(lh_it_sub_recv_pb(&s, topic, sizeof(topic), 500));
+    /* a new incident after it: the next alert is its (seq 2), so the duplicate raised none */
+    send_incident(&h, "i-8", "INC-8", "cart", 0);
+    ca = lh_it_sub_recv_pb(&s, topic, sizeof(topic), 10000);
+    ck_assert_msg(ca != NULL, "no alert for the incident after the duplicate");
+    ck_assert_str_eq(ca->outcome->id, "i-8");
+    ck_assert_uint_eq(ca->seq, 2);
+    lh_correlated_destroy(&ca);
     lh_it_sub_close(&s);
     ck_assert_int_eq(lh_it_hub_term(&h), 0);
     lh_it_hub_fini(&h);
@@ -407,6 +413,46 @@ zsend_raw(const char *ep, int type, const void *const *frames, const size_t *len
     zmq_ctx_term(ctx);
 }
 
+/* SELECT count(*) ... on the hub's store, read-only beside it (WAL). -1 when sqlite3 fails. */
+static long
+store_count(const lh_it_hub_t *h, const char *q)
+{
+    const char *argv[] = {"sqlite3", "-readonly", h->db, q, NULL};
+    char *out = NULL;
+    int rc = lh_test_run(argv, NULL, &out, NULL, 5000);
+    long v = rc == 0 && out ? atol(out) : -1;
+    free(out);
+    return v;
+}
+
+typedef struct {
+    const lh_it_hub_t *h;
+    const char *q;
+    long want;
+} count_wait_t;
+
+static int
+count_reaches(void *arg)
+{
+    count_wait_t *w = arg;
+    return store_count(w->h, w->q) >= w->want;
+}
+
+/* Publishes msg on pub until the store answers q with at least want. PUB/SUB drops what is
+ * published before the hub's subscription arrives (the slow joiner), so the first message is
+ * offered again until the store shows it came through; every wait is for the store. */
+static void
+publish_until_stored(void *pub, const char *msg, const lh_it_hub_t *h, const char *q, long want)
+{
+    count_wait_t w = {h, q, want};
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_ge(zmq_send(pub, msg, strlen(msg), 0), 0);
+        if (lh_test_wait_for(count_reaches, &w, lh_test_ms(100)))
+            return;
+    }
+    ck_abort_msg("never stored after 100 publications: %s", q);
+}
+
 START_TEST(test_garbage_on_every_socket_keeps_serving)
 {
     lh_it_hub_t h;
@@ -434,11 +480,9 @@ START_TEST(test_garbage_on_every_socket_keeps_serving)
     const void *f4[] = {""};
     size_t l4[] = {0};
     zsend_raw(h.router, ZMQ_DEALER, f4, l4, 1);
-    /* garbage from the publisher the hub subscribes to (sent a few times: slow joiner) */
-    for (int i = 0; i < 20; i++) {
-        zmq_send(pub, "{\"id\":", 6, 0);
-        usleep(20000);
-    }
+    /* garbage from the publisher the hub subscribes to, until it is quarantined */
+    publish_until_stored(pub, "{\"id\":", &h,
+                         "SELECT count(*) FROM quarantine WHERE origin LIKE 'zmq-sub%'", 1);
     /* an oversized field */
     char *big = malloc(10000);
     memset(big, 'x', 9999);
@@ -504,6 +548,59 @@ stored_p1(void *arg)
     free(out);
     return ok;
 }
+
+/* The SUB row of the delivery table end to end: the hub subscribes to a publisher the test owns;
+ * once the first event is stored (the slow joiner is past), every event published is stored and
+ * a deploy and an incident over SUB raise a correlated alert. Waits are for the store. */
+START_TEST(test_sub_ingest_end_to_end)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 0);
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    int linger = 2000;
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof(linger));
+    char *pub_ep = lh_test_endpoint();
+    ck_assert_int_eq(zmq_bind(pub, pub_ep), 0);
+    const char *extra[] = {"--zmq-sub", pub_ep, NULL};
+    lh_it_hub_run(&h, extra);
+    publish_until_stored(pub,
+                         "{\"id\":\"s-0\",\"kind\":\"ticket\",\"time\":\"2026-01-01T00:00:00Z\","
+                         "\"ticket\":{\"ticket_id\":\"CHG-0\",\"state\":\"approved\"}}",
+                         &h, "SELECT count(*) FROM events WHERE id = 's-0'", 1);
+    char msg[512];
+    for (int i = 1; i <= 200; i++) {
+        snprintf(msg, sizeof(msg),
+                 "{\"id\":\"s-%d\",\"kind\":\"ticket\",\"time\":\"2026-01-01T00:00:%02dZ\","
+                 "\"ticket\":{\"ticket_id\":\"CHG-%d\",\"state\":\"approved\"}}",
+                 i, i % 60, i);
+        ck_assert_int_ge(zmq_send(pub, msg, strlen(msg), 0), 0);
+    }
+    const char *d = "{\"id\":\"s-d\",\"kind\":\"deploy\",\"time\":\"2026-01-01T00:00:00Z\","
+                    "\"service\":\"api\",\"environment\":\"prod\",\"deploy\":{\"deploy_id\":"
+                    "\"D-1\",\"status\":\"succeeded\",\"version\":\"2\"}}";
+    const char *inc = "{\"id\":\"s-i\",\"kind\":\"incident\",\"time\":\"2026-01-01T00:05:00Z\","
+                      "\"service\":\"api\",\"environment\":\"prod\",\"incident\":{"
+                      "\"incident_id\":\"INC-1\",\"severity\":\"critical\"}}";
+    ck_assert_int_ge(zmq_send(pub, d, strlen(d), 0), 0);
+    ck_assert_int_ge(zmq_send(pub, inc, strlen(inc), 0), 0);
+    count_wait_t w = {&h, "SELECT count(*) FROM events WHERE id LIKE 's-%'", 203};
+    ck_assert_msg(lh_test_wait_for(count_reaches, &w, lh_test_ms(20000)),
+                  "%ld of 203 events published over SUB stored",
+                  store_count(&h, "SELECT count(*) FROM events WHERE id LIKE 's-%'"));
+    w.q = "SELECT count(*) FROM alerts";
+    w.want = 1;
+    ck_assert_msg(lh_test_wait_for(count_reaches, &w, lh_test_ms(10000)), "no correlated alert");
+    ck_assert_int_eq(store_count(&h, "SELECT count(*) FROM correlations WHERE deploy_id = 'D-1'"),
+                     1);
+    ck_assert_int_eq(store_count(&h, "SELECT count(*) FROM quarantine"), 0);
+    ck_assert_int_eq(lh_it_hub_term(&h), 0);
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+    free(pub_ep);
+    lh_it_hub_fini(&h);
+}
+END_TEST
 
 START_TEST(test_fire_and_forget_pull_is_stored)
 {
@@ -699,6 +796,7 @@ hub_suite(void)
         {"restart", test_restart_dedupes_and_flushes_outbox, 0, 0},
         {"late_deploy", test_late_deploy_marks_alert_late, 0, 0},
         {"garbage", test_garbage_on_every_socket_keeps_serving, 0, 0},
+        {"sub_ingest_end_to_end", test_sub_ingest_end_to_end, 0, 0},
         {"pull", test_fire_and_forget_pull_is_stored, 0, 0},
         {"tail_timeline", test_tail_and_timeline_show_the_suspect, 0, 0},
         {"cli", test_cli_usage_and_errors, 0, 0},
