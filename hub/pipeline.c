@@ -128,12 +128,27 @@ note_sample(item_t *it, size_t keep, size_t len)
     it->why = why;
 }
 
+/* 1 when the item is to be rejected: by its decoder, or, for an event without bytes of its own
+ * (protobuf carries none), by validation. Such an event's quarantine row then holds the bytes
+ * that came, not the event re-encoded after normalization filled in its defaults (deploy_id,
+ * status, ...). Validation runs again at commit, with the commit's clock. */
+static int
+will_reject(lh_hub_t *hub, item_t *it)
+{
+    if (it->err)
+        return 1;
+    if (!it->ev || it->ev->raw)
+        return 0;
+    return lh_event_normalize(it->ev) < 0 ||
+           lh_event_validate(it->ev, &hub->o.limits, lh_now_ns(), NULL, 0) < 0;
+}
+
 static void
 keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len, int changed)
 {
     msg_t *m = &hub->msgs[hub->n_msgs - 1];
     for (size_t i = m->first; i < m->first + m->n && !changed; i++) {
-        if (!hub->items[i].err)
+        if (!will_reject(hub, &hub->items[i]))
             continue;
         size_t keep = len;
         if (len > hub->o.limits.max_payload && len > hub->o.quarantine_sample) {

@@ -455,6 +455,43 @@ START_TEST(notification_errors)
 }
 END_TEST
 
+/* An alert whose annotations are not an object (no test reached it before): rejected naming the
+ * field, exactly, and the other alerts of the notification still come through. */
+START_TEST(annotations_not_an_object)
+{
+    const char *kinds[] = {"\"x\"", "[]", "5", "true"};
+    const char *names[] = {"a string", "an array", "a number", "a boolean"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        char text[512], want[128];
+        snprintf(text, sizeof(text),
+                 "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":["
+                 "{\"labels\":{\"alertname\":\"A\",\"service\":\"x\"},\"startsAt\":"
+                 "\"2026-11-20T10:00:00Z\"},"
+                 "{\"labels\":{\"alertname\":\"B\",\"service\":\"x\"},\"annotations\":%s,"
+                 "\"startsAt\":\"2026-11-20T10:00:00Z\"}]}",
+                 kinds[k]);
+        snprintf(want, sizeof(want), "field 'alerts[1].annotations' must be an object, got %s",
+                 names[k]);
+        sink_t s = {0};
+        ck_assert_int_eq(decode_direct(text, NULL, &s), 2);
+        ck_assert_ptr_nonnull(s.ev[0]);
+        ck_assert_ptr_null(s.ev[1]);
+        ck_assert_int_eq(s.err[1], LH_EDECODE);
+        ck_assert_str_eq(s.why[1], want);
+        sink_free(&s);
+    }
+    /* null counts as absent */
+    sink_t s = {0};
+    ck_assert_int_eq(decode_direct("{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{"
+                                   "\"labels\":{\"alertname\":\"A\",\"service\":\"x\"},"
+                                   "\"annotations\":null,\"startsAt\":\"2026-11-20T10:00:00Z\"}]}",
+                                   NULL, &s),
+                     1);
+    ck_assert_ptr_nonnull(s.ev[0]);
+    sink_free(&s);
+}
+END_TEST
+
 START_TEST(huge_and_deep)
 {
     /* a huge summary decodes; validation names it */
@@ -516,6 +553,7 @@ suite(void)
         {"per_alert_rejections", per_alert_rejections, 0, 0},
         {"notification_errors", notification_errors, 0, 0},
         {"huge_and_deep", huge_and_deep, 0, 0},
+        {"annotations_not_an_object", annotations_not_an_object, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return s;

@@ -1171,6 +1171,77 @@ START_TEST(alert_encode)
 }
 END_TEST
 
+/* Rejections no test reached before (tests/integration/check_reject.c sends them end to end):
+ * the exact reason of each, and its code. */
+START_TEST(rejections_named_exactly)
+{
+    const struct {
+        const char *text;
+        int err;
+        const char *why;
+    } cases[] = {
+        {CE_HEAD DEPLOYED "\"data\":{\"subject\":{\"id\":\"api\"},\"customData\":{\"labels\":[]}}}",
+         LH_EDECODE, "field 'data.customData.labels' must be an object, got an array"},
+        {CE_HEAD DEPLOYED "\"data\":{\"subject\":{\"id\":\"api\"},\"customData\":{\"labels\":"
+                          "{\"team\":true}}}}",
+         LH_EDECODE, "field 'data.customData.labels.team' must be a string, got a boolean"},
+        {CE_HEAD DEPLOYED "\"data\":{\"subject\":{\"id\":\"api\"},\"customData\":{"
+                          "\"commit_time\":\"soon\"}}}",
+         LH_EDECODE, "field 'commit_time' is not an RFC 3339 time: 'soon'"},
+        {CE_HEAD DEPLOYED "\"committime\":\"2026-13-01T00:00:00Z\",\"data\":" SUBJ "}", LH_EDECODE,
+         "field 'commit_time' is not an RFC 3339 time: '2026-13-01T00:00:00Z'"},
+        {CE_HEAD DEPLOYED "\"data_base64\":5}", LH_EDECODE,
+         "field 'data_base64' must be a string, got a number"},
+        {CE_HEAD DEPLOYED "\"data_base64\":[\"e30=\"]}", LH_EDECODE,
+         "field 'data_base64' must be a string, got an array"},
+        {CE_HEAD DEPLOYED "\"data\":null,\"data_base64\":null}", LH_EMISSING,
+         "missing mandatory field 'data' (the CDEvent the CloudEvent carries)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expect_reject(cases[i].text, cases[i].err, cases[i].why);
+        sink_t s = {0};
+        decode_direct(cases[i].text, &s);
+        ck_assert_str_eq(s.why[0], cases[i].why);
+        sink_free(&s);
+    }
+    /* the decoder given something other than an object (the codec never does) says so */
+    sink_t s = {0};
+    json_t *a = json_array();
+    ck_assert_int_eq(lh__cloudevents_decode(a, NULL, collect, &s), 1);
+    json_decref(a);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_int_eq(s.err[0], LH_EDECODE);
+    ck_assert_str_eq(s.why[0], "a CloudEvent must be a JSON object");
+    sink_free(&s);
+    /* binary mode over the payload limit (Kafka's ce_* headers reach it; HTTP answers 413 first)
+     */
+    lh_limits_t lim;
+    lh_limits_default(&lim);
+    lim.max_payload = 10;
+    lh_codec_opts_t o;
+    lh_codec_opts_default(&o);
+    o.limits = &lim;
+    const lh_kv_t kv[] = {{"specversion", "1.0", 3},
+                          {"id", "b-1", 3},
+                          {"source", "/ci", 3},
+                          {"type", "dev.cdevents.service.deployed.0.3.0", 35}};
+    const char *data = "{\"subject\":{\"id\":\"api\"}}";
+    ck_assert_int_eq(lh_codec_decode_ce_binary(kv, 4, data, strlen(data), &o, collect, &s), 1);
+    ck_assert_int_eq(s.err[0], LH_ETOOBIG);
+    char want[64];
+    snprintf(want, sizeof(want), "data is %zu bytes, over the limit of 10", strlen(data));
+    ck_assert_str_eq(s.why[0], want);
+    sink_free(&s);
+    /* without ce_specversion (the transports never hand such headers over: binary mode is told
+     * by it) */
+    ck_assert_int_eq(lh_codec_decode_ce_binary(kv + 1, 3, data, strlen(data), NULL, collect, &s),
+                     1);
+    ck_assert_int_eq(s.err[0], LH_EMISSING);
+    ck_assert_str_eq(s.why[0], "missing mandatory attribute 'specversion' (ce_specversion)");
+    sink_free(&s);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1193,6 +1264,7 @@ suite(void)
         {"huge_and_deep", huge_and_deep, 0, 0},
         {"detection", detection, 0, 0},
         {"alert_encode", alert_encode, 0, 0},
+        {"rejections_named_exactly", rejections_named_exactly, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return s;

@@ -1227,6 +1227,28 @@ START_TEST(protobuf_that_looks_like_json)
 }
 END_TEST
 
+/* lh_codec_json_decode() (the public one-event decoder) given JSON that is not an object: named
+ * exactly; the hub's own path never hands it one (codec.c refuses a non-object first). */
+START_TEST(json_decode_not_an_object)
+{
+    const struct {
+        const char *text, *why;
+    } cases[] = {
+        {"[1]", "an event must be a JSON object, not an array"},
+        {"[]", "an event must be a JSON object, not an array"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lh_event_t *ev = (lh_event_t *)1;
+        char why[256] = "";
+        ck_assert_int_eq(
+            lh_codec_json_decode(cases[i].text, strlen(cases[i].text), &ev, why, sizeof why),
+            LH_EDECODE);
+        ck_assert_ptr_null(ev);
+        ck_assert_str_eq(why, cases[i].why);
+    }
+}
+END_TEST
+
 static Suite *
 codec_suite(void)
 {
@@ -1256,6 +1278,7 @@ codec_suite(void)
         {"deep_nesting", deep_nesting, 0, 1},
         {"oversized", oversized_payload, 0, 1},
         {"detection", protobuf_that_looks_like_json, 0, 1},
+        {"json_decode_not_an_object", json_decode_not_an_object, 0, 1},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return s;

@@ -10,7 +10,7 @@
  * A request's life: the first call of the access handler sees the headers only; routing,
  * the tokens and a declared Content-Length over the limit are answered there, before any of the
  * body is read. The body is accumulated up to max_payload; past it (chunked uploads) or with an
- * unsupported content type only the first LH_HTTP_QUARANTINE_SAMPLE bytes are kept, the rest is
+ * unsupported content type only the first --quarantine-sample bytes are kept, the rest is
  * read and dropped, and once the request is in the sample goes to the hub as a rejection (counted
  * and quarantined; no done() for it) and the answer is 413 or 415. A complete write is submitted
  * to the hub with the request as token and the connection is suspended; done() (after the
@@ -379,7 +379,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
             lh__http_reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "");
             r->over_limit = 1; /* the reason, with the true size, once the body is in */
         }
-        size_t keep = r->reject ? LH_HTTP_QUARANTINE_SAMPLE : (limit ? limit : SIZE_MAX);
+        size_t keep =
+            r->reject ? lh_hub_opts(h->hub)->quarantine_sample : (limit ? limit : SIZE_MAX);
         if (r->body.len > keep)
             r->body.len = keep; /* from here on only the sample is kept */
         size_t take = keep - r->body.len < *upload_size ? keep - r->body.len : *upload_size;

@@ -16,8 +16,9 @@
  * "accepted":[...],"duplicates":[...]} when any was rejected (the others are stored all the
  * same); 401 without the write token (when one is set), 403 with the read token, 404, 405, 413
  * over the body limit (lh_limits_t.max_payload), 415 for an unsupported content type (both
- * counted and quarantined like any rejection, with the first LH_HTTP_QUARANTINE_SAMPLE bytes of
- * the body), 503 while the store cannot commit (Retry-After) or while shutting down.
+ * counted and quarantined like any rejection, with the first --quarantine-sample bytes of the
+ * body, lh_hub_opts_t.quarantine_sample), 503 while the store cannot commit (Retry-After) or while
+ * shutting down.
  *
  * Tokens: with a write token every POST needs "Authorization: Bearer <write token>"; with a read
  * token every GET but /healthz and /readyz (so /metrics and /v1/timeline too) needs the read
@@ -45,10 +46,6 @@
 #define LH_HTTP_TIMEOUT_S 30
 /* The largest token file (bytes, the trailing newline included). */
 #define LH_HTTP_TOKEN_MAX 4096
-/* Of a body rejected with 413 or 415 the quarantine keeps this many first bytes. The core
- * option --quarantine-sample (lh_hub_opts_t) is to replace this constant once it exists. */
-#define LH_HTTP_QUARANTINE_SAMPLE 4096
-
 typedef struct lh_http_opts {
     const char *listen;        /* "ADDR:PORT" ("127.0.0.1:7780", "[::1]:7780", "localhost:0") */
     const char *token;         /* write token; NULL or "": writes are open */

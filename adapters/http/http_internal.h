@@ -109,7 +109,7 @@ int lh__http_reply(lh__http_req_t *r, unsigned code, const char *ctype, const vo
 int lh__http_reply_error(lh__http_req_t *r, unsigned code, const char *msg);
 
 /* Rejects the request with code (413, 415) and the reason msg: the body is still read, its first
- * LH_HTTP_QUARANTINE_SAMPLE bytes kept, and once it is in the request is counted and quarantined
+ * --quarantine-sample bytes kept, and once it is in the request is counted and quarantined
  * by the hub like any rejection and answered {"error":msg} with code. */
 void lh__http_reject(lh__http_req_t *r, unsigned code, const char *msg);
 
