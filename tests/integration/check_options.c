@@ -9,7 +9,8 @@
  * the hub's log. "Did not happen" is read after a later marker event is acknowledged (the ROUTER
  * acks after the commit, so everything sent before it is processed). An option the help lists
  * without a row fails test_every_option_has_a_row: a new option needs a wiring test (or an
- * explicit `untested` reason).
+ * explicit `untested` reason). IT_OPTIONS_ONLY=<option> in the environment runs that option's
+ * rows alone.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +57,7 @@ typedef struct {
 typedef struct {
     const char *flag;     /* without the leading -- */
     const char *key;      /* its config file key, section.key */
-    const char *value;    /* a non-default value: {dir}, {ep} and {addr} are expanded */
+    const char *value;    /* a non-default value: {dir}, {ep}, {addr}, {kafka} are expanded */
     const char *extra[7]; /* options the row needs besides (flag, value, ...; expanded), on the
                              command line in every run */
     void (*prepare)(ohub_t *o); /* writes the files the options name, before the start */
@@ -177,11 +179,29 @@ ohub_spawn(ohub_t *o, const char *value)
     }
 }
 
+/* The hub (and mock) of the running test: a failed assertion exits the test's process, and the
+ * processes it started must not outlive it. */
+static ohub_t *g_live;
+
+static void
+kill_live(void)
+{
+    if (g_live && g_live->h.pid)
+        lh_test_stop(g_live->h.pid, SIGKILL, 5000);
+    if (g_live && g_live->kafka_pid)
+        lh_test_stop(g_live->kafka_pid, SIGKILL, 5000);
+    g_live = NULL;
+}
+
 /* A new hub for row r in the given run (its files prepared, its value expanded), started. */
 static void
 ohub_start(ohub_t *o, const row_t *r, run_t run)
 {
     memset(o, 0, sizeof(*o));
+    static int registered;
+    if (!registered++)
+        atexit(kill_live);
+    g_live = o;
     lh_it_hub_init(&o->h, 1);
     o->row = r;
     o->run = run;
@@ -200,8 +220,11 @@ ohub_stop(ohub_t *o)
     lh_it_hub_stop(&o->h);
     if (o->kafka_pid) {
         close(o->kafka_in); /* EOF: the mock shuts down */
-        ck_assert_int_eq(lh_test_stop(o->kafka_pid, 0, lh_test_ms(10000)), 0);
+        int st = lh_test_stop(o->kafka_pid, 0, lh_test_ms(10000));
+        o->kafka_pid = 0;
+        ck_assert_int_eq(st, 0);
     }
+    g_live = NULL;
     free(o->ep);
     o->ep = NULL;
 }
@@ -1449,6 +1472,9 @@ static const row_t rows[] = {
 START_TEST(test_option)
 {
     const row_t *r = &rows[_i];
+    const char *only = getenv("IT_OPTIONS_ONLY"); /* one option's rows, while working on it */
+    if (only && *only && strcmp(only, r->flag) != 0)
+        return;
     if (r->untested) {
         ck_assert_msg(strlen(r->untested) > 20, "--%s: say why it is untested", r->flag);
         return;
@@ -1510,12 +1536,49 @@ START_TEST(test_every_option_has_a_row)
 }
 END_TEST
 
+/* The annotated example config names only settings the table (and so --help) knows, each in its
+ * section (its commented-out lines too: a user uncomments them). [kafka] is passed to librdkafka
+ * as is. */
+START_TEST(test_example_config_names_real_keys)
+{
+    char *text = lh_test_must_read(LH_SOURCE_DIR "/examples/loophub.ini");
+    char section[64] = "", bad[2048] = "";
+    size_t bl = 0;
+    int n_keys = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[64];
+        if (sscanf(line, "[%63[^]]]", name) == 1) {
+            snprintf(section, sizeof(section), "%s", name);
+            continue;
+        }
+        const char *p = line;
+        if (*p == ';')
+            p += 1 + (p[1] == ' ');
+        char eq[2];
+        if (strcmp(section, "kafka") == 0 || sscanf(p, "%63[a-z_] %1[=]", name, eq) != 2)
+            continue;
+        char key[140];
+        snprintf(key, sizeof(key), "%s.%s", section, name);
+        n_keys++;
+        int found = 0;
+        for (size_t i = 0; i < N_ROWS && !found; i++)
+            found = strcmp(rows[i].key, key) == 0;
+        if (!found && bl < sizeof(bad) - 160)
+            bl += (size_t)snprintf(bad + bl, sizeof(bad) - bl, " [%s] %s", section, name);
+    }
+    free(text);
+    ck_assert_msg(n_keys >= 40, "read only %d settings from examples/loophub.ini", n_keys);
+    ck_assert_msg(bl == 0, "examples/loophub.ini names settings loophub run does not know:%s", bad);
+}
+END_TEST
+
 int
 main(void)
 {
     Suite *s = suite_create("options");
     const lh_test_case_t cases[] = {
         {"every_option_has_a_row", test_every_option_has_a_row, 0, 0},
+        {"example_config_names_real_keys", test_example_config_names_real_keys, 0, 0},
         {"option", test_option, 0, (int)N_ROWS},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
