@@ -139,6 +139,26 @@ START_TEST(test_validate_commit_time_before_1970)
 }
 END_TEST
 
+START_TEST(test_time_and_name_parsers)
+{
+    int64_t ns = 0, want = 0;
+    ck_assert_int_eq(lh_time_parse("2026-11-26T10:00Z", &ns), LH_EINVAL); /* no seconds */
+    ck_assert_int_eq(lh_time_parse("2026-11-26T10:00:5Z", &ns), LH_EINVAL);
+    /* a leap second is clamped to :59 */
+    ck_assert_int_eq(lh_time_parse("2026-12-31T23:59:60Z", &ns), 0);
+    ck_assert_int_eq(lh_time_parse("2026-12-31T23:59:59Z", &want), 0);
+    ck_assert_int_eq(ns, want);
+    ck_assert_int_eq(lh_duration_parse("2w", &ns), 0);
+    ck_assert_int_eq(ns, 14 * 86400LL * LH_NS_PER_SEC);
+    ck_assert_int_eq(lh_duration_parse("9999999999999d", &ns), LH_EINVAL); /* past int64 ns */
+    ck_assert_int_eq(lh_duration_parse("106751d1d", &ns), LH_EINVAL);
+    lh_kind_t k = LH_KIND_ALERT;
+    ck_assert_int_eq(lh_kind_parse(NULL, &k), LH_EINVAL);
+    ck_assert_int_eq(lh_kind_parse("release", &k), LH_EINVAL);
+    ck_assert_int_eq(k, LH_KIND_ALERT);
+}
+END_TEST
+
 /* ---- `loophub run` options and the config file (config.c) ---------------------------------- */
 
 /* lh_run_conf_parse() over "run" args[0..n) with every adapter compiled in; c is freed after. */
@@ -378,11 +398,18 @@ START_TEST(test_query_bad_arguments)
     ck_assert_int_eq(f, LH_QUERY_TEXT);
     ck_assert_int_eq(lh_query_format_parse("json", &f), 0);
     ck_assert_int_eq(f, LH_QUERY_JSON);
+    ck_assert_int_eq(lh_query_format_parse("text", &f), 0);
+    ck_assert_int_eq(f, LH_QUERY_TEXT);
 
     lh_store_t *st = NULL;
     ck_assert_int_eq(open_store(lh_test_fx.db, 0, &st), 0);
     lh_buf_t out = LH_BUF_INIT;
     lh_timeline_req_t r;
+    int64_t before = 0;
+    ck_assert_int_eq(lh_query_expired_before(st, LH_KIND_NONE, &before), LH_EINVAL);
+    ck_assert_int_eq(lh_query_expired_before(st, (lh_kind_t)9, &before), LH_EINVAL);
+    ck_assert_int_eq(lh_query_expired_before(st, LH_KIND_ALERT, &before), 0);
+    ck_assert_int_eq(before, 0);
 
     lh_timeline_req_default(&r);
     r.mode = LH_TIMELINE_DEPLOY;
@@ -578,6 +605,15 @@ START_TEST(test_cloudevents_rejections)
     reject_one(CE(DEPLOYED, T_2026 ",\"deploy_id\":9,\"data\":{\"subject\":{\"id\":\"a\"}}"),
                LH_FMT_CLOUDEVENTS, LH_EDECODE, "field 'deploy_id' must be a string, got a number");
 
+    reject_one(CE(DEPLOYED, T_2026 ",\"data\":{\"subject\":{\"id\":\"a\"},\"customData\":{"
+                                   "\"commit_time\":\"yesterday\"}}"),
+               LH_FMT_CLOUDEVENTS, LH_EDECODE,
+               "field 'commit_time' is not an RFC 3339 time: 'yesterday'");
+    reject_one(CE("ticket.created.0.1.0",
+                  T_2026 ",\"data\":{\"subject\":{\"id\":\"T-1\"},\"customData\":{\"links\":5}}"),
+               LH_FMT_CLOUDEVENTS, LH_EDECODE,
+               "field 'data.customData.links' must be an array of strings, got a number");
+
     /* bare CDEvents */
     reject_one("{\"subject\":{\"id\":\"a\"}}", LH_FMT_CLOUDEVENTS, LH_EMISSING,
                "missing mandatory field 'context'");
@@ -684,6 +720,47 @@ START_TEST(test_cloudevents_binary_ignored_attributes)
 }
 END_TEST
 
+START_TEST(test_decoder_edges)
+{
+    /* base64 data in the URL-safe alphabet, with a line break inside, decodes as the standard */
+    lh_event_t *ev = decode_ok(
+        CE(DEPLOYED, T_2026 ",\"data_base64\":\"eyJzdWJqZWN0Ijp7ImlkIjoi\\nw7_Dv8O-In19\""),
+        LH_FMT_CLOUDEVENTS);
+    ck_assert_str_eq(ev->service, "\xc3\xbf\xc3\xbf\xc3\xbe");
+    lh_event_destroy(&ev);
+    /* an empty extra is no extra */
+    ev = decode_ok(CE(DEPLOYED, T_2026 ",\"data\":{\"subject\":{\"id\":\"a\"},\"customData\":{"
+                                       "\"environment\":\"\"}}"),
+                   LH_FMT_CLOUDEVENTS);
+    ck_assert_ptr_null(ev->environment);
+    lh_event_destroy(&ev);
+    /* an empty string field of a loophub JSON event is an absent one */
+    ev = decode_ok("{\"id\":\"d-1\",\"time\":\"2026-11-26T10:00:00Z\",\"service\":\"api\","
+                   "\"environment\":\"\",\"deploy\":{\"version\":\"1.2\"}}",
+                   LH_FMT_JSON);
+    ck_assert_ptr_null(ev->environment);
+    ck_assert_str_eq(ev->deploy.version, "1.2");
+    lh_event_destroy(&ev);
+    /* a header without a name is skipped */
+    lh_codec_opts_t o;
+    lh_codec_opts_default(&o);
+    const lh_kv_t headers[] = {{NULL, "x", 1}, {"Content-Type", "application/json", 16}};
+    const char *body = "{\"id\":\"d-2\",\"time\":\"2026-11-26T10:00:00Z\",\"service\":\"api\","
+                       "\"deploy\":{\"version\":\"1.3\"}}";
+    sink_t s = {0};
+    lh_codec_decode_msg(body, strlen(body), LH_FMT_AUTO, headers, 2, &o, collect, &s);
+    ck_assert_msg(s.n_events == 1, "%d events, rejected: %s", s.n_events, s.why);
+    ck_assert_str_eq(s.ev->id, "d-2");
+    lh_event_destroy(&s.ev);
+    /* the hub's own alert JSON: an empty string is an absent field */
+    lh_correlated_t *ca = NULL;
+    const char *j = "{\"id\":\"a\",\"service\":\"\"}";
+    ck_assert_int_eq(lh_codec_alert_json_decode(j, strlen(j), &ca), 0);
+    ck_assert_ptr_null(ca->service);
+    lh_correlated_destroy(&ca);
+}
+END_TEST
+
 START_TEST(test_json_decode_not_an_object)
 {
     const char *roots[] = {"[]", "[{\"id\":\"d-1\"}]"};
@@ -747,6 +824,7 @@ main(void)
         {"validate_utf8_lists", test_validate_utf8_in_lists, 0, 0},
         {"validate_utf8_4byte", test_validate_utf8_four_byte_forms, 0, 0},
         {"validate_commit_time", test_validate_commit_time_before_1970, 0, 0},
+        {"parsers", test_time_and_name_parsers, 0, 0},
         {"options_values", test_options_bad_values, 0, 0},
         {"options_usage", test_options_bad_usage, 0, 0},
         {"options_redaction", test_options_redaction_patterns, 0, 0},
@@ -758,6 +836,7 @@ main(void)
         {"ce_data_artifacts", test_cloudevents_data_and_artifacts, 0, 0},
         {"ce_binary_ignored", test_cloudevents_binary_ignored_attributes, 0, 0},
         {"json_not_object", test_json_decode_not_an_object, 0, 0},
+        {"decoder_edges", test_decoder_edges, 0, 0},
         {"alertmanager_edges", test_alertmanager_edges, 0, 0},
         {"alert_pb_kind", test_alert_pb_unknown_kind, 0, 0},
     };
