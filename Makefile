@@ -4,18 +4,20 @@
 #   make demo    the five-minute walk-through against a temporary database
 #   make bench   Release build + benchmarks (bench/results.json)
 #   make test-valgrind  every suite (and the hub binaries they start) under valgrind memcheck
+#   make coverage  gcov line and branch coverage per file: the suites, then the fuzz replays apart
 #   make clean
 BUILD       ?= build
 TEST_BUILD  ?= build-test
 BENCH_BUILD ?= build-release
 VG_BUILD    ?= build-valgrind
+COV_BUILD   ?= build-coverage
 # memcheck for every test program and what it runs, but the foreign tools (sqlite3, kcat, ...)
 VALGRIND    := valgrind;--quiet;--error-exitcode=97;--leak-check=full;--errors-for-leak-kinds=definite;--show-leak-kinds=definite;--trace-children=yes;--trace-children-skip=*/sqlite3,*/kcat,*/promtool,*/sh,*/bash,*/prometheus-alertmanager,*/amtool,*/chromium,*/kafka_mock;--suppressions=$(CURDIR)/scripts/valgrind.supp
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_ARGS    ?=
 WERROR      := $(if $(CI),-DLH_WERROR=ON,)
 
-.PHONY: all build run test test-valgrind demo bench clean deps deps-test deps-bench
+.PHONY: all build run test test-valgrind coverage demo bench clean deps deps-test deps-bench deps-coverage
 
 all: build
 
@@ -25,6 +27,8 @@ deps-test:
 	@sh scripts/install-deps.sh --test
 deps-bench:
 	@sh scripts/install-deps.sh --bench
+deps-coverage:
+	@sh scripts/install-deps.sh --test --coverage
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF $(WERROR) >/dev/null
@@ -51,6 +55,10 @@ test-valgrind: deps-test
 	cmake --build $(VG_BUILD) -j$(JOBS)
 	cd $(VG_BUILD) && LH_TEST_SLOW=10 CK_TIMEOUT_MULTIPLIER=10 ctest --output-on-failure --timeout 6000 -E bench_smoke
 
+# No sanitizers, -O0 (LH_COVERAGE); reports under $(COV_BUILD)/coverage/ (scripts/coverage.sh)
+coverage: deps-coverage
+	CMAKE_ARGS="$(WERROR)" JOBS=$(JOBS) sh scripts/coverage.sh $(COV_BUILD)
+
 demo: build
 	sh examples/demo.sh ./$(BUILD)/loophub
 
@@ -60,4 +68,4 @@ bench: deps-bench
 	sh bench/run.sh $(BENCH_BUILD)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(BENCH_BUILD) $(VG_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(BENCH_BUILD) $(VG_BUILD) $(COV_BUILD)

@@ -8,20 +8,23 @@
 #   scripts/install-deps.sh            build + run dependencies
 #   scripts/install-deps.sh --test     also what the tests drive (kcat, alertmanager, promtool, ...)
 #   scripts/install-deps.sh --bench    also the benchmark peer (sec)
+#   scripts/install-deps.sh --coverage also the coverage report's gcovr (make coverage)
 set -eu
 
 BUILD="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev \
 librdkafka-dev libsqlite3-dev libmicrohttpd-dev libinih-dev libjansson-dev"
 TEST="check libsubunit-dev kcat prometheus-alertmanager prometheus sqlite3 curl"
 BENCH="sec"
+COVERAGE="gcovr"
 
 want="$BUILD"
 for arg in "$@"; do
     case "$arg" in
     --test) want="$want $TEST" ;;
     --bench) want="$want $TEST $BENCH" ;;
+    --coverage) want="$want $COVERAGE" ;;
     -h | --help)
-        sed -n '2,10p' "$0"
+        sed -n '2,11p' "$0"
         exit 0
         ;;
     *)
