@@ -4,6 +4,7 @@
 #   make demo    the five-minute walk-through against a temporary database
 #   make bench   Release build + benchmarks (bench/results.json)
 #   make test-valgrind  every suite (and the hub binaries they start) under valgrind memcheck
+#   make mutation  apply each mutation of tests/mutations.txt, run the suites, report survivors
 #   make clean
 BUILD       ?= build
 TEST_BUILD  ?= build-test
@@ -15,7 +16,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_ARGS    ?=
 WERROR      := $(if $(CI),-DLH_WERROR=ON,)
 
-.PHONY: all build run test test-valgrind demo bench clean deps deps-test deps-bench
+.PHONY: all build run test test-valgrind demo bench mutation clean deps deps-test deps-bench
 
 all: build
 
@@ -50,6 +51,11 @@ test-valgrind: deps-test
 	cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=OFF "-DCMAKE_CROSSCOMPILING_EMULATOR=$(VALGRIND)" >/dev/null
 	cmake --build $(VG_BUILD) -j$(JOBS)
 	cd $(VG_BUILD) && LH_TEST_SLOW=10 CK_TIMEOUT_MULTIPLIER=10 ctest --output-on-failure --timeout 6000 -E bench_smoke
+
+# For developers, not CI (like bench): scripts/mutation.sh, report in build-mutation/report.md.
+# MUTATION_ONLY=id1,id2 runs a subset; MUTATION_JOBS sets the parallelism.
+mutation: deps-test
+	MUTATION_JOBS=$${MUTATION_JOBS:-$(JOBS)} sh scripts/mutation.sh
 
 demo: build
 	sh examples/demo.sh ./$(BUILD)/loophub
