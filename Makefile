@@ -5,6 +5,7 @@
 #   make bench   Release build + benchmarks (bench/results.json)
 #   make test-valgrind  every suite (and the hub binaries they start) under valgrind memcheck
 #   make coverage  gcov line and branch coverage per file: the suites, then the fuzz replays apart
+#   make mutation  apply each mutation of tests/mutations.txt, run the suites, report survivors
 #   make clean
 BUILD       ?= build
 TEST_BUILD  ?= build-test
@@ -17,7 +18,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_ARGS    ?=
 WERROR      := $(if $(CI),-DLH_WERROR=ON,)
 
-.PHONY: all build run test test-valgrind coverage demo bench clean deps deps-test deps-bench deps-coverage
+.PHONY: all build run test test-valgrind coverage mutation demo bench clean deps deps-test deps-bench deps-coverage
 
 all: build
 
@@ -58,6 +59,10 @@ test-valgrind: deps-test
 # No sanitizers, -O0 (LH_COVERAGE); reports under $(COV_BUILD)/coverage/ (scripts/coverage.sh)
 coverage: deps-coverage
 	CMAKE_ARGS="$(WERROR)" JOBS=$(JOBS) sh scripts/coverage.sh $(COV_BUILD)
+# For developers, not CI (like bench): scripts/mutation.sh, report in build-mutation/report.md.
+# MUTATION_ONLY=id1,id2 runs a subset; MUTATION_JOBS sets the parallelism.
+mutation: deps-test
+	MUTATION_JOBS=$${MUTATION_JOBS:-$(JOBS)} sh scripts/mutation.sh
 
 demo: build
 	sh examples/demo.sh ./$(BUILD)/loophub
