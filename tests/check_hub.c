@@ -1112,19 +1112,25 @@ START_TEST(test_health_states)
 END_TEST
 
 #ifdef LH_WITH_HTTP
-/* One HTTP exchange with the hub's own HTTP adapter (req sent whole, "Connection: close"),
- * turning the hub meanwhile; the answer into out. Returns the time to the end of the answer in
- * ms, or -1 when none came within timeout_ms. */
+/* A connection to the hub's own HTTP adapter on port with req sent whole; the socket. */
 static int
-http_exchange(lh_hub_t *hub, int port, const char *req, char *out, size_t cap, int timeout_ms)
+http_send(int port, const char *req)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int64_t t0 = lh_mono_ns(), end = t0 + (int64_t)timeout_ms * LH_NS_PER_MS;
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     ck_assert_int_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+    return fd;
+}
+
+/* Turns the hub until the answer on fd ends (the request said "Connection: close"), into out;
+ * closes fd. Returns the time it took in ms, or -1 when it did not end within timeout_ms. */
+static int
+http_read(lh_hub_t *hub, int fd, char *out, size_t cap, int timeout_ms)
+{
+    int64_t t0 = lh_mono_ns(), end = t0 + (int64_t)timeout_ms * LH_NS_PER_MS;
     size_t got = 0;
     int done = 0;
     while (!done && lh_mono_ns() < end) {
@@ -1142,6 +1148,13 @@ http_exchange(lh_hub_t *hub, int port, const char *req, char *out, size_t cap, i
     out[got] = 0;
     close(fd);
     return done ? (int)((lh_mono_ns() - t0) / LH_NS_PER_MS) : -1;
+}
+
+/* One HTTP exchange (http_send, then http_read). */
+static int
+http_exchange(lh_hub_t *hub, int port, const char *req, char *out, size_t cap, int timeout_ms)
+{
+    return http_read(hub, http_send(port, req), out, cap, timeout_ms);
 }
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
@@ -1184,12 +1197,7 @@ START_TEST(test_http_disk_full_no_202_until_durable)
             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
             strlen(batch), batch);
 
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+    int fd = http_send(port, req);
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int64_t end = lh_mono_ns() + 8 * LH_NS_PER_SEC;
     while (metric(fx.hub, "loophub_store_errors_total") < 3 && lh_mono_ns() < end) {
@@ -1201,20 +1209,7 @@ START_TEST(test_http_disk_full_no_202_until_durable)
 
     disk_full(fx.hub, 0);
     static char ans[8192];
-    size_t got = 0;
-    end = lh_mono_ns() + 5 * LH_NS_PER_SEC;
-    for (int done = 0; !done && lh_mono_ns() < end;) {
-        lh_hub_turn(fx.hub, 10);
-        while (!done && poll(&p, 1, 0) == 1) {
-            ssize_t n = recv(fd, ans + got, sizeof(ans) - 1 - got, 0);
-            if (n <= 0)
-                done = 1;
-            else
-                got += (size_t)n;
-        }
-    }
-    ans[got] = 0;
-    close(fd);
+    ck_assert_msg(http_read(fx.hub, fd, ans, sizeof(ans), 5000) >= 0, "no answer after recovery");
     ck_assert_msg(strncmp(ans, "HTTP/1.1 202", 12) == 0, "after recovery: %s", ans);
     ck_assert_msg(strstr(ans, "\"accepted\":[\"big-http\"]"), "%s", ans);
     ck_assert_int_eq(sql_int(fx.hub, "SELECT count(*) FROM events WHERE id = 'big-http'"), 1);

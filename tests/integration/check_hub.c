@@ -413,41 +413,15 @@ zsend_raw(const char *ep, int type, const void *const *frames, const size_t *len
     zmq_ctx_term(ctx);
 }
 
-/* SELECT count(*) ... on the hub's store, read-only beside it (WAL). -1 when sqlite3 fails. */
-static long
-store_count(const lh_it_hub_t *h, const char *q)
-{
-    const char *argv[] = {"sqlite3", "-readonly", h->db, q, NULL};
-    char *out = NULL;
-    int rc = lh_test_run(argv, NULL, &out, NULL, 5000);
-    long v = rc == 0 && out ? atol(out) : -1;
-    free(out);
-    return v;
-}
-
-typedef struct {
-    const lh_it_hub_t *h;
-    const char *q;
-    long want;
-} count_wait_t;
-
-static int
-count_reaches(void *arg)
-{
-    count_wait_t *w = arg;
-    return store_count(w->h, w->q) >= w->want;
-}
-
 /* Publishes msg on pub until the store answers q with at least want. PUB/SUB drops what is
  * published before the hub's subscription arrives (the slow joiner), so the first message is
  * offered again until the store shows it came through; every wait is for the store. */
 static void
 publish_until_stored(void *pub, const char *msg, const lh_it_hub_t *h, const char *q, long want)
 {
-    count_wait_t w = {h, q, want};
     for (int i = 0; i < 100; i++) {
         ck_assert_int_ge(zmq_send(pub, msg, strlen(msg), 0), 0);
-        if (lh_test_wait_for(count_reaches, &w, lh_test_ms(100)))
+        if (lh_it_sql_reaches(h, q, want, 100))
             return;
     }
     ck_abort_msg("never stored after 100 publications: %s", q);
@@ -536,19 +510,6 @@ START_TEST(test_garbage_on_every_socket_keeps_serving)
 }
 END_TEST
 
-static int
-stored_p1(void *arg)
-{
-    lh_it_hub_t *h = arg;
-    const char *q[] = {"sqlite3", "-readonly", h->db, "SELECT count(*) FROM events WHERE id='p-1';",
-                       NULL};
-    char *out = NULL;
-    int rc = lh_test_run(q, NULL, &out, NULL, 5000);
-    int ok = rc == 0 && out && strcmp(out, "1\n") == 0;
-    free(out);
-    return ok;
-}
-
 /* The SUB row of the delivery table end to end: the hub subscribes to a publisher the test owns;
  * once the first event is stored (the slow joiner is past), every event published is stored and
  * a deploy and an incident over SUB raise a correlated alert. Waits are for the store. */
@@ -584,16 +545,11 @@ START_TEST(test_sub_ingest_end_to_end)
                       "\"incident_id\":\"INC-1\",\"severity\":\"critical\"}}";
     ck_assert_int_ge(zmq_send(pub, d, strlen(d), 0), 0);
     ck_assert_int_ge(zmq_send(pub, inc, strlen(inc), 0), 0);
-    count_wait_t w = {&h, "SELECT count(*) FROM events WHERE id LIKE 's-%'", 203};
-    ck_assert_msg(lh_test_wait_for(count_reaches, &w, lh_test_ms(20000)),
-                  "%ld of 203 events published over SUB stored",
-                  store_count(&h, "SELECT count(*) FROM events WHERE id LIKE 's-%'"));
-    w.q = "SELECT count(*) FROM alerts";
-    w.want = 1;
-    ck_assert_msg(lh_test_wait_for(count_reaches, &w, lh_test_ms(10000)), "no correlated alert");
-    ck_assert_int_eq(store_count(&h, "SELECT count(*) FROM correlations WHERE deploy_id = 'D-1'"),
-                     1);
-    ck_assert_int_eq(store_count(&h, "SELECT count(*) FROM quarantine"), 0);
+    lh_it_wait_sql(&h, "SELECT count(*) FROM events WHERE id LIKE 's-%'", 203, 20000);
+    lh_it_wait_sql(&h, "SELECT count(*) FROM alerts", 1, 10000);
+    ck_assert_int_eq(
+        lh_it_sql_long(&h, "SELECT count(*) FROM correlations WHERE deploy_id = 'D-1'"), 1);
+    ck_assert_int_eq(lh_it_sql_long(&h, "SELECT count(*) FROM quarantine"), 0);
     ck_assert_int_eq(lh_it_hub_term(&h), 0);
     zmq_close(pub);
     zmq_ctx_term(ctx);
@@ -624,7 +580,7 @@ START_TEST(test_fire_and_forget_pull_is_stored)
     free(out);
     free(err);
     /* wait until the store holds it (read-only reader beside the hub, WAL) */
-    ck_assert_msg(lh_test_wait_for(stored_p1, &h, 10000), "the PULL event was never stored");
+    lh_it_wait_sql(&h, "SELECT count(*) FROM events WHERE id = 'p-1'", 1, 10000);
     /* and the reliable path now sees it as a duplicate */
     const char *again[] = {"deploy", "--id", "p-1", "--service", "api", NULL};
     ck_assert_int_eq(send_reliable(&h, again, &out, &err), 0);

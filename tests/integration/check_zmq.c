@@ -34,36 +34,6 @@ sql(lh_it_hub_t *h, const char *q)
     return out;
 }
 
-static long
-sql_long(lh_it_hub_t *h, const char *q)
-{
-    char *s = sql(h, q);
-    long v = atol(s);
-    free(s);
-    return v;
-}
-
-typedef struct {
-    lh_it_hub_t *h;
-    const char *q;
-    long want;
-} sql_wait_t;
-
-static int
-sql_reaches(void *arg)
-{
-    sql_wait_t *w = arg;
-    return sql_long(w->h, w->q) >= w->want;
-}
-
-static void
-wait_sql(lh_it_hub_t *h, const char *q, long want, int timeout_ms)
-{
-    sql_wait_t w = {h, q, want};
-    ck_assert_msg(lh_test_wait_for(sql_reaches, &w, lh_test_ms(timeout_ms)),
-                  "%s: %ld, not %ld (log %s)", q, sql_long(h, q), want, h->log);
-}
-
 /* A field of /proc/<pid>/status in kB ("VmHWM", "VmRSS"). */
 static long
 proc_kb(pid_t pid, const char *field)
@@ -127,11 +97,12 @@ START_TEST(test_oversized_refused_before_copy)
     zmq_ctx_term(ctx);
     free(big);
 
-    wait_sql(&h, "SELECT count(*) FROM quarantine WHERE reason LIKE '%1049076 bytes%'", 1, 20000);
+    lh_it_wait_sql(&h, "SELECT count(*) FROM quarantine WHERE reason LIKE '%1049076 bytes%'", 1,
+                   20000);
     long hwm1 = proc_kb(h.pid, "VmHWM");
     fprintf(stderr, "oversized flood: %d of %d sent, hub VmHWM %ld -> %ld kB\n", sent, BIG_N, hwm0,
             hwm1);
-    ck_assert_int_eq(sql_long(&h, "SELECT max(length(payload)) FROM quarantine"), 4096);
+    ck_assert_int_eq(lh_it_sql_long(&h, "SELECT max(length(payload)) FROM quarantine"), 4096);
     char *why = sql(&h, "SELECT reason FROM quarantine");
     ck_assert_msg(strstr(why, "(quarantined: the first 4096 of 1049076 bytes)"), "reason: %s", why);
     free(why);
@@ -243,23 +214,25 @@ metric_is(void *arg)
     return metric(w->h, w->name) == w->want;
 }
 
-/* lh_test_wait_for condition over {const char *args[2] = {file, text}, int *before}: the file
- * holds text more often than before. */
+/* lh_test_wait_for conditions: the file holds text more than `above` times; the metric is at
+ * least w->want. */
+typedef struct {
+    const char *file, *text;
+    int above;
+} file_wait_t;
+
 static int
 file_count_above(void *arg)
 {
-    const void *const *a = arg;
-    const char *const *f = a[0];
-    return lh_test_file_count(f[0], f[1]) > *(const int *)a[1];
+    const file_wait_t *w = arg;
+    return lh_test_file_count(w->file, w->text) > w->above;
 }
 
-/* ... over {metric_wait_t *, long *before}: the metric is at least 2 above before. */
 static int
-metric_above(void *arg)
+metric_at_least(void *arg)
 {
-    const void *const *a = arg;
-    const metric_wait_t *w = a[0];
-    return metric(w->h, w->name) >= *(const long *)a[1] + 2;
+    const metric_wait_t *w = arg;
+    return metric(w->h, w->name) >= w->want;
 }
 
 /* One SUB that never reads and one that does: the one that reads gets every alert, in seq order;
@@ -288,9 +261,9 @@ START_TEST(test_stuck_subscriber_costs_only_itself)
         send_incidents(&h, part * (FLOOD / 8), FLOOD / 8);
         n_got += drain_seqs(healthy, got + n_got, FLOOD * 2 - n_got, 200);
     }
-    long alerts = sql_long(&h, "SELECT count(*) FROM alerts");
+    long alerts = lh_it_sql_long(&h, "SELECT count(*) FROM alerts");
     ck_assert_msg(alerts >= FLOOD, "only %ld alerts made of %d incidents", alerts, FLOOD);
-    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-pub'", alerts, 30000);
+    lh_it_wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-pub'", alerts, 30000);
     n_got += drain_seqs(healthy, got + n_got, FLOOD * 2 - n_got, 2000);
     /* the hub sees which subscriber stopped reading: that one alone */
     metric_wait_t mw = {&h, "loophub_zmq_pub_stalled_subscribers", 1};
@@ -327,14 +300,6 @@ START_TEST(test_stuck_subscriber_costs_only_itself)
 }
 END_TEST
 
-/* lh_test_wait_for condition: the file ((const char **)arg)[0] holds the text [1]. */
-static int
-file_has(void *arg)
-{
-    const char *const *a = arg;
-    return lh_test_file_count(a[0], a[1]) >= 1;
-}
-
 /* The PUB row of the delivery table, as a user sees it: `loophub tail` stopped (SIGSTOP) while
  * the hub publishes a flood loses alerts when its queue is full, and when it runs again it says
  * so on stderr ("missed N alerts (seq a..b)"). Every seq is either printed or inside a reported
@@ -357,21 +322,21 @@ START_TEST(test_tail_reports_pub_gaps)
     ck_assert_msg(lh_test_wait_for(subscribed, &sw, lh_test_ms(10000)), "tail never subscribed");
     send_incidents(&h, 0, 1);
     ck_assert_msg(
-        lh_test_wait_for(file_has, (void *)(const char *[]){tout, "#1 "}, lh_test_ms(10000)),
+        lh_test_wait_for(file_count_above, &(file_wait_t){tout, "#1 ", 0}, lh_test_ms(10000)),
         "tail printed no first alert");
     ck_assert_int_eq(kill(pid, SIGSTOP), 0);
     for (int part = 0; part < 4; part++)
         send_incidents(&h, 1 + part * (FLOOD / 4), FLOOD / 4);
-    long alerts = sql_long(&h, "SELECT count(*) FROM alerts");
+    long alerts = lh_it_sql_long(&h, "SELECT count(*) FROM alerts");
     ck_assert_int_eq(alerts, FLOOD + 1);
-    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-pub'", alerts, 60000);
+    lh_it_wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-pub'", alerts, 60000);
     ck_assert_int_eq(kill(pid, SIGCONT), 0);
     /* a last alert, after the flood: when tail printed it, it has read everything before */
     send_incidents(&h, FLOOD + 1, 1);
     char last[32];
     snprintf(last, sizeof(last), "#%ld ", alerts + 1);
     ck_assert_msg(
-        lh_test_wait_for(file_has, (void *)(const char *[]){tout, last}, lh_test_ms(30000)),
+        lh_test_wait_for(file_count_above, &(file_wait_t){tout, last, 0}, lh_test_ms(30000)),
         "tail never printed the last alert");
     ck_assert_int_eq(lh_test_stop(pid, SIGTERM, 10000), 0);
 
@@ -737,7 +702,7 @@ START_TEST(test_curve_admits_only_listed_keys)
 
     ck_assert_int_eq(send_as(&h, "alice", "a-1", h.router, 1), 0);
     ck_assert_int_eq(send_as(&h, "alice", "a-2", h.pull, 0), 0);
-    wait_sql(&h, "SELECT count(*) FROM events WHERE id IN ('a-1', 'a-2')", 2, 10000);
+    lh_it_wait_sql(&h, "SELECT count(*) FROM events WHERE id IN ('a-1', 'a-2')", 2, 10000);
     ck_assert_int_eq(metric(&h, "loophub_zmq_curve_refused_total"), 0);
     ck_assert_int_ne(send_as(&h, "mallory", "m-1", h.router, 1), 0);
     ck_assert_int_ne(send_as(&h, "mallory", "m-2", h.pull, 0), 0);
@@ -751,7 +716,8 @@ START_TEST(test_curve_admits_only_listed_keys)
     ck_assert_int_ge(metric(&h, "loophub_zmq_curve_refused_total"), by_zap + 2);
     ck_assert_msg(lh_test_file_count(h.log, ": refused a client on tcp://") >= 1,
                   "plaintext refusal not logged: %s", h.log);
-    ck_assert_int_eq(sql_long(&h, "SELECT count(*) FROM events WHERE id NOT IN ('a-1', 'a-2')"), 0);
+    ck_assert_int_eq(
+        lh_it_sql_long(&h, "SELECT count(*) FROM events WHERE id NOT IN ('a-1', 'a-2')"), 0);
 
     /* `loophub tail`: refused at once, or it gets the alert */
     char *server = path_in(h.dir, "hub.pub"), *akey = path_in(h.dir, "alice.key");
@@ -850,14 +816,11 @@ START_TEST(test_curve_admits_only_listed_keys)
     /* the other two were turned away, which the hub says (positive evidence, no fixed wait):
      * mallory's key by name, and one more refusal (the plaintext one) in the count; only tail
      * and alice ever subscribed, so nothing can be queued for the other two */
-    const char *mw_args[] = {h.log, mallory_refused};
-    ck_assert_msg(lh_test_wait_for(file_count_above,
-                                   (void *)(const void *[]){mw_args, &mallory_before},
-                                   lh_test_ms(10000)),
+    file_wait_t fw = {h.log, mallory_refused, mallory_before};
+    ck_assert_msg(lh_test_wait_for(file_count_above, &fw, lh_test_ms(10000)),
                   "mallory's key was never refused: %s", h.log);
-    metric_wait_t rw = {&h, "loophub_zmq_curve_refused_total", 0};
-    ck_assert_msg(lh_test_wait_for(metric_above, (void *)(const void *[]){&rw, &refused_before},
-                                   lh_test_ms(10000)),
+    metric_wait_t rw = {&h, "loophub_zmq_curve_refused_total", refused_before + 2};
+    ck_assert_msg(lh_test_wait_for(metric_at_least, &rw, lh_test_ms(10000)),
                   "fewer than two refusals: %s", h.log);
     ck_assert_int_eq(lh_test_file_count(h.log, "zmq-pub: subscribe"), 2);
     zmq_pollitem_t it[] = {{sub_plain, 0, ZMQ_POLLIN, 0}, {sub_mallory, 0, ZMQ_POLLIN, 0}};
@@ -1047,9 +1010,9 @@ START_TEST(test_subs_stuck_subscriber_counted_exactly)
      * that reads (its queue is filled faster than libzmq's I/O thread empties it) */
     for (int part = 0; part < SUBS_N / SUBS_PART; part++)
         send_incidents(&h, part * SUBS_PART, SUBS_PART);
-    long alerts = sql_long(&h, "SELECT count(*) FROM alerts");
+    long alerts = lh_it_sql_long(&h, "SELECT count(*) FROM alerts");
     ck_assert_int_ge(alerts, SUBS_N);
-    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", alerts, 30000);
+    lh_it_wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", alerts, 30000);
 
     got_t gh = {calloc(2 * SUBS_N, sizeof(uint64_t)), 0, 2 * SUBS_N, {{0}}, 0};
     got_t gs = {calloc(2 * SUBS_N, sizeof(uint64_t)), 0, 2 * SUBS_N, {{0}}, 0};
@@ -1077,7 +1040,7 @@ START_TEST(test_subs_stuck_subscriber_counted_exactly)
     drain_subs(stuck, &gs, 1000);
     ck_assert_int_eq(gs.n, sent_stuck);
     send_incidents(&h, SUBS_N, 1);
-    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", alerts + 1, 10000);
+    lh_it_wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", alerts + 1, 10000);
     drain_subs(stuck, &gs, 1000);
     drain_subs(healthy, &gh, 1000);
     ck_assert_int_eq(gh.n, alerts + 1);
@@ -1233,7 +1196,7 @@ START_TEST(test_subs_refusals_and_forgetting)
 
     /* an alert neither wants: done on the sink, sent to no one, not published */
     send_incidents(&h, 0, 1);
-    wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", 1, 10000);
+    lh_it_wait_sql(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'", 1, 10000);
     ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_unmatched_total "), 1);
     ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_sent_total "), 0);
     ck_assert_int_eq(metric_at(&h, "loophub_alerts_published_total "), 0);
@@ -1256,7 +1219,8 @@ START_TEST(test_subs_refusals_and_forgetting)
     send_incidents(&h, 1, 1);
     wait_metric(&h, "loophub_zmq_subs_forgotten_total{reason=\"disconnected\"}", 1);
     ck_assert_int_eq(metric_at(&h, "loophub_zmq_subs_subscribers "), 0);
-    ck_assert_int_eq(sql_long(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'"), 1);
+    ck_assert_int_eq(lh_it_sql_long(&h, "SELECT done_through FROM sinks WHERE name = 'zmq-subs'"),
+                     1);
     /* the next subscriber gets it */
     ask_expect(c, sub_all, 2, "OK", "SUB prefixes=1");
     got_t g = {calloc(4, sizeof(uint64_t)), 0, 4, {{0}}, 0};

@@ -178,6 +178,44 @@ lh_it_sub_recv_pb(lh_it_sub_t *s, char *topic, size_t tlen, int timeout_ms)
     return ca;
 }
 
+long
+lh_it_sql_long(const lh_it_hub_t *h, const char *q)
+{
+    const char *argv[] = {"sqlite3", "-readonly", h->db, q, NULL};
+    char *out = NULL;
+    ck_assert_msg(lh_test_run(argv, NULL, &out, NULL, 10000) == 0, "sqlite3 failed: %s", q);
+    long v = out ? atol(out) : 0;
+    free(out);
+    return v;
+}
+
+typedef struct {
+    const lh_it_hub_t *h;
+    const char *q;
+    long want;
+} sql_wait_t;
+
+static int
+sql_reached(void *arg)
+{
+    sql_wait_t *w = arg;
+    return lh_it_sql_long(w->h, w->q) >= w->want;
+}
+
+int
+lh_it_sql_reaches(const lh_it_hub_t *h, const char *q, long want, int timeout_ms)
+{
+    sql_wait_t w = {h, q, want};
+    return lh_test_wait_for(sql_reached, &w, lh_test_ms(timeout_ms));
+}
+
+void
+lh_it_wait_sql(const lh_it_hub_t *h, const char *q, long want, int timeout_ms)
+{
+    ck_assert_msg(lh_it_sql_reaches(h, q, want, timeout_ms), "%s: %ld, not %ld (log %s)", q,
+                  lh_it_sql_long(h, q), want, h->log);
+}
+
 long long
 lh_it_metric(const lh_it_hub_t *h, const char *sample)
 {

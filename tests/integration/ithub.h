@@ -50,6 +50,13 @@ void lh_it_hub_stop(lh_it_hub_t *h);
  * the hub started with_http. */
 long long lh_it_metric(const lh_it_hub_t *h, const char *sample);
 
+/* The first value of sqlite3's answer to q on h's store, read-only beside the hub (WAL), as a
+ * number; fails the test when sqlite3 fails. */
+long lh_it_sql_long(const lh_it_hub_t *h, const char *q);
+/* Whether lh_it_sql_long(h, q) reaches at least want within timeout_ms (scaled by lh_test_ms). */
+int lh_it_sql_reaches(const lh_it_hub_t *h, const char *q, long want, int timeout_ms);
+/* lh_it_sql_reaches(), failing the test with the value seen and the hub's log when it does not. */
+void lh_it_wait_sql(const lh_it_hub_t *h, const char *q, long want, int timeout_ms);
 /* A SUB socket of the test's own, subscribed to prefix on the hub's alert endpoint ep. */
 typedef struct {
     void *ctx, *sock;
