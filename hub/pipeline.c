@@ -128,19 +128,32 @@ note_sample(item_t *it, size_t keep, size_t len)
     it->why = why;
 }
 
-/* 1 when the item is to be rejected: by its decoder, or, for an event without bytes of its own
- * (protobuf carries none), by validation. Such an event's quarantine row then holds the bytes
- * that came, not the event re-encoded after normalization filled in its defaults (deploy_id,
- * status, ...). Validation runs again at commit, with the commit's clock. */
+/* Normalizes and validates the events of the message pushed last, once, at submit: a rejected
+ * one gets its err and reason here, so keep_raw_if_rejected() keeps the bytes that came for its
+ * quarantine row (a protobuf event carries no copy of its own, and re-encoding it after
+ * normalization filled in its defaults is not what the sender sent). Returns 0 or LH_ENOMEM. */
 static int
-will_reject(lh_hub_t *hub, item_t *it)
+validate_msg(lh_hub_t *hub)
 {
-    if (it->err)
-        return 1;
-    if (!it->ev || it->ev->raw)
-        return 0;
-    return lh_event_normalize(it->ev) < 0 ||
-           lh_event_validate(it->ev, &hub->o.limits, lh_now_ns(), NULL, 0) < 0;
+    const msg_t *m = &hub->msgs[hub->n_msgs - 1];
+    int64_t now = lh_now_ns();
+    char why[256];
+    for (size_t i = m->first; i < m->first + m->n; i++) {
+        item_t *it = &hub->items[i];
+        if (!it->ev || it->err)
+            continue;
+        why[0] = 0;
+        int v = lh_event_normalize(it->ev);
+        if (v == 0)
+            v = lh_event_validate(it->ev, &hub->o.limits, now, why, sizeof(why));
+        if (v < 0) {
+            free(it->why);
+            if (!(it->why = strdup(why[0] ? why : lh_strerror(v))))
+                return LH_ENOMEM;
+            it->err = v;
+        }
+    }
+    return 0;
 }
 
 static void
@@ -148,7 +161,7 @@ keep_raw_if_rejected(lh_hub_t *hub, const void *data, size_t len, int changed)
 {
     msg_t *m = &hub->msgs[hub->n_msgs - 1];
     for (size_t i = m->first; i < m->first + m->n && !changed; i++) {
-        if (!will_reject(hub, &hub->items[i]))
+        if (!hub->items[i].err)
             continue;
         size_t keep = len;
         if (len > hub->o.limits.max_payload && len > hub->o.quarantine_sample) {
@@ -213,6 +226,8 @@ lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
     else
         rc = lh_codec_decode_msg(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
                                  &hub->o.codec, decode_sink, &sc);
+    if (rc >= 0 && sc.err >= 0)
+        rc = validate_msg(hub);
     if (rc < 0 || sc.err < 0) {
         drop_last_msg(hub);
         return rc < 0 ? rc : sc.err;
@@ -270,23 +285,12 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
     size_t marks = 0;
     if ((rc = lh_outbox_apply_done(hub->ob, &marks)) < 0)
         goto fail;
-    char why[256];
     for (size_t i = 0; i < hub->n_items; i++) {
         item_t *it = &hub->items[i];
         it->status = LH_ACK_OK;
-        if (it->ev) {
-            why[0] = 0;
-            int v = lh_event_normalize(it->ev);
-            if (v == 0)
-                v = lh_event_validate(it->ev, &hub->o.limits, now, why, sizeof(why));
-            if (v < 0) {
-                free(it->why);
-                it->why = NULL;
-                reject(it, v, why[0] ? why : lh_strerror(v));
-            }
-        } else {
+        /* decoded, normalized and validated at submit (validate_msg()) */
+        if (it->err || !it->ev)
             reject(it, it->err, it->why ? it->why : "cannot decode");
-        }
         if (it->status == LH_ACK_REJECTED) {
             const msg_t *m = &hub->msgs[it->msg];
             /* the event is scrubbed (decode_sink), its reason may quote a value */
