@@ -304,16 +304,45 @@ on_ini(void *user, const char *section, const char *name, const char *value)
         if (strcmp(r.opt->section, section) == 0 && strcmp(r.opt->key, name) == 0) {
             char e[256];
             if (set_value(r.conf, r.opt, value, e, sizeof(e)) < 0) {
-                snprintf(ic->err, ic->errlen, "[%s] %s: %s", section, name, e);
+                if (ic->rc == 0) /* inih goes on after an error; its line is the first one's */
+                    snprintf(ic->err, ic->errlen, "[%s] %s: %s", section, name, e);
                 ic->rc = LH_ECONFIG;
                 return 0;
             }
             return 1;
         }
     }
-    snprintf(ic->err, ic->errlen, "unknown setting '%s' in [%s]", name, section);
+    if (ic->rc == 0)
+        snprintf(ic->err, ic->errlen, "unknown setting '%s' in [%s]", name, section);
     ic->rc = LH_ECONFIG;
     return 0;
+}
+
+/* What is wrong with line `lineno` of the file when inih found no setting there: NULL when the
+ * line is a setting (the handler's message stands). inih reports one line, the first error,
+ * whether its own syntax error or a setting the handler refused. */
+static const char *
+syntax_problem(const char *path, int lineno)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return "syntax error";
+    char line[1024];
+    int n = 0;
+    const char *what = "syntax error";
+    while (fgets(line, sizeof(line), f))
+        if (++n == lineno) {
+            const char *p = line + strspn(line, " \t");
+            if (*p == '[')
+                what = strchr(p, ']') ? "syntax error" : "section header without its closing ']'";
+            else if (!strpbrk(p, "=:"))
+                what = "expected 'name = value'";
+            else
+                what = NULL;
+            break;
+        }
+    fclose(f);
+    return what;
 }
 
 int
@@ -328,12 +357,14 @@ lh_run_conf_load(lh_run_conf_t *c, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open config file %s", path);
         return LH_ECONFIG;
     }
-    if (ic.rc < 0) {
-        snprintf(err, errlen, "%s:%d: %s", path, rc, msg);
-        return ic.rc;
-    }
-    if (rc > 0) {
-        snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+    if (rc > 0 || ic.rc < 0) {
+        /* a syntax error before the first refused setting is the one to fix (a header without
+         * its ']' makes every setting after it "unknown in []") */
+        const char *syntax = rc > 0 ? syntax_problem(path, rc) : NULL;
+        if (syntax || ic.rc == 0)
+            snprintf(err, errlen, "%s:%d: %s", path, rc, syntax ? syntax : "syntax error");
+        else
+            snprintf(err, errlen, "%s:%d: %s", path, rc, msg);
         return LH_ECONFIG;
     }
     return 0;

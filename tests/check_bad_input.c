@@ -265,9 +265,14 @@ START_TEST(test_config_file_errors)
     static const struct {
         const char *text, *err; /* err after "<path>:" */
     } cases[] = {
-        {"[store]\npath = x.db\n[correlation\n", "3: syntax error"},
-        {"[store]\njust words\n", "2: syntax error"},
+        {"[store]\npath = x.db\n[correlation\n", "3: section header without its closing ']'"},
+        /* the settings after the broken header are not blamed on a section "[]" */
+        {"[store\npath = x.db\n", "1: section header without its closing ']'"},
+        {"[store]\njust words\n", "2: expected 'name = value'"},
         {"[store]\npath = x.db\ncolour = blue\n", "3: unknown setting 'colour' in [store]"},
+        /* two refused settings: the first one's line and message */
+        {"[store]\ncolour = blue\nshape = round\n", "2: unknown setting 'colour' in [store]"},
+        {"[store]\ncolour = blue\n[zmq\n", "2: unknown setting 'colour' in [store]"},
         {"[store]\npage_size = big\n",
          "2: [store] page_size: --page-size: 'big' is not a positive number"},
         {"[retention]\nalerts = soon\n", "2: [retention] alerts: --retention-alerts: 'soon' is "

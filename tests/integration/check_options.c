@@ -1537,14 +1537,14 @@ START_TEST(test_every_option_has_a_row)
 END_TEST
 
 /* The annotated example config names only settings the table (and so --help) knows, each in its
- * section (its commented-out lines too: a user uncomments them). [kafka] is passed to librdkafka
- * as is. */
+ * section (its commented-out lines too: a user uncomments them), and names every one of them.
+ * [kafka] is passed to librdkafka as is. */
 START_TEST(test_example_config_names_real_keys)
 {
     char *text = lh_test_must_read(LH_SOURCE_DIR "/examples/loophub.ini");
     char section[64] = "", bad[2048] = "";
     size_t bl = 0;
-    int n_keys = 0;
+    int n_keys = 0, listed[N_ROWS] = {0};
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         char name[64];
         if (sscanf(line, "[%63[^]]]", name) == 1) {
@@ -1561,14 +1561,22 @@ START_TEST(test_example_config_names_real_keys)
         snprintf(key, sizeof(key), "%s.%s", section, name);
         n_keys++;
         int found = 0;
-        for (size_t i = 0; i < N_ROWS && !found; i++)
-            found = strcmp(rows[i].key, key) == 0;
+        for (size_t i = 0; i < N_ROWS; i++)
+            if (strcmp(rows[i].key, key) == 0)
+                found = listed[i] = 1;
         if (!found && bl < sizeof(bad) - 160)
             bl += (size_t)snprintf(bad + bl, sizeof(bad) - bl, " [%s] %s", section, name);
     }
     free(text);
     ck_assert_msg(n_keys >= 40, "read only %d settings from examples/loophub.ini", n_keys);
     ck_assert_msg(bl == 0, "examples/loophub.ini names settings loophub run does not know:%s", bad);
+    /* and the other way round: a user reading the example sees every setting there is */
+    char unlisted[2048] = "";
+    size_t ul = 0;
+    for (size_t i = 0; i < N_ROWS; i++)
+        if (!listed[i] && ul < sizeof(unlisted) - 160)
+            ul += (size_t)snprintf(unlisted + ul, sizeof(unlisted) - ul, " [%s]", rows[i].key);
+    ck_assert_msg(ul == 0, "settings examples/loophub.ini does not show:%s", unlisted);
 }
 END_TEST
 
