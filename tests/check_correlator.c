@@ -969,7 +969,9 @@ START_TEST(test_query_plans_use_indexes)
         ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
         while (sqlite3_step(s) == SQLITE_ROW) {
             const char *detail = (const char *)sqlite3_column_text(s, 3);
-            ck_assert_msg(strncmp(detail, "SCAN", 4) != 0, "statement %d: %s", i, detail);
+            /* the hours of a window (LH_STORE_HOURS) are a scan of the CTE's own rows */
+            int hours = !strcmp(detail, "SCAN lh_hours") || !strcmp(detail, "SCAN CONSTANT ROW");
+            ck_assert_msg(strncmp(detail, "SCAN", 4) != 0 || hours, "statement %d: %s", i, detail);
         }
         sqlite3_finalize(s);
     }
@@ -981,14 +983,19 @@ START_TEST(test_query_plans_use_indexes)
         snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", LH_CORR_SQL[covered[i]]);
         sqlite3_stmt *s = NULL;
         ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-        int rows = 0;
+        int searches = 0, hours = 0;
         while (sqlite3_step(s) == SQLITE_ROW) {
             const char *detail = (const char *)sqlite3_column_text(s, 3);
-            ck_assert_msg(strstr(detail, "COVERING INDEX"), "statement %d reads the table: %s",
-                          covered[i], detail);
-            rows++;
+            if (strncmp(detail, "SEARCH", 6) == 0) {
+                ck_assert_msg(strstr(detail, "COVERING INDEX") && strstr(detail, "(<expr>=?"),
+                              "statement %d does not seek its hour-first index only: %s",
+                              covered[i], detail);
+                searches++;
+            }
+            hours += strstr(detail, "lh_hours") != NULL;
         }
-        ck_assert_int_eq(rows, 1);
+        ck_assert_int_eq(searches, 1);
+        ck_assert_msg(hours > 0, "statement %d names no hours", covered[i]);
         sqlite3_finalize(s);
     }
     fx_done(&f);
@@ -1004,6 +1011,8 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 6 -> 5: the window indexes by key first (recreated below as version 1 had them) */
+        "DROP INDEX ev_good;"
         /* 5 -> 4: no tally, no indexes by event on host rows and ticket links */
         "DROP TABLE tally;"
         "DROP INDEX eh_seq;"

@@ -785,9 +785,10 @@ START_TEST(every_lookup_uses_an_index)
                       stmts[k].name, sqlite3_errmsg(db));
         while (sqlite3_step(s) == SQLITE_ROW) {
             const char *d = (const char *)sqlite3_column_text(s, 3);
-            /* a scan of a subquery's or a union's own rows reads no table */
+            /* a scan of a subquery's or a union's own rows reads no table, nor does one of the
+             * hours of a period (LH_STORE_HOURS) */
             int full = !strncmp(d, "SCAN ", 5) && !strstr(d, "USING") && !strstr(d, "CONSTANT") &&
-                       strncmp(d, "SCAN (subquery", 14) != 0;
+                       strncmp(d, "SCAN (subquery", 14) != 0 && strcmp(d, "SCAN lh_hours") != 0;
             ck_assert_msg(!full, "%s: %s", stmts[k].name, d);
         }
         sqlite3_finalize(s);

@@ -20,6 +20,7 @@
 #include "loophub/event.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "correlate/correlator_sql.h"
 #include "store.h"
 #include "store_sql.h"
 #include "testutil.h"
@@ -1200,7 +1201,7 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 5);
+    ck_assert_int_eq(lh_store_schema_version(), 6);
     /* version 5: the tally holds what the events table holds */
     ck_assert_int_eq(sql_int(st, "SELECT sum(n) FROM tally"),
                      sql_int(st, "SELECT count(*) FROM events"));
@@ -1744,7 +1745,7 @@ START_TEST(test_migrate_v4_store)
 {
     lh_test_load_store_dump(lh_test_fx.db, "v4.sql");
     lh_store_t *st = open_rw();
-    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
     lh_store_stats_t s = stats_of(st);
     ck_assert_int_eq(s.events, 12);
     ck_assert_int_eq(s.events_by_kind[LH_KIND_DEPLOY], 4);
@@ -1787,6 +1788,82 @@ START_TEST(test_migrate_v4_store)
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM cases"), 4);
     ck_assert_int_eq(stats_of(st).events, 10);
     ck_assert_int_eq(stats_of(st).oldest_by_kind[LH_KIND_ALERT], 0);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* Runs correlator statement `which` (LH_CORR_SQL) on the store with the lookup parameters
+ * (key, environment, from, to, limit) and returns its first column's rows joined by ' '. */
+static char *
+lookup(lh_store_t *st, int which, const char *key, int64_t from, int64_t to)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st), LH_CORR_SQL[which], -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, "prod", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, from);
+    if (which == LH_CSQL_LAST_GOOD)
+        sqlite3_bind_null(s, 4); /* skip no change */
+    else
+        sqlite3_bind_int64(s, 4, to);
+    sqlite3_bind_int(s, 5, 10);
+    char *out = calloc(1, 512);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t n = strlen(out);
+        snprintf(out + n, 512 - n, "%s%s", n ? " " : "", (const char *)sqlite3_column_text(s, 0));
+    }
+    ck_assert_int_eq(rc, SQLITE_DONE);
+    sqlite3_finalize(s);
+    return out;
+}
+
+static void
+assert_lookup(lh_store_t *st, int which, const char *key, int64_t from, int64_t to,
+              const char *want)
+{
+    char *got = lookup(st, which, key, from, to);
+    ck_assert_msg(strcmp(got, want) == 0, "lookup %d of %s: got '%s', want '%s'", which, key, got,
+                  want);
+    free(got);
+}
+
+/* A store written by the current release before schema version 6 (tests/data/store/v5.sql,
+ * written by the real loophub 22c4c4d with make_store.sh: see README.md there) migrates on open:
+ * the window indexes lead with the hour, the succeeded deploys have their own index, and the
+ * correlator's lookups find in them what the release stored (deploys by service and host across
+ * an hour boundary, outcomes by service, the last good version), then rows stored after the
+ * migration beside them. */
+START_TEST(test_migrate_v5_store)
+{
+    lh_test_load_store_dump(lh_test_fx.db, "v5.sql");
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
+                                 " name IN ('ev_deploy_svc', 'ev_outcome_svc', 'ev_artifact',"
+                                 " 'eh_host') AND sql LIKE '%(time / 3600000000000, %'"),
+                     4);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'ev_good'"), 1);
+    lh_store_stats_t s = stats_of(st);
+    ck_assert_int_eq(s.events, 12);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_DEPLOY], 4);
+    ck_assert_int_eq(s.events_by_kind[LH_KIND_ALERT], 3);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM alerts"), 5);
+
+    int64_t t0 = 0; /* the deploys' time, 10:00; the incidents are at 10:05 */
+    ck_assert_int_eq(lh_time_parse("2026-01-10T10:00:00Z", &t0), 0);
+    const int64_t min = 60 * LH_NS_PER_SEC;
+    /* a window from 08:30 to 10:30 spans three hours */
+    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 - 90 * min, t0 + 30 * min, "D-api");
+    assert_lookup(st, LH_CSQL_CAND_HOST, "host-web", t0 - 90 * min, t0 + 30 * min, "D-web");
+    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 + min, t0 + 30 * min, "");
+    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 - 90 * min, t0 - min, "");
+    char *out = lookup(st, LH_CSQL_OUT_SERVICE, "web", t0, t0 + 120 * min);
+    ck_assert_msg(strchr(out, ' '), "the web incident and its alert: '%s'", out);
+    free(out);
+    assert_lookup(st, LH_CSQL_LAST_GOOD, "api", t0 + 30 * min, 0, "D-api");
+    assert_lookup(st, LH_CSQL_LAST_GOOD, "api", t0 - min, 0, "");
     lh_store_close(&st);
 }
 END_TEST
@@ -1962,6 +2039,7 @@ store_suite(void)
         {"outbox_plans", test_outbox_plans, 10, 0},
         {"migrate_v2_store", test_migrate_v2_store, 10, 0},
         {"migrate_v4_store", test_migrate_v4_store, 10, 0},
+        {"migrate_v5_store", test_migrate_v5_store, 10, 0},
         {"quarantine", test_quarantine, 10, 0},
         {"quarantine_bounded", test_quarantine_bounded, 10, 0},
         {"disk_full", test_disk_full, 20, 0},

@@ -4,12 +4,17 @@
  *
  * Each lookup is written to use one of the store's partial indexes, so a correlation costs a few
  * index range scans whatever the size of the timeline. The candidate lookups are covered by
- * their index (schema version 2), so they read no table row:
- *  - deploys by service:   ev_deploy_svc  (service, environment, time, deploy_id, kind)
- *  - outcomes by service:  ev_outcome_svc (service, environment, time, outcome)
- *  - by artifact:          ev_artifact    (artifact, environment, time, kind, outcome, deploy_id)
- *  - by host:              eh_host        (host, environment, time, kind, seq, deploy_id)
+ * their index (schema version 2), so they read no table row. They lead with the hour of the event
+ * time (schema version 6): a lookup names the hours of its window with LH_STORE_HOURS (store.h)
+ * and seeks once per hour; a batch of inserts touches the pages of the current hours only.
+ *  - deploys by service:   ev_deploy_svc  (hour, service, environment, time, deploy_id, kind)
+ *  - outcomes by service:  ev_outcome_svc (hour, service, environment, time, outcome)
+ *  - by artifact:          ev_artifact    (hour, artifact, environment, time, kind, outcome,
+ *                                          deploy_id)
+ *  - by host:              eh_host        (hour, host, environment, time, kind, seq, deploy_id)
  *  - a change's events:    ev_deploy_id   (deploy_id, time), already in time order
+ *  - last good version:    ev_good        (service, environment, time, seq, ...) of succeeded
+ *                                          deploys with a version: no window, so service-first
  * event_hosts holds the hosts of deploys and outcomes only (the store decides at insert, as it
  * decides events.outcome), so a host row of another kind than deploy is an outcome's.
  * Candidate lookups may return a deploy_id more than once; the correlator keeps one of each
@@ -20,6 +25,8 @@
  */
 #ifndef LOOPHUB_CORRELATOR_SQL_H
 #define LOOPHUB_CORRELATOR_SQL_H
+
+#include "store.h" /* LH_STORE_HOUR_OF, LH_STORE_HOURS */
 
 /* Statement numbers: index into LH_CORR_SQL. */
 enum {
@@ -113,14 +120,17 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_CAND_SERVICE] =
         "SELECT deploy_id FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
+        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_HOST] =
         "SELECT deploy_id FROM event_hosts"
         " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
+        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_ARTIFACT] =
         "SELECT deploy_id FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
+        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CHANGE] =
         "SELECT seq, id, time, state, service, actor, hosts, version, previous_version,"
@@ -128,13 +138,19 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2 ORDER BY time, seq",
     [LH_CSQL_OUT_SERVICE] =
         "SELECT seq FROM events"
-        " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 ORDER BY time DESC LIMIT ?5",
+        " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
+        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_HOST] =
         "SELECT seq FROM event_hosts"
-        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1 ORDER BY time DESC LIMIT ?5",
+        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1"
+        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_ARTIFACT] =
         "SELECT seq FROM events"
-        " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1 ORDER BY time DESC LIMIT ?5",
+        " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1"
+        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_EVENT_BLOB] =
         "SELECT event, id, service, environment FROM events WHERE seq = ?1",
     [LH_CSQL_PAIR_GET] =
@@ -147,8 +163,7 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_PAIR_UPDATE] =
         "UPDATE correlations SET score = ?3, rank = ?4, lead_seconds = ?5, reasons = ?6,"
         " alert_seq = ?7 WHERE outcome_seq = ?1 AND deploy_id = ?2",
-    /* ev_deploy_svc backwards from the change; state and version come from the table, a row per
-     * deploy event of the service until the first succeeded one: few */
+    /* ev_good (succeeded deploys with a version) backwards from the change, covered */
     [LH_CSQL_LAST_GOOD] =
         "SELECT deploy_id, version FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time <= ?3"
@@ -192,6 +207,7 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_COUNT_SERVICE] =
         "SELECT count(DISTINCT deploy_id) FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
+        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
         " AND deploy_id IS NOT NULL",
     [LH_CSQL_CASE_OPEN] =
         "SELECT count(*) FROM outcomes WHERE case_id = ?1 AND open = 1",

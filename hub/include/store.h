@@ -32,6 +32,18 @@
 
 #include "loophub/event.h"
 
+/* The hour-first indexes (schema 6, store_sql.h) lead with the hour of the event time. SQLite matches an
+ * indexed expression by its text, so every statement that means to use one writes it with
+ * LH_STORE_HOUR_OF(), and names the hours of a time range with LH_STORE_HOURS(from, to): a row
+ * per hour, each a seek in the index. Hours are a fixed width (the schema's, not a setting): a
+ * lookup over the default 2 h window names 2 or 3 of them. */
+#define LH_STORE_HOUR_NS "3600000000000"
+#define LH_STORE_HOUR_OF(col) col " / " LH_STORE_HOUR_NS
+#define LH_STORE_HOURS(from, to)                                                                   \
+    "(WITH RECURSIVE lh_hours(h) AS (SELECT " from " / " LH_STORE_HOUR_NS                         \
+    " UNION ALL SELECT h + 1 FROM lh_hours WHERE h < " to " / " LH_STORE_HOUR_NS                    \
+    ") SELECT h FROM lh_hours)"
+
 typedef struct lh_store lh_store_t;
 
 typedef struct lh_store_opts {

@@ -1,13 +1,16 @@
 #!/bin/bash
-# make_v4.sh BUILD OUT.sql - writes the dump of a schema-version-4 store (tests/data/store/v4.sql)
-# with the binaries of BUILD, a build of loophub 77ae869 (the last release before the tally and
-# retention): the real `loophub run` with its PUB socket, fed by `loophub send --reliable`, read
-# by `loophub tail`. See README.md beside this file for what it sends and the state it leaves.
+# make_store.sh BUILD OUT.sql REV - writes the dump of a store written by the binaries of BUILD, a
+# build of loophub REV (tests/data/store/v4.sql: 77ae869, schema version 4; v5.sql: schema version
+# 5): the real `loophub run` with its PUB socket, fed by `loophub send --reliable`, read by
+# `loophub tail`. See README.md beside this file for what it sends and the state it leaves.
+# LH_RUN_ARGS: more options for that `loophub run` (a release with retention deletes January's
+# monitoring alerts at once unless told to keep them).
 set -euo pipefail
 build=$1
 out=$2
+rev=$3
 lh=$build/loophub
-work=$(mktemp -d "${TMPDIR:-/tmp}/lh-make-v4.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/lh-make-store.XXXXXX")
 hub_pid= tail_pid=
 cleanup() {
     [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null || true
@@ -22,7 +25,7 @@ router=tcp://127.0.0.1:$(port)
 pub=tcp://127.0.0.1:$(port)
 
 "$lh" run --db "$work/store.db" --zmq-pull "$pull" --zmq-router "$router" --zmq-pub "$pub" \
-    --http off --log-level warn >"$work/hub.log" 2>&1 &
+    --http off --log-level warn ${LH_RUN_ARGS:-} >"$work/hub.log" 2>&1 &
 hub_pid=$!
 sleep 1
 
@@ -40,7 +43,7 @@ wait_sql() { # SQL WANT
         [ "$(sqlite3 "$work/store.db" "$1")" = "$2" ] && return 0
         sleep 0.1
     done
-    echo "make_v4: timeout waiting for $1 = $2" >&2
+    echo "make_store: timeout waiting for $1 = $2" >&2
     cat "$work/hub.log" >&2
     exit 1
 }
@@ -78,11 +81,11 @@ sleep 1
 kill -TERM "$hub_pid"
 wait "$hub_pid" || true
 hub_pid=
-[ "$(sqlite3 "$work/store.db" 'PRAGMA user_version')" = 4 ]
+version=$(sqlite3 "$work/store.db" 'PRAGMA user_version')
 {
-    echo "-- a loophub 77ae869 store (schema version 4), made by make_v4.sh: see README.md"
+    echo "-- a loophub $rev store (schema version $version), made by make_store.sh: see README.md"
     sqlite3 "$work/store.db" .dump
-    echo "PRAGMA user_version = 4;"
+    echo "PRAGMA user_version = $version;"
 } >"$out"
 sqlite3 "$work/store.db" "SELECT kind, count(*), min(time) FROM events GROUP BY kind"
 sqlite3 "$work/store.db" "SELECT seq, id, revision, done FROM alerts JOIN alert_delivery USING (seq) ORDER BY seq"
