@@ -869,16 +869,52 @@ START_TEST(protobuf_without_body_or_bad_enum)
     lh_event_destroy(&out);
     lh_event_destroy(&in);
 
-    /* an enum number outside the proto's list names the field */
-    in = full_event(LH_KIND_DEPLOY);
-    in->deploy.status = (lh_deploy_status_t)9;
-    lh_buf_reset(&b);
-    ck_assert_int_eq(lh_codec_pb_encode(in, &b), 0);
-    ck_assert_int_eq(lh_codec_pb_decode(b.data, b.len, &out, why, sizeof why), LH_EDECODE);
-    ck_assert_ptr_null(out);
-    ck_assert_ptr_nonnull(strstr(why, "deploy.status"));
+    /* an enum number outside the proto's list names the field; the last one listed is fine */
+    static const struct {
+        lh_kind_t kind;
+        const char *field;
+        int max;
+    } enums[] = {
+        {LH_KIND_DEPLOY, "deploy.status", LH_DEPLOY_ROLLED_BACK},
+        {LH_KIND_ALERT, "alert.state", LH_ALERT_RESOLVED},
+        {LH_KIND_ALERT, "alert.severity", LH_SEV_CRITICAL},
+        {LH_KIND_INCIDENT, "incident.state", LH_INCIDENT_RESOLVED},
+        {LH_KIND_INCIDENT, "incident.severity", LH_SEV_CRITICAL},
+        {LH_KIND_TICKET, "ticket.type", LH_TICKET_TASK},
+        {LH_KIND_TICKET, "ticket.state", LH_TICKET_CLOSED},
+    };
+    for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++)
+        for (int v = enums[i].max; v <= enums[i].max + 1; v++) {
+            in = full_event(enums[i].kind);
+            const char *f = enums[i].field;
+            if (!strcmp(f, "deploy.status"))
+                in->deploy.status = (lh_deploy_status_t)v;
+            else if (!strcmp(f, "alert.state"))
+                in->alert.state = (lh_alert_state_t)v;
+            else if (!strcmp(f, "alert.severity"))
+                in->alert.severity = (lh_severity_t)v;
+            else if (!strcmp(f, "incident.state"))
+                in->incident.state = (lh_incident_state_t)v;
+            else if (!strcmp(f, "incident.severity"))
+                in->incident.severity = (lh_severity_t)v;
+            else if (!strcmp(f, "ticket.type"))
+                in->ticket.type = (lh_ticket_type_t)v;
+            else
+                in->ticket.state = (lh_ticket_state_t)v;
+            lh_buf_reset(&b);
+            ck_assert_int_eq(lh_codec_pb_encode(in, &b), 0);
+            int rc = lh_codec_pb_decode(b.data, b.len, &out, why, sizeof why);
+            if (v == enums[i].max) {
+                ck_assert_msg(rc == 0, "%s = %d (the last listed): %s", f, v, why);
+                lh_event_destroy(&out);
+            } else {
+                ck_assert_msg(rc == LH_EDECODE, "%s = %d (past the list) decoded", f, v);
+                ck_assert_ptr_null(out);
+                ck_assert_msg(strstr(why, f), "%s = %d: '%s'", f, v, why);
+            }
+            lh_event_destroy(&in);
+        }
     lh_buf_free(&b);
-    lh_event_destroy(&in);
 }
 END_TEST
 

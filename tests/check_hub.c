@@ -37,6 +37,7 @@ typedef struct {
     lh_hub_t *hub;
     int64_t wal_bytes;   /* non-zero: the store's WAL checkpoint threshold */
     int64_t sink_behind; /* non-zero: the hub's sink_behind */
+    int batch_max;       /* non-zero: the hub's batch_max */
 } fx_t;
 
 static fx_t fx;
@@ -76,6 +77,8 @@ hub_open(int with_router)
         o.wal_checkpoint_bytes = fx.wal_bytes;
     if (fx.sink_behind)
         o.sink_behind = fx.sink_behind;
+    if (fx.batch_max)
+        o.batch_max = fx.batch_max;
     ck_assert_int_eq(lh_hub_new(&o, &fx.hub), 0);
     if (with_router) {
         const lh_adapter_ops_t *ops;
@@ -593,6 +596,43 @@ count_seq(const fake_sink_t *f, int64_t seq)
         c += f->seqs[i] == seq;
     return c;
 }
+
+/* Events committed to the store, seen from a connection of its own (the hub's sees its open
+ * transaction). */
+static int64_t
+committed_events(void)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(fx.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &s, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+/* An application that submits without turning the hub (the embedding API) gets batches of
+ * batch_max events: the batch commits inside the submit that fills it, not one later. */
+START_TEST(test_submit_commits_at_batch_max)
+{
+    fx.batch_max = 2;
+    hub_open(0);
+    char j[256];
+    for (int i = 1; i <= 3; i++) {
+        snprintf(j, sizeof(j),
+                 "{\"id\":\"bm-%d\",\"kind\":\"deploy\",\"time\":\"2026-01-10T10:00:0%dZ\","
+                 "\"service\":\"api\",\"environment\":\"prod\",\"deploy\":{}}",
+                 i, i);
+        submit(fx.hub, j);
+        ck_assert_int_eq(committed_events(), i < 2 ? 0 : 2);
+    }
+    lh_hub_turn(fx.hub, 0); /* the rest commits at the end of the turn */
+    ck_assert_int_eq(committed_events(), 3);
+}
+END_TEST
 
 START_TEST(test_async_sink_failure_retries_only_that_alert)
 {
@@ -1313,6 +1353,7 @@ hub_suite(void)
         {"router_bad_envelope_answered", test_router_bad_envelope_answered, 20, 0},
         {"submit_binary_mode_http_and_kafka", test_submit_binary_mode_http_and_kafka, 20, 0},
         {"wal_checkpoints_in_metrics", test_wal_checkpoints_in_metrics, 30, 0},
+        {"submit_commits_at_batch_max", test_submit_commits_at_batch_max, 0, 0},
         {"async_sink_failure_retries_only_that_alert",
          test_async_sink_failure_retries_only_that_alert, 20, 0},
         {"done_marks_ride_in_next_batch", test_done_marks_ride_in_next_batch, 20, 0},

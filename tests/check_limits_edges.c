@@ -61,6 +61,39 @@ START_TEST(test_hosts_at_the_limit)
 }
 END_TEST
 
+/* Every kind but a ticket needs a service (an event without one can correlate with nothing);
+ * the message names the kind with its article. */
+START_TEST(test_service_per_kind)
+{
+    static const struct {
+        lh_kind_t kind;
+        const char *why; /* NULL: accepted */
+    } rows[] = {
+        {LH_KIND_DEPLOY, "missing field 'service' (a deploy needs one)"},
+        {LH_KIND_ALERT, "missing field 'service' (an alert needs one)"},
+        {LH_KIND_INCIDENT, "missing field 'service' (an incident needs one)"},
+        {LH_KIND_TICKET, NULL},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        lh_event_t *ev = deploy();
+        ev->kind = rows[i].kind;
+        ev->service = NULL;
+        ev->alert.name = lh_event_str(ev, "HighErrorRate", (size_t)-1);
+        ev->incident.incident_id = lh_event_str(ev, "INC-1", (size_t)-1);
+        ev->ticket.ticket_id = lh_event_str(ev, "CHG-1", (size_t)-1);
+        char why[256] = "";
+        int rc = validate(ev, NULL, why, sizeof(why));
+        if (!rows[i].why) {
+            ck_assert_msg(rc == 0, "%s without a service: %s", lh_kind_name(rows[i].kind), why);
+        } else {
+            ck_assert_msg(rc == LH_EMISSING, "%s without a service: rc %s '%s'",
+                          lh_kind_name(rows[i].kind), lh_err_name(rc), why);
+            ck_assert_str_eq(why, rows[i].why);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_field_at_the_limit)
 {
     lh_limits_t lim;
@@ -152,6 +185,7 @@ main(void)
     Suite *s = suite_create("limits_edges");
     const lh_test_case_t cases[] = {
         {"hosts", test_hosts_at_the_limit, 0, 0},
+        {"service_per_kind", test_service_per_kind, 0, 0},
         {"field", test_field_at_the_limit, 0, 0},
         {"payload", test_payload_at_the_limit, 0, 0},
     };

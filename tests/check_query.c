@@ -786,9 +786,9 @@ START_TEST(every_lookup_uses_an_index)
         while (sqlite3_step(s) == SQLITE_ROW) {
             const char *d = (const char *)sqlite3_column_text(s, 3);
             /* a scan of a subquery's or a union's own rows reads no table, nor does one of the
-             * hours of a period (LH_STORE_HOURS) */
+             * hours of a period (LH_STORE_BUCKETS) */
             int full = !strncmp(d, "SCAN ", 5) && !strstr(d, "USING") && !strstr(d, "CONSTANT") &&
-                       strncmp(d, "SCAN (subquery", 14) != 0 && strcmp(d, "SCAN lh_hours") != 0;
+                       strncmp(d, "SCAN (subquery", 14) != 0 && strcmp(d, "SCAN lh_buckets") != 0;
             ck_assert_msg(!full, "%s: %s", stmts[k].name, d);
         }
         sqlite3_finalize(s);

@@ -16,11 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "correlate/correlator_sql.h"
 #include "loophub/error.h"
 #include "loophub/event.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
-#include "correlate/correlator_sql.h"
 #include "store.h"
 #include "store_sql.h"
 #include "testutil.h"
@@ -1809,12 +1809,21 @@ lookup(lh_store_t *st, int which, const char *key, int64_t from, int64_t to)
         sqlite3_bind_int64(s, 4, to);
     sqlite3_bind_int(s, 5, 10);
     char *out = calloc(1, 512);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t n = strlen(out);
-        snprintf(out + n, 512 - n, "%s%s", n ? " " : "", (const char *)sqlite3_column_text(s, 0));
+    /* the window lookups take one time bucket (?6): each of the window's, newest first */
+    int64_t b = to / LH_STORE_BUCKET_NS_I64, last = from / LH_STORE_BUCKET_NS_I64;
+    if (which == LH_CSQL_LAST_GOOD)
+        b = last = 0;
+    for (; b >= last; b--) {
+        sqlite3_bind_int64(s, 6, b);
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            size_t n = strlen(out);
+            snprintf(out + n, 512 - n, "%s%s", n ? " " : "",
+                     (const char *)sqlite3_column_text(s, 0));
+        }
+        ck_assert_int_eq(rc, SQLITE_DONE);
+        sqlite3_reset(s);
     }
-    ck_assert_int_eq(rc, SQLITE_DONE);
     sqlite3_finalize(s);
     return out;
 }
@@ -1831,10 +1840,9 @@ assert_lookup(lh_store_t *st, int which, const char *key, int64_t from, int64_t 
 
 /* A store written by the current release before schema version 6 (tests/data/store/v5.sql,
  * written by the real loophub 22c4c4d with make_store.sh: see README.md there) migrates on open:
- * the window indexes lead with the hour, the succeeded deploys have their own index, and the
- * correlator's lookups find in them what the release stored (deploys by service and host across
- * an hour boundary, outcomes by service, the last good version), then rows stored after the
- * migration beside them. */
+ * the window indexes lead with the time bucket, the succeeded deploys have their own index, and
+ * the correlator's lookups find in them what the release stored (deploys by service and host
+ * across a bucket boundary, outcomes by service, the last good version). */
 START_TEST(test_migrate_v5_store)
 {
     lh_test_load_store_dump(lh_test_fx.db, "v5.sql");
@@ -1842,7 +1850,7 @@ START_TEST(test_migrate_v5_store)
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
                                  " name IN ('ev_deploy_svc', 'ev_outcome_svc', 'ev_artifact',"
-                                 " 'eh_host') AND sql LIKE '%(time / 3600000000000, %'"),
+                                 " 'eh_host') AND sql LIKE '%(time / 14400000000000, %'"),
                      4);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'ev_good'"), 1);
     lh_store_stats_t s = stats_of(st);
@@ -1854,11 +1862,13 @@ START_TEST(test_migrate_v5_store)
     int64_t t0 = 0; /* the deploys' time, 10:00; the incidents are at 10:05 */
     ck_assert_int_eq(lh_time_parse("2026-01-10T10:00:00Z", &t0), 0);
     const int64_t min = 60 * LH_NS_PER_SEC;
-    /* a window from 08:30 to 10:30 spans three hours */
-    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 - 90 * min, t0 + 30 * min, "D-api");
-    assert_lookup(st, LH_CSQL_CAND_HOST, "host-web", t0 - 90 * min, t0 + 30 * min, "D-web");
+    /* a window from 06:30 to 10:30 spans two 4-hour buckets (04:00-08:00, 08:00-12:00), one
+     * from 09:00 to 12:30 the deploys' bucket and the next */
+    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 - 210 * min, t0 + 30 * min, "D-api");
+    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 - 60 * min, t0 + 150 * min, "D-api");
+    assert_lookup(st, LH_CSQL_CAND_HOST, "host-web", t0 - 210 * min, t0 + 30 * min, "D-web");
     assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 + min, t0 + 30 * min, "");
-    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 - 90 * min, t0 - min, "");
+    assert_lookup(st, LH_CSQL_CAND_SERVICE, "api", t0 - 210 * min, t0 - min, "");
     char *out = lookup(st, LH_CSQL_OUT_SERVICE, "web", t0, t0 + 120 * min);
     ck_assert_msg(strchr(out, ' '), "the web incident and its alert: '%s'", out);
     free(out);
@@ -1880,6 +1890,30 @@ put_at(lh_store_t *st, const char *id, int64_t t, int64_t *seq)
     lh_event_destroy(&ev);
     return rc;
 }
+
+/* An event exactly as old as its retention is kept (deleted once it is older): alerts 1 ns
+ * older than, at and 1 ns newer than the cutoff. */
+START_TEST(test_retention_cutoff_edge)
+{
+    lh_store_t *st = open_rw();
+    const int64_t keep = 30 * LH_STORE_DAY_NS, now = 40 * LH_STORE_DAY_NS;
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put_at(st, "older", now - keep - 1, &seq), 0);
+    ck_assert_int_eq(put_at(st, "at", now - keep, &seq), 0);
+    ck_assert_int_eq(put_at(st, "newer", now - keep + 1, &seq), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    r.keep_ns[LH_KIND_ALERT] = keep;
+    lh_store_expired_t x;
+    ck_assert_int_eq(lh_store_expire(st, &r, 1700000000LL * 1000000000LL + now, 100, &x), 0);
+    ck_assert_int_eq(x.events[LH_KIND_ALERT], 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE id = 'older'"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE id IN ('at', 'newer')"), 2);
+    lh_store_close(&st);
+}
+END_TEST
 
 /* The in-memory index never holds more than the horizon, nor more memory than it sizes, however
  * many events are stored; ids older than the horizon are still recognised (through the store),
@@ -2040,6 +2074,7 @@ store_suite(void)
         {"migrate_v2_store", test_migrate_v2_store, 10, 0},
         {"migrate_v4_store", test_migrate_v4_store, 10, 0},
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
+        {"retention_cutoff_edge", test_retention_cutoff_edge, 0, 0},
         {"quarantine", test_quarantine, 10, 0},
         {"quarantine_bounded", test_quarantine_bounded, 10, 0},
         {"disk_full", test_disk_full, 20, 0},

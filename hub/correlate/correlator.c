@@ -404,19 +404,30 @@ collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t
         row_fn add)
 {
     sqlite3_stmt *s = c->stmt[which];
-    if (lh__c_bind_lookup(s, key, env, from, to) != SQLITE_OK ||
-        sqlite3_bind_int(s, 5, LOOKUP_LIMIT) != SQLITE_OK)
+    if (from < 0)
+        from = 0; /* no event is older than 1970 (lh_event_validate): no bucket to walk there */
+    if (lh__c_bind_lookup(s, key, env, from, to) != SQLITE_OK)
         return lh__c_sql_fail(c, which);
+    /* the window's time buckets newest first, each in time order backwards (its index's order):
+     * together the newest LOOKUP_LIMIT rows of the window, as one ORDER BY time DESC would give */
     int rc, rows = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        rows++;
-        if (add(c, s) < 0) {
-            lh__c_sql_done(s);
-            return LH_ENOMEM;
+    for (int64_t b = to / LH_STORE_BUCKET_NS_I64; b >= from / LH_STORE_BUCKET_NS_I64; b--) {
+        if (rows >= LOOKUP_LIMIT)
+            break;
+        if (sqlite3_bind_int(s, 5, LOOKUP_LIMIT - rows) != SQLITE_OK ||
+            sqlite3_bind_int64(s, 6, b) != SQLITE_OK)
+            return lh__c_sql_fail(c, which);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            rows++;
+            if (add(c, s) < 0) {
+                lh__c_sql_done(s);
+                return LH_ENOMEM;
+            }
         }
+        if (rc != SQLITE_DONE)
+            return lh__c_sql_fail(c, which);
+        sqlite3_reset(s);
     }
-    if (rc != SQLITE_DONE)
-        return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
     if (rows >= LOOKUP_LIMIT)
         c->truncated = 1;

@@ -4,14 +4,15 @@
  *
  * Each lookup is written to use one of the store's partial indexes, so a correlation costs a few
  * index range scans whatever the size of the timeline. The candidate lookups are covered by
- * their index (schema version 2), so they read no table row. They lead with the hour of the event
- * time (schema version 6): a lookup names the hours of its window with LH_STORE_HOURS (store.h)
- * and seeks once per hour; a batch of inserts touches the pages of the current hours only.
- *  - deploys by service:   ev_deploy_svc  (hour, service, environment, time, deploy_id, kind)
- *  - outcomes by service:  ev_outcome_svc (hour, service, environment, time, outcome)
- *  - by artifact:          ev_artifact    (hour, artifact, environment, time, kind, outcome,
+ * their index (schema version 2), so they read no table row. They lead with the event time's
+ * 4-hour bucket (schema version 6, LH_STORE_BUCKET_OF in store.h): a lookup takes one bucket
+ * (?6) and collect() runs it for each bucket of the window, newest first, until the limit; a
+ * batch of inserts touches the pages of the current bucket only.
+ *  - deploys by service:   ev_deploy_svc  (bucket, service, environment, time, deploy_id, kind)
+ *  - outcomes by service:  ev_outcome_svc (bucket, service, environment, time, outcome)
+ *  - by artifact:          ev_artifact    (bucket, artifact, environment, time, kind, outcome,
  *                                          deploy_id)
- *  - by host:              eh_host        (hour, host, environment, time, kind, seq, deploy_id)
+ *  - by host:              eh_host        (bucket, host, environment, time, kind, seq, deploy_id)
  *  - a change's events:    ev_deploy_id   (deploy_id, time), already in time order
  *  - last good version:    ev_good        (service, environment, time, seq, ...) of succeeded
  *                                          deploys with a version: no window, so service-first
@@ -26,11 +27,12 @@
 #ifndef LOOPHUB_CORRELATOR_SQL_H
 #define LOOPHUB_CORRELATOR_SQL_H
 
-#include "store.h" /* LH_STORE_HOUR_OF, LH_STORE_HOURS */
+#include "store.h" /* LH_STORE_BUCKET_OF, LH_STORE_BUCKETS */
 
 /* Statement numbers: index into LH_CORR_SQL. */
 enum {
-    /* the lookups take ?5, a limit: the most recent rows first (bounded work per event) */
+    /* the lookups take ?5, a limit: the most recent rows first (bounded work per event), and ?6,
+     * the time bucket to look in (collect() walks the window's) */
     LH_CSQL_CAND_SERVICE,  /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
     LH_CSQL_CAND_HOST,     /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
     LH_CSQL_CAND_ARTIFACT, /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
@@ -120,17 +122,17 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_CAND_SERVICE] =
         "SELECT deploy_id FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
-        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_HOST] =
         "SELECT deploy_id FROM event_hosts"
         " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
-        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_ARTIFACT] =
         "SELECT deploy_id FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
-        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CHANGE] =
         "SELECT seq, id, time, state, service, actor, hosts, version, previous_version,"
@@ -139,17 +141,17 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_OUT_SERVICE] =
         "SELECT seq FROM events"
         " WHERE outcome = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
-        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
         " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_HOST] =
         "SELECT seq FROM event_hosts"
         " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1"
-        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
         " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_ARTIFACT] =
         "SELECT seq FROM events"
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1"
-        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
         " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_EVENT_BLOB] =
         "SELECT event, id, service, environment FROM events WHERE seq = ?1",
@@ -207,7 +209,7 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_COUNT_SERVICE] =
         "SELECT count(DISTINCT deploy_id) FROM events"
         " WHERE kind = 1 AND service = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4"
-        " AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")
+        " AND " LH_STORE_BUCKET_OF("time") " IN " LH_STORE_BUCKETS("?3", "?4")
         " AND deploy_id IS NOT NULL",
     [LH_CSQL_CASE_OPEN] =
         "SELECT count(*) FROM outcomes WHERE case_id = ?1 AND open = 1",

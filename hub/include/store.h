@@ -32,17 +32,21 @@
 
 #include "loophub/event.h"
 
-/* The hour-first indexes (schema 6, store_sql.h) lead with the hour of the event time. SQLite matches an
- * indexed expression by its text, so every statement that means to use one writes it with
- * LH_STORE_HOUR_OF(), and names the hours of a time range with LH_STORE_HOURS(from, to): a row
- * per hour, each a seek in the index. Hours are a fixed width (the schema's, not a setting): a
- * lookup over the default 2 h window names 2 or 3 of them. */
-#define LH_STORE_HOUR_NS "3600000000000"
-#define LH_STORE_HOUR_OF(col) col " / " LH_STORE_HOUR_NS
-#define LH_STORE_HOURS(from, to)                                                                   \
-    "(WITH RECURSIVE lh_hours(h) AS (SELECT " from " / " LH_STORE_HOUR_NS                         \
-    " UNION ALL SELECT h + 1 FROM lh_hours WHERE h < " to " / " LH_STORE_HOUR_NS                    \
-    ") SELECT h FROM lh_hours)"
+/* The time-first indexes (schema 6, store_sql.h) lead with the event time's 4-hour bucket.
+ * SQLite matches an indexed expression by its text, so every statement that means to use one
+ * writes it with LH_STORE_BUCKET_OF(). The correlator seeks one bucket at a time, newest first
+ * (a 2 h window spans one or two); the queries name the buckets of a time range with
+ * LH_STORE_BUCKETS(from, to), a row per bucket, each a seek. The width is the schema's, not a
+ * setting. Measured on a 2M-event store (one lookup of a service's deploys in a 2 h window, warm
+ * 32 MiB cache): service-first 7-11 us; 4 h buckets one seek each 11-12 us, through the CTE
+ * 20-22 us; 1 h buckets 21-23 us either way. */
+#define LH_STORE_BUCKET_NS "14400000000000"
+#define LH_STORE_BUCKET_NS_I64 14400000000000LL
+#define LH_STORE_BUCKET_OF(col) col " / " LH_STORE_BUCKET_NS
+#define LH_STORE_BUCKETS(from, to)                                                                 \
+    "(WITH RECURSIVE lh_buckets(b) AS (SELECT " from " / " LH_STORE_BUCKET_NS                      \
+    " UNION ALL SELECT b + 1 FROM lh_buckets WHERE b < " to " / " LH_STORE_BUCKET_NS               \
+    ") SELECT b FROM lh_buckets)"
 
 typedef struct lh_store lh_store_t;
 

@@ -3,15 +3,15 @@
  * store_sql.h. Read-only; each statement names the index it is meant to use.
  *
  * Events are read as their canonical protobuf (events.event) and decoded by the codec, with the
- * three columns the stored protobuf leaves out (id, service, environment: lh_store_event_complete())
- * right after it in every statement; the other decoded columns are used only to select and order
- * rows, and for the few aggregates
- * (classes, resolution) where decoding every row would be waste.
+ * three columns the stored protobuf leaves out (id, service, environment:
+ * lh_store_event_complete()) right after it in every statement; the other decoded columns are used
+ * only to select and order rows, and for the few aggregates (classes, resolution) where decoding
+ * every row would be waste.
  */
 #ifndef LOOPHUB_QUERY_SQL_H
 #define LOOPHUB_QUERY_SQL_H
 
-#include "store.h" /* LH_STORE_HOUR_OF, LH_STORE_HOURS: the hour-first indexes */
+#include "store.h" /* LH_STORE_BUCKET_OF, LH_STORE_BUCKETS: the time-first indexes */
 
 /* clang-format off */
 
@@ -78,7 +78,7 @@
     " FROM events o JOIN correlations c ON c.outcome_seq = o.seq"                              \
     " JOIN alerts a ON a.seq = c.alert_seq"                                                    \
     " WHERE o.outcome = 1 AND o.service = ?2 AND o.environment = ?3 AND o.time >= ?1"          \
-    "   AND o.time <= ?4 AND " LH_STORE_HOUR_OF("o.time") " IN " LH_STORE_HOURS("?1", "?4")       \
+    "   AND o.time <= ?4 AND " LH_STORE_BUCKET_OF("o.time") " IN " LH_STORE_BUCKETS("?1", "?4")       \
     " ORDER BY a.seq"
 
 /* The suspects named for one outcome (correlations primary key). ?1 outcome seq */
@@ -199,7 +199,7 @@
 #define LH_Q_WINDOW_SERVICE_ALERTS                                                             \
     "SELECT seq, event, id, service, environment FROM events INDEXED BY ev_outcome_svc"                                  \
     " WHERE service = ?1 AND environment = ?2 AND time >= ?3 AND time <= ?4 AND outcome = 1"   \
-    "   AND " LH_STORE_HOUR_OF("time") " IN " LH_STORE_HOURS("?3", "?4")                          \
+    "   AND " LH_STORE_BUCKET_OF("time") " IN " LH_STORE_BUCKETS("?3", "?4")                          \
     "   AND kind = 2 ORDER BY time, seq"
 
 /* The monitoring alerts naming a host in a period (eh_host, events by seq).
@@ -207,7 +207,7 @@
 #define LH_Q_WINDOW_HOST_ALERTS                                                                \
     "SELECT e.seq, e.event, e.id, e.service, e.environment FROM event_hosts h JOIN events e ON e.seq = h.seq"                  \
     " WHERE h.host = ?1 AND h.environment = ?2 AND h.time >= ?3 AND h.time <= ?4"              \
-    "   AND " LH_STORE_HOUR_OF("h.time") " IN " LH_STORE_HOURS("?3", "?4")                        \
+    "   AND " LH_STORE_BUCKET_OF("h.time") " IN " LH_STORE_BUCKETS("?3", "?4")                        \
     "   AND h.kind = 2 ORDER BY h.time, h.seq"
 
 /* clang-format on */

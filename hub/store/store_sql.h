@@ -258,24 +258,24 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  GROUP BY kind;"
     "CREATE INDEX eh_seq ON event_hosts(seq);"
     "CREATE INDEX tl_seq ON ticket_links(seq);",
-    /* 5 -> 6: the correlator's window lookups on hour-first indexes (docs/architecture.md, The
-     * store). Keyed by service, host or artifact first, each batch wrote about one page per key
-     * it named, anywhere in indexes as large as the history (bench: 22 kB written per event into
-     * a 2M-event store against 3 kB into an empty one); keyed by the hour of the event time
-     * first, a batch writes the few pages of the current hour. A lookup names the hours of its
-     * window (LH_STORE_HOURS). The newest succeeded deploy before a time has no window: it keeps
-     * a service-first index of succeeded deploys only (2% of the bench's events). */
+    /* 5 -> 6: the correlator's window lookups on time-first indexes (docs/architecture.md, The
+     * store over months). Keyed by service, host or artifact first, each batch wrote about one
+     * page per key it named, anywhere in indexes as large as the history (bench: 22 kB written
+     * per event into a 2M-event store against 3 kB into an empty one); keyed by the event time's
+     * 4-hour bucket first (LH_STORE_BUCKET_OF, store.h), a batch writes the few pages of the
+     * current bucket. The newest succeeded deploy before a time has no window: it keeps a
+     * service-first index of succeeded deploys only (2% of the bench's events). */
     "DROP INDEX ev_deploy_svc;"
     "DROP INDEX ev_outcome_svc;"
     "DROP INDEX ev_artifact;"
     "DROP INDEX eh_host;"
-    "CREATE INDEX ev_deploy_svc ON events(" LH_STORE_HOUR_OF("time") ", service, environment, time,"
+    "CREATE INDEX ev_deploy_svc ON events(" LH_STORE_BUCKET_OF("time") ", service, environment, time,"
     "  deploy_id, kind) WHERE kind = 1;"
-    "CREATE INDEX ev_outcome_svc ON events(" LH_STORE_HOUR_OF("time") ", service, environment,"
+    "CREATE INDEX ev_outcome_svc ON events(" LH_STORE_BUCKET_OF("time") ", service, environment,"
     "  time, outcome) WHERE outcome = 1;"
-    "CREATE INDEX ev_artifact ON events(" LH_STORE_HOUR_OF("time") ", artifact, environment, time,"
+    "CREATE INDEX ev_artifact ON events(" LH_STORE_BUCKET_OF("time") ", artifact, environment, time,"
     "  kind, outcome, deploy_id) WHERE artifact IS NOT NULL;"
-    "CREATE INDEX eh_host ON event_hosts(" LH_STORE_HOUR_OF("time") ", host, environment, time,"
+    "CREATE INDEX eh_host ON event_hosts(" LH_STORE_BUCKET_OF("time") ", host, environment, time,"
     "  kind, seq, deploy_id);"
     "CREATE INDEX ev_good ON events(service, environment, time, seq, deploy_id, version, kind,"
     "  state) WHERE kind = 1 AND state = 2 AND version IS NOT NULL;",
