@@ -14,6 +14,7 @@
 #include "loophub/error.h"
 #include "loophub/event.h"
 #include "loophub/format.h"
+#include "loophub/hub.h"
 #include "loophub/registry.h"
 #include "loophub/timeline.h"
 #include "loophub/timeutil.h"
@@ -248,6 +249,39 @@ START_TEST(test_options_redaction_patterns)
     ck_assert_int_eq(parse(a3, 2, err, sizeof(err)), LH_EINVAL);
     ck_assert_msg(strncmp(err, "--redact-value 'x{2,1}': not a valid extended regex: ", 53) == 0,
                   "%s", err);
+}
+END_TEST
+
+/* With no option and no file, `loophub run` runs with the defaults the README and
+ * docs/correlation.md document, which are also the library's (lh_hub_opts_default()): an
+ * embedding application and the command correlate alike. */
+START_TEST(test_run_defaults_are_documented)
+{
+    size_t n_defs;
+    const lh_adapter_def_t *const *defs = lh_registry_adapters(&n_defs);
+    lh_run_conf_t c;
+    ck_assert_int_eq(lh_run_conf_init(&c, defs, n_defs), 0);
+    char err[512] = "";
+    char *argv[] = {"run", NULL};
+    ck_assert_int_eq(lh_run_conf_parse(&c, 1, argv, err, sizeof(err)), 0);
+    lh_hub_opts_t h;
+    lh_hub_opts_default(&h);
+    const int64_t min = 60 * LH_NS_PER_SEC;
+    ck_assert_int_eq(c.window_ns, 120 * min);
+    ck_assert_int_eq(h.window_ns, 120 * min);
+    ck_assert_int_eq(c.group_window_ns, 10 * min);
+    ck_assert_int_eq(h.group_window_ns, 10 * min);
+    ck_assert_int_eq(c.max_suspects, 10);
+    ck_assert_int_eq(h.max_suspects, 10);
+    ck_assert_int_eq(c.alert_min_severity, LH_SEV_ERROR);
+    ck_assert_int_eq(h.alert_min_severity, LH_SEV_ERROR);
+    ck_assert_int_eq(c.batch_max, 4000);
+    ck_assert_int_eq(h.batch_max, 4000);
+    ck_assert_int_eq(c.batch_ms, 10);
+    ck_assert_int_eq(h.batch_ms, 10);
+    ck_assert_int_eq(c.dedupe_horizon, 1000000);
+    ck_assert_int_eq(h.dedupe_horizon, 1000000);
+    lh_run_conf_free(&c);
 }
 END_TEST
 
@@ -833,6 +867,7 @@ main(void)
         {"options_values", test_options_bad_values, 0, 0},
         {"options_usage", test_options_bad_usage, 0, 0},
         {"options_redaction", test_options_redaction_patterns, 0, 0},
+        {"run_defaults", test_run_defaults_are_documented, 0, 0},
         {"config_file", test_config_file_errors, 0, 0},
         {"json_unparsable", test_json_decode_unparsable, 0, 0},
         {"alertmanager", test_alertmanager_rejections, 0, 0},
