@@ -964,6 +964,39 @@ START_TEST(deploy_previous_from_history)
 }
 END_TEST
 
+/* A change's version, previous version, actor and commit are those of its latest event that
+ * carries them, as the correlator reads it (docs/correlation.md): a re-run that succeeded with
+ * another build shows that build, and a status-only update erases nothing. */
+START_TEST(deploy_latest_values)
+{
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
+    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    lh_event_t *a = deploy("l-1", "L-1", LH_DEPLOY_STARTED, T0, "lat", "4.0", "3.9", "ann");
+    a->deploy.commit = lh_event_str(a, "c0ffee0", (size_t)-1);
+    put(st, c, a);
+    lh_event_t *b = deploy("l-2", "L-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "lat", "4.1", NULL, "bob");
+    b->deploy.commit = lh_event_str(b, "deadbee", (size_t)-1);
+    put(st, c, b);
+    lh_event_t *u =
+        deploy("l-3", "L-1", LH_DEPLOY_SUCCEEDED, T0 + 2 * MIN, "lat", NULL, NULL, NULL);
+    put(st, c, u);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_correlator_destroy(&c);
+    lh_store_close(&st);
+
+    lh_timeline_req_t r = req_deploy("L-1", T0 + 200 * MIN);
+    json_t *d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "version"), "4.1");
+    ck_assert_str_eq(jget_str(d, "previous_version"), "3.9");
+    ck_assert_str_eq(jget_str(d, "actor"), "bob");
+    ck_assert_str_eq(jget_str(d, "commit"), "deadbee");
+    json_decref(d);
+}
+END_TEST
+
 START_TEST(deploy_text)
 {
     lh_timeline_req_t r = req_deploy("D-4", T0 + 24 * 60 * MIN);
@@ -1455,6 +1488,7 @@ query_suite(void)
         {"several_suspects", several_suspects_ranked, 0, 0},
         {"deploy_text", deploy_text, 0, 0},
         {"deploy_text_details", deploy_text_details, 0, 0},
+        {"deploy_latest_values", deploy_latest_values, 0, 0},
         {"deploy_previous_from_history", deploy_previous_from_history, 0, 0},
         {"service_json", service_json, 0, 0},
         {"service_text", service_text_lines, 0, 0},

@@ -112,10 +112,11 @@ lh__q_doc_events(qctx_t *q, const qlist_t *l, size_t shown)
         lh__q_jset(q, q->doc, "unreadable", json_integer(q->unreadable));
 }
 
-/* Adds to o what a change's events (ev[0..n), time order) say of it as a whole: the first
- * value seen of service, environment, version, previous_version, actor, commit, commit_time,
- * artifact and change_ticket; the latest status; every host any event named (first seen
- * first); the labels (a later event's value for a key wins). */
+/* Adds to o what a change's events (ev[0..n), time order) say of it as a whole, as the
+ * correlator reads a change (docs/correlation.md): service and environment of its first event;
+ * version, previous_version, actor, commit, commit_time, artifact and change_ticket of the latest
+ * event that carries each (a status-only update erases none); the latest status; every host any
+ * event named (first seen first); the labels (a later event's value for a key wins). */
 void
 lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n)
 {
@@ -130,18 +131,22 @@ lh__q_change_json(qctx_t *q, json_t *o, lh_event_t *const *ev, size_t n)
 #define FIRST(var, val)                                                                            \
     if (!(var))                                                                                    \
     var = (val)
+#define LATEST(var, val)                                                                           \
+    if (val)                                                                                       \
+    var = (val)
         FIRST(service, e->service);
         FIRST(env, e->environment);
-        FIRST(version, e->deploy.version);
-        if (!prev && e->deploy.previous_version)
+        LATEST(version, e->deploy.version);
+        if (e->deploy.previous_version)
             prev_derived = e->deploy.previous_version_derived;
-        FIRST(prev, e->deploy.previous_version);
-        FIRST(actor, e->actor);
-        FIRST(commit, e->deploy.commit);
-        FIRST(commit_time, e->deploy.commit_time_ns);
-        FIRST(artifact, e->deploy.artifact);
-        FIRST(ticket, e->deploy.change_ticket);
+        LATEST(prev, e->deploy.previous_version);
+        LATEST(actor, e->actor);
+        LATEST(commit, e->deploy.commit);
+        LATEST(commit_time, e->deploy.commit_time_ns);
+        LATEST(artifact, e->deploy.artifact);
+        LATEST(ticket, e->deploy.change_ticket);
 #undef FIRST
+#undef LATEST
         if (e->deploy.status)
             status = e->deploy.status;
         for (size_t h = 0; h < e->n_hosts && hosts; h++) {
