@@ -750,6 +750,7 @@ START_TEST(every_lookup_uses_an_index)
         {"LH_Q_INCIDENT_EVENTS", LH_Q_INCIDENT_EVENTS},
         {"LH_Q_TICKETS", LH_Q_TICKETS},
         {"LH_Q_DEPLOY_EVENTS", LH_Q_DEPLOY_EVENTS},
+        {"LH_Q_CHANGE_EVENTS_IN_ENV", LH_Q_CHANGE_EVENTS_IN_ENV},
         {"LH_Q_DEPLOY_OUTCOMES", LH_Q_DEPLOY_OUTCOMES},
         {"LH_Q_CHANGE_FACTS", LH_Q_CHANGE_FACTS},
         {"LH_Q_CHANGE_CORRELATIONS", LH_Q_CHANGE_CORRELATIONS},
@@ -993,6 +994,41 @@ START_TEST(deploy_latest_values)
     ck_assert_str_eq(jget_str(d, "previous_version"), "3.9");
     ck_assert_str_eq(jget_str(d, "actor"), "bob");
     ck_assert_str_eq(jget_str(d, "commit"), "deadbee");
+    json_decref(d);
+}
+END_TEST
+
+/* A suspect's change is the deploy id in the outcome's environment: the same id deployed to
+ * staging later with another build does not leak into a prod incident's story. */
+START_TEST(suspect_change_in_its_environment)
+{
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
+    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    put(st, c, deploy("e-1", "E-1", LH_DEPLOY_SUCCEEDED, T0, "envs", "5.0", "4.9", "ann"));
+    lh_event_t *stg =
+        deploy("e-2", "E-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "envs", "5.1-rc", NULL, "bob");
+    stg->environment = S(stg, "staging");
+    put(st, c, stg);
+    put(st, c, incident("e-i", "INC-ENV", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "envs"));
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    lh_correlator_destroy(&c);
+    lh_store_close(&st);
+
+    lh_timeline_req_t r = req_incident("INC-ENV");
+    json_t *d = run_json(&r);
+    json_t *sus = json_object_get(d, "suspects");
+    ck_assert_int_eq(json_array_size(sus), 1);
+    json_t *s0 = json_array_get(sus, 0);
+    ck_assert_str_eq(jget_str(s0, "deploy_id"), "E-1");
+    ck_assert_str_eq(jget_str(s0, "environment"), "prod");
+    ck_assert_str_eq(jget_str(s0, "version"), "5.0");
+    ck_assert_str_eq(jget_str(s0, "actor"), "ann");
+    json_t *evs = json_object_get(s0, "events");
+    ck_assert_int_eq(json_array_size(evs), 1);
+    ck_assert_str_eq(jget_str(json_array_get(evs, 0), "id"), "e-1");
     json_decref(d);
 }
 END_TEST
@@ -1489,6 +1525,7 @@ query_suite(void)
         {"deploy_text", deploy_text, 0, 0},
         {"deploy_text_details", deploy_text_details, 0, 0},
         {"deploy_latest_values", deploy_latest_values, 0, 0},
+        {"suspect_change_in_its_environment", suspect_change_in_its_environment, 0, 0},
         {"deploy_previous_from_history", deploy_previous_from_history, 0, 0},
         {"service_json", service_json, 0, 0},
         {"service_text", service_text_lines, 0, 0},

@@ -298,14 +298,17 @@ has_deploy(const json_t *sus, const char *did)
     return 0;
 }
 
-/* One suspect's change: its events, what they say of it, and its tickets. */
+/* One suspect's change: its events (in the environment it was blamed in, when its first event
+ * is still stored), what they say of it, and its tickets. */
 static void
-suspect_change(qctx_t *q, json_t *o, qlist_t *chg)
+suspect_change(qctx_t *q, json_t *o, qlist_t *chg, int env_known, const char *env)
 {
     const char *did = lh__q_js(o, "deploy_id");
-    sqlite3_stmt *s = lh__q_prep(q, LH_Q_DEPLOY_EVENTS);
+    sqlite3_stmt *s = lh__q_prep(q, env_known ? LH_Q_CHANGE_EVENTS_IN_ENV : LH_Q_DEPLOY_EVENTS);
     if (s) {
         lh__q_bind_text(s, 1, did);
+        if (env_known)
+            lh__q_bind_text(s, 2, env);
         lh__q_load_events(q, s, chg, 0);
     }
     sqlite3_finalize(s);
@@ -360,6 +363,8 @@ gather_suspects(qctx_t *q)
                            ? json_null()
                            : json_integer(sqlite3_column_int64(s, 6)));
             lh__q_jset(q, o, "outcome_id", lh__q_jstr(lh__q_col_text(s, 9)));
+            if (sqlite3_column_int(s, 10)) /* the change's environment, from its first event */
+                lh__q_jset(q, o, "environment", lh__q_jstr(lh__q_col_text(s, 11)));
             lh__q_jpush(q, sus, o);
         }
     }
@@ -370,8 +375,11 @@ gather_suspects(qctx_t *q)
         q->err = LH_ENOMEM;
     if (q->changes)
         q->n_changes = n;
-    for (size_t i = 0; i < q->n_changes && !q->err; i++)
-        suspect_change(q, json_array_get(sus, i), &q->changes[i]);
+    for (size_t i = 0; i < q->n_changes && !q->err; i++) {
+        json_t *o = json_array_get(sus, i);
+        suspect_change(q, o, &q->changes[i], json_object_get(o, "environment") != NULL,
+                       lh__q_js(o, "environment"));
+    }
     lh__q_jset(q, q->doc, "suspects", sus);
 }
 

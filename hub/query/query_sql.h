@@ -34,6 +34,12 @@
 #define LH_Q_DEPLOY_EVENTS                                                                     \
     "SELECT seq, event, id, service, environment FROM events WHERE deploy_id = ?1 AND kind = 1 ORDER BY time, seq"
 
+/* A suspect's change: its events in the environment the correlator blamed it in (a change is a
+ * deploy id and an environment; the same id may have run elsewhere too). ?1 deploy id ?2 env */
+#define LH_Q_CHANGE_EVENTS_IN_ENV                                                              \
+    "SELECT seq, event, id, service, environment FROM events WHERE deploy_id = ?1 AND kind = 1" \
+    " AND environment IS ?2 ORDER BY time, seq"
+
 /* The outcomes correlated with a change (co_deploy), with how many suspects each had, when an
  * incident outcome was resolved (ev_incident_id) and the alert sent. ?1 deploy id */
 #define LH_Q_DEPLOY_OUTCOMES                                                                   \
@@ -177,7 +183,7 @@
  * ?1 outcome event seq */
 #define LH_Q_SUSPECTS_OF                                                                       \
     "SELECT c.deploy_id, c.score, c.rank, c.lead_seconds, c.reasons, c.late, c.alert_seq,"     \
-    "       d.id, d.time, o.id"                                                                 \
+    "       d.id, d.time, o.id, d.seq IS NOT NULL, d.environment"                               \
     " FROM correlations c JOIN events o ON o.seq = c.outcome_seq"                              \
     " LEFT JOIN events d ON d.seq = c.deploy_seq"                                              \
     " WHERE c.outcome_seq = ?1 ORDER BY c.rank, c.score DESC"
