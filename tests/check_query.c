@@ -96,6 +96,24 @@ ticket(const char *id, const char *tid, lh_ticket_type_t type, lh_ticket_state_t
     return ev;
 }
 
+/* Opens the fixture's store for writing with a correlator, in a transaction (put() adds to it). */
+static void
+writer_open(lh_store_t **st, lh_correlator_t **c)
+{
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, st), 0);
+    ck_assert_int_eq(lh_correlator_new(*st, NULL, c), 0);
+    ck_assert_int_eq(lh_store_begin(*st), 0);
+}
+
+/* Commits what put() added and closes both. */
+static void
+writer_close(lh_store_t **st, lh_correlator_t **c)
+{
+    ck_assert_int_eq(lh_store_commit(*st), 0);
+    lh_correlator_destroy(c);
+    lh_store_close(st);
+}
+
 /* Stores ev (consumed) and correlates it, as the hub's pipeline does. */
 static void
 put(lh_store_t *st, lh_correlator_t *c, lh_event_t *ev)
@@ -208,9 +226,7 @@ build_store(void)
         put(st, c, x);
     }
 
-    ck_assert_int_eq(lh_store_commit(st), 0);
-    lh_correlator_destroy(&c);
-    lh_store_close(&st);
+    writer_close(&st, &c);
 }
 
 static void
@@ -934,9 +950,7 @@ START_TEST(deploy_previous_from_history)
 {
     lh_store_t *st = NULL;
     lh_correlator_t *c = NULL;
-    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
-    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
-    ck_assert_int_eq(lh_store_begin(st), 0);
+    writer_open(&st, &c);
     lh_event_t *h1 = deploy("h-1", "H-1", LH_DEPLOY_SUCCEEDED, T0, "hist", "3.0", "2.9", "ann");
     ck_assert_int_eq(lh_correlator_enrich(c, h1), 0);
     put(st, c, h1);
@@ -944,9 +958,7 @@ START_TEST(deploy_previous_from_history)
         deploy("h-2", "H-2", LH_DEPLOY_SUCCEEDED, T0 + MIN, "hist", "3.1", NULL, "ann");
     ck_assert_int_eq(lh_correlator_enrich(c, h2), 0);
     put(st, c, h2);
-    ck_assert_int_eq(lh_store_commit(st), 0);
-    lh_correlator_destroy(&c);
-    lh_store_close(&st);
+    writer_close(&st, &c);
 
     lh_timeline_req_t r = req_deploy("H-2", T0 + 200 * MIN);
     json_t *d = run_json(&r);
@@ -972,9 +984,7 @@ START_TEST(deploy_latest_values)
 {
     lh_store_t *st = NULL;
     lh_correlator_t *c = NULL;
-    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
-    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
-    ck_assert_int_eq(lh_store_begin(st), 0);
+    writer_open(&st, &c);
     lh_event_t *a = deploy("l-1", "L-1", LH_DEPLOY_STARTED, T0, "lat", "4.0", "3.9", "ann");
     a->deploy.commit = lh_event_str(a, "c0ffee0", (size_t)-1);
     put(st, c, a);
@@ -984,9 +994,7 @@ START_TEST(deploy_latest_values)
     lh_event_t *u =
         deploy("l-3", "L-1", LH_DEPLOY_SUCCEEDED, T0 + 2 * MIN, "lat", NULL, NULL, NULL);
     put(st, c, u);
-    ck_assert_int_eq(lh_store_commit(st), 0);
-    lh_correlator_destroy(&c);
-    lh_store_close(&st);
+    writer_close(&st, &c);
 
     lh_timeline_req_t r = req_deploy("L-1", T0 + 200 * MIN);
     json_t *d = run_json(&r);
@@ -1004,18 +1012,14 @@ START_TEST(suspect_change_in_its_environment)
 {
     lh_store_t *st = NULL;
     lh_correlator_t *c = NULL;
-    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
-    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
-    ck_assert_int_eq(lh_store_begin(st), 0);
+    writer_open(&st, &c);
     put(st, c, deploy("e-1", "E-1", LH_DEPLOY_SUCCEEDED, T0, "envs", "5.0", "4.9", "ann"));
     lh_event_t *stg =
         deploy("e-2", "E-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "envs", "5.1-rc", NULL, "bob");
     stg->environment = S(stg, "staging");
     put(st, c, stg);
     put(st, c, incident("e-i", "INC-ENV", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "envs"));
-    ck_assert_int_eq(lh_store_commit(st), 0);
-    lh_correlator_destroy(&c);
-    lh_store_close(&st);
+    writer_close(&st, &c);
 
     lh_timeline_req_t r = req_incident("INC-ENV");
     json_t *d = run_json(&r);
@@ -1268,9 +1272,7 @@ START_TEST(control_characters_do_not_reach_text)
     lh_event_t *ev = incident("i-cc", "INC-CC", LH_INCIDENT_DETECTED, T0, "api");
     ev->incident.title = S(ev, "bad\nline\x1b[31m");
     put(st, c, ev);
-    ck_assert_int_eq(lh_store_commit(st), 0);
-    lh_correlator_destroy(&c);
-    lh_store_close(&st);
+    writer_close(&st, &c);
 
     lh_timeline_req_t r = req_incident("INC-CC");
     char *text = NULL;
