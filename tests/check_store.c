@@ -1810,7 +1810,7 @@ lookup(lh_store_t *st, int which, const char *key, int64_t from, int64_t to)
     sqlite3_bind_int(s, 5, 10);
     char *out = calloc(1, 512);
     /* the window lookups take one time bucket (?6): each of the window's, newest first */
-    int64_t b = to / LH_STORE_BUCKET_NS_I64, last = from / LH_STORE_BUCKET_NS_I64;
+    int64_t b = lh_store_bucket(to), last = lh_store_bucket(from);
     if (which == LH_CSQL_LAST_GOOD)
         b = last = 0;
     for (; b >= last; b--) {

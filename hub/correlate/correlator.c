@@ -411,7 +411,7 @@ collect(lh_correlator_t *c, int which, const char *key, const char *env, int64_t
     /* the window's time buckets newest first, each in time order backwards (its index's order):
      * together the newest LOOKUP_LIMIT rows of the window, as one ORDER BY time DESC would give */
     int rc, rows = 0;
-    for (int64_t b = to / LH_STORE_BUCKET_NS_I64; b >= from / LH_STORE_BUCKET_NS_I64; b--) {
+    for (int64_t b = lh_store_bucket(to); b >= lh_store_bucket(from); b--) {
         if (rows >= LOOKUP_LIMIT)
             break;
         if (sqlite3_bind_int(s, 5, LOOKUP_LIMIT - rows) != SQLITE_OK ||

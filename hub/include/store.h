@@ -40,13 +40,22 @@
  * setting. Measured on a 2M-event store (one lookup of a service's deploys in a 2 h window, warm
  * 32 MiB cache): service-first 7-11 us; 4 h buckets one seek each 11-12 us, through the CTE
  * 20-22 us; 1 h buckets 21-23 us either way. */
-#define LH_STORE_BUCKET_NS "14400000000000"
-#define LH_STORE_BUCKET_NS_I64 14400000000000LL
+#define LH__STORE_BUCKET 14400000000000 /* 4 h in ns; migration 5 -> 6 spells it out */
+#define LH__STORE_STR(x) #x
+#define LH__STORE_XSTR(x) LH__STORE_STR(x)
+#define LH_STORE_BUCKET_NS LH__STORE_XSTR(LH__STORE_BUCKET)
 #define LH_STORE_BUCKET_OF(col) col " / " LH_STORE_BUCKET_NS
 #define LH_STORE_BUCKETS(from, to)                                                                 \
     "(WITH RECURSIVE lh_buckets(b) AS (SELECT " from " / " LH_STORE_BUCKET_NS                      \
     " UNION ALL SELECT b + 1 FROM lh_buckets WHERE b < " to " / " LH_STORE_BUCKET_NS               \
     ") SELECT b FROM lh_buckets)"
+
+/* The bucket of event time t, as LH_STORE_BUCKET_OF() computes it in SQL (both truncate). */
+static inline int64_t
+lh_store_bucket(int64_t t)
+{
+    return t / (int64_t)LH__STORE_BUCKET;
+}
 
 typedef struct lh_store lh_store_t;
 

@@ -301,9 +301,12 @@ has_deploy(const json_t *sus, const char *did)
 /* One suspect's change: its events (in the environment it was blamed in, when its first event
  * is still stored), what they say of it, and its tickets. */
 static void
-suspect_change(qctx_t *q, json_t *o, qlist_t *chg, int env_known, const char *env)
+suspect_change(qctx_t *q, json_t *o, qlist_t *chg)
 {
     const char *did = lh__q_js(o, "deploy_id");
+    /* gather_suspects() sets "environment" (null for none) only when the first event is there */
+    int env_known = json_object_get(o, "environment") != NULL;
+    const char *env = lh__q_js(o, "environment");
     sqlite3_stmt *s = lh__q_prep(q, env_known ? LH_Q_CHANGE_EVENTS_IN_ENV : LH_Q_DEPLOY_EVENTS);
     if (s) {
         lh__q_bind_text(s, 1, did);
@@ -375,11 +378,8 @@ gather_suspects(qctx_t *q)
         q->err = LH_ENOMEM;
     if (q->changes)
         q->n_changes = n;
-    for (size_t i = 0; i < q->n_changes && !q->err; i++) {
-        json_t *o = json_array_get(sus, i);
-        suspect_change(q, o, &q->changes[i], json_object_get(o, "environment") != NULL,
-                       lh__q_js(o, "environment"));
-    }
+    for (size_t i = 0; i < q->n_changes && !q->err; i++)
+        suspect_change(q, json_array_get(sus, i), &q->changes[i]);
     lh__q_jset(q, q->doc, "suspects", sus);
 }
 
