@@ -19,6 +19,8 @@ int lh_cli_run(int argc, char **argv);
 int lh_cli_send(int argc, char **argv);
 int lh_cli_tail(int argc, char **argv);
 int lh_cli_timeline(int argc, char **argv);
+int lh_cli_deployed(int argc, char **argv);
+int lh_cli_audit(int argc, char **argv);
 int lh_cli_quarantine(int argc, char **argv);
 int lh_cli_redact_check(int argc, char **argv);
 int lh_cli_keygen(int argc, char **argv);

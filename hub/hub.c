@@ -207,6 +207,12 @@ lh_hub_timeline(lh_hub_t *hub, const lh_timeline_req_t *req, lh_query_format_t f
     return lh_query_timeline(hub->st, &r, fmt, out);
 }
 
+int
+lh_hub_report(lh_hub_t *hub, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out)
+{
+    return lh_query_report(hub->st, req, fmt, out);
+}
+
 const lh_hub_opts_t *
 lh_hub_opts(lh_hub_t *hub)
 {

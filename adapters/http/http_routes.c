@@ -339,6 +339,66 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
     return rc;
 }
 
+/* GET /v1/deployed?[service=S][&env=E][&host=H][&at=WHEN] and
+ * GET /v1/audit?[service=S][&env=E][&actor=A][&since=WHEN][&until=WHEN][&unapproved=1][&limit=N]:
+ * the same JSON documents as `loophub deployed|audit --format json`; every argument goes
+ * through lh_report_req_set(), the parser the command line uses, so a word means the same on
+ * both (an argument the report does not take is an error, as an unknown option is). */
+typedef struct {
+    lh_report_req_t *req;
+    char err[200];
+    int bad;
+} report_args_t;
+
+static enum MHD_Result
+report_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    report_args_t *a = cls;
+    if (lh_report_req_set(a->req, key, value, a->err, sizeof(a->err)) < 0) {
+        a->bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static int
+handle_report(lh__http_t *h, lh__http_req_t *r, lh_report_kind_t kind)
+{
+    lh_report_req_t req;
+    lh_report_req_default(&req, kind);
+    report_args_t a = {.req = &req};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, report_arg, &a);
+    if (a.bad)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, a.err);
+    int64_t from = 0, to = 0;
+    if (lh_report_period(&req, 0, &from, &to) < 0)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_hub_report(h->hub, &req, LH_QUERY_JSON, &b);
+    if (rc == 0)
+        rc = lh__http_reply(r, MHD_HTTP_OK, "application/json", b.data ? (const void *)b.data : "",
+                            b.len);
+    else if (rc == LH_EINVAL)
+        rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad report request");
+    else
+        rc = lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
+    lh_buf_free(&b);
+    return rc;
+}
+
+static int
+handle_deployed(lh__http_t *h, lh__http_req_t *r)
+{
+    return handle_report(h, r, LH_REPORT_DEPLOYED);
+}
+
+static int
+handle_audit(lh__http_t *h, lh__http_req_t *r)
+{
+    return handle_report(h, r, LH_REPORT_AUDIT);
+}
+
 const lh__http_route_t lh__http_routes[] = {
     {"POST", "/v1/events", 1, check_events, handle_submit, 0},
     {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit, 0},
@@ -346,6 +406,8 @@ const lh__http_route_t lh__http_routes[] = {
     {"GET", "/readyz", 0, NULL, handle_readyz, 1},
     {"GET", "/metrics", 0, NULL, handle_metrics, 0},
     {"GET", "/v1/timeline", 0, NULL, handle_timeline, 0},
-    /* later: GET /v1/audit, /v1/deployed, /v1/dora, and the page at / */
+    {"GET", "/v1/deployed", 0, NULL, handle_deployed, 0},
+    {"GET", "/v1/audit", 0, NULL, handle_audit, 0},
+    /* later: GET /v1/dora, and the page at / */
     {NULL, NULL, 0, NULL, NULL, 0},
 };

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "loophub/buf.h"
+#include "loophub/report.h"
 #include "loophub/timeline.h"
 #include "store.h"
 
@@ -25,6 +26,12 @@
  * On error out may hold a partial document: callers reset it. The store is only read. */
 int lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                       lh_buf_t *out);
+
+/* Runs a report (loophub/report.h: deployed, audit) and appends its document to out, as
+ * lh_query_timeline() does. Returns 0; LH_EINVAL for a bad request (no kind, a period ending
+ * before it starts, a negative limit); LH_ESTORE (logged); LH_ENOMEM. The store is only read. */
+int lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fmt,
+                    lh_buf_t *out);
 
 /* A change's outcome class (docs/correlation.md). */
 typedef enum {

@@ -163,6 +163,15 @@ lh__q_doc_expired(qctx_t *q)
         lh__q_jset(q, q->doc, "expired_before", o);
 }
 
+void
+lh__q_doc_dump(qctx_t *q)
+{
+    char *s = json_dumps(q->doc, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (!s || lh_buf_append(q->out, s, strlen(s)) < 0)
+        q->err = LH_ENOMEM;
+    free(s);
+}
+
 int
 lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                   lh_buf_t *out)
@@ -204,10 +213,7 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
         lh__q_doc_expired(&q);
 
     if (!q.err && fmt == LH_QUERY_JSON) {
-        char *s = json_dumps(q.doc, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        if (!s || lh_buf_append(out, s, strlen(s)) < 0)
-            q.err = LH_ENOMEM;
-        free(s);
+        lh__q_doc_dump(&q);
     } else if (!q.err) {
         if (req->mode == LH_TIMELINE_INCIDENT)
             lh__q_text_incident(&q);

@@ -14,6 +14,7 @@
 
 #include "loophub/buf.h"
 #include "loophub/event.h"
+#include "loophub/report.h"
 #include "query.h"
 
 /* Decoded events of one list: seqs and events in time order. */
@@ -27,7 +28,8 @@ typedef struct qlist {
 typedef struct qctx {
     lh_store_t *st;
     sqlite3 *db;
-    const lh_timeline_req_t *req;
+    const lh_timeline_req_t *req;    /* a timeline; NULL for a report */
+    const lh_report_req_t *rreq;     /* a report (query_report.c); NULL for a timeline */
     int64_t now;
     int64_t from, to; /* service: the period, inclusive */
     int err;          /* first error; once set, helpers do nothing */
@@ -74,12 +76,44 @@ size_t lh__q_shown_of(const qctx_t *q, const qlist_t *l);
 
 /* --- query_text.c: rendering the document as text --- */
 
+/* Appends formatted text to q->out (nothing once q->err is set). */
+void lh__q_tprintf(qctx_t *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s (NULL: "-") with control characters replaced by spaces, padded to width columns. */
+void lh__q_tput(qctx_t *q, const char *s, int width);
+/* Appends an RFC 3339 time ("-" for 0), padded to width columns. */
+void lh__q_ttime(qctx_t *q, int64_t ns, int width);
+/* Columns s takes on a terminal (UTF-8 continuation bytes count nothing; NULL: 1, for "-"). */
+int lh__q_ustrlen(const char *s);
+
 void lh__q_text_change(qctx_t *q, const json_t *o, const char *indent);
 void lh__q_text_deploy(qctx_t *q);
 void lh__q_text_incident(qctx_t *q);
 void lh__q_text_service(qctx_t *q);
 /* The document's "expired_before", as a closing note (nothing when retention deleted nothing). */
 void lh__q_text_expired(qctx_t *q);
+
+/* --- query_report.c, query_deployed.c, query_audit.c: the reports --- */
+
+void lh__q_gather_deployed(qctx_t *q);
+void lh__q_text_deployed(qctx_t *q);
+void lh__q_gather_audit(qctx_t *q);
+void lh__q_text_audit(qctx_t *q);
+/* Splits a space-separated hosts column into a JSON array of strings (NULL or "": empty). */
+json_t *lh__q_split_hosts(const char *hosts);
+
+/* --- query_outcome.c: tickets --- */
+
+/* Ticket events (time order) summed up per ticket id: type, latest state, approval (the latest
+ * approved or rejected state, "none" before either), approval_time, url, summary, events. */
+json_t *lh__q_ticket_summary(qctx_t *q, const qlist_t *l);
+/* Whether the tickets l (time order) approved a change started at started_ns: "approved" (a
+ * ticket's latest approved or rejected state at started_ns was approved), "approved after the
+ * deploy" (only later), "rejected", "not approved" (tickets, neither state) or "no ticket";
+ * *by: the deciding ticket's id (NULL for no ticket). Incident tickets approve nothing. */
+const char *lh__q_change_approval(const qlist_t *l, int64_t started_ns, const char **by);
+
+/* query.c: appends the document as compact JSON to q->out. */
+void lh__q_doc_dump(qctx_t *q);
 
 /* query.c: adds "expired_before" to the document when retention deleted events. */
 void lh__q_doc_expired(qctx_t *q);

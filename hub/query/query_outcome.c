@@ -187,8 +187,8 @@ resolve(qctx_t *q, const char *id, subject_t *sj)
 /* --- the document's parts ------------------------------------------------------------------- */
 
 /* "a b c" -> ["a", "b", "c"] */
-static json_t *
-split_hosts(const char *s)
+json_t *
+lh__q_split_hosts(const char *s)
 {
     json_t *a = json_array();
     while (a && s && *s) {
@@ -230,7 +230,7 @@ outcomes_json(qctx_t *q, const subject_t *sj, int64_t *resolved)
         lh__q_jset(q, o, "time", lh__q_jtime(sqlite3_column_int64(s, 4)));
         lh__q_jset(q, o, "event_id", lh__q_jstr(lh__q_col_text(s, 6)));
         lh__q_jset(q, o, "title", lh__q_jstr(lh__q_col_text(s, 7)));
-        lh__q_jset(q, o, "hosts", split_hosts(lh__q_col_text(s, 8)));
+        lh__q_jset(q, o, "hosts", lh__q_split_hosts(lh__q_col_text(s, 8)));
         lh__q_jset(q, o, "artifact", lh__q_jstr(lh__q_col_text(s, 9)));
         int is_open = sqlite3_column_int(s, 10) != 0;
         int64_t r = sqlite3_column_int64(s, 11);
@@ -250,9 +250,10 @@ outcomes_json(qctx_t *q, const subject_t *sj, int64_t *resolved)
 }
 
 /* Ticket events (time order) summed up per ticket id: its type, latest state, approval (the
- * latest approved or rejected state: "approved", "rejected", or "none" yet), url and summary. */
-static json_t *
-ticket_summary(qctx_t *q, const qlist_t *l)
+ * latest approved or rejected state: "approved", "rejected", or "none" yet) and when, url and
+ * summary. */
+json_t *
+lh__q_ticket_summary(qctx_t *q, const qlist_t *l)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < l->n && arr; i++) {
@@ -266,6 +267,7 @@ ticket_summary(qctx_t *q, const qlist_t *l)
             o = json_object();
             lh__q_jset(q, o, "ticket_id", lh__q_jstr(tid));
             lh__q_jset(q, o, "approval", json_string("none"));
+            lh__q_jset(q, o, "approval_time", json_null());
             lh__q_jset(q, o, "events", json_integer(0));
             lh__q_jpush(q, arr, o);
             if (q->err)
@@ -275,8 +277,10 @@ ticket_summary(qctx_t *q, const qlist_t *l)
             lh__q_jset(q, o, "type", lh__q_jstr(lh_ticket_type_name(ev->ticket.type)));
         if (ev->ticket.state)
             lh__q_jset(q, o, "state", lh__q_jstr(lh_ticket_state_name(ev->ticket.state)));
-        if (ev->ticket.state == LH_TICKET_APPROVED || ev->ticket.state == LH_TICKET_REJECTED)
+        if (ev->ticket.state == LH_TICKET_APPROVED || ev->ticket.state == LH_TICKET_REJECTED) {
             lh__q_jset(q, o, "approval", json_string(lh_ticket_state_name(ev->ticket.state)));
+            lh__q_jset(q, o, "approval_time", lh__q_jtime(ev->time_ns));
+        }
         if (ev->ticket.url)
             lh__q_jset(q, o, "url", lh__q_jstr(ev->ticket.url));
         if (ev->ticket.summary)
@@ -285,6 +289,58 @@ ticket_summary(qctx_t *q, const qlist_t *l)
         lh__q_jset(q, o, "events", json_integer(lh__q_ji(o, "events") + 1));
     }
     return arr;
+}
+
+/* What one ticket said of a change: its latest approved or rejected state at started (before),
+ * and its latest one at all (ever), 0 for none; and whether any of its events calls it an
+ * incident ticket. */
+static void
+ticket_decision(const qlist_t *l, const char *tid, int64_t started, int *before, int *ever,
+                int *incident)
+{
+    *before = *ever = *incident = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const lh_event_t *ev = l->ev[i];
+        const char *id = ev->ticket.ticket_id ? ev->ticket.ticket_id : ev->id;
+        int st = (int)ev->ticket.state;
+        if (strcmp(id, tid))
+            continue;
+        if (ev->ticket.type == LH_TICKET_INCIDENT)
+            *incident = 1;
+        if (st != LH_TICKET_APPROVED && st != LH_TICKET_REJECTED)
+            continue;
+        *ever = st;
+        if (ev->time_ns <= started)
+            *before = st;
+    }
+}
+
+const char *
+lh__q_change_approval(const qlist_t *l, int64_t started_ns, const char **by)
+{
+    /* best first: approved before it started, approved only later, rejected, a ticket that
+     * decided nothing, no ticket at all */
+    static const char *const names[] = {"approved", "approved after the deploy", "rejected",
+                                        "not approved", "no ticket"};
+    int best = 4;
+    *by = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const lh_event_t *ev = l->ev[i];
+        const char *tid = ev->ticket.ticket_id ? ev->ticket.ticket_id : ev->id;
+        int before, ever, incident;
+        ticket_decision(l, tid, started_ns, &before, &ever, &incident);
+        if (incident)
+            continue;
+        int rank = before == LH_TICKET_APPROVED ? 0
+                   : ever == LH_TICKET_APPROVED ? 1
+                   : ever == LH_TICKET_REJECTED ? 2
+                                                : 3;
+        if (rank < best) {
+            best = rank;
+            *by = tid;
+        }
+    }
+    return names[best];
 }
 
 static int
@@ -331,7 +387,7 @@ suspect_change(qctx_t *q, json_t *o, qlist_t *chg)
         lh__q_load_events(q, s, &tk, 0);
     }
     sqlite3_finalize(s);
-    lh__q_jset(q, o, "tickets", ticket_summary(q, &tk));
+    lh__q_jset(q, o, "tickets", lh__q_ticket_summary(q, &tk));
     lh__q_list_free(&tk);
 }
 

@@ -216,6 +216,61 @@
     "   AND " LH_STORE_BUCKET_OF("h.time") " IN " LH_STORE_BUCKETS("?3", "?4")                        \
     "   AND h.kind = 2 ORDER BY h.time, h.seq"
 
+/* --- the reports (`loophub deployed`, `loophub audit`) --------------------------------------
+ * Both walk partial indexes that hold deploys only: ev_good (succeeded deploys with a version,
+ * service first) for what runs, ev_deploy_svc (every deploy event, 4-hour bucket first) for the
+ * changes of a period; then each change by its id (ev_deploy_id). */
+
+/* The services and environments with a succeeded deploy, one seek each (ev_good). */
+#define LH_Q_GOOD_SERVICES                                                                     \
+    "SELECT service FROM events INDEXED BY ev_good"                                            \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service > ?1"                   \
+    " ORDER BY service LIMIT 1"
+/* ?1 service: its first environment (NULL sorts first) */
+#define LH_Q_GOOD_ENV_FIRST                                                                    \
+    "SELECT environment FROM events INDEXED BY ev_good"                                        \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
+    " ORDER BY service, environment LIMIT 1"
+/* ?1 service ?2 environment: the next one (after NULL: LH_Q_GOOD_ENV_TEXT_FIRST) */
+#define LH_Q_GOOD_ENV_NEXT                                                                     \
+    "SELECT environment FROM events INDEXED BY ev_good"                                        \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
+    " AND environment > ?2 ORDER BY service, environment LIMIT 1"
+#define LH_Q_GOOD_ENV_TEXT_FIRST                                                               \
+    "SELECT environment FROM events INDEXED BY ev_good"                                        \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
+    " AND environment IS NOT NULL ORDER BY service, environment LIMIT 1"
+
+/* The succeeded deploy events of a service and environment at or before a moment, newest
+ * first (ev_good). ?1 service ?2 environment ?3 moment */
+#define LH_Q_GOOD_WALK                                                                         \
+    "SELECT seq, deploy_id, version, time, hosts FROM events INDEXED BY ev_good"               \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
+    " AND environment IS ?2 AND time <= ?3 ORDER BY time DESC, seq DESC"
+
+/* A change's events up to a moment, as columns (ev_deploy_id): its status then is its latest
+ * event's; actor, commit, artifact and previous version each the latest that carries one.
+ * ?1 deploy id ?2 environment ?3 moment */
+#define LH_Q_CHANGE_COLS_AT                                                                    \
+    "SELECT state, time, actor, commit_sha, artifact, previous_version FROM events"            \
+    " WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2 AND time <= ?3"                  \
+    " ORDER BY time, seq"
+
+/* The deploy events of one 4-hour bucket in a period, newest first (ev_deploy_svc): the audit's
+ * changes, one bucket at a time. ?1 bucket ?2 from ?3 to (ns, inclusive) ?4 environment, used
+ * when ?5 is 1 */
+#define LH_Q_AUDIT_BUCKET                                                                      \
+    "SELECT deploy_id, environment, time FROM events INDEXED BY ev_deploy_svc"                 \
+    " WHERE " LH_STORE_BUCKET_OF("time") " = ?1 AND kind = 1 AND time >= ?2 AND time <= ?3"    \
+    " AND (?5 = 0 OR environment IS ?4) AND deploy_id IS NOT NULL"                             \
+    " ORDER BY time DESC, seq DESC"
+/* The same for one service (?6). */
+#define LH_Q_AUDIT_BUCKET_SERVICE                                                              \
+    "SELECT deploy_id, environment, time FROM events INDEXED BY ev_deploy_svc"                 \
+    " WHERE " LH_STORE_BUCKET_OF("time") " = ?1 AND kind = 1 AND service = ?6"                 \
+    " AND time >= ?2 AND time <= ?3 AND (?5 = 0 OR environment IS ?4)"                         \
+    " AND deploy_id IS NOT NULL ORDER BY time DESC, seq DESC"
+
 /* clang-format on */
 
 #endif

@@ -15,10 +15,12 @@
 
 /* --- text ----------------------------------------------------------------------------------- */
 
-static void tprintf(qctx_t *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define tprintf lh__q_tprintf
+#define tput lh__q_tput
+#define ttime lh__q_ttime
 
-static void
-tprintf(qctx_t *q, const char *fmt, ...)
+void
+lh__q_tprintf(qctx_t *q, const char *fmt, ...)
 {
     if (q->err)
         return;
@@ -38,8 +40,8 @@ tprintf(qctx_t *q, const char *fmt, ...)
 
 /* Appends s (NULL: "-") with control characters replaced by spaces, padded to width columns
  * (counting UTF-8 continuation bytes as nothing). */
-static void
-tput(qctx_t *q, const char *s, int width)
+void
+lh__q_tput(qctx_t *q, const char *s, int width)
 {
     if (q->err)
         return;
@@ -62,8 +64,8 @@ tput(qctx_t *q, const char *s, int width)
     q->out->data[q->out->len] = 0;
 }
 
-static int
-ustrlen(const char *s)
+int
+lh__q_ustrlen(const char *s)
 {
     int n = 0;
     for (; s && *s; s++)
@@ -72,8 +74,8 @@ ustrlen(const char *s)
     return s ? n : 1;
 }
 
-static void
-ttime(qctx_t *q, int64_t ns, int width)
+void
+lh__q_ttime(qctx_t *q, int64_t ns, int width)
 {
     char b[40] = "-";
     if (ns)
@@ -103,7 +105,7 @@ widths_of(lh_event_t *const *ev, size_t n)
         int t = lh_time_format(ev[i]->time_ns, b, sizeof(b));
         if (t > w.time)
             w.time = t;
-        int l = ustrlen(ev[i]->id);
+        int l = lh__q_ustrlen(ev[i]->id);
         if (l > w.id)
             w.id = l;
     }

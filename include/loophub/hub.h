@@ -23,6 +23,7 @@
 #include "loophub/buf.h"
 #include "loophub/event.h"
 #include "loophub/format.h"
+#include "loophub/report.h"
 #include "loophub/timeline.h"
 
 /* lh_hub_t (opaque) and lh_adapter_t are declared in adapter.h. */
@@ -166,5 +167,12 @@ int lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out);
  * reset it. */
 int lh_hub_timeline(lh_hub_t *hub, const lh_timeline_req_t *req, lh_query_format_t fmt,
                     lh_buf_t *out);
+
+/* Runs a report (loophub/report.h: deployed, audit) against the hub's own store, between
+ * batches, and appends its document to out. Returns 0; LH_EINVAL for a bad request (no kind,
+ * a period ending before it starts); LH_ESTORE (logged); LH_ENOMEM. On error out may hold part
+ * of a document: reset it. */
+int lh_hub_report(lh_hub_t *hub, const lh_report_req_t *req, lh_query_format_t fmt,
+                  lh_buf_t *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "loophub/log.h"
 #include "loophub/registry.h"
 #include "loophub/send.h"
+#include "loophub/report.h"
 #include "loophub/timeline.h"
 #include "loophub/timeutil.h"
 

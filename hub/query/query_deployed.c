@@ -1,0 +1,346 @@
+/*
+ * query_deployed.c - `loophub deployed`, GET /v1/deployed: the version running per service,
+ * environment and host at a moment.
+ *
+ * What runs is decided per service and environment by walking its succeeded deploy events
+ * newest first from the moment (ev_good, query_sql.h), the rule docs/correlation.md gives the
+ * rollback target:
+ *  - a change runs only while its status at the moment (its latest event then) is succeeded: a
+ *    change failed or rolled back later leaves the version before it in place, and is listed
+ *    under "not_running";
+ *  - a change that names hosts places each host no newer change placed; a change that names none
+ *    was applied to the whole service: it places the service row when nothing is placed yet,
+ *    and ends the walk (hosts older changes named run what it deployed);
+ *  - the walk ends at the first change that places nothing new (the service's hosts are all
+ *    accounted for), or after LH_DEPLOYED_WALK_MAX events (the document says so).
+ * A row says which change put the version there, when (the event that reported it succeeded),
+ * and the change's actor, commit, artifact and previous version (each from its latest event that
+ * carries one, up to the moment).
+ */
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/event.h"
+#include "query_internal.h"
+#include "query_sql.h"
+
+#define LH_DEPLOYED_WALK_MAX 1000 /* deploy events walked per service and environment */
+#define LH_DEPLOYED_NOT_RUNNING_MAX 5
+
+typedef struct {
+    sqlite3_stmt *walk, *cols;
+    int64_t at;
+    size_t rows;
+} dctx_t;
+
+/* The change deploy_id at the moment: *state its status then, and into row the latest actor,
+ * commit, artifact and previous version. */
+static void
+change_at(qctx_t *q, dctx_t *d, const char *deploy_id, const char *env, json_t *row, int *state)
+{
+    sqlite3_stmt *s = d->cols;
+    *state = 0;
+    sqlite3_reset(s);
+    lh__q_bind_text(s, 1, deploy_id);
+    lh__q_bind_text(s, 2, env);
+    sqlite3_bind_int64(s, 3, d->at);
+    static const char *const keys[] = {"actor", "commit", "artifact", "previous_version"};
+    while (lh__q_step(q, s)) {
+        *state = sqlite3_column_int(s, 0);
+        for (int k = 0; row && k < 4; k++) {
+            const char *v = lh__q_col_text(s, 2 + k);
+            if (v)
+                lh__q_jset(q, row, keys[k], lh__q_jstr(v));
+        }
+    }
+}
+
+/* One row: host (NULL: the whole service) runs the change the walk statement is on. */
+static json_t *
+placed_row(qctx_t *q, const char *host, sqlite3_stmt *w)
+{
+    json_t *o = json_object();
+    lh__q_jset(q, o, "host", lh__q_jstr(host));
+    lh__q_jset(q, o, "version", lh__q_jstr(lh__q_col_text(w, 2)));
+    lh__q_jset(q, o, "deploy_id", lh__q_jstr(lh__q_col_text(w, 1)));
+    lh__q_jset(q, o, "since", lh__q_jtime(sqlite3_column_int64(w, 3)));
+    static const char *const keys[] = {"actor", "commit", "artifact", "previous_version"};
+    for (int k = 0; k < 4; k++)
+        lh__q_jset(q, o, keys[k], json_null());
+    return o;
+}
+
+/* Walks one service and environment (the rule at the top) and appends its entry to arr when
+ * it has a row to show. */
+static void
+walk_pair(qctx_t *q, dctx_t *d, const char *service, const char *env, json_t *arr)
+{
+    const lh_report_req_t *r = q->rreq;
+    json_t *hosts = json_array(), *skipped = json_array(), *placed = json_object();
+    json_t *pending = json_array(); /* rows whose change details are still to be read */
+    int limited = 0;
+    sqlite3_stmt *w = d->walk;
+    sqlite3_reset(w);
+    lh__q_bind_text(w, 1, service);
+    lh__q_bind_text(w, 2, env);
+    sqlite3_bind_int64(w, 3, d->at);
+    char *last_id = NULL; /* the change the last status check was for, and its answer */
+    int last_state = 0;
+    int n = 0;
+    while (!q->err && hosts && skipped && placed && pending && lh__q_step(q, w)) {
+        if (++n > LH_DEPLOYED_WALK_MAX) {
+            limited = 1;
+            break;
+        }
+        const char *did = lh__q_col_text(w, 1);
+        if (!did)
+            continue;
+        if (!last_id || strcmp(last_id, did)) {
+            free(last_id);
+            last_id = strdup(did);
+            if (!last_id) {
+                q->err = LH_ENOMEM;
+                break;
+            }
+            change_at(q, d, did, env, NULL, &last_state);
+        }
+        if (last_state != LH_DEPLOY_SUCCEEDED) {
+            int seen = 0;
+            for (size_t i = 0; i < json_array_size(skipped) && !seen; i++)
+                seen = !strcmp(lh__q_js(json_array_get(skipped, i), "deploy_id"), did);
+            if (!seen && json_array_size(skipped) < LH_DEPLOYED_NOT_RUNNING_MAX) {
+                json_t *o = json_object();
+                lh__q_jset(q, o, "deploy_id", lh__q_jstr(did));
+                lh__q_jset(q, o, "version", lh__q_jstr(lh__q_col_text(w, 2)));
+                lh__q_jset(q, o, "status", lh__q_jstr(lh_deploy_status_name(last_state)));
+                lh__q_jpush(q, skipped, o);
+            }
+            continue;
+        }
+        json_t *names = lh__q_split_hosts(lh__q_col_text(w, 4));
+        size_t nh = json_array_size(names), added = 0;
+        if (nh == 0 && json_object_size(placed) == 0) {
+            /* the whole service, before any host was placed */
+            json_t *o = placed_row(q, NULL, w);
+            lh__q_jpush(q, pending, o);
+            if (!r->host)
+                lh__q_jpush(q, hosts, json_incref(o));
+        }
+        for (size_t i = 0; i < nh; i++) {
+            const char *h = json_string_value(json_array_get(names, i));
+            if (json_object_get(placed, h))
+                continue;
+            lh__q_jset(q, placed, h, json_true());
+            added++;
+            json_t *o = placed_row(q, h, w);
+            lh__q_jpush(q, pending, o);
+            if (!r->host || !strcmp(r->host, h))
+                lh__q_jpush(q, hosts, json_incref(o));
+        }
+        json_decref(names);
+        if (nh == 0 || added == 0)
+            break;
+    }
+    free(last_id);
+    /* the details of each placed change, once per change (rows of one change are adjacent) */
+    const char *prev = NULL;
+    json_t *details = NULL;
+    for (size_t i = 0; !q->err && i < json_array_size(pending); i++) {
+        json_t *o = json_array_get(pending, i);
+        const char *did = lh__q_js(o, "deploy_id");
+        if (!prev || strcmp(prev, did)) {
+            json_decref(details);
+            details = json_object();
+            int st;
+            change_at(q, d, did, env, details, &st);
+            prev = did;
+        }
+        if (details && json_object_update_existing(o, details) < 0)
+            q->err = LH_ENOMEM;
+    }
+    json_decref(details);
+    if (!q->err && json_array_size(hosts)) {
+        json_t *e = json_object();
+        lh__q_jset(q, e, "service", lh__q_jstr(service));
+        lh__q_jset(q, e, "environment", lh__q_jstr(env));
+        lh__q_jset(q, e, "hosts", hosts);
+        lh__q_jset(q, e, "not_running", skipped);
+        lh__q_jset(q, e, "walk_limited", json_boolean(limited));
+        d->rows += json_array_size(hosts);
+        lh__q_jpush(q, arr, e);
+    } else {
+        json_decref(hosts);
+        json_decref(skipped);
+    }
+    json_decref(placed);
+    json_decref(pending);
+}
+
+/* The environments of service with a succeeded deploy, each walked (or only the one asked). */
+static void
+walk_service(qctx_t *q, dctx_t *d, const char *service, json_t *arr)
+{
+    const lh_report_req_t *r = q->rreq;
+    if (r->environment) {
+        walk_pair(q, d, service, r->environment, arr);
+        return;
+    }
+    sqlite3_stmt *first = lh__q_prep(q, LH_Q_GOOD_ENV_FIRST);
+    sqlite3_stmt *text_first = lh__q_prep(q, LH_Q_GOOD_ENV_TEXT_FIRST);
+    sqlite3_stmt *next = lh__q_prep(q, LH_Q_GOOD_ENV_NEXT);
+    char *env = NULL;
+    int have = 0, is_null = 0;
+    if (first) {
+        lh__q_bind_text(first, 1, service);
+        if (lh__q_step(q, first)) {
+            have = 1;
+            is_null = sqlite3_column_type(first, 0) == SQLITE_NULL;
+            if (!is_null && !(env = strdup(lh__q_col_text(first, 0))))
+                q->err = LH_ENOMEM;
+        }
+    }
+    while (have && !q->err) {
+        walk_pair(q, d, service, env, arr);
+        sqlite3_stmt *s = is_null ? text_first : next;
+        sqlite3_reset(s);
+        lh__q_bind_text(s, 1, service);
+        if (!is_null)
+            lh__q_bind_text(s, 2, env); /* bound as is: freed only after the step */
+        have = lh__q_step(q, s);
+        free(env);
+        env = NULL;
+        is_null = 0;
+        if (have && !(env = strdup(lh__q_col_text(s, 0))))
+            q->err = LH_ENOMEM;
+    }
+    free(env);
+    sqlite3_finalize(first);
+    sqlite3_finalize(text_first);
+    sqlite3_finalize(next);
+}
+
+void
+lh__q_gather_deployed(qctx_t *q)
+{
+    const lh_report_req_t *r = q->rreq;
+    dctx_t d = {.at = q->to};
+    d.walk = lh__q_prep(q, LH_Q_GOOD_WALK);
+    d.cols = lh__q_prep(q, LH_Q_CHANGE_COLS_AT);
+    json_t *arr = json_array();
+    q->doc = json_object();
+    if (!q->doc || !arr)
+        q->err = LH_ENOMEM;
+    if (r->service) {
+        walk_service(q, &d, r->service, arr);
+    } else {
+        sqlite3_stmt *s = lh__q_prep(q, LH_Q_GOOD_SERVICES);
+        char *svc = strdup("");
+        if (!svc)
+            q->err = LH_ENOMEM;
+        while (s && svc && !q->err) {
+            sqlite3_reset(s);
+            lh__q_bind_text(s, 1, svc);
+            if (!lh__q_step(q, s))
+                break;
+            free(svc);
+            if (!(svc = strdup(lh__q_col_text(s, 0)))) {
+                q->err = LH_ENOMEM;
+                break;
+            }
+            walk_service(q, &d, svc, arr);
+        }
+        free(svc);
+        sqlite3_finalize(s);
+    }
+    sqlite3_finalize(d.walk);
+    sqlite3_finalize(d.cols);
+    lh__q_jset(q, q->doc, "report", json_string("deployed"));
+    lh__q_jset(q, q->doc, "at", lh__q_jtime(d.at));
+    json_t *f = json_object();
+    lh__q_jset(q, f, "service", lh__q_jstr(r->service));
+    lh__q_jset(q, f, "environment", lh__q_jstr(r->environment));
+    lh__q_jset(q, f, "host", lh__q_jstr(r->host));
+    lh__q_jset(q, q->doc, "filters", f);
+    lh__q_jset(q, q->doc, "services", arr);
+    lh__q_jset(q, q->doc, "rows", json_integer((json_int_t)d.rows));
+}
+
+/* --- text ----------------------------------------------------------------------------------- */
+
+void
+lh__q_text_deployed(qctx_t *q)
+{
+    const json_t *arr = json_object_get(q->doc, "services");
+    lh__q_tprintf(q, "Deployed at ");
+    lh__q_tput(q, lh__q_js(q->doc, "at"), 0);
+    lh__q_tprintf(q, " (%s): %zu service%s, %lld row%s\n",
+                  q->rreq->store_name ? q->rreq->store_name : "store", json_array_size(arr),
+                  json_array_size(arr) == 1 ? "" : "s", (long long)lh__q_ji(q->doc, "rows"),
+                  lh__q_ji(q->doc, "rows") == 1 ? "" : "s");
+    if (!json_array_size(arr)) {
+        lh__q_tprintf(q, "  no succeeded deploy with a version matches\n");
+        return;
+    }
+    /* column widths from the content, each capped so a row fits 100 columns */
+    static const char *const head[] = {"SERVICE", "ENV", "HOST", "VERSION", "CHANGE", "BY"};
+    static const int cap[] = {18, 8, 16, 14, 14, 10};
+    int w[6];
+    for (int k = 0; k < 6; k++)
+        w[k] = (int)strlen(head[k]);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *e = json_array_get(arr, i);
+        const json_t *hs = json_object_get(e, "hosts");
+        for (size_t j = 0; j < json_array_size(hs); j++) {
+            const json_t *h = json_array_get(hs, j);
+            const char *v[6] = {lh__q_js(e, "service"),   lh__q_js(e, "environment"),
+                                lh__q_js(h, "host"),      lh__q_js(h, "version"),
+                                lh__q_js(h, "deploy_id"), lh__q_js(h, "actor")};
+            for (int k = 0; k < 6; k++) {
+                int l = lh__q_ustrlen(v[k]);
+                if (l > w[k])
+                    w[k] = l > cap[k] ? cap[k] : l;
+            }
+        }
+    }
+    lh__q_tprintf(q, "\n");
+    for (int k = 0; k < 6; k++) {
+        lh__q_tput(q, head[k], w[k]);
+        lh__q_tprintf(q, "  ");
+    }
+    lh__q_tprintf(q, "SINCE\n");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *e = json_array_get(arr, i);
+        const json_t *hs = json_object_get(e, "hosts");
+        for (size_t j = 0; j < json_array_size(hs); j++) {
+            const json_t *h = json_array_get(hs, j);
+            const char *v[6] = {lh__q_js(e, "service"),   lh__q_js(e, "environment"),
+                                lh__q_js(h, "host"),      lh__q_js(h, "version"),
+                                lh__q_js(h, "deploy_id"), lh__q_js(h, "actor")};
+            if (!v[2])
+                v[2] = "(all)";
+            for (int k = 0; k < 6; k++) {
+                lh__q_tput(q, v[k], w[k]);
+                lh__q_tprintf(q, "  ");
+            }
+            lh__q_tput(q, lh__q_js(h, "since"), 0);
+            lh__q_tprintf(q, "\n");
+        }
+        const json_t *nr = json_object_get(e, "not_running");
+        for (size_t j = 0; j < json_array_size(nr); j++) {
+            const json_t *x = json_array_get(nr, j);
+            lh__q_tprintf(q, "  not running: ");
+            lh__q_tput(q, lh__q_js(x, "deploy_id"), 0);
+            lh__q_tprintf(q, " ");
+            lh__q_tput(q, lh__q_js(x, "version"), 0);
+            lh__q_tprintf(q, " (");
+            lh__q_tput(q, lh__q_js(x, "status"), 0);
+            lh__q_tprintf(q, ")\n");
+        }
+        if (json_is_true(json_object_get(e, "walk_limited")))
+            lh__q_tprintf(q, "  (only the newest %d deploys of this service were read)\n",
+                          LH_DEPLOYED_WALK_MAX);
+    }
+}

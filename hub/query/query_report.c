@@ -1,0 +1,162 @@
+/*
+ * query_report.c - the reports over the timeline store (loophub/report.h): one parser of their
+ * parameters for the command line and the HTTP API, and the entry point that runs one into a
+ * JSON document or text (query_deployed.c, query_audit.c gather and render them).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/timeline.h"
+#include "loophub/timeutil.h"
+#include "query.h"
+#include "query_internal.h"
+
+void
+lh_report_req_default(lh_report_req_t *r, lh_report_kind_t kind)
+{
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->since_ns = 7 * 24 * 3600 * LH_NS_PER_SEC;
+    r->limit = 200;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return LH_EINVAL;
+}
+
+/* The parameters each report takes. */
+static int
+takes(lh_report_kind_t k, const char *name)
+{
+    static const char *const deployed[] = {"service", "env", "environment", "host", "at", NULL};
+    static const char *const audit[] = {"service", "env",        "environment", "actor", "since",
+                                        "until",   "unapproved", "limit",       NULL};
+    const char *const *l = k == LH_REPORT_DEPLOYED ? deployed : k == LH_REPORT_AUDIT ? audit : NULL;
+    for (; l && *l; l++)
+        if (!strcmp(*l, name))
+            return 1;
+    return 0;
+}
+
+static const char *
+kind_name(lh_report_kind_t k)
+{
+    return k == LH_REPORT_DEPLOYED ? "deployed" : k == LH_REPORT_AUDIT ? "audit" : "?";
+}
+
+int
+lh_report_req_set(lh_report_req_t *r, const char *name, const char *value, char *err, size_t errlen)
+{
+    if (!r || !name)
+        return fail(err, errlen, "no parameter");
+    if (!takes(r->kind, name))
+        return fail(err, errlen, "%s: not a parameter of %s", name, kind_name(r->kind));
+    if (!strcmp(name, "unapproved")) {
+        if (!value || !*value || !strcmp(value, "1") || !strcmp(value, "true") ||
+            !strcmp(value, "yes"))
+            r->unapproved = 1;
+        else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
+            r->unapproved = 0;
+        else
+            return fail(err, errlen, "%s: on or off (1, true, yes; 0, false, no), not '%s'", name,
+                        value);
+        return 0;
+    }
+    if (!value || !*value)
+        return fail(err, errlen, "%s: empty", name);
+    if (!strcmp(name, "service")) {
+        r->service = value;
+    } else if (!strcmp(name, "env") || !strcmp(name, "environment")) {
+        r->environment = value;
+    } else if (!strcmp(name, "host")) {
+        r->host = value;
+    } else if (!strcmp(name, "actor")) {
+        r->actor = value;
+    } else if (!strcmp(name, "limit")) {
+        char *end = NULL;
+        long long v = strtoll(value, &end, 10);
+        if (*end || end == value || v < 0)
+            return fail(err, errlen, "%s: '%s' is not a number of changes (0 for all)", name,
+                        value);
+        r->limit = v;
+    } else {
+        int64_t at = 0, ago = 0;
+        if (lh_timeline_moment_parse(value, &at, &ago) < 0 || (!at && ago < 0))
+            return fail(err, errlen,
+                        "%s: '%s' is neither a duration back from now (90s, 30m, 2h, 7d) nor an "
+                        "RFC 3339 time (2026-11-30T10:00:00Z)",
+                        name, value);
+        if (!strcmp(name, "at")) {
+            r->at_ns = at;
+            r->at_ago_ns = ago;
+        } else if (!strcmp(name, "since")) {
+            r->from_ns = at;
+            r->since_ns = ago;
+        } else {
+            r->until_ns = at;
+            r->until_ago_ns = ago;
+        }
+    }
+    return 0;
+}
+
+int
+lh_report_period(const lh_report_req_t *r, int64_t now_ns, int64_t *from, int64_t *to)
+{
+    if (!r || !from || !to || r->since_ns < 0 || r->until_ago_ns < 0 || r->at_ago_ns < 0 ||
+        r->from_ns < 0 || r->until_ns < 0 || r->at_ns < 0)
+        return LH_EINVAL;
+    int64_t now = now_ns ? now_ns : (r->now_ns ? r->now_ns : lh_now_ns());
+    if (r->kind == LH_REPORT_DEPLOYED) {
+        *from = *to = r->at_ns ? r->at_ns : now - r->at_ago_ns;
+        return 0;
+    }
+    *from = r->from_ns ? r->from_ns : now - r->since_ns;
+    *to = r->until_ns ? r->until_ns : now - r->until_ago_ns;
+    return *to < *from ? LH_EINVAL : 0;
+}
+
+int
+lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out)
+{
+    if (!st || !req || !out || req->limit < 0 || (fmt != LH_QUERY_TEXT && fmt != LH_QUERY_JSON) ||
+        (req->kind != LH_REPORT_DEPLOYED && req->kind != LH_REPORT_AUDIT))
+        return LH_EINVAL;
+    qctx_t q = {.st = st, .db = lh__store_db(st), .rreq = req, .out = out};
+    q.now = req->now_ns ? req->now_ns : lh_now_ns();
+    if (!q.db || lh_report_period(req, q.now, &q.from, &q.to) < 0)
+        return LH_EINVAL;
+    if (req->kind == LH_REPORT_DEPLOYED)
+        lh__q_gather_deployed(&q);
+    else
+        lh__q_gather_audit(&q);
+    if (!q.err && !q.doc)
+        q.err = LH_ENOMEM;
+    if (!q.err)
+        lh__q_doc_expired(&q);
+    if (!q.err && fmt == LH_QUERY_JSON) {
+        lh__q_doc_dump(&q);
+    } else if (!q.err) {
+        if (req->kind == LH_REPORT_DEPLOYED)
+            lh__q_text_deployed(&q);
+        else
+            lh__q_text_audit(&q);
+        lh__q_text_expired(&q);
+    }
+    json_decref(q.doc);
+    return q.err;
+}
