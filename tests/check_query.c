@@ -34,6 +34,7 @@
 #include "query.h"
 #include "query_sql.h"
 #include "store.h"
+#include "storefix.h"
 #include "testutil.h"
 
 /* lh_cli_timeline() comes from the lh_cli library, the same code the binary runs. */
@@ -44,39 +45,19 @@
 
 /* --- building the store ----------------------------------------------------------------------- */
 
-static lh_event_t *
-ev_new(const char *id, lh_kind_t kind, int64_t t, const char *svc, const char *env)
-{
-    lh_event_t *ev = lh_event_new();
-    ck_assert_ptr_nonnull(ev);
-    ev->id = lh_event_str(ev, id, (size_t)-1);
-    ev->kind = kind;
-    ev->time_ns = t;
-    ev->source = lh_event_str(ev, "test", (size_t)-1);
-    ev->service = lh_event_str(ev, svc, (size_t)-1);
-    ev->environment = lh_event_str(ev, env, (size_t)-1);
-    return ev;
-}
-
-#define S(ev, s) lh_event_str((ev), (s), (size_t)-1)
+#define S FX_S
 
 static lh_event_t *
 deploy(const char *id, const char *did, lh_deploy_status_t st, int64_t t, const char *svc,
        const char *ver, const char *prev, const char *actor)
 {
-    lh_event_t *ev = ev_new(id, LH_KIND_DEPLOY, t, svc, "prod");
-    ev->deploy.deploy_id = S(ev, did);
-    ev->deploy.status = st;
-    ev->deploy.version = S(ev, ver);
-    ev->deploy.previous_version = S(ev, prev);
-    ev->actor = S(ev, actor);
-    return ev;
+    return fx_deploy(id, did, st, t, svc, "prod", ver, prev, actor);
 }
 
 static lh_event_t *
 incident(const char *id, const char *iid, lh_incident_state_t st, int64_t t, const char *svc)
 {
-    lh_event_t *ev = ev_new(id, LH_KIND_INCIDENT, t, svc, "prod");
+    lh_event_t *ev = fx_event(id, LH_KIND_INCIDENT, t, svc, "prod");
     ev->incident.incident_id = S(ev, iid);
     ev->incident.state = st;
     ev->incident.severity = LH_SEV_CRITICAL;
@@ -84,50 +65,13 @@ incident(const char *id, const char *iid, lh_incident_state_t st, int64_t t, con
     return ev;
 }
 
-static lh_event_t *
-ticket(const char *id, const char *tid, lh_ticket_type_t type, lh_ticket_state_t st, int64_t t,
-       const char *link)
-{
-    lh_event_t *ev = ev_new(id, LH_KIND_TICKET, t, NULL, NULL);
-    ev->ticket.ticket_id = S(ev, tid);
-    ev->ticket.type = type;
-    ev->ticket.state = st;
-    ck_assert_int_eq(lh_event_add_link(ev, link, strlen(link)), 0);
-    return ev;
-}
+#define ticket(...) fx_ticket(__VA_ARGS__)
 
-/* Opens the fixture's store for writing with a correlator, in a transaction (put() adds to it). */
-static void
-writer_open(lh_store_t **st, lh_correlator_t **c)
-{
-    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, st), 0);
-    ck_assert_int_eq(lh_correlator_new(*st, NULL, c), 0);
-    ck_assert_int_eq(lh_store_begin(*st), 0);
-}
-
-/* Commits what put() added and closes both. */
-static void
-writer_close(lh_store_t **st, lh_correlator_t **c)
-{
-    ck_assert_int_eq(lh_store_commit(*st), 0);
-    lh_correlator_destroy(c);
-    lh_store_close(st);
-}
-
-/* Stores ev (consumed) and correlates it, as the hub's pipeline does. */
+/* Stores ev (consumed) and correlates it, as the hub's pipeline does, late in the fixture's day. */
 static void
 put(lh_store_t *st, lh_correlator_t *c, lh_event_t *ev)
 {
-    lh_buf_t pb = LH_BUF_INIT;
-    int64_t seq = 0;
-    ck_assert_int_eq(lh_event_normalize(ev), 0);
-    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
-    int rc = lh_store_insert_event(st, ev, lh_correlator_is_outcome(c, ev), pb.data, pb.len, &seq);
-    ck_assert_msg(rc == 0, "insert %s: %s; log: %s", ev->id, lh_strerror(rc), lh_test_fx.log);
-    rc = lh_correlator_add(c, ev, seq, T0 + 200 * MIN);
-    ck_assert_msg(rc >= 0, "correlate %s: %s; log: %s", ev->id, lh_strerror(rc), lh_test_fx.log);
-    lh_buf_free(&pb);
-    lh_event_destroy(&ev);
+    fx_put(st, c, ev, T0 + 200 * MIN);
 }
 
 static void
@@ -158,7 +102,7 @@ build_store(void)
     ck_assert_int_eq(lh_event_add_host(d1b, "api-1", 5), 0);
     ck_assert_int_eq(lh_event_add_host(d1b, "api-2", 5), 0);
     put(st, c, d1b);
-    lh_event_t *a = ev_new("a-1", LH_KIND_ALERT, T0 + 3 * MIN, "api", "prod");
+    lh_event_t *a = fx_event("a-1", LH_KIND_ALERT, T0 + 3 * MIN, "api", "prod");
     a->alert.name = S(a, "HighErrorRate");
     a->alert.state = LH_ALERT_FIRING;
     a->alert.severity = LH_SEV_ERROR;
@@ -217,7 +161,7 @@ build_store(void)
         {"am-after", "hst", NULL, T0 + 40 * MIN},
     };
     for (size_t i = 0; i < sizeof(al) / sizeof(al[0]); i++) {
-        lh_event_t *x = ev_new(al[i].id, LH_KIND_ALERT, al[i].t, al[i].svc, "prod");
+        lh_event_t *x = fx_event(al[i].id, LH_KIND_ALERT, al[i].t, al[i].svc, "prod");
         x->alert.name = S(x, al[i].id);
         x->alert.state = LH_ALERT_FIRING;
         x->alert.severity = LH_SEV_ERROR;
@@ -226,7 +170,7 @@ build_store(void)
         put(st, c, x);
     }
 
-    writer_close(&st, &c);
+    fx_writer_close(&st, &c);
 }
 
 static void
@@ -541,11 +485,7 @@ START_TEST(other_alerts_on_service_and_hosts)
 }
 END_TEST
 
-typedef struct {
-    int code;
-    char *out;
-    char *err;
-} cli_result_t;
+typedef fx_cli_t cli_result_t;
 static cli_result_t cli(const char *const *args);
 static void cli_free(cli_result_t *r);
 
@@ -950,7 +890,7 @@ START_TEST(deploy_previous_from_history)
 {
     lh_store_t *st = NULL;
     lh_correlator_t *c = NULL;
-    writer_open(&st, &c);
+    fx_writer_open(&st, &c, NULL);
     lh_event_t *h1 = deploy("h-1", "H-1", LH_DEPLOY_SUCCEEDED, T0, "hist", "3.0", "2.9", "ann");
     ck_assert_int_eq(lh_correlator_enrich(c, h1), 0);
     put(st, c, h1);
@@ -958,7 +898,7 @@ START_TEST(deploy_previous_from_history)
         deploy("h-2", "H-2", LH_DEPLOY_SUCCEEDED, T0 + MIN, "hist", "3.1", NULL, "ann");
     ck_assert_int_eq(lh_correlator_enrich(c, h2), 0);
     put(st, c, h2);
-    writer_close(&st, &c);
+    fx_writer_close(&st, &c);
 
     lh_timeline_req_t r = req_deploy("H-2", T0 + 200 * MIN);
     json_t *d = run_json(&r);
@@ -984,7 +924,7 @@ START_TEST(deploy_latest_values)
 {
     lh_store_t *st = NULL;
     lh_correlator_t *c = NULL;
-    writer_open(&st, &c);
+    fx_writer_open(&st, &c, NULL);
     lh_event_t *a = deploy("l-1", "L-1", LH_DEPLOY_STARTED, T0, "lat", "4.0", "3.9", "ann");
     a->deploy.commit = lh_event_str(a, "c0ffee0", (size_t)-1);
     put(st, c, a);
@@ -994,7 +934,7 @@ START_TEST(deploy_latest_values)
     lh_event_t *u =
         deploy("l-3", "L-1", LH_DEPLOY_SUCCEEDED, T0 + 2 * MIN, "lat", NULL, NULL, NULL);
     put(st, c, u);
-    writer_close(&st, &c);
+    fx_writer_close(&st, &c);
 
     lh_timeline_req_t r = req_deploy("L-1", T0 + 200 * MIN);
     json_t *d = run_json(&r);
@@ -1012,14 +952,14 @@ START_TEST(suspect_change_in_its_environment)
 {
     lh_store_t *st = NULL;
     lh_correlator_t *c = NULL;
-    writer_open(&st, &c);
+    fx_writer_open(&st, &c, NULL);
     put(st, c, deploy("e-1", "E-1", LH_DEPLOY_SUCCEEDED, T0, "envs", "5.0", "4.9", "ann"));
     lh_event_t *stg =
         deploy("e-2", "E-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "envs", "5.1-rc", NULL, "bob");
     stg->environment = S(stg, "staging");
     put(st, c, stg);
     put(st, c, incident("e-i", "INC-ENV", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "envs"));
-    writer_close(&st, &c);
+    fx_writer_close(&st, &c);
 
     lh_timeline_req_t r = req_incident("INC-ENV");
     json_t *d = run_json(&r);
@@ -1272,7 +1212,7 @@ START_TEST(control_characters_do_not_reach_text)
     lh_event_t *ev = incident("i-cc", "INC-CC", LH_INCIDENT_DETECTED, T0, "api");
     ev->incident.title = S(ev, "bad\nline\x1b[31m");
     put(st, c, ev);
-    writer_close(&st, &c);
+    fx_writer_close(&st, &c);
 
     lh_timeline_req_t r = req_incident("INC-CC");
     char *text = NULL;
@@ -1286,52 +1226,17 @@ END_TEST
 
 /* --- the CLI -------------------------------------------------------------------------------- */
 
-/* Runs lh_cli_timeline(argv) with stdout and stderr sent to files, then reads them back. */
+/* Runs `loophub timeline` (lh_cli_timeline()) with its output captured. */
 static cli_result_t
 cli(const char *const *args)
 {
-    char po[700], pe[700];
-    snprintf(po, sizeof(po), "%s/stdout", lh_test_fx.dir);
-    snprintf(pe, sizeof(pe), "%s/stderr", lh_test_fx.dir);
-    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert(fo >= 0 && fe >= 0);
-    fflush(stdout);
-    fflush(stderr);
-    int so = dup(1), se = dup(2);
-    ck_assert(so >= 0 && se >= 0);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    close(fo);
-    close(fe);
-
-    char *argv[32];
-    int argc = 0;
-    for (; args[argc]; argc++)
-        argv[argc] = (char *)args[argc];
-    argv[argc] = NULL;
-    cli_result_t r;
-    lh_log_set_sink(NULL, NULL); /* the CLI's log lines go where a user would see them */
-    r.code = lh_cli_timeline(argc, argv);
-    lh_log_set_sink(lh_test_capture_log, NULL);
-
-    fflush(stdout);
-    fflush(stderr);
-    dup2(so, 1);
-    dup2(se, 2);
-    close(so);
-    close(se);
-    r.out = lh_test_read_file(po, NULL);
-    r.err = lh_test_read_file(pe, NULL);
-    ck_assert(r.out && r.err);
-    return r;
+    return fx_cli(lh_cli_timeline, args);
 }
 
 static void
 cli_free(cli_result_t *r)
 {
-    free(r->out);
-    free(r->err);
+    fx_cli_free(r);
 }
 
 START_TEST(cli_help)

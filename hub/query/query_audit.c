@@ -126,11 +126,6 @@ lh__q_gather_audit(qctx_t *q)
         while (!q->err && lh__q_step(q, walk)) {
             const char *did = lh__q_col_text(walk, 0), *env = lh__q_col_text(walk, 1);
             int64_t t = sqlite3_column_int64(walk, 2);
-            if (r->limit > 0 && (int64_t)json_array_size(a.shown) >= r->limit) {
-                complete = 0;
-                read_from = t;
-                break;
-            }
             size_t kl = strlen(did) + (env ? strlen(env) : 0) + 3;
             char *key = malloc(kl);
             if (!key) {
@@ -144,6 +139,11 @@ lh__q_gather_audit(qctx_t *q)
             free(key);
             if (seen)
                 continue;
+            if (r->limit > 0 && (int64_t)json_array_size(a.shown) >= r->limit) {
+                complete = 0; /* a change not read yet: the period is read back to here */
+                read_from = t;
+                break;
+            }
             json_t *o = audit_change(q, &a, did, env);
             if (o)
                 lh__q_jpush(q, a.shown, o);

@@ -9,8 +9,8 @@
  *    change failed or rolled back later leaves the version before it in place, and is listed
  *    under "not_running";
  *  - a change that names hosts places each host no newer change placed; a change that names none
- *    was applied to the whole service: it places the service row when nothing is placed yet,
- *    and ends the walk (hosts older changes named run what it deployed);
+ *    was applied to the whole service: it places the row of every other host (host null) and
+ *    ends the walk (hosts only older changes named run what it deployed);
  *  - the walk ends at the first change that places nothing new (the service's hosts are all
  *    accounted for), or after LH_DEPLOYED_WALK_MAX events (the document says so).
  * A row says which change put the version there, when (the event that reported it succeeded),
@@ -122,8 +122,8 @@ walk_pair(qctx_t *q, dctx_t *d, const char *service, const char *env, json_t *ar
         }
         json_t *names = lh__q_split_hosts(lh__q_col_text(w, 4));
         size_t nh = json_array_size(names), added = 0;
-        if (nh == 0 && json_object_size(placed) == 0) {
-            /* the whole service, before any host was placed */
+        if (nh == 0) {
+            /* the whole service: every host no newer change placed */
             json_t *o = placed_row(q, NULL, w);
             lh__q_jpush(q, pending, o);
             if (!r->host)
@@ -298,6 +298,8 @@ lh__q_text_deployed(qctx_t *q)
             const char *v[6] = {lh__q_js(e, "service"),   lh__q_js(e, "environment"),
                                 lh__q_js(h, "host"),      lh__q_js(h, "version"),
                                 lh__q_js(h, "deploy_id"), lh__q_js(h, "actor")};
+            if (!v[2])
+                v[2] = "(others)";
             for (int k = 0; k < 6; k++) {
                 int l = lh__q_ustrlen(v[k]);
                 if (l > w[k])
@@ -320,7 +322,7 @@ lh__q_text_deployed(qctx_t *q)
                                 lh__q_js(h, "host"),      lh__q_js(h, "version"),
                                 lh__q_js(h, "deploy_id"), lh__q_js(h, "actor")};
             if (!v[2])
-                v[2] = "(all)";
+                v[2] = json_array_size(hs) > 1 ? "(others)" : "(all)";
             for (int k = 0; k < 6; k++) {
                 lh__q_tput(q, v[k], w[k]);
                 lh__q_tprintf(q, "  ");

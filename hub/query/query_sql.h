@@ -22,12 +22,16 @@
 #define LH_Q_INCIDENT_EVENTS                                                                   \
     "SELECT seq, event, id, service, environment FROM events WHERE incident_id = ?1 AND kind = 3 ORDER BY time, seq"
 
-/* Ticket events linking to an id (tl_link), or being the named ticket (ev_ticket_id).
- * ?1 the deploy or incident id, ?2 a ticket id (the change ticket / incident ticket) or NULL */
+/* The events of the tickets linking to an id (tl_link, events by seq), or named (ev_ticket_id):
+ * every event of such a ticket, also those that do not repeat the link (an approval that only
+ * says "approved"). ?1 the deploy or incident id, ?2 a ticket id (the change ticket / incident
+ * ticket) or NULL */
 #define LH_Q_TICKETS                                                                           \
-    "SELECT seq, event, id, service, environment FROM events"                                                            \
-    " WHERE kind = 4 AND (seq IN (SELECT l.seq FROM ticket_links l WHERE l.link = ?1)"        \
-    "                     OR ticket_id = ?2)"                                                   \
+    "SELECT seq, event, id, service, environment FROM events"                                  \
+    " WHERE kind = 4 AND (ticket_id IN (SELECT t.ticket_id FROM ticket_links l"               \
+    "                                    JOIN events t ON t.seq = l.seq WHERE l.link = ?1"     \
+    "                                    UNION ALL SELECT ?2)"                                 \
+    "                     OR seq IN (SELECT l.seq FROM ticket_links l WHERE l.link = ?1))"      \
     " ORDER BY time, seq"
 
 /* The change's events (ev_deploy_id). ?1 deploy id */

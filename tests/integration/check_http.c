@@ -520,6 +520,89 @@ START_TEST(test_timeline_over_http)
 }
 END_TEST
 
+/* GET /v1/deployed and /v1/audit answer the same document, byte for byte, as `loophub deployed`
+ * and `loophub audit --format json` on the hub's store (fixed moments, so "now" plays no part),
+ * and refuse what the CLI refuses. */
+static void
+same_as_cli(lh_it_hub_t *h, const char *path, const char *const *args)
+{
+    resp_t r = curl_req(h, "GET", path, NULL, NULL, 0, 0);
+    ck_assert_msg(r.code == 200, "GET %s: HTTP %d: %s", path, r.code, r.body);
+    const char *argv[16] = {lh_test_loophub_bin()};
+    int n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = args[n - 1];
+    argv[n++] = "--db";
+    argv[n++] = h->db;
+    argv[n++] = "--format";
+    argv[n++] = "json";
+    argv[n] = NULL;
+    char *out = NULL, *err = NULL;
+    ck_assert_msg(lh_test_run(argv, NULL, &out, &err, 20000) == 0, "%s: %s", args[0], err);
+    size_t len = strlen(out);
+    ck_assert_msg(len && out[len - 1] == '\n', "%s", out);
+    out[len - 1] = 0; /* the CLI ends its document with a newline */
+    ck_assert_msg(!strcmp(out, r.body), "GET %s:\n%s\nCLI:\n%s", path, r.body, out);
+    free(out);
+    free(err);
+    free(r.body);
+}
+
+START_TEST(test_reports_over_http)
+{
+    lh_it_hub_t h;
+    hub_start(&h, NULL);
+    const char *evs[] = {
+        "{\"id\":\"r-t\",\"kind\":\"ticket\",\"time\":\"2026-11-30T09:00:00Z\",\"ticket\":"
+        "{\"ticket_id\":\"CHG-1\",\"type\":\"change\",\"state\":\"approved\",\"links\":[\"D-1\"]}}",
+        "{\"id\":\"r-1\",\"kind\":\"deploy\",\"time\":\"2026-11-30T10:00:00Z\",\"service\":\"api\","
+        "\"environment\":\"prod\",\"actor\":\"alice\",\"hosts\":[\"api-1\",\"api-2\"],\"deploy\":"
+        "{\"deploy_id\":\"D-1\",\"status\":\"succeeded\",\"version\":\"1.0\"}}",
+        "{\"id\":\"r-2\",\"kind\":\"deploy\",\"time\":\"2026-11-30T11:00:00Z\",\"service\":\"api\","
+        "\"environment\":\"prod\",\"actor\":\"bob\",\"hosts\":[\"api-1\"],\"deploy\":"
+        "{\"deploy_id\":\"D-2\",\"status\":\"succeeded\",\"version\":\"2.0\"}}",
+        "{\"id\":\"r-3\",\"kind\":\"deploy\",\"time\":\"2026-11-30T11:30:00Z\",\"service\":\"api\","
+        "\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-2\",\"status\":\"rolled_back\"}}",
+    };
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+        resp_t r = post(&h, "/v1/events", "application/json", evs[i]);
+        ASSERT_CODE(r, 202);
+        free(r.body);
+    }
+    const char *a[] = {"deployed", "--at", "2026-11-30T11:15:00Z", NULL};
+    same_as_cli(&h, "/v1/deployed?at=2026-11-30T11:15:00Z", a);
+    const char *b[] = {"deployed", "--at", "2026-11-30T12:00:00Z", "--service", "api", "--host",
+                       "api-1",    NULL};
+    same_as_cli(&h, "/v1/deployed?at=2026-11-30T12:00:00Z&service=api&host=api-1", b);
+    expect_get(&h, "/v1/deployed?at=2026-11-30T12:00:00Z&host=api-1", 200,
+               "\"host\":\"api-1\",\"version\":\"1.0\",\"deploy_id\":\"D-1\"");
+    const char *c[] = {
+        "audit", "--since", "2026-11-30T00:00:00Z", "--until", "2026-12-01T00:00:00Z", NULL};
+    same_as_cli(&h, "/v1/audit?since=2026-11-30T00:00:00Z&until=2026-12-01T00:00:00Z", c);
+    const char *d[] = {"audit",
+                       "--since",
+                       "2026-11-30T00:00:00Z",
+                       "--until",
+                       "2026-12-01T00:00:00Z",
+                       "--unapproved",
+                       "--actor",
+                       "bob",
+                       NULL};
+    same_as_cli(&h,
+                "/v1/audit?since=2026-11-30T00:00:00Z&until=2026-12-01T00:00:00Z&unapproved&"
+                "actor=bob",
+                d);
+    expect_get(&h, "/v1/audit?since=2026-11-30T00:00:00Z&until=2026-12-01T00:00:00Z", 200,
+               "\"approval\":\"approved\",\"approved_by\":\"CHG-1\"");
+    expect_get(&h, "/v1/audit?host=x", 400, "host: not a parameter of audit");
+    expect_get(&h, "/v1/deployed?at=noon", 400, "at: 'noon' is neither a duration");
+    expect_get(&h, "/v1/audit?limit=-1", 400, "limit: '-1' is not a number");
+    expect_get(&h, "/v1/audit?unapproved=maybe", 400, "unapproved: on or off");
+    expect_get(&h, "/v1/audit?since=1h&until=2h", 400, "until= is before since=");
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 START_TEST(test_routing_errors)
 {
     lh_it_hub_t h;
@@ -1172,6 +1255,7 @@ http_suite(void)
         {"bearer_token", test_bearer_token, 0, 0},
         {"healthz_and_metrics", test_healthz_and_metrics, 0, 0},
         {"timeline_over_http", test_timeline_over_http, 0, 0},
+        {"reports_over_http", test_reports_over_http, 0, 0},
         {"routing_errors", test_routing_errors, 0, 0},
         {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving, 0, 0},
         {"shutdown_with_open_requests", test_shutdown_with_open_requests, 0, 0},
