@@ -96,6 +96,7 @@ lh_cli_run(int argc, char **argv)
     o.window_ns = c.window_ns;
     o.group_window_ns = c.group_window_ns;
     o.max_suspects = (int)c.max_suspects;
+    o.require_approved_ticket = c.require_approved_ticket;
     o.quarantine_max_rows = c.quarantine_max_rows;
     o.quarantine_max_bytes = c.quarantine_max_bytes;
     lh_run_conf_retention(&c, o.retention_ns, &o.retention_quarantine_ns);

@@ -138,6 +138,9 @@ lh_cli_tail_print(FILE *out, const lh_correlated_t *ca)
         oid = o->alert.name ? o->alert.name : o->id;
         sev = lh_severity_name(o->alert.severity);
         title = o->alert.summary;
+    } else if (ca->kind == LH_CA_UNAPPROVED_CHANGE) {
+        what = "unapproved change";
+        oid = o && o->deploy.deploy_id ? o->deploy.deploy_id : "";
     }
     /* the alert id: what `loophub timeline --incident` opens */
     fprintf(out, "%s #%llu %s ", t, (unsigned long long)ca->seq, ca->id ? ca->id : "?");
@@ -146,7 +149,16 @@ lh_cli_tail_print(FILE *out, const lh_correlated_t *ca)
             ca->environment ? ca->environment : "?", what, oid ? oid : "", sev ? " (" : "",
             sev ? sev : "", sev ? ")" : "", title ? ": " : "", title ? title : "");
     print_changes(out, ca);
-    for (size_t i = 0; i < ca->n_suspects; i++) {
+    for (size_t i = 0; ca->kind == LH_CA_UNAPPROVED_CHANGE && i < ca->n_suspects; i++) {
+        /* the change itself, and the rule it fails: no lead, no score */
+        const lh_suspect_t *s = &ca->suspects[i];
+        fprintf(out, "  change %s %s%s%s%s%s\n", s->deploy_id ? s->deploy_id : "?",
+                s->service ? s->service : "", s->version ? " " : "", s->version ? s->version : "",
+                s->actor ? " by " : "", s->actor ? s->actor : "");
+        for (size_t r = 0; r < s->n_reasons; r++)
+            fprintf(out, "       - %s\n", s->reasons[r]);
+    }
+    for (size_t i = 0; ca->kind != LH_CA_UNAPPROVED_CHANGE && i < ca->n_suspects; i++) {
         const lh_suspect_t *s = &ca->suspects[i];
         /* with rollback targets, a suspect's previous version is only what it replaced: the
          * target of its service is on the rollback line (the earliest change's predecessor) */

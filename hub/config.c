@@ -30,6 +30,7 @@ static const lh_conf_opt_t core_opts[] = {
     {"window", "correlation", "window", LH_CONF_DUR, OFF(window_ns), "2h", "DUR", "how long after a deploy an outcome is blamed on it"},
     {"group-window", "correlation", "group_window", LH_CONF_DUR, OFF(group_window_ns), "10m", "DUR", "outcomes with the same suspects this close in time join one alert (0: never)"},
     {"max-suspects", "correlation", "max_suspects", LH_CONF_INT, OFF(max_suspects), "10", "N", "suspects an alert lists at most (1..1000); the others are counted"},
+    {"require-approved-ticket", "correlation", "require_approved_ticket", LH_CONF_STR, OFF(require_approved_ticket), NULL, "ENVS", "environments (comma-separated: prod,staging) where a change needs a ticket approved before it starts, else an unapproved_change alert"},
     {"alert-min-severity", "correlation", "alert_min_severity", LH_CONF_SEVERITY, OFF(alert_min_severity), "error", "SEV", "firing alerts at or above this are outcomes"},
     {"batch-max", "hub", "batch_max", LH_CONF_INT, OFF(batch_max), "4000", "N", "events per transaction at most"},
     {"batch-ms", "hub", "batch_ms", LH_CONF_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},
@@ -399,6 +400,33 @@ lh_run_conf_help(const lh_run_conf_t *c, FILE *out)
                  "alerts and exit 0.\n");
 }
 
+
+/* --require-approved-ticket: environments separated by commas, spaces around them dropped (in
+ * place, so "prod, staging" from a config file reads as "prod,staging"); none may be empty. */
+static int
+check_env_list(char *list, char *err, size_t errlen)
+{
+    char *w = list;
+    for (const char *r = list; *r; r++)
+        if (*r != ' ' && *r != '\t')
+            *w++ = *r;
+    *w = 0;
+    const char *p = list;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        if ((e ? e : p + strlen(p)) == p) {
+            snprintf(err, errlen,
+                     "--require-approved-ticket: an empty environment in '%s' (give names "
+                     "separated by commas: prod,staging)",
+                     list);
+            return LH_EINVAL;
+        }
+        if (!e)
+            return 0;
+        p = e + 1;
+    }
+}
+
 int
 lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t errlen)
 {
@@ -479,6 +507,9 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
         rc = LH_EINVAL;
         goto done;
     }
+    if (c->require_approved_ticket && (rc = check_env_list(c->require_approved_ticket, err,
+                                                           errlen)) < 0)
+        goto done;
     if (c->dedupe_horizon < 1024) {
         snprintf(err, errlen, "--dedupe-horizon: %lld is less than 1024",
                  (long long)c->dedupe_horizon);

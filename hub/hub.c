@@ -129,6 +129,7 @@ map_opts(lh_hub_t *hub)
     hub->corr_o.alert_min_severity = hub->o.alert_min_severity;
     hub->corr_o.group_window_ns = hub->o.group_window_ns;
     hub->corr_o.max_suspects = hub->o.max_suspects;
+    hub->corr_o.require_approved_ticket = hub->o.require_approved_ticket;
 }
 
 void

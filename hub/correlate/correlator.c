@@ -188,6 +188,8 @@ static const char *const stmt_names[LH_CSQL_COUNT] = {
     [LH_CSQL_ALERT_LAST] = "published revision",
     [LH_CSQL_CASE_OPEN] = "open outcomes of a case",
     [LH_CSQL_COUNT_SERVICE] = "changes of a service",
+    [LH_CSQL_CHANGE_TICKETS] = "tickets of a change",
+    [LH_CSQL_ALERT_EXISTS] = "alert lookup",
 };
 
 /* Logs the connection's error once, resets the statement, returns LH_ESTORE. */
@@ -244,6 +246,7 @@ lh__c_sat_sub(int64_t a, int64_t b)
 void
 lh_correlator_opts_default(lh_correlator_opts_t *o)
 {
+    memset(o, 0, sizeof(*o)); /* a field added later starts off */
     o->window_ns = 2 * 3600 * LH_NS_PER_SEC;
     o->alert_min_severity = LH_SEV_ERROR;
     o->group_window_ns = 10 * 60 * LH_NS_PER_SEC;
@@ -277,6 +280,12 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
     c->st = st;
     c->db = lh__store_db(st);
     c->o = *o;
+    if (o->require_approved_ticket && *o->require_approved_ticket &&
+        !(c->require = strdup(o->require_approved_ticket))) {
+        free(c);
+        return LH_ENOMEM;
+    }
+    c->o.require_approved_ticket = c->require;
     c->cache = calloc(CCACHE_SLOTS, sizeof(*c->cache)); /* optional: NULL runs uncached */
     c->cache_discards = lh__store_discards(st);
     for (int i = 0; i < LH_CSQL_COUNT; i++) {
@@ -320,6 +329,7 @@ lh_correlator_destroy(lh_correlator_t **cp)
         for (size_t i = 0; i < CCACHE_SLOTS; i++)
             free(c->cache[i].block);
     free(c->cache);
+    free(c->require);
     free(c);
     *cp = NULL;
 }
@@ -1082,7 +1092,7 @@ lh__c_gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late)
 /* Deploy path: finds outcomes already stored that the change of ev precedes and concludes each
  * again (its new pairs are late). Returns alerts written. */
 static int
-correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
+correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns)
 {
     if (!ev->deploy.deploy_id)
         return 0; /* the pipeline normalizes: a deploy always has one */
@@ -1097,8 +1107,12 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
     int rc = load_change(c, ch, env);
     if (rc < 0)
         return rc;
+    int raised = 0; /* the require_approved_ticket rule's alert */
+    if (ch->found && lh__c_requires_ticket(c, env) &&
+        (raised = lh__c_unapproved(c, ch, ev, seq, now_ns)) < 0)
+        return raised;
     if (!ch->found || !is_suspect_status(ch->status))
-        return 0;
+        return raised;
     const int64_t from = ch->time, to = lh__c_sat_add(ch->time, c->o.window_ns);
     if (ch->service)
         rc = collect(c, LH_CSQL_OUT_SERVICE, ch->service, env, from, to, add_outcome);
@@ -1113,7 +1127,7 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
     if (rc < 0)
         return rc;
     if (!c->n_oseq)
-        return 0;
+        return raised;
 
     qsort(c->oseq, c->n_oseq, sizeof(*c->oseq), cmp_i64);
     /* lh__c_conclude() reuses the scratch and candidates: work from a private list */
@@ -1128,7 +1142,7 @@ correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t now_ns)
     if (!done)
         return LH_ENOMEM;
     size_t n_done = 0;
-    int total = 0;
+    int total = raised;
     for (size_t i = 0; i < n_out; i++) {
         lh_event_t *o = NULL;
         rc = lh__c_load_event(c, c->oseq[i], &o);
@@ -1162,7 +1176,7 @@ lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t
     scratch_reset(&c->scratch);
     switch (ev->kind) {
     case LH_KIND_DEPLOY:
-        return correlate_deploy(c, ev, now_ns);
+        return correlate_deploy(c, ev, seq, now_ns);
     case LH_KIND_ALERT:
     case LH_KIND_INCIDENT:
         return lh__c_correlate_outcome(c, ev, seq, now_ns);

@@ -76,6 +76,7 @@ struct lh_correlator {
     int64_t max_pair_oseq; /* no pair exists for a higher outcome seq (the hint above) */
     struct centry *cache;  /* CCACHE_SLOTS changes, or NULL when it could not be allocated */
     uint64_t cache_discards;
+    char *require; /* o.require_approved_ticket points here (a copy) */
 };
 
 /* ---- one outcome (outcome.c) ------------------------------------------------------------ */
@@ -130,5 +131,19 @@ int lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq,
                    const lh_event_t *trig, int late, int64_t now_ns);
 /* The outcome path: ev, an incident or monitoring alert event stored at seq. Alerts written. */
 int lh__c_correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
+/* Writes revision ca->revision of alert ca into the outbox (outcome oseq, made by the event at
+ * tseq); *aseq gets its seq. Returns 1 when written, 0 when that revision existed already. */
+int lh__c_write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq,
+                      int64_t *aseq);
+
+/* ---- unapproved.c: the require_approved_ticket rule ------------------------------------ */
+
+/* Whether env is one of the rule's environments. */
+int lh__c_requires_ticket(const lh_correlator_t *c, const char *env);
+/* Change ch (loaded), one of whose events ev (stored at seq) just arrived in an environment of
+ * the rule: raises its unapproved_change alert unless a ticket approved it before it started
+ * or the alert exists. Returns alerts written (0 or 1). */
+int lh__c_unapproved(lh_correlator_t *c, const change_t *ch, const lh_event_t *ev, int64_t seq,
+                     int64_t now_ns);
 
 #endif

@@ -62,6 +62,8 @@ enum {
     LH_CSQL_CASE_OPEN,     /* ?1 case id -> how many of its outcomes are open */
     LH_CSQL_ALERT_LAST,    /* ?1 alert id ?2 revision -> seq, payload */
     LH_CSQL_COUNT_SERVICE, /* ?1 service ?2 env ?3 from ?4 to -> changes of the service */
+    LH_CSQL_CHANGE_TICKETS, /* ?1 deploy_id ?2 change ticket -> seq of its tickets' events */
+    LH_CSQL_ALERT_EXISTS,  /* ?1 alert id -> a row when any revision of it exists */
     LH_CSQL_COUNT
 };
 
@@ -215,6 +217,18 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         "SELECT count(*) FROM outcomes WHERE case_id = ?1 AND open = 1",
     [LH_CSQL_ALERT_LAST] =
         "SELECT seq, payload FROM alerts WHERE id = ?1 AND revision = ?2",
+    /* the events of the tickets linking the change (tl_link, events by seq) or named by it
+     * (ev_ticket_id), as `loophub audit` reads them (LH_Q_TICKETS, query_sql.h) */
+    [LH_CSQL_CHANGE_TICKETS] =
+        "SELECT seq FROM events"
+        " WHERE kind = 4 AND (ticket_id IN (SELECT t.ticket_id FROM ticket_links l"
+        "                                    JOIN events t ON t.seq = l.seq WHERE l.link = ?1"
+        "                                    UNION ALL SELECT ?2)"
+        "                     OR seq IN (SELECT l.seq FROM ticket_links l WHERE l.link = ?1))"
+        " ORDER BY time, seq LIMIT 256",
+    /* alerts UNIQUE (id, revision) */
+    [LH_CSQL_ALERT_EXISTS] =
+        "SELECT 1 FROM alerts WHERE id = ?1 LIMIT 1",
 };
 /* clang-format on */
 

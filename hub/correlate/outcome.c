@@ -381,8 +381,9 @@ case_outcomes(lh_correlator_t *c, const char *id, lh_correlated_t *ca, int *open
 /* Writes the alert revision (made by the event at tseq) into the outbox; *aseq gets its seq.
  * Returns 1 when written, 0 when that revision existed already (a replay after a crash between two
  * hubs' identical work). */
-static int
-write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq, int64_t *aseq)
+int
+lh__c_write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq,
+                  int64_t *aseq)
 {
     lh_buf_reset(&c->pb);
     int rc = lh_codec_alert_pb_encode(ca, &c->pb);
@@ -659,7 +660,7 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
     if ((rc = alert_outcome(c, ca, tseq, trig)) < 0)
         goto out;
     int64_t aseq = 0;
-    int written = write_alert(c, ca, oc->first_seq, tseq, &aseq);
+    int written = lh__c_write_alert(c, ca, oc->first_seq, tseq, &aseq);
     if (written < 0) {
         rc = written;
         goto out;
@@ -749,7 +750,7 @@ resolve(lh_correlator_t *c, const outcome_t *oc, int64_t tseq, const lh_event_t 
     if (rc)
         goto out;
     int64_t aseq = 0;
-    int written = write_alert(c, ca, oc->first_seq, tseq, &aseq);
+    int written = lh__c_write_alert(c, ca, oc->first_seq, tseq, &aseq);
     if (written < 0) {
         rc = written;
         goto out;

@@ -32,6 +32,7 @@ typedef struct lh_run_conf {
     int64_t window_ns;
     int64_t group_window_ns;
     int64_t max_suspects;
+    char *require_approved_ticket; /* comma-separated environments, NULL: none */
     int64_t quarantine_max_rows;
     int64_t quarantine_max_bytes;
     int64_t retention_ns; /* LH_CONF_KEEP: every kind without its own */

@@ -30,6 +30,10 @@ typedef struct lh_correlator_opts {
     lh_severity_t alert_min_severity; /* default error */
     int64_t group_window_ns;          /* default 10m; 0: outcomes never join an open alert */
     int max_suspects;                 /* suspects an alert lists (default 10, 1..1000) */
+    /* environments, comma-separated ("prod,staging"), where a change needs a ticket approved
+     * before it started: else an unapproved_change alert (approval.h); NULL or "": none.
+     * Copied by lh_correlator_new(). */
+    const char *require_approved_ticket;
 } lh_correlator_opts_t;
 
 void lh_correlator_opts_default(lh_correlator_opts_t *o);

@@ -6,7 +6,7 @@
  * are read newest first, one 4-hour bucket at a time (ev_deploy_svc); each change met for the
  * first time is read whole (ev_deploy_id) and belongs to the period when its first event does.
  * Its tickets are those linking its deploy id and the change ticket it names (LH_Q_TICKETS);
- * lh__q_change_approval() decides "approved", "approved after the deploy", "rejected", "not
+ * lh_change_approval() (approval.h, shared with the correlator) decides "approved", "approved after the deploy", "rejected", "not
  * approved" or "no ticket".
  *
  * A limit (default 200) bounds the work, not only the output: the walk stops once it has that
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approval.h"
 #include "loophub/error.h"
 #include "loophub/event.h"
 #include "query_internal.h"
@@ -71,7 +72,7 @@ audit_change(qctx_t *q, actx_t *a, const char *did, const char *env)
     lh__q_bind_text(a->tickets, 2, lh__q_js(o, "change_ticket"));
     lh__q_load_events(q, a->tickets, &tk, 0);
     const char *by = NULL;
-    const char *approval = lh__q_change_approval(&tk, started, &by);
+    const char *approval = lh_approval_name(lh_change_approval(tk.ev, tk.n, started, &by));
     lh__q_jset(q, o, "approval", json_string(approval));
     lh__q_jset(q, o, "approved_by", lh__q_jstr(by));
     lh__q_jset(q, o, "tickets", lh__q_ticket_summary(q, &tk));

@@ -106,11 +106,7 @@ json_t *lh__q_split_hosts(const char *hosts);
 /* Ticket events (time order) summed up per ticket id: type, latest state, approval (the latest
  * approved or rejected state, "none" before either), approval_time, url, summary, events. */
 json_t *lh__q_ticket_summary(qctx_t *q, const qlist_t *l);
-/* Whether the tickets l (time order) approved a change started at started_ns: "approved" (a
- * ticket's latest approved or rejected state at started_ns was approved), "approved after the
- * deploy" (only later), "rejected", "not approved" (tickets, neither state) or "no ticket";
- * *by: the deciding ticket's id (NULL for no ticket). Incident tickets approve nothing. */
-const char *lh__q_change_approval(const qlist_t *l, int64_t started_ns, const char **by);
+
 
 /* query.c: appends the document as compact JSON to q->out. */
 void lh__q_doc_dump(qctx_t *q);

@@ -291,58 +291,6 @@ lh__q_ticket_summary(qctx_t *q, const qlist_t *l)
     return arr;
 }
 
-/* What one ticket said of a change: its latest approved or rejected state at started (before),
- * and its latest one at all (ever), 0 for none; and whether any of its events calls it an
- * incident ticket. */
-static void
-ticket_decision(const qlist_t *l, const char *tid, int64_t started, int *before, int *ever,
-                int *incident)
-{
-    *before = *ever = *incident = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        const lh_event_t *ev = l->ev[i];
-        const char *id = ev->ticket.ticket_id ? ev->ticket.ticket_id : ev->id;
-        int st = (int)ev->ticket.state;
-        if (strcmp(id, tid))
-            continue;
-        if (ev->ticket.type == LH_TICKET_INCIDENT)
-            *incident = 1;
-        if (st != LH_TICKET_APPROVED && st != LH_TICKET_REJECTED)
-            continue;
-        *ever = st;
-        if (ev->time_ns <= started)
-            *before = st;
-    }
-}
-
-const char *
-lh__q_change_approval(const qlist_t *l, int64_t started_ns, const char **by)
-{
-    /* best first: approved before it started, approved only later, rejected, a ticket that
-     * decided nothing, no ticket at all */
-    static const char *const names[] = {"approved", "approved after the deploy", "rejected",
-                                        "not approved", "no ticket"};
-    int best = 4;
-    *by = NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        const lh_event_t *ev = l->ev[i];
-        const char *tid = ev->ticket.ticket_id ? ev->ticket.ticket_id : ev->id;
-        int before, ever, incident;
-        ticket_decision(l, tid, started_ns, &before, &ever, &incident);
-        if (incident)
-            continue;
-        int rank = before == LH_TICKET_APPROVED ? 0
-                   : ever == LH_TICKET_APPROVED ? 1
-                   : ever == LH_TICKET_REJECTED ? 2
-                                                : 3;
-        if (rank < best) {
-            best = rank;
-            *by = tid;
-        }
-    }
-    return names[best];
-}
-
 static int
 has_deploy(const json_t *sus, const char *did)
 {

@@ -48,6 +48,9 @@ typedef struct lh_hub_opts {
                                        * alert (default 10m; 0: never join) */
     int max_suspects;                 /* suspects an alert lists; the others are counted
                                        * (default 10, 1..1000) */
+    const char *require_approved_ticket; /* environments, comma-separated, where a change needs
+                                          * a ticket approved before it starts, else an
+                                          * unapproved_change alert (default NULL: none) */
     int64_t sink_behind;              /* a sink with more alerts than this not yet delivered
                                        * makes the hub degraded (default 1000) */
     int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */

@@ -584,6 +584,15 @@ obs_max_suspects(ohub_t *o)
     return n == 1;
 }
 
+/* A deploy in prod that no ticket approved: an unapproved_change alert (kind 3) is stored. */
+static int
+obs_require_approved_ticket(ohub_t *o)
+{
+    deploy(o, "d-1", "api", -300);
+    marker(o);
+    return sql_int(o->h.db, "SELECT count(*) FROM alerts WHERE kind = 3") == 1;
+}
+
 /* A firing alert of severity error after a deploy is no outcome: no correlated alert. */
 static int
 obs_alert_min_severity(ohub_t *o)
@@ -1391,6 +1400,8 @@ static const row_t rows[] = {
     {"window", "correlation.window", "1m", {NULL}, NULL, obs_window, 1, NULL},
     {"group-window", "correlation.group_window", "0", {NULL}, NULL, obs_group_window, 1, NULL},
     {"max-suspects", "correlation.max_suspects", "1", {NULL}, NULL, obs_max_suspects, 1, NULL},
+    {"require-approved-ticket", "correlation.require_approved_ticket", "prod", {NULL}, NULL,
+     obs_require_approved_ticket, 1, NULL},
     {"alert-min-severity", "correlation.alert_min_severity", "critical", {NULL}, NULL,
      obs_alert_min_severity, 1, NULL},
     {"batch-max", "hub.batch_max", "1", {NULL}, NULL, obs_batch_max, 0, NULL},
