@@ -21,6 +21,7 @@ int lh_cli_tail(int argc, char **argv);
 int lh_cli_timeline(int argc, char **argv);
 int lh_cli_deployed(int argc, char **argv);
 int lh_cli_audit(int argc, char **argv);
+int lh_cli_dora(int argc, char **argv);
 int lh_cli_quarantine(int argc, char **argv);
 int lh_cli_redact_check(int argc, char **argv);
 int lh_cli_keygen(int argc, char **argv);

@@ -1,6 +1,6 @@
 /*
- * cli_report.c - `loophub deployed` and `loophub audit`: the reports of loophub/report.h over a
- * store opened read-only (so they run beside a live hub).
+ * cli_report.c - `loophub deployed`, `loophub audit` and `loophub dora`: the reports of
+ * loophub/report.h over a store opened read-only (so they run beside a live hub).
  *
  * Each option but --db, --format and --help is handed by its name to lh_report_req_set(), the
  * parser GET /v1/deployed and /v1/audit use too, so an option and its HTTP argument can never
@@ -64,7 +64,34 @@ static const char audit_usage[] =
     "\n"
     "Exit status: 0 ok, 1 error (no store), 2 bad usage.\n";
 
-/* The options of both reports; lh_report_req_set() refuses those a report does not take. */
+static const char dora_usage[] =
+    "Usage: loophub dora [--since WHEN] [--until WHEN] [--service S] [--env E]\n"
+    "                    [--by service|label:NAME] [--every day|week] [--min-severity SEV]\n"
+    "                    [--db PATH] [--format text|json]\n"
+    "\n"
+    "The DORA figures of the period: deployment frequency, change lead time (commit to\n"
+    "succeeded: median and p90), change failure rate, failed deployment recovery time,\n"
+    "incident time to restore and rework rate, each with the counts behind it and its band in\n"
+    "the Accelerate State of DevOps Report 2024. Definitions: docs/dora.md.\n"
+    "\n"
+    "Options:\n"
+    "  --since WHEN      start of the period: a duration back from now (30d) or an RFC 3339\n"
+    "                    time; default 30d\n"
+    "  --until WHEN      end of the period, the same forms; default now\n"
+    "  --service S       only this service\n"
+    "  --env E           only this environment (DORA means production: --env prod)\n"
+    "  --by KEY          one set of figures per service, or per value of a label\n"
+    "                    (label:team: the label on the change, or on the incident)\n"
+    "  --every PERIOD    also a trend row per day or per week (UTC, weeks from Monday)\n"
+    "  --min-severity SEV  incidents below info|warning|error|critical do not count (default\n"
+    "                    error; an incident without a severity always counts)\n"
+    "  --db PATH         the store (default loophub.db); opened read-only\n"
+    "  --format FMT      text (default) or json (GET /v1/dora serves the same)\n"
+    "  -h, --help        show this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 error (no store), 2 bad usage.\n";
+
+/* The options of every report; lh_report_req_set() refuses those a report does not take. */
 static const struct option report_opts[] = {
     {"service", required_argument, NULL, 's'},
     {"env", required_argument, NULL, 'e'},
@@ -76,6 +103,9 @@ static const struct option report_opts[] = {
     {"until", required_argument, NULL, 'U'},
     {"unapproved", no_argument, NULL, 'u'},
     {"limit", required_argument, NULL, 'l'},
+    {"by", required_argument, NULL, 'b'},
+    {"every", required_argument, NULL, 'E'},
+    {"min-severity", required_argument, NULL, 'm'},
     {"db", required_argument, NULL, 'd'},
     {"format", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
@@ -119,12 +149,14 @@ run_report(int argc, char **argv, lh_report_kind_t kind, const char *cmd, const 
         case '?':
             return lh_cli_getopt_error(cmd, c, argv);
         default: {
-            const char *name = opt_name(c);
-            if (!strcmp(name, "environment"))
+            const char *opt = opt_name(c), *name = opt;
+            if (!strcmp(opt, "environment"))
                 name = "env";
-            /* the parser's messages start with the parameter's name */
+            else if (!strcmp(opt, "min-severity"))
+                name = "min_severity";
+            /* the parser's messages start with the parameter's name: say the option's */
             if (lh_report_req_set(&req, name, c == 'u' ? NULL : optarg, err, sizeof(err)) < 0)
-                return lh_cli_usage_error(cmd, "--%s", err);
+                return lh_cli_usage_error(cmd, "--%s%s", opt, err + strlen(name));
         }
         }
     }
@@ -172,4 +204,10 @@ int
 lh_cli_audit(int argc, char **argv)
 {
     return run_report(argc, argv, LH_REPORT_AUDIT, "audit", audit_usage);
+}
+
+int
+lh_cli_dora(int argc, char **argv)
+{
+    return run_report(argc, argv, LH_REPORT_DORA, "dora", dora_usage);
 }

@@ -520,6 +520,10 @@ START_TEST(every_report_lookup_uses_an_index)
         {"LH_Q_AUDIT_BUCKET_SERVICE", LH_Q_AUDIT_BUCKET_SERVICE},
         {"LH_Q_CHANGE_EVENTS_IN_ENV", LH_Q_CHANGE_EVENTS_IN_ENV},
         {"LH_Q_TICKETS", LH_Q_TICKETS},
+        {"LH_Q_DORA_INCIDENTS", LH_Q_DORA_INCIDENTS},
+        {"LH_Q_DORA_TOP_SUSPECT", LH_Q_DORA_TOP_SUSPECT},
+        {"LH_Q_DORA_NEXT_GOOD", LH_Q_DORA_NEXT_GOOD},
+        {"LH_Q_INCIDENT_EVENTS", LH_Q_INCIDENT_EVENTS},
     };
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open_v2(lh_test_fx.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);

@@ -1201,7 +1201,7 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 6);
+    ck_assert_int_eq(lh_store_schema_version(), 7);
     /* version 5: the tally holds what the events table holds */
     ck_assert_int_eq(sql_int(st, "SELECT sum(n) FROM tally"),
                      sql_int(st, "SELECT count(*) FROM events"));
@@ -1853,6 +1853,8 @@ START_TEST(test_migrate_v5_store)
                                  " 'eh_host') AND sql LIKE '%(time / 14400000000000, %'"),
                      4);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'ev_good'"), 1);
+    ck_assert_int_eq(
+        sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'oc_incident_time'"), 1);
     lh_store_stats_t s = stats_of(st);
     ck_assert_int_eq(s.events, 12);
     ck_assert_int_eq(s.events_by_kind[LH_KIND_DEPLOY], 4);
@@ -1874,6 +1876,26 @@ START_TEST(test_migrate_v5_store)
     free(out);
     assert_lookup(st, LH_CSQL_LAST_GOOD, "api", t0 + 30 * min, 0, "D-api");
     assert_lookup(st, LH_CSQL_LAST_GOOD, "api", t0 - min, 0, "");
+    lh_store_close(&st);
+}
+END_TEST
+
+/* A store written by the current release, schema version 6 (tests/data/store/v6.sql, written by
+ * the real loophub 6836001 with make_store.sh) migrates on open: the incidents' time index is
+ * there and holds every incident outcome of the release, the rest reads as it was. */
+START_TEST(test_migrate_v6_store)
+{
+    lh_test_load_store_dump(lh_test_fx.db, "v6.sql");
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
+    ck_assert_int_eq(
+        sql_int(st, "SELECT count(*) FROM outcomes INDEXED BY oc_incident_time WHERE kind = 3"
+                    " AND time >= 0"),
+        sql_int(st, "SELECT count(DISTINCT incident_id) FROM events WHERE kind = 3"));
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes WHERE kind = 3"), 4);
+    lh_store_stats_t s = stats_of(st);
+    ck_assert_int_eq(s.events, 12);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM alerts"), 5);
     lh_store_close(&st);
 }
 END_TEST
@@ -2074,6 +2096,7 @@ store_suite(void)
         {"migrate_v2_store", test_migrate_v2_store, 10, 0},
         {"migrate_v4_store", test_migrate_v4_store, 10, 0},
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
+        {"migrate_v6_store", test_migrate_v6_store, 10, 0},
         {"retention_cutoff_edge", test_retention_cutoff_edge, 0, 0},
         {"quarantine", test_quarantine, 10, 0},
         {"quarantine_bounded", test_quarantine_bounded, 10, 0},

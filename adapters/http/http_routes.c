@@ -340,7 +340,8 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
 }
 
 /* GET /v1/deployed?[service=S][&env=E][&host=H][&at=WHEN] and
- * GET /v1/audit?[service=S][&env=E][&actor=A][&since=WHEN][&until=WHEN][&unapproved=1][&limit=N]:
+ * GET /v1/audit?[service=S][&env=E][&actor=A][&since=WHEN][&until=WHEN][&unapproved=1][&limit=N]
+ * and GET /v1/dora?[since=WHEN][&until=WHEN][&service=S][&env=E][&by=K][&every=P][&min_severity=S]:
  * the same JSON documents as `loophub deployed|audit --format json`; every argument goes
  * through lh_report_req_set(), the parser the command line uses, so a word means the same on
  * both (an argument the report does not take is an error, as an unknown option is). */
@@ -399,6 +400,12 @@ handle_audit(lh__http_t *h, lh__http_req_t *r)
     return handle_report(h, r, LH_REPORT_AUDIT);
 }
 
+static int
+handle_dora(lh__http_t *h, lh__http_req_t *r)
+{
+    return handle_report(h, r, LH_REPORT_DORA);
+}
+
 const lh__http_route_t lh__http_routes[] = {
     {"POST", "/v1/events", 1, check_events, handle_submit, 0},
     {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit, 0},
@@ -408,6 +415,7 @@ const lh__http_route_t lh__http_routes[] = {
     {"GET", "/v1/timeline", 0, NULL, handle_timeline, 0},
     {"GET", "/v1/deployed", 0, NULL, handle_deployed, 0},
     {"GET", "/v1/audit", 0, NULL, handle_audit, 0},
-    /* later: GET /v1/dora, and the page at / */
+    {"GET", "/v1/dora", 0, NULL, handle_dora, 0},
+    /* later: the page at / */
     {NULL, NULL, 0, NULL, NULL, 0},
 };

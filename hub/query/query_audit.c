@@ -27,7 +27,6 @@
 
 typedef struct {
     sqlite3_stmt *change, *tickets;
-    json_t *seen;   /* "env\x1fdeploy_id" of every change met */
     json_t *counts; /* approval -> changes, of those matching every filter but --unapproved */
     json_t *shown;
     int64_t examined;
@@ -98,23 +97,17 @@ by_started_desc(const void *x, const void *y)
     return strcmp(lh__q_js(a, "deploy_id"), lh__q_js(b, "deploy_id"));
 }
 
-void
-lh__q_gather_audit(qctx_t *q)
+int
+lh__q_walk_changes(qctx_t *q, lh__q_change_fn fn, void *arg, int64_t *stopped_at)
 {
     const lh_report_req_t *r = q->rreq;
-    actx_t a = {0};
-    a.change = lh__q_prep(q, LH_Q_CHANGE_EVENTS_IN_ENV);
-    a.tickets = lh__q_prep(q, LH_Q_TICKETS);
     sqlite3_stmt *walk = lh__q_prep(q, r->service ? LH_Q_AUDIT_BUCKET_SERVICE : LH_Q_AUDIT_BUCKET);
-    a.seen = json_object();
-    a.counts = json_object();
-    a.shown = json_array();
-    q->doc = json_object();
-    if (!a.seen || !a.counts || !a.shown || !q->doc)
+    json_t *seen = json_object(); /* "env\x1fdeploy_id" of every change met */
+    if (!seen)
         q->err = LH_ENOMEM;
-    int complete = 1;
-    int64_t read_from = q->from; /* how far back the period was read */
-    for (int64_t b = lh_store_bucket(q->to); walk && !q->err && b >= lh_store_bucket(q->from);
+    int stopped = 0;
+    for (int64_t b = lh_store_bucket(q->to); walk && seen && !q->err && !stopped &&
+                                             b >= lh_store_bucket(q->from);
          b--) {
         sqlite3_reset(walk);
         sqlite3_bind_int64(walk, 1, b);
@@ -134,28 +127,53 @@ lh__q_gather_audit(qctx_t *q)
                 break;
             }
             snprintf(key, kl, "%c%s\x1f%s", env ? 'e' : 'n', env ? env : "", did);
-            int seen = json_object_get(a.seen, key) != NULL;
-            if (!seen)
-                lh__q_jset(q, a.seen, key, json_true());
+            int met = json_object_get(seen, key) != NULL;
+            if (!met)
+                lh__q_jset(q, seen, key, json_true());
             free(key);
-            if (seen)
+            if (met)
                 continue;
-            if (r->limit > 0 && (int64_t)json_array_size(a.shown) >= r->limit) {
-                complete = 0; /* a change not read yet: the period is read back to here */
-                read_from = t;
+            if (fn(q, arg, did, env)) {
+                stopped = 1; /* a change not read yet: the period is read back to here */
+                *stopped_at = t;
                 break;
             }
-            json_t *o = audit_change(q, &a, did, env);
-            if (o)
-                lh__q_jpush(q, a.shown, o);
         }
-        if (!complete)
-            break;
     }
     sqlite3_finalize(walk);
+    json_decref(seen);
+    return stopped;
+}
+
+/* lh__q_walk_changes()'s callback: each change into the audit, until the limit. */
+static int
+audit_one(qctx_t *q, void *arg, const char *did, const char *env)
+{
+    actx_t *a = arg;
+    if (q->rreq->limit > 0 && (int64_t)json_array_size(a->shown) >= q->rreq->limit)
+        return 1;
+    json_t *o = audit_change(q, a, did, env);
+    if (o)
+        lh__q_jpush(q, a->shown, o);
+    return 0;
+}
+
+void
+lh__q_gather_audit(qctx_t *q)
+{
+    const lh_report_req_t *r = q->rreq;
+    actx_t a = {0};
+    a.change = lh__q_prep(q, LH_Q_CHANGE_EVENTS_IN_ENV);
+    a.tickets = lh__q_prep(q, LH_Q_TICKETS);
+    a.counts = json_object();
+    a.shown = json_array();
+    q->doc = json_object();
+    if (!a.counts || !a.shown || !q->doc)
+        q->err = LH_ENOMEM;
+    int64_t read_from = q->from; /* how far back the period was read */
+    int complete = q->err || !lh__q_walk_changes(q, audit_one, &a, &read_from);
     sqlite3_finalize(a.change);
     sqlite3_finalize(a.tickets);
-    json_decref(a.seen);
     if (!q->err && a.shown) {
         size_t n = json_array_size(a.shown);
         json_t **v = n ? calloc(n, sizeof(*v)) : NULL;

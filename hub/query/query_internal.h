@@ -98,6 +98,14 @@ void lh__q_gather_deployed(qctx_t *q);
 void lh__q_text_deployed(qctx_t *q);
 void lh__q_gather_audit(qctx_t *q);
 void lh__q_text_audit(qctx_t *q);
+void lh__q_gather_dora(qctx_t *q); /* query_dora.c */
+void lh__q_text_dora(qctx_t *q);
+/* The changes (a deploy id in one environment) with a deploy event in q's period, each once, in
+ * the order of their newest such event, newest first (ev_deploy_svc, one 4-hour bucket at a
+ * time; the request's service and environment filter them). fn returns 1 to stop: then
+ * *stopped_at is the time of the event of the change not taken, and the walk returns 1. */
+typedef int (*lh__q_change_fn)(qctx_t *q, void *arg, const char *deploy_id, const char *env);
+int lh__q_walk_changes(qctx_t *q, lh__q_change_fn fn, void *arg, int64_t *stopped_at);
 /* Splits a space-separated hosts column into a JSON array of strings (NULL or "": empty). */
 json_t *lh__q_split_hosts(const char *hosts);
 

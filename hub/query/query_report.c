@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "loophub/error.h"
+#include "loophub/event.h"
 #include "loophub/timeline.h"
 #include "loophub/timeutil.h"
 #include "query.h"
@@ -19,8 +20,9 @@ lh_report_req_default(lh_report_req_t *r, lh_report_kind_t kind)
 {
     memset(r, 0, sizeof(*r));
     r->kind = kind;
-    r->since_ns = 7 * 24 * 3600 * LH_NS_PER_SEC;
+    r->since_ns = (kind == LH_REPORT_DORA ? 30 : 7) * 24 * 3600 * LH_NS_PER_SEC;
     r->limit = 200;
+    r->min_severity = LH_SEV_ERROR;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -45,7 +47,13 @@ takes(lh_report_kind_t k, const char *name)
     static const char *const deployed[] = {"service", "env", "environment", "host", "at", NULL};
     static const char *const audit[] = {"service", "env",        "environment", "actor", "since",
                                         "until",   "unapproved", "limit",       NULL};
-    const char *const *l = k == LH_REPORT_DEPLOYED ? deployed : k == LH_REPORT_AUDIT ? audit : NULL;
+    static const char *const dora[] = {"service", "env",   "environment", "since",
+                                       "until",   "by",    "every",       "min_severity",
+                                       NULL};
+    const char *const *l = k == LH_REPORT_DEPLOYED ? deployed
+                           : k == LH_REPORT_AUDIT  ? audit
+                           : k == LH_REPORT_DORA   ? dora
+                                                   : NULL;
     for (; l && *l; l++)
         if (!strcmp(*l, name))
             return 1;
@@ -55,7 +63,10 @@ takes(lh_report_kind_t k, const char *name)
 static const char *
 kind_name(lh_report_kind_t k)
 {
-    return k == LH_REPORT_DEPLOYED ? "deployed" : k == LH_REPORT_AUDIT ? "audit" : "?";
+    return k == LH_REPORT_DEPLOYED ? "deployed"
+           : k == LH_REPORT_AUDIT  ? "audit"
+           : k == LH_REPORT_DORA   ? "dora"
+                                   : "?";
 }
 
 int
@@ -86,6 +97,23 @@ lh_report_req_set(lh_report_req_t *r, const char *name, const char *value, char 
         r->host = value;
     } else if (!strcmp(name, "actor")) {
         r->actor = value;
+    } else if (!strcmp(name, "by")) {
+        if (strcmp(value, "service") && (strncmp(value, "label:", 6) || !value[6]))
+            return fail(err, errlen, "%s: '%s' is neither service nor label:NAME", name, value);
+        r->by = value;
+    } else if (!strcmp(name, "every")) {
+        if (!strcmp(value, "day"))
+            r->every = LH_REPORT_EVERY_DAY;
+        else if (!strcmp(value, "week"))
+            r->every = LH_REPORT_EVERY_WEEK;
+        else
+            return fail(err, errlen, "%s: '%s' is neither day nor week", name, value);
+    } else if (!strcmp(name, "min_severity")) {
+        lh_severity_t sev;
+        if (lh_severity_parse(value, &sev) < 0 || sev == LH_SEV_UNSPECIFIED)
+            return fail(err, errlen, "%s: '%s' is not info, warning, error or critical", name,
+                        value);
+        r->min_severity = (int)sev;
     } else if (!strcmp(name, "limit")) {
         char *end = NULL;
         long long v = strtoll(value, &end, 10);
@@ -134,7 +162,8 @@ int
 lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out)
 {
     if (!st || !req || !out || req->limit < 0 || (fmt != LH_QUERY_TEXT && fmt != LH_QUERY_JSON) ||
-        (req->kind != LH_REPORT_DEPLOYED && req->kind != LH_REPORT_AUDIT))
+        (req->kind != LH_REPORT_DEPLOYED && req->kind != LH_REPORT_AUDIT &&
+         req->kind != LH_REPORT_DORA))
         return LH_EINVAL;
     qctx_t q = {.st = st, .db = lh__store_db(st), .rreq = req, .out = out};
     q.now = req->now_ns ? req->now_ns : lh_now_ns();
@@ -142,8 +171,10 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
         return LH_EINVAL;
     if (req->kind == LH_REPORT_DEPLOYED)
         lh__q_gather_deployed(&q);
-    else
+    else if (req->kind == LH_REPORT_AUDIT)
         lh__q_gather_audit(&q);
+    else
+        lh__q_gather_dora(&q);
     if (!q.err && !q.doc)
         q.err = LH_ENOMEM;
     if (!q.err)
@@ -153,8 +184,10 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
     } else if (!q.err) {
         if (req->kind == LH_REPORT_DEPLOYED)
             lh__q_text_deployed(&q);
-        else
+        else if (req->kind == LH_REPORT_AUDIT)
             lh__q_text_audit(&q);
+        else
+            lh__q_text_dora(&q);
         lh__q_text_expired(&q);
     }
     json_decref(q.doc);

@@ -275,6 +275,28 @@
     " AND time >= ?2 AND time <= ?3 AND (?5 = 0 OR environment IS ?4)"                         \
     " AND deploy_id IS NOT NULL ORDER BY time DESC, seq DESC"
 
+/* --- `loophub dora` ------------------------------------------------------------------------ */
+
+/* The incidents (outcomes of kind 3) detected in a period (oc_incident_time, schema version 7).
+ * ?1 from ?2 to (ns, inclusive) */
+#define LH_Q_DORA_INCIDENTS                                                                    \
+    "SELECT first_seq, ref, service, environment, time, open, resolved"                        \
+    " FROM outcomes INDEXED BY oc_incident_time"                                               \
+    " WHERE kind = 3 AND time >= ?1 AND time <= ?2 ORDER BY time, first_seq"
+
+/* An outcome's top-ranked suspect and its service (correlations primary key, events by seq).
+ * ?1 outcome seq */
+#define LH_Q_DORA_TOP_SUSPECT                                                                  \
+    "SELECT c.deploy_id, d.service FROM correlations c LEFT JOIN events d ON d.seq = c.deploy_seq" \
+    " WHERE c.outcome_seq = ?1 AND c.rank = 1 LIMIT 1"
+
+/* The first succeeded deploy of a service after a moment, of another change (ev_good).
+ * ?1 service ?2 environment ?3 after (ns) ?4 deploy id */
+#define LH_Q_DORA_NEXT_GOOD                                                                    \
+    "SELECT time FROM events INDEXED BY ev_good"                                               \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
+    " AND environment IS ?2 AND time > ?3 AND deploy_id IS NOT ?4 ORDER BY time, seq LIMIT 1"
+
 /* clang-format on */
 
 #endif

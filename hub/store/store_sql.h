@@ -282,6 +282,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  seq, deploy_id);"
     "CREATE INDEX ev_good ON events(service, environment, time, seq, deploy_id, version, kind,"
     "  state) WHERE kind = 1 AND state = 2 AND version IS NOT NULL;",
+    /* 6 -> 7: `loophub dora` reads the incidents of a period: a time index on the incident
+     * outcomes (one row per incident, written in time order, so it grows at its end) */
+    "CREATE INDEX oc_incident_time ON outcomes(time) WHERE kind = 3;",
 };
 /* clang-format on */
 

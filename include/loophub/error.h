@@ -29,7 +29,7 @@
     X(TIMEOUT, "timed out")                                                                        \
     X(AGAIN, "try again later")                                                                    \
     X(DUPLICATE, "duplicate")                                                                      \
-    X(SCHEMA, "store schema is newer than this binary")                                            \
+    X(SCHEMA, "store schema does not match this binary")                                           \
     X(LOCKED, "store is in use by another hub")
 
 typedef enum {

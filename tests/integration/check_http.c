@@ -594,6 +594,23 @@ START_TEST(test_reports_over_http)
                 d);
     expect_get(&h, "/v1/audit?since=2026-11-30T00:00:00Z&until=2026-12-01T00:00:00Z", 200,
                "\"approval\":\"approved\",\"approved_by\":\"CHG-1\"");
+    const char *e[] = {"dora",
+                       "--since",
+                       "2026-11-30T00:00:00Z",
+                       "--until",
+                       "2026-12-01T00:00:00Z",
+                       "--by",
+                       "service",
+                       "--every",
+                       "day",
+                       NULL};
+    same_as_cli(&h,
+                "/v1/dora?since=2026-11-30T00:00:00Z&until=2026-12-01T00:00:00Z&by=service&"
+                "every=day",
+                e);
+    expect_get(&h, "/v1/dora?since=2026-11-30T00:00:00Z&until=2026-12-01T00:00:00Z", 200,
+               "\"deployment_frequency\":{\"deployments\":2,");
+    expect_get(&h, "/v1/dora?every=month", 400, "every: 'month' is neither day nor week");
     expect_get(&h, "/v1/audit?host=x", 400, "host: not a parameter of audit");
     expect_get(&h, "/v1/deployed?at=noon", 400, "at: 'noon' is neither a duration");
     expect_get(&h, "/v1/audit?limit=-1", 400, "limit: '-1' is not a number");

@@ -1,0 +1,696 @@
+/*
+ * query_dora.c - `loophub dora`, GET /v1/dora: the DORA figures of a period, each with the
+ * counts behind it and its performance band (docs/dora.md holds the definitions and a worked
+ * example; this file follows it).
+ *
+ * Facts are read once: the changes whose first event is in the period (lh__q_walk_changes(),
+ * each read whole and decoded: commit time and labels live in the protobuf), and the incidents
+ * detected in the period and a week before it (outcomes by oc_incident_time), each with its
+ * highest severity, labels and top-ranked suspect. By a label, an incident falls in the group
+ * of its top suspect (teams label their changes), else in that of its own label. The figures are then computed per group
+ * (everything, a service, or a label's value) and, with --every, per day or week.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/event.h"
+#include "loophub/timeutil.h"
+#include "query_internal.h"
+#include "query_sql.h"
+
+#define DAY_NS (24 * 3600 * LH_NS_PER_SEC)
+#define HOUR_NS (3600 * LH_NS_PER_SEC)
+#define INCIDENT_LOOKBACK_NS (7 * DAY_NS) /* incidents open when the period starts, for rework */
+
+typedef struct {
+    char *deploy_id, *env, *service, *group;
+    int64_t started;   /* its first event */
+    int64_t deployed;  /* its first succeeded event, 0: none */
+    int64_t commit;    /* commit time, 0: unknown */
+    int64_t failed;    /* its first failed event, 0: none */
+    int64_t rolled;    /* its first rolled_back event, 0: none */
+    int deployment;    /* it reached an outcome: succeeded, failed or rolled back */
+    int caused;        /* top suspect of a counted incident */
+    int64_t incident;  /* the first such incident's detection */
+    int64_t resolved;  /* the latest resolution of those incidents, 0 while one is open */
+    int64_t next_good; /* the first succeeded deploy of the service after it broke, 0: none */
+    int rework;
+} dchange_t;
+
+typedef struct {
+    char *ref, *env, *service, *group, *suspect, *suspect_service; /* the top suspect's */
+    int64_t time, resolved;                                        /* resolved 0: open */
+    int counted; /* at or above the minimum severity */
+} dincident_t;
+
+typedef struct {
+    dchange_t *c;
+    size_t n, cap;
+    dincident_t *i;
+    size_t ni, capi;
+    sqlite3_stmt *change;
+} dora_t;
+
+static char *
+dup_or_null(qctx_t *q, const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        q->err = LH_ENOMEM;
+    return d;
+}
+
+/* The group an event falls in: its service, a label's value ("(none)" without it), or NULL
+ * (everything together). */
+static const char *
+group_of(const lh_report_req_t *r, lh_event_t *const *ev, size_t n, const char *service)
+{
+    if (!r->by)
+        return NULL;
+    if (!strcmp(r->by, "service"))
+        return service;
+    const char *key = r->by + strlen("label:"), *v = NULL;
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; l < ev[i]->n_labels; l++)
+            if (!strcmp(ev[i]->labels[l].key, key))
+                v = ev[i]->labels[l].value;
+    return v ? v : "(none)";
+}
+
+/* lh__q_walk_changes()'s callback: one change's facts. */
+static int
+take_change(qctx_t *q, void *arg, const char *did, const char *env)
+{
+    dora_t *d = arg;
+    qlist_t l = {0};
+    sqlite3_reset(d->change);
+    lh__q_bind_text(d->change, 1, did);
+    lh__q_bind_text(d->change, 2, env);
+    lh__q_load_events(q, d->change, &l, 0);
+    if (q->err || l.n == 0 || l.ev[0]->time_ns < q->from) {
+        lh__q_list_free(&l);
+        return 0;
+    }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        dchange_t *nc = realloc(d->c, cap * sizeof(*nc));
+        if (!nc) {
+            q->err = LH_ENOMEM;
+            lh__q_list_free(&l);
+            return 1;
+        }
+        d->c = nc;
+        d->cap = cap;
+    }
+    dchange_t *c = &d->c[d->n++];
+    memset(c, 0, sizeof(*c));
+    c->deploy_id = dup_or_null(q, did);
+    c->env = dup_or_null(q, env);
+    c->service = dup_or_null(q, l.ev[0]->service);
+    c->group = dup_or_null(q, group_of(q->rreq, l.ev, l.n, l.ev[0]->service));
+    c->started = l.ev[0]->time_ns;
+    for (size_t i = 0; i < l.n; i++) {
+        const lh_event_t *e = l.ev[i];
+        lh_deploy_status_t s = e->deploy.status;
+        if (e->deploy.commit_time_ns)
+            c->commit = e->deploy.commit_time_ns;
+        if (s == LH_DEPLOY_SUCCEEDED && !c->deployed)
+            c->deployed = e->time_ns;
+        if (s == LH_DEPLOY_FAILED && !c->failed)
+            c->failed = e->time_ns;
+        if (s == LH_DEPLOY_ROLLED_BACK && !c->rolled)
+            c->rolled = e->time_ns;
+        if (s == LH_DEPLOY_SUCCEEDED || s == LH_DEPLOY_FAILED || s == LH_DEPLOY_ROLLED_BACK)
+            c->deployment = 1;
+    }
+    lh__q_list_free(&l);
+    return 0;
+}
+
+/* The incidents detected from `from` (a week before the period, for rework) to the period's
+ * end, with their severity, group and top suspect. */
+static void
+take_incidents(qctx_t *q, dora_t *d, int64_t from)
+{
+    const lh_report_req_t *r = q->rreq;
+    sqlite3_stmt *s = lh__q_prep(q, LH_Q_DORA_INCIDENTS);
+    sqlite3_stmt *ev = lh__q_prep(q, LH_Q_INCIDENT_EVENTS);
+    sqlite3_stmt *top = lh__q_prep(q, LH_Q_DORA_TOP_SUSPECT);
+    if (s) {
+        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 2, q->to);
+    }
+    while (s && ev && top && !q->err && lh__q_step(q, s)) {
+        const char *svc = lh__q_col_text(s, 2), *env = lh__q_col_text(s, 3);
+        if ((r->service && (!svc || strcmp(svc, r->service))) ||
+            (r->environment && (!env || strcmp(env, r->environment))))
+            continue;
+        if (d->ni == d->capi) {
+            size_t cap = d->capi ? d->capi * 2 : 64;
+            dincident_t *ni = realloc(d->i, cap * sizeof(*ni));
+            if (!ni) {
+                q->err = LH_ENOMEM;
+                break;
+            }
+            d->i = ni;
+            d->capi = cap;
+        }
+        dincident_t *x = &d->i[d->ni++];
+        memset(x, 0, sizeof(*x));
+        x->ref = dup_or_null(q, lh__q_col_text(s, 1));
+        x->service = dup_or_null(q, svc);
+        x->env = dup_or_null(q, env);
+        x->time = sqlite3_column_int64(s, 4);
+        x->resolved = sqlite3_column_int(s, 5) ? 0 : sqlite3_column_int64(s, 6);
+        /* its events in its environment: the highest severity, the labels */
+        qlist_t l = {0};
+        sqlite3_reset(ev);
+        lh__q_bind_text(ev, 1, x->ref);
+        lh__q_load_events(q, ev, &l, 0);
+        lh_severity_t sev = LH_SEV_UNSPECIFIED;
+        for (size_t i = 0; i < l.n; i++) {
+            const char *e = l.ev[i]->environment;
+            if (((e == NULL) == (env == NULL) && (!e || !strcmp(e, env))) &&
+                l.ev[i]->incident.severity > sev)
+                sev = l.ev[i]->incident.severity;
+        }
+        x->counted = sev == LH_SEV_UNSPECIFIED || (int)sev >= r->min_severity;
+        x->group = dup_or_null(q, group_of(r, l.ev, l.n, svc));
+        lh__q_list_free(&l);
+        sqlite3_reset(top);
+        sqlite3_bind_int64(top, 1, sqlite3_column_int64(s, 0));
+        if (lh__q_step(q, top)) {
+            x->suspect = dup_or_null(q, lh__q_col_text(top, 0));
+            x->suspect_service = dup_or_null(q, lh__q_col_text(top, 1));
+        }
+    }
+    sqlite3_finalize(s);
+    sqlite3_finalize(ev);
+    sqlite3_finalize(top);
+}
+
+static int
+same(const char *a, const char *b)
+{
+    return (a == NULL) == (b == NULL) && (!a || !strcmp(a, b));
+}
+
+/* When change c started to fail, 0 when it did not: the earliest of the moment a rolled-back
+ * change went live (its first succeeded event, else its first event), its failed event, and the
+ * detection of the first counted incident it was the top suspect of. */
+static int64_t
+failure_start(const dchange_t *c)
+{
+    int64_t t = 0;
+    const int64_t cand[] = {c->rolled ? (c->deployed ? c->deployed : c->started) : 0, c->failed,
+                            c->caused ? c->incident : 0};
+    for (int i = 0; i < 3; i++)
+        if (cand[i] && (!t || cand[i] < t))
+            t = cand[i];
+    return t;
+}
+
+/* What the incidents say of each change: failures it caused, when they were resolved, rework;
+ * and when the service recovered from a change that broke it. */
+static void
+link_facts(qctx_t *q, dora_t *d)
+{
+    sqlite3_stmt *good = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
+    /* by a label, an incident falls in its top suspect's group: teams label their changes */
+    for (size_t j = 0; q->rreq->by && strcmp(q->rreq->by, "service") && j < d->ni && !q->err; j++)
+        for (size_t k = 0; d->i[j].suspect && k < d->n; k++)
+            if (!strcmp(d->c[k].deploy_id, d->i[j].suspect) && same(d->c[k].env, d->i[j].env)) {
+                free(d->i[j].group);
+                d->i[j].group = dup_or_null(q, d->c[k].group);
+                break;
+            }
+    for (size_t k = 0; k < d->n && !q->err; k++) {
+        dchange_t *c = &d->c[k];
+        int open = 0;
+        for (size_t j = 0; j < d->ni; j++) {
+            const dincident_t *x = &d->i[j];
+            if (!x->counted)
+                continue;
+            if (x->suspect && !strcmp(x->suspect, c->deploy_id) && same(x->env, c->env)) {
+                if (!c->caused || x->time < c->incident)
+                    c->incident = x->time;
+                c->caused = 1;
+                if (!x->resolved)
+                    open = 1;
+                else if (x->resolved > c->resolved)
+                    c->resolved = x->resolved;
+            }
+        }
+        if (open)
+            c->resolved = 0;
+        /* rework: a rollback, or a deploy of the service while an incident blamed on another of
+         * its changes was unresolved */
+        c->rework = c->rolled != 0;
+        for (size_t j = 0; j < d->ni && !c->rework; j++) {
+            const dincident_t *x = &d->i[j];
+            if (!x->counted || !x->suspect || !strcmp(x->suspect, c->deploy_id) ||
+                !same(x->env, c->env) || x->time > c->started ||
+                (x->resolved && x->resolved <= c->started))
+                continue;
+            c->rework = same(x->suspect_service, c->service);
+        }
+        int64_t start = failure_start(c);
+        if (start && good) {
+            sqlite3_reset(good);
+            lh__q_bind_text(good, 1, c->service);
+            lh__q_bind_text(good, 2, c->env);
+            sqlite3_bind_int64(good, 3, start);
+            lh__q_bind_text(good, 4, c->deploy_id);
+            if (lh__q_step(q, good))
+                c->next_good = sqlite3_column_int64(good, 0);
+        }
+    }
+    sqlite3_finalize(good);
+}
+
+/* --- figures -------------------------------------------------------------------------------- */
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* {"n", "median_seconds", "p90_seconds"} of v[0..n) (sorted here): the median is the middle
+ * value (the mean of the two middle ones for an even count), p90 the nearest rank. */
+static json_t *
+distribution(qctx_t *q, int64_t *v, size_t n, int64_t *median)
+{
+    json_t *o = json_object();
+    qsort(v, n, sizeof(*v), cmp_i64);
+    lh__q_jset(q, o, "n", json_integer((json_int_t)n));
+    *median = 0;
+    if (n) {
+        *median = n % 2 ? v[n / 2] : v[n / 2 - 1] + (v[n / 2] - v[n / 2 - 1]) / 2;
+        size_t r = (size_t)ceil(0.9 * (double)n);
+        lh__q_jset(q, o, "median_seconds", json_integer(*median / LH_NS_PER_SEC));
+        lh__q_jset(q, o, "p90_seconds", json_integer(v[r - 1] / LH_NS_PER_SEC));
+    } else {
+        lh__q_jset(q, o, "median_seconds", json_null());
+        lh__q_jset(q, o, "p90_seconds", json_null());
+    }
+    return o;
+}
+
+/* The bands of the Accelerate State of DevOps Report 2024 (docs/dora.md). */
+static json_t *
+band_frequency(double per_day)
+{
+    return json_string(per_day > 1.0         ? "elite"
+                       : per_day >= 1.0 / 7  ? "high"
+                       : per_day >= 1.0 / 30 ? "medium"
+                       : per_day > 0         ? "low"
+                                             : "low");
+}
+
+static json_t *
+band_lead(int64_t median, size_t n)
+{
+    if (!n)
+        return json_null();
+    return json_string(median < DAY_NS        ? "elite"
+                       : median < 7 * DAY_NS  ? "high"
+                       : median < 30 * DAY_NS ? "medium"
+                                              : "low");
+}
+
+static json_t *
+band_cfr(size_t failed, size_t n)
+{
+    if (!n)
+        return json_null();
+    double r = (double)failed / (double)n;
+    return json_string(r <= 0.05 ? "elite" : r <= 0.20 ? "high" : "low");
+}
+
+static json_t *
+band_recovery(int64_t median, size_t n)
+{
+    if (!n)
+        return json_null();
+    return json_string(median < HOUR_NS ? "elite" : median < DAY_NS ? "high" : "low");
+}
+
+static int
+in_group(const char *want, const char *g, int by)
+{
+    return !by || same(want, g);
+}
+
+static json_t *
+rate(qctx_t *q, const char *num, size_t a, size_t b, json_t *band)
+{
+    json_t *o = json_object();
+    lh__q_jset(q, o, num, json_integer((json_int_t)a));
+    lh__q_jset(q, o, "deployments", json_integer((json_int_t)b));
+    lh__q_jset(q, o, "rate",
+               b ? json_real(round((double)a / (double)b * 10000.0) / 10000.0) : json_null());
+    lh__q_jset(q, o, "band", band);
+    return o;
+}
+
+/* The figures of one group over [from, to]. */
+static json_t *
+figures(qctx_t *q, const dora_t *d, const char *group, int64_t from, int64_t to)
+{
+    int by = q->rreq->by != NULL;
+    size_t n = d->n > d->ni ? d->n : d->ni;
+    int64_t *lead = calloc(n + 1, sizeof(int64_t)), *rec = calloc(n + 1, sizeof(int64_t));
+    int64_t *ttr = calloc(n + 1, sizeof(int64_t));
+    json_t *o = json_object();
+    if (!lead || !rec || !ttr || !o) {
+        q->err = LH_ENOMEM;
+        free(lead);
+        free(rec);
+        free(ttr);
+        json_decref(o);
+        return NULL;
+    }
+    size_t deps = 0, nlead = 0, failed = 0, nrec = 0, unrec = 0, rework = 0, nttr = 0, open = 0;
+    for (size_t k = 0; k < d->n; k++) {
+        const dchange_t *c = &d->c[k];
+        if (!c->deployment || c->started < from || c->started > to ||
+            !in_group(group, c->group, by))
+            continue;
+        deps++;
+        if (c->commit && c->deployed)
+            lead[nlead++] = c->deployed > c->commit ? c->deployed - c->commit : 0;
+        int64_t start = failure_start(c);
+        if (start) {
+            failed++;
+            int64_t end = 0;
+            const int64_t cand[] = {c->rolled >= start ? c->rolled : 0, c->next_good,
+                                    c->caused ? c->resolved : 0};
+            for (int i = 0; i < 3; i++)
+                if (cand[i] && (!end || cand[i] < end))
+                    end = cand[i];
+            if (end)
+                rec[nrec++] = end - start;
+            else
+                unrec++;
+        }
+        rework += (size_t)c->rework;
+    }
+    for (size_t j = 0; j < d->ni; j++) {
+        const dincident_t *x = &d->i[j];
+        if (!x->counted || x->time < from || x->time > to || !in_group(group, x->group, by))
+            continue;
+        if (x->resolved)
+            ttr[nttr++] = x->resolved - x->time;
+        else
+            open++;
+    }
+    double days = (double)(to - from) / (double)DAY_NS;
+    if (days <= 0)
+        days = 1.0 / 86400.0;
+    double per_day = (double)deps / days;
+    json_t *f = json_object();
+    lh__q_jset(q, f, "deployments", json_integer((json_int_t)deps));
+    lh__q_jset(q, f, "days", json_real(round(days * 1000.0) / 1000.0));
+    lh__q_jset(q, f, "per_day", json_real(round(per_day * 1000.0) / 1000.0));
+    lh__q_jset(q, f, "band", band_frequency(per_day));
+    lh__q_jset(q, o, "deployment_frequency", f);
+    int64_t med = 0;
+    json_t *lt = distribution(q, lead, nlead, &med);
+    lh__q_jset(q, lt, "band", band_lead(med, nlead));
+    lh__q_jset(q, o, "lead_time", lt);
+    lh__q_jset(q, o, "change_failure_rate",
+               rate(q, "failed", failed, deps, band_cfr(failed, deps)));
+    json_t *rt = distribution(q, rec, nrec, &med);
+    lh__q_jset(q, rt, "not_recovered", json_integer((json_int_t)unrec));
+    lh__q_jset(q, rt, "band", band_recovery(med, nrec));
+    lh__q_jset(q, o, "recovery_time", rt);
+    json_t *tr = distribution(q, ttr, nttr, &med);
+    lh__q_jset(q, tr, "open", json_integer((json_int_t)open));
+    lh__q_jset(q, tr, "band", json_null());
+    lh__q_jset(q, o, "time_to_restore", tr);
+    lh__q_jset(q, o, "rework_rate", rate(q, "rework", rework, deps, json_null()));
+    free(lead);
+    free(rec);
+    free(ttr);
+    return o;
+}
+
+/* The start of the day or week (UTC, weeks from Monday) holding t. */
+static int64_t
+period_start(lh_report_every_t every, int64_t t)
+{
+    int64_t day = t >= 0 ? t / DAY_NS : (t - DAY_NS + 1) / DAY_NS;
+    if (every == LH_REPORT_EVERY_WEEK)
+        day -= ((day % 7) + 7 + 3) % 7; /* 1970-01-01 was a Thursday */
+    return day * DAY_NS;
+}
+
+static void
+group_entry(qctx_t *q, const dora_t *d, const char *group, json_t *arr)
+{
+    const lh_report_req_t *r = q->rreq;
+    json_t *e = json_object();
+    lh__q_jset(q, e, "group", lh__q_jstr(group));
+    lh__q_jset(q, e, "figures", figures(q, d, group, q->from, q->to));
+    if (r->every) {
+        json_t *trend = json_array();
+        int64_t step = r->every == LH_REPORT_EVERY_WEEK ? 7 * DAY_NS : DAY_NS;
+        for (int64_t p = period_start(r->every, q->from); p <= q->to && !q->err; p += step) {
+            int64_t a = p < q->from ? q->from : p, b = p + step - 1 > q->to ? q->to : p + step - 1;
+            json_t *row = json_object();
+            lh__q_jset(q, row, "from", lh__q_jtime(a));
+            lh__q_jset(q, row, "to", lh__q_jtime(b));
+            lh__q_jset(q, row, "figures", figures(q, d, group, a, b));
+            lh__q_jpush(q, trend, row);
+        }
+        lh__q_jset(q, e, "trend", trend);
+    }
+    lh__q_jpush(q, arr, e);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void
+lh__q_gather_dora(qctx_t *q)
+{
+    const lh_report_req_t *r = q->rreq;
+    dora_t d = {0};
+    q->doc = json_object();
+    json_t *groups = json_array();
+    if (!q->doc || !groups)
+        q->err = LH_ENOMEM;
+    d.change = lh__q_prep(q, LH_Q_CHANGE_EVENTS_IN_ENV);
+    int64_t unused;
+    if (d.change)
+        lh__q_walk_changes(q, take_change, &d, &unused);
+    sqlite3_finalize(d.change);
+    take_incidents(q, &d, q->from - INCIDENT_LOOKBACK_NS);
+    link_facts(q, &d);
+    if (!r->by) {
+        group_entry(q, &d, NULL, groups);
+    } else {
+        /* every group a change or a counted incident of the period falls in, sorted */
+        const char **names = calloc(d.n + d.ni + 1, sizeof(*names));
+        size_t nn = 0;
+        for (size_t k = 0; names && k < d.n; k++)
+            if (d.c[k].group && d.c[k].deployment)
+                names[nn++] = d.c[k].group;
+        for (size_t j = 0; names && j < d.ni; j++)
+            if (d.i[j].group && d.i[j].counted && d.i[j].time >= q->from)
+                names[nn++] = d.i[j].group;
+        if (!names)
+            q->err = LH_ENOMEM;
+        else
+            qsort(names, nn, sizeof(*names), cmp_str);
+        for (size_t k = 0; names && k < nn && !q->err; k++)
+            if (!k || strcmp(names[k], names[k - 1]))
+                group_entry(q, &d, names[k], groups);
+        free(names);
+    }
+    lh__q_jset(q, q->doc, "report", json_string("dora"));
+    lh__q_jset(q, q->doc, "from", lh__q_jtime(q->from));
+    lh__q_jset(q, q->doc, "to", lh__q_jtime(q->to));
+    json_t *f = json_object();
+    lh__q_jset(q, f, "service", lh__q_jstr(r->service));
+    lh__q_jset(q, f, "environment", lh__q_jstr(r->environment));
+    lh__q_jset(q, f, "by", lh__q_jstr(r->by));
+    lh__q_jset(q, f, "every",
+               r->every == LH_REPORT_EVERY_DAY    ? json_string("day")
+               : r->every == LH_REPORT_EVERY_WEEK ? json_string("week")
+                                                  : json_null());
+    lh__q_jset(q, f, "min_severity", lh__q_jstr(lh_severity_name((lh_severity_t)r->min_severity)));
+    lh__q_jset(q, q->doc, "filters", f);
+    lh__q_jset(q, q->doc, "bands", json_string("DORA, Accelerate State of DevOps Report 2024"));
+    lh__q_jset(q, q->doc, "groups", groups);
+    for (size_t k = 0; k < d.n; k++) {
+        free(d.c[k].deploy_id);
+        free(d.c[k].env);
+        free(d.c[k].service);
+        free(d.c[k].group);
+    }
+    for (size_t j = 0; j < d.ni; j++) {
+        free(d.i[j].ref);
+        free(d.i[j].env);
+        free(d.i[j].service);
+        free(d.i[j].group);
+        free(d.i[j].suspect);
+        free(d.i[j].suspect_service);
+    }
+    free(d.c);
+    free(d.i);
+}
+
+/* --- text ----------------------------------------------------------------------------------- */
+
+static void
+tband(qctx_t *q, const json_t *o)
+{
+    const char *b = lh__q_js(o, "band");
+    lh__q_tprintf(q, "%s\n", b ? b : "-");
+}
+
+/* "12h (p90 1d 2h)" padded to width */
+static void
+tdist(qctx_t *q, const json_t *o, int width)
+{
+    char a[40] = "-", b[40] = "-", out[100];
+    const json_t *m = json_object_get(o, "median_seconds"), *p = json_object_get(o, "p90_seconds");
+    if (json_is_integer(m))
+        lh_duration_human(json_integer_value(m) * LH_NS_PER_SEC, a, sizeof(a));
+    if (json_is_integer(p))
+        lh_duration_human(json_integer_value(p) * LH_NS_PER_SEC, b, sizeof(b));
+    if (json_is_integer(m))
+        snprintf(out, sizeof(out), "%s (p90 %s)", a, b);
+    else
+        snprintf(out, sizeof(out), "-");
+    lh__q_tput(q, out, width);
+}
+
+static void
+trate(qctx_t *q, const json_t *o, int width)
+{
+    char b[32] = "-";
+    const json_t *v = json_object_get(o, "rate");
+    if (json_is_number(v))
+        snprintf(b, sizeof(b), "%.1f%%", json_number_value(v) * 100.0);
+    lh__q_tput(q, b, width);
+}
+
+static void
+text_figures(qctx_t *q, const json_t *f)
+{
+    const json_t *df = json_object_get(f, "deployment_frequency");
+    const json_t *lt = json_object_get(f, "lead_time");
+    const json_t *cfr = json_object_get(f, "change_failure_rate");
+    const json_t *rt = json_object_get(f, "recovery_time");
+    const json_t *tr = json_object_get(f, "time_to_restore");
+    const json_t *rw = json_object_get(f, "rework_rate");
+    char b[96];
+    snprintf(b, sizeof(b), "%.2f/day", json_number_value(json_object_get(df, "per_day")));
+    lh__q_tprintf(q, "  %-33s", "deployment frequency");
+    lh__q_tput(q, b, 24);
+    snprintf(b, sizeof(b), "%lld deployments in %.1f days", (long long)lh__q_ji(df, "deployments"),
+             json_number_value(json_object_get(df, "days")));
+    lh__q_tput(q, b, 34);
+    tband(q, df);
+    lh__q_tprintf(q, "  %-33s", "change lead time (median)");
+    tdist(q, lt, 24);
+    snprintf(b, sizeof(b), "%lld changes with a commit time", (long long)lh__q_ji(lt, "n"));
+    lh__q_tput(q, b, 34);
+    tband(q, lt);
+    lh__q_tprintf(q, "  %-33s", "change failure rate");
+    trate(q, cfr, 24);
+    snprintf(b, sizeof(b), "%lld of %lld failed", (long long)lh__q_ji(cfr, "failed"),
+             (long long)lh__q_ji(cfr, "deployments"));
+    lh__q_tput(q, b, 34);
+    tband(q, cfr);
+    lh__q_tprintf(q, "  %-33s", "failed deployment recovery time");
+    tdist(q, rt, 24);
+    snprintf(b, sizeof(b), "%lld recovered, %lld not yet", (long long)lh__q_ji(rt, "n"),
+             (long long)lh__q_ji(rt, "not_recovered"));
+    lh__q_tput(q, b, 34);
+    tband(q, rt);
+    lh__q_tprintf(q, "  %-33s", "incident time to restore");
+    tdist(q, tr, 24);
+    snprintf(b, sizeof(b), "%lld resolved, %lld open", (long long)lh__q_ji(tr, "n"),
+             (long long)lh__q_ji(tr, "open"));
+    lh__q_tput(q, b, 34);
+    tband(q, tr);
+    lh__q_tprintf(q, "  %-33s", "rework rate");
+    trate(q, rw, 24);
+    snprintf(b, sizeof(b), "%lld of %lld unplanned", (long long)lh__q_ji(rw, "rework"),
+             (long long)lh__q_ji(rw, "deployments"));
+    lh__q_tput(q, b, 34);
+    tband(q, rw);
+}
+
+void
+lh__q_text_dora(qctx_t *q)
+{
+    const json_t *d = q->doc, *groups = json_object_get(d, "groups");
+    const lh_report_req_t *r = q->rreq;
+    lh__q_tprintf(q, "DORA figures, ");
+    lh__q_tput(q, lh__q_js(d, "from"), 0);
+    lh__q_tprintf(q, " .. ");
+    lh__q_tput(q, lh__q_js(d, "to"), 0);
+    lh__q_tprintf(q, "\n  ");
+    lh__q_tput(q, r->store_name ? r->store_name : "the store", 0);
+    if (r->service) {
+        lh__q_tprintf(q, ", service ");
+        lh__q_tput(q, r->service, 0);
+    }
+    if (r->environment) {
+        lh__q_tprintf(q, ", environment ");
+        lh__q_tput(q, r->environment, 0);
+    }
+    lh__q_tprintf(q, "\n  incidents counted: severity %s and above (or none given)\n  bands: ",
+                  lh_severity_name((lh_severity_t)r->min_severity));
+    lh__q_tput(q, lh__q_js(d, "bands"), 0);
+    lh__q_tprintf(q, "\n");
+    for (size_t g = 0; g < json_array_size(groups); g++) {
+        const json_t *e = json_array_get(groups, g);
+        lh__q_tprintf(q, "\n");
+        if (r->by) {
+            lh__q_tput(q, r->by, 0);
+            lh__q_tprintf(q, " ");
+            lh__q_tput(q, lh__q_js(e, "group"), 0);
+            lh__q_tprintf(q, "\n");
+        }
+        lh__q_tprintf(q, "  %-33s%-24s%-34sband\n", "figure", "value", "sample");
+        text_figures(q, json_object_get(e, "figures"));
+        const json_t *trend = json_object_get(e, "trend");
+        if (!json_array_size(trend))
+            continue;
+        lh__q_tprintf(q, "\n  %-12s %7s %8s %-22s %6s %-22s %6s\n", "from", "deploys", "per day",
+                      "lead time", "CFR", "recovery", "rework");
+        for (size_t t = 0; t < json_array_size(trend); t++) {
+            const json_t *row = json_array_get(trend, t), *f = json_object_get(row, "figures");
+            const json_t *df = json_object_get(f, "deployment_frequency");
+            char day[40] = "";
+            const char *from = lh__q_js(row, "from");
+            snprintf(day, sizeof(day), "%.10s", from ? from : "");
+            lh__q_tprintf(q, "  %-12s %7lld %8.2f ", day, (long long)lh__q_ji(df, "deployments"),
+                          json_number_value(json_object_get(df, "per_day")));
+            tdist(q, json_object_get(f, "lead_time"), 22);
+            lh__q_tprintf(q, " ");
+            trate(q, json_object_get(f, "change_failure_rate"), 6);
+            lh__q_tprintf(q, " ");
+            tdist(q, json_object_get(f, "recovery_time"), 22);
+            lh__q_tprintf(q, " ");
+            trate(q, json_object_get(f, "rework_rate"), 0);
+            lh__q_tprintf(q, "\n");
+        }
+    }
+}

@@ -1,0 +1,411 @@
+/*
+ * check_dora.c - `loophub dora` on a real store (storefix.h: the real codec, store and
+ * correlator) against figures worked out by hand. docs/dora.md's worked example is this
+ * history; keep the two together.
+ *
+ * The week of Monday T0 = 2025-11-24T00:00:00Z (times after T0; window 2h; incidents count from
+ * severity error); every change has label team=payments but W-1 (team=web):
+ *   api/prod  A-1  commit 0, started 1h, succeeded 2h                        lead 2h
+ *             A-2  commit 1d, started 1d1h, succeeded 1d2h                   lead 2h
+ *                  INC-1 critical 1d2h30m .. 1d4h30m (top suspect A-2)      restore 2h
+ *                  INC-2 error    1d2h40m .. 1d4h10m (top suspect A-2)      restore 1h30m
+ *             A-3  commit 1d2h45m, started 1d2h50m, succeeded 1d3h15m       lead 30m
+ *                  (a fix while INC-1, blamed on A-2, is open: rework)
+ *             A-4  started 2d, failed 2d10m                                  no commit time
+ *             A-5  commit 2d, started 2d30m, succeeded 2d1h, rolled back 2d3h   lead 1h
+ *             A-6  commit 4d, started 5d, succeeded 5d1h                     lead 1d1h
+ *                  INC-3 warning 5d2h .. 5d3h (top suspect A-6): below error, not counted
+ *   web/prod  W-1  commit 3d, started 3d1h, succeeded 3d2h                   lead 2h
+ *   api/staging S-1 started 3d, succeeded 3d10m; INC-S critical 3d20m .. 3d50m (top suspect S-1)
+ *
+ * api/prod, the week: 6 deployments (0.857 a day: high); lead times 30m 1h 2h 2h 25h (median
+ * 2h: elite; p90 25h); failed A-2 (caused INC-1 and INC-2: once), A-4 (failed), A-5 (rolled
+ * back): 3 of 6, 50% (low); recovery A-2 45m (INC-1 at 1d2h30m until A-3 succeeded at 1d3h15m),
+ * A-4 50m (until A-5 succeeded), A-5 2h (live at 2d1h, rolled back at 2d3h): median 50m (elite),
+ * p90 2h; time to restore INC-1 2h, INC-2 1h30m: median 1h45m, p90 2h; rework A-3 and A-5:
+ * 2 of 6, 33.3%.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "loophub/error.h"
+#include "loophub/report.h"
+#include "loophub/timeutil.h"
+#include "query.h"
+#include "storefix.h"
+#include "testutil.h"
+
+#define T0 (1763942400LL * LH_NS_PER_SEC) /* 2025-11-24T00:00:00Z, a Monday */
+#define MIN (60LL * LH_NS_PER_SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+
+static lh_store_t *wst;
+static lh_correlator_t *wc;
+
+static void
+put(lh_event_t *ev)
+{
+    fx_put(wst, wc, ev, T0 + 10 * DAY);
+}
+
+static void
+dep(const char *id, const char *did, lh_deploy_status_t s, int64_t t, const char *svc,
+    const char *env, int64_t commit, const char *team)
+{
+    lh_event_t *ev = fx_deploy(id, did, s, T0 + t, svc, env, "v", NULL, "dev");
+    if (commit >= 0)
+        ev->deploy.commit_time_ns = T0 + commit;
+    ck_assert_int_eq(lh_event_add_label(ev, "team", 4, team, strlen(team)), 0);
+    put(ev);
+}
+
+static void
+inc(const char *id, const char *iid, lh_incident_state_t st, lh_severity_t sev, int64_t t,
+    const char *svc, const char *env)
+{
+    lh_event_t *ev = fx_event(id, LH_KIND_INCIDENT, T0 + t, svc, env);
+    ev->incident.incident_id = FX_S(ev, iid);
+    ev->incident.state = st;
+    ev->incident.severity = sev;
+    put(ev);
+}
+
+static void
+build_store(void)
+{
+    fx_writer_open(&wst, &wc, NULL);
+    const lh_deploy_status_t ST = LH_DEPLOY_STARTED, OK = LH_DEPLOY_SUCCEEDED;
+    const lh_incident_state_t DET = LH_INCIDENT_DETECTED, RES = LH_INCIDENT_RESOLVED;
+    dep("a1a", "A-1", ST, 1 * HOUR, "api", "prod", 0, "payments");
+    dep("a1b", "A-1", OK, 2 * HOUR, "api", "prod", 0, "payments");
+    dep("a2a", "A-2", ST, DAY + HOUR, "api", "prod", DAY, "payments");
+    dep("a2b", "A-2", OK, DAY + 2 * HOUR, "api", "prod", DAY, "payments");
+    inc("i1a", "INC-1", DET, LH_SEV_CRITICAL, DAY + 150 * MIN, "api", "prod");
+    inc("i2a", "INC-2", DET, LH_SEV_ERROR, DAY + 160 * MIN, "api", "prod");
+    dep("a3a", "A-3", ST, DAY + 170 * MIN, "api", "prod", DAY + 165 * MIN, "payments");
+    dep("a3b", "A-3", OK, DAY + 195 * MIN, "api", "prod", DAY + 165 * MIN, "payments");
+    inc("i2b", "INC-2", RES, LH_SEV_ERROR, DAY + 250 * MIN, "api", "prod");
+    inc("i1b", "INC-1", RES, LH_SEV_CRITICAL, DAY + 270 * MIN, "api", "prod");
+    dep("a4a", "A-4", ST, 2 * DAY, "api", "prod", -1, "payments");
+    dep("a4b", "A-4", LH_DEPLOY_FAILED, 2 * DAY + 10 * MIN, "api", "prod", -1, "payments");
+    dep("a5a", "A-5", ST, 2 * DAY + 30 * MIN, "api", "prod", 2 * DAY, "payments");
+    dep("a5b", "A-5", OK, 2 * DAY + HOUR, "api", "prod", 2 * DAY, "payments");
+    dep("a5c", "A-5", LH_DEPLOY_ROLLED_BACK, 2 * DAY + 3 * HOUR, "api", "prod", 2 * DAY,
+        "payments");
+    dep("s1a", "S-1", ST, 3 * DAY, "api", "staging", -1, "payments");
+    dep("s1b", "S-1", OK, 3 * DAY + 10 * MIN, "api", "staging", -1, "payments");
+    inc("isa", "INC-S", DET, LH_SEV_CRITICAL, 3 * DAY + 20 * MIN, "api", "staging");
+    inc("isb", "INC-S", RES, LH_SEV_CRITICAL, 3 * DAY + 50 * MIN, "api", "staging");
+    dep("w1a", "W-1", ST, 3 * DAY + HOUR, "web", "prod", 3 * DAY, "web");
+    dep("w1b", "W-1", OK, 3 * DAY + 2 * HOUR, "web", "prod", 3 * DAY, "web");
+    dep("a6a", "A-6", ST, 5 * DAY, "api", "prod", 4 * DAY, "payments");
+    dep("a6b", "A-6", OK, 5 * DAY + HOUR, "api", "prod", 4 * DAY, "payments");
+    inc("i3a", "INC-3", DET, LH_SEV_WARNING, 5 * DAY + 2 * HOUR, "api", "prod");
+    inc("i3b", "INC-3", RES, LH_SEV_WARNING, 5 * DAY + 3 * HOUR, "api", "prod");
+    fx_writer_close(&wst, &wc);
+}
+
+static void
+setup(void)
+{
+    lh_test_store_setup();
+    build_store();
+}
+
+static lh_report_req_t
+week(void)
+{
+    lh_report_req_t r;
+    lh_report_req_default(&r, LH_REPORT_DORA);
+    r.from_ns = T0;
+    r.until_ns = T0 + 7 * DAY;
+    r.now_ns = T0 + 10 * DAY;
+    return r;
+}
+
+static json_t *
+run_json(const lh_report_req_t *r)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_query_report(st, r, LH_QUERY_JSON, &b);
+    lh_store_close(&st);
+    ck_assert_msg(rc == 0, "dora: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
+    json_error_t err;
+    json_t *doc = json_loadb((const char *)b.data, b.len, 0, &err);
+    ck_assert_msg(doc != NULL, "not JSON: %s", err.text);
+    lh_buf_free(&b);
+    return doc;
+}
+
+static const json_t *
+fig(const json_t *doc, size_t group, const char *name)
+{
+    const json_t *g = json_array_get(json_object_get(doc, "groups"), group);
+    ck_assert_ptr_nonnull(g);
+    const json_t *f = json_object_get(json_object_get(g, "figures"), name);
+    ck_assert_msg(f != NULL, "no %s", name);
+    return f;
+}
+
+static long long
+ji(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
+    return (long long)json_integer_value(v);
+}
+
+static double
+jr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_number(v), "%s is not a number", k);
+    return json_number_value(v);
+}
+
+static const char *
+js(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "(null)";
+}
+
+/* api/prod's figures, as worked out in the header */
+static void
+assert_api_prod(const json_t *doc, size_t g)
+{
+    const json_t *f = fig(doc, g, "deployment_frequency");
+    ck_assert_int_eq(ji(f, "deployments"), 6);
+    ck_assert_double_eq_tol(jr(f, "days"), 7.0, 1e-9);
+    ck_assert_double_eq_tol(jr(f, "per_day"), 0.857, 1e-9);
+    ck_assert_str_eq(js(f, "band"), "high");
+    f = fig(doc, g, "lead_time");
+    ck_assert_int_eq(ji(f, "n"), 5);
+    ck_assert_int_eq(ji(f, "median_seconds"), 2 * 3600);
+    ck_assert_int_eq(ji(f, "p90_seconds"), 25 * 3600);
+    ck_assert_str_eq(js(f, "band"), "elite");
+    f = fig(doc, g, "change_failure_rate");
+    ck_assert_int_eq(ji(f, "failed"), 3);
+    ck_assert_int_eq(ji(f, "deployments"), 6);
+    ck_assert_double_eq_tol(jr(f, "rate"), 0.5, 1e-9);
+    ck_assert_str_eq(js(f, "band"), "low");
+    f = fig(doc, g, "recovery_time");
+    ck_assert_int_eq(ji(f, "n"), 3);
+    ck_assert_int_eq(ji(f, "not_recovered"), 0);
+    ck_assert_int_eq(ji(f, "median_seconds"), 50 * 60);
+    ck_assert_int_eq(ji(f, "p90_seconds"), 2 * 3600);
+    ck_assert_str_eq(js(f, "band"), "elite");
+    f = fig(doc, g, "time_to_restore");
+    ck_assert_int_eq(ji(f, "n"), 2);
+    ck_assert_int_eq(ji(f, "open"), 0);
+    ck_assert_int_eq(ji(f, "median_seconds"), 105 * 60);
+    ck_assert_int_eq(ji(f, "p90_seconds"), 2 * 3600);
+    ck_assert(json_is_null(json_object_get(f, "band")));
+    f = fig(doc, g, "rework_rate");
+    ck_assert_int_eq(ji(f, "rework"), 2);
+    ck_assert_int_eq(ji(f, "deployments"), 6);
+    ck_assert_double_eq_tol(jr(f, "rate"), 0.3333, 1e-9);
+}
+
+START_TEST(figures_of_one_service)
+{
+    lh_report_req_t r = week();
+    r.service = "api";
+    r.environment = "prod";
+    json_t *doc = run_json(&r);
+    ck_assert_str_eq(js(doc, "report"), "dora");
+    ck_assert_str_eq(js(doc, "bands"), "DORA, Accelerate State of DevOps Report 2024");
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "groups")), 1);
+    assert_api_prod(doc, 0);
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(by_service_and_label)
+{
+    lh_report_req_t r = week();
+    r.environment = "prod";
+    r.by = "service";
+    json_t *doc = run_json(&r);
+    const json_t *groups = json_object_get(doc, "groups");
+    ck_assert_int_eq(json_array_size(groups), 2);
+    ck_assert_str_eq(js(json_array_get(groups, 0), "group"), "api");
+    assert_api_prod(doc, 0);
+    ck_assert_str_eq(js(json_array_get(groups, 1), "group"), "web");
+    ck_assert_int_eq(ji(fig(doc, 1, "deployment_frequency"), "deployments"), 1);
+    ck_assert_int_eq(ji(fig(doc, 1, "lead_time"), "median_seconds"), 2 * 3600);
+    ck_assert_int_eq(ji(fig(doc, 1, "change_failure_rate"), "failed"), 0);
+    ck_assert_str_eq(js(fig(doc, 1, "change_failure_rate"), "band"), "elite");
+    json_decref(doc);
+    r.by = "label:team";
+    doc = run_json(&r);
+    groups = json_object_get(doc, "groups");
+    ck_assert_int_eq(json_array_size(groups), 2);
+    ck_assert_str_eq(js(json_array_get(groups, 0), "group"), "payments");
+    assert_api_prod(doc, 0);
+    ck_assert_str_eq(js(json_array_get(groups, 1), "group"), "web");
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(every_environment_together)
+{
+    /* S-1 in staging and W-1 join: 8 deployments; INC-S counts for time to restore (30m) and
+     * makes S-1 a failure, recovered when INC-S was resolved */
+    lh_report_req_t r = week();
+    json_t *doc = run_json(&r);
+    ck_assert_int_eq(ji(fig(doc, 0, "deployment_frequency"), "deployments"), 8);
+    ck_assert_int_eq(ji(fig(doc, 0, "change_failure_rate"), "failed"), 4);
+    ck_assert_int_eq(ji(fig(doc, 0, "time_to_restore"), "n"), 3);
+    ck_assert_int_eq(ji(fig(doc, 0, "time_to_restore"), "median_seconds"), 90 * 60);
+    ck_assert_int_eq(ji(fig(doc, 0, "recovery_time"), "n"), 4);
+    json_decref(doc);
+    /* incidents from warning count: INC-3 makes A-6 a failure too, recovered at its resolution */
+    r = week();
+    r.service = "api";
+    r.environment = "prod";
+    r.min_severity = LH_SEV_WARNING;
+    doc = run_json(&r);
+    ck_assert_int_eq(ji(fig(doc, 0, "change_failure_rate"), "failed"), 4);
+    ck_assert_int_eq(ji(fig(doc, 0, "time_to_restore"), "n"), 3);
+    ck_assert_int_eq(ji(fig(doc, 0, "recovery_time"), "n"), 4);
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(trend_per_day)
+{
+    lh_report_req_t r = week();
+    r.service = "api";
+    r.environment = "prod";
+    r.every = LH_REPORT_EVERY_DAY;
+    json_t *doc = run_json(&r);
+    const json_t *trend =
+        json_object_get(json_array_get(json_object_get(doc, "groups"), 0), "trend");
+    /* seven days and the last instant of the period (until is inclusive) */
+    ck_assert_int_eq(json_array_size(trend), 8);
+    static const int deps[] = {1, 2, 2, 0, 0, 1, 0, 0};
+    for (size_t i = 0; i < 8; i++) {
+        const json_t *f = json_object_get(json_array_get(trend, i), "figures");
+        ck_assert_msg(ji(json_object_get(f, "deployment_frequency"), "deployments") == deps[i],
+                      "day %zu", i);
+    }
+    const json_t *d1 = json_array_get(trend, 1);
+    ck_assert_str_eq(js(d1, "from"), "2025-11-25T00:00:00Z");
+    const json_t *f1 = json_object_get(d1, "figures");
+    ck_assert_double_eq_tol(jr(json_object_get(f1, "change_failure_rate"), "rate"), 0.5, 1e-9);
+    ck_assert_double_eq_tol(jr(json_object_get(f1, "rework_rate"), "rate"), 0.5, 1e-9);
+    ck_assert_int_eq(ji(json_object_get(f1, "time_to_restore"), "n"), 2);
+    json_decref(doc);
+    r.every = LH_REPORT_EVERY_WEEK;
+    doc = run_json(&r);
+    trend = json_object_get(json_array_get(json_object_get(doc, "groups"), 0), "trend");
+    ck_assert_int_eq(json_array_size(trend), 2);
+    ck_assert_str_eq(js(json_array_get(trend, 0), "from"), "2025-11-24T00:00:00Z");
+    ck_assert_int_eq(ji(json_object_get(json_object_get(json_array_get(trend, 0), "figures"),
+                                        "deployment_frequency"),
+                        "deployments"),
+                     6);
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(empty_period)
+{
+    lh_report_req_t r = week();
+    r.from_ns = T0 + 20 * DAY;
+    r.until_ns = T0 + 21 * DAY;
+    json_t *doc = run_json(&r);
+    ck_assert_int_eq(ji(fig(doc, 0, "deployment_frequency"), "deployments"), 0);
+    ck_assert(json_is_null(json_object_get(fig(doc, 0, "lead_time"), "median_seconds")));
+    ck_assert(json_is_null(json_object_get(fig(doc, 0, "change_failure_rate"), "rate")));
+    ck_assert(json_is_null(json_object_get(fig(doc, 0, "change_failure_rate"), "band")));
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(cli_text_and_errors)
+{
+    const char *a[] = {"dora",
+                       "--db",
+                       lh_test_fx.db,
+                       "--since",
+                       "2025-11-24T00:00:00Z",
+                       "--until",
+                       "2025-12-01T00:00:00Z",
+                       "--service",
+                       "api",
+                       "--env",
+                       "prod",
+                       "--every",
+                       "day",
+                       NULL};
+    fx_cli_t c = fx_cli(lh_cli_dora, a);
+    ck_assert_msg(c.code == 0, "exit %d: %s", c.code, c.err);
+    ck_assert_msg(strstr(c.out, "  deployment frequency             0.86/day                "
+                                "6 deployments in 7.0 days         high\n"),
+                  "%s", c.out);
+    ck_assert_msg(strstr(c.out, "  change lead time (median)        2h (p90 1d1h)"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "  change failure rate              50.0%                   "
+                                "3 of 6 failed                     low\n"),
+                  "%s", c.out);
+    ck_assert_msg(strstr(c.out, "  failed deployment recovery time  50m (p90 2h)"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "  incident time to restore         1h45m (p90 2h)"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "  rework rate                      33.3%"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "  2025-11-25         2     2.00 "), "%s", c.out);
+    for (const char *l = c.out; *l;) {
+        const char *e = strchr(l, '\n');
+        ck_assert_msg(e && e - l <= 100, "line too wide: %.*s", (int)(e ? e - l : 10), l);
+        l = e + 1;
+    }
+    fx_cli_free(&c);
+    static const struct {
+        const char *args[4];
+        const char *err;
+    } bad[] = {
+        {{"dora", "--by", "team", NULL}, "--by: 'team' is neither service nor label:NAME"},
+        {{"dora", "--by", "label:", NULL}, "--by: 'label:' is neither"},
+        {{"dora", "--every", "month", NULL}, "--every: 'month' is neither day nor week"},
+        {{"dora", "--min-severity", "bad", NULL}, "--min-severity"},
+        {{"dora", "--actor", "x", NULL}, "--actor: not a parameter of dora"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = fx_cli(lh_cli_dora, bad[i].args);
+        ck_assert_msg(c.code == 2, "%s: exit %d", bad[i].args[1], c.code);
+        ck_assert_msg(strstr(c.err, bad[i].err), "%s: %s", bad[i].args[1], c.err);
+        fx_cli_free(&c);
+    }
+}
+END_TEST
+
+static Suite *
+dora_suite(void)
+{
+    Suite *s = suite_create("dora");
+    const lh_test_case_t tests[] = {
+        {"one_service", figures_of_one_service, 0, 0},
+        {"by_service_and_label", by_service_and_label, 0, 0},
+        {"every_environment", every_environment_together, 0, 0},
+        {"trend", trend_per_day, 0, 0},
+        {"empty", empty_period, 0, 0},
+        {"cli", cli_text_and_errors, 0, 0},
+    };
+    lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
+    return s;
+}
+
+int
+main(void)
+{
+    return lh_test_run_suite(dora_suite());
+}
