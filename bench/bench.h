@@ -202,6 +202,7 @@ int bench_query(const bench_cfg_t *cfg);
 int bench_sec(const bench_cfg_t *cfg);
 int bench_append_limit(const bench_cfg_t *cfg, const wl_stream_t *s);
 int bench_growth(const bench_cfg_t *cfg, const wl_stream_t *s);
+int bench_import(const bench_cfg_t *cfg, const wl_stream_t *s);
 
 /* Starts a hub named name, pushes s over PULL, waits until every event is stored, stops the hub.
  * *eps (may be NULL) gets events/s; prefix (may be NULL) records the e2e_<prefix>_* figures;

@@ -6,7 +6,7 @@
  *   lh-bench sec-rules [--generic] [--services N] OUT_FILE RULES_FILE
  *
  * Environment: BENCH_SCALE (multiplies every event count, default 1), BENCH_ONLY (comma list of
- * steps: transport,store,append,pull,router,kafka,memory,latency,query,growth,sec), BENCH_KEEP=1
+ * steps: transport,store,append,pull,router,kafka,memory,latency,query,growth,import,sec), BENCH_KEEP=1
  * (keep the stores and logs), BENCH_REGEN=1 (rebuild the cached query store), BENCH_ROUTER_WINDOW.
  *
  * Every step measures side by side in this one run; the table and results.json are written
@@ -110,6 +110,7 @@ static const step_t steps[] = {
     {"latency", bench_latency},
     {"query", run_query},
     {"growth", bench_growth},
+    {"import", bench_import},
     {"sec", run_sec},
 };
 

@@ -3,7 +3,7 @@
 # writes bench/results.json (not committed). Called by `make bench` after a Release build.
 #
 # Environment: BENCH_SCALE (default 1: 1,000,000 events end to end, a 10,000,000-event query
-# store), BENCH_ONLY=transport,store,append,pull,router,kafka,memory,latency,query,growth,sec (a
+# store), BENCH_ONLY=transport,store,append,pull,router,kafka,memory,latency,query,growth,import,sec (a
 # subset),
 # BENCH_KEEP=1 (keep stores and logs), BENCH_REGEN=1 (rebuild the cached query store),
 # BENCH_WORKDIR (scratch space, default a new dir under ${TMPDIR:-/tmp}).

@@ -22,6 +22,7 @@ int lh_cli_timeline(int argc, char **argv);
 int lh_cli_deployed(int argc, char **argv);
 int lh_cli_audit(int argc, char **argv);
 int lh_cli_dora(int argc, char **argv);
+int lh_cli_import(int argc, char **argv);
 int lh_cli_quarantine(int argc, char **argv);
 int lh_cli_redact_check(int argc, char **argv);
 int lh_cli_keygen(int argc, char **argv);
@@ -44,6 +45,12 @@ int lh_cli_handshake_check(const char *cmd, void *watch, void *sock, const char 
                            int curve);
 
 typedef struct lh_store lh_store_t;
+typedef struct lh_run_conf lh_run_conf_t;
+typedef struct lh_hub_opts lh_hub_opts_t;
+
+/* `loophub run`'s settings (config.h, parsed and checked) as the hub's options; strings point
+ * into c, which must outlive the hub. `loophub import` builds its hub the same way. */
+void lh_cli_hub_opts(const lh_run_conf_t *c, lh_hub_opts_t *out);
 
 /* Opens the store at db read-only for a query command (it runs beside a live hub). Returns 0 and
  * *st, or LH_EXIT_ERROR after saying why ("no store at ...", "cannot open ..."). */

@@ -56,6 +56,49 @@ build_adapters(lh_hub_t *hub, const lh_run_conf_t *c)
     return 0;
 }
 
+/* The hub's options from the settings (lh_run_conf_parse() checked them): strings point into c,
+ * which must outlive the hub. */
+void
+lh_cli_hub_opts(const lh_run_conf_t *c, lh_hub_opts_t *out)
+{
+    lh_hub_opts_t o;
+    lh_hub_opts_default(&o);
+    o.db_path = c->db;
+    o.synchronous_full = strcmp(c->synchronous, "full") == 0;
+    o.page_size = (int)c->page_size;
+    o.window_ns = c->window_ns;
+    o.group_window_ns = c->group_window_ns;
+    o.max_suspects = (int)c->max_suspects;
+    o.require_approved_ticket = c->require_approved_ticket;
+    o.quarantine_max_rows = c->quarantine_max_rows;
+    o.quarantine_max_bytes = c->quarantine_max_bytes;
+    lh_run_conf_retention(c, o.retention_ns, &o.retention_quarantine_ns);
+    o.dedupe_horizon = c->dedupe_horizon;
+    o.keep_original = strcmp(c->keep_original, "on") == 0;
+    o.alert_min_severity = (lh_severity_t)c->alert_min_severity;
+    o.alerts_format = (lh_alerts_format_t)c->alerts_format;
+    o.batch_max = (int)c->batch_max;
+    o.batch_ms = (int)c->batch_ms;
+    o.limits.max_payload = (size_t)c->max_payload;
+    o.quarantine_sample = (size_t)c->quarantine_sample;
+    o.limits.max_field = (size_t)c->max_field;
+    o.limits.max_future_ns = c->max_future_ns;
+    o.codec.am_service_label = c->am_service_label;
+    if (c->am_env_label) {
+        o.codec.am_env_labels[0] = c->am_env_label;
+        o.codec.am_env_labels[1] = NULL;
+    }
+    o.codec.am_severity_label = c->am_severity_label;
+    lh_redact_opts_t ro;
+    lh_run_conf_redaction(c, &ro); /* checked by lh_run_conf_parse() */
+    o.redact_defaults = ro.defaults;
+    o.redact_keys = ro.keys;
+    o.n_redact_keys = ro.n_keys;
+    o.redact_values = ro.values;
+    o.n_redact_values = ro.n_values;
+    *out = o;
+}
+
 int
 lh_cli_run(int argc, char **argv)
 {
@@ -89,40 +132,7 @@ lh_cli_run(int argc, char **argv)
     }
 
     lh_hub_opts_t o;
-    lh_hub_opts_default(&o);
-    o.db_path = c.db;
-    o.synchronous_full = strcmp(c.synchronous, "full") == 0;
-    o.page_size = (int)c.page_size;
-    o.window_ns = c.window_ns;
-    o.group_window_ns = c.group_window_ns;
-    o.max_suspects = (int)c.max_suspects;
-    o.require_approved_ticket = c.require_approved_ticket;
-    o.quarantine_max_rows = c.quarantine_max_rows;
-    o.quarantine_max_bytes = c.quarantine_max_bytes;
-    lh_run_conf_retention(&c, o.retention_ns, &o.retention_quarantine_ns);
-    o.dedupe_horizon = c.dedupe_horizon;
-    o.keep_original = strcmp(c.keep_original, "on") == 0;
-    o.alert_min_severity = (lh_severity_t)c.alert_min_severity;
-    o.alerts_format = (lh_alerts_format_t)c.alerts_format;
-    o.batch_max = (int)c.batch_max;
-    o.batch_ms = (int)c.batch_ms;
-    o.limits.max_payload = (size_t)c.max_payload;
-    o.quarantine_sample = (size_t)c.quarantine_sample;
-    o.limits.max_field = (size_t)c.max_field;
-    o.limits.max_future_ns = c.max_future_ns;
-    o.codec.am_service_label = c.am_service_label;
-    if (c.am_env_label) {
-        o.codec.am_env_labels[0] = c.am_env_label;
-        o.codec.am_env_labels[1] = NULL;
-    }
-    o.codec.am_severity_label = c.am_severity_label;
-    lh_redact_opts_t ro;
-    lh_run_conf_redaction(&c, &ro); /* checked by lh_run_conf_parse() */
-    o.redact_defaults = ro.defaults;
-    o.redact_keys = ro.keys;
-    o.n_redact_keys = ro.n_keys;
-    o.redact_values = ro.values;
-    o.n_redact_values = ro.n_values;
+    lh_cli_hub_opts(&c, &o);
 
     lh_hub_t *hub = NULL;
     rc = lh_hub_new(&o, &hub);

@@ -18,6 +18,7 @@ static const struct {
     {"deployed", lh_cli_deployed, "which version runs on which host, now or at a past moment"},
     {"audit", lh_cli_audit, "who changed what, where, when, and whether it was approved"},
     {"dora", lh_cli_dora, "deployment frequency, lead time, failure rate, recovery, rework"},
+    {"import", lh_cli_import, "bulk-load JSON lines into the store, correlating as it goes"},
     {"quarantine", lh_cli_quarantine, "list the messages the hub rejected, and why"},
     {"redact-check", lh_cli_redact_check, "show what the redaction rules change in sample events"},
     {"keygen", lh_cli_keygen, "write a ZeroMQ CURVE key pair (hub or client)"},

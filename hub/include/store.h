@@ -168,6 +168,14 @@ int lh_store_alert_pending_count(lh_store_t *st, lh_store_sink_t sink, int64_t *
  * is no alert: nothing written). Returns 0, LH_EINVAL (no such sink) or LH_ESTORE. */
 int lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq);
 
+/* The highest alert seq of the outbox (0: none). Returns 0 or LH_ESTORE. */
+int lh_store_alert_max_seq(lh_store_t *st, int64_t *seq);
+/* Marks every alert with seq > after_seq done for every sink the store knows (`loophub import`:
+ * what it concluded is stored, not delivered). A sink with nothing pending up to after_seq moves
+ * its mark to the end; another gets done rows for those alerts. Call inside a transaction.
+ * Returns 0 or LH_ESTORE. */
+int lh_store_alert_done_after(lh_store_t *st, int64_t after_seq);
+
 /* Counters for /metrics and tests: no scan of a table (the tally and the quarantine's size are
  * kept as rows come and go). */
 typedef struct lh_store_stats {

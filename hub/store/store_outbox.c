@@ -329,3 +329,82 @@ lh_store_alert_pending_count(lh_store_t *st, lh_store_sink_t sink, int64_t *n)
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : lh__store_sql_fail(st, rc, "counting pending alerts");
 }
+
+/* ---- alerts no sink delivers (`loophub import`) --------------------------------------------- */
+
+int
+lh_store_alert_max_seq(lh_store_t *st, int64_t *seq)
+{
+    *seq = 0;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(max(seq), 0) FROM alerts", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return lh__store_sql_fail(st, rc, "reading the outbox");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : lh__store_sql_fail(st, rc, "reading the outbox");
+}
+
+/* One statement with up to three integer parameters, run to its end; *first the first column of
+ * the first row (when first is not NULL). */
+static int
+run3(lh_store_t *st, const char *sql, int64_t a, int64_t b, int64_t c, int64_t *first)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return lh__store_sql_fail(st, rc, "marking imported alerts done");
+    int n = sqlite3_bind_parameter_count(s);
+    const int64_t v[3] = {a, b, c};
+    for (int i = 0; i < n && i < 3; i++)
+        sqlite3_bind_int64(s, i + 1, v[i]);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (first) {
+            *first = sqlite3_column_int64(s, 0);
+            first = NULL;
+        }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : lh__store_sql_fail(st, rc, "marking imported alerts done");
+}
+
+int
+lh_store_alert_done_after(lh_store_t *st, int64_t after_seq)
+{
+    int rc = lh__store_writable(st);
+    if (rc)
+        return rc;
+    int64_t max = 0;
+    if ((rc = lh_store_alert_max_seq(st, &max)) != 0 || max <= after_seq)
+        return rc;
+    sqlite3_stmt *s = NULL;
+    if ((rc = sqlite3_prepare_v2(st->db, "SELECT id, done_through FROM sinks ORDER BY id", -1, &s,
+                                 NULL)) != SQLITE_OK)
+        return lh__store_sql_fail(st, rc, "reading the sinks");
+    int step = SQLITE_ROW;
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0), through = sqlite3_column_int64(s, 1);
+        int64_t pending = 0;
+        /* is an alert at or below after_seq still pending for this sink? */
+        rc = run3(st,
+                  "SELECT EXISTS (SELECT 1 FROM alerts a WHERE a.seq > ?2 AND a.seq <= ?3"
+                  " AND NOT EXISTS (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1"
+                  " AND d.seq = a.seq))",
+                  id, through, after_seq, &pending);
+        if (rc == 0 && !pending) /* everything before is done: the mark moves to the end */
+            rc = run3(st, "UPDATE sinks SET done_through = ?2 WHERE id = ?1", id, max, 0, NULL);
+        if (rc == 0 && !pending)
+            rc = run3(st, "DELETE FROM outbox_done WHERE sink_id = ?1 AND seq <= ?2", id, max, 0,
+                      NULL);
+        if (rc == 0 && pending)
+            rc = run3(st,
+                      "INSERT OR IGNORE INTO outbox_done (sink_id, seq)"
+                      " SELECT ?1, seq FROM alerts WHERE seq > ?2",
+                      id, after_seq, 0, NULL);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = lh__store_sql_fail(st, step, "reading the sinks");
+    sqlite3_finalize(s);
+    return rc;
+}
