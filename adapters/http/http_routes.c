@@ -356,6 +356,9 @@ report_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 {
     (void)kind;
     report_args_t *a = cls;
+    /* a form sends its empty fields: an empty value is no filter (a bare "unapproved" is on) */
+    if (value && !*value && strcmp(key, "unapproved"))
+        return MHD_YES;
     if (lh_report_req_set(a->req, key, value, a->err, sizeof(a->err)) < 0) {
         a->bad = 1;
         return MHD_NO;
@@ -406,6 +409,123 @@ handle_dora(lh__http_t *h, lh__http_req_t *r)
     return handle_report(h, r, LH_REPORT_DORA);
 }
 
+/* --- the web page (GET /, /incident, /change, /audit, /deployed, /dora) ----------------------
+ * Server-rendered HTML with inline SVG and no script, drawn by the query module from the same
+ * documents the /v1 routes serve (each page links its JSON). The arguments are the /v1 routes'
+ * own: the same parser, the same errors. */
+
+static int
+reply_page(lh__http_req_t *r, int rc, lh_buf_t *b, const char *missing)
+{
+    if (rc == 0)
+        rc = lh__http_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8",
+                            b->data ? (const void *)b->data : "", b->len);
+    else if (rc == LH_ENOTFOUND)
+        rc = lh__http_reply_error(r, MHD_HTTP_NOT_FOUND, missing);
+    else if (rc == LH_EINVAL)
+        rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "incomplete request");
+    else
+        rc = lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
+    lh_buf_free(b);
+    return rc;
+}
+
+static int
+page_report(lh__http_t *h, lh__http_req_t *r, lh_report_kind_t kind)
+{
+    lh_report_req_t req;
+    lh_report_req_default(&req, kind);
+    report_args_t a = {.req = &req};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, report_arg, &a);
+    if (a.bad)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, a.err);
+    if (kind == LH_REPORT_DORA && !query_arg(r, "every"))
+        req.every = LH_REPORT_EVERY_WEEK; /* the page draws the trend */
+    int64_t from = 0, to = 0;
+    if (lh_report_period(&req, 0, &from, &to) < 0)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
+    lh_buf_t b = LH_BUF_INIT;
+    return reply_page(r, lh_hub_report(h->hub, &req, LH_QUERY_PAGE, &b), &b, "not found");
+}
+
+static int
+page_deployed(lh__http_t *h, lh__http_req_t *r)
+{
+    return page_report(h, r, LH_REPORT_DEPLOYED);
+}
+
+static int
+page_audit(lh__http_t *h, lh__http_req_t *r)
+{
+    return page_report(h, r, LH_REPORT_AUDIT);
+}
+
+static int
+page_dora(lh__http_t *h, lh__http_req_t *r)
+{
+    return page_report(h, r, LH_REPORT_DORA);
+}
+
+/* GET /?service=S&env=E[&since=WHEN][&until=WHEN]: the timeline of a service drawn; without a
+ * service, the services and what runs where, each a link to its timeline. */
+static int
+page_home(lh__http_t *h, lh__http_req_t *r)
+{
+    if (!query_arg(r, "service"))
+        return page_deployed(h, r);
+    lh_timeline_req_t req;
+    lh_timeline_req_default(&req);
+    req.mode = LH_TIMELINE_SERVICE;
+    req.service = query_arg(r, "service");
+    req.environment = query_arg(r, "env") ? query_arg(r, "env") : query_arg(r, "environment");
+    const char *since = query_arg(r, "since"), *until = query_arg(r, "until");
+    if (!req.environment)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "service= needs env=");
+    if ((since && lh_timeline_moment_parse(since, &req.from_ns, &req.since_ns) < 0) ||
+        (until && lh_timeline_moment_parse(until, &req.until_ns, &req.until_ago_ns) < 0))
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                                    "since= and until= are a duration (like 2h, 7d) or an "
+                                    "RFC 3339 time");
+    int64_t from = 0, to = 0;
+    if (lh_timeline_period(&req, 0, &from, &to) < 0)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
+    lh_buf_t b = LH_BUF_INIT;
+    return reply_page(r, lh_hub_timeline(h->hub, &req, LH_QUERY_PAGE, &b), &b, "not found");
+}
+
+/* GET /incident?id=ID (any id the timeline's --incident takes) and GET /change?id=DEPLOY_ID */
+static int
+page_one(lh__http_t *h, lh__http_req_t *r, lh_timeline_mode_t mode)
+{
+    lh_timeline_req_t req;
+    lh_timeline_req_default(&req);
+    req.mode = mode;
+    const char *id = query_arg(r, "id");
+    if (!id)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "give id=");
+    if (mode == LH_TIMELINE_INCIDENT)
+        req.incident_id = id;
+    else
+        req.deploy_id = id;
+    lh_buf_t b = LH_BUF_INIT;
+    return reply_page(r, lh_hub_timeline(h->hub, &req, LH_QUERY_PAGE, &b), &b,
+                      mode == LH_TIMELINE_INCIDENT
+                          ? "no such incident, outcome event or correlated alert"
+                          : "no such deploy");
+}
+
+static int
+page_incident(lh__http_t *h, lh__http_req_t *r)
+{
+    return page_one(h, r, LH_TIMELINE_INCIDENT);
+}
+
+static int
+page_change(lh__http_t *h, lh__http_req_t *r)
+{
+    return page_one(h, r, LH_TIMELINE_DEPLOY);
+}
+
 const lh__http_route_t lh__http_routes[] = {
     {"POST", "/v1/events", 1, check_events, handle_submit, 0},
     {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit, 0},
@@ -416,6 +536,11 @@ const lh__http_route_t lh__http_routes[] = {
     {"GET", "/v1/deployed", 0, NULL, handle_deployed, 0},
     {"GET", "/v1/audit", 0, NULL, handle_audit, 0},
     {"GET", "/v1/dora", 0, NULL, handle_dora, 0},
-    /* later: the page at / */
+    {"GET", "/", 0, NULL, page_home, 0},
+    {"GET", "/incident", 0, NULL, page_incident, 0},
+    {"GET", "/change", 0, NULL, page_change, 0},
+    {"GET", "/audit", 0, NULL, page_audit, 0},
+    {"GET", "/deployed", 0, NULL, page_deployed, 0},
+    {"GET", "/dora", 0, NULL, page_dora, 0},
     {NULL, NULL, 0, NULL, NULL, 0},
 };

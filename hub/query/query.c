@@ -46,6 +46,12 @@ lh_query_format_name(lh_query_format_t f)
         return "text";
     case LH_QUERY_JSON:
         return "json";
+    case LH_QUERY_MD:
+        return "md";
+    case LH_QUERY_HTML:
+        return "html";
+    case LH_QUERY_PAGE:
+        return "page";
     }
     return NULL;
 }
@@ -59,6 +65,10 @@ lh_query_format_parse(const char *s, lh_query_format_t *out)
         *out = LH_QUERY_TEXT;
     else if (strcmp(s, "json") == 0)
         *out = LH_QUERY_JSON;
+    else if (strcmp(s, "md") == 0)
+        *out = LH_QUERY_MD;
+    else if (strcmp(s, "html") == 0)
+        *out = LH_QUERY_HTML;
     else
         return LH_EINVAL;
     return 0;
@@ -176,7 +186,7 @@ int
 lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                   lh_buf_t *out)
 {
-    if (!st || !req || !out || req->limit < 0 || (fmt != LH_QUERY_TEXT && fmt != LH_QUERY_JSON))
+    if (!st || !req || !out || req->limit < 0 || fmt < LH_QUERY_TEXT || fmt > LH_QUERY_PAGE)
         return LH_EINVAL;
     switch (req->mode) {
     case LH_TIMELINE_INCIDENT:
@@ -212,8 +222,13 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
     if (!q.err)
         lh__q_doc_expired(&q);
 
+    q.fmt = fmt;
     if (!q.err && fmt == LH_QUERY_JSON) {
         lh__q_doc_dump(&q);
+    } else if (!q.err && (fmt == LH_QUERY_HTML || fmt == LH_QUERY_PAGE)) {
+        lh__q_html_timeline(&q);
+    } else if (!q.err && fmt == LH_QUERY_MD) {
+        lh__q_md_timeline(&q);
     } else if (!q.err) {
         if (req->mode == LH_TIMELINE_INCIDENT)
             lh__q_text_incident(&q);

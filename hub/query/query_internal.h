@@ -42,6 +42,7 @@ typedef struct qctx {
     size_t n_changes;
     qlist_t others; /* incident mode: the other alerts in the window, parallel to doc */
     lh_buf_t *out;
+    lh_query_format_t fmt;
 } qctx_t;
 
 /* --- query_gather.c: reading the store --- */
@@ -115,6 +116,13 @@ json_t *lh__q_split_hosts(const char *hosts);
  * approved or rejected state, "none" before either), approval_time, url, summary, events. */
 json_t *lh__q_ticket_summary(qctx_t *q, const qlist_t *l);
 
+
+/* --- query_html.c: the documents as HTML pages (standalone, or the hub's web page), and the
+ * timeline as Markdown --- */
+
+void lh__q_html_timeline(qctx_t *q);
+void lh__q_html_report(qctx_t *q);
+void lh__q_md_timeline(qctx_t *q);
 
 /* query.c: appends the document as compact JSON to q->out. */
 void lh__q_doc_dump(qctx_t *q);

@@ -161,7 +161,7 @@ lh_report_period(const lh_report_req_t *r, int64_t now_ns, int64_t *from, int64_
 int
 lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out)
 {
-    if (!st || !req || !out || req->limit < 0 || (fmt != LH_QUERY_TEXT && fmt != LH_QUERY_JSON) ||
+    if (!st || !req || !out || req->limit < 0 || fmt < LH_QUERY_TEXT || fmt > LH_QUERY_PAGE ||
         (req->kind != LH_REPORT_DEPLOYED && req->kind != LH_REPORT_AUDIT &&
          req->kind != LH_REPORT_DORA))
         return LH_EINVAL;
@@ -179,8 +179,11 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
         q.err = LH_ENOMEM;
     if (!q.err)
         lh__q_doc_expired(&q);
+    q.fmt = fmt;
     if (!q.err && fmt == LH_QUERY_JSON) {
         lh__q_doc_dump(&q);
+    } else if (!q.err && fmt != LH_QUERY_TEXT) {
+        lh__q_html_report(&q); /* md: the reports' text is already plain; html and page */
     } else if (!q.err) {
         if (req->kind == LH_REPORT_DEPLOYED)
             lh__q_text_deployed(&q);

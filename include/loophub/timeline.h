@@ -35,9 +35,13 @@ typedef enum {
 typedef enum {
     LH_QUERY_TEXT = 0, /* aligned human lines, ending with a newline */
     LH_QUERY_JSON = 1, /* one JSON document, compact, no trailing newline */
+    LH_QUERY_MD = 2,   /* Markdown for a postmortem document: a summary, lists, tables */
+    LH_QUERY_HTML = 3, /* one standalone HTML page (inline CSS and SVG, no script) */
+    LH_QUERY_PAGE = 4, /* the hub's web page: HTML with the links and forms of GET / */
 } lh_query_format_t;
 
-/* "text", "json" (a static string). The parser returns 0 and *out, or LH_EINVAL. */
+/* "text", "json", "md", "html", "page" (a static string). The parser takes the first four
+ * (the page is the HTTP server's) and returns 0 and *out, or LH_EINVAL. */
 const char *lh_query_format_name(lh_query_format_t f);
 int lh_query_format_parse(const char *s, lh_query_format_t *out);
 
