@@ -20,7 +20,7 @@
 
 static const char deployed_usage[] =
     "Usage: loophub deployed [--service S] [--env E] [--host H] [--at WHEN]\n"
-    "                        [--db PATH] [--format text|json]\n"
+    "                        [--db PATH] [--format text|json|md|html]\n"
     "\n"
     "The version running per service, environment and host, when and by whom it got there and\n"
     "from which change. A change runs while its latest status is succeeded: a failed or\n"
@@ -34,14 +34,14 @@ static const char deployed_usage[] =
     "  --at WHEN         what ran at a past moment: a duration back from now (90s, 30m, 2h,\n"
     "                    7d) or an RFC 3339 time (2026-11-30T14:05:00Z); default now\n"
     "  --db PATH         the store (default loophub.db); opened read-only\n"
-    "  --format FMT      text (default) or json (GET /v1/deployed serves the same)\n"
+    "  --format FMT      text (default), json (GET /v1/deployed serves the same), md or html\n"
     "  -h, --help        show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error (no store), 2 bad usage.\n";
 
 static const char audit_usage[] =
     "Usage: loophub audit [--service S] [--env E] [--actor A] [--since WHEN] [--until WHEN]\n"
-    "                     [--unapproved] [--limit N] [--db PATH] [--format text|json]\n"
+    "                     [--unapproved] [--limit N] [--db PATH] [--format text|json|md|html]\n"
     "\n"
     "Every change started in the period, newest first: who (actor), what (service, from and\n"
     "to version, commit, artifact), where (environment, hosts), when (started, finished,\n"
@@ -59,7 +59,7 @@ static const char audit_usage[] =
     "  --limit N         show at most N changes (default 200; 0: all); the walk stops there and\n"
     "                    the output says until when it read the period\n"
     "  --db PATH         the store (default loophub.db); opened read-only\n"
-    "  --format FMT      text (default) or json (GET /v1/audit serves the same)\n"
+    "  --format FMT      text (default), json (GET /v1/audit serves the same), md or html\n"
     "  -h, --help        show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error (no store), 2 bad usage.\n";
@@ -67,7 +67,7 @@ static const char audit_usage[] =
 static const char dora_usage[] =
     "Usage: loophub dora [--since WHEN] [--until WHEN] [--service S] [--env E]\n"
     "                    [--by service|label:NAME] [--every day|week] [--min-severity SEV]\n"
-    "                    [--db PATH] [--format text|json]\n"
+    "                    [--db PATH] [--format text|json|md|html]\n"
     "\n"
     "The DORA figures of the period: deployment frequency, change lead time (commit to\n"
     "succeeded: median and p90), change failure rate, failed deployment recovery time,\n"
@@ -86,7 +86,7 @@ static const char dora_usage[] =
     "  --min-severity SEV  incidents below info|warning|error|critical do not count (default\n"
     "                    error; an incident without a severity always counts)\n"
     "  --db PATH         the store (default loophub.db); opened read-only\n"
-    "  --format FMT      text (default) or json (GET /v1/dora serves the same)\n"
+    "  --format FMT      text (default), json (GET /v1/dora serves the same), md or html\n"
     "  -h, --help        show this help\n"
     "\n"
     "Exit status: 0 ok, 1 error (no store), 2 bad usage.\n";
@@ -140,7 +140,8 @@ run_report(int argc, char **argv, lh_report_kind_t kind, const char *cmd, const 
             break;
         case 'f':
             if (lh_query_format_parse(optarg, &fmt) < 0)
-                return lh_cli_usage_error(cmd, "unknown format '%s' (text or json)", optarg);
+                return lh_cli_usage_error(cmd, "unknown format '%s' (text, json, md or html)",
+                                          optarg);
             break;
         case 'h':
             fputs(usage, stdout);

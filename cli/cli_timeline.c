@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "loophub/error.h"
@@ -24,7 +25,8 @@
 static const char usage_text[] =
     "Usage: loophub timeline (--incident ID | --deploy ID |\n"
     "                         --service S --env E [--since WHEN] [--until WHEN])\n"
-    "                        [--db PATH] [--format text|json] [--limit N] [--window DUR]\n"
+    "                        [--db PATH] [--format text|json|md|html] [--limit N]\n"
+    "                        [--window DUR]\n"
     "\n"
     "The postmortem view of what the hub stored and concluded.\n"
     "\n"
@@ -53,7 +55,10 @@ static const char usage_text[] =
     "                    pending (--deploy); how long before an outcome other alerts are\n"
     "                    shown from (--incident)\n"
     "  --db PATH         the store (default loophub.db); opened read-only\n"
-    "  --format FMT      text (default) or json (one JSON document)\n"
+    "  --format FMT      text (default; coloured on a terminal unless NO_COLOR is set), json\n"
+    "                    (one JSON document), md (Markdown for a postmortem: a summary, the\n"
+    "                    suspects with reasons, a time-ordered table) or html (a standalone\n"
+    "                    page with the drawing the hub's web page shows)\n"
     "  --limit N         show the newest N events; the output says how many older ones it\n"
     "                    left out\n"
     "  -h, --help        show this help\n"
@@ -158,7 +163,8 @@ lh_cli_timeline(int argc, char **argv)
             break;
         case O_FORMAT:
             if (lh_query_format_parse(optarg, &fmt) < 0)
-                return lh_cli_usage_error(CMD, "unknown format '%s' (text or json)", optarg);
+                return lh_cli_usage_error(CMD, "unknown format '%s' (text, json, md or html)",
+                                          optarg);
             break;
         case O_LIMIT:
             if (parse_limit(optarg, &req.limit) < 0)
@@ -202,6 +208,10 @@ lh_cli_timeline(int argc, char **argv)
     if (rc)
         return rc;
     req.store_name = db;
+    /* colour only for a person at a terminal, and never against NO_COLOR (no-color.org) */
+    const char *term = getenv("TERM");
+    req.color = fmt == LH_QUERY_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && term &&
+                strcmp(term, "dumb") != 0;
     lh_buf_t out = LH_BUF_INIT;
     rc = lh_query_timeline(st, &req, fmt, &out);
     /* what may have been there once: the store's retention says until when it deleted */

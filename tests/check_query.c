@@ -340,6 +340,88 @@ START_TEST(incident_text_names_suspect_and_reasons)
 }
 END_TEST
 
+/* Markdown for a postmortem: a summary, the suspects with their reasons, a table of the events
+ * (one row each, a | in a string escaped so the table holds). */
+START_TEST(incident_markdown)
+{
+    lh_timeline_req_t r = req_incident("INC-1");
+    json_t *d = run_json(&r);
+    size_t n_events = json_array_size(json_object_get(d, "events"));
+    json_decref(d);
+    char *md = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_MD, &md), 0);
+    ck_assert_msg(strstr(md, "## Incident INC-1 on api/prod\n\n**Summary.** 5xx spike, critical;"),
+                  "%s", md);
+    ck_assert_msg(strstr(md, "(time to restore 42m)"), "%s", md);
+    ck_assert_msg(strstr(md, "Rollback target: **1.4.1**."), "%s", md);
+    ck_assert_msg(strstr(md, "### Suspects\n\n1. **D-1** api 1.4.1 -> 1.4.2 by alice"), "%s", md);
+    ck_assert_msg(strstr(md, "   - same service and environment"), "%s", md);
+    ck_assert_msg(strstr(md, "   - ticket CHG-7: approved"), "%s", md);
+    const char *t = strstr(md, "| time (UTC) | kind | id | what |\n|---|---|---|---|\n");
+    ck_assert_msg(t, "%s", md);
+    size_t rows = 0;
+    for (const char *p = strchr(t, '\n') + 1; (p = strstr(p, "\n| ")); p++)
+        rows++;
+    ck_assert_uint_eq(rows, n_events);
+    free(md);
+}
+END_TEST
+
+/* A standalone page: no navigation of the hub's page, the drawing, every string escaped. */
+START_TEST(html_standalone)
+{
+    lh_timeline_req_t r = req_service("api", T0 + 200 * MIN, 0);
+    r.since_ns = 0;
+    r.from_ns = T0 - 240 * MIN;
+    char *h = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_HTML, &h), 0);
+    ck_assert_msg(!strncmp(h, "<!DOCTYPE html>", 15), "%s", h);
+    ck_assert_msg(!strstr(h, "<header>") && !strstr(h, "<form"), "%s", h);
+    ck_assert_msg(strstr(h, "class=\"change-marker\" data-deploy=\"D-1\" data-class=\"suspect\""),
+                  "%s", h);
+    ck_assert_msg(strstr(h, "class=\"change-marker\" data-deploy=\"D-0\" data-class=\"healthy\""),
+                  "%s", h);
+    ck_assert_msg(strstr(h, "class=\"suspect-link\" data-deploy=\"D-1\""), "%s", h);
+    ck_assert_msg(strstr(h, "class=\"outcome-span incident\""), "%s", h);
+    ck_assert_msg(strstr(h, "</html>\n"), "%s", h);
+    free(h);
+    r = req_incident("INC-1");
+    ck_assert_int_eq(run(&r, LH_QUERY_HTML, &h), 0);
+    ck_assert_msg(strstr(h, "Roll back to <b class=\"rollback\">1.4.1</b>"), "%s", h);
+    ck_assert_msg(strstr(h, "class=\"suspect-row\""), "%s", h);
+    ck_assert_msg(!strstr(h, "href=\"/change"), "a standalone page links no hub page: %s", h);
+    free(h);
+}
+END_TEST
+
+/* Colour only when asked (the CLI asks for a terminal): the same words either way. */
+START_TEST(text_colour_only_when_asked)
+{
+    lh_timeline_req_t r = req_incident("INC-1");
+    char *plain = NULL, *col = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &plain), 0);
+    ck_assert_msg(!strchr(plain, '\033'), "%s", plain);
+    r.color = 1;
+    ck_assert_int_eq(run(&r, LH_QUERY_TEXT, &col), 0);
+    ck_assert_msg(strstr(col, "\033[1mincident INC-1"), "%s", col);
+    ck_assert_msg(strstr(col, "roll back to \033[1;32m1.4.1\033[0m"), "%s", col);
+    /* without the escapes it is the plain text */
+    char *w = col;
+    for (const char *p = col; *p; p++) {
+        if (*p == '\033') {
+            while (*p && *p != 'm')
+                p++;
+            continue;
+        }
+        *w++ = *p;
+    }
+    *w = 0;
+    ck_assert_str_eq(col, plain);
+    free(plain);
+    free(col);
+}
+END_TEST
+
 START_TEST(incident_tells_the_whole_story)
 {
     /* each suspect with its change events, details and tickets; the other alerts in the window;
@@ -1417,6 +1499,9 @@ query_suite(void)
     const lh_test_case_t tests[] = {
         {"incident_json", incident_json, 0, 0},
         {"incident_text", incident_text_names_suspect_and_reasons, 0, 0},
+        {"incident_markdown", incident_markdown, 0, 0},
+        {"html_standalone", html_standalone, 0, 0},
+        {"text_colour", text_colour_only_when_asked, 0, 0},
         {"late_suspect", late_suspect_is_marked, 0, 0},
         {"whole_story", incident_tells_the_whole_story, 0, 0},
         {"suspect_tickets", suspect_ticket_approval, 0, 0},

@@ -346,11 +346,39 @@ tsuspect_tickets(qctx_t *q, const json_t *o, const char *indent)
     }
 }
 
+/* An ANSI SGR sequence ("1" bold, "31" red, "0" reset) when the request asked for colour (a
+ * terminal): the text is the same without it. */
+static void
+tsgr(qctx_t *q, const char *sgr)
+{
+    if (q->req && q->req->color)
+        tprintf(q, "\033[%sm", sgr);
+}
+
+/* s in the colour of an outcome class or a status: failed red, rolled back yellow, suspect
+ * magenta, healthy or succeeded green. */
+static void
+tclass(qctx_t *q, const char *s)
+{
+    const char *c = !s                                                 ? NULL
+                    : !strcmp(s, "failed")                             ? "31"
+                    : !strcmp(s, "rolled_back")                        ? "33"
+                    : !strcmp(s, "suspect")                            ? "35"
+                    : !strcmp(s, "healthy") || !strcmp(s, "succeeded") ? "32"
+                                                                       : NULL;
+    if (c)
+        tsgr(q, c);
+    tput(q, s, 0);
+    if (c)
+        tsgr(q, "0");
+}
+
 void
 lh__q_text_incident(qctx_t *q)
 {
     json_t *d = q->doc;
     int is_alert = lh__q_js(d, "subject") && !strcmp(lh__q_js(d, "subject"), "alert");
+    tsgr(q, "1");
     if (is_alert) {
         tprintf(q, "alert ");
         tput(q, lh__q_js(d, "title"), 0);
@@ -369,6 +397,7 @@ lh__q_text_incident(qctx_t *q)
         tput(q, lh__q_js(d, "title"), 0);
         tprintf(q, "\"");
     }
+    tsgr(q, "0");
     tprintf(q, "\n");
     if (lh__q_js(d, "alert_id")) {
         tprintf(q, "  alert     ");
@@ -398,7 +427,11 @@ lh__q_text_incident(qctx_t *q)
         tdur(q, lh__q_ji(d, "time_to_restore_seconds") * LH_NS_PER_SEC);
         tprintf(q, ")\n");
     } else {
-        tprintf(q, "\n  not resolved\n");
+        tprintf(q, "\n  ");
+        tsgr(q, "31");
+        tprintf(q, "not resolved");
+        tsgr(q, "0");
+        tprintf(q, "\n");
     }
 
     json_t *outs = json_object_get(d, "outcomes");
@@ -436,7 +469,9 @@ lh__q_text_incident(qctx_t *q)
     for (size_t i = 0; i < json_array_size(sus); i++) {
         json_t *o = json_array_get(sus, i);
         tprintf(q, "  #%lld  ", (long long)lh__q_ji(o, "rank"));
+        tsgr(q, "1");
         tput(q, lh__q_js(o, "deploy_id"), 0);
+        tsgr(q, "0");
         tprintf(q, "  ");
         tversion(q, o);
         tprintf(q, "  ");
@@ -448,7 +483,7 @@ lh__q_text_incident(qctx_t *q)
         tprintf(q, " before");
         if (lh__q_js(o, "status")) {
             tprintf(q, "  now ");
-            tput(q, lh__q_js(o, "status"), 0);
+            tclass(q, lh__q_js(o, "status"));
         }
         if (json_is_true(json_object_get(o, "late")))
             tprintf(q, "  [late]");
@@ -456,7 +491,9 @@ lh__q_text_incident(qctx_t *q)
         treasons(q, o, "       ");
         if (lh__q_js(o, "previous_version")) {
             tprintf(q, "       roll back to ");
+            tsgr(q, "1;32");
             tput(q, lh__q_js(o, "previous_version"), 0);
+            tsgr(q, "0");
             tprintf(q, "\n");
         }
         lh__q_text_change(q, o, "       ");
@@ -545,7 +582,7 @@ lh__q_text_deploy(qctx_t *q)
     tprintf(q, "  ");
     tversion(q, d);
     tprintf(q, "\n  outcome class  ");
-    tput(q, lh__q_js(d, "class"), 0);
+    tclass(q, lh__q_js(d, "class"));
     tprintf(q, "\n  status         ");
     tput(q, lh__q_js(d, "status"), 0);
     tprintf(q, "\n  changed        ");

@@ -63,6 +63,7 @@ typedef struct lh_timeline_req {
     int64_t now_ns;         /* 0: the wall clock */
     int64_t limit;          /* max events shown, the newest; 0: all */
     const char *store_name; /* how the store is named in text ("loophub.db"); NULL: none */
+    int color;              /* text: ANSI colour for a terminal (classes, headings); 0: none */
 } lh_timeline_req_t;
 
 /* Fills the defaults above (mode NONE, no ids, since 24h, until now, window 2h, now 0,
