@@ -70,6 +70,7 @@ lh_cli_hub_opts(const lh_run_conf_t *c, lh_hub_opts_t *out)
     o.group_window_ns = c->group_window_ns;
     o.max_suspects = (int)c->max_suspects;
     o.require_approved_ticket = c->require_approved_ticket;
+    o.dora_metrics_window_ns = c->dora_metrics_window_ns;
     o.quarantine_max_rows = c->quarantine_max_rows;
     o.quarantine_max_bytes = c->quarantine_max_bytes;
     lh_run_conf_retention(c, o.retention_ns, &o.retention_quarantine_ns);

@@ -32,6 +32,7 @@ static const lh_conf_opt_t core_opts[] = {
     {"max-suspects", "correlation", "max_suspects", LH_CONF_INT, OFF(max_suspects), "10", "N", "suspects an alert lists at most (1..1000); the others are counted"},
     {"require-approved-ticket", "correlation", "require_approved_ticket", LH_CONF_STR, OFF(require_approved_ticket), NULL, "ENVS", "environments (comma-separated: prod,staging) where a change needs a ticket approved before it starts, else an unapproved_change alert"},
     {"alert-min-severity", "correlation", "alert_min_severity", LH_CONF_SEVERITY, OFF(alert_min_severity), "error", "SEV", "firing alerts at or above this are outcomes"},
+    {"dora-metrics-window", "metrics", "dora_window", LH_CONF_DUR, OFF(dora_metrics_window_ns), "30d", "DUR", "GET /metrics shows the DORA figures of this long per service and environment, recomputed once a minute (0: none)"},
     {"batch-max", "hub", "batch_max", LH_CONF_INT, OFF(batch_max), "4000", "N", "events per transaction at most"},
     {"batch-ms", "hub", "batch_ms", LH_CONF_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},
     {"log-level", "hub", "log_level", LH_CONF_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn, error"},

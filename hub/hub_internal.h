@@ -49,6 +49,8 @@ typedef struct msg {
 
 struct lh_hub {
     lh_hub_opts_t o;             /* as given, db_path copied, codec.limits -> o.limits */
+    lh_buf_t dora;               /* the DORA gauges of /metrics as last computed */
+    int64_t dora_at;             /* when (monotonic ns), 0: never */
     lh_store_opts_t store_o;     /* mapped from o */
     lh_correlator_opts_t corr_o; /* mapped from o */
     lh_store_t *st;

@@ -310,8 +310,8 @@ put_fixed(lh_buf_t *out, int64_t v, int64_t div)
 }
 
 /* A label value, escaped as the text format wants (\\, \", \n). */
-static int
-put_value(lh_buf_t *out, const char *s)
+int
+lh__metrics_label_value(lh_buf_t *out, const char *s)
 {
     int rc = 0;
     for (const char *p = s; *p; p++) {
@@ -380,7 +380,7 @@ put_sample(lh_buf_t *out, const lh__metrics_t *reg, lh_metric_t m, const int *li
         LH_KEEP_FIRST(rc, lh_buf_printf(out, "{"));
         for (int l = 0; l < d->n_labels; l++) {
             LH_KEEP_FIRST(rc, lh_buf_printf(out, "%s%s=\"", l ? "," : "", d->label[l]));
-            LH_KEEP_FIRST(rc, put_value(out, label_value(reg, d, l, li[l])));
+            LH_KEEP_FIRST(rc, lh__metrics_label_value(out, label_value(reg, d, l, li[l])));
             LH_KEEP_FIRST(rc, lh_buf_printf(out, "\""));
             idx = idx * d->n_values[l] + li[l];
         }

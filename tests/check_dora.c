@@ -373,8 +373,8 @@ START_TEST(cli_text_and_errors)
         const char *args[4];
         const char *err;
     } bad[] = {
-        {{"dora", "--by", "team", NULL}, "--by: 'team' is neither service nor label:NAME"},
-        {{"dora", "--by", "label:", NULL}, "--by: 'label:' is neither"},
+        {{"dora", "--by", "team", NULL}, "--by: 'team' is not service, service+env or label:NAME"},
+        {{"dora", "--by", "label:", NULL}, "--by: 'label:' is not service"},
         {{"dora", "--every", "month", NULL}, "--every: 'month' is neither day nor week"},
         {{"dora", "--min-severity", "bad", NULL}, "--min-severity"},
         {{"dora", "--actor", "x", NULL}, "--actor: not a parameter of dora"},

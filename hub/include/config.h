@@ -32,6 +32,7 @@ typedef struct lh_run_conf {
     int64_t window_ns;
     int64_t group_window_ns;
     int64_t max_suspects;
+    int64_t dora_metrics_window_ns;
     char *require_approved_ticket; /* comma-separated environments, NULL: none */
     int64_t quarantine_max_rows;
     int64_t quarantine_max_bytes;

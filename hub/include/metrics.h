@@ -181,4 +181,8 @@ void lh__metrics_http_response(lh__metrics_t *reg, unsigned code);
 /* Appends the whole registry in the Prometheus text format. Returns 0 or LH_ENOMEM. */
 int lh__metrics_write(const lh__metrics_t *reg, lh_buf_t *out);
 
+/* Appends s as a label value of the Prometheus text format (\\, \" and \n escaped). Returns 0 or
+ * LH_ENOMEM. */
+int lh__metrics_label_value(lh_buf_t *out, const char *s);
+
 #endif

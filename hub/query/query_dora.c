@@ -7,8 +7,9 @@
  * each read whole and decoded: commit time and labels live in the protobuf), and the incidents
  * detected in the period and a week before it (outcomes by oc_incident_time), each with its
  * highest severity, labels and top-ranked suspect. By a label, an incident falls in the group
- * of its top suspect (teams label their changes), else in that of its own label. The figures are then computed per group
- * (everything, a service, or a label's value) and, with --every, per day or week.
+ * of its top suspect (teams label their changes), else in that of its own label. The figures are
+ * then computed per group (everything, a service, or a label's value) and, with --every, per day or
+ * week.
  */
 #include <jansson.h>
 #include <math.h>
@@ -66,15 +67,20 @@ dup_or_null(qctx_t *q, const char *s)
     return d;
 }
 
-/* The group an event falls in: its service, a label's value ("(none)" without it), or NULL
- * (everything together). */
+/* The group an event falls in: its service, its service and environment ("svc\x1fenv", in
+ * buf), a label's value ("(none)" without it), or NULL (everything together). */
 static const char *
-group_of(const lh_report_req_t *r, lh_event_t *const *ev, size_t n, const char *service)
+group_of(const lh_report_req_t *r, lh_event_t *const *ev, size_t n, const char *service,
+         const char *env, char *buf, size_t len)
 {
     if (!r->by)
         return NULL;
     if (!strcmp(r->by, "service"))
         return service;
+    if (!strcmp(r->by, "service+env")) {
+        snprintf(buf, len, "%s\x1f%s", service ? service : "", env ? env : "");
+        return buf;
+    }
     const char *key = r->by + strlen("label:"), *v = NULL;
     for (size_t i = 0; i < n; i++)
         for (size_t l = 0; l < ev[i]->n_labels; l++)
@@ -113,7 +119,8 @@ take_change(qctx_t *q, void *arg, const char *did, const char *env)
     c->deploy_id = dup_or_null(q, did);
     c->env = dup_or_null(q, env);
     c->service = dup_or_null(q, l.ev[0]->service);
-    c->group = dup_or_null(q, group_of(q->rreq, l.ev, l.n, l.ev[0]->service));
+    char gb[512];
+    c->group = dup_or_null(q, group_of(q->rreq, l.ev, l.n, l.ev[0]->service, env, gb, sizeof(gb)));
     c->started = l.ev[0]->time_ns;
     for (size_t i = 0; i < l.n; i++) {
         const lh_event_t *e = l.ev[i];
@@ -181,7 +188,8 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
                 sev = l.ev[i]->incident.severity;
         }
         x->counted = sev == LH_SEV_UNSPECIFIED || (int)sev >= r->min_severity;
-        x->group = dup_or_null(q, group_of(r, l.ev, l.n, svc));
+        char gb[512];
+        x->group = dup_or_null(q, group_of(r, l.ev, l.n, svc, env, gb, sizeof(gb)));
         lh__q_list_free(&l);
         sqlite3_reset(top);
         sqlite3_bind_int64(top, 1, sqlite3_column_int64(s, 0));
@@ -223,7 +231,8 @@ link_facts(qctx_t *q, dora_t *d)
 {
     sqlite3_stmt *good = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
     /* by a label, an incident falls in its top suspect's group: teams label their changes */
-    for (size_t j = 0; q->rreq->by && strcmp(q->rreq->by, "service") && j < d->ni && !q->err; j++)
+    for (size_t j = 0; q->rreq->by && !strncmp(q->rreq->by, "label:", 6) && j < d->ni && !q->err;
+         j++)
         for (size_t k = 0; d->i[j].suspect && k < d->n; k++)
             if (!strcmp(d->c[k].deploy_id, d->i[j].suspect) && same(d->c[k].env, d->i[j].env)) {
                 free(d->i[j].group);
@@ -458,7 +467,16 @@ group_entry(qctx_t *q, const dora_t *d, const char *group, json_t *arr)
 {
     const lh_report_req_t *r = q->rreq;
     json_t *e = json_object();
-    lh__q_jset(q, e, "group", lh__q_jstr(group));
+    const char *sep = group ? strchr(group, '\x1f') : NULL;
+    if (sep) { /* by service and environment: both, and "service/environment" as the group */
+        char b[512];
+        snprintf(b, sizeof(b), "%.*s/%s", (int)(sep - group), group, sep + 1);
+        lh__q_jset(q, e, "group", lh__q_jstr(b));
+        lh__q_jset(q, e, "service", json_stringn(group, (size_t)(sep - group)));
+        lh__q_jset(q, e, "environment", lh__q_jstr(sep + 1));
+    } else {
+        lh__q_jset(q, e, "group", lh__q_jstr(group));
+    }
     lh__q_jset(q, e, "figures", figures(q, d, group, q->from, q->to));
     if (r->every) {
         json_t *trend = json_array();

@@ -98,8 +98,10 @@ lh_report_req_set(lh_report_req_t *r, const char *name, const char *value, char 
     } else if (!strcmp(name, "actor")) {
         r->actor = value;
     } else if (!strcmp(name, "by")) {
-        if (strcmp(value, "service") && (strncmp(value, "label:", 6) || !value[6]))
-            return fail(err, errlen, "%s: '%s' is neither service nor label:NAME", name, value);
+        if (strcmp(value, "service") && strcmp(value, "service+env") &&
+            (strncmp(value, "label:", 6) || !value[6]))
+            return fail(err, errlen, "%s: '%s' is not service, service+env or label:NAME", name,
+                        value);
         r->by = value;
     } else if (!strcmp(name, "every")) {
         if (!strcmp(value, "day"))

@@ -51,6 +51,9 @@ typedef struct lh_hub_opts {
     const char *require_approved_ticket; /* environments, comma-separated, where a change needs
                                           * a ticket approved before it starts, else an
                                           * unapproved_change alert (default NULL: none) */
+    int64_t dora_metrics_window_ns;   /* GET /metrics: the DORA figures of this many days back
+                                       * per service and environment (default 30d; 0: none),
+                                       * computed at most once a minute */
     int64_t sink_behind;              /* a sink with more alerts than this not yet delivered
                                        * makes the hub degraded (default 1000) */
     int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */

@@ -620,6 +620,44 @@ START_TEST(test_reports_over_http)
 }
 END_TEST
 
+/* /metrics carries the DORA figures per service and environment, valid for promtool: a
+ * deploy followed by an incident it is blamed for is one deployment, failed. */
+START_TEST(test_dora_gauges)
+{
+    lh_it_hub_t h;
+    hub_start(&h, NULL);
+    char *d = event_json("g-1", "deploy", "shop");
+    char *i = event_json("g-2", "incident", "shop");
+    resp_t r = post(&h, "/v1/events", "application/json", d);
+    ASSERT_CODE(r, 202);
+    free(r.body);
+    r = post(&h, "/v1/events", "application/json", i);
+    ASSERT_CODE(r, 202);
+    free(r.body);
+    free(d);
+    free(i);
+    r = curl_req(&h, "GET", "/metrics", NULL, NULL, 0, 0);
+    ASSERT_CODE(r, 200);
+    ck_assert_msg(strstr(r.body, "# TYPE loophub_dora_deployments gauge\n"
+                                 "loophub_dora_deployments{service=\"shop\",environment=\"prod\"}"
+                                 " 1\n"),
+                  "%s", r.body);
+    ck_assert_msg(strstr(r.body, "loophub_dora_change_failure_rate{service=\"shop\","
+                                 "environment=\"prod\"} 1\n"),
+                  "%s", r.body);
+    /* no lead time without a commit time: no sample rather than a 0 */
+    ck_assert_msg(!strstr(r.body, "loophub_dora_lead_time_median_seconds{"), "%s", r.body);
+    const char *promtool[] = {"promtool", "check", "metrics", NULL};
+    char *pout = NULL, *perr = NULL;
+    ck_assert_msg(lh_test_run(promtool, r.body, &pout, &perr, 10000) == 0, "promtool: %s %s", pout,
+                  perr);
+    free(pout);
+    free(perr);
+    free(r.body);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 START_TEST(test_routing_errors)
 {
     lh_it_hub_t h;
@@ -1273,6 +1311,7 @@ http_suite(void)
         {"healthz_and_metrics", test_healthz_and_metrics, 0, 0},
         {"timeline_over_http", test_timeline_over_http, 0, 0},
         {"reports_over_http", test_reports_over_http, 0, 0},
+        {"dora_gauges", test_dora_gauges, 0, 0},
         {"routing_errors", test_routing_errors, 0, 0},
         {"bad_clients_leave_hub_serving", test_bad_clients_leave_hub_serving, 0, 0},
         {"shutdown_with_open_requests", test_shutdown_with_open_requests, 0, 0},

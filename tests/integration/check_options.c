@@ -595,6 +595,15 @@ obs_require_approved_ticket(ohub_t *o)
            1;
 }
 
+/* With 0, /metrics has no DORA family (by default the deploy is a deployment of api/prod). */
+static int
+obs_dora_metrics_window(ohub_t *o)
+{
+    deploy(o, "d-1", "api", -300);
+    marker(o);
+    return metric(o, "loophub_dora_deployments{service=\"api\",environment=\"prod\"}") == -1;
+}
+
 /* A firing alert of severity error after a deploy is no outcome: no correlated alert. */
 static int
 obs_alert_min_severity(ohub_t *o)
@@ -1406,6 +1415,8 @@ static const row_t rows[] = {
      obs_require_approved_ticket, 1, NULL},
     {"alert-min-severity", "correlation.alert_min_severity", "critical", {NULL}, NULL,
      obs_alert_min_severity, 1, NULL},
+    {"dora-metrics-window", "metrics.dora_window", "0", {NULL}, NULL, obs_dora_metrics_window, 1,
+     NULL},
     {"batch-max", "hub.batch_max", "1", {NULL}, NULL, obs_batch_max, 0, NULL},
     {"batch-ms", "hub.batch_ms", "250", {NULL}, NULL, obs_batch_ms, 1, NULL},
     {"log-level", "hub.log_level", "debug", {NULL}, NULL, obs_log_level, 1, NULL},
