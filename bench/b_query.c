@@ -299,6 +299,39 @@ bench_query(const bench_cfg_t *cfg)
         record("timeline_service_1h", lat, N_QUERIES * ROUNDS, total_bytes / (N_QUERIES * ROUNDS));
     else
         bench_note("query: timeline --service failed (%d)", qrc);
+    /* the reports of issue 13 on the whole store, "now" the end of its traffic: deployed (every
+     * service and environment), audit --since 30d (its default limit of 200 changes), dora
+     * --since 90d (every change of the store decoded); 5 runs each after a warm one */
+    static const struct {
+        const char *name;
+        lh_report_kind_t kind;
+        int64_t since_days;
+    } reports[] = {
+        {"report_deployed", LH_REPORT_DEPLOYED, 0},
+        {"report_audit_30d", LH_REPORT_AUDIT, 30},
+        {"report_dora_90d", LH_REPORT_DORA, 90},
+    };
+    for (size_t k = 0; k < sizeof(reports) / sizeof(reports[0]); k++) {
+        double rl[6];
+        int rrc = 0;
+        total_bytes = 0;
+        for (int round = 0; rrc == 0 && round < 6; round++) {
+            lh_report_req_t r;
+            lh_report_req_default(&r, reports[k].kind);
+            if (reports[k].since_days)
+                r.since_ns = reports[k].since_days * 24 * 3600 * LH_NS_PER_SEC;
+            r.now_ns = m.t_end;
+            lh_buf_reset(&out);
+            int64_t t0 = bench_mono_ns();
+            rrc = lh_query_report(st, &r, LH_QUERY_JSON, &out);
+            rl[round] = (double)(bench_mono_ns() - t0) / 1e6;
+            total_bytes += (double)out.len;
+        }
+        if (rrc == 0)
+            record(reports[k].name, rl + 1, 5, total_bytes / 6);
+        else
+            bench_note("query: %s failed (%d)", reports[k].name, rrc);
+    }
     lh_buf_free(&out);
     free(lat);
     lh_store_close(&st);

@@ -185,6 +185,10 @@ static const row_t rows[] = {
     {"timeline_service_1h_p50_ms", "  timeline --service S --env E --since 1h p50", "ms", 3},
     {"timeline_service_1h_p99_ms", "  timeline --service S --env E --since 1h p99", "ms", 3},
     {"timeline_cli_incident_ms", "  `loophub timeline --incident` as a process (median)", "ms", 1},
+    {"report_deployed_p50_ms", "  deployed, every service and environment, p50", "ms", 1},
+    {"report_audit_30d_p50_ms", "  audit --since 30d (its 200 newest changes), p50", "ms", 1},
+    {"report_dora_90d_p50_ms", "  dora --since 90d, p50", "ms", 1},
+    {"report_dora_90d_p99_ms", "  dora --since 90d, max of 5", "ms", 1},
     {NULL, "7. peer: SEC 2.9, PairWithWindow rule per service", NULL, 0},
     {"sec_events_per_s", "  SEC", "events/s", 0},
     {"sec_generic_events_per_s", "  SEC, one generic rule (for reference)", "events/s", 0},
@@ -232,6 +236,10 @@ static const row_t rows[] = {
     {"e2e_pull_empty_store_store_bytes_per_event", "  on disk per event, the empty store's run",
      "bytes", 0},
     {"store_bytes_per_event", "  on disk per event, the 10M-event store after its run", "bytes", 0},
+    {NULL, "10. import (the main workload as JSON lines, `loophub import`)", NULL, 0},
+    {"import_events_per_s", "  loophub import", "events/s", 0},
+    {"import_cpu_us_per_event", "  CPU time per event", "us", 1},
+    {"import_vs_pull", "  import / PULL end to end", "x", 2},
 };
 
 typedef struct {
@@ -254,6 +262,9 @@ static const goal_t goals[] = {
     {"peak_rss_100k_deploys_mb", "peak RSS <= 100 MB (100k deploys in window)", 1, 100},
     {"timeline_incident_p99_ms", "timeline --incident p99 <= 10 ms on 10M events", 1, 10},
     {"ratio_loophub_to_sec", "at least 25 x SEC", 0, 25},
+    {"report_audit_30d_p50_ms", "audit --since 30d < 200 ms on 10M events", 1, 200},
+    {"report_deployed_p50_ms", "deployed < 200 ms on 10M events", 1, 200},
+    {"report_dora_90d_p50_ms", "dora --since 90d < 200 ms on 10M events", 1, 200},
 };
 
 static void

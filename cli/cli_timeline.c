@@ -23,7 +23,7 @@
 #define CMD "timeline"
 
 static const char usage_text[] =
-    "Usage: loophub timeline (--incident ID | --deploy ID |\n"
+    "Usage: loophub timeline (--incident ID | --deploy ID [--env E] |\n"
     "                         --service S --env E [--since WHEN] [--until WHEN])\n"
     "                        [--db PATH] [--format text|json|md|html] [--limit N]\n"
     "                        [--window DUR]\n"
@@ -40,9 +40,11 @@ static const char usage_text[] =
     "                    their approval state); the other alerts on the service and its hosts\n"
     "                    in the window; every revision of the correlated alert as published;\n"
     "                    the resolution and the time to restore\n"
-    "  --deploy ID       the change (all events of that deploy id, its hosts, commit, commit\n"
-    "                    time, artifact and labels), what followed it, linked tickets, and its\n"
-    "                    outcome class: pending, healthy, suspect, failed, rolled_back\n"
+    "  --deploy ID [--env E]\n"
+    "                    the change (all events of that deploy id in that environment, its\n"
+    "                    hosts, commit, commit time, artifact and labels), what followed it,\n"
+    "                    linked tickets, and its outcome class: pending, healthy, suspect,\n"
+    "                    failed, rolled_back; --env is needed when the id ran in several\n"
     "  --service S --env E\n"
     "                    every event of that service and environment in the period, with the\n"
     "                    correlated alerts\n"
@@ -187,8 +189,8 @@ lh_cli_timeline(int argc, char **argv)
         return lh_cli_usage_error(CMD, "give one of --incident, --deploy, --service");
     if (req.mode == LH_TIMELINE_SERVICE && !req.environment)
         return lh_cli_usage_error(CMD, "--service needs --env");
-    if (req.mode != LH_TIMELINE_SERVICE && req.environment)
-        return lh_cli_usage_error(CMD, "--env goes with --service");
+    if (req.mode == LH_TIMELINE_INCIDENT && req.environment)
+        return lh_cli_usage_error(CMD, "--env goes with --service or --deploy");
     if (req.mode != LH_TIMELINE_SERVICE && (since || until))
         return lh_cli_usage_error(CMD, "--%s goes with --service", since ? "since" : "until");
     int64_t from = 0, to = 0;
@@ -230,8 +232,15 @@ lh_cli_timeline(int argc, char **argv)
         if (req.mode == LH_TIMELINE_INCIDENT)
             lh_cli_error(CMD, "no incident, outcome event or correlated alert %s in %s%s",
                          req.incident_id, db, gone);
+        else if (req.environment)
+            lh_cli_error(CMD, "no deploy %s in %s in %s%s", req.deploy_id, req.environment, db,
+                         gone);
         else
             lh_cli_error(CMD, "no deploy %s in %s%s", req.deploy_id, db, gone);
+        exit_code = LH_EXIT_ERROR;
+    } else if (rc == LH_EAMBIGUOUS) {
+        lh_cli_error(CMD, "deploy %s ran in more than one environment: say which with --env",
+                     req.deploy_id);
         exit_code = LH_EXIT_ERROR;
     } else if (rc < 0) {
         lh_cli_error(CMD, "cannot read %s: %s", db, lh_strerror(rc));

@@ -540,6 +540,7 @@ dora_refresh(lh_hub_t *hub)
     lh_buf_reset(&hub->dora);
     const json_t *groups = json_object_get(d, "groups");
     for (size_t g = 0; rc == 0 && g < sizeof(dora_gauges) / sizeof(dora_gauges[0]); g++) {
+        size_t head = hub->dora.len, samples = 0; /* a family without a sample is left out */
         rc = lh_buf_printf(&hub->dora, "# HELP %s %s\n# TYPE %s gauge\n", dora_gauges[g].name,
                            dora_gauges[g].help, dora_gauges[g].name);
         for (size_t i = 0; rc == 0 && i < json_array_size(groups); i++) {
@@ -560,6 +561,11 @@ dora_refresh(lh_hub_t *hub)
                 rc = lh__metrics_label_value(&hub->dora, env ? env : "");
             if (rc == 0)
                 rc = lh_buf_printf(&hub->dora, "\"} %.6g\n", json_number_value(v));
+            samples++;
+        }
+        if (rc == 0 && !samples) {
+            hub->dora.len = head;
+            hub->dora.data[head] = 0;
         }
     }
     json_decref(d);

@@ -28,7 +28,7 @@
 
 /* ---- a Prometheus text-format parser ------------------------------------------------------ */
 
-#define MAX_FAMILIES 40
+#define MAX_FAMILIES 64
 #define MAX_SAMPLES 160
 #define MAX_LABELS 2
 #define STR 96

@@ -1056,6 +1056,40 @@ START_TEST(suspect_change_in_its_environment)
     ck_assert_int_eq(json_array_size(evs), 1);
     ck_assert_str_eq(jget_str(json_array_get(evs, 0), "id"), "e-1");
     json_decref(d);
+
+    /* --deploy E-1 names two changes: the request must say which environment */
+    r = req_deploy("E-1", T0 + 300 * MIN);
+    char *out = NULL;
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &out), LH_EAMBIGUOUS);
+    free(out);
+    r.environment = "staging";
+    d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "environment"), "staging");
+    ck_assert_str_eq(jget_str(d, "version"), "5.1-rc");
+    ck_assert_int_eq(json_array_size(json_object_get(d, "events")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "outcomes")), 0); /* INC-ENV is prod's */
+    json_decref(d);
+    r.environment = "prod";
+    d = run_json(&r);
+    ck_assert_str_eq(jget_str(d, "version"), "5.0");
+    ck_assert_str_eq(jget_str(d, "class"), "suspect");
+    ck_assert_int_eq(json_array_size(json_object_get(d, "outcomes")), 1);
+    json_decref(d);
+    r.environment = "dev";
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &out), LH_ENOTFOUND);
+    free(out);
+    const char *a[] = {"timeline", "--deploy", "E-1", "--db", lh_test_fx.db, NULL};
+    cli_result_t c2 = cli(a);
+    ck_assert_int_eq(c2.code, 1);
+    ck_assert_msg(strstr(c2.err, "deploy E-1 ran in more than one environment: say which with "
+                                 "--env"),
+                  "%s", c2.err);
+    cli_free(&c2);
+    const char *b[] = {"timeline", "--deploy", "E-1",         "--env",
+                       "staging",  "--db",     lh_test_fx.db, NULL};
+    c2 = cli(b);
+    ck_assert_msg(c2.code == 0 && strstr(c2.out, "5.1-rc"), "%s %s", c2.out, c2.err);
+    cli_free(&c2);
 }
 END_TEST
 

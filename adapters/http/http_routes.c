@@ -299,6 +299,8 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
                                     "service=S (with env=E)");
     if (req.service && !req.environment)
         return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "service= needs env=");
+    if (req.incident_id && req.environment)
+        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "env= goes with service= or deploy=");
     req.mode = req.incident_id ? LH_TIMELINE_INCIDENT
                                : (req.deploy_id ? LH_TIMELINE_DEPLOY : LH_TIMELINE_SERVICE);
     if ((since || until) && !req.service)
@@ -331,6 +333,9 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
                                   req.incident_id
                                       ? "no such incident, outcome event or correlated alert"
                                       : "no such deploy");
+    else if (rc == LH_EAMBIGUOUS)
+        rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                                  "deploy= ran in more than one environment: add env=");
     else if (rc == LH_EINVAL)
         rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "incomplete timeline request");
     else
@@ -422,6 +427,9 @@ reply_page(lh__http_req_t *r, int rc, lh_buf_t *b, const char *missing)
                             b->data ? (const void *)b->data : "", b->len);
     else if (rc == LH_ENOTFOUND)
         rc = lh__http_reply_error(r, MHD_HTTP_NOT_FOUND, missing);
+    else if (rc == LH_EAMBIGUOUS)
+        rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                                  "the id ran in more than one environment: add env=");
     else if (rc == LH_EINVAL)
         rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "incomplete request");
     else
@@ -503,10 +511,12 @@ page_one(lh__http_t *h, lh__http_req_t *r, lh_timeline_mode_t mode)
     const char *id = query_arg(r, "id");
     if (!id)
         return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "give id=");
-    if (mode == LH_TIMELINE_INCIDENT)
+    if (mode == LH_TIMELINE_INCIDENT) {
         req.incident_id = id;
-    else
+    } else {
         req.deploy_id = id;
+        req.environment = query_arg(r, "env");
+    }
     lh_buf_t b = LH_BUF_INIT;
     return reply_page(r, lh_hub_timeline(h->hub, &req, LH_QUERY_PAGE, &b), &b,
                       mode == LH_TIMELINE_INCIDENT

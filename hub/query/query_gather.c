@@ -184,14 +184,16 @@ lh__q_gather_tickets(qctx_t *q, const char *id, const char *ticket_id)
 /* --- change class ------------------------------------------------------------------------- */
 
 static int
-change_class(qctx_t *q, const char *deploy_id, int64_t window_ns, lh_change_class_t *out,
-             int64_t *change_time)
+change_class(qctx_t *q, const char *deploy_id, const char *env, int by_env, int64_t window_ns,
+             lh_change_class_t *out, int64_t *change_time)
 {
     int64_t n = 0, t0 = 0, n_corr = 0;
     int rolled_back = 0, failed = 0, top = 0;
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_CHANGE_FACTS);
     if (s) {
         lh__q_bind_text(s, 1, deploy_id);
+        lh__q_bind_text(s, 2, env);
+        sqlite3_bind_int(s, 3, by_env);
         if (step(q, s)) {
             n = sqlite3_column_int64(s, 0);
             t0 = sqlite3_column_int64(s, 1);
@@ -203,6 +205,8 @@ change_class(qctx_t *q, const char *deploy_id, int64_t window_ns, lh_change_clas
     s = lh__q_prep(q, LH_Q_CHANGE_CORRELATIONS);
     if (s) {
         lh__q_bind_text(s, 1, deploy_id);
+        lh__q_bind_text(s, 2, env);
+        sqlite3_bind_int(s, 3, by_env);
         if (step(q, s)) {
             n_corr = sqlite3_column_int64(s, 0);
             top = sqlite3_column_int(s, 1);
@@ -235,7 +239,7 @@ lh_query_change_class(lh_store_t *st, const char *deploy_id, int64_t window_ns, 
     if (!st || !deploy_id || !out || window_ns < 0)
         return LH_EINVAL;
     qctx_t q = {.st = st, .db = lh__store_db(st), .now = now_ns ? now_ns : lh_now_ns()};
-    return change_class(&q, deploy_id, window_ns, out, NULL);
+    return change_class(&q, deploy_id, NULL, 0, window_ns, out, NULL);
 }
 
 /* --- deploy --------------------------------------------------------------------------------- */
@@ -243,12 +247,49 @@ lh_query_change_class(lh_store_t *st, const char *deploy_id, int64_t window_ns, 
 void
 lh__q_gather_deploy(qctx_t *q)
 {
-    const char *did = q->req->deploy_id;
+    const char *did = q->req->deploy_id, *env = q->req->environment;
     if (lh__q_load_subject(q, LH_Q_DEPLOY_EVENTS, did) < 0)
         return;
+    /* a change is a deploy id in one environment: the same id deployed to staging and prod is
+     * two changes, and a request must say which (docs/correlation.md) */
+    size_t k = 0;
+    int other = 0, match = !env;
+    for (size_t i = 0; i < q->events.n; i++) {
+        const char *e = q->events.ev[i]->environment, *e0 = q->events.ev[0]->environment;
+        if (env && e && !strcmp(e, env))
+            match = 1;
+        if ((e == NULL) != (e0 == NULL) || (e && strcmp(e, e0)))
+            other = 1;
+    }
+    if (!match) {
+        q->err = LH_ENOTFOUND;
+        return;
+    }
+    if (other && !env) {
+        q->err = LH_EAMBIGUOUS;
+        return;
+    }
+    if (env) { /* keep that environment's events */
+        for (size_t i = 0; i < q->events.n; i++) {
+            const char *e = q->events.ev[i]->environment;
+            if (e && !strcmp(e, env)) {
+                lh_event_t *t = q->events.ev[k];
+                q->events.ev[k] = q->events.ev[i];
+                q->events.ev[i] = t;
+                int64_t ts = q->events.seq[k];
+                q->events.seq[k] = q->events.seq[i];
+                q->events.seq[i] = ts;
+                k++;
+            }
+        }
+        for (size_t i = k; i < q->events.n; i++)
+            lh_event_destroy(&q->events.ev[i]);
+        q->events.total = (int64_t)k;
+        q->events.n = k;
+    }
     lh_change_class_t cls;
     int64_t t0 = 0;
-    int rc = change_class(q, did, q->req->window_ns, &cls, &t0);
+    int rc = change_class(q, did, env, env != NULL, q->req->window_ns, &cls, &t0);
     if (rc < 0) {
         q->err = rc;
         return;
@@ -269,8 +310,11 @@ lh__q_gather_deploy(qctx_t *q)
 
     json_t *outs = json_array();
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_DEPLOY_OUTCOMES);
-    if (s)
+    if (s) {
         lh__q_bind_text(s, 1, did);
+        lh__q_bind_text(s, 2, env);
+        sqlite3_bind_int(s, 3, env != NULL);
+    }
     while (s && outs && step(q, s)) {
         lh_event_t *ev = decode_col(q, s, 9, 10);
         if (!ev)

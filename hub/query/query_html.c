@@ -377,7 +377,7 @@ change_colour(const char *cls)
  * document's correlated alerts ({outcome_id, outcome_time, id, suspects: [{deploy_id, rank}]}),
  * or NULL; a NULL href_incident: no links. */
 static void
-draw_timeline(qctx_t *q, const json_t *events, const json_t *alerts, axis_t a)
+draw_timeline(qctx_t *q, const json_t *events, const json_t *alerts, axis_t a, const char *env)
 {
     marks_t chg = {0}, inc = {0}, alr = {0};
     marks_of(q, events, &chg, &inc, &alr);
@@ -485,6 +485,7 @@ draw_timeline(qctx_t *q, const json_t *events, const json_t *alerts, axis_t a)
             P(q, "<a href=\"/change");
             qs_t u = {0};
             qs_add(&u, "id", m->id);
+            qs_add(&u, "env", env);
             hs(q, u.b);
             P(q, "\">");
         }
@@ -630,7 +631,8 @@ html_service(qctx_t *q)
       json_array_size(json_object_get(d, "alerts")),
       json_is_true(json_object_get(d, "truncated")) ? " (the newest shown)" : "");
     axis_t a = {tparse(lh__q_js(d, "from")), tparse(lh__q_js(d, "to"))};
-    draw_timeline(q, json_object_get(d, "events"), json_object_get(d, "alerts"), a);
+    draw_timeline(q, json_object_get(d, "events"), json_object_get(d, "alerts"), a,
+                  lh__q_js(d, "environment"));
     P(q, "<h2>Events</h2>");
     events_table(q, json_object_get(d, "events"));
     qs_t u = {0};
@@ -755,7 +757,7 @@ html_incident(qctx_t *q)
     axis_t a = {lo - pad, hi + pad};
     json_t *sorted = sorted_by_time(q, evs);
     if (sorted)
-        draw_timeline(q, sorted, links, a);
+        draw_timeline(q, sorted, links, a, lh__q_js(d, "environment"));
     json_decref(sorted);
     json_decref(evs);
     json_decref(links);
@@ -770,6 +772,7 @@ html_incident(qctx_t *q)
             P(q, "<a class=\"suspect-change\" href=\"/change");
             qs_t u = {0};
             qs_add(&u, "id", lh__q_js(s, "deploy_id"));
+            qs_add(&u, "env", lh__q_js(s, "environment"));
             hs(q, u.b);
             P(q, "\">");
         }
@@ -874,6 +877,7 @@ html_deploy(qctx_t *q)
     }
     qs_t u = {0};
     qs_add(&u, "deploy", q->req->deploy_id);
+    qs_add(&u, "env", q->req->environment);
     end(q, "/v1/timeline", &u);
 }
 
@@ -1041,6 +1045,7 @@ html_audit(qctx_t *q)
             P(q, "<a href=\"/change");
             qs_t u = {0};
             qs_add(&u, "id", lh__q_js(o, "deploy_id"));
+            qs_add(&u, "env", lh__q_js(o, "environment"));
             hs(q, u.b);
             P(q, "\">");
         }

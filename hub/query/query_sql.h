@@ -45,7 +45,8 @@
     " AND environment IS ?2 ORDER BY time, seq"
 
 /* The outcomes correlated with a change (co_deploy), with how many suspects each had, when an
- * incident outcome was resolved (ev_incident_id) and the alert sent. ?1 deploy id */
+ * incident outcome was resolved (ev_incident_id) and the alert sent. ?1 deploy id, ?2 ?3 as
+ * LH_Q_CHANGE_FACTS (an outcome is correlated in its own environment) */
 #define LH_Q_DEPLOY_OUTCOMES                                                                   \
     "SELECT c.score, c.rank, c.lead_seconds, c.reasons, c.late, c.alert_seq,"                  \
     "       (SELECT COUNT(*) FROM correlations c2 WHERE c2.outcome_seq = c.outcome_seq),"      \
@@ -54,15 +55,18 @@
     "       (SELECT a.id FROM alerts a WHERE a.seq = c.alert_seq),"                            \
     "       o.seq, o.event, o.id, o.service, o.environment"                                                                     \
     " FROM correlations c JOIN events o ON o.seq = c.outcome_seq"                              \
-    " WHERE c.deploy_id = ?1"                                                                  \
+    " WHERE c.deploy_id = ?1 AND (?3 = 0 OR o.environment IS ?2)"                              \
     " ORDER BY o.time, o.seq"
 
-/* What decides a change's class (ev_deploy_id, co_deploy). ?1 deploy id */
+/* What decides a change's class (ev_deploy_id, co_deploy). ?1 deploy id; ?2 environment, used
+ * when ?3 is 1 (the change of that deploy id in that environment; else in any) */
 #define LH_Q_CHANGE_FACTS                                                                      \
     "SELECT COUNT(*), MIN(time), COALESCE(MAX(state = 4), 0), COALESCE(MAX(state = 3), 0)"     \
-    " FROM events WHERE deploy_id = ?1 AND kind = 1"
+    " FROM events WHERE deploy_id = ?1 AND kind = 1 AND (?3 = 0 OR environment IS ?2)"
 #define LH_Q_CHANGE_CORRELATIONS                                                               \
-    "SELECT COUNT(*), COALESCE(MAX(rank = 1), 0) FROM correlations WHERE deploy_id = ?1"
+    "SELECT COUNT(*), COALESCE(MAX(c.rank = 1), 0) FROM correlations c"                        \
+    " LEFT JOIN events d ON d.seq = c.deploy_seq"                                              \
+    " WHERE c.deploy_id = ?1 AND (?3 = 0 OR d.environment IS ?2)"
 
 /* Every event of a service and environment in a period. The time index covers every row; the
  * service indexes are partial (deploys, outcomes) by design, so they cannot serve this.

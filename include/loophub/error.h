@@ -30,7 +30,8 @@
     X(AGAIN, "try again later")                                                                    \
     X(DUPLICATE, "duplicate")                                                                      \
     X(SCHEMA, "store schema does not match this binary")                                           \
-    X(LOCKED, "store is in use by another hub")
+    X(LOCKED, "store is in use by another hub")                                                    \
+    X(AMBIGUOUS, "more than one thing matches: say which")
 
 typedef enum {
     LH_OK = 0,

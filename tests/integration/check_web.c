@@ -174,7 +174,7 @@ START_TEST(test_incident_page)
     ck_assert_msg(strstr(d, "time to restore 43m"), "%s", d);
     ck_assert_msg(strstr(d, "Roll back to <b class=\"rollback\">1.4.0</b>"), "%s", d);
     ck_assert_int_eq(count(d, "class=\"suspect-row\""), 1);
-    ck_assert_msg(strstr(d, "class=\"suspect-change\" href=\"/change?id=D-102\""), "%s", d);
+    ck_assert_msg(strstr(d, "class=\"suspect-change\" href=\"/change?id=D-102&amp;env=prod\""), "%s", d);
     ck_assert_msg(strstr(d, "class=\"suspect-link\" data-deploy=\"D-102\""), "%s", d);
     ck_assert_msg(strstr(d, "shares host api-2"), "%s", d);
     /* CHG-102 was approved at 11:20, after D-102 started at 11:00 */
