@@ -32,6 +32,7 @@
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "query.h"
+#include "query_internal.h"
 #include "query_sql.h"
 #include "store.h"
 #include "storefix.h"
@@ -419,6 +420,40 @@ START_TEST(text_colour_only_when_asked)
     ck_assert_str_eq(col, plain);
     free(plain);
     free(col);
+}
+END_TEST
+
+/* Text keeps to 100 columns: a longer line goes on, indented, on the next (reasons, revisions). */
+START_TEST(text_fits_100_columns)
+{
+    lh_timeline_req_t rs[4];
+    rs[0] = req_incident("INC-1");
+    rs[1] = req_incident("INC-R");
+    rs[2] = req_deploy("D-1", T0 + 300 * MIN);
+    rs[3] = req_service("api", T0 + 200 * MIN, 24 * 60 * MIN);
+    for (size_t i = 0; i < 4; i++) {
+        char *t = NULL;
+        ck_assert_int_eq(run(&rs[i], LH_QUERY_TEXT, &t), 0);
+        for (const char *l = t; *l;) {
+            const char *e = strchr(l, '\n');
+            ck_assert_msg(e, "no newline at the end: %s", t);
+            ck_assert_msg(e - l <= 100, "query %zu: a line of %d columns: %.*s", i, (int)(e - l),
+                          (int)(e - l), l);
+            l = e + 1;
+        }
+        free(t);
+    }
+    /* the wrap itself: a long line is cut at a space and goes on indented */
+    lh_buf_t b = LH_BUF_INIT;
+    const char *line = "  - one two three four five six seven eight nine ten eleven twelve\n";
+    ck_assert_int_eq(lh_buf_append(&b, "keep\n", 5), 0);
+    ck_assert_int_eq(lh_buf_append(&b, line, strlen(line)), 0);
+    ck_assert_int_eq(lh__q_text_fit(&b, 5, 30), 0);
+    ck_assert_str_eq((const char *)b.data, "keep\n"
+                                           "  - one two three four five\n"
+                                           "      six seven eight nine ten\n"
+                                           "      eleven twelve\n");
+    lh_buf_free(&b);
 }
 END_TEST
 
@@ -1536,6 +1571,7 @@ query_suite(void)
         {"incident_markdown", incident_markdown, 0, 0},
         {"html_standalone", html_standalone, 0, 0},
         {"text_colour", text_colour_only_when_asked, 0, 0},
+        {"text_fits_100_columns", text_fits_100_columns, 0, 0},
         {"late_suspect", late_suspect_is_marked, 0, 0},
         {"whole_story", incident_tells_the_whole_story, 0, 0},
         {"suspect_tickets", suspect_ticket_approval, 0, 0},

@@ -230,6 +230,7 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
     } else if (!q.err && fmt == LH_QUERY_MD) {
         lh__q_md_timeline(&q);
     } else if (!q.err) {
+        size_t from = out->len;
         if (req->mode == LH_TIMELINE_INCIDENT)
             lh__q_text_incident(&q);
         else if (req->mode == LH_TIMELINE_DEPLOY)
@@ -237,6 +238,8 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
         else
             lh__q_text_service(&q);
         lh__q_text_expired(&q);
+        if (!q.err)
+            q.err = lh__q_text_fit(out, from, LH_TEXT_WIDTH);
     }
     json_decref(q.doc);
     lh__q_list_free(&q.events);

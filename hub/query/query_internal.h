@@ -83,6 +83,11 @@ void lh__q_tprintf(qctx_t *q, const char *fmt, ...) __attribute__((format(printf
 void lh__q_tput(qctx_t *q, const char *s, int width);
 /* Appends an RFC 3339 time ("-" for 0), padded to width columns. */
 void lh__q_ttime(qctx_t *q, int64_t ns, int width);
+/* Wraps every line of out after byte `from` longer than width columns at a space, the rest
+ * indented under the line's own indentation (plus 4): the 100 columns text output keeps to.
+ * Returns 0 or LH_ENOMEM. */
+#define LH_TEXT_WIDTH 100
+int lh__q_text_fit(lh_buf_t *out, size_t from, int width);
 /* Columns s takes on a terminal (UTF-8 continuation bytes count nothing; NULL: 1, for "-"). */
 int lh__q_ustrlen(const char *s);
 

@@ -187,6 +187,7 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
     } else if (!q.err && fmt != LH_QUERY_TEXT) {
         lh__q_html_report(&q); /* md: the reports' text is already plain; html and page */
     } else if (!q.err) {
+        size_t from = out->len;
         if (req->kind == LH_REPORT_DEPLOYED)
             lh__q_text_deployed(&q);
         else if (req->kind == LH_REPORT_AUDIT)
@@ -194,6 +195,8 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
         else
             lh__q_text_dora(&q);
         lh__q_text_expired(&q);
+        if (!q.err)
+            q.err = lh__q_text_fit(out, from, LH_TEXT_WIDTH);
     }
     json_decref(q.doc);
     return q.err;

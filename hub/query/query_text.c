@@ -346,6 +346,20 @@ tsuspect_tickets(qctx_t *q, const json_t *o, const char *indent)
     }
 }
 
+/* An RFC 3339 time to the second ("2026-11-30T10:00:00.123Z" -> "2026-11-30T10:00:00Z"),
+ * padded to 20 columns: when an alert was made, to the second, keeps its line short. */
+static void
+tsecs(qctx_t *q, const char *t)
+{
+    char b[40];
+    const char *dot = t ? strchr(t, '.') : NULL;
+    if (t && dot && dot - t < 30)
+        snprintf(b, sizeof(b), "%.*sZ", (int)(dot - t), t);
+    else
+        snprintf(b, sizeof(b), "%s", t ? t : "-");
+    tput(q, b, 20);
+}
+
 /* An ANSI SGR sequence ("1" bold, "31" red, "0" reset) when the request asked for colour (a
  * terminal): the text is the same without it. */
 static void
@@ -538,8 +552,8 @@ lh__q_text_incident(qctx_t *q)
     tprintf(q, "\nalerts sent (%zu)\n", json_array_size(al));
     for (size_t i = 0; i < json_array_size(al); i++) {
         json_t *o = json_array_get(al, i);
-        tprintf(q, "  seq %-6lld  ", (long long)lh__q_ji(o, "seq"));
-        tput(q, lh__q_js(o, "created"), 20);
+        tprintf(q, "  #%-5lld ", (long long)lh__q_ji(o, "seq"));
+        tsecs(q, lh__q_js(o, "created"));
         tprintf(q, "  ");
         tput(q, lh__q_js(o, "id"), 0);
         tprintf(q, "  revision %lld  ", (long long)lh__q_ji(o, "revision"));
@@ -646,8 +660,8 @@ lh__q_text_service(qctx_t *q)
     tprintf(q, "\ncorrelated alerts (%zu)\n", json_array_size(al));
     for (size_t i = 0; i < json_array_size(al); i++) {
         json_t *o = json_array_get(al, i);
-        tprintf(q, "  seq %-6lld  ", (long long)lh__q_ji(o, "seq"));
-        tput(q, lh__q_js(o, "created"), 20);
+        tprintf(q, "  #%-5lld ", (long long)lh__q_ji(o, "seq"));
+        tsecs(q, lh__q_js(o, "created"));
         tprintf(q, "  ");
         tput(q, lh__q_js(o, "kind"), 0);
         tprintf(q, "  outcome ");
@@ -687,4 +701,100 @@ lh__q_text_expired(qctx_t *q)
         sep = ";";
     }
     tprintf(q, "\n");
+}
+
+/* --- fitting the text in its width ----------------------------------------------------------- */
+
+/* The columns of s[0..n) on a terminal: UTF-8 continuation bytes and ANSI SGR sequences
+ * (ESC [ ... m) take none. */
+static size_t
+columns(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\033' && i + 1 < n && s[i + 1] == '[') {
+            while (i < n && s[i] != 'm')
+                i++;
+            continue;
+        }
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            c++;
+    }
+    return c;
+}
+
+/* The byte offset in s[0..n) after `cols` columns (or n). */
+static size_t
+offset_of(const char *s, size_t n, size_t cols)
+{
+    size_t c = 0, i = 0;
+    for (; i < n; i++) {
+        if (s[i] == '\033' && i + 1 < n && s[i + 1] == '[') {
+            while (i < n && s[i] != 'm')
+                i++;
+            continue;
+        }
+        if (((unsigned char)s[i] & 0xc0) != 0x80) {
+            if (c == cols)
+                return i;
+            c++;
+        }
+    }
+    return n;
+}
+
+int
+lh__q_text_fit(lh_buf_t *out, size_t from, int width)
+{
+    if (!out->data || out->len <= from)
+        return 0;
+    lh_buf_t b = LH_BUF_INIT;
+    const char *s = (const char *)out->data + from, *end = (const char *)out->data + out->len;
+    int rc = 0;
+    while (s < end && rc == 0) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        size_t lead = 0;
+        while (lead < n && s[lead] == ' ')
+            lead++;
+        size_t indent = lead + 4 < (size_t)width / 2 ? lead + 4 : lead;
+        int first = 1;
+        while (rc == 0 && columns(s, n) + (first ? 0 : indent) > (size_t)width) {
+            size_t room = (size_t)width - (first ? 0 : indent);
+            size_t cut = offset_of(s, n, room), sp = cut;
+            while (sp > lead && s[sp] != ' ')
+                sp--;
+            if (sp <= lead || (!first && sp == 0))
+                break; /* one word longer than the line: left as it is */
+            if (!first)
+                for (size_t k = 0; k < indent && rc == 0; k++)
+                    rc = lh_buf_append(&b, " ", 1);
+            size_t keep = sp;
+            while (keep > 0 && s[keep - 1] == ' ')
+                keep--;
+            if (rc == 0)
+                rc = lh_buf_append(&b, s, keep);
+            if (rc == 0)
+                rc = lh_buf_append(&b, "\n", 1);
+            while (sp < n && s[sp] == ' ')
+                sp++;
+            s += sp;
+            n -= sp;
+            first = 0;
+        }
+        if (!first)
+            for (size_t k = 0; k < indent && rc == 0; k++)
+                rc = lh_buf_append(&b, " ", 1);
+        if (rc == 0)
+            rc = lh_buf_append(&b, s, n);
+        if (rc == 0 && nl)
+            rc = lh_buf_append(&b, "\n", 1);
+        s += n + (nl ? 1 : 0);
+    }
+    if (rc == 0) {
+        out->len = from;
+        rc = lh_buf_append(out, b.data ? b.data : (const void *)"", b.len);
+    }
+    lh_buf_free(&b);
+    return rc < 0 ? LH_ENOMEM : 0;
 }
