@@ -128,24 +128,7 @@ week(void)
     return r;
 }
 
-static json_t *
-run_json(const lh_report_req_t *r)
-{
-    lh_store_opts_t o;
-    lh_store_opts_default(&o);
-    o.readonly = 1;
-    lh_store_t *st = NULL;
-    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
-    lh_buf_t b = LH_BUF_INIT;
-    int rc = lh_query_report(st, r, LH_QUERY_JSON, &b);
-    lh_store_close(&st);
-    ck_assert_msg(rc == 0, "dora: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
-    json_error_t err;
-    json_t *doc = json_loadb((const char *)b.data, b.len, 0, &err);
-    ck_assert_msg(doc != NULL, "not JSON: %s", err.text);
-    lh_buf_free(&b);
-    return doc;
-}
+#define run_json fx_report_json
 
 static const json_t *
 fig(const json_t *doc, size_t group, const char *name)

@@ -123,34 +123,8 @@ req(lh_report_kind_t k)
     return r;
 }
 
-static int
-run(const lh_report_req_t *r, lh_query_format_t fmt, char **out)
-{
-    lh_store_opts_t o;
-    lh_store_opts_default(&o);
-    o.readonly = 1;
-    lh_store_t *st = NULL;
-    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
-    lh_buf_t b = LH_BUF_INIT;
-    int rc = lh_query_report(st, r, fmt, &b);
-    lh_store_close(&st);
-    *out = strndup(b.data ? (const char *)b.data : "", b.len);
-    lh_buf_free(&b);
-    return rc;
-}
-
-static json_t *
-run_json(const lh_report_req_t *r)
-{
-    char *s = NULL;
-    int rc = run(r, LH_QUERY_JSON, &s);
-    ck_assert_msg(rc == 0, "report: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
-    json_error_t err;
-    json_t *doc = json_loads(s, 0, &err);
-    ck_assert_msg(doc != NULL, "not JSON (%s): %s", err.text, s);
-    free(s);
-    return doc;
-}
+#define run(r, fmt, out) fx_report((r), (fmt), (out))
+#define run_json fx_report_json
 
 static char *
 run_text(const lh_report_req_t *r)

@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "loophub/error.h"
 #include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/report.h"
+#include "query.h"
 #include "testutil.h"
 
 lh_event_t *
@@ -140,4 +143,33 @@ fx_cli_free(fx_cli_t *r)
 {
     free(r->out);
     free(r->err);
+}
+
+int
+fx_report(const lh_report_req_t *r, int fmt, char **out)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &st), 0);
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_query_report(st, r, (lh_query_format_t)fmt, &b);
+    lh_store_close(&st);
+    *out = strndup(b.data ? (const char *)b.data : "", b.len);
+    lh_buf_free(&b);
+    return rc;
+}
+
+json_t *
+fx_report_json(const lh_report_req_t *r)
+{
+    char *s = NULL;
+    int rc = fx_report(r, LH_QUERY_JSON, &s);
+    ck_assert_msg(rc == 0, "report: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
+    json_error_t err;
+    json_t *doc = json_loads(s, 0, &err);
+    ck_assert_msg(doc != NULL, "not JSON (%s): %s", err.text, s);
+    free(s);
+    return doc;
 }

@@ -34,6 +34,14 @@ void fx_writer_close(lh_store_t **st, lh_correlator_t **c);
 /* Stores ev (consumed) and correlates it at now, as the hub's pipeline does. */
 void fx_put(lh_store_t *st, lh_correlator_t *c, lh_event_t *ev, int64_t now);
 
+/* Runs report r on lh_test_fx.db opened read-only: its code, and the output (malloc'd,
+ * NUL-terminated) in *out. */
+typedef struct lh_report_req lh_report_req_t;
+int fx_report(const lh_report_req_t *r, int fmt, char **out);
+/* fx_report() as JSON, parsed (the test fails on an error or bad JSON). */
+struct json_t;
+struct json_t *fx_report_json(const lh_report_req_t *r);
+
 /* What a subcommand did: its exit code, and what it wrote to stdout and stderr (malloc'd). */
 typedef struct {
     int code;

@@ -371,8 +371,10 @@ report_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
     return MHD_YES;
 }
 
+/* A report as JSON (fmt LH_QUERY_JSON, the /v1 route) or as the web page (LH_QUERY_PAGE), from
+ * the same arguments. */
 static int
-handle_report(lh__http_t *h, lh__http_req_t *r, lh_report_kind_t kind)
+serve_report(lh__http_t *h, lh__http_req_t *r, lh_report_kind_t kind, lh_query_format_t fmt)
 {
     lh_report_req_t req;
     lh_report_req_default(&req, kind);
@@ -380,14 +382,17 @@ handle_report(lh__http_t *h, lh__http_req_t *r, lh_report_kind_t kind)
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, report_arg, &a);
     if (a.bad)
         return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, a.err);
+    if (fmt == LH_QUERY_PAGE && kind == LH_REPORT_DORA && !query_arg(r, "every"))
+        req.every = LH_REPORT_EVERY_WEEK; /* the page draws the trend */
     int64_t from = 0, to = 0;
     if (lh_report_period(&req, 0, &from, &to) < 0)
         return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
     lh_buf_t b = LH_BUF_INIT;
-    int rc = lh_hub_report(h->hub, &req, LH_QUERY_JSON, &b);
+    int rc = lh_hub_report(h->hub, &req, fmt, &b);
     if (rc == 0)
-        rc = lh__http_reply(r, MHD_HTTP_OK, "application/json", b.data ? (const void *)b.data : "",
-                            b.len);
+        rc = lh__http_reply(r, MHD_HTTP_OK,
+                            fmt == LH_QUERY_PAGE ? "text/html; charset=utf-8" : "application/json",
+                            b.data ? (const void *)b.data : "", b.len);
     else if (rc == LH_EINVAL)
         rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad report request");
     else
@@ -399,19 +404,19 @@ handle_report(lh__http_t *h, lh__http_req_t *r, lh_report_kind_t kind)
 static int
 handle_deployed(lh__http_t *h, lh__http_req_t *r)
 {
-    return handle_report(h, r, LH_REPORT_DEPLOYED);
+    return serve_report(h, r, LH_REPORT_DEPLOYED, LH_QUERY_JSON);
 }
 
 static int
 handle_audit(lh__http_t *h, lh__http_req_t *r)
 {
-    return handle_report(h, r, LH_REPORT_AUDIT);
+    return serve_report(h, r, LH_REPORT_AUDIT, LH_QUERY_JSON);
 }
 
 static int
 handle_dora(lh__http_t *h, lh__http_req_t *r)
 {
-    return handle_report(h, r, LH_REPORT_DORA);
+    return serve_report(h, r, LH_REPORT_DORA, LH_QUERY_JSON);
 }
 
 /* --- the web page (GET /, /incident, /change, /audit, /deployed, /dora) ----------------------
@@ -439,39 +444,21 @@ reply_page(lh__http_req_t *r, int rc, lh_buf_t *b, const char *missing)
 }
 
 static int
-page_report(lh__http_t *h, lh__http_req_t *r, lh_report_kind_t kind)
-{
-    lh_report_req_t req;
-    lh_report_req_default(&req, kind);
-    report_args_t a = {.req = &req};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, report_arg, &a);
-    if (a.bad)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, a.err);
-    if (kind == LH_REPORT_DORA && !query_arg(r, "every"))
-        req.every = LH_REPORT_EVERY_WEEK; /* the page draws the trend */
-    int64_t from = 0, to = 0;
-    if (lh_report_period(&req, 0, &from, &to) < 0)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
-    lh_buf_t b = LH_BUF_INIT;
-    return reply_page(r, lh_hub_report(h->hub, &req, LH_QUERY_PAGE, &b), &b, "not found");
-}
-
-static int
 page_deployed(lh__http_t *h, lh__http_req_t *r)
 {
-    return page_report(h, r, LH_REPORT_DEPLOYED);
+    return serve_report(h, r, LH_REPORT_DEPLOYED, LH_QUERY_PAGE);
 }
 
 static int
 page_audit(lh__http_t *h, lh__http_req_t *r)
 {
-    return page_report(h, r, LH_REPORT_AUDIT);
+    return serve_report(h, r, LH_REPORT_AUDIT, LH_QUERY_PAGE);
 }
 
 static int
 page_dora(lh__http_t *h, lh__http_req_t *r)
 {
-    return page_report(h, r, LH_REPORT_DORA);
+    return serve_report(h, r, LH_REPORT_DORA, LH_QUERY_PAGE);
 }
 
 /* GET /?service=S&env=E[&since=WHEN][&until=WHEN]: the timeline of a service drawn; without a

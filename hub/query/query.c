@@ -174,6 +174,20 @@ lh__q_doc_expired(qctx_t *q)
 }
 
 void
+lh__q_emit(qctx_t *q, void (*text)(qctx_t *))
+{
+    if (q->fmt == LH_QUERY_JSON) {
+        lh__q_doc_dump(q);
+        return;
+    }
+    size_t from = q->out->len;
+    text(q);
+    lh__q_text_expired(q);
+    if (!q->err)
+        q->err = lh__q_text_fit(q->out, from, LH_TEXT_WIDTH);
+}
+
+void
 lh__q_doc_dump(qctx_t *q)
 {
     char *s = json_dumps(q->doc, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -223,24 +237,14 @@ lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_
         lh__q_doc_expired(&q);
 
     q.fmt = fmt;
-    if (!q.err && fmt == LH_QUERY_JSON) {
-        lh__q_doc_dump(&q);
-    } else if (!q.err && (fmt == LH_QUERY_HTML || fmt == LH_QUERY_PAGE)) {
+    if (!q.err && (fmt == LH_QUERY_HTML || fmt == LH_QUERY_PAGE))
         lh__q_html_timeline(&q);
-    } else if (!q.err && fmt == LH_QUERY_MD) {
+    else if (!q.err && fmt == LH_QUERY_MD)
         lh__q_md_timeline(&q);
-    } else if (!q.err) {
-        size_t from = out->len;
-        if (req->mode == LH_TIMELINE_INCIDENT)
-            lh__q_text_incident(&q);
-        else if (req->mode == LH_TIMELINE_DEPLOY)
-            lh__q_text_deploy(&q);
-        else
-            lh__q_text_service(&q);
-        lh__q_text_expired(&q);
-        if (!q.err)
-            q.err = lh__q_text_fit(out, from, LH_TEXT_WIDTH);
-    }
+    else if (!q.err)
+        lh__q_emit(&q, req->mode == LH_TIMELINE_INCIDENT ? lh__q_text_incident
+                       : req->mode == LH_TIMELINE_DEPLOY ? lh__q_text_deploy
+                                                         : lh__q_text_service);
     json_decref(q.doc);
     lh__q_list_free(&q.events);
     lh__q_list_free(&q.outcomes);

@@ -6,8 +6,8 @@
  * are read newest first, one 4-hour bucket at a time (ev_deploy_svc); each change met for the
  * first time is read whole (ev_deploy_id) and belongs to the period when its first event does.
  * Its tickets are those linking its deploy id and the change ticket it names (LH_Q_TICKETS);
- * lh_change_approval() (approval.h, shared with the correlator) decides "approved", "approved after the deploy", "rejected", "not
- * approved" or "no ticket".
+ * lh_change_approval() (approval.h, shared with the correlator) decides "approved", "approved after
+ * the deploy", "rejected", "not approved" or "no ticket".
  *
  * A limit (default 200) bounds the work, not only the output: the walk stops once it has that
  * many changes to show, and the document then says so ("complete": false, and until when the
@@ -106,9 +106,8 @@ lh__q_walk_changes(qctx_t *q, lh__q_change_fn fn, void *arg, int64_t *stopped_at
     if (!seen)
         q->err = LH_ENOMEM;
     int stopped = 0;
-    for (int64_t b = lh_store_bucket(q->to); walk && seen && !q->err && !stopped &&
-                                             b >= lh_store_bucket(q->from);
-         b--) {
+    for (int64_t b = lh_store_bucket(q->to);
+         walk && seen && !q->err && !stopped && b >= lh_store_bucket(q->from); b--) {
         sqlite3_reset(walk);
         sqlite3_bind_int64(walk, 1, b);
         sqlite3_bind_int64(walk, 2, q->from);

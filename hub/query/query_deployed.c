@@ -270,6 +270,19 @@ lh__q_gather_deployed(qctx_t *q)
 
 /* --- text ----------------------------------------------------------------------------------- */
 
+/* The columns of one row: service, environment, host ("(all)" or "(others)" for a change
+ * without hosts), version, change, actor. */
+static void
+row_values(const json_t *e, const json_t *h, size_t n_rows, const char *v[6])
+{
+    v[0] = lh__q_js(e, "service");
+    v[1] = lh__q_js(e, "environment");
+    v[2] = lh__q_js(h, "host") ? lh__q_js(h, "host") : n_rows > 1 ? "(others)" : "(all)";
+    v[3] = lh__q_js(h, "version");
+    v[4] = lh__q_js(h, "deploy_id");
+    v[5] = lh__q_js(h, "actor");
+}
+
 void
 lh__q_text_deployed(qctx_t *q)
 {
@@ -295,11 +308,8 @@ lh__q_text_deployed(qctx_t *q)
         const json_t *hs = json_object_get(e, "hosts");
         for (size_t j = 0; j < json_array_size(hs); j++) {
             const json_t *h = json_array_get(hs, j);
-            const char *v[6] = {lh__q_js(e, "service"),   lh__q_js(e, "environment"),
-                                lh__q_js(h, "host"),      lh__q_js(h, "version"),
-                                lh__q_js(h, "deploy_id"), lh__q_js(h, "actor")};
-            if (!v[2])
-                v[2] = "(others)";
+            const char *v[6];
+            row_values(e, h, json_array_size(hs), v);
             for (int k = 0; k < 6; k++) {
                 int l = lh__q_ustrlen(v[k]);
                 if (l > w[k])
@@ -318,11 +328,8 @@ lh__q_text_deployed(qctx_t *q)
         const json_t *hs = json_object_get(e, "hosts");
         for (size_t j = 0; j < json_array_size(hs); j++) {
             const json_t *h = json_array_get(hs, j);
-            const char *v[6] = {lh__q_js(e, "service"),   lh__q_js(e, "environment"),
-                                lh__q_js(h, "host"),      lh__q_js(h, "version"),
-                                lh__q_js(h, "deploy_id"), lh__q_js(h, "actor")};
-            if (!v[2])
-                v[2] = json_array_size(hs) > 1 ? "(others)" : "(all)";
+            const char *v[6];
+            row_values(e, h, json_array_size(hs), v);
             for (int k = 0; k < 6; k++) {
                 lh__q_tput(q, v[k], w[k]);
                 lh__q_tprintf(q, "  ");

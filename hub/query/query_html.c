@@ -24,6 +24,8 @@
 
 /* --- writing -------------------------------------------------------------------------------- */
 
+static void md(qctx_t *q, const char *s);
+
 /* s with &, <, >, " and ' escaped; control characters dropped. */
 static void
 hs(qctx_t *q, const char *s)
@@ -556,6 +558,26 @@ sorted_by_time(qctx_t *q, json_t *arr)
     return out;
 }
 
+/* What an event (loophub JSON) says, in a few words: its ids, status or state, version,
+ * severity, title and actor, each through put (escaped for the page or the table). */
+static void
+event_what(qctx_t *q, const json_t *e, void (*put)(qctx_t *, const char *))
+{
+    const char *kind = lh__q_js(e, "kind");
+    const json_t *d = kind ? json_object_get(e, kind) : NULL;
+    static const char *const keys[] = {"deploy_id", "incident_id", "ticket_id", "name",  "status",
+                                       "state",     "version",     "severity",  "title", "summary"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        if (lh__q_js(d, keys[k])) {
+            put(q, lh__q_js(d, keys[k]));
+            P(q, " ");
+        }
+    if (lh__q_js(e, "actor")) {
+        P(q, "by ");
+        put(q, lh__q_js(e, "actor"));
+    }
+}
+
 /* A table of events (loophub JSON): time, kind, id, and what it says. */
 static void
 events_table(qctx_t *q, const json_t *events)
@@ -571,18 +593,7 @@ events_table(qctx_t *q, const json_t *events)
         P(q, "</td><td>");
         hs(q, lh__q_js(e, "id"));
         P(q, "</td><td>");
-        const json_t *d = kind ? json_object_get(e, kind) : NULL;
-        const char *keys[] = {"deploy_id", "incident_id", "ticket_id", "name",  "status",
-                              "state",     "version",     "severity",  "title", "summary"};
-        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-            if (lh__q_js(d, keys[k])) {
-                hs(q, lh__q_js(d, keys[k]));
-                P(q, " ");
-            }
-        if (lh__q_js(e, "actor")) {
-            P(q, "by ");
-            hs(q, lh__q_js(e, "actor"));
-        }
+        event_what(q, e, hs);
         P(q, "</td></tr>");
     }
     P(q, "</table>\n");
@@ -1304,18 +1315,7 @@ md_events(qctx_t *q, const json_t *events)
         P(q, " | ");
         md(q, lh__q_js(e, "id"));
         P(q, " | ");
-        const json_t *d = kind ? json_object_get(e, kind) : NULL;
-        const char *keys[] = {"deploy_id", "incident_id", "ticket_id", "name", "status",
-                              "state",     "version",     "severity",  "title"};
-        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-            if (lh__q_js(d, keys[k])) {
-                md(q, lh__q_js(d, keys[k]));
-                P(q, " ");
-            }
-        if (lh__q_js(e, "actor")) {
-            P(q, "by ");
-            md(q, lh__q_js(e, "actor"));
-        }
+        event_what(q, e, md);
         P(q, " |\n");
     }
 }

@@ -129,6 +129,9 @@ void lh__q_html_timeline(qctx_t *q);
 void lh__q_html_report(qctx_t *q);
 void lh__q_md_timeline(qctx_t *q);
 
+/* query.c: the document in q->fmt, JSON or text (text() renders it, then the expired note and
+ * the fit to LH_TEXT_WIDTH). */
+void lh__q_emit(qctx_t *q, void (*text)(qctx_t *));
 /* query.c: appends the document as compact JSON to q->out. */
 void lh__q_doc_dump(qctx_t *q);
 

@@ -47,9 +47,8 @@ takes(lh_report_kind_t k, const char *name)
     static const char *const deployed[] = {"service", "env", "environment", "host", "at", NULL};
     static const char *const audit[] = {"service", "env",        "environment", "actor", "since",
                                         "until",   "unapproved", "limit",       NULL};
-    static const char *const dora[] = {"service", "env",   "environment", "since",
-                                       "until",   "by",    "every",       "min_severity",
-                                       NULL};
+    static const char *const dora[] = {"service", "env",   "environment",  "since", "until",
+                                       "by",      "every", "min_severity", NULL};
     const char *const *l = k == LH_REPORT_DEPLOYED ? deployed
                            : k == LH_REPORT_AUDIT  ? audit
                            : k == LH_REPORT_DORA   ? dora
@@ -182,22 +181,12 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
     if (!q.err)
         lh__q_doc_expired(&q);
     q.fmt = fmt;
-    if (!q.err && fmt == LH_QUERY_JSON) {
-        lh__q_doc_dump(&q);
-    } else if (!q.err && fmt != LH_QUERY_TEXT) {
-        lh__q_html_report(&q); /* md: the reports' text is already plain; html and page */
-    } else if (!q.err) {
-        size_t from = out->len;
-        if (req->kind == LH_REPORT_DEPLOYED)
-            lh__q_text_deployed(&q);
-        else if (req->kind == LH_REPORT_AUDIT)
-            lh__q_text_audit(&q);
-        else
-            lh__q_text_dora(&q);
-        lh__q_text_expired(&q);
-        if (!q.err)
-            q.err = lh__q_text_fit(out, from, LH_TEXT_WIDTH);
-    }
+    if (!q.err && fmt != LH_QUERY_TEXT && fmt != LH_QUERY_JSON)
+        lh__q_html_report(&q); /* md (the text, fenced), html and the page */
+    else if (!q.err)
+        lh__q_emit(&q, req->kind == LH_REPORT_DEPLOYED ? lh__q_text_deployed
+                       : req->kind == LH_REPORT_AUDIT  ? lh__q_text_audit
+                                                       : lh__q_text_dora);
     json_decref(q.doc);
     return q.err;
 }
