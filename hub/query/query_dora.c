@@ -203,12 +203,6 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
     sqlite3_finalize(top);
 }
 
-static int
-same(const char *a, const char *b)
-{
-    return (a == NULL) == (b == NULL) && (!a || !strcmp(a, b));
-}
-
 /* When change c started to fail, 0 when it did not: the earliest of the moment a rolled-back
  * change went live (its first succeeded event, else its first event), its failed event, and the
  * detection of the first counted incident it was the top suspect of. */
@@ -226,48 +220,88 @@ failure_start(const dchange_t *c)
 
 /* What the incidents say of each change: failures it caused, when they were resolved, rework;
  * and when the service recovered from a change that broke it. */
+/* "a\x1fb" in buf: the key of the maps below (a change is a deploy id in one environment). */
+static const char *
+key2(char *buf, size_t len, const char *a, const char *b)
+{
+    snprintf(buf, len, "%s\x1f%s", a ? a : "", b ? b : "\x02");
+    return buf;
+}
+
+/* Appends index i to the array at key of map (made on first use). */
+static void
+map_push(qctx_t *q, json_t *map, const char *key, size_t i)
+{
+    json_t *arr = json_object_get(map, key);
+    if (!arr) {
+        arr = json_array();
+        if (!arr || json_object_set_new(map, key, arr) < 0) {
+            q->err = LH_ENOMEM;
+            return;
+        }
+    }
+    if (json_array_append_new(arr, json_integer((json_int_t)i)) < 0)
+        q->err = LH_ENOMEM;
+}
+
 static void
 link_facts(qctx_t *q, dora_t *d)
 {
     sqlite3_stmt *good = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
+    /* the counted incidents by their top suspect's change, and by its service and environment;
+     * the changes by theirs: each fact found in a map, never by a scan of the other list */
+    json_t *by_suspect = json_object(), *by_service = json_object(), *changes = json_object();
+    if (!by_suspect || !by_service || !changes)
+        q->err = LH_ENOMEM;
+    char kb[600];
+    for (size_t j = 0; j < d->ni && !q->err; j++) {
+        const dincident_t *x = &d->i[j];
+        if (!x->counted || !x->suspect)
+            continue;
+        map_push(q, by_suspect, key2(kb, sizeof(kb), x->suspect, x->env), j);
+        map_push(q, by_service, key2(kb, sizeof(kb), x->suspect_service, x->env), j);
+    }
+    for (size_t k = 0; k < d->n && !q->err; k++)
+        if (json_object_set_new(changes, key2(kb, sizeof(kb), d->c[k].deploy_id, d->c[k].env),
+                                json_integer((json_int_t)k)) < 0)
+            q->err = LH_ENOMEM;
     /* by a label, an incident falls in its top suspect's group: teams label their changes */
     for (size_t j = 0; q->rreq->by && !strncmp(q->rreq->by, "label:", 6) && j < d->ni && !q->err;
-         j++)
-        for (size_t k = 0; d->i[j].suspect && k < d->n; k++)
-            if (!strcmp(d->c[k].deploy_id, d->i[j].suspect) && same(d->c[k].env, d->i[j].env)) {
-                free(d->i[j].group);
-                d->i[j].group = dup_or_null(q, d->c[k].group);
-                break;
-            }
+         j++) {
+        const json_t *k =
+            d->i[j].suspect
+                ? json_object_get(changes, key2(kb, sizeof(kb), d->i[j].suspect, d->i[j].env))
+                : NULL;
+        if (k) {
+            free(d->i[j].group);
+            d->i[j].group = dup_or_null(q, d->c[json_integer_value(k)].group);
+        }
+    }
     for (size_t k = 0; k < d->n && !q->err; k++) {
         dchange_t *c = &d->c[k];
         int open = 0;
-        for (size_t j = 0; j < d->ni; j++) {
-            const dincident_t *x = &d->i[j];
-            if (!x->counted)
-                continue;
-            if (x->suspect && !strcmp(x->suspect, c->deploy_id) && same(x->env, c->env)) {
-                if (!c->caused || x->time < c->incident)
-                    c->incident = x->time;
-                c->caused = 1;
-                if (!x->resolved)
-                    open = 1;
-                else if (x->resolved > c->resolved)
-                    c->resolved = x->resolved;
-            }
+        const json_t *mine =
+            json_object_get(by_suspect, key2(kb, sizeof(kb), c->deploy_id, c->env));
+        for (size_t m = 0; m < json_array_size(mine); m++) {
+            const dincident_t *x = &d->i[json_integer_value(json_array_get(mine, m))];
+            if (!c->caused || x->time < c->incident)
+                c->incident = x->time;
+            c->caused = 1;
+            if (!x->resolved)
+                open = 1;
+            else if (x->resolved > c->resolved)
+                c->resolved = x->resolved;
         }
         if (open)
             c->resolved = 0;
         /* rework: a rollback, or a deploy of the service while an incident blamed on another of
          * its changes was unresolved */
         c->rework = c->rolled != 0;
-        for (size_t j = 0; j < d->ni && !c->rework; j++) {
-            const dincident_t *x = &d->i[j];
-            if (!x->counted || !x->suspect || !strcmp(x->suspect, c->deploy_id) ||
-                !same(x->env, c->env) || x->time > c->started ||
-                (x->resolved && x->resolved <= c->started))
-                continue;
-            c->rework = same(x->suspect_service, c->service);
+        const json_t *svc = json_object_get(by_service, key2(kb, sizeof(kb), c->service, c->env));
+        for (size_t m = 0; m < json_array_size(svc) && !c->rework; m++) {
+            const dincident_t *x = &d->i[json_integer_value(json_array_get(svc, m))];
+            c->rework = strcmp(x->suspect, c->deploy_id) && x->time <= c->started &&
+                        (!x->resolved || x->resolved > c->started);
         }
         int64_t start = failure_start(c);
         if (start && good) {
@@ -280,6 +314,9 @@ link_facts(qctx_t *q, dora_t *d)
                 c->next_good = sqlite3_column_int64(good, 0);
         }
     }
+    json_decref(by_suspect);
+    json_decref(by_service);
+    json_decref(changes);
     sqlite3_finalize(good);
 }
 
@@ -352,12 +389,6 @@ band_recovery(int64_t median, size_t n)
     return json_string(median < HOUR_NS ? "elite" : median < DAY_NS ? "high" : "low");
 }
 
-static int
-in_group(const char *want, const char *g, int by)
-{
-    return !by || same(want, g);
-}
-
 static json_t *
 rate(qctx_t *q, const char *num, size_t a, size_t b, json_t *band)
 {
@@ -370,12 +401,13 @@ rate(qctx_t *q, const char *num, size_t a, size_t b, json_t *band)
     return o;
 }
 
-/* The figures of one group over [from, to]. */
+/* The figures over [from, to] of the changes ci and the incidents ii (arrays of indices into
+ * d; NULL: all of them). */
 static json_t *
-figures(qctx_t *q, const dora_t *d, const char *group, int64_t from, int64_t to)
+figures(qctx_t *q, const dora_t *d, const json_t *ci, const json_t *ii, int64_t from, int64_t to)
 {
-    int by = q->rreq->by != NULL;
-    size_t n = d->n > d->ni ? d->n : d->ni;
+    size_t nc = ci ? json_array_size(ci) : d->n, ni = ii ? json_array_size(ii) : d->ni;
+    size_t n = nc > ni ? nc : ni;
     int64_t *lead = calloc(n + 1, sizeof(int64_t)), *rec = calloc(n + 1, sizeof(int64_t));
     int64_t *ttr = calloc(n + 1, sizeof(int64_t));
     json_t *o = json_object();
@@ -388,10 +420,9 @@ figures(qctx_t *q, const dora_t *d, const char *group, int64_t from, int64_t to)
         return NULL;
     }
     size_t deps = 0, nlead = 0, failed = 0, nrec = 0, unrec = 0, rework = 0, nttr = 0, open = 0;
-    for (size_t k = 0; k < d->n; k++) {
-        const dchange_t *c = &d->c[k];
-        if (!c->deployment || c->started < from || c->started > to ||
-            !in_group(group, c->group, by))
+    for (size_t m = 0; m < nc; m++) {
+        const dchange_t *c = &d->c[ci ? (size_t)json_integer_value(json_array_get(ci, m)) : m];
+        if (!c->deployment || c->started < from || c->started > to)
             continue;
         deps++;
         if (c->commit && c->deployed)
@@ -412,9 +443,9 @@ figures(qctx_t *q, const dora_t *d, const char *group, int64_t from, int64_t to)
         }
         rework += (size_t)c->rework;
     }
-    for (size_t j = 0; j < d->ni; j++) {
-        const dincident_t *x = &d->i[j];
-        if (!x->counted || x->time < from || x->time > to || !in_group(group, x->group, by))
+    for (size_t m = 0; m < ni; m++) {
+        const dincident_t *x = &d->i[ii ? (size_t)json_integer_value(json_array_get(ii, m)) : m];
+        if (!x->counted || x->time < from || x->time > to)
             continue;
         if (x->resolved)
             ttr[nttr++] = x->resolved - x->time;
@@ -463,7 +494,8 @@ period_start(lh_report_every_t every, int64_t t)
 }
 
 static void
-group_entry(qctx_t *q, const dora_t *d, const char *group, json_t *arr)
+group_entry(qctx_t *q, const dora_t *d, const char *group, const json_t *ci, const json_t *ii,
+            json_t *arr)
 {
     const lh_report_req_t *r = q->rreq;
     json_t *e = json_object();
@@ -477,7 +509,7 @@ group_entry(qctx_t *q, const dora_t *d, const char *group, json_t *arr)
     } else {
         lh__q_jset(q, e, "group", lh__q_jstr(group));
     }
-    lh__q_jset(q, e, "figures", figures(q, d, group, q->from, q->to));
+    lh__q_jset(q, e, "figures", figures(q, d, ci, ii, q->from, q->to));
     if (r->every) {
         json_t *trend = json_array();
         int64_t step = r->every == LH_REPORT_EVERY_WEEK ? 7 * DAY_NS : DAY_NS;
@@ -486,7 +518,7 @@ group_entry(qctx_t *q, const dora_t *d, const char *group, json_t *arr)
             json_t *row = json_object();
             lh__q_jset(q, row, "from", lh__q_jtime(a));
             lh__q_jset(q, row, "to", lh__q_jtime(b));
-            lh__q_jset(q, row, "figures", figures(q, d, group, a, b));
+            lh__q_jset(q, row, "figures", figures(q, d, ci, ii, a, b));
             lh__q_jpush(q, trend, row);
         }
         lh__q_jset(q, e, "trend", trend);
@@ -517,25 +549,43 @@ lh__q_gather_dora(qctx_t *q)
     take_incidents(q, &d, q->from - INCIDENT_LOOKBACK_NS);
     link_facts(q, &d);
     if (!r->by) {
-        group_entry(q, &d, NULL, groups);
+        group_entry(q, &d, NULL, NULL, NULL, groups);
     } else {
-        /* every group a change or a counted incident of the period falls in, sorted */
+        /* every group a change or a counted incident of the period falls in, sorted, each with
+         * the indices of its changes and incidents */
+        json_t *gc = json_object(), *gi = json_object(), *named = json_object();
         const char **names = calloc(d.n + d.ni + 1, sizeof(*names));
         size_t nn = 0;
-        for (size_t k = 0; names && k < d.n; k++)
-            if (d.c[k].group && d.c[k].deployment)
-                names[nn++] = d.c[k].group;
-        for (size_t j = 0; names && j < d.ni; j++)
-            if (d.i[j].group && d.i[j].counted && d.i[j].time >= q->from)
-                names[nn++] = d.i[j].group;
-        if (!names)
+        if (!gc || !gi || !named || !names)
             q->err = LH_ENOMEM;
-        else
+        for (size_t k = 0; !q->err && k < d.n; k++)
+            if (d.c[k].group && d.c[k].deployment) {
+                if (!json_object_get(named, d.c[k].group)) {
+                    names[nn++] = d.c[k].group;
+                    lh__q_jset(q, named, d.c[k].group, json_true());
+                }
+                map_push(q, gc, d.c[k].group, k);
+            }
+        for (size_t j = 0; !q->err && j < d.ni; j++)
+            if (d.i[j].group && d.i[j].counted) {
+                if (d.i[j].time >= q->from && !json_object_get(named, d.i[j].group)) {
+                    names[nn++] = d.i[j].group;
+                    lh__q_jset(q, named, d.i[j].group, json_true());
+                }
+                map_push(q, gi, d.i[j].group, j);
+            }
+        if (!q->err)
             qsort(names, nn, sizeof(*names), cmp_str);
-        for (size_t k = 0; names && k < nn && !q->err; k++)
-            if (!k || strcmp(names[k], names[k - 1]))
-                group_entry(q, &d, names[k], groups);
+        json_t *empty = json_array();
+        for (size_t k = 0; k < nn && !q->err; k++) {
+            const json_t *ci = json_object_get(gc, names[k]), *ii = json_object_get(gi, names[k]);
+            group_entry(q, &d, names[k], ci ? ci : empty, ii ? ii : empty, groups);
+        }
+        json_decref(empty);
         free(names);
+        json_decref(gc);
+        json_decref(gi);
+        json_decref(named);
     }
     lh__q_jset(q, q->doc, "report", json_string("dora"));
     lh__q_jset(q, q->doc, "from", lh__q_jtime(q->from));
