@@ -56,7 +56,9 @@ static const char usage_text[] =
     "  --window DUR      the correlation window (default 2h): whether a change is still\n"
     "                    pending (--deploy); how long before an outcome other alerts are\n"
     "                    shown from (--incident)\n"
-    "  --db PATH         the store (default loophub.db); opened read-only\n"
+    "  --db PATH         the store (default loophub.db); opened read-only. Repeat it to read\n"
+    "                    the stores of a scaled-out group of hubs as one timeline (events\n"
+    "                    of several stores counted once, by id)\n"
     "  --format FMT      text (default; coloured on a terminal unless NO_COLOR is set), json\n"
     "                    (one JSON document), md (Markdown for a postmortem: a summary, the\n"
     "                    suspects with reasons, a time-ordered table) or html (a standalone\n"
@@ -111,7 +113,8 @@ lh_cli_timeline(int argc, char **argv)
     };
     lh_timeline_req_t req;
     lh_timeline_req_default(&req);
-    const char *db = "loophub.db", *since = NULL, *until = NULL;
+    const char *dbs[LH_QUERY_MAX_STORES] = {"loophub.db"}, *since = NULL, *until = NULL;
+    size_t n_db = 0; /* --db given this many times (0: the default) */
     lh_query_format_t fmt = LH_QUERY_TEXT;
     int selectors = 0;
 
@@ -161,7 +164,9 @@ lh_cli_timeline(int argc, char **argv)
                                           optarg);
             break;
         case O_DB:
-            db = optarg;
+            if (n_db == LH_QUERY_MAX_STORES)
+                return lh_cli_usage_error(CMD, "--db: at most %d stores", LH_QUERY_MAX_STORES);
+            dbs[n_db++] = optarg;
             break;
         case O_FORMAT:
             if (lh_query_format_parse(optarg, &fmt) < 0)
@@ -205,28 +210,42 @@ lh_cli_timeline(int argc, char **argv)
         (req.service && !*req.service) || (req.environment && !*req.environment))
         return lh_cli_usage_error(CMD, "empty id, service or environment");
 
-    lh_store_t *st = NULL;
-    int rc = lh_cli_open_store(CMD, db, &st);
-    if (rc)
+    if (!n_db)
+        n_db = 1;
+    const char *db = dbs[0]; /* named in messages; the others are read beside it */
+    lh_store_t *sts[LH_QUERY_MAX_STORES] = {NULL};
+    int rc = 0;
+    for (size_t i = 0; i < n_db && rc == 0; i++)
+        rc = lh_cli_open_store(CMD, dbs[i], &sts[i]);
+    if (rc) {
+        for (size_t i = 0; i < n_db; i++)
+            lh_store_close(&sts[i]);
         return rc;
-    req.store_name = db;
+    }
+    char names[1024] = "";
+    for (size_t i = 0, o = 0; i < n_db && o < sizeof(names); i++)
+        o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? " + " : "", dbs[i]);
+    req.store_name = names;
     /* colour only for a person at a terminal, and never against NO_COLOR (no-color.org) */
     const char *term = getenv("TERM");
     req.color = fmt == LH_QUERY_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && term &&
                 strcmp(term, "dumb") != 0;
     lh_buf_t out = LH_BUF_INIT;
-    rc = lh_query_timeline(st, &req, fmt, &out);
+    rc = lh_query_timeline_stores(sts, n_db, &req, fmt, &out);
     /* what may have been there once: the store's retention says until when it deleted */
     char gone[96] = "";
     int64_t before = 0;
     lh_kind_t gk = req.mode == LH_TIMELINE_INCIDENT ? LH_KIND_INCIDENT : LH_KIND_DEPLOY;
-    if (rc == LH_ENOTFOUND && lh_query_expired_before(st, gk, &before) == 0 && before) {
+    if (rc == LH_ENOTFOUND && lh_query_expired_before(sts[0], gk, &before) == 0 && before) {
         char t[40];
         lh_time_format(before, t, sizeof(t));
         snprintf(gone, sizeof(gone), " (%ss before %s have expired: the store's retention)",
                  gk == LH_KIND_INCIDENT ? "incident" : "deploy", t);
     }
-    lh_store_close(&st);
+    for (size_t i = 0; i < n_db; i++)
+        lh_store_close(&sts[i]);
+    if (n_db > 1)
+        db = names;
     int exit_code = LH_EXIT_OK;
     if (rc == LH_ENOTFOUND) {
         if (req.mode == LH_TIMELINE_INCIDENT)

@@ -457,6 +457,128 @@ START_TEST(text_fits_100_columns)
 }
 END_TEST
 
+/* The stores of two hubs read as one: B holds copies of D-1's events (the changes topic feeds
+ * every hub) and events of its own. Events are counted once; a subject only one store knows
+ * comes from that store. */
+static void
+build_second_store(char *path, size_t len)
+{
+    snprintf(path, len, "%s/b.db", lh_test_fx.dir);
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    ck_assert_int_eq(lh_store_open(path, NULL, &st), 0);
+    ck_assert_int_eq(lh_correlator_new(st, NULL, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    put(st, c, deploy("d-1a", "D-1", LH_DEPLOY_STARTED, T0, "api", "1.4.2", "1.4.1", "alice"));
+    put(st, c,
+        deploy("d-1b", "D-1", LH_DEPLOY_SUCCEEDED, T0 + MIN, "api", "1.4.2", "1.4.1", "alice"));
+    lh_event_t *a = fx_event("b-alert", LH_KIND_ALERT, T0 + 4 * MIN, "api", "prod");
+    a->alert.name = S(a, "LatencyHigh");
+    a->alert.state = LH_ALERT_FIRING;
+    a->alert.severity = LH_SEV_WARNING;
+    put(st, c, a);
+    put(st, c, deploy("b-d", "B-1", LH_DEPLOY_SUCCEEDED, T0, "bsvc", "2", "1", "bea"));
+    put(st, c, incident("b-i", "INC-B", LH_INCIDENT_DETECTED, T0 + 5 * MIN, "bsvc"));
+    fx_writer_close(&st, &c);
+}
+
+static int
+run_two(const char *b, const lh_timeline_req_t *r, lh_query_format_t fmt, char **out)
+{
+    lh_store_t *st[2] = {open_ro(), NULL};
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    ck_assert_int_eq(lh_store_open(b, &o, &st[1]), 0);
+    lh_buf_t buf = LH_BUF_INIT;
+    int rc = lh_query_timeline_stores(st, 2, r, fmt, &buf);
+    lh_store_close(&st[0]);
+    lh_store_close(&st[1]);
+    *out = strndup(buf.data ? (const char *)buf.data : "", buf.len);
+    lh_buf_free(&buf);
+    return rc;
+}
+
+static json_t *
+two_json(const char *b, const lh_timeline_req_t *r)
+{
+    char *s = NULL;
+    int rc = run_two(b, r, LH_QUERY_JSON, &s);
+    ck_assert_msg(rc == 0, "two stores: %s; log: %s", lh_strerror(rc), lh_test_fx.log);
+    json_t *d = json_loads(s, 0, NULL);
+    ck_assert_ptr_nonnull(d);
+    free(s);
+    return d;
+}
+
+START_TEST(several_stores_read_as_one)
+{
+    char b[700];
+    build_second_store(b, sizeof(b));
+    /* api/prod: A's events, B's own alert once, D-1's two events once */
+    lh_timeline_req_t r = req_service("api", T0 + 200 * MIN, 24 * 60 * MIN);
+    json_t *one = run_json(&r), *two = two_json(b, &r);
+    size_t n1 = json_array_size(json_object_get(one, "events"));
+    const json_t *ev = json_object_get(two, "events");
+    ck_assert_uint_eq(json_array_size(ev), n1 + 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(two, "total")), (json_int_t)n1 + 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(two, "stores")), 2);
+    int d1 = 0, balert = 0;
+    for (size_t i = 0; i < json_array_size(ev); i++) {
+        const char *id = jget_str(json_array_get(ev, i), "id");
+        d1 += !strcmp(id, "d-1a") || !strcmp(id, "d-1b");
+        balert += !strcmp(id, "b-alert");
+        if (i) /* in time order */
+            ck_assert_str_le(jget_str(json_array_get(ev, i - 1), "time"),
+                             jget_str(json_array_get(ev, i), "time"));
+    }
+    ck_assert_int_eq(d1, 2);
+    ck_assert_int_eq(balert, 1);
+    json_decref(one);
+    json_decref(two);
+    /* INC-1 is A's; INC-B is B's: each comes whole from the store that knows it */
+    r = req_incident("INC-1");
+    one = run_json(&r);
+    two = two_json(b, &r);
+    ck_assert_str_eq(jget_str(json_array_get(json_object_get(two, "suspects"), 0), "deploy_id"),
+                     "D-1");
+    ck_assert_uint_eq(json_array_size(json_object_get(two, "suspects")),
+                      json_array_size(json_object_get(one, "suspects")));
+    json_t *se = json_object_get(json_array_get(json_object_get(two, "suspects"), 0), "events");
+    ck_assert_uint_eq(json_array_size(se), 2); /* D-1's events, not four */
+    json_decref(one);
+    json_decref(two);
+    r = req_incident("INC-B");
+    two = two_json(b, &r);
+    ck_assert_str_eq(jget_str(two, "service"), "bsvc");
+    ck_assert_str_eq(jget_str(json_array_get(json_object_get(two, "suspects"), 0), "deploy_id"),
+                     "B-1");
+    json_decref(two);
+    /* D-1 is in both: its events once */
+    r = req_deploy("D-1", T0 + 300 * MIN);
+    two = two_json(b, &r);
+    ck_assert_uint_eq(json_array_size(json_object_get(two, "events")), 2);
+    ck_assert_str_eq(jget_str(two, "class"), "suspect");
+    json_decref(two);
+    /* an id neither knows */
+    r = req_incident("INC-404");
+    char *out = NULL;
+    ck_assert_int_eq(run_two(b, &r, LH_QUERY_JSON, &out), LH_ENOTFOUND);
+    free(out);
+    /* text through the command, --db twice */
+    const char *a[] = {"timeline", "--incident", "INC-B", "--db", lh_test_fx.db, "--db", b, NULL};
+    fx_cli_t c = fx_cli(lh_cli_timeline, a);
+    ck_assert_msg(c.code == 0 && strstr(c.out, "incident INC-B") && strstr(c.out, "B-1"), "%s %s",
+                  c.out, c.err);
+    fx_cli_free(&c);
+    const char *n[] = {"timeline", "--incident", "INC-404", "--db", lh_test_fx.db, "--db", b, NULL};
+    c = fx_cli(lh_cli_timeline, n);
+    ck_assert_int_eq(c.code, 1);
+    ck_assert_msg(strstr(c.err, " + "), "the stores named: %s", c.err);
+    fx_cli_free(&c);
+}
+END_TEST
+
 START_TEST(incident_tells_the_whole_story)
 {
     /* each suspect with its change events, details and tickets; the other alerts in the window;
@@ -1572,6 +1694,7 @@ query_suite(void)
         {"html_standalone", html_standalone, 0, 0},
         {"text_colour", text_colour_only_when_asked, 0, 0},
         {"text_fits_100_columns", text_fits_100_columns, 0, 0},
+        {"several_stores", several_stores_read_as_one, 0, 0},
         {"late_suspect", late_suspect_is_marked, 0, 0},
         {"whole_story", incident_tells_the_whole_story, 0, 0},
         {"suspect_tickets", suspect_ticket_approval, 0, 0},

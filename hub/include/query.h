@@ -27,6 +27,14 @@
 int lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                       lh_buf_t *out);
 
+/* lh_query_timeline() over the stores of several hubs read as one (a scaled-out group): each is
+ * queried, and the answers of those that know the subject are merged, events deduplicated by id
+ * (docs/kafka.md). n is 1..LH_QUERY_MAX_STORES. Returns as lh_query_timeline(), LH_ENOTFOUND
+ * when no store knows the subject. */
+#define LH_QUERY_MAX_STORES 16
+int lh_query_timeline_stores(lh_store_t *const *st, size_t n, const lh_timeline_req_t *req,
+                             lh_query_format_t fmt, lh_buf_t *out);
+
 /* Runs a report (loophub/report.h: deployed, audit) and appends its document to out, as
  * lh_query_timeline() does. Returns 0; LH_EINVAL for a bad request (no kind, a period ending
  * before it starts, a negative limit); LH_ESTORE (logged); LH_ENOMEM. The store is only read. */

@@ -196,62 +196,106 @@ lh__q_doc_dump(qctx_t *q)
     free(s);
 }
 
+/* Whether req is a complete request in a known format. */
+static int
+check(const lh_timeline_req_t *req, lh_query_format_t fmt)
+{
+    if (!req || req->limit < 0 || fmt < LH_QUERY_TEXT || fmt > LH_QUERY_PAGE)
+        return LH_EINVAL;
+    switch (req->mode) {
+    case LH_TIMELINE_INCIDENT:
+        return req->incident_id && *req->incident_id && req->window_ns >= 0 ? 0 : LH_EINVAL;
+    case LH_TIMELINE_DEPLOY:
+        return req->deploy_id && *req->deploy_id && req->window_ns >= 0 ? 0 : LH_EINVAL;
+    case LH_TIMELINE_SERVICE:
+        return req->service && *req->service && req->environment && *req->environment ? 0
+                                                                                      : LH_EINVAL;
+    default:
+        return LH_EINVAL;
+    }
+}
+
+/* Reads the store of q into its document and lists (q->err says how it went). */
+static void
+gather(qctx_t *q)
+{
+    const lh_timeline_req_t *req = q->req;
+    q->now = req->now_ns ? req->now_ns : lh_now_ns();
+    if (!q->db || (req->mode == LH_TIMELINE_SERVICE &&
+                   lh_timeline_period(req, q->now, &q->from, &q->to) < 0)) {
+        q->err = LH_EINVAL;
+        return;
+    }
+    if (req->mode == LH_TIMELINE_INCIDENT)
+        lh__q_gather_incident(q);
+    else if (req->mode == LH_TIMELINE_DEPLOY)
+        lh__q_gather_deploy(q);
+    else
+        lh__q_gather_service(q);
+    if (!q->err && !q->doc)
+        q->err = LH_ENOMEM;
+    if (!q->err)
+        lh__q_doc_expired(q);
+}
+
+static void
+render(qctx_t *q)
+{
+    const lh_query_format_t fmt = q->fmt;
+    if (fmt == LH_QUERY_HTML || fmt == LH_QUERY_PAGE)
+        lh__q_html_timeline(q);
+    else if (fmt == LH_QUERY_MD)
+        lh__q_md_timeline(q);
+    else
+        lh__q_emit(q, q->req->mode == LH_TIMELINE_INCIDENT ? lh__q_text_incident
+                      : q->req->mode == LH_TIMELINE_DEPLOY ? lh__q_text_deploy
+                                                           : lh__q_text_service);
+}
+
+static void
+release(qctx_t *q)
+{
+    json_decref(q->doc);
+    lh__q_list_free(&q->events);
+    lh__q_list_free(&q->outcomes);
+    lh__q_list_free(&q->tickets);
+    lh__q_list_free(&q->others);
+    for (size_t i = 0; i < q->n_changes; i++)
+        lh__q_list_free(&q->changes[i]);
+    free(q->changes);
+}
+
 int
 lh_query_timeline(lh_store_t *st, const lh_timeline_req_t *req, lh_query_format_t fmt,
                   lh_buf_t *out)
 {
-    if (!st || !req || !out || req->limit < 0 || fmt < LH_QUERY_TEXT || fmt > LH_QUERY_PAGE)
+    return lh_query_timeline_stores(&st, 1, req, fmt, out);
+}
+
+int
+lh_query_timeline_stores(lh_store_t *const *st, size_t n, const lh_timeline_req_t *req,
+                         lh_query_format_t fmt, lh_buf_t *out)
+{
+    if (!st || !n || n > LH_QUERY_MAX_STORES || !out || check(req, fmt) < 0)
         return LH_EINVAL;
-    switch (req->mode) {
-    case LH_TIMELINE_INCIDENT:
-        if (!req->incident_id || !*req->incident_id || req->window_ns < 0)
+    qctx_t q[LH_QUERY_MAX_STORES];
+    memset(q, 0, sizeof(q));
+    for (size_t i = 0; i < n; i++) {
+        if (!st[i]) {
+            for (size_t k = 0; k < i; k++)
+                release(&q[k]);
             return LH_EINVAL;
-        break;
-    case LH_TIMELINE_DEPLOY:
-        if (!req->deploy_id || !*req->deploy_id || req->window_ns < 0)
-            return LH_EINVAL;
-        break;
-    case LH_TIMELINE_SERVICE:
-        if (!req->service || !*req->service || !req->environment || !*req->environment)
-            return LH_EINVAL;
-        break;
-    default:
-        return LH_EINVAL;
+        }
+        q[i] = (qctx_t){.st = st[i], .db = lh__store_db(st[i]), .req = req, .out = out, .fmt = fmt};
+        gather(&q[i]);
     }
-    qctx_t q = {.st = st, .db = lh__store_db(st), .req = req, .out = out};
-    q.now = req->now_ns ? req->now_ns : lh_now_ns();
-    if (!q.db)
-        return LH_EINVAL;
-    if (req->mode == LH_TIMELINE_SERVICE && lh_timeline_period(req, q.now, &q.from, &q.to) < 0)
-        return LH_EINVAL;
-
-    if (req->mode == LH_TIMELINE_INCIDENT)
-        lh__q_gather_incident(&q);
-    else if (req->mode == LH_TIMELINE_DEPLOY)
-        lh__q_gather_deploy(&q);
-    else
-        lh__q_gather_service(&q);
-    if (!q.err && !q.doc)
-        q.err = LH_ENOMEM;
-    if (!q.err)
-        lh__q_doc_expired(&q);
-
-    q.fmt = fmt;
-    if (!q.err && (fmt == LH_QUERY_HTML || fmt == LH_QUERY_PAGE))
-        lh__q_html_timeline(&q);
-    else if (!q.err && fmt == LH_QUERY_MD)
-        lh__q_md_timeline(&q);
-    else if (!q.err)
-        lh__q_emit(&q, req->mode == LH_TIMELINE_INCIDENT ? lh__q_text_incident
-                       : req->mode == LH_TIMELINE_DEPLOY ? lh__q_text_deploy
-                                                         : lh__q_text_service);
-    json_decref(q.doc);
-    lh__q_list_free(&q.events);
-    lh__q_list_free(&q.outcomes);
-    lh__q_list_free(&q.tickets);
-    lh__q_list_free(&q.others);
-    for (size_t i = 0; i < q.n_changes; i++)
-        lh__q_list_free(&q.changes[i]);
-    free(q.changes);
-    return q.err;
+    int rc = n == 1 ? q[0].err : lh__q_merge_stores(q, n);
+    size_t base = n == 1 ? 0 : (size_t)(rc >= 0 ? rc : 0);
+    if (rc >= 0) {
+        render(&q[base]);
+        rc = q[base].err;
+    }
+    for (size_t i = 0; i < n; i++)
+        release(&q[i]);
+    return rc;
 }

@@ -129,6 +129,10 @@ void lh__q_html_timeline(qctx_t *q);
 void lh__q_html_report(qctx_t *q);
 void lh__q_md_timeline(qctx_t *q);
 
+/* query_merge.c: merges the answers q[0..n) of several stores (each q->err 0 or LH_ENOTFOUND)
+ * into the first that found the subject; returns its index, or LH_ENOTFOUND / an error. */
+int lh__q_merge_stores(qctx_t *q, size_t n);
+
 /* query.c: the document in q->fmt, JSON or text (text() renders it, then the expired note and
  * the fit to LH_TEXT_WIDTH). */
 void lh__q_emit(qctx_t *q, void (*text)(qctx_t *));
