@@ -15,7 +15,7 @@
 
 #include "bench.h"
 
-#define MAX_RESULTS 128
+#define MAX_RESULTS 256
 #define MAX_NOTES 64
 
 typedef struct {
@@ -36,8 +36,10 @@ slot(const char *key)
     for (int i = 0; i < n_results; i++)
         if (strcmp(results[i].key, key) == 0)
             return &results[i];
-    if (n_results == MAX_RESULTS)
+    if (n_results == MAX_RESULTS) { /* said, never dropped in silence */
+        fprintf(stderr, "lh-bench: more than %d results: %s is not recorded\n", MAX_RESULTS, key);
         return NULL;
+    }
     result_t *r = &results[n_results++];
     memset(r, 0, sizeof(*r));
     snprintf(r->key, sizeof(r->key), "%s", key);
