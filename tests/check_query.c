@@ -554,12 +554,27 @@ START_TEST(several_stores_read_as_one)
     ck_assert_str_eq(jget_str(json_array_get(json_object_get(two, "suspects"), 0), "deploy_id"),
                      "B-1");
     json_decref(two);
-    /* D-1 is in both: its events once */
+    /* D-1 is in both: its events once; B alone would call it healthy (no outcome there), A
+     * knows it is the suspect of INC-1: the worst class wins, whichever store comes first */
     r = req_deploy("D-1", T0 + 300 * MIN);
     two = two_json(b, &r);
     ck_assert_uint_eq(json_array_size(json_object_get(two, "events")), 2);
     ck_assert_str_eq(jget_str(two, "class"), "suspect");
     json_decref(two);
+    {
+        lh_store_opts_t o;
+        lh_store_opts_default(&o);
+        o.readonly = 1;
+        lh_store_t *st[2] = {NULL, open_ro()};
+        ck_assert_int_eq(lh_store_open(b, &o, &st[0]), 0);
+        lh_buf_t buf = LH_BUF_INIT;
+        ck_assert_int_eq(lh_query_timeline_stores(st, 2, &r, LH_QUERY_JSON, &buf), 0);
+        ck_assert_msg(strstr((const char *)buf.data, "\"class\":\"suspect\""), "%s",
+                      (const char *)buf.data);
+        lh_buf_free(&buf);
+        lh_store_close(&st[0]);
+        lh_store_close(&st[1]);
+    }
     /* an id neither knows */
     r = req_incident("INC-404");
     char *out = NULL;

@@ -122,6 +122,17 @@ join_suspects(qctx_t *b, qctx_t *o)
     }
 }
 
+/* The precedence of a change's outcome class (query.h): the hub that saw the worst says it. */
+static int
+class_rank(const char *c)
+{
+    static const char *const order[] = {"healthy", "pending", "suspect", "failed", "rolled_back"};
+    for (int i = 0; c && i < 5; i++)
+        if (!strcmp(c, order[i]))
+            return i;
+    return -1;
+}
+
 static void
 merge(qctx_t *b, qctx_t *o)
 {
@@ -137,6 +148,10 @@ merge(qctx_t *b, qctx_t *o)
         join_array(b, b->doc, o->doc, "outcomes", "ref", "kind");
         lh__q_jset(b, b->doc, "other_alerts", events_json(b, &b->others));
     } else if (r->mode == LH_TIMELINE_DEPLOY) {
+        /* the hub that correlated an outcome with the change knows it is a suspect */
+        const char *oc = lh__q_js(o->doc, "class");
+        if (class_rank(oc) > class_rank(lh__q_js(b->doc, "class")))
+            lh__q_jset(b, b->doc, "class", lh__q_jstr(oc));
         /* outcomes: parallel to their list; o's that b lacks, by the outcome event's id */
         json_t *bo = json_object_get(b->doc, "outcomes");
         const json_t *oo = json_object_get(o->doc, "outcomes");
