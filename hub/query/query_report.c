@@ -1,7 +1,8 @@
 /*
  * query_report.c - the reports over the timeline store (loophub/report.h): one parser of their
  * parameters for the command line and the HTTP API, and the entry point that runs one into a
- * JSON document or text (query_deployed.c, query_audit.c gather and render them).
+ * JSON document or text (query_deployed.c, query_audit.c and query_dora.c gather them;
+ * query_html.c draws them as pages).
  */
 #include <stdarg.h>
 #include <stdio.h>
