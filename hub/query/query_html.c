@@ -630,7 +630,10 @@ html_service(qctx_t *q)
             hshort(q, lh__q_js(d, "from"));
             P(q, "</option>");
         }
-        P(q, "</select></label><button>Show</button></form>\n");
+        P(q, "</select></label><label>until (empty: now)<input name=\"until\" value=\"");
+        if (q->req->until_ns)
+            hs(q, lh__q_js(d, "to"));
+        P(q, "\" placeholder=\"2026-11-30T17:00:00Z\"></label><button>Show</button></form>\n");
     }
     P(q, "<h1>");
     hs(q, title);

@@ -156,6 +156,7 @@ START_TEST(test_timeline_page)
     ck_assert_msg(count(d, "class=\"suspect-link\" data-deploy=\"D-104\"") >= 1, "%s", d);
     ck_assert_msg(strstr(d, "href=\"/incident?id=INC-7\""), "%s", d);
     ck_assert_msg(strstr(d, "name=\"service\" value=\"api\""), "the picker: %s", d);
+    ck_assert_msg(strstr(d, "name=\"until\" value=\"2026-11-30T17:00:00Z\""), "the range: %s", d);
     json_link_answers(d);
     free(d);
     screenshot(path, "timeline", 900);
