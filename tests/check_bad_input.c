@@ -199,6 +199,14 @@ START_TEST(test_options_bad_values)
         {"--page-size", "256", "--page-size: 256 is not a power of two from 512 to 65536"},
         {"--keep-original", "maybe", "--keep-original: 'maybe' is not on or off"},
         {"--dedupe-horizon", "1000", "--dedupe-horizon: 1000 is less than 1024"},
+        {"--require-approved-ticket", "prod,,staging",
+         "--require-approved-ticket: an empty environment in 'prod,,staging' (give names "
+         "separated by commas: prod,staging)"},
+        {"--require-approved-ticket", ",",
+         "--require-approved-ticket: an empty environment in ',' (give names separated by "
+         "commas: prod,staging)"},
+        {"--dora-metrics-window", "monthly",
+         "--dora-metrics-window: 'monthly' is not a duration (like 90s, 30m, 2h, 7d)"},
     };
     char err[512];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -207,9 +215,14 @@ START_TEST(test_options_bad_values)
         ck_assert_str_eq(err, cases[i].err);
     }
     /* the edges are accepted */
-    const char *ok[][2] = {{"--retention-alerts", "forever"}, {"--page-size", "512"},
-                           {"--page-size", "65536"},          {"--dedupe-horizon", "1024"},
-                           {"--synchronous", "normal"},       {"--keep-original", "on"}};
+    const char *ok[][2] = {{"--retention-alerts", "forever"},
+                           {"--page-size", "512"},
+                           {"--page-size", "65536"},
+                           {"--dedupe-horizon", "1024"},
+                           {"--synchronous", "normal"},
+                           {"--keep-original", "on"},
+                           {"--require-approved-ticket", "prod, staging"},
+                           {"--dora-metrics-window", "0"}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         ck_assert_msg(parse(ok[i], 2, err, sizeof(err)) == 0, "%s %s: %s", ok[i][0], ok[i][1], err);
 }
