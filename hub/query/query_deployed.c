@@ -36,6 +36,9 @@ typedef struct {
     size_t rows;
 } dctx_t;
 
+/* What a row tells of its change, in LH_Q_CHANGE_COLS_AT's column order from column 2. */
+static const char *const detail_keys[] = {"actor", "commit", "artifact", "previous_version"};
+
 /* The change deploy_id at the moment: *state its status then, and into row the latest actor,
  * commit, artifact and previous version. */
 static void
@@ -47,29 +50,30 @@ change_at(qctx_t *q, dctx_t *d, const char *deploy_id, const char *env, json_t *
     lh__q_bind_text(s, 1, deploy_id);
     lh__q_bind_text(s, 2, env);
     sqlite3_bind_int64(s, 3, d->at);
-    static const char *const keys[] = {"actor", "commit", "artifact", "previous_version"};
     while (lh__q_step(q, s)) {
         *state = sqlite3_column_int(s, 0);
         for (int k = 0; row && k < 4; k++) {
             const char *v = lh__q_col_text(s, 2 + k);
             if (v)
-                lh__q_jset(q, row, keys[k], lh__q_jstr(v));
+                lh__q_jset(q, row, detail_keys[k], lh__q_jstr(v));
         }
     }
 }
 
-/* One row: host (NULL: the whole service) runs the change the walk statement is on. */
+/* One row: host (NULL: the whole service) runs the change the walk statement is on, with the
+ * details change_at() read of it. */
 static json_t *
-placed_row(qctx_t *q, const char *host, sqlite3_stmt *w)
+placed_row(qctx_t *q, const char *host, sqlite3_stmt *w, const json_t *details)
 {
     json_t *o = json_object();
     lh__q_jset(q, o, "host", lh__q_jstr(host));
     lh__q_jset(q, o, "version", lh__q_jstr(lh__q_col_text(w, 2)));
     lh__q_jset(q, o, "deploy_id", lh__q_jstr(lh__q_col_text(w, 1)));
     lh__q_jset(q, o, "since", lh__q_jtime(sqlite3_column_int64(w, 3)));
-    static const char *const keys[] = {"actor", "commit", "artifact", "previous_version"};
-    for (int k = 0; k < 4; k++)
-        lh__q_jset(q, o, keys[k], json_null());
+    for (int k = 0; k < 4; k++) {
+        const json_t *v = json_object_get(details, detail_keys[k]);
+        lh__q_jset(q, o, detail_keys[k], v ? json_incref((json_t *)v) : json_null());
+    }
     return o;
 }
 
@@ -80,17 +84,19 @@ walk_pair(qctx_t *q, dctx_t *d, const char *service, const char *env, json_t *ar
 {
     const lh_report_req_t *r = q->rreq;
     json_t *hosts = json_array(), *skipped = json_array(), *placed = json_object();
-    json_t *pending = json_array(); /* rows whose change details are still to be read */
     int limited = 0;
     sqlite3_stmt *w = d->walk;
     sqlite3_reset(w);
     lh__q_bind_text(w, 1, service);
     lh__q_bind_text(w, 2, env);
     sqlite3_bind_int64(w, 3, d->at);
-    char *last_id = NULL; /* the change the last status check was for, and its answer */
+    /* the change the last read was for: its status then, and its actor, commit, artifact and
+     * previous version (one read of its events serves both) */
+    char *last_id = NULL;
     int last_state = 0;
+    json_t *details = NULL;
     int n = 0;
-    while (!q->err && hosts && skipped && placed && pending && lh__q_step(q, w)) {
+    while (!q->err && hosts && skipped && placed && lh__q_step(q, w)) {
         if (++n > LH_DEPLOYED_WALK_MAX) {
             limited = 1;
             break;
@@ -105,7 +111,12 @@ walk_pair(qctx_t *q, dctx_t *d, const char *service, const char *env, json_t *ar
                 q->err = LH_ENOMEM;
                 break;
             }
-            change_at(q, d, did, env, NULL, &last_state);
+            json_decref(details);
+            if (!(details = json_object())) {
+                q->err = LH_ENOMEM;
+                break;
+            }
+            change_at(q, d, did, env, details, &last_state);
         }
         if (last_state != LH_DEPLOY_SUCCEEDED) {
             int seen = 0;
@@ -124,10 +135,11 @@ walk_pair(qctx_t *q, dctx_t *d, const char *service, const char *env, json_t *ar
         size_t nh = json_array_size(names), added = 0;
         if (nh == 0) {
             /* the whole service: every host no newer change placed */
-            json_t *o = placed_row(q, NULL, w);
-            lh__q_jpush(q, pending, o);
+            json_t *o = placed_row(q, NULL, w, details);
             if (!r->host)
-                lh__q_jpush(q, hosts, json_incref(o));
+                lh__q_jpush(q, hosts, o);
+            else
+                json_decref(o);
         }
         for (size_t i = 0; i < nh; i++) {
             const char *h = json_string_value(json_array_get(names, i));
@@ -135,32 +147,17 @@ walk_pair(qctx_t *q, dctx_t *d, const char *service, const char *env, json_t *ar
                 continue;
             lh__q_jset(q, placed, h, json_true());
             added++;
-            json_t *o = placed_row(q, h, w);
-            lh__q_jpush(q, pending, o);
+            json_t *o = placed_row(q, h, w, details);
             if (!r->host || !strcmp(r->host, h))
-                lh__q_jpush(q, hosts, json_incref(o));
+                lh__q_jpush(q, hosts, o);
+            else
+                json_decref(o);
         }
         json_decref(names);
         if (nh == 0 || added == 0)
             break;
     }
     free(last_id);
-    /* the details of each placed change, once per change (rows of one change are adjacent) */
-    const char *prev = NULL;
-    json_t *details = NULL;
-    for (size_t i = 0; !q->err && i < json_array_size(pending); i++) {
-        json_t *o = json_array_get(pending, i);
-        const char *did = lh__q_js(o, "deploy_id");
-        if (!prev || strcmp(prev, did)) {
-            json_decref(details);
-            details = json_object();
-            int st;
-            change_at(q, d, did, env, details, &st);
-            prev = did;
-        }
-        if (details && json_object_update_existing(o, details) < 0)
-            q->err = LH_ENOMEM;
-    }
     json_decref(details);
     if (!q->err && json_array_size(hosts)) {
         json_t *e = json_object();
@@ -176,7 +173,6 @@ walk_pair(qctx_t *q, dctx_t *d, const char *service, const char *env, json_t *ar
         json_decref(skipped);
     }
     json_decref(placed);
-    json_decref(pending);
 }
 
 /* The environments of service with a succeeded deploy, each walked (or only the one asked). */
