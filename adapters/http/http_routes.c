@@ -281,56 +281,64 @@ query_arg(lh__http_req_t *r, const char *name)
     return v && *v ? v : NULL;
 }
 
-static int
-handle_timeline(lh__http_t *h, lh__http_req_t *r)
+/* The timeline request of r's arguments (incident=, deploy=, service= with env=, since=,
+ * until=, limit=; the pages' /incident and /change name the subject id=, and GET / takes only
+ * service=). NULL when sound, else why it is not. */
+static const char *
+timeline_args(lh__http_req_t *r, lh_timeline_req_t *req, lh_timeline_mode_t page_mode)
 {
-    lh_timeline_req_t req;
-    lh_timeline_req_default(&req);
-    req.incident_id = query_arg(r, "incident");
-    req.deploy_id = query_arg(r, "deploy");
-    req.service = query_arg(r, "service");
-    req.environment = query_arg(r, "env") ? query_arg(r, "env") : query_arg(r, "environment");
+    lh_timeline_req_default(req);
+    const char *id = page_mode ? query_arg(r, "id") : NULL;
+    req->incident_id = page_mode == LH_TIMELINE_INCIDENT ? id : query_arg(r, "incident");
+    req->deploy_id = page_mode == LH_TIMELINE_DEPLOY ? id : query_arg(r, "deploy");
+    req->service = page_mode == LH_TIMELINE_SERVICE || !page_mode ? query_arg(r, "service") : NULL;
+    req->environment = query_arg(r, "env") ? query_arg(r, "env") : query_arg(r, "environment");
     const char *since = query_arg(r, "since"), *until = query_arg(r, "until");
     const char *limit = query_arg(r, "limit");
-    int selectors = !!req.incident_id + !!req.deploy_id + !!req.service;
+    int selectors = !!req->incident_id + !!req->deploy_id + !!req->service;
+    if (page_mode && page_mode != LH_TIMELINE_SERVICE && !id)
+        return "give id=";
     if (selectors != 1)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                                    "give exactly one of incident=ID, deploy=ID or "
-                                    "service=S (with env=E)");
-    if (req.service && !req.environment)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "service= needs env=");
-    if (req.incident_id && req.environment)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "env= goes with service= or deploy=");
-    req.mode = req.incident_id ? LH_TIMELINE_INCIDENT
-                               : (req.deploy_id ? LH_TIMELINE_DEPLOY : LH_TIMELINE_SERVICE);
-    if ((since || until) && !req.service)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "since= and until= go with service=");
-    if (since && (lh_timeline_moment_parse(since, &req.from_ns, &req.since_ns) < 0 ||
-                  (!req.from_ns && req.since_ns <= 0)))
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                                    "since= is not a duration (like 90s, 30m, 2h, 7d) or an "
-                                    "RFC 3339 time");
-    if (until && lh_timeline_moment_parse(until, &req.until_ns, &req.until_ago_ns) < 0)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                                    "until= is not a duration (like 90s, 30m, 2h, 7d) or an "
-                                    "RFC 3339 time");
+        return "give exactly one of incident=ID, deploy=ID or service=S (with env=E)";
+    if (req->service && !req->environment)
+        return "service= needs env=";
+    if (req->incident_id && req->environment)
+        return "env= goes with service= or deploy=";
+    req->mode = req->incident_id ? LH_TIMELINE_INCIDENT
+                                 : (req->deploy_id ? LH_TIMELINE_DEPLOY : LH_TIMELINE_SERVICE);
+    if ((since || until) && !req->service)
+        return "since= and until= go with service=";
+    if (since && (lh_timeline_moment_parse(since, &req->from_ns, &req->since_ns) < 0 ||
+                  (!req->from_ns && req->since_ns <= 0)))
+        return "since= is not a duration (like 90s, 30m, 2h, 7d) or an RFC 3339 time";
+    if (until && lh_timeline_moment_parse(until, &req->until_ns, &req->until_ago_ns) < 0)
+        return "until= is not a duration (like 90s, 30m, 2h, 7d) or an RFC 3339 time";
     int64_t from = 0, to = 0;
-    if (req.service && lh_timeline_period(&req, 0, &from, &to) < 0)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
+    if (req->service && lh_timeline_period(req, 0, &from, &to) < 0)
+        return "until= is before since=";
     if (limit) {
         char *end;
-        req.limit = strtoll(limit, &end, 10);
-        if (*end || req.limit < 1)
-            return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "limit= is not a positive number");
+        req->limit = strtoll(limit, &end, 10);
+        if (*end || req->limit < 1)
+            return "limit= is not a positive number";
     }
+    return NULL;
+}
+
+/* Runs a timeline request and answers it as JSON (the /v1 route) or as the web page. */
+static int
+answer_timeline(lh__http_t *h, lh__http_req_t *r, const lh_timeline_req_t *req,
+                lh_query_format_t fmt)
+{
     lh_buf_t b = LH_BUF_INIT;
-    int rc = lh_hub_timeline(h->hub, &req, LH_QUERY_JSON, &b);
+    int rc = lh_hub_timeline(h->hub, req, fmt, &b);
     if (rc == 0)
-        rc = lh__http_reply(r, MHD_HTTP_OK, "application/json", b.data ? (const void *)b.data : "",
-                            b.len);
+        rc = lh__http_reply(r, MHD_HTTP_OK,
+                            fmt == LH_QUERY_PAGE ? "text/html; charset=utf-8" : "application/json",
+                            b.data ? (const void *)b.data : "", b.len);
     else if (rc == LH_ENOTFOUND)
         rc = lh__http_reply_error(r, MHD_HTTP_NOT_FOUND,
-                                  req.incident_id
+                                  req->incident_id
                                       ? "no such incident, outcome event or correlated alert"
                                       : "no such deploy");
     else if (rc == LH_EAMBIGUOUS)
@@ -342,6 +350,15 @@ handle_timeline(lh__http_t *h, lh__http_req_t *r)
         rc = lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
     lh_buf_free(&b);
     return rc;
+}
+
+static int
+handle_timeline(lh__http_t *h, lh__http_req_t *r)
+{
+    lh_timeline_req_t req;
+    const char *bad = timeline_args(r, &req, LH_TIMELINE_NONE);
+    return bad ? lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, bad)
+               : answer_timeline(h, r, &req, LH_QUERY_JSON);
 }
 
 /* GET /v1/deployed?[service=S][&env=E][&host=H][&at=WHEN] and
@@ -425,25 +442,6 @@ handle_dora(lh__http_t *h, lh__http_req_t *r)
  * own: the same parser, the same errors. */
 
 static int
-reply_page(lh__http_req_t *r, int rc, lh_buf_t *b, const char *missing)
-{
-    if (rc == 0)
-        rc = lh__http_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8",
-                            b->data ? (const void *)b->data : "", b->len);
-    else if (rc == LH_ENOTFOUND)
-        rc = lh__http_reply_error(r, MHD_HTTP_NOT_FOUND, missing);
-    else if (rc == LH_EAMBIGUOUS)
-        rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                                  "the id ran in more than one environment: add env=");
-    else if (rc == LH_EINVAL)
-        rc = lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "incomplete request");
-    else
-        rc = lh__http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, lh_strerror(rc));
-    lh_buf_free(b);
-    return rc;
-}
-
-static int
 page_deployed(lh__http_t *h, lh__http_req_t *r)
 {
     return serve_report(h, r, LH_REPORT_DEPLOYED, LH_QUERY_PAGE);
@@ -469,23 +467,9 @@ page_home(lh__http_t *h, lh__http_req_t *r)
     if (!query_arg(r, "service"))
         return page_deployed(h, r);
     lh_timeline_req_t req;
-    lh_timeline_req_default(&req);
-    req.mode = LH_TIMELINE_SERVICE;
-    req.service = query_arg(r, "service");
-    req.environment = query_arg(r, "env") ? query_arg(r, "env") : query_arg(r, "environment");
-    const char *since = query_arg(r, "since"), *until = query_arg(r, "until");
-    if (!req.environment)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "service= needs env=");
-    if ((since && lh_timeline_moment_parse(since, &req.from_ns, &req.since_ns) < 0) ||
-        (until && lh_timeline_moment_parse(until, &req.until_ns, &req.until_ago_ns) < 0))
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                                    "since= and until= are a duration (like 2h, 7d) or an "
-                                    "RFC 3339 time");
-    int64_t from = 0, to = 0;
-    if (lh_timeline_period(&req, 0, &from, &to) < 0)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "until= is before since=");
-    lh_buf_t b = LH_BUF_INIT;
-    return reply_page(r, lh_hub_timeline(h->hub, &req, LH_QUERY_PAGE, &b), &b, "not found");
+    const char *bad = timeline_args(r, &req, LH_TIMELINE_SERVICE);
+    return bad ? lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, bad)
+               : answer_timeline(h, r, &req, LH_QUERY_PAGE);
 }
 
 /* GET /incident?id=ID (any id the timeline's --incident takes) and GET /change?id=DEPLOY_ID */
@@ -493,22 +477,9 @@ static int
 page_one(lh__http_t *h, lh__http_req_t *r, lh_timeline_mode_t mode)
 {
     lh_timeline_req_t req;
-    lh_timeline_req_default(&req);
-    req.mode = mode;
-    const char *id = query_arg(r, "id");
-    if (!id)
-        return lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, "give id=");
-    if (mode == LH_TIMELINE_INCIDENT) {
-        req.incident_id = id;
-    } else {
-        req.deploy_id = id;
-        req.environment = query_arg(r, "env");
-    }
-    lh_buf_t b = LH_BUF_INIT;
-    return reply_page(r, lh_hub_timeline(h->hub, &req, LH_QUERY_PAGE, &b), &b,
-                      mode == LH_TIMELINE_INCIDENT
-                          ? "no such incident, outcome event or correlated alert"
-                          : "no such deploy");
+    const char *bad = timeline_args(r, &req, mode);
+    return bad ? lh__http_reply_error(r, MHD_HTTP_BAD_REQUEST, bad)
+               : answer_timeline(h, r, &req, LH_QUERY_PAGE);
 }
 
 static int
