@@ -612,6 +612,14 @@ START_TEST(test_reports_over_http)
                "\"deployment_frequency\":{\"deployments\":2,");
     expect_get(&h, "/v1/dora?every=month", 400, "every: 'month' is neither day nor week");
     expect_get(&h, "/v1/audit?host=x", 400, "host: not a parameter of audit");
+    /* the pages refuse what their /v1 routes refuse, with the same words */
+    expect_get(&h, "/incident", 400, "give id=");
+    expect_get(&h, "/incident?id=INC-nope", 404, "no such incident");
+    expect_get(&h, "/change?id=D-1&since=1h", 400, "since= and until= go with service=");
+    expect_get(&h, "/?service=api", 400, "service= needs env=");
+    expect_get(&h, "/?service=api&env=prod&since=soon", 400, "since= is not a duration");
+    expect_get(&h, "/dora?every=month", 400, "every: 'month' is neither day nor week");
+    expect_get(&h, "/change?id=D-1", 200, "Change D-1");
     expect_get(&h, "/v1/deployed?at=noon", 400, "at: 'noon' is neither a duration");
     expect_get(&h, "/v1/audit?limit=-1", 400, "limit: '-1' is not a number");
     expect_get(&h, "/v1/audit?unapproved=maybe", 400, "unapproved: on or off");
