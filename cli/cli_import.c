@@ -63,7 +63,7 @@ static const char usage_text[] =
     "2 bad usage.\n";
 
 typedef struct {
-    long long lines, events, stored, dup, rejected, bad_lines, told;
+    long long lines, events, stored, dup, ignored, rejected, bad_lines, told;
     long long last_bad; /* the line of the last rejection counted in bad_lines */
 } counts_t;
 
@@ -80,6 +80,8 @@ import_done(void *ctx, void *token, const lh_ack_t *acks, size_t n)
             c->stored++;
         } else if (acks[i].status == LH_ACK_DUPLICATE) {
             c->dup++;
+        } else if (acks[i].status == LH_ACK_IGNORED) {
+            c->ignored++; /* a webhook's ping: read, nothing to keep */
         } else {
             c->rejected++;
             if (c->last_bad != line) {
@@ -181,8 +183,7 @@ lh_cli_import(int argc, char **argv)
     char bbuf[24];
     snprintf(bbuf, sizeof(bbuf), "%d", DEFAULT_BATCH);
     /* errors only: a rejection is told here, by its line */
-    const char *rargv[12] = {"import", "--log-level", "error", "--batch-max",
-                             batch ? batch : bbuf};
+    const char *rargv[12] = {"import", "--log-level", "error", "--batch-max", batch ? batch : bbuf};
     int rn = 5;
     if (config) {
         rargv[rn++] = "--config";
@@ -310,6 +311,9 @@ lh_cli_import(int argc, char **argv)
     if (n.told > MAX_REPORTED)
         lh_cli_error(CMD, "... and %lld more rejected events (all in `loophub quarantine`)",
                      n.told - MAX_REPORTED);
+    if (!quiet && n.ignored)
+        fprintf(stderr, "%s: %lld payloads ignored: they record nothing (docs/sources.md)\n", CMD,
+                n.ignored);
     if (!quiet)
         fprintf(stderr,
                 "%s: %lld lines, %lld events: %lld stored, %lld already there, %lld rejected on "

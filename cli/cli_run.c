@@ -90,6 +90,26 @@ lh_cli_hub_opts(const lh_run_conf_t *c, lh_hub_opts_t *out)
         o.codec.am_env_labels[1] = NULL;
     }
     o.codec.am_severity_label = c->am_severity_label;
+    lh_sources_conf_t *src = &o.codec.src;
+    for (int i = 0; i < LH_SRC_COUNT; i++) {
+        src->secret[i] = c->src_secret[i];
+        src->off[i] = c->src_enabled[i] && !strcmp(c->src_enabled[i], "off");
+    }
+    src->default_env = c->default_env;
+    src->github_service = c->github_service;
+    src->github_workflows = c->github_workflows;
+    src->gitlab_service = c->gitlab_service;
+    src->pagerduty_services = c->pagerduty_services;
+    src->jira_change_types = c->jira_change_types;
+    src->jira_approved = c->jira_approved;
+    src->jira_rejected = c->jira_rejected;
+    src->jira_deploy_field = c->jira_deploy_field;
+    src->jira_service_field = c->jira_service_field;
+    src->tekton_pipelines = c->tekton_pipelines;
+    o.env_aliases = (const char *const *)c->env_aliases.v;
+    o.n_env_aliases = c->env_aliases.n;
+    o.service_aliases = (const char *const *)c->service_aliases.v;
+    o.n_service_aliases = c->service_aliases.n;
     lh_redact_opts_t ro;
     lh_run_conf_redaction(c, &ro); /* checked by lh_run_conf_parse() */
     o.redact_defaults = ro.defaults;

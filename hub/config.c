@@ -15,6 +15,7 @@
 #include "loophub/event.h"
 #include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/secret.h"
 #include "loophub/timeutil.h"
 #include "redact.h"
 #include "store.h"
@@ -56,6 +57,33 @@ static const lh_conf_opt_t core_opts[] = {
     {"redact-defaults", "redaction", "defaults", LH_CONF_STR, OFF(redact_defaults), "on", "on|off", "built-in rules: secret label keys (" LH_REDACT_DEFAULT_KEYS "), bearer tokens, AWS keys, URL passwords, key=value"},
     {"redact-key", "redaction", "key", LH_CONF_LIST, OFF(redact_keys), NULL, "REGEX", "label keys whose values become [redacted] (repeatable, adds to the defaults)"},
     {"redact-value", "redaction", "value", LH_CONF_LIST, OFF(redact_values), NULL, "REGEX", "text replaced with [redacted] in every string but the ids; its last group only, if it has one (repeatable)"},
+    {"env-alias", "environments", "NAME", LH_CONF_LIST, OFF(env_aliases), NULL, "NAME=ALIAS,..", "one name for an environment every source spells its own way: production=prod,prd (repeatable; in the file: [environments] production = prod, prd)"},
+    {"service-alias", "services", "NAME", LH_CONF_LIST, OFF(service_aliases), NULL, "NAME=ALIAS,..", "one name for a service: api=API Service (repeatable; in the file: [services] api = API Service)"},
+    {"default-environment", "sources", "default_environment", LH_CONF_STR, OFF(default_env), "production", "ENV", "the environment of a webhook event whose source names none (PagerDuty, Jira, Grafana without the label)"},
+    {"github-secret-file", "source.github", "secret_file", LH_CONF_STR, OFF(src_secret_file[0]), NULL, "PATH", "GitHub webhooks: the shared secret, checked on every payload (docs/sources.md)"},
+    {"github-enabled", "source.github", "enabled", LH_CONF_STR, OFF(src_enabled[0]), "on", "on|off", "off: GitHub payloads are refused"},
+    {"gitlab-secret-file", "source.gitlab", "secret_file", LH_CONF_STR, OFF(src_secret_file[1]), NULL, "PATH", "GitLab webhooks: the shared secret, checked on every payload (docs/sources.md)"},
+    {"gitlab-enabled", "source.gitlab", "enabled", LH_CONF_STR, OFF(src_enabled[1]), "on", "on|off", "off: GitLab payloads are refused"},
+    {"grafana-secret-file", "source.grafana", "secret_file", LH_CONF_STR, OFF(src_secret_file[2]), NULL, "PATH", "Grafana webhooks: the shared secret, checked on every payload (docs/sources.md)"},
+    {"grafana-enabled", "source.grafana", "enabled", LH_CONF_STR, OFF(src_enabled[2]), "on", "on|off", "off: Grafana payloads are refused"},
+    {"pagerduty-secret-file", "source.pagerduty", "secret_file", LH_CONF_STR, OFF(src_secret_file[3]), NULL, "PATH", "PagerDuty webhooks: the shared secret, checked on every payload (docs/sources.md)"},
+    {"pagerduty-enabled", "source.pagerduty", "enabled", LH_CONF_STR, OFF(src_enabled[3]), "on", "on|off", "off: PagerDuty payloads are refused"},
+    {"jira-secret-file", "source.jira", "secret_file", LH_CONF_STR, OFF(src_secret_file[4]), NULL, "PATH", "Jira webhooks: the shared secret, checked on every payload (docs/sources.md)"},
+    {"jira-enabled", "source.jira", "enabled", LH_CONF_STR, OFF(src_enabled[4]), "on", "on|off", "off: Jira payloads are refused"},
+    {"flux-secret-file", "source.flux", "secret_file", LH_CONF_STR, OFF(src_secret_file[5]), NULL, "PATH", "Flux webhooks: the shared secret, checked on every payload (docs/sources.md)"},
+    {"flux-enabled", "source.flux", "enabled", LH_CONF_STR, OFF(src_enabled[5]), "on", "on|off", "off: Flux payloads are refused"},
+    {"tekton-secret-file", "source.tekton", "secret_file", LH_CONF_STR, OFF(src_secret_file[6]), NULL, "PATH", "Tekton webhooks: the shared secret, checked on every payload (docs/sources.md)"},
+    {"tekton-enabled", "source.tekton", "enabled", LH_CONF_STR, OFF(src_enabled[6]), "on", "on|off", "off: Tekton payloads are refused"},
+    {"github-service", "source.github", "service", LH_CONF_STR, OFF(github_service), "name", "name|full_name", "the service of a GitHub deploy: the repository's name or owner/name"},
+    {"github-workflows", "source.github", "workflows", LH_CONF_STR, OFF(github_workflows), NULL, "GLOBS", "workflows (comma-separated globs: deploy*) whose completed runs are deploys; none by default"},
+    {"gitlab-service", "source.gitlab", "service", LH_CONF_STR, OFF(gitlab_service), "name", "name|path", "the service of a GitLab event: the project's name or path with namespace"},
+    {"pagerduty-services", "source.pagerduty", "services", LH_CONF_STR, OFF(pagerduty_services), NULL, "ID=NAME,..", "PagerDuty service ids to loophub service names (default: the PagerDuty service's name)"},
+    {"jira-change-types", "source.jira", "change_types", LH_CONF_STR, OFF(jira_change_types), "Change,Change Request", "TYPES", "Jira issue types that are change tickets (the others are tasks)"},
+    {"jira-approved", "source.jira", "approved", LH_CONF_STR, OFF(jira_approved), "Approved", "STATUSES", "statuses a transition to approves the change"},
+    {"jira-rejected", "source.jira", "rejected", LH_CONF_STR, OFF(jira_rejected), "Rejected,Declined", "STATUSES", "statuses a transition to rejects the change"},
+    {"jira-deploy-field", "source.jira", "deploy_field", LH_CONF_STR, OFF(jira_deploy_field), NULL, "FIELD", "the issue field holding the deploy id the ticket is for (customfield_10050)"},
+    {"jira-service-field", "source.jira", "service_field", LH_CONF_STR, OFF(jira_service_field), NULL, "FIELD", "the issue field holding the service (default: the project key)"},
+    {"tekton-pipelines", "source.tekton", "pipelines", LH_CONF_STR, OFF(tekton_pipelines), "*deploy*", "GLOBS", "Tekton pipelines (comma-separated globs) whose runs are deploys"},
 };
 /* clang-format on */
 #define N_CORE_OPTS (sizeof(core_opts) / sizeof(core_opts[0]))
@@ -268,6 +296,10 @@ lh_run_conf_free(lh_run_conf_t *c)
             free(c->maps[m].conf);
     }
     c->n_maps = 0;
+    for (int i = 0; i < LH_SRC_COUNT; i++) {
+        free(c->src_secret[i]);
+        c->src_secret[i] = NULL;
+    }
     free(c->config_path);
     c->config_path = NULL;
 }
@@ -278,6 +310,52 @@ typedef struct {
     size_t errlen;
     int rc;
 } ini_ctx_t;
+
+/* The webhook sources' settings: on|off words, the service keys, the aliases written NAME=...;
+ * reads each secret file (an error names the file). */
+static int
+check_sources(lh_run_conf_t *c, char *err, size_t errlen)
+{
+    for (int i = 0; i < LH_SRC_COUNT; i++) {
+        const char *name = lh_source_info(i)->name;
+        if (c->src_enabled[i] && strcmp(c->src_enabled[i], "on") &&
+            strcmp(c->src_enabled[i], "off")) {
+            snprintf(err, errlen, "--%s-enabled: '%s' is not on or off", name, c->src_enabled[i]);
+            return LH_EINVAL;
+        }
+        free(c->src_secret[i]);
+        c->src_secret[i] = NULL;
+        if (c->src_secret_file[i]) {
+            char why[400];
+            if (lh_secret_file_read(c->src_secret_file[i], "secret", &c->src_secret[i], why,
+                                    sizeof(why)) < 0) {
+                snprintf(err, errlen, "--%s-secret-file: %s", name, why);
+                return LH_ECONFIG;
+            }
+        }
+    }
+    if (c->github_service && strcmp(c->github_service, "name") &&
+        strcmp(c->github_service, "full_name")) {
+        snprintf(err, errlen, "--github-service: '%s' is not name or full_name", c->github_service);
+        return LH_EINVAL;
+    }
+    if (c->gitlab_service && strcmp(c->gitlab_service, "name") &&
+        strcmp(c->gitlab_service, "path")) {
+        snprintf(err, errlen, "--gitlab-service: '%s' is not name or path", c->gitlab_service);
+        return LH_EINVAL;
+    }
+    const lh_strlist_t *lists[2] = {&c->env_aliases, &c->service_aliases};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            const char *e = lists[l]->v[i], *eq = strchr(e, '=');
+            if (!eq || eq == e || !eq[1]) {
+                snprintf(err, errlen, "--%s '%s': write it as NAME=ALIAS[,ALIAS...]",
+                         l ? "service-alias" : "env-alias", e);
+                return LH_EINVAL;
+            }
+        }
+    return 0;
+}
 
 /* inih as Debian builds it passes no line number; ini_parse() returns the line of the first
  * setting this handler refused, and load_file() prefixes the message with it. */
@@ -299,6 +377,17 @@ on_ini(void *user, const char *section, const char *name, const char *value)
             free(kv);
             return rc == 0;
         }
+    }
+    if (!strcmp(section, "environments") || !strcmp(section, "services")) {
+        /* canonical = alias, alias: the key is the name, not a setting */
+        size_t kn = strlen(name) + strlen(value) + 2;
+        char *kv = malloc(kn);
+        if (!kv)
+            return 0;
+        snprintf(kv, kn, "%s=%s", name, value);
+        int rc = lh_strlist_add(*section == 'e' ? &c->env_aliases : &c->service_aliases, kv);
+        free(kv);
+        return rc == 0;
     }
     size_t n = n_rows(c);
     for (size_t i = 0; i < n; i++) {
@@ -400,7 +489,6 @@ lh_run_conf_help(const lh_run_conf_t *c, FILE *out)
                  "Signals: SIGINT/SIGTERM stop intake, commit what is in hand, publish pending\n"
                  "alerts and exit 0.\n");
 }
-
 
 /* --require-approved-ticket: environments separated by commas, spaces around them dropped (in
  * place, so "prod, staging" from a config file reads as "prod,staging"); none may be empty. */
@@ -508,8 +596,10 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
         rc = LH_EINVAL;
         goto done;
     }
-    if (c->require_approved_ticket && (rc = check_env_list(c->require_approved_ticket, err,
-                                                           errlen)) < 0)
+    if (c->require_approved_ticket &&
+        (rc = check_env_list(c->require_approved_ticket, err, errlen)) < 0)
+        goto done;
+    if ((rc = check_sources(c, err, errlen)) < 0)
         goto done;
     if (c->dedupe_horizon < 1024) {
         snprintf(err, errlen, "--dedupe-horizon: %lld is less than 1024",

@@ -112,6 +112,80 @@ redact_new(lh_hub_t *hub, const lh_hub_opts_t *o)
     return rc;
 }
 
+/* Adds the aliases of one "canonical=alias,alias" entry (the canonical name itself too, so a
+ * source's "Production" is "production"). A malformed entry is a configuration error, logged. */
+static int
+aliases_add(lh_hub_t *hub, const char *entry, int service)
+{
+    const char *eq = strchr(entry, '=');
+    const char *what = service ? "service" : "environment";
+    size_t cl = eq ? (size_t)(eq - entry) : 0;
+    while (cl && entry[cl - 1] == ' ')
+        cl--;
+    if (!eq || !cl) {
+        lh_log(LH_LOG_ERROR, "hub", "%s alias '%s': write it as NAME=ALIAS[,ALIAS...]", what,
+               entry);
+        return LH_ECONFIG;
+    }
+    char *to = strndup(entry, cl);
+    if (!to)
+        return LH_ENOMEM;
+    int rc = 0;
+    const char *p = eq + 1;
+    for (int first = 1; rc == 0; first = 0) {
+        const char *a = first ? entry : p;
+        size_t n = first ? cl : strcspn(p, ",");
+        while (!first && n && *a == ' ')
+            a++, n--;
+        while (n && a[n - 1] == ' ')
+            n--;
+        if (n) {
+            lh__alias_t *v = realloc(hub->aliases, (hub->n_aliases + 1) * sizeof(*v));
+            char *from = v ? strndup(a, n) : NULL;
+            char *dup = from ? strdup(to) : NULL;
+            if (v)
+                hub->aliases = v;
+            if (!dup) {
+                free(from);
+                rc = LH_ENOMEM;
+                break;
+            }
+            hub->aliases[hub->n_aliases++] = (lh__alias_t){from, dup, service};
+        }
+        if (first)
+            continue;
+        p += strcspn(p, ",");
+        if (!*p)
+            break;
+        p++;
+    }
+    free(to);
+    return rc;
+}
+
+static int
+aliases_new(lh_hub_t *hub, const lh_hub_opts_t *o)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < o->n_env_aliases; i++)
+        rc = aliases_add(hub, o->env_aliases[i], 0);
+    for (size_t i = 0; rc == 0 && i < o->n_service_aliases; i++)
+        rc = aliases_add(hub, o->service_aliases[i], 1);
+    return rc;
+}
+
+static void
+aliases_free(lh_hub_t *hub)
+{
+    for (size_t i = 0; i < hub->n_aliases; i++) {
+        free(hub->aliases[i].from);
+        free(hub->aliases[i].to);
+    }
+    free(hub->aliases);
+    hub->aliases = NULL;
+    hub->n_aliases = 0;
+}
+
 /* The private options of the store and the correlator, from the public ones. */
 static void
 map_opts(lh_hub_t *hub)
@@ -169,11 +243,14 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
     /* the caller's lists are read now only */
     hub->o.redact_keys = hub->o.redact_values = NULL;
     hub->o.n_redact_keys = hub->o.n_redact_values = 0;
+    hub->o.env_aliases = hub->o.service_aliases = NULL;
+    hub->o.n_env_aliases = hub->o.n_service_aliases = 0;
     map_opts(hub);
-    if ((rc = redact_new(hub, o)) == 0)
+    if ((rc = redact_new(hub, o)) == 0 && (rc = aliases_new(hub, o)) == 0)
         rc = lh_store_open(hub->o.db_path, &hub->store_o, &hub->st);
     if (rc < 0) {
         lh_redact_destroy(&hub->redact);
+        aliases_free(hub);
         free(db_path);
         free(hub);
         return rc;
@@ -185,6 +262,7 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         lh_correlator_destroy(&hub->corr);
         lh_store_close(&hub->st);
         lh_redact_destroy(&hub->redact);
+        aliases_free(hub);
         free(db_path);
         free(hub);
         return rc;
@@ -214,6 +292,53 @@ int
 lh_hub_report(lh_hub_t *hub, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out)
 {
     return lh_query_report(hub->st, req, fmt, out);
+}
+
+int
+lh_hub_sources(lh_hub_t *hub, lh_buf_t *out)
+{
+    const lh_sources_conf_t *c = &hub->o.codec.src;
+    json_t *doc = json_object(), *list = json_array(), *env = json_object(), *svc = json_object();
+    int rc = doc && list && env && svc ? 0 : LH_ENOMEM;
+    for (int i = 0; rc == 0 && i < LH_SRC_COUNT; i++) {
+        const lh_source_info_t *s = lh_source_info(i);
+        char route[64];
+        snprintf(route, sizeof(route), "/v1/sources/%s", s->name);
+        const int64_t *v =
+            &hub->metrics.v[hub->metrics.off[LH_M_SOURCE_PAYLOADS_TOTAL] + i * LH_M_SRC__COUNT];
+        json_t *o = json_pack(
+            "{s:s, s:s, s:b, s:s, s:s, s:s, s:b, s:s?, s:{s:I, s:I, s:I}}", "name", s->name,
+            "title", s->title, "enabled", !c->off[i], "route", route, "detect", s->detect, "auth",
+            s->auth, "secret", c->secret[i] != NULL && *c->secret[i], "delivery_header",
+            s->delivery, "payloads", "accepted", (json_int_t)v[LH_M_SRC_ACCEPTED], "ignored",
+            (json_int_t)v[LH_M_SRC_IGNORED], "rejected", (json_int_t)v[LH_M_SRC_REJECTED]);
+        if (!o || json_array_append_new(list, o) < 0)
+            rc = LH_ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < hub->n_aliases; i++) {
+        const lh__alias_t *a = &hub->aliases[i];
+        if (strcmp(a->from, a->to) && /* the canonical name's own row says nothing */
+            json_object_set_new(a->service ? svc : env, a->from, json_string(a->to)) < 0)
+            rc = LH_ENOMEM;
+    }
+    if (rc == 0 &&
+        (json_object_set_new(
+             doc, "default_environment",
+             json_string(c->default_env && *c->default_env ? c->default_env : "production")) < 0 ||
+         json_object_set(doc, "sources", list) < 0 ||
+         json_object_set(doc, "environment_aliases", env) < 0 ||
+         json_object_set(doc, "service_aliases", svc) < 0))
+        rc = LH_ENOMEM;
+    char *text = rc == 0 ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+    if (rc == 0 &&
+        (!text || lh_buf_append(out, text, strlen(text)) < 0 || lh_buf_append(out, "\n", 1) < 0))
+        rc = LH_ENOMEM;
+    free(text);
+    json_decref(doc);
+    json_decref(list);
+    json_decref(env);
+    json_decref(svc);
+    return rc;
 }
 
 const lh_hub_opts_t *
@@ -491,6 +616,7 @@ lh_hub_destroy(lh_hub_t **hubp)
     lh_buf_free(&hub->pb);
     lh_buf_free(&hub->dora);
     lh_redact_destroy(&hub->redact);
+    aliases_free(hub);
     lh_correlator_destroy(&hub->corr);
     lh_store_close(&hub->st);
     free((char *)hub->o.db_path);

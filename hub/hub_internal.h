@@ -35,6 +35,7 @@ typedef struct item {
     char *id;       /* for rejections: the id when it could be read (malloc'd) */
     char *why;      /* malloc'd reason */
     size_t msg;     /* index into batch.msgs */
+    int ignored;    /* the source read it and records nothing (LH_IGNORED): why says why */
     lh_ack_status_t status;
 } item_t;
 
@@ -45,7 +46,14 @@ typedef struct msg {
     void *raw; /* copy of the payload, kept only when something in it was rejected */
     size_t raw_len;
     size_t first, n; /* items */
+    int source;      /* the webhook source that read it (lh_source_id_t), LH_SRC_NONE */
 } msg_t;
+
+/* An alias of an environment or a service (lh_hub_opts_t env_aliases, service_aliases). */
+typedef struct {
+    char *from, *to;
+    int service; /* 0: an environment */
+} lh__alias_t;
 
 struct lh_hub {
     lh_hub_opts_t o;             /* as given, db_path copied, codec.limits -> o.limits */
@@ -72,7 +80,9 @@ struct lh_hub {
 
     lh_buf_t pb; /* reused encode buffer */
 
-    lh_redact_t *redact; /* the privacy rules, applied before anything is written or logged */
+    lh_redact_t *redact;  /* the privacy rules, applied before anything is written or logged */
+    lh__alias_t *aliases; /* what every event's environment and service are renamed from */
+    size_t n_aliases;
 
     lh__metrics_t metrics;
 

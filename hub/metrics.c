@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "loophub/error.h"
+#include "loophub/format.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -22,8 +23,17 @@ static const char *const reasons[LH_REJ__COUNT] = {
     [LH_REJ_MISSING_FIELD] = "missing_field",
     [LH_REJ_UNKNOWN_KIND] = "unknown_kind",
     [LH_REJ_OUT_OF_RANGE] = "out_of_range",
+    [LH_REJ_AUTH] = "auth",
     [LH_REJ_OTHER] = "other",
 };
+/* lh_source_id_t, and the payload verdicts */
+static const char *const source_names[LH_SRC_COUNT] = {
+    [LH_SRC_GITHUB] = "github",       [LH_SRC_GITLAB] = "gitlab", [LH_SRC_GRAFANA] = "grafana",
+    [LH_SRC_PAGERDUTY] = "pagerduty", [LH_SRC_JIRA] = "jira",     [LH_SRC_FLUX] = "flux",
+    [LH_SRC_TEKTON] = "tekton"};
+static const char *const source_verdicts[LH_M_SRC__COUNT] = {[LH_M_SRC_ACCEPTED] = "accepted",
+                                                             [LH_M_SRC_IGNORED] = "ignored",
+                                                             [LH_M_SRC_REJECTED] = "rejected"};
 static const char *const wal_modes[] = {
     [LH_M_WAL_PASSIVE] = "passive", [LH_M_WAL_RESTART] = "restart"};
 static const char *const wait_reasons[] = {
@@ -123,6 +133,14 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
                                           "Event ids looked up in the store because they were "
                                           "not in the in-memory dedupe index and their event "
                                           "time is not later than every id it let go.")},
+    [LH_M_SOURCE_PAYLOADS_TOTAL] = {COUNTER("loophub_source_payloads_total",
+                                            "Payloads of each webhook source, by verdict: "
+                                            "accepted (stored, or already there), ignored (read, "
+                                            "recording nothing: a ping) or rejected (a bad "
+                                            "payload or signature)."),
+                                    .n_labels = 2, .label = {"source", "verdict"},
+                                    .values = {source_names, source_verdicts},
+                                    .n_values = {N(source_names), N(source_verdicts)}},
     [LH_M_STORE_EVENTS] = {GAUGE("loophub_store_events", "Events in the store.")},
     [LH_M_STORE_KIND_EVENTS] = {GAUGE("loophub_store_kind_events", "Events in the store, by kind."),
                                 LABEL("kind", kinds)},
@@ -249,6 +267,8 @@ lh__metrics_reason(int err)
         return LH_REJ_UNKNOWN_KIND;
     case LH_ERANGE:
         return LH_REJ_OUT_OF_RANGE;
+    case LH_EAUTH:
+        return LH_REJ_AUTH;
     default:
         return LH_REJ_OTHER;
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hub_internal.h"
 #include "loophub/error.h"
@@ -36,6 +37,7 @@ push_msg(lh_hub_t *hub, lh_adapter_t *from, const char *origin, void *token)
     memset(m, 0, sizeof(*m));
     m->from = from;
     m->token = token;
+    m->source = LH_SRC_NONE;
     m->origin = strdup(origin ? origin : "?");
     if (!m->origin)
         return LH_ENOMEM;
@@ -62,7 +64,12 @@ push_item(lh_hub_t *hub, lh_event_t *ev, int err, const char *id, const char *wh
     it->ev = ev;
     it->err = err;
     it->msg = hub->n_msgs - 1;
-    if (!ev) {
+    if (!ev && err == LH_IGNORED) {
+        it->ignored = 1;
+        it->err = 0;
+        it->id = id ? strdup(id) : NULL;
+        it->why = strdup(why ? why : "ignored");
+    } else if (!ev) {
         it->err = err ? err : LH_EDECODE;
         it->id = id ? strdup(id) : NULL;
         it->why = strdup(why ? why : "cannot decode");
@@ -87,10 +94,32 @@ redacted(lh_hub_t *hub, int n)
     return n;
 }
 
+/* An event's environment and service by their canonical names (hub->aliases). */
+static int
+unalias(lh_hub_t *hub, lh_event_t *ev)
+{
+    for (size_t i = 0; i < hub->n_aliases; i++) {
+        const lh__alias_t *a = &hub->aliases[i];
+        char **f = a->service ? &ev->service : &ev->environment;
+        if (*f && !strcasecmp(*f, a->from) && strcmp(*f, a->to)) {
+            char *to = lh_event_str(ev, a->to, strlen(a->to));
+            if (!to)
+                return LH_ENOMEM;
+            *f = to;
+        }
+    }
+    return 0;
+}
+
 static int
 decode_sink(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
 {
     submit_ctx_t *sc = arg;
+    if (ev && unalias(sc->hub, ev) < 0) {
+        lh_event_destroy(&ev);
+        sc->err = LH_ENOMEM;
+        return 1;
+    }
     /* privacy first: no event waits in the batch unscrubbed, so nothing after this point
      * (store, correlator, outbox, quarantine, log) can see a secret, even on a retried commit */
     int red = ev ? redacted(sc->hub, lh_redact_event(sc->hub->redact, ev, NULL, NULL)) : 0;
@@ -224,8 +253,9 @@ lh_hub_submit(lh_hub_t *hub, const lh_submit_t *m)
         rc =
             decode_sink(NULL, m->reject_err < 0 ? m->reject_err : LH_EDECODE, NULL, m->reject, &sc);
     else
-        rc = lh_codec_decode_msg(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
-                                 &hub->o.codec, decode_sink, &sc);
+        rc = lh_codec_decode_src(data, len, (lh_format_t)m->hint, m->headers, m->n_headers,
+                                 &hub->o.codec, decode_sink, &sc,
+                                 &hub->msgs[hub->n_msgs - 1].source);
     if (rc >= 0 && sc.err >= 0)
         rc = validate_msg(hub);
     if (rc < 0 || sc.err < 0) {
@@ -288,9 +318,15 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
     for (size_t i = 0; i < hub->n_items; i++) {
         item_t *it = &hub->items[i];
         it->status = LH_ACK_OK;
+        if (it->ignored) {
+            it->status = LH_ACK_IGNORED;
+            continue;
+        }
         /* decoded, normalized and validated at submit (validate_msg()) */
         if (it->err || !it->ev)
             reject(it, it->err, it->why ? it->why : "cannot decode");
+        if (it->status == LH_ACK_REJECTED && it->err == LH_EAUTH)
+            continue; /* a payload nobody vouched for is not kept, not even for inspection */
         if (it->status == LH_ACK_REJECTED) {
             const msg_t *m = &hub->msgs[it->msg];
             /* the event is scrubbed (decode_sink), its reason may quote a value */
@@ -348,6 +384,28 @@ fail:
     return rc < 0 ? rc : LH_ESTORE;
 }
 
+/* Each webhook source's payloads by verdict: rejected when an event of it was, ignored when all
+ * of it was, accepted otherwise (stored or already there). */
+static void
+count_sources(lh_hub_t *hub)
+{
+    for (size_t mi = 0; mi < hub->n_msgs; mi++) {
+        const msg_t *m = &hub->msgs[mi];
+        if (m->source < 0 || m->source >= LH_SRC_COUNT)
+            continue;
+        int rejected = 0, ignored = 0;
+        for (size_t k = m->first; k < m->first + m->n; k++) {
+            rejected |= hub->items[k].status == LH_ACK_REJECTED;
+            ignored += hub->items[k].status == LH_ACK_IGNORED;
+        }
+        int v = rejected                          ? LH_M_SRC_REJECTED
+                : m->n && (size_t)ignored == m->n ? LH_M_SRC_IGNORED
+                                                  : LH_M_SRC_ACCEPTED;
+        lh__metrics_add(&hub->metrics, LH_M_SOURCE_PAYLOADS_TOTAL, m->source * LH_M_SRC__COUNT + v,
+                        1);
+    }
+}
+
 static void
 ack_batch(lh_hub_t *hub)
 {
@@ -364,7 +422,8 @@ ack_batch(lh_hub_t *hub)
             item_t *it = &hub->items[m->first + k];
             acks[k].id = it->ev ? it->ev->id : it->id;
             acks[k].status = it->status;
-            acks[k].why = it->status == LH_ACK_REJECTED ? it->why : NULL;
+            acks[k].why = it->status == LH_ACK_REJECTED || it->ignored ? it->why : NULL;
+            acks[k].err = it->status == LH_ACK_REJECTED ? it->err : 0;
         }
         m->from->ops->done(m->from->ctx, m->token, acks, n);
         if (acks != stack)
@@ -404,10 +463,11 @@ lh__hub_commit_batch(lh_hub_t *hub)
             stored++;
         } else if (it->status == LH_ACK_DUPLICATE) {
             lh__metrics_add(&hub->metrics, LH_M_EVENTS_DUPLICATE_TOTAL, 0, 1);
-        } else {
+        } else if (it->status == LH_ACK_REJECTED) {
             account_rejection(hub, it);
         }
     }
+    count_sources(hub);
     lh__metrics_add(&hub->metrics, LH_M_BATCHES_TOTAL, 0, 1);
     if (alerts > 0) {
         lh__metrics_add(&hub->metrics, LH_M_ALERTS_CREATED_TOTAL, 0, alerts);

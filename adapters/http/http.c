@@ -50,7 +50,9 @@
 #include "http_adapter.h"
 #include "http_internal.h"
 #include "loophub/error.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
+#include "loophub/secret.h"
 #include "loophub/timeutil.h"
 
 /* How long destroy() keeps serving in-flight answers before closing the daemon. */
@@ -233,6 +235,8 @@ auth_ok(const char *token, const lh__http_req_t *r)
     return diff == 0;
 }
 
+#define SOURCE_HEADERS 64 /* request headers looked at for a webhook source's own */
+
 static void
 reply_unauthorized(lh__http_req_t *r, const char *msg)
 {
@@ -257,6 +261,8 @@ reply_paused(lh__http_req_t *r)
 static void
 quarantine(lh__http_t *h, lh__http_req_t *r)
 {
+    if (r->unverified) /* nobody vouched for these bytes: a stranger's must not be kept */
+        return;
     if (lh_hub_intake_paused(h->hub)) {
         lh_log(LH_LOG_DEBUG, "http", "%s: not quarantined while the store cannot commit: %s",
                r->origin, r->why);
@@ -292,6 +298,33 @@ conn_phase(struct MHD_Connection *conn, lh__conn_phase_t phase)
     }
 }
 
+static enum MHD_Result
+take_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    lh_kv_t *kv = cls; /* kv[0].value_len counts the entries, the rest follow */
+    size_t n = kv[0].value_len;
+    if (key && n < SOURCE_HEADERS) {
+        kv[n + 1] = (lh_kv_t){key, value, value ? strlen(value) : 0};
+        kv[0].value_len = n + 1;
+    }
+    return MHD_YES;
+}
+
+/* The webhook source a write request is for: its route's, or the one its headers name (at
+ * POST /v1/events); -1 for none. */
+static int
+source_of(lh__http_req_t *r)
+{
+    if (r->route->source)
+        return lh_source_by_name(r->route->source);
+    if (r->route->check == NULL || strcmp(r->route->path, "/v1/events"))
+        return -1;
+    lh_kv_t kv[SOURCE_HEADERS + 1] = {{NULL, NULL, 0}};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, take_header, kv);
+    return lh_source_of_headers(kv + 1, kv[0].value_len);
+}
+
 /* First call for a request: everything that can be answered from the headers alone. Returns 1
  * when r is answered. */
 static int
@@ -315,7 +348,12 @@ on_headers(lh__http_t *h, lh__http_req_t *r, const char *method, const char *url
         }
         return 0;
     }
-    if (!auth_ok(h->token, r)) {
+    /* a webhook source with a secret proves itself by its signature, which the hub checks on
+     * the body (the sender cannot send our bearer token); without one, the token rules hold */
+    int src = source_of(r);
+    const char *secret = src >= 0 ? lh_hub_opts(h->hub)->codec.src.secret[src] : NULL;
+    r->unverified = secret && *secret; /* until the hub checked the signature */
+    if (!r->unverified && !auth_ok(h->token, r)) {
         if (h->read_token && auth_ok(h->read_token, r)) {
             lh__http_reply_error(r, MHD_HTTP_FORBIDDEN,
                                  "the read token cannot write: writes need the write token");
@@ -902,60 +940,5 @@ lh_http_new(const lh_http_opts_t *o, const lh_adapter_ops_t **ops, void **ctx)
 int
 lh_http_read_token_file(const char *path, char **out, char *why, size_t whylen)
 {
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, whylen, "cannot read the token file %s: %s", path, strerror(errno));
-        return LH_EIO;
-    }
-    char buf[LH_HTTP_TOKEN_MAX + 1];
-    size_t n = 0;
-    while (n < sizeof(buf)) {
-        ssize_t k = read(fd, buf + n, sizeof(buf) - n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            snprintf(why, whylen, "cannot read the token file %s: %s", path, strerror(errno));
-            close(fd);
-            return LH_EIO;
-        }
-        if (k == 0)
-            break;
-        n += (size_t)k;
-    }
-    close(fd);
-    if (n > LH_HTTP_TOKEN_MAX) {
-        snprintf(why, whylen, "the token file %s is over %d bytes: is it the right file?", path,
-                 LH_HTTP_TOKEN_MAX);
-        return LH_EINVAL;
-    }
-    if (n > 0 && buf[n - 1] == '\n')
-        n--;
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    if (n == 0) {
-        snprintf(why, whylen, "the token file %s is empty: put the token in it", path);
-        return LH_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)buf[i];
-        if (ch <= ' ' || ch >= 0x7f) {
-            snprintf(why, whylen,
-                     "the token file %s holds a %s at byte %zu: a bearer token is one line of "
-                     "visible ASCII characters",
-                     path,
-                     ch == '\n' ? "second line"
-                                : (ch == ' ' ? "blank"
-                                             : "control or "
-                                               "non-ASCII byte"),
-                     i + 1);
-            return LH_EINVAL;
-        }
-    }
-    *out = strndup(buf, n);
-    if (!*out) {
-        snprintf(why, whylen, "out of memory reading the token file %s", path);
-        return LH_ENOMEM;
-    }
-    return 0;
+    return lh_secret_file_read(path, "token", out, why, whylen);
 }

@@ -41,11 +41,12 @@
 #include <stdint.h>
 
 #include "loophub/adapter.h"
+#include "loophub/secret.h"
 
 #define LH_HTTP_MAX_CONNECTIONS 256
 #define LH_HTTP_TIMEOUT_S 30
 /* The largest token file (bytes, the trailing newline included). */
-#define LH_HTTP_TOKEN_MAX 4096
+#define LH_HTTP_TOKEN_MAX LH_SECRET_MAX
 typedef struct lh_http_opts {
     const char *listen;        /* "ADDR:PORT" ("127.0.0.1:7780", "[::1]:7780", "localhost:0") */
     const char *token;         /* write token; NULL or "": writes are open */

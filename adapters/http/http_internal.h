@@ -29,7 +29,8 @@ typedef struct lh__http_route {
     int (*check)(lh__http_t *h, lh__http_req_t *r);
     /* The whole request is in: 0 when answered, LH_PENDING when submitted to the hub. */
     int (*handle)(lh__http_t *h, lh__http_req_t *r);
-    int open; /* a read anyone may make (health probes): no read token needed */
+    int open;           /* a read anyone may make (health probes): no read token needed */
+    const char *source; /* a webhook source's own route: its name (format.h), else NULL */
 } lh__http_route_t;
 
 typedef enum {
@@ -52,6 +53,7 @@ struct lh__http_req {
     int suspended;   /* MHD_suspend_connection() in effect */
     int in_hub;      /* the hub holds this request as a token: done() is still to come */
     int conn_gone;   /* libmicrohttpd is finished with the request */
+    int unverified;  /* a webhook source's, let past the token for its signature to be checked */
     int hint;        /* lh_format_t for lh_hub_submit (the headers go along: ce-* binary mode) */
     unsigned code;   /* the answer */
     lh_buf_t resp;

@@ -47,8 +47,9 @@ lh__http_reply_acks(lh__http_req_t *r, const lh_ack_t *acks, size_t n)
     json_t *accepted = json_array();
     json_t *dups = json_array();
     json_t *rejected = json_array();
-    int rc = LH_ENOMEM;
-    if (!root || !accepted || !dups || !rejected)
+    json_t *ignored = json_array();
+    int rc = LH_ENOMEM, auth = 0;
+    if (!root || !accepted || !dups || !rejected || !ignored)
         goto out;
     for (size_t i = 0; i < n; i++) {
         switch (acks[i].status) {
@@ -58,6 +59,15 @@ lh__http_reply_acks(lh__http_req_t *r, const lh_ack_t *acks, size_t n)
         case LH_ACK_DUPLICATE:
             json_array_append_new(dups, jstr(acks[i].id));
             break;
+        case LH_ACK_IGNORED: {
+            /* a webhook source's payload that records nothing: 2xx, so the sender is content */
+            json_t *o = json_pack("{s:o, s:o}", "id", jstr(acks[i].id), "reason",
+                                  jstr(acks[i].why ? acks[i].why : "ignored"));
+            if (!o)
+                goto out;
+            json_array_append_new(ignored, o);
+            break;
+        }
         default: {
             json_t *o = json_object();
             if (!o)
@@ -66,6 +76,7 @@ lh__http_reply_acks(lh__http_req_t *r, const lh_ack_t *acks, size_t n)
             json_object_set_new(o, "id", jstr(acks[i].id));
             json_object_set_new(o, "reason", jstr(acks[i].why ? acks[i].why : "rejected"));
             json_array_append_new(rejected, o);
+            auth |= acks[i].err == LH_EAUTH;
             break;
         }
         }
@@ -86,10 +97,12 @@ lh__http_reply_acks(lh__http_req_t *r, const lh_ack_t *acks, size_t n)
             snprintf(msg, sizeof(msg), "all %zu events rejected; nothing was stored", n);
         json_object_set_new(root, "error", json_string(msg));
         json_object_set(root, "rejected", rejected);
-        code = 400;
+        code = auth ? 401 : 400; /* a signature that does not match: nothing was looked at */
     }
     json_object_set(root, "accepted", accepted);
     json_object_set(root, "duplicates", dups);
+    if (json_array_size(ignored))
+        json_object_set(root, "ignored", ignored);
     char *text = json_dumps(root, JSON_COMPACT);
     if (!text)
         goto out;
@@ -100,6 +113,7 @@ out:
     json_decref(accepted);
     json_decref(dups);
     json_decref(rejected);
+    json_decref(ignored);
     return rc;
 }
 
@@ -150,6 +164,25 @@ check_alertmanager(lh__http_t *h, lh__http_req_t *r)
         return 0;
     char msg[160];
     snprintf(msg, sizeof(msg), "unsupported content type '%.80s': use application/json", ct);
+    lh__http_reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+    return 1;
+}
+
+/* POST /v1/sources/<name>: a webhook source's payload at its own route (for proxies that drop
+ * the sender's headers); the body must be JSON, as every source sends it. */
+static int
+check_source(lh__http_t *h, lh__http_req_t *r)
+{
+    (void)h;
+    const char *ct = lh__http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->hint = LH_FMT_GITHUB + lh_source_by_name(r->route->source);
+    if (!ct || media_is(ct, "application/json") || media_is(ct, "application/cloudevents+json"))
+        return 0;
+    char msg[240];
+    snprintf(msg, sizeof(msg),
+             "unsupported content type '%.80s': the %s source takes application/json (set the "
+             "webhook's content type to JSON)",
+             ct, r->route->source);
     lh__http_reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
     return 1;
 }
@@ -243,6 +276,18 @@ reply_health(lh__http_t *h, lh__http_req_t *r, int readiness)
         code = MHD_HTTP_SERVICE_UNAVAILABLE;
     int rc = lh__http_reply(r, code, NULL, text, strlen(text));
     free(text);
+    return rc;
+}
+
+/* GET /v1/sources: the webhook sources, their routes, secrets set and payload counts. */
+static int
+handle_sources(lh__http_t *h, lh__http_req_t *r)
+{
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_hub_sources(h->hub, &b);
+    if (rc == 0)
+        rc = lh__http_reply(r, MHD_HTTP_OK, "application/json", b.data, b.len);
+    lh_buf_free(&b);
     return rc;
 }
 
@@ -495,20 +540,28 @@ page_change(lh__http_t *h, lh__http_req_t *r)
 }
 
 const lh__http_route_t lh__http_routes[] = {
-    {"POST", "/v1/events", 1, check_events, handle_submit, 0},
-    {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit, 0},
-    {"GET", "/healthz", 0, NULL, handle_healthz, 1},
-    {"GET", "/readyz", 0, NULL, handle_readyz, 1},
-    {"GET", "/metrics", 0, NULL, handle_metrics, 0},
-    {"GET", "/v1/timeline", 0, NULL, handle_timeline, 0},
-    {"GET", "/v1/deployed", 0, NULL, handle_deployed, 0},
-    {"GET", "/v1/audit", 0, NULL, handle_audit, 0},
-    {"GET", "/v1/dora", 0, NULL, handle_dora, 0},
-    {"GET", "/", 0, NULL, page_home, 0},
-    {"GET", "/incident", 0, NULL, page_incident, 0},
-    {"GET", "/change", 0, NULL, page_change, 0},
-    {"GET", "/audit", 0, NULL, page_audit, 0},
-    {"GET", "/deployed", 0, NULL, page_deployed, 0},
-    {"GET", "/dora", 0, NULL, page_dora, 0},
-    {NULL, NULL, 0, NULL, NULL, 0},
+    {"POST", "/v1/events", 1, check_events, handle_submit, 0, NULL},
+    {"POST", "/v1/alertmanager", 1, check_alertmanager, handle_submit, 0, NULL},
+    {"POST", "/v1/sources/github", 1, check_source, handle_submit, 0, "github"},
+    {"POST", "/v1/sources/gitlab", 1, check_source, handle_submit, 0, "gitlab"},
+    {"POST", "/v1/sources/grafana", 1, check_source, handle_submit, 0, "grafana"},
+    {"POST", "/v1/sources/pagerduty", 1, check_source, handle_submit, 0, "pagerduty"},
+    {"POST", "/v1/sources/jira", 1, check_source, handle_submit, 0, "jira"},
+    {"POST", "/v1/sources/flux", 1, check_source, handle_submit, 0, "flux"},
+    {"POST", "/v1/sources/tekton", 1, check_source, handle_submit, 0, "tekton"},
+    {"GET", "/v1/sources", 0, NULL, handle_sources, 0, NULL},
+    {"GET", "/healthz", 0, NULL, handle_healthz, 1, NULL},
+    {"GET", "/readyz", 0, NULL, handle_readyz, 1, NULL},
+    {"GET", "/metrics", 0, NULL, handle_metrics, 0, NULL},
+    {"GET", "/v1/timeline", 0, NULL, handle_timeline, 0, NULL},
+    {"GET", "/v1/deployed", 0, NULL, handle_deployed, 0, NULL},
+    {"GET", "/v1/audit", 0, NULL, handle_audit, 0, NULL},
+    {"GET", "/v1/dora", 0, NULL, handle_dora, 0, NULL},
+    {"GET", "/", 0, NULL, page_home, 0, NULL},
+    {"GET", "/incident", 0, NULL, page_incident, 0, NULL},
+    {"GET", "/change", 0, NULL, page_change, 0, NULL},
+    {"GET", "/audit", 0, NULL, page_audit, 0, NULL},
+    {"GET", "/deployed", 0, NULL, page_deployed, 0, NULL},
+    {"GET", "/dora", 0, NULL, page_dora, 0, NULL},
+    {NULL, NULL, 0, NULL, NULL, 0, NULL},
 };

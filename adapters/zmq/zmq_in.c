@@ -234,6 +234,9 @@ zin_done(void *vctx, void *token, const lh_ack_t *acks, size_t n)
         case LH_ACK_DUPLICATE:
             snprintf(status, sizeof(status), "duplicate");
             break;
+        case LH_ACK_IGNORED:
+            snprintf(status, sizeof(status), "ignored: %s", acks[i].why ? acks[i].why : "?");
+            break;
         default:
             snprintf(status, sizeof(status), "rejected: %s", acks[i].why ? acks[i].why : "?");
         }

@@ -38,6 +38,14 @@ lh_format_name(lh_format_t f)
         return "cloudevents";
     case LH_FMT_ALERTMANAGER:
         return "alertmanager";
+    case LH_FMT_GITHUB:
+    case LH_FMT_GITLAB:
+    case LH_FMT_GRAFANA:
+    case LH_FMT_PAGERDUTY:
+    case LH_FMT_JIRA:
+    case LH_FMT_FLUX:
+    case LH_FMT_TEKTON:
+        return lh_source_info((int)f - LH_FMT_GITHUB)->name;
     }
     return "unknown";
 }
@@ -66,7 +74,10 @@ typedef struct {
     json_t *elem;   /* the current batch element, serialized on first use */
     char *elem_raw; /* its compact form (malloc'd by jansson), once made */
     int raw_format;
-    long item; /* index in the batch, -1 outside one */
+    long item;              /* index in the batch, -1 outside one */
+    const lh_kv_t *headers; /* the message's, for the webhook sources */
+    size_t n_headers;
+    int source; /* the webhook source that read it, LH_SRC_NONE */
 } ctx_t;
 
 /* The sink the format decoders call; forwards to the user's sink. */
@@ -98,7 +109,10 @@ deliver(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
             c->nomem = 1;
         }
     }
-    if (!ev) {
+    if (!ev && err == LH_IGNORED) {
+        if (!why || !*why)
+            why = "ignored";
+    } else if (!ev) {
         if (err >= 0)
             err = LH_EDECODE;
         if (!why || !*why)
@@ -136,12 +150,26 @@ decode_object(ctx_t *c, json_t *obj, lh_format_t f, const lh_codec_opts_t *o)
 {
     int before = c->calls, rc = 0;
 
-    if (f == LH_FMT_AUTO)
-        f = lh__is_alertmanager(obj) ? LH_FMT_ALERTMANAGER
-            : lh__is_cloudevent(obj) ? LH_FMT_CLOUDEVENTS
-                                     : LH_FMT_JSON;
+    if (f == LH_FMT_AUTO) {
+        int src = lh__source_of_shape(obj);
+        f = src != LH_SRC_NONE         ? (lh_format_t)(LH_FMT_GITHUB + src)
+            : lh__is_alertmanager(obj) ? LH_FMT_ALERTMANAGER
+            : lh__is_cloudevent(obj)   ? LH_FMT_CLOUDEVENTS
+                                       : LH_FMT_JSON;
+    }
     c->raw_format = (int)f;
     switch (f) {
+    case LH_FMT_GITHUB:
+    case LH_FMT_GITLAB:
+    case LH_FMT_GRAFANA:
+    case LH_FMT_PAGERDUTY:
+    case LH_FMT_JIRA:
+    case LH_FMT_FLUX:
+    case LH_FMT_TEKTON:
+        c->source = (int)f - LH_FMT_GITHUB;
+        rc = lh__source_decode(c->source, obj, c->item < 0 ? c->raw : NULL, c->raw_len, c->headers,
+                               c->n_headers, o, deliver, c);
+        break;
     case LH_FMT_ALERTMANAGER:
         rc = lh__alertmanager_decode(obj, o, deliver, c);
         break;
@@ -235,13 +263,41 @@ is_blank(unsigned char b)
     return b == ' ' || b == '\t' || b == '\r' || b == '\n';
 }
 
+static int decode_all(ctx_t *c, const void *buf, size_t len, lh_format_t hint,
+                      const lh_codec_opts_t *o);
+
 int
 lh_codec_decode(const void *buf, size_t len, lh_format_t hint, const lh_codec_opts_t *o,
                 lh_decode_sink_fn sink, void *arg)
 {
+    return lh__codec_decode_hdr(buf, len, hint, NULL, 0, o, sink, arg, NULL);
+}
+
+int
+lh__codec_decode_hdr(const void *buf, size_t len, lh_format_t hint, const lh_kv_t *headers,
+                     size_t n_headers, const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg,
+                     int *source)
+{
+    ctx_t c = {.sink = sink,
+               .arg = arg,
+               .raw = buf,
+               .raw_len = len,
+               .item = -1,
+               .headers = headers,
+               .n_headers = n_headers,
+               .source = hint >= LH_FMT_GITHUB && hint <= LH_FMT_TEKTON ? (int)hint - LH_FMT_GITHUB
+                                                                        : LH_SRC_NONE};
+    int calls = decode_all(&c, buf, len, hint, o);
+    if (source)
+        *source = c.source;
+    return calls;
+}
+
+static int
+decode_all(ctx_t *c, const void *buf, size_t len, lh_format_t hint, const lh_codec_opts_t *o)
+{
     lh_codec_opts_t defaults;
     lh_limits_t lim;
-    ctx_t c = {.sink = sink, .arg = arg, .raw = buf, .raw_len = len, .item = -1};
     const unsigned char *p = buf;
 
     if (!o) {
@@ -254,13 +310,13 @@ lh_codec_decode(const void *buf, size_t len, lh_format_t hint, const lh_codec_op
         lh_limits_default(&lim);
 
     if (len > lim.max_payload) {
-        REJECT(&c, LH_ETOOBIG, NULL, "payload of %zu bytes is over the limit of %zu bytes", len,
+        REJECT(c, LH_ETOOBIG, NULL, "payload of %zu bytes is over the limit of %zu bytes", len,
                lim.max_payload);
-        return c.calls;
+        return c->calls;
     }
     if (!buf || len == 0) {
-        REJECT(&c, LH_EDECODE, NULL, "empty payload");
-        return c.calls;
+        REJECT(c, LH_EDECODE, NULL, "empty payload");
+        return c->calls;
     }
     size_t bom = (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) ? 3 : 0;
     size_t first = bom;
@@ -271,14 +327,14 @@ lh_codec_decode(const void *buf, size_t len, lh_format_t hint, const lh_codec_op
     int json = hint != LH_FMT_PROTOBUF;
     if (hint == LH_FMT_AUTO) {
         if (first == len) {
-            REJECT(&c, LH_EDECODE, NULL, "empty payload (only blanks)");
-            return c.calls;
+            REJECT(c, LH_EDECODE, NULL, "empty payload (only blanks)");
+            return c->calls;
         }
         json = p[first] == '{' || p[first] == '[';
     }
     if (!json) {
-        decode_pb(&c, buf, len);
-        return c.nomem ? LH_ENOMEM : c.calls;
+        decode_pb(c, buf, len);
+        return c->nomem ? LH_ENOMEM : c->calls;
     }
 
     char why[320];
@@ -288,16 +344,16 @@ lh_codec_decode(const void *buf, size_t len, lh_format_t hint, const lh_codec_op
         char pbwhy[64];
         if (hint == LH_FMT_AUTO && p[0] == 0x0A &&
             lh_codec_pb_decode(buf, len, &ev, pbwhy, sizeof pbwhy) == 0) {
-            c.raw_format = LH_FMT_PROTOBUF;
-            deliver(ev, 0, ev->id, NULL, &c);
+            c->raw_format = LH_FMT_PROTOBUF;
+            deliver(ev, 0, ev->id, NULL, c);
         } else {
-            deliver(NULL, LH_EDECODE, NULL, why, &c);
+            deliver(NULL, LH_EDECODE, NULL, why, c);
         }
-        return c.calls;
+        return c->calls;
     }
-    decode_root(&c, root, f, o);
+    decode_root(c, root, f, o);
     json_decref(root);
-    return c.nomem ? LH_ENOMEM : c.calls;
+    return c->nomem ? LH_ENOMEM : c->calls;
 }
 
 /* --- one event ------------------------------------------------------------------------------- */

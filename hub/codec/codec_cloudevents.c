@@ -962,9 +962,24 @@ int
 lh_codec_decode_msg(const void *buf, size_t len, lh_format_t hint, const lh_kv_t *headers,
                     size_t n_headers, const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg)
 {
+    return lh_codec_decode_src(buf, len, hint, headers, n_headers, o, sink, arg, NULL);
+}
+
+int
+lh_codec_decode_src(const void *buf, size_t len, lh_format_t hint, const lh_kv_t *headers,
+                    size_t n_headers, const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg,
+                    int *source)
+{
+    /* a webhook source's own headers come first: a Tekton event is a CloudEvent in binary mode
+     * whose data is no CDEvent */
+    int src = hint == LH_FMT_AUTO ? lh_source_of_headers(headers, n_headers) : LH_SRC_NONE;
+    if (src != LH_SRC_NONE)
+        hint = (lh_format_t)(LH_FMT_GITHUB + src);
+    if (source)
+        *source = LH_SRC_NONE;
     if (!headers || n_headers == 0 || (hint != LH_FMT_AUTO && hint != LH_FMT_CLOUDEVENTS) ||
         !binary_mode(headers, n_headers))
-        return lh_codec_decode(buf, len, hint, o, sink, arg);
+        return lh__codec_decode_hdr(buf, len, hint, headers, n_headers, o, sink, arg, source);
     lh_kv_t stack[CE_HEADERS_ON_STACK];
     lh_kv_t *attrs = stack;
     if (n_headers > CE_HEADERS_ON_STACK) {

@@ -74,6 +74,67 @@ int lh__alertmanager_decode(json_t *obj, const lh_codec_opts_t *o, lh_decode_sin
 /* 1 when obj looks like an Alertmanager notification ("alerts" array + "version"). */
 int lh__is_alertmanager(json_t *obj);
 
+/* lh_codec_decode() with the message's headers (for the webhook sources: detection by shape
+ * then still checks their signatures); *source (not NULL) gets the source that read it. */
+int lh__codec_decode_hdr(const void *buf, size_t len, lh_format_t hint, const lh_kv_t *headers,
+                         size_t n_headers, const lh_codec_opts_t *o, lh_decode_sink_fn sink,
+                         void *arg, int *source);
+
+/* --- webhook sources (codec_source.c: the table, detection, signatures; one file each) ------ */
+
+/* What a source's decoder gets besides the body: the request's headers, the delivery id the
+ * sender keeps across redeliveries (NULL when it sent none), the value of its event header
+ * (X-GitHub-Event, ...; NULL), and the sources' settings (NULL: every default). */
+typedef struct {
+    const lh_kv_t *headers;
+    size_t n_headers;
+    const char *delivery;
+    const char *event;
+    const lh_sources_conf_t *conf;
+} lh__src_msg_t;
+
+/* A source's decoder: every event of the payload, rejection or LH_IGNORED (with a reason)
+ * through sink. Returns the sink calls made or LH_ENOMEM. */
+typedef int (*lh__source_decode_fn)(json_t *obj, const lh__src_msg_t *m, lh_decode_sink_fn sink,
+                                    void *arg);
+
+/* Source id's payload obj (body/len the bytes it was parsed from, for the signature; NULL for an
+ * element of an array): the source off, the signature checked when a secret is set, then its
+ * decoder. Returns as a decoder. */
+int lh__source_decode(int id, json_t *obj, const void *body, size_t len, const lh_kv_t *h,
+                      size_t nh, const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg);
+/* The source whose shape obj has, LH_SRC_NONE. */
+int lh__source_of_shape(json_t *obj);
+
+/* Header name's entry (case-insensitive), NULL; its value as a string in buf (NULL when
+ * missing, empty or longer than len - 1). */
+const lh_kv_t *lh__header(const lh_kv_t *h, size_t n, const char *name);
+const char *lh__header_str(const lh_kv_t *h, size_t n, const char *name, char *buf, size_t len);
+/* The string at "a.b.c" in obj (nested objects), NULL when absent, not a string or "". */
+const char *lh__jstr(json_t *obj, const char *path);
+/* Shell-style glob ('*', '?'), case-insensitive; a comma-separated list of them. 1 on match. */
+int lh__glob_match(const char *pattern, const char *s);
+int lh__glob_list_match(const char *list, const char *s);
+/* The value of key in a "k=v,k2=v2" map (keys case-insensitive) copied into out: 1, else 0. */
+int lh__map_lookup(const char *map, const char *key, char *out, size_t len);
+/* Reports LH_IGNORED with the formatted reason. Returns 1 (the sink calls made). */
+int lh__source_ignore(lh_decode_sink_fn sink, void *arg, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The environment of an event its source names none for ([sources] default_environment). */
+const char *lh__source_env(const lh__src_msg_t *m);
+
+#define LH__SOURCE(name)                                                                           \
+    int lh__is_##name(json_t *obj);                                                                \
+    int lh__##name##_decode(json_t *obj, const lh__src_msg_t *m, lh_decode_sink_fn sink, void *arg);
+LH__SOURCE(github)
+LH__SOURCE(gitlab)
+LH__SOURCE(grafana)
+LH__SOURCE(pagerduty)
+LH__SOURCE(jira)
+LH__SOURCE(flux)
+LH__SOURCE(tekton)
+#undef LH__SOURCE
+
 /* Severity words producers use (CDEvents customData, Alertmanager labels), case-insensitive:
  * critical/crit/page/high/p1, error/err/major, warning/warn/medium/minor, info/none/low.
  * Returns 0 and *out, or LH_EINVAL for another word (in codec_util.c). */

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "loophub/format.h"
 #include "loophub/registry.h"
 #include "redact.h"
 
@@ -58,6 +59,16 @@ typedef struct lh_run_conf {
     char *redact_defaults;      /* "on" | "off" */
     lh_strlist_t redact_keys;   /* label-key rules */
     lh_strlist_t redact_values; /* value rules */
+    /* the webhook sources (format.h, docs/sources.md) */
+    char *default_env;
+    char *src_secret_file[LH_SRC_COUNT];
+    char *src_enabled[LH_SRC_COUNT]; /* "on" | "off" */
+    char *src_secret[LH_SRC_COUNT];  /* read from src_secret_file by lh_run_conf_parse() */
+    char *github_service, *github_workflows, *gitlab_service, *pagerduty_services;
+    char *jira_change_types, *jira_approved, *jira_rejected, *jira_deploy_field;
+    char *jira_service_field, *tekton_pipelines;
+    lh_strlist_t env_aliases;     /* "canonical=alias,alias" ([environments], --env-alias) */
+    lh_strlist_t service_aliases; /* ([services], --service-alias) */
     char *config_path;
     lh_run_conf_map_t maps[LH_RUN_CONF_MAX_MAPS]; /* [0]: the core's; then one per adapter */
     size_t n_maps;

@@ -49,6 +49,7 @@ typedef enum {
     LH_M_WAL_WRITER_WAITS_TOTAL,     /* loophub_wal_writer_waits_total{reason}: set at scrape */
     LH_M_EXPIRED_TOTAL,              /* loophub_expired_total{what} */
     LH_M_DEDUPE_PROBES_TOTAL,        /* loophub_dedupe_store_lookups_total: set at scrape */
+    LH_M_SOURCE_PAYLOADS_TOTAL,      /* loophub_source_payloads_total{source,verdict} */
     /* gauges (set at scrape time, except the start time) */
     LH_M_STORE_EVENTS,             /* loophub_store_events */
     LH_M_STORE_QUARANTINED,        /* loophub_store_quarantined */
@@ -79,9 +80,13 @@ typedef enum {
     LH_REJ_MISSING_FIELD, /* LH_EMISSING */
     LH_REJ_UNKNOWN_KIND,  /* LH_EUNKNOWN_KIND */
     LH_REJ_OUT_OF_RANGE,  /* LH_ERANGE */
+    LH_REJ_AUTH,          /* LH_EAUTH: a webhook source's signature or token did not match */
     LH_REJ_OTHER,         /* any other LH_E* */
     LH_REJ__COUNT
 } lh_reject_reason_t;
+
+/* loophub_source_payloads_total's verdict (its source label: lh_source_id_t). */
+enum { LH_M_SRC_ACCEPTED, LH_M_SRC_IGNORED, LH_M_SRC_REJECTED, LH_M_SRC__COUNT };
 
 /* loophub_expired_total's what: the event kinds (lh_kind_t - 1), then these. */
 enum { LH_M_EXPIRED_OUTBOX = 4, LH_M_EXPIRED_QUARANTINE = 5 };

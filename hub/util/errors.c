@@ -1,5 +1,5 @@
 /*
- * errors.c - messages and names for LH_OK, LH_PENDING and the LH_E* codes of
+ * errors.c - messages and names for LH_OK, LH_PENDING, LH_IGNORED and the LH_E* codes of
  * include/loophub/error.h.
  */
 #include "loophub/error.h"
@@ -12,6 +12,8 @@ lh_strerror(int err)
         return "ok";
     case LH_PENDING:
         return "pending (the outcome is reported later)";
+    case LH_IGNORED:
+        return "ignored";
 #define LH__ERR_MSG(name, msg)                                                                     \
     case LH_E##name:                                                                               \
         return msg;
@@ -30,6 +32,8 @@ lh_err_name(int err)
         return "LH_OK";
     case LH_PENDING:
         return "LH_PENDING";
+    case LH_IGNORED:
+        return "LH_IGNORED";
 #define LH__ERR_NAME(name, msg)                                                                    \
     case LH_E##name:                                                                               \
         return "LH_E" #name;

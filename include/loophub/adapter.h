@@ -55,13 +55,15 @@ typedef enum {
     LH_ACK_OK = 0,
     LH_ACK_DUPLICATE = 1,
     LH_ACK_REJECTED = 2,
+    LH_ACK_IGNORED = 3, /* read and deliberately not stored (a webhook's ping), not an error */
 } lh_ack_status_t;
 
 /* The hub's verdict on one event of a message. Strings live until done() returns. */
 typedef struct lh_ack {
     const char *id; /* NULL when the id could not be read */
     lh_ack_status_t status;
-    const char *why; /* the reason, for LH_ACK_REJECTED */
+    const char *why; /* the reason, for LH_ACK_REJECTED and LH_ACK_IGNORED */
+    int err;         /* LH_ACK_REJECTED: the LH_E* code (LH_EAUTH: a signature that failed) */
 } lh_ack_t;
 
 typedef struct lh_adapter_ops {

@@ -31,7 +31,8 @@
     X(DUPLICATE, "duplicate")                                                                      \
     X(SCHEMA, "store schema does not match this binary")                                           \
     X(LOCKED, "store is in use by another hub")                                                    \
-    X(AMBIGUOUS, "more than one thing matches: say which")
+    X(AMBIGUOUS, "more than one thing matches: say which")                                         \
+    X(AUTH, "signature or token does not match")
 
 typedef enum {
     LH_OK = 0,
@@ -39,6 +40,9 @@ typedef enum {
      * whose delivery report follows through lh_hub_alert_done/failed). Positive, so `rc < 0`
      * still tests for failure; lh_strerror() says "pending". */
     LH_PENDING = 1,
+    /* Not an error: read and deliberately not stored (a webhook source's ping, a Jira comment);
+     * a decoder reports it to its sink with a reason. lh_strerror() says "ignored". */
+    LH_IGNORED = 2,
 #define LH__ERR_ENUM(name, msg) LH_E##name,
     LH__ERR_FIRST = -1000,
     LH_ERRNO_MAP(LH__ERR_ENUM)

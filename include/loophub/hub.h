@@ -51,13 +51,13 @@ typedef struct lh_hub_opts {
     const char *require_approved_ticket; /* environments, comma-separated, where a change needs
                                           * a ticket approved before it starts, else an
                                           * unapproved_change alert (default NULL: none) */
-    int64_t dora_metrics_window_ns;   /* GET /metrics: the DORA figures of this many days back
-                                       * per service and environment (default 30d; 0: none),
-                                       * computed at most once a minute */
-    int64_t sink_behind;              /* a sink with more alerts than this not yet delivered
-                                       * makes the hub degraded (default 1000) */
-    int64_t quarantine_max_rows;      /* rejected input kept at most, oldest evicted first */
-    int64_t quarantine_max_bytes;     /* (defaults 100,000 rows, 256 MiB) */
+    int64_t dora_metrics_window_ns;      /* GET /metrics: the DORA figures of this many days back
+                                          * per service and environment (default 30d; 0: none),
+                                          * computed at most once a minute */
+    int64_t sink_behind;                 /* a sink with more alerts than this not yet delivered
+                                          * makes the hub degraded (default 1000) */
+    int64_t quarantine_max_rows;         /* rejected input kept at most, oldest evicted first */
+    int64_t quarantine_max_bytes;        /* (defaults 100,000 rows, 256 MiB) */
     /* Privacy scrubbing before anything is stored, quarantined, logged or published (README.md,
      * Privacy): POSIX extended regexes, case-insensitive, compiled by lh_hub_new() (a bad one
      * fails it with LH_ECONFIG, logged). Read during lh_hub_new() only. */
@@ -79,6 +79,13 @@ typedef struct lh_hub_opts {
     int64_t dedupe_horizon; /* ids held in memory: the last this many events (default 1,000,000);
                              * older duplicates are found in the store */
     int keep_original;      /* 1: store non-protobuf input as received too (default 0) */
+    /* One name for one environment and one service, whatever the source spelled (README.md,
+     * Sources): entries "canonical=alias,alias" (case-insensitive; the canonical name itself in
+     * another case too), applied to every event before it is validated and stored. */
+    const char *const *env_aliases;
+    size_t n_env_aliases;
+    const char *const *service_aliases;
+    size_t n_service_aliases;
 } lh_hub_opts_t;
 
 void lh_hub_opts_default(lh_hub_opts_t *o);
@@ -178,7 +185,12 @@ int lh_hub_timeline(lh_hub_t *hub, const lh_timeline_req_t *req, lh_query_format
  * batches, and appends its document to out. Returns 0; LH_EINVAL for a bad request (no kind,
  * a period ending before it starts); LH_ESTORE (logged); LH_ENOMEM. On error out may hold part
  * of a document: reset it. */
-int lh_hub_report(lh_hub_t *hub, const lh_report_req_t *req, lh_query_format_t fmt,
-                  lh_buf_t *out);
+/* GET /v1/sources, `loophub sources`: the webhook sources (format.h) as a JSON document: each
+ * with its route, how it is told and checked, whether it is on and has a secret, and its payloads
+ * by verdict since the hub started; the default environment and the aliases in force. Returns 0
+ * or LH_ENOMEM. */
+int lh_hub_sources(lh_hub_t *hub, lh_buf_t *out);
+
+int lh_hub_report(lh_hub_t *hub, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out);
 
 #endif
