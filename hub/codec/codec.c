@@ -204,6 +204,11 @@ decode_root(ctx_t *c, json_t *root, lh_format_t f, const lh_codec_opts_t *o)
         decode_object(c, root, f, o);
         return;
     }
+    if (c->source != LH_SRC_NONE) { /* a sender's webhook is one object, signed whole */
+        REJECT(c, LH_EDECODE, NULL, "a %s payload must be a JSON object, not %s",
+               lh_source_info(c->source)->title, lh__json_type_name(root));
+        return;
+    }
     if (!json_is_array(root)) {
         REJECT(c, LH_EDECODE, NULL, "a JSON payload must be an object or an array of objects");
         return;

@@ -205,6 +205,8 @@ workflow_run(gh_t *g)
     json_t *run = json_object_get(g->root, "workflow_run");
     make_id(g, "run", run);
     const char *name = lh__jstr(run, "name");
+    if (!name) /* a run of a workflow without a name of its own shows the workflow's */
+        name = lh__jstr(g->root, "workflow.name");
     const char *pats = g->m->conf ? g->m->conf->github_workflows : NULL;
     const char *id = g->id[0] ? g->id : NULL;
     if (!pats)
@@ -240,6 +242,8 @@ workflow_run(gh_t *g)
     const char *actor = lh__jstr(run, "triggering_actor.login");
     if (!actor)
         actor = lh__jstr(run, "actor.login");
+    if (!actor)
+        actor = lh__jstr(g->root, "sender.login");
     const char *branch = lh__jstr(run, "head_branch"), *url = lh__jstr(run, "html_url");
     int64_t ct = 0;
     const char *cts = lh__jstr(run, "head_commit.timestamp");

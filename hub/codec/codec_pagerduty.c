@@ -3,9 +3,10 @@
  * acknowledged, priority_updated, reopened and resolved into incident events; every other event
  * type ignored with a reason.
  *
- * Identity: the event id is "pd-" + the webhook event's id (event.id, the same in every delivery
- * of one event, so a redelivery dedupes); the incident is "pd-" + the incident's id, one outcome
- * across its lifecycle.
+ * Identity: the event id is "pd-" + the X-Webhook-Id header, which PagerDuty repeats on every
+ * delivery attempt of one webhook, so a redelivery dedupes; a body that came without it gets
+ * "pd-" + the webhook event's id (event.id). The incident is "pd-" + the incident's id, one
+ * outcome across its lifecycle.
  *
  * Mapping: service = [source.pagerduty] services' name for the PagerDuty service id, else the
  * service's summary (its name); environment = [sources] default_environment (PagerDuty has
@@ -49,8 +50,8 @@ lh__pagerduty_decode(json_t *obj, const lh__src_msg_t *m, lh_decode_sink_fn sink
     json_t *e = json_object_get(obj, "event");
     const char *eid = lh__jstr(e, "id"), *type = lh__jstr(e, "event_type");
     char id[160] = "";
-    if (eid)
-        snprintf(id, sizeof(id), "pd-%s", eid);
+    if (m->delivery || eid)
+        snprintf(id, sizeof(id), "pd-%s", m->delivery ? m->delivery : eid);
     const char *idp = id[0] ? id : NULL;
     char why[LH__WHY_LEN];
 #define FAIL(code, ...)                                                                            \
@@ -76,8 +77,8 @@ lh__pagerduty_decode(json_t *obj, const lh__src_msg_t *m, lh_decode_sink_fn sink
                                  "%s: not an event loophub reads (incident.triggered, "
                                  "acknowledged, priority_updated, reopened, resolved are)",
                                  type);
-    if (!eid)
-        FAIL(LH_EMISSING, "field 'event.id' is missing");
+    if (!id[0])
+        FAIL(LH_EMISSING, "field 'event.id' is missing (and no X-Webhook-Id header)");
     json_t *inc = json_object_get(e, "data");
     const char *iid = lh__jstr(inc, "id");
     if (!json_is_object(inc) || !iid)

@@ -52,7 +52,7 @@ static const source_t sources[LH_SRC_COUNT] = {
                        "X-GitHub-Event", SIG_HMAC_HEX, "X-Hub-Signature-256", NULL,
                        lh__is_github, lh__github_decode},
     [LH_SRC_GITLAB] = {{"gitlab", "GitLab", "X-Gitlab-Event header",
-                        "X-Gitlab-Token: the secret token", "X-Gitlab-Event-UUID"},
+                        "X-Gitlab-Token: the secret token", "Idempotency-Key"},
                        "X-Gitlab-Event", SIG_TOKEN, "X-Gitlab-Token", NULL,
                        lh__is_gitlab, lh__gitlab_decode},
     [LH_SRC_GRAFANA] = {{"grafana", "Grafana", "body: version \"1\" with orgId and alerts",
@@ -63,7 +63,7 @@ static const source_t sources[LH_SRC_COUNT] = {
                         lh__grafana_decode},
     [LH_SRC_PAGERDUTY] = {{"pagerduty", "PagerDuty", "X-PagerDuty-Signature header or body: "
                            "event with event_type and resource_type",
-                           "X-PagerDuty-Signature: v1= HMAC-SHA256 of the body", NULL},
+                           "X-PagerDuty-Signature: v1= HMAC-SHA256 of the body", "X-Webhook-Id"},
                           "X-PagerDuty-Signature", SIG_HMAC_LIST, "X-PagerDuty-Signature", NULL,
                           lh__is_pagerduty, lh__pagerduty_decode},
     [LH_SRC_JIRA] = {{"jira", "Jira", "X-Atlassian-Webhook-Identifier header or body: "

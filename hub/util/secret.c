@@ -53,16 +53,18 @@ lh_secret_file_read(const char *path, const char *what, char **out, char *why, s
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)buf[i];
-        if (ch <= ' ' || ch >= 0x7f) {
+        /* a bearer token has no blank; a shared secret may (GitHub's own example has) */
+        int blank_ok = strcmp(what, "token") != 0 && ch == ' ' && i > 0 && i + 1 < n;
+        if ((ch <= ' ' && !blank_ok) || ch >= 0x7f) {
             snprintf(why, whylen,
                      "the %s file %s holds a %s at byte %zu: a %s is one line of visible ASCII "
-                     "characters",
+                     "characters%s",
                      what, path,
                      ch == '\n' ? "second line"
                                 : (ch == ' ' ? "blank"
                                              : "control or "
                                                "non-ASCII byte"),
-                     i + 1, what);
+                     i + 1, what, strcmp(what, "token") ? " (blanks inside it allowed)" : "");
             return LH_EINVAL;
         }
     }

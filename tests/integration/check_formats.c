@@ -139,33 +139,14 @@ jpath_str(json_t *j, const char *const *path)
 /* --- HTTP with curl ----------------------------------------------------------------------------
  */
 
-typedef struct {
-    int code;
-    char *body;
-} resp_t;
-
 /* POSTs body to the hub's path with the content type; returns the status and the body. */
-static resp_t
+static lh_it_resp_t
 http_post(const lh_it_hub_t *h, const char *path, const char *ctype, const char *body)
 {
-    char url[256], file[700], at[720], ct[128];
-    static int n_bodies;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", h->http_port, path);
-    snprintf(file, sizeof(file), "%s/body-%d.json", h->dir, n_bodies++);
-    ck_assert_int_eq(lh_test_write_file(file, body, strlen(body)), 0);
-    snprintf(at, sizeof(at), "@%s", file);
+    char ct[128];
     snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-    const char *argv[] = {"curl", "-sS",           "-o", "-", "-w", "\n%{http_code}", "-H",
-                          ct,     "--data-binary", at,   url, NULL};
-    char *out = NULL, *err = NULL;
-    int st = lh_test_run(argv, NULL, &out, &err, 20000);
-    ck_assert_msg(st == 0, "curl POST %s failed (%d): %s", url, st, err ? err : "");
-    free(err);
-    char *nl = strrchr(out, '\n');
-    ck_assert_ptr_nonnull(nl);
-    resp_t r = {atoi(nl + 1), out};
-    *nl = 0;
-    return r;
+    const char *hdrs[] = {ct, NULL};
+    return lh_it_curl(h, "POST", path, hdrs, body, 0, 0);
 }
 
 #define ASSERT_CODE(r, want)                                                                       \
@@ -507,7 +488,7 @@ START_TEST(test_cdevents_deploy_then_am_webhook_http)
     lh_it_sub_t s;
     lh_it_sub_open(&s, h.pub, "alert.prod.");
     char *dep = ce_deploy("ce-dep-1", "checkout", "pkg:oci/checkout@1.4.2", -300);
-    resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", dep);
+    lh_it_resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", dep);
     ASSERT_CODE(r, 202);
     ck_assert_msg(strstr(r.body, "\"accepted\":[\"ce-dep-1\"]"), "%s", r.body);
     free(r.body);
@@ -599,7 +580,7 @@ START_TEST(test_artifact_identity)
      * a same-service relation that must rank below the artifact */
     char *other = ce_deploy("ce-dep-4", "API", "pkg:oci/api-gateway@2.0.0", -120);
     char *inc = ce_incident("ce-inc-3", "INC-3", "API", ARTIFACT_API, -10);
-    resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", dep);
+    lh_it_resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", dep);
     ASSERT_CODE(r, 202);
     free(r.body);
     r = http_post(&h, "/v1/events", "application/cloudevents+json", other);
@@ -697,7 +678,7 @@ START_TEST(test_alerts_formats)
     char *dep = ce_deploy("ce-dep-5", "search", "pkg:oci/search@3.1.0", -300);
     char *inc = ce_incident("ce-inc-5", "INC-4", "search", "pkg:oci/search@3.1.0", -5);
     /* plain application/json: the hub detects the CloudEvent by its specversion */
-    resp_t r = http_post(&h, "/v1/events", "application/json", dep);
+    lh_it_resp_t r = http_post(&h, "/v1/events", "application/json", dep);
     ASSERT_CODE(r, 202);
     free(r.body);
     r = http_post(&h, "/v1/events", "application/cloudevents+json", inc);
@@ -780,7 +761,7 @@ START_TEST(test_unknown_cdevents_type_quarantined)
     /* over HTTP: 400, the reason names the type */
     const char *kv1[] = {"ID", "ce-run-1", "TIME", t, NULL};
     char *run1 = template("ce-pipelinerun-started.json", kv1);
-    resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", run1);
+    lh_it_resp_t r = http_post(&h, "/v1/events", "application/cloudevents+json", run1);
     ASSERT_CODE(r, 400);
     ck_assert_msg(strstr(r.body, type), "the reason does not name the type: %s", r.body);
     ck_assert_msg(strstr(r.body, "\"id\":\"ce-run-1\""), "%s", r.body);

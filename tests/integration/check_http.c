@@ -106,62 +106,15 @@ hub_start(lh_it_hub_t *h, const char *const *extra)
     lh_it_hub_run(h, extra);
 }
 
-/* --- curl ---------------------------------------------------------------------------------- */
+/* --- curl (lh_it_curl(), ithub.h) ------------------------------------------------------------ */
 
-typedef struct {
-    int code;
-    char *body; /* with the headers first when asked for */
-} resp_t;
-
-/* Runs curl: method on path, extra headers (NULL-terminated, may be NULL), body from a string
- * (NULL: none), chunked when asked. with_headers puts the response headers before the body. */
-static resp_t
-curl_req(const lh_it_hub_t *h, const char *method, const char *path, const char *const *headers,
-         const char *body, int chunked, int with_headers)
-{
-    char url[256], bodyfile[600];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", h->http_port, path);
-    const char *argv[64] = {"curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method};
-    int n = 8;
-    if (with_headers)
-        argv[n++] = "-i";
-    for (int i = 0; headers && headers[i] && n < 50; i++) {
-        argv[n++] = "-H";
-        argv[n++] = headers[i];
-    }
-    if (chunked) {
-        argv[n++] = "-H";
-        argv[n++] = "Transfer-Encoding: chunked";
-    }
-    static char at[620];
-    if (body) {
-        snprintf(bodyfile, sizeof(bodyfile), "%s/body.%d", h->dir, (int)getpid());
-        ck_assert_int_eq(lh_test_write_file(bodyfile, body, strlen(body)), 0);
-        snprintf(at, sizeof(at), "@%s", bodyfile);
-        argv[n++] = "--data-binary";
-        argv[n++] = at;
-    }
-    argv[n++] = url;
-    argv[n] = NULL;
-    char *out = NULL, *err = NULL;
-    int st = lh_test_run(argv, NULL, &out, &err, 20000);
-    ck_assert_msg(st == 0, "curl %s %s failed (%d): %s", method, path, st, err ? err : "");
-    resp_t r = {0, out};
-    char *nl = strrchr(out, '\n');
-    ck_assert_ptr_nonnull(nl);
-    r.code = atoi(nl + 1);
-    *nl = 0;
-    free(err);
-    return r;
-}
-
-static resp_t
+static lh_it_resp_t
 post(const lh_it_hub_t *h, const char *path, const char *ctype, const char *body)
 {
     char ct[128];
     snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
     const char *hdrs[] = {ct, NULL};
-    return curl_req(h, "POST", path, hdrs, body, 0, 0);
+    return lh_it_curl(h, "POST", path, hdrs, body, 0, 0);
 }
 
 /* Counts the strings in the JSON array that follows "key": in body. */
@@ -232,7 +185,7 @@ START_TEST(test_event_then_duplicate)
     lh_it_hub_t h;
     hub_start(&h, NULL);
     char *ev = event_json("d-1", "deploy", "api");
-    resp_t r = post(&h, "/v1/events", "application/json", ev);
+    lh_it_resp_t r = post(&h, "/v1/events", "application/json", ev);
     ASSERT_CODE(r, 202);
     ck_assert_msg(strstr(r.body, "\"accepted\":[\"d-1\"]"), "%s", r.body);
     free(r.body);
@@ -264,7 +217,7 @@ START_TEST(test_cloudevents_batch)
              "{\"specversion\":\"1.0\",\"id\":\"ce-2\",\"source\":\"/mon\","
              "\"type\":\"dev.cdevents.incident.detected.0.1.0\",\"time\":\"%s\",\"data\":%s}]",
              t, dep, t, inc);
-    resp_t r = post(&h, "/v1/events", "application/cloudevents-batch+json", batch);
+    lh_it_resp_t r = post(&h, "/v1/events", "application/cloudevents-batch+json", batch);
     ASSERT_CODE(r, 202);
     ck_assert_msg(strstr(r.body, "\"ce-1\"") && strstr(r.body, "\"ce-2\""), "%s", r.body);
     ck_assert_int_eq(count_in(r.body, "accepted"), 2);
@@ -289,7 +242,7 @@ START_TEST(test_cloudevents_binary)
                           "ce-time: 2026-01-01T10:00:00Z",
                           "Content-Type: application/json",
                           NULL};
-    resp_t r = curl_req(&h, "POST", "/v1/events", hdrs, data, 0, 0);
+    lh_it_resp_t r = lh_it_curl(&h, "POST", "/v1/events", hdrs, data, 0, 0);
     ASSERT_CODE(r, 202);
     ck_assert_msg(strstr(r.body, "\"accepted\":[\"bin-deploy-1\"]"), "%s", r.body);
     free(r.body);
@@ -304,7 +257,7 @@ START_TEST(test_alertmanager)
     hub_start(&h, NULL);
     char *am = lh_test_read_file(CONFORMANCE_DIR "/alertmanager/firing.json", NULL);
     ck_assert_msg(am != NULL, "missing %s", CONFORMANCE_DIR "/alertmanager/firing.json");
-    resp_t r = post(&h, "/v1/alertmanager", "application/json", am);
+    lh_it_resp_t r = post(&h, "/v1/alertmanager", "application/json", am);
     ASSERT_CODE(r, 202);
     ck_assert_int_eq(count_in(r.body, "accepted"), 2);
     free(r.body);
@@ -323,7 +276,7 @@ START_TEST(test_broken_json)
 {
     lh_it_hub_t h;
     hub_start(&h, NULL);
-    resp_t r = post(&h, "/v1/events", "application/json", "{\"id\": \"x\",\n \"kind\": }");
+    lh_it_resp_t r = post(&h, "/v1/events", "application/json", "{\"id\": \"x\",\n \"kind\": }");
     ASSERT_CODE(r, 400);
     ck_assert_msg(strstr(r.body, "line 2 column"), "no position in: %s", r.body);
     ck_assert_msg(strstr(r.body, "\"rejected\":[{\"index\":0"), "%s", r.body);
@@ -344,7 +297,7 @@ START_TEST(test_missing_field_keeps_good_events)
     char *c = event_json("g-2", "incident", "api");
     char batch[2048];
     snprintf(batch, sizeof(batch), "[%s,%s,%s]", a, b, c);
-    resp_t r = post(&h, "/v1/events", "application/json", batch);
+    lh_it_resp_t r = post(&h, "/v1/events", "application/json", batch);
     ASSERT_CODE(r, 400);
     ck_assert_msg(strstr(r.body, "\"index\":1,\"id\":\"m-1\""), "%s", r.body);
     ck_assert_msg(strstr(r.body, "'service'"), "the field is not named: %s", r.body);
@@ -375,11 +328,11 @@ START_TEST(test_body_limit)
     big[sizeof(big) - 2] = ']';
     big[sizeof(big) - 1] = 0;
     const char *ct[] = {"Content-Type: application/json", NULL};
-    resp_t r = curl_req(&h, "POST", "/v1/events", ct, big, 0, 0); /* Content-Length: 5000 */
+    lh_it_resp_t r = lh_it_curl(&h, "POST", "/v1/events", ct, big, 0, 0); /* Content-Length: 5000 */
     ASSERT_CODE(r, 413);
     ck_assert_msg(strstr(r.body, "1000"), "%s", r.body);
     free(r.body);
-    r = curl_req(&h, "POST", "/v1/events", ct, big, 1, 0); /* chunked: no length up front */
+    r = lh_it_curl(&h, "POST", "/v1/events", ct, big, 1, 0); /* chunked: no length up front */
     ASSERT_CODE(r, 413);
     free(r.body);
     /* a body within the limit still goes through */
@@ -404,34 +357,34 @@ START_TEST(test_bearer_token)
     char *ev = event_json("auth-1", "deploy", "api");
 
     const char *none[] = {"Content-Type: application/json", NULL};
-    resp_t r = curl_req(&h, "POST", "/v1/events", none, ev, 0, 1);
+    lh_it_resp_t r = lh_it_curl(&h, "POST", "/v1/events", none, ev, 0, 1);
     ASSERT_CODE(r, 401);
     ck_assert_msg(strstr(r.body, "WWW-Authenticate: Bearer"), "%s", r.body);
     free(r.body);
 
     const char *wrong[] = {"Content-Type: application/json", "Authorization: Bearer nope", NULL};
-    r = curl_req(&h, "POST", "/v1/events", wrong, ev, 0, 0);
+    r = lh_it_curl(&h, "POST", "/v1/events", wrong, ev, 0, 0);
     ASSERT_CODE(r, 401);
     free(r.body);
 
     const char *good[] = {"Content-Type: application/json", "Authorization: Bearer " TOKEN, NULL};
-    r = curl_req(&h, "POST", "/v1/events", good, ev, 0, 0);
+    r = lh_it_curl(&h, "POST", "/v1/events", good, ev, 0, 0);
     ASSERT_CODE(r, 202);
     ck_assert_msg(strstr(r.body, "\"accepted\":[\"auth-1\"]"), "%s", r.body);
     free(r.body);
 
-    r = curl_req(&h, "GET", "/healthz", NULL, NULL, 0, 0); /* the probes stay open */
+    r = lh_it_curl(&h, "GET", "/healthz", NULL, NULL, 0, 0); /* the probes stay open */
     ASSERT_CODE(r, 200);
     free(r.body);
     /* with no read token of its own, the token guards the reads too */
-    r = curl_req(&h, "GET", "/v1/timeline?deploy=D-auth-1", NULL, NULL, 0, 0);
+    r = lh_it_curl(&h, "GET", "/v1/timeline?deploy=D-auth-1", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 401);
     free(r.body);
-    r = curl_req(&h, "GET", "/metrics", NULL, NULL, 0, 0);
+    r = lh_it_curl(&h, "GET", "/metrics", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 401);
     free(r.body);
     const char *auth[] = {"Authorization: Bearer " TOKEN, NULL};
-    r = curl_req(&h, "GET", "/v1/timeline?deploy=D-auth-1", auth, NULL, 0, 0);
+    r = lh_it_curl(&h, "GET", "/v1/timeline?deploy=D-auth-1", auth, NULL, 0, 0);
     ASSERT_CODE(r, 200);
     free(r.body);
     free(ev);
@@ -445,7 +398,7 @@ START_TEST(test_healthz_and_metrics)
 {
     lh_it_hub_t h;
     hub_start(&h, NULL);
-    resp_t r = curl_req(&h, "GET", "/healthz", NULL, NULL, 0, 0);
+    lh_it_resp_t r = lh_it_curl(&h, "GET", "/healthz", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 200);
     ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
     free(r.body);
@@ -454,7 +407,7 @@ START_TEST(test_healthz_and_metrics)
     ASSERT_CODE(r, 202);
     free(r.body);
     free(ev);
-    r = curl_req(&h, "GET", "/metrics", NULL, NULL, 0, 1);
+    r = lh_it_curl(&h, "GET", "/metrics", NULL, NULL, 0, 1);
     ASSERT_CODE(r, 200);
     ck_assert_msg(strstr(r.body, "Content-Type: text/plain; version=0.0.4"), "%s", r.body);
     /* stored: counted by kind and by the adapter it came through */
@@ -468,7 +421,7 @@ END_TEST
 static void
 expect_get(lh_it_hub_t *h, const char *path, int code, const char *needle)
 {
-    resp_t r = curl_req(h, "GET", path, NULL, NULL, 0, 0);
+    lh_it_resp_t r = lh_it_curl(h, "GET", path, NULL, NULL, 0, 0);
     ck_assert_msg(r.code == code, "GET %s: HTTP %d, expected %d: %s", path, r.code, code, r.body);
     ck_assert_msg(!needle || strstr(r.body, needle), "GET %s lacks %s: %s", path, needle, r.body);
     free(r.body);
@@ -480,7 +433,7 @@ START_TEST(test_timeline_over_http)
     hub_start(&h, NULL);
     char *d = event_json("t-1", "deploy", "shop");
     char *i = event_json("t-2", "incident", "shop");
-    resp_t r = post(&h, "/v1/events", "application/json", d);
+    lh_it_resp_t r = post(&h, "/v1/events", "application/json", d);
     ASSERT_CODE(r, 202);
     free(r.body);
     r = post(&h, "/v1/events", "application/json", i);
@@ -495,7 +448,7 @@ START_TEST(test_timeline_over_http)
     expect_get(&h, "/v1/timeline?service=shop&env=prod&limit=1", 200, "\"truncated\":true");
     expect_get(&h, "/v1/timeline?incident=INC-nope", 404, "no such incident");
     /* by the correlated alert id subscribers get, and by the incident's event id */
-    resp_t tl = curl_req(&h, "GET", "/v1/timeline?incident=INC-t-2", NULL, NULL, 0, 0);
+    lh_it_resp_t tl = lh_it_curl(&h, "GET", "/v1/timeline?incident=INC-t-2", NULL, NULL, 0, 0);
     const char *k = strstr(tl.body ? tl.body : "", "\"alert_id\":\"ca-");
     ck_assert_msg(k, "no alert_id: %s", tl.body);
     char path[200];
@@ -526,7 +479,7 @@ END_TEST
 static void
 same_as_cli(lh_it_hub_t *h, const char *path, const char *const *args)
 {
-    resp_t r = curl_req(h, "GET", path, NULL, NULL, 0, 0);
+    lh_it_resp_t r = lh_it_curl(h, "GET", path, NULL, NULL, 0, 0);
     ck_assert_msg(r.code == 200, "GET %s: HTTP %d: %s", path, r.code, r.body);
     const char *argv[16] = {lh_test_loophub_bin()};
     int n = 1;
@@ -565,7 +518,7 @@ START_TEST(test_reports_over_http)
         "\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"D-2\",\"status\":\"rolled_back\"}}",
     };
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
-        resp_t r = post(&h, "/v1/events", "application/json", evs[i]);
+        lh_it_resp_t r = post(&h, "/v1/events", "application/json", evs[i]);
         ASSERT_CODE(r, 202);
         free(r.body);
     }
@@ -636,7 +589,7 @@ START_TEST(test_dora_gauges)
     hub_start(&h, NULL);
     char *d = event_json("g-1", "deploy", "shop");
     char *i = event_json("g-2", "incident", "shop");
-    resp_t r = post(&h, "/v1/events", "application/json", d);
+    lh_it_resp_t r = post(&h, "/v1/events", "application/json", d);
     ASSERT_CODE(r, 202);
     free(r.body);
     r = post(&h, "/v1/events", "application/json", i);
@@ -644,7 +597,7 @@ START_TEST(test_dora_gauges)
     free(r.body);
     free(d);
     free(i);
-    r = curl_req(&h, "GET", "/metrics", NULL, NULL, 0, 0);
+    r = lh_it_curl(&h, "GET", "/metrics", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 200);
     ck_assert_msg(strstr(r.body, "# TYPE loophub_dora_deployments gauge\n"
                                  "loophub_dora_deployments{service=\"shop\",environment=\"prod\"}"
@@ -670,14 +623,14 @@ START_TEST(test_routing_errors)
 {
     lh_it_hub_t h;
     hub_start(&h, NULL);
-    resp_t r = curl_req(&h, "GET", "/no/such/thing", NULL, NULL, 0, 0);
+    lh_it_resp_t r = lh_it_curl(&h, "GET", "/no/such/thing", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 404);
     free(r.body);
-    r = curl_req(&h, "GET", "/v1/events", NULL, NULL, 0, 1);
+    r = lh_it_curl(&h, "GET", "/v1/events", NULL, NULL, 0, 1);
     ASSERT_CODE(r, 405);
     ck_assert_msg(strstr(r.body, "Allow: POST"), "%s", r.body);
     free(r.body);
-    r = curl_req(&h, "DELETE", "/healthz", NULL, NULL, 0, 0);
+    r = lh_it_curl(&h, "DELETE", "/healthz", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 405);
     free(r.body);
     r = post(&h, "/v1/events", "text/csv", "a,b,c\n");
@@ -729,7 +682,7 @@ START_TEST(test_bad_clients_leave_hub_serving)
 
     ck_assert_msg(healthz_ok(&h), "the hub stopped answering");
     char *ev = event_json("after-1", "deploy", "api");
-    resp_t r = post(&h, "/v1/events", "application/json", ev);
+    lh_it_resp_t r = post(&h, "/v1/events", "application/json", ev);
     ASSERT_CODE(r, 202);
     free(r.body);
     free(ev);
@@ -749,7 +702,7 @@ START_TEST(test_shutdown_with_open_requests)
                                "application/json\r\nContent-Length: 400\r\n\r\n[";
     ck_assert_int_eq(send(half, part, sizeof(part) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(part) - 1));
     char *ev = event_json("s-1", "deploy", "api");
-    resp_t r = post(&h, "/v1/events", "application/json", ev);
+    lh_it_resp_t r = post(&h, "/v1/events", "application/json", ev);
     ASSERT_CODE(r, 202);
     free(r.body);
     free(ev);
@@ -813,7 +766,7 @@ expect_code(lh_it_hub_t *h, const char *method, const char *path, const char *au
     const char *hdrs[] = {"Content-Type: application/json", hdr, NULL};
     const char *none[] = {"Content-Type: application/json", NULL};
     char *ev = strcmp(method, "POST") == 0 ? event_json("tok-1", "deploy", "api") : NULL;
-    resp_t r = curl_req(h, method, path, auth ? hdrs : none, ev, 0, 0);
+    lh_it_resp_t r = lh_it_curl(h, method, path, auth ? hdrs : none, ev, 0, 0);
     ck_assert_msg(r.code == code, "%s %s with %s: HTTP %d, expected %d: %s", method, path,
                   auth ? auth : "no token", r.code, code, r.body);
     free(r.body);
@@ -913,7 +866,7 @@ db_int(const char *db, const char *sql)
 static long long
 metric_of(lh_it_hub_t *h, const char *sample)
 {
-    resp_t r = curl_req(h, "GET", "/metrics", NULL, NULL, 0, 0);
+    lh_it_resp_t r = lh_it_curl(h, "GET", "/metrics", NULL, NULL, 0, 0);
     ASSERT_CODE(r, 200);
     char pat[200];
     snprintf(pat, sizeof(pat), "\n%s ", sample);
@@ -936,13 +889,14 @@ START_TEST(test_413_415_counted_and_quarantined)
     big[sizeof(big) - 2] = ']';
     big[sizeof(big) - 1] = 0;
     const char *ct[] = {"Content-Type: application/json", NULL};
-    resp_t r = curl_req(&h, "POST", "/v1/events", ct, big, 1, 0); /* chunked: cut at the limit */
+    lh_it_resp_t r =
+        lh_it_curl(&h, "POST", "/v1/events", ct, big, 1, 0); /* chunked: cut at the limit */
     ASSERT_CODE(r, 413);
     ck_assert_msg(strstr(r.body, "body of 9000 bytes is over the limit of 6000 bytes") &&
                       strstr(r.body, "the first 4096 of 9000 bytes"),
                   "%s", r.body);
     free(r.body);
-    r = curl_req(&h, "POST", "/v1/events", ct, big, 0, 0); /* Content-Length: 9000 */
+    r = lh_it_curl(&h, "POST", "/v1/events", ct, big, 0, 0); /* Content-Length: 9000 */
     ASSERT_CODE(r, 413);
     free(r.body);
     r = post(&h, "/v1/events", "text/csv", "a,b,c\n");

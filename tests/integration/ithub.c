@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "loophub/format.h"
@@ -230,4 +231,62 @@ lh_it_metric(const lh_it_hub_t *h, const char *sample)
     long long v = p ? atoll(p + strlen(pat)) : -1;
     free(out);
     return v;
+}
+
+/* --- HTTP through curl ------------------------------------------------------------------------ */
+
+static lh_it_resp_t
+curl_run(const lh_it_hub_t *h, const char *method, const char *path, const char *const *headers,
+         const char *body_file, int chunked, int with_headers)
+{
+    char url[256], at[620];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", h->http_port, path);
+    const char *argv[64] = {"curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method};
+    int n = 8;
+    if (with_headers)
+        argv[n++] = "-i";
+    for (int i = 0; headers && headers[i] && n < 50; i++) {
+        argv[n++] = "-H";
+        argv[n++] = headers[i];
+    }
+    if (chunked) {
+        argv[n++] = "-H";
+        argv[n++] = "Transfer-Encoding: chunked";
+    }
+    if (body_file) {
+        snprintf(at, sizeof(at), "@%s", body_file);
+        argv[n++] = "--data-binary";
+        argv[n++] = at;
+    }
+    argv[n++] = url;
+    argv[n] = NULL;
+    char *out = NULL, *err = NULL;
+    int st = lh_test_run(argv, NULL, &out, &err, 20000);
+    ck_assert_msg(st == 0, "curl %s %s failed (%d): %s", method, path, st, err ? err : "");
+    lh_it_resp_t r = {0, out};
+    char *nl = strrchr(out, '\n');
+    ck_assert_ptr_nonnull(nl);
+    r.code = atoi(nl + 1);
+    *nl = 0;
+    free(err);
+    return r;
+}
+
+lh_it_resp_t
+lh_it_curl(const lh_it_hub_t *h, const char *method, const char *path, const char *const *headers,
+           const char *body, int chunked, int with_headers)
+{
+    char bodyfile[600];
+    if (body) {
+        snprintf(bodyfile, sizeof(bodyfile), "%s/body.%d", h->dir, (int)getpid());
+        ck_assert_int_eq(lh_test_write_file(bodyfile, body, strlen(body)), 0);
+    }
+    return curl_run(h, method, path, headers, body ? bodyfile : NULL, chunked, with_headers);
+}
+
+lh_it_resp_t
+lh_it_curl_file(const lh_it_hub_t *h, const char *method, const char *path,
+                const char *const *headers, const char *body_file)
+{
+    return curl_run(h, method, path, headers, body_file, 0, 0);
 }

@@ -57,6 +57,21 @@ long lh_it_sql_long(const lh_it_hub_t *h, const char *q);
 int lh_it_sql_reaches(const lh_it_hub_t *h, const char *q, long want, int timeout_ms);
 /* lh_it_sql_reaches(), failing the test with the value seen and the hub's log when it does not. */
 void lh_it_wait_sql(const lh_it_hub_t *h, const char *q, long want, int timeout_ms);
+/* An HTTP answer: the status code and the body (malloc'd; with the headers first when asked). */
+typedef struct {
+    int code;
+    char *body;
+} lh_it_resp_t;
+/* Runs curl against h's HTTP port: method on path, extra headers (NULL-terminated, may be NULL),
+ * the body from a string (NULL: none), chunked when asked; with_headers puts the response headers
+ * before the body. A curl that cannot run fails the test. */
+lh_it_resp_t lh_it_curl(const lh_it_hub_t *h, const char *method, const char *path,
+                        const char *const *headers, const char *body, int chunked,
+                        int with_headers);
+/* The same with the body read from a file, byte for byte (a fixture as a sender posts it). */
+lh_it_resp_t lh_it_curl_file(const lh_it_hub_t *h, const char *method, const char *path,
+                             const char *const *headers, const char *body_file);
+
 /* A SUB socket of the test's own, subscribed to prefix on the hub's alert endpoint ep. */
 typedef struct {
     void *ctx, *sock;
