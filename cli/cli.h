@@ -24,6 +24,7 @@ int lh_cli_audit(int argc, char **argv);
 int lh_cli_dora(int argc, char **argv);
 int lh_cli_import(int argc, char **argv);
 int lh_cli_quarantine(int argc, char **argv);
+int lh_cli_sources(int argc, char **argv);
 int lh_cli_redact_check(int argc, char **argv);
 int lh_cli_keygen(int argc, char **argv);
 

@@ -20,6 +20,7 @@ static const struct {
     {"dora", lh_cli_dora, "deployment frequency, lead time, failure rate, recovery, rework"},
     {"import", lh_cli_import, "bulk-load JSON lines into the store, correlating as it goes"},
     {"quarantine", lh_cli_quarantine, "list the messages the hub rejected, and why"},
+    {"sources", lh_cli_sources, "list a running hub's webhook sources and what each sent"},
     {"redact-check", lh_cli_redact_check, "show what the redaction rules change in sample events"},
     {"keygen", lh_cli_keygen, "write a ZeroMQ CURVE key pair (hub or client)"},
 };

@@ -12,7 +12,8 @@
 set -eu
 
 BUILD="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev \
-librdkafka-dev libsqlite3-dev libmicrohttpd-dev libinih-dev libjansson-dev libssl-dev"
+librdkafka-dev libsqlite3-dev libmicrohttpd-dev libinih-dev libjansson-dev libssl-dev \
+libcurl4-openssl-dev"
 TEST="check libsubunit-dev kcat prometheus-alertmanager prometheus sqlite3 curl chromium \
 fonts-dejavu-core"
 BENCH="sec"

@@ -176,6 +176,19 @@ START_TEST(github_then_pagerduty)
     json_decref(doc);
     free(r.body);
 
+    /* the same as `loophub sources` shows it */
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.http_port);
+    const char *sargv[] = {lh_test_loophub_bin(), "sources", "--url", url, NULL};
+    char *sout = NULL, *serr = NULL;
+    ck_assert_int_eq(lh_test_run(sargv, NULL, &sout, &serr, 20000), 0);
+    ck_assert_msg(strstr(sout, "github     /v1/sources/github     yes    yes          2        1"
+                               "         2  X-GitHub-Event header") &&
+                      strstr(sout, "service aliases: API Service -> Hello-World"),
+                  "%s", sout);
+    free(sout);
+    free(serr);
+
     /* the timeline a user asks for names the GitHub change as the suspect */
     const char *argv[] = {lh_test_loophub_bin(), "timeline",   "--db", h.db,
                           "--incident",          "pd-PGR0VU2", NULL};
@@ -246,6 +259,49 @@ START_TEST(token_secret_and_config_file)
     expect(lh_it_curl_file(&h, "POST", "/v1/events", ph, pd), 202, "\"accepted\":[\"pd-");
     const char *bad[] = {"Content-Type: application/json", "X-PagerDuty-Signature: v1=00", NULL};
     expect(lh_it_curl_file(&h, "POST", "/v1/events", bad, pd), 401, "X-PagerDuty-Signature");
+    /* `loophub sources` needs the token too; with it, the counts */
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.http_port);
+    const char *sargv[] = {
+        lh_test_loophub_bin(), "sources", "--url", url, "--format", "json", NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(lh_test_run(sargv, NULL, &out, &err, 20000), 1);
+    ck_assert_msg(err && strstr(err, "answered 401 (give its token: --token-file)"), "%s", err);
+    free(out);
+    free(err);
+    const char *targv[] = {lh_test_loophub_bin(),
+                           "sources",
+                           "--url",
+                           url,
+                           "--token-file",
+                           tok,
+                           "--format",
+                           "json",
+                           NULL};
+    ck_assert_int_eq(lh_test_run(targv, NULL, &out, &err, 20000), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_t *pdj = json_array_get(json_object_get(doc, "sources"), 3);
+    ck_assert(json_is_true(json_object_get(pdj, "secret")));
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(pdj, "payloads"), "accepted")), 1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(pdj, "payloads"), "rejected")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "default_environment")), "prd");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(doc, "environment_aliases"), "prd")),
+        "production");
+    json_decref(doc);
+    free(out);
+    free(err);
+    /* no hub there */
+    const char *nargv[] = {lh_test_loophub_bin(), "sources", "--url", "http://127.0.0.1:1", NULL};
+    ck_assert_int_eq(lh_test_run(nargv, NULL, &out, &err, 20000), 1);
+    ck_assert_msg(err && strstr(err, "no answer from a hub at http://127.0.0.1:1/v1/sources"), "%s",
+                  err);
+    free(out);
+    free(err);
+
     /* the map named the service, the default environment became the canonical name */
     lh_it_wait_sql(&h,
                    "SELECT count(*) FROM events WHERE service = 'api' AND environment = "
