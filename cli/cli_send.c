@@ -4,14 +4,24 @@
  * One event from flags (encoded as protobuf), or JSON lines (--json FILE|-, each line sent as it
  * is: loophub JSON, CloudEvents, Alertmanager; the hub detects the format). Fire and forget over
  * PUSH by default; --reliable talks to the ROUTER endpoint, keeps a bounded window of messages in
- * flight, and reports the hub's verdict per event (see zmq_adapter.h for the ack frames).
+ * flight, and reports the hub's verdict per event (see zmq_adapter.h for the ack frames); --to
+ * http://... posts each message to the hub's POST /v1/events (libcurl) and reports its verdicts.
+ *
+ * As a pipeline step it must never get in the way: the settings a step repeats come from the
+ * environment (LOOPHUB_URL, LOOPHUB_TOKEN_FILE, LOOPHUB_SERVICE, LOOPHUB_ENV), and --spool DIR
+ * keeps what the hub could not take (not there, a timeout, 503) in DIR, sent first on the next
+ * run, so the step exits 0 while the hub is away.
  */
+#include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -23,6 +33,7 @@
 #include "loophub/error.h"
 #include "loophub/format.h"
 #include "loophub/registry.h"
+#include "loophub/secret.h"
 #include "loophub/timeutil.h"
 
 #define DEFAULT_PULL "tcp://127.0.0.1:7701"
@@ -44,17 +55,25 @@ typedef struct {
     const char *json;
     const char *curve_server_key; /* --curve-server-key FILE */
     const char *curve_key;        /* --curve-key FILE */
+    const char *token_file;       /* --token-file FILE: the hub's HTTP write token */
+    const char *spool;            /* --spool DIR */
+    int http;                     /* --to is an http:// or https:// address */
 } send_opts_t;
 
 typedef struct {
     char *tag; /* line number as text */
     char *data;
     size_t len;
+    int done;    /* the hub gave its verdict (ok, duplicate or rejected) */
+    char *spool; /* the spool file it was read from, removed once done (malloc'd) */
 } outmsg_t;
 
 typedef struct {
     long ok, dup, rejected, lines, events;
     int timed_out;
+    int refused;    /* the hub refused the token: a step to fix, its events kept */
+    outmsg_t *msgs; /* what is being sent: a verdict marks its message done */
+    size_t n;
 } tally_t;
 
 static void
@@ -72,9 +91,11 @@ usage(FILE *out)
         "                        env, deploy/incident/alert/ticket id, status or state and\n"
         "                        --time, so a re-sent step is answered duplicate)\n"
         "  --time RFC3339        when it happened (default now)\n"
-        "  --service S           service (deploy, alert and incident need one)\n"
-        "  --env E               environment (alias --environment)\n"
-        "  --host H              host it concerns (repeatable)\n"
+        "  --service S           service (deploy, alert and incident need one; default\n"
+        "                        $LOOPHUB_SERVICE)\n"
+        "  --env E               environment (alias --environment; deploy, alert and\n"
+        "                        incident need one; default $LOOPHUB_ENV)\n"
+        "  --host H[,H...]       hosts it concerns (repeatable, or comma-separated)\n"
         "  --actor WHO           who made the change or raised it\n"
         "  --source SRC          producer (default loophub-send)\n"
         "  --label K=V           label (repeatable)\n"
@@ -91,7 +112,13 @@ usage(FILE *out)
         "          (SEV: info, warning, error, critical)\n\n"
         "Options:\n"
         "  --json FILE|-         send JSON lines instead (loophub JSON, CloudEvents, ...)\n"
-        "  --to EP               hub endpoint (default %s, or %s with --reliable)\n"
+        "  --to EP               hub endpoint (default $LOOPHUB_URL, else %s, or %s with\n"
+        "                        --reliable); http://HOST:PORT posts to the hub's HTTP API\n"
+        "                        and waits for its verdicts\n"
+        "  --token-file FILE     the hub's HTTP write token (default $LOOPHUB_TOKEN_FILE)\n"
+        "  --spool DIR           keep what the hub could not take (not there, a timeout) in\n"
+        "                        DIR and exit 0; sent first on the next run (with --reliable\n"
+        "                        or an http:// address: only then is delivery known)\n"
         "  --reliable            wait for the hub's acknowledgements\n"
         "  --timeout DUR         give up waiting after DUR without an answer (default 10s)\n"
         "  --window N            events in flight at most with --reliable (default 1000)\n"
@@ -149,6 +176,8 @@ enum {
     O_CONFIG,
     O_CURVE_SERVER_KEY,
     O_CURVE_KEY,
+    O_TOKEN_FILE,
+    O_SPOOL,
 };
 
 static const struct option lopts[] = {
@@ -192,6 +221,8 @@ static const struct option lopts[] = {
     {"config", required_argument, NULL, O_CONFIG},
     {"curve-server-key", required_argument, NULL, O_CURVE_SERVER_KEY},
     {"curve-key", required_argument, NULL, O_CURVE_KEY},
+    {"token-file", required_argument, NULL, O_TOKEN_FILE},
+    {"spool", required_argument, NULL, O_SPOOL},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -311,8 +342,18 @@ apply(lh_event_t *ev, int opt, const char *v)
     case O_ENV:
         ev->environment = s;
         break;
-    case O_HOST:
-        lh_event_add_host(ev, v, (size_t)-1);
+    case O_HOST: /* "a,b" is two hosts */
+        for (const char *h = v; *h;) {
+            size_t n = strcspn(h, ",");
+            size_t a = 0, b = n;
+            while (a < b && h[a] == ' ')
+                a++;
+            while (b > a && h[b - 1] == ' ')
+                b--;
+            if (b > a)
+                lh_event_add_host(ev, h + a, b - a);
+            h += n + (h[n] == ',');
+        }
         break;
     case O_ACTOR:
         ev->actor = s;
@@ -509,10 +550,14 @@ send_fire_and_forget(const send_opts_t *so, outmsg_t *msgs, size_t n)
     return rc;
 }
 
+/* One verdict: status "ok", "duplicate" or "rejected: why" for the message at index idx. */
 static void
-report_ack(const send_opts_t *so, const char *tag, const char *id, const char *status, tally_t *t,
+report_ack(const send_opts_t *so, size_t idx, const char *id, const char *status, tally_t *t,
            int single)
 {
+    const char *tag = idx < t->n ? t->msgs[idx].tag : "?";
+    if (idx < t->n)
+        t->msgs[idx].done = 1;
     t->events++;
     if (strcmp(status, "ok") == 0) {
         t->ok++;
@@ -522,13 +567,19 @@ report_ack(const send_opts_t *so, const char *tag, const char *id, const char *s
         t->dup++;
         if (single && !so->quiet)
             printf("duplicate %s (already stored)\n", id);
+    } else if (strncmp(status, "ignored: ", 9) == 0) {
+        t->ok++; /* read by a webhook source, recording nothing: not a failure */
+        if (!so->quiet)
+            printf("ignored %s: %s\n", id, status + 9);
     } else {
         t->rejected++;
         const char *why = strncmp(status, "rejected: ", 10) == 0 ? status + 10 : status;
         if (single)
             lh_cli_error("send", "rejected%s%s: %s", *id ? " " : "", id, why);
         else
-            lh_cli_error("send", "line %s: rejected%s%s: %s", tag, *id ? " " : "", id, why);
+            lh_cli_error("send", "%s %s: rejected%s%s: %s",
+                         t->msgs && idx < t->n && t->msgs[idx].spool ? "spooled" : "line", tag,
+                         *id ? " " : "", id, why);
     }
 }
 
@@ -559,7 +610,7 @@ recv_ack(void *s, const send_opts_t *so, tally_t *t, int single, int timeout_ms)
         memcpy(dst, zmq_msg_data(&m), len);
         dst[len] = 0;
         if (frame >= 2 && frame % 2 == 0)
-            report_ack(so, tag, id, status, t, single);
+            report_ack(so, (size_t)strtoul(tag, NULL, 10), id, status, t, single);
         zmq_msg_close(&m);
         frame++;
     }
@@ -603,7 +654,9 @@ send_reliable(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
     size_t sent = 0;
     while (t->lines < (long)n) {
         while (sent < n && (long)(sent - (size_t)t->lines) < so->window) {
-            if (zmq_send(s, msgs[sent].tag, strlen(msgs[sent].tag), ZMQ_SNDMORE) < 0 ||
+            char idx[24]; /* the tag the hub echoes: the message's index */
+            snprintf(idx, sizeof(idx), "%zu", sent);
+            if (zmq_send(s, idx, strlen(idx), ZMQ_SNDMORE) < 0 ||
                 zmq_send(s, msgs[sent].data, msgs[sent].len, 0) < 0) {
                 lh_cli_error("send", "cannot send to %s: %s", so->to, zmq_strerror(zmq_errno()));
                 rc = LH_EXIT_ERROR;
@@ -691,6 +744,263 @@ send_kafka(const send_opts_t *so, outmsg_t *msgs, size_t n)
     return exit_rc;
 }
 
+/* --- HTTP ------------------------------------------------------------------------------- */
+
+static size_t
+http_take(char *p, size_t size, size_t n, void *arg)
+{
+    lh_buf_t *b = arg;
+    return lh_buf_append(b, p, size * n) == 0 ? size * n : 0;
+}
+
+/* The verdicts of one answer of POST /v1/events for the message at idx. 1 when they were read. */
+static int
+http_verdicts(const send_opts_t *so, size_t idx, const char *body, tally_t *t, int single)
+{
+    json_t *doc = json_loads(body, 0, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return 0;
+    }
+    static const char *const lists[] = {"accepted", "duplicates", "ignored", "rejected"};
+    int any = 0;
+    for (int l = 0; l < 4; l++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(doc, lists[l]), i, v)
+        {
+            const char *id = json_is_string(v) ? json_string_value(v)
+                                               : json_string_value(json_object_get(v, "id"));
+            const char *reason = json_string_value(json_object_get(v, "reason"));
+            char status[600];
+            if (l >= 2)
+                snprintf(status, sizeof(status), "%s: %s", l == 2 ? "ignored" : "rejected",
+                         reason ? reason : "?");
+            else
+                snprintf(status, sizeof(status), "%s", l == 1 ? "duplicate" : "ok");
+            report_ack(so, idx, id ? id : "", status, t, single);
+            any = 1;
+        }
+    }
+    json_decref(doc);
+    if (any)
+        t->lines++;
+    return any;
+}
+
+/* Posts every message not yet done to the hub's POST /v1/events. Stops at the first one the hub
+ * could not take (no answer, a timeout, 503, another 5xx): LH_EXIT_ERROR after saying so, the
+ * rest left for the spool. */
+static int
+send_http(const send_opts_t *so, outmsg_t *msgs, size_t n, tally_t *t)
+{
+    char url[600], auth[LH_SECRET_MAX + 32];
+    size_t bl = strlen(so->to);
+    while (bl && so->to[bl - 1] == '/')
+        bl--;
+    snprintf(url, sizeof(url), "%.*s/v1/events", (int)bl, so->to);
+    char *token = NULL, why[400];
+    if (so->token_file &&
+        lh_secret_file_read(so->token_file, "token", &token, why, sizeof(why)) < 0) {
+        lh_cli_error("send", "%s", why);
+        return LH_EXIT_ERROR;
+    }
+    CURL *c = curl_easy_init();
+    if (!c) {
+        free(token);
+        lh_cli_error("send", "cannot start libcurl");
+        return LH_EXIT_ERROR;
+    }
+    struct curl_slist *base = curl_slist_append(NULL, "Expect:");
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        base = curl_slist_append(base, auth);
+    }
+    struct curl_slist *json =
+        curl_slist_append(curl_slist_append(NULL, "Expect:"), "Content-Type: application/json");
+    struct curl_slist *pb =
+        curl_slist_append(curl_slist_append(NULL, "Expect:"), "Content-Type: application/protobuf");
+    if (token) {
+        json = curl_slist_append(json, auth);
+        pb = curl_slist_append(pb, auth);
+    }
+    free(token);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms_of(so));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_take);
+    int rc = LH_EXIT_OK, single = n == 1;
+    lh_buf_t b = LH_BUF_INIT;
+    for (size_t i = 0; i < n && rc == LH_EXIT_OK; i++) {
+        if (msgs[i].done)
+            continue;
+        int is_json = msgs[i].len && (msgs[i].data[0] == '{' || msgs[i].data[0] == '[');
+        lh_buf_reset(&b);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, is_json ? json : pb);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, msgs[i].data);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)msgs[i].len);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        CURLcode cr = curl_easy_perform(c);
+        long code = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (lh_buf_append(&b, "", 1) < 0) {
+            rc = LH_EXIT_ERROR;
+            break;
+        }
+        const char *body = (const char *)b.data;
+        if (cr != CURLE_OK) {
+            lh_cli_error("send", "no answer from %s: %s (is 'loophub run' running there?)", url,
+                         curl_easy_strerror(cr));
+            t->timed_out = 1;
+            rc = LH_EXIT_ERROR;
+        } else if (code == 401 || code == 403) {
+            lh_cli_error("send", "%s refused the request (%ld): %s%s", url, code, body,
+                         so->token_file ? "" : " (give its token: --token-file)");
+            rc = LH_EXIT_ERROR; /* the hub is there and refuses: say so, keep the message */
+            t->refused = 1;
+            break;
+        } else if (code >= 500 || code == 0) {
+            lh_cli_error("send", "%s cannot take it now (%ld): %s", url, code, body);
+            t->timed_out = 1;
+            rc = LH_EXIT_ERROR;
+        } else if (!http_verdicts(so, i, body, t, single)) {
+            /* 413, 415, or an answer without verdicts: rejected, never to be accepted */
+            char status[600];
+            snprintf(status, sizeof(status), "rejected: %ld %s", code, body);
+            report_ack(so, i, "", status, t, single);
+            t->lines++;
+        }
+    }
+    lh_buf_free(&b);
+    curl_slist_free_all(base);
+    curl_slist_free_all(json);
+    curl_slist_free_all(pb);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+/* --- the spool --------------------------------------------------------------------------- */
+
+/* Writes each message not done to dir as its own file (named so they sort in sending order),
+ * atomically (a temporary name, then rename). Returns how many, or -1 after saying why. */
+static long
+spool_write(const char *dir, const outmsg_t *msgs, size_t n)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        lh_cli_error("send", "cannot create the spool %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    long k = 0;
+    int64_t now = lh_now_ns();
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].done || msgs[i].spool)
+            continue; /* a spooled one not sent stays where it is */
+        char path[1200], tmp[1220];
+        snprintf(path, sizeof(path), "%s/%019lld-%06d-%06zu.event", dir, (long long)now,
+                 (int)getpid() % 1000000, i);
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        FILE *f = fopen(tmp, "wb");
+        int ok = f && fwrite(msgs[i].data, 1, msgs[i].len, f) == msgs[i].len;
+        ok = f && fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+        if (f)
+            fclose(f);
+        if (!ok || rename(tmp, path) < 0) {
+            lh_cli_error("send", "cannot write to the spool %s: %s", dir, strerror(errno));
+            unlink(tmp);
+            return -1;
+        }
+        k++;
+    }
+    return k;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads dir's spooled events (oldest first) into *out, before the n messages of this run. */
+static int
+spool_read(const char *dir, outmsg_t **out, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT
+                   ? 0
+                   : (lh_cli_error("send", "cannot read the spool %s: %s", dir, strerror(errno)),
+                      LH_EXIT_ERROR);
+    char **names = NULL;
+    size_t k = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 7 || strcmp(e->d_name + l - 6, ".event"))
+            continue;
+        if (k == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **v = realloc(names, cap * sizeof(*v));
+            if (!v)
+                exit(LH_EXIT_ERROR);
+            names = v;
+        }
+        if (!(names[k++] = strdup(e->d_name)))
+            exit(LH_EXIT_ERROR);
+    }
+    closedir(d);
+    if (!k) {
+        free(names);
+        return 0;
+    }
+    qsort(names, k, sizeof(*names), name_cmp);
+    outmsg_t *v = calloc(k + *n, sizeof(*v));
+    if (!v)
+        exit(LH_EXIT_ERROR);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        size_t len = 0;
+        char *data = NULL;
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            long sz = ftell(f);
+            fseek(f, 0, SEEK_SET);
+            data = sz > 0 ? malloc((size_t)sz + 1) : NULL;
+            len = data ? fread(data, 1, (size_t)sz, f) : 0;
+            fclose(f);
+        }
+        if (!data || !len) {
+            free(data);
+            lh_cli_error("send", "spooled %s cannot be read; left in place", path);
+            free(names[i]);
+            continue;
+        }
+        v[m].data = data;
+        v[m].len = len;
+        v[m].tag = names[i];
+        v[m].spool = strdup(path);
+        m++;
+    }
+    free(names);
+    memcpy(v + m, *out, *n * sizeof(*v));
+    free(*out);
+    *out = v;
+    *n += m;
+    return 0;
+}
+
+/* Removes the spool files of the messages the hub gave a verdict on. */
+static void
+spool_clean(const outmsg_t *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i].spool && msgs[i].done)
+            unlink(msgs[i].spool);
+}
+
 /* --- inputs ------------------------------------------------------------------------------ */
 
 static int
@@ -730,6 +1040,7 @@ read_lines(const char *path, outmsg_t **out, size_t *n)
         }
         char tag[32];
         snprintf(tag, sizeof(tag), "%ld", lineno);
+        memset(&v[cnt], 0, sizeof(v[cnt]));
         v[cnt].tag = strdup(tag);
         v[cnt].data = malloc((size_t)len + 1);
         if (!v[cnt].tag || !v[cnt].data)
@@ -774,6 +1085,12 @@ int
 lh_cli_send(int argc, char **argv)
 {
     send_opts_t so = {.timeout_ns = 10 * LH_NS_PER_SEC, .window = 1000};
+    /* what a CI step would repeat on every call comes from its environment */
+    const char *env_url = getenv("LOOPHUB_URL"), *env_token = getenv("LOOPHUB_TOKEN_FILE");
+    if (env_url && *env_url)
+        so.to = env_url;
+    if (env_token && *env_token)
+        so.token_file = env_token;
     lh_kind_t kind = LH_KIND_NONE;
     int argi = 1;
     if (argc > 1 && argv[1][0] != '-') {
@@ -823,6 +1140,12 @@ lh_cli_send(int argc, char **argv)
         case O_CURVE_KEY:
             so.curve_key = optarg;
             break;
+        case O_TOKEN_FILE:
+            so.token_file = optarg;
+            break;
+        case O_SPOOL:
+            so.spool = optarg;
+            break;
         case O_RELIABLE:
             so.reliable = 1;
             break;
@@ -869,6 +1192,23 @@ lh_cli_send(int argc, char **argv)
     if (!rc && !so.curve_key != !so.curve_server_key)
         rc = lh_cli_usage_error("send", "CURVE needs both --curve-server-key FILE (the hub's "
                                         "public key) and --curve-key FILE (your secret key)");
+    so.http = so.to && (!strncmp(so.to, "http://", 7) || !strncmp(so.to, "https://", 8));
+    if (!rc && so.http && (so.kafka_brokers || so.curve_key))
+        rc = lh_cli_usage_error("send", "an http:// --to excludes --kafka-brokers and CURVE");
+    if (!rc && so.spool && (so.kafka_brokers || (!so.reliable && !so.http)))
+        rc = lh_cli_usage_error("send", "--spool needs --reliable or an http:// --to: only then "
+                                        "is it known what the hub took");
+    if (!rc && kind != LH_KIND_NONE) {
+        const char *svc = getenv("LOOPHUB_SERVICE"), *env = getenv("LOOPHUB_ENV");
+        if (!ev->service && svc && *svc)
+            ev->service = lh_event_str(ev, svc, (size_t)-1);
+        if (!ev->environment && env && *env)
+            ev->environment = lh_event_str(ev, env, (size_t)-1);
+        /* an event without one can never be asked for by `timeline --service S --env E` */
+        if (!ev->environment && kind != LH_KIND_TICKET)
+            rc = lh_cli_usage_error("send", "%s %s needs an environment: --env E (or LOOPHUB_ENV)",
+                                    kind == LH_KIND_DEPLOY ? "a" : "an", lh_kind_name(kind));
+    }
     if (rc) {
         lh_event_destroy(&ev);
         return rc;
@@ -930,11 +1270,15 @@ lh_cli_send(int argc, char **argv)
         }
     }
     tally_t t = {0};
+    if (rc == 0 && so.spool)
+        rc = spool_read(so.spool, &msgs, &n);
+    t.msgs = msgs;
+    t.n = n;
     if (rc == 0) {
         if (so.kafka_brokers) {
             rc = send_kafka(&so, msgs, n);
-        } else if (so.reliable) {
-            rc = send_reliable(&so, msgs, n, &t);
+        } else if (so.http || so.reliable) {
+            rc = so.http ? send_http(&so, msgs, n, &t) : send_reliable(&so, msgs, n, &t);
             if (rc == 0 && t.rejected)
                 rc = LH_EXIT_ERROR;
             if (n > 1 && !so.quiet)
@@ -950,9 +1294,27 @@ lh_cli_send(int argc, char **argv)
                        n);
         }
     }
+    if (so.spool && t.msgs) {
+        spool_clean(msgs, n);
+        size_t left = 0;
+        for (size_t i = 0; i < n; i++)
+            left += !msgs[i].done;
+        if (left && (t.timed_out || t.refused)) {
+            long k = spool_write(so.spool, msgs, n);
+            if (k >= 0) {
+                lh_cli_error("send",
+                             "the hub did not take %zu event%s: kept in %s, sent first "
+                             "next time",
+                             left, left == 1 ? "" : "s", so.spool);
+                /* the hub away is no failure of the step; a refused token or a rejection is */
+                rc = t.refused || t.rejected ? LH_EXIT_ERROR : LH_EXIT_OK;
+            }
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         free(msgs[i].tag);
         free(msgs[i].data);
+        free(msgs[i].spool);
     }
     free(msgs);
     lh_buf_free(&buf);

@@ -582,7 +582,7 @@ START_TEST(test_fire_and_forget_pull_is_stored)
     /* wait until the store holds it (read-only reader beside the hub, WAL) */
     lh_it_wait_sql(&h, "SELECT count(*) FROM events WHERE id = 'p-1'", 1, 10000);
     /* and the reliable path now sees it as a duplicate */
-    const char *again[] = {"deploy", "--id", "p-1", "--service", "api", NULL};
+    const char *again[] = {"deploy", "--id", "p-1", "--service", "api", "--env", "prod", NULL};
     ck_assert_int_eq(send_reliable(&h, again, &out, &err), 0);
     int dup = strncmp(out, "duplicate p-1", 13) == 0;
     free(out);

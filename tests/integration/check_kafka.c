@@ -1567,10 +1567,22 @@ START_TEST(test_send_cli)
     /* nobody listening: exit 1 after --timeout, with one clear line */
     char unreachable[64];
     snprintf(unreachable, sizeof(unreachable), "127.0.0.1:%d", lh_test_free_port());
-    const char *lost[] = {
-        lh_test_loophub_bin(), "send",      "deploy",    "--id",  "sd-2",
-        "--service",           "billing",   "--version", "3.1.1", "--kafka-brokers",
-        unreachable,           "--timeout", "2s",        NULL};
+    const char *lost[] = {lh_test_loophub_bin(),
+                          "send",
+                          "deploy",
+                          "--id",
+                          "sd-2",
+                          "--env",
+                          "prod",
+                          "--service",
+                          "billing",
+                          "--version",
+                          "3.1.1",
+                          "--kafka-brokers",
+                          unreachable,
+                          "--timeout",
+                          "2s",
+                          NULL};
     int64_t t0 = mono_ms();
     st = lh_test_run(lost, NULL, &out, &err, 30000);
     int64_t took = mono_ms() - t0;

@@ -25,31 +25,6 @@ hub_start(lh_it_hub_t *h, const char *const *extra)
     lh_it_hub_start(h, 1, extra);
 }
 
-/* The fixture at path with its times moved to ago_s seconds before now (the store refuses
- * nothing old, but the correlation window is counted from the deploy), written to h's dir as
- * name; returns that path (static). */
-static const char *
-fresh(const lh_it_hub_t *h, const char *path, const char *name, int ago_s)
-{
-    json_error_t e;
-    json_t *root = json_load_file(path, 0, &e);
-    ck_assert_msg(root != NULL, "%s: %s", path, e.text);
-    char t[40];
-    ck_assert_int_gt(lh_time_format(lh_now_ns() - (int64_t)ago_s * LH_NS_PER_SEC, t, sizeof(t)), 0);
-    json_t *ds = json_object_get(root, "deployment_status");
-    if (ds) {
-        json_object_set_new(ds, "created_at", json_string(t));
-        json_object_set_new(json_object_get(root, "deployment"), "created_at", json_string(t));
-    }
-    json_t *ev = json_object_get(root, "event");
-    if (ev)
-        json_object_set_new(ev, "occurred_at", json_string(t));
-    static char out[700];
-    snprintf(out, sizeof(out), "%s/%s", h->dir, name);
-    ck_assert_int_eq(json_dump_file(root, out, JSON_COMPACT), 0);
-    json_decref(root);
-    return out;
-}
 
 /* "<prefix><hex HMAC-SHA256 of the file under key>" into out. */
 static void
@@ -108,7 +83,7 @@ START_TEST(github_then_pagerduty)
                            "Hello-World=API Service", NULL};
     lh_it_hub_run(&h, extra);
 
-    const char *ds = fresh(&h, DS_FIXTURE, "ds.json", 600);
+    const char *ds = lh_it_fresh_fixture(&h, DS_FIXTURE, "ds.json", 600);
     char sig[100];
     sign_file("sha256=", SECRET, ds, sig, sizeof(sig));
     expect(post_github(&h, "/v1/events", ds, "deployment_status", "d-1", sig), 202,
@@ -131,7 +106,7 @@ START_TEST(github_then_pagerduty)
            "\"ignored\":[{\"id\":\"gh-d-4\",\"reason\":\"ping: the webhook reaches loophub");
 
     /* PagerDuty, at its own route with no header of its own (no secret set for it) */
-    const char *pd = fresh(&h, PD_FIXTURE, "pd.json", 60);
+    const char *pd = lh_it_fresh_fixture(&h, PD_FIXTURE, "pd.json", 60);
     const char *ph[] = {"Content-Type: application/json", "X-Webhook-Id: wh-1", NULL};
     lh_it_resp_t r = lh_it_curl_file(&h, "POST", "/v1/sources/pagerduty", ph, pd);
     expect(r, 202, "\"accepted\":[\"pd-wh-1\"]");
@@ -207,9 +182,9 @@ START_TEST(no_configuration_correlates)
 {
     lh_it_hub_t h;
     hub_start(&h, NULL);
-    const char *ds = fresh(&h, DS_FIXTURE, "ds.json", 600);
+    const char *ds = lh_it_fresh_fixture(&h, DS_FIXTURE, "ds.json", 600);
     expect(post_github(&h, "/v1/events", ds, "deployment_status", "d-1", NULL), 202, "gh-d-1");
-    json_t *pd = json_load_file(fresh(&h, PD_FIXTURE, "pd0.json", 60), 0, NULL);
+    json_t *pd = json_load_file(lh_it_fresh_fixture(&h, PD_FIXTURE, "pd0.json", 60), 0, NULL);
     json_object_set_new(
         json_object_get(json_object_get(json_object_get(pd, "event"), "data"), "service"),
         "summary", json_string("Hello-World"));
@@ -248,10 +223,10 @@ START_TEST(token_secret_and_config_file)
     const char *extra[] = {"--config", conf, "--http-token-file", tok, NULL};
     lh_it_hub_run(&h, extra);
 
-    const char *ds = fresh(&h, DS_FIXTURE, "ds.json", 600);
+    const char *ds = lh_it_fresh_fixture(&h, DS_FIXTURE, "ds.json", 600);
     expect(post_github(&h, "/v1/events", ds, "deployment_status", "d-1", NULL), 401,
            "Authorization: Bearer");
-    const char *pd = fresh(&h, PD_FIXTURE, "pd.json", 60);
+    const char *pd = lh_it_fresh_fixture(&h, PD_FIXTURE, "pd.json", 60);
     char sig[100], hdr[140];
     sign_file("v1=", "pdsecret", pd, sig, sizeof(sig));
     snprintf(hdr, sizeof(hdr), "X-PagerDuty-Signature: v1=00,%s", sig);
@@ -311,6 +286,203 @@ START_TEST(token_secret_and_config_file)
 }
 END_TEST
 
+/* `loophub send` as a CI step: its settings from the environment, over HTTP with the token,
+ * "a,b" as two hosts, an environment required; with the hub away, --spool keeps the event and
+ * the step succeeds, and the next run delivers it first. */
+START_TEST(send_as_a_pipeline_step)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    char tok[700], url[64], spool[700];
+    snprintf(tok, sizeof(tok), "%s/token", h.dir);
+    snprintf(spool, sizeof(spool), "%s/spool", h.dir);
+    ck_assert_int_eq(lh_test_write_file(tok, "t0ken\n", 6), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.http_port);
+    setenv("LOOPHUB_URL", url, 1);
+    setenv("LOOPHUB_TOKEN_FILE", tok, 1);
+    setenv("LOOPHUB_SERVICE", "api", 1);
+    setenv("LOOPHUB_ENV", "production", 1);
+    const char *bin = lh_test_loophub_bin();
+    char *out = NULL, *err = NULL;
+
+    /* the hub is not up yet: spooled, exit 0 */
+    const char *a1[] = {bin, "send", "deploy", "--deploy-id", "D-1", "--status", "succeeded",
+                        "--version", "1.0", "--host", "web-1, web-2", "--spool", spool,
+                        "--timeout", "2s", NULL};
+    ck_assert_int_eq(lh_test_run(a1, NULL, &out, &err, 20000), 0);
+    ck_assert_msg(strstr(err, "the hub did not take 1 event: kept in"), "%s", err);
+    free(out);
+    free(err);
+
+    const char *extra[] = {"--http-token-file", tok, NULL};
+    lh_it_hub_run(&h, extra);
+    /* the next step: the spooled deploy first, then its own */
+    const char *a2[] = {bin, "send", "deploy", "--deploy-id", "D-2", "--status", "started",
+                        "--spool", spool, NULL};
+    ck_assert_int_eq(lh_test_run(a2, NULL, &out, &err, 20000), 0);
+    ck_assert_msg(strstr(out, "sent 2 messages: 2 ok, 0 duplicate, 0 rejected"), "%s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(lh_it_sql_long(&h, "SELECT count(*) FROM events WHERE service = 'api' AND "
+                                        "environment = 'production'"),
+                     2);
+    ck_assert_int_eq(lh_it_sql_long(&h, "SELECT count(*) FROM event_hosts WHERE host IN "
+                                        "('web-1', 'web-2')"),
+                     2);
+    /* the spool is empty again: a third run sends its one event */
+    const char *a3[] = {bin, "send", "deploy", "--deploy-id", "D-2", "--status", "started",
+                        "--spool", spool, NULL};
+    ck_assert_int_eq(lh_test_run(a3, NULL, &out, &err, 20000), 0);
+    ck_assert_msg(strstr(out, "duplicate"), "%s", out);
+    free(out);
+    free(err);
+
+    /* a wrong token: the hub is there and refuses; the step fails and says why */
+    char bad[700];
+    snprintf(bad, sizeof(bad), "%s/bad", h.dir);
+    ck_assert_int_eq(lh_test_write_file(bad, "nope\n", 5), 0);
+    const char *a4[] = {bin, "send", "incident", "--incident-id", "I-1", "--token-file", bad,
+                        NULL};
+    ck_assert_int_eq(lh_test_run(a4, NULL, &out, &err, 20000), 1);
+    ck_assert_msg(strstr(err, "refused the request (401)"), "%s", err);
+    free(out);
+    free(err);
+
+    /* no environment: refused before anything is sent */
+    unsetenv("LOOPHUB_ENV");
+    const char *a5[] = {bin, "send", "alert", "--name", "X", NULL};
+    ck_assert_int_eq(lh_test_run(a5, NULL, &out, &err, 20000), 2);
+    ck_assert_msg(strstr(err, "an alert needs an environment: --env E (or LOOPHUB_ENV)"), "%s",
+                  err);
+    free(out);
+    free(err);
+    /* --spool needs to know what the hub took */
+    const char *a6[] = {bin, "send", "deploy", "--env", "prod", "--to", "tcp://127.0.0.1:1",
+                        "--spool", spool, NULL};
+    ck_assert_int_eq(lh_test_run(a6, NULL, &out, &err, 20000), 2);
+    ck_assert_msg(strstr(err, "--spool needs --reliable or an http:// --to"), "%s", err);
+    free(out);
+    free(err);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* --- the CI templates (examples/integrations) ------------------------------------------------ */
+
+/* The shell lines of a template: GitHub Actions' `run: |` block, GitLab CI's `script:` items, a
+ * Jenkinsfile's sh block; and the variables it sets itself (GitHub's env: and GitLab's variables:
+ * entries without an expression, a Jenkinsfile's environment { NAME = 'value' }), as export lines
+ * before them. Returns the script (malloc'd). */
+static char *
+template_script(const char *path)
+{
+    static const char sh_open[] = "sh '''", sh_close[] = "'''";
+    char *text = lh_test_must_read(path);
+    size_t cap = strlen(text) * 2 + 256, len = 0;
+    char *out = calloc(1, cap);
+    ck_assert_ptr_nonnull(out);
+    int in_run = -1, in_sh = 0, in_script = 0, in_vars = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        int ind = (int)strspn(line, " ");
+        const char *t = line + ind;
+        if (in_run >= 0 && ind <= in_run)
+            in_run = -1;
+        if (in_script && strncmp(t, "- ", 2) != 0)
+            in_script = 0;
+        if (in_vars && ind <= 2)
+            in_vars = 0;
+        if (in_sh && !strcmp(t, sh_close)) {
+            in_sh = 0;
+            continue;
+        }
+        if (in_run >= 0 || in_sh) {
+            len += (size_t)snprintf(out + len, cap - len, "%s\n", t);
+        } else if (in_script) {
+            len += (size_t)snprintf(out + len, cap - len, "%s\n", t + 2);
+        } else if (!strcmp(t, "run: |")) {
+            in_run = ind;
+        } else if (!strcmp(t, sh_open)) {
+            in_sh = 1;
+        } else if (!strcmp(t, "script:")) {
+            in_script = 1;
+        } else if (!strcmp(t, "variables:") || !strcmp(t, "env:")) {
+            in_vars = 1;
+        } else if (in_vars && strchr(t, ':') && !strstr(t, "${{")) {
+            const char *c = strchr(t, ':'); /* NAME: value */
+            len += (size_t)snprintf(out + len, cap - len, "export %.*s=\"%s\"\n", (int)(c - t), t,
+                                    c + 1 + strspn(c + 1, " "));
+        } else if (!strncmp(t, "LOOPHUB_", 8) && strstr(t, " = '")) {
+            const char *eq = strstr(t, " = '"); /* environment { NAME = 'value' } */
+            len += (size_t)snprintf(out + len, cap - len, "export %.*s=%s\n", (int)(eq - t), t,
+                                    eq + 3);
+        }
+    }
+    free(text);
+    return out;
+}
+
+/* Each template's step, run with bash as its CI system would (the CI's own variables set here),
+ * stores its deploy in the hub. */
+START_TEST(ci_templates)
+{
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, NULL);
+    char url[64], bindir[600];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.http_port);
+    snprintf(bindir, sizeof(bindir), "%s", lh_test_loophub_bin());
+    *strrchr(bindir, '/') = 0;
+    static const struct {
+        const char *file, *env, *deploy_id, *service;
+    } cases[] = {
+        {"github-actions.yml",
+         "export DEPLOY_STATUS=success GITHUB_RUN_ID=4242 GITHUB_RUN_ATTEMPT=1 "
+         "GITHUB_SHA=f95f852bd8fca8fcc58a9a2d6c842781e32a215e GITHUB_ACTOR=octocat "
+         "GITHUB_SERVER_URL=https://github.com GITHUB_REPOSITORY=acme/api LOOPHUB_SERVICE=api "
+         "LOOPHUB_TOKEN= RUNNER_TEMP=$DIR RUNNER_TOOL_CACHE=$DIR LOOPHUB_URL=$URL\n",
+         "gha-4242-1", "api"},
+        {"gitlab-ci.yml",
+         "export CI_JOB_STATUS=success CI_PIPELINE_ID=77 CI_PROJECT_NAME=web "
+         "CI_COMMIT_SHORT_SHA=f95f852b CI_COMMIT_SHA=f95f852bd8fca8fcc58a9a2d6c842781e32a215e "
+         "GITLAB_USER_LOGIN=alice CI_PIPELINE_URL=https://gitlab.example/p/77 LOOPHUB_URL=$URL\n",
+         "gl-77", "web"},
+        {"Jenkinsfile",
+         "export JOB_NAME=api-deploy BUILD_NUMBER=9 "
+         "GIT_COMMIT=f95f852bd8fca8fcc58a9a2d6c842781e32a215e BUILD_URL=https://ci.example/9 "
+         "WORKSPACE=$DIR LOOPHUB_URL=$URL\n",
+         "jenkins-api-deploy-9", "api"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[700], script[700];
+        snprintf(path, sizeof(path), "%s/examples/integrations/%s", LH_SOURCE_DIR, cases[i].file);
+        char *body = template_script(path);
+        ck_assert_msg(strstr(body, "loophub send deploy"), "%s: no step found:\n%s",
+                      cases[i].file, body);
+        snprintf(script, sizeof(script), "%s/step-%zu.sh", h.dir, i);
+        FILE *f = fopen(script, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "set -eu\nDIR=%s\nURL=%s\nexport PATH=%s:$PATH\ncd \"$DIR\"\n%s%s", h.dir, url,
+                bindir, cases[i].env, body);
+        fclose(f);
+        free(body);
+        const char *argv[] = {"bash", script, NULL};
+        char *out = NULL, *err = NULL;
+        int st = lh_test_run(argv, NULL, &out, &err, 30000);
+        ck_assert_msg(st == 0, "%s: exit %d\n%s\n%s", cases[i].file, st, out ? out : "",
+                      err ? err : "");
+        free(out);
+        free(err);
+        char q[300];
+        snprintf(q, sizeof(q),
+                 "SELECT count(*) FROM events WHERE deploy_id = '%s' AND service = '%s' AND "
+                 "environment = 'production' AND commit_sha = "
+                 "'f95f852bd8fca8fcc58a9a2d6c842781e32a215e'",
+                 cases[i].deploy_id, cases[i].service);
+        lh_it_wait_sql(&h, q, 1, 10000);
+    }
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 /* Settings that cannot work stop `loophub run` with a clear message. */
 START_TEST(bad_settings)
 {
@@ -362,6 +534,8 @@ main(void)
         {"github_then_pagerduty", github_then_pagerduty, 0, 0},
         {"no_configuration_correlates", no_configuration_correlates, 0, 0},
         {"token_secret_and_config_file", token_secret_and_config_file, 0, 0},
+        {"send_as_a_pipeline_step", send_as_a_pipeline_step, 0, 0},
+        {"ci_templates", ci_templates, 0, 0},
         {"bad_settings", bad_settings, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);

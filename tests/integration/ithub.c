@@ -8,6 +8,7 @@
 #include "ithub.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <zmq.h>
 
 #include "loophub/format.h"
+#include "loophub/timeutil.h"
 #include "testutil.h"
 
 #define IT_TIMEOUT_MS 15000
@@ -289,4 +291,34 @@ lh_it_curl_file(const lh_it_hub_t *h, const char *method, const char *path,
                 const char *const *headers, const char *body_file)
 {
     return curl_run(h, method, path, headers, body_file, 0, 0);
+}
+
+/* --- webhook fixtures ----------------------------------------------------------------------- */
+
+const char *
+lh_it_fresh_fixture(const lh_it_hub_t *h, const char *path, const char *name, int ago_s)
+{
+    json_error_t e;
+    json_t *root = json_load_file(path, 0, &e);
+    ck_assert_msg(root != NULL, "%s: %s", path, e.text);
+    char t[40];
+    ck_assert_int_gt(lh_time_format(lh_now_ns() - (int64_t)ago_s * LH_NS_PER_SEC, t, sizeof(t)), 0);
+    json_t *ds = json_object_get(root, "deployment_status");
+    if (ds) {
+        json_object_set_new(ds, "created_at", json_string(t));
+        json_object_set_new(json_object_get(root, "deployment"), "created_at", json_string(t));
+    }
+    json_t *run = json_object_get(root, "workflow_run");
+    if (run)
+        json_object_set_new(run, "updated_at", json_string(t));
+    if (json_is_string(json_object_get(root, "status_changed_at"))) /* a GitLab deployment */
+        json_object_set_new(root, "status_changed_at", json_string(t));
+    json_t *ev = json_object_get(root, "event");
+    if (ev)
+        json_object_set_new(ev, "occurred_at", json_string(t));
+    static char out[700];
+    snprintf(out, sizeof(out), "%s/%s", h->dir, name);
+    ck_assert_int_eq(json_dump_file(root, out, JSON_COMPACT), 0);
+    json_decref(root);
+    return out;
 }

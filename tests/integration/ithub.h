@@ -72,6 +72,13 @@ lh_it_resp_t lh_it_curl(const lh_it_hub_t *h, const char *method, const char *pa
 lh_it_resp_t lh_it_curl_file(const lh_it_hub_t *h, const char *method, const char *path,
                              const char *const *headers, const char *body_file);
 
+/* A webhook source's fixture (tests/data/sources) with its own times moved to ago_s seconds
+ * before now, so it falls in the hub's correlation window and retention: GitHub's deployment and
+ * status created_at and workflow run updated_at, PagerDuty's occurred_at. Written compactly to
+ * h's dir as name; returns that path (static: the next call overwrites it). */
+const char *lh_it_fresh_fixture(const lh_it_hub_t *h, const char *path, const char *name,
+                                int ago_s);
+
 /* A SUB socket of the test's own, subscribed to prefix on the hub's alert endpoint ep. */
 typedef struct {
     void *ctx, *sock;
