@@ -72,7 +72,6 @@ static const lh_conf_opt_t core_opts[] = {
     {"jira-enabled", "source.jira", "enabled", LH_CONF_STR, OFF(src_enabled[4]), "on", "on|off", "off: Jira payloads are refused"},
     {"flux-secret-file", "source.flux", "secret_file", LH_CONF_STR, OFF(src_secret_file[5]), NULL, "PATH", "Flux webhooks: the shared secret, checked on every payload (docs/sources.md)"},
     {"flux-enabled", "source.flux", "enabled", LH_CONF_STR, OFF(src_enabled[5]), "on", "on|off", "off: Flux payloads are refused"},
-    {"tekton-secret-file", "source.tekton", "secret_file", LH_CONF_STR, OFF(src_secret_file[6]), NULL, "PATH", "Tekton webhooks: the shared secret, checked on every payload (docs/sources.md)"},
     {"tekton-enabled", "source.tekton", "enabled", LH_CONF_STR, OFF(src_enabled[6]), "on", "on|off", "off: Tekton payloads are refused"},
     {"github-service", "source.github", "service", LH_CONF_STR, OFF(github_service), "name", "name|full_name", "the service of a GitHub deploy: the repository's name or owner/name"},
     {"github-workflows", "source.github", "workflows", LH_CONF_STR, OFF(github_workflows), NULL, "GLOBS", "workflows (comma-separated globs: deploy*) whose completed runs are deploys; none by default"},

@@ -151,7 +151,8 @@ decode_object(ctx_t *c, json_t *obj, lh_format_t f, const lh_codec_opts_t *o)
     int before = c->calls, rc = 0;
 
     if (f == LH_FMT_AUTO) {
-        int src = lh__source_of_shape(obj);
+        /* a webhook is one object, signed whole: no element of a batch is a source's */
+        int src = c->item < 0 ? lh__source_of_shape(obj) : LH_SRC_NONE;
         f = src != LH_SRC_NONE         ? (lh_format_t)(LH_FMT_GITHUB + src)
             : lh__is_alertmanager(obj) ? LH_FMT_ALERTMANAGER
             : lh__is_cloudevent(obj)   ? LH_FMT_CLOUDEVENTS

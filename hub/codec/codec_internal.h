@@ -98,9 +98,9 @@ typedef struct {
 typedef int (*lh__source_decode_fn)(json_t *obj, const lh__src_msg_t *m, lh_decode_sink_fn sink,
                                     void *arg);
 
-/* Source id's payload obj (body/len the bytes it was parsed from, for the signature; NULL for an
- * element of an array): the source off, the signature checked when a secret is set, then its
- * decoder. Returns as a decoder. */
+/* Source id's payload obj, a JSON object (body/len the bytes it was parsed from, for the
+ * signature: a source's payload is never an element of a batch): the source off, the signature
+ * checked when a secret is set, then its decoder. Returns as a decoder. */
 int lh__source_decode(int id, json_t *obj, const void *body, size_t len, const lh_kv_t *h,
                       size_t nh, const lh_codec_opts_t *o, lh_decode_sink_fn sink, void *arg);
 /* The source whose shape obj has, LH_SRC_NONE. */

@@ -308,12 +308,6 @@ lh__source_decode(int id, json_t *obj, const void *body, size_t len, const lh_kv
     }
     const char *secret = o ? o->src.secret[id] : NULL;
     if (secret && *secret) {
-        if (!body) {
-            snprintf(why, sizeof(why), "a %s payload is one JSON object, not part of an array",
-                     s->info.title);
-            sink(NULL, LH_EAUTH, NULL, why, arg);
-            return 1;
-        }
         int ok = verify(s, secret, h, nh, body, len, why, sizeof(why));
         if (ok < 0)
             return ok;
@@ -321,11 +315,6 @@ lh__source_decode(int id, json_t *obj, const void *body, size_t len, const lh_kv
             sink(NULL, LH_EAUTH, NULL, why, arg);
             return 1;
         }
-    }
-    if (!json_is_object(obj)) {
-        snprintf(why, sizeof(why), "a %s payload must be a JSON object", s->info.title);
-        sink(NULL, LH_EDECODE, NULL, why, arg);
-        return 1;
     }
     lh__src_msg_t m = {.headers = h, .n_headers = nh, .conf = o ? &o->src : NULL};
     char dbuf[128];
