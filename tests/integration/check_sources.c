@@ -1,7 +1,7 @@
 /*
  * check_sources.c - the webhook sources end to end: the real `loophub run` with secrets, aliases
- * and config sections, fed the payloads GitHub and PagerDuty publish (tests/data/sources) over
- * HTTP with the headers the senders send, signatures computed here.
+ * and config sections, fed the payloads GitHub, PagerDuty, GitLab and Jira publish
+ * (tests/data/sources) over HTTP with the headers the senders send, signatures computed here.
  */
 #include <jansson.h>
 #include <openssl/hmac.h>
@@ -24,7 +24,6 @@ hub_start(lh_it_hub_t *h, const char *const *extra)
 {
     lh_it_hub_start(h, 1, extra);
 }
-
 
 /* "<prefix><hex HMAC-SHA256 of the file under key>" into out. */
 static void
@@ -286,6 +285,159 @@ START_TEST(token_secret_and_config_file)
 }
 END_TEST
 
+/* A fixture as a JSON document to change (a variation of what the sender published). */
+static json_t *
+fixture_doc(const char *rel)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/sources/%s", LH_TEST_DATA, rel);
+    json_error_t e;
+    json_t *doc = json_load_file(path, 0, &e);
+    ck_assert_msg(doc != NULL, "%s: %s", path, e.text);
+    return doc;
+}
+
+/* doc written compactly to h's dir as name (consumed); the path in out. */
+static const char *
+write_doc(const lh_it_hub_t *h, json_t *doc, const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s", h->dir, name);
+    ck_assert_int_eq(json_dump_file(doc, out, JSON_COMPACT), 0);
+    json_decref(doc);
+    return out;
+}
+
+/* An RFC 3339 time ago_s seconds before now. */
+static json_t *
+ago(int ago_s)
+{
+    char t[40];
+    ck_assert_int_gt(lh_time_format(lh_now_ns() - (int64_t)ago_s * LH_NS_PER_SEC, t, sizeof(t)), 0);
+    return json_string(t);
+}
+
+/* GitLab alone: its Deployment Hook (GitLab's published example, sent to production, times
+ * moved to now) then an incident opened on the same project (the published Issue Hook with type
+ * incident: a variation) give one correlated alert naming the GitLab deployment. The token is
+ * checked, and a redelivery (the same Idempotency-Key) is a duplicate. */
+START_TEST(gitlab_deploy_then_incident)
+{
+    lh_it_hub_t h;
+    char secret_file[700];
+    lh_it_hub_init(&h, 1);
+    snprintf(secret_file, sizeof(secret_file), "%s/gitlab.secret", h.dir);
+    ck_assert_int_eq(lh_test_write_file(secret_file, "gl-token\n", 9), 0);
+    const char *extra[] = {"--gitlab-secret-file", secret_file, NULL};
+    lh_it_hub_run(&h, extra);
+
+    json_t *dep = fixture_doc("gitlab/deployment_hook-success.json");
+    json_object_set_new(dep, "environment", json_string("production"));
+    json_object_set_new(dep, "status_changed_at", ago(600));
+    char dfile[700], ifile[700];
+    write_doc(&h, dep, "dep.json", dfile, sizeof(dfile));
+    const char *dh[] = {"Content-Type: application/json", "X-Gitlab-Event: Deployment Hook",
+                        "X-Gitlab-Token: gl-token", "Idempotency-Key: 7c1f0e6a-1", NULL};
+    expect(lh_it_curl_file(&h, "POST", "/v1/events", dh, dfile), 202,
+           "\"accepted\":[\"gl-7c1f0e6a-1\"]");
+    expect(lh_it_curl_file(&h, "POST", "/v1/events", dh, dfile), 202,
+           "\"duplicates\":[\"gl-7c1f0e6a-1\"]");
+    const char *bad[] = {"Content-Type: application/json", "X-Gitlab-Event: Deployment Hook",
+                         "X-Gitlab-Token: guess", "Idempotency-Key: 7c1f0e6a-2", NULL};
+    expect(lh_it_curl_file(&h, "POST", "/v1/events", bad, dfile), 401, "X-Gitlab-Token");
+
+    json_t *iss = fixture_doc("gitlab/issue_hook-open.json");
+    json_t *attrs = json_object_get(iss, "object_attributes");
+    json_object_set_new(attrs, "type", json_string("Incident"));
+    json_object_set_new(attrs, "updated_at", ago(60));
+    json_object_set_new(json_object_get(iss, "project"), "name",
+                        json_string("test-deployment-webhooks"));
+    write_doc(&h, iss, "issue.json", ifile, sizeof(ifile));
+    const char *ih[] = {"Content-Type: application/json", "X-Gitlab-Event: Issue Hook",
+                        "X-Gitlab-Token: gl-token", "Idempotency-Key: 7c1f0e6a-3", NULL};
+    expect(lh_it_curl_file(&h, "POST", "/v1/events", ih, ifile), 202,
+           "\"accepted\":[\"gl-7c1f0e6a-3\"]");
+
+    lh_it_wait_sql(&h, "SELECT count(*) FROM correlations WHERE deploy_id = 'gl-15'", 1, 10000);
+    ck_assert_int_eq(lh_it_sql_long(&h, "SELECT count(*) FROM alerts"), 1);
+    ck_assert_int_eq(lh_it_sql_long(&h, "SELECT count(*) FROM quarantine"), 0);
+    const char *argv[] = {lh_test_loophub_bin(), "timeline", "--db", h.db,
+                          "--incident",          "gl-1-23",  NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(lh_test_run(argv, NULL, &out, &err, 20000), 0);
+    ck_assert_msg(strstr(out, "gl-15") && strstr(out, "test-deployment-webhooks"), "%s", out);
+    free(out);
+    free(err);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
+/* A change approved in Jira before its deploy started, the ticket's deploy field naming the
+ * deploy: `loophub audit` shows the change approved by that ticket. The update is Atlassian's
+ * published example turned into a change ticket moving to Approved (a variation). */
+START_TEST(jira_approval_in_audit)
+{
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    const char *extra[] = {"--jira-deploy-field", "customfield_10050", NULL};
+    lh_it_hub_run(&h, extra);
+
+    json_t *j = fixture_doc("jira/issue_updated.assembled.json");
+    json_t *fields = json_object_get(json_object_get(j, "issue"), "fields");
+    json_object_set_new(fields, "issuetype", json_pack("{s:s}", "name", "Change"));
+    json_object_set_new(fields, "status", json_pack("{s:s}", "name", "Approved"));
+    json_object_set_new(fields, "customfield_10050", json_string("rel-42"));
+    json_array_append_new(json_object_get(json_object_get(j, "changelog"), "items"),
+                          json_pack("{s:s, s:s, s:s}", "field", "status", "fromString",
+                                    "Awaiting approval", "toString", "Approved"));
+    json_object_set_new(j, "timestamp",
+                        json_integer((json_int_t)(lh_now_ns() / LH_NS_PER_MS) - 600000));
+    char jfile[700];
+    write_doc(&h, j, "jira.json", jfile, sizeof(jfile));
+    const char *jh[] = {"Content-Type: application/json",
+                        "X-Atlassian-Webhook-Identifier: 6a5b6c8e-9", NULL};
+    expect(lh_it_curl_file(&h, "POST", "/v1/events", jh, jfile), 202,
+           "\"accepted\":[\"jira-6a5b6c8e-9\"]");
+
+    char t[40];
+    ck_assert_int_gt(lh_time_format(lh_now_ns() - 300 * LH_NS_PER_SEC, t, sizeof(t)), 0);
+    const char *sargv[] = {lh_test_loophub_bin(),
+                           "send",
+                           "deploy",
+                           "--reliable",
+                           "--to",
+                           h.router,
+                           "--service",
+                           "JRA",
+                           "--env",
+                           "production",
+                           "--deploy-id",
+                           "rel-42",
+                           "--status",
+                           "succeeded",
+                           "--version",
+                           "1.4",
+                           "--time",
+                           t,
+                           NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_msg(lh_test_run(sargv, NULL, &out, &err, 20000) == 0, "%s", err ? err : "");
+    free(out);
+    free(err);
+    const char *aargv[] = {lh_test_loophub_bin(), "audit", "--db", h.db, "--format", "json", NULL};
+    ck_assert_int_eq(lh_test_run(aargv, NULL, &out, &err, 20000), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    ck_assert_msg(doc != NULL, "%s", out);
+    json_t *c = json_array_get(json_object_get(doc, "changes"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "deploy_id")), "rel-42");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "approval")), "approved");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "approved_by")), "JRA-20002");
+    json_decref(doc);
+    free(out);
+    free(err);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 /* `loophub send` as a CI step: its settings from the environment, over HTTP with the token,
  * "a,b" as two hosts, an environment required; with the hub away, --spool keeps the event and
  * the step succeeds, and the next run delivers it first. */
@@ -306,9 +458,10 @@ START_TEST(send_as_a_pipeline_step)
     char *out = NULL, *err = NULL;
 
     /* the hub is not up yet: spooled, exit 0 */
-    const char *a1[] = {bin, "send", "deploy", "--deploy-id", "D-1", "--status", "succeeded",
-                        "--version", "1.0", "--host", "web-1, web-2", "--spool", spool,
-                        "--timeout", "2s", NULL};
+    const char *a1[] = {bin,   "send",      "deploy",       "--deploy-id",
+                        "D-1", "--status",  "succeeded",    "--version",
+                        "1.0", "--host",    "web-1, web-2", "--spool",
+                        spool, "--timeout", "2s",           NULL};
     ck_assert_int_eq(lh_test_run(a1, NULL, &out, &err, 20000), 0);
     ck_assert_msg(strstr(err, "the hub did not take 1 event: kept in"), "%s", err);
     free(out);
@@ -317,8 +470,8 @@ START_TEST(send_as_a_pipeline_step)
     const char *extra[] = {"--http-token-file", tok, NULL};
     lh_it_hub_run(&h, extra);
     /* the next step: the spooled deploy first, then its own */
-    const char *a2[] = {bin, "send", "deploy", "--deploy-id", "D-2", "--status", "started",
-                        "--spool", spool, NULL};
+    const char *a2[] = {bin,        "send",    "deploy",  "--deploy-id", "D-2",
+                        "--status", "started", "--spool", spool,         NULL};
     ck_assert_int_eq(lh_test_run(a2, NULL, &out, &err, 20000), 0);
     ck_assert_msg(strstr(out, "sent 2 messages: 2 ok, 0 duplicate, 0 rejected"), "%s", out);
     free(out);
@@ -330,8 +483,8 @@ START_TEST(send_as_a_pipeline_step)
                                         "('web-1', 'web-2')"),
                      2);
     /* the spool is empty again: a third run sends its one event */
-    const char *a3[] = {bin, "send", "deploy", "--deploy-id", "D-2", "--status", "started",
-                        "--spool", spool, NULL};
+    const char *a3[] = {bin,        "send",    "deploy",  "--deploy-id", "D-2",
+                        "--status", "started", "--spool", spool,         NULL};
     ck_assert_int_eq(lh_test_run(a3, NULL, &out, &err, 20000), 0);
     ck_assert_msg(strstr(out, "duplicate"), "%s", out);
     free(out);
@@ -341,8 +494,7 @@ START_TEST(send_as_a_pipeline_step)
     char bad[700];
     snprintf(bad, sizeof(bad), "%s/bad", h.dir);
     ck_assert_int_eq(lh_test_write_file(bad, "nope\n", 5), 0);
-    const char *a4[] = {bin, "send", "incident", "--incident-id", "I-1", "--token-file", bad,
-                        NULL};
+    const char *a4[] = {bin, "send", "incident", "--incident-id", "I-1", "--token-file", bad, NULL};
     ck_assert_int_eq(lh_test_run(a4, NULL, &out, &err, 20000), 1);
     ck_assert_msg(strstr(err, "refused the request (401)"), "%s", err);
     free(out);
@@ -357,8 +509,8 @@ START_TEST(send_as_a_pipeline_step)
     free(out);
     free(err);
     /* --spool needs to know what the hub took */
-    const char *a6[] = {bin, "send", "deploy", "--env", "prod", "--to", "tcp://127.0.0.1:1",
-                        "--spool", spool, NULL};
+    const char *a6[] = {bin,       "send", "deploy", "--env", "prod", "--to", "tcp://127.0.0.1:1",
+                        "--spool", spool,  NULL};
     ck_assert_int_eq(lh_test_run(a6, NULL, &out, &err, 20000), 2);
     ck_assert_msg(strstr(err, "--spool needs --reliable or an http:// --to"), "%s", err);
     free(out);
@@ -455,8 +607,8 @@ START_TEST(ci_templates)
         char path[700], script[700];
         snprintf(path, sizeof(path), "%s/examples/integrations/%s", LH_SOURCE_DIR, cases[i].file);
         char *body = template_script(path);
-        ck_assert_msg(strstr(body, "loophub send deploy"), "%s: no step found:\n%s",
-                      cases[i].file, body);
+        ck_assert_msg(strstr(body, "loophub send deploy"), "%s: no step found:\n%s", cases[i].file,
+                      body);
         snprintf(script, sizeof(script), "%s/step-%zu.sh", h.dir, i);
         FILE *f = fopen(script, "w");
         ck_assert_ptr_nonnull(f);
@@ -533,6 +685,8 @@ main(void)
     const lh_test_case_t cases[] = {
         {"github_then_pagerduty", github_then_pagerduty, 0, 0},
         {"no_configuration_correlates", no_configuration_correlates, 0, 0},
+        {"gitlab_deploy_then_incident", gitlab_deploy_then_incident, 0, 0},
+        {"jira_approval_in_audit", jira_approval_in_audit, 0, 0},
         {"token_secret_and_config_file", token_secret_and_config_file, 0, 0},
         {"send_as_a_pipeline_step", send_as_a_pipeline_step, 0, 0},
         {"ci_templates", ci_templates, 0, 0},
