@@ -8,7 +8,16 @@
  * SUB subscribes to "alert.prod.probe-" only, so the background's own alerts never reach it.
  * Idle: nothing else is sent. Under load: a second thread pushes the main workload at half of
  * the PULL peak measured in this run, paced every millisecond, on its own connection.
+ *
+ * Webhook answers, idle and under the same load: the time from a sender's request to the hub's
+ * answer, which GitHub waits 10 s for and PagerDuty 5 s. Each probe is the deployment_status
+ * payload GitHub publishes (tests/data/sources) posted to POST /v1/sources/github with its own
+ * X-GitHub-Delivery, on a new connection as GitHub opens one (libcurl, reuse forbidden); the
+ * answer is 202 only after the batch holding it committed, so this is the sender's view of
+ * decode, store and commit.
  */
+#include <curl/curl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -163,6 +172,93 @@ run_probes(void *push, void *sub, int count, int first, const char *what, bg_t *
     return n > 0 ? 0 : -1;
 }
 
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+/* GitHub's deployment_status example with its times moved to a minute ago (inside the hub's
+ * limits), compact; NULL when the fixture is not there. */
+static char *
+webhook_body(void)
+{
+    json_t *doc = json_load_file(
+        LH_BENCH_SOURCE_DIR "/tests/data/sources/github/deployment_status-created-success.json", 0,
+        NULL);
+    if (!doc)
+        return NULL;
+    char t[40];
+    lh_time_format(lh_now_ns() - 60 * LH_NS_PER_SEC, t, sizeof(t));
+    json_object_set_new(json_object_get(doc, "deployment_status"), "created_at", json_string(t));
+    json_object_set_new(json_object_get(doc, "deployment"), "created_at", json_string(t));
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return body;
+}
+
+/* count webhook probes on the hub's HTTP port; sets webhook_answer[_idle]_p50/p99/max_ms. */
+static int
+webhook_probes(const bench_hub_t *h, const char *body, int count, int first, const char *what,
+               bg_t *bg)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    char url[96], dl[96];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/sources/github", h->http_port);
+    double *lat = calloc((size_t)count, sizeof(double));
+    int n = 0, bad = 0;
+    for (int i = 0; i < count && lat; i++) {
+        if (bg && bg->sent >= bg->s->n) {
+            bench_note("webhook: background stream ran out after %d probes", n);
+            break;
+        }
+        snprintf(dl, sizeof(dl), "X-GitHub-Delivery: bench-%d-%lld", first + i,
+                 (long long)lh_now_ns());
+        struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+        hd = curl_slist_append(hd, "X-GitHub-Event: deployment_status");
+        hd = curl_slist_append(hd, dl);
+        curl_easy_reset(c);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        int64_t t0 = bench_mono_ns();
+        CURLcode rc = curl_easy_perform(c);
+        double ms = (double)(bench_mono_ns() - t0) / 1e6;
+        long code = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_slist_free_all(hd);
+        if (rc == CURLE_OK && code == 202)
+            lat[n++] = ms;
+        else
+            bad++;
+        bench_sleep_ms(2);
+    }
+    curl_easy_cleanup(c);
+    const char *prefix = strcmp(what, "idle") == 0 ? "webhook_answer_idle" : "webhook_answer";
+    char key[64];
+    double p50 = bench_percentile(lat, (size_t)n, 50), p99 = bench_percentile(lat, (size_t)n, 99);
+    double max = n ? bench_percentile(lat, (size_t)n, 100) : 0;
+    snprintf(key, sizeof(key), "%s_p50_ms", prefix);
+    bench_set(key, p50);
+    snprintf(key, sizeof(key), "%s_p99_ms", prefix);
+    bench_set(key, p99);
+    snprintf(key, sizeof(key), "%s_max_ms", prefix);
+    bench_set(key, max);
+    if (bad)
+        bench_note("webhook %s: %d of %d posts were not answered 202", what, bad, count);
+    printf("  webhook answer %s: %d posts, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", what, n, p50,
+           p99, max);
+    free(lat);
+    return n > 0 ? 0 : -1;
+}
+
 int
 bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
 {
@@ -204,6 +300,11 @@ bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
     }
     if (rc == 0)
         rc = run_probes(push, sub, cfg->probes, 0, "idle", NULL);
+    char *hook = webhook_body();
+    if (!hook)
+        bench_note("webhook: the GitHub fixture is not readable: no webhook answer figures");
+    if (rc == 0 && hook)
+        rc = webhook_probes(&h, hook, cfg->probes, 0, "idle", NULL);
     double peak = 0;
     if (!bench_get("e2e_pull_events_per_s", &peak)) {
         const char *e = getenv("BENCH_LOAD_RATE");
@@ -226,12 +327,15 @@ bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
         pthread_create(&t, NULL, bg_main, &bg);
         bench_sleep_ms(1000);
         rc = run_probes(push, sub, cfg->probes, 100000, "under load", &bg);
+        if (rc == 0 && hook)
+            rc = webhook_probes(&h, hook, cfg->probes, 100000, "under load", &bg);
         atomic_store(&bg.stop, 1);
         pthread_join(t, NULL);
         bench_set("corr_latency_load_events_per_s", (double)bg.sent / bg.secs);
         printf("  background: %zu events in %.1f s = %.0f events/s\n", bg.sent, bg.secs,
                (double)bg.sent / bg.secs);
     }
+    free(hook);
     zmq_close(push);
     zmq_close(sub);
     zmq_ctx_term(ctx);
