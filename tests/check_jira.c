@@ -438,6 +438,26 @@ START_TEST(jira_ignored)
         sink_free(&s);
         json_decref(root);
     }
+    /* variation: the issue update Jira sends for a comment, with and without a changed field */
+    static const char *const talk[] = {"issue_commented", "issue_comment_edited",
+                                       "issue_comment_deleted"};
+    for (size_t i = 0; i < sizeof(talk) / sizeof(talk[0]); i++) {
+        json_t *root = fixture_json("jira/issue_updated.assembled.json");
+        json_object_set_new(root, "issue_event_type_name", json_string(talk[i]));
+        sink_t s = {0};
+        decode_json(root, LH_FMT_AUTO, NULL, 0, NULL, &s);
+        ck_assert_int_eq(s.n, 1);
+        ck_assert_ptr_nonnull(s.ev[0]); /* the fixture's changelog changed the status */
+        sink_free(&s);
+        json_object_del(root, "changelog");
+        decode_json(root, LH_FMT_AUTO, NULL, 0, NULL, &s);
+        ck_assert_int_eq(s.n, 1);
+        ck_assert_ptr_null(s.ev[0]);
+        ck_assert_int_eq(s.err[0], LH_IGNORED);
+        ck_assert_msg(strstr(s.why[0], talk[i]) && strstr(s.why[0], "a comment"), "%s", s.why[0]);
+        sink_free(&s);
+        json_decref(root);
+    }
     /* a comment body (no issue update in it): still Jira's by shape, ignored */
     const char *body = "{\"timestamp\":1,\"webhookEvent\":\"comment_created\",\"comment\":{}}";
     sink_t s = {0};

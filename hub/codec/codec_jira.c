@@ -1,6 +1,7 @@
 /*
  * codec_jira.c - Jira webhooks (docs/sources.md, Jira): jira:issue_created and jira:issue_updated
- * into ticket events; issue_deleted, comments and every other webhookEvent ignored with a reason.
+ * into ticket events; issue_deleted, comments (comment_* events, and the issue updates Jira sends
+ * for a comment that change no field) and every other webhookEvent ignored with a reason.
  *
  * Identity: an event's id is "jira-" + the X-Atlassian-Webhook-Identifier header, which Jira
  * keeps across its retries; a body that came without it gets "jira-<issue id>-<timestamp>". The
@@ -149,6 +150,13 @@ lh__jira_decode(json_t *obj, const lh__src_msg_t *m, lh_decode_sink_fn sink, voi
                                  "%s: not an event loophub reads (jira:issue_created and "
                                  "jira:issue_updated are)",
                                  we);
+    /* Jira also reports a comment as an issue update (issue_event_type_name issue_commented,
+     * issue_comment_edited, issue_comment_deleted): one that changed no field is only talk */
+    const char *itype = lh__jstr(obj, "issue_event_type_name");
+    if (!created && itype && !strncmp(itype, "issue_comment", 13) &&
+        json_array_size(json_object_get(json_object_get(obj, "changelog"), "items")) == 0)
+        return lh__source_ignore(
+            sink, arg, idp, "%s %s: a comment, which changes nothing of the ticket", we, itype);
     if (!json_is_object(issue))
         FAIL(LH_EMISSING, "field 'issue' is missing");
     const char *key = lh__jstr(issue, "key");
