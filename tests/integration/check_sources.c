@@ -596,7 +596,7 @@ START_TEST(ci_templates)
          "export CI_JOB_STATUS=success CI_PIPELINE_ID=77 CI_PROJECT_NAME=web "
          "CI_COMMIT_SHORT_SHA=f95f852b CI_COMMIT_SHA=f95f852bd8fca8fcc58a9a2d6c842781e32a215e "
          "GITLAB_USER_LOGIN=alice CI_PIPELINE_URL=https://gitlab.example/p/77 LOOPHUB_URL=$URL\n",
-         "gl-77", "web"},
+         "gitlab-ci-77", "web"},
         {"Jenkinsfile",
          "export JOB_NAME=api-deploy BUILD_NUMBER=9 "
          "GIT_COMMIT=f95f852bd8fca8fcc58a9a2d6c842781e32a215e BUILD_URL=https://ci.example/9 "
