@@ -67,7 +67,7 @@ static const source_t sources[LH_SRC_COUNT] = {
                           "X-PagerDuty-Signature", SIG_HMAC_LIST, "X-PagerDuty-Signature", NULL,
                           lh__is_pagerduty, lh__pagerduty_decode},
     [LH_SRC_JIRA] = {{"jira", "Jira", "X-Atlassian-Webhook-Identifier header or body: "
-                      "webhookEvent jira:issue_*",
+                      "webhookEvent with an issue or a comment",
                       "X-Hub-Signature: sha256= HMAC-SHA256 of the body",
                       "X-Atlassian-Webhook-Identifier"},
                      "X-Atlassian-Webhook-Identifier", SIG_HMAC_HEX, "X-Hub-Signature", NULL,

@@ -16,6 +16,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -158,11 +159,22 @@ ohub_spawn(ohub_t *o, const char *value)
         argv[n++] = flag;
         argv[n++] = value;
     } else if (run == RUN_INI) {
-        const char *dot = strchr(r->key, '.');
+        /* [source.github] secret_file: the section is what comes before the last dot; in
+         * [environments] and [services] the key is the name the value's "NAME=" gives */
+        const char *dot = strrchr(r->key, '.');
         ck_assert_ptr_nonnull(dot);
+        char key[200];
+        const char *val = value;
+        snprintf(key, sizeof(key), "%s", dot + 1);
+        if (!strcmp(key, "NAME")) {
+            const char *eq = strchr(value, '=');
+            ck_assert_ptr_nonnull(eq);
+            snprintf(key, sizeof(key), "%.*s", (int)(eq - value), value);
+            val = eq + 1;
+        }
         char text[1600];
         int tl = snprintf(text, sizeof(text), "; written by it_options\n[%.*s]\n%s = %s\n",
-                          (int)(dot - r->key), r->key, dot + 1, value);
+                          (int)(dot - r->key), r->key, key, val);
         snprintf(ini, sizeof(ini), "%s/hub.ini", o->h.dir);
         ck_assert_int_eq(lh_test_write_file(ini, text, (size_t)tl), 0);
         argv[n++] = "--config";
@@ -955,8 +967,8 @@ obs_redact_value(ohub_t *o)
 static int
 obs_zmq_pull(ohub_t *o)
 {
-    ck_assert_int_eq(snd_to(o, o->ep, 0, "deploy", "--id", "d-1", "--service", "api", "--deploy-id",
-                            "D-1", NULL),
+    ck_assert_int_eq(snd_to(o, o->ep, 0, "deploy", "--id", "d-1", "--service", "api", "--env",
+                            "prod", "--deploy-id", "D-1", NULL),
                      0);
     return wait_metric(o, "loophub_events_total{kind=\"deploy\",adapter=\"zmq-in\"}", 1, 10000);
 }
@@ -965,8 +977,8 @@ obs_zmq_pull(ohub_t *o)
 static int
 obs_zmq_router(ohub_t *o)
 {
-    return snd_to(o, o->ep, 1, "deploy", "--id", "d-1", "--service", "api", "--deploy-id", "D-1",
-                  NULL) == 0;
+    return snd_to(o, o->ep, 1, "deploy", "--id", "d-1", "--service", "api", "--env", "prod",
+                  "--deploy-id", "D-1", NULL) == 0;
 }
 
 typedef struct {
@@ -1105,11 +1117,12 @@ obs_curve(ohub_t *o)
     char sk[700], ck[700];
     snprintf(sk, sizeof(sk), "%s/hub.pub", o->h.dir);
     snprintf(ck, sizeof(ck), "%s/client.key", o->h.dir);
-    int listed = snd(o, NULL, "deploy", "--id", "d-1", "--service", "api", "--deploy-id", "D-1",
-                     "--curve-server-key", sk, "--curve-key", ck, NULL) == 0;
-    const char *argv[] = {lh_test_loophub_bin(), "send",       "deploy",      "--id", "d-2",
-                          "--service",           "api",        "--deploy-id", "D-2",  "--to",
-                          o->h.router,           "--reliable", "--timeout",   "1s",   NULL};
+    int listed = snd(o, NULL, "deploy", "--id", "d-1", "--service", "api", "--env", "prod",
+                     "--deploy-id", "D-1", "--curve-server-key", sk, "--curve-key", ck, NULL) == 0;
+    const char *argv[] = {
+        lh_test_loophub_bin(), "send", "deploy",      "--id", "d-2",  "--env",     "prod",
+        "--service",           "api",  "--deploy-id", "D-2",  "--to", o->h.router, "--reliable",
+        "--timeout",           "1s",   NULL};
     int plain = lh_test_run(argv, NULL, NULL, NULL, lh_test_ms(20000));
     return listed && plain != 0 &&
            sql_int(o->h.db, "SELECT count(*) FROM events WHERE id = 'd-2'") == 0;
@@ -1396,9 +1409,245 @@ obs_kafka_hub_name(ohub_t *o)
     return renamed == 3;
 }
 
+/* --- webhook sources ------------------------------------------------------------------------- */
+
+#define GH_STATUS LH_TEST_DATA "/sources/github/deployment_status-created-success.json"
+#define GH_RUN LH_TEST_DATA "/sources/github/workflow_run-completed-success.json"
+#define PD_INCIDENT LH_TEST_DATA "/sources/pagerduty/incident.priority_updated.json"
+
+/* The source a row's flag names ("github-secret-file" -> "github"), into buf. */
+static const char *
+row_source(const ohub_t *o, char *buf, size_t len)
+{
+    const row_t *r = o->row;
+    snprintf(buf, len, "%.*s", (int)strcspn(r->flag, "-"), r->flag);
+    return buf;
+}
+
+/* POSTs a fresh copy of fixture to path with one header (may be NULL); the HTTP status. */
+static int
+src_post(ohub_t *o, const char *path, const char *header, const char *fixture)
+{
+    const char *file = lh_it_fresh_fixture(&o->h, fixture, "fixture.json", 300);
+    const char *hdrs[] = {"Content-Type: application/json", header, NULL};
+    lh_it_resp_t r = lh_it_curl_file(&o->h, "POST", path, hdrs, file);
+    free(r.body);
+    return r.code;
+}
+
+/* The latest stored event's column col (malloc'd, "" when none). */
+static char *
+src_column(ohub_t *o, const char *col)
+{
+    char q[160];
+    snprintf(q, sizeof(q), "SELECT %s FROM events ORDER BY seq DESC LIMIT 1", col);
+    char *v = sql_text(o->h.db, q);
+    return v ? v : strdup("");
+}
+
+static void
+prep_source_secret(ohub_t *o)
+{
+    char src[32], p[700];
+    snprintf(p, sizeof(p), "%s/%s.secret", o->h.dir, row_source(o, src, sizeof(src)));
+    ck_assert_int_eq(lh_test_write_file(p, "s3cret\n", 7), 0);
+}
+
+/* With a secret, an unsigned body at the source's route is refused as unauthenticated (without
+ * one it reaches the decoder, which answers something else of "{}"). */
+static int
+obs_source_secret(ohub_t *o)
+{
+    char src[32], path[64];
+    snprintf(path, sizeof(path), "/v1/sources/%s", row_source(o, src, sizeof(src)));
+    return curl_code(o, o->h.http_port, "POST", path, NULL, "{}") == 401;
+}
+
+/* Off: the source's route refuses everything (on, "{}" reaches the decoder). */
+static int
+obs_source_off(ohub_t *o)
+{
+    char src[32], path[64];
+    snprintf(path, sizeof(path), "/v1/sources/%s", row_source(o, src, sizeof(src)));
+    return curl_code(o, o->h.http_port, "POST", path, NULL, "{}") == 401;
+}
+
+/* A deploy sent to environment prod-x is stored as production. */
+static int
+obs_env_alias(ohub_t *o)
+{
+    deploy_in(o, "d-1", "api", "prod-x", -60);
+    return sql_int(o->h.db, "SELECT count(*) FROM events WHERE id = 'd-1' AND environment = "
+                            "'production'") == 1;
+}
+
+/* A deploy of service svc-x is stored as svc-canon. */
+static int
+obs_service_alias(ohub_t *o)
+{
+    deploy_in(o, "d-1", "svc-x", "prod", -60);
+    return sql_int(o->h.db, "SELECT count(*) FROM events WHERE id = 'd-1' AND service = "
+                            "'svc-canon'") == 1;
+}
+
+/* A PagerDuty incident (PagerDuty names no environment) lands in staging. */
+static int
+obs_default_environment(ohub_t *o)
+{
+    ck_assert_int_eq(src_post(o, "/v1/sources/pagerduty", NULL, PD_INCIDENT), 202);
+    char *v = src_column(o, "environment");
+    int ok = strcmp(v, "staging") == 0;
+    free(v);
+    return ok;
+}
+
+/* A GitHub deploy's service is the repository's owner/name. */
+static int
+obs_github_service(ohub_t *o)
+{
+    ck_assert_int_eq(src_post(o, "/v1/events", "X-GitHub-Event: deployment_status", GH_STATUS),
+                     202);
+    char *v = src_column(o, "service");
+    int ok = strcmp(v, "Codertocat/Hello-World") == 0;
+    free(v);
+    return ok;
+}
+
+/* The completed run of workflow "test" is stored as a deploy (by default runs are ignored). */
+static int
+obs_github_workflows(ohub_t *o)
+{
+    ck_assert_int_eq(src_post(o, "/v1/events", "X-GitHub-Event: workflow_run", GH_RUN), 202);
+    return sql_int(o->h.db, "SELECT count(*) FROM events WHERE deploy_id = 'gh-run-289782451'") ==
+           1;
+}
+
+/* The PagerDuty service id PF9KMXH is the service pd-api. */
+static int
+obs_pagerduty_services(ohub_t *o)
+{
+    ck_assert_int_eq(src_post(o, "/v1/sources/pagerduty", NULL, PD_INCIDENT), 202);
+    char *v = src_column(o, "service");
+    int ok = strcmp(v, "pd-api") == 0;
+    free(v);
+    return ok;
+}
+
+#define GL_DEPLOY LH_TEST_DATA "/sources/gitlab/deployment_hook-success.json"
+
+/* A GitLab deploy's service is the project's path with its namespace. */
+static int
+obs_gitlab_service(ohub_t *o)
+{
+    ck_assert_int_eq(src_post(o, "/v1/events", "X-Gitlab-Event: Deployment Hook", GL_DEPLOY), 202);
+    char *v = src_column(o, "service");
+    int ok = strcmp(v, "root/test-deployment-webhooks") == 0;
+    free(v);
+    return ok;
+}
+
+/* A Jira issue update (the shape of Atlassian's published example, cut to the fields read): an
+ * issue of type `type` of project OPS moving to status `to`, with two custom fields. */
+static void
+jira_post(ohub_t *o, const char *type, const char *to)
+{
+    char body[1200], path[700];
+    snprintf(body, sizeof(body),
+             "{\"timestamp\":%lld,\"webhookEvent\":\"jira:issue_updated\","
+             "\"issue\":{\"id\":\"10001\",\"key\":\"OPS-7\",\"fields\":{"
+             "\"issuetype\":{\"name\":\"%s\"},\"project\":{\"key\":\"OPS\"},"
+             "\"status\":{\"name\":\"%s\"},\"summary\":\"Roll out api 1.4\","
+             "\"customfield_10050\":\"d-9\",\"customfield_10060\":\"svc-j\"}},"
+             "\"changelog\":{\"items\":[{\"field\":\"status\",\"fromString\":\"Awaiting "
+             "approval\",\"toString\":\"%s\"}]}}",
+             (long long)(lh_now_ns() / LH_NS_PER_MS) - 60000, type, to, to);
+    snprintf(path, sizeof(path), "%s/jira.json", o->h.dir);
+    ck_assert_int_eq(lh_test_write_file(path, body, strlen(body)), 0);
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    lh_it_resp_t r = lh_it_curl_file(&o->h, "POST", "/v1/sources/jira", hdrs, path);
+    ck_assert_msg(r.code == 202, "jira: %d %s", r.code, r.body ? r.body : "");
+    free(r.body);
+}
+
+static int
+ticket_is(ohub_t *o, const char *cond)
+{
+    char q[300];
+    snprintf(q, sizeof(q), "SELECT count(*) FROM events WHERE ticket_id = 'OPS-7' AND %s", cond);
+    return sql_int(o->h.db, q) == 1;
+}
+
+/* What `loophub audit` (GET /v1/audit) says of the approval of deploy d-9 of api, started 30 s
+ * ago, after the ticket of jira_post(), which links it ([source.jira] deploy_field is set). */
+static int
+d9_approval_is(ohub_t *o, const char *want)
+{
+    deploy_in(o, "d-9", "api", "prod", -30);
+    marker(o);
+    lh_it_resp_t r = lh_it_curl(&o->h, "GET", "/v1/audit?service=api&since=1h", NULL, NULL, 0, 0);
+    ck_assert_msg(r.code == 200, "audit: %d %s", r.code, r.body ? r.body : "");
+    json_t *doc = json_loads(r.body, 0, NULL);
+    free(r.body);
+    ck_assert_ptr_nonnull(doc);
+    const char *got = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "changes"), i, c)
+    {
+        const char *did = json_string_value(json_object_get(c, "deploy_id"));
+        if (did && !strcmp(did, "d-9"))
+            got = json_string_value(json_object_get(c, "approval"));
+    }
+    int ok = got && !strcmp(got, want);
+    json_decref(doc);
+    return ok;
+}
+
+/* An approved issue of type "Normal change" approves the deploy: it is a change ticket (by
+ * default only Change and Change Request are, and a task approves nothing). */
+static int
+obs_jira_change_types(ohub_t *o)
+{
+    jira_post(o, "Normal change", "Approved");
+    return d9_approval_is(o, "approved");
+}
+
+/* A move to "CAB approved" approves the change (by default only Approved does). */
+static int
+obs_jira_approved(ohub_t *o)
+{
+    jira_post(o, "Change", "CAB approved");
+    return d9_approval_is(o, "approved");
+}
+
+/* A move to "Turned down" rejects the change (by default Rejected and Declined do). */
+static int
+obs_jira_rejected(ohub_t *o)
+{
+    jira_post(o, "Change", "Turned down");
+    return d9_approval_is(o, "rejected");
+}
+
+/* The ticket links the deploy its customfield_10050 names (by default it links none). */
+static int
+obs_jira_deploy_field(ohub_t *o)
+{
+    jira_post(o, "Change", "Approved");
+    return sql_int(o->h.db, "SELECT count(*) FROM ticket_links WHERE link = 'd-9'") == 1;
+}
+
+/* The ticket's service is its customfield_10060 (by default the project key). */
+static int
+obs_jira_service_field(ohub_t *o)
+{
+    jira_post(o, "Change", "Approved");
+    return ticket_is(o, "service = 'svc-j'");
+}
+
 /* --- the table ------------------------------------------------------------------------------ */
 
 #define SUBS_EXTRA "zmq-subs", "{ep}"
+#define JIRA_LINKS "jira-deploy-field", "customfield_10050"
 
 /* clang-format off */
 static const row_t rows[] = {
@@ -1448,6 +1697,49 @@ static const row_t rows[] = {
     {"redact-key", "redaction.key", "^x-internal-", {NULL}, NULL, obs_redact_key, 1, NULL},
     {"redact-value", "redaction.value", "(ssn)[ =:]+([0-9-]{6,})", {NULL}, NULL, obs_redact_value,
      1, NULL},
+    {"env-alias", "environments.NAME", "production=prod-x", {NULL}, NULL, obs_env_alias, 1, NULL},
+    {"service-alias", "services.NAME", "svc-canon=svc-x", {NULL}, NULL, obs_service_alias, 1, NULL},
+    {"default-environment", "sources.default_environment", "staging", {NULL}, NULL,
+     obs_default_environment, 1, NULL},
+    {"github-secret-file", "source.github.secret_file", "{dir}/github.secret", {NULL}, prep_source_secret,
+     obs_source_secret, 1, NULL},
+    {"gitlab-secret-file", "source.gitlab.secret_file", "{dir}/gitlab.secret", {NULL}, prep_source_secret,
+     obs_source_secret, 1, NULL},
+    {"grafana-secret-file", "source.grafana.secret_file", "{dir}/grafana.secret", {NULL}, prep_source_secret,
+     obs_source_secret, 1, NULL},
+    {"pagerduty-secret-file", "source.pagerduty.secret_file", "{dir}/pagerduty.secret", {NULL}, prep_source_secret,
+     obs_source_secret, 1, NULL},
+    {"jira-secret-file", "source.jira.secret_file", "{dir}/jira.secret", {NULL}, prep_source_secret,
+     obs_source_secret, 1, NULL},
+    {"flux-secret-file", "source.flux.secret_file", "{dir}/flux.secret", {NULL}, prep_source_secret,
+     obs_source_secret, 1, NULL},
+    {"github-enabled", "source.github.enabled", "off", {NULL}, NULL, obs_source_off, 1, NULL},
+    {"gitlab-enabled", "source.gitlab.enabled", "off", {NULL}, NULL, obs_source_off, 1, NULL},
+    {"grafana-enabled", "source.grafana.enabled", "off", {NULL}, NULL, obs_source_off, 1, NULL},
+    {"pagerduty-enabled", "source.pagerduty.enabled", "off", {NULL}, NULL, obs_source_off, 1, NULL},
+    {"jira-enabled", "source.jira.enabled", "off", {NULL}, NULL, obs_source_off, 1, NULL},
+    {"flux-enabled", "source.flux.enabled", "off", {NULL}, NULL, obs_source_off, 1, NULL},
+    {"tekton-enabled", "source.tekton.enabled", "off", {NULL}, NULL, obs_source_off, 1, NULL},
+    {"github-service", "source.github.service", "full_name", {NULL}, NULL, obs_github_service, 1,
+     NULL},
+    {"github-workflows", "source.github.workflows", "test", {NULL}, NULL, obs_github_workflows, 1,
+     NULL},
+    {"pagerduty-services", "source.pagerduty.services", "PF9KMXH=pd-api", {NULL}, NULL,
+     obs_pagerduty_services, 1, NULL},
+    {"gitlab-service", "source.gitlab.service", "path", {NULL}, NULL, obs_gitlab_service, 1, NULL},
+    {"jira-change-types", "source.jira.change_types", "Normal change", {JIRA_LINKS}, NULL,
+     obs_jira_change_types, 1, NULL},
+    {"jira-approved", "source.jira.approved", "CAB approved", {JIRA_LINKS}, NULL, obs_jira_approved, 1,
+     NULL},
+    {"jira-rejected", "source.jira.rejected", "Turned down", {JIRA_LINKS}, NULL, obs_jira_rejected, 1,
+     NULL},
+    {"jira-deploy-field", "source.jira.deploy_field", "customfield_10050", {NULL}, NULL,
+     obs_jira_deploy_field, 1, NULL},
+    {"jira-service-field", "source.jira.service_field", "customfield_10060", {NULL}, NULL,
+     obs_jira_service_field, 1, NULL},
+    {"tekton-pipelines", "source.tekton.pipelines", NULL, {NULL}, NULL, NULL, 0,
+     "the Tekton decoder is still a placeholder that reads no PipelineRun: there is nothing "
+     "whose deploy or not the globs could decide yet"},
     {"zmq-pull", "zmq.pull", "{ep}", {NULL}, NULL, obs_zmq_pull, 0, NULL},
     {"zmq-router", "zmq.router", "{ep}", {NULL}, NULL, obs_zmq_router, 0, NULL},
     {"zmq-sub", "zmq.sub", "{ep}", {NULL}, NULL, obs_zmq_sub, 0, NULL},
@@ -1582,7 +1874,9 @@ START_TEST(test_example_config_names_real_keys)
         if (strcmp(section, "kafka") == 0 || sscanf(p, "%63[a-z_] %1[=]", name, eq) != 2)
             continue;
         char key[140];
-        snprintf(key, sizeof(key), "%s.%s", section, name);
+        /* in [environments] and [services] a key is a name, the row is NAME */
+        int named = !strcmp(section, "environments") || !strcmp(section, "services");
+        snprintf(key, sizeof(key), "%s.%s", section, named ? "NAME" : name);
         n_keys++;
         int found = 0;
         for (size_t i = 0; i < N_ROWS; i++)
