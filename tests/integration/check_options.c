@@ -1546,6 +1546,38 @@ obs_gitlab_service(ohub_t *o)
     return ok;
 }
 
+/* A Tekton PipelineRun of pipeline release-api (binary mode, the ce-* headers Tekton sends)
+ * succeeded a minute ago: a deploy only when the pipeline globs match it (the default, *deploy*,
+ * does not). */
+static int
+obs_tekton_pipelines(ohub_t *o)
+{
+    char t[40], body[900], path[700];
+    ck_assert_int_gt(lh_time_format(lh_now_ns() - 60 * LH_NS_PER_SEC, t, sizeof(t)), 0);
+    snprintf(body, sizeof(body),
+             "{\"pipelineRun\":{\"metadata\":{\"name\":\"release-api-run-1\","
+             "\"namespace\":\"ci\",\"uid\":\"4f0c5e2a-1\",\"labels\":{"
+             "\"tekton.dev/pipeline\":\"release-api\",\"app\":\"api\"}},"
+             "\"spec\":{\"params\":[{\"name\":\"version\",\"value\":\"1.4.2\"}]},"
+             "\"status\":{\"startTime\":\"%s\",\"completionTime\":\"%s\",\"conditions\":"
+             "[{\"type\":\"Succeeded\",\"status\":\"True\",\"reason\":\"Succeeded\"}]}}}",
+             t, t);
+    snprintf(path, sizeof(path), "%s/tekton.json", o->h.dir);
+    ck_assert_int_eq(lh_test_write_file(path, body, strlen(body)), 0);
+    const char *hdrs[] = {
+        "Content-Type: application/json",
+        "Ce-Specversion: 1.0",
+        "Ce-Id: 2f2b4d3e-opts",
+        "Ce-Source: /apis/tekton.dev/v1/namespaces/ci/pipelineruns/release-api-run-1",
+        "Ce-Type: dev.tekton.event.pipelinerun.successful.v1",
+        NULL};
+    lh_it_resp_t r = lh_it_curl_file(&o->h, "POST", "/v1/sources/tekton", hdrs, path);
+    ck_assert_msg(r.code == 202, "tekton: %d %s", r.code, r.body ? r.body : "");
+    free(r.body);
+    return sql_int(o->h.db, "SELECT count(*) FROM events WHERE kind = 1 AND service = 'api' AND "
+                            "deploy_id = 'tk-4f0c5e2a-1'") == 1;
+}
+
 /* A Jira issue update (the shape of Atlassian's published example, cut to the fields read): an
  * issue of type `type` of project OPS moving to status `to`, with two custom fields. */
 static void
@@ -1737,9 +1769,8 @@ static const row_t rows[] = {
      obs_jira_deploy_field, 1, NULL},
     {"jira-service-field", "source.jira.service_field", "customfield_10060", {NULL}, NULL,
      obs_jira_service_field, 1, NULL},
-    {"tekton-pipelines", "source.tekton.pipelines", NULL, {NULL}, NULL, NULL, 0,
-     "the Tekton decoder is still a placeholder that reads no PipelineRun: there is nothing "
-     "whose deploy or not the globs could decide yet"},
+    {"tekton-pipelines", "source.tekton.pipelines", "release-*", {NULL}, NULL, obs_tekton_pipelines,
+     1, NULL},
     {"zmq-pull", "zmq.pull", "{ep}", {NULL}, NULL, obs_zmq_pull, 0, NULL},
     {"zmq-router", "zmq.router", "{ep}", {NULL}, NULL, obs_zmq_router, 0, NULL},
     {"zmq-sub", "zmq.sub", "{ep}", {NULL}, NULL, obs_zmq_sub, 0, NULL},

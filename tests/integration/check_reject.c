@@ -332,6 +332,15 @@ typedef struct {
 #define JIRA_UPDATED "\"webhookEvent\":\"jira:issue_updated\""
 #define JIRA_ISSUE "\"issue\":{\"id\":\"10001\",\"key\":\"CHG-1\"}"
 #define FLUX_C "hub/codec/codec_flux.c"
+#define TEKTON_C "hub/codec/codec_tekton.c"
+#define GF_C "hub/codec/codec_grafana.c"
+#define GF "/v1/sources/grafana"
+#define GF_V1 "\"version\":\"1\",\"orgId\":1"
+#define GF_ALERT "\"labels\":{\"alertname\":\"HighLatency\",\"service\":\"api\"}"
+/* the hub of these tests has Tekton off, for the row of a source that is off */
+#define TEKTON_OFF                                                                                 \
+    "the hub of these tests has Tekton off (the row of a source that is off); check_tekton's "     \
+    "tekton_bad_input reaches this site through lh_codec_decode_src"
 #define FLUX "/v1/sources/flux"
 #define FLUX_KS "\"involvedObject\":{\"kind\":\"Kustomization\",\"name\":\"api\"}"
 #define FLUX_OK FLUX_KS ",\"reason\":\"ReconciliationSucceeded\",\"severity\":\"info\""
@@ -1007,9 +1016,47 @@ static const rej_t REJECTS[] = {
      "field 'timestamp' is missing or not an RFC 3339 time", LH_REJ_DECODE, VIA_HTTP,
      "{" FLUX_OK ",\"timestamp\":\"yesterday\"}", NULL, FLUX},
 
-    {"hub/codec/codec_tekton.c", "tekton payloads are not read yet", NULL, LH_REJ_DECODE, 0,
-     .why = "the hub of these tests has Tekton off, and the placeholder decoder is replaced by "
-            "the real one in a later change"},
+    {GF_C, "grafana notification: ", NULL, LH_REJ_DECODE, 0,
+     .why = "the prefix of the notification's rejections (the FAIL macro): each has its row"},
+    {GF_C, "version: missing: not a Grafana Alerting webhook (version \"1\")",
+     "grafana notification: version: missing: not a Grafana Alerting webhook (version \"1\")",
+     LH_REJ_MISSING_FIELD, VIA_HTTP, "{\"orgId\":1,\"alerts\":[]}", NULL, GF},
+    {GF_C, "version: '%.16s': loophub reads Grafana Alerting webhook version \"1\"",
+     "grafana notification: version: '0': loophub reads Grafana Alerting webhook version \"1\"",
+     LH_REJ_DECODE, VIA_HTTP, "{\"version\":\"0\",\"orgId\":1,\"alerts\":[]}", NULL, GF},
+    {GF_C, "version: must be the string \"1\", got %s",
+     "grafana notification: version: must be the string \"1\", got a number", LH_REJ_DECODE,
+     VIA_HTTP, "{\"version\":1,\"orgId\":1,\"alerts\":[]}", NULL, GF},
+    {GF_C, "orgId: must be an integer, got %s",
+     "grafana notification: orgId: must be an integer, got a string", LH_REJ_DECODE, VIA_HTTP,
+     "{\"version\":\"1\",\"orgId\":\"1\",\"alerts\":[]}", NULL, GF},
+    {GF_C, "alerts: missing", "grafana notification: alerts: missing", LH_REJ_MISSING_FIELD,
+     VIA_HTTP, "{" GF_V1 "}", NULL, GF},
+    {GF_C, "alerts: must be an array, got %s",
+     "grafana notification: alerts: must be an array, got an object", LH_REJ_DECODE, VIA_HTTP,
+     "{" GF_V1 ",\"alerts\":{}}", NULL, GF},
+    {GF_C, "grafana alert %zu: %s: %s", "grafana alert 0: startsAt: missing", LH_REJ_MISSING_FIELD,
+     VIA_HTTP, "{" GF_V1 ",\"alerts\":[{\"status\":\"firing\"," GF_ALERT "}]}", NULL, GF},
+    {TEKTON_C, "field 'pipelineRun.metadata.name' is missing (%s)", NULL, LH_REJ_MISSING_FIELD, 0,
+     .why = TEKTON_OFF},
+    {TEKTON_C, "pipelinerun %s has no time: field 'pipelineRun.status.%s' is missing", NULL,
+     LH_REJ_MISSING_FIELD, 0, .why = TEKTON_OFF},
+    {TEKTON_C, "field '%s' of pipelinerun %s: '%s' is not an RFC 3339 time", NULL, LH_REJ_DECODE, 0,
+     .why = TEKTON_OFF},
+    {TEKTON_C,
+     "field 'data' of the structured CloudEvent must be an object (the pipelineRun or taskRun), "
+     "got %s",
+     NULL, LH_REJ_DECODE, 0, .why = TEKTON_OFF},
+    {TEKTON_C,
+     "%s '%s' is not a Tekton event type "
+     "(dev.tekton.event.<pipelinerun|taskrun|run|customrun>.<started|running|successful|failed|"
+     "unknown>.v1)",
+     NULL, LH_REJ_DECODE, 0, .why = TEKTON_OFF},
+    {TEKTON_C,
+     "no ce-type header and no 'pipelineRun' or 'taskRun' object in the body: not a Tekton event",
+     NULL, LH_REJ_MISSING_FIELD, 0, .why = TEKTON_OFF},
+    {TEKTON_C, "field 'pipelineRun' is missing or not an object (%s)", NULL, LH_REJ_MISSING_FIELD,
+     0, .why = TEKTON_OFF},
 
     /* --- the adapters' own refusals that quarantine ----------------------------------------- */
     {ZMQ_C,
