@@ -1,0 +1,614 @@
+/*
+ * notify.c - one notification sink: the correlated alerts of the outbox posted, in order, to one
+ * HTTP receiver with libcurl's multi interface, on the hub's thread and never blocking it.
+ *
+ * Delivery: publish() routes the alert (lh_notify_routes), encodes the receiver's body
+ * (notify_body.c) and queues it; the queue is a ring of at most `queue` alerts, posted one at a
+ * time in outbox order, so a revision never overtakes the alert it revises. A 2xx marks the alert
+ * done (lh_hub_alert_done). A timeout, a transport error, a 5xx, 408 or 429 is retried with
+ * exponential backoff (1 s, 2 s, 4 s, ... at most 5 min between tries) up to `retries` times;
+ * then, or at once on any other status (the receiver says it will never take it), the alert is a
+ * dead letter: logged with its id and the receiver's answer, counted, and marked done so the
+ * sink moves on. A full queue answers the outbox LH_EAGAIN (it offers the alert again), so a
+ * receiver that is down costs a bounded queue and nothing else: intake and the other sinks go
+ * on. What was not marked done when the hub stops is offered again at the next start (at least
+ * once; a receiver dedupes on the alert id and revision, which every body carries).
+ *
+ * An alert older than `max_age` when first offered (a sink new to a store with history, a hub
+ * that was down for long) is not sent: it is counted as stale and marked done.
+ *
+ * Alertmanager: an open alert must be posted again before its endsAt, or Alertmanager resolves
+ * it. The sink keeps the latest revision of each open alert (at most `queue` of them, as
+ * protobuf) and posts it again every `resend`; the final revision (every outcome resolved)
+ * posts endsAt = the resolution and drops it from the set.
+ */
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loophub/error.h"
+#include "loophub/format.h"
+#include "loophub/log.h"
+#include "loophub/timeutil.h"
+#include "notify.h"
+
+#define COMPONENT "notify"
+#define MAX_FDS 4
+#define BACKOFF_MAX_NS (300 * LH_NS_PER_SEC)
+#define ANSWER_MAX 300
+
+typedef struct job {
+    int64_t seq; /* the outbox alert; 0: an Alertmanager resend (nothing to report) */
+    char id[96]; /* the alert id and revision, for the log */
+    lh_buf_t body;
+    int attempts;
+    int64_t next_mono; /* not before */
+    int64_t first_mono;
+} job_t;
+
+typedef struct active {
+    char *id;     /* the alert id */
+    lh_buf_t pb;  /* its latest revision */
+    int64_t last; /* mono ns of its last post */
+} active_t;
+
+typedef struct sink sink_t;
+
+/* The sinks of one hub: the first one's metrics op writes every sink's series under one HELP and
+ * TYPE per family (the text format allows no second). Freed with its last sink. */
+struct lh_notify_group {
+    sink_t **v;
+    int n, cap, refs;
+};
+
+struct sink {
+    lh_notify_group_t *g;
+    lh_notify_sink_conf_t c;
+    int64_t queue_cap, retries, timeout, resend, max_age;
+    char *hub_url;
+    lh_hub_t *hub;
+    lh_adapter_t *self;
+    CURLM *multi;
+    CURL *easy; /* the request in flight, for the head job */
+    struct curl_slist *hdrs;
+    char errbuf[CURL_ERROR_SIZE];
+    char answer[ANSWER_MAX + 1];
+    size_t answer_len;
+    struct {
+        curl_socket_t fd;
+        short events;
+    } fds[MAX_FDS];
+    int n_fds;
+    job_t *ring; /* queue_cap slots */
+    int64_t head, n;
+    active_t *act;
+    int64_t n_act;
+    int64_t next_resend;
+    lh_buf_t scratch;
+    /* counters */
+    int64_t delivered, failures, dead, stale, unrouted, resent, consecutive;
+    char last_error[200];
+    int stopping;
+};
+
+/* --- curl on the reactor -------------------------------------------------------------------- */
+
+static int
+on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+    (void)e;
+    (void)sockp;
+    sink_t *s = arg;
+    int i = 0;
+    while (i < s->n_fds && s->fds[i].fd != fd)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < s->n_fds)
+            s->fds[i] = s->fds[--s->n_fds];
+        return 0;
+    }
+    if (i == s->n_fds) {
+        if (s->n_fds == MAX_FDS)
+            return 0; /* tick() drives it on the timer instead */
+        s->n_fds++;
+        s->fds[i].fd = fd;
+    }
+    s->fds[i].events = (short)(((what & CURL_POLL_IN) ? LH_POLLIN : 0) |
+                               ((what & CURL_POLL_OUT) ? LH_POLLOUT : 0));
+    return 0;
+}
+
+static size_t
+on_answer(char *p, size_t size, size_t n, void *arg)
+{
+    sink_t *s = arg;
+    size_t len = size * n, room = ANSWER_MAX - s->answer_len;
+    size_t k = len < room ? len : room;
+    memcpy(s->answer + s->answer_len, p, k);
+    s->answer_len += k;
+    s->answer[s->answer_len] = '\0';
+    return len;
+}
+
+static job_t *
+head(sink_t *s)
+{
+    return s->n ? &s->ring[s->head] : NULL;
+}
+
+static void
+pop(sink_t *s)
+{
+    job_t *j = head(s);
+    lh_buf_free(&j->body);
+    memset(j, 0, sizeof(*j));
+    s->head = (s->head + 1) % s->queue_cap;
+    s->n--;
+    if (s->hub && s->n + 1 == s->queue_cap)
+        lh_hub_outbox_kick(s->hub); /* room again */
+}
+
+static void
+report_done(sink_t *s, job_t *j)
+{
+    if (j->seq > 0 && s->hub)
+        lh_hub_alert_done(s->hub, s->self, j->seq);
+}
+
+static void
+start(sink_t *s, job_t *j)
+{
+    CURL *e = curl_easy_init();
+    if (!e) {
+        j->next_mono = lh_mono_ns() + LH_NS_PER_SEC;
+        return;
+    }
+    s->answer_len = 0;
+    s->answer[0] = '\0';
+    s->errbuf[0] = '\0';
+    curl_slist_free_all(s->hdrs);
+    s->hdrs = NULL;
+    char h[160];
+    snprintf(h, sizeof(h), "Content-Type: %s", lh_notify_content_type(s->c.kind, s->c.cloudevents));
+    s->hdrs = curl_slist_append(s->hdrs, h);
+    s->hdrs = curl_slist_append(s->hdrs, "Expect:");
+    if (s->c.secret) {
+        char sig[96];
+        lh_notify_signature(s->c.secret, j->body.data, j->body.len, sig, sizeof(sig));
+        snprintf(h, sizeof(h), "X-Loophub-Signature: %s", sig);
+        s->hdrs = curl_slist_append(s->hdrs, h);
+    }
+    int64_t timeout_ms = (s->c.timeout ? s->c.timeout : s->timeout) / LH_NS_PER_MS;
+    curl_easy_setopt(e, CURLOPT_URL, s->c.url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)j->body.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body.len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->hdrs);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "loophub");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 5000 ? timeout_ms : 5000));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        j->next_mono = lh_mono_ns() + LH_NS_PER_SEC;
+        return;
+    }
+    s->easy = e;
+    j->attempts++;
+}
+
+/* The head job's request ended: code is the HTTP status, 0 when there was no answer. */
+static void
+finished(sink_t *s, long code, CURLcode cc)
+{
+    job_t *j = head(s);
+    int64_t now = lh_mono_ns();
+    if (cc == CURLE_OK && code >= 200 && code < 300) {
+        s->consecutive = 0;
+        if (j->seq > 0)
+            s->delivered++;
+        else
+            s->resent++;
+        report_done(s, j);
+        pop(s);
+        return;
+    }
+    s->failures++;
+    s->consecutive++;
+    if (cc != CURLE_OK)
+        snprintf(s->last_error, sizeof(s->last_error), "%.160s",
+                 s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
+    else
+        snprintf(s->last_error, sizeof(s->last_error), "HTTP %ld: %.120s", code, s->answer);
+    int retry = cc != CURLE_OK || code >= 500 || code == 408 || code == 429;
+    if (retry && j->attempts <= s->retries) {
+        int64_t back = LH_NS_PER_SEC << (j->attempts - 1 < 20 ? j->attempts - 1 : 20);
+        j->next_mono = now + (back < BACKOFF_MAX_NS ? back : BACKOFF_MAX_NS);
+        lh_log_ratelimited("notify-retry", LH_LOG_WARN, COMPONENT,
+                           "sink %s: alert %s not delivered (%s), try %d of %lld in %lld s",
+                           s->c.name, j->id, s->last_error, j->attempts + 1,
+                           (long long)s->retries + 1,
+                           (long long)((j->next_mono - now) / LH_NS_PER_SEC));
+        return;
+    }
+    if (j->seq > 0)
+        s->dead++;
+    lh_log(LH_LOG_ERROR, COMPONENT,
+           "sink %s: alert %s is a dead letter after %d tries (%s): not sent to %s; loophub "
+           "timeline still has it",
+           s->c.name, j->id, j->attempts, s->last_error, s->c.url);
+    report_done(s, j);
+    pop(s);
+}
+
+static void
+drive(sink_t *s)
+{
+    int running = 0;
+    if (s->easy)
+        curl_multi_perform(s->multi, &running);
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(s->multi, &left))) {
+        if (m->msg != CURLMSG_DONE || m->easy_handle != s->easy)
+            continue;
+        long code = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+        CURLcode cc = m->data.result;
+        curl_multi_remove_handle(s->multi, s->easy);
+        curl_easy_cleanup(s->easy);
+        s->easy = NULL;
+        finished(s, code, cc);
+    }
+    job_t *j = head(s);
+    if (!s->easy && j && !s->stopping && lh_mono_ns() >= j->next_mono) {
+        start(s, j);
+        if (s->easy)
+            curl_multi_perform(s->multi, &running);
+    }
+}
+
+/* --- Alertmanager's resend ------------------------------------------------------------------ */
+
+static active_t *
+active_find(sink_t *s, const char *id)
+{
+    for (int64_t i = 0; i < s->n_act; i++)
+        if (!strcmp(s->act[i].id, id))
+            return &s->act[i];
+    return NULL;
+}
+
+static void
+active_drop(sink_t *s, active_t *a)
+{
+    free(a->id);
+    lh_buf_free(&a->pb);
+    *a = s->act[--s->n_act];
+    memset(&s->act[s->n_act], 0, sizeof(s->act[0]));
+}
+
+/* Keeps ca as the latest revision of an open alert (the oldest one is let go when the set is
+ * full: it then ends at its endsAt). */
+static void
+active_keep(sink_t *s, const lh_correlated_t *ca)
+{
+    active_t *a = active_find(s, ca->id);
+    if (ca->resolved) {
+        if (a)
+            active_drop(s, a);
+        return;
+    }
+    if (!a) {
+        if (s->n_act == s->queue_cap) {
+            int64_t oldest = 0;
+            for (int64_t i = 1; i < s->n_act; i++)
+                if (s->act[i].last < s->act[oldest].last)
+                    oldest = i;
+            lh_log_ratelimited("notify-active-full", LH_LOG_WARN, COMPONENT,
+                               "sink %s: %lld open alerts, the most there can be: %s is no longer "
+                               "posted again",
+                               s->c.name, (long long)s->n_act, s->act[oldest].id);
+            active_drop(s, &s->act[oldest]);
+        }
+        a = &s->act[s->n_act];
+        if (!(a->id = strdup(ca->id)))
+            return;
+        s->n_act++;
+    }
+    lh_buf_reset(&a->pb);
+    if (lh_codec_alert_pb_encode(ca, &a->pb) < 0)
+        active_drop(s, a);
+    else
+        a->last = lh_mono_ns();
+}
+
+/* Queues a body for ca (seq 0: a resend). 0, LH_EAGAIN (full) or another LH_E*. */
+static int
+enqueue(sink_t *s, int64_t seq, const lh_correlated_t *ca)
+{
+    if (s->n == s->queue_cap)
+        return LH_EAGAIN;
+    lh_notify_body_opts_t o = {
+        .hub_url = s->hub_url,
+        .cloudevents = s->c.cloudevents,
+        .labels = (const char *const *)s->c.labels.v,
+        .n_labels = s->c.labels.n,
+        .routing_key = s->c.routing_key,
+        .now_ns = lh_now_ns(),
+        .resend_ns = s->resend,
+    };
+    job_t *j = &s->ring[(s->head + s->n) % s->queue_cap];
+    memset(j, 0, sizeof(*j));
+    char why[200] = "";
+    int rc = lh_notify_body(s->c.kind, ca, &o, &j->body, why, sizeof(why));
+    if (rc < 0) {
+        lh_buf_free(&j->body);
+        lh_log(LH_LOG_ERROR, COMPONENT, "sink %s: alert %s cannot be encoded: %s", s->c.name,
+               ca->id ? ca->id : "?", why[0] ? why : lh_strerror(rc));
+        return rc;
+    }
+    j->seq = seq;
+    snprintf(j->id, sizeof(j->id), "%.80s rev %u", ca->id ? ca->id : "?", ca->revision);
+    j->first_mono = j->next_mono = lh_mono_ns();
+    s->n++;
+    return 0;
+}
+
+static void
+resend_due(sink_t *s, int64_t now)
+{
+    if (s->c.kind != LH_NOTIFY_ALERTMANAGER || now < s->next_resend)
+        return;
+    s->next_resend = now + s->resend / 4;
+    for (int64_t i = 0; i < s->n_act && s->n < s->queue_cap; i++) {
+        active_t *a = &s->act[i];
+        if (now - a->last < s->resend)
+            continue;
+        lh_correlated_t *ca = NULL;
+        if (lh_codec_alert_pb_decode(a->pb.data, a->pb.len, &ca) == 0 && enqueue(s, 0, ca) == 0)
+            a->last = now;
+        lh_correlated_destroy(&ca);
+    }
+}
+
+/* --- the adapter's ops ---------------------------------------------------------------------- */
+
+static int
+n_start(void *ctx, lh_hub_t *hub)
+{
+    sink_t *s = ctx;
+    s->hub = hub;
+    s->self = lh_hub_adapter_of(hub, s);
+    lh_log(LH_LOG_INFO, COMPONENT, "sink %s: %s alerts to %s", s->c.name,
+           lh_notify_kind_name(s->c.kind), s->c.url);
+    return 0;
+}
+
+static int
+n_pollitems(void *ctx, lh_pollitem_t *items, int max)
+{
+    sink_t *s = ctx;
+    int k = 0;
+    for (int i = 0; i < s->n_fds && k < max; i++, k++) {
+        items[k].socket = NULL;
+        items[k].fd = s->fds[i].fd;
+        items[k].events = s->fds[i].events;
+        items[k].revents = 0;
+    }
+    return k;
+}
+
+static int
+n_read(void *ctx, int budget)
+{
+    (void)budget;
+    drive(ctx);
+    return 0;
+}
+
+static int
+n_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payload, size_t len)
+{
+    (void)payload;
+    (void)len;
+    sink_t *s = ctx;
+    if (!lh_notify_routes(&s->c, ca)) {
+        s->unrouted++;
+        return LH_PUBLISH_UNSENT;
+    }
+    if (s->max_age > 0 && ca->created_ns > 0 && lh_now_ns() - ca->created_ns > s->max_age) {
+        s->stale++;
+        return LH_PUBLISH_UNSENT;
+    }
+    int rc = enqueue(s, seq, ca);
+    if (rc == LH_EAGAIN)
+        return rc;
+    if (rc < 0) {
+        s->dead++;
+        return LH_PUBLISH_UNSENT; /* it can never be encoded: do not offer it again */
+    }
+    if (s->c.kind == LH_NOTIFY_ALERTMANAGER)
+        active_keep(s, ca);
+    drive(s);
+    return LH_PENDING;
+}
+
+static void
+n_tick(void *ctx, int64_t now)
+{
+    sink_t *s = ctx;
+    resend_due(s, now);
+    if (s->n || s->easy)
+        drive(s);
+}
+
+static void
+n_stop(void *ctx)
+{
+    (void)ctx; /* an output: it keeps delivering until destroy */
+}
+
+static void
+n_destroy(void *ctx)
+{
+    sink_t *s = ctx;
+    s->stopping = 1;
+    if (s->easy) {
+        curl_multi_remove_handle(s->multi, s->easy);
+        curl_easy_cleanup(s->easy);
+    }
+    curl_slist_free_all(s->hdrs);
+    if (s->multi)
+        curl_multi_cleanup(s->multi);
+    while (s->n)
+        pop(s);
+    while (s->n_act)
+        active_drop(s, &s->act[0]);
+    free(s->ring);
+    free(s->act);
+    lh_buf_free(&s->scratch);
+    free(s->hub_url);
+    lh_notify_sink_conf_free(&s->c);
+    if (s->g) {
+        for (int k = 0; k < s->g->n; k++)
+            if (s->g->v[k] == s) {
+                memmove(&s->g->v[k], &s->g->v[k + 1], (size_t)(s->g->n - k - 1) * sizeof(s));
+                s->g->n--;
+                break;
+            }
+        lh_notify_group_unref(s->g);
+    }
+    free(s);
+}
+
+static int
+n_health(void *ctx, char *why, size_t whylen)
+{
+    sink_t *s = ctx;
+    if (s->consecutive >= 3) {
+        snprintf(why, whylen, "sink %s: %lld failed posts in a row, last: %s (%lld alerts waiting)",
+                 s->c.name, (long long)s->consecutive, s->last_error, (long long)s->n);
+        return LH_HEALTH_DEGRADED;
+    }
+    return LH_HEALTH_OK;
+}
+
+static int
+n_metrics(void *ctx, lh_buf_t *out)
+{
+    const lh_notify_group_t *g = ((sink_t *)ctx)->g;
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } f[] = {
+        {"loophub_notify_delivered_total", "counter", "alerts a notification sink delivered (2xx)",
+         offsetof(sink_t, delivered)},
+        {"loophub_notify_failed_posts_total", "counter",
+         "posts that failed (no answer, timeout, or not 2xx); each is retried or a dead letter",
+         offsetof(sink_t, failures)},
+        {"loophub_notify_dead_letters_total", "counter",
+         "alerts a sink gave up on (retries spent, or refused for good)", offsetof(sink_t, dead)},
+        {"loophub_notify_stale_total", "counter",
+         "alerts older than --notify-max-age when first offered, not sent",
+         offsetof(sink_t, stale)},
+        {"loophub_notify_unrouted_total", "counter",
+         "alerts the sink's routing (env, service, min_severity, kinds) leaves out",
+         offsetof(sink_t, unrouted)},
+        {"loophub_notify_resent_total", "counter",
+         "open alerts posted again to Alertmanager before their endsAt", offsetof(sink_t, resent)},
+        {"loophub_notify_queue", "gauge", "alerts a sink holds: in flight or waiting to be retried",
+         offsetof(sink_t, n)},
+    };
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (lh_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f[i].name, f[i].help, f[i].name,
+                          f[i].type) < 0)
+            return LH_ENOMEM;
+        for (int k = 0; k < g->n; k++) {
+            const sink_t *s = g->v[k];
+            int64_t v;
+            memcpy(&v, (const char *)s + f[i].off, sizeof(v));
+            if (lh_buf_printf(out, "%s{sink=\"%s\"} %lld\n", f[i].name, s->c.name, (long long)v) <
+                0)
+                return LH_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+#define NOTIFY_OPS                                                                                 \
+    .name = "notify", .start = n_start, .pollitems = n_pollitems, .read = n_read,                  \
+    .publish = n_publish, .tick = n_tick, .stop = n_stop, .destroy = n_destroy, .health = n_health
+
+/* the group's first sink writes the group's metrics */
+static const lh_adapter_ops_t notify_ops_first = {NOTIFY_OPS, .metrics = n_metrics};
+static const lh_adapter_ops_t notify_ops = {NOTIFY_OPS};
+
+lh_notify_group_t *
+lh_notify_group_new(void)
+{
+    lh_notify_group_t *g = calloc(1, sizeof(*g));
+    if (g)
+        g->refs = 1;
+    return g;
+}
+
+void
+lh_notify_group_unref(lh_notify_group_t *g)
+{
+    if (g && --g->refs <= 0) {
+        free(g->v);
+        free(g);
+    }
+}
+
+int
+lh_notify_sink_new(lh_notify_group_t *g, lh_notify_sink_conf_t *c, const lh_notify_settings_t *st,
+                   const lh_adapter_ops_t **ops, void **ctx)
+{
+    sink_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return LH_ENOMEM;
+    if (g->n == g->cap) {
+        int cap = g->cap ? g->cap * 2 : 4;
+        sink_t **v = realloc(g->v, (size_t)cap * sizeof(*v));
+        if (!v) {
+            free(s);
+            return LH_ENOMEM;
+        }
+        g->v = v;
+        g->cap = cap;
+    }
+    int first = g->n == 0;
+    g->v[g->n++] = s;
+    g->refs++;
+    s->g = g;
+    s->c = *c;
+    memset(c, 0, sizeof(*c));
+    s->queue_cap = st->queue > 0 ? st->queue : 1000;
+    s->retries = st->retries >= 0 ? st->retries : 8;
+    s->timeout = st->timeout > 0 ? st->timeout : 10 * LH_NS_PER_SEC;
+    s->resend = st->resend > 0 ? st->resend : 60 * LH_NS_PER_SEC;
+    s->max_age = st->max_age;
+    s->ring = calloc((size_t)s->queue_cap, sizeof(*s->ring));
+    s->act =
+        s->c.kind == LH_NOTIFY_ALERTMANAGER ? calloc((size_t)s->queue_cap, sizeof(*s->act)) : NULL;
+    s->hub_url = st->hub_url ? strdup(st->hub_url) : NULL;
+    s->multi = curl_multi_init();
+    if (!s->ring || !s->multi || (st->hub_url && !s->hub_url) ||
+        (s->c.kind == LH_NOTIFY_ALERTMANAGER && !s->act)) {
+        n_destroy(s);
+        return LH_ENOMEM;
+    }
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    *ops = first ? &notify_ops_first : &notify_ops;
+    *ctx = s;
+    return 0;
+}
