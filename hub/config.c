@@ -377,18 +377,24 @@ on_ini(void *user, const char *section, const char *name, const char *value)
             return rc == 0;
         }
     }
-    if (!strcmp(section, "environments") || !strcmp(section, "services")) {
-        /* canonical = alias, alias: the key is the name, not a setting */
-        size_t kn = strlen(name) + strlen(value) + 2;
-        char *kv = malloc(kn);
-        if (!kv)
-            return 0;
-        snprintf(kv, kn, "%s=%s", name, value);
-        int rc = lh_strlist_add(*section == 'e' ? &c->env_aliases : &c->service_aliases, kv);
-        free(kv);
-        return rc == 0;
-    }
     size_t n = n_rows(c);
+    for (size_t i = 0; i < n; i++) {
+        /* a row keyed NAME takes every key of its section as "key=value" ([environments]
+         * canonical = alias, alias; [sinks] name = type url ...): the key is a name, not a
+         * setting */
+        row_t r = row_at(c, i);
+        if (r.opt->type == LH_CONF_LIST && !strcmp(r.opt->key, "NAME") &&
+            !strcmp(r.opt->section, section)) {
+            size_t kn = strlen(name) + strlen(value) + 2;
+            char *kv = malloc(kn);
+            if (!kv)
+                return 0;
+            snprintf(kv, kn, "%s=%s", name, value);
+            int rc = lh_strlist_add((lh_strlist_t *)((char *)r.conf + r.opt->offset), kv);
+            free(kv);
+            return rc == 0;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         row_t r = row_at(c, i);
         if (strcmp(r.opt->section, section) == 0 && strcmp(r.opt->key, name) == 0) {

@@ -461,6 +461,9 @@ lh__hub_commit_batch(lh_hub_t *hub)
             const lh_adapter_t *from = hub->msgs[it->msg].from;
             lh__metrics_event(&hub->metrics, it->ev->kind, from ? from->mslot : 0, 1);
             stored++;
+            for (int a = 0; a < hub->n_adapters; a++)
+                if (hub->adapters[a].ops->stored && hub->adapters[a].started)
+                    hub->adapters[a].ops->stored(hub->adapters[a].ctx, it->ev);
         } else if (it->status == LH_ACK_DUPLICATE) {
             lh__metrics_add(&hub->metrics, LH_M_EVENTS_DUPLICATE_TOTAL, 0, 1);
         } else if (it->status == LH_ACK_REJECTED) {

@@ -40,8 +40,9 @@
 #define ANSWER_MAX 300
 
 typedef struct job {
-    int64_t seq; /* the outbox alert; 0: an Alertmanager resend (nothing to report) */
-    char id[96]; /* the alert id and revision, for the log */
+    int64_t seq;     /* the outbox alert; 0: an Alertmanager resend, a change event (no report) */
+    const char *url; /* the sink's URL, or its change events' */
+    char id[96];     /* the alert id and revision, for the log */
     lh_buf_t body;
     int attempts;
     int64_t next_mono; /* not before */
@@ -88,7 +89,7 @@ struct sink {
     int64_t next_resend;
     lh_buf_t scratch;
     /* counters */
-    int64_t delivered, failures, dead, stale, unrouted, resent, consecutive;
+    int64_t delivered, failures, dead, stale, unrouted, resent, changes, consecutive;
     char last_error[200];
     int stopping;
 };
@@ -181,7 +182,7 @@ start(sink_t *s, job_t *j)
         s->hdrs = curl_slist_append(s->hdrs, h);
     }
     int64_t timeout_ms = (s->c.timeout ? s->c.timeout : s->timeout) / LH_NS_PER_MS;
-    curl_easy_setopt(e, CURLOPT_URL, s->c.url);
+    curl_easy_setopt(e, CURLOPT_URL, j->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)j->body.data);
@@ -355,6 +356,7 @@ enqueue(sink_t *s, int64_t seq, const lh_correlated_t *ca)
         return rc;
     }
     j->seq = seq;
+    j->url = s->c.url;
     snprintf(j->id, sizeof(j->id), "%.80s rev %u", ca->id ? ca->id : "?", ca->revision);
     j->first_mono = j->next_mono = lh_mono_ns();
     s->n++;
@@ -440,6 +442,35 @@ n_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payload
     return LH_PENDING;
 }
 
+/* PagerDuty: a change event for each deploy that finished (best effort: a full queue drops it,
+ * counted as a dead letter, and nothing of it is kept for a later run). */
+static void
+n_stored(void *ctx, const lh_event_t *ev)
+{
+    sink_t *s = ctx;
+    if (!s->c.change_url || !lh_notify_change_wanted(ev) || !lh_notify_routes_change(&s->c, ev))
+        return;
+    if (s->n == s->queue_cap) {
+        s->dead++;
+        lh_log_ratelimited("notify-change-full", LH_LOG_WARN, COMPONENT,
+                           "sink %s: queue full, change event of %s not sent", s->c.name,
+                           ev->deploy.deploy_id ? ev->deploy.deploy_id : ev->id);
+        return;
+    }
+    job_t *j = &s->ring[(s->head + s->n) % s->queue_cap];
+    memset(j, 0, sizeof(*j));
+    if (lh_notify_change_body(ev, s->c.routing_key, s->hub_url, &j->body) < 0) {
+        lh_buf_free(&j->body);
+        return;
+    }
+    j->url = s->c.change_url;
+    snprintf(j->id, sizeof(j->id), "change %.80s",
+             ev->deploy.deploy_id ? ev->deploy.deploy_id : ev->id);
+    j->first_mono = j->next_mono = lh_mono_ns();
+    s->n++;
+    s->changes++;
+}
+
 static void
 n_tick(void *ctx, int64_t now)
 {
@@ -523,6 +554,8 @@ n_metrics(void *ctx, lh_buf_t *out)
          offsetof(sink_t, unrouted)},
         {"loophub_notify_resent_total", "counter",
          "open alerts posted again to Alertmanager before their endsAt", offsetof(sink_t, resent)},
+        {"loophub_notify_change_events_total", "counter",
+         "PagerDuty change events queued, one per deploy that finished", offsetof(sink_t, changes)},
         {"loophub_notify_queue", "gauge", "alerts a sink holds: in flight or waiting to be retried",
          offsetof(sink_t, n)},
     };
@@ -544,7 +577,8 @@ n_metrics(void *ctx, lh_buf_t *out)
 
 #define NOTIFY_OPS                                                                                 \
     .name = "notify", .start = n_start, .pollitems = n_pollitems, .read = n_read,                  \
-    .publish = n_publish, .tick = n_tick, .stop = n_stop, .destroy = n_destroy, .health = n_health
+    .publish = n_publish, .tick = n_tick, .stop = n_stop, .destroy = n_destroy,                    \
+    .health = n_health, .stored = n_stored
 
 /* the group's first sink writes the group's metrics */
 static const lh_adapter_ops_t notify_ops_first = {NOTIFY_OPS, .metrics = n_metrics};

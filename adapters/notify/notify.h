@@ -34,6 +34,7 @@ typedef struct lh_notify_sink_conf {
     int cloudevents;       /* webhook: format=cloudevents */
     char *secret;          /* webhook: X-Loophub-Signature key; NULL: unsigned */
     char *routing_key;     /* pagerduty */
+    char *change_url;      /* pagerduty: change events; NULL: none (changes=off) */
     char *envs, *services; /* comma-separated globs; NULL: any */
     int min_severity;      /* lh_severity_t; 0: any */
     unsigned kinds;        /* bit (1 << lh_ca_kind_t); 0: any */
@@ -48,6 +49,14 @@ void lh_notify_sink_conf_free(lh_notify_sink_conf_t *c);
 
 /* 1 when the sink's routing takes alert ca (environment, service, severity, kind). */
 int lh_notify_routes(const lh_notify_sink_conf_t *c, const lh_correlated_t *ca);
+/* 1 when the sink's environment and service routing takes deploy event ev. */
+int lh_notify_routes_change(const lh_notify_sink_conf_t *c, const lh_event_t *ev);
+
+/* PagerDuty change events (notify_change.c): 1 for a deploy that finished (succeeded, failed,
+ * rolled back); its body appended to out: 0, LH_EINVAL or LH_ENOMEM. */
+int lh_notify_change_wanted(const lh_event_t *ev);
+int lh_notify_change_body(const lh_event_t *ev, const char *routing_key, const char *hub_url,
+                          lh_buf_t *out);
 
 /* The sinks of one hub (their metrics are written together). Each sink holds a reference; the
  * builder drops its own with lh_notify_group_unref() once every sink is made. */

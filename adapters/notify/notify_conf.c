@@ -5,7 +5,8 @@
  * Keys: env=GLOBS and service=GLOBS (comma-separated, fnmatch, any case), min_severity=SEV,
  * kinds=incident,alert,unapproved (the correlated alert's kind), timeout=DUR; webhook:
  * format=json|cloudevents, secret_file=PATH; alertmanager: label=NAME=VALUE (repeatable);
- * pagerduty: routing_key_file=PATH. Every error names the sink and the key.
+ * pagerduty: routing_key_file=PATH, changes=URL|off (the change events' endpoint; default the
+ * URL with /v2/enqueue made /v2/change/enqueue). Every error names the sink and the key.
  */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -27,6 +28,7 @@ lh_notify_sink_conf_free(lh_notify_sink_conf_t *c)
     free(c->url);
     free(c->secret);
     free(c->routing_key);
+    free(c->change_url);
     free(c->envs);
     free(c->services);
     lh_strlist_free(&c->labels);
@@ -126,7 +128,7 @@ lh_notify_sink_parse(const char *line, lh_notify_sink_conf_t *c, char *why, size
         rc = LH_ENOMEM;
         goto out;
     }
-    char *secret_file = NULL, *key_file = NULL;
+    char *secret_file = NULL, *key_file = NULL, *changes = NULL;
     while (rc == 0 && (tok = strtok_r(NULL, " \t", &save))) {
         char *v = strchr(tok, '=');
         if (!v || v == tok || !v[1]) {
@@ -178,6 +180,14 @@ lh_notify_sink_parse(const char *line, lh_notify_sink_conf_t *c, char *why, size
         } else if (!strcmp(tok, "routing_key_file") && c->kind == LH_NOTIFY_PAGERDUTY) {
             free(key_file);
             key_file = strdup(v);
+        } else if (!strcmp(tok, "changes") && c->kind == LH_NOTIFY_PAGERDUTY) {
+            if (strcmp(v, "off") && strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+                snprintf(why, whylen, "sink %s: changes '%.64s' is not off or an http(s) URL",
+                         c->name, v);
+                rc = LH_EINVAL;
+            }
+            free(changes);
+            changes = strdup(v);
         } else if (!strcmp(tok, "label") && c->kind == LH_NOTIFY_ALERTMANAGER) {
             if (!strchr(v, '=') || *v == '=') {
                 snprintf(why, whylen, "sink %s: label '%.64s' is not NAME=VALUE", c->name, v);
@@ -201,8 +211,27 @@ lh_notify_sink_parse(const char *line, lh_notify_sink_conf_t *c, char *why, size
                  c->name);
         rc = LH_EINVAL;
     }
+    if (rc == 0 && c->kind == LH_NOTIFY_PAGERDUTY && !(changes && !strcmp(changes, "off"))) {
+        static const char tail[] = "/v2/enqueue";
+        size_t n = strlen(c->url), t = sizeof(tail) - 1;
+        if (changes)
+            c->change_url = strdup(changes);
+        else if (n >= t && !strcmp(c->url + n - t, tail) &&
+                 asprintf(&c->change_url, "%.*s/v2/change/enqueue", (int)(n - t), c->url) < 0)
+            c->change_url = NULL;
+        else if (n < t || strcmp(c->url + n - t, tail)) {
+            snprintf(why, whylen,
+                     "sink %s: the URL does not end in /v2/enqueue: name the change events' "
+                     "endpoint with changes=URL, or changes=off",
+                     c->name);
+            rc = LH_EINVAL;
+        }
+        if (rc == 0 && !c->change_url)
+            rc = LH_ENOMEM;
+    }
     free(secret_file);
     free(key_file);
+    free(changes);
 out:
     free(copy);
     if (rc < 0)
@@ -253,6 +282,12 @@ lh_notify_routes(const lh_notify_sink_conf_t *c, const lh_correlated_t *ca)
             return 0;
     }
     return 1;
+}
+
+int
+lh_notify_routes_change(const lh_notify_sink_conf_t *c, const lh_event_t *ev)
+{
+    return glob_match(c->envs, ev->environment) && glob_match(c->services, ev->service);
 }
 
 void

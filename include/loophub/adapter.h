@@ -114,6 +114,11 @@ typedef struct lh_adapter_ops {
      * (HELP and TYPE lines, then the samples), appended to /metrics after the hub's. Returns 0
      * or LH_ENOMEM. */
     int (*metrics)(void *ctx, lh_buf_t *out);
+    /* Optional, for outputs that tell of events rather than alerts (PagerDuty's change events):
+     * each event a batch stored (new ones, not duplicates), in order, right after the commit. It
+     * must not block (queue or drop), and it is best effort: unlike alerts, nothing of it is
+     * kept in the store for a later run. */
+    void (*stored)(void *ctx, const lh_event_t *ev);
 } lh_adapter_ops_t;
 
 /* publish()'s "done, but sent to no one" (see publish above). */

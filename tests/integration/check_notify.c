@@ -442,10 +442,11 @@ START_TEST(slack_and_pagerduty)
         "--sink", s1, "--sink", s2, "--notify-hub-url", "http://loophub.example:7780", NULL};
     lh_it_hub_run(&h, extra);
     story(&h, "api", "production", "sp");
-    recv_wait(&r, 2, 15000, &h);
-    resolve(&h, "api", "production", "sp");
+    /* Slack's message, PagerDuty's trigger, and a change event for each of the two deploys */
     recv_wait(&r, 4, 15000, &h);
-    int slack = 0, trigger = 0, resolved = 0;
+    resolve(&h, "api", "production", "sp");
+    recv_wait(&r, 6, 15000, &h);
+    int slack = 0, trigger = 0, resolved = 0, changes = 0;
     char dedup[200] = "";
     pthread_mutex_lock(&r.mu);
     for (int i = 0; i < r.n; i++) {
@@ -456,6 +457,20 @@ START_TEST(slack_and_pagerduty)
             ck_assert(json_is_string(json_object_get(b, "text")));
             ck_assert(json_array_size(json_object_get(b, "blocks")) >= 2);
             slack++;
+        } else if (!strcmp(r.req[i].path, "/v2/change/enqueue")) {
+            json_t *p = json_object_get(b, "payload");
+            const char *sum = json_string_value(json_object_get(p, "summary"));
+            const char *did = json_string_value(
+                json_object_get(json_object_get(p, "custom_details"), "deploy_id"));
+            ck_assert_ptr_nonnull(sum);
+            ck_assert_ptr_nonnull(did);
+            if (!strcmp(did, "sp-D2"))
+                ck_assert_msg(strstr(sum, "api 2.0 deployed in production by alice"), "%s", sum);
+            else
+                ck_assert_str_eq(did, "sp-D1");
+            ck_assert_str_eq(json_string_value(json_object_get(b, "routing_key")),
+                             "R0UTINGKEY0123456789abcdef012345");
+            changes++;
         } else {
             ck_assert_str_eq(r.req[i].path, "/v2/enqueue");
             ck_assert_str_eq(json_string_value(json_object_get(b, "routing_key")),
@@ -483,6 +498,8 @@ START_TEST(slack_and_pagerduty)
     ck_assert_int_eq(slack, 2);
     ck_assert_int_eq(trigger, 1);
     ck_assert_int_eq(resolved, 1);
+    ck_assert_int_eq(changes, 2);
+    ck_assert_int_eq(metric(&h, "loophub_notify_change_events_total", "pd"), 2);
     lh_it_hub_stop(&h);
     free(key);
     recv_fini(&r);
@@ -546,7 +563,9 @@ START_TEST(alertmanager_round_trip)
     char sink[300];
     snprintf(sink, sizeof(sink), "am=alertmanager http://127.0.0.1:%d label=team=payments",
              am_port);
-    const char *extra[] = {"--sink", sink, "--notify-hub-url", "http://loophub.example:7780", NULL};
+    const char *extra[] = {
+        "--sink", sink, "--notify-hub-url", "http://loophub.example:7780", "--notify-resend",
+        "2s",     NULL};
     lh_it_hub_run(&h, extra);
     story(&h, "api", "production", "am");
     end = lh_mono_ns() + lh_test_ms(15000) * LH_NS_PER_MS;
@@ -573,6 +592,12 @@ START_TEST(alertmanager_round_trip)
     ck_assert(strstr(r.req[0].body, "\"status\":\"firing\"") != NULL);
     ck_assert(strstr(r.req[0].body, "am-D2") != NULL);
     pthread_mutex_unlock(&r.mu);
+    /* open: posted again before its endsAt (every --notify-resend), still active there */
+    end = lh_mono_ns() + lh_test_ms(15000) * LH_NS_PER_MS;
+    while (metric(&h, "loophub_notify_resent_total", "am") < 1 && lh_mono_ns() < end)
+        usleep(100000);
+    ck_assert_int_ge(metric(&h, "loophub_notify_resent_total", "am"), 1);
+    ck_assert(am_alerts(am_port, "\"state\":\"active\"", &out));
     /* resolved: the final revision ends it, and the receiver hears so */
     resolve(&h, "api", "production", "am");
     end = lh_mono_ns() + lh_test_ms(20000) * LH_NS_PER_MS;

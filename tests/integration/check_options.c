@@ -1546,6 +1546,13 @@ obs_gitlab_service(ohub_t *o)
     return ok;
 }
 
+/* A sink named o is one: its series are in /metrics (without --sink there is none). */
+static int
+obs_sink(ohub_t *o)
+{
+    return lh_it_metric(&o->h, "loophub_notify_queue{sink=\"o\"}") == 0;
+}
+
 /* A Tekton PipelineRun of pipeline release-api (binary mode, the ce-* headers Tekton sends)
  * succeeded a minute ago: a deploy only when the pipeline globs match it (the default, *deploy*,
  * does not). */
@@ -1769,6 +1776,25 @@ static const row_t rows[] = {
      obs_jira_deploy_field, 1, NULL},
     {"jira-service-field", "source.jira.service_field", "customfield_10060", {NULL}, NULL,
      obs_jira_service_field, 1, NULL},
+    {"sink", "sinks.NAME", "o=webhook http://127.0.0.1:9/hook", {NULL}, NULL, obs_sink, 1, NULL},
+    {"notify-hub-url", "notify.hub_url", NULL, {NULL}, NULL, NULL, 0,
+     "the links need a receiver to read them: it_notify alertmanager_round_trip checks the "
+     "generatorURL Alertmanager got, made of this URL"},
+    {"notify-queue", "notify.queue", NULL, {NULL}, NULL, NULL, 0,
+     "a full queue needs a receiver that holds a thousand posts; the bound is the ring the sink "
+     "allocates at this size (notify.c), whose overflow answers the outbox LH_EAGAIN"},
+    {"notify-retries", "notify.retries", NULL, {NULL}, NULL, NULL, 0,
+     "needs a failing receiver: it_notify webhook_dead_letter_and_degraded runs --notify-retries 2 "
+     "and counts the three tries before the dead letter"},
+    {"notify-timeout", "notify.timeout", NULL, {NULL}, NULL, NULL, 0,
+     "needs a receiver that never answers; the value is libcurl's CURLOPT_TIMEOUT_MS of each post "
+     "(notify.c start()), a timeout is retried like a 503 (it_notify)"},
+    {"notify-resend", "notify.resend", NULL, {NULL}, NULL, NULL, 0,
+     "needs Alertmanager: it_notify alertmanager_round_trip runs --notify-resend 2s and sees "
+     "loophub_notify_resent_total move while the alert stays active there"},
+    {"notify-max-age", "notify.max_age", NULL, {NULL}, NULL, NULL, 0,
+     "needs an alert older than the age when a sink first sees it: a store with history and a "
+     "receiver; the check is one comparison in n_publish (notify.c), counted as stale"},
     {"tekton-pipelines", "source.tekton.pipelines", "release-*", {NULL}, NULL, obs_tekton_pipelines,
      1, NULL},
     {"zmq-pull", "zmq.pull", "{ep}", {NULL}, NULL, obs_zmq_pull, 0, NULL},
@@ -1906,7 +1932,8 @@ START_TEST(test_example_config_names_real_keys)
             continue;
         char key[140];
         /* in [environments] and [services] a key is a name, the row is NAME */
-        int named = !strcmp(section, "environments") || !strcmp(section, "services");
+        int named = !strcmp(section, "environments") || !strcmp(section, "services") ||
+                    !strcmp(section, "sinks");
         snprintf(key, sizeof(key), "%s.%s", section, named ? "NAME" : name);
         n_keys++;
         int found = 0;
