@@ -10,6 +10,7 @@
 #define LOOPHUB_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define LH_EXIT_OK 0
 #define LH_EXIT_ERROR 1
@@ -25,6 +26,14 @@ int lh_cli_dora(int argc, char **argv);
 int lh_cli_import(int argc, char **argv);
 int lh_cli_quarantine(int argc, char **argv);
 int lh_cli_sources(int argc, char **argv);
+int lh_cli_sinks(int argc, char **argv);
+
+/* A subcommand that asks a running hub (GET path, libcurl) with --url / LOOPHUB_URL,
+ * --token-file / LOOPHUB_TOKEN_FILE and --format text|json; print writes the text form of the
+ * JSON answer (0, or LH_EXIT_ERROR after saying why). Returns the exit status. */
+typedef int (*lh_cli_hub_printer_fn)(const char *cmd, FILE *out, const char *json);
+int lh_cli_ask_hub(const char *cmd, const char *usage, const char *path,
+                   lh_cli_hub_printer_fn print, int argc, char **argv);
 int lh_cli_redact_check(int argc, char **argv);
 int lh_cli_keygen(int argc, char **argv);
 

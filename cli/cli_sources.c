@@ -4,8 +4,9 @@
  * payloads accepted / ignored / rejected since the hub started; the aliases in force.
  *
  * The counts live in the running hub, so this asks it over HTTP (libcurl, one request with a
- * timeout); the hub's bearer token comes from --token-file or LOOPHUB_TOKEN_FILE, the address
- * from --url or LOOPHUB_URL. Exit codes: 0 ok, 1 error (no hub there, a refusal), 2 bad usage.
+ * timeout: lh_cli_ask_hub(), which `loophub sinks` shares); the hub's bearer token comes from
+ * --token-file or LOOPHUB_TOKEN_FILE, the address from --url or LOOPHUB_URL. Exit codes: 0 ok, 1
+ * error (no hub there, a refusal), 2 bad usage.
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -52,18 +53,18 @@ take(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* GET url/v1/sources into b. Returns 0, or LH_EXIT_ERROR after saying why. */
+/* GET base + path into b. Returns 0, or LH_EXIT_ERROR after saying why (as cmd). */
 static int
-fetch(const char *base, const char *token, lh_buf_t *b)
+fetch(const char *cmd, const char *base, const char *path, const char *token, lh_buf_t *b)
 {
     char url[512], auth[LH_SECRET_MAX + 32];
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
-    snprintf(url, sizeof(url), "%.*s/v1/sources", (int)bl, base);
+    snprintf(url, sizeof(url), "%.*s%s", (int)bl, base, path);
     CURL *c = curl_easy_init();
     if (!c) {
-        lh_cli_error(CMD, "cannot start libcurl");
+        lh_cli_error(cmd, "cannot start libcurl");
         return LH_EXIT_ERROR;
     }
     struct curl_slist *h = NULL;
@@ -84,12 +85,12 @@ fetch(const char *base, const char *token, lh_buf_t *b)
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK) {
-        lh_cli_error(CMD, "no answer from a hub at %s: %s (is it running? --url)", url,
+        lh_cli_error(cmd, "no answer from a hub at %s: %s (is it running? --url)", url,
                      curl_easy_strerror(rc));
         return LH_EXIT_ERROR;
     }
     if (code != 200) {
-        lh_cli_error(CMD, "%s answered %ld%s: %.*s", url, code,
+        lh_cli_error(cmd, "%s answered %ld%s: %.*s", url, code,
                      code == 401 || code == 403 ? " (give its token: --token-file)" : "",
                      (int)(b->len > 300 ? 300 : b->len), b->data ? (const char *)b->data : "");
         return LH_EXIT_ERROR;
@@ -113,14 +114,14 @@ print_aliases(FILE *out, const char *what, json_t *map)
 }
 
 static int
-print_text(FILE *out, const char *text)
+print_text(const char *cmd, FILE *out, const char *text)
 {
     json_error_t e;
     json_t *doc = json_loads(text, 0, &e);
     json_t *list = json_object_get(doc, "sources");
     if (!json_is_array(list)) {
         json_decref(doc);
-        lh_cli_error(CMD, "the hub's answer is not a sources document");
+        lh_cli_error(cmd, "the hub's answer is not a sources document");
         return LH_EXIT_ERROR;
     }
     fprintf(out, "%-10s %-22s %-6s %-4s %9s %8s %9s  %s\n", "source", "route", "secret", "on",
@@ -149,7 +150,8 @@ print_text(FILE *out, const char *text)
 }
 
 int
-lh_cli_sources(int argc, char **argv)
+lh_cli_ask_hub(const char *cmd, const char *usage, const char *path, lh_cli_hub_printer_fn print,
+               int argc, char **argv)
 {
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},
@@ -174,30 +176,30 @@ lh_cli_sources(int argc, char **argv)
             format = optarg;
             break;
         case 'h':
-            fputs(usage_text, stdout);
+            fputs(usage, stdout);
             return LH_EXIT_OK;
         default:
-            return lh_cli_getopt_error(CMD, c, argv);
+            return lh_cli_getopt_error(cmd, c, argv);
         }
     }
     if (optind < argc)
-        return lh_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return lh_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (strcmp(format, "text") && strcmp(format, "json"))
-        return lh_cli_usage_error(CMD, "--format: '%s' is not text or json", format);
+        return lh_cli_usage_error(cmd, "--format: '%s' is not text or json", format);
     if (!url || !*url)
         url = DEFAULT_URL;
     if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-        return lh_cli_usage_error(CMD, "--url: '%s' is not an http:// or https:// address", url);
+        return lh_cli_usage_error(cmd, "--url: '%s' is not an http:// or https:// address", url);
     char *token = NULL;
     if (token_file && *token_file) {
         char why[400];
         if (lh_secret_file_read(token_file, "token", &token, why, sizeof(why)) < 0) {
-            lh_cli_error(CMD, "%s", why);
+            lh_cli_error(cmd, "%s", why);
             return LH_EXIT_ERROR;
         }
     }
     lh_buf_t b = LH_BUF_INIT;
-    int rc = fetch(url, token, &b);
+    int rc = fetch(cmd, url, path, token, &b);
     free(token);
     if (rc == 0 && lh_buf_append(&b, "", 1) < 0)
         rc = LH_EXIT_ERROR;
@@ -205,8 +207,14 @@ lh_cli_sources(int argc, char **argv)
         if (!strcmp(format, "json"))
             fputs((const char *)b.data, stdout);
         else
-            rc = print_text(stdout, (const char *)b.data);
+            rc = print(cmd, stdout, (const char *)b.data);
     }
     lh_buf_free(&b);
     return rc;
+}
+
+int
+lh_cli_sources(int argc, char **argv)
+{
+    return lh_cli_ask_hub(CMD, usage_text, "/v1/sources", print_text, argc, argv);
 }

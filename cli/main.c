@@ -21,6 +21,8 @@ static const struct {
     {"import", lh_cli_import, "bulk-load JSON lines into the store, correlating as it goes"},
     {"quarantine", lh_cli_quarantine, "list the messages the hub rejected, and why"},
     {"sources", lh_cli_sources, "list a running hub's webhook sources and what each sent"},
+    {"sinks", lh_cli_sinks,
+     "list a running hub's sinks: what each delivered, its backlog and last error"},
     {"redact-check", lh_cli_redact_check, "show what the redaction rules change in sample events"},
     {"keygen", lh_cli_keygen, "write a ZeroMQ CURVE key pair (hub or client)"},
 };

@@ -341,6 +341,60 @@ lh_hub_sources(lh_hub_t *hub, lh_buf_t *out)
     return rc;
 }
 
+typedef struct {
+    json_t *list;
+    int oom;
+} sinks_acc_t;
+
+static void
+sink_pending_into(const char *name, int64_t pending, void *arg)
+{
+    sinks_acc_t *acc = arg;
+    json_t *o = json_pack("{s:s, s:I}", "name", name, "pending", (json_int_t)pending);
+    if (!o || json_array_append_new(acc->list, o) < 0)
+        acc->oom = 1;
+}
+
+int
+lh_hub_sinks(lh_hub_t *hub, lh_buf_t *out)
+{
+    json_t *list = json_array();
+    if (!list)
+        return LH_ENOMEM;
+    sinks_acc_t acc = {list, 0};
+    lh_outbox_each_pending(hub->ob, sink_pending_into, &acc);
+    int rc = acc.oom ? LH_ENOMEM : 0;
+    for (int i = 0; rc == 0 && i < hub->n_adapters; i++) {
+        const lh_adapter_t *a = &hub->adapters[i];
+        json_t *o = a->sink >= 0 ? json_array_get(list, (size_t)a->sink) : NULL;
+        if (!o)
+            continue;
+        json_t *state = json_null();
+        if (a->ops->describe) {
+            lh_buf_t b = LH_BUF_INIT;
+            json_error_t e;
+            if (a->ops->describe(a->ctx, &b) < 0)
+                rc = LH_ENOMEM;
+            else if (b.len) {
+                json_decref(state);
+                state = json_loadb((const char *)b.data, b.len, 0, &e);
+            }
+            lh_buf_free(&b);
+        }
+        if (json_object_set_new(o, "adapter", json_string(a->ops->name ? a->ops->name : "")) < 0 ||
+            json_object_set_new(o, "state", state ? state : json_null()) < 0)
+            rc = LH_ENOMEM;
+    }
+    json_t *doc = rc == 0 ? json_pack("{s:O}", "sinks", list) : NULL;
+    char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+    if (!text || lh_buf_append(out, text, strlen(text)) < 0 || lh_buf_append(out, "\n", 1) < 0)
+        rc = LH_ENOMEM;
+    free(text);
+    json_decref(doc);
+    json_decref(list);
+    return rc;
+}
+
 const lh_hub_opts_t *
 lh_hub_opts(lh_hub_t *hub)
 {

@@ -292,6 +292,17 @@ handle_sources(lh__http_t *h, lh__http_req_t *r)
 }
 
 static int
+handle_sinks(lh__http_t *h, lh__http_req_t *r)
+{
+    lh_buf_t b = LH_BUF_INIT;
+    int rc = lh_hub_sinks(h->hub, &b);
+    if (rc == 0)
+        rc = lh__http_reply(r, MHD_HTTP_OK, "application/json", b.data, b.len);
+    lh_buf_free(&b);
+    return rc;
+}
+
+static int
 handle_healthz(lh__http_t *h, lh__http_req_t *r)
 {
     return reply_health(h, r, 0);
@@ -550,6 +561,7 @@ const lh__http_route_t lh__http_routes[] = {
     {"POST", "/v1/sources/flux", 1, check_source, handle_submit, 0, "flux"},
     {"POST", "/v1/sources/tekton", 1, check_source, handle_submit, 0, "tekton"},
     {"GET", "/v1/sources", 0, NULL, handle_sources, 0, NULL},
+    {"GET", "/v1/sinks", 0, NULL, handle_sinks, 0, NULL},
     {"GET", "/healthz", 0, NULL, handle_healthz, 1, NULL},
     {"GET", "/readyz", 0, NULL, handle_readyz, 1, NULL},
     {"GET", "/metrics", 0, NULL, handle_metrics, 0, NULL},

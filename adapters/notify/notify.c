@@ -23,6 +23,7 @@
  * posts endsAt = the resolution and drops it from the set.
  */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,10 +576,42 @@ n_metrics(void *ctx, lh_buf_t *out)
     return 0;
 }
 
+/* GET /v1/sinks: the receiver as scheme://host only (the rest of a Slack or webhook URL is often
+ * its secret), the routing, the counts, the last error. */
+static int
+n_describe(void *ctx, lh_buf_t *out)
+{
+    sink_t *s = ctx;
+    char receiver[200];
+    const char *u = s->c.url, *host = strstr(u, "://");
+    size_t n = host ? (size_t)(host + 3 - u) + strcspn(host + 3, "/?#") : strlen(u);
+    snprintf(receiver, sizeof(receiver), "%.*s", (int)(n < 180 ? n : 180), u);
+    json_t *kinds = json_array();
+    for (int k = 1; kinds && k <= LH_CA_UNAPPROVED_CHANGE; k++)
+        if (s->c.kinds & (1u << k))
+            json_array_append_new(kinds, json_string(lh_ca_kind_name((lh_ca_kind_t)k)));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:{s:s?, s:s?, s:s?, s:o}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, "
+        "s:b}",
+        "type", lh_notify_kind_name(s->c.kind), "receiver", receiver, "routing", "env", s->c.envs,
+        "service", s->c.services, "min_severity",
+        s->c.min_severity ? lh_severity_name((lh_severity_t)s->c.min_severity) : NULL, "kinds",
+        kinds ? kinds : json_array(), "delivered", (json_int_t)s->delivered, "failed_posts",
+        (json_int_t)s->failures, "dead_letters", (json_int_t)s->dead, "stale", (json_int_t)s->stale,
+        "unrouted", (json_int_t)s->unrouted, "resent", (json_int_t)s->resent, "change_events",
+        (json_int_t)s->changes, "queue", (json_int_t)s->n, "last_error",
+        s->last_error[0] ? s->last_error : NULL, "healthy", s->consecutive < 3);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    int rc = text && lh_buf_append(out, text, strlen(text)) == 0 ? 0 : LH_ENOMEM;
+    free(text);
+    json_decref(o);
+    return rc;
+}
+
 #define NOTIFY_OPS                                                                                 \
     .name = "notify", .start = n_start, .pollitems = n_pollitems, .read = n_read,                  \
     .publish = n_publish, .tick = n_tick, .stop = n_stop, .destroy = n_destroy,                    \
-    .health = n_health, .stored = n_stored
+    .health = n_health, .stored = n_stored, .describe = n_describe
 
 /* the group's first sink writes the group's metrics */
 static const lh_adapter_ops_t notify_ops_first = {NOTIFY_OPS, .metrics = n_metrics};

@@ -119,6 +119,9 @@ typedef struct lh_adapter_ops {
      * must not block (queue or drop), and it is best effort: unlike alerts, nothing of it is
      * kept in the store for a later run. */
     void (*stored)(void *ctx, const lh_event_t *ev);
+    /* Optional, for sinks: its own state as one JSON object appended to out (GET /v1/sinks,
+     * `loophub sinks`: say its receiver, deliveries and last error). 0 or LH_ENOMEM. */
+    int (*describe)(void *ctx, lh_buf_t *out);
 } lh_adapter_ops_t;
 
 /* publish()'s "done, but sent to no one" (see publish above). */

@@ -191,6 +191,11 @@ int lh_hub_timeline(lh_hub_t *hub, const lh_timeline_req_t *req, lh_query_format
  * or LH_ENOMEM. */
 int lh_hub_sources(lh_hub_t *hub, lh_buf_t *out);
 
+/* GET /v1/sinks, `loophub sinks`: every sink the outbox feeds, in registration order, as
+ * {"sinks":[{"name","adapter","pending","state"}]}: the alerts not yet delivered to it, and
+ * what its describe() op says of it (null without one). Returns 0 or LH_ENOMEM. */
+int lh_hub_sinks(lh_hub_t *hub, lh_buf_t *out);
+
 int lh_hub_report(lh_hub_t *hub, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out);
 
 #endif

@@ -424,6 +424,81 @@ START_TEST(resume_after_restart)
 }
 END_TEST
 
+/* `loophub sinks` and GET /v1/sinks: every sink with its backlog; a notification sink's receiver
+ * without the URL's path (a Slack URL's path is its secret), routing and counts. */
+START_TEST(sinks_listing)
+{
+    recv_t r;
+    recv_init(&r);
+    recv_start(&r, 0);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    char s1[200], s2[200];
+    snprintf(s1, sizeof(s1), "hook=webhook http://127.0.0.1:%d/hook env=prod*", r.port);
+    snprintf(s2, sizeof(s2), "chat=slack http://127.0.0.1:%d/services/T0/B0/SECRET kinds=alert",
+             r.port);
+    const char *extra[] = {"--sink", s1, "--sink", s2, NULL};
+    lh_it_hub_run(&h, extra);
+    story(&h, "api", "production", "ls");
+    recv_wait(&r, 1, 15000, &h);
+    int64_t end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
+    while (metric(&h, "loophub_notify_delivered_total", "hook") < 1 && lh_mono_ns() < end)
+        usleep(20000);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.http_port);
+    const char *argv[] = {lh_test_loophub_bin(), "sinks", "--url", url, "--format", "json", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = lh_test_run(argv, NULL, &out, &err, 10000);
+    ck_assert_msg(rc == 0, "loophub sinks: %d %s", rc, err ? err : "");
+    ck_assert_msg(strstr(out, "SECRET") == NULL, "the receiver's path leaked: %s", out);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je), *hook = NULL, *chat = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(doc, "sinks"), i, x)
+    {
+        const char *n = json_string_value(json_object_get(x, "name"));
+        if (!strcmp(n, "notify-hook"))
+            hook = x;
+        else if (!strcmp(n, "notify-chat"))
+            chat = x;
+    }
+    ck_assert_msg(hook && chat, "%s", out);
+    json_t *hs = json_object_get(hook, "state"), *cs = json_object_get(chat, "state");
+    ck_assert_int_eq(json_integer_value(json_object_get(hook, "pending")), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(hook, "adapter")), "notify");
+    ck_assert_str_eq(json_string_value(json_object_get(hs, "type")), "webhook");
+    char want[64];
+    snprintf(want, sizeof(want), "http://127.0.0.1:%d", r.port);
+    ck_assert_str_eq(json_string_value(json_object_get(hs, "receiver")), want);
+    ck_assert_int_eq(json_integer_value(json_object_get(hs, "delivered")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(hs, "routing"), "env")),
+                     "prod*");
+    ck_assert_int_eq(json_integer_value(json_object_get(cs, "unrouted")), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_object_get(cs, "routing"), "kinds"), 0)),
+                     "deploy_preceded_alert");
+    json_decref(doc);
+    free(out);
+    free(err);
+    /* the text form names them; no hub there is an error that says so */
+    const char *argv2[] = {lh_test_loophub_bin(), "sinks", "--url", url, NULL};
+    out = err = NULL;
+    ck_assert_int_eq(lh_test_run(argv2, NULL, &out, &err, 10000), 0);
+    ck_assert_msg(strstr(out, "notify-hook") && strstr(out, "notify-chat"), "%s", out);
+    free(out);
+    free(err);
+    const char *argv3[] = {lh_test_loophub_bin(), "sinks", "--url", "http://127.0.0.1:1", NULL};
+    out = err = NULL;
+    ck_assert_int_eq(lh_test_run(argv3, NULL, &out, &err, 10000), 1);
+    ck_assert_msg(err && strstr(err, "no answer from a hub"), "%s", err ? err : "");
+    free(out);
+    free(err);
+    lh_it_hub_stop(&h);
+    recv_fini(&r);
+}
+END_TEST
+
 /* --- Slack and PagerDuty, as their receivers take them -------------------------------------- */
 
 START_TEST(slack_and_pagerduty)
@@ -630,6 +705,7 @@ notify_suite(void)
         {"webhook_dead_letter_and_degraded", webhook_dead_letter_and_degraded, 60, 0},
         {"routing_by_environment", routing_by_environment, 60, 0},
         {"resume_after_restart", resume_after_restart, 60, 0},
+        {"sinks_listing", sinks_listing, 60, 0},
         {"slack_and_pagerduty", slack_and_pagerduty, 60, 0},
         {"alertmanager_round_trip", alertmanager_round_trip, 90, 0},
     };
