@@ -10,13 +10,16 @@
  * (polled every 20 ms) reaching the number of events, or the last ack for ROUTER. Memory is the
  * hub's VmHWM from /proc/<pid>/status just before it is stopped.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -118,13 +121,12 @@ bench_pull_run(const bench_cfg_t *cfg, const char *name, const wl_stream_t *s, c
     return bench_pull_run_on(cfg, name, NULL, s, prefix, eps, db_out, db_len);
 }
 
-int
-bench_pull_run_on(const bench_cfg_t *cfg, const char *name, const char *seed_db,
-                  const wl_stream_t *s, const char *prefix, double *eps, char *db_out,
-                  size_t db_len)
+static int
+pull_run(const bench_cfg_t *cfg, const char *name, const char *seed_db, const char *const *extra,
+         const wl_stream_t *s, const char *prefix, double *eps, char *db_out, size_t db_len)
 {
     bench_hub_t h;
-    if (bench_hub_start_on(cfg, name, seed_db, NULL, &h) != 0)
+    if (bench_hub_start_on(cfg, name, seed_db, extra, &h) != 0)
         return -1;
     char key[96];
     double before = 0;
@@ -168,6 +170,48 @@ bench_pull_run_on(const bench_cfg_t *cfg, const char *name, const char *seed_db,
         snprintf(db_out, db_len, "%s", h.db);
     else if (!cfg->keep)
         bench_rmrf(h.dir);
+    return rc;
+}
+
+int
+bench_pull_run_on(const bench_cfg_t *cfg, const char *name, const char *seed_db,
+                  const wl_stream_t *s, const char *prefix, double *eps, char *db_out,
+                  size_t db_len)
+{
+    return pull_run(cfg, name, seed_db, NULL, s, prefix, eps, db_out, db_len);
+}
+
+/* Step 3b: the same PULL ingest with a notification sink whose receiver never answers (a
+ * listening socket nobody accepts from: every post waits for its timeout), against none, back
+ * to back on the first DEADSINK_EVENTS events: the sink's queue fills, the outbox keeps the rest,
+ * and ingest should not notice. */
+#define DEADSINK_EVENTS 300000
+
+int
+bench_e2e_deadsink(const bench_cfg_t *cfg, const wl_stream_t *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
+        bench_note("deadsink: no listening socket for the silent receiver");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    wl_stream_t part = *s;
+    if (part.n > DEADSINK_EVENTS)
+        part.n = DEADSINK_EVENTS;
+    char sink[160];
+    snprintf(sink, sizeof(sink), "dead=webhook http://127.0.0.1:%d/never timeout=5s",
+             ntohs(a.sin_port));
+    const char *extra[] = {"--sink", sink, NULL};
+    double none = 0, dead = 0;
+    int rc = pull_run(cfg, "deadsink-none", NULL, NULL, &part, "pull_no_sink", &none, NULL, 0);
+    if (rc == 0)
+        rc = pull_run(cfg, "deadsink-dead", NULL, extra, &part, "pull_dead_sink", &dead, NULL, 0);
+    close(fd);
     return rc;
 }
 

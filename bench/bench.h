@@ -208,6 +208,7 @@ int bench_import(const bench_cfg_t *cfg, const wl_stream_t *s);
  * *eps (may be NULL) gets events/s; prefix (may be NULL) records the e2e_<prefix>_* figures;
  * db_out (may be NULL) receives the store's path and keeps it (else the hub's dir is removed).
  * Returns 0 or -1. */
+int bench_e2e_deadsink(const bench_cfg_t *cfg, const wl_stream_t *s);
 int bench_pull_run(const bench_cfg_t *cfg, const char *name, const wl_stream_t *s,
                    const char *prefix, double *eps, char *db_out, size_t db_len);
 

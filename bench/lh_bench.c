@@ -6,7 +6,8 @@
  *   lh-bench sec-rules [--generic] [--services N] OUT_FILE RULES_FILE
  *
  * Environment: BENCH_SCALE (multiplies every event count, default 1), BENCH_ONLY (comma list of
- * steps: transport,store,append,pull,router,kafka,memory,latency,query,growth,import,sec), BENCH_KEEP=1
+ * steps: transport,store,append,pull,deadsink,router,kafka,memory,latency,query,growth,import,
+ * sec), BENCH_KEEP=1
  * (keep the stores and logs), BENCH_REGEN=1 (rebuild the cached query store), BENCH_ROUTER_WINDOW.
  *
  * Every step measures side by side in this one run; the table and results.json are written
@@ -104,6 +105,7 @@ static const step_t steps[] = {
     {"store", bench_store_ref},
     {"append", bench_append_limit},
     {"pull", bench_e2e_pull},
+    {"deadsink", bench_e2e_deadsink},
     {"router", bench_e2e_router},
     {"kafka", bench_e2e_kafka},
     {"memory", run_memory},

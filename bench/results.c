@@ -126,6 +126,11 @@ derive(void)
     ratio("ratio_e2e_pull_to_append_limit", "e2e_pull_events_per_s", "append_limit_rows_per_s");
     ratio("ratio_store_reference_to_append_limit", "store_reference_rows_per_s",
           "append_limit_rows_per_s");
+    /* a sink whose receiver never answers, against none, back to back */
+    ratio("ratio_dead_sink_to_no_sink", "e2e_pull_dead_sink_events_per_s",
+          "e2e_pull_no_sink_events_per_s");
+    ratio("ratio_dead_sink_to_no_sink_cpu", "e2e_pull_dead_sink_hub_cpu_us_per_event",
+          "e2e_pull_no_sink_hub_cpu_us_per_event");
     /* growth: the 10M-event store against the empty one of the same step */
     ratio("ratio_full_to_empty_store", "e2e_pull_full_store_events_per_s",
           "e2e_pull_empty_store_events_per_s");
@@ -175,6 +180,13 @@ static const row_t rows[] = {
     {"corr_latency_p50_ms", "  under load p50", "ms", 2},
     {"corr_latency_p99_ms", "  under load p99", "ms", 2},
     {"corr_latency_max_ms", "  under load max", "ms", 2},
+    {NULL, "3b. a notification sink whose receiver never answers (first 300,000 events)", NULL, 0},
+    {"e2e_pull_no_sink_events_per_s", "  PULL, no sink", "events/s", 0},
+    {"e2e_pull_dead_sink_events_per_s", "  PULL, a webhook sink timing out", "events/s", 0},
+    {"ratio_dead_sink_to_no_sink", "  dead sink / no sink", "x", 2},
+    {"e2e_pull_no_sink_hub_cpu_us_per_event", "  hub CPU per event, no sink", "us", 1},
+    {"e2e_pull_dead_sink_hub_cpu_us_per_event", "  hub CPU per event, dead sink", "us", 1},
+    {"ratio_dead_sink_to_no_sink_cpu", "  CPU per event, dead sink / no sink", "x", 2},
     {NULL, "4b. webhook answer (GitHub deployment_status posted -> 202 after commit)", NULL, 0},
     {"webhook_answer_idle_p50_ms", "  idle p50", "ms", 2},
     {"webhook_answer_idle_p99_ms", "  idle p99", "ms", 2},
@@ -267,6 +279,7 @@ static const goal_t goals[] = {
     {"restart_10m_s", "listening (GET /healthz) <= 5 s on the 10M-event store", 1, 5},
     {"corr_latency_p99_ms", "correlation p99 <= 5 ms under load", 1, 5},
     {"webhook_answer_p99_ms", "webhook answer p99 under load within PagerDuty's 5 s", 1, 5000},
+    {"ratio_dead_sink_to_no_sink", "ingest with a sink timing out >= 0.9 x without", 0, 0.9},
     {"peak_rss_mb", "peak RSS <= 100 MB (end of 3)", 1, 100},
     {"peak_rss_100k_deploys_mb", "peak RSS <= 100 MB (100k deploys in window)", 1, 100},
     {"timeline_incident_p99_ms", "timeline --incident p99 <= 10 ms on 10M events", 1, 10},

@@ -12,7 +12,7 @@ if [ $# -ne 3 ]; then
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/loophub-test-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-if ! BENCH_SCALE=0.002 BENCH_ONLY=transport,store,append,pull,router,kafka,memory,latency,query,growth,import \
+if ! BENCH_SCALE=0.002 BENCH_ONLY=transport,store,append,pull,deadsink,router,kafka,memory,latency,query,growth,import \
     "$1" run --loophub "$2" --kafka-mock "$3" --sec "" \
     --workdir "$work/run" --datadir "$work/data" --out "$work/results.json" >"$work/out.txt" 2>&1; then
     cat "$work/out.txt"
@@ -24,7 +24,8 @@ keys="e2e_pull_events_per_s e2e_router_events_per_s e2e_kafka_events_per_s
 transport_limit_msgs_per_s store_reference_rows_per_s corr_latency_p50_ms corr_latency_p99_ms
 peak_rss_mb peak_rss_100k_deploys_mb timeline_incident_p99_ms timeline_service_1h_p99_ms
 append_limit_rows_per_s e2e_pull_full_store_events_per_s store_bytes_per_event peak_rss_10m_mb
-restart_10m_s import_events_per_s webhook_answer_idle_p99_ms webhook_answer_p99_ms"
+restart_10m_s import_events_per_s webhook_answer_idle_p99_ms webhook_answer_p99_ms
+e2e_pull_dead_sink_events_per_s ratio_dead_sink_to_no_sink"
 missing=0
 for k in $keys; do
     if ! grep -Eq "\"$k\": [0-9]" "$work/results.json"; then

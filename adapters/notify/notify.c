@@ -36,9 +36,10 @@
 #include "notify.h"
 
 #define COMPONENT "notify"
-#define MAX_FDS 4
+#define MAX_FDS 8
 #define BACKOFF_MAX_NS (300 * LH_NS_PER_SEC)
 #define ANSWER_MAX 300
+#define PERFORM_EVERY_NS (20 * LH_NS_PER_MS)
 
 typedef struct job {
     int64_t seq;     /* the outbox alert; 0: an Alertmanager resend, a change event (no report) */
@@ -75,6 +76,7 @@ struct sink {
     CURLM *multi;
     CURL *easy; /* the request in flight, for the head job */
     struct curl_slist *hdrs;
+    int64_t performed; /* mono ns of the last curl_multi_perform() */
     char errbuf[CURL_ERROR_SIZE];
     char answer[ANSWER_MAX + 1];
     size_t answer_len;
@@ -113,7 +115,7 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
     }
     if (i == s->n_fds) {
         if (s->n_fds == MAX_FDS)
-            return 0; /* tick() drives it on the timer instead */
+            return 0; /* a socket the reactor does not see: tick()'s turns drive it */
         s->n_fds++;
         s->fds[i].fd = fd;
     }
@@ -249,12 +251,18 @@ finished(sink_t *s, long code, CURLcode cc)
     pop(s);
 }
 
+/* Lets curl move the request in flight, reaps it when it finished, then starts the head job
+ * when it is due. Curl's own sockets are poll items (read() comes here when one is ready); its
+ * timers (connect and request timeouts) are served by tick() at most every PERFORM_EVERY_NS, not
+ * on every loop turn: a post that waits 10 s for a silent receiver costs next to nothing. */
 static void
 drive(sink_t *s)
 {
     int running = 0;
-    if (s->easy)
+    if (s->easy || s->n_fds) { /* also a kept-alive connection the receiver closed */
+        s->performed = lh_mono_ns();
         curl_multi_perform(s->multi, &running);
+    }
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(s->multi, &left))) {
@@ -439,7 +447,8 @@ n_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payload
     }
     if (s->c.kind == LH_NOTIFY_ALERTMANAGER)
         active_keep(s, ca);
-    drive(s);
+    if (!s->easy)
+        drive(s); /* idle: post it now */
     return LH_PENDING;
 }
 
@@ -477,7 +486,9 @@ n_tick(void *ctx, int64_t now)
 {
     sink_t *s = ctx;
     resend_due(s, now);
-    if (s->n || s->easy)
+    const job_t *j = head(s);
+    if ((s->easy && now - s->performed >= PERFORM_EVERY_NS) ||
+        (!s->easy && j && now >= j->next_mono))
         drive(s);
 }
 
@@ -675,6 +686,7 @@ lh_notify_sink_new(lh_notify_group_t *g, lh_notify_sink_conf_t *c, const lh_noti
     }
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+
     *ops = first ? &notify_ops_first : &notify_ops;
     *ctx = s;
     return 0;
