@@ -14,9 +14,11 @@
  * and Alertmanager's round trip (the alert with its labels in GET /api/v2/alerts, the
  * notification to its receiver, then resolved).
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -353,6 +356,39 @@ START_TEST(webhook_dead_letter_and_degraded)
     ck_assert_int_eq(recv_count(&r), 4); /* 1 + 3 tries of the resolution */
     lh_it_hub_stop(&h);
     recv_fini(&r);
+}
+END_TEST
+
+/* A receiver that takes the connection and never answers: the post times out (the sink's
+ * timeout=), which is retried like a 503, then a dead letter naming the timeout. */
+START_TEST(webhook_timeout)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    lh_it_hub_t h;
+    lh_it_hub_init(&h, 1);
+    char sink[200];
+    snprintf(sink, sizeof(sink), "slow=webhook http://127.0.0.1:%d/hook timeout=1s",
+             ntohs(a.sin_port));
+    const char *extra[] = {"--sink", sink, "--notify-retries", "1", NULL};
+    lh_it_hub_run(&h, extra);
+    story(&h, "api", "production", "to");
+    int64_t end = lh_mono_ns() + lh_test_ms(15000) * LH_NS_PER_MS;
+    while (metric(&h, "loophub_notify_dead_letters_total", "slow") < 1 && lh_mono_ns() < end)
+        usleep(50000);
+    ck_assert_int_eq(metric(&h, "loophub_notify_dead_letters_total", "slow"), 1);
+    ck_assert_int_eq(metric(&h, "loophub_notify_failed_posts_total", "slow"), 2); /* 1 + 1 retry */
+    lh_it_resp_t r = lh_it_curl(&h, "GET", "/v1/sinks", NULL, NULL, 0, 0);
+    ck_assert_msg(r.code == 200 && r.body && strstr(r.body, "timed out"), "%d %s", r.code,
+                  r.body ? r.body : "");
+    free(r.body);
+    lh_it_hub_stop(&h);
+    close(fd);
 }
 END_TEST
 
@@ -703,6 +739,7 @@ notify_suite(void)
     const lh_test_case_t cases[] = {
         {"webhook_signed_and_retried", webhook_signed_and_retried, 60, 0},
         {"webhook_dead_letter_and_degraded", webhook_dead_letter_and_degraded, 60, 0},
+        {"webhook_timeout", webhook_timeout, 60, 0},
         {"routing_by_environment", routing_by_environment, 60, 0},
         {"resume_after_restart", resume_after_restart, 60, 0},
         {"sinks_listing", sinks_listing, 60, 0},
