@@ -254,6 +254,36 @@ hmac_hex(const char *key, const char *body, char *out)
         sprintf(out + 2 * i, "%02x", mac[i]);
 }
 
+/* `loophub run` refuses a bad sink before it starts anything: exit 2 and the reason. */
+START_TEST(run_refuses_bad_sinks)
+{
+    static const struct {
+        const char *a, *b, *want;
+    } bad[] = {
+        {"--sink=a=webhook http://x", "--sink=a=slack http://y", "sink a is named twice"},
+        {"--sink=a=webhook http://x sevrity=error", NULL,
+         "sink a: unknown key 'sevrity' for a webhook sink"},
+        {"--notify-hub-url=ftp://x", NULL, "--notify-hub-url 'ftp://x' must be an http://"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char db[] = "/tmp/lh-notify-run-XXXXXX";
+        int fd = mkstemp(db);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        unlink(db);
+        const char *argv[] = {
+            lh_test_loophub_bin(), "run", "--db", db, "--http", "off", bad[i].a, bad[i].b, NULL};
+        char *out = NULL, *err = NULL;
+        int rc = lh_test_run(argv, NULL, &out, &err, 10000);
+        ck_assert_msg(rc == 2, "%s: exit %d", bad[i].a, rc);
+        ck_assert_msg(err && strstr(err, bad[i].want), "%s: %s", bad[i].a, err ? err : "");
+        ck_assert_int_ne(access(db, F_OK), 0); /* no store made */
+        free(out);
+        free(err);
+    }
+}
+END_TEST
+
 /* --- webhook ---------------------------------------------------------------------------------
  */
 
@@ -737,6 +767,7 @@ notify_suite(void)
 {
     Suite *s = suite_create("notify");
     const lh_test_case_t cases[] = {
+        {"run_refuses_bad_sinks", run_refuses_bad_sinks, 30, 0},
         {"webhook_signed_and_retried", webhook_signed_and_retried, 60, 0},
         {"webhook_dead_letter_and_degraded", webhook_dead_letter_and_degraded, 60, 0},
         {"webhook_timeout", webhook_timeout, 60, 0},
