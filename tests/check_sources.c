@@ -13,50 +13,8 @@
 #include "loophub/timeutil.h"
 #include "testutil.h"
 
-#define MAX_CALLS 16
-
-typedef struct {
-    int n;
-    lh_event_t *ev[MAX_CALLS];
-    int err[MAX_CALLS];
-    char id[MAX_CALLS][160];
-    char why[MAX_CALLS][400];
-} sink_t;
-
-static int
-collect(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
-{
-    sink_t *s = arg;
-    ck_assert_int_lt(s->n, MAX_CALLS);
-    int i = s->n++;
-    s->ev[i] = ev;
-    s->err[i] = err;
-    snprintf(s->id[i], sizeof(s->id[i]), "%s", id ? id : "");
-    snprintf(s->why[i], sizeof(s->why[i]), "%s", why ? why : "");
-    if (ev)
-        ck_assert_int_eq(err, 0);
-    else
-        ck_assert_msg(why && *why, "a verdict without a reason");
-    return 0;
-}
-
-static void
-sink_free(sink_t *s)
-{
-    for (int i = 0; i < s->n; i++)
-        lh_event_destroy(&s->ev[i]);
-    s->n = 0;
-}
-
-static char *
-fixture(const char *name, size_t *len)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/sources/%s", LH_TEST_DATA, name);
-    char *b = lh_test_read_file(path, len);
-    ck_assert_msg(b != NULL, "cannot read %s", path);
-    return b;
-}
+#define SRCFIX_MAX_CALLS 16
+#include "srcfix.h"
 
 /* "sha256=" + hex HMAC-SHA256 of body under key (prefix "" for a bare hex, "v1=" PagerDuty's). */
 static void
@@ -68,30 +26,6 @@ sign(const char *prefix, const char *key, const void *body, size_t len, char *ou
     size_t k = (size_t)snprintf(out, outlen, "%s", prefix);
     for (unsigned i = 0; i < ml && k + 2 < outlen; i++)
         k += (size_t)snprintf(out + k, outlen - k, "%02x", mac[i]);
-}
-
-static lh_kv_t
-kv(const char *k, const char *v)
-{
-    return (lh_kv_t){k, v, v ? strlen(v) : 0};
-}
-
-/* Decodes body with headers through the hub's entry point; returns the source that read it. */
-static int
-decode(const char *body, size_t len, lh_format_t hint, const lh_kv_t *h, size_t n,
-       const lh_codec_opts_t *o, sink_t *s)
-{
-    int src = -2;
-    int rc = lh_codec_decode_src(body, len, hint, h, n, o, collect, s, &src);
-    ck_assert_int_eq(rc, s->n);
-    return src;
-}
-
-static const char *
-label(const lh_event_t *ev, const char *k)
-{
-    const char *v = lh_event_label(ev, k);
-    return v ? v : "";
 }
 
 /* --- GitHub ------------------------------------------------------------------------------------

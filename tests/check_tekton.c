@@ -19,67 +19,14 @@
 #include "loophub/timeutil.h"
 #include "testutil.h"
 
-#define MAX_CALLS 8
+#define SRCFIX_MAX_CALLS 8
+#include "srcfix.h"
 #define MAX_HEADERS 16
 
 #define CE_ID "77f78ae7-ff6d-4e39-9d05-b9a0b7850527"
 #define UID "4ccb4f01-3ecc-4eb4-87e1-76f04efeee5c"
 #define RUN "deploy-api-run-x7k2p"
 #define SHA "0123456789abcdef0123456789abcdef01234567"
-
-typedef struct {
-    int n;
-    lh_event_t *ev[MAX_CALLS];
-    int err[MAX_CALLS];
-    char id[MAX_CALLS][200];
-    char why[MAX_CALLS][400];
-} sink_t;
-
-static int
-collect(lh_event_t *ev, int err, const char *id, const char *why, void *arg)
-{
-    sink_t *s = arg;
-    ck_assert_int_lt(s->n, MAX_CALLS);
-    int i = s->n++;
-    s->ev[i] = ev;
-    s->err[i] = err;
-    snprintf(s->id[i], sizeof(s->id[i]), "%s", id ? id : "");
-    snprintf(s->why[i], sizeof(s->why[i]), "%s", why ? why : "");
-    if (ev)
-        ck_assert_int_eq(err, 0);
-    else
-        ck_assert_msg(why && *why, "a verdict without a reason");
-    return 0;
-}
-
-static void
-sink_free(sink_t *s)
-{
-    for (int i = 0; i < s->n; i++)
-        lh_event_destroy(&s->ev[i]);
-    s->n = 0;
-}
-
-static char *
-fixture(const char *name, size_t *len)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/sources/%s", LH_TEST_DATA, name);
-    char *b = lh_test_read_file(path, len);
-    ck_assert_msg(b != NULL, "cannot read %s", path);
-    return b;
-}
-
-static json_t *
-fixture_json(const char *name)
-{
-    size_t len;
-    char *b = fixture(name, &len);
-    json_t *root = json_loadb(b, len, 0, NULL);
-    free(b);
-    ck_assert_ptr_nonnull(root);
-    return root;
-}
 
 /* The headers of taskrun-unknown.headers.txt ("Name": "value", one a line), with ce-type and
  * ce-id replaced when type / id are not NULL (id "" drops ce-id). */
@@ -120,50 +67,6 @@ fixture_headers(headers_t *hs, const char *type, const char *id)
         hs->h[hs->n++] = (lh_kv_t){k + 1, val, strlen(val)};
     }
     ck_assert_int_eq((int)hs->n, id && !*id ? 10 : 11);
-}
-
-static lh_kv_t
-kv(const char *k, const char *v)
-{
-    return (lh_kv_t){k, v, v ? strlen(v) : 0};
-}
-
-/* Decodes body with headers through the hub's entry point; returns the source that read it. */
-static int
-decode(const char *body, size_t len, lh_format_t hint, const lh_kv_t *h, size_t n,
-       const lh_codec_opts_t *o, sink_t *s)
-{
-    int src = -2;
-    int rc = lh_codec_decode_src(body, len, hint, h, n, o, collect, s, &src);
-    ck_assert_int_eq(rc, s->n);
-    return src;
-}
-
-/* As decode(), of a JSON value (a variation of a fixture). */
-static int
-decode_json(json_t *root, lh_format_t hint, const lh_kv_t *h, size_t n, const lh_codec_opts_t *o,
-            sink_t *s)
-{
-    char *text = json_dumps(root, JSON_COMPACT);
-    ck_assert_ptr_nonnull(text);
-    int src = decode(text, strlen(text), hint, h, n, o, s);
-    free(text);
-    return src;
-}
-
-static const char *
-label(const lh_event_t *ev, const char *k)
-{
-    const char *v = lh_event_label(ev, k);
-    return v ? v : "";
-}
-
-static int64_t
-at(const char *rfc3339)
-{
-    int64_t t = 0;
-    ck_assert_int_eq(lh_time_parse(rfc3339, &t), 0);
-    return t;
 }
 
 /* Variation: the TaskRun fixture made a PipelineRun of pipeline deploy-api (root key

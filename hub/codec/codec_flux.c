@@ -25,7 +25,6 @@
  * (deploy_id) is "flux-d-" + the hash of the object (its uid, else kind/namespace/name) and the
  * revision: the failure, a retry and the later success of one revision are one deploy.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,17 +52,9 @@ typedef struct {
     char id[32];
 } fx_t;
 
-__attribute__((format(printf, 3, 4))) static int
-fail(fx_t *f, int err, const char *fmt, ...)
-{
-    char why[LH__WHY_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    f->sink(NULL, err, f->id[0] ? f->id : NULL, why, f->arg);
-    return 1;
-}
+/* A rejection of the payload, with the id once it is known. */
+#define fail(f, err, ...)                                                                          \
+    lh__source_reject((f)->sink, (f)->arg, (f)->id[0] ? (f)->id : NULL, (err), __VA_ARGS__)
 
 static uint64_t
 hash_str(uint64_t h, const char *s)

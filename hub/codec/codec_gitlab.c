@@ -20,7 +20,6 @@
  * or "2016-08-12 15:23:28 UTC" as well as RFC 3339: all are read.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -44,17 +43,9 @@ typedef struct {
     char id[192];
 } gl_t;
 
-__attribute__((format(printf, 3, 4))) static int
-fail(gl_t *g, int err, const char *fmt, ...)
-{
-    char why[LH__WHY_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    g->sink(NULL, err, g->id[0] ? g->id : NULL, why, g->arg);
-    return 1;
-}
+/* A rejection of the payload, with the id once it is known. */
+#define fail(g, err, ...)                                                                          \
+    lh__source_reject((g)->sink, (g)->arg, (g)->id[0] ? (g)->id : NULL, (err), __VA_ARGS__)
 
 /* A GitLab time: RFC 3339, or "YYYY-MM-DD HH:MM:SS +HHMM" / "... UTC" (GitLab's Ruby format).
  * 0 and *ns, or LH_EINVAL. */

@@ -120,6 +120,10 @@ int lh__map_lookup(const char *map, const char *key, char *out, size_t len);
 /* Reports LH_IGNORED with the formatted reason. Returns 1 (the sink calls made). */
 int lh__source_ignore(lh_decode_sink_fn sink, void *arg, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Reports the rejection err (LH_EMISSING, LH_EDECODE, ...) of the payload whose id is id (NULL:
+ * not known yet) with the formatted reason. Returns 1 (the sink calls made). */
+int lh__source_reject(lh_decode_sink_fn sink, void *arg, const char *id, int err, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
 /* The environment of an event its source names none for ([sources] default_environment). */
 const char *lh__source_env(const lh__src_msg_t *m);
 

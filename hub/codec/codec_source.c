@@ -432,16 +432,33 @@ lh__map_lookup(const char *map, const char *key, char *out, size_t len)
     return 0;
 }
 
+static int
+verdict(lh_decode_sink_fn sink, void *arg, const char *id, int err, const char *fmt, va_list ap)
+{
+    char why[LH__WHY_LEN];
+    vsnprintf(why, sizeof(why), fmt, ap);
+    sink(NULL, err, id, why, arg);
+    return 1;
+}
+
 int
 lh__source_ignore(lh_decode_sink_fn sink, void *arg, const char *id, const char *fmt, ...)
 {
-    char why[LH__WHY_LEN];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
+    int n = verdict(sink, arg, id, LH_IGNORED, fmt, ap);
     va_end(ap);
-    sink(NULL, LH_IGNORED, id, why, arg);
-    return 1;
+    return n;
+}
+
+int
+lh__source_reject(lh_decode_sink_fn sink, void *arg, const char *id, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = verdict(sink, arg, id, err, fmt, ap);
+    va_end(ap);
+    return n;
 }
 
 const char *

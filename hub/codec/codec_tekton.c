@@ -26,7 +26,6 @@
  * the condition's lastTransitionTime, the CloudEvent's time, the run's creationTimestamp.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,17 +81,9 @@ lh__is_tekton(json_t *obj)
     return run && json_object_size(obj) == 1 && json_is_object(json_object_get(run, "metadata"));
 }
 
-__attribute__((format(printf, 3, 4))) static int
-fail(tk_t *t, int err, const char *fmt, ...)
-{
-    char why[LH__WHY_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    t->sink(NULL, err, t->id[0] ? t->id : NULL, why, t->arg);
-    return 1;
-}
+/* A rejection of the payload, with the id once it is known. */
+#define fail(t, err, ...)                                                                          \
+    lh__source_reject((t)->sink, (t)->arg, (t)->id[0] ? (t)->id : NULL, (err), __VA_ARGS__)
 
 /* "dev.tekton.event.<kind>.<state>.v<digits>" into *kind and *state (an index of state_words).
  * 1 when it is one, else 0. */
