@@ -154,6 +154,17 @@ pop(sink_t *s)
         lh_hub_outbox_kick(s->hub); /* room again */
 }
 
+/* The receiver for people (logs, GET /v1/sinks): scheme and host only, since the path of a Slack
+ * or webhook URL is often its secret. */
+static const char *
+receiver(const sink_t *s, char *buf, size_t len)
+{
+    const char *u = s->c.url, *host = strstr(u, "://");
+    size_t n = host ? (size_t)(host + 3 - u) + strcspn(host + 3, "/?#") : strlen(u);
+    snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), u);
+    return buf;
+}
+
 static void
 report_done(sink_t *s, job_t *j)
 {
@@ -243,10 +254,11 @@ finished(sink_t *s, long code, CURLcode cc)
     }
     if (j->seq > 0)
         s->dead++;
+    char rb[200];
     lh_log(LH_LOG_ERROR, COMPONENT,
            "sink %s: alert %s is a dead letter after %d tries (%s): not sent to %s; loophub "
            "timeline still has it",
-           s->c.name, j->id, j->attempts, s->last_error, s->c.url);
+           s->c.name, j->id, j->attempts, s->last_error, receiver(s, rb, sizeof(rb)));
     report_done(s, j);
     pop(s);
 }
@@ -395,10 +407,11 @@ static int
 n_start(void *ctx, lh_hub_t *hub)
 {
     sink_t *s = ctx;
+    char rb[200];
     s->hub = hub;
     s->self = lh_hub_adapter_of(hub, s);
     lh_log(LH_LOG_INFO, COMPONENT, "sink %s: %s alerts to %s", s->c.name,
-           lh_notify_kind_name(s->c.kind), s->c.url);
+           lh_notify_kind_name(s->c.kind), receiver(s, rb, sizeof(rb)));
     return 0;
 }
 
@@ -593,10 +606,7 @@ static int
 n_describe(void *ctx, lh_buf_t *out)
 {
     sink_t *s = ctx;
-    char receiver[200];
-    const char *u = s->c.url, *host = strstr(u, "://");
-    size_t n = host ? (size_t)(host + 3 - u) + strcspn(host + 3, "/?#") : strlen(u);
-    snprintf(receiver, sizeof(receiver), "%.*s", (int)(n < 180 ? n : 180), u);
+    char rb[200];
     json_t *kinds = json_array();
     for (int k = 1; kinds && k <= LH_CA_UNAPPROVED_CHANGE; k++)
         if (s->c.kinds & (1u << k))
@@ -604,8 +614,8 @@ n_describe(void *ctx, lh_buf_t *out)
     json_t *o = json_pack(
         "{s:s, s:s, s:{s:s?, s:s?, s:s?, s:o}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, "
         "s:b}",
-        "type", lh_notify_kind_name(s->c.kind), "receiver", receiver, "routing", "env", s->c.envs,
-        "service", s->c.services, "min_severity",
+        "type", lh_notify_kind_name(s->c.kind), "receiver", receiver(s, rb, sizeof(rb)), "routing",
+        "env", s->c.envs, "service", s->c.services, "min_severity",
         s->c.min_severity ? lh_severity_name((lh_severity_t)s->c.min_severity) : NULL, "kinds",
         kinds ? kinds : json_array(), "delivered", (json_int_t)s->delivered, "failed_posts",
         (json_int_t)s->failures, "dead_letters", (json_int_t)s->dead, "stale", (json_int_t)s->stale,
