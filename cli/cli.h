@@ -27,6 +27,7 @@ int lh_cli_import(int argc, char **argv);
 int lh_cli_quarantine(int argc, char **argv);
 int lh_cli_sources(int argc, char **argv);
 int lh_cli_sinks(int argc, char **argv);
+int lh_cli_backup(int argc, char **argv);
 
 /* A subcommand that asks a running hub (GET path, libcurl) with --url / LOOPHUB_URL,
  * --token-file / LOOPHUB_TOKEN_FILE and --format text|json; print writes the text form of the

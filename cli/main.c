@@ -20,6 +20,7 @@ static const struct {
     {"dora", lh_cli_dora, "deployment frequency, lead time, failure rate, recovery, rework"},
     {"import", lh_cli_import, "bulk-load JSON lines into the store, correlating as it goes"},
     {"quarantine", lh_cli_quarantine, "list the messages the hub rejected, and why"},
+    {"backup", lh_cli_backup, "take a consistent copy of a store, also of a running hub's"},
     {"sources", lh_cli_sources, "list a running hub's webhook sources and what each sent"},
     {"sinks", lh_cli_sinks,
      "list a running hub's sinks: what each delivered, its backlog and last error"},

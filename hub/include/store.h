@@ -194,6 +194,20 @@ typedef struct lh_store_stats {
 } lh_store_stats_t;
 int lh_store_stats(lh_store_t *st, lh_store_stats_t *out);
 
+/* `loophub backup`: a consistent copy of the store at path into the file to, taken beside a
+ * running writer (SQLite's online backup API in one read transaction: one committed moment, the
+ * writer never blocked), checked, synced and renamed into place (store_backup.c). An existing
+ * to is refused unless overwrite. Returns 0 with info filled, or LH_EINVAL / LH_ESTORE / LH_EIO
+ * with why set. */
+typedef struct lh_store_backup_info {
+    int64_t events; /* events in the copy */
+    int64_t bytes;  /* its size */
+    int pages;
+    double secs;
+} lh_store_backup_info_t;
+int lh_store_backup(const char *path, const char *to, int overwrite, lh_store_backup_info_t *info,
+                    char *why, size_t whylen);
+
 /* Rows of the outbox and of correlations: counted (a scan of each), for tests and tools. */
 int lh_store_row_counts(lh_store_t *st, int64_t *alerts, int64_t *correlations);
 
