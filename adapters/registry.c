@@ -38,6 +38,7 @@ field_size(lh_conf_type_t t)
     case LH_CONF_SEVERITY:
     case LH_CONF_ALERTS_FMT:
     case LH_CONF_LOGLEVEL:
+    case LH_CONF_LOGFORMAT:
         return sizeof(int);
     }
     return sizeof(int64_t);

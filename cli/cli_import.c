@@ -209,6 +209,7 @@ lh_cli_import(int argc, char **argv)
         return rc == LH_EINVAL ? LH_EXIT_USAGE : LH_EXIT_ERROR;
     }
     lh_log_set_level((lh_log_level_t)c.log_level);
+    lh_log_set_format((lh_log_format_t)c.log_format);
 
     FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
     if (!in) {

@@ -147,6 +147,7 @@ lh_cli_run(int argc, char **argv)
         return LH_EXIT_ERROR;
     }
     lh_log_set_level((lh_log_level_t)c.log_level);
+    lh_log_set_format((lh_log_format_t)c.log_format);
     if (c.max_suspects > 1000) {
         lh_run_conf_free(&c);
         return lh_cli_usage_error("run", "--max-suspects: at most 1000 (an alert lists them all)");

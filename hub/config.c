@@ -37,6 +37,7 @@ static const lh_conf_opt_t core_opts[] = {
     {"batch-max", "hub", "batch_max", LH_CONF_INT, OFF(batch_max), "4000", "N", "events per transaction at most"},
     {"batch-ms", "hub", "batch_ms", LH_CONF_INT, OFF(batch_ms), "10", "MS", "longest a loop turn gathers input"},
     {"log-level", "hub", "log_level", LH_CONF_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn, error"},
+    {"log-format", "hub", "log_format", LH_CONF_LOGFORMAT, OFF(log_format), "auto", "FMT", "text, json (one object a line), journal (syslog priority prefixes, no time: journald's), or auto: journal under systemd (JOURNAL_STREAM), else text"},
     {"retention", "retention", "default", LH_CONF_KEEP, OFF(retention_ns), NULL, "DUR", "keep changes, incidents, tickets and alerts this long, each unless set on its own (forever: never delete)"},
     {"retention-changes", "retention", "changes", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_DEPLOY]), NULL, "DUR", "deploys (changes), by event time (default 400d)"},
     {"retention-incidents", "retention", "incidents", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_INCIDENT]), NULL, "DUR", "incidents (default 400d)"},
@@ -177,6 +178,15 @@ set_value(void *conf, const lh_conf_opt_t *o, const char *val, char *err, size_t
         lh_alerts_format_t f;
         if (lh_alerts_format_parse(val, &f) < 0) {
             snprintf(err, errlen, "--%s: '%s' is not protobuf, json or cloudevents", o->name, val);
+            return LH_EINVAL;
+        }
+        *(int *)base = (int)f;
+        return 0;
+    }
+    case LH_CONF_LOGFORMAT: {
+        lh_log_format_t f;
+        if (lh_log_format_parse(val, &f) < 0) {
+            snprintf(err, errlen, "--%s: '%s' is not text, json, journal or auto", o->name, val);
             return LH_EINVAL;
         }
         *(int *)base = (int)f;

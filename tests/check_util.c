@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "loophub/buf.h"
 #include "loophub/error.h"
@@ -272,6 +274,81 @@ START_TEST(test_log_is_rate_limited)
 }
 END_TEST
 
+/* Runs lh_log() once with stderr pointed at a file; returns what was written (malloc'd). */
+static char *
+log_line(lh_log_format_t f, lh_log_level_t level, const char *msg)
+{
+    char path[] = "/tmp/lh-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+    lh_log_set_level(LH_LOG_DEBUG);
+    lh_log_set_format(f);
+    lh_log(level, "store", "%s", msg);
+    lh_log_set_format(LH_LOG_TEXT);
+    lh_log_set_level(LH_LOG_INFO);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    char *text = lh_test_read_file(path, NULL);
+    unlink(path);
+    ck_assert_ptr_nonnull(text);
+    return text;
+}
+
+START_TEST(test_log_formats)
+{
+    char *t = log_line(LH_LOG_TEXT, LH_LOG_WARN, "disk full");
+    ck_assert_msg(strlen(t) > 25 && t[4] == '-' && t[23] == 'Z' &&
+                      strstr(t, " warn  store: disk full\n"),
+                  "%s", t);
+    free(t);
+    /* journald: a priority prefix, no time of its own */
+    static const struct {
+        lh_log_level_t level;
+        const char *want;
+    } j[] = {{LH_LOG_DEBUG, "<7>store: m\n"},
+             {LH_LOG_INFO, "<6>store: m\n"},
+             {LH_LOG_WARN, "<4>store: m\n"},
+             {LH_LOG_ERROR, "<3>store: m\n"}};
+    for (size_t i = 0; i < sizeof(j) / sizeof(j[0]); i++) {
+        t = log_line(LH_LOG_JOURNAL, j[i].level, "m");
+        ck_assert_str_eq(t, j[i].want);
+        free(t);
+    }
+    /* JSON: one object a line, the message escaped */
+    t = log_line(LH_LOG_JSON, LH_LOG_ERROR, "a \"quoted\" \\ path\nand\ta tab");
+    ck_assert_msg(strncmp(t, "{\"time\":\"", 9) == 0, "%s", t);
+    ck_assert_msg(strstr(t, "\"level\":\"error\",\"component\":\"store\","
+                            "\"msg\":\"a \\\"quoted\\\" \\\\ path\\nand\\u0009a tab\"}\n"),
+                  "%s", t);
+    free(t);
+    /* parsing; auto is journal only when stderr is the stream JOURNAL_STREAM names */
+    lh_log_format_t f;
+    ck_assert_int_eq(lh_log_format_parse("json", &f), 0);
+    ck_assert_int_eq(f, LH_LOG_JSON);
+    ck_assert_int_eq(lh_log_format_parse("JOURNAL", &f), 0);
+    ck_assert_int_eq(f, LH_LOG_JOURNAL);
+    ck_assert_int_eq(lh_log_format_parse("syslog", &f), LH_EINVAL);
+    ck_assert_int_eq(lh_log_format_parse(NULL, &f), LH_EINVAL);
+    struct stat sb;
+    ck_assert_int_eq(fstat(STDERR_FILENO, &sb), 0);
+    char js[64];
+    snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)sb.st_dev,
+             (unsigned long long)sb.st_ino);
+    setenv("JOURNAL_STREAM", js, 1);
+    ck_assert_int_eq(lh_log_format_parse("auto", &f), 0);
+    ck_assert_int_eq(f, LH_LOG_JOURNAL);
+    setenv("JOURNAL_STREAM", "1:2", 1); /* another stream: stderr was redirected elsewhere */
+    ck_assert_int_eq(lh_log_format_parse("auto", &f), 0);
+    ck_assert_int_eq(f, LH_LOG_TEXT);
+    unsetenv("JOURNAL_STREAM");
+    ck_assert_int_eq(lh_log_format_parse("auto", &f), 0);
+    ck_assert_int_eq(f, LH_LOG_TEXT);
+}
+END_TEST
+
 START_TEST(test_buf)
 {
     lh_buf_t b = LH_BUF_INIT;
@@ -299,6 +376,7 @@ main(void)
         {"normalize", test_normalize_defaults, 0, 0},
         {"enums", test_enum_names_round_trip, 0, 0},
         {"log", test_log_is_rate_limited, 0, 0},
+        {"log_formats", test_log_formats, 0, 0},
         {"buf", test_buf, 0, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 30, NULL, NULL);

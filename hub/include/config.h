@@ -46,7 +46,8 @@ typedef struct lh_run_conf {
     int alerts_format;      /* lh_alerts_format_t */
     int64_t batch_max;
     int64_t batch_ms;
-    int log_level; /* lh_log_level_t */
+    int log_level;  /* lh_log_level_t */
+    int log_format; /* lh_log_format_t */
     char *synchronous;
     int64_t page_size; /* bytes, for a new store */
     int64_t max_payload;

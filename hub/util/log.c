@@ -11,8 +11,10 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 static lh_log_level_t g_level = LH_LOG_INFO;
 static lh_log_sink_fn g_sink;
 static void *g_sink_arg;
+static lh_log_format_t g_format = LH_LOG_TEXT;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
@@ -59,17 +62,102 @@ lh_log_set_sink(lh_log_sink_fn fn, void *arg)
     g_sink_arg = arg;
 }
 
+void
+lh_log_set_format(lh_log_format_t f)
+{
+    g_format = f;
+}
+
+/* 1 when stderr is the stream systemd's JOURNAL_STREAM ("<device>:<inode>") names. */
+static int
+stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat sb;
+    return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &sb) == 0 &&
+           (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+}
+
+int
+lh_log_format_parse(const char *s, lh_log_format_t *out)
+{
+    if (!s)
+        return LH_EINVAL;
+    if (!strcasecmp(s, "text"))
+        *out = LH_LOG_TEXT;
+    else if (!strcasecmp(s, "json"))
+        *out = LH_LOG_JSON;
+    else if (!strcasecmp(s, "journal"))
+        *out = LH_LOG_JOURNAL;
+    else if (!strcasecmp(s, "auto"))
+        *out = stderr_is_journal() ? LH_LOG_JOURNAL : LH_LOG_TEXT;
+    else
+        return LH_EINVAL;
+    return 0;
+}
+
+/* s as the inside of a JSON string into out (at most len - 1 bytes, always terminated; a cut
+ * never splits an escape). Returns the length written. */
+static size_t
+json_escape(const char *s, char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[7];
+        size_t k = 0;
+        if (*p == '"' || *p == '\\') {
+            e[k++] = '\\';
+            e[k++] = (char)*p;
+        } else if (*p == '\n') {
+            e[k++] = '\\';
+            e[k++] = 'n';
+        } else if (*p < 0x20) {
+            memcpy(e, "\\u00", 4);
+            e[4] = hex[*p >> 4];
+            e[5] = hex[*p & 15];
+            k = 6;
+        } else {
+            e[k++] = (char)*p;
+        }
+        if (n + k >= len)
+            break;
+        memcpy(out + n, e, k);
+        n += k;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 static void
 stderr_sink(lh_log_level_t level, const char *component, const char *msg)
 {
+    static const char prio[] = {'7', '6', '4', '3', '3'}; /* debug, info, warning, err */
     char line[2048];
     struct timespec ts;
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: %s\n",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, level_names[level], component, msg);
+    int n;
+    if (g_format == LH_LOG_JOURNAL) {
+        n = snprintf(line, sizeof(line), "<%c>%s: %s\n", prio[level], component, msg);
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        char t[80];
+        snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+        if (g_format == LH_LOG_JSON) {
+            char c[128], m[1800];
+            json_escape(component, c, sizeof(c));
+            json_escape(msg, m, sizeof(m));
+            n = snprintf(line, sizeof(line),
+                         "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n",
+                         t, level_names[level], c, m);
+        } else {
+            n = snprintf(line, sizeof(line), "%s %-5s %s: %s\n", t, level_names[level], component,
+                         msg);
+        }
+    }
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(line)) {

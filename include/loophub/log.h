@@ -40,4 +40,21 @@ int lh_log_level_parse(const char *s, lh_log_level_t *out);
 /* Replaces the sink; NULL restores the stderr sink. */
 void lh_log_set_sink(lh_log_sink_fn fn, void *arg);
 
+/* How the stderr sink writes a line:
+ *   LH_LOG_TEXT     "2026-11-26T10:00:00.123Z warn  store: message" (the default)
+ *   LH_LOG_JSON     {"time":"...","level":"warn","component":"store","msg":"message"}
+ *   LH_LOG_JOURNAL  "<4>store: message": a syslog priority prefix and no time, for journald,
+ *                   which stamps each line itself and keeps the level (sd-daemon(3)) */
+typedef enum {
+    LH_LOG_TEXT = 0,
+    LH_LOG_JSON = 1,
+    LH_LOG_JOURNAL = 2,
+} lh_log_format_t;
+
+void lh_log_set_format(lh_log_format_t f);
+/* Parses "text", "json", "journal", or "auto": journal when stderr is the journal stream
+ * systemd names in JOURNAL_STREAM (its device and inode match), else text. Returns 0 or
+ * LH_EINVAL. */
+int lh_log_format_parse(const char *s, lh_log_format_t *out);
+
 #endif

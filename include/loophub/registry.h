@@ -44,6 +44,7 @@ typedef enum {
     LH_CONF_SEVERITY,   /* int (lh_severity_t) */
     LH_CONF_ALERTS_FMT, /* int (lh_alerts_format_t) */
     LH_CONF_LOGLEVEL,   /* int (lh_log_level_t) */
+    LH_CONF_LOGFORMAT,  /* int (lh_log_format_t): text, json, journal, auto */
     LH_CONF_KEEP,       /* int64_t: a duration in ns, LH_CONF_FOREVER for "forever", "off" or
                          * "0"; 0 when unset */
 } lh_conf_type_t;

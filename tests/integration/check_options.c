@@ -110,6 +110,14 @@ typedef struct {
     int before; /* "hub: running" lines already in the log (a restart appends) */
 } start_wait_t;
 
+/* The hub's start lines in its log, in the text form or the JSON one (--log-format json). */
+static int
+running_lines(const char *log)
+{
+    return lh_test_file_count(log, "hub: running") +
+           lh_test_file_count(log, "\"component\":\"hub\",\"msg\":\"running");
+}
+
 static int
 running_or_dead(void *arg)
 {
@@ -119,7 +127,7 @@ running_or_dead(void *arg)
         w->dead = 1;
         return 1;
     }
-    return lh_test_file_count(w->o->h.log, "hub: running") > w->before;
+    return running_lines(w->o->h.log) > w->before;
 }
 
 /* Starts `loophub run` on o's store and ports for its row and run: the suite's own store and
@@ -181,7 +189,7 @@ ohub_spawn(ohub_t *o, const char *value)
         argv[n++] = ini;
     }
     argv[n] = NULL;
-    start_wait_t w = {o, 0, lh_test_file_count(o->h.log, "hub: running")};
+    start_wait_t w = {o, 0, running_lines(o->h.log)};
     o->h.pid = lh_test_spawn(argv, o->h.log);
     int up = lh_test_wait_for(running_or_dead, &w, lh_test_ms(START_MS)) && !w.dead;
     if (!up) {
@@ -679,6 +687,14 @@ obs_log_level(ohub_t *o)
 {
     marker(o);
     return lh_test_file_count(o->h.log, " debug ") > 0;
+}
+
+/* JSON lines: the hub's start line as an object (the default, text, has none). */
+static int
+obs_log_format(ohub_t *o)
+{
+    return lh_test_file_count(o->h.log, "{\"time\":\"") > 0 &&
+           lh_test_file_count(o->h.log, "\"component\":\"hub\",\"msg\":\"running") > 0;
 }
 
 /* Retention of one kind (or all, for --retention): an event of that kind two days old is
@@ -1708,6 +1724,7 @@ static const row_t rows[] = {
     {"batch-max", "hub.batch_max", "1", {NULL}, NULL, obs_batch_max, 0, NULL},
     {"batch-ms", "hub.batch_ms", "250", {NULL}, NULL, obs_batch_ms, 1, NULL},
     {"log-level", "hub.log_level", "debug", {NULL}, NULL, obs_log_level, 1, NULL},
+    {"log-format", "hub.log_format", "json", {NULL}, NULL, obs_log_format, 1, NULL},
     {"retention", "retention.default", "1d", {NULL}, NULL, obs_retention, 0, NULL},
     {"retention-changes", "retention.changes", "1d", {NULL}, NULL, obs_retention_changes, 0, NULL},
     {"retention-incidents", "retention.incidents", "1d", {NULL}, NULL, obs_retention_incidents, 0,
