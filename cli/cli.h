@@ -63,6 +63,12 @@ typedef struct lh_hub_opts lh_hub_opts_t;
  * into c, which must outlive the hub. `loophub import` builds its hub the same way. */
 void lh_cli_hub_opts(const lh_run_conf_t *c, lh_hub_opts_t *out);
 
+/* The store a command reads when --db is not given: $LOOPHUB_DB when set, else loophub.db in the
+ * working directory when there is one, else the packaged hub's /var/lib/loophub/loophub.db when
+ * there is one, else loophub.db. */
+#define LH_CLI_PACKAGED_DB "/var/lib/loophub/loophub.db"
+const char *lh_cli_default_db(void);
+
 /* Opens the store at db read-only for a query command (it runs beside a live hub). Returns 0 and
  * *st, or LH_EXIT_ERROR after saying why ("no store at ...", "cannot open ..."). */
 int lh_cli_open_store(const char *cmd, const char *db, lh_store_t **st);

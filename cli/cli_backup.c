@@ -25,7 +25,8 @@ static const char usage_text[] =
     "and put the copy where its --db points.\n"
     "\n"
     "Options:\n"
-    "  --db PATH   the store (default loophub.db)\n"
+    "  --db PATH   the store (default $LOOPHUB_DB, else ./loophub.db, else the packaged\n"
+    "              /var/lib/loophub/loophub.db)\n"
     "  --to FILE   where the copy goes; an existing FILE is refused\n"
     "  --force     replace an existing FILE\n"
     "  -h, --help  show this help\n"
@@ -42,7 +43,7 @@ lh_cli_backup(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = "loophub.db", *to = NULL;
+    const char *db = lh_cli_default_db(), *to = NULL;
     int force = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -47,6 +48,20 @@ lh_cli_getopt_error(const char *cmd, int c, char **argv)
     if (optopt && optopt < 256)
         return lh_cli_usage_error(cmd, "unknown option '-%c'", optopt);
     return lh_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+const char *
+lh_cli_default_db(void)
+{
+    const char *e = getenv("LOOPHUB_DB");
+    struct stat sb;
+    if (e && *e)
+        return e;
+    if (stat("loophub.db", &sb) == 0)
+        return "loophub.db";
+    if (stat(LH_CLI_PACKAGED_DB, &sb) == 0)
+        return LH_CLI_PACKAGED_DB;
+    return "loophub.db";
 }
 
 int

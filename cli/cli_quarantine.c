@@ -40,7 +40,8 @@ static const char usage_text[] =
     "  --origin PREFIX   only rejections from an origin starting with PREFIX (e.g. http, kafka)\n"
     "  --limit N         show at most N rows (default 50); the output says how many more match\n"
     "  --payload         also show the payload samples (text: the first 200 bytes, escaped)\n"
-    "  --db PATH         the store (default loophub.db); opened read-only\n"
+    "  --db PATH         the store, opened read-only (default $LOOPHUB_DB, else ./loophub.db,\n"
+    "                    else the packaged /var/lib/loophub/loophub.db)\n"
     "  --format FMT      text (default) or json (one JSON document)\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -235,7 +236,7 @@ lh_cli_quarantine(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     qopts_t q = {.limit = DEFAULT_LIMIT};
-    const char *db = "loophub.db";
+    const char *db = lh_cli_default_db();
     optind = 0;
     opterr = 0;
     int c;

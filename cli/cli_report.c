@@ -33,7 +33,8 @@ static const char deployed_usage[] =
     "  --host H          only this host\n"
     "  --at WHEN         what ran at a past moment: a duration back from now (90s, 30m, 2h,\n"
     "                    7d) or an RFC 3339 time (2026-11-30T14:05:00Z); default now\n"
-    "  --db PATH         the store (default loophub.db); opened read-only\n"
+    "  --db PATH         the store, opened read-only (default $LOOPHUB_DB, else ./loophub.db,\n"
+    "                    else the packaged /var/lib/loophub/loophub.db)\n"
     "  --format FMT      text (default), json (GET /v1/deployed serves the same), md or html\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -58,7 +59,8 @@ static const char audit_usage[] =
     "  --unapproved      only changes not approved before they started\n"
     "  --limit N         show at most N changes (default 200; 0: all); the walk stops there and\n"
     "                    the output says until when it read the period\n"
-    "  --db PATH         the store (default loophub.db); opened read-only\n"
+    "  --db PATH         the store, opened read-only (default $LOOPHUB_DB, else ./loophub.db,\n"
+    "                    else the packaged /var/lib/loophub/loophub.db)\n"
     "  --format FMT      text (default), json (GET /v1/audit serves the same), md or html\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -86,7 +88,8 @@ static const char dora_usage[] =
     "  --every PERIOD    also a trend row per day or per week (UTC, weeks from Monday)\n"
     "  --min-severity SEV  incidents below info|warning|error|critical do not count (default\n"
     "                    error; an incident without a severity always counts)\n"
-    "  --db PATH         the store (default loophub.db); opened read-only\n"
+    "  --db PATH         the store, opened read-only (default $LOOPHUB_DB, else ./loophub.db,\n"
+    "                    else the packaged /var/lib/loophub/loophub.db)\n"
     "  --format FMT      text (default), json (GET /v1/dora serves the same), md or html\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -127,7 +130,7 @@ run_report(int argc, char **argv, lh_report_kind_t kind, const char *cmd, const 
 {
     lh_report_req_t req;
     lh_report_req_default(&req, kind);
-    const char *db = "loophub.db";
+    const char *db = lh_cli_default_db();
     lh_query_format_t fmt = LH_QUERY_TEXT;
     char err[200];
 

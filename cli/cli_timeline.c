@@ -56,7 +56,8 @@ static const char usage_text[] =
     "  --window DUR      the correlation window (default 2h): whether a change is still\n"
     "                    pending (--deploy); how long before an outcome other alerts are\n"
     "                    shown from (--incident)\n"
-    "  --db PATH         the store (default loophub.db); opened read-only. Repeat it to read\n"
+    "  --db PATH         the store, opened read-only (default $LOOPHUB_DB, else ./loophub.db,\n"
+    "                    else the packaged /var/lib/loophub/loophub.db). Repeat it to read\n"
     "                    the stores of a scaled-out group of hubs as one timeline (events\n"
     "                    of several stores counted once, by id)\n"
     "  --format FMT      text (default; coloured on a terminal unless NO_COLOR is set), json\n"
@@ -113,7 +114,7 @@ lh_cli_timeline(int argc, char **argv)
     };
     lh_timeline_req_t req;
     lh_timeline_req_default(&req);
-    const char *dbs[LH_QUERY_MAX_STORES] = {"loophub.db"}, *since = NULL, *until = NULL;
+    const char *dbs[LH_QUERY_MAX_STORES] = {lh_cli_default_db()}, *since = NULL, *until = NULL;
     size_t n_db = 0; /* --db given this many times (0: the default) */
     lh_query_format_t fmt = LH_QUERY_TEXT;
     int selectors = 0;

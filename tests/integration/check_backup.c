@@ -171,6 +171,53 @@ START_TEST(backup_refusals)
 }
 END_TEST
 
+/* The query commands and backup find the store without --db: $LOOPHUB_DB, else ./loophub.db;
+ * with neither, the error names what was looked for. */
+START_TEST(store_without_db)
+{
+    lh_it_hub_t h;
+    lh_it_hub_start(&h, 1, NULL);
+    char empty[700];
+    snprintf(empty, sizeof(empty), "%s/elsewhere", h.dir);
+    const char *mk[] = {"mkdir", "-p", empty, NULL};
+    char *out, *err;
+    ck_assert_int_eq(run_cli(mk, &out, &err), 0);
+    free(out);
+    free(err);
+    ck_assert_int_eq(chdir(empty), 0);
+    const char *q[] = {lh_test_loophub_bin(), "quarantine", NULL};
+    unsetenv("LOOPHUB_DB");
+    int rc = run_cli(q, &out, &err);
+    if (access("/var/lib/loophub/loophub.db", F_OK) != 0) { /* no packaged hub here */
+        ck_assert_int_eq(rc, 1);
+        ck_assert_msg(err && strstr(err, "no store at loophub.db"), "%s", err ? err : "");
+    }
+    free(out);
+    free(err);
+    setenv("LOOPHUB_DB", h.db, 1);
+    rc = run_cli(q, &out, &err);
+    ck_assert_msg(rc == 0, "with LOOPHUB_DB: %d %s", rc, err ? err : "");
+    free(out);
+    free(err);
+    const char *bk[] = {lh_test_loophub_bin(), "backup", "--to", "copy.db", NULL};
+    rc = run_cli(bk, &out, &err);
+    ck_assert_msg(rc == 0 && strstr(out, h.db), "backup: %d %s %s", rc, out ? out : "",
+                  err ? err : "");
+    free(out);
+    free(err);
+    /* ./loophub.db wins over nothing, $LOOPHUB_DB over it */
+    unsetenv("LOOPHUB_DB");
+    ck_assert_int_eq(rename("copy.db", "loophub.db"), 0);
+    const char *dora[] = {lh_test_loophub_bin(), "dora", "--format", "json", NULL};
+    rc = run_cli(dora, &out, &err);
+    ck_assert_msg(rc == 0 && strstr(out, "\"report\":\"dora\""), "dora on ./loophub.db: %d %s", rc,
+                  err ? err : "");
+    free(out);
+    free(err);
+    lh_it_hub_stop(&h);
+}
+END_TEST
+
 static Suite *
 backup_suite(void)
 {
@@ -178,6 +225,7 @@ backup_suite(void)
     const lh_test_case_t cases[] = {
         {"backup_under_write_load", backup_under_write_load, 120, 0},
         {"backup_refusals", backup_refusals, 60, 0},
+        {"store_without_db", store_without_db, 60, 0},
     };
     lh_test_add_cases(s, cases, LH_TEST_COUNT(cases), 60, NULL, NULL);
     return s;
