@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -175,8 +177,13 @@ lh_cli_run(int argc, char **argv)
     g_hub = hub;
     if (g_stop)
         lh_hub_request_stop(hub);
+    /* every endpoint is bound: under systemd (Type=notify, NOTIFY_SOCKET) the unit is started
+     * now; elsewhere sd_notify() does nothing */
+    sd_notifyf(0, "READY=1\nSTATUS=running, store %s\nMAINPID=%lu", c.db,
+               (unsigned long)getpid());
 
     rc = lh_hub_run(hub);
+    sd_notify(0, "STOPPING=1");
     g_hub = NULL;
     lh_hub_destroy(&hub);
     lh_run_conf_free(&c);
