@@ -36,6 +36,13 @@ num(json_t *o, const char *k)
     return (long long)json_integer_value(json_object_get(o, k));
 }
 
+static const char *
+str_or(json_t *v, const char *dflt)
+{
+    const char *s = json_string_value(v);
+    return s ? s : dflt;
+}
+
 static int
 print_text(const char *cmd, FILE *out, const char *text)
 {
@@ -63,8 +70,8 @@ print_text(const char *cmd, FILE *out, const char *text)
         const char *err = json_string_value(json_object_get(st, "last_error"));
         fprintf(out, "%-20s %8lld %10lld %7lld %5lld  %s %s%s%s\n", name ? name : "?",
                 num(s, "pending"), num(st, "delivered"), num(st, "failed_posts"),
-                num(st, "dead_letters"), json_string_value(json_object_get(st, "type")),
-                json_string_value(json_object_get(st, "receiver")), err ? "; last error: " : "",
+                num(st, "dead_letters"), str_or(json_object_get(st, "type"), "?"),
+                str_or(json_object_get(st, "receiver"), "?"), err ? "; last error: " : "",
                 err ? err : "");
     }
     if (json_array_size(list) == 0)

@@ -355,6 +355,21 @@ sink_pending_into(const char *name, int64_t pending, void *arg)
         acc->oom = 1;
 }
 
+/* The entry of the sink named name in list, NULL when none (its backlog could not be counted:
+ * lh_outbox_each_pending() left it out). */
+static json_t *
+sink_entry(json_t *list, const char *name)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o)
+    {
+        if (!strcmp(json_string_value(json_object_get(o, "name")), name))
+            return o;
+    }
+    return NULL;
+}
+
 int
 lh_hub_sinks(lh_hub_t *hub, lh_buf_t *out)
 {
@@ -366,19 +381,24 @@ lh_hub_sinks(lh_hub_t *hub, lh_buf_t *out)
     int rc = acc.oom ? LH_ENOMEM : 0;
     for (int i = 0; rc == 0 && i < hub->n_adapters; i++) {
         const lh_adapter_t *a = &hub->adapters[i];
-        json_t *o = a->sink >= 0 ? json_array_get(list, (size_t)a->sink) : NULL;
+        const char *name = a->sink >= 0 ? lh_outbox_sink_name(hub->ob, a->sink) : NULL;
+        json_t *o = name ? sink_entry(list, name) : NULL;
+        if (name && !o) { /* its backlog is not known: it is listed all the same */
+            o = json_pack("{s:s, s:n}", "name", name, "pending");
+            if (!o || json_array_append_new(list, o) < 0) {
+                rc = LH_ENOMEM;
+                break;
+            }
+        }
         if (!o)
             continue;
-        json_t *state = json_null();
+        /* what the sink says of itself; one that cannot say is listed with a null state */
+        json_t *state = NULL;
         if (a->ops->describe) {
             lh_buf_t b = LH_BUF_INIT;
             json_error_t e;
-            if (a->ops->describe(a->ctx, &b) < 0)
-                rc = LH_ENOMEM;
-            else if (b.len) {
-                json_decref(state);
+            if (a->ops->describe(a->ctx, &b) == 0 && b.len)
                 state = json_loadb((const char *)b.data, b.len, 0, &e);
-            }
             lh_buf_free(&b);
         }
         if (json_object_set_new(o, "adapter", json_string(a->ops->name ? a->ops->name : "")) < 0 ||

@@ -393,6 +393,12 @@ sink_pending(lh_outbox_t *ob, int i, int64_t *n)
     return 0;
 }
 
+const char *
+lh_outbox_sink_name(const lh_outbox_t *ob, int sink)
+{
+    return sink >= 0 && sink < ob->n_sinks ? ob->sinks[sink].name : NULL;
+}
+
 void
 lh_outbox_each_pending(lh_outbox_t *ob, lh_outbox_pending_fn fn, void *arg)
 {

@@ -2,25 +2,29 @@
  * notify.c - one notification sink: the correlated alerts of the outbox posted, in order, to one
  * HTTP receiver with libcurl's multi interface, on the hub's thread and never blocking it.
  *
- * Delivery: publish() routes the alert (lh_notify_routes), encodes the receiver's body
- * (notify_body.c) and queues it; the queue is a ring of at most `queue` alerts, posted one at a
- * time in outbox order, so a revision never overtakes the alert it revises. A 2xx marks the alert
- * done (lh_hub_alert_done). A timeout, a transport error, a 5xx, 408 or 429 is retried with
- * exponential backoff (1 s, 2 s, 4 s, ... at most 5 min between tries) up to `retries` times;
- * then, or at once on any other status (the receiver says it will never take it), the alert is a
- * dead letter: logged with its id and the receiver's answer, counted, and marked done so the
- * sink moves on. A full queue answers the outbox LH_EAGAIN (it offers the alert again), so a
- * receiver that is down costs a bounded queue and nothing else: intake and the other sinks go
- * on. What was not marked done when the hub stops is offered again at the next start (at least
- * once; a receiver dedupes on the alert id and revision, which every body carries).
+ * Delivery: publish() routes the alert (lh_notify_routes) and queues it; the queue is a ring of
+ * at most `queue` jobs, posted one at a time in order, so a revision never overtakes the alert it
+ * revises. Each job keeps its alert (protobuf) and its body is made at each try, so a time in it
+ * (Alertmanager's endsAt) is the post's. A 2xx marks an alert done (lh_hub_alert_done). A
+ * timeout, a transport error, a 5xx, 408 or 429 is retried with exponential backoff (1 s, 2 s,
+ * 4 s, ... at most 5 min between tries) up to `retries` times; then, or at once on any other
+ * status (the receiver says it will never take it), the alert is a dead letter: logged with its
+ * id and the receiver's answer, counted, and marked done so the sink moves on. A full queue
+ * answers the outbox LH_EAGAIN (it offers the alert again), so a receiver that is down costs a
+ * bounded queue: intake and the other sinks go on. What was not marked done when the hub stops
+ * is offered again at the next start (at least once; a receiver dedupes on the alert id and
+ * revision, which every body carries).
  *
  * An alert older than `max_age` when first offered (a sink new to a store with history, a hub
- * that was down for long) is not sent: it is counted as stale and marked done.
+ * that was down for long) is not sent: it is counted as stale and marked done. The open set
+ * holds the alerts this sink told of that are not resolved: their later revisions are sent
+ * whatever the routing or age say, so a resolution always follows what was posted.
  *
  * Alertmanager: an open alert must be posted again before its endsAt, or Alertmanager resolves
- * it. The sink keeps the latest revision of each open alert (at most `queue` of them, as
- * protobuf) and posts it again every `resend`; the final revision (every outcome resolved)
- * posts endsAt = the resolution and drops it from the set.
+ * it. The open set keeps the latest revision of each (at most `queue`, as protobuf), posted again
+ * every `resend` (one try, at most one waiting per alert); the final revision (every outcome
+ * resolved) posts endsAt = the resolution and leaves the set. PagerDuty's change events
+ * (stored(), notify_change.c) are jobs of one try too.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -39,22 +43,33 @@
 #define MAX_FDS 8
 #define BACKOFF_MAX_NS (300 * LH_NS_PER_SEC)
 #define ANSWER_MAX 300
-#define PERFORM_EVERY_NS (20 * LH_NS_PER_MS)
+
+typedef enum {
+    JOB_ALERT,  /* an outbox alert: retried, then a dead letter; reported done */
+    JOB_RESEND, /* Alertmanager: an open alert posted again; one try */
+    JOB_CHANGE, /* PagerDuty: a change event; one try */
+} job_kind_t;
 
 typedef struct job {
-    int64_t seq;     /* the outbox alert; 0: an Alertmanager resend, a change event (no report) */
+    job_kind_t kind;
+    int64_t seq;     /* JOB_ALERT: the outbox alert */
     const char *url; /* the sink's URL, or its change events' */
-    char id[96];     /* the alert id and revision, for the log */
-    lh_buf_t body;
+    char id[96];     /* what it is, for the log: the alert id and revision */
+    char alert[80];  /* JOB_RESEND: the alert id, to find its entry in the open set */
+    lh_buf_t pb;     /* JOB_ALERT, JOB_RESEND: the alert, encoded again at each try */
+    lh_buf_t body;   /* what is posted (JOB_CHANGE: made when queued) */
     int attempts;
     int64_t next_mono; /* not before */
-    int64_t first_mono;
 } job_t;
 
+/* An alert this sink has posted a revision of and that is not resolved yet. Its later revisions
+ * are sent whatever the routing or the age say (a resolution must follow what was told), and
+ * for Alertmanager it is posted again every `resend`. */
 typedef struct active {
-    char *id;     /* the alert id */
-    lh_buf_t pb;  /* its latest revision */
+    char *id;
+    lh_buf_t pb;  /* Alertmanager: its latest revision */
     int64_t last; /* mono ns of its last post */
+    int resend_queued;
 } active_t;
 
 typedef struct sink sink_t;
@@ -76,7 +91,7 @@ struct sink {
     CURLM *multi;
     CURL *easy; /* the request in flight, for the head job */
     struct curl_slist *hdrs;
-    int64_t performed; /* mono ns of the last curl_multi_perform() */
+    int64_t timer_at; /* mono ns curl wants to be called at (curl_multi_timeout), -1: never */
     char errbuf[CURL_ERROR_SIZE];
     char answer[ANSWER_MAX + 1];
     size_t answer_len;
@@ -84,20 +99,28 @@ struct sink {
         curl_socket_t fd;
         short events;
     } fds[MAX_FDS];
-    int n_fds;
+    int n_fds, overflow;
+    /* the poll items this turn's pollitems() filled: read() comes in the same turn and reads
+     * their revents (and takes back what curl let go meanwhile, so no stale socket is polled) */
+    lh_pollitem_t *mine;
+    int n_mine;
     job_t *ring; /* queue_cap slots */
     int64_t head, n;
-    active_t *act;
+    active_t *act; /* queue_cap slots */
     int64_t n_act;
     int64_t next_resend;
-    lh_buf_t scratch;
     /* counters */
     int64_t delivered, failures, dead, stale, unrouted, resent, changes, consecutive;
-    char last_error[200];
+    char last_error[200]; /* for GET /v1/sinks: printable ASCII only */
+    char last_status[64]; /* for /healthz: "HTTP 503" or curl's error, no receiver text */
     int stopping;
 };
 
-/* --- curl on the reactor -------------------------------------------------------------------- */
+/* --- curl on the reactor --------------------------------------------------------------------
+ * libcurl's socket interface: the sockets curl names (CURLMOPT_SOCKETFUNCTION) are this
+ * adapter's poll items, read() hands the ready ones to curl_multi_socket_action(), and tick()
+ * serves curl's timeout, which is asked again (curl_multi_timeout) after every call, so curl is
+ * driven only when it has something to do. */
 
 static int
 on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
@@ -114,14 +137,33 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
         return 0;
     }
     if (i == s->n_fds) {
-        if (s->n_fds == MAX_FDS)
-            return 0; /* a socket the reactor does not see: tick()'s turns drive it */
+        if (s->n_fds == MAX_FDS) {
+            s->overflow = 1; /* a socket the reactor does not see: tick() drives curl */
+            return 0;
+        }
         s->n_fds++;
         s->fds[i].fd = fd;
     }
     s->fds[i].events = (short)(((what & CURL_POLL_IN) ? LH_POLLIN : 0) |
                                ((what & CURL_POLL_OUT) ? LH_POLLOUT : 0));
     return 0;
+}
+
+static void
+ask_timer(sink_t *s)
+{
+    long ms = -1;
+    if (curl_multi_timeout(s->multi, &ms) != CURLM_OK)
+        ms = 100;
+    s->timer_at = ms < 0 ? -1 : lh_mono_ns() + (int64_t)ms * LH_NS_PER_MS;
+}
+
+static void
+curl_act(sink_t *s, curl_socket_t fd, int mask)
+{
+    int running = 0;
+    curl_multi_socket_action(s->multi, fd, mask, &running);
+    ask_timer(s);
 }
 
 static size_t
@@ -136,16 +178,74 @@ on_answer(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* The receiver for people (logs, GET /v1/sinks): scheme and host only, without any user and
+ * password, since the path of a Slack or webhook URL is often its secret. */
+static const char *
+receiver(const sink_t *s, char *buf, size_t len)
+{
+    const char *u = s->c.url, *sep = strstr(u, "://");
+    const char *host = sep ? sep + 3 : u;
+    size_t n = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', n);
+    while (at) { /* the last '@' of the authority ends its userinfo */
+        const char *next = memchr(at + 1, '@', n - (size_t)(at + 1 - host));
+        if (!next)
+            break;
+        at = next;
+    }
+    if (at) {
+        n -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    snprintf(buf, len, "%.*s%.*s", sep ? (int)(sep + 3 - u) : 0, u, (int)n, host);
+    return buf;
+}
+
+/* Keeps text as printable ASCII (a receiver's answer can hold anything: JSON documents and logs
+ * must stay valid). */
+static void
+printable(char *out, size_t len, const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p && n + 1 < len; p++)
+        out[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+    out[n] = '\0';
+}
+
 static job_t *
 head(sink_t *s)
 {
     return s->n ? &s->ring[s->head] : NULL;
 }
 
+static active_t *
+active_find(sink_t *s, const char *id)
+{
+    for (int64_t i = 0; id && i < s->n_act; i++)
+        if (!strcmp(s->act[i].id, id))
+            return &s->act[i];
+    return NULL;
+}
+
+static void
+active_drop(sink_t *s, active_t *a)
+{
+    free(a->id);
+    lh_buf_free(&a->pb);
+    *a = s->act[--s->n_act];
+    memset(&s->act[s->n_act], 0, sizeof(s->act[0]));
+}
+
 static void
 pop(sink_t *s)
 {
     job_t *j = head(s);
+    if (j->kind == JOB_RESEND) {
+        active_t *a = active_find(s, j->alert);
+        if (a)
+            a->resend_queued = 0;
+    }
+    lh_buf_free(&j->pb);
     lh_buf_free(&j->body);
     memset(j, 0, sizeof(*j));
     s->head = (s->head + 1) % s->queue_cap;
@@ -154,30 +254,53 @@ pop(sink_t *s)
         lh_hub_outbox_kick(s->hub); /* room again */
 }
 
-/* The receiver for people (logs, GET /v1/sinks): scheme and host only, since the path of a Slack
- * or webhook URL is often its secret. */
-static const char *
-receiver(const sink_t *s, char *buf, size_t len)
+/* The body of an alert job at the moment of its post (Alertmanager's endsAt runs from now). */
+static int
+encode(sink_t *s, const lh_correlated_t *ca, lh_buf_t *out, char *why, size_t whylen)
 {
-    const char *u = s->c.url, *host = strstr(u, "://");
-    size_t n = host ? (size_t)(host + 3 - u) + strcspn(host + 3, "/?#") : strlen(u);
-    snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), u);
-    return buf;
+    lh_notify_body_opts_t o = {
+        .hub_url = s->hub_url,
+        .cloudevents = s->c.cloudevents,
+        .labels = (const char *const *)s->c.labels.v,
+        .n_labels = s->c.labels.n,
+        .routing_key = s->c.routing_key,
+        .now_ns = lh_now_ns(),
+        .resend_ns = s->resend,
+    };
+    lh_buf_reset(out);
+    return lh_notify_body(s->c.kind, ca, &o, out, why, whylen);
 }
 
-static void
-report_done(sink_t *s, job_t *j)
+static int
+encode_job(sink_t *s, job_t *j)
 {
-    if (j->seq > 0 && s->hub)
-        lh_hub_alert_done(s->hub, s->self, j->seq);
+    if (j->kind == JOB_CHANGE)
+        return 0;
+    lh_correlated_t *ca = NULL;
+    char why[200] = "";
+    int rc = lh_codec_alert_pb_decode(j->pb.data, j->pb.len, &ca);
+    if (rc == 0)
+        rc = encode(s, ca, &j->body, why, sizeof(why));
+    lh_correlated_destroy(&ca);
+    if (rc < 0)
+        lh_log(LH_LOG_ERROR, COMPONENT, "sink %s: %s cannot be encoded: %s", s->c.name, j->id,
+               why[0] ? why : lh_strerror(rc));
+    return rc;
 }
 
 static void
 start(sink_t *s, job_t *j)
 {
+    j->attempts++;
+    if (encode_job(s, j) < 0) {
+        j->attempts = (int)s->retries + 1; /* it never will be: no retry */
+        j->next_mono = 0;
+        return;
+    }
     CURL *e = curl_easy_init();
     if (!e) {
         j->next_mono = lh_mono_ns() + LH_NS_PER_SEC;
+        j->attempts--;
         return;
     }
     s->answer_len = 0;
@@ -186,7 +309,8 @@ start(sink_t *s, job_t *j)
     curl_slist_free_all(s->hdrs);
     s->hdrs = NULL;
     char h[160];
-    snprintf(h, sizeof(h), "Content-Type: %s", lh_notify_content_type(s->c.kind, s->c.cloudevents));
+    snprintf(h, sizeof(h), "Content-Type: %s",
+             lh_notify_content_type(s->c.kind, j->kind == JOB_ALERT && s->c.cloudevents));
     s->hdrs = curl_slist_append(s->hdrs, h);
     s->hdrs = curl_slist_append(s->hdrs, "Expect:");
     if (s->c.secret) {
@@ -196,6 +320,8 @@ start(sink_t *s, job_t *j)
         s->hdrs = curl_slist_append(s->hdrs, h);
     }
     int64_t timeout_ms = (s->c.timeout ? s->c.timeout : s->timeout) / LH_NS_PER_MS;
+    if (timeout_ms < 1)
+        timeout_ms = 1; /* 0 would mean no limit at all */
     curl_easy_setopt(e, CURLOPT_URL, j->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -212,10 +338,18 @@ start(sink_t *s, job_t *j)
     if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         j->next_mono = lh_mono_ns() + LH_NS_PER_SEC;
+        j->attempts--;
         return;
     }
     s->easy = e;
-    j->attempts++;
+    curl_act(s, CURL_SOCKET_TIMEOUT, 0); /* curl begins: resolve, connect */
+}
+
+static void
+report_done(sink_t *s, job_t *j)
+{
+    if (j->kind == JOB_ALERT && s->hub)
+        lh_hub_alert_done(s->hub, s->self, j->seq);
 }
 
 /* The head job's request ended: code is the HTTP status, 0 when there was no answer. */
@@ -226,55 +360,61 @@ finished(sink_t *s, long code, CURLcode cc)
     int64_t now = lh_mono_ns();
     if (cc == CURLE_OK && code >= 200 && code < 300) {
         s->consecutive = 0;
-        if (j->seq > 0)
+        if (j->kind == JOB_ALERT) {
             s->delivered++;
-        else
+        } else if (j->kind == JOB_RESEND) {
             s->resent++;
+            active_t *a = active_find(s, j->alert);
+            if (a)
+                a->last = now;
+        } else {
+            s->changes++;
+        }
         report_done(s, j);
         pop(s);
         return;
     }
     s->failures++;
     s->consecutive++;
-    if (cc != CURLE_OK)
-        snprintf(s->last_error, sizeof(s->last_error), "%.160s",
-                 s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
-    else
-        snprintf(s->last_error, sizeof(s->last_error), "HTTP %ld: %.120s", code, s->answer);
-    int retry = cc != CURLE_OK || code >= 500 || code == 408 || code == 429;
+    char raw[200];
+    if (cc != CURLE_OK) {
+        snprintf(raw, sizeof(raw), "%.160s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
+        printable(s->last_status, sizeof(s->last_status), raw);
+    } else {
+        snprintf(raw, sizeof(raw), "HTTP %ld: %.120s", code, s->answer);
+        snprintf(s->last_status, sizeof(s->last_status), "HTTP %ld", code);
+    }
+    printable(s->last_error, sizeof(s->last_error), raw);
+    int retry =
+        j->kind == JOB_ALERT && (cc != CURLE_OK || code >= 500 || code == 408 || code == 429);
     if (retry && j->attempts <= s->retries) {
         int64_t back = LH_NS_PER_SEC << (j->attempts - 1 < 20 ? j->attempts - 1 : 20);
         j->next_mono = now + (back < BACKOFF_MAX_NS ? back : BACKOFF_MAX_NS);
-        lh_log_ratelimited("notify-retry", LH_LOG_WARN, COMPONENT,
-                           "sink %s: alert %s not delivered (%s), try %d of %lld in %lld s",
-                           s->c.name, j->id, s->last_error, j->attempts + 1,
-                           (long long)s->retries + 1,
-                           (long long)((j->next_mono - now) / LH_NS_PER_SEC));
+        lh_log(LH_LOG_WARN, COMPONENT, "sink %s: %s not delivered (%s), try %d of %lld in %lld s",
+               s->c.name, j->id, s->last_error, j->attempts + 1, (long long)s->retries + 1,
+               (long long)((j->next_mono - now) / LH_NS_PER_SEC));
         return;
     }
-    if (j->seq > 0)
-        s->dead++;
     char rb[200];
-    lh_log(LH_LOG_ERROR, COMPONENT,
-           "sink %s: alert %s is a dead letter after %d tries (%s): not sent to %s; loophub "
-           "timeline still has it",
-           s->c.name, j->id, j->attempts, s->last_error, receiver(s, rb, sizeof(rb)));
+    if (j->kind == JOB_ALERT) {
+        s->dead++;
+        lh_log(LH_LOG_ERROR, COMPONENT,
+               "sink %s: %s is a dead letter after %d tries (%s): not sent to %s; loophub "
+               "timeline still has it",
+               s->c.name, j->id, j->attempts, s->last_error, receiver(s, rb, sizeof(rb)));
+    } else {
+        lh_log_ratelimited("notify-best-effort", LH_LOG_WARN, COMPONENT,
+                           "sink %s: %s not sent to %s (%s); not tried again", s->c.name, j->id,
+                           receiver(s, rb, sizeof(rb)), s->last_error);
+    }
     report_done(s, j);
     pop(s);
 }
 
-/* Lets curl move the request in flight, reaps it when it finished, then starts the head job
- * when it is due. Curl's own sockets are poll items (read() comes here when one is ready); its
- * timers (connect and request timeouts) are served by tick() at most every PERFORM_EVERY_NS, not
- * on every loop turn: a post that waits 10 s for a silent receiver costs next to nothing. */
+/* Reaps the request that finished, then starts the head job when it is due. */
 static void
-drive(sink_t *s)
+reap_and_start(sink_t *s)
 {
-    int running = 0;
-    if (s->easy || s->n_fds) { /* also a kept-alive connection the receiver closed */
-        s->performed = lh_mono_ns();
-        curl_multi_perform(s->multi, &running);
-    }
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(s->multi, &left))) {
@@ -288,41 +428,29 @@ drive(sink_t *s)
         s->easy = NULL;
         finished(s, code, cc);
     }
-    job_t *j = head(s);
-    if (!s->easy && j && !s->stopping && lh_mono_ns() >= j->next_mono) {
+    job_t *j;
+    while (!s->easy && !s->stopping && (j = head(s)) && lh_mono_ns() >= j->next_mono) {
         start(s, j);
-        if (s->easy)
-            curl_multi_perform(s->multi, &running);
+        if (s->easy || j->next_mono != 0)
+            break; /* in flight, or to be tried again later */
+        /* it can no longer be encoded: a dead letter now */
+        if (j->kind == JOB_ALERT)
+            s->dead++;
+        report_done(s, j);
+        pop(s);
     }
 }
 
-/* --- Alertmanager's resend ------------------------------------------------------------------ */
+/* --- the open set, and Alertmanager's resend ------------------------------------------------ */
 
-static active_t *
-active_find(sink_t *s, const char *id)
-{
-    for (int64_t i = 0; i < s->n_act; i++)
-        if (!strcmp(s->act[i].id, id))
-            return &s->act[i];
-    return NULL;
-}
-
-static void
-active_drop(sink_t *s, active_t *a)
-{
-    free(a->id);
-    lh_buf_free(&a->pb);
-    *a = s->act[--s->n_act];
-    memset(&s->act[s->n_act], 0, sizeof(s->act[0]));
-}
-
-/* Keeps ca as the latest revision of an open alert (the oldest one is let go when the set is
- * full: it then ends at its endsAt). */
+/* After ca was queued: keeps it in the open set (its latest revision, for Alertmanager's resend),
+ * or lets it go once resolved. The set holds at most `queue` alerts; the oldest is let go when
+ * it is full (Alertmanager then ends it at its endsAt). */
 static void
 active_keep(sink_t *s, const lh_correlated_t *ca)
 {
     active_t *a = active_find(s, ca->id);
-    if (ca->resolved) {
+    if (ca->resolved || !ca->id) {
         if (a)
             active_drop(s, a);
         return;
@@ -335,51 +463,52 @@ active_keep(sink_t *s, const lh_correlated_t *ca)
                     oldest = i;
             lh_log_ratelimited("notify-active-full", LH_LOG_WARN, COMPONENT,
                                "sink %s: %lld open alerts, the most there can be: %s is no longer "
-                               "posted again",
+                               "followed",
                                s->c.name, (long long)s->n_act, s->act[oldest].id);
             active_drop(s, &s->act[oldest]);
         }
         a = &s->act[s->n_act];
+        memset(a, 0, sizeof(*a));
         if (!(a->id = strdup(ca->id)))
             return;
         s->n_act++;
     }
-    lh_buf_reset(&a->pb);
-    if (lh_codec_alert_pb_encode(ca, &a->pb) < 0)
-        active_drop(s, a);
-    else
-        a->last = lh_mono_ns();
+    a->last = lh_mono_ns();
+    if (s->c.kind == LH_NOTIFY_ALERTMANAGER) {
+        lh_buf_reset(&a->pb);
+        if (lh_codec_alert_pb_encode(ca, &a->pb) < 0)
+            active_drop(s, a);
+    }
 }
 
-/* Queues a body for ca (seq 0: a resend). 0, LH_EAGAIN (full) or another LH_E*. */
+/* Queues alert ca (kind JOB_ALERT with its outbox seq, or JOB_RESEND). 0, LH_EAGAIN (full) or
+ * another LH_E* (it cannot be encoded). */
 static int
-enqueue(sink_t *s, int64_t seq, const lh_correlated_t *ca)
+enqueue(sink_t *s, job_kind_t kind, int64_t seq, const lh_correlated_t *ca)
 {
     if (s->n == s->queue_cap)
         return LH_EAGAIN;
-    lh_notify_body_opts_t o = {
-        .hub_url = s->hub_url,
-        .cloudevents = s->c.cloudevents,
-        .labels = (const char *const *)s->c.labels.v,
-        .n_labels = s->c.labels.n,
-        .routing_key = s->c.routing_key,
-        .now_ns = lh_now_ns(),
-        .resend_ns = s->resend,
-    };
     job_t *j = &s->ring[(s->head + s->n) % s->queue_cap];
     memset(j, 0, sizeof(*j));
     char why[200] = "";
-    int rc = lh_notify_body(s->c.kind, ca, &o, &j->body, why, sizeof(why));
+    /* encoded once now, so what can never be encoded is refused at once */
+    int rc = encode(s, ca, &j->body, why, sizeof(why));
+    if (rc == 0 && lh_codec_alert_pb_encode(ca, &j->pb) < 0)
+        rc = LH_ENOMEM;
     if (rc < 0) {
         lh_buf_free(&j->body);
+        lh_buf_free(&j->pb);
         lh_log(LH_LOG_ERROR, COMPONENT, "sink %s: alert %s cannot be encoded: %s", s->c.name,
                ca->id ? ca->id : "?", why[0] ? why : lh_strerror(rc));
         return rc;
     }
+    j->kind = kind;
     j->seq = seq;
     j->url = s->c.url;
-    snprintf(j->id, sizeof(j->id), "%.80s rev %u", ca->id ? ca->id : "?", ca->revision);
-    j->first_mono = j->next_mono = lh_mono_ns();
+    snprintf(j->id, sizeof(j->id), "%salert %.70s rev %u", kind == JOB_RESEND ? "resend of " : "",
+             ca->id ? ca->id : "?", ca->revision);
+    snprintf(j->alert, sizeof(j->alert), "%s", ca->id ? ca->id : "");
+    j->next_mono = lh_mono_ns();
     s->n++;
     return 0;
 }
@@ -392,11 +521,12 @@ resend_due(sink_t *s, int64_t now)
     s->next_resend = now + s->resend / 4;
     for (int64_t i = 0; i < s->n_act && s->n < s->queue_cap; i++) {
         active_t *a = &s->act[i];
-        if (now - a->last < s->resend)
+        if (a->resend_queued || now - a->last < s->resend || !a->pb.len)
             continue;
         lh_correlated_t *ca = NULL;
-        if (lh_codec_alert_pb_decode(a->pb.data, a->pb.len, &ca) == 0 && enqueue(s, 0, ca) == 0)
-            a->last = now;
+        if (lh_codec_alert_pb_decode(a->pb.data, a->pb.len, &ca) == 0 &&
+            enqueue(s, JOB_RESEND, 0, ca) == 0)
+            a->resend_queued = 1;
         lh_correlated_destroy(&ca);
     }
 }
@@ -426,6 +556,8 @@ n_pollitems(void *ctx, lh_pollitem_t *items, int max)
         items[k].events = s->fds[i].events;
         items[k].revents = 0;
     }
+    s->mine = items;
+    s->n_mine = k;
     return k;
 }
 
@@ -433,7 +565,30 @@ static int
 n_read(void *ctx, int budget)
 {
     (void)budget;
-    drive(ctx);
+    sink_t *s = ctx;
+    for (int k = 0; k < s->n_mine; k++) {
+        short r = s->mine[k].revents;
+        if (!r || s->mine[k].fd < 0)
+            continue;
+        int mask = ((r & LH_POLLIN) ? CURL_CSELECT_IN : 0) |
+                   ((r & LH_POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((r & ~(LH_POLLIN | LH_POLLOUT)) ? CURL_CSELECT_ERR : 0);
+        curl_act(s, s->mine[k].fd, mask);
+    }
+    reap_and_start(s);
+    /* the hub may poll these items again before this turn ends: a socket curl let go is not
+     * polled (fd -1 is ignored), one it waits on differently now is polled for that */
+    for (int k = 0; k < s->n_mine; k++) {
+        int i = 0;
+        while (i < s->n_fds && s->fds[i].fd != s->mine[k].fd)
+            i++;
+        if (i == s->n_fds) {
+            s->mine[k].fd = -1;
+            s->mine[k].events = 0;
+        } else {
+            s->mine[k].events = s->fds[i].events;
+        }
+    }
     return 0;
 }
 
@@ -443,55 +598,67 @@ n_publish(void *ctx, int64_t seq, const lh_correlated_t *ca, const void *payload
     (void)payload;
     (void)len;
     sink_t *s = ctx;
-    if (!lh_notify_routes(&s->c, ca)) {
+    /* a later revision of an alert this sink told of is always sent: its resolution must
+     * follow, whatever this revision's routing or age */
+    int told = active_find(s, ca->id) != NULL;
+    if (!told && !lh_notify_routes(&s->c, ca)) {
         s->unrouted++;
         return LH_PUBLISH_UNSENT;
     }
-    if (s->max_age > 0 && ca->created_ns > 0 && lh_now_ns() - ca->created_ns > s->max_age) {
+    if (!told && s->max_age > 0 && ca->created_ns > 0 &&
+        lh_now_ns() - ca->created_ns > s->max_age) {
         s->stale++;
         return LH_PUBLISH_UNSENT;
     }
-    int rc = enqueue(s, seq, ca);
+    int rc = enqueue(s, JOB_ALERT, seq, ca);
     if (rc == LH_EAGAIN)
         return rc;
     if (rc < 0) {
         s->dead++;
         return LH_PUBLISH_UNSENT; /* it can never be encoded: do not offer it again */
     }
-    if (s->c.kind == LH_NOTIFY_ALERTMANAGER)
-        active_keep(s, ca);
+    active_keep(s, ca);
     if (!s->easy)
-        drive(s); /* idle: post it now */
+        reap_and_start(s); /* idle: post it now */
     return LH_PENDING;
 }
 
-/* PagerDuty: a change event for each deploy that finished (best effort: a full queue drops it,
- * counted as a dead letter, and nothing of it is kept for a later run). */
+/* PagerDuty: a change event for each deploy that finished, as it is stored (best effort: one
+ * try, nothing of it kept for a later run; a deploy older than --notify-max-age, say history
+ * sent again, is not told). */
 static void
 n_stored(void *ctx, const lh_event_t *ev)
 {
     sink_t *s = ctx;
     if (!s->c.change_url || !lh_notify_change_wanted(ev) || !lh_notify_routes_change(&s->c, ev))
         return;
+    if (s->max_age > 0 && lh_now_ns() - ev->time_ns > s->max_age) {
+        s->stale++;
+        return;
+    }
+    const char *what = ev->deploy.deploy_id ? ev->deploy.deploy_id : ev->id;
     if (s->n == s->queue_cap) {
-        s->dead++;
+        s->failures++;
         lh_log_ratelimited("notify-change-full", LH_LOG_WARN, COMPONENT,
-                           "sink %s: queue full, change event of %s not sent", s->c.name,
-                           ev->deploy.deploy_id ? ev->deploy.deploy_id : ev->id);
+                           "sink %s: queue full, change event of %s not sent", s->c.name, what);
         return;
     }
     job_t *j = &s->ring[(s->head + s->n) % s->queue_cap];
     memset(j, 0, sizeof(*j));
     if (lh_notify_change_body(ev, s->c.routing_key, s->hub_url, &j->body) < 0) {
         lh_buf_free(&j->body);
+        s->failures++;
+        lh_log_ratelimited("notify-change-encode", LH_LOG_WARN, COMPONENT,
+                           "sink %s: the change event of %s cannot be encoded", s->c.name, what);
         return;
     }
+    j->kind = JOB_CHANGE;
     j->url = s->c.change_url;
-    snprintf(j->id, sizeof(j->id), "change %.80s",
-             ev->deploy.deploy_id ? ev->deploy.deploy_id : ev->id);
-    j->first_mono = j->next_mono = lh_mono_ns();
+    snprintf(j->id, sizeof(j->id), "change event of %.70s", what);
+    j->next_mono = lh_mono_ns();
     s->n++;
-    s->changes++;
+    if (!s->easy)
+        reap_and_start(s);
 }
 
 static void
@@ -499,10 +666,11 @@ n_tick(void *ctx, int64_t now)
 {
     sink_t *s = ctx;
     resend_due(s, now);
+    if ((s->timer_at >= 0 && now >= s->timer_at) || (s->easy && s->overflow))
+        curl_act(s, CURL_SOCKET_TIMEOUT, 0);
     const job_t *j = head(s);
-    if ((s->easy && now - s->performed >= PERFORM_EVERY_NS) ||
-        (!s->easy && j && now >= j->next_mono))
-        drive(s);
+    if (s->easy || (j && now >= j->next_mono))
+        reap_and_start(s);
 }
 
 static void
@@ -529,7 +697,6 @@ n_destroy(void *ctx)
         active_drop(s, &s->act[0]);
     free(s->ring);
     free(s->act);
-    lh_buf_free(&s->scratch);
     free(s->hub_url);
     lh_notify_sink_conf_free(&s->c);
     if (s->g) {
@@ -550,7 +717,7 @@ n_health(void *ctx, char *why, size_t whylen)
     sink_t *s = ctx;
     if (s->consecutive >= 3) {
         snprintf(why, whylen, "sink %s: %lld failed posts in a row, last: %s (%lld alerts waiting)",
-                 s->c.name, (long long)s->consecutive, s->last_error, (long long)s->n);
+                 s->c.name, (long long)s->consecutive, s->last_status, (long long)s->n);
         return LH_HEALTH_DEGRADED;
     }
     return LH_HEALTH_OK;
@@ -580,7 +747,8 @@ n_metrics(void *ctx, lh_buf_t *out)
         {"loophub_notify_resent_total", "counter",
          "open alerts posted again to Alertmanager before their endsAt", offsetof(sink_t, resent)},
         {"loophub_notify_change_events_total", "counter",
-         "PagerDuty change events queued, one per deploy that finished", offsetof(sink_t, changes)},
+         "PagerDuty change events delivered, one per deploy that finished",
+         offsetof(sink_t, changes)},
         {"loophub_notify_queue", "gauge", "alerts a sink holds: in flight or waiting to be retried",
          offsetof(sink_t, n)},
     };
@@ -685,17 +853,16 @@ lh_notify_sink_new(lh_notify_group_t *g, lh_notify_sink_conf_t *c, const lh_noti
     s->resend = st->resend > 0 ? st->resend : 60 * LH_NS_PER_SEC;
     s->max_age = st->max_age;
     s->ring = calloc((size_t)s->queue_cap, sizeof(*s->ring));
-    s->act =
-        s->c.kind == LH_NOTIFY_ALERTMANAGER ? calloc((size_t)s->queue_cap, sizeof(*s->act)) : NULL;
+    s->act = calloc((size_t)s->queue_cap, sizeof(*s->act)); /* the open set */
     s->hub_url = st->hub_url ? strdup(st->hub_url) : NULL;
     s->multi = curl_multi_init();
-    if (!s->ring || !s->multi || (st->hub_url && !s->hub_url) ||
-        (s->c.kind == LH_NOTIFY_ALERTMANAGER && !s->act)) {
+    if (!s->ring || !s->act || !s->multi || (st->hub_url && !s->hub_url)) {
         n_destroy(s);
         return LH_ENOMEM;
     }
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    s->timer_at = -1;
 
     *ops = first ? &notify_ops_first : &notify_ops;
     *ctx = s;

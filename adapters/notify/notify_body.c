@@ -8,8 +8,9 @@
  *   kind, service, environment, severity, the top suspect, the rollback target, loophub_alert_id
  *   so every revision of one alert is one Alertmanager alert) plus the sink's static labels;
  *   annotations carry the words (summary, description, loophub_url, revision). startsAt is the
- *   outcome's time; endsAt the resolution, or now + 4 x resend for an open alert, so an alert the
- *   hub stops re-sending expires on its own; never before startsAt (Alertmanager refuses that);
+ *   first outcome's time (the same in every revision); endsAt the resolution, or now + 4 x resend
+ * for an open alert, so an alert the hub stops re-sending expires on its own; never before startsAt
+ * (Alertmanager refuses that);
  * - slack: an incoming webhook message in Block Kit, within its documented limits (header 150
  *   characters, section text 3000, button url 3000, at most 50 blocks), mrkdwn text escaped
  *   (&, <, > as &amp; &lt; &gt;, Slack's "Escaping text");
@@ -398,10 +399,12 @@ facts_init(facts_t *f, const lh_correlated_t *ca, const lh_notify_body_opts_t *o
     if (!f->title && first && first->title && f->oid && strcmp(first->title, f->oid))
         f->title = first->title;
     f->sev = outcome_severity(ev);
-    f->start_ns = ev && ev->time_ns         ? ev->time_ns
-                  : first && first->time_ns ? first->time_ns
-                  : ca->created_ns          ? ca->created_ns
-                                            : o->now_ns;
+    /* the case's first outcome: every revision starts where the first did (this revision's own
+     * event may be the resolution) */
+    f->start_ns = first && first->time_ns ? first->time_ns
+                  : ev && ev->time_ns     ? ev->time_ns
+                  : ca->created_ns        ? ca->created_ns
+                                          : o->now_ns;
     if (ca->resolved) {
         f->end_ns = ca->resolved_ns ? ca->resolved_ns : o->now_ns;
     } else {

@@ -45,10 +45,15 @@ lh_notify_change_body(const lh_event_t *ev, const char *routing_key, const char 
                      ev->actor ? ev->actor : "");
     if (n < 0 || lh_time_format(ev->time_ns, t, sizeof(t)) < 0)
         return LH_EINVAL;
-    /* a summary cut at SUMMARY_MAX must not end inside a UTF-8 sequence */
+    /* a summary cut at SUMMARY_MAX must not end inside a UTF-8 sequence: drop the
+     * continuation bytes at its end and the lead byte they belong to */
     size_t len = strlen(summary);
-    while (len > 0 && ((unsigned char)summary[len - 1] & 0xc0) == 0x80 && n > SUMMARY_MAX)
-        summary[--len] = '\0';
+    if (n > SUMMARY_MAX) {
+        while (len > 0 && ((unsigned char)summary[len - 1] & 0xc0) == 0x80)
+            summary[--len] = '\0';
+        if (len > 0 && (unsigned char)summary[len - 1] >= 0xc0)
+            summary[--len] = '\0';
+    }
     /* root owns p, p owns cd, from the start: one decref frees all on every path */
     json_t *root = json_object(), *p = json_object(), *cd = json_object();
     int rc = root && p && cd ? 0 : LH_ENOMEM;
@@ -75,8 +80,22 @@ lh_notify_change_body(const lh_event_t *ev, const char *routing_key, const char 
         rc = LH_ENOMEM;
     }
     if (rc == 0 && hub_url) {
-        char href[600];
-        snprintf(href, sizeof(href), "%s/change?id=%s", hub_url, ev->deploy.deploy_id);
+        char href[1600], id[900];
+        size_t k = 0;
+        static const char hex[] = "0123456789ABCDEF";
+        for (const unsigned char *q = (const unsigned char *)ev->deploy.deploy_id;
+             q && *q && k + 4 < sizeof(id); q++) {
+            if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+                strchr("-._~", *q)) {
+                id[k++] = (char)*q;
+            } else { /* percent-encoded, as a query value */
+                id[k++] = '%';
+                id[k++] = hex[*q >> 4];
+                id[k++] = hex[*q & 15];
+            }
+        }
+        id[k] = '\0';
+        snprintf(href, sizeof(href), "%.600s/change?id=%s", hub_url, id);
         json_t *links = json_array();
         if (!links || json_object_set_new(root, "links", links) < 0)
             rc = LH_ENOMEM;

@@ -85,10 +85,11 @@ lh_notify_sink_parse(const char *line, lh_notify_sink_conf_t *c, char *why, size
     memset(c, 0, sizeof(*c));
     const char *eq = strchr(line, '=');
     if (!eq || !valid_name(line, (size_t)(eq - line))) {
+        /* only the first word is echoed: the rest may hold a URL whose path is a secret */
         snprintf(why, whylen,
-                 "sink '%.64s': expected NAME=TYPE URL [KEY=VALUE ...], NAME 1 to 48 of "
+                 "sink '%.*s': expected NAME=TYPE URL [KEY=VALUE ...], NAME 1 to 48 of "
                  "A-Z a-z 0-9 . _ -",
-                 line);
+                 (int)(strcspn(line, " \t=") < 48 ? strcspn(line, " \t=") : 48), line);
         return LH_EINVAL;
     }
     char *copy = strdup(eq + 1);
@@ -141,10 +142,12 @@ lh_notify_sink_parse(const char *line, lh_notify_sink_conf_t *c, char *why, size
         lh_severity_t sev;
         if (!strcmp(tok, "env")) {
             free(c->envs);
-            c->envs = strdup(v);
+            if (!(c->envs = strdup(v)))
+                rc = LH_ENOMEM;
         } else if (!strcmp(tok, "service")) {
             free(c->services);
-            c->services = strdup(v);
+            if (!(c->services = strdup(v)))
+                rc = LH_ENOMEM;
         } else if (!strcmp(tok, "min_severity")) {
             if (lh_severity_parse(v, &sev) < 0) {
                 snprintf(why, whylen,
@@ -176,10 +179,12 @@ lh_notify_sink_parse(const char *line, lh_notify_sink_conf_t *c, char *why, size
             c->cloudevents = !strcmp(v, "cloudevents");
         } else if (!strcmp(tok, "secret_file") && c->kind == LH_NOTIFY_WEBHOOK) {
             free(secret_file);
-            secret_file = strdup(v);
+            if (!(secret_file = strdup(v)))
+                rc = LH_ENOMEM;
         } else if (!strcmp(tok, "routing_key_file") && c->kind == LH_NOTIFY_PAGERDUTY) {
             free(key_file);
-            key_file = strdup(v);
+            if (!(key_file = strdup(v)))
+                rc = LH_ENOMEM;
         } else if (!strcmp(tok, "changes") && c->kind == LH_NOTIFY_PAGERDUTY) {
             if (strcmp(v, "off") && strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
                 snprintf(why, whylen, "sink %s: changes '%.64s' is not off or an http(s) URL",
@@ -187,7 +192,8 @@ lh_notify_sink_parse(const char *line, lh_notify_sink_conf_t *c, char *why, size
                 rc = LH_EINVAL;
             }
             free(changes);
-            changes = strdup(v);
+            if (!(changes = strdup(v)))
+                rc = LH_ENOMEM;
         } else if (!strcmp(tok, "label") && c->kind == LH_NOTIFY_ALERTMANAGER) {
             if (!strchr(v, '=') || *v == '=') {
                 snprintf(why, whylen, "sink %s: label '%.64s' is not NAME=VALUE", c->name, v);

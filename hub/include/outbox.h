@@ -71,6 +71,8 @@ void lh_outbox_alert_failed(lh_outbox_t *ob, int sink, int64_t seq);
  * backlog cannot be read is left out). For health reports. */
 typedef void (*lh_outbox_pending_fn)(const char *sink, int64_t pending, void *arg);
 void lh_outbox_each_pending(lh_outbox_t *ob, lh_outbox_pending_fn fn, void *arg);
+/* The name of sink index sink (lh_outbox_add_sink's answer), NULL when there is none. */
+const char *lh_outbox_sink_name(const lh_outbox_t *ob, int sink);
 
 /* Appends the family loophub_outbox_sink_pending{sink} (HELP, TYPE, one sample per sink) in
  * Prometheus text format, and gives the largest backlog in *most. Returns 0 or LH_ENOMEM. */
