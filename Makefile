@@ -3,6 +3,8 @@
 #   make test    install, build with ASan+UBSan, run every suite through ctest
 #   make demo    the five-minute walk-through against a temporary database
 #   make bench   Release build + benchmarks (bench/results.json)
+#   make install the binary, libloophub, headers, pkg-config file, config, unit (PREFIX, DESTDIR)
+#   make deb     the Debian packages loophub and loophub-dev (build-deb/*.deb, CPack)
 #   make test-valgrind  every suite (and the hub binaries they start) under valgrind memcheck
 #   make coverage  gcov line and branch coverage per file: the suites, then the fuzz replays apart
 #   make mutation  apply each mutation of tests/mutations.txt, run the suites, report survivors
@@ -18,7 +20,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_ARGS    ?=
 WERROR      := $(if $(CI),-DLH_WERROR=ON,)
 
-.PHONY: all build run test test-valgrind coverage mutation demo bench clean deps deps-test deps-bench deps-coverage
+.PHONY: all build run test test-valgrind coverage mutation demo bench clean deps deps-test deps-bench deps-coverage install deb
 
 all: build
 
@@ -37,6 +39,19 @@ build: deps
 
 run: build
 	./$(BUILD)/loophub run $(RUN_ARGS)
+
+PREFIX      ?= /usr/local
+DEB_BUILD   ?= build-deb
+install: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(WERROR) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target loophub loophub_static loophub_shared
+	cmake --install $(BUILD)
+
+deb: deps
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr $(WERROR) >/dev/null
+	cmake --build $(DEB_BUILD) -j$(JOBS) --target loophub loophub_static loophub_shared
+	cd $(DEB_BUILD) && cpack -G DEB
+	@ls -1 $(DEB_BUILD)/*.deb
 
 test: deps-test
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=ON $(WERROR) >/dev/null
@@ -73,4 +88,4 @@ bench: deps-bench
 	sh bench/run.sh $(BENCH_BUILD)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(BENCH_BUILD) $(VG_BUILD) $(COV_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(BENCH_BUILD) $(VG_BUILD) $(COV_BUILD) $(DEB_BUILD)
