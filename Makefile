@@ -44,12 +44,12 @@ PREFIX      ?= /usr/local
 DEB_BUILD   ?= build-deb
 install: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(WERROR) >/dev/null
-	cmake --build $(BUILD) -j$(JOBS) --target loophub loophub_static loophub_shared
+	cmake --build $(BUILD) -j$(JOBS) --target loophub loophub_static loophub_shared man
 	cmake --install $(BUILD)
 
 deb: deps
 	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr $(WERROR) >/dev/null
-	cmake --build $(DEB_BUILD) -j$(JOBS) --target loophub loophub_static loophub_shared
+	cmake --build $(DEB_BUILD) -j$(JOBS) --target loophub loophub_static loophub_shared man
 	cd $(DEB_BUILD) && cpack -G DEB
 	@ls -1 $(DEB_BUILD)/*.deb
 

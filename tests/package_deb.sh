@@ -16,7 +16,7 @@ fail() { echo "package_deb: $*" >&2; exit 1; }
 
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
     -DLH_TESTS=OFF >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; fail "configure"; }
-cmake --build "$work/build" -j2 --target loophub loophub_static loophub_shared \
+cmake --build "$work/build" -j2 --target loophub loophub_static loophub_shared man \
     >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "build"; }
 (cd "$work/build" && cpack -G DEB >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack"; }
 deb=$(ls "$work"/build/loophub_*_amd64.deb 2>/dev/null | head -n 1)
@@ -27,7 +27,8 @@ root=$work/root
 dpkg-deb -x "$deb" "$root"
 dpkg-deb -x "$dev" "$root"
 for f in usr/bin/loophub etc/loophub/loophub.conf usr/lib/systemd/system/loophub.service \
-    usr/include/loophub/loophub.h usr/share/doc/loophub/README.md; do
+    usr/include/loophub/loophub.h usr/share/doc/loophub/README.md usr/share/man/man1/loophub.1 \
+    usr/share/man/man1/loophub-run.1; do
     [ -e "$root/$f" ] || fail "$f is in neither package"
 done
 ls "$root"/usr/lib/*/libloophub.so.0 >/dev/null 2>&1 || fail "no libloophub.so.0"
