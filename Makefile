@@ -19,6 +19,12 @@ VALGRIND    := valgrind;--quiet;--error-exitcode=97;--leak-check=full;--errors-f
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_ARGS    ?=
 WERROR      := $(if $(CI),-DLH_WERROR=ON,)
+# quiet builds: what is built and run is said once; a compiler's warning or error still shows
+# (VERBOSE=1 brings back every rule and make's directory lines)
+QUIET       := $(if $(VERBOSE),-DCMAKE_RULE_MESSAGES=ON -DCMAKE_TARGET_MESSAGES=ON,-DCMAKE_RULE_MESSAGES=OFF -DCMAKE_TARGET_MESSAGES=OFF)
+ifeq ($(VERBOSE),)
+MAKEFLAGS   += --no-print-directory
+endif
 
 .PHONY: all build run test test-valgrind coverage mutation demo bench clean deps deps-test deps-bench deps-coverage install deb
 
@@ -34,11 +40,14 @@ deps-coverage:
 	@sh scripts/install-deps.sh --test --coverage
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF $(WERROR) >/dev/null
-	cmake --build $(BUILD) -j$(JOBS) --target loophub
+	@echo "make: building loophub (RelWithDebInfo) in $(BUILD)/"
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLH_TESTS=OFF $(WERROR) $(QUIET) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target loophub
+	@echo "make: built $(BUILD)/loophub ($$(./$(BUILD)/loophub --version))"
 
 run: build
-	./$(BUILD)/loophub run $(RUN_ARGS)
+	@echo "make: starting ./$(BUILD)/loophub run $(RUN_ARGS) (Ctrl-C stops it cleanly)"
+	@./$(BUILD)/loophub run $(RUN_ARGS)
 
 PREFIX      ?= /usr/local
 DEB_BUILD   ?= build-deb
@@ -54,8 +63,10 @@ deb: deps
 	@ls -1 $(DEB_BUILD)/*.deb
 
 test: deps-test
-	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=ON $(WERROR) >/dev/null
-	cmake --build $(TEST_BUILD) -j$(JOBS)
+	@echo "make: building every suite (Debug, ASan + UBSan) in $(TEST_BUILD)/"
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLH_SANITIZE=ON $(WERROR) $(QUIET) >/dev/null
+	@cmake --build $(TEST_BUILD) -j$(JOBS)
+	@echo "make: running $$(cd $(TEST_BUILD) && ctest -N | sed -n 's/^Total Tests: //p') tests through ctest, $(JOBS) at a time"
 	@cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ctest --output-on-failure -j$(JOBS) --timeout 600; rc=$$?; \

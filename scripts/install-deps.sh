@@ -57,6 +57,15 @@ fi
 
 echo "install-deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
+# apt's own lines only when it fails (VERBOSE=1 shows them all)
+log=$(mktemp)
+if [ -n "${VERBOSE:-}" ]; then log=/dev/stderr; fi
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+if ! { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends $missing; } \
+    >>"$log" 2>&1; then
+    [ "$log" = /dev/stderr ] || tail -n 40 "$log" >&2
+    echo "install-deps.sh: apt-get failed (above)" >&2
+    exit 1
+fi
+[ "$log" = /dev/stderr ] || rm -f "$log"
+echo "install-deps.sh: installed$missing" >&2
