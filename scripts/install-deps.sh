@@ -15,7 +15,8 @@ BUILD="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev li
 librdkafka-dev libsqlite3-dev libmicrohttpd-dev libinih-dev libjansson-dev libssl-dev \
 libcurl4-openssl-dev libsystemd-dev"
 TEST="check libsubunit-dev kcat prometheus-alertmanager prometheus sqlite3 curl chromium \
-fonts-dejavu-core nodejs systemd file groff-base"
+fonts-dejavu-core nodejs systemd file groff-base \
+python3-zmq python3-protobuf protobuf-compiler"
 BENCH="sec"
 COVERAGE="gcovr"
 
