@@ -18,12 +18,15 @@
 #include "loophub/registry.h"
 
 static lh_hub_t *volatile g_hub;
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_reload;
 
 static void
 on_signal(int sig)
 {
-    (void)sig;
+    if (sig == SIGHUP) { /* done between two loop turns: on_turn() */
+        g_reload = 1;
+        return;
+    }
     g_stop = 1;
     if (g_hub)
         lh_hub_request_stop(g_hub);
@@ -39,6 +42,7 @@ install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -122,6 +126,84 @@ lh_cli_hub_opts(const lh_run_conf_t *c, lh_hub_opts_t *out)
     *out = o;
 }
 
+/* --- SIGHUP: the settings read again, what can change live applied -------------------------- */
+
+typedef struct {
+    int argc;
+    char **argv;
+    const lh_adapter_def_t *const *defs;
+    size_t n_defs;
+    const lh_run_conf_t *first; /* what the hub started with: its other settings point into it */
+    lh_run_conf_t *latest;      /* the last reload's, which the live settings point into */
+} reload_t;
+
+typedef struct {
+    char live[600], later[600];
+    size_t nl, nr;
+} changes_t;
+
+static void
+note_change(const char *option, int live, void *arg)
+{
+    changes_t *ch = arg;
+    char *buf = live ? ch->live : ch->later;
+    size_t *n = live ? &ch->nl : &ch->nr, cap = live ? sizeof(ch->live) : sizeof(ch->later);
+    if (*n < cap - 40)
+        *n += (size_t)snprintf(buf + *n, cap - *n, "%s--%s", *n ? ", " : "", option);
+}
+
+static void
+reload(lh_hub_t *hub, reload_t *r)
+{
+    sd_notify(0, "RELOADING=1");
+    lh_run_conf_t *n = calloc(1, sizeof(*n));
+    char err[512] = "";
+    int rc = n ? lh_run_conf_init(n, r->defs, r->n_defs) : LH_ENOMEM;
+    if (rc == 0)
+        rc = lh_run_conf_parse(n, r->argc, r->argv, err, sizeof(err));
+    if (rc != 0) {
+        lh_log(LH_LOG_ERROR, "hub", "reload: %s; nothing changed", err[0] ? err : lh_strerror(rc));
+        if (n)
+            lh_run_conf_free(n);
+        free(n);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    changes_t ch = {{0}, {0}, 0, 0};
+    lh_run_conf_diff(r->latest ? r->latest : r->first, n, note_change, &ch);
+    lh_hub_opts_t o;
+    lh_cli_hub_opts(n, &o);
+    char why[400] = "";
+    if ((rc = lh_hub_reload(hub, &o, why, sizeof(why))) < 0) {
+        lh_log(LH_LOG_ERROR, "hub", "reload: %s; nothing changed", why[0] ? why : lh_strerror(rc));
+        lh_run_conf_free(n);
+        free(n);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    lh_log_set_level((lh_log_level_t)n->log_level);
+    lh_log_set_format((lh_log_format_t)n->log_format);
+    lh_log(LH_LOG_INFO, "hub", "reload: %s%s; webhook secrets read again%s%s%s",
+           ch.nl ? "applied " : "no live setting changed", ch.live,
+           ch.nr ? "; not changed until a restart: " : "", ch.later,
+           ch.nr ? " (left as they were)" : "");
+    if (r->latest) { /* nothing points into the previous reload's settings any more */
+        lh_run_conf_free(r->latest);
+        free(r->latest);
+    }
+    r->latest = n;
+    sd_notify(0, "READY=1");
+}
+
+static void
+on_turn(lh_hub_t *hub, void *arg)
+{
+    if (g_reload) {
+        g_reload = 0;
+        reload(hub, arg);
+    }
+}
+
 int
 lh_cli_run(int argc, char **argv)
 {
@@ -179,14 +261,19 @@ lh_cli_run(int argc, char **argv)
         lh_hub_request_stop(hub);
     /* every endpoint is bound: under systemd (Type=notify, NOTIFY_SOCKET) the unit is started
      * now; elsewhere sd_notify() does nothing */
-    sd_notifyf(0, "READY=1\nSTATUS=running, store %s\nMAINPID=%lu", c.db,
-               (unsigned long)getpid());
+    sd_notifyf(0, "READY=1\nSTATUS=running, store %s\nMAINPID=%lu", c.db, (unsigned long)getpid());
 
+    reload_t rl = {argc, argv, defs, n_defs, &c, NULL};
+    lh_hub_set_turn_hook(hub, on_turn, &rl);
     rc = lh_hub_run(hub);
     sd_notify(0, "STOPPING=1");
     g_hub = NULL;
     lh_hub_destroy(&hub);
     lh_run_conf_free(&c);
+    if (rl.latest) {
+        lh_run_conf_free(rl.latest);
+        free(rl.latest);
+    }
     lh_log(LH_LOG_INFO, "hub", "stopped");
     return rc < 0 ? LH_EXIT_ERROR : LH_EXIT_OK;
 }

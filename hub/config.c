@@ -233,6 +233,64 @@ row_at(const lh_run_conf_t *c, size_t i)
     return (row_t){NULL, NULL};
 }
 
+/* 1 when row r holds the same value in a's and b's settings. */
+static int
+same_value(const lh_conf_opt_t *o, const void *a, const void *b)
+{
+    const char *pa = (const char *)a + o->offset, *pb = (const char *)b + o->offset;
+    switch (o->type) {
+    case LH_CONF_STR: {
+        const char *x = *(char *const *)pa, *y = *(char *const *)pb;
+        return (!x && !y) || (x && y && !strcmp(x, y));
+    }
+    case LH_CONF_LIST: {
+        const lh_strlist_t *x = (const lh_strlist_t *)pa, *y = (const lh_strlist_t *)pb;
+        if (x->n != y->n)
+            return 0;
+        for (size_t i = 0; i < x->n; i++)
+            if (strcmp(x->v[i], y->v[i]))
+                return 0;
+        return 1;
+    }
+    case LH_CONF_SEVERITY:
+    case LH_CONF_ALERTS_FMT:
+    case LH_CONF_LOGLEVEL:
+    case LH_CONF_LOGFORMAT:
+        return *(const int *)pa == *(const int *)pb;
+    default:
+        return *(const int64_t *)pa == *(const int64_t *)pb;
+    }
+}
+
+/* The settings a running hub takes again on SIGHUP (lh_hub_reload(), and the log's own). */
+static int
+live_row(const lh_conf_opt_t *o)
+{
+    static const char *const names[] = {
+        "log-level",          "log-format",
+        "alert-min-severity", "window",
+        "group-window",       "require-approved-ticket",
+        "redact-defaults",    "redact-key",
+        "redact-value",       "default-environment",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(o->name, names[i]))
+            return 1;
+    return !strncmp(o->section, "source.", 7); /* every webhook source's secret and settings */
+}
+
+void
+lh_run_conf_diff(const lh_run_conf_t *a, const lh_run_conf_t *b,
+                 void (*fn)(const char *option, int live, void *arg), void *arg)
+{
+    size_t n = n_rows(a);
+    for (size_t i = 0; i < n && i < n_rows(b); i++) {
+        row_t ra = row_at(a, i), rb = row_at(b, i);
+        if (ra.opt != rb.opt || !same_value(ra.opt, ra.conf, rb.conf))
+            fn(ra.opt->name, live_row(ra.opt), arg);
+    }
+}
+
 static int
 apply_defaults(lh_run_conf_map_t *m)
 {

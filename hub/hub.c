@@ -636,6 +636,57 @@ lh_hub_turn(lh_hub_t *hub, int timeout_ms)
     return committed;
 }
 
+void
+lh_hub_set_turn_hook(lh_hub_t *hub, void (*fn)(lh_hub_t *hub, void *arg), void *arg)
+{
+    hub->turn_hook = fn;
+    hub->turn_hook_arg = arg;
+}
+
+int
+lh_hub_reload(lh_hub_t *hub, const lh_hub_opts_t *o, char *why, size_t whylen)
+{
+    /* everything is checked and built first, then applied at once: all or nothing */
+    lh_correlator_opts_t co = hub->corr_o;
+    co.window_ns = o->window_ns;
+    co.group_window_ns = o->group_window_ns;
+    co.alert_min_severity = o->alert_min_severity;
+    co.require_approved_ticket = o->require_approved_ticket;
+    if (co.window_ns <= 0 || co.group_window_ns < 0) {
+        snprintf(why, whylen, "the window must be above 0 and the group window not below");
+        return LH_EINVAL;
+    }
+    lh_redact_opts_t ro;
+    lh_redact_opts_default(&ro);
+    ro.defaults = o->redact_defaults;
+    ro.keys = o->redact_keys;
+    ro.n_keys = o->n_redact_keys;
+    ro.values = o->redact_values;
+    ro.n_values = o->n_redact_values;
+    lh_redact_t *red = NULL;
+    char rw[300] = "";
+    int rc = lh_redact_new(&ro, &red, rw, sizeof(rw));
+    if (rc < 0) {
+        snprintf(why, whylen, "redaction: %s", rw[0] ? rw : lh_strerror(rc));
+        return rc == LH_ENOMEM ? rc : LH_EINVAL;
+    }
+    if ((rc = lh_correlator_set_opts(hub->corr, &co)) < 0) {
+        lh_redact_destroy(&red);
+        snprintf(why, whylen, "correlation settings: %s", lh_strerror(rc));
+        return rc;
+    }
+    hub->corr_o = co;
+    hub->o.window_ns = o->window_ns;
+    hub->o.group_window_ns = o->group_window_ns;
+    hub->o.alert_min_severity = o->alert_min_severity;
+    hub->o.require_approved_ticket = o->require_approved_ticket;
+    lh_redact_destroy(&hub->redact);
+    hub->redact = red;
+    hub->o.redact_defaults = o->redact_defaults;
+    hub->o.codec.src = o->codec.src; /* secrets, on/off, settings: read from here per payload */
+    return 0;
+}
+
 int
 lh_hub_run(lh_hub_t *hub)
 {
@@ -646,6 +697,8 @@ lh_hub_run(lh_hub_t *hub)
         int rc = lh_hub_turn(hub, 100);
         if (rc < 0 && rc != LH_ESTORE)
             return rc;
+        if (hub->turn_hook)
+            hub->turn_hook(hub, hub->turn_hook_arg);
     }
     /* shutdown: stop intake, commit what is in hand, publish the outbox */
     lh_log(LH_LOG_INFO, "hub", "stopping: committing %zu events in hand", hub->n_items);

@@ -81,6 +81,8 @@ struct lh_hub {
     lh_buf_t pb; /* reused encode buffer */
 
     lh_redact_t *redact;  /* the privacy rules, applied before anything is written or logged */
+    void (*turn_hook)(lh_hub_t *hub, void *arg); /* lh_hub_set_turn_hook() */
+    void *turn_hook_arg;
     lh__alias_t *aliases; /* what every event's environment and service are renamed from */
     size_t n_aliases;
 

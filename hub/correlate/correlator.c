@@ -312,6 +312,25 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
     return 0;
 }
 
+int
+lh_correlator_set_opts(lh_correlator_t *c, const lh_correlator_opts_t *o)
+{
+    if (!o || o->window_ns <= 0 || o->group_window_ns < 0 ||
+        o->alert_min_severity < LH_SEV_UNSPECIFIED || o->alert_min_severity > LH_SEV_CRITICAL)
+        return LH_EINVAL;
+    char *req = NULL;
+    if (o->require_approved_ticket && *o->require_approved_ticket &&
+        !(req = strdup(o->require_approved_ticket)))
+        return LH_ENOMEM;
+    free(c->require);
+    c->require = req;
+    c->o.window_ns = o->window_ns;
+    c->o.group_window_ns = o->group_window_ns;
+    c->o.alert_min_severity = o->alert_min_severity;
+    c->o.require_approved_ticket = c->require;
+    return 0;
+}
+
 void
 lh_correlator_destroy(lh_correlator_t **cp)
 {

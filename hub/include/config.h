@@ -111,4 +111,13 @@ void lh_run_conf_help(const lh_run_conf_t *c, FILE *out);
 /* Frees every setting, the adapters' settings structs too. */
 void lh_run_conf_free(lh_run_conf_t *c);
 
+/* SIGHUP: calls fn for each setting whose value differs between a and b (the same maps, as two
+ * parses of one command line make), with live = 1 when a running hub takes it again
+ * (lh_hub_reload(): the log level and format, the correlation window, group window and alert
+ * minimum severity, the environments that need an approved ticket, the redaction rules, the
+ * default environment and every webhook source setting), 0 when it needs a restart. A source's
+ * secret file read again is not a difference here: the reload applies them all anyway. */
+void lh_run_conf_diff(const lh_run_conf_t *a, const lh_run_conf_t *b,
+                      void (*fn)(const char *option, int live, void *arg), void *arg);
+
 #endif

@@ -42,6 +42,10 @@ void lh_correlator_opts_default(lh_correlator_opts_t *o);
  * outlive the correlator. */
 int lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t **out);
 void lh_correlator_destroy(lh_correlator_t **c);
+/* The options a running hub may change (SIGHUP): window, group window, alert minimum severity,
+ * the environments that need an approved ticket; max_suspects stays. They apply to the events
+ * correlated from now on. Returns 0, LH_EINVAL (nothing changed) or LH_ENOMEM. */
+int lh_correlator_set_opts(lh_correlator_t *c, const lh_correlator_opts_t *o);
 
 /* 1 when ev is an outcome under the options (incident; firing alert >= min severity). */
 int lh_correlator_is_outcome(const lh_correlator_t *c, const lh_event_t *ev);

@@ -163,6 +163,18 @@ typedef struct lh_health {
 
 void lh_hub_health(lh_hub_t *hub, lh_health_t *out);
 
+/* SIGHUP: takes from o what a running hub can change and applies it between batches: the
+ * correlation window, group window and alert minimum severity, the environments that need an
+ * approved ticket, the redaction rules (all or nothing: a bad pattern keeps the rules in force),
+ * the webhook sources (secrets, on/off, their settings; o's strings must outlive the hub).
+ * Everything else of o is ignored. Returns 0, or LH_EINVAL / LH_ENOMEM with why set, and then
+ * nothing changed. */
+int lh_hub_reload(lh_hub_t *hub, const lh_hub_opts_t *o, char *why, size_t whylen);
+
+/* Called by lh_hub_run() after every loop turn (NULL: none), on the hub's thread: where a
+ * program does what a signal asked for (a reload). */
+void lh_hub_set_turn_hook(lh_hub_t *hub, void (*fn)(lh_hub_t *hub, void *arg), void *arg);
+
 /* Non-zero while intake is paused (the store cannot commit; the batch in hand is retried every
  * second): an adapter serving while paused (adapter.h, serves_while_paused) submits nothing. */
 int lh_hub_intake_paused(lh_hub_t *hub);
