@@ -64,6 +64,35 @@ write_config(const char *path, const char *secret_file, const char *level, const
     ck_assert_int_eq(lh_test_write_file(path, text, (size_t)n), 0);
 }
 
+/* A deploy of api whose label note is text, deploy id tag. */
+static void
+post_note(const lh_it_hub_t *h, const char *tag, const char *text)
+{
+    char t[40], body[600];
+    ck_assert_int_gt(lh_time_format(lh_now_ns() - 60 * LH_NS_PER_SEC, t, sizeof(t)), 0);
+    snprintf(body, sizeof(body),
+             "{\"id\":\"rl-%s\",\"kind\":\"deploy\",\"time\":\"%s\",\"service\":\"api\","
+             "\"environment\":\"production\",\"labels\":{\"note\":\"%s\"},"
+             "\"deploy\":{\"deploy_id\":\"%s\",\"status\":\"succeeded\",\"version\":\"1\"}}",
+             tag, t, text, tag);
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    lh_it_resp_t r = lh_it_curl(h, "POST", "/v1/events", hdrs, body, 0, 0);
+    ck_assert_msg(r.code == 202, "%d %s", r.code, r.body ? r.body : "");
+    free(r.body);
+}
+
+/* Whether GET /v1/timeline?deploy=tag holds needle. */
+static int
+timeline_has(const lh_it_hub_t *h, const char *tag, const char *needle)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/timeline?deploy=%s", tag);
+    lh_it_resp_t r = lh_it_curl(h, "GET", path, NULL, NULL, 0, 0);
+    int has = r.code == 200 && r.body && strstr(r.body, needle);
+    free(r.body);
+    return has;
+}
+
 /* SIGHUP, then the log's n-th "reload:" line (the hub's answer to it). */
 static void
 hup_and_wait(const lh_it_hub_t *h, int n)
@@ -110,12 +139,20 @@ START_TEST(sighup_reloads_what_can_change)
 
     /* the secret rotated in its file, the log level up, the batch size (that one waits) */
     ck_assert_int_eq(lh_test_write_file(secret, "second-s3cret\n", 14), 0);
-    write_config(conf, secret, "debug", "100", NULL);
+    post_note(&h, "before", "sekrit-123");
+    write_config(conf, secret, "debug", "100", "\n[redaction]\nvalue = sekrit-[0-9]+\n");
     hup_and_wait(&h, 1);
     char *log = lh_test_must_read(h.log);
-    ck_assert_msg(strstr(log, "hub: reload: applied --log-level; webhook secrets read again; "
-                              "not changed until a restart: --batch-max (left as they were)"),
+    ck_assert_msg(strstr(log, "hub: reload: applied --log-level, --redact-value; webhook secrets "
+                              "read again; not changed until a restart: --batch-max (left as "
+                              "they were)"),
                   "%s", log);
+    /* the new redaction rule scrubs what comes from now on, and not what was stored before */
+    post_note(&h, "after", "sekrit-456");
+    ck_assert_msg(timeline_has(&h, "after", "[redacted]") &&
+                      !timeline_has(&h, "after", "sekrit-456"),
+                  "the rule read again did not apply");
+    ck_assert(timeline_has(&h, "before", "sekrit-123"));
     free(log);
     recv_dgram(nfd, msg, sizeof(msg));
     ck_assert_msg(strstr(msg, "RELOADING=1"), "%s", msg);
