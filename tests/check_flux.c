@@ -624,21 +624,7 @@ START_TEST(flux_detection)
         ck_assert_int_eq(lh__source_of_shape(root), LH_SRC_FLUX);
         json_decref(root);
     }
-    static const char *const others[] = {
-        "github/deployment_status-created-success.json",
-        "github/workflow_run-completed-success.json",
-        "gitlab/deployment_hook-success.json",
-        "gitlab/pipeline_hook-success.json",
-        "pagerduty/incident.triggered.assembled.json",
-        "jira/issue_updated.assembled.json",
-        "grafana/alerting-webhook-firing.json",
-        "tekton/taskrun-unknown.json",
-    };
-    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        json_t *root = fixture_json(others[i]);
-        ck_assert_msg(!lh__is_flux(root), "%s taken for Flux's", others[i]);
-        json_decref(root);
-    }
+    srcfix_no_other_source(lh__is_flux, "flux", "Flux");
     static const char *const formats[] = {
         "{\"id\":\"e1\",\"kind\":\"deploy\",\"service\":\"api\",\"reason\":\"x\"}",
         "{\"specversion\":\"1.0\",\"type\":\"dev.cdevents.service.deployed.0.1.1\",\"id\":\"x\"}",

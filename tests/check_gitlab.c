@@ -603,25 +603,7 @@ START_TEST(gitlab_detection)
         ck_assert_int_eq(lh__source_of_shape(root), LH_SRC_GITLAB);
         json_decref(root);
     }
-    static const char *const others[] = {
-        "github/deployment_status-created-success.json",
-        "github/deployment-created.json",
-        "github/workflow_run-completed-success.json",
-        "github/ping.json",
-        "pagerduty/incident.priority_updated.json",
-        "pagerduty/incident.triggered.assembled.json",
-        "pagerduty/service.updated.json",
-        "jira/issue_updated.assembled.json",
-        "grafana/alerting-webhook-firing.json",
-        "flux/kustomization-validationfailed-generic.json",
-        "flux/kustomization-validationfailed-event-spec.json",
-        "tekton/taskrun-unknown.json",
-    };
-    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        json_t *root = fixture_json(others[i]);
-        ck_assert_msg(!lh__is_gitlab(root), "%s taken for GitLab's", others[i]);
-        json_decref(root);
-    }
+    srcfix_no_other_source(lh__is_gitlab, "gitlab", "GitLab");
     static const char *const formats[] = {
         "{\"id\":\"e1\",\"kind\":\"deploy\",\"service\":\"api\",\"project\":{}}",
         "{\"specversion\":\"1.0\",\"type\":\"dev.cdevents.service.deployed.0.1.1\",\"id\":\"x\"}",

@@ -662,27 +662,7 @@ START_TEST(grafana_detection)
     json_decref(root);
     ck_assert_int_eq(lh_source_by_name("grafana"), LH_SRC_GRAFANA);
     ck_assert_str_eq(lh_source_info(LH_SRC_GRAFANA)->title, "Grafana");
-    static const char *const others[] = {
-        "github/deployment_status-created-success.json",
-        "github/deployment-created.json",
-        "github/workflow_run-completed-success.json",
-        "github/ping.json",
-        "gitlab/deployment_hook-success.json",
-        "gitlab/issue_hook-open.json",
-        "gitlab/pipeline_hook-success.json",
-        "pagerduty/incident.priority_updated.json",
-        "pagerduty/incident.triggered.assembled.json",
-        "pagerduty/service.updated.json",
-        "jira/issue_updated.assembled.json",
-        "flux/kustomization-validationfailed-generic.json",
-        "flux/kustomization-validationfailed-event-spec.json",
-        "tekton/taskrun-unknown.json",
-    };
-    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        json_t *o = fixture_json(others[i]);
-        ck_assert_msg(!lh__is_grafana(o), "%s taken for Grafana's", others[i]);
-        json_decref(o);
-    }
+    srcfix_no_other_source(lh__is_grafana, "grafana", "Grafana");
     static const char *const formats[] = {
         "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[],\"groupKey\":\"{}:{}\"}",
         "{\"version\":\"4\",\"orgId\":1,\"alerts\":[]}",

@@ -484,27 +484,7 @@ START_TEST(jira_detection)
     ck_assert(lh__is_jira(root));
     ck_assert_int_eq(lh__source_of_shape(root), LH_SRC_JIRA);
     json_decref(root);
-    static const char *const others[] = {
-        "github/deployment_status-created-success.json",
-        "github/deployment-created.json",
-        "github/workflow_run-completed-success.json",
-        "github/ping.json",
-        "gitlab/deployment_hook-success.json",
-        "gitlab/issue_hook-open.json",
-        "gitlab/pipeline_hook-success.json",
-        "pagerduty/incident.priority_updated.json",
-        "pagerduty/incident.triggered.assembled.json",
-        "pagerduty/service.updated.json",
-        "grafana/alerting-webhook-firing.json",
-        "flux/kustomization-validationfailed-generic.json",
-        "flux/kustomization-validationfailed-event-spec.json",
-        "tekton/taskrun-unknown.json",
-    };
-    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        root = fixture_json(others[i]);
-        ck_assert_msg(!lh__is_jira(root), "%s taken for Jira's", others[i]);
-        json_decref(root);
-    }
+    srcfix_no_other_source(lh__is_jira, "jira", "Jira");
     static const char *const formats[] = {
         "{\"id\":\"e1\",\"kind\":\"ticket\",\"ticket\":{\"ticket_id\":\"JRA-1\"}}",
         "{\"specversion\":\"1.0\",\"type\":\"dev.cdevents.ticket.created.0.1.0\",\"id\":\"x\"}",

@@ -669,22 +669,7 @@ START_TEST(tekton_detection)
         ck_assert_int_eq(lh__source_of_shape(mine[i]), LH_SRC_TEKTON);
     }
     json_decref(e);
-    static const char *const others[] = {
-        "github/deployment_status-created-success.json",
-        "github/workflow_run-completed-success.json",
-        "github/ping.json",
-        "gitlab/deployment_hook-success.json",
-        "gitlab/pipeline_hook-success.json",
-        "pagerduty/incident.triggered.assembled.json",
-        "jira/issue_updated.assembled.json",
-        "grafana/alerting-webhook-firing.json",
-        "flux/kustomization-validationfailed-generic.json",
-    };
-    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        json_t *root = fixture_json(others[i]);
-        ck_assert_msg(!lh__is_tekton(root), "%s taken for Tekton's", others[i]);
-        json_decref(root);
-    }
+    srcfix_no_other_source(lh__is_tekton, "tekton", "Tekton");
     static const char *const formats[] = {
         "{\"id\":\"e1\",\"kind\":\"deploy\",\"service\":\"api\"}",
         "{\"specversion\":\"1.0\",\"type\":\"dev.cdevents.pipelinerun.started.0.1.0\",\"id\":"
