@@ -140,12 +140,15 @@ typedef struct {
 typedef struct {
     char live[600], later[600];
     size_t nl, nr;
+    int want_live; /* this pass notes the live settings (else those that need a restart) */
 } changes_t;
 
 static void
 note_change(const char *option, int live, void *arg)
 {
     changes_t *ch = arg;
+    if (live != ch->want_live)
+        return;
     char *buf = live ? ch->live : ch->later;
     size_t *n = live ? &ch->nl : &ch->nr, cap = live ? sizeof(ch->live) : sizeof(ch->later);
     if (*n < cap - 40)
@@ -169,8 +172,12 @@ reload(lh_hub_t *hub, reload_t *r)
         sd_notify(0, "READY=1");
         return;
     }
-    changes_t ch = {{0}, {0}, 0, 0};
+    /* what changed live since the last reload; what needs a restart since the start (the hub
+     * still runs with the start's, however many reloads asked for another) */
+    changes_t ch = {{0}, {0}, 0, 0, 1};
     lh_run_conf_diff(r->latest ? r->latest : r->first, n, note_change, &ch);
+    ch.want_live = 0;
+    lh_run_conf_diff(r->first, n, note_change, &ch);
     lh_hub_opts_t o;
     lh_cli_hub_opts(n, &o);
     char why[400] = "";

@@ -553,14 +553,20 @@ lh_run_conf_help(const lh_run_conf_t *c, FILE *out)
         const lh_conf_opt_t *o = row_at(c, i).opt;
         char left[64];
         snprintf(left, sizeof(left), "--%s %s", o->name, o->arg);
-        fprintf(out, "  %-28s %s", left, o->help);
+        if (strlen(left) >= 28) /* a long one: its text on the next line, in the column */
+            fprintf(out, "  %s\n  %-28s %s", left, "", o->help);
+        else
+            fprintf(out, "  %-28s %s", left, o->help);
         if (o->dflt)
             fprintf(out, " (default %s)", o->dflt);
         fprintf(out, " [%s.%s]\n", o->section, o->key);
     }
     fprintf(out, "  -h, --help                   show this help\n\n"
                  "Signals: SIGINT/SIGTERM stop intake, commit what is in hand, publish pending\n"
-                 "alerts and exit 0.\n");
+                 "alerts and exit 0. SIGHUP reads the settings again and applies what can change\n"
+                 "live (log level and format, windows, alert minimum severity, approved-ticket\n"
+                 "environments, redaction, webhook sources and their secrets); the log names what\n"
+                 "needs a restart.\n");
 }
 
 /* --require-approved-ticket: environments separated by commas, spaces around them dropped (in

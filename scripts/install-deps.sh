@@ -59,12 +59,11 @@ fi
 echo "install-deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 # apt's own lines only when it fails (VERBOSE=1 shows them all)
-log=$(mktemp)
-if [ -n "${VERBOSE:-}" ]; then log=/dev/stderr; fi
+if [ -n "${VERBOSE:-}" ]; then log=/dev/stderr; else log=$(mktemp); fi
 # shellcheck disable=SC2086
 if ! { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends $missing; } \
     >>"$log" 2>&1; then
-    [ "$log" = /dev/stderr ] || tail -n 40 "$log" >&2
+    [ "$log" = /dev/stderr ] || { tail -n 40 "$log" >&2; rm -f "$log"; }
     echo "install-deps.sh: apt-get failed (above)" >&2
     exit 1
 fi

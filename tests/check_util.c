@@ -304,6 +304,12 @@ START_TEST(test_log_formats)
                       strstr(t, " warn  store: disk full\n"),
                   "%s", t);
     free(t);
+    /* a message is one line whatever it quotes: a newline cannot start a line of its own */
+    t = log_line(LH_LOG_TEXT, LH_LOG_WARN, "bad input: x\n<3>forged: line\x01");
+    ck_assert_msg(strstr(t, "bad input: x\\n<3>forged: line\\x01\n") && !strchr(t, '\x01') &&
+                      strchr(t, '\n') == t + strlen(t) - 1,
+                  "%s", t);
+    free(t);
     /* journald: a priority prefix, no time of its own */
     static const struct {
         lh_log_level_t level;

@@ -19,8 +19,8 @@ cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTA
 cmake --build "$work/build" -j2 --target loophub loophub_static loophub_shared man \
     >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "build"; }
 (cd "$work/build" && cpack -G DEB >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack"; }
-deb=$(ls "$work"/build/loophub_*_amd64.deb 2>/dev/null | head -n 1)
-dev=$(ls "$work"/build/loophub-dev_*_amd64.deb 2>/dev/null | head -n 1)
+deb=$(ls "$work"/build/loophub_*.deb 2>/dev/null | head -n 1)
+dev=$(ls "$work"/build/loophub-dev_*.deb 2>/dev/null | head -n 1)
 [ -n "$deb" ] && [ -n "$dev" ] || fail "no loophub and loophub-dev packages in $work/build"
 
 root=$work/root
@@ -40,6 +40,7 @@ ctl=$work/control
 dpkg-deb -e "$deb" "$ctl"
 [ "$(cat "$ctl/conffiles")" = /etc/loophub/loophub.conf ] || fail "the config is not a conffile"
 grep -q '^Depends: .*adduser' "$ctl/control" || fail "no Depends on adduser"
+dpkg-deb -f "$dev" Depends | grep -q 'libzmq3-dev' || fail "loophub-dev does not bring what loophub.pc requires"
 for lib in libzmq5 libsqlite3-0 libcurl4 libsystemd0; do
     grep -q "^Depends: .*$lib" "$ctl/control" || fail "dpkg-shlibdeps did not add $lib"
 done
@@ -53,6 +54,8 @@ grep -q 'adduser --system' "$ctl/postinst" || fail "postinst makes no system use
 
 if command -v systemd-analyze >/dev/null 2>&1; then
     unit=$work/loophub.service
+    grep -q '^ExecStart=/usr/bin/loophub run --config /etc/loophub/loophub.conf ' \
+        "$root/usr/lib/systemd/system/loophub.service" || fail "the packaged unit's ExecStart"
     sed "s|/usr/bin/loophub|$root/usr/bin/loophub|" "$root/usr/lib/systemd/system/loophub.service" >"$unit"
     systemd-analyze verify "$unit" || fail "systemd-analyze verify refused the unit"
 else

@@ -38,9 +38,25 @@ lh_store_backup(const char *path, const char *to, int overwrite, lh_store_backup
                 char *why, size_t whylen)
 {
     memset(info, 0, sizeof(*info));
-    struct stat sb;
-    if (!overwrite && stat(to, &sb) == 0) {
-        snprintf(why, whylen, "%s exists: give another name, or --force to replace it", to);
+    struct stat sb, src_sb;
+    if (stat(to, &sb) == 0) {
+        if (!overwrite) {
+            snprintf(why, whylen, "%s exists: give another name, or --force to replace it", to);
+            return LH_EINVAL;
+        }
+        if (stat(path, &src_sb) == 0 && sb.st_dev == src_sb.st_dev && sb.st_ino == src_sb.st_ino) {
+            snprintf(why, whylen, "%s is the store itself", to);
+            return LH_EINVAL;
+        }
+    }
+    char wal[4200];
+    snprintf(wal, sizeof(wal), "%s-wal", to);
+    if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+        /* a store someone has (or had) open: its WAL would be played onto the copy */
+        snprintf(why, whylen,
+                 "%s has a WAL beside it (%s): it is, or was, open; stop what uses it, or give "
+                 "another name",
+                 to, wal);
         return LH_EINVAL;
     }
     lh_store_opts_t o;

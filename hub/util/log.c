@@ -130,6 +130,26 @@ json_escape(const char *s, char *out, size_t len)
     return n;
 }
 
+/* msg with its control characters escaped (a newline is "\\n"), so that one call is one line:
+ * input quoted in a message cannot start a line (or a journal entry of its own priority). */
+static const char *
+one_line(const char *msg, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && n + 5 < len; p++) {
+        if (*p >= 0x20 && *p != 0x7f) {
+            out[n++] = (char)*p;
+        } else if (*p == '\n' || *p == '\t' || *p == '\r') {
+            out[n++] = '\\';
+            out[n++] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+        } else {
+            n += (size_t)snprintf(out + n, len - n, "\\x%02x", *p);
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
 static void
 stderr_sink(lh_log_level_t level, const char *component, const char *msg)
 {
@@ -138,6 +158,9 @@ stderr_sink(lh_log_level_t level, const char *component, const char *msg)
     struct timespec ts;
     struct tm tm;
     int n;
+    char flat[1800];
+    if (g_format != LH_LOG_JSON)
+        msg = one_line(msg, flat, sizeof(flat));
     if (g_format == LH_LOG_JOURNAL) {
         n = snprintf(line, sizeof(line), "<%c>%s: %s\n", prio[level], component, msg);
     } else {

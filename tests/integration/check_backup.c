@@ -126,9 +126,14 @@ START_TEST(backup_refusals)
 {
     lh_it_hub_t h;
     lh_it_hub_start(&h, 1, NULL);
-    char copy[700], junk[700];
+    char copy[700], junk[700], alias[700], walled[700], wal[720];
     snprintf(copy, sizeof(copy), "%s/copy.db", h.dir);
     snprintf(junk, sizeof(junk), "%s/junk.db", h.dir);
+    snprintf(alias, sizeof(alias), "%s/./hub.db", h.dir);
+    snprintf(walled, sizeof(walled), "%s/walled.db", h.dir);
+    snprintf(wal, sizeof(wal), "%s-wal", walled);
+    ck_assert_int_eq(lh_test_write_file(walled, "x", 1), 0);
+    ck_assert_int_eq(lh_test_write_file(wal, "frames", 6), 0);
     ck_assert_int_eq(lh_test_write_file(junk, "not sqlite at all", 17), 0);
     const char *bin = lh_test_loophub_bin();
     static const struct {
@@ -143,6 +148,8 @@ START_TEST(backup_refusals)
         {3, 0, "backed up"},
         {4, 2, "--to is the store itself"},
         {5, 1, "cannot open the store"},
+        {6, 1, "is the store itself"}, /* the same file by another name, --force */
+        {7, 1, "has a WAL beside it"}, /* a store that is open elsewhere */
     };
     const char *const argvs[][9] = {
         {bin, "backup", "--db", h.db, NULL},
@@ -151,6 +158,8 @@ START_TEST(backup_refusals)
         {bin, "backup", "--db", h.db, "--to", copy, "--force", NULL},
         {bin, "backup", "--db", h.db, "--to", h.db, NULL},
         {bin, "backup", "--db", junk, "--to", copy, "--force", NULL},
+        {bin, "backup", "--db", h.db, "--to", alias, "--force", NULL},
+        {bin, "backup", "--db", h.db, "--to", walled, "--force", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *out, *err;

@@ -1896,6 +1896,10 @@ START_TEST(test_every_option_has_a_row)
     int seen[N_ROWS] = {0}, n_opts = 0;
     char missing[4096] = "";
     size_t ml = 0;
+    /* a long option's text is on the next line, in the column: one line each again */
+    static const char cont[] = "\n                               ";
+    for (char *p; (p = strstr(out, cont));)
+        memmove(p, p + sizeof(cont) - 2, strlen(p + sizeof(cont) - 2) + 1);
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         char name[64], key[96] = "";
         if (sscanf(line, " --%63[a-z0-9-]", name) != 1)

@@ -172,6 +172,16 @@ START_TEST(sighup_reloads_what_can_change)
     free(log);
     ck_assert_int_eq(ping_signed(&h, "second-s3cret", "d-4"), 202);
     ck_assert_int_eq(ping_signed(&h, "third-s3cret", "d-5"), 401);
+    /* the file mended, the same as before: no live change, and the batch size is still named,
+     * since the hub runs with the one it started with */
+    write_config(conf, secret, "debug", "100", "\n[redaction]\nvalue = sekrit-[0-9]+\n");
+    hup_and_wait(&h, 3);
+    log = lh_test_must_read(h.log);
+    ck_assert_msg(strstr(log, "hub: reload: no live setting changed; webhook secrets read again; "
+                              "not changed until a restart: --batch-max (left as they were)"),
+                  "%s", log);
+    free(log);
+    ck_assert_int_eq(ping_signed(&h, "third-s3cret", "d-6"), 202); /* the file read again */
     /* and the hub goes on: a clean stop */
     unsetenv("NOTIFY_SOCKET");
     close(nfd);

@@ -2,7 +2,8 @@
  * check_systemd.c - the hub as systemd runs it: Type=notify (the real `loophub run` with
  * NOTIFY_SOCKET pointing at a datagram socket of the test's own, as systemd's is: READY=1 with
  * its MAINPID once its HTTP endpoint answers, STOPPING=1 when it stops), journald's log lines
- * when JOURNAL_STREAM names its stderr, and the unit file dist/loophub.service as
+ * when JOURNAL_STREAM names its stderr, and the unit file (dist/loophub.service.in as the
+ * build configured it) as
  * `systemd-analyze verify` and `security --offline` read it.
  */
 #include <check.h>
@@ -118,15 +119,17 @@ START_TEST(unit_file_verifies)
     free(out);
     free(err);
     /* the unit as installed, with ExecStart at the binary under test */
-    char *unit = lh_test_must_read(LH_SOURCE_DIR "/dist/loophub.service");
+    char *unit = lh_test_must_read(LH_BUILD_DIR "/loophub.service"); /* the build's, configured */
     char dir[] = "/tmp/lh-unit-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char path[300], text[8192];
     snprintf(path, sizeof(path), "%s/loophub.service", dir);
-    const char *at = strstr(unit, "ExecStart=/usr/bin/loophub ");
+    const char *at = strstr(unit, "ExecStart=");
     ck_assert_ptr_nonnull(at);
-    int n = snprintf(text, sizeof(text), "%.*sExecStart=%s %s", (int)(at - unit), unit,
-                     lh_test_loophub_bin(), at + strlen("ExecStart=/usr/bin/loophub "));
+    const char *args = strstr(at, " run --config ");
+    ck_assert_ptr_nonnull(args);
+    int n = snprintf(text, sizeof(text), "%.*sExecStart=%s%s", (int)(at - unit), unit,
+                     lh_test_loophub_bin(), args);
     ck_assert_int_lt(n, (int)sizeof(text));
     ck_assert_int_eq(lh_test_write_file(path, text, (size_t)n), 0);
     ck_assert_msg(strstr(unit, "Type=notify"), "the unit is not Type=notify");
