@@ -465,6 +465,20 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         reply_paused(r);
         return queue(h, r);
     }
+    if (r->unverified) {
+        /* let past the token for its source's secret: a reload (SIGHUP) may have taken that
+         * secret away while the body came in, and then the token rules hold again */
+        int src = source_of(r);
+        const char *secret = src >= 0 ? lh_hub_opts(h->hub)->codec.src.secret[src] : NULL;
+        if (!(secret && *secret)) {
+            r->unverified = 0;
+            if (!auth_ok(h->token, r)) {
+                reply_unauthorized(r, "this endpoint needs 'Authorization: Bearer <token>' (the "
+                                      "source's secret was taken away while the request came in)");
+                return queue(h, r);
+            }
+        }
+    }
     if (!r->route->write) {
         int rc = r->route->handle(h, r);
         if (rc < 0 && r->phase != LH__REQ_ANSWERED)
