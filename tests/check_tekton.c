@@ -680,12 +680,7 @@ START_TEST(tekton_detection)
         "{\"taskRun\":{\"spec\":{}}}",
         "{\"type\":\"dev.tekton.event.pipelinerun.started.v1\"}",
     };
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        json_t *root = json_loads(formats[i], 0, NULL);
-        ck_assert_ptr_nonnull(root);
-        ck_assert_msg(!lh__is_tekton(root), "%s taken for Tekton's", formats[i]);
-        json_decref(root);
-    }
+    srcfix_refuses(lh__is_tekton, formats, sizeof(formats) / sizeof(formats[0]), "Tekton");
     /* the other sources do not take Tekton's */
     ck_assert(!lh__is_github(pr) && !lh__is_gitlab(pr) && !lh__is_grafana(pr) &&
               !lh__is_pagerduty(pr) && !lh__is_jira(pr) && !lh__is_flux(pr));

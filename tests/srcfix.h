@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loophub/error.h"
 #include "loophub/event.h"
 #include "loophub/format.h"
 #include "loophub/timeutil.h"
@@ -115,8 +116,8 @@ decode_json(json_t *root, lh_format_t hint, const lh_kv_t *h, size_t n, const lh
     return src;
 }
 
-/* Every sender's fixture (tests/data/sources/<source>/<name>.json) but own_dir's is refused by is, the
- * shape test of the source whose name is title: a body that came without its headers is never
+/* Every sender's fixture (tests/data/sources/<source>/<name>.json) but own_dir's is refused by is,
+ * the shape test of the source whose name is title: a body that came without its headers is never
  * taken for another source's. A fixture added for any source is checked here with no change. */
 static inline void
 srcfix_no_other_source(int (*is)(json_t *), const char *own_dir, const char *title)
@@ -151,6 +152,30 @@ srcfix_no_other_source(int (*is)(json_t *), const char *own_dir, const char *tit
     }
     closedir(d);
     ck_assert_msg(seen >= 10, "only %d other fixtures read", seen);
+}
+
+/* None of the n JSON bodies (near misses, other formats) is taken by is, title's shape test. */
+static inline void
+srcfix_refuses(int (*is)(json_t *), const char *const *bodies, size_t n, const char *title)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_loads(bodies[i], 0, NULL);
+        ck_assert_msg(o != NULL, "not JSON: %s", bodies[i]);
+        ck_assert_msg(!is(o), "%s taken for %s's", bodies[i], title);
+        json_decref(o);
+    }
+}
+
+/* The decode s holds gave one rejection (neither an event nor LH_IGNORED) whose reason says
+ * want. */
+static inline void
+srcfix_one_rejection(const sink_t *s, const char *want)
+{
+    ck_assert_int_eq(s->n, 1);
+    ck_assert_ptr_null(s->ev[0]);
+    ck_assert_int_lt(s->err[0], 0);
+    ck_assert_int_ne(s->err[0], LH_IGNORED);
+    ck_assert_msg(strstr(s->why[0], want), "'%s' lacks '%s'", s->why[0], want);
 }
 
 /* A label's value, "" when the event has none. */

@@ -343,9 +343,7 @@ START_TEST(webhook_signed_and_retried)
     json_decref(a);
     pthread_mutex_unlock(&r.mu);
     /* counted once delivered, one failed post before */
-    int64_t end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_delivered_total", "hook") < 1 && lh_mono_ns() < end)
-        usleep(20000);
+    (void)metric_reaches(&h, "loophub_notify_delivered_total", "hook", 1, 5000);
     ck_assert_int_eq(metric(&h, "loophub_notify_delivered_total", "hook"), 1);
     ck_assert_int_eq(metric(&h, "loophub_notify_failed_posts_total", "hook"), 1);
     ck_assert_int_eq(metric(&h, "loophub_notify_dead_letters_total", "hook"), 0);
@@ -375,9 +373,7 @@ START_TEST(webhook_dead_letter_and_degraded)
     lh_it_hub_run(&h, extra);
     story(&h, "api", "production", "dl");
     recv_wait(&r, 1, 15000, &h);
-    int64_t end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_dead_letters_total", "hook") < 1 && lh_mono_ns() < end)
-        usleep(20000);
+    (void)metric_reaches(&h, "loophub_notify_dead_letters_total", "hook", 1, 5000);
     ck_assert_int_eq(metric(&h, "loophub_notify_dead_letters_total", "hook"), 1);
     ck_assert_int_eq(recv_count(&r), 1); /* no retry of a 400 */
     pthread_mutex_lock(&r.mu);
@@ -387,7 +383,7 @@ START_TEST(webhook_dead_letter_and_degraded)
     /* the resolution is a second revision: it meets 503s, three tries, then dead too */
     resolve(&h, "api", "production", "dl");
     recv_wait(&r, 4, 20000, &h);
-    end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
+    int64_t end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
     lh_it_resp_t hz = {0};
     for (;;) {
         hz = lh_it_curl(&h, "GET", "/healthz", NULL, NULL, 0, 0);
@@ -399,9 +395,7 @@ START_TEST(webhook_dead_letter_and_degraded)
     ck_assert_msg(hz.body && strstr(hz.body, "\"degraded\"") && strstr(hz.body, "sink hook"), "%s",
                   hz.body ? hz.body : "");
     free(hz.body);
-    end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_dead_letters_total", "hook") < 2 && lh_mono_ns() < end)
-        usleep(20000);
+    (void)metric_reaches(&h, "loophub_notify_dead_letters_total", "hook", 2, 5000);
     ck_assert_int_eq(metric(&h, "loophub_notify_dead_letters_total", "hook"), 2);
     ck_assert_int_eq(recv_count(&r), 4); /* 1 + 3 tries of the resolution */
     lh_it_hub_stop(&h);
@@ -428,9 +422,7 @@ START_TEST(webhook_timeout)
     const char *extra[] = {"--sink", sink, "--notify-retries", "1", NULL};
     lh_it_hub_run(&h, extra);
     story(&h, "api", "production", "to");
-    int64_t end = lh_mono_ns() + lh_test_ms(15000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_dead_letters_total", "slow") < 1 && lh_mono_ns() < end)
-        usleep(50000);
+    (void)metric_reaches(&h, "loophub_notify_dead_letters_total", "slow", 1, 15000);
     ck_assert_int_eq(metric(&h, "loophub_notify_dead_letters_total", "slow"), 1);
     ck_assert_int_eq(metric(&h, "loophub_notify_failed_posts_total", "slow"), 2); /* 1 + 1 retry */
     lh_it_resp_t r = lh_it_curl(&h, "GET", "/v1/sinks", NULL, NULL, 0, 0);
@@ -460,9 +452,7 @@ START_TEST(routing_by_environment)
     lh_it_hub_run(&h, extra);
     story(&h, "api", "production", "rt");
     recv_wait(&r, 1, 15000, &h);
-    int64_t end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_unrouted_total", "stg") < 1 && lh_mono_ns() < end)
-        usleep(20000);
+    (void)metric_reaches(&h, "loophub_notify_unrouted_total", "stg", 1, 5000);
     ck_assert_int_eq(metric(&h, "loophub_notify_unrouted_total", "stg"), 1);
     ck_assert_int_eq(metric_reaches(&h, "loophub_notify_delivered_total", "prod", 1, 5000), 1);
     ck_assert_int_eq(recv_count(&r), 1);
@@ -499,18 +489,14 @@ START_TEST(resume_after_restart)
     const char *extra[] = {"--sink", sink, NULL};
     lh_it_hub_run(&h, extra);
     story(&h, "api", "production", "rs");
-    int64_t end = lh_mono_ns() + lh_test_ms(15000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_failed_posts_total", "hook") < 1 && lh_mono_ns() < end)
-        usleep(20000);
+    (void)metric_reaches(&h, "loophub_notify_failed_posts_total", "hook", 1, 15000);
     ck_assert_int_ge(metric(&h, "loophub_notify_failed_posts_total", "hook"), 1);
     ck_assert_int_eq(lh_it_metric(&h, "loophub_outbox_sink_pending{sink=\"notify-hook\"}"), 1);
     ck_assert_int_eq(lh_it_hub_term(&h), 0);
     recv_start(&r, port);
     lh_it_hub_run(&h, extra);
     recv_wait(&r, 1, 15000, &h);
-    end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_delivered_total", "hook") < 1 && lh_mono_ns() < end)
-        usleep(20000);
+    (void)metric_reaches(&h, "loophub_notify_delivered_total", "hook", 1, 5000);
     ck_assert_int_eq(metric(&h, "loophub_notify_delivered_total", "hook"), 1);
     ck_assert_int_eq(lh_it_metric(&h, "loophub_outbox_sink_pending{sink=\"notify-hook\"}"), 0);
     ck_assert_int_eq(recv_count(&r), 1);
@@ -537,9 +523,7 @@ START_TEST(sinks_listing)
     lh_it_hub_run(&h, extra);
     story(&h, "api", "production", "ls");
     recv_wait(&r, 1, 15000, &h);
-    int64_t end = lh_mono_ns() + lh_test_ms(5000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_delivered_total", "hook") < 1 && lh_mono_ns() < end)
-        usleep(20000);
+    (void)metric_reaches(&h, "loophub_notify_delivered_total", "hook", 1, 5000);
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", h.http_port);
     const char *argv[] = {lh_test_loophub_bin(), "sinks", "--url", url, "--format", "json", NULL};
@@ -772,9 +756,7 @@ START_TEST(alertmanager_round_trip)
     ck_assert(strstr(r.req[0].body, "am-D2") != NULL);
     pthread_mutex_unlock(&r.mu);
     /* open: posted again before its endsAt (every --notify-resend), still active there */
-    end = lh_mono_ns() + lh_test_ms(15000) * LH_NS_PER_MS;
-    while (metric(&h, "loophub_notify_resent_total", "am") < 1 && lh_mono_ns() < end)
-        usleep(100000);
+    (void)metric_reaches(&h, "loophub_notify_resent_total", "am", 1, 15000);
     ck_assert_int_ge(metric(&h, "loophub_notify_resent_total", "am"), 1);
     ck_assert(am_alerts(am_port, "\"state\":\"active\"", &out));
     /* resolved: the final revision ends it, and the receiver hears so */
