@@ -439,6 +439,8 @@ lh_hub_add_adapter(lh_hub_t *hub, const lh_adapter_ops_t *ops, void *ctx, const 
     a->ctx = ctx;
     a->sink = idx;
     a->mslot = idx < 0 ? lh__metrics_adapter(&hub->metrics, ops->name) : 0;
+    if (ops->stored)
+        hub->hears_stored[hub->n_hears_stored++] = hub->n_adapters - 1;
     return 0;
 }
 

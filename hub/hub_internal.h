@@ -65,6 +65,9 @@ struct lh_hub {
     lh_correlator_t *corr;
     lh_adapter_t adapters[MAX_ADAPTERS];
     int n_adapters;
+    int hears_stored[MAX_ADAPTERS]; /* the adapters with a stored() op, by index: the commit
+                                     * tells only them of each event stored */
+    int n_hears_stored;
     volatile sig_atomic_t stop;
     int stopping;
 
@@ -80,7 +83,7 @@ struct lh_hub {
 
     lh_buf_t pb; /* reused encode buffer */
 
-    lh_redact_t *redact;  /* the privacy rules, applied before anything is written or logged */
+    lh_redact_t *redact; /* the privacy rules, applied before anything is written or logged */
     void (*turn_hook)(lh_hub_t *hub, void *arg); /* lh_hub_set_turn_hook() */
     void *turn_hook_arg;
     lh__alias_t *aliases; /* what every event's environment and service are renamed from */

@@ -461,9 +461,11 @@ lh__hub_commit_batch(lh_hub_t *hub)
             const lh_adapter_t *from = hub->msgs[it->msg].from;
             lh__metrics_event(&hub->metrics, it->ev->kind, from ? from->mslot : 0, 1);
             stored++;
-            for (int a = 0; a < hub->n_adapters; a++)
-                if (hub->adapters[a].ops->stored && hub->adapters[a].started)
-                    hub->adapters[a].ops->stored(hub->adapters[a].ctx, it->ev);
+            for (int k = 0; k < hub->n_hears_stored; k++) {
+                const lh_adapter_t *a = &hub->adapters[hub->hears_stored[k]];
+                if (a->started)
+                    a->ops->stored(a->ctx, it->ev);
+            }
         } else if (it->status == LH_ACK_DUPLICATE) {
             lh__metrics_add(&hub->metrics, LH_M_EVENTS_DUPLICATE_TOTAL, 0, 1);
         } else if (it->status == LH_ACK_REJECTED) {

@@ -218,6 +218,17 @@ head(sink_t *s)
     return s->n ? &s->ring[s->head] : NULL;
 }
 
+/* The free slot at the ring's tail, zeroed; NULL when the ring is full. */
+static job_t *
+tail_slot(sink_t *s)
+{
+    if (s->n == s->queue_cap)
+        return NULL;
+    job_t *j = &s->ring[(s->head + s->n) % s->queue_cap];
+    memset(j, 0, sizeof(*j));
+    return j;
+}
+
 static active_t *
 active_find(sink_t *s, const char *id)
 {
@@ -486,10 +497,9 @@ active_keep(sink_t *s, const lh_correlated_t *ca)
 static int
 enqueue(sink_t *s, job_kind_t kind, int64_t seq, const lh_correlated_t *ca)
 {
-    if (s->n == s->queue_cap)
+    job_t *j = tail_slot(s);
+    if (!j)
         return LH_EAGAIN;
-    job_t *j = &s->ring[(s->head + s->n) % s->queue_cap];
-    memset(j, 0, sizeof(*j));
     char why[200] = "";
     /* encoded once now, so what can never be encoded is refused at once */
     int rc = encode(s, ca, &j->body, why, sizeof(why));
@@ -637,14 +647,13 @@ n_stored(void *ctx, const lh_event_t *ev)
         return;
     }
     const char *what = ev->deploy.deploy_id ? ev->deploy.deploy_id : ev->id;
-    if (s->n == s->queue_cap) {
+    job_t *j = tail_slot(s);
+    if (!j) {
         s->failures++;
         lh_log_ratelimited("notify-change-full", LH_LOG_WARN, COMPONENT,
                            "sink %s: queue full, change event of %s not sent", s->c.name, what);
         return;
     }
-    job_t *j = &s->ring[(s->head + s->n) % s->queue_cap];
-    memset(j, 0, sizeof(*j));
     if (lh_notify_change_body(ev, s->c.routing_key, s->hub_url, &j->body) < 0) {
         lh_buf_free(&j->body);
         s->failures++;
