@@ -150,6 +150,7 @@ START_TEST(backup_refusals)
         {5, 1, "cannot open the store"},
         {6, 1, "is the store itself"}, /* the same file by another name, --force */
         {7, 1, "has a WAL beside it"}, /* a store that is open elsewhere */
+        {8, 1, "cannot create /nonexistent-dir/copy.db.tmp-"}, /* no such directory */
     };
     const char *const argvs[][9] = {
         {bin, "backup", "--db", h.db, NULL},
@@ -160,6 +161,7 @@ START_TEST(backup_refusals)
         {bin, "backup", "--db", junk, "--to", copy, "--force", NULL},
         {bin, "backup", "--db", h.db, "--to", alias, "--force", NULL},
         {bin, "backup", "--db", h.db, "--to", walled, "--force", NULL},
+        {bin, "backup", "--db", h.db, "--to", "/nonexistent-dir/copy.db", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *out, *err;
