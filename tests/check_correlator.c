@@ -1011,6 +1011,8 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 8 -> 7: no changes table (the outcomes' severity column goes with the table) */
+        "DROP TABLE changes;"
         /* 6 -> 5: the window indexes by key first (recreated below as version 1 had them) */
         "DROP INDEX ev_good;"
         /* 5 -> 4: no tally, no indexes by event on host rows and ticket links */

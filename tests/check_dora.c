@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "loophub/error.h"
@@ -47,10 +48,15 @@
 static lh_store_t *wst;
 static lh_correlator_t *wc;
 
+/* The history's events, stored by build_store() in the order it says. */
+static lh_event_t *hist[64];
+static size_t n_hist;
+
 static void
 put(lh_event_t *ev)
 {
-    fx_put(wst, wc, ev, T0 + 10 * DAY);
+    ck_assert_uint_lt(n_hist, sizeof(hist) / sizeof(hist[0]));
+    hist[n_hist++] = ev;
 }
 
 static void
@@ -75,10 +81,12 @@ inc(const char *id, const char *iid, lh_incident_state_t st, lh_severity_t sev, 
     put(ev);
 }
 
+/* Writes the header's history into lh_test_fx.db: in time order, or in reverse (every event
+ * late: what arrives older than what the store holds). */
 static void
-build_store(void)
+build_store_ordered(int reverse)
 {
-    fx_writer_open(&wst, &wc, NULL);
+    n_hist = 0;
     const lh_deploy_status_t ST = LH_DEPLOY_STARTED, OK = LH_DEPLOY_SUCCEEDED;
     const lh_incident_state_t DET = LH_INCIDENT_DETECTED, RES = LH_INCIDENT_RESOLVED;
     dep("a1a", "A-1", ST, 1 * HOUR, "api", "prod", 0, "payments");
@@ -107,7 +115,17 @@ build_store(void)
     dep("a6b", "A-6", OK, 5 * DAY + HOUR, "api", "prod", 4 * DAY, "payments");
     inc("i3a", "INC-3", DET, LH_SEV_WARNING, 5 * DAY + 2 * HOUR, "api", "prod");
     inc("i3b", "INC-3", RES, LH_SEV_WARNING, 5 * DAY + 3 * HOUR, "api", "prod");
+    fx_writer_open(&wst, &wc, NULL);
+    for (size_t i = 0; i < n_hist; i++)
+        fx_put(wst, wc, hist[reverse ? n_hist - 1 - i : i], T0 + 10 * DAY);
     fx_writer_close(&wst, &wc);
+    n_hist = 0;
+}
+
+static void
+build_store(void)
+{
+    build_store_ordered(0);
 }
 
 static void
@@ -371,6 +389,107 @@ START_TEST(cli_text_and_errors)
 }
 END_TEST
 
+/* Removes lh_test_fx.db and its WAL: the next writer starts an empty store. */
+static void
+drop_store(void)
+{
+    char p[1100];
+    unlink(lh_test_fx.db);
+    snprintf(p, sizeof(p), "%s-wal", lh_test_fx.db);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", lh_test_fx.db);
+    unlink(p);
+}
+
+/* The requests the two tests below compare: every figure, by service and by label, a trend,
+ * incidents from warning on. */
+static void
+requests(lh_report_req_t *r, size_t n)
+{
+    ck_assert_uint_eq(n, 4);
+    for (size_t i = 0; i < n; i++)
+        r[i] = week();
+    r[1].by = "service+env";
+    r[2].by = "label:team";
+    r[2].every = LH_REPORT_EVERY_DAY;
+    r[3].service = "api";
+    r[3].environment = "prod";
+    r[3].min_severity = LH_SEV_WARNING;
+}
+
+/* The facts a report reads are kept at ingest (the `changes` row of each change, an incident's
+ * highest severity): the same history stored newest first, every event late, gives the same
+ * figures as stored in time order. */
+START_TEST(arrival_order_same_figures)
+{
+    lh_report_req_t r[4];
+    requests(r, 4);
+    json_t *in_order[4];
+    for (size_t i = 0; i < 4; i++)
+        in_order[i] = run_json(&r[i]);
+    ck_assert_int_eq(ji(fig(in_order[3], 0, "change_failure_rate"), "failed"), 4); /* + INC-3 */
+    drop_store();
+    build_store_ordered(1);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *rev = run_json(&r[i]);
+        char *a = json_dumps(in_order[i], JSON_SORT_KEYS), *b = json_dumps(rev, JSON_SORT_KEYS);
+        ck_assert_msg(json_equal(in_order[i], rev), "request %zu:\n in order %s\n reversed %s", i,
+                      a, b);
+        free(a);
+        free(b);
+        json_decref(rev);
+        json_decref(in_order[i]);
+    }
+}
+END_TEST
+
+/* A store the release before wrote (schema 7, tests/data/store/v7.sql: make_store.sh with
+ * LH_DORA_FACTS=1) migrates to the facts of schema 8, filled from its events: its figures are
+ * those that release reported from the same file (v7-dora.json, v7-dora-label.json: its `loophub
+ * dora --format json`, see tests/data/store/README.md). */
+START_TEST(migrated_v7_store_same_figures)
+{
+    drop_store();
+    lh_test_load_store_dump(lh_test_fx.db, "v7.sql");
+    lh_store_t *st = NULL;
+    lh_store_opts_t so;
+    lh_store_opts_default(&so);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &so, &st), 0);
+    lh_store_close(&st);
+    static const struct {
+        const char *file, *by;
+        lh_report_every_t every;
+        int min_severity;
+    } want[] = {
+        {"v7-dora.json", NULL, LH_REPORT_EVERY_NONE, 0},
+        {"v7-dora-label.json", "label:team", LH_REPORT_EVERY_DAY, LH_SEV_WARNING},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        lh_report_req_t r;
+        lh_report_req_default(&r, LH_REPORT_DORA);
+        r.from_ns = 1767916800LL * LH_NS_PER_SEC; /* 2026-01-09T00:00:00Z */
+        r.until_ns = r.from_ns + 3 * DAY;
+        r.by = want[i].by;
+        r.every = want[i].every;
+        if (want[i].min_severity)
+            r.min_severity = want[i].min_severity;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/store/%s", LH_TEST_DATA, want[i].file);
+        json_error_t e;
+        json_t *old = json_load_file(path, 0, &e);
+        ck_assert_msg(old != NULL, "%s: %s", path, e.text);
+        json_t *now = run_json(&r);
+        char *a = json_dumps(old, JSON_SORT_KEYS), *b = json_dumps(now, JSON_SORT_KEYS);
+        ck_assert_msg(json_equal(old, now), "%s:\n release before %s\n this one %s", want[i].file,
+                      a, b);
+        free(a);
+        free(b);
+        json_decref(old);
+        json_decref(now);
+    }
+}
+END_TEST
+
 static Suite *
 dora_suite(void)
 {
@@ -382,6 +501,8 @@ dora_suite(void)
         {"trend", trend_per_day, 0, 0},
         {"empty", empty_period, 0, 0},
         {"cli", cli_text_and_errors, 0, 0},
+        {"arrival_order", arrival_order_same_figures, 0, 0},
+        {"migrated_v7_store", migrated_v7_store_same_figures, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
     return s;

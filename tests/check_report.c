@@ -494,7 +494,9 @@ START_TEST(every_report_lookup_uses_an_index)
         {"LH_Q_AUDIT_BUCKET_SERVICE", LH_Q_AUDIT_BUCKET_SERVICE},
         {"LH_Q_CHANGE_EVENTS_IN_ENV", LH_Q_CHANGE_EVENTS_IN_ENV},
         {"LH_Q_TICKETS", LH_Q_TICKETS},
+        {"LH_Q_DORA_CHANGES", LH_Q_DORA_CHANGES},
         {"LH_Q_DORA_INCIDENTS", LH_Q_DORA_INCIDENTS},
+        {"LH_Q_DORA_GOODS", LH_Q_DORA_GOODS},
         {"LH_Q_DORA_TOP_SUSPECT", LH_Q_DORA_TOP_SUSPECT},
         {"LH_Q_DORA_NEXT_GOOD", LH_Q_DORA_NEXT_GOOD},
         {"LH_Q_INCIDENT_EVENTS", LH_Q_INCIDENT_EVENTS},
@@ -513,6 +515,13 @@ START_TEST(every_report_lookup_uses_an_index)
             int full = !strncmp(p, "SCAN ", 5) && !strstr(p, "USING") && !strstr(p, "CONSTANT") &&
                        strncmp(p, "SCAN (subquery", 14) != 0;
             ck_assert_msg(!full, "%s: %s", stmts[i].name, p);
+            /* dora reads one range of the changes' key, and one of a service's good deploys */
+            if (!strcmp(stmts[i].name, "LH_Q_DORA_CHANGES"))
+                ck_assert_msg(strstr(p, "changes USING PRIMARY KEY (started>? AND started<?)"),
+                              "%s: %s", stmts[i].name, p);
+            if (!strcmp(stmts[i].name, "LH_Q_DORA_GOODS"))
+                ck_assert_msg(strstr(p, "ev_good (service=? AND environment=? AND time>? AND"),
+                              "%s: %s", stmts[i].name, p);
             /* the bucket walk is a seek on the bucket, not a walk of every deploy */
             if (!strncmp(stmts[i].name, "LH_Q_AUDIT_BUCKET", 17))
                 ck_assert_msg(strstr(p, "ev_deploy_svc (<expr>=?") || strstr(p, "TEMP B-TREE"),

@@ -1201,7 +1201,7 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 7);
+    ck_assert_int_eq(lh_store_schema_version(), 8);
     /* version 5: the tally holds what the events table holds */
     ck_assert_int_eq(sql_int(st, "SELECT sum(n) FROM tally"),
                      sql_int(st, "SELECT count(*) FROM events"));
@@ -1900,6 +1900,93 @@ START_TEST(test_migrate_v6_store)
 }
 END_TEST
 
+/* ---- the facts of each change (store_changes.c) --------------------------------------------- */
+
+#define CT(s) (1800000000LL * LH_NS_PER_SEC + (s)*LH_NS_PER_SEC)
+
+/* A deploy of change D-1 at CT(t) with its status, service, environment, commit time (0: none)
+ * and one label (NULL: none); the protobuf is a stand-in (nothing here decodes it). */
+static void
+put_change(lh_store_t *st, const char *id, int64_t t, lh_deploy_status_t status, const char *svc,
+           const char *env, int64_t commit, const char *lk, const char *lv)
+{
+    lh_event_t *ev = mk_event(id, LH_KIND_DEPLOY);
+    ev->time_ns = CT(t);
+    ev->service = lh_event_str(ev, svc, (size_t)-1);
+    ev->environment = lh_event_str(ev, env, (size_t)-1);
+    ev->deploy.deploy_id = lh_event_str(ev, "D-1", (size_t)-1);
+    ev->deploy.status = status;
+    ev->deploy.commit_time_ns = commit ? CT(commit) : 0;
+    if (lk)
+        ck_assert_int_eq(lh_event_add_label(ev, lk, strlen(lk), lv, strlen(lv)), 0);
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_insert_event(st, ev, 0, id, strlen(id), &seq), 0);
+    lh_event_destroy(&ev);
+}
+
+static char *
+sql_text(lh_store_t *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st), sql, -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    char *r = strdup(v ? v : "(null)");
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* One row per change (deploy id and environment), whatever order its events arrive in: the
+ * first event's time and service, the first time of each status, the commit time of the latest
+ * event carrying one, labels merged with the latest event's winning (a late event only adds
+ * labels the change lacks). The same id in staging is a change of its own; deploy retention
+ * deletes a row with its start. */
+START_TEST(test_changes_row_any_order)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    put_change(st, "e2", 20, LH_DEPLOY_SUCCEEDED, "api-2", "prod", 2, "team", "b");
+    put_change(st, "e3", 30, LH_DEPLOY_ROLLED_BACK, "api-2", "prod", 0, "team", "c");
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM changes"), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT started FROM changes"), CT(20));
+    /* late: the change began earlier, under another service name, with an older commit */
+    put_change(st, "e1", 10, LH_DEPLOY_STARTED, "api", "prod", 1, "team", "a");
+    put_change(st, "e0", 15, LH_DEPLOY_SUCCEEDED, "api-2", "prod", 0, "owner", "z");
+    put_change(st, "s1", 5, LH_DEPLOY_FAILED, "api", "staging", 0, NULL, NULL);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM changes"), 2);
+    static const struct {
+        const char *col;
+        int64_t want;
+    } prod[] = {
+        {"started", CT(10)},   {"last", CT(30)},       {"deployed", CT(15)},
+        {"rolled", CT(30)},    {"commit_time", CT(2)}, {"commit_at", CT(20)},
+        {"failed IS NULL", 1}, {"service = 'api'", 1},
+    };
+    for (size_t i = 0; i < sizeof(prod) / sizeof(prod[0]); i++) {
+        char q[256];
+        snprintf(q, sizeof(q), "SELECT %s FROM changes WHERE env_key = 'eprod'", prod[i].col);
+        ck_assert_msg(sql_int(st, q) == prod[i].want, "%s: %lld", prod[i].col,
+                      (long long)sql_int(st, q));
+    }
+    char *lab = sql_text(st, "SELECT labels FROM changes WHERE env_key = 'eprod'");
+    ck_assert_str_eq(lab, "{\"owner\":\"z\",\"team\":\"c\"}");
+    free(lab);
+    ck_assert_int_eq(sql_int(st, "SELECT failed FROM changes WHERE env_key = 'estaging'"), CT(5));
+    ck_assert_int_eq(sql_int(st, "SELECT labels IS NULL FROM changes WHERE env_key = 'estaging'"),
+                     1);
+    /* deploys kept 12 s at CT(20): staging's change (started at 5) goes, prod's (10) stays */
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    r.keep_ns[LH_KIND_DEPLOY] = 12 * LH_NS_PER_SEC;
+    lh_store_expired_t x;
+    ck_assert_int_eq(lh_store_expire(st, &r, CT(20), 100, &x), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM changes"), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM changes WHERE env_key = 'eprod'"), 1);
+    lh_store_close(&st);
+}
+END_TEST
+
 /* ---- the dedupe horizon ---------------------------------------------------------------------- */
 
 /* Inserts alert id at time t (ns offset from a base); returns the store's code. */
@@ -2097,6 +2184,7 @@ store_suite(void)
         {"migrate_v4_store", test_migrate_v4_store, 10, 0},
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
         {"migrate_v6_store", test_migrate_v6_store, 10, 0},
+        {"changes_row_any_order", test_changes_row_any_order, 0, 0},
         {"retention_cutoff_edge", test_retention_cutoff_edge, 0, 0},
         {"quarantine", test_quarantine, 10, 0},
         {"quarantine_bounded", test_quarantine_bounded, 10, 0},

@@ -88,6 +88,7 @@ typedef struct outcome {
     int kind;
     int64_t time, first_seq, resolved;
     int open;
+    int severity; /* an incident's highest (lh_severity_t), 0: none given; alerts keep 0 */
     int found;
 } outcome_t;
 

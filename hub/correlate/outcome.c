@@ -53,6 +53,7 @@ oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
     oc->first_seq = sqlite3_column_int64(s, LH_OCOL_FIRST_SEQ);
     oc->open = sqlite3_column_int(s, LH_OCOL_OPEN);
     oc->resolved = sqlite3_column_int64(s, LH_OCOL_RESOLVED);
+    oc->severity = sqlite3_column_int(s, LH_OCOL_SEVERITY);
     int rc = col_text(c, s, LH_OCOL_OKEY, &oc->okey);
     if (!rc)
         rc = col_text(c, s, LH_OCOL_REF, &oc->ref);
@@ -109,7 +110,8 @@ oc_put(lh_correlator_t *c, outcome_t *oc)
              lh__c_bind_text(s, 9, oc->title) || lh__c_bind_text(s, 10, oc->hosts) ||
              lh__c_bind_text(s, 11, oc->artifact) || sqlite3_bind_int(s, 12, oc->open) ||
              (oc->open ? sqlite3_bind_null(s, 13) : sqlite3_bind_int64(s, 13, oc->resolved)) ||
-             lh__c_bind_text(s, 14, oc->case_id);
+             lh__c_bind_text(s, 14, oc->case_id) ||
+             (oc->severity ? sqlite3_bind_int(s, 15, oc->severity) : sqlite3_bind_null(s, 15));
     if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
         return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
@@ -838,6 +840,10 @@ lh__c_correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, i
     }
     if (ev->time_ns < oc.time) {
         oc.time = ev->time_ns; /* the outcome began when its earliest event says */
+        changed = 1;
+    }
+    if (ev->kind == LH_KIND_INCIDENT && (int)ev->incident.severity > oc.severity) {
+        oc.severity = (int)ev->incident.severity; /* for `loophub dora` (minimum severity) */
         changed = 1;
     }
     int err;

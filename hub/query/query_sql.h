@@ -281,20 +281,41 @@
 
 /* --- `loophub dora` ------------------------------------------------------------------------ */
 
-/* The incidents (outcomes of kind 3) detected in a period (oc_incident_time, schema version 7).
- * ?1 from ?2 to (ns, inclusive) */
-#define LH_Q_DORA_INCIDENTS                                                                    \
-    "SELECT first_seq, ref, service, environment, time, open, resolved"                        \
-    " FROM outcomes INDEXED BY oc_incident_time"                                               \
-    " WHERE kind = 3 AND time >= ?1 AND time <= ?2 ORDER BY time, first_seq"
+/* The changes that started in a period (table `changes`, schema version 8: one row per change,
+ * keyed by its start): ?1 from ?2 to (ns, inclusive), ?3 a service or NULL, ?4 an environment
+ * key ('e' || environment) or NULL */
+#define LH_Q_DORA_CHANGES                                                                      \
+    "SELECT started, deploy_id, env_key, service, deployed, failed, rolled, commit_time, labels" \
+    " FROM changes WHERE started >= ?1 AND started <= ?2"                                      \
+    " AND (?3 IS NULL OR service = ?3) AND (?4 IS NULL OR env_key = ?4)"                       \
+    " ORDER BY started, deploy_id, env_key"
 
-/* An outcome's top-ranked suspect and its service (correlations primary key, events by seq).
- * ?1 outcome seq */
+/* The incidents (outcomes of kind 3) detected in a period (oc_incident_time, schema version 7)
+ * with their highest severity (schema 8) and their top-ranked suspect (correlations primary
+ * key). ?1 from ?2 to (ns, inclusive) */
+#define LH_Q_DORA_INCIDENTS                                                                    \
+    "SELECT o.first_seq, o.ref, o.service, o.environment, o.time, o.open, o.resolved,"          \
+    " o.severity, (SELECT c.deploy_id FROM correlations c"                                     \
+    "              WHERE c.outcome_seq = o.first_seq AND c.rank = 1 LIMIT 1)"                  \
+    " FROM outcomes o INDEXED BY oc_incident_time"                                             \
+    " WHERE o.kind = 3 AND o.time >= ?1 AND o.time <= ?2 ORDER BY o.time, o.first_seq"
+
+/* The service of an outcome's top-ranked suspect, when its change is not among the period's
+ * (correlations primary key, events by seq). ?1 outcome seq */
 #define LH_Q_DORA_TOP_SUSPECT                                                                  \
-    "SELECT c.deploy_id, d.service FROM correlations c LEFT JOIN events d ON d.seq = c.deploy_seq" \
+    "SELECT d.service FROM correlations c JOIN events d ON d.seq = c.deploy_seq"               \
     " WHERE c.outcome_seq = ?1 AND c.rank = 1 LIMIT 1"
 
-/* The first succeeded deploy of a service after a moment, of another change (ev_good).
+/* The succeeded deploys with a version of a service in a period, in time order (ev_good): when
+ * each broken change of the service was followed by a good one. ?1 service ?2 environment
+ * ?3 after ?4 to (ns) */
+#define LH_Q_DORA_GOODS                                                                        \
+    "SELECT time, deploy_id FROM events INDEXED BY ev_good"                                    \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
+    " AND environment IS ?2 AND time > ?3 AND time <= ?4 ORDER BY time, seq"
+
+/* The first succeeded deploy of a service after a moment, of another change (ev_good): for a
+ * broken change LH_Q_DORA_GOODS found none for in the period.
  * ?1 service ?2 environment ?3 after (ns) ?4 deploy id */
 #define LH_Q_DORA_NEXT_GOOD                                                                    \
     "SELECT time FROM events INDEXED BY ev_good"                                               \

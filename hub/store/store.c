@@ -1,6 +1,7 @@
 /*
  * store.c - the timeline store: one SQLite file per hub (schema in store_sql.h): open and close,
  * transactions, events, quarantine and stats. The rest of the module is one concern per file:
+ * store_changes.c (the facts of each change `loophub dora` reads),
  * store_ckpt.c (the background WAL checkpointer),
  * store_dedupe.c (the event-id dedupe index),
  * store_lock.c (the writer's lock),
@@ -608,6 +609,8 @@ insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *p
     int64_t row = 0;
     rc = insert_rows(st, ev, hash, is_outcome, pb, pb_len, hosts, &row);
     free(hosts);
+    if (!rc && (rc = lh__store_change_add(st, ev, row)) != 0 && st->in_txn)
+        st->txn_failed = 1; /* the event's row is written: out of memory poisons it too */
     if (rc)
         return rc; /* the transaction is poisoned by lh__store_sql_fail() */
     lh__store_dd_add(&st->dd, hash, row, ev->time_ns, 1);

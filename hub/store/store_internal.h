@@ -204,4 +204,11 @@ int lh__store_read_user_version(lh_store_t *st, int *version);
  * changed. */
 int lh__store_migrate(lh_store_t *st);
 
+/* ---- store_changes.c ------------------------------------------------------------------------- */
+
+/* Deploy event ev, just stored at seq, into the row of its change (table `changes`). */
+int lh__store_change_add(lh_store_t *st, const lh_event_t *ev, int64_t seq);
+/* Migration 7 -> 8: the rows of the changes stored before, and the incidents' severity. */
+int lh__store_fill_v8(lh_store_t *st);
+
 #endif

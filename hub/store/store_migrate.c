@@ -5,7 +5,9 @@
  * from each version to the next. The missing migrations run in one transaction, with the new
  * version stamped inside it, so a failed migration leaves the file as it was. A file that is not
  * an SQLite database is reported when its version is read, before anything is written; a file
- * newer than this binary is refused by lh_store_open() before migrate is reached.
+ * newer than this binary is refused by lh_store_open() before migrate is reached. A migration
+ * that needs more than SQL (decoding the stored events) runs its C step right after its SQL, in
+ * the same transaction (7 -> 8: lh__store_fill_v8(), store_changes.c).
  */
 #include <stdio.h>
 
@@ -50,8 +52,12 @@ lh__store_migrate(lh_store_t *st)
         return rc;
     int from = 0;
     rc = lh__store_read_user_version(st, &from);
-    for (int v = from; !rc && v < LH_STORE_SCHEMA_VERSION; v++)
+    for (int v = from; !rc && v < LH_STORE_SCHEMA_VERSION; v++) {
         rc = lh__store_exec(st, LH_STORE_MIGRATIONS[v], "migrating the schema");
+        /* what SQL alone cannot fill: facts that live in the stored protobuf */
+        if (!rc && v == 7 && from > 0)
+            rc = lh__store_fill_v8(st);
+    }
     if (!rc && from < LH_STORE_SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof(sql), SQL_SET_USER_VERSION, LH_STORE_SCHEMA_VERSION);

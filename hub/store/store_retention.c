@@ -14,7 +14,8 @@
  * kind; an event arriving with a time before the cursor moves it back). The walk stops at the
  * first row of the kind that is still kept: that row is the kind's oldest, for the tally. An event
  * goes with its host rows and ticket links; an outcome's first event takes the outcome row and its
- * correlations, and a case goes with its last outcome. What still names a deleted row (a
+ * correlations, and a case goes with its last outcome; a change's row (`changes`) goes once its
+ * start is past the deploys' retention. What still names a deleted row (a
  * correlation naming an expired change, an alert revision of an expired outcome) stays and reads
  * as expired (docs/timeline.md). Outbox rows go only once every sink registered in this run has
  * delivered them.
@@ -205,6 +206,20 @@ expire_kind(lh_store_t *st, int k, int64_t cutoff, int budget, row_t *rows, lh_s
     return 0;
 }
 
+/* The rows of the changes that started before the cutoff of deploys (store_changes.c): a change
+ * goes with its first event, whatever of it is left. */
+static int
+expire_changes(lh_store_t *st, int64_t cutoff, int budget, lh_store_expired_t *out)
+{
+    sqlite3_stmt *s = st->stmt[S_EXP_CHANGES];
+    sqlite3_bind_int64(s, 1, cutoff);
+    sqlite3_bind_int(s, 2, budget);
+    int rc = lh__store_step_done(st, S_EXP_CHANGES, "expiring changes");
+    if (!rc && sqlite3_changes(st->db) >= budget)
+        out->more = 1;
+    return rc;
+}
+
 /* The outbox rows every sink of this run has delivered, past the retention of their kind. */
 static int
 expire_alerts(lh_store_t *st, const lh_store_retention_t *r, int64_t now, int budget,
@@ -339,6 +354,8 @@ lh_store_expire(lh_store_t *st, const lh_store_retention_t *r, int64_t now_ns, i
         sqlite3_bind_int64(s, 2, now_ns - r->keep_ns[k]);
         rc = lh__store_step_done(st, S_META_SET, "recording what expired");
     }
+    if (!rc && r->keep_ns[LH_KIND_DEPLOY] > 0)
+        rc = expire_changes(st, now_ns - r->keep_ns[LH_KIND_DEPLOY], budget, out);
     if (!rc)
         rc = expire_alerts(st, r, now_ns, budget, out);
     if (!rc && r->quarantine_ns > 0)

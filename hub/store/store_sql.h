@@ -285,6 +285,27 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     /* 6 -> 7: `loophub dora` reads the incidents of a period: a time index on the incident
      * outcomes (one row per incident, written in time order, so it grows at its end) */
     "CREATE INDEX oc_incident_time ON outcomes(time) WHERE kind = 3;",
+    /* 7 -> 8: what `loophub dora` needs of each change and incident, kept at ingest so a report
+     * reads one row per change and per incident instead of decoding every event of each
+     * (store_changes.c). A change is a deploy id in one environment; its row is keyed by its
+     * first event's time first, so rows are appended at the end and a period is one range. The
+     * rows of the changes and incidents stored before are filled by lh__store_fill_v8() in the
+     * same transaction (their commit times, labels and severities live in the protobuf). */
+    "CREATE TABLE changes ("
+    "  started INTEGER NOT NULL,"         /* its first event's time */
+    "  deploy_id TEXT NOT NULL,"
+    "  env_key TEXT NOT NULL,"            /* 'e' || environment, or 'n' (none) */
+    "  service TEXT,"                     /* its first event's */
+    "  last INTEGER NOT NULL,"            /* its latest event's time */
+    "  deployed INTEGER, failed INTEGER, rolled INTEGER," /* its first succeeded, failed and
+                                                           * rolled_back event's time */
+    "  commit_time INTEGER,"              /* the commit time its latest event carrying one gave */
+    "  commit_at INTEGER,"                /* that event's time */
+    "  labels TEXT,"                      /* its events' labels merged, a JSON object; NULL: none */
+    "  PRIMARY KEY (started, deploy_id, env_key)"
+    ") WITHOUT ROWID;"
+    /* an incident outcome's highest severity among its events (lh_severity_t; NULL: none given) */
+    "ALTER TABLE outcomes ADD COLUMN severity INTEGER;",
 };
 /* clang-format on */
 
@@ -329,6 +350,19 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(EXP_ALERT, "DELETE FROM alerts WHERE seq = ?1")                                              \
     /* the cutoff a kind's events were deleted before: `expired_before.<lh_kind_t>` */           \
     X(META_SET, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")                        \
+    /* a change's row (store_changes.c): its first stored event (ev_deploy_id), the row by it */ \
+    X(CH_FIRST, "SELECT time FROM events WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2"  \
+                " AND seq <> ?3 ORDER BY time LIMIT 1")                                           \
+    X(CH_GET, "SELECT service, last, deployed, failed, rolled, commit_time, commit_at, labels"     \
+              " FROM changes WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")             \
+    X(CH_DEL, "DELETE FROM changes WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")        \
+    X(CH_PUT, "INSERT OR REPLACE INTO changes (started, deploy_id, env_key, service, last,"        \
+              " deployed, failed, rolled, commit_time, commit_at, labels)"                         \
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                            \
+    /* retention: the changes that started before the cutoff of deploys, a step at a time */     \
+    X(EXP_CHANGES, "DELETE FROM changes WHERE (started, deploy_id, env_key) IN"                    \
+                   " (SELECT started, deploy_id, env_key FROM changes WHERE started < ?1"          \
+                   "  ORDER BY started LIMIT ?2)")                                                 \
     X(EXP_QUAR_SCAN, "SELECT seq, received FROM quarantine ORDER BY seq LIMIT ?1")                 \
     X(PAGE_COUNT, "PRAGMA page_count")                                                             \
     X(FREE_COUNT, "PRAGMA freelist_count")                                                         \

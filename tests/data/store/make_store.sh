@@ -77,6 +77,28 @@ sleep 2.5 # the last PUB done marks get their own transaction within a second
 
 # C: nobody subscribed again: one more alert waits
 pair mail
+# LH_DORA_FACTS=1 (v7.sql on): what `loophub dora` reads of a change and an incident. D-pay
+# (labelled, with a commit time) starts and succeeds, then an error incident follows it; D-pay2
+# fails, D-pay3 is rolled back; a warning incident follows D-pay3.
+if [ -n "${LH_DORA_FACTS:-}" ]; then
+    send deploy --id p-1 --time 2026-01-10T12:00:00Z --service pay --env prod --deploy-id D-pay \
+        --status started --version 7 --commit abc --commit-time 2026-01-10T11:30:00Z \
+        --label team=payments --host host-pay
+    send deploy --id p-2 --time 2026-01-10T12:04:00Z --service pay --env prod --deploy-id D-pay \
+        --status succeeded --version 7 --label tier=gold --host host-pay
+    send incident --id pi-1 --time 2026-01-10T12:10:00Z --service pay --env prod \
+        --incident-id INC-pay --state detected --severity warning --host host-pay
+    send incident --id pi-2 --time 2026-01-10T12:12:00Z --service pay --env prod \
+        --incident-id INC-pay --state reported --severity error --host host-pay
+    send incident --id pi-3 --time 2026-01-10T13:10:00Z --service pay --env prod \
+        --incident-id INC-pay --state resolved --host host-pay
+    send deploy --id p-3 --time 2026-01-10T14:00:00Z --service pay --env prod --deploy-id D-pay2 \
+        --status failed --version 8 --host host-pay
+    send deploy --id p-4 --time 2026-01-10T15:00:00Z --service pay --env prod --deploy-id D-pay3 \
+        --status rolled_back --version 9 --host host-pay
+    send incident --id pi-4 --time 2026-01-10T15:05:00Z --service pay --env prod \
+        --incident-id INC-pay2 --state detected --severity warning --host host-pay
+fi
 sleep 1
 kill -TERM "$hub_pid"
 wait "$hub_pid" || true
