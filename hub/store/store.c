@@ -418,15 +418,6 @@ lh__store_writable(lh_store_t *st)
 
 /* ---- events --------------------------------------------------------------------------------- */
 
-static void
-bind_int_or_null(sqlite3_stmt *s, int i, int64_t v)
-{
-    if (v)
-        sqlite3_bind_int64(s, i, v);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 /* Space-separated hosts, malloc'd (NULL and *err = 0 when there are none). */
 static char *
 join_hosts(const lh_event_t *ev, int *err)

@@ -110,15 +110,6 @@ merge(chrow_t *r, const lh_event_t *ev)
     return 0;
 }
 
-static void
-bind_time(sqlite3_stmt *s, int i, int64_t t)
-{
-    if (t)
-        sqlite3_bind_int64(s, i, t);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 /* Reads the row (started, deploy_id, key) with statement get (CH_GET's columns) into r. */
 static int
 row_get(sqlite3_stmt *get, int64_t started, const char *deploy_id, const char *key, chrow_t *r)
@@ -167,11 +158,11 @@ row_put(sqlite3_stmt *put, const char *deploy_id, const char *key, const chrow_t
     bind_text(put, 3, key);
     bind_text(put, 4, r->service);
     sqlite3_bind_int64(put, 5, r->last);
-    bind_time(put, 6, r->deployed);
-    bind_time(put, 7, r->failed);
-    bind_time(put, 8, r->rolled);
-    bind_time(put, 9, r->commit_time);
-    bind_time(put, 10, r->commit_time ? r->commit_at : 0);
+    bind_int_or_null(put, 6, r->deployed);
+    bind_int_or_null(put, 7, r->failed);
+    bind_int_or_null(put, 8, r->rolled);
+    bind_int_or_null(put, 9, r->commit_time);
+    bind_int_or_null(put, 10, r->commit_time ? r->commit_at : 0);
     bind_text(put, 11, lab);
     int rc = sqlite3_step(put);
     sqlite3_reset(put);
@@ -254,11 +245,7 @@ static int
 fill_changes(lh_store_t *st)
 {
     sqlite3_stmt *walk = NULL, *put = NULL;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "SELECT deploy_id, environment, event, service, time FROM events"
-                                " INDEXED BY ev_deploy_id WHERE deploy_id IS NOT NULL AND kind = 1"
-                                " ORDER BY deploy_id, time, seq",
-                                -1, &walk, NULL);
+    int rc = sqlite3_prepare_v2(st->db, SQL_FILL_CHANGES, -1, &walk, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(st->db, lh__store_sql[S_CH_PUT], -1, &put, NULL);
     pending_t p[16];
@@ -332,15 +319,9 @@ static int
 fill_severities(lh_store_t *st)
 {
     sqlite3_stmt *walk = NULL, *set = NULL;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "SELECT o.first_seq, e.event FROM outcomes o JOIN events e"
-                                " INDEXED BY ev_incident_id ON e.incident_id = o.ref"
-                                " AND e.kind = 3 AND e.environment IS o.environment"
-                                " WHERE o.kind = 3 ORDER BY o.first_seq",
-                                -1, &walk, NULL);
+    int rc = sqlite3_prepare_v2(st->db, SQL_FILL_SEVERITY_WALK, -1, &walk, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(st->db, "UPDATE outcomes SET severity = ?2 WHERE first_seq = ?1",
-                                -1, &set, NULL);
+        rc = sqlite3_prepare_v2(st->db, SQL_FILL_SEVERITY_SET, -1, &set, NULL);
     int64_t cur = 0;
     int sev = 0;
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {

@@ -126,6 +126,16 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
+/* Binds v, or NULL when v is 0 (a time or state that is not there). */
+static inline void
+bind_int_or_null(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
 /* Binds n bytes at p; an empty blob for p non-NULL and n 0 (or not_null), else NULL. */
 static inline void
 bind_blob(sqlite3_stmt *s, int i, const void *p, size_t n, int not_null)

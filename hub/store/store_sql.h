@@ -407,6 +407,17 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(COUNT_ALERTS, "SELECT count(*) FROM alerts")                                                 \
     X(COUNT_CORR, "SELECT count(*) FROM correlations")
 
+/* Migration 7 -> 8 (store_changes.c, before the statements above are prepared): every deploy
+ * event by deploy id then time, and every incident outcome's events in its environment. */
+#define SQL_FILL_CHANGES                                                                           \
+    "SELECT deploy_id, environment, event, service, time FROM events INDEXED BY ev_deploy_id"     \
+    " WHERE deploy_id IS NOT NULL AND kind = 1 ORDER BY deploy_id, time, seq"
+#define SQL_FILL_SEVERITY_WALK                                                                     \
+    "SELECT o.first_seq, e.event FROM outcomes o JOIN events e INDEXED BY ev_incident_id"         \
+    " ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"                 \
+    " WHERE o.kind = 3 ORDER BY o.first_seq"
+#define SQL_FILL_SEVERITY_SET "UPDATE outcomes SET severity = ?2 WHERE first_seq = ?1"
+
 /* Pragmas and the version stamp take integers and are formatted at open. */
 #define SQL_USER_VERSION "PRAGMA user_version"
 #define SQL_SET_USER_VERSION "PRAGMA user_version = %d"
