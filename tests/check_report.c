@@ -519,6 +519,9 @@ START_TEST(every_report_lookup_uses_an_index)
             if (!strcmp(stmts[i].name, "LH_Q_DORA_CHANGES"))
                 ck_assert_msg(strstr(p, "changes USING PRIMARY KEY (started>? AND started<?)"),
                               "%s: %s", stmts[i].name, p);
+            if (!strcmp(stmts[i].name, "LH_Q_DORA_INCIDENTS"))
+                ck_assert_msg(strstr(p, "USING COVERING INDEX oc_dora (time>? AND time<?)"),
+                              "%s: %s", stmts[i].name, p);
             if (!strcmp(stmts[i].name, "LH_Q_DORA_GOODS"))
                 ck_assert_msg(strstr(p, "ev_good (service=? AND environment=? AND time>? AND"),
                               "%s: %s", stmts[i].name, p);

@@ -1854,7 +1854,7 @@ START_TEST(test_migrate_v5_store)
                      4);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'ev_good'"), 1);
     ck_assert_int_eq(
-        sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'oc_incident_time'"), 1);
+        sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'oc_dora'"), 1);
     lh_store_stats_t s = stats_of(st);
     ck_assert_int_eq(s.events, 12);
     ck_assert_int_eq(s.events_by_kind[LH_KIND_DEPLOY], 4);
@@ -1881,17 +1881,22 @@ START_TEST(test_migrate_v5_store)
 END_TEST
 
 /* A store written by the current release, schema version 6 (tests/data/store/v6.sql, written by
- * the real loophub 6836001 with make_store.sh) migrates on open: the incidents' time index is
- * there and holds every incident outcome of the release, the rest reads as it was. */
+ * the real loophub 6836001 with make_store.sh) migrates on open: the incidents' time index
+ * (version 7, covering since 8: oc_dora) is there and holds every incident outcome of the
+ * release, each with its severity and top suspect; the rest reads as it was. */
 START_TEST(test_migrate_v6_store)
 {
     lh_test_load_store_dump(lh_test_fx.db, "v6.sql");
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
     ck_assert_int_eq(
-        sql_int(st, "SELECT count(*) FROM outcomes INDEXED BY oc_incident_time WHERE kind = 3"
+        sql_int(st, "SELECT count(*) FROM outcomes INDEXED BY oc_dora WHERE kind = 3"
                     " AND time >= 0"),
         sql_int(st, "SELECT count(DISTINCT incident_id) FROM events WHERE kind = 3"));
+    /* make_store.sh's incidents are critical, each blamed on its service's deploy */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes WHERE kind = 3 AND severity = 4"
+                                 " AND top = 'D-' || service"),
+                     4);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes WHERE kind = 3"), 4);
     lh_store_stats_t s = stats_of(st);
     ck_assert_int_eq(s.events, 12);

@@ -71,6 +71,8 @@ oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
         rc = col_text(c, s, LH_OCOL_ARTIFACT, &oc->artifact);
     if (!rc)
         rc = col_text(c, s, LH_OCOL_CASE, &oc->case_id);
+    if (!rc)
+        rc = col_text(c, s, LH_OCOL_TOP, &oc->top);
     return rc;
 }
 
@@ -111,7 +113,8 @@ oc_put(lh_correlator_t *c, outcome_t *oc)
              lh__c_bind_text(s, 11, oc->artifact) || sqlite3_bind_int(s, 12, oc->open) ||
              (oc->open ? sqlite3_bind_null(s, 13) : sqlite3_bind_int64(s, 13, oc->resolved)) ||
              lh__c_bind_text(s, 14, oc->case_id) ||
-             (oc->severity ? sqlite3_bind_int(s, 15, oc->severity) : sqlite3_bind_null(s, 15));
+             (oc->severity ? sqlite3_bind_int(s, 15, oc->severity) : sqlite3_bind_null(s, 15)) ||
+             lh__c_bind_text(s, 16, oc->top);
     if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
         return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
@@ -517,6 +520,11 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
     int n = lh__c_gather(c, &o, oc->first_seq, late);
     if (n <= 0)
         return n < 0 ? n : dirty ? oc_put(c, oc) : 0;
+    /* an incident's top suspect on its row, for `loophub dora` (the rank-1 pair below) */
+    if (oc->kind == LH_KIND_INCIDENT && (!oc->top || strcmp(oc->top, c->chg[0].deploy_id))) {
+        oc->top = c->chg[0].deploy_id;
+        dirty = 1;
+    }
     const char *key = suspect_key(c);
     if (!key)
         return LH_ENOMEM;

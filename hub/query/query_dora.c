@@ -6,9 +6,9 @@
  * Facts are read once, a row each, as the store keeps them at ingest (schema 8): the changes
  * whose first event is in the period (table `changes`: start, first succeeded, failed and
  * rolled-back times, commit time, labels; store_changes.c), and the incidents detected in the
- * period and a week before it (outcomes by oc_incident_time), each with its highest severity and
- * top-ranked suspect. Then, per broken change, the first good deploy of its service after it
- * broke: one range of ev_good per service and environment. No event is decoded, but for an
+ * period and a week before it (index oc_dora of the outcomes, which covers them), each with its
+ * highest severity and top suspect. Then, per broken change, the first good deploy of its service
+ * after it broke: one range of ev_good per service and environment. No event is decoded, but for an
  * incident's own labels by a label whose top suspect did not start in the period. By a label, an
  * incident falls in the group of its top suspect (teams label their changes), else in that of its
  * own label. The figures are then computed per group (everything, a service, or a label's value)
@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,15 +47,15 @@ typedef struct {
     int64_t resolved;  /* the latest resolution of those incidents, 0 while one is open */
     int64_t next_good; /* the first succeeded deploy of the service after it broke, 0: none */
     int64_t start;     /* when it started to fail (failure_start()), 0: it did not */
+    size_t g;          /* the number of its service and environment (dora_t.groups) */
     int rework;
 } dchange_t;
 
 typedef struct {
     const char *ref, *env, *service, *group, *suspect, *suspect_service; /* the top suspect's */
     int64_t seq, time, resolved;                                         /* resolved 0: open */
-    int counted;      /* at or above the minimum severity */
-    size_t next_same; /* the next counted incident of the same suspect change, + 1 (0: none) */
-    size_t next_svc;  /* ... of the same suspect service and environment */
+    int counted;   /* at or above the minimum severity */
+    size_t change; /* its top suspect's change among the period's, + 1 (0: none) */
 } dincident_t;
 
 /* Strings of the report, copied once into blocks that never move. */
@@ -73,7 +74,8 @@ typedef struct {
 
 typedef struct {
     slot_t *s;
-    size_t mask;
+    size_t mask, n; /* n: the keys in it (a map made growable grows at half full) */
+    int grows;
 } pmap_t;
 
 typedef struct {
@@ -82,9 +84,9 @@ typedef struct {
     dincident_t *i;
     size_t ni, capi;
     pool_block_t *pool;
-    pmap_t changes;    /* (deploy id, environment) -> change */
-    pmap_t by_suspect; /* (deploy id, environment) -> first counted incident it is top suspect of */
-    pmap_t by_service; /* (service, environment) -> first counted incident blamed on one of its */
+    pmap_t changes; /* (deploy id, environment) -> change */
+    pmap_t groups;  /* (service, environment) -> its number (svc_env_t.g, 1..ng) */
+    size_t ng;
 } dora_t;
 
 static const char *
@@ -129,8 +131,10 @@ hash_pair(const char *a, const char *b)
     return lh__hash64_final(lh__hash64_update(h, b ? "\x1f" : "\x1e", 1));
 }
 
+/* A map for n keys; grows: it starts small and doubles at half full (for few distinct keys
+ * among many lookups, so that it stays in the cache). */
 static void
-pmap_init(qctx_t *q, pmap_t *m, size_t n)
+pmap_init(qctx_t *q, pmap_t *m, size_t n, int grows)
 {
     size_t cap = 16;
     while (cap < 2 * n + 2)
@@ -138,22 +142,44 @@ pmap_init(qctx_t *q, pmap_t *m, size_t n)
     if (!(m->s = calloc(cap, sizeof(*m->s))))
         q->err = LH_ENOMEM;
     m->mask = cap - 1;
+    m->n = 0;
+    m->grows = grows;
 }
 
-/* The value slot of (a, b), made empty (0) when new. The strings must outlive the map. */
-static size_t *
-pmap_at(pmap_t *m, const char *a, const char *b)
+static size_t
+pmap_find(const pmap_t *m, const char *a, const char *b, uint64_t h)
 {
-    uint64_t h = hash_pair(a, b);
     size_t i = (size_t)h & m->mask;
     while (m->s[i].v && !(m->s[i].h == h && same(m->s[i].a, a) && same(m->s[i].b, b)))
         i = (i + 1) & m->mask;
-    if (!m->s[i].v) {
-        m->s[i].a = a;
-        m->s[i].b = b;
-        m->s[i].h = h;
+    return i;
+}
+
+/* The value slot of (a, b), made empty (0) when new: the caller sets it, non-zero, before
+ * the next call. The strings must outlive the map. NULL when out of memory. */
+static slot_t *
+pmap_at(qctx_t *q, pmap_t *m, const char *a, const char *b)
+{
+    uint64_t h = hash_pair(a, b);
+    size_t i = pmap_find(m, a, b, h);
+    if (m->s[i].v)
+        return &m->s[i];
+    if (m->grows && 2 * (m->n + 1) > m->mask + 1) {
+        pmap_t g = {calloc(2 * (m->mask + 1), sizeof(*m->s)), 2 * m->mask + 1, m->n, 1};
+        if (!g.s) {
+            q->err = LH_ENOMEM;
+            return NULL;
+        }
+        for (size_t k = 0; k <= m->mask; k++)
+            if (m->s[k].v)
+                g.s[pmap_find(&g, m->s[k].a, m->s[k].b, m->s[k].h)] = m->s[k];
+        free(m->s);
+        *m = g;
+        i = pmap_find(m, a, b, h);
     }
-    return &m->s[i].v;
+    m->s[i] = (slot_t){a, b, h, 0};
+    m->n++;
+    return &m->s[i];
 }
 
 /* The value of (a, b), 0 when absent. */
@@ -224,6 +250,7 @@ take_changes(qctx_t *q, dora_t *d)
         lh__q_bind_text(s, 4, ekey);
     }
     int labels = r->by && !strncmp(r->by, "label:", 6);
+    pmap_init(q, &d->groups, 256, 1);
     while (s && !q->err && lh__q_step(q, s)) {
         dchange_t *nc = grow(q, d->c, &d->cap, d->n, sizeof(*nc));
         if (!nc)
@@ -231,11 +258,22 @@ take_changes(qctx_t *q, dora_t *d)
         d->c = nc;
         dchange_t *c = &d->c[d->n++];
         memset(c, 0, sizeof(*c));
-        const char *ek = lh__q_col_text(s, 2);
+        const char *ek = lh__q_col_text(s, 2), *svc = lh__q_col_text(s, 3);
+        const char *env = ek && ek[0] == 'e' ? ek + 1 : NULL;
         c->started = sqlite3_column_int64(s, 0);
         c->deploy_id = pool_dup(q, d, lh__q_col_text(s, 1));
-        c->env = ek && ek[0] == 'e' ? pool_dup(q, d, ek + 1) : NULL;
-        c->service = pool_dup(q, d, lh__q_col_text(s, 3));
+        /* its service and environment, each pair copied once: the group of the walks below */
+        slot_t *g = pmap_at(q, &d->groups, svc, env);
+        if (!g)
+            break;
+        if (!g->v) {
+            g->a = pool_dup(q, d, svc);
+            g->b = pool_dup(q, d, env);
+            g->v = ++d->ng;
+        }
+        c->service = g->a;
+        c->env = g->b;
+        c->g = g->v;
         c->deployed = sqlite3_column_int64(s, 4);
         c->failed = sqlite3_column_int64(s, 5);
         c->rolled = sqlite3_column_int64(s, 6);
@@ -251,9 +289,12 @@ take_changes(qctx_t *q, dora_t *d)
     }
     sqlite3_finalize(s);
     free(ekey);
-    pmap_init(q, &d->changes, d->n);
-    for (size_t k = 0; k < d->n && !q->err; k++)
-        *pmap_at(&d->changes, d->c[k].deploy_id, d->c[k].env) = k + 1;
+    pmap_init(q, &d->changes, d->n, 0);
+    for (size_t k = 0; k < d->n && !q->err; k++) {
+        slot_t *e = pmap_at(q, &d->changes, d->c[k].deploy_id, d->c[k].env);
+        if (e)
+            e->v = k + 1;
+    }
 }
 
 /* The incidents detected from `from` (a week before the period, for rework) to the period's
@@ -280,9 +321,6 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
         d->i = ni;
         dincident_t *x = &d->i[d->ni++];
         memset(x, 0, sizeof(*x));
-        x->seq = sqlite3_column_int64(s, 0);
-        x->ref = pool_dup(q, d, lh__q_col_text(s, 1));
-        x->service = pool_dup(q, d, svc);
         x->env = pool_dup(q, d, env);
         x->time = sqlite3_column_int64(s, 4);
         x->resolved = sqlite3_column_int(s, 5) ? 0 : sqlite3_column_int64(s, 6);
@@ -291,11 +329,12 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
         x->suspect = pool_dup(q, d, lh__q_col_text(s, 8));
         /* the suspect's service: its change's, read already when it started in the period */
         size_t k = x->suspect ? pmap_get(&d->changes, x->suspect, x->env) : 0;
+        x->change = k;
         if (k) {
             x->suspect_service = d->c[k - 1].service;
         } else if (x->suspect) {
             sqlite3_reset(top);
-            sqlite3_bind_int64(top, 1, x->seq);
+            sqlite3_bind_int64(top, 1, sqlite3_column_int64(s, 0));
             if (lh__q_step(q, top))
                 x->suspect_service = pool_dup(q, d, lh__q_col_text(top, 0));
         }
@@ -309,7 +348,7 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
                 break;
             qlist_t l = {0};
             sqlite3_reset(ev);
-            lh__q_bind_text(ev, 1, x->ref);
+            lh__q_bind_text(ev, 1, lh__q_col_text(s, 1)); /* its id */
             lh__q_load_events(q, ev, &l, 0);
             x->group = pool_dup(q, d, group_of(r, NULL, l.ev, l.n, svc, env, gb, sizeof(gb)));
             lh__q_list_free(&l);
@@ -321,6 +360,7 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
     sqlite3_finalize(top);
     sqlite3_finalize(ev);
 }
+
 /* When change c started to fail, 0 when it did not: the earliest of the moment a rolled-back
  * change went live (its first succeeded event, else its first event), its failed event, and the
  * detection of the first counted incident it was the top suspect of. */
@@ -336,74 +376,96 @@ failure_start(const dchange_t *c)
     return t;
 }
 
-static int
-cmp_nstr(const char *a, const char *b)
-{
-    return a && b ? strcmp(a, b) : (a != NULL) - (b != NULL);
-}
-
-/* Broken changes by service, environment, then when they broke. */
-static int
-cmp_broken(const void *x, const void *y)
-{
-    const dchange_t *a = *(dchange_t *const *)x, *b = *(dchange_t *const *)y;
-    int c = cmp_nstr(a->service, b->service);
-    if (!c)
-        c = cmp_nstr(a->env, b->env);
-    return c ? c : (a->start > b->start) - (a->start < b->start);
-}
-
+/* A change or a counted incident in its service and environment (the suspect's, for an
+ * incident), for the walks below: g the pair's number (1..ng), t its time. */
 typedef struct {
+    size_t g, i;
     int64_t t;
-    const char *deploy_id;
-} good_t;
+} svc_env_t;
+
+/* Orders v by g, keeping the order of equal ones (a counting sort: v comes in time order from
+ * the store, so each pair's run stays in time order). */
+static void
+by_group(qctx_t *q, svc_env_t *v, size_t n, size_t ng)
+{
+    size_t *at = calloc(ng + 2, sizeof(*at));
+    svc_env_t *tmp = malloc((n + 1) * sizeof(*tmp));
+    if (!at || !tmp) {
+        q->err = LH_ENOMEM;
+        free(at);
+        free(tmp);
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        at[v[k].g + 1]++;
+    for (size_t g = 1; g <= ng + 1; g++)
+        at[g] += at[g - 1];
+    for (size_t k = 0; k < n; k++)
+        tmp[at[v[k].g]++] = v[k];
+    memcpy(v, tmp, n * sizeof(*v));
+    free(tmp);
+    free(at);
+}
+
+static int
+cmp_time(const void *x, const void *y)
+{
+    const svc_env_t *a = x, *b = y;
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
 
 /* For every change that broke its service, the first succeeded deploy of another change of the
- * service after it broke: the service's good deploys of the period read once (one range of
- * ev_good per service and environment) and walked beside its broken changes in time order; a
- * change the period holds none for asks the store for the first after the period. */
+ * service after it broke. Per service and environment the broken changes, in the order they
+ * broke, are walked beside the service's good deploys of the period (one range of ev_good, read
+ * only until every one of them has its answer): a change waits from when it broke for the first
+ * good deploy that is not its own. One the period holds none for asks the store for the first
+ * after the period. */
 static void
 next_goods(qctx_t *q, dora_t *d)
 {
-    dchange_t **f = malloc((d->n + 1) * sizeof(*f));
+    svc_env_t *f = malloc((d->n + 1) * sizeof(*f));
+    size_t *wait = malloc((d->n + 1) * sizeof(*wait)); /* indices into f */
     sqlite3_stmt *gs = lh__q_prep(q, LH_Q_DORA_GOODS), *after = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
-    good_t *g = NULL;
-    size_t n = 0, cap = 0;
-    if (!f)
+    size_t n = 0;
+    if (!f || !wait)
         q->err = LH_ENOMEM;
-    for (size_t k = 0; f && k < d->n; k++)
+    for (size_t k = 0; !q->err && k < d->n; k++)
         if (d->c[k].start)
-            f[n++] = &d->c[k];
+            f[n++] = (svc_env_t){d->c[k].g, k, d->c[k].start};
     if (!q->err)
-        qsort(f, n, sizeof(*f), cmp_broken);
+        by_group(q, f, n, d->ng);
     for (size_t i = 0, j; gs && after && !q->err && i < n; i = j) {
-        for (j = i; j < n && same(f[j]->service, f[i]->service) && same(f[j]->env, f[i]->env);)
+        for (j = i; j < n && f[j].g == f[i].g;)
             j++;
-        size_t ng = 0;
+        qsort(f + i, j - i, sizeof(*f), cmp_time); /* by when they broke */
+        const dchange_t *first = &d->c[f[i].i];
         sqlite3_reset(gs);
-        lh__q_bind_text(gs, 1, f[i]->service);
-        lh__q_bind_text(gs, 2, f[i]->env);
-        sqlite3_bind_int64(gs, 3, f[i]->start);
+        lh__q_bind_text(gs, 1, first->service);
+        lh__q_bind_text(gs, 2, first->env);
+        sqlite3_bind_int64(gs, 3, first->start);
         sqlite3_bind_int64(gs, 4, q->to);
-        while (!q->err && lh__q_step(q, gs)) {
-            good_t *ng2 = grow(q, g, &cap, ng, sizeof(*g));
-            if (!ng2)
-                break;
-            g = ng2;
-            g[ng].t = sqlite3_column_int64(gs, 0);
-            g[ng++].deploy_id = pool_dup(q, d, lh__q_col_text(gs, 1));
-        }
-        for (size_t m = i, p = 0; m < j && !q->err; m++) {
-            dchange_t *c = f[m];
-            while (p < ng && g[p].t <= c->start)
-                p++;
-            size_t e = p;
-            while (e < ng && same(g[e].deploy_id, c->deploy_id))
-                e++;
-            if (e < ng) {
-                c->next_good = g[e].t;
-                continue;
+        size_t m = i, nw = 0;
+        while (!q->err && (m < j || nw) && lh__q_step(q, gs)) {
+            int64_t t = sqlite3_column_int64(gs, 0);
+            const char *did = lh__q_col_text(gs, 1);
+            while (m < j && f[m].t < t)
+                wait[nw++] = m++;
+            size_t kept = 0;
+            for (size_t w = 0; w < nw; w++) {
+                dchange_t *c = &d->c[f[wait[w]].i];
+                if (same(did, c->deploy_id))
+                    wait[kept++] = wait[w]; /* its own deploy: it waits on */
+                else
+                    c->next_good = t;
             }
+            nw = kept;
+        }
+        for (size_t w = i; !q->err && w < j; w++) {
+            dchange_t *c = &d->c[f[w].i];
+            if (c->next_good)
+                continue;
             sqlite3_reset(after);
             lh__q_bind_text(after, 1, c->service);
             lh__q_bind_text(after, 2, c->env);
@@ -415,58 +477,104 @@ next_goods(qctx_t *q, dora_t *d)
     }
     sqlite3_finalize(gs);
     sqlite3_finalize(after);
-    free(g);
+    free(wait);
     free(f);
 }
 
+/* Rework by an incident: whether change c started while a counted incident blamed on another
+ * change of its service and environment was unresolved. Per service and environment, the changes
+ * in the order they started and the incidents in the order they were detected are walked
+ * together; of the incidents detected so far it keeps the two that end latest (open: never)
+ * with different suspects, which is enough to answer "one that ends after t, of a suspect
+ * other than c". */
+static void
+rework_by_incident(qctx_t *q, dora_t *d)
+{
+    svc_env_t *cs = malloc((d->n + 1) * sizeof(*cs)), *is = malloc((d->ni + 1) * sizeof(*is));
+    if (!cs || !is)
+        q->err = LH_ENOMEM;
+    size_t nc = 0, ni = 0, ng = d->ng;
+    for (size_t k = 0; !q->err && k < d->n; k++)
+        cs[nc++] = (svc_env_t){d->c[k].g, k, d->c[k].started};
+    for (size_t j = 0; !q->err && j < d->ni; j++) {
+        const dincident_t *x = &d->i[j];
+        size_t g = x->counted && x->suspect ? pmap_get(&d->groups, x->suspect_service, x->env) : 0;
+        if (g)
+            is[ni++] = (svc_env_t){g, j, x->time};
+    }
+    if (!q->err)
+        by_group(q, cs, nc, ng);
+    if (!q->err)
+        by_group(q, is, ni, ng);
+    size_t p = 0;
+    for (size_t m = 0; !q->err && m < nc;) {
+        size_t g = cs[m].g;
+        int64_t end1 = INT64_MIN, end2 = INT64_MIN; /* latest ends, different suspects */
+        const char *s1 = NULL;
+        while (p < ni && is[p].g < g)
+            p++;
+        for (; m < nc && cs[m].g == g; m++) {
+            dchange_t *c = &d->c[cs[m].i];
+            for (; p < ni && is[p].g == g && is[p].t <= c->started; p++) {
+                const dincident_t *x = &d->i[is[p].i];
+                int64_t e = x->resolved ? x->resolved : INT64_MAX;
+                if (s1 && !strcmp(x->suspect, s1)) {
+                    if (e > end1)
+                        end1 = e;
+                } else if (e > end1) {
+                    end2 = end1;
+                    end1 = e;
+                    s1 = x->suspect;
+                } else if (e > end2) {
+                    end2 = e;
+                }
+            }
+            if (!c->rework)
+                c->rework =
+                    (end1 > c->started && strcmp(s1, c->deploy_id) != 0) || end2 > c->started;
+        }
+    }
+    free(cs);
+    free(is);
+}
+
 /* What the incidents say of each change: failures it caused, when they were resolved, rework;
- * and when the service recovered from a change that broke it. Each fact is found in a map
- * (pmap_t), never by a scan of the other list. */
+ * and when the service recovered from a change that broke it. Each fact is found through the
+ * incident's link to its suspect's change (take_incidents()) or a walk of both lists in order,
+ * never by a scan of the other list per item. */
 static void
 link_facts(qctx_t *q, dora_t *d)
 {
-    pmap_init(q, &d->by_suspect, d->ni);
-    pmap_init(q, &d->by_service, d->ni);
-    /* the counted incidents chained by their top suspect's change, and by its service and
-     * environment */
-    for (size_t j = d->ni; !q->err && j-- > 0;) {
-        dincident_t *x = &d->i[j];
-        if (!x->counted || !x->suspect)
+    /* each counted incident into its top suspect's change: the first detection, the latest
+     * resolution, or open (resolved 0 then) while one is */
+    char *open = calloc(d->n + 1, 1);
+    if (!open)
+        q->err = LH_ENOMEM;
+    for (size_t j = 0; !q->err && j < d->ni; j++) {
+        const dincident_t *x = &d->i[j];
+        if (!x->counted || !x->change)
             continue;
-        size_t *h = pmap_at(&d->by_suspect, x->suspect, x->env);
-        x->next_same = *h;
-        *h = j + 1;
-        h = pmap_at(&d->by_service, x->suspect_service, x->env);
-        x->next_svc = *h;
-        *h = j + 1;
+        dchange_t *c = &d->c[x->change - 1];
+        if (!c->caused || x->time < c->incident)
+            c->incident = x->time;
+        c->caused = 1;
+        if (!x->resolved)
+            open[x->change - 1] = 1;
+        else if (x->resolved > c->resolved)
+            c->resolved = x->resolved;
     }
     for (size_t k = 0; k < d->n && !q->err; k++) {
         dchange_t *c = &d->c[k];
-        int open = 0;
-        for (size_t m = pmap_get(&d->by_suspect, c->deploy_id, c->env); m;
-             m = d->i[m - 1].next_same) {
-            const dincident_t *x = &d->i[m - 1];
-            if (!c->caused || x->time < c->incident)
-                c->incident = x->time;
-            c->caused = 1;
-            if (!x->resolved)
-                open = 1;
-            else if (x->resolved > c->resolved)
-                c->resolved = x->resolved;
-        }
-        if (open)
+        if (open[k])
             c->resolved = 0;
-        /* rework: a rollback, or a deploy of the service while an incident blamed on another of
-         * its changes was unresolved */
+        /* rework: a rollback, or (below) a deploy of the service while an incident blamed on
+         * another of its changes was unresolved */
         c->rework = c->rolled != 0;
-        for (size_t m = pmap_get(&d->by_service, c->service, c->env); m && !c->rework;
-             m = d->i[m - 1].next_svc) {
-            const dincident_t *x = &d->i[m - 1];
-            c->rework = !same(x->suspect, c->deploy_id) && x->time <= c->started &&
-                        (!x->resolved || x->resolved > c->started);
-        }
         c->start = failure_start(c);
     }
+    free(open);
+    if (!q->err)
+        rework_by_incident(q, d);
     if (!q->err)
         next_goods(q, d);
 }
@@ -489,27 +597,59 @@ map_push(qctx_t *q, json_t *map, const char *key, size_t i)
 
 /* --- figures -------------------------------------------------------------------------------- */
 
-static int
-cmp_i64(const void *a, const void *b)
+/* Puts the k-th smallest of v[0..n) at v[k], the smaller ones before it and the larger after
+ * (Hoare's selection: linear on average, where sorting every lead time was the report's
+ * largest cost). */
+static void
+select_kth(int64_t *v, size_t n, size_t kk)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    ptrdiff_t l = 0, r = (ptrdiff_t)n - 1, k = (ptrdiff_t)kk;
+    while (l < r) {
+        int64_t x = v[k];
+        ptrdiff_t i = l, j = r;
+        do {
+            while (v[i] < x)
+                i++;
+            while (x < v[j])
+                j--;
+            if (i <= j) {
+                int64_t t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        } while (i <= j);
+        if (j < k)
+            l = i;
+        if (k < i)
+            r = j;
+    }
 }
 
-/* {"n", "median_seconds", "p90_seconds"} of v[0..n) (sorted here): the median is the middle
+/* {"n", "median_seconds", "p90_seconds"} of v[0..n) (reordered here): the median is the middle
  * value (the mean of the two middle ones for an even count), p90 the nearest rank. */
 static json_t *
 distribution(qctx_t *q, int64_t *v, size_t n, int64_t *median)
 {
     json_t *o = json_object();
-    qsort(v, n, sizeof(*v), cmp_i64);
     lh__q_jset(q, o, "n", json_integer((json_int_t)n));
     *median = 0;
     if (n) {
-        *median = n % 2 ? v[n / 2] : v[n / 2 - 1] + (v[n / 2] - v[n / 2 - 1]) / 2;
         size_t r = (size_t)ceil(0.9 * (double)n);
+        select_kth(v, n, r - 1);
+        int64_t p90 = v[r - 1];
+        select_kth(v, n, n / 2);
+        int64_t hi = v[n / 2];
+        if (n % 2) {
+            *median = hi;
+        } else {
+            int64_t lo = v[0]; /* the largest of those below n / 2 */
+            for (size_t i = 1; i < n / 2; i++)
+                if (v[i] > lo)
+                    lo = v[i];
+            *median = lo + (hi - lo) / 2;
+        }
         lh__q_jset(q, o, "median_seconds", json_integer(*median / LH_NS_PER_SEC));
-        lh__q_jset(q, o, "p90_seconds", json_integer(v[r - 1] / LH_NS_PER_SEC));
+        lh__q_jset(q, o, "p90_seconds", json_integer(p90 / LH_NS_PER_SEC));
     } else {
         lh__q_jset(q, o, "median_seconds", json_null());
         lh__q_jset(q, o, "p90_seconds", json_null());
@@ -773,8 +913,7 @@ lh__q_gather_dora(qctx_t *q)
         free(b);
     }
     free(d.changes.s);
-    free(d.by_suspect.s);
-    free(d.by_service.s);
+    free(d.groups.s);
     free(d.c);
     free(d.i);
 }

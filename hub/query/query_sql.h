@@ -290,15 +290,13 @@
     " AND (?3 IS NULL OR service = ?3) AND (?4 IS NULL OR env_key = ?4)"                       \
     " ORDER BY started, deploy_id, env_key"
 
-/* The incidents (outcomes of kind 3) detected in a period (oc_incident_time, schema version 7)
- * with their highest severity (schema 8) and their top-ranked suspect (correlations primary
- * key). ?1 from ?2 to (ns, inclusive) */
+/* The incidents (outcomes of kind 3) detected in a period with their highest severity and top
+ * suspect: one range of oc_dora, which covers them (schema version 8). ?1 from ?2 to (ns,
+ * inclusive) */
 #define LH_Q_DORA_INCIDENTS                                                                    \
-    "SELECT o.first_seq, o.ref, o.service, o.environment, o.time, o.open, o.resolved,"          \
-    " o.severity, (SELECT c.deploy_id FROM correlations c"                                     \
-    "              WHERE c.outcome_seq = o.first_seq AND c.rank = 1 LIMIT 1)"                  \
-    " FROM outcomes o INDEXED BY oc_incident_time"                                             \
-    " WHERE o.kind = 3 AND o.time >= ?1 AND o.time <= ?2 ORDER BY o.time, o.first_seq"
+    "SELECT first_seq, ref, service, environment, time, open, resolved, severity, top"        \
+    " FROM outcomes INDEXED BY oc_dora"                                                        \
+    " WHERE kind = 3 AND time >= ?1 AND time <= ?2 ORDER BY time, first_seq"
 
 /* The service of an outcome's top-ranked suspect, when its change is not among the period's
  * (correlations primary key, events by seq). ?1 outcome seq */

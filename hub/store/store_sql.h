@@ -287,7 +287,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "CREATE INDEX oc_incident_time ON outcomes(time) WHERE kind = 3;",
     /* 7 -> 8: what `loophub dora` needs of each change and incident, kept at ingest so a report
      * reads one row per change and per incident instead of decoding every event of each
-     * (store_changes.c). A change is a deploy id in one environment; its row is keyed by its
+     * (store_changes.c; for an incident, an index entry that covers it). A change is a deploy id in one environment; its row is keyed by its
      * first event's time first, so rows are appended at the end and a period is one range. The
      * rows of the changes and incidents stored before are filled by lh__store_fill_v8() in the
      * same transaction (their commit times, labels and severities live in the protobuf). */
@@ -304,8 +304,17 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  labels TEXT,"                      /* its events' labels merged, a JSON object; NULL: none */
     "  PRIMARY KEY (started, deploy_id, env_key)"
     ") WITHOUT ROWID;"
-    /* an incident outcome's highest severity among its events (lh_severity_t; NULL: none given) */
-    "ALTER TABLE outcomes ADD COLUMN severity INTEGER;",
+    /* an incident outcome's highest severity among its events (lh_severity_t; NULL: none given)
+     * and the top suspect of its latest conclusion (the correlator writes both with the row);
+     * the incidents' time index becomes one that covers what the report reads of them, in its
+     * order (first_seq and kind listed so that SQLite needs neither the table nor a sort) */
+    "ALTER TABLE outcomes ADD COLUMN severity INTEGER;"
+    "ALTER TABLE outcomes ADD COLUMN top TEXT;"
+    "UPDATE outcomes SET top = (SELECT c.deploy_id FROM correlations c"
+    "  WHERE c.outcome_seq = outcomes.first_seq AND c.rank = 1 LIMIT 1) WHERE kind = 3;"
+    "DROP INDEX oc_incident_time;"
+    "CREATE INDEX oc_dora ON outcomes(time, first_seq, kind, service, environment, ref, open,"
+    "  resolved, severity, top) WHERE kind = 3;",
 };
 /* clang-format on */
 
