@@ -52,10 +52,11 @@ typedef struct {
 } dchange_t;
 
 typedef struct {
-    const char *ref, *env, *service, *group, *suspect, *suspect_service; /* the top suspect's */
-    int64_t seq, time, resolved;                                         /* resolved 0: open */
-    int counted;   /* at or above the minimum severity */
+    const char *env, *group, *suspect, *suspect_service; /* the top suspect's deploy id, service */
+    int64_t time, resolved;                              /* resolved 0: open */
     size_t change; /* its top suspect's change among the period's, + 1 (0: none) */
+    size_t g;      /* the number of the suspect's service and environment (dora_t.groups), 0 */
+    int counted;   /* at or above the minimum severity */
 } dincident_t;
 
 /* Strings of the report, copied once into blocks that never move. */
@@ -78,13 +79,24 @@ typedef struct {
     int grows;
 } pmap_t;
 
+/* The changes by (deploy id, environment): a slot is its hash's high half and the change's
+ * index + 1, the key itself is read from the change (8 bytes a slot keep the table small). */
+typedef struct {
+    uint32_t tag, v;
+} cslot_t;
+
+typedef struct {
+    cslot_t *s;
+    size_t mask;
+} cmap_t;
+
 typedef struct {
     dchange_t *c;
     size_t n, cap;
     dincident_t *i;
     size_t ni, capi;
     pool_block_t *pool;
-    pmap_t changes; /* (deploy id, environment) -> change */
+    cmap_t changes; /* (deploy id, environment) -> change */
     pmap_t groups;  /* (service, environment) -> its number (svc_env_t.g, 1..ng) */
     size_t ng;
 } dora_t;
@@ -119,16 +131,31 @@ same(const char *x, const char *y)
     return x == y || (x && y && !strcmp(x, y));
 }
 
+/* A string's hash, eight bytes at a time (the report hashes half a million ids; FNV's byte at a
+ * time was a tenth of its time), seeded with h. Not for anything outside this file. */
+static uint64_t
+hash_str(uint64_t h, const char *s)
+{
+    size_t n = strlen(s);
+    const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    for (; n >= 8; n -= 8, s += 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * k;
+    return h ^ (h >> 32);
+}
+
 static uint64_t
 hash_pair(const char *a, const char *b)
 {
-    uint64_t h = LH__HASH64_SEED;
-    if (a)
-        h = lh__hash64_update(h, a, strlen(a));
-    h = lh__hash64_update(h, a ? "\x1f" : "\x1e", 1);
-    if (b)
-        h = lh__hash64_update(h, b, strlen(b));
-    return lh__hash64_final(lh__hash64_update(h, b ? "\x1f" : "\x1e", 1));
+    uint64_t h = a ? hash_str(LH__HASH64_SEED, a) : 1;
+    h = b ? hash_str(h ^ 0x5bd1e995, b) : h * 31 + 7;
+    return lh__hash64_final(h);
 }
 
 /* A map for n keys; grows: it starts small and doubles at half full (for few distinct keys
@@ -289,12 +316,34 @@ take_changes(qctx_t *q, dora_t *d)
     }
     sqlite3_finalize(s);
     free(ekey);
-    pmap_init(q, &d->changes, d->n, 0);
-    for (size_t k = 0; k < d->n && !q->err; k++) {
-        slot_t *e = pmap_at(q, &d->changes, d->c[k].deploy_id, d->c[k].env);
-        if (e)
-            e->v = k + 1;
+    size_t cap = 16;
+    while (cap < 2 * d->n + 2)
+        cap *= 2;
+    if (!q->err && !(d->changes.s = calloc(cap, sizeof(*d->changes.s))))
+        q->err = LH_ENOMEM;
+    d->changes.mask = cap - 1;
+    for (size_t k = 0; k < d->n && !q->err; k++) { /* each key once: a row of the table */
+        uint64_t h = hash_pair(d->c[k].deploy_id, d->c[k].env);
+        size_t i = (size_t)h & d->changes.mask;
+        while (d->changes.s[i].v)
+            i = (i + 1) & d->changes.mask;
+        d->changes.s[i] = (cslot_t){(uint32_t)(h >> 32), (uint32_t)(k + 1)};
     }
+}
+
+/* The change (deploy id, environment) among the period's: its index + 1, 0 when absent. */
+static size_t
+change_of(const dora_t *d, const char *deploy_id, const char *env)
+{
+    uint64_t h = hash_pair(deploy_id, env);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = (size_t)h & d->changes.mask; d->changes.s[i].v; i = (i + 1) & d->changes.mask) {
+        const cslot_t *e = &d->changes.s[i];
+        if (e->tag == tag && same(d->c[e->v - 1].deploy_id, deploy_id) &&
+            same(d->c[e->v - 1].env, env))
+            return e->v;
+    }
+    return 0;
 }
 
 /* The incidents detected from `from` (a week before the period, for rework) to the period's
@@ -321,22 +370,31 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
         d->i = ni;
         dincident_t *x = &d->i[d->ni++];
         memset(x, 0, sizeof(*x));
-        x->env = pool_dup(q, d, env);
         x->time = sqlite3_column_int64(s, 4);
         x->resolved = sqlite3_column_int(s, 5) ? 0 : sqlite3_column_int64(s, 6);
         int sev = sqlite3_column_int(s, 7);
         x->counted = sev == LH_SEV_UNSPECIFIED || sev >= r->min_severity;
-        x->suspect = pool_dup(q, d, lh__q_col_text(s, 8));
-        /* the suspect's service: its change's, read already when it started in the period */
-        size_t k = x->suspect ? pmap_get(&d->changes, x->suspect, x->env) : 0;
+        const char *suspect = lh__q_col_text(s, 8);
+        /* the suspect's change when it started in the period (its strings and group serve),
+         * else the suspect's service from its deploy event */
+        size_t k = suspect ? change_of(d, suspect, env) : 0;
         x->change = k;
         if (k) {
-            x->suspect_service = d->c[k - 1].service;
-        } else if (x->suspect) {
-            sqlite3_reset(top);
-            sqlite3_bind_int64(top, 1, sqlite3_column_int64(s, 0));
-            if (lh__q_step(q, top))
-                x->suspect_service = pool_dup(q, d, lh__q_col_text(top, 0));
+            const dchange_t *c = &d->c[k - 1];
+            x->suspect = c->deploy_id;
+            x->suspect_service = c->service;
+            x->env = c->env;
+            x->g = c->g;
+        } else {
+            x->env = pool_dup(q, d, env);
+            x->suspect = pool_dup(q, d, suspect);
+            if (suspect) {
+                sqlite3_reset(top);
+                sqlite3_bind_int64(top, 1, sqlite3_column_int64(s, 0));
+                if (lh__q_step(q, top))
+                    x->suspect_service = pool_dup(q, d, lh__q_col_text(top, 0));
+                x->g = pmap_get(&d->groups, x->suspect_service, x->env);
+            }
         }
         /* by a label, an incident falls in its top suspect's group (teams label their
          * changes), else in that of its own label: only then are its events read */
@@ -416,69 +474,159 @@ cmp_time(const void *x, const void *y)
     return (a->i > b->i) - (a->i < b->i);
 }
 
+/* One service and environment's broken changes f[m..j), in the order they broke, and those of
+ * them waiting (wait[0..nw), indices into f) for a good deploy not their own. */
+typedef struct {
+    size_t m, j, nw;
+} gwalk_t;
+
+/* A broken change in the walk: its deploy id's hash (compared before the string, which lies
+ * elsewhere in memory) and the answer. */
+typedef struct {
+    uint64_t h;
+    int64_t next;
+} bwait_t;
+
+static uint64_t
+hash_id(const char *s)
+{
+    return s ? hash_str(LH__HASH64_SEED, s) : 0;
+}
+
+/* The good deploy (t, did) of the walk's service: the changes that broke before it start
+ * waiting, and those waiting for a deploy not their own have it. */
+static void
+good_seen(const dora_t *d, const svc_env_t *f, bwait_t *b, size_t *wait, gwalk_t *w, int64_t t,
+          const char *did)
+{
+    while (w->m < w->j && f[w->m].t < t)
+        wait[w->nw++] = w->m++;
+    if (!w->nw)
+        return;
+    uint64_t h = hash_id(did);
+    size_t kept = 0;
+    for (size_t k = 0; k < w->nw; k++) {
+        size_t m = wait[k];
+        if (b[m].h == h && same(did, d->c[f[m].i].deploy_id))
+            wait[kept++] = m; /* its own deploy: it waits on */
+        else
+            b[m].next = t;
+    }
+    w->nw = kept;
+}
+
 /* For every change that broke its service, the first succeeded deploy of another change of the
  * service after it broke. Per service and environment the broken changes, in the order they
- * broke, are walked beside the service's good deploys of the period (one range of ev_good, read
- * only until every one of them has its answer): a change waits from when it broke for the first
- * good deploy that is not its own. One the period holds none for asks the store for the first
- * after the period. */
+ * broke, are walked beside the service's good deploys (ev_good, in its order: service,
+ * environment, time): a change waits from when it broke for the first good deploy that is not
+ * its own. When the period reaches back over most of the store's deploys, ev_good is read once
+ * whole; else one range of it per service and environment, from its first break, read only
+ * until every change has its answer (the seeks cost more than reading what lies between them
+ * when the period is most of the history: measured on the 10M-event bench store, 3,000 seeks
+ * and their rows 50 ms, the whole index 18 ms). A change the period holds none for asks the
+ * store for the first after the period. */
 static void
 next_goods(qctx_t *q, dora_t *d)
 {
     svc_env_t *f = malloc((d->n + 1) * sizeof(*f));
-    size_t *wait = malloc((d->n + 1) * sizeof(*wait)); /* indices into f */
-    sqlite3_stmt *gs = lh__q_prep(q, LH_Q_DORA_GOODS), *after = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
+    size_t *wait = malloc((d->n + 1) * sizeof(*wait));   /* indices into f */
+    size_t *run = calloc(2 * (d->ng + 1), sizeof(*run)); /* group g's: f[run[2g]..run[2g+1]) */
+    bwait_t *b = malloc((d->n + 1) * sizeof(*b));        /* parallel to f */
+    sqlite3_stmt *after = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
     size_t n = 0;
-    if (!f || !wait)
+    if (!f || !wait || !run || !b)
         q->err = LH_ENOMEM;
+    int64_t first = INT64_MAX;
     for (size_t k = 0; !q->err && k < d->n; k++)
-        if (d->c[k].start)
+        if (d->c[k].start) {
             f[n++] = (svc_env_t){d->c[k].g, k, d->c[k].start};
+            if (d->c[k].start < first)
+                first = d->c[k].start;
+        }
     if (!q->err)
         by_group(q, f, n, d->ng);
-    for (size_t i = 0, j; gs && after && !q->err && i < n; i = j) {
+    for (size_t i = 0, j; !q->err && i < n; i = j) {
         for (j = i; j < n && f[j].g == f[i].g;)
             j++;
         qsort(f + i, j - i, sizeof(*f), cmp_time); /* by when they broke */
-        const dchange_t *first = &d->c[f[i].i];
-        sqlite3_reset(gs);
-        lh__q_bind_text(gs, 1, first->service);
-        lh__q_bind_text(gs, 2, first->env);
-        sqlite3_bind_int64(gs, 3, first->start);
-        sqlite3_bind_int64(gs, 4, q->to);
-        size_t m = i, nw = 0;
-        while (!q->err && (m < j || nw) && lh__q_step(q, gs)) {
-            int64_t t = sqlite3_column_int64(gs, 0);
-            const char *did = lh__q_col_text(gs, 1);
-            while (m < j && f[m].t < t)
-                wait[nw++] = m++;
-            size_t kept = 0;
-            for (size_t w = 0; w < nw; w++) {
-                dchange_t *c = &d->c[f[wait[w]].i];
-                if (same(did, c->deploy_id))
-                    wait[kept++] = wait[w]; /* its own deploy: it waits on */
-                else
-                    c->next_good = t;
+        run[2 * f[i].g] = i;
+        run[2 * f[i].g + 1] = j;
+    }
+    for (size_t k = 0; !q->err && k < n; k++)
+        b[k] = (bwait_t){hash_id(d->c[f[k].i].deploy_id), 0};
+    lh_store_stats_t st;
+    int whole = n && lh_store_stats(q->st, &st) == 0 && st.oldest_by_kind[LH_KIND_DEPLOY] &&
+                q->to - first >= (q->now - st.oldest_by_kind[LH_KIND_DEPLOY]) / 2;
+    sqlite3_stmt *gs = n ? lh__q_prep(q, whole ? LH_Q_DORA_GOODS_ALL : LH_Q_DORA_GOODS) : NULL;
+    if (whole && gs) {
+        gwalk_t w = {0};
+        const char *svc = NULL, *env = NULL; /* the walk's, in the pool */
+        int64_t from = 0;
+        sqlite3_bind_int64(gs, 1, first);
+        sqlite3_bind_int64(gs, 2, q->to);
+        while (!q->err && lh__q_step(q, gs)) {
+            const char *s = lh__q_col_text(gs, 0), *e = lh__q_col_text(gs, 1);
+            if (!svc || !same(s, svc) || !same(e, env)) { /* the next service and environment */
+                size_t g = pmap_get(&d->groups, s, e);
+                w = (gwalk_t){0};
+                if (g && run[2 * g + 1] > run[2 * g]) {
+                    const dchange_t *c = &d->c[f[run[2 * g]].i];
+                    w = (gwalk_t){run[2 * g], run[2 * g + 1], 0};
+                    svc = c->service;
+                    env = c->env;
+                    from = f[run[2 * g]].t;
+                } else {
+                    svc = pool_dup(q, d, s); /* a service with no broken change: skipped */
+                    env = pool_dup(q, d, e);
+                    from = INT64_MAX;
+                }
             }
-            nw = kept;
+            int64_t t = sqlite3_column_int64(gs, 2);
+            if (t > from && (w.m < w.j || w.nw))
+                good_seen(d, f, b, wait, &w, t, lh__q_col_text(gs, 3));
         }
-        for (size_t w = i; !q->err && w < j; w++) {
-            dchange_t *c = &d->c[f[w].i];
-            if (c->next_good)
-                continue;
-            sqlite3_reset(after);
-            lh__q_bind_text(after, 1, c->service);
-            lh__q_bind_text(after, 2, c->env);
-            sqlite3_bind_int64(after, 3, c->start);
-            lh__q_bind_text(after, 4, c->deploy_id);
-            if (lh__q_step(q, after))
-                c->next_good = sqlite3_column_int64(after, 0);
-        }
+    }
+    for (size_t i = 0, j; !whole && gs && !q->err && i < n; i = j) {
+        j = run[2 * f[i].g + 1];
+        const dchange_t *c0 = &d->c[f[i].i];
+        sqlite3_reset(gs);
+        lh__q_bind_text(gs, 1, c0->service);
+        lh__q_bind_text(gs, 2, c0->env);
+        sqlite3_bind_int64(gs, 3, f[i].t);
+        sqlite3_bind_int64(gs, 4, q->to);
+        gwalk_t w = {i, j, 0};
+        while (!q->err && (w.m < w.j || w.nw) && lh__q_step(q, gs))
+            good_seen(d, f, b, wait, &w, sqlite3_column_int64(gs, 0), lh__q_col_text(gs, 1));
+    }
+    for (size_t k = 0; after && !q->err && k < n; k++) {
+        dchange_t *c = &d->c[f[k].i];
+        if ((c->next_good = b[k].next) != 0)
+            continue;
+        sqlite3_reset(after);
+        lh__q_bind_text(after, 1, c->service);
+        lh__q_bind_text(after, 2, c->env);
+        sqlite3_bind_int64(after, 3, c->start);
+        lh__q_bind_text(after, 4, c->deploy_id);
+        if (lh__q_step(q, after))
+            c->next_good = sqlite3_column_int64(after, 0);
     }
     sqlite3_finalize(gs);
     sqlite3_finalize(after);
+    free(b);
+    free(run);
     free(wait);
     free(f);
+}
+
+/* Whether two incidents blame the same change. A suspect that started in the period is that
+ * change (the same (deploy id, environment) is the same change); one that did not is none of
+ * those, so only two of them are compared by name. */
+static int
+same_suspect(const dincident_t *a, const dincident_t *b)
+{
+    if (a->change || b->change)
+        return a->change == b->change;
+    return same(a->suspect, b->suspect);
 }
 
 /* Rework by an incident: whether change c started while a counted incident blamed on another
@@ -498,9 +646,8 @@ rework_by_incident(qctx_t *q, dora_t *d)
         cs[nc++] = (svc_env_t){d->c[k].g, k, d->c[k].started};
     for (size_t j = 0; !q->err && j < d->ni; j++) {
         const dincident_t *x = &d->i[j];
-        size_t g = x->counted && x->suspect ? pmap_get(&d->groups, x->suspect_service, x->env) : 0;
-        if (g)
-            is[ni++] = (svc_env_t){g, j, x->time};
+        if (x->counted && x->suspect && x->g)
+            is[ni++] = (svc_env_t){x->g, j, x->time};
     }
     if (!q->err)
         by_group(q, cs, nc, ng);
@@ -510,7 +657,7 @@ rework_by_incident(qctx_t *q, dora_t *d)
     for (size_t m = 0; !q->err && m < nc;) {
         size_t g = cs[m].g;
         int64_t end1 = INT64_MIN, end2 = INT64_MIN; /* latest ends, different suspects */
-        const char *s1 = NULL;
+        const dincident_t *x1 = NULL;               /* the one that ends at end1 */
         while (p < ni && is[p].g < g)
             p++;
         for (; m < nc && cs[m].g == g; m++) {
@@ -518,20 +665,19 @@ rework_by_incident(qctx_t *q, dora_t *d)
             for (; p < ni && is[p].g == g && is[p].t <= c->started; p++) {
                 const dincident_t *x = &d->i[is[p].i];
                 int64_t e = x->resolved ? x->resolved : INT64_MAX;
-                if (s1 && !strcmp(x->suspect, s1)) {
+                if (x1 && same_suspect(x, x1)) {
                     if (e > end1)
                         end1 = e;
                 } else if (e > end1) {
                     end2 = end1;
                     end1 = e;
-                    s1 = x->suspect;
+                    x1 = x;
                 } else if (e > end2) {
                     end2 = e;
                 }
             }
             if (!c->rework)
-                c->rework =
-                    (end1 > c->started && strcmp(s1, c->deploy_id) != 0) || end2 > c->started;
+                c->rework = (end1 > c->started && x1->change != cs[m].i + 1) || end2 > c->started;
         }
     }
     free(cs);

@@ -312,6 +312,14 @@
     " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
     " AND environment IS ?2 AND time > ?3 AND time <= ?4 ORDER BY time, seq"
 
+/* Every succeeded deploy with a version in the store's time range ?1 .. ?2, by service,
+ * environment and time: ev_good whole, in its order (when the period is most of the history).
+ * ?1 after ?2 to (ns) */
+#define LH_Q_DORA_GOODS_ALL                                                                    \
+    "SELECT service, environment, time, deploy_id FROM events INDEXED BY ev_good"              \
+    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND time > ?1 AND time <= ?2"       \
+    " ORDER BY service, environment, time, seq"
+
 /* The first succeeded deploy of a service after a moment, of another change (ev_good): for a
  * broken change LH_Q_DORA_GOODS found none for in the period.
  * ?1 service ?2 environment ?3 after (ns) ?4 deploy id */
