@@ -443,23 +443,69 @@ START_TEST(arrival_order_same_figures)
 }
 END_TEST
 
-/* The good deploys after each break are read as one walk of ev_good when the period is most of
- * the store's history, else one range per service and environment: the same figures either way
- * (`now` decides which: far after the period, the history is long). */
-START_TEST(goods_read_either_way)
+/* The good deploy that ends a failure is the first of another change after it broke, wherever
+ * it comes from: a change that started before the period (its deploy is inside it), or the
+ * second success of a change redeployed (the rows keep each change's first only). Times from
+ * T0, the period T0 .. T0 + 1d:
+ *   pay/prod  F-1 started -2h, succeeded 3h (before the period: not counted, but its deploy is)
+ *             B-1 started 1h, failed 1h10m: recovered at 3h by F-1 (1h50m), not at 4h by B-2
+ *             B-2 started 3h30m, succeeded 4h
+ *   api/prod  A-1 started 1h, succeeded 1h5m, succeeded again 5h
+ *             A-2 started 2h, failed 2h5m: recovered at 5h by A-1 (2h55m), not at 6h by A-3
+ *             A-3 started 5h30m, succeeded 6h */
+START_TEST(recovery_by_any_good_deploy)
 {
-    lh_report_req_t r[4];
-    requests(r, 4);
-    for (size_t i = 0; i < 4; i++) {
-        json_t *whole = run_json(&r[i]);
-        r[i].now_ns = T0 + 400 * DAY;
-        json_t *ranges = run_json(&r[i]);
-        char *a = json_dumps(whole, JSON_SORT_KEYS), *b = json_dumps(ranges, JSON_SORT_KEYS);
-        ck_assert_msg(json_equal(whole, ranges), "request %zu:\n whole %s\n ranges %s", i, a, b);
-        free(a);
-        free(b);
-        json_decref(whole);
-        json_decref(ranges);
+    drop_store();
+    fx_writer_open(&wst, &wc, NULL);
+    static const struct {
+        const char *id, *did, *svc;
+        lh_deploy_status_t st;
+        int64_t t;
+    } ev[] = {
+        {"f1a", "F-1", "pay", LH_DEPLOY_STARTED, -2 * HOUR},
+        {"b1a", "B-1", "pay", LH_DEPLOY_STARTED, HOUR},
+        {"b1b", "B-1", "pay", LH_DEPLOY_FAILED, HOUR + 10 * MIN},
+        {"f1b", "F-1", "pay", LH_DEPLOY_SUCCEEDED, 3 * HOUR},
+        {"b2a", "B-2", "pay", LH_DEPLOY_STARTED, 3 * HOUR + 30 * MIN},
+        {"b2b", "B-2", "pay", LH_DEPLOY_SUCCEEDED, 4 * HOUR},
+        {"a1a", "A-1", "api", LH_DEPLOY_STARTED, HOUR},
+        {"a1b", "A-1", "api", LH_DEPLOY_SUCCEEDED, HOUR + 5 * MIN},
+        {"a2a", "A-2", "api", LH_DEPLOY_STARTED, 2 * HOUR},
+        {"a2b", "A-2", "api", LH_DEPLOY_FAILED, 2 * HOUR + 5 * MIN},
+        {"a1c", "A-1", "api", LH_DEPLOY_SUCCEEDED, 5 * HOUR},
+        {"a3a", "A-3", "api", LH_DEPLOY_STARTED, 5 * HOUR + 30 * MIN},
+        {"a3b", "A-3", "api", LH_DEPLOY_SUCCEEDED, 6 * HOUR},
+    };
+    for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+        fx_put(wst, wc,
+               fx_deploy(ev[i].id, ev[i].did, ev[i].st, T0 + ev[i].t, ev[i].svc, "prod", "v", NULL,
+                         "dev"),
+               T0 + 2 * DAY);
+    fx_writer_close(&wst, &wc);
+    static const struct {
+        const char *svc;
+        long long deployments, failed, recovery;
+    } want[] = {
+        {"pay", 2, 1, 110 * 60},
+        {"api", 3, 1, 175 * 60},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        lh_report_req_t r;
+        lh_report_req_default(&r, LH_REPORT_DORA);
+        r.from_ns = T0;
+        r.until_ns = T0 + DAY;
+        r.now_ns = T0 + 2 * DAY;
+        r.service = want[i].svc;
+        r.environment = "prod";
+        json_t *doc = run_json(&r);
+        ck_assert_int_eq(ji(fig(doc, 0, "deployment_frequency"), "deployments"),
+                         want[i].deployments);
+        ck_assert_int_eq(ji(fig(doc, 0, "change_failure_rate"), "failed"), want[i].failed);
+        ck_assert_int_eq(ji(fig(doc, 0, "recovery_time"), "n"), 1);
+        ck_assert_msg(ji(fig(doc, 0, "recovery_time"), "median_seconds") == want[i].recovery,
+                      "%s: recovered after %lld s", want[i].svc,
+                      ji(fig(doc, 0, "recovery_time"), "median_seconds"));
+        json_decref(doc);
     }
 }
 END_TEST
@@ -523,7 +569,7 @@ dora_suite(void)
         {"empty", empty_period, 0, 0},
         {"cli", cli_text_and_errors, 0, 0},
         {"arrival_order", arrival_order_same_figures, 0, 0},
-        {"goods_either_way", goods_read_either_way, 0, 0},
+        {"recovery_by_any_good", recovery_by_any_good_deploy, 0, 0},
         {"migrated_v7_store", migrated_v7_store_same_figures, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);

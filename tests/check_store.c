@@ -1853,8 +1853,7 @@ START_TEST(test_migrate_v5_store)
                                  " 'eh_host') AND sql LIKE '%(time / 14400000000000, %'"),
                      4);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'ev_good'"), 1);
-    ck_assert_int_eq(
-        sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'oc_dora'"), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'oc_dora'"), 1);
     lh_store_stats_t s = stats_of(st);
     ck_assert_int_eq(s.events, 12);
     ck_assert_int_eq(s.events_by_kind[LH_KIND_DEPLOY], 4);
@@ -1889,10 +1888,9 @@ START_TEST(test_migrate_v6_store)
     lh_test_load_store_dump(lh_test_fx.db, "v6.sql");
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(
-        sql_int(st, "SELECT count(*) FROM outcomes INDEXED BY oc_dora WHERE kind = 3"
-                    " AND time >= 0"),
-        sql_int(st, "SELECT count(DISTINCT incident_id) FROM events WHERE kind = 3"));
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes INDEXED BY oc_dora WHERE kind = 3"
+                                 " AND time >= 0"),
+                     sql_int(st, "SELECT count(DISTINCT incident_id) FROM events WHERE kind = 3"));
     /* make_store.sh's incidents are critical, each blamed on its service's deploy */
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outcomes WHERE kind = 3 AND severity = 4"
                                  " AND top = 'D-' || service"),
@@ -1922,6 +1920,8 @@ put_change(lh_store_t *st, const char *id, int64_t t, lh_deploy_status_t status,
     ev->deploy.deploy_id = lh_event_str(ev, "D-1", (size_t)-1);
     ev->deploy.status = status;
     ev->deploy.commit_time_ns = commit ? CT(commit) : 0;
+    if (status == LH_DEPLOY_SUCCEEDED)
+        ev->deploy.version = lh_event_str(ev, "1", (size_t)-1);
     if (lk)
         ck_assert_int_eq(lh_event_add_label(ev, lk, strlen(lk), lv, strlen(lv)), 0);
     int64_t seq = 0;
@@ -1942,10 +1942,11 @@ sql_text(lh_store_t *st, const char *sql)
 }
 
 /* One row per change (deploy id and environment), whatever order its events arrive in: the
- * first event's time and service, the first time of each status, the commit time of the latest
- * event carrying one, labels merged with the latest event's winning (a late event only adds
- * labels the change lacks). The same id in staging is a change of its own; deploy retention
- * deletes a row with its start. */
+ * first event's time and service, the first time of each status, the first good deploy (a
+ * success with a version) and how many, the commit time of the latest event carrying one,
+ * labels merged with the latest event's winning (a late event only adds labels the change
+ * lacks); the store keeps the longest a change lasted. The same id in staging is a change of its
+ * own; deploy retention deletes a row with its start. */
 START_TEST(test_changes_row_any_order)
 {
     lh_store_t *st = open_rw();
@@ -1966,7 +1967,8 @@ START_TEST(test_changes_row_any_order)
     } prod[] = {
         {"started", CT(10)},   {"last", CT(30)},       {"deployed", CT(15)},
         {"rolled", CT(30)},    {"commit_time", CT(2)}, {"commit_at", CT(20)},
-        {"failed IS NULL", 1}, {"service = 'api'", 1},
+        {"failed IS NULL", 1}, {"service = 'api'", 1}, {"good", CT(15)},
+        {"goods", 2},
     };
     for (size_t i = 0; i < sizeof(prod) / sizeof(prod[0]); i++) {
         char q[256];
@@ -1978,6 +1980,9 @@ START_TEST(test_changes_row_any_order)
     ck_assert_str_eq(lab, "{\"owner\":\"z\",\"team\":\"c\"}");
     free(lab);
     ck_assert_int_eq(sql_int(st, "SELECT failed FROM changes WHERE env_key = 'estaging'"), CT(5));
+    /* the longest change so far: prod's, 10 to 30 */
+    ck_assert_int_eq(sql_int(st, "SELECT value FROM meta WHERE key = 'changes.max_span'"),
+                     20 * LH_NS_PER_SEC);
     ck_assert_int_eq(sql_int(st, "SELECT labels IS NULL FROM changes WHERE env_key = 'estaging'"),
                      1);
     /* deploys kept 12 s at CT(20): staging's change (started at 5) goes, prod's (10) stays */

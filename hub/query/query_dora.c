@@ -48,6 +48,8 @@ typedef struct {
     int64_t next_good; /* the first succeeded deploy of the service after it broke, 0: none */
     int64_t start;     /* when it started to fail (failure_start()), 0: it did not */
     size_t g;          /* the number of its service and environment (dora_t.groups) */
+    int64_t good;      /* its first succeeded deploy with a version, 0: none */
+    int64_t goods;     /* how many it had */
     int rework;
 } dchange_t;
 
@@ -305,6 +307,8 @@ take_changes(qctx_t *q, dora_t *d)
         c->failed = sqlite3_column_int64(s, 5);
         c->rolled = sqlite3_column_int64(s, 6);
         c->commit = sqlite3_column_int64(s, 7);
+        c->good = sqlite3_column_int64(s, 9);
+        c->goods = sqlite3_column_int64(s, 10);
         c->deployment = c->deployed || c->failed || c->rolled;
         json_t *lab = NULL;
         const char *lt = labels ? lh__q_col_text(s, 8) : NULL;
@@ -480,127 +484,146 @@ typedef struct {
     size_t m, j, nw;
 } gwalk_t;
 
-/* A broken change in the walk: its deploy id's hash (compared before the string, which lies
- * elsewhere in memory) and the answer. */
-typedef struct {
-    uint64_t h;
-    int64_t next;
-} bwait_t;
-
-static uint64_t
-hash_id(const char *s)
-{
-    return s ? hash_str(LH__HASH64_SEED, s) : 0;
-}
-
-/* The good deploy (t, did) of the walk's service: the changes that broke before it start
- * waiting, and those waiting for a deploy not their own have it. */
+/* The good deploy at t, of change `own` (index + 1, or 0) or of deploy id did (NULL: by own),
+ * of the walk's service: the changes that broke before it start waiting, and those waiting for
+ * a deploy not their own have it. */
 static void
-good_seen(const dora_t *d, const svc_env_t *f, bwait_t *b, size_t *wait, gwalk_t *w, int64_t t,
+good_seen(dora_t *d, const svc_env_t *f, size_t *wait, gwalk_t *w, int64_t t, size_t own,
           const char *did)
 {
     while (w->m < w->j && f[w->m].t < t)
         wait[w->nw++] = w->m++;
-    if (!w->nw)
-        return;
-    uint64_t h = hash_id(did);
     size_t kept = 0;
     for (size_t k = 0; k < w->nw; k++) {
         size_t m = wait[k];
-        if (b[m].h == h && same(did, d->c[f[m].i].deploy_id))
+        dchange_t *c = &d->c[f[m].i];
+        if (did ? same(did, c->deploy_id) : own == f[m].i + 1)
             wait[kept++] = m; /* its own deploy: it waits on */
         else
-            b[m].next = t;
+            c->next_good = t;
     }
     w->nw = kept;
 }
 
+/* The good deploys of the period known from the changes' rows: each change's first, of the
+ * period's changes and of those that started up to the longest change's span before it (no
+ * change lasts longer, so no other can have a deploy in the period). Each is (g, whose: its
+ * change's index + 1, or 0 for one from before the period, none of the period's; t), sorted by
+ * service and environment, then time. A service and environment where some change had more than one
+ * good deploy is marked in multi[] (its later ones are not in the rows: it reads ev_good). */
+static svc_env_t *
+goods_known(qctx_t *q, dora_t *d, int64_t after, size_t *n, char *multi)
+{
+    svc_env_t *v = malloc((d->n + 1) * sizeof(*v));
+    size_t nv = 0, cap = d->n + 1;
+    if (!v) {
+        q->err = LH_ENOMEM;
+        return NULL;
+    }
+    for (size_t k = 0; k < d->n; k++) {
+        const dchange_t *c = &d->c[k];
+        if (c->goods > 1)
+            multi[c->g] = 1;
+        if (c->good > after && c->good <= q->to)
+            v[nv++] = (svc_env_t){c->g, k + 1, c->good};
+    }
+    /* the changes that started before the period, for their deploys inside it */
+    sqlite3_stmt *sp = lh__q_prep(q, LH_Q_DORA_SPAN), *s = lh__q_prep(q, LH_Q_DORA_CHANGES);
+    int64_t span = sp && lh__q_step(q, sp) ? sqlite3_column_int64(sp, 0) : 0;
+    const lh_report_req_t *r = q->rreq;
+    char *ekey = r->environment ? malloc(strlen(r->environment) + 2) : NULL;
+    if (r->environment && !ekey)
+        q->err = LH_ENOMEM;
+    if (s && !q->err) {
+        sqlite3_bind_int64(s, 1, q->from - span);
+        sqlite3_bind_int64(s, 2, q->from - 1);
+        lh__q_bind_text(s, 3, r->service);
+        if (ekey)
+            snprintf(ekey, strlen(r->environment) + 2, "e%s", r->environment);
+        lh__q_bind_text(s, 4, ekey);
+    }
+    while (s && span > 0 && !q->err && lh__q_step(q, s)) {
+        const char *ek = lh__q_col_text(s, 2);
+        size_t g = pmap_get(&d->groups, lh__q_col_text(s, 3), ek && ek[0] == 'e' ? ek + 1 : NULL);
+        int64_t good = sqlite3_column_int64(s, 9);
+        if (!g)
+            continue; /* a service and environment with no change in the period */
+        if (sqlite3_column_int64(s, 10) > 1)
+            multi[g] = 1;
+        if (good > after && good <= q->to) {
+            svc_env_t *nvp = grow(q, v, &cap, nv, sizeof(*v));
+            if (!nvp)
+                break;
+            v = nvp;
+            v[nv++] = (svc_env_t){g, 0, good};
+        }
+    }
+    sqlite3_finalize(sp);
+    sqlite3_finalize(s);
+    free(ekey);
+    if (!q->err)
+        by_group(q, v, nv, d->ng);
+    for (size_t i = 0, j; !q->err && i < nv; i = j) {
+        for (j = i; j < nv && v[j].g == v[i].g;)
+            j++;
+        qsort(v + i, j - i, sizeof(*v), cmp_time);
+    }
+    *n = nv;
+    return v;
+}
+
 /* For every change that broke its service, the first succeeded deploy of another change of the
  * service after it broke. Per service and environment the broken changes, in the order they
- * broke, are walked beside the service's good deploys (ev_good, in its order: service,
- * environment, time): a change waits from when it broke for the first good deploy that is not
- * its own. When the period reaches back over most of the store's deploys, ev_good is read once
- * whole; else one range of it per service and environment, from its first break, read only
- * until every change has its answer (the seeks cost more than reading what lies between them
- * when the period is most of the history: measured on the 10M-event bench store, 3,000 seeks
- * and their rows 50 ms, the whole index 18 ms). A change the period holds none for asks the
- * store for the first after the period. */
+ * broke, are walked beside the service's good deploys in time order: a change waits from when
+ * it broke for the first good deploy that is not its own. The good deploys come from the
+ * changes' rows (goods_known()); where a change had several, from one range of ev_good, read
+ * only until every broken change has its answer. A change the period holds none for asks the
+ * store for the first after the period (ev_good). */
 static void
 next_goods(qctx_t *q, dora_t *d)
 {
     svc_env_t *f = malloc((d->n + 1) * sizeof(*f));
-    size_t *wait = malloc((d->n + 1) * sizeof(*wait));   /* indices into f */
-    size_t *run = calloc(2 * (d->ng + 1), sizeof(*run)); /* group g's: f[run[2g]..run[2g+1]) */
-    bwait_t *b = malloc((d->n + 1) * sizeof(*b));        /* parallel to f */
-    sqlite3_stmt *after = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
-    size_t n = 0;
-    if (!f || !wait || !run || !b)
-        q->err = LH_ENOMEM;
+    size_t *wait = malloc((d->n + 1) * sizeof(*wait)); /* indices into f */
+    char *multi = calloc(d->ng + 1, 1);
+    sqlite3_stmt *gs = lh__q_prep(q, LH_Q_DORA_GOODS), *after = lh__q_prep(q, LH_Q_DORA_NEXT_GOOD);
+    size_t n = 0, ng = 0;
     int64_t first = INT64_MAX;
+    if (!f || !wait || !multi)
+        q->err = LH_ENOMEM;
     for (size_t k = 0; !q->err && k < d->n; k++)
         if (d->c[k].start) {
             f[n++] = (svc_env_t){d->c[k].g, k, d->c[k].start};
             if (d->c[k].start < first)
                 first = d->c[k].start;
         }
+    svc_env_t *g = n && !q->err ? goods_known(q, d, first, &ng, multi) : NULL;
     if (!q->err)
         by_group(q, f, n, d->ng);
-    for (size_t i = 0, j; !q->err && i < n; i = j) {
+    for (size_t i = 0, j, p = 0; gs && after && !q->err && i < n; i = j) {
         for (j = i; j < n && f[j].g == f[i].g;)
             j++;
         qsort(f + i, j - i, sizeof(*f), cmp_time); /* by when they broke */
-        run[2 * f[i].g] = i;
-        run[2 * f[i].g + 1] = j;
-    }
-    for (size_t k = 0; !q->err && k < n; k++)
-        b[k] = (bwait_t){hash_id(d->c[f[k].i].deploy_id), 0};
-    lh_store_stats_t st;
-    int whole = n && lh_store_stats(q->st, &st) == 0 && st.oldest_by_kind[LH_KIND_DEPLOY] &&
-                q->to - first >= (q->now - st.oldest_by_kind[LH_KIND_DEPLOY]) / 2;
-    sqlite3_stmt *gs = n ? lh__q_prep(q, whole ? LH_Q_DORA_GOODS_ALL : LH_Q_DORA_GOODS) : NULL;
-    if (whole && gs) {
-        gwalk_t w = {0};
-        const char *svc = NULL, *env = NULL; /* the walk's, in the pool */
-        int64_t from = 0;
-        sqlite3_bind_int64(gs, 1, first);
-        sqlite3_bind_int64(gs, 2, q->to);
-        while (!q->err && lh__q_step(q, gs)) {
-            const char *s = lh__q_col_text(gs, 0), *e = lh__q_col_text(gs, 1);
-            if (!svc || !same(s, svc) || !same(e, env)) { /* the next service and environment */
-                size_t g = pmap_get(&d->groups, s, e);
-                w = (gwalk_t){0};
-                if (g && run[2 * g + 1] > run[2 * g]) {
-                    const dchange_t *c = &d->c[f[run[2 * g]].i];
-                    w = (gwalk_t){run[2 * g], run[2 * g + 1], 0};
-                    svc = c->service;
-                    env = c->env;
-                    from = f[run[2 * g]].t;
-                } else {
-                    svc = pool_dup(q, d, s); /* a service with no broken change: skipped */
-                    env = pool_dup(q, d, e);
-                    from = INT64_MAX;
-                }
-            }
-            int64_t t = sqlite3_column_int64(gs, 2);
-            if (t > from && (w.m < w.j || w.nw))
-                good_seen(d, f, b, wait, &w, t, lh__q_col_text(gs, 3));
+        size_t grp = f[i].g;
+        while (p < ng && g[p].g < grp)
+            p++;
+        gwalk_t w = {i, j, 0};
+        if (!multi[grp]) {
+            for (; p < ng && g[p].g == grp && (w.m < w.j || w.nw); p++)
+                good_seen(d, f, wait, &w, g[p].t, g[p].i, NULL);
+            continue;
         }
-    }
-    for (size_t i = 0, j; !whole && gs && !q->err && i < n; i = j) {
-        j = run[2 * f[i].g + 1];
         const dchange_t *c0 = &d->c[f[i].i];
         sqlite3_reset(gs);
         lh__q_bind_text(gs, 1, c0->service);
         lh__q_bind_text(gs, 2, c0->env);
         sqlite3_bind_int64(gs, 3, f[i].t);
         sqlite3_bind_int64(gs, 4, q->to);
-        gwalk_t w = {i, j, 0};
         while (!q->err && (w.m < w.j || w.nw) && lh__q_step(q, gs))
-            good_seen(d, f, b, wait, &w, sqlite3_column_int64(gs, 0), lh__q_col_text(gs, 1));
+            good_seen(d, f, wait, &w, sqlite3_column_int64(gs, 0), 0, lh__q_col_text(gs, 1));
     }
     for (size_t k = 0; after && !q->err && k < n; k++) {
         dchange_t *c = &d->c[f[k].i];
-        if ((c->next_good = b[k].next) != 0)
+        if (c->next_good)
             continue;
         sqlite3_reset(after);
         lh__q_bind_text(after, 1, c->service);
@@ -612,8 +635,8 @@ next_goods(qctx_t *q, dora_t *d)
     }
     sqlite3_finalize(gs);
     sqlite3_finalize(after);
-    free(b);
-    free(run);
+    free(g);
+    free(multi);
     free(wait);
     free(f);
 }

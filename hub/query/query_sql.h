@@ -285,8 +285,8 @@
  * keyed by its start): ?1 from ?2 to (ns, inclusive), ?3 a service or NULL, ?4 an environment
  * key ('e' || environment) or NULL */
 #define LH_Q_DORA_CHANGES                                                                      \
-    "SELECT started, deploy_id, env_key, service, deployed, failed, rolled, commit_time, labels" \
-    " FROM changes WHERE started >= ?1 AND started <= ?2"                                      \
+    "SELECT started, deploy_id, env_key, service, deployed, failed, rolled, commit_time, labels," \
+    " good, goods FROM changes WHERE started >= ?1 AND started <= ?2"                          \
     " AND (?3 IS NULL OR service = ?3) AND (?4 IS NULL OR env_key = ?4)"                       \
     " ORDER BY started, deploy_id, env_key"
 
@@ -312,13 +312,9 @@
     " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
     " AND environment IS ?2 AND time > ?3 AND time <= ?4 ORDER BY time, seq"
 
-/* Every succeeded deploy with a version in the store's time range ?1 .. ?2, by service,
- * environment and time: ev_good whole, in its order (when the period is most of the history).
- * ?1 after ?2 to (ns) */
-#define LH_Q_DORA_GOODS_ALL                                                                    \
-    "SELECT service, environment, time, deploy_id FROM events INDEXED BY ev_good"              \
-    " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND time > ?1 AND time <= ?2"       \
-    " ORDER BY service, environment, time, seq"
+/* The longest a change of the store lasted (ns, kept by the store as changes arrive): the
+ * changes that started that long before a period may have good deploys inside it. */
+#define LH_Q_DORA_SPAN "SELECT value FROM meta WHERE key = 'changes.max_span'"
 
 /* The first succeeded deploy of a service after a moment, of another change (ev_good): for a
  * broken change LH_Q_DORA_GOODS found none for in the period.

@@ -295,6 +295,7 @@ lh_store_open(const char *path, const lh_store_opts_t *opts, lh_store_t **out)
         return LH_ENOMEM;
     }
     st->lock_fd = -1;
+    st->change_span = -1;
     st->readonly = o.readonly;
     st->keep_original = o.keep_original;
     st->q_max_rows = o.quarantine_max_rows > 0 ? o.quarantine_max_rows : 100000;

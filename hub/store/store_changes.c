@@ -17,6 +17,7 @@
  * (store_retention.c).
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@
 
 typedef struct {
     int found;
-    int64_t started, last, deployed, failed, rolled, commit_time, commit_at;
+    int64_t started, last, deployed, failed, rolled, commit_time, commit_at, good, goods;
     char *service;
     json_t *labels; /* NULL: none */
 } chrow_t;
@@ -80,6 +81,10 @@ merge(chrow_t *r, const lh_event_t *ev)
     switch (ev->deploy.status) {
     case LH_DEPLOY_SUCCEEDED:
         r->deployed = first_of(r->deployed, t);
+        if (ev->deploy.version) { /* a good deploy, as ev_good has it */
+            r->good = first_of(r->good, t);
+            r->goods++;
+        }
         break;
     case LH_DEPLOY_FAILED:
         r->failed = first_of(r->failed, t);
@@ -130,6 +135,8 @@ row_get(sqlite3_stmt *get, int64_t started, const char *deploy_id, const char *k
         r->rolled = sqlite3_column_int64(get, 4);
         r->commit_time = sqlite3_column_int64(get, 5);
         r->commit_at = sqlite3_column_int64(get, 6);
+        r->good = sqlite3_column_int64(get, 8);
+        r->goods = sqlite3_column_int64(get, 9);
         const char *lab = (const char *)sqlite3_column_text(get, 7);
         if (lab)
             r->labels = json_loads(lab, 0, NULL); /* written by row_put: an object */
@@ -164,11 +171,38 @@ row_put(sqlite3_stmt *put, const char *deploy_id, const char *key, const chrow_t
     bind_int_or_null(put, 9, r->commit_time);
     bind_int_or_null(put, 10, r->commit_time ? r->commit_at : 0);
     bind_text(put, 11, lab);
+    bind_int_or_null(put, 12, r->good);
+    sqlite3_bind_int64(put, 13, r->goods);
     int rc = sqlite3_step(put);
     sqlite3_reset(put);
     sqlite3_clear_bindings(put);
     free(lab);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The longest a change lasted, kept in meta as it grows (a rolled-back transaction can leave
+ * the copy in memory larger than the file's: larger is safe, it only widens what a report
+ * reads before its period). */
+static int
+note_span(lh_store_t *st, int64_t span)
+{
+    if (st->change_span < 0) {
+        sqlite3_stmt *s = st->stmt[S_CH_SPAN_GET];
+        int rc = sqlite3_step(s);
+        st->change_span = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return lh__store_sql_fail(st, rc, "reading the longest change");
+    }
+    if (span <= st->change_span)
+        return 0;
+    st->change_span = span;
+    char v[32];
+    snprintf(v, sizeof(v), "%lld", (long long)span);
+    sqlite3_stmt *s = st->stmt[S_META_SET];
+    sqlite3_bind_text(s, 1, "changes.max_span", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, v, -1, SQLITE_TRANSIENT);
+    return lh__store_step_done(st, S_META_SET, "recording the longest change");
 }
 
 int
@@ -211,6 +245,8 @@ lh__store_change_add(lh_store_t *st, const lh_event_t *ev, int64_t seq)
     }
     if ((rc = row_put(st->stmt[S_CH_PUT], did, key, &r)) != SQLITE_OK)
         err = lh__store_sql_fail(st, rc, "writing a change");
+    if (!err)
+        err = note_span(st, r.last - r.started);
 out:
     row_clear(&r);
     free(key);
@@ -361,5 +397,7 @@ int
 lh__store_fill_v8(lh_store_t *st)
 {
     int rc = fill_changes(st);
-    return rc ? rc : fill_severities(st);
+    if (!rc)
+        rc = fill_severities(st);
+    return rc ? rc : lh__store_exec(st, SQL_FILL_SPAN, "recording the longest change");
 }

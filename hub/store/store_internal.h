@@ -101,6 +101,7 @@ struct lh_store {
                                            * of them has not delivered */
     size_t n_sinks, cap_sinks;
     struct lh__store_ckpt *ck; /* NULL when read-only */
+    int64_t change_span;       /* meta changes.max_span, -1 until read (store_changes.c) */
 };
 
 /* ---- store.c -------------------------------------------------------------------------------- */

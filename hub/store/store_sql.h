@@ -302,6 +302,8 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  commit_time INTEGER,"              /* the commit time its latest event carrying one gave */
     "  commit_at INTEGER,"                /* that event's time */
     "  labels TEXT,"                      /* its events' labels merged, a JSON object; NULL: none */
+    "  good INTEGER,"                     /* its first succeeded event with a version (ev_good's) */
+    "  goods INTEGER NOT NULL DEFAULT 0," /* how many such events it has */
     "  PRIMARY KEY (started, deploy_id, env_key)"
     ") WITHOUT ROWID;"
     /* an incident outcome's highest severity among its events (lh_severity_t; NULL: none given)
@@ -362,12 +364,15 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     /* a change's row (store_changes.c): its first stored event (ev_deploy_id), the row by it */ \
     X(CH_FIRST, "SELECT time FROM events WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2"  \
                 " AND seq <> ?3 ORDER BY time LIMIT 1")                                           \
-    X(CH_GET, "SELECT service, last, deployed, failed, rolled, commit_time, commit_at, labels"     \
-              " FROM changes WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")             \
+    X(CH_GET, "SELECT service, last, deployed, failed, rolled, commit_time, commit_at, labels,"    \
+              " good, goods FROM changes WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")  \
     X(CH_DEL, "DELETE FROM changes WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")        \
     X(CH_PUT, "INSERT OR REPLACE INTO changes (started, deploy_id, env_key, service, last,"        \
-              " deployed, failed, rolled, commit_time, commit_at, labels)"                         \
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                            \
+              " deployed, failed, rolled, commit_time, commit_at, labels, good, goods)"            \
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                  \
+    /* the longest a change has lasted (first to latest event, ns): `loophub dora` reads the    \
+     * changes that started that long before a period for the good deploys inside it */          \
+    X(CH_SPAN_GET, "SELECT value FROM meta WHERE key = 'changes.max_span'")                        \
     /* retention: the changes that started before the cutoff of deploys, a step at a time */     \
     X(EXP_CHANGES, "DELETE FROM changes WHERE (started, deploy_id, env_key) IN"                    \
                    " (SELECT started, deploy_id, env_key FROM changes WHERE started < ?1"          \
@@ -426,6 +431,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     " ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"                 \
     " WHERE o.kind = 3 ORDER BY o.first_seq"
 #define SQL_FILL_SEVERITY_SET "UPDATE outcomes SET severity = ?2 WHERE first_seq = ?1"
+#define SQL_FILL_SPAN                                                                              \
+    "INSERT OR REPLACE INTO meta (key, value)"                                                     \
+    " SELECT 'changes.max_span', coalesce(max(last - started), 0) FROM changes"
 
 /* Pragmas and the version stamp take integers and are formatted at open. */
 #define SQL_USER_VERSION "PRAGMA user_version"
