@@ -279,6 +279,8 @@ take_changes(qctx_t *q, dora_t *d)
         lh__q_bind_text(s, 4, ekey);
     }
     int labels = r->by && !strncmp(r->by, "label:", 6);
+    if (s)
+        sqlite3_bind_int(s, 5, labels);
     pmap_init(q, &d->groups, 256, 1);
     while (s && !q->err && lh__q_step(q, s)) {
         dchange_t *nc = grow(q, d->c, &d->cap, d->n, sizeof(*nc));

@@ -283,10 +283,10 @@
 
 /* The changes that started in a period (table `changes`, schema version 8: one row per change,
  * keyed by its start): ?1 from ?2 to (ns, inclusive), ?3 a service or NULL, ?4 an environment
- * key ('e' || environment) or NULL */
+ * key ('e' || environment) or NULL, ?5 1 for their labels (else not read) */
 #define LH_Q_DORA_CHANGES                                                                      \
-    "SELECT started, deploy_id, env_key, service, deployed, failed, rolled, commit_time, labels," \
-    " good, goods FROM changes WHERE started >= ?1 AND started <= ?2"                          \
+    "SELECT started, deploy_id, env_key, service, deployed, failed, rolled, commit_time,"      \
+    " CASE WHEN ?5 THEN labels END, good, goods FROM changes WHERE started >= ?1 AND started <= ?2" \
     " AND (?3 IS NULL OR service = ?3) AND (?4 IS NULL OR env_key = ?4)"                       \
     " ORDER BY started, deploy_id, env_key"
 
