@@ -443,6 +443,23 @@ START_TEST(arrival_order_same_figures)
 }
 END_TEST
 
+/* An incident detected before the period, blamed on a change from before it, still makes a fix
+ * deployed in the period rework: from 1d2h45m, INC-1 (1d2h30m, blamed on A-2 of 1d1h) is open
+ * when A-3 starts (1d2h50m). api/prod then has A-3, A-4, A-5, A-6; rework A-3 and A-5 (rolled
+ * back): 2 of 4. The suspect's service is read from its change's events. */
+START_TEST(rework_by_an_incident_before_the_period)
+{
+    lh_report_req_t r = week();
+    r.from_ns = T0 + DAY + 165 * MIN;
+    r.service = "api";
+    r.environment = "prod";
+    json_t *doc = run_json(&r);
+    ck_assert_int_eq(ji(fig(doc, 0, "deployment_frequency"), "deployments"), 4);
+    ck_assert_int_eq(ji(fig(doc, 0, "rework_rate"), "rework"), 2);
+    json_decref(doc);
+}
+END_TEST
+
 /* The good deploy that ends a failure is the first of another change after it broke, wherever
  * it comes from: a change that started before the period (its deploy is inside it), or the
  * second success of a change redeployed (the rows keep each change's first only). Times from
@@ -570,6 +587,7 @@ dora_suite(void)
         {"cli", cli_text_and_errors, 0, 0},
         {"arrival_order", arrival_order_same_figures, 0, 0},
         {"recovery_by_any_good", recovery_by_any_good_deploy, 0, 0},
+        {"rework_before_period", rework_by_an_incident_before_the_period, 0, 0},
         {"migrated_v7_store", migrated_v7_store_same_figures, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);

@@ -1905,6 +1905,27 @@ END_TEST
 
 /* ---- the facts of each change (store_changes.c) --------------------------------------------- */
 
+/* The facts' bytes: little-endian, in lh_store_facts_t's order, 0 for what a short blob lacks. */
+START_TEST(test_facts_bytes)
+{
+    lh_store_facts_t f = {1, -2, 0x0102030405060708LL, INT64_MAX, INT64_MIN, 3}, g;
+    unsigned char b[LH_STORE_FACTS_BYTES];
+    lh_store_facts_encode(&f, b);
+    ck_assert_int_eq(b[16], 0x08);
+    ck_assert_int_eq(b[23], 0x01);
+    ck_assert_int_eq(b[8], 0xfe);
+    lh_store_facts_decode(b, sizeof(b), &g);
+    ck_assert_mem_eq(&f, &g, sizeof(f));
+    lh_store_facts_decode(b, 17, &g); /* two values whole, the rest missing */
+    ck_assert_int_eq(g.deployed, 1);
+    ck_assert_int_eq(g.failed, -2);
+    ck_assert_int_eq(g.rolled, 0);
+    ck_assert_int_eq(g.goods, 0);
+    lh_store_facts_decode(NULL, 0, &g);
+    ck_assert_int_eq(g.deployed, 0);
+}
+END_TEST
+
 #define CT(s) (1800000000LL * LH_NS_PER_SEC + (s)*LH_NS_PER_SEC)
 
 /* A deploy of change D-1 at CT(t) with its status, service, environment, commit time (0: none)
@@ -1941,6 +1962,24 @@ sql_text(lh_store_t *st, const char *sql)
     return r;
 }
 
+/* The facts of the change in env_key (one only). */
+static lh_store_facts_t
+facts_of(lh_store_t *st, const char *env_key)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st),
+                                        "SELECT facts FROM changes WHERE env_key = ?1", -1, &s,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, env_key, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    lh_store_facts_t f;
+    lh_store_facts_decode(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &f);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    return f;
+}
+
 /* One row per change (deploy id and environment), whatever order its events arrive in: the
  * first event's time and service, the first time of each status, the first good deploy (a
  * success with a version) and how many, the commit time of the latest event carrying one,
@@ -1965,10 +2004,11 @@ START_TEST(test_changes_row_any_order)
         const char *col;
         int64_t want;
     } prod[] = {
-        {"started", CT(10)},   {"last", CT(30)},       {"deployed", CT(15)},
-        {"rolled", CT(30)},    {"commit_time", CT(2)}, {"commit_at", CT(20)},
-        {"failed IS NULL", 1}, {"service = 'api'", 1}, {"good", CT(15)},
-        {"goods", 2},
+        {"started", CT(10)},
+        {"last", CT(30)},
+        {"commit_at", CT(20)},
+        {"service = 'api'", 1},
+        {"length(facts)", LH_STORE_FACTS_BYTES},
     };
     for (size_t i = 0; i < sizeof(prod) / sizeof(prod[0]); i++) {
         char q[256];
@@ -1976,10 +2016,17 @@ START_TEST(test_changes_row_any_order)
         ck_assert_msg(sql_int(st, q) == prod[i].want, "%s: %lld", prod[i].col,
                       (long long)sql_int(st, q));
     }
+    lh_store_facts_t f = facts_of(st, "eprod");
+    ck_assert_int_eq(f.deployed, CT(15));
+    ck_assert_int_eq(f.failed, 0);
+    ck_assert_int_eq(f.rolled, CT(30));
+    ck_assert_int_eq(f.commit, CT(2));
+    ck_assert_int_eq(f.good, CT(15));
+    ck_assert_int_eq(f.goods, 2);
     char *lab = sql_text(st, "SELECT labels FROM changes WHERE env_key = 'eprod'");
     ck_assert_str_eq(lab, "{\"owner\":\"z\",\"team\":\"c\"}");
     free(lab);
-    ck_assert_int_eq(sql_int(st, "SELECT failed FROM changes WHERE env_key = 'estaging'"), CT(5));
+    ck_assert_int_eq(facts_of(st, "estaging").failed, CT(5));
     /* the longest change so far: prod's, 10 to 30 */
     ck_assert_int_eq(sql_int(st, "SELECT value FROM meta WHERE key = 'changes.max_span'"),
                      20 * LH_NS_PER_SEC);
@@ -2195,6 +2242,7 @@ store_suite(void)
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
         {"migrate_v6_store", test_migrate_v6_store, 10, 0},
         {"changes_row_any_order", test_changes_row_any_order, 0, 0},
+        {"facts_bytes", test_facts_bytes, 0, 0},
         {"retention_cutoff_edge", test_retention_cutoff_edge, 0, 0},
         {"quarantine", test_quarantine, 10, 0},
         {"quarantine_bounded", test_quarantine_bounded, 10, 0},

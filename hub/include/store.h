@@ -253,6 +253,23 @@ uint64_t lh__store_discards(const lh_store_t *st);
  * failed since open, 0 when none did; *msg gets its message (owned by st). For health reports. */
 int lh__store_last_error(const lh_store_t *st, const char **msg);
 
+/* What `changes.facts` holds of a change (schema 8): times in ns, 0 for none. The column is
+ * LH_STORE_FACTS_BYTES bytes, each value a little-endian int64 in this order, so that a report
+ * reads one column per change where it read six (measured on the 10M-event bench store: 250,000
+ * rows in 55 ms with six columns, 30 ms with one). */
+typedef struct lh_store_facts {
+    int64_t deployed; /* its first succeeded event */
+    int64_t failed;   /* its first failed event */
+    int64_t rolled;   /* its first rolled_back event */
+    int64_t commit;   /* the commit time its latest event carrying one gave */
+    int64_t good;     /* its first succeeded event with a version (what ev_good holds) */
+    int64_t goods;    /* how many such events it has */
+} lh_store_facts_t;
+#define LH_STORE_FACTS_BYTES 48
+void lh_store_facts_encode(const lh_store_facts_t *f, unsigned char out[LH_STORE_FACTS_BYTES]);
+/* Decodes n bytes at p; a value it holds no bytes for reads 0. */
+void lh_store_facts_decode(const void *p, size_t n, lh_store_facts_t *f);
+
 /* Schema version this binary writes (PRAGMA user_version). */
 int lh_store_schema_version(void);
 

@@ -305,15 +305,17 @@ take_changes(qctx_t *q, dora_t *d)
         c->service = g->a;
         c->env = g->b;
         c->g = g->v;
-        c->deployed = sqlite3_column_int64(s, 4);
-        c->failed = sqlite3_column_int64(s, 5);
-        c->rolled = sqlite3_column_int64(s, 6);
-        c->commit = sqlite3_column_int64(s, 7);
-        c->good = sqlite3_column_int64(s, 9);
-        c->goods = sqlite3_column_int64(s, 10);
+        lh_store_facts_t fa;
+        lh_store_facts_decode(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), &fa);
+        c->deployed = fa.deployed;
+        c->failed = fa.failed;
+        c->rolled = fa.rolled;
+        c->commit = fa.commit;
+        c->good = fa.good;
+        c->goods = fa.goods;
         c->deployment = c->deployed || c->failed || c->rolled;
         json_t *lab = NULL;
-        const char *lt = labels ? lh__q_col_text(s, 8) : NULL;
+        const char *lt = labels ? lh__q_col_text(s, 5) : NULL;
         if (lt && !(lab = json_loads(lt, 0, NULL)))
             q->err = LH_ENOMEM; /* the store wrote it as JSON */
         char gb[512];
@@ -359,14 +361,15 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
 {
     const lh_report_req_t *r = q->rreq;
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_DORA_INCIDENTS);
-    sqlite3_stmt *top = lh__q_prep(q, LH_Q_DORA_TOP_SUSPECT), *ev = NULL;
+    sqlite3_stmt *top = lh__q_prep(q, LH_Q_DORA_SUSPECT_SERVICE), *ev = NULL;
+    int labels = r->by && !strncmp(r->by, "label:", 6);
     if (s) {
         sqlite3_bind_int64(s, 1, from);
         sqlite3_bind_int64(s, 2, q->to);
+        sqlite3_bind_int(s, 3, labels);
     }
-    int labels = r->by && !strncmp(r->by, "label:", 6);
     while (s && top && !q->err && lh__q_step(q, s)) {
-        const char *svc = lh__q_col_text(s, 2), *env = lh__q_col_text(s, 3);
+        const char *svc = lh__q_col_text(s, 0), *env = lh__q_col_text(s, 1);
         if ((r->service && (!svc || strcmp(svc, r->service))) ||
             (r->environment && (!env || strcmp(env, r->environment))))
             continue;
@@ -376,11 +379,11 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
         d->i = ni;
         dincident_t *x = &d->i[d->ni++];
         memset(x, 0, sizeof(*x));
-        x->time = sqlite3_column_int64(s, 4);
-        x->resolved = sqlite3_column_int(s, 5) ? 0 : sqlite3_column_int64(s, 6);
-        int sev = sqlite3_column_int(s, 7);
+        x->time = sqlite3_column_int64(s, 2);
+        x->resolved = sqlite3_column_int(s, 3) ? 0 : sqlite3_column_int64(s, 4);
+        int sev = sqlite3_column_int(s, 5);
         x->counted = sev == LH_SEV_UNSPECIFIED || sev >= r->min_severity;
-        const char *suspect = lh__q_col_text(s, 8);
+        const char *suspect = lh__q_col_text(s, 6);
         /* the suspect's change when it started in the period (its strings and group serve),
          * else the suspect's service from its deploy event */
         size_t k = suspect ? change_of(d, suspect, env) : 0;
@@ -396,7 +399,8 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
             x->suspect = pool_dup(q, d, suspect);
             if (suspect) {
                 sqlite3_reset(top);
-                sqlite3_bind_int64(top, 1, sqlite3_column_int64(s, 0));
+                lh__q_bind_text(top, 1, x->suspect);
+                lh__q_bind_text(top, 2, x->env);
                 if (lh__q_step(q, top))
                     x->suspect_service = pool_dup(q, d, lh__q_col_text(top, 0));
                 x->g = pmap_get(&d->groups, x->suspect_service, x->env);
@@ -412,7 +416,7 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
                 break;
             qlist_t l = {0};
             sqlite3_reset(ev);
-            lh__q_bind_text(ev, 1, lh__q_col_text(s, 1)); /* its id */
+            lh__q_bind_text(ev, 1, lh__q_col_text(s, 7)); /* its id */
             lh__q_load_events(q, ev, &l, 0);
             x->group = pool_dup(q, d, group_of(r, NULL, l.ev, l.n, svc, env, gb, sizeof(gb)));
             lh__q_list_free(&l);
@@ -547,10 +551,12 @@ goods_known(qctx_t *q, dora_t *d, int64_t after, size_t *n, char *multi)
     while (s && span > 0 && !q->err && lh__q_step(q, s)) {
         const char *ek = lh__q_col_text(s, 2);
         size_t g = pmap_get(&d->groups, lh__q_col_text(s, 3), ek && ek[0] == 'e' ? ek + 1 : NULL);
-        int64_t good = sqlite3_column_int64(s, 9);
         if (!g)
             continue; /* a service and environment with no change in the period */
-        if (sqlite3_column_int64(s, 10) > 1)
+        lh_store_facts_t fa;
+        lh_store_facts_decode(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), &fa);
+        int64_t good = fa.good;
+        if (fa.goods > 1)
             multi[g] = 1;
         if (good > after && good <= q->to) {
             svc_env_t *nvp = grow(q, v, &cap, nv, sizeof(*v));

@@ -283,26 +283,27 @@
 
 /* The changes that started in a period (table `changes`, schema version 8: one row per change,
  * keyed by its start): ?1 from ?2 to (ns, inclusive), ?3 a service or NULL, ?4 an environment
- * key ('e' || environment) or NULL, ?5 1 for their labels (else not read) */
+ * key ('e' || environment) or NULL, ?5 1 for their labels (else not read); facts: the times
+ * lh_store_facts_t (store.h) packs */
 #define LH_Q_DORA_CHANGES                                                                      \
-    "SELECT started, deploy_id, env_key, service, deployed, failed, rolled, commit_time,"      \
-    " CASE WHEN ?5 THEN labels END, good, goods FROM changes WHERE started >= ?1 AND started <= ?2" \
+    "SELECT started, deploy_id, env_key, service, facts, CASE WHEN ?5 THEN labels END"        \
+    " FROM changes WHERE started >= ?1 AND started <= ?2"                                      \
     " AND (?3 IS NULL OR service = ?3) AND (?4 IS NULL OR env_key = ?4)"                       \
     " ORDER BY started, deploy_id, env_key"
 
 /* The incidents (outcomes of kind 3) detected in a period with their highest severity and top
  * suspect: one range of oc_dora, which covers them (schema version 8). ?1 from ?2 to (ns,
- * inclusive) */
+ * inclusive), ?3 1 for their ids (else not read) */
 #define LH_Q_DORA_INCIDENTS                                                                    \
-    "SELECT first_seq, ref, service, environment, time, open, resolved, severity, top"        \
-    " FROM outcomes INDEXED BY oc_dora"                                                        \
+    "SELECT service, environment, time, open, resolved, severity, top,"                       \
+    " CASE WHEN ?3 THEN ref END FROM outcomes INDEXED BY oc_dora"                             \
     " WHERE kind = 3 AND time >= ?1 AND time <= ?2 ORDER BY time, first_seq"
 
-/* The service of an outcome's top-ranked suspect, when its change is not among the period's
- * (correlations primary key, events by seq). ?1 outcome seq */
-#define LH_Q_DORA_TOP_SUSPECT                                                                  \
-    "SELECT d.service FROM correlations c JOIN events d ON d.seq = c.deploy_seq"               \
-    " WHERE c.outcome_seq = ?1 AND c.rank = 1 LIMIT 1"
+/* The service of a suspect change that did not start in the period: its first event's
+ * (ev_deploy_id). ?1 deploy id ?2 environment */
+#define LH_Q_DORA_SUSPECT_SERVICE                                                              \
+    "SELECT service FROM events WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2"       \
+    " ORDER BY time LIMIT 1"
 
 /* The succeeded deploys with a version of a service in a period, in time order (ev_good): when
  * each broken change of the service was followed by a good one. ?1 service ?2 environment

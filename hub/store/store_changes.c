@@ -29,7 +29,8 @@
 
 typedef struct {
     int found;
-    int64_t started, last, deployed, failed, rolled, commit_time, commit_at, good, goods;
+    int64_t started, last, commit_at;
+    lh_store_facts_t f;
     char *service;
     json_t *labels; /* NULL: none */
 } chrow_t;
@@ -57,6 +58,29 @@ env_key(const char *env)
     return k;
 }
 
+void
+lh_store_facts_encode(const lh_store_facts_t *f, unsigned char out[LH_STORE_FACTS_BYTES])
+{
+    const int64_t v[] = {f->deployed, f->failed, f->rolled, f->commit, f->good, f->goods};
+    for (size_t i = 0; i < 6; i++)
+        for (size_t b = 0; b < 8; b++)
+            out[i * 8 + b] = (unsigned char)((uint64_t)v[i] >> (8 * b));
+}
+
+void
+lh_store_facts_decode(const void *p, size_t n, lh_store_facts_t *f)
+{
+    int64_t v[6] = {0};
+    const unsigned char *s = p;
+    for (size_t i = 0; s && i < 6 && (i + 1) * 8 <= n; i++) {
+        uint64_t x = 0;
+        for (size_t b = 0; b < 8; b++)
+            x |= (uint64_t)s[i * 8 + b] << (8 * b);
+        v[i] = (int64_t)x;
+    }
+    *f = (lh_store_facts_t){v[0], v[1], v[2], v[3], v[4], v[5]};
+}
+
 static int64_t
 first_of(int64_t have, int64_t t)
 {
@@ -80,23 +104,23 @@ merge(chrow_t *r, const lh_event_t *ev)
     }
     switch (ev->deploy.status) {
     case LH_DEPLOY_SUCCEEDED:
-        r->deployed = first_of(r->deployed, t);
+        r->f.deployed = first_of(r->f.deployed, t);
         if (ev->deploy.version) { /* a good deploy, as ev_good has it */
-            r->good = first_of(r->good, t);
-            r->goods++;
+            r->f.good = first_of(r->f.good, t);
+            r->f.goods++;
         }
         break;
     case LH_DEPLOY_FAILED:
-        r->failed = first_of(r->failed, t);
+        r->f.failed = first_of(r->f.failed, t);
         break;
     case LH_DEPLOY_ROLLED_BACK:
-        r->rolled = first_of(r->rolled, t);
+        r->f.rolled = first_of(r->f.rolled, t);
         break;
     default:
         break;
     }
-    if (ev->deploy.commit_time_ns && (!r->commit_time || t >= r->commit_at)) {
-        r->commit_time = ev->deploy.commit_time_ns;
+    if (ev->deploy.commit_time_ns && (!r->f.commit || t >= r->commit_at)) {
+        r->f.commit = ev->deploy.commit_time_ns;
         r->commit_at = t;
     }
     int latest = t >= r->last;
@@ -130,14 +154,10 @@ row_get(sqlite3_stmt *get, int64_t started, const char *deploy_id, const char *k
         const char *svc = (const char *)sqlite3_column_text(get, 0);
         r->service = svc ? strdup(svc) : NULL;
         r->last = sqlite3_column_int64(get, 1);
-        r->deployed = sqlite3_column_int64(get, 2);
-        r->failed = sqlite3_column_int64(get, 3);
-        r->rolled = sqlite3_column_int64(get, 4);
-        r->commit_time = sqlite3_column_int64(get, 5);
-        r->commit_at = sqlite3_column_int64(get, 6);
-        r->good = sqlite3_column_int64(get, 8);
-        r->goods = sqlite3_column_int64(get, 9);
-        const char *lab = (const char *)sqlite3_column_text(get, 7);
+        lh_store_facts_decode(sqlite3_column_blob(get, 2), (size_t)sqlite3_column_bytes(get, 2),
+                              &r->f);
+        r->commit_at = sqlite3_column_int64(get, 3);
+        const char *lab = (const char *)sqlite3_column_text(get, 4);
         if (lab)
             r->labels = json_loads(lab, 0, NULL); /* written by row_put: an object */
         if ((svc && !r->service) || (lab && !r->labels)) {
@@ -165,14 +185,11 @@ row_put(sqlite3_stmt *put, const char *deploy_id, const char *key, const chrow_t
     bind_text(put, 3, key);
     bind_text(put, 4, r->service);
     sqlite3_bind_int64(put, 5, r->last);
-    bind_int_or_null(put, 6, r->deployed);
-    bind_int_or_null(put, 7, r->failed);
-    bind_int_or_null(put, 8, r->rolled);
-    bind_int_or_null(put, 9, r->commit_time);
-    bind_int_or_null(put, 10, r->commit_time ? r->commit_at : 0);
-    bind_text(put, 11, lab);
-    bind_int_or_null(put, 12, r->good);
-    sqlite3_bind_int64(put, 13, r->goods);
+    unsigned char facts[LH_STORE_FACTS_BYTES];
+    lh_store_facts_encode(&r->f, facts);
+    sqlite3_bind_blob(put, 6, facts, sizeof(facts), SQLITE_TRANSIENT);
+    bind_int_or_null(put, 7, r->f.commit ? r->commit_at : 0);
+    bind_text(put, 8, lab);
     int rc = sqlite3_step(put);
     sqlite3_reset(put);
     sqlite3_clear_bindings(put);

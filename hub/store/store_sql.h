@@ -297,13 +297,11 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  env_key TEXT NOT NULL,"            /* 'e' || environment, or 'n' (none) */
     "  service TEXT,"                     /* its first event's */
     "  last INTEGER NOT NULL,"            /* its latest event's time */
-    "  deployed INTEGER, failed INTEGER, rolled INTEGER," /* its first succeeded, failed and
-                                                           * rolled_back event's time */
-    "  commit_time INTEGER,"              /* the commit time its latest event carrying one gave */
-    "  commit_at INTEGER,"                /* that event's time */
+    "  facts BLOB NOT NULL,"              /* lh_store_facts_t (store.h): the first succeeded,
+                                           * failed and rolled_back times, the commit time, the
+                                           * first good deploy and how many */
+    "  commit_at INTEGER,"                /* the time of the event the commit time came from */
     "  labels TEXT,"                      /* its events' labels merged, a JSON object; NULL: none */
-    "  good INTEGER,"                     /* its first succeeded event with a version (ev_good's) */
-    "  goods INTEGER NOT NULL DEFAULT 0," /* how many such events it has */
     "  PRIMARY KEY (started, deploy_id, env_key)"
     ") WITHOUT ROWID;"
     /* an incident outcome's highest severity among its events (lh_severity_t; NULL: none given)
@@ -364,12 +362,11 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     /* a change's row (store_changes.c): its first stored event (ev_deploy_id), the row by it */ \
     X(CH_FIRST, "SELECT time FROM events WHERE deploy_id = ?1 AND kind = 1 AND environment IS ?2"  \
                 " AND seq <> ?3 ORDER BY time LIMIT 1")                                           \
-    X(CH_GET, "SELECT service, last, deployed, failed, rolled, commit_time, commit_at, labels,"    \
-              " good, goods FROM changes WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")  \
+    X(CH_GET, "SELECT service, last, facts, commit_at, labels FROM changes"                        \
+              " WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")                           \
     X(CH_DEL, "DELETE FROM changes WHERE started = ?1 AND deploy_id = ?2 AND env_key = ?3")        \
-    X(CH_PUT, "INSERT OR REPLACE INTO changes (started, deploy_id, env_key, service, last,"        \
-              " deployed, failed, rolled, commit_time, commit_at, labels, good, goods)"            \
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                  \
+    X(CH_PUT, "INSERT OR REPLACE INTO changes (started, deploy_id, env_key, service, last, facts," \
+              " commit_at, labels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                       \
     /* the longest a change has lasted (first to latest event, ns): `loophub dora` reads the    \
      * changes that started that long before a period for the good deploys inside it */          \
     X(CH_SPAN_GET, "SELECT value FROM meta WHERE key = 'changes.max_span'")                        \
