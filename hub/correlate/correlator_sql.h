@@ -101,6 +101,7 @@ enum {
     LH_OCOL_CASE,
     LH_OCOL_SEVERITY,
     LH_OCOL_TOP,
+    LH_OCOL_TOP_STARTED,
 };
 
 /* Columns of LH_CSQL_CASE_GET. */
@@ -119,7 +120,7 @@ enum {
 
 #define LH_CSQL_OC_COLS                                                                            \
     "okey, kind, ref, service, environment, time, first_seq, event_id, title, hosts, artifact,"    \
-    " open, resolved, case_id, severity, top"
+    " open, resolved, case_id, severity, top, top_started"
 
 /* clang-format off */
 static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
@@ -189,12 +190,13 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " AND kind = 2 AND time <= ?3 ORDER BY time DESC LIMIT 1",
     [LH_CSQL_OC_PUT] =
         "INSERT INTO outcomes (" LH_CSQL_OC_COLS ")"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     /* the UPDATEs number their parameters as their INSERT does, so one bind sequence serves
      * both: SQLite keeps a slot for every number up to the highest, used or not */
     [LH_CSQL_OC_UPDATE] =
         "UPDATE outcomes SET time = ?6, title = ?9, hosts = ?10, artifact = ?11, open = ?12,"
-        " resolved = ?13, case_id = ?14, severity = ?15, top = ?16 WHERE first_seq = ?7",
+        " resolved = ?13, case_id = ?14, severity = ?15, top = ?16, top_started = ?17"
+        " WHERE first_seq = ?7",
     [LH_CSQL_CASE_GET] =
         "SELECT kind, service, environment, time, last_time, revision, top, suspect_key, late,"
         " resolved FROM cases WHERE id = ?1",

@@ -54,6 +54,7 @@ oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
     oc->open = sqlite3_column_int(s, LH_OCOL_OPEN);
     oc->resolved = sqlite3_column_int64(s, LH_OCOL_RESOLVED);
     oc->severity = sqlite3_column_int(s, LH_OCOL_SEVERITY);
+    oc->top_started = sqlite3_column_int64(s, LH_OCOL_TOP_STARTED);
     int rc = col_text(c, s, LH_OCOL_OKEY, &oc->okey);
     if (!rc)
         rc = col_text(c, s, LH_OCOL_REF, &oc->ref);
@@ -114,7 +115,8 @@ oc_put(lh_correlator_t *c, outcome_t *oc)
              (oc->open ? sqlite3_bind_null(s, 13) : sqlite3_bind_int64(s, 13, oc->resolved)) ||
              lh__c_bind_text(s, 14, oc->case_id) ||
              (oc->severity ? sqlite3_bind_int(s, 15, oc->severity) : sqlite3_bind_null(s, 15)) ||
-             lh__c_bind_text(s, 16, oc->top);
+             lh__c_bind_text(s, 16, oc->top) ||
+             (oc->top ? sqlite3_bind_int64(s, 17, oc->top_started) : sqlite3_bind_null(s, 17));
     if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
         return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
@@ -521,8 +523,10 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
     if (n <= 0)
         return n < 0 ? n : dirty ? oc_put(c, oc) : 0;
     /* an incident's top suspect on its row, for `loophub dora` (the rank-1 pair below) */
-    if (oc->kind == LH_KIND_INCIDENT && (!oc->top || strcmp(oc->top, c->chg[0].deploy_id))) {
+    if (oc->kind == LH_KIND_INCIDENT &&
+        (!oc->top || strcmp(oc->top, c->chg[0].deploy_id) || oc->top_started != c->chg[0].time)) {
         oc->top = c->chg[0].deploy_id;
+        oc->top_started = c->chg[0].time; /* the report finds its change by it */
         dirty = 1;
     }
     const char *key = suspect_key(c);

@@ -324,13 +324,21 @@ take_changes(qctx_t *q, dora_t *d)
     }
     sqlite3_finalize(s);
     free(ekey);
+}
+
+/* The table of the changes by (deploy id, environment), made on first use. */
+static void
+changes_table(qctx_t *q, dora_t *d)
+{
     size_t cap = 16;
     while (cap < 2 * d->n + 2)
         cap *= 2;
-    if (!q->err && !(d->changes.s = calloc(cap, sizeof(*d->changes.s))))
+    if (!(d->changes.s = calloc(cap, sizeof(*d->changes.s)))) {
         q->err = LH_ENOMEM;
+        return;
+    }
     d->changes.mask = cap - 1;
-    for (size_t k = 0; k < d->n && !q->err; k++) { /* each key once: a row of the table */
+    for (size_t k = 0; k < d->n; k++) { /* each key once: a row of the table */
         uint64_t h = hash_pair(d->c[k].deploy_id, d->c[k].env);
         size_t i = (size_t)h & d->changes.mask;
         while (d->changes.s[i].v)
@@ -341,8 +349,12 @@ take_changes(qctx_t *q, dora_t *d)
 
 /* The change (deploy id, environment) among the period's: its index + 1, 0 when absent. */
 static size_t
-change_of(const dora_t *d, const char *deploy_id, const char *env)
+change_of(qctx_t *q, dora_t *d, const char *deploy_id, const char *env)
 {
+    if (!d->changes.s)
+        changes_table(q, d);
+    if (q->err)
+        return 0;
     uint64_t h = hash_pair(deploy_id, env);
     uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = (size_t)h & d->changes.mask; d->changes.s[i].v; i = (i + 1) & d->changes.mask) {
@@ -354,6 +366,59 @@ change_of(const dora_t *d, const char *deploy_id, const char *env)
     return 0;
 }
 
+/* The first of the changes (in their order: by start) that started at or after t, searched from
+ * *hint outwards (the suspects of incidents in time order start in about that order too, so
+ * this reads the few rows around the last one found). */
+static size_t
+started_from(const dora_t *d, size_t *hint, int64_t t)
+{
+    size_t n = d->n, lo, hi; /* the answer is in (lo, hi]: c[lo] < t <= c[hi], in spirit */
+    size_t h = *hint < n ? *hint : (n ? n - 1 : 0);
+    if (!n)
+        return 0;
+    if (d->c[h].started < t) {
+        size_t step = 1;
+        lo = h;
+        while (lo + step < n && d->c[lo + step].started < t) {
+            lo += step;
+            step *= 2;
+        }
+        hi = lo + step < n ? lo + step : n;
+        lo++; /* c[lo - 1] < t */
+    } else {
+        size_t step = 1;
+        hi = h;
+        while (hi >= step && d->c[hi - step].started >= t) {
+            hi -= step;
+            step *= 2;
+        }
+        lo = hi >= step ? hi - step + 1 : 0; /* c[lo - 1] < t, or lo 0 */
+    }
+    while (lo < hi) { /* the first in [lo, hi) with started >= t, else hi */
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->c[mid].started < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *hint = lo;
+    return lo;
+}
+
+/* The suspect change (deploy id, environment) that started at t: its index + 1, 0 when the
+ * period has none such (then change_of() looks for it by name: t may be stale, when an older
+ * event of the change arrived after the incident was concluded). */
+static size_t
+suspect_of(qctx_t *q, dora_t *d, size_t *hint, int64_t t, const char *deploy_id, const char *env)
+{
+    for (size_t k = started_from(d, hint, t); k < d->n && d->c[k].started == t; k++)
+        if (same(d->c[k].deploy_id, deploy_id) && same(d->c[k].env, env))
+            return k + 1;
+    /* t is the change's start when it was concluded: an older event since can only have moved
+     * it earlier, so a change that started before the period then is not in it now */
+    return t >= q->from ? change_of(q, d, deploy_id, env) : 0;
+}
+
 /* The incidents detected from `from` (a week before the period, for rework) to the period's
  * end, with their severity, group and top suspect. */
 static void
@@ -363,6 +428,7 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_DORA_INCIDENTS);
     sqlite3_stmt *top = lh__q_prep(q, LH_Q_DORA_SUSPECT_SERVICE), *ev = NULL;
     int labels = r->by && !strncmp(r->by, "label:", 6);
+    size_t hint = 0;
     if (s) {
         sqlite3_bind_int64(s, 1, from);
         sqlite3_bind_int64(s, 2, q->to);
@@ -386,7 +452,7 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
         const char *suspect = lh__q_col_text(s, 6);
         /* the suspect's change when it started in the period (its strings and group serve),
          * else the suspect's service from its deploy event */
-        size_t k = suspect ? change_of(d, suspect, env) : 0;
+        size_t k = suspect ? suspect_of(q, d, &hint, sqlite3_column_int64(s, 8), suspect, env) : 0;
         x->change = k;
         if (k) {
             const dchange_t *c = &d->c[k - 1];

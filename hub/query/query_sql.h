@@ -296,7 +296,7 @@
  * inclusive), ?3 1 for their ids (else not read) */
 #define LH_Q_DORA_INCIDENTS                                                                    \
     "SELECT service, environment, time, open, resolved, severity, top,"                       \
-    " CASE WHEN ?3 THEN ref END FROM outcomes INDEXED BY oc_dora"                             \
+    " CASE WHEN ?3 THEN ref END, top_started FROM outcomes INDEXED BY oc_dora"                \
     " WHERE kind = 3 AND time >= ?1 AND time <= ?2 ORDER BY time, first_seq"
 
 /* The service of a suspect change that did not start in the period: its first event's

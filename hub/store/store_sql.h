@@ -305,16 +305,21 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  PRIMARY KEY (started, deploy_id, env_key)"
     ") WITHOUT ROWID;"
     /* an incident outcome's highest severity among its events (lh_severity_t; NULL: none given)
-     * and the top suspect of its latest conclusion (the correlator writes both with the row);
+     * and the top suspect of its latest conclusion with that change's start (the correlator
+     * writes them with the row: the report finds the change's row by its start);
      * the incidents' time index becomes one that covers what the report reads of them, in its
      * order (first_seq and kind listed so that SQLite needs neither the table nor a sort) */
     "ALTER TABLE outcomes ADD COLUMN severity INTEGER;"
     "ALTER TABLE outcomes ADD COLUMN top TEXT;"
+    "ALTER TABLE outcomes ADD COLUMN top_started INTEGER;" /* that change's first event's time */
     "UPDATE outcomes SET top = (SELECT c.deploy_id FROM correlations c"
     "  WHERE c.outcome_seq = outcomes.first_seq AND c.rank = 1 LIMIT 1) WHERE kind = 3;"
+    "UPDATE outcomes SET top_started = (SELECT min(e.time) FROM events e"
+    "  WHERE e.deploy_id = outcomes.top AND e.kind = 1 AND e.environment IS outcomes.environment)"
+    "  WHERE kind = 3 AND top IS NOT NULL;"
     "DROP INDEX oc_incident_time;"
     "CREATE INDEX oc_dora ON outcomes(time, first_seq, kind, service, environment, ref, open,"
-    "  resolved, severity, top) WHERE kind = 3;",
+    "  resolved, severity, top, top_started) WHERE kind = 3;",
 };
 /* clang-format on */
 
