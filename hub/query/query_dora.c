@@ -4,17 +4,24 @@
  * example; this file follows it).
  *
  * Facts are read once, a row each, as the store keeps them at ingest (schema 8): the changes
- * whose first event is in the period (table `changes`: start, first succeeded, failed and
- * rolled-back times, commit time, labels; store_changes.c), and the incidents detected in the
- * period and a week before it (index oc_dora of the outcomes, which covers them), each with its
- * highest severity and top suspect. Then, per broken change, the first good deploy of its service
- * after it broke: one range of ev_good per service and environment. No event is decoded, but for an
- * incident's own labels by a label whose top suspect did not start in the period. By a label, an
- * incident falls in the group of its top suspect (teams label their changes), else in that of its
- * own label. The figures are then computed per group (everything, a service, or a label's value)
- * and, with --every, per day or week. The cost: one row per change and per incident of the
- * period, and one seek per service and environment that broke (bench: `dora --since 90d` on the
- * 10M-event store).
+ * whose first event is in the period (table `changes`: start, service, labels, and the packed
+ * times lh_store_facts_t: first succeeded, failed, rolled back, commit time, first good deploy;
+ * store_changes.c) and the incidents detected in the period and a week before it (index oc_dora
+ * of the outcomes, which covers them), each with its highest severity, its top suspect and that
+ * change's start. No event is decoded, but an incident's own, for its labels, by a label when
+ * its suspect did not start in the period. Then, in memory:
+ *  - each counted incident is linked to its suspect's change, found by its start near the last
+ *    one found (suspect_of()), by name only when that start is stale;
+ *  - rework by an incident: one walk per service and environment of its changes in start order
+ *    beside the incidents blamed on its changes in detection order (rework_by_incident());
+ *  - the first good deploy after each failure: from the changes' rows, and those of the changes
+ *    that started within the longest change's span before the period; from ev_good only for a
+ *    service whose change was redeployed, or a change the period holds none for (next_goods()).
+ * By a label, an incident falls in the group of its top suspect (teams label their changes),
+ * else in that of its own label. The figures are then computed per group (everything, a service,
+ * or a label's value) and, with --every, per day or week; medians and p90 by selection. The
+ * cost is a row per change and per incident of the period, nothing per pair (bench: `dora
+ * --since 90d` on the 10M-event store, README Performance).
  */
 #include <jansson.h>
 #include <math.h>
