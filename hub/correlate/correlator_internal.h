@@ -85,7 +85,7 @@ struct lh_correlator {
  * alert. Strings point into the scratch. */
 typedef struct outcome {
     const char *okey, *ref, *service, *env, *event_id, *title, *hosts, *artifact, *case_id;
-    const char *top; /* an incident's top suspect (deploy id) as last concluded; alerts: NULL */
+    const char *top;     /* an incident's top suspect (deploy id) as last concluded; alerts: NULL */
     int64_t top_started; /* and when that change started (its earliest event then) */
     int kind;
     int64_t time, first_seq, resolved;
