@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "freeport.h" /* tests/: ports the hubs of the bench and the tests pick alike */
 
 int64_t
 bench_mono_ns(void)
@@ -230,20 +231,7 @@ bench_children_maxrss_mb(void)
 int
 bench_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    return lh_freeport();
 }
 
 void

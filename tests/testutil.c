@@ -4,6 +4,8 @@
  */
 #include "testutil.h"
 
+#include "freeport.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,47 +52,11 @@ lh_test_rmrf(const char *path)
         nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Every port handed out by this process: the kernel may give a port again once its probe socket
- * is closed, and two endpoints of one hub on the same port fail its start ("Address already in
- * use"). A port seen before is skipped; its probe is held open until the next pick is found, so
- * the kernel cannot offer it again meanwhile. */
-#define MAX_PORTS 256
-static int ports_given[MAX_PORTS];
-static int n_ports_given;
-
-static int
-port_given(int port)
-{
-    for (int i = 0; i < n_ports_given; i++)
-        if (ports_given[i] == port)
-            return 1;
-    return 0;
-}
-
 int
 lh_test_free_port(void)
 {
-    int held[32], n_held = 0, port = 0;
-    while (!port) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        ck_assert_int_ge(fd, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-        socklen_t len = sizeof(a);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-        int p = ntohs(a.sin_port);
-        if (!port_given(p) || n_held == (int)(sizeof(held) / sizeof(held[0]))) {
-            port = p;
-            close(fd);
-        } else {
-            held[n_held++] = fd;
-        }
-    }
-    while (n_held)
-        close(held[--n_held]);
-    ck_assert_msg(n_ports_given < MAX_PORTS, "more than %d ports in one test", MAX_PORTS);
-    ports_given[n_ports_given++] = port;
+    int port = lh_freeport();
+    ck_assert_msg(port > 0, "no free TCP port on 127.0.0.1");
     return port;
 }
 

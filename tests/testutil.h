@@ -15,8 +15,8 @@
 char *lh_test_tmpdir(void);
 /* Removes a directory tree (rm -rf). */
 void lh_test_rmrf(const char *path);
-/* A TCP port on 127.0.0.1 that was free a moment ago and was not handed out before in this
- * process (so the endpoints of one test never share a port). */
+/* A TCP port on 127.0.0.1 that was free a moment ago and that no outgoing connection can take
+ * meanwhile; never the same one twice in a process (freeport.h). */
 int lh_test_free_port(void);
 /* "tcp://127.0.0.1:<free port>", malloc'd. */
 char *lh_test_endpoint(void);
