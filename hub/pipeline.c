@@ -350,17 +350,14 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
         if ((rc = lh_correlator_enrich(hub->corr, it->ev)) < 0)
             goto fail;
         /* stored without the fields its columns hold (lh_store_insert_event()) */
+        int outcome = lh_correlator_is_outcome(hub->corr, it->ev);
+        lh_event_t whole;
         lh_buf_reset(&hub->pb);
-        lh_event_t *ev = it->ev;
-        char *id = ev->id, *service = ev->service, *env = ev->environment;
-        ev->id = ev->service = ev->environment = NULL;
-        rc = lh_codec_pb_encode(ev, &hub->pb);
-        ev->id = id;
-        ev->service = service;
-        ev->environment = env;
+        lh_store_event_strip(it->ev, outcome, &whole);
+        rc = lh_codec_pb_encode(it->ev, &hub->pb);
+        lh_store_event_unstrip(it->ev, &whole);
         if (rc < 0)
             goto fail;
-        int outcome = lh_correlator_is_outcome(hub->corr, it->ev);
         int64_t seq = 0;
         rc = lh_store_insert_event(hub->st, it->ev, outcome, hub->pb.data, hub->pb.len, &seq);
         if (rc == LH_EDUPLICATE) {

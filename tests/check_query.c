@@ -1698,6 +1698,124 @@ START_TEST(cli_period)
 }
 END_TEST
 
+/* Each fact is stored once: the stored protobuf leaves out what the row's columns hold
+ * (lh_store_event_strip()), and an event read back (LH_STORE_EVENT_COLS,
+ * lh_store_event_complete_row()) is the event that was stored, field for field: its whole
+ * encoding is the same. One event of each kind and shape, hosts that cannot be joined included. */
+START_TEST(stored_once_read_whole)
+{
+    lh_event_t *evs[8];
+    int n = 0;
+    static const char *const hosts[] = {"web-1", "web-2", NULL};
+    static const char *const spaced[] = {"rack 7", "web-3", NULL};
+
+    lh_event_t *ev = fx_deploy("w-d1", "W-1", LH_DEPLOY_SUCCEEDED, T0 + 90 * MIN, "whole", "prod",
+                               "3.1", "3.0", "ann");
+    ev->deploy.commit = S(ev, "abc123");
+    ev->deploy.commit_time_ns = T0 + 60 * MIN;
+    ev->deploy.artifact = S(ev, "pkg:oci/whole@sha256:1");
+    ev->deploy.change_ticket = S(ev, "CHG-9");
+    ev->deploy.previous_version_derived = 1;
+    ck_assert_int_eq(lh_event_add_label(ev, "team", 4, "core", 4), 0);
+    fx_hosts(ev, hosts);
+    evs[n++] = ev;
+
+    ev = fx_deploy("w-d2", "W-2", LH_DEPLOY_STARTED, T0 + 91 * MIN, "whole", "prod", "3.2", NULL,
+                   "bob");
+    fx_hosts(ev, spaced); /* not joinable: the protobuf keeps them */
+    evs[n++] = ev;
+
+    ev = fx_event("w-a1", LH_KIND_ALERT, T0 + 92 * MIN, "whole", "prod");
+    ev->alert.name = S(ev, "HighErrorRate");
+    ev->alert.fingerprint = S(ev, "fp-1");
+    ev->alert.state = LH_ALERT_FIRING;
+    ev->alert.severity = LH_SEV_CRITICAL; /* an outcome */
+    ev->alert.summary = S(ev, "errors on whole");
+    ev->alert.artifact = S(ev, "pkg:oci/whole@sha256:1");
+    fx_hosts(ev, hosts);
+    evs[n++] = ev;
+
+    ev = fx_event("w-a2", LH_KIND_ALERT, T0 + 93 * MIN, "whole", "prod");
+    ev->alert.name = S(ev, "Chatty");
+    ev->alert.fingerprint = S(ev, "fp-2");
+    ev->alert.state = LH_ALERT_FIRING;
+    ev->alert.severity = LH_SEV_INFO; /* not an outcome: name, fingerprint, hosts kept */
+    fx_hosts(ev, hosts);
+    evs[n++] = ev;
+
+    ev = fx_event("w-a3", LH_KIND_ALERT, T0 + 94 * MIN, "whole", "prod");
+    ev->alert.name = S(ev, "Chatty");
+    ev->alert.fingerprint = S(ev, "fp-2");
+    ev->alert.state = LH_ALERT_RESOLVED;
+    ev->alert.severity = LH_SEV_INFO;
+    evs[n++] = ev;
+
+    ev = fx_event("w-i1", LH_KIND_INCIDENT, T0 + 95 * MIN, "whole", "prod");
+    ev->incident.incident_id = S(ev, "INC-W");
+    ev->incident.state = LH_INCIDENT_DETECTED;
+    ev->incident.severity = LH_SEV_ERROR;
+    ev->incident.title = S(ev, "whole is down");
+    ev->incident.ticket = S(ev, "JIRA-1");
+    ev->incident.artifact = S(ev, "pkg:oci/whole@sha256:1");
+    evs[n++] = ev;
+
+    ev = fx_ticket("w-t1", "CHG-9", LH_TICKET_CHANGE, LH_TICKET_APPROVED, T0 + 96 * MIN, "W-1");
+    ev->ticket.url = S(ev, "https://tickets.example/CHG-9");
+    ev->actor = S(ev, "carol");
+    evs[n++] = ev;
+
+    lh_buf_t want[8];
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    fx_writer_open(&st, &c, NULL);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(lh_event_normalize(evs[i]), 0);
+        want[i] = (lh_buf_t)LH_BUF_INIT;
+        ck_assert_int_eq(lh_codec_pb_encode(evs[i], &want[i]), 0);
+        fx_put(st, c, evs[i], T0 + 100 * MIN);
+    }
+    fx_writer_close(&st, &c);
+
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(lh_test_fx.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(
+                         db,
+                         "SELECT id, " LH_STORE_EVENT_COLS("") " FROM events"
+                                                               " WHERE id LIKE 'w-%' ORDER BY seq",
+                         -1, &q, NULL),
+                     SQLITE_OK);
+    int i = 0;
+    size_t stored = 0, whole = 0;
+    for (; sqlite3_step(q) == SQLITE_ROW; i++) {
+        ck_assert_int_lt(i, n);
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        lh_event_t *back = NULL;
+        char why[128] = "";
+        size_t len = (size_t)sqlite3_column_bytes(q, 1);
+        ck_assert_int_eq(lh_codec_pb_decode(sqlite3_column_blob(q, 1), len, &back, why, sizeof why),
+                         0);
+        ck_assert_int_eq(lh_store_event_complete_row(back, q, 1), 0);
+        lh_buf_t got = LH_BUF_INIT;
+        ck_assert_int_eq(lh_codec_pb_encode(back, &got), 0);
+        ck_assert_msg(got.len == want[i].len && memcmp(got.data, want[i].data, got.len) == 0,
+                      "%s read back is not the event stored (%zu bytes against %zu)", id, got.len,
+                      want[i].len);
+        ck_assert_msg(len < want[i].len, "%s: stored %zu bytes of %zu", id, len, want[i].len);
+        stored += len;
+        whole += want[i].len;
+        lh_buf_free(&got);
+        lh_buf_free(&want[i]);
+        lh_event_destroy(&back);
+    }
+    ck_assert_int_eq(i, n);
+    /* the row's columns hold at least a third of what the protobuf would repeat */
+    ck_assert_msg(stored * 3 < whole * 2, "stored %zu of %zu bytes", stored, whole);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+END_TEST
+
 static Suite *
 query_suite(void)
 {
@@ -1740,6 +1858,7 @@ query_suite(void)
         {"cli_missing_store", cli_missing_store, 0, 0},
         {"cli_unknown_id", cli_unknown_id, 0, 0},
         {"cli_ok", cli_ok, 0, 0},
+        {"stored_once", stored_once_read_whole, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
     return s;

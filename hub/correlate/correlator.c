@@ -955,9 +955,7 @@ lh__c_load_event(lh_correlator_t *c, int64_t seq, lh_event_t **out)
     char why[160] = "";
     int err = lh_codec_pb_decode(blob ? blob : "", len, out, why, sizeof(why));
     if (err == 0) /* what the stored protobuf leaves to the columns */
-        err = lh_store_event_complete(*out, (const char *)sqlite3_column_text(s, 1),
-                                      (const char *)sqlite3_column_text(s, 2),
-                                      (const char *)sqlite3_column_text(s, 3));
+        err = lh_store_event_complete_row(*out, s, 0);
     lh__c_sql_done(s);
     if (err < 0) {
         lh_event_destroy(out);

@@ -100,24 +100,49 @@ int lh_store_rollback(lh_store_t *st);
 /* Inserts one event (inside a transaction). is_outcome records whether the event is an outcome
  * under the configuration in force (the correlator decides). pb/pb_len: the event's canonical
  * protobuf encoding (lh_codec_pb_encode(), done by the caller: the store does not depend on the
- * codecs), without the three fields the columns hold (id, service, environment: the caller
- * encodes with them unset; each fact is stored once). Whoever decodes events.event completes
- * the event from those columns with lh_store_event_complete() (a row of schema 4 or earlier has
- * them in its protobuf too). The original bytes are taken from ev->raw when set. Also fills
- * event_hosts (for deploys and outcomes) and ticket_links (for tickets). Returns 0 and sets *seq
- * (the row, in arrival order) when stored; LH_EDUPLICATE when an event with the same id is already
- * stored (nothing changes, *seq is the stored row); LH_ESTORE on a database error. */
+ * codecs), of the event as lh_store_event_strip() leaves it: without the fields the row's
+ * columns hold (each fact is stored once). Whoever decodes events.event selects
+ * LH_STORE_EVENT_COLS and completes the event with lh_store_event_complete_row() (a row written
+ * before has more of them in its protobuf; a field the protobuf has is kept). The original bytes
+ * are taken from ev->raw when set. Also fills event_hosts (for deploys and outcomes) and
+ * ticket_links (for tickets). Returns 0 and sets *seq (the row, in arrival order) when stored;
+ * LH_EDUPLICATE when an event with the same id is already stored (nothing changes, *seq is the
+ * stored row); LH_ESTORE on a database error. */
 int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb,
                           size_t pb_len, int64_t *seq);
 
-/* Sets the fields of a decoded events.event that the protobuf left out (id, service,
- * environment: NULL ones are skipped, a field the protobuf had is kept). Returns 0 or
- * LH_ENOMEM. */
-int lh_store_event_complete(lh_event_t *ev, const char *id, const char *service,
-                            const char *environment);
+/* Before encoding the protobuf to store: clears in ev the fields its row's columns will hold
+ * (id, service, environment, time, state; the hosts of deploys and outcomes; a deploy's actor,
+ * id, versions, commit and artifact; an outcome or resolved alert's name and fingerprint; the
+ * ids and artifacts the other kinds are looked up by), keeping the event in *saved.
+ * lh_store_event_unstrip() puts it back. Nothing is freed or allocated. */
+void lh_store_event_strip(lh_event_t *ev, int is_outcome, lh_event_t *saved);
+void lh_store_event_unstrip(lh_event_t *ev, const lh_event_t *saved);
 
-/* Reads the canonical protobuf of the event at seq: calls fn(pb, len, arg) once. Returns 0,
- * LH_ENOTFOUND or LH_ESTORE. */
+/* The columns an event is read back with: its protobuf, then the columns
+ * lh_store_event_complete_row() fills the decoded event from, in this order. p prefixes each
+ * (a table alias and a dot, or ""). */
+#define LH_STORE_EVENT_COLS(p)                                                                     \
+    p "event, " p "id, " p "service, " p "environment, " p "time, " p "state, " p "hosts, " p      \
+      "deploy_id, " p "version, " p "previous_version, " p "previous_derived, " p "commit_sha, " p \
+      "actor, " p "artifact, " p "name, " p "fingerprint, " p "incident_id, " p "ticket_id"
+/* The same, each named as its column (the first select of a UNION). */
+#define LH_STORE_EVENT_COLS_AS(p)                                                                  \
+    p "event AS event, " p "id AS id, " p "service AS service, " p                                 \
+      "environment AS environment, " p "time AS time, " p "state AS state, " p                     \
+      "hosts AS hosts, " p "deploy_id AS deploy_id, " p "version AS version, " p                   \
+      "previous_version AS previous_version, " p "previous_derived AS previous_derived, " p        \
+      "commit_sha AS commit_sha, " p "actor AS actor, " p "artifact AS artifact, " p               \
+      "name AS name, " p "fingerprint AS fingerprint, " p "incident_id AS incident_id, " p         \
+      "ticket_id AS ticket_id"
+
+/* Sets the fields of ev, decoded from column col of the current row of s (its
+ * LH_STORE_EVENT_COLS), that the protobuf left out, from the columns after it. Returns 0 or
+ * LH_ENOMEM. */
+int lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col);
+
+/* Reads the protobuf of the event at seq as stored (lh_store_event_strip() left out what the
+ * columns hold): calls fn(pb, len, arg) once. Returns 0, LH_ENOTFOUND or LH_ESTORE. */
 typedef int (*lh_store_blob_fn)(const void *pb, size_t len, void *arg);
 int lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg);
 

@@ -123,9 +123,8 @@ decode_col(qctx_t *q, sqlite3_stmt *s, int seq_col, int col)
         q->unreadable++;
         return NULL;
     }
-    /* id, service and environment follow the event in every statement (query_sql.h) */
-    if (lh_store_event_complete(ev, lh__q_col_text(s, col + 1), lh__q_col_text(s, col + 2),
-                                lh__q_col_text(s, col + 3)) < 0) {
+    /* the columns it leaves out follow the event in every statement (query_sql.h) */
+    if (lh_store_event_complete_row(ev, s, col) < 0) {
         lh_event_destroy(&ev);
         q->err = LH_ENOMEM;
         return NULL;

@@ -3,10 +3,9 @@
  * store_sql.h. Read-only; each statement names the index it is meant to use.
  *
  * Events are read as their canonical protobuf (events.event) and decoded by the codec, with the
- * three columns the stored protobuf leaves out (id, service, environment:
- * lh_store_event_complete()) right after it in every statement; the other decoded columns are used
- * only to select and order rows, and for the few aggregates (classes, resolution) where decoding
- * every row would be waste.
+ * columns the stored protobuf leaves out right after it in every statement (LH_STORE_EVENT_COLS,
+ * lh_store_event_complete_row()); the decoded columns are otherwise used to select and order
+ * rows, and for the few aggregates (classes, resolution) where decoding every row would be waste.
  */
 #ifndef LOOPHUB_QUERY_SQL_H
 #define LOOPHUB_QUERY_SQL_H
@@ -20,14 +19,14 @@
 
 /* An incident's events, all states (ev_incident_id). ?1 incident id */
 #define LH_Q_INCIDENT_EVENTS                                                                   \
-    "SELECT seq, event, id, service, environment FROM events WHERE incident_id = ?1 AND kind = 3 ORDER BY time, seq"
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events WHERE incident_id = ?1 AND kind = 3 ORDER BY time, seq"
 
 /* The events of the tickets linking to an id (tl_link, events by seq), or named (ev_ticket_id):
  * every event of such a ticket, also those that do not repeat the link (an approval that only
  * says "approved"). ?1 the deploy or incident id, ?2 a ticket id (the change ticket / incident
  * ticket) or NULL */
 #define LH_Q_TICKETS                                                                           \
-    "SELECT seq, event, id, service, environment FROM events"                                  \
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events"                                  \
     " WHERE kind = 4 AND (ticket_id IN (SELECT t.ticket_id FROM ticket_links l"               \
     "                                    JOIN events t ON t.seq = l.seq WHERE l.link = ?1"     \
     "                                    UNION ALL SELECT ?2)"                                 \
@@ -36,12 +35,12 @@
 
 /* The change's events (ev_deploy_id). ?1 deploy id */
 #define LH_Q_DEPLOY_EVENTS                                                                     \
-    "SELECT seq, event, id, service, environment FROM events WHERE deploy_id = ?1 AND kind = 1 ORDER BY time, seq"
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events WHERE deploy_id = ?1 AND kind = 1 ORDER BY time, seq"
 
 /* A suspect's change: its events in the environment the correlator blamed it in (a change is a
  * deploy id and an environment; the same id may have run elsewhere too). ?1 deploy id ?2 env */
 #define LH_Q_CHANGE_EVENTS_IN_ENV                                                              \
-    "SELECT seq, event, id, service, environment FROM events WHERE deploy_id = ?1 AND kind = 1" \
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events WHERE deploy_id = ?1 AND kind = 1" \
     " AND environment IS ?2 ORDER BY time, seq"
 
 /* The outcomes correlated with a change (co_deploy), with how many suspects each had, when an
@@ -53,7 +52,7 @@
     "       (SELECT MIN(r.time) FROM events r"                                                 \
     "         WHERE r.incident_id = o.incident_id AND r.kind = 3 AND r.state = 3),"            \
     "       (SELECT a.id FROM alerts a WHERE a.seq = c.alert_seq),"                            \
-    "       o.seq, o.event, o.id, o.service, o.environment"                                                                     \
+    "       o.seq, " LH_STORE_EVENT_COLS("o.")                                                                     \
     " FROM correlations c JOIN events o ON o.seq = c.outcome_seq"                              \
     " WHERE c.deploy_id = ?1 AND (?3 = 0 OR o.environment IS ?2)"                              \
     " ORDER BY o.time, o.seq"
@@ -72,14 +71,14 @@
  * service indexes are partial (deploys, outcomes) by design, so they cannot serve this.
  * ?1 from (ns), ?2 service, ?3 environment, ?4 to (ns), both inclusive */
 #define LH_Q_SERVICE_EVENTS                                                                    \
-    "SELECT seq, event, id, service, environment FROM events INDEXED BY ev_time"                                         \
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events INDEXED BY ev_time"                                         \
     " WHERE time >= ?1 AND time <= ?4 AND service = ?2 AND environment = ?3"                   \
     " ORDER BY time, seq"
 /* The same newest first, for a limit that keeps the newest (the caller puts them back in time
  * order). Only with a limit: SQLite walks the index backwards at about half the speed
  * (measured: 1M-event store, 1h of one service, 5 ms forwards, 10 ms backwards). */
 #define LH_Q_SERVICE_EVENTS_NEWEST                                                             \
-    "SELECT seq, event, id, service, environment FROM events INDEXED BY ev_time"                                         \
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events INDEXED BY ev_time"                                         \
     " WHERE time >= ?1 AND time <= ?4 AND service = ?2 AND environment = ?3"                   \
     " ORDER BY time DESC, seq DESC"
 
@@ -154,16 +153,13 @@
  * its first event and every event that made a revision (repeated notifications that changed
  * nothing are not kept apart: they are ordinary rows of the time index). ?1 its key */
 #define LH_Q_OUTCOME_EVENTS                                                                    \
-    "SELECT seq, event, id, service, environment FROM ("                                                                 \
-    " SELECT e.seq AS seq, e.time AS time, e.event AS event, e.id AS id,"  \
-    " e.service AS service, e.environment AS environment FROM outcomes o JOIN events e"     \
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM ("                                                                 \
+    " SELECT e.seq AS seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM outcomes o JOIN events e"     \
     "  ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"             \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER) AND o.kind = 3"                                                       \
-    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
-    " e.environment FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
-    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
-    " e.environment FROM outcomes o JOIN alerts a"                       \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM outcomes o JOIN alerts a"                       \
     "  ON a.id = o.case_id AND a.outcome_seq = o.first_seq JOIN events e ON e.seq = a.event_seq" \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
     ") ORDER BY time, seq"
@@ -171,21 +167,18 @@
 /* The events of every outcome of a correlated alert, as LH_Q_OUTCOME_EVENTS (oc_case,
  * ev_incident_id, events by seq, the alert's revisions by id). ?1 alert id */
 #define LH_Q_CASE_EVENTS                                                                       \
-    "SELECT seq, event, id, service, environment FROM ("                                                                 \
-    " SELECT e.seq AS seq, e.time AS time, e.event AS event, e.id AS id,"  \
-    " e.service AS service, e.environment AS environment FROM outcomes o JOIN events e"     \
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM ("                                                                 \
+    " SELECT e.seq AS seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM outcomes o JOIN events e"     \
     "  ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"             \
     "  WHERE o.case_id = ?1 AND o.kind = 3"                                                    \
-    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
-    " e.environment FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
     "  WHERE o.case_id = ?1"                                                                   \
-    " UNION SELECT e.seq, e.time, e.event, e.id, e.service,"  \
-    " e.environment FROM alerts a JOIN events e ON e.seq = a.event_seq"  \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM alerts a JOIN events e ON e.seq = a.event_seq"  \
     "  WHERE a.id = ?1"                                                                        \
     ") ORDER BY time, seq"
 
 /* One event by seq (events primary key): the outcome of an alert without outcome rows. ?1 seq */
-#define LH_Q_EVENT_BY_SEQ "SELECT seq, event, id, service, environment FROM events WHERE seq = ?1"
+#define LH_Q_EVENT_BY_SEQ "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events WHERE seq = ?1"
 
 /* The suspects concluded for one outcome event (correlations primary key, events by seq).
  * ?1 outcome event seq */
@@ -211,7 +204,7 @@
  * i.e. firing at or above the correlator's severity; the others are not indexed by service).
  * ?1 service ?2 environment ?3 from ?4 to (ns, inclusive) */
 #define LH_Q_WINDOW_SERVICE_ALERTS                                                             \
-    "SELECT seq, event, id, service, environment FROM events INDEXED BY ev_outcome_svc"                                  \
+    "SELECT seq, " LH_STORE_EVENT_COLS("") " FROM events INDEXED BY ev_outcome_svc"                                  \
     " WHERE service = ?1 AND environment = ?2 AND time >= ?3 AND time <= ?4 AND outcome = 1"   \
     "   AND " LH_STORE_BUCKET_OF("time") " IN " LH_STORE_BUCKETS("?3", "?4")                          \
     "   AND kind = 2 ORDER BY time, seq"
@@ -219,7 +212,7 @@
 /* The monitoring alerts naming a host in a period (eh_host, events by seq).
  * ?1 host ?2 environment ?3 from ?4 to (ns, inclusive) */
 #define LH_Q_WINDOW_HOST_ALERTS                                                                \
-    "SELECT e.seq, e.event, e.id, e.service, e.environment FROM event_hosts h JOIN events e ON e.seq = h.seq"                  \
+    "SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM event_hosts h JOIN events e ON e.seq = h.seq"                  \
     " WHERE h.host = ?1 AND h.environment = ?2 AND h.time >= ?3 AND h.time <= ?4"              \
     "   AND " LH_STORE_BUCKET_OF("h.time") " IN " LH_STORE_BUCKETS("?3", "?4")                        \
     "   AND h.kind = 2 ORDER BY h.time, h.seq"

@@ -448,17 +448,19 @@ join_hosts(const lh_event_t *ev, int *err)
     return s;
 }
 
-/* Each fact once: the canonical protobuf holds every field of the event, so a decoded column is
- * written only when some SQL reads it (an index, a WHERE, a column a query or the correlator
- * selects: store_sql.h, correlator_sql.h, query_sql.h); the others stay NULL (one header byte).
- * Written: id, kind, time, service, environment, outcome, state and the references every kind
- * is looked up by (deploy_id, incident_id, ticket_id, artifact); for deploys also what a change is
- * read back as (actor, version, previous_version, commit_sha, previous_derived); the hosts of
- * deploys and outcomes; for outcome alerts and resolutions their name and fingerprint (an alert
- * period is found by them). Never: source,
- * severity, commit_time, change_ticket, ticket_type (the protobuf has them), and the original bytes
- * unless keep_original. Rows written before schema 5 have every column; nothing reads the ones
- * that are NULL now. */
+/* Each fact once. A decoded column is written only when some SQL reads it (an index, a WHERE, a
+ * column a query or the correlator selects: store_sql.h, correlator_sql.h, query_sql.h); the
+ * others stay NULL (one header byte). Written: id, kind, time, service, environment, outcome,
+ * state and the references every kind is looked up by (deploy_id, incident_id, ticket_id,
+ * artifact); for deploys also what a change is read back as (actor, version, previous_version,
+ * commit_sha, previous_derived); the hosts of deploys and outcomes; for outcome alerts and
+ * resolutions their name and fingerprint (an alert period is found by them). Never: source,
+ * severity, commit_time, change_ticket, ticket_type, and the original bytes unless
+ * keep_original. The protobuf the caller passes holds the rest: lh_store_event_strip() leaves out
+ * exactly what is written here, lh_store_event_complete_row() puts it back, and the two follow
+ * this function's choices. Rows written before schema 5 have every column, and until schema 8
+ * the protobuf had every field but id, service and environment; the completion keeps what a
+ * protobuf has. */
 static int
 insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome, const void *pb,
             size_t pb_len, const char *hosts, int64_t *seq)
@@ -638,18 +640,149 @@ lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, cons
     return lh_store_commit(st);
 }
 
-int
-lh_store_event_complete(lh_event_t *ev, const char *id, const char *service,
-                        const char *environment)
+/* The hosts fit the hosts column: each one non-empty and without a space (it joins them with
+ * spaces), so that lh_store_event_complete_row() gets the same list back. */
+static int
+hosts_joinable(const lh_event_t *ev)
 {
-    if (!ev->id && id && !(ev->id = lh_event_str(ev, id, (size_t)-1)))
-        return LH_ENOMEM;
-    if (!ev->service && service && !(ev->service = lh_event_str(ev, service, (size_t)-1)))
-        return LH_ENOMEM;
-    if (!ev->environment && environment &&
-        !(ev->environment = lh_event_str(ev, environment, (size_t)-1)))
-        return LH_ENOMEM;
-    return 0;
+    for (size_t i = 0; i < ev->n_hosts; i++)
+        if (!ev->hosts[i] || !ev->hosts[i][0] || strchr(ev->hosts[i], ' '))
+            return 0;
+    return 1;
+}
+
+void
+lh_store_event_strip(lh_event_t *ev, int is_outcome, lh_event_t *saved)
+{
+    *saved = *ev;
+    ev->id = ev->service = ev->environment = NULL;
+    ev->time_ns = 0;
+    if ((ev->kind == LH_KIND_DEPLOY || is_outcome) && hosts_joinable(ev))
+        ev->n_hosts = 0;
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY:
+        ev->actor = NULL;
+        ev->deploy.deploy_id = ev->deploy.version = ev->deploy.previous_version = NULL;
+        ev->deploy.commit = ev->deploy.artifact = NULL;
+        ev->deploy.status = 0;
+        ev->deploy.previous_version_derived = 0;
+        break;
+    case LH_KIND_ALERT:
+        if (is_outcome || ev->alert.state == LH_ALERT_RESOLVED)
+            ev->alert.name = ev->alert.fingerprint = NULL;
+        ev->alert.artifact = NULL;
+        ev->alert.state = 0;
+        break;
+    case LH_KIND_INCIDENT:
+        ev->incident.incident_id = ev->incident.ticket = ev->incident.artifact = NULL;
+        ev->incident.state = 0;
+        break;
+    case LH_KIND_TICKET:
+        ev->ticket.ticket_id = NULL;
+        ev->ticket.state = 0;
+        break;
+    default:
+        break;
+    }
+}
+
+void
+lh_store_event_unstrip(lh_event_t *ev, const lh_event_t *saved)
+{
+    *ev = *saved;
+}
+
+/* Text of column i of s; NULL for NULL and for '' (an event has no empty strings). */
+static const char *
+col_text(sqlite3_stmt *s, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    return t && *t ? t : NULL;
+}
+
+/* Sets *field from column i when the protobuf left it out. Returns 0 or LH_ENOMEM. */
+static int
+complete_str(lh_event_t *ev, char **field, sqlite3_stmt *s, int i)
+{
+    const char *t;
+    if (*field || !(t = col_text(s, i)))
+        return 0;
+    return (*field = lh_event_str(ev, t, (size_t)-1)) ? 0 : LH_ENOMEM;
+}
+
+int
+lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col)
+{
+    /* the order of LH_STORE_EVENT_COLS, after event */
+    enum {
+        ID = 1,
+        SERVICE,
+        ENV,
+        TIME,
+        STATE,
+        HOSTS,
+        DEPLOY_ID,
+        VERSION,
+        PREV,
+        PREV_DERIVED,
+        COMMIT,
+        ACTOR,
+        ARTIFACT,
+        NAME,
+        FINGERPRINT,
+        INCIDENT_ID,
+        TICKET_ID
+    };
+    int rc = 0;
+    rc |= complete_str(ev, &ev->id, s, col + ID);
+    rc |= complete_str(ev, &ev->service, s, col + SERVICE);
+    rc |= complete_str(ev, &ev->environment, s, col + ENV);
+    if (!ev->time_ns)
+        ev->time_ns = sqlite3_column_int64(s, col + TIME);
+    int state = sqlite3_column_int(s, col + STATE);
+    const char *hosts = col_text(s, col + HOSTS);
+    if (!ev->n_hosts && hosts)
+        for (const char *p = hosts; *p && !rc;) {
+            size_t n = strcspn(p, " ");
+            rc = lh_event_add_host(ev, p, n);
+            p += n + (p[n] == ' ');
+        }
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY:
+        rc |= complete_str(ev, &ev->actor, s, col + ACTOR);
+        rc |= complete_str(ev, &ev->deploy.deploy_id, s, col + DEPLOY_ID);
+        rc |= complete_str(ev, &ev->deploy.version, s, col + VERSION);
+        if (!ev->deploy.previous_version && col_text(s, col + PREV))
+            ev->deploy.previous_version_derived = sqlite3_column_int(s, col + PREV_DERIVED);
+        rc |= complete_str(ev, &ev->deploy.previous_version, s, col + PREV);
+        rc |= complete_str(ev, &ev->deploy.commit, s, col + COMMIT);
+        rc |= complete_str(ev, &ev->deploy.artifact, s, col + ARTIFACT);
+        if (!ev->deploy.status)
+            ev->deploy.status = (lh_deploy_status_t)state;
+        break;
+    case LH_KIND_ALERT:
+        rc |= complete_str(ev, &ev->alert.name, s, col + NAME);
+        rc |= complete_str(ev, &ev->alert.fingerprint, s, col + FINGERPRINT);
+        rc |= complete_str(ev, &ev->alert.artifact, s, col + ARTIFACT);
+        if (!ev->alert.state)
+            ev->alert.state = (lh_alert_state_t)state;
+        break;
+    case LH_KIND_INCIDENT:
+        rc |= complete_str(ev, &ev->incident.incident_id, s, col + INCIDENT_ID);
+        rc |= complete_str(ev, &ev->incident.ticket, s, col + TICKET_ID);
+        rc |= complete_str(ev, &ev->incident.artifact, s, col + ARTIFACT);
+        if (!ev->incident.state)
+            ev->incident.state = (lh_incident_state_t)state;
+        break;
+    case LH_KIND_TICKET:
+        rc |= complete_str(ev, &ev->ticket.ticket_id, s, col + TICKET_ID);
+        if (!ev->ticket.state)
+            ev->ticket.state = (lh_ticket_state_t)state;
+        break;
+    default:
+        break;
+    }
+    return rc ? LH_ENOMEM : 0;
 }
 
 int

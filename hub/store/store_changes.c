@@ -309,8 +309,9 @@ fill_changes(lh_store_t *st)
         if ((rc = sqlite3_step(walk)) != SQLITE_ROW)
             break;
         rc = SQLITE_OK;
-        const char *d = (const char *)sqlite3_column_text(walk, 0);
-        const char *env = (const char *)sqlite3_column_text(walk, 1);
+        /* LH_STORE_EVENT_COLS: event, id, service, environment, time, state, hosts, deploy_id */
+        const char *d = (const char *)sqlite3_column_text(walk, 7);
+        const char *env = (const char *)sqlite3_column_text(walk, 3);
         if (!did || strcmp(d, did) != 0) {
             if ((rc = flush(put, did, p, &n)) != SQLITE_OK)
                 break;
@@ -322,16 +323,11 @@ fill_changes(lh_store_t *st)
         }
         lh_event_t *ev = NULL;
         char why[128];
-        const void *pb = sqlite3_column_blob(walk, 2);
-        if (lh_codec_pb_decode(pb ? pb : "", (size_t)sqlite3_column_bytes(walk, 2), &ev, why,
+        const void *pb = sqlite3_column_blob(walk, 0);
+        if (lh_codec_pb_decode(pb ? pb : "", (size_t)sqlite3_column_bytes(walk, 0), &ev, why,
                                sizeof(why)) != 0)
             continue; /* not one this build can read: the change reads as without it */
-        /* the columns the stored protobuf leaves out (lh_store_event_complete) */
-        ev->time_ns = sqlite3_column_int64(walk, 4);
-        err = lh_store_event_complete(ev, NULL, (const char *)sqlite3_column_text(walk, 3), env);
-        if (!err && !ev->deploy.deploy_id &&
-            !(ev->deploy.deploy_id = lh_event_str(ev, d, (size_t)-1)))
-            err = LH_ENOMEM;
+        err = lh_store_event_complete_row(ev, walk, 0);
         char *key = err ? NULL : env_key(env);
         if (!err && !key)
             err = LH_ENOMEM;

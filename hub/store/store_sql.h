@@ -426,7 +426,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
 /* Migration 7 -> 8 (store_changes.c, before the statements above are prepared): every deploy
  * event by deploy id then time, and every incident outcome's events in its environment. */
 #define SQL_FILL_CHANGES                                                                           \
-    "SELECT deploy_id, environment, event, service, time FROM events INDEXED BY ev_deploy_id"     \
+    "SELECT " LH_STORE_EVENT_COLS("") " FROM events INDEXED BY ev_deploy_id"                   \
     " WHERE deploy_id IS NOT NULL AND kind = 1 ORDER BY deploy_id, time, seq"
 #define SQL_FILL_SEVERITY_WALK                                                                     \
     "SELECT o.first_seq, e.event FROM outcomes o JOIN events e INDEXED BY ev_incident_id"         \
