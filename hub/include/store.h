@@ -313,13 +313,15 @@ void lh__store_wal_stats(lh_store_t *st, lh_store_wal_stats_t *out);
  * closed, instead of giving up after a few milliseconds. Process-wide. */
 void lh__store_test_ckpt_hold(int on);
 
-/* Test only: while mod is non-zero, event id hashes are reduced modulo mod before they are
- * stored and looked up, to force collisions in the dedupe index (0 restores the real hash). A
- * store written under a forced hash must be reopened under the same one. Process-wide. */
+/* Test only: while mod is non-zero, event id hashes are reduced modulo mod, to force collisions
+ * in the dedupe index (0 restores the real hash). The hashes are not stored: a store reopened
+ * hashes its ids under the rule then in force. Process-wide. */
 void lh__store_test_force_hash(uint64_t mod);
 /* Test only: while keep is non-zero, event id hashes (after the modulo above) are ANDed with keep,
  * e.g. ~0xffffffff gives every id the same low bits (the bits the dedupe index keeps in memory)
  * while the full hashes still differ. Same rules as lh__store_test_force_hash(). */
 void lh__store_test_force_hash_bits(uint64_t keep);
+/* Test only: the hash the dedupe index gives an id, under the rules above. */
+uint64_t lh__store_id_hash(const char *id);
 
 #endif

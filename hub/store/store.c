@@ -462,8 +462,8 @@ join_hosts(const lh_event_t *ev, int *err)
  * the protobuf had every field but id, service and environment; the completion keeps what a
  * protobuf has. */
 static int
-insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome, const void *pb,
-            size_t pb_len, const char *hosts, int64_t *seq)
+insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb, size_t pb_len,
+            const char *hosts, int64_t *seq)
 {
     sqlite3_stmt *s = st->stmt[S_INS_EVENT];
     int state = 0, prev_derived = 0;
@@ -508,7 +508,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, uint64_t hash, int is_outcome,
     }
 
     bind_text(s, 1, ev->id);
-    sqlite3_bind_int64(s, 2, (int64_t)hash);
+    sqlite3_bind_int(s, 2, 0); /* id_hash: the dedupe index hashes the id when it loads */
     sqlite3_bind_int(s, 3, (int)ev->kind);
     sqlite3_bind_int64(s, 4, ev->time_ns);
     sqlite3_bind_int64(s, 5, lh_now_ns());
@@ -601,7 +601,7 @@ insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *p
     if (rc)
         return rc;
     int64_t row = 0;
-    rc = insert_rows(st, ev, hash, is_outcome, pb, pb_len, hosts, &row);
+    rc = insert_rows(st, ev, is_outcome, pb, pb_len, hosts, &row);
     free(hosts);
     if (!rc && (rc = lh__store_change_add(st, ev, row)) != 0 && st->in_txn)
         st->txn_failed = 1; /* the event's row is written: out of memory poisons it too */

@@ -354,10 +354,12 @@ lh__store_dd_load(lh_store_t *st, int64_t horizon)
     sqlite3_stmt *s = st->stmt[S_LOAD_IDS];
     sqlite3_bind_int64(s, 1, dd->kept_from);
     int rc = SQLITE_DONE;
+    /* the hash of each id, from the id (events.id_hash is 0 in rows of schema 8) */
     while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
         err = lh__store_dd_reserve(dd, 0);
-        if (!err)
-            lh__store_dd_add(dd, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+        if (!err && id)
+            lh__store_dd_add(dd, lh__store_id_hash(id), sqlite3_column_int64(s, 1),
                              sqlite3_column_int64(s, 2), 0);
     }
     if (!err && rc != SQLITE_DONE)

@@ -167,7 +167,6 @@ void lh__store_ckpt_txn(lh_store_t *st, int in_txn);
 /* ---- store_dedupe.c ------------------------------------------------------------------------- */
 
 /* lh__hash64(id), under the test hooks' forced collisions. */
-uint64_t lh__store_id_hash(const char *id);
 /* Makes room for one more entry (and an undo slot when with_undo): 0, LH_ENOMEM or LH_ERANGE. */
 int lh__store_dd_reserve(dedupe_t *dd, int with_undo);
 /* Adds an entry; room was reserved with lh__store_dd_reserve(). */

@@ -341,7 +341,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
     X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
     X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
-    X(LOAD_IDS, "SELECT id_hash, seq, time FROM events WHERE seq >= ?1")                           \
+    X(LOAD_IDS, "SELECT id, seq, time FROM events WHERE seq >= ?1")                                \
     X(MAX_SEQ, "SELECT max(seq) FROM events")                                                      \
     X(MAX_TIME, "SELECT max(time) FROM events")                                                    \
     /* an id beyond the dedupe horizon: a duplicate has its original's event time */              \
