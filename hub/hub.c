@@ -3,7 +3,8 @@
  * outbox outbox.c, the metrics metrics.c.
  *
  * Invariants:
- *  - Only this thread touches the store, the correlator and the batch.
+ *  - Only this thread touches the store, the correlator and the batch (the DORA gauges'
+ *    refresher, hub_dora.c, reads the store through a read-only connection of its own).
  *  - A message's done() is called exactly once, after the transaction holding its events is
  *    committed (or, for a message rejected whole, after its quarantine row is committed); a
  *    message still uncommitted when the hub is destroyed gets forget() instead. A submission that
@@ -229,6 +230,7 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         return LH_ENOMEM;
     hub->o = *o;
     hub->o.codec.limits = &hub->o.limits;
+    lh__hub_dora_init(hub);
     int rc = lh__metrics_init(&hub->metrics);
     if (rc < 0) {
         free(hub);
@@ -743,7 +745,7 @@ lh_hub_destroy(lh_hub_t **hubp)
     free(hub->items);
     free(hub->msgs);
     lh_buf_free(&hub->pb);
-    lh_buf_free(&hub->dora);
+    lh__hub_dora_stop(hub);
     lh_redact_destroy(&hub->redact);
     aliases_free(hub);
     lh_correlator_destroy(&hub->corr);
@@ -755,95 +757,6 @@ lh_hub_destroy(lh_hub_t **hubp)
 
 /* The registry, with the gauges and the store's counters read now (when the store cannot be
  * read, its gauges keep the values of the last scrape). */
-/* The DORA gauges: the figures of the last dora_metrics_window_ns per service and environment
- * (the dora report, docs/dora.md), from a cache refreshed at most once a minute, so a scrape
- * every few seconds costs the store one report a minute. */
-static const struct {
-    const char *name, *figure, *field, *help;
-} dora_gauges[] = {
-    {"loophub_dora_deployments", "deployment_frequency", "deployments",
-     "deployments in the DORA window (docs/dora.md)"},
-    {"loophub_dora_deployment_frequency_per_day", "deployment_frequency", "per_day",
-     "deployments a day in the DORA window"},
-    {"loophub_dora_lead_time_median_seconds", "lead_time", "median_seconds",
-     "change lead time, commit to succeeded, median"},
-    {"loophub_dora_lead_time_p90_seconds", "lead_time", "p90_seconds",
-     "change lead time, 90th percentile"},
-    {"loophub_dora_change_failure_rate", "change_failure_rate", "rate",
-     "failed deployments over deployments"},
-    {"loophub_dora_recovery_time_median_seconds", "recovery_time", "median_seconds",
-     "failed deployment recovery time, median"},
-    {"loophub_dora_time_to_restore_median_seconds", "time_to_restore", "median_seconds",
-     "incident time to restore, median"},
-    {"loophub_dora_rework_rate", "rework_rate", "rate",
-     "rework (rollbacks, fixes during an incident) over deployments"},
-};
-
-static int
-dora_refresh(lh_hub_t *hub)
-{
-    lh_report_req_t r;
-    lh_report_req_default(&r, LH_REPORT_DORA);
-    r.since_ns = hub->o.dora_metrics_window_ns;
-    r.by = "service+env";
-    lh_buf_t doc = LH_BUF_INIT;
-    int rc = lh_query_report(hub->st, &r, LH_QUERY_JSON, &doc);
-    json_t *d = rc == 0 ? json_loadb((const char *)doc.data, doc.len, 0, NULL) : NULL;
-    lh_buf_free(&doc);
-    if (rc == 0 && !d)
-        rc = LH_ENOMEM;
-    lh_buf_reset(&hub->dora);
-    const json_t *groups = json_object_get(d, "groups");
-    for (size_t g = 0; rc == 0 && g < sizeof(dora_gauges) / sizeof(dora_gauges[0]); g++) {
-        size_t head = hub->dora.len, samples = 0; /* a family without a sample is left out */
-        rc = lh_buf_printf(&hub->dora, "# HELP %s %s\n# TYPE %s gauge\n", dora_gauges[g].name,
-                           dora_gauges[g].help, dora_gauges[g].name);
-        for (size_t i = 0; rc == 0 && i < json_array_size(groups); i++) {
-            const json_t *e = json_array_get(groups, i);
-            const json_t *v = json_object_get(
-                json_object_get(json_object_get(e, "figures"), dora_gauges[g].figure),
-                dora_gauges[g].field);
-            const char *svc = json_string_value(json_object_get(e, "service"));
-            const char *env = json_string_value(json_object_get(e, "environment"));
-            if (!json_is_number(v) || !svc)
-                continue; /* no sample: no value, rather than a made-up 0 */
-            rc = lh_buf_printf(&hub->dora, "%s{service=\"", dora_gauges[g].name);
-            if (rc == 0)
-                rc = lh__metrics_label_value(&hub->dora, svc);
-            if (rc == 0)
-                rc = lh_buf_printf(&hub->dora, "\",environment=\"");
-            if (rc == 0)
-                rc = lh__metrics_label_value(&hub->dora, env ? env : "");
-            if (rc == 0)
-                rc = lh_buf_printf(&hub->dora, "\"} %.6g\n", json_number_value(v));
-            samples++;
-        }
-        if (rc == 0 && !samples) {
-            hub->dora.len = head;
-            hub->dora.data[head] = 0;
-        }
-    }
-    json_decref(d);
-    return rc;
-}
-
-static int
-dora_metrics(lh_hub_t *hub, lh_buf_t *out)
-{
-    if (hub->o.dora_metrics_window_ns <= 0)
-        return 0;
-    int64_t now = lh_mono_ns();
-    if (!hub->dora_at || now - hub->dora_at >= 60 * LH_NS_PER_SEC) {
-        int rc = dora_refresh(hub);
-        if (rc == LH_ENOMEM)
-            return rc;
-        if (rc < 0) /* logged by the query; the families are left out this time */
-            lh_buf_reset(&hub->dora);
-        hub->dora_at = now;
-    }
-    return hub->dora.len ? lh_buf_append(out, hub->dora.data, hub->dora.len) : 0;
-}
-
 int
 lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
 {
@@ -884,7 +797,7 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
         rc = lh_buf_append(out, sinks.data, sinks.len);
     lh_buf_free(&sinks);
     if (rc == 0)
-        rc = dora_metrics(hub, out);
+        rc = lh__hub_dora_metrics(hub, out);
     for (int i = 0; rc == 0 && i < hub->n_adapters; i++) /* the adapters' own families */
         if (hub->adapters[i].ops->metrics)
             rc = hub->adapters[i].ops->metrics(hub->adapters[i].ctx, out);

@@ -6,6 +6,7 @@
 #ifndef LOOPHUB_HUB_INTERNAL_H
 #define LOOPHUB_HUB_INTERNAL_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,10 +56,21 @@ typedef struct {
     int service; /* 0: an environment */
 } lh__alias_t;
 
+/* The DORA gauges of /metrics and their refresher (hub_dora.c). Under mu: text, at, want, stop. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int started;   /* the refresher runs */
+    int want;      /* a scrape found the text stale: refresh it */
+    int stop;      /* the hub is going */
+    lh_buf_t text; /* the gauges as last computed */
+    int64_t at;    /* when (monotonic ns), 0: never */
+} lh__hub_dora_t;
+
 struct lh_hub {
     lh_hub_opts_t o;             /* as given, db_path copied, codec.limits -> o.limits */
-    lh_buf_t dora;               /* the DORA gauges of /metrics as last computed */
-    int64_t dora_at;             /* when (monotonic ns), 0: never */
+    lh__hub_dora_t dora;         /* the DORA gauges of /metrics (hub_dora.c) */
     lh_store_opts_t store_o;     /* mapped from o */
     lh_correlator_opts_t corr_o; /* mapped from o */
     lh_store_t *st;
@@ -97,6 +109,13 @@ struct lh_hub {
 
 /* pipeline.c: commits the batch in hand (store, correlate, outbox, ack). Returns the events
  * stored, or LH_ESTORE when the commit failed (the batch is kept; intake pauses). */
+/* hub_dora.c: the DORA families of /metrics (the first scrape computes them on the hub's thread,
+ * later ones wake the refresher when they are stale); init before anything can fail, stop at
+ * destroy (joins the refresher, frees the text). */
+void lh__hub_dora_init(lh_hub_t *hub);
+int lh__hub_dora_metrics(lh_hub_t *hub, lh_buf_t *out);
+void lh__hub_dora_stop(lh_hub_t *hub);
+
 int lh__hub_commit_batch(lh_hub_t *hub);
 /* pipeline.c: frees the batch's items and messages (after their done() or forget()). */
 void lh__hub_free_batch(lh_hub_t *hub);

@@ -323,6 +323,49 @@ START_TEST(test_wal_checkpoints_in_metrics)
 }
 END_TEST
 
+/* ---- the DORA gauges ------------------------------------------------------------------- */
+
+/* Sends a succeeded deploy of api/prod, an hour ago, and waits for its ack. */
+static void
+send_deploy(void *d, const char *id)
+{
+    char ts[64], j[512], reply[512];
+    lh_time_format(lh_now_ns() - 3600 * LH_NS_PER_SEC, ts, sizeof(ts));
+    snprintf(j, sizeof(j),
+             "{\"id\":\"%s\",\"kind\":\"deploy\",\"time\":\"%s\",\"service\":\"api\","
+             "\"environment\":\"prod\",\"deploy\":{\"deploy_id\":\"%s\",\"status\":\"succeeded\","
+             "\"version\":\"1\"}}",
+             id, ts, id);
+    const char *m[] = {id, j};
+    send_frames(d, m, 2);
+    ck_assert_msg(recv_reply(d, fx.hub, reply, sizeof(reply), 5000), "no ack for %s", id);
+    ck_assert_msg(strstr(reply, "|ok"), "reply: %s", reply);
+}
+
+/* The first scrape computes the gauges at once; once stale, a scrape gets the last ones and the
+ * refresher (its own read-only connection, off the hub's thread) brings them up to date, here
+ * after every scrape (the period shortened). */
+START_TEST(test_dora_gauges_refreshed_off_thread)
+{
+    hub_open(1);
+    ck_assert_int_eq(lh_hub_start_adapters(fx.hub), 0);
+    void *d = peer_open(ZMQ_DEALER);
+    const char *g = "loophub_dora_deployments{service=\"api\",environment=\"prod\"}";
+    send_deploy(d, "dg-1");
+    ck_assert_int_eq(metric(fx.hub, g), 1);
+    send_deploy(d, "dg-2");
+    ck_assert_int_eq(metric(fx.hub, g), 1); /* not stale yet: as last computed */
+    lh__hub_test_dora_period(1);
+    int64_t end = lh_mono_ns() + 10 * LH_NS_PER_SEC;
+    int64_t v = 1;
+    while ((v = metric(fx.hub, g)) == 1 && lh_mono_ns() < end)
+        lh_hub_turn(fx.hub, 10);
+    ck_assert_int_eq(v, 2);
+    lh__hub_test_dora_period(0);
+    zmq_close(d);
+}
+END_TEST
+
 /* ---- ROUTER envelopes ------------------------------------------------------------------- */
 
 START_TEST(test_router_bad_envelope_answered)
@@ -1350,6 +1393,7 @@ hub_suite(void)
     const lh_test_case_t cases[] = {
         {"disk_full_no_ack_until_durable", test_disk_full_no_ack_until_durable, 30, 0},
         {"exit_with_uncommitted_batch", test_exit_with_uncommitted_batch, 20, 0},
+        {"dora_gauges_refreshed_off_thread", test_dora_gauges_refreshed_off_thread, 30, 0},
         {"router_bad_envelope_answered", test_router_bad_envelope_answered, 20, 0},
         {"submit_binary_mode_http_and_kafka", test_submit_binary_mode_http_and_kafka, 20, 0},
         {"wal_checkpoints_in_metrics", test_wal_checkpoints_in_metrics, 30, 0},

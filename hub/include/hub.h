@@ -12,4 +12,8 @@
  * thread; never closed by the caller. */
 lh_store_t *lh_hub_store(lh_hub_t *hub);
 
+/* Test only: how old the DORA gauges of /metrics may get before a scrape wakes their refresher
+ * (default 60 s; 0 restores it). Process-wide. */
+void lh__hub_test_dora_period(int64_t ns);
+
 #endif

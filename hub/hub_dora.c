@@ -1,0 +1,204 @@
+/*
+ * hub_dora.c - the DORA families of GET /metrics: the figures of the last dora_metrics_window_ns
+ * per service and environment (the dora report, docs/dora.md), computed at most once a minute.
+ *
+ * A report over a large store takes long enough to hold ingest (README, Performance: the
+ * store's 10M-event bench), so only the first scrape computes it on the hub's thread, where the
+ * hub's own connection answers (a scrape right after the start shows the figures). A later
+ * scrape gets the text as last computed at once and, when it is older than the period, wakes the
+ * refresher: a thread with a read-only connection of its own (SQLite allows a connection per
+ * thread in the multi-thread mode the store opens with), which replaces the text when done.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "hub.h"
+#include "hub_internal.h"
+#include "loophub/error.h"
+#include "loophub/log.h"
+#include "loophub/timeutil.h"
+#include "metrics.h"
+#include "query.h"
+
+#define COMPONENT "metrics"
+
+static int64_t dora_period_ns = 60 * LH_NS_PER_SEC;
+
+void
+lh__hub_test_dora_period(int64_t ns)
+{
+    dora_period_ns = ns > 0 ? ns : 60 * LH_NS_PER_SEC;
+}
+
+/* The families: a figure of the report each, per service and environment. */
+static const struct {
+    const char *name, *figure, *field, *help;
+} dora_gauges[] = {
+    {"loophub_dora_deployments", "deployment_frequency", "deployments",
+     "deployments in the DORA window (docs/dora.md)"},
+    {"loophub_dora_deployment_frequency_per_day", "deployment_frequency", "per_day",
+     "deployments a day in the DORA window"},
+    {"loophub_dora_lead_time_median_seconds", "lead_time", "median_seconds",
+     "change lead time, commit to succeeded, median"},
+    {"loophub_dora_lead_time_p90_seconds", "lead_time", "p90_seconds",
+     "change lead time, 90th percentile"},
+    {"loophub_dora_change_failure_rate", "change_failure_rate", "rate",
+     "failed deployments over deployments"},
+    {"loophub_dora_recovery_time_median_seconds", "recovery_time", "median_seconds",
+     "failed deployment recovery time, median"},
+    {"loophub_dora_time_to_restore_median_seconds", "time_to_restore", "median_seconds",
+     "incident time to restore, median"},
+    {"loophub_dora_rework_rate", "rework_rate", "rate",
+     "rework (rollbacks, fixes during an incident) over deployments"},
+};
+
+/* The families of the last window_ns read from st, into out (reset first). */
+static int
+dora_text(lh_store_t *st, int64_t window_ns, lh_buf_t *out)
+{
+    lh_report_req_t r;
+    lh_report_req_default(&r, LH_REPORT_DORA);
+    r.since_ns = window_ns;
+    r.by = "service+env";
+    lh_buf_t doc = LH_BUF_INIT;
+    int rc = lh_query_report(st, &r, LH_QUERY_JSON, &doc);
+    json_t *d = rc == 0 ? json_loadb((const char *)doc.data, doc.len, 0, NULL) : NULL;
+    lh_buf_free(&doc);
+    if (rc == 0 && !d)
+        rc = LH_ENOMEM;
+    lh_buf_reset(out);
+    const json_t *groups = json_object_get(d, "groups");
+    for (size_t g = 0; rc == 0 && g < sizeof(dora_gauges) / sizeof(dora_gauges[0]); g++) {
+        size_t head = out->len, samples = 0; /* a family without a sample is left out */
+        rc = lh_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", dora_gauges[g].name,
+                           dora_gauges[g].help, dora_gauges[g].name);
+        for (size_t i = 0; rc == 0 && i < json_array_size(groups); i++) {
+            const json_t *e = json_array_get(groups, i);
+            const json_t *v = json_object_get(
+                json_object_get(json_object_get(e, "figures"), dora_gauges[g].figure),
+                dora_gauges[g].field);
+            const char *svc = json_string_value(json_object_get(e, "service"));
+            const char *env = json_string_value(json_object_get(e, "environment"));
+            if (!json_is_number(v) || !svc)
+                continue; /* no sample: no value, rather than a made-up 0 */
+            rc = lh_buf_printf(out, "%s{service=\"", dora_gauges[g].name);
+            if (rc == 0)
+                rc = lh__metrics_label_value(out, svc);
+            if (rc == 0)
+                rc = lh_buf_printf(out, "\",environment=\"");
+            if (rc == 0)
+                rc = lh__metrics_label_value(out, env ? env : "");
+            if (rc == 0)
+                rc = lh_buf_printf(out, "\"} %.6g\n", json_number_value(v));
+            samples++;
+        }
+        if (rc == 0 && !samples) {
+            out->len = head;
+            out->data[head] = 0;
+        }
+    }
+    json_decref(d);
+    return rc;
+}
+
+static void *
+refresher(void *arg)
+{
+    lh_hub_t *hub = arg;
+    lh__hub_dora_t *d = &hub->dora;
+    lh_store_t *ro = NULL;
+    lh_buf_t b = LH_BUF_INIT;
+    pthread_mutex_lock(&d->mu);
+    while (!d->stop) {
+        if (!d->want) {
+            pthread_cond_wait(&d->cv, &d->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&d->mu);
+        int rc = 0;
+        if (!ro) {
+            lh_store_opts_t o;
+            lh_store_opts_default(&o);
+            o.readonly = 1;
+            rc = lh_store_open(hub->o.db_path, &o, &ro);
+        }
+        if (rc == 0)
+            rc = dora_text(ro, hub->o.dora_metrics_window_ns, &b);
+        if (rc < 0) /* logged by the store or the query; the families are left out this time */
+            lh_buf_reset(&b);
+        pthread_mutex_lock(&d->mu);
+        lh_buf_t t = d->text;
+        d->text = b;
+        b = t;
+        d->at = lh_mono_ns();
+        d->want = 0;
+    }
+    pthread_mutex_unlock(&d->mu);
+    lh_buf_free(&b);
+    lh_store_close(&ro);
+    return NULL;
+}
+
+void
+lh__hub_dora_init(lh_hub_t *hub)
+{
+    lh__hub_dora_t *d = &hub->dora;
+    memset(d, 0, sizeof(*d));
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+}
+
+int
+lh__hub_dora_metrics(lh_hub_t *hub, lh_buf_t *out)
+{
+    lh__hub_dora_t *d = &hub->dora;
+    if (hub->o.dora_metrics_window_ns <= 0)
+        return 0;
+    int64_t now = lh_mono_ns();
+    pthread_mutex_lock(&d->mu);
+    if (!d->at) { /* the first: here, so that it is there at once (nothing else runs yet) */
+        pthread_mutex_unlock(&d->mu);
+        lh_buf_t b = LH_BUF_INIT;
+        int rc = dora_text(hub->st, hub->o.dora_metrics_window_ns, &b);
+        if (rc == LH_ENOMEM) {
+            lh_buf_free(&b);
+            return rc;
+        }
+        if (rc < 0)
+            lh_buf_reset(&b);
+        pthread_mutex_lock(&d->mu);
+        lh_buf_free(&d->text);
+        d->text = b;
+        d->at = now;
+    } else if (now - d->at >= dora_period_ns && !d->want) {
+        if (!d->started) {
+            int e = pthread_create(&d->thread, NULL, refresher, hub);
+            if (e)
+                lh_log_ratelimited("dora-refresher", LH_LOG_ERROR, COMPONENT,
+                                   "cannot start the DORA gauges' refresher: %s", strerror(e));
+            d->started = e == 0;
+        }
+        d->want = d->started;
+        pthread_cond_signal(&d->cv);
+    }
+    int rc = d->text.len ? lh_buf_append(out, d->text.data, d->text.len) : 0;
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+void
+lh__hub_dora_stop(lh_hub_t *hub)
+{
+    lh__hub_dora_t *d = &hub->dora;
+    pthread_mutex_lock(&d->mu);
+    d->stop = 1;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    if (d->started)
+        pthread_join(d->thread, NULL);
+    d->started = 0;
+    lh_buf_free(&d->text);
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+}
