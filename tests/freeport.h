@@ -39,13 +39,33 @@ lh_freeport_range(int *lo, int *hi)
     }
 }
 
-/* A port free on 127.0.0.1 a moment ago, or -1 when the whole range is taken. */
+/* Any free port, from bind(0): where the ephemeral range leaves no room outside it. */
+static inline int
+lh_freeport_any(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* A port free on 127.0.0.1 a moment ago, or -1 when none is. */
 static inline int
 lh_freeport(void)
 {
     static unsigned next;
     int lo, hi;
     lh_freeport_range(&lo, &hi);
+    if (hi - lo < 1024)
+        return lh_freeport_any();
     unsigned span = (unsigned)(hi - lo + 1);
     if (!next)
         next = (unsigned)getpid() * 7919u + (unsigned)time(NULL);
