@@ -448,17 +448,79 @@ join_hosts(const lh_event_t *ev, int *err)
     return s;
 }
 
+/* The fields of an event its row's columns hold, beside id, kind, time, service and environment
+ * (always written): the address of each field a column is written from (NULL: that column stays
+ * NULL), whether the hosts column is, and the state. insert_rows() binds them and
+ * lh_store_event_strip() clears them, so the protobuf leaves out exactly what the row holds. */
+enum {
+    RC_ACTOR,
+    RC_DEPLOY_ID,
+    RC_VERSION,
+    RC_PREV,
+    RC_COMMIT,
+    RC_ARTIFACT,
+    RC_NAME,
+    RC_FINGERPRINT,
+    RC_INCIDENT_ID,
+    RC_TICKET_ID,
+    RC_N
+};
+typedef struct {
+    char **str[RC_N];
+    int hosts; /* the hosts of deploys and outcomes */
+    int state;
+} row_cols_t;
+
+static void
+row_cols(lh_event_t *ev, int is_outcome, row_cols_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->hosts = ev->kind == LH_KIND_DEPLOY || is_outcome;
+    switch (ev->kind) {
+    case LH_KIND_DEPLOY: /* what a change is read back as */
+        c->state = ev->deploy.status;
+        c->str[RC_ACTOR] = &ev->actor;
+        c->str[RC_DEPLOY_ID] = &ev->deploy.deploy_id;
+        c->str[RC_VERSION] = &ev->deploy.version;
+        c->str[RC_PREV] = &ev->deploy.previous_version;
+        c->str[RC_COMMIT] = &ev->deploy.commit;
+        c->str[RC_ARTIFACT] = &ev->deploy.artifact;
+        break;
+    case LH_KIND_ALERT:
+        c->state = ev->alert.state;
+        /* an outcome alert or a resolution (it may end a period): its period is found by them */
+        if (is_outcome || ev->alert.state == LH_ALERT_RESOLVED) {
+            c->str[RC_NAME] = &ev->alert.name;
+            c->str[RC_FINGERPRINT] = &ev->alert.fingerprint;
+        }
+        c->str[RC_ARTIFACT] = &ev->alert.artifact;
+        break;
+    case LH_KIND_INCIDENT:
+        c->state = ev->incident.state;
+        c->str[RC_INCIDENT_ID] = &ev->incident.incident_id;
+        c->str[RC_TICKET_ID] = &ev->incident.ticket; /* the ticket the incident names */
+        c->str[RC_ARTIFACT] = &ev->incident.artifact;
+        break;
+    case LH_KIND_TICKET:
+        c->state = ev->ticket.state;
+        c->str[RC_TICKET_ID] = &ev->ticket.ticket_id;
+        break;
+    default:
+        break;
+    }
+}
+
 /* Each fact once. A decoded column is written only when some SQL reads it (an index, a WHERE, a
  * column a query or the correlator selects: store_sql.h, correlator_sql.h, query_sql.h); the
  * others stay NULL (one header byte). Written: id, kind, time, service, environment, outcome,
  * state and the references every kind is looked up by (deploy_id, incident_id, ticket_id,
  * artifact); for deploys also what a change is read back as (actor, version, previous_version,
  * commit_sha, previous_derived); the hosts of deploys and outcomes; for outcome alerts and
- * resolutions their name and fingerprint (an alert period is found by them). Never: source,
- * severity, commit_time, change_ticket, ticket_type, and the original bytes unless
+ * resolutions their name and fingerprint (an alert period is found by them): row_cols(). Never:
+ * source, severity, commit_time, change_ticket, ticket_type, and the original bytes unless
  * keep_original. The protobuf the caller passes holds the rest: lh_store_event_strip() leaves out
- * exactly what is written here, lh_store_event_complete_row() puts it back, and the two follow
- * this function's choices. Rows written before schema 5 have every column, and until schema 8
+ * what row_cols() names, lh_store_event_complete_row() puts it back. Rows written before
+ * schema 5 have every column, and until schema 8
  * the protobuf had every field but id, service and environment; the completion keeps what a
  * protobuf has. */
 static int
@@ -466,46 +528,13 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
             const char *hosts, int64_t *seq)
 {
     sqlite3_stmt *s = st->stmt[S_INS_EVENT];
-    int state = 0, prev_derived = 0;
-    const char *deploy_id = NULL, *version = NULL, *prev = NULL, *commit = NULL, *actor = NULL;
-    const char *artifact = NULL, *name = NULL, *fingerprint = NULL;
-    const char *incident_id = NULL, *ticket_id = NULL, *hosts_col = NULL;
-
-    if (ev->kind == LH_KIND_DEPLOY || is_outcome)
-        hosts_col = hosts;
-    switch (ev->kind) {
-    case LH_KIND_DEPLOY:
-        state = ev->deploy.status;
-        deploy_id = ev->deploy.deploy_id;
-        version = ev->deploy.version;
-        prev = ev->deploy.previous_version;
-        prev_derived = prev && ev->deploy.previous_version_derived;
-        commit = ev->deploy.commit;
-        artifact = ev->deploy.artifact;
-        actor = ev->actor;
-        break;
-    case LH_KIND_ALERT:
-        state = ev->alert.state;
-        /* an outcome alert or a resolution (it may end a period): its period is found by them */
-        if (is_outcome || ev->alert.state == LH_ALERT_RESOLVED) {
-            name = ev->alert.name;
-            fingerprint = ev->alert.fingerprint;
-        }
-        artifact = ev->alert.artifact;
-        break;
-    case LH_KIND_INCIDENT:
-        state = ev->incident.state;
-        incident_id = ev->incident.incident_id;
-        ticket_id = ev->incident.ticket; /* the ticket the incident names */
-        artifact = ev->incident.artifact;
-        break;
-    case LH_KIND_TICKET:
-        state = ev->ticket.state;
-        ticket_id = ev->ticket.ticket_id;
-        break;
-    default:
-        break;
-    }
+    row_cols_t c;
+    row_cols((lh_event_t *)ev, is_outcome, &c); /* only takes the fields' addresses */
+    const char *v[RC_N];
+    for (int i = 0; i < RC_N; i++)
+        v[i] = c.str[i] ? *c.str[i] : NULL;
+    int prev_derived = v[RC_PREV] && ev->deploy.previous_version_derived;
+    const char *hosts_col = c.hosts ? hosts : NULL;
 
     bind_text(s, 1, ev->id);
     sqlite3_bind_int(s, 2, 0); /* id_hash: the dedupe index hashes the id when it loads */
@@ -514,23 +543,23 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
     sqlite3_bind_int64(s, 5, lh_now_ns());
     bind_text(s, 6, ev->service);
     bind_text(s, 7, ev->environment);
-    bind_text(s, 8, actor);
+    bind_text(s, 8, v[RC_ACTOR]);
     sqlite3_bind_null(s, 9); /* source */
     bind_text(s, 10, hosts_col);
     sqlite3_bind_int(s, 11, is_outcome ? 1 : 0);
-    bind_int_or_null(s, 12, state);
+    bind_int_or_null(s, 12, c.state);
     sqlite3_bind_null(s, 13); /* severity */
-    bind_text(s, 14, deploy_id);
-    bind_text(s, 15, version);
-    bind_text(s, 16, prev);
-    bind_text(s, 17, commit);
+    bind_text(s, 14, v[RC_DEPLOY_ID]);
+    bind_text(s, 15, v[RC_VERSION]);
+    bind_text(s, 16, v[RC_PREV]);
+    bind_text(s, 17, v[RC_COMMIT]);
     sqlite3_bind_null(s, 18); /* commit_time */
-    bind_text(s, 19, artifact);
+    bind_text(s, 19, v[RC_ARTIFACT]);
     sqlite3_bind_null(s, 20); /* change_ticket */
-    bind_text(s, 21, name);
-    bind_text(s, 22, fingerprint);
-    bind_text(s, 23, incident_id);
-    bind_text(s, 24, ticket_id);
+    bind_text(s, 21, v[RC_NAME]);
+    bind_text(s, 22, v[RC_FINGERPRINT]);
+    bind_text(s, 23, v[RC_INCIDENT_ID]);
+    bind_text(s, 24, v[RC_TICKET_ID]);
     sqlite3_bind_null(s, 25); /* ticket_type */
     bind_blob(s, 26, pb, pb_len, 1);
     int raw = ev->raw && st->keep_original;
@@ -654,31 +683,28 @@ hosts_joinable(const lh_event_t *ev)
 void
 lh_store_event_strip(lh_event_t *ev, int is_outcome, lh_event_t *saved)
 {
+    row_cols_t c;
+    row_cols(ev, is_outcome, &c); /* before anything is cleared: an alert's state decides */
     *saved = *ev;
     ev->id = ev->service = ev->environment = NULL;
     ev->time_ns = 0;
-    if ((ev->kind == LH_KIND_DEPLOY || is_outcome) && hosts_joinable(ev))
+    if (c.hosts && hosts_joinable(ev))
         ev->n_hosts = 0;
-    switch (ev->kind) {
+    for (int i = 0; i < RC_N; i++)
+        if (c.str[i])
+            *c.str[i] = NULL;
+    switch (ev->kind) { /* the state column */
     case LH_KIND_DEPLOY:
-        ev->actor = NULL;
-        ev->deploy.deploy_id = ev->deploy.version = ev->deploy.previous_version = NULL;
-        ev->deploy.commit = ev->deploy.artifact = NULL;
         ev->deploy.status = 0;
-        ev->deploy.previous_version_derived = 0;
+        ev->deploy.previous_version_derived = 0; /* the column holds it beside the version */
         break;
     case LH_KIND_ALERT:
-        if (is_outcome || ev->alert.state == LH_ALERT_RESOLVED)
-            ev->alert.name = ev->alert.fingerprint = NULL;
-        ev->alert.artifact = NULL;
         ev->alert.state = 0;
         break;
     case LH_KIND_INCIDENT:
-        ev->incident.incident_id = ev->incident.ticket = ev->incident.artifact = NULL;
         ev->incident.state = 0;
         break;
     case LH_KIND_TICKET:
-        ev->ticket.ticket_id = NULL;
         ev->ticket.state = 0;
         break;
     default:
