@@ -230,7 +230,6 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         return LH_ENOMEM;
     hub->o = *o;
     hub->o.codec.limits = &hub->o.limits;
-    lh__hub_dora_init(hub);
     int rc = lh__metrics_init(&hub->metrics);
     if (rc < 0) {
         free(hub);
@@ -270,6 +269,7 @@ lh_hub_new(const lh_hub_opts_t *o, lh_hub_t **out)
         return rc;
     }
     lh__metrics_set(&hub->metrics, LH_M_START_TIME, 0, lh_now_ns() / LH_NS_PER_SEC);
+    lh__hub_dora_init(hub); /* last: nothing above fails after it */
     *out = hub;
     return 0;
 }

@@ -53,7 +53,8 @@ static const struct {
      "rework (rollbacks, fixes during an incident) over deployments"},
 };
 
-/* The families of the last window_ns read from st, into out (reset first). */
+/* The families of the last window_ns read from st, into out (empty on an error: the families are
+ * left out then; the store or the query logged why). */
 static int
 dora_text(lh_store_t *st, int64_t window_ns, lh_buf_t *out)
 {
@@ -99,6 +100,8 @@ dora_text(lh_store_t *st, int64_t window_ns, lh_buf_t *out)
         }
     }
     json_decref(d);
+    if (rc < 0)
+        lh_buf_reset(out);
     return rc;
 }
 
@@ -124,8 +127,8 @@ refresher(void *arg)
             rc = lh_store_open(hub->o.db_path, &o, &ro);
         }
         if (rc == 0)
-            rc = dora_text(ro, hub->o.dora_metrics_window_ns, &b);
-        if (rc < 0) /* logged by the store or the query; the families are left out this time */
+            dora_text(ro, hub->o.dora_metrics_window_ns, &b);
+        else /* logged by the store */
             lh_buf_reset(&b);
         pthread_mutex_lock(&d->mu);
         lh_buf_t t = d->text;
@@ -165,8 +168,6 @@ lh__hub_dora_metrics(lh_hub_t *hub, lh_buf_t *out)
             lh_buf_free(&b);
             return rc;
         }
-        if (rc < 0)
-            lh_buf_reset(&b);
         pthread_mutex_lock(&d->mu);
         lh_buf_free(&d->text);
         d->text = b;

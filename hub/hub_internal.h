@@ -110,8 +110,8 @@ struct lh_hub {
 /* pipeline.c: commits the batch in hand (store, correlate, outbox, ack). Returns the events
  * stored, or LH_ESTORE when the commit failed (the batch is kept; intake pauses). */
 /* hub_dora.c: the DORA families of /metrics (the first scrape computes them on the hub's thread,
- * later ones wake the refresher when they are stale); init before anything can fail, stop at
- * destroy (joins the refresher, frees the text). */
+ * later ones wake the refresher when they are stale); init once the hub is made, stop at destroy
+ * (joins the refresher, frees the text). */
 void lh__hub_dora_init(lh_hub_t *hub);
 int lh__hub_dora_metrics(lh_hub_t *hub, lh_buf_t *out);
 void lh__hub_dora_stop(lh_hub_t *hub);
