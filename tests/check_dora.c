@@ -469,7 +469,8 @@ END_TEST
  *             B-2 started 3h30m, succeeded 4h
  *   api/prod  A-1 started 1h, succeeded 1h5m, succeeded again 5h
  *             A-2 started 2h, failed 2h5m: recovered at 5h by A-1 (2h55m), not at 6h by A-3
- *             A-3 started 5h30m, succeeded 6h */
+ *             A-3 started 5h30m, succeeded 6h
+ * and, the period ending at 2h30m, A-2 recovered at 5h all the same. */
 START_TEST(recovery_by_any_good_deploy)
 {
     drop_store();
@@ -499,18 +500,22 @@ START_TEST(recovery_by_any_good_deploy)
                          "dev"),
                T0 + 2 * DAY);
     fx_writer_close(&wst, &wc);
+    /* the last: a period that ends before A-2 recovered, whose good deploy is then looked for
+     * after it (the store holds events after the period) */
     static const struct {
         const char *svc;
+        int64_t until;
         long long deployments, failed, recovery;
     } want[] = {
-        {"pay", 2, 1, 110 * 60},
-        {"api", 3, 1, 175 * 60},
+        {"pay", DAY, 2, 1, 110 * 60},
+        {"api", DAY, 3, 1, 175 * 60},
+        {"api", 2 * HOUR + 30 * MIN, 2, 1, 175 * 60},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         lh_report_req_t r;
         lh_report_req_default(&r, LH_REPORT_DORA);
         r.from_ns = T0;
-        r.until_ns = T0 + DAY;
+        r.until_ns = T0 + want[i].until;
         r.now_ns = T0 + 2 * DAY;
         r.service = want[i].svc;
         r.environment = "prod";
@@ -574,6 +579,93 @@ START_TEST(migrated_v7_store_same_figures)
 }
 END_TEST
 
+/* A larger history for the two ways of reading a period: 12 services in two environments,
+ * 900 changes over 6 days (succeeded, failed, rolled back, some redeployed), an incident after
+ * every 7th, most resolved, at three severities. */
+static void
+build_many(void)
+{
+    fx_writer_open(&wst, &wc, NULL);
+    uint32_t x = 2463534242u;
+    char id[64], did[32], svc[16], iid[32], team[16];
+    const int64_t end = T0 + 8 * DAY;
+    for (int k = 0; k < 900; k++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        const char *env = (x >> 3) % 2 ? "prod" : "staging";
+        snprintf(svc, sizeof(svc), "svc-%u", (x >> 5) % 12);
+        snprintf(team, sizeof(team), "team-%u", (x >> 5) % 12 % 4);
+        snprintf(did, sizeof(did), "D-%d", k);
+        int64_t t = T0 + k * 9 * MIN + (x >> 9) % 300 * LH_NS_PER_SEC;
+        lh_deploy_status_t end_st = (x >> 12) % 10 == 0   ? LH_DEPLOY_FAILED
+                                    : (x >> 12) % 10 == 1 ? LH_DEPLOY_ROLLED_BACK
+                                                          : LH_DEPLOY_SUCCEEDED;
+        const lh_deploy_status_t steps[] = {LH_DEPLOY_STARTED, end_st, LH_DEPLOY_SUCCEEDED};
+        int n = (x >> 16) % 9 == 0 && end_st == LH_DEPLOY_SUCCEEDED ? 3 : 2; /* redeployed */
+        for (int s = 0; s < n; s++) {
+            snprintf(id, sizeof(id), "%s-%d", did, s);
+            lh_event_t *ev =
+                fx_deploy(id, did, steps[s], t + s * 4 * MIN, svc, env, "v", NULL, "dev");
+            ev->deploy.commit_time_ns = t - (int64_t)((x >> 20) % 90) * MIN;
+            ck_assert_int_eq(lh_event_add_label(ev, "team", 4, team, strlen(team)), 0);
+            fx_put(wst, wc, ev, end);
+        }
+        if (k % 7 == 3) {
+            const lh_severity_t sev[] = {LH_SEV_WARNING, LH_SEV_ERROR, LH_SEV_CRITICAL};
+            snprintf(iid, sizeof(iid), "INC-%d", k);
+            for (int s = 0; s < ((x >> 24) % 5 ? 2 : 1); s++) { /* a fifth stay open */
+                snprintf(id, sizeof(id), "%s-%d", iid, s);
+                lh_event_t *ev = fx_event(id, LH_KIND_INCIDENT, t + (6 + s * 50) * MIN, svc, env);
+                ev->incident.incident_id = FX_S(ev, iid);
+                ev->incident.state = s ? LH_INCIDENT_RESOLVED : LH_INCIDENT_DETECTED;
+                ev->incident.severity = sev[(x >> 26) % 3];
+                fx_put(wst, wc, ev, end);
+            }
+        }
+    }
+    fx_writer_close(&wst, &wc);
+}
+
+/* `dora` reads a long period on two threads, sharing the changes in chunks of time (the thread
+ * takes what it gets to first): the figures are the same as read on one thread, whichever
+ * chunks each took, for every request of requests() and for one that starts mid-history. */
+START_TEST(two_threads_same_figures)
+{
+    drop_store();
+    build_many();
+    lh_report_req_t r[5];
+    requests(r, 4);
+    for (size_t i = 0; i < 4; i++)
+        r[i].until_ns = T0 + 8 * DAY;
+    r[3].service = "svc-3";
+    r[4] = r[2];
+    r[4].from_ns = T0 + 2 * DAY + 7 * HOUR;
+    for (size_t i = 0; i < 5; i++) {
+        lh__q_test_dora_threads(1);
+        json_t *one = run_json(&r[i]);
+        const json_t *groups = json_object_get(one, "groups");
+        ck_assert_int_gt(json_array_size(groups), i == 1 || i == 2 ? 3 : 0);
+        const json_t *f = fig(one, json_array_size(groups) - 1, "change_failure_rate");
+        char *dbg = json_dumps(one, 0);
+        ck_assert_msg(ji(f, "deployments") > 20 && ji(f, "failed") > 2, "request %zu: %s", i, dbg);
+        free(dbg);
+        for (int mode = 0; mode <= 2; mode += 2) {
+            lh__q_test_dora_threads(mode);
+            json_t *two = run_json(&r[i]);
+            char *a = json_dumps(one, JSON_SORT_KEYS), *b = json_dumps(two, JSON_SORT_KEYS);
+            ck_assert_msg(json_equal(one, two), "request %zu, mode %d:\n one %s\n two %s", i, mode,
+                          a, b);
+            free(a);
+            free(b);
+            json_decref(two);
+        }
+        json_decref(one);
+    }
+    lh__q_test_dora_threads(0);
+}
+END_TEST
+
 static Suite *
 dora_suite(void)
 {
@@ -589,6 +681,7 @@ dora_suite(void)
         {"recovery_by_any_good", recovery_by_any_good_deploy, 0, 0},
         {"rework_before_period", rework_by_an_incident_before_the_period, 0, 0},
         {"migrated_v7_store", migrated_v7_store_same_figures, 0, 0},
+        {"two_threads", two_threads_same_figures, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
     return s;

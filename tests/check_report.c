@@ -495,6 +495,8 @@ START_TEST(every_report_lookup_uses_an_index)
         {"LH_Q_CHANGE_EVENTS_IN_ENV", LH_Q_CHANGE_EVENTS_IN_ENV},
         {"LH_Q_TICKETS", LH_Q_TICKETS},
         {"LH_Q_DORA_CHANGES", LH_Q_DORA_CHANGES},
+        {"LH_Q_DORA_CHANGES_ENDS", LH_Q_DORA_CHANGES_ENDS},
+        {"LH_Q_LATEST_TIME", LH_Q_LATEST_TIME},
         {"LH_Q_DORA_INCIDENTS", LH_Q_DORA_INCIDENTS},
         {"LH_Q_DORA_GOODS", LH_Q_DORA_GOODS},
         {"LH_Q_DORA_SUSPECT_SERVICE", LH_Q_DORA_SUSPECT_SERVICE},
@@ -519,6 +521,13 @@ START_TEST(every_report_lookup_uses_an_index)
             if (!strcmp(stmts[i].name, "LH_Q_DORA_CHANGES"))
                 ck_assert_msg(strstr(p, "changes USING PRIMARY KEY (started>? AND started<?)"),
                               "%s: %s", stmts[i].name, p);
+            if (!strcmp(stmts[i].name, "LH_Q_DORA_CHANGES_ENDS") && !strstr(p, "SCALAR") &&
+                !strstr(p, "CONSTANT"))
+                ck_assert_msg(strstr(p, "changes USING PRIMARY KEY (started>? AND started<?)"),
+                              "%s: %s", stmts[i].name, p);
+            if (!strcmp(stmts[i].name, "LH_Q_LATEST_TIME"))
+                ck_assert_msg(strstr(p, "USING COVERING INDEX ev_time"), "%s: %s", stmts[i].name,
+                              p);
             if (!strcmp(stmts[i].name, "LH_Q_DORA_INCIDENTS"))
                 ck_assert_msg(strstr(p, "USING COVERING INDEX oc_dora (time>? AND time<?)"),
                               "%s: %s", stmts[i].name, p);

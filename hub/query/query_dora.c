@@ -9,11 +9,13 @@
  * store_changes.c) and the incidents detected in the period and a week before it (index oc_dora
  * of the outcomes, which covers them), each with its highest severity, its top suspect and that
  * change's start. No event is decoded, but an incident's own, for its labels, by a label when
- * its suspect did not start in the period. Then, in memory:
+ * its suspect did not start in the period. On a store file the two are read at once, the
+ * changes by a second thread with a connection of its own (read_period()). Then, in memory:
  *  - each counted incident is linked to its suspect's change, found by its start near the last
  *    one found (suspect_of()), by name only when that start is stale;
  *  - rework by an incident: one walk per service and environment of its changes in start order
- *    beside the incidents blamed on its changes in detection order (rework_by_incident());
+ *    beside the incidents blamed on its changes in detection order (rework_by_incident(), on
+ *    the second thread while this one does the next);
  *  - the first good deploy after each failure: from the changes' rows, and those of the changes
  *    that started within the longest change's span before the period; from ev_good only for a
  *    service whose change was redeployed, or a change the period holds none for (next_goods()).
@@ -25,6 +27,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -62,10 +65,12 @@ typedef struct {
 
 typedef struct {
     const char *env, *group, *suspect, *suspect_service; /* the top suspect's deploy id, service */
-    int64_t time, resolved;                              /* resolved 0: open */
-    size_t change; /* its top suspect's change among the period's, + 1 (0: none) */
-    size_t g;      /* the number of the suspect's service and environment (dora_t.groups), 0 */
-    int counted;   /* at or above the minimum severity */
+    const char *service, *id; /* its own service; its id (by a label only) */
+    int64_t time, resolved;   /* resolved 0: open */
+    int64_t top_started;      /* its top suspect's start when it was concluded */
+    size_t change;            /* its top suspect's change among the period's, + 1 (0: none) */
+    size_t g;    /* the number of the suspect's service and environment (dora_t.groups), 0 */
+    int counted; /* at or above the minimum severity */
 } dincident_t;
 
 /* Strings of the report, copied once into blocks that never move. */
@@ -108,6 +113,7 @@ typedef struct {
     cmap_t changes; /* (deploy id, environment) -> change */
     pmap_t groups;  /* (service, environment) -> its number (svc_env_t.g, 1..ng) */
     size_t ng;
+    pmap_t names; /* an incident's (service, environment), each pair copied once */
 } dora_t;
 
 static const char *
@@ -253,12 +259,16 @@ group_of(const lh_report_req_t *r, const json_t *labels, lh_event_t *const *ev, 
     return v ? v : "(none)";
 }
 
+/* p with room for n elements of size at least (doubling), *cap updated; NULL (q->err) when out
+ * of memory, p then unchanged. */
 static void *
-grow(qctx_t *q, void *p, size_t *cap, size_t n, size_t size)
+grow_to(qctx_t *q, void *p, size_t *cap, size_t n, size_t size)
 {
-    if (n < *cap)
+    if (n <= *cap)
         return p;
-    size_t c = *cap ? *cap * 2 : 256;
+    size_t c = *cap ? *cap : 256;
+    while (c < n)
+        c *= 2;
     void *np = realloc(p, c * size);
     if (!np) {
         q->err = LH_ENOMEM;
@@ -268,9 +278,9 @@ grow(qctx_t *q, void *p, size_t *cap, size_t n, size_t size)
     return np;
 }
 
-/* The changes that started in the period, one row each (table `changes`). */
+/* The changes that started in [from, to], one row each (table `changes`), in start order. */
 static void
-take_changes(qctx_t *q, dora_t *d)
+take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
 {
     const lh_report_req_t *r = q->rreq;
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_DORA_CHANGES);
@@ -278,8 +288,8 @@ take_changes(qctx_t *q, dora_t *d)
     if (s && r->environment && (ekey = malloc(strlen(r->environment) + 2)) == NULL)
         q->err = LH_ENOMEM;
     if (s && !q->err) {
-        sqlite3_bind_int64(s, 1, q->from);
-        sqlite3_bind_int64(s, 2, q->to);
+        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 2, to);
         lh__q_bind_text(s, 3, r->service);
         if (ekey)
             snprintf(ekey, strlen(r->environment) + 2, "e%s", r->environment);
@@ -288,9 +298,10 @@ take_changes(qctx_t *q, dora_t *d)
     int labels = r->by && !strncmp(r->by, "label:", 6);
     if (s)
         sqlite3_bind_int(s, 5, labels);
-    pmap_init(q, &d->groups, 256, 1);
+    if (!d->groups.s)
+        pmap_init(q, &d->groups, 256, 1);
     while (s && !q->err && lh__q_step(q, s)) {
-        dchange_t *nc = grow(q, d->c, &d->cap, d->n, sizeof(*nc));
+        dchange_t *nc = grow_to(q, d->c, &d->cap, d->n + 1, sizeof(*nc));
         if (!nc)
             break;
         d->c = nc;
@@ -426,40 +437,66 @@ suspect_of(qctx_t *q, dora_t *d, size_t *hint, int64_t t, const char *deploy_id,
     return t >= q->from ? change_of(q, d, deploy_id, env) : 0;
 }
 
-/* The incidents detected from `from` (a week before the period, for rework) to the period's
- * end, with their severity, group and top suspect. */
+/* The incidents detected in [from, to] (the period and a week before it, for rework) of the
+ * request's service and environment, in detection order, with their severity and top suspect
+ * as the store keeps them; link_incidents() then finds the suspects' changes. */
 static void
-take_incidents(qctx_t *q, dora_t *d, int64_t from)
+take_incidents(qctx_t *q, dora_t *d, int64_t from, int64_t to)
 {
     const lh_report_req_t *r = q->rreq;
     sqlite3_stmt *s = lh__q_prep(q, LH_Q_DORA_INCIDENTS);
-    sqlite3_stmt *top = lh__q_prep(q, LH_Q_DORA_SUSPECT_SERVICE), *ev = NULL;
     int labels = r->by && !strncmp(r->by, "label:", 6);
-    size_t hint = 0;
     if (s) {
         sqlite3_bind_int64(s, 1, from);
-        sqlite3_bind_int64(s, 2, q->to);
+        sqlite3_bind_int64(s, 2, to);
         sqlite3_bind_int(s, 3, labels);
     }
-    while (s && top && !q->err && lh__q_step(q, s)) {
+    if (s && !d->names.s)
+        pmap_init(q, &d->names, 256, 1);
+    while (s && !q->err && lh__q_step(q, s)) {
         const char *svc = lh__q_col_text(s, 0), *env = lh__q_col_text(s, 1);
         if ((r->service && (!svc || strcmp(svc, r->service))) ||
             (r->environment && (!env || strcmp(env, r->environment))))
             continue;
-        dincident_t *ni = grow(q, d->i, &d->capi, d->ni, sizeof(*ni));
+        dincident_t *ni = grow_to(q, d->i, &d->capi, d->ni + 1, sizeof(*ni));
         if (!ni)
             break;
         d->i = ni;
+        slot_t *nm = pmap_at(q, &d->names, svc, env);
+        if (!nm)
+            break;
+        if (!nm->v) {
+            nm->a = pool_dup(q, d, svc);
+            nm->b = pool_dup(q, d, env);
+            nm->v = 1;
+        }
         dincident_t *x = &d->i[d->ni++];
         memset(x, 0, sizeof(*x));
+        x->service = nm->a;
+        x->env = nm->b;
         x->time = sqlite3_column_int64(s, 2);
         x->resolved = sqlite3_column_int(s, 3) ? 0 : sqlite3_column_int64(s, 4);
         int sev = sqlite3_column_int(s, 5);
         x->counted = sev == LH_SEV_UNSPECIFIED || sev >= r->min_severity;
-        const char *suspect = lh__q_col_text(s, 6);
-        /* the suspect's change when it started in the period (its strings and group serve),
-         * else the suspect's service from its deploy event */
-        size_t k = suspect ? suspect_of(q, d, &hint, sqlite3_column_int64(s, 8), suspect, env) : 0;
+        x->suspect = pool_dup(q, d, lh__q_col_text(s, 6));
+        x->id = labels ? pool_dup(q, d, lh__q_col_text(s, 7)) : NULL;
+        x->top_started = sqlite3_column_int64(s, 8);
+    }
+    sqlite3_finalize(s);
+}
+
+/* Each incident's top suspect: its change when it started in the period (the change's strings
+ * and group serve), else its service from its deploy event; and the incident's group. */
+static void
+link_incidents(qctx_t *q, dora_t *d)
+{
+    const lh_report_req_t *r = q->rreq;
+    sqlite3_stmt *top = lh__q_prep(q, LH_Q_DORA_SUSPECT_SERVICE), *ev = NULL;
+    int labels = r->by && !strncmp(r->by, "label:", 6);
+    size_t hint = 0;
+    for (size_t j = 0; top && !q->err && j < d->ni; j++) {
+        dincident_t *x = &d->i[j];
+        size_t k = x->suspect ? suspect_of(q, d, &hint, x->top_started, x->suspect, x->env) : 0;
         x->change = k;
         if (k) {
             const dchange_t *c = &d->c[k - 1];
@@ -467,17 +504,13 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
             x->suspect_service = c->service;
             x->env = c->env;
             x->g = c->g;
-        } else {
-            x->env = pool_dup(q, d, env);
-            x->suspect = pool_dup(q, d, suspect);
-            if (suspect) {
-                sqlite3_reset(top);
-                lh__q_bind_text(top, 1, x->suspect);
-                lh__q_bind_text(top, 2, x->env);
-                if (lh__q_step(q, top))
-                    x->suspect_service = pool_dup(q, d, lh__q_col_text(top, 0));
-                x->g = pmap_get(&d->groups, x->suspect_service, x->env);
-            }
+        } else if (x->suspect) {
+            sqlite3_reset(top);
+            lh__q_bind_text(top, 1, x->suspect);
+            lh__q_bind_text(top, 2, x->env);
+            if (lh__q_step(q, top))
+                x->suspect_service = pool_dup(q, d, lh__q_col_text(top, 0));
+            x->g = pmap_get(&d->groups, x->suspect_service, x->env);
         }
         /* by a label, an incident falls in its top suspect's group (teams label their
          * changes), else in that of its own label: only then are its events read */
@@ -489,17 +522,215 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from)
                 break;
             qlist_t l = {0};
             sqlite3_reset(ev);
-            lh__q_bind_text(ev, 1, lh__q_col_text(s, 7)); /* its id */
+            lh__q_bind_text(ev, 1, x->id);
             lh__q_load_events(q, ev, &l, 0);
-            x->group = pool_dup(q, d, group_of(r, NULL, l.ev, l.n, svc, env, gb, sizeof(gb)));
+            x->group =
+                pool_dup(q, d, group_of(r, NULL, l.ev, l.n, x->service, x->env, gb, sizeof(gb)));
             lh__q_list_free(&l);
         } else {
-            x->group = pool_dup(q, d, group_of(r, NULL, NULL, 0, svc, env, gb, sizeof(gb)));
+            x->group =
+                pool_dup(q, d, group_of(r, NULL, NULL, 0, x->service, x->env, gb, sizeof(gb)));
+        }
+    }
+    sqlite3_finalize(top);
+    sqlite3_finalize(ev);
+}
+
+/* --- reading the period in two parts -------------------------------------------------------- */
+
+static int test_mode; /* lh__q_test_dora_threads() */
+
+void
+lh__q_test_dora_threads(int mode)
+{
+    test_mode = mode;
+}
+
+static void
+dora_free(dora_t *d)
+{
+    while (d->pool) {
+        pool_block_t *b = d->pool;
+        d->pool = b->next;
+        free(b);
+    }
+    free(d->changes.s);
+    free(d->groups.s);
+    free(d->names.s);
+    free(d->c);
+    free(d->i);
+    memset(d, 0, sizeof(*d));
+}
+
+/* The changes of the period are read in CHUNKS pieces of time, claimed from both ends: a thread
+ * with a read-only connection of its own takes them from the first on, this one from the last
+ * down once it has read the incidents, until they meet (each takes about what it has time for,
+ * whichever is slower). Chunk k holds the changes that started in [bound(k), bound(k + 1)). */
+#define CHUNKS 16
+
+typedef struct {
+    pthread_mutex_t mu;
+    int front, back;        /* the chunks no one took yet: [front, back] */
+    int64_t from, to;       /* the period */
+    int64_t first, last;    /* its first and last change's start */
+    size_t at[CHUNKS + 1];  /* this thread's: where its chunk k starts in its array */
+    size_t end[CHUNKS + 1]; /* ... and ends */
+} chunks_t;
+
+static int64_t
+bound(const chunks_t *c, int k)
+{
+    if (k == 0)
+        return c->from;
+    if (k == CHUNKS)
+        return c->to + 1;
+    return c->first + (c->last - c->first) / CHUNKS * k;
+}
+
+/* The next chunk from the front (else the back), -1 when none is left. */
+static int
+claim(chunks_t *c, int front)
+{
+    pthread_mutex_lock(&c->mu);
+    int k = c->front > c->back ? -1 : front ? c->front++ : c->back--;
+    pthread_mutex_unlock(&c->mu);
+    return k;
+}
+
+typedef struct {
+    qctx_t q;
+    dora_t d;
+    chunks_t *chunks;
+} dpart_t;
+
+static void *
+read_part(void *arg)
+{
+    dpart_t *p = arg;
+    for (int k; !p->q.err && (k = claim(p->chunks, 1)) >= 0;) {
+        take_changes(&p->q, &p->d, bound(p->chunks, k), bound(p->chunks, k + 1) - 1);
+        if (test_mode == 2)
+            break;
+    }
+    return NULL;
+}
+
+/* The first and the last change's start in the period, each one step of the primary key: 0 when
+ * there is nothing to share (no changes, or all at one time). */
+static int
+change_ends(qctx_t *q, chunks_t *c)
+{
+    sqlite3_stmt *s = lh__q_prep(q, LH_Q_DORA_CHANGES_ENDS);
+    int some = 0;
+    if (s) {
+        sqlite3_bind_int64(s, 1, c->from);
+        sqlite3_bind_int64(s, 2, c->to);
+        if (lh__q_step(q, s) && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+            c->first = sqlite3_column_int64(s, 0);
+            c->last = sqlite3_column_int64(s, 1);
+            some = c->last - c->first >= CHUNKS;
         }
     }
     sqlite3_finalize(s);
-    sqlite3_finalize(top);
-    sqlite3_finalize(ev);
+    return some;
+}
+
+/* Appends the changes [from, to) of t, which started after d's, to d's, with their services and
+ * environments in d's numbers (their strings stay where they are: the caller keeps t's pool). */
+static void
+append_changes(qctx_t *q, dora_t *d, const dora_t *t, size_t from, size_t to)
+{
+    size_t n = to - from;
+    dchange_t *c = grow_to(q, d->c, &d->cap, d->n + n, sizeof(*c));
+    if (!c)
+        return;
+    d->c = c;
+    if (!d->groups.s)
+        pmap_init(q, &d->groups, 256, 1);
+    for (size_t k = 0; !q->err && k < n; k++) {
+        dchange_t *e = &c[d->n];
+        *e = t->c[from + k];
+        slot_t *g = pmap_at(q, &d->groups, e->service, e->env);
+        if (!g)
+            break;
+        if (!g->v) {
+            g->a = e->service;
+            g->b = e->env;
+            g->v = ++d->ng;
+        }
+        e->g = g->v;
+        d->n++;
+    }
+}
+
+/* The changes that started in the period and the incidents detected in it and a week before
+ * it, in time order. On a store file both are read at once: a thread with a read-only
+ * connection of its own reads the changes, this one the incidents, then shares the changes
+ * (chunks_t). Each statement reads its own snapshot of the store, as any two statements of a
+ * report do. Serially when the store is not a file or a thread cannot be had. */
+static void
+read_period(qctx_t *q, dora_t *d)
+{
+    int64_t ifrom = q->from - INCIDENT_LOOKBACK_NS;
+    const char *path = sqlite3_db_filename(q->db, "main");
+    chunks_t ch = {.from = q->from, .to = q->to};
+    sqlite3 *db2 = NULL;
+    if (test_mode != 1 && path && *path && change_ends(q, &ch) && !q->err &&
+        sqlite3_open_v2(path, &db2, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+        sqlite3_close(db2); /* serially, then */
+        db2 = NULL;
+    }
+    if (!db2 || pthread_mutex_init(&ch.mu, NULL) != 0) {
+        sqlite3_close(db2);
+        take_changes(q, d, q->from, q->to);
+        if (!q->err)
+            take_incidents(q, d, ifrom, q->to);
+        return;
+    }
+    sqlite3_busy_timeout(db2, 5000);
+    ch.back = CHUNKS - 1;
+    dpart_t p = {.q = *q, .chunks = &ch};
+    p.q.db = db2;
+    p.q.err = 0;
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, read_part, &p) == 0;
+    if (!threaded)
+        read_part(&p); /* every chunk, then */
+    take_incidents(q, d, ifrom, q->to);
+    for (int k; !q->err && (k = claim(&ch, 0)) >= 0;) {
+        ch.at[k] = d->n;
+        take_changes(q, d, bound(&ch, k), bound(&ch, k + 1) - 1);
+        ch.end[k] = d->n;
+    }
+    if (threaded)
+        pthread_join(th, NULL);
+    sqlite3_close(db2);
+    pthread_mutex_destroy(&ch.mu);
+    if (p.q.err && !q->err)
+        q->err = p.q.err;
+    /* the thread's chunks (the first ones), then this one's in their order; the incidents
+     * stay */
+    dora_t mine = {.c = d->c, .n = d->n, .groups = d->groups, .ng = d->ng};
+    d->c = NULL;
+    d->n = d->cap = d->ng = 0;
+    d->groups = (pmap_t){0};
+    for (int k = 0; !q->err && k < CHUNKS; k++)
+        if (ch.end[k] > ch.at[k])
+            append_changes(q, &p.d, &mine, ch.at[k], ch.end[k]);
+    free(mine.c);
+    free(mine.groups.s);
+    d->c = p.d.c;
+    d->n = p.d.n;
+    d->cap = p.d.cap;
+    d->groups = p.d.groups;
+    d->ng = p.d.ng;
+    pool_block_t **tail = &p.d.pool; /* the thread's strings, now d's */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = d->pool;
+    d->pool = p.d.pool;
+    memset(&p.d, 0, sizeof(p.d));
 }
 
 /* When change c started to fail, 0 when it did not: the earliest of the moment a rolled-back
@@ -632,7 +863,7 @@ goods_known(qctx_t *q, dora_t *d, int64_t after, size_t *n, char *multi)
         if (fa.goods > 1)
             multi[g] = 1;
         if (good > after && good <= q->to) {
-            svc_env_t *nvp = grow(q, v, &cap, nv, sizeof(*v));
+            svc_env_t *nvp = grow_to(q, v, &cap, nv + 1, sizeof(*v));
             if (!nvp)
                 break;
             v = nvp;
@@ -702,7 +933,17 @@ next_goods(qctx_t *q, dora_t *d)
         while (!q->err && (w.m < w.j || w.nw) && lh__q_step(q, gs))
             good_seen(d, f, wait, &w, sqlite3_column_int64(gs, 0), 0, lh__q_col_text(gs, 1));
     }
-    for (size_t k = 0; after && !q->err && k < n; k++) {
+    /* a good deploy after the period, for the changes the walks found none for: only where the
+     * store holds an event after the period (one step of ev_time) */
+    int later = 0;
+    for (size_t k = 0; !later && k < n; k++)
+        later = !d->c[f[k].i].next_good;
+    sqlite3_stmt *lt = later ? lh__q_prep(q, LH_Q_LATEST_TIME) : NULL;
+    if (lt)
+        later = lh__q_step(q, lt) && sqlite3_column_type(lt, 0) != SQLITE_NULL &&
+                sqlite3_column_int64(lt, 0) > q->to;
+    sqlite3_finalize(lt);
+    for (size_t k = 0; later && after && !q->err && k < n; k++) {
         dchange_t *c = &d->c[f[k].i];
         if (c->next_good)
             continue;
@@ -788,6 +1029,19 @@ rework_by_incident(qctx_t *q, dora_t *d)
     free(is);
 }
 
+typedef struct {
+    qctx_t q; /* its own error */
+    dora_t *d;
+} rework_t;
+
+static void *
+rework_run(void *arg)
+{
+    rework_t *rw = arg;
+    rework_by_incident(&rw->q, rw->d);
+    return NULL;
+}
+
 /* What the incidents say of each change: failures it caused, when they were resolved, rework;
  * and when the service recovered from a change that broke it. Each fact is found through the
  * incident's link to its suspect's change (take_incidents()) or a walk of both lists in order,
@@ -823,10 +1077,21 @@ link_facts(qctx_t *q, dora_t *d)
         c->start = failure_start(c);
     }
     free(open);
-    if (!q->err)
-        rework_by_incident(q, d);
-    if (!q->err)
-        next_goods(q, d);
+    if (q->err)
+        return;
+    /* rework on a thread of its own beside next_goods(): the one writes c->rework, the other
+     * c->next_good, and both only read the rest */
+    rework_t rw = {.q = *q, .d = d};
+    rw.q.err = 0;
+    pthread_t th;
+    int threaded = test_mode != 1 && pthread_create(&th, NULL, rework_run, &rw) == 0;
+    if (!threaded)
+        rework_by_incident(&rw.q, d);
+    next_goods(q, d);
+    if (threaded)
+        pthread_join(th, NULL);
+    if (rw.q.err && !q->err)
+        q->err = rw.q.err;
 }
 
 /* Appends index i to the array at key of map (made on first use). */
@@ -1098,9 +1363,9 @@ lh__q_gather_dora(qctx_t *q)
     json_t *groups = json_array();
     if (!q->doc || !groups)
         q->err = LH_ENOMEM;
-    take_changes(q, &d);
+    read_period(q, &d);
     if (!q->err)
-        take_incidents(q, &d, q->from - INCIDENT_LOOKBACK_NS);
+        link_incidents(q, &d);
     if (!q->err)
         link_facts(q, &d);
     if (!r->by) {
@@ -1157,15 +1422,7 @@ lh__q_gather_dora(qctx_t *q)
     lh__q_jset(q, q->doc, "filters", f);
     lh__q_jset(q, q->doc, "bands", json_string("DORA, Accelerate State of DevOps Report 2024"));
     lh__q_jset(q, q->doc, "groups", groups);
-    while (d.pool) {
-        pool_block_t *b = d.pool;
-        d.pool = b->next;
-        free(b);
-    }
-    free(d.changes.s);
-    free(d.groups.s);
-    free(d.c);
-    free(d.i);
+    dora_free(&d);
 }
 
 /* --- text ----------------------------------------------------------------------------------- */

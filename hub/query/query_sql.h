@@ -284,6 +284,13 @@
     " AND (?3 IS NULL OR service = ?3) AND (?4 IS NULL OR env_key = ?4)"                       \
     " ORDER BY started, deploy_id, env_key"
 
+/* The first and the last start of a change in [?1, ?2] (ns), each one step of the primary key:
+ * how `dora` cuts a period into chunks of time */
+#define LH_Q_DORA_CHANGES_ENDS                                                                 \
+    "SELECT (SELECT started FROM changes WHERE started >= ?1 AND started <= ?2"                \
+    " ORDER BY started LIMIT 1), (SELECT started FROM changes WHERE started >= ?1"            \
+    " AND started <= ?2 ORDER BY started DESC LIMIT 1)"
+
 /* The incidents (outcomes of kind 3) detected in a period with their highest severity and top
  * suspect: one range of oc_dora, which covers them (schema version 8). ?1 from ?2 to (ns,
  * inclusive), ?3 1 for their ids (else not read) */
@@ -317,6 +324,9 @@
     "SELECT time FROM events INDEXED BY ev_good"                                               \
     " WHERE kind = 1 AND state = 2 AND version IS NOT NULL AND service = ?1"                   \
     " AND environment IS ?2 AND time > ?3 AND deploy_id IS NOT ?4 ORDER BY time, seq LIMIT 1"
+
+/* The time of the store's latest event (ev_time), NULL when it holds none */
+#define LH_Q_LATEST_TIME "SELECT max(time) FROM events"
 
 /* clang-format on */
 
