@@ -642,7 +642,7 @@ START_TEST(two_threads_same_figures)
     r[4] = r[2];
     r[4].from_ns = T0 + 2 * DAY + 7 * HOUR;
     for (size_t i = 0; i < 5; i++) {
-        lh__q_test_dora_threads(1);
+        lh__q_test_threads(1);
         json_t *one = run_json(&r[i]);
         const json_t *groups = json_object_get(one, "groups");
         ck_assert_int_gt(json_array_size(groups), i == 1 || i == 2 ? 3 : 0);
@@ -651,18 +651,18 @@ START_TEST(two_threads_same_figures)
         ck_assert_msg(ji(f, "deployments") > 20 && ji(f, "failed") > 2, "request %zu: %s", i, dbg);
         free(dbg);
         for (int mode = 0; mode <= 2; mode += 2) {
-            lh__q_test_dora_threads(mode);
+            lh__q_test_threads(mode);
             json_t *two = run_json(&r[i]);
             char *a = json_dumps(one, JSON_SORT_KEYS), *b = json_dumps(two, JSON_SORT_KEYS);
-            ck_assert_msg(json_equal(one, two), "request %zu, mode %d:\n one %s\n two %s", i, mode,
-                          a, b);
+            ck_assert_msg(json_equal(one, two), "request %zu, mode %d:\n one %.1500s\n two %.1500s",
+                          i, mode, a, b);
             free(a);
             free(b);
             json_decref(two);
         }
         json_decref(one);
     }
-    lh__q_test_dora_threads(0);
+    lh__q_test_threads(0);
 }
 END_TEST
 

@@ -211,6 +211,62 @@ START_TEST(deployed_now)
 }
 END_TEST
 
+/* `deployed` of a whole store walks its services on two threads, each taking the next service
+ * as it gets to it: the document is the same as walked on one thread, whichever took which, in
+ * the services' order. 30 more services, in two environments, on hosts, with changes rolled
+ * back. */
+START_TEST(deployed_two_threads_same)
+{
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    fx_writer_open(&st, &c, NULL);
+    static const char *const h1[] = {"h-1", NULL}, *const h12[] = {"h-1", "h-2", NULL};
+    for (int k = 0; k < 30; k++) {
+        char svc[16], id[48], did[32];
+        snprintf(svc, sizeof(svc), "svc-%02d", (k * 7) % 30); /* not stored in name order */
+        for (int e = 0; e < 2; e++)
+            for (int v = 0; v < 3; v++) {
+                const char *env = e ? "staging" : "prod";
+                snprintf(did, sizeof(did), "%s-%s-%d", svc, env, v);
+                snprintf(id, sizeof(id), "%s-ok", did);
+                char ver[8];
+                snprintf(ver, sizeof(ver), "%d.%d", k, v);
+                d(st, c, id, did, LH_DEPLOY_SUCCEEDED, 10 * v + k, svc, env, ver, NULL, "ann",
+                  v == 1            ? h1
+                  : v == 2 && k % 3 ? h12
+                                    : NULL);
+                if (v == 2 && k % 4 == 0) {
+                    snprintf(id, sizeof(id), "%s-rb", did);
+                    d(st, c, id, did, LH_DEPLOY_ROLLED_BACK, 10 * v + k + 5, svc, env, ver, NULL,
+                      "ann", NULL);
+                }
+            }
+    }
+    fx_writer_close(&st, &c);
+    lh_report_req_t r[3] = {req(LH_REPORT_DEPLOYED), req(LH_REPORT_DEPLOYED),
+                            req(LH_REPORT_DEPLOYED)};
+    r[1].host = "h-2";
+    r[2].at_ns = T0 + 25 * MIN;
+    for (size_t i = 0; i < 3; i++) {
+        lh__q_test_threads(1);
+        json_t *one = run_json(&r[i]);
+        ck_assert_int_gt(json_array_size(json_object_get(one, "services")), i == 1 ? 10 : 40);
+        for (int mode = 0; mode <= 2; mode += 2) {
+            lh__q_test_threads(mode);
+            json_t *two = run_json(&r[i]);
+            char *a = json_dumps(one, 0), *b = json_dumps(two, 0);
+            ck_assert_msg(json_equal(one, two), "request %zu, mode %d:\n one %.1500s\n two %.1500s",
+                          i, mode, a, b);
+            free(a);
+            free(b);
+            json_decref(two);
+        }
+        json_decref(one);
+    }
+    lh__q_test_threads(0);
+}
+END_TEST
+
 START_TEST(deployed_at_past_moments)
 {
     lh_report_req_t r = req(LH_REPORT_DEPLOYED);
@@ -679,6 +735,7 @@ report_suite(void)
     const lh_test_case_t tests[] = {
         {"deployed_now", deployed_now, 0, 0},
         {"deployed_at", deployed_at_past_moments, 0, 0},
+        {"deployed_two_threads", deployed_two_threads_same, 0, 0},
         {"deployed_filters", deployed_filters, 0, 0},
         {"deployed_text", deployed_text, 0, 0},
         {"audit_approvals", audit_approvals, 0, 0},

@@ -41,11 +41,11 @@ int lh_query_timeline_stores(lh_store_t *const *st, size_t n, const lh_timeline_
 int lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fmt,
                     lh_buf_t *out);
 
-/* Test only, process-wide: how `dora` reads a period. 0 (the default): on a store file, the
- * incidents here and the changes on a second thread, which share the changes' chunks as they
- * get to them; 1: everything here, through the caller's connection; 2: on two threads, the
- * second taking the first chunk of changes only. */
-void lh__q_test_dora_threads(int mode);
+/* Test only, process-wide: how `dora` and `deployed` read a large store. 0 (the default): on
+ * two threads, each with its own connection, sharing the work as they get to it; 1: on the
+ * caller's thread and connection alone; 2: on two threads, the second taking one piece of the
+ * work only (dora: the first chunk of changes; deployed: the first service). */
+void lh__q_test_threads(int mode);
 
 /* A change's outcome class (docs/correlation.md). */
 typedef enum {

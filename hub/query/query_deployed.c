@@ -18,6 +18,7 @@
  * carries one, up to the moment).
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,49 +216,181 @@ walk_service(qctx_t *q, dctx_t *d, const char *service, json_t *arr)
     free(env);
 }
 
+static void
+dctx_open(qctx_t *q, dctx_t *d)
+{
+    d->at = q->to;
+    d->walk = lh__q_prep(q, LH_Q_GOOD_WALK);
+    d->cols = lh__q_prep(q, LH_Q_CHANGE_COLS_AT);
+    d->env_first = lh__q_prep(q, LH_Q_GOOD_ENV_FIRST); /* prepared once: 3 per service cost 15% */
+    d->env_text_first = lh__q_prep(q, LH_Q_GOOD_ENV_TEXT_FIRST);
+    d->env_next = lh__q_prep(q, LH_Q_GOOD_ENV_NEXT);
+}
+
+static void
+dctx_close(dctx_t *d)
+{
+    sqlite3_finalize(d->walk);
+    sqlite3_finalize(d->cols);
+    sqlite3_finalize(d->env_first);
+    sqlite3_finalize(d->env_text_first);
+    sqlite3_finalize(d->env_next);
+}
+
+/* --- every service, on two threads ------------------------------------------------------------ */
+
+/* The store's services with a succeeded deploy, handed out one at a time in name order to the
+ * threads that walk them: each steps LH_Q_GOOD_SERVICES (one seek of ev_good) on its own
+ * connection, under the lock, from the last one handed out. */
+typedef struct walker walker_t;
+
+typedef struct {
+    pthread_mutex_t mu;
+    char *last; /* the last one handed out ("" before the first) */
+    size_t n;   /* how many were */
+    int done;
+    walker_t *first; /* this thread's (lh__q_test_threads() 2: the other takes one) */
+} feed_t;
+
+/* A thread's walk: its connection's statements, and an array of entries per service it walked
+ * (got), with each service's number in the feed's order (num). */
+struct walker {
+    qctx_t q;
+    dctx_t d;
+    feed_t *feed;
+    sqlite3_stmt *services;
+    json_t *got;
+    size_t *num, n, cap;
+};
+
+/* The next service (malloc'd) and its number, NULL when none is left. */
+static char *
+next_service(walker_t *w, size_t *num)
+{
+    feed_t *f = w->feed;
+    char *svc = NULL;
+    pthread_mutex_lock(&f->mu);
+    if (!f->done && !w->q.err) {
+        sqlite3_reset(w->services);
+        lh__q_bind_text(w->services, 1, f->last);
+        if (lh__q_step(&w->q, w->services)) {
+            svc = strdup(lh__q_col_text(w->services, 0));
+            char *last = svc ? strdup(svc) : NULL;
+            if (last) {
+                free(f->last);
+                f->last = last;
+                *num = f->n++;
+            } else {
+                free(svc);
+                svc = NULL;
+                w->q.err = LH_ENOMEM;
+            }
+        }
+        if (!svc)
+            f->done = 1; /* the last, or an error (the walker's) */
+    }
+    pthread_mutex_unlock(&f->mu);
+    return svc;
+}
+
+static void *
+walk_services(void *arg)
+{
+    walker_t *w = arg;
+    size_t num;
+    for (char *svc; (svc = next_service(w, &num)) != NULL;) {
+        json_t *arr = json_array();
+        if (w->n == w->cap) {
+            size_t cap = w->cap ? 2 * w->cap : 256;
+            size_t *nn = realloc(w->num, cap * sizeof(*nn));
+            if (nn) {
+                w->num = nn;
+                w->cap = cap;
+            }
+        }
+        if (!arr || w->n == w->cap || json_array_append_new(w->got, arr) < 0) {
+            w->q.err = LH_ENOMEM;
+            free(svc);
+            break;
+        }
+        w->num[w->n++] = num;
+        walk_service(&w->q, &w->d, svc, arr);
+        free(svc);
+        if (lh__q_threads_mode == 2 && w != w->feed->first)
+            break;
+    }
+    return NULL;
+}
+
+/* Every service of the store, walked on this thread and, with a second connection to the store,
+ * one more; their entries put back in the services' order into arr. */
+static void
+walk_all(qctx_t *q, json_t *arr, size_t *rows)
+{
+    feed_t feed = {.last = strdup("")};
+    walker_t w[2] = {{.q = *q, .feed = &feed}, {.q = *q, .feed = &feed}};
+    feed.first = &w[0];
+    sqlite3 *db2 = lh__q_open_twin(q);
+    size_t nw = db2 ? 2 : 1;
+    w[1].q.db = db2;
+    int mu = pthread_mutex_init(&feed.mu, NULL) == 0;
+    if (!feed.last || !mu)
+        q->err = LH_ENOMEM;
+    for (size_t i = 0; i < nw && !q->err; i++) {
+        w[i].q.err = 0;
+        dctx_open(&w[i].q, &w[i].d);
+        w[i].services = lh__q_prep(&w[i].q, LH_Q_GOOD_SERVICES);
+        if (!(w[i].got = json_array()) && !w[i].q.err)
+            w[i].q.err = LH_ENOMEM;
+        if (w[i].q.err)
+            q->err = w[i].q.err;
+    }
+    pthread_t th;
+    int threaded = !q->err && nw == 2 && pthread_create(&th, NULL, walk_services, &w[1]) == 0;
+    if (!q->err)
+        walk_services(&w[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    /* the services in their order: each walker's numbers increase */
+    for (size_t a = 0, b = 0; !q->err && (a < w[0].n || b < w[1].n);) {
+        int first = b >= w[1].n || (a < w[0].n && w[0].num[a] < w[1].num[b]);
+        json_t *e = json_array_get(first ? w[0].got : w[1].got, first ? a++ : b++);
+        if (json_array_extend(arr, e) < 0)
+            q->err = LH_ENOMEM;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (w[i].q.err && !q->err)
+            q->err = w[i].q.err;
+        *rows += w[i].d.rows;
+        dctx_close(&w[i].d);
+        sqlite3_finalize(w[i].services);
+        json_decref(w[i].got);
+        free(w[i].num);
+    }
+    if (mu)
+        pthread_mutex_destroy(&feed.mu);
+    free(feed.last);
+    sqlite3_close(db2);
+}
+
 void
 lh__q_gather_deployed(qctx_t *q)
 {
     const lh_report_req_t *r = q->rreq;
-    dctx_t d = {.at = q->to};
-    d.walk = lh__q_prep(q, LH_Q_GOOD_WALK);
-    d.cols = lh__q_prep(q, LH_Q_CHANGE_COLS_AT);
-    d.env_first = lh__q_prep(q, LH_Q_GOOD_ENV_FIRST); /* prepared once: 3 per service cost 15% */
-    d.env_text_first = lh__q_prep(q, LH_Q_GOOD_ENV_TEXT_FIRST);
-    d.env_next = lh__q_prep(q, LH_Q_GOOD_ENV_NEXT);
+    dctx_t d = {0};
     json_t *arr = json_array();
     q->doc = json_object();
     if (!q->doc || !arr)
         q->err = LH_ENOMEM;
     if (r->service) {
+        dctx_open(q, &d);
         walk_service(q, &d, r->service, arr);
+        dctx_close(&d);
     } else {
-        sqlite3_stmt *s = lh__q_prep(q, LH_Q_GOOD_SERVICES);
-        char *svc = strdup("");
-        if (!svc)
-            q->err = LH_ENOMEM;
-        while (s && svc && !q->err) {
-            sqlite3_reset(s);
-            lh__q_bind_text(s, 1, svc);
-            if (!lh__q_step(q, s))
-                break;
-            free(svc);
-            if (!(svc = strdup(lh__q_col_text(s, 0)))) {
-                q->err = LH_ENOMEM;
-                break;
-            }
-            walk_service(q, &d, svc, arr);
-        }
-        free(svc);
-        sqlite3_finalize(s);
+        walk_all(q, arr, &d.rows);
     }
-    sqlite3_finalize(d.walk);
-    sqlite3_finalize(d.cols);
-    sqlite3_finalize(d.env_first);
-    sqlite3_finalize(d.env_text_first);
-    sqlite3_finalize(d.env_next);
     lh__q_jset(q, q->doc, "report", json_string("deployed"));
-    lh__q_jset(q, q->doc, "at", lh__q_jtime(d.at));
+    lh__q_jset(q, q->doc, "at", lh__q_jtime(q->to));
     json_t *f = json_object();
     lh__q_jset(q, f, "service", lh__q_jstr(r->service));
     lh__q_jset(q, f, "environment", lh__q_jstr(r->environment));

@@ -536,15 +536,7 @@ link_incidents(qctx_t *q, dora_t *d)
     sqlite3_finalize(ev);
 }
 
-/* --- reading the period in two parts -------------------------------------------------------- */
-
-static int test_mode; /* lh__q_test_dora_threads() */
-
-void
-lh__q_test_dora_threads(int mode)
-{
-    test_mode = mode;
-}
+/* --- reading the period on two threads ------------------------------------------------------ */
 
 static void
 dora_free(dora_t *d)
@@ -609,7 +601,7 @@ read_part(void *arg)
     dpart_t *p = arg;
     for (int k; !p->q.err && (k = claim(p->chunks, 1)) >= 0;) {
         take_changes(&p->q, &p->d, bound(p->chunks, k), bound(p->chunks, k + 1) - 1);
-        if (test_mode == 2)
+        if (lh__q_threads_mode == 2)
             break;
     }
     return NULL;
@@ -672,23 +664,15 @@ static void
 read_period(qctx_t *q, dora_t *d)
 {
     int64_t ifrom = q->from - INCIDENT_LOOKBACK_NS;
-    const char *path = sqlite3_db_filename(q->db, "main");
     chunks_t ch = {.from = q->from, .to = q->to};
-    sqlite3 *db2 = NULL;
-    if (test_mode != 1 && path && *path && change_ends(q, &ch) && !q->err &&
-        sqlite3_open_v2(path, &db2, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-            SQLITE_OK) {
-        sqlite3_close(db2); /* serially, then */
-        db2 = NULL;
-    }
-    if (!db2 || pthread_mutex_init(&ch.mu, NULL) != 0) {
+    sqlite3 *db2 = change_ends(q, &ch) ? lh__q_open_twin(q) : NULL;
+    if (!db2 || pthread_mutex_init(&ch.mu, NULL) != 0) { /* serially, then */
         sqlite3_close(db2);
         take_changes(q, d, q->from, q->to);
         if (!q->err)
             take_incidents(q, d, ifrom, q->to);
         return;
     }
-    sqlite3_busy_timeout(db2, 5000);
     ch.back = CHUNKS - 1;
     dpart_t p = {.q = *q, .chunks = &ch};
     p.q.db = db2;
@@ -1084,7 +1068,7 @@ link_facts(qctx_t *q, dora_t *d)
     rework_t rw = {.q = *q, .d = d};
     rw.q.err = 0;
     pthread_t th;
-    int threaded = test_mode != 1 && pthread_create(&th, NULL, rework_run, &rw) == 0;
+    int threaded = lh__q_threads_mode != 1 && pthread_create(&th, NULL, rework_run, &rw) == 0;
     if (!threaded)
         rework_by_incident(&rw.q, d);
     next_goods(q, d);

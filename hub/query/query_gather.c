@@ -38,6 +38,29 @@ lh__q_prep(qctx_t *q, const char *sql)
     return s;
 }
 
+int lh__q_threads_mode;
+
+void
+lh__q_test_threads(int mode)
+{
+    lh__q_threads_mode = mode;
+}
+
+sqlite3 *
+lh__q_open_twin(qctx_t *q)
+{
+    const char *path = q->err ? NULL : sqlite3_db_filename(q->db, "main");
+    sqlite3 *db = NULL;
+    if (!path || !*path || lh__q_threads_mode == 1)
+        return NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
 /* sqlite3_step wrapper: 1 on a row, 0 when done (or after an error, recorded in q->err). */
 int
 lh__q_step(qctx_t *q, sqlite3_stmt *s)

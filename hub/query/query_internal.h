@@ -28,8 +28,8 @@ typedef struct qlist {
 typedef struct qctx {
     lh_store_t *st;
     sqlite3 *db;
-    const lh_timeline_req_t *req;    /* a timeline; NULL for a report */
-    const lh_report_req_t *rreq;     /* a report (query_report.c); NULL for a timeline */
+    const lh_timeline_req_t *req; /* a timeline; NULL for a report */
+    const lh_report_req_t *rreq;  /* a report (query_report.c); NULL for a timeline */
     int64_t now;
     int64_t from, to; /* service: the period, inclusive */
     int err;          /* first error; once set, helpers do nothing */
@@ -58,6 +58,12 @@ void lh__q_list_free(qlist_t *l);
 void lh__q_load_events(qctx_t *q, sqlite3_stmt *s, qlist_t *l, int64_t decode);
 int lh__q_load_subject(qctx_t *q, const char *sql, const char *id);
 sqlite3_stmt *lh__q_prep(qctx_t *q, const char *sql);
+/* A second read-only connection to q's store, for a report that reads on two threads (each
+ * statement reads its own snapshot either way); NULL when the store is not a file or cannot be
+ * opened again: then the caller reads on its own. */
+sqlite3 *lh__q_open_twin(qctx_t *q);
+/* lh__q_test_threads()'s mode (query.h), 0 but in tests. */
+extern int lh__q_threads_mode;
 
 /* --- query_doc.c: building the JSON document --- */
 
@@ -120,7 +126,6 @@ json_t *lh__q_split_hosts(const char *hosts);
 /* Ticket events (time order) summed up per ticket id: type, latest state, approval (the latest
  * approved or rejected state, "none" before either), approval_time, url, summary, events. */
 json_t *lh__q_ticket_summary(qctx_t *q, const qlist_t *l);
-
 
 /* --- query_html.c: the documents as HTML pages (standalone, or the hub's web page), and the
  * timeline as Markdown --- */
