@@ -532,6 +532,46 @@ START_TEST(recovery_by_any_good_deploy)
 }
 END_TEST
 
+/* The good deploys of a service in reverse order of their changes' starts (C-k started at k
+ * minutes, succeeded at 200 - k): C-0, failed at 30 s, recovers at the earliest of them, C-20's
+ * at 180 min (179.5 minutes later), however far from time order the rows come. */
+START_TEST(recovery_by_goods_out_of_order)
+{
+    drop_store();
+    fx_writer_open(&wst, &wc, NULL);
+    char id[32], did[16];
+    fx_put(wst, wc, fx_deploy("c0a", "C-0", LH_DEPLOY_STARTED, T0, "api", "prod", "v", NULL, "dev"),
+           T0 + DAY);
+    fx_put(wst, wc,
+           fx_deploy("c0b", "C-0", LH_DEPLOY_FAILED, T0 + 30 * LH_NS_PER_SEC, "api", "prod", "v",
+                     NULL, "dev"),
+           T0 + DAY);
+    for (int k = 1; k <= 20; k++) {
+        snprintf(did, sizeof(did), "C-%d", k);
+        snprintf(id, sizeof(id), "c%da", k);
+        fx_put(wst, wc,
+               fx_deploy(id, did, LH_DEPLOY_STARTED, T0 + k * MIN, "api", "prod", "v", NULL, "dev"),
+               T0 + DAY);
+        snprintf(id, sizeof(id), "c%db", k);
+        fx_put(wst, wc,
+               fx_deploy(id, did, LH_DEPLOY_SUCCEEDED, T0 + (200 - k) * MIN, "api", "prod", "v",
+                         NULL, "dev"),
+               T0 + DAY);
+    }
+    fx_writer_close(&wst, &wc);
+    lh_report_req_t r;
+    lh_report_req_default(&r, LH_REPORT_DORA);
+    r.from_ns = T0;
+    r.until_ns = T0 + 12 * HOUR;
+    r.now_ns = T0 + DAY;
+    json_t *doc = run_json(&r);
+    ck_assert_int_eq(ji(fig(doc, 0, "deployment_frequency"), "deployments"), 21);
+    ck_assert_int_eq(ji(fig(doc, 0, "recovery_time"), "n"), 1);
+    ck_assert_int_eq(ji(fig(doc, 0, "recovery_time"), "median_seconds"), 179 * 60 + 30);
+    json_decref(doc);
+}
+END_TEST
+
 /* A store the release before wrote (schema 7, tests/data/store/v7.sql: make_store.sh with
  * LH_DORA_FACTS=1) migrates to the facts of schema 8, filled from its events: its figures are
  * those that release reported from the same file (v7-dora.json, v7-dora-label.json: its `loophub
@@ -679,6 +719,7 @@ dora_suite(void)
         {"cli", cli_text_and_errors, 0, 0},
         {"arrival_order", arrival_order_same_figures, 0, 0},
         {"recovery_by_any_good", recovery_by_any_good_deploy, 0, 0},
+        {"recovery_out_of_order", recovery_by_goods_out_of_order, 0, 0},
         {"rework_before_period", rework_by_an_incident_before_the_period, 0, 0},
         {"migrated_v7_store", migrated_v7_store_same_figures, 0, 0},
         {"two_threads", two_threads_same_figures, 0, 0},

@@ -113,31 +113,59 @@ typedef struct {
     cmap_t changes; /* (deploy id, environment) -> change */
     pmap_t groups;  /* (service, environment) -> its number (svc_env_t.g, 1..ng) */
     size_t ng;
-    pmap_t names; /* an incident's (service, environment), each pair copied once */
+    pmap_t names;             /* an incident's (service, environment), each pair copied once */
+    pool_block_t *names_pool; /* the names of groups and names */
 } dora_t;
 
+/* A copy of s in the pool (NULL for NULL). */
 static const char *
-pool_dup(qctx_t *q, dora_t *d, const char *s)
+pool_put(qctx_t *q, pool_block_t **pool, const char *s)
 {
     if (!s)
         return NULL;
     size_t n = strlen(s) + 1;
-    pool_block_t *b = d->pool;
+    pool_block_t *b = *pool;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > 65536 ? n : 65536;
         if (!(b = malloc(sizeof(*b) + cap))) {
             q->err = LH_ENOMEM;
             return NULL;
         }
-        b->next = d->pool;
+        b->next = *pool;
         b->used = 0;
         b->cap = cap;
-        d->pool = b;
+        *pool = b;
     }
     char *p = b->data + b->used;
     memcpy(p, s, n);
     b->used += n;
     return p;
+}
+
+static const char *
+pool_dup(qctx_t *q, dora_t *d, const char *s)
+{
+    return pool_put(q, &d->pool, s);
+}
+
+/* A service's or an environment's name, in a pool of their own: the few thousand names the maps
+ * compare at every row stay together in the cache, not among the ids. */
+static const char *
+name_dup(qctx_t *q, dora_t *d, const char *s)
+{
+    return pool_put(q, &d->names_pool, s);
+}
+
+/* Moves the blocks of *from into *into. */
+static void
+pool_splice(pool_block_t **into, pool_block_t **from)
+{
+    pool_block_t **tail = from;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = *into;
+    *into = *from;
+    *from = NULL;
 }
 
 static int
@@ -316,8 +344,8 @@ take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
         if (!g)
             break;
         if (!g->v) {
-            g->a = pool_dup(q, d, svc);
-            g->b = pool_dup(q, d, env);
+            g->a = name_dup(q, d, svc);
+            g->b = name_dup(q, d, env);
             g->v = ++d->ng;
         }
         c->service = g->a;
@@ -466,8 +494,8 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from, int64_t to)
         if (!nm)
             break;
         if (!nm->v) {
-            nm->a = pool_dup(q, d, svc);
-            nm->b = pool_dup(q, d, env);
+            nm->a = name_dup(q, d, svc);
+            nm->b = name_dup(q, d, env);
             nm->v = 1;
         }
         dincident_t *x = &d->i[d->ni++];
@@ -541,9 +569,12 @@ link_incidents(qctx_t *q, dora_t *d)
 static void
 dora_free(dora_t *d)
 {
-    while (d->pool) {
-        pool_block_t *b = d->pool;
-        d->pool = b->next;
+    for (pool_block_t *b = d->pool, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
+    for (pool_block_t *b = d->names_pool, *n; b; b = n) {
+        n = b->next;
         free(b);
     }
     free(d->changes.s);
@@ -709,11 +740,8 @@ read_period(qctx_t *q, dora_t *d)
     d->cap = p.d.cap;
     d->groups = p.d.groups;
     d->ng = p.d.ng;
-    pool_block_t **tail = &p.d.pool; /* the thread's strings, now d's */
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = d->pool;
-    d->pool = p.d.pool;
+    pool_splice(&d->pool, &p.d.pool); /* the thread's strings, now d's */
+    pool_splice(&d->names_pool, &p.d.names_pool);
     memset(&p.d, 0, sizeof(p.d));
 }
 
@@ -770,6 +798,29 @@ cmp_time(const void *x, const void *y)
     if (a->t != b->t)
         return a->t < b->t ? -1 : 1;
     return (a->i > b->i) - (a->i < b->i);
+}
+
+/* Sorts v[0..n) by time (then i). The runs sorted here come from the store in about that
+ * order already (good deploys and failures follow their changes' starts), where an insertion
+ * sort moves each item a step or two; past 8 moves an item on average it hands over to qsort. */
+static void
+sort_by_time(svc_env_t *v, size_t n)
+{
+    size_t moves = 0;
+    for (size_t k = 1; k < n; k++) {
+        svc_env_t x = v[k];
+        size_t j = k;
+        while (j > 0 && cmp_time(&x, &v[j - 1]) < 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+        moves += k - j;
+        if (moves > 8 * n) {
+            qsort(v, n, sizeof(*v), cmp_time);
+            return;
+        }
+    }
 }
 
 /* One service and environment's broken changes f[m..j), in the order they broke, and those of
@@ -862,7 +913,7 @@ goods_known(qctx_t *q, dora_t *d, int64_t after, size_t *n, char *multi)
     for (size_t i = 0, j; !q->err && i < nv; i = j) {
         for (j = i; j < nv && v[j].g == v[i].g;)
             j++;
-        qsort(v + i, j - i, sizeof(*v), cmp_time);
+        sort_by_time(v + i, j - i);
     }
     *n = nv;
     return v;
@@ -898,7 +949,7 @@ next_goods(qctx_t *q, dora_t *d)
     for (size_t i = 0, j, p = 0; gs && after && !q->err && i < n; i = j) {
         for (j = i; j < n && f[j].g == f[i].g;)
             j++;
-        qsort(f + i, j - i, sizeof(*f), cmp_time); /* by when they broke */
+        sort_by_time(f + i, j - i); /* by when they broke */
         size_t grp = f[i].g;
         while (p < ng && g[p].g < grp)
             p++;
@@ -968,11 +1019,14 @@ static void
 rework_by_incident(qctx_t *q, dora_t *d)
 {
     svc_env_t *cs = malloc((d->n + 1) * sizeof(*cs)), *is = malloc((d->ni + 1) * sizeof(*is));
-    if (!cs || !is)
+    char *rw = malloc(d->n + 1); /* each change's rework, walked in group order: a byte each */
+    if (!cs || !is || !rw)
         q->err = LH_ENOMEM;
     size_t nc = 0, ni = 0, ng = d->ng;
-    for (size_t k = 0; !q->err && k < d->n; k++)
+    for (size_t k = 0; !q->err && k < d->n; k++) {
         cs[nc++] = (svc_env_t){d->c[k].g, k, d->c[k].started};
+        rw[k] = (char)d->c[k].rework;
+    }
     for (size_t j = 0; !q->err && j < d->ni; j++) {
         const dincident_t *x = &d->i[j];
         if (x->counted && x->suspect && x->g)
@@ -990,8 +1044,8 @@ rework_by_incident(qctx_t *q, dora_t *d)
         while (p < ni && is[p].g < g)
             p++;
         for (; m < nc && cs[m].g == g; m++) {
-            dchange_t *c = &d->c[cs[m].i];
-            for (; p < ni && is[p].g == g && is[p].t <= c->started; p++) {
+            int64_t started = cs[m].t;
+            for (; p < ni && is[p].g == g && is[p].t <= started; p++) {
                 const dincident_t *x = &d->i[is[p].i];
                 int64_t e = x->resolved ? x->resolved : INT64_MAX;
                 if (x1 && same_suspect(x, x1)) {
@@ -1005,10 +1059,13 @@ rework_by_incident(qctx_t *q, dora_t *d)
                     end2 = e;
                 }
             }
-            if (!c->rework)
-                c->rework = (end1 > c->started && x1->change != cs[m].i + 1) || end2 > c->started;
+            if (!rw[cs[m].i])
+                rw[cs[m].i] = (end1 > started && x1->change != cs[m].i + 1) || end2 > started;
         }
     }
+    for (size_t k = 0; !q->err && k < d->n; k++)
+        d->c[k].rework = rw[k];
+    free(rw);
     free(cs);
     free(is);
 }
