@@ -44,7 +44,8 @@ int lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_
 /* Test only, process-wide: how `dora` and `deployed` read a large store. 0 (the default): on
  * two threads, each with its own connection, sharing the work as they get to it; 1: on the
  * caller's thread and connection alone; 2: on two threads, the second taking one piece of the
- * work only (dora: the first chunk of changes; deployed: the first service). */
+ * work only (dora: the first chunk of changes, and half of the incidents to link however few;
+ * deployed: the first service). */
 void lh__q_test_threads(int mode);
 
 /* A change's outcome class (docs/correlation.md). */

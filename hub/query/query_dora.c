@@ -115,6 +115,8 @@ typedef struct {
     size_t ng;
     pmap_t names;             /* an incident's (service, environment), each pair copied once */
     pool_block_t *names_pool; /* the names of groups and names */
+    sqlite3 *twin;            /* the store's second connection, for a second thread; or NULL */
+    pthread_mutex_t *mu;      /* guards the making of `changes`, while two threads link */
 } dora_t;
 
 /* A copy of s in the pool (NULL for NULL). */
@@ -397,9 +399,13 @@ changes_table(qctx_t *q, dora_t *d)
 static size_t
 change_of(qctx_t *q, dora_t *d, const char *deploy_id, const char *env)
 {
+    if (d->mu) /* the table is made by whichever thread needs it first */
+        pthread_mutex_lock(d->mu);
     if (!d->changes.s)
         changes_table(q, d);
-    if (q->err)
+    if (d->mu)
+        pthread_mutex_unlock(d->mu);
+    if (!d->changes.s)
         return 0;
     uint64_t h = hash_pair(deploy_id, env);
     uint32_t tag = (uint32_t)(h >> 32);
@@ -513,16 +519,17 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from, int64_t to)
     sqlite3_finalize(s);
 }
 
-/* Each incident's top suspect: its change when it started in the period (the change's strings
- * and group serve), else its service from its deploy event; and the incident's group. */
+/* Each incident of [j0, j1)'s top suspect: its change when it started in the period (the
+ * change's strings and group serve), else its service from its deploy event; and the incident's
+ * group. The strings it copies go to *pool. */
 static void
-link_incidents(qctx_t *q, dora_t *d)
+link_incidents(qctx_t *q, dora_t *d, size_t j0, size_t j1, pool_block_t **pool)
 {
     const lh_report_req_t *r = q->rreq;
     sqlite3_stmt *top = lh__q_prep(q, LH_Q_DORA_SUSPECT_SERVICE), *ev = NULL;
     int labels = r->by && !strncmp(r->by, "label:", 6);
     size_t hint = 0;
-    for (size_t j = 0; top && !q->err && j < d->ni; j++) {
+    for (size_t j = j0; top && !q->err && j < j1; j++) {
         dincident_t *x = &d->i[j];
         size_t k = x->suspect ? suspect_of(q, d, &hint, x->top_started, x->suspect, x->env) : 0;
         x->change = k;
@@ -537,7 +544,7 @@ link_incidents(qctx_t *q, dora_t *d)
             lh__q_bind_text(top, 1, x->suspect);
             lh__q_bind_text(top, 2, x->env);
             if (lh__q_step(q, top))
-                x->suspect_service = pool_dup(q, d, lh__q_col_text(top, 0));
+                x->suspect_service = pool_put(q, pool, lh__q_col_text(top, 0));
             x->g = pmap_get(&d->groups, x->suspect_service, x->env);
         }
         /* by a label, an incident falls in its top suspect's group (teams label their
@@ -553,15 +560,56 @@ link_incidents(qctx_t *q, dora_t *d)
             lh__q_bind_text(ev, 1, x->id);
             lh__q_load_events(q, ev, &l, 0);
             x->group =
-                pool_dup(q, d, group_of(r, NULL, l.ev, l.n, x->service, x->env, gb, sizeof(gb)));
+                pool_put(q, pool, group_of(r, NULL, l.ev, l.n, x->service, x->env, gb, sizeof(gb)));
             lh__q_list_free(&l);
         } else {
             x->group =
-                pool_dup(q, d, group_of(r, NULL, NULL, 0, x->service, x->env, gb, sizeof(gb)));
+                pool_put(q, pool, group_of(r, NULL, NULL, 0, x->service, x->env, gb, sizeof(gb)));
         }
     }
     sqlite3_finalize(top);
     sqlite3_finalize(ev);
+}
+
+/* The second half of the incidents, linked on a thread of its own through the store's second
+ * connection. */
+typedef struct {
+    qctx_t q;
+    dora_t *d;
+    size_t j0, j1;
+    pool_block_t *pool;
+} dlink_t;
+
+static void *
+link_run(void *arg)
+{
+    dlink_t *l = arg;
+    link_incidents(&l->q, l->d, l->j0, l->j1, &l->pool);
+    return NULL;
+}
+
+/* Every incident linked (link_incidents()): in two halves at once where the period was read on
+ * two threads. */
+static void
+link_all(qctx_t *q, dora_t *d)
+{
+    size_t few =
+        lh__q_threads_mode == 2 ? 2 : 2048; /* fewer are linked sooner than a thread starts */
+    size_t h = d->twin && d->mu && d->ni >= few ? d->ni / 2 : d->ni;
+    dlink_t l = {.q = *q, .d = d, .j0 = h, .j1 = d->ni};
+    l.q.db = d->twin;
+    l.q.err = 0;
+    l.q.unreadable = 0;
+    pthread_t th;
+    if (h < d->ni && pthread_create(&th, NULL, link_run, &l) != 0)
+        h = d->ni; /* all of them here, then */
+    link_incidents(q, d, 0, h, &d->pool);
+    if (h < d->ni)
+        pthread_join(th, NULL);
+    pool_splice(&d->pool, &l.pool);
+    if (l.q.err && !q->err)
+        q->err = l.q.err;
+    q->unreadable += l.q.unreadable;
 }
 
 /* --- reading the period on two threads ------------------------------------------------------ */
@@ -577,6 +625,7 @@ dora_free(dora_t *d)
         n = b->next;
         free(b);
     }
+    sqlite3_close(d->twin);
     free(d->changes.s);
     free(d->groups.s);
     free(d->names.s);
@@ -720,7 +769,7 @@ read_period(qctx_t *q, dora_t *d)
     }
     if (threaded)
         pthread_join(th, NULL);
-    sqlite3_close(db2);
+    d->twin = db2; /* for link_all() */
     pthread_mutex_destroy(&ch.mu);
     if (p.q.err && !q->err)
         q->err = p.q.err;
@@ -1404,9 +1453,11 @@ lh__q_gather_dora(qctx_t *q)
     json_t *groups = json_array();
     if (!q->doc || !groups)
         q->err = LH_ENOMEM;
+    pthread_mutex_t mu;
+    d.mu = pthread_mutex_init(&mu, NULL) == 0 ? &mu : NULL;
     read_period(q, &d);
     if (!q->err)
-        link_incidents(q, &d);
+        link_all(q, &d);
     if (!q->err)
         link_facts(q, &d);
     if (!r->by) {
@@ -1463,6 +1514,8 @@ lh__q_gather_dora(qctx_t *q)
     lh__q_jset(q, q->doc, "filters", f);
     lh__q_jset(q, q->doc, "bands", json_string("DORA, Accelerate State of DevOps Report 2024"));
     lh__q_jset(q, q->doc, "groups", groups);
+    if (d.mu)
+        pthread_mutex_destroy(d.mu);
     dora_free(&d);
 }
 
