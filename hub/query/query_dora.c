@@ -1047,11 +1047,19 @@ next_goods(qctx_t *q, dora_t *d)
     free(f);
 }
 
+/* A counted incident with a suspect, as the rework walk reads it (packed in group order, so
+ * that the walk reads them in a row). */
+typedef struct {
+    int64_t t, end;      /* detected; resolved (INT64_MAX: open) */
+    const char *suspect; /* its top suspect's deploy id */
+    size_t change;       /* the suspect's change among the period's + 1, 0: none of them */
+} rinc_t;
+
 /* Whether two incidents blame the same change. A suspect that started in the period is that
  * change (the same (deploy id, environment) is the same change); one that did not is none of
  * those, so only two of them are compared by name. */
 static int
-same_suspect(const dincident_t *a, const dincident_t *b)
+same_suspect(const rinc_t *a, const rinc_t *b)
 {
     if (a->change || b->change)
         return a->change == b->change;
@@ -1067,36 +1075,44 @@ same_suspect(const dincident_t *a, const dincident_t *b)
 static void
 rework_by_incident(qctx_t *q, dora_t *d)
 {
-    svc_env_t *cs = malloc((d->n + 1) * sizeof(*cs)), *is = malloc((d->ni + 1) * sizeof(*is));
+    size_t ng = d->ng, nc = 0;
+    svc_env_t *cs = malloc((d->n + 1) * sizeof(*cs));
     char *rw = malloc(d->n + 1); /* each change's rework, walked in group order: a byte each */
-    if (!cs || !is || !rw)
+    size_t *at = calloc(ng + 2, sizeof(*at)); /* then group g's incidents: is[at[g], at[g + 1]) */
+    rinc_t *is = NULL;
+    if (!cs || !rw || !at)
         q->err = LH_ENOMEM;
-    size_t nc = 0, ni = 0, ng = d->ng;
     for (size_t k = 0; !q->err && k < d->n; k++) {
         cs[nc++] = (svc_env_t){d->c[k].g, k, d->c[k].started};
         rw[k] = (char)d->c[k].rework;
     }
+    /* the incidents by group (a counting sort, each group's in detection order) */
     for (size_t j = 0; !q->err && j < d->ni; j++) {
         const dincident_t *x = &d->i[j];
         if (x->counted && x->suspect && x->g)
-            is[ni++] = (svc_env_t){x->g, j, x->time};
+            at[x->g]++;
+    }
+    for (size_t g = 1; !q->err && g <= ng + 1; g++)
+        at[g] += at[g - 1];
+    if (!q->err && !(is = malloc((at[ng + 1] + 1) * sizeof(*is))))
+        q->err = LH_ENOMEM;
+    for (size_t j = d->ni; !q->err && j-- > 0;) { /* from the last: at[g] ends at g's first */
+        const dincident_t *x = &d->i[j];
+        if (x->counted && x->suspect && x->g)
+            is[--at[x->g]] =
+                (rinc_t){x->time, x->resolved ? x->resolved : INT64_MAX, x->suspect, x->change};
     }
     if (!q->err)
         by_group(q, cs, nc, ng);
-    if (!q->err)
-        by_group(q, is, ni, ng);
-    size_t p = 0;
     for (size_t m = 0; !q->err && m < nc;) {
-        size_t g = cs[m].g;
+        size_t g = cs[m].g, p = at[g], pend = at[g + 1];
         int64_t end1 = INT64_MIN, end2 = INT64_MIN; /* latest ends, different suspects */
-        const dincident_t *x1 = NULL;               /* the one that ends at end1 */
-        while (p < ni && is[p].g < g)
-            p++;
+        const rinc_t *x1 = NULL;                    /* the one that ends at end1 */
         for (; m < nc && cs[m].g == g; m++) {
             int64_t started = cs[m].t;
-            for (; p < ni && is[p].g == g && is[p].t <= started; p++) {
-                const dincident_t *x = &d->i[is[p].i];
-                int64_t e = x->resolved ? x->resolved : INT64_MAX;
+            for (; p < pend && is[p].t <= started; p++) {
+                const rinc_t *x = &is[p];
+                int64_t e = x->end;
                 if (x1 && same_suspect(x, x1)) {
                     if (e > end1)
                         end1 = e;
@@ -1117,6 +1133,7 @@ rework_by_incident(qctx_t *q, dora_t *d)
     free(rw);
     free(cs);
     free(is);
+    free(at);
 }
 
 typedef struct {
