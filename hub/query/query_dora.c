@@ -44,24 +44,37 @@
 #define HOUR_NS (3600 * LH_NS_PER_SEC)
 #define INCIDENT_LOOKBACK_NS (7 * DAY_NS) /* incidents open when the period starts, for rework */
 
+/* A change of the period: 112 bytes, as every walk of the report reads the whole array (its
+ * service and environment are those of its number g, dora_t.gn). */
 typedef struct {
-    const char *deploy_id, *env, *service, *group; /* in the pool */
-    int64_t started;                               /* its first event */
-    int64_t deployed;                              /* its first succeeded event, 0: none */
-    int64_t commit;                                /* commit time, 0: unknown */
-    int64_t failed;                                /* its first failed event, 0: none */
-    int64_t rolled;                                /* its first rolled_back event, 0: none */
-    int deployment;    /* it reached an outcome: succeeded, failed or rolled back */
-    int caused;        /* top suspect of a counted incident */
-    int64_t incident;  /* the first such incident's detection */
+    const char *deploy_id, *group; /* in the pool */
+    int64_t started;               /* its first event */
+    int64_t deployed;              /* its first succeeded event, 0: none */
+    int64_t commit;                /* commit time, 0: unknown */
+    int64_t failed;                /* its first failed event, 0: none */
+    int64_t rolled;                /* its first rolled_back event, 0: none */
+    int64_t incident;  /* the first counted incident it was the top suspect of: its detection */
     int64_t resolved;  /* the latest resolution of those incidents, 0 while one is open */
     int64_t next_good; /* the first succeeded deploy of the service after it broke, 0: none */
     int64_t start;     /* when it started to fail (failure_start()), 0: it did not */
-    size_t g;          /* the number of its service and environment (dora_t.groups) */
     int64_t good;      /* its first succeeded deploy with a version, 0: none */
-    int64_t goods;     /* how many it had */
-    int rework;
+    uint32_t g;        /* the number of its service and environment (dora_t.groups, .gn) */
+    uint32_t goods;    /* how many it had (at most UINT32_MAX) */
+    uint8_t caused;    /* top suspect of a counted incident */
+    uint8_t rework;
 } dchange_t;
+
+/* It reached an outcome: succeeded, failed or rolled back. */
+static int
+deployment(const dchange_t *c)
+{
+    return c->deployed || c->failed || c->rolled;
+}
+
+/* A service and environment's names. */
+typedef struct {
+    const char *service, *env;
+} gname_t;
 
 typedef struct {
     const char *env, *group, *suspect, *suspect_service; /* the top suspect's deploy id, service */
@@ -113,8 +126,11 @@ typedef struct {
     cmap_t changes; /* (deploy id, environment) -> change */
     pmap_t groups;  /* (service, environment) -> its number (svc_env_t.g, 1..ng) */
     size_t ng;
+    gname_t *gn; /* by number, 1..ng */
+    size_t gcap;
     pmap_t names;             /* an incident's (service, environment), each pair copied once */
     pool_block_t *names_pool; /* the names of groups and names */
+    int64_t *starts;          /* each change's start, for started_from() (link_all()) */
     sqlite3 *twin;            /* the store's second connection, for a second thread; or NULL */
     pthread_mutex_t *mu;      /* guards the making of `changes`, while two threads link */
 } dora_t;
@@ -308,6 +324,18 @@ grow_to(qctx_t *q, void *p, size_t *cap, size_t n, size_t size)
     return np;
 }
 
+/* Numbers slot g's pair (its names in it) as a new service and environment. */
+static void
+new_group(qctx_t *q, dora_t *d, slot_t *g)
+{
+    gname_t *gn = grow_to(q, d->gn, &d->gcap, d->ng + 2, sizeof(*gn));
+    if (!gn)
+        return;
+    d->gn = gn;
+    g->v = ++d->ng;
+    gn[g->v] = (gname_t){g->a, g->b};
+}
+
 /* The changes that started in [from, to], one row each (table `changes`), in start order. */
 static void
 take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
@@ -348,11 +376,11 @@ take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
         if (!g->v) {
             g->a = name_dup(q, d, svc);
             g->b = name_dup(q, d, env);
-            g->v = ++d->ng;
+            new_group(q, d, g);
+            if (q->err)
+                break;
         }
-        c->service = g->a;
-        c->env = g->b;
-        c->g = g->v;
+        c->g = (uint32_t)g->v;
         lh_store_facts_t fa;
         lh_store_facts_decode(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), &fa);
         c->deployed = fa.deployed;
@@ -360,14 +388,13 @@ take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
         c->rolled = fa.rolled;
         c->commit = fa.commit;
         c->good = fa.good;
-        c->goods = fa.goods;
-        c->deployment = c->deployed || c->failed || c->rolled;
+        c->goods = fa.goods > UINT32_MAX ? UINT32_MAX : (uint32_t)fa.goods;
         json_t *lab = NULL;
         const char *lt = labels ? lh__q_col_text(s, 5) : NULL;
         if (lt && !(lab = json_loads(lt, 0, NULL)))
             q->err = LH_ENOMEM; /* the store wrote it as JSON */
         char gb[512];
-        c->group = pool_dup(q, d, group_of(r, lab, NULL, 0, c->service, c->env, gb, sizeof(gb)));
+        c->group = pool_dup(q, d, group_of(r, lab, NULL, 0, g->a, g->b, gb, sizeof(gb)));
         json_decref(lab);
     }
     sqlite3_finalize(s);
@@ -387,7 +414,7 @@ changes_table(qctx_t *q, dora_t *d)
     }
     d->changes.mask = cap - 1;
     for (size_t k = 0; k < d->n; k++) { /* each key once: a row of the table */
-        uint64_t h = hash_pair(d->c[k].deploy_id, d->c[k].env);
+        uint64_t h = hash_pair(d->c[k].deploy_id, d->gn[d->c[k].g].env);
         size_t i = (size_t)h & d->changes.mask;
         while (d->changes.s[i].v)
             i = (i + 1) & d->changes.mask;
@@ -412,7 +439,7 @@ change_of(qctx_t *q, dora_t *d, const char *deploy_id, const char *env)
     for (size_t i = (size_t)h & d->changes.mask; d->changes.s[i].v; i = (i + 1) & d->changes.mask) {
         const cslot_t *e = &d->changes.s[i];
         if (e->tag == tag && same(d->c[e->v - 1].deploy_id, deploy_id) &&
-            same(d->c[e->v - 1].env, env))
+            same(d->gn[d->c[e->v - 1].g].env, env))
             return e->v;
     }
     return 0;
@@ -424,14 +451,15 @@ change_of(qctx_t *q, dora_t *d, const char *deploy_id, const char *env)
 static size_t
 started_from(const dora_t *d, size_t *hint, int64_t t)
 {
-    size_t n = d->n, lo, hi; /* the answer is in (lo, hi]: c[lo] < t <= c[hi], in spirit */
+    const int64_t *st = d->starts; /* 8 bytes a change: the probes stay in the cache */
+    size_t n = d->n, lo, hi;       /* the answer is in (lo, hi]: c[lo] < t <= c[hi], in spirit */
     size_t h = *hint < n ? *hint : (n ? n - 1 : 0);
     if (!n)
         return 0;
-    if (d->c[h].started < t) {
+    if (st[h] < t) {
         size_t step = 1;
         lo = h;
-        while (lo + step < n && d->c[lo + step].started < t) {
+        while (lo + step < n && st[lo + step] < t) {
             lo += step;
             step *= 2;
         }
@@ -440,7 +468,7 @@ started_from(const dora_t *d, size_t *hint, int64_t t)
     } else {
         size_t step = 1;
         hi = h;
-        while (hi >= step && d->c[hi - step].started >= t) {
+        while (hi >= step && st[hi - step] >= t) {
             hi -= step;
             step *= 2;
         }
@@ -448,7 +476,7 @@ started_from(const dora_t *d, size_t *hint, int64_t t)
     }
     while (lo < hi) { /* the first in [lo, hi) with started >= t, else hi */
         size_t mid = lo + (hi - lo) / 2;
-        if (d->c[mid].started < t)
+        if (st[mid] < t)
             lo = mid + 1;
         else
             hi = mid;
@@ -464,7 +492,7 @@ static size_t
 suspect_of(qctx_t *q, dora_t *d, size_t *hint, int64_t t, const char *deploy_id, const char *env)
 {
     for (size_t k = started_from(d, hint, t); k < d->n && d->c[k].started == t; k++)
-        if (same(d->c[k].deploy_id, deploy_id) && same(d->c[k].env, env))
+        if (same(d->c[k].deploy_id, deploy_id) && same(d->gn[d->c[k].g].env, env))
             return k + 1;
     /* t is the change's start when it was concluded: an older event since can only have moved
      * it earlier, so a change that started before the period then is not in it now */
@@ -536,8 +564,8 @@ link_incidents(qctx_t *q, dora_t *d, size_t j0, size_t j1, pool_block_t **pool)
         if (k) {
             const dchange_t *c = &d->c[k - 1];
             x->suspect = c->deploy_id;
-            x->suspect_service = c->service;
-            x->env = c->env;
+            x->suspect_service = d->gn[c->g].service;
+            x->env = d->gn[c->g].env;
             x->g = c->g;
         } else if (x->suspect) {
             sqlite3_reset(top);
@@ -593,8 +621,14 @@ link_run(void *arg)
 static void
 link_all(qctx_t *q, dora_t *d)
 {
-    size_t few =
-        lh__q_threads_mode == 2 ? 2 : 2048; /* fewer are linked sooner than a thread starts */
+    if (!(d->starts = malloc((d->n + 1) * sizeof(*d->starts)))) {
+        q->err = LH_ENOMEM;
+        return;
+    }
+    for (size_t k = 0; k < d->n; k++)
+        d->starts[k] = d->c[k].started;
+    /* fewer are linked sooner than a thread starts */
+    size_t few = lh__q_threads_mode == 2 ? 2 : 2048;
     size_t h = d->twin && d->mu && d->ni >= few ? d->ni / 2 : d->ni;
     dlink_t l = {.q = *q, .d = d, .j0 = h, .j1 = d->ni};
     l.q.db = d->twin;
@@ -626,6 +660,8 @@ dora_free(dora_t *d)
         free(b);
     }
     sqlite3_close(d->twin);
+    free(d->starts);
+    free(d->gn);
     free(d->changes.s);
     free(d->groups.s);
     free(d->names.s);
@@ -722,15 +758,18 @@ append_changes(qctx_t *q, dora_t *d, const dora_t *t, size_t from, size_t to)
     for (size_t k = 0; !q->err && k < n; k++) {
         dchange_t *e = &c[d->n];
         *e = t->c[from + k];
-        slot_t *g = pmap_at(q, &d->groups, e->service, e->env);
+        const gname_t *nm = &t->gn[e->g];
+        slot_t *g = pmap_at(q, &d->groups, nm->service, nm->env);
         if (!g)
             break;
         if (!g->v) {
-            g->a = e->service;
-            g->b = e->env;
-            g->v = ++d->ng;
+            g->a = nm->service;
+            g->b = nm->env;
+            new_group(q, d, g);
+            if (q->err)
+                break;
         }
-        e->g = g->v;
+        e->g = (uint32_t)g->v;
         d->n++;
     }
 }
@@ -775,20 +814,24 @@ read_period(qctx_t *q, dora_t *d)
         q->err = p.q.err;
     /* the thread's chunks (the first ones), then this one's in their order; the incidents
      * stay */
-    dora_t mine = {.c = d->c, .n = d->n, .groups = d->groups, .ng = d->ng};
+    dora_t mine = {.c = d->c, .n = d->n, .groups = d->groups, .ng = d->ng, .gn = d->gn};
     d->c = NULL;
-    d->n = d->cap = d->ng = 0;
+    d->n = d->cap = d->ng = d->gcap = 0;
     d->groups = (pmap_t){0};
+    d->gn = NULL;
     for (int k = 0; !q->err && k < CHUNKS; k++)
         if (ch.end[k] > ch.at[k])
             append_changes(q, &p.d, &mine, ch.at[k], ch.end[k]);
     free(mine.c);
     free(mine.groups.s);
+    free(mine.gn);
     d->c = p.d.c;
     d->n = p.d.n;
     d->cap = p.d.cap;
     d->groups = p.d.groups;
     d->ng = p.d.ng;
+    d->gn = p.d.gn;
+    d->gcap = p.d.gcap;
     pool_splice(&d->pool, &p.d.pool); /* the thread's strings, now d's */
     pool_splice(&d->names_pool, &p.d.names_pool);
     memset(&p.d, 0, sizeof(p.d));
@@ -1010,8 +1053,8 @@ next_goods(qctx_t *q, dora_t *d)
         }
         const dchange_t *c0 = &d->c[f[i].i];
         sqlite3_reset(gs);
-        lh__q_bind_text(gs, 1, c0->service);
-        lh__q_bind_text(gs, 2, c0->env);
+        lh__q_bind_text(gs, 1, d->gn[c0->g].service);
+        lh__q_bind_text(gs, 2, d->gn[c0->g].env);
         sqlite3_bind_int64(gs, 3, f[i].t);
         sqlite3_bind_int64(gs, 4, q->to);
         while (!q->err && (w.m < w.j || w.nw) && lh__q_step(q, gs))
@@ -1032,8 +1075,8 @@ next_goods(qctx_t *q, dora_t *d)
         if (c->next_good)
             continue;
         sqlite3_reset(after);
-        lh__q_bind_text(after, 1, c->service);
-        lh__q_bind_text(after, 2, c->env);
+        lh__q_bind_text(after, 1, d->gn[c->g].service);
+        lh__q_bind_text(after, 2, d->gn[c->g].env);
         sqlite3_bind_int64(after, 3, c->start);
         lh__q_bind_text(after, 4, c->deploy_id);
         if (lh__q_step(q, after))
@@ -1351,7 +1394,7 @@ figures(qctx_t *q, const dora_t *d, const json_t *ci, const json_t *ii, int64_t 
     size_t deps = 0, nlead = 0, failed = 0, nrec = 0, unrec = 0, rework = 0, nttr = 0, open = 0;
     for (size_t m = 0; m < nc; m++) {
         const dchange_t *c = &d->c[ci ? (size_t)json_integer_value(json_array_get(ci, m)) : m];
-        if (!c->deployment || c->started < from || c->started > to)
+        if (!deployment(c) || c->started < from || c->started > to)
             continue;
         deps++;
         if (c->commit && c->deployed)
@@ -1488,7 +1531,7 @@ lh__q_gather_dora(qctx_t *q)
         if (!gc || !gi || !named || !names)
             q->err = LH_ENOMEM;
         for (size_t k = 0; !q->err && k < d.n; k++)
-            if (d.c[k].group && d.c[k].deployment) {
+            if (d.c[k].group && deployment(&d.c[k])) {
                 if (!json_object_get(named, d.c[k].group)) {
                     names[nn++] = d.c[k].group;
                     lh__q_jset(q, named, d.c[k].group, json_true());
