@@ -1228,7 +1228,18 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 8);
+    ck_assert_int_eq(lh_store_schema_version(), 9);
+    /* version 9: the time index holds each event's service and environment */
+    sqlite3_stmt *ix = NULL;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(lh__store_db(st),
+                           "SELECT group_concat(name, ',') FROM"
+                           " (SELECT name FROM pragma_index_info('ev_time') ORDER BY seqno)",
+                           -1, &ix, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(ix), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(ix, 0), "time,service,environment");
+    sqlite3_finalize(ix);
     /* version 5: the tally holds what the events table holds */
     ck_assert_int_eq(sql_int(st, "SELECT sum(n) FROM tally"),
                      sql_int(st, "SELECT count(*) FROM events"));

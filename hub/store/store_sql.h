@@ -7,7 +7,8 @@
  *
  * Indexing is deliberately sparse (measured: one secondary index over all events costs a page
  * per service per commit, 822 k rows/s without it, 74 k with a (service, ts) index). Only
- * append-mostly `time` covers every row; service lookups are partial indexes over the rows
+ * append-mostly `time` covers every row (with each row's service and environment after it, for
+ * a service's timeline, since version 9); service lookups are partial indexes over the rows
  * correlation needs (deploys and outcomes, ~10% of traffic); ids of changes, incidents and tickets
  * are partial indexes over the rows that carry them. Event-id dedupe uses no on-disk index at all
  * (see store.h).
@@ -320,6 +321,13 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "DROP INDEX oc_incident_time;"
     "CREATE INDEX oc_dora ON outcomes(time, first_seq, kind, service, environment, ref, open,"
     "  resolved, severity, top, top_started) WHERE kind = 3;",
+    /* 8 -> 9: the time index also holds each event's service and environment, so a service's
+     * timeline (`timeline --service S --env E`) tells its events in a period from the index
+     * alone and reads only their rows, not every row of the period (still appended at the end:
+     * it leads with the time). About 12 bytes an event; rebuilt here, in the migration's
+     * transaction (10M events: 11 s to /healthz, once) */
+    "DROP INDEX ev_time;"
+    "CREATE INDEX ev_time ON events(time, service, environment);",
 };
 /* clang-format on */
 
