@@ -86,6 +86,15 @@ typedef struct {
     int counted; /* at or above the minimum severity */
 } dincident_t;
 
+/* A counted incident (at or above the minimum severity) once linked, as the walks and the
+ * figures read it: 40 bytes where the incident read from the store is 96. */
+typedef struct {
+    int64_t time, resolved;      /* resolved 0: open */
+    const char *suspect, *group; /* its top suspect's deploy id (NULL: none); its group */
+    uint32_t change;             /* the suspect's change among the period's + 1, 0: none */
+    uint32_t g;                  /* the suspect's service and environment, 0: none known */
+} cinc_t;
+
 /* Strings of the report, copied once into blocks that never move. */
 typedef struct pool_block {
     struct pool_block *next;
@@ -122,6 +131,8 @@ typedef struct {
     size_t n, cap;
     dincident_t *i;
     size_t ni, capi;
+    cinc_t *k; /* the counted incidents, in detection order (counted()) */
+    size_t nk;
     pool_block_t *pool;
     cmap_t changes; /* (deploy id, environment) -> change */
     pmap_t groups;  /* (service, environment) -> its number (svc_env_t.g, 1..ng) */
@@ -359,9 +370,12 @@ take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
     if (!d->groups.s)
         pmap_init(q, &d->groups, 256, 1);
     while (s && !q->err && lh__q_step(q, s)) {
-        dchange_t *nc = grow_to(q, d->c, &d->cap, d->n + 1, sizeof(*nc));
-        if (!nc)
+        dchange_t *nc = d->n < UINT32_MAX - 1 ? grow_to(q, d->c, &d->cap, d->n + 1, sizeof(*nc))
+                                              : NULL; /* the walks number them in 32 bits */
+        if (!nc) {
+            q->err = LH_ENOMEM;
             break;
+        }
         d->c = nc;
         dchange_t *c = &d->c[d->n++];
         memset(c, 0, sizeof(*c));
@@ -646,6 +660,25 @@ link_all(qctx_t *q, dora_t *d)
     q->unreadable += l.q.unreadable;
 }
 
+/* The counted incidents, linked, in d->k (read in order by what follows); d->i is let go. */
+static void
+counted(qctx_t *q, dora_t *d)
+{
+    if (!(d->k = malloc((d->ni + 1) * sizeof(*d->k)))) {
+        q->err = LH_ENOMEM;
+        return;
+    }
+    for (size_t j = 0; j < d->ni; j++) {
+        const dincident_t *x = &d->i[j];
+        if (x->counted)
+            d->k[d->nk++] = (cinc_t){x->time,  x->resolved,         x->suspect,
+                                     x->group, (uint32_t)x->change, (uint32_t)x->g};
+    }
+    free(d->i);
+    d->i = NULL;
+    d->ni = d->capi = 0;
+}
+
 /* --- reading the period on two threads ------------------------------------------------------ */
 
 static void
@@ -667,6 +700,7 @@ dora_free(dora_t *d)
     free(d->names.s);
     free(d->c);
     free(d->i);
+    free(d->k);
     memset(d, 0, sizeof(*d));
 }
 
@@ -853,19 +887,20 @@ failure_start(const dchange_t *c)
 }
 
 /* A change or a counted incident in its service and environment (the suspect's, for an
- * incident), for the walks below: g the pair's number (1..ng), t its time. */
+ * incident), for the walks below: g the pair's number (1..ng), i an index, t its time (16
+ * bytes: the walks sort and read hundreds of thousands of them). */
 typedef struct {
-    size_t g, i;
+    uint32_t g, i;
     int64_t t;
 } svc_env_t;
 
-/* Orders v by g, keeping the order of equal ones (a counting sort: v comes in time order from
- * the store, so each pair's run stays in time order). */
+/* *v ordered by g, keeping the order of equal ones (a counting sort: v comes in time order from
+ * the store, so each pair's run stays in time order); the array is replaced by a new one. */
 static void
-by_group(qctx_t *q, svc_env_t *v, size_t n, size_t ng)
+by_group(qctx_t *q, svc_env_t **v, size_t n, size_t ng)
 {
     size_t *at = calloc(ng + 2, sizeof(*at));
-    svc_env_t *tmp = malloc((n + 1) * sizeof(*tmp));
+    svc_env_t *tmp = malloc((n + 1) * sizeof(*tmp)), *in = *v;
     if (!at || !tmp) {
         q->err = LH_ENOMEM;
         free(at);
@@ -873,13 +908,13 @@ by_group(qctx_t *q, svc_env_t *v, size_t n, size_t ng)
         return;
     }
     for (size_t k = 0; k < n; k++)
-        at[v[k].g + 1]++;
+        at[in[k].g + 1]++;
     for (size_t g = 1; g <= ng + 1; g++)
         at[g] += at[g - 1];
     for (size_t k = 0; k < n; k++)
-        tmp[at[v[k].g]++] = v[k];
-    memcpy(v, tmp, n * sizeof(*v));
-    free(tmp);
+        tmp[at[in[k].g]++] = in[k];
+    free(in);
+    *v = tmp;
     free(at);
 }
 
@@ -962,7 +997,7 @@ goods_known(qctx_t *q, dora_t *d, int64_t after, size_t *n, char *multi)
         if (c->goods > 1)
             multi[c->g] = 1;
         if (c->good > after && c->good <= q->to)
-            v[nv++] = (svc_env_t){c->g, k + 1, c->good};
+            v[nv++] = (svc_env_t){c->g, (uint32_t)(k + 1), c->good};
     }
     /* the changes that started before the period, for their deploys inside it */
     sqlite3_stmt *sp = lh__q_prep(q, LH_Q_DORA_SPAN), *s = lh__q_prep(q, LH_Q_DORA_CHANGES);
@@ -994,14 +1029,14 @@ goods_known(qctx_t *q, dora_t *d, int64_t after, size_t *n, char *multi)
             if (!nvp)
                 break;
             v = nvp;
-            v[nv++] = (svc_env_t){g, 0, good};
+            v[nv++] = (svc_env_t){(uint32_t)g, 0, good};
         }
     }
     sqlite3_finalize(sp);
     sqlite3_finalize(s);
     free(ekey);
     if (!q->err)
-        by_group(q, v, nv, d->ng);
+        by_group(q, &v, nv, d->ng);
     for (size_t i = 0, j; !q->err && i < nv; i = j) {
         for (j = i; j < nv && v[j].g == v[i].g;)
             j++;
@@ -1031,13 +1066,13 @@ next_goods(qctx_t *q, dora_t *d)
         q->err = LH_ENOMEM;
     for (size_t k = 0; !q->err && k < d->n; k++)
         if (d->c[k].start) {
-            f[n++] = (svc_env_t){d->c[k].g, k, d->c[k].start};
+            f[n++] = (svc_env_t){d->c[k].g, (uint32_t)k, d->c[k].start};
             if (d->c[k].start < first)
                 first = d->c[k].start;
         }
     svc_env_t *g = n && !q->err ? goods_known(q, d, first, &ng, multi) : NULL;
     if (!q->err)
-        by_group(q, f, n, d->ng);
+        by_group(q, &f, n, d->ng);
     for (size_t i = 0, j, p = 0; gs && after && !q->err && i < n; i = j) {
         for (j = i; j < n && f[j].g == f[i].g;)
             j++;
@@ -1126,27 +1161,27 @@ rework_by_incident(qctx_t *q, dora_t *d)
     if (!cs || !rw || !at)
         q->err = LH_ENOMEM;
     for (size_t k = 0; !q->err && k < d->n; k++) {
-        cs[nc++] = (svc_env_t){d->c[k].g, k, d->c[k].started};
+        cs[nc++] = (svc_env_t){d->c[k].g, (uint32_t)k, d->c[k].started};
         rw[k] = (char)d->c[k].rework;
     }
     /* the incidents by group (a counting sort, each group's in detection order) */
-    for (size_t j = 0; !q->err && j < d->ni; j++) {
-        const dincident_t *x = &d->i[j];
-        if (x->counted && x->suspect && x->g)
+    for (size_t j = 0; !q->err && j < d->nk; j++) {
+        const cinc_t *x = &d->k[j];
+        if (x->suspect && x->g)
             at[x->g]++;
     }
     for (size_t g = 1; !q->err && g <= ng + 1; g++)
         at[g] += at[g - 1];
     if (!q->err && !(is = malloc((at[ng + 1] + 1) * sizeof(*is))))
         q->err = LH_ENOMEM;
-    for (size_t j = d->ni; !q->err && j-- > 0;) { /* from the last: at[g] ends at g's first */
-        const dincident_t *x = &d->i[j];
-        if (x->counted && x->suspect && x->g)
+    for (size_t j = d->nk; !q->err && j-- > 0;) { /* from the last: at[g] ends at g's first */
+        const cinc_t *x = &d->k[j];
+        if (x->suspect && x->g)
             is[--at[x->g]] =
                 (rinc_t){x->time, x->resolved ? x->resolved : INT64_MAX, x->suspect, x->change};
     }
     if (!q->err)
-        by_group(q, cs, nc, ng);
+        by_group(q, &cs, nc, ng);
     for (size_t m = 0; !q->err && m < nc;) {
         size_t g = cs[m].g, p = at[g], pend = at[g + 1];
         int64_t end1 = INT64_MIN, end2 = INT64_MIN; /* latest ends, different suspects */
@@ -1204,9 +1239,9 @@ link_facts(qctx_t *q, dora_t *d)
     char *open = calloc(d->n + 1, 1);
     if (!open)
         q->err = LH_ENOMEM;
-    for (size_t j = 0; !q->err && j < d->ni; j++) {
-        const dincident_t *x = &d->i[j];
-        if (!x->counted || !x->change)
+    for (size_t j = 0; !q->err && j < d->nk; j++) {
+        const cinc_t *x = &d->k[j];
+        if (!x->change)
             continue;
         dchange_t *c = &d->c[x->change - 1];
         if (!c->caused || x->time < c->incident)
@@ -1378,7 +1413,7 @@ rate(qctx_t *q, const char *num, size_t a, size_t b, json_t *band)
 static json_t *
 figures(qctx_t *q, const dora_t *d, const json_t *ci, const json_t *ii, int64_t from, int64_t to)
 {
-    size_t nc = ci ? json_array_size(ci) : d->n, ni = ii ? json_array_size(ii) : d->ni;
+    size_t nc = ci ? json_array_size(ci) : d->n, ni = ii ? json_array_size(ii) : d->nk;
     size_t n = nc > ni ? nc : ni;
     int64_t *lead = calloc(n + 1, sizeof(int64_t)), *rec = calloc(n + 1, sizeof(int64_t));
     int64_t *ttr = calloc(n + 1, sizeof(int64_t));
@@ -1416,8 +1451,8 @@ figures(qctx_t *q, const dora_t *d, const json_t *ci, const json_t *ii, int64_t 
         rework += (size_t)c->rework;
     }
     for (size_t m = 0; m < ni; m++) {
-        const dincident_t *x = &d->i[ii ? (size_t)json_integer_value(json_array_get(ii, m)) : m];
-        if (!x->counted || x->time < from || x->time > to)
+        const cinc_t *x = &d->k[ii ? (size_t)json_integer_value(json_array_get(ii, m)) : m];
+        if (x->time < from || x->time > to)
             continue;
         if (x->resolved)
             ttr[nttr++] = x->resolved - x->time;
@@ -1519,6 +1554,8 @@ lh__q_gather_dora(qctx_t *q)
     if (!q->err)
         link_all(q, &d);
     if (!q->err)
+        counted(q, &d);
+    if (!q->err)
         link_facts(q, &d);
     if (!r->by) {
         group_entry(q, &d, NULL, NULL, NULL, groups);
@@ -1526,7 +1563,7 @@ lh__q_gather_dora(qctx_t *q)
         /* every group a change or a counted incident of the period falls in, sorted, each with
          * the indices of its changes and incidents */
         json_t *gc = json_object(), *gi = json_object(), *named = json_object();
-        const char **names = calloc(d.n + d.ni + 1, sizeof(*names));
+        const char **names = calloc(d.n + d.nk + 1, sizeof(*names));
         size_t nn = 0;
         if (!gc || !gi || !named || !names)
             q->err = LH_ENOMEM;
@@ -1538,13 +1575,13 @@ lh__q_gather_dora(qctx_t *q)
                 }
                 map_push(q, gc, d.c[k].group, k);
             }
-        for (size_t j = 0; !q->err && j < d.ni; j++)
-            if (d.i[j].group && d.i[j].counted) {
-                if (d.i[j].time >= q->from && !json_object_get(named, d.i[j].group)) {
-                    names[nn++] = d.i[j].group;
-                    lh__q_jset(q, named, d.i[j].group, json_true());
+        for (size_t j = 0; !q->err && j < d.nk; j++)
+            if (d.k[j].group) {
+                if (d.k[j].time >= q->from && !json_object_get(named, d.k[j].group)) {
+                    names[nn++] = d.k[j].group;
+                    lh__q_jset(q, named, d.k[j].group, json_true());
                 }
-                map_push(q, gi, d.i[j].group, j);
+                map_push(q, gi, d.k[j].group, j);
             }
         if (!q->err)
             qsort(names, nn, sizeof(*names), cmp_str);
