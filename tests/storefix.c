@@ -177,3 +177,22 @@ fx_report_json(const lh_report_req_t *r)
     free(s);
     return doc;
 }
+
+json_t *
+fx_report_threads(const lh_report_req_t *r, size_t which)
+{
+    lh__q_test_threads(1);
+    json_t *one = fx_report_json(r);
+    for (int mode = 0; mode <= 2; mode += 2) {
+        lh__q_test_threads(mode);
+        json_t *two = fx_report_json(r);
+        char *a = json_dumps(one, JSON_SORT_KEYS), *b = json_dumps(two, JSON_SORT_KEYS);
+        ck_assert_msg(json_equal(one, two), "request %zu, mode %d:\n one %.1500s\n two %.1500s",
+                      which, mode, a, b);
+        free(a);
+        free(b);
+        json_decref(two);
+    }
+    lh__q_test_threads(0);
+    return one;
+}

@@ -41,6 +41,10 @@ int fx_report(const lh_report_req_t *r, int fmt, char **out);
 /* fx_report() as JSON, parsed (the test fails on an error or bad JSON). */
 struct json_t;
 struct json_t *fx_report_json(const lh_report_req_t *r);
+/* fx_report_json() on one thread (lh__q_test_threads(1)); the test fails unless the report on
+ * two threads (modes 0 and 2) is the same document. Returns the document; which names the
+ * request in the failure. */
+struct json_t *fx_report_threads(const lh_report_req_t *r, size_t which);
 
 /* What a subcommand did: its exit code, and what it wrote to stdout and stderr (malloc'd). */
 typedef struct {
