@@ -1279,22 +1279,6 @@ link_facts(qctx_t *q, dora_t *d)
         q->err = rw.q.err;
 }
 
-/* Appends index i to the array at key of map (made on first use). */
-static void
-map_push(qctx_t *q, json_t *map, const char *key, size_t i)
-{
-    json_t *arr = json_object_get(map, key);
-    if (!arr) {
-        arr = json_array();
-        if (!arr || json_object_set_new(map, key, arr) < 0) {
-            q->err = LH_ENOMEM;
-            return;
-        }
-    }
-    if (json_array_append_new(arr, json_integer((json_int_t)i)) < 0)
-        q->err = LH_ENOMEM;
-}
-
 /* --- figures -------------------------------------------------------------------------------- */
 
 /* Puts the k-th smallest of v[0..n) at v[k], the smaller ones before it and the larger after
@@ -1408,12 +1392,17 @@ rate(qctx_t *q, const char *num, size_t a, size_t b, json_t *band)
     return o;
 }
 
-/* The figures over [from, to] of the changes ci and the incidents ii (arrays of indices into
- * d; NULL: all of them). */
+/* The changes and the counted incidents of one group: indices into d->c and d->k. */
+typedef struct {
+    const uint32_t *c, *i;
+    size_t nc, ni;
+} members_t;
+
+/* The figures over [from, to] of the changes and incidents of m (NULL: all of them). */
 static json_t *
-figures(qctx_t *q, const dora_t *d, const json_t *ci, const json_t *ii, int64_t from, int64_t to)
+figures(qctx_t *q, const dora_t *d, const members_t *mb, int64_t from, int64_t to)
 {
-    size_t nc = ci ? json_array_size(ci) : d->n, ni = ii ? json_array_size(ii) : d->nk;
+    size_t nc = mb ? mb->nc : d->n, ni = mb ? mb->ni : d->nk;
     size_t n = nc > ni ? nc : ni;
     int64_t *lead = calloc(n + 1, sizeof(int64_t)), *rec = calloc(n + 1, sizeof(int64_t));
     int64_t *ttr = calloc(n + 1, sizeof(int64_t));
@@ -1428,7 +1417,7 @@ figures(qctx_t *q, const dora_t *d, const json_t *ci, const json_t *ii, int64_t 
     }
     size_t deps = 0, nlead = 0, failed = 0, nrec = 0, unrec = 0, rework = 0, nttr = 0, open = 0;
     for (size_t m = 0; m < nc; m++) {
-        const dchange_t *c = &d->c[ci ? (size_t)json_integer_value(json_array_get(ci, m)) : m];
+        const dchange_t *c = &d->c[mb ? mb->c[m] : m];
         if (!deployment(c) || c->started < from || c->started > to)
             continue;
         deps++;
@@ -1451,7 +1440,7 @@ figures(qctx_t *q, const dora_t *d, const json_t *ci, const json_t *ii, int64_t 
         rework += (size_t)c->rework;
     }
     for (size_t m = 0; m < ni; m++) {
-        const cinc_t *x = &d->k[ii ? (size_t)json_integer_value(json_array_get(ii, m)) : m];
+        const cinc_t *x = &d->k[mb ? mb->i[m] : m];
         if (x->time < from || x->time > to)
             continue;
         if (x->resolved)
@@ -1501,8 +1490,7 @@ period_start(lh_report_every_t every, int64_t t)
 }
 
 static void
-group_entry(qctx_t *q, const dora_t *d, const char *group, const json_t *ci, const json_t *ii,
-            json_t *arr)
+group_entry(qctx_t *q, const dora_t *d, const char *group, const members_t *mb, json_t *arr)
 {
     const lh_report_req_t *r = q->rreq;
     json_t *e = json_object();
@@ -1516,7 +1504,7 @@ group_entry(qctx_t *q, const dora_t *d, const char *group, const json_t *ci, con
     } else {
         lh__q_jset(q, e, "group", lh__q_jstr(group));
     }
-    lh__q_jset(q, e, "figures", figures(q, d, ci, ii, q->from, q->to));
+    lh__q_jset(q, e, "figures", figures(q, d, mb, q->from, q->to));
     if (r->every) {
         json_t *trend = json_array();
         int64_t step = r->every == LH_REPORT_EVERY_WEEK ? 7 * DAY_NS : DAY_NS;
@@ -1525,7 +1513,7 @@ group_entry(qctx_t *q, const dora_t *d, const char *group, const json_t *ci, con
             json_t *row = json_object();
             lh__q_jset(q, row, "from", lh__q_jtime(a));
             lh__q_jset(q, row, "to", lh__q_jtime(b));
-            lh__q_jset(q, row, "figures", figures(q, d, ci, ii, a, b));
+            lh__q_jset(q, row, "figures", figures(q, d, mb, a, b));
             lh__q_jpush(q, trend, row);
         }
         lh__q_jset(q, e, "trend", trend);
@@ -1537,6 +1525,99 @@ static int
 cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every group a change (that reached an outcome) or a counted incident of the period falls in,
+ * in name order, each with its changes and incidents (a counting sort by group, in their
+ * order: one array of indices each, not a list per group). */
+static void
+by_groups(qctx_t *q, dora_t *d, json_t *arr)
+{
+    pmap_t gm = {0}; /* group name -> its number, 1..ng */
+    size_t ng = 0, nn = 0;
+    pmap_init(q, &gm, 256, 1);
+    uint32_t *gc = malloc((d->n + 1) * sizeof(*gc)), *gi = malloc((d->nk + 1) * sizeof(*gi));
+    if (!gc || !gi)
+        q->err = LH_ENOMEM;
+    /* each member's group number (0: none); a group is listed for a change, or for an incident
+     * detected in the period (one from the week before only counts for rework) */
+    char *listed = NULL;
+    for (size_t pass = 0; pass < 2 && !q->err; pass++) {
+        size_t n = pass ? d->nk : d->n;
+        for (size_t k = 0; k < n && !q->err; k++) {
+            const char *g = pass ? d->k[k].group : d->c[k].group;
+            int in = pass ? g != NULL : g && deployment(&d->c[k]);
+            uint32_t num = 0;
+            if (in) {
+                slot_t *sl = pmap_at(q, &gm, g, NULL);
+                if (!sl)
+                    break;
+                if (!sl->v)
+                    sl->v = ++ng;
+                num = (uint32_t)sl->v;
+            }
+            (pass ? gi : gc)[k] = num;
+        }
+    }
+    const char **names = calloc(ng + 1, sizeof(*names)); /* by number */
+    size_t *at_c = calloc(ng + 2, sizeof(*at_c)), *at_i = calloc(ng + 2, sizeof(*at_i));
+    uint32_t *mc = malloc((d->n + 1) * sizeof(*mc)), *mi = malloc((d->nk + 1) * sizeof(*mi));
+    listed = calloc(ng + 1, 1);
+    if (!q->err && (!names || !at_c || !at_i || !mc || !mi || !listed))
+        q->err = LH_ENOMEM;
+    for (size_t k = 0; !q->err && k < d->n; k++)
+        if (gc[k]) {
+            names[gc[k]] = d->c[k].group;
+            listed[gc[k]] = 1;
+            at_c[gc[k] + 1]++;
+        }
+    for (size_t j = 0; !q->err && j < d->nk; j++)
+        if (gi[j]) {
+            names[gi[j]] = d->k[j].group;
+            listed[gi[j]] |= d->k[j].time >= q->from;
+            at_i[gi[j] + 1]++;
+        }
+    for (size_t g = 1; !q->err && g <= ng + 1; g++) {
+        at_c[g] += at_c[g - 1];
+        at_i[g] += at_i[g - 1];
+    }
+    for (size_t k = 0; !q->err && k < d->n; k++) /* in index order: each group's stays so */
+        if (gc[k])
+            mc[at_c[gc[k]]++] = (uint32_t)k;
+    for (size_t j = 0; !q->err && j < d->nk; j++)
+        if (gi[j])
+            mi[at_i[gi[j]]++] = (uint32_t)j;
+    /* at_x[g] is now where group g + 1's members start: g's are [at_x[g - 1], at_x[g]) */
+    size_t *order = calloc(ng + 1, sizeof(*order));
+    if (!q->err && !order)
+        q->err = LH_ENOMEM;
+    for (size_t g = 1; !q->err && g <= ng; g++)
+        if (listed[g])
+            order[nn++] = g;
+    const char **sorted = calloc(nn + 1, sizeof(*sorted));
+    if (!q->err && !sorted)
+        q->err = LH_ENOMEM;
+    for (size_t k = 0; !q->err && k < nn; k++)
+        sorted[k] = names[order[k]];
+    if (!q->err)
+        qsort(sorted, nn, sizeof(*sorted), cmp_str);
+    for (size_t k = 0; k < nn && !q->err; k++) {
+        size_t g = pmap_get(&gm, sorted[k], NULL);
+        members_t mb = {mc + at_c[g - 1], mi + at_i[g - 1], at_c[g] - at_c[g - 1],
+                        at_i[g] - at_i[g - 1]};
+        group_entry(q, d, sorted[k], &mb, arr);
+    }
+    free(sorted);
+    free(order);
+    free(listed);
+    free(names);
+    free(at_c);
+    free(at_i);
+    free(mc);
+    free(mi);
+    free(gc);
+    free(gi);
+    free(gm.s);
 }
 
 void
@@ -1557,45 +1638,10 @@ lh__q_gather_dora(qctx_t *q)
         counted(q, &d);
     if (!q->err)
         link_facts(q, &d);
-    if (!r->by) {
-        group_entry(q, &d, NULL, NULL, NULL, groups);
-    } else {
-        /* every group a change or a counted incident of the period falls in, sorted, each with
-         * the indices of its changes and incidents */
-        json_t *gc = json_object(), *gi = json_object(), *named = json_object();
-        const char **names = calloc(d.n + d.nk + 1, sizeof(*names));
-        size_t nn = 0;
-        if (!gc || !gi || !named || !names)
-            q->err = LH_ENOMEM;
-        for (size_t k = 0; !q->err && k < d.n; k++)
-            if (d.c[k].group && deployment(&d.c[k])) {
-                if (!json_object_get(named, d.c[k].group)) {
-                    names[nn++] = d.c[k].group;
-                    lh__q_jset(q, named, d.c[k].group, json_true());
-                }
-                map_push(q, gc, d.c[k].group, k);
-            }
-        for (size_t j = 0; !q->err && j < d.nk; j++)
-            if (d.k[j].group) {
-                if (d.k[j].time >= q->from && !json_object_get(named, d.k[j].group)) {
-                    names[nn++] = d.k[j].group;
-                    lh__q_jset(q, named, d.k[j].group, json_true());
-                }
-                map_push(q, gi, d.k[j].group, j);
-            }
-        if (!q->err)
-            qsort(names, nn, sizeof(*names), cmp_str);
-        json_t *empty = json_array();
-        for (size_t k = 0; k < nn && !q->err; k++) {
-            const json_t *ci = json_object_get(gc, names[k]), *ii = json_object_get(gi, names[k]);
-            group_entry(q, &d, names[k], ci ? ci : empty, ii ? ii : empty, groups);
-        }
-        json_decref(empty);
-        free(names);
-        json_decref(gc);
-        json_decref(gi);
-        json_decref(named);
-    }
+    if (!r->by)
+        group_entry(q, &d, NULL, NULL, groups);
+    else
+        by_groups(q, &d, groups);
     lh__q_jset(q, q->doc, "report", json_string("dora"));
     lh__q_jset(q, q->doc, "from", lh__q_jtime(q->from));
     lh__q_jset(q, q->doc, "to", lh__q_jtime(q->to));
