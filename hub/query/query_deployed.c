@@ -299,7 +299,6 @@ walk_services(void *arg)
     walker_t *w = arg;
     size_t num;
     for (char *svc; (svc = next_service(w, &num)) != NULL;) {
-        json_t *arr = json_array();
         if (w->n == w->cap) {
             size_t cap = w->cap ? 2 * w->cap : 256;
             size_t *nn = realloc(w->num, cap * sizeof(*nn));
@@ -308,7 +307,8 @@ walk_services(void *arg)
                 w->cap = cap;
             }
         }
-        if (!arr || w->n == w->cap || json_array_append_new(w->got, arr) < 0) {
+        json_t *arr = w->n < w->cap ? json_array() : NULL;
+        if (!arr || json_array_append_new(w->got, arr) < 0) { /* which takes arr either way */
             w->q.err = LH_ENOMEM;
             free(svc);
             break;

@@ -846,19 +846,14 @@ read_period(qctx_t *q, dora_t *d)
     pthread_mutex_destroy(&ch.mu);
     if (p.q.err && !q->err)
         q->err = p.q.err;
-    /* the thread's chunks (the first ones), then this one's in their order; the incidents
-     * stay */
-    dora_t mine = {.c = d->c, .n = d->n, .groups = d->groups, .ng = d->ng, .gn = d->gn};
-    d->c = NULL;
-    d->n = d->cap = d->ng = d->gcap = 0;
-    d->groups = (pmap_t){0};
-    d->gn = NULL;
+    /* the thread's chunks (the first ones), then this one's in their order, become d's
+     * changes; the incidents stay */
     for (int k = 0; !q->err && k < CHUNKS; k++)
         if (ch.end[k] > ch.at[k])
-            append_changes(q, &p.d, &mine, ch.at[k], ch.end[k]);
-    free(mine.c);
-    free(mine.groups.s);
-    free(mine.gn);
+            append_changes(q, &p.d, d, ch.at[k], ch.end[k]);
+    free(d->c);
+    free(d->groups.s);
+    free(d->gn);
     d->c = p.d.c;
     d->n = p.d.n;
     d->cap = p.d.cap;
@@ -1539,9 +1534,7 @@ by_groups(qctx_t *q, dora_t *d, json_t *arr)
     uint32_t *gc = malloc((d->n + 1) * sizeof(*gc)), *gi = malloc((d->nk + 1) * sizeof(*gi));
     if (!gc || !gi)
         q->err = LH_ENOMEM;
-    /* each member's group number (0: none); a group is listed for a change, or for an incident
-     * detected in the period (one from the week before only counts for rework) */
-    char *listed = NULL;
+    /* each member's group number (0: none) */
     for (size_t pass = 0; pass < 2 && !q->err; pass++) {
         size_t n = pass ? d->nk : d->n;
         for (size_t k = 0; k < n && !q->err; k++) {
@@ -1562,8 +1555,11 @@ by_groups(qctx_t *q, dora_t *d, json_t *arr)
     const char **names = calloc(ng + 1, sizeof(*names)); /* by number */
     size_t *at_c = calloc(ng + 2, sizeof(*at_c)), *at_i = calloc(ng + 2, sizeof(*at_i));
     uint32_t *mc = malloc((d->n + 1) * sizeof(*mc)), *mi = malloc((d->nk + 1) * sizeof(*mi));
-    listed = calloc(ng + 1, 1);
-    if (!q->err && (!names || !at_c || !at_i || !mc || !mi || !listed))
+    /* a group is listed for a change, or for an incident detected in the period (one from the
+     * week before only counts for rework) */
+    char *listed = calloc(ng + 1, 1);
+    const char **sorted = calloc(ng + 1, sizeof(*sorted)); /* the listed groups' names */
+    if (!q->err && (!names || !at_c || !at_i || !mc || !mi || !listed || !sorted))
         q->err = LH_ENOMEM;
     for (size_t k = 0; !q->err && k < d->n; k++)
         if (gc[k]) {
@@ -1588,17 +1584,9 @@ by_groups(qctx_t *q, dora_t *d, json_t *arr)
         if (gi[j])
             mi[at_i[gi[j]]++] = (uint32_t)j;
     /* at_x[g] is now where group g + 1's members start: g's are [at_x[g - 1], at_x[g]) */
-    size_t *order = calloc(ng + 1, sizeof(*order));
-    if (!q->err && !order)
-        q->err = LH_ENOMEM;
     for (size_t g = 1; !q->err && g <= ng; g++)
         if (listed[g])
-            order[nn++] = g;
-    const char **sorted = calloc(nn + 1, sizeof(*sorted));
-    if (!q->err && !sorted)
-        q->err = LH_ENOMEM;
-    for (size_t k = 0; !q->err && k < nn; k++)
-        sorted[k] = names[order[k]];
+            sorted[nn++] = names[g];
     if (!q->err)
         qsort(sorted, nn, sizeof(*sorted), cmp_str);
     for (size_t k = 0; k < nn && !q->err; k++) {
@@ -1608,7 +1596,6 @@ by_groups(qctx_t *q, dora_t *d, json_t *arr)
         group_entry(q, d, sorted[k], &mb, arr);
     }
     free(sorted);
-    free(order);
     free(listed);
     free(names);
     free(at_c);
