@@ -23,6 +23,11 @@
 
 #define COMPONENT "metrics"
 
+/* The refresher's connection reads the window once a minute, front to back: a cache the size of
+ * the hub's (32 MiB) would be filled by every run and kept, for no gain (the file's pages stay in
+ * the kernel's cache either way). SQLite's own default. */
+#define REFRESHER_CACHE_KB 2048
+
 static int64_t dora_period_ns = 60 * LH_NS_PER_SEC;
 
 void
@@ -53,8 +58,43 @@ static const struct {
      "rework (rollbacks, fixes during an incident) over deployments"},
 };
 
+#define N_GAUGES (sizeof(dora_gauges) / sizeof(dora_gauges[0]))
+
+/* Each family's samples, appended group by group as the report makes them. */
+typedef struct {
+    lh_buf_t fam[N_GAUGES];
+} samples_t;
+
+static int
+add_group(const json_t *e, void *arg)
+{
+    samples_t *sm = arg;
+    const char *svc = json_string_value(json_object_get(e, "service"));
+    const char *env = json_string_value(json_object_get(e, "environment"));
+    const json_t *fig = json_object_get(e, "figures");
+    int rc = 0;
+    for (size_t g = 0; rc == 0 && svc && g < N_GAUGES; g++) {
+        const json_t *v =
+            json_object_get(json_object_get(fig, dora_gauges[g].figure), dora_gauges[g].field);
+        if (!json_is_number(v))
+            continue; /* no sample: no value, rather than a made-up 0 */
+        lh_buf_t *out = &sm->fam[g];
+        rc = lh_buf_printf(out, "%s{service=\"", dora_gauges[g].name);
+        if (rc == 0)
+            rc = lh__metrics_label_value(out, svc);
+        if (rc == 0)
+            rc = lh_buf_printf(out, "\",environment=\"");
+        if (rc == 0)
+            rc = lh__metrics_label_value(out, env ? env : "");
+        if (rc == 0)
+            rc = lh_buf_printf(out, "\"} %.6g\n", json_number_value(v));
+    }
+    return rc;
+}
+
 /* The families of the last window_ns read from st, into out (empty on an error: the families are
- * left out then; the store or the query logged why). */
+ * left out then; the store or the query logged why). The report hands its groups over one at a
+ * time, so that what this holds is the text, not the report's document of every group. */
 static int
 dora_text(lh_store_t *st, int64_t window_ns, lh_buf_t *out)
 {
@@ -62,44 +102,21 @@ dora_text(lh_store_t *st, int64_t window_ns, lh_buf_t *out)
     lh_report_req_default(&r, LH_REPORT_DORA);
     r.since_ns = window_ns;
     r.by = "service+env";
-    lh_buf_t doc = LH_BUF_INIT;
-    int rc = lh_query_report(st, &r, LH_QUERY_JSON, &doc);
-    json_t *d = rc == 0 ? json_loadb((const char *)doc.data, doc.len, 0, NULL) : NULL;
-    lh_buf_free(&doc);
-    if (rc == 0 && !d)
-        rc = LH_ENOMEM;
+    samples_t sm;
+    for (size_t g = 0; g < N_GAUGES; g++)
+        sm.fam[g] = (lh_buf_t)LH_BUF_INIT;
+    int rc = lh__query_report_groups(st, &r, add_group, &sm);
     lh_buf_reset(out);
-    const json_t *groups = json_object_get(d, "groups");
-    for (size_t g = 0; rc == 0 && g < sizeof(dora_gauges) / sizeof(dora_gauges[0]); g++) {
-        size_t head = out->len, samples = 0; /* a family without a sample is left out */
+    for (size_t g = 0; rc == 0 && g < N_GAUGES; g++) {
+        if (!sm.fam[g].len)
+            continue; /* a family without a sample is left out */
         rc = lh_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", dora_gauges[g].name,
                            dora_gauges[g].help, dora_gauges[g].name);
-        for (size_t i = 0; rc == 0 && i < json_array_size(groups); i++) {
-            const json_t *e = json_array_get(groups, i);
-            const json_t *v = json_object_get(
-                json_object_get(json_object_get(e, "figures"), dora_gauges[g].figure),
-                dora_gauges[g].field);
-            const char *svc = json_string_value(json_object_get(e, "service"));
-            const char *env = json_string_value(json_object_get(e, "environment"));
-            if (!json_is_number(v) || !svc)
-                continue; /* no sample: no value, rather than a made-up 0 */
-            rc = lh_buf_printf(out, "%s{service=\"", dora_gauges[g].name);
-            if (rc == 0)
-                rc = lh__metrics_label_value(out, svc);
-            if (rc == 0)
-                rc = lh_buf_printf(out, "\",environment=\"");
-            if (rc == 0)
-                rc = lh__metrics_label_value(out, env ? env : "");
-            if (rc == 0)
-                rc = lh_buf_printf(out, "\"} %.6g\n", json_number_value(v));
-            samples++;
-        }
-        if (rc == 0 && !samples) {
-            out->len = head;
-            out->data[head] = 0;
-        }
+        if (rc == 0)
+            rc = lh_buf_append(out, sm.fam[g].data, sm.fam[g].len);
     }
-    json_decref(d);
+    for (size_t g = 0; g < N_GAUGES; g++)
+        lh_buf_free(&sm.fam[g]);
     if (rc < 0)
         lh_buf_reset(out);
     return rc;
@@ -124,6 +141,7 @@ refresher(void *arg)
             lh_store_opts_t o;
             lh_store_opts_default(&o);
             o.readonly = 1;
+            o.cache_kb = REFRESHER_CACHE_KB;
             rc = lh_store_open(hub->o.db_path, &o, &ro);
         }
         if (rc == 0)

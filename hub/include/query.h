@@ -10,6 +10,7 @@
 #ifndef LOOPHUB_QUERY_H
 #define LOOPHUB_QUERY_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "loophub/buf.h"
@@ -40,6 +41,15 @@ int lh_query_timeline_stores(lh_store_t *const *st, size_t n, const lh_timeline_
  * before it starts, a negative limit); LH_ESTORE (logged); LH_ENOMEM. The store is only read. */
 int lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fmt,
                     lh_buf_t *out);
+
+/* A dora report's groups handed to fn one at a time as each is made (the entry of "groups" of
+ * its JSON document, lent for the call: fn returns 0, or an error that ends the report), never
+ * held together: for a caller that reads a few figures of each (the DORA gauges of /metrics)
+ * without the document of thousands of groups, its text and its parse. Returns as
+ * lh_query_report(), or fn's error; LH_EINVAL for a report other than dora. */
+typedef int (*lh_report_group_fn)(const json_t *entry, void *arg);
+int lh__query_report_groups(lh_store_t *st, const lh_report_req_t *req, lh_report_group_fn fn,
+                            void *arg);
 
 /* Test only, process-wide: how `dora` and `deployed` read a large store. 0 (the default): on
  * two threads, each with its own connection, sharing the work as they get to it; 1: on the

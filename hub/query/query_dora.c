@@ -76,18 +76,23 @@ typedef struct {
     const char *service, *env;
 } gname_t;
 
+/* An incident of the period as read, counted (at or above the minimum severity: the others are
+ * not kept): 64 bytes. */
 typedef struct {
-    const char *env, *group, *suspect, *suspect_service; /* the top suspect's deploy id, service */
-    const char *service, *id; /* its own service; its id (by a label only) */
-    int64_t time, resolved;   /* resolved 0: open */
-    int64_t top_started;      /* its top suspect's start when it was concluded */
-    size_t change;            /* its top suspect's change among the period's, + 1 (0: none) */
-    size_t g;    /* the number of the suspect's service and environment (dora_t.groups), 0 */
-    int counted; /* at or above the minimum severity */
+    const char *env, *suspect; /* the top suspect's deploy id */
+    const char *service;       /* its own service */
+    union {
+        const char *id;    /* its id, by a label only, until it is linked */
+        const char *group; /* once linked */
+    } u;
+    int64_t time, resolved; /* resolved 0: open */
+    int64_t top_started;    /* its top suspect's start when it was concluded */
+    uint32_t change;        /* its top suspect's change among the period's, + 1 (0: none) */
+    uint32_t g; /* the number of the suspect's service and environment (dora_t.groups), 0 */
 } dincident_t;
 
-/* A counted incident (at or above the minimum severity) once linked, as the walks and the
- * figures read it: 40 bytes where the incident read from the store is 96. */
+/* A counted incident once linked, as the walks and the figures read it: 40 bytes, packed over
+ * the incidents read (counted()). */
 typedef struct {
     int64_t time, resolved;      /* resolved 0: open */
     const char *suspect, *group; /* its top suspect's deploy id (NULL: none); its group */
@@ -534,6 +539,9 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from, int64_t to)
         if ((r->service && (!svc || strcmp(svc, r->service))) ||
             (r->environment && (!env || strcmp(env, r->environment))))
             continue;
+        int sev = sqlite3_column_int(s, 5);
+        if (sev != LH_SEV_UNSPECIFIED && sev < r->min_severity)
+            continue; /* not counted: no figure reads it */
         dincident_t *ni = grow_to(q, d->i, &d->capi, d->ni + 1, sizeof(*ni));
         if (!ni)
             break;
@@ -552,10 +560,8 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from, int64_t to)
         x->env = nm->b;
         x->time = sqlite3_column_int64(s, 2);
         x->resolved = sqlite3_column_int(s, 3) ? 0 : sqlite3_column_int64(s, 4);
-        int sev = sqlite3_column_int(s, 5);
-        x->counted = sev == LH_SEV_UNSPECIFIED || sev >= r->min_severity;
         x->suspect = pool_dup(q, d, lh__q_col_text(s, 6));
-        x->id = labels ? pool_dup(q, d, lh__q_col_text(s, 7)) : NULL;
+        x->u.id = labels ? pool_dup(q, d, lh__q_col_text(s, 7)) : NULL;
         x->top_started = sqlite3_column_int64(s, 8);
     }
     sqlite3_finalize(s);
@@ -574,38 +580,36 @@ link_incidents(qctx_t *q, dora_t *d, size_t j0, size_t j1, pool_block_t **pool)
     for (size_t j = j0; top && !q->err && j < j1; j++) {
         dincident_t *x = &d->i[j];
         size_t k = x->suspect ? suspect_of(q, d, &hint, x->top_started, x->suspect, x->env) : 0;
-        x->change = k;
+        x->change = (uint32_t)k;
         if (k) {
             const dchange_t *c = &d->c[k - 1];
             x->suspect = c->deploy_id;
-            x->suspect_service = d->gn[c->g].service;
             x->env = d->gn[c->g].env;
             x->g = c->g;
         } else if (x->suspect) {
             sqlite3_reset(top);
             lh__q_bind_text(top, 1, x->suspect);
             lh__q_bind_text(top, 2, x->env);
-            if (lh__q_step(q, top))
-                x->suspect_service = pool_put(q, pool, lh__q_col_text(top, 0));
-            x->g = pmap_get(&d->groups, x->suspect_service, x->env);
+            const char *ss = lh__q_step(q, top) ? lh__q_col_text(top, 0) : NULL;
+            x->g = (uint32_t)pmap_get(&d->groups, ss, x->env);
         }
         /* by a label, an incident falls in its top suspect's group (teams label their
          * changes), else in that of its own label: only then are its events read */
         char gb[512];
         if (labels && k) {
-            x->group = d->c[k - 1].group;
+            x->u.group = d->c[k - 1].group;
         } else if (labels) {
             if (!ev && !(ev = lh__q_prep(q, LH_Q_INCIDENT_EVENTS)))
                 break;
             qlist_t l = {0};
             sqlite3_reset(ev);
-            lh__q_bind_text(ev, 1, x->id);
+            lh__q_bind_text(ev, 1, x->u.id);
             lh__q_load_events(q, ev, &l, 0);
-            x->group =
+            x->u.group =
                 pool_put(q, pool, group_of(r, NULL, l.ev, l.n, x->service, x->env, gb, sizeof(gb)));
             lh__q_list_free(&l);
         } else {
-            x->group =
+            x->u.group =
                 pool_put(q, pool, group_of(r, NULL, NULL, 0, x->service, x->env, gb, sizeof(gb)));
         }
     }
@@ -660,21 +664,26 @@ link_all(qctx_t *q, dora_t *d)
     q->unreadable += l.q.unreadable;
 }
 
-/* The counted incidents, linked, in d->k (read in order by what follows); d->i is let go. */
+/* The counted incidents, linked, in d->k (read in order by what follows), packed over d->i in
+ * place (a cinc_t is smaller than a dincident_t: each is written below the incidents still to
+ * be read); d->i is let go. */
 static void
 counted(qctx_t *q, dora_t *d)
 {
-    if (!(d->k = malloc((d->ni + 1) * sizeof(*d->k)))) {
-        q->err = LH_ENOMEM;
-        return;
-    }
+    _Static_assert(sizeof(cinc_t) <= sizeof(dincident_t), "packed in place");
+    char *to = (char *)d->i;
     for (size_t j = 0; j < d->ni; j++) {
         const dincident_t *x = &d->i[j];
-        if (x->counted)
-            d->k[d->nk++] = (cinc_t){x->time,  x->resolved,         x->suspect,
-                                     x->group, (uint32_t)x->change, (uint32_t)x->g};
+        cinc_t k = {x->time, x->resolved, x->suspect, x->u.group, x->change, x->g};
+        memcpy(to + j * sizeof(k), &k, sizeof(k));
     }
-    free(d->i);
+    d->nk = d->ni;
+    d->k = (cinc_t *)(void *)d->i;
+    cinc_t *k = d->nk ? realloc(d->k, d->nk * sizeof(*k)) : NULL;
+    if (k) /* else it stays as large as it was */
+        d->k = k;
+    if (!d->k && !(d->k = malloc(sizeof(*d->k))))
+        q->err = LH_ENOMEM;
     d->i = NULL;
     d->ni = d->capi = 0;
 }
@@ -1513,7 +1522,14 @@ group_entry(qctx_t *q, const dora_t *d, const char *group, const members_t *mb, 
         }
         lh__q_jset(q, e, "trend", trend);
     }
-    lh__q_jpush(q, arr, e);
+    if (!q->on_group) {
+        lh__q_jpush(q, arr, e);
+        return;
+    }
+    int rc = q->err ? 0 : e ? q->on_group(e, q->on_group_arg) : LH_ENOMEM;
+    if (rc && !q->err)
+        q->err = rc;
+    json_decref(e);
 }
 
 static int

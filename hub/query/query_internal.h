@@ -43,6 +43,8 @@ typedef struct qctx {
     qlist_t others; /* incident mode: the other alerts in the window, parallel to doc */
     lh_buf_t *out;
     lh_query_format_t fmt;
+    lh_report_group_fn on_group; /* dora: each group's entry to it as made, not into doc */
+    void *on_group_arg;
 } qctx_t;
 
 /* --- query_gather.c: reading the store --- */

@@ -160,27 +160,43 @@ lh_report_period(const lh_report_req_t *r, int64_t now_ns, int64_t *from, int64_
     return *to < *from ? LH_EINVAL : 0;
 }
 
+/* Gathers the report's document into q->doc (q->err on an error). */
+static void
+gather(qctx_t *q)
+{
+    const lh_report_req_t *req = q->rreq;
+    q->now = req->now_ns ? req->now_ns : lh_now_ns();
+    if (!q->db || lh_report_period(req, q->now, &q->from, &q->to) < 0) {
+        q->err = LH_EINVAL;
+        return;
+    }
+    if (req->kind == LH_REPORT_DEPLOYED)
+        lh__q_gather_deployed(q);
+    else if (req->kind == LH_REPORT_AUDIT)
+        lh__q_gather_audit(q);
+    else
+        lh__q_gather_dora(q);
+    if (!q->err && !q->doc)
+        q->err = LH_ENOMEM;
+    if (!q->err)
+        lh__q_doc_expired(q);
+}
+
+static int
+valid(const lh_store_t *st, const lh_report_req_t *req)
+{
+    return st && req && req->limit >= 0 &&
+           (req->kind == LH_REPORT_DEPLOYED || req->kind == LH_REPORT_AUDIT ||
+            req->kind == LH_REPORT_DORA);
+}
+
 int
 lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fmt, lh_buf_t *out)
 {
-    if (!st || !req || !out || req->limit < 0 || fmt < LH_QUERY_TEXT || fmt > LH_QUERY_PAGE ||
-        (req->kind != LH_REPORT_DEPLOYED && req->kind != LH_REPORT_AUDIT &&
-         req->kind != LH_REPORT_DORA))
+    if (!valid(st, req) || !out || fmt < LH_QUERY_TEXT || fmt > LH_QUERY_PAGE)
         return LH_EINVAL;
     qctx_t q = {.st = st, .db = lh__store_db(st), .rreq = req, .out = out};
-    q.now = req->now_ns ? req->now_ns : lh_now_ns();
-    if (!q.db || lh_report_period(req, q.now, &q.from, &q.to) < 0)
-        return LH_EINVAL;
-    if (req->kind == LH_REPORT_DEPLOYED)
-        lh__q_gather_deployed(&q);
-    else if (req->kind == LH_REPORT_AUDIT)
-        lh__q_gather_audit(&q);
-    else
-        lh__q_gather_dora(&q);
-    if (!q.err && !q.doc)
-        q.err = LH_ENOMEM;
-    if (!q.err)
-        lh__q_doc_expired(&q);
+    gather(&q);
     q.fmt = fmt;
     if (!q.err && fmt != LH_QUERY_TEXT && fmt != LH_QUERY_JSON)
         lh__q_html_report(&q); /* md (the text, fenced), html and the page */
@@ -188,6 +204,20 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
         lh__q_emit(&q, req->kind == LH_REPORT_DEPLOYED ? lh__q_text_deployed
                        : req->kind == LH_REPORT_AUDIT  ? lh__q_text_audit
                                                        : lh__q_text_dora);
+    json_decref(q.doc);
+    return q.err;
+}
+
+int
+lh__query_report_groups(lh_store_t *st, const lh_report_req_t *req, lh_report_group_fn fn,
+                        void *arg)
+{
+    if (!valid(st, req) || req->kind != LH_REPORT_DORA || !fn)
+        return LH_EINVAL;
+    qctx_t q = {.st = st, .db = lh__store_db(st), .rreq = req, .fmt = LH_QUERY_JSON};
+    q.on_group = fn;
+    q.on_group_arg = arg;
+    gather(&q);
     json_decref(q.doc);
     return q.err;
 }
