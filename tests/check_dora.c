@@ -692,6 +692,51 @@ START_TEST(two_threads_same_figures)
 }
 END_TEST
 
+/* lh__query_report_groups() (the DORA gauges of /metrics) hands over each group of the
+ * document, in its order and the same, one at a time; a callback's error ends the report with
+ * it; another report than dora is refused. */
+typedef struct {
+    json_t *seen;
+    int fail_at; /* the callback's error at this group (1 first), 0: never */
+} groups_seen_t;
+
+static int
+keep_group(const json_t *e, void *arg)
+{
+    groups_seen_t *g = arg;
+    json_array_append_new(g->seen, json_deep_copy(e));
+    return g->fail_at && json_array_size(g->seen) == (size_t)g->fail_at ? LH_ENOMEM : 0;
+}
+
+START_TEST(groups_one_at_a_time)
+{
+    lh_report_req_t r = week();
+    r.by = "service+env";
+    json_t *doc = run_json(&r);
+    const json_t *groups = json_object_get(doc, "groups");
+    ck_assert_int_ge(json_array_size(groups), 2);
+    lh_store_opts_t so;
+    lh_store_opts_default(&so);
+    so.readonly = 1;
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &so, &st), 0);
+    groups_seen_t g = {json_array(), 0};
+    ck_assert_int_eq(lh__query_report_groups(st, &r, keep_group, &g), 0);
+    ck_assert_msg(json_equal(g.seen, groups), "the groups handed over differ from the document's");
+    json_array_clear(g.seen);
+    g.fail_at = 1;
+    ck_assert_int_eq(lh__query_report_groups(st, &r, keep_group, &g), LH_ENOMEM);
+    ck_assert_int_eq(json_array_size(g.seen), 1); /* none after the error */
+    lh_report_req_t a;
+    lh_report_req_default(&a, LH_REPORT_AUDIT);
+    ck_assert_int_eq(lh__query_report_groups(st, &a, keep_group, &g), LH_EINVAL);
+    ck_assert_int_eq(lh__query_report_groups(st, &r, NULL, &g), LH_EINVAL);
+    lh_store_close(&st);
+    json_decref(g.seen);
+    json_decref(doc);
+}
+END_TEST
+
 static Suite *
 dora_suite(void)
 {
@@ -709,6 +754,7 @@ dora_suite(void)
         {"rework_before_period", rework_by_an_incident_before_the_period, 0, 0},
         {"migrated_v7_store", migrated_v7_store_same_figures, 0, 0},
         {"two_threads", two_threads_same_figures, 0, 0},
+        {"groups_one_at_a_time", groups_one_at_a_time, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
     return s;
