@@ -679,10 +679,10 @@ counted(qctx_t *q, dora_t *d)
     }
     d->nk = d->ni;
     d->k = (cinc_t *)(void *)d->i;
-    cinc_t *k = d->nk ? realloc(d->k, d->nk * sizeof(*k)) : NULL;
+    cinc_t *k = d->k ? realloc(d->k, d->nk * sizeof(*k)) : malloc(sizeof(*k)); /* none read */
     if (k) /* else it stays as large as it was */
         d->k = k;
-    if (!d->k && !(d->k = malloc(sizeof(*d->k))))
+    else if (!d->k)
         q->err = LH_ENOMEM;
     d->i = NULL;
     d->ni = d->capi = 0;
