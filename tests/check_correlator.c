@@ -264,12 +264,28 @@ count_sql(fx_t *f, const char *sql)
     return v;
 }
 
-/* The id of the alert of incident INC-i-1 in prod, worked out apart from the code (64-bit FNV-1a
- * with the avalanche of hash.h, over the outcome's key: "incident", environment, incident id, or
- * "alert", environment, fingerprint, start time in ns, joined by 0x1f) and written here as the
- * fixed string it must stay: every revision, every hub and every restart names the alert alike
+/* The id of the alert of incident INC-i-1 in prod, worked out apart from the code: "ca-", the
+ * outcome's start in seconds as 8 hex digits, then 64-bit FNV-1a with the avalanche of hash.h
+ * over the outcome's key ("incident", environment, incident id, or "alert", environment,
+ * fingerprint, start time in ns, joined by 0x1f), the hash written here as the fixed string it
+ * must stay: every revision, every hub and every restart names the alert alike
  * (docs/correlation.md), so a change of the id scheme must fail here, not follow the code. */
-#define ID_INC_PROD "ca-3dc19b45eae947d5"
+#define ID_INC_PROD "3dc19b45eae947d5"
+
+/* Asserts that alert a's id is "ca-", the start of its earliest outcome (seconds, 8 hex
+ * digits), then hash. */
+static void
+assert_alert_id(const lh_correlated_t *a, const char *hash, const char *name)
+{
+    ck_assert_msg(a->n_outcomes > 0, "%s: alert %s has no outcome", name, a->id);
+    int64_t t = a->outcomes[0].time_ns;
+    for (size_t i = 1; i < a->n_outcomes; i++)
+        if (a->outcomes[i].time_ns < t)
+            t = a->outcomes[i].time_ns;
+    char want[64];
+    snprintf(want, sizeof(want), "ca-%08llx%s", (unsigned long long)(t / 1000000000LL), hash);
+    ck_assert_msg(strcmp(a->id, want) == 0, "%s: alert id %s, expected %s", name, a->id, want);
+}
 
 /* ---- deploy then incident ------------------------------------------------------------------- */
 
@@ -287,7 +303,11 @@ START_TEST(test_deploy_then_incident)
     read_alerts(&f, &al);
     ck_assert_uint_eq(al.n, 1);
     lh_correlated_t *a = al.a[0];
-    ck_assert_str_eq(a->id, ID_INC_PROD);
+    assert_alert_id(a, ID_INC_PROD, __func__);
+    char want[40];
+    snprintf(want, sizeof(want), "ca-%08llx", (unsigned long long)((T0 + 5 * MIN) / 1000000000LL));
+    ck_assert_msg(strncmp(a->id, want, strlen(want)) == 0, "%s does not start at the incident",
+                  a->id);
     ck_assert_int_eq(a->kind, LH_CA_DEPLOY_PRECEDED_INCIDENT);
     ck_assert_str_eq(a->service, "api");
     ck_assert_str_eq(a->environment, "prod");
@@ -509,7 +529,7 @@ START_TEST(test_rank_service_over_host)
     ck_assert_str_eq(a->suspects[1].deploy_id, "D-HOST");
     ck_assert_double_gt(a->suspects[0].score, a->suspects[1].score);
     ck_assert_str_eq(a->rollback_version, "1");
-    ck_assert_str_eq(a->id, ID_INC_PROD);
+    assert_alert_id(a, ID_INC_PROD, __func__);
     free_alerts(&al);
     ck_assert_int_eq(count_sql(&f, "SELECT rank FROM correlations WHERE deploy_id = 'D-HOST'"), 2);
     fx_done(&f);
@@ -619,7 +639,7 @@ START_TEST(test_late_deploy)
     lh_correlated_t *a = al.a[0];
     ck_assert_int_eq(a->late, 1);
     ck_assert_str_eq(a->outcome->id, "i-1");
-    ck_assert_str_eq(a->id, ID_INC_PROD);
+    assert_alert_id(a, ID_INC_PROD, __func__);
     ck_assert_str_eq(a->rollback_version, "1.4.1");
     ck_assert_reason(&a->suspects[0], "arrived after the incident (late data)");
     ck_assert_reason(&a->suspects[0], "deployed 5m before the incident");
@@ -678,8 +698,8 @@ START_TEST(test_second_late_suspect)
     read_alerts(&f, &al);
     /* one alert, revised: the late suspect is a new revision of the same id, not a new alert */
     ck_assert_uint_eq(al.n, 2);
-    ck_assert_str_eq(al.a[0]->id, ID_INC_PROD);
-    ck_assert_str_eq(al.a[1]->id, ID_INC_PROD);
+    assert_alert_id(al.a[0], ID_INC_PROD, __func__);
+    assert_alert_id(al.a[1], ID_INC_PROD, __func__);
     ck_assert_int_eq(count_sql(&f, "SELECT max(revision) FROM alerts"), 2);
     ck_assert_int_eq(al.a[0]->late, 0);
     ck_assert_int_eq(al.a[1]->late, 1);
@@ -1815,7 +1835,7 @@ static const doc_row_t doc_rows[] = {
      NULL,
      NULL,
      NULL,
-     "ca-51bf222cf708fb78",
+     "51bf222cf708fb78",
      {{"D-none", 0.708, 1200, {"same service (api)", "deployed 20m before the incident"}}}},
     {"a deploy without environment never explains a prod incident",
      {{"D-none", LH_DEPLOY_SUCCEEDED, 5 * MIN, "api", NULL, NULL, NULL}},
@@ -1846,7 +1866,7 @@ static const doc_row_t doc_rows[] = {
      "prod",
      NULL,
      NULL,
-     "ca-897633b13fb5e233",
+     "897633b13fb5e233",
      {{"D-1",
        0.740,
        300,
@@ -1921,8 +1941,7 @@ check_row_alert(fx_t *f, const char *name, const char *alert_id, const row_suspe
     }
     ck_assert_msg(al.n == 1, "%s: %zu alerts, one expected", name, al.n);
     lh_correlated_t *a = al.a[0];
-    ck_assert_msg(strcmp(a->id, alert_id) == 0, "%s: alert id %s, expected %s", name, a->id,
-                  alert_id);
+    assert_alert_id(a, alert_id, name);
     size_t n = 0;
     while (n < MAX_ROW_SUSPECTS && want[n].deploy_id)
         n++;
@@ -2018,6 +2037,69 @@ START_TEST(test_change_events_out_of_order)
 }
 END_TEST
 
+/* ---- the outcome's row, written column group by column group -------------------------------- */
+
+/* Each update of an incident writes only what changed (outcome.c, oc_statement()): a new host
+ * alone, a resolution, an earlier event. Each is read back through the index that must see it:
+ * oc_ref by its time, oc_dora by its state, oc_case by its case. */
+START_TEST(test_outcome_row_updates)
+{
+    fx_t f;
+    fx_init(&f);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          "web-1", "1.4.2", "1.4.1", NULL)),
+                     0);
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-1", "INC-U", T0 + 10 * MIN, "web-1", LH_INCIDENT_DETECTED)),
+        1);
+    char sql[400];
+    /* a new host only: the facts, nothing indexed */
+    submit(&f, mk_incident_of("i-2", "INC-U", T0 + 12 * MIN, "web-9", LH_INCIDENT_REPORTED));
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes WHERE ref = 'INC-U'"
+                                   " AND hosts LIKE '%web-9%' AND hosts LIKE '%web-1%'"),
+                     1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outcomes INDEXED BY oc_ref WHERE ref = 'INC-U'"
+             " AND environment = 'prod' AND kind = 3 AND time = %lld",
+             (long long)(T0 + 10 * MIN));
+    ck_assert_int_eq(count_sql(&f, sql), 1);
+    /* an earlier event: the time moves, in oc_ref and oc_dora */
+    submit(&f, mk_incident_of("i-3", "INC-U", T0 + 8 * MIN, "web-1", LH_INCIDENT_DETECTED));
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outcomes INDEXED BY oc_ref WHERE ref = 'INC-U'"
+             " AND environment = 'prod' AND kind = 3 AND time = %lld",
+             (long long)(T0 + 8 * MIN));
+    ck_assert_int_eq(count_sql(&f, sql), 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outcomes INDEXED BY oc_dora WHERE kind = 3 AND time = %lld"
+             " AND open = 1 AND top = 'D-1'",
+             (long long)(T0 + 8 * MIN));
+    ck_assert_int_eq(count_sql(&f, sql), 1);
+    /* the case, through oc_case */
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes INDEXED BY oc_case"
+                                   " WHERE case_id = (SELECT id FROM cases) AND ref = 'INC-U'"),
+                     1);
+    /* a case made later, by a late deploy: the outcome's case changes alone, in oc_case */
+    ck_assert_int_eq(submit(&f, mk_incident("l-1", T0 + 40 * MIN, "pay", "prod", "pay-1",
+                                            LH_INCIDENT_DETECTED, NULL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 + 35 * MIN, "pay",
+                                          "prod", "pay-1", "2.0.1", "2.0.0", NULL)),
+                     1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes INDEXED BY oc_case"
+                                   " WHERE case_id IN (SELECT id FROM cases) AND ref = 'INC-l-1'"),
+                     1);
+    /* resolved: the state, in oc_dora */
+    submit(&f, mk_incident_of("i-4", "INC-U", T0 + 30 * MIN, "web-1", LH_INCIDENT_RESOLVED));
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outcomes INDEXED BY oc_dora WHERE kind = 3 AND time = %lld"
+             " AND open = 0 AND resolved = %lld",
+             (long long)(T0 + 8 * MIN), (long long)(T0 + 30 * MIN));
+    ck_assert_int_eq(count_sql(&f, sql), 1);
+    fx_done(&f);
+}
+END_TEST
+
 static Suite *
 correlator_suite(void)
 {
@@ -2028,6 +2110,7 @@ correlator_suite(void)
         {"change_events_out_of_order", test_change_events_out_of_order, 0,
          (int)LH_TEST_COUNT(order_rows)},
         {"deploy_then_incident", test_deploy_then_incident, 0, 0},
+        {"outcome_row_updates", test_outcome_row_updates, 0, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
         {"window_edge_outside", test_window_edge_outside, 0, 0},
         {"outcome_before_deploy", test_outcome_before_deploy, 0, 0},

@@ -92,6 +92,14 @@ typedef struct outcome {
     int open;
     int severity; /* an incident's highest (lh_severity_t), 0: none given; alerts keep 0 */
     int found;
+    /* the row as stored (found): oc_put() writes only the columns of the indexes whose key
+     * changed, since an UPDATE that sets an indexed column rewrites its index entry even when
+     * the value is the same (a random page of oc_ref, oc_case or oc_dora) */
+    struct {
+        const char *case_id, *top;
+        int64_t time, resolved, top_started;
+        int open, severity;
+    } was;
 } outcome_t;
 
 /* ---- SQLite helpers (correlator.c): a failed statement is logged and reset, LH_ESTORE ------ */

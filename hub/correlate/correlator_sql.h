@@ -33,37 +33,39 @@
 enum {
     /* the lookups take ?5, a limit: the most recent rows first (bounded work per event), and ?6,
      * the time bucket to look in (collect() walks the window's) */
-    LH_CSQL_CAND_SERVICE,  /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CAND_HOST,     /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CAND_ARTIFACT, /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
-    LH_CSQL_CHANGE,        /* ?1 deploy_id ?2 env -> the change's events, oldest first */
-    LH_CSQL_OUT_SERVICE,   /* ?1 service ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_OUT_HOST,      /* ?1 host ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_OUT_ARTIFACT,  /* ?1 artifact ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_EVENT_BLOB,    /* ?1 seq -> canonical protobuf, LH_STORE_EVENT_COLS */
-    LH_CSQL_PAIR_GET,      /* ?1 outcome_seq ?2 deploy_id -> late */
-    LH_CSQL_PAIR_INSERT,   /* ?1 outcome_seq ?2 deploy_id ?3 deploy_seq ?4 score ?5 rank
-                            ?6 lead_seconds ?7 reasons ?8 late ?9 created ?10 alert_seq */
-    LH_CSQL_PAIR_MAX,      /* -> highest outcome_seq with a pair (0 when none) */
-    LH_CSQL_PAIR_UPDATE,   /* ?1 outcome_seq ?2 deploy_id ?3 score ?4 rank ?5 lead ?6 reasons
-                            ?7 alert_seq: a known pair's latest conclusion */
-    LH_CSQL_LAST_GOOD,     /* ?1 service ?2 env ?3 before ?4 deploy_id to skip -> deploy_id,
-                            version of succeeded deploy events, newest first */
-    LH_CSQL_OC_GET,        /* ?1 incident id ?2 env -> the incident's outcome row (LH_OCOL_*) */
-    LH_CSQL_OC_OPEN,       /* ?1 ref ?2 env -> the newest firing period of an alert (LH_OCOL_*) */
-    LH_CSQL_OC_AT,         /* ?1 ref ?2 env ?3 time -> the alert's period at that time */
-    LH_CSQL_OC_PUT,        /* ?1 okey ... ?14 case_id: a new outcome row */
-    LH_CSQL_OC_UPDATE,     /* the same parameters: what an event can change of a known one */
-    LH_CSQL_CASE_GET,      /* ?1 case id -> the case row (LH_KCOL_*) */
-    LH_CSQL_CASE_FIND,     /* ?1 service ?2 env ?3 from ?4 suspect_key ?5 to -> an open case */
-    LH_CSQL_CASE_PUT,      /* ?1 id ... ?11 resolved: a new case row */
-    LH_CSQL_CASE_UPDATE,   /* the same parameters: a known case's new state */
-    LH_CSQL_CASE_OUTCOMES, /* ?1 case id -> its outcomes (LH_OCOL_*), oldest first */
-    LH_CSQL_CASE_OPEN,     /* ?1 case id -> how many of its outcomes are open */
-    LH_CSQL_ALERT_LAST,    /* ?1 alert id ?2 revision -> seq, payload */
-    LH_CSQL_COUNT_SERVICE, /* ?1 service ?2 env ?3 from ?4 to -> changes of the service */
-    LH_CSQL_CHANGE_TICKETS, /* ?1 deploy_id ?2 change ticket -> seq of its tickets' events */
-    LH_CSQL_ALERT_EXISTS,  /* ?1 alert id -> a row when any revision of it exists */
+    LH_CSQL_CAND_SERVICE,    /* ?1 service ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CAND_HOST,       /* ?1 host ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CAND_ARTIFACT,   /* ?1 artifact ?2 env ?3 from ?4 to -> deploy_id */
+    LH_CSQL_CHANGE,          /* ?1 deploy_id ?2 env -> the change's events, oldest first */
+    LH_CSQL_OUT_SERVICE,     /* ?1 service ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_OUT_HOST,        /* ?1 host ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_OUT_ARTIFACT,    /* ?1 artifact ?2 env ?3 from ?4 to -> outcome seq */
+    LH_CSQL_EVENT_BLOB,      /* ?1 seq -> canonical protobuf, LH_STORE_EVENT_COLS */
+    LH_CSQL_PAIR_GET,        /* ?1 outcome_seq ?2 deploy_id -> late */
+    LH_CSQL_PAIR_INSERT,     /* ?1 outcome_seq ?2 deploy_id ?3 deploy_seq ?4 score ?5 rank
+                              ?6 lead_seconds ?7 reasons ?8 late ?9 created ?10 alert_seq */
+    LH_CSQL_PAIR_MAX,        /* -> highest outcome_seq with a pair (0 when none) */
+    LH_CSQL_PAIR_UPDATE,     /* ?1 outcome_seq ?2 deploy_id ?3 score ?4 rank ?5 lead ?6 reasons
+                              ?7 alert_seq: a known pair's latest conclusion */
+    LH_CSQL_LAST_GOOD,       /* ?1 service ?2 env ?3 before ?4 deploy_id to skip -> deploy_id,
+                              version of succeeded deploy events, newest first */
+    LH_CSQL_OC_GET,          /* ?1 incident id ?2 env -> the incident's outcome row (LH_OCOL_*) */
+    LH_CSQL_OC_OPEN,         /* ?1 ref ?2 env -> the newest firing period of an alert (LH_OCOL_*) */
+    LH_CSQL_OC_AT,           /* ?1 ref ?2 env ?3 time -> the alert's period at that time */
+    LH_CSQL_OC_PUT,          /* ?1 okey ... ?14 case_id: a new outcome row */
+    LH_CSQL_OC_UPDATE,       /* the same parameters: what an event can change of a known one */
+    LH_CSQL_OC_UPDATE_STATE, /* the same, its time and case unchanged (oc_ref, oc_case kept) */
+    LH_CSQL_OC_UPDATE_FACTS, /* the same, only what no index holds (title, hosts, artifact) */
+    LH_CSQL_CASE_GET,        /* ?1 case id -> the case row (LH_KCOL_*) */
+    LH_CSQL_CASE_FIND,       /* ?1 service ?2 env ?3 from ?4 suspect_key ?5 to -> an open case */
+    LH_CSQL_CASE_PUT,        /* ?1 id ... ?11 resolved: a new case row */
+    LH_CSQL_CASE_UPDATE,     /* the same parameters: a known case's new state */
+    LH_CSQL_CASE_OUTCOMES,   /* ?1 case id -> its outcomes (LH_OCOL_*), oldest first */
+    LH_CSQL_CASE_OPEN,       /* ?1 case id -> how many of its outcomes are open */
+    LH_CSQL_ALERT_LAST,      /* ?1 alert id ?2 revision -> seq, payload */
+    LH_CSQL_COUNT_SERVICE,   /* ?1 service ?2 env ?3 from ?4 to -> changes of the service */
+    LH_CSQL_CHANGE_TICKETS,  /* ?1 deploy_id ?2 change ticket -> seq of its tickets' events */
+    LH_CSQL_ALERT_EXISTS,    /* ?1 alert id -> a row when any revision of it exists */
     LH_CSQL_COUNT
 };
 
@@ -197,6 +199,11 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         "UPDATE outcomes SET time = ?6, title = ?9, hosts = ?10, artifact = ?11, open = ?12,"
         " resolved = ?13, case_id = ?14, severity = ?15, top = ?16, top_started = ?17"
         " WHERE first_seq = ?7",
+    [LH_CSQL_OC_UPDATE_STATE] =
+        "UPDATE outcomes SET title = ?9, hosts = ?10, artifact = ?11, open = ?12, resolved = ?13,"
+        " severity = ?15, top = ?16, top_started = ?17 WHERE first_seq = ?7",
+    [LH_CSQL_OC_UPDATE_FACTS] =
+        "UPDATE outcomes SET title = ?9, hosts = ?10, artifact = ?11 WHERE first_seq = ?7",
     [LH_CSQL_CASE_GET] =
         "SELECT kind, service, environment, time, last_time, revision, top, suspect_key, late,"
         " resolved FROM cases WHERE id = ?1",

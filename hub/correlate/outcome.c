@@ -44,6 +44,26 @@ col_text(lh_correlator_t *c, sqlite3_stmt *s, int col, const char **dst)
 }
 
 static int
+same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Remembers oc's values as its row now holds them. */
+static void
+oc_stored(outcome_t *oc)
+{
+    oc->found = 1;
+    oc->was.case_id = oc->case_id;
+    oc->was.top = oc->top;
+    oc->was.time = oc->time;
+    oc->was.resolved = oc->resolved;
+    oc->was.top_started = oc->top_started;
+    oc->was.open = oc->open;
+    oc->was.severity = oc->severity;
+}
+
+static int
 oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
 {
     memset(oc, 0, sizeof(*oc));
@@ -74,6 +94,8 @@ oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
         rc = col_text(c, s, LH_OCOL_CASE, &oc->case_id);
     if (!rc)
         rc = col_text(c, s, LH_OCOL_TOP, &oc->top);
+    if (!rc)
+        oc_stored(oc);
     return rc;
 }
 
@@ -100,18 +122,39 @@ oc_read(lh_correlator_t *c, int which, const char *ref, const char *env, int64_t
     return 0;
 }
 
+/* Which statement writes oc: a new row, or of a known row only the columns of the indexes whose
+ * key changed (time: oc_ref and oc_dora; the case: oc_case; the incident's state: oc_dora). */
+static int
+oc_statement(const outcome_t *oc)
+{
+    if (!oc->found)
+        return LH_CSQL_OC_PUT;
+    if (oc->time != oc->was.time || !same_str(oc->case_id, oc->was.case_id))
+        return LH_CSQL_OC_UPDATE;
+    if (oc->open != oc->was.open || oc->resolved != oc->was.resolved ||
+        oc->severity != oc->was.severity || !same_str(oc->top, oc->was.top) ||
+        oc->top_started != oc->was.top_started)
+        return LH_CSQL_OC_UPDATE_STATE;
+    return LH_CSQL_OC_UPDATE_FACTS;
+}
+
 /* Writes the outcome: a new row, or the known row's new state. */
 static int
 oc_put(lh_correlator_t *c, outcome_t *oc)
 {
-    int which = oc->found ? LH_CSQL_OC_UPDATE : LH_CSQL_OC_PUT;
+    int which = oc_statement(oc);
     sqlite3_stmt *s = c->stmt[which];
+    /* the statements number their parameters as the INSERT does; the shorter UPDATEs have no
+     * slot past their highest */
+    int np = sqlite3_bind_parameter_count(s);
     int rc = lh__c_bind_text(s, 1, oc->okey) || sqlite3_bind_int(s, 2, oc->kind) ||
              lh__c_bind_text(s, 3, oc->ref) || lh__c_bind_text(s, 4, oc->service) ||
              lh__c_bind_text(s, 5, oc->env) || sqlite3_bind_int64(s, 6, oc->time) ||
              sqlite3_bind_int64(s, 7, oc->first_seq) || lh__c_bind_text(s, 8, oc->event_id) ||
              lh__c_bind_text(s, 9, oc->title) || lh__c_bind_text(s, 10, oc->hosts) ||
-             lh__c_bind_text(s, 11, oc->artifact) || sqlite3_bind_int(s, 12, oc->open) ||
+             lh__c_bind_text(s, 11, oc->artifact);
+    if (!rc && np >= 17)
+        rc = sqlite3_bind_int(s, 12, oc->open) ||
              (oc->open ? sqlite3_bind_null(s, 13) : sqlite3_bind_int64(s, 13, oc->resolved)) ||
              lh__c_bind_text(s, 14, oc->case_id) ||
              (oc->severity ? sqlite3_bind_int(s, 15, oc->severity) : sqlite3_bind_null(s, 15)) ||
@@ -120,7 +163,7 @@ oc_put(lh_correlator_t *c, outcome_t *oc)
     if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
         return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
-    oc->found = 1;
+    oc_stored(oc);
     return 0;
 }
 
@@ -508,6 +551,21 @@ alert_outcome(lh_correlator_t *c, lh_correlated_t *ca, int64_t seq, const lh_eve
     return rc == LH_EDECODE || rc == LH_ENOTFOUND ? 0 : rc;
 }
 
+/* The id of the case outcome oc starts: the outcome's start (seconds, 8 hex digits) then a
+ * hash of its key, so that it is the same wherever the same events are correlated, and so
+ * that new ids sort after old ones: the indexes keyed by case id (cases, oc_case, the alerts'
+ * (id, revision)) take each new case at their end instead of on a random page. */
+static const char *
+case_id(lh_correlator_t *c, const outcome_t *oc)
+{
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, oc->okey, strlen(oc->okey));
+    int64_t secs = oc->time / LH_NS_PER_SEC;
+    unsigned long long t = secs < 0              ? 0
+                           : secs > 0xffffffffLL ? 0xffffffffULL
+                                                 : (unsigned long long)secs;
+    return lh__c_sfmt(&c->scratch, "ca-%08llx%016llx", t, (unsigned long long)lh__hash64_final(h));
+}
+
 /* Concludes outcome oc (its facts already written), triggered by the event at tseq: finds its
  * suspects, decides its case (its own, an open one with the same suspects, or a new one) and
  * publishes a revision when the conclusion changed. Returns alerts written (0 or 1). */
@@ -561,10 +619,8 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
         }
     }
     if (!k.found) {
-        uint64_t h = lh__hash64_update(LH__HASH64_SEED, oc->okey, strlen(oc->okey));
         memset(&k, 0, sizeof(k));
-        k.id = lh__c_sfmt(&c->scratch, "ca-%016llx", (unsigned long long)lh__hash64_final(h));
-        if (!k.id)
+        if (!(k.id = case_id(c, oc)))
             return LH_ENOMEM;
         k.service = oc->service;
         k.env = oc->env;

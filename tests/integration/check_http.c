@@ -452,7 +452,8 @@ START_TEST(test_timeline_over_http)
     const char *k = strstr(tl.body ? tl.body : "", "\"alert_id\":\"ca-");
     ck_assert_msg(k, "no alert_id: %s", tl.body);
     char path[200];
-    snprintf(path, sizeof(path), "/v1/timeline?incident=%.19s", k + 12);
+    int idlen = (int)strcspn(k + 12, "\"");
+    snprintf(path, sizeof(path), "/v1/timeline?incident=%.*s", idlen, k + 12);
     free(tl.body);
     expect_get(&h, path, 200, "\"incident_id\":\"INC-t-2\"");
     expect_get(&h, "/v1/timeline?incident=t-2", 200, "\"incident_id\":\"INC-t-2\"");
