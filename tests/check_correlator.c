@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,18 @@ count_sql(fx_t *f, const char *sql)
     int64_t v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return v;
+}
+
+/* count_sql() of a statement made with printf's format. */
+static int64_t __attribute__((format(printf, 2, 3))) count_sqlf(fx_t *f, const char *fmt, ...)
+{
+    char sql[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    ck_assert_int_lt(n, (int)sizeof(sql));
+    return count_sql(f, sql);
 }
 
 /* The id of the alert of incident INC-i-1 in prod, worked out apart from the code: "ca-", the
@@ -2052,29 +2065,31 @@ START_TEST(test_outcome_row_updates)
     ck_assert_int_eq(
         submit(&f, mk_incident_of("i-1", "INC-U", T0 + 10 * MIN, "web-1", LH_INCIDENT_DETECTED)),
         1);
-    char sql[400];
     /* a new host only: the facts, nothing indexed */
     submit(&f, mk_incident_of("i-2", "INC-U", T0 + 12 * MIN, "web-9", LH_INCIDENT_REPORTED));
     ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes WHERE ref = 'INC-U'"
                                    " AND hosts LIKE '%web-9%' AND hosts LIKE '%web-1%'"),
                      1);
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outcomes INDEXED BY oc_ref WHERE ref = 'INC-U'"
-             " AND environment = 'prod' AND kind = 3 AND time = %lld",
-             (long long)(T0 + 10 * MIN));
-    ck_assert_int_eq(count_sql(&f, sql), 1);
+    ck_assert_int_eq(count_sqlf(&f,
+                                "SELECT count(*) FROM outcomes INDEXED BY oc_ref"
+                                " WHERE ref = 'INC-U'"
+                                " AND environment = 'prod' AND kind = 3 AND time = %lld",
+                                (long long)(T0 + 10 * MIN)),
+                     1);
     /* an earlier event: the time moves, in oc_ref and oc_dora */
     submit(&f, mk_incident_of("i-3", "INC-U", T0 + 8 * MIN, "web-1", LH_INCIDENT_DETECTED));
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outcomes INDEXED BY oc_ref WHERE ref = 'INC-U'"
-             " AND environment = 'prod' AND kind = 3 AND time = %lld",
-             (long long)(T0 + 8 * MIN));
-    ck_assert_int_eq(count_sql(&f, sql), 1);
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outcomes INDEXED BY oc_dora WHERE kind = 3 AND time = %lld"
-             " AND open = 1 AND top = 'D-1'",
-             (long long)(T0 + 8 * MIN));
-    ck_assert_int_eq(count_sql(&f, sql), 1);
+    ck_assert_int_eq(count_sqlf(&f,
+                                "SELECT count(*) FROM outcomes INDEXED BY oc_ref"
+                                " WHERE ref = 'INC-U'"
+                                " AND environment = 'prod' AND kind = 3 AND time = %lld",
+                                (long long)(T0 + 8 * MIN)),
+                     1);
+    ck_assert_int_eq(count_sqlf(&f,
+                                "SELECT count(*) FROM outcomes INDEXED BY oc_dora"
+                                " WHERE kind = 3 AND time = %lld"
+                                " AND open = 1 AND top = 'D-1'",
+                                (long long)(T0 + 8 * MIN)),
+                     1);
     /* the case, through oc_case */
     ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM outcomes INDEXED BY oc_case"
                                    " WHERE case_id = (SELECT id FROM cases) AND ref = 'INC-U'"),
@@ -2091,11 +2106,12 @@ START_TEST(test_outcome_row_updates)
                      1);
     /* resolved: the state, in oc_dora */
     submit(&f, mk_incident_of("i-4", "INC-U", T0 + 30 * MIN, "web-1", LH_INCIDENT_RESOLVED));
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outcomes INDEXED BY oc_dora WHERE kind = 3 AND time = %lld"
-             " AND open = 0 AND resolved = %lld",
-             (long long)(T0 + 8 * MIN), (long long)(T0 + 30 * MIN));
-    ck_assert_int_eq(count_sql(&f, sql), 1);
+    ck_assert_int_eq(count_sqlf(&f,
+                                "SELECT count(*) FROM outcomes INDEXED BY oc_dora"
+                                " WHERE kind = 3 AND time = %lld"
+                                " AND open = 0 AND resolved = %lld",
+                                (long long)(T0 + 8 * MIN), (long long)(T0 + 30 * MIN)),
+                     1);
     fx_done(&f);
 }
 END_TEST
