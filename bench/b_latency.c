@@ -259,6 +259,51 @@ webhook_probes(const bench_hub_t *h, const char *body, int count, int first, con
     return n > 0 ? 0 : -1;
 }
 
+/* The hub's own account of its commits during a phase (/metrics before and after): how many,
+ * their mean size and time, how many took longer than 5, 10 and 25 ms, and how often a commit
+ * waited for the WAL. A probe waits for the commit in progress and then its own: these say
+ * whether a tail comes from long batches or from stalls. */
+static const char *const COMMIT_SERIES[] = {
+    "loophub_commit_seconds_count",
+    "loophub_commit_seconds_sum",
+    "loophub_commit_seconds_bucket{le=\"0.005\"}",
+    "loophub_commit_seconds_bucket{le=\"0.01\"}",
+    "loophub_commit_seconds_bucket{le=\"0.025\"}",
+    "loophub_batch_events_sum",
+    "loophub_wal_writer_waits_total{reason=\"restart\"}",
+    "loophub_wal_writer_waits_total{reason=\"cap\"}",
+    "loophub_wal_checkpoints_total{mode=\"restart\"}",
+};
+#define N_COMMIT_SERIES (sizeof(COMMIT_SERIES) / sizeof(COMMIT_SERIES[0]))
+
+static void
+commit_snapshot(const bench_hub_t *h, double *v)
+{
+    char *body = NULL;
+    int rc = bench_http_get(h->http_port, "/metrics", &body);
+    for (size_t i = 0; i < N_COMMIT_SERIES; i++)
+        if (rc != 0 || bench_metric_in(body, COMMIT_SERIES[i], &v[i]) != 0)
+            v[i] = -1;
+    free(body);
+}
+
+static void
+commit_report(const char *what, const double *a, const double *b)
+{
+    double d[N_COMMIT_SERIES];
+    for (size_t i = 0; i < N_COMMIT_SERIES; i++) {
+        if (a[i] < 0 || b[i] < 0)
+            return; /* a hub without these series: nothing to say */
+        d[i] = b[i] - a[i];
+    }
+    if (d[0] <= 0)
+        return;
+    printf("  commits %s: %.0f, mean %.0f events and %.2f ms; over 5 ms %.0f, over 10 ms %.0f, "
+           "over 25 ms %.0f; WAL waits %.0f (restart) %.0f (cap), restart checkpoints %.0f\n",
+           what, d[0], d[5] / d[0], 1000.0 * d[1] / d[0], d[0] - d[2], d[0] - d[3], d[0] - d[4],
+           d[6], d[7], d[8]);
+}
+
 int
 bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
 {
@@ -326,7 +371,11 @@ bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
         pthread_t t;
         pthread_create(&t, NULL, bg_main, &bg);
         bench_sleep_ms(1000);
+        double before[N_COMMIT_SERIES], after[N_COMMIT_SERIES];
+        commit_snapshot(&h, before);
         rc = run_probes(push, sub, cfg->probes, 100000, "under load", &bg);
+        commit_snapshot(&h, after);
+        commit_report("during the probes under load", before, after);
         if (rc == 0 && hook)
             rc = webhook_probes(&h, hook, cfg->probes, 100000, "under load", &bg);
         atomic_store(&bg.stop, 1);

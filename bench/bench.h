@@ -123,6 +123,8 @@ int bench_hub_start_on(const bench_cfg_t *cfg, const char *name, const char *see
 /* Reads one counter or gauge from GET /metrics: the sum of every series of the family name
  * (loophub_events_total over its kinds and adapters). Returns 0 and *v, or -1 when absent. */
 int bench_hub_metric(const bench_hub_t *h, const char *name, double *v);
+/* The same read from a /metrics body already fetched (several series of one moment). */
+int bench_metric_in(const char *body, const char *name, double *v);
 /* Polls loophub_events_total (summed) every poll_ms until it reaches target (or timeout_ms).
  * Returns 0 with *done_ns (monotonic time of the poll that saw it), -1 on timeout. When first_ns
  * is not NULL it receives the time of the first poll that saw a non-zero count and *first_count

@@ -525,15 +525,12 @@ bench_hub_start_on(const bench_cfg_t *cfg, const char *name, const char *seed_db
 }
 
 int
-bench_hub_metric(const bench_hub_t *h, const char *name, double *v)
+bench_metric_in(const char *body, const char *name, double *v)
 {
-    char *body = NULL;
-    if (bench_http_get(h->http_port, "/metrics", &body) != 0)
-        return -1;
     size_t nl = strlen(name);
     int rc = -1;
     *v = 0;
-    for (char *p = body; p && *p;) {
+    for (const char *p = body; p && *p;) {
         const char *q = p + nl;
         if (strncmp(p, name, nl) == 0 && *q == '{' && strchr(q, '}'))
             q = strchr(q, '}') + 1; /* one series of the family: summed */
@@ -545,6 +542,16 @@ bench_hub_metric(const bench_hub_t *h, const char *name, double *v)
         if (p)
             p++;
     }
+    return rc;
+}
+
+int
+bench_hub_metric(const bench_hub_t *h, const char *name, double *v)
+{
+    char *body = NULL;
+    if (bench_http_get(h->http_port, "/metrics", &body) != 0)
+        return -1;
+    int rc = bench_metric_in(body, name, v);
     free(body);
     return rc;
 }

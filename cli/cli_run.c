@@ -73,6 +73,7 @@ lh_cli_hub_opts(const lh_run_conf_t *c, lh_hub_opts_t *out)
     o.db_path = c->db;
     o.synchronous_full = strcmp(c->synchronous, "full") == 0;
     o.page_size = (int)c->page_size;
+    o.wal_checkpoint_bytes = c->wal_checkpoint_size;
     o.window_ns = c->window_ns;
     o.group_window_ns = c->group_window_ns;
     o.max_suspects = (int)c->max_suspects;

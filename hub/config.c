@@ -27,6 +27,7 @@ static const lh_conf_opt_t core_opts[] = {
     {"db", "store", "path", LH_CONF_STR, OFF(db), "loophub.db", "PATH", "SQLite timeline store (created if missing)"},
     {"synchronous", "store", "synchronous", LH_CONF_STR, OFF(synchronous), "full", "full|normal", "full: an acked event survives power loss"},
     {"page-size", "store", "page_size", LH_CONF_SIZE, OFF(page_size), "16384", "BYTES", "page size of a new store (512..65536); 4096: lower alert latency, less peak rate"},
+    {"wal-checkpoint-size", "store", "wal_checkpoint_size", LH_CONF_SIZE, OFF(wal_checkpoint_size), "268435456", "BYTES", "WAL size past which a background thread copies it into the store and starts it over (1 MiB..4 GiB); each start-over makes one transaction wait a few ms"},
     {"alerts-format", "zmq", "alerts_format", LH_CONF_ALERTS_FMT, OFF(alerts_format), "protobuf", "FMT", "protobuf, json or cloudevents (PUB and Kafka)"},
     {"window", "correlation", "window", LH_CONF_DUR, OFF(window_ns), "2h", "DUR", "how long after a deploy an outcome is blamed on it"},
     {"group-window", "correlation", "group_window", LH_CONF_DUR, OFF(group_window_ns), "10m", "DUR", "outcomes with the same suspects this close in time join one alert (0: never)"},
@@ -665,6 +666,12 @@ lh_run_conf_parse(lh_run_conf_t *c, int argc, char **argv, char *err, size_t err
     if (c->page_size < 512 || c->page_size > 65536 || (c->page_size & (c->page_size - 1))) {
         snprintf(err, errlen, "--page-size: %lld is not a power of two from 512 to 65536",
                  (long long)c->page_size);
+        rc = LH_EINVAL;
+        goto done;
+    }
+    if (c->wal_checkpoint_size < (1LL << 20) || c->wal_checkpoint_size > (4LL << 30)) {
+        snprintf(err, errlen, "--wal-checkpoint-size: %lld is not from 1 MiB to 4 GiB",
+                 (long long)c->wal_checkpoint_size);
         rc = LH_EINVAL;
         goto done;
     }

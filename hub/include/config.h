@@ -49,7 +49,8 @@ typedef struct lh_run_conf {
     int log_level;  /* lh_log_level_t */
     int log_format; /* lh_log_format_t */
     char *synchronous;
-    int64_t page_size; /* bytes, for a new store */
+    int64_t page_size;           /* bytes, for a new store */
+    int64_t wal_checkpoint_size; /* bytes */
     int64_t max_payload;
     int64_t quarantine_sample;
     int64_t max_field;

@@ -65,7 +65,7 @@ typedef struct lh_store_opts {
     int64_t cache_kb;     /* page cache size in KiB (default 32768) */
     int page_size;        /* bytes, for a store created now (default 16384); an existing store
                            * keeps the page size it was created with */
-    /* WAL size in bytes past which the store's background thread checkpoints it (default 64 MiB);
+    /* WAL size in bytes past which the store's background thread checkpoints it (default 256 MiB);
      * writers wait for that checkpoint only when the WAL reaches 4 times this size */
     int64_t wal_checkpoint_bytes;
     /* the quarantine keeps at most this many rows and payload bytes (default 100,000 and

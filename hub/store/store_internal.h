@@ -14,7 +14,7 @@
 #include "store_sql.h"
 
 #define COMPONENT "store"
-#define DEFAULT_WAL_CHECKPOINT_BYTES (64LL << 20)
+#define DEFAULT_WAL_CHECKPOINT_BYTES (256LL << 20)
 #define BUSY_TIMEOUT_MS 5000
 
 enum {

@@ -35,7 +35,7 @@ typedef struct lh_hub_opts {
     int synchronous_full;             /* 1 (default): SQLite synchronous=FULL; 0: NORMAL */
     int page_size;                    /* bytes, for a store created now (default 16384) */
     int64_t wal_checkpoint_bytes;     /* WAL size that starts a background checkpoint (default
-                                       * 64 MiB) */
+                                       * 256 MiB) */
     int64_t window_ns;                /* correlation window (default 2h) */
     lh_severity_t alert_min_severity; /* alerts below it are no outcome (default error) */
     int batch_max;                    /* events per transaction (default 4000) */
