@@ -30,7 +30,7 @@
 #define POLL_MS 20
 
 int
-bench_push_all(const char *endpoint, const wl_stream_t *s, size_t from, size_t to)
+bench_push_all(const char *endpoint, const wl_stream_t *s, size_t from, size_t to, pid_t peer)
 {
     void *ctx = zmq_ctx_new();
     void *push = zmq_socket(ctx, ZMQ_PUSH);
@@ -38,8 +38,10 @@ bench_push_all(const char *endpoint, const wl_stream_t *s, size_t from, size_t t
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof(linger));
     int rc = zmq_connect(push, endpoint);
     for (size_t i = from; rc == 0 && i < to; i++)
-        if (zmq_send(push, s->data + s->off[i], s->off[i + 1] - s->off[i], 0) < 0)
+        if (bench_zsend(push, s->data + s->off[i], s->off[i + 1] - s->off[i], 0, peer) < 0)
             rc = -1;
+    if (rc)
+        zmq_setsockopt(push, ZMQ_LINGER, &(int){0}, sizeof(int)); /* no one takes the rest */
     zmq_close(push);
     zmq_ctx_term(ctx);
     return rc;
@@ -142,7 +144,7 @@ pull_run(const bench_cfg_t *cfg, const char *name, const char *seed_db, const ch
     if (seed_db && bench_hub_metric(&h, "loophub_events_total", &before) != 0)
         before = 0;
     int64_t start = bench_mono_ns(), done = 0;
-    int rc = bench_push_all(h.pull, s, 0, s->n);
+    int rc = bench_push_all(h.pull, s, 0, s->n, h.pid);
     if (rc == 0)
         rc = bench_hub_wait_stored(&h, before + (double)s->n, POLL_MS, 600000, &done, NULL, NULL);
     if (rc == 0) {
@@ -248,7 +250,11 @@ bench_e2e_router(const bench_cfg_t *cfg, const wl_stream_t *s)
             uint64_t tag = sent + 1;
             if (zmq_send(d, &tag, sizeof(tag), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
                 break;
-            zmq_send(d, s->data + s->off[sent], s->off[sent + 1] - s->off[sent], 0);
+            if (bench_zsend(d, s->data + s->off[sent], s->off[sent + 1] - s->off[sent], 0, h.pid) <
+                0) {
+                rc = -1;
+                break;
+            }
             sent++;
         }
         zmq_pollitem_t pi = {d, 0, ZMQ_POLLIN, 0};
@@ -540,7 +546,7 @@ bench_memory_deploys(const bench_cfg_t *cfg)
     int rc = bench_hub_start(cfg, "mem-deploys", NULL, &h);
     if (rc == 0) {
         int64_t start = bench_mono_ns(), done = 0;
-        rc = bench_push_all(h.pull, &s, 0, s.n);
+        rc = bench_push_all(h.pull, &s, 0, s.n, h.pid);
         if (rc == 0)
             rc = bench_hub_wait_stored(&h, (double)s.n, POLL_MS, 600000, &done, NULL, NULL);
         if (rc == 0) {

@@ -33,6 +33,7 @@
 
 typedef struct {
     const char *endpoint;
+    pid_t hub; /* its sends give up once the hub is gone */
     const wl_stream_t *s;
     double rate;
     atomic_int stop;
@@ -52,9 +53,11 @@ bg_main(void *arg)
     int64_t start = bench_mono_ns();
     while (!atomic_load(&bg->stop) && bg->sent < bg->s->n) {
         double due = bg->rate * bench_secs_since(start);
-        while ((double)bg->sent < due && bg->sent < bg->s->n) {
+        while ((double)bg->sent < due && bg->sent < bg->s->n && !atomic_load(&bg->stop)) {
             size_t i = bg->sent++;
-            zmq_send(push, bg->s->data + bg->s->off[i], bg->s->off[i + 1] - bg->s->off[i], 0);
+            if (bench_zsend(push, bg->s->data + bg->s->off[i], bg->s->off[i + 1] - bg->s->off[i], 0,
+                            bg->hub) < 0)
+                atomic_store(&bg->stop, 1);
         }
         bench_sleep_ms(1);
     }
@@ -103,7 +106,8 @@ probe(void *push, void *sub, lh_buf_t *buf, int i, int timeout_ms)
     if (encode_probe(buf, id, LH_KIND_INCIDENT, svc, lh_now_ns()) != 0)
         return -1;
     int64_t t0 = bench_mono_ns();
-    zmq_send(push, buf->data, buf->len, 0);
+    if (zmq_send(push, buf->data, buf->len, ZMQ_DONTWAIT) < 0)
+        return -1; /* a probe at a time: a full queue is a hub that stopped taking them */
     for (;;) {
         int left = timeout_ms - (int)((bench_mono_ns() - t0) / 1000000);
         zmq_pollitem_t pi = {sub, 0, ZMQ_POLLIN, 0};
@@ -325,7 +329,7 @@ bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
         char id[64];
         snprintf(id, sizeof(id), "probe-deploy-%d", k);
         encode_probe(&buf, id, LH_KIND_DEPLOY, k, ten_min_ago);
-        zmq_send(push, buf.data, buf.len, 0);
+        bench_zsend(push, buf.data, buf.len, 0, h.pid);
     }
     lh_buf_free(&buf);
     int64_t done;
@@ -367,7 +371,7 @@ bench_latency(const bench_cfg_t *cfg, const wl_stream_t *background)
                        lasts, rate, background->n);
             rate = lasts;
         }
-        bg_t bg = {h.pull, background, rate, 0, 0, 0};
+        bg_t bg = {h.pull, h.pid, background, rate, 0, 0, 0};
         pthread_t t;
         pthread_create(&t, NULL, bg_main, &bg);
         bench_sleep_ms(1000);

@@ -54,7 +54,7 @@ bench_transport(const bench_cfg_t *cfg, const wl_stream_t *s)
     pthread_t t;
     pthread_create(&t, NULL, rx_main, &rx);
     int64_t start = bench_mono_ns();
-    int rc = bench_push_all(ep, s, 0, s->n);
+    int rc = bench_push_all(ep, s, 0, s->n, 0);
     pthread_join(t, NULL);
     double secs = (double)(rx.last_ns - start) / 1e9;
     zmq_close(pull);

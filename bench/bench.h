@@ -79,6 +79,12 @@ double bench_proc_cpu_s(pid_t pid);
 /* Bytes a live process has read and written through syscalls so far (/proc/<pid>/io rchar and
  * wchar: page-cache hits and misses alike, every thread). Returns 0 or -1. */
 int bench_proc_io(pid_t pid, double *rchar, double *wchar);
+/* 1 while pid runs (a zombie or a missing process is not running; nothing is reaped). */
+int bench_pid_alive(pid_t pid);
+/* zmq_send(sock, p, n, flags) that gives up when peer (a pid, 0: none) is no longer running
+ * while the socket cannot take the message, instead of blocking for good: a PUSH to a hub that
+ * died mid-step waits for a peer that never comes back. Returns the bytes sent, or -1. */
+int bench_zsend(void *sock, const void *p, size_t n, int flags, pid_t peer);
 /* Peak RSS of this process and of its waited-for children (getrusage), MiB. */
 double bench_children_maxrss_mb(void);
 /* A free TCP port on 127.0.0.1 (bound then released), or -1. */
@@ -230,7 +236,9 @@ int bench_query_store(const bench_cfg_t *cfg, char *path, size_t len, size_t *ev
  * writing a line per correlation to out_path. Returns 0 or -1. */
 int sec_rules_write(const char *path, int services, int generic, const char *out_path);
 
-/* Pushes s over a PUSH socket to endpoint, as fast as the socket takes it. Returns 0 or -1. */
-int bench_push_all(const char *endpoint, const wl_stream_t *s, size_t from, size_t to);
+/* Pushes s over a PUSH socket to endpoint, as fast as the socket takes it, while peer (the hub's
+ * pid, 0: none) runs. Returns 0 or -1. */
+int bench_push_all(const char *endpoint, const wl_stream_t *s, size_t from, size_t to,
+                   pid_t peer);
 
 #endif

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "bench.h"
 #include "freeport.h" /* tests/: ports the hubs of the bench and the tests pick alike */
@@ -156,6 +157,39 @@ bench_stop(pid_t pid, int sig, int timeout_ms)
     if (waitpid(pid, &status, 0) == pid)
         return status;
     return -1;
+}
+
+int
+bench_pid_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the state follows the command's name */
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+int
+bench_zsend(void *sock, const void *p, size_t n, int flags, pid_t peer)
+{
+    for (;;) {
+        int rc = zmq_send(sock, p, n, flags | ZMQ_DONTWAIT);
+        if (rc >= 0 || zmq_errno() != EAGAIN)
+            return rc;
+        if (flags & ZMQ_DONTWAIT)
+            return -1;
+        if (peer > 0 && !bench_pid_alive(peer)) {
+            fprintf(stderr, "lh-bench: the hub (pid %d) is gone; giving up the send\n", (int)peer);
+            return -1;
+        }
+        zmq_pollitem_t pi = {sock, 0, ZMQ_POLLOUT, 0};
+        zmq_poll(&pi, 1, 500); /* room, or time to look at the peer again */
+    }
 }
 
 double
