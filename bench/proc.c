@@ -159,19 +159,29 @@ bench_stop(pid_t pid, int sig, int timeout_ms)
     return -1;
 }
 
-int
-bench_pid_alive(pid_t pid)
+/* The fields of /proc/<pid>/stat after the command's name (which may hold spaces and ')'), into
+ * buf: NULL when the process is gone. */
+static const char *
+proc_stat(pid_t pid, char *buf, size_t len)
 {
-    char path[64], buf[512];
+    char path[64];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        return NULL;
+    size_t n = fread(buf, 1, len - 1, f);
     fclose(f);
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the state follows the command's name */
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+int
+bench_pid_alive(pid_t pid)
+{
+    char buf[1024];
+    const char *p = proc_stat(pid, buf, sizeof(buf)); /* the state first */
+    return p && *p != 'Z' && *p != 'X';
 }
 
 int
@@ -215,17 +225,10 @@ bench_vmhwm_mb(pid_t pid)
 double
 bench_proc_cpu_s(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    char buf[1024];
+    const char *p = proc_stat(pid, buf, sizeof(buf));
     unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (!p || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
