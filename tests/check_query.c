@@ -952,6 +952,79 @@ START_TEST(opened_by_alert_id_without_case)
 }
 END_TEST
 
+START_TEST(opened_by_event_id_in_any_bucket)
+{
+    /* the id indexes the timeline opens an event id by lead with the event's arrival bucket
+     * (seq / 262144, schema 10): an id is found in whichever bucket holds it, the buckets between
+     * holding none. The fixture's events are in bucket 0; a ticket moved to seq 786432 (bucket 3)
+     * puts the events stored after it in bucket 3. */
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(lh_test_fx.db, &db), SQLITE_OK);
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    lh_correlator_opts_t co;
+    lh_correlator_opts_default(&co);
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
+    ck_assert_int_eq(lh_correlator_new(st, &co, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    put(st, c, ticket("t-far", "CHG-F", LH_TICKET_CHANGE, LH_TICKET_CREATED, T0, "D-F"));
+    fx_writer_close(&st, &c);
+    sql_exec(db, "UPDATE ticket_links SET seq = 786432 WHERE seq ="
+                 " (SELECT seq FROM events WHERE id = 't-far');"
+                 "UPDATE events SET seq = 786432 WHERE id = 't-far';");
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, NULL, &st), 0);
+    ck_assert_int_eq(lh_correlator_new(st, &co, &c), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    put(st, c, incident("i-far", "INC-F", LH_INCIDENT_DETECTED, T0 + 8 * MIN, "api"));
+    lh_event_t *a = fx_event("a-far", LH_KIND_ALERT, T0 + 4 * MIN, "api", "prod");
+    a->alert.name = S(a, "LatencyHigh");
+    a->alert.state = LH_ALERT_FIRING;
+    a->alert.severity = LH_SEV_ERROR;
+    put(st, c, a);
+    fx_writer_close(&st, &c);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT group_concat(DISTINCT seq / 262144) FROM"
+                                        " events INDEXED BY ev_incident_event WHERE kind = 3),"
+                                        " (SELECT group_concat(DISTINCT event_seq / 262144) FROM"
+                                        " alerts INDEXED BY al_outcome_id"
+                                        " WHERE outcome_id IS NOT NULL)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "0,3");
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 1), "0,3");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    static const struct {
+        const char *id, *subject, *title;
+    } want[] = {
+        {"i-1r", "incident", "5xx spike"},  /* bucket 0, an incident's later event */
+        {"a-1", "alert", "HighErrorRate"},  /* bucket 0, the event of an alert revision */
+        {"i-far", "incident", "5xx spike"}, /* bucket 3 */
+        {"a-far", "alert", "LatencyHigh"},  /* bucket 3 */
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        lh_timeline_req_t r = req_incident(want[i].id);
+        json_t *d = run_json(&r);
+        ck_assert_msg(!strcmp(jget_str(d, "subject"), want[i].subject), "%s: subject %s",
+                      want[i].id, jget_str(d, "subject"));
+        ck_assert_str_eq(jget_str(d, "title"), want[i].title);
+        json_t *ev = json_object_get(d, "events");
+        int has = 0;
+        for (size_t k = 0; k < json_array_size(ev); k++)
+            has |= !strcmp(jget_str(json_array_get(ev, k), "id"), want[i].id);
+        ck_assert_msg(has, "%s is not among the events of its timeline", want[i].id);
+        json_decref(d);
+    }
+    char *out = NULL;
+    lh_timeline_req_t r = req_incident("a-nowhere");
+    ck_assert_int_eq(run(&r, LH_QUERY_JSON, &out), LH_ENOTFOUND);
+    free(out);
+}
+END_TEST
+
 START_TEST(every_lookup_uses_an_index)
 {
     /* no statement of the timeline reads a whole table: each names its index in query_sql.h,
@@ -1838,6 +1911,7 @@ query_suite(void)
         {"by_any_id", opened_by_any_id, 0, 0},
         {"several_outcomes", alert_of_several_outcomes, 0, 0},
         {"by_alert_id_without_case", opened_by_alert_id_without_case, 0, 0},
+        {"by_event_id_in_any_bucket", opened_by_event_id_in_any_bucket, 0, 0},
         {"index_only", every_lookup_uses_an_index, 0, 0},
         {"deploy_json", deploy_json, 0, 0},
         {"outcome_classes", outcome_classes, 0, 0},

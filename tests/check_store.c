@@ -1228,7 +1228,12 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 9);
+    ck_assert_int_eq(lh_store_schema_version(), 10);
+    /* version 10: the two id indexes of the timeline lead with the event's arrival bucket */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                 " ('ev_incident_event', 'al_outcome_id')"
+                                 " AND sql LIKE '%(%seq / 262144, %id)%'"),
+                     2);
     /* version 9: the time index holds each event's service and environment */
     sqlite3_stmt *ix = NULL;
     ck_assert_int_eq(

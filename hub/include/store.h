@@ -50,6 +50,22 @@
     " UNION ALL SELECT b + 1 FROM lh_buckets WHERE b < " to " / " LH_STORE_BUCKET_NS               \
     ") SELECT b FROM lh_buckets)"
 
+/* The id indexes that only lookups by a user read (schema 10: ev_incident_event,
+ * al_outcome_id) lead with an event's arrival bucket, its seq / 262144, so that inserts land in
+ * the newest bucket whatever the history. A lookup by id names every bucket the index holds with
+ * LH_STORE_SEQ_BUCKETS(table, col, where): a row per bucket, newest first, each found by a seek
+ * (the largest bucket below the last), then one seek of (bucket, id) each. where is the index's
+ * own WHERE (the partial index is used only when the statement implies it); col is the indexed
+ * column, unqualified. The width is the schema's (migration 9 -> 10 spells it out). */
+#define LH__STORE_SEQ_BUCKET "262144"
+#define LH_STORE_SEQ_BUCKET_OF(col) col " / " LH__STORE_SEQ_BUCKET
+#define LH_STORE_SEQ_BUCKETS(table, col, where)                                                    \
+    "(WITH RECURSIVE lh_buckets(b) AS (SELECT max(" col " / " LH__STORE_SEQ_BUCKET ") FROM " table \
+    " WHERE " where " UNION ALL SELECT (SELECT max(" col " / " LH__STORE_SEQ_BUCKET                \
+    ") FROM " table " WHERE " where " AND " col " / " LH__STORE_SEQ_BUCKET                         \
+    " < b) FROM lh_buckets WHERE b IS NOT"                                                         \
+    " NULL) SELECT b FROM lh_buckets)"
+
 /* The bucket of event time t, as LH_STORE_BUCKET_OF() computes it in SQL (both truncate). */
 static inline int64_t
 lh_store_bucket(int64_t t)

@@ -10,7 +10,7 @@
 #ifndef LOOPHUB_QUERY_SQL_H
 #define LOOPHUB_QUERY_SQL_H
 
-#include "store.h" /* LH_STORE_BUCKET_OF, LH_STORE_BUCKETS: the time-first indexes */
+#include "store.h" /* LH_STORE_BUCKET_OF, LH_STORE_BUCKETS, LH_STORE_SEQ_BUCKETS */
 
 /* clang-format off */
 
@@ -122,19 +122,24 @@
 
 /* The outcome an event belongs to: an incident event's incident (ev_incident_event, oc_ref), or
  * the outcome of the alert period an event that made a revision belongs to (al_outcome_id,
- * events by seq, oc_ref: the period of its fingerprint at its time). ?1 event id */
+ * events by seq, oc_ref: the period of its fingerprint at its time). Both id indexes lead with
+ * the event's arrival bucket: the id is sought in each bucket (LH_STORE_SEQ_BUCKETS, store.h).
+ * ?1 event id */
 #define LH_Q_OUTCOME_OF_EVENT                                                                  \
     "SELECT okey FROM ("                                                                       \
-    " SELECT CAST(o.first_seq AS TEXT) AS okey, 1 AS pri FROM events e JOIN outcomes o"                          \
+    " SELECT CAST(o.first_seq AS TEXT) AS okey, 1 AS pri FROM events e JOIN outcomes o"       \
     "  ON o.ref = e.incident_id AND o.environment IS e.environment AND o.kind = 3"             \
-    "  WHERE e.id = ?1 AND e.kind = 3"                                                         \
+    "  WHERE e.kind = 3 AND " LH_STORE_SEQ_BUCKET_OF("e.seq") " IN "                           \
+    LH_STORE_SEQ_BUCKETS("events", "seq", "kind = 3") " AND e.id = ?1"                          \
     " UNION ALL"                                                                                \
     " SELECT (SELECT CAST(o.first_seq AS TEXT) FROM outcomes o"                                \
-    "          WHERE o.ref = coalesce(e.fingerprint, e.name)"      \
+    "          WHERE o.ref = coalesce(e.fingerprint, e.name)"                                   \
     "          AND o.environment IS e.environment AND o.kind = 2 AND o.time <= e.time"          \
     "          ORDER BY o.time DESC LIMIT 1), 2"                                                \
     "  FROM alerts a JOIN events e ON e.seq = a.event_seq"                                     \
-    "  WHERE a.outcome_id = ?1 AND e.kind = 2"                                                 \
+    "  WHERE a.outcome_id IS NOT NULL AND " LH_STORE_SEQ_BUCKET_OF("a.event_seq") " IN "       \
+    LH_STORE_SEQ_BUCKETS("alerts", "event_seq", "outcome_id IS NOT NULL")                       \
+    "  AND a.outcome_id = ?1 AND e.kind = 2"                                                   \
     ") WHERE okey IS NOT NULL ORDER BY pri LIMIT 1"
 
 /* The outcome event an alert id was raised for (alerts UNIQUE (id, revision), events by seq).
