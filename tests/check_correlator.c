@@ -2116,6 +2116,181 @@ START_TEST(test_outcome_row_updates)
 }
 END_TEST
 
+/* ---- the cache of outcome lookups ---------------------------------------------------------- */
+
+/* Every row of a table, as text, in the order of sql. */
+static void
+dump_rows(fx_t *f, const char *sql, lh_buf_t *out)
+{
+    lh_buf_reset(out);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(f->st), sql, -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(s); i++) {
+            const unsigned char *v = sqlite3_column_blob(s, i);
+            int n = sqlite3_column_bytes(s, i);
+            ck_assert_int_eq(lh_buf_printf(out, "%d:%d:", sqlite3_column_type(s, i), n), 0);
+            for (int k = 0; k < n; k++)
+                ck_assert_int_eq(lh_buf_printf(out, "%02x", v[k]), 0);
+            ck_assert_int_eq(lh_buf_append(out, "|", 1), 0);
+        }
+        ck_assert_int_eq(lh_buf_append(out, "\n", 1), 0);
+    }
+    sqlite3_finalize(s);
+    ck_assert_int_eq(lh_buf_append(out, "", 1), 0); /* NUL-terminated */
+}
+
+/* The tables the correlator writes are the same in every fixture. */
+static void
+assert_same_tables(fx_t *f, size_t n, int step)
+{
+    static const char *const sql[] = {
+        "SELECT * FROM outcomes ORDER BY first_seq",
+        "SELECT * FROM cases ORDER BY id",
+        "SELECT * FROM alerts ORDER BY seq",
+        "SELECT * FROM correlations ORDER BY outcome_seq, deploy_id",
+    };
+    lh_buf_t want = LH_BUF_INIT, got = LH_BUF_INIT;
+    for (size_t q = 0; q < sizeof(sql) / sizeof(sql[0]); q++) {
+        dump_rows(&f[0], sql[q], &want);
+        for (size_t i = 1; i < n; i++) {
+            dump_rows(&f[i], sql[q], &got);
+            ck_assert_msg(strcmp((const char *)want.data, (const char *)got.data) == 0,
+                          "after event %d: \"%s\" differs between cache mode %zu and none", step,
+                          sql[q], i);
+        }
+    }
+    lh_buf_free(&want);
+    lh_buf_free(&got);
+}
+
+static uint64_t
+rnd(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* A hub whose correlator caches its outcome lookups writes what one without the cache writes,
+ * event by event: alert periods that open, repeat, resolve and open again, notifications older
+ * than a period's start (its time moves) or than the newest period (a late one), incidents
+ * reported again after their resolution, environments NULL and named, batches rolled back after
+ * they correlated, retention deleting periods whose fingerprints fire again, and a restart. One
+ * fixture has no cache, one the built one, one of four entries (every eviction path). */
+START_TEST(test_outcome_cache_same_as_store)
+{
+    enum { N = 3, EVENTS = 1600 };
+    fx_t f[N];
+    for (int m = 0; m < N; m++) {
+        lh__c_test_outcome_cache(m == 0 ? 1 : m == 1 ? 0 : 2);
+        fx_init(&f[m]);
+    }
+    static const char *const envs[] = {"prod", "staging", NULL};
+    static const char *const svcs[] = {"api", "pay"};
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    int64_t latest = T0;
+    int rolled = 0, expired = 0, late = 0;
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    r.keep_ns[LH_KIND_ALERT] = 3 * HOUR;
+    r.keep_ns[LH_KIND_INCIDENT] = 5 * HOUR;
+    for (int i = 0; i < EVENTS; i++) {
+        uint64_t u = rnd(&x);
+        int64_t t = T0 + (int64_t)i * MIN;
+        if (u % 100 < 15) { /* late: up to three hours before its place */
+            t -= (int64_t)(rnd(&x) % (3 * 60)) * MIN;
+            late++;
+        }
+        if (t > latest)
+            latest = t;
+        const char *svc = svcs[rnd(&x) % 2];
+        const char *env = envs[rnd(&x) % 3];
+        char id[32], key[32], host[16];
+        snprintf(id, sizeof(id), "e-%d", i);
+        snprintf(host, sizeof(host), "%s-%d", svc, (int)(rnd(&x) % 3));
+        int what = (int)(rnd(&x) % 100);
+        int rollback = rnd(&x) % 100 < 3, n0 = 0;
+        for (int m = 0; m < N; m++) {
+            lh_event_t *ev;
+            if (what < 12) {
+                snprintf(key, sizeof(key), "D-%d", i / 2);
+                ev = mk_deploy(id, key, i % 2 ? LH_DEPLOY_SUCCEEDED : LH_DEPLOY_STARTED, t, svc,
+                               env, host, "2.0", "1.9", NULL);
+            } else if (what < 30) {
+                snprintf(key, sizeof(key), "INC-%d", (int)(u % 5));
+                ev = mk_incident(id, t, svc, env, host,
+                                 (u >> 8) % 3 == 0 ? LH_INCIDENT_RESOLVED : LH_INCIDENT_DETECTED,
+                                 NULL);
+                ev->incident.incident_id = lh_event_str(ev, key, (size_t)-1);
+            } else {
+                snprintf(key, sizeof(key), "fp-%d", (int)(u % 9));
+                ev = mk_alert(id, t, svc, env, host,
+                              (u >> 8) % 10 < 3 ? LH_ALERT_RESOLVED : LH_ALERT_FIRING,
+                              (u >> 16) % 10 == 0 ? LH_SEV_INFO : LH_SEV_ERROR);
+                ev->alert.fingerprint = lh_event_str(ev, key, (size_t)-1);
+            }
+            submit_now = latest + MIN;
+            if (!rollback) {
+                int n = submit(&f[m], ev);
+                ck_assert_int_ge(n, 0);
+                if (m == 0)
+                    n0 = n;
+                ck_assert_msg(n == n0, "event %d: %d alerts written with cache mode %d, %d without",
+                              i, n, m, n0);
+                continue;
+            }
+            /* a batch that correlated, then failed: its writes are discarded */
+            lh_buf_t pb = LH_BUF_INIT;
+            ck_assert_int_eq(lh_store_begin(f[m].st), 0);
+            int outcome = lh_correlator_is_outcome(f[m].c, ev);
+            lh_event_t whole;
+            lh_store_event_strip(ev, outcome, &whole);
+            ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
+            lh_store_event_unstrip(ev, &whole);
+            int64_t seq = 0;
+            ck_assert_int_eq(lh_store_insert_event(f[m].st, ev, outcome, pb.data, pb.len, &seq), 0);
+            ck_assert_int_ge(lh_correlator_add(f[m].c, ev, seq, submit_now), 0);
+            ck_assert_int_eq(lh_store_rollback(f[m].st), 0);
+            lh_buf_free(&pb);
+            lh_event_destroy(&ev);
+        }
+        rolled += rollback;
+        if (i % 200 == 199) { /* retention, in small steps */
+            for (int m = 0; m < N; m++) {
+                lh_store_expired_t sum;
+                expire_all(&f[m], &r, latest, 16, &sum);
+                if (m == 0)
+                    expired += (int)sum.events[LH_KIND_ALERT];
+            }
+        }
+        if (i == EVENTS / 2) /* a restart: the cache starts empty */
+            for (int m = 0; m < N; m++) {
+                fx_close(&f[m]);
+                lh__c_test_outcome_cache(m == 0 ? 1 : m == 1 ? 0 : 2);
+                fx_open(&f[m]);
+            }
+        if (i % 400 == 399)
+            assert_same_tables(f, N, i);
+    }
+    assert_same_tables(f, N, EVENTS);
+    /* the script took the paths it is about */
+    ck_assert_int_gt(rolled, 10);
+    ck_assert_int_gt(expired, 500);
+    ck_assert_int_gt(late, 100);
+    ck_assert_int_gt(count_sql(&f[0], "SELECT count(*) FROM alerts"), 40);
+    ck_assert_int_gt(count_sql(&f[0], "SELECT count(*) FROM outcomes WHERE kind = 2 AND open = 0"),
+                     5);
+    ck_assert_int_gt(count_sql(&f[0], "SELECT count(*) FROM outcomes WHERE environment IS NULL"),
+                     5);
+    lh__c_test_outcome_cache(0);
+    for (int m = 0; m < N; m++)
+        fx_done(&f[m]);
+    submit_now = 0;
+}
+END_TEST
+
 static Suite *
 correlator_suite(void)
 {
@@ -2127,6 +2302,7 @@ correlator_suite(void)
          (int)LH_TEST_COUNT(order_rows)},
         {"deploy_then_incident", test_deploy_then_incident, 0, 0},
         {"outcome_row_updates", test_outcome_row_updates, 0, 0},
+        {"outcome_cache_same_as_store", test_outcome_cache_same_as_store, 180, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
         {"window_edge_outside", test_window_edge_outside, 0, 0},
         {"outcome_before_deploy", test_outcome_before_deploy, 0, 0},

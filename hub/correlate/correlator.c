@@ -20,7 +20,7 @@
  *    stored and conclude each of their outcomes again, marking new pairs late.
  *
  * Invariants:
- *  - No state beyond options, prepared statements, scratch buffers, one hint and one cache:
+ *  - No state beyond options, prepared statements, scratch buffers, one hint and two caches:
  *    every fact comes from the store, so a restart rebuilds nothing and re-delivery changes
  *    nothing. The hint is the highest outcome seq any pair was ever written for (read at start,
  *    raised on each insert): an outcome above it has no pairs, so its run skips one lookup per
@@ -29,7 +29,8 @@
  *    change reads its rows from the table, the largest cost of an outcome once the candidate
  *    lookups read indexes only. A change only changes when a deploy event of it is stored,
  *    and every stored deploy passes through the deploy path, which drops the entry first; a
- *    transaction whose writes were discarded (lh__store_discards) drops the whole cache.
+ *    transaction whose writes were discarded (lh__store_discards) drops the whole cache. The
+ *    cache of outcome lookups (outcome.c) follows the same rule for the outcome rows.
  *  - A change is all deploy events of one deploy_id in one environment: its time is its
  *    earliest event, its status its latest (by time, then seq), its other fields come from its
  *    latest event that has them.
@@ -290,6 +291,7 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
     c->o.require_approved_ticket = c->require;
     c->cache = calloc(CCACHE_SLOTS, sizeof(*c->cache)); /* optional: NULL runs uncached */
     c->cache_discards = lh__store_discards(st);
+    lh__c_ocache_init(c);
     for (int i = 0; i < LH_CSQL_COUNT; i++) {
         int rc = sqlite3_prepare_v3(c->db, LH_CORR_SQL[i], -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->stmt[i], NULL);
@@ -350,6 +352,7 @@ lh_correlator_destroy(lh_correlator_t **cp)
         for (size_t i = 0; i < CCACHE_SLOTS; i++)
             free(c->cache[i].block);
     free(c->cache);
+    lh__c_ocache_free(c);
     free(c->require);
     free(c);
     *cp = NULL;
@@ -525,6 +528,7 @@ cache_check_discards(lh_correlator_t *c)
     if (c->cache)
         for (size_t i = 0; i < CCACHE_SLOTS; i++)
             centry_clear(&c->cache[i]);
+    lh__c_ocache_clear(c);
 }
 
 /* Copies a change just loaded into its slot (evicting what was there). Best effort: without

@@ -76,7 +76,10 @@ struct lh_correlator {
     int64_t max_pair_oseq; /* no pair exists for a higher outcome seq (the hint above) */
     struct centry *cache;  /* CCACHE_SLOTS changes, or NULL when it could not be allocated */
     uint64_t cache_discards;
-    char *require; /* o.require_approved_ticket points here (a copy) */
+    struct oentry **ocache; /* outcome.c: ocache_slots outcome lookups, or NULL (uncached) */
+    size_t ocache_slots;
+    int64_t ocache_expired; /* lh__store_outcomes_expired_to() as the cache last saw it */
+    char *require;          /* o.require_approved_ticket points here (a copy) */
 };
 
 /* ---- one outcome (outcome.c) ------------------------------------------------------------ */
@@ -134,6 +137,11 @@ int lh__c_pair_write(lh_correlator_t *c, int64_t oseq, const change_t *ch, int r
 
 /* ---- outcome.c -------------------------------------------------------------------------- */
 
+/* The cache of outcome lookups: made with the correlator (optional: NULL runs uncached), cleared
+ * when a transaction's writes were discarded, freed with it. */
+int lh__c_ocache_init(lh_correlator_t *c);
+void lh__c_ocache_clear(lh_correlator_t *c);
+void lh__c_ocache_free(lh_correlator_t *c);
 /* The outcome an outcome event of the store belongs to (oc->found 0: none). */
 int lh__c_oc_of(lh_correlator_t *c, const lh_event_t *ev, outcome_t *oc);
 /* Concludes outcome oc, triggered by the event at tseq (trig); dirty: its row is not written

@@ -99,6 +99,272 @@ oc_row(lh_correlator_t *c, sqlite3_stmt *s, outcome_t *oc)
     return rc;
 }
 
+/* ---- the outcome cache ---------------------------------------------------------------------- */
+
+/*
+ * What the lookups of the outcome path read, by key (kind, ref, environment): an incident's row
+ * (LH_CSQL_OC_GET), an alert's newest period (LH_CSQL_OC_OPEN), or that no row of the key exists.
+ * Two-way set-associative (the entry used last of a set first), OCACHE_SLOTS entries at most,
+ * each one block of the row's numbers and strings (about 270 bytes at the bench's workload). On
+ * a store that holds more alert fingerprints than its page cache has room for, these lookups
+ * read a page of oc_ref and a page of outcomes each (a fingerprint's newest period lies anywhere
+ * in both); an entry is a few hundred bytes instead of two 16 kB pages.
+ *
+ * Every row the correlator writes goes through oc_put(), which keeps the entry of its key equal
+ * to what the lookup would read: a new row of an incident, or an alert period at least as new as
+ * the entry's, becomes the entry; an update that moves a row's time (which can make another
+ * period the newest) drops it. The store's other writers: a rolled-back transaction
+ * (lh__store_discards) clears the cache; retention deletes an outcome with its first event, so
+ * an entry whose time is not later than every expired outcome's first event
+ * (lh__store_outcomes_expired_to) is read again. A lookup gives the same row with the cache as
+ * without it (check_correlator: the same input, the cache on and off).
+ */
+#define OCACHE_SLOTS 32768 /* power of two */
+#define OCACHE_SET(c, h) (((h) & ((c)->ocache_slots / 2 - 1)) * 2)
+
+/* An entry: the row's numbers and, in data, its strings (the key's first). */
+enum {
+    OE_REF,
+    OE_ENV,
+    OE_OKEY,
+    OE_SERVICE,
+    OE_EVENT_ID,
+    OE_TITLE,
+    OE_HOSTS,
+    OE_ARTIFACT,
+    OE_CASE,
+    OE_TOP,
+    OE_STR
+};
+
+struct oentry {
+    uint64_t hash;
+    int64_t time, first_seq, resolved, top_started;
+    int32_t severity;
+    uint8_t kind, none, open; /* none: the key has no row */
+    uint16_t at[OE_STR];      /* each string's offset in data + 1, 0: NULL */
+    char data[];
+};
+
+static const char *
+oe_str(const struct oentry *e, int i)
+{
+    return e->at[i] ? e->data + e->at[i] - 1 : NULL;
+}
+
+static int ocache_mode; /* lh__c_test_outcome_cache() */
+
+void
+lh__c_test_outcome_cache(int mode)
+{
+    ocache_mode = mode;
+}
+
+int
+lh__c_ocache_init(lh_correlator_t *c)
+{
+    c->ocache_slots = ocache_mode == 2 ? 4 : OCACHE_SLOTS;
+    c->ocache = ocache_mode == 1 ? NULL : calloc(c->ocache_slots, sizeof(*c->ocache));
+    c->ocache_expired = lh__store_outcomes_expired_to(c->st);
+    return 0; /* optional: without memory for it, the lookups read the store */
+}
+
+void
+lh__c_ocache_clear(lh_correlator_t *c)
+{
+    if (c->ocache)
+        for (size_t i = 0; i < c->ocache_slots; i++) {
+            free(c->ocache[i]);
+            c->ocache[i] = NULL;
+        }
+}
+
+void
+lh__c_ocache_free(lh_correlator_t *c)
+{
+    lh__c_ocache_clear(c);
+    free(c->ocache);
+    c->ocache = NULL;
+}
+
+static uint64_t
+ocache_hash(int kind, const char *ref, const char *env)
+{
+    unsigned char k = (unsigned char)kind;
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, &k, 1);
+    h = lh__hash64_update(h, ref, strlen(ref) + 1);
+    /* NULL and "" are different environments */
+    h = env ? lh__hash64_update(h, env, strlen(env) + 1) : lh__hash64_update(h, "\xff", 1);
+    return lh__hash64_final(h);
+}
+
+static int
+ocache_is(const struct oentry *e, uint64_t h, int kind, const char *ref, const char *env)
+{
+    if (!e || e->hash != h || e->kind != kind || strcmp(oe_str(e, OE_REF), ref) != 0)
+        return 0;
+    const char *v = oe_str(e, OE_ENV);
+    return env ? v && strcmp(v, env) == 0 : v == NULL;
+}
+
+/* The key's entry, made the first of its set; NULL when the cache does not hold the key. */
+static struct oentry *
+ocache_find(lh_correlator_t *c, uint64_t h, int kind, const char *ref, const char *env)
+{
+    if (!c->ocache)
+        return NULL;
+    if (lh__store_outcomes_expired_to(c->st) != c->ocache_expired) {
+        /* retention deleted outcomes since: entries of a time up to then are read again */
+        c->ocache_expired = lh__store_outcomes_expired_to(c->st);
+        for (size_t i = 0; i < c->ocache_slots; i++) {
+            struct oentry *e = c->ocache[i];
+            if (e && !e->none && e->time <= c->ocache_expired) {
+                free(e);
+                c->ocache[i] = NULL;
+            }
+        }
+    }
+    struct oentry **set = &c->ocache[OCACHE_SET(c, h)];
+    if (ocache_is(set[0], h, kind, ref, env))
+        return set[0];
+    if (!ocache_is(set[1], h, kind, ref, env))
+        return NULL;
+    struct oentry *e = set[1];
+    set[1] = set[0];
+    set[0] = e;
+    return e;
+}
+
+static void
+ocache_drop(lh_correlator_t *c, uint64_t h, int kind, const char *ref, const char *env)
+{
+    if (!ocache_find(c, h, kind, ref, env))
+        return;
+    struct oentry **set = &c->ocache[OCACHE_SET(c, h)]; /* the entry is set[0] now */
+    free(set[0]);
+    set[0] = set[1];
+    set[1] = NULL;
+}
+
+/* The key's entry becomes oc as its row now reads (oc NULL: the key has no row), evicting the
+ * older entry of the set. Best effort: without memory (or for a row of over 64 kB of text) the
+ * key is simply not cached. */
+static void
+ocache_put(lh_correlator_t *c, uint64_t h, int kind, const char *ref, const char *env,
+           const outcome_t *oc)
+{
+    if (!c->ocache)
+        return;
+    const char *src[OE_STR] = {[OE_REF] = ref, [OE_ENV] = env};
+    if (oc) {
+        src[OE_OKEY] = oc->okey;
+        src[OE_SERVICE] = oc->service;
+        src[OE_EVENT_ID] = oc->event_id;
+        src[OE_TITLE] = oc->title;
+        src[OE_HOSTS] = oc->hosts;
+        src[OE_ARTIFACT] = oc->artifact;
+        src[OE_CASE] = oc->case_id;
+        src[OE_TOP] = oc->top;
+    }
+    size_t len[OE_STR], total = 0;
+    for (size_t i = 0; i < OE_STR; i++)
+        total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+    struct oentry *e = total < UINT16_MAX ? malloc(sizeof(*e) + total) : NULL;
+    if (!e) {
+        ocache_drop(c, h, kind, ref, env);
+        return;
+    }
+    memset(e, 0, sizeof(*e));
+    for (size_t i = 0, at = 0; i < OE_STR; at += len[i++])
+        if (src[i]) {
+            memcpy(e->data + at, src[i], len[i]);
+            e->at[i] = (uint16_t)(at + 1);
+        }
+    e->hash = h;
+    e->kind = (uint8_t)kind;
+    e->none = oc == NULL;
+    if (oc) {
+        /* as oc_row() reads it back: NULL columns read as 0 */
+        e->time = oc->time;
+        e->first_seq = oc->first_seq;
+        e->open = oc->open != 0;
+        e->resolved = oc->open ? 0 : oc->resolved;
+        e->severity = oc->severity;
+        e->top_started = oc->top ? oc->top_started : 0;
+    }
+    struct oentry **set = &c->ocache[OCACHE_SET(c, h)];
+    if (ocache_find(c, h, kind, ref, env)) { /* now set[0]: replaced */
+        free(set[0]);
+    } else { /* the set's older entry makes room */
+        free(set[1]);
+        set[1] = set[0];
+    }
+    set[0] = e;
+}
+
+/* Fills oc from an entry's row, its strings copied to the scratch (which outlives an eviction
+ * during this run). */
+static int
+ocache_take(lh_correlator_t *c, const struct oentry *e, outcome_t *oc)
+{
+    memset(oc, 0, sizeof(*oc));
+    if (e->none)
+        return 0;
+    oc->kind = e->kind;
+    oc->time = e->time;
+    oc->first_seq = e->first_seq;
+    oc->open = e->open;
+    oc->resolved = e->resolved;
+    oc->severity = e->severity;
+    oc->top_started = e->top_started;
+    const char **str[OE_STR] = {
+        [OE_REF] = &oc->ref,         [OE_ENV] = &oc->env,           [OE_OKEY] = &oc->okey,
+        [OE_SERVICE] = &oc->service, [OE_EVENT_ID] = &oc->event_id, [OE_TITLE] = &oc->title,
+        [OE_HOSTS] = &oc->hosts,     [OE_ARTIFACT] = &oc->artifact, [OE_CASE] = &oc->case_id,
+        [OE_TOP] = &oc->top,
+    };
+    for (int i = 0; i < OE_STR; i++) {
+        const char *v = oe_str(e, i);
+        if (v && !(*str[i] = lh__c_scratch_strndup(&c->scratch, v, strlen(v))))
+            return LH_ENOMEM;
+    }
+    oc_stored(oc);
+    return 0;
+}
+
+/* After oc's row was written (new: it was not found before): keeps the entry of its key equal
+ * to what the lookup of the key would read. */
+static void
+ocache_wrote(lh_correlator_t *c, const outcome_t *oc, int new, int64_t was_time)
+{
+    if (!c->ocache || !oc->ref || (oc->kind != LH_KIND_ALERT && oc->kind != LH_KIND_INCIDENT))
+        return;
+    uint64_t h = ocache_hash(oc->kind, oc->ref, oc->env);
+    struct oentry *e = ocache_find(c, h, oc->kind, oc->ref, oc->env);
+    if (!e)
+        return; /* unknown: the store may hold a newer period than oc */
+    int same = !e->none && e->first_seq == oc->first_seq;
+    if (oc->kind == LH_KIND_INCIDENT) {
+        /* the incident's one row; any other state of the entry is read again */
+        if ((new && e->none) || (same && oc->time == was_time))
+            ocache_put(c, h, oc->kind, oc->ref, oc->env, oc);
+        else
+            ocache_drop(c, h, oc->kind, oc->ref, oc->env);
+        return;
+    }
+    /* an alert: the entry is its newest period, by time then first_seq (OC_OPEN's order) */
+    if (same && oc->time == was_time)
+        ocache_put(c, h, oc->kind, oc->ref, oc->env, oc); /* the same period, its new state */
+    else if (same || (e->none && !new))
+        ocache_drop(c, h, oc->kind, oc->ref, oc->env); /* its time moved: read which is newest */
+    else if (e->none ||
+             (new && (oc->time > e->time || (oc->time == e->time && oc->first_seq > e->first_seq))))
+        ocache_put(c, h, oc->kind, oc->ref, oc->env, oc); /* the first, or a newer period */
+    else if (!new && oc->time >= e->time)
+        ocache_drop(c, h, oc->kind, oc->ref, oc->env); /* an older period caught up with it */
+    /* else: a period older than the entry's, which stays the newest */
+}
+
 /* Reads one outcome row with statement which (LH_CSQL_OC_GET: an incident's, LH_CSQL_OC_OPEN: an
  * alert's newest period, LH_CSQL_OC_AT: its period at time t) of ref in env; oc->found says
  * whether there was one. */
@@ -106,6 +372,12 @@ static int
 oc_read(lh_correlator_t *c, int which, const char *ref, const char *env, int64_t t, outcome_t *oc)
 {
     memset(oc, 0, sizeof(*oc));
+    int kind = which == LH_CSQL_OC_GET ? LH_KIND_INCIDENT : LH_KIND_ALERT;
+    uint64_t h = c->ocache ? ocache_hash(kind, ref, env) : 0;
+    const struct oentry *e = c->ocache ? ocache_find(c, h, kind, ref, env) : NULL;
+    /* the newest period is the one at t when it began by then (none at all: none at t) */
+    if (e && (which != LH_CSQL_OC_AT || e->none || e->time <= t))
+        return ocache_take(c, e, oc);
     sqlite3_stmt *s = c->stmt[which];
     if (lh__c_bind_text(s, 1, ref) != SQLITE_OK || lh__c_bind_text(s, 2, env) != SQLITE_OK ||
         (which == LH_CSQL_OC_AT && sqlite3_bind_int64(s, 3, t) != SQLITE_OK))
@@ -114,11 +386,15 @@ oc_read(lh_correlator_t *c, int which, const char *ref, const char *env, int64_t
     if (rc == SQLITE_ROW) {
         rc = oc_row(c, s, oc);
         lh__c_sql_done(s);
+        if (!rc && which != LH_CSQL_OC_AT)
+            ocache_put(c, h, kind, ref, env, oc);
         return rc;
     }
     if (rc != SQLITE_DONE)
         return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
+    if (which != LH_CSQL_OC_AT)
+        ocache_put(c, h, kind, ref, env, NULL);
     return 0;
 }
 
@@ -163,6 +439,7 @@ oc_put(lh_correlator_t *c, outcome_t *oc)
     if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
         return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
+    ocache_wrote(c, oc, which == LH_CSQL_OC_PUT, oc->was.time);
     oc_stored(oc);
     return 0;
 }

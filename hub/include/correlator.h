@@ -1,10 +1,11 @@
 /*
  * correlator.h - links changes (deploys) to what followed them and writes correlated alerts.
  *
- * Semantics: docs/correlation.md. The correlator keeps no state of its own beyond configuration: it
- * looks everything up in the store (partial indexes over deploys and outcomes; the tables
- * outcomes, outcome_events, cases and correlations), so a restart needs no rebuild and several
- * hubs can never disagree with their stores. It runs inside the batch transaction, right after
+ * Semantics: docs/correlation.md. The correlator keeps no state of its own beyond configuration
+ * and caches of what the store answered (docs/architecture.md): it looks everything up in the
+ * store (partial indexes over deploys and outcomes; the tables outcomes, outcome_events, cases
+ * and correlations), so a restart needs no rebuild and several hubs can never disagree with their
+ * stores. It runs inside the batch transaction, right after
  * each event is stored:
  *  - an incident or monitoring alert event joins its outcome (an incident's lifecycle, an alert's
  *    firing period); the outcome is concluded over everything known of it, and its correlated
@@ -60,5 +61,9 @@ int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
  * alerts. Returns the number of alerts written (0 or more), or LH_ESTORE / LH_ENOMEM, in which
  * case the caller rolls the batch back. */
 int lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
+
+/* Tests: the cache of outcome lookups (outcome.c) of the correlators created from now on: 0 as
+ * built, 1 none, 2 four entries (every path of eviction taken), so that runs can be compared. */
+void lh__c_test_outcome_cache(int mode);
 
 #endif

@@ -290,6 +290,10 @@ sqlite3 *lh__store_db(lh_store_t *st);
  * since open: a cache over rows read inside a transaction must be dropped when this changes. */
 uint64_t lh__store_discards(const lh_store_t *st);
 
+/* Retention deletes an outcome with its first stored event: no outcome whose time is later than
+ * this was deleted (INT64_MIN: none was), for a cache of outcome rows. Only rises. */
+int64_t lh__store_outcomes_expired_to(const lh_store_t *st);
+
 /* SQLite's primary result code (SQLITE_FULL, SQLITE_READONLY, ...) of the last statement that
  * failed since open, 0 when none did; *msg gets its message (owned by st). For health reports. */
 int lh__store_last_error(const lh_store_t *st, const char **msg);

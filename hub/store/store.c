@@ -167,6 +167,12 @@ lh__store_discards(const lh_store_t *st)
     return st->discards;
 }
 
+int64_t
+lh__store_outcomes_expired_to(const lh_store_t *st)
+{
+    return st->exp_outcome_to;
+}
+
 static void
 store_free(lh_store_t *st)
 {
@@ -295,6 +301,7 @@ lh_store_open(const char *path, const lh_store_opts_t *opts, lh_store_t **out)
         return LH_ENOMEM;
     }
     st->lock_fd = -1;
+    st->exp_outcome_to = INT64_MIN;
     st->change_span = -1;
     st->readonly = o.readonly;
     st->keep_original = o.keep_original;

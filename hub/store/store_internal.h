@@ -80,9 +80,10 @@ struct lh_store {
     ino_t ino;
     int in_txn;
     int txn_failed;
-    int last_err;       /* SQLite's primary code of the last failed statement, 0: none */
-    char last_msg[160]; /* and its message (lh__store_last_error) */
-    uint64_t discards;  /* transactions whose writes were discarded (lh__store_discards) */
+    int last_err;           /* SQLite's primary code of the last failed statement, 0: none */
+    char last_msg[160];     /* and its message (lh__store_last_error) */
+    uint64_t discards;      /* transactions whose writes were discarded (lh__store_discards) */
+    int64_t exp_outcome_to; /* the latest first event of an expired outcome (INT64_MIN: none) */
     /* the quarantine's size, known as of q_discards (reread when a discard made it stale) */
     int64_t q_max_rows, q_max_bytes;
     int64_t q_rows, q_bytes, q_evicted;

@@ -137,6 +137,8 @@ delete_event(lh_store_t *st, const row_t *r)
         sqlite3_reset(s);
         if (step != SQLITE_DONE)
             rc = lh__store_sql_fail(st, step, "expiring an outcome");
+        if (had && r->time > st->exp_outcome_to)
+            st->exp_outcome_to = r->time; /* a rolled-back step leaves it high: harmless */
         if (!rc && had) {
             sqlite3_bind_int64(st->stmt[S_EXP_CORR], 1, r->seq);
             rc = lh__store_step_done(st, S_EXP_CORR, "expiring correlations");
