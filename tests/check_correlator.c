@@ -2116,7 +2116,7 @@ START_TEST(test_outcome_row_updates)
 }
 END_TEST
 
-/* ---- the cache of outcome lookups ---------------------------------------------------------- */
+/* ---- the correlator's caches ---------------------------------------------------------------- */
 
 /* Every row of a table, as text, in the order of sql. */
 static void
@@ -2156,8 +2156,8 @@ assert_same_tables(fx_t *f, size_t n, int step)
         for (size_t i = 1; i < n; i++) {
             dump_rows(&f[i], sql[q], &got);
             ck_assert_msg(strcmp((const char *)want.data, (const char *)got.data) == 0,
-                          "after event %d: \"%s\" differs between cache mode %zu and none", step,
-                          sql[q], i);
+                          "after event %d: \"%s\" differs between caches %s and none", step, sql[q],
+                          i == 1 ? "as built" : "of four entries");
         }
     }
     lh_buf_free(&want);
@@ -2173,18 +2173,19 @@ rnd(uint64_t *x)
     return *x;
 }
 
-/* A hub whose correlator caches its outcome lookups writes what one without the cache writes,
- * event by event: alert periods that open, repeat, resolve and open again, notifications older
- * than a period's start (its time moves) or than the newest period (a late one), incidents
- * reported again after their resolution, environments NULL and named, batches rolled back after
- * they correlated, retention deleting periods whose fingerprints fire again, and a restart. One
- * fixture has no cache, one the built one, one of four entries (every eviction path). */
-START_TEST(test_outcome_cache_same_as_store)
+/* A hub whose correlator caches changes and outcome lookups writes what one without the caches
+ * writes, event by event: alert periods that open, repeat, resolve and open again,
+ * notifications older than a period's start (its time moves) or than the newest period (a late
+ * one), incidents reported again after their resolution, changes that gain events, environments
+ * NULL and named, batches rolled back after they correlated, retention deleting periods whose
+ * fingerprints fire again, and a restart. One fixture has no caches, one the built ones, one of
+ * four entries each (every eviction path). */
+START_TEST(test_caches_same_as_store)
 {
     enum { N = 3, EVENTS = 1600 };
     fx_t f[N];
     for (int m = 0; m < N; m++) {
-        lh__c_test_outcome_cache(m == 0 ? 1 : m == 1 ? 0 : 2);
+        lh__c_test_caches(m == 0 ? 1 : m == 1 ? 0 : 2);
         fx_init(&f[m]);
     }
     static const char *const envs[] = {"prod", "staging", NULL};
@@ -2215,9 +2216,11 @@ START_TEST(test_outcome_cache_same_as_store)
         for (int m = 0; m < N; m++) {
             lh_event_t *ev;
             if (what < 12) {
-                snprintf(key, sizeof(key), "D-%d", i / 2);
-                ev = mk_deploy(id, key, i % 2 ? LH_DEPLOY_SUCCEEDED : LH_DEPLOY_STARTED, t, svc,
-                               env, host, "2.0", "1.9", NULL);
+                /* a few changes at a time, each gaining events (a failed one is no suspect) */
+                static const lh_deploy_status_t sts[] = {LH_DEPLOY_STARTED, LH_DEPLOY_SUCCEEDED,
+                                                         LH_DEPLOY_FAILED, LH_DEPLOY_ROLLED_BACK};
+                snprintf(key, sizeof(key), "D-%d", i / 40 + (int)(u % 4));
+                ev = mk_deploy(id, key, sts[(u >> 8) % 4], t, svc, env, host, "2.0", "1.9", NULL);
             } else if (what < 30) {
                 snprintf(key, sizeof(key), "INC-%d", (int)(u % 5));
                 ev = mk_incident(id, t, svc, env, host,
@@ -2237,8 +2240,8 @@ START_TEST(test_outcome_cache_same_as_store)
                 ck_assert_int_ge(n, 0);
                 if (m == 0)
                     n0 = n;
-                ck_assert_msg(n == n0, "event %d: %d alerts written with cache mode %d, %d without",
-                              i, n, m, n0);
+                ck_assert_msg(n == n0, "event %d: %d alerts written with caches %s, %d without", i,
+                              n, m == 1 ? "as built" : "of four entries", n0);
                 continue;
             }
             /* a batch that correlated, then failed: its writes are discarded */
@@ -2268,7 +2271,7 @@ START_TEST(test_outcome_cache_same_as_store)
         if (i == EVENTS / 2) /* a restart: the cache starts empty */
             for (int m = 0; m < N; m++) {
                 fx_close(&f[m]);
-                lh__c_test_outcome_cache(m == 0 ? 1 : m == 1 ? 0 : 2);
+                lh__c_test_caches(m == 0 ? 1 : m == 1 ? 0 : 2);
                 fx_open(&f[m]);
             }
         if (i % 400 == 399)
@@ -2284,7 +2287,7 @@ START_TEST(test_outcome_cache_same_as_store)
                      5);
     ck_assert_int_gt(count_sql(&f[0], "SELECT count(*) FROM outcomes WHERE environment IS NULL"),
                      5);
-    lh__c_test_outcome_cache(0);
+    lh__c_test_caches(0);
     for (int m = 0; m < N; m++)
         fx_done(&f[m]);
     submit_now = 0;
@@ -2302,7 +2305,7 @@ correlator_suite(void)
          (int)LH_TEST_COUNT(order_rows)},
         {"deploy_then_incident", test_deploy_then_incident, 0, 0},
         {"outcome_row_updates", test_outcome_row_updates, 0, 0},
-        {"outcome_cache_same_as_store", test_outcome_cache_same_as_store, 180, 0},
+        {"caches_same_as_store", test_caches_same_as_store, 180, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
         {"window_edge_outside", test_window_edge_outside, 0, 0},
         {"outcome_before_deploy", test_outcome_before_deploy, 0, 0},

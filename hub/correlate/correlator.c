@@ -25,7 +25,7 @@
  *    nothing. The hint is the highest outcome seq any pair was ever written for (read at start,
  *    raised on each insert): an outcome above it has no pairs, so its run skips one lookup per
  *    suspect. A rolled-back batch can only leave the hint too high, which costs lookups, never
- *    a pair. The cache holds recently loaded changes (direct-mapped, CCACHE_SLOTS): loading a
+ *    a pair. The cache holds recently loaded changes (two-way sets, CCACHE_SLOTS): loading a
  *    change reads its rows from the table, the largest cost of an outcome once the candidate
  *    lookups read indexes only. A change only changes when a deploy event of it is stored,
  *    and every stored deploy passes through the deploy path, which drops the entry first; a
@@ -62,7 +62,15 @@
 
 #define MAX_HOSTS_NAMED 5
 #define CHUNK_MIN 8192
-#define CCACHE_SLOTS 4096 /* power of two */
+#define CCACHE_SLOTS 16384 /* power of two: two-way sets */
+
+int lh__c_test_cache_mode; /* lh__c_test_caches() */
+
+void
+lh__c_test_caches(int mode)
+{
+    lh__c_test_cache_mode = mode;
+}
 /* Rows one candidate or outcome lookup reads at most, most recent first: an implausibly busy
  * window (thousands of deploys of one service) costs a bounded amount of work per event, and the
  * most recent changes are the best-scored ones of a relation. */
@@ -289,7 +297,9 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
         return LH_ENOMEM;
     }
     c->o.require_approved_ticket = c->require;
-    c->cache = calloc(CCACHE_SLOTS, sizeof(*c->cache)); /* optional: NULL runs uncached */
+    c->cache_slots = lh__c_test_cache_mode == 2 ? 4 : CCACHE_SLOTS;
+    if (lh__c_test_cache_mode != 1) /* optional: NULL runs uncached */
+        c->cache = calloc(c->cache_slots, sizeof(*c->cache));
     c->cache_discards = lh__store_discards(st);
     lh__c_ocache_init(c);
     for (int i = 0; i < LH_CSQL_COUNT; i++) {
@@ -349,7 +359,7 @@ lh_correlator_destroy(lh_correlator_t **cp)
     lh_buf_free(&c->json);
     lh_buf_free(&c->pb);
     if (c->cache)
-        for (size_t i = 0; i < CCACHE_SLOTS; i++)
+        for (size_t i = 0; i < c->cache_slots; i++)
             free(c->cache[i].block);
     free(c->cache);
     lh__c_ocache_free(c);
@@ -490,17 +500,36 @@ centry_hash(const char *deploy_id, const char *env)
     return lh__hash64_final(h);
 }
 
+static int
+centry_is(const centry_t *e, uint64_t h, const char *deploy_id, const char *env)
+{
+    if (!e->block || e->hash != h || strcmp(e->deploy_id, deploy_id) != 0)
+        return 0;
+    return env ? e->env && strcmp(e->env, env) == 0 : e->env == NULL;
+}
+
+/* The two entries of h's set: the one used last first. */
+static centry_t *
+centry_set(lh_correlator_t *c, uint64_t h)
+{
+    return &c->cache[(h & (c->cache_slots / 2 - 1)) * 2];
+}
+
+/* The change's entry, made the first of its set; NULL when the cache does not hold it. */
 static centry_t *
 centry_find(lh_correlator_t *c, uint64_t h, const char *deploy_id, const char *env)
 {
     if (!c->cache)
         return NULL;
-    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
-    if (!e->block || e->hash != h || strcmp(e->deploy_id, deploy_id) != 0)
+    centry_t *set = centry_set(c, h);
+    if (centry_is(&set[0], h, deploy_id, env))
+        return &set[0];
+    if (!centry_is(&set[1], h, deploy_id, env))
         return NULL;
-    if (env ? !e->env || strcmp(e->env, env) != 0 : e->env != NULL)
-        return NULL;
-    return e;
+    centry_t t = set[0];
+    set[0] = set[1];
+    set[1] = t;
+    return &set[0];
 }
 
 static void
@@ -526,13 +555,13 @@ cache_check_discards(lh_correlator_t *c)
         return;
     c->cache_discards = d;
     if (c->cache)
-        for (size_t i = 0; i < CCACHE_SLOTS; i++)
+        for (size_t i = 0; i < c->cache_slots; i++)
             centry_clear(&c->cache[i]);
     lh__c_ocache_clear(c);
 }
 
-/* Copies a change just loaded into its slot (evicting what was there). Best effort: without
- * memory the change is simply not cached. */
+/* Copies a change just loaded (not in the cache) into its set, first. Best effort: without memory
+ * the change is simply not cached. */
 static void
 cache_put(lh_correlator_t *c, uint64_t h, change_t *ch, const char *env)
 {
@@ -547,8 +576,11 @@ cache_put(lh_correlator_t *c, uint64_t h, change_t *ch, const char *env)
     char *block = malloc(total);
     if (!block)
         return;
-    centry_t *e = &c->cache[h & (CCACHE_SLOTS - 1)];
-    centry_clear(e);
+    centry_t *e = centry_set(c, h);
+    if (e[0].block) { /* the set's older entry makes room */
+        centry_clear(&e[1]);
+        e[1] = e[0];
+    }
     const char *dst[2 + CHG_STR];
     char *p = block;
     for (size_t i = 0; i < 2 + CHG_STR; i++) {

@@ -74,7 +74,8 @@ struct lh_correlator {
     lh_buf_t json;
     lh_buf_t pb;
     int64_t max_pair_oseq; /* no pair exists for a higher outcome seq (the hint above) */
-    struct centry *cache;  /* CCACHE_SLOTS changes, or NULL when it could not be allocated */
+    struct centry *cache;  /* cache_slots changes, or NULL (uncached) */
+    size_t cache_slots;
     uint64_t cache_discards;
     struct oentry **ocache; /* outcome.c: ocache_slots outcome lookups, or NULL (uncached) */
     size_t ocache_slots;
@@ -137,6 +138,8 @@ int lh__c_pair_write(lh_correlator_t *c, int64_t oseq, const change_t *ch, int r
 
 /* ---- outcome.c -------------------------------------------------------------------------- */
 
+/* lh__c_test_caches(): 0 the caches as built, 1 none, 2 four entries each. */
+extern int lh__c_test_cache_mode;
 /* The cache of outcome lookups: made with the correlator (optional: NULL runs uncached), cleared
  * when a transaction's writes were discarded, freed with it. */
 int lh__c_ocache_init(lh_correlator_t *c);

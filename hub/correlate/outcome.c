@@ -152,19 +152,11 @@ oe_str(const struct oentry *e, int i)
     return e->at[i] ? e->data + e->at[i] - 1 : NULL;
 }
 
-static int ocache_mode; /* lh__c_test_outcome_cache() */
-
-void
-lh__c_test_outcome_cache(int mode)
-{
-    ocache_mode = mode;
-}
-
 int
 lh__c_ocache_init(lh_correlator_t *c)
 {
-    c->ocache_slots = ocache_mode == 2 ? 4 : OCACHE_SLOTS;
-    c->ocache = ocache_mode == 1 ? NULL : calloc(c->ocache_slots, sizeof(*c->ocache));
+    c->ocache_slots = lh__c_test_cache_mode == 2 ? 4 : OCACHE_SLOTS;
+    c->ocache = lh__c_test_cache_mode == 1 ? NULL : calloc(c->ocache_slots, sizeof(*c->ocache));
     c->ocache_expired = lh__store_outcomes_expired_to(c->st);
     return 0; /* optional: without memory for it, the lookups read the store */
 }

@@ -62,8 +62,9 @@ int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
  * case the caller rolls the batch back. */
 int lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
 
-/* Tests: the cache of outcome lookups (outcome.c) of the correlators created from now on: 0 as
- * built, 1 none, 2 four entries (every path of eviction taken), so that runs can be compared. */
-void lh__c_test_outcome_cache(int mode);
+/* Tests: the caches (changes, outcome lookups) of the correlators created from now on: 0 as
+ * built, 1 none, 2 four entries each (every path of eviction taken), so that runs can be
+ * compared. */
+void lh__c_test_caches(int mode);
 
 #endif
