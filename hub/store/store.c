@@ -963,8 +963,8 @@ lh_store_stats(lh_store_t *st, lh_store_stats_t *out)
     out->dedupe_entries = (int64_t)st->dd.count;
     if (st->dd.ring_tag)
         out->dedupe_bytes =
-            (int64_t)(st->dd.cap * sizeof(dd_slot_t) +
-                      (st->dd.ring_mask + 1) * (sizeof(uint32_t) + sizeof(int64_t)));
+            (int64_t)(st->dd.cap * sizeof(dd_slot_t) + (st->dd.ring_mask + 1) * sizeof(uint32_t) +
+                      ((st->dd.ring_mask + 1) >> DD_BLOCK_SHIFT) * sizeof(dd_block_t));
     out->dedupe_probes = (int64_t)st->dd.probes;
     return rc;
 }

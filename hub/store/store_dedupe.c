@@ -13,9 +13,12 @@
  * one more entry is reserved before a row is written, so a row of the horizon always has its
  * entry.
  *
- * The horizon bounds the memory, whatever the history: a ring by row keeps each entry's tag and
- * event time (12 bytes a row), so when row s is added, row s - horizon leaves the index without
- * a read, and forgot_max_time records the latest event time of every row that left it. A
+ * The horizon bounds the memory, whatever the history: a ring by row keeps each entry's tag (4
+ * bytes a row), so when row s is added, row s - horizon leaves the index without a read, and a
+ * ring by block of 64 rows their latest event time (16 bytes a block), so that forgot_max_time
+ * bounds the event time of every row that left it (a block's latest time, folded in when its
+ * first row leaves or its slot is taken by a newer block: at most 63 rows newer than the row that
+ * left, so events in time order stay later than it). A
  * duplicate carries the same event time as its original: an id that misses in memory and whose
  * time is not later than forgot_max_time is looked up in the store through the time index (one
  * probe, `time = ? AND id = ?`), so a duplicate is recognised at any age while the event it
@@ -124,6 +127,22 @@ lh__store_dd_reserve(dedupe_t *dd, int with_undo)
 
 static void dd_remove(dedupe_t *dd, dd_slot_t e);
 
+static dd_block_t *
+dd_block_of(dedupe_t *dd, int64_t seq)
+{
+    return &dd->ring_block[((size_t)seq & dd->ring_mask) >> DD_BLOCK_SHIFT];
+}
+
+/* Row seq leaves the index: the latest time of its block, an upper bound of its own, joins
+ * forgot_max_time (nothing to do when a newer block took the slot: it was folded in then). */
+static void
+dd_fold(dedupe_t *dd, int64_t seq)
+{
+    const dd_block_t *b = dd_block_of(dd, seq);
+    if (b->id == seq >> DD_BLOCK_SHIFT && b->max_time > dd->forgot_max_time)
+        dd->forgot_max_time = b->max_time;
+}
+
 /* Row kept_from leaves the index (the ring's entry for it is still there). */
 static void
 dd_evict_oldest(dedupe_t *dd)
@@ -131,8 +150,7 @@ dd_evict_oldest(dedupe_t *dd)
     size_t r = (size_t)dd->kept_from & dd->ring_mask;
     if (dd->ring_tag[r]) {
         dd_remove(dd, (dd_slot_t){dd->ring_tag[r], (uint32_t)dd->kept_from});
-        if (dd->ring_time[r] > dd->forgot_max_time)
-            dd->forgot_max_time = dd->ring_time[r];
+        dd_fold(dd, dd->kept_from);
         dd->ring_tag[r] = 0;
     }
     dd->kept_from++;
@@ -158,7 +176,16 @@ lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int64_t time, int wit
         dd->max_seq = seq;
     if (dd->ring_tag) {
         dd->ring_tag[(size_t)seq & dd->ring_mask] = e.tag;
-        dd->ring_time[(size_t)seq & dd->ring_mask] = time;
+        dd_block_t *b = dd_block_of(dd, seq);
+        if (b->id != seq >> DD_BLOCK_SHIFT) {
+            /* the block the slot held goes, with what of it the index still holds */
+            if (b->id >= 0 && b->max_time > dd->forgot_max_time)
+                dd->forgot_max_time = b->max_time;
+            b->id = seq >> DD_BLOCK_SHIFT;
+            b->max_time = time;
+        } else if (time > b->max_time) {
+            b->max_time = time;
+        }
     }
     if (with_undo)
         dd->undo[dd->n_undo++] = e;
@@ -175,8 +202,7 @@ lh__store_dd_forget(dedupe_t *dd, int64_t seq)
         return;
     dd_remove(dd, (dd_slot_t){dd->ring_tag[r], (uint32_t)seq});
     /* the delete may be rolled back: the row is then found by the store lookup */
-    if (dd->ring_time[r] > dd->forgot_max_time)
-        dd->forgot_max_time = dd->ring_time[r];
+    dd_fold(dd, seq);
     dd->ring_tag[r] = 0;
 }
 
@@ -230,7 +256,7 @@ lh__store_dd_free(dedupe_t *dd)
     free(dd->slots);
     free(dd->undo);
     free(dd->ring_tag);
-    free(dd->ring_time);
+    free(dd->ring_block);
     memset(dd, 0, sizeof(*dd));
 }
 
@@ -329,12 +355,15 @@ lh__store_dd_load(lh_store_t *st, int64_t horizon)
         dd->max_cap <<= 1;
     dd->ring_mask = ring - 1;
     dd->forgot_max_time = INT64_MIN;
+    size_t blocks = ring >> DD_BLOCK_SHIFT; /* ring >= DD_MIN_HORIZON: a whole number */
     dd->ring_tag = calloc(ring, sizeof(*dd->ring_tag));
-    dd->ring_time = malloc(ring * sizeof(*dd->ring_time));
-    if (!dd->ring_tag || !dd->ring_time) {
+    dd->ring_block = malloc(blocks * sizeof(*dd->ring_block));
+    if (!dd->ring_tag || !dd->ring_block) {
         lh_log(LH_LOG_ERROR, COMPONENT, "%s: out of memory for the dedupe index", st->path);
         return LH_ENOMEM;
     }
+    for (size_t b = 0; b < blocks; b++)
+        dd->ring_block[b] = (dd_block_t){-1, INT64_MIN};
 
     /* the rows of the horizon: a range of the rowid from the table's end */
     int64_t max_seq = 0;

@@ -36,9 +36,15 @@ typedef struct dd_slot {
 } dd_slot_t;
 
 /* The index holds the last `horizon` rows only (store_dedupe.c): the ring remembers, by row, the
- * tag and event time of each, so that the row leaving the horizon is removed without a read and
- * the time of everything forgotten is bounded (forgot_max_time) for the store lookup that
- * recognises older duplicates. */
+ * tag of each, so that the row leaving the horizon is removed without a read, and by block of
+ * DD_BLOCK rows their latest event time, so that the time of everything forgotten is bounded
+ * (forgot_max_time) for the store lookup that recognises older duplicates. */
+#define DD_BLOCK_SHIFT 6 /* 64 rows a block */
+typedef struct dd_block {
+    int64_t id;       /* seq >> DD_BLOCK_SHIFT of the block this slot holds, -1: none yet */
+    int64_t max_time; /* the latest event time of its rows */
+} dd_block_t;
+
 typedef struct dedupe {
     dd_slot_t *slots;
     size_t cap; /* power of two */
@@ -46,10 +52,10 @@ typedef struct dedupe {
     int64_t max_seq; /* at least the largest row ever indexed: bounds the candidates of a slot */
     dd_slot_t *undo; /* entries added in the open transaction */
     size_t n_undo, cap_undo;
-    int64_t horizon;    /* rows kept in the index: the last `horizon` */
-    size_t max_cap;     /* the table never grows past this (sized for horizon) */
-    uint32_t *ring_tag; /* by row & ring_mask: its tag (0: none) */
-    int64_t *ring_time; /* and its event time */
+    int64_t horizon;        /* rows kept in the index: the last `horizon` */
+    size_t max_cap;         /* the table never grows past this (sized for horizon) */
+    uint32_t *ring_tag;     /* by row & ring_mask: its tag (0: none) */
+    dd_block_t *ring_block; /* by (row & ring_mask) >> DD_BLOCK_SHIFT */
     size_t ring_mask;
     int64_t kept_from;       /* rows below this were forgotten */
     int64_t forgot_max_time; /* no forgotten row has a later event time (INT64_MIN: none) */
