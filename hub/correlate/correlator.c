@@ -62,7 +62,7 @@
 
 #define MAX_HOSTS_NAMED 5
 #define CHUNK_MIN 8192
-#define CCACHE_SLOTS 16384 /* power of two: two-way sets */
+#define CCACHE_SLOTS 8192 /* power of two: two-way sets */
 
 int lh__c_test_cache_mode; /* lh__c_test_caches() */
 
