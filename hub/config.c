@@ -45,7 +45,7 @@ static const lh_conf_opt_t core_opts[] = {
     {"retention-tickets", "retention", "tickets", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_TICKET]), NULL, "DUR", "tickets (default 400d)"},
     {"retention-alerts", "retention", "alerts", LH_CONF_KEEP, OFF(keep_ns[LH_KIND_ALERT]), NULL, "DUR", "monitoring alerts (default 30d)"},
     {"retention-quarantine", "retention", "quarantine", LH_CONF_KEEP, OFF(keep_quarantine_ns), "7d", "DUR", "rejected input, by time of receipt"},
-    {"dedupe-horizon", "store", "dedupe_horizon", LH_CONF_INT, OFF(dedupe_horizon), "1000000", "N", "latest events whose ids are held in memory (~29 bytes each); older duplicates are found in the store"},
+    {"dedupe-horizon", "store", "dedupe_horizon", LH_CONF_INT, OFF(dedupe_horizon), "1000000", "N", "latest events whose ids are held in memory (~21 bytes each); older duplicates are found in the store"},
     {"keep-original", "store", "keep_original", LH_CONF_STR, OFF(keep_original), "off", "on|off", "also store the bytes of each non-protobuf event as received"},
     {"quarantine-max-rows", "limits", "quarantine_max_rows", LH_CONF_INT, OFF(quarantine_max_rows), "100000", "N", "rejected messages kept at most (oldest evicted first)"},
     {"quarantine-max-bytes", "limits", "quarantine_max_bytes", LH_CONF_SIZE, OFF(quarantine_max_bytes), "268435456", "BYTES", "payload bytes the quarantine keeps at most"},

@@ -13,7 +13,7 @@
  * the hub commits one transaction per batch.
  *
  * Duplicate detection is by event id. The writer keeps an in-memory index of id hashes -> row
- * for the last dedupe_horizon events (20 to 28 bytes each: 29 MiB at the default; rebuilt at open
+ * for the last dedupe_horizon events (16 to 28 bytes each: 21 MiB at the default; rebuilt at open
  * from those rows),
  * confirmed against the stored id, so dedupe costs no random-access on-disk index (measured: a
  * random TEXT primary key for dedupe costs ~5x on inserts). An id older than the horizon is found
