@@ -779,6 +779,12 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
         lh__metrics_set(reg, LH_M_DEDUPE_BYTES, 0, s.dedupe_bytes);
         lh__metrics_set(reg, LH_M_DEDUPE_PROBES_TOTAL, 0, s.dedupe_probes);
     }
+    lh_correlator_stats_t cs;
+    lh_correlator_stats(hub->corr, &cs);
+    for (int k = 0; k < 2; k++) { /* index: cache * 2 + result */
+        lh__metrics_set(reg, LH_M_CORR_CACHE_TOTAL, k * 2, (int64_t)cs.hits[k]);
+        lh__metrics_set(reg, LH_M_CORR_CACHE_TOTAL, k * 2 + 1, (int64_t)cs.misses[k]);
+    }
     lh_store_wal_stats_t w;
     lh__store_wal_stats(hub->st, &w);
     lh__metrics_set(reg, LH_M_WAL_CHECKPOINTS_TOTAL, LH_M_WAL_PASSIVE, (int64_t)w.passive);

@@ -34,6 +34,9 @@ static const char *const source_names[LH_SRC_COUNT] = {
 static const char *const source_verdicts[LH_M_SRC__COUNT] = {[LH_M_SRC_ACCEPTED] = "accepted",
                                                              [LH_M_SRC_IGNORED] = "ignored",
                                                              [LH_M_SRC_REJECTED] = "rejected"};
+/* lh_correlator_stats_t's order: loophub_correlator_cache_lookups_total{cache, result} */
+static const char *const corr_caches[] = {"changes", "outcomes"};
+static const char *const corr_results[] = {"hit", "miss"};
 static const char *const wal_modes[] = {
     [LH_M_WAL_PASSIVE] = "passive", [LH_M_WAL_RESTART] = "restart"};
 static const char *const wait_reasons[] = {
@@ -141,6 +144,13 @@ static const lh_metric_def_t defs[LH_M__COUNT] = {
                                     .n_labels = 2, .label = {"source", "verdict"},
                                     .values = {source_names, source_verdicts},
                                     .n_values = {N(source_names), N(source_verdicts)}},
+    [LH_M_CORR_CACHE_TOTAL] = {COUNTER("loophub_correlator_cache_lookups_total",
+                                       "The correlator's lookups of changes and of outcomes, "
+                                       "by whether its cache answered (hit) or the store "
+                                       "(miss)."),
+                               .n_labels = 2, .label = {"cache", "result"},
+                               .values = {corr_caches, corr_results},
+                               .n_values = {N(corr_caches), N(corr_results)}},
     [LH_M_STORE_EVENTS] = {GAUGE("loophub_store_events", "Events in the store.")},
     [LH_M_STORE_KIND_EVENTS] = {GAUGE("loophub_store_kind_events", "Events in the store, by kind."),
                                 LABEL("kind", kinds)},

@@ -836,6 +836,13 @@ START_TEST(test_hub_exposition)
     ck_assert(value_of(&ex, "loophub_commit_seconds_count", "") == 1);
     ck_assert(value_of(&ex, "loophub_store_events", "") == 2);
     ck_assert(value_of(&ex, "loophub_store_quarantined", "") == 1);
+    /* the deploy loaded its change once, from the store (nothing was cached yet); no outcome */
+    ck_assert(value_of(&ex, "loophub_correlator_cache_lookups_total",
+                       "cache=changes,result=miss") == 1);
+    ck_assert(value_of(&ex, "loophub_correlator_cache_lookups_total",
+                       "cache=changes,result=hit") == 0);
+    ck_assert(value_of(&ex, "loophub_correlator_cache_lookups_total",
+                       "cache=outcomes,result=miss") == 0);
     ck_assert(value_of(&ex, "loophub_start_time_seconds", "") > 1.7e9);
     /* the adapter label names inputs only */
     ck_assert(value_of(&ex, "loophub_events_total", "kind=ticket,adapter=test-out") == -1);

@@ -368,6 +368,14 @@ lh_correlator_destroy(lh_correlator_t **cp)
     *cp = NULL;
 }
 
+void
+lh_correlator_stats(const lh_correlator_t *c, lh_correlator_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c)
+        *out = c->stats;
+}
+
 int
 lh_correlator_is_outcome(const lh_correlator_t *c, const lh_event_t *ev)
 {
@@ -624,8 +632,11 @@ load_change(lh_correlator_t *c, change_t *ch, const char *env)
 {
     uint64_t h = centry_hash(ch->deploy_id, env);
     const centry_t *e = centry_find(c, h, ch->deploy_id, env);
-    if (e)
+    if (e) {
+        c->stats.hits[0]++;
         return cache_take(c, ch, e);
+    }
+    c->stats.misses[0]++;
     sqlite3_stmt *s = c->stmt[LH_CSQL_CHANGE];
     if (lh__c_bind_text(s, 1, ch->deploy_id) != SQLITE_OK ||
         lh__c_bind_text(s, 2, env) != SQLITE_OK)

@@ -79,8 +79,9 @@ struct lh_correlator {
     uint64_t cache_discards;
     struct oentry **ocache; /* outcome.c: ocache_slots outcome lookups, or NULL (uncached) */
     size_t ocache_slots;
-    int64_t ocache_expired; /* lh__store_outcomes_expired_to() as the cache last saw it */
-    char *require;          /* o.require_approved_ticket points here (a copy) */
+    int64_t ocache_expired;      /* lh__store_outcomes_expired_to() as the cache last saw it */
+    lh_correlator_stats_t stats; /* lh_correlator_stats() */
+    char *require;               /* o.require_approved_ticket points here (a copy) */
 };
 
 /* ---- one outcome (outcome.c) ------------------------------------------------------------ */

@@ -368,8 +368,11 @@ oc_read(lh_correlator_t *c, int which, const char *ref, const char *env, int64_t
     uint64_t h = c->ocache ? ocache_hash(kind, ref, env) : 0;
     const struct oentry *e = c->ocache ? ocache_find(c, h, kind, ref, env) : NULL;
     /* the newest period is the one at t when it began by then (none at all: none at t) */
-    if (e && (which != LH_CSQL_OC_AT || e->none || e->time <= t))
+    if (e && (which != LH_CSQL_OC_AT || e->none || e->time <= t)) {
+        c->stats.hits[1]++;
         return ocache_take(c, e, oc);
+    }
+    c->stats.misses[1]++;
     sqlite3_stmt *s = c->stmt[which];
     if (lh__c_bind_text(s, 1, ref) != SQLITE_OK || lh__c_bind_text(s, 2, env) != SQLITE_OK ||
         (which == LH_CSQL_OC_AT && sqlite3_bind_int64(s, 3, t) != SQLITE_OK))

@@ -62,6 +62,13 @@ int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
  * case the caller rolls the batch back. */
 int lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
 
+/* What the correlator's caches answered since it was made: lookups of changes (index 0) and of
+ * outcomes (1), found in the cache (hits) or read from the store (misses). */
+typedef struct lh_correlator_stats {
+    uint64_t hits[2], misses[2];
+} lh_correlator_stats_t;
+void lh_correlator_stats(const lh_correlator_t *c, lh_correlator_stats_t *out);
+
 /* Tests: the caches (changes, outcome lookups) of the correlators created from now on: 0 as
  * built, 1 none, 2 four entries each (every path of eviction taken), so that runs can be
  * compared. */

@@ -50,6 +50,7 @@ typedef enum {
     LH_M_EXPIRED_TOTAL,              /* loophub_expired_total{what} */
     LH_M_DEDUPE_PROBES_TOTAL,        /* loophub_dedupe_store_lookups_total: set at scrape */
     LH_M_SOURCE_PAYLOADS_TOTAL,      /* loophub_source_payloads_total{source,verdict} */
+    LH_M_CORR_CACHE_TOTAL, /* loophub_correlator_cache_lookups_total{cache,result}: set at scrape */
     /* gauges (set at scrape time, except the start time) */
     LH_M_STORE_EVENTS,             /* loophub_store_events */
     LH_M_STORE_QUARANTINED,        /* loophub_store_quarantined */
