@@ -781,7 +781,7 @@ lh_hub_metrics(lh_hub_t *hub, lh_buf_t *out)
     }
     lh_correlator_stats_t cs;
     lh_correlator_stats(hub->corr, &cs);
-    for (int k = 0; k < 2; k++) { /* index: cache * 2 + result */
+    for (int k = 0; k < LH_CORR_CACHE__COUNT; k++) { /* index: cache * 2 + result (hit, miss) */
         lh__metrics_set(reg, LH_M_CORR_CACHE_TOTAL, k * 2, (int64_t)cs.hits[k]);
         lh__metrics_set(reg, LH_M_CORR_CACHE_TOTAL, k * 2 + 1, (int64_t)cs.misses[k]);
     }

@@ -34,7 +34,8 @@ static const char *const source_names[LH_SRC_COUNT] = {
 static const char *const source_verdicts[LH_M_SRC__COUNT] = {[LH_M_SRC_ACCEPTED] = "accepted",
                                                              [LH_M_SRC_IGNORED] = "ignored",
                                                              [LH_M_SRC_REJECTED] = "rejected"};
-/* lh_correlator_stats_t's order: loophub_correlator_cache_lookups_total{cache, result} */
+/* loophub_correlator_cache_lookups_total{cache, result}: in the order of correlator.h's
+ * LH_CORR_CACHE_* */
 static const char *const corr_caches[] = {"changes", "outcomes"};
 static const char *const corr_results[] = {"hit", "miss"};
 static const char *const wal_modes[] = {

@@ -499,13 +499,19 @@ take_text(lh_correlator_t *c, sqlite3_stmt *s, int col, const char **dst)
 
 /* ---- change cache --------------------------------------------------------------------------- */
 
-static uint64_t
-centry_hash(const char *deploy_id, const char *env)
+uint64_t
+lh__c_key_hash(uint64_t h, const char *key, const char *env)
 {
-    uint64_t h = lh__hash64_update(LH__HASH64_SEED, deploy_id, strlen(deploy_id) + 1);
+    h = lh__hash64_update(h, key, strlen(key) + 1);
     /* NULL and "" are different environments */
     h = env ? lh__hash64_update(h, env, strlen(env) + 1) : lh__hash64_update(h, "\xff", 1);
     return lh__hash64_final(h);
+}
+
+static uint64_t
+centry_hash(const char *deploy_id, const char *env)
+{
+    return lh__c_key_hash(LH__HASH64_SEED, deploy_id, env);
 }
 
 static int
@@ -633,10 +639,10 @@ load_change(lh_correlator_t *c, change_t *ch, const char *env)
     uint64_t h = centry_hash(ch->deploy_id, env);
     const centry_t *e = centry_find(c, h, ch->deploy_id, env);
     if (e) {
-        c->stats.hits[0]++;
+        c->stats.hits[LH_CORR_CACHE_CHANGES]++;
         return cache_take(c, ch, e);
     }
-    c->stats.misses[0]++;
+    c->stats.misses[LH_CORR_CACHE_CHANGES]++;
     sqlite3_stmt *s = c->stmt[LH_CSQL_CHANGE];
     if (lh__c_bind_text(s, 1, ch->deploy_id) != SQLITE_OK ||
         lh__c_bind_text(s, 2, env) != SQLITE_OK)

@@ -120,6 +120,11 @@ int lh__c_dup_str(char **dst, const char *s);
 
 /* ---- correlator.c --------------------------------------------------------------------------- */
 
+/* The caches' hash of (key, environment) continued from h; NULL and "" are different
+ * environments. */
+uint64_t lh__c_key_hash(uint64_t h, const char *key, const char *env);
+/* lh__c_test_caches(): 0 the caches as built, 1 none, 2 four entries each. */
+extern int lh__c_test_cache_mode;
 /* Iterates a space-separated host list: the next token and its length, or NULL. */
 const char *lh__c_next_host(const char **p, size_t *len);
 int lh__c_hosts_contain(const char *hosts, const char *h);
@@ -139,8 +144,6 @@ int lh__c_pair_write(lh_correlator_t *c, int64_t oseq, const change_t *ch, int r
 
 /* ---- outcome.c -------------------------------------------------------------------------- */
 
-/* lh__c_test_caches(): 0 the caches as built, 1 none, 2 four entries each. */
-extern int lh__c_test_cache_mode;
 /* The cache of outcome lookups: made with the correlator (optional: NULL runs uncached), cleared
  * when a transaction's writes were discarded, freed with it. */
 int lh__c_ocache_init(lh_correlator_t *c);

@@ -183,11 +183,7 @@ static uint64_t
 ocache_hash(int kind, const char *ref, const char *env)
 {
     unsigned char k = (unsigned char)kind;
-    uint64_t h = lh__hash64_update(LH__HASH64_SEED, &k, 1);
-    h = lh__hash64_update(h, ref, strlen(ref) + 1);
-    /* NULL and "" are different environments */
-    h = env ? lh__hash64_update(h, env, strlen(env) + 1) : lh__hash64_update(h, "\xff", 1);
-    return lh__hash64_final(h);
+    return lh__c_key_hash(lh__hash64_update(LH__HASH64_SEED, &k, 1), ref, env);
 }
 
 static int
@@ -332,29 +328,20 @@ ocache_wrote(lh_correlator_t *c, const outcome_t *oc, int new, int64_t was_time)
     if (!c->ocache || !oc->ref || (oc->kind != LH_KIND_ALERT && oc->kind != LH_KIND_INCIDENT))
         return;
     uint64_t h = ocache_hash(oc->kind, oc->ref, oc->env);
-    struct oentry *e = ocache_find(c, h, oc->kind, oc->ref, oc->env);
+    const struct oentry *e = ocache_find(c, h, oc->kind, oc->ref, oc->env);
     if (!e)
         return; /* unknown: the store may hold a newer period than oc */
     int same = !e->none && e->first_seq == oc->first_seq;
-    if (oc->kind == LH_KIND_INCIDENT) {
-        /* the incident's one row; any other state of the entry is read again */
-        if ((new && e->none) || (same && oc->time == was_time))
-            ocache_put(c, h, oc->kind, oc->ref, oc->env, oc);
-        else
-            ocache_drop(c, h, oc->kind, oc->ref, oc->env);
-        return;
-    }
-    /* an alert: the entry is its newest period, by time then first_seq (OC_OPEN's order) */
-    if (same && oc->time == was_time)
-        ocache_put(c, h, oc->kind, oc->ref, oc->env, oc); /* the same period, its new state */
-    else if (same || (e->none && !new))
-        ocache_drop(c, h, oc->kind, oc->ref, oc->env); /* its time moved: read which is newest */
-    else if (e->none ||
-             (new && (oc->time > e->time || (oc->time == e->time && oc->first_seq > e->first_seq))))
-        ocache_put(c, h, oc->kind, oc->ref, oc->env, oc); /* the first, or a newer period */
-    else if (!new && oc->time >= e->time)
-        ocache_drop(c, h, oc->kind, oc->ref, oc->env); /* an older period caught up with it */
-    /* else: a period older than the entry's, which stays the newest */
+    /* a new row is what the lookup reads when the key had none, or, of an alert, when it is the
+     * newest period (by time, then first_seq: OC_OPEN's order; a new row's first_seq is the
+     * largest) */
+    int newest = new && (e->none || (oc->kind == LH_KIND_ALERT && oc->time >= e->time));
+    if ((same && oc->time == was_time) || newest)
+        ocache_put(c, h, oc->kind, oc->ref, oc->env, oc);
+    else if (same || e->none || oc->kind == LH_KIND_INCIDENT || oc->time >= e->time)
+        ocache_drop(c, h, oc->kind, oc->ref, oc->env); /* which row the lookup reads: unsure */
+    /* else: an alert period older than the entry's, which stays the newest (a period's time
+     * only moves earlier) */
 }
 
 /* Reads one outcome row with statement which (LH_CSQL_OC_GET: an incident's, LH_CSQL_OC_OPEN: an
@@ -365,14 +352,14 @@ oc_read(lh_correlator_t *c, int which, const char *ref, const char *env, int64_t
 {
     memset(oc, 0, sizeof(*oc));
     int kind = which == LH_CSQL_OC_GET ? LH_KIND_INCIDENT : LH_KIND_ALERT;
-    uint64_t h = c->ocache ? ocache_hash(kind, ref, env) : 0;
-    const struct oentry *e = c->ocache ? ocache_find(c, h, kind, ref, env) : NULL;
+    uint64_t h = ocache_hash(kind, ref, env);
+    const struct oentry *e = ocache_find(c, h, kind, ref, env);
     /* the newest period is the one at t when it began by then (none at all: none at t) */
     if (e && (which != LH_CSQL_OC_AT || e->none || e->time <= t)) {
-        c->stats.hits[1]++;
+        c->stats.hits[LH_CORR_CACHE_OUTCOMES]++;
         return ocache_take(c, e, oc);
     }
-    c->stats.misses[1]++;
+    c->stats.misses[LH_CORR_CACHE_OUTCOMES]++;
     sqlite3_stmt *s = c->stmt[which];
     if (lh__c_bind_text(s, 1, ref) != SQLITE_OK || lh__c_bind_text(s, 2, env) != SQLITE_OK ||
         (which == LH_CSQL_OC_AT && sqlite3_bind_int64(s, 3, t) != SQLITE_OK))

@@ -5,8 +5,7 @@
  * and caches of what the store answered (docs/architecture.md): it looks everything up in the
  * store (partial indexes over deploys and outcomes; the tables outcomes, outcome_events, cases
  * and correlations), so a restart needs no rebuild and several hubs can never disagree with their
- * stores. It runs inside the batch transaction, right after
- * each event is stored:
+ * stores. It runs inside the batch transaction, right after each event is stored:
  *  - an incident or monitoring alert event joins its outcome (an incident's lifecycle, an alert's
  *    firing period); the outcome is concluded over everything known of it, and its correlated
  *    alert (one per outcome, or per group of outcomes with the same suspects) is revised in the
@@ -62,10 +61,11 @@ int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
  * case the caller rolls the batch back. */
 int lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
 
-/* What the correlator's caches answered since it was made: lookups of changes (index 0) and of
- * outcomes (1), found in the cache (hits) or read from the store (misses). */
+/* What the correlator's caches answered since it was made, by cache: lookups found in it (hits)
+ * or read from the store (misses). */
+enum { LH_CORR_CACHE_CHANGES, LH_CORR_CACHE_OUTCOMES, LH_CORR_CACHE__COUNT };
 typedef struct lh_correlator_stats {
-    uint64_t hits[2], misses[2];
+    uint64_t hits[LH_CORR_CACHE__COUNT], misses[LH_CORR_CACHE__COUNT];
 } lh_correlator_stats_t;
 void lh_correlator_stats(const lh_correlator_t *c, lh_correlator_stats_t *out);
 
