@@ -2124,6 +2124,48 @@ START_TEST(test_retention_cutoff_edge)
 }
 END_TEST
 
+/* A horizon that is not a power of two leaves the ring larger than it, so the slot of a block of
+ * 64 rows is taken over only after its rows left: every forgotten id is still recognised through
+ * the store, with its own row, and events in time order still never pay a lookup. */
+START_TEST(test_dedupe_horizon_blocks)
+{
+    enum { H = 1100, N = 5000, BATCH = 500 };
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.dedupe_horizon = H;
+    o.synchronous_full = 0;
+    lh_store_t *st = open_with(&o);
+    char id[32];
+    int64_t seq = 0;
+    for (int b = 0; b < N / BATCH; b++) {
+        ck_assert_int_eq(lh_store_begin(st), 0);
+        for (int i = b * BATCH; i < (b + 1) * BATCH; i++) {
+            snprintf(id, sizeof(id), "e-%d", i);
+            ck_assert_int_eq(put_at(st, id, 1000 * (int64_t)i, &seq), 0);
+        }
+        ck_assert_int_eq(lh_store_commit(st), 0);
+    }
+    ck_assert_int_eq(stats_of(st).dedupe_probes, 0);
+    ck_assert_int_eq(stats_of(st).dedupe_entries, H);
+    /* every forgotten row, each block's first and last included, and the youngest kept ones */
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    int64_t looked = 0;
+    for (int i = 0; i < N; i++) {
+        if (i < N - H - 64 && i % 64 != 0 && i % 64 != 63 && i % 7 != 0)
+            continue;
+        snprintf(id, sizeof(id), "e-%d", i);
+        ck_assert_msg(put_at(st, id, 1000 * (int64_t)i, &seq) == LH_EDUPLICATE,
+                      "e-%d was not recognised", i);
+        ck_assert_int_eq(seq, i + 1);
+        looked += i < N - H;
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    /* the forgotten ones were looked up in the store; the kept ones were found in memory */
+    ck_assert_int_eq(stats_of(st).dedupe_probes, looked);
+    lh_store_close(&st);
+}
+END_TEST
+
 /* The in-memory index never holds more than the horizon, nor more memory than it sizes, however
  * many events are stored; ids older than the horizon are still recognised (through the store),
  * events in time order never pay that lookup, and a reopened store rebuilds only the horizon. */
@@ -2267,6 +2309,7 @@ store_suite(void)
         {"rows_past_2_32", test_rows_past_2_32, 10, 0},
         {"many_distinct", test_many_distinct, 60, 0},
         {"dedupe_horizon", test_dedupe_horizon, 60, 0},
+        {"dedupe_horizon_blocks", test_dedupe_horizon_blocks, 60, 0},
         {"original_not_kept", test_original_not_kept, 10, 0},
         {"tally_exact", test_tally_exact, 10, 0},
         {"migrate_empty_file", test_migrate_empty_file, 10, 0},

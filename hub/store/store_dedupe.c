@@ -133,14 +133,21 @@ dd_block_of(dedupe_t *dd, int64_t seq)
     return &dd->ring_block[((size_t)seq & dd->ring_mask) >> DD_BLOCK_SHIFT];
 }
 
+static void
+dd_forgot_until(dedupe_t *dd, int64_t t)
+{
+    if (t > dd->forgot_max_time)
+        dd->forgot_max_time = t;
+}
+
 /* Row seq leaves the index: the latest time of its block, an upper bound of its own, joins
  * forgot_max_time (nothing to do when a newer block took the slot: it was folded in then). */
 static void
 dd_fold(dedupe_t *dd, int64_t seq)
 {
     const dd_block_t *b = dd_block_of(dd, seq);
-    if (b->id == seq >> DD_BLOCK_SHIFT && b->max_time > dd->forgot_max_time)
-        dd->forgot_max_time = b->max_time;
+    if (b->id == seq >> DD_BLOCK_SHIFT)
+        dd_forgot_until(dd, b->max_time);
 }
 
 /* Row kept_from leaves the index (the ring's entry for it is still there). */
@@ -179,8 +186,8 @@ lh__store_dd_add(dedupe_t *dd, uint64_t hash, int64_t seq, int64_t time, int wit
         dd_block_t *b = dd_block_of(dd, seq);
         if (b->id != seq >> DD_BLOCK_SHIFT) {
             /* the block the slot held goes, with what of it the index still holds */
-            if (b->id >= 0 && b->max_time > dd->forgot_max_time)
-                dd->forgot_max_time = b->max_time;
+            if (b->id >= 0)
+                dd_forgot_until(dd, b->max_time);
             b->id = seq >> DD_BLOCK_SHIFT;
             b->max_time = time;
         } else if (time > b->max_time) {

@@ -37,8 +37,8 @@ typedef struct dd_slot {
 
 /* The index holds the last `horizon` rows only (store_dedupe.c): the ring remembers, by row, the
  * tag of each, so that the row leaving the horizon is removed without a read, and by block of
- * DD_BLOCK rows their latest event time, so that the time of everything forgotten is bounded
- * (forgot_max_time) for the store lookup that recognises older duplicates. */
+ * 1 << DD_BLOCK_SHIFT rows their latest event time, so that the time of everything forgotten is
+ * bounded (forgot_max_time) for the store lookup that recognises older duplicates. */
 #define DD_BLOCK_SHIFT 6 /* 64 rows a block */
 typedef struct dd_block {
     int64_t id;       /* seq >> DD_BLOCK_SHIFT of the block this slot holds, -1: none yet */
