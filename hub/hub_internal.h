@@ -61,11 +61,13 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
-    int started;   /* the refresher runs */
-    int want;      /* a scrape found the text stale: refresh it */
-    int stop;      /* the hub is going */
-    lh_buf_t text; /* the gauges as last computed */
-    int64_t at;    /* when (monotonic ns), 0: never */
+    int started;    /* the refresher runs */
+    int want;       /* a scrape found the text stale: refresh it */
+    int stop;       /* the hub is going */
+    lh_buf_t text;  /* the gauges as last computed */
+    int64_t at;     /* when (monotonic ns), 0: never */
+    lh_store_t *ro; /* the read-only connection they are computed on: opened by the first scrape
+                     * on the hub's thread, then the refresher's alone (NULL: not open) */
 } lh__hub_dora_t;
 
 struct lh_hub {
@@ -115,6 +117,12 @@ struct lh_hub {
 void lh__hub_dora_init(lh_hub_t *hub);
 int lh__hub_dora_metrics(lh_hub_t *hub, lh_buf_t *out);
 void lh__hub_dora_stop(lh_hub_t *hub);
+/* The DORA families of the last window_ns of st at now_ns (0: the wall clock) into out, as
+ * /metrics shows them; 0 or an error (out empty then). */
+int lh__hub_dora_text(lh_store_t *st, int64_t window_ns, int64_t now_ns, lh_buf_t *out);
+/* Test only, process-wide: 1 computes the families from one report over every environment at
+ * once (the way before they were read an environment at a time), 0 (the default) as shipped. */
+void lh__hub_test_dora_whole(int on);
 
 int lh__hub_commit_batch(lh_hub_t *hub);
 /* pipeline.c: frees the batch's items and messages (after their done() or forget()). */

@@ -27,12 +27,14 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "hub_internal.h"
 #include "loophub/error.h"
 #include "loophub/report.h"
 #include "loophub/timeutil.h"
@@ -737,6 +739,188 @@ START_TEST(groups_one_at_a_time)
 }
 END_TEST
 
+/* A history over twelve environments (more than LH_DORA_ENV_PASSES), among them none (NULL;
+ * the empty one is stored as none, the canonical protobuf has no empty string): 10 services deploy
+ * 1,200 changes over 8 days on 5 shared hosts; an incident follows every 5th, on a host of the
+ * change, in the change's service or in "ops", which never deploys (so that its top suspect is
+ * another service's change); every 40th change an incident in "qa", where nothing deploys. */
+static const char *const ENVS[] = {"prod", "staging", "dev", NULL,  "",    "e-0",
+                                   "e-1",  "e-2",     "e-3", "e-4", "e-5", "e-6"}; /* "": none */
+
+static void
+build_envs(void)
+{
+    fx_writer_open(&wst, &wc, NULL);
+    uint32_t x = 88172645u;
+    char id[64], did[32], svc[16], iid[32], host[16];
+    const int64_t end = T0 + 8 * DAY;
+    for (int k = 0; k < 1200; k++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        const char *env = ENVS[(x >> 3) % 12];
+        snprintf(svc, sizeof(svc), "svc-%u", (x >> 7) % 10);
+        snprintf(host, sizeof(host), "h-%u", (x >> 11) % 5);
+        const char *hosts[] = {host, NULL};
+        snprintf(did, sizeof(did), "D-%d", k);
+        int64_t t = T0 + k * 9 * MIN + (x >> 9) % 300 * LH_NS_PER_SEC;
+        lh_deploy_status_t end_st = (x >> 14) % 10 == 0   ? LH_DEPLOY_FAILED
+                                    : (x >> 14) % 10 == 1 ? LH_DEPLOY_ROLLED_BACK
+                                                          : LH_DEPLOY_SUCCEEDED;
+        const lh_deploy_status_t steps[] = {LH_DEPLOY_STARTED, end_st, LH_DEPLOY_SUCCEEDED};
+        int n = (x >> 17) % 9 == 0 && end_st == LH_DEPLOY_SUCCEEDED ? 3 : 2; /* redeployed */
+        for (int s = 0; s < n; s++) {
+            snprintf(id, sizeof(id), "%s-%d", did, s);
+            lh_event_t *ev =
+                fx_deploy(id, did, steps[s], t + s * 4 * MIN, svc, env, "v", NULL, "dev");
+            ev->deploy.commit_time_ns = t - (int64_t)((x >> 20) % 90) * MIN;
+            fx_hosts(ev, hosts);
+            fx_put(wst, wc, ev, end);
+        }
+        for (int q = 0; q < 2; q++) {
+            if (q ? k % 40 != 7 : k % 5 != 3)
+                continue;
+            const lh_severity_t sev[] = {LH_SEV_WARNING, LH_SEV_ERROR, LH_SEV_CRITICAL};
+            snprintf(iid, sizeof(iid), "INC-%d-%d", k, q);
+            for (int s = 0; s < ((x >> 24) % 5 ? 2 : 1); s++) { /* a fifth stay open */
+                snprintf(id, sizeof(id), "%s-%d", iid, s);
+                lh_event_t *ev = fx_event(id, LH_KIND_INCIDENT, t + (6 + s * 50) * MIN,
+                                          q || (x >> 27) % 3 == 0 ? "ops" : svc, q ? "qa" : env);
+                ev->incident.incident_id = FX_S(ev, iid);
+                ev->incident.state = s ? LH_INCIDENT_RESOLVED : LH_INCIDENT_DETECTED;
+                ev->incident.severity = sev[(x >> 29) % 3];
+                fx_hosts(ev, hosts);
+                fx_put(wst, wc, ev, end);
+            }
+        }
+    }
+    fx_writer_close(&wst, &wc);
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int c = strcmp(js(x, "service"), js(y, "service"));
+    const char *ex = json_string_value(json_object_get(x, "environment")),
+               *ey = json_string_value(json_object_get(y, "environment"));
+    return c ? c : strcmp(ex ? ex : "", ey ? ey : "");
+}
+
+/* The groups of r as the DORA gauges read them, sorted by service and environment. */
+static json_t *
+groups_sorted(const lh_report_req_t *r, int by_env)
+{
+    lh_store_opts_t so;
+    lh_store_opts_default(&so);
+    so.readonly = 1;
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &so, &st), 0);
+    groups_seen_t g = {json_array(), 0};
+    ck_assert_int_eq(by_env ? lh__query_report_groups_by_env(st, r, keep_group, &g)
+                            : lh__query_report_groups(st, r, keep_group, &g),
+                     0);
+    lh_store_close(&st);
+    size_t n = json_array_size(g.seen);
+    json_t **v = malloc((n + 1) * sizeof(*v)), *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(g.seen, i);
+    qsort(v, n, sizeof(*v), cmp_entry);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, v[i]);
+    free(v);
+    json_decref(g.seen);
+    return out;
+}
+
+static long long
+sql_count(const char *sql)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(lh_test_fx.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    long long n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The DORA gauges read the period one environment at a time (the memory of the largest
+ * environment's changes, not of all): every group and figure is what one report over every
+ * environment gives, for the whole history, a period that starts mid-history (incidents from
+ * the week before it make rework) and a lower severity; and the gauges' text is the same. */
+START_TEST(groups_by_environment_same)
+{
+    drop_store();
+    build_envs();
+    /* what the history must hold for the comparison to mean something */
+    ck_assert_int_gt(sql_count("SELECT count(*) FROM outcomes o JOIN changes c"
+                               " ON c.deploy_id = o.top WHERE o.kind = 3 AND o.service = 'ops'"),
+                     10); /* incidents blamed on another service's change */
+    ck_assert_int_gt(sql_count("SELECT count(*) FROM changes WHERE env_key = 'n'"), 20);
+    lh_report_req_t r[3];
+    for (size_t i = 0; i < 3; i++) {
+        lh_report_req_default(&r[i], LH_REPORT_DORA);
+        r[i].by = "service+env";
+        r[i].from_ns = T0;
+        r[i].until_ns = T0 + 8 * DAY;
+        r[i].now_ns = T0 + 8 * DAY;
+    }
+    r[1].from_ns = T0 + 2 * DAY + 7 * HOUR;
+    r[2].min_severity = LH_SEV_WARNING;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *one = groups_sorted(&r[i], 0), *by_env = groups_sorted(&r[i], 1);
+        /* 10 services and ops, 11 environments (NULL and "" one), qa for ops */
+        ck_assert_int_gt(json_array_size(one), 60);
+        int merged = 0, qa = 0;
+        for (size_t k = 0; k < json_array_size(one); k++) {
+            const json_t *e = json_array_get(one, k);
+            const char *env = json_string_value(json_object_get(e, "environment"));
+            merged += env && !*env;
+            qa += env && !strcmp(env, "qa");
+        }
+        ck_assert_int_ge(merged, 5);
+        ck_assert_int_eq(qa, 1);
+        char *a = json_dumps(one, JSON_SORT_KEYS), *b = json_dumps(by_env, JSON_SORT_KEYS);
+        ck_assert_msg(json_equal(one, by_env),
+                      "request %zu:\n at once %.2000s\n by environment %.2000s", i, a, b);
+        free(a);
+        free(b);
+        json_decref(one);
+        json_decref(by_env);
+    }
+    lh_report_req_t bad = r[0];
+    bad.environment = "prod"; /* a pass is of every environment's groups only */
+    lh_store_opts_t so;
+    lh_store_opts_default(&so);
+    so.readonly = 1;
+    lh_store_t *st = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &so, &st), 0);
+    groups_seen_t g = {json_array(), 0};
+    ck_assert_int_eq(lh__query_report_groups_by_env(st, &bad, keep_group, &g), LH_EINVAL);
+    bad = r[0];
+    bad.by = "service";
+    ck_assert_int_eq(lh__query_report_groups_by_env(st, &bad, keep_group, &g), LH_EINVAL);
+    /* the gauges' text: the same, in the same order, as from the report at once */
+    lh_buf_t t1 = LH_BUF_INIT, t2 = LH_BUF_INIT;
+    lh__hub_test_dora_whole(1);
+    ck_assert_int_eq(lh__hub_dora_text(st, 8 * DAY, T0 + 8 * DAY, &t1), 0);
+    lh__hub_test_dora_whole(0);
+    ck_assert_int_eq(lh__hub_dora_text(st, 8 * DAY, T0 + 8 * DAY, &t2), 0);
+    ck_assert_uint_gt(t1.len, 1000);
+    ck_assert_ptr_nonnull(memmem(t2.data, t2.len, "environment=\"\"}", 15));
+    ck_assert_msg(t1.len == t2.len && !memcmp(t1.data, t2.data, t1.len),
+                  "the gauges differ:\n%.*s\n---\n%.*s", (int)t1.len, t1.data, (int)t2.len,
+                  t2.data);
+    lh_buf_free(&t1);
+    lh_buf_free(&t2);
+    lh_store_close(&st);
+    json_decref(g.seen);
+}
+END_TEST
+
 static Suite *
 dora_suite(void)
 {
@@ -755,6 +939,7 @@ dora_suite(void)
         {"migrated_v7_store", migrated_v7_store_same_figures, 0, 0},
         {"two_threads", two_threads_same_figures, 0, 0},
         {"groups_one_at_a_time", groups_one_at_a_time, 0, 0},
+        {"groups_by_environment", groups_by_environment_same, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
     return s;

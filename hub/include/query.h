@@ -51,6 +51,16 @@ typedef int (*lh_report_group_fn)(const json_t *entry, void *arg);
 int lh__query_report_groups(lh_store_t *st, const lh_report_req_t *req, lh_report_group_fn fn,
                             void *arg);
 
+/* lh__query_report_groups() of a report by "service+env" over every environment (req->service
+ * and req->environment NULL), read one environment at a time: the same groups with the same
+ * figures (nothing of a report by service and environment crosses environments), in name order
+ * within each environment's and not across them, but holding only one environment's changes and
+ * incidents at once (at most LH_DORA_ENV_PASSES passes: with more environments, each pass takes
+ * several). LH_EINVAL for another report. */
+#define LH_DORA_ENV_PASSES 8
+int lh__query_report_groups_by_env(lh_store_t *st, const lh_report_req_t *req,
+                                   lh_report_group_fn fn, void *arg);
+
 /* Test only, process-wide: how `dora` and `deployed` read a large store. 0 (the default): on
  * two threads, each with its own connection, sharing the work as they get to it; 1: on the
  * caller's thread and connection alone; 2: on two threads, the second taking one piece of the

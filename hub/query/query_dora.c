@@ -321,6 +321,15 @@ group_of(const lh_report_req_t *r, const json_t *labels, lh_event_t *const *ev, 
     return v ? v : "(none)";
 }
 
+/* Whether an environment's changes and incidents are this pass's (qctx_t.envs): the one group
+ * by service+env that NULL and "" make is never split. */
+static int
+env_in_pass(const qctx_t *q, const char *env)
+{
+    const char *e = env ? env : "";
+    return !q->n_envs || bsearch(&e, q->envs, q->n_envs, sizeof(*q->envs), lh__q_cmp_str);
+}
+
 /* p with room for n elements of size at least (doubling), *cap updated; NULL (q->err) when out
  * of memory, p then unchanged. */
 static void *
@@ -375,6 +384,10 @@ take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
     if (!d->groups.s)
         pmap_init(q, &d->groups, 256, 1);
     while (s && !q->err && lh__q_step(q, s)) {
+        const char *ek = lh__q_col_text(s, 2), *svc = lh__q_col_text(s, 3);
+        const char *env = ek && ek[0] == 'e' ? ek + 1 : NULL;
+        if (!env_in_pass(q, env))
+            continue;
         dchange_t *nc = d->n < UINT32_MAX - 1 ? grow_to(q, d->c, &d->cap, d->n + 1, sizeof(*nc))
                                               : NULL; /* the walks number them in 32 bits */
         if (!nc) {
@@ -384,8 +397,6 @@ take_changes(qctx_t *q, dora_t *d, int64_t from, int64_t to)
         d->c = nc;
         dchange_t *c = &d->c[d->n++];
         memset(c, 0, sizeof(*c));
-        const char *ek = lh__q_col_text(s, 2), *svc = lh__q_col_text(s, 3);
-        const char *env = ek && ek[0] == 'e' ? ek + 1 : NULL;
         c->started = sqlite3_column_int64(s, 0);
         c->deploy_id = pool_dup(q, d, lh__q_col_text(s, 1));
         /* its service and environment, each pair copied once: the group of the walks below */
@@ -537,7 +548,7 @@ take_incidents(qctx_t *q, dora_t *d, int64_t from, int64_t to)
     while (s && !q->err && lh__q_step(q, s)) {
         const char *svc = lh__q_col_text(s, 0), *env = lh__q_col_text(s, 1);
         if ((r->service && (!svc || strcmp(svc, r->service))) ||
-            (r->environment && (!env || strcmp(env, r->environment))))
+            (r->environment && (!env || strcmp(env, r->environment))) || !env_in_pass(q, env))
             continue;
         int sev = sqlite3_column_int(s, 5);
         if (sev != LH_SEV_UNSPECIFIED && sev < r->min_severity)
@@ -1532,12 +1543,6 @@ group_entry(qctx_t *q, const dora_t *d, const char *group, const members_t *mb, 
     json_decref(e);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Every group a change (that reached an outcome) or a counted incident of the period falls in,
  * in name order, each with its changes and incidents (a counting sort by group, in their
  * order: one array of indices each, not a list per group). */
@@ -1604,7 +1609,7 @@ by_groups(qctx_t *q, dora_t *d, json_t *arr)
         if (listed[g])
             sorted[nn++] = names[g];
     if (!q->err)
-        qsort(sorted, nn, sizeof(*sorted), cmp_str);
+        qsort(sorted, nn, sizeof(*sorted), lh__q_cmp_str);
     for (size_t k = 0; k < nn && !q->err; k++) {
         size_t g = pmap_get(&gm, sorted[k], NULL);
         members_t mb = {mc + at_c[g - 1], mi + at_i[g - 1], at_c[g] - at_c[g - 1],

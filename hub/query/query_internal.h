@@ -45,7 +45,17 @@ typedef struct qctx {
     lh_query_format_t fmt;
     lh_report_group_fn on_group; /* dora: each group's entry to it as made, not into doc */
     void *on_group_arg;
+    /* dora, one pass of lh__query_report_groups_by_env(): only the changes and incidents of
+     * these environments (sorted, "" for none: NULL and "" are one group by service+env);
+     * n_envs 0: of every one */
+    char *const *envs;
+    size_t n_envs;
 } qctx_t;
+
+/* --- query_report.c --- */
+
+/* qsort()'s order of an array of strings, by strcmp(). */
+int lh__q_cmp_str(const void *a, const void *b);
 
 /* --- query_gather.c: reading the store --- */
 

@@ -15,6 +15,7 @@
 #include "loophub/timeutil.h"
 #include "query.h"
 #include "query_internal.h"
+#include "query_sql.h"
 
 void
 lh_report_req_default(lh_report_req_t *r, lh_report_kind_t kind)
@@ -219,5 +220,98 @@ lh__query_report_groups(lh_store_t *st, const lh_report_req_t *req, lh_report_gr
     q.on_group_arg = arg;
     gather(&q);
     json_decref(q.doc);
+    return q.err;
+}
+
+int
+lh__q_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The environments of the period's changes and incidents into *envs, for
+ * lh__query_report_groups_by_env(): sorted, each once, "" for none (the key 'n' and the empty
+ * environment 'e' are one). */
+static void
+dora_envs(qctx_t *q, int64_t from, int64_t to, char ***envs, size_t *n)
+{
+    sqlite3_stmt *s = lh__q_prep(q, LH_Q_DORA_ENVS);
+    size_t cap = 0;
+    *envs = NULL;
+    *n = 0;
+    if (s) {
+        sqlite3_bind_int64(s, 1, from);
+        sqlite3_bind_int64(s, 2, to);
+    }
+    while (s && !q->err && lh__q_step(q, s)) {
+        const char *k = lh__q_col_text(s, 0);
+        if (*n == cap) {
+            char **v = realloc(*envs, (cap * 2 + 4) * sizeof(*v));
+            if (!v) {
+                q->err = LH_ENOMEM;
+                break;
+            }
+            *envs = v;
+            cap = cap * 2 + 4;
+        }
+        if (!((*envs)[*n] = strdup(k && k[0] == 'e' ? k + 1 : ""))) {
+            q->err = LH_ENOMEM;
+            break;
+        }
+        (*n)++;
+    }
+    sqlite3_finalize(s);
+    if (*n)
+        qsort(*envs, *n, sizeof(**envs), lh__q_cmp_str);
+    size_t u = 0; /* "" may have come as both keys */
+    for (size_t i = 0; i < *n; i++) {
+        if (u && !strcmp((*envs)[u - 1], (*envs)[i]))
+            free((*envs)[i]);
+        else
+            (*envs)[u++] = (*envs)[i];
+    }
+    *n = u;
+}
+
+int
+lh__query_report_groups_by_env(lh_store_t *st, const lh_report_req_t *req, lh_report_group_fn fn,
+                               void *arg)
+{
+    if (!valid(st, req) || req->kind != LH_REPORT_DORA || !fn || !req->by ||
+        strcmp(req->by, "service+env") || req->service || req->environment)
+        return LH_EINVAL;
+    lh_report_req_t r = *req;
+    if (!r.now_ns)
+        r.now_ns = lh_now_ns(); /* one moment for every pass */
+    qctx_t q = {.st = st, .db = lh__store_db(st), .rreq = &r, .fmt = LH_QUERY_JSON};
+    int64_t from, to;
+    if (!q.db || lh_report_period(&r, r.now_ns, &from, &to) < 0)
+        return LH_EINVAL;
+    char **envs = NULL;
+    size_t n = 0;
+    dora_envs(&q, from, to, &envs, &n);
+    size_t passes = n < LH_DORA_ENV_PASSES ? n : LH_DORA_ENV_PASSES;
+    char **mine = q.err ? NULL : malloc((n + 1) * sizeof(*mine));
+    if (!q.err && !mine)
+        q.err = LH_ENOMEM;
+    /* pass p: every passes-th environment from the p-th (a sorted subset of a sorted list);
+     * none at all: one pass of everything, which finds no group either */
+    for (size_t p = 0; !q.err && p < (passes ? passes : 1); p++) {
+        size_t m = 0;
+        for (size_t i = p; i < n; i += passes)
+            mine[m++] = envs[i];
+        qctx_t qp = {.st = st, .db = q.db, .rreq = &r, .fmt = LH_QUERY_JSON};
+        qp.on_group = fn;
+        qp.on_group_arg = arg;
+        qp.envs = mine;
+        qp.n_envs = m;
+        gather(&qp);
+        json_decref(qp.doc);
+        q.err = qp.err;
+    }
+    free(mine);
+    for (size_t i = 0; i < n; i++)
+        free(envs[i]);
+    free(envs);
     return q.err;
 }

@@ -320,6 +320,14 @@
 
 /* The longest a change of the store lasted (ns, kept by the store as changes arrive): the
  * changes that started that long before a period may have good deploys inside it. */
+/* The environments of the changes that started in [?1, ?2] and of the incidents detected then
+ * (ns, inclusive), as keys: 'e' || environment, 'n' for none (lh__query_report_groups_by_env()
+ * reads the period one environment at a time) */
+#define LH_Q_DORA_ENVS                                                                         \
+    "SELECT env_key FROM changes WHERE started >= ?1 AND started <= ?2"                       \
+    " UNION SELECT CASE WHEN environment IS NULL THEN 'n' ELSE 'e' || environment END"        \
+    " FROM outcomes INDEXED BY oc_dora WHERE kind = 3 AND time >= ?1 AND time <= ?2"
+
 #define LH_Q_DORA_SPAN "SELECT value FROM meta WHERE key = 'changes.max_span'"
 
 /* The first succeeded deploy of a service after a moment, of another change (ev_good): for a
