@@ -621,6 +621,64 @@ START_TEST(migrated_v7_store_same_figures)
 }
 END_TEST
 
+/* The next of Marsaglia's xorshift32 numbers: the larger histories' choices. */
+static uint32_t
+xorshift(uint32_t x)
+{
+    x ^= x << 13;
+    x ^= x >> 17;
+    return x ^ x << 5;
+}
+
+/* Change D-k of the larger histories, by x's bits: it starts at k * 9 min (and up to 5 min
+ * more), then succeeded, failed or rolled back, some redeployed; with a label team or a host
+ * (either NULL). Returns its start. */
+static int64_t
+put_change(int k, uint32_t x, const char *svc, const char *env, const char *team, const char *host,
+           int64_t end)
+{
+    char id[64], did[32];
+    snprintf(did, sizeof(did), "D-%d", k);
+    int64_t t = T0 + k * 9 * MIN + (x >> 9) % 300 * LH_NS_PER_SEC;
+    lh_deploy_status_t end_st = (x >> 12) % 10 == 0   ? LH_DEPLOY_FAILED
+                                : (x >> 12) % 10 == 1 ? LH_DEPLOY_ROLLED_BACK
+                                                      : LH_DEPLOY_SUCCEEDED;
+    const lh_deploy_status_t steps[] = {LH_DEPLOY_STARTED, end_st, LH_DEPLOY_SUCCEEDED};
+    int n = (x >> 16) % 9 == 0 && end_st == LH_DEPLOY_SUCCEEDED ? 3 : 2; /* redeployed */
+    const char *hosts[] = {host, NULL};
+    for (int s = 0; s < n; s++) {
+        snprintf(id, sizeof(id), "%s-%d", did, s);
+        lh_event_t *ev = fx_deploy(id, did, steps[s], t + s * 4 * MIN, svc, env, "v", NULL, "dev");
+        ev->deploy.commit_time_ns = t - (int64_t)((x >> 20) % 90) * MIN;
+        if (team)
+            ck_assert_int_eq(lh_event_add_label(ev, "team", 4, team, strlen(team)), 0);
+        if (host)
+            fx_hosts(ev, hosts);
+        fx_put(wst, wc, ev, end);
+    }
+    return t;
+}
+
+/* Incident iid of the larger histories: detected 6 minutes after t, resolved 50 minutes later
+ * unless it stays open; on a host (NULL: none). */
+static void
+put_incident(const char *iid, int64_t t, const char *svc, const char *env, lh_severity_t sev,
+             int open, const char *host, int64_t end)
+{
+    char id[64];
+    const char *hosts[] = {host, NULL};
+    for (int s = 0; s < (open ? 1 : 2); s++) {
+        snprintf(id, sizeof(id), "%s-%d", iid, s);
+        lh_event_t *ev = fx_event(id, LH_KIND_INCIDENT, t + (6 + s * 50) * MIN, svc, env);
+        ev->incident.incident_id = FX_S(ev, iid);
+        ev->incident.state = s ? LH_INCIDENT_RESOLVED : LH_INCIDENT_DETECTED;
+        ev->incident.severity = sev;
+        if (host)
+            fx_hosts(ev, hosts);
+        fx_put(wst, wc, ev, end);
+    }
+}
+
 /* A larger history for the two ways of reading a period: 12 services in two environments,
  * 900 changes over 6 days (succeeded, failed, rolled back, some redeployed), an incident after
  * every 7th, most resolved, at three severities. */
@@ -629,41 +687,18 @@ build_many(void)
 {
     fx_writer_open(&wst, &wc, NULL);
     uint32_t x = 2463534242u;
-    char id[64], did[32], svc[16], iid[32], team[16];
+    char svc[16], iid[32], team[16];
     const int64_t end = T0 + 8 * DAY;
     for (int k = 0; k < 900; k++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+        x = xorshift(x);
         const char *env = (x >> 3) % 2 ? "prod" : "staging";
         snprintf(svc, sizeof(svc), "svc-%u", (x >> 5) % 12);
         snprintf(team, sizeof(team), "team-%u", (x >> 5) % 12 % 4);
-        snprintf(did, sizeof(did), "D-%d", k);
-        int64_t t = T0 + k * 9 * MIN + (x >> 9) % 300 * LH_NS_PER_SEC;
-        lh_deploy_status_t end_st = (x >> 12) % 10 == 0   ? LH_DEPLOY_FAILED
-                                    : (x >> 12) % 10 == 1 ? LH_DEPLOY_ROLLED_BACK
-                                                          : LH_DEPLOY_SUCCEEDED;
-        const lh_deploy_status_t steps[] = {LH_DEPLOY_STARTED, end_st, LH_DEPLOY_SUCCEEDED};
-        int n = (x >> 16) % 9 == 0 && end_st == LH_DEPLOY_SUCCEEDED ? 3 : 2; /* redeployed */
-        for (int s = 0; s < n; s++) {
-            snprintf(id, sizeof(id), "%s-%d", did, s);
-            lh_event_t *ev =
-                fx_deploy(id, did, steps[s], t + s * 4 * MIN, svc, env, "v", NULL, "dev");
-            ev->deploy.commit_time_ns = t - (int64_t)((x >> 20) % 90) * MIN;
-            ck_assert_int_eq(lh_event_add_label(ev, "team", 4, team, strlen(team)), 0);
-            fx_put(wst, wc, ev, end);
-        }
+        int64_t t = put_change(k, x, svc, env, team, NULL, end);
         if (k % 7 == 3) {
             const lh_severity_t sev[] = {LH_SEV_WARNING, LH_SEV_ERROR, LH_SEV_CRITICAL};
             snprintf(iid, sizeof(iid), "INC-%d", k);
-            for (int s = 0; s < ((x >> 24) % 5 ? 2 : 1); s++) { /* a fifth stay open */
-                snprintf(id, sizeof(id), "%s-%d", iid, s);
-                lh_event_t *ev = fx_event(id, LH_KIND_INCIDENT, t + (6 + s * 50) * MIN, svc, env);
-                ev->incident.incident_id = FX_S(ev, iid);
-                ev->incident.state = s ? LH_INCIDENT_RESOLVED : LH_INCIDENT_DETECTED;
-                ev->incident.severity = sev[(x >> 26) % 3];
-                fx_put(wst, wc, ev, end);
-            }
+            put_incident(iid, t, svc, env, sev[(x >> 26) % 3], (x >> 24) % 5 == 0, NULL, end);
         }
     }
     fx_writer_close(&wst, &wc);
@@ -752,46 +787,21 @@ build_envs(void)
 {
     fx_writer_open(&wst, &wc, NULL);
     uint32_t x = 88172645u;
-    char id[64], did[32], svc[16], iid[32], host[16];
+    char svc[16], iid[32], host[16];
     const int64_t end = T0 + 8 * DAY;
     for (int k = 0; k < 1200; k++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+        x = xorshift(x);
         const char *env = ENVS[(x >> 3) % 12];
         snprintf(svc, sizeof(svc), "svc-%u", (x >> 7) % 10);
         snprintf(host, sizeof(host), "h-%u", (x >> 11) % 5);
-        const char *hosts[] = {host, NULL};
-        snprintf(did, sizeof(did), "D-%d", k);
-        int64_t t = T0 + k * 9 * MIN + (x >> 9) % 300 * LH_NS_PER_SEC;
-        lh_deploy_status_t end_st = (x >> 14) % 10 == 0   ? LH_DEPLOY_FAILED
-                                    : (x >> 14) % 10 == 1 ? LH_DEPLOY_ROLLED_BACK
-                                                          : LH_DEPLOY_SUCCEEDED;
-        const lh_deploy_status_t steps[] = {LH_DEPLOY_STARTED, end_st, LH_DEPLOY_SUCCEEDED};
-        int n = (x >> 17) % 9 == 0 && end_st == LH_DEPLOY_SUCCEEDED ? 3 : 2; /* redeployed */
-        for (int s = 0; s < n; s++) {
-            snprintf(id, sizeof(id), "%s-%d", did, s);
-            lh_event_t *ev =
-                fx_deploy(id, did, steps[s], t + s * 4 * MIN, svc, env, "v", NULL, "dev");
-            ev->deploy.commit_time_ns = t - (int64_t)((x >> 20) % 90) * MIN;
-            fx_hosts(ev, hosts);
-            fx_put(wst, wc, ev, end);
-        }
+        int64_t t = put_change(k, x, svc, env, NULL, host, end);
         for (int q = 0; q < 2; q++) {
             if (q ? k % 40 != 7 : k % 5 != 3)
                 continue;
             const lh_severity_t sev[] = {LH_SEV_WARNING, LH_SEV_ERROR, LH_SEV_CRITICAL};
             snprintf(iid, sizeof(iid), "INC-%d-%d", k, q);
-            for (int s = 0; s < ((x >> 24) % 5 ? 2 : 1); s++) { /* a fifth stay open */
-                snprintf(id, sizeof(id), "%s-%d", iid, s);
-                lh_event_t *ev = fx_event(id, LH_KIND_INCIDENT, t + (6 + s * 50) * MIN,
-                                          q || (x >> 27) % 3 == 0 ? "ops" : svc, q ? "qa" : env);
-                ev->incident.incident_id = FX_S(ev, iid);
-                ev->incident.state = s ? LH_INCIDENT_RESOLVED : LH_INCIDENT_DETECTED;
-                ev->incident.severity = sev[(x >> 29) % 3];
-                fx_hosts(ev, hosts);
-                fx_put(wst, wc, ev, end);
-            }
+            put_incident(iid, t, q || (x >> 27) % 3 == 0 ? "ops" : svc, q ? "qa" : env,
+                         sev[(x >> 29) % 3], (x >> 24) % 5 == 0, host, end);
         }
     }
     fx_writer_close(&wst, &wc);
