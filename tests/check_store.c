@@ -2124,27 +2124,43 @@ START_TEST(test_retention_cutoff_edge)
 }
 END_TEST
 
+/* A store whose dedupe index holds h ids, committing without fsync (the dedupe tests). */
+static lh_store_t *
+open_horizon(int64_t h)
+{
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.dedupe_horizon = h;
+    o.synchronous_full = 0;
+    return open_with(&o);
+}
+
+/* Events e-from .. e-(to - 1) in one transaction, e-i at time i * step, each new (seq i + 1). */
+static void
+put_range(lh_store_t *st, int from, int to, int64_t step)
+{
+    char id[32];
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    for (int i = from; i < to; i++) {
+        snprintf(id, sizeof(id), "e-%d", i);
+        ck_assert_int_eq(put_at(st, id, step * i, &seq), 0);
+        ck_assert_int_eq(seq, i + 1);
+    }
+    ck_assert_int_eq(lh_store_commit(st), 0);
+}
+
 /* A horizon that is not a power of two leaves the ring larger than it, so the slot of a block of
  * 64 rows is taken over only after its rows left: every forgotten id is still recognised through
  * the store, with its own row, and events in time order still never pay a lookup. */
 START_TEST(test_dedupe_horizon_blocks)
 {
     enum { H = 1100, N = 5000, BATCH = 500 };
-    lh_store_opts_t o;
-    lh_store_opts_default(&o);
-    o.dedupe_horizon = H;
-    o.synchronous_full = 0;
-    lh_store_t *st = open_with(&o);
+    lh_store_t *st = open_horizon(H);
     char id[32];
     int64_t seq = 0;
-    for (int b = 0; b < N / BATCH; b++) {
-        ck_assert_int_eq(lh_store_begin(st), 0);
-        for (int i = b * BATCH; i < (b + 1) * BATCH; i++) {
-            snprintf(id, sizeof(id), "e-%d", i);
-            ck_assert_int_eq(put_at(st, id, 1000 * (int64_t)i, &seq), 0);
-        }
-        ck_assert_int_eq(lh_store_commit(st), 0);
-    }
+    for (int b = 0; b < N / BATCH; b++)
+        put_range(st, b * BATCH, (b + 1) * BATCH, 1000);
     ck_assert_int_eq(stats_of(st).dedupe_probes, 0);
     ck_assert_int_eq(stats_of(st).dedupe_entries, H);
     /* every forgotten row, each block's first and last included, and the youngest kept ones */
@@ -2175,21 +2191,11 @@ START_TEST(test_dedupe_horizon)
     /* the bound: a table sized for H at 70% (2048 slots of 8 bytes), the ring of tags (4 bytes a
      * row) and its blocks' latest times (16 bytes per 64 rows) */
     const int64_t max_bytes = 2048 * 8 + H * 4 + (H / 64) * 16;
-    lh_store_opts_t o;
-    lh_store_opts_default(&o);
-    o.dedupe_horizon = H;
-    o.synchronous_full = 0;
-    lh_store_t *st = open_with(&o);
+    lh_store_t *st = open_horizon(H);
     char id[32];
     int64_t seq = 0;
     for (int b = 0; b < N / BATCH; b++) {
-        ck_assert_int_eq(lh_store_begin(st), 0);
-        for (int i = b * BATCH; i < (b + 1) * BATCH; i++) {
-            snprintf(id, sizeof(id), "e-%d", i);
-            ck_assert_int_eq(put_at(st, id, i, &seq), 0);
-            ck_assert_int_eq(seq, i + 1);
-        }
-        ck_assert_int_eq(lh_store_commit(st), 0);
+        put_range(st, b * BATCH, (b + 1) * BATCH, 1);
         lh_store_stats_t s = stats_of(st);
         ck_assert_int_le(s.dedupe_entries, H);
         ck_assert_int_le(s.dedupe_bytes, max_bytes);
@@ -2220,7 +2226,7 @@ START_TEST(test_dedupe_horizon)
         ck_assert_int_eq(stats_of(st).dedupe_probes, probes + 1);
         ck_assert_int_le(stats_of(st).dedupe_entries, H);
         lh_store_close(&st);
-        st = open_with(&o); /* the second round on the index rebuilt from the last H rows */
+        st = open_horizon(H); /* the second round on the index rebuilt from the last H rows */
         ck_assert_int_eq(stats_of(st).dedupe_entries, H);
         ck_assert_int_le(stats_of(st).dedupe_bytes, max_bytes);
     }
