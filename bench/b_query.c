@@ -2,7 +2,9 @@
  * b_query.c - measurement 6, query latency on a 10,000,000-event store.
  *
  * The store is generated in this process through the hub's own write path minus the transport:
- * lh_store_insert_event() and lh_correlator_add() for every event of the main workload (same mix,
+ * lh_correlator_enrich(), the protobuf without what the row's columns hold
+ * (lh_store_event_strip()), lh_store_insert_event() and lh_correlator_add(), as pipeline.c does,
+ * for every event of the main workload (same mix,
  * 10 days of traffic at the e2e stream's rate), 20,000 events a transaction. So it has the hub's
  * exact schema, indexes, correlations and outbox. It is cached under the data dir with a small
  * sidecar file and reused while the sidecar matches (BENCH_REGEN=1 rebuilds it). The growth step
@@ -31,7 +33,9 @@
 
 /* the generator's own version; the cache key also holds the store's schema version, so a
  * schema change (new indexes) regenerates the store instead of measuring the old one */
-#define GEN_VERSION 2 /* 2: the history ends before the e2e streams begin */
+#define GEN_VERSION                                                                                \
+    3 /* 2: the history ends before the e2e streams begin; 3: the events                           \
+       * enriched and stripped as the hub stores them */
 #define GEN_KEY (GEN_VERSION * 100 + lh_store_schema_version())
 #define TX_EVENTS 20000
 #define N_QUERIES 200
@@ -102,10 +106,17 @@ generate(const char *path, size_t n, size_t n_e2e, meta_t *m)
         lh_buf_reset(&pb);
         int64_t seq = 0;
         if (rc == 0)
+            rc = lh_correlator_enrich(corr, ev);
+        /* stored as the hub stores it (pipeline.c): without the fields its columns hold */
+        int outcome = lh_correlator_is_outcome(corr, ev);
+        lh_event_t whole;
+        if (rc == 0) {
+            lh_store_event_strip(ev, outcome, &whole);
             rc = lh_codec_pb_encode(ev, &pb);
+            lh_store_event_unstrip(ev, &whole);
+        }
         if (rc == 0)
-            rc = lh_store_insert_event(st, ev, lh_correlator_is_outcome(corr, ev), pb.data, pb.len,
-                                       &seq);
+            rc = lh_store_insert_event(st, ev, outcome, pb.data, pb.len, &seq);
         if (rc == 0)
             rc = lh_correlator_add(corr, ev, seq, ev->time_ns + LH_NS_PER_SEC);
         rc = rc > 0 ? 0 : rc;
