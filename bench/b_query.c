@@ -3,7 +3,7 @@
  *
  * The store is generated in this process through the hub's own write path minus the transport:
  * lh_correlator_enrich(), the protobuf without what the row's columns hold
- * (lh_store_event_strip()), lh_store_insert_event() and lh_correlator_add(), as pipeline.c does,
+ * (lh_store_event_encode()), lh_store_insert_event() and lh_correlator_add(), as pipeline.c does,
  * for every event of the main workload (same mix,
  * 10 days of traffic at the e2e stream's rate), 20,000 events a transaction. So it has the hub's
  * exact schema, indexes, correlations and outbox. It is cached under the data dir with a small
@@ -103,18 +103,13 @@ generate(const char *path, size_t n, size_t n_e2e, meta_t *m)
     while (rc == 0 && (ev = wl_next(w)) != NULL) {
         if (i % TX_EVENTS == 0)
             rc = lh_store_begin(st);
-        lh_buf_reset(&pb);
         int64_t seq = 0;
         if (rc == 0)
             rc = lh_correlator_enrich(corr, ev);
         /* stored as the hub stores it (pipeline.c): without the fields its columns hold */
         int outcome = lh_correlator_is_outcome(corr, ev);
-        lh_event_t whole;
-        if (rc == 0) {
-            lh_store_event_strip(ev, outcome, &whole);
-            rc = lh_codec_pb_encode(ev, &pb);
-            lh_store_event_unstrip(ev, &whole);
-        }
+        if (rc == 0)
+            rc = lh_store_event_encode(ev, outcome, &pb);
         if (rc == 0)
             rc = lh_store_insert_event(st, ev, outcome, pb.data, pb.len, &seq);
         if (rc == 0)

@@ -351,12 +351,7 @@ store_batch(lh_hub_t *hub, int64_t now, int *alerts)
             goto fail;
         /* stored without the fields its columns hold (lh_store_insert_event()) */
         int outcome = lh_correlator_is_outcome(hub->corr, it->ev);
-        lh_event_t whole;
-        lh_buf_reset(&hub->pb);
-        lh_store_event_strip(it->ev, outcome, &whole);
-        rc = lh_codec_pb_encode(it->ev, &hub->pb);
-        lh_store_event_unstrip(it->ev, &whole);
-        if (rc < 0)
+        if ((rc = lh_store_event_encode(it->ev, outcome, &hub->pb)) < 0)
             goto fail;
         int64_t seq = 0;
         rc = lh_store_insert_event(hub->st, it->ev, outcome, hub->pb.data, hub->pb.len, &seq);

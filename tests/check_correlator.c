@@ -177,10 +177,7 @@ submit_ex(fx_t *f, lh_event_t *ev, int *ins)
     ck_assert_int_eq(lh_store_begin(f->st), 0);
     ck_assert_int_eq(lh_correlator_enrich(f->c, ev), 0); /* as the pipeline does */
     int outcome = lh_correlator_is_outcome(f->c, ev);
-    lh_event_t whole;
-    lh_store_event_strip(ev, outcome, &whole);
-    ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
-    lh_store_event_unstrip(ev, &whole);
+    ck_assert_int_eq(lh_store_event_encode(ev, outcome, &pb), 0);
     int64_t seq = 0;
     int rc = lh_store_insert_event(f->st, ev, outcome, pb.data, pb.len, &seq);
     ck_assert_msg(rc == 0 || rc == LH_EDUPLICATE, "insert: %s", lh_strerror(rc));
@@ -2248,10 +2245,7 @@ START_TEST(test_caches_same_as_store)
             lh_buf_t pb = LH_BUF_INIT;
             ck_assert_int_eq(lh_store_begin(f[m].st), 0);
             int outcome = lh_correlator_is_outcome(f[m].c, ev);
-            lh_event_t whole;
-            lh_store_event_strip(ev, outcome, &whole);
-            ck_assert_int_eq(lh_codec_pb_encode(ev, &pb), 0);
-            lh_store_event_unstrip(ev, &whole);
+            ck_assert_int_eq(lh_store_event_encode(ev, outcome, &pb), 0);
             int64_t seq = 0;
             ck_assert_int_eq(lh_store_insert_event(f[m].st, ev, outcome, pb.data, pb.len, &seq), 0);
             ck_assert_int_ge(lh_correlator_add(f[m].c, ev, seq, submit_now), 0);

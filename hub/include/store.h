@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loophub/buf.h"
 #include "loophub/event.h"
 
 /* The time-first indexes (schema 6, store_sql.h) lead with the event time's 4-hour bucket.
@@ -115,15 +116,14 @@ int lh_store_rollback(lh_store_t *st);
 
 /* Inserts one event (inside a transaction). is_outcome records whether the event is an outcome
  * under the configuration in force (the correlator decides). pb/pb_len: the event's canonical
- * protobuf encoding (lh_codec_pb_encode(), done by the caller: the store does not depend on the
- * codecs), of the event as lh_store_event_strip() leaves it: without the fields the row's
- * columns hold (each fact is stored once). Whoever decodes events.event selects
- * LH_STORE_EVENT_COLS and completes the event with lh_store_event_complete_row() (a row written
- * before has more of them in its protobuf; a field the protobuf has is kept). The original bytes
- * are taken from ev->raw when set. Also fills event_hosts (for deploys and outcomes) and
- * ticket_links (for tickets). Returns 0 and sets *seq (the row, in arrival order) when stored;
- * LH_EDUPLICATE when an event with the same id is already stored (nothing changes, *seq is the
- * stored row); LH_ESTORE on a database error. */
+ * protobuf encoding of the event as lh_store_event_strip() leaves it, without the fields the row's
+ * columns hold (each fact is stored once): what lh_store_event_encode() makes. Whoever decodes
+ * events.event selects LH_STORE_EVENT_COLS and completes the event with
+ * lh_store_event_complete_row() (a row written before has more of them in its protobuf; a field the
+ * protobuf has is kept). The original bytes are taken from ev->raw when set. Also fills event_hosts
+ * (for deploys and outcomes) and ticket_links (for tickets). Returns 0 and sets *seq (the row, in
+ * arrival order) when stored; LH_EDUPLICATE when an event with the same id is already stored
+ * (nothing changes, *seq is the stored row); LH_ESTORE on a database error. */
 int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb,
                           size_t pb_len, int64_t *seq);
 
@@ -134,6 +134,10 @@ int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, 
  * lh_store_event_unstrip() puts it back. Nothing is freed or allocated. */
 void lh_store_event_strip(lh_event_t *ev, int is_outcome, lh_event_t *saved);
 void lh_store_event_unstrip(lh_event_t *ev, const lh_event_t *saved);
+
+/* The protobuf lh_store_insert_event() takes for ev into out (reset first): ev stripped, encoded
+ * (lh_codec_pb_encode()) and put back as it was. Returns 0 or the codec's error. */
+int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
 
 /* The columns an event is read back with: its protobuf, then the columns
  * lh_store_event_complete_row() fills the decoded event from, in this order. p prefixes each

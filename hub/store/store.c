@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "loophub/error.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "store_internal.h"
@@ -723,6 +724,17 @@ void
 lh_store_event_unstrip(lh_event_t *ev, const lh_event_t *saved)
 {
     *ev = *saved;
+}
+
+int
+lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out)
+{
+    lh_event_t whole;
+    lh_buf_reset(out);
+    lh_store_event_strip(ev, is_outcome, &whole);
+    int rc = lh_codec_pb_encode(ev, out);
+    lh_store_event_unstrip(ev, &whole);
+    return rc;
 }
 
 /* Text of column i of s; NULL for NULL and for '' (an event has no empty strings). */
