@@ -25,10 +25,10 @@
 
 #define COMPONENT "metrics"
 
-/* The refresher's connection reads the window once a minute, front to back: a cache the size of
- * the hub's (32 MiB) would be filled by every run and kept, for no gain (the file's pages stay in
- * the kernel's cache either way). SQLite's own default. */
-#define REFRESHER_CACHE_KB 2048
+/* The gauges' connection reads the window once a minute, front to back: a cache the size of the
+ * hub's (32 MiB) would be filled by every run and kept, for no gain (the file's pages stay in the
+ * kernel's cache either way). SQLite's own default. */
+#define DORA_CACHE_KB 2048
 
 static int64_t dora_period_ns = 60 * LH_NS_PER_SEC;
 
@@ -174,9 +174,8 @@ lh__hub_dora_text(lh_store_t *st, int64_t window_ns, int64_t now_ns, lh_buf_t *o
     return rc;
 }
 
-/* The gauges' own read-only connection, opened on first use; NULL when it cannot be (logged by
- * the store). Its page cache is small: a run reads the window once, front to back, and a cache
- * the size of the hub's would only hold what the kernel's page cache holds anyway. */
+/* The gauges' own read-only connection (DORA_CACHE_KB), opened on first use; NULL when it cannot
+ * be (logged by the store). */
 static lh_store_t *
 dora_conn(lh_hub_t *hub)
 {
@@ -185,7 +184,7 @@ dora_conn(lh_hub_t *hub)
         lh_store_opts_t o;
         lh_store_opts_default(&o);
         o.readonly = 1;
-        o.cache_kb = REFRESHER_CACHE_KB;
+        o.cache_kb = DORA_CACHE_KB;
         if (lh_store_open(hub->o.db_path, &o, &d->ro) != 0)
             d->ro = NULL;
     }

@@ -209,18 +209,31 @@ lh_query_report(lh_store_t *st, const lh_report_req_t *req, lh_query_format_t fm
     return q.err;
 }
 
+/* A dora report's groups handed to fn, of the environments envs only (n_envs 0: of all). */
+static int
+groups_of(lh_store_t *st, const lh_report_req_t *req, char *const *envs, size_t n_envs,
+          lh_report_group_fn fn, void *arg)
+{
+    qctx_t q = {.st = st,
+                .db = lh__store_db(st),
+                .rreq = req,
+                .fmt = LH_QUERY_JSON,
+                .on_group = fn,
+                .on_group_arg = arg,
+                .envs = envs,
+                .n_envs = n_envs};
+    gather(&q);
+    json_decref(q.doc);
+    return q.err;
+}
+
 int
 lh__query_report_groups(lh_store_t *st, const lh_report_req_t *req, lh_report_group_fn fn,
                         void *arg)
 {
     if (!valid(st, req) || req->kind != LH_REPORT_DORA || !fn)
         return LH_EINVAL;
-    qctx_t q = {.st = st, .db = lh__store_db(st), .rreq = req, .fmt = LH_QUERY_JSON};
-    q.on_group = fn;
-    q.on_group_arg = arg;
-    gather(&q);
-    json_decref(q.doc);
-    return q.err;
+    return groups_of(st, req, NULL, 0, fn, arg);
 }
 
 int
@@ -300,14 +313,7 @@ lh__query_report_groups_by_env(lh_store_t *st, const lh_report_req_t *req, lh_re
         size_t m = 0;
         for (size_t i = p; i < n; i += passes)
             mine[m++] = envs[i];
-        qctx_t qp = {.st = st, .db = q.db, .rreq = &r, .fmt = LH_QUERY_JSON};
-        qp.on_group = fn;
-        qp.on_group_arg = arg;
-        qp.envs = mine;
-        qp.n_envs = m;
-        gather(&qp);
-        json_decref(qp.doc);
-        q.err = qp.err;
+        q.err = groups_of(st, &r, mine, m, fn, arg);
     }
     free(mine);
     for (size_t i = 0; i < n; i++)
