@@ -1044,6 +1044,11 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 11 -> 10: the sources by name in their rows, as every release before kept them */
+        "UPDATE events SET source = (SELECT s.source FROM sources s WHERE s.ref = source_ref)"
+        "  WHERE source_ref IS NOT NULL;"
+        "ALTER TABLE events DROP COLUMN source_ref;"
+        "DROP TABLE sources;"
         /* 8 -> 7: no changes table (the outcomes' severity column goes with the table) */
         "DROP TABLE changes;"
         /* 6 -> 5: the window indexes by key first (recreated below as version 1 had them) */

@@ -1839,6 +1839,15 @@ START_TEST(stored_once_read_whole)
     ev->actor = S(ev, "carol");
     evs[n++] = ev;
 
+    /* sources by key (two of them, shared), and one too long for the writer's table */
+    char long_src[LH_STORE_SOURCE_MAX_LEN + 2];
+    memset(long_src, 's', sizeof(long_src) - 1);
+    long_src[sizeof(long_src) - 1] = '\0';
+    for (int k = 0; k < n; k++)
+        evs[k]->source = S(evs[k], k == n - 1 ? long_src
+                                   : k % 2    ? "prometheus/alertmanager"
+                                              : "https://ci.example/pipelines");
+
     lh_buf_t want[8];
     lh_store_t *st = NULL;
     lh_correlator_t *c = NULL;
@@ -1886,6 +1895,23 @@ START_TEST(stored_once_read_whole)
     ck_assert_int_eq(i, n);
     /* the row's columns hold at least a third of what the protobuf would repeat */
     ck_assert_msg(stored * 3 < whole * 2, "stored %zu of %zu bytes", stored, whole);
+    sqlite3_finalize(q);
+    /* each source once; the long one by name in its row */
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(DISTINCT source_ref) FROM events"
+                           "  WHERE id LIKE 'w-%'),"
+                           " (SELECT count(*) FROM events WHERE id LIKE 'w-%' AND source_ref > 0"
+                           "  AND source IS NULL),"
+                           " (SELECT count(*) FROM events WHERE id LIKE 'w-%'"
+                           "  AND source_ref IS NULL AND length(source) = ?1)",
+                           -1, &q, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int(q, 1, (int)strlen(long_src));
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+    ck_assert_int_eq(sqlite3_column_int(q, 1), n - 1);
+    ck_assert_int_eq(sqlite3_column_int(q, 2), 1);
     sqlite3_finalize(q);
     sqlite3_close(db);
 }

@@ -19,6 +19,7 @@
 #include "correlate/correlator_sql.h"
 #include "loophub/error.h"
 #include "loophub/event.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
 #include "store.h"
@@ -1228,7 +1229,10 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 10);
+    ck_assert_int_eq(lh_store_schema_version(), 11);
+    /* version 11: sources by key; the rows written before keep theirs, nothing is rewritten */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE source_ref IS NOT NULL"), 0);
     /* version 10: the two id indexes of the timeline lead with the event's arrival bucket */
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_schema WHERE name IN"
                                  " ('ev_incident_event', 'al_outcome_id')"
@@ -1946,6 +1950,166 @@ START_TEST(test_migrate_v6_store)
 }
 END_TEST
 
+/* ---- sources (store_sources.c) --------------------------------------------------------------- */
+
+/* Inserts an alert of source (NULL: none) whose "protobuf" is its id. Returns the store's code. */
+static int
+put_sourced(lh_store_t *st, const char *id, const char *source)
+{
+    lh_event_t *ev = mk_event(id, LH_KIND_ALERT);
+    if (source)
+        ev->source = lh_event_str(ev, source, (size_t)-1);
+    int64_t seq = 0;
+    int rc = lh_store_insert_event(st, ev, 0, id, strlen(id), &seq);
+    lh_event_destroy(&ev);
+    return rc;
+}
+
+/* The source_ref of event id (0: NULL). */
+static int64_t
+ref_of(lh_store_t *st, const char *id)
+{
+    char q[128];
+    snprintf(q, sizeof(q), "SELECT coalesce(source_ref, 0) FROM events WHERE id = '%s'", id);
+    return sql_int(st, q);
+}
+
+/* Each source is stored once, in table `sources`, and the writer's table of them is bounded: a
+ * source added in a transaction that rolls back is forgotten with its row, a reopened store knows
+ * the ones it has, and past LH_STORE_SOURCES_MAX a new source is kept by name in its row while
+ * the known ones are still named by key. */
+START_TEST(test_sources_once_bounded)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put_sourced(st, "s-1", "ci/rolled-back"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), 1);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), 0);
+    /* forgotten: key 1 goes to the next new source, the rolled-back one is new again */
+    ck_assert_int_eq(put_sourced(st, "s-2", "ci/one"), 0);
+    ck_assert_int_eq(put_sourced(st, "s-3", "ci/rolled-back"), 0);
+    ck_assert_int_eq(put_sourced(st, "s-4", "ci/one"), 0);
+    ck_assert_int_eq(put_sourced(st, "s-5", NULL), 0);
+    ck_assert_int_eq(ref_of(st, "s-2"), 1);
+    ck_assert_int_eq(ref_of(st, "s-3"), 2);
+    ck_assert_int_eq(ref_of(st, "s-4"), 1);
+    ck_assert_int_eq(ref_of(st, "s-5"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE source IS NOT NULL"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), 2);
+    lh_store_close(&st);
+
+    st = open_rw(); /* loaded at open: the same keys, no new row */
+    ck_assert_int_eq(put_sourced(st, "s-6", "ci/rolled-back"), 0);
+    ck_assert_int_eq(ref_of(st, "s-6"), 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), 2);
+
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    char id[32], src[32];
+    for (int i = 0; i < LH_STORE_SOURCES_MAX; i++) {
+        snprintf(id, sizeof(id), "m-%d", i);
+        snprintf(src, sizeof(src), "many/%d", i);
+        ck_assert_int_eq(put_sourced(st, id, src), 0);
+    }
+    ck_assert_int_eq(put_sourced(st, "s-7", "ci/one"), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), LH_STORE_SOURCES_MAX);
+    ck_assert_int_eq(ref_of(st, "s-7"), 1);
+    /* the two past the bound: by name, each in its own row */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE source_ref IS NULL"
+                                 " AND source IN ('many/4094', 'many/4095')"),
+                     2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE id LIKE 'm-%'"
+                                 " AND source_ref IS NOT NULL"),
+                     LH_STORE_SOURCES_MAX - 2);
+    /* what a reader selects: the name, by key or from the row alike (the two columns after
+     * LH_STORE_EVENT_FACT_COLS, 18 of them) */
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st),
+                                        "SELECT id, " LH_STORE_EVENT_COLS("")
+                                        " FROM events WHERE id LIKE 'm-%'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_column_count(q), 1 + 18 + 2);
+    int rows = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 19);
+        if (!name)
+            name = (const char *)sqlite3_column_text(q, 20);
+        snprintf(src, sizeof(src), "many/%s", (const char *)sqlite3_column_text(q, 0) + 2);
+        ck_assert_str_eq(name ? name : "(none)", src);
+        rows++;
+    }
+    sqlite3_finalize(q);
+    ck_assert_int_eq(rows, LH_STORE_SOURCES_MAX);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* Every event of db, by seq, read as a reader does (cols: LH_STORE_EVENT_COLS or, before schema
+ * 11, LH_STORE_EVENT_FACT_COLS) and encoded whole, each protobuf after the other into out, its
+ * length first; *with_src: how many have source "loophub-send". Returns how many events. */
+static int
+read_whole(sqlite3 *db, const char *cols, lh_buf_t *out, int *with_src)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM events ORDER BY seq", cols);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    int n = 0;
+    *with_src = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        lh_event_t *ev = NULL;
+        char why[128] = "";
+        ck_assert_int_eq(lh_codec_pb_decode(sqlite3_column_blob(q, 0),
+                                            (size_t)sqlite3_column_bytes(q, 0), &ev, why,
+                                            sizeof(why)),
+                         0);
+        ck_assert_int_eq(lh_store_event_complete_row(ev, q, 0), 0);
+        *with_src += ev->source && strcmp(ev->source, "loophub-send") == 0;
+        lh_buf_t b = LH_BUF_INIT;
+        ck_assert_int_eq(lh_codec_pb_encode(ev, &b), 0);
+        uint32_t len = (uint32_t)b.len;
+        ck_assert_int_eq(lh_buf_append(out, &len, sizeof(len)), 0);
+        ck_assert_int_eq(lh_buf_append(out, b.data, b.len), 0);
+        lh_buf_free(&b);
+        lh_event_destroy(&ev);
+        n++;
+    }
+    sqlite3_finalize(q);
+    return n;
+}
+
+/* A store the current release wrote before the sources' table (schema 10): after the migration
+ * every event reads back exactly as it read before (the sources in their protobuf, nothing
+ * rewritten), and a new event of the same source is named by its key. */
+START_TEST(test_migrate_v10_store)
+{
+    lh_test_load_store_dump(lh_test_fx.db, "v10.sql");
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(lh_test_fx.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    lh_buf_t before = LH_BUF_INIT, after = LH_BUF_INIT;
+    int src_before = 0, src_after = 0;
+    int n = read_whole(db, LH_STORE_EVENT_FACT_COLS(""), &before, &src_before);
+    sqlite3_close(db);
+    ck_assert_int_eq(n, 20); /* make_store.sh with LH_DORA_FACTS: see tests/data/store */
+
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
+    ck_assert_int_eq(read_whole(lh__store_db(st), LH_STORE_EVENT_COLS(""), &after, &src_after), n);
+    ck_assert_int_eq(src_after, src_before);
+    ck_assert_int_eq(src_after, n - 1); /* all but j-1, sent as JSON that names no source */
+    ck_assert_msg(before.len == after.len && memcmp(before.data, after.data, before.len) == 0,
+                  "the events read back differ after the migration");
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), 0);
+    ck_assert_int_eq(put_sourced(st, "s-new", "loophub-send"), 0);
+    ck_assert_int_eq(ref_of(st, "s-new"), 1);
+    lh_buf_free(&before);
+    lh_buf_free(&after);
+    lh_store_close(&st);
+}
+END_TEST
+
 /* ---- the facts of each change (store_changes.c) --------------------------------------------- */
 
 /* The facts' bytes: little-endian, in lh_store_facts_t's order, 0 for what a short blob lacks. */
@@ -2334,6 +2498,8 @@ store_suite(void)
         {"migrate_v4_store", test_migrate_v4_store, 10, 0},
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
         {"migrate_v6_store", test_migrate_v6_store, 10, 0},
+        {"sources_once_bounded", test_sources_once_bounded, 10, 0},
+        {"migrate_v10_store", test_migrate_v10_store, 10, 0},
         {"changes_row_any_order", test_changes_row_any_order, 0, 0},
         {"facts_bytes", test_facts_bytes, 0, 0},
         {"retention_cutoff_edge", test_retention_cutoff_edge, 0, 0},

@@ -128,7 +128,7 @@ int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, 
                           size_t pb_len, int64_t *seq);
 
 /* Before encoding the protobuf to store: clears in ev the fields its row's columns will hold
- * (id, service, environment, time, state; the hosts of deploys and outcomes; a deploy's actor,
+ * (id, service, environment, time, state, source; the hosts of deploys and outcomes; a deploy's actor,
  * id, versions, commit and artifact; an outcome or resolved alert's name and fingerprint; the
  * ids and artifacts the other kinds are looked up by), keeping the event in *saved.
  * lh_store_event_unstrip() puts it back. Nothing is freed or allocated. */
@@ -141,12 +141,19 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
 
 /* The columns an event is read back with: its protobuf, then the columns
  * lh_store_event_complete_row() fills the decoded event from, in this order. p prefixes each
- * (a table alias and a dot, or ""). */
+ * (a table alias and a dot, or ""). The last is the event's source, named by its key in table
+ * `sources` (schema 11; a scalar subquery, NULL for a row that keeps the name itself). */
 #define LH_STORE_EVENT_COLS(p)                                                                     \
+    LH_STORE_EVENT_FACT_COLS(p) ", " p "source, "                                                  \
+                                "(SELECT src.source FROM sources src WHERE src.ref = " p "source_ref)"
+/* The columns before the source: all a store of schema 10 or older has (a migration reads its
+ * events with them; the completion then keeps the source the protobuf has). */
+#define LH_STORE_EVENT_FACT_COLS(p)                                                                \
     p "event, " p "id, " p "service, " p "environment, " p "time, " p "state, " p "hosts, " p      \
       "deploy_id, " p "version, " p "previous_version, " p "previous_derived, " p "commit_sha, " p \
       "actor, " p "artifact, " p "name, " p "fingerprint, " p "incident_id, " p "ticket_id"
-/* The same, each named as its column (the first select of a UNION). */
+/* The same columns of every select of a UNION that a select of LH_STORE_EVENT_COLS("") reads:
+ * each named as its column, and the source's key itself (the outer select looks it up). */
 #define LH_STORE_EVENT_COLS_AS(p)                                                                  \
     p "event AS event, " p "id AS id, " p "service AS service, " p                                 \
       "environment AS environment, " p "time AS time, " p "state AS state, " p                     \
@@ -154,7 +161,13 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
       "previous_version AS previous_version, " p "previous_derived AS previous_derived, " p        \
       "commit_sha AS commit_sha, " p "actor AS actor, " p "artifact AS artifact, " p               \
       "name AS name, " p "fingerprint AS fingerprint, " p "incident_id AS incident_id, " p         \
-      "ticket_id AS ticket_id"
+      "ticket_id AS ticket_id, " p "source AS source, " p "source_ref AS source_ref"
+
+/* The writer knows at most this many sources, each of at most LH_STORE_SOURCE_MAX_LEN bytes; an
+ * event of any other source keeps the name in its row (events.source), so a flood of distinct
+ * sources grows neither table `sources` nor the writer's memory (at most about 1.2 MiB). */
+#define LH_STORE_SOURCES_MAX 4096
+#define LH_STORE_SOURCE_MAX_LEN 256
 
 /* Sets the fields of ev, decoded from column col of the current row of s (its
  * LH_STORE_EVENT_COLS), that the protobuf left out, from the columns after it. Returns 0 or

@@ -162,9 +162,9 @@
     " SELECT e.seq AS seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM outcomes o JOIN events e"     \
     "  ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"             \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER) AND o.kind = 3"                                                       \
-    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
-    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM outcomes o JOIN alerts a"                       \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM outcomes o JOIN alerts a"                       \
     "  ON a.id = o.case_id AND a.outcome_seq = o.first_seq JOIN events e ON e.seq = a.event_seq" \
     "  WHERE o.first_seq = CAST(?1 AS INTEGER)"                                                                      \
     ") ORDER BY time, seq"
@@ -176,9 +176,9 @@
     " SELECT e.seq AS seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM outcomes o JOIN events e"     \
     "  ON e.incident_id = o.ref AND e.kind = 3 AND e.environment IS o.environment"             \
     "  WHERE o.case_id = ?1 AND o.kind = 3"                                                    \
-    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM outcomes o JOIN events e ON e.seq = o.first_seq" \
     "  WHERE o.case_id = ?1"                                                                   \
-    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM alerts a JOIN events e ON e.seq = a.event_seq"  \
+    " UNION SELECT e.seq, " LH_STORE_EVENT_COLS_AS("e.") " FROM alerts a JOIN events e ON e.seq = a.event_seq"  \
     "  WHERE a.id = ?1"                                                                        \
     ") ORDER BY time, seq"
 

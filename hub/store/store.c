@@ -189,6 +189,7 @@ store_free(lh_store_t *st)
     /* only now: closing this descriptor earlier would drop SQLite's POSIX locks */
     lh__store_lock_release(st);
     lh__store_dd_free(&st->dd);
+    lh__store_src_free(st);
     free(st->sinks);
     free(st->path);
     free(st);
@@ -266,6 +267,8 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
      * 64 MiB one costs more in allocation and page faults than the scan itself */
     if (!err)
         err = lh__store_tally_load(st);
+    if (!err && !o->readonly)
+        err = lh__store_src_load(st);
     if (!err && !o->readonly)
         err = lh__store_dd_load(st,
                                 o->dedupe_horizon > 0 ? o->dedupe_horizon : DEFAULT_DEDUPE_HORIZON);
@@ -377,6 +380,7 @@ lh_store_rollback(lh_store_t *st)
     if (sqlite3_get_autocommit(st->db)) {
         lh__store_dd_undo_all(&st->dd);
         lh__store_tally_end(st, 0);
+        lh__store_src_end(st, 0);
         st->discards++;
         st->in_txn = 0;
         st->txn_failed = 0;
@@ -410,6 +414,7 @@ lh_store_commit(lh_store_t *st)
     st->in_txn = 0;
     st->dd.n_undo = 0;
     lh__store_tally_end(st, 1);
+    lh__store_src_end(st, 1);
     lh__store_ckpt_txn(st, 0);
     return 0;
 }
@@ -524,9 +529,10 @@ row_cols(lh_event_t *ev, int is_outcome, row_cols_t *c)
  * state and the references every kind is looked up by (deploy_id, incident_id, ticket_id,
  * artifact); for deploys also what a change is read back as (actor, version, previous_version,
  * commit_sha, previous_derived); the hosts of deploys and outcomes; for outcome alerts and
- * resolutions their name and fingerprint (an alert period is found by them): row_cols(). Never:
- * source, severity, commit_time, change_ticket, ticket_type, and the original bytes unless
- * keep_original. The protobuf the caller passes holds the rest: lh_store_event_strip() leaves out
+ * resolutions their name and fingerprint (an alert period is found by them): row_cols(); the
+ * source by its key in `sources` (source_ref, store_sources.c), or by name in `source` past the
+ * writer's bound. Never: severity, commit_time, change_ticket, ticket_type, and the original bytes
+ * unless keep_original. The protobuf the caller passes holds the rest: lh_store_event_strip() leaves out
  * what row_cols() names, lh_store_event_complete_row() puts it back. Rows written before
  * schema 5 have every column, and until schema 8
  * the protobuf had every field but id, service and environment; the completion keeps what a
@@ -543,6 +549,10 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
         v[i] = c.str[i] ? *c.str[i] : NULL;
     int prev_derived = v[RC_PREV] && ev->deploy.previous_version_derived;
     const char *hosts_col = c.hosts ? hosts : NULL;
+    int64_t src_ref = 0; /* the source by its key, or else by name in its own column */
+    int rc = lh__store_src_ref(st, ev->source, &src_ref);
+    if (rc)
+        return rc;
 
     bind_text(s, 1, ev->id);
     sqlite3_bind_int(s, 2, 0); /* id_hash: the dedupe index hashes the id when it loads */
@@ -552,7 +562,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
     bind_text(s, 6, ev->service);
     bind_text(s, 7, ev->environment);
     bind_text(s, 8, v[RC_ACTOR]);
-    sqlite3_bind_null(s, 9); /* source */
+    bind_text(s, 9, src_ref ? NULL : ev->source);
     bind_text(s, 10, hosts_col);
     sqlite3_bind_int(s, 11, is_outcome ? 1 : 0);
     bind_int_or_null(s, 12, c.state);
@@ -577,7 +587,8 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
     else
         sqlite3_bind_null(s, 28);
     bind_int_or_null(s, 29, prev_derived);
-    int rc = lh__store_step_done(st, S_INS_EVENT, "inserting an event");
+    bind_int_or_null(s, 30, src_ref);
+    rc = lh__store_step_done(st, S_INS_EVENT, "inserting an event");
     if (rc)
         return rc;
     *seq = sqlite3_last_insert_rowid(st->db);
@@ -694,7 +705,7 @@ lh_store_event_strip(lh_event_t *ev, int is_outcome, lh_event_t *saved)
     row_cols_t c;
     row_cols(ev, is_outcome, &c); /* before anything is cleared: an alert's state decides */
     *saved = *ev;
-    ev->id = ev->service = ev->environment = NULL;
+    ev->id = ev->service = ev->environment = ev->source = NULL;
     ev->time_ns = 0;
     if (c.hosts && hosts_joinable(ev))
         ev->n_hosts = 0;
@@ -776,9 +787,15 @@ lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col)
         NAME,
         FINGERPRINT,
         INCIDENT_ID,
-        TICKET_ID
+        TICKET_ID,
+        SOURCE,     /* the name in the row (past the writer's bound, or before schema 5) */
+        SOURCE_REF, /* the name by its key in `sources` */
     };
     int rc = 0;
+    if (sqlite3_column_count(s) > col + SOURCE_REF) { /* not LH_STORE_EVENT_FACT_COLS */
+        rc |= complete_str(ev, &ev->source, s, col + SOURCE);
+        rc |= complete_str(ev, &ev->source, s, col + SOURCE_REF);
+    }
     rc |= complete_str(ev, &ev->id, s, col + ID);
     rc |= complete_str(ev, &ev->service, s, col + SERVICE);
     rc |= complete_str(ev, &ev->environment, s, col + ENV);

@@ -75,6 +75,22 @@ typedef struct exp_cursor {
     int64_t time, seq;
 } exp_cursor_t;
 
+/* The sources known to the writer (store_sources.c): every row of table `sources`, up to
+ * LH_STORE_SOURCES_MAX, found by an open-addressing table of entry numbers. */
+typedef struct src_entry {
+    char *name;
+    size_t len;
+    uint64_t hash;
+    int64_t ref; /* its key in `sources` */
+} src_entry_t;
+typedef struct src_dict {
+    src_entry_t *ent; /* LH_STORE_SOURCES_MAX of them; NULL on a read-only store */
+    uint16_t *slots;  /* 2 * LH_STORE_SOURCES_MAX: entry number + 1, 0: empty */
+    size_t n, n_ok;   /* entries, and as of the last commit */
+    int64_t next_ref, next_ok;
+    unsigned full_logged;
+} src_dict_t;
+
 struct lh__store_ckpt; /* store_ckpt.c */
 
 struct lh_store {
@@ -109,6 +125,7 @@ struct lh_store {
     size_t n_sinks, cap_sinks;
     struct lh__store_ckpt *ck; /* NULL when read-only */
     int64_t change_span;       /* meta changes.max_span, -1 until read (store_changes.c) */
+    src_dict_t src;            /* the sources (store_sources.c), writable stores */
 };
 
 /* ---- store.c -------------------------------------------------------------------------------- */
@@ -220,6 +237,18 @@ int lh__store_read_user_version(lh_store_t *st, int *version);
 /* Runs the missing migrations in one transaction: 0, or a negative LH_E* code and nothing
  * changed. */
 int lh__store_migrate(lh_store_t *st);
+
+/* ---- store_sources.c ------------------------------------------------------------------------ */
+
+/* Loads table `sources` (writable stores, at open): 0 or a negative LH_E* code. */
+int lh__store_src_load(lh_store_t *st);
+/* The key of source in `sources`, added in the open transaction when new: *ref 0 when the source
+ * is NULL, empty, longer than LH_STORE_SOURCE_MAX_LEN or past LH_STORE_SOURCES_MAX (the row then
+ * keeps it as text). Returns 0 or a negative LH_E* code. */
+int lh__store_src_ref(lh_store_t *st, const char *source, int64_t *ref);
+/* After COMMIT (ok 1) or a rollback (ok 0: the sources added since are forgotten). */
+void lh__store_src_end(lh_store_t *st, int ok);
+void lh__store_src_free(lh_store_t *st);
 
 /* ---- store_changes.c ------------------------------------------------------------------------- */
 
