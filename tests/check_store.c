@@ -2025,11 +2025,11 @@ START_TEST(test_sources_once_bounded)
     /* what a reader selects: the name, by key or from the row alike (the two columns after
      * LH_STORE_EVENT_FACT_COLS, 18 of them) */
     sqlite3_stmt *q = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st),
-                                        "SELECT id, " LH_STORE_EVENT_COLS("")
-                                        " FROM events WHERE id LIKE 'm-%'",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(lh__store_db(st),
+                           "SELECT id, " LH_STORE_EVENT_COLS("") " FROM events WHERE id LIKE 'm-%'",
+                           -1, &q, NULL),
+        SQLITE_OK);
     ck_assert_int_eq(sqlite3_column_count(q), 1 + 18 + 2);
     int rows = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {

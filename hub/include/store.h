@@ -128,9 +128,9 @@ int lh_store_insert_event(lh_store_t *st, const lh_event_t *ev, int is_outcome, 
                           size_t pb_len, int64_t *seq);
 
 /* Before encoding the protobuf to store: clears in ev the fields its row's columns will hold
- * (id, service, environment, time, state, source; the hosts of deploys and outcomes; a deploy's actor,
- * id, versions, commit and artifact; an outcome or resolved alert's name and fingerprint; the
- * ids and artifacts the other kinds are looked up by), keeping the event in *saved.
+ * (id, service, environment, time, state, source; the hosts of deploys and outcomes; a deploy's
+ * actor, id, versions, commit and artifact; an outcome or resolved alert's name and fingerprint;
+ * the ids and artifacts the other kinds are looked up by), keeping the event in *saved.
  * lh_store_event_unstrip() puts it back. Nothing is freed or allocated. */
 void lh_store_event_strip(lh_event_t *ev, int is_outcome, lh_event_t *saved);
 void lh_store_event_unstrip(lh_event_t *ev, const lh_event_t *saved);
@@ -144,8 +144,9 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
  * (a table alias and a dot, or ""). The last is the event's source, named by its key in table
  * `sources` (schema 11; a scalar subquery, NULL for a row that keeps the name itself). */
 #define LH_STORE_EVENT_COLS(p)                                                                     \
-    LH_STORE_EVENT_FACT_COLS(p) ", " p "source, "                                                  \
-                                "(SELECT src.source FROM sources src WHERE src.ref = " p "source_ref)"
+    LH_STORE_EVENT_FACT_COLS(p)                                                                    \
+    ", " p "source, "                                                                              \
+    "(SELECT src.source FROM sources src WHERE src.ref = " p "source_ref)"
 /* The columns before the source: all a store of schema 10 or older has (a migration reads its
  * events with them; the completion then keeps the source the protobuf has). */
 #define LH_STORE_EVENT_FACT_COLS(p)                                                                \

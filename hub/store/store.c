@@ -532,8 +532,8 @@ row_cols(lh_event_t *ev, int is_outcome, row_cols_t *c)
  * resolutions their name and fingerprint (an alert period is found by them): row_cols(); the
  * source by its key in `sources` (source_ref, store_sources.c), or by name in `source` past the
  * writer's bound. Never: severity, commit_time, change_ticket, ticket_type, and the original bytes
- * unless keep_original. The protobuf the caller passes holds the rest: lh_store_event_strip() leaves out
- * what row_cols() names, lh_store_event_complete_row() puts it back. Rows written before
+ * unless keep_original. The protobuf the caller passes holds the rest: lh_store_event_strip()
+ * leaves out what row_cols() names, lh_store_event_complete_row() puts it back. Rows written before
  * schema 5 have every column, and until schema 8
  * the protobuf had every field but id, service and environment; the completion keeps what a
  * protobuf has. */

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loophub/error.h"
 #include "hash.h"
+#include "loophub/error.h"
 #include "loophub/log.h"
 #include "store_internal.h"
 
