@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -982,12 +983,22 @@ pending_of(lh_store_t *st, lh_store_sink_t sink, visit_t *v)
     return n;
 }
 
+/* sql_int() of the statement fmt makes (printf). */
+__attribute__((format(printf, 2, 3))) static int64_t
+sql_int_of(lh_store_t *st, const char *fmt, ...)
+{
+    char sql[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    return sql_int(st, sql);
+}
+
 static int64_t
 through_of(lh_store_t *st, const char *sink)
 {
-    char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT done_through FROM sinks WHERE name = '%s'", sink);
-    return sql_int(st, sql);
+    return sql_int_of(st, "SELECT done_through FROM sinks WHERE name = '%s'", sink);
 }
 
 /* A sink's done marks: a high-water mark for the alerts done in order, rows of outbox_done for
@@ -1969,9 +1980,7 @@ put_sourced(lh_store_t *st, const char *id, const char *source)
 static int64_t
 ref_of(lh_store_t *st, const char *id)
 {
-    char q[128];
-    snprintf(q, sizeof(q), "SELECT coalesce(source_ref, 0) FROM events WHERE id = '%s'", id);
-    return sql_int(st, q);
+    return sql_int_of(st, "SELECT coalesce(source_ref, 0) FROM events WHERE id = '%s'", id);
 }
 
 /* Each source is stored once, in table `sources`, and the writer's table of them is bounded: a
