@@ -54,8 +54,6 @@ src_append(src_dict_t *d, const char *name, size_t len, uint64_t hash, int64_t r
     while (d->slots[h])
         h = (h + 1) & (SRC_SLOTS - 1);
     d->slots[h] = (uint16_t)(++d->n);
-    if (ref >= d->next_ref)
-        d->next_ref = ref + 1;
     return 0;
 }
 
@@ -71,26 +69,20 @@ lh__store_src_load(lh_store_t *st)
     }
     d->next_ref = 1;
     sqlite3_stmt *s = st->stmt[S_SRC_LOAD];
-    int rc, err = 0;
+    int rc = SQLITE_DONE, err = 0;
     while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(s, 1);
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        if (!name || d->n >= LH_STORE_SOURCES_MAX)
-            continue; /* written by hand: the subquery still reads it, the writer never reuses it */
-        err = src_append(d, name, len, lh__hash64(name, len), sqlite3_column_int64(s, 0));
+        int64_t ref = sqlite3_column_int64(s, 0);
+        if (ref >= d->next_ref) /* a key is never handed out twice, kept in memory or not */
+            d->next_ref = ref + 1;
+        if (name &&
+            d->n < LH_STORE_SOURCES_MAX) /* past it (written by hand): read by the subquery */
+            err = src_append(d, name, len, lh__hash64(name, len), ref);
     }
     if (!err && rc != SQLITE_DONE)
         err = lh__store_sql_fail(st, rc, "reading the sources");
     sqlite3_reset(s);
-    /* a ref past the ones kept (a table over the bound) is never handed out again */
-    if (!err) {
-        sqlite3_stmt *m = st->stmt[S_SRC_MAX];
-        if ((rc = sqlite3_step(m)) == SQLITE_ROW && sqlite3_column_int64(m, 0) >= d->next_ref)
-            d->next_ref = sqlite3_column_int64(m, 0) + 1;
-        else if (rc != SQLITE_ROW)
-            err = lh__store_sql_fail(st, rc, "reading the sources");
-        sqlite3_reset(m);
-    }
     d->n_ok = d->n;
     d->next_ok = d->next_ref;
     return err;
@@ -130,6 +122,7 @@ lh__store_src_ref(lh_store_t *st, const char *source, int64_t *ref)
         st->txn_failed = 1; /* its row is written: the transaction must not commit without it */
         return rc;
     }
+    d->next_ref = next + 1;
     *ref = next;
     return 0;
 }

@@ -366,7 +366,6 @@ static const char *const LH_STORE_MIGRATIONS[] = {
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"      \
                  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)")    \
     X(SRC_LOAD, "SELECT ref, source FROM sources ORDER BY ref")                                    \
-    X(SRC_MAX, "SELECT coalesce(max(ref), 0) FROM sources")                                        \
     X(SRC_ADD, "INSERT INTO sources (ref, source) VALUES (?1, ?2)")                                \
     X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind, deploy_id)"          \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                \
