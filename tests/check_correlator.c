@@ -1044,6 +1044,11 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 12 -> 11: each event's time of receipt in its row */
+        "UPDATE events SET received = (SELECT r.received FROM event_received r"
+        "  WHERE r.seq = events.seq) WHERE received = 0;"
+        "DROP VIEW event_received;"
+        "DROP TABLE arrivals;"
         /* 11 -> 10: the sources by name in their rows, as every release before kept them */
         "UPDATE events SET source = (SELECT s.source FROM sources s WHERE s.ref = source_ref)"
         "  WHERE source_ref IS NOT NULL;"

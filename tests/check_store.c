@@ -234,8 +234,8 @@ START_TEST(test_decoded_columns)
         sqlite3_prepare_v2(db,
                            "SELECT kind, service, environment, hosts, state, deploy_id,"
                            " version, previous_version, change_ticket, raw,"
-                           " raw_format, outcome, received > 0 FROM events WHERE"
-                           " seq = ?",
+                           " raw_format, outcome, (SELECT received > 0 FROM event_received r"
+                           " WHERE r.seq = events.seq) FROM events WHERE seq = ?",
                            -1, &s, NULL),
         SQLITE_OK);
     sqlite3_bind_int64(s, 1, sd);
@@ -1240,7 +1240,11 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 11);
+    ck_assert_int_eq(lh_store_schema_version(), 12);
+    /* version 12: the times of receipt by transaction; the rows written before keep theirs */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_received WHERE received > 0"),
+                     sql_int(st, "SELECT count(*) FROM events"));
     /* version 11: sources by key; the rows written before keep theirs, nothing is rewritten */
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sources"), 0);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE source_ref IS NOT NULL"), 0);
@@ -2055,6 +2059,122 @@ START_TEST(test_sources_once_bounded)
 }
 END_TEST
 
+/* ---- times of receipt (arrivals) ------------------------------------------------------------ */
+
+/* The time of receipt event id reads as (view event_received). */
+static int64_t
+received_of(lh_store_t *st, const char *id)
+{
+    return sql_int_of(st,
+                      "SELECT r.received FROM event_received r JOIN events e ON e.seq = r.seq"
+                      " WHERE e.id = '%s'",
+                      id);
+}
+
+/* The time of receipt is stored once a transaction: its first stored event names it in
+ * `arrivals`, the rows keep 0, and view event_received gives every event its transaction's time.
+ * A rolled-back transaction leaves no row, a duplicate-only one writes none, an event stored
+ * outside a transaction has its own; retention takes the rows no event is left of. */
+START_TEST(test_received_once_a_transaction)
+{
+    lh_store_t *st = open_rw();
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put_sourced(st, "r-1", NULL), 0);
+    ck_assert_int_eq(put_sourced(st, "r-2", NULL), 0);
+    ck_assert_int_eq(put_sourced(st, "r-3", NULL), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT first_seq FROM arrivals"), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE received <> 0"), 0);
+    int64_t t1 = received_of(st, "r-1");
+    ck_assert(t1 > 0);
+    ck_assert(received_of(st, "r-2") == t1 && received_of(st, "r-3") == t1);
+
+    ck_assert_int_eq(lh_store_begin(st), 0); /* rolled back: no row */
+    ck_assert_int_eq(put_sourced(st, "r-x", NULL), 0);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(lh_store_begin(st), 0); /* duplicates only: no row */
+    ck_assert_int_eq(put_sourced(st, "r-2", NULL), LH_EDUPLICATE);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 1);
+
+    ck_assert_int_eq(put_sourced(st, "r-4", NULL), 0); /* each on its own */
+    ck_assert_int_eq(put_sourced(st, "r-5", NULL), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 3);
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    ck_assert_int_eq(put_sourced(st, "r-2", NULL), LH_EDUPLICATE); /* not the first stored */
+    ck_assert_int_eq(put(st, "r-6", &seq), 0);
+    ck_assert_int_eq(put(st, "r-7", &seq), 0);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 4);
+    ck_assert_int_eq(sql_int_of(st,
+                                "SELECT count(*) FROM arrivals WHERE first_seq = (SELECT seq"
+                                " FROM events WHERE id = '%s')",
+                                "r-6"),
+                     1);
+    int64_t t6 = received_of(st, "r-6");
+    ck_assert(t6 >= received_of(st, "r-5") && received_of(st, "r-5") >= received_of(st, "r-4"));
+    ck_assert(received_of(st, "r-4") >= t1);
+    ck_assert(received_of(st, "r-7") == t6);
+
+    /* retention 31 days after: the alerts (30d) go, the deploys (400d) stay; the rows of the
+     * transactions before the first deploy's go with them */
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    lh_store_expired_t x;
+    ck_assert_int_eq(
+        lh_store_expire(st, &r, 1800000000LL * LH_NS_PER_SEC + 31 * LH_STORE_DAY_NS, 100, &x), 0);
+    ck_assert_int_eq(x.events[LH_KIND_ALERT], 5);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 1);
+    ck_assert(received_of(st, "r-6") == t6 && received_of(st, "r-7") == t6);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* A seq names one event for good: when retention deletes the newest rows (a late alert past its
+ * retention), the next event still gets a seq above every one given before, also after a
+ * rollback and after the store is reopened. */
+START_TEST(test_seq_never_reused)
+{
+    lh_store_t *st = open_rw();
+    int64_t seq = 0;
+    ck_assert_int_eq(put(st, "q-deploy", &seq), 0); /* kept 400 days */
+    ck_assert_int_eq(put_sourced(st, "q-late-1", NULL), 0);
+    ck_assert_int_eq(put_sourced(st, "q-late-2", NULL), 0);
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    lh_store_expired_t x;
+    const int64_t later = 1800000000LL * LH_NS_PER_SEC + 31 * LH_STORE_DAY_NS;
+    ck_assert_int_eq(lh_store_expire(st, &r, later, 100, &x), 0);
+    ck_assert_int_eq(x.events[LH_KIND_ALERT], 2);
+    ck_assert_int_eq(sql_int(st, "SELECT max(seq) FROM events"), 1);
+
+    ck_assert_int_eq(lh_store_begin(st), 0); /* rolled back: the floor holds */
+    ck_assert_int_eq(put(st, "q-gone", &seq), 0);
+    ck_assert_int_eq(seq, 4);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(put(st, "q-2", &seq), 0);
+    ck_assert_int_eq(seq, 4);
+    ck_assert_int_eq(put(st, "q-3", &seq), 0);
+    ck_assert_int_eq(seq, 5);
+    ck_assert_int_eq(put_sourced(st, "q-late-3", NULL), 0); /* seq 6, expires */
+    ck_assert_int_eq(lh_store_expire(st, &r, later, 100, &x), 0);
+    ck_assert_int_eq(x.events[LH_KIND_ALERT], 1);
+    lh_store_close(&st);
+
+    st = open_rw(); /* reopened before any event: the floor is read back */
+    ck_assert_int_eq(put(st, "q-4", &seq), 0);
+    ck_assert_int_eq(seq, 7);
+    lh_store_close(&st);
+    st = open_rw(); /* a floor below the newest row no longer counts */
+    ck_assert_int_eq(put(st, "q-5", &seq), 0);
+    ck_assert_int_eq(seq, 8);
+    lh_store_close(&st);
+}
+END_TEST
+
 /* Every event of db, by seq, read as a reader does (cols: LH_STORE_EVENT_COLS or, before schema
  * 11, LH_STORE_EVENT_FACT_COLS) and encoded whole, each protobuf after the other into out, its
  * length first; *with_src: how many have source "loophub-send". Returns how many events. */
@@ -2508,6 +2628,8 @@ store_suite(void)
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
         {"migrate_v6_store", test_migrate_v6_store, 10, 0},
         {"sources_once_bounded", test_sources_once_bounded, 10, 0},
+        {"received_once_a_transaction", test_received_once_a_transaction, 10, 0},
+        {"seq_never_reused", test_seq_never_reused, 10, 0},
         {"migrate_v10_store", test_migrate_v10_store, 10, 0},
         {"changes_row_any_order", test_changes_row_any_order, 0, 0},
         {"facts_bytes", test_facts_bytes, 0, 0},

@@ -270,6 +270,8 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
     if (!err && !o->readonly)
         err = lh__store_src_load(st);
     if (!err && !o->readonly)
+        err = lh__store_seq_floor_load(st);
+    if (!err && !o->readonly)
         err = lh__store_dd_load(st,
                                 o->dedupe_horizon > 0 ? o->dedupe_horizon : DEFAULT_DEDUPE_HORIZON);
     if (!err) {
@@ -357,6 +359,8 @@ lh_store_begin(lh_store_t *st)
         return rc;
     st->in_txn = 1;
     st->txn_failed = 0;
+    st->arrival_due = 1;
+    st->seq_floor_ok = st->seq_floor;
     st->dd.n_undo = 0;
     lh__store_ckpt_txn(st, 1);
     return 0;
@@ -381,6 +385,7 @@ lh_store_rollback(lh_store_t *st)
         lh__store_dd_undo_all(&st->dd);
         lh__store_tally_end(st, 0);
         lh__store_src_end(st, 0);
+        st->seq_floor = st->seq_floor_ok;
         st->discards++;
         st->in_txn = 0;
         st->txn_failed = 0;
@@ -558,7 +563,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
     sqlite3_bind_int(s, 2, 0); /* id_hash: the dedupe index hashes the id when it loads */
     sqlite3_bind_int(s, 3, (int)ev->kind);
     sqlite3_bind_int64(s, 4, ev->time_ns);
-    sqlite3_bind_int64(s, 5, lh_now_ns());
+    sqlite3_bind_int(s, 5, 0); /* received: the transaction's row of `arrivals` holds it */
     bind_text(s, 6, ev->service);
     bind_text(s, 7, ev->environment);
     bind_text(s, 8, v[RC_ACTOR]);
@@ -588,10 +593,20 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
         sqlite3_bind_null(s, 28);
     bind_int_or_null(s, 29, prev_derived);
     bind_int_or_null(s, 30, src_ref);
+    bind_int_or_null(s, 31, st->seq_floor); /* NULL: SQLite's largest + 1 */
     rc = lh__store_step_done(st, S_INS_EVENT, "inserting an event");
     if (rc)
         return rc;
     *seq = sqlite3_last_insert_rowid(st->db);
+    st->seq_floor = 0;                    /* the rows after it follow it */
+    if (st->arrival_due || !st->in_txn) { /* the first of its transaction (or on its own) */
+        s = st->stmt[S_INS_ARRIVAL];
+        sqlite3_bind_int64(s, 1, *seq);
+        sqlite3_bind_int64(s, 2, lh_now_ns());
+        if ((rc = lh__store_step_done(st, S_INS_ARRIVAL, "recording the time of receipt")))
+            return rc;
+        st->arrival_due = 0;
+    }
 
     if (ev->kind == LH_KIND_DEPLOY || is_outcome) {
         s = st->stmt[S_INS_HOST];

@@ -102,6 +102,7 @@ struct lh_store {
     ino_t ino;
     int in_txn;
     int txn_failed;
+    int arrival_due;        /* the transaction's first event insert writes its `arrivals` row */
     int last_err;           /* SQLite's primary code of the last failed statement, 0: none */
     char last_msg[160];     /* and its message (lh__store_last_error) */
     uint64_t discards;      /* transactions whose writes were discarded (lh__store_discards) */
@@ -120,8 +121,11 @@ struct lh_store {
     int keep_original;                    /* store ev->raw (lh_store_opts_t.keep_original) */
     exp_cursor_t exp_cursor[TALLY_KINDS]; /* retention, per kind (store_retention.c) */
     int64_t exp_alert_cursor[4];          /* and per lh_ca_kind_t in the outbox (seq) */
-    int64_t *sinks;                       /* ids registered since open: retention keeps what one
-                                           * of them has not delivered */
+    /* the least seq the next event may take, 0: any (SQLite's largest + 1). Set when retention
+     * deleted the newest rows, so a seq is never given twice: meta 'events.next_seq' */
+    int64_t seq_floor, seq_floor_ok;
+    int64_t *sinks; /* ids registered since open: retention keeps what one
+                     * of them has not delivered */
     size_t n_sinks, cap_sinks;
     struct lh__store_ckpt *ck; /* NULL when read-only */
     int64_t change_span;       /* meta changes.max_span, -1 until read (store_changes.c) */
@@ -215,6 +219,7 @@ void lh__store_dd_forget(dedupe_t *dd, int64_t seq);
 void lh__store_tally_add(lh_store_t *st, int kind, int64_t t);
 /* Loads the tally at open: 0 or a negative LH_E* code. */
 int lh__store_tally_load(lh_store_t *st);
+int lh__store_seq_floor_load(lh_store_t *st);
 /* Writes the kinds changed in the open transaction (before COMMIT): 0 or an LH_E* code. */
 int lh__store_tally_flush(lh_store_t *st);
 /* After COMMIT (ok 1) or a rollback (ok 0). */

@@ -13,7 +13,8 @@
  * looked at, walking the time index from that kind's cursor (every row is passed at most once per
  * kind; an event arriving with a time before the cursor moves it back). The walk stops at the
  * first row of the kind that is still kept: that row is the kind's oldest, for the tally. An event
- * goes with its host rows and ticket links; an outcome's first event takes the outcome row and its
+ * goes with its host rows and ticket links (and the times of receipt, `arrivals`, before the
+ * oldest event left); an outcome's first event takes the outcome row and its
  * correlations, and a case goes with its last outcome; a change's row (`changes`) goes once its
  * start is past the deploys' retention. What still names a deleted row (a
  * correlation naming an expired change, an alert revision of an expired outcome) stays and reads
@@ -320,6 +321,60 @@ lh_store_retention_default(lh_store_retention_t *r)
     r->quarantine_ns = 7 * LH_STORE_DAY_NS;
 }
 
+/* The largest seq of events (0: none), or of the floor the next event keeps to. */
+static int
+seq_max(lh_store_t *st, int64_t *out)
+{
+    sqlite3_stmt *s = st->stmt[S_MAX_SEQ];
+    int rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0; /* NULL reads as 0 */
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return lh__store_sql_fail(st, rc, "reading the newest event");
+    if (st->seq_floor - 1 > *out)
+        *out = st->seq_floor - 1;
+    return 0;
+}
+
+/* A seq names one event for good: alert revisions, correlations and the timeline keep naming a
+ * row after it expired ("event expired"). SQLite gives a new row the largest seq + 1, so when
+ * this step deleted the newest rows (a late or backfilled event past its retention), the next
+ * event would take a seq given before: the floor keeps it above newest, in memory and in meta
+ * 'events.next_seq' for the next open. */
+static int
+keep_seq_floor(lh_store_t *st, int64_t newest)
+{
+    int64_t now = 0;
+    int rc = seq_max(st, &now);
+    if (rc || now >= newest)
+        return rc;
+    st->seq_floor = newest + 1;
+    char v[32];
+    snprintf(v, sizeof(v), "%lld", (long long)st->seq_floor);
+    sqlite3_stmt *s = st->stmt[S_META_SET];
+    sqlite3_bind_text(s, 1, "events.next_seq", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, v, -1, SQLITE_TRANSIENT);
+    return lh__store_step_done(st, S_META_SET, "recording the next event's seq");
+}
+
+int
+lh__store_seq_floor_load(lh_store_t *st)
+{
+    st->seq_floor = 0;
+    sqlite3_stmt *s = st->stmt[S_SEQ_FLOOR_GET];
+    int rc = sqlite3_step(s);
+    int64_t floor = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return lh__store_sql_fail(st, rc, "reading the next event's seq");
+    int64_t newest = 0;
+    if ((rc = seq_max(st, &newest)))
+        return rc;
+    st->seq_floor = floor > newest + 1 ? floor : 0;
+    st->seq_floor_ok = st->seq_floor;
+    return 0;
+}
+
 int
 lh_store_expire(lh_store_t *st, const lh_store_retention_t *r, int64_t now_ns, int budget,
                 lh_store_expired_t *out)
@@ -341,6 +396,8 @@ lh_store_expire(lh_store_t *st, const lh_store_retention_t *r, int64_t now_ns, i
         free(rows);
         return rc;
     }
+    int64_t newest = 0; /* the newest row's seq: the next event's must stay above it */
+    rc = seq_max(st, &newest);
     for (int k = 1; !rc && k < TALLY_KINDS; k++) {
         int64_t keep = r->keep_ns[k];
         rc = expire_kind(st, k, keep > 0 ? now_ns - keep : INT64_MIN, budget, rows, out);
@@ -356,6 +413,13 @@ lh_store_expire(lh_store_t *st, const lh_store_retention_t *r, int64_t now_ns, i
         sqlite3_bind_int64(s, 2, now_ns - r->keep_ns[k]);
         rc = lh__store_step_done(st, S_META_SET, "recording what expired");
     }
+    int any = 0;
+    for (int k = 1; k < TALLY_KINDS; k++)
+        any |= out->events[k] > 0;
+    if (!rc && any) /* the times of receipt no event is left of */
+        rc = lh__store_step_done(st, S_EXP_ARRIVALS, "deleting expired times of receipt");
+    if (!rc && any)
+        rc = keep_seq_floor(st, newest);
     if (!rc && r->keep_ns[LH_KIND_DEPLOY] > 0)
         rc = expire_changes(st, now_ns - r->keep_ns[LH_KIND_DEPLOY], budget, out);
     if (!rc)

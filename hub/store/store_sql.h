@@ -349,6 +349,17 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  source TEXT NOT NULL UNIQUE"
     ");"
     "ALTER TABLE events ADD COLUMN source_ref INTEGER;",
+    /* 11 -> 12: the time of receipt once a transaction (8 of the 413 bytes an event of the
+     * bench's store): a row of `arrivals` names the first event a transaction stored and when
+     * the hub stored it; the events after it, to the next row, were stored in the same
+     * transaction (events.received is 0 in their rows). Rows written before keep their own. */
+    "CREATE TABLE arrivals ("
+    "  first_seq INTEGER PRIMARY KEY,"
+    "  received INTEGER NOT NULL"         /* hub time at the transaction's first insert, ns */
+    ");"
+    "CREATE VIEW event_received AS SELECT e.seq AS seq, CASE WHEN e.received <> 0"
+    "  THEN e.received ELSE (SELECT a.received FROM arrivals a WHERE a.first_seq <= e.seq"
+    "  ORDER BY a.first_seq DESC LIMIT 1) END AS received FROM events e;",
 };
 /* clang-format on */
 
@@ -362,11 +373,13 @@ static const char *const LH_STORE_MIGRATIONS[] = {
                  " actor, source, hosts, outcome, state, severity, deploy_id, version,"           \
                  " previous_version, commit_sha, commit_time, artifact, change_ticket, name,"     \
                  " fingerprint, incident_id, ticket_id, ticket_type, event, raw, raw_format,"     \
-                 " previous_derived, source_ref)"                                                 \
+                 " previous_derived, source_ref, seq)"                                            \
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"      \
-                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)")    \
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30,"     \
+                 " ?31)")                                                                          \
     X(SRC_LOAD, "SELECT ref, source FROM sources ORDER BY ref")                                    \
     X(SRC_ADD, "INSERT INTO sources (ref, source) VALUES (?1, ?2)")                                \
+    X(INS_ARRIVAL, "INSERT INTO arrivals (first_seq, received) VALUES (?1, ?2)")                   \
     X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind, deploy_id)"          \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                \
     X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
@@ -375,6 +388,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(LOAD_IDS, "SELECT id, seq, time FROM events WHERE seq >= ?1")                                \
     X(MAX_SEQ, "SELECT max(seq) FROM events")                                                      \
     X(MAX_TIME, "SELECT max(time) FROM events")                                                    \
+    X(SEQ_FLOOR_GET, "SELECT value FROM meta WHERE key = 'events.next_seq'")                       \
     /* an id beyond the dedupe horizon: a duplicate has its original's event time */              \
     X(DD_PROBE, "SELECT seq FROM events WHERE time = ?1 AND id = ?2")                              \
     X(TALLY_LOAD, "SELECT kind, n, oldest FROM tally")                                             \
@@ -410,6 +424,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(EXP_CHANGES, "DELETE FROM changes WHERE (started, deploy_id, env_key) IN"                    \
                    " (SELECT started, deploy_id, env_key FROM changes WHERE started < ?1"          \
                    "  ORDER BY started LIMIT ?2)")                                                 \
+    /* the arrivals before the oldest event's own (it names the transaction of every event) */  \
+    X(EXP_ARRIVALS, "DELETE FROM arrivals WHERE first_seq < (SELECT max(a.first_seq)"             \
+                    " FROM arrivals a WHERE a.first_seq <= (SELECT min(seq) FROM events))")       \
     X(EXP_QUAR_SCAN, "SELECT seq, received FROM quarantine ORDER BY seq LIMIT ?1")                 \
     X(PAGE_COUNT, "PRAGMA page_count")                                                             \
     X(FREE_COUNT, "PRAGMA freelist_count")                                                         \
