@@ -362,6 +362,104 @@ START_TEST(test_deploy_then_incident)
 }
 END_TEST
 
+/* The protobuf of ev, for comparing events field by field. */
+static void
+encode_event(const lh_event_t *ev, lh_buf_t *out)
+{
+    lh_buf_reset(out);
+    ck_assert_int_eq(lh_codec_pb_encode(ev, out), 0);
+}
+
+/* A revision is stored without its outcome event, which the outbox puts back from events as it
+ * was sent; a revision stored with its copy (before) leaves as stored; one whose event is gone
+ * leaves without it, the rest of it whole. */
+START_TEST(test_revision_outcome_by_reference)
+{
+    fx_t f;
+    fx_init(&f);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod",
+                                          "web-1 web-2", "1.4.2", "1.4.1", NULL)),
+                     0);
+    lh_event_t *inc =
+        mk_incident("i-1", T0 + 5 * MIN, "api", "prod", "web-2 web-1", LH_INCIDENT_DETECTED, NULL);
+    inc->source = lh_event_str(inc, "pagerduty", (size_t)-1);
+    lh_event_t *sent = lh_event_clone(inc);
+    ck_assert_ptr_nonnull(sent);
+    ck_assert_int_eq(submit(&f, inc), 1);
+
+    /* stored: no outcome in the payload, named by the event's seq and id */
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(f.st),
+                                        "SELECT a.payload, e.id FROM alerts a"
+                                        " JOIN events e ON e.seq = a.event_seq",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 1), "i-1");
+    lh_correlated_t *stored = NULL;
+    ck_assert_int_eq(lh_codec_alert_pb_decode(sqlite3_column_blob(q, 0),
+                                              (size_t)sqlite3_column_bytes(q, 0), &stored),
+                     0);
+    size_t stored_len = (size_t)sqlite3_column_bytes(q, 0);
+    sqlite3_finalize(q);
+    ck_assert_ptr_null(stored->outcome);
+    ck_assert_uint_eq(stored->n_suspects, 1);
+
+    /* delivered: the event as sent, field by field */
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 1);
+    ck_assert_ptr_nonnull(al.a[0]->outcome);
+    lh_buf_t want = LH_BUF_INIT, got = LH_BUF_INIT;
+    encode_event(sent, &want);
+    encode_event(al.a[0]->outcome, &got);
+    ck_assert_uint_eq(got.len, want.len);
+    ck_assert_mem_eq(got.data, want.data, want.len);
+    ck_assert_str_eq(al.a[0]->outcome->source, "pagerduty");
+    free_alerts(&al);
+
+    /* a revision stored with its copy (as before) leaves byte for byte as stored */
+    stored->outcome = lh_event_clone(sent);
+    ck_assert_ptr_nonnull(stored->outcome);
+    stored->revision = 2;
+    lh_buf_t copy = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_pb_encode(stored, &copy), 0);
+    ck_assert_uint_gt(copy.len, stored_len);
+    int64_t aseq = 0;
+    ck_assert_int_eq(lh_store_alert_insert(f.st, stored->id, 2, "i-1", 2, (int)stored->kind, "api",
+                                           "prod", 2, 0, NOW, copy.data, copy.len, &aseq),
+                     0);
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    lh_buf_t again = LH_BUF_INIT;
+    ck_assert_int_eq(lh_codec_alert_pb_encode(al.a[1], &again), 0);
+    ck_assert_uint_eq(again.len, copy.len);
+    ck_assert_mem_eq(again.data, copy.data, copy.len);
+    free_alerts(&al);
+
+    /* the event gone (a sink that did not deliver within its retention): the revision made
+     * without a copy leaves without it, the one with its copy keeps it */
+    ck_assert_int_eq(
+        sqlite3_exec(lh__store_db(f.st), "DELETE FROM events WHERE id = 'i-1'", NULL, NULL, NULL),
+        SQLITE_OK);
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    ck_assert_ptr_null(al.a[0]->outcome);
+    ck_assert_uint_eq(al.a[0]->n_suspects, 1);
+    ck_assert_str_eq(al.a[0]->suspects[0].deploy_id, "D-1");
+    ck_assert_ptr_nonnull(al.a[1]->outcome);
+    free_alerts(&al);
+
+    lh_buf_free(&want);
+    lh_buf_free(&got);
+    lh_buf_free(&copy);
+    lh_buf_free(&again);
+    lh_correlated_destroy(&stored);
+    lh_event_destroy(&sent);
+    fx_done(&f);
+}
+END_TEST
+
 /* ---- window edges --------------------------------------------------------------------------- */
 
 START_TEST(test_window_edge_inclusive)
@@ -2308,6 +2406,7 @@ correlator_suite(void)
         {"change_events_out_of_order", test_change_events_out_of_order, 0,
          (int)LH_TEST_COUNT(order_rows)},
         {"deploy_then_incident", test_deploy_then_incident, 0, 0},
+        {"revision_outcome_by_reference", test_revision_outcome_by_reference, 0, 0},
         {"outcome_row_updates", test_outcome_row_updates, 0, 0},
         {"caches_same_as_store", test_caches_same_as_store, 180, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},

@@ -178,7 +178,6 @@ static const char *const stmt_names[LH_CSQL_COUNT] = {
     [LH_CSQL_OUT_SERVICE] = "outcomes by service",
     [LH_CSQL_OUT_HOST] = "outcomes by host",
     [LH_CSQL_OUT_ARTIFACT] = "outcomes by artifact",
-    [LH_CSQL_EVENT_BLOB] = "event payload",
     [LH_CSQL_PAIR_GET] = "correlation lookup",
     [LH_CSQL_PAIR_INSERT] = "correlation insert",
     [LH_CSQL_PAIR_MAX] = "highest correlated outcome",
@@ -989,37 +988,18 @@ lh__c_pair_write(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank,
     return 0;
 }
 
-/* Decodes the stored canonical protobuf of the event at seq into *out. */
+/* The event at seq, whole (lh_store_event_load()), into *out. */
 int
 lh__c_load_event(lh_correlator_t *c, int64_t seq, lh_event_t **out)
 {
-    *out = NULL;
-    sqlite3_stmt *s = c->stmt[LH_CSQL_EVENT_BLOB];
-    if (sqlite3_bind_int64(s, 1, seq) != SQLITE_OK)
-        return lh__c_sql_fail(c, LH_CSQL_EVENT_BLOB);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        lh__c_sql_done(s);
-        lh_log(LH_LOG_ERROR, COMPONENT, "event seq %lld is not in the store", (long long)seq);
-        return LH_ENOTFOUND;
-    }
-    if (rc != SQLITE_ROW)
-        return lh__c_sql_fail(c, LH_CSQL_EVENT_BLOB);
-    const void *blob = sqlite3_column_blob(s, 0);
-    size_t len = (size_t)sqlite3_column_bytes(s, 0);
     char why[160] = "";
-    int err = lh_codec_pb_decode(blob ? blob : "", len, out, why, sizeof(why));
-    if (err == 0) /* what the stored protobuf leaves to the columns */
-        err = lh_store_event_complete_row(*out, s, 0);
-    lh__c_sql_done(s);
-    if (err < 0) {
-        lh_event_destroy(out);
+    int err = lh_store_event_load(c->st, seq, out, why, sizeof(why));
+    if (err == LH_ENOTFOUND)
+        lh_log(LH_LOG_ERROR, COMPONENT, "event seq %lld is not in the store", (long long)seq);
+    else if (err == LH_EDECODE)
         lh_log_ratelimited("correlator-decode", LH_LOG_ERROR, COMPONENT,
                            "stored event seq %lld does not decode: %s", (long long)seq, why);
-        *out = NULL;
-        return err;
-    }
-    return 0;
+    return err;
 }
 
 int

@@ -40,7 +40,6 @@ enum {
     LH_CSQL_OUT_SERVICE,     /* ?1 service ?2 env ?3 from ?4 to -> outcome seq */
     LH_CSQL_OUT_HOST,        /* ?1 host ?2 env ?3 from ?4 to -> outcome seq */
     LH_CSQL_OUT_ARTIFACT,    /* ?1 artifact ?2 env ?3 from ?4 to -> outcome seq */
-    LH_CSQL_EVENT_BLOB,      /* ?1 seq -> canonical protobuf, LH_STORE_EVENT_COLS */
     LH_CSQL_PAIR_GET,        /* ?1 outcome_seq ?2 deploy_id -> late */
     LH_CSQL_PAIR_INSERT,     /* ?1 outcome_seq ?2 deploy_id ?3 deploy_seq ?4 score ?5 rank
                               ?6 lead_seconds ?7 reasons ?8 late ?9 created ?10 alert_seq */
@@ -160,8 +159,6 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " WHERE artifact = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND outcome = 1"
         " AND " LH_STORE_BUCKET_OF("time") " = ?6"
         " ORDER BY time DESC LIMIT ?5",
-    [LH_CSQL_EVENT_BLOB] =
-        "SELECT " LH_STORE_EVENT_COLS("") " FROM events WHERE seq = ?1",
     [LH_CSQL_PAIR_GET] =
         "SELECT late FROM correlations WHERE outcome_seq = ?1 AND deploy_id = ?2",
     [LH_CSQL_PAIR_INSERT] =

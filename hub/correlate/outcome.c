@@ -689,20 +689,27 @@ case_outcomes(lh_correlator_t *c, const char *id, lh_correlated_t *ca, int *open
 
 /* Writes the alert revision (made by the event at tseq) into the outbox; *aseq gets its seq.
  * Returns 1 when written, 0 when that revision existed already (a replay after a crash between two
- * hubs' identical work). */
+ * hubs' identical work). Its outcome is that event (alert_outcome(), lh__c_unapproved()): the
+ * revision is stored without the copy, named by tseq and the event's id, and the outbox's scan
+ * puts the event back (store_outbox.c). */
 int
 lh__c_write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq,
                   int64_t *aseq)
 {
+    lh_event_t *outcome = ca->outcome;
+    const char *outcome_id = outcome ? outcome->id : NULL;
+    if (tseq > 0 && outcome_id)
+        ca->outcome = NULL;
     lh_buf_reset(&c->pb);
     int rc = lh_codec_alert_pb_encode(ca, &c->pb);
+    ca->outcome = outcome;
     if (rc < 0) {
         lh_log(LH_LOG_ERROR, COMPONENT, "cannot encode alert %s: %s", ca->id, lh_strerror(rc));
         return rc;
     }
-    rc = lh_store_alert_insert(
-        c->st, ca->id, (int)ca->revision, ca->outcome ? ca->outcome->id : NULL, tseq, (int)ca->kind,
-        ca->service, ca->environment, oseq, ca->late, ca->created_ns, c->pb.data, c->pb.len, aseq);
+    rc = lh_store_alert_insert(c->st, ca->id, (int)ca->revision, outcome_id, tseq, (int)ca->kind,
+                               ca->service, ca->environment, oseq, ca->late, ca->created_ns,
+                               c->pb.data, c->pb.len, aseq);
     if (rc == LH_EDUPLICATE)
         return 0;
     return rc < 0 ? rc : 1;

@@ -175,6 +175,11 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
  * LH_ENOMEM. */
 int lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col);
 
+/* Reads the event at seq whole: its stored protobuf decoded and completed from its row. Returns 0
+ * and sets *out (the caller destroys it), LH_ENOTFOUND, LH_EDECODE (why says what), LH_ENOMEM or
+ * LH_ESTORE. */
+int lh_store_event_load(lh_store_t *st, int64_t seq, lh_event_t **out, char *why, size_t whylen);
+
 /* Reads the protobuf of the event at seq as stored (lh_store_event_strip() left out what the
  * columns hold): calls fn(pb, len, arg) once. Returns 0, LH_ENOTFOUND or LH_ESTORE. */
 typedef int (*lh_store_blob_fn)(const void *pb, size_t len, void *arg);

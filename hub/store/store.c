@@ -883,6 +883,30 @@ lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg)
     return 0;
 }
 
+int
+lh_store_event_load(lh_store_t *st, int64_t seq, lh_event_t **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    if (whylen)
+        *why = '\0';
+    sqlite3_stmt *s = st->stmt[S_GET_EVENT];
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? LH_ENOTFOUND : lh__store_sql_fail(st, rc, "reading an event");
+    }
+    const void *blob = sqlite3_column_blob(s, 0);
+    int err =
+        lh_codec_pb_decode(blob ? blob : "", (size_t)sqlite3_column_bytes(s, 0), out, why, whylen);
+    if (err == 0) /* what the stored protobuf leaves to the columns */
+        err = lh_store_event_complete_row(*out, s, 0);
+    sqlite3_reset(s);
+    if (err < 0)
+        lh_event_destroy(out);
+    return err;
+}
+
 /* ---- quarantine ------------------------------------------------------------------------------ */
 
 /* Reads the quarantine's size unless it is known and no discard happened since. */

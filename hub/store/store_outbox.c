@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "loophub/error.h"
+#include "loophub/format.h"
 #include "loophub/log.h"
 #include "store_internal.h"
 
@@ -254,19 +255,146 @@ lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
     return lh__store_step_done(st, S_SINK_SET_THROUGH, "marking an alert done");
 }
 
-/* Steps a "SELECT seq, payload" over the outbox, calling fn per row until it returns non-zero.
- * Returns the rows visited or LH_ESTORE. The caller resets or finalizes s. */
+/* ---- a revision's outcome ---------------------------------------------------------------------
+ * A revision is stored without its outcome event (CorrelatedAlert field 7): that is the event
+ * that made it, stored at the revision's event_seq (the correlator's lh__c_write_alert()). A
+ * pending scan puts it back, read whole from events, so a sink gets the alert as it was made.
+ * Revisions stored before carry their copy; one whose event has expired (a sink that did not
+ * deliver it within the event's retention) leaves without it. */
+
+#define PB_OUTCOME_FIELD 7u /* CorrelatedAlert.outcome, length-delimited */
+
+/* Whether the protobuf has field `field` at its top level (1 also when it does not parse: the
+ * decoder will say so). */
+static int
+pb_has_field(const uint8_t *p, size_t len, unsigned field)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint64_t key = 0, v = 0;
+        for (int sh = 0;; sh += 7) { /* the key */
+            if (i >= len || sh > 63)
+                return 1;
+            key |= (uint64_t)(p[i] & 0x7f) << sh;
+            if (!(p[i++] & 0x80))
+                break;
+        }
+        if ((key >> 3) == field)
+            return 1;
+        switch (key & 7) {
+        case 0: /* varint */
+        case 2: /* length, then the bytes */
+            for (int sh = 0;; sh += 7) {
+                if (i >= len || sh > 63)
+                    return 1;
+                v |= (uint64_t)(p[i] & 0x7f) << sh;
+                if (!(p[i++] & 0x80))
+                    break;
+            }
+            if ((key & 7) == 2) {
+                if (v > len - i)
+                    return 1;
+                i += (size_t)v;
+            }
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 5:
+            i += 4;
+            break;
+        default:
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+buf_varint(lh_buf_t *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    return lh_buf_append(b, t, n);
+}
+
+/* The revision pb with its outcome, the event at event_seq, appended, into b. Returns 0,
+ * 1 when the event is not there to be put back (expired: logged), or LH_ENOMEM / LH_ESTORE. */
+static int
+with_outcome(lh_store_t *st, int64_t seq, int64_t event_seq, const char *outcome_id, const void *pb,
+             size_t len, lh_buf_t *b)
+{
+    lh_event_t *ev = NULL;
+    char why[160] = "";
+    int rc = lh_store_event_load(st, event_seq, &ev, why, sizeof(why));
+    if (rc == 0 && (!ev->id || strcmp(ev->id, outcome_id) != 0))
+        rc = LH_ENOTFOUND; /* not the event that made it: it expired */
+    if (rc == LH_ENOTFOUND || rc == LH_EDECODE) {
+        lh_log_ratelimited("store.outbox.outcome", LH_LOG_WARN, COMPONENT,
+                           "%s: alert %lld leaves without its outcome event %s: %s", st->path,
+                           (long long)seq, outcome_id,
+                           rc == LH_EDECODE ? why : "it is no longer stored (retention)");
+        lh_event_destroy(&ev);
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    lh_buf_reset(b);
+    lh_buf_t enc = LH_BUF_INIT;
+    rc = lh_codec_pb_encode(ev, &enc);
+    lh_event_destroy(&ev);
+    if (!rc)
+        rc = lh_buf_append(b, pb, len);
+    if (!rc)
+        rc = buf_varint(b, PB_OUTCOME_FIELD << 3 | 2);
+    if (!rc)
+        rc = buf_varint(b, enc.len);
+    if (!rc)
+        rc = lh_buf_append(b, enc.data, enc.len);
+    lh_buf_free(&enc);
+    return rc < 0 ? rc : 0;
+}
+
+/* Steps a "SELECT seq, payload, event_seq, outcome_id" over the outbox, calling fn per row (the
+ * payload with its outcome) until it returns non-zero. Returns the rows visited, LH_ENOMEM or
+ * LH_ESTORE. The caller resets or finalizes s. */
 static int
 visit_pending(lh_store_t *st, sqlite3_stmt *s, lh_store_alert_fn fn, void *arg)
 {
     int rc, n = 0;
+    lh_buf_t whole = LH_BUF_INIT; /* this scan's own: a callback may scan again */
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const void *p = sqlite3_column_blob(s, 1);
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        int64_t seq = sqlite3_column_int64(s, 0);
+        const char *oid = (const char *)sqlite3_column_text(s, 3);
+        if (!p)
+            p = "";
+        if (oid && !pb_has_field(p, len, PB_OUTCOME_FIELD)) {
+            int err = with_outcome(st, seq, sqlite3_column_int64(s, 2), oid, p, len, &whole);
+            if (err < 0) {
+                lh_buf_free(&whole);
+                return err;
+            }
+            if (err == 0) {
+                p = whole.data;
+                len = whole.len;
+            }
+        }
         n++;
-        if (fn(sqlite3_column_int64(s, 0), p ? p : "", len, arg) != 0)
+        if (fn(seq, p, len, arg) != 0) {
+            lh_buf_free(&whole);
             return n;
+        }
     }
+    lh_buf_free(&whole);
     return rc == SQLITE_DONE ? n : lh__store_sql_fail(st, rc, "reading pending alerts");
 }
 

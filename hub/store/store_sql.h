@@ -385,6 +385,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
     X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
     X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
+    X(GET_EVENT, "SELECT " LH_STORE_EVENT_COLS("") " FROM events WHERE seq = ?1")                  \
     X(LOAD_IDS, "SELECT id, seq, time FROM events WHERE seq >= ?1")                                \
     X(MAX_SEQ, "SELECT max(seq) FROM events")                                                      \
     X(MAX_TIME, "SELECT max(time) FROM events")                                                    \
@@ -458,8 +459,10 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(DONE_TAKE, "DELETE FROM outbox_done WHERE sink_id = ?1 AND seq = ?2")                        \
     /* ?1 sink ?2 after (at least its done_through) ?3 limit: a range of the alerts' rowid,      \
      * one probe of outbox_done's key per row; PENDING_ALL when the sink has no row there */       \
-    X(PENDING_ALL, "SELECT seq, payload FROM alerts WHERE seq > ?2 ORDER BY seq LIMIT ?3")         \
-    X(PENDING, "SELECT a.seq, a.payload FROM alerts a WHERE a.seq > ?2 AND NOT EXISTS"             \
+    X(PENDING_ALL, "SELECT seq, payload, event_seq, outcome_id FROM alerts WHERE seq > ?2"          \
+                   " ORDER BY seq LIMIT ?3")                                                       \
+    X(PENDING, "SELECT a.seq, a.payload, a.event_seq, a.outcome_id FROM alerts a WHERE a.seq > ?2" \
+               " AND NOT EXISTS"                                                                   \
                " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)"             \
                " ORDER BY a.seq LIMIT ?3")                                                         \
     /* alert seqs are contiguous above every mark (AUTOINCREMENT, a rolled-back insert takes its \
