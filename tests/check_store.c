@@ -889,6 +889,84 @@ visit_cb(int64_t seq, const void *pb, size_t len, void *arg)
     return v->stop_after && v->n >= v->stop_after;
 }
 
+/* What a pending scan hands over, copied (at most 512 bytes a row). */
+typedef struct {
+    unsigned char pb[5][512];
+    size_t len[5];
+    int n;
+} handed_t;
+
+static int
+hand_cb(int64_t seq, const void *pb, size_t len, void *arg)
+{
+    (void)seq;
+    handed_t *h = arg;
+    ck_assert_int_lt(h->n, 5);
+    ck_assert_uint_le(len, sizeof(h->pb[0]));
+    memcpy(h->pb[h->n], pb, len);
+    h->len[h->n++] = len;
+    return 0;
+}
+
+/* A revision that names its outcome event (outcome_id, event_seq) and has no field 7 leaves with
+ * the event appended as field 7, read back whole; one that has the field, or does not parse (cut
+ * short, a length past the end), leaves as stored, as does one whose event is another or gone. */
+START_TEST(test_outbox_outcome_put_back)
+{
+    lh_store_t *st = open_rw();
+    int64_t seq = 0;
+    lh_event_t *ev = mk_event("e-out", LH_KIND_INCIDENT);
+    ev->incident.incident_id = lh_event_str(ev, "INC-9", (size_t)-1);
+    ev->source = lh_event_str(ev, "pagerduty", (size_t)-1);
+    lh_buf_t pb = LH_BUF_INIT, whole = LH_BUF_INIT;
+    ck_assert_int_eq(lh_store_event_encode(ev, 1, &pb), 0);
+    ck_assert_int_eq(lh_store_insert_event(st, ev, 1, pb.data, pb.len, &seq), 0);
+    ck_assert_int_eq(lh_codec_pb_encode(ev, &whole), 0);
+    lh_event_destroy(&ev);
+    static const struct {
+        const char *pb;
+        size_t len;
+        const char *outcome_id;
+    } rows[] = {
+        {"\x0a\x02id", 4, "e-out"},               /* field 1 only: the event goes after it */
+        {"\x3a\x00", 2, "e-out"},                 /* field 7 there already */
+        {"\x0a\xff\xff\xff\xff\x0f", 6, "e-out"}, /* a length past the end */
+        {"\x0a\x02id", 4, "e-other"},             /* its seq holds another event */
+        {"\x09\x01\x02", 3, "e-out"},             /* a fixed 64-bit value cut short */
+    };
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "al-%d", i);
+        ck_assert_int_eq(lh_store_alert_insert(st, id, 1, rows[i].outcome_id, seq, 1, "api", "prod",
+                                               seq, 0, 5, rows[i].pb, rows[i].len, NULL),
+                         0);
+    }
+    lh_store_sink_t sink;
+    ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &sink), 0);
+    handed_t h = {0};
+    ck_assert_int_eq(lh_store_alert_pending(st, sink, 0, hand_cb, &h), 5);
+    /* the first: its bytes, then tag 7 (length-delimited), the length, the event whole */
+    ck_assert_uint_lt(whole.len, 128);
+    ck_assert_uint_eq(h.len[0], 4 + 2 + whole.len);
+    ck_assert_mem_eq(h.pb[0], "\x0a\x02id\x3a", 5);
+    ck_assert_uint_eq(h.pb[0][5], whole.len);
+    ck_assert_mem_eq(h.pb[0] + 6, whole.data, whole.len);
+    for (int i = 1; i < 5; i++) {
+        ck_assert_uint_eq(h.len[i], rows[i].len);
+        ck_assert_mem_eq(h.pb[i], rows[i].pb, rows[i].len);
+    }
+    /* the event gone: the first leaves as stored */
+    ck_assert_int_eq(sqlite3_exec(lh__store_db(st), "DELETE FROM events", NULL, NULL, NULL),
+                     SQLITE_OK);
+    memset(&h, 0, sizeof(h));
+    ck_assert_int_eq(lh_store_alert_pending(st, sink, 0, hand_cb, &h), 5);
+    ck_assert_uint_eq(h.len[0], 4);
+    lh_buf_free(&pb);
+    lh_buf_free(&whole);
+    lh_store_close(&st);
+}
+END_TEST
+
 START_TEST(test_outbox)
 {
     lh_store_t *st = open_rw();
@@ -2628,6 +2706,7 @@ store_suite(void)
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
         {"migrate_v6_store", test_migrate_v6_store, 10, 0},
         {"sources_once_bounded", test_sources_once_bounded, 10, 0},
+        {"outbox_outcome_put_back", test_outbox_outcome_put_back, 10, 0},
         {"received_once_a_transaction", test_received_once_a_transaction, 10, 0},
         {"seq_never_reused", test_seq_never_reused, 10, 0},
         {"migrate_v10_store", test_migrate_v10_store, 10, 0},

@@ -306,6 +306,8 @@ pb_has_field(const uint8_t *p, size_t len, unsigned field)
         default:
             return 1;
         }
+        if (i > len) /* a fixed-width value cut short */
+            return 1;
     }
     return 0;
 }
