@@ -427,7 +427,7 @@ START_TEST(test_revision_outcome_by_reference)
     ck_assert_uint_gt(copy.len, stored_len);
     int64_t aseq = 0;
     ck_assert_int_eq(lh_store_alert_insert(f.st, stored->id, 2, "i-1", 2, (int)stored->kind, "api",
-                                           "prod", 2, 0, NOW, copy.data, copy.len, &aseq),
+                                           "prod", 2, 0, NOW, 0, copy.data, copy.len, &aseq),
                      0);
     read_alerts(&f, &al);
     ck_assert_uint_eq(al.n, 2);
@@ -1142,6 +1142,8 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 13 -> 12: every revision whole (this store has no resolution, none repeats another) */
+        "ALTER TABLE alerts DROP COLUMN same_as;"
         /* 12 -> 11: each event's time of receipt in its row */
         "UPDATE events SET received = (SELECT r.received FROM event_received r"
         "  WHERE r.seq = events.seq) WHERE received = 0;"
@@ -1323,6 +1325,99 @@ START_TEST(test_incident_updates_one_alert)
     /* a late update after the end is no news */
     ck_assert_int_eq(
         submit(&f, mk_incident_of("i-5", "INC-7", T0 + 30 * MIN, NULL, LH_INCIDENT_REPORTED)), 0);
+    fx_done(&f);
+}
+END_TEST
+
+/* The suspects (and rollbacks, rollback target) of alert a, encoded, into out. */
+static void
+suspects_of(const lh_correlated_t *a, lh_buf_t *out)
+{
+    lh_correlated_t only = {0};
+    only.id = a->id;
+    only.suspects = a->suspects;
+    only.n_suspects = a->n_suspects;
+    only.rollbacks = a->rollbacks;
+    only.n_rollbacks = a->n_rollbacks;
+    only.rollback_version = a->rollback_version;
+    lh_buf_reset(out);
+    ck_assert_int_eq(lh_codec_alert_pb_encode(&only, out), 0);
+}
+
+/* The resolution repeats the suspects of the revision before: it is stored without them, naming
+ * that revision (same_as), and read back with them (the outbox, the timeline); retention that
+ * deletes the revision it repeats makes it whole first. */
+START_TEST(test_resolution_repeats_suspects)
+{
+    fx_t f;
+    fx_init(&f);
+    submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "api", "prod", "web-1", "1.0.12",
+                         "1.0.11", NULL));
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-1", "INC-7", T0 + 5 * MIN, "web-1", LH_INCIDENT_DETECTED)), 1);
+    submit_now = NOW + 2 * 24 * HOUR; /* resolved two days after */
+    ck_assert_int_eq(
+        submit(&f, mk_incident_of("i-2", "INC-7", T0 + 65 * MIN, NULL, LH_INCIDENT_RESOLVED)), 1);
+    submit_now = 0;
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM alerts WHERE revision = 2 AND same_as ="
+                                   " (SELECT seq FROM alerts WHERE revision = 1)"),
+                     1);
+    /* stored: no suspects, no rollback target */
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(f.st),
+                                        "SELECT payload FROM alerts WHERE revision = 2", -1, &q,
+                                        NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    lh_correlated_t *stored = NULL;
+    ck_assert_int_eq(lh_codec_alert_pb_decode(sqlite3_column_blob(q, 0),
+                                              (size_t)sqlite3_column_bytes(q, 0), &stored),
+                     0);
+    sqlite3_finalize(q);
+    ck_assert_uint_eq(stored->n_suspects, 0);
+    ck_assert_ptr_null(stored->rollback_version);
+    ck_assert_int_eq(stored->resolved, 1);
+    lh_correlated_destroy(&stored);
+
+    /* delivered: the same suspects as revision 1, field by field */
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 2);
+    lh_buf_t one = LH_BUF_INIT, two = LH_BUF_INIT;
+    suspects_of(al.a[0], &one);
+    suspects_of(al.a[1], &two);
+    ck_assert_uint_gt(one.len, 20);
+    ck_assert_uint_eq(two.len, one.len);
+    ck_assert_mem_eq(two.data, one.data, one.len);
+    ck_assert_str_eq(al.a[1]->rollback_version, "1.0.11");
+    ck_assert_int_eq(al.a[1]->resolved, 1);
+    int64_t seq1 = al.seq[0], seq2 = al.seq[1];
+    free_alerts(&al);
+
+    /* retention one day after revision 1 (both delivered): it goes, the resolution stays whole */
+    lh_store_sink_t pub;
+    ck_assert_int_eq(lh_store_sink_register(f.st, "zmq-pub", &pub), 0);
+    ck_assert_int_eq(lh_store_alert_done(f.st, pub, seq1), 0);
+    ck_assert_int_eq(lh_store_alert_done(f.st, pub, seq2), 0);
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    r.keep_ns[LH_KIND_INCIDENT] = 24 * HOUR;
+    lh_store_expired_t x;
+    ck_assert_int_eq(lh_store_expire(f.st, &r, NOW + 36 * HOUR, 100, &x), 0);
+    ck_assert_int_eq(x.alerts, 1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM alerts"), 1);
+    ck_assert_int_eq(count_sql(&f, "SELECT count(*) FROM alerts WHERE same_as IS NOT NULL"), 0);
+    lh_buf_t whole = LH_BUF_INIT;
+    ck_assert_int_eq(lh_store_alert_payload(f.st, seq2, 1, &whole), 0);
+    lh_correlated_t *kept = NULL;
+    ck_assert_int_eq(lh_codec_alert_pb_decode(whole.data, whole.len, &kept), 0);
+    suspects_of(kept, &two);
+    ck_assert_uint_eq(two.len, one.len);
+    ck_assert_mem_eq(two.data, one.data, one.len);
+    lh_correlated_destroy(&kept);
+    lh_buf_free(&whole);
+    lh_buf_free(&one);
+    lh_buf_free(&two);
     fx_done(&f);
 }
 END_TEST
@@ -2407,6 +2502,7 @@ correlator_suite(void)
          (int)LH_TEST_COUNT(order_rows)},
         {"deploy_then_incident", test_deploy_then_incident, 0, 0},
         {"revision_outcome_by_reference", test_revision_outcome_by_reference, 0, 0},
+        {"resolution_repeats_suspects", test_resolution_repeats_suspects, 0, 0},
         {"outcome_row_updates", test_outcome_row_updates, 0, 0},
         {"caches_same_as_store", test_caches_same_as_store, 180, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},

@@ -830,6 +830,10 @@ START_TEST(opened_by_any_id)
         json_t *last = json_array_get(al, json_array_size(al) - 1);
         ck_assert_str_eq(jget_str(last, "resolved_at"), fmt_time(T0 + 20 * MIN));
         ck_assert_int_gt(json_array_size(json_object_get(last, "changes")), 0);
+        /* the resolution repeats the suspects (stored by reference): read back with them */
+        ck_assert_str_eq(jget_str(last, "top"), "D-R");
+        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(last, "suspects"), 0)),
+                         "D-R");
         json_decref(d);
     }
     lh_timeline_req_t r = req_incident(ca);

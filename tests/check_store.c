@@ -413,9 +413,9 @@ START_TEST(test_seq_continues)
     ck_assert_int_eq(put(st, "x-1", &s), 0);
     ck_assert_int_eq(put(st, "x-2", &s), 0);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-1", 1, NULL, 0, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+        lh_store_alert_insert(st, "al-1", 1, NULL, 0, 1, "api", "prod", s, 0, 1, 0, "p", 1, &a), 0);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-2", 1, NULL, 0, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+        lh_store_alert_insert(st, "al-2", 1, NULL, 0, 1, "api", "prod", s, 0, 1, 0, "p", 1, &a), 0);
     int64_t last_event = s, last_alert = a;
     lh_store_close(&st);
 
@@ -423,7 +423,7 @@ START_TEST(test_seq_continues)
     ck_assert_int_eq(put(st, "x-3", &s), 0);
     ck_assert_int_eq(s, last_event + 1);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-3", 1, NULL, 0, 1, "api", "prod", s, 0, 1, "p", 1, &a), 0);
+        lh_store_alert_insert(st, "al-3", 1, NULL, 0, 1, "api", "prod", s, 0, 1, 0, "p", 1, &a), 0);
     ck_assert_int_eq(a, last_alert + 1);
     lh_store_close(&st);
 }
@@ -938,7 +938,7 @@ START_TEST(test_outbox_outcome_put_back)
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
         ck_assert_int_eq(lh_store_alert_insert(st, id, 1, rows[i].outcome_id, seq, 1, "api", "prod",
-                                               seq, 0, 5, rows[i].pb, rows[i].len, NULL),
+                                               seq, 0, 5, 0, rows[i].pb, rows[i].len, NULL),
                          0);
     }
     lh_store_sink_t sink;
@@ -974,12 +974,12 @@ START_TEST(test_outbox)
     const char *ids[3] = {"al-a", "al-b", "al-c"};
     ck_assert_int_eq(lh_store_begin(st), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(lh_store_alert_insert(st, ids[i], 1, NULL, 0, 1, "api", "prod", 1, 0, 5,
+        ck_assert_int_eq(lh_store_alert_insert(st, ids[i], 1, NULL, 0, 1, "api", "prod", 1, 0, 5, 0,
                                                "ca1", 3, &a[i]),
                          0);
     int64_t dup = 0;
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-b", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &dup),
+        lh_store_alert_insert(st, "al-b", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, 0, "ca1", 3, &dup),
         LH_EDUPLICATE);
     ck_assert_int_eq(dup, a[1]);
     ck_assert_int_eq(lh_store_commit(st), 0); /* the duplicate did not spoil the batch */
@@ -1090,9 +1090,9 @@ START_TEST(test_outbox_done_marks)
     for (int i = 0; i < 6; i++) {
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
-        ck_assert_int_eq(
-            lh_store_alert_insert(st, id, 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a[i]),
-            0);
+        ck_assert_int_eq(lh_store_alert_insert(st, id, 1, NULL, 0, 1, "api", "prod", 1, 0, 5, 0,
+                                               "ca1", 3, &a[i]),
+                         0);
     }
     ck_assert_int_eq(lh_store_commit(st), 0);
     lh_store_sink_t k;
@@ -1167,7 +1167,8 @@ START_TEST(test_outbox_done_of_no_alert)
     lh_store_t *st = open_rw();
     int64_t a1 = 0, a2 = 0;
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-1", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a1), 0);
+        lh_store_alert_insert(st, "al-1", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, 0, "ca1", 3, &a1),
+        0);
     lh_store_sink_t k;
     ck_assert_int_eq(lh_store_sink_register(st, "third", &k), 0);
     ck_assert_int_eq(lh_store_alert_done(st, k, a1), 0);
@@ -1177,7 +1178,8 @@ START_TEST(test_outbox_done_of_no_alert)
     ck_assert_int_eq(through_of(st, "third"), a1);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 0);
     ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-2", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &a2), 0);
+        lh_store_alert_insert(st, "al-2", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, 0, "ca1", 3, &a2),
+        0);
     ck_assert_int_eq(a2, a1 + 1);
     visit_t v;
     ck_assert_int_eq(pending_of(st, k, &v), 1);
@@ -1223,7 +1225,7 @@ START_TEST(test_outbox_nested_scan)
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
         ck_assert_int_eq(
-            lh_store_alert_insert(st, id, 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, NULL),
+            lh_store_alert_insert(st, id, 1, NULL, 0, 1, "api", "prod", 1, 0, 5, 0, "ca1", 3, NULL),
             0);
     }
     ck_assert_int_eq(lh_store_commit(st), 0);
@@ -1318,7 +1320,9 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 12);
+    ck_assert_int_eq(lh_store_schema_version(), 13);
+    /* version 13: no revision repeats another before it */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM alerts WHERE same_as IS NOT NULL"), 0);
     /* version 12: the times of receipt by transaction; the rows written before keep theirs */
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 0);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_received WHERE received > 0"),
@@ -1395,9 +1399,9 @@ START_TEST(test_migrate_v2_store)
     ck_assert_int_eq(through_of(st, "kafka"), 4);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM outbox_done"), 1);
     int64_t seq = 0;
-    ck_assert_int_eq(
-        lh_store_alert_insert(st, "al-new", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, "ca1", 3, &seq),
-        0);
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-new", 1, NULL, 0, 1, "api", "prod", 1, 0, 5, 0,
+                                           "ca1", 3, &seq),
+                     0);
     ck_assert_int_eq(seq, 9); /* AUTOINCREMENT went on where the release left it */
     lh_store_close(&st);
 

@@ -158,9 +158,10 @@ int lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq,
 /* The outcome path: ev, an incident or monitoring alert event stored at seq. Alerts written. */
 int lh__c_correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
 /* Writes revision ca->revision of alert ca into the outbox (outcome oseq, made by the event at
- * tseq); *aseq gets its seq. Returns 1 when written, 0 when that revision existed already. */
+ * tseq; repeating the suspects of revision same_as, 0: none); *aseq gets its seq. Returns 1 when
+ * written, 0 when that revision existed already. */
 int lh__c_write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq,
-                      int64_t *aseq);
+                      int64_t same_as, int64_t *aseq);
 
 /* ---- unapproved.c: the require_approved_ticket rule ------------------------------------ */
 

@@ -61,7 +61,7 @@ enum {
     LH_CSQL_CASE_UPDATE,     /* the same parameters: a known case's new state */
     LH_CSQL_CASE_OUTCOMES,   /* ?1 case id -> its outcomes (LH_OCOL_*), oldest first */
     LH_CSQL_CASE_OPEN,       /* ?1 case id -> how many of its outcomes are open */
-    LH_CSQL_ALERT_LAST,      /* ?1 alert id ?2 revision -> seq, payload */
+    LH_CSQL_ALERT_LAST,      /* ?1 alert id ?2 revision -> seq, same_as */
     LH_CSQL_COUNT_SERVICE,   /* ?1 service ?2 env ?3 from ?4 to -> changes of the service */
     LH_CSQL_CHANGE_TICKETS,  /* ?1 deploy_id ?2 change ticket -> seq of its tickets' events */
     LH_CSQL_ALERT_EXISTS,    /* ?1 alert id -> a row when any revision of it exists */
@@ -224,7 +224,7 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
     [LH_CSQL_CASE_OPEN] =
         "SELECT count(*) FROM outcomes WHERE case_id = ?1 AND open = 1",
     [LH_CSQL_ALERT_LAST] =
-        "SELECT seq, payload FROM alerts WHERE id = ?1 AND revision = ?2",
+        "SELECT seq, same_as FROM alerts WHERE id = ?1 AND revision = ?2",
     /* the events of the tickets linking the change (tl_link, events by seq) or named by it
      * (ev_ticket_id), as `loophub audit` reads them (LH_Q_TICKETS, query_sql.h) */
     [LH_CSQL_CHANGE_TICKETS] =

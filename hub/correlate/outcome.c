@@ -617,13 +617,16 @@ case_put(lh_correlator_t *c, kase_t *k)
     return 0;
 }
 
-/* The revision of alert id as published (decoded), with its outbox seq. *out NULL when there is
- * none or it does not decode (logged). */
+/* The revision of alert id as published (decoded: lh_store_alert_payload(), but its outcome), with
+ * its outbox seq and *origin, the revision whose suspects it has (its own seq, or the one it
+ * repeats). *out NULL when there is none or it does not decode (logged). */
 static int
-alert_load(lh_correlator_t *c, const char *id, int revision, lh_correlated_t **out, int64_t *seq)
+alert_load(lh_correlator_t *c, const char *id, int revision, lh_correlated_t **out, int64_t *seq,
+           int64_t *origin)
 {
     *out = NULL;
     *seq = 0;
+    *origin = 0;
     sqlite3_stmt *s = c->stmt[LH_CSQL_ALERT_LAST];
     if (lh__c_bind_text(s, 1, id) != SQLITE_OK || sqlite3_bind_int(s, 2, revision) != SQLITE_OK)
         return lh__c_sql_fail(c, LH_CSQL_ALERT_LAST);
@@ -635,10 +638,13 @@ alert_load(lh_correlator_t *c, const char *id, int revision, lh_correlated_t **o
     if (rc != SQLITE_ROW)
         return lh__c_sql_fail(c, LH_CSQL_ALERT_LAST);
     *seq = sqlite3_column_int64(s, 0);
-    const void *blob = sqlite3_column_blob(s, 1);
-    rc = lh_codec_alert_pb_decode(blob ? blob : "", (size_t)sqlite3_column_bytes(s, 1), out);
+    *origin = sqlite3_column_int64(s, 1) > 0 ? sqlite3_column_int64(s, 1) : *seq;
     lh__c_sql_done(s);
-    if (rc == LH_ENOMEM)
+    lh_buf_reset(&c->pb);
+    rc = lh_store_alert_payload(c->st, *seq, 0, &c->pb); /* its outcome is not read here */
+    if (rc == 0)
+        rc = lh_codec_alert_pb_decode(c->pb.data ? (const void *)c->pb.data : "", c->pb.len, out);
+    if (rc == LH_ENOMEM || rc == LH_ESTORE)
         return rc;
     if (rc < 0) {
         lh_log_ratelimited("correlator-alert-decode", LH_LOG_ERROR, COMPONENT,
@@ -690,26 +696,34 @@ case_outcomes(lh_correlator_t *c, const char *id, lh_correlated_t *ca, int *open
 /* Writes the alert revision (made by the event at tseq) into the outbox; *aseq gets its seq.
  * Returns 1 when written, 0 when that revision existed already (a replay after a crash between two
  * hubs' identical work). Its outcome is that event (alert_outcome(), lh__c_unapproved()): the
- * revision is stored without the copy, named by tseq and the event's id, and the outbox's scan
- * puts the event back (store_outbox.c). */
+ * revision is stored without the copy, named by tseq and the event's id; same_as (0: none) is the
+ * revision whose suspects, rollbacks and rollback target it repeats as they are, stored without
+ * them too. The store puts both back when the revision is read (store_outbox.c). */
 int
 lh__c_write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq,
-                  int64_t *aseq)
+                  int64_t same_as, int64_t *aseq)
 {
-    lh_event_t *outcome = ca->outcome;
-    const char *outcome_id = outcome ? outcome->id : NULL;
+    lh_correlated_t kept = *ca; /* what the stored payload leaves out, put back below */
+    const char *outcome_id = ca->outcome ? ca->outcome->id : NULL;
     if (tseq > 0 && outcome_id)
         ca->outcome = NULL;
+    if (same_as > 0) {
+        ca->suspects = NULL;
+        ca->n_suspects = 0;
+        ca->rollbacks = NULL;
+        ca->n_rollbacks = 0;
+        ca->rollback_version = NULL;
+    }
     lh_buf_reset(&c->pb);
     int rc = lh_codec_alert_pb_encode(ca, &c->pb);
-    ca->outcome = outcome;
+    *ca = kept;
     if (rc < 0) {
         lh_log(LH_LOG_ERROR, COMPONENT, "cannot encode alert %s: %s", ca->id, lh_strerror(rc));
         return rc;
     }
     rc = lh_store_alert_insert(c->st, ca->id, (int)ca->revision, outcome_id, tseq, (int)ca->kind,
                                ca->service, ca->environment, oseq, ca->late, ca->created_ns,
-                               c->pb.data, c->pb.len, aseq);
+                               same_as, c->pb.data, c->pb.len, aseq);
     if (rc == LH_EDUPLICATE)
         return 0;
     return rc < 0 ? rc : 1;
@@ -902,7 +916,7 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
         return rc;
 
     lh_correlated_t *prev = NULL, *ca = lh_correlated_new();
-    int64_t prev_seq = 0;
+    int64_t prev_seq = 0, prev_origin = 0;
     if (!ca)
         return LH_ENOMEM;
     int any_new = 0;
@@ -914,7 +928,7 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
          * of an update), decided without decoding the published revision */
         goto out;
     }
-    if (!created && (rc = alert_load(c, k.id, k.revision, &prev, &prev_seq)) < 0)
+    if (!created && (rc = alert_load(c, k.id, k.revision, &prev, &prev_seq, &prev_origin)) < 0)
         goto out;
 
     /* what changed since the published revision, in words */
@@ -996,7 +1010,7 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
     if ((rc = alert_outcome(c, ca, tseq, trig)) < 0)
         goto out;
     int64_t aseq = 0;
-    int written = lh__c_write_alert(c, ca, oc->first_seq, tseq, &aseq);
+    int written = lh__c_write_alert(c, ca, oc->first_seq, tseq, 0, &aseq);
     if (written < 0) {
         rc = written;
         goto out;
@@ -1035,7 +1049,7 @@ resolve(lh_correlator_t *c, const outcome_t *oc, int64_t tseq, const lh_event_t 
     if (rc < 0 || !k.found || k.resolved)
         return rc;
     lh_correlated_t *prev = NULL, *ca = lh_correlated_new();
-    int64_t prev_seq = 0;
+    int64_t prev_seq = 0, prev_origin = 0;
     if (!ca)
         return LH_ENOMEM;
     /* only the case's last open outcome closes it: count before building anything */
@@ -1051,7 +1065,7 @@ resolve(lh_correlator_t *c, const outcome_t *oc, int64_t tseq, const lh_event_t 
         goto out;
     if ((rc = case_outcomes(c, k.id, ca, &open, &ca->resolved_ns)) < 0 || open)
         goto out;
-    if ((rc = alert_load(c, k.id, k.revision, &prev, &prev_seq)) < 0 || !prev)
+    if ((rc = alert_load(c, k.id, k.revision, &prev, &prev_seq, &prev_origin)) < 0 || !prev)
         goto out;
     /* the published conclusion stands; the revision adds the resolution */
     ca->suspects = prev->suspects;
@@ -1086,7 +1100,8 @@ resolve(lh_correlator_t *c, const outcome_t *oc, int64_t tseq, const lh_event_t 
     if (rc)
         goto out;
     int64_t aseq = 0;
-    int written = lh__c_write_alert(c, ca, oc->first_seq, tseq, &aseq);
+    /* the suspects as published: by reference to the revision that has them */
+    int written = lh__c_write_alert(c, ca, oc->first_seq, tseq, prev_origin, &aseq);
     if (written < 0) {
         rc = written;
         goto out;

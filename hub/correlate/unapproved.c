@@ -157,7 +157,7 @@ lh__c_unapproved(lh_correlator_t *c, const change_t *ch, const lh_event_t *ev, i
             goto out;
     }
     int64_t aseq = 0;
-    rc = lh__c_write_alert(c, ca, ch->first_seq, seq, &aseq);
+    rc = lh__c_write_alert(c, ca, ch->first_seq, seq, 0, &aseq);
     if (rc > 0)
         lh_log(LH_LOG_INFO, COMPONENT, "unapproved change %s in %s (%s): alert %s", ch->deploy_id,
                env, reason, id);

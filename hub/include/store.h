@@ -193,13 +193,22 @@ int lh_store_quarantine(lh_store_t *st, const char *origin, const char *reason,
 
 /* Outbox. lh_store_alert_insert() adds a revision of an alert (protobuf CorrelatedAlert without
  * seq); each revision is an outbox row of its own, naming the event that made it (outcome_id and
- * event_seq; NULL and 0 when none). Returns 0 and *seq (the row's per-hub sequence
- * number) or LH_EDUPLICATE when that revision of that alert id exists already (*seq is its),
- * or LH_ESTORE. */
+ * event_seq; NULL and 0 when none). A payload may leave out what the store puts back when the
+ * revision is read (lh_store_alert_payload(), the pending scans): the outcome event (field 7),
+ * when it is the event at event_seq; the suspects, rollbacks and rollback target (fields 8, 16,
+ * 10), when same_as is the seq of a revision of the same alert whose payload has them (0: none).
+ * Returns 0 and *seq (the row's per-hub sequence number) or LH_EDUPLICATE when that revision of
+ * that alert id exists already (*seq is its), or LH_ESTORE. */
 int lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision,
                           const char *outcome_id, int64_t event_seq, int kind, const char *service,
                           const char *environment, int64_t outcome_seq, int late,
-                          int64_t created_ns, const void *pb, size_t pb_len, int64_t *seq);
+                          int64_t created_ns, int64_t same_as, const void *pb, size_t pb_len,
+                          int64_t *seq);
+
+/* The payload of the revision at seq whole, as a sink gets it (what lh_store_alert_insert() let
+ * it leave out put back; its outcome event only when with_outcome), into out. Returns 0,
+ * LH_ENOTFOUND, LH_ENOMEM or LH_ESTORE. */
+int lh_store_alert_payload(lh_store_t *st, int64_t seq, int with_outcome, lh_buf_t *out);
 
 /* Sinks. An outbox alert is delivered to each sink on its own, and each sink has its own done
  * marks, keyed by its name (table `sinks`, schema version 3). A sink is a row: a new one needs no

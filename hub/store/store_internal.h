@@ -220,6 +220,9 @@ void lh__store_tally_add(lh_store_t *st, int kind, int64_t t);
 /* Loads the tally at open: 0 or a negative LH_E* code. */
 int lh__store_tally_load(lh_store_t *st);
 int lh__store_seq_floor_load(lh_store_t *st);
+/* Retention is about to delete alert revision seq: the ones that repeat it take its suspects in
+ * (store_outbox.c). 0 or an LH_E* code. */
+int lh__store_alert_unshare(lh_store_t *st, int64_t seq);
 /* Writes the kinds changed in the open transaction (before COMMIT): 0 or an LH_E* code. */
 int lh__store_tally_flush(lh_store_t *st);
 /* After COMMIT (ok 1) or a rollback (ok 0). */

@@ -27,8 +27,8 @@
 int
 lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, const char *outcome_id,
                       int64_t event_seq, int kind, const char *service, const char *environment,
-                      int64_t outcome_seq, int late, int64_t created_ns, const void *pb,
-                      size_t pb_len, int64_t *seq)
+                      int64_t outcome_seq, int late, int64_t created_ns, int64_t same_as,
+                      const void *pb, size_t pb_len, int64_t *seq)
 {
     int64_t dummy;
     if (!seq)
@@ -56,6 +56,10 @@ lh_store_alert_insert(lh_store_t *st, const char *alert_id, int revision, const 
         sqlite3_bind_int64(s, 11, event_seq);
     else
         sqlite3_bind_null(s, 11);
+    if (same_as > 0)
+        sqlite3_bind_int64(s, 12, same_as);
+    else
+        sqlite3_bind_null(s, 12);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
@@ -255,47 +259,60 @@ lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
     return lh__store_step_done(st, S_SINK_SET_THROUGH, "marking an alert done");
 }
 
-/* ---- a revision's outcome ---------------------------------------------------------------------
- * A revision is stored without its outcome event (CorrelatedAlert field 7): that is the event
- * that made it, stored at the revision's event_seq (the correlator's lh__c_write_alert()). A
- * pending scan puts it back, read whole from events, so a sink gets the alert as it was made.
- * Revisions stored before carry their copy; one whose event has expired (a sink that did not
- * deliver it within the event's retention) leaves without it. */
+/* ---- what a revision leaves out ------------------------------------------------------------
+ * A revision may be stored without what the store can put back when it is read:
+ * - its outcome event (CorrelatedAlert field 7), the event that made it, stored at the row's
+ *   event_seq (the correlator's lh__c_write_alert()); read back whole from events;
+ * - its suspects, rollbacks and rollback target (fields 8, 16, 10), when it repeats those of an
+ *   earlier revision of the same alert (the resolution), named by its `same_as`; copied from that
+ *   revision's payload, which has them (retention makes a repeating revision whole before it
+ *   deletes the one it repeats).
+ * Both are appended after the stored fields: a protobuf parser takes fields in any order.
+ * Revisions stored before carry their copies. One whose event is gone (a sink that did not
+ * deliver it within the event's retention) leaves without its outcome, logged. */
 
-#define PB_OUTCOME_FIELD 7u /* CorrelatedAlert.outcome, length-delimited */
+#define PB_OUTCOME (1u << 7) /* CorrelatedAlert.outcome */
+#define PB_REPEATS                                                                                 \
+    ((1u << 8) | (1u << 10) | (1u << 16)) /* suspects, rollback_version, rollbacks                 \
+                                           */
 
-/* Whether the protobuf has field `field` at its top level (1 also when it does not parse: the
- * decoder will say so). */
 static int
-pb_has_field(const uint8_t *p, size_t len, unsigned field)
+pb_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (int sh = 0; sh <= 63; sh += 7) {
+        if (*i >= len)
+            return -1;
+        uint8_t c = p[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Walks the top-level fields of protobuf p: returns 1 when one of `fields` (a bit per field
+ * number below 32) is there, 0 when none, -1 when p does not parse. With copy, appends the
+ * fields of `fields` to it as they are (then returns LH_ENOMEM when out of memory). */
+static int
+pb_walk(const uint8_t *p, size_t len, uint32_t fields, lh_buf_t *copy)
 {
     size_t i = 0;
+    int found = 0;
     while (i < len) {
+        size_t at = i;
         uint64_t key = 0, v = 0;
-        for (int sh = 0;; sh += 7) { /* the key */
-            if (i >= len || sh > 63)
-                return 1;
-            key |= (uint64_t)(p[i] & 0x7f) << sh;
-            if (!(p[i++] & 0x80))
-                break;
-        }
-        if ((key >> 3) == field)
-            return 1;
+        if (pb_varint(p, len, &i, &key) < 0)
+            return -1;
         switch (key & 7) {
         case 0: /* varint */
-        case 2: /* length, then the bytes */
-            for (int sh = 0;; sh += 7) {
-                if (i >= len || sh > 63)
-                    return 1;
-                v |= (uint64_t)(p[i] & 0x7f) << sh;
-                if (!(p[i++] & 0x80))
-                    break;
-            }
-            if ((key & 7) == 2) {
-                if (v > len - i)
-                    return 1;
-                i += (size_t)v;
-            }
+            if (pb_varint(p, len, &i, &v) < 0)
+                return -1;
+            break;
+        case 2: /* a length, then the bytes */
+            if (pb_varint(p, len, &i, &v) < 0 || v > len - i)
+                return -1;
+            i += (size_t)v;
             break;
         case 1:
             i += 8;
@@ -304,12 +321,17 @@ pb_has_field(const uint8_t *p, size_t len, unsigned field)
             i += 4;
             break;
         default:
-            return 1;
+            return -1;
         }
         if (i > len) /* a fixed-width value cut short */
-            return 1;
+            return -1;
+        if ((key >> 3) < 32 && (fields & (1u << (key >> 3)))) {
+            found = 1;
+            if (copy && lh_buf_append(copy, p + at, i - at) < 0)
+                return LH_ENOMEM;
+        }
     }
-    return 0;
+    return found;
 }
 
 static int
@@ -327,11 +349,10 @@ buf_varint(lh_buf_t *b, uint64_t v)
     return lh_buf_append(b, t, n);
 }
 
-/* The revision pb with its outcome, the event at event_seq, appended, into b. Returns 0,
- * 1 when the event is not there to be put back (expired: logged), or LH_ENOMEM / LH_ESTORE. */
+/* Appends field 7, the event at event_seq whole, to b. Returns 0, 1 when the event is not there
+ * to be put back (logged), or LH_ENOMEM / LH_ESTORE. */
 static int
-with_outcome(lh_store_t *st, int64_t seq, int64_t event_seq, const char *outcome_id, const void *pb,
-             size_t len, lh_buf_t *b)
+put_outcome(lh_store_t *st, int64_t seq, int64_t event_seq, const char *outcome_id, lh_buf_t *b)
 {
     lh_event_t *ev = NULL;
     char why[160] = "";
@@ -348,14 +369,11 @@ with_outcome(lh_store_t *st, int64_t seq, int64_t event_seq, const char *outcome
     }
     if (rc < 0)
         return rc;
-    lh_buf_reset(b);
     lh_buf_t enc = LH_BUF_INIT;
     rc = lh_codec_pb_encode(ev, &enc);
     lh_event_destroy(&ev);
     if (!rc)
-        rc = lh_buf_append(b, pb, len);
-    if (!rc)
-        rc = buf_varint(b, PB_OUTCOME_FIELD << 3 | 2);
+        rc = buf_varint(b, 7u << 3 | 2);
     if (!rc)
         rc = buf_varint(b, enc.len);
     if (!rc)
@@ -364,39 +382,157 @@ with_outcome(lh_store_t *st, int64_t seq, int64_t event_seq, const char *outcome
     return rc < 0 ? rc : 0;
 }
 
-/* Steps a "SELECT seq, payload, event_seq, outcome_id" over the outbox, calling fn per row (the
- * payload with its outcome) until it returns non-zero. Returns the rows visited, LH_ENOMEM or
+/* Appends the suspects, rollbacks and rollback target of the revision at same_as to b. Returns 0
+ * (also when it is gone: logged), LH_ENOMEM or LH_ESTORE. */
+static int
+put_repeats(lh_store_t *st, int64_t seq, int64_t same_as, lh_buf_t *b)
+{
+    sqlite3_stmt *s = st->stmt[S_ALERT_PAYLOAD];
+    sqlite3_bind_int64(s, 1, same_as);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return lh__store_sql_fail(st, rc, "reading the revision an alert repeats");
+        lh_log_ratelimited("store.outbox.repeats", LH_LOG_ERROR, COMPONENT,
+                           "%s: alert %lld leaves without the suspects of alert %lld: it is gone",
+                           st->path, (long long)seq, (long long)same_as);
+        return 0;
+    }
+    const uint8_t *p = sqlite3_column_blob(s, 0);
+    rc = pb_walk(p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(s, 0), PB_REPEATS, b);
+    sqlite3_reset(s);
+    return rc == LH_ENOMEM ? rc : 0;
+}
+
+/* The revision at seq with payload pb (its row's event_seq, outcome_id, same_as) whole: *out and
+ * *out_len are pb itself when it leaves nothing out, else b's bytes. Returns 0, LH_ENOMEM or
+ * LH_ESTORE. */
+static int
+whole(lh_store_t *st, int64_t seq, const void *pb, size_t len, int64_t event_seq,
+      const char *outcome_id, int64_t same_as, lh_buf_t *b, const void **out, size_t *out_len)
+{
+    *out = pb;
+    *out_len = len;
+    int outcome = outcome_id && pb_walk(pb, len, PB_OUTCOME, NULL) == 0;
+    int repeats = same_as > 0 && pb_walk(pb, len, PB_REPEATS, NULL) == 0;
+    if (!outcome && !repeats)
+        return 0;
+    lh_buf_reset(b);
+    int rc = lh_buf_append(b, pb, len);
+    if (!rc && outcome)
+        rc = put_outcome(st, seq, event_seq, outcome_id, b);
+    if (rc >= 0 && repeats)
+        rc = put_repeats(st, seq, same_as, b);
+    if (rc < 0)
+        return rc;
+    *out = b->data;
+    *out_len = b->len;
+    return 0;
+}
+
+int
+lh_store_alert_payload(lh_store_t *st, int64_t seq, int with_outcome, lh_buf_t *out)
+{
+    lh_buf_reset(out);
+    sqlite3_stmt *s = st->stmt[S_ALERT_ROW];
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? LH_ENOTFOUND : lh__store_sql_fail(st, rc, "reading an alert");
+    }
+    const void *p = sqlite3_column_blob(s, 0), *w = NULL;
+    size_t len = (size_t)sqlite3_column_bytes(s, 0), wlen = 0;
+    lh_buf_t b = LH_BUF_INIT;
+    rc = whole(st, seq, p ? p : "", len, sqlite3_column_int64(s, 1),
+               with_outcome ? (const char *)sqlite3_column_text(s, 2) : NULL,
+               sqlite3_column_int64(s, 3), &b, &w, &wlen);
+    if (!rc)
+        rc = lh_buf_append(out, w, wlen);
+    sqlite3_reset(s);
+    lh_buf_free(&b);
+    return rc < 0 ? rc : 0;
+}
+
+/* Revision rep repeats the one at seq: its payload takes seq's suspects, rollbacks and rollback
+ * target in, and it repeats nothing any more. b is scratch. */
+static int
+unshare_one(lh_store_t *st, int64_t seq, int64_t rep, lh_buf_t *b)
+{
+    sqlite3_stmt *s = st->stmt[S_ALERT_PAYLOAD];
+    sqlite3_bind_int64(s, 1, rep);
+    int rc = sqlite3_step(s), err = 0;
+    lh_buf_reset(b);
+    if (rc == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(s, 0);
+        err = lh_buf_append(b, p ? p : "", (size_t)sqlite3_column_bytes(s, 0));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0
+                                 : lh__store_sql_fail(st, rc, "reading a revision that repeats");
+    if (!err)
+        err = put_repeats(st, rep, seq, b);
+    if (err)
+        return err;
+    s = st->stmt[S_EXP_WHOLE];
+    sqlite3_bind_int64(s, 1, rep);
+    bind_blob(s, 2, b->data, b->len, 1);
+    return lh__store_step_done(st, S_EXP_WHOLE, "making a revision whole");
+}
+
+/* Retention is about to delete the revision at seq: the revisions that repeat it take what they
+ * repeat into their own payload first. Returns 0, LH_ENOMEM or LH_ESTORE. */
+int
+lh__store_alert_unshare(lh_store_t *st, int64_t seq)
+{
+    lh_buf_t b = LH_BUF_INIT;
+    int err = 0, n;
+    do { /* a few at a time: the ones made whole no longer match */
+        sqlite3_stmt *s = st->stmt[S_EXP_REPEATS];
+        sqlite3_bind_int64(s, 1, seq);
+        int64_t rep[16];
+        int rc = SQLITE_DONE;
+        n = 0;
+        while (n < 16 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+            rep[n++] = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        if (n < 16 && rc != SQLITE_DONE)
+            err = lh__store_sql_fail(st, rc, "finding the revisions that repeat an alert");
+        for (int i = 0; !err && i < n; i++)
+            err = unshare_one(st, seq, rep[i], &b);
+    } while (!err && n == 16);
+    lh_buf_free(&b);
+    return err;
+}
+
+/* Steps a "SELECT seq, payload, event_seq, outcome_id, same_as" over the outbox, calling fn per
+ * row (its payload whole) until it returns non-zero. Returns the rows visited, LH_ENOMEM or
  * LH_ESTORE. The caller resets or finalizes s. */
 static int
 visit_pending(lh_store_t *st, sqlite3_stmt *s, lh_store_alert_fn fn, void *arg)
 {
     int rc, n = 0;
-    lh_buf_t whole = LH_BUF_INIT; /* this scan's own: a callback may scan again */
+    lh_buf_t b = LH_BUF_INIT; /* this scan's own: a callback may scan again */
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(s, 1);
-        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        const void *p = sqlite3_column_blob(s, 1), *w = NULL;
+        size_t len = (size_t)sqlite3_column_bytes(s, 1), wlen = 0;
         int64_t seq = sqlite3_column_int64(s, 0);
-        const char *oid = (const char *)sqlite3_column_text(s, 3);
-        if (!p)
-            p = "";
-        if (oid && !pb_has_field(p, len, PB_OUTCOME_FIELD)) {
-            int err = with_outcome(st, seq, sqlite3_column_int64(s, 2), oid, p, len, &whole);
-            if (err < 0) {
-                lh_buf_free(&whole);
-                return err;
-            }
-            if (err == 0) {
-                p = whole.data;
-                len = whole.len;
-            }
+        int err = whole(st, seq, p ? p : "", len, sqlite3_column_int64(s, 2),
+                        (const char *)sqlite3_column_text(s, 3), sqlite3_column_int64(s, 4), &b, &w,
+                        &wlen);
+        if (err < 0) {
+            lh_buf_free(&b);
+            return err;
         }
         n++;
-        if (fn(seq, p, len, arg) != 0) {
-            lh_buf_free(&whole);
+        if (fn(seq, w, wlen, arg) != 0) {
+            lh_buf_free(&b);
             return n;
         }
     }
-    lh_buf_free(&whole);
+    lh_buf_free(&b);
     return rc == SQLITE_DONE ? n : lh__store_sql_fail(st, rc, "reading pending alerts");
 }
 

@@ -272,8 +272,11 @@ expire_alerts(lh_store_t *st, const lh_store_retention_t *r, int64_t now, int bu
         if (!stop && seen == budget)
             out->more = 1;
         for (int i = 0; i < n; i++) {
+            int err = lh__store_alert_unshare(st, del[i]);
+            if (err)
+                return err;
             sqlite3_bind_int64(st->stmt[S_EXP_ALERT], 1, del[i]);
-            int err = lh__store_step_done(st, S_EXP_ALERT, "expiring an alert");
+            err = lh__store_step_done(st, S_EXP_ALERT, "expiring an alert");
             if (err)
                 return err;
             out->alerts++;
