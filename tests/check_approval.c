@@ -136,10 +136,15 @@ alerts(void)
     out[0] = 0;
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open_v2(lh_test_fx.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    lh_store_opts_t o;
+    lh_store_opts_default(&o);
+    o.readonly = 1;
+    lh_store_t *ro = NULL;
+    ck_assert_int_eq(lh_store_open(lh_test_fx.db, &o, &ro), 0);
     sqlite3_stmt *s = NULL;
     ck_assert_int_eq(sqlite3_prepare_v2(db,
                                         "SELECT a.kind, a.revision, a.service, a.environment,"
-                                        " a.payload, a.id, e.kind, e.id = a.outcome_id"
+                                        " a.payload, a.id, e.kind, e.id = a.outcome_id, a.seq"
                                         " FROM alerts a LEFT JOIN events e"
                                         " ON e.seq = a.event_seq ORDER BY a.seq",
                                         -1, &s, NULL),
@@ -147,10 +152,21 @@ alerts(void)
     while (sqlite3_step(s) == SQLITE_ROW) {
         ck_assert_int_eq(sqlite3_column_int(s, 0), LH_CA_UNAPPROVED_CHANGE);
         ck_assert_int_eq(sqlite3_column_int(s, 1), 1);
+        /* stored: neither the outcome (the deploy, by reference) nor the row's own facts */
         lh_correlated_t *ca = NULL;
         ck_assert_int_eq(lh_codec_alert_pb_decode(sqlite3_column_blob(s, 4),
                                                   (size_t)sqlite3_column_bytes(s, 4), &ca),
                          0);
+        ck_assert_ptr_null(ca->outcome);
+        ck_assert_ptr_null(ca->id);
+        ck_assert_int_eq(sqlite3_column_int(s, 6), LH_KIND_DEPLOY);
+        ck_assert_int_eq(sqlite3_column_int(s, 7), 1);
+        lh_correlated_destroy(&ca);
+        /* read whole, as a sink gets it */
+        lh_buf_t whole = LH_BUF_INIT;
+        ck_assert_int_eq(lh_store_alert_payload(ro, sqlite3_column_int64(s, 8), 1, &whole), 0);
+        ck_assert_int_eq(lh_codec_alert_pb_decode(whole.data, whole.len, &ca), 0);
+        lh_buf_free(&whole);
         ck_assert_int_eq(ca->kind, LH_CA_UNAPPROVED_CHANGE);
         ck_assert_str_eq(ca->id, (const char *)sqlite3_column_text(s, 5));
         ck_assert_int_eq(strncmp(ca->id, "ua-", 3), 0);
@@ -164,10 +180,8 @@ alerts(void)
         ck_assert_msg(strstr(sp->reasons[0], "require_approved_ticket = prod,staging: a change "
                                              "in "),
                       "%s", sp->reasons[0]);
-        /* its outcome, the deploy, by reference (the outbox puts it back) */
-        ck_assert_ptr_null(ca->outcome);
-        ck_assert_int_eq(sqlite3_column_int(s, 6), LH_KIND_DEPLOY);
-        ck_assert_int_eq(sqlite3_column_int(s, 7), 1);
+        ck_assert_ptr_nonnull(ca->outcome);
+        ck_assert_int_eq(ca->outcome->kind, LH_KIND_DEPLOY);
         size_t n = strlen(out);
         snprintf(out + n, sizeof(out) - n, "%s%s/%s=%s", n ? "; " : "", sp->deploy_id,
                  ca->environment, sp->reasons[1]);
@@ -175,6 +189,7 @@ alerts(void)
     }
     sqlite3_finalize(s);
     sqlite3_close(db);
+    lh_store_close(&ro);
     return out;
 }
 

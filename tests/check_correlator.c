@@ -403,6 +403,7 @@ START_TEST(test_revision_outcome_by_reference)
     size_t stored_len = (size_t)sqlite3_column_bytes(q, 0);
     sqlite3_finalize(q);
     ck_assert_ptr_null(stored->outcome);
+    ck_assert_ptr_null(stored->id); /* the row's own columns hold it */
     ck_assert_uint_eq(stored->n_suspects, 1);
 
     /* delivered: the event as sent, field by field */
@@ -416,6 +417,15 @@ START_TEST(test_revision_outcome_by_reference)
     ck_assert_uint_eq(got.len, want.len);
     ck_assert_mem_eq(got.data, want.data, want.len);
     ck_assert_str_eq(al.a[0]->outcome->source, "pagerduty");
+    ck_assert_str_eq(al.a[0]->service, "api"); /* and the row's own facts */
+    ck_assert_int_eq(al.a[0]->revision, 1);
+    ck_assert_int_eq(al.a[0]->created_ns, NOW);
+    /* a revision stored whole (as before): its copy, its own facts */
+    stored->id = strdup(al.a[0]->id);
+    stored->kind = al.a[0]->kind;
+    stored->service = strdup("api");
+    stored->environment = strdup("prod");
+    stored->created_ns = NOW;
     free_alerts(&al);
 
     /* a revision stored with its copy (as before) leaves byte for byte as stored */

@@ -891,8 +891,8 @@ visit_cb(int64_t seq, const void *pb, size_t len, void *arg)
 
 /* What a pending scan hands over, copied (at most 512 bytes a row). */
 typedef struct {
-    unsigned char pb[5][512];
-    size_t len[5];
+    unsigned char pb[6][512];
+    size_t len[6];
     int n;
 } handed_t;
 
@@ -901,7 +901,7 @@ hand_cb(int64_t seq, const void *pb, size_t len, void *arg)
 {
     (void)seq;
     handed_t *h = arg;
-    ck_assert_int_lt(h->n, 5);
+    ck_assert_int_lt(h->n, 6);
     ck_assert_uint_le(len, sizeof(h->pb[0]));
     memcpy(h->pb[h->n], pb, len);
     h->len[h->n++] = len;
@@ -910,7 +910,8 @@ hand_cb(int64_t seq, const void *pb, size_t len, void *arg)
 
 /* A revision that names its outcome event (outcome_id, event_seq) and has no field 7 leaves with
  * the event appended as field 7, read back whole; one that has the field, or does not parse (cut
- * short, a length past the end), leaves as stored, as does one whose event is another or gone. */
+ * short, a length past the end), leaves as stored, as does one whose event is another or gone.
+ * One without an id (field 1) gets its row's own facts appended as the encoder writes them. */
 START_TEST(test_outbox_outcome_put_back)
 {
     lh_store_t *st = open_rw();
@@ -929,12 +930,13 @@ START_TEST(test_outbox_outcome_put_back)
         const char *outcome_id;
     } rows[] = {
         {"\x0a\x02id", 4, "e-out"},               /* field 1 only: the event goes after it */
-        {"\x3a\x00", 2, "e-out"},                 /* field 7 there already */
+        {"\x0a\x02id\x3a\x00", 6, "e-out"},       /* field 7 there already */
         {"\x0a\xff\xff\xff\xff\x0f", 6, "e-out"}, /* a length past the end */
         {"\x0a\x02id", 4, "e-other"},             /* its seq holds another event */
         {"\x09\x01\x02", 3, "e-out"},             /* a fixed 64-bit value cut short */
+        {"\x3a\x00", 2, "e-out"},                 /* no id: the row's own facts go after it */
     };
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         char id[16];
         snprintf(id, sizeof(id), "al-%d", i);
         ck_assert_int_eq(lh_store_alert_insert(st, id, 1, rows[i].outcome_id, seq, 1, "api", "prod",
@@ -944,7 +946,7 @@ START_TEST(test_outbox_outcome_put_back)
     lh_store_sink_t sink;
     ck_assert_int_eq(lh_store_sink_register(st, "zmq-pub", &sink), 0);
     handed_t h = {0};
-    ck_assert_int_eq(lh_store_alert_pending(st, sink, 0, hand_cb, &h), 5);
+    ck_assert_int_eq(lh_store_alert_pending(st, sink, 0, hand_cb, &h), 6);
     /* the first: its bytes, then tag 7 (length-delimited), the length, the event whole */
     ck_assert_uint_lt(whole.len, 128);
     ck_assert_uint_eq(h.len[0], 4 + 2 + whole.len);
@@ -955,11 +957,22 @@ START_TEST(test_outbox_outcome_put_back)
         ck_assert_uint_eq(h.len[i], rows[i].len);
         ck_assert_mem_eq(h.pb[i], rows[i].pb, rows[i].len);
     }
+    /* the last: id, kind 1, service, environment, created 5, revision 1 from its row (late 0 is
+     * the default, left out as the encoder leaves it) */
+    static const char facts[] = "\x3a\x00\x0a\x04"
+                                "al-5"
+                                "\x18\x01\x22\x03"
+                                "api"
+                                "\x2a\x04"
+                                "prod"
+                                "\x48\x05\x58\x01";
+    ck_assert_uint_eq(h.len[5], sizeof(facts) - 1);
+    ck_assert_mem_eq(h.pb[5], facts, sizeof(facts) - 1);
     /* the event gone: the first leaves as stored */
     ck_assert_int_eq(sqlite3_exec(lh__store_db(st), "DELETE FROM events", NULL, NULL, NULL),
                      SQLITE_OK);
     memset(&h, 0, sizeof(h));
-    ck_assert_int_eq(lh_store_alert_pending(st, sink, 0, hand_cb, &h), 5);
+    ck_assert_int_eq(lh_store_alert_pending(st, sink, 0, hand_cb, &h), 6);
     ck_assert_uint_eq(h.len[0], 4);
     lh_buf_free(&pb);
     lh_buf_free(&whole);

@@ -698,7 +698,9 @@ case_outcomes(lh_correlator_t *c, const char *id, lh_correlated_t *ca, int *open
  * hubs' identical work). Its outcome is that event (alert_outcome(), lh__c_unapproved()): the
  * revision is stored without the copy, named by tseq and the event's id; same_as (0: none) is the
  * revision whose suspects, rollbacks and rollback target it repeats as they are, stored without
- * them too. The store puts both back when the revision is read (store_outbox.c). */
+ * them too; and what the row's columns hold (id, kind, service, environment, late, created,
+ * revision) is left to them. The store puts it all back when the revision is read
+ * (store_outbox.c). */
 int
 lh__c_write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t tseq,
                   int64_t same_as, int64_t *aseq)
@@ -707,6 +709,12 @@ lh__c_write_alert(lh_correlator_t *c, lh_correlated_t *ca, int64_t oseq, int64_t
     const char *outcome_id = ca->outcome ? ca->outcome->id : NULL;
     if (tseq > 0 && outcome_id)
         ca->outcome = NULL;
+    ca->id = NULL; /* the row's own columns */
+    ca->kind = (lh_ca_kind_t)0;
+    ca->service = ca->environment = NULL;
+    ca->late = 0;
+    ca->created_ns = 0;
+    ca->revision = 0;
     if (same_as > 0) {
         ca->suspects = NULL;
         ca->n_suspects = 0;

@@ -272,9 +272,10 @@ lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
  * deliver it within the event's retention) leaves without its outcome, logged. */
 
 #define PB_OUTCOME (1u << 7) /* CorrelatedAlert.outcome */
-#define PB_REPEATS                                                                                 \
-    ((1u << 8) | (1u << 10) | (1u << 16)) /* suspects, rollback_version, rollbacks                 \
-                                           */
+/* suspects, rollback_version, rollbacks */
+#define PB_REPEATS ((1u << 8) | (1u << 10) | (1u << 16))
+/* id, and with it kind, service, environment, late, created, revision: the row's own columns */
+#define PB_ROW (1u << 1)
 
 static int
 pb_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
@@ -405,25 +406,93 @@ put_repeats(lh_store_t *st, int64_t seq, int64_t same_as, lh_buf_t *b)
     return rc == LH_ENOMEM ? rc : 0;
 }
 
-/* The revision at seq with payload pb (its row's event_seq, outcome_id, same_as) whole: *out and
- * *out_len are pb itself when it leaves nothing out, else b's bytes. Returns 0, LH_ENOMEM or
- * LH_ESTORE. */
+/* An outbox row as its readers select it (LH_STORE_ALERT_ROW_COLS, store_sql.h), from column
+ * col on: what the payload may leave out. */
+typedef struct {
+    int64_t seq, event_seq, same_as, created;
+    const char *outcome_id, *id, *service, *environment;
+    int kind, revision, late;
+} alert_row_t;
+
+static void
+alert_row(sqlite3_stmt *s, int col, alert_row_t *r)
+{
+    r->seq = sqlite3_column_int64(s, col);
+    r->event_seq = sqlite3_column_int64(s, col + 2);
+    r->outcome_id = (const char *)sqlite3_column_text(s, col + 3);
+    r->same_as = sqlite3_column_int64(s, col + 4);
+    r->id = (const char *)sqlite3_column_text(s, col + 5);
+    r->kind = sqlite3_column_int(s, col + 6);
+    r->service = (const char *)sqlite3_column_text(s, col + 7);
+    r->environment = (const char *)sqlite3_column_text(s, col + 8);
+    r->created = sqlite3_column_int64(s, col + 9);
+    r->revision = sqlite3_column_int(s, col + 10);
+    r->late = sqlite3_column_int(s, col + 11);
+}
+
 static int
-whole(lh_store_t *st, int64_t seq, const void *pb, size_t len, int64_t event_seq,
-      const char *outcome_id, int64_t same_as, lh_buf_t *b, const void **out, size_t *out_len)
+put_string(lh_buf_t *b, unsigned field, const char *v)
+{
+    if (!v || !*v)
+        return 0;
+    size_t n = strlen(v);
+    int rc = buf_varint(b, field << 3 | 2);
+    if (!rc)
+        rc = buf_varint(b, n);
+    return rc ? rc : lh_buf_append(b, v, n);
+}
+
+static int
+put_varint(lh_buf_t *b, unsigned field, uint64_t v)
+{
+    if (!v)
+        return 0;
+    int rc = buf_varint(b, field << 3);
+    return rc ? rc : buf_varint(b, v);
+}
+
+/* Appends the row's own facts (fields 1, 3, 4, 5, 6, 9, 11 of CorrelatedAlert) to b, as the
+ * encoder writes them (a default value is left out). */
+static int
+put_row(const alert_row_t *r, lh_buf_t *b)
+{
+    int rc = put_string(b, 1, r->id);
+    if (!rc)
+        rc = put_varint(b, 3, (uint64_t)r->kind);
+    if (!rc)
+        rc = put_string(b, 4, r->service);
+    if (!rc)
+        rc = put_string(b, 5, r->environment);
+    if (!rc)
+        rc = put_varint(b, 6, r->late ? 1 : 0);
+    if (!rc)
+        rc = put_varint(b, 9, (uint64_t)r->created);
+    if (!rc)
+        rc = put_varint(b, 11, (uint64_t)r->revision);
+    return rc;
+}
+
+/* Revision r with payload pb whole: *out and *out_len are pb itself when it leaves nothing out,
+ * else b's bytes; its outcome event only when with_outcome. Returns 0, LH_ENOMEM or LH_ESTORE. */
+static int
+whole(lh_store_t *st, const alert_row_t *r, const void *pb, size_t len, int with_outcome,
+      lh_buf_t *b, const void **out, size_t *out_len)
 {
     *out = pb;
     *out_len = len;
-    int outcome = outcome_id && pb_walk(pb, len, PB_OUTCOME, NULL) == 0;
-    int repeats = same_as > 0 && pb_walk(pb, len, PB_REPEATS, NULL) == 0;
-    if (!outcome && !repeats)
+    int own = r->id && pb_walk(pb, len, PB_ROW, NULL) == 0;
+    int outcome = with_outcome && r->outcome_id && pb_walk(pb, len, PB_OUTCOME, NULL) == 0;
+    int repeats = r->same_as > 0 && pb_walk(pb, len, PB_REPEATS, NULL) == 0;
+    if (!own && !outcome && !repeats)
         return 0;
     lh_buf_reset(b);
     int rc = lh_buf_append(b, pb, len);
+    if (!rc && own)
+        rc = put_row(r, b);
     if (!rc && outcome)
-        rc = put_outcome(st, seq, event_seq, outcome_id, b);
+        rc = put_outcome(st, r->seq, r->event_seq, r->outcome_id, b);
     if (rc >= 0 && repeats)
-        rc = put_repeats(st, seq, same_as, b);
+        rc = put_repeats(st, r->seq, r->same_as, b);
     if (rc < 0)
         return rc;
     *out = b->data;
@@ -442,12 +511,12 @@ lh_store_alert_payload(lh_store_t *st, int64_t seq, int with_outcome, lh_buf_t *
         sqlite3_reset(s);
         return rc == SQLITE_DONE ? LH_ENOTFOUND : lh__store_sql_fail(st, rc, "reading an alert");
     }
-    const void *p = sqlite3_column_blob(s, 0), *w = NULL;
-    size_t len = (size_t)sqlite3_column_bytes(s, 0), wlen = 0;
+    alert_row_t r;
+    alert_row(s, 0, &r);
+    const void *p = sqlite3_column_blob(s, 1), *w = NULL;
+    size_t len = (size_t)sqlite3_column_bytes(s, 1), wlen = 0;
     lh_buf_t b = LH_BUF_INIT;
-    rc = whole(st, seq, p ? p : "", len, sqlite3_column_int64(s, 1),
-               with_outcome ? (const char *)sqlite3_column_text(s, 2) : NULL,
-               sqlite3_column_int64(s, 3), &b, &w, &wlen);
+    rc = whole(st, &r, p ? p : "", len, with_outcome, &b, &w, &wlen);
     if (!rc)
         rc = lh_buf_append(out, w, wlen);
     sqlite3_reset(s);
@@ -516,18 +585,17 @@ visit_pending(lh_store_t *st, sqlite3_stmt *s, lh_store_alert_fn fn, void *arg)
     int rc, n = 0;
     lh_buf_t b = LH_BUF_INIT; /* this scan's own: a callback may scan again */
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        alert_row_t r;
+        alert_row(s, 0, &r);
         const void *p = sqlite3_column_blob(s, 1), *w = NULL;
         size_t len = (size_t)sqlite3_column_bytes(s, 1), wlen = 0;
-        int64_t seq = sqlite3_column_int64(s, 0);
-        int err = whole(st, seq, p ? p : "", len, sqlite3_column_int64(s, 2),
-                        (const char *)sqlite3_column_text(s, 3), sqlite3_column_int64(s, 4), &b, &w,
-                        &wlen);
+        int err = whole(st, &r, p ? p : "", len, 1, &b, &w, &wlen);
         if (err < 0) {
             lh_buf_free(&b);
             return err;
         }
         n++;
-        if (fn(seq, w, wlen, arg) != 0) {
+        if (fn(r.seq, w, wlen, arg) != 0) {
             lh_buf_free(&b);
             return n;
         }

@@ -368,6 +368,12 @@ static const char *const LH_STORE_MIGRATIONS[] = {
 };
 /* clang-format on */
 
+/* An outbox row as its readers select it: seq and payload, then what the payload may leave out
+ * (alert_row() in store_outbox.c reads them in this order). */
+#define LH_STORE_ALERT_ROW_COLS(p)                                                                 \
+    p "seq, " p "payload, " p "event_seq, " p "outcome_id, " p "same_as, " p "id, " p "kind, " p   \
+      "service, " p "environment, " p "created, " p "revision, " p "late"
+
 /* The statements of store.c, prepared once at open (S_<name> in store.c). */
 /* clang-format off */
 #define STORE_SQL(X)                                                                               \
@@ -443,7 +449,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
                  " created, payload, revision, outcome_id, event_seq, same_as)"                    \
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                    \
     /* a revision as stored, and what its scan puts back (store_outbox.c) */                     \
-    X(ALERT_ROW, "SELECT payload, event_seq, outcome_id, same_as FROM alerts WHERE seq = ?1")      \
+    X(ALERT_ROW, "SELECT " LH_STORE_ALERT_ROW_COLS("") " FROM alerts WHERE seq = ?1")              \
     X(ALERT_PAYLOAD, "SELECT payload FROM alerts WHERE seq = ?1")                                  \
     /* retention: the revisions that repeat the one to delete take its suspects in first */      \
     X(EXP_REPEATS, "SELECT b.seq, b.payload FROM alerts b WHERE b.id = (SELECT a.id FROM alerts a"  \
@@ -471,10 +477,9 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(DONE_TAKE, "DELETE FROM outbox_done WHERE sink_id = ?1 AND seq = ?2")                        \
     /* ?1 sink ?2 after (at least its done_through) ?3 limit: a range of the alerts' rowid,      \
      * one probe of outbox_done's key per row; PENDING_ALL when the sink has no row there */       \
-    X(PENDING_ALL, "SELECT seq, payload, event_seq, outcome_id, same_as FROM alerts WHERE seq > ?2" \
+    X(PENDING_ALL, "SELECT " LH_STORE_ALERT_ROW_COLS("") " FROM alerts WHERE seq > ?2"             \
                    " ORDER BY seq LIMIT ?3")                                                       \
-    X(PENDING, "SELECT a.seq, a.payload, a.event_seq, a.outcome_id, a.same_as FROM alerts a"      \
-               " WHERE a.seq > ?2"                                                                 \
+    X(PENDING, "SELECT " LH_STORE_ALERT_ROW_COLS("a.") " FROM alerts a WHERE a.seq > ?2"           \
                " AND NOT EXISTS"                                                                   \
                " (SELECT 1 FROM outbox_done d WHERE d.sink_id = ?1 AND d.seq = a.seq)"             \
                " ORDER BY a.seq LIMIT ?3")                                                         \
