@@ -1,6 +1,6 @@
 /*
  * store_outbox.c - the alert outbox: alert inserts, the sinks that deliver it, their done marks
- * and pending scans.
+ * and pending scans, and every revision read whole (what its stored payload left out put back).
  *
  * A sink's done state is its row's done_through (every alert at or below it is done)
  * plus its rows of outbox_done (done alerts above it). A mark at the first alert after
@@ -261,13 +261,15 @@ lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
 
 /* ---- what a revision leaves out ------------------------------------------------------------
  * A revision may be stored without what the store can put back when it is read:
+ * - what its row's columns hold (fields 1, 3, 4, 5, 6, 9, 11: id, kind, service, environment,
+ *   late, created, revision), when it has no id;
  * - its outcome event (CorrelatedAlert field 7), the event that made it, stored at the row's
  *   event_seq (the correlator's lh__c_write_alert()); read back whole from events;
  * - its suspects, rollbacks and rollback target (fields 8, 16, 10), when it repeats those of an
  *   earlier revision of the same alert (the resolution), named by its `same_as`; copied from that
  *   revision's payload, which has them (retention makes a repeating revision whole before it
  *   deletes the one it repeats).
- * Both are appended after the stored fields: a protobuf parser takes fields in any order.
+ * They are appended after the stored fields: a protobuf parser takes fields in any order.
  * Revisions stored before carry their copies. One whose event is gone (a sink that did not
  * deliver it within the event's retention) leaves without its outcome, logged. */
 
