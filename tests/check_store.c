@@ -911,7 +911,8 @@ hand_cb(int64_t seq, const void *pb, size_t len, void *arg)
 /* A revision that names its outcome event (outcome_id, event_seq) and has no field 7 leaves with
  * the event appended as field 7, read back whole; one that has the field, or does not parse (cut
  * short, a length past the end), leaves as stored, as does one whose event is another or gone.
- * One without an id (field 1) gets its row's own facts appended as the encoder writes them. */
+ * One without an id (field 1) gets its row's own facts appended as the encoder writes them; one
+ * that repeats a revision that is gone leaves with what it has. */
 START_TEST(test_outbox_outcome_put_back)
 {
     lh_store_t *st = open_rw();
@@ -974,6 +975,19 @@ START_TEST(test_outbox_outcome_put_back)
     memset(&h, 0, sizeof(h));
     ck_assert_int_eq(lh_store_alert_pending(st, sink, 0, hand_cb, &h), 6);
     ck_assert_uint_eq(h.len[0], 4);
+    /* read one by one: the same; an unknown seq is not found */
+    ck_assert_int_eq(lh_store_alert_payload(st, 2, 1, &pb), 0);
+    ck_assert_uint_eq(pb.len, rows[1].len);
+    ck_assert_mem_eq(pb.data, rows[1].pb, rows[1].len);
+    ck_assert_int_eq(lh_store_alert_payload(st, 999, 1, &pb), LH_ENOTFOUND);
+    /* a revision that repeats one that is gone leaves with what it has */
+    int64_t rep = 0;
+    ck_assert_int_eq(lh_store_alert_insert(st, "al-r", 2, NULL, 0, 1, "api", "prod", seq, 0, 5, 999,
+                                           "\x0a\x02id", 4, &rep),
+                     0);
+    ck_assert_int_eq(lh_store_alert_payload(st, rep, 1, &pb), 0);
+    ck_assert_uint_eq(pb.len, 4);
+    ck_assert_mem_eq(pb.data, "\x0a\x02id", 4);
     lh_buf_free(&pb);
     lh_buf_free(&whole);
     lh_store_close(&st);

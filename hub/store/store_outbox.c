@@ -294,9 +294,9 @@ pb_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
     return -1;
 }
 
-/* Walks the top-level fields of protobuf p: returns 1 when one of `fields` (a bit per field
- * number below 32) is there, 0 when none, -1 when p does not parse. With copy, appends the
- * fields of `fields` to it as they are (then returns LH_ENOMEM when out of memory). */
+/* Walks the top-level fields of protobuf p once: returns the fields there (a bit per field number
+ * below 31), or -1 when p does not parse. With copy, appends the fields of `fields` to it as they
+ * are (then returns LH_ENOMEM when out of memory). */
 static int
 pb_walk(const uint8_t *p, size_t len, uint32_t fields, lh_buf_t *copy)
 {
@@ -328,11 +328,11 @@ pb_walk(const uint8_t *p, size_t len, uint32_t fields, lh_buf_t *copy)
         }
         if (i > len) /* a fixed-width value cut short */
             return -1;
-        if ((key >> 3) < 32 && (fields & (1u << (key >> 3)))) {
-            found = 1;
-            if (copy && lh_buf_append(copy, p + at, i - at) < 0)
-                return LH_ENOMEM;
-        }
+        if ((key >> 3) >= 31)
+            continue;
+        found |= 1 << (key >> 3);
+        if (copy && (fields & (1u << (key >> 3))) && lh_buf_append(copy, p + at, i - at) < 0)
+            return LH_ENOMEM;
     }
     return found;
 }
@@ -482,9 +482,12 @@ whole(lh_store_t *st, const alert_row_t *r, const void *pb, size_t len, int with
 {
     *out = pb;
     *out_len = len;
-    int own = r->id && pb_walk(pb, len, PB_ROW, NULL) == 0;
-    int outcome = with_outcome && r->outcome_id && pb_walk(pb, len, PB_OUTCOME, NULL) == 0;
-    int repeats = r->same_as > 0 && pb_walk(pb, len, PB_REPEATS, NULL) == 0;
+    int there = pb_walk(pb, len, 0, NULL); /* what it has, or -1: it leaves as stored */
+    if (there < 0)
+        return 0;
+    int own = r->id && !(there & PB_ROW);
+    int outcome = with_outcome && r->outcome_id && !(there & PB_OUTCOME);
+    int repeats = r->same_as > 0 && !(there & PB_REPEATS);
     if (!own && !outcome && !repeats)
         return 0;
     lh_buf_reset(b);
@@ -517,12 +520,10 @@ lh_store_alert_payload(lh_store_t *st, int64_t seq, int with_outcome, lh_buf_t *
     alert_row(s, 0, &r);
     const void *p = sqlite3_column_blob(s, 1), *w = NULL;
     size_t len = (size_t)sqlite3_column_bytes(s, 1), wlen = 0;
-    lh_buf_t b = LH_BUF_INIT;
-    rc = whole(st, &r, p ? p : "", len, with_outcome, &b, &w, &wlen);
-    if (!rc)
+    rc = whole(st, &r, p ? p : "", len, with_outcome, out, &w, &wlen);
+    if (!rc && w != out->data) /* nothing left out: the payload as stored */
         rc = lh_buf_append(out, w, wlen);
     sqlite3_reset(s);
-    lh_buf_free(&b);
     return rc < 0 ? rc : 0;
 }
 
