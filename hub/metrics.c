@@ -36,7 +36,7 @@ static const char *const source_verdicts[LH_M_SRC__COUNT] = {[LH_M_SRC_ACCEPTED]
                                                              [LH_M_SRC_REJECTED] = "rejected"};
 /* loophub_correlator_cache_lookups_total{cache, result}: in the order of correlator.h's
  * LH_CORR_CACHE_* */
-static const char *const corr_caches[] = {"changes", "outcomes"};
+static const char *const corr_caches[] = {"changes", "outcomes", "conclusions"};
 static const char *const corr_results[] = {"hit", "miss"};
 static const char *const wal_modes[] = {
     [LH_M_WAL_PASSIVE] = "passive", [LH_M_WAL_RESTART] = "restart"};

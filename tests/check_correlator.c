@@ -2501,6 +2501,211 @@ START_TEST(test_caches_same_as_store)
 }
 END_TEST
 
+/* A notification that adds nothing to its outcome is not concluded again while nothing its last
+ * conclusion read was written since (outcome.c, "memo"). Alerts that keep firing with the same
+ * facts, among changes whose events move them between services and hosts (a change found by a
+ * host it no longer names, or by a service it left), fail or roll back (no longer suspects),
+ * share hosts across services, ship the artifact an alert names, and alerts that join another's
+ * case; batches rolled back after they correlated, late events, and new options twice: the
+ * correlator with its memos writes what one without any cache writes, event by event, and the
+ * memos answered a good share of the notifications. */
+START_TEST(test_memo_same_as_store)
+{
+    enum { N = 3, EVENTS = 2400 };
+    fx_t f[N];
+    for (int m = 0; m < N; m++) {
+        lh__c_test_caches(m == 0 ? 1 : m == 1 ? 0 : 2);
+        fx_init(&f[m]);
+    }
+    static const char *const svcs[] = {"api", "pay", "web", "auth", "cart"};
+    static const char *const envs[] = {"prod", "staging"};
+    static const lh_deploy_status_t sts[] = {LH_DEPLOY_STARTED, LH_DEPLOY_SUCCEEDED,
+                                             LH_DEPLOY_SUCCEEDED, LH_DEPLOY_FAILED,
+                                             LH_DEPLOY_ROLLED_BACK};
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    int64_t latest = T0;
+    int rolled = 0;
+    for (int i = 0; i < EVENTS; i++) {
+        uint64_t u = rnd(&x);
+        int64_t t = T0 + (int64_t)i * 20 * LH_NS_PER_SEC;
+        if (u % 100 < 10) /* late: up to an hour before its place */
+            t -= (int64_t)(rnd(&x) % 60) * MIN;
+        if (t > latest)
+            latest = t;
+        int what = (int)(rnd(&x) % 100), rollback = rnd(&x) % 100 < 3;
+        int fp = (int)(rnd(&x) % 16), svc = (int)(rnd(&x) % 5), host = (int)(rnd(&x) % 7);
+        uint64_t v = rnd(&x);
+        if (i == EVENTS / 3 || i == 2 * EVENTS / 3) /* new options: every memo is void */
+            for (int m = 0; m < N; m++) {
+                f[m].o.window_ns = i == EVENTS / 3 ? HOUR : 2 * HOUR;
+                ck_assert_int_eq(lh_correlator_set_opts(f[m].c, &f[m].o), 0);
+            }
+        int n0 = 0;
+        for (int m = 0; m < N; m++) {
+            char id[32], key[32], hosts[16], art[16];
+            snprintf(id, sizeof(id), "m-%d", i);
+            lh_event_t *ev;
+            if (what < 10) {
+                /* a few changes at a time; an event may name another service or host */
+                snprintf(key, sizeof(key), "D-%d", i / 50 + (int)(u % 6));
+                snprintf(hosts, sizeof(hosts), "h%d", host);
+                snprintf(art, sizeof(art), "pkg-%d", (int)(v % 3));
+                ev = mk_deploy(id, key, sts[(u >> 8) % 5], t, svcs[svc], envs[(v >> 8) % 4 == 0],
+                               hosts, "2.0", "1.9", (v >> 16) % 3 == 0 ? art : NULL);
+            } else if (what < 13) {
+                snprintf(key, sizeof(key), "INC-%d", (int)(u % 4));
+                snprintf(hosts, sizeof(hosts), "h%d", (int)(u % 7));
+                ev = mk_incident(id, t, svcs[u % 5], "prod", hosts,
+                                 (u >> 8) % 8 == 0 ? LH_INCIDENT_RESOLVED : LH_INCIDENT_DETECTED,
+                                 NULL);
+                ev->incident.incident_id = lh_event_str(ev, key, (size_t)-1);
+            } else {
+                /* each fingerprint keeps its service, host and environment: repeats add
+                 * nothing; two fingerprints of a service share its suspects (a join) */
+                snprintf(key, sizeof(key), "fp-%d", fp);
+                snprintf(hosts, sizeof(hosts), "h%d", fp % 7);
+                ev = mk_alert(id, t, svcs[fp % 5], envs[fp >= 13], hosts,
+                              (u >> 8) % 100 < 4 ? LH_ALERT_RESOLVED : LH_ALERT_FIRING,
+                              LH_SEV_ERROR);
+                ev->alert.fingerprint = lh_event_str(ev, key, (size_t)-1);
+                if (fp % 4 == 0) {
+                    snprintf(art, sizeof(art), "pkg-%d", fp % 3);
+                    ev->alert.artifact = lh_event_str(ev, art, (size_t)-1);
+                }
+            }
+            submit_now = latest + MIN;
+            if (!rollback) {
+                int n = submit(&f[m], ev);
+                ck_assert_int_ge(n, 0);
+                if (m == 0)
+                    n0 = n;
+                ck_assert_msg(n == n0, "event %d: %d alerts written with caches %s, %d without", i,
+                              n, m == 1 ? "as built" : "of four entries", n0);
+                continue;
+            }
+            lh_buf_t pb = LH_BUF_INIT;
+            ck_assert_int_eq(lh_store_begin(f[m].st), 0);
+            int outcome = lh_correlator_is_outcome(f[m].c, ev);
+            ck_assert_int_eq(lh_store_event_encode(ev, outcome, &pb), 0);
+            int64_t seq = 0;
+            ck_assert_int_eq(lh_store_insert_event(f[m].st, ev, outcome, pb.data, pb.len, &seq), 0);
+            ck_assert_int_ge(lh_correlator_add(f[m].c, ev, seq, submit_now), 0);
+            ck_assert_int_eq(lh_store_rollback(f[m].st), 0);
+            lh_buf_free(&pb);
+            lh_event_destroy(&ev);
+        }
+        rolled += rollback;
+        if (i % 300 == 299)
+            assert_same_tables(f, N, i);
+    }
+    assert_same_tables(f, N, EVENTS);
+    ck_assert_int_gt(rolled, 20);
+    ck_assert_int_gt(count_sql(&f[0], "SELECT count(*) FROM (SELECT deploy_id FROM events"
+                                      " WHERE kind = 1 GROUP BY deploy_id, environment"
+                                      " HAVING count(DISTINCT service) > 1)"),
+                     10);
+    ck_assert_int_gt(count_sql(&f[0], "SELECT count(*) FROM alerts"), 40);
+    ck_assert_int_gt(count_sql(&f[0], "SELECT count(*) FROM alerts WHERE revision > 1"), 20);
+    lh_correlator_stats_t cs;
+    lh_correlator_stats(f[1].c, &cs);
+    uint64_t hits = cs.hits[LH_CORR_CACHE_CONCLUSIONS], miss = cs.misses[LH_CORR_CACHE_CONCLUSIONS];
+    fprintf(stderr, "memo: %llu of %llu conclusions stood\n", (unsigned long long)hits,
+            (unsigned long long)(hits + miss));
+    ck_assert_uint_gt(hits, (hits + miss) / 4);
+    lh_correlator_stats(f[0].c, &cs); /* no caches: no memos */
+    ck_assert_uint_eq(cs.hits[LH_CORR_CACHE_CONCLUSIONS], 0);
+    lh__c_test_caches(0);
+    for (int m = 0; m < N; m++)
+        fx_done(&f[m]);
+    submit_now = 0;
+}
+END_TEST
+
+/* The first outcome seq of fingerprint fp (0: none). */
+static int64_t
+first_seq_of(fx_t *f, const char *fp)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT coalesce(max(first_seq), 0) FROM outcomes WHERE ref = '%s'",
+             fp);
+    return count_sql(f, sql);
+}
+
+/* A change related to an alert by its service, a host or its artifact arrives late, when over
+ * the lookups' limit of newer notifications lie in its window: the deploy path concludes those
+ * only. The alert's next notification adds nothing to it, yet its conclusion is made again (the
+ * change wrote into one of its scopes) and names the change. */
+START_TEST(test_memo_busy_window)
+{
+    for (int rel = 0; rel < 3; rel++) {
+        fx_t f;
+        fx_init(&f);
+        const char *svc = rel == 0 ? "api" : "db", *art = rel == 2 ? "pkg-1" : NULL;
+        lh_event_t *o = mk_alert_of("o-1", "fp-O", T0, "h1", LH_ALERT_FIRING);
+        if (art)
+            o->alert.artifact = lh_event_str(o, art, (size_t)-1);
+        ck_assert_int_eq(submit(&f, o), 0); /* no change yet: nothing to publish */
+        for (int i = 0; i < 600; i++) {
+            /* another alert of the same relation, firing every second */
+            char id[32];
+            snprintf(id, sizeof(id), "n-%d", i);
+            lh_event_t *ev =
+                mk_alert(id, T0 + (i + 1) * LH_NS_PER_SEC, rel == 0 ? "api" : "web", "prod",
+                         rel == 1 ? "h1" : "h5", LH_ALERT_FIRING, LH_SEV_ERROR);
+            ev->alert.fingerprint = lh_event_str(ev, "fp-N", (size_t)-1);
+            if (art)
+                ev->alert.artifact = lh_event_str(ev, art, (size_t)-1);
+            ck_assert_int_eq(submit(&f, ev), 0);
+        }
+        ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0 - 5 * MIN, svc,
+                                              "prod", rel == 1 ? "h1" : "h9", "2", "1", art)),
+                         1); /* fp-N's alert, concluded by the deploy path */
+        int64_t oseq = first_seq_of(&f, "fp-O");
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM correlations WHERE outcome_seq = %lld",
+                 (long long)oseq);
+        ck_assert_int_eq(count_sql(&f, sql), 0); /* past the deploy path's limit */
+        /* (an outcome keeps the artifact an earlier notification named) */
+        ck_assert_int_eq(
+            submit(&f, mk_alert_of("o-2", "fp-O", T0 + 20 * MIN, "h1", LH_ALERT_FIRING)), 1);
+        ck_assert_msg(count_sql(&f, sql) == 1, "relation %d: the repeat did not conclude", rel);
+        fx_done(&f);
+    }
+}
+END_TEST
+
+/* Two alerts share a case; a late change becomes the top suspect of the second only, whose
+ * revision makes it the case's top. The first alert's next notification adds nothing to it, yet
+ * it is concluded again (its case was written) and, as without memos, its own top suspect is
+ * the case's again. */
+START_TEST(test_memo_case_written)
+{
+    fx_t f;
+    fx_init(&f);
+    ck_assert_int_eq(submit(&f, mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0 - 30 * MIN, "api",
+                                          "prod", "h9", "2", "1", NULL)),
+                     0);
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-1", "fp-a", T0, "h1", LH_ALERT_FIRING)), 1);
+    lh_event_t *b = mk_alert_of("b-1", "fp-b", T0 + MIN, "h2", LH_ALERT_FIRING);
+    b->alert.artifact = lh_event_str(b, "pkg-2", (size_t)-1);
+    ck_assert_int_eq(submit(&f, b), 1); /* joins fp-a's alert */
+    ck_assert_int_eq(submit(&f, mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 - 10 * MIN, "db",
+                                          "prod", "h7", "3", "2", "pkg-2")),
+                     1); /* the case's top is now D-2 */
+    ck_assert_int_eq(submit(&f, mk_alert_of("a-2", "fp-a", T0 + 5 * MIN, "h1", LH_ALERT_FIRING)),
+                     1);
+    alerts_t al;
+    read_alerts(&f, &al);
+    ck_assert_uint_eq(al.n, 4);
+    ck_assert_str_eq(al.a[0]->id, al.a[3]->id);
+    ck_assert_str_eq(al.a[2]->suspects[0].deploy_id, "D-2");
+    ck_assert_str_eq(al.a[3]->suspects[0].deploy_id, "D-1");
+    ck_assert_uint_eq(al.a[3]->revision, 4);
+    free_alerts(&al);
+    fx_done(&f);
+}
+END_TEST
+
 static Suite *
 correlator_suite(void)
 {
@@ -2515,6 +2720,9 @@ correlator_suite(void)
         {"resolution_repeats_suspects", test_resolution_repeats_suspects, 0, 0},
         {"outcome_row_updates", test_outcome_row_updates, 0, 0},
         {"caches_same_as_store", test_caches_same_as_store, 180, 0},
+        {"memo_same_as_store", test_memo_same_as_store, 180, 0},
+        {"memo_busy_window", test_memo_busy_window, 120, 0},
+        {"memo_case_written", test_memo_case_written, 0, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
         {"window_edge_outside", test_window_edge_outside, 0, 0},
         {"outcome_before_deploy", test_outcome_before_deploy, 0, 0},

@@ -62,7 +62,8 @@
 
 #define MAX_HOSTS_NAMED 5
 #define CHUNK_MIN 8192
-#define CCACHE_SLOTS 8192 /* power of two: two-way sets */
+#define CCACHE_SLOTS 8192   /* power of two: two-way sets */
+#define TOUCHED_SLOTS 32768 /* power of two: the scopes of the memos, 256 kB */
 
 int lh__c_test_cache_mode; /* lh__c_test_caches() */
 
@@ -301,6 +302,9 @@ lh_correlator_new(lh_store_t *st, const lh_correlator_opts_t *o, lh_correlator_t
         c->cache = calloc(c->cache_slots, sizeof(*c->cache));
     c->cache_discards = lh__store_discards(st);
     lh__c_ocache_init(c);
+    c->touched_slots = lh__c_test_cache_mode == 2 ? 4 : TOUCHED_SLOTS;
+    if (lh__c_test_cache_mode != 1 && c->ocache) /* the memos live in the outcome cache */
+        c->touched = calloc(c->touched_slots, sizeof(*c->touched));
     for (int i = 0; i < LH_CSQL_COUNT; i++) {
         int rc = sqlite3_prepare_v3(c->db, LH_CORR_SQL[i], -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->stmt[i], NULL);
@@ -341,6 +345,7 @@ lh_correlator_set_opts(lh_correlator_t *c, const lh_correlator_opts_t *o)
     c->o.group_window_ns = o->group_window_ns;
     c->o.alert_min_severity = o->alert_min_severity;
     c->o.require_approved_ticket = c->require;
+    c->memo_floor = ++c->tick; /* a conclusion under the old options no longer stands */
     return 0;
 }
 
@@ -362,6 +367,7 @@ lh_correlator_destroy(lh_correlator_t **cp)
             free(c->cache[i].block);
     free(c->cache);
     lh__c_ocache_free(c);
+    free(c->touched);
     free(c->require);
     free(c);
     *cp = NULL;
@@ -570,7 +576,40 @@ cache_check_discards(lh_correlator_t *c)
     if (c->cache)
         for (size_t i = 0; i < c->cache_slots; i++)
             centry_clear(&c->cache[i]);
-    lh__c_ocache_clear(c);
+    lh__c_ocache_clear(c); /* and the memos with it */
+}
+
+/* ---- scopes: what the memos of conclusions read (outcome.c) --------------------------------- */
+
+uint32_t
+lh__c_scope(const lh_correlator_t *c, int tag, const char *key, size_t len, const char *env)
+{
+    unsigned char t = (unsigned char)tag;
+    uint64_t h = lh__hash64_update(LH__HASH64_SEED, &t, 1);
+    h = lh__hash64_update(h, key, len);
+    h = lh__hash64_update(h, "", 1); /* as lh__c_key_hash() ends a key */
+    h = env ? lh__hash64_update(h, env, strlen(env) + 1) : lh__hash64_update(h, "\xff", 1);
+    return (uint32_t)(lh__hash64_final(h) & (c->touched_slots - 1));
+}
+
+void
+lh__c_touch(lh_correlator_t *c, int tag, const char *key, const char *env)
+{
+    if (c->touched && key)
+        c->touched[lh__c_scope(c, tag, key, strlen(key), env)] = ++c->tick;
+}
+
+/* Deploy event ev is stored: every scope a candidate lookup finds it by (its service, each
+ * host, its artifact, in its environment) and its change are written. */
+static void
+touch_deploy(lh_correlator_t *c, const lh_event_t *ev)
+{
+    const char *env = ev->environment;
+    lh__c_touch(c, LH__SCOPE_SERVICE, ev->service, env);
+    for (size_t i = 0; i < ev->n_hosts; i++)
+        lh__c_touch(c, LH__SCOPE_HOST, ev->hosts[i], env);
+    lh__c_touch(c, LH__SCOPE_ARTIFACT, ev->deploy.artifact, env);
+    lh__c_touch(c, LH__SCOPE_CHANGE, ev->deploy.deploy_id, env);
 }
 
 /* Copies a change just loaded (not in the cache) into its set, first. Best effort: without memory
@@ -1067,7 +1106,7 @@ lh__c_last_good(lh_correlator_t *c, const char *service, const char *env, int64_
 int
 lh__c_gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late)
 {
-    c->n_chg = c->n_show = c->n_more = 0;
+    c->n_chg = c->n_show = c->n_more = c->n_cand = 0;
     c->truncated = 0;
     const int64_t t = o->time_ns, from = lh__c_sat_sub(t, c->o.window_ns);
     const char *env = o->environment, *artifact = lh__c_outcome_artifact(o);
@@ -1092,6 +1131,10 @@ lh__c_gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late)
         if (i && strcmp(c->chg[i].deploy_id, c->chg[i - 1].deploy_id) == 0)
             continue;
         change_t ch = c->chg[i];
+        if (c->touched && c->n_cand < MEMO_SCOPES) /* found, related or not: the memo's */
+            c->cand[c->n_cand] =
+                lh__c_scope(c, LH__SCOPE_CHANGE, ch.deploy_id, strlen(ch.deploy_id), env);
+        c->n_cand++;
         if ((rc = load_change(c, &ch, env)) < 0)
             return rc;
         if (!ch.found || ch.time < from || ch.time > t || !is_suspect_status(ch.status))
@@ -1146,6 +1189,7 @@ lh__c_gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late)
 static int
 correlate_deploy(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns)
 {
+    touch_deploy(c, ev);
     if (!ev->deploy.deploy_id)
         return 0; /* the pipeline normalizes: a deploy always has one */
     c->n_chg = 0;

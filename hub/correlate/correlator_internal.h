@@ -19,6 +19,7 @@
 
 #define COMPONENT "correlator"
 #define MAX_REASONS 8
+#define MEMO_SCOPES 8 /* the scopes a conclusion's memo names at most (outcome.c) */
 
 /* ---- scratch: strings that live until the next correlation run (correlator.c) ------------ */
 
@@ -82,6 +83,16 @@ struct lh_correlator {
     int64_t ocache_expired;      /* lh__store_outcomes_expired_to() as the cache last saw it */
     lh_correlator_stats_t stats; /* lh_correlator_stats() */
     char *require;               /* o.require_approved_ticket points here (a copy) */
+    /* What a conclusion read, for its memo (outcome.c, "memo"): by scope (the rows of a
+     * service, a host or an artifact in an environment, a change, a case), hashed into
+     * touched_slots, the tick of the last write into it. A memo made at tick m holds while none
+     * of its scopes was written after m and m is above memo_floor. */
+    uint64_t *touched; /* NULL: no memos */
+    size_t touched_slots;
+    uint64_t tick;              /* raised by every write into a scope and every memo */
+    uint64_t memo_floor;        /* memos made up to this tick are void (new options) */
+    uint32_t cand[MEMO_SCOPES]; /* lh__c_gather(): the scopes of the changes it found */
+    size_t n_cand;              /* their number (more than MEMO_SCOPES: too many to name) */
 };
 
 /* ---- one outcome (outcome.c) ------------------------------------------------------------ */
@@ -97,6 +108,10 @@ typedef struct outcome {
     int open;
     int severity; /* an incident's highest (lh_severity_t), 0: none given; alerts keep 0 */
     int found;
+    /* the memo of its last conclusion, as the outcome cache held it (memo_at 0: none) */
+    uint64_t memo_at;
+    size_t memo_n;
+    uint32_t memo[MEMO_SCOPES];
     /* the row as stored (found): oc_put() writes only the columns of the indexes whose key
      * changed, since an UPDATE that sets an indexed column rewrites its index entry even when
      * the value is the same (a random page of oc_ref, oc_case or oc_dora) */
@@ -135,8 +150,21 @@ int lh__c_load_event(lh_correlator_t *c, int64_t seq, lh_event_t **out);
  * *out NULL when history knows none. */
 int lh__c_last_good(lh_correlator_t *c, const char *service, const char *env, int64_t before,
                     const char *skip, const char **out);
+/* Scope tags, and the slot of (tag, key, environment) in c->touched. */
+enum {
+    LH__SCOPE_SERVICE = 'S',
+    LH__SCOPE_HOST = 'H',
+    LH__SCOPE_ARTIFACT = 'A',
+    LH__SCOPE_CHANGE = 'D',
+    LH__SCOPE_CASE = 'C'
+};
+uint32_t lh__c_scope(const lh_correlator_t *c, int tag, const char *key, size_t len,
+                     const char *env);
+/* A write into the scope (key NULL: none): the memos that name it no longer hold. */
+void lh__c_touch(lh_correlator_t *c, int tag, const char *key, const char *env);
 /* Finds and ranks the suspects of outcome o (recorded at oseq) into c->chg; c->n_show of them
- * are listed, c->n_more counted. Returns their number or an error. */
+ * are listed, c->n_more counted; c->cand names the scopes of every change it found. Returns
+ * their number or an error. */
 int lh__c_gather(lh_correlator_t *c, const lh_event_t *o, int64_t oseq, int late);
 /* Writes a pair's latest conclusion (a new pair inserted, a known one updated). */
 int lh__c_pair_write(lh_correlator_t *c, int64_t oseq, const change_t *ch, int rank, int64_t now_ns,

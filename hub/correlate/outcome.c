@@ -140,9 +140,12 @@ enum {
 struct oentry {
     uint64_t hash;
     int64_t time, first_seq, resolved, top_started;
+    uint64_t memo_at; /* the memo of the row's last conclusion (0: none) */
+    uint32_t memo[MEMO_SCOPES];
     int32_t severity;
     uint8_t kind, none, open; /* none: the key has no row */
-    uint16_t at[OE_STR];      /* each string's offset in data + 1, 0: NULL */
+    uint8_t memo_n;
+    uint16_t at[OE_STR]; /* each string's offset in data + 1, 0: NULL */
     char data[];
 };
 
@@ -305,6 +308,9 @@ ocache_take(lh_correlator_t *c, const struct oentry *e, outcome_t *oc)
     oc->resolved = e->resolved;
     oc->severity = e->severity;
     oc->top_started = e->top_started;
+    oc->memo_at = e->memo_at;
+    oc->memo_n = e->memo_n;
+    memcpy(oc->memo, e->memo, sizeof(oc->memo));
     const char **str[OE_STR] = {
         [OE_REF] = &oc->ref,         [OE_ENV] = &oc->env,           [OE_OKEY] = &oc->okey,
         [OE_SERVICE] = &oc->service, [OE_EVENT_ID] = &oc->event_id, [OE_TITLE] = &oc->title,
@@ -342,6 +348,78 @@ ocache_wrote(lh_correlator_t *c, const outcome_t *oc, int new, int64_t was_time)
         ocache_drop(c, h, oc->kind, oc->ref, oc->env); /* which row the lookup reads: unsure */
     /* else: an alert period older than the entry's, which stays the newest (a period's time
      * only moves earlier) */
+}
+
+/* ---- the memo of a conclusion -------------------------------------------------------------- */
+
+/*
+ * A notification that adds no fact to its outcome (the common case: a monitoring alert firing
+ * again every few minutes) would conclude it again from the same rows, to the same conclusion,
+ * which publishes nothing. A conclusion reads the outcome's row, the rows of its scopes (the
+ * deploy events of its service, of each of its hosts and of its artifact, in its environment:
+ * the candidate lookups), every event of each change they found, its case, and the options.
+ * Each write into a scope is marked in c->touched with a tick (touch_deploy() for every stored
+ * deploy event, case_put() for a case), and the outcome's cache entry keeps the tick of its last
+ * conclusion and the slots of its scopes (memo_set()). While none of them was written since
+ * (memo_holds()), the conclusion stands and is not made again. Two scopes sharing a slot only
+ * make a memo fail more often; an outcome with more scopes than MEMO_SCOPES has none. The entry
+ * follows the outcome cache's rules (a discarded transaction, or a retention step that deleted a
+ * change, clears the cache), and new options void every memo (memo_floor). The deploy path
+ * concludes most outcomes a new change relates to by itself; the scopes catch what it does not
+ * (an outcome past its lookups' limit, a change that stopped being a suspect or left a service,
+ * a case another outcome changed). With memos or without, the correlator writes the same rows
+ * (check_correlator `memo_same_as_store`, `memo_busy_window`, `memo_case_written`).
+ */
+
+/* After oc was concluded: its entry remembers what the conclusion read. */
+static void
+memo_set(lh_correlator_t *c, const outcome_t *oc)
+{
+    if (!c->touched || !oc->ref || (oc->kind != LH_KIND_ALERT && oc->kind != LH_KIND_INCIDENT))
+        return;
+    uint64_t h = ocache_hash(oc->kind, oc->ref, oc->env);
+    struct oentry *e = ocache_find(c, h, oc->kind, oc->ref, oc->env);
+    if (!e || e->none || e->first_seq != oc->first_seq)
+        return; /* the key's entry is another period, or the cache does not hold it */
+    e->memo_at = 0;
+    uint32_t m[MEMO_SCOPES];
+    size_t n = 0, len;
+    const char *p = oc->hosts, *t;
+    if (oc->service)
+        m[n++] = lh__c_scope(c, LH__SCOPE_SERVICE, oc->service, strlen(oc->service), oc->env);
+    while ((t = lh__c_next_host(&p, &len))) {
+        if (n == MEMO_SCOPES)
+            return;
+        m[n++] = lh__c_scope(c, LH__SCOPE_HOST, t, len, oc->env);
+    }
+    const char *more[2][2] = {{oc->artifact, oc->env}, {oc->case_id, NULL}};
+    const int tags[2] = {LH__SCOPE_ARTIFACT, LH__SCOPE_CASE};
+    for (int i = 0; i < 2; i++) {
+        if (!more[i][0])
+            continue;
+        if (n == MEMO_SCOPES)
+            return;
+        m[n++] = lh__c_scope(c, tags[i], more[i][0], strlen(more[i][0]), more[i][1]);
+    }
+    if (c->n_cand > MEMO_SCOPES - n)
+        return;
+    memcpy(m + n, c->cand, c->n_cand * sizeof(*m));
+    n += c->n_cand;
+    memcpy(e->memo, m, n * sizeof(*m));
+    e->memo_n = (uint8_t)n;
+    e->memo_at = ++c->tick;
+}
+
+/* Whether oc's last conclusion, as its cache entry remembers it, still stands. */
+static int
+memo_holds(const lh_correlator_t *c, const outcome_t *oc)
+{
+    if (!c->touched || oc->memo_at <= c->memo_floor)
+        return 0;
+    for (size_t i = 0; i < oc->memo_n; i++)
+        if (c->touched[oc->memo[i]] > oc->memo_at)
+            return 0;
+    return 1;
 }
 
 /* Reads one outcome row with statement which (LH_CSQL_OC_GET: an incident's, LH_CSQL_OC_OPEN: an
@@ -614,6 +692,7 @@ case_put(lh_correlator_t *c, kase_t *k)
         return lh__c_sql_fail(c, which);
     lh__c_sql_done(s);
     k->found = 1;
+    lh__c_touch(c, LH__SCOPE_CASE, k->id, NULL); /* its outcomes' memos no longer hold */
     return 0;
 }
 
@@ -854,12 +933,10 @@ case_id(lh_correlator_t *c, const outcome_t *oc)
     return lh__c_sfmt(&c->scratch, "ca-%08llx%016llx", t, (unsigned long long)lh__hash64_final(h));
 }
 
-/* Concludes outcome oc (its facts already written), triggered by the event at tseq: finds its
- * suspects, decides its case (its own, an open one with the same suspects, or a new one) and
- * publishes a revision when the conclusion changed. Returns alerts written (0 or 1). */
-int
-lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_event_t *trig,
-               int late, int64_t now_ns)
+/* lh__c_conclude() but the memo. */
+static int
+conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_event_t *trig,
+         int late, int64_t now_ns)
 {
     lh_event_t o;
     int rc = oc_as_event(c, oc, &o);
@@ -1041,6 +1118,20 @@ lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const
 out:
     lh_correlated_destroy(&prev);
     lh_correlated_destroy(&ca);
+    return rc;
+}
+
+/* Concludes outcome oc (its facts already written), triggered by the event at tseq: finds its
+ * suspects, decides its case (its own, an open one with the same suspects, or a new one) and
+ * publishes a revision when the conclusion changed; its cache entry remembers what it read.
+ * Returns alerts written (0 or 1). */
+int
+lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_event_t *trig,
+               int late, int64_t now_ns)
+{
+    int rc = conclude(c, oc, dirty, tseq, trig, late, now_ns);
+    if (rc >= 0)
+        memo_set(c, oc);
     return rc;
 }
 
@@ -1233,5 +1324,10 @@ lh__c_correlate_outcome(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, i
         return resolve(c, &oc, seq, ev, now_ns);
     if (!concludes)
         return 0; /* an earlier update of a resolved outcome */
+    if (!changed && memo_holds(c, &oc)) {
+        c->stats.hits[LH_CORR_CACHE_CONCLUSIONS]++;
+        return 0; /* nothing its last conclusion read was written since: it stands */
+    }
+    c->stats.misses[LH_CORR_CACHE_CONCLUSIONS]++;
     return lh__c_conclude(c, &oc, changed, seq, ev, 0, now_ns);
 }

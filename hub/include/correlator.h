@@ -62,8 +62,14 @@ int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
 int lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
 
 /* What the correlator's caches answered since it was made, by cache: lookups found in it (hits)
- * or read from the store (misses). */
-enum { LH_CORR_CACHE_CHANGES, LH_CORR_CACHE_OUTCOMES, LH_CORR_CACHE__COUNT };
+ * or read from the store (misses). Conclusions: a notification that added nothing to its outcome
+ * whose last conclusion still stood (hit), or an outcome concluded (miss). */
+enum {
+    LH_CORR_CACHE_CHANGES,
+    LH_CORR_CACHE_OUTCOMES,
+    LH_CORR_CACHE_CONCLUSIONS,
+    LH_CORR_CACHE__COUNT
+};
 typedef struct lh_correlator_stats {
     uint64_t hits[LH_CORR_CACHE__COUNT], misses[LH_CORR_CACHE__COUNT];
 } lh_correlator_stats_t;
