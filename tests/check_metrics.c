@@ -843,6 +843,8 @@ START_TEST(test_hub_exposition)
                        "cache=changes,result=hit") == 0);
     ck_assert(value_of(&ex, "loophub_correlator_cache_lookups_total",
                        "cache=outcomes,result=miss") == 0);
+    ck_assert(value_of(&ex, "loophub_correlator_cache_lookups_total",
+                       "cache=conclusions,result=hit") == 0);
     ck_assert(value_of(&ex, "loophub_start_time_seconds", "") > 1.7e9);
     /* the adapter label names inputs only */
     ck_assert(value_of(&ex, "loophub_events_total", "kind=ticket,adapter=test-out") == -1);
