@@ -2706,6 +2706,92 @@ START_TEST(test_memo_case_written)
 }
 END_TEST
 
+/* Two fixtures, the first without caches, the second with them as built (memos included). */
+static void
+fx_pair(fx_t f[2])
+{
+    for (int m = 0; m < 2; m++) {
+        lh__c_test_caches(m == 0 ? 1 : 0);
+        fx_init(&f[m]);
+    }
+    lh__c_test_caches(0);
+}
+
+/* A late change relates by a host to an alert's older, resolved period, and to its newer one
+ * only through a notification outside the change's window: the deploy path concludes the older
+ * period alone, which must leave the newer one's memo (the key's cache entry) as it was. The
+ * newer period's next notification then names the change, as without memos. */
+START_TEST(test_memo_other_period)
+{
+    fx_t f[2];
+    fx_pair(f);
+    for (int m = 0; m < 2; m++) {
+        ck_assert_int_eq(
+            submit(&f[m], mk_alert_of("p1-a", "fp-x", T0 + MIN, "h1", LH_ALERT_FIRING)), 0);
+        ck_assert_int_eq(
+            submit(&f[m], mk_alert_of("p1-b", "fp-x", T0 + 2 * MIN, "h1", LH_ALERT_RESOLVED)), 0);
+        ck_assert_int_eq(
+            submit(&f[m], mk_alert_of("p2-a", "fp-x", T0 + 10 * MIN, "h5", LH_ALERT_FIRING)), 0);
+        /* the newer period gains h1, two hours on */
+        ck_assert_int_eq(submit(&f[m], mk_alert_of("p2-b", "fp-x", T0 + 2 * HOUR + 10 * MIN, "h1",
+                                                   LH_ALERT_FIRING)),
+                         0);
+        /* the older period's event on h1 is in the change's window, the newer's is not */
+        ck_assert_int_eq(submit(&f[m], mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0, "db",
+                                                 "prod", "h1", "2", "1", NULL)),
+                         1);
+        ck_assert_int_eq(submit(&f[m], mk_alert_of("p2-c", "fp-x", T0 + 2 * HOUR + 15 * MIN, "h5",
+                                                   LH_ALERT_FIRING)),
+                         1);
+    }
+    assert_same_tables(f, 2, 6);
+    ck_assert_int_eq(count_sql(&f[1], "SELECT count(*) FROM correlations"), 2);
+    for (int m = 0; m < 2; m++)
+        fx_done(&f[m]);
+}
+END_TEST
+
+/* A conclusion whose suspects differ from the published ones, but not in a way worth a revision
+ * (a suspect that failed, the top the same), reads the published revision; retention then
+ * deletes that revision (by its age: the sources' clocks ahead of the hub's) while the case
+ * stays open. The next notification adds nothing, yet it is concluded again and, finding no
+ * published revision, publishes one, as without memos. */
+START_TEST(test_memo_revision_expired)
+{
+    fx_t f[2];
+    fx_pair(f);
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    r.keep_ns[LH_KIND_ALERT] = HOUR;
+    submit_now = T0 - 50 * MIN;
+    for (int m = 0; m < 2; m++) {
+        ck_assert_int_eq(submit(&f[m], mk_deploy("d-1", "D-1", LH_DEPLOY_SUCCEEDED, T0 - 10 * MIN,
+                                                 "api", "prod", "h1", "2", "1", NULL)),
+                         0);
+        ck_assert_int_eq(submit(&f[m], mk_deploy("d-2", "D-2", LH_DEPLOY_SUCCEEDED, T0 - 40 * MIN,
+                                                 "api", "prod", "h2", "3", "2", NULL)),
+                         0);
+        ck_assert_int_eq(submit(&f[m], mk_alert_of("a-1", "fp-a", T0, "h9", LH_ALERT_FIRING)), 1);
+        ck_assert_int_eq(submit(&f[m], mk_deploy("d-3", "D-2", LH_DEPLOY_FAILED, T0 - 39 * MIN,
+                                                 "api", "prod", "h2", "3", "2", NULL)),
+                         0);
+        /* suspects D-1 alone now, the top unchanged: nothing to publish */
+        ck_assert_int_eq(submit(&f[m], mk_alert_of("a-2", "fp-a", T0 + MIN, "h9", LH_ALERT_FIRING)),
+                         0);
+        lh_store_expired_t sum;
+        expire_all(&f[m], &r, submit_now + HOUR + LH_NS_PER_SEC, 16, &sum);
+        ck_assert_int_eq(sum.alerts, 1);
+        ck_assert_int_eq(sum.events[LH_KIND_ALERT], 0);
+        ck_assert_int_eq(
+            submit(&f[m], mk_alert_of("a-3", "fp-a", T0 + 2 * MIN, "h9", LH_ALERT_FIRING)), 1);
+    }
+    submit_now = 0;
+    assert_same_tables(f, 2, 6);
+    for (int m = 0; m < 2; m++)
+        fx_done(&f[m]);
+}
+END_TEST
+
 static Suite *
 correlator_suite(void)
 {
@@ -2723,6 +2809,8 @@ correlator_suite(void)
         {"memo_same_as_store", test_memo_same_as_store, 180, 0},
         {"memo_busy_window", test_memo_busy_window, 120, 0},
         {"memo_case_written", test_memo_case_written, 0, 0},
+        {"memo_other_period", test_memo_other_period, 0, 0},
+        {"memo_revision_expired", test_memo_revision_expired, 0, 0},
         {"window_edge_inclusive", test_window_edge_inclusive, 0, 0},
         {"window_edge_outside", test_window_edge_outside, 0, 0},
         {"outcome_before_deploy", test_outcome_before_deploy, 0, 0},

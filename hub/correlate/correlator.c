@@ -30,7 +30,9 @@
  *    lookups read indexes only. A change only changes when a deploy event of it is stored,
  *    and every stored deploy passes through the deploy path, which drops the entry first; a
  *    transaction whose writes were discarded (lh__store_discards) drops the whole cache. The
- *    cache of outcome lookups (outcome.c) follows the same rule for the outcome rows.
+ *    cache of outcome lookups (outcome.c) follows the same rule for the outcome rows, and keeps
+ *    each outcome's memo of its last conclusion: the ticks of `touched` (which scopes were
+ *    written when) tell whether it still stands (outcome.c, "the memo of a conclusion").
  *  - A change is all deploy events of one deploy_id in one environment: its time is its
  *    earliest event, its status its latest (by time, then seq), its other fields come from its
  *    latest event that has them.

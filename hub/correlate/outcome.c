@@ -357,23 +357,29 @@ ocache_wrote(lh_correlator_t *c, const outcome_t *oc, int new, int64_t was_time)
  * again every few minutes) would conclude it again from the same rows, to the same conclusion,
  * which publishes nothing. A conclusion reads the outcome's row, the rows of its scopes (the
  * deploy events of its service, of each of its hosts and of its artifact, in its environment:
- * the candidate lookups), every event of each change they found, its case, and the options.
- * Each write into a scope is marked in c->touched with a tick (touch_deploy() for every stored
- * deploy event, case_put() for a case), and the outcome's cache entry keeps the tick of its last
- * conclusion and the slots of its scopes (memo_set()). While none of them was written since
- * (memo_holds()), the conclusion stands and is not made again. Two scopes sharing a slot only
- * make a memo fail more often; an outcome with more scopes than MEMO_SCOPES has none. The entry
- * follows the outcome cache's rules (a discarded transaction, or a retention step that deleted a
- * change, clears the cache), and new options void every memo (memo_floor). The deploy path
- * concludes most outcomes a new change relates to by itself; the scopes catch what it does not
- * (an outcome past its lookups' limit, a change that stopped being a suspect or left a service,
- * a case another outcome changed). With memos or without, the correlator writes the same rows
- * (check_correlator `memo_same_as_store`, `memo_busy_window`, `memo_case_written`).
+ * the candidate lookups), every event of each change they found, the pairs of the outcome (only
+ * its own conclusions write them), its case, and the options; when its suspects differ from the
+ * case's, also the published revision. Each write into a scope is marked in c->touched with a
+ * tick (touch_deploy() for every stored deploy event, case_put() for a case), and the outcome's
+ * cache entry keeps the tick of its last conclusion and the slots of its scopes (memo_set()).
+ * While none of them was written since (memo_holds()), the conclusion stands and is not made
+ * again. What no scope marks has no memo: a conclusion that read the published revision and
+ * left it as it was (retention deletes revisions by their age, not by their case's), an outcome
+ * with more scopes than MEMO_SCOPES, a period of the key other than the one its entry holds. Two
+ * scopes sharing a slot only make a memo fail more often. The entry follows the outcome cache's
+ * rules (a discarded transaction, or a retention step that deleted a change, clears the cache),
+ * and new options void every memo (memo_floor). The deploy path concludes most outcomes a new
+ * change relates to by itself; the scopes catch what it does not: an outcome past its lookups'
+ * limit or related by a fact that a notification outside the change's window brought, a change
+ * that stopped being a suspect or left a service, a case another outcome changed. With memos or
+ * without, the correlator writes the same rows (check_correlator: `memo_same_as_store`,
+ * `memo_busy_window`, `memo_case_written`, `memo_other_period`, `memo_revision_expired`).
  */
 
-/* After oc was concluded: its entry remembers what the conclusion read. */
+/* After oc was concluded: its entry remembers what the conclusion read, when `stands` (else it
+ * has no memo). */
 static void
-memo_set(lh_correlator_t *c, const outcome_t *oc)
+memo_set(lh_correlator_t *c, const outcome_t *oc, int stands)
 {
     if (!c->touched || !oc->ref || (oc->kind != LH_KIND_ALERT && oc->kind != LH_KIND_INCIDENT))
         return;
@@ -382,6 +388,8 @@ memo_set(lh_correlator_t *c, const outcome_t *oc)
     if (!e || e->none || e->first_seq != oc->first_seq)
         return; /* the key's entry is another period, or the cache does not hold it */
     e->memo_at = 0;
+    if (!stands)
+        return;
     uint32_t m[MEMO_SCOPES];
     size_t n = 0, len;
     const char *p = oc->hosts, *t;
@@ -933,10 +941,11 @@ case_id(lh_correlator_t *c, const outcome_t *oc)
     return lh__c_sfmt(&c->scratch, "ca-%08llx%016llx", t, (unsigned long long)lh__hash64_final(h));
 }
 
-/* lh__c_conclude() but the memo. */
+/* lh__c_conclude() but the memo; *rereads set when the next conclusion from the same rows would
+ * read the published revision again (which no scope marks: retention may delete it). */
 static int
 conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_event_t *trig,
-         int late, int64_t now_ns)
+         int late, int64_t now_ns, int *rereads)
 {
     lh_event_t o;
     int rc = oc_as_event(c, oc, &o);
@@ -1048,7 +1057,9 @@ conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_ev
 
     if (!created && !joined && ca->n_changes == 0) {
         /* the same conclusion: nothing to publish; new pairs are recorded with the revision
-         * that named them already */
+         * that named them already. The suspects differ from the case's, so the next conclusion
+         * reads the published revision again, which retention may delete: no memo */
+        *rereads = 1;
         for (size_t i = 0; !rc && i < c->n_show; i++)
             if (c->chg[i].is_new)
                 rc = lh__c_pair_write(c, oc->first_seq, &c->chg[i], (int)i + 1, now_ns, prev_seq);
@@ -1129,9 +1140,10 @@ int
 lh__c_conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_event_t *trig,
                int late, int64_t now_ns)
 {
-    int rc = conclude(c, oc, dirty, tseq, trig, late, now_ns);
+    int rereads = 0;
+    int rc = conclude(c, oc, dirty, tseq, trig, late, now_ns, &rereads);
     if (rc >= 0)
-        memo_set(c, oc);
+        memo_set(c, oc, !rereads);
     return rc;
 }
 
