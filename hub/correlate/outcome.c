@@ -1057,8 +1057,9 @@ conclude(lh_correlator_t *c, outcome_t *oc, int dirty, int64_t tseq, const lh_ev
 
     if (!created && !joined && ca->n_changes == 0) {
         /* the same conclusion: nothing to publish; new pairs are recorded with the revision
-         * that named them already. The suspects differ from the case's, so the next conclusion
-         * reads the published revision again, which retention may delete: no memo */
+         * that named them already. The shortcut above did not decide it, so the next conclusion
+         * from the same rows reads the published revision again, which retention may delete:
+         * no memo */
         *rereads = 1;
         for (size_t i = 0; !rc && i < c->n_show; i++)
             if (c->chg[i].is_new)

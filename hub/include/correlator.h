@@ -62,8 +62,8 @@ int lh_correlator_enrich(lh_correlator_t *c, lh_event_t *ev);
 int lh_correlator_add(lh_correlator_t *c, const lh_event_t *ev, int64_t seq, int64_t now_ns);
 
 /* What the correlator's caches answered since it was made, by cache: lookups found in it (hits)
- * or read from the store (misses). Conclusions: a notification that added nothing to its outcome
- * whose last conclusion still stood (hit), or an outcome concluded (miss). */
+ * or read from the store (misses). Conclusions, per alert or incident notification that leads to
+ * one: its outcome's last conclusion stood (hit), or it was concluded (miss). */
 enum {
     LH_CORR_CACHE_CHANGES,
     LH_CORR_CACHE_OUTCOMES,
