@@ -2383,6 +2383,33 @@ rnd(uint64_t *x)
     return *x;
 }
 
+/* Submits ev to fixture m of a differential run, whose alerts written must be fixture 0's (*n0,
+ * set by m == 0) after event `step`; or, discard: stores and correlates it in a batch that then
+ * fails, so its writes are discarded. Consumes ev. */
+static void
+submit_or_discard(fx_t *f, int m, lh_event_t *ev, int discard, int *n0, int step)
+{
+    if (!discard) {
+        int n = submit(&f[m], ev);
+        ck_assert_int_ge(n, 0);
+        if (m == 0)
+            *n0 = n;
+        ck_assert_msg(n == *n0, "event %d: %d alerts written with caches %s, %d without", step, n,
+                      m == 1 ? "as built" : "of four entries", *n0);
+        return;
+    }
+    lh_buf_t pb = LH_BUF_INIT;
+    ck_assert_int_eq(lh_store_begin(f[m].st), 0);
+    int outcome = lh_correlator_is_outcome(f[m].c, ev);
+    ck_assert_int_eq(lh_store_event_encode(ev, outcome, &pb), 0);
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_insert_event(f[m].st, ev, outcome, pb.data, pb.len, &seq), 0);
+    ck_assert_int_ge(lh_correlator_add(f[m].c, ev, seq, submit_now), 0);
+    ck_assert_int_eq(lh_store_rollback(f[m].st), 0);
+    lh_buf_free(&pb);
+    lh_event_destroy(&ev);
+}
+
 /* A hub whose correlator caches changes and outcome lookups writes what one without the caches
  * writes, event by event: alert periods that open, repeat, resolve and open again,
  * notifications older than a period's start (its time moves) or than the newest period (a late
@@ -2445,26 +2472,7 @@ START_TEST(test_caches_same_as_store)
                 ev->alert.fingerprint = lh_event_str(ev, key, (size_t)-1);
             }
             submit_now = latest + MIN;
-            if (!rollback) {
-                int n = submit(&f[m], ev);
-                ck_assert_int_ge(n, 0);
-                if (m == 0)
-                    n0 = n;
-                ck_assert_msg(n == n0, "event %d: %d alerts written with caches %s, %d without", i,
-                              n, m == 1 ? "as built" : "of four entries", n0);
-                continue;
-            }
-            /* a batch that correlated, then failed: its writes are discarded */
-            lh_buf_t pb = LH_BUF_INIT;
-            ck_assert_int_eq(lh_store_begin(f[m].st), 0);
-            int outcome = lh_correlator_is_outcome(f[m].c, ev);
-            ck_assert_int_eq(lh_store_event_encode(ev, outcome, &pb), 0);
-            int64_t seq = 0;
-            ck_assert_int_eq(lh_store_insert_event(f[m].st, ev, outcome, pb.data, pb.len, &seq), 0);
-            ck_assert_int_ge(lh_correlator_add(f[m].c, ev, seq, submit_now), 0);
-            ck_assert_int_eq(lh_store_rollback(f[m].st), 0);
-            lh_buf_free(&pb);
-            lh_event_destroy(&ev);
+            submit_or_discard(f, m, ev, rollback, &n0, i);
         }
         rolled += rollback;
         if (i % 200 == 199) { /* retention, in small steps */
@@ -2574,25 +2582,7 @@ START_TEST(test_memo_same_as_store)
                 }
             }
             submit_now = latest + MIN;
-            if (!rollback) {
-                int n = submit(&f[m], ev);
-                ck_assert_int_ge(n, 0);
-                if (m == 0)
-                    n0 = n;
-                ck_assert_msg(n == n0, "event %d: %d alerts written with caches %s, %d without", i,
-                              n, m == 1 ? "as built" : "of four entries", n0);
-                continue;
-            }
-            lh_buf_t pb = LH_BUF_INIT;
-            ck_assert_int_eq(lh_store_begin(f[m].st), 0);
-            int outcome = lh_correlator_is_outcome(f[m].c, ev);
-            ck_assert_int_eq(lh_store_event_encode(ev, outcome, &pb), 0);
-            int64_t seq = 0;
-            ck_assert_int_eq(lh_store_insert_event(f[m].st, ev, outcome, pb.data, pb.len, &seq), 0);
-            ck_assert_int_ge(lh_correlator_add(f[m].c, ev, seq, submit_now), 0);
-            ck_assert_int_eq(lh_store_rollback(f[m].st), 0);
-            lh_buf_free(&pb);
-            lh_event_destroy(&ev);
+            submit_or_discard(f, m, ev, rollback, &n0, i);
         }
         rolled += rollback;
         if (i % 300 == 299)
