@@ -22,6 +22,7 @@
 #include "loophub.pb-c.h"
 #include "loophub/error.h"
 #include "loophub/log.h"
+#include "pbwire.h"
 
 /* --- allocator ------------------------------------------------------------------------------ */
 
@@ -192,6 +193,82 @@ wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
             return 0;
     }
     return -1;
+}
+
+/* Appends v as a varint. */
+static int
+put_raw_varint(lh_buf_t *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    return lh_buf_append(b, t, n) < 0 ? LH_ENOMEM : 0;
+}
+
+int
+lh_pb_fields(const void *buf, size_t len, uint32_t fields, lh_buf_t *copy)
+{
+    const uint8_t *p = buf, *end = p + len;
+    int found = 0;
+    while (p < end) {
+        const uint8_t *at = p;
+        uint64_t tag, n;
+        if (wire_varint(&p, end, &tag) < 0)
+            return -1;
+        switch (tag & 7) {
+        case 0:
+            if (wire_varint(&p, end, &n) < 0)
+                return -1;
+            break;
+        case 1:
+        case 5:
+            n = (tag & 7) == 1 ? 8 : 4;
+            if ((size_t)(end - p) < n)
+                return -1; /* a fixed-width value cut short */
+            p += n;
+            break;
+        case 2:
+            if (wire_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
+                return -1;
+            p += n;
+            break;
+        default:
+            return -1; /* groups are not in this schema */
+        }
+        if ((tag >> 3) >= 31)
+            continue;
+        found |= 1 << (tag >> 3);
+        if (copy && (fields & (1u << (tag >> 3))) && lh_buf_append(copy, at, (size_t)(p - at)) < 0)
+            return LH_ENOMEM;
+    }
+    return found;
+}
+
+int
+lh_pb_put_string(lh_buf_t *b, unsigned field, const char *v)
+{
+    if (!v || !*v)
+        return 0;
+    size_t n = strlen(v);
+    int rc = put_raw_varint(b, (uint64_t)field << 3 | 2);
+    if (!rc)
+        rc = put_raw_varint(b, n);
+    return rc ? rc : lh_buf_append(b, v, n) < 0 ? LH_ENOMEM : 0;
+}
+
+int
+lh_pb_put_varint(lh_buf_t *b, unsigned field, uint64_t v)
+{
+    if (!v)
+        return 0;
+    int rc = put_raw_varint(b, (uint64_t)field << 3);
+    return rc ? rc : put_raw_varint(b, v);
 }
 
 /* Protobuf strings carry their length, but protobuf-c hands them over NUL-terminated: a string
@@ -414,6 +491,21 @@ lh_codec_pb_encode(const lh_event_t *ev, lh_buf_t *out)
 {
     pb_event_t p;
     int rc = pb_event_build(&p, ev);
+    if (!rc)
+        rc = pack_into(&p.m.base, out);
+    pb_event_release(&p);
+    return rc;
+}
+
+int
+lh_codec_pb_encode_field(const lh_event_t *ev, unsigned field, lh_buf_t *out)
+{
+    pb_event_t p;
+    int rc = pb_event_build(&p, ev);
+    if (!rc)
+        rc = put_raw_varint(out, (uint64_t)field << 3 | 2);
+    if (!rc)
+        rc = put_raw_varint(out, protobuf_c_message_get_packed_size(&p.m.base));
     if (!rc)
         rc = pack_into(&p.m.base, out);
     pb_event_release(&p);

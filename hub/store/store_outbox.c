@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "loophub/error.h"
-#include "loophub/format.h"
 #include "loophub/log.h"
+#include "pbwire.h"
 #include "store_internal.h"
 
 #define SINK_NAME_MAX 64
@@ -269,7 +269,8 @@ lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
  *   earlier revision of the same alert (the resolution), named by its `same_as`; copied from that
  *   revision's payload, which has them (retention makes a repeating revision whole before it
  *   deletes the one it repeats).
- * They are appended after the stored fields: a protobuf parser takes fields in any order.
+ * They are appended after the stored fields: a protobuf parser takes fields in any order. The
+ * payload is walked and spliced with the codec's wire helpers (pbwire.h), never decoded here.
  * Revisions stored before carry their copies. One whose event is gone (a sink that did not
  * deliver it within the event's retention) leaves without its outcome, logged. */
 
@@ -278,79 +279,6 @@ lh_store_alert_done(lh_store_t *st, lh_store_sink_t sink, int64_t seq)
 #define PB_REPEATS ((1u << 8) | (1u << 10) | (1u << 16))
 /* id, and with it kind, service, environment, late, created, revision: the row's own columns */
 #define PB_ROW (1u << 1)
-
-static int
-pb_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
-{
-    *v = 0;
-    for (int sh = 0; sh <= 63; sh += 7) {
-        if (*i >= len)
-            return -1;
-        uint8_t c = p[(*i)++];
-        *v |= (uint64_t)(c & 0x7f) << sh;
-        if (!(c & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
-/* Walks the top-level fields of protobuf p once: returns the fields there (a bit per field number
- * below 31), or -1 when p does not parse. With copy, appends the fields of `fields` to it as they
- * are (then returns LH_ENOMEM when out of memory). */
-static int
-pb_walk(const uint8_t *p, size_t len, uint32_t fields, lh_buf_t *copy)
-{
-    size_t i = 0;
-    int found = 0;
-    while (i < len) {
-        size_t at = i;
-        uint64_t key = 0, v = 0;
-        if (pb_varint(p, len, &i, &key) < 0)
-            return -1;
-        switch (key & 7) {
-        case 0: /* varint */
-            if (pb_varint(p, len, &i, &v) < 0)
-                return -1;
-            break;
-        case 2: /* a length, then the bytes */
-            if (pb_varint(p, len, &i, &v) < 0 || v > len - i)
-                return -1;
-            i += (size_t)v;
-            break;
-        case 1:
-            i += 8;
-            break;
-        case 5:
-            i += 4;
-            break;
-        default:
-            return -1;
-        }
-        if (i > len) /* a fixed-width value cut short */
-            return -1;
-        if ((key >> 3) >= 31)
-            continue;
-        found |= 1 << (key >> 3);
-        if (copy && (fields & (1u << (key >> 3))) && lh_buf_append(copy, p + at, i - at) < 0)
-            return LH_ENOMEM;
-    }
-    return found;
-}
-
-static int
-buf_varint(lh_buf_t *b, uint64_t v)
-{
-    uint8_t t[10];
-    size_t n = 0;
-    do {
-        t[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            t[n] |= 0x80;
-        n++;
-    } while (v);
-    return lh_buf_append(b, t, n);
-}
 
 /* Appends field 7, the event at event_seq whole, to b. Returns 0, 1 when the event is not there
  * to be put back (logged), or LH_ENOMEM / LH_ESTORE. */
@@ -372,16 +300,8 @@ put_outcome(lh_store_t *st, int64_t seq, int64_t event_seq, const char *outcome_
     }
     if (rc < 0)
         return rc;
-    lh_buf_t enc = LH_BUF_INIT;
-    rc = lh_codec_pb_encode(ev, &enc);
+    rc = lh_codec_pb_encode_field(ev, 7, b);
     lh_event_destroy(&ev);
-    if (!rc)
-        rc = buf_varint(b, 7u << 3 | 2);
-    if (!rc)
-        rc = buf_varint(b, enc.len);
-    if (!rc)
-        rc = lh_buf_append(b, enc.data, enc.len);
-    lh_buf_free(&enc);
     return rc < 0 ? rc : 0;
 }
 
@@ -403,7 +323,8 @@ put_repeats(lh_store_t *st, int64_t seq, int64_t same_as, lh_buf_t *b)
         return 0;
     }
     const uint8_t *p = sqlite3_column_blob(s, 0);
-    rc = pb_walk(p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(s, 0), PB_REPEATS, b);
+    rc = lh_pb_fields(p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(s, 0), PB_REPEATS,
+                      b);
     sqlite3_reset(s);
     return rc == LH_ENOMEM ? rc : 0;
 }
@@ -432,45 +353,24 @@ alert_row(sqlite3_stmt *s, int col, alert_row_t *r)
     r->late = sqlite3_column_int(s, col + 11);
 }
 
-static int
-put_string(lh_buf_t *b, unsigned field, const char *v)
-{
-    if (!v || !*v)
-        return 0;
-    size_t n = strlen(v);
-    int rc = buf_varint(b, field << 3 | 2);
-    if (!rc)
-        rc = buf_varint(b, n);
-    return rc ? rc : lh_buf_append(b, v, n);
-}
-
-static int
-put_varint(lh_buf_t *b, unsigned field, uint64_t v)
-{
-    if (!v)
-        return 0;
-    int rc = buf_varint(b, field << 3);
-    return rc ? rc : buf_varint(b, v);
-}
-
 /* Appends the row's own facts (fields 1, 3, 4, 5, 6, 9, 11 of CorrelatedAlert) to b, as the
  * encoder writes them (a default value is left out). */
 static int
 put_row(const alert_row_t *r, lh_buf_t *b)
 {
-    int rc = put_string(b, 1, r->id);
+    int rc = lh_pb_put_string(b, 1, r->id);
     if (!rc)
-        rc = put_varint(b, 3, (uint64_t)r->kind);
+        rc = lh_pb_put_varint(b, 3, (uint64_t)r->kind);
     if (!rc)
-        rc = put_string(b, 4, r->service);
+        rc = lh_pb_put_string(b, 4, r->service);
     if (!rc)
-        rc = put_string(b, 5, r->environment);
+        rc = lh_pb_put_string(b, 5, r->environment);
     if (!rc)
-        rc = put_varint(b, 6, r->late ? 1 : 0);
+        rc = lh_pb_put_varint(b, 6, r->late ? 1 : 0);
     if (!rc)
-        rc = put_varint(b, 9, (uint64_t)r->created);
+        rc = lh_pb_put_varint(b, 9, (uint64_t)r->created);
     if (!rc)
-        rc = put_varint(b, 11, (uint64_t)r->revision);
+        rc = lh_pb_put_varint(b, 11, (uint64_t)r->revision);
     return rc;
 }
 
@@ -482,7 +382,7 @@ whole(lh_store_t *st, const alert_row_t *r, const void *pb, size_t len, int with
 {
     *out = pb;
     *out_len = len;
-    int there = pb_walk(pb, len, 0, NULL); /* what it has, or -1: it leaves as stored */
+    int there = lh_pb_fields(pb, len, 0, NULL); /* what it has, or -1: it leaves as stored */
     if (there < 0)
         return 0;
     int own = r->id && !(there & PB_ROW);
