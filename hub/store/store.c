@@ -347,6 +347,18 @@ lh__store_step_done(lh_store_t *st, int idx, const char *what)
 }
 
 int
+lh__store_row_at(lh_store_t *st, int idx, int64_t seq, const char *what)
+{
+    sqlite3_stmt *s = st->stmt[idx];
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? LH_ENOTFOUND : lh__store_sql_fail(st, rc, what);
+}
+
+int
 lh_store_begin(lh_store_t *st)
 {
     if (st->in_txn) {
@@ -889,13 +901,10 @@ lh_store_event_load(lh_store_t *st, int64_t seq, lh_event_t **out, char *why, si
     *out = NULL;
     if (whylen)
         *why = '\0';
+    int rc = lh__store_row_at(st, S_GET_EVENT, seq, "reading an event");
+    if (rc)
+        return rc;
     sqlite3_stmt *s = st->stmt[S_GET_EVENT];
-    sqlite3_bind_int64(s, 1, seq);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? LH_ENOTFOUND : lh__store_sql_fail(st, rc, "reading an event");
-    }
     const void *blob = sqlite3_column_blob(s, 0);
     int err =
         lh_codec_pb_decode(blob ? blob : "", (size_t)sqlite3_column_bytes(s, 0), out, why, whylen);

@@ -142,6 +142,9 @@ int lh__store_sql_fail(lh_store_t *st, int rc, const char *what);
 void lh__store_sleep_us(long us);
 /* Steps statement idx to its end and resets it: 0, or lh__store_sql_fail()'s code. */
 int lh__store_step_done(lh_store_t *st, int idx, const char *what);
+/* Steps statement idx, its ?1 bound to seq, to its row: 0 (the caller reads it, then resets
+ * st->stmt[idx]), or, reset, LH_ENOTFOUND when there is none or lh__store_sql_fail()'s code. */
+int lh__store_row_at(lh_store_t *st, int idx, int64_t seq, const char *what);
 /* 0, or LH_ESTORE (logged) on a read-only store. */
 int lh__store_writable(lh_store_t *st);
 

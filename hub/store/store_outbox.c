@@ -310,18 +310,17 @@ put_outcome(lh_store_t *st, int64_t seq, int64_t event_seq, const char *outcome_
 static int
 put_repeats(lh_store_t *st, int64_t seq, int64_t same_as, lh_buf_t *b)
 {
-    sqlite3_stmt *s = st->stmt[S_ALERT_PAYLOAD];
-    sqlite3_bind_int64(s, 1, same_as);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-            return lh__store_sql_fail(st, rc, "reading the revision an alert repeats");
+    int rc =
+        lh__store_row_at(st, S_ALERT_PAYLOAD, same_as, "reading the revision an alert repeats");
+    if (rc) {
+        if (rc != LH_ENOTFOUND)
+            return rc;
         lh_log_ratelimited("store.outbox.repeats", LH_LOG_ERROR, COMPONENT,
                            "%s: alert %lld leaves without the suspects of alert %lld: it is gone",
                            st->path, (long long)seq, (long long)same_as);
         return 0;
     }
+    sqlite3_stmt *s = st->stmt[S_ALERT_PAYLOAD];
     const uint8_t *p = sqlite3_column_blob(s, 0);
     rc = lh_pb_fields(p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(s, 0), PB_REPEATS,
                       b);
@@ -409,13 +408,10 @@ int
 lh_store_alert_payload(lh_store_t *st, int64_t seq, int with_outcome, lh_buf_t *out)
 {
     lh_buf_reset(out);
+    int rc = lh__store_row_at(st, S_ALERT_ROW, seq, "reading an alert");
+    if (rc)
+        return rc;
     sqlite3_stmt *s = st->stmt[S_ALERT_ROW];
-    sqlite3_bind_int64(s, 1, seq);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? LH_ENOTFOUND : lh__store_sql_fail(st, rc, "reading an alert");
-    }
     alert_row_t r;
     alert_row(s, 0, &r);
     const void *p = sqlite3_column_blob(s, 1), *w = NULL;
@@ -432,18 +428,14 @@ lh_store_alert_payload(lh_store_t *st, int64_t seq, int with_outcome, lh_buf_t *
 static int
 unshare_one(lh_store_t *st, int64_t seq, int64_t rep, lh_buf_t *b)
 {
+    int err = lh__store_row_at(st, S_ALERT_PAYLOAD, rep, "reading a revision that repeats");
+    if (err)
+        return err == LH_ENOTFOUND ? 0 : err;
     sqlite3_stmt *s = st->stmt[S_ALERT_PAYLOAD];
-    sqlite3_bind_int64(s, 1, rep);
-    int rc = sqlite3_step(s), err = 0;
+    const void *p = sqlite3_column_blob(s, 0);
     lh_buf_reset(b);
-    if (rc == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(s, 0);
-        err = lh_buf_append(b, p ? p : "", (size_t)sqlite3_column_bytes(s, 0));
-    }
+    err = lh_buf_append(b, p ? p : "", (size_t)sqlite3_column_bytes(s, 0));
     sqlite3_reset(s);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? 0
-                                 : lh__store_sql_fail(st, rc, "reading a revision that repeats");
     if (!err)
         err = put_repeats(st, rep, seq, b);
     if (err)
