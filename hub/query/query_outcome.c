@@ -495,9 +495,7 @@ revision_json(qctx_t *q, sqlite3_stmt *s, const char *id, int64_t case_rev, int 
     lh__q_jset(q, o, "created", lh__q_jtime(sqlite3_column_int64(s, 4)));
     lh_correlated_t *ca = NULL;
     lh_buf_t whole = LH_BUF_INIT; /* as published (but the outcome, not shown here) */
-    int rc = q->st ? lh_store_alert_payload(q->st, sqlite3_column_int64(s, 0), 0, &whole) : 0;
-    if (rc == 0 && !q->st) /* a bare connection: the row as stored */
-        rc = lh_buf_append(&whole, sqlite3_column_blob(s, 5), (size_t)sqlite3_column_bytes(s, 5));
+    int rc = lh_store_alert_payload(q->st, sqlite3_column_int64(s, 0), 0, &whole);
     if (rc == 0)
         rc = lh_codec_alert_pb_decode(whole.data ? (const void *)whole.data : "", whole.len, &ca);
     lh_buf_free(&whole);

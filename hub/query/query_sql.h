@@ -202,7 +202,7 @@
 
 /* Every published revision of one correlated alert (alerts UNIQUE (id, revision)). ?1 id */
 #define LH_Q_REVISIONS                                                                         \
-    "SELECT seq, revision, kind, late, created, payload FROM alerts WHERE id = ?1"             \
+    "SELECT seq, revision, kind, late, created FROM alerts WHERE id = ?1"                      \
     " ORDER BY revision"
 
 /* The monitoring alerts of a service in a period (ev_outcome_svc: alerts that are outcomes,
