@@ -1347,7 +1347,7 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 13);
+    ck_assert_int_eq(lh_store_schema_version(), 14);
     /* version 13: no revision repeats another before it */
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM alerts WHERE same_as IS NOT NULL"), 0);
     /* version 12: the times of receipt by transaction; the rows written before keep theirs */
@@ -1929,8 +1929,12 @@ START_TEST(test_migrate_v4_store)
     ck_assert_int_eq(s.oldest_by_kind[LH_KIND_TICKET], t0 - 10 * 60 * LH_NS_PER_SEC);
     ck_assert_int_eq(s.dedupe_entries, 12);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                 " ('eh_seq', 'tl_seq', 'tally')"),
-                     3);
+                                 " ('tl_seq', 'tally')"),
+                     2);
+    /* version 14: the host rows keyed without rowid; eh_seq came with version 5 and went */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                 " ('eh_seq', 'eh_host')"),
+                     0);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE raw IS NOT NULL"), 1);
     /* its ids are known; a new one is stored after its rows */
     int64_t seq = 0;
@@ -2020,9 +2024,13 @@ START_TEST(test_migrate_v5_store)
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
-                                 " name IN ('ev_deploy_svc', 'ev_outcome_svc', 'ev_artifact',"
-                                 " 'eh_host') AND sql LIKE '%(time / 14400000000000, %'"),
-                     4);
+                                 " name IN ('ev_deploy_svc', 'ev_outcome_svc', 'ev_artifact')"
+                                 " AND sql LIKE '%(time / 14400000000000, %'"),
+                     3);
+    /* the host rows: their table is keyed by bucket first since version 14 */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'event_hosts'"
+                                 " AND sql LIKE '%PRIMARY KEY (bucket, host,%WITHOUT ROWID'"),
+                     1);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'ev_good'"), 1);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'oc_dora'"), 1);
     lh_store_stats_t s = stats_of(st);
@@ -2070,6 +2078,56 @@ START_TEST(test_migrate_v6_store)
     lh_store_stats_t s = stats_of(st);
     ck_assert_int_eq(s.events, 12);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM alerts"), 5);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* A store written by the current release before schema version 14 (tests/data/store/v13.sql,
+ * written by the real loophub 3ef6e39 with make_store.sh) migrates on open: its host rows, 20 in
+ * a rowid table with two indexes, become one table keyed by bucket, host, environment, time,
+ * kind and seq (the deploy that named host-rack twice keeps one row); the correlator's lookups by
+ * host find what the release stored; and retention deletes every host row with its event, the
+ * alert whose host has a space included (its hosts are in its protobuf). */
+START_TEST(test_migrate_v13_store)
+{
+    lh_test_load_store_dump(lh_test_fx.db, "v13.sql");
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                 " ('eh_host', 'eh_seq', 'event_hosts14')"),
+                     0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 19);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE bucket = time / "
+                                 LH_STORE_BUCKET_NS " AND environment = 'prod'"),
+                     19);
+    /* each host row names its event's host, kind and time, and a deploy's change */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts h JOIN events e USING (seq)"
+                                 " WHERE h.kind = e.kind AND h.time = e.time AND (h.kind <> 1 OR"
+                                 " h.deploy_id = e.deploy_id) AND (' ' || e.hosts || ' ') LIKE"
+                                 " ('% ' || h.host || ' %')"),
+                     19);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE host = 'rack 7'"), 1);
+    lh_store_stats_t s = stats_of(st);
+    ck_assert_int_eq(s.events, 22);
+
+    int64_t t0 = 0; /* the first deploys' time */
+    ck_assert_int_eq(lh_time_parse("2026-01-10T10:00:00Z", &t0), 0);
+    const int64_t min = 60 * LH_NS_PER_SEC;
+    assert_lookup(st, LH_CSQL_CAND_HOST, "host-web", t0 - 210 * min, t0 + 30 * min, "D-web");
+    assert_lookup(st, LH_CSQL_CAND_HOST, "host-rack", t0, t0 + 150 * min, "D-rack");
+    char *out = lookup(st, LH_CSQL_OUT_HOST, "rack 7", t0, t0 + 150 * min);
+    ck_assert_str_eq(out, "22");
+    free(out);
+
+    /* every event past its time: every host row goes with its event */
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    for (int k = 1; k < 5; k++)
+        r.keep_ns[k] = LH_STORE_DAY_NS;
+    lh_store_expired_t x;
+    ck_assert_int_eq(lh_store_expire(st, &r, t0 + 30 * LH_STORE_DAY_NS, 100, &x), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 0);
     lh_store_close(&st);
 }
 END_TEST
@@ -2238,6 +2296,91 @@ START_TEST(test_received_once_a_transaction)
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events"), 2);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM arrivals"), 1);
     ck_assert(received_of(st, "r-6") == t6 && received_of(st, "r-7") == t6);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* A new store's file holds no free page (the migrations replaced tables on it: store_migrate.c
+ * compacts it), so a store that cannot grow fails its next write as a full disk does. */
+START_TEST(test_new_store_no_free_page)
+{
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(sql_int(st, "PRAGMA freelist_count"), 0);
+    ck_assert_int_eq(sql_int(st, "PRAGMA page_size"), 16384);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* Inserts ev (an outcome when is_outcome) with its real stored protobuf; its seq. */
+static int64_t
+put_encoded(lh_store_t *st, lh_event_t *ev, int is_outcome)
+{
+    lh_buf_t pb = {0};
+    ck_assert_int_eq(lh_store_event_encode(ev, is_outcome, &pb), 0);
+    int64_t seq = 0;
+    ck_assert_int_eq(lh_store_insert_event(st, ev, is_outcome, pb.data, pb.len, &seq), 0);
+    lh_buf_free(&pb);
+    lh_event_destroy(&ev);
+    return seq;
+}
+
+/* The host rows are keyed by host (schema 14), so retention finds an expiring event's rows from
+ * the event: from its hosts column, or from its protobuf when a host could not be joined into
+ * that column (one with a space). Every row of an expired event goes, whatever its shape,
+ * and only those: a kept deploy's rows stay, and the lookups by host still find them. */
+START_TEST(test_expire_host_rows)
+{
+    lh_store_t *st = open_rw();
+    lh_event_t *d = mk_event("d-kept", LH_KIND_DEPLOY); /* 400 days: kept */
+    d->deploy.deploy_id = lh_event_str(d, "D-1", (size_t)-1);
+    ck_assert_int_eq(lh_event_add_host(d, "web-1", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_add_host(d, "web-2", (size_t)-1), 0);
+    put_encoded(st, d, 0);
+
+    lh_event_t *a = mk_event("a-plain", LH_KIND_ALERT); /* the hosts column names them */
+    a->alert.name = lh_event_str(a, "HighErrorRate", (size_t)-1);
+    a->alert.state = LH_ALERT_FIRING;
+    ck_assert_int_eq(lh_event_add_host(a, "web-1", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_add_host(a, "web-3", (size_t)-1), 0);
+    put_encoded(st, a, 1);
+
+    a = mk_event("a-odd", LH_KIND_ALERT); /* a host with a space: the protobuf keeps them */
+    a->alert.name = lh_event_str(a, "HighLatency", (size_t)-1);
+    a->alert.state = LH_ALERT_FIRING;
+    ck_assert_int_eq(lh_event_add_host(a, "rack 7", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_add_host(a, "web-1", (size_t)-1), 0);
+    put_encoded(st, a, 1);
+
+    a = mk_event("a-noenv", LH_KIND_ALERT); /* no environment; a host named twice */
+    a->environment = NULL;
+    a->alert.name = lh_event_str(a, "DiskFull", (size_t)-1);
+    a->alert.state = LH_ALERT_FIRING;
+    ck_assert_int_eq(lh_event_add_host(a, "db-1", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_add_host(a, "db-1", (size_t)-1), 0);
+    put_encoded(st, a, 1);
+
+    /* one row per host and event, '' for no environment */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 7);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE host = 'db-1'"
+                                 " AND environment = ''"),
+                     1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE host = 'rack 7'"
+                                 " AND environment = 'prod' AND kind = 2"),
+                     1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE id = 'a-odd'"
+                                 " AND hosts = 'rack 7 web-1'"),
+                     1);
+
+    lh_store_retention_t r;
+    lh_store_retention_default(&r);
+    lh_store_expired_t x;
+    ck_assert_int_eq(
+        lh_store_expire(st, &r, 1800000000LL * LH_NS_PER_SEC + 31 * LH_STORE_DAY_NS, 100, &x), 0);
+    ck_assert_int_eq(x.events[LH_KIND_ALERT], 3);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE kind = 1 AND"
+                                 " deploy_id = 'D-1' AND host IN ('web-1', 'web-2')"),
+                     2);
     lh_store_close(&st);
 }
 END_TEST
@@ -2736,10 +2879,13 @@ store_suite(void)
         {"migrate_v4_store", test_migrate_v4_store, 10, 0},
         {"migrate_v5_store", test_migrate_v5_store, 10, 0},
         {"migrate_v6_store", test_migrate_v6_store, 10, 0},
+        {"migrate_v13_store", test_migrate_v13_store, 10, 0},
         {"sources_once_bounded", test_sources_once_bounded, 10, 0},
         {"outbox_outcome_put_back", test_outbox_outcome_put_back, 10, 0},
         {"received_once_a_transaction", test_received_once_a_transaction, 10, 0},
         {"seq_never_reused", test_seq_never_reused, 10, 0},
+        {"expire_host_rows", test_expire_host_rows, 10, 0},
+        {"new_store_no_free_page", test_new_store_no_free_page, 10, 0},
         {"migrate_v10_store", test_migrate_v10_store, 10, 0},
         {"changes_row_any_order", test_changes_row_any_order, 0, 0},
         {"facts_bytes", test_facts_bytes, 0, 0},

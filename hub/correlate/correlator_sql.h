@@ -12,7 +12,9 @@
  *  - outcomes by service:  ev_outcome_svc (bucket, service, environment, time, outcome)
  *  - by artifact:          ev_artifact    (bucket, artifact, environment, time, kind, outcome,
  *                                          deploy_id)
- *  - by host:              eh_host        (bucket, host, environment, time, kind, seq, deploy_id)
+ *  - by host:              event_hosts    (bucket, host, environment, time, kind, seq; deploy_id),
+ *                                          its key (schema 14: without rowid; environment ''
+ *                                          for none)
  *  - a change's events:    ev_deploy_id   (deploy_id, time), already in time order
  *  - last good version:    ev_good        (service, environment, time, seq, ...) of succeeded
  *                                          deploys with a version: no window, so service-first
@@ -132,8 +134,8 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_HOST] =
         "SELECT deploy_id FROM event_hosts"
-        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind = 1"
-        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
+        " WHERE bucket = ?6 AND host = ?1 AND environment = coalesce(?2, '')"
+        " AND time BETWEEN ?3 AND ?4 AND kind = 1"
         " AND deploy_id IS NOT NULL ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_CAND_ARTIFACT] =
         "SELECT deploy_id FROM events"
@@ -151,8 +153,8 @@ static const char *const LH_CORR_SQL[LH_CSQL_COUNT] = {
         " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_HOST] =
         "SELECT seq FROM event_hosts"
-        " WHERE host = ?1 AND environment IS ?2 AND time BETWEEN ?3 AND ?4 AND kind <> 1"
-        " AND " LH_STORE_BUCKET_OF("time") " = ?6"
+        " WHERE bucket = ?6 AND host = ?1 AND environment = coalesce(?2, '')"
+        " AND time BETWEEN ?3 AND ?4 AND kind <> 1"
         " ORDER BY time DESC LIMIT ?5",
     [LH_CSQL_OUT_ARTIFACT] =
         "SELECT seq FROM events"

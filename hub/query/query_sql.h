@@ -214,12 +214,12 @@
     "   AND " LH_STORE_BUCKET_OF("time") " IN " LH_STORE_BUCKETS("?3", "?4")                          \
     "   AND kind = 2 ORDER BY time, seq"
 
-/* The monitoring alerts naming a host in a period (eh_host, events by seq).
+/* The monitoring alerts naming a host in a period (event_hosts by its key, events by seq).
  * ?1 host ?2 environment ?3 from ?4 to (ns, inclusive) */
 #define LH_Q_WINDOW_HOST_ALERTS                                                                \
     "SELECT e.seq, " LH_STORE_EVENT_COLS("e.") " FROM event_hosts h JOIN events e ON e.seq = h.seq"                  \
-    " WHERE h.host = ?1 AND h.environment = ?2 AND h.time >= ?3 AND h.time <= ?4"              \
-    "   AND " LH_STORE_BUCKET_OF("h.time") " IN " LH_STORE_BUCKETS("?3", "?4")                        \
+    " WHERE h.bucket IN " LH_STORE_BUCKETS("?3", "?4") " AND h.host = ?1"                       \
+    "   AND h.environment = ?2 AND h.time >= ?3 AND h.time <= ?4"                              \
     "   AND h.kind = 2 ORDER BY h.time, h.seq"
 
 /* --- the reports (`loophub deployed`, `loophub audit`) --------------------------------------

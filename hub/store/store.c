@@ -631,6 +631,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
             sqlite3_bind_int64(s, 4, *seq);
             sqlite3_bind_int(s, 5, (int)ev->kind);
             bind_text(s, 6, ev->kind == LH_KIND_DEPLOY ? ev->deploy.deploy_id : NULL);
+            sqlite3_bind_int64(s, 7, lh_store_bucket(ev->time_ns));
             if ((rc = lh__store_step_done(st, S_INS_HOST, "inserting an event's host")))
                 return rc;
         }

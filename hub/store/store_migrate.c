@@ -7,7 +7,8 @@
  * an SQLite database is reported when its version is read, before anything is written; a file
  * newer than this binary is refused by lh_store_open() before migrate is reached. A migration
  * that needs more than SQL (decoding the stored events) runs its C step right after its SQL, in
- * the same transaction (7 -> 8: lh__store_fill_v8(), store_changes.c).
+ * the same transaction (7 -> 8: lh__store_fill_v8(), store_changes.c). A new store is compacted
+ * once after them (VACUUM), so that its file has no free page.
  */
 #include <stdio.h>
 
@@ -70,6 +71,12 @@ lh__store_migrate(lh_store_t *st)
             sqlite3_exec(st->db, lh__store_sql[S_ROLLBACK], NULL, NULL, NULL);
         return rc;
     }
+    /* a new store ran every migration on empty tables: the pages of what they replaced (the
+     * host rows' old table and indexes, 13 -> 14) are free. Rebuilt without them, a new store's
+     * file holds no free page, so a store that cannot grow is full at once (a disk full stays
+     * full); with no rows yet this costs as little as the migrations did. */
+    if (from == 0 && (rc = lh__store_exec(st, "VACUUM", "compacting the new store")) != 0)
+        return rc;
     if (from < LH_STORE_SCHEMA_VERSION)
         lh_log(from ? LH_LOG_INFO : LH_LOG_DEBUG, COMPONENT,
                "%s: schema migrated from version %d to %d", st->path, from,

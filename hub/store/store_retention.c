@@ -29,6 +29,7 @@
 #include "loophub/error.h"
 #include "loophub/event.h"
 #include "loophub/log.h"
+#include "pbwire.h"
 #include "store_internal.h"
 
 /* ---- tally ---------------------------------------------------------------------------------- */
@@ -109,15 +110,76 @@ typedef struct {
     int kind, outcome;
 } row_t;
 
+/* Deletes the host row of r's event for host (len bytes). */
+static int
+delete_host(lh_store_t *st, const row_t *r, const char *env, const char *host, size_t len)
+{
+    sqlite3_stmt *s = st->stmt[S_EXP_HOSTS];
+    sqlite3_bind_int64(s, 1, lh_store_bucket(r->time));
+    sqlite3_bind_text(s, 2, host, (int)len, SQLITE_STATIC);
+    if (env)
+        sqlite3_bind_text(s, 3, env, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 3);
+    sqlite3_bind_int64(s, 4, r->time);
+    sqlite3_bind_int(s, 5, r->kind);
+    sqlite3_bind_int64(s, 6, r->seq);
+    return lh__store_step_done(st, S_EXP_HOSTS, "expiring an event's hosts");
+}
+
+/* Deletes the host rows of r's event (a deploy or an outcome), which event_hosts keys by host
+ * (schema 14): the event's row names them. The hosts column holds them joined with spaces, exact
+ * unless a host was empty or had a space: lh_store_event_strip() then kept them in the protobuf,
+ * as rows before schema 8 did, and the event is read whole for them. */
+static int
+delete_hosts(lh_store_t *st, const row_t *r)
+{
+    sqlite3_stmt *q = st->stmt[S_EXP_HOSTS_OF];
+    int rc = lh__store_row_at(st, S_EXP_HOSTS_OF, r->seq, "reading an event's hosts");
+    if (rc)
+        return rc == LH_ENOTFOUND ? 0 : rc;
+    const void *pb = sqlite3_column_blob(q, 2);
+    int in_pb = lh_pb_fields(pb ? pb : "", (size_t)sqlite3_column_bytes(q, 2), 0, NULL);
+    if (in_pb < 0 || (in_pb & (1 << 6))) { /* the protobuf has them (or does not parse) */
+        sqlite3_reset(q);
+        lh_event_t *ev = NULL;
+        char why[160] = "";
+        if ((rc = lh_store_event_load(st, r->seq, &ev, why, sizeof(why))) == 0) {
+            for (size_t i = 0; !rc && i < ev->n_hosts; i++)
+                if (ev->hosts[i])
+                    rc = delete_host(st, r, ev->environment, ev->hosts[i], strlen(ev->hosts[i]));
+            lh_event_destroy(&ev);
+            return rc;
+        }
+        if (rc != LH_EDECODE)
+            return rc;
+        lh_log_ratelimited("store-expire-decode", LH_LOG_ERROR, COMPONENT,
+                           "%s: stored event seq %lld does not decode (%s): its hosts are taken"
+                           " from its row",
+                           st->path, (long long)r->seq, why);
+        if ((rc = lh__store_row_at(st, S_EXP_HOSTS_OF, r->seq, "reading an event's hosts")))
+            return rc == LH_ENOTFOUND ? 0 : rc;
+    }
+    const char *env = (const char *)sqlite3_column_text(q, 0);
+    const char *p = (const char *)sqlite3_column_text(q, 1);
+    while (!rc && p && *p) {
+        size_t len = strcspn(p, " ");
+        if (len)
+            rc = delete_host(st, r, env, p, len);
+        p += len + (p[len] == ' ');
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
 /* Deletes row r and what goes with it. */
 static int
 delete_event(lh_store_t *st, const row_t *r)
 {
-    sqlite3_bind_int64(st->stmt[S_EXP_EVENT], 1, r->seq);
-    int rc = lh__store_step_done(st, S_EXP_EVENT, "expiring an event");
-    if (!rc && (r->kind == LH_KIND_DEPLOY || r->outcome)) {
-        sqlite3_bind_int64(st->stmt[S_EXP_HOSTS], 1, r->seq);
-        rc = lh__store_step_done(st, S_EXP_HOSTS, "expiring an event's hosts");
+    int rc = r->kind == LH_KIND_DEPLOY || r->outcome ? delete_hosts(st, r) : 0;
+    if (!rc) {
+        sqlite3_bind_int64(st->stmt[S_EXP_EVENT], 1, r->seq);
+        rc = lh__store_step_done(st, S_EXP_EVENT, "expiring an event");
     }
     if (!rc && r->kind == LH_KIND_TICKET) {
         sqlite3_bind_int64(st->stmt[S_EXP_LINKS], 1, r->seq);

@@ -99,6 +99,15 @@ if [ -n "${LH_DORA_FACTS:-}" ]; then
     send incident --id pi-4 --time 2026-01-10T15:05:00Z --service pay --env prod \
         --incident-id INC-pay2 --state detected --severity warning --host host-pay
 fi
+# LH_HOST_SHAPES=1 (v13.sql on): host rows of the shapes the store writes beside one host per
+# event: a deploy naming its host twice; a monitoring alert on two hosts, one with a space (its
+# hosts stay in its protobuf).
+if [ -n "${LH_HOST_SHAPES:-}" ]; then
+    send deploy --id r-1 --time 2026-01-10T12:00:00Z --service rack --env prod \
+        --deploy-id D-rack --status succeeded --version 4 --host host-rack --host host-rack
+    send alert --id ra-1 --time 2026-01-10T12:05:00Z --service rack --env prod --name RackHot \
+        --fingerprint fp-rack --state firing --severity error --host "rack 7" --host host-rack
+fi
 sleep 1
 kill -TERM "$hub_pid"
 wait "$hub_pid" || true
