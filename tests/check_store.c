@@ -2097,9 +2097,10 @@ START_TEST(test_migrate_v13_store)
                                  " ('eh_host', 'eh_seq', 'event_hosts14')"),
                      0);
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 19);
-    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE bucket = time / "
-                                 LH_STORE_BUCKET_NS " AND environment = 'prod'"),
-                     19);
+    ck_assert_int_eq(
+        sql_int(st, "SELECT count(*) FROM event_hosts WHERE bucket = time / " LH_STORE_BUCKET_NS
+                    " AND environment = 'prod'"),
+        19);
     /* each host row names its event's host, kind and time, and a deploy's change */
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts h JOIN events e USING (seq)"
                                  " WHERE h.kind = e.kind AND h.time = e.time AND (h.kind <> 1 OR"
