@@ -1155,6 +1155,9 @@ downgrade_to_v1(fx_t *f)
     char *err = NULL;
     int rc = sqlite3_exec(
         db,
+        /* 15 -> 14: every event's labels in its protobuf */
+        "ALTER TABLE events DROP COLUMN labels_ref;"
+        "DROP TABLE labelsets;"
         /* 14 -> 13: the host rows in a rowid table with its two indexes */
         "CREATE TABLE event_hosts13 (host TEXT NOT NULL, environment TEXT,"
         "  time INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, deploy_id TEXT);"

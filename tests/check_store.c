@@ -23,6 +23,7 @@
 #include "loophub/format.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "pbwire.h"
 #include "store.h"
 #include "store_sql.h"
 #include "testutil.h"
@@ -1347,7 +1348,7 @@ START_TEST(test_migrate_v2_store)
 
     lh_store_t *st = open_rw();
     ck_assert_int_eq(sql_int(st, "PRAGMA user_version"), lh_store_schema_version());
-    ck_assert_int_eq(lh_store_schema_version(), 14);
+    ck_assert_int_eq(lh_store_schema_version(), 15);
     /* version 13: no revision repeats another before it */
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM alerts WHERE same_as IS NOT NULL"), 0);
     /* version 12: the times of receipt by transaction; the rows written before keep theirs */
@@ -2082,12 +2083,15 @@ START_TEST(test_migrate_v6_store)
 }
 END_TEST
 
+static void labels_of(lh_store_t *st, int64_t seq, char *out, size_t len);
+
 /* A store written by the current release before schema version 14 (tests/data/store/v13.sql,
  * written by the real loophub 3ef6e39 with make_store.sh) migrates on open: its host rows, 20 in
  * a rowid table with two indexes, become one table keyed by bucket, host, environment, time,
  * kind and seq (the deploy that named host-rack twice keeps one row); the correlator's lookups by
- * host find what the release stored; and retention deletes every host row with its event, the
- * alert whose host has a space included (its hosts are in its protobuf). */
+ * host find what the release stored; the labels of its events read back from their protobuf
+ * (version 15); and retention deletes every host row with its event, the alert whose host has a
+ * space included (its hosts are in its protobuf). */
 START_TEST(test_migrate_v13_store)
 {
     lh_test_load_store_dump(lh_test_fx.db, "v13.sql");
@@ -2110,6 +2114,13 @@ START_TEST(test_migrate_v13_store)
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE host = 'rack 7'"), 1);
     lh_store_stats_t s = stats_of(st);
     ck_assert_int_eq(s.events, 22);
+    /* version 15: the labels of the rows before are in their protobuf, and read back as sent */
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE labels_ref IS NOT NULL"), 0);
+    char got[128];
+    labels_of(st, sql_int(st, "SELECT seq FROM events WHERE id = 'p-1'"), got, sizeof(got));
+    ck_assert_str_eq(got, "team=payments");
+    labels_of(st, sql_int(st, "SELECT seq FROM events WHERE id = 'p-2'"), got, sizeof(got));
+    ck_assert_str_eq(got, "tier=gold");
 
     int64_t t0 = 0; /* the first deploys' time */
     ck_assert_int_eq(lh_time_parse("2026-01-10T10:00:00Z", &t0), 0);
@@ -2203,15 +2214,15 @@ START_TEST(test_sources_once_bounded)
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE id LIKE 'm-%'"
                                  " AND source_ref IS NOT NULL"),
                      LH_STORE_SOURCES_MAX - 2);
-    /* what a reader selects: the name, by key or from the row alike (the two columns after
-     * LH_STORE_EVENT_FACT_COLS, 18 of them) */
+    /* what a reader selects: the name, by key or from the row alike (the first two of the three
+     * columns after LH_STORE_EVENT_FACT_COLS, 18 of them) */
     sqlite3_stmt *q = NULL;
     ck_assert_int_eq(
         sqlite3_prepare_v2(lh__store_db(st),
                            "SELECT id, " LH_STORE_EVENT_COLS("") " FROM events WHERE id LIKE 'm-%'",
                            -1, &q, NULL),
         SQLITE_OK);
-    ck_assert_int_eq(sqlite3_column_count(q), 1 + 18 + 2);
+    ck_assert_int_eq(sqlite3_column_count(q), 1 + 18 + 3);
     int rows = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(q, 19);
@@ -2382,6 +2393,143 @@ START_TEST(test_expire_host_rows)
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE kind = 1 AND"
                                  " deploy_id = 'D-1' AND host IN ('web-1', 'web-2')"),
                      2);
+    lh_store_close(&st);
+}
+END_TEST
+
+/* ---- label sets (store_dict.c) ----------------------------------------------------------------
+ */
+
+/* Inserts a firing alert id with the labels kv ("key=value" each, n of them); its seq. */
+static int64_t
+put_labelled(lh_store_t *st, const char *id, const char *const *kv, int n)
+{
+    lh_event_t *ev = mk_event(id, LH_KIND_ALERT);
+    ev->alert.name = lh_event_str(ev, "DiskFull", (size_t)-1);
+    ev->alert.state = LH_ALERT_FIRING;
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(kv[i], '=');
+        ck_assert_int_eq(lh_event_add_label(ev, kv[i], (size_t)(eq - kv[i]), eq + 1, (size_t)-1),
+                         0);
+    }
+    return put_encoded(st, ev, 0);
+}
+
+/* The labels of the event at seq as a reader gets them, "key=value" joined by ",". */
+static void
+labels_of(lh_store_t *st, int64_t seq, char *out, size_t len)
+{
+    lh_event_t *ev = NULL;
+    char why[128];
+    ck_assert_int_eq(lh_store_event_load(st, seq, &ev, why, sizeof(why)), 0);
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < ev->n_labels && n < len; i++)
+        n += (size_t)snprintf(out + n, len - n, "%s%s=%s", i ? "," : "", ev->labels[i].key,
+                              ev->labels[i].value);
+    lh_event_destroy(&ev);
+}
+
+/* The fields of the protobuf stored for event id (lh_pb_fields()). */
+static int
+stored_fields(lh_store_t *st, const char *id)
+{
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(lh__store_db(st), "SELECT event FROM events WHERE id = ?1",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    const void *pb = sqlite3_column_blob(q, 0);
+    int f = lh_pb_fields(pb ? pb : "", (size_t)sqlite3_column_bytes(q, 0), 0, NULL);
+    sqlite3_finalize(q);
+    return f;
+}
+
+static int64_t
+labels_ref_of(lh_store_t *st, const char *id)
+{
+    return sql_int_of(st, "SELECT coalesce(labels_ref, 0) FROM events WHERE id = '%s'", id);
+}
+
+/* Each set of labels is stored once, in table `labelsets`, the event's protobuf without it, and
+ * every event reads back with its labels as sent: a set added in a transaction that rolls back
+ * is forgotten with its row, a reopened store knows the ones it has, a set longer than
+ * LH_STORE_LABELS_MAX_LEN and any set past LH_STORE_DICT_MAX stay in their event's protobuf
+ * while the known ones are still named by key. */
+START_TEST(test_labels_once_bounded)
+{
+    static const char *const pay[] = {"team=payments", "tier=gold"};
+    static const char *const web[] = {"team=web"};
+    static const char *const empty[] = {"team=payments", "note="};
+    char got[1024];
+    lh_store_t *st = open_rw();
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    put_labelled(st, "l-1", pay, 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM labelsets"), 1);
+    ck_assert_int_eq(lh_store_rollback(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM labelsets"), 0);
+
+    int64_t s2 = put_labelled(st, "l-2", pay, 2), s3 = put_labelled(st, "l-3", pay, 2);
+    int64_t s4 = put_labelled(st, "l-4", web, 1), s5 = put_labelled(st, "l-5", NULL, 0);
+    int64_t s6 = put_labelled(st, "l-6", empty, 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM labelsets"), 3);
+    ck_assert_int_eq(labels_ref_of(st, "l-2"), 1); /* key 1 again: the rolled-back one is gone */
+    ck_assert_int_eq(labels_ref_of(st, "l-3"), 1);
+    ck_assert_int_eq(labels_ref_of(st, "l-4"), 2);
+    ck_assert_int_eq(labels_ref_of(st, "l-5"), 0);
+    ck_assert_int_eq(labels_ref_of(st, "l-6"), 3);
+    /* the protobuf keeps the rest of the event (the alert's body, 11), not the labels (8) */
+    ck_assert_int_eq(stored_fields(st, "l-2"), 1 << 11);
+    ck_assert_int_eq(stored_fields(st, "l-6"), 1 << 11);
+    labels_of(st, s2, got, sizeof(got));
+    ck_assert_str_eq(got, "team=payments,tier=gold");
+    labels_of(st, s3, got, sizeof(got));
+    ck_assert_str_eq(got, "team=payments,tier=gold");
+    labels_of(st, s4, got, sizeof(got));
+    ck_assert_str_eq(got, "team=web");
+    labels_of(st, s5, got, sizeof(got));
+    ck_assert_str_eq(got, "");
+    labels_of(st, s6, got, sizeof(got));
+    ck_assert_str_eq(got, "team=payments,note=");
+
+    /* longer than a set may be: in the protobuf, read back the same */
+    char note[LH_STORE_LABELS_MAX_LEN + 16];
+    memset(note, 'x', sizeof(note) - 1);
+    memcpy(note, "note=", 5);
+    note[sizeof(note) - 1] = '\0';
+    const char *const big[] = {note};
+    int64_t s7 = put_labelled(st, "l-7", big, 1);
+    ck_assert_int_eq(labels_ref_of(st, "l-7"), 0);
+    ck_assert_int_eq(stored_fields(st, "l-7"), 1 << 8 | 1 << 11);
+    labels_of(st, s7, got, sizeof(got));
+    ck_assert_str_eq(got, note);
+    lh_store_close(&st);
+
+    st = open_rw(); /* loaded at open: the same keys, no new row */
+    put_labelled(st, "l-8", web, 1);
+    ck_assert_int_eq(labels_ref_of(st, "l-8"), 2);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM labelsets"), 3);
+
+    ck_assert_int_eq(lh_store_begin(st), 0);
+    char id[32], kv[32];
+    int64_t last = 0;
+    for (int i = 0; i < LH_STORE_DICT_MAX - 1; i++) { /* 3 known: the last 2 past the bound */
+        snprintf(id, sizeof(id), "m-%d", i);
+        snprintf(kv, sizeof(kv), "n=%d", i);
+        const char *const one[] = {kv};
+        last = put_labelled(st, id, one, 1);
+    }
+    put_labelled(st, "l-9", pay, 2);
+    ck_assert_int_eq(lh_store_commit(st), 0);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM labelsets"), LH_STORE_DICT_MAX);
+    ck_assert_int_eq(labels_ref_of(st, "l-9"), 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM events WHERE id LIKE 'm-%'"
+                                 " AND labels_ref IS NULL"),
+                     2);
+    labels_of(st, last, got, sizeof(got));
+    snprintf(kv, sizeof(kv), "n=%d", LH_STORE_DICT_MAX - 2);
+    ck_assert_str_eq(got, kv);
     lh_store_close(&st);
 }
 END_TEST
@@ -2886,6 +3034,7 @@ store_suite(void)
         {"received_once_a_transaction", test_received_once_a_transaction, 10, 0},
         {"seq_never_reused", test_seq_never_reused, 10, 0},
         {"expire_host_rows", test_expire_host_rows, 10, 0},
+        {"labels_once_bounded", test_labels_once_bounded, 30, 0},
         {"new_store_no_free_page", test_new_store_no_free_page, 10, 0},
         {"migrate_v10_store", test_migrate_v10_store, 10, 0},
         {"changes_row_any_order", test_changes_row_any_order, 0, 0},

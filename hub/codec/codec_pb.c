@@ -271,6 +271,51 @@ lh_pb_put_varint(lh_buf_t *b, unsigned field, uint64_t v)
     return rc ? rc : put_raw_varint(b, v);
 }
 
+/* One length-delimited value at *p: sets *v and *n, moves *p past it. 0, or -1 when cut short. */
+static int
+wire_bytes(const uint8_t **p, const uint8_t *end, const uint8_t **v, size_t *n)
+{
+    uint64_t len;
+    if (wire_varint(p, end, &len) < 0 || len > (uint64_t)(end - *p))
+        return -1;
+    *v = *p;
+    *n = (size_t)len;
+    *p += len;
+    return 0;
+}
+
+int
+lh_pb_labels(const void *buf, size_t len, lh_event_t *ev)
+{
+    const uint8_t *p = buf, *end = p + len;
+    while (p < end) {
+        uint64_t tag;
+        const uint8_t *entry;
+        size_t n;
+        if (wire_varint(&p, end, &tag) < 0 || tag != (8 << 3 | 2) ||
+            wire_bytes(&p, end, &entry, &n) < 0)
+            return LH_EDECODE; /* a label set holds map entries only */
+        const uint8_t *q = entry, *qend = entry + n, *k = NULL, *v = NULL;
+        size_t kn = 0, vn = 0;
+        while (q < qend) {
+            uint64_t t;
+            const uint8_t *s;
+            size_t sn;
+            if (wire_varint(&q, qend, &t) < 0 || (t & 7) != 2 || wire_bytes(&q, qend, &s, &sn) < 0)
+                return LH_EDECODE;
+            if (t >> 3 == 1)
+                k = s, kn = sn;
+            else if (t >> 3 == 2)
+                v = s, vn = sn;
+        }
+        if ((k && memchr(k, 0, kn)) || (v && memchr(v, 0, vn)))
+            return LH_EDECODE; /* as the decoder refuses a NUL inside a string */
+        if (k && lh_event_add_label(ev, (const char *)k, kn, v ? (const char *)v : "", vn) < 0)
+            return LH_ENOMEM;
+    }
+    return 0;
+}
+
 /* Protobuf strings carry their length, but protobuf-c hands them over NUL-terminated: a string
  * with a NUL inside would be cut at it, and "evt\0first" and "evt\0second" would be one id. This
  * walks the wire format with the message's descriptor and names the first string field that holds

@@ -141,12 +141,14 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
 
 /* The columns an event is read back with: its protobuf, then the columns
  * lh_store_event_complete_row() fills the decoded event from, in this order. p prefixes each
- * (a table alias and a dot, or ""). The last is the event's source, named by its key in table
- * `sources` (schema 11; a scalar subquery, NULL for a row that keeps the name itself). */
+ * (a table alias and a dot, or ""). Then the event's source, named by its key in table
+ * `sources` (schema 11; a scalar subquery, NULL for a row that keeps the name itself), and its
+ * labels, by their key in `labelsets` (schema 15; NULL: in the protobuf, or none). */
 #define LH_STORE_EVENT_COLS(p)                                                                     \
     LH_STORE_EVENT_FACT_COLS(p)                                                                    \
     ", " p "source, "                                                                              \
-    "(SELECT src.source FROM sources src WHERE src.ref = " p "source_ref)"
+    "(SELECT src.source FROM sources src WHERE src.ref = " p "source_ref), "                       \
+    "(SELECT lbl.labels FROM labelsets lbl WHERE lbl.ref = " p "labels_ref)"
 /* The columns before the source: all a store of schema 10 or older has (a migration reads its
  * events with them; the completion then keeps the source the protobuf has). */
 #define LH_STORE_EVENT_FACT_COLS(p)                                                                \
@@ -162,13 +164,18 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
       "previous_version AS previous_version, " p "previous_derived AS previous_derived, " p        \
       "commit_sha AS commit_sha, " p "actor AS actor, " p "artifact AS artifact, " p               \
       "name AS name, " p "fingerprint AS fingerprint, " p "incident_id AS incident_id, " p         \
-      "ticket_id AS ticket_id, " p "source AS source, " p "source_ref AS source_ref"
+      "ticket_id AS ticket_id, " p "source AS source, " p "source_ref AS source_ref, " p           \
+      "labels_ref AS labels_ref"
 
-/* The writer knows at most this many sources, each of at most LH_STORE_SOURCE_MAX_LEN bytes; an
- * event of any other source keeps the name in its row (events.source), so a flood of distinct
- * sources grows neither table `sources` nor the writer's memory (at most about 1.2 MiB). */
-#define LH_STORE_SOURCES_MAX 4096
+/* The writer knows at most this many sources, each of at most LH_STORE_SOURCE_MAX_LEN bytes,
+ * and as many label sets, each of at most LH_STORE_LABELS_MAX_LEN bytes of protobuf; an event of
+ * any other source keeps the name in its row (events.source), one with any other labels keeps
+ * them in its protobuf, so a flood of distinct values grows neither table (`sources`,
+ * `labelsets`) nor the writer's memory (at most about 1.2 and 2.2 MiB). */
+#define LH_STORE_DICT_MAX 4096
+#define LH_STORE_SOURCES_MAX LH_STORE_DICT_MAX
 #define LH_STORE_SOURCE_MAX_LEN 256
+#define LH_STORE_LABELS_MAX_LEN 512
 
 /* Sets the fields of ev, decoded from column col of the current row of s (its
  * LH_STORE_EVENT_COLS), that the protobuf left out, from the columns after it. Returns 0 or

@@ -52,6 +52,7 @@
 #include "loophub/format.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "pbwire.h"
 #include "store_internal.h"
 #include "store_sql.h"
 
@@ -189,7 +190,9 @@ store_free(lh_store_t *st)
     /* only now: closing this descriptor earlier would drop SQLite's POSIX locks */
     lh__store_lock_release(st);
     lh__store_dd_free(&st->dd);
-    lh__store_src_free(st);
+    lh__store_dicts_free(st);
+    lh_buf_free(&st->lbl_buf);
+    lh_buf_free(&st->rest_buf);
     free(st->sinks);
     free(st->path);
     free(st);
@@ -268,7 +271,7 @@ open_db(lh_store_t *st, const lh_store_opts_t *o)
     if (!err)
         err = lh__store_tally_load(st);
     if (!err && !o->readonly)
-        err = lh__store_src_load(st);
+        err = lh__store_dicts_load(st);
     if (!err && !o->readonly)
         err = lh__store_seq_floor_load(st);
     if (!err && !o->readonly)
@@ -396,7 +399,7 @@ lh_store_rollback(lh_store_t *st)
     if (sqlite3_get_autocommit(st->db)) {
         lh__store_dd_undo_all(&st->dd);
         lh__store_tally_end(st, 0);
-        lh__store_src_end(st, 0);
+        lh__store_dicts_end(st, 0);
         st->seq_floor = st->seq_floor_ok;
         st->discards++;
         st->in_txn = 0;
@@ -431,7 +434,7 @@ lh_store_commit(lh_store_t *st)
     st->in_txn = 0;
     st->dd.n_undo = 0;
     lh__store_tally_end(st, 1);
-    lh__store_src_end(st, 1);
+    lh__store_dicts_end(st, 1);
     lh__store_ckpt_txn(st, 0);
     return 0;
 }
@@ -547,13 +550,43 @@ row_cols(lh_event_t *ev, int is_outcome, row_cols_t *c)
  * artifact); for deploys also what a change is read back as (actor, version, previous_version,
  * commit_sha, previous_derived); the hosts of deploys and outcomes; for outcome alerts and
  * resolutions their name and fingerprint (an alert period is found by them): row_cols(); the
- * source by its key in `sources` (source_ref, store_sources.c), or by name in `source` past the
- * writer's bound. Never: severity, commit_time, change_ticket, ticket_type, and the original bytes
- * unless keep_original. The protobuf the caller passes holds the rest: lh_store_event_strip()
- * leaves out what row_cols() names, lh_store_event_complete_row() puts it back. Rows written before
- * schema 5 have every column, and until schema 8
- * the protobuf had every field but id, service and environment; the completion keeps what a
- * protobuf has. */
+ * source by its key in `sources` (source_ref, store_dict.c), or by name in `source` past the
+ * writer's bound; the labels by their key in `labelsets` (labels_ref), moved out of the protobuf
+ * (split_labels()), or in it past the writer's bound. Never: severity, commit_time, change_ticket,
+ * ticket_type, and the original bytes unless keep_original. The protobuf the caller passes holds
+ * the rest: lh_store_event_strip() leaves out what row_cols() names, lh_store_event_complete_row()
+ * puts it back. Rows written before schema 5 have every column, and until schema 8 the protobuf had
+ * every field but id, service and environment; the completion keeps what a protobuf has. */
+#define PB_LABELS (1u << 8)   /* loophub.v1.Event.labels */
+#define PB_FIELDS 0x7fffffffu /* every field lh_pb_fields() tells (numbers below 31) */
+
+/* The labels of the protobuf *pb by their key in `labelsets` (store_dict.c): sets *ref and points
+ * *pb at a copy without them. *ref stays 0, and *pb as it was, when the protobuf has no labels,
+ * they are longer than LH_STORE_LABELS_MAX_LEN, the writer knows too many sets already, or the
+ * protobuf does not split cleanly (it is then kept whole). Returns 0 or a negative LH_E* code. */
+static int
+split_labels(lh_store_t *st, const void **pb, size_t *len, int64_t *ref)
+{
+    *ref = 0;
+    lh_buf_reset(&st->lbl_buf);
+    lh_buf_reset(&st->rest_buf);
+    int found = lh_pb_fields(*pb, *len, PB_LABELS, &st->lbl_buf);
+    if (found == LH_ENOMEM)
+        return found;
+    if (found < 0 || !(found & PB_LABELS) || st->lbl_buf.len > LH_STORE_LABELS_MAX_LEN)
+        return 0;
+    if ((found = lh_pb_fields(*pb, *len, PB_FIELDS & ~PB_LABELS, &st->rest_buf)) == LH_ENOMEM)
+        return found;
+    if (st->lbl_buf.len + st->rest_buf.len != *len) /* a field numbered past 30: keep it whole */
+        return 0;
+    int rc = lh__store_dict_ref(st, &st->labels, st->lbl_buf.data, st->lbl_buf.len, ref);
+    if (!rc && *ref) {
+        *pb = st->rest_buf.data;
+        *len = st->rest_buf.len;
+    }
+    return rc;
+}
+
 static int
 insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb, size_t pb_len,
             const char *hosts, int64_t *seq)
@@ -567,7 +600,11 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
     int prev_derived = v[RC_PREV] && ev->deploy.previous_version_derived;
     const char *hosts_col = c.hosts ? hosts : NULL;
     int64_t src_ref = 0; /* the source by its key, or else by name in its own column */
-    int rc = lh__store_src_ref(st, ev->source, &src_ref);
+    int rc =
+        lh__store_dict_ref(st, &st->src, ev->source, ev->source ? strlen(ev->source) : 0, &src_ref);
+    int64_t lbl_ref = 0; /* the labels by their key, or else in the protobuf */
+    if (!rc && ev->n_labels && pb_len)
+        rc = split_labels(st, &pb, &pb_len, &lbl_ref);
     if (rc)
         return rc;
 
@@ -606,6 +643,7 @@ insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb
     bind_int_or_null(s, 29, prev_derived);
     bind_int_or_null(s, 30, src_ref);
     bind_int_or_null(s, 31, st->seq_floor); /* NULL: SQLite's largest + 1 */
+    bind_int_or_null(s, 32, lbl_ref);
     rc = lh__store_step_done(st, S_INS_EVENT, "inserting an event");
     if (rc)
         return rc;
@@ -818,11 +856,18 @@ lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col)
         TICKET_ID,
         SOURCE,     /* the name in the row (past the writer's bound, or before schema 5) */
         SOURCE_REF, /* the name by its key in `sources` */
+        LABELS,     /* the label set by its key in `labelsets` */
     };
     int rc = 0;
-    if (sqlite3_column_count(s) > col + SOURCE_REF) { /* not LH_STORE_EVENT_FACT_COLS */
+    if (sqlite3_column_count(s) > col + LABELS) { /* not LH_STORE_EVENT_FACT_COLS */
         rc |= complete_str(ev, &ev->source, s, col + SOURCE);
         rc |= complete_str(ev, &ev->source, s, col + SOURCE_REF);
+        const void *lbl = sqlite3_column_blob(s, col + LABELS);
+        if (lbl && !ev->n_labels) {
+            int err = lh_pb_labels(lbl, (size_t)sqlite3_column_bytes(s, col + LABELS), ev);
+            if (err < 0)
+                return err;
+        }
     }
     rc |= complete_str(ev, &ev->id, s, col + ID);
     rc |= complete_str(ev, &ev->service, s, col + SERVICE);

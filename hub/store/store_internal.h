@@ -75,21 +75,25 @@ typedef struct exp_cursor {
     int64_t time, seq;
 } exp_cursor_t;
 
-/* The sources known to the writer (store_sources.c): every row of table `sources`, up to
- * LH_STORE_SOURCES_MAX, found by an open-addressing table of entry numbers. */
-typedef struct src_entry {
-    char *name;
+/* A table of values many events repeat, as the writer knows it (store_dict.c): every row of the
+ * table, up to LH_STORE_DICT_MAX, found by an open-addressing table of entry numbers. */
+typedef struct dict_entry {
+    char *bytes; /* NUL-terminated copy (a label set may hold NULs before it) */
     size_t len;
     uint64_t hash;
-    int64_t ref; /* its key in `sources` */
-} src_entry_t;
-typedef struct src_dict {
-    src_entry_t *ent; /* LH_STORE_SOURCES_MAX of them; NULL on a read-only store */
-    uint16_t *slots;  /* 2 * LH_STORE_SOURCES_MAX: entry number + 1, 0: empty */
-    size_t n, n_ok;   /* entries, and as of the last commit */
+    int64_t ref; /* its key in the table */
+} dict_entry_t;
+typedef struct store_dict {
+    const char *what;  /* "sources", "label sets" */
+    int load, add;     /* its statements (S_*) */
+    size_t max_len;    /* a longer value stays in its row */
+    int blob;          /* the value is bound as a blob, not text */
+    dict_entry_t *ent; /* LH_STORE_DICT_MAX of them; NULL on a read-only store */
+    uint16_t *slots;   /* 2 * LH_STORE_DICT_MAX: entry number + 1, 0: empty */
+    size_t n, n_ok;    /* entries, and as of the last commit */
     int64_t next_ref, next_ok;
     unsigned full_logged;
-} src_dict_t;
+} store_dict_t;
 
 struct lh__store_ckpt; /* store_ckpt.c */
 
@@ -127,9 +131,11 @@ struct lh_store {
     int64_t *sinks; /* ids registered since open: retention keeps what one
                      * of them has not delivered */
     size_t n_sinks, cap_sinks;
-    struct lh__store_ckpt *ck; /* NULL when read-only */
-    int64_t change_span;       /* meta changes.max_span, -1 until read (store_changes.c) */
-    src_dict_t src;            /* the sources (store_sources.c), writable stores */
+    struct lh__store_ckpt *ck;  /* NULL when read-only */
+    int64_t change_span;        /* meta changes.max_span, -1 until read (store_changes.c) */
+    store_dict_t src;           /* the sources (store_dict.c), writable stores */
+    store_dict_t labels;        /* the label sets (store_dict.c), writable stores */
+    lh_buf_t lbl_buf, rest_buf; /* an event's protobuf split (insert_rows(), store.c) */
 };
 
 /* ---- store.c -------------------------------------------------------------------------------- */
@@ -249,17 +255,17 @@ int lh__store_read_user_version(lh_store_t *st, int *version);
  * changed. */
 int lh__store_migrate(lh_store_t *st);
 
-/* ---- store_sources.c ------------------------------------------------------------------------ */
+/* ---- store_dict.c --------------------------------------------------------------------------- */
 
-/* Loads table `sources` (writable stores, at open): 0 or a negative LH_E* code. */
-int lh__store_src_load(lh_store_t *st);
-/* The key of source in `sources`, added in the open transaction when new: *ref 0 when the source
- * is NULL, empty, longer than LH_STORE_SOURCE_MAX_LEN or past LH_STORE_SOURCES_MAX (the row then
- * keeps it as text). Returns 0 or a negative LH_E* code. */
-int lh__store_src_ref(lh_store_t *st, const char *source, int64_t *ref);
-/* After COMMIT (ok 1) or a rollback (ok 0: the sources added since are forgotten). */
-void lh__store_src_end(lh_store_t *st, int ok);
-void lh__store_src_free(lh_store_t *st);
+/* Loads tables `sources` and `labelsets` (writable stores, at open): 0 or a negative LH_E* code. */
+int lh__store_dicts_load(lh_store_t *st);
+/* The key of value v (len bytes) in d's table, added in the open transaction when new: *ref 0
+ * when v is empty, longer than d's bound or past LH_STORE_DICT_MAX (the row then keeps it).
+ * Returns 0 or a negative LH_E* code. */
+int lh__store_dict_ref(lh_store_t *st, store_dict_t *d, const void *v, size_t len, int64_t *ref);
+/* After COMMIT (ok 1) or a rollback (ok 0: the values added since are forgotten). */
+void lh__store_dicts_end(lh_store_t *st, int ok);
+void lh__store_dicts_free(lh_store_t *st);
 
 /* ---- store_changes.c ------------------------------------------------------------------------- */
 

@@ -956,15 +956,19 @@ obs_am_severity_label(ohub_t *o)
     return metric(o, "loophub_alerts_created_total") == 1;
 }
 
-/* A deploy with label value text; 1 when needle is in the stored event as it was sent. */
+/* A deploy with label value text; 1 when needle is in the stored event as it was sent: in its
+ * protobuf, or in its set of labels (table labelsets, schema 15). */
 static int
 stored_verbatim(ohub_t *o, const char *label, const char *needle)
 {
     snd_ok(o, "deploy", "--id", "d-1", "--service", "api", "--env", "prod", "--deploy-id", "D-1",
            "--label", label, NULL);
-    char q[200];
+    char q[400];
     snprintf(q, sizeof(q),
-             "SELECT instr(event, CAST('%s' AS BLOB)) > 0 FROM events WHERE id = 'd-1'", needle);
+             "SELECT instr(e.event, CAST('%s' AS BLOB)) > 0 OR coalesce(instr(l.labels,"
+             " CAST('%s' AS BLOB)), 0) > 0 FROM events e LEFT JOIN labelsets l"
+             " ON l.ref = e.labels_ref WHERE e.id = 'd-1'",
+             needle, needle);
     return sql_int(o->h.db, q) == 1;
 }
 
