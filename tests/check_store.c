@@ -2144,7 +2144,7 @@ START_TEST(test_migrate_v13_store)
 }
 END_TEST
 
-/* ---- sources (store_sources.c) --------------------------------------------------------------- */
+/* ---- sources (store_dict.c) ------------------------------------------------------------------ */
 
 /* Inserts an alert of source (NULL: none) whose "protobuf" is its id. Returns the store's code. */
 static int
@@ -2397,8 +2397,7 @@ START_TEST(test_expire_host_rows)
 }
 END_TEST
 
-/* ---- label sets (store_dict.c) ----------------------------------------------------------------
- */
+/* ---- label sets (store_dict.c) --------------------------------------------------------------- */
 
 /* Inserts a firing alert id with the labels kv ("key=value" each, n of them); its seq. */
 static int64_t

@@ -543,20 +543,6 @@ row_cols(lh_event_t *ev, int is_outcome, row_cols_t *c)
     }
 }
 
-/* Each fact once. A decoded column is written only when some SQL reads it (an index, a WHERE, a
- * column a query or the correlator selects: store_sql.h, correlator_sql.h, query_sql.h); the
- * others stay NULL (one header byte). Written: id, kind, time, service, environment, outcome,
- * state and the references every kind is looked up by (deploy_id, incident_id, ticket_id,
- * artifact); for deploys also what a change is read back as (actor, version, previous_version,
- * commit_sha, previous_derived); the hosts of deploys and outcomes; for outcome alerts and
- * resolutions their name and fingerprint (an alert period is found by them): row_cols(); the
- * source by its key in `sources` (source_ref, store_dict.c), or by name in `source` past the
- * writer's bound; the labels by their key in `labelsets` (labels_ref), moved out of the protobuf
- * (split_labels()), or in it past the writer's bound. Never: severity, commit_time, change_ticket,
- * ticket_type, and the original bytes unless keep_original. The protobuf the caller passes holds
- * the rest: lh_store_event_strip() leaves out what row_cols() names, lh_store_event_complete_row()
- * puts it back. Rows written before schema 5 have every column, and until schema 8 the protobuf had
- * every field but id, service and environment; the completion keeps what a protobuf has. */
 #define PB_LABELS (1u << 8)   /* loophub.v1.Event.labels */
 #define PB_FIELDS 0x7fffffffu /* every field lh_pb_fields() tells (numbers below 31) */
 
@@ -587,6 +573,20 @@ split_labels(lh_store_t *st, const void **pb, size_t *len, int64_t *ref)
     return rc;
 }
 
+/* Each fact once. A decoded column is written only when some SQL reads it (an index, a WHERE, a
+ * column a query or the correlator selects: store_sql.h, correlator_sql.h, query_sql.h); the
+ * others stay NULL (one header byte). Written: id, kind, time, service, environment, outcome,
+ * state and the references every kind is looked up by (deploy_id, incident_id, ticket_id,
+ * artifact); for deploys also what a change is read back as (actor, version, previous_version,
+ * commit_sha, previous_derived); the hosts of deploys and outcomes; for outcome alerts and
+ * resolutions their name and fingerprint (an alert period is found by them): row_cols(); the
+ * source by its key in `sources` (source_ref, store_dict.c), or by name in `source` past the
+ * writer's bound; the labels by their key in `labelsets` (labels_ref), moved out of the protobuf
+ * (split_labels()), or in it past the writer's bound. Never: severity, commit_time, change_ticket,
+ * ticket_type, and the original bytes unless keep_original. The protobuf the caller passes holds
+ * the rest: lh_store_event_strip() leaves out what row_cols() names, lh_store_event_complete_row()
+ * puts it back. Rows written before schema 5 have every column, and until schema 8 the protobuf had
+ * every field but id, service and environment; the completion keeps what a protobuf has. */
 static int
 insert_rows(lh_store_t *st, const lh_event_t *ev, int is_outcome, const void *pb, size_t pb_len,
             const char *hosts, int64_t *seq)

@@ -129,8 +129,9 @@ delete_host(lh_store_t *st, const row_t *r, const char *env, const char *host, s
 
 /* Deletes the host rows of r's event (a deploy or an outcome), which event_hosts keys by host
  * (schema 14): the event's row names them. The hosts column holds them joined with spaces, exact
- * unless a host was empty or had a space: lh_store_event_strip() then kept them in the protobuf,
- * as rows before schema 8 did, and the event is read whole for them. */
+ * unless a host had a space: lh_store_event_strip() then kept them in the protobuf, as rows
+ * before schema 8 did, and the event is read whole for them. One that does not decode any more
+ * has its column's words taken (logged): a host with a space then keeps its row. */
 static int
 delete_hosts(lh_store_t *st, const row_t *r)
 {

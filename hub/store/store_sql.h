@@ -340,7 +340,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "DROP INDEX al_outcome_id;"
     "CREATE INDEX al_outcome_id ON alerts(event_seq / 262144, outcome_id)"
     "  WHERE outcome_id IS NOT NULL;",
-    /* 10 -> 11: each event's source once (store_sources.c). A publisher's name was repeated in
+    /* 10 -> 11: each event's source once (store_dict.c). A publisher's name was repeated in
      * the protobuf of every event it sent (24 of the 437 bytes an event of the bench's 10M-event
      * store); a row now names it by its key in `sources`, which the writer keeps in memory. Rows
      * written before keep the name in their protobuf: nothing is rewritten. */
