@@ -1781,6 +1781,52 @@ END_TEST
  * (lh_store_event_strip()), and an event read back (LH_STORE_EVENT_COLS,
  * lh_store_event_complete_row()) is the event that was stored, field for field: its whole
  * encoding is the same. One event of each kind and shape, hosts that cannot be joined included. */
+/* A damaged set of labels (table labelsets) makes its events unreadable, as a damaged protobuf
+ * does: the timeline counts them ("unreadable") and answers, and a load says why. */
+START_TEST(damaged_label_set_is_unreadable)
+{
+    lh_store_t *st = NULL;
+    lh_correlator_t *c = NULL;
+    fx_writer_open(&st, &c, NULL);
+    lh_event_t *ev = fx_deploy("u-d1", "U-1", LH_DEPLOY_SUCCEEDED, T0 + 90 * MIN, "ulab", "prod",
+                               "1.1", "1.0", "ann");
+    ck_assert_int_eq(lh_event_add_label(ev, "team", 4, "unread", 6), 0);
+    fx_put(st, c, ev, T0 + 100 * MIN);
+    ev = fx_deploy("u-d2", "U-2", LH_DEPLOY_SUCCEEDED, T0 + 95 * MIN, "ulab", "prod", "1.2", "1.1",
+                   "ann");
+    fx_put(st, c, ev, T0 + 100 * MIN);
+    sqlite3 *db = lh__store_db(st);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "UPDATE labelsets SET labels = x'4205' WHERE ref ="
+                                  " (SELECT labels_ref FROM events WHERE id = 'u-d1')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_changes(db), 1);
+    int64_t seq = 0;
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "SELECT seq FROM events WHERE id = 'u-d1'", -1, &q, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    seq = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    lh_event_t *back = NULL;
+    char why[160] = "";
+    ck_assert_int_eq(lh_store_event_load(st, seq, &back, why, sizeof(why)), LH_EDECODE);
+    ck_assert_ptr_null(back);
+    ck_assert_msg(strstr(why, "labels"), "why: %s", why);
+    fx_writer_close(&st, &c);
+
+    lh_timeline_req_t r = req_service("ulab", T0 + 200 * MIN, T0);
+    json_t *doc = run_json(&r);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "unreadable")), 1);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    ck_assert_msg(strstr(text, "U-2") && !strstr(text, "\"U-1\""), "%s", text);
+    free(text);
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(stored_once_read_whole)
 {
     lh_event_t *evs[8];
@@ -1965,6 +2011,7 @@ query_suite(void)
         {"cli_unknown_id", cli_unknown_id, 0, 0},
         {"cli_ok", cli_ok, 0, 0},
         {"stored_once", stored_once_read_whole, 0, 0},
+        {"damaged_label_set", damaged_label_set_is_unreadable, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, setup, lh_test_store_teardown);
     return s;

@@ -178,8 +178,8 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
 #define LH_STORE_LABELS_MAX_LEN 512
 
 /* Sets the fields of ev, decoded from column col of the current row of s (its
- * LH_STORE_EVENT_COLS), that the protobuf left out, from the columns after it. Returns 0 or
- * LH_ENOMEM. */
+ * LH_STORE_EVENT_COLS), that the protobuf left out, from the columns after it. Returns 0,
+ * LH_EDECODE (its set of labels in `labelsets` does not decode: a damaged store) or LH_ENOMEM. */
 int lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col);
 
 /* Reads the event at seq whole: its stored protobuf decoded and completed from its row. Returns 0
@@ -188,7 +188,8 @@ int lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col);
 int lh_store_event_load(lh_store_t *st, int64_t seq, lh_event_t **out, char *why, size_t whylen);
 
 /* Reads the protobuf of the event at seq as stored (lh_store_event_strip() left out what the
- * columns hold): calls fn(pb, len, arg) once. Returns 0, LH_ENOTFOUND or LH_ESTORE. */
+ * columns hold, and the labels named by labels_ref are in `labelsets`): calls fn(pb, len, arg)
+ * once. Returns 0, LH_ENOTFOUND or LH_ESTORE. */
 typedef int (*lh_store_blob_fn)(const void *pb, size_t len, void *arg);
 int lh_store_event_blob(lh_store_t *st, int64_t seq, lh_store_blob_fn fn, void *arg);
 

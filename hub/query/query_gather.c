@@ -126,8 +126,9 @@ lh__q_list_free(qlist_t *l)
     memset(l, 0, sizeof(*l));
 }
 
-/* Decodes the canonical protobuf in column col of the current row. NULL (counted in
- * q->unreadable, logged) when it cannot be decoded; NULL with q->err set on out of memory. */
+/* Decodes the canonical protobuf in column col of the current row and completes it from the
+ * columns after it. NULL (counted in q->unreadable, logged) when it or its set of labels cannot be
+ * decoded; NULL with q->err set on out of memory. */
 static lh_event_t *
 decode_col(qctx_t *q, sqlite3_stmt *s, int seq_col, int col)
 {
@@ -147,9 +148,16 @@ decode_col(qctx_t *q, sqlite3_stmt *s, int seq_col, int col)
         return NULL;
     }
     /* the columns it leaves out follow the event in every statement (query_sql.h) */
-    if (lh_store_event_complete_row(ev, s, col) < 0) {
+    if ((rc = lh_store_event_complete_row(ev, s, col)) < 0) {
         lh_event_destroy(&ev);
-        q->err = LH_ENOMEM;
+        if (rc == LH_ENOMEM) {
+            q->err = LH_ENOMEM;
+            return NULL;
+        }
+        lh_log(LH_LOG_WARN, COMPONENT, "stored event seq %lld cannot be read: %s",
+               (long long)sqlite3_column_int64(s, seq_col),
+               "its set of labels (table labelsets) does not decode");
+        q->unreadable++;
         return NULL;
     }
     return ev;

@@ -373,7 +373,7 @@ static const char *const LH_STORE_MIGRATIONS[] = {
      * event's own row (store_retention.c). A WITHOUT ROWID key is NOT NULL: an event without an
      * environment is '' here (an event has no empty strings, store.c), and the lookups compare
      * with coalesce(?, ''). An event naming a host twice has one row (the lookups returned it
-     * twice, and the correlator kept one). The new table is filled in key order from eh_host (NULL
+     * twice, and the correlator kept one): a conflict on the key does nothing. The new table is filled in key order from eh_host (NULL
      * sorts before every string, as '' does) before the old one goes */
     "CREATE TABLE event_hosts14 ("
     "  bucket INTEGER NOT NULL,"          /* time / 14400000000000 (LH_STORE_BUCKET_OF) */
@@ -385,10 +385,11 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     "  deploy_id TEXT,"                   /* a deploy's change */
     "  PRIMARY KEY (bucket, host, environment, time, kind, seq)"
     ") WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO event_hosts14 (bucket, host, environment, time, kind, seq, deploy_id)"
+    "INSERT INTO event_hosts14 (bucket, host, environment, time, kind, seq, deploy_id)"
     "  SELECT time / 14400000000000, host, coalesce(environment, ''), time, kind, seq, deploy_id"
-    "  FROM event_hosts INDEXED BY eh_host"
-    "  ORDER BY time / 14400000000000, host, environment, time, kind, seq;"
+    "  FROM event_hosts INDEXED BY eh_host WHERE true"
+    "  ORDER BY time / 14400000000000, host, environment, time, kind, seq"
+    "  ON CONFLICT (bucket, host, environment, time, kind, seq) DO NOTHING;"
     "DROP TABLE event_hosts;"
     "ALTER TABLE event_hosts14 RENAME TO event_hosts;",
     /* 14 -> 15: each event's labels once (store_dict.c). Most events of a service or a pipeline
@@ -430,8 +431,10 @@ static const char *const LH_STORE_MIGRATIONS[] = {
     X(LBL_LOAD, "SELECT ref, labels FROM labelsets ORDER BY ref")                                  \
     X(LBL_ADD, "INSERT INTO labelsets (ref, labels) VALUES (?1, ?2)")                              \
     X(INS_ARRIVAL, "INSERT INTO arrivals (first_seq, received) VALUES (?1, ?2)")                   \
-    X(INS_HOST, "INSERT OR IGNORE INTO event_hosts (host, environment, time, seq, kind,"           \
-                " deploy_id, bucket) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7)")          \
+    /* a host named twice by one event is one row; any other constraint still fails */          \
+    X(INS_HOST, "INSERT INTO event_hosts (host, environment, time, seq, kind, deploy_id, bucket)"  \
+                " VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?7)"                               \
+                " ON CONFLICT (bucket, host, environment, time, kind, seq) DO NOTHING")            \
     X(INS_LINK, "INSERT INTO ticket_links (link, seq) VALUES (?1, ?2)")                            \
     X(GET_ID, "SELECT id FROM events WHERE seq = ?1")                                              \
     X(GET_BLOB, "SELECT event FROM events WHERE seq = ?1")                                         \
