@@ -13,6 +13,7 @@
 #include "loophub/format.h"
 #include "loophub/log.h"
 #include "loophub/timeutil.h"
+#include "pbwire.h"
 #include "testutil.h"
 
 /* --- helpers --------------------------------------------------------------------------------- */
@@ -219,6 +220,51 @@ golden(const char *name, size_t *len)
 static const lh_kind_t KINDS[] = {LH_KIND_DEPLOY, LH_KIND_ALERT, LH_KIND_INCIDENT, LH_KIND_TICKET};
 
 /* --- round trips ----------------------------------------------------------------------------- */
+
+/* A label set as the store keeps it (lh_pb_labels()): the encoder's map entries read back, an
+ * empty value as "", a missing value as ""; anything else in the bytes is refused, and what was
+ * refused adds nothing the caller must trust. */
+START_TEST(pb_labels_decode_and_refuse)
+{
+    /* team=pay, note= (value field present, empty), k (no value field) */
+    static const uint8_t good[] = {0x42, 0x0b, 0x0a, 0x04, 't',  'e',  'a',  'm', 0x12, 0x03,
+                                   'p',  'a',  'y',  0x42, 0x08, 0x0a, 0x04, 'n', 'o',  't',
+                                   'e',  0x12, 0x00, 0x42, 0x03, 0x0a, 0x01, 'k'};
+    lh_event_t *ev = lh_event_new();
+    ck_assert_int_eq(lh_pb_labels(good, sizeof(good), ev), 0);
+    ck_assert_uint_eq(ev->n_labels, 3);
+    ck_assert_str_eq(ev->labels[0].key, "team");
+    ck_assert_str_eq(ev->labels[0].value, "pay");
+    ck_assert_str_eq(ev->labels[1].value, "");
+    ck_assert_str_eq(ev->labels[2].key, "k");
+    ck_assert_str_eq(ev->labels[2].value, "");
+    lh_event_destroy(&ev);
+
+    static const uint8_t cut[] = {0x42, 0x0b, 0x0a, 0x04, 't', 'e', 'a', 'm'};
+    static const uint8_t other_field[] = {0x0a, 0x01, 'x'}; /* an event id, not a label */
+    static const uint8_t nul_key[] = {0x42, 0x05, 0x0a, 0x03, 'a', 0x00, 'b'};
+    static const uint8_t varint_inside[] = {0x42, 0x02, 0x08, 0x01}; /* not a string */
+    static const uint8_t inner_cut[] = {0x42, 0x03, 0x0a, 0x05, 'a'};
+    const struct {
+        const uint8_t *p;
+        size_t n;
+    } bad[] = {{cut, sizeof(cut)},
+               {other_field, sizeof(other_field)},
+               {nul_key, sizeof(nul_key)},
+               {varint_inside, sizeof(varint_inside)},
+               {inner_cut, sizeof(inner_cut)}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ev = lh_event_new();
+        ck_assert_msg(lh_pb_labels(bad[i].p, bad[i].n, ev) == LH_EDECODE, "bad set %zu accepted",
+                      i);
+        lh_event_destroy(&ev);
+    }
+    ev = lh_event_new(); /* no bytes: no labels */
+    ck_assert_int_eq(lh_pb_labels("", 0, ev), 0);
+    ck_assert_uint_eq(ev->n_labels, 0);
+    lh_event_destroy(&ev);
+}
+END_TEST
 
 START_TEST(pb_round_trip)
 {
@@ -1315,6 +1361,7 @@ codec_suite(void)
         {"oversized", oversized_payload, 0, 1},
         {"detection", protobuf_that_looks_like_json, 0, 1},
         {"json_decode_not_an_object", json_decode_not_an_object, 0, 1},
+        {"pb_labels", pb_labels_decode_and_refuse, 0, 0},
     };
     lh_test_add_cases(s, tests, LH_TEST_COUNT(tests), 30, NULL, NULL);
     return s;

@@ -2393,6 +2393,22 @@ START_TEST(test_expire_host_rows)
     ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts WHERE kind = 1 AND"
                                  " deploy_id = 'D-1' AND host IN ('web-1', 'web-2')"),
                      2);
+
+    /* an outcome whose protobuf no longer parses (a damaged store): its hosts are taken from its
+     * row's column, logged, and its rows still go */
+    a = mk_event("a-damaged", LH_KIND_ALERT);
+    a->alert.name = lh_event_str(a, "HighErrorRate", (size_t)-1);
+    a->alert.state = LH_ALERT_FIRING;
+    ck_assert_int_eq(lh_event_add_host(a, "web-4", (size_t)-1), 0);
+    ck_assert_int_eq(lh_event_add_host(a, "web-5", (size_t)-1), 0);
+    put_encoded(st, a, 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 4);
+    sql_int(st, "UPDATE events SET event = x'ff' WHERE id = 'a-damaged' RETURNING 1");
+    ck_assert_int_eq(
+        lh_store_expire(st, &r, 1800000000LL * LH_NS_PER_SEC + 31 * LH_STORE_DAY_NS, 100, &x), 0);
+    ck_assert_int_eq(x.events[LH_KIND_ALERT], 1);
+    ck_assert_int_eq(sql_int(st, "SELECT count(*) FROM event_hosts"), 2);
+    ck_assert_msg(strstr(lh_test_fx.log, "does not decode"), "log: %s", lh_test_fx.log);
     lh_store_close(&st);
 }
 END_TEST

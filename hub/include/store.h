@@ -181,6 +181,8 @@ int lh_store_event_encode(lh_event_t *ev, int is_outcome, lh_buf_t *out);
  * LH_STORE_EVENT_COLS), that the protobuf left out, from the columns after it. Returns 0,
  * LH_EDECODE (its set of labels in `labelsets` does not decode: a damaged store) or LH_ENOMEM. */
 int lh_store_event_complete_row(lh_event_t *ev, sqlite3_stmt *s, int col);
+/* Why an event whose completion gave LH_EDECODE cannot be read, for the logs. */
+#define LH_STORE_LABELS_UNREADABLE "its set of labels (table labelsets) does not decode"
 
 /* Reads the event at seq whole: its stored protobuf decoded and completed from its row. Returns 0
  * and sets *out (the caller destroys it), LH_ENOTFOUND, LH_EDECODE (why says what), LH_ENOMEM or

@@ -155,8 +155,7 @@ decode_col(qctx_t *q, sqlite3_stmt *s, int seq_col, int col)
             return NULL;
         }
         lh_log(LH_LOG_WARN, COMPONENT, "stored event seq %lld cannot be read: %s",
-               (long long)sqlite3_column_int64(s, seq_col),
-               "its set of labels (table labelsets) does not decode");
+               (long long)sqlite3_column_int64(s, seq_col), LH_STORE_LABELS_UNREADABLE);
         q->unreadable++;
         return NULL;
     }

@@ -957,7 +957,7 @@ lh_store_event_load(lh_store_t *st, int64_t seq, lh_event_t **out, char *why, si
     if (err == 0) /* what the stored protobuf leaves to the columns */
         err = lh_store_event_complete_row(*out, s, 0);
     if (err == LH_EDECODE && whylen)
-        snprintf(why, whylen, "its set of labels (table labelsets) does not decode");
+        snprintf(why, whylen, "%s", LH_STORE_LABELS_UNREADABLE);
     sqlite3_reset(s);
     if (err < 0)
         lh_event_destroy(out);
